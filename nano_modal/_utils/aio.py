@@ -1,0 +1,124 @@
+"""Blocking and `.aio` twins of the SDK's async methods.
+
+The SDK is written once, as coroutines that run on one background event loop (where the
+gRPC channel lives). `@twin` turns such a method into a callable that blocks the caller,
+with an `.aio` attribute for callers that are themselves async:
+
+    result = f.remote(1)            # blocking
+    result = await f.remote.aio(1)  # async
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def background_loop() -> asyncio.AbstractEventLoop:
+    """The SDK's event loop, started on first use in a daemon thread."""
+    global _loop
+    with _lock:
+        if _loop is None or _loop.is_closed():
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="nano-modal-loop", daemon=True)
+            thread.start()
+            _loop = loop
+        return _loop
+
+
+def in_background_loop() -> bool:
+    try:
+        return asyncio.get_running_loop() is _loop
+    except RuntimeError:
+        return False
+
+
+def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run `coro` on the background loop and wait for its result in this thread."""
+    if in_background_loop():
+        coro.close()
+        raise RuntimeError("blocking nano-modal call made from inside the SDK's own event loop; use .aio")
+    return asyncio.run_coroutine_threadsafe(coro, background_loop()).result()
+
+
+async def run_in_background(coro: Coroutine[Any, Any, T]) -> T:
+    """Await `coro` on the background loop from any other event loop."""
+    if in_background_loop():
+        return await coro
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, background_loop()))
+
+
+def iterate_blocking(agen: AsyncIterator[T]) -> Iterator[T]:
+    """Drive an async iterator that lives on the background loop from a normal thread."""
+    try:
+        while True:
+            try:
+                yield run_blocking(_anext(agen))
+            except StopAsyncIteration:
+                return
+    finally:
+        aclose = getattr(agen, "aclose", None)
+        if aclose is not None:
+            run_blocking(aclose())
+
+
+async def iterate_in_background(agen: AsyncIterator[T]) -> AsyncIterator[T]:
+    try:
+        while True:
+            try:
+                yield await run_in_background(_anext(agen))
+            except StopAsyncIteration:
+                return
+    finally:
+        aclose = getattr(agen, "aclose", None)
+        if aclose is not None:
+            await run_in_background(aclose())
+
+
+async def _anext(agen: AsyncIterator[T]) -> T:
+    return await agen.__anext__()
+
+
+class _BoundTwin(Generic[T]):
+    def __init__(self, impl: Callable[..., Any], owner: Any) -> None:
+        self._impl = impl
+        self._owner = owner
+        self.__doc__ = impl.__doc__
+        self.__name__ = impl.__name__
+
+    def _start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return self._impl(self._owner, *args, **kwargs) if self._owner is not None else self._impl(*args, **kwargs)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        started = self._start(args, kwargs)
+        if inspect.isasyncgen(started):
+            return iterate_blocking(started)
+        return run_blocking(started)
+
+    def aio(self, *args: Any, **kwargs: Any) -> Any:
+        started = self._start(args, kwargs)
+        if inspect.isasyncgen(started):
+            return iterate_in_background(started)
+        return run_in_background(started)
+
+
+class twin(Generic[T]):
+    """Descriptor: an `async def` (or async generator) method that callers can also block on."""
+
+    def __init__(self, impl: Callable[..., Awaitable[T]] | Callable[..., AsyncIterator[T]]) -> None:
+        self._impl = impl
+        self.__doc__ = impl.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> _BoundTwin[T]:
+        return _BoundTwin(self._impl, obj)

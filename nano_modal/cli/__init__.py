@@ -1,0 +1,1 @@
+"""The nano-modal command line."""

@@ -1,0 +1,181 @@
+"""The connection to a nano-modal server: one gRPC channel per process, on the SDK's loop.
+
+`Client.get()` connects to `NANO_MODAL_SERVER_URL` (or the config file), or, with no
+server configured, starts an embedded server and worker on loopback for the life of
+this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from . import config
+from ._utils.aio import run_in_background
+from .exception import AuthError, ConnectionError, Error, ExecutionError, InvalidError, NotFoundError
+from .proto import api_pb2, api_pb2_grpc
+from .version import __version__
+
+_STATUS_TO_ERROR: dict[grpc.StatusCode, type[Error]] = {
+    grpc.StatusCode.UNAUTHENTICATED: AuthError,
+    grpc.StatusCode.PERMISSION_DENIED: AuthError,
+    grpc.StatusCode.NOT_FOUND: NotFoundError,
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidError,
+    grpc.StatusCode.FAILED_PRECONDITION: ExecutionError,
+}
+
+
+def translate_rpc_error(exc: grpc.aio.AioRpcError, server_url: str) -> Error:
+    code = exc.code()
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return ConnectionError(f"cannot reach the nano-modal server at {server_url}: {exc.details()}")
+    if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+        return AuthError(
+            f"the server at {server_url} rejected the token ({exc.details()}); "
+            f"set {config.ENV_TOKEN} or run `nano-modal token set`"
+        )
+    return _STATUS_TO_ERROR.get(code, Error)(exc.details() or str(code))
+
+
+def channel_options() -> list[tuple[str, Any]]:
+    return [
+        ("grpc.max_send_message_length", config.GRPC_MAX_MESSAGE),
+        ("grpc.max_receive_message_length", config.GRPC_MAX_MESSAGE),
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+    ]
+
+
+class _Stub:
+    """The generated stub, with gRPC errors turned into nano-modal errors that name the server."""
+
+    def __init__(self, channel: grpc.aio.Channel, token: str, server_url: str) -> None:
+        self._raw = api_pb2_grpc.NanoModalStub(channel)
+        self._metadata = ((config.TOKEN_METADATA_KEY, token),)
+        self._server_url = server_url
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self._raw, name)
+
+        async def call(request: Any, timeout: float | None = None) -> Any:
+            try:
+                return await method(request, metadata=self._metadata, timeout=timeout)
+            except grpc.aio.AioRpcError as exc:
+                raise translate_rpc_error(exc, self._server_url) from None
+
+        return call
+
+    def stream(self, name: str, request: Any) -> AsyncIterator[Any]:
+        """A server-streaming call, with the same error translation."""
+        call = getattr(self._raw, name)(request, metadata=self._metadata)
+
+        async def iterate() -> AsyncIterator[Any]:
+            try:
+                async for item in call:
+                    yield item
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() == grpc.StatusCode.CANCELLED:
+                    return
+                raise translate_rpc_error(exc, self._server_url) from None
+            finally:
+                call.cancel()
+
+        return iterate()
+
+    async def put_blob_stream(self, chunks: AsyncIterator[api_pb2.BlobChunk]) -> api_pb2.BlobPutResponse:
+        try:
+            return await self._raw.BlobPut(chunks, metadata=self._metadata)
+        except grpc.aio.AioRpcError as exc:
+            raise translate_rpc_error(exc, self._server_url) from None
+
+
+class Client:
+    """A connected client. Obtain it with `await Client.get()`."""
+
+    _instance: Client | None = None
+    _instance_lock = threading.Lock()
+
+    def __init__(self, server_url: str, token: str) -> None:
+        self.server_url = server_url
+        self.token = token
+        self._channel = grpc.aio.insecure_channel(server_url, options=channel_options())
+        self.stub = _Stub(self._channel, token, server_url)
+        self.role = ""
+
+    @classmethod
+    async def get(cls) -> Client:
+        if cls._instance is None:
+            client = await run_in_background(cls._connect_from_env())
+            with cls._instance_lock:
+                if cls._instance is None:
+                    cls._instance = client
+        return cls._instance
+
+    @classmethod
+    async def _connect_from_env(cls) -> Client:
+        cfg = config.client_config()
+        server_url, token = cfg.server_url, cfg.token
+        if server_url is None:
+            if config.is_remote():
+                raise ConnectionError("inside a container but no server address was provided")
+            from .embedded import start_embedded  # deferred: only the embedded path needs it
+
+            server_url, token = await asyncio.to_thread(start_embedded)
+        if not token:
+            raise AuthError(
+                f"no token for the server at {server_url}: set {config.ENV_TOKEN} or run `nano-modal token set`"
+            )
+        client = cls(server_url, token)
+        await client.hello()
+        return client
+
+    async def hello(self) -> None:
+        response = await self.stub.Hello(
+            api_pb2.HelloRequest(client_version=__version__), timeout=config.CONNECT_TIMEOUT
+        )
+        if response.protocol_version != config.PROTOCOL_VERSION:
+            raise ExecutionError(
+                f"server at {self.server_url} speaks protocol v{response.protocol_version}, "
+                f"this client speaks v{config.PROTOCOL_VERSION}"
+            )
+        self.role = response.role
+
+    @classmethod
+    def reset(cls) -> None:
+        """Forget the connection (tests; after fork)."""
+        cls._instance = None
+
+    # --- payloads --------------------------------------------------------------------
+
+    async def make_payload(self, data: bytes) -> api_pb2.Payload:
+        if len(data) <= config.INLINE_PAYLOAD_LIMIT:
+            return api_pb2.Payload(data=data)
+        return api_pb2.Payload(blob_id=await self.upload_blob(data))
+
+    async def read_payload(self, payload: api_pb2.Payload) -> bytes:
+        if payload.blob_id:
+            return await self.download_blob(payload.blob_id)
+        return payload.data
+
+    async def upload_blob(self, data: bytes) -> str:
+        blob_id = hashlib.sha256(data).hexdigest()
+        if (await self.stub.BlobHas(api_pb2.BlobHasRequest(blob_id=blob_id))).exists:
+            return blob_id
+
+        async def chunks() -> AsyncIterator[api_pb2.BlobChunk]:
+            step = config.BLOB_CHUNK_SIZE
+            for start in range(0, max(len(data), 1), step):
+                yield api_pb2.BlobChunk(blob_id=blob_id if start == 0 else "", data=data[start : start + step])
+
+        await self.stub.put_blob_stream(chunks())
+        return blob_id
+
+    async def download_blob(self, blob_id: str) -> bytes:
+        parts = [chunk.data async for chunk in self.stub.stream("BlobGet", api_pb2.BlobGetRequest(blob_id=blob_id))]
+        return b"".join(parts)

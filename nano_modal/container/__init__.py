@@ -1,0 +1,1 @@
+"""The program that runs inside every container: load the function, serve its inputs."""

@@ -1,0 +1,60 @@
+"""The container's own link to the server: blocking gRPC, safe to use from any thread."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+
+from .. import config
+from ..client import channel_options
+from ..proto import api_pb2, api_pb2_grpc
+
+
+class ContainerIO:
+    def __init__(self) -> None:
+        self.server_url = os.environ[config.ENV_SERVER_URL]
+        self.container_id = os.environ[config.ENV_CONTAINER_ID]
+        self._metadata = ((config.TOKEN_METADATA_KEY, os.environ[config.ENV_TOKEN]),)
+        self._channel = grpc.insecure_channel(self.server_url, options=channel_options())
+        self._stub = api_pb2_grpc.NanoModalStub(self._channel)
+
+    def call(self, method: str, request: Any, timeout: float = 30.0) -> Any:
+        return getattr(self._stub, method)(request, metadata=self._metadata, timeout=timeout)
+
+    def hello(self) -> api_pb2.ContainerHelloResponse:
+        return self.call("ContainerHello", api_pb2.ContainerHelloRequest(container_id=self.container_id))
+
+    def get_inputs(self, max_inputs: int, timeout: float) -> api_pb2.ContainerGetInputsResponse:
+        request = api_pb2.ContainerGetInputsRequest(container_id=self.container_id, max_inputs=max_inputs, timeout=timeout)
+        return self.call("ContainerGetInputs", request, timeout=timeout + 30)
+
+    def put_outputs(self, outputs: list[api_pb2.FunctionOutput], released: list[str] | None = None) -> None:
+        request = api_pb2.ContainerPutOutputsRequest(
+            container_id=self.container_id, outputs=outputs, released_input_ids=released or []
+        )
+        self.call("ContainerPutOutputs", request)
+
+    def payload(self, data: bytes) -> api_pb2.Payload:
+        if len(data) <= config.INLINE_PAYLOAD_LIMIT:
+            return api_pb2.Payload(data=data)
+        blob_id = hashlib.sha256(data).hexdigest()
+        if not self.call("BlobHas", api_pb2.BlobHasRequest(blob_id=blob_id)).exists:
+            step = config.BLOB_CHUNK_SIZE
+
+            def chunks() -> Iterator[api_pb2.BlobChunk]:
+                for start in range(0, len(data), step):
+                    yield api_pb2.BlobChunk(blob_id=blob_id if start == 0 else "", data=data[start : start + step])
+
+            self._stub.BlobPut(chunks(), metadata=self._metadata, timeout=600)
+        return api_pb2.Payload(blob_id=blob_id)
+
+    def read_payload(self, payload: api_pb2.Payload) -> bytes:
+        return self.read_blob(payload.blob_id) if payload.blob_id else payload.data
+
+    def read_blob(self, blob_id: str) -> bytes:
+        stream = self._stub.BlobGet(api_pb2.BlobGetRequest(blob_id=blob_id), metadata=self._metadata, timeout=600)
+        return b"".join(chunk.data for chunk in stream)

@@ -1,0 +1,61 @@
+"""Exceptions raised by nano-modal; names follow `modal.exception`."""
+
+from __future__ import annotations
+
+import builtins
+
+
+class Error(Exception):
+    """Base class for every nano-modal error."""
+
+
+class InvalidError(Error):
+    """An argument or definition is not valid."""
+
+
+class NotFoundError(Error):
+    """A named object, app, function or call does not exist."""
+
+
+class AuthError(Error):
+    """The server rejected the credentials."""
+
+
+class ConnectionError(Error, builtins.ConnectionError):
+    """The server could not be reached."""
+
+
+class ExecutionError(Error):
+    """The platform could not run the function."""
+
+
+class ContainerDiedError(ExecutionError):
+    """The container running an input exited before producing its output."""
+
+
+class RemoteError(Error):
+    """The function raised an exception that cannot be recreated on this side."""
+
+
+class TimeoutError(Error, builtins.TimeoutError):
+    """Waiting for a result took longer than allowed."""
+
+
+class FunctionTimeoutError(TimeoutError):
+    """An input ran longer than its function's `timeout`."""
+
+
+class OutputExpiredError(TimeoutError):
+    """The result of a call is no longer kept by the server."""
+
+
+class SerializationError(Error):
+    """A value could not be pickled for transport."""
+
+
+class DeserializationError(Error):
+    """A value could not be unpickled on this side."""
+
+
+class InputCancellation(BaseException):
+    """The input was cancelled (a `BaseException`, as in Modal, so that broad handlers do not swallow it)."""

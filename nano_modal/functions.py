@@ -1,0 +1,462 @@
+"""`Function` and `FunctionCall`: calling user code remotely.
+
+A Function is created by `@app.function()` and hydrated (given a server-side id) when
+its app runs. Every calling method blocks, and has an async twin under `.aio`:
+
+```python
+result = square.remote(3)
+result = await square.remote.aio(3)
+for value in square.map(range(10)): ...
+async for value in square.map.aio(range(10)): ...
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import config
+from ._utils.aio import twin
+from .client import Client
+from .exception import (
+    ContainerDiedError,
+    ExecutionError,
+    FunctionTimeoutError,
+    InputCancellation,
+    InvalidError,
+    TimeoutError,
+)
+from .proto import api_pb2
+from .retries import Retries
+from .serialization import deserialize, rebuild_exception, serialize_args
+
+if TYPE_CHECKING:
+    from .app import App
+
+
+@dataclass
+class FunctionOptions:
+    timeout: float = config.DEFAULT_TIMEOUT
+    retries: Retries = field(default_factory=lambda: Retries(0))
+    max_containers: int | None = None
+    min_containers: int = 0
+    scaledown_window: float | None = None
+    max_inputs: int | None = None
+    cpu: float | None = None
+    memory: int | None = None
+    serialized: bool = False
+    image: Any = None
+    secrets: tuple[Any, ...] = ()
+    volumes: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self, name: str) -> None:
+        def bad(what: str) -> InvalidError:
+            return InvalidError(f"{name}: {what}")
+
+        if not self.timeout > 0:
+            raise bad(f"timeout must be positive, got {self.timeout}")
+        if self.max_containers is not None and self.max_containers < 1:
+            raise bad(f"max_containers must be at least 1, got {self.max_containers}")
+        if self.min_containers < 0:
+            raise bad(f"min_containers must be >= 0, got {self.min_containers}")
+        if self.max_containers is not None and self.min_containers > self.max_containers:
+            raise bad("min_containers cannot exceed max_containers")
+        if self.max_inputs is not None and self.max_inputs < 1:
+            raise bad(f"max_inputs must be at least 1, got {self.max_inputs}")
+        if self.cpu is not None and self.cpu <= 0:
+            raise bad(f"cpu must be positive, got {self.cpu}")
+        if self.memory is not None and self.memory <= 0:
+            raise bad(f"memory (MiB) must be positive, got {self.memory}")
+        if self.scaledown_window is not None and self.scaledown_window <= 0:
+            raise bad(f"scaledown_window must be positive, got {self.scaledown_window}")
+
+
+def decode_output(output: api_pb2.FunctionOutput, data: bytes, function_name: str) -> Any:
+    """The value an output stands for, or the exception it carries (returned, not raised)."""
+    status = output.status
+    if status in (api_pb2.OUTPUT_STATUS_SUCCESS, api_pb2.OUTPUT_STATUS_GENERATOR_ITEM):
+        return deserialize(data, f"result of {function_name}()")
+    if status in (api_pb2.OUTPUT_STATUS_FAILURE, api_pb2.OUTPUT_STATUS_INIT_FAILURE):
+        return rebuild_exception(data, output.exception_repr, output.traceback)
+    if status == api_pb2.OUTPUT_STATUS_TIMEOUT:
+        return FunctionTimeoutError(output.exception_repr)
+    if status == api_pb2.OUTPUT_STATUS_CANCELLED:
+        return InputCancellation(f"{function_name}: {output.exception_repr}")
+    if status == api_pb2.OUTPUT_STATUS_CONTAINER_DIED:
+        return ContainerDiedError(output.exception_repr)
+    return ExecutionError(f"{function_name}: unknown output status {status}")
+
+
+class _OutputStream:
+    """Reads a call's outputs in cursor order, decoding payloads."""
+
+    def __init__(self, client: Client, call_id: str, function_name: str, cursor: int = 0) -> None:
+        self.client = client
+        self.call_id = call_id
+        self.function_name = function_name
+        self.cursor = cursor
+
+    async def decode(self, output: api_pb2.FunctionOutput) -> Any:
+        data = await self.client.read_payload(output.data) if output.data.blob_id or output.data.data else b""
+        return decode_output(output, data, self.function_name)
+
+    async def batches(self, timeout: float | None = None) -> AsyncIterator[list[api_pb2.FunctionOutput]]:
+        """Yield batches of outputs until the call is done; TimeoutError after `timeout` seconds of none."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            wait = config.OUTPUTS_POLL_TIMEOUT if deadline is None else max(0.0, min(deadline - loop.time(), config.OUTPUTS_POLL_TIMEOUT))
+            request = api_pb2.FunctionGetOutputsRequest(
+                call_id=self.call_id, after_cursor=self.cursor, max_outputs=1000, timeout=wait
+            )
+            response = await self.client.stub.FunctionGetOutputs(request, timeout=wait + config.CONNECT_TIMEOUT * 2)
+            if response.outputs:
+                self.cursor = response.next_cursor
+                yield list(response.outputs)
+                if deadline is not None:
+                    deadline = loop.time() + timeout  # type: ignore[operator]
+            if response.call_done:
+                return
+            if deadline is not None and loop.time() >= deadline and not response.outputs:
+                raise TimeoutError(f"{self.function_name}: no result within {timeout:g}s (call {self.call_id})")
+
+
+def _is_final(output: api_pb2.FunctionOutput) -> bool:
+    return output.status != api_pb2.OUTPUT_STATUS_GENERATOR_ITEM
+
+
+class Function:
+    """A function registered on an App; call it with `.remote()`, `.map()`, `.spawn()` and friends."""
+
+    def __init__(self, app: App | None, raw_f: Callable[..., Any], name: str, options: FunctionOptions) -> None:
+        self.raw_f = raw_f
+        self.name = name
+        self.options = options
+        self.app = app
+        self.is_generator = inspect.isgeneratorfunction(raw_f) or inspect.isasyncgenfunction(raw_f)
+        self.is_async = inspect.iscoroutinefunction(raw_f) or inspect.isasyncgenfunction(raw_f)
+        self.object_id: str | None = None
+        self.__doc__ = raw_f.__doc__
+        self.__name__ = getattr(raw_f, "__name__", name)
+        self.__qualname__ = getattr(raw_f, "__qualname__", name)
+        self.__module__ = getattr(raw_f, "__module__", "__main__")
+
+    def __repr__(self) -> str:
+        return f"<nano_modal.Function {self.name}{' ' + self.object_id if self.object_id else ''}>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Functions cross the wire by id: the receiving side calls the same deployed function.
+        return (_function_from_id, (self.object_id or "", self.name, self.is_generator))
+
+    def get_raw_f(self) -> Callable[..., Any]:
+        return self.raw_f
+
+    def local(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the function here, in this process."""
+        return self.raw_f(*args, **kwargs)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.local(*args, **kwargs)
+
+    # ------------------------------------------------------------------ hydration
+
+    async def _hydrated(self) -> tuple[Client, str]:
+        if self.object_id is None and self.app is not None:
+            await self.app._ensure_running()
+        if self.object_id is None:
+            raise ExecutionError(
+                f"function {self.name} has no id: call it inside `with app.run():`, "
+                "a local entrypoint, or after `Function.from_name`"
+            )
+        return await Client.get(), self.object_id
+
+    async def _payload(self, client: Client, args: tuple[Any, ...], kwargs: dict[str, Any]) -> api_pb2.Payload:
+        return await client.make_payload(serialize_args(self.name, args, kwargs))
+
+    # ------------------------------------------------------------------ single calls
+
+    @twin
+    async def remote(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the function remotely and return its result (or raise its exception)."""
+        if self.is_generator:
+            raise InvalidError(f"{self.name} is a generator: call it with .remote_gen()")
+        client, function_id = await self._hydrated()
+        request = api_pb2.FunctionMapRequest(
+            function_id=function_id, kind=api_pb2.CALL_KIND_REMOTE, inputs_complete=True,
+            inputs=[api_pb2.FunctionInput(idx=0, args=await self._payload(client, args, kwargs))],
+            wait_for_output=config.REMOTE_FAST_PATH_WAIT,
+        )
+        response = await client.stub.FunctionMap(request, timeout=config.REMOTE_FAST_PATH_WAIT + config.CONNECT_TIMEOUT * 2)
+        stream = _OutputStream(client, response.call_id, self.name, response.next_cursor)
+        outputs = list(response.outputs)
+        try:
+            while not any(_is_final(o) for o in outputs):
+                outputs = [o async for batch in stream.batches() for o in batch]
+        except BaseException:
+            await _cancel_quietly(client, response.call_id)
+            raise
+        return _raise_or_return(await stream.decode(next(o for o in outputs if _is_final(o))))
+
+    @twin
+    async def remote_gen(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        """Run a generator function remotely, yielding its values as they are produced."""
+        if not self.is_generator:
+            raise InvalidError(f"{self.name} is not a generator: call it with .remote()")
+        client, function_id = await self._hydrated()
+        request = api_pb2.FunctionMapRequest(
+            function_id=function_id, kind=api_pb2.CALL_KIND_GENERATOR, inputs_complete=True,
+            inputs=[api_pb2.FunctionInput(idx=0, args=await self._payload(client, args, kwargs))],
+        )
+        response = await client.stub.FunctionMap(request)
+        stream = _OutputStream(client, response.call_id, self.name)
+        finished = False
+        try:
+            async for batch in stream.batches():
+                for output in batch:
+                    value = await stream.decode(output)
+                    if output.status == api_pb2.OUTPUT_STATUS_GENERATOR_ITEM:
+                        yield value
+                    else:
+                        finished = True
+                        _raise_or_return(value)
+                        return
+        finally:
+            if not finished:
+                await _cancel_quietly(client, response.call_id)
+
+    @twin
+    async def spawn(self, *args: Any, **kwargs: Any) -> FunctionCall:
+        """Start the function remotely and return a FunctionCall handle at once."""
+        client, function_id = await self._hydrated()
+        request = api_pb2.FunctionMapRequest(
+            function_id=function_id, kind=api_pb2.CALL_KIND_SPAWN, inputs_complete=True,
+            inputs=[api_pb2.FunctionInput(idx=0, args=await self._payload(client, args, kwargs))],
+        )
+        response = await client.stub.FunctionMap(request)
+        return FunctionCall(response.call_id, self.name, self.is_generator)
+
+    # ------------------------------------------------------------------ maps
+
+    @twin
+    async def map(
+        self, *input_iterators: Iterable[Any], kwargs: dict[str, Any] | None = None,
+        order_outputs: bool = True, return_exceptions: bool = False,
+    ) -> AsyncIterator[Any]:
+        """Run the function over every element of the iterables (zipped), yielding results.
+
+        Results come in input order unless `order_outputs=False`. With
+        `return_exceptions=True`, failures are yielded as exception objects instead of raised.
+        """
+        extra = kwargs or {}
+        async for value in self._map(((args, extra) for args in zip(*input_iterators)), order_outputs, return_exceptions):
+            yield value
+
+    @twin
+    async def starmap(
+        self, input_iterator: Iterable[tuple[Any, ...]], kwargs: dict[str, Any] | None = None,
+        order_outputs: bool = True, return_exceptions: bool = False,
+    ) -> AsyncIterator[Any]:
+        """Like map, but each element is a tuple of positional arguments."""
+        extra = kwargs or {}
+        async for value in self._map(((tuple(args), extra) for args in input_iterator), order_outputs, return_exceptions):
+            yield value
+
+    @twin
+    async def for_each(self, *input_iterators: Iterable[Any], kwargs: dict[str, Any] | None = None,
+                       ignore_exceptions: bool = False) -> None:
+        """Run the function over the inputs for its side effects, discarding results."""
+        extra = kwargs or {}
+        async for _ in self._map(((args, extra) for args in zip(*input_iterators)), False, ignore_exceptions):
+            pass
+
+    @twin
+    async def spawn_map(self, *input_iterators: Iterable[Any], kwargs: dict[str, Any] | None = None) -> FunctionCall:
+        """Submit a map and return at once; `FunctionCall.get()` returns the list of results."""
+        if self.is_generator:
+            raise InvalidError(f"{self.name} is a generator; spawn_map needs a plain function")
+        client, function_id = await self._hydrated()
+        extra = kwargs or {}
+        response = await client.stub.FunctionMap(api_pb2.FunctionMapRequest(function_id=function_id, kind=api_pb2.CALL_KIND_MAP))
+        batch: list[api_pb2.FunctionInput] = []
+        for idx, args in enumerate(zip(*input_iterators)):
+            batch.append(api_pb2.FunctionInput(idx=idx, args=await self._payload(client, args, extra)))
+            if len(batch) >= config.MAP_INPUT_BATCH:
+                await client.stub.FunctionPutInputs(api_pb2.FunctionPutInputsRequest(call_id=response.call_id, inputs=batch))
+                batch = []
+        await client.stub.FunctionPutInputs(
+            api_pb2.FunctionPutInputsRequest(call_id=response.call_id, inputs=batch, inputs_complete=True)
+        )
+        return FunctionCall(response.call_id, self.name, False, is_map=True)
+
+    async def _map(
+        self, calls: Iterator[tuple[tuple[Any, ...], dict[str, Any]]], order_outputs: bool, return_exceptions: bool
+    ) -> AsyncIterator[Any]:
+        if self.is_generator:
+            raise InvalidError(f"{self.name} is a generator; map needs a plain function")
+        client, function_id = await self._hydrated()
+        response = await client.stub.FunctionMap(api_pb2.FunctionMapRequest(function_id=function_id, kind=api_pb2.CALL_KIND_MAP))
+        call_id = response.call_id
+        window = _Window(config.MAP_MAX_INFLIGHT)
+        feeder = asyncio.create_task(self._feed(client, call_id, calls, window))
+        stream = _OutputStream(client, call_id, self.name)
+        buffered: dict[int, Any] = {}
+        next_idx = 0
+        finished = False
+        try:
+            async for batch in _race(stream.batches(), feeder):
+                for output in batch:
+                    window.release()
+                    value = await stream.decode(output)
+                    if isinstance(value, BaseException) and not return_exceptions:
+                        raise value
+                    if not order_outputs:
+                        yield value
+                        continue
+                    buffered[output.idx] = value
+                    while next_idx in buffered:
+                        yield buffered.pop(next_idx)
+                        next_idx += 1
+            await feeder  # surfaces an error raised while reading or pickling inputs
+            finished = True
+        finally:
+            if not feeder.done():
+                feeder.cancel()
+            if not finished:
+                await _cancel_quietly(client, call_id)
+
+    async def _feed(
+        self, client: Client, call_id: str, calls: Iterator[tuple[tuple[Any, ...], dict[str, Any]]], window: _Window
+    ) -> None:
+        batch: list[api_pb2.FunctionInput] = []
+        size = 0
+        for idx in itertools.count():
+            item = next(calls, None)
+            if item is not None:
+                payload = await self._payload(client, item[0], item[1])
+                batch.append(api_pb2.FunctionInput(idx=idx, args=payload))
+                size += len(payload.data)
+            full = len(batch) >= config.MAP_INPUT_BATCH or size >= config.MAP_INPUT_BATCH_BYTES
+            if item is None or full or (batch and window.would_block(len(batch))):
+                await window.acquire(len(batch))
+                request = api_pb2.FunctionPutInputsRequest(call_id=call_id, inputs=batch, inputs_complete=item is None)
+                await client.stub.FunctionPutInputs(request)
+                batch, size = [], 0
+            if item is None:
+                return
+
+
+class _Window:
+    """Bounds the inputs in flight (sent, not yet answered): backpressure for huge maps."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_flight = 0
+        self.changed = asyncio.Event()
+
+    def would_block(self, n: int) -> bool:
+        return self.in_flight + n > self.limit
+
+    async def acquire(self, n: int) -> None:
+        while self.in_flight > 0 and self.in_flight + n > self.limit:
+            self.changed.clear()
+            await self.changed.wait()
+        self.in_flight += n
+
+    def release(self) -> None:
+        self.in_flight -= 1
+        self.changed.set()
+
+
+async def _race(batches: AsyncIterator[Any], feeder: asyncio.Task[None]) -> AsyncIterator[Any]:
+    """Yield from `batches`, but fail fast if the feeder task fails (e.g. an unpicklable input)."""
+    iterator = batches.__aiter__()
+    while True:
+        next_batch = asyncio.ensure_future(iterator.__anext__())
+        waiting: set[asyncio.Future[Any]] = {next_batch}
+        if not feeder.done():
+            waiting.add(feeder)
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if feeder.done() and feeder.exception() is not None:
+            next_batch.cancel()
+            raise feeder.exception()  # type: ignore[misc]
+        if not next_batch.done():
+            try:
+                yield await next_batch
+            except StopAsyncIteration:
+                return
+            continue
+        try:
+            yield next_batch.result()
+        except StopAsyncIteration:
+            return
+
+
+def _raise_or_return(value: Any) -> Any:
+    if isinstance(value, BaseException):
+        raise value
+    return value
+
+
+async def _cancel_quietly(client: Client, call_id: str) -> None:
+    try:
+        await asyncio.shield(client.stub.FunctionCallCancel(api_pb2.FunctionCallCancelRequest(call_id=call_id), timeout=5))
+    except Exception:
+        pass
+
+
+class FunctionCall:
+    """A handle on a spawned call: wait for it with `.get()`, stop it with `.cancel()`."""
+
+    def __init__(self, call_id: str, function_name: str = "", is_generator: bool = False, is_map: bool = False) -> None:
+        self.object_id = call_id
+        self._function_name = function_name or "function"
+        self._is_map = is_map
+
+    def __repr__(self) -> str:
+        return f"<nano_modal.FunctionCall {self.object_id}>"
+
+    @staticmethod
+    def from_id(function_call_id: str) -> FunctionCall:
+        """A handle on an existing call, e.g. one spawned by another process."""
+        return FunctionCall(function_call_id)
+
+    async def _describe(self, client: Client) -> None:
+        info = await client.stub.FunctionCallGet(api_pb2.FunctionCallGetRequest(call_id=self.object_id))
+        self._function_name = info.function_name
+        self._is_map = info.kind == api_pb2.CALL_KIND_MAP
+
+    @twin
+    async def get(self, timeout: float | None = None) -> Any:
+        """Wait for the result (up to `timeout` seconds; TimeoutError after that) and return it."""
+        client = await Client.get()
+        await self._describe(client)
+        stream = _OutputStream(client, self.object_id, self._function_name)
+        results: dict[int, Any] = {}
+        async for batch in stream.batches(timeout=timeout):
+            for output in batch:
+                if _is_final(output):
+                    results[output.idx] = _raise_or_return(await stream.decode(output))
+        if self._is_map:
+            return [results[i] for i in sorted(results)]
+        return results.get(0)
+
+    @twin
+    async def cancel(self) -> None:
+        """Stop the call: queued inputs are dropped, running ones are killed with their containers."""
+        client = await Client.get()
+        await client.stub.FunctionCallCancel(api_pb2.FunctionCallCancelRequest(call_id=self.object_id))
+
+
+def _function_from_id(function_id: str, name: str, is_generator: bool) -> Function:
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise InvalidError(f"{name} is a remote reference; call it with .remote()")
+
+    fn = Function(None, unavailable, name, FunctionOptions())
+    fn.is_generator = is_generator
+    fn.object_id = function_id or None
+    return fn

@@ -1,0 +1,1 @@
+"""The control plane: gRPC service, scheduler, state store and blob store."""

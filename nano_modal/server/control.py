@@ -1,0 +1,490 @@
+"""The control plane's logic: apps, calls, the input queues, containers and workers.
+
+Runs on one asyncio loop; every method is called from the gRPC service or the
+scheduler. Durable changes go through the Store before anyone is told about them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import math
+import secrets
+import time
+from collections.abc import AsyncIterator, Iterable
+
+from .. import config
+from ..proto import api_pb2
+from .state import App, Call, Container, ContainerState, FunctionRuntime, QueuedInput, Worker
+from .store import AppRow, CallRow, FunctionRow, InputRow, OutputRow, Store
+
+log = logging.getLogger("nano_modal.server")
+
+FINAL_FAILURES = (api_pb2.OUTPUT_STATUS_FAILURE, api_pb2.OUTPUT_STATUS_TIMEOUT)
+_retry_tiebreak = itertools.count()
+
+
+class NotFound(Exception):
+    pass
+
+
+class Invalid(Exception):
+    pass
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(8)}"
+
+
+class ControlPlane:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.apps: dict[str, App] = {}
+        self.functions: dict[str, FunctionRuntime] = {}
+        self.calls: dict[str, Call] = {}
+        self.containers: dict[str, Container] = {}
+        self.container_tokens: dict[str, str] = {}  # token -> container_id
+        self.workers: dict[str, Worker] = {}
+        self.capacity_changed = False  # set when a container exits: the scheduler may place more
+
+    # ------------------------------------------------------------------ recovery
+
+    def recover(self) -> int:
+        """Rebuild queues from the store after a restart; returns the number of requeued inputs."""
+        for row in self.store.running_apps():
+            self.apps[row.app_id] = App(row.app_id, row.name, row.ephemeral, state=row.state)
+        count = 0
+        for row in self.store.unfinished_inputs():
+            fn = self._function(row.function_id)
+            call = self.get_call(row.call_id)
+            if call.cancelled:
+                continue
+            payload = api_pb2.Payload(data=row.args, blob_id=row.args_blob)
+            fn.queue.append(QueuedInput(row.input_id, row.call_id, row.function_id, row.idx, payload, call.kind, row.attempt))
+            count += 1
+        return count
+
+    # ------------------------------------------------------------------ apps
+
+    def create_app(self, name: str, ephemeral: bool) -> str:
+        app_id = new_id("ap")
+        self.store.create_app(AppRow(app_id, name, "running", ephemeral, time.time()))
+        self.apps[app_id] = App(app_id, name, ephemeral)
+        return app_id
+
+    def app(self, app_id: str) -> App:
+        app = self.apps.get(app_id)
+        if app is None:
+            row = self.store.get_app(app_id)
+            if row is None:
+                raise NotFound(f"app {app_id} not found")
+            app = self.apps[app_id] = App(row.app_id, row.name, row.ephemeral, state=row.state)
+        return app
+
+    def heartbeat_app(self, app_id: str) -> None:
+        self.app(app_id).last_heartbeat = time.monotonic()
+
+    def stop_app(self, app_id: str) -> None:
+        app = self.app(app_id)
+        if app.state == "stopped":
+            return
+        app.state = "stopped"
+        self.store.set_app_state(app_id, "stopped")
+        for fn in [f for f in self.functions.values() if f.app_id == app_id]:
+            unfinished = list(fn.queue) + [item for _, _, item in fn.delayed]
+            fn.queue.clear()
+            fn.delayed.clear()
+            for container in fn.live_containers():
+                unfinished.extend(container.held.values())
+                container.held.clear()
+                self.stop_container(container)
+            self._fail_inputs(unfinished, api_pb2.OUTPUT_STATUS_CANCELLED, "the app was stopped")
+            fn.inputs_ready.fire()
+        self._wake_log_followers(app)
+
+    # ------------------------------------------------------------------ functions
+
+    def create_function(self, app_id: str, definition: api_pb2.FunctionDefinition) -> str:
+        app = self.app(app_id)
+        if app.state != "running":
+            raise Invalid(f"app {app.name} ({app_id}) is stopped")
+        if not definition.name:
+            raise Invalid("a function needs a name")
+        function_id = new_id("fu")
+        self.store.create_function(
+            FunctionRow(function_id, app_id, definition.name, definition.SerializeToString(), time.time())
+        )
+        self.functions[function_id] = FunctionRuntime(function_id, app_id, definition.name, definition)
+        app.function_ids.append(function_id)
+        return function_id
+
+    def _function(self, function_id: str) -> FunctionRuntime:
+        fn = self.functions.get(function_id)
+        if fn is None:
+            row = self.store.get_function(function_id)
+            if row is None:
+                raise NotFound(f"function {function_id} not found")
+            definition = api_pb2.FunctionDefinition.FromString(row.definition)
+            fn = self.functions[function_id] = FunctionRuntime(function_id, row.app_id, row.name, definition)
+        return fn
+
+    # ------------------------------------------------------------------ calls and inputs
+
+    def start_call(self, function_id: str, kind: int) -> Call:
+        fn = self._function(function_id)
+        app = self.app(fn.app_id)
+        if app.state != "running":
+            raise Invalid(f"app {app.name} is stopped; function {fn.name} cannot be called")
+        call = Call(new_id("fc"), function_id, kind)
+        self.store.create_call(CallRow(call.call_id, function_id, kind, 0, False, False, time.time()))
+        self.calls[call.call_id] = call
+        return call
+
+    def get_call(self, call_id: str) -> Call:
+        call = self.calls.get(call_id)
+        if call is None:
+            row = self.store.get_call(call_id)
+            if row is None:
+                raise NotFound(f"function call {call_id} not found (unknown, or older than the retention window)")
+            call = Call(row.call_id, row.function_id, row.kind, row.num_inputs, row.inputs_complete, row.cancelled)
+            call.num_final = self.store.count_final_outputs(call_id)
+            self.calls[call_id] = call
+        return call
+
+    def add_inputs(self, call: Call, inputs: Iterable[api_pb2.FunctionInput], complete: bool) -> None:
+        if call.inputs_complete:
+            raise Invalid(f"call {call.call_id} takes no more inputs")
+        if call.cancelled:
+            raise Invalid(f"call {call.call_id} was cancelled")
+        fn = self._function(call.function_id)
+        if fn.init_failure is not None:
+            raise Invalid(f"function {fn.name} failed to start: {fn.init_failure.exception_repr}")
+        queued = [
+            QueuedInput(new_id("in"), call.call_id, call.function_id, item.idx, item.args, call.kind)
+            for item in inputs
+        ]
+        rows = [
+            InputRow(q.input_id, q.call_id, q.function_id, q.idx, q.args.data, q.args.blob_id) for q in queued
+        ]
+        self.store.add_inputs(rows)
+        call.num_inputs += len(queued)
+        call.inputs_complete = complete
+        self.store.update_call(call.call_id, num_inputs=call.num_inputs, inputs_complete=complete, cancelled=False)
+        fn.queue.extend(queued)
+        if queued:
+            fn.inputs_ready.fire()
+        if call.done:
+            call.changed.fire()
+
+    async def wait_outputs(
+        self, call_id: str, after_cursor: int, max_outputs: int, timeout: float
+    ) -> tuple[list[OutputRow], Call]:
+        call = self.get_call(call_id)
+        deadline = time.monotonic() + timeout
+        while True:
+            event = call.changed.event
+            rows = self.store.outputs_after(call_id, after_cursor, max_outputs)
+            remaining = deadline - time.monotonic()
+            if rows or call.done or remaining <= 0:
+                return rows, call
+            await call.changed.wait(event, remaining)
+
+    def cancel_call(self, call_id: str) -> None:
+        call = self.get_call(call_id)
+        if call.cancelled or call.done:
+            return
+        call.cancelled = True
+        self.store.update_call(call_id, num_inputs=call.num_inputs, inputs_complete=True, cancelled=True)
+        call.inputs_complete = True
+        fn = self._function(call.function_id)
+        doomed = [item for item in fn.queue if item.call_id == call_id]
+        doomed += [item for _, _, item in fn.delayed if item.call_id == call_id]
+        fn.queue = type(fn.queue)(item for item in fn.queue if item.call_id != call_id)
+        fn.delayed = [entry for entry in fn.delayed if entry[2].call_id != call_id]
+        heapq.heapify(fn.delayed)
+        for container in fn.live_containers():
+            running = [item for item in container.held.values() if item.call_id == call_id]
+            if running:
+                for item in running:
+                    del container.held[item.input_id]
+                doomed += running
+                # Its inputs may be mid-run: the only way to stop user code is to stop its container.
+                self.stop_container(container)
+        self._fail_inputs(doomed, api_pb2.OUTPUT_STATUS_CANCELLED, "the call was cancelled")
+        call.changed.fire()
+
+    def _fail_inputs(self, items: list[QueuedInput], status: int, message: str) -> None:
+        rows = [
+            OutputRow(i.call_id, i.input_id, i.idx, status, b"", "", message, "", final=True) for i in items
+        ]
+        self._record_outputs(rows)
+
+    def _record_outputs(self, rows: list[OutputRow]) -> None:
+        if not rows:
+            return
+        self.store.add_outputs(rows)
+        touched: set[str] = set()
+        for row in rows:
+            call = self.calls.get(row.call_id)
+            if call is not None:
+                call.num_final += row.final
+                touched.add(row.call_id)
+        for call_id in touched:
+            self.calls[call_id].changed.fire()
+
+    def _retry_or_fail(self, item: QueuedInput, row: OutputRow) -> OutputRow | None:
+        """Schedule a retry if the function's policy allows one; otherwise the row is final."""
+        fn = self._function(item.function_id)
+        policy = fn.definition.retries
+        call = self.calls.get(item.call_id)
+        if call is None or call.cancelled or item.attempt >= policy.max_retries:
+            return row
+        delay = policy.initial_delay * (policy.backoff_coefficient**item.attempt)
+        if policy.max_delay > 0:
+            delay = min(delay, policy.max_delay)
+        item.attempt += 1
+        heapq.heappush(fn.delayed, (time.monotonic() + delay, next(_retry_tiebreak), item))
+        log.info("retrying input %s of %s (attempt %d) in %.1fs", item.input_id, fn.name, item.attempt, delay)
+        return None
+
+    def promote_due_retries(self) -> None:
+        now = time.monotonic()
+        for fn in self.functions.values():
+            moved = False
+            while fn.delayed and fn.delayed[0][0] <= now:
+                fn.queue.appendleft(heapq.heappop(fn.delayed)[2])
+                moved = True
+            if moved:
+                fn.inputs_ready.fire()
+
+    # ------------------------------------------------------------------ containers
+
+    def container_by_token(self, token: str) -> Container | None:
+        container_id = self.container_tokens.get(token)
+        return self.containers.get(container_id) if container_id else None
+
+    def container_hello(self, container: Container) -> FunctionRuntime:
+        if container.state == ContainerState.STARTING:
+            container.advance(ContainerState.RUNNING)
+        container.idle_since = time.monotonic()
+        return self._function(container.function_id)
+
+    async def take_inputs(self, container: Container, max_inputs: int, timeout: float) -> list[QueuedInput] | None:
+        """Hand inputs to a container; None means: shut down."""
+        fn = self._function(container.function_id)
+        deadline = time.monotonic() + timeout
+        container.waiting = True
+        try:
+            while True:
+                if not container.live or self.app(fn.app_id).state != "running":
+                    return None
+                event = fn.inputs_ready.event
+                if fn.queue:
+                    # Share a deep queue fairly between the live containers.
+                    share = math.ceil(len(fn.queue) / max(1, len(fn.live_containers())))
+                    batch = [fn.queue.popleft() for _ in range(min(max(1, max_inputs), share, len(fn.queue)))]
+                    for item in batch:
+                        container.held[item.input_id] = item
+                    return batch
+                now = time.monotonic()
+                window = fn.definition.scaledown_window or config.DEFAULT_SCALEDOWN_WINDOW
+                idle_for = now - container.idle_since
+                if not container.held and idle_for >= window and len(fn.live_containers()) > fn.definition.min_containers:
+                    return None
+                wait = min(deadline - now, window - idle_for) if not container.held else deadline - now
+                if wait <= 0:
+                    return []
+                await fn.inputs_ready.wait(event, wait)
+        finally:
+            container.waiting = False
+
+    def put_outputs(self, container: Container, outputs: Iterable[api_pb2.FunctionOutput], released: Iterable[str]) -> None:
+        rows: list[OutputRow] = []
+        for out in outputs:
+            item = container.held.get(out.input_id)
+            if item is None:
+                continue  # late or duplicate: the input was reassigned, cancelled or already answered
+            row = OutputRow(
+                item.call_id, item.input_id, item.idx, out.status, out.data.data, out.data.blob_id,
+                out.exception_repr, out.traceback, final=out.status != api_pb2.OUTPUT_STATUS_GENERATOR_ITEM,
+            )
+            if row.final:
+                del container.held[out.input_id]
+                container.served += 1
+                if out.status in FINAL_FAILURES:
+                    row = self._retry_or_fail(item, row)  # type: ignore[assignment]
+            if row is not None:
+                rows.append(row)
+        self._requeue(container, released)
+        if not container.held:
+            container.idle_since = time.monotonic()
+        self._record_outputs(rows)
+
+    def _requeue(self, container: Container, input_ids: Iterable[str]) -> None:
+        fn = self._function(container.function_id)
+        returned = [container.held.pop(i) for i in input_ids if i in container.held]
+        if returned:
+            fn.queue.extendleft(reversed(returned))
+            fn.inputs_ready.fire()
+
+    def container_init_failed(self, container: Container, request: api_pb2.ContainerInitFailedRequest) -> None:
+        """The function cannot be loaded: fail everything queued for it instead of restarting forever."""
+        fn = self._function(container.function_id)
+        fn.init_failure = request
+        doomed = list(container.held.values()) + list(fn.queue) + [item for _, _, item in fn.delayed]
+        container.held.clear()
+        fn.queue.clear()
+        fn.delayed.clear()
+        rows = [
+            OutputRow(
+                i.call_id, i.input_id, i.idx, api_pb2.OUTPUT_STATUS_INIT_FAILURE, request.exception.data,
+                request.exception.blob_id, request.exception_repr, request.traceback, final=True,
+            )
+            for i in doomed
+        ]
+        self._record_outputs(rows)
+
+    def stop_container(self, container: Container) -> None:
+        if not container.live:
+            return
+        container.advance(ContainerState.STOPPING)
+        worker = self.workers.get(container.worker_id)
+        if worker is not None:
+            worker.to_stop.append(container.container_id)
+            worker.commands.fire()
+        self._function(container.function_id).inputs_ready.fire()  # wake it if parked
+
+    def container_exited(self, container_id: str, exit_code: int, reason: str) -> None:
+        container = self.containers.get(container_id)
+        if container is None or container.state == ContainerState.EXITED:
+            return
+        container.advance(ContainerState.EXITED)
+        self.container_tokens.pop(container.token, None)
+        self.capacity_changed = True
+        held = list(container.held.values())
+        container.held.clear()
+        if held:
+            # Inputs run one at a time in order: the first was running, the rest never started.
+            running, untouched = held[0], held[1:]
+            fn = self._function(container.function_id)
+            if untouched:
+                fn.queue.extendleft(reversed(untouched))
+                fn.inputs_ready.fire()
+            message = f"the container running {fn.name} exited with code {exit_code}"
+            if reason:
+                message += f" ({reason})"
+            message += " before the input finished"
+            row = OutputRow(
+                running.call_id, running.input_id, running.idx, api_pb2.OUTPUT_STATUS_CONTAINER_DIED,
+                b"", "", message, "", final=True,
+            )
+            final = self._retry_or_fail(running, row)
+            if final is not None:
+                self._record_outputs([final])
+        worker = self.workers.get(container.worker_id)
+        if worker is not None:
+            worker.containers.pop(container_id, None)
+        app = self.apps.get(container.app_id)
+        if app is not None:
+            self._wake_log_followers(app)
+
+    # ------------------------------------------------------------------ workers
+
+    def register_worker(self, request: api_pb2.WorkerRegisterRequest) -> str:
+        worker_id = request.worker_id or new_id("wk")
+        self.workers[worker_id] = Worker(worker_id, request.hostname, request.cpu, int(request.memory_mb))
+        log.info("worker %s registered: %s, %.1f cpu, %d MiB", worker_id, request.hostname, request.cpu, request.memory_mb)
+        return worker_id
+
+    async def poll_worker(self, request: api_pb2.WorkerPollRequest) -> api_pb2.WorkerPollResponse:
+        worker = self.workers.get(request.worker_id)
+        if worker is None or not worker.alive:
+            return api_pb2.WorkerPollResponse(reregister=True, stop_container_ids=list(request.running_container_ids))
+        worker.last_seen = time.monotonic()
+        unknown = [c for c in request.running_container_ids if c not in worker.containers]
+        if not worker.to_start and not worker.to_stop and not unknown:
+            await worker.commands.wait(worker.commands.event, request.timeout)
+        worker.last_seen = time.monotonic()
+        response = api_pb2.WorkerPollResponse(start=worker.to_start, stop_container_ids=worker.to_stop + unknown)
+        worker.to_start, worker.to_stop = [], []
+        return response
+
+    def place_container(self, fn: FunctionRuntime) -> Container | None:
+        """Reserve room for one container of `fn` on the worker with the most free cpu."""
+        cpu = fn.definition.cpu or config.DEFAULT_CPU
+        memory = fn.definition.memory_mb or config.DEFAULT_MEMORY_MB
+        best: Worker | None = None
+        best_free = -1.0
+        for worker in self.workers.values():
+            if not worker.alive or worker.starting() >= max(2, int(worker.cpu * 2)):
+                continue
+            used_cpu, used_mem = worker.reserved()
+            free_cpu = worker.cpu * config.WORKER_CPU_OVERCOMMIT - used_cpu
+            if free_cpu >= cpu and worker.memory_mb - used_mem >= memory and free_cpu > best_free:
+                best, best_free = worker, free_cpu
+        if best is None:
+            return None
+        container = Container(new_id("ta"), fn.function_id, fn.app_id, best.worker_id, secrets.token_urlsafe(24), cpu, memory)
+        self.containers[container.container_id] = container
+        self.container_tokens[container.token] = container.container_id
+        fn.containers[container.container_id] = container
+        best.containers[container.container_id] = container
+        best.to_start.append(
+            api_pb2.ContainerSpec(
+                container_id=container.container_id, function_id=fn.function_id, function_name=fn.name,
+                app_id=fn.app_id, task_token=container.token, cpu=cpu, memory_mb=memory,
+            )
+        )
+        best.commands.fire()
+        return container
+
+    # ------------------------------------------------------------------ logs
+
+    def publish_logs(self, lines: Iterable[api_pb2.LogLine]) -> None:
+        for line in lines:
+            container = self.containers.get(line.container_id)
+            if container is None:
+                continue
+            app = self.apps.get(container.app_id)
+            if app is None:
+                continue
+            line.function_name = self._function(container.function_id).name
+            for queue in app.log_subscribers:
+                queue.put_nowait(line)
+
+    def _wake_log_followers(self, app: App) -> None:
+        for queue in app.log_subscribers:
+            queue.put_nowait(None)
+
+    def app_finished(self, app: App) -> bool:
+        """Stopped, and every container it had has exited (so its logs are all in)."""
+        if app.state == "running":
+            return False
+        return not any(c.state != ContainerState.EXITED for c in self.containers.values() if c.app_id == app.app_id)
+
+    async def follow_logs(self, app_id: str) -> AsyncIterator[list[api_pb2.LogLine]]:
+        import asyncio  # local: only this generator needs a queue
+
+        app = self.app(app_id)
+        queue: asyncio.Queue[api_pb2.LogLine | None] = asyncio.Queue()
+        app.log_subscribers.append(queue)
+        try:
+            while True:
+                batch: list[api_pb2.LogLine] = []
+                try:
+                    first = await asyncio.wait_for(queue.get(), 1.0)
+                except TimeoutError:
+                    first = None
+                if first is not None:
+                    batch.append(first)
+                while not queue.empty():
+                    line = queue.get_nowait()
+                    if line is not None:
+                        batch.append(line)
+                if batch:
+                    yield batch
+                if self.app_finished(app) and queue.empty():
+                    return
+        finally:
+            app.log_subscribers.remove(queue)

@@ -1,0 +1,101 @@
+"""Start the control plane: `nano-modal server` or `python -m nano_modal.server`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+from pathlib import Path
+
+import grpc.aio
+
+from .. import config
+from ..client import channel_options
+from ..proto import api_pb2_grpc
+from .blobs import BlobStore
+from .control import ControlPlane
+from .scheduler import Scheduler
+from .service import Service
+from .sql_store import SqlStore
+
+log = logging.getLogger("nano_modal.server")
+
+
+def admin_token(state_dir: Path) -> tuple[str, bool]:
+    """The token clients and workers must present; generated (and reported as new) on first start."""
+    from_env = os.environ.get(config.ENV_TOKEN)
+    if from_env:
+        return from_env, False
+    path = state_dir / "admin_token"
+    if path.exists():
+        return path.read_text().strip(), False
+    token = secrets.token_urlsafe(32)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token, True
+
+
+async def serve(
+    host: str, port: int, state_dir: Path, blob_dir: Path | None, store_url: str | None,
+    port_file: Path | None, quiet: bool,
+) -> None:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    token, is_new = admin_token(state_dir)
+    store = SqlStore(store_url or f"sqlite:///{state_dir / 'state.db'}")
+    control = ControlPlane(store)
+    requeued = control.recover()
+    server = grpc.aio.server(options=channel_options())
+    api_pb2_grpc.add_NanoModalServicer_to_server(Service(control, BlobStore(blob_dir or state_dir / "blobs"), token), server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    await server.start()
+    scheduler = asyncio.create_task(Scheduler(control).run())
+    janitor = asyncio.create_task(_forget_old_calls(store))
+    if port_file is not None:
+        tmp = port_file.with_suffix(".tmp")
+        tmp.write_text(str(bound))
+        tmp.replace(port_file)
+    if not quiet:
+        print(f"nano-modal server listening on {host}:{bound} (state in {state_dir})", file=sys.stderr)
+        if requeued:
+            print(f"recovered {requeued} unfinished inputs", file=sys.stderr)
+        if is_new:
+            print(
+                f"\nA new admin token was generated. It is shown only this once:\n\n    {token}\n\n"
+                f"Clients: nano-modal token set --server {host}:{bound} --token <token>\n",
+                file=sys.stderr,
+            )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    scheduler.cancel()
+    janitor.cancel()
+    await server.stop(grace=1.0)
+    store.close()
+
+
+async def _forget_old_calls(store: SqlStore) -> None:
+    while True:
+        await asyncio.sleep(600)
+        store.delete_calls_before(time.time() - config.OUTPUT_RETENTION)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="nano-modal server", description="Run the nano-modal control plane.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=50051)
+    parser.add_argument("--state-dir", type=Path, default=None, help="default: $NANO_MODAL_HOME/server")
+    parser.add_argument("--blob-dir", type=Path, default=None)
+    parser.add_argument("--store", default=None, help="SQLAlchemy URL of the state store (default: SQLite file)")
+    parser.add_argument("--port-file", type=Path, default=None, help="write the bound port here once serving")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    state_dir = args.state_dir or config.home_dir() / "server"
+    asyncio.run(serve(args.host, args.port, state_dir, args.blob_dir, args.store, args.port_file, args.quiet))

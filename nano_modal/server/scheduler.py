@@ -1,0 +1,75 @@
+"""Autoscaler and reaper: one pass every SCHEDULER_TICK seconds.
+
+Each pass: move due retries back to their queues; declare silent workers, containers
+that never started, and abandoned ephemeral apps dead; then, per function, start
+containers for inputs that no idle container can take, within `max_containers`,
+keeping `min_containers` warm. Idle containers scale themselves down (see
+ControlPlane.take_inputs), so this loop never has to pick a victim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from .. import config
+from .control import ControlPlane
+from .state import ContainerState
+
+log = logging.getLogger("nano_modal.server")
+
+
+class Scheduler:
+    def __init__(self, control: ControlPlane) -> None:
+        self.control = control
+
+    async def run(self) -> None:
+        while True:
+            try:
+                self.tick()
+            except Exception:
+                log.exception("scheduler pass failed")
+            await asyncio.sleep(config.SCHEDULER_TICK)
+
+    def tick(self) -> None:
+        self.control.promote_due_retries()
+        self.reap()
+        self.autoscale()
+
+    def reap(self) -> None:
+        control = self.control
+        now = time.monotonic()
+        for worker in control.workers.values():
+            if worker.alive and now - worker.last_seen > config.WORKER_TIMEOUT:
+                log.warning("worker %s (%s) is silent; declaring it dead", worker.worker_id, worker.hostname)
+                worker.alive = False
+                for container_id in list(worker.containers):
+                    control.container_exited(container_id, -1, "its worker stopped responding")
+        for container in list(control.containers.values()):
+            if container.state == ContainerState.STARTING and now - container.created_at > config.CONTAINER_START_TIMEOUT:
+                control.stop_container(container)
+                control.container_exited(container.container_id, -1, "it did not start in time")
+        for app in control.apps.values():
+            if app.ephemeral and app.state == "running" and now - app.last_heartbeat > config.APP_CLIENT_TIMEOUT:
+                log.info("ephemeral app %s lost its client; stopping it", app.name)
+                control.stop_app(app.app_id)
+
+    def autoscale(self) -> None:
+        control = self.control
+        for fn in control.functions.values():
+            if fn.init_failure is not None:
+                continue
+            app = control.apps.get(fn.app_id)
+            if app is None or app.state != "running":
+                continue
+            live = fn.live_containers()
+            available = sum(
+                1 for c in live if c.state == ContainerState.STARTING or (c.waiting and not c.held)
+            )
+            wanted = max(len(fn.queue) - available, fn.definition.min_containers - len(live), 0)
+            if fn.definition.max_containers:
+                wanted = min(wanted, fn.definition.max_containers - len(live))
+            for _ in range(wanted):
+                if control.place_container(fn) is None:
+                    break

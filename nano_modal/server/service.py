@@ -1,0 +1,273 @@
+"""The gRPC face of the control plane: checks credentials, converts messages, delegates."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from .. import config
+from ..proto import api_pb2, api_pb2_grpc
+from ..version import __version__
+from .blobs import BlobStore
+from .control import ControlPlane, Invalid, NotFound
+from .state import Container
+from .store import OutputRow
+
+Context = grpc.aio.ServicerContext
+
+
+def _output_proto(row: OutputRow) -> api_pb2.FunctionOutput:
+    return api_pb2.FunctionOutput(
+        input_id=row.input_id, idx=row.idx, status=row.status,  # type: ignore[arg-type]
+        data=api_pb2.Payload(data=row.data, blob_id=row.data_blob),
+        exception_repr=row.exception_repr, traceback=row.traceback, cursor=row.cursor,
+    )
+
+
+class Service(api_pb2_grpc.NanoModalServicer):
+    def __init__(self, control: ControlPlane, blobs: BlobStore, admin_token: str) -> None:
+        self.control = control
+        self.blobs = blobs
+        self.admin_token = admin_token
+
+    # --- credentials -----------------------------------------------------------------
+
+    def _token(self, context: Context) -> str:
+        for key, value in context.invocation_metadata() or ():
+            if key == config.TOKEN_METADATA_KEY:
+                return str(value)
+        return ""
+
+    async def _admin(self, context: Context) -> None:
+        if not hmac.compare_digest(self._token(context), self.admin_token):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid or missing token")
+
+    async def _any(self, context: Context) -> Container | None:
+        """Admin or container: returns the container when the caller is one."""
+        token = self._token(context)
+        if hmac.compare_digest(token, self.admin_token):
+            return None
+        container = self.control.container_by_token(token)
+        if container is None:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid or missing token")
+        return container
+
+    async def _container(self, context: Context, container_id: str) -> Container:
+        container = self.control.container_by_token(self._token(context))
+        if container is None or container.container_id != container_id:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "this token does not belong to that container")
+        assert container is not None
+        return container
+
+    async def _guard(self, context: Context, fn: Any) -> Any:
+        try:
+            return fn()
+        except NotFound as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        except Invalid as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+
+    # --- session and apps ------------------------------------------------------------
+
+    async def Hello(self, request: api_pb2.HelloRequest, context: Context) -> api_pb2.HelloResponse:
+        container = await self._any(context)
+        return api_pb2.HelloResponse(
+            server_version=__version__, protocol_version=config.PROTOCOL_VERSION,
+            role="container" if container else "admin",
+        )
+
+    async def AppCreate(self, request: api_pb2.AppCreateRequest, context: Context) -> api_pb2.AppCreateResponse:
+        await self._admin(context)
+        app_id = self.control.create_app(request.name or "app", request.ephemeral)
+        return api_pb2.AppCreateResponse(app_id=app_id)
+
+    async def AppStop(self, request: api_pb2.AppStopRequest, context: Context) -> api_pb2.Empty:
+        await self._admin(context)
+        await self._guard(context, lambda: self.control.stop_app(request.app_id))
+        return api_pb2.Empty()
+
+    async def AppHeartbeat(self, request: api_pb2.AppHeartbeatRequest, context: Context) -> api_pb2.Empty:
+        await self._admin(context)
+        await self._guard(context, lambda: self.control.heartbeat_app(request.app_id))
+        return api_pb2.Empty()
+
+    async def AppLogs(self, request: api_pb2.AppLogsRequest, context: Context) -> AsyncIterator[api_pb2.LogBatch]:
+        await self._admin(context)
+        await self._guard(context, lambda: self.control.app(request.app_id))
+        async for lines in self.control.follow_logs(request.app_id):
+            yield api_pb2.LogBatch(lines=lines)
+        yield api_pb2.LogBatch(app_done=True)
+
+    # --- functions and calls ---------------------------------------------------------
+
+    async def FunctionCreate(
+        self, request: api_pb2.FunctionCreateRequest, context: Context
+    ) -> api_pb2.FunctionCreateResponse:
+        await self._admin(context)
+        function_id = await self._guard(context, lambda: self.control.create_function(request.app_id, request.definition))
+        return api_pb2.FunctionCreateResponse(function_id=function_id)
+
+    async def FunctionMap(self, request: api_pb2.FunctionMapRequest, context: Context) -> api_pb2.FunctionMapResponse:
+        await self._any(context)
+
+        def start() -> Any:
+            call = self.control.start_call(request.function_id, request.kind)
+            self.control.add_inputs(call, request.inputs, request.inputs_complete)
+            return call
+
+        call = await self._guard(context, start)
+        response = api_pb2.FunctionMapResponse(call_id=call.call_id)
+        if request.wait_for_output > 0:
+            rows, _ = await self.control.wait_outputs(call.call_id, 0, 1000, request.wait_for_output)
+            response.outputs.extend(_output_proto(r) for r in rows)
+            response.next_cursor = rows[-1].cursor if rows else 0
+        return response
+
+    async def FunctionPutInputs(
+        self, request: api_pb2.FunctionPutInputsRequest, context: Context
+    ) -> api_pb2.FunctionPutInputsResponse:
+        await self._any(context)
+
+        def put() -> None:
+            call = self.control.get_call(request.call_id)
+            self.control.add_inputs(call, request.inputs, request.inputs_complete)
+
+        await self._guard(context, put)
+        return api_pb2.FunctionPutInputsResponse()
+
+    async def FunctionGetOutputs(
+        self, request: api_pb2.FunctionGetOutputsRequest, context: Context
+    ) -> api_pb2.FunctionGetOutputsResponse:
+        await self._any(context)
+        await self._guard(context, lambda: self.control.get_call(request.call_id))
+        timeout = min(request.timeout, config.OUTPUTS_POLL_TIMEOUT * 3)
+        rows, call = await self.control.wait_outputs(
+            request.call_id, request.after_cursor, request.max_outputs or 1000, timeout
+        )
+        next_cursor = rows[-1].cursor if rows else request.after_cursor
+        more = len(rows) >= (request.max_outputs or 1000)
+        return api_pb2.FunctionGetOutputsResponse(
+            outputs=[_output_proto(r) for r in rows], next_cursor=next_cursor,
+            call_done=call.done and not more, num_pending=call.num_inputs - call.num_final,
+        )
+
+    async def FunctionCallCancel(self, request: api_pb2.FunctionCallCancelRequest, context: Context) -> api_pb2.Empty:
+        await self._any(context)
+        await self._guard(context, lambda: self.control.cancel_call(request.call_id))
+        return api_pb2.Empty()
+
+    async def FunctionCallGet(
+        self, request: api_pb2.FunctionCallGetRequest, context: Context
+    ) -> api_pb2.FunctionCallGetResponse:
+        await self._any(context)
+
+        def describe() -> api_pb2.FunctionCallGetResponse:
+            call = self.control.get_call(request.call_id)
+            fn = self.control._function(call.function_id)
+            return api_pb2.FunctionCallGetResponse(
+                call_id=call.call_id, function_name=fn.name, kind=call.kind,  # type: ignore[arg-type]
+                is_generator=fn.definition.is_generator,
+            )
+
+        result: api_pb2.FunctionCallGetResponse = await self._guard(context, describe)
+        return result
+
+    # --- blobs -----------------------------------------------------------------------
+
+    async def BlobHas(self, request: api_pb2.BlobHasRequest, context: Context) -> api_pb2.BlobHasResponse:
+        await self._any(context)
+        try:
+            return api_pb2.BlobHasResponse(exists=self.blobs.has(request.blob_id))
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            raise
+
+    async def BlobPut(self, request_iterator: AsyncIterator[api_pb2.BlobChunk], context: Context) -> api_pb2.BlobPutResponse:
+        await self._any(context)
+        blob_id = ""
+        chunks: list[bytes] = []
+        async for chunk in request_iterator:
+            blob_id = blob_id or chunk.blob_id
+            chunks.append(chunk.data)
+        try:
+            self.blobs.put(blob_id, chunks)
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return api_pb2.BlobPutResponse(blob_id=blob_id)
+
+    async def BlobGet(self, request: api_pb2.BlobGetRequest, context: Context) -> AsyncIterator[api_pb2.BlobChunk]:
+        await self._any(context)
+        try:
+            data = self.blobs.read(request.blob_id)
+        except (ValueError, FileNotFoundError):
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"blob {request.blob_id} not found")
+            return
+        step = config.BLOB_CHUNK_SIZE
+        for start in range(0, max(len(data), 1), step):
+            yield api_pb2.BlobChunk(blob_id=request.blob_id, data=data[start : start + step])
+
+    # --- workers ---------------------------------------------------------------------
+
+    async def WorkerRegister(
+        self, request: api_pb2.WorkerRegisterRequest, context: Context
+    ) -> api_pb2.WorkerRegisterResponse:
+        await self._admin(context)
+        return api_pb2.WorkerRegisterResponse(worker_id=self.control.register_worker(request))
+
+    async def WorkerPoll(self, request: api_pb2.WorkerPollRequest, context: Context) -> api_pb2.WorkerPollResponse:
+        await self._admin(context)
+        return await self.control.poll_worker(request)
+
+    async def WorkerLogs(self, request: api_pb2.WorkerLogsRequest, context: Context) -> api_pb2.Empty:
+        await self._admin(context)
+        self.control.publish_logs(request.lines)
+        return api_pb2.Empty()
+
+    async def WorkerContainerExited(
+        self, request: api_pb2.WorkerContainerExitedRequest, context: Context
+    ) -> api_pb2.Empty:
+        await self._admin(context)
+        self.control.container_exited(request.container_id, request.exit_code, request.reason)
+        return api_pb2.Empty()
+
+    # --- containers ------------------------------------------------------------------
+
+    async def ContainerHello(
+        self, request: api_pb2.ContainerHelloRequest, context: Context
+    ) -> api_pb2.ContainerHelloResponse:
+        container = await self._container(context, request.container_id)
+        fn = self.control.container_hello(container)
+        siblings = {f.name: f.function_id for f in self.control.functions.values() if f.app_id == fn.app_id}
+        return api_pb2.ContainerHelloResponse(
+            function_id=fn.function_id, app_id=fn.app_id, definition=fn.definition, app_function_ids=siblings
+        )
+
+    async def ContainerGetInputs(
+        self, request: api_pb2.ContainerGetInputsRequest, context: Context
+    ) -> api_pb2.ContainerGetInputsResponse:
+        container = await self._container(context, request.container_id)
+        batch = await self.control.take_inputs(container, request.max_inputs, request.timeout)
+        if batch is None:
+            return api_pb2.ContainerGetInputsResponse(shutdown=True)
+        return api_pb2.ContainerGetInputsResponse(inputs=[item.to_proto() for item in batch])
+
+    async def ContainerPutOutputs(self, request: api_pb2.ContainerPutOutputsRequest, context: Context) -> api_pb2.Empty:
+        container = await self._container(context, request.container_id)
+        self.control.put_outputs(container, request.outputs, request.released_input_ids)
+        return api_pb2.Empty()
+
+    async def ContainerHeartbeat(
+        self, request: api_pb2.ContainerHeartbeatRequest, context: Context
+    ) -> api_pb2.ContainerHeartbeatResponse:
+        container = await self._container(context, request.container_id)
+        gone = [i for i in request.running_input_ids if i not in container.held]
+        return api_pb2.ContainerHeartbeatResponse(cancelled_input_ids=gone)
+
+    async def ContainerInitFailed(self, request: api_pb2.ContainerInitFailedRequest, context: Context) -> api_pb2.Empty:
+        container = await self._container(context, request.container_id)
+        self.control.container_init_failed(container, request)
+        return api_pb2.Empty()

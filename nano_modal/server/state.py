@@ -1,0 +1,161 @@
+"""In-memory state of the control plane: what is running where, right now.
+
+The durable facts (apps, functions, calls, inputs, outputs) live in the Store; this is
+the hot, rebuildable part: queues, containers, workers and who is waiting for what.
+
+Container lifecycle (an explicit state machine; `advance` refuses any other move):
+
+    STARTING --hello--> RUNNING --shutdown/stop--> STOPPING --exit--> EXITED
+        \\______________________ exit / lost ____________________________/
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from ..proto import api_pb2
+
+
+class ContainerState(enum.Enum):
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    EXITED = "exited"
+
+
+_ALLOWED_MOVES = {
+    ContainerState.STARTING: {ContainerState.RUNNING, ContainerState.STOPPING, ContainerState.EXITED},
+    ContainerState.RUNNING: {ContainerState.STOPPING, ContainerState.EXITED},
+    ContainerState.STOPPING: {ContainerState.EXITED},
+    ContainerState.EXITED: set(),
+}
+
+
+class Signal:
+    """A broadcast wake-up: waiters grab `.event`, `fire()` wakes all of them once."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    def fire(self) -> None:
+        self.event.set()
+        self.event = asyncio.Event()
+
+    async def wait(self, event: asyncio.Event, timeout: float) -> None:
+        if timeout <= 0:
+            return
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            pass
+
+
+@dataclass
+class QueuedInput:
+    input_id: str
+    call_id: str
+    function_id: str
+    idx: int
+    args: api_pb2.Payload
+    kind: int
+    attempt: int = 0
+
+    def to_proto(self) -> api_pb2.ContainerInput:
+        return api_pb2.ContainerInput(
+            input_id=self.input_id, call_id=self.call_id, idx=self.idx, args=self.args,
+            attempt=self.attempt, kind=self.kind,  # type: ignore[arg-type]
+        )
+
+
+@dataclass
+class Call:
+    call_id: str
+    function_id: str
+    kind: int
+    num_inputs: int = 0
+    inputs_complete: bool = False
+    cancelled: bool = False
+    num_final: int = 0
+    changed: Signal = field(default_factory=Signal)
+
+    @property
+    def done(self) -> bool:
+        return self.inputs_complete and self.num_final >= self.num_inputs
+
+
+@dataclass
+class Container:
+    container_id: str
+    function_id: str
+    app_id: str
+    worker_id: str
+    token: str
+    cpu: float
+    memory_mb: int
+    state: ContainerState = ContainerState.STARTING
+    created_at: float = field(default_factory=time.monotonic)
+    idle_since: float = field(default_factory=time.monotonic)
+    held: dict[str, QueuedInput] = field(default_factory=dict)  # in the order handed over
+    waiting: bool = False  # parked in ContainerGetInputs
+    served: int = 0
+
+    @property
+    def live(self) -> bool:
+        return self.state in (ContainerState.STARTING, ContainerState.RUNNING)
+
+    def advance(self, new: ContainerState) -> None:
+        if new not in _ALLOWED_MOVES[self.state]:
+            raise RuntimeError(f"container {self.container_id}: {self.state.value} -> {new.value} is not allowed")
+        self.state = new
+
+
+@dataclass
+class FunctionRuntime:
+    function_id: str
+    app_id: str
+    name: str
+    definition: api_pb2.FunctionDefinition
+    queue: deque[QueuedInput] = field(default_factory=deque)
+    delayed: list[tuple[float, int, QueuedInput]] = field(default_factory=list)  # heap of retries
+    containers: dict[str, Container] = field(default_factory=dict)
+    inputs_ready: Signal = field(default_factory=Signal)
+    init_failure: api_pb2.ContainerInitFailedRequest | None = None
+
+    def live_containers(self) -> list[Container]:
+        return [c for c in self.containers.values() if c.live]
+
+
+@dataclass
+class Worker:
+    worker_id: str
+    hostname: str
+    cpu: float
+    memory_mb: int
+    last_seen: float = field(default_factory=time.monotonic)
+    containers: dict[str, Container] = field(default_factory=dict)
+    to_start: list[api_pb2.ContainerSpec] = field(default_factory=list)
+    to_stop: list[str] = field(default_factory=list)
+    commands: Signal = field(default_factory=Signal)
+    alive: bool = True
+
+    def reserved(self) -> tuple[float, int]:
+        live = [c for c in self.containers.values() if c.state != ContainerState.EXITED]
+        return sum(c.cpu for c in live), sum(c.memory_mb for c in live)
+
+    def starting(self) -> int:
+        return sum(1 for c in self.containers.values() if c.state == ContainerState.STARTING)
+
+
+@dataclass
+class App:
+    app_id: str
+    name: str
+    ephemeral: bool
+    state: str = "running"
+    last_heartbeat: float = field(default_factory=time.monotonic)
+    function_ids: list[str] = field(default_factory=list)
+    log_subscribers: list[asyncio.Queue[api_pb2.LogLine | None]] = field(default_factory=list)

@@ -1,0 +1,1 @@
+"""The worker agent: registers with the server, runs containers through a runtime."""

@@ -1,0 +1,166 @@
+"""The worker agent: one long-poll loop for commands, one task per container."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import config
+from ..client import Client
+from ..exception import ConnectionError
+from ..proto import api_pb2
+from .runtime import Runtime
+
+log = logging.getLogger("nano_modal.worker")
+
+POLL_TIMEOUT = 5.0  # seconds the server may hold a WorkerPoll when it has nothing to say
+LOG_FLUSH_INTERVAL = 0.02  # seconds between log shipments
+LOG_BATCH_MAX = 500  # lines per WorkerLogs request
+# Variables from the worker's own environment that containers may see; nothing else leaks in.
+PASSTHROUGH_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+
+
+def _memory_mb() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    except (ValueError, OSError):
+        return 4096
+
+
+@dataclass
+class RunningContainer:
+    spec: api_pb2.ContainerSpec
+    proc: asyncio.subprocess.Process
+    workdir: Path
+    task: asyncio.Task[None] | None = None
+    stop_requested: bool = False
+
+
+@dataclass
+class Agent:
+    client: Client
+    runtime: Runtime
+    cpu: float = field(default_factory=lambda: float(os.cpu_count() or 1))
+    memory_mb: int = field(default_factory=_memory_mb)
+    worker_id: str = ""
+    containers: dict[str, RunningContainer] = field(default_factory=dict)
+    log_buffer: list[api_pb2.LogLine] = field(default_factory=list)
+
+    async def run(self) -> None:
+        await self.register()
+        shipper = asyncio.create_task(self._ship_logs_forever())
+        try:
+            await self._poll_forever()
+        finally:
+            shipper.cancel()
+            await asyncio.gather(*(self.runtime.stop(c.proc) for c in self.containers.values()), return_exceptions=True)
+
+    async def register(self) -> None:
+        request = api_pb2.WorkerRegisterRequest(
+            hostname=socket.gethostname(), cpu=self.cpu, memory_mb=self.memory_mb,
+            runtimes=[self.runtime.name], worker_id=self.worker_id,
+        )
+        self.worker_id = (await self.client.stub.WorkerRegister(request, timeout=config.CONNECT_TIMEOUT)).worker_id
+        log.info("registered as %s (%.1f cpu, %d MiB, runtime %s)", self.worker_id, self.cpu, self.memory_mb, self.runtime.name)
+
+    async def _poll_forever(self) -> None:
+        backoff = 0.1
+        while True:
+            request = api_pb2.WorkerPollRequest(
+                worker_id=self.worker_id, running_container_ids=list(self.containers), timeout=POLL_TIMEOUT
+            )
+            try:
+                response = await self.client.stub.WorkerPoll(request, timeout=POLL_TIMEOUT + 5)
+            except ConnectionError as exc:
+                log.warning("server unreachable, retrying in %.1fs: %s", backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.1
+            for container_id in response.stop_container_ids:
+                running = self.containers.get(container_id)
+                if running is not None:
+                    running.stop_requested = True
+                    asyncio.create_task(self.runtime.stop(running.proc))
+            for spec in response.start:
+                await self._start(spec)
+            if response.reregister:
+                await self.register()
+
+    async def _start(self, spec: api_pb2.ContainerSpec) -> None:
+        workdir = Path(tempfile.mkdtemp(prefix=f"nano-modal-{spec.container_id}-"))
+        env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
+        env.update(spec.env)
+        env.update({
+            "HOME": str(workdir),
+            "PYTHONUNBUFFERED": "1",
+            config.ENV_IS_REMOTE: "1",
+            config.ENV_SERVER_URL: self.client.server_url,
+            config.ENV_TOKEN: spec.task_token,  # scoped to this container, never the admin token
+            config.ENV_CONTAINER_ID: spec.container_id,
+        })
+        try:
+            proc = await self.runtime.start(env, workdir)
+        except Exception as exc:
+            log.exception("could not start container %s", spec.container_id)
+            await self._report_exit(spec.container_id, -1, f"the runtime could not start it: {exc}")
+            return
+        running = RunningContainer(spec, proc, workdir)
+        self.containers[spec.container_id] = running
+        running.task = asyncio.create_task(self._supervise(running))
+
+    async def _supervise(self, running: RunningContainer) -> None:
+        spec = running.spec
+        assert running.proc.stdout is not None and running.proc.stderr is not None
+        await asyncio.gather(
+            self._pump(running.proc.stdout, spec.container_id, 1),
+            self._pump(running.proc.stderr, spec.container_id, 2),
+        )
+        code = await running.proc.wait()
+        await self._flush_logs()
+        reason = "stopped by the server" if running.stop_requested else ""
+        if code < 0 and not reason:
+            reason = f"killed by signal {-code}"
+        await self._report_exit(spec.container_id, code, reason)
+        self.containers.pop(spec.container_id, None)
+        shutil.rmtree(running.workdir, ignore_errors=True)
+
+    async def _report_exit(self, container_id: str, code: int, reason: str) -> None:
+        request = api_pb2.WorkerContainerExitedRequest(
+            worker_id=self.worker_id, container_id=container_id, exit_code=code, reason=reason
+        )
+        for _ in range(30):
+            try:
+                await self.client.stub.WorkerContainerExited(request, timeout=5)
+                return
+            except ConnectionError:
+                await asyncio.sleep(1)
+
+    async def _pump(self, stream: asyncio.StreamReader, container_id: str, fd: int) -> None:
+        while True:
+            line = await stream.readline()
+            if not line:
+                return
+            self.log_buffer.append(
+                api_pb2.LogLine(container_id=container_id, fd=fd, data=line.decode(errors="replace"), timestamp=time.time())
+            )
+
+    async def _ship_logs_forever(self) -> None:
+        while True:
+            await asyncio.sleep(LOG_FLUSH_INTERVAL)
+            await self._flush_logs()
+
+    async def _flush_logs(self) -> None:
+        while self.log_buffer:
+            batch, self.log_buffer = self.log_buffer[:LOG_BATCH_MAX], self.log_buffer[LOG_BATCH_MAX:]
+            try:
+                await self.client.stub.WorkerLogs(api_pb2.WorkerLogsRequest(worker_id=self.worker_id, lines=batch), timeout=10)
+            except ConnectionError:
+                log.warning("dropped %d log lines: server unreachable", len(batch))
