@@ -49,6 +49,7 @@ DEFAULT_SCALEDOWN_WINDOW = 60.0  # seconds an idle container is kept warm (Modal
 DEFAULT_TIMEOUT = 300.0  # seconds per input (Modal's default)
 WORKER_CPU_OVERCOMMIT = 4.0  # containers may reserve this many times the worker's cores
 OUTPUT_RETENTION = 7 * 24 * 3600.0  # seconds results of finished calls are kept
+CALL_MEMORY_IDLE = 600.0  # finished calls untouched this long leave memory (still in the store)
 
 # --- container -------------------------------------------------------------------------
 CONTAINER_HEARTBEAT_INTERVAL = 5.0

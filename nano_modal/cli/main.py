@@ -1,2 +1,80 @@
+"""The `nano-modal` command."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from .. import config
+from ..version import __version__
+
+cli = typer.Typer(
+    name="nano-modal", help="Run Python functions remotely, in containers, on your own machines.",
+    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+)
+token_cli = typer.Typer(help="Manage the credentials this machine uses to reach a server.", no_args_is_help=True)
+cli.add_typer(token_cli, name="token")
+
+
+@cli.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(
+    ctx: typer.Context,
+    func_ref: str = typer.Argument(..., help="path.py, or path.py::name of a local entrypoint or function"),
+) -> None:
+    """Run an app's local entrypoint (or one function) with the app live; extra --options go to it.
+
+    With no server configured, an embedded server and worker run on loopback for the
+    duration of the command.
+    """
+    from .run import run as run_app
+
+    run_app(func_ref, list(ctx.args))
+
+
+@cli.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})
+def server(ctx: typer.Context) -> None:
+    """Run the control plane (see `nano-modal server --help`)."""
+    from ..server.main import main as server_main
+
+    server_main(list(ctx.args))
+
+
+@cli.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})
+def worker(ctx: typer.Context) -> None:
+    """Run a worker that starts containers for a server (see `nano-modal worker --help`)."""
+    from ..worker.main import main as worker_main
+
+    worker_main(list(ctx.args))
+
+
+@token_cli.command("set")
+def token_set(
+    server_url: str = typer.Option(..., "--server", help="host:port of the server"),
+    token: str = typer.Option(..., "--token", help="the token the server printed at its first start"),
+) -> None:
+    """Save the server address and token to the config file."""
+    path = config.write_client_config(server_url, token)
+    typer.echo(f"saved to {path}")
+
+
+@token_cli.command("show")
+def token_show() -> None:
+    """Show which server this machine uses, and where the token comes from (never the token itself)."""
+    cfg = config.client_config()
+    source = "environment" if config.ENV_TOKEN in __import__("os").environ else str(config.config_file())
+    if cfg.server_url is None:
+        typer.echo("server: (none configured: runs use an embedded server on loopback)")
+    else:
+        typer.echo(f"server: {cfg.server_url}")
+    typer.echo(f"token:  {'set, from ' + source if cfg.token else 'not set'}")
+
+
+@cli.command()
+def version() -> None:
+    """Print the nano-modal version."""
+    typer.echo(f"nano-modal {__version__} (protocol v{config.PROTOCOL_VERSION}, Python {sys.version.split()[0]})")
+
+
 def main() -> None:
-    raise SystemExit("todo")
+    cli()

@@ -131,14 +131,21 @@ class ControlPlane:
 
     # ------------------------------------------------------------------ calls and inputs
 
-    def start_call(self, function_id: str, kind: int) -> Call:
+    def start_call(self, function_id: str, kind: int, inputs: Iterable[api_pb2.FunctionInput], complete: bool) -> Call:
         fn = self._function(function_id)
         app = self.app(fn.app_id)
         if app.state != "running":
             raise Invalid(f"app {app.name} is stopped; function {fn.name} cannot be called")
+        self._check_loadable(fn)
         call = Call(new_id("fc"), function_id, kind)
-        self.store.create_call(CallRow(call.call_id, function_id, kind, 0, False, False, time.time()))
+        queued = self._queued(call, inputs)
+        call.num_inputs, call.inputs_complete = len(queued), complete
+        self.store.create_call(
+            CallRow(call.call_id, function_id, kind, call.num_inputs, complete, False, time.time()),
+            [self._input_row(q) for q in queued],
+        )
         self.calls[call.call_id] = call
+        self._enqueue(fn, queued)
         return call
 
     def get_call(self, call_id: str) -> Call:
@@ -149,33 +156,56 @@ class ControlPlane:
                 raise NotFound(f"function call {call_id} not found (unknown, or older than the retention window)")
             call = Call(row.call_id, row.function_id, row.kind, row.num_inputs, row.inputs_complete, row.cancelled)
             call.num_final = self.store.count_final_outputs(call_id)
+            call.memory_floor = self.store.max_cursor()  # older outputs are read from the store
             self.calls[call_id] = call
+        call.last_access = time.monotonic()
         return call
 
     def add_inputs(self, call: Call, inputs: Iterable[api_pb2.FunctionInput], complete: bool) -> None:
         if call.inputs_complete:
             raise Invalid(f"call {call.call_id} takes no more inputs")
-        if call.cancelled:
-            raise Invalid(f"call {call.call_id} was cancelled")
         fn = self._function(call.function_id)
-        if fn.init_failure is not None:
-            raise Invalid(f"function {fn.name} failed to start: {fn.init_failure.exception_repr}")
-        queued = [
-            QueuedInput(new_id("in"), call.call_id, call.function_id, item.idx, item.args, call.kind)
-            for item in inputs
-        ]
-        rows = [
-            InputRow(q.input_id, q.call_id, q.function_id, q.idx, q.args.data, q.args.blob_id) for q in queued
-        ]
-        self.store.add_inputs(rows)
+        self._check_loadable(fn)
+        queued = self._queued(call, inputs)
+        self.store.add_inputs(
+            call.call_id, [self._input_row(q) for q in queued],
+            num_inputs=call.num_inputs + len(queued), inputs_complete=complete,
+        )
         call.num_inputs += len(queued)
         call.inputs_complete = complete
-        self.store.update_call(call.call_id, num_inputs=call.num_inputs, inputs_complete=complete, cancelled=False)
-        fn.queue.extend(queued)
-        if queued:
-            fn.inputs_ready.fire()
+        self._enqueue(fn, queued)
         if call.done:
             call.changed.fire()
+
+    def _check_loadable(self, fn: FunctionRuntime) -> None:
+        if fn.init_failure is not None:
+            raise Invalid(f"function {fn.name} failed to start: {fn.init_failure.exception_repr}")
+
+    @staticmethod
+    def _queued(call: Call, inputs: Iterable[api_pb2.FunctionInput]) -> list[QueuedInput]:
+        return [QueuedInput(new_id("in"), call.call_id, call.function_id, i.idx, i.args, call.kind) for i in inputs]
+
+    @staticmethod
+    def _input_row(q: QueuedInput) -> InputRow:
+        return InputRow(q.input_id, q.call_id, q.function_id, q.idx, q.args.data, q.args.blob_id)
+
+    @staticmethod
+    def _enqueue(fn: FunctionRuntime, queued: list[QueuedInput]) -> None:
+        if queued:
+            fn.queue.extend(queued)
+            fn.inputs_ready.fire()
+
+    def _read_outputs(self, call: Call, after_cursor: int, limit: int) -> list[OutputRow]:
+        if after_cursor < call.memory_floor:
+            return self.store.outputs_after(call.call_id, after_cursor, limit)
+        # The reader has everything up to after_cursor: forget it.
+        drop = 0
+        while drop < len(call.recent) and call.recent[drop].cursor <= after_cursor:
+            drop += 1
+        if drop:
+            del call.recent[:drop]
+            call.memory_floor = after_cursor
+        return call.recent[:limit]
 
     async def wait_outputs(
         self, call_id: str, after_cursor: int, max_outputs: int, timeout: float
@@ -184,11 +214,17 @@ class ControlPlane:
         deadline = time.monotonic() + timeout
         while True:
             event = call.changed.event
-            rows = self.store.outputs_after(call_id, after_cursor, max_outputs)
+            rows = self._read_outputs(call, after_cursor, max_outputs)
             remaining = deadline - time.monotonic()
             if rows or call.done or remaining <= 0:
                 return rows, call
             await call.changed.wait(event, remaining)
+
+    def forget_idle_calls(self, idle_seconds: float) -> None:
+        """Drop finished calls nobody asked about for a while from memory (the store keeps them)."""
+        cutoff = time.monotonic() - idle_seconds
+        for call_id in [c.call_id for c in self.calls.values() if c.done and c.last_access < cutoff]:
+            del self.calls[call_id]
 
     def cancel_call(self, call_id: str) -> None:
         call = self.get_call(call_id)
@@ -229,6 +265,7 @@ class ControlPlane:
             call = self.calls.get(row.call_id)
             if call is not None:
                 call.num_final += row.final
+                call.recent.append(row)
                 touched.add(row.call_id)
         for call_id in touched:
             self.calls[call_id].changed.fire()

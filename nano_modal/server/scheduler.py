@@ -50,6 +50,7 @@ class Scheduler:
             if container.state == ContainerState.STARTING and now - container.created_at > config.CONTAINER_START_TIMEOUT:
                 control.stop_container(container)
                 control.container_exited(container.container_id, -1, "it did not start in time")
+        control.forget_idle_calls(config.CALL_MEMORY_IDLE)
         for app in control.apps.values():
             if app.ephemeral and app.state == "running" and now - app.last_heartbeat > config.APP_CLIENT_TIMEOUT:
                 log.info("ephemeral app %s lost its client; stopping it", app.name)

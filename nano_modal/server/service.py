@@ -115,9 +115,7 @@ class Service(api_pb2_grpc.NanoModalServicer):
         await self._any(context)
 
         def start() -> Any:
-            call = self.control.start_call(request.function_id, request.kind)
-            self.control.add_inputs(call, request.inputs, request.inputs_complete)
-            return call
+            return self.control.start_call(request.function_id, request.kind, request.inputs, request.inputs_complete)
 
         call = await self._guard(context, start)
         response = api_pb2.FunctionMapResponse(call_id=call.call_id)

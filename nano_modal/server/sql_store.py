@@ -116,9 +116,11 @@ class SqlStore(Store):
             row = conn.execute(functions.select().where(functions.c.function_id == function_id)).mappings().first()
         return FunctionRow(**row) if row else None
 
-    def create_call(self, call: CallRow) -> None:
+    def create_call(self, call: CallRow, rows: list[InputRow]) -> None:
         with self.engine.begin() as conn:
             conn.execute(calls.insert().values(**vars(call)))
+            if rows:
+                conn.execute(inputs.insert(), [{**vars(r), "finished": False} for r in rows])
 
     def get_call(self, call_id: str) -> CallRow | None:
         with self.engine.connect() as conn:
@@ -133,11 +135,15 @@ class SqlStore(Store):
                 .values(num_inputs=num_inputs, inputs_complete=inputs_complete, cancelled=cancelled)
             )
 
-    def add_inputs(self, rows: list[InputRow]) -> None:
-        if not rows:
-            return
+    def add_inputs(self, call_id: str, rows: list[InputRow], *, num_inputs: int, inputs_complete: bool) -> None:
         with self.engine.begin() as conn:
-            conn.execute(inputs.insert(), [{**vars(r), "finished": False} for r in rows])
+            if rows:
+                conn.execute(inputs.insert(), [{**vars(r), "finished": False} for r in rows])
+            conn.execute(
+                calls.update()
+                .where(calls.c.call_id == call_id)
+                .values(num_inputs=num_inputs, inputs_complete=inputs_complete)
+            )
 
     def unfinished_inputs(self) -> list[InputRow]:
         query = (
@@ -158,9 +164,12 @@ class SqlStore(Store):
             return
         with self.engine.begin() as conn:
             values = [{k: v for k, v in vars(row).items() if k != "cursor"} for row in rows]
-            insert = outputs.insert().returning(outputs.c.cursor, sort_by_parameter_order=True)
-            for row, cursor in zip(rows, conn.execute(insert, values).scalars(), strict=True):
-                row.cursor = int(cursor)
+            if len(rows) == 1:  # the common case of .remote(): skip the RETURNING machinery
+                rows[0].cursor = int(conn.execute(outputs.insert(), values[0]).inserted_primary_key[0])  # type: ignore[index]
+            else:
+                insert = outputs.insert().returning(outputs.c.cursor, sort_by_parameter_order=True)
+                for row, cursor in zip(rows, conn.execute(insert, values).scalars(), strict=True):
+                    row.cursor = int(cursor)
             finished = [{"b_input_id": r.input_id} for r in rows if r.final]
             if finished:
                 conn.execute(
@@ -184,6 +193,10 @@ class SqlStore(Store):
         query = sa.select(sa.func.count()).where(outputs.c.call_id == call_id, outputs.c.final == sa.true())
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
+
+    def max_cursor(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.max(outputs.c.cursor))).scalar() or 0)
 
     def delete_calls_before(self, created_before: float) -> int:
         with self.engine.begin() as conn:

@@ -18,6 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from ..proto import api_pb2
+from .store import OutputRow
 
 
 class ContainerState(enum.Enum):
@@ -81,6 +82,11 @@ class Call:
     cancelled: bool = False
     num_final: int = 0
     changed: Signal = field(default_factory=Signal)
+    # Outputs are served from memory: every output with cursor > memory_floor is in `recent`.
+    # Readers acknowledge by asking for later cursors, which trims `recent`.
+    recent: list[OutputRow] = field(default_factory=list)
+    memory_floor: int = 0
+    last_access: float = field(default_factory=time.monotonic)
 
     @property
     def done(self) -> bool:

@@ -88,7 +88,8 @@ class Store(ABC):
     def get_function(self, function_id: str) -> FunctionRow | None: ...
 
     @abstractmethod
-    def create_call(self, call: CallRow) -> None: ...
+    def create_call(self, call: CallRow, inputs: list[InputRow]) -> None:
+        """Record a new call and its first inputs, atomically."""
 
     @abstractmethod
     def get_call(self, call_id: str) -> CallRow | None: ...
@@ -97,7 +98,8 @@ class Store(ABC):
     def update_call(self, call_id: str, *, num_inputs: int, inputs_complete: bool, cancelled: bool) -> None: ...
 
     @abstractmethod
-    def add_inputs(self, inputs: list[InputRow]) -> None: ...
+    def add_inputs(self, call_id: str, inputs: list[InputRow], *, num_inputs: int, inputs_complete: bool) -> None:
+        """Append inputs to a call and update its counters, atomically."""
 
     @abstractmethod
     def unfinished_inputs(self) -> list[InputRow]:
@@ -112,6 +114,10 @@ class Store(ABC):
 
     @abstractmethod
     def count_final_outputs(self, call_id: str) -> int: ...
+
+    @abstractmethod
+    def max_cursor(self) -> int:
+        """The highest output cursor handed out so far (0 when there is none)."""
 
     @abstractmethod
     def delete_calls_before(self, created_before: float) -> int:

@@ -1,0 +1,114 @@
+"""Warm `.remote()` round trip of a trivial function, against Ray and multiprocessing.
+
+    python bench/bench_remote.py [--quick] [--json FILE]
+
+Peers, all alive for the whole run and measured in interleaved rounds so that the
+machine's noise hits them alike:
+
+* nano-modal  `f.remote(i)` (embedded server + worker, warm container)
+* Ray task    `ray.get(f.remote(i))`
+* Ray actor   `ray.get(actor.f.remote(i))`
+* Pool.apply  `multiprocessing.Pool(2).apply(f, (i,))`
+
+Each sample is one sequential call, timed with perf_counter. Reported: p50, p90, p99,
+mean, and the per-round p50s (to show the spread).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable
+from typing import Any
+
+import _common as c
+
+
+def identity(x: Any) -> Any:
+    return x
+
+
+def sample(call: Callable[[int], Any], n: int) -> list[float]:
+    out = []
+    perf = time.perf_counter
+    for i in range(n):
+        t0 = perf()
+        result = call(i)
+        out.append(perf() - t0)
+        assert result == i, (result, i)
+    return out
+
+
+def main() -> None:
+    args = c.parse_args(__doc__.splitlines()[0])
+    per_round, rounds, warmup = (100, 3, 30) if args.quick else (600, 5, 200)
+    c.temp_home()
+
+    # The pool forks first, before any gRPC / Ray threads exist in this process.
+    pool = multiprocessing.get_context("fork").Pool(2)
+
+    import nano_modal
+
+    app = nano_modal.App("bench-remote")
+    f = app.function()(identity)
+
+    ray = c.start_ray()
+    peers: dict[str, Callable[[int], Any]] = {}
+    with app.run(show_logs=False):
+        peers["nano-modal .remote()"] = f.remote
+        if ray is not None:
+            ray_f = ray.remote(identity)
+
+            @ray.remote
+            class Echo:
+                def f(self, x: Any) -> Any:
+                    return x
+
+            actor = Echo.remote()
+            peers["Ray task"] = lambda i: ray.get(ray_f.remote(i))
+            peers["Ray actor method"] = lambda i: ray.get(actor.f.remote(i))
+        peers["Pool.apply"] = lambda i: pool.apply(identity, (i,))
+
+        for name, call in peers.items():
+            sample(call, warmup)
+
+        samples: dict[str, list[float]] = {name: [] for name in peers}
+        round_p50: dict[str, list[float]] = {name: [] for name in peers}
+        for r in range(rounds):
+            for name, call in peers.items():
+                s = sample(call, per_round)
+                samples[name].extend(s)
+                round_p50[name].append(c.percentile(s, 50))
+            c.console.print(f"[dim]round {r + 1}/{rounds} done[/dim]")
+
+    pool.close()
+    pool.join()
+    if ray is not None:
+        ray.shutdown()
+
+    nano = "nano-modal .remote()"
+    nano_p50 = c.percentile(samples[nano], 50)
+    results: dict[str, Any] = {"calls_per_peer": per_round * rounds, "rounds": rounds, "peers": {}}
+    rows = []
+    for name, s in samples.items():
+        p50, p90, p99 = (c.percentile(s, q) for q in (50, 90, 99))
+        mean = sum(s) / len(s)
+        results["peers"][name] = {
+            "p50_s": p50, "p90_s": p90, "p99_s": p99, "mean_s": mean, "min_s": min(s),
+            "round_p50_s": round_p50[name], "n": len(s),
+        }
+        rows.append([
+            name, c.fmt_us(p50), c.fmt_us(p90), c.fmt_us(p99), c.fmt_us(mean), f"{1 / mean:,.0f}",
+            " / ".join(c.fmt_us(x) for x in round_p50[name]),
+            "1.00x" if name == nano else c.ratio(nano_p50, p50),
+        ])
+    c.table(
+        f"Warm round trip of a trivial function ({per_round * rounds} sequential calls per peer, {rounds} rounds)",
+        ["peer", "p50", "p90", "p99", "mean", "calls/s", "p50 per round", "nano p50 ÷ peer p50"],
+        rows,
+    )
+    c.write_json(args.json, "remote", results)
+
+
+if __name__ == "__main__":
+    main()

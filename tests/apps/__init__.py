@@ -1,0 +1,1 @@
+"""Importable apps whose functions the tests run remotely (shipped by module reference)."""

@@ -1,0 +1,222 @@
+"""The app most tests run: small functions, each exercising one behaviour.
+
+It lives in an importable module so that its functions are shipped by module reference
+(the container imports `tests.apps.core_app`), not pickled by value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import random
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import nano_modal
+from nano_modal import Retries
+
+app = nano_modal.App("core-tests")
+
+
+class CustomError(Exception):
+    """Importable on both sides: must come back as this very class."""
+
+
+class UnrebuildableError(Exception):
+    """Pickles, but cannot be rebuilt from its args (its __init__ wants two)."""
+
+    def __init__(self, a: str, b: str) -> None:
+        super().__init__(f"{a}/{b}")
+
+
+# ---------------------------------------------------------------- plain values
+
+
+@app.function()
+def square(x: int) -> int:
+    return x * x
+
+
+@app.function()
+def add(x: Any, y: Any = 0, *, z: Any = 0) -> Any:
+    return x + y + z
+
+
+@app.function()
+def echo_args(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    return {"args": list(args), "kwargs": kwargs}
+
+
+@app.function()
+def blob_info(data: bytes) -> tuple[int, str]:
+    return len(data), hashlib.sha256(data).hexdigest()
+
+
+def random_bytes(n: int, seed: int) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
+@app.function()
+def make_bytes(n: int, seed: int) -> bytes:
+    return random_bytes(n, seed)
+
+
+@app.function()
+def slow_identity(x: Any, delay: float) -> Any:
+    time.sleep(delay)
+    return x
+
+
+@app.function()
+async def async_double(x: int) -> int:
+    await asyncio.sleep(0.01)
+    return 2 * x
+
+
+@app.function()
+def touch(path: str, content: Any = "x") -> str:
+    Path(path).write_text(str(content))
+    return path
+
+
+@app.function()
+def sleep_then_touch(started: str, marker: str, delay: float) -> str:
+    Path(started).write_text(str(os.getpid()))
+    time.sleep(delay)
+    Path(marker).write_text("the call was not stopped")
+    return "finished"
+
+
+@app.function()
+def ticker(n: int, delay: float) -> Any:
+    for i in range(n):
+        yield i, time.time()
+        time.sleep(delay)
+
+
+@app.function()
+def where(_: Any = None) -> dict[str, Any]:
+    return {
+        "is_local": nano_modal.is_local(),
+        "input_id": nano_modal.current_input_id(),
+        "call_id": nano_modal.current_function_call_id(),
+        "container_id": os.environ.get("NANO_MODAL_CONTAINER_ID"),
+        "pid": os.getpid(),
+    }
+
+
+# ---------------------------------------------------------------- failures
+
+
+def _helper_that_raises(message: str) -> None:
+    raise ValueError(message)
+
+
+@app.function()
+def raise_value_error(message: str) -> None:
+    _helper_that_raises(message)
+
+
+@app.function()
+def fail_if(x: int, bad: tuple[int, ...] = ()) -> int:
+    if x in bad:
+        raise ValueError(f"bad input {x}")
+    return x
+
+
+@app.function()
+def raise_custom(message: str) -> None:
+    raise CustomError(message)
+
+
+@app.function()
+def raise_unrebuildable() -> None:
+    raise UnrebuildableError("left", "right")
+
+
+@app.function()
+def raise_container_only_error(message: str) -> None:
+    """Raise an exception whose class lives in a module that exists only inside the container."""
+    moddir = tempfile.mkdtemp(prefix="container-only-")
+    Path(moddir, "nm_container_only_exc.py").write_text(
+        "class ContainerOnlyError(Exception):\n    pass\n"
+    )
+    sys.path.insert(0, moddir)
+    import nm_container_only_exc  # type: ignore[import-not-found]
+
+    raise nm_container_only_exc.ContainerOnlyError(message)
+
+
+# ---------------------------------------------------------------- container deaths, timeouts, retries
+
+
+def _first_attempt(marker: str) -> bool:
+    path = Path(marker)
+    if path.exists():
+        return False
+    path.write_text(str(os.getpid()))
+    return True
+
+
+@app.function(retries=Retries(max_retries=2, initial_delay=0.1))
+def die_once_retried(marker: str) -> str:
+    if _first_attempt(marker):
+        os._exit(1)
+    return "survived"
+
+
+@app.function()
+def die_once(marker: str) -> str:
+    if _first_attempt(marker):
+        os._exit(1)
+    return "survived"
+
+
+@app.function()
+def kill9_once(marker: str) -> str:
+    if _first_attempt(marker):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return "survived"
+
+
+@app.function()
+def die_on(x: int, bad: int) -> int:
+    if x == bad:
+        os._exit(1)
+    return x * 10
+
+
+@app.function(timeout=1)
+def sleepy(delay: float) -> float:
+    time.sleep(delay)
+    return delay
+
+
+@app.function(retries=Retries(max_retries=3, initial_delay=0.1))
+def flaky(counter: str, failures: int) -> int:
+    path = Path(counter)
+    attempt = int(path.read_text()) + 1 if path.exists() else 1
+    path.write_text(str(attempt))
+    if attempt <= failures:
+        raise RuntimeError(f"attempt {attempt} failed")
+    return attempt
+
+
+# ---------------------------------------------------------------- scaling options
+
+
+@app.function(max_inputs=1)
+def one_shot() -> tuple[str, int]:
+    return os.environ["NANO_MODAL_CONTAINER_ID"], os.getpid()
+
+
+@app.function(max_containers=1)
+def exclusive(x: int, delay: float) -> tuple[int, float, float, str]:
+    start = time.time()
+    time.sleep(delay)
+    return x, start, time.time(), os.environ["NANO_MODAL_CONTAINER_ID"]

@@ -1,0 +1,86 @@
+"""Shared fixtures: a real server and worker on loopback, started once per test session.
+
+Tests talk to them through the public SDK, exactly as a user's program would; nothing on
+the wire is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Cluster:
+    server_url: str
+    token: str
+    state_dir: Path
+    server: subprocess.Popen[bytes]
+    workers: list[subprocess.Popen[bytes]]
+
+    def env(self) -> dict[str, str]:
+        """Environment for a subprocess that should use this cluster."""
+        return {**os.environ, "NANO_MODAL_SERVER_URL": self.server_url, "NANO_MODAL_TOKEN": self.token}
+
+
+def start_server(state_dir: Path, token: str) -> tuple[subprocess.Popen[bytes], str]:
+    port_file = state_dir / "port"
+    port_file.unlink(missing_ok=True)
+    env = {**os.environ, "NANO_MODAL_TOKEN": token}
+    log = (state_dir / "server.log").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nano_modal.server", "--port", "0", "--state-dir", str(state_dir),
+         "--port-file", str(port_file)],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while not (port_file.exists() and port_file.read_text().strip()):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("server did not start: " + (state_dir / "server.log").read_text())
+        time.sleep(0.02)
+    return proc, f"127.0.0.1:{port_file.read_text().strip()}"
+
+
+def start_worker(server_url: str, token: str, log_path: Path, *extra: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "NANO_MODAL_TOKEN": token}
+    return subprocess.Popen(
+        [sys.executable, "-m", "nano_modal.worker", "--server", server_url, *extra],
+        env=env, stdout=log_path.open("ab"), stderr=subprocess.STDOUT,
+    )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One server and one worker for the whole session; the SDK in this process points at them."""
+    state_dir = tmp_path_factory.mktemp("server")
+    token = secrets.token_urlsafe(16)
+    server, url = start_server(state_dir, token)
+    worker = start_worker(url, token, state_dir / "worker.log")
+    os.environ["NANO_MODAL_SERVER_URL"] = url
+    os.environ["NANO_MODAL_TOKEN"] = token
+    os.environ["NANO_MODAL_HOME"] = str(tmp_path_factory.mktemp("home"))
+    try:
+        yield Cluster(url, token, state_dir, server, [worker])
+    finally:
+        stop(worker)
+        stop(server)
