@@ -269,3 +269,42 @@ def start_ray(num_cpus: int | None = None) -> Any:
         logging_level=logging.ERROR, object_store_memory=512 * 2**20,
     )
     return ray
+
+
+# ------------------------------------------------------------------ where the CPU goes
+
+
+def _role(pid: int) -> str:
+    if pid == os.getpid():
+        return "client (this process)"
+    cmd = cmdline(pid)
+    for needle, role in (
+        ("nano_modal.server", "nano server"), ("nano_modal.worker", "nano worker"),
+        ("nano_modal.container", "nano container"), ("raylet", "ray raylet"), ("gcs_server", "ray gcs"),
+        ("default_worker.py", "ray workers"), ("ray::", "ray workers"),
+    ):
+        if needle in cmd:
+            return role
+    if cmd and cmd == cmdline(os.getpid()):
+        return "forked children (Pool workers)"
+    return "other children"
+
+
+class CpuMeter:
+    """CPU seconds spent by this process and each of its descendants between start() and stop()."""
+
+    def start(self) -> CpuMeter:
+        self.before = {pid: cpu_seconds(pid) for pid in [os.getpid(), *descendants(os.getpid())]}
+        self.t0 = time.perf_counter()
+        return self
+
+    def stop(self) -> dict[str, float]:
+        wall = time.perf_counter() - self.t0
+        by_role: dict[str, float] = {}
+        for pid in [os.getpid(), *descendants(os.getpid())]:
+            used = cpu_seconds(pid) - self.before.get(pid, 0.0)
+            role = _role(pid)
+            by_role[role] = by_role.get(role, 0.0) + used
+        by_role = {k: v for k, v in by_role.items() if v > 0.005}
+        by_role["wall"] = wall
+        return by_role

@@ -42,6 +42,6 @@ def source_archive(module_name: str) -> bytes | None:
 
 
 def _skipped(path: Path, base: Path) -> bool:
-    return any(part in _SKIP_DIRS or part.startswith(".") for part in path.relative_to(base).parts[:-1]) or path.suffix in (
-        ".pyc", ".pyo"
-    )
+    return any(
+        part in _SKIP_DIRS or part.startswith(".") for part in path.relative_to(base).parts[:-1]
+    ) or path.suffix in (".pyc", ".pyo")

@@ -53,7 +53,11 @@ class LocalEntrypoint:
 
 class App:
     def __init__(
-        self, name: str | None = None, *, image: Any = None, secrets: list[Any] | None = None,
+        self,
+        name: str | None = None,
+        *,
+        image: Any = None,
+        secrets: list[Any] | None = None,
         volumes: dict[str, Any] | None = None,
     ) -> None:
         self.name = name
@@ -78,11 +82,22 @@ class App:
     # ------------------------------------------------------------------ decorators
 
     def function(
-        self, _warn_parentheses_missing: Any = None, *, image: Any = None, timeout: float = config.DEFAULT_TIMEOUT,
-        retries: int | Retries | None = None, max_containers: int | None = None, min_containers: int = 0,
-        scaledown_window: float | None = None, max_inputs: int | None = None, cpu: float | None = None,
-        memory: int | None = None, serialized: bool = False, secrets: list[Any] | None = None,
-        volumes: dict[str, Any] | None = None, name: str | None = None,
+        self,
+        _warn_parentheses_missing: Any = None,
+        *,
+        image: Any = None,
+        timeout: float = config.DEFAULT_TIMEOUT,
+        retries: int | Retries | None = None,
+        max_containers: int | None = None,
+        min_containers: int = 0,
+        scaledown_window: float | None = None,
+        max_inputs: int | None = None,
+        cpu: float | None = None,
+        memory: int | None = None,
+        serialized: bool = False,
+        secrets: list[Any] | None = None,
+        volumes: dict[str, Any] | None = None,
+        name: str | None = None,
     ) -> Callable[[Callable[..., Any]], Function]:
         """Register a function to run remotely. Options follow `modal.App.function`."""
         if _warn_parentheses_missing is not None:
@@ -95,12 +110,22 @@ class App:
                 raise InvalidError(f"@app.function() needs a function, got {type(raw_f).__name__}")
             tag = name or raw_f.__qualname__
             if "<locals>" in tag and not serialized:
-                raise InvalidError(f"{tag} is defined inside another function: pass serialized=True to send it by value")
+                raise InvalidError(
+                    f"{tag} is defined inside another function: pass serialized=True to send it by value"
+                )
             options = FunctionOptions(
-                timeout=timeout, retries=Retries.coerce(retries), max_containers=max_containers,
-                min_containers=min_containers, scaledown_window=scaledown_window, max_inputs=max_inputs,
-                cpu=cpu, memory=memory, serialized=serialized, image=image or self.image,
-                secrets=tuple(self.secrets + list(secrets or [])), volumes={**self.volumes, **(volumes or {})},
+                timeout=timeout,
+                retries=Retries.coerce(retries),
+                max_containers=max_containers,
+                min_containers=min_containers,
+                scaledown_window=scaledown_window,
+                max_inputs=max_inputs,
+                cpu=cpu,
+                memory=memory,
+                serialized=serialized,
+                image=image or self.image,
+                secrets=tuple(self.secrets + list(secrets or [])),
+                volumes={**self.volumes, **(volumes or {})},
             )
             options.validate(tag)
             fn = Function(self, raw_f, tag, options)
@@ -109,7 +134,9 @@ class App:
 
         return decorate
 
-    def local_entrypoint(self, _warn_parentheses_missing: Any = None, *, name: str | None = None) -> Callable[[Callable[..., Any]], LocalEntrypoint]:
+    def local_entrypoint(
+        self, _warn_parentheses_missing: Any = None, *, name: str | None = None
+    ) -> Callable[[Callable[..., Any]], LocalEntrypoint]:
         """Register a function that runs locally, with the app live, under `nano-modal run`."""
         if _warn_parentheses_missing is not None:
             raise InvalidError("use @app.local_entrypoint() with parentheses")
@@ -160,7 +187,9 @@ class App:
             self._heartbeat_task = asyncio.create_task(_heartbeat(client, self.app_id))
             for fn in self.registered_functions.values():
                 definition = await _definition(client, fn)
-                created = await client.stub.FunctionCreate(api_pb2.FunctionCreateRequest(app_id=self.app_id, definition=definition))
+                created = await client.stub.FunctionCreate(
+                    api_pb2.FunctionCreateRequest(app_id=self.app_id, definition=definition)
+                )
                 fn.object_id = created.function_id
 
     async def _stop(self) -> None:
@@ -190,10 +219,17 @@ class App:
 async def _definition(client: Client, fn: Function) -> api_pb2.FunctionDefinition:
     opts = fn.options
     definition = api_pb2.FunctionDefinition(
-        name=fn.name, is_generator=fn.is_generator, is_async=fn.is_async, timeout=opts.timeout,
-        retries=opts.retries.to_proto(), max_containers=opts.max_containers or 0,
-        min_containers=opts.min_containers, scaledown_window=opts.scaledown_window or 0,
-        max_inputs=opts.max_inputs or 0, cpu=opts.cpu or 0, memory_mb=opts.memory or 0,
+        name=fn.name,
+        is_generator=fn.is_generator,
+        is_async=fn.is_async,
+        timeout=opts.timeout,
+        retries=opts.retries.to_proto(),
+        max_containers=opts.max_containers or 0,
+        min_containers=opts.min_containers,
+        scaledown_window=opts.scaledown_window or 0,
+        max_inputs=opts.max_inputs or 0,
+        cpu=opts.cpu or 0,
+        memory_mb=opts.memory or 0,
         python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
     )
     module_name = fn.raw_f.__module__

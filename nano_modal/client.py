@@ -56,7 +56,7 @@ class _Stub:
     """The generated stub, with gRPC errors turned into nano-modal errors that name the server."""
 
     def __init__(self, channel: grpc.aio.Channel, token: str, server_url: str) -> None:
-        self._raw = api_pb2_grpc.NanoModalStub(channel)
+        self._raw = api_pb2_grpc.NanoModalStub(channel)  # type: ignore[no-untyped-call]
         self._metadata = ((config.TOKEN_METADATA_KEY, token),)
         self._server_url = server_url
 
@@ -90,7 +90,8 @@ class _Stub:
 
     async def put_blob_stream(self, chunks: AsyncIterator[api_pb2.BlobChunk]) -> api_pb2.BlobPutResponse:
         try:
-            return await self._raw.BlobPut(chunks, metadata=self._metadata)
+            response: api_pb2.BlobPutResponse = await self._raw.BlobPut(chunks, metadata=self._metadata)
+            return response
         except grpc.aio.AioRpcError as exc:
             raise translate_rpc_error(exc, self._server_url) from None
 
@@ -127,7 +128,7 @@ class Client:
             from .embedded import start_embedded  # deferred: only the embedded path needs it
 
             server_url, token = await asyncio.to_thread(start_embedded)
-        if not token:
+        if not server_url or not token:
             raise AuthError(
                 f"no token for the server at {server_url}: set {config.ENV_TOKEN} or run `nano-modal token set`"
             )

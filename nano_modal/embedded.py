@@ -34,10 +34,19 @@ def start_embedded() -> tuple[str, str]:
     env.pop(config.ENV_SERVER_URL, None)
     server = _spawn(
         [
-            "-m", "nano_modal.server",
-            "--host", "127.0.0.1", "--port", "0",
-            "--state-dir", str(state_dir), "--blob-dir", str(home / "blobs"),
-            "--port-file", str(port_file), "--quiet",
+            "-m",
+            "nano_modal.server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--state-dir",
+            str(state_dir),
+            "--blob-dir",
+            str(home / "blobs"),
+            "--port-file",
+            str(port_file),
+            "--quiet",
         ],
         env,
         log_path,

@@ -14,6 +14,7 @@ async for value in square.map.aio(range(10)): ...
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import itertools
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -110,7 +111,11 @@ class _OutputStream:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
-            wait = config.OUTPUTS_POLL_TIMEOUT if deadline is None else max(0.0, min(deadline - loop.time(), config.OUTPUTS_POLL_TIMEOUT))
+            wait = (
+                config.OUTPUTS_POLL_TIMEOUT
+                if deadline is None
+                else max(0.0, min(deadline - loop.time(), config.OUTPUTS_POLL_TIMEOUT))
+            )
             request = api_pb2.FunctionGetOutputsRequest(
                 call_id=self.call_id, after_cursor=self.cursor, max_outputs=1000, timeout=wait
             )
@@ -187,11 +192,15 @@ class Function:
             raise InvalidError(f"{self.name} is a generator: call it with .remote_gen()")
         client, function_id = await self._hydrated()
         request = api_pb2.FunctionMapRequest(
-            function_id=function_id, kind=api_pb2.CALL_KIND_REMOTE, inputs_complete=True,
+            function_id=function_id,
+            kind=api_pb2.CALL_KIND_REMOTE,
+            inputs_complete=True,
             inputs=[api_pb2.FunctionInput(idx=0, args=await self._payload(client, args, kwargs))],
             wait_for_output=config.REMOTE_FAST_PATH_WAIT,
         )
-        response = await client.stub.FunctionMap(request, timeout=config.REMOTE_FAST_PATH_WAIT + config.CONNECT_TIMEOUT * 2)
+        response = await client.stub.FunctionMap(
+            request, timeout=config.REMOTE_FAST_PATH_WAIT + config.CONNECT_TIMEOUT * 2
+        )
         stream = _OutputStream(client, response.call_id, self.name, response.next_cursor)
         outputs = list(response.outputs)
         try:
@@ -209,7 +218,9 @@ class Function:
             raise InvalidError(f"{self.name} is not a generator: call it with .remote()")
         client, function_id = await self._hydrated()
         request = api_pb2.FunctionMapRequest(
-            function_id=function_id, kind=api_pb2.CALL_KIND_GENERATOR, inputs_complete=True,
+            function_id=function_id,
+            kind=api_pb2.CALL_KIND_GENERATOR,
+            inputs_complete=True,
             inputs=[api_pb2.FunctionInput(idx=0, args=await self._payload(client, args, kwargs))],
         )
         response = await client.stub.FunctionMap(request)
@@ -234,7 +245,9 @@ class Function:
         """Start the function remotely and return a FunctionCall handle at once."""
         client, function_id = await self._hydrated()
         request = api_pb2.FunctionMapRequest(
-            function_id=function_id, kind=api_pb2.CALL_KIND_SPAWN, inputs_complete=True,
+            function_id=function_id,
+            kind=api_pb2.CALL_KIND_SPAWN,
+            inputs_complete=True,
             inputs=[api_pb2.FunctionInput(idx=0, args=await self._payload(client, args, kwargs))],
         )
         response = await client.stub.FunctionMap(request)
@@ -244,8 +257,11 @@ class Function:
 
     @twin
     async def map(
-        self, *input_iterators: Iterable[Any], kwargs: dict[str, Any] | None = None,
-        order_outputs: bool = True, return_exceptions: bool = False,
+        self,
+        *input_iterators: Iterable[Any],
+        kwargs: dict[str, Any] | None = None,
+        order_outputs: bool = True,
+        return_exceptions: bool = False,
     ) -> AsyncIterator[Any]:
         """Run the function over every element of the iterables (zipped), yielding results.
 
@@ -253,25 +269,35 @@ class Function:
         `return_exceptions=True`, failures are yielded as exception objects instead of raised.
         """
         extra = kwargs or {}
-        async for value in self._map(((args, extra) for args in zip(*input_iterators)), order_outputs, return_exceptions):
+        async for value in self._map(
+            ((args, extra) for args in zip(*input_iterators, strict=False)), order_outputs, return_exceptions
+        ):
             yield value
 
     @twin
     async def starmap(
-        self, input_iterator: Iterable[tuple[Any, ...]], kwargs: dict[str, Any] | None = None,
-        order_outputs: bool = True, return_exceptions: bool = False,
+        self,
+        input_iterator: Iterable[tuple[Any, ...]],
+        kwargs: dict[str, Any] | None = None,
+        order_outputs: bool = True,
+        return_exceptions: bool = False,
     ) -> AsyncIterator[Any]:
         """Like map, but each element is a tuple of positional arguments."""
         extra = kwargs or {}
-        async for value in self._map(((tuple(args), extra) for args in input_iterator), order_outputs, return_exceptions):
+        async for value in self._map(
+            ((tuple(args), extra) for args in input_iterator), order_outputs, return_exceptions
+        ):
             yield value
 
     @twin
-    async def for_each(self, *input_iterators: Iterable[Any], kwargs: dict[str, Any] | None = None,
-                       ignore_exceptions: bool = False) -> None:
+    async def for_each(
+        self, *input_iterators: Iterable[Any], kwargs: dict[str, Any] | None = None, ignore_exceptions: bool = False
+    ) -> None:
         """Run the function over the inputs for its side effects, discarding results."""
         extra = kwargs or {}
-        async for _ in self._map(((args, extra) for args in zip(*input_iterators)), False, ignore_exceptions):
+        async for _ in self._map(
+            ((args, extra) for args in zip(*input_iterators, strict=False)), False, ignore_exceptions
+        ):
             pass
 
     @twin
@@ -281,12 +307,16 @@ class Function:
             raise InvalidError(f"{self.name} is a generator; spawn_map needs a plain function")
         client, function_id = await self._hydrated()
         extra = kwargs or {}
-        response = await client.stub.FunctionMap(api_pb2.FunctionMapRequest(function_id=function_id, kind=api_pb2.CALL_KIND_MAP))
+        response = await client.stub.FunctionMap(
+            api_pb2.FunctionMapRequest(function_id=function_id, kind=api_pb2.CALL_KIND_MAP)
+        )
         batch: list[api_pb2.FunctionInput] = []
-        for idx, args in enumerate(zip(*input_iterators)):
+        for idx, args in enumerate(zip(*input_iterators, strict=False)):
             batch.append(api_pb2.FunctionInput(idx=idx, args=await self._payload(client, args, extra)))
             if len(batch) >= config.MAP_INPUT_BATCH:
-                await client.stub.FunctionPutInputs(api_pb2.FunctionPutInputsRequest(call_id=response.call_id, inputs=batch))
+                await client.stub.FunctionPutInputs(
+                    api_pb2.FunctionPutInputsRequest(call_id=response.call_id, inputs=batch)
+                )
                 batch = []
         await client.stub.FunctionPutInputs(
             api_pb2.FunctionPutInputsRequest(call_id=response.call_id, inputs=batch, inputs_complete=True)
@@ -299,7 +329,9 @@ class Function:
         if self.is_generator:
             raise InvalidError(f"{self.name} is a generator; map needs a plain function")
         client, function_id = await self._hydrated()
-        response = await client.stub.FunctionMap(api_pb2.FunctionMapRequest(function_id=function_id, kind=api_pb2.CALL_KIND_MAP))
+        response = await client.stub.FunctionMap(
+            api_pb2.FunctionMapRequest(function_id=function_id, kind=api_pb2.CALL_KIND_MAP)
+        )
         call_id = response.call_id
         window = _Window(config.MAP_MAX_INFLIGHT)
         feeder = asyncio.create_task(self._feed(client, call_id, calls, window))
@@ -403,10 +435,10 @@ def _raise_or_return(value: Any) -> Any:
 
 
 async def _cancel_quietly(client: Client, call_id: str) -> None:
-    try:
-        await asyncio.shield(client.stub.FunctionCallCancel(api_pb2.FunctionCallCancelRequest(call_id=call_id), timeout=5))
-    except Exception:
-        pass
+    with contextlib.suppress(Exception):
+        await asyncio.shield(
+            client.stub.FunctionCallCancel(api_pb2.FunctionCallCancelRequest(call_id=call_id), timeout=5)
+        )
 
 
 class FunctionCall:

@@ -48,6 +48,8 @@ class Retries:
 
     def to_proto(self) -> api_pb2.RetryPolicy:
         return api_pb2.RetryPolicy(
-            max_retries=self.max_retries, backoff_coefficient=self.backoff_coefficient,
-            initial_delay=self.initial_delay, max_delay=self.max_delay,
+            max_retries=self.max_retries,
+            backoff_coefficient=self.backoff_coefficient,
+            initial_delay=self.initial_delay,
+            max_delay=self.max_delay,
         )

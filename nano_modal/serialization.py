@@ -13,7 +13,8 @@ from .exception import DeserializationError, RemoteError, SerializationError
 
 
 def serialize(obj: Any) -> bytes:
-    return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    data: bytes = cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return data
 
 
 def deserialize(data: bytes, what: str = "value") -> Any:
@@ -30,8 +31,7 @@ def serialize_args(function_name: str, args: tuple[Any, ...], kwargs: dict[str, 
     except Exception as exc:
         culprit = _find_unpicklable(args, kwargs)
         raise SerializationError(
-            f"cannot send {culprit} of {function_name}() to the remote function: "
-            f"{type(exc).__name__}: {exc}"
+            f"cannot send {culprit} of {function_name}() to the remote function: {type(exc).__name__}: {exc}"
         ) from exc
 
 

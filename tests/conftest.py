@@ -84,3 +84,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     finally:
         stop(worker)
         stop(server)
+
+
+@pytest.fixture(scope="session")
+def core_app(cluster: Cluster) -> Iterator[object]:
+    """tests/apps/core_app.py's app, running for the whole session (containers stay warm between tests)."""
+    from tests.apps import core_app as module
+
+    with module.app.run():
+        yield module

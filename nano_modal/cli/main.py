@@ -10,8 +10,11 @@ from .. import config
 from ..version import __version__
 
 cli = typer.Typer(
-    name="nano-modal", help="Run Python functions remotely, in containers, on your own machines.",
-    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+    name="nano-modal",
+    help="Run Python functions remotely, in containers, on your own machines.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
 )
 token_cli = typer.Typer(help="Manage the credentials this machine uses to reach a server.", no_args_is_help=True)
 cli.add_typer(token_cli, name="token")

@@ -72,7 +72,9 @@ def _option_for(param: inspect.Parameter) -> click.Option:
     kind = kind or str
     flag = "--" + param.name.replace("_", "-")
     if kind is bool:
-        return click.Option([f"{flag}/--no-{param.name.replace('_', '-')}"], default=bool(default) if not required else False)
+        return click.Option(
+            [f"{flag}/--no-{param.name.replace('_', '-')}"], default=bool(default) if not required else False
+        )
     return click.Option([flag, param.name], type=kind, required=required, default=None if required else default)
 
 

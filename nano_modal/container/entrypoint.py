@@ -16,7 +16,6 @@ import sys
 import tarfile
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -138,16 +137,24 @@ class Runner:
                 assert self.loop is not None
                 result = self.loop.run_until_complete(result)
             data = self.io.payload(serialize(result))
-            self.pending.append(api_pb2.FunctionOutput(
-                input_id=item.input_id, idx=item.idx, status=api_pb2.OUTPUT_STATUS_SUCCESS, data=data
-            ))
+            self.pending.append(
+                api_pb2.FunctionOutput(
+                    input_id=item.input_id, idx=item.idx, status=api_pb2.OUTPUT_STATUS_SUCCESS, data=data
+                )
+            )
         except Exception as exc:
             exc.__traceback__ = exc.__traceback__.tb_next if exc.__traceback__ else None  # drop this frame
             data_bytes, text, tb = serialize_exception(exc)
-            self.pending.append(api_pb2.FunctionOutput(
-                input_id=item.input_id, idx=item.idx, status=api_pb2.OUTPUT_STATUS_FAILURE,
-                data=self.io.payload(data_bytes), exception_repr=text, traceback=tb,
-            ))
+            self.pending.append(
+                api_pb2.FunctionOutput(
+                    input_id=item.input_id,
+                    idx=item.idx,
+                    status=api_pb2.OUTPUT_STATUS_FAILURE,
+                    data=self.io.payload(data_bytes),
+                    exception_repr=text,
+                    traceback=tb,
+                )
+            )
         finally:
             set_current_input(None, None)
             sys.stdout.flush()
@@ -158,10 +165,16 @@ class Runner:
         self.flush()
 
         def send(value: Any) -> None:
-            self.io.put_outputs([api_pb2.FunctionOutput(
-                input_id=item.input_id, idx=item.idx, status=api_pb2.OUTPUT_STATUS_GENERATOR_ITEM,
-                data=self.io.payload(serialize(value)),
-            )])
+            self.io.put_outputs(
+                [
+                    api_pb2.FunctionOutput(
+                        input_id=item.input_id,
+                        idx=item.idx,
+                        status=api_pb2.OUTPUT_STATUS_GENERATOR_ITEM,
+                        data=self.io.payload(serialize(value)),
+                    )
+                ]
+            )
 
         if inspect.isasyncgen(gen):
             loop = self.loop or asyncio.new_event_loop()
@@ -186,9 +199,15 @@ def main() -> None:
     except BaseException as exc:
         data, text, tb = serialize_exception(exc)
         print(f"nano-modal: could not load {hello.definition.name}:\n{tb}", file=sys.stderr, flush=True)
-        io_.call("ContainerInitFailed", api_pb2.ContainerInitFailedRequest(
-            container_id=io_.container_id, exception=io_.payload(data), exception_repr=text, traceback=tb,
-        ))
+        io_.call(
+            "ContainerInitFailed",
+            api_pb2.ContainerInitFailedRequest(
+                container_id=io_.container_id,
+                exception=io_.payload(data),
+                exception_repr=text,
+                traceback=tb,
+            ),
+        )
         sys.exit(1)
     from ..app import hydrate_in_container
 

@@ -20,17 +20,23 @@ class ContainerIO:
         self.container_id = os.environ[config.ENV_CONTAINER_ID]
         self._metadata = ((config.TOKEN_METADATA_KEY, os.environ[config.ENV_TOKEN]),)
         self._channel = grpc.insecure_channel(self.server_url, options=channel_options())
-        self._stub = api_pb2_grpc.NanoModalStub(self._channel)
+        self._stub = api_pb2_grpc.NanoModalStub(self._channel)  # type: ignore[no-untyped-call]
 
     def call(self, method: str, request: Any, timeout: float = 30.0) -> Any:
         return getattr(self._stub, method)(request, metadata=self._metadata, timeout=timeout)
 
     def hello(self) -> api_pb2.ContainerHelloResponse:
-        return self.call("ContainerHello", api_pb2.ContainerHelloRequest(container_id=self.container_id))
+        response: api_pb2.ContainerHelloResponse = self.call(
+            "ContainerHello", api_pb2.ContainerHelloRequest(container_id=self.container_id)
+        )
+        return response
 
     def get_inputs(self, max_inputs: int, timeout: float) -> api_pb2.ContainerGetInputsResponse:
-        request = api_pb2.ContainerGetInputsRequest(container_id=self.container_id, max_inputs=max_inputs, timeout=timeout)
-        return self.call("ContainerGetInputs", request, timeout=timeout + 30)
+        request = api_pb2.ContainerGetInputsRequest(
+            container_id=self.container_id, max_inputs=max_inputs, timeout=timeout
+        )
+        response: api_pb2.ContainerGetInputsResponse = self.call("ContainerGetInputs", request, timeout=timeout + 30)
+        return response
 
     def put_outputs(self, outputs: list[api_pb2.FunctionOutput], released: list[str] | None = None) -> None:
         request = api_pb2.ContainerPutOutputsRequest(

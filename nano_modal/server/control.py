@@ -52,8 +52,8 @@ class ControlPlane:
 
     def recover(self) -> int:
         """Rebuild queues from the store after a restart; returns the number of requeued inputs."""
-        for row in self.store.running_apps():
-            self.apps[row.app_id] = App(row.app_id, row.name, row.ephemeral, state=row.state)
+        for app_row in self.store.running_apps():
+            self.apps[app_row.app_id] = App(app_row.app_id, app_row.name, app_row.ephemeral, state=app_row.state)
         count = 0
         for row in self.store.unfinished_inputs():
             fn = self._function(row.function_id)
@@ -61,7 +61,9 @@ class ControlPlane:
             if call.cancelled:
                 continue
             payload = api_pb2.Payload(data=row.args, blob_id=row.args_blob)
-            fn.queue.append(QueuedInput(row.input_id, row.call_id, row.function_id, row.idx, payload, call.kind, row.attempt))
+            fn.queue.append(
+                QueuedInput(row.input_id, row.call_id, row.function_id, row.idx, payload, call.kind, row.attempt)
+            )
             count += 1
         return count
 
@@ -168,8 +170,10 @@ class ControlPlane:
         self._check_loadable(fn)
         queued = self._queued(call, inputs)
         self.store.add_inputs(
-            call.call_id, [self._input_row(q) for q in queued],
-            num_inputs=call.num_inputs + len(queued), inputs_complete=complete,
+            call.call_id,
+            [self._input_row(q) for q in queued],
+            num_inputs=call.num_inputs + len(queued),
+            inputs_complete=complete,
         )
         call.num_inputs += len(queued)
         call.inputs_complete = complete
@@ -251,9 +255,7 @@ class ControlPlane:
         call.changed.fire()
 
     def _fail_inputs(self, items: list[QueuedInput], status: int, message: str) -> None:
-        rows = [
-            OutputRow(i.call_id, i.input_id, i.idx, status, b"", "", message, "", final=True) for i in items
-        ]
+        rows = [OutputRow(i.call_id, i.input_id, i.idx, status, b"", "", message, "", final=True) for i in items]
         self._record_outputs(rows)
 
     def _record_outputs(self, rows: list[OutputRow]) -> None:
@@ -327,7 +329,11 @@ class ControlPlane:
                 now = time.monotonic()
                 window = fn.definition.scaledown_window or config.DEFAULT_SCALEDOWN_WINDOW
                 idle_for = now - container.idle_since
-                if not container.held and idle_for >= window and len(fn.live_containers()) > fn.definition.min_containers:
+                if (
+                    not container.held
+                    and idle_for >= window
+                    and len(fn.live_containers()) > fn.definition.min_containers
+                ):
                     return None
                 wait = min(deadline - now, window - idle_for) if not container.held else deadline - now
                 if wait <= 0:
@@ -336,15 +342,24 @@ class ControlPlane:
         finally:
             container.waiting = False
 
-    def put_outputs(self, container: Container, outputs: Iterable[api_pb2.FunctionOutput], released: Iterable[str]) -> None:
+    def put_outputs(
+        self, container: Container, outputs: Iterable[api_pb2.FunctionOutput], released: Iterable[str]
+    ) -> None:
         rows: list[OutputRow] = []
         for out in outputs:
             item = container.held.get(out.input_id)
             if item is None:
                 continue  # late or duplicate: the input was reassigned, cancelled or already answered
             row = OutputRow(
-                item.call_id, item.input_id, item.idx, out.status, out.data.data, out.data.blob_id,
-                out.exception_repr, out.traceback, final=out.status != api_pb2.OUTPUT_STATUS_GENERATOR_ITEM,
+                item.call_id,
+                item.input_id,
+                item.idx,
+                out.status,
+                out.data.data,
+                out.data.blob_id,
+                out.exception_repr,
+                out.traceback,
+                final=out.status != api_pb2.OUTPUT_STATUS_GENERATOR_ITEM,
             )
             if row.final:
                 del container.held[out.input_id]
@@ -375,8 +390,15 @@ class ControlPlane:
         fn.delayed.clear()
         rows = [
             OutputRow(
-                i.call_id, i.input_id, i.idx, api_pb2.OUTPUT_STATUS_INIT_FAILURE, request.exception.data,
-                request.exception.blob_id, request.exception_repr, request.traceback, final=True,
+                i.call_id,
+                i.input_id,
+                i.idx,
+                api_pb2.OUTPUT_STATUS_INIT_FAILURE,
+                request.exception.data,
+                request.exception.blob_id,
+                request.exception_repr,
+                request.traceback,
+                final=True,
             )
             for i in doomed
         ]
@@ -413,8 +435,15 @@ class ControlPlane:
                 message += f" ({reason})"
             message += " before the input finished"
             row = OutputRow(
-                running.call_id, running.input_id, running.idx, api_pb2.OUTPUT_STATUS_CONTAINER_DIED,
-                b"", "", message, "", final=True,
+                running.call_id,
+                running.input_id,
+                running.idx,
+                api_pb2.OUTPUT_STATUS_CONTAINER_DIED,
+                b"",
+                "",
+                message,
+                "",
+                final=True,
             )
             final = self._retry_or_fail(running, row)
             if final is not None:
@@ -431,7 +460,9 @@ class ControlPlane:
     def register_worker(self, request: api_pb2.WorkerRegisterRequest) -> str:
         worker_id = request.worker_id or new_id("wk")
         self.workers[worker_id] = Worker(worker_id, request.hostname, request.cpu, int(request.memory_mb))
-        log.info("worker %s registered: %s, %.1f cpu, %d MiB", worker_id, request.hostname, request.cpu, request.memory_mb)
+        log.info(
+            "worker %s registered: %s, %.1f cpu, %d MiB", worker_id, request.hostname, request.cpu, request.memory_mb
+        )
         return worker_id
 
     async def poll_worker(self, request: api_pb2.WorkerPollRequest) -> api_pb2.WorkerPollResponse:
@@ -462,15 +493,22 @@ class ControlPlane:
                 best, best_free = worker, free_cpu
         if best is None:
             return None
-        container = Container(new_id("ta"), fn.function_id, fn.app_id, best.worker_id, secrets.token_urlsafe(24), cpu, memory)
+        container = Container(
+            new_id("ta"), fn.function_id, fn.app_id, best.worker_id, secrets.token_urlsafe(24), cpu, memory
+        )
         self.containers[container.container_id] = container
         self.container_tokens[container.token] = container.container_id
         fn.containers[container.container_id] = container
         best.containers[container.container_id] = container
         best.to_start.append(
             api_pb2.ContainerSpec(
-                container_id=container.container_id, function_id=fn.function_id, function_name=fn.name,
-                app_id=fn.app_id, task_token=container.token, cpu=cpu, memory_mb=memory,
+                container_id=container.container_id,
+                function_id=fn.function_id,
+                function_name=fn.name,
+                app_id=fn.app_id,
+                task_token=container.token,
+                cpu=cpu,
+                memory_mb=memory,
             )
         )
         best.commands.fire()

@@ -41,8 +41,13 @@ def admin_token(state_dir: Path) -> tuple[str, bool]:
 
 
 async def serve(
-    host: str, port: int, state_dir: Path, blob_dir: Path | None, store_url: str | None,
-    port_file: Path | None, quiet: bool,
+    host: str,
+    port: int,
+    state_dir: Path,
+    blob_dir: Path | None,
+    store_url: str | None,
+    port_file: Path | None,
+    quiet: bool,
 ) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     token, is_new = admin_token(state_dir)
@@ -50,7 +55,9 @@ async def serve(
     control = ControlPlane(store)
     requeued = control.recover()
     server = grpc.aio.server(options=channel_options())
-    api_pb2_grpc.add_NanoModalServicer_to_server(Service(control, BlobStore(blob_dir or state_dir / "blobs"), token), server)
+    api_pb2_grpc.add_NanoModalServicer_to_server(  # type: ignore[no-untyped-call]
+        Service(control, BlobStore(blob_dir or state_dir / "blobs"), token), server
+    )
     bound = server.add_insecure_port(f"{host}:{port}")
     await server.start()
     scheduler = asyncio.create_task(Scheduler(control).run())
@@ -96,6 +103,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port-file", type=Path, default=None, help="write the bound port here once serving")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(name)s %(message)s"
+    )
     state_dir = args.state_dir or config.home_dir() / "server"
     asyncio.run(serve(args.host, args.port, state_dir, args.blob_dir, args.store, args.port_file, args.quiet))

@@ -47,7 +47,10 @@ class Scheduler:
                 for container_id in list(worker.containers):
                     control.container_exited(container_id, -1, "its worker stopped responding")
         for container in list(control.containers.values()):
-            if container.state == ContainerState.STARTING and now - container.created_at > config.CONTAINER_START_TIMEOUT:
+            if (
+                container.state == ContainerState.STARTING
+                and now - container.created_at > config.CONTAINER_START_TIMEOUT
+            ):
                 control.stop_container(container)
                 control.container_exited(container.container_id, -1, "it did not start in time")
         control.forget_idle_calls(config.CALL_MEMORY_IDLE)
@@ -65,9 +68,7 @@ class Scheduler:
             if app is None or app.state != "running":
                 continue
             live = fn.live_containers()
-            available = sum(
-                1 for c in live if c.state == ContainerState.STARTING or (c.waiting and not c.held)
-            )
+            available = sum(1 for c in live if c.state == ContainerState.STARTING or (c.waiting and not c.held))
             wanted = max(len(fn.queue) - available, fn.definition.min_containers - len(live), 0)
             if fn.definition.max_containers:
                 wanted = min(wanted, fn.definition.max_containers - len(live))

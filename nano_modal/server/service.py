@@ -17,14 +17,18 @@ from .control import ControlPlane, Invalid, NotFound
 from .state import Container
 from .store import OutputRow
 
-Context = grpc.aio.ServicerContext
+Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def _output_proto(row: OutputRow) -> api_pb2.FunctionOutput:
     return api_pb2.FunctionOutput(
-        input_id=row.input_id, idx=row.idx, status=row.status,  # type: ignore[arg-type]
+        input_id=row.input_id,
+        idx=row.idx,
+        status=row.status,  # type: ignore[arg-type]
         data=api_pb2.Payload(data=row.data, blob_id=row.data_blob),
-        exception_repr=row.exception_repr, traceback=row.traceback, cursor=row.cursor,
+        exception_repr=row.exception_repr,
+        traceback=row.traceback,
+        cursor=row.cursor,
     )
 
 
@@ -76,7 +80,8 @@ class Service(api_pb2_grpc.NanoModalServicer):
     async def Hello(self, request: api_pb2.HelloRequest, context: Context) -> api_pb2.HelloResponse:
         container = await self._any(context)
         return api_pb2.HelloResponse(
-            server_version=__version__, protocol_version=config.PROTOCOL_VERSION,
+            server_version=__version__,
+            protocol_version=config.PROTOCOL_VERSION,
             role="container" if container else "admin",
         )
 
@@ -108,7 +113,9 @@ class Service(api_pb2_grpc.NanoModalServicer):
         self, request: api_pb2.FunctionCreateRequest, context: Context
     ) -> api_pb2.FunctionCreateResponse:
         await self._admin(context)
-        function_id = await self._guard(context, lambda: self.control.create_function(request.app_id, request.definition))
+        function_id = await self._guard(
+            context, lambda: self.control.create_function(request.app_id, request.definition)
+        )
         return api_pb2.FunctionCreateResponse(function_id=function_id)
 
     async def FunctionMap(self, request: api_pb2.FunctionMapRequest, context: Context) -> api_pb2.FunctionMapResponse:
@@ -149,8 +156,10 @@ class Service(api_pb2_grpc.NanoModalServicer):
         next_cursor = rows[-1].cursor if rows else request.after_cursor
         more = len(rows) >= (request.max_outputs or 1000)
         return api_pb2.FunctionGetOutputsResponse(
-            outputs=[_output_proto(r) for r in rows], next_cursor=next_cursor,
-            call_done=call.done and not more, num_pending=call.num_inputs - call.num_final,
+            outputs=[_output_proto(r) for r in rows],
+            next_cursor=next_cursor,
+            call_done=call.done and not more,
+            num_pending=call.num_inputs - call.num_final,
         )
 
     async def FunctionCallCancel(self, request: api_pb2.FunctionCallCancelRequest, context: Context) -> api_pb2.Empty:
@@ -167,7 +176,9 @@ class Service(api_pb2_grpc.NanoModalServicer):
             call = self.control.get_call(request.call_id)
             fn = self.control._function(call.function_id)
             return api_pb2.FunctionCallGetResponse(
-                call_id=call.call_id, function_name=fn.name, kind=call.kind,  # type: ignore[arg-type]
+                call_id=call.call_id,
+                function_name=fn.name,
+                kind=call.kind,  # type: ignore[arg-type]
                 is_generator=fn.definition.is_generator,
             )
 
@@ -184,7 +195,9 @@ class Service(api_pb2_grpc.NanoModalServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             raise
 
-    async def BlobPut(self, request_iterator: AsyncIterator[api_pb2.BlobChunk], context: Context) -> api_pb2.BlobPutResponse:
+    async def BlobPut(
+        self, request_iterator: AsyncIterator[api_pb2.BlobChunk], context: Context
+    ) -> api_pb2.BlobPutResponse:
         await self._any(context)
         blob_id = ""
         chunks: list[bytes] = []

@@ -148,8 +148,13 @@ class SqlStore(Store):
     def unfinished_inputs(self) -> list[InputRow]:
         query = (
             sa.select(
-                inputs.c.input_id, inputs.c.call_id, inputs.c.function_id, inputs.c.idx,
-                inputs.c.args, inputs.c.args_blob, inputs.c.attempt,
+                inputs.c.input_id,
+                inputs.c.call_id,
+                inputs.c.function_id,
+                inputs.c.idx,
+                inputs.c.args,
+                inputs.c.args_blob,
+                inputs.c.attempt,
             )
             .join(functions, functions.c.function_id == inputs.c.function_id)
             .join(apps, apps.c.app_id == functions.c.app_id)

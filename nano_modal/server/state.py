@@ -12,6 +12,7 @@ Container lifecycle (an explicit state machine; `advance` refuses any other move
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import time
 from collections import deque
@@ -49,10 +50,8 @@ class Signal:
     async def wait(self, event: asyncio.Event, timeout: float) -> None:
         if timeout <= 0:
             return
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            pass
 
 
 @dataclass
@@ -67,8 +66,12 @@ class QueuedInput:
 
     def to_proto(self) -> api_pb2.ContainerInput:
         return api_pb2.ContainerInput(
-            input_id=self.input_id, call_id=self.call_id, idx=self.idx, args=self.args,
-            attempt=self.attempt, kind=self.kind,  # type: ignore[arg-type]
+            input_id=self.input_id,
+            call_id=self.call_id,
+            idx=self.idx,
+            args=self.args,
+            attempt=self.attempt,
+            kind=self.kind,  # type: ignore[arg-type]
         )
 
 

@@ -52,6 +52,7 @@ class Agent:
     worker_id: str = ""
     containers: dict[str, RunningContainer] = field(default_factory=dict)
     log_buffer: list[api_pb2.LogLine] = field(default_factory=list)
+    background: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def run(self) -> None:
         await self.register()
@@ -64,11 +65,20 @@ class Agent:
 
     async def register(self) -> None:
         request = api_pb2.WorkerRegisterRequest(
-            hostname=socket.gethostname(), cpu=self.cpu, memory_mb=self.memory_mb,
-            runtimes=[self.runtime.name], worker_id=self.worker_id,
+            hostname=socket.gethostname(),
+            cpu=self.cpu,
+            memory_mb=self.memory_mb,
+            runtimes=[self.runtime.name],
+            worker_id=self.worker_id,
         )
         self.worker_id = (await self.client.stub.WorkerRegister(request, timeout=config.CONNECT_TIMEOUT)).worker_id
-        log.info("registered as %s (%.1f cpu, %d MiB, runtime %s)", self.worker_id, self.cpu, self.memory_mb, self.runtime.name)
+        log.info(
+            "registered as %s (%.1f cpu, %d MiB, runtime %s)",
+            self.worker_id,
+            self.cpu,
+            self.memory_mb,
+            self.runtime.name,
+        )
 
     async def _poll_forever(self) -> None:
         backoff = 0.1
@@ -88,7 +98,9 @@ class Agent:
                 running = self.containers.get(container_id)
                 if running is not None:
                     running.stop_requested = True
-                    asyncio.create_task(self.runtime.stop(running.proc))
+                    stopping = asyncio.create_task(self.runtime.stop(running.proc))
+                    self.background.add(stopping)
+                    stopping.add_done_callback(self.background.discard)
             for spec in response.start:
                 await self._start(spec)
             if response.reregister:
@@ -98,14 +110,16 @@ class Agent:
         workdir = Path(tempfile.mkdtemp(prefix=f"nano-modal-{spec.container_id}-"))
         env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
         env.update(spec.env)
-        env.update({
-            "HOME": str(workdir),
-            "PYTHONUNBUFFERED": "1",
-            config.ENV_IS_REMOTE: "1",
-            config.ENV_SERVER_URL: self.client.server_url,
-            config.ENV_TOKEN: spec.task_token,  # scoped to this container, never the admin token
-            config.ENV_CONTAINER_ID: spec.container_id,
-        })
+        env.update(
+            {
+                "HOME": str(workdir),
+                "PYTHONUNBUFFERED": "1",
+                config.ENV_IS_REMOTE: "1",
+                config.ENV_SERVER_URL: self.client.server_url,
+                config.ENV_TOKEN: spec.task_token,  # scoped to this container, never the admin token
+                config.ENV_CONTAINER_ID: spec.container_id,
+            }
+        )
         try:
             proc = await self.runtime.start(env, workdir)
         except Exception as exc:
@@ -149,7 +163,9 @@ class Agent:
             if not line:
                 return
             self.log_buffer.append(
-                api_pb2.LogLine(container_id=container_id, fd=fd, data=line.decode(errors="replace"), timestamp=time.time())
+                api_pb2.LogLine(
+                    container_id=container_id, fd=fd, data=line.decode(errors="replace"), timestamp=time.time()
+                )
             )
 
     async def _ship_logs_forever(self) -> None:
@@ -161,6 +177,8 @@ class Agent:
         while self.log_buffer:
             batch, self.log_buffer = self.log_buffer[:LOG_BATCH_MAX], self.log_buffer[LOG_BATCH_MAX:]
             try:
-                await self.client.stub.WorkerLogs(api_pb2.WorkerLogsRequest(worker_id=self.worker_id, lines=batch), timeout=10)
+                await self.client.stub.WorkerLogs(
+                    api_pb2.WorkerLogsRequest(worker_id=self.worker_id, lines=batch), timeout=10
+                )
             except ConnectionError:
                 log.warning("dropped %d log lines: server unreachable", len(batch))

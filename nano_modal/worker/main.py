@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -22,10 +23,8 @@ async def run_worker(server_url: str, token: str, runtime: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,10 +34,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runtime", default="process", choices=sorted(RUNTIMES))
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(name)s %(message)s"
+    )
     cfg = config.client_config()
     server_url = args.server or cfg.server_url
     token = args.token or cfg.token
     if not server_url or not token:
-        raise SystemExit(f"a worker needs --server and a token (--token, ${config.ENV_TOKEN} or `nano-modal token set`)")
+        raise SystemExit(
+            f"a worker needs --server and a token (--token, ${config.ENV_TOKEN} or `nano-modal token set`)"
+        )
     asyncio.run(run_worker(server_url, token, args.runtime))

@@ -57,9 +57,14 @@ class ProcessRuntime(Runtime):
             ProcessRuntime._warned = True
         env = {**env, "PYTHONPATH": os.pathsep.join(p for p in (SDK_ROOT, env.get("PYTHONPATH", "")) if p)}
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "nano_modal.container",
-            env=env, cwd=workdir, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "nano_modal.container",
+            env=env,
+            cwd=workdir,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
             start_new_session=True,  # its own process group, so stop() reaches its children too
         )
 

@@ -1,0 +1,35 @@
+"""Small helpers shared by the tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    """Poll `predicate` until it is true or `timeout` seconds pass; return its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def run_script(
+    directory: Path, source: str, *args: str, env: dict[str, str], timeout: float = 90, name: str = "script.py"
+) -> subprocess.CompletedProcess[str]:
+    """Write `source` to `directory/name` and run it as __main__ in a fresh interpreter."""
+    path = directory / name
+    path.write_text(textwrap.dedent(source))
+    env = {**env, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)}
+    return subprocess.run(
+        [sys.executable, str(path), *args], env=env, cwd=directory, capture_output=True, text=True, timeout=timeout
+    )
