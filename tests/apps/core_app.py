@@ -44,7 +44,7 @@ def square(x: int) -> int:
 
 @app.function()
 def add(x: Any, y: Any = 0, *, z: Any = 0) -> Any:
-    return x + y + z
+    return x + y + z if z else x + y
 
 
 @app.function()
