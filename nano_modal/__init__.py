@@ -3,6 +3,7 @@
 The public API mirrors Modal's, so `import nano_modal as modal` ports a Modal program.
 """
 
+from . import exception
 from ._runtime_context import current_function_call_id, current_input_id, is_local
 from .app import App
 from .functions import Function, FunctionCall
@@ -19,5 +20,6 @@ __all__ = [
     "__version__",
     "current_function_call_id",
     "current_input_id",
+    "exception",
     "is_local",
 ]

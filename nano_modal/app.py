@@ -98,6 +98,7 @@ class App:
         secrets: list[Any] | None = None,
         volumes: dict[str, Any] | None = None,
         name: str | None = None,
+        block_network: bool = False,
     ) -> Callable[[Callable[..., Any]], Function]:
         """Register a function to run remotely. Options follow `modal.App.function`."""
         if _warn_parentheses_missing is not None:
@@ -126,6 +127,7 @@ class App:
                 image=image or self.image,
                 secrets=tuple(self.secrets + list(secrets or [])),
                 volumes={**self.volumes, **(volumes or {})},
+                block_network=block_network,
             )
             options.validate(tag)
             fn = Function(self, raw_f, tag, options)
@@ -231,6 +233,7 @@ async def _definition(client: Client, fn: Function) -> api_pb2.FunctionDefinitio
         cpu=opts.cpu or 0,
         memory_mb=opts.memory or 0,
         python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
+        block_network=opts.block_network,
     )
     module_name = fn.raw_f.__module__
     archive = None if (opts.serialized or module_name == "__main__") else source_archive(module_name)

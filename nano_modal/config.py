@@ -19,8 +19,8 @@ ENV_HOME = "NANO_MODAL_HOME"  # state directory, default ~/.nano-modal
 ENV_SERVER_URL = "NANO_MODAL_SERVER_URL"  # host:port of a running server; unset means embedded
 ENV_TOKEN = "NANO_MODAL_TOKEN"  # the credential a client presents
 ENV_CONTAINER_ID = "NANO_MODAL_CONTAINER_ID"  # set only inside containers
-ENV_FUNCTION_CALL_ID = "NANO_MODAL_FUNCTION_CALL_ID"  # not used on the wire; kept for symmetry
 ENV_IS_REMOTE = "NANO_MODAL_IS_REMOTE"  # "1" inside a container
+ENV_BLOCK_NETWORK = "NANO_MODAL_BLOCK_NETWORK"  # "1" in a ContainerSpec's env: no network but loopback
 
 TOKEN_METADATA_KEY = "x-nano-modal-token"  # gRPC metadata header that carries the token
 
@@ -52,7 +52,8 @@ OUTPUT_RETENTION = 7 * 24 * 3600.0  # seconds results of finished calls are kept
 CALL_MEMORY_IDLE = 600.0  # finished calls untouched this long leave memory (still in the store)
 
 # --- container -------------------------------------------------------------------------
-CONTAINER_HEARTBEAT_INTERVAL = 5.0
+CONTAINER_HEARTBEAT_INTERVAL = 5.0  # seconds between a container's heartbeats
+CONTAINER_HEARTBEAT_TIMEOUT = 30.0  # a running container silent this long is stopped and replaced
 CONTAINER_MAX_BATCH = 100  # inputs a container takes at once when the queue is deep
 
 

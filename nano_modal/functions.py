@@ -54,6 +54,7 @@ class FunctionOptions:
     image: Any = None
     secrets: tuple[Any, ...] = ()
     volumes: dict[str, Any] = field(default_factory=dict)
+    block_network: bool = False
 
     def validate(self, name: str) -> None:
         def bad(what: str) -> InvalidError:

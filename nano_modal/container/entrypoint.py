@@ -88,6 +88,20 @@ class Watchdog:
                 os._exit(1)
 
 
+def heartbeat_forever(io_: ContainerIO, watchdog: Watchdog) -> None:
+    """Tell the server this container is alive, even while an input runs for a long time."""
+    while True:
+        time.sleep(config.CONTAINER_HEARTBEAT_INTERVAL)
+        current = watchdog.current
+        request = api_pb2.ContainerHeartbeatRequest(
+            container_id=io_.container_id, running_input_ids=[current.input_id] if current else []
+        )
+        try:
+            io_.call("ContainerHeartbeat", request, timeout=10)
+        except Exception as exc:  # the server may be restarting; the worker notices real deaths
+            print(f"nano-modal: heartbeat failed: {exc}", file=sys.stderr)
+
+
 class Runner:
     def __init__(self, io_: ContainerIO, hello: api_pb2.ContainerHelloResponse, fn: Callable[..., Any]) -> None:
         self.io = io_
@@ -96,6 +110,9 @@ class Runner:
         self.loop = asyncio.new_event_loop() if hello.definition.is_async else None
         timeout = hello.definition.timeout or config.DEFAULT_TIMEOUT
         self.watchdog = Watchdog(io_, hello.definition.name, timeout)
+        threading.Thread(
+            target=heartbeat_forever, args=(io_, self.watchdog), name="nano-modal-heartbeat", daemon=True
+        ).start()
         self.pending: list[api_pb2.FunctionOutput] = []
         self.last_flush = time.monotonic()
         self.served = 0

@@ -126,7 +126,7 @@ class RetryPolicy(_message.Message):
     def __init__(self, max_retries: _Optional[int] = ..., backoff_coefficient: _Optional[float] = ..., initial_delay: _Optional[float] = ..., max_delay: _Optional[float] = ...) -> None: ...
 
 class FunctionDefinition(_message.Message):
-    __slots__ = ("name", "module_name", "source_blob_id", "pickled_blob_id", "is_generator", "is_async", "timeout", "retries", "max_containers", "min_containers", "scaledown_window", "max_inputs", "cpu", "memory_mb", "python_version")
+    __slots__ = ("name", "module_name", "source_blob_id", "pickled_blob_id", "is_generator", "is_async", "timeout", "retries", "max_containers", "min_containers", "scaledown_window", "max_inputs", "cpu", "memory_mb", "python_version", "block_network")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODULE_NAME_FIELD_NUMBER: _ClassVar[int]
     SOURCE_BLOB_ID_FIELD_NUMBER: _ClassVar[int]
@@ -142,6 +142,7 @@ class FunctionDefinition(_message.Message):
     CPU_FIELD_NUMBER: _ClassVar[int]
     MEMORY_MB_FIELD_NUMBER: _ClassVar[int]
     PYTHON_VERSION_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_NETWORK_FIELD_NUMBER: _ClassVar[int]
     name: str
     module_name: str
     source_blob_id: str
@@ -157,7 +158,8 @@ class FunctionDefinition(_message.Message):
     cpu: float
     memory_mb: int
     python_version: str
-    def __init__(self, name: _Optional[str] = ..., module_name: _Optional[str] = ..., source_blob_id: _Optional[str] = ..., pickled_blob_id: _Optional[str] = ..., is_generator: _Optional[bool] = ..., is_async: _Optional[bool] = ..., timeout: _Optional[float] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., max_containers: _Optional[int] = ..., min_containers: _Optional[int] = ..., scaledown_window: _Optional[float] = ..., max_inputs: _Optional[int] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., python_version: _Optional[str] = ...) -> None: ...
+    block_network: bool
+    def __init__(self, name: _Optional[str] = ..., module_name: _Optional[str] = ..., source_blob_id: _Optional[str] = ..., pickled_blob_id: _Optional[str] = ..., is_generator: _Optional[bool] = ..., is_async: _Optional[bool] = ..., timeout: _Optional[float] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., max_containers: _Optional[int] = ..., min_containers: _Optional[int] = ..., scaledown_window: _Optional[float] = ..., max_inputs: _Optional[int] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., python_version: _Optional[str] = ..., block_network: _Optional[bool] = ...) -> None: ...
 
 class FunctionCreateRequest(_message.Message):
     __slots__ = ("app_id", "definition")

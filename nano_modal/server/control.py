@@ -500,6 +500,7 @@ class ControlPlane:
         self.container_tokens[container.token] = container.container_id
         fn.containers[container.container_id] = container
         best.containers[container.container_id] = container
+        env = {config.ENV_BLOCK_NETWORK: "1"} if fn.definition.block_network else {}
         best.to_start.append(
             api_pb2.ContainerSpec(
                 container_id=container.container_id,
@@ -509,6 +510,7 @@ class ControlPlane:
                 task_token=container.token,
                 cpu=cpu,
                 memory_mb=memory,
+                env=env,
             )
         )
         best.commands.fire()

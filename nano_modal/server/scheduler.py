@@ -48,6 +48,13 @@ class Scheduler:
                     control.container_exited(container_id, -1, "its worker stopped responding")
         for container in list(control.containers.values()):
             if (
+                container.state == ContainerState.RUNNING
+                and now - container.last_heard > config.CONTAINER_HEARTBEAT_TIMEOUT
+            ):
+                log.warning("container %s stopped heartbeating; replacing it", container.container_id)
+                control.stop_container(container)
+                control.container_exited(container.container_id, -1, "it stopped heartbeating")
+            if (
                 container.state == ContainerState.STARTING
                 and now - container.created_at > config.CONTAINER_START_TIMEOUT
             ):

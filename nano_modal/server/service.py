@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -65,6 +66,7 @@ class Service(api_pb2_grpc.NanoModalServicer):
         if container is None or container.container_id != container_id:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "this token does not belong to that container")
         assert container is not None
+        container.last_heard = time.monotonic()
         return container
 
     async def _guard(self, context: Context, fn: Any) -> Any:

@@ -110,6 +110,7 @@ class Container:
     idle_since: float = field(default_factory=time.monotonic)
     held: dict[str, QueuedInput] = field(default_factory=dict)  # in the order handed over
     waiting: bool = False  # parked in ContainerGetInputs
+    last_heard: float = field(default_factory=time.monotonic)  # any RPC from it counts as a heartbeat
     served: int = 0
 
     @property

@@ -23,6 +23,7 @@ log = logging.getLogger("nano_modal.worker")
 POLL_TIMEOUT = 5.0  # seconds the server may hold a WorkerPoll when it has nothing to say
 LOG_FLUSH_INTERVAL = 0.02  # seconds between log shipments
 LOG_BATCH_MAX = 500  # lines per WorkerLogs request
+LOG_LINE_MAX = 64 * 1024  # longer lines are split
 # Variables from the worker's own environment that containers may see; nothing else leaks in.
 PASSTHROUGH_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 
@@ -159,7 +160,10 @@ class Agent:
 
     async def _pump(self, stream: asyncio.StreamReader, container_id: str, fd: int) -> None:
         while True:
-            line = await stream.readline()
+            try:
+                line = await stream.readline()
+            except ValueError:  # a line longer than the stream's buffer: ship it in pieces
+                line = await stream.read(LOG_LINE_MAX)
             if not line:
                 return
             self.log_buffer.append(
