@@ -72,6 +72,12 @@ class App:
         self._heartbeat_task: asyncio.Task[None] | None = None
         _ACTIVE_APPS.append(self)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A function sent by value may reference its app; the run's live state stays here.
+        state = dict(self.__dict__)
+        state.update(_run_lock=None, _log_task=None, _heartbeat_task=None)
+        return state
+
     def __repr__(self) -> str:
         return f"<nano_modal.App {self.name or '(unnamed)'}{' ' + self.app_id if self.app_id else ''}>"
 

@@ -101,7 +101,12 @@ class _BoundTwin(Generic[T]):
         started = self._start(args, kwargs)
         if inspect.isasyncgen(started):
             return iterate_blocking(started)
-        return run_blocking(started)
+        try:
+            return run_blocking(started)
+        except Exception as exc:
+            # The SDK's own frames (event loop, futures) say nothing to the user: start the
+            # traceback at their call. A remote traceback, if any, is in the exception's notes.
+            raise exc.with_traceback(None)  # noqa: B904
 
     def aio(self, *args: Any, **kwargs: Any) -> Any:
         started = self._start(args, kwargs)
