@@ -27,7 +27,7 @@ from typing import Any
 
 from . import config
 from ._source import source_archive
-from ._utils.aio import run_blocking, run_in_background
+from ._utils.aio import run_blocking, run_in_background, twin
 from .client import Client
 from .exception import InvalidError
 from .functions import Function, FunctionOptions
@@ -65,6 +65,7 @@ class App:
         self.secrets = list(secrets or [])
         self.volumes = dict(volumes or {})
         self.app_id: str | None = None
+        self.deployed_version = 0
         self.registered_functions: dict[str, Function] = {}
         self.registered_entrypoints: dict[str, LocalEntrypoint] = {}
         self._run_lock: asyncio.Lock | None = None
@@ -174,6 +175,27 @@ class App:
             yield self
         finally:
             await run_in_background(self._stop())
+
+    @twin
+    async def deploy(self, *, name: str | None = None, tag: str = "") -> App:
+        """Deploy the app: it keeps running after this process exits; each deploy is a new version.
+
+        Calls in flight finish on the old code; new calls run the new code. Other programs
+        reach the functions with `nano_modal.Function.from_name(app_name, function_name)`.
+        """
+        app_name = name or self.name
+        if not app_name:
+            raise InvalidError("a deployed app needs a name: App('name') or deploy(name=...)")
+        client = await Client.get()
+        definitions = [await _definition(client, fn) for fn in self.registered_functions.values()]
+        response = await client.stub.AppDeploy(
+            api_pb2.AppDeployRequest(name=app_name, tag=tag, definitions=definitions)
+        )
+        self.app_id = response.app_id
+        self.deployed_version = response.version
+        for fn_name, function_id in response.function_ids.items():
+            self.registered_functions[fn_name].object_id = function_id
+        return self
 
     async def _ensure_running(self) -> None:
         """Start the app on first use outside `app.run()` (a script calling `.remote()` directly)."""

@@ -147,6 +147,7 @@ class Function:
         self.is_generator = inspect.isgeneratorfunction(raw_f) or inspect.isasyncgenfunction(raw_f)
         self.is_async = inspect.iscoroutinefunction(raw_f) or inspect.isasyncgenfunction(raw_f)
         self.object_id: str | None = None
+        self._lookup: tuple[str, str] | None = None  # (app name, function name) for from_name handles
         self.__doc__ = raw_f.__doc__
         self.__name__ = getattr(raw_f, "__name__", name)
         self.__qualname__ = getattr(raw_f, "__qualname__", name)
@@ -171,7 +172,32 @@ class Function:
 
     # ------------------------------------------------------------------ hydration
 
-    async def _hydrated(self) -> tuple[Client, str]:
+    @staticmethod
+    def from_name(app_name: str, name: str, environment_name: str | None = None) -> Function:
+        """A handle on a function of a deployed app, resolved on first use.
+
+        ```python
+        f = nano_modal.Function.from_name("my-app", "square")
+        f.remote(3)
+        ```
+        """
+        del environment_name  # one environment per server for now
+
+        def unavailable(*args: Any, **kwargs: Any) -> Any:
+            raise InvalidError(f"{app_name}.{name} is a deployed function; call it with .remote()")
+
+        fn = Function(None, unavailable, name, FunctionOptions())
+        fn._lookup = (app_name, name)
+        return fn
+
+    async def _hydrated(self, *, generator: bool | None = None) -> tuple[Client, str]:
+        """The client and this function's id; `generator` says which kind of call is being made."""
+        if self.object_id is None and self._lookup is not None:
+            client = await Client.get()
+            app_name, name = self._lookup
+            found = await client.stub.FunctionGet(api_pb2.FunctionGetRequest(app_name=app_name, function_name=name))
+            self.object_id = found.function_id
+            self.is_generator = found.definition.is_generator
         if self.object_id is None and self.app is not None:
             await self.app._ensure_running()
         if self.object_id is None:
@@ -179,6 +205,10 @@ class Function:
                 f"function {self.name} has no id: call it inside `with app.run():`, "
                 "a local entrypoint, or after `Function.from_name`"
             )
+        if generator is True and not self.is_generator:
+            raise InvalidError(f"{self.name} is not a generator: call it with .remote()")
+        if generator is False and self.is_generator:
+            raise InvalidError(f"{self.name} is a generator: call it with .remote_gen()")
         return await Client.get(), self.object_id
 
     async def _payload(self, client: Client, args: tuple[Any, ...], kwargs: dict[str, Any]) -> api_pb2.Payload:
@@ -189,9 +219,7 @@ class Function:
     @twin
     async def remote(self, *args: Any, **kwargs: Any) -> Any:
         """Run the function remotely and return its result (or raise its exception)."""
-        if self.is_generator:
-            raise InvalidError(f"{self.name} is a generator: call it with .remote_gen()")
-        client, function_id = await self._hydrated()
+        client, function_id = await self._hydrated(generator=False)
         request = api_pb2.FunctionMapRequest(
             function_id=function_id,
             kind=api_pb2.CALL_KIND_REMOTE,
@@ -215,9 +243,7 @@ class Function:
     @twin
     async def remote_gen(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
         """Run a generator function remotely, yielding its values as they are produced."""
-        if not self.is_generator:
-            raise InvalidError(f"{self.name} is not a generator: call it with .remote()")
-        client, function_id = await self._hydrated()
+        client, function_id = await self._hydrated(generator=True)
         request = api_pb2.FunctionMapRequest(
             function_id=function_id,
             kind=api_pb2.CALL_KIND_GENERATOR,
@@ -304,9 +330,7 @@ class Function:
     @twin
     async def spawn_map(self, *input_iterators: Iterable[Any], kwargs: dict[str, Any] | None = None) -> FunctionCall:
         """Submit a map and return at once; `FunctionCall.get()` returns the list of results."""
-        if self.is_generator:
-            raise InvalidError(f"{self.name} is a generator; spawn_map needs a plain function")
-        client, function_id = await self._hydrated()
+        client, function_id = await self._hydrated(generator=False)
         extra = kwargs or {}
         response = await client.stub.FunctionMap(
             api_pb2.FunctionMapRequest(function_id=function_id, kind=api_pb2.CALL_KIND_MAP)
@@ -327,9 +351,7 @@ class Function:
     async def _map(
         self, calls: Iterator[tuple[tuple[Any, ...], dict[str, Any]]], order_outputs: bool, return_exceptions: bool
     ) -> AsyncIterator[Any]:
-        if self.is_generator:
-            raise InvalidError(f"{self.name} is a generator; map needs a plain function")
-        client, function_id = await self._hydrated()
+        client, function_id = await self._hydrated(generator=False)
         response = await client.stub.FunctionMap(
             api_pb2.FunctionMapRequest(function_id=function_id, kind=api_pb2.CALL_KIND_MAP)
         )

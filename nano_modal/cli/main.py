@@ -16,8 +16,23 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+from .apps import app_cli  # noqa: E402
+
 token_cli = typer.Typer(help="Manage the credentials this machine uses to reach a server.", no_args_is_help=True)
 cli.add_typer(token_cli, name="token")
+cli.add_typer(app_cli, name="app")
+
+
+@cli.command()
+def deploy(
+    func_ref: str = typer.Argument(..., help="path.py of the app to deploy"),
+    name: str = typer.Option(None, "--name", help="deploy under this name instead of the App's"),
+    tag: str = typer.Option("", "--tag", help="a label for this version, shown by `app history`"),
+) -> None:
+    """Deploy an app: it keeps running after this command exits."""
+    from .apps import deploy as deploy_app
+
+    deploy_app(func_ref, name, tag)
 
 
 @cli.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

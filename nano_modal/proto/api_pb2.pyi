@@ -86,10 +86,14 @@ class AppHeartbeatRequest(_message.Message):
     def __init__(self, app_id: _Optional[str] = ...) -> None: ...
 
 class AppLogsRequest(_message.Message):
-    __slots__ = ("app_id",)
+    __slots__ = ("app_id", "follow", "history")
     APP_ID_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
     app_id: str
-    def __init__(self, app_id: _Optional[str] = ...) -> None: ...
+    follow: bool
+    history: int
+    def __init__(self, app_id: _Optional[str] = ..., follow: _Optional[bool] = ..., history: _Optional[int] = ...) -> None: ...
 
 class LogLine(_message.Message):
     __slots__ = ("function_name", "container_id", "fd", "data", "timestamp")
@@ -112,6 +116,117 @@ class LogBatch(_message.Message):
     lines: _containers.RepeatedCompositeFieldContainer[LogLine]
     app_done: bool
     def __init__(self, lines: _Optional[_Iterable[_Union[LogLine, _Mapping]]] = ..., app_done: _Optional[bool] = ...) -> None: ...
+
+class AppDeployRequest(_message.Message):
+    __slots__ = ("name", "tag", "definitions")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    DEFINITIONS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    tag: str
+    definitions: _containers.RepeatedCompositeFieldContainer[FunctionDefinition]
+    def __init__(self, name: _Optional[str] = ..., tag: _Optional[str] = ..., definitions: _Optional[_Iterable[_Union[FunctionDefinition, _Mapping]]] = ...) -> None: ...
+
+class AppDeployResponse(_message.Message):
+    __slots__ = ("app_id", "version", "function_ids")
+    class FunctionIdsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    app_id: str
+    version: int
+    function_ids: _containers.ScalarMap[str, str]
+    def __init__(self, app_id: _Optional[str] = ..., version: _Optional[int] = ..., function_ids: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class AppLookupRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class AppSummary(_message.Message):
+    __slots__ = ("app_id", "name", "state", "version", "created_at", "live_containers", "function_names")
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    LIVE_CONTAINERS_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_NAMES_FIELD_NUMBER: _ClassVar[int]
+    app_id: str
+    name: str
+    state: str
+    version: int
+    created_at: float
+    live_containers: int
+    function_names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, app_id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[str] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., live_containers: _Optional[int] = ..., function_names: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AppListRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class AppListResponse(_message.Message):
+    __slots__ = ("apps",)
+    APPS_FIELD_NUMBER: _ClassVar[int]
+    apps: _containers.RepeatedCompositeFieldContainer[AppSummary]
+    def __init__(self, apps: _Optional[_Iterable[_Union[AppSummary, _Mapping]]] = ...) -> None: ...
+
+class AppHistoryRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeploymentSummary(_message.Message):
+    __slots__ = ("version", "tag", "created_at", "function_names", "rollback")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_NAMES_FIELD_NUMBER: _ClassVar[int]
+    ROLLBACK_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    tag: str
+    created_at: float
+    function_names: _containers.RepeatedScalarFieldContainer[str]
+    rollback: bool
+    def __init__(self, version: _Optional[int] = ..., tag: _Optional[str] = ..., created_at: _Optional[float] = ..., function_names: _Optional[_Iterable[str]] = ..., rollback: _Optional[bool] = ...) -> None: ...
+
+class AppHistoryResponse(_message.Message):
+    __slots__ = ("deployments",)
+    DEPLOYMENTS_FIELD_NUMBER: _ClassVar[int]
+    deployments: _containers.RepeatedCompositeFieldContainer[DeploymentSummary]
+    def __init__(self, deployments: _Optional[_Iterable[_Union[DeploymentSummary, _Mapping]]] = ...) -> None: ...
+
+class AppRollbackRequest(_message.Message):
+    __slots__ = ("name", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class FunctionGetRequest(_message.Message):
+    __slots__ = ("app_name", "function_name")
+    APP_NAME_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_NAME_FIELD_NUMBER: _ClassVar[int]
+    app_name: str
+    function_name: str
+    def __init__(self, app_name: _Optional[str] = ..., function_name: _Optional[str] = ...) -> None: ...
+
+class FunctionGetResponse(_message.Message):
+    __slots__ = ("function_id", "definition")
+    FUNCTION_ID_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    function_id: str
+    definition: FunctionDefinition
+    def __init__(self, function_id: _Optional[str] = ..., definition: _Optional[_Union[FunctionDefinition, _Mapping]] = ...) -> None: ...
 
 class RetryPolicy(_message.Message):
     __slots__ = ("max_retries", "backoff_coefficient", "initial_delay", "max_delay")

@@ -59,6 +59,36 @@ class NanoModalStub:
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.AppLogsRequest.SerializeToString,
                 response_deserializer=nano__modal_dot_proto_dot_api__pb2.LogBatch.FromString,
                 _registered_method=True)
+        self.AppDeploy = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/AppDeploy',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.AppDeployRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.AppDeployResponse.FromString,
+                _registered_method=True)
+        self.AppLookup = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/AppLookup',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.AppLookupRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.AppSummary.FromString,
+                _registered_method=True)
+        self.AppList = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/AppList',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.AppListRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.AppListResponse.FromString,
+                _registered_method=True)
+        self.AppHistory = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/AppHistory',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.AppHistoryRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.AppHistoryResponse.FromString,
+                _registered_method=True)
+        self.AppRollback = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/AppRollback',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.AppRollbackRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.AppDeployResponse.FromString,
+                _registered_method=True)
+        self.FunctionGet = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/FunctionGet',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionGetRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionGetResponse.FromString,
+                _registered_method=True)
         self.FunctionCreate = channel.unary_unary(
                 '/nano_modal.v1.NanoModal/FunctionCreate',
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionCreateRequest.SerializeToString,
@@ -181,6 +211,42 @@ class NanoModalServicer:
         raise NotImplementedError('Method not implemented!')
 
     def AppLogs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AppDeploy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AppLookup(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AppList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AppHistory(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AppRollback(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FunctionGet(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -325,6 +391,36 @@ def add_NanoModalServicer_to_server(servicer, server):
                     servicer.AppLogs,
                     request_deserializer=nano__modal_dot_proto_dot_api__pb2.AppLogsRequest.FromString,
                     response_serializer=nano__modal_dot_proto_dot_api__pb2.LogBatch.SerializeToString,
+            ),
+            'AppDeploy': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppDeploy,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.AppDeployRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.AppDeployResponse.SerializeToString,
+            ),
+            'AppLookup': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppLookup,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.AppLookupRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.AppSummary.SerializeToString,
+            ),
+            'AppList': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppList,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.AppListRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.AppListResponse.SerializeToString,
+            ),
+            'AppHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppHistory,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.AppHistoryRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.AppHistoryResponse.SerializeToString,
+            ),
+            'AppRollback': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppRollback,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.AppRollbackRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.AppDeployResponse.SerializeToString,
+            ),
+            'FunctionGet': grpc.unary_unary_rpc_method_handler(
+                    servicer.FunctionGet,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionGetRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionGetResponse.SerializeToString,
             ),
             'FunctionCreate': grpc.unary_unary_rpc_method_handler(
                     servicer.FunctionCreate,
@@ -552,6 +648,168 @@ class NanoModal:
             '/nano_modal.v1.NanoModal/AppLogs',
             nano__modal_dot_proto_dot_api__pb2.AppLogsRequest.SerializeToString,
             nano__modal_dot_proto_dot_api__pb2.LogBatch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppDeploy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/AppDeploy',
+            nano__modal_dot_proto_dot_api__pb2.AppDeployRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.AppDeployResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppLookup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/AppLookup',
+            nano__modal_dot_proto_dot_api__pb2.AppLookupRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.AppSummary.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/AppList',
+            nano__modal_dot_proto_dot_api__pb2.AppListRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.AppListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/AppHistory',
+            nano__modal_dot_proto_dot_api__pb2.AppHistoryRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.AppHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppRollback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/AppRollback',
+            nano__modal_dot_proto_dot_api__pb2.AppRollbackRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.AppDeployResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FunctionGet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/FunctionGet',
+            nano__modal_dot_proto_dot_api__pb2.FunctionGetRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.FunctionGetResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterable
 from .. import config
 from ..proto import api_pb2
 from .state import App, Call, Container, ContainerState, FunctionRuntime, QueuedInput, Worker
-from .store import AppRow, CallRow, FunctionRow, InputRow, OutputRow, Store
+from .store import AppRow, CallRow, FunctionRow, InputRow, LogRow, OutputRow, Store
 
 log = logging.getLogger("nano_modal.server")
 
@@ -53,7 +53,11 @@ class ControlPlane:
     def recover(self) -> int:
         """Rebuild queues from the store after a restart; returns the number of requeued inputs."""
         for app_row in self.store.running_apps():
-            self.apps[app_row.app_id] = App(app_row.app_id, app_row.name, app_row.ephemeral, state=app_row.state)
+            self.apps[app_row.app_id] = App(
+                app_row.app_id, app_row.name, app_row.ephemeral, state=app_row.state, version=app_row.version
+            )
+            for fn_row in self.store.app_functions(app_row.app_id):
+                self._function(fn_row.function_id)  # so the scheduler keeps min_containers warm
         count = 0
         for row in self.store.unfinished_inputs():
             fn = self._function(row.function_id)
@@ -81,7 +85,7 @@ class ControlPlane:
             row = self.store.get_app(app_id)
             if row is None:
                 raise NotFound(f"app {app_id} not found")
-            app = self.apps[app_id] = App(row.app_id, row.name, row.ephemeral, state=row.state)
+            app = self.apps[app_id] = App(row.app_id, row.name, row.ephemeral, state=row.state, version=row.version)
         return app
 
     def heartbeat_app(self, app_id: str) -> None:
@@ -109,7 +113,7 @@ class ControlPlane:
 
     def create_function(self, app_id: str, definition: api_pb2.FunctionDefinition) -> str:
         app = self.app(app_id)
-        if app.state != "running":
+        if not app.live:
             raise Invalid(f"app {app.name} ({app_id}) is stopped")
         if not definition.name:
             raise Invalid("a function needs a name")
@@ -136,8 +140,10 @@ class ControlPlane:
     def start_call(self, function_id: str, kind: int, inputs: Iterable[api_pb2.FunctionInput], complete: bool) -> Call:
         fn = self._function(function_id)
         app = self.app(fn.app_id)
-        if app.state != "running":
+        if not app.live:
             raise Invalid(f"app {app.name} is stopped; function {fn.name} cannot be called")
+        if fn.retired:
+            raise Invalid(f"function {fn.name} was removed from app {app.name} by deployment v{app.version}")
         self._check_loadable(fn)
         call = Call(new_id("fc"), function_id, kind)
         queued = self._queued(call, inputs)
@@ -316,8 +322,8 @@ class ControlPlane:
         container.waiting = True
         try:
             while True:
-                if not container.live or self.app(fn.app_id).state != "running":
-                    return None
+                if not container.live or not self.app(fn.app_id).live or container.version < fn.version:
+                    return None  # stopped, or a newer deployment replaced its code
                 event = fn.inputs_ready.event
                 if fn.queue:
                     # Share a deep queue fairly between the live containers.
@@ -494,7 +500,14 @@ class ControlPlane:
         if best is None:
             return None
         container = Container(
-            new_id("ta"), fn.function_id, fn.app_id, best.worker_id, secrets.token_urlsafe(24), cpu, memory
+            new_id("ta"),
+            fn.function_id,
+            fn.app_id,
+            best.worker_id,
+            secrets.token_urlsafe(24),
+            cpu,
+            memory,
+            version=fn.version,
         )
         self.containers[container.container_id] = container
         self.container_tokens[container.token] = container.container_id
@@ -519,6 +532,7 @@ class ControlPlane:
     # ------------------------------------------------------------------ logs
 
     def publish_logs(self, lines: Iterable[api_pb2.LogLine]) -> None:
+        rows: list[LogRow] = []
         for line in lines:
             container = self.containers.get(line.container_id)
             if container is None:
@@ -527,8 +541,10 @@ class ControlPlane:
             if app is None:
                 continue
             line.function_name = self._function(container.function_id).name
+            rows.append(LogRow(app.app_id, line.timestamp, line.function_name, line.container_id, line.fd, line.data))
             for queue in app.log_subscribers:
                 queue.put_nowait(line)
+        self.store.add_logs(rows)
 
     def _wake_log_followers(self, app: App) -> None:
         for queue in app.log_subscribers:
@@ -536,7 +552,7 @@ class ControlPlane:
 
     def app_finished(self, app: App) -> bool:
         """Stopped, and every container it had has exited (so its logs are all in)."""
-        if app.state == "running":
+        if app.live:
             return False
         return not any(c.state != ContainerState.EXITED for c in self.containers.values() if c.app_id == app.app_id)
 

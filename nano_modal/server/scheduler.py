@@ -72,11 +72,12 @@ class Scheduler:
             if fn.init_failure is not None:
                 continue
             app = control.apps.get(fn.app_id)
-            if app is None or app.state != "running":
+            if app is None or not app.live:
                 continue
             live = fn.live_containers()
             available = sum(1 for c in live if c.state == ContainerState.STARTING or (c.waiting and not c.held))
-            wanted = max(len(fn.queue) - available, fn.definition.min_containers - len(live), 0)
+            keep_warm = 0 if fn.retired else fn.definition.min_containers
+            wanted = max(len(fn.queue) - available, keep_warm - len(live), 0)
             if fn.definition.max_containers:
                 wanted = min(wanted, fn.definition.max_containers - len(live))
             for _ in range(wanted):

@@ -15,6 +15,7 @@ from ..proto import api_pb2, api_pb2_grpc
 from ..version import __version__
 from .blobs import BlobStore
 from .control import ControlPlane, Invalid, NotFound
+from .deployments import Deployments
 from .state import Container
 from .store import OutputRow
 
@@ -36,6 +37,7 @@ def _output_proto(row: OutputRow) -> api_pb2.FunctionOutput:
 class Service(api_pb2_grpc.NanoModalServicer):
     def __init__(self, control: ControlPlane, blobs: BlobStore, admin_token: str) -> None:
         self.control = control
+        self.deployments = Deployments(control)
         self.blobs = blobs
         self.admin_token = admin_token
 
@@ -104,10 +106,61 @@ class Service(api_pb2_grpc.NanoModalServicer):
 
     async def AppLogs(self, request: api_pb2.AppLogsRequest, context: Context) -> AsyncIterator[api_pb2.LogBatch]:
         await self._admin(context)
-        await self._guard(context, lambda: self.control.app(request.app_id))
-        async for lines in self.control.follow_logs(request.app_id):
-            yield api_pb2.LogBatch(lines=lines)
+        app = await self._guard(context, lambda: self.control.app(request.app_id))
+        if request.history:
+            stored = self.control.store.tail_logs(request.app_id, request.history)
+            yield api_pb2.LogBatch(
+                lines=[
+                    api_pb2.LogLine(
+                        function_name=r.function_name,
+                        container_id=r.container_id,
+                        fd=r.fd,
+                        data=r.data,
+                        timestamp=r.timestamp,
+                    )
+                    for r in stored
+                ]
+            )
+        if request.follow or app.ephemeral:
+            async for lines in self.control.follow_logs(request.app_id):
+                yield api_pb2.LogBatch(lines=lines)
         yield api_pb2.LogBatch(app_done=True)
+
+    async def AppDeploy(self, request: api_pb2.AppDeployRequest, context: Context) -> api_pb2.AppDeployResponse:
+        await self._admin(context)
+        response: api_pb2.AppDeployResponse = await self._guard(context, lambda: self.deployments.deploy(request))
+        return response
+
+    async def AppLookup(self, request: api_pb2.AppLookupRequest, context: Context) -> api_pb2.AppSummary:
+        await self._admin(context)
+        app = await self._guard(context, lambda: self.deployments.lookup(request.name))
+        return self.deployments.summary(app)
+
+    async def AppList(self, request: api_pb2.AppListRequest, context: Context) -> api_pb2.AppListResponse:
+        await self._admin(context)
+        rows = self.control.store.list_apps()
+        return api_pb2.AppListResponse(apps=[self.deployments.summary(self.control.app(r.app_id)) for r in rows])
+
+    async def AppHistory(self, request: api_pb2.AppHistoryRequest, context: Context) -> api_pb2.AppHistoryResponse:
+        await self._admin(context)
+        response: api_pb2.AppHistoryResponse = await self._guard(
+            context, lambda: self.deployments.history(request.name)
+        )
+        return response
+
+    async def AppRollback(self, request: api_pb2.AppRollbackRequest, context: Context) -> api_pb2.AppDeployResponse:
+        await self._admin(context)
+        response: api_pb2.AppDeployResponse = await self._guard(
+            context, lambda: self.deployments.rollback(request.name, request.version)
+        )
+        return response
+
+    async def FunctionGet(self, request: api_pb2.FunctionGetRequest, context: Context) -> api_pb2.FunctionGetResponse:
+        await self._any(context)
+        response: api_pb2.FunctionGetResponse = await self._guard(
+            context, lambda: self.deployments.function(request.app_name, request.function_name)
+        )
+        return response
 
     # --- functions and calls ---------------------------------------------------------
 

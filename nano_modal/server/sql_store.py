@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from .store import AppRow, CallRow, FunctionRow, InputRow, OutputRow, Store
+from .store import AppRow, CallRow, DeploymentRow, FunctionRow, InputRow, LogRow, OutputRow, Store
 
 metadata = sa.MetaData()
 
@@ -19,6 +19,32 @@ apps = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("ephemeral", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_apps_name_state", "name", "state"),
+)
+
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("app_id", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("tag", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("spec", sa.LargeBinary, nullable=False),
+    sa.Column("rollback_of", sa.Integer, nullable=False),
+)
+
+logs = sa.Table(
+    "logs",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("app_id", sa.String(64), nullable=False),
+    sa.Column("timestamp", sa.Float, nullable=False, index=True),
+    sa.Column("function_name", sa.String(255), nullable=False),
+    sa.Column("container_id", sa.String(64), nullable=False),
+    sa.Column("fd", sa.Integer, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Index("ix_logs_app_seq", "app_id", "seq"),
 )
 
 functions = sa.Table(
@@ -104,8 +130,56 @@ class SqlStore(Store):
 
     def running_apps(self) -> list[AppRow]:
         with self.engine.connect() as conn:
-            rows = conn.execute(apps.select().where(apps.c.state == "running")).mappings().all()
+            rows = conn.execute(apps.select().where(apps.c.state != "stopped")).mappings().all()
         return [AppRow(**row) for row in rows]
+
+    def list_apps(self) -> list[AppRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(apps.select().order_by(apps.c.created_at)).mappings().all()
+        return [AppRow(**row) for row in rows]
+
+    def find_deployed_app(self, name: str) -> AppRow | None:
+        query = apps.select().where(apps.c.name == name, apps.c.state == "deployed")
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return AppRow(**row) if row else None
+
+    def set_app_version(self, app_id: str, version: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(apps.update().where(apps.c.app_id == app_id).values(version=version))
+
+    def add_deployment(self, deployment: DeploymentRow) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(deployments.insert().values(**vars(deployment)))
+
+    def deployments(self, app_id: str) -> list[DeploymentRow]:
+        query = deployments.select().where(deployments.c.app_id == app_id).order_by(deployments.c.version)
+        with self.engine.connect() as conn:
+            return [DeploymentRow(**row) for row in conn.execute(query).mappings()]
+
+    def app_functions(self, app_id: str) -> list[FunctionRow]:
+        query = functions.select().where(functions.c.app_id == app_id).order_by(functions.c.created_at)
+        with self.engine.connect() as conn:
+            return [FunctionRow(**row) for row in conn.execute(query).mappings()]
+
+    def update_function(self, function_id: str, definition: bytes) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(functions.update().where(functions.c.function_id == function_id).values(definition=definition))
+
+    def add_logs(self, rows: list[LogRow]) -> None:
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(logs.insert(), [vars(r) for r in rows])
+
+    def tail_logs(self, app_id: str, limit: int) -> list[LogRow]:
+        query = logs.select().where(logs.c.app_id == app_id).order_by(logs.c.seq.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            rows = [LogRow(**{k: v for k, v in row.items() if k != "seq"}) for row in conn.execute(query).mappings()]
+        return rows[::-1]
+
+    def delete_logs_before(self, timestamp: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(logs.delete().where(logs.c.timestamp < timestamp))
 
     def create_function(self, function: FunctionRow) -> None:
         with self.engine.begin() as conn:
@@ -158,7 +232,7 @@ class SqlStore(Store):
             )
             .join(functions, functions.c.function_id == inputs.c.function_id)
             .join(apps, apps.c.app_id == functions.c.app_id)
-            .where(inputs.c.finished == sa.false(), apps.c.state == "running")
+            .where(inputs.c.finished == sa.false(), apps.c.state != "stopped")
             .order_by(inputs.c.call_id, inputs.c.idx)
         )
         with self.engine.connect() as conn:

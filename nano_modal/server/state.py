@@ -112,6 +112,7 @@ class Container:
     waiting: bool = False  # parked in ContainerGetInputs
     last_heard: float = field(default_factory=time.monotonic)  # any RPC from it counts as a heartbeat
     served: int = 0
+    version: int = 0  # of its function's definition when it was placed
 
     @property
     def live(self) -> bool:
@@ -134,6 +135,8 @@ class FunctionRuntime:
     containers: dict[str, Container] = field(default_factory=dict)
     inputs_ready: Signal = field(default_factory=Signal)
     init_failure: api_pb2.ContainerInitFailedRequest | None = None
+    version: int = 0  # bumped by each deployment; older containers drain and exit
+    retired: bool = False  # dropped from the app by a later deployment
 
     def live_containers(self) -> list[Container]:
         return [c for c in self.containers.values() if c.live]
@@ -165,7 +168,12 @@ class App:
     app_id: str
     name: str
     ephemeral: bool
-    state: str = "running"
+    state: str = "running"  # "running" (ephemeral) | "deployed" | "stopped"
+    version: int = 0
     last_heartbeat: float = field(default_factory=time.monotonic)
     function_ids: list[str] = field(default_factory=list)
     log_subscribers: list[asyncio.Queue[api_pb2.LogLine | None]] = field(default_factory=list)
+
+    @property
+    def live(self) -> bool:
+        return self.state != "stopped"

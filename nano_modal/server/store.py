@@ -16,9 +16,30 @@ from dataclasses import dataclass
 class AppRow:
     app_id: str
     name: str
-    state: str  # "running" | "stopped"
+    state: str  # "running" (ephemeral, client attached) | "deployed" | "stopped"
     ephemeral: bool
     created_at: float
+    version: int = 0  # current deployment; 0 for ephemeral apps
+
+
+@dataclass
+class DeploymentRow:
+    app_id: str
+    version: int
+    tag: str
+    created_at: float
+    spec: bytes  # serialized api_pb2.AppDeployRequest: everything needed to deploy it again
+    rollback_of: int = 0  # the version this deployment restored, if it was a rollback
+
+
+@dataclass
+class LogRow:
+    app_id: str
+    timestamp: float
+    function_name: str
+    container_id: str
+    fd: int
+    data: str
 
 
 @dataclass
@@ -79,7 +100,40 @@ class Store(ABC):
     def get_app(self, app_id: str) -> AppRow | None: ...
 
     @abstractmethod
-    def running_apps(self) -> list[AppRow]: ...
+    def running_apps(self) -> list[AppRow]:
+        """Apps that are not stopped (ephemeral or deployed)."""
+
+    @abstractmethod
+    def list_apps(self) -> list[AppRow]: ...
+
+    @abstractmethod
+    def find_deployed_app(self, name: str) -> AppRow | None: ...
+
+    @abstractmethod
+    def set_app_version(self, app_id: str, version: int) -> None: ...
+
+    @abstractmethod
+    def add_deployment(self, deployment: DeploymentRow) -> None: ...
+
+    @abstractmethod
+    def deployments(self, app_id: str) -> list[DeploymentRow]:
+        """Every deployment of the app, oldest first."""
+
+    @abstractmethod
+    def app_functions(self, app_id: str) -> list[FunctionRow]: ...
+
+    @abstractmethod
+    def update_function(self, function_id: str, definition: bytes) -> None: ...
+
+    @abstractmethod
+    def add_logs(self, rows: list[LogRow]) -> None: ...
+
+    @abstractmethod
+    def tail_logs(self, app_id: str, limit: int) -> list[LogRow]:
+        """The app's last `limit` log lines, oldest first."""
+
+    @abstractmethod
+    def delete_logs_before(self, timestamp: float) -> None: ...
 
     @abstractmethod
     def create_function(self, function: FunctionRow) -> None: ...

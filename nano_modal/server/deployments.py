@@ -1,0 +1,146 @@
+"""Deployed apps: named, versioned, living on after the client that deployed them exits.
+
+A deployment is a numbered set of function definitions. Function ids are stable per
+(app, function name) across deployments, so handles obtained with `Function.from_name`
+keep working; containers running an older version finish the inputs they hold, then exit,
+and new containers start with the new code. A rollback deploys an earlier version's
+definitions again, as a new version.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..proto import api_pb2
+from .control import ControlPlane, Invalid, NotFound, new_id
+from .state import App, ContainerState
+from .store import AppRow, DeploymentRow, FunctionRow
+
+
+class Deployments:
+    def __init__(self, control: ControlPlane) -> None:
+        self.control = control
+        self.store = control.store
+
+    def deploy(self, request: api_pb2.AppDeployRequest, rollback_of: int = 0) -> api_pb2.AppDeployResponse:
+        if not request.name:
+            raise Invalid("a deployed app needs a name")
+        names = [d.name for d in request.definitions]
+        if len(set(names)) != len(names):
+            raise Invalid(f"duplicate function names in deployment: {sorted(names)}")
+        app = self._deployed(request.name) or self._create(request.name)
+        version = app.version + 1
+        existing = {row.name: row.function_id for row in self.store.app_functions(app.app_id)}
+        function_ids: dict[str, str] = {}
+        for definition in request.definitions:
+            function_ids[definition.name] = self._upsert(app, existing.get(definition.name), definition, version)
+        for name, function_id in existing.items():
+            if name not in function_ids:
+                self._retire(function_id)
+        self.store.add_deployment(
+            DeploymentRow(app.app_id, version, request.tag, time.time(), request.SerializeToString(), rollback_of)
+        )
+        self.store.set_app_version(app.app_id, version)
+        app.version = version
+        return api_pb2.AppDeployResponse(app_id=app.app_id, version=version, function_ids=function_ids)
+
+    def rollback(self, name: str, version: int) -> api_pb2.AppDeployResponse:
+        app = self.lookup(name)
+        history = self.store.deployments(app.app_id)
+        if version == 0:
+            if len(history) < 2:
+                raise Invalid(f"app {name} has no earlier version to roll back to")
+            target = history[-2]
+        else:
+            matches = [d for d in history if d.version == version]
+            if not matches:
+                raise NotFound(f"app {name} has no version v{version} (it has v1..v{history[-1].version})")
+            target = matches[0]
+        request = api_pb2.AppDeployRequest.FromString(target.spec)
+        request.tag = f"rollback to v{target.version}"
+        return self.deploy(request, rollback_of=target.version)
+
+    def lookup(self, name: str) -> App:
+        app = self._deployed(name)
+        if app is None:
+            raise NotFound(f"no deployed app named {name!r} (deploy it with `nano-modal deploy`)")
+        return app
+
+    def function(self, app_name: str, function_name: str) -> api_pb2.FunctionGetResponse:
+        app = self.lookup(app_name)
+        for row in self.store.app_functions(app.app_id):
+            fn = self.control._function(row.function_id)
+            if fn.name == function_name and not fn.retired:
+                return api_pb2.FunctionGetResponse(function_id=fn.function_id, definition=fn.definition)
+        known = sorted(self.control._function(r.function_id).name for r in self.store.app_functions(app.app_id))
+        raise NotFound(f"app {app_name!r} has no function {function_name!r} (it has: {', '.join(known) or 'none'})")
+
+    def summary(self, app: App) -> api_pb2.AppSummary:
+        rows = self.store.app_functions(app.app_id)
+        live = sum(1 for c in self.control.containers.values() if c.app_id == app.app_id and c.live)
+        created = self.store.get_app(app.app_id)
+        return api_pb2.AppSummary(
+            app_id=app.app_id,
+            name=app.name,
+            state=app.state,
+            version=app.version,
+            created_at=created.created_at if created else 0.0,
+            live_containers=live,
+            function_names=[
+                self.control._function(r.function_id).name
+                for r in rows
+                if not self.control._function(r.function_id).retired
+            ],
+        )
+
+    def history(self, name: str) -> api_pb2.AppHistoryResponse:
+        app = self.lookup(name)
+        return api_pb2.AppHistoryResponse(
+            deployments=[
+                api_pb2.DeploymentSummary(
+                    version=d.version,
+                    tag=d.tag,
+                    created_at=d.created_at,
+                    rollback=bool(d.rollback_of),
+                    function_names=[x.name for x in api_pb2.AppDeployRequest.FromString(d.spec).definitions],
+                )
+                for d in self.store.deployments(app.app_id)
+            ]
+        )
+
+    # ------------------------------------------------------------------ internals
+
+    def _deployed(self, name: str) -> App | None:
+        row = self.store.find_deployed_app(name)
+        return self.control.app(row.app_id) if row else None
+
+    def _create(self, name: str) -> App:
+        app_id = new_id("ap")
+        self.store.create_app(AppRow(app_id, name, "deployed", False, time.time()))
+        app = self.control.apps[app_id] = App(app_id, name, ephemeral=False, state="deployed")
+        return app
+
+    def _upsert(self, app: App, function_id: str | None, definition: api_pb2.FunctionDefinition, version: int) -> str:
+        if function_id is None:
+            function_id = new_id("fu")
+            self.store.create_function(
+                FunctionRow(function_id, app.app_id, definition.name, definition.SerializeToString(), time.time())
+            )
+        else:
+            self.store.update_function(function_id, definition.SerializeToString())
+        fn = self.control._function(function_id)
+        fn.definition = definition
+        fn.version = version
+        fn.retired = False
+        fn.init_failure = None  # the new code gets its own chance to load
+        fn.inputs_ready.fire()  # parked containers of the old version wake up and drain
+        if function_id not in app.function_ids:
+            app.function_ids.append(function_id)
+        return function_id
+
+    def _retire(self, function_id: str) -> None:
+        fn = self.control._function(function_id)
+        fn.retired = True
+        for container in fn.containers.values():
+            if container.state == ContainerState.RUNNING and not container.held:
+                self.control.stop_container(container)
