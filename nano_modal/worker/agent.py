@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -16,7 +17,7 @@ from .. import config
 from ..client import Client
 from ..exception import ConnectionError
 from ..proto import api_pb2
-from .runtime import Runtime
+from .runtime import ContainerConfig, Runtime
 
 log = logging.getLogger("nano_modal.worker")
 
@@ -39,7 +40,7 @@ def _memory_mb() -> int:
 class RunningContainer:
     spec: api_pb2.ContainerSpec
     proc: asyncio.subprocess.Process
-    workdir: Path
+    cfg: ContainerConfig
     task: asyncio.Task[None] | None = None
     stop_requested: bool = False
 
@@ -48,6 +49,7 @@ class RunningContainer:
 class Agent:
     client: Client
     runtime: Runtime
+    block_network: bool = False  # for every container, whatever its spec says
     cpu: float = field(default_factory=lambda: float(os.cpu_count() or 1))
     memory_mb: int = field(default_factory=_memory_mb)
     worker_id: str = ""
@@ -62,7 +64,16 @@ class Agent:
             await self._poll_forever()
         finally:
             shipper.cancel()
-            await asyncio.gather(*(self.runtime.stop(c.proc) for c in self.containers.values()), return_exceptions=True)
+            running = list(self.containers.values())
+            await asyncio.gather(*(self.runtime.stop(c.proc) for c in running), return_exceptions=True)
+            # Release what each container held (cgroup, relay socket, workdir) here: their
+            # supervisors would first report to a server that may be gone already.
+            for c in running:
+                if c.task is not None:
+                    c.task.cancel()
+                with contextlib.suppress(Exception):
+                    await self.runtime.finish(c.cfg, c.proc.returncode or -9)
+                shutil.rmtree(c.cfg.workdir, ignore_errors=True)
 
     async def register(self) -> None:
         request = api_pb2.WorkerRegisterRequest(
@@ -121,13 +132,22 @@ class Agent:
                 config.ENV_CONTAINER_ID: spec.container_id,
             }
         )
+        cfg = ContainerConfig(
+            spec.container_id,
+            env,
+            workdir,
+            cpu=spec.cpu,
+            memory_mb=spec.memory_mb,
+            block_network=self.block_network or spec.env.get(config.ENV_BLOCK_NETWORK) == "1",
+        )
         try:
-            proc = await self.runtime.start(env, workdir)
+            proc = await self.runtime.start(cfg)
         except Exception as exc:
             log.exception("could not start container %s", spec.container_id)
             await self._report_exit(spec.container_id, -1, f"the runtime could not start it: {exc}")
+            shutil.rmtree(workdir, ignore_errors=True)
             return
-        running = RunningContainer(spec, proc, workdir)
+        running = RunningContainer(spec, proc, cfg)
         self.containers[spec.container_id] = running
         running.task = asyncio.create_task(self._supervise(running))
 
@@ -140,12 +160,17 @@ class Agent:
         )
         code = await running.proc.wait()
         await self._flush_logs()
-        reason = "stopped by the server" if running.stop_requested else ""
+        try:
+            cause = await self.runtime.finish(running.cfg, code)  # e.g. "out of memory: limit 64 MiB"
+        except Exception:
+            log.exception("cleaning up container %s failed", spec.container_id)
+            cause = ""
+        reason = "stopped by the server" if running.stop_requested else cause
         if code < 0 and not reason:
             reason = f"killed by signal {-code}"
         await self._report_exit(spec.container_id, code, reason)
         self.containers.pop(spec.container_id, None)
-        shutil.rmtree(running.workdir, ignore_errors=True)
+        shutil.rmtree(running.cfg.workdir, ignore_errors=True)
 
     async def _report_exit(self, container_id: str, code: int, reason: str) -> None:
         request = api_pb2.WorkerContainerExitedRequest(

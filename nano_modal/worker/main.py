@@ -12,13 +12,34 @@ import signal
 from .. import config
 from ..client import Client
 from .agent import Agent
-from .runtime import RUNTIMES, make_runtime
+from .runtime import DEFAULT_PIDS_LIMIT, RUNTIMES, Runtime, make_runtime
+
+log = logging.getLogger("nano_modal.worker")
 
 
-async def run_worker(server_url: str, token: str, runtime: str) -> None:
+async def choose_runtime(name: str, pids_limit: int) -> Runtime:
+    """`auto`: bwrap where a trial sandbox works, else the unisolated process runtime, loudly."""
+    if name != "auto":
+        return make_runtime(name, pids_limit=pids_limit)
+    runtime = make_runtime("bwrap", pids_limit=pids_limit)
+    problem = await runtime.probe()
+    if problem is None:
+        return runtime
+    log.warning(
+        "\n%s\nWARNING: bubblewrap sandboxes do not work here (%s).\n"
+        "Containers will run as plain processes with NO ISOLATION: run trusted code only.\n"
+        "Install bubblewrap (apt-get install bubblewrap) and allow user namespaces to fix this.\n%s",
+        "=" * 78,
+        problem,
+        "=" * 78,
+    )
+    return make_runtime("process", pids_limit=pids_limit)
+
+
+async def run_worker(server_url: str, token: str, runtime: str, block_network: bool, pids_limit: int) -> None:
     client = Client(server_url, token)
     await client.hello()
-    agent = Agent(client, make_runtime(runtime))
+    agent = Agent(client, await choose_runtime(runtime, pids_limit), block_network=block_network)
     task = asyncio.create_task(agent.run())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -31,7 +52,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="nano-modal worker", description="Run containers for a nano-modal server.")
     parser.add_argument("--server", default=os.environ.get(config.ENV_SERVER_URL), help="host:port of the server")
     parser.add_argument("--token", default=None, help=f"admin token (default: ${config.ENV_TOKEN} or the config file)")
-    parser.add_argument("--runtime", default="process", choices=sorted(RUNTIMES))
+    parser.add_argument(
+        "--runtime",
+        default=os.environ.get(config.ENV_RUNTIME) or "auto",
+        choices=["auto", *sorted(RUNTIMES)],
+        help="how containers are isolated; auto: bwrap where it works, else process (no isolation)",
+    )
+    parser.add_argument(
+        "--block-network", action="store_true", help="no network for any container (they still reach the server)"
+    )
+    parser.add_argument("--pids-limit", type=int, default=DEFAULT_PIDS_LIMIT, help="processes+threads per container")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -44,4 +74,4 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(
             f"a worker needs --server and a token (--token, ${config.ENV_TOKEN} or `nano-modal token set`)"
         )
-    asyncio.run(run_worker(server_url, token, args.runtime))
+    asyncio.run(run_worker(server_url, token, args.runtime, args.block_network, args.pids_limit))

@@ -1,0 +1,171 @@
+"""Container runtimes: what isolation costs at start-up.
+
+    python bench/bench_runtimes.py [--quick] [--json FILE] [-n N]
+
+Part 1, launch: a bare `subprocess` start of `python -c pass`, against the same command
+started through each runtime, with its cgroup (limits) and without. Samples are
+interleaved across rows; median and fastest of N (the fastest is the steadier figure
+on a busy machine).
+
+Part 2, cold start to first result: a server and a worker per runtime; each sample is a
+new App whose function has never run, timed from `.remote()` to its result (container
+start, entrypoint imports, hello, function load, the call itself). Median of N.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import _common as c
+
+from nano_modal.worker.runtime import ContainerConfig, Runtime, make_runtime
+
+RUNTIMES = ["process", "bwrap", "gvisor"]
+
+
+def available(runtime: str) -> bool:
+    return runtime == "process" or shutil.which({"bwrap": "bwrap", "gvisor": "runsc"}[runtime]) is not None
+
+
+def bare_launch() -> float:
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return time.perf_counter() - t
+
+
+async def runtime_launch(runtime: Runtime, i: int) -> float:
+    workdir = Path(tempfile.mkdtemp(prefix="nano-modal-bench-"))
+    # cpu=0: no cgroup weight, which under contention would measure the scheduler, not the runtime.
+    cfg = ContainerConfig(f"bench{i}", {"PATH": os.environ["PATH"]}, workdir, memory_mb=512)
+    cfg.command = [sys.executable, "-c", "pass"]
+    t = time.perf_counter()
+    proc = await runtime.start(cfg)
+    await proc.communicate()
+    elapsed = time.perf_counter() - t
+    await runtime.finish(cfg, proc.returncode or 0)
+    assert proc.returncode == 0, f"{runtime.name}: exit {proc.returncode}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    return elapsed
+
+
+def launches(runtimes: list[str], n: int) -> dict[str, list[float]]:
+    """Samples interleaved across runtimes, so that a busy moment costs each of them alike."""
+    instances = {r: make_runtime(r) for r in runtimes}
+    # The same without cgroups: what the isolation costs, apart from the limits.
+    instances.update({f"{r}, no cgroup": make_runtime(r, limits=False) for r in runtimes if r != "gvisor"})
+    times: dict[str, list[float]] = {"bare subprocess": [], **{r: [] for r in instances}}
+    for i in range(n):
+        times["bare subprocess"].append(bare_launch())
+        for r, runtime in instances.items():
+            times[r].append(asyncio.run(runtime_launch(runtime, i)))
+    return times
+
+
+class Cluster:
+    """A server and one worker with the given runtime, on loopback."""
+
+    def __init__(self, runtime: str) -> None:
+        self.state = Path(tempfile.mkdtemp(prefix=f"nano-modal-bench-{runtime}-"))
+        self.token = secrets.token_urlsafe(16)
+        env = {**os.environ, "NANO_MODAL_TOKEN": self.token}
+        port_file = self.state / "port"
+        with (self.state / "log").open("ab") as log:
+            server_args = ["--port", "0", "--state-dir", str(self.state), "--port-file", str(port_file), "--quiet"]
+            self.server = subprocess.Popen(
+                [sys.executable, "-m", "nano_modal.server", *server_args],
+                env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            while not (port_file.exists() and port_file.read_text().strip()):
+                time.sleep(0.02)
+            self.url = f"127.0.0.1:{port_file.read_text().strip()}"
+            self.worker = subprocess.Popen(
+                [sys.executable, "-m", "nano_modal.worker", "--server", self.url, "--runtime", runtime, "--quiet"],
+                env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    def use(self) -> None:
+        from nano_modal.client import Client
+
+        os.environ.update({"NANO_MODAL_SERVER_URL": self.url, "NANO_MODAL_TOKEN": self.token})
+        Client.reset()
+
+    def close(self) -> None:
+        for proc in (self.worker, self.server):
+            proc.terminate()
+            proc.wait(10)
+        shutil.rmtree(self.state, ignore_errors=True)
+
+
+def cold_start(runtime: str, i: int) -> float:
+    """A never-seen function's first call: container start to result."""
+    from nano_modal import App
+
+    app = App(f"bench-{runtime}-{i}")
+
+    def f(x: int) -> int:
+        return x + 1
+
+    f.__qualname__ = f.__name__ = f"f{i}"  # a distinct function each time, sent by value
+    fn = app.function(serialized=True)(f)
+    with app.run(show_logs=False):  # AppCreate etc. happen here: the channel is warm below
+        t = time.perf_counter()
+        assert fn.remote(i) == i + 1
+        return time.perf_counter() - t
+
+
+def cold_starts(runtimes: list[str], n: int) -> dict[str, list[float]]:
+    clusters = {r: Cluster(r) for r in runtimes}
+    times: dict[str, list[float]] = {r: [] for r in runtimes}
+    try:
+        for i in range(n + 1):  # the first round warms this process's SDK: dropped
+            for r, cluster in clusters.items():
+                cluster.use()
+                elapsed = cold_start(r, i)
+                if i:
+                    times[r].append(elapsed)
+    finally:
+        for cluster in clusters.values():
+            cluster.close()
+    return times
+
+
+def main() -> None:
+    args = c.parse_args(__doc__ or "", [(("-n",), {"type": int, "default": 20, "help": "samples per row"})])
+    n = 5 if args.quick else args.n
+    runtimes = [r for r in RUNTIMES if available(r)]
+    samples = launches(runtimes, n)
+    launch = {r: c.median(t) for r, t in samples.items()}
+    fastest = {r: min(t) for r, t in samples.items()}
+    bare, bare_min = launch["bare subprocess"], fastest["bare subprocess"]
+    rows = [
+        [
+            r,
+            c.fmt_us(launch[r]),
+            f"+{c.fmt_us(launch[r] - bare)}",
+            c.fmt_us(fastest[r]),
+            f"+{c.fmt_us(fastest[r] - bare_min)}",
+        ]
+        for r in launch
+    ]
+    columns = ["runtime", "median", "over bare", "fastest", "over bare"]
+    c.table(f"Launch `python -c pass` (median and fastest of {n})", columns, rows)
+    cold = {r: c.median(t) for r, t in cold_starts(runtimes, n).items()}
+    base = cold.get("process", float("nan"))
+    rows = [[r, c.fmt_us(t), "-" if r == "process" else f"{t - base:+.3f} s"] for r, t in cold.items()]
+    title = f"Cold start: a new function's `.remote()` to its result (median of {n})"
+    c.table(title, ["runtime", "median", "over process"], rows)
+    results: dict[str, Any] = {"n": n, "launch": launch, "launch_fastest": fastest, "cold_start": cold}
+    c.write_json(args.json, "runtimes", results)
+
+
+if __name__ == "__main__":
+    main()

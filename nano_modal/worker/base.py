@@ -1,0 +1,144 @@
+"""The runtime interface: what every runtime (runtime.py, bwrap.py, gvisor.py) implements,
+and the cgroup limits they share."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shlex
+import shutil
+import signal
+import sys
+import tempfile
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import nano_modal
+
+from .cgroups import Cgroup, CgroupManager, Limits
+
+log = logging.getLogger("nano_modal.worker")
+
+# The container must import the SDK even when it is run from a source checkout.
+SDK_ROOT = str(Path(nano_modal.__file__).resolve().parents[1])
+DEFAULT_PIDS_LIMIT = 1024  # processes + threads per container: stops fork bombs, not thread pools
+# Modal's default soft cpu limit is the request plus 4 cores: a container may burst (cold
+# starts are cpu-bound) but not starve the host. A spec env value sets an explicit limit.
+CPU_BURST_CORES = 4.0
+ENV_CPU_LIMIT = "NANO_MODAL_CPU_LIMIT"
+PROBE_TIMEOUT = 10.0
+# Joins each cgroup listed before "--" ("0" means the writer itself), then execs the rest:
+# the process is inside its cgroup before the container's first instruction runs.
+_ENTER_CGROUPS = 'for f do [ "$f" = -- ] && break; echo 0 > "$f" || exit 125; shift; done; shift; exec "$@"'
+
+
+@dataclass
+class ContainerConfig:
+    container_id: str
+    env: dict[str, str]
+    workdir: Path
+    cpu: float = 0.0  # cores requested: the cgroup's weight
+    memory_mb: int = 0  # hard memory limit in MiB; 0 = none
+    block_network: bool = False  # no network at all but the link to the server
+    command: list[str] | None = None  # default: the container entrypoint
+
+    def argv(self, python: str = sys.executable) -> list[str]:
+        return self.command or [python, "-m", "nano_modal.container"]
+
+    def limits(self, pids: int) -> Limits:
+        explicit = self.env.get(ENV_CPU_LIMIT)
+        cpu_limit = float(explicit) if explicit else (self.cpu + CPU_BURST_CORES if self.cpu else 0.0)
+        return Limits(memory_mb=self.memory_mb, cpu=cpu_limit, cpu_shares=self.cpu, pids=pids)
+
+
+@cache
+def cgroup_manager() -> CgroupManager | None:
+    return CgroupManager.detect()
+
+
+class Runtime(ABC):
+    name: str
+
+    def __init__(self, *, limits: bool = True, pids_limit: int = DEFAULT_PIDS_LIMIT) -> None:
+        self.cgroups = cgroup_manager() if limits else None
+        self.pids_limit = pids_limit
+        self._cgroup: dict[str, Cgroup] = {}
+
+    @abstractmethod
+    async def start(self, cfg: ContainerConfig) -> asyncio.subprocess.Process:
+        """Start the container; its stdout and stderr must be pipes, its pid a process group leader."""
+
+    async def finish(self, cfg: ContainerConfig, code: int) -> str:
+        """Release what start() took once the process has exited; say why it died, if known."""
+        cgroup = self._cgroup.pop(cfg.container_id, None)
+        reason = ""
+        if cgroup is not None:
+            if cgroup.limits.memory_mb and code != 0 and cgroup.oom_killed():
+                reason = f"out of memory: limit {cgroup.limits.memory_mb} MiB"
+            elif cgroup.limits.pids and code != 0 and cgroup.pids_exhausted():
+                reason = f"too many processes: limit {cgroup.limits.pids}"
+            await asyncio.to_thread(cgroup.destroy)
+        return reason
+
+    async def stop(self, proc: asyncio.subprocess.Process, grace: float = 2.0) -> None:
+        """SIGTERM the container's process group, SIGKILL it after `grace` seconds."""
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
+            if proc.returncode is not None:
+                return
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                await asyncio.wait_for(proc.wait(), wait)
+                return
+            except TimeoutError:
+                continue
+
+    async def probe(self) -> str | None:
+        """Run a trivial command the way containers run; None if it works, else what went wrong."""
+        workdir = Path(tempfile.mkdtemp(prefix="nano-modal-probe-"))
+        cfg = ContainerConfig("probe", {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, workdir, command=["true"])
+        proc = None
+        try:
+            proc = await self.start(cfg)
+            out, err = await asyncio.wait_for(proc.communicate(), PROBE_TIMEOUT)
+            if proc.returncode != 0:
+                return f"exit code {proc.returncode}: {(out + err).decode(errors='replace').strip()[-500:]}"
+            return None
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+        finally:
+            if proc is not None:
+                await self.stop(proc, grace=0)  # a no-op unless it hung
+                await self.finish(cfg, proc.returncode or 0)
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _limit(self, cfg: ContainerConfig) -> list[str]:
+        """Create the container's cgroup; return the argv prefix that moves the process into it."""
+        if self.cgroups is None:
+            return []
+        try:
+            cgroup = self.cgroups.create(cfg.container_id, cfg.limits(self.pids_limit))
+        except OSError as exc:
+            log.warning("container %s runs without limits: %s", cfg.container_id, exc)
+            return []
+        self._cgroup[cfg.container_id] = cgroup
+        return ["/bin/sh", "-c", _ENTER_CGROUPS, "nano-modal-cgroup", *map(str, cgroup.procs_files()), "--"]
+
+    @staticmethod
+    async def _exec(argv: list[str], env: dict[str, str], cwd: Path, **kwargs: object) -> asyncio.subprocess.Process:
+        log.debug("exec %s", shlex.join(argv))
+        return await asyncio.create_subprocess_exec(
+            *argv,
+            env=env,
+            cwd=cwd,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,  # its own process group, so stop() reaches its children too
+            **kwargs,  # type: ignore[arg-type]
+        )

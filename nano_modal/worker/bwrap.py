@@ -1,0 +1,125 @@
+"""The `bwrap` runtime: each container in fresh Linux namespaces, through bubblewrap.
+
+Layers, each of which alone stops the attacks in tests/worker/test_attacks.py:
+- new user/pid/ipc/uts/cgroup (and, with block_network, net) namespaces; no capabilities
+  (as root, bwrap would keep them otherwise); no_new_privs; no nested user namespaces;
+  a seccomp filter (seccomp.py);
+- a root of read-only binds from an allowlist (sandbox.py), private /tmp, minimal /dev
+  and /proc; the workdir is the only writable host directory.
+
+bwrap runs as the worker's user, so uid 0 inside maps to it. A distinct unprivileged host
+uid per container would be stronger, but bwrap resolves bind sources with that uid and the
+worker's Python may live where it cannot look (/root/.pyenv); with images built into a
+world-readable directory that becomes possible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+from pathlib import Path
+
+from .. import config
+from . import seccomp
+from .base import ContainerConfig, Runtime
+from .sandbox import RPC_DIR, Mount, ServerLink, host_view, own_view
+
+
+def bwrap_binary() -> str | None:
+    return shutil.which("bwrap")
+
+
+class BwrapRuntime(Runtime):
+    name = "bwrap"
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.bwrap = bwrap_binary()
+        self.seccomp = seccomp.build_filter()
+        self._links: dict[str, ServerLink] = {}
+
+    def argv(self, cfg: ContainerConfig, seccomp_fd: int, link: ServerLink | None, binds: list[Mount]) -> list[str]:
+        assert self.bwrap is not None
+        view, python = host_view()
+        args = [self.bwrap, "--unshare-user", "--uid", "0", "--gid", "0", "--disable-userns"]
+        args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup", "--hostname", "nano-modal"]
+        if cfg.block_network:
+            args.append("--unshare-net")  # only a loopback device; the server comes through `link`
+        args += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--seccomp", str(seccomp_fd)]
+        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+        for item in view:
+            if isinstance(item, Mount):
+                args += ["--ro-bind", item.source, item.dest]
+            else:
+                args += ["--symlink", item.target, item.dest]
+        for bind in binds:  # the workdir first: volumes may be mounted below it
+            args += ["--bind", bind.source, bind.dest]
+        args += ["--chdir", str(cfg.workdir)]
+        if link is not None:
+            args += ["--ro-bind", str(link.dir), RPC_DIR]
+        args += ["--remount-ro", "/", "--", *cfg.argv(python)]
+        return args
+
+    async def start(self, cfg: ContainerConfig) -> asyncio.subprocess.Process:
+        if self.bwrap is None:
+            raise RuntimeError("bwrap is not installed (apt-get install bubblewrap)")
+        link = None
+        if cfg.block_network:
+            link = ServerLink(cfg.env[config.ENV_SERVER_URL])
+            await link.start()
+            self._links[cfg.container_id] = link
+        seccomp_fd = os.memfd_create("nano-modal-seccomp", 0)  # bwrap reads the filter once, from offset 0
+        try:
+            os.write(seccomp_fd, self.seccomp)
+            os.lseek(seccomp_fd, 0, os.SEEK_SET)
+            binds, env = own_view(cfg, link)
+            argv = [*self._limit(cfg), *self.argv(cfg, seccomp_fd, link, binds)]
+            return await self._exec(argv, env, cfg.workdir, pass_fds=(seccomp_fd,))
+        except BaseException:
+            await self.finish(cfg, -1)
+            raise
+        finally:
+            os.close(seccomp_fd)
+
+    async def stop(self, proc: asyncio.subprocess.Process, grace: float = 2.0) -> None:
+        """SIGTERM the sandboxed command itself, so that its exit hooks run: bwrap would die of it
+        and take the sandbox down at once. Then the base SIGTERM/SIGKILL of bwrap after `grace`."""
+        if proc.returncode is None:
+            for pid in _sandboxed(proc.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), grace)
+        await super().stop(proc, grace=0.5)
+
+    async def finish(self, cfg: ContainerConfig, code: int) -> str:
+        reason = await super().finish(cfg, code)
+        link = self._links.pop(cfg.container_id, None)
+        if link is not None:
+            await link.close()
+        if not reason and code > 128:  # bwrap reports a signal death of its child as 128 + signal
+            reason = f"killed by signal {code - 128}"
+        return reason
+
+
+def _sandboxed(pid: int) -> list[int]:
+    """The processes bwrap `pid` runs: its first descendants that are not bwrap themselves."""
+    children: dict[int, list[tuple[int, str]]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        children.setdefault(int(rest[1]), []).append((int(entry), name))
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        for child, name in children.get(frontier.pop(), []):
+            (frontier if name == "bwrap" else found).append(child)
+    return found

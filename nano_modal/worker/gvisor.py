@@ -1,0 +1,166 @@
+"""The `gvisor` runtime: each container in its own gVisor sandbox (runsc), for untrusted code.
+
+gVisor answers the container's system calls with a kernel of its own written in Go, so a
+kernel bug reachable from the container does not reach the host's. runsc runs in OCI
+bundle mode with the ptrace platform (kvm hangs on the machines measured), a config.json
+per container with the same host view as bwrap (sandbox.py), and the worker's cgroup
+around the whole sandbox. Every runsc command other than the container's own `run` is
+bounded by a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .. import config
+from . import seccomp
+from .base import ContainerConfig, Runtime
+from .sandbox import RPC_DIR, Mount, ServerLink, host_view, own_view
+
+log = logging.getLogger("nano_modal.worker")
+
+RUNSC_TIMEOUT = 10.0  # seconds for runsc kill/delete: a wedged sandbox must not wedge the worker
+NAMESPACES = ("pid", "ipc", "uts", "mount")  # + network, unless the host network is shared
+# The OCI spec cannot say "flags & mask != 0" in one rule: one rule per CLONE_NEW* bit.
+_CLONE_NEW_BITS = [1 << i for i in range(32) if seccomp.CLONE_NEW_MASK & (1 << i)]
+
+
+def runsc_binary() -> str | None:
+    return shutil.which("runsc")
+
+
+class GVisorRuntime(Runtime):
+    name = "gvisor"
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.runsc = runsc_binary()
+        self.base = Path(tempfile.mkdtemp(prefix="nano-modal-gvisor-"))
+        self.state = self.base / "state"  # runsc --root: its record of sandboxes
+        self.rootfs = self.base / "rootfs"  # empty and read-only: everything comes from mounts
+        self.rootfs.mkdir(parents=True)
+        atexit.register(shutil.rmtree, self.base, True)
+        self._links: dict[str, ServerLink] = {}
+        self._ids: dict[int, str] = {}  # runsc's pid -> container id, for stop()
+        view, _ = host_view()
+        for item in view:
+            if not isinstance(item, Mount):  # OCI mounts cannot make symlinks; the root can hold them
+                (self.rootfs / item.dest.lstrip("/")).symlink_to(item.target)
+
+    def _runsc(self, cfg: ContainerConfig | None = None) -> list[str]:
+        assert self.runsc is not None
+        if cfg is None:  # enough for kill and delete
+            return [self.runsc, "--root", str(self.state)]
+        network = "none" if cfg.block_network else "host"  # host: the server on loopback is reachable
+        args = [self.runsc, "--root", str(self.state), "--platform=ptrace", f"--network={network}"]
+        args += ["--ignore-cgroups", "--oci-seccomp"]  # the worker's cgroup wraps the whole sandbox
+        if cfg.block_network:
+            args.append("--host-uds=open")  # lets the container dial the worker's relay socket
+        return args
+
+    def spec(self, cfg: ContainerConfig, link: ServerLink | None) -> dict[str, Any]:
+        view, python = host_view()
+        own, env = own_view(cfg, link)
+        mounts: list[dict[str, Any]] = [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
+            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]},
+        ]
+        binds = [(item.source, item.dest, "ro") for item in view if isinstance(item, Mount)]
+        binds += [(bind.source, bind.dest, "rw") for bind in own]
+        if link is not None:
+            binds.append((str(link.dir), RPC_DIR, "ro"))
+        mounts += [{"destination": d, "type": "bind", "source": s, "options": ["rbind", m]} for s, d, m in binds]
+        denied = [{"names": list(seccomp.denied_numbers()), "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+        denied += [
+            {"names": ["clone"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+             "args": [{"index": 0, "value": bit, "valueTwo": bit, "op": "SCMP_CMP_MASKED_EQ"}]}
+            for bit in _CLONE_NEW_BITS
+        ]  # fmt: skip
+        no_caps: dict[str, list[str]] = {
+            k: [] for k in ("bounding", "effective", "inheritable", "permitted", "ambient")
+        }
+        return {
+            "ociVersion": "1.0.2",
+            "process": {
+                "terminal": False,
+                "user": {"uid": 0, "gid": 0},
+                "args": cfg.argv(python),
+                "env": [f"{k}={v}" for k, v in env.items()],
+                "cwd": str(cfg.workdir),
+                "capabilities": no_caps,
+                "noNewPrivileges": True,
+                "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 65536, "soft": 65536}],
+            },
+            "root": {"path": str(self.rootfs), "readonly": True},
+            "hostname": "nano-modal",
+            "mounts": mounts,
+            "linux": {
+                "namespaces": [{"type": t} for t in (*NAMESPACES, *(["network"] if cfg.block_network else []))],
+                "seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": denied},
+            },
+        }
+
+    async def start(self, cfg: ContainerConfig) -> asyncio.subprocess.Process:
+        if self.runsc is None:
+            raise RuntimeError("runsc is not installed (apt-get install runsc)")
+        link = None
+        if cfg.block_network:
+            link = ServerLink(cfg.env[config.ENV_SERVER_URL])
+            await link.start()
+            self._links[cfg.container_id] = link
+        bundle = self.base / "bundles" / cfg.container_id
+        bundle.mkdir(parents=True, exist_ok=True)
+        (bundle / "config.json").write_text(json.dumps(self.spec(cfg, link)))
+        argv = [*self._limit(cfg), *self._runsc(cfg), "run", "--bundle", str(bundle), cfg.container_id]
+        try:
+            proc = await self._exec(argv, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, cfg.workdir)
+        except BaseException:
+            await self.finish(cfg, -1)
+            raise
+        self._ids[proc.pid] = cfg.container_id
+        return proc
+
+    async def stop(self, proc: asyncio.subprocess.Process, grace: float = 2.0) -> None:
+        """SIGTERM inside the sandbox (`runsc run` does not relay it), so exit hooks run; after
+        `grace`, the base SIGTERM/SIGKILL of runsc, whose sandbox dies with it."""
+        container_id = self._ids.get(proc.pid)
+        if container_id is not None and proc.returncode is None:
+            await self._bounded([*self._runsc(), "kill", container_id, "TERM"])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), grace)
+        await super().stop(proc, grace=0.5)
+
+    async def finish(self, cfg: ContainerConfig, code: int) -> str:
+        self._ids = {pid: i for pid, i in self._ids.items() if i != cfg.container_id}
+        if self.runsc is not None:
+            await self._bounded([*self._runsc(), "delete", "--force", cfg.container_id])
+        reason = await super().finish(cfg, code)
+        link = self._links.pop(cfg.container_id, None)
+        if link is not None:
+            await link.close()
+        shutil.rmtree(self.base / "bundles" / cfg.container_id, ignore_errors=True)
+        if not reason and code > 128:
+            reason = f"killed by signal {code - 128}"
+        return reason
+
+    async def _bounded(self, argv: list[str]) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, start_new_session=True
+        )
+        try:
+            await asyncio.wait_for(proc.wait(), RUNSC_TIMEOUT)
+        except TimeoutError:
+            log.warning("%s timed out after %.0fs", " ".join(argv[-3:]), RUNSC_TIMEOUT)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, 9)
+            await proc.wait()

@@ -1,0 +1,176 @@
+"""What the sandboxing runtimes (bwrap, gvisor) share: the host pieces a container sees,
+and the Unix-socket link to the server for containers without a network.
+
+A container sees a read-only allowlist of the host: the system's programs and libraries,
+a handful of non-secret files from /etc, the worker's Python installation and the SDK.
+Nothing else: not /root, not /home, not the server's state directory, not /etc/shadow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from .. import config
+from .._volume_sync import runtime_binds
+from .base import SDK_ROOT, ContainerConfig
+
+log = logging.getLogger("nano_modal.worker")
+
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# Only what programs need to run, resolve names and verify TLS; never shadow, gshadow,
+# sudoers, ssh host keys or ssl/private.
+_ETC = """
+passwd group hosts resolv.conf nsswitch.conf host.conf gai.conf protocols services networks
+ld.so.cache ld.so.conf ld.so.conf.d localtime timezone os-release debian_version alternatives
+ssl/certs ssl/openssl.cnf ca-certificates ca-certificates.conf mime.types inputrc locale.alias
+"""
+ETC_ALLOWLIST = _ETC.split()
+ETC_LIVE = ("resolv.conf", "hosts")  # rewritten while the host runs: bound, not copied
+CA_ENV = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+RPC_DIR = "/run/nano-modal"  # where the server's socket appears inside a network-less container
+RPC_SOCKET = "server.sock"
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str
+    dest: str
+    writable: bool = False
+
+
+@dataclass(frozen=True)
+class Symlink:
+    target: str
+    dest: str
+
+
+def _covered(path: str, dirs: list[str]) -> bool:
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in dirs)
+
+
+@cache
+def host_view() -> tuple[tuple[Mount | Symlink, ...], str]:
+    """The read-only host pieces every sandboxed container gets, and the Python to run."""
+    items: list[Mount | Symlink] = []
+    bound: list[str] = []
+    for d in SYSTEM_DIRS:
+        if os.path.islink(d):  # merged /usr: /lib -> usr/lib
+            items.append(Symlink(os.readlink(d), d))
+        elif os.path.isdir(d):
+            items.append(Mount(d, d))
+            bound.append(d)
+    items.append(Mount(str(_etc_copy()), "/etc"))
+    live = [f"/etc/{name}" for name in ETC_LIVE if os.path.exists(f"/etc/{name}")]
+    items += [Mount(os.path.realpath(path), path) for path in live]
+    bound.append("/etc")
+    python = os.path.realpath(sys.executable)
+    # The interpreter's installation (a venv's and its base's), wherever it lives (e.g. under /root).
+    extra = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(python).parent.parent)}
+    extra.add(os.path.join(SDK_ROOT, "nano_modal"))  # an editable checkout; inside a prefix otherwise
+    extra.update(p for p in (os.environ.get(k) for k in CA_ENV) if p)
+    for path in sorted({os.path.realpath(p) for p in extra}, key=len):
+        if os.path.exists(path) and not _covered(path, bound):
+            items.append(Mount(path, path))
+            bound.append(path)
+    return tuple(items), python
+
+
+def _etc_copy() -> Path:
+    """A copy of the allowlisted /etc, made once: one mount instead of one per file (each
+    costs bwrap time at every start). Files that change while the host runs are bound live."""
+    etc = Path(tempfile.mkdtemp(prefix="nano-modal-etc-"))
+    atexit.register(shutil.rmtree, etc, True)
+    for name in ETC_ALLOWLIST:
+        source, target = Path("/etc") / name, etc / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):  # absent here, or unreadable: the container does without
+            if source.is_dir():
+                shutil.copytree(source, target, symlinks=True)  # links point into /usr, which is bound
+            elif source.exists():
+                shutil.copy2(source, target)
+    etc.chmod(0o755)
+    return etc
+
+
+def python_path(env: dict[str, str]) -> str:
+    return os.pathsep.join(p for p in (SDK_ROOT, env.get("PYTHONPATH", "")) if p)
+
+
+class ServerLink:
+    """A Unix socket the worker relays to the server's TCP address, for network-less containers.
+
+    gRPC dials `unix:` targets natively, so the container speaks to the server as usual,
+    yet its network namespace has no route anywhere.
+    """
+
+    def __init__(self, server_url: str) -> None:
+        self.host, _, port = server_url.rpartition(":")
+        self.host = self.host.strip("[]")
+        self.port = int(port)
+        self.dir = Path(tempfile.mkdtemp(prefix="nano-modal-rpc-"))
+        self.server: asyncio.AbstractServer | None = None
+        self.streams: set[asyncio.StreamWriter] = set()
+
+    @property
+    def socket(self) -> Path:
+        return self.dir / RPC_SOCKET
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_unix_server(self._relay, path=str(self.socket))
+        self.socket.chmod(0o600)  # the container's uid 0 is the worker's user
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        for writer in list(self.streams):
+            writer.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
+        except OSError as exc:
+            log.warning("relay to the server at %s:%d failed: %s", self.host, self.port, exc)
+            writer.close()
+            return
+        self.streams.update((writer, up_writer))
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        self.streams.difference_update((writer, up_writer))
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(256 * 1024):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        with contextlib.suppress(ConnectionError, OSError):
+            writer.close()
+
+
+def container_server_url() -> str:
+    return f"unix:{RPC_DIR}/{RPC_SOCKET}"
+
+
+def own_view(cfg: ContainerConfig, link: ServerLink | None) -> tuple[list[Mount], dict[str, str]]:
+    """The container's writable binds (its workdir, a directory per volume mount) and its
+    environment: the SDK on its path, the server through `link` if given, the volumes' places."""
+    volumes, volume_env = runtime_binds(cfg.env, cfg.workdir)
+    env = {**cfg.env, **volume_env, "PYTHONPATH": python_path(cfg.env)}
+    if link is not None:
+        env[config.ENV_SERVER_URL] = container_server_url()
+    binds = [Mount(str(cfg.workdir), str(cfg.workdir), writable=True)]
+    binds += [Mount(str(host_dir), path, writable=True) for host_dir, path in volumes]
+    return binds, env
