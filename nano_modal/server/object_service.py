@@ -1,0 +1,384 @@
+"""The gRPC face of dicts, queues, secrets and volumes (a mixin of service.Service).
+
+Every object RPC accepts the admin token or a container's token, so code inside a function
+uses the same objects as the client that launched it. Containers cannot read secrets
+through any RPC: secret values reach a container only through its environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import grpc
+import grpc.aio
+
+from .. import config
+from ..proto import api_pb2
+from .control import ControlPlane, Invalid, NotFound
+from .kv import Dicts, Queues
+from .objects import AlreadyExists, InUse, ObjectRegistry
+from .secret_store import Secrets, load_or_create_key, secret_key_path
+from .state import Container, FunctionRuntime
+from .store import Store, VolumeFileRow
+from .volumes import VolumeBlobs, Volumes
+
+log = logging.getLogger("nano_modal.server")
+Context = grpc.aio.ServicerContext[Any, Any]
+T = TypeVar("T")
+
+
+class ObjectPlane:
+    """Everything the server knows about objects, wired to the control plane."""
+
+    def __init__(self, store: Store, control: ControlPlane, state_dir: Path) -> None:
+        self.control = control
+        self.registry = ObjectRegistry(store, control)
+        self.dicts = Dicts(store, self.registry)
+        self.queues = Queues(store, self.registry)
+        self.secrets = Secrets(store, self.registry, load_or_create_key(secret_key_path(state_dir)))
+        self.volumes = Volumes(store, self.registry, VolumeBlobs(state_dir / "volumes"))
+        self.registry.recover()
+
+    def container_env(self, fn: FunctionRuntime) -> dict[str, str]:
+        """What a new container of `fn` gets in its environment: its secrets and its volume mounts."""
+        definition = fn.definition
+        env: dict[str, str] = {}
+        for secret_id in definition.secret_ids:
+            try:
+                env.update(self.secrets.variables(secret_id))
+            except (NotFound, Invalid) as exc:
+                # It was deleted after the function was created: start without it, say so (no values).
+                log.warning("function %s: secret %s is unavailable: %s", fn.name, secret_id, exc)
+        if definition.volume_mounts:
+            mounts = [
+                {"path": m.mount_path, "volume_id": m.volume_id, "read_only": m.read_only}
+                for m in definition.volume_mounts
+            ]
+            env[config.ENV_VOLUMES] = json.dumps(mounts)
+        return env
+
+    async def reap_forever(self) -> None:
+        while True:
+            await asyncio.sleep(config.EPHEMERAL_OBJECT_HEARTBEAT)
+            try:
+                self.registry.reap_ephemeral()
+            except Exception:
+                log.exception("reaping ephemeral objects failed")
+
+
+class ObjectRpcs:
+    """RPC handlers for objects. Service provides `objects`, `control` and `_any`."""
+
+    objects: ObjectPlane
+    control: ControlPlane
+
+    async def _any(self, context: Context) -> Container | None:  # provided by Service
+        raise NotImplementedError
+
+    async def _run(self, context: Context, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except NotFound as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        except (Invalid, ValueError) as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except AlreadyExists as exc:
+            await context.abort(grpc.StatusCode.ALREADY_EXISTS, str(exc))
+        except InUse as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        raise AssertionError("unreachable")  # abort raises
+
+    async def _await(self, context: Context, coro: Any) -> Any:
+        try:
+            return await coro
+        except NotFound as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        except Invalid as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+
+    # ------------------------------------------------------------------ objects
+
+    async def ObjectGetOrCreate(
+        self, request: api_pb2.ObjectGetOrCreateRequest, context: Context
+    ) -> api_pb2.ObjectGetOrCreateResponse:
+        await self._any(context)
+
+        def resolve() -> api_pb2.ObjectGetOrCreateResponse:
+            row, created = self.objects.registry.get_or_create(
+                request.kind, request.name, request.environment_name, request.create_if_missing, request.ephemeral
+            )
+            if request.required_keys:
+                self.objects.secrets.check_required(row.object_id, list(request.required_keys))
+            return api_pb2.ObjectGetOrCreateResponse(object_id=row.object_id, created=created)
+
+        return await self._run(context, resolve)
+
+    async def ObjectList(self, request: api_pb2.ObjectListRequest, context: Context) -> api_pb2.ObjectListResponse:
+        await self._any(context)
+        rows = await self._run(
+            context, lambda: self.objects.registry.list_named(request.kind, request.environment_name)
+        )
+        return api_pb2.ObjectListResponse(
+            objects=[
+                api_pb2.ObjectInfo(
+                    object_id=r.object_id,
+                    kind=cast(api_pb2.ObjectKind, r.kind),
+                    name=r.name or "",
+                    environment_name=r.environment,
+                    created_at=r.created_at,
+                    updated_at=r.updated_at,
+                    ephemeral=r.ephemeral,
+                )
+                for r in rows
+            ]
+        )
+
+    async def ObjectDelete(self, request: api_pb2.ObjectDeleteRequest, context: Context) -> api_pb2.Empty:
+        await self._any(context)
+        await self._run(
+            context,
+            lambda: self.objects.registry.delete(
+                request.kind, request.name, request.environment_name, request.object_id, request.allow_missing
+            ),
+        )
+        return api_pb2.Empty()
+
+    async def ObjectHeartbeat(self, request: api_pb2.ObjectHeartbeatRequest, context: Context) -> api_pb2.Empty:
+        await self._any(context)
+        await self._run(context, lambda: self.objects.registry.heartbeat(request.object_id))
+        return api_pb2.Empty()
+
+    # ------------------------------------------------------------------ dicts
+
+    async def DictGet(self, request: api_pb2.DictGetRequest, context: Context) -> api_pb2.DictGetResponse:
+        await self._any(context)
+        value = await self._run(context, lambda: self.objects.dicts.get(request.dict_id, request.key))
+        return api_pb2.DictGetResponse(found=value is not None, value=value or b"")
+
+    async def DictUpdate(self, request: api_pb2.DictUpdateRequest, context: Context) -> api_pb2.DictUpdateResponse:
+        await self._any(context)
+        entries = [(e.key, e.value) for e in request.entries]
+        created = await self._run(
+            context, lambda: self.objects.dicts.update(request.dict_id, entries, request.if_not_exists)
+        )
+        return api_pb2.DictUpdateResponse(created=created)
+
+    async def DictPop(self, request: api_pb2.DictGetRequest, context: Context) -> api_pb2.DictGetResponse:
+        await self._any(context)
+        value = await self._run(context, lambda: self.objects.dicts.pop(request.dict_id, request.key))
+        return api_pb2.DictGetResponse(found=value is not None, value=value or b"")
+
+    async def DictContains(self, request: api_pb2.DictGetRequest, context: Context) -> api_pb2.DictGetResponse:
+        await self._any(context)
+        value = await self._run(context, lambda: self.objects.dicts.get(request.dict_id, request.key))
+        return api_pb2.DictGetResponse(found=value is not None)
+
+    async def DictLen(self, request: api_pb2.DictLenRequest, context: Context) -> api_pb2.DictLenResponse:
+        await self._any(context)
+        return api_pb2.DictLenResponse(len=await self._run(context, lambda: self.objects.dicts.len(request.dict_id)))
+
+    async def DictContents(
+        self, request: api_pb2.DictContentsRequest, context: Context
+    ) -> api_pb2.DictContentsResponse:
+        await self._any(context)
+        page, done = await self._run(
+            context, lambda: self.objects.dicts.contents(request.dict_id, request.after, request.limit)
+        )
+        entries = [
+            api_pb2.DictEntry(key=key if request.keys else b"", value=value if request.values else b"")
+            for _, key, value in page
+        ]
+        return api_pb2.DictContentsResponse(entries=entries, next=page[-1][0] if page else request.after, done=done)
+
+    async def DictClear(self, request: api_pb2.DictLenRequest, context: Context) -> api_pb2.Empty:
+        await self._any(context)
+        await self._run(context, lambda: self.objects.dicts.clear(request.dict_id))
+        return api_pb2.Empty()
+
+    # ------------------------------------------------------------------ queues
+
+    async def QueuePut(self, request: api_pb2.QueuePutRequest, context: Context) -> api_pb2.QueuePutResponse:
+        await self._any(context)
+        added = await self._await(
+            context,
+            self.objects.queues.put(request.queue_id, request.partition, list(request.values), request.timeout),
+        )
+        return api_pb2.QueuePutResponse(full=not added)
+
+    async def QueueGet(self, request: api_pb2.QueueGetRequest, context: Context) -> api_pb2.QueueGetResponse:
+        await self._any(context)
+        values = await self._await(
+            context,
+            self.objects.queues.get(request.queue_id, request.partition, request.n_values, request.timeout),
+        )
+        return api_pb2.QueueGetResponse(values=values)
+
+    async def QueueLen(self, request: api_pb2.QueueLenRequest, context: Context) -> api_pb2.QueueLenResponse:
+        await self._any(context)
+        n = await self._run(
+            context, lambda: self.objects.queues.len(request.queue_id, request.partition, request.total)
+        )
+        return api_pb2.QueueLenResponse(len=n)
+
+    async def QueueClear(self, request: api_pb2.QueueClearRequest, context: Context) -> api_pb2.Empty:
+        await self._any(context)
+        await self._run(context, lambda: self.objects.queues.clear(request.queue_id, request.partition, request.all))
+        return api_pb2.Empty()
+
+    async def QueueNextItems(
+        self, request: api_pb2.QueueNextItemsRequest, context: Context
+    ) -> api_pb2.QueueNextItemsResponse:
+        await self._any(context)
+        items = await self._await(
+            context,
+            self.objects.queues.next_items(
+                request.queue_id, request.partition, request.after_item_id, request.max_items, request.timeout
+            ),
+        )
+        return api_pb2.QueueNextItemsResponse(items=[api_pb2.QueueItem(item_id=i, value=v) for i, v in items])
+
+    # ------------------------------------------------------------------ secrets
+
+    async def SecretCreate(
+        self, request: api_pb2.SecretCreateRequest, context: Context
+    ) -> api_pb2.SecretCreateResponse:
+        await self._any(context)
+        secret_id = await self._run(
+            context,
+            lambda: self.objects.secrets.create(
+                request.name, request.environment_name, dict(request.env), request.overwrite
+            ),
+        )
+        return api_pb2.SecretCreateResponse(secret_id=secret_id)
+
+    # ------------------------------------------------------------------ volumes
+
+    def _check_writable(self, container: Container | None, volume_id: str) -> None:
+        """A container whose function mounts this volume read-only may not change it."""
+        if container is None:
+            return
+        mounts = [m for m in self.control._function(container.function_id).definition.volume_mounts]
+        mine = [m for m in mounts if m.volume_id == volume_id]
+        if mine and all(m.read_only for m in mine):
+            raise Invalid(f"volume {volume_id} is mounted read-only at {mine[0].mount_path} in this container")
+
+    async def VolumeGetManifest(
+        self, request: api_pb2.VolumeGetManifestRequest, context: Context
+    ) -> api_pb2.VolumeManifest:
+        await self._any(context)
+        version, files = await self._run(context, lambda: self.objects.volumes.manifest(request.volume_id))
+        return api_pb2.VolumeManifest(
+            version=version,
+            files=[
+                api_pb2.VolumeFile(path=f.path, blob_id=f.blob_id, size=f.size, mode=f.mode, mtime=f.mtime)
+                for f in files
+            ],
+        )
+
+    async def VolumeCommit(
+        self, request: api_pb2.VolumeCommitRequest, context: Context
+    ) -> api_pb2.VolumeCommitResponse:
+        container = await self._any(context)
+        puts = [VolumeFileRow(f.path, f.blob_id, f.size, f.mode, f.mtime) for f in request.puts]
+
+        def commit() -> tuple[int, list[str]]:
+            self._check_writable(container, request.volume_id)
+            return self.objects.volumes.commit(request.volume_id, puts, list(request.deletes), request.overwrite)
+
+        version, missing = await self._run(context, commit)
+        return api_pb2.VolumeCommitResponse(version=version, missing_blob_ids=missing)
+
+    async def VolumeListFiles(
+        self, request: api_pb2.VolumeListFilesRequest, context: Context
+    ) -> api_pb2.VolumeListFilesResponse:
+        await self._any(context)
+        entries = await self._run(
+            context, lambda: self.objects.volumes.list_files(request.volume_id, request.path, request.recursive)
+        )
+        return api_pb2.VolumeListFilesResponse(entries=entries)
+
+    async def VolumeRemoveFile(
+        self, request: api_pb2.VolumeRemoveFileRequest, context: Context
+    ) -> api_pb2.VolumeCommitResponse:
+        container = await self._any(context)
+
+        def remove() -> int:
+            self._check_writable(container, request.volume_id)
+            return self.objects.volumes.remove(request.volume_id, request.path, request.recursive)
+
+        return api_pb2.VolumeCommitResponse(version=await self._run(context, remove))
+
+    async def VolumeCopyFiles(
+        self, request: api_pb2.VolumeCopyFilesRequest, context: Context
+    ) -> api_pb2.VolumeCommitResponse:
+        container = await self._any(context)
+
+        def copy() -> int:
+            self._check_writable(container, request.volume_id)
+            return self.objects.volumes.copy(
+                request.volume_id, list(request.src_paths), request.dst_path, request.recursive
+            )
+
+        return api_pb2.VolumeCommitResponse(version=await self._run(context, copy))
+
+    async def VolumeReadFile(
+        self, request: api_pb2.VolumeReadFileRequest, context: Context
+    ) -> AsyncIterator[api_pb2.BlobChunk]:
+        await self._any(context)
+        path = await self._run(context, lambda: self.objects.volumes.open_file(request.volume_id, request.path))
+        try:
+            f = path.open("rb")  # an open file survives a concurrent delete of its content
+        except FileNotFoundError:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"{request.path}: content is missing on the server")
+            return
+        with f:
+            data = f.read(config.VOLUME_CHUNK_SIZE)
+            yield api_pb2.BlobChunk(blob_id=path.name, data=data)  # at least one chunk, even when empty
+            while data:
+                data = f.read(config.VOLUME_CHUNK_SIZE)
+                if data:
+                    yield api_pb2.BlobChunk(data=data)
+
+    async def VolumeBlobHas(self, request: api_pb2.BlobHasRequest, context: Context) -> api_pb2.BlobHasResponse:
+        await self._any(context)
+        exists = await self._run(context, lambda: self.objects.volumes.blobs.has(request.blob_id))
+        return api_pb2.BlobHasResponse(exists=exists)
+
+    async def VolumeBlobPut(
+        self, request_iterator: AsyncIterator[api_pb2.BlobChunk], context: Context
+    ) -> api_pb2.BlobPutResponse:
+        await self._any(context)
+        writer = self.objects.volumes.blobs.writer()
+        blob_id = ""
+        try:
+            async for chunk in request_iterator:
+                blob_id = blob_id or chunk.blob_id
+                writer.write(chunk.data)
+        except BaseException:
+            writer.abort()
+            raise
+        await self._run(context, lambda: writer.finish(blob_id))
+        return api_pb2.BlobPutResponse(blob_id=blob_id)
+
+    async def VolumeBlobGet(
+        self, request: api_pb2.BlobGetRequest, context: Context
+    ) -> AsyncIterator[api_pb2.BlobChunk]:
+        await self._any(context)
+        path = await self._run(context, lambda: self.objects.volumes.blobs.path(request.blob_id))
+        try:
+            f = path.open("rb")
+        except FileNotFoundError:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"volume content {request.blob_id} not found")
+            return
+        with f:
+            data = f.read(config.VOLUME_CHUNK_SIZE)
+            yield api_pb2.BlobChunk(blob_id=request.blob_id, data=data)
+            while data:
+                data = f.read(config.VOLUME_CHUNK_SIZE)
+                if data:
+                    yield api_pb2.BlobChunk(data=data)

@@ -1,0 +1,193 @@
+"""Queue: FIFO per partition, blocking gets, many producers and consumers, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+import nano_modal
+from nano_modal import config
+from nano_modal.exception import InvalidError, NotFoundError, SerializationError
+
+
+def fresh() -> nano_modal.Queue:
+    return nano_modal.Queue.from_name(f"q-{uuid.uuid4().hex[:10]}", create_if_missing=True)
+
+
+def test_fifo_and_partitions(cluster: object) -> None:
+    q = fresh()
+    q.put(1)
+    q.put_many([2, 3, {"four": 4}])
+    q.put("a", partition="alpha")
+    q.put_many(["b", "c"], partition="alpha")
+    assert q.len() == 4 and q.len(partition="alpha") == 3 and q.len(total=True) == 7
+    assert q.get() == 1
+    assert q.get_many(2) == [2, 3]
+    assert q.get_many(10) == [{"four": 4}]  # up to n: what there is
+    assert q.get(block=False) is None  # default partition now empty
+    assert q.get_many(5, block=False) == []
+    assert q.get(partition="alpha") == "a"
+    q.clear(partition="alpha")
+    assert q.len(total=True) == 0
+    q.put_many([1, 2], partition="x")
+    q.put(3)
+    q.clear(all=True)
+    assert q.len(total=True) == 0
+
+
+def test_iterate_does_not_consume(cluster: object) -> None:
+    q = fresh()
+    q.put_many(list(range(250)))
+    assert list(q.iterate()) == list(range(250))
+    assert q.len() == 250
+
+    def later() -> None:
+        time.sleep(0.5)
+        q.put("late")
+
+    threading.Thread(target=later).start()
+    seen = list(q.iterate(item_poll_timeout=5.0))
+    assert seen[-1] == "late" and len(seen) == 251
+
+
+def test_blocking_get_waits_server_side(cluster: object) -> None:
+    q = fresh()
+
+    def later() -> None:
+        time.sleep(0.7)
+        q.put("hello")
+
+    threading.Thread(target=later).start()
+    started = time.monotonic()
+    assert q.get(timeout=10) == "hello"
+    assert 0.5 < time.monotonic() - started < 5
+    started = time.monotonic()
+    with pytest.raises(queue.Empty):
+        q.get(timeout=0.5)
+    with pytest.raises(queue.Empty):
+        q.get_many(3, timeout=0.3)
+    assert 0.7 < time.monotonic() - started < 5
+
+
+def test_full_partition(cluster: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    q = fresh()
+    q.put_many(list(range(config.QUEUE_MAX_PARTITION_ITEMS)))
+    with pytest.raises(queue.Full):
+        q.put("one too many", block=False)
+    with pytest.raises(queue.Full):
+        q.put("one too many", timeout=0.3)
+    q.put("elsewhere", partition="other")  # other partitions are not affected
+
+    def drain() -> None:
+        time.sleep(0.5)
+        q.get()
+
+    threading.Thread(target=drain).start()
+    q.put("fits after a get", timeout=10)  # a blocked put wakes when room appears
+    assert q.len() == config.QUEUE_MAX_PARTITION_ITEMS
+
+
+def test_async_twins(cluster: object) -> None:
+    q = fresh()
+
+    async def main() -> list[Any]:
+        await q.put.aio("x")
+        await q.put_many.aio(["y", "z"])
+        return [await q.get.aio(), await q.get_many.aio(5), await q.len.aio()]
+
+    assert asyncio.run(main()) == ["x", ["y", "z"], 0]
+
+
+def test_ephemeral_queue(cluster: object) -> None:
+    with nano_modal.Queue.ephemeral() as q:
+        q.put(1)
+        assert q.get() == 1
+        object_id = q.object_id
+    with pytest.raises(NotFoundError):
+        nano_modal.Queue.from_id(object_id).len()
+
+
+def test_delete_wakes_blocked_getters(cluster: object) -> None:
+    name = f"doomed-{uuid.uuid4().hex[:8]}"
+    q = nano_modal.Queue.from_name(name, create_if_missing=True)
+    q.hydrate()
+    errors: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            q.get(timeout=30)
+        except BaseException as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=wait)
+    t.start()
+    time.sleep(0.5)
+    nano_modal.Queue.objects.delete(name)
+    t.join(10)
+    assert not t.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], NotFoundError)
+
+
+# ---------------------------------------------------------------- from inside functions
+
+
+def test_producers_and_consumers_across_containers(objects_app: Any) -> None:
+    """4 producers and 4 consumers in their own containers: every item arrives exactly once."""
+    q = fresh()
+    producers, consumers, per_producer = 4, 4, 250
+    consuming = [objects_app.consume.spawn(q, c) for c in range(consumers)]
+    assert sum(objects_app.produce.map([q] * producers, range(producers), [per_producer] * producers)) == 1000
+    q.put_many([None] * consumers)  # one stop sentinel per consumer
+    got = [tuple(item) for call in consuming for item in call.get(timeout=180)]
+    expected = [(p, j) for p in range(producers) for j in range(per_producer)]
+    assert len(got) == len(expected)  # nothing delivered twice
+    assert sorted(got) == expected  # nothing lost
+    assert q.len(total=True) == 0
+    per_consumer = [call.get() for call in consuming]
+    for items in per_consumer:  # FIFO per producer, as each consumer saw them
+        for p in range(producers):
+            mine = [j for (pp, j) in items if pp == p]
+            assert mine == sorted(mine)
+
+
+def test_get_timeout_inside_a_container(objects_app: Any) -> None:
+    assert objects_app.queue_get_timeout.remote(fresh(), 0.5).startswith("empty after 0.")
+
+
+# ---------------------------------------------------------------- bad input
+
+
+class Unpicklable:
+    def __reduce__(self) -> Any:
+        raise TypeError("refuses to be pickled")
+
+
+def test_bad_items(cluster: object) -> None:
+    q = fresh()
+    q.put("keep")
+    with pytest.raises(SerializationError, match=r"cannot put .* on Queue .*cannot be pickled"):
+        q.put(Unpicklable())
+    with pytest.raises(SerializationError):
+        q.put_many([1, 2, Unpicklable()])  # checked before anything is sent
+    with pytest.raises(InvalidError, match="takes items of at most"):
+        q.put(b"x" * (config.QUEUE_MAX_ITEM_BYTES + 1))
+    with pytest.raises(InvalidError, match="partition"):
+        q.put(1, partition="")
+    with pytest.raises(InvalidError, match="partition"):
+        q.put(1, partition="p" * 100)
+    with pytest.raises(InvalidError, match="n_values"):
+        q.get_many(0)
+    assert q.len() == 1 and q.get() == "keep"
+
+
+def test_missing_and_invalid_names(cluster: object) -> None:
+    with pytest.raises(InvalidError):
+        nano_modal.Queue.from_name("no spaces please")
+    with pytest.raises(NotFoundError, match="not found"):
+        nano_modal.Queue.from_name(f"missing-{uuid.uuid4().hex[:8]}").put(1)
