@@ -39,7 +39,14 @@ def parse_args(description: str, extra: Sequence[tuple[tuple[str, ...], dict[str
     parser.add_argument("--json", type=Path, default=None, help="also write the results here as JSON")
     for flags, kwargs in extra:
         parser.add_argument(*flags, **kwargs)
-    return parser.parse_args()
+    args = parser.parse_args()
+    m = machine()
+    console.print(
+        f"[dim]{m['date']}  {m['cores']} cores ({m['cpu']})  Python {m['python']}  "
+        f"nano_modal {m['git']} from {m['nano_modal']}  load average {m['loadavg'][0]:.2f}"
+        f"{'  (quick)' if args.quick else ''}[/dim]"
+    )
+    return args
 
 
 def temp_home(prefix: str = "nano-modal-bench-") -> Path:
@@ -49,6 +56,10 @@ def temp_home(prefix: str = "nano-modal-bench-") -> Path:
     os.environ.pop("NANO_MODAL_SERVER_URL", None)
     os.environ.pop("NANO_MODAL_TOKEN", None)
     atexit.register(shutil.rmtree, home, True)
+    # `python -m nano_modal.server|worker` put the working directory first on sys.path: run them
+    # from here, so that they import the same nano_modal as this process (PYTHONPATH or install),
+    # never a checkout that happens to be the current directory.
+    os.chdir(home)
     return home
 
 
@@ -64,9 +75,31 @@ def machine() -> dict[str, Any]:
     import nano_modal
 
     return {
-        "cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(), "kernel": platform.release(),
-        "nano_modal": str(Path(nano_modal.__file__).parent), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "nano_modal": str(Path(nano_modal.__file__).parent),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "git": _git_state(Path(nano_modal.__file__).resolve().parents[1]),
+        "loadavg": os.getloadavg(),
     }
+
+
+def _git_state(root: Path) -> str:
+    """Commit of the nano_modal being measured (+ '-dirty' if its files differ from it)."""
+    if os.environ.get("NANO_MODAL_BENCH_COMMIT"):  # set when benchmarking an exported snapshot
+        return os.environ["NANO_MODAL_BENCH_COMMIT"]
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "nano_modal"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        return head + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
 
 
 # ------------------------------------------------------------------ statistics
@@ -195,6 +228,15 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+def is_container(pid: int) -> bool:
+    """A container's Python process (not the bwrap/runsc wrappers whose command lines name it too)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return Path(argv[0].decode(errors="replace")).name.startswith("python") and b"nano_modal.container" in argv
+
+
 def find_child(module: str, root: int | None = None) -> int | None:
     """The first descendant of `root` (default: this process) running `python -m <module>`."""
     for pid in descendants(root or os.getpid()):
@@ -223,9 +265,21 @@ class Cluster:
         env.pop("NANO_MODAL_SERVER_URL", None)
         port_file = state_dir / "port"
         self.server = subprocess.Popen(
-            [sys.executable, "-m", "nano_modal.server", "--port", "0", "--state-dir", str(state_dir),
-             "--port-file", str(port_file), "--quiet"],
-            env=env, stdout=(state_dir / "server.log").open("ab"), stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "nano_modal.server",
+                "--port",
+                "0",
+                "--state-dir",
+                str(state_dir),
+                "--port-file",
+                str(port_file),
+                "--quiet",
+            ],
+            env=env,
+            stdout=(state_dir / "server.log").open("ab"),
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while not (port_file.exists() and port_file.read_text().strip()):
@@ -235,7 +289,9 @@ class Cluster:
         self.url = f"127.0.0.1:{port_file.read_text().strip()}"
         self.worker = subprocess.Popen(
             [sys.executable, "-m", "nano_modal.worker", "--server", self.url, "--quiet"],
-            env=env, stdout=(state_dir / "worker.log").open("ab"), stderr=subprocess.STDOUT,
+            env=env,
+            stdout=(state_dir / "worker.log").open("ab"),
+            stderr=subprocess.STDOUT,
         )
         os.environ["NANO_MODAL_SERVER_URL"] = self.url
         os.environ["NANO_MODAL_TOKEN"] = self.token
@@ -265,8 +321,11 @@ def start_ray(num_cpus: int | None = None) -> Any:
     import logging
 
     ray.init(
-        num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False,
-        logging_level=logging.ERROR, object_store_memory=512 * 2**20,
+        num_cpus=num_cpus or os.cpu_count(),
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.ERROR,
+        object_store_memory=512 * 2**20,
     )
     return ray
 
@@ -278,10 +337,16 @@ def _role(pid: int) -> str:
     if pid == os.getpid():
         return "client (this process)"
     cmd = cmdline(pid)
+    if "nano_modal.container" in cmd and not is_container(pid):
+        return "nano sandbox wrappers"
     for needle, role in (
-        ("nano_modal.server", "nano server"), ("nano_modal.worker", "nano worker"),
-        ("nano_modal.container", "nano container"), ("raylet", "ray raylet"), ("gcs_server", "ray gcs"),
-        ("default_worker.py", "ray workers"), ("ray::", "ray workers"),
+        ("nano_modal.server", "nano server"),
+        ("nano_modal.worker", "nano worker"),
+        ("nano_modal.container", "nano container"),
+        ("raylet", "ray raylet"),
+        ("gcs_server", "ray gcs"),
+        ("default_worker.py", "ray workers"),
+        ("ray::", "ray workers"),
     ):
         if needle in cmd:
             return role

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +30,10 @@ TARGET_PER_S = 5_000
 
 def identity(x: Any) -> Any:
     return x
+
+
+def count_containers() -> int:
+    return sum(1 for pid in c.descendants(os.getpid()) if c.is_container(pid))
 
 
 def timed(run: Callable[[int], list[Any]], n: int) -> tuple[float, dict[str, float]]:
@@ -47,7 +52,7 @@ def main() -> None:
         [(("--n",), {"type": int, "default": None}), (("--reps",), {"type": int, "default": None})],
     )
     n = args.n or (10_000 if args.quick else 100_000)
-    reps = args.reps or (1 if args.quick else 3)
+    reps = args.reps or (1 if args.quick else 2)
     c.temp_home()
 
     pool = multiprocessing.get_context("fork").Pool(2)  # forked before any gRPC / Ray threads exist
@@ -74,13 +79,15 @@ def main() -> None:
 
         elapsed: dict[str, list[float]] = {name: [] for name in peers}
         cpu: dict[str, list[dict[str, float]]] = {name: [] for name in peers}
+        containers = 0
         for r in range(reps):
             for name, run in peers.items():
                 secs, used = timed(run, n)
                 elapsed[name].append(secs)
                 cpu[name].append(used)
+                if name == "nano-modal .map":  # how many containers the autoscaler started for it
+                    containers = max(containers, count_containers())
                 c.console.print(f"[dim]rep {r + 1}/{reps}: {name}: {n / secs:,.0f}/s[/dim]")
-
     pool.close()
     pool.join()
     if ray is not None:
@@ -88,19 +95,34 @@ def main() -> None:
 
     nano = "nano-modal .map"
     rate = {name: n / c.median(s) for name, s in elapsed.items()}
-    results: dict[str, Any] = {"n": n, "reps": reps, "target_per_s": TARGET_PER_S, "peers": {}}
+    results: dict[str, Any] = {
+        "n": n,
+        "reps": reps,
+        "target_per_s": TARGET_PER_S,
+        "containers": containers,
+        "peers": {},
+    }
     rows = []
     for name, s in elapsed.items():
         results["peers"][name] = {
-            "per_s_median": rate[name], "seconds": s, "per_s_each": [n / x for x in s], "cpu": cpu[name],
+            "per_s_median": rate[name],
+            "seconds": s,
+            "per_s_each": [n / x for x in s],
+            "cpu": cpu[name],
         }
-        rows.append([
-            name, c.fmt_rate(rate[name]), " / ".join(f"{n / x:,.0f}" for x in s), c.fmt_s(c.median(s)),
-            "1.00x" if name == nano else c.ratio(rate[nano], rate[name]),
-        ])
+        rows.append(
+            [
+                name,
+                c.fmt_rate(rate[name]),
+                " / ".join(f"{n / x:,.0f}" for x in s),
+                c.fmt_s(c.median(s)),
+                "1.00x" if name == nano else c.ratio(rate[nano], rate[name]),
+            ]
+        )
     c.table(
         f"map of {n:,} trivial inputs (median of {reps})",
-        ["peer", "inputs/s", "each rep (/s)", "wall", "nano rate ÷ peer rate"], rows,
+        ["peer", "inputs/s", "each rep (/s)", "wall", "nano rate ÷ peer rate"],
+        rows,
         caption=f"target: nano-modal >= {TARGET_PER_S:,}/s and ahead of Ray",
     )
 
@@ -110,16 +132,22 @@ def main() -> None:
     for name, runs in cpu.items():
         mid = sorted(runs, key=lambda u: u["wall"])[len(runs) // 2]
         total = sum(v for k, v in mid.items() if k != "wall")
-        cpu_rows.append([
-            name, *[f"{mid.get(role, 0.0) * 10_000 / n:.2f}" for role in roles],
-            f"{total * 10_000 / n:.2f}", f"{total / mid['wall']:.2f}",
-        ])
+        cpu_rows.append(
+            [
+                name,
+                *[f"{mid.get(role, 0.0) * 10_000 / n:.2f}" for role in roles],
+                f"{total * 10_000 / n:.2f}",
+                f"{total / mid['wall']:.2f}",
+            ]
+        )
     c.table(
         "CPU seconds per 10k inputs, by process (median repetition)",
-        ["peer", *roles, "total", "cores busy"], cpu_rows,
+        ["peer", *roles, "total", "cores busy"],
+        cpu_rows,
         caption="'client' includes the Ray driver's threads, which are idle outside the Ray runs",
     )
 
+    c.console.print(f"[dim]nano-modal containers alive after its runs (at most): {containers}[/dim]")
     verdict = rate[nano] >= TARGET_PER_S and rate[nano] > rate.get("Ray tasks", 0)
     results["meets_target"] = verdict
     c.console.print(

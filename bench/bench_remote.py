@@ -69,7 +69,7 @@ def main() -> None:
             peers["Ray actor method"] = lambda i: ray.get(actor.f.remote(i))
         peers["Pool.apply"] = lambda i: pool.apply(identity, (i,))
 
-        for name, call in peers.items():
+        for call in peers.values():
             sample(call, warmup)
 
         samples: dict[str, list[float]] = {name: [] for name in peers}
@@ -94,14 +94,26 @@ def main() -> None:
         p50, p90, p99 = (c.percentile(s, q) for q in (50, 90, 99))
         mean = sum(s) / len(s)
         results["peers"][name] = {
-            "p50_s": p50, "p90_s": p90, "p99_s": p99, "mean_s": mean, "min_s": min(s),
-            "round_p50_s": round_p50[name], "n": len(s),
+            "p50_s": p50,
+            "p90_s": p90,
+            "p99_s": p99,
+            "mean_s": mean,
+            "min_s": min(s),
+            "round_p50_s": round_p50[name],
+            "n": len(s),
         }
-        rows.append([
-            name, c.fmt_us(p50), c.fmt_us(p90), c.fmt_us(p99), c.fmt_us(mean), f"{1 / mean:,.0f}",
-            " / ".join(c.fmt_us(x) for x in round_p50[name]),
-            "1.00x" if name == nano else c.ratio(nano_p50, p50),
-        ])
+        rows.append(
+            [
+                name,
+                c.fmt_us(p50),
+                c.fmt_us(p90),
+                c.fmt_us(p99),
+                c.fmt_us(mean),
+                f"{1 / mean:,.0f}",
+                " / ".join(c.fmt_us(x) for x in round_p50[name]),
+                "1.00x" if name == nano else c.ratio(nano_p50, p50),
+            ]
+        )
     c.table(
         f"Warm round trip of a trivial function ({per_round * rounds} sequential calls per peer, {rounds} rounds)",
         ["peer", "p50", "p90", "p99", "mean", "calls/s", "p50 per round", "nano p50 ÷ peer p50"],

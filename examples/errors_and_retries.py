@@ -4,7 +4,6 @@
 """
 
 import os
-import tempfile
 import time
 
 import nano_modal as modal
@@ -18,12 +17,14 @@ def parse(text: str) -> int:
 
 
 @app.function(retries=modal.Retries(max_retries=3, initial_delay=0.1))
-def flaky(marker_dir: str) -> str:
-    attempts = len(os.listdir(marker_dir))
-    open(os.path.join(marker_dir, str(attempts)), "w").close()
-    if attempts < 2:
-        raise RuntimeError(f"transient failure #{attempts + 1}")
-    return f"succeeded on attempt {attempts + 1}"
+def flaky(attempts: modal.Dict) -> str:
+    # Containers share nothing with each other or the caller but what they are given: the
+    # attempt counter lives in a Dict that every attempt sees.
+    attempt = attempts.get("n", 0) + 1
+    attempts["n"] = attempt
+    if attempt < 3:
+        raise RuntimeError(f"transient failure #{attempt}")
+    return f"succeeded on attempt {attempt}"
 
 
 @app.function(timeout=1)
@@ -43,8 +44,8 @@ def main() -> None:
     except ValueError as exc:
         print("ValueError came back:", exc)
 
-    with tempfile.TemporaryDirectory() as markers:
-        print(flaky.remote(markers))
+    with modal.Dict.ephemeral() as attempts:
+        print(flaky.remote(attempts))
 
     try:
         too_slow.remote()

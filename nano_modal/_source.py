@@ -18,14 +18,18 @@ def source_archive(module_name: str) -> bytes | None:
     if top in _cache:
         return _cache[top][0]
     module = sys.modules.get(top)
-    file = getattr(module, "__file__", None)
-    if module is None or file is None:
+    if module is None:
         return None
-    path = Path(file).resolve()
-    if hasattr(module, "__path__"):  # a package: ship its whole directory
-        root = path.parent.parent
-        files = sorted(p for p in path.parent.rglob("*") if p.is_file() and not _skipped(p, path.parent))
+    file = getattr(module, "__file__", None)
+    package_dirs = list(getattr(module, "__path__", []))
+    if file is None and not package_dirs:
+        return None
+    if package_dirs:  # a package, regular or namespace (no __init__.py): ship its whole directory
+        package = Path(file).resolve().parent if file else Path(package_dirs[0]).resolve()
+        root = package.parent
+        files = sorted(p for p in package.rglob("*") if p.is_file() and not _skipped(p, package))
     else:
+        path = Path(str(file)).resolve()
         root = path.parent
         files = [path]
     buffer = io.BytesIO()

@@ -21,19 +21,21 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import copy
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from . import config
-from ._source import source_archive
+from ._definition import BATCHED_MARK, FunctionOptions, build_definition
 from ._utils.aio import run_blocking, run_in_background, twin
 from .client import Client
+from .cls import Cls
 from .exception import InvalidError
-from .functions import Function, FunctionOptions
+from .functions import Function
 from .proto import api_pb2
 from .retries import Retries
-from .serialization import serialize
+from .schedule import Cron, Period
 
 _ACTIVE_APPS: list[App] = []  # apps defined in this process, for hydration inside containers
 
@@ -68,6 +70,7 @@ class App:
         self.deployed_version = 0
         self.registered_functions: dict[str, Function] = {}
         self.registered_entrypoints: dict[str, LocalEntrypoint] = {}
+        self.registered_classes: dict[str, Cls] = {}
         self._run_lock: asyncio.Lock | None = None
         self._log_task: asyncio.Task[None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
@@ -106,42 +109,142 @@ class App:
         volumes: dict[str, Any] | None = None,
         name: str | None = None,
         block_network: bool = False,
+        schedule: Period | Cron | None = None,
     ) -> Callable[[Callable[..., Any]], Function]:
         """Register a function to run remotely. Options follow `modal.App.function`."""
         if _warn_parentheses_missing is not None:
             raise InvalidError("use @app.function() with parentheses")
+        options = self._options(
+            image,
+            timeout,
+            retries,
+            max_containers,
+            min_containers,
+            scaledown_window,
+            max_inputs,
+            cpu,
+            memory,
+            serialized,
+            secrets,
+            volumes,
+            block_network,
+        )
+
+        if schedule is not None and not isinstance(schedule, Period | Cron):
+            raise InvalidError(f"schedule must be nano_modal.Period or nano_modal.Cron, got {schedule!r}")
+        options.schedule = schedule
 
         def decorate(raw_f: Callable[..., Any]) -> Function:
-            if isinstance(raw_f, Function):
-                raise InvalidError(f"{raw_f.name} is already a nano_modal Function")
-            if not callable(raw_f):
-                raise InvalidError(f"@app.function() needs a function, got {type(raw_f).__name__}")
-            tag = name or raw_f.__qualname__
-            if "<locals>" in tag and not serialized:
-                raise InvalidError(
-                    f"{tag} is defined inside another function: pass serialized=True to send it by value"
-                )
-            options = FunctionOptions(
-                timeout=timeout,
-                retries=Retries.coerce(retries),
-                max_containers=max_containers,
-                min_containers=min_containers,
-                scaledown_window=scaledown_window,
-                max_inputs=max_inputs,
-                cpu=cpu,
-                memory=memory,
-                serialized=serialized,
-                image=image or self.image,
-                secrets=tuple(self.secrets + list(secrets or [])),
-                volumes={**self.volumes, **(volumes or {})},
-                block_network=block_network,
-            )
-            options.validate(tag)
-            fn = Function(self, raw_f, tag, options)
+            if isinstance(raw_f, Function | Cls):
+                raise InvalidError(f"{raw_f.name} is already registered with an app")
+            if not callable(raw_f) or isinstance(raw_f, type):
+                raise InvalidError(f"@app.function() needs a function, got {raw_f!r}; use @app.cls() for classes")
+            tag = self._tag(name or raw_f.__qualname__, serialized)
+            fn_options = copy.copy(options)
+            fn_options.read_marks(raw_f)
+            fn_options.validate(tag)
+            fn = Function(self, raw_f, tag, fn_options)
             self.registered_functions[tag] = fn
             return fn
 
         return decorate
+
+    def cls(
+        self,
+        _warn_parentheses_missing: Any = None,
+        *,
+        image: Any = None,
+        timeout: float = config.DEFAULT_TIMEOUT,
+        retries: int | Retries | None = None,
+        max_containers: int | None = None,
+        min_containers: int = 0,
+        scaledown_window: float | None = None,
+        max_inputs: int | None = None,
+        cpu: float | None = None,
+        memory: int | None = None,
+        serialized: bool = False,
+        secrets: list[Any] | None = None,
+        volumes: dict[str, Any] | None = None,
+        block_network: bool = False,
+    ) -> Callable[[type], Cls]:
+        """Register a class whose `@method()`s run remotely; same options as `function`."""
+        if _warn_parentheses_missing is not None:
+            raise InvalidError("use @app.cls() with parentheses")
+        options = self._options(
+            image,
+            timeout,
+            retries,
+            max_containers,
+            min_containers,
+            scaledown_window,
+            max_inputs,
+            cpu,
+            memory,
+            serialized,
+            secrets,
+            volumes,
+            block_network,
+        )
+
+        def decorate(user_cls: type) -> Cls:
+            if not isinstance(user_cls, type):
+                raise InvalidError(f"@app.cls() needs a class, got {user_cls!r}")
+            tag = self._tag(user_cls.__qualname__, serialized)
+            cls_options = copy.copy(options)
+            cls_options.read_marks(user_cls)
+            cls = Cls(self, user_cls, tag, cls_options)
+            methods = cls.methods()
+            if not methods:
+                raise InvalidError(f"class {tag} has no @nano_modal.method(): nothing could be called remotely")
+            batched = [m.name for m in methods if hasattr(getattr(user_cls, m.name), BATCHED_MARK)]
+            if batched:
+                if len(methods) > 1:
+                    raise InvalidError(f"class {tag}: a class with a @batched method ({batched[0]}) can have no other")
+                cls_options.read_marks(getattr(user_cls, batched[0]))
+            cls_options.validate(tag)
+            self.registered_classes[tag] = cls
+            return cls
+
+        return decorate
+
+    def _tag(self, tag: str, serialized: bool) -> str:
+        if "<locals>" in tag and not serialized:
+            raise InvalidError(f"{tag} is defined inside another function: pass serialized=True to send it by value")
+        if tag in self.registered_functions or tag in self.registered_classes:
+            raise InvalidError(f"app {self.description} already has a function or class named {tag}")
+        return tag
+
+    def _options(
+        self,
+        image: Any,
+        timeout: float,
+        retries: int | Retries | None,
+        max_containers: int | None,
+        min_containers: int,
+        scaledown_window: float | None,
+        max_inputs: int | None,
+        cpu: float | None,
+        memory: int | None,
+        serialized: bool,
+        secrets: list[Any] | None,
+        volumes: dict[str, Any] | None,
+        block_network: bool,
+    ) -> FunctionOptions:
+        return FunctionOptions(
+            timeout=timeout,
+            retries=Retries.coerce(retries),
+            max_containers=max_containers,
+            min_containers=min_containers,
+            scaledown_window=scaledown_window,
+            max_inputs=max_inputs,
+            cpu=cpu,
+            memory=memory,
+            serialized=serialized,
+            image=image or self.image,
+            secrets=tuple(self.secrets + list(secrets or [])),
+            volumes={**self.volumes, **(volumes or {})},
+            block_network=block_network,
+        )
 
     def local_entrypoint(
         self, _warn_parentheses_missing: Any = None, *, name: str | None = None
@@ -186,16 +289,22 @@ class App:
         app_name = name or self.name
         if not app_name:
             raise InvalidError("a deployed app needs a name: App('name') or deploy(name=...)")
+        if self.app_id is not None and not self.deployed_version:
+            raise InvalidError(f"app {app_name} is running (app.run()): deploy it outside the `with` block")
         client = await Client.get()
-        definitions = [await _definition(client, fn) for fn in self.registered_functions.values()]
+        targets = self._registered()
+        definitions = [await _definition(client, target) for target in targets.values()]
         response = await client.stub.AppDeploy(
             api_pb2.AppDeployRequest(name=app_name, tag=tag, definitions=definitions)
         )
         self.app_id = response.app_id
         self.deployed_version = response.version
-        for fn_name, function_id in response.function_ids.items():
-            self.registered_functions[fn_name].object_id = function_id
+        for definition in definitions:
+            _hydrate(targets[definition.name], response.function_ids[definition.name], definition, app_name)
         return self
+
+    def _registered(self) -> dict[str, Function | Cls]:
+        return {**self.registered_functions, **self.registered_classes}
 
     async def _ensure_running(self) -> None:
         """Start the app on first use outside `app.run()` (a script calling `.remote()` directly)."""
@@ -215,12 +324,12 @@ class App:
             if show_logs:
                 self._log_task = asyncio.create_task(_print_logs(client, self.app_id))
             self._heartbeat_task = asyncio.create_task(_heartbeat(client, self.app_id))
-            for fn in self.registered_functions.values():
-                definition = await _definition(client, fn)
+            for target in self._registered().values():
+                definition = await _definition(client, target)
                 created = await client.stub.FunctionCreate(
                     api_pb2.FunctionCreateRequest(app_id=self.app_id, definition=definition)
                 )
-                fn.object_id = created.function_id
+                _hydrate(target, created.function_id, definition, self.app_id)
 
     async def _stop(self) -> None:
         if self.app_id is None:
@@ -232,8 +341,8 @@ class App:
         try:
             await client.stub.AppStop(api_pb2.AppStopRequest(app_id=app_id), timeout=10)
         finally:
-            for fn in self.registered_functions.values():
-                fn.object_id = None
+            for target in self._registered().values():
+                _hydrate(target, None, None, "")
             if self._log_task is not None:
                 # The log stream ends once every container has exited and its output is in.
                 with contextlib.suppress(asyncio.TimeoutError, Exception):
@@ -241,37 +350,30 @@ class App:
                 self._log_task = None
 
     def _hydrate_from_container(self, function_ids: dict[str, str]) -> None:
-        for tag, fn in self.registered_functions.items():
+        for tag, target in self._registered().items():
             if tag in function_ids:
-                fn.object_id = function_ids[tag]
+                target.object_id = function_ids[tag]  # a class fetches its definition when first used
 
 
-async def _definition(client: Client, fn: Function) -> api_pb2.FunctionDefinition:
-    opts = fn.options
-    definition = api_pb2.FunctionDefinition(
-        name=fn.name,
-        is_generator=fn.is_generator,
-        is_async=fn.is_async,
-        timeout=opts.timeout,
-        retries=opts.retries.to_proto(),
-        max_containers=opts.max_containers or 0,
-        min_containers=opts.min_containers,
-        scaledown_window=opts.scaledown_window or 0,
-        max_inputs=opts.max_inputs or 0,
-        cpu=opts.cpu or 0,
-        memory_mb=opts.memory or 0,
-        python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
-        block_network=opts.block_network,
-    )
-    module_name = fn.raw_f.__module__
-    archive = None if (opts.serialized or module_name == "__main__") else source_archive(module_name)
-    if archive is None:
-        # By value: __main__, notebooks, serialized=True, or a module with no file to ship.
-        definition.pickled_blob_id = await client.upload_blob(serialize(fn.raw_f))
+def _hydrate(
+    target: Function | Cls, object_id: str | None, definition: api_pb2.FunctionDefinition | None, app_ref: str
+) -> None:
+    target.object_id = object_id
+    if isinstance(target, Cls):
+        target.definition = definition
     else:
-        definition.module_name = module_name
-        definition.source_blob_id = await client.upload_blob(archive)
-    return definition
+        target._web_app_ref = app_ref
+
+
+async def _definition(client: Client, target: Function | Cls) -> api_pb2.FunctionDefinition:
+    if isinstance(target, Cls):
+        assert target.raw_f is not None
+        definition = await build_definition(client, target.name, target.raw_f, target.options, methods=target.methods())
+        definition.class_parameters.extend(target.parameter_specs())
+        return definition
+    return await build_definition(
+        client, target.name, target.raw_f, target.options, is_generator=target.is_generator, is_async=target.is_async
+    )
 
 
 async def _heartbeat(client: Client, app_id: str) -> None:

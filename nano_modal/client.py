@@ -18,7 +18,15 @@ import grpc.aio
 
 from . import config
 from ._utils.aio import run_in_background
-from .exception import AuthError, ConnectionError, Error, ExecutionError, InvalidError, NotFoundError
+from .exception import (
+    AlreadyExistsError,
+    AuthError,
+    ConnectionError,
+    Error,
+    ExecutionError,
+    InvalidError,
+    NotFoundError,
+)
 from .proto import api_pb2, api_pb2_grpc
 from .version import __version__
 
@@ -26,6 +34,7 @@ _STATUS_TO_ERROR: dict[grpc.StatusCode, type[Error]] = {
     grpc.StatusCode.UNAUTHENTICATED: AuthError,
     grpc.StatusCode.PERMISSION_DENIED: AuthError,
     grpc.StatusCode.NOT_FOUND: NotFoundError,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExistsError,
     grpc.StatusCode.INVALID_ARGUMENT: InvalidError,
     grpc.StatusCode.FAILED_PRECONDITION: ExecutionError,
 }
@@ -88,9 +97,13 @@ class _Stub:
 
         return iterate()
 
-    async def put_blob_stream(self, chunks: AsyncIterator[api_pb2.BlobChunk]) -> api_pb2.BlobPutResponse:
+    async def put_blob_stream(
+        self, chunks: AsyncIterator[api_pb2.BlobChunk], method: str = "BlobPut"
+    ) -> api_pb2.BlobPutResponse:
+        """A client-streaming upload: BlobPut, or VolumeBlobPut for volume contents."""
         try:
-            response: api_pb2.BlobPutResponse = await self._raw.BlobPut(chunks, metadata=self._metadata)
+            call = getattr(self._raw, method)
+            response: api_pb2.BlobPutResponse = await call(chunks, metadata=self._metadata)
             return response
         except grpc.aio.AioRpcError as exc:
             raise translate_rpc_error(exc, self._server_url) from None
@@ -108,6 +121,7 @@ class Client:
         self._channel = grpc.aio.insecure_channel(server_url, options=channel_options())
         self.stub = _Stub(self._channel, token, server_url)
         self.role = ""
+        self.web_base_url = ""
 
     @classmethod
     async def get(cls) -> Client:
@@ -146,6 +160,7 @@ class Client:
                 f"this client speaks v{config.PROTOCOL_VERSION}"
             )
         self.role = response.role
+        self.web_base_url = response.web_base_url
 
     @classmethod
     def reset(cls) -> None:

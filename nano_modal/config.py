@@ -21,6 +21,7 @@ ENV_TOKEN = "NANO_MODAL_TOKEN"  # the credential a client presents
 ENV_CONTAINER_ID = "NANO_MODAL_CONTAINER_ID"  # set only inside containers
 ENV_IS_REMOTE = "NANO_MODAL_IS_REMOTE"  # "1" inside a container
 ENV_BLOCK_NETWORK = "NANO_MODAL_BLOCK_NETWORK"  # "1" in a ContainerSpec's env: no network but loopback
+ENV_RUNTIME = "NANO_MODAL_RUNTIME"  # a worker's default --runtime: auto, bwrap, gvisor or process
 
 TOKEN_METADATA_KEY = "x-nano-modal-token"  # gRPC metadata header that carries the token
 
@@ -55,6 +56,34 @@ CALL_MEMORY_IDLE = 600.0  # finished calls untouched this long leave memory (sti
 CONTAINER_HEARTBEAT_INTERVAL = 5.0  # seconds between a container's heartbeats
 CONTAINER_HEARTBEAT_TIMEOUT = 30.0  # a running container silent this long is stopped and replaced
 CONTAINER_MAX_BATCH = 100  # inputs a container takes at once when the queue is deep
+
+# --- objects: Dict, Queue, Secret, Volume -------------------------------------------------
+ENV_ENVIRONMENT = "NANO_MODAL_ENVIRONMENT"  # default environment of named objects ("main" when unset)
+DEFAULT_ENVIRONMENT = "main"
+# In a ContainerSpec's env: JSON list of {"path", "volume_id", "read_only"}, one per volume the
+# function mounts. Informational for runtimes that can bind-mount (bwrap); the container itself
+# reads its mounts from its FunctionDefinition.
+ENV_VOLUMES = "NANO_MODAL_VOLUMES"
+# Set by a runtime that already gave the container a private directory at each mount path:
+# JSON {mount_path: directory}. Without it (the `process` runtime) the container materializes
+# each volume in a per-host cache directory and symlinks the mount path to it.
+ENV_MOUNTS = "NANO_MODAL_MOUNTS"
+OBJECT_NAME_MAX = 64  # characters in an object name (Modal's limit)
+DICT_MAX_KEY_BYTES = 64 * 1024  # a pickled Dict key: keys are compared as bytes and indexed by hash
+DICT_MAX_VALUE_BYTES = 2 * 1024 * 1024  # a pickled Dict value (kept inline in the state store)
+QUEUE_MAX_ITEM_BYTES = 1024 * 1024  # a pickled Queue item (Modal's limit)
+QUEUE_MAX_PARTITION_ITEMS = 5_000  # items in one partition; put() blocks (or raises queue.Full) beyond it
+QUEUE_MAX_PARTITION_KEY = 64  # bytes of a partition key
+DICT_PAGE_SIZE = 1_000  # entries per DictContents page when iterating
+DICT_CACHE_BYTES = 64 * 1024 * 1024  # server memory for recently used Dict entries (reads skip the store)
+QUEUE_POLL_TIMEOUT = 50.0  # seconds one blocking QueueGet/QueuePut waits server-side before the client asks again
+EPHEMERAL_OBJECT_HEARTBEAT = 5.0  # seconds between a client's heartbeats for an ephemeral object it holds
+EPHEMERAL_OBJECT_TIMEOUT = 60.0  # an ephemeral object without heartbeats this long is deleted
+VOLUME_CHUNK_SIZE = 1024 * 1024  # streaming chunk for volume file uploads and downloads
+VOLUME_MAX_COMMIT_FILES = 10_000  # file changes per VolumeCommit request (larger commits are split)
+# Part of the server's NOT_FOUND message for a missing file, which the SDK turns into FileNotFoundError
+# (a missing volume stays a NotFoundError).
+VOLUME_FILE_NOT_FOUND = "no such file or directory in volume"
 
 
 @dataclass(frozen=True)

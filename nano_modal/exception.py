@@ -17,6 +17,10 @@ class NotFoundError(Error):
     """A named object, app, function or call does not exist."""
 
 
+class AlreadyExistsError(Error):
+    """A named object already exists (and was not asked to be overwritten)."""
+
+
 class AuthError(Error):
     """The server rejected the credentials."""
 

@@ -17,11 +17,11 @@ import asyncio
 import contextlib
 import inspect
 import itertools
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import config
+from ._definition import FunctionOptions
 from ._utils.aio import twin
 from .client import Client
 from .exception import (
@@ -33,49 +33,10 @@ from .exception import (
     TimeoutError,
 )
 from .proto import api_pb2
-from .retries import Retries
 from .serialization import deserialize, rebuild_exception, serialize_args
 
 if TYPE_CHECKING:
     from .app import App
-
-
-@dataclass
-class FunctionOptions:
-    timeout: float = config.DEFAULT_TIMEOUT
-    retries: Retries = field(default_factory=lambda: Retries(0))
-    max_containers: int | None = None
-    min_containers: int = 0
-    scaledown_window: float | None = None
-    max_inputs: int | None = None
-    cpu: float | None = None
-    memory: int | None = None
-    serialized: bool = False
-    image: Any = None
-    secrets: tuple[Any, ...] = ()
-    volumes: dict[str, Any] = field(default_factory=dict)
-    block_network: bool = False
-
-    def validate(self, name: str) -> None:
-        def bad(what: str) -> InvalidError:
-            return InvalidError(f"{name}: {what}")
-
-        if not self.timeout > 0:
-            raise bad(f"timeout must be positive, got {self.timeout}")
-        if self.max_containers is not None and self.max_containers < 1:
-            raise bad(f"max_containers must be at least 1, got {self.max_containers}")
-        if self.min_containers < 0:
-            raise bad(f"min_containers must be >= 0, got {self.min_containers}")
-        if self.max_containers is not None and self.min_containers > self.max_containers:
-            raise bad("min_containers cannot exceed max_containers")
-        if self.max_inputs is not None and self.max_inputs < 1:
-            raise bad(f"max_inputs must be at least 1, got {self.max_inputs}")
-        if self.cpu is not None and self.cpu <= 0:
-            raise bad(f"cpu must be positive, got {self.cpu}")
-        if self.memory is not None and self.memory <= 0:
-            raise bad(f"memory (MiB) must be positive, got {self.memory}")
-        if self.scaledown_window is not None and self.scaledown_window <= 0:
-            raise bad(f"scaledown_window must be positive, got {self.scaledown_window}")
 
 
 def decode_output(output: api_pb2.FunctionOutput, data: bytes, function_name: str) -> Any:
@@ -147,7 +108,10 @@ class Function:
         self.is_generator = inspect.isgeneratorfunction(raw_f) or inspect.isasyncgenfunction(raw_f)
         self.is_async = inspect.iscoroutinefunction(raw_f) or inspect.isasyncgenfunction(raw_f)
         self.object_id: str | None = None
-        self._lookup: tuple[str, str] | None = None  # (app name, function name) for from_name handles
+        # How a handle that did not come from this process's app finds its id (from_name, class methods).
+        self._resolver: Callable[[], Awaitable[None]] | None = None
+        self._method_name = ""  # set on the methods of a class instance
+        self._web_app_ref = ""  # app id (ephemeral) or name (deployed) in this function's web URL
         self.__doc__ = raw_f.__doc__
         self.__name__ = getattr(raw_f, "__name__", name)
         self.__qualname__ = getattr(raw_f, "__qualname__", name)
@@ -159,6 +123,18 @@ class Function:
     def __reduce__(self) -> tuple[Any, ...]:
         # Functions cross the wire by id: the receiving side calls the same deployed function.
         return (_function_from_id, (self.object_id or "", self.name, self.is_generator))
+
+    def get_web_url(self) -> str | None:
+        """The URL of this web endpoint (None if the function is not one)."""
+        if getattr(self.raw_f, "__nano_modal_web__", None) is None and self._resolver is None:
+            return None
+        from ._utils.aio import run_blocking
+
+        client = run_blocking(Client.get())
+        run_blocking(self._hydrated())
+        if not client.web_base_url or not self._web_app_ref:
+            return None
+        return f"{client.web_base_url}/{self._web_app_ref}/{self.name}/"
 
     def get_raw_f(self) -> Callable[..., Any]:
         return self.raw_f
@@ -187,17 +163,24 @@ class Function:
             raise InvalidError(f"{app_name}.{name} is a deployed function; call it with .remote()")
 
         fn = Function(None, unavailable, name, FunctionOptions())
-        fn._lookup = (app_name, name)
+
+        async def resolve() -> None:
+            client = await Client.get()
+            request = api_pb2.FunctionGetRequest(app_name=app_name, function_name=name)
+            found = await client.stub.FunctionGet(request)
+            if found.definition.is_class:
+                raise InvalidError(f"{app_name}.{name} is a class: use nano_modal.Cls.from_name")
+            fn.object_id = found.function_id
+            fn.is_generator = found.definition.is_generator
+            fn._web_app_ref = app_name
+
+        fn._resolver = resolve
         return fn
 
     async def _hydrated(self, *, generator: bool | None = None) -> tuple[Client, str]:
         """The client and this function's id; `generator` says which kind of call is being made."""
-        if self.object_id is None and self._lookup is not None:
-            client = await Client.get()
-            app_name, name = self._lookup
-            found = await client.stub.FunctionGet(api_pb2.FunctionGetRequest(app_name=app_name, function_name=name))
-            self.object_id = found.function_id
-            self.is_generator = found.definition.is_generator
+        if self.object_id is None and self._resolver is not None:
+            await self._resolver()
         if self.object_id is None and self.app is not None:
             await self.app._ensure_running()
         if self.object_id is None:
@@ -210,6 +193,9 @@ class Function:
         if generator is False and self.is_generator:
             raise InvalidError(f"{self.name} is a generator: call it with .remote_gen()")
         return await Client.get(), self.object_id
+
+    def _input(self, idx: int, payload: api_pb2.Payload) -> api_pb2.FunctionInput:
+        return api_pb2.FunctionInput(idx=idx, args=payload, method_name=self._method_name)
 
     async def _payload(self, client: Client, args: tuple[Any, ...], kwargs: dict[str, Any]) -> api_pb2.Payload:
         return await client.make_payload(serialize_args(self.name, args, kwargs))
@@ -224,7 +210,7 @@ class Function:
             function_id=function_id,
             kind=api_pb2.CALL_KIND_REMOTE,
             inputs_complete=True,
-            inputs=[api_pb2.FunctionInput(idx=0, args=await self._payload(client, args, kwargs))],
+            inputs=[self._input(0, await self._payload(client, args, kwargs))],
             wait_for_output=config.REMOTE_FAST_PATH_WAIT,
         )
         response = await client.stub.FunctionMap(
@@ -248,7 +234,7 @@ class Function:
             function_id=function_id,
             kind=api_pb2.CALL_KIND_GENERATOR,
             inputs_complete=True,
-            inputs=[api_pb2.FunctionInput(idx=0, args=await self._payload(client, args, kwargs))],
+            inputs=[self._input(0, await self._payload(client, args, kwargs))],
         )
         response = await client.stub.FunctionMap(request)
         stream = _OutputStream(client, response.call_id, self.name)
@@ -275,7 +261,7 @@ class Function:
             function_id=function_id,
             kind=api_pb2.CALL_KIND_SPAWN,
             inputs_complete=True,
-            inputs=[api_pb2.FunctionInput(idx=0, args=await self._payload(client, args, kwargs))],
+            inputs=[self._input(0, await self._payload(client, args, kwargs))],
         )
         response = await client.stub.FunctionMap(request)
         return FunctionCall(response.call_id, self.name, self.is_generator)
@@ -337,7 +323,7 @@ class Function:
         )
         batch: list[api_pb2.FunctionInput] = []
         for idx, args in enumerate(zip(*input_iterators, strict=False)):
-            batch.append(api_pb2.FunctionInput(idx=idx, args=await self._payload(client, args, extra)))
+            batch.append(self._input(idx, await self._payload(client, args, extra)))
             if len(batch) >= config.MAP_INPUT_BATCH:
                 await client.stub.FunctionPutInputs(
                     api_pb2.FunctionPutInputsRequest(call_id=response.call_id, inputs=batch)
@@ -393,7 +379,7 @@ class Function:
             item = next(calls, None)
             if item is not None:
                 payload = await self._payload(client, item[0], item[1])
-                batch.append(api_pb2.FunctionInput(idx=idx, args=payload))
+                batch.append(self._input(idx, payload))
                 size += len(payload.data)
             full = len(batch) >= config.MAP_INPUT_BATCH or size >= config.MAP_INPUT_BATCH_BYTES
             if item is None or full or (batch and window.would_block(len(batch))):

@@ -6,6 +6,22 @@ cd "$(dirname "$0")/.."
 
 python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 
+# Real parts the tests start, from Debian: the isolating runtimes (bubblewrap, gVisor's runsc)
+# and PostgreSQL (the store's second implementation). Installed only when missing.
+need=()
+command -v bwrap >/dev/null || need+=(bubblewrap)
+command -v runsc >/dev/null || need+=(runsc)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null; then
+    echo "== apt-get install ${need[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+    if ! { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; }
+    then
+        echo "could not install ${need[*]}: the tests that need them will say so"
+    fi
+fi
+
 echo "== ruff"
 ruff check nano_modal tests bench examples
 ruff format --check nano_modal

@@ -11,7 +11,7 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,14 +33,14 @@ class Cluster:
         return {**os.environ, "NANO_MODAL_SERVER_URL": self.server_url, "NANO_MODAL_TOKEN": self.token}
 
 
-def start_server(state_dir: Path, token: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(state_dir: Path, token: str, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
     port_file = state_dir / "port"
     port_file.unlink(missing_ok=True)
     env = {**os.environ, "NANO_MODAL_TOKEN": token}
     log = (state_dir / "server.log").open("ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "nano_modal.server", "--port", "0", "--state-dir", str(state_dir),
-         "--port-file", str(port_file)],
+         "--port-file", str(port_file), *extra],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 30
@@ -75,7 +75,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     state_dir = tmp_path_factory.mktemp("server")
     token = secrets.token_urlsafe(16)
     server, url = start_server(state_dir, token)
-    worker = start_worker(url, token, state_dir / "worker.log")
+    # The process runtime: these tests' functions read and write the test's own files.
+    worker = start_worker(url, token, state_dir / "worker.log", "--runtime", "process")
     os.environ["NANO_MODAL_SERVER_URL"] = url
     os.environ["NANO_MODAL_TOKEN"] = token
     os.environ["NANO_MODAL_HOME"] = str(tmp_path_factory.mktemp("home"))
@@ -93,3 +94,47 @@ def core_app(cluster: Cluster) -> Iterator[object]:
 
     with module.app.run():
         yield module
+
+
+@pytest.fixture(scope="session")
+def objects_app(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """tests/apps/objects_app.py's app (Dict/Queue/Secret/Volume functions), running for the session.
+
+    Its volume is mounted at a fresh path (the process runtime links it there), and the named
+    secret it injects is created first: hydrating a missing one would fail the app's start."""
+    os.environ["NM_TEST_VOLUME_MOUNT"] = str(tmp_path_factory.mktemp("mounts") / "data")
+    import nano_modal
+
+    nano_modal.Secret.objects.create(
+        "objects-test-secret", {"NAMED_TOKEN": "named-value", "SHARED": "from-named"}, allow_existing=True
+    )
+    from tests.apps import objects_app as module
+
+    with module.app.run():
+        yield module
+
+
+@pytest.fixture(scope="session")
+def isolated_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Cluster]]:
+    """`isolated_cluster("bwrap", "--block-network")`: a server and one worker with that runtime,
+    started on first use and shared by the session. Unlike `cluster`, it leaves this process's
+    environment alone: drive it from a subprocess with `Cluster.env()`."""
+    started: dict[tuple[str, ...], Cluster] = {}
+
+    def get(runtime: str, *worker_args: str) -> Cluster:
+        key = (runtime, *worker_args)
+        if key not in started:
+            state_dir = tmp_path_factory.mktemp(f"server-{runtime}")
+            token = secrets.token_urlsafe(16)
+            server, url = start_server(state_dir, token)
+            worker = start_worker(url, token, state_dir / "worker.log", "--runtime", runtime, *worker_args)
+            started[key] = Cluster(url, token, state_dir, server, [worker])
+        return started[key]
+
+    try:
+        yield get
+    finally:
+        for c in started.values():
+            for w in c.workers:
+                stop(w)
+            stop(c.server)

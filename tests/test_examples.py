@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import Cluster
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -76,3 +79,65 @@ def test_errors_and_retries(tmp_path: Path) -> None:
 def test_cli_help(args: list[str], tmp_path: Path) -> None:
     out = run_embedded([sys.executable, "-m", "nano_modal.cli", *args], tmp_path).stdout
     assert "nano-modal" in out or "Usage" in out
+
+
+def test_classes_and_batching(tmp_path: Path) -> None:
+    out = nano_modal_run("classes_and_batching.py", tmp_path)
+    assert "['hello', 'remote', 'world']" in out
+    assert "french tokenizer (lowercase=False)" in out
+    assert "['Bonjour', 'Le', 'Monde']" in out
+    seconds = float(out.split("on one concurrent container: ")[1].split("s")[0])
+    assert seconds < 5, out
+    assert "batched results: [1, 2, 3, 1, 2, 3] ... 30 in all" in out
+    assert "embedding a batch of 16" in out
+
+
+def test_web_endpoints(tmp_path: Path) -> None:
+    out = nano_modal_run("web_endpoints.py", tmp_path)
+    assert '{"greeting":"hello nano"}' in out
+    assert '{"item":21,"double":42}' in out
+    assert "served by a WSGI app" in out
+
+
+def test_deploy_and_call(cluster: Cluster, tmp_path: Path) -> None:
+    env = cluster.env()
+    cli = [sys.executable, "-m", "nano_modal.cli"]
+    deployed = subprocess.run(
+        [*cli, "deploy", str(EXAMPLES / "deploy_and_call.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "deployed deployed-demo as v" in deployed.stdout
+    code = (
+        "import nano_modal\n"
+        "print(nano_modal.Function.from_name('deployed-demo', 'add').remote(2, 3))\n"
+        "print(nano_modal.Cls.from_name('deployed-demo', 'Counter')(start=2).count_to.remote(5))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["5", "[2,", "3,", "4]"], out.stderr
+    time.sleep(3)
+    logs = subprocess.run([*cli, "app", "logs", "deployed-demo"], env=env, capture_output=True, text=True, timeout=60)
+    assert "scheduled run at" in logs.stdout
+    subprocess.run([*cli, "app", "stop", "deployed-demo"], env=env, check=True, timeout=60, capture_output=True)
+
+
+def test_dict_and_queue(tmp_path: Path) -> None:
+    out = nano_modal_run("dict_and_queue.py", tmp_path)
+    assert "fib(90) = 2880067194370816120" in out
+    assert "fib(90) again, from the cache: 2880067194370816120 (1 cached)" in out
+    assert "every job claimed exactly once: True" in out
+    assert f"20 jobs handled; sum of squares = {sum(i * i for i in range(20))}" in out
+    assert "results left in the queue: 0" in out
+    assert "partitions: 0 1 1" in out
+    assert "runs of this example recorded on this server: 1" in out
+
+
+def test_volumes_and_secrets(tmp_path: Path) -> None:
+    out = nano_modal_run("volumes_and_secrets.py", tmp_path)
+    assert "a container sees: ['day-1.txt', 'day-2.txt']" in out
+    assert "day 2: threshold=0.75, authenticated with a 16-character token" in out
+    assert "t0p-s3cret-t0ken" not in out  # the secret's value is never printed
+    assert "after archiving: ['archive/day-1.txt', 'inputs/config.txt', 'reports/day-2.txt']" in out

@@ -297,4 +297,3 @@ def test_function_in_main_script_is_sent_by_value(cluster: Any, tmp_path: Path) 
     assert proc.returncode == 0, proc.stderr
     assert "REMOTE ('HI-FROM-MAIN', False)" in proc.stdout
     assert "MAP [('A-FROM-MAIN', False), ('B-FROM-MAIN', False)]" in proc.stdout
-

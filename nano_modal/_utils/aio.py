@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import queue
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any, Generic, TypeVar
@@ -56,18 +57,64 @@ async def run_in_background(coro: Coroutine[Any, Any, T]) -> T:
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, background_loop()))
 
 
+READ_AHEAD = 10_000  # items an async iterator may run ahead of its blocking consumer
+_END = object()
+
+
 def iterate_blocking(agen: AsyncIterator[T]) -> Iterator[T]:
-    """Drive an async iterator that lives on the background loop from a normal thread."""
+    """Drive an async iterator that lives on the background loop from a normal thread.
+
+    A task on the loop pumps items into a thread-safe queue, so each item costs a queue hop
+    (~µs) instead of a cross-thread round trip per item (~150 µs); it runs at most
+    READ_AHEAD items ahead of the consumer.
+    """
+    loop = background_loop()
+    items: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    produced = consumed = 0  # each written by one thread only
+    room = threading.Event()  # set by the consumer when the pump may go on
+    room.set()
+
+    async def pump() -> None:
+        nonlocal produced
+        try:
+            async for item in agen:
+                items.put(item)
+                produced += 1
+                if produced - consumed >= READ_AHEAD:
+                    room.clear()
+                    if produced - consumed >= READ_AHEAD:  # the consumer may have caught up meanwhile
+                        await asyncio.to_thread(room.wait)
+            items.put(_END)
+        except BaseException as exc:
+            items.put(_Failure(exc))
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        finally:
+            aclose = getattr(agen, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    task = asyncio.run_coroutine_threadsafe(pump(), loop)
     try:
         while True:
-            try:
-                yield run_blocking(_anext(agen))
-            except StopAsyncIteration:
+            item = items.get()
+            if item is _END:
                 return
+            if isinstance(item, _Failure):
+                raise item.exc
+            consumed += 1
+            if not room.is_set() and produced - consumed < READ_AHEAD // 2:
+                room.set()
+            yield item
     finally:
-        aclose = getattr(agen, "aclose", None)
-        if aclose is not None:
-            run_blocking(aclose())
+        if not task.done():
+            task.cancel()
+            room.set()
+
+
+class _Failure:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
 
 
 async def iterate_in_background(agen: AsyncIterator[T]) -> AsyncIterator[T]:

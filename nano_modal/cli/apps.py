@@ -16,7 +16,7 @@ from ..exception import Error
 from ..proto import api_pb2
 
 app_cli = typer.Typer(help="Manage deployed apps: list, history, rollback, stop, logs.", no_args_is_help=True)
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)  # pipes get whole ids, not ellipses
 
 
 def _when(ts: float) -> str:
@@ -50,11 +50,13 @@ def deploy(ref: str, name: str | None, tag: str) -> None:
 
 
 @app_cli.command("list")
-def list_apps() -> None:
-    """List apps, deployed and recent ephemeral ones."""
+def list_apps(show_all: bool = typer.Option(False, "--all", help="include stopped apps")) -> None:
+    """List deployed and running apps."""
     response = run_blocking(_stub().AppList(api_pb2.AppListRequest()))
     table = Table("app id", "name", "state", "version", "functions", "containers", "created")
     for a in response.apps:
+        if a.state == "stopped" and not show_all:
+            continue
         state = {"deployed": "[green]deployed[/green]", "stopped": "[dim]stopped[/dim]"}.get(a.state, a.state)
         version = f"v{a.version}" if a.version else "-"
         table.add_row(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import typer
@@ -21,6 +22,28 @@ from .apps import app_cli  # noqa: E402
 token_cli = typer.Typer(help="Manage the credentials this machine uses to reach a server.", no_args_is_help=True)
 cli.add_typer(token_cli, name="token")
 cli.add_typer(app_cli, name="app")
+# Objects: secrets, volumes, dicts, queues (cli/secret.py, volume.py, dict.py, queue.py).
+from .dict import dict_cli  # noqa: E402
+from .queue import queue_cli  # noqa: E402
+from .secret import secret_cli  # noqa: E402
+from .volume import volume_cli  # noqa: E402
+
+cli.add_typer(secret_cli, name="secret")
+cli.add_typer(volume_cli, name="volume")
+cli.add_typer(dict_cli, name="dict")
+cli.add_typer(queue_cli, name="queue")
+
+
+@cli.command()
+def serve(
+    func_ref: str = typer.Argument(..., help="path.py of the app to serve"),
+    timeout: float = typer.Option(None, "--timeout", help="stop after this many seconds (default: never)"),
+) -> None:
+    """Run an app and reload it whenever its files change (web endpoints, functions, classes)."""
+    from .serve import serve as serve_app
+
+    with contextlib.suppress(KeyboardInterrupt):
+        serve_app(func_ref, timeout)
 
 
 @cli.command()
@@ -86,6 +109,20 @@ def token_show() -> None:
     else:
         typer.echo(f"server: {cfg.server_url}")
     typer.echo(f"token:  {'set, from ' + source if cfg.token else 'not set'}")
+
+
+@token_cli.command("create-proxy")
+def token_create_proxy() -> None:
+    """Create a key/secret pair for web endpoints with requires_proxy_auth=True (shown once)."""
+    from .._utils.aio import run_blocking
+    from ..client import Client
+    from ..proto import api_pb2
+
+    client = run_blocking(Client.get())
+    created = run_blocking(client.stub.ProxyTokenCreate(api_pb2.Empty()))
+    typer.echo("Send these headers with each request; the secret is not shown again:")
+    typer.echo(f"  Modal-Key: {created.key}")
+    typer.echo(f"  Modal-Secret: {created.secret}")
 
 
 @cli.command()

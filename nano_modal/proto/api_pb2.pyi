@@ -25,6 +25,20 @@ class OutputStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OUTPUT_STATUS_CONTAINER_DIED: _ClassVar[OutputStatus]
     OUTPUT_STATUS_INIT_FAILURE: _ClassVar[OutputStatus]
     OUTPUT_STATUS_GENERATOR_ITEM: _ClassVar[OutputStatus]
+
+class ObjectKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OBJECT_KIND_UNSPECIFIED: _ClassVar[ObjectKind]
+    OBJECT_KIND_DICT: _ClassVar[ObjectKind]
+    OBJECT_KIND_QUEUE: _ClassVar[ObjectKind]
+    OBJECT_KIND_SECRET: _ClassVar[ObjectKind]
+    OBJECT_KIND_VOLUME: _ClassVar[ObjectKind]
+
+class FileType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FILE_TYPE_UNSPECIFIED: _ClassVar[FileType]
+    FILE_TYPE_FILE: _ClassVar[FileType]
+    FILE_TYPE_DIRECTORY: _ClassVar[FileType]
 CALL_KIND_UNSPECIFIED: CallKind
 CALL_KIND_REMOTE: CallKind
 CALL_KIND_MAP: CallKind
@@ -38,6 +52,14 @@ OUTPUT_STATUS_CANCELLED: OutputStatus
 OUTPUT_STATUS_CONTAINER_DIED: OutputStatus
 OUTPUT_STATUS_INIT_FAILURE: OutputStatus
 OUTPUT_STATUS_GENERATOR_ITEM: OutputStatus
+OBJECT_KIND_UNSPECIFIED: ObjectKind
+OBJECT_KIND_DICT: ObjectKind
+OBJECT_KIND_QUEUE: ObjectKind
+OBJECT_KIND_SECRET: ObjectKind
+OBJECT_KIND_VOLUME: ObjectKind
+FILE_TYPE_UNSPECIFIED: FileType
+FILE_TYPE_FILE: FileType
+FILE_TYPE_DIRECTORY: FileType
 
 class Empty(_message.Message):
     __slots__ = ()
@@ -50,14 +72,16 @@ class HelloRequest(_message.Message):
     def __init__(self, client_version: _Optional[str] = ...) -> None: ...
 
 class HelloResponse(_message.Message):
-    __slots__ = ("server_version", "protocol_version", "role")
+    __slots__ = ("server_version", "protocol_version", "role", "web_base_url")
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
+    WEB_BASE_URL_FIELD_NUMBER: _ClassVar[int]
     server_version: str
     protocol_version: int
     role: str
-    def __init__(self, server_version: _Optional[str] = ..., protocol_version: _Optional[int] = ..., role: _Optional[str] = ...) -> None: ...
+    web_base_url: str
+    def __init__(self, server_version: _Optional[str] = ..., protocol_version: _Optional[int] = ..., role: _Optional[str] = ..., web_base_url: _Optional[str] = ...) -> None: ...
 
 class AppCreateRequest(_message.Message):
     __slots__ = ("name", "ephemeral")
@@ -213,12 +237,14 @@ class AppRollbackRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
 
 class FunctionGetRequest(_message.Message):
-    __slots__ = ("app_name", "function_name")
+    __slots__ = ("app_name", "function_name", "function_id")
     APP_NAME_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_NAME_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_ID_FIELD_NUMBER: _ClassVar[int]
     app_name: str
     function_name: str
-    def __init__(self, app_name: _Optional[str] = ..., function_name: _Optional[str] = ...) -> None: ...
+    function_id: str
+    def __init__(self, app_name: _Optional[str] = ..., function_name: _Optional[str] = ..., function_id: _Optional[str] = ...) -> None: ...
 
 class FunctionGetResponse(_message.Message):
     __slots__ = ("function_id", "definition")
@@ -227,6 +253,30 @@ class FunctionGetResponse(_message.Message):
     function_id: str
     definition: FunctionDefinition
     def __init__(self, function_id: _Optional[str] = ..., definition: _Optional[_Union[FunctionDefinition, _Mapping]] = ...) -> None: ...
+
+class FunctionBindParamsRequest(_message.Message):
+    __slots__ = ("function_id", "params", "definition")
+    FUNCTION_ID_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    function_id: str
+    params: bytes
+    definition: FunctionDefinition
+    def __init__(self, function_id: _Optional[str] = ..., params: _Optional[bytes] = ..., definition: _Optional[_Union[FunctionDefinition, _Mapping]] = ...) -> None: ...
+
+class FunctionBindParamsResponse(_message.Message):
+    __slots__ = ("function_id",)
+    FUNCTION_ID_FIELD_NUMBER: _ClassVar[int]
+    function_id: str
+    def __init__(self, function_id: _Optional[str] = ...) -> None: ...
+
+class ProxyToken(_message.Message):
+    __slots__ = ("key", "secret")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    secret: str
+    def __init__(self, key: _Optional[str] = ..., secret: _Optional[str] = ...) -> None: ...
 
 class RetryPolicy(_message.Message):
     __slots__ = ("max_retries", "backoff_coefficient", "initial_delay", "max_delay")
@@ -241,7 +291,7 @@ class RetryPolicy(_message.Message):
     def __init__(self, max_retries: _Optional[int] = ..., backoff_coefficient: _Optional[float] = ..., initial_delay: _Optional[float] = ..., max_delay: _Optional[float] = ...) -> None: ...
 
 class FunctionDefinition(_message.Message):
-    __slots__ = ("name", "module_name", "source_blob_id", "pickled_blob_id", "is_generator", "is_async", "timeout", "retries", "max_containers", "min_containers", "scaledown_window", "max_inputs", "cpu", "memory_mb", "python_version", "block_network")
+    __slots__ = ("name", "module_name", "source_blob_id", "pickled_blob_id", "is_generator", "is_async", "timeout", "retries", "max_containers", "min_containers", "scaledown_window", "max_inputs", "cpu", "memory_mb", "python_version", "block_network", "is_class", "methods", "max_concurrent_inputs", "batch_max_size", "batch_wait_ms", "bound_params", "parent_function_id", "schedule", "web", "class_parameters", "secret_ids", "volume_mounts")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODULE_NAME_FIELD_NUMBER: _ClassVar[int]
     SOURCE_BLOB_ID_FIELD_NUMBER: _ClassVar[int]
@@ -258,6 +308,18 @@ class FunctionDefinition(_message.Message):
     MEMORY_MB_FIELD_NUMBER: _ClassVar[int]
     PYTHON_VERSION_FIELD_NUMBER: _ClassVar[int]
     BLOCK_NETWORK_FIELD_NUMBER: _ClassVar[int]
+    IS_CLASS_FIELD_NUMBER: _ClassVar[int]
+    METHODS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENT_INPUTS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_MAX_SIZE_FIELD_NUMBER: _ClassVar[int]
+    BATCH_WAIT_MS_FIELD_NUMBER: _ClassVar[int]
+    BOUND_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FUNCTION_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_FIELD_NUMBER: _ClassVar[int]
+    WEB_FIELD_NUMBER: _ClassVar[int]
+    CLASS_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    SECRET_IDS_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_MOUNTS_FIELD_NUMBER: _ClassVar[int]
     name: str
     module_name: str
     source_blob_id: str
@@ -274,7 +336,61 @@ class FunctionDefinition(_message.Message):
     memory_mb: int
     python_version: str
     block_network: bool
-    def __init__(self, name: _Optional[str] = ..., module_name: _Optional[str] = ..., source_blob_id: _Optional[str] = ..., pickled_blob_id: _Optional[str] = ..., is_generator: _Optional[bool] = ..., is_async: _Optional[bool] = ..., timeout: _Optional[float] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., max_containers: _Optional[int] = ..., min_containers: _Optional[int] = ..., scaledown_window: _Optional[float] = ..., max_inputs: _Optional[int] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., python_version: _Optional[str] = ..., block_network: _Optional[bool] = ...) -> None: ...
+    is_class: bool
+    methods: _containers.RepeatedCompositeFieldContainer[MethodDefinition]
+    max_concurrent_inputs: int
+    batch_max_size: int
+    batch_wait_ms: int
+    bound_params: bytes
+    parent_function_id: str
+    schedule: Schedule
+    web: WebEndpoint
+    class_parameters: _containers.RepeatedCompositeFieldContainer[ClassParameter]
+    secret_ids: _containers.RepeatedScalarFieldContainer[str]
+    volume_mounts: _containers.RepeatedCompositeFieldContainer[VolumeMount]
+    def __init__(self, name: _Optional[str] = ..., module_name: _Optional[str] = ..., source_blob_id: _Optional[str] = ..., pickled_blob_id: _Optional[str] = ..., is_generator: _Optional[bool] = ..., is_async: _Optional[bool] = ..., timeout: _Optional[float] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., max_containers: _Optional[int] = ..., min_containers: _Optional[int] = ..., scaledown_window: _Optional[float] = ..., max_inputs: _Optional[int] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., python_version: _Optional[str] = ..., block_network: _Optional[bool] = ..., is_class: _Optional[bool] = ..., methods: _Optional[_Iterable[_Union[MethodDefinition, _Mapping]]] = ..., max_concurrent_inputs: _Optional[int] = ..., batch_max_size: _Optional[int] = ..., batch_wait_ms: _Optional[int] = ..., bound_params: _Optional[bytes] = ..., parent_function_id: _Optional[str] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., web: _Optional[_Union[WebEndpoint, _Mapping]] = ..., class_parameters: _Optional[_Iterable[_Union[ClassParameter, _Mapping]]] = ..., secret_ids: _Optional[_Iterable[str]] = ..., volume_mounts: _Optional[_Iterable[_Union[VolumeMount, _Mapping]]] = ...) -> None: ...
+
+class Schedule(_message.Message):
+    __slots__ = ("period_seconds", "cron", "timezone")
+    PERIOD_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CRON_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    period_seconds: float
+    cron: str
+    timezone: str
+    def __init__(self, period_seconds: _Optional[float] = ..., cron: _Optional[str] = ..., timezone: _Optional[str] = ...) -> None: ...
+
+class WebEndpoint(_message.Message):
+    __slots__ = ("kind", "method", "requires_proxy_auth")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    REQUIRES_PROXY_AUTH_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    method: str
+    requires_proxy_auth: bool
+    def __init__(self, kind: _Optional[str] = ..., method: _Optional[str] = ..., requires_proxy_auth: _Optional[bool] = ...) -> None: ...
+
+class MethodDefinition(_message.Message):
+    __slots__ = ("name", "is_generator", "is_async", "web")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    IS_GENERATOR_FIELD_NUMBER: _ClassVar[int]
+    IS_ASYNC_FIELD_NUMBER: _ClassVar[int]
+    WEB_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    is_generator: bool
+    is_async: bool
+    web: WebEndpoint
+    def __init__(self, name: _Optional[str] = ..., is_generator: _Optional[bool] = ..., is_async: _Optional[bool] = ..., web: _Optional[_Union[WebEndpoint, _Mapping]] = ...) -> None: ...
+
+class ClassParameter(_message.Message):
+    __slots__ = ("name", "type", "required")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    type: str
+    required: bool
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., required: _Optional[bool] = ...) -> None: ...
 
 class FunctionCreateRequest(_message.Message):
     __slots__ = ("app_id", "definition")
@@ -299,12 +415,14 @@ class Payload(_message.Message):
     def __init__(self, data: _Optional[bytes] = ..., blob_id: _Optional[str] = ...) -> None: ...
 
 class FunctionInput(_message.Message):
-    __slots__ = ("idx", "args")
+    __slots__ = ("idx", "args", "method_name")
     IDX_FIELD_NUMBER: _ClassVar[int]
     ARGS_FIELD_NUMBER: _ClassVar[int]
+    METHOD_NAME_FIELD_NUMBER: _ClassVar[int]
     idx: int
     args: Payload
-    def __init__(self, idx: _Optional[int] = ..., args: _Optional[_Union[Payload, _Mapping]] = ...) -> None: ...
+    method_name: str
+    def __init__(self, idx: _Optional[int] = ..., args: _Optional[_Union[Payload, _Mapping]] = ..., method_name: _Optional[str] = ...) -> None: ...
 
 class FunctionMapRequest(_message.Message):
     __slots__ = ("function_id", "kind", "inputs", "inputs_complete", "wait_for_output")
@@ -555,20 +673,22 @@ class ContainerHelloResponse(_message.Message):
     def __init__(self, function_id: _Optional[str] = ..., app_id: _Optional[str] = ..., definition: _Optional[_Union[FunctionDefinition, _Mapping]] = ..., app_function_ids: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ContainerInput(_message.Message):
-    __slots__ = ("input_id", "call_id", "idx", "args", "attempt", "kind")
+    __slots__ = ("input_id", "call_id", "idx", "args", "attempt", "kind", "method_name")
     INPUT_ID_FIELD_NUMBER: _ClassVar[int]
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     IDX_FIELD_NUMBER: _ClassVar[int]
     ARGS_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
+    METHOD_NAME_FIELD_NUMBER: _ClassVar[int]
     input_id: str
     call_id: str
     idx: int
     args: Payload
     attempt: int
     kind: CallKind
-    def __init__(self, input_id: _Optional[str] = ..., call_id: _Optional[str] = ..., idx: _Optional[int] = ..., args: _Optional[_Union[Payload, _Mapping]] = ..., attempt: _Optional[int] = ..., kind: _Optional[_Union[CallKind, str]] = ...) -> None: ...
+    method_name: str
+    def __init__(self, input_id: _Optional[str] = ..., call_id: _Optional[str] = ..., idx: _Optional[int] = ..., args: _Optional[_Union[Payload, _Mapping]] = ..., attempt: _Optional[int] = ..., kind: _Optional[_Union[CallKind, str]] = ..., method_name: _Optional[str] = ...) -> None: ...
 
 class ContainerGetInputsRequest(_message.Message):
     __slots__ = ("container_id", "max_inputs", "timeout")
@@ -623,3 +743,376 @@ class ContainerInitFailedRequest(_message.Message):
     exception_repr: str
     traceback: str
     def __init__(self, container_id: _Optional[str] = ..., exception: _Optional[_Union[Payload, _Mapping]] = ..., exception_repr: _Optional[str] = ..., traceback: _Optional[str] = ...) -> None: ...
+
+class VolumeMount(_message.Message):
+    __slots__ = ("mount_path", "volume_id", "read_only")
+    MOUNT_PATH_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_ID_FIELD_NUMBER: _ClassVar[int]
+    READ_ONLY_FIELD_NUMBER: _ClassVar[int]
+    mount_path: str
+    volume_id: str
+    read_only: bool
+    def __init__(self, mount_path: _Optional[str] = ..., volume_id: _Optional[str] = ..., read_only: _Optional[bool] = ...) -> None: ...
+
+class ObjectGetOrCreateRequest(_message.Message):
+    __slots__ = ("kind", "name", "environment_name", "create_if_missing", "ephemeral", "required_keys")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATE_IF_MISSING_FIELD_NUMBER: _ClassVar[int]
+    EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_KEYS_FIELD_NUMBER: _ClassVar[int]
+    kind: ObjectKind
+    name: str
+    environment_name: str
+    create_if_missing: bool
+    ephemeral: bool
+    required_keys: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, kind: _Optional[_Union[ObjectKind, str]] = ..., name: _Optional[str] = ..., environment_name: _Optional[str] = ..., create_if_missing: _Optional[bool] = ..., ephemeral: _Optional[bool] = ..., required_keys: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ObjectGetOrCreateResponse(_message.Message):
+    __slots__ = ("object_id", "created")
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    object_id: str
+    created: bool
+    def __init__(self, object_id: _Optional[str] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class ObjectInfo(_message.Message):
+    __slots__ = ("object_id", "kind", "name", "environment_name", "created_at", "updated_at", "ephemeral")
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
+    object_id: str
+    kind: ObjectKind
+    name: str
+    environment_name: str
+    created_at: float
+    updated_at: float
+    ephemeral: bool
+    def __init__(self, object_id: _Optional[str] = ..., kind: _Optional[_Union[ObjectKind, str]] = ..., name: _Optional[str] = ..., environment_name: _Optional[str] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., ephemeral: _Optional[bool] = ...) -> None: ...
+
+class ObjectListRequest(_message.Message):
+    __slots__ = ("kind", "environment_name")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    kind: ObjectKind
+    environment_name: str
+    def __init__(self, kind: _Optional[_Union[ObjectKind, str]] = ..., environment_name: _Optional[str] = ...) -> None: ...
+
+class ObjectListResponse(_message.Message):
+    __slots__ = ("objects",)
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    objects: _containers.RepeatedCompositeFieldContainer[ObjectInfo]
+    def __init__(self, objects: _Optional[_Iterable[_Union[ObjectInfo, _Mapping]]] = ...) -> None: ...
+
+class ObjectDeleteRequest(_message.Message):
+    __slots__ = ("kind", "name", "environment_name", "object_id", "allow_missing")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_MISSING_FIELD_NUMBER: _ClassVar[int]
+    kind: ObjectKind
+    name: str
+    environment_name: str
+    object_id: str
+    allow_missing: bool
+    def __init__(self, kind: _Optional[_Union[ObjectKind, str]] = ..., name: _Optional[str] = ..., environment_name: _Optional[str] = ..., object_id: _Optional[str] = ..., allow_missing: _Optional[bool] = ...) -> None: ...
+
+class ObjectHeartbeatRequest(_message.Message):
+    __slots__ = ("object_id",)
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    object_id: str
+    def __init__(self, object_id: _Optional[str] = ...) -> None: ...
+
+class DictEntry(_message.Message):
+    __slots__ = ("key", "value")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    key: bytes
+    value: bytes
+    def __init__(self, key: _Optional[bytes] = ..., value: _Optional[bytes] = ...) -> None: ...
+
+class DictGetRequest(_message.Message):
+    __slots__ = ("dict_id", "key")
+    DICT_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    dict_id: str
+    key: bytes
+    def __init__(self, dict_id: _Optional[str] = ..., key: _Optional[bytes] = ...) -> None: ...
+
+class DictGetResponse(_message.Message):
+    __slots__ = ("found", "value")
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    value: bytes
+    def __init__(self, found: _Optional[bool] = ..., value: _Optional[bytes] = ...) -> None: ...
+
+class DictUpdateRequest(_message.Message):
+    __slots__ = ("dict_id", "entries", "if_not_exists")
+    DICT_ID_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    IF_NOT_EXISTS_FIELD_NUMBER: _ClassVar[int]
+    dict_id: str
+    entries: _containers.RepeatedCompositeFieldContainer[DictEntry]
+    if_not_exists: bool
+    def __init__(self, dict_id: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[DictEntry, _Mapping]]] = ..., if_not_exists: _Optional[bool] = ...) -> None: ...
+
+class DictUpdateResponse(_message.Message):
+    __slots__ = ("created",)
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    created: bool
+    def __init__(self, created: _Optional[bool] = ...) -> None: ...
+
+class DictLenRequest(_message.Message):
+    __slots__ = ("dict_id",)
+    DICT_ID_FIELD_NUMBER: _ClassVar[int]
+    dict_id: str
+    def __init__(self, dict_id: _Optional[str] = ...) -> None: ...
+
+class DictLenResponse(_message.Message):
+    __slots__ = ("len",)
+    LEN_FIELD_NUMBER: _ClassVar[int]
+    len: int
+    def __init__(self, len: _Optional[int] = ...) -> None: ...
+
+class DictContentsRequest(_message.Message):
+    __slots__ = ("dict_id", "after", "limit", "keys", "values")
+    DICT_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    dict_id: str
+    after: int
+    limit: int
+    keys: bool
+    values: bool
+    def __init__(self, dict_id: _Optional[str] = ..., after: _Optional[int] = ..., limit: _Optional[int] = ..., keys: _Optional[bool] = ..., values: _Optional[bool] = ...) -> None: ...
+
+class DictContentsResponse(_message.Message):
+    __slots__ = ("entries", "next", "done")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[DictEntry]
+    next: int
+    done: bool
+    def __init__(self, entries: _Optional[_Iterable[_Union[DictEntry, _Mapping]]] = ..., next: _Optional[int] = ..., done: _Optional[bool] = ...) -> None: ...
+
+class QueuePutRequest(_message.Message):
+    __slots__ = ("queue_id", "partition", "values", "timeout")
+    QUEUE_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    queue_id: str
+    partition: str
+    values: _containers.RepeatedScalarFieldContainer[bytes]
+    timeout: float
+    def __init__(self, queue_id: _Optional[str] = ..., partition: _Optional[str] = ..., values: _Optional[_Iterable[bytes]] = ..., timeout: _Optional[float] = ...) -> None: ...
+
+class QueuePutResponse(_message.Message):
+    __slots__ = ("full",)
+    FULL_FIELD_NUMBER: _ClassVar[int]
+    full: bool
+    def __init__(self, full: _Optional[bool] = ...) -> None: ...
+
+class QueueGetRequest(_message.Message):
+    __slots__ = ("queue_id", "partition", "n_values", "timeout")
+    QUEUE_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    N_VALUES_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    queue_id: str
+    partition: str
+    n_values: int
+    timeout: float
+    def __init__(self, queue_id: _Optional[str] = ..., partition: _Optional[str] = ..., n_values: _Optional[int] = ..., timeout: _Optional[float] = ...) -> None: ...
+
+class QueueGetResponse(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, values: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class QueueLenRequest(_message.Message):
+    __slots__ = ("queue_id", "partition", "total")
+    QUEUE_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    queue_id: str
+    partition: str
+    total: bool
+    def __init__(self, queue_id: _Optional[str] = ..., partition: _Optional[str] = ..., total: _Optional[bool] = ...) -> None: ...
+
+class QueueLenResponse(_message.Message):
+    __slots__ = ("len",)
+    LEN_FIELD_NUMBER: _ClassVar[int]
+    len: int
+    def __init__(self, len: _Optional[int] = ...) -> None: ...
+
+class QueueClearRequest(_message.Message):
+    __slots__ = ("queue_id", "partition", "all")
+    QUEUE_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    ALL_FIELD_NUMBER: _ClassVar[int]
+    queue_id: str
+    partition: str
+    all: bool
+    def __init__(self, queue_id: _Optional[str] = ..., partition: _Optional[str] = ..., all: _Optional[bool] = ...) -> None: ...
+
+class QueueItem(_message.Message):
+    __slots__ = ("item_id", "value")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    item_id: int
+    value: bytes
+    def __init__(self, item_id: _Optional[int] = ..., value: _Optional[bytes] = ...) -> None: ...
+
+class QueueNextItemsRequest(_message.Message):
+    __slots__ = ("queue_id", "partition", "after_item_id", "max_items", "timeout")
+    QUEUE_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    AFTER_ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    queue_id: str
+    partition: str
+    after_item_id: int
+    max_items: int
+    timeout: float
+    def __init__(self, queue_id: _Optional[str] = ..., partition: _Optional[str] = ..., after_item_id: _Optional[int] = ..., max_items: _Optional[int] = ..., timeout: _Optional[float] = ...) -> None: ...
+
+class QueueNextItemsResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[QueueItem]
+    def __init__(self, items: _Optional[_Iterable[_Union[QueueItem, _Mapping]]] = ...) -> None: ...
+
+class SecretCreateRequest(_message.Message):
+    __slots__ = ("name", "environment_name", "env", "overwrite")
+    class EnvEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    ENV_FIELD_NUMBER: _ClassVar[int]
+    OVERWRITE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    environment_name: str
+    env: _containers.ScalarMap[str, str]
+    overwrite: bool
+    def __init__(self, name: _Optional[str] = ..., environment_name: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., overwrite: _Optional[bool] = ...) -> None: ...
+
+class SecretCreateResponse(_message.Message):
+    __slots__ = ("secret_id",)
+    SECRET_ID_FIELD_NUMBER: _ClassVar[int]
+    secret_id: str
+    def __init__(self, secret_id: _Optional[str] = ...) -> None: ...
+
+class VolumeFile(_message.Message):
+    __slots__ = ("path", "blob_id", "size", "mode", "mtime", "type")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    BLOB_ID_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    MTIME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    blob_id: str
+    size: int
+    mode: int
+    mtime: float
+    type: FileType
+    def __init__(self, path: _Optional[str] = ..., blob_id: _Optional[str] = ..., size: _Optional[int] = ..., mode: _Optional[int] = ..., mtime: _Optional[float] = ..., type: _Optional[_Union[FileType, str]] = ...) -> None: ...
+
+class VolumeGetManifestRequest(_message.Message):
+    __slots__ = ("volume_id",)
+    VOLUME_ID_FIELD_NUMBER: _ClassVar[int]
+    volume_id: str
+    def __init__(self, volume_id: _Optional[str] = ...) -> None: ...
+
+class VolumeManifest(_message.Message):
+    __slots__ = ("version", "files")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    files: _containers.RepeatedCompositeFieldContainer[VolumeFile]
+    def __init__(self, version: _Optional[int] = ..., files: _Optional[_Iterable[_Union[VolumeFile, _Mapping]]] = ...) -> None: ...
+
+class VolumeCommitRequest(_message.Message):
+    __slots__ = ("volume_id", "puts", "deletes", "overwrite")
+    VOLUME_ID_FIELD_NUMBER: _ClassVar[int]
+    PUTS_FIELD_NUMBER: _ClassVar[int]
+    DELETES_FIELD_NUMBER: _ClassVar[int]
+    OVERWRITE_FIELD_NUMBER: _ClassVar[int]
+    volume_id: str
+    puts: _containers.RepeatedCompositeFieldContainer[VolumeFile]
+    deletes: _containers.RepeatedScalarFieldContainer[str]
+    overwrite: bool
+    def __init__(self, volume_id: _Optional[str] = ..., puts: _Optional[_Iterable[_Union[VolumeFile, _Mapping]]] = ..., deletes: _Optional[_Iterable[str]] = ..., overwrite: _Optional[bool] = ...) -> None: ...
+
+class VolumeCommitResponse(_message.Message):
+    __slots__ = ("version", "missing_blob_ids")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    MISSING_BLOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    missing_blob_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, version: _Optional[int] = ..., missing_blob_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class VolumeListFilesRequest(_message.Message):
+    __slots__ = ("volume_id", "path", "recursive")
+    VOLUME_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    RECURSIVE_FIELD_NUMBER: _ClassVar[int]
+    volume_id: str
+    path: str
+    recursive: bool
+    def __init__(self, volume_id: _Optional[str] = ..., path: _Optional[str] = ..., recursive: _Optional[bool] = ...) -> None: ...
+
+class VolumeListFilesResponse(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[VolumeFile]
+    def __init__(self, entries: _Optional[_Iterable[_Union[VolumeFile, _Mapping]]] = ...) -> None: ...
+
+class VolumeRemoveFileRequest(_message.Message):
+    __slots__ = ("volume_id", "path", "recursive")
+    VOLUME_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    RECURSIVE_FIELD_NUMBER: _ClassVar[int]
+    volume_id: str
+    path: str
+    recursive: bool
+    def __init__(self, volume_id: _Optional[str] = ..., path: _Optional[str] = ..., recursive: _Optional[bool] = ...) -> None: ...
+
+class VolumeCopyFilesRequest(_message.Message):
+    __slots__ = ("volume_id", "src_paths", "dst_path", "recursive")
+    VOLUME_ID_FIELD_NUMBER: _ClassVar[int]
+    SRC_PATHS_FIELD_NUMBER: _ClassVar[int]
+    DST_PATH_FIELD_NUMBER: _ClassVar[int]
+    RECURSIVE_FIELD_NUMBER: _ClassVar[int]
+    volume_id: str
+    src_paths: _containers.RepeatedScalarFieldContainer[str]
+    dst_path: str
+    recursive: bool
+    def __init__(self, volume_id: _Optional[str] = ..., src_paths: _Optional[_Iterable[str]] = ..., dst_path: _Optional[str] = ..., recursive: _Optional[bool] = ...) -> None: ...
+
+class VolumeReadFileRequest(_message.Message):
+    __slots__ = ("volume_id", "path")
+    VOLUME_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    volume_id: str
+    path: str
+    def __init__(self, volume_id: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...

@@ -89,6 +89,16 @@ class NanoModalStub:
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionGetRequest.SerializeToString,
                 response_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionGetResponse.FromString,
                 _registered_method=True)
+        self.FunctionBindParams = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/FunctionBindParams',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionBindParamsRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionBindParamsResponse.FromString,
+                _registered_method=True)
+        self.ProxyTokenCreate = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/ProxyTokenCreate',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.ProxyToken.FromString,
+                _registered_method=True)
         self.FunctionCreate = channel.unary_unary(
                 '/nano_modal.v1.NanoModal/FunctionCreate',
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionCreateRequest.SerializeToString,
@@ -179,6 +189,136 @@ class NanoModalStub:
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.ContainerInitFailedRequest.SerializeToString,
                 response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
                 _registered_method=True)
+        self.ObjectGetOrCreate = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/ObjectGetOrCreate',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.ObjectGetOrCreateRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.ObjectGetOrCreateResponse.FromString,
+                _registered_method=True)
+        self.ObjectList = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/ObjectList',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.ObjectListRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.ObjectListResponse.FromString,
+                _registered_method=True)
+        self.ObjectDelete = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/ObjectDelete',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.ObjectDeleteRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ObjectHeartbeat = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/ObjectHeartbeat',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.ObjectHeartbeatRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
+        self.DictGet = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/DictGet',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.DictGetRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.DictGetResponse.FromString,
+                _registered_method=True)
+        self.DictUpdate = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/DictUpdate',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.DictUpdateRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.DictUpdateResponse.FromString,
+                _registered_method=True)
+        self.DictPop = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/DictPop',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.DictGetRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.DictGetResponse.FromString,
+                _registered_method=True)
+        self.DictContains = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/DictContains',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.DictGetRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.DictGetResponse.FromString,
+                _registered_method=True)
+        self.DictLen = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/DictLen',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.DictLenRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.DictLenResponse.FromString,
+                _registered_method=True)
+        self.DictContents = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/DictContents',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.DictContentsRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.DictContentsResponse.FromString,
+                _registered_method=True)
+        self.DictClear = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/DictClear',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.DictLenRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
+        self.QueuePut = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/QueuePut',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.QueuePutRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.QueuePutResponse.FromString,
+                _registered_method=True)
+        self.QueueGet = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/QueueGet',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.QueueGetRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.QueueGetResponse.FromString,
+                _registered_method=True)
+        self.QueueLen = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/QueueLen',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.QueueLenRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.QueueLenResponse.FromString,
+                _registered_method=True)
+        self.QueueClear = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/QueueClear',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.QueueClearRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
+        self.QueueNextItems = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/QueueNextItems',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.QueueNextItemsRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.QueueNextItemsResponse.FromString,
+                _registered_method=True)
+        self.SecretCreate = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/SecretCreate',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.SecretCreateRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.SecretCreateResponse.FromString,
+                _registered_method=True)
+        self.VolumeGetManifest = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/VolumeGetManifest',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.VolumeGetManifestRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.VolumeManifest.FromString,
+                _registered_method=True)
+        self.VolumeCommit = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/VolumeCommit',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.VolumeCommitRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.VolumeCommitResponse.FromString,
+                _registered_method=True)
+        self.VolumeListFiles = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/VolumeListFiles',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.VolumeListFilesRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.VolumeListFilesResponse.FromString,
+                _registered_method=True)
+        self.VolumeRemoveFile = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/VolumeRemoveFile',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.VolumeRemoveFileRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.VolumeCommitResponse.FromString,
+                _registered_method=True)
+        self.VolumeCopyFiles = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/VolumeCopyFiles',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.VolumeCopyFilesRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.VolumeCommitResponse.FromString,
+                _registered_method=True)
+        self.VolumeReadFile = channel.unary_stream(
+                '/nano_modal.v1.NanoModal/VolumeReadFile',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.VolumeReadFileRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.BlobChunk.FromString,
+                _registered_method=True)
+        self.VolumeBlobHas = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/VolumeBlobHas',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.BlobHasRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.BlobHasResponse.FromString,
+                _registered_method=True)
+        self.VolumeBlobPut = channel.stream_unary(
+                '/nano_modal.v1.NanoModal/VolumeBlobPut',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.BlobChunk.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.BlobPutResponse.FromString,
+                _registered_method=True)
+        self.VolumeBlobGet = channel.unary_stream(
+                '/nano_modal.v1.NanoModal/VolumeBlobGet',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.BlobGetRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.BlobChunk.FromString,
+                _registered_method=True)
 
 
 class NanoModalServicer:
@@ -247,6 +387,18 @@ class NanoModalServicer:
         raise NotImplementedError('Method not implemented!')
 
     def FunctionGet(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FunctionBindParams(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ProxyTokenCreate(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -364,6 +516,163 @@ class NanoModalServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ObjectGetOrCreate(self, request, context):
+        """--- objects: dicts, queues, secrets, volumes (named or ephemeral) ---
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ObjectList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ObjectDelete(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ObjectHeartbeat(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DictGet(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DictUpdate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DictPop(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DictContains(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DictLen(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DictContents(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DictClear(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueuePut(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueueGet(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueueLen(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueueClear(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueueNextItems(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SecretCreate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VolumeGetManifest(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VolumeCommit(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VolumeListFiles(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VolumeRemoveFile(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VolumeCopyFiles(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VolumeReadFile(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VolumeBlobHas(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VolumeBlobPut(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VolumeBlobGet(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NanoModalServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -421,6 +730,16 @@ def add_NanoModalServicer_to_server(servicer, server):
                     servicer.FunctionGet,
                     request_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionGetRequest.FromString,
                     response_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionGetResponse.SerializeToString,
+            ),
+            'FunctionBindParams': grpc.unary_unary_rpc_method_handler(
+                    servicer.FunctionBindParams,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionBindParamsRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionBindParamsResponse.SerializeToString,
+            ),
+            'ProxyTokenCreate': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProxyTokenCreate,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.ProxyToken.SerializeToString,
             ),
             'FunctionCreate': grpc.unary_unary_rpc_method_handler(
                     servicer.FunctionCreate,
@@ -511,6 +830,136 @@ def add_NanoModalServicer_to_server(servicer, server):
                     servicer.ContainerInitFailed,
                     request_deserializer=nano__modal_dot_proto_dot_api__pb2.ContainerInitFailedRequest.FromString,
                     response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'ObjectGetOrCreate': grpc.unary_unary_rpc_method_handler(
+                    servicer.ObjectGetOrCreate,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.ObjectGetOrCreateRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.ObjectGetOrCreateResponse.SerializeToString,
+            ),
+            'ObjectList': grpc.unary_unary_rpc_method_handler(
+                    servicer.ObjectList,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.ObjectListRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.ObjectListResponse.SerializeToString,
+            ),
+            'ObjectDelete': grpc.unary_unary_rpc_method_handler(
+                    servicer.ObjectDelete,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.ObjectDeleteRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'ObjectHeartbeat': grpc.unary_unary_rpc_method_handler(
+                    servicer.ObjectHeartbeat,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.ObjectHeartbeatRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'DictGet': grpc.unary_unary_rpc_method_handler(
+                    servicer.DictGet,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.DictGetRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.DictGetResponse.SerializeToString,
+            ),
+            'DictUpdate': grpc.unary_unary_rpc_method_handler(
+                    servicer.DictUpdate,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.DictUpdateRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.DictUpdateResponse.SerializeToString,
+            ),
+            'DictPop': grpc.unary_unary_rpc_method_handler(
+                    servicer.DictPop,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.DictGetRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.DictGetResponse.SerializeToString,
+            ),
+            'DictContains': grpc.unary_unary_rpc_method_handler(
+                    servicer.DictContains,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.DictGetRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.DictGetResponse.SerializeToString,
+            ),
+            'DictLen': grpc.unary_unary_rpc_method_handler(
+                    servicer.DictLen,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.DictLenRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.DictLenResponse.SerializeToString,
+            ),
+            'DictContents': grpc.unary_unary_rpc_method_handler(
+                    servicer.DictContents,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.DictContentsRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.DictContentsResponse.SerializeToString,
+            ),
+            'DictClear': grpc.unary_unary_rpc_method_handler(
+                    servicer.DictClear,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.DictLenRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'QueuePut': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueuePut,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.QueuePutRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.QueuePutResponse.SerializeToString,
+            ),
+            'QueueGet': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueueGet,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.QueueGetRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.QueueGetResponse.SerializeToString,
+            ),
+            'QueueLen': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueueLen,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.QueueLenRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.QueueLenResponse.SerializeToString,
+            ),
+            'QueueClear': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueueClear,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.QueueClearRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'QueueNextItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueueNextItems,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.QueueNextItemsRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.QueueNextItemsResponse.SerializeToString,
+            ),
+            'SecretCreate': grpc.unary_unary_rpc_method_handler(
+                    servicer.SecretCreate,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.SecretCreateRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.SecretCreateResponse.SerializeToString,
+            ),
+            'VolumeGetManifest': grpc.unary_unary_rpc_method_handler(
+                    servicer.VolumeGetManifest,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.VolumeGetManifestRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.VolumeManifest.SerializeToString,
+            ),
+            'VolumeCommit': grpc.unary_unary_rpc_method_handler(
+                    servicer.VolumeCommit,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.VolumeCommitRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.VolumeCommitResponse.SerializeToString,
+            ),
+            'VolumeListFiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.VolumeListFiles,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.VolumeListFilesRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.VolumeListFilesResponse.SerializeToString,
+            ),
+            'VolumeRemoveFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.VolumeRemoveFile,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.VolumeRemoveFileRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.VolumeCommitResponse.SerializeToString,
+            ),
+            'VolumeCopyFiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.VolumeCopyFiles,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.VolumeCopyFilesRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.VolumeCommitResponse.SerializeToString,
+            ),
+            'VolumeReadFile': grpc.unary_stream_rpc_method_handler(
+                    servicer.VolumeReadFile,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.VolumeReadFileRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.BlobChunk.SerializeToString,
+            ),
+            'VolumeBlobHas': grpc.unary_unary_rpc_method_handler(
+                    servicer.VolumeBlobHas,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.BlobHasRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.BlobHasResponse.SerializeToString,
+            ),
+            'VolumeBlobPut': grpc.stream_unary_rpc_method_handler(
+                    servicer.VolumeBlobPut,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.BlobChunk.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.BlobPutResponse.SerializeToString,
+            ),
+            'VolumeBlobGet': grpc.unary_stream_rpc_method_handler(
+                    servicer.VolumeBlobGet,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.BlobGetRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.BlobChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -810,6 +1259,60 @@ class NanoModal:
             '/nano_modal.v1.NanoModal/FunctionGet',
             nano__modal_dot_proto_dot_api__pb2.FunctionGetRequest.SerializeToString,
             nano__modal_dot_proto_dot_api__pb2.FunctionGetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FunctionBindParams(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/FunctionBindParams',
+            nano__modal_dot_proto_dot_api__pb2.FunctionBindParamsRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.FunctionBindParamsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProxyTokenCreate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/ProxyTokenCreate',
+            nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.ProxyToken.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1296,6 +1799,708 @@ class NanoModal:
             '/nano_modal.v1.NanoModal/ContainerInitFailed',
             nano__modal_dot_proto_dot_api__pb2.ContainerInitFailedRequest.SerializeToString,
             nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ObjectGetOrCreate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/ObjectGetOrCreate',
+            nano__modal_dot_proto_dot_api__pb2.ObjectGetOrCreateRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.ObjectGetOrCreateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ObjectList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/ObjectList',
+            nano__modal_dot_proto_dot_api__pb2.ObjectListRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.ObjectListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ObjectDelete(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/ObjectDelete',
+            nano__modal_dot_proto_dot_api__pb2.ObjectDeleteRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ObjectHeartbeat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/ObjectHeartbeat',
+            nano__modal_dot_proto_dot_api__pb2.ObjectHeartbeatRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DictGet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/DictGet',
+            nano__modal_dot_proto_dot_api__pb2.DictGetRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.DictGetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DictUpdate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/DictUpdate',
+            nano__modal_dot_proto_dot_api__pb2.DictUpdateRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.DictUpdateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DictPop(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/DictPop',
+            nano__modal_dot_proto_dot_api__pb2.DictGetRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.DictGetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DictContains(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/DictContains',
+            nano__modal_dot_proto_dot_api__pb2.DictGetRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.DictGetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DictLen(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/DictLen',
+            nano__modal_dot_proto_dot_api__pb2.DictLenRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.DictLenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DictContents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/DictContents',
+            nano__modal_dot_proto_dot_api__pb2.DictContentsRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.DictContentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DictClear(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/DictClear',
+            nano__modal_dot_proto_dot_api__pb2.DictLenRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueuePut(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/QueuePut',
+            nano__modal_dot_proto_dot_api__pb2.QueuePutRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.QueuePutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueueGet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/QueueGet',
+            nano__modal_dot_proto_dot_api__pb2.QueueGetRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.QueueGetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueueLen(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/QueueLen',
+            nano__modal_dot_proto_dot_api__pb2.QueueLenRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.QueueLenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueueClear(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/QueueClear',
+            nano__modal_dot_proto_dot_api__pb2.QueueClearRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueueNextItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/QueueNextItems',
+            nano__modal_dot_proto_dot_api__pb2.QueueNextItemsRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.QueueNextItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SecretCreate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/SecretCreate',
+            nano__modal_dot_proto_dot_api__pb2.SecretCreateRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.SecretCreateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VolumeGetManifest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/VolumeGetManifest',
+            nano__modal_dot_proto_dot_api__pb2.VolumeGetManifestRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.VolumeManifest.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VolumeCommit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/VolumeCommit',
+            nano__modal_dot_proto_dot_api__pb2.VolumeCommitRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.VolumeCommitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VolumeListFiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/VolumeListFiles',
+            nano__modal_dot_proto_dot_api__pb2.VolumeListFilesRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.VolumeListFilesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VolumeRemoveFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/VolumeRemoveFile',
+            nano__modal_dot_proto_dot_api__pb2.VolumeRemoveFileRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.VolumeCommitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VolumeCopyFiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/VolumeCopyFiles',
+            nano__modal_dot_proto_dot_api__pb2.VolumeCopyFilesRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.VolumeCommitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VolumeReadFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/VolumeReadFile',
+            nano__modal_dot_proto_dot_api__pb2.VolumeReadFileRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.BlobChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VolumeBlobHas(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/VolumeBlobHas',
+            nano__modal_dot_proto_dot_api__pb2.BlobHasRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.BlobHasResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VolumeBlobPut(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/nano_modal.v1.NanoModal/VolumeBlobPut',
+            nano__modal_dot_proto_dot_api__pb2.BlobChunk.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.BlobPutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VolumeBlobGet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/VolumeBlobGet',
+            nano__modal_dot_proto_dot_api__pb2.BlobGetRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.BlobChunk.FromString,
             options,
             channel_credentials,
             insecure,

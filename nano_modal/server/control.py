@@ -6,13 +6,14 @@ scheduler. Durable changes go through the Store before anyone is told about them
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
 import logging
 import math
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 from .. import config
 from ..proto import api_pb2
@@ -23,6 +24,47 @@ log = logging.getLogger("nano_modal.server")
 
 FINAL_FAILURES = (api_pb2.OUTPUT_STATUS_FAILURE, api_pb2.OUTPUT_STATUS_TIMEOUT)
 _retry_tiebreak = itertools.count()
+
+
+# What a class instance takes from its class's definition; everything else (cpu, memory,
+# max_containers, timeouts, ...) is an option that `with_options` may change.
+CODE_FIELDS = (
+    "name",
+    "module_name",
+    "source_blob_id",
+    "pickled_blob_id",
+    "is_generator",
+    "is_async",
+    "is_class",
+    "methods",
+    "python_version",
+)
+
+
+def bound_definition(
+    parent: api_pb2.FunctionDefinition, options: api_pb2.FunctionDefinition, params: bytes, parent_id: str
+) -> api_pb2.FunctionDefinition:
+    definition = api_pb2.FunctionDefinition()
+    definition.CopyFrom(options)
+    for name in CODE_FIELDS:
+        definition.ClearField(name)
+    for name in CODE_FIELDS:
+        if name == "methods":
+            definition.methods.extend(parent.methods)
+        else:
+            setattr(definition, name, getattr(parent, name))
+    definition.bound_params = params
+    definition.parent_function_id = parent_id
+    return definition
+
+
+def _max_starting(worker: Worker) -> int:
+    """Containers a worker may be starting at once: starts are cpu-heavy (a fresh interpreter)."""
+    return max(2, int(worker.cpu * 2))
+
+
+def _bind_key(definition: api_pb2.FunctionDefinition) -> str:
+    return hashlib.sha256(definition.SerializeToString(deterministic=True)).hexdigest()
 
 
 class NotFound(Exception):
@@ -47,6 +89,9 @@ class ControlPlane:
         self.container_tokens: dict[str, str] = {}  # token -> container_id
         self.workers: dict[str, Worker] = {}
         self.capacity_changed = False  # set when a container exits: the scheduler may place more
+        self.bound: dict[str, str] = {}  # bind key of a class instance -> its function id
+        # Extra environment for a new container of a function (object_service.py adds secrets and volumes).
+        self.container_env_hooks: list[Callable[[FunctionRuntime], dict[str, str]]] = []
 
     # ------------------------------------------------------------------ recovery
 
@@ -66,7 +111,16 @@ class ControlPlane:
                 continue
             payload = api_pb2.Payload(data=row.args, blob_id=row.args_blob)
             fn.queue.append(
-                QueuedInput(row.input_id, row.call_id, row.function_id, row.idx, payload, call.kind, row.attempt)
+                QueuedInput(
+                    row.input_id,
+                    row.call_id,
+                    row.function_id,
+                    row.idx,
+                    payload,
+                    call.kind,
+                    row.attempt,
+                    row.method_name,
+                )
             )
             count += 1
         return count
@@ -133,11 +187,58 @@ class ControlPlane:
                 raise NotFound(f"function {function_id} not found")
             definition = api_pb2.FunctionDefinition.FromString(row.definition)
             fn = self.functions[function_id] = FunctionRuntime(function_id, row.app_id, row.name, definition)
+            if definition.parent_function_id:
+                self.bound[_bind_key(definition)] = function_id
         return fn
+
+    def app_functions(self, app_id: str, *, include_retired: bool = False) -> list[FunctionRuntime]:
+        """The functions and classes the app defines (not the parameterized instances of its classes)."""
+        found = [self._function(row.function_id) for row in self.store.app_functions(app_id)]
+        return [fn for fn in found if not fn.definition.parent_function_id and (include_retired or not fn.retired)]
+
+    def function_by_name(self, app_id: str, name: str) -> FunctionRuntime | None:
+        return next((fn for fn in self.app_functions(app_id) if fn.name == name), None)
+
+    def bind_function(self, parent_id: str, params: bytes, options: api_pb2.FunctionDefinition) -> str:
+        """The function id of a class instance with these parameters (and options): one pool each."""
+        parent = self._function(parent_id)
+        if not parent.definition.is_class:
+            raise Invalid(f"{parent.name} is not a class; only classes take parameters")
+        definition = bound_definition(parent.definition, options, params, parent_id)
+        key = _bind_key(definition)
+        if key in self.bound:
+            return self.bound[key]
+        function_id = new_id("fu")
+        self.store.create_function(
+            FunctionRow(function_id, parent.app_id, parent.name, definition.SerializeToString(), time.time())
+        )
+        fn = self.functions[function_id] = FunctionRuntime(function_id, parent.app_id, parent.name, definition)
+        fn.version = parent.version
+        self.bound[key] = function_id
+        return function_id
+
+    def rebind_children(self, parent: FunctionRuntime) -> None:
+        """After a new deployment of a class, its parameterized instances run the new code too."""
+        for child in self.functions.values():
+            if child.definition.parent_function_id == parent.function_id:
+                child.definition = bound_definition(
+                    parent.definition, child.definition, child.definition.bound_params, parent.function_id
+                )
+                self.store.update_function(child.function_id, child.definition.SerializeToString())
+                child.version = parent.version
+                child.init_failure = None
+                child.inputs_ready.fire()
 
     # ------------------------------------------------------------------ calls and inputs
 
-    def start_call(self, function_id: str, kind: int, inputs: Iterable[api_pb2.FunctionInput], complete: bool) -> Call:
+    def start_call(
+        self,
+        function_id: str,
+        kind: int,
+        inputs: Iterable[api_pb2.FunctionInput],
+        complete: bool,
+        schedule_fire: float | None = None,
+    ) -> Call:
         fn = self._function(function_id)
         app = self.app(fn.app_id)
         if not app.live:
@@ -151,6 +252,7 @@ class ControlPlane:
         self.store.create_call(
             CallRow(call.call_id, function_id, kind, call.num_inputs, complete, False, time.time()),
             [self._input_row(q) for q in queued],
+            schedule_fire,
         )
         self.calls[call.call_id] = call
         self._enqueue(fn, queued)
@@ -193,11 +295,14 @@ class ControlPlane:
 
     @staticmethod
     def _queued(call: Call, inputs: Iterable[api_pb2.FunctionInput]) -> list[QueuedInput]:
-        return [QueuedInput(new_id("in"), call.call_id, call.function_id, i.idx, i.args, call.kind) for i in inputs]
+        return [
+            QueuedInput(new_id("in"), call.call_id, call.function_id, i.idx, i.args, call.kind, 0, i.method_name)
+            for i in inputs
+        ]
 
     @staticmethod
     def _input_row(q: QueuedInput) -> InputRow:
-        return InputRow(q.input_id, q.call_id, q.function_id, q.idx, q.args.data, q.args.blob_id)
+        return InputRow(q.input_id, q.call_id, q.function_id, q.idx, q.args.data, q.args.blob_id, 0, q.method_name)
 
     @staticmethod
     def _enqueue(fn: FunctionRuntime, queued: list[QueuedInput]) -> None:
@@ -325,13 +430,24 @@ class ControlPlane:
                 if not container.live or not self.app(fn.app_id).live or container.version < fn.version:
                     return None  # stopped, or a newer deployment replaced its code
                 event = fn.inputs_ready.event
-                if fn.queue:
-                    # Share a deep queue fairly between the live containers.
-                    share = math.ceil(len(fn.queue) / max(1, len(fn.live_containers())))
-                    batch = [fn.queue.popleft() for _ in range(min(max(1, max_inputs), share, len(fn.queue)))]
+                if fn.queue and fn.queue[0].suspect:
+                    if not container.held:  # a suspect runs alone, so that its fate is its own
+                        item = fn.queue.popleft()
+                        container.held[item.input_id] = item
+                        return [item]
+                elif fn.queue:
+                    if fn.definition.batch_max_size:
+                        await self._let_batch_fill(fn, min(max_inputs, fn.definition.batch_max_size))
+                        share = len(fn.queue)
+                    else:  # share a deep queue fairly between the live containers
+                        share = math.ceil(len(fn.queue) / max(1, len(fn.live_containers())))
+                    batch: list[QueuedInput] = []
+                    while fn.queue and not fn.queue[0].suspect and len(batch) < min(max(1, max_inputs), share):
+                        batch.append(fn.queue.popleft())
                     for item in batch:
                         container.held[item.input_id] = item
-                    return batch
+                    if batch:
+                        return batch
                 now = time.monotonic()
                 window = fn.definition.scaledown_window or config.DEFAULT_SCALEDOWN_WINDOW
                 idle_for = now - container.idle_since
@@ -347,6 +463,12 @@ class ControlPlane:
                 await fn.inputs_ready.wait(event, wait)
         finally:
             container.waiting = False
+
+    async def _let_batch_fill(self, fn: FunctionRuntime, size: int) -> None:
+        """@batched: once one input waits, give others up to batch_wait_ms to join it."""
+        deadline = time.monotonic() + fn.definition.batch_wait_ms / 1000
+        while 0 < len(fn.queue) < size and (remaining := deadline - time.monotonic()) > 0:
+            await fn.inputs_ready.wait(fn.inputs_ready.event, remaining)
 
     def put_outputs(
         self, container: Container, outputs: Iterable[api_pb2.FunctionOutput], released: Iterable[str]
@@ -420,7 +542,9 @@ class ControlPlane:
             worker.commands.fire()
         self._function(container.function_id).inputs_ready.fire()  # wake it if parked
 
-    def container_exited(self, container_id: str, exit_code: int, reason: str) -> None:
+    def container_exited(self, container_id: str, exit_code: int, reason: str, *, blame_inputs: bool = True) -> None:
+        """Account for a container's end. With `blame_inputs`, an input it died running counts as a
+        failed attempt; without (its worker vanished), every input it held simply runs again."""
         container = self.containers.get(container_id)
         if container is None or container.state == ContainerState.EXITED:
             return
@@ -430,9 +554,16 @@ class ControlPlane:
         held = list(container.held.values())
         container.held.clear()
         if held:
-            # Inputs run one at a time in order: the first was running, the rest never started.
-            running, untouched = held[0], held[1:]
             fn = self._function(container.function_id)
+            if len(held) == 1 and blame_inputs:
+                running, untouched = held, []
+            else:
+                # Several inputs were out and some may have finished with their outputs unsent:
+                # which one killed it is unknown. Each runs again alone, free of charge; one that
+                # kills a container on its own is then the culprit.
+                running, untouched = [], held
+                for item in untouched:
+                    item.suspect = blame_inputs
             if untouched:
                 fn.queue.extendleft(reversed(untouched))
                 fn.inputs_ready.fire()
@@ -440,20 +571,24 @@ class ControlPlane:
             if reason:
                 message += f" ({reason})"
             message += " before the input finished"
-            row = OutputRow(
-                running.call_id,
-                running.input_id,
-                running.idx,
-                api_pb2.OUTPUT_STATUS_CONTAINER_DIED,
-                b"",
-                "",
-                message,
-                "",
-                final=True,
-            )
-            final = self._retry_or_fail(running, row)
-            if final is not None:
-                self._record_outputs([final])
+            rows = [
+                self._retry_or_fail(
+                    item,
+                    OutputRow(
+                        item.call_id,
+                        item.input_id,
+                        item.idx,
+                        api_pb2.OUTPUT_STATUS_CONTAINER_DIED,
+                        b"",
+                        "",
+                        message,
+                        "",
+                        final=True,
+                    ),
+                )
+                for item in running
+            ]
+            self._record_outputs([row for row in rows if row is not None])
         worker = self.workers.get(container.worker_id)
         if worker is not None:
             worker.containers.pop(container_id, None)
@@ -484,6 +619,27 @@ class ControlPlane:
         worker.to_start, worker.to_stop = [], []
         return response
 
+    def evict_idle_container(self, needed_by: FunctionRuntime) -> bool:
+        """Stop the longest-idle warm container of another function to make room; True if one was."""
+        if any(w.alive and w.starting() >= _max_starting(w) for w in self.workers.values()):
+            return False  # room is only short of start slots, which free up by themselves
+        candidates = [
+            c
+            for c in self.containers.values()
+            if c.state == ContainerState.RUNNING
+            and c.waiting
+            and not c.held
+            and c.function_id != needed_by.function_id
+            and len(self._function(c.function_id).live_containers())
+            > self._function(c.function_id).definition.min_containers
+        ]
+        if not candidates:
+            return False
+        victim = min(candidates, key=lambda c: c.idle_since)
+        log.info("evicting idle container %s to make room for %s", victim.container_id, needed_by.name)
+        self.stop_container(victim)
+        return True
+
     def place_container(self, fn: FunctionRuntime) -> Container | None:
         """Reserve room for one container of `fn` on the worker with the most free cpu."""
         cpu = fn.definition.cpu or config.DEFAULT_CPU
@@ -491,7 +647,7 @@ class ControlPlane:
         best: Worker | None = None
         best_free = -1.0
         for worker in self.workers.values():
-            if not worker.alive or worker.starting() >= max(2, int(worker.cpu * 2)):
+            if not worker.alive or worker.starting() >= _max_starting(worker):
                 continue
             used_cpu, used_mem = worker.reserved()
             free_cpu = worker.cpu * config.WORKER_CPU_OVERCOMMIT - used_cpu
@@ -514,6 +670,8 @@ class ControlPlane:
         fn.containers[container.container_id] = container
         best.containers[container.container_id] = container
         env = {config.ENV_BLOCK_NETWORK: "1"} if fn.definition.block_network else {}
+        for hook in self.container_env_hooks:  # resolved now, so a rotated secret reaches new containers
+            env.update(hook(fn))
         best.to_start.append(
             api_pb2.ContainerSpec(
                 container_id=container.container_id,
@@ -522,7 +680,9 @@ class ControlPlane:
                 app_id=fn.app_id,
                 task_token=container.token,
                 cpu=cpu,
-                memory_mb=memory,
+                # A hard limit only when the function asked for memory; the default is a
+                # reservation for placement, not a cap (a bare interpreter would hit 128 MiB).
+                memory_mb=fn.definition.memory_mb,
                 env=env,
             )
         )
@@ -545,6 +705,15 @@ class ControlPlane:
             for queue in app.log_subscribers:
                 queue.put_nowait(line)
         self.store.add_logs(rows)
+
+    def system_log(self, fn: FunctionRuntime, text: str) -> None:
+        """A line in the app's logs from the platform itself (e.g. a schedule firing)."""
+        app = self.app(fn.app_id)
+        now = time.time()
+        line = api_pb2.LogLine(function_name=fn.name, container_id="nano-modal", fd=1, data=text + "\n", timestamp=now)
+        self.store.add_logs([LogRow(app.app_id, now, fn.name, line.container_id, 1, line.data)])
+        for queue in app.log_subscribers:
+            queue.put_nowait(line)
 
     def _wake_log_followers(self, app: App) -> None:
         for queue in app.log_subscribers:

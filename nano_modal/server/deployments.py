@@ -30,7 +30,7 @@ class Deployments:
             raise Invalid(f"duplicate function names in deployment: {sorted(names)}")
         app = self._deployed(request.name) or self._create(request.name)
         version = app.version + 1
-        existing = {row.name: row.function_id for row in self.store.app_functions(app.app_id)}
+        existing = {fn.name: fn.function_id for fn in self.control.app_functions(app.app_id, include_retired=True)}
         function_ids: dict[str, str] = {}
         for definition in request.definitions:
             function_ids[definition.name] = self._upsert(app, existing.get(definition.name), definition, version)
@@ -68,15 +68,13 @@ class Deployments:
 
     def function(self, app_name: str, function_name: str) -> api_pb2.FunctionGetResponse:
         app = self.lookup(app_name)
-        for row in self.store.app_functions(app.app_id):
-            fn = self.control._function(row.function_id)
-            if fn.name == function_name and not fn.retired:
-                return api_pb2.FunctionGetResponse(function_id=fn.function_id, definition=fn.definition)
-        known = sorted(self.control._function(r.function_id).name for r in self.store.app_functions(app.app_id))
+        fn = self.control.function_by_name(app.app_id, function_name)
+        if fn is not None:
+            return api_pb2.FunctionGetResponse(function_id=fn.function_id, definition=fn.definition)
+        known = sorted(f.name for f in self.control.app_functions(app.app_id))
         raise NotFound(f"app {app_name!r} has no function {function_name!r} (it has: {', '.join(known) or 'none'})")
 
     def summary(self, app: App) -> api_pb2.AppSummary:
-        rows = self.store.app_functions(app.app_id)
         live = sum(1 for c in self.control.containers.values() if c.app_id == app.app_id and c.live)
         created = self.store.get_app(app.app_id)
         return api_pb2.AppSummary(
@@ -86,11 +84,7 @@ class Deployments:
             version=app.version,
             created_at=created.created_at if created else 0.0,
             live_containers=live,
-            function_names=[
-                self.control._function(r.function_id).name
-                for r in rows
-                if not self.control._function(r.function_id).retired
-            ],
+            function_names=[fn.name for fn in self.control.app_functions(app.app_id)],
         )
 
     def history(self, name: str) -> api_pb2.AppHistoryResponse:
@@ -134,6 +128,8 @@ class Deployments:
         fn.retired = False
         fn.init_failure = None  # the new code gets its own chance to load
         fn.inputs_ready.fire()  # parked containers of the old version wake up and drain
+        if definition.is_class:
+            self.control.rebind_children(fn)
         if function_id not in app.function_ids:
             app.function_ids.append(function_id)
         return function_id

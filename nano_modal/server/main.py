@@ -8,17 +8,21 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
 
 import grpc.aio
+import uvicorn
 
 from .. import config
 from ..client import channel_options
 from ..proto import api_pb2_grpc
 from .blobs import BlobStore
 from .control import ControlPlane
+from .gateway import Gateway
+from .object_service import ObjectPlane
 from .scheduler import Scheduler
 from .service import Service
 from .sql_store import SqlStore
@@ -43,6 +47,7 @@ def admin_token(state_dir: Path) -> tuple[str, bool]:
 async def serve(
     host: str,
     port: int,
+    http_port: int,
     state_dir: Path,
     blob_dir: Path | None,
     store_url: str | None,
@@ -54,14 +59,18 @@ async def serve(
     store = SqlStore(store_url or f"sqlite:///{state_dir / 'state.db'}")
     control = ControlPlane(store)
     requeued = control.recover()
+    objects = ObjectPlane(store, control, state_dir)
+    control.container_env_hooks.append(objects.container_env)  # secrets and volume mounts
     server = grpc.aio.server(options=channel_options())
-    api_pb2_grpc.add_NanoModalServicer_to_server(  # type: ignore[no-untyped-call]
-        Service(control, BlobStore(blob_dir or state_dir / "blobs"), token), server
-    )
+    blobs = BlobStore(blob_dir or state_dir / "blobs")
+    service = Service(control, blobs, token, objects)
+    api_pb2_grpc.add_NanoModalServicer_to_server(service, server)  # type: ignore[no-untyped-call]
     bound = server.add_insecure_port(f"{host}:{port}")
     await server.start()
+    web, service.web_base_url = await start_gateway(Gateway(control, service.deployments, blobs), host, http_port)
     scheduler = asyncio.create_task(Scheduler(control).run())
     janitor = asyncio.create_task(_forget_old_calls(store))
+    reaper = asyncio.create_task(objects.reap_forever())  # ephemeral objects whose client left
     if port_file is not None:
         tmp = port_file.with_suffix(".tmp")
         tmp.write_text(str(bound))
@@ -83,8 +92,29 @@ async def serve(
     await stop.wait()
     scheduler.cancel()
     janitor.cancel()
+    reaper.cancel()
+    web.should_exit = True
     await server.stop(grace=1.0)
     store.close()
+
+
+async def start_gateway(gateway: Gateway, host: str, port: int) -> tuple[uvicorn.Server, str]:
+    """Serve web endpoints on host:port (0: any free port); returns the server and its base URL."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Responses go out in several small writes (start, chunks, end): without NODELAY, Nagle and
+    # delayed ACKs hold each response back ~40 ms. Accepted connections inherit the option.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    web = uvicorn.Server(uvicorn.Config(gateway.app, log_level="warning", lifespan="off"))
+    web.config.setup_event_loop = lambda: None  # type: ignore[method-assign]  # share the server's loop
+    task = asyncio.create_task(web.serve(sockets=[sock]))
+    _background.add(task)
+    shown_host = socket.gethostname() if host in ("0.0.0.0", "::") else host
+    return web, f"http://{shown_host}:{sock.getsockname()[1]}"
+
+
+_background: set[asyncio.Task[None]] = set()
 
 
 async def _forget_old_calls(store: SqlStore) -> None:
@@ -101,10 +131,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--blob-dir", type=Path, default=None)
     parser.add_argument("--store", default=None, help="SQLAlchemy URL of the state store (default: SQLite file)")
     parser.add_argument("--port-file", type=Path, default=None, help="write the bound port here once serving")
+    parser.add_argument("--http-port", type=int, default=0, help="port of the web endpoint gateway (0: any free)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(name)s %(message)s"
     )
     state_dir = args.state_dir or config.home_dir() / "server"
-    asyncio.run(serve(args.host, args.port, state_dir, args.blob_dir, args.store, args.port_file, args.quiet))
+    asyncio.run(
+        serve(args.host, args.port, args.http_port, state_dir, args.blob_dir, args.store, args.port_file, args.quiet)
+    )

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 
 from .. import config
 from .control import ControlPlane
+from .schedules import ScheduleRunner
 from .state import ContainerState
 
 log = logging.getLogger("nano_modal.server")
@@ -23,6 +25,7 @@ log = logging.getLogger("nano_modal.server")
 class Scheduler:
     def __init__(self, control: ControlPlane) -> None:
         self.control = control
+        self.schedules = ScheduleRunner(control)
 
     async def run(self) -> None:
         while True:
@@ -34,6 +37,7 @@ class Scheduler:
 
     def tick(self) -> None:
         self.control.promote_due_retries()
+        self.schedules.tick()
         self.reap()
         self.autoscale()
 
@@ -45,7 +49,7 @@ class Scheduler:
                 log.warning("worker %s (%s) is silent; declaring it dead", worker.worker_id, worker.hostname)
                 worker.alive = False
                 for container_id in list(worker.containers):
-                    control.container_exited(container_id, -1, "its worker stopped responding")
+                    control.container_exited(container_id, -1, "its worker stopped responding", blame_inputs=False)
         for container in list(control.containers.values()):
             if (
                 container.state == ContainerState.RUNNING
@@ -75,11 +79,16 @@ class Scheduler:
             if app is None or not app.live:
                 continue
             live = fn.live_containers()
-            available = sum(1 for c in live if c.state == ContainerState.STARTING or (c.waiting and not c.held))
+            # Free input slots: a starting container will take `slots` inputs, a parked one its spare ones.
+            available = sum(
+                fn.slots if c.state == ContainerState.STARTING else (fn.slots - len(c.held) if c.waiting else 0)
+                for c in live
+            )
             keep_warm = 0 if fn.retired else fn.definition.min_containers
-            wanted = max(len(fn.queue) - available, keep_warm - len(live), 0)
+            wanted = max(math.ceil((len(fn.queue) - available) / fn.slots), keep_warm - len(live), 0)
             if fn.definition.max_containers:
                 wanted = min(wanted, fn.definition.max_containers - len(live))
             for _ in range(wanted):
                 if control.place_container(fn) is None:
+                    control.evict_idle_container(needed_by=fn)  # room for it on a later pass
                     break

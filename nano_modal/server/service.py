@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import secrets
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +17,8 @@ from ..version import __version__
 from .blobs import BlobStore
 from .control import ControlPlane, Invalid, NotFound
 from .deployments import Deployments
+from .gateway import hash_secret
+from .object_service import ObjectPlane, ObjectRpcs
 from .state import Container
 from .store import OutputRow
 
@@ -34,12 +37,18 @@ def _output_proto(row: OutputRow) -> api_pb2.FunctionOutput:
     )
 
 
-class Service(api_pb2_grpc.NanoModalServicer):
-    def __init__(self, control: ControlPlane, blobs: BlobStore, admin_token: str) -> None:
+class Service(ObjectRpcs, api_pb2_grpc.NanoModalServicer):
+    # Dict/Queue/Secret/Volume RPCs come from ObjectRpcs (object_service.py).
+    def __init__(
+        self, control: ControlPlane, blobs: BlobStore, admin_token: str, objects: ObjectPlane | None = None
+    ) -> None:
+        if objects is not None:
+            self.objects = objects
         self.control = control
         self.deployments = Deployments(control)
         self.blobs = blobs
         self.admin_token = admin_token
+        self.web_base_url = ""  # set by main once the HTTP gateway listens
 
     # --- credentials -----------------------------------------------------------------
 
@@ -87,7 +96,14 @@ class Service(api_pb2_grpc.NanoModalServicer):
             server_version=__version__,
             protocol_version=config.PROTOCOL_VERSION,
             role="container" if container else "admin",
+            web_base_url=self.web_base_url,
         )
+
+    async def ProxyTokenCreate(self, request: api_pb2.Empty, context: Context) -> api_pb2.ProxyToken:
+        await self._admin(context)
+        key, secret = f"wk-{secrets.token_hex(8)}", f"ws-{secrets.token_urlsafe(24)}"
+        self.control.store.create_proxy_token(key, hash_secret(secret))
+        return api_pb2.ProxyToken(key=key, secret=secret)
 
     async def AppCreate(self, request: api_pb2.AppCreateRequest, context: Context) -> api_pb2.AppCreateResponse:
         await self._admin(context)
@@ -155,8 +171,20 @@ class Service(api_pb2_grpc.NanoModalServicer):
         )
         return response
 
+    async def FunctionBindParams(
+        self, request: api_pb2.FunctionBindParamsRequest, context: Context
+    ) -> api_pb2.FunctionBindParamsResponse:
+        await self._any(context)
+        function_id = await self._guard(
+            context, lambda: self.control.bind_function(request.function_id, request.params, request.definition)
+        )
+        return api_pb2.FunctionBindParamsResponse(function_id=function_id)
+
     async def FunctionGet(self, request: api_pb2.FunctionGetRequest, context: Context) -> api_pb2.FunctionGetResponse:
         await self._any(context)
+        if request.function_id:
+            fn = await self._guard(context, lambda: self.control._function(request.function_id))
+            return api_pb2.FunctionGetResponse(function_id=fn.function_id, definition=fn.definition)
         response: api_pb2.FunctionGetResponse = await self._guard(
             context, lambda: self.deployments.function(request.app_name, request.function_name)
         )

@@ -63,6 +63,8 @@ class QueuedInput:
     args: api_pb2.Payload
     kind: int
     attempt: int = 0
+    method_name: str = ""
+    suspect: bool = False  # was out when its container died; runs alone until it finishes
 
     def to_proto(self) -> api_pb2.ContainerInput:
         return api_pb2.ContainerInput(
@@ -72,6 +74,7 @@ class QueuedInput:
             args=self.args,
             attempt=self.attempt,
             kind=self.kind,  # type: ignore[arg-type]
+            method_name=self.method_name,
         )
 
 
@@ -140,6 +143,11 @@ class FunctionRuntime:
 
     def live_containers(self) -> list[Container]:
         return [c for c in self.containers.values() if c.live]
+
+    @property
+    def slots(self) -> int:
+        """Inputs one container runs at once."""
+        return max(1, self.definition.max_concurrent_inputs)
 
 
 @dataclass

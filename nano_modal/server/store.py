@@ -71,6 +71,7 @@ class InputRow:
     args: bytes
     args_blob: str
     attempt: int = 0
+    method_name: str = ""
 
 
 @dataclass
@@ -85,6 +86,29 @@ class OutputRow:
     traceback: str
     final: bool  # the input's last output (not a generator item)
     cursor: int = 0  # assigned by the store
+
+
+@dataclass
+class ObjectRow:
+    """A Dict, Queue, Secret or Volume. Named objects are unique per (kind, environment, name)."""
+
+    object_id: str
+    kind: int  # api_pb2.ObjectKind
+    name: str | None  # None: ephemeral or anonymous
+    environment: str
+    ephemeral: bool
+    created_at: float
+    updated_at: float
+    version: int = 0  # volumes: bumped by every commit
+
+
+@dataclass
+class VolumeFileRow:
+    path: str
+    blob_id: str
+    size: int
+    mode: int
+    mtime: float
 
 
 class Store(ABC):
@@ -142,8 +166,23 @@ class Store(ABC):
     def get_function(self, function_id: str) -> FunctionRow | None: ...
 
     @abstractmethod
-    def create_call(self, call: CallRow, inputs: list[InputRow]) -> None:
-        """Record a new call and its first inputs, atomically."""
+    def create_call(self, call: CallRow, inputs: list[InputRow], schedule_fire: float | None = None) -> None:
+        """Record a new call and its first inputs, atomically; with `schedule_fire`, also the
+        scheduled time this call runs for (see schedule_last_fire)."""
+
+    @abstractmethod
+    def create_proxy_token(self, key: str, secret_hash: str) -> None: ...
+
+    @abstractmethod
+    def proxy_token_hash(self, key: str) -> str | None:
+        """The sha256 of the proxy token's secret, or None for an unknown key."""
+
+    @abstractmethod
+    def schedule_last_fire(self, function_id: str) -> float | None:
+        """The scheduled time the function's schedule last fired for, if ever."""
+
+    @abstractmethod
+    def set_schedule_last_fire(self, function_id: str, fire_at: float) -> None: ...
 
     @abstractmethod
     def get_call(self, call_id: str) -> CallRow | None: ...
@@ -179,3 +218,82 @@ class Store(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    # ------------------------------------------------------------------ objects (dicts, queues, secrets, volumes)
+    # Each method is one transaction; the server calls them from its single event loop, which
+    # is what makes read-modify-write sequences (put if absent, pop) atomic.
+
+    @abstractmethod
+    def create_object(self, row: ObjectRow) -> None: ...
+
+    @abstractmethod
+    def get_object(self, object_id: str) -> ObjectRow | None: ...
+
+    @abstractmethod
+    def find_object(self, kind: int, environment: str, name: str) -> ObjectRow | None: ...
+
+    @abstractmethod
+    def list_objects(self, kind: int, environment: str | None) -> list[ObjectRow]:
+        """Named objects of one kind (in one environment, or all when None)."""
+
+    @abstractmethod
+    def ephemeral_objects(self) -> list[ObjectRow]: ...
+
+    @abstractmethod
+    def delete_object(self, object_id: str) -> list[str]:
+        """Delete an object and everything it holds; returns the blob ids its volume files referenced."""
+
+    @abstractmethod
+    def dict_get(self, dict_id: str, key_hash: str) -> bytes | None: ...
+
+    @abstractmethod
+    def dict_put(self, dict_id: str, entries: list[tuple[str, bytes, bytes]], if_not_exists: bool) -> bool:
+        """Write (key_hash, key, value) entries; with if_not_exists, skip existing keys. True if any was new."""
+
+    @abstractmethod
+    def dict_pop(self, dict_id: str, key_hash: str) -> bytes | None: ...
+
+    @abstractmethod
+    def dict_len(self, dict_id: str) -> int: ...
+
+    @abstractmethod
+    def dict_page(self, dict_id: str, after: int, limit: int) -> list[tuple[int, bytes, bytes]]:
+        """(cursor, key, value) in insertion order, after the given cursor."""
+
+    @abstractmethod
+    def dict_clear(self, dict_id: str) -> None: ...
+
+    @abstractmethod
+    def queue_put(self, queue_id: str, partition: str, values: list[bytes]) -> None: ...
+
+    @abstractmethod
+    def queue_take(self, queue_id: str, partition: str, n: int) -> list[bytes]:
+        """Remove and return up to n items from the head of a partition."""
+
+    @abstractmethod
+    def queue_peek(self, queue_id: str, partition: str, after_item_id: int, limit: int) -> list[tuple[int, bytes]]: ...
+
+    @abstractmethod
+    def queue_counts(self, queue_id: str) -> dict[str, int]:
+        """Items per non-empty partition."""
+
+    @abstractmethod
+    def queue_clear(self, queue_id: str, partition: str | None) -> None:
+        """Empty one partition, or every partition when None."""
+
+    @abstractmethod
+    def secret_set(self, secret_id: str, ciphertext: bytes, updated_at: float) -> None: ...
+
+    @abstractmethod
+    def secret_get(self, secret_id: str) -> bytes | None: ...
+
+    @abstractmethod
+    def volume_manifest(self, volume_id: str) -> tuple[int, list[VolumeFileRow]]: ...
+
+    @abstractmethod
+    def volume_apply(self, volume_id: str, puts: list[VolumeFileRow], deletes: list[str]) -> tuple[int, list[str]]:
+        """Apply file changes and bump the version, atomically; returns (version, blob ids no longer named)."""
+
+    @abstractmethod
+    def referenced_blobs(self, blob_ids: list[str]) -> set[str]:
+        """Those of blob_ids still named by some volume file."""

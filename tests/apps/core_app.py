@@ -23,6 +23,15 @@ from nano_modal import Retries
 app = nano_modal.App("core-tests")
 
 
+def function(**options: Any) -> Any:
+    """`@function(...)` with a short scaledown window.
+
+    The whole session shares one worker, whose capacity is finite: idle containers of every
+    function tested so far must not pile up and leave no room for the next test's function.
+    """
+    return app.function(scaledown_window=10, **options)
+
+
 class CustomError(Exception):
     """Importable on both sides: must come back as this very class."""
 
@@ -37,22 +46,22 @@ class UnrebuildableError(Exception):
 # ---------------------------------------------------------------- plain values
 
 
-@app.function()
+@function()
 def square(x: int) -> int:
     return x * x
 
 
-@app.function()
+@function()
 def add(x: Any, y: Any = 0, *, z: Any = 0) -> Any:
     return x + y + z if z else x + y
 
 
-@app.function()
+@function()
 def echo_args(*args: Any, **kwargs: Any) -> dict[str, Any]:
     return {"args": list(args), "kwargs": kwargs}
 
 
-@app.function()
+@function()
 def blob_info(data: bytes) -> tuple[int, str]:
     return len(data), hashlib.sha256(data).hexdigest()
 
@@ -61,30 +70,30 @@ def random_bytes(n: int, seed: int) -> bytes:
     return random.Random(seed).randbytes(n)
 
 
-@app.function()
+@function()
 def make_bytes(n: int, seed: int) -> bytes:
     return random_bytes(n, seed)
 
 
-@app.function()
+@function()
 def slow_identity(x: Any, delay: float) -> Any:
     time.sleep(delay)
     return x
 
 
-@app.function()
+@function()
 async def async_double(x: int) -> int:
     await asyncio.sleep(0.01)
     return 2 * x
 
 
-@app.function()
+@function()
 def touch(path: str, content: Any = "x") -> str:
     Path(path).write_text(str(content))
     return path
 
 
-@app.function()
+@function()
 def sleep_then_touch(started: str, marker: str, delay: float) -> str:
     Path(started).write_text(str(os.getpid()))
     time.sleep(delay)
@@ -92,14 +101,14 @@ def sleep_then_touch(started: str, marker: str, delay: float) -> str:
     return "finished"
 
 
-@app.function()
+@function()
 def ticker(n: int, delay: float) -> Any:
     for i in range(n):
         yield i, time.time()
         time.sleep(delay)
 
 
-@app.function()
+@function()
 def where(_: Any = None) -> dict[str, Any]:
     return {
         "is_local": nano_modal.is_local(),
@@ -117,35 +126,33 @@ def _helper_that_raises(message: str) -> None:
     raise ValueError(message)
 
 
-@app.function()
+@function()
 def raise_value_error(message: str) -> None:
     _helper_that_raises(message)
 
 
-@app.function()
+@function()
 def fail_if(x: int, bad: tuple[int, ...] = ()) -> int:
     if x in bad:
         raise ValueError(f"bad input {x}")
     return x
 
 
-@app.function()
+@function()
 def raise_custom(message: str) -> None:
     raise CustomError(message)
 
 
-@app.function()
+@function()
 def raise_unrebuildable() -> None:
     raise UnrebuildableError("left", "right")
 
 
-@app.function()
+@function()
 def raise_container_only_error(message: str) -> None:
     """Raise an exception whose class lives in a module that exists only inside the container."""
     moddir = tempfile.mkdtemp(prefix="container-only-")
-    Path(moddir, "nm_container_only_exc.py").write_text(
-        "class ContainerOnlyError(Exception):\n    pass\n"
-    )
+    Path(moddir, "nm_container_only_exc.py").write_text("class ContainerOnlyError(Exception):\n    pass\n")
     sys.path.insert(0, moddir)
     import nm_container_only_exc  # type: ignore[import-not-found]
 
@@ -163,41 +170,54 @@ def _first_attempt(marker: str) -> bool:
     return True
 
 
-@app.function(retries=Retries(max_retries=2, initial_delay=0.1))
+@function(retries=Retries(max_retries=2, initial_delay=0.1))
 def die_once_retried(marker: str) -> str:
     if _first_attempt(marker):
         os._exit(1)
     return "survived"
 
 
-@app.function()
+@function()
 def die_once(marker: str) -> str:
     if _first_attempt(marker):
         os._exit(1)
     return "survived"
 
 
-@app.function()
+@function()
 def kill9_once(marker: str) -> str:
     if _first_attempt(marker):
         os.kill(os.getpid(), signal.SIGKILL)
     return "survived"
 
 
-@app.function()
+@function()
 def die_on(x: int, bad: int) -> int:
     if x == bad:
         os._exit(1)
     return x * 10
 
 
-@app.function(timeout=1)
+@function(max_containers=1)
+def die_on_single(x: int, bad: int) -> int:
+    if x == bad:
+        os._exit(1)
+    return x * 10
+
+
+@function(timeout=1)
 def sleepy(delay: float) -> float:
     time.sleep(delay)
     return delay
 
 
-@app.function(retries=Retries(max_retries=3, initial_delay=0.1))
+@function(timeout=1, max_containers=1)
+def sleepy_single(delay: float) -> float:
+    time.sleep(delay)
+    return delay
+
+
+@function(retries=Retries(max_retries=3, initial_delay=0.1))
 def flaky(counter: str, failures: int) -> int:
     path = Path(counter)
     attempt = int(path.read_text()) + 1 if path.exists() else 1
@@ -210,12 +230,12 @@ def flaky(counter: str, failures: int) -> int:
 # ---------------------------------------------------------------- scaling options
 
 
-@app.function(max_inputs=1)
+@function(max_inputs=1)
 def one_shot() -> tuple[str, int]:
     return os.environ["NANO_MODAL_CONTAINER_ID"], os.getpid()
 
 
-@app.function(max_containers=1)
+@function(max_containers=1)
 def exclusive(x: int, delay: float) -> tuple[int, float, float, str]:
     start = time.time()
     time.sleep(delay)

@@ -1,0 +1,92 @@
+"""Find the user's code in the container: a function, or a class instance with its hooks."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import io
+import sys
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..cls import _MISSING, _parameters
+from ..proto import api_pb2
+from ..serialization import deserialize
+from .io import ContainerIO
+from .web import make_web_handler
+
+WEB_METHOD = "__web__"  # method_name of inputs that carry an HTTP request (see server/gateway.py)
+
+
+def load_target(io_: ContainerIO, definition: api_pb2.FunctionDefinition) -> Any:
+    """The raw function or class the definition names (unwrapped from nano_modal's objects)."""
+    if definition.pickled_blob_id:
+        obj: Any = deserialize(io_.read_blob(definition.pickled_blob_id), f"function {definition.name}")
+    else:
+        if definition.source_blob_id:
+            src = Path.cwd() / "src"
+            src.mkdir(exist_ok=True)
+            with tarfile.open(fileobj=io.BytesIO(io_.read_blob(definition.source_blob_id)), mode="r:gz") as tar:
+                tar.extractall(src, filter="data")
+            sys.path.insert(0, str(src))
+        obj = importlib.import_module(definition.module_name)
+        for part in definition.name.split("."):
+            obj = getattr(obj, part)
+    raw = getattr(obj, "raw_f", None)  # nano_modal's Function and Cls wrap the user's object
+    return raw if raw is not None else obj
+
+
+class Target:
+    """What inputs run against: one function, or the methods of one class instance."""
+
+    def __init__(self, definition: api_pb2.FunctionDefinition, loaded: Any) -> None:
+        self.definition = definition
+        self.instance: Any = None
+        if definition.is_class:
+            self.instance = loaded.__new__(loaded)
+            params = dict(deserialize(definition.bound_params, "class parameters")) if definition.bound_params else {}
+            declared = _parameters(loaded)
+            for name, (_, spec) in declared.items():
+                if name not in params and spec.default is _MISSING:
+                    raise TypeError(f"{definition.name} needs parameter {name!r}")
+                setattr(self.instance, name, params.get(name, spec.default))
+            unknown = sorted(set(params) - set(declared))
+            if unknown:
+                raise TypeError(f"{definition.name} has no parameter {unknown[0]!r}")
+            self.function: Callable[..., Any] | None = None
+        else:
+            self.function = loaded
+        self.web_handlers: dict[str, Callable[..., Any]] = {}  # "" for a function, else the method name
+        if definition.web.kind:
+            self.web_handlers[""] = make_web_handler(definition.web, loaded)
+        for method in definition.methods:
+            if method.web.kind:
+                self.web_handlers[method.name] = make_web_handler(method.web, getattr(self.instance, method.name))
+
+    def resolve(self, method_name: str) -> Callable[..., Any]:
+        if method_name.startswith(WEB_METHOD):  # "__web__" or "__web__.<method>"
+            handler = self.web_handlers.get(method_name[len(WEB_METHOD) + 1 :])
+            if handler is None:
+                raise AttributeError(f"{self.definition.name} has no web endpoint {method_name!r}")
+            return handler
+        if self.function is not None:
+            return self.function
+        method = getattr(self.instance, method_name, None)
+        if method is None or not callable(method):
+            raise AttributeError(f"class {self.definition.name} has no method {method_name!r}")
+        return method  # type: ignore[no-any-return]
+
+    def run_hooks(self, mark: str) -> None:
+        """Run the instance's @enter or @exit methods, in the order the class defines them."""
+        if self.instance is None:
+            return
+        for name, member in inspect.getmembers(type(self.instance), predicate=callable):
+            del name
+            if getattr(member, mark, False):
+                result = member(self.instance)
+                if inspect.iscoroutine(result):
+                    import asyncio
+
+                    asyncio.run(result)

@@ -1,0 +1,253 @@
+"""Run inputs against the user's code: one at a time, several at once (@concurrent), or in
+lists (@batched); stream generator values; report every outcome as an output."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .. import config
+from .._runtime_context import set_current_input
+from ..proto import api_pb2
+from ..serialization import deserialize, serialize, serialize_exception
+from .io import ContainerIO
+from .loader import Target
+from .watchdog import Watchdog
+
+FAST_INPUT_SECONDS = 0.005  # inputs quicker than this are fetched in batches
+OUTPUT_FLUSH_SECONDS = 0.05  # outputs of a batch are sent at least this often
+GET_INPUTS_TIMEOUT = 30.0
+STREAM_COALESCE_SECONDS = 0.01  # generator values this close together share one RPC
+
+
+_SDK_DIR = str(Path(__file__).resolve().parents[1])
+
+
+def _user_frames(tb: TracebackType | None) -> TracebackType | None:
+    """Drop the container's own frames from the top of a traceback: the caller sees only their code."""
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_SDK_DIR):
+        tb = tb.tb_next
+    return tb
+
+
+class Runner:
+    def __init__(self, io_: ContainerIO, definition: api_pb2.FunctionDefinition, target: Target) -> None:
+        self.io = io_
+        self.definition = definition
+        self.target = target
+        self.slots = max(1, definition.max_concurrent_inputs)
+        self.watchdog = Watchdog(io_, definition.name, definition.timeout or config.DEFAULT_TIMEOUT)
+        self.loop = asyncio.new_event_loop()  # async user code runs here, whichever thread asks
+        threading.Thread(target=self.loop.run_forever, name="nano-modal-user-loop", daemon=True).start()
+        self.served = 0
+        self.pending: list[api_pb2.FunctionOutput] = []
+        self.watchdog.unsent = lambda: list(self.pending)
+        self.last_flush = time.monotonic()
+
+    def remaining(self) -> int | None:
+        limit = self.definition.max_inputs
+        return None if not limit else limit - self.served
+
+    def serve(self) -> None:
+        if self.definition.batch_max_size:
+            self._serve_batched()
+        elif self.slots > 1:
+            self._serve_concurrent()
+        else:
+            self._serve_sequential()
+
+    # ------------------------------------------------------------------ modes
+
+    def _serve_sequential(self) -> None:
+        batch_size = 1
+        while (left := self.remaining()) is None or left > 0:
+            response = self.io.get_inputs(batch_size if left is None else min(batch_size, left), GET_INPUTS_TIMEOUT)
+            if response.shutdown:
+                return
+            inputs = list(response.inputs)
+            for i, item in enumerate(inputs):
+                started = time.monotonic()
+                self.watchdog.set_untouched([x.input_id for x in inputs[i + 1 :]])
+                self.pending.extend(self.execute(item))
+                self.served += 1
+                fast = time.monotonic() - started < FAST_INPUT_SECONDS
+                batch_size = config.CONTAINER_MAX_BATCH if fast else 1
+                if i == len(inputs) - 1 or time.monotonic() - self.last_flush > OUTPUT_FLUSH_SECONDS:
+                    self.flush()
+            self.watchdog.set_untouched([])
+
+    def _serve_concurrent(self) -> None:
+        free = threading.Semaphore(self.slots)
+
+        def run(item: api_pb2.ContainerInput) -> None:
+            try:
+                self.io.put_outputs(self.execute(item))
+            finally:
+                free.release()
+
+        with ThreadPoolExecutor(self.slots, thread_name_prefix="nano-modal-input") as pool:
+            while (left := self.remaining()) is None or left > 0:
+                free.acquire()  # wait for at least one slot, then ask for as many as are free
+                wanted = 1
+                while wanted < self.slots and free.acquire(blocking=False):
+                    wanted += 1
+                response = self.io.get_inputs(wanted if left is None else min(wanted, left), GET_INPUTS_TIMEOUT)
+                for _ in range(wanted - len(response.inputs)):
+                    free.release()
+                if response.shutdown:
+                    return  # leaving the `with` waits for the inputs still running
+                for item in response.inputs:
+                    self.served += 1
+                    pool.submit(run, item)
+
+    def _serve_batched(self) -> None:
+        while (left := self.remaining()) is None or left > 0:
+            size = self.definition.batch_max_size if left is None else min(self.definition.batch_max_size, left)
+            response = self.io.get_inputs(size, GET_INPUTS_TIMEOUT)
+            if response.shutdown:
+                return
+            if response.inputs:
+                self.io.put_outputs(self.execute_batch(list(response.inputs)))
+                self.served += len(response.inputs)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.io.put_outputs(self.pending)
+            self.pending = []
+        self.last_flush = time.monotonic()
+
+    # ------------------------------------------------------------------ one input
+
+    def call(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        result = fn(*args, **kwargs)
+        if inspect.iscoroutine(result):
+            return asyncio.run_coroutine_threadsafe(result, self.loop).result()
+        return result
+
+    def execute(self, item: api_pb2.ContainerInput) -> list[api_pb2.FunctionOutput]:
+        """Run one input; returns the outputs still to send (the final one last)."""
+        set_current_input(item.input_id, item.call_id)
+        self.watchdog.begin(item)
+        streamer = _Streamer(self.io)
+        try:
+            args, kwargs = deserialize(self.io.read_payload(item.args), "arguments")
+            result = self.call(self.target.resolve(item.method_name), args, kwargs)
+            if inspect.isgenerator(result) or inspect.isasyncgen(result):
+                self.stream(item, result, streamer)
+                result = None
+            return [*streamer.drain(), self._success(item, result)]
+        except Exception as exc:
+            return [*streamer.drain(), self._failure(item, exc)]
+        finally:
+            self.watchdog.end(item.input_id)
+            set_current_input(None, None)
+            sys.stdout.flush()
+            sys.stderr.flush()
+
+    def execute_batch(self, items: list[api_pb2.ContainerInput]) -> list[api_pb2.FunctionOutput]:
+        """@batched: call once with a list per parameter, then hand each caller its own result."""
+        for item in items:
+            self.watchdog.begin(item)
+        try:
+            fn = self.target.resolve(items[0].method_name)
+            signature = inspect.signature(fn)
+            columns: dict[str, list[Any]] = {name: [] for name in signature.parameters}
+            for item in items:
+                args, kwargs = deserialize(self.io.read_payload(item.args), "arguments")
+                for name, value in signature.bind(*args, **kwargs).arguments.items():
+                    columns[name].append(value)
+            results = self.call(fn, (), {k: v for k, v in columns.items() if v})
+            if not isinstance(results, list) or len(results) != len(items):
+                got = len(results) if isinstance(results, list) else type(results).__name__
+                name = self.definition.name
+                raise TypeError(f"batched function {name} must return a list of {len(items)} results, got {got}")
+            return [self._success(item, value) for item, value in zip(items, results, strict=True)]
+        except Exception as exc:
+            return [self._failure(item, exc) for item in items]
+        finally:
+            for item in items:
+                self.watchdog.end(item.input_id)
+            sys.stdout.flush()
+
+    def _success(self, item: api_pb2.ContainerInput, value: Any) -> api_pb2.FunctionOutput:
+        return api_pb2.FunctionOutput(
+            input_id=item.input_id,
+            idx=item.idx,
+            status=api_pb2.OUTPUT_STATUS_SUCCESS,
+            data=self.io.payload(serialize(value)),
+        )
+
+    def _failure(self, item: api_pb2.ContainerInput, exc: Exception) -> api_pb2.FunctionOutput:
+        exc.__traceback__ = _user_frames(exc.__traceback__)
+        data, text, tb = serialize_exception(exc)
+        return api_pb2.FunctionOutput(
+            input_id=item.input_id,
+            idx=item.idx,
+            status=api_pb2.OUTPUT_STATUS_FAILURE,
+            data=self.io.payload(data),
+            exception_repr=text,
+            traceback=tb,
+        )
+
+    def stream(self, item: api_pb2.ContainerInput, gen: Any, streamer: _Streamer) -> None:
+        """Pass each yielded value on as it is produced (values close together travel together)."""
+        self.flush()
+
+        def send(value: Any) -> None:
+            output = api_pb2.FunctionOutput(
+                input_id=item.input_id,
+                idx=item.idx,
+                status=api_pb2.OUTPUT_STATUS_GENERATOR_ITEM,
+                data=self.io.payload(serialize(value)),
+            )
+            streamer.add(output)
+
+        if inspect.isasyncgen(gen):
+            while True:
+                try:
+                    send(asyncio.run_coroutine_threadsafe(gen.__anext__(), self.loop).result())
+                except StopAsyncIteration:
+                    return
+        for value in gen:
+            send(value)
+
+
+class _Streamer:
+    """Buffers generator outputs for at most STREAM_COALESCE_SECONDS, so that a burst of values
+    (an HTTP response's start and body, say) costs one RPC while a slow stream still flows."""
+
+    def __init__(self, io_: ContainerIO) -> None:
+        self.io = io_
+        self.lock = threading.Lock()
+        self.buffer: list[api_pb2.FunctionOutput] = []
+        self.timer: threading.Timer | None = None
+
+    def add(self, output: api_pb2.FunctionOutput) -> None:
+        with self.lock:
+            self.buffer.append(output)
+            if self.timer is None:
+                self.timer = threading.Timer(STREAM_COALESCE_SECONDS, self._flush)
+                self.timer.daemon = True
+                self.timer.start()
+
+    def _flush(self) -> None:
+        with self.lock:
+            batch, self.buffer, self.timer = self.buffer, [], None
+            if batch:  # sent under the lock: order is kept against drain()
+                self.io.put_outputs(batch)
+
+    def drain(self) -> list[api_pb2.FunctionOutput]:
+        """What is still buffered, for the caller to send with the final output."""
+        with self.lock:
+            if self.timer is not None:
+                self.timer.cancel()
+            batch, self.buffer, self.timer = self.buffer, [], None
+            return batch

@@ -1,0 +1,72 @@
+"""Web endpoint decorators: put them under `@app.function()` (or on a class method).
+
+```python
+@app.function()
+@nano_modal.fastapi_endpoint(method="POST")
+def square(x: int):
+    return {"square": x * x}
+
+print(square.get_web_url())   # http://HOST:PORT/<app>/square/
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from .exception import InvalidError
+from .proto import api_pb2
+
+F = TypeVar("F", bound=Callable[..., Any])
+WEB_MARK = "__nano_modal_web__"
+_HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+def _mark(endpoint: api_pb2.WebEndpoint) -> Callable[[F], F]:
+    def decorate(fn: F) -> F:
+        if not callable(fn):
+            raise InvalidError(f"web endpoint decorators go on functions, got {fn!r}")
+        setattr(fn, WEB_MARK, endpoint)
+        return fn
+
+    return decorate
+
+
+def fastapi_endpoint(
+    _warn_parentheses_missing: Any = None,
+    *,
+    method: str = "GET",
+    label: str | None = None,
+    docs: bool = False,
+    requires_proxy_auth: bool = False,
+) -> Callable[[F], F]:
+    """Serve the function as one HTTP endpoint; query parameters and JSON bodies become its arguments."""
+    del label, docs
+    if _warn_parentheses_missing is not None:
+        raise InvalidError("use @fastapi_endpoint() with parentheses")
+    if method.upper() not in _HTTP_METHODS:
+        raise InvalidError(f"fastapi_endpoint(method=...) must be one of {', '.join(_HTTP_METHODS)}, got {method!r}")
+    return _mark(
+        api_pb2.WebEndpoint(kind="fastapi_endpoint", method=method.upper(), requires_proxy_auth=requires_proxy_auth)
+    )
+
+
+def asgi_app(
+    _warn_parentheses_missing: Any = None, *, label: str | None = None, requires_proxy_auth: bool = False
+) -> Callable[[F], F]:
+    """The function returns an ASGI app (FastAPI, Starlette, ...), built once per container."""
+    del label
+    if _warn_parentheses_missing is not None:
+        raise InvalidError("use @asgi_app() with parentheses")
+    return _mark(api_pb2.WebEndpoint(kind="asgi_app", requires_proxy_auth=requires_proxy_auth))
+
+
+def wsgi_app(
+    _warn_parentheses_missing: Any = None, *, label: str | None = None, requires_proxy_auth: bool = False
+) -> Callable[[F], F]:
+    """The function returns a WSGI app (Flask, Django, ...), built once per container."""
+    del label
+    if _warn_parentheses_missing is not None:
+        raise InvalidError("use @wsgi_app() with parentheses")
+    return _mark(api_pb2.WebEndpoint(kind="wsgi_app", requires_proxy_auth=requires_proxy_auth))

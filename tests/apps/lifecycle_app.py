@@ -1,0 +1,120 @@
+"""Classes, concurrency, batching and web endpoints, shipped by module reference."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+import nano_modal
+
+app = nano_modal.App("lifecycle-tests")
+
+
+@app.cls(scaledown_window=2)
+class Counter:
+    start: int = nano_modal.parameter(default=0)
+    label: str = nano_modal.parameter(default="plain")
+
+    @nano_modal.enter()
+    def setup(self) -> None:
+        self.entered_at = time.time()
+        self.calls = 0
+
+    @nano_modal.method()
+    def bump(self) -> dict[str, Any]:
+        self.calls += 1
+        return {
+            "value": self.start + self.calls,
+            "label": self.label,
+            "container": os.environ.get("NANO_MODAL_CONTAINER_ID", "local"),
+            "entered_at": self.entered_at,
+        }
+
+    @nano_modal.method()
+    def countdown(self, n: int):  # type: ignore[no-untyped-def]
+        yield from range(n, 0, -1)
+
+
+@app.cls()
+class ExitRecorder:
+    directory: str = nano_modal.parameter()
+
+    @nano_modal.method()
+    def ping(self) -> str:
+        return "pong"
+
+    @nano_modal.exit()
+    def record(self) -> None:
+        with open(os.path.join(self.directory, "exited"), "w") as f:
+            f.write(os.environ["NANO_MODAL_CONTAINER_ID"])
+
+
+@app.function()
+@nano_modal.concurrent(max_inputs=8)
+def overlap(i: int) -> tuple[float, float, str, int]:
+    start = time.time()
+    time.sleep(0.5)
+    return start, time.time(), os.environ["NANO_MODAL_CONTAINER_ID"], threading.get_ident()
+
+
+@app.function()
+@nano_modal.batched(max_batch_size=5, wait_ms=300)
+def batch_sizes(xs: list[int]) -> list[tuple[int, int]]:
+    return [(x, len(xs)) for x in xs]
+
+
+@app.function()
+@nano_modal.batched(max_batch_size=4, wait_ms=50)
+def bad_batch(xs: list[int]) -> list[int]:
+    return xs[:1]  # wrong length: every caller of the batch must get the error
+
+
+@app.function()
+@nano_modal.fastapi_endpoint(method="POST")
+def echo(item: dict[str, Any]) -> dict[str, Any]:
+    return {"got": item}
+
+
+@app.function()
+@nano_modal.fastapi_endpoint(requires_proxy_auth=True)
+def guarded() -> str:
+    return "secret stuff"
+
+
+@app.function()
+@nano_modal.asgi_app()
+def streaming():  # type: ignore[no-untyped-def]
+    from fastapi import FastAPI
+    from fastapi.responses import StreamingResponse
+
+    web = FastAPI()
+
+    @web.get("/ticks")
+    def ticks() -> StreamingResponse:
+        def gen():  # type: ignore[no-untyped-def]
+            for i in range(3):
+                yield f"{i}:{time.time()}\n"
+                time.sleep(0.4)
+
+        return StreamingResponse(gen(), media_type="text/plain")
+
+    @web.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("endpoint failed")
+
+    return web
+
+
+@app.cls()
+class Greeter:
+    greeting: str = nano_modal.parameter(default="hello")
+    times: int = nano_modal.parameter(default=1)
+
+    @nano_modal.fastapi_endpoint()
+    def greet(self, name: str) -> dict[str, Any]:
+        return {
+            "text": " ".join([f"{self.greeting} {name}"] * self.times),
+            "container": os.environ["NANO_MODAL_CONTAINER_ID"],
+        }
