@@ -197,6 +197,28 @@ class Function:
     def _input(self, idx: int, payload: api_pb2.Payload) -> api_pb2.FunctionInput:
         return api_pb2.FunctionInput(idx=idx, args=payload, method_name=self._method_name)
 
+    async def _call_one(
+        self,
+        client: Client,
+        function_id: str,
+        kind: api_pb2.CallKind,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        wait: float = 0.0,
+    ) -> api_pb2.FunctionMapResponse:
+        """Start a call with one input; with `wait`, the server answers with its first outputs."""
+        request = api_pb2.FunctionMapRequest(
+            function_id=function_id,
+            kind=kind,
+            inputs_complete=True,
+            inputs=[self._input(0, await self._payload(client, args, kwargs))],
+            wait_for_output=wait,
+        )
+        response: api_pb2.FunctionMapResponse = await client.stub.FunctionMap(
+            request, timeout=(wait + config.CONNECT_TIMEOUT * 2) if wait else None
+        )
+        return response
+
     async def _payload(self, client: Client, args: tuple[Any, ...], kwargs: dict[str, Any]) -> api_pb2.Payload:
         return await client.make_payload(serialize_args(self.name, args, kwargs))
 
@@ -206,15 +228,8 @@ class Function:
     async def remote(self, *args: Any, **kwargs: Any) -> Any:
         """Run the function remotely and return its result (or raise its exception)."""
         client, function_id = await self._hydrated(generator=False)
-        request = api_pb2.FunctionMapRequest(
-            function_id=function_id,
-            kind=api_pb2.CALL_KIND_REMOTE,
-            inputs_complete=True,
-            inputs=[self._input(0, await self._payload(client, args, kwargs))],
-            wait_for_output=config.REMOTE_FAST_PATH_WAIT,
-        )
-        response = await client.stub.FunctionMap(
-            request, timeout=config.REMOTE_FAST_PATH_WAIT + config.CONNECT_TIMEOUT * 2
+        response = await self._call_one(
+            client, function_id, api_pb2.CALL_KIND_REMOTE, args, kwargs, wait=config.REMOTE_FAST_PATH_WAIT
         )
         stream = _OutputStream(client, response.call_id, self.name, response.next_cursor)
         outputs = list(response.outputs)
@@ -230,13 +245,7 @@ class Function:
     async def remote_gen(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
         """Run a generator function remotely, yielding its values as they are produced."""
         client, function_id = await self._hydrated(generator=True)
-        request = api_pb2.FunctionMapRequest(
-            function_id=function_id,
-            kind=api_pb2.CALL_KIND_GENERATOR,
-            inputs_complete=True,
-            inputs=[self._input(0, await self._payload(client, args, kwargs))],
-        )
-        response = await client.stub.FunctionMap(request)
+        response = await self._call_one(client, function_id, api_pb2.CALL_KIND_GENERATOR, args, kwargs)
         stream = _OutputStream(client, response.call_id, self.name)
         finished = False
         try:
@@ -257,13 +266,7 @@ class Function:
     async def spawn(self, *args: Any, **kwargs: Any) -> FunctionCall:
         """Start the function remotely and return a FunctionCall handle at once."""
         client, function_id = await self._hydrated()
-        request = api_pb2.FunctionMapRequest(
-            function_id=function_id,
-            kind=api_pb2.CALL_KIND_SPAWN,
-            inputs_complete=True,
-            inputs=[self._input(0, await self._payload(client, args, kwargs))],
-        )
-        response = await client.stub.FunctionMap(request)
+        response = await self._call_one(client, function_id, api_pb2.CALL_KIND_SPAWN, args, kwargs)
         return FunctionCall(response.call_id, self.name, self.is_generator)
 
     # ------------------------------------------------------------------ maps
