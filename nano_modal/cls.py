@@ -101,6 +101,16 @@ def batched(*, max_batch_size: int, wait_ms: int) -> Callable[[F], F]:
     return _mark(BATCHED_MARK, (max_batch_size, wait_ms))
 
 
+def hook_methods(user_cls: type, mark: str) -> list[Callable[..., Any]]:
+    """The class's methods carrying `mark` (@enter / @exit), base classes first, in definition order."""
+    seen: dict[str, Callable[..., Any]] = {}
+    for klass in reversed(user_cls.__mro__):
+        for name, member in vars(klass).items():
+            if callable(member) and getattr(member, mark, False):
+                seen[name] = member
+    return list(seen.values())
+
+
 def _parameters(user_cls: type) -> dict[str, tuple[Any, _Parameter]]:
     annotations = inspect.get_annotations(user_cls, eval_str=False)
     found: dict[str, tuple[Any, _Parameter]] = {}
@@ -329,8 +339,7 @@ class Obj:
             instance: Any = object.__new__(self._cls.raw_f)
             for key, value in self._params.items():
                 setattr(instance, key, value)
-            for _, member in inspect.getmembers(self._cls.raw_f, predicate=inspect.isfunction):
-                if getattr(member, ENTER_MARK, False):
-                    member(instance)
+            for hook in hook_methods(self._cls.raw_f, ENTER_MARK):
+                hook(instance)
             self._local = instance
         return self._local

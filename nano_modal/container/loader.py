@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 import io
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..cls import _MISSING, _parameters
+from ..cls import _MISSING, _parameters, hook_methods
 from ..proto import api_pb2
 from ..serialization import deserialize
 from .io import ContainerIO
@@ -82,11 +83,7 @@ class Target:
         """Run the instance's @enter or @exit methods, in the order the class defines them."""
         if self.instance is None:
             return
-        for name, member in inspect.getmembers(type(self.instance), predicate=callable):
-            del name
-            if getattr(member, mark, False):
-                result = member(self.instance)
-                if inspect.iscoroutine(result):
-                    import asyncio
-
-                    asyncio.run(result)
+        for hook in hook_methods(type(self.instance), mark):
+            result = hook(self.instance)
+            if inspect.iscoroutine(result):
+                asyncio.run(result)

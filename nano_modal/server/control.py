@@ -88,7 +88,6 @@ class ControlPlane:
         self.containers: dict[str, Container] = {}
         self.container_tokens: dict[str, str] = {}  # token -> container_id
         self.workers: dict[str, Worker] = {}
-        self.capacity_changed = False  # set when a container exits: the scheduler may place more
         self.bound: dict[str, str] = {}  # bind key of a class instance -> its function id
         # Extra environment for a new container of a function (object_service.py adds secrets and volumes).
         self.container_env_hooks: list[Callable[[FunctionRuntime], dict[str, str]]] = []
@@ -550,7 +549,6 @@ class ControlPlane:
             return
         container.advance(ContainerState.EXITED)
         self.container_tokens.pop(container.token, None)
-        self.capacity_changed = True
         held = list(container.held.values())
         container.held.clear()
         if held:
