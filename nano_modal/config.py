@@ -48,6 +48,7 @@ DEFAULT_CPU = 0.25  # cores reserved per container when the function asks for no
 DEFAULT_MEMORY_MB = 128  # memory reserved per container when the function asks for none
 DEFAULT_SCALEDOWN_WINDOW = 60.0  # seconds an idle container is kept warm (Modal's default)
 DEFAULT_TIMEOUT = 300.0  # seconds per input (Modal's default)
+SCALE_UP_MIN_DRAIN = 2.0  # no new container for a queue the live ones clear faster than this (seconds)
 WORKER_CPU_OVERCOMMIT = 4.0  # containers may reserve this many times the worker's cores
 OUTPUT_RETENTION = 7 * 24 * 3600.0  # seconds results of finished calls are kept
 CALL_MEMORY_IDLE = 600.0  # finished calls untouched this long leave memory (still in the store)

@@ -8,6 +8,7 @@ imports the new code and keeps the app live until the next change.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -29,6 +30,8 @@ def serve(ref: str, timeout: float | None) -> None:
     path = Path(ref.partition("::")[0]).resolve()
     if not path.exists():
         raise SystemExit(f"no such file: {path}")
+    # SIGTERM must unwind through the `finally` below, or the current generation outlives us.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     client = run_blocking(Client.get())  # starts the embedded server once, for every reload
     env = {**os.environ, config.ENV_SERVER_URL: client.server_url, config.ENV_TOKEN: client.token}
     watched = path.parent

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -21,8 +22,11 @@ def main() -> None:
                 # By name, the URL stays the same across reloads (the gateway picks the newest live run).
                 print(f"  {name}: {url.replace(app.app_id, app.description)}", flush=True)
         print(f"serving {app.description}; edit its files to reload, Ctrl-C to stop", flush=True)
+        parent = os.getppid()
         with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
+            while not stop.wait(1.0):
+                if os.getppid() != parent:  # `nano-modal serve` is gone: so are we
+                    break
 
 
 if __name__ == "__main__":

@@ -473,6 +473,8 @@ class ControlPlane:
         self, container: Container, outputs: Iterable[api_pb2.FunctionOutput], released: Iterable[str]
     ) -> None:
         rows: list[OutputRow] = []
+        fn = self._function(container.function_id)
+        now = time.monotonic()
         for out in outputs:
             item = container.held.get(out.input_id)
             if item is None:
@@ -491,6 +493,7 @@ class ControlPlane:
             if row.final:
                 del container.held[out.input_id]
                 container.served += 1
+                fn.finished.append(now)
                 if out.status in FINAL_FAILURES:
                     row = self._retry_or_fail(item, row)  # type: ignore[assignment]
             if row is not None:

@@ -85,7 +85,17 @@ class Scheduler:
                 for c in live
             )
             keep_warm = 0 if fn.retired else fn.definition.min_containers
-            wanted = max(math.ceil((len(fn.queue) - available) / fn.slots), keep_warm - len(live), 0)
+            backlog = math.ceil((len(fn.queue) - available) / fn.slots)
+            drain = fn.drain_seconds()
+            if live and drain < config.SCALE_UP_MIN_DRAIN:
+                backlog = 0  # the containers it has clear the queue sooner than a new one would start
+            elif drain == math.inf and live:
+                # Pace unknown yet: ramp up (double per round) rather than jump to full capacity,
+                # so that a queue of fast inputs is measured before it fills the machine.
+                running = sum(1 for c in live if c.state == ContainerState.RUNNING)
+                starting = len(live) - running
+                backlog = min(backlog, max(1, running) - starting)
+            wanted = max(backlog, keep_warm - len(live), 0)
             if fn.definition.max_containers:
                 wanted = min(wanted, fn.definition.max_containers - len(live))
             for _ in range(wanted):

@@ -139,10 +139,22 @@ class FunctionRuntime:
     inputs_ready: Signal = field(default_factory=Signal)
     init_failure: api_pb2.ContainerInitFailedRequest | None = None
     version: int = 0  # bumped by each deployment; older containers drain and exit
+    finished: deque[float] = field(default_factory=lambda: deque(maxlen=4096))  # when recent inputs finished
     retired: bool = False  # dropped from the app by a later deployment
 
     def live_containers(self) -> list[Container]:
         return [c for c in self.containers.values() if c.live]
+
+    def drain_seconds(self, window: float = 2.0) -> float:
+        """How long the live containers would take to clear the queue at their recent pace (inf if unknown)."""
+        if not self.queue:
+            return 0.0
+        now = time.monotonic()
+        recent = [t for t in self.finished if t >= now - window]
+        if len(recent) < 20:
+            return float("inf")
+        rate = len(recent) / max(now - recent[0], 0.25)  # over the span actually observed
+        return len(self.queue) / rate
 
     @property
     def slots(self) -> int:
