@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from nano_modal.server.object_service import ObjectPlane
 from nano_modal.server.sql_store import SqlStore
 from nano_modal.server.store import ObjectRow, VolumeFileRow
 from nano_modal.server.volumes import normalize
-from tests import pg
 
 DICT, QUEUE, SECRET, VOLUME = (
     api_pb2.OBJECT_KIND_DICT,
@@ -130,22 +128,6 @@ def test_queue_getters_are_woken_one_per_item(tmp_path: Path) -> None:
     results = asyncio.run(scenario())
     assert sorted(v for got in results for v in got) == [b"1", b"2", b"3"]
     assert objects.queues.len(row.object_id, "", total=True) == 0
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    """The object tables on every store implementation (no SQLite-only SQL)."""
-    if request.param == "sqlite":
-        store = SqlStore(f"sqlite:///{tmp_path / 'state.db'}")
-        yield store
-        store.close()
-        return
-    if not pg.available():
-        pytest.fail("PostgreSQL is not installed: scripts/test.sh installs it (apt-get install postgresql)")
-    with pg.postgres_server() as url:
-        store = SqlStore(url)
-        yield store
-        store.close()
 
 
 def test_object_store_contract(any_store: SqlStore) -> None:

@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from nano_modal.server.sql_store import SqlStore
 from nano_modal.server.store import AppRow, CallRow, DeploymentRow, FunctionRow, InputRow, LogRow, OutputRow, Store
-from tests import pg
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        s = SqlStore(f"sqlite:///{tmp_path / 'state.db'}")
-        yield s
-        s.close()
-        return
-    if not pg.available():
-        pytest.fail("PostgreSQL is not installed: scripts/test.sh installs it (apt-get install postgresql)")
-    with pg.postgres_server() as url:
-        s = SqlStore(url)
-        yield s
-        s.close()
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    return any_store
 
 
 def _app(store: Store, app_id: str = "ap-1", state: str = "running") -> None:
