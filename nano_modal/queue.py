@@ -125,10 +125,7 @@ class Queue(_Object):
     ) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            wait = 0.0
-            if block:
-                wait = config.QUEUE_POLL_TIMEOUT if deadline is None else max(0.0, deadline - time.monotonic())
-                wait = min(wait, config.QUEUE_POLL_TIMEOUT)
+            wait = _poll_wait(block, deadline)
             request = api_pb2.QueuePutRequest(queue_id=queue_id, partition=partition, values=batch, timeout=wait)
             response = await client.stub.QueuePut(request, timeout=wait + config.CONNECT_TIMEOUT * 2)
             if not response.full:
@@ -148,10 +145,7 @@ class Queue(_Object):
         client, queue_id = await self._resolve()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            wait = 0.0
-            if block:
-                wait = config.QUEUE_POLL_TIMEOUT if deadline is None else max(0.0, deadline - time.monotonic())
-                wait = min(wait, config.QUEUE_POLL_TIMEOUT)
+            wait = _poll_wait(block, deadline)
             request = api_pb2.QueueGetRequest(queue_id=queue_id, partition=key, n_values=n_values, timeout=wait)
             response = await client.stub.QueueGet(request, timeout=wait + config.CONNECT_TIMEOUT * 2)
             if response.values:
@@ -217,3 +211,11 @@ class Queue(_Object):
 
 
 Queue.objects = ObjectManager(Queue)
+
+
+def _poll_wait(block: bool, deadline: float | None) -> float:
+    """Seconds one server-side wait may last: none when not blocking, never past the deadline."""
+    if not block:
+        return 0.0
+    left = config.QUEUE_POLL_TIMEOUT if deadline is None else max(0.0, deadline - time.monotonic())
+    return min(left, config.QUEUE_POLL_TIMEOUT)
