@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Cluster
+from tests.helpers import wait_for
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -118,9 +118,13 @@ def test_deploy_and_call(cluster: Cluster, tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["5", "[2,", "3,", "4]"], out.stderr
-    time.sleep(3)
-    logs = subprocess.run([*cli, "app", "logs", "deployed-demo"], env=env, capture_output=True, text=True, timeout=60)
-    assert "scheduled run at" in logs.stdout
+
+    def logs() -> str:
+        return subprocess.run(
+            [*cli, "app", "logs", "deployed-demo"], env=env, capture_output=True, text=True, timeout=60
+        ).stdout
+
+    assert wait_for(lambda: "scheduled run at" in logs(), timeout=30, interval=1.0), logs()
     subprocess.run([*cli, "app", "stop", "deployed-demo"], env=env, check=True, timeout=60, capture_output=True)
 
 
