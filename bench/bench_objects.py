@@ -296,21 +296,27 @@ def volume_in_container(mount: str, megabytes: int) -> dict[str, float]:
     import nano_modal
 
     vol = nano_modal.Volume.from_name("bench-volume")
-    block = os.urandom(1 << 20)
     path = Path(mount) / f"blob-{os.getpid()}-{time.time_ns()}.bin"
-    t0 = time.perf_counter()
-    with path.open("wb") as f:
-        for _ in range(megabytes):
-            f.write(block)
-        f.flush()
-        os.fsync(f.fileno())
+    write = write_fsynced(path, megabytes)
     t1 = time.perf_counter()
     vol.commit()
     t2 = time.perf_counter()
     read = best_read(path)
     path.unlink()
     vol.commit()
-    return {"write": megabytes / (t1 - t0), "commit": megabytes / (t2 - t1), "read": megabytes / read}
+    return {"write": megabytes / write, "commit": megabytes / (t2 - t1), "read": megabytes / read}
+
+
+def write_fsynced(path: Path, megabytes: int) -> float:
+    """Seconds to write `megabytes` of random data to `path` and fsync it."""
+    block = os.urandom(1 << 20)
+    t0 = time.perf_counter()
+    with path.open("wb") as f:
+        for _ in range(megabytes):
+            f.write(block)
+        f.flush()
+        os.fsync(f.fileno())
+    return time.perf_counter() - t0
 
 
 def best_read(path: Path, times: int = 3) -> float:
@@ -326,18 +332,11 @@ def best_read(path: Path, times: int = 3) -> float:
 
 
 def raw_disk(directory: Path, megabytes: int) -> dict[str, float]:
-    block = os.urandom(1 << 20)
     path = directory / f"raw-{time.time_ns()}.bin"
-    t0 = time.perf_counter()
-    with path.open("wb") as f:
-        for _ in range(megabytes):
-            f.write(block)
-        f.flush()
-        os.fsync(f.fileno())
-    t1 = time.perf_counter()
+    write = write_fsynced(path, megabytes)
     read = best_read(path)
     path.unlink()
-    return {"write": megabytes / (t1 - t0), "read": megabytes / read}
+    return {"write": megabytes / write, "read": megabytes / read}
 
 
 def bench_volume(nm: Any, home: Path, megabytes: int, rounds: int) -> dict[str, dict[str, list[float]]]:
