@@ -12,6 +12,7 @@ from .functions import Function, FunctionCall
 from .image import Image
 from .queue import Queue
 from .retries import Retries
+from .sandbox import ContainerProcess, Sandbox
 from .schedule import Cron, Period
 from .secret import Secret
 from .version import __version__
@@ -21,6 +22,7 @@ from .web import asgi_app, fastapi_endpoint, wsgi_app
 __all__ = [
     "App",
     "Cls",
+    "ContainerProcess",
     "Cron",
     "Dict",
     "FileEntry",
@@ -31,6 +33,7 @@ __all__ = [
     "Period",
     "Queue",
     "Retries",
+    "Sandbox",
     "Secret",
     "Volume",
     "__version__",

@@ -97,6 +97,10 @@ class _Stub:
 
         return iterate()
 
+    def bidi(self, name: str, requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """A bidirectional stream (a sandbox's relay), with the same error translation."""
+        return self.stream(name, requests)
+
     async def put_blob_stream(
         self, chunks: AsyncIterator[api_pb2.BlobChunk], method: str = "BlobPut"
     ) -> api_pb2.BlobPutResponse:

@@ -37,6 +37,14 @@ class ContainerDiedError(ExecutionError):
     """The container running an input exited before producing its output."""
 
 
+class SandboxTerminatedError(Error):
+    """The sandbox was terminated (or has finished) and runs nothing more."""
+
+
+class SandboxTimeoutError(Error):
+    """The sandbox ran past its `timeout` (or `idle_timeout`)."""
+
+
 class RemoteError(Error):
     """The function raised an exception that cannot be recreated on this side."""
 

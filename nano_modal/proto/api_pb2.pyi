@@ -581,7 +581,7 @@ class WorkerRegisterResponse(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ...) -> None: ...
 
 class ContainerSpec(_message.Message):
-    __slots__ = ("container_id", "function_id", "function_name", "app_id", "task_token", "cpu", "memory_mb", "env")
+    __slots__ = ("container_id", "function_id", "function_name", "app_id", "task_token", "cpu", "memory_mb", "env", "sandbox")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -597,6 +597,7 @@ class ContainerSpec(_message.Message):
     CPU_FIELD_NUMBER: _ClassVar[int]
     MEMORY_MB_FIELD_NUMBER: _ClassVar[int]
     ENV_FIELD_NUMBER: _ClassVar[int]
+    SANDBOX_FIELD_NUMBER: _ClassVar[int]
     container_id: str
     function_id: str
     function_name: str
@@ -605,7 +606,8 @@ class ContainerSpec(_message.Message):
     cpu: float
     memory_mb: int
     env: _containers.ScalarMap[str, str]
-    def __init__(self, container_id: _Optional[str] = ..., function_id: _Optional[str] = ..., function_name: _Optional[str] = ..., app_id: _Optional[str] = ..., task_token: _Optional[str] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., env: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    sandbox: bool
+    def __init__(self, container_id: _Optional[str] = ..., function_id: _Optional[str] = ..., function_name: _Optional[str] = ..., app_id: _Optional[str] = ..., task_token: _Optional[str] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., env: _Optional[_Mapping[str, str]] = ..., sandbox: _Optional[bool] = ...) -> None: ...
 
 class WorkerPollRequest(_message.Message):
     __slots__ = ("worker_id", "running_container_ids", "timeout")
@@ -1116,3 +1118,284 @@ class VolumeReadFileRequest(_message.Message):
     volume_id: str
     path: str
     def __init__(self, volume_id: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
+
+class SandboxCreateRequest(_message.Message):
+    __slots__ = ("app_id", "definition", "entrypoint_args", "idle_timeout", "workdir", "name")
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    ENTRYPOINT_ARGS_FIELD_NUMBER: _ClassVar[int]
+    IDLE_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    WORKDIR_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    app_id: str
+    definition: FunctionDefinition
+    entrypoint_args: _containers.RepeatedScalarFieldContainer[str]
+    idle_timeout: float
+    workdir: str
+    name: str
+    def __init__(self, app_id: _Optional[str] = ..., definition: _Optional[_Union[FunctionDefinition, _Mapping]] = ..., entrypoint_args: _Optional[_Iterable[str]] = ..., idle_timeout: _Optional[float] = ..., workdir: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class SandboxGetRequest(_message.Message):
+    __slots__ = ("sandbox_id", "app_name", "name")
+    SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
+    APP_NAME_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    sandbox_id: str
+    app_name: str
+    name: str
+    def __init__(self, sandbox_id: _Optional[str] = ..., app_name: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class SandboxInfo(_message.Message):
+    __slots__ = ("sandbox_id", "app_id", "app_name", "name", "tags", "state", "done", "returncode", "result", "reason", "worker_id", "created_at")
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    APP_NAME_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    RETURNCODE_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    sandbox_id: str
+    app_id: str
+    app_name: str
+    name: str
+    tags: _containers.ScalarMap[str, str]
+    state: str
+    done: bool
+    returncode: int
+    result: str
+    reason: str
+    worker_id: str
+    created_at: float
+    def __init__(self, sandbox_id: _Optional[str] = ..., app_id: _Optional[str] = ..., app_name: _Optional[str] = ..., name: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., state: _Optional[str] = ..., done: _Optional[bool] = ..., returncode: _Optional[int] = ..., result: _Optional[str] = ..., reason: _Optional[str] = ..., worker_id: _Optional[str] = ..., created_at: _Optional[float] = ...) -> None: ...
+
+class SandboxListRequest(_message.Message):
+    __slots__ = ("app_id", "tags", "include_finished")
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_FINISHED_FIELD_NUMBER: _ClassVar[int]
+    app_id: str
+    tags: _containers.ScalarMap[str, str]
+    include_finished: bool
+    def __init__(self, app_id: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., include_finished: _Optional[bool] = ...) -> None: ...
+
+class SandboxListResponse(_message.Message):
+    __slots__ = ("sandboxes",)
+    SANDBOXES_FIELD_NUMBER: _ClassVar[int]
+    sandboxes: _containers.RepeatedCompositeFieldContainer[SandboxInfo]
+    def __init__(self, sandboxes: _Optional[_Iterable[_Union[SandboxInfo, _Mapping]]] = ...) -> None: ...
+
+class SandboxWaitRequest(_message.Message):
+    __slots__ = ("sandbox_id", "timeout")
+    SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    sandbox_id: str
+    timeout: float
+    def __init__(self, sandbox_id: _Optional[str] = ..., timeout: _Optional[float] = ...) -> None: ...
+
+class SandboxTagsSetRequest(_message.Message):
+    __slots__ = ("sandbox_id", "tags")
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    sandbox_id: str
+    tags: _containers.ScalarMap[str, str]
+    def __init__(self, sandbox_id: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class SandboxRelayUp(_message.Message):
+    __slots__ = ("sandbox_id", "exec_id", "fd", "data", "eof", "exited", "exit_code", "error", "keepalive")
+    SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
+    EXEC_ID_FIELD_NUMBER: _ClassVar[int]
+    FD_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    EOF_FIELD_NUMBER: _ClassVar[int]
+    EXITED_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    KEEPALIVE_FIELD_NUMBER: _ClassVar[int]
+    sandbox_id: str
+    exec_id: str
+    fd: int
+    data: bytes
+    eof: bool
+    exited: bool
+    exit_code: int
+    error: str
+    keepalive: bool
+    def __init__(self, sandbox_id: _Optional[str] = ..., exec_id: _Optional[str] = ..., fd: _Optional[int] = ..., data: _Optional[bytes] = ..., eof: _Optional[bool] = ..., exited: _Optional[bool] = ..., exit_code: _Optional[int] = ..., error: _Optional[str] = ..., keepalive: _Optional[bool] = ...) -> None: ...
+
+class SandboxRelayDown(_message.Message):
+    __slots__ = ("exec_id", "start", "argv", "workdir", "env", "pty", "timeout", "stdin", "stdin_eof", "kill", "builtin")
+    class EnvEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    EXEC_ID_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    ARGV_FIELD_NUMBER: _ClassVar[int]
+    WORKDIR_FIELD_NUMBER: _ClassVar[int]
+    ENV_FIELD_NUMBER: _ClassVar[int]
+    PTY_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    STDIN_FIELD_NUMBER: _ClassVar[int]
+    STDIN_EOF_FIELD_NUMBER: _ClassVar[int]
+    KILL_FIELD_NUMBER: _ClassVar[int]
+    BUILTIN_FIELD_NUMBER: _ClassVar[int]
+    exec_id: str
+    start: bool
+    argv: _containers.RepeatedScalarFieldContainer[str]
+    workdir: str
+    env: _containers.ScalarMap[str, str]
+    pty: bool
+    timeout: float
+    stdin: bytes
+    stdin_eof: bool
+    kill: bool
+    builtin: str
+    def __init__(self, exec_id: _Optional[str] = ..., start: _Optional[bool] = ..., argv: _Optional[_Iterable[str]] = ..., workdir: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., pty: _Optional[bool] = ..., timeout: _Optional[float] = ..., stdin: _Optional[bytes] = ..., stdin_eof: _Optional[bool] = ..., kill: _Optional[bool] = ..., builtin: _Optional[str] = ...) -> None: ...
+
+class ContainerExecRequest(_message.Message):
+    __slots__ = ("container_id", "argv", "workdir", "secret_ids", "timeout", "pty", "builtin", "env")
+    class EnvEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    ARGV_FIELD_NUMBER: _ClassVar[int]
+    WORKDIR_FIELD_NUMBER: _ClassVar[int]
+    SECRET_IDS_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    PTY_FIELD_NUMBER: _ClassVar[int]
+    BUILTIN_FIELD_NUMBER: _ClassVar[int]
+    ENV_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    argv: _containers.RepeatedScalarFieldContainer[str]
+    workdir: str
+    secret_ids: _containers.RepeatedScalarFieldContainer[str]
+    timeout: float
+    pty: bool
+    builtin: str
+    env: _containers.ScalarMap[str, str]
+    def __init__(self, container_id: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., workdir: _Optional[str] = ..., secret_ids: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., pty: _Optional[bool] = ..., builtin: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class ContainerExecResponse(_message.Message):
+    __slots__ = ("exec_id",)
+    EXEC_ID_FIELD_NUMBER: _ClassVar[int]
+    exec_id: str
+    def __init__(self, exec_id: _Optional[str] = ...) -> None: ...
+
+class ContainerExecGetOutputRequest(_message.Message):
+    __slots__ = ("exec_id", "fd", "offset", "timeout")
+    EXEC_ID_FIELD_NUMBER: _ClassVar[int]
+    FD_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    exec_id: str
+    fd: int
+    offset: int
+    timeout: float
+    def __init__(self, exec_id: _Optional[str] = ..., fd: _Optional[int] = ..., offset: _Optional[int] = ..., timeout: _Optional[float] = ...) -> None: ...
+
+class ContainerExecGetOutputResponse(_message.Message):
+    __slots__ = ("data", "next_offset", "eof")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    NEXT_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    EOF_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    next_offset: int
+    eof: bool
+    def __init__(self, data: _Optional[bytes] = ..., next_offset: _Optional[int] = ..., eof: _Optional[bool] = ...) -> None: ...
+
+class ContainerExecPutInputRequest(_message.Message):
+    __slots__ = ("exec_id", "data", "eof")
+    EXEC_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    EOF_FIELD_NUMBER: _ClassVar[int]
+    exec_id: str
+    data: bytes
+    eof: bool
+    def __init__(self, exec_id: _Optional[str] = ..., data: _Optional[bytes] = ..., eof: _Optional[bool] = ...) -> None: ...
+
+class ContainerExecWaitRequest(_message.Message):
+    __slots__ = ("exec_id", "timeout")
+    EXEC_ID_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    exec_id: str
+    timeout: float
+    def __init__(self, exec_id: _Optional[str] = ..., timeout: _Optional[float] = ...) -> None: ...
+
+class ContainerExecWaitResponse(_message.Message):
+    __slots__ = ("done", "returncode")
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    RETURNCODE_FIELD_NUMBER: _ClassVar[int]
+    done: bool
+    returncode: int
+    def __init__(self, done: _Optional[bool] = ..., returncode: _Optional[int] = ...) -> None: ...
+
+class ContainerListRequest(_message.Message):
+    __slots__ = ("include_finished",)
+    INCLUDE_FINISHED_FIELD_NUMBER: _ClassVar[int]
+    include_finished: bool
+    def __init__(self, include_finished: _Optional[bool] = ...) -> None: ...
+
+class ContainerSummary(_message.Message):
+    __slots__ = ("container_id", "app_id", "app_name", "function_name", "sandbox", "state", "worker_id", "started_at")
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    APP_NAME_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_NAME_FIELD_NUMBER: _ClassVar[int]
+    SANDBOX_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    app_id: str
+    app_name: str
+    function_name: str
+    sandbox: bool
+    state: str
+    worker_id: str
+    started_at: float
+    def __init__(self, container_id: _Optional[str] = ..., app_id: _Optional[str] = ..., app_name: _Optional[str] = ..., function_name: _Optional[str] = ..., sandbox: _Optional[bool] = ..., state: _Optional[str] = ..., worker_id: _Optional[str] = ..., started_at: _Optional[float] = ...) -> None: ...
+
+class ContainerListResponse(_message.Message):
+    __slots__ = ("containers",)
+    CONTAINERS_FIELD_NUMBER: _ClassVar[int]
+    containers: _containers.RepeatedCompositeFieldContainer[ContainerSummary]
+    def __init__(self, containers: _Optional[_Iterable[_Union[ContainerSummary, _Mapping]]] = ...) -> None: ...
+
+class ContainerStopRequest(_message.Message):
+    __slots__ = ("container_id",)
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    def __init__(self, container_id: _Optional[str] = ...) -> None: ...

@@ -319,6 +319,71 @@ class NanoModalStub:
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.BlobGetRequest.SerializeToString,
                 response_deserializer=nano__modal_dot_proto_dot_api__pb2.BlobChunk.FromString,
                 _registered_method=True)
+        self.SandboxCreate = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/SandboxCreate',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.SandboxCreateRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.SandboxInfo.FromString,
+                _registered_method=True)
+        self.SandboxGet = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/SandboxGet',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.SandboxGetRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.SandboxInfo.FromString,
+                _registered_method=True)
+        self.SandboxList = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/SandboxList',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.SandboxListRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.SandboxListResponse.FromString,
+                _registered_method=True)
+        self.SandboxWait = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/SandboxWait',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.SandboxWaitRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.SandboxInfo.FromString,
+                _registered_method=True)
+        self.SandboxTerminate = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/SandboxTerminate',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.SandboxGetRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
+        self.SandboxTagsSet = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/SandboxTagsSet',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.SandboxTagsSetRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
+        self.SandboxRelay = channel.stream_stream(
+                '/nano_modal.v1.NanoModal/SandboxRelay',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.SandboxRelayUp.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.SandboxRelayDown.FromString,
+                _registered_method=True)
+        self.ContainerExec = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/ContainerExec',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.ContainerExecRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.ContainerExecResponse.FromString,
+                _registered_method=True)
+        self.ContainerExecGetOutput = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/ContainerExecGetOutput',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.ContainerExecGetOutputRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.ContainerExecGetOutputResponse.FromString,
+                _registered_method=True)
+        self.ContainerExecPutInput = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/ContainerExecPutInput',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.ContainerExecPutInputRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ContainerExecWait = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/ContainerExecWait',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.ContainerExecWaitRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.ContainerExecWaitResponse.FromString,
+                _registered_method=True)
+        self.ContainerList = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/ContainerList',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.ContainerListRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.ContainerListResponse.FromString,
+                _registered_method=True)
+        self.ContainerStop = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/ContainerStop',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.ContainerStopRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class NanoModalServicer:
@@ -673,6 +738,87 @@ class NanoModalServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SandboxCreate(self, request, context):
+        """Sandboxes and containers (issue 3/6): admin token only; a sandbox holds no credential.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SandboxGet(self, request, context):
+        """by id, or by app name + sandbox name
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SandboxList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SandboxWait(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SandboxTerminate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SandboxTagsSet(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SandboxRelay(self, request_iterator, context):
+        """worker <-> server
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ContainerExec(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ContainerExecGetOutput(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ContainerExecPutInput(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ContainerExecWait(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ContainerList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ContainerStop(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NanoModalServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -960,6 +1106,71 @@ def add_NanoModalServicer_to_server(servicer, server):
                     servicer.VolumeBlobGet,
                     request_deserializer=nano__modal_dot_proto_dot_api__pb2.BlobGetRequest.FromString,
                     response_serializer=nano__modal_dot_proto_dot_api__pb2.BlobChunk.SerializeToString,
+            ),
+            'SandboxCreate': grpc.unary_unary_rpc_method_handler(
+                    servicer.SandboxCreate,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.SandboxCreateRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.SandboxInfo.SerializeToString,
+            ),
+            'SandboxGet': grpc.unary_unary_rpc_method_handler(
+                    servicer.SandboxGet,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.SandboxGetRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.SandboxInfo.SerializeToString,
+            ),
+            'SandboxList': grpc.unary_unary_rpc_method_handler(
+                    servicer.SandboxList,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.SandboxListRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.SandboxListResponse.SerializeToString,
+            ),
+            'SandboxWait': grpc.unary_unary_rpc_method_handler(
+                    servicer.SandboxWait,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.SandboxWaitRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.SandboxInfo.SerializeToString,
+            ),
+            'SandboxTerminate': grpc.unary_unary_rpc_method_handler(
+                    servicer.SandboxTerminate,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.SandboxGetRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'SandboxTagsSet': grpc.unary_unary_rpc_method_handler(
+                    servicer.SandboxTagsSet,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.SandboxTagsSetRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'SandboxRelay': grpc.stream_stream_rpc_method_handler(
+                    servicer.SandboxRelay,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.SandboxRelayUp.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.SandboxRelayDown.SerializeToString,
+            ),
+            'ContainerExec': grpc.unary_unary_rpc_method_handler(
+                    servicer.ContainerExec,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.ContainerExecRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.ContainerExecResponse.SerializeToString,
+            ),
+            'ContainerExecGetOutput': grpc.unary_unary_rpc_method_handler(
+                    servicer.ContainerExecGetOutput,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.ContainerExecGetOutputRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.ContainerExecGetOutputResponse.SerializeToString,
+            ),
+            'ContainerExecPutInput': grpc.unary_unary_rpc_method_handler(
+                    servicer.ContainerExecPutInput,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.ContainerExecPutInputRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'ContainerExecWait': grpc.unary_unary_rpc_method_handler(
+                    servicer.ContainerExecWait,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.ContainerExecWaitRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.ContainerExecWaitResponse.SerializeToString,
+            ),
+            'ContainerList': grpc.unary_unary_rpc_method_handler(
+                    servicer.ContainerList,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.ContainerListRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.ContainerListResponse.SerializeToString,
+            ),
+            'ContainerStop': grpc.unary_unary_rpc_method_handler(
+                    servicer.ContainerStop,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.ContainerStopRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2501,6 +2712,357 @@ class NanoModal:
             '/nano_modal.v1.NanoModal/VolumeBlobGet',
             nano__modal_dot_proto_dot_api__pb2.BlobGetRequest.SerializeToString,
             nano__modal_dot_proto_dot_api__pb2.BlobChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SandboxCreate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/SandboxCreate',
+            nano__modal_dot_proto_dot_api__pb2.SandboxCreateRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.SandboxInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SandboxGet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/SandboxGet',
+            nano__modal_dot_proto_dot_api__pb2.SandboxGetRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.SandboxInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SandboxList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/SandboxList',
+            nano__modal_dot_proto_dot_api__pb2.SandboxListRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.SandboxListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SandboxWait(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/SandboxWait',
+            nano__modal_dot_proto_dot_api__pb2.SandboxWaitRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.SandboxInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SandboxTerminate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/SandboxTerminate',
+            nano__modal_dot_proto_dot_api__pb2.SandboxGetRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SandboxTagsSet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/SandboxTagsSet',
+            nano__modal_dot_proto_dot_api__pb2.SandboxTagsSetRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SandboxRelay(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/nano_modal.v1.NanoModal/SandboxRelay',
+            nano__modal_dot_proto_dot_api__pb2.SandboxRelayUp.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.SandboxRelayDown.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ContainerExec(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/ContainerExec',
+            nano__modal_dot_proto_dot_api__pb2.ContainerExecRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.ContainerExecResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ContainerExecGetOutput(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/ContainerExecGetOutput',
+            nano__modal_dot_proto_dot_api__pb2.ContainerExecGetOutputRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.ContainerExecGetOutputResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ContainerExecPutInput(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/ContainerExecPutInput',
+            nano__modal_dot_proto_dot_api__pb2.ContainerExecPutInputRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ContainerExecWait(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/ContainerExecWait',
+            nano__modal_dot_proto_dot_api__pb2.ContainerExecWaitRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.ContainerExecWaitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ContainerList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/ContainerList',
+            nano__modal_dot_proto_dot_api__pb2.ContainerListRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.ContainerListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ContainerStop(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/ContainerStop',
+            nano__modal_dot_proto_dot_api__pb2.ContainerStopRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

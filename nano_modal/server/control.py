@@ -91,6 +91,8 @@ class ControlPlane:
         self.bound: dict[str, str] = {}  # bind key of a class instance -> its function id
         # Extra environment for a new container of a function (object_service.py adds secrets and volumes).
         self.container_env_hooks: list[Callable[[FunctionRuntime], dict[str, str]]] = []
+        # Told of every container's end (sandboxes.py turns a sandbox's into its returncode).
+        self.container_exit_hooks: list[Callable[[Container, int, str], None]] = []
 
     # ------------------------------------------------------------------ recovery
 
@@ -593,6 +595,8 @@ class ControlPlane:
         worker = self.workers.get(container.worker_id)
         if worker is not None:
             worker.containers.pop(container_id, None)
+        for hook in self.container_exit_hooks:
+            hook(container, exit_code, reason)
         app = self.apps.get(container.app_id)
         if app is not None:
             self._wake_log_followers(app)
@@ -641,8 +645,11 @@ class ControlPlane:
         self.stop_container(victim)
         return True
 
-    def place_container(self, fn: FunctionRuntime) -> Container | None:
-        """Reserve room for one container of `fn` on the worker with the most free cpu."""
+    def place_container(
+        self, fn: FunctionRuntime, *, container_id: str = "", sandbox: bool = False
+    ) -> Container | None:
+        """Reserve room for one container of `fn` on the worker with the most free cpu. A
+        sandbox's container (sandboxes.py) gets no token: it runs untrusted code."""
         cpu = fn.definition.cpu or config.DEFAULT_CPU
         memory = fn.definition.memory_mb or config.DEFAULT_MEMORY_MB
         best: Worker | None = None
@@ -657,7 +664,7 @@ class ControlPlane:
         if best is None:
             return None
         container = Container(
-            new_id("ta"),
+            container_id or new_id("ta"),
             fn.function_id,
             fn.app_id,
             best.worker_id,
@@ -667,7 +674,8 @@ class ControlPlane:
             version=fn.version,
         )
         self.containers[container.container_id] = container
-        self.container_tokens[container.token] = container.container_id
+        if not sandbox:
+            self.container_tokens[container.token] = container.container_id
         fn.containers[container.container_id] = container
         best.containers[container.container_id] = container
         env = {config.ENV_BLOCK_NETWORK: "1"} if fn.definition.block_network else {}
@@ -679,7 +687,8 @@ class ControlPlane:
                 function_id=fn.function_id,
                 function_name=fn.name,
                 app_id=fn.app_id,
-                task_token=container.token,
+                task_token="" if sandbox else container.token,
+                sandbox=sandbox,
                 cpu=cpu,
                 # A hard limit only when the function asked for memory; the default is a
                 # reservation for placement, not a cap (a bare interpreter would hit 128 MiB).

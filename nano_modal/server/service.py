@@ -19,6 +19,8 @@ from .control import ControlPlane, Invalid, NotFound
 from .deployments import Deployments
 from .gateway import hash_secret
 from .object_service import ObjectPlane, ObjectRpcs
+from .sandbox_service import SandboxRpcs
+from .sandboxes import SandboxPlane
 from .state import Container
 from .store import OutputRow
 
@@ -37,18 +39,26 @@ def _output_proto(row: OutputRow) -> api_pb2.FunctionOutput:
     )
 
 
-class Service(ObjectRpcs, api_pb2_grpc.NanoModalServicer):
-    # Dict/Queue/Secret/Volume RPCs come from ObjectRpcs (object_service.py).
+class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
+    # Dict/Queue/Secret/Volume RPCs come from ObjectRpcs (object_service.py), sandbox and
+    # container RPCs from SandboxRpcs (sandbox_service.py).
     def __init__(
         self, control: ControlPlane, blobs: BlobStore, admin_token: str, objects: ObjectPlane | None = None
     ) -> None:
         if objects is not None:
             self.objects = objects
         self.control = control
+        self.sandboxes = SandboxPlane(control, self._secret_env)
         self.deployments = Deployments(control)
         self.blobs = blobs
         self.admin_token = admin_token
         self.web_base_url = ""  # set by main once the HTTP gateway listens
+
+    def _secret_env(self, secret_ids: list[str]) -> dict[str, str]:
+        env: dict[str, str] = {}
+        for secret_id in secret_ids:
+            env.update(self.objects.secrets.variables(secret_id))
+        return env
 
     # --- credentials -----------------------------------------------------------------
 

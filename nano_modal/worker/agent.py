@@ -18,6 +18,7 @@ from ..client import Client
 from ..exception import ConnectionError
 from ..proto import api_pb2
 from .runtime import ContainerConfig, Runtime
+from .sandbox_relay import AGENT_SOCKET_ENV, AgentLink, relay
 
 log = logging.getLogger("nano_modal.worker")
 
@@ -43,6 +44,8 @@ class RunningContainer:
     cfg: ContainerConfig
     task: asyncio.Task[None] | None = None
     stop_requested: bool = False
+    link: AgentLink | None = None  # a sandbox's agent socket
+    relay: asyncio.Task[None] | None = None
 
 
 @dataclass
@@ -122,16 +125,15 @@ class Agent:
         workdir = Path(tempfile.mkdtemp(prefix=f"nano-modal-{spec.container_id}-"))
         env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
         env.update(spec.env)
-        env.update(
-            {
-                "HOME": str(workdir),
-                "PYTHONUNBUFFERED": "1",
-                config.ENV_IS_REMOTE: "1",
-                config.ENV_SERVER_URL: self.client.server_url,
-                config.ENV_TOKEN: spec.task_token,  # scoped to this container, never the admin token
-                config.ENV_CONTAINER_ID: spec.container_id,
-            }
-        )
+        env.update({"HOME": str(workdir), "PYTHONUNBUFFERED": "1", config.ENV_CONTAINER_ID: spec.container_id})
+        if not spec.sandbox:  # a sandbox gets no credential and no address of the server at all
+            env.update(
+                {
+                    config.ENV_IS_REMOTE: "1",
+                    config.ENV_SERVER_URL: self.client.server_url,
+                    config.ENV_TOKEN: spec.task_token,  # scoped to this container, never the admin token
+                }
+            )
         cfg = ContainerConfig(
             spec.container_id,
             env,
@@ -140,14 +142,24 @@ class Agent:
             memory_mb=spec.memory_mb,
             block_network=self.block_network or spec.env.get(config.ENV_BLOCK_NETWORK) == "1",
         )
+        link = None
         try:
+            if spec.sandbox:
+                link = AgentLink()
+                await link.start()
+                cfg.module, cfg.agent_dir = "nano_modal.container.sandbox_agent", link.dir
+                env[AGENT_SOCKET_ENV] = str(link.socket)  # the isolating runtimes rebind it (sandbox.own_view)
             proc = await self.runtime.start(cfg)
         except Exception as exc:
             log.exception("could not start container %s", spec.container_id)
             await self._report_exit(spec.container_id, -1, f"the runtime could not start it: {exc}")
             shutil.rmtree(workdir, ignore_errors=True)
+            if link is not None:
+                link.close()
             return
-        running = RunningContainer(spec, proc, cfg)
+        running = RunningContainer(spec, proc, cfg, link=link)
+        if link is not None:
+            running.relay = asyncio.create_task(relay(self.client, spec.container_id, link))
         self.containers[spec.container_id] = running
         running.task = asyncio.create_task(self._supervise(running))
 
@@ -160,6 +172,12 @@ class Agent:
         )
         code = await running.proc.wait()
         await self._flush_logs()
+        if running.relay is not None:  # let the agent's last words (exit codes) reach the server
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(running.relay), 2.0)
+            running.relay.cancel()
+        if running.link is not None:
+            running.link.close()
         try:
             cause = await self.runtime.finish(running.cfg, code)  # e.g. "out of memory: limit 64 MiB"
         except Exception:

@@ -67,7 +67,7 @@ class BwrapRuntime(Runtime):
         if self.bwrap is None:
             raise RuntimeError("bwrap is not installed (apt-get install bubblewrap)")
         link = None
-        if cfg.block_network:
+        if cfg.block_network and config.ENV_SERVER_URL in cfg.env:  # a sandbox has no server to reach
             link = ServerLink(cfg.env[config.ENV_SERVER_URL])
             await link.start()
             self._links[cfg.container_id] = link

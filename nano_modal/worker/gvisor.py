@@ -63,8 +63,8 @@ class GVisorRuntime(Runtime):
         network = "none" if cfg.block_network else "host"  # host: the server on loopback is reachable
         args = [self.runsc, "--root", str(self.state), "--platform=ptrace", f"--network={network}"]
         args += ["--ignore-cgroups", "--oci-seccomp"]  # the worker's cgroup wraps the whole sandbox
-        if cfg.block_network:
-            args.append("--host-uds=open")  # lets the container dial the worker's relay socket
+        if cfg.block_network or cfg.agent_dir is not None:
+            args.append("--host-uds=open")  # lets the container dial the worker's relay or agent socket
         return args
 
     def spec(self, cfg: ContainerConfig, link: ServerLink | None) -> dict[str, Any]:
@@ -114,7 +114,7 @@ class GVisorRuntime(Runtime):
         if self.runsc is None:
             raise RuntimeError("runsc is not installed (apt-get install runsc)")
         link = None
-        if cfg.block_network:
+        if cfg.block_network and config.ENV_SERVER_URL in cfg.env:  # a sandbox has no server to reach
             link = ServerLink(cfg.env[config.ENV_SERVER_URL])
             await link.start()
             self._links[cfg.container_id] = link

@@ -23,6 +23,7 @@ from pathlib import Path
 from .. import config
 from .._volume_sync import runtime_binds
 from .base import SDK_ROOT, ContainerConfig
+from .sandbox_relay import AGENT_SOCKET, AGENT_SOCKET_ENV
 
 log = logging.getLogger("nano_modal.worker")
 
@@ -39,6 +40,7 @@ ETC_LIVE = ("resolv.conf", "hosts")  # rewritten while the host runs: bound, not
 CA_ENV = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 RPC_DIR = "/run/nano-modal"  # where the server's socket appears inside a network-less container
 RPC_SOCKET = "server.sock"
+AGENT_DIR = "/run/nano-modal-agent"  # where a sandbox's agent finds its worker's socket
 
 
 @dataclass(frozen=True)
@@ -173,4 +175,7 @@ def own_view(cfg: ContainerConfig, link: ServerLink | None) -> tuple[list[Mount]
         env[config.ENV_SERVER_URL] = container_server_url()
     binds = [Mount(str(cfg.workdir), str(cfg.workdir), writable=True)]
     binds += [Mount(str(host_dir), path, writable=True) for host_dir, path in volumes]
+    if cfg.agent_dir is not None:
+        binds.append(Mount(str(cfg.agent_dir), AGENT_DIR, writable=True))
+        env[AGENT_SOCKET_ENV] = f"{AGENT_DIR}/{AGENT_SOCKET}"
     return binds, env

@@ -1,0 +1,270 @@
+"""The process a sandbox runs: starts its entrypoint and every `exec`, relays their stdio.
+
+It runs inside the container (same namespaces, cgroup, seccomp filter and view as the
+user's code), so what it starts is confined like the entrypoint. It holds no credential:
+it talks only to its worker, over a Unix socket the worker bound into the container and
+unlinks once this agent has connected. Messages are SandboxRelayDown (in) and
+SandboxRelayUp (out), each framed by a 4-byte big-endian length.
+
+File operations (`sb.open`, `ls`, `mkdir`, `rm`) are execs of a `builtin` the agent runs
+itself: no process to start, same stdio relay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import struct
+import sys
+import termios
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..proto import api_pb2
+
+SOCKET_ENV = "NANO_MODAL_AGENT_SOCKET"
+CHUNK = 64 * 1024
+EXEC_TIMEOUT_CODE = 124  # like `timeout(1)`; Modal reports a timed-out sandbox the same way
+_HEADER = struct.Struct(">I")
+
+
+async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
+    try:
+        header = await reader.readexactly(_HEADER.size)
+        return await reader.readexactly(_HEADER.unpack(header)[0])
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None
+
+
+def write_frame(writer: asyncio.StreamWriter, message: api_pb2.SandboxRelayUp | api_pb2.SandboxRelayDown) -> None:
+    data = message.SerializeToString()
+    writer.write(_HEADER.pack(len(data)) + data)
+
+
+class Exec:
+    def __init__(self, agent: Agent, down: api_pb2.SandboxRelayDown) -> None:
+        self.agent = agent
+        self.down = down
+        self.stdin: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.proc: asyncio.subprocess.Process | None = None
+
+    def send(self, **fields: object) -> None:
+        self.agent.send(api_pb2.SandboxRelayUp(exec_id=self.down.exec_id, **fields))  # type: ignore[arg-type]
+
+    async def run(self) -> int:
+        down = self.down
+        try:
+            if down.builtin:
+                code = await self._builtin()
+            else:
+                code = await asyncio.wait_for(self._process(), down.timeout or None)
+        except TimeoutError:
+            self.kill(signal.SIGKILL)
+            code = EXEC_TIMEOUT_CODE
+        except Exception as exc:  # it could not start: say why, like a shell would
+            self.send(fd=2, data=f"{type(exc).__name__}: {exc}\n".encode())
+            self.send(error=str(exc))
+            code = 127 if isinstance(exc, FileNotFoundError) else 126
+        self.send(exited=True, exit_code=code)
+        return code
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
+
+    async def _process(self) -> int:
+        down = self.down
+        env = {**self.agent.env, **down.env}
+        cwd = down.workdir or None
+        if cwd:
+            os.makedirs(cwd, exist_ok=True)
+        if down.pty:
+            return await self._pty(env, cwd)
+        self.proc = proc = await asyncio.create_subprocess_exec(
+            *down.argv, env=env, cwd=cwd, start_new_session=True,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        feeder = asyncio.create_task(self._feed(proc.stdin))
+        await asyncio.gather(self._pump(proc.stdout, 1), self._pump(proc.stderr, 2))
+        code = await proc.wait()
+        feeder.cancel()
+        return code
+
+    async def _feed(self, stdin: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, BrokenPipeError):
+            while (data := await self.stdin.get()) is not None:
+                stdin.write(data)
+                await stdin.drain()
+            stdin.close()
+
+    async def _pump(self, stream: asyncio.StreamReader, fd: int) -> None:
+        while data := await stream.read(CHUNK):
+            self.send(fd=fd, data=data)
+        self.send(fd=fd, eof=True)
+
+    async def _pty(self, env: dict[str, str], cwd: str | None) -> int:
+        master, slave = os.openpty()
+        env.setdefault("TERM", "xterm-256color")
+
+        def controlling_tty() -> None:  # in the child, after setsid: the pty becomes its terminal
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        try:
+            self.proc = proc = await asyncio.create_subprocess_exec(
+                *self.down.argv, env=env, cwd=cwd, start_new_session=True,
+                stdin=slave, stdout=slave, stderr=slave, preexec_fn=controlling_tty,
+            )  # fmt: skip
+        finally:
+            os.close(slave)
+        loop = asyncio.get_running_loop()
+
+        async def feed() -> None:
+            while (data := await self.stdin.get()) is not None:
+                await loop.run_in_executor(None, os.write, master, data)
+            await loop.run_in_executor(None, os.write, master, b"\x04")  # EOF at a terminal is ^D
+
+        feeder = asyncio.create_task(feed())
+        while True:
+            try:
+                data = await loop.run_in_executor(None, os.read, master, CHUNK)
+            except OSError:  # EIO: every holder of the slave side has closed it
+                data = b""
+            if not data:
+                break
+            self.send(fd=1, data=data)
+        self.send(fd=1, eof=True)
+        self.send(fd=2, eof=True)
+        feeder.cancel()
+        os.close(master)
+        return await proc.wait()
+
+    async def _builtin(self) -> int:
+        ops: dict[str, Callable[..., Awaitable[bytes]]] = {
+            "read": self._read, "write": self._write, "ls": self._ls, "mkdir": self._mkdir, "rm": self._rm,
+        }  # fmt: skip
+        try:
+            out = await ops[self.down.builtin](*self.down.argv)
+        except (OSError, ValueError) as exc:
+            error = {"type": type(exc).__name__, "message": str(exc), "errno": getattr(exc, "errno", None)}
+            self.send(fd=2, data=json.dumps(error).encode())
+            self.send(fd=1, eof=True)
+            self.send(fd=2, eof=True)
+            return 1
+        if out:
+            self.send(fd=1, data=out)
+        self.send(fd=1, eof=True)
+        self.send(fd=2, eof=True)
+        return 0
+
+    async def _read(self, path: str) -> bytes:
+        return await asyncio.to_thread(_read_file, path)
+
+    async def _write(self, path: str, mode: str) -> bytes:
+        chunks = []
+        while (data := await self.stdin.get()) is not None:
+            chunks.append(data)
+        await asyncio.to_thread(_write_file, path, mode, b"".join(chunks))
+        return b""
+
+    async def _ls(self, path: str) -> bytes:
+        return json.dumps(sorted(os.listdir(path))).encode()
+
+    async def _mkdir(self, path: str, parents: str) -> bytes:
+        if parents == "1":
+            os.makedirs(path, exist_ok=True)
+        else:
+            os.mkdir(path)
+        return b""
+
+    async def _rm(self, path: str, recursive: str) -> bytes:
+        if os.path.isdir(path) and not os.path.islink(path):
+            if recursive != "1":
+                raise IsADirectoryError(21, "is a directory (use recursive=True)", path)
+            await asyncio.to_thread(shutil.rmtree, path)
+        else:
+            os.unlink(path)
+        return b""
+
+
+def _read_file(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _write_file(path: str, mode: str, data: bytes) -> None:
+    with open(path, mode.replace("b", "").replace("+", "") + "b") as f:
+        f.write(data)
+
+
+class Agent:
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.execs: dict[str, Exec] = {}
+        self.env = {k: v for k, v in os.environ.items() if k != SOCKET_ENV}
+        self.main_exit: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.tasks: set[asyncio.Task[int]] = set()
+
+    def send(self, message: api_pb2.SandboxRelayUp) -> None:
+        write_frame(self.writer, message)
+
+    def handle(self, down: api_pb2.SandboxRelayDown, main_id: str) -> None:
+        if down.start:
+            run = Exec(self, down)
+            self.execs[down.exec_id] = run
+            task = asyncio.create_task(run.run())
+            self.tasks.add(task)
+            task.add_done_callback(lambda t: self._finished(down.exec_id, t, main_id))
+            return
+        found = self.execs.get(down.exec_id)
+        if found is None:
+            return
+        if down.stdin:
+            found.stdin.put_nowait(down.stdin)
+        if down.stdin_eof:
+            found.stdin.put_nowait(None)
+        if down.kill:
+            found.kill()
+
+    def _finished(self, exec_id: str, task: asyncio.Task[int], main_id: str) -> None:
+        self.tasks.discard(task)
+        self.execs.pop(exec_id, None)
+        if exec_id == main_id and not self.main_exit.done():
+            self.main_exit.set_result(0 if task.cancelled() or task.exception() else task.result())
+
+
+async def main() -> int:
+    reader, writer = await asyncio.open_unix_connection(os.environ[SOCKET_ENV])
+    agent = Agent(writer)
+    main_id = os.environ.get("NANO_MODAL_CONTAINER_ID", "")
+
+    async def serve() -> None:
+        while (frame := await read_frame(reader)) is not None:
+            agent.handle(api_pb2.SandboxRelayDown.FromString(frame), main_id)
+            await writer.drain()
+
+    def terminated() -> None:  # stopped by the worker: take every command down with the sandbox
+        if not agent.main_exit.done():
+            agent.main_exit.set_result(128 + signal.SIGTERM)
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminated)
+    server = asyncio.create_task(serve())
+    waiters: list[asyncio.Future[Any]] = [server, agent.main_exit]
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    code = agent.main_exit.result() if agent.main_exit.done() else 137  # the worker went away
+    for run in list(agent.execs.values()):
+        run.kill()
+    with contextlib.suppress(ConnectionError):
+        await writer.drain()
+    writer.close()
+    return code if 0 <= code < 256 else 128 + abs(code) % 128
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

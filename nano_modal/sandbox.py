@@ -1,0 +1,503 @@
+"""`Sandbox`: a container you start at runtime and run any commands in, as in Modal.
+
+    app = nano_modal.App("sandboxes")
+    with app.run():
+        sb = nano_modal.Sandbox.create(app=app)
+        p = sb.exec("python", "-c", "print('hello')", timeout=10)
+        print(p.stdout.read())        # hello
+        p.wait()
+        sb.terminate()
+
+A sandbox runs on a worker through the same runtime (bwrap, gvisor, process) and limits as
+function containers, but holds no credential for the platform (Modal's
+`restrict_modal_access`, always on). The server side is server/sandboxes.py; the process
+in the container that starts commands is container/sandbox_agent.py. See docs/SANDBOXES.md.
+"""
+
+from __future__ import annotations
+
+import builtins
+import codecs
+import json
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any, Generic, TypeVar
+
+from . import config
+from ._definition import FunctionOptions
+from ._utils.aio import iterate_blocking, iterate_in_background, twin
+from .app import App
+from .client import Client
+from .exception import (
+    Error,
+    ExecutionError,
+    InvalidError,
+    SandboxTerminatedError,
+    SandboxTimeoutError,
+)
+from .proto import api_pb2
+from .secret import resolve_secrets, validate_secrets
+from .volume import resolve_mounts, validate_mounts
+
+__all__ = ["ContainerProcess", "FileIO", "Sandbox", "StreamReader", "StreamWriter"]
+
+MAX_TIMEOUT = 24 * 3600  # seconds: Modal's limit for a sandbox's lifetime
+POLL = 50.0  # seconds one long-poll (output, wait) may be held by the server
+T = TypeVar("T", str, bytes)
+
+
+class StreamReader(Generic[T]):
+    """A process's stdout or stderr: `read()` all of it, or iterate over lines as they come."""
+
+    def __init__(self, exec_id: str, fd: int, text: bool = True) -> None:
+        self._exec_id = exec_id
+        self._fd = fd
+        self._text = text
+        self._offset = 0
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        client = await Client.get()
+        while True:
+            request = api_pb2.ContainerExecGetOutputRequest(
+                exec_id=self._exec_id, fd=self._fd, offset=self._offset, timeout=POLL
+            )
+            response = await client.stub.ContainerExecGetOutput(request, timeout=POLL + 10)
+            self._offset = response.next_offset
+            if response.data:
+                yield response.data
+            if response.eof:
+                return
+
+    def _out(self, data: bytes, final: bool = False) -> Any:
+        return self._decoder.decode(data, final) if self._text else data
+
+    async def _read(self) -> T:
+        data = b"".join([chunk async for chunk in self._chunks()])
+        out: T = self._out(data, final=True)
+        return out
+
+    @twin
+    async def read(self) -> T:
+        """Everything the stream has left, once the process has closed it."""
+        return await self._read()
+
+    async def _lines(self) -> AsyncIterator[T]:
+        pending = b""
+        async for chunk in self._chunks():
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield self._out(line + b"\n")
+        if pending:
+            yield self._out(pending, final=True)
+
+    def __iter__(self) -> Iterator[T]:
+        return iterate_blocking(self._lines())
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return iterate_in_background(self._lines())
+
+
+class StreamWriter:
+    """A process's stdin: `write()` buffers, `drain()` sends, `write_eof()` closes (on the next drain)."""
+
+    def __init__(self, exec_id: str) -> None:
+        self._exec_id = exec_id
+        self._buffer = bytearray()
+        self._eof = False
+
+    def write(self, data: bytes | bytearray | str) -> None:
+        if self._eof:
+            raise ValueError("stdin is closed (write_eof was called)")
+        self._buffer += data.encode() if isinstance(data, str) else data
+
+    def write_eof(self) -> None:
+        self._eof = True
+
+    @twin
+    async def drain(self) -> None:
+        """Send what was written (and the end of input, after `write_eof`)."""
+        await self._drain()
+
+    async def _drain(self) -> None:
+        data, self._buffer = bytes(self._buffer), bytearray()
+        client = await Client.get()
+        request = api_pb2.ContainerExecPutInputRequest(exec_id=self._exec_id, data=data, eof=self._eof)
+        await client.stub.ContainerExecPutInput(request, timeout=30)
+
+
+class ContainerProcess(Generic[T]):
+    """A command running in a sandbox (from `Sandbox.exec`)."""
+
+    def __init__(self, exec_id: str, text: bool = True) -> None:
+        self.object_id = exec_id
+        self.stdout: StreamReader[T] = StreamReader(exec_id, 1, text)
+        self.stderr: StreamReader[T] = StreamReader(exec_id, 2, text)
+        self.stdin = StreamWriter(exec_id)
+        self._returncode: int | None = None
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once `wait()` or `poll()` has seen the process end, else None."""
+        return self._returncode
+
+    async def _wait(self, timeout: float) -> int | None:
+        if self._returncode is None:
+            client = await Client.get()
+            request = api_pb2.ContainerExecWaitRequest(exec_id=self.object_id, timeout=timeout)
+            response = await client.stub.ContainerExecWait(request, timeout=timeout + 10)
+            if response.done:
+                self._returncode = response.returncode
+        return self._returncode
+
+    async def _wait_exit(self) -> int:
+        while (code := await self._wait(POLL)) is None:
+            pass
+        return code
+
+    @twin
+    async def wait(self) -> int:
+        """Block until the process exits; return its exit code (124 when its `timeout` killed it)."""
+        return await self._wait_exit()
+
+    @twin
+    async def poll(self) -> int | None:
+        """The exit code if the process has exited, else None (never blocks)."""
+        return await self._wait(0)
+
+
+class Sandbox:
+    """A running container for arbitrary commands. Create one with `Sandbox.create`."""
+
+    def __init__(self, sandbox_id: str, info: api_pb2.SandboxInfo | None = None) -> None:
+        self.object_id = sandbox_id
+        self._info = info
+        self._result: api_pb2.SandboxInfo | None = info if info is not None and info.done else None
+        self.stdout: StreamReader[str] = StreamReader(sandbox_id, 1)
+        self.stderr: StreamReader[str] = StreamReader(sandbox_id, 2)
+        self.stdin = StreamWriter(sandbox_id)
+
+    def __repr__(self) -> str:
+        return f"<nano_modal.Sandbox {self.object_id}>"
+
+    # ------------------------------------------------------------------ creating and finding
+
+    @twin
+    async def create(
+        *entrypoint_args: str,
+        app: App | None = None,
+        image: Any = None,
+        timeout: float = config.DEFAULT_TIMEOUT,
+        idle_timeout: float | None = None,
+        workdir: str | None = None,
+        secrets: Sequence[Any] = (),
+        volumes: dict[str, Any] | None = None,
+        cpu: float | None = None,
+        memory: int | None = None,
+        block_network: bool = False,
+        name: str | None = None,
+    ) -> Sandbox:
+        """Start a sandbox in `app` (a running or deployed App). With `entrypoint_args` it runs
+        that command and finishes when it exits; without, it stays up until `timeout` (seconds,
+        at most 24 h) or `terminate()`. `idle_timeout` ends it after that long with no command
+        running and no input or output.
+
+            sb = Sandbox.create("python", "-c", "print(1)", app=app, timeout=60)
+            sb.wait()
+            print(sb.returncode, sb.stdout.read())
+        """
+        if app is None or app.app_id is None:
+            raise InvalidError("Sandbox.create needs app=: an App that is running (`with app.run():`) or deployed")
+        if not 0 < timeout <= MAX_TIMEOUT:
+            raise InvalidError(f"timeout must be between 1 second and 24 hours ({MAX_TIMEOUT} s), got {timeout}")
+        if idle_timeout is not None and idle_timeout <= 0:
+            raise InvalidError(f"idle_timeout must be positive, got {idle_timeout}")
+        if workdir is not None and not workdir.startswith("/"):
+            raise InvalidError(f"workdir must be an absolute path, got {workdir!r}")
+        if any(not isinstance(a, str) for a in entrypoint_args):
+            raise InvalidError("entrypoint arguments must be strings")
+        if volumes:
+            raise InvalidError("volumes are not supported in sandboxes yet (see docs/SANDBOXES.md)")
+        options = FunctionOptions(
+            timeout=timeout, cpu=cpu, memory=memory, image=image, block_network=block_network, secrets=tuple(secrets)
+        )
+        options.validate("Sandbox.create")
+        validate_secrets(secrets, "Sandbox.create")
+        validate_mounts(volumes or {}, "Sandbox.create")
+        definition = api_pb2.FunctionDefinition(name=name or "sandbox")
+        options.apply(definition)  # the same fields (and, with images, the same image) as a function's
+        definition.secret_ids.extend(await resolve_secrets(secrets))
+        definition.volume_mounts.extend(await resolve_mounts(volumes or {}))
+        client = await Client.get()
+        request = api_pb2.SandboxCreateRequest(
+            app_id=app.app_id,
+            definition=definition,
+            entrypoint_args=list(entrypoint_args),
+            idle_timeout=idle_timeout or 0,
+            workdir=workdir or "",
+            name=name or "",
+        )
+        info = await client.stub.SandboxCreate(request, timeout=60)
+        return Sandbox(info.sandbox_id, info)
+
+    @twin
+    async def from_id(sandbox_id: str) -> Sandbox:
+        """The sandbox with this id (raises NotFoundError if the server does not know it)."""
+        client = await Client.get()
+        info = await client.stub.SandboxGet(api_pb2.SandboxGetRequest(sandbox_id=sandbox_id), timeout=30)
+        return Sandbox(info.sandbox_id, info)
+
+    @twin
+    async def from_name(app_name: str, name: str) -> Sandbox:
+        """The running sandbox created with `name=` in the app called `app_name`."""
+        client = await Client.get()
+        request = api_pb2.SandboxGetRequest(app_name=app_name, name=name)
+        info = await client.stub.SandboxGet(request, timeout=30)
+        return Sandbox(info.sandbox_id, info)
+
+    @twin
+    async def list(*, app_id: str | None = None, tags: dict[str, str] | None = None) -> AsyncIterator[Sandbox]:
+        """The running sandbox of an app (or of all apps), optionally those with all of `tags`."""
+        client = await Client.get()
+        request = api_pb2.SandboxListRequest(app_id=app_id or "", tags=tags or {})
+        response = await client.stub.SandboxList(request, timeout=30)
+        for info in response.sandboxes:
+            yield Sandbox(info.sandbox_id, info)
+
+    @twin
+    async def set_tags(self, tags: dict[str, str]) -> None:
+        """Replace the sandbox's tags (string keys and values), which `Sandbox.list` filters by."""
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+            raise InvalidError("tags must map strings to strings")
+        client = await Client.get()
+        await client.stub.SandboxTagsSet(api_pb2.SandboxTagsSetRequest(sandbox_id=self.object_id, tags=tags))
+
+    @twin
+    async def get_tags(self) -> dict[str, str]:
+        client = await Client.get()
+        info = await client.stub.SandboxGet(api_pb2.SandboxGetRequest(sandbox_id=self.object_id), timeout=30)
+        return dict(info.tags)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once `wait()`/`poll()` has seen the sandbox finish: its entrypoint's, 124
+        after a timeout, 137 after `terminate()`; None while it runs."""
+        return None if self._result is None else self._result.returncode
+
+    async def _wait(self, timeout: float) -> api_pb2.SandboxInfo | None:
+        if self._result is None:
+            client = await Client.get()
+            request = api_pb2.SandboxWaitRequest(sandbox_id=self.object_id, timeout=timeout)
+            info = await client.stub.SandboxWait(request, timeout=timeout + 10)
+            if info.done:
+                self._result = info
+        return self._result
+
+    @twin
+    async def wait(self, raise_on_termination: bool = True) -> None:
+        """Block until the sandbox finishes. Raises SandboxTimeoutError if its timeout ended it, and
+        SandboxTerminatedError if it was terminated (unless `raise_on_termination=False`)."""
+        while (result := await self._wait(POLL)) is None:
+            pass
+        if result.result == "timeout":
+            raise SandboxTimeoutError(f"sandbox {self.object_id} ran out of time")
+        if result.result == "terminated" and raise_on_termination:
+            raise SandboxTerminatedError(f"sandbox {self.object_id} was terminated")
+
+    @twin
+    async def poll(self) -> int | None:
+        """The return code if the sandbox has finished, else None (never blocks)."""
+        await self._wait(0)
+        return self.returncode
+
+    @twin
+    async def terminate(self) -> None:
+        """Stop the sandbox and everything running in it (returncode 137)."""
+        client = await Client.get()
+        await client.stub.SandboxTerminate(api_pb2.SandboxGetRequest(sandbox_id=self.object_id), timeout=30)
+
+    # ------------------------------------------------------------------ running commands
+
+    async def _start(self, request: api_pb2.ContainerExecRequest) -> str:
+        client = await Client.get()
+        try:
+            response = await client.stub.ContainerExec(request, timeout=30)
+        except ExecutionError as exc:  # the server's FAILED_PRECONDITION: it has finished
+            raise SandboxTerminatedError(str(exc)) from None
+        exec_id: str = response.exec_id
+        return exec_id
+
+    @twin
+    async def exec(
+        self,
+        *cmd: str,
+        workdir: str | None = None,
+        secrets: Sequence[Any] = (),
+        timeout: float | None = None,
+        pty: bool = False,
+        text: bool = True,
+    ) -> ContainerProcess[Any]:
+        """Start `cmd` in the sandbox; returns at once with a ContainerProcess to read, write and wait on.
+
+            p = sb.exec("bash", "-c", "echo hi; exit 3")
+            assert p.stdout.read() == "hi\\n" and p.wait() == 3
+        """
+        if not cmd or any(not isinstance(c, str) for c in cmd):
+            raise InvalidError("exec needs a command: one or more strings")
+        if timeout is not None and timeout <= 0:
+            raise InvalidError(f"timeout must be positive, got {timeout}")
+        if workdir is not None and not workdir.startswith("/"):
+            raise InvalidError(f"workdir must be an absolute path, got {workdir!r}")
+        validate_secrets(secrets, "Sandbox.exec")
+        request = api_pb2.ContainerExecRequest(
+            container_id=self.object_id,
+            argv=list(cmd),
+            workdir=workdir or "",
+            secret_ids=await resolve_secrets(secrets),
+            timeout=timeout or 0,
+            pty=pty,
+        )
+        return ContainerProcess(await self._start(request), text)
+
+    # ------------------------------------------------------------------ files
+
+    async def _builtin(self, op: str, *args: str, stdin: bytes | None = None) -> bytes:
+        """Run a file operation in the sandbox's agent; raise the OSError it met, if any."""
+        request = api_pb2.ContainerExecRequest(container_id=self.object_id, builtin=op, argv=list(args))
+        process: ContainerProcess[bytes] = ContainerProcess(await self._start(request), text=False)
+        if stdin is not None:
+            process.stdin.write(stdin)
+            process.stdin.write_eof()
+            await process.stdin._drain()
+        out = await process.stdout._read()
+        err = await process.stderr._read()
+        if await process._wait_exit() != 0:
+            raise _file_error(err, args[0] if args else "")
+        result: bytes = out
+        return result
+
+    @twin
+    async def open(self, path: str, mode: str = "r") -> FileIO:
+        """A file in the sandbox: modes r, w, a, x with optional b (binary) and +.
+
+            with sb.open("/tmp/notes.txt", "w") as f:
+                f.write("hello")
+            assert sb.open("/tmp/notes.txt").read() == "hello"
+        """
+        if not mode or mode[0] not in "rwax" or any(c not in "rwaxb+" for c in mode):
+            raise InvalidError(f"invalid mode {mode!r}: use r, w, a or x, with optional b and +")
+        data = b""
+        if mode[0] in "ra" or "+" in mode:
+            try:
+                data = await self._builtin("read", path)
+            except FileNotFoundError:
+                if mode[0] == "r":
+                    raise
+        if mode[0] in "wx":
+            await self._builtin("write", path, mode[0], stdin=b"")  # create/truncate (x: fail if it exists)
+            data = b""
+        return FileIO(self, path, mode, data)
+
+    @twin
+    async def ls(self, path: str) -> builtins.list[str]:
+        """The names in a directory of the sandbox."""
+        names: builtins.list[str] = json.loads(await self._builtin("ls", path))
+        return names
+
+    @twin
+    async def mkdir(self, path: str, parents: bool = False) -> None:
+        """Create a directory (and its missing parents with `parents=True`)."""
+        await self._builtin("mkdir", path, "1" if parents else "0")
+
+    @twin
+    async def rm(self, path: str, recursive: bool = False) -> None:
+        """Remove a file, or a directory and its contents with `recursive=True`."""
+        await self._builtin("rm", path, "1" if recursive else "0")
+
+
+class FileIO:
+    """An open file in a sandbox (from `Sandbox.open`): reads come from its contents at open
+    time; writes are sent on `flush()` / `close()`."""
+
+    def __init__(self, sandbox: Sandbox, path: str, mode: str, data: bytes) -> None:
+        self._sandbox, self._path, self._mode = sandbox, path, mode
+        self._binary = "b" in mode
+        self._data = data
+        self._pos = len(data) if mode[0] == "a" else 0
+        self._pending = bytearray()
+        self.closed = False
+
+    def _check(self, reading: bool) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+        if reading and self._mode[0] != "r" and "+" not in self._mode:
+            raise OSError(f"file {self._path} is not open for reading (mode {self._mode!r})")
+        if not reading and self._mode[0] == "r" and "+" not in self._mode:
+            raise OSError(f"file {self._path} is not open for writing (mode {self._mode!r})")
+
+    def read(self, n: int = -1) -> Any:
+        self._check(reading=True)
+        end = len(self._data) if n < 0 else self._pos + n
+        chunk, self._pos = self._data[self._pos : end], min(end, len(self._data))
+        return chunk if self._binary else chunk.decode()
+
+    def readline(self) -> Any:
+        self._check(reading=True)
+        end = self._data.find(b"\n", self._pos)
+        return self.read(-1 if end < 0 else end + 1 - self._pos)
+
+    def write(self, data: bytes | str) -> int:
+        self._check(reading=False)
+        if isinstance(data, str) == self._binary:
+            raise TypeError(f"write() argument must be {'bytes' if self._binary else 'str'}")
+        raw = data.encode() if isinstance(data, str) else data
+        self._pending += raw
+        return len(data)
+
+    @twin
+    async def flush(self) -> None:
+        await self._flush()
+
+    async def _flush(self) -> None:
+        if self._pending:
+            pending, self._pending = bytes(self._pending), bytearray()
+            await self._sandbox._builtin("write", self._path, "a", stdin=pending)
+
+    @twin
+    async def close(self) -> None:
+        if not self.closed:
+            await self._flush()
+            self.closed = True
+
+    def __enter__(self) -> FileIO:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> FileIO:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close.aio()
+
+
+def _file_error(stderr: bytes, path: str) -> Error | OSError:
+    try:
+        error = json.loads(stderr)
+    except ValueError:
+        return ExecutionError(f"file operation on {path} failed: {stderr.decode(errors='replace')}")
+    kinds: dict[str, type[OSError]] = {
+        "FileNotFoundError": FileNotFoundError,
+        "FileExistsError": FileExistsError,
+        "IsADirectoryError": IsADirectoryError,
+        "NotADirectoryError": NotADirectoryError,
+        "PermissionError": PermissionError,
+    }
+    kind = kinds.get(error.get("type", ""), OSError)
+    if error.get("errno") is not None:
+        return kind(error["errno"], error["message"].split("] ", 1)[-1].split(":")[0], path)
+    return kind(error.get("message", "failed"))
+

@@ -1,0 +1,122 @@
+"""The gRPC face of sandboxes and containers (a mixin of service.Service): admin token only.
+
+A sandbox holds no token, so nothing inside one can call any of these; the worker's relay
+stream is authenticated with the worker's (admin) credential.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from ..proto import api_pb2
+from .control import Invalid, NotFound
+from .sandboxes import Finished, SandboxPlane
+
+Context = grpc.aio.ServicerContext[Any, Any]
+LONG_POLL_MAX = 50.0  # seconds a read or wait may be held server-side
+
+
+class SandboxRpcs:
+    """RPC handlers for sandboxes. Service provides `sandboxes` and `_admin`."""
+
+    sandboxes: SandboxPlane
+
+    async def _admin(self, context: Context) -> None:  # provided by Service
+        raise NotImplementedError
+
+    async def _call(self, context: Context, fn: Any, *args: Any) -> Any:
+        """Check the admin token, run `fn` (awaiting it if need be), translate its errors."""
+        await self._admin(context)
+        try:
+            result = fn(*args)
+            return await result if inspect.isawaitable(result) else result
+        except NotFound as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        except Invalid as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except Finished as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+
+    async def SandboxCreate(self, request: api_pb2.SandboxCreateRequest, context: Context) -> api_pb2.SandboxInfo:
+        sb = await self._call(context, self.sandboxes.create, request)
+        return self.sandboxes.info(sb)
+
+    async def SandboxGet(self, request: api_pb2.SandboxGetRequest, context: Context) -> api_pb2.SandboxInfo:
+        if request.sandbox_id:
+            sb = await self._call(context, self.sandboxes.get, request.sandbox_id)
+        else:
+            sb = await self._call(context, self.sandboxes.from_name, request.app_name, request.name)
+        return self.sandboxes.info(sb)
+
+    async def SandboxList(self, request: api_pb2.SandboxListRequest, context: Context) -> api_pb2.SandboxListResponse:
+        await self._admin(context)
+        found = self.sandboxes.matching(request.app_id, dict(request.tags), request.include_finished)
+        return api_pb2.SandboxListResponse(sandboxes=[self.sandboxes.info(sb) for sb in found])
+
+    async def SandboxWait(self, request: api_pb2.SandboxWaitRequest, context: Context) -> api_pb2.SandboxInfo:
+        timeout = min(max(request.timeout, 0.0), LONG_POLL_MAX)
+        sb = await self._call(context, self.sandboxes.wait, request.sandbox_id, timeout)
+        return self.sandboxes.info(sb)
+
+    async def SandboxTerminate(self, request: api_pb2.SandboxGetRequest, context: Context) -> api_pb2.Empty:
+        await self._call(context, self.sandboxes.terminate, request.sandbox_id)
+        return api_pb2.Empty()
+
+    async def SandboxTagsSet(self, request: api_pb2.SandboxTagsSetRequest, context: Context) -> api_pb2.Empty:
+        sb = await self._call(context, self.sandboxes.get, request.sandbox_id)
+        sb.tags = dict(request.tags)
+        return api_pb2.Empty()
+
+    async def SandboxRelay(
+        self, requests: AsyncIterator[api_pb2.SandboxRelayUp], context: Context
+    ) -> AsyncIterator[api_pb2.SandboxRelayDown]:
+        await self._admin(context)
+        try:
+            async for down in self.sandboxes.relay(requests):
+                yield down
+        except NotFound as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+
+    async def ContainerExec(
+        self, request: api_pb2.ContainerExecRequest, context: Context
+    ) -> api_pb2.ContainerExecResponse:
+        state = await self._call(context, self.sandboxes.exec, request)
+        return api_pb2.ContainerExecResponse(exec_id=state.exec_id)
+
+    async def ContainerExecGetOutput(
+        self, request: api_pb2.ContainerExecGetOutputRequest, context: Context
+    ) -> api_pb2.ContainerExecGetOutputResponse:
+        timeout = min(max(request.timeout, 0.0), LONG_POLL_MAX)
+        response: api_pb2.ContainerExecGetOutputResponse = await self._call(
+            context, self.sandboxes.read, request.exec_id, request.fd, request.offset, timeout
+        )
+        return response
+
+    async def ContainerExecPutInput(
+        self, request: api_pb2.ContainerExecPutInputRequest, context: Context
+    ) -> api_pb2.Empty:
+        await self._call(context, self.sandboxes.write, request.exec_id, request.data, request.eof)
+        return api_pb2.Empty()
+
+    async def ContainerExecWait(
+        self, request: api_pb2.ContainerExecWaitRequest, context: Context
+    ) -> api_pb2.ContainerExecWaitResponse:
+        timeout = min(max(request.timeout, 0.0), LONG_POLL_MAX)
+        state = await self._call(context, self.sandboxes.wait_exec, request.exec_id, timeout)
+        done = state.returncode is not None
+        return api_pb2.ContainerExecWaitResponse(done=done, returncode=state.returncode if done else 0)
+
+    async def ContainerList(
+        self, request: api_pb2.ContainerListRequest, context: Context
+    ) -> api_pb2.ContainerListResponse:
+        await self._admin(context)
+        return api_pb2.ContainerListResponse(containers=self.sandboxes.containers(request.include_finished))
+
+    async def ContainerStop(self, request: api_pb2.ContainerStopRequest, context: Context) -> api_pb2.Empty:
+        await self._call(context, self.sandboxes.stop, request.container_id)
+        return api_pb2.Empty()

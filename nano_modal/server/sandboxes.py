@@ -1,0 +1,385 @@
+"""Sandboxes: containers that run the user's command instead of a function.
+
+A sandbox is placed like any function container (`ControlPlane.place_container` with an
+in-memory FunctionRuntime that only this module knows), so cpu/memory limits, secrets,
+block_network and, once they exist, images apply the same way. Differences:
+
+- its container runs the sandbox agent (container/sandbox_agent.py), which starts the
+  entrypoint and every exec inside the container;
+- it gets no credential: its token is dropped from the control plane before the spec goes
+  out, and the worker gives it neither a token nor the server's address;
+- its worker holds a `SandboxRelay` stream for it: exec starts, stdin and kills go down,
+  output and exit codes come up into `ExecState` buffers that clients read by offset.
+
+State is in memory only: sandboxes do not survive a server restart (their workers stop
+them as unknown containers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from .. import config
+from ..proto import api_pb2
+from .control import ControlPlane, Invalid, NotFound, new_id
+from .state import Container, ContainerState, FunctionRuntime, Signal
+
+log = logging.getLogger("nano_modal.server")
+
+MAX_TIMEOUT = 24 * 3600.0  # Modal's limit for a sandbox's lifetime
+PLACE_TIMEOUT = 10.0  # seconds a create waits for a worker with room
+OUTPUT_READ_MAX = 1024 * 1024  # bytes per ContainerExecGetOutput answer
+TIMEOUT_CODE = 124  # Modal's returncode for a sandbox that ran out of time
+TERMINATED_CODE = 137  # ... and for one that was terminated
+
+
+class Finished(Exception):
+    """The sandbox has finished: it runs nothing more."""
+
+
+@dataclass
+class ExecState:
+    exec_id: str
+    sandbox_id: str
+    out: dict[int, bytearray] = field(default_factory=lambda: {1: bytearray(), 2: bytearray()})
+    eof: dict[int, bool] = field(default_factory=lambda: {1: False, 2: False})
+    returncode: int | None = None
+    changed: Signal = field(default_factory=Signal)
+
+    def finish(self, code: int) -> None:
+        self.eof = {1: True, 2: True}
+        if self.returncode is None:
+            self.returncode = code
+        self.changed.fire()
+
+
+@dataclass
+class SandboxState:
+    sandbox_id: str
+    app_id: str
+    name: str
+    fn: FunctionRuntime
+    container: Container
+    deadline: float
+    idle_timeout: float
+    tags: dict[str, str] = field(default_factory=dict)
+    created_at: float = field(default_factory=time.time)
+    last_active: float = field(default_factory=time.monotonic)
+    down: asyncio.Queue[api_pb2.SandboxRelayDown] = field(default_factory=asyncio.Queue)
+    running: set[str] = field(default_factory=set)  # execs not yet exited
+    result: str = ""  # completed | terminated | timeout | failed, once done
+    returncode: int | None = None
+    reason: str = ""
+    main_code: int | None = None
+    finished: Signal = field(default_factory=Signal)
+
+    @property
+    def done(self) -> bool:
+        return self.returncode is not None
+
+
+class SandboxPlane:
+    def __init__(self, control: ControlPlane, secret_env: Callable[[list[str]], dict[str, str]]) -> None:
+        self.control = control
+        self.secret_env = secret_env
+        self.sandboxes: dict[str, SandboxState] = {}
+        self.execs: dict[str, ExecState] = {}
+        self._reaper: asyncio.Task[None] | None = None
+        control.container_exit_hooks.append(self._container_exited)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def create(self, request: api_pb2.SandboxCreateRequest) -> SandboxState:
+        definition = request.definition
+        timeout = definition.timeout or config.DEFAULT_TIMEOUT
+        if timeout < 0 or timeout > MAX_TIMEOUT:
+            raise Invalid(f"timeout must be between 1 second and 24 hours ({MAX_TIMEOUT:.0f} s), got {timeout:g}")
+        if request.idle_timeout < 0:
+            raise Invalid(f"idle_timeout must be positive, got {request.idle_timeout:g}")
+        app = self.control.app(request.app_id)
+        if not app.live:
+            raise Invalid(f"app {app.name} ({app.app_id}) is stopped")
+        if request.name and self._by_name(request.app_id, request.name) is not None:
+            raise Invalid(f"a running sandbox named {request.name!r} already exists in app {app.name}")
+        sandbox_id = new_id("sb")
+        fn = FunctionRuntime(sandbox_id, request.app_id, request.name or "sandbox", definition)
+        self.control.functions[sandbox_id] = fn  # found by the control plane like any function
+        container = None
+        give_up = time.monotonic() + PLACE_TIMEOUT
+        while container is None:
+            container = self.control.place_container(fn, container_id=sandbox_id, sandbox=True)
+            if container is None:
+                if time.monotonic() > give_up:
+                    del self.control.functions[sandbox_id]
+                    raise Invalid(
+                        f"no worker has room for a sandbox with cpu={definition.cpu or config.DEFAULT_CPU:g}, "
+                        f"memory={definition.memory_mb or config.DEFAULT_MEMORY_MB} MiB"
+                    )
+                await asyncio.sleep(0.05)
+        sb = SandboxState(
+            sandbox_id,
+            request.app_id,
+            request.name,
+            fn,
+            container,
+            deadline=time.monotonic() + timeout,
+            idle_timeout=request.idle_timeout,
+        )
+        self.sandboxes[sandbox_id] = sb
+        self.execs[sandbox_id] = ExecState(sandbox_id, sandbox_id)  # the entrypoint's output
+        if request.entrypoint_args:
+            sb.running.add(sandbox_id)
+            sb.down.put_nowait(
+                api_pb2.SandboxRelayDown(
+                    exec_id=sandbox_id, start=True, argv=request.entrypoint_args, workdir=request.workdir
+                )
+            )
+        if self._reaper is None:
+            self._reaper = asyncio.create_task(self._reap_forever())
+        return sb
+
+    def get(self, sandbox_id: str) -> SandboxState:
+        sb = self.sandboxes.get(sandbox_id)
+        if sb is None:
+            raise NotFound(f"sandbox {sandbox_id} not found")
+        return sb
+
+    def from_name(self, app_name: str, name: str) -> SandboxState:
+        for sb in self.sandboxes.values():
+            app = self.control.apps.get(sb.app_id)
+            if not sb.done and sb.name == name and app is not None and app.name == app_name:
+                return sb
+        raise NotFound(f"no running sandbox named {name!r} in app {app_name!r}")
+
+    def _by_name(self, app_id: str, name: str) -> SandboxState | None:
+        return next((s for s in self.sandboxes.values() if s.app_id == app_id and s.name == name and not s.done), None)
+
+    def matching(self, app_id: str, tags: dict[str, str], include_finished: bool) -> list[SandboxState]:
+        return [
+            sb
+            for sb in self.sandboxes.values()
+            if (not app_id or sb.app_id == app_id)
+            and (include_finished or not sb.done)
+            and all(sb.tags.get(k) == v for k, v in tags.items())
+        ]
+
+    def terminate(self, sandbox_id: str, result: str = "terminated") -> None:
+        sb = self.get(sandbox_id)
+        if sb.done or sb.result:
+            return
+        sb.result = result
+        self.control.stop_container(sb.container)
+        if sb.container.state == ContainerState.STOPPING and sb.container.worker_id not in self.control.workers:
+            self.control.container_exited(sb.sandbox_id, -1, "its worker is gone")
+
+    async def wait(self, sandbox_id: str, timeout: float) -> SandboxState:
+        sb = self.get(sandbox_id)
+        if not sb.done:
+            await sb.finished.wait(sb.finished.event, timeout)
+        return sb
+
+    def _container_exited(self, container: Container, code: int, reason: str) -> None:
+        sb = self.sandboxes.get(container.container_id)
+        if sb is None or sb.done:
+            return
+        app = self.control.apps.get(sb.app_id)
+        if not sb.result and (app is None or not app.live):
+            sb.result = "terminated"  # its app was stopped
+        if sb.result == "timeout":
+            sb.returncode = TIMEOUT_CODE
+        elif sb.result == "terminated":
+            sb.returncode = TERMINATED_CODE
+        elif sb.main_code is not None:
+            sb.result, sb.returncode = "completed", sb.main_code
+        else:  # it died before its entrypoint ended (out of memory, its worker vanished, ...)
+            sb.result, sb.returncode = "failed", code if code else 1
+        sb.reason = reason
+        for exec_id in [sandbox_id for sandbox_id in self.execs if self.execs[sandbox_id].sandbox_id == sb.sandbox_id]:
+            self.execs[exec_id].finish(sb.returncode if exec_id == sb.sandbox_id else TERMINATED_CODE)
+        sb.running.clear()
+        sb.finished.fire()
+
+    async def _reap_forever(self) -> None:
+        while True:
+            await asyncio.sleep(0.2)
+            now = time.monotonic()
+            for sb in list(self.sandboxes.values()):
+                if sb.done or sb.result:
+                    continue
+                idle = sb.idle_timeout and not sb.running and now - sb.last_active > sb.idle_timeout
+                if now > sb.deadline or idle:
+                    self.terminate(sb.sandbox_id, "timeout")
+
+    # ------------------------------------------------------------------ exec
+
+    def exec(self, request: api_pb2.ContainerExecRequest) -> ExecState:
+        sb = self.sandboxes.get(request.container_id)
+        if sb is None:
+            if request.container_id in self.control.containers:
+                raise Invalid(f"container {request.container_id} runs a function: exec works in sandboxes only")
+            raise NotFound(f"sandbox {request.container_id} not found")
+        if sb.done or sb.result:
+            raise Finished(f"sandbox {sb.sandbox_id} has finished ({sb.result or 'stopping'}): it cannot run more")
+        if not request.argv and not request.builtin:
+            raise Invalid("exec needs a command")
+        if request.timeout < 0:
+            raise Invalid(f"timeout must be positive, got {request.timeout:g}")
+        env = dict(self.secret_env(list(request.secret_ids)))
+        env.update(request.env)
+        state = ExecState(new_id("ex"), sb.sandbox_id)
+        self.execs[state.exec_id] = state
+        sb.running.add(state.exec_id)
+        sb.last_active = time.monotonic()
+        sb.down.put_nowait(
+            api_pb2.SandboxRelayDown(
+                exec_id=state.exec_id,
+                start=True,
+                argv=request.argv,
+                workdir=request.workdir,
+                env=env,
+                pty=request.pty,
+                timeout=request.timeout,
+                builtin=request.builtin,
+            )
+        )
+        return state
+
+    def _exec(self, exec_id: str) -> ExecState:
+        state = self.execs.get(exec_id)
+        if state is None:
+            raise NotFound(f"process {exec_id} not found")
+        return state
+
+    async def read(self, exec_id: str, fd: int, offset: int, timeout: float) -> api_pb2.ContainerExecGetOutputResponse:
+        state = self._exec(exec_id)
+        if fd not in state.out:
+            raise Invalid(f"fd must be 1 (stdout) or 2 (stderr), got {fd}")
+        deadline = time.monotonic() + timeout
+        while len(state.out[fd]) <= offset and not state.eof[fd] and time.monotonic() < deadline:
+            await state.changed.wait(state.changed.event, deadline - time.monotonic())
+        data = bytes(state.out[fd][offset : offset + OUTPUT_READ_MAX])
+        end = offset + len(data)
+        return api_pb2.ContainerExecGetOutputResponse(
+            data=data, next_offset=end, eof=state.eof[fd] and end >= len(state.out[fd])
+        )
+
+    def write(self, exec_id: str, data: bytes, eof: bool) -> None:
+        state = self._exec(exec_id)
+        sb = self.get(state.sandbox_id)
+        if state.returncode is not None or sb.done:
+            return  # like writing to a pipe nobody reads any more: dropped
+        sb.last_active = time.monotonic()
+        sb.down.put_nowait(api_pb2.SandboxRelayDown(exec_id=exec_id, stdin=data, stdin_eof=eof))
+
+    async def wait_exec(self, exec_id: str, timeout: float) -> ExecState:
+        state = self._exec(exec_id)
+        deadline = time.monotonic() + timeout
+        while state.returncode is None and time.monotonic() < deadline:
+            await state.changed.wait(state.changed.event, deadline - time.monotonic())
+        return state
+
+    # ------------------------------------------------------------------ the worker's relay
+
+    async def relay(self, requests: AsyncIterator[api_pb2.SandboxRelayUp]) -> AsyncIterator[api_pb2.SandboxRelayDown]:
+        first = await anext(requests)
+        sb = self.get(first.sandbox_id)
+        if sb.container.state == ContainerState.STARTING:
+            sb.container.advance(ContainerState.RUNNING)
+        sb.container.last_heard = time.monotonic()
+
+        async def receive() -> None:
+            async for up in requests:
+                self._up(sb, up)
+
+        receiver = asyncio.create_task(receive())
+        try:
+            while not receiver.done():
+                getter = asyncio.create_task(sb.down.get())
+                await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()
+                    break
+                yield getter.result()
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(BaseException):
+                await receiver
+
+    def _up(self, sb: SandboxState, up: api_pb2.SandboxRelayUp) -> None:
+        sb.container.last_heard = time.monotonic()
+        state = self.execs.get(up.exec_id)
+        if up.keepalive or state is None or state.sandbox_id != sb.sandbox_id:
+            return
+        if up.data:
+            sb.last_active = time.monotonic()
+            state.out[up.fd if up.fd in (1, 2) else 1] += up.data
+            if up.exec_id == sb.sandbox_id:  # the entrypoint's output is also the container's log
+                line = api_pb2.LogLine(
+                    container_id=sb.sandbox_id, fd=up.fd, data=up.data.decode(errors="replace"), timestamp=time.time()
+                )
+                self.control.publish_logs([line])
+        if up.eof:
+            state.eof[up.fd] = True
+        if up.exited:
+            state.eof = {1: True, 2: True}
+            state.returncode = up.exit_code
+            sb.running.discard(up.exec_id)
+            sb.last_active = time.monotonic()
+            if up.exec_id == sb.sandbox_id:
+                sb.main_code = up.exit_code
+        state.changed.fire()
+
+    # ------------------------------------------------------------------ describing
+
+    def info(self, sb: SandboxState) -> api_pb2.SandboxInfo:
+        app = self.control.apps.get(sb.app_id)
+        return api_pb2.SandboxInfo(
+            sandbox_id=sb.sandbox_id,
+            app_id=sb.app_id,
+            app_name=app.name if app is not None else "",
+            name=sb.name,
+            tags=sb.tags,
+            state=sb.container.state.value,
+            done=sb.done,
+            returncode=sb.returncode or 0,
+            result=sb.result if sb.done else "",
+            reason=sb.reason,
+            worker_id=sb.container.worker_id,
+            created_at=sb.created_at,
+        )
+
+    def containers(self, include_finished: bool) -> list[api_pb2.ContainerSummary]:
+        found = []
+        now_wall, now = time.time(), time.monotonic()
+        for c in self.control.containers.values():
+            if c.state == ContainerState.EXITED and not include_finished:
+                continue
+            app = self.control.apps.get(c.app_id)
+            fn = self.control.functions.get(c.function_id)
+            found.append(
+                api_pb2.ContainerSummary(
+                    container_id=c.container_id,
+                    app_id=c.app_id,
+                    app_name=app.name if app is not None else "",
+                    function_name=fn.name if fn is not None else "",
+                    sandbox=c.container_id in self.sandboxes,
+                    state=c.state.value,
+                    worker_id=c.worker_id,
+                    started_at=now_wall - (now - c.created_at),
+                )
+            )
+        return found
+
+    def stop(self, container_id: str) -> None:
+        if container_id in self.sandboxes:
+            self.terminate(container_id)
+            return
+        container = self.control.containers.get(container_id)
+        if container is None:
+            raise NotFound(f"container {container_id} not found")
+        self.control.stop_container(container)

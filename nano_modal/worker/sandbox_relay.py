@@ -1,0 +1,101 @@
+"""The worker's side of a sandbox: the socket its agent dials, and the relay to the server.
+
+The worker listens on a Unix socket in a fresh directory bound into the container; the
+agent (container/sandbox_agent.py) connects once, at start, and the socket is unlinked at
+once, so nothing else in the sandbox can reach the worker through it. The worker then
+holds one bidirectional `SandboxRelay` stream to the server for the sandbox and copies
+messages both ways: exec starts, stdin and kills down; output and exit codes up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from ..client import Client
+from ..container.sandbox_agent import SOCKET_ENV, read_frame, write_frame
+from ..proto import api_pb2
+
+log = logging.getLogger("nano_modal.worker")
+
+AGENT_SOCKET_ENV = SOCKET_ENV
+AGENT_SOCKET = "agent.sock"
+AGENT_CONNECT_TIMEOUT = 60.0  # seconds the agent has to start and dial in
+KEEPALIVE_INTERVAL = 5.0  # the server counts relay traffic as the sandbox's heartbeat
+
+
+class AgentLink:
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="nano-modal-agent-"))
+        self.server: asyncio.AbstractServer | None = None
+        self.connected: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
+            asyncio.get_running_loop().create_future()
+        )
+
+    @property
+    def socket(self) -> Path:
+        return self.dir / AGENT_SOCKET
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_unix_server(self._accept, path=str(self.socket))
+        self.socket.chmod(0o600)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.connected.done():  # only the agent, once
+            writer.close()
+            return
+        self.connected.set_result((reader, writer))
+        self._stop_listening()
+
+    def _stop_listening(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        self.socket.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        self._stop_listening()
+        if self.connected.done() and not self.connected.cancelled():
+            self.connected.result()[1].close()
+        else:
+            self.connected.cancel()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+async def relay(client: Client, sandbox_id: str, link: AgentLink) -> None:
+    """Copy messages between the sandbox's agent and the server until either side ends."""
+    reader, writer = await asyncio.wait_for(link.connected, AGENT_CONNECT_TIMEOUT)
+    up: asyncio.Queue[api_pb2.SandboxRelayUp | None] = asyncio.Queue()
+
+    async def from_agent() -> None:
+        while (frame := await read_frame(reader)) is not None:
+            up.put_nowait(api_pb2.SandboxRelayUp.FromString(frame))
+        up.put_nowait(None)
+
+    async def keepalive() -> None:
+        while True:
+            await asyncio.sleep(KEEPALIVE_INTERVAL)
+            up.put_nowait(api_pb2.SandboxRelayUp(keepalive=True))
+
+    async def requests() -> AsyncIterator[api_pb2.SandboxRelayUp]:
+        yield api_pb2.SandboxRelayUp(sandbox_id=sandbox_id)
+        while (message := await up.get()) is not None:
+            yield message
+
+    tasks = [asyncio.create_task(from_agent()), asyncio.create_task(keepalive())]
+    try:
+        async for down in client.stub.bidi("SandboxRelay", requests()):
+            write_frame(writer, down)
+            await writer.drain()
+    except (ConnectionError, OSError) as exc:
+        log.warning("sandbox %s: relay ended: %s", sandbox_id, exc)
+    finally:
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            writer.close()
