@@ -1,0 +1,193 @@
+"""Sandbox API on the session cluster (process runtime): lifecycle, exec, stdio, files, lookup.
+
+The isolating runtimes run the same scenarios, and the attacks, in tests/worker/test_sandbox_runtimes.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+import nano_modal
+from nano_modal.exception import InvalidError, NotFoundError, SandboxTerminatedError, SandboxTimeoutError
+from tests.conftest import Cluster
+
+app = nano_modal.App("sandbox-tests")
+
+
+@pytest.fixture(scope="module")
+def running(cluster: Cluster) -> Iterator[nano_modal.App]:
+    with app.run(show_logs=False):
+        yield app
+
+
+@pytest.fixture(scope="module")
+def sb(running: nano_modal.App) -> Iterator[nano_modal.Sandbox]:
+    sandbox = nano_modal.Sandbox.create(app=running, timeout=600)
+    yield sandbox
+    sandbox.terminate()
+
+
+def test_exec_output_and_exit_code(sb: nano_modal.Sandbox) -> None:
+    p = sb.exec("bash", "-c", "echo out; echo err >&2; exit 3")
+    assert p.stdout.read() == "out\n"
+    assert p.stderr.read() == "err\n"
+    assert p.wait() == 3
+    assert p.returncode == 3 and p.poll() == 3
+
+
+def test_stdout_streams_while_the_process_runs(sb: nano_modal.Sandbox) -> None:
+    # The process waits for a file the test writes only after it has seen the first line:
+    # the first line must arrive while the process is still running.
+    p = sb.exec("bash", "-c", "echo first; while [ ! -e /tmp/go-on ]; do sleep 0.05; done; echo second")
+    lines = iter(p.stdout)
+    assert next(lines) == "first\n"
+    assert p.poll() is None
+    with sb.open("/tmp/go-on", "w"):
+        pass
+    assert next(lines) == "second\n"
+    assert p.wait() == 0
+    sb.rm("/tmp/go-on")
+
+
+def test_stdin_round_trip(sb: nano_modal.Sandbox) -> None:
+    p = sb.exec("python3", "-c", "import sys\nfor line in sys.stdin: print(line.strip().upper(), flush=True)")
+    p.stdin.write("hello\n")
+    p.stdin.drain()
+    assert next(iter(p.stdout)) == "HELLO\n"  # answered before stdin is closed
+    p.stdin.write(b"bytes too\n")
+    p.stdin.write_eof()
+    p.stdin.drain()
+    assert p.stdout.read() == "BYTES TOO\n"
+    assert p.wait() == 0
+
+
+def test_binary_output_and_workdir(sb: nano_modal.Sandbox) -> None:
+    p = sb.exec("bash", "-c", "pwd; printf '\\x00\\xff'", workdir="/tmp", text=False)
+    assert p.stdout.read() == b"/tmp\n\x00\xff"
+
+
+def test_exec_timeout_kills_the_process(sb: nano_modal.Sandbox) -> None:
+    p = sb.exec("sleep", "30", timeout=0.5)
+    assert p.wait() == 124
+
+
+def test_exec_secrets(sb: nano_modal.Sandbox) -> None:
+    secret = nano_modal.Secret.from_dict({"SANDBOX_SECRET": "s3cr3t"})
+    p = sb.exec("bash", "-c", "echo $SANDBOX_SECRET", secrets=[secret])
+    assert p.stdout.read() == "s3cr3t\n"
+
+
+def test_missing_command_reports_127(sb: nano_modal.Sandbox) -> None:
+    p = sb.exec("no-such-command-anywhere")
+    assert p.wait() == 127
+    assert "no-such-command-anywhere" in p.stderr.read()
+
+
+def test_files(sb: nano_modal.Sandbox) -> None:
+    sb.mkdir("/tmp/files-test/sub", parents=True)
+    with sb.open("/tmp/files-test/sub/a.txt", "w") as f:
+        f.write("one\n")
+    with sb.open("/tmp/files-test/sub/a.txt", "a") as f:
+        f.write("two\n")
+    with sb.open("/tmp/files-test/sub/a.txt") as f:
+        assert f.readline() == "one\n"
+        assert f.read() == "two\n"
+    with sb.open("/tmp/files-test/b.bin", "wb") as f:
+        f.write(b"\x00\x01")
+    assert sb.open("/tmp/files-test/b.bin", "rb").read() == b"\x00\x01"
+    assert sb.ls("/tmp/files-test") == ["b.bin", "sub"]
+    # The same files are what commands in the sandbox see.
+    assert sb.exec("cat", "/tmp/files-test/sub/a.txt").stdout.read() == "one\ntwo\n"
+    with pytest.raises(IsADirectoryError):
+        sb.rm("/tmp/files-test")
+    sb.rm("/tmp/files-test", recursive=True)
+    with pytest.raises(FileNotFoundError):
+        sb.ls("/tmp/files-test")
+    with pytest.raises(FileNotFoundError):
+        sb.open("/tmp/files-test/nope")
+    with pytest.raises(InvalidError, match="invalid mode"):
+        sb.open("/tmp/x", "q")
+
+
+def test_entrypoint_wait_returncode_and_stdout(running: nano_modal.App) -> None:
+    sandbox = nano_modal.Sandbox.create("bash", "-c", "read x; echo got $x; exit 7", app=running)
+    assert sandbox.poll() is None and sandbox.returncode is None
+    sandbox.stdin.write("it\n")
+    sandbox.stdin.drain()
+    sandbox.wait()
+    assert sandbox.returncode == 7 and sandbox.poll() == 7
+    assert sandbox.stdout.read() == "got it\n"
+    with pytest.raises(SandboxTerminatedError, match="finished"):
+        sandbox.exec("true")
+
+
+def test_terminate(running: nano_modal.App) -> None:
+    sandbox = nano_modal.Sandbox.create(app=running)
+    p = sandbox.exec("sleep", "60")
+    sandbox.terminate()
+    with pytest.raises(SandboxTerminatedError):
+        sandbox.wait()
+    assert sandbox.returncode == 137
+    assert p.wait() == 137
+
+
+def test_timeout_and_idle_timeout(running: nano_modal.App) -> None:
+    sandbox = nano_modal.Sandbox.create("sleep", "60", app=running, timeout=1)
+    with pytest.raises(SandboxTimeoutError):
+        sandbox.wait()
+    assert sandbox.returncode == 124
+    idle = nano_modal.Sandbox.create(app=running, idle_timeout=1)
+    assert idle.exec("echo", "busy").wait() == 0
+    with pytest.raises(SandboxTimeoutError):
+        idle.wait()
+
+
+def test_from_id_from_name_list_and_tags(running: nano_modal.App) -> None:
+    named = nano_modal.Sandbox.create(app=running, name="lookup-me")
+    try:
+        assert nano_modal.Sandbox.from_id(named.object_id).object_id == named.object_id
+        assert nano_modal.Sandbox.from_name("sandbox-tests", "lookup-me").object_id == named.object_id
+        with pytest.raises(InvalidError, match="already exists"):
+            nano_modal.Sandbox.create(app=running, name="lookup-me")
+        named.set_tags({"team": "a", "kind": "test"})
+        assert named.get_tags() == {"team": "a", "kind": "test"}
+        found = [s.object_id for s in nano_modal.Sandbox.list(app_id=running.app_id, tags={"team": "a"})]
+        assert found == [named.object_id]
+        assert list(nano_modal.Sandbox.list(tags={"team": "b"})) == []
+        # A handle from from_id drives the same sandbox.
+        assert nano_modal.Sandbox.from_id(named.object_id).exec("echo", "x").stdout.read() == "x\n"
+    finally:
+        named.terminate()
+    named.wait(raise_on_termination=False)
+    assert named.object_id not in [s.object_id for s in nano_modal.Sandbox.list(app_id=running.app_id)]
+    with pytest.raises(NotFoundError):
+        nano_modal.Sandbox.from_name("sandbox-tests", "lookup-me")
+
+
+def test_bad_input_is_named(running: nano_modal.App) -> None:
+    with pytest.raises(InvalidError, match="24 hours"):
+        nano_modal.Sandbox.create(app=running, timeout=25 * 3600)
+    with pytest.raises(InvalidError, match="app"):
+        nano_modal.Sandbox.create()
+    with pytest.raises(NotFoundError, match="sb-nope"):
+        nano_modal.Sandbox.from_id("sb-nope")
+    with pytest.raises(InvalidError, match="needs a command"):
+        nano_modal.Sandbox("sb-x").exec()
+
+
+def test_async_twins(running: nano_modal.App) -> None:
+    async def main() -> tuple[str, list[str], int | None]:
+        sandbox = await nano_modal.Sandbox.create.aio(app=running)
+        p = await sandbox.exec.aio("bash", "-c", "echo a; echo b")
+        lines = [line async for line in p.stdout]
+        await p.wait.aio()
+        names = await sandbox.ls.aio("/")
+        await sandbox.terminate.aio()
+        await sandbox.wait.aio(raise_on_termination=False)
+        return "".join(lines), names, sandbox.returncode
+
+    out, names, code = asyncio.run(main())
+    assert out == "a\nb\n" and "tmp" in names and code == 137
