@@ -68,6 +68,10 @@ class StreamReader(Generic[T]):
             if response.eof:
                 return
 
+    def _raw_chunks(self) -> Iterator[bytes]:
+        """Blocking: the bytes as they arrive, in whatever pieces (for terminals: no line buffering)."""
+        return iterate_blocking(self._chunks())
+
     def _out(self, data: bytes, final: bool = False) -> Any:
         return self._decoder.decode(data, final) if self._text else data
 
@@ -338,8 +342,11 @@ class Sandbox:
         timeout: float | None = None,
         pty: bool = False,
         text: bool = True,
+        env: dict[str, str] | None = None,
     ) -> ContainerProcess[Any]:
         """Start `cmd` in the sandbox; returns at once with a ContainerProcess to read, write and wait on.
+        `secrets` and `env` add environment variables; `timeout` kills it (returncode 124); `pty`
+        gives it a terminal (stderr then comes on stdout); `text=False` reads bytes.
 
             p = sb.exec("bash", "-c", "echo hi; exit 3")
             assert p.stdout.read() == "hi\\n" and p.wait() == 3
@@ -358,6 +365,7 @@ class Sandbox:
             secret_ids=await resolve_secrets(secrets),
             timeout=timeout or 0,
             pty=pty,
+            env=env or {},
         )
         return ContainerProcess(await self._start(request), text)
 
@@ -382,9 +390,9 @@ class Sandbox:
     async def open(self, path: str, mode: str = "r") -> FileIO:
         """A file in the sandbox: modes r, w, a, x with optional b (binary) and +.
 
-            with sb.open("/tmp/notes.txt", "w") as f:
-                f.write("hello")
-            assert sb.open("/tmp/notes.txt").read() == "hello"
+        with sb.open("/tmp/notes.txt", "w") as f:
+            f.write("hello")
+        assert sb.open("/tmp/notes.txt").read() == "hello"
         """
         if not mode or mode[0] not in "rwax" or any(c not in "rwaxb+" for c in mode):
             raise InvalidError(f"invalid mode {mode!r}: use r, w, a or x, with optional b and +")
@@ -500,4 +508,3 @@ def _file_error(stderr: bytes, path: str) -> Error | OSError:
     if error.get("errno") is not None:
         return kind(error["errno"], error["message"].split("] ", 1)[-1].split(":")[0], path)
     return kind(error.get("message", "failed"))
-

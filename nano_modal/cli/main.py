@@ -32,6 +32,9 @@ cli.add_typer(secret_cli, name="secret")
 cli.add_typer(volume_cli, name="volume")
 cli.add_typer(dict_cli, name="dict")
 cli.add_typer(queue_cli, name="queue")
+from .container import container_cli  # noqa: E402
+
+cli.add_typer(container_cli, name="container")
 
 
 @cli.command()
@@ -71,6 +74,18 @@ def run(
     from .run import run as run_app
 
     run_app(func_ref, list(ctx.args))
+
+
+@cli.command()
+def shell(
+    func_ref: str = typer.Argument(None, help="path.py::function: open the shell set up like its containers"),
+    cmd: str = typer.Option(None, "--cmd", "-c", help="run this command (sh -c) instead of an interactive shell"),
+    pty: bool = typer.Option(None, "--pty/--no-pty", help="default: a pty for an interactive shell on a terminal"),
+) -> None:
+    """A shell in a sandbox with a function's secrets, resources and image (or a bare one)."""
+    from .shell import shell as open_shell
+
+    raise typer.Exit(open_shell(func_ref, cmd, pty))
 
 
 @cli.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})

@@ -28,6 +28,7 @@ from typing import Any
 from ..proto import api_pb2
 
 SOCKET_ENV = "NANO_MODAL_AGENT_SOCKET"
+PTY_SIZE_ENV = "NANO_MODAL_PTY_SIZE"  # in an exec's env: "rows,cols" of the pty to make
 CHUNK = 64 * 1024
 EXEC_TIMEOUT_CODE = 124  # like `timeout(1)`; Modal reports a timed-out sandbox the same way
 _HEADER = struct.Struct(">I")
@@ -112,6 +113,9 @@ class Exec:
     async def _pty(self, env: dict[str, str], cwd: str | None) -> int:
         master, slave = os.openpty()
         env.setdefault("TERM", "xterm-256color")
+        if size := env.pop(PTY_SIZE_ENV, ""):  # the caller's terminal: rows,cols
+            rows, cols = (int(n) for n in size.split(","))
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
         def controlling_tty() -> None:  # in the child, after setsid: the pty becomes its terminal
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)

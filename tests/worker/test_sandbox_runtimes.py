@@ -28,7 +28,8 @@ for top in (os.getcwd(), os.environ.get("HOME", "/"), "/tmp", "/run", "/etc"):
     for root, dirs, files in os.walk(top):
         for name in files:
             try:
-                candidates.update(re.findall(r"[A-Za-z0-9_\-]{16,}", open(os.path.join(root, name), errors="ignore").read(1 << 20)))
+                text = open(os.path.join(root, name), errors="ignore").read(1 << 20)
+                candidates.update(re.findall(r"[A-Za-z0-9_\-]{16,}", text))
             except OSError:
                 pass
 channel = grpc.insecure_channel(server)
@@ -99,7 +100,8 @@ with app.run(show_logs=False):
     out["timeout"] = sb.exec("sleep", "30", timeout=0.5).wait()
     other = nano_modal.Sandbox.create("sleep", "4242", app=app)
     out["steal"] = json.loads(run(sb, python, "-c", scripts["steal"], server)["stdout"] or "{}")
-    out["read"] = json.loads(run(sb, python, "-c", scripts["read"], "/root", "/root/.nano-modal", "/home", "/etc/shadow", state, state + "/server.log")["stdout"])
+    paths = ["/root", "/root/.nano-modal", "/home", "/etc/shadow", state, state + "/server.log"]
+    out["read"] = json.loads(run(sb, python, "-c", scripts["read"], *paths)["stdout"])
     out["processes"] = json.loads(run(sb, python, "-c", scripts["processes"])["stdout"])
     out["reach_open"] = run(sb, python, "-c", scripts["reach"], server.rsplit(":", 1)[1])["stdout"]
     blocked = nano_modal.Sandbox.create(app=app, block_network=True)
