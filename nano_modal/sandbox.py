@@ -220,8 +220,6 @@ class Sandbox:
             raise InvalidError(f"workdir must be an absolute path, got {workdir!r}")
         if any(not isinstance(a, str) for a in entrypoint_args):
             raise InvalidError("entrypoint arguments must be strings")
-        if volumes:
-            raise InvalidError("volumes are not supported in sandboxes yet (see docs/SANDBOXES.md)")
         options = FunctionOptions(
             timeout=timeout, cpu=cpu, memory=memory, image=image, block_network=block_network, secrets=tuple(secrets)
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -191,3 +192,18 @@ def test_async_twins(running: nano_modal.App) -> None:
 
     out, names, code = asyncio.run(main())
     assert out == "a\nb\n" and "tmp" in names and code == 137
+
+
+def test_volumes_are_synced_in_and_committed_on_exit(running: nano_modal.App, tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("from the volume")
+    mount = str(tmp_path / "mnt")  # the process runtime links the mount path on this host
+    with nano_modal.Volume.ephemeral() as volume:
+        with volume.batch_upload() as batch:
+            batch.put_file(source, "/in.txt")
+        sandbox = nano_modal.Sandbox.create(app=running, volumes={mount: volume})
+        assert sandbox.exec("cat", f"{mount}/in.txt").stdout.read() == "from the volume"
+        assert sandbox.exec("bash", "-c", f"echo written > {mount}/out.txt").wait() == 0
+        sandbox.terminate()
+        sandbox.wait(raise_on_termination=False)
+        assert b"".join(volume.read_file("out.txt")) == b"written\n"

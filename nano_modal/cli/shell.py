@@ -34,8 +34,6 @@ def _target(ref: str) -> tuple[App, FunctionOptions]:
 
 def shell(ref: str | None, cmd: str | None, pty: bool | None) -> int:
     app, options = _target(ref) if ref else (App("nano-modal-shell"), FunctionOptions())
-    if options.volumes:
-        console.print("[yellow]note:[/yellow] volumes are not mounted in sandboxes yet; this shell has none")
     use_pty = (cmd is None and sys.stdin.isatty()) if pty is None else pty
     argv = ["sh", "-c", cmd] if cmd is not None else ["bash", "-i"] if use_pty else ["bash"]
     try:
@@ -44,6 +42,7 @@ def shell(ref: str | None, cmd: str | None, pty: bool | None) -> int:
                 app=app,
                 image=options.image,
                 secrets=options.secrets,
+                volumes=options.volumes,
                 cpu=options.cpu,
                 memory=options.memory,
                 block_network=options.block_network,

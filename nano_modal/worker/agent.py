@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config
+from .._volume_sync import Mount
 from ..client import Client
 from ..exception import ConnectionError
 from ..proto import api_pb2
 from .runtime import ContainerConfig, Runtime
-from .sandbox_relay import AGENT_SOCKET_ENV, AgentLink, relay
+from .sandbox_relay import AGENT_SOCKET_ENV, AgentLink, commit_volumes, relay, sync_volumes
 
 log = logging.getLogger("nano_modal.worker")
 
@@ -46,6 +47,7 @@ class RunningContainer:
     stop_requested: bool = False
     link: AgentLink | None = None  # a sandbox's agent socket
     relay: asyncio.Task[None] | None = None
+    volumes: list[Mount] = field(default_factory=list)  # a sandbox's, synced by the worker
 
 
 @dataclass
@@ -143,12 +145,14 @@ class Agent:
             block_network=self.block_network or spec.env.get(config.ENV_BLOCK_NETWORK) == "1",
         )
         link = None
+        volumes: list[Mount] = []
         try:
             if spec.sandbox:
                 link = AgentLink()
                 await link.start()
                 cfg.module, cfg.agent_dir = "nano_modal.container.sandbox_agent", link.dir
                 env[AGENT_SOCKET_ENV] = str(link.socket)  # the isolating runtimes rebind it (sandbox.own_view)
+                volumes = await sync_volumes(self.client, env, workdir, binds=self.runtime.name != "process")
             proc = await self.runtime.start(cfg)
         except Exception as exc:
             log.exception("could not start container %s", spec.container_id)
@@ -157,7 +161,7 @@ class Agent:
             if link is not None:
                 link.close()
             return
-        running = RunningContainer(spec, proc, cfg, link=link)
+        running = RunningContainer(spec, proc, cfg, link=link, volumes=volumes)
         if link is not None:
             running.relay = asyncio.create_task(relay(self.client, spec.container_id, link))
         self.containers[spec.container_id] = running
@@ -178,6 +182,7 @@ class Agent:
             running.relay.cancel()
         if running.link is not None:
             running.link.close()
+        await commit_volumes(self.client, running.volumes)
         try:
             cause = await self.runtime.finish(running.cfg, code)  # e.g. "out of memory: limit 64 MiB"
         except Exception:

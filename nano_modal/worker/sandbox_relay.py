@@ -5,18 +5,25 @@ agent (container/sandbox_agent.py) connects once, at start, and the socket is un
 once, so nothing else in the sandbox can reach the worker through it. The worker then
 holds one bidirectional `SandboxRelay` stream to the server for the sandbox and copies
 messages both ways: exec starts, stdin and kills down; output and exit codes up.
+
+Volumes: a sandbox has no credential to sync them itself, so the worker does, with its own:
+into the directories the runtime binds at the mount paths before the sandbox starts (a
+symlink on the `process` runtime, as function containers make), committed when it exits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from .. import config
+from .._volume_sync import Mount, _link, commit_mount, reload_mount, runtime_binds
 from ..client import Client
 from ..container.sandbox_agent import SOCKET_ENV, read_frame, write_frame
 from ..proto import api_pb2
@@ -99,3 +106,29 @@ async def relay(client: Client, sandbox_id: str, link: AgentLink) -> None:
             task.cancel()
         with contextlib.suppress(Exception):
             writer.close()
+
+
+async def sync_volumes(client: Client, env: dict[str, str], workdir: Path, binds: bool) -> list[Mount]:
+    """Download every volume of the sandbox's spec where its runtime will show it."""
+    specs = json.loads(env.get(config.ENV_VOLUMES, "") or "[]")
+    places = [host_dir for host_dir, _ in runtime_binds(env, workdir)[0]]
+    mounts = []
+    for i, spec in enumerate(specs):
+        directory = places[i]
+        if not binds:  # the process runtime: the mount path links to the directory
+            _link(Path(spec["path"]), directory)
+        state = workdir / ".nano-modal-volumes" / f"{i}.state"
+        mount = Mount(spec["path"], spec["volume_id"], spec["read_only"], directory, state, state.with_suffix(".lock"))
+        await reload_mount(client, mount)
+        mounts.append(mount)
+    return mounts
+
+
+async def commit_volumes(client: Client, mounts: list[Mount]) -> None:
+    """When the sandbox has exited: commit what it changed in its writable volumes."""
+    for mount in mounts:
+        if not mount.read_only:
+            try:
+                await commit_mount(client, mount)
+            except Exception:
+                log.exception("could not commit the volume at %s", mount.path)

@@ -80,7 +80,7 @@ print(json.dumps(found))
 """
 
 DRIVER = """
-import json, sys, nano_modal
+import io, json, sys, nano_modal
 server, state, python, scripts = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 app = nano_modal.App("sandbox-runtime")
 out = {}
@@ -114,6 +114,15 @@ with app.run(show_logs=False):
     main = nano_modal.Sandbox.create("bash", "-c", "echo from main; exit 9", app=app)
     main.wait()
     out["main"] = [main.returncode, main.stdout.read()]
+    with nano_modal.Volume.ephemeral() as vol:
+        with vol.batch_upload() as batch:
+            batch.put_file(io.BytesIO(b"in the volume"), "/in.txt")
+        with_volume = nano_modal.Sandbox.create(app=app, volumes={"/data": vol})
+        out["volume_in"] = run(with_volume, "cat", "/data/in.txt")["stdout"]
+        run(with_volume, "bash", "-c", "echo out > /data/out.txt")
+        with_volume.terminate()
+        with_volume.wait(raise_on_termination=False)
+        out["volume_out"] = b"".join(vol.read_file("out.txt")).decode()
 print("RESULT " + json.dumps(out))
 """
 
@@ -142,6 +151,7 @@ def test_exec_stdin_files_and_timeouts_work(results: dict[str, Any]) -> None:
     assert results["timeout"] == 124
     assert results["returncode"] == 137
     assert results["main"] == [9, "from main\n"]
+    assert results["volume_in"] == "in the volume" and results["volume_out"] == "out\n"
 
 
 def test_no_credential_inside_opens_the_admin_api(results: dict[str, Any]) -> None:
