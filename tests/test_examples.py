@@ -145,3 +145,13 @@ def test_volumes_and_secrets(tmp_path: Path) -> None:
     assert "day 2: threshold=0.75, authenticated with a 16-character token" in out
     assert "t0p-s3cret-t0ken" not in out  # the secret's value is never printed
     assert "after archiving: ['archive/day-1.txt', 'inputs/config.txt', 'reports/day-2.txt']" in out
+
+
+def test_sandbox(tmp_path: Path) -> None:
+    out = nano_modal_run("sandbox.py", tmp_path)
+    assert "streamed: tick 1\nstreamed: tick 2\nstreamed: tick 3\nexit code: 0" in out
+    assert "running total: 42" in out
+    assert "files: ['report.txt'] -> report" in out
+    assert "tokens visible inside: [] | network: blocked" in out
+    assert "found by tag: True | by name: <nano_modal.Sandbox sb-" in out
+    assert "terminated, returncode 137" in out

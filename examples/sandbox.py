@@ -1,0 +1,59 @@
+"""Sandboxes: start a container at runtime and run untrusted commands in it.
+
+    nano-modal run examples/sandbox.py
+
+A sandbox holds no credential for the platform, sees only its own files, and (with
+block_network=True) has no network. Here: run code "generated" at runtime, stream its
+output, talk to it over stdin, move files in and out, and clean up.
+"""
+
+import nano_modal as modal
+
+app = modal.App("sandbox-demo")
+
+GENERATED_CODE = """
+import sys
+total = 0
+for line in sys.stdin:
+    total += int(line)
+    print(f"running total: {total}", flush=True)
+"""
+
+
+@app.local_entrypoint()
+def main() -> None:
+    sb = modal.Sandbox.create(app=app, timeout=120, block_network=True, name="demo")
+    sb.set_tags({"purpose": "demo"})
+    print("created", sb.object_id)
+
+    # Output streams while the command runs.
+    p = sb.exec("bash", "-c", "for i in 1 2 3; do echo tick $i; sleep 0.1; done")
+    for line in p.stdout:
+        print("streamed:", line.strip())
+    print("exit code:", p.wait())
+
+    # Files in, code run on them, results out.
+    with sb.open("/tmp/sum.py", "w") as f:
+        f.write(GENERATED_CODE)
+    p = sb.exec("python3", "/tmp/sum.py")
+    for n in (5, 10, 27):
+        p.stdin.write(f"{n}\n")
+    p.stdin.write_eof()
+    p.stdin.drain()
+    print(p.stdout.read().strip().splitlines()[-1])
+
+    sb.mkdir("/tmp/out")
+    sb.exec("bash", "-c", "echo report > /tmp/out/report.txt").wait()
+    print("files:", sb.ls("/tmp/out"), "->", sb.open("/tmp/out/report.txt").read().strip())
+
+    # No way out: no network, no credential in its environment.
+    probe = sb.exec("python3", "-c", "import os, socket; print(sorted(k for k in os.environ if 'TOKEN' in k)); "
+                    "socket.create_connection(('1.1.1.1', 53), timeout=2)")  # fmt: skip
+    print("tokens visible inside:", probe.stdout.read().strip(), "| network:", "blocked" if probe.wait() else "open")
+
+    found = [s.object_id for s in modal.Sandbox.list(app_id=app.app_id, tags={"purpose": "demo"})]
+    print("found by tag:", found == [sb.object_id], "| by name:", modal.Sandbox.from_name("sandbox-demo", "demo"))
+
+    sb.terminate()
+    sb.wait(raise_on_termination=False)
+    print("terminated, returncode", sb.returncode)
