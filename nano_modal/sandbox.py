@@ -201,7 +201,8 @@ class Sandbox:
         block_network: bool = False,
         name: str | None = None,
     ) -> Sandbox:
-        """Start a sandbox in `app` (a running or deployed App). With `entrypoint_args` it runs
+        """Start a sandbox in `app` (a running or deployed App; inside a function's container, that
+        function's app, which is also the only one whose sandboxes it may see). With `entrypoint_args` it runs
         that command and finishes when it exits; without, it stays up until `timeout` (seconds,
         at most 24 h) or `terminate()`. `idle_timeout` ends it after that long with no command
         running and no input or output.
@@ -210,7 +211,8 @@ class Sandbox:
             sb.wait()
             print(sb.returncode, sb.stdout.read())
         """
-        if app is None or app.app_id is None:
+        app_id = app.app_id if app is not None else None
+        if app_id is None and not config.is_remote():  # in a function's container: the server knows its app
             raise InvalidError("Sandbox.create needs app=: an App that is running (`with app.run():`) or deployed")
         if not 0 < timeout <= MAX_TIMEOUT:
             raise InvalidError(f"timeout must be between 1 second and 24 hours ({MAX_TIMEOUT} s), got {timeout}")
@@ -232,7 +234,7 @@ class Sandbox:
         definition.volume_mounts.extend(await resolve_mounts(volumes or {}))
         client = await Client.get()
         request = api_pb2.SandboxCreateRequest(
-            app_id=app.app_id,
+            app_id=app_id or "",
             definition=definition,
             entrypoint_args=list(entrypoint_args),
             idle_timeout=idle_timeout or 0,

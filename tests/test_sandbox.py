@@ -16,6 +16,21 @@ from nano_modal.exception import InvalidError, NotFoundError, SandboxTerminatedE
 from tests.conftest import Cluster
 
 app = nano_modal.App("sandbox-tests")
+other_app = nano_modal.App("sandbox-tests-other")
+
+
+@app.function(serialized=True)
+def sandbox_from_a_function(other_apps_sandbox: str) -> tuple[str, str]:
+    """Code in a function container drives sandboxes of its own app, and sees no other app's."""
+    sandbox = nano_modal.Sandbox.create()
+    out = sandbox.exec("echo", "inner").stdout.read()
+    sandbox.terminate()
+    try:
+        nano_modal.Sandbox.from_id(other_apps_sandbox)
+        seen = "visible"
+    except NotFoundError:
+        seen = "not found"
+    return out, seen
 
 
 @pytest.fixture(scope="module")
@@ -207,3 +222,12 @@ def test_volumes_are_synced_in_and_committed_on_exit(running: nano_modal.App, tm
         sandbox.terminate()
         sandbox.wait(raise_on_termination=False)
         assert b"".join(volume.read_file("out.txt")) == b"written\n"
+
+
+def test_function_containers_create_sandboxes_in_their_own_app_only(running: nano_modal.App) -> None:
+    with other_app.run(show_logs=False):
+        foreign = nano_modal.Sandbox.create(app=other_app)
+        try:
+            assert sandbox_from_a_function.remote(foreign.object_id) == ("inner\n", "not found")
+        finally:
+            foreign.terminate()

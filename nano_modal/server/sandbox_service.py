@@ -1,7 +1,9 @@
-"""The gRPC face of sandboxes and containers (a mixin of service.Service): admin token only.
+"""The gRPC face of sandboxes and containers (a mixin of service.Service).
 
-A sandbox holds no token, so nothing inside one can call any of these; the worker's relay
-stream is authenticated with the worker's (admin) credential.
+The admin token may do everything. A function container's token may create and drive
+sandboxes of its own app only (other apps' sandboxes do not exist for it); listing and
+stopping containers and the workers' relay stream are admin only. A sandbox holds no
+token at all, so nothing inside one can call any of these.
 """
 
 from __future__ import annotations
@@ -16,24 +18,33 @@ import grpc.aio
 from ..proto import api_pb2
 from .control import Invalid, NotFound
 from .sandboxes import Finished, SandboxPlane
+from .state import Container
 
 Context = grpc.aio.ServicerContext[Any, Any]
 LONG_POLL_MAX = 50.0  # seconds a read or wait may be held server-side
 
 
 class SandboxRpcs:
-    """RPC handlers for sandboxes. Service provides `sandboxes` and `_admin`."""
+    """RPC handlers for sandboxes. Service provides `sandboxes`, `_admin` and `_any`."""
 
     sandboxes: SandboxPlane
 
     async def _admin(self, context: Context) -> None:  # provided by Service
         raise NotImplementedError
 
-    async def _call(self, context: Context, fn: Any, *args: Any) -> Any:
-        """Check the admin token, run `fn` (awaiting it if need be), translate its errors."""
-        await self._admin(context)
+    async def _any(self, context: Context) -> Container | None:  # provided by Service
+        raise NotImplementedError
+
+    async def _call(self, context: Context, fn: Any, *args: Any, admin_only: bool = False) -> Any:
+        """Check the caller, run `fn` (awaiting it if need be) in its scope, translate errors."""
+        kwargs = {}
+        if admin_only:
+            await self._admin(context)
+        else:
+            container = await self._any(context)
+            kwargs["scope"] = "" if container is None else container.app_id
         try:
-            result = fn(*args)
+            result = fn(*args, **kwargs)
             return await result if inspect.isawaitable(result) else result
         except NotFound as exc:
             await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
@@ -43,8 +54,7 @@ class SandboxRpcs:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
 
     async def SandboxCreate(self, request: api_pb2.SandboxCreateRequest, context: Context) -> api_pb2.SandboxInfo:
-        sb = await self._call(context, self.sandboxes.create, request)
-        return self.sandboxes.info(sb)
+        return self.sandboxes.info(await self._call(context, self.sandboxes.create, request))
 
     async def SandboxGet(self, request: api_pb2.SandboxGetRequest, context: Context) -> api_pb2.SandboxInfo:
         if request.sandbox_id:
@@ -54,14 +64,14 @@ class SandboxRpcs:
         return self.sandboxes.info(sb)
 
     async def SandboxList(self, request: api_pb2.SandboxListRequest, context: Context) -> api_pb2.SandboxListResponse:
-        await self._admin(context)
-        found = self.sandboxes.matching(request.app_id, dict(request.tags), request.include_finished)
+        found = await self._call(
+            context, self.sandboxes.matching, request.app_id, dict(request.tags), request.include_finished
+        )
         return api_pb2.SandboxListResponse(sandboxes=[self.sandboxes.info(sb) for sb in found])
 
     async def SandboxWait(self, request: api_pb2.SandboxWaitRequest, context: Context) -> api_pb2.SandboxInfo:
         timeout = min(max(request.timeout, 0.0), LONG_POLL_MAX)
-        sb = await self._call(context, self.sandboxes.wait, request.sandbox_id, timeout)
-        return self.sandboxes.info(sb)
+        return self.sandboxes.info(await self._call(context, self.sandboxes.wait, request.sandbox_id, timeout))
 
     async def SandboxTerminate(self, request: api_pb2.SandboxGetRequest, context: Context) -> api_pb2.Empty:
         await self._call(context, self.sandboxes.terminate, request.sandbox_id)
@@ -118,5 +128,5 @@ class SandboxRpcs:
         return api_pb2.ContainerListResponse(containers=self.sandboxes.containers(request.include_finished))
 
     async def ContainerStop(self, request: api_pb2.ContainerStopRequest, context: Context) -> api_pb2.Empty:
-        await self._call(context, self.sandboxes.stop, request.container_id)
+        await self._call(context, self.sandboxes.stop, request.container_id, admin_only=True)
         return api_pb2.Empty()

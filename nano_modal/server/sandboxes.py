@@ -94,7 +94,13 @@ class SandboxPlane:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def create(self, request: api_pb2.SandboxCreateRequest) -> SandboxState:
+    async def create(self, request: api_pb2.SandboxCreateRequest, scope: str = "") -> SandboxState:
+        """`scope`: the app of the function container asking ("" for the admin): it may create
+        sandboxes in that app only, and is the app when the request names none."""
+        if scope and request.app_id not in ("", scope):
+            raise NotFound(f"app {request.app_id} not found")
+        if scope:
+            request.app_id = scope
         definition = request.definition
         timeout = definition.timeout or config.DEFAULT_TIMEOUT
         if timeout < 0 or timeout > MAX_TIMEOUT:
@@ -143,33 +149,37 @@ class SandboxPlane:
             self._reaper = asyncio.create_task(self._reap_forever())
         return sb
 
-    def get(self, sandbox_id: str) -> SandboxState:
+    def get(self, sandbox_id: str, scope: str = "") -> SandboxState:
         sb = self.sandboxes.get(sandbox_id)
-        if sb is None:
+        if sb is None or (scope and sb.app_id != scope):  # another app's sandbox does not exist for it
             raise NotFound(f"sandbox {sandbox_id} not found")
         return sb
 
-    def from_name(self, app_name: str, name: str) -> SandboxState:
+    def from_name(self, app_name: str, name: str, scope: str = "") -> SandboxState:
         for sb in self.sandboxes.values():
             app = self.control.apps.get(sb.app_id)
-            if not sb.done and sb.name == name and app is not None and app.name == app_name:
+            mine = not scope or sb.app_id == scope
+            if mine and not sb.done and sb.name == name and app is not None and app.name == app_name:
                 return sb
         raise NotFound(f"no running sandbox named {name!r} in app {app_name!r}")
 
     def _by_name(self, app_id: str, name: str) -> SandboxState | None:
         return next((s for s in self.sandboxes.values() if s.app_id == app_id and s.name == name and not s.done), None)
 
-    def matching(self, app_id: str, tags: dict[str, str], include_finished: bool) -> list[SandboxState]:
+    def matching(
+        self, app_id: str, tags: dict[str, str], include_finished: bool, scope: str = ""
+    ) -> list[SandboxState]:
         return [
             sb
             for sb in self.sandboxes.values()
             if (not app_id or sb.app_id == app_id)
+            and (not scope or sb.app_id == scope)
             and (include_finished or not sb.done)
             and all(sb.tags.get(k) == v for k, v in tags.items())
         ]
 
-    def terminate(self, sandbox_id: str, result: str = "terminated") -> None:
-        sb = self.get(sandbox_id)
+    def terminate(self, sandbox_id: str, result: str = "terminated", scope: str = "") -> None:
+        sb = self.get(sandbox_id, scope)
         if sb.done or sb.result:
             return
         sb.result = result
@@ -177,8 +187,8 @@ class SandboxPlane:
         if sb.container.state == ContainerState.STOPPING and sb.container.worker_id not in self.control.workers:
             self.control.container_exited(sb.sandbox_id, -1, "its worker is gone")
 
-    async def wait(self, sandbox_id: str, timeout: float) -> SandboxState:
-        sb = self.get(sandbox_id)
+    async def wait(self, sandbox_id: str, timeout: float, scope: str = "") -> SandboxState:
+        sb = self.get(sandbox_id, scope)
         if not sb.done:
             await sb.finished.wait(sb.finished.event, timeout)
         return sb
@@ -217,10 +227,10 @@ class SandboxPlane:
 
     # ------------------------------------------------------------------ exec
 
-    def exec(self, request: api_pb2.ContainerExecRequest) -> ExecState:
+    def exec(self, request: api_pb2.ContainerExecRequest, scope: str = "") -> ExecState:
         sb = self.sandboxes.get(request.container_id)
-        if sb is None:
-            if request.container_id in self.control.containers:
+        if sb is None or (scope and sb.app_id != scope):
+            if request.container_id in self.control.containers and not scope:
                 raise Invalid(f"container {request.container_id} runs a function: exec works in sandboxes only")
             raise NotFound(f"sandbox {request.container_id} not found")
         if sb.done or sb.result:
@@ -249,14 +259,16 @@ class SandboxPlane:
         )
         return state
 
-    def _exec(self, exec_id: str) -> ExecState:
+    def _exec(self, exec_id: str, scope: str) -> ExecState:
         state = self.execs.get(exec_id)
-        if state is None:
+        if state is None or (scope and self.sandboxes[state.sandbox_id].app_id != scope):
             raise NotFound(f"process {exec_id} not found")
         return state
 
-    async def read(self, exec_id: str, fd: int, offset: int, timeout: float) -> api_pb2.ContainerExecGetOutputResponse:
-        state = self._exec(exec_id)
+    async def read(
+        self, exec_id: str, fd: int, offset: int, timeout: float, scope: str = ""
+    ) -> api_pb2.ContainerExecGetOutputResponse:
+        state = self._exec(exec_id, scope)
         if fd not in state.out:
             raise Invalid(f"fd must be 1 (stdout) or 2 (stderr), got {fd}")
         deadline = time.monotonic() + timeout
@@ -268,16 +280,16 @@ class SandboxPlane:
             data=data, next_offset=end, eof=state.eof[fd] and end >= len(state.out[fd])
         )
 
-    def write(self, exec_id: str, data: bytes, eof: bool) -> None:
-        state = self._exec(exec_id)
+    def write(self, exec_id: str, data: bytes, eof: bool, scope: str = "") -> None:
+        state = self._exec(exec_id, scope)
         sb = self.get(state.sandbox_id)
         if state.returncode is not None or sb.done:
             return  # like writing to a pipe nobody reads any more: dropped
         sb.last_active = time.monotonic()
         sb.down.put_nowait(api_pb2.SandboxRelayDown(exec_id=exec_id, stdin=data, stdin_eof=eof))
 
-    async def wait_exec(self, exec_id: str, timeout: float) -> ExecState:
-        state = self._exec(exec_id)
+    async def wait_exec(self, exec_id: str, timeout: float, scope: str = "") -> ExecState:
+        state = self._exec(exec_id, scope)
         deadline = time.monotonic() + timeout
         while state.returncode is None and time.monotonic() < deadline:
             await state.changed.wait(state.changed.event, deadline - time.monotonic())
