@@ -3,8 +3,12 @@
 It runs inside the container (same namespaces, cgroup, seccomp filter and view as the
 user's code), so what it starts is confined like the entrypoint. It holds no credential:
 it talks only to its worker, over a Unix socket the worker bound into the container and
-unlinks once this agent has connected. Messages are SandboxRelayDown (in) and
-SandboxRelayUp (out), each framed by a 4-byte big-endian length.
+unlinks once this agent has connected. Messages carry the fields of SandboxRelayDown (in)
+and SandboxRelayUp (out): a JSON header and the raw bytes of `stdin`/`data` (see
+`write_frame`); the worker converts them to and from protobuf.
+
+Standard library only, run as a script (`python -I -S sandbox_agent.py`): it starts in
+tens of milliseconds, imports nothing of the SDK, and needs no package in an image but Python.
 
 File operations (`sb.open`, `ls`, `mkdir`, `rm`) are execs of a `builtin` the agent runs
 itself: no process to start, same stdio relay.
@@ -23,39 +27,47 @@ import struct
 import sys
 import termios
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
-
-from ..proto import api_pb2
 
 SOCKET_ENV = "NANO_MODAL_AGENT_SOCKET"
 PTY_SIZE_ENV = "NANO_MODAL_PTY_SIZE"  # in an exec's env: "rows,cols" of the pty to make
 CHUNK = 64 * 1024
 EXEC_TIMEOUT_CODE = 124  # like `timeout(1)`; Modal reports a timed-out sandbox the same way
-_HEADER = struct.Struct(">I")
+AGENT_PATH = str(Path(__file__).resolve())
+_LENGTHS = struct.Struct(">II")  # header length, data length
+# SandboxRelayDown's fields (but `stdin`, the frame's bytes), as the agent reads them.
+DOWN_DEFAULTS: dict[str, Any] = {
+    "exec_id": "", "start": False, "argv": [], "workdir": "", "env": {}, "pty": False,
+    "timeout": 0.0, "stdin_eof": False, "kill": False, "builtin": "",
+}  # fmt: skip
 
 
-async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
+async def read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, Any], bytes] | None:
+    """One message: its fields but the bytes one, and the bytes (stdin or output)."""
     try:
-        header = await reader.readexactly(_HEADER.size)
-        return await reader.readexactly(_HEADER.unpack(header)[0])
+        header_len, data_len = _LENGTHS.unpack(await reader.readexactly(_LENGTHS.size))
+        header = json.loads(await reader.readexactly(header_len))
+        return header, await reader.readexactly(data_len)
     except (asyncio.IncompleteReadError, ConnectionError):
         return None
 
 
-def write_frame(writer: asyncio.StreamWriter, message: api_pb2.SandboxRelayUp | api_pb2.SandboxRelayDown) -> None:
-    data = message.SerializeToString()
-    writer.write(_HEADER.pack(len(data)) + data)
+def write_frame(writer: asyncio.StreamWriter, fields: dict[str, Any], data: bytes = b"") -> None:
+    header = json.dumps(fields).encode()
+    writer.write(_LENGTHS.pack(len(header), len(data)) + header + data)
 
 
 class Exec:
-    def __init__(self, agent: Agent, down: api_pb2.SandboxRelayDown) -> None:
+    def __init__(self, agent: Agent, down: SimpleNamespace) -> None:
         self.agent = agent
         self.down = down
         self.stdin: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.proc: asyncio.subprocess.Process | None = None
 
-    def send(self, **fields: object) -> None:
-        self.agent.send(api_pb2.SandboxRelayUp(exec_id=self.down.exec_id, **fields))  # type: ignore[arg-type]
+    def send(self, data: bytes = b"", **fields: object) -> None:
+        write_frame(self.agent.writer, {"exec_id": self.down.exec_id, **fields}, data)
 
     async def run(self) -> int:
         down = self.down
@@ -215,10 +227,7 @@ class Agent:
         self.main_exit: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.tasks: set[asyncio.Task[int]] = set()
 
-    def send(self, message: api_pb2.SandboxRelayUp) -> None:
-        write_frame(self.writer, message)
-
-    def handle(self, down: api_pb2.SandboxRelayDown, main_id: str) -> None:
+    def handle(self, down: SimpleNamespace, main_id: str) -> None:
         if down.start:
             run = Exec(self, down)
             self.execs[down.exec_id] = run
@@ -250,7 +259,8 @@ async def main() -> int:
 
     async def serve() -> None:
         while (frame := await read_frame(reader)) is not None:
-            agent.handle(api_pb2.SandboxRelayDown.FromString(frame), main_id)
+            fields, data = frame
+            agent.handle(SimpleNamespace(**{**DOWN_DEFAULTS, **fields}, stdin=data), main_id)
             await writer.drain()
 
     def terminated() -> None:  # stopped by the worker: take every command down with the sandbox

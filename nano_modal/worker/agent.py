@@ -19,7 +19,7 @@ from ..client import Client
 from ..exception import ConnectionError
 from ..proto import api_pb2
 from .runtime import ContainerConfig, Runtime
-from .sandbox_relay import AGENT_SOCKET_ENV, AgentLink, commit_volumes, relay, sync_volumes
+from .sandbox_relay import AGENT_ARGS, AGENT_SOCKET_ENV, AgentLink, commit_volumes, relay, sync_volumes
 
 log = logging.getLogger("nano_modal.worker")
 
@@ -150,7 +150,7 @@ class Agent:
             if spec.sandbox:
                 link = AgentLink()
                 await link.start()
-                cfg.module, cfg.agent_dir = "nano_modal.container.sandbox_agent", link.dir
+                cfg.python_args, cfg.agent_dir = AGENT_ARGS, link.dir
                 env[AGENT_SOCKET_ENV] = str(link.socket)  # the isolating runtimes rebind it (sandbox.own_view)
                 volumes = await sync_volumes(self.client, env, workdir, binds=self.runtime.name != "process")
             proc = await self.runtime.start(cfg)

@@ -43,12 +43,12 @@ class ContainerConfig:
     cpu: float = 0.0  # cores requested: the cgroup's weight
     memory_mb: int = 0  # hard memory limit in MiB; 0 = none
     block_network: bool = False  # no network at all but the link to the server
-    command: list[str] | None = None  # default: python -m `module`
-    module: str = "nano_modal.container"  # the function entrypoint, or a sandbox's agent
+    command: list[str] | None = None  # default: the container's python with `python_args`
+    python_args: tuple[str, ...] = ("-m", "nano_modal.container")  # the function entrypoint, or a sandbox's agent
     agent_dir: Path | None = None  # a sandbox's: holds the socket its agent dials (sandbox_relay.py)
 
     def argv(self, python: str = sys.executable) -> list[str]:
-        return self.command or [python, "-m", self.module]
+        return self.command or [python, *self.python_args]
 
     def limits(self, pids: int) -> Limits:
         explicit = self.env.get(ENV_CPU_LIMIT)

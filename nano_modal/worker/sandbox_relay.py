@@ -25,12 +25,14 @@ from pathlib import Path
 from .. import config
 from .._volume_sync import Mount, _link, commit_mount, reload_mount, runtime_binds
 from ..client import Client
-from ..container.sandbox_agent import SOCKET_ENV, read_frame, write_frame
+from ..container.sandbox_agent import AGENT_PATH, DOWN_DEFAULTS, SOCKET_ENV, read_frame, write_frame
 from ..proto import api_pb2
 
 log = logging.getLogger("nano_modal.worker")
 
 AGENT_SOCKET_ENV = SOCKET_ENV
+# How a sandbox's container starts: its Python, isolated (no site, no PYTHONPATH), the agent script.
+AGENT_ARGS = ("-I", "-S", AGENT_PATH)
 AGENT_SOCKET = "agent.sock"
 AGENT_CONNECT_TIMEOUT = 60.0  # seconds the agent has to start and dial in
 KEEPALIVE_INTERVAL = 5.0  # the server counts relay traffic as the sandbox's heartbeat
@@ -81,7 +83,8 @@ async def relay(client: Client, sandbox_id: str, link: AgentLink) -> None:
 
     async def from_agent() -> None:
         while (frame := await read_frame(reader)) is not None:
-            up.put_nowait(api_pb2.SandboxRelayUp.FromString(frame))
+            fields, data = frame
+            up.put_nowait(api_pb2.SandboxRelayUp(**fields, data=data))
         up.put_nowait(None)
 
     async def keepalive() -> None:
@@ -97,7 +100,9 @@ async def relay(client: Client, sandbox_id: str, link: AgentLink) -> None:
     tasks = [asyncio.create_task(from_agent()), asyncio.create_task(keepalive())]
     try:
         async for down in client.stub.bidi("SandboxRelay", requests()):
-            write_frame(writer, down)
+            fields = {name: getattr(down, name) for name in DOWN_DEFAULTS}
+            fields.update(argv=list(down.argv), env=dict(down.env))
+            write_frame(writer, fields, down.stdin)
             await writer.drain()
     except (ConnectionError, OSError) as exc:
         log.warning("sandbox %s: relay ended: %s", sandbox_id, exc)

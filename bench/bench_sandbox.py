@@ -1,0 +1,88 @@
+"""Sandboxes: create-to-first-output and exec round trips per runtime, against `subprocess.run`.
+
+    python bench/bench_sandbox.py [--quick] [--json FILE] [-n N]
+
+A server and a worker per runtime (process, bwrap, gvisor where installed), driven from
+this process through the SDK. Per sample:
+- create: `Sandbox.create("echo", "hi")` until its first output reaches the client
+  (placement, worker start, runtime, agent, relay, the command);
+- exec: `sb.exec("echo", "hi")` on a running sandbox until its output reaches the client,
+  then its exit code (`wait()`);
+- the peer: `subprocess.run(["echo", "hi"], capture_output=True)` on this machine.
+Medians of N; samples are interleaved across runtimes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from typing import Any
+
+import _common as c
+from bench_runtimes import RUNTIMES, Cluster, available
+
+
+def bare() -> float:
+    t = time.perf_counter()
+    subprocess.run(["echo", "hi"], capture_output=True, check=True)
+    return time.perf_counter() - t
+
+
+def create_to_first_output(app: Any) -> float:
+    from nano_modal import Sandbox
+
+    t = time.perf_counter()
+    sb = Sandbox.create("echo", "hi", app=app)
+    assert next(iter(sb.stdout)) == "hi\n"
+    elapsed = time.perf_counter() - t
+    sb.wait()
+    return elapsed
+
+
+def exec_round_trip(sb: Any) -> float:
+    t = time.perf_counter()
+    p = sb.exec("echo", "hi")
+    assert p.stdout.read() == "hi\n" and p.wait() == 0
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    args = c.parse_args(__doc__ or "", [(("-n",), {"type": int, "default": 20, "help": "samples per row"})])
+    n = 5 if args.quick else args.n
+    from nano_modal import App, Sandbox
+
+    runtimes = [r for r in RUNTIMES if available(r)]
+    clusters = {r: Cluster(r) for r in runtimes}
+    create: dict[str, list[float]] = {r: [] for r in runtimes}
+    execs: dict[str, list[float]] = {r: [] for r in runtimes}
+    peer = [bare() for _ in range(n)]
+    try:
+        for r, cluster in clusters.items():
+            cluster.use()
+            app = App(f"bench-sandbox-{r}")
+            with app.run(show_logs=False):
+                create_to_first_output(app)  # warms this process's channel and the worker
+                for _ in range(n):
+                    create[r].append(create_to_first_output(app))
+                sb = Sandbox.create(app=app)
+                exec_round_trip(sb)
+                for _ in range(n):
+                    execs[r].append(exec_round_trip(sb))
+                sb.terminate()
+    finally:
+        for cluster in clusters.values():
+            cluster.close()
+    base = c.median(peer)
+    rows = [["subprocess.run (peer)", c.fmt_us(base), "1x", c.fmt_us(base), "1x"]]
+    for r in runtimes:
+        made, ran = c.median(create[r]), c.median(execs[r])
+        rows.append([r, c.fmt_us(made), f"{made / base:.0f}x", c.fmt_us(ran), f"{ran / base:.0f}x"])
+    columns = ["runtime", "create to first output", "vs peer", "exec round trip", "vs peer"]
+    c.table(f"Sandboxes: `echo hi` (median of {n})", columns, rows)
+    results = {"n": n, "peer": base, **{f"create_{r}": c.median(create[r]) for r in runtimes}}
+    results.update({f"exec_{r}": c.median(execs[r]) for r in runtimes})
+    c.write_json(args.json, "sandbox", results)
+
+
+if __name__ == "__main__":
+    main()
