@@ -34,6 +34,8 @@ log = logging.getLogger("nano_modal.server")
 MAX_TIMEOUT = 24 * 3600.0  # Modal's limit for a sandbox's lifetime
 PLACE_TIMEOUT = 10.0  # seconds a create waits for a worker with room
 OUTPUT_READ_MAX = 1024 * 1024  # bytes per ContainerExecGetOutput answer
+OUTPUT_KEEP = 32 * 1024 * 1024  # bytes of each stream kept for readers; older output is dropped
+FORGET_AFTER = 600.0  # seconds a finished sandbox (or command) stays known, for late readers
 TIMEOUT_CODE = 124  # Modal's returncode for a sandbox that ran out of time
 TERMINATED_CODE = 137  # ... and for one that was terminated
 
@@ -44,17 +46,30 @@ class Finished(Exception):
 
 @dataclass
 class ExecState:
+    """A command's output (by stream: the kept bytes, and the offset of the first of them)."""
+
     exec_id: str
     sandbox_id: str
     out: dict[int, bytearray] = field(default_factory=lambda: {1: bytearray(), 2: bytearray()})
+    floor: dict[int, int] = field(default_factory=lambda: {1: 0, 2: 0})
     eof: dict[int, bool] = field(default_factory=lambda: {1: False, 2: False})
     returncode: int | None = None
+    finished_at: float = 0.0
     changed: Signal = field(default_factory=Signal)
 
-    def finish(self, code: int) -> None:
+    def append(self, fd: int, data: bytes) -> None:
+        buffer = self.out[fd]
+        buffer += data
+        if len(buffer) > OUTPUT_KEEP:  # a reader that far behind skips ahead
+            drop = len(buffer) - OUTPUT_KEEP
+            del buffer[:drop]
+            self.floor[fd] += drop
+
+    def exited(self, code: int) -> None:
         self.eof = {1: True, 2: True}
         if self.returncode is None:
             self.returncode = code
+            self.finished_at = time.monotonic()
         self.changed.fire()
 
 
@@ -209,21 +224,31 @@ class SandboxPlane:
         else:  # it died before its entrypoint ended (out of memory, its worker vanished, ...)
             sb.result, sb.returncode = "failed", code if code else 1
         sb.reason = reason
-        for exec_id in [sandbox_id for sandbox_id in self.execs if self.execs[sandbox_id].sandbox_id == sb.sandbox_id]:
-            self.execs[exec_id].finish(sb.returncode if exec_id == sb.sandbox_id else TERMINATED_CODE)
+        for state in [e for e in self.execs.values() if e.sandbox_id == sb.sandbox_id]:
+            state.exited(sb.returncode if state.exec_id == sb.sandbox_id else TERMINATED_CODE)
         sb.running.clear()
         sb.finished.fire()
 
     async def _reap_forever(self) -> None:
         while True:
             await asyncio.sleep(0.2)
-            now = time.monotonic()
-            for sb in list(self.sandboxes.values()):
-                if sb.done or sb.result:
-                    continue
-                idle = sb.idle_timeout and not sb.running and now - sb.last_active > sb.idle_timeout
-                if now > sb.deadline or idle:
-                    self.terminate(sb.sandbox_id, "timeout")
+            self.reap()
+
+    def reap(self) -> None:
+        """End sandboxes past their timeout or idle timeout; forget what finished long ago."""
+        now = time.monotonic()
+        for exec_id, state in list(self.execs.items()):
+            if state.returncode is not None and now - state.finished_at > FORGET_AFTER:
+                del self.execs[exec_id]
+        for sb in list(self.sandboxes.values()):
+            if sb.done and sb.sandbox_id not in self.execs:  # its entrypoint's output is gone too
+                del self.sandboxes[sb.sandbox_id]
+                self.control.functions.pop(sb.sandbox_id, None)
+            if sb.done or sb.result:
+                continue
+            idle = sb.idle_timeout and not sb.running and now - sb.last_active > sb.idle_timeout
+            if now > sb.deadline or idle:
+                self.terminate(sb.sandbox_id, "timeout")
 
     # ------------------------------------------------------------------ exec
 
@@ -261,7 +286,8 @@ class SandboxPlane:
 
     def _exec(self, exec_id: str, scope: str) -> ExecState:
         state = self.execs.get(exec_id)
-        if state is None or (scope and self.sandboxes[state.sandbox_id].app_id != scope):
+        sb = self.sandboxes.get(state.sandbox_id) if state is not None else None
+        if state is None or sb is None or (scope and sb.app_id != scope):
             raise NotFound(f"process {exec_id} not found")
         return state
 
@@ -272,13 +298,18 @@ class SandboxPlane:
         if fd not in state.out:
             raise Invalid(f"fd must be 1 (stdout) or 2 (stderr), got {fd}")
         deadline = time.monotonic() + timeout
-        while len(state.out[fd]) <= offset and not state.eof[fd] and time.monotonic() < deadline:
+        while self._end(state, fd) <= offset and not state.eof[fd] and time.monotonic() < deadline:
             await state.changed.wait(state.changed.event, deadline - time.monotonic())
-        data = bytes(state.out[fd][offset : offset + OUTPUT_READ_MAX])
-        end = offset + len(data)
+        start = max(offset, state.floor[fd]) - state.floor[fd]
+        data = bytes(state.out[fd][start : start + OUTPUT_READ_MAX])
+        end = state.floor[fd] + start + len(data)
         return api_pb2.ContainerExecGetOutputResponse(
-            data=data, next_offset=end, eof=state.eof[fd] and end >= len(state.out[fd])
+            data=data, next_offset=end, eof=state.eof[fd] and end >= self._end(state, fd)
         )
+
+    @staticmethod
+    def _end(state: ExecState, fd: int) -> int:
+        return state.floor[fd] + len(state.out[fd])
 
     def write(self, exec_id: str, data: bytes, eof: bool, scope: str = "") -> None:
         state = self._exec(exec_id, scope)
@@ -329,7 +360,7 @@ class SandboxPlane:
             return
         if up.data:
             sb.last_active = time.monotonic()
-            state.out[up.fd if up.fd in (1, 2) else 1] += up.data
+            state.append(up.fd if up.fd in (1, 2) else 1, up.data)
             if up.exec_id == sb.sandbox_id:  # the entrypoint's output is also the container's log
                 line = api_pb2.LogLine(
                     container_id=sb.sandbox_id, fd=up.fd, data=up.data.decode(errors="replace"), timestamp=time.time()
@@ -338,8 +369,7 @@ class SandboxPlane:
         if up.eof:
             state.eof[up.fd] = True
         if up.exited:
-            state.eof = {1: True, 2: True}
-            state.returncode = up.exit_code
+            state.exited(up.exit_code)
             sb.running.discard(up.exec_id)
             sb.last_active = time.monotonic()
             if up.exec_id == sb.sandbox_id:
