@@ -9,7 +9,8 @@ this process through the SDK. Per sample:
 - exec: `sb.exec("echo", "hi")` on a running sandbox until its output reaches the client,
   then its exit code (`wait()`);
 - the peer: `subprocess.run(["echo", "hi"], capture_output=True)` on this machine.
-Medians of N; samples are interleaved across runtimes.
+Medians of N. Runtimes run one after another (each with its own server and worker);
+`--order` changes which goes first, to see how much the neighbours' load moved a row.
 """
 
 from __future__ import annotations
@@ -47,11 +48,15 @@ def exec_round_trip(sb: Any) -> float:
 
 
 def main() -> None:
-    args = c.parse_args(__doc__ or "", [(("-n",), {"type": int, "default": 20, "help": "samples per row"})])
+    extra = [
+        (("-n",), {"type": int, "default": 20, "help": "samples per row"}),
+        (("--order",), {"default": ",".join(RUNTIMES), "help": "runtimes, in the order to run them"}),
+    ]
+    args = c.parse_args(__doc__ or "", extra)
     n = 5 if args.quick else args.n
     from nano_modal import App, Sandbox
 
-    runtimes = [r for r in RUNTIMES if available(r)]
+    runtimes = [r for r in args.order.split(",") if available(r)]
     clusters = {r: Cluster(r) for r in runtimes}
     create: dict[str, list[float]] = {r: [] for r in runtimes}
     execs: dict[str, list[float]] = {r: [] for r in runtimes}
