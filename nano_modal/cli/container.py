@@ -18,27 +18,16 @@ import tty
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from .._utils.aio import iterate_blocking, run_blocking
-from ..client import Client
 from ..container.sandbox_agent import PTY_SIZE_ENV
 from ..exception import Error
 from ..proto import api_pb2
 from ..sandbox import ContainerProcess, Sandbox
+from .apps import _fail, _stub, console
 
 container_cli = typer.Typer(help="List containers and sandboxes; exec into them, stop them.", no_args_is_help=True)
-console = Console(width=None if sys.stdout.isatty() else 160)  # pipes get whole ids, not ellipses
-
-
-def _stub() -> Any:
-    return run_blocking(Client.get()).stub
-
-
-def _fail(exc: Error) -> None:
-    console.print(f"[red]Error:[/red] {exc}")
-    raise typer.Exit(1)
 
 
 @container_cli.command("list")

@@ -13,7 +13,8 @@ from ..cls import Cls
 from ..exception import Error
 from ..functions import Function
 from ..sandbox import Sandbox
-from .container import attach, console
+from .apps import console
+from .container import attach
 from .run import find_app, import_app_module
 
 SHELL_TIMEOUT = 3600.0  # seconds a shell's sandbox lives at most (it is terminated on exit anyway)
