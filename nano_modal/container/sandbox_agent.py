@@ -120,6 +120,7 @@ class Exec:
     async def _pump(self, stream: asyncio.StreamReader, fd: int) -> None:
         while data := await stream.read(CHUNK):
             self.send(fd=fd, data=data)
+            await self.agent.drain()  # a command that prints fast waits for the worker, not memory
         self.send(fd=fd, eof=True)
 
     async def _pty(self, env: dict[str, str], cwd: str | None) -> int:
@@ -155,6 +156,7 @@ class Exec:
             if not data:
                 break
             self.send(fd=1, data=data)
+            await self.agent.drain()
         self.send(fd=1, eof=True)
         self.send(fd=2, eof=True)
         feeder.cancel()
@@ -226,6 +228,10 @@ class Agent:
         self.env = {k: v for k, v in os.environ.items() if k != SOCKET_ENV}
         self.main_exit: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.tasks: set[asyncio.Task[int]] = set()
+
+    async def drain(self) -> None:
+        with contextlib.suppress(ConnectionError):
+            await self.writer.drain()
 
     def handle(self, down: SimpleNamespace, main_id: str) -> None:
         if down.start:
