@@ -201,11 +201,12 @@ class Sandbox:
         block_network: bool = False,
         name: str | None = None,
     ) -> Sandbox:
-        """Start a sandbox in `app` (a running or deployed App; inside a function's container, that
-        function's app, which is also the only one whose sandboxes it may see). With `entrypoint_args` it runs
-        that command and finishes when it exits; without, it stays up until `timeout` (seconds,
-        at most 24 h) or `terminate()`. `idle_timeout` ends it after that long with no command
-        running and no input or output.
+        """Start a sandbox in `app`: a running or deployed App (inside a function's container, by
+        default that function's app, the only one whose sandboxes it may see). With
+        `entrypoint_args` it runs that command and finishes when it exits; without, it stays up
+        until `timeout` (seconds, at most 24 h) or `terminate()`. `idle_timeout` ends it after
+        that long with no command running and no input or output. `image` travels like a
+        function's (applied once workers build images); `snapshot_filesystem` is not there yet.
 
             sb = Sandbox.create("python", "-c", "print(1)", app=app, timeout=60)
             sb.wait()
