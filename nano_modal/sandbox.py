@@ -123,6 +123,12 @@ class StreamWriter:
         """Send what was written (and the end of input, after `write_eof`)."""
         await self._drain()
 
+    async def _resize(self, rows: int, cols: int) -> None:
+        """Resize the process's pty (`exec(pty=True)`), as a terminal window change does."""
+        client = await Client.get()
+        request = api_pb2.ContainerExecPutInputRequest(exec_id=self._exec_id, rows=rows, cols=cols)
+        await client.stub.ContainerExecPutInput(request, timeout=30)
+
     async def _drain(self) -> None:
         data, self._buffer = bytes(self._buffer), bytearray()
         client = await Client.get()

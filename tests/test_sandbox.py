@@ -231,3 +231,17 @@ def test_function_containers_create_sandboxes_in_their_own_app_only(running: nan
             assert sandbox_from_a_function.remote(foreign.object_id) == ("inner\n", "not found")
         finally:
             foreign.terminate()
+
+
+def test_pty_size_and_resize(sb: nano_modal.Sandbox) -> None:
+    from nano_modal._utils.aio import run_blocking
+
+    size = {"NANO_MODAL_PTY_SIZE": "24,80"}  # what `nano-modal container exec` sends from its terminal
+    p = sb.exec("bash", "-c", "stty -echo; stty size; read x; stty size", pty=True, env=size)
+    lines = iter(p.stdout)
+    assert next(lines).strip() == "24 80"
+    run_blocking(p.stdin._resize(50, 132))  # the terminal window changed
+    p.stdin.write("go\n")
+    p.stdin.drain()
+    assert next(lines).strip() == "50 132"
+    assert p.wait() == 0

@@ -7,10 +7,12 @@ so they also work in scripts: `echo data | nano-modal container exec sb-.. -- wc
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import os
 import shutil
+import signal
 import sys
 import termios
 import threading
@@ -20,7 +22,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from .._utils.aio import iterate_blocking, run_blocking
+from .._utils.aio import background_loop, iterate_blocking, run_blocking
 from ..container.sandbox_agent import PTY_SIZE_ENV
 from ..exception import Error
 from ..proto import api_pb2
@@ -116,9 +118,15 @@ def attach(sandbox: Sandbox, argv: list[str], *, pty: bool, workdir: str | None 
     feeder = threading.Thread(target=_copy_in, args=(process,), daemon=True)
     raw = pty and sys.stdin.isatty()
     saved = termios.tcgetattr(sys.stdin.fileno()) if raw else None
+
+    def resized(*_: object) -> None:  # in the main thread: hand the request to the SDK's loop, never block
+        size = shutil.get_terminal_size()
+        asyncio.run_coroutine_threadsafe(process.stdin._resize(size.lines, size.columns), background_loop())
+
     try:
         if raw:
             tty.setraw(sys.stdin.fileno())
+            signal.signal(signal.SIGWINCH, resized)
         for thread in outputs:
             thread.start()
         feeder.start()
@@ -127,6 +135,7 @@ def attach(sandbox: Sandbox, argv: list[str], *, pty: bool, workdir: str | None 
             thread.join(5)
     finally:
         if saved is not None:
+            signal.signal(signal.SIGWINCH, signal.SIG_DFL)
             termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
     return code
 

@@ -40,7 +40,7 @@ _LENGTHS = struct.Struct(">II")  # header length, data length
 # SandboxRelayDown's fields (but `stdin`, the frame's bytes), as the agent reads them.
 DOWN_DEFAULTS: dict[str, Any] = {
     "exec_id": "", "start": False, "argv": [], "workdir": "", "env": {}, "pty": False,
-    "timeout": 0.0, "stdin_eof": False, "kill": False, "builtin": "",
+    "timeout": 0.0, "stdin_eof": False, "kill": False, "builtin": "", "rows": 0, "cols": 0,
 }  # fmt: skip
 
 
@@ -65,6 +65,7 @@ class Exec:
         self.down = down
         self.stdin: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.proc: asyncio.subprocess.Process | None = None
+        self.terminal: int | None = None  # the pty's master side, with pty=True
 
     def send(self, data: bytes = b"", **fields: object) -> None:
         write_frame(self.agent.writer, {"exec_id": self.down.exec_id, **fields}, data)
@@ -85,6 +86,12 @@ class Exec:
             code = 127 if isinstance(exc, FileNotFoundError) else 126
         self.send(exited=True, exit_code=code)
         return code
+
+    def resize(self, rows: int, cols: int) -> None:
+        """Set the pty's size; the kernel tells the foreground process (SIGWINCH)."""
+        if self.terminal is not None:
+            with contextlib.suppress(OSError):
+                fcntl.ioctl(self.terminal, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc is not None and self.proc.returncode is None:
@@ -125,10 +132,10 @@ class Exec:
 
     async def _pty(self, env: dict[str, str], cwd: str | None) -> int:
         master, slave = os.openpty()
+        self.terminal = master
         env.setdefault("TERM", "xterm-256color")
         if size := env.pop(PTY_SIZE_ENV, ""):  # the caller's terminal: rows,cols
-            rows, cols = (int(n) for n in size.split(","))
-            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+            self.resize(*(int(n) for n in size.split(",")))
 
         def controlling_tty() -> None:  # in the child, after setsid: the pty becomes its terminal
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
@@ -160,6 +167,7 @@ class Exec:
         self.send(fd=1, eof=True)
         self.send(fd=2, eof=True)
         feeder.cancel()
+        self.terminal = None
         os.close(master)
         return await proc.wait()
 
@@ -250,6 +258,8 @@ class Agent:
             found.stdin.put_nowait(None)
         if down.kill:
             found.kill()
+        if down.rows and down.cols:
+            found.resize(down.rows, down.cols)
 
     def _finished(self, exec_id: str, task: asyncio.Task[int], main_id: str) -> None:
         self.tasks.discard(task)

@@ -1249,7 +1249,7 @@ class SandboxRelayUp(_message.Message):
     def __init__(self, sandbox_id: _Optional[str] = ..., exec_id: _Optional[str] = ..., fd: _Optional[int] = ..., data: _Optional[bytes] = ..., eof: _Optional[bool] = ..., exited: _Optional[bool] = ..., exit_code: _Optional[int] = ..., error: _Optional[str] = ..., keepalive: _Optional[bool] = ...) -> None: ...
 
 class SandboxRelayDown(_message.Message):
-    __slots__ = ("exec_id", "start", "argv", "workdir", "env", "pty", "timeout", "stdin", "stdin_eof", "kill", "builtin")
+    __slots__ = ("exec_id", "start", "argv", "workdir", "env", "pty", "timeout", "stdin", "stdin_eof", "kill", "builtin", "rows", "cols")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -1268,6 +1268,8 @@ class SandboxRelayDown(_message.Message):
     STDIN_EOF_FIELD_NUMBER: _ClassVar[int]
     KILL_FIELD_NUMBER: _ClassVar[int]
     BUILTIN_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    COLS_FIELD_NUMBER: _ClassVar[int]
     exec_id: str
     start: bool
     argv: _containers.RepeatedScalarFieldContainer[str]
@@ -1279,7 +1281,9 @@ class SandboxRelayDown(_message.Message):
     stdin_eof: bool
     kill: bool
     builtin: str
-    def __init__(self, exec_id: _Optional[str] = ..., start: _Optional[bool] = ..., argv: _Optional[_Iterable[str]] = ..., workdir: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., pty: _Optional[bool] = ..., timeout: _Optional[float] = ..., stdin: _Optional[bytes] = ..., stdin_eof: _Optional[bool] = ..., kill: _Optional[bool] = ..., builtin: _Optional[str] = ...) -> None: ...
+    rows: int
+    cols: int
+    def __init__(self, exec_id: _Optional[str] = ..., start: _Optional[bool] = ..., argv: _Optional[_Iterable[str]] = ..., workdir: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., pty: _Optional[bool] = ..., timeout: _Optional[float] = ..., stdin: _Optional[bytes] = ..., stdin_eof: _Optional[bool] = ..., kill: _Optional[bool] = ..., builtin: _Optional[str] = ..., rows: _Optional[int] = ..., cols: _Optional[int] = ...) -> None: ...
 
 class ContainerExecRequest(_message.Message):
     __slots__ = ("container_id", "argv", "workdir", "secret_ids", "timeout", "pty", "builtin", "env")
@@ -1337,14 +1341,18 @@ class ContainerExecGetOutputResponse(_message.Message):
     def __init__(self, data: _Optional[bytes] = ..., next_offset: _Optional[int] = ..., eof: _Optional[bool] = ...) -> None: ...
 
 class ContainerExecPutInputRequest(_message.Message):
-    __slots__ = ("exec_id", "data", "eof")
+    __slots__ = ("exec_id", "data", "eof", "rows", "cols")
     EXEC_ID_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     EOF_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    COLS_FIELD_NUMBER: _ClassVar[int]
     exec_id: str
     data: bytes
     eof: bool
-    def __init__(self, exec_id: _Optional[str] = ..., data: _Optional[bytes] = ..., eof: _Optional[bool] = ...) -> None: ...
+    rows: int
+    cols: int
+    def __init__(self, exec_id: _Optional[str] = ..., data: _Optional[bytes] = ..., eof: _Optional[bool] = ..., rows: _Optional[int] = ..., cols: _Optional[int] = ...) -> None: ...
 
 class ContainerExecWaitRequest(_message.Message):
     __slots__ = ("exec_id", "timeout")

@@ -110,7 +110,7 @@ class SandboxRpcs:
     async def ContainerExecPutInput(
         self, request: api_pb2.ContainerExecPutInputRequest, context: Context
     ) -> api_pb2.Empty:
-        await self._call(context, self.sandboxes.write, request.exec_id, request.data, request.eof)
+        await self._call(context, self.sandboxes.write, request)
         return api_pb2.Empty()
 
     async def ContainerExecWait(

@@ -311,13 +311,17 @@ class SandboxPlane:
     def _end(state: ExecState, fd: int) -> int:
         return state.floor[fd] + len(state.out[fd])
 
-    def write(self, exec_id: str, data: bytes, eof: bool, scope: str = "") -> None:
-        state = self._exec(exec_id, scope)
+    def write(self, request: api_pb2.ContainerExecPutInputRequest, scope: str = "") -> None:
+        state = self._exec(request.exec_id, scope)
         sb = self.get(state.sandbox_id)
         if state.returncode is not None or sb.done:
             return  # like writing to a pipe nobody reads any more: dropped
         sb.last_active = time.monotonic()
-        sb.down.put_nowait(api_pb2.SandboxRelayDown(exec_id=exec_id, stdin=data, stdin_eof=eof))
+        sb.down.put_nowait(
+            api_pb2.SandboxRelayDown(
+                exec_id=request.exec_id, stdin=request.data, stdin_eof=request.eof, rows=request.rows, cols=request.cols
+            )
+        )
 
     async def wait_exec(self, exec_id: str, timeout: float, scope: str = "") -> ExecState:
         state = self._exec(exec_id, scope)
