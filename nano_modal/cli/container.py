@@ -80,15 +80,15 @@ def _exited(stub: Any, container_id: str) -> bool:
 @container_cli.command("exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def exec_command(
     ctx: typer.Context,
-    container_id: str = typer.Argument(..., help="a sandbox's id (see `nano-modal container list`)"),
+    container_id: str = typer.Argument(..., help="a sandbox's or container's id (`nano-modal container list`)"),
     pty: bool = typer.Option(None, "--pty/--no-pty", help="default: a pty when stdin is a terminal"),
     workdir: str = typer.Option(None, "--workdir", "-w", help="run the command in this directory"),
 ) -> None:
-    """Run a command in a sandbox: nano-modal container exec ID -- CMD [ARGS...]."""
+    """Run a command in a sandbox or a function's container: nano-modal container exec ID -- CMD [ARGS...]."""
     if not ctx.args:
         raise typer.BadParameter("give the command after --, e.g. -- bash", param_hint="CMD")
     try:
-        sandbox = Sandbox.from_id(container_id)
+        sandbox = Sandbox(container_id)  # a sandbox's or a function container's id: exec checks it
         code = attach(sandbox, list(ctx.args), pty=sys.stdin.isatty() if pty is None else pty, workdir=workdir)
     except Error as exc:
         _fail(exc)

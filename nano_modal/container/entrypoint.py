@@ -2,11 +2,15 @@
 
 A load failure is reported once (every queued input fails with it) instead of looping
 through restarts. @exit hooks run when the container is told to stop, or on SIGTERM.
+SIGUSR2 (from the worker, for `nano-modal container exec`) starts the sandbox agent beside
+the function: it runs commands inside this container, confined like the function itself.
 """
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -40,7 +44,21 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)  # unwinds the main loop so that @exit hooks run
 
 
+def _start_agent(signum: int, frame: FrameType | None) -> None:
+    from .sandbox_agent import AGENT_PATH, SOCKET_ENV
+
+    if os.environ.get(SOCKET_ENV):  # a thread: the handler itself must return at once
+        argv = [sys.executable, "-I", "-S", AGENT_PATH]
+        threading.Thread(target=_run_agent, args=(argv,), name="nano-modal-agent", daemon=True).start()
+
+
+def _run_agent(argv: list[str]) -> None:
+    devnull = subprocess.DEVNULL  # the function's logs stay its own; the agent talks over its socket
+    subprocess.run(argv, stdin=devnull, stdout=devnull, stderr=devnull, start_new_session=True, check=False)
+
+
 def main() -> None:
+    signal.signal(signal.SIGUSR2, _start_agent)
     io_ = ContainerIO()
     hello = io_.hello()
     definition = hello.definition

@@ -620,14 +620,16 @@ class WorkerPollRequest(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ..., running_container_ids: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ...) -> None: ...
 
 class WorkerPollResponse(_message.Message):
-    __slots__ = ("start", "stop_container_ids", "reregister")
+    __slots__ = ("start", "stop_container_ids", "reregister", "attach_container_ids")
     START_FIELD_NUMBER: _ClassVar[int]
     STOP_CONTAINER_IDS_FIELD_NUMBER: _ClassVar[int]
     REREGISTER_FIELD_NUMBER: _ClassVar[int]
+    ATTACH_CONTAINER_IDS_FIELD_NUMBER: _ClassVar[int]
     start: _containers.RepeatedCompositeFieldContainer[ContainerSpec]
     stop_container_ids: _containers.RepeatedScalarFieldContainer[str]
     reregister: bool
-    def __init__(self, start: _Optional[_Iterable[_Union[ContainerSpec, _Mapping]]] = ..., stop_container_ids: _Optional[_Iterable[str]] = ..., reregister: _Optional[bool] = ...) -> None: ...
+    attach_container_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, start: _Optional[_Iterable[_Union[ContainerSpec, _Mapping]]] = ..., stop_container_ids: _Optional[_Iterable[str]] = ..., reregister: _Optional[bool] = ..., attach_container_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WorkerLogsRequest(_message.Message):
     __slots__ = ("worker_id", "lines")

@@ -617,11 +617,13 @@ class ControlPlane:
             return api_pb2.WorkerPollResponse(reregister=True, stop_container_ids=list(request.running_container_ids))
         worker.last_seen = time.monotonic()
         unknown = [c for c in request.running_container_ids if c not in worker.containers]
-        if not worker.to_start and not worker.to_stop and not unknown:
+        if not worker.to_start and not worker.to_stop and not worker.to_attach and not unknown:
             await worker.commands.wait(worker.commands.event, request.timeout)
         worker.last_seen = time.monotonic()
-        response = api_pb2.WorkerPollResponse(start=worker.to_start, stop_container_ids=worker.to_stop + unknown)
-        worker.to_start, worker.to_stop = [], []
+        response = api_pb2.WorkerPollResponse(
+            start=worker.to_start, stop_container_ids=worker.to_stop + unknown, attach_container_ids=worker.to_attach
+        )
+        worker.to_start, worker.to_stop, worker.to_attach = [], [], []
         return response
 
     def evict_idle_container(self, needed_by: FunctionRuntime) -> bool:

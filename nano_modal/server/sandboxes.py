@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -104,6 +105,8 @@ class SandboxPlane:
         self.secret_env = secret_env
         self.sandboxes: dict[str, SandboxState] = {}
         self.execs: dict[str, ExecState] = {}
+        # Function containers someone execs into: the same relay, started on demand (no entrypoint).
+        self.attached: dict[str, SandboxState] = {}
         self._reaper: asyncio.Task[None] | None = None
         control.container_exit_hooks.append(self._container_exited)
 
@@ -209,6 +212,9 @@ class SandboxPlane:
         return sb
 
     def _container_exited(self, container: Container, code: int, reason: str) -> None:
+        attached = self.attached.pop(container.container_id, None)
+        for state in [e for e in self.execs.values() if attached is not None and e.sandbox_id == attached.sandbox_id]:
+            state.exited(TERMINATED_CODE)
         sb = self.sandboxes.get(container.container_id)
         if sb is None or sb.done:
             return
@@ -254,9 +260,10 @@ class SandboxPlane:
 
     def exec(self, request: api_pb2.ContainerExecRequest, scope: str = "") -> ExecState:
         sb = self.sandboxes.get(request.container_id)
+        container = self.control.containers.get(request.container_id)
+        if sb is None and container is not None and not scope:  # the admin, into a function's container
+            sb = self._attach(container)
         if sb is None or (scope and sb.app_id != scope):
-            if request.container_id in self.control.containers and not scope:
-                raise Invalid(f"container {request.container_id} runs a function: exec works in sandboxes only")
             raise NotFound(f"sandbox {request.container_id} not found")
         if sb.done or sb.result:
             raise Finished(f"sandbox {sb.sandbox_id} has finished ({sb.result or 'stopping'}): it cannot run more")
@@ -284,9 +291,27 @@ class SandboxPlane:
         )
         return state
 
+    def _attach(self, container: Container) -> SandboxState:
+        """Have the worker start the agent in a running function container (see worker/agent.py)."""
+        if container.state != ContainerState.RUNNING:
+            raise Finished(f"container {container.container_id} is {container.state.value}: exec needs it running")
+        sb = self.attached.get(container.container_id)
+        if sb is None:
+            fn = self.control.functions[container.function_id]
+            sb = SandboxState(container.container_id, container.app_id, fn.name, fn, container, math.inf, 0.0)
+            self.attached[container.container_id] = sb
+            worker = self.control.workers.get(container.worker_id)
+            if worker is not None:
+                worker.to_attach.append(container.container_id)
+                worker.commands.fire()
+        return sb
+
+    def _owner(self, sandbox_id: str) -> SandboxState | None:
+        return self.sandboxes.get(sandbox_id) or self.attached.get(sandbox_id)
+
     def _exec(self, exec_id: str, scope: str) -> ExecState:
         state = self.execs.get(exec_id)
-        sb = self.sandboxes.get(state.sandbox_id) if state is not None else None
+        sb = self._owner(state.sandbox_id) if state is not None else None
         if state is None or sb is None or (scope and sb.app_id != scope):
             raise NotFound(f"process {exec_id} not found")
         return state
@@ -313,8 +338,8 @@ class SandboxPlane:
 
     def write(self, request: api_pb2.ContainerExecPutInputRequest, scope: str = "") -> None:
         state = self._exec(request.exec_id, scope)
-        sb = self.get(state.sandbox_id)
-        if state.returncode is not None or sb.done:
+        sb = self._owner(state.sandbox_id)
+        if state.returncode is not None or sb is None or sb.done:
             return  # like writing to a pipe nobody reads any more: dropped
         sb.last_active = time.monotonic()
         sb.down.put_nowait(
@@ -334,7 +359,9 @@ class SandboxPlane:
 
     async def relay(self, requests: AsyncIterator[api_pb2.SandboxRelayUp]) -> AsyncIterator[api_pb2.SandboxRelayDown]:
         first = await anext(requests)
-        sb = self.get(first.sandbox_id)
+        sb = self._owner(first.sandbox_id)
+        if sb is None:
+            raise NotFound(f"sandbox {first.sandbox_id} not found")
         if sb.container.state == ContainerState.STARTING:
             sb.container.advance(ContainerState.RUNNING)
         sb.container.last_heard = time.monotonic()

@@ -172,6 +172,7 @@ class Worker:
     containers: dict[str, Container] = field(default_factory=dict)
     to_start: list[api_pb2.ContainerSpec] = field(default_factory=list)
     to_stop: list[str] = field(default_factory=list)
+    to_attach: list[str] = field(default_factory=list)  # function containers to exec into (sandboxes.py)
     commands: Signal = field(default_factory=Signal)
     alive: bool = True
 

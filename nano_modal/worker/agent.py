@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import socket
 import tempfile
 import time
@@ -45,7 +46,7 @@ class RunningContainer:
     cfg: ContainerConfig
     task: asyncio.Task[None] | None = None
     stop_requested: bool = False
-    link: AgentLink | None = None  # a sandbox's agent socket
+    link: AgentLink | None = None  # where the container's agent dials in (a sandbox's at start; exec's later)
     relay: asyncio.Task[None] | None = None
     volumes: list[Mount] = field(default_factory=list)  # a sandbox's, synced by the worker
 
@@ -120,6 +121,8 @@ class Agent:
                     stopping.add_done_callback(self.background.discard)
             for spec in response.start:
                 await self._start(spec)
+            for container_id in response.attach_container_ids:
+                await self._attach(container_id)
             if response.reregister:
                 await self.register()
 
@@ -144,28 +147,39 @@ class Agent:
             memory_mb=spec.memory_mb,
             block_network=self.block_network or spec.env.get(config.ENV_BLOCK_NETWORK) == "1",
         )
-        link = None
+        # Every container gets the agent's directory: a sandbox's agent dials in at once, a function
+        # container starts one when someone execs into it (_attach).
+        link = AgentLink()
+        cfg.agent_dir = link.dir
+        env[AGENT_SOCKET_ENV] = str(link.socket)  # the isolating runtimes rebind it (sandbox.own_view)
         volumes: list[Mount] = []
         try:
             if spec.sandbox:
-                link = AgentLink()
                 await link.start()
-                cfg.python_args, cfg.agent_dir = AGENT_ARGS, link.dir
-                env[AGENT_SOCKET_ENV] = str(link.socket)  # the isolating runtimes rebind it (sandbox.own_view)
+                cfg.python_args = AGENT_ARGS
                 volumes = await sync_volumes(self.client, env, workdir, binds=self.runtime.name != "process")
             proc = await self.runtime.start(cfg)
         except Exception as exc:
             log.exception("could not start container %s", spec.container_id)
             await self._report_exit(spec.container_id, -1, f"the runtime could not start it: {exc}")
             shutil.rmtree(workdir, ignore_errors=True)
-            if link is not None:
-                link.close()
+            link.close()
             return
         running = RunningContainer(spec, proc, cfg, link=link, volumes=volumes)
-        if link is not None:
+        if spec.sandbox:
             running.relay = asyncio.create_task(relay(self.client, spec.container_id, link))
         self.containers[spec.container_id] = running
         running.task = asyncio.create_task(self._supervise(running))
+
+    async def _attach(self, container_id: str) -> None:
+        """Start the agent inside a running function container (SIGUSR2 to its entrypoint) and relay
+        for it, as for a sandbox: `nano-modal container exec` into a function's container."""
+        running = self.containers.get(container_id)
+        if running is None or running.link is None or running.relay is not None:
+            return
+        await running.link.start()
+        running.relay = asyncio.create_task(relay(self.client, container_id, running.link))
+        await self.runtime.signal_entrypoint(running.proc, running.cfg, signal.SIGUSR2)
 
     async def _supervise(self, running: RunningContainer) -> None:
         spec = running.spec

@@ -4,6 +4,7 @@ and the cgroup limits they share."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shlex
@@ -99,6 +100,11 @@ class Runtime(ABC):
                 return
             except TimeoutError:
                 continue
+
+    async def signal_entrypoint(self, proc: asyncio.subprocess.Process, cfg: ContainerConfig, sig: int) -> None:
+        """Send `sig` to the container's own first process (not to a wrapper around it)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, sig)  # the cgroup prologue execs it: same pid
 
     async def probe(self) -> str | None:
         """Run a trivial command the way containers run; None if it works, else what went wrong."""

@@ -95,6 +95,11 @@ class BwrapRuntime(Runtime):
                 await asyncio.wait_for(proc.wait(), grace)
         await super().stop(proc, grace=0.5)
 
+    async def signal_entrypoint(self, proc: asyncio.subprocess.Process, cfg: ContainerConfig, sig: int) -> None:
+        for pid in _sandboxed(proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+
     async def finish(self, cfg: ContainerConfig, code: int) -> str:
         reason = await super().finish(cfg, code)
         link = self._links.pop(cfg.container_id, None)

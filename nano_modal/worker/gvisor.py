@@ -140,6 +140,10 @@ class GVisorRuntime(Runtime):
                 await asyncio.wait_for(proc.wait(), grace)
         await super().stop(proc, grace=0.5)
 
+    async def signal_entrypoint(self, proc: asyncio.subprocess.Process, cfg: ContainerConfig, sig: int) -> None:
+        if self.runsc is not None:
+            await self._bounded([*self._runsc(), "kill", cfg.container_id, str(int(sig))])
+
     async def finish(self, cfg: ContainerConfig, code: int) -> str:
         self._ids = {pid: i for pid, i in self._ids.items() if i != cfg.container_id}
         if self.runsc is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
@@ -52,6 +53,15 @@ def test_exec_with_piped_stdin_and_exit_code(cluster: Cluster, sandbox: nano_mod
     result = cli(cluster, "container", "exec", sandbox.object_id, "--", "bash", "-c", "wc -c; exit 4", stdin="12345")
     assert result.returncode == 4, result.stderr
     assert result.stdout.strip() == "5"
+
+
+def test_exec_into_a_function_container(cluster: Cluster, core_app: Any) -> None:
+    core_app.square.remote(4)
+    out = cli(cluster, "container", "list").stdout
+    container_id = next(re.findall(r"ta-[0-9a-f]+", line)[0] for line in out.splitlines() if " square " in line)
+    result = cli(cluster, "container", "exec", container_id, "--", "bash", "-c", "echo $NANO_MODAL_CONTAINER_ID")
+    assert (result.returncode, result.stdout) == (0, container_id + "\n"), result.stderr
+    assert core_app.square.remote(5) == 25  # it still serves
 
 
 def test_logs_show_the_entrypoint_output(cluster: Cluster, sandbox: nano_modal.Sandbox) -> None:

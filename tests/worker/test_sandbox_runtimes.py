@@ -84,6 +84,11 @@ import io, json, sys, nano_modal
 server, state, python, scripts = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 app = nano_modal.App("sandbox-runtime")
 out = {}
+
+@app.function(serialized=True)
+def warm(x):
+    return x
+
 def run(sb, *cmd, **kw):
     p = sb.exec(*cmd, **kw)
     return {"stdout": p.stdout.read(), "stderr": p.stderr.read(), "code": p.wait()}
@@ -111,6 +116,15 @@ with app.run(show_logs=False):
         s.terminate()
     sb.wait(raise_on_termination=False)
     out["returncode"] = sb.returncode
+    assert warm.remote(1) == 1  # and now exec into that function's container
+    from nano_modal._utils.aio import run_blocking
+    from nano_modal.client import Client
+    from nano_modal.proto import api_pb2
+    listed = run_blocking(run_blocking(Client.get()).stub.ContainerList(api_pb2.ContainerListRequest()))
+    function_container = next(c.container_id for c in listed.containers if c.function_name == "warm")
+    out["function_exec"] = run(nano_modal.Sandbox(function_container), "bash", "-c", "echo $NANO_MODAL_CONTAINER_ID")
+    out["function_container"] = function_container
+    assert warm.remote(2) == 2  # the function still serves
     main = nano_modal.Sandbox.create("bash", "-c", "echo from main; exit 9", app=app)
     main.wait()
     out["main"] = [main.returncode, main.stdout.read()]
@@ -152,6 +166,10 @@ def test_exec_stdin_files_and_timeouts_work(results: dict[str, Any]) -> None:
     assert results["returncode"] == 137
     assert results["main"] == [9, "from main\n"]
     assert results["volume_in"] == "in the volume" and results["volume_out"] == "out\n"
+
+
+def test_exec_into_a_function_container(results: dict[str, Any]) -> None:
+    assert results["function_exec"] == {"stdout": results["function_container"] + "\n", "stderr": "", "code": 0}
 
 
 def test_no_credential_inside_opens_the_admin_api(results: dict[str, Any]) -> None:
