@@ -42,6 +42,8 @@ __all__ = ["ContainerProcess", "FileIO", "Sandbox", "StreamReader", "StreamWrite
 
 MAX_TIMEOUT = 24 * 3600  # seconds: Modal's limit for a sandbox's lifetime
 POLL = 50.0  # seconds one long-poll (output, wait) may be held by the server
+STDIN_CHUNK = 1024 * 1024  # bytes per ContainerExecPutInput (a big write or file goes in pieces)
+FILE_READ_CHUNK = 8 * 1024 * 1024  # bytes per read of a sandbox's file
 T = TypeVar("T", str, bytes)
 
 
@@ -132,8 +134,11 @@ class StreamWriter:
     async def _drain(self) -> None:
         data, self._buffer = bytes(self._buffer), bytearray()
         client = await Client.get()
-        request = api_pb2.ContainerExecPutInputRequest(exec_id=self._exec_id, data=data, eof=self._eof)
-        await client.stub.ContainerExecPutInput(request, timeout=30)
+        pieces = [data[i : i + STDIN_CHUNK] for i in range(0, len(data), STDIN_CHUNK)] or [b""]
+        for i, piece in enumerate(pieces):
+            last = i == len(pieces) - 1
+            request = api_pb2.ContainerExecPutInputRequest(exec_id=self._exec_id, data=piece, eof=self._eof and last)
+            await client.stub.ContainerExecPutInput(request, timeout=30)
 
 
 class ContainerProcess(Generic[T]):
@@ -393,6 +398,15 @@ class Sandbox:
         result: bytes = out
         return result
 
+    async def _read_file(self, path: str) -> bytes:
+        """In pieces: the server keeps only so much of a command's output unread."""
+        pieces: builtins.list[bytes] = []
+        while True:
+            piece = await self._builtin("read", path, str(sum(map(len, pieces))), str(FILE_READ_CHUNK))
+            pieces.append(piece)
+            if len(piece) < FILE_READ_CHUNK:
+                return b"".join(pieces)
+
     @twin
     async def open(self, path: str, mode: str = "r") -> FileIO:
         """A file in the sandbox: modes r, w, a, x with optional b (binary) and +.
@@ -406,7 +420,7 @@ class Sandbox:
         data = b""
         if mode[0] in "ra" or "+" in mode:
             try:
-                data = await self._builtin("read", path)
+                data = await self._read_file(path)
             except FileNotFoundError:
                 if mode[0] == "r":
                     raise

@@ -245,3 +245,12 @@ def test_pty_size_and_resize(sb: nano_modal.Sandbox) -> None:
     p.stdin.drain()
     assert next(lines).strip() == "50 132"
     assert p.wait() == 0
+
+
+def test_large_files_and_stdin_go_in_pieces(sb: nano_modal.Sandbox) -> None:
+    blob = bytes(range(256)) * (12 * 1024 * 1024 // 256)  # 12 MiB: many stdin pieces, one file
+    with sb.open("/tmp/big.bin", "wb") as f:
+        f.write(blob)
+    assert sb.exec("bash", "-c", "wc -c < /tmp/big.bin").stdout.read().strip() == str(len(blob))
+    assert sb.open("/tmp/big.bin", "rb").read() == blob
+    sb.rm("/tmp/big.bin")

@@ -37,6 +37,10 @@ CHUNK = 64 * 1024
 EXEC_TIMEOUT_CODE = 124  # like `timeout(1)`; Modal reports a timed-out sandbox the same way
 AGENT_PATH = str(Path(__file__).resolve())
 _LENGTHS = struct.Struct(">II")  # header length, data length
+# The worker reads frames from code it does not trust (a function container can run any agent):
+# larger ones end the stream instead of being buffered.
+MAX_HEADER = 1024 * 1024
+MAX_DATA = 64 * 1024 * 1024
 # SandboxRelayDown's fields (but `stdin`, the frame's bytes), as the agent reads them.
 DOWN_DEFAULTS: dict[str, Any] = {
     "exec_id": "", "start": False, "argv": [], "workdir": "", "env": {}, "pty": False,
@@ -48,9 +52,13 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, Any], byte
     """One message: its fields but the bytes one, and the bytes (stdin or output)."""
     try:
         header_len, data_len = _LENGTHS.unpack(await reader.readexactly(_LENGTHS.size))
+        if header_len > MAX_HEADER or data_len > MAX_DATA:
+            return None
         header = json.loads(await reader.readexactly(header_len))
+        if not isinstance(header, dict):
+            return None
         return header, await reader.readexactly(data_len)
-    except (asyncio.IncompleteReadError, ConnectionError):
+    except (asyncio.IncompleteReadError, ConnectionError, ValueError):
         return None
 
 
@@ -183,14 +191,15 @@ class Exec:
             self.send(fd=1, eof=True)
             self.send(fd=2, eof=True)
             return 1
-        if out:
-            self.send(fd=1, data=out)
+        for start in range(0, len(out), CHUNK):
+            self.send(fd=1, data=out[start : start + CHUNK])
+            await self.agent.drain()
         self.send(fd=1, eof=True)
         self.send(fd=2, eof=True)
         return 0
 
-    async def _read(self, path: str) -> bytes:
-        return await asyncio.to_thread(_read_file, path)
+    async def _read(self, path: str, offset: str = "0", size: str = "-1") -> bytes:
+        return await asyncio.to_thread(_read_file, path, int(offset), int(size))
 
     async def _write(self, path: str, mode: str) -> bytes:
         chunks = []
@@ -219,9 +228,10 @@ class Exec:
         return b""
 
 
-def _read_file(path: str) -> bytes:
+def _read_file(path: str, offset: int, size: int) -> bytes:
     with open(path, "rb") as f:
-        return f.read()
+        f.seek(offset)
+        return f.read(size)
 
 
 def _write_file(path: str, mode: str, data: bytes) -> None:

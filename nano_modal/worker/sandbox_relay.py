@@ -84,7 +84,11 @@ async def relay(client: Client, sandbox_id: str, link: AgentLink) -> None:
     async def from_agent() -> None:
         while (frame := await read_frame(reader)) is not None:
             fields, data = frame
-            up.put_nowait(api_pb2.SandboxRelayUp(**fields, data=data))
+            try:
+                up.put_nowait(api_pb2.SandboxRelayUp(**fields, data=data))
+            except (ValueError, TypeError):  # not what an agent sends: end the stream
+                log.warning("sandbox %s: malformed message from its agent; relay closed", sandbox_id)
+                break
         up.put_nowait(None)
 
     async def keepalive() -> None:
