@@ -224,6 +224,29 @@ def test_volumes_are_synced_in_and_committed_on_exit(running: nano_modal.App, tm
         assert b"".join(volume.read_file("out.txt")) == b"written\n"
 
 
+@app.function(serialized=True)
+def deaf_to_exec() -> int:
+    """A function that takes the signal the worker uses to start the exec agent for itself."""
+    import os
+    import signal
+
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+    return os.getpid()
+
+
+def test_exec_into_a_container_whose_agent_never_starts_fails_clearly(running: nano_modal.App) -> None:
+    from nano_modal._utils.aio import run_blocking
+    from nano_modal.client import Client
+    from nano_modal.proto import api_pb2
+
+    deaf_to_exec.remote()
+    listed = run_blocking(run_blocking(Client.get()).stub.ContainerList(api_pb2.ContainerListRequest()))
+    container_id = next(c.container_id for c in listed.containers if c.function_name == "deaf_to_exec")
+    p = nano_modal.Sandbox(container_id).exec("true")
+    assert p.wait() == 126
+    assert "the agent did not start" in p.stderr.read()
+
+
 def test_function_containers_create_sandboxes_in_their_own_app_only(running: nano_modal.App) -> None:
     with other_app.run(show_logs=False):
         foreign = nano_modal.Sandbox.create(app=other_app)

@@ -296,7 +296,7 @@ class SandboxPlane:
         if container.state != ContainerState.RUNNING:
             raise Finished(f"container {container.container_id} is {container.state.value}: exec needs it running")
         sb = self.attached.get(container.container_id)
-        if sb is None:
+        if sb is None or sb.reason:  # not yet, or its agent did not start last time: ask (again)
             fn = self.control.functions[container.function_id]
             sb = SandboxState(container.container_id, container.app_id, fn.name, fn, container, math.inf, 0.0)
             self.attached[container.container_id] = sb
@@ -362,6 +362,14 @@ class SandboxPlane:
         sb = self._owner(first.sandbox_id)
         if sb is None:
             raise NotFound(f"sandbox {first.sandbox_id} not found")
+        if first.error:  # no agent: fail what waits for one; a later exec into a function container retries
+            sb.reason = first.error
+            while not sb.down.empty():
+                down = sb.down.get_nowait()
+                if down.start and (state := self.execs.get(down.exec_id)) is not None:
+                    state.append(2, f"nano-modal: {first.error}\n".encode())
+                    state.exited(126)
+            return
         if sb.container.state == ContainerState.STARTING:
             sb.container.advance(ContainerState.RUNNING)
         sb.container.last_heard = time.monotonic()

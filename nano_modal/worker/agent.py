@@ -20,7 +20,7 @@ from ..client import Client
 from ..exception import ConnectionError
 from ..proto import api_pb2
 from .runtime import ContainerConfig, Runtime
-from .sandbox_relay import AGENT_ARGS, AGENT_SOCKET_ENV, AgentLink, commit_volumes, relay, sync_volumes
+from .sandbox_relay import AGENT_ARGS, AGENT_SOCKET_ENV, ATTACH_TIMEOUT, AgentLink, commit_volumes, relay, sync_volumes
 
 log = logging.getLogger("nano_modal.worker")
 
@@ -175,10 +175,10 @@ class Agent:
         """Start the agent inside a running function container (SIGUSR2 to its entrypoint) and relay
         for it, as for a sandbox: `nano-modal container exec` into a function's container."""
         running = self.containers.get(container_id)
-        if running is None or running.link is None or running.relay is not None:
+        if running is None or running.link is None or (running.relay is not None and not running.relay.done()):
             return
         await running.link.start()
-        running.relay = asyncio.create_task(relay(self.client, container_id, running.link))
+        running.relay = asyncio.create_task(relay(self.client, container_id, running.link, ATTACH_TIMEOUT))
         await self.runtime.signal_entrypoint(running.proc, running.cfg, signal.SIGUSR2)
 
     async def _supervise(self, running: RunningContainer) -> None:

@@ -34,7 +34,8 @@ AGENT_SOCKET_ENV = SOCKET_ENV
 # How a sandbox's container starts: its Python, isolated (no site, no PYTHONPATH), the agent script.
 AGENT_ARGS = ("-I", "-S", AGENT_PATH)
 AGENT_SOCKET = "agent.sock"
-AGENT_CONNECT_TIMEOUT = 60.0  # seconds the agent has to start and dial in
+AGENT_CONNECT_TIMEOUT = 60.0  # seconds a sandbox's agent has to start and dial in
+ATTACH_TIMEOUT = 10.0  # ... and one a running function container starts for an exec
 KEEPALIVE_INTERVAL = 5.0  # the server counts relay traffic as the sandbox's heartbeat
 
 
@@ -76,9 +77,22 @@ class AgentLink:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-async def relay(client: Client, sandbox_id: str, link: AgentLink) -> None:
+async def relay(
+    client: Client, sandbox_id: str, link: AgentLink, connect_timeout: float = AGENT_CONNECT_TIMEOUT
+) -> None:
     """Copy messages between the sandbox's agent and the server until either side ends."""
-    reader, writer = await asyncio.wait_for(link.connected, AGENT_CONNECT_TIMEOUT)
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.shield(link.connected), connect_timeout)
+    except TimeoutError:  # e.g. a function that took SIGUSR2 for itself: say so, do not leave execs hanging
+        log.warning("sandbox %s: its agent did not connect within %.0f s", sandbox_id, connect_timeout)
+        link._stop_listening()
+        failed = api_pb2.SandboxRelayUp(
+            sandbox_id=sandbox_id, error=f"the agent did not start in {connect_timeout:.0f} s"
+        )
+        with contextlib.suppress(Exception):
+            async for _ in client.stub.bidi("SandboxRelay", _one(failed)):
+                pass
+        return
     up: asyncio.Queue[api_pb2.SandboxRelayUp | None] = asyncio.Queue()
 
     async def from_agent() -> None:
@@ -115,6 +129,10 @@ async def relay(client: Client, sandbox_id: str, link: AgentLink) -> None:
             task.cancel()
         with contextlib.suppress(Exception):
             writer.close()
+
+
+async def _one(message: api_pb2.SandboxRelayUp) -> AsyncIterator[api_pb2.SandboxRelayUp]:
+    yield message
 
 
 async def sync_volumes(client: Client, env: dict[str, str], workdir: Path, binds: bool) -> list[Mount]:
