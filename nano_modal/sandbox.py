@@ -17,14 +17,13 @@ in the container that starts commands is container/sandbox_agent.py. See docs/SA
 from __future__ import annotations
 
 import builtins
-import codecs
 import json
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 from . import config
 from ._definition import FunctionOptions
-from ._utils.aio import iterate_blocking, iterate_in_background, twin
+from ._utils.aio import run_blocking, run_in_background, twin
 from .app import App
 from .client import Client
 from .exception import (
@@ -48,38 +47,39 @@ T = TypeVar("T", str, bytes)
 
 
 class StreamReader(Generic[T]):
-    """A process's stdout or stderr: `read()` all of it, or iterate over lines as they come."""
+    """A process's stdout or stderr: `read()` all of it, or iterate over lines as they come.
+
+    Bytes are fetched by offset into a buffer of this reader, and handed out from it, so
+    that stopping an iteration and reading again (or iterating again) loses nothing.
+    """
 
     def __init__(self, exec_id: str, fd: int, text: bool = True) -> None:
         self._exec_id = exec_id
         self._fd = fd
         self._text = text
-        self._offset = 0
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._offset = 0  # of the next byte to fetch from the server
+        self._pending = b""  # fetched, not handed out yet
+        self._eof = False
 
-    async def _chunks(self) -> AsyncIterator[bytes]:
+    async def _fetch(self) -> None:
+        """One long-poll: more bytes into the buffer, or the end of the stream."""
         client = await Client.get()
-        while True:
-            request = api_pb2.ContainerExecGetOutputRequest(
-                exec_id=self._exec_id, fd=self._fd, offset=self._offset, timeout=POLL
-            )
-            response = await client.stub.ContainerExecGetOutput(request, timeout=POLL + 10)
-            self._offset = response.next_offset
-            if response.data:
-                yield response.data
-            if response.eof:
-                return
+        request = api_pb2.ContainerExecGetOutputRequest(
+            exec_id=self._exec_id, fd=self._fd, offset=self._offset, timeout=POLL
+        )
+        response = await client.stub.ContainerExecGetOutput(request, timeout=POLL + 10)
+        self._offset = response.next_offset
+        self._pending += response.data
+        self._eof = response.eof
 
-    def _raw_chunks(self) -> Iterator[bytes]:
-        """Blocking: the bytes as they arrive, in whatever pieces (for terminals: no line buffering)."""
-        return iterate_blocking(self._chunks())
-
-    def _out(self, data: bytes, final: bool = False) -> Any:
-        return self._decoder.decode(data, final) if self._text else data
+    def _out(self, data: bytes) -> Any:
+        return data.decode(errors="replace") if self._text else data
 
     async def _read(self) -> T:
-        data = b"".join([chunk async for chunk in self._chunks()])
-        out: T = self._out(data, final=True)
+        while not self._eof:
+            await self._fetch()
+        data, self._pending = self._pending, b""
+        out: T = self._out(data)
         return out
 
     @twin
@@ -87,21 +87,33 @@ class StreamReader(Generic[T]):
         """Everything the stream has left, once the process has closed it."""
         return await self._read()
 
-    async def _lines(self) -> AsyncIterator[T]:
-        pending = b""
-        async for chunk in self._chunks():
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                yield self._out(line + b"\n")
-        if pending:
-            yield self._out(pending, final=True)
+    async def _next_line(self) -> T | None:
+        while b"\n" not in self._pending and not self._eof:
+            await self._fetch()
+        if not self._pending:
+            return None
+        line, newline, self._pending = self._pending.partition(b"\n")
+        out: T = self._out(line + newline)
+        return out
+
+    async def _next_chunk(self) -> bytes | None:
+        while not self._pending and not self._eof:
+            await self._fetch()
+        chunk, self._pending = self._pending, b""
+        return chunk or None
+
+    def _raw_chunks(self) -> Iterator[bytes]:
+        """Blocking: the bytes as they arrive, in whatever pieces (for terminals: no line buffering)."""
+        while (chunk := run_blocking(self._next_chunk())) is not None:
+            yield chunk
 
     def __iter__(self) -> Iterator[T]:
-        return iterate_blocking(self._lines())
+        while (line := run_blocking(self._next_line())) is not None:
+            yield line
 
-    def __aiter__(self) -> AsyncIterator[T]:
-        return iterate_in_background(self._lines())
+    async def __aiter__(self) -> AsyncIterator[T]:
+        while (line := await run_in_background(self._next_line())) is not None:
+            yield line
 
 
 class StreamWriter:

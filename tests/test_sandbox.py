@@ -80,6 +80,16 @@ def test_stdin_round_trip(sb: nano_modal.Sandbox) -> None:
     assert p.wait() == 0
 
 
+def test_reading_after_a_partial_iteration_loses_nothing(sb: nano_modal.Sandbox) -> None:
+    p = sb.exec("bash", "-c", "printf 'a\\nb\\nc'; printf 'é' >&2")
+    lines = iter(p.stdout)
+    assert next(lines) == "a\n"
+    del lines  # the caller stops iterating; what was fetched with "a" stays in the reader
+    assert p.stdout.read() == "b\nc"
+    assert p.stdout.read() == ""  # at the end: nothing more
+    assert list(p.stderr) == ["é"]
+
+
 def test_binary_output_and_workdir(sb: nano_modal.Sandbox) -> None:
     p = sb.exec("bash", "-c", "pwd; printf '\\x00\\xff'", workdir="/tmp", text=False)
     assert p.stdout.read() == b"/tmp\n\x00\xff"

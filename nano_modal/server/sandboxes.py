@@ -145,6 +145,9 @@ class SandboxPlane:
                         f"memory={definition.memory_mb or config.DEFAULT_MEMORY_MB} MiB"
                     )
                 await asyncio.sleep(0.05)
+        if request.name and self._by_name(request.app_id, request.name) is not None:  # taken while it waited
+            self.control.stop_container(container)
+            raise Invalid(f"a running sandbox named {request.name!r} already exists in app {app.name}")
         sb = SandboxState(
             sandbox_id,
             request.app_id,
