@@ -58,6 +58,12 @@ CONTAINER_HEARTBEAT_INTERVAL = 5.0  # seconds between a container's heartbeats
 CONTAINER_HEARTBEAT_TIMEOUT = 30.0  # a running container silent this long is stopped and replaced
 CONTAINER_MAX_BATCH = 100  # inputs a container takes at once when the queue is deep
 
+# --- web endpoints ----------------------------------------------------------------------
+WEB_METHOD = "__web__"  # method_name of inputs that carry an HTTP request or a WebSocket session
+WEB_RESPONSE_TIMEOUT = 150.0  # seconds the gateway waits for a container to start answering
+WEB_RECEIVE_POLL = 20.0  # seconds a container long-polls for a WebSocket client's next message
+WEB_SERVER_STARTUP_TIMEOUT = 5.0  # @web_server: seconds to wait for the port (Modal's default)
+
 # --- objects: Dict, Queue, Secret, Volume -------------------------------------------------
 ENV_ENVIRONMENT = "NANO_MODAL_ENVIRONMENT"  # default environment of named objects ("main" when unset)
 DEFAULT_ENVIRONMENT = "main"

@@ -12,13 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import config
 from ..cls import _MISSING, _parameters, hook_methods
 from ..proto import api_pb2
 from ..serialization import deserialize
 from .io import ContainerIO
 from .web import make_web_handler
-
-WEB_METHOD = "__web__"  # method_name of inputs that carry an HTTP request (see server/gateway.py)
 
 
 def load_target(io_: ContainerIO, definition: api_pb2.FunctionDefinition) -> Any:
@@ -67,8 +66,8 @@ class Target:
                 self.web_handlers[method.name] = make_web_handler(method.web, getattr(self.instance, method.name))
 
     def resolve(self, method_name: str) -> Callable[..., Any]:
-        if method_name.startswith(WEB_METHOD):  # "__web__" or "__web__.<method>"
-            handler = self.web_handlers.get(method_name[len(WEB_METHOD) + 1 :])
+        if method_name.startswith(config.WEB_METHOD):  # "__web__" or "__web__.<method>"
+            handler = self.web_handlers.get(method_name[len(config.WEB_METHOD) + 1 :])
             if handler is None:
                 raise AttributeError(f"{self.definition.name} has no web endpoint {method_name!r}")
             return handler

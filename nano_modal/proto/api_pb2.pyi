@@ -361,14 +361,18 @@ class Schedule(_message.Message):
     def __init__(self, period_seconds: _Optional[float] = ..., cron: _Optional[str] = ..., timezone: _Optional[str] = ...) -> None: ...
 
 class WebEndpoint(_message.Message):
-    __slots__ = ("kind", "method", "requires_proxy_auth")
+    __slots__ = ("kind", "method", "requires_proxy_auth", "port", "startup_timeout")
     KIND_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     REQUIRES_PROXY_AUTH_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    STARTUP_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     kind: str
     method: str
     requires_proxy_auth: bool
-    def __init__(self, kind: _Optional[str] = ..., method: _Optional[str] = ..., requires_proxy_auth: _Optional[bool] = ...) -> None: ...
+    port: int
+    startup_timeout: float
+    def __init__(self, kind: _Optional[str] = ..., method: _Optional[str] = ..., requires_proxy_auth: _Optional[bool] = ..., port: _Optional[int] = ..., startup_timeout: _Optional[float] = ...) -> None: ...
 
 class MethodDefinition(_message.Message):
     __slots__ = ("name", "is_generator", "is_async", "web")
@@ -731,6 +735,26 @@ class ContainerHeartbeatResponse(_message.Message):
     CANCELLED_INPUT_IDS_FIELD_NUMBER: _ClassVar[int]
     cancelled_input_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, cancelled_input_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ContainerWebReceiveRequest(_message.Message):
+    __slots__ = ("container_id", "input_id", "after", "timeout")
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    INPUT_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    input_id: str
+    after: int
+    timeout: float
+    def __init__(self, container_id: _Optional[str] = ..., input_id: _Optional[str] = ..., after: _Optional[int] = ..., timeout: _Optional[float] = ...) -> None: ...
+
+class ContainerWebReceiveResponse(_message.Message):
+    __slots__ = ("messages", "closed")
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedScalarFieldContainer[bytes]
+    closed: bool
+    def __init__(self, messages: _Optional[_Iterable[bytes]] = ..., closed: _Optional[bool] = ...) -> None: ...
 
 class ContainerInitFailedRequest(_message.Message):
     __slots__ = ("container_id", "exception", "exception_repr", "traceback")

@@ -19,6 +19,7 @@ from .. import config
 from ..proto import api_pb2
 from .state import App, Call, Container, ContainerState, FunctionRuntime, QueuedInput, Worker
 from .store import AppRow, CallRow, FunctionRow, InputRow, LogRow, OutputRow, Store
+from .web_channels import WebChannels
 
 log = logging.getLogger("nano_modal.server")
 
@@ -91,6 +92,7 @@ class ControlPlane:
         self.bound: dict[str, str] = {}  # bind key of a class instance -> its function id
         # Extra environment for a new container of a function (object_service.py adds secrets and volumes).
         self.container_env_hooks: list[Callable[[FunctionRuntime], dict[str, str]]] = []
+        self.web_channels = WebChannels()  # WebSocket client messages for the containers serving them
 
     # ------------------------------------------------------------------ recovery
 

@@ -361,6 +361,17 @@ class Service(ObjectRpcs, api_pb2_grpc.NanoModalServicer):
         gone = [i for i in request.running_input_ids if i not in container.held]
         return api_pb2.ContainerHeartbeatResponse(cancelled_input_ids=gone)
 
+    async def ContainerWebReceive(
+        self, request: api_pb2.ContainerWebReceiveRequest, context: Context
+    ) -> api_pb2.ContainerWebReceiveResponse:
+        container = await self._container(context, request.container_id)
+        item = container.held.get(request.input_id)
+        if item is None:  # only the container running the session may read its messages
+            return api_pb2.ContainerWebReceiveResponse(closed=True)
+        timeout = min(request.timeout, config.WEB_RECEIVE_POLL)
+        messages, closed = await self.control.web_channels.receive(item.call_id, request.after, timeout)
+        return api_pb2.ContainerWebReceiveResponse(messages=messages, closed=closed)
+
     async def ContainerInitFailed(self, request: api_pb2.ContainerInitFailedRequest, context: Context) -> api_pb2.Empty:
         container = await self._container(context, request.container_id)
         self.control.container_init_failed(container, request)
