@@ -23,13 +23,13 @@ import hmac
 import io
 import logging
 import pickle
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import config
@@ -75,12 +75,19 @@ def hash_secret(secret: str) -> str:
 
 
 class Gateway:
-    def __init__(self, control: ControlPlane, deployments: Deployments, blobs: BlobStore) -> None:
+    def __init__(
+        self,
+        control: ControlPlane,
+        deployments: Deployments,
+        blobs: BlobStore,
+        extra_routes: Sequence[BaseRoute] = (),  # matched first: the dashboard's /_/ pages
+    ) -> None:
         self.control = control
         self.deployments = deployments
         self.blobs = blobs
         self.app = Starlette(
             routes=[
+                *extra_routes,
                 Route("/{app}/{function}", self.handle, methods=_METHODS),
                 Route("/{app}/{function}/{path:path}", self.handle, methods=_METHODS),
                 WebSocketRoute("/{app}/{function}", self.handle_websocket),

@@ -21,6 +21,7 @@ from ..client import channel_options
 from ..proto import api_pb2_grpc
 from .blobs import BlobStore
 from .control import ControlPlane
+from .dashboard import Dashboard
 from .gateway import Gateway
 from .object_service import ObjectPlane
 from .scheduler import Scheduler
@@ -67,7 +68,8 @@ async def serve(
     api_pb2_grpc.add_NanoModalServicer_to_server(service, server)  # type: ignore[no-untyped-call]
     bound = server.add_insecure_port(f"{host}:{port}")
     await server.start()
-    web, service.web_base_url = await start_gateway(Gateway(control, service.deployments, blobs), host, http_port)
+    gateway = Gateway(control, service.deployments, blobs, extra_routes=Dashboard(control, token).routes)
+    web, service.web_base_url = await start_gateway(gateway, host, http_port)
     scheduler = asyncio.create_task(Scheduler(control).run())
     janitor = asyncio.create_task(_forget_old_calls(store))
     reaper = asyncio.create_task(objects.reap_forever())  # ephemeral objects whose client left
