@@ -17,6 +17,9 @@ import grpc
 import grpc.aio
 
 from . import config
+from ._fast_lane import UNARY_METHODS, FastLane
+from ._fast_lane import enabled as fast_lane_enabled
+from ._fast_lane import host_of as fast_lane_host
 from ._utils.aio import run_in_background
 from .exception import (
     AlreadyExistsError,
@@ -68,12 +71,21 @@ class _Stub:
         self._raw = api_pb2_grpc.NanoModalStub(channel)  # type: ignore[no-untyped-call]
         self._metadata = ((config.TOKEN_METADATA_KEY, token),)
         self._server_url = server_url
+        self.fast: FastLane | None = None  # set once the server says where its fast lane is
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         method = getattr(self._raw, name)
 
         async def call(request: Any, timeout: float | None = None) -> Any:
             try:
+                if self.fast is not None and name in UNARY_METHODS:
+                    try:
+                        return await self.fast.call(name, request, timeout)
+                    except grpc.aio.AioRpcError as exc:
+                        if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                            raise
+                        # The fast lane is gone (a restarted server listens elsewhere): gRPC from now on.
+                        self.fast = None
                 return await method(request, metadata=self._metadata, timeout=timeout)
             except grpc.aio.AioRpcError as exc:
                 raise translate_rpc_error(exc, self._server_url) from None
@@ -161,6 +173,9 @@ class Client:
             )
         self.role = response.role
         self.web_base_url = response.web_base_url
+        host = fast_lane_host(self.server_url)
+        if response.fast_lane_port and host and fast_lane_enabled():
+            self.stub.fast = FastLane(host, response.fast_lane_port, self.token)
 
     @classmethod
     def reset(cls) -> None:

@@ -18,6 +18,7 @@ PROTOCOL_VERSION = 1
 ENV_HOME = "NANO_MODAL_HOME"  # state directory, default ~/.nano-modal
 ENV_SERVER_URL = "NANO_MODAL_SERVER_URL"  # host:port of a running server; unset means embedded
 ENV_TOKEN = "NANO_MODAL_TOKEN"  # the credential a client presents
+ENV_FAST_LANE = "NANO_MODAL_FAST_LANE"  # "0": send every call over gRPC (see _fast_lane.py)
 ENV_CONTAINER_ID = "NANO_MODAL_CONTAINER_ID"  # set only inside containers
 ENV_IS_REMOTE = "NANO_MODAL_IS_REMOTE"  # "1" inside a container
 ENV_BLOCK_NETWORK = "NANO_MODAL_BLOCK_NETWORK"  # "1" in a ContainerSpec's env: no network but loopback

@@ -72,16 +72,18 @@ class HelloRequest(_message.Message):
     def __init__(self, client_version: _Optional[str] = ...) -> None: ...
 
 class HelloResponse(_message.Message):
-    __slots__ = ("server_version", "protocol_version", "role", "web_base_url")
+    __slots__ = ("server_version", "protocol_version", "role", "web_base_url", "fast_lane_port")
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     WEB_BASE_URL_FIELD_NUMBER: _ClassVar[int]
+    FAST_LANE_PORT_FIELD_NUMBER: _ClassVar[int]
     server_version: str
     protocol_version: int
     role: str
     web_base_url: str
-    def __init__(self, server_version: _Optional[str] = ..., protocol_version: _Optional[int] = ..., role: _Optional[str] = ..., web_base_url: _Optional[str] = ...) -> None: ...
+    fast_lane_port: int
+    def __init__(self, server_version: _Optional[str] = ..., protocol_version: _Optional[int] = ..., role: _Optional[str] = ..., web_base_url: _Optional[str] = ..., fast_lane_port: _Optional[int] = ...) -> None: ...
 
 class AppCreateRequest(_message.Message):
     __slots__ = ("name", "ephemeral")
@@ -658,7 +660,7 @@ class ContainerHelloRequest(_message.Message):
     def __init__(self, container_id: _Optional[str] = ...) -> None: ...
 
 class ContainerHelloResponse(_message.Message):
-    __slots__ = ("function_id", "app_id", "definition", "app_function_ids")
+    __slots__ = ("function_id", "app_id", "definition", "app_function_ids", "fast_lane_port")
     class AppFunctionIdsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -670,11 +672,13 @@ class ContainerHelloResponse(_message.Message):
     APP_ID_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_FIELD_NUMBER: _ClassVar[int]
     APP_FUNCTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    FAST_LANE_PORT_FIELD_NUMBER: _ClassVar[int]
     function_id: str
     app_id: str
     definition: FunctionDefinition
     app_function_ids: _containers.ScalarMap[str, str]
-    def __init__(self, function_id: _Optional[str] = ..., app_id: _Optional[str] = ..., definition: _Optional[_Union[FunctionDefinition, _Mapping]] = ..., app_function_ids: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    fast_lane_port: int
+    def __init__(self, function_id: _Optional[str] = ..., app_id: _Optional[str] = ..., definition: _Optional[_Union[FunctionDefinition, _Mapping]] = ..., app_function_ids: _Optional[_Mapping[str, str]] = ..., fast_lane_port: _Optional[int] = ...) -> None: ...
 
 class ContainerInput(_message.Message):
     __slots__ = ("input_id", "call_id", "idx", "args", "attempt", "kind", "method_name")

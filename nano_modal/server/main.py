@@ -22,6 +22,7 @@ from ..proto import api_pb2_grpc
 from .blobs import BlobStore
 from .control import ControlPlane
 from .dashboard import Dashboard
+from .fast_lane import FastLaneServer
 from .gateway import Gateway
 from .object_service import ObjectPlane
 from .scheduler import Scheduler
@@ -49,6 +50,7 @@ async def serve(
     host: str,
     port: int,
     http_port: int,
+    fast_port: int,
     state_dir: Path,
     blob_dir: Path | None,
     store_url: str | None,
@@ -68,6 +70,9 @@ async def serve(
     api_pb2_grpc.add_NanoModalServicer_to_server(service, server)  # type: ignore[no-untyped-call]
     bound = server.add_insecure_port(f"{host}:{port}")
     await server.start()
+    fast_lane = None
+    if fast_port >= 0:
+        fast_lane, service.fast_lane_port = await FastLaneServer(service).start(host, fast_port)
     gateway = Gateway(control, service.deployments, blobs, extra_routes=Dashboard(control, token).routes)
     web, service.web_base_url = await start_gateway(gateway, host, http_port)
     scheduler = asyncio.create_task(Scheduler(control).run())
@@ -96,6 +101,8 @@ async def serve(
     janitor.cancel()
     reaper.cancel()
     web.should_exit = True
+    if fast_lane is not None:
+        fast_lane.close()
     await server.stop(grace=1.0)
     store.close()
 
@@ -134,6 +141,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--store", default=None, help="SQLAlchemy URL of the state store (default: SQLite file)")
     parser.add_argument("--port-file", type=Path, default=None, help="write the bound port here once serving")
     parser.add_argument("--http-port", type=int, default=0, help="port of the web endpoint gateway (0: any free)")
+    parser.add_argument(
+        "--fast-port", type=int, default=0, help="port of the fast lane for unary calls (0: any free, -1: off)"
+    )
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -141,5 +151,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     state_dir = args.state_dir or config.home_dir() / "server"
     asyncio.run(
-        serve(args.host, args.port, args.http_port, state_dir, args.blob_dir, args.store, args.port_file, args.quiet)
+        serve(
+            args.host,
+            args.port,
+            args.http_port,
+            args.fast_port,
+            state_dir,
+            args.blob_dir,
+            args.store,
+            args.port_file,
+            args.quiet,
+        )
     )

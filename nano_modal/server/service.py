@@ -49,6 +49,7 @@ class Service(ObjectRpcs, api_pb2_grpc.NanoModalServicer):
         self.blobs = blobs
         self.admin_token = admin_token
         self.web_base_url = ""  # set by main once the HTTP gateway listens
+        self.fast_lane_port = 0  # set by main once the fast lane listens
 
     # --- credentials -----------------------------------------------------------------
 
@@ -97,6 +98,7 @@ class Service(ObjectRpcs, api_pb2_grpc.NanoModalServicer):
             protocol_version=config.PROTOCOL_VERSION,
             role="container" if container else "admin",
             web_base_url=self.web_base_url,
+            fast_lane_port=self.fast_lane_port,
         )
 
     async def ProxyTokenCreate(self, request: api_pb2.Empty, context: Context) -> api_pb2.ProxyToken:
@@ -337,7 +339,11 @@ class Service(ObjectRpcs, api_pb2_grpc.NanoModalServicer):
         fn = self.control.container_hello(container)
         siblings = {f.name: f.function_id for f in self.control.functions.values() if f.app_id == fn.app_id}
         return api_pb2.ContainerHelloResponse(
-            function_id=fn.function_id, app_id=fn.app_id, definition=fn.definition, app_function_ids=siblings
+            function_id=fn.function_id,
+            app_id=fn.app_id,
+            definition=fn.definition,
+            app_function_ids=siblings,
+            fast_lane_port=self.fast_lane_port,
         )
 
     async def ContainerGetInputs(

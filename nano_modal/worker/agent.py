@@ -26,7 +26,7 @@ LOG_FLUSH_INTERVAL = 0.02  # seconds between log shipments
 LOG_BATCH_MAX = 500  # lines per WorkerLogs request
 LOG_LINE_MAX = 64 * 1024  # longer lines are split
 # Variables from the worker's own environment that containers may see; nothing else leaks in.
-PASSTHROUGH_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+PASSTHROUGH_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", config.ENV_FAST_LANE)
 
 
 def _memory_mb() -> int:
