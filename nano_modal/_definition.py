@@ -45,6 +45,8 @@ class FunctionOptions:
     batch_wait_ms: int = 0
     schedule: Any = None  # Period | Cron: only deployed apps run on a schedule
     web: api_pb2.WebEndpoint | None = None  # set by @fastapi_endpoint / @asgi_app / @wsgi_app
+    gpu: str = ""  # normalized gpu= spec (see _gpu.py)
+    restrict_modal_access: bool = False
 
     def validate(self, name: str) -> None:
         def bad(what: str) -> InvalidError:
@@ -93,6 +95,8 @@ class FunctionOptions:
         definition.max_concurrent_inputs = self.max_concurrent_inputs
         definition.batch_max_size = self.batch_max_size
         definition.batch_wait_ms = self.batch_wait_ms
+        definition.gpu = self.gpu
+        definition.restrict_modal_access = self.restrict_modal_access
         if self.schedule is not None:
             definition.schedule.CopyFrom(self.schedule.to_proto())
         if self.web is not None:

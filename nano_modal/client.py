@@ -47,7 +47,9 @@ def translate_rpc_error(exc: grpc.aio.AioRpcError, server_url: str) -> Error:
     code = exc.code()
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         return ConnectionError(f"cannot reach the nano-modal server at {server_url}: {exc.details()}")
-    if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+    if code == grpc.StatusCode.PERMISSION_DENIED:  # a valid token that may not do this
+        return AuthError(exc.details() or "permission denied")
+    if code == grpc.StatusCode.UNAUTHENTICATED:
         return AuthError(
             f"the server at {server_url} rejected the token ({exc.details()}); "
             f"set {config.ENV_TOKEN} or run `nano-modal token set`"

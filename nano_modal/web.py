@@ -12,6 +12,7 @@ print(square.get_web_url())   # http://HOST:PORT/<app>/square/
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -49,6 +50,21 @@ def fastapi_endpoint(
         raise InvalidError(f"fastapi_endpoint(method=...) must be one of {', '.join(_HTTP_METHODS)}, got {method!r}")
     return _mark(
         api_pb2.WebEndpoint(kind="fastapi_endpoint", method=method.upper(), requires_proxy_auth=requires_proxy_auth)
+    )
+
+
+def web_endpoint(
+    _warn_parentheses_missing: Any = None,
+    *,
+    method: str = "GET",
+    label: str | None = None,
+    docs: bool = False,
+    requires_proxy_auth: bool = False,
+) -> Callable[[F], F]:
+    """Modal's older name for `fastapi_endpoint`, accepted with a DeprecationWarning."""
+    warnings.warn("web_endpoint is called fastapi_endpoint now", DeprecationWarning, stacklevel=2)
+    return fastapi_endpoint(
+        _warn_parentheses_missing, method=method, label=label, docs=docs, requires_proxy_auth=requires_proxy_auth
     )
 
 

@@ -15,8 +15,11 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 
+from .. import _gpu as gpu
 from .. import config
+from ..exception import InvalidError
 from ..proto import api_pb2
+from ..serialization import serialize
 from .state import App, Call, Container, ContainerState, FunctionRuntime, QueuedInput, Worker
 from .store import AppRow, CallRow, FunctionRow, InputRow, LogRow, OutputRow, Store
 from .web_channels import WebChannels
@@ -293,6 +296,45 @@ class ControlPlane:
     def _check_loadable(self, fn: FunctionRuntime) -> None:
         if fn.init_failure is not None:
             raise Invalid(f"function {fn.name} failed to start: {fn.init_failure.exception_repr}")
+        reason = self.unplaceable(fn)
+        if reason is not None:
+            raise Invalid(reason)
+
+    def unplaceable(self, fn: FunctionRuntime) -> str | None:
+        """Why no live worker could ever run a container of `fn` (None while none is registered:
+        one may yet come), so that such calls fail with a reason instead of waiting forever."""
+        alive = [w for w in self.workers.values() if w.alive]
+        cpu = fn.definition.cpu or config.DEFAULT_CPU
+        memory = fn.definition.memory_mb or config.DEFAULT_MEMORY_MB
+        wants_gpu = gpu.parse(fn.definition.gpu)
+        if not alive or any(
+            w.cpu * config.WORKER_CPU_OVERCOMMIT >= cpu
+            and w.memory_mb >= memory
+            and (not wants_gpu or gpu.pick(wants_gpu, w.gpus, set()) is not None)
+            for w in alive
+        ):
+            return None
+        if wants_gpu:
+            offered = sorted({name for w in alive for name in w.gpus}) or ["none"]
+            wanted = fn.definition.gpu
+            return f"no worker can run {fn.name}: it asks for gpu={wanted!r}; the workers' GPUs: {', '.join(offered)}"
+        most_cpu = max(w.cpu for w in alive) * config.WORKER_CPU_OVERCOMMIT
+        most_memory = max(w.memory_mb for w in alive)
+        return (
+            f"no worker can run {fn.name}: it asks for cpu={cpu:g} and memory={memory:,} MiB, "
+            f"and the largest worker offers cpu={most_cpu:g} and memory={most_memory:,} MiB"
+        )
+
+    def fail_unplaceable(self, fn: FunctionRuntime, reason: str) -> None:
+        """Fail the queued inputs of a function no worker can run (the workers that could have left)."""
+        items = list(fn.queue)
+        fn.queue.clear()
+        error = serialize(InvalidError(reason))
+        rows = [
+            OutputRow(i.call_id, i.input_id, i.idx, api_pb2.OUTPUT_STATUS_INIT_FAILURE, error, "", reason, "", True)
+            for i in items
+        ]
+        self._record_outputs(rows)
 
     @staticmethod
     def _queued(call: Call, inputs: Iterable[api_pb2.FunctionInput]) -> list[QueuedInput]:
@@ -603,7 +645,8 @@ class ControlPlane:
 
     def register_worker(self, request: api_pb2.WorkerRegisterRequest) -> str:
         worker_id = request.worker_id or new_id("wk")
-        self.workers[worker_id] = Worker(worker_id, request.hostname, request.cpu, int(request.memory_mb))
+        worker = Worker(worker_id, request.hostname, request.cpu, int(request.memory_mb), gpus=list(request.gpus))
+        self.workers[worker_id] = worker
         log.info(
             "worker %s registered: %s, %.1f cpu, %d MiB", worker_id, request.hostname, request.cpu, request.memory_mb
         )
@@ -647,15 +690,19 @@ class ControlPlane:
         """Reserve room for one container of `fn` on the worker with the most free cpu."""
         cpu = fn.definition.cpu or config.DEFAULT_CPU
         memory = fn.definition.memory_mb or config.DEFAULT_MEMORY_MB
+        wants_gpu = gpu.parse(fn.definition.gpu)
         best: Worker | None = None
         best_free = -1.0
+        devices: tuple[int, ...] = ()
         for worker in self.workers.values():
             if not worker.alive or worker.starting() >= _max_starting(worker):
                 continue
             used_cpu, used_mem = worker.reserved()
             free_cpu = worker.cpu * config.WORKER_CPU_OVERCOMMIT - used_cpu
             if free_cpu >= cpu and worker.memory_mb - used_mem >= memory and free_cpu > best_free:
-                best, best_free = worker, free_cpu
+                picked = gpu.pick(wants_gpu, worker.gpus, worker.gpus_taken()) if wants_gpu else ()
+                if picked is not None:
+                    best, best_free, devices = worker, free_cpu, picked
         if best is None:
             return None
         container = Container(
@@ -667,12 +714,15 @@ class ControlPlane:
             cpu,
             memory,
             version=fn.version,
+            gpu_devices=devices,
         )
         self.containers[container.container_id] = container
         self.container_tokens[container.token] = container.container_id
         fn.containers[container.container_id] = container
         best.containers[container.container_id] = container
         env = {config.ENV_BLOCK_NETWORK: "1"} if fn.definition.block_network else {}
+        if devices:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, devices))
         for hook in self.container_env_hooks:  # resolved now, so a rotated secret reaches new containers
             env.update(hook(fn))
         best.to_start.append(

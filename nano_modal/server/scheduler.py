@@ -100,5 +100,9 @@ class Scheduler:
                 wanted = min(wanted, fn.definition.max_containers - len(live))
             for _ in range(wanted):
                 if control.place_container(fn) is None:
-                    control.evict_idle_container(needed_by=fn)  # room for it on a later pass
+                    reason = control.unplaceable(fn)
+                    if reason is not None:
+                        control.fail_unplaceable(fn, reason)
+                    else:
+                        control.evict_idle_container(needed_by=fn)  # room for it on a later pass
                     break

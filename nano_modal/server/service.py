@@ -63,14 +63,25 @@ class Service(ObjectRpcs, api_pb2_grpc.NanoModalServicer):
         if not hmac.compare_digest(self._token(context), self.admin_token):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid or missing token")
 
-    async def _any(self, context: Context) -> Container | None:
-        """Admin or container: returns the container when the caller is one."""
+    async def _any(self, context: Context, *, allow_restricted: bool = False, volume_id: str = "") -> Container | None:
+        """Admin or container: returns the container when the caller is one.
+
+        A container of a function with restrict_modal_access=True may only move its own
+        payloads (`allow_restricted`) and use the volumes mounted on it (`volume_id`)."""
         token = self._token(context)
         if hmac.compare_digest(token, self.admin_token):
             return None
         container = self.control.container_by_token(token)
         if container is None:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid or missing token")
+        assert container is not None
+        definition = self.control._function(container.function_id).definition
+        own_volume = bool(volume_id) and volume_id in {m.volume_id for m in definition.volume_mounts}
+        if definition.restrict_modal_access and not allow_restricted and not own_volume:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"{definition.name} runs with restrict_modal_access=True: it may not use the platform's API",
+            )
         return container
 
     async def _container(self, context: Context, container_id: str) -> Container:
@@ -92,7 +103,7 @@ class Service(ObjectRpcs, api_pb2_grpc.NanoModalServicer):
     # --- session and apps ------------------------------------------------------------
 
     async def Hello(self, request: api_pb2.HelloRequest, context: Context) -> api_pb2.HelloResponse:
-        container = await self._any(context)
+        container = await self._any(context, allow_restricted=True)
         return api_pb2.HelloResponse(
             server_version=__version__,
             protocol_version=config.PROTOCOL_VERSION,
@@ -273,7 +284,7 @@ class Service(ObjectRpcs, api_pb2_grpc.NanoModalServicer):
     # --- blobs -----------------------------------------------------------------------
 
     async def BlobHas(self, request: api_pb2.BlobHasRequest, context: Context) -> api_pb2.BlobHasResponse:
-        await self._any(context)
+        await self._any(context, allow_restricted=True)
         try:
             return api_pb2.BlobHasResponse(exists=self.blobs.has(request.blob_id))
         except ValueError as exc:
@@ -283,7 +294,7 @@ class Service(ObjectRpcs, api_pb2_grpc.NanoModalServicer):
     async def BlobPut(
         self, request_iterator: AsyncIterator[api_pb2.BlobChunk], context: Context
     ) -> api_pb2.BlobPutResponse:
-        await self._any(context)
+        await self._any(context, allow_restricted=True)
         blob_id = ""
         chunks: list[bytes] = []
         async for chunk in request_iterator:
@@ -296,7 +307,7 @@ class Service(ObjectRpcs, api_pb2_grpc.NanoModalServicer):
         return api_pb2.BlobPutResponse(blob_id=blob_id)
 
     async def BlobGet(self, request: api_pb2.BlobGetRequest, context: Context) -> AsyncIterator[api_pb2.BlobChunk]:
-        await self._any(context)
+        await self._any(context, allow_restricted=True)
         try:
             data = self.blobs.read(request.blob_id)
         except (ValueError, FileNotFoundError):

@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -34,6 +35,18 @@ def _memory_mb() -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
     except (ValueError, OSError):
         return 4096
+
+
+def _gpus() -> list[str]:
+    """The models of this host's NVIDIA GPUs, one per device (none without nvidia-smi)."""
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    # "GPU 0: Tesla T4 (UUID: GPU-...)" -> "Tesla T4"
+    return [line.split(":", 1)[1].split("(UUID")[0].strip() for line in listing.splitlines() if line.startswith("GPU ")]
 
 
 @dataclass
@@ -82,6 +95,7 @@ class Agent:
             memory_mb=self.memory_mb,
             runtimes=[self.runtime.name],
             worker_id=self.worker_id,
+            gpus=_gpus(),
         )
         self.worker_id = (await self.client.stub.WorkerRegister(request, timeout=config.CONNECT_TIMEOUT)).worker_id
         log.info(
