@@ -53,6 +53,7 @@ SCALE_UP_MIN_DRAIN = 2.0  # no new container for a queue the live ones clear fas
 WORKER_CPU_OVERCOMMIT = 4.0  # containers may reserve this many times the worker's cores
 OUTPUT_RETENTION = 7 * 24 * 3600.0  # seconds results of finished calls are kept
 CALL_MEMORY_IDLE = 600.0  # finished calls untouched this long leave memory (still in the store)
+LEADER_POLL_INTERVAL = 1.0  # seconds between a standby server's tries for the store lease (and lease checks)
 
 # --- container -------------------------------------------------------------------------
 CONTAINER_HEARTBEAT_INTERVAL = 5.0  # seconds between a container's heartbeats

@@ -19,6 +19,7 @@ import uvicorn
 from .. import config
 from ..client import channel_options
 from ..proto import api_pb2_grpc
+from . import leader
 from .blobs import BlobStore
 from .control import ControlPlane
 from .dashboard import Dashboard
@@ -59,7 +60,14 @@ async def serve(
 ) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     token, is_new = admin_token(state_dir)
-    store = SqlStore(store_url or f"sqlite:///{state_dir / 'state.db'}")
+    store_url = store_url or f"sqlite:///{state_dir / 'state.db'}"
+    lease = await leader.acquire(
+        store_url,
+        announce=lambda: print(
+            "standby: another server is active on this store; this one takes over when it stops", file=sys.stderr
+        ),
+    )
+    store = SqlStore(store_url)
     control = ControlPlane(store)
     requeued = control.recover()
     objects = ObjectPlane(store, control, state_dir)
@@ -75,6 +83,7 @@ async def serve(
         fast_lane, service.fast_lane_port = await FastLaneServer(service).start(host, fast_port)
     gateway = Gateway(control, service.deployments, blobs, extra_routes=Dashboard(control, token).routes)
     web, service.web_base_url = await start_gateway(gateway, host, http_port)
+    lease_watch = asyncio.create_task(lease.watch(_exit_lease_lost))
     scheduler = asyncio.create_task(Scheduler(control).run())
     janitor = asyncio.create_task(_forget_old_calls(store))
     reaper = asyncio.create_task(objects.reap_forever())  # ephemeral objects whose client left
@@ -97,6 +106,7 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    lease_watch.cancel()
     scheduler.cancel()
     janitor.cancel()
     reaper.cancel()
@@ -124,6 +134,14 @@ async def start_gateway(gateway: Gateway, host: str, port: int) -> tuple[uvicorn
 
 
 _background: set[asyncio.Task[None]] = set()
+EXIT_LEASE_LOST = 75  # EX_TEMPFAIL: a supervisor (systemd Restart=) starts us again, as a standby
+
+
+def _exit_lease_lost() -> None:
+    """Another server may be active on the store now: stop at once rather than serve beside it."""
+    log.critical("lost the store lease (the database connection holding it is gone); exiting")
+    logging.shutdown()
+    os._exit(EXIT_LEASE_LOST)
 
 
 async def _forget_old_calls(store: SqlStore) -> None:
