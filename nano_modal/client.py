@@ -72,11 +72,23 @@ class _Stub:
     def __getattr__(self, name: str) -> Callable[..., Any]:
         method = getattr(self._raw, name)
 
-        async def call(request: Any, timeout: float | None = None) -> Any:
-            try:
-                return await method(request, metadata=self._metadata, timeout=timeout)
-            except grpc.aio.AioRpcError as exc:
-                raise translate_rpc_error(exc, self._server_url) from None
+        async def call(request: Any, timeout: float | None = None, reconnect: bool = True) -> Any:
+            # UNAVAILABLE: the server is down or restarting (it recovers its state from the store).
+            # Every RPC is safe to resend: inputs carry their index, outputs are read by cursor.
+            loop = asyncio.get_running_loop()
+            give_up = loop.time() + (config.RECONNECT_TIMEOUT if reconnect else 0.0)
+            backoff = 0.1
+            while True:
+                try:
+                    return await method(request, metadata=self._metadata, timeout=timeout)
+                except grpc.aio.AioRpcError as exc:
+                    if exc.code() != grpc.StatusCode.UNAVAILABLE or loop.time() + backoff > give_up:
+                        error = translate_rpc_error(exc, self._server_url)
+                        if exc.code() == grpc.StatusCode.UNAVAILABLE and reconnect:
+                            error.args = (f"{error.args[0]} (still unreachable after {config.RECONNECT_TIMEOUT:g}s)",)
+                        raise error from None
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
 
         return call
 
@@ -152,7 +164,7 @@ class Client:
 
     async def hello(self) -> None:
         response = await self.stub.Hello(
-            api_pb2.HelloRequest(client_version=__version__), timeout=config.CONNECT_TIMEOUT
+            api_pb2.HelloRequest(client_version=__version__), timeout=config.CONNECT_TIMEOUT, reconnect=False
         )
         if response.protocol_version != config.PROTOCOL_VERSION:
             raise ExecutionError(

@@ -19,6 +19,7 @@ import uvicorn
 from .. import config
 from ..client import channel_options
 from ..proto import api_pb2_grpc
+from . import store_retry
 from .blobs import BlobStore
 from .control import ControlPlane
 from .gateway import Gateway
@@ -56,6 +57,7 @@ async def serve(
 ) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     token, is_new = admin_token(state_dir)
+    store_retry.on_give_up = _exit_store_lost
     store = SqlStore(store_url or f"sqlite:///{state_dir / 'state.db'}")
     control = ControlPlane(store)
     requeued = control.recover()
@@ -115,6 +117,16 @@ async def start_gateway(gateway: Gateway, host: str, port: int) -> tuple[uvicorn
 
 
 _background: set[asyncio.Task[None]] = set()
+
+EXIT_STORE_LOST = 75  # EX_TEMPFAIL: a supervisor (systemd Restart=, compose restart:) starts us again
+
+
+def _exit_store_lost(exc: BaseException) -> None:
+    """The state store stayed unreachable: stop at once rather than serve state the store lacks.
+    Restarting rebuilds every queue from the store, so nothing accepted is lost."""
+    log.critical("state store unreachable for %.0fs (%s); exiting", config.STORE_RETRY_TIMEOUT, exc)
+    logging.shutdown()
+    os._exit(EXIT_STORE_LOST)
 
 
 async def _forget_old_calls(store: SqlStore) -> None:

@@ -21,6 +21,7 @@ from .store import (
     Store,
     VolumeFileRow,
 )
+from .store_retry import retry_transient
 
 metadata = sa.MetaData()
 
@@ -212,6 +213,7 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+@retry_transient
 class SqlStore(Store):
     def __init__(self, url: str) -> None:
         if url.startswith(("postgresql://", "postgres://")):  # plain URLs mean the driver we ship with

@@ -1,0 +1,57 @@
+"""A worker killed with SIGKILL in the middle of a map: no input is lost, none answered twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Callable
+
+import pytest
+
+from tests.faults.conftest import (
+    MAP_CLIENT,
+    FaultCluster,
+    alive,
+    check_exactly_once,
+    children,
+    progress,
+    sqlite_duplicate_outputs,
+    wait_until,
+)
+
+N = 10_000
+
+
+@pytest.mark.timeout(240)  # slow: a 10,000-input map on two workers, one of them killed (~30 s)
+def test_worker_killed_mid_map(fault_cluster: Callable[..., FaultCluster]) -> None:
+    cluster = fault_cluster()
+    cluster.start_server()
+    doomed, survivor = cluster.start_worker(), cluster.start_worker()
+    out = cluster.state_dir / "results.json"
+    # Unordered: a duplicate would show up as an extra result instead of overwriting its slot.
+    client = cluster.run_client(MAP_CLIENT, str(N), "unordered", str(out))
+
+    def both_working() -> bool:
+        assert client.poll() is None, cluster.client_log()
+        hosts = set(progress(cluster)["hosts"])
+        return {doomed.pid, survivor.pid} <= hosts and progress(cluster)["count"] >= 1000
+
+    wait_until("both workers to run inputs", both_working, timeout=120)
+    doomed_containers = children(doomed.pid)
+    assert doomed_containers, "the worker to kill runs no container"
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.wait()
+    assert progress(cluster)["count"] < N, "the map finished before the worker was killed"
+
+    wait_until("the map to finish", lambda: client.poll() is not None, timeout=180)
+    assert client.returncode == 0, cluster.client_log()
+    results = json.loads(out.read_text())["results"]
+    check_exactly_once(results, N, ordered=False)
+    assert sqlite_duplicate_outputs(cluster.state_dir) == []
+    # After the kill, inputs ran on the surviving worker; the dead one was declared dead and its
+    # containers lost their credentials, so the orphans (the process runtime leaves them behind) exit.
+    assert any(r[1] == survivor.pid for r in results[-100:])
+    assert "is silent; declaring it dead" in cluster.server_log()
+    wait_until("the dead worker's orphaned containers to exit", lambda: not any(map(alive, doomed_containers)))
+    assert survivor.poll() is None
