@@ -1,0 +1,95 @@
+"""The server (or its PostgreSQL) killed in the middle of a map: the map completes, exactly once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from tests import pg
+from tests.faults.conftest import (
+    MAP_CLIENT,
+    FaultCluster,
+    check_exactly_once,
+    progress,
+    sqlite_duplicate_outputs,
+    wait_until,
+)
+
+N = 3_000
+FETCH = """
+import sys
+import nano_modal
+
+print(nano_modal.FunctionCall.from_id(sys.argv[1]).get(timeout=60))
+"""
+
+
+@contextmanager
+def store(kind: str) -> Iterator[str | None]:
+    if kind == "sqlite":
+        yield None
+        return
+    if not pg.available():
+        pytest.fail("PostgreSQL is not installed: scripts/test.sh installs it (apt-get install postgresql)")
+    with pg.postgres_server() as url:
+        yield url
+
+
+def start_map(cluster: FaultCluster) -> subprocess.Popen[bytes]:
+    cluster.start_server()
+    cluster.start_worker()
+    client = cluster.run_client(MAP_CLIENT, str(N), "ordered", str(cluster.state_dir / "results.json"))
+
+    def under_way() -> bool:
+        assert client.poll() is None, cluster.client_log()
+        return bool(progress(cluster)["count"] >= 500)
+
+    wait_until("the map to be under way", under_way, timeout=120)
+    return client
+
+
+def finish_map(cluster: FaultCluster, client: subprocess.Popen[bytes]) -> None:
+    wait_until("the map to finish", lambda: client.poll() is not None, timeout=180)
+    assert client.returncode == 0, cluster.client_log()
+    done = json.loads((cluster.state_dir / "results.json").read_text())
+    check_exactly_once(done["results"], N, ordered=True)
+    assert done["spawned"] == 42
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+@pytest.mark.timeout(240)  # slow: two server starts and a 3,000-input map (~25 s)
+def test_server_killed_mid_map(fault_cluster: Callable[..., FaultCluster], kind: str) -> None:
+    with store(kind) as url:
+        cluster = fault_cluster(url)
+        client = start_map(cluster)
+        cluster.kill_server()
+        assert client.poll() is None and progress(cluster)["count"] < N
+        cluster.start_server()  # same port, same state: the client and worker reconnect by themselves
+        finish_map(cluster, client)
+        assert "recovered" in cluster.server_log()
+        if kind == "sqlite":
+            assert sqlite_duplicate_outputs(cluster.state_dir) == []
+        # A spawned call outlives the restart: fetch it by id from a new client.
+        fetch = cluster.run_client(FETCH, (cluster.state_dir / "spawned").read_text())
+        assert fetch.wait(60) == 0, cluster.client_log(1)
+        assert cluster.client_log(1).split()[-1] == "42"
+
+
+@pytest.mark.skipif(not pg.available(), reason="PostgreSQL is not installed (scripts/test.sh installs it)")
+@pytest.mark.timeout(240)  # slow: PostgreSQL restarted under a running map (~20 s)
+def test_postgres_restarted_under_load(fault_cluster: Callable[..., FaultCluster]) -> None:
+    with pg.postgres_server() as url:
+        cluster = fault_cluster(url)
+        client = start_map(cluster)
+        restarting = threading.Thread(target=pg.restart, args=(url,))
+        restarting.start()  # the server keeps taking calls meanwhile; its store waits for the DB
+        restarting.join(60)
+        assert not restarting.is_alive()
+        finish_map(cluster, client)
+        assert cluster.server is not None and cluster.server.poll() is None, cluster.server_log()
+        assert "state store unreachable" in cluster.server_log()
