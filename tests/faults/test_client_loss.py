@@ -1,0 +1,41 @@
+"""A client killed with SIGKILL mid-map: its ephemeral app stops, its containers go away."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+
+import pytest
+
+from tests.faults.conftest import MAP_CLIENT, FaultCluster, children, progress, wait_until
+
+
+@pytest.mark.timeout(180)  # slow: waits out the app heartbeat timeout (8 s here, 30 s by default)
+def test_client_killed_mid_map(fault_cluster: Callable[..., FaultCluster]) -> None:
+    cluster = fault_cluster()
+    cluster.start_server()
+    worker = cluster.start_worker()
+    # 100,000 inputs of 4 ms on 4 containers: minutes of work, if nothing stopped it.
+    client = cluster.run_client(MAP_CLIENT, "100000", "ordered", str(cluster.state_dir / "results.json"))
+
+    def under_way() -> bool:
+        assert client.poll() is None, cluster.client_log()
+        return bool(progress(cluster)["count"] >= 500)
+
+    wait_until("the map to be under way", under_way, timeout=120)
+    assert children(worker.pid), "no container is running"
+    os.kill(client.pid, signal.SIGKILL)
+    client.wait()
+
+    def app_state() -> str:
+        (app,) = [a for a in cluster.apps() if a.name == "faults"]
+        return str(app.state)
+
+    assert app_state() == "running"
+    wait_until("the abandoned app to stop", lambda: app_state() == "stopped", timeout=60)
+    wait_until("its containers to exit", lambda: not children(worker.pid), timeout=60)
+    (app,) = [a for a in cluster.apps() if a.name == "faults"]
+    assert app.live_containers == 0
+    assert "lost its client; stopping it" in cluster.server_log()
+    assert worker.poll() is None
