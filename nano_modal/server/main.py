@@ -135,16 +135,26 @@ async def _forget_old_calls(store: SqlStore) -> None:
         store.delete_calls_before(time.time() - config.OUTPUT_RETENTION)
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (deploy/ is checked against it by tests/test_deploy.py)."""
     parser = argparse.ArgumentParser(prog="nano-modal server", description="Run the nano-modal control plane.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=50051)
     parser.add_argument("--state-dir", type=Path, default=None, help="default: $NANO_MODAL_HOME/server")
     parser.add_argument("--blob-dir", type=Path, default=None)
-    parser.add_argument("--store", default=None, help="SQLAlchemy URL of the state store (default: SQLite file)")
+    parser.add_argument(
+        "--store",
+        default=os.environ.get(config.ENV_STORE) or None,
+        help=f"SQLAlchemy URL of the state store (default: ${config.ENV_STORE}, else a SQLite file)",
+    )
     parser.add_argument("--port-file", type=Path, default=None, help="write the bound port here once serving")
     parser.add_argument("--http-port", type=int, default=0, help="port of the web endpoint gateway (0: any free)")
     parser.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(name)s %(message)s"
