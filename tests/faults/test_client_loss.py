@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.faults.conftest import MAP_CLIENT, FaultCluster, children, progress, wait_until
+from tests.faults.cluster import MAP_CLIENT, FaultCluster, children, progress, wait_until
 
 
 @pytest.mark.timeout(180)  # slow: waits out the app heartbeat timeout (8 s here, 30 s by default)

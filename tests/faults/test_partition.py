@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.faults import netns
-from tests.faults.conftest import (
+from tests.faults.cluster import (
     MAP_CLIENT,
     FaultCluster,
     check_exactly_once,

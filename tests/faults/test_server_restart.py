@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import pytest
 
 from tests import pg
-from tests.faults.conftest import (
+from tests.faults.cluster import (
     MAP_CLIENT,
     FaultCluster,
     check_exactly_once,

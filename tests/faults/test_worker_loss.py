@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.faults.conftest import (
+from tests.faults.cluster import (
     MAP_CLIENT,
     FaultCluster,
     alive,
