@@ -240,3 +240,26 @@ def sqlite_duplicate_outputs(state_dir: Path) -> list[tuple[str, int, int]]:
                 "SELECT call_id, idx, COUNT(*) FROM outputs WHERE final GROUP BY call_id, idx HAVING COUNT(*) > 1"
             )
         )
+
+
+def wait_under_way(cluster: FaultCluster, client: subprocess.Popen[bytes], count: int, hosts: set[int]) -> None:
+    """Until MAP_CLIENT has `count` results, some of them from each worker pid in `hosts`."""
+
+    def under_way() -> bool:
+        assert client.poll() is None, cluster.client_log()
+        seen = progress(cluster)
+        return bool(seen["count"] >= count and hosts <= set(seen["hosts"]))
+
+    wait_until(f"the map to be under way on {len(hosts) or 'any'} worker(s)", under_way, timeout=120)
+
+
+def finish_map(cluster: FaultCluster, client: subprocess.Popen[bytes], n: int, ordered: bool) -> dict[str, Any]:
+    """Wait for MAP_CLIENT to exit; check every input got exactly one result; return what it wrote."""
+    wait_until("the map to finish", lambda: client.poll() is not None, timeout=180)
+    assert client.returncode == 0, cluster.client_log()
+    done: dict[str, Any] = json.loads((cluster.state_dir / "results.json").read_text())
+    check_exactly_once(done["results"], n, ordered)
+    assert done["spawned"] == 42
+    if cluster.store_url is None:
+        assert sqlite_duplicate_outputs(cluster.state_dir) == []
+    return done

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.faults.cluster import MAP_CLIENT, FaultCluster, children, progress, wait_until
+from tests.faults.cluster import MAP_CLIENT, FaultCluster, children, wait_under_way, wait_until
 
 
 @pytest.mark.timeout(180)  # slow: waits out the app heartbeat timeout (8 s here, 30 s by default)
@@ -18,12 +18,7 @@ def test_client_killed_mid_map(fault_cluster: Callable[..., FaultCluster]) -> No
     worker = cluster.start_worker()
     # 100,000 inputs of 4 ms on 4 containers: minutes of work, if nothing stopped it.
     client = cluster.run_client(MAP_CLIENT, "100000", "ordered", str(cluster.state_dir / "results.json"))
-
-    def under_way() -> bool:
-        assert client.poll() is None, cluster.client_log()
-        return bool(progress(cluster)["count"] >= 500)
-
-    wait_until("the map to be under way", under_way, timeout=120)
+    wait_under_way(cluster, client, 500, set())
     assert children(worker.pid), "no container is running"
     os.kill(client.pid, signal.SIGKILL)
     client.wait()

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 import pytest
 
 from tests.faults import netns
-from tests.faults.cluster import (
-    MAP_CLIENT,
-    FaultCluster,
-    check_exactly_once,
-    progress,
-    sqlite_duplicate_outputs,
-    wait_until,
-)
+from tests.faults.cluster import MAP_CLIENT, FaultCluster, finish_map, progress, wait_under_way, wait_until
 
 N = 6_000
 
@@ -33,15 +25,9 @@ def test_partitioned_worker(fault_cluster: Callable[..., FaultCluster]) -> None:
             workers.append(cluster.start_worker(*host.exec_prefix()))
         cluster.host = "127.0.0.1"
         cut, kept = workers
-        out = cluster.state_dir / "results.json"
-        client = cluster.run_client(MAP_CLIENT, str(N), "unordered", str(out))
-
-        def both_working() -> bool:
-            assert client.poll() is None, cluster.client_log()
-            return {cut.pid, kept.pid} <= set(progress(cluster)["hosts"]) and progress(cluster)["count"] >= 1000
-
+        client = cluster.run_client(MAP_CLIENT, str(N), "unordered", str(cluster.state_dir / "results.json"))
         # The scheduler spreads containers by free cpu: both hosts get some.
-        wait_until("both hosts to run inputs", both_working, timeout=120)
+        wait_under_way(cluster, client, 1000, {cut.pid, kept.pid})
         cut_host.partition(True)
         try:
             wait_until("the cut-off worker to be declared dead", lambda: "declaring it dead" in cluster.server_log())
@@ -50,10 +36,7 @@ def test_partitioned_worker(fault_cluster: Callable[..., FaultCluster]) -> None:
             cut_host.partition(False)
         # Back on the network: its containers' late outputs are refused (their inputs were
         # reassigned), it re-registers and is told to stop them.
-        wait_until("the map to finish", lambda: client.poll() is not None, timeout=180)
-        assert client.returncode == 0, cluster.client_log()
-        check_exactly_once(json.loads(out.read_text())["results"], N, ordered=False)
-        assert sqlite_duplicate_outputs(cluster.state_dir) == []
+        finish_map(cluster, client, N, ordered=False)
         late = "its token is no longer valid"
         wait_until(
             "the cut-off host's late calls to be refused",

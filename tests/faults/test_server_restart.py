@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -11,14 +10,7 @@ from contextlib import contextmanager
 import pytest
 
 from tests import pg
-from tests.faults.cluster import (
-    MAP_CLIENT,
-    FaultCluster,
-    check_exactly_once,
-    progress,
-    sqlite_duplicate_outputs,
-    wait_until,
-)
+from tests.faults.cluster import MAP_CLIENT, FaultCluster, finish_map, progress, wait_under_way
 
 N = 3_000
 FETCH = """
@@ -44,21 +36,8 @@ def start_map(cluster: FaultCluster) -> subprocess.Popen[bytes]:
     cluster.start_server()
     cluster.start_worker()
     client = cluster.run_client(MAP_CLIENT, str(N), "ordered", str(cluster.state_dir / "results.json"))
-
-    def under_way() -> bool:
-        assert client.poll() is None, cluster.client_log()
-        return bool(progress(cluster)["count"] >= 500)
-
-    wait_until("the map to be under way", under_way, timeout=120)
+    wait_under_way(cluster, client, 500, set())
     return client
-
-
-def finish_map(cluster: FaultCluster, client: subprocess.Popen[bytes]) -> None:
-    wait_until("the map to finish", lambda: client.poll() is not None, timeout=180)
-    assert client.returncode == 0, cluster.client_log()
-    done = json.loads((cluster.state_dir / "results.json").read_text())
-    check_exactly_once(done["results"], N, ordered=True)
-    assert done["spawned"] == 42
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -70,10 +49,8 @@ def test_server_killed_mid_map(fault_cluster: Callable[..., FaultCluster], kind:
         cluster.kill_server()
         assert client.poll() is None and progress(cluster)["count"] < N
         cluster.start_server()  # same port, same state: the client and worker reconnect by themselves
-        finish_map(cluster, client)
+        finish_map(cluster, client, N, ordered=True)
         assert "recovered" in cluster.server_log()
-        if kind == "sqlite":
-            assert sqlite_duplicate_outputs(cluster.state_dir) == []
         # A spawned call outlives the restart: fetch it by id from a new client.
         fetch = cluster.run_client(FETCH, (cluster.state_dir / "spawned").read_text())
         assert fetch.wait(60) == 0, cluster.client_log(1)
@@ -90,6 +67,6 @@ def test_postgres_restarted_under_load(fault_cluster: Callable[..., FaultCluster
         restarting.start()  # the server keeps taking calls meanwhile; its store waits for the DB
         restarting.join(60)
         assert not restarting.is_alive()
-        finish_map(cluster, client)
+        finish_map(cluster, client, N, ordered=True)
         assert cluster.server is not None and cluster.server.poll() is None, cluster.server_log()
         assert "state store unreachable" in cluster.server_log()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from collections.abc import Callable
@@ -13,10 +12,10 @@ from tests.faults.cluster import (
     MAP_CLIENT,
     FaultCluster,
     alive,
-    check_exactly_once,
     children,
+    finish_map,
     progress,
-    sqlite_duplicate_outputs,
+    wait_under_way,
     wait_until,
 )
 
@@ -28,27 +27,16 @@ def test_worker_killed_mid_map(fault_cluster: Callable[..., FaultCluster]) -> No
     cluster = fault_cluster()
     cluster.start_server()
     doomed, survivor = cluster.start_worker(), cluster.start_worker()
-    out = cluster.state_dir / "results.json"
     # Unordered: a duplicate would show up as an extra result instead of overwriting its slot.
-    client = cluster.run_client(MAP_CLIENT, str(N), "unordered", str(out))
-
-    def both_working() -> bool:
-        assert client.poll() is None, cluster.client_log()
-        hosts = set(progress(cluster)["hosts"])
-        return {doomed.pid, survivor.pid} <= hosts and progress(cluster)["count"] >= 1000
-
-    wait_until("both workers to run inputs", both_working, timeout=120)
+    client = cluster.run_client(MAP_CLIENT, str(N), "unordered", str(cluster.state_dir / "results.json"))
+    wait_under_way(cluster, client, 1000, {doomed.pid, survivor.pid})
     doomed_containers = children(doomed.pid)
     assert doomed_containers, "the worker to kill runs no container"
     os.kill(doomed.pid, signal.SIGKILL)
     doomed.wait()
     assert progress(cluster)["count"] < N, "the map finished before the worker was killed"
 
-    wait_until("the map to finish", lambda: client.poll() is not None, timeout=180)
-    assert client.returncode == 0, cluster.client_log()
-    results = json.loads(out.read_text())["results"]
-    check_exactly_once(results, N, ordered=False)
-    assert sqlite_duplicate_outputs(cluster.state_dir) == []
+    results = finish_map(cluster, client, N, ordered=False)["results"]
     # After the kill, inputs ran on the surviving worker; the dead one was declared dead and its
     # containers lost their credentials, so the orphans (the process runtime leaves them behind) exit.
     assert any(r[1] == survivor.pid for r in results[-100:])
