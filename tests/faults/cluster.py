@@ -1,7 +1,7 @@
 """Real server, worker and client processes, to kill and restart on purpose (fault tests, bench_faults.py).
 
 Timeouts that the code reads from the environment are lowered here (a dead worker after
-3 s instead of 15 s) so that the tests do not wait needlessly; the production defaults stay.
+5 s instead of 15 s) so that the tests do not wait needlessly; the production defaults stay.
 Every wait polls for a condition; nothing sleeps to synchronize.
 """
 
@@ -29,8 +29,8 @@ from nano_modal.proto import api_pb2, api_pb2_grpc
 from tests.conftest import REPO, stop
 
 FAST_TIMEOUTS = {
-    "NANO_MODAL_WORKER_TIMEOUT": "3",
-    "NANO_MODAL_APP_CLIENT_TIMEOUT": "8",
+    # A live worker polls every third of this: 5 s leaves room for a loaded 2-core machine.
+    "NANO_MODAL_WORKER_TIMEOUT": "5",
     "NANO_MODAL_RECONNECT_TIMEOUT": "90",
 }
 
@@ -145,6 +145,16 @@ class FaultCluster:
         )
         assert proc.poll() is None, path.read_text(errors="replace")
         return proc
+
+    def worker_id(self, index: int) -> str:
+        """The id the server gave worker `index` (from its log)."""
+        text = (self.state_dir / f"worker{index}.log").read_text(errors="replace")
+        return text.split("registered as ", 1)[1].split()[0]
+
+    def declared_dead(self, index: int) -> bool:
+        """Whether the server's log says it declared worker `index` dead."""
+        prefix = f"worker {self.worker_id(index)} ("
+        return any(prefix in line and "is silent; declaring it dead" in line for line in self.server_log().splitlines())
 
     def run_client(self, source: str, *args: str) -> subprocess.Popen[bytes]:
         """Start `source` as a client program; its output goes to client<N>.log."""

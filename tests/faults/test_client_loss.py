@@ -13,7 +13,9 @@ from tests.faults.cluster import MAP_CLIENT, FaultCluster, children, wait_under_
 
 @pytest.mark.timeout(180)  # slow: waits out the app heartbeat timeout (8 s here, 30 s by default)
 def test_client_killed_mid_map(fault_cluster: Callable[..., FaultCluster]) -> None:
-    cluster = fault_cluster()
+    # Only this test waits for the app timeout: elsewhere a client slowed down by a loaded
+    # machine must not lose its app over a late heartbeat (sent every 5 s).
+    cluster = fault_cluster(overrides={"NANO_MODAL_APP_CLIENT_TIMEOUT": "8"})
     cluster.start_server()
     worker = cluster.start_worker()
     # 100,000 inputs of 4 ms on 4 containers: minutes of work, if nothing stopped it.

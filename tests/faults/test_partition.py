@@ -30,7 +30,7 @@ def test_partitioned_worker(fault_cluster: Callable[..., FaultCluster]) -> None:
         wait_under_way(cluster, client, 1000, {cut.pid, kept.pid})
         cut_host.partition(True)
         try:
-            wait_until("the cut-off worker to be declared dead", lambda: "declaring it dead" in cluster.server_log())
+            wait_until("the cut-off worker to be declared dead", lambda: cluster.declared_dead(0))
             assert progress(cluster)["count"] < N, "the map finished before the partition"
         finally:
             cut_host.partition(False)

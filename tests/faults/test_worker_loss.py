@@ -40,6 +40,6 @@ def test_worker_killed_mid_map(fault_cluster: Callable[..., FaultCluster]) -> No
     # After the kill, inputs ran on the surviving worker; the dead one was declared dead and its
     # containers lost their credentials, so the orphans (the process runtime leaves them behind) exit.
     assert any(r[1] == survivor.pid for r in results[-100:])
-    assert "is silent; declaring it dead" in cluster.server_log()
+    assert cluster.declared_dead(0)
     wait_until("the dead worker's orphaned containers to exit", lambda: not any(map(alive, doomed_containers)))
     assert survivor.poll() is None
