@@ -11,6 +11,7 @@ A schema change is a new revision in versions/, written from a diff against the 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +25,15 @@ HERE = Path(__file__).resolve().parent
 BASELINE = "0001"
 # A table every pre-migration database has: its presence without alembic_version means "baseline".
 _BASELINE_MARKER = "apps"
+
+
+def _worth_logging(record: logging.LogRecord) -> bool:
+    """Keep Alembic's "Running upgrade ..." lines; drop its two lines of chatter on every start."""
+    return not str(record.msg).startswith(("Context impl", "Will assume"))
+
+
+logging.getLogger("alembic.runtime.migration").addFilter(_worth_logging)
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def alembic_config(connection: sa.Connection | None = None, extra_versions: Sequence[Path] = ()) -> Config:
