@@ -16,10 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+
+# Importing Alembic logs a line per plugin at INFO; the server logs at INFO.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from alembic.runtime.migration import MigrationContext  # noqa: E402
+from alembic.script import ScriptDirectory  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BASELINE = "0001"
@@ -33,7 +37,6 @@ def _worth_logging(record: logging.LogRecord) -> bool:
 
 
 logging.getLogger("alembic.runtime.migration").addFilter(_worth_logging)
-logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def alembic_config(connection: sa.Connection | None = None, extra_versions: Sequence[Path] = ()) -> Config:
