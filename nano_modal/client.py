@@ -3,6 +3,10 @@
 `Client.get()` connects to `NANO_MODAL_SERVER_URL` (or the config file), or, with no
 server configured, starts an embedded server and worker on loopback for the life of
 this process.
+
+Once connected, a call that finds the server unreachable (restarting, say) is retried with
+backoff for up to `NANO_MODAL_RECONNECT_TIMEOUT` seconds (60) before `ConnectionError`:
+a map in progress simply resumes when the server is back (docs/DEPLOY.md).
 """
 
 from __future__ import annotations
