@@ -80,13 +80,18 @@ def postgres_server() -> Iterator[str]:
 _data_dirs: dict[str, tuple[Path, str, Path]] = {}
 
 
-def restart(url: str) -> None:
-    """`pg_ctl restart -m fast` on a server started by postgres_server(): every connection is cut."""
+def control(url: str, action: str) -> None:
+    """`pg_ctl <action> -m fast` (restart, stop, start) on a server started by postgres_server()."""
     pg_ctl = _pg_bin("pg_ctl")
     assert pg_ctl
     data, options, log = _data_dirs[url]
     subprocess.run(
-        _as_postgres([pg_ctl, "-D", str(data), "-o", options, "-l", str(log), "-m", "fast", "-w", "restart"]),
+        _as_postgres([pg_ctl, "-D", str(data), "-o", options, "-l", str(log), "-m", "fast", "-w", action]),
         check=True,
         capture_output=True,
     )
+
+
+def restart(url: str) -> None:
+    """Restart the server: every connection is cut."""
+    control(url, "restart")

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import pytest
 
 from tests import pg
-from tests.faults.cluster import MAP_CLIENT, FaultCluster, finish_map, progress, wait_under_way
+from tests.faults.cluster import MAP_CLIENT, FaultCluster, finish_map, progress, wait_under_way, wait_until
 
 N = 3_000
 FETCH = """
@@ -70,3 +70,21 @@ def test_postgres_restarted_under_load(fault_cluster: Callable[..., FaultCluster
         finish_map(cluster, client, N, ordered=True)
         assert cluster.server is not None and cluster.server.poll() is None, cluster.server_log()
         assert "state store unreachable" in cluster.server_log()
+
+
+@pytest.mark.skipif(not pg.available(), reason="PostgreSQL is not installed (scripts/test.sh installs it)")
+@pytest.mark.timeout(240)  # slow: PostgreSQL down past the server's bound, the server restarted (~25 s)
+def test_postgres_outage_past_the_bound(fault_cluster: Callable[..., FaultCluster]) -> None:
+    """The server exits (code 75) rather than run ahead of its store; restarted, it finishes the map."""
+    with pg.postgres_server() as url:
+        cluster = fault_cluster(url, overrides={"NANO_MODAL_STORE_RETRY_TIMEOUT": "2"})
+        client = start_map(cluster)
+        pg.control(url, "stop")
+        server = cluster.server
+        assert server is not None
+        wait_until("the server to give up on its store", lambda: server.poll() is not None, timeout=60)
+        assert server.returncode == 75, cluster.server_log()
+        assert "state store unreachable for 2s" in cluster.server_log()
+        pg.control(url, "start")
+        cluster.start_server()  # what systemd or Compose would do
+        finish_map(cluster, client, N, ordered=True)
