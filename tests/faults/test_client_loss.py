@@ -11,7 +11,8 @@ import pytest
 from tests.faults.cluster import MAP_CLIENT, FaultCluster, children, wait_under_way, wait_until
 
 
-@pytest.mark.timeout(180)  # slow: waits out the app heartbeat timeout (8 s here, 30 s by default)
+@pytest.mark.slow(reason="waits out the app heartbeat timeout (8 s here, 30 s by default)")
+@pytest.mark.timeout(180)
 def test_client_killed_mid_map(fault_cluster: Callable[..., FaultCluster]) -> None:
     # Only this test waits for the app timeout: elsewhere a client slowed down by a loaded
     # machine must not lose its app over a late heartbeat (sent every 5 s).

@@ -13,7 +13,8 @@ N = 6_000
 
 
 @pytest.mark.skipif(netns.available() is not None, reason=str(netns.available()))
-@pytest.mark.timeout(240)  # slow: a map across two hosts, one partitioned past the worker timeout (~25 s)
+@pytest.mark.slow(reason="a map across two hosts, one partitioned past the worker timeout (~25 s)")
+@pytest.mark.timeout(240)
 def test_partitioned_worker(fault_cluster: Callable[..., FaultCluster]) -> None:
     with netns.hosts(2) as (cut_host, other_host):
         cluster = fault_cluster(host="0.0.0.0")  # reachable from every host's link

@@ -41,7 +41,8 @@ def start_map(cluster: FaultCluster) -> subprocess.Popen[bytes]:
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-@pytest.mark.timeout(240)  # slow: two server starts and a 3,000-input map (~25 s)
+@pytest.mark.slow(reason="two server starts and a 3,000-input map (~25 s)")
+@pytest.mark.timeout(240)
 def test_server_killed_mid_map(fault_cluster: Callable[..., FaultCluster], kind: str) -> None:
     with store(kind) as url:
         cluster = fault_cluster(url)
@@ -58,7 +59,8 @@ def test_server_killed_mid_map(fault_cluster: Callable[..., FaultCluster], kind:
 
 
 @pytest.mark.skipif(not pg.available(), reason="PostgreSQL is not installed (scripts/test.sh installs it)")
-@pytest.mark.timeout(240)  # slow: PostgreSQL restarted under a running map (~20 s)
+@pytest.mark.slow(reason="PostgreSQL restarted under a running map (~20 s)")
+@pytest.mark.timeout(240)
 def test_postgres_restarted_under_load(fault_cluster: Callable[..., FaultCluster]) -> None:
     with pg.postgres_server() as url:
         cluster = fault_cluster(url)
@@ -73,7 +75,8 @@ def test_postgres_restarted_under_load(fault_cluster: Callable[..., FaultCluster
 
 
 @pytest.mark.skipif(not pg.available(), reason="PostgreSQL is not installed (scripts/test.sh installs it)")
-@pytest.mark.timeout(240)  # slow: PostgreSQL down past the server's bound, the server restarted (~25 s)
+@pytest.mark.slow(reason="PostgreSQL down past the server's bound, the server restarted (~25 s)")
+@pytest.mark.timeout(240)
 def test_postgres_outage_past_the_bound(fault_cluster: Callable[..., FaultCluster]) -> None:
     """The server exits (code 75) rather than run ahead of its store; restarted, it finishes the map."""
     with pg.postgres_server() as url:

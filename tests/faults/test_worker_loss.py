@@ -22,7 +22,8 @@ from tests.faults.cluster import (
 N = 10_000
 
 
-@pytest.mark.timeout(240)  # slow: a 10,000-input map on two workers, one of them killed (~30 s)
+@pytest.mark.slow(reason="a 10,000-input map on two workers, one of them killed (~30 s)")
+@pytest.mark.timeout(240)
 def test_worker_killed_mid_map(fault_cluster: Callable[..., FaultCluster]) -> None:
     cluster = fault_cluster()
     cluster.start_server()
