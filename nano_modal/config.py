@@ -22,6 +22,7 @@ ENV_FAST_LANE = "NANO_MODAL_FAST_LANE"  # "0": send every call over gRPC (see _f
 ENV_CONTAINER_ID = "NANO_MODAL_CONTAINER_ID"  # set only inside containers
 ENV_IS_REMOTE = "NANO_MODAL_IS_REMOTE"  # "1" inside a container
 ENV_BLOCK_NETWORK = "NANO_MODAL_BLOCK_NETWORK"  # "1" in a ContainerSpec's env: no network but loopback
+ENV_STORE = "NANO_MODAL_STORE"  # the server's --store default: SQLAlchemy URL of the state store
 ENV_RUNTIME = "NANO_MODAL_RUNTIME"  # a worker's default --runtime: auto, bwrap, gvisor or process
 
 TOKEN_METADATA_KEY = "x-nano-modal-token"  # gRPC metadata header that carries the token
@@ -39,10 +40,19 @@ MAP_INPUT_BATCH_BYTES = 4 * 1024 * 1024  # ... or this many payload bytes, which
 OUTPUTS_POLL_TIMEOUT = 10.0  # seconds a FunctionGetOutputs long-poll waits server-side
 REMOTE_FAST_PATH_WAIT = 10.0  # seconds FunctionMap waits for the output of a .remote()
 APP_HEARTBEAT_INTERVAL = 5.0  # ephemeral apps are stopped when their client goes silent
+# Once connected, a call that finds the server unreachable (restarting) is retried with backoff
+# for this long before failing with ConnectionError. The first connection fails fast (CONNECT_TIMEOUT).
+RECONNECT_TIMEOUT = float(os.environ.get("NANO_MODAL_RECONNECT_TIMEOUT") or 60.0)
 
 # --- server ----------------------------------------------------------------------------
-APP_CLIENT_TIMEOUT = 30.0  # stop an ephemeral app this long after its client's last heartbeat
-WORKER_TIMEOUT = 15.0  # a worker silent this long is dead; its containers too
+# Stop an ephemeral app this long after its client's last heartbeat (keep it above APP_HEARTBEAT_INTERVAL).
+APP_CLIENT_TIMEOUT = float(os.environ.get("NANO_MODAL_APP_CLIENT_TIMEOUT") or 30.0)
+# A worker silent this long is dead: its containers too, and the inputs they held run elsewhere.
+# Lower it (tests, small clusters) to reassign faster; a worker's poll is held at most a third of it.
+WORKER_TIMEOUT = float(os.environ.get("NANO_MODAL_WORKER_TIMEOUT") or 15.0)
+# The state store's connection is lost (database restarting): retry each operation this long,
+# then the server exits so that its supervisor restarts it on the durable state.
+STORE_RETRY_TIMEOUT = float(os.environ.get("NANO_MODAL_STORE_RETRY_TIMEOUT") or 30.0)
 CONTAINER_START_TIMEOUT = 60.0  # a container that never says hello in time is given up
 SCHEDULER_TICK = 0.05  # seconds between autoscaler passes (also woken by new inputs)
 DEFAULT_CPU = 0.25  # cores reserved per container when the function asks for none

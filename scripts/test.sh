@@ -11,6 +11,7 @@ python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 need=()
 command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v runsc >/dev/null || need+=(runsc)
+command -v ip >/dev/null || need+=(iproute2)  # tests/faults: workers on namespaced "hosts"
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null; then
     echo "== apt-get install ${need[*]}"

@@ -276,11 +276,15 @@ class ControlPlane:
         return call
 
     def add_inputs(self, call: Call, inputs: Iterable[api_pb2.FunctionInput], complete: bool) -> None:
+        # Clients number inputs 0, 1, ...: a batch resent after a lost answer (server restart) is skipped.
+        fresh = [i for i in inputs if i.idx >= call.num_inputs]
         if call.inputs_complete:
+            if not fresh:
+                return
             raise Invalid(f"call {call.call_id} takes no more inputs")
         fn = self._function(call.function_id)
         self._check_loadable(fn)
-        queued = self._queued(call, inputs)
+        queued = self._queued(call, fresh)
         self.store.add_inputs(
             call.call_id,
             [self._input_row(q) for q in queued],
@@ -659,7 +663,8 @@ class ControlPlane:
         worker.last_seen = time.monotonic()
         unknown = [c for c in request.running_container_ids if c not in worker.containers]
         if not worker.to_start and not worker.to_stop and not unknown:
-            await worker.commands.wait(worker.commands.event, request.timeout)
+            # Held at most a third of WORKER_TIMEOUT, so that a live worker is never mistaken for a dead one.
+            await worker.commands.wait(worker.commands.event, min(request.timeout, config.WORKER_TIMEOUT / 3))
         worker.last_seen = time.monotonic()
         response = api_pb2.WorkerPollResponse(start=worker.to_start, stop_container_ids=worker.to_stop + unknown)
         worker.to_start, worker.to_stop = [], []
@@ -716,6 +721,7 @@ class ControlPlane:
             version=fn.version,
             gpu_devices=devices,
         )
+        log.info("placing container %s of %s on worker %s", container.container_id, fn.name, best.worker_id)
         self.containers[container.container_id] = container
         self.container_tokens[container.token] = container.container_id
         fn.containers[container.container_id] = container

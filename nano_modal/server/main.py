@@ -19,7 +19,7 @@ import uvicorn
 from .. import config
 from ..client import channel_options
 from ..proto import api_pb2_grpc
-from . import leader
+from . import leader, store_retry
 from .blobs import BlobStore
 from .control import ControlPlane
 from .dashboard import Dashboard
@@ -67,6 +67,7 @@ async def serve(
             "standby: another server is active on this store; this one takes over when it stops", file=sys.stderr
         ),
     )
+    store_retry.on_give_up = _exit_store_lost
     store = SqlStore(store_url)
     control = ControlPlane(store)
     requeued = control.recover()
@@ -134,14 +135,23 @@ async def start_gateway(gateway: Gateway, host: str, port: int) -> tuple[uvicorn
 
 
 _background: set[asyncio.Task[None]] = set()
-EXIT_LEASE_LOST = 75  # EX_TEMPFAIL: a supervisor (systemd Restart=) starts us again, as a standby
+EXIT_TEMPFAIL = 75  # EX_TEMPFAIL: a supervisor (systemd Restart=, compose restart:) starts us again
+
+
+def _exit_store_lost(exc: BaseException) -> None:
+    """The state store stayed unreachable: stop at once rather than serve state the store lacks.
+    Restarting rebuilds every queue from the store, so nothing accepted is lost."""
+    log.critical("state store unreachable for %.0fs (%s); exiting", config.STORE_RETRY_TIMEOUT, exc)
+    logging.shutdown()
+    os._exit(EXIT_TEMPFAIL)
 
 
 def _exit_lease_lost() -> None:
-    """Another server may be active on the store now: stop at once rather than serve beside it."""
+    """Another server may be active on the store now: stop at once rather than serve beside it;
+    started again, this server waits as a standby."""
     log.critical("lost the store lease (the database connection holding it is gone); exiting")
     logging.shutdown()
-    os._exit(EXIT_LEASE_LOST)
+    os._exit(EXIT_TEMPFAIL)
 
 
 async def _forget_old_calls(store: SqlStore) -> None:
@@ -150,19 +160,29 @@ async def _forget_old_calls(store: SqlStore) -> None:
         store.delete_calls_before(time.time() - config.OUTPUT_RETENTION)
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (deploy/ is checked against it by tests/test_deploy.py)."""
     parser = argparse.ArgumentParser(prog="nano-modal server", description="Run the nano-modal control plane.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=50051)
     parser.add_argument("--state-dir", type=Path, default=None, help="default: $NANO_MODAL_HOME/server")
     parser.add_argument("--blob-dir", type=Path, default=None)
-    parser.add_argument("--store", default=None, help="SQLAlchemy URL of the state store (default: SQLite file)")
+    parser.add_argument(
+        "--store",
+        default=os.environ.get(config.ENV_STORE) or None,
+        help=f"SQLAlchemy URL of the state store (default: ${config.ENV_STORE}, else a SQLite file)",
+    )
     parser.add_argument("--port-file", type=Path, default=None, help="write the bound port here once serving")
     parser.add_argument("--http-port", type=int, default=0, help="port of the web endpoint gateway (0: any free)")
     parser.add_argument(
         "--fast-port", type=int, default=0, help="port of the fast lane for unary calls (0: any free, -1: off)"
     )
     parser.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(name)s %(message)s"

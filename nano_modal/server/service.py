@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -23,6 +24,8 @@ from .state import Container
 from .store import OutputRow
 
 Context = grpc.aio.ServicerContext[Any, Any]
+
+log = logging.getLogger("nano_modal.server")
 
 
 def _output_proto(row: OutputRow) -> api_pb2.FunctionOutput:
@@ -87,6 +90,10 @@ class Service(ObjectRpcs, api_pb2_grpc.NanoModalServicer):
     async def _container(self, context: Context, container_id: str) -> Container:
         container = self.control.container_by_token(self._token(context))
         if container is None or container.container_id != container_id:
+            # E.g. a container of a worker declared dead, back from a partition: what it sends is dropped.
+            log.info(
+                "refused a call from container %s (%s): its token is no longer valid", container_id, context.peer()
+            )
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "this token does not belong to that container")
         assert container is not None
         container.last_heard = time.monotonic()
