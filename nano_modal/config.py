@@ -64,6 +64,7 @@ WORKER_CPU_OVERCOMMIT = 4.0  # containers may reserve this many times the worker
 OUTPUT_RETENTION = 7 * 24 * 3600.0  # seconds results of finished calls are kept
 CALL_MEMORY_IDLE = 600.0  # finished calls untouched this long leave memory (still in the store)
 LEADER_POLL_INTERVAL = 1.0  # seconds between a standby server's tries for the store lease (and lease checks)
+LEADER_TAKEOVER_GRACE = 3.0  # a standby that got the lease waits this long: the old server has seen it lost
 
 # --- container -------------------------------------------------------------------------
 CONTAINER_HEARTBEAT_INTERVAL = 5.0  # seconds between a container's heartbeats

@@ -12,6 +12,7 @@ addresses fail over to it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -29,9 +30,12 @@ ADVISORY_LOCK_KEY = 0x6E616E6F  # "nano": the PostgreSQL advisory lock of the ac
 
 
 class Lease:
-    """Held for the life of the server; `watch` calls `on_lost` if it is ever taken away."""
+    """Held for the life of the server. If the database connection that holds it is lost (a
+    PostgreSQL restart), the server takes the lock again; only if another server got it first,
+    or the database stays away past the store's retry bound, is the lease lost."""
 
-    def __init__(self, holder: Any, check: Callable[[], bool]) -> None:
+    def __init__(self, store_url: str, holder: Any, check: Callable[[], bool]) -> None:
+        self._store_url = store_url
         self._holder = holder  # the open file or database connection that holds the lock
         self._check = check
 
@@ -41,21 +45,45 @@ class Lease:
             try:
                 held = await asyncio.to_thread(self._check)
             except Exception as exc:
-                log.error("cannot confirm the store lease: %s", exc)
+                log.warning("the store lease's connection is gone (%s): taking the lock again", exc)
                 held = False
-            if not held:
+            if not held and not await self._take_again():
                 on_lost()
                 return
+
+    async def _take_again(self) -> bool:
+        deadline = asyncio.get_running_loop().time() + config.STORE_RETRY_TIMEOUT
+        while True:
+            try:
+                lease = await asyncio.to_thread(_take, self._store_url)
+            except Exception as exc:  # the database is still away
+                if asyncio.get_running_loop().time() > deadline:
+                    log.error("cannot take the store lease again: %s", exc)
+                    return False
+                await asyncio.sleep(config.LEADER_POLL_INTERVAL)
+                continue
+            if lease is None:
+                return False  # another server took over meanwhile
+            with contextlib.suppress(Exception):
+                self._holder.close()  # the dead connection
+            self._holder, self._check = lease._holder, lease._check
+            log.warning("took the store lease again")
+            return True
 
 
 async def acquire(store_url: str, announce: Callable[[], None]) -> Lease:
     """Wait until this server is the store's only active server; `announce` once if it must wait."""
-    take = _sqlite_lease if store_url.startswith("sqlite") else _postgres_lease
     waited = False
     while True:
-        lease = await asyncio.to_thread(take, store_url)
+        try:
+            lease = await asyncio.to_thread(_take, store_url)
+        except Exception as exc:  # the database is not up (yet): keep trying
+            log.warning("cannot reach the store for its lease: %s", exc)
+            lease = None
         if lease is not None:
             if waited:
+                # Give a previous active server that lost its connection time to notice and stop.
+                await asyncio.sleep(config.LEADER_TAKEOVER_GRACE)
                 log.warning("the active server is gone: this server takes over")
             return lease
         if not waited:
@@ -64,10 +92,14 @@ async def acquire(store_url: str, announce: Callable[[], None]) -> Lease:
         await asyncio.sleep(config.LEADER_POLL_INTERVAL)
 
 
+def _take(store_url: str) -> Lease | None:
+    return _sqlite_lease(store_url) if store_url.startswith("sqlite") else _postgres_lease(store_url)
+
+
 def _sqlite_lease(store_url: str) -> Lease | None:
     database = sa.make_url(store_url).database
     if not database or database == ":memory:":
-        return Lease(None, lambda: True)  # a private in-memory store: nobody to share with
+        return Lease(store_url, None, lambda: True)  # a private in-memory store: nobody to share with
     path = Path(database + ".lease")
     path.parent.mkdir(parents=True, exist_ok=True)
     f = path.open("a+")
@@ -80,7 +112,7 @@ def _sqlite_lease(store_url: str) -> Lease | None:
     f.truncate()
     f.write(f"{os.getpid()}\n")
     f.flush()
-    return Lease(f, lambda: True)  # a flock lasts as long as this process
+    return Lease(store_url, f, lambda: True)  # a flock lasts as long as this process
 
 
 def _postgres_lease(store_url: str) -> Lease | None:
@@ -107,4 +139,4 @@ def _postgres_lease(store_url: str) -> Lease | None:
         conn.commit()
         return held
 
-    return Lease(conn, still_held)
+    return Lease(store_url, conn, still_held)
