@@ -941,16 +941,18 @@ class DictContentsResponse(_message.Message):
     def __init__(self, entries: _Optional[_Iterable[_Union[DictEntry, _Mapping]]] = ..., next: _Optional[int] = ..., done: _Optional[bool] = ...) -> None: ...
 
 class QueuePutRequest(_message.Message):
-    __slots__ = ("queue_id", "partition", "values", "timeout")
+    __slots__ = ("queue_id", "partition", "values", "timeout", "partition_ttl")
     QUEUE_ID_FIELD_NUMBER: _ClassVar[int]
     PARTITION_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_TTL_FIELD_NUMBER: _ClassVar[int]
     queue_id: str
     partition: str
     values: _containers.RepeatedScalarFieldContainer[bytes]
     timeout: float
-    def __init__(self, queue_id: _Optional[str] = ..., partition: _Optional[str] = ..., values: _Optional[_Iterable[bytes]] = ..., timeout: _Optional[float] = ...) -> None: ...
+    partition_ttl: float
+    def __init__(self, queue_id: _Optional[str] = ..., partition: _Optional[str] = ..., values: _Optional[_Iterable[bytes]] = ..., timeout: _Optional[float] = ..., partition_ttl: _Optional[float] = ...) -> None: ...
 
 class QueuePutResponse(_message.Message):
     __slots__ = ("full",)

@@ -88,6 +88,7 @@ async def serve(
     scheduler = asyncio.create_task(Scheduler(control).run())
     janitor = asyncio.create_task(_forget_old_calls(store))
     reaper = asyncio.create_task(objects.reap_forever())  # ephemeral objects whose client left
+    expiry = asyncio.create_task(objects.expire_queue_partitions_forever())  # partition_ttl
     if port_file is not None:
         tmp = port_file.with_suffix(".tmp")
         tmp.write_text(str(bound))
@@ -111,6 +112,7 @@ async def serve(
     scheduler.cancel()
     janitor.cancel()
     reaper.cancel()
+    expiry.cancel()
     web.should_exit = True
     if fast_lane is not None:
         fast_lane.close()

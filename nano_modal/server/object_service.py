@@ -70,6 +70,14 @@ class ObjectPlane:
             except Exception:
                 log.exception("reaping ephemeral objects failed")
 
+    async def expire_queue_partitions_forever(self) -> None:
+        while True:
+            await asyncio.sleep(config.QUEUE_EXPIRY_INTERVAL)
+            try:
+                self.queues.expire()
+            except Exception:
+                log.exception("expiring queue partitions failed")
+
 
 class ObjectRpcs:
     """RPC handlers for objects. Service provides `objects`, `control` and `_any`."""
@@ -208,7 +216,9 @@ class ObjectRpcs:
         await self._any(context)
         added = await self._await(
             context,
-            self.objects.queues.put(request.queue_id, request.partition, list(request.values), request.timeout),
+            self.objects.queues.put(
+                request.queue_id, request.partition, list(request.values), request.timeout, request.partition_ttl
+            ),
         )
         return api_pb2.QueuePutResponse(full=not added)
 

@@ -169,6 +169,15 @@ queue_items = sa.Table(
     sa.Index("ix_queue_items_head", "queue_id", "partition", "item_id"),
 )
 
+queue_partitions = sa.Table(
+    "queue_partitions",
+    metadata,
+    sa.Column("queue_id", sa.String(64), primary_key=True),
+    sa.Column("partition", sa.String(255), primary_key=True),
+    sa.Column("expires_at", sa.Float, nullable=False),  # partition_ttl after its last put
+    sa.Index("ix_queue_partitions_expires_at", "expires_at"),
+)
+
 secret_values = sa.Table(
     "secrets",
     metadata,
@@ -465,6 +474,7 @@ class SqlStore(Store):
             conn.execute(volume_files.delete().where(volume_files.c.volume_id == object_id))
             conn.execute(dict_entries.delete().where(dict_entries.c.dict_id == object_id))
             conn.execute(queue_items.delete().where(queue_items.c.queue_id == object_id))
+            conn.execute(queue_partitions.delete().where(queue_partitions.c.queue_id == object_id))
             conn.execute(secret_values.delete().where(secret_values.c.secret_id == object_id))
             conn.execute(objects.delete().where(objects.c.object_id == object_id))
         return blob_ids
@@ -525,13 +535,39 @@ class SqlStore(Store):
 
     # --- queues
 
-    def queue_put(self, queue_id: str, partition: str, values: list[bytes]) -> None:
+    def queue_put(self, queue_id: str, partition: str, values: list[bytes], expires_at: float) -> None:
         if not values:
             return
+        key = (queue_partitions.c.queue_id == queue_id, queue_partitions.c.partition == partition)
         with self.engine.begin() as conn:
             conn.execute(
                 queue_items.insert(), [{"queue_id": queue_id, "partition": partition, "value": v} for v in values]
             )
+            if not conn.execute(queue_partitions.update().where(*key).values(expires_at=expires_at)).rowcount:
+                conn.execute(
+                    queue_partitions.insert().values(queue_id=queue_id, partition=partition, expires_at=expires_at)
+                )
+
+    def queue_expired(self, now: float) -> list[tuple[str, str]]:
+        with self.engine.begin() as conn:
+            due = [
+                (str(r[0]), str(r[1]))
+                for r in conn.execute(
+                    sa.select(queue_partitions.c.queue_id, queue_partitions.c.partition).where(
+                        queue_partitions.c.expires_at <= now
+                    )
+                )
+            ]
+            for queue_id, partition in due:
+                conn.execute(
+                    queue_items.delete().where(queue_items.c.queue_id == queue_id, queue_items.c.partition == partition)
+                )
+                conn.execute(
+                    queue_partitions.delete().where(
+                        queue_partitions.c.queue_id == queue_id, queue_partitions.c.partition == partition
+                    )
+                )
+        return due
 
     def queue_take(self, queue_id: str, partition: str, n: int) -> list[bytes]:
         query = (
@@ -571,10 +607,13 @@ class SqlStore(Store):
 
     def queue_clear(self, queue_id: str, partition: str | None) -> None:
         delete = queue_items.delete().where(queue_items.c.queue_id == queue_id)
+        forget = queue_partitions.delete().where(queue_partitions.c.queue_id == queue_id)
         if partition is not None:
             delete = delete.where(queue_items.c.partition == partition)
+            forget = forget.where(queue_partitions.c.partition == partition)
         with self.engine.begin() as conn:
             conn.execute(delete)
+            conn.execute(forget)
 
     # --- secrets
 

@@ -44,8 +44,10 @@ def _revision(engine: sa.Engine) -> str | None:
 
 def test_database_from_before_migrations_is_stamped(db_url: str) -> None:
     engine = sa.create_engine(db_url)
-    metadata.create_all(engine)  # what the server did before migrations existed
+    # What the server made before migrations existed: the baseline's tables, no version table.
+    migrations.upgrade(engine, target=migrations.BASELINE)
     with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE alembic_version"))
         conn.execute(apps.insert().values(app_id="ap-old", name="old", state="deployed", ephemeral=False, created_at=1))
     assert _revision(engine) is None
     store = SqlStore(db_url)
