@@ -54,6 +54,7 @@ WORKER_TIMEOUT = float(os.environ.get("NANO_MODAL_WORKER_TIMEOUT") or 15.0)
 # then the server exits so that its supervisor restarts it on the durable state.
 STORE_RETRY_TIMEOUT = float(os.environ.get("NANO_MODAL_STORE_RETRY_TIMEOUT") or 30.0)
 CONTAINER_START_TIMEOUT = 60.0  # a container that never says hello in time is given up
+CONTAINER_START_FAILURES = 3  # containers dying before hello, in a row, that fail the function's calls
 SCHEDULER_TICK = 0.05  # seconds between autoscaler passes (also woken by new inputs)
 DEFAULT_CPU = 0.25  # cores reserved per container when the function asks for none
 DEFAULT_MEMORY_MB = 128  # memory reserved per container when the function asks for none

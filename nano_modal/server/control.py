@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 
 from .. import _gpu as gpu
 from .. import config
-from ..exception import InvalidError
+from ..exception import ExecutionError, InvalidError
 from ..proto import api_pb2
 from ..serialization import serialize
 from .state import App, Call, Container, ContainerState, FunctionRuntime, QueuedInput, Worker
@@ -465,7 +465,24 @@ class ControlPlane:
         if container.state == ContainerState.STARTING:
             container.advance(ContainerState.RUNNING)
         container.idle_since = time.monotonic()
-        return self._function(container.function_id)
+        fn = self._function(container.function_id)
+        fn.start_failures = 0
+        return fn
+
+    def _count_start_failure(self, fn: FunctionRuntime, exit_code: int, reason: str) -> None:
+        """Containers that die before they can even say hello (a runtime that cannot start them,
+        an image without the function's Python) would be restarted forever: after a few in a
+        row, the function fails its calls with what happened."""
+        fn.start_failures += 1
+        if fn.start_failures < config.CONTAINER_START_FAILURES or fn.init_failure is not None:
+            return
+        message = (
+            f"containers of {fn.name} exit before they start (the last {fn.start_failures} in a row; "
+            f"exit code {exit_code}{f', {reason}' if reason else ''}); their output is in the app's logs"
+        )
+        log.warning("%s", message)
+        error = api_pb2.Payload(data=serialize(ExecutionError(message)))
+        self._fail_function(fn, api_pb2.ContainerInitFailedRequest(exception=error, exception_repr=message), [])
 
     async def take_inputs(self, container: Container, max_inputs: int, timeout: float) -> list[QueuedInput] | None:
         """Hand inputs to a container; None means: shut down."""
@@ -560,10 +577,15 @@ class ControlPlane:
 
     def container_init_failed(self, container: Container, request: api_pb2.ContainerInitFailedRequest) -> None:
         """The function cannot be loaded: fail everything queued for it instead of restarting forever."""
-        fn = self._function(container.function_id)
-        fn.init_failure = request
-        doomed = list(container.held.values()) + list(fn.queue) + [item for _, _, item in fn.delayed]
+        held = list(container.held.values())
         container.held.clear()
+        self._fail_function(self._function(container.function_id), request, held)
+
+    def _fail_function(
+        self, fn: FunctionRuntime, request: api_pb2.ContainerInitFailedRequest, held: list[QueuedInput]
+    ) -> None:
+        fn.init_failure = request
+        doomed = held + list(fn.queue) + [item for _, _, item in fn.delayed]
         fn.queue.clear()
         fn.delayed.clear()
         rows = [
@@ -598,10 +620,13 @@ class ControlPlane:
         container = self.containers.get(container_id)
         if container is None or container.state == ContainerState.EXITED:
             return
+        never_started = container.state == ContainerState.STARTING  # it exited before saying hello
         container.advance(ContainerState.EXITED)
         self.container_tokens.pop(container.token, None)
         held = list(container.held.values())
         container.held.clear()
+        if never_started and blame_inputs and container.function_id in self.functions:
+            self._count_start_failure(self.functions[container.function_id], exit_code, reason)
         if held:
             fn = self._function(container.function_id)
             if len(held) == 1 and blame_inputs:

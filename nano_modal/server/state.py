@@ -142,6 +142,7 @@ class FunctionRuntime:
     version: int = 0  # bumped by each deployment; older containers drain and exit
     finished: deque[float] = field(default_factory=lambda: deque(maxlen=4096))  # when recent inputs finished
     retired: bool = False  # dropped from the app by a later deployment
+    start_failures: int = 0  # its containers that exited before saying hello, in a row
 
     def live_containers(self) -> list[Container]:
         return [c for c in self.containers.values() if c.live]
