@@ -1,0 +1,259 @@
+"""Real OCI images for the tests, built from scratch: layers, config and manifests with true digests.
+
+`make_image()` gives a tiny busybox image in three layers (the second with whiteouts, the third
+uncompressed); it can be written as an OCI layout, a `docker save` tarball, or pushed to a registry
+(`Registry`: Debian's `docker-registry`, the CNCF Distribution registry, on a free loopback port).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import io
+import json
+import platform
+import shutil
+import socket
+import subprocess
+import tarfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MT_INDEX = "application/vnd.oci.image.index.v1+json"
+MT_CONFIG = "application/vnd.oci.image.config.v1+json"
+MT_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+MT_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
+BUSYBOX = shutil.which("busybox")
+HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+
+
+def digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+# A layer entry: (name, kind, payload) with kind "file" (payload bytes), "dir", "symlink"/"hardlink"
+# (payload: target), or "raw" (payload: a prepared TarInfo's extra fields as a dict).
+Entry = tuple[str, str, Any]
+
+
+def make_tar(entries: list[Entry]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, kind, payload in entries:
+            info = tarfile.TarInfo(name)
+            info.mtime = 1_700_000_000
+            if kind == "file":
+                info.size, info.mode = len(payload), 0o755 if name.startswith("bin/") else 0o644
+                tar.addfile(info, io.BytesIO(payload))
+                continue
+            if kind == "dir":
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+            elif kind == "symlink":
+                info.type, info.linkname = tarfile.SYMTYPE, payload
+            elif kind == "hardlink":
+                info.type, info.linkname = tarfile.LNKTYPE, payload
+            elif kind == "chardev":
+                info.type, info.devmajor, info.devminor = tarfile.CHRTYPE, 1, 3
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+@dataclass
+class Blob:
+    data: bytes
+    media_type: str
+
+    @property
+    def digest(self) -> str:
+        return digest(self.data)
+
+    def descriptor(self, **extra: Any) -> dict[str, Any]:
+        return {"mediaType": self.media_type, "digest": self.digest, "size": len(self.data), **extra}
+
+
+@dataclass
+class Image:
+    config: Blob
+    layers: list[Blob]
+    layer_tars: list[bytes]  # the uncompressed layers (what `docker save` stores)
+    manifest: Blob = field(init=False)
+
+    def __post_init__(self) -> None:
+        doc = {
+            "schemaVersion": 2,
+            "mediaType": MT_MANIFEST,
+            "config": self.config.descriptor(),
+            "layers": [layer.descriptor() for layer in self.layers],
+        }
+        self.manifest = Blob(json.dumps(doc).encode(), MT_MANIFEST)
+
+    def blobs(self) -> list[Blob]:
+        return [self.config, *self.layers]
+
+
+def make_image(
+    layers: list[list[Entry]] | None = None, *, env: list[str] | None = None, arch: str = HOST_ARCH
+) -> Image:
+    """Three layers by default: busybox + files; whiteouts (file and opaque dir); one plain tar."""
+    if layers is None:
+        busybox = Path(BUSYBOX).read_bytes() if BUSYBOX else b"#!/bin/false\n"
+        layers = [
+            [
+                ("bin/", "dir", None),
+                ("bin/busybox", "file", busybox),
+                ("bin/sh", "symlink", "busybox"),
+                ("etc/", "dir", None),
+                ("etc/hello.txt", "file", b"hello from layer 1\n"),
+                ("etc/gone.txt", "file", b"deleted by layer 2\n"),
+                ("etc/hello-link", "hardlink", "etc/hello.txt"),
+                ("opaque/", "dir", None),
+                ("opaque/old.txt", "file", b"hidden by the opaque whiteout\n"),
+                ("dev/", "dir", None),
+                ("dev/null", "chardev", None),
+            ],
+            [
+                ("etc/.wh.gone.txt", "file", b""),
+                ("opaque/.wh..wh..opq", "file", b""),
+                ("opaque/new.txt", "file", b"layer 2\n"),
+            ],
+            [("etc/hello.txt", "file", b"hello from layer 3\n"), ("work/", "dir", None)],
+        ]
+    tars = [make_tar(entries) for entries in layers]
+    blobs = [
+        Blob(tar, MT_LAYER_TAR) if i == len(tars) - 1 else Blob(gzip.compress(tar, mtime=0), MT_LAYER_GZIP)
+        for i, tar in enumerate(tars)
+    ]
+    config = {
+        "architecture": arch,
+        "os": "linux",
+        "config": {
+            "Env": env or ["PATH=/bin", "GREETING=hi"],
+            "Entrypoint": ["/bin/sh", "-c"],
+            "Cmd": ["echo $GREETING"],
+            "WorkingDir": "/work",
+        },
+        "rootfs": {"type": "layers", "diff_ids": [digest(t) for t in tars]},
+    }
+    return Image(Blob(json.dumps(config).encode(), MT_CONFIG), blobs, tars)
+
+
+def write_oci_layout(image: Image, root: Path, tag: str = "latest") -> Path:
+    (root / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+    for blob in [*image.blobs(), image.manifest]:
+        (root / "blobs" / "sha256" / blob.digest.split(":")[1]).write_bytes(blob.data)
+    (root / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    index = {
+        "schemaVersion": 2,
+        "mediaType": MT_INDEX,
+        "manifests": [image.manifest.descriptor(annotations={"org.opencontainers.image.ref.name": tag})],
+    }
+    (root / "index.json").write_text(json.dumps(index))
+    return root
+
+
+def write_docker_archive(image: Image, path: Path, repo_tag: str = "test/img:latest") -> Path:
+    """The layout `docker save` writes: manifest.json, <id>.json config, <n>/layer.tar."""
+    config_name = image.config.digest.split(":")[1] + ".json"
+    files = {config_name: image.config.data}
+    layer_names = []
+    for i, tar in enumerate(image.layer_tars):
+        layer_names.append(f"layer{i}/layer.tar")
+        files[layer_names[-1]] = tar
+    files["manifest.json"] = json.dumps([{"Config": config_name, "RepoTags": [repo_tag], "Layers": layer_names}]).encode()
+    with tarfile.open(path, "w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Registry:
+    """A running `docker-registry` on loopback; `push()` uploads with plain registry API calls."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    root: Path  # config, log and storage
+    token: str | None = None  # a Bearer token with push rights, when the registry wants one
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(cls, workdir: Path, auth: dict[str, Any] | None = None) -> Registry:
+        port = free_port()
+        config = {
+            "version": 0.1,
+            "log": {"level": "error", "accesslog": {"disabled": True}},
+            "storage": {"filesystem": {"rootdirectory": str(workdir / "storage")}, "delete": {"enabled": True}},
+            "http": {"addr": f"127.0.0.1:{port}"},
+            **({"auth": auth} if auth else {}),
+        }
+        (workdir / "config.yml").write_text(json.dumps(config))  # JSON is YAML
+        log = (workdir / "registry.log").open("ab")
+        process = subprocess.Popen(["docker-registry", "serve", str(workdir / "config.yml")], stdout=log, stderr=log)
+        registry = cls(process, port, workdir)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"docker-registry exited: {(workdir / 'registry.log').read_text()[-2000:]}")
+            try:
+                httpx.get(f"http://{registry.host}/v2/", timeout=1)
+                return registry
+            except httpx.TransportError:
+                time.sleep(0.05)
+        process.kill()
+        raise RuntimeError("docker-registry did not start in 20 s")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def put_blob(self, name: str, data: bytes) -> None:
+        """Monolithic upload: POST to open an upload, PUT the bytes with their digest."""
+        base = f"http://{self.host}"
+        r = httpx.post(f"{base}/v2/{name}/blobs/uploads/", headers=self.headers())
+        assert r.status_code == 202, r.text
+        location = r.headers["location"]
+        url = location if location.startswith("http") else base + location
+        sep = "&" if "?" in url else "?"
+        r = httpx.put(
+            f"{url}{sep}digest={digest(data)}",
+            content=data,
+            headers={**self.headers(), "Content-Type": "application/octet-stream"},
+        )
+        assert r.status_code == 201, r.text
+
+    def put_manifest(self, name: str, reference: str, manifest: Blob) -> None:
+        r = httpx.put(
+            f"http://{self.host}/v2/{name}/manifests/{reference}",
+            content=manifest.data,
+            headers={**self.headers(), "Content-Type": manifest.media_type},
+        )
+        assert r.status_code == 201, r.text
+
+    def push(self, image: Image, name: str, tag: str) -> None:
+        for blob in image.blobs():
+            self.put_blob(name, blob.data)
+        self.put_manifest(name, tag, image.manifest)
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()

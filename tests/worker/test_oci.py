@@ -1,0 +1,235 @@
+"""Fetching images: from an OCI layout, a `docker save` tarball, and a real registry on loopback.
+
+The images are built in the tests (tests/worker/oci_fixtures) with true digests; the registry is
+Debian's `docker-registry` (CNCF Distribution), fed with plain registry API calls.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import stat
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nano_modal.exception import InvalidError, NotFoundError
+from nano_modal.worker.images.oci import OciConfig, RegistryRef, fetch_image
+from tests.worker.oci_fixtures import (
+    BUSYBOX,
+    HOST_ARCH,
+    MT_INDEX,
+    Blob,
+    Image,
+    Registry,
+    make_image,
+    make_tar,
+    write_docker_archive,
+    write_oci_layout,
+)
+
+needs_registry = pytest.mark.skipif(
+    shutil.which("docker-registry") is None, reason="docker-registry not installed (apt-get install docker-registry)"
+)
+
+
+class Log(list[str]):
+    def __call__(self, line: str) -> None:
+        self.append(line)
+
+
+def check_rootfs(rootfs: Path, config: OciConfig) -> None:
+    """What make_image() builds, after its three layers and their whiteouts."""
+    assert (rootfs / "etc/hello.txt").read_text() == "hello from layer 3\n"
+    assert not (rootfs / "etc/gone.txt").exists(), "file whiteout not applied"
+    assert sorted(os.listdir(rootfs / "opaque")) == ["new.txt"], "opaque whiteout not applied"
+    assert not any(name.startswith(".wh.") for _, _, files in os.walk(rootfs) for name in files)
+    assert os.readlink(rootfs / "bin/sh") == "busybox"
+    assert (rootfs / "etc/hello-link").read_text() == "hello from layer 1\n"  # a hard link to the old file
+    assert stat.S_IMODE((rootfs / "bin/busybox").stat().st_mode) == 0o755
+    if os.geteuid() == 0:
+        assert stat.S_ISCHR((rootfs / "dev/null").lstat().st_mode)
+    else:
+        assert not (rootfs / "dev/null").exists()
+    if BUSYBOX:  # the unpacked binary runs
+        out = subprocess.run([rootfs / "bin/busybox", "cat", rootfs / "etc/hello.txt"], capture_output=True)
+        assert out.stdout == b"hello from layer 3\n"
+    assert config == OciConfig(
+        env=["PATH=/bin", "GREETING=hi"], workdir="/work", entrypoint=["/bin/sh", "-c"], cmd=["echo $GREETING"]
+    )
+
+
+@pytest.fixture(scope="module")
+def image() -> Image:
+    return make_image()
+
+
+def test_oci_layout(image: Image, tmp_path: Path) -> None:
+    layout = write_oci_layout(image, tmp_path / "layout", tag="v1")
+    log = Log()
+    config = fetch_image(f"oci:{layout}:v1", tmp_path / "rootfs", log=log)
+    check_rootfs(tmp_path / "rootfs", config)
+    assert len([line for line in log if line.startswith("layer ")]) == 3
+    config = fetch_image(f"oci:{layout}", tmp_path / "rootfs2", log=log)  # the only image: no tag needed
+    check_rootfs(tmp_path / "rootfs2", config)
+    with pytest.raises(NotFoundError, match="no tag 'v2'.*'v1'"):
+        fetch_image(f"oci:{layout}:v2", tmp_path / "rootfs3", log=log)
+
+
+def test_oci_layout_corrupt_blob(image: Image, tmp_path: Path) -> None:
+    layout = write_oci_layout(image, tmp_path / "layout")
+    layer = layout / "blobs/sha256" / image.layers[1].digest.split(":")[1]
+    layer.write_bytes(gzip.compress(make_tar([("evil.txt", "file", b"x")])))
+    with pytest.raises(InvalidError, match="digest mismatch"):
+        fetch_image(f"oci:{layout}", tmp_path / "rootfs", log=Log())
+
+
+def test_docker_archive(image: Image, tmp_path: Path) -> None:
+    archive = write_docker_archive(image, tmp_path / "img.tar", repo_tag="test/img:v1")
+    check_rootfs(tmp_path / "a", fetch_image(f"docker-archive:{archive}", tmp_path / "a", log=Log()))
+    check_rootfs(tmp_path / "b", fetch_image(f"docker-archive:{archive}:test/img:v1", tmp_path / "b", log=Log()))
+    with pytest.raises(NotFoundError, match="no image tagged 'test/img:v2'"):
+        fetch_image(f"docker-archive:{archive}:test/img:v2", tmp_path / "c", log=Log())
+    with pytest.raises(NotFoundError, match="no such file"):
+        fetch_image(f"docker-archive:{tmp_path}/missing.tar", tmp_path / "d", log=Log())
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        [("../escape.txt", "file", b"x")],
+        [("etc/../../escape.txt", "file", b"x")],
+        # a symlink out of the root, then a file through it: lands inside the root instead
+        [("out", "symlink", "/ESCAPE_DIR"), ("out/escape.txt", "file", b"x")],
+        [("up", "symlink", "../../../.."), ("up/escape.txt", "file", b"x")],
+    ],
+)
+def test_layer_cannot_escape_root(tmp_path: Path, entries: list[tuple[str, str, object]]) -> None:
+    image = make_image([entries])
+    layout = write_oci_layout(image, tmp_path / "layout")
+    rootfs = tmp_path / "deep/er/rootfs"
+    try:
+        fetch_image(f"oci:{layout}", rootfs, log=Log())
+    except InvalidError as e:
+        assert "outside the image root" in str(e)
+    assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "deep/escape.txt").exists()
+    assert not Path("/ESCAPE_DIR").exists()
+    found = [os.path.relpath(os.path.join(d, f), tmp_path) for d, _, fs in os.walk(tmp_path) for f in fs]
+    assert all(not f.endswith("escape.txt") or f.startswith("deep/er/rootfs/") for f in found), found
+
+
+def test_traversal_is_an_error(tmp_path: Path) -> None:
+    layout = write_oci_layout(make_image([[("../../x", "file", b"x")]]), tmp_path / "layout")
+    with pytest.raises(InvalidError, match=r"'\.\./\.\./x' points outside the image root"):
+        fetch_image(f"oci:{layout}", tmp_path / "rootfs", log=Log())
+
+
+def test_diff_id_checked(image: Image, tmp_path: Path) -> None:
+    config = json.loads(image.config.data)
+    config["rootfs"]["diff_ids"][0] = "sha256:" + "0" * 64
+    bad = Image(Blob(json.dumps(config).encode(), image.config.media_type), image.layers, image.layer_tars)
+    with pytest.raises(InvalidError, match="does not match the config's diff_id"):
+        fetch_image(f"oci:{write_oci_layout(bad, tmp_path / 'layout')}", tmp_path / "rootfs", log=Log())
+
+
+def test_zstd_without_package_is_clear(tmp_path: Path) -> None:
+    pytest.importorskip("nano_modal")  # always there; zstandard must NOT be for this test
+    try:
+        import zstandard  # type: ignore[import-not-found]  # noqa: F401
+
+        pytest.skip("zstandard is installed")
+    except ImportError:
+        pass
+    image = make_image()
+    image.layers[0] = Blob(b"\x28\xb5\x2f\xfd" + b"\0" * 32, image.layers[0].media_type)
+    image.__post_init__()
+    with pytest.raises(InvalidError, match="zstd-compressed; install the `zstandard` package"):
+        fetch_image(f"oci:{write_oci_layout(image, tmp_path / 'layout')}", tmp_path / "rootfs", log=Log())
+
+
+def test_parse_registry_refs() -> None:
+    assert RegistryRef.parse("python:3.11-slim") == RegistryRef("registry-1.docker.io", "library/python", "3.11-slim")
+    assert RegistryRef.parse("ghcr.io/a/b") == RegistryRef("ghcr.io", "a/b", "latest")
+    assert RegistryRef.parse("localhost:5000/x@sha256:" + "a" * 64).reference == "sha256:" + "a" * 64
+    assert RegistryRef.parse("127.0.0.1:5000/test/img:v1") == RegistryRef("127.0.0.1:5000", "test/img", "v1")
+    with pytest.raises(InvalidError, match="not a valid repository name"):
+        RegistryRef.parse("Bad/Name")
+
+
+# --- a real registry ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory, image: Image) -> Iterator[Registry]:
+    if shutil.which("docker-registry") is None:
+        pytest.skip("docker-registry not installed (apt-get install docker-registry)")
+    registry = Registry.start(tmp_path_factory.mktemp("registry"))
+    registry.push(image, "test/img", "latest")
+    yield registry
+    registry.stop()
+
+
+@needs_registry
+def test_registry_fetch_and_cache(registry: Registry, image: Image, tmp_path: Path) -> None:
+    log = Log()
+    config = fetch_image(f"{registry.host}/test/img:latest", tmp_path / "a", log=log, cache_dir=tmp_path / "blobs")
+    check_rootfs(tmp_path / "a", config)
+    assert sum("downloading" in line for line in log) == 4  # config + 3 layers
+    log.clear()
+    config = fetch_image(f"{registry.host}/test/img", tmp_path / "b", log=log, cache_dir=tmp_path / "blobs")
+    check_rootfs(tmp_path / "b", config)
+    assert not any("downloading" in line for line in log), log
+    by_digest = f"{registry.host}/test/img@{image.manifest.digest}"
+    check_rootfs(tmp_path / "c", fetch_image(by_digest, tmp_path / "c", log=log))
+
+
+@needs_registry
+def test_registry_index_picks_host_platform(registry: Registry, image: Image, tmp_path: Path) -> None:
+    other_arch = "arm64" if HOST_ARCH == "amd64" else "amd64"
+    other = make_image(env=["PATH=/bin", "WRONG=platform"], arch=other_arch)
+    registry.push(other, "test/multi", "other")
+    registry.push(image, "test/multi", "host")
+    index = {
+        "schemaVersion": 2,
+        "mediaType": MT_INDEX,
+        "manifests": [
+            other.manifest.descriptor(platform={"os": "linux", "architecture": other_arch}),
+            {**image.manifest.descriptor(), "platform": {"os": "unknown", "architecture": "unknown"}},
+            image.manifest.descriptor(platform={"os": "linux", "architecture": HOST_ARCH}),
+        ],
+    }
+    registry.put_manifest("test/multi", "latest", Blob(json.dumps(index).encode(), MT_INDEX))
+    config = fetch_image(f"{registry.host}/test/multi:latest", tmp_path / "rootfs", log=Log())
+    check_rootfs(tmp_path / "rootfs", config)
+
+    index["manifests"] = index["manifests"][:1]
+    registry.put_manifest("test/multi", "foreign", Blob(json.dumps(index).encode(), MT_INDEX))
+    with pytest.raises(InvalidError, match=f"no linux/{HOST_ARCH} image in its index"):
+        fetch_image(f"{registry.host}/test/multi:foreign", tmp_path / "r2", log=Log())
+
+
+@needs_registry
+def test_registry_missing_tag_and_repo(registry: Registry, tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError, match="has no tag or digest 'nope' in repository 'test/img'"):
+        fetch_image(f"{registry.host}/test/img:nope", tmp_path / "a", log=Log())
+    with pytest.raises(NotFoundError, match="repository 'test/absent'"):
+        fetch_image(f"{registry.host}/test/absent", tmp_path / "b", log=Log())
+
+
+@needs_registry
+def test_registry_wrong_digest(registry: Registry, tmp_path: Path) -> None:
+    """The registry serves other bytes than the digest names (its storage corrupted on disk)."""
+    image = make_image([[("a.txt", "file", b"a" * 1000)]])
+    registry.push(image, "test/corrupt", "v1")
+    hexdigest = image.layers[0].digest.split(":")[1]
+    data = registry.root / "storage/docker/registry/v2/blobs/sha256" / hexdigest[:2] / hexdigest / "data"
+    data.write_bytes(bytes(len(image.layers[0].data)))
+    cache = tmp_path / "blobs"
+    with pytest.raises(InvalidError, match=f"blob {image.layers[0].digest} has digest sha256:"):
+        fetch_image(f"{registry.host}/test/corrupt:v1", tmp_path / "a", log=Log(), cache_dir=cache)
+    assert not (cache / "sha256" / hexdigest).exists()
+    assert os.listdir(cache / "sha256") == [image.config.digest.split(":")[1]]  # no partial file left
