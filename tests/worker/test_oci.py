@@ -76,7 +76,7 @@ def test_oci_layout(image: Image, tmp_path: Path) -> None:
     assert len([line for line in log if line.startswith("layer ")]) == 3
     config = fetch_image(f"oci:{layout}", tmp_path / "rootfs2", log=log)  # the only image: no tag needed
     check_rootfs(tmp_path / "rootfs2", config)
-    with pytest.raises(NotFoundError, match="no tag 'v2'.*'v1'"):
+    with pytest.raises(NotFoundError, match=r"no tag 'v2'.*'v1'"):
         fetch_image(f"oci:{layout}:v2", tmp_path / "rootfs3", log=log)
 
 

@@ -165,7 +165,9 @@ def write_docker_archive(image: Image, path: Path, repo_tag: str = "test/img:lat
     for i, tar in enumerate(image.layer_tars):
         layer_names.append(f"layer{i}/layer.tar")
         files[layer_names[-1]] = tar
-    files["manifest.json"] = json.dumps([{"Config": config_name, "RepoTags": [repo_tag], "Layers": layer_names}]).encode()
+    files["manifest.json"] = json.dumps(
+        [{"Config": config_name, "RepoTags": [repo_tag], "Layers": layer_names}]
+    ).encode()
     with tarfile.open(path, "w") as tar:
         for name, data in files.items():
             info = tarfile.TarInfo(name)
