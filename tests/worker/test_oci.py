@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from nano_modal.exception import InvalidError, NotFoundError
+from nano_modal.exception import AuthError, InvalidError, NotFoundError
 from nano_modal.worker.images.oci import OciConfig, RegistryRef, fetch_image
 from tests.worker.oci_fixtures import (
     BUSYBOX,
@@ -26,6 +26,7 @@ from tests.worker.oci_fixtures import (
     Blob,
     Image,
     Registry,
+    TokenServer,
     make_image,
     make_tar,
     write_docker_archive,
@@ -233,3 +234,26 @@ def test_registry_wrong_digest(registry: Registry, tmp_path: Path) -> None:
         fetch_image(f"{registry.host}/test/corrupt:v1", tmp_path / "a", log=Log(), cache_dir=cache)
     assert not (cache / "sha256" / hexdigest).exists()
     assert os.listdir(cache / "sha256") == [image.config.digest.split(":")[1]]  # no partial file left
+
+
+@needs_registry
+def test_registry_bearer_token_auth(image: Image, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A registry with token auth: 401 + Bearer challenge -> token server (Basic auth) -> token."""
+    pytest.importorskip("cryptography")
+    tokens = TokenServer(tmp_path, "alice", "s3cret")
+    registry = Registry.start(tmp_path, auth=tokens.registry_auth())
+    try:
+        registry.token = tokens.token(["repository:test/private:pull,push"])
+        registry.push(image, "test/private", "latest")
+        ref = f"{registry.host}/test/private:latest"
+        with pytest.raises(AuthError, match=r"token server .* said 401"):
+            fetch_image(ref, tmp_path / "a", log=Log())
+        with pytest.raises(AuthError):
+            fetch_image(ref, tmp_path / "b", log=Log(), credentials=("alice", "wrong"))
+        check_rootfs(tmp_path / "c", fetch_image(ref, tmp_path / "c", log=Log(), credentials=("alice", "s3cret")))
+        monkeypatch.setenv("REGISTRY_USERNAME", "alice")
+        monkeypatch.setenv("REGISTRY_PASSWORD", "s3cret")
+        check_rootfs(tmp_path / "d", fetch_image(ref, tmp_path / "d", log=Log()))
+    finally:
+        registry.stop()
+        tokens.stop()

@@ -259,3 +259,109 @@ class Registry:
 
 def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+class TokenServer:
+    """A Docker token server (the `realm` of a Bearer challenge) for `docker-registry`'s token auth.
+
+    It hands any requested scope to `user:password` (Basic auth), as a JWT signed with ES256 by a
+    self-signed certificate that the registry trusts (`rootcertbundle`), the chain in the `x5c` header.
+    """
+
+    def __init__(self, workdir: Path, user: str, password: str, service: str = "test-registry") -> None:
+        import datetime
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qs, urlparse
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nano-modal test token issuer")])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+        self.cert_file = workdir / "token-cert.pem"
+        self.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self.x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+        self.service, self.issuer = service, "nano-modal-test-issuer"
+        self.expected = basic(user, password)
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.headers.get("Authorization") != server.expected:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                query = parse_qs(urlparse(self.path).query)
+                body = json.dumps({"token": server.token(query.get("scope", []))}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.realm = f"http://127.0.0.1:{self.httpd.server_address[1]}/token"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def registry_auth(self) -> dict[str, Any]:
+        """The `auth:` section of a registry config that trusts this server."""
+        return {
+            "token": {
+                "realm": self.realm,
+                "service": self.service,
+                "issuer": self.issuer,
+                "rootcertbundle": str(self.cert_file),
+            }
+        }
+
+    def token(self, scopes: list[str]) -> str:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        access = []
+        for scope in scopes:
+            for one in scope.split(" "):
+                kind, name, actions = one.split(":")[0], ":".join(one.split(":")[1:-1]), one.split(":")[-1]
+                access.append({"type": kind, "name": name, "actions": actions.split(",")})
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "sub": "test",
+            "aud": self.service,
+            "exp": now + 300,
+            "nbf": now - 60,
+            "iat": now,
+            "jti": str(now) + str(id(access)),
+            "access": access,
+        }
+
+        def b64(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        header = {"typ": "JWT", "alg": "ES256", "x5c": [self.x5c]}
+        signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+        r, s = decode_dss_signature(self.key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+        return f"{signing_input}.{b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
