@@ -277,7 +277,7 @@ class RegistryRef:
         tag = ""
         if ":" in path.rsplit("/", 1)[-1]:
             path, tag = path.rsplit(":", 1)
-        if host == "docker.io":
+        if host in ("docker.io", "index.docker.io"):
             host = DOCKER_HUB
             if "/" not in path:
                 path = "library/" + path
@@ -601,6 +601,8 @@ class _Extractor:
                         _remove(os.path.join(parent, child))
             return
         if name.startswith(".wh."):
+            if name[4:] in ("", ".", ".."):
+                raise InvalidError(f"{self.where}: whiteout {member.name!r} points outside its directory")
             target = os.path.join(parent, name[4:])
             if target not in self.created:
                 _remove(target)
