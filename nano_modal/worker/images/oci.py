@@ -554,6 +554,8 @@ class _Extractor:
         self.where = where
         self.created: set[str] = set()  # paths this layer wrote: its own whiteouts never remove them
         self.is_root = os.geteuid() == 0
+        # resolved parent directories; cleared when anything is removed (the only way a resolution changes)
+        self.parents: dict[tuple[str, ...], str] = {}
         self.skipped_devices = 0
 
     def parts(self, name: str) -> list[str]:
@@ -592,20 +594,21 @@ class _Extractor:
         parts = self.parts(member.name)
         if not parts:
             return  # the root directory itself
-        parent = self.resolve(parts[:-1])
+        parent = self.parents.get(tuple(parts[:-1])) or self.resolve(parts[:-1])
+        self.parents[tuple(parts[:-1])] = parent
         name = parts[-1]
         if name == ".wh..wh..opq":
             if os.path.isdir(parent):
                 for child in os.listdir(parent):
                     if os.path.join(parent, child) not in self.created:
-                        _remove(os.path.join(parent, child))
+                        self.remove(os.path.join(parent, child))
             return
         if name.startswith(".wh."):
             if name[4:] in ("", ".", ".."):
                 raise InvalidError(f"{self.where}: whiteout {member.name!r} points outside its directory")
             target = os.path.join(parent, name[4:])
             if target not in self.created:
-                _remove(target)
+                self.remove(target)
             return
         os.makedirs(parent, exist_ok=True)
         path = os.path.join(parent, name)
@@ -613,7 +616,7 @@ class _Extractor:
         if member.isdir() and os.path.isdir(path) and not os.path.islink(path):
             self.finish(path, member)
             return
-        _remove(path)
+        self.remove(path)
         if member.isdir():
             os.mkdir(path, 0o700)
         elif member.isreg():
@@ -642,6 +645,10 @@ class _Extractor:
             return  # other tar entry kinds (e.g. sparse headers already folded in) carry no file
         self.finish(path, member)
 
+    def remove(self, path: str) -> None:
+        if _remove(path):
+            self.parents.clear()
+
     def resolve_link(self, parts: list[str]) -> str:
         """A hard link's target: its parent resolved inside the root, the last part taken as is."""
         return os.path.join(self.resolve(parts[:-1]), parts[-1]) if parts else self.root
@@ -650,18 +657,23 @@ class _Extractor:
         if self.is_root:
             with contextlib.suppress(OSError):
                 os.chown(path, member.uid, member.gid, follow_symlinks=False)
-        if member.issym():
-            return
-        mode = member.mode & (0o7777 if self.is_root else 0o777)
-        if member.isdir() and not self.is_root:
-            mode |= 0o700  # later entries (and layers) must still be able to write into it
-        os.chmod(path, mode)
-        if not member.isdir():
+        if not member.issym():
+            mode = member.mode & (0o7777 if self.is_root else 0o777)
+            if member.isdir() and not self.is_root:
+                mode |= 0o700  # later entries (and layers) must still be able to write into it
+            os.chmod(path, mode)
+        if not member.isdir():  # a directory's time changes with every entry written into it
             os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
 
 
-def _remove(path: str) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
+def _remove(path: str) -> bool:
+    """Remove whatever is at `path` (never following a symlink); False when there was nothing."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return False
+    if stat.S_ISDIR(mode):
         shutil.rmtree(path)
-    elif os.path.lexists(path):
+    else:
         os.unlink(path)
+    return True
