@@ -685,6 +685,7 @@ class ControlPlane:
                 # reservation for placement, not a cap (a bare interpreter would hit 128 MiB).
                 memory_mb=fn.definition.memory_mb,
                 env=env,
+                image=fn.definition.image if fn.definition.HasField("image") else None,
             )
         )
         best.commands.fire()

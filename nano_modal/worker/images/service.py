@@ -1,0 +1,77 @@
+"""The worker's side of images: build before a container starts, stream the build log to
+the app's logs (fd BUILD_LOG_FD, shown by the client as a build display), and turn a failed
+build into the function's init failure, so callers get the error instead of a hang."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from ...client import Client
+from ...exception import ExecutionError, InvalidError
+from ...proto import api_pb2
+from ...serialization import serialize
+from .builder import ImageBuilder
+from .rootfs import ImageRoot
+from .steps import StepError
+
+log = logging.getLogger("nano_modal.worker")
+
+BUILD_LOG_FD = 3  # LogLine.fd of image build output (1 and 2 are the container's stdout/stderr)
+ROOTFS_RUNTIMES = ("bwrap",)  # runtimes that can start a container in an image's root filesystem
+
+
+class WorkerImages:
+    def __init__(self, client: Client, emit: Callable[[api_pb2.LogLine], None]) -> None:
+        self.client = client
+        self.emit = emit
+        self._builder: ImageBuilder | None = None
+
+    @property
+    def builder(self) -> ImageBuilder:
+        if self._builder is None:  # created on first use: workers that never see an image need no cache
+            self._builder = ImageBuilder()
+        return self._builder
+
+    async def prepare(self, spec: api_pb2.ContainerSpec, runtime: str) -> ImageRoot | None:
+        """The image root for the container, built if needed; None when the runtime cannot use
+        one (the container then runs on the worker's Python, as without an image)."""
+        if not spec.HasField("image"):
+            return None
+        loop = asyncio.get_running_loop()
+
+        def out(text: str) -> None:
+            line = api_pb2.LogLine(
+                container_id=spec.container_id, fd=BUILD_LOG_FD, data=text + "\n", timestamp=time.time()
+            )
+            loop.call_soon_threadsafe(self.emit, line)
+
+        if runtime not in ROOTFS_RUNTIMES:
+            out(f"runtime {runtime!r} cannot run images: the image is ignored and the worker's Python is used")
+            return None
+        built = await self.builder.ensure(spec.image, self.client.download_blob, out)
+        deps = await asyncio.to_thread(self.builder.runtime_deps, built, out)
+        return ImageRoot(built, deps)
+
+    async def report_failure(self, spec: api_pb2.ContainerSpec, exc: BaseException) -> str:
+        """Tell the server the function cannot start (as a container failing to import would)."""
+        if isinstance(exc, StepError | InvalidError):
+            message = f"building image {spec.image.image_id} failed: {exc}"
+        else:
+            log.exception("building image %s failed", spec.image.image_id)
+            message = f"building image {spec.image.image_id} failed: {type(exc).__name__}: {exc}"
+        error = ExecutionError(message)
+        as_container = Client(self.client.server_url, spec.task_token)  # the call is the container's to make
+        try:
+            payload = await as_container.make_payload(serialize(error))
+            request = api_pb2.ContainerInitFailedRequest(
+                container_id=spec.container_id, exception=payload, exception_repr=message, traceback=""
+            )
+            await as_container.stub.ContainerInitFailed(request, timeout=10)
+        except Exception:
+            log.exception("could not report the failed build of %s", spec.image.image_id)
+        finally:
+            await as_container._channel.close(None)
+        return message
