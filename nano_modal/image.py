@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from .config import is_remote
 from .exception import InvalidError
 
 if TYPE_CHECKING:
@@ -112,6 +113,8 @@ class Image:
             parse_dockerfile = importlib.import_module(f"{__package__}.dockerfile").parse_dockerfile
         except ImportError as exc:
             raise InvalidError("Image.from_dockerfile is not available in this version") from exc
+        if is_remote():  # built from the client's files already; they are not here
+            return Image("registry", ref=f"dockerfile:{path}")
         dockerfile = Path(path)
         if not dockerfile.is_file():
             raise InvalidError(f"Dockerfile {str(path)!r} does not exist")
@@ -180,6 +183,8 @@ class Image:
 
     def pip_install_from_requirements(self, requirements_txt: str | Path, **kwargs: object) -> Image:
         """`pip install -r requirements_txt`: the file is read now, on the client."""
+        if is_remote():  # the image was built from the client's files; they are not here
+            return self
         path = Path(requirements_txt).expanduser()
         if not path.is_file():
             raise InvalidError(f"requirements file {str(requirements_txt)!r} does not exist")
@@ -192,6 +197,8 @@ class Image:
         self, pyproject_toml: str | Path, optional_dependencies: Sequence[str] = (), **kwargs: object
     ) -> Image:
         """Install the `[project] dependencies` (and the named optional groups) of a pyproject.toml."""
+        if is_remote():  # the image was built from the client's files; they are not here
+            return self
         path = Path(pyproject_toml).expanduser()
         if not path.is_file():
             raise InvalidError(f"pyproject file {str(pyproject_toml)!r} does not exist")
@@ -234,6 +241,8 @@ class Image:
         """Put a local file at `remote_path` (a directory if it ends with "/"). Without copy it is
         mounted when containers start (changing it does not rebuild anything); with copy=True
         it is baked into a layer, so later steps can use it."""
+        if is_remote():  # the image was built from the client's files; they are not here
+            return self
         path = Path(local_path).expanduser()
         if not path.is_file():
             raise InvalidError(f"add_local_file: {str(local_path)!r} is not a file")
@@ -246,6 +255,8 @@ class Image:
     ) -> Image:
         """Put a local directory's contents at `remote_path`; `ignore` holds glob patterns
         matched against each entry's path relative to the directory (and its name)."""
+        if is_remote():  # the image was built from the client's files; they are not here
+            return self
         path = Path(local_path).expanduser()
         if not path.is_dir():
             raise InvalidError(f"add_local_dir: {str(local_path)!r} is not a directory")
@@ -254,6 +265,8 @@ class Image:
     def add_local_python_source(self, *modules: str, copy: bool = False) -> Image:
         """Make local Python packages/modules importable in the image (under /root, which is on
         the containers' path), found the way `import` would find them here."""
+        if is_remote():  # the image was built from the client's files; they are not here
+            return self
         image = self
         for module in modules:
             spec = importlib.util.find_spec(module)
@@ -280,8 +293,6 @@ class Image:
     def imports(self) -> Iterator[None]:
         """Imports of packages that exist only in the image: failures are swallowed locally
         (where the package may be missing) and raised inside containers."""
-        from .config import is_remote
-
         try:
             yield
         except ImportError:

@@ -46,7 +46,7 @@ def run_in_root(
     if bwrap is None:
         raise RuntimeError("building images needs bubblewrap (apt-get install bubblewrap)")
     (root / cwd.lstrip("/")).mkdir(parents=True, exist_ok=True)
-    argv = [bwrap, "--bind", str(root), "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    argv = [bwrap, "--bind", str(root), "/", "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp"]
     argv += ["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"] if (root / "etc/resolv.conf").exists() else []
     argv += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", "nano-modal-build"]
     argv += ["--die-with-parent", "--new-session", "--clearenv", "--chdir", cwd]
