@@ -1,5 +1,5 @@
 """The worker's side of images: build before a container starts, stream the build log to
-the app's logs (fd BUILD_LOG_FD, shown by the client as a build display), and turn a failed
+the app's logs (config.IMAGE_BUILD_LOG_FD, shown by the client as a build display), and turn a failed
 build into the function's init failure, so callers get the error instead of a hang."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from ... import config
 from ...client import Client
 from ...exception import ExecutionError, InvalidError
 from ...proto import api_pb2
@@ -19,7 +20,6 @@ from .steps import StepError
 
 log = logging.getLogger("nano_modal.worker")
 
-BUILD_LOG_FD = 3  # LogLine.fd of image build output (1 and 2 are the container's stdout/stderr)
 ROOTFS_RUNTIMES = ("bwrap",)  # runtimes that can start a container in an image's root filesystem
 
 
@@ -44,7 +44,7 @@ class WorkerImages:
 
         def out(text: str) -> None:
             line = api_pb2.LogLine(
-                container_id=spec.container_id, fd=BUILD_LOG_FD, data=text + "\n", timestamp=time.time()
+                container_id=spec.container_id, fd=config.IMAGE_BUILD_LOG_FD, data=text + "\n", timestamp=time.time()
             )
             loop.call_soon_threadsafe(self.emit, line)
 
