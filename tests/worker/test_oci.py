@@ -53,6 +53,7 @@ def check_rootfs(rootfs: Path, config: OciConfig) -> None:
     assert os.readlink(rootfs / "bin/sh") == "busybox"
     assert (rootfs / "etc/hello-link").read_text() == "hello from layer 1\n"  # a hard link to the old file
     assert stat.S_IMODE((rootfs / "bin/busybox").stat().st_mode) == 0o755
+    assert (rootfs / "work").is_dir()  # the WorkingDir: made by fetch_image when no layer has it
     if os.geteuid() == 0:
         assert stat.S_ISCHR((rootfs / "dev/null").lstat().st_mode)
     else:
@@ -264,3 +265,4 @@ def test_registry_bearer_token_auth(image: Image, tmp_path: Path, monkeypatch: p
     finally:
         registry.stop()
         tokens.stop()
+

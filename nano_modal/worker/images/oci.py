@@ -124,7 +124,11 @@ def fetch_image(
             with opener() as blob:
                 where = f"image {ref} layer {name}"
                 apply_layer(blob, dest, diff_id=diff_ids[i] if diff_ids else None, where=where, log=log)
-    return OciConfig.from_image_config(config_doc)
+    config = OciConfig.from_image_config(config_doc)
+    # Container runtimes create a missing working directory (an image's layers need not hold it)
+    extractor = _Extractor(str(dest), f"image {ref} WorkingDir")
+    os.makedirs(extractor.resolve(extractor.parts(config.workdir)), mode=0o755, exist_ok=True)
+    return config
 
 
 # --- sources ---------------------------------------------------------------------------------

@@ -122,7 +122,7 @@ def make_image(
                 ("opaque/.wh..wh..opq", "file", b""),
                 ("opaque/new.txt", "file", b"layer 2\n"),
             ],
-            [("etc/hello.txt", "file", b"hello from layer 3\n"), ("work/", "dir", None)],
+            [("etc/hello.txt", "file", b"hello from layer 3\n")],
         ]
     tars = [make_tar(entries) for entries in layers]
     blobs = [
@@ -365,3 +365,79 @@ class TokenServer:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+# --- an image with a Python, made from the host's Debian python3 -----------------------------------
+
+HOST_PYTHON = Path("/usr/bin/python3.11")  # Debian bookworm's python3 (dpkg), not the test's own Python
+STDLIB_SKIP = {"__pycache__", "test", "idlelib", "tkinter", "ensurepip", "lib2to3", "pydoc_data", "turtledemo"}
+BUSYBOX_APPLETS = ["sh", "ls", "cat", "env", "echo", "mkdir", "rm", "cp", "mv", "ln", "test", "true", "id"]
+
+
+def shared_libraries(elves: list[Path]) -> set[Path]:
+    """The libraries `ldd` says these ELF files load (including the dynamic loader)."""
+    libs: set[Path] = set()
+    for elf in elves:
+        out = subprocess.run(["ldd", str(elf)], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            words = line.split()
+            path = words[2] if len(words) >= 3 and words[1] == "=>" else words[0] if words else ""
+            if path.startswith("/"):
+                libs.add(Path(path))
+    return libs
+
+
+def in_image(path: Path) -> str:
+    """Where a host file goes in a merged-/usr image (/lib/x -> usr/lib/x), without the leading /."""
+    text = str(path)
+    return text[1:] if text.startswith("/usr/") else "usr" + text
+
+
+def make_python_image(extra_elves: list[Path] = (), env: list[str] | None = None) -> Image:  # type: ignore[assignment]
+    """A Debian-like image whose python3 and libraries are copied from the host's Debian packages.
+
+    Two layers: busybox (as /bin/sh and a few tools) with the shared libraries, then Python's stdlib
+    (uncompressed: it is the big one). `extra_elves`: more ELF files whose libraries it must have.
+    """
+    stdlib = Path("/usr/lib/python3.11")
+    elves = [HOST_PYTHON, *stdlib.glob("lib-dynload/*.so"), *extra_elves]
+    base = io.BytesIO()
+    with tarfile.open(fileobj=base, mode="w") as tar:
+        for name in ["bin", "lib", "lib64", "sbin"]:
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, f"usr/{name}"
+            tar.addfile(info)
+        if BUSYBOX:
+            tar.add(BUSYBOX, "usr/bin/busybox")
+            for applet in BUSYBOX_APPLETS:
+                info = tarfile.TarInfo(f"usr/bin/{applet}")
+                info.type, info.linkname = tarfile.SYMTYPE, "busybox"
+                tar.addfile(info)
+        for lib in sorted(shared_libraries(elves)):
+            real = lib.resolve()
+            tar.add(real, in_image(real))
+            if in_image(lib) != in_image(real):
+                info = tarfile.TarInfo(in_image(lib))
+                info.type, info.linkname = tarfile.SYMTYPE, "/" + in_image(real)
+                tar.addfile(info)
+        for d in ["tmp", "root", "etc", "proc", "dev", "sys"]:
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755
+            tar.addfile(info)
+    python = io.BytesIO()
+    with tarfile.open(fileobj=python, mode="w") as tar:
+        tar.add(HOST_PYTHON, "usr/bin/python3.11")
+        for link in ["python3", "python"]:
+            info = tarfile.TarInfo(f"usr/bin/{link}")
+            info.type, info.linkname = tarfile.SYMTYPE, "python3.11"
+            tar.addfile(info)
+        tar.add(stdlib, in_image(stdlib), filter=lambda t: None if Path(t.name).name in STDLIB_SKIP else t)
+    tars = [base.getvalue(), python.getvalue()]
+    config = {
+        "architecture": HOST_ARCH,
+        "os": "linux",
+        "config": {"Env": env or ["PATH=/usr/local/bin:/usr/bin:/bin", "FROM_IMAGE=yes"], "WorkingDir": "/srv"},
+        "rootfs": {"type": "layers", "diff_ids": [digest(t) for t in tars]},
+    }
+    layers = [Blob(gzip.compress(tars[0], compresslevel=1, mtime=0), MT_LAYER_GZIP), Blob(tars[1], MT_LAYER_TAR)]
+    return Image(Blob(json.dumps(config).encode(), MT_CONFIG), layers, tars)
