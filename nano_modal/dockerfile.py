@@ -173,7 +173,7 @@ class _Parser:
 
     def parse(self, text: str) -> ParsedDockerfile:
         for self.line, instruction in logical_lines(text):
-            keyword, _, rest = instruction.partition(" ")
+            keyword, rest = [*instruction.split(maxsplit=1), ""][:2]
             keyword, rest = keyword.upper(), rest.strip()
             if keyword != "FROM" and keyword != "ARG" and not self.base:
                 raise self.fail(f"{keyword} before FROM (a Dockerfile starts with FROM, after optional ARGs)")

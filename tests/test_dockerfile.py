@@ -31,7 +31,7 @@ ENV LEGACY the rest of the line
 WORKDIR $APP_HOME
 RUN apt-get update && \\
     apt-get install -y curl
-RUN ["python", "-c", "print('exec form')"]
+RUN	["python", "-c", "print('exec form')"]
 COPY requirements.txt ./
 COPY --chown=app:app src/ src
 ADD ["data/a.csv", "data/b.csv", "/data/"]
