@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import importlib.util
 import io
 import json
@@ -106,24 +105,27 @@ class Image:
         return Image("registry", ref=tag)
 
     @staticmethod
-    def from_dockerfile(path: str | Path, context_dir: str | Path | None = None) -> Image:
-        """The image a Dockerfile describes: its FROM image, then its RUN/ENV/WORKDIR/COPY...
-        as steps. COPY sources are read from `context_dir` (default: the Dockerfile's directory)."""
-        try:  # nano_modal/dockerfile.py
-            parse_dockerfile = importlib.import_module(f"{__package__}.dockerfile").parse_dockerfile
-        except ImportError as exc:
-            raise InvalidError("Image.from_dockerfile is not available in this version") from exc
+    def from_dockerfile(
+        path: str | Path, context_dir: str | Path | None = None, *, build_args: dict[str, str] | None = None
+    ) -> Image:
+        """The image a one-stage Dockerfile describes: its FROM image, then its RUN/ENV/WORKDIR/
+        COPY... as steps (nano_modal/dockerfile.py lists what is supported). COPY sources are read
+        from `context_dir` (default: the Dockerfile's directory) and baked into layers."""
+        from .dockerfile import parse_dockerfile
+
         if is_remote():  # built from the client's files already; they are not here
             return Image("registry", ref=f"dockerfile:{path}")
         dockerfile = Path(path)
         if not dockerfile.is_file():
             raise InvalidError(f"Dockerfile {str(path)!r} does not exist")
         context = Path(context_dir) if context_dir is not None else dockerfile.parent
-        base_ref, steps = parse_dockerfile(dockerfile.read_text(), context.resolve())
+        base_ref, steps = parse_dockerfile(dockerfile.read_text(), context.resolve(), build_args)
         image = Image.from_registry(base_ref)
         for step in steps:
             if step.kind == "copy":  # Docker's COPY bakes the files in
                 source, dest = step.args
+                if dest.endswith("/") and Path(source).is_file():
+                    dest += Path(source).name
                 image = image._add_local(Path(source), dest, copy=True, ignore=())
             else:
                 image = image._with(step)

@@ -4,6 +4,7 @@ new layer, or only a change of the state later steps and containers see (env, wo
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 from collections.abc import Callable
@@ -75,7 +76,10 @@ def apply_step(step: api_pb2.ImageStep, root: Path, state: ImageState, files: di
     from .builder import clean_pip_env
 
     if step.kind == "env":
-        return replace(state, env={**state.env, **step.options})
+        values = dict(step.options)
+        if "expand" in step.args:  # from a Dockerfile: ENV PATH=/opt/bin:${PATH} and the like
+            values = {k: _expand(v, state.env) for k, v in values.items()}
+        return replace(state, env={**state.env, **values})
     if step.kind == "workdir":
         (root / step.args[0].lstrip("/")).mkdir(parents=True, exist_ok=True)
         return replace(state, workdir=step.args[0])
@@ -104,3 +108,8 @@ def _copy_in(tree: Path, root: Path, step: api_pb2.ImageStep) -> None:
         shutil.copy2(next(tree.iterdir()), target)
     else:
         shutil.copytree(tree, target, symlinks=True, dirs_exist_ok=True)
+
+
+def _expand(value: str, env: dict[str, str]) -> str:
+    """${NAME} and $NAME replaced by the image's variables so far (unknown ones: empty)."""
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: env.get(m.group(1) or m.group(2), ""), value)
