@@ -152,7 +152,7 @@ class Agent:
         )
         assert self.images is not None
         try:
-            cfg.image = await self.images.prepare(spec, self.runtime.name)
+            await self.images.prepare(spec, cfg, self.runtime.name)
         except Exception as exc:
             message = await self.images.report_failure(spec, exc)
             await self._flush_logs()

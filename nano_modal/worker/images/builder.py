@@ -45,11 +45,14 @@ class ImageBuilder:
         self._locks: dict[str, asyncio.Lock] = {}
         self._built: dict[str, BuiltImage] = {}
 
+    def lock(self, image_id: str) -> asyncio.Lock:
+        """Held while `image_id` is built: containers of the image arriving meanwhile wait."""
+        return self._locks.setdefault(image_id, asyncio.Lock())
+
     async def ensure(self, spec: api_pb2.ImageSpec, fetch: Callable[[str], Any], log: Log) -> BuiltImage:
         """The built image for `spec`, building what is missing. `fetch(blob_id)` is awaited for
         the files of add_local steps; `log` gets the build's progress (called from a thread)."""
-        lock = self._locks.setdefault(spec.image_id, asyncio.Lock())
-        async with lock:
+        async with self.lock(spec.image_id):
             if spec.image_id in self._built:
                 return self._built[spec.image_id]
             files = {}

@@ -14,9 +14,11 @@ from ...client import Client
 from ...exception import ExecutionError, InvalidError
 from ...proto import api_pb2
 from ...serialization import serialize
+from ..base import ContainerConfig
 from .builder import ImageBuilder
 from .rootfs import ImageRoot
 from .steps import StepError
+from .venv import prepare_venv
 
 log = logging.getLogger("nano_modal.worker")
 
@@ -35,11 +37,11 @@ class WorkerImages:
             self._builder = ImageBuilder()
         return self._builder
 
-    async def prepare(self, spec: api_pb2.ContainerSpec, runtime: str) -> ImageRoot | None:
-        """The image root for the container, built if needed; None when the runtime cannot use
-        one (the container then runs on the worker's Python, as without an image)."""
+    async def prepare(self, spec: api_pb2.ContainerSpec, cfg: ContainerConfig, runtime: str) -> None:
+        """Build the container's image if needed and point `cfg` at it: a root filesystem for
+        bwrap, a virtual environment of the worker's Python for `process` (venv.py)."""
         if not spec.HasField("image"):
-            return None
+            return
         loop = asyncio.get_running_loop()
 
         def out(text: str) -> None:
@@ -48,12 +50,18 @@ class WorkerImages:
             )
             loop.call_soon_threadsafe(self.emit, line)
 
+        if runtime == "process":
+            async with self.builder.lock(spec.image.image_id):
+                python, env = await asyncio.to_thread(prepare_venv, self.builder.store, spec.image, out)
+            cfg.command = [python, "-m", "nano_modal.container"]
+            cfg.env.update(env)
+            return
         if runtime not in ROOTFS_RUNTIMES:
-            out(f"runtime {runtime!r} cannot run images: the image is ignored and the worker's Python is used")
-            return None
+            out(f"runtime {runtime!r} cannot run images yet: the image is ignored and the worker's Python is used")
+            return
         built = await self.builder.ensure(spec.image, self.client.download_blob, out)
         deps = await asyncio.to_thread(self.builder.runtime_deps, built, out)
-        return ImageRoot(built, deps)
+        cfg.image = ImageRoot(built, deps)
 
     async def report_failure(self, spec: api_pb2.ContainerSpec, exc: BaseException) -> str:
         """Tell the server the function cannot start (as a container failing to import would)."""

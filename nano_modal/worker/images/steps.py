@@ -66,7 +66,8 @@ def commands(step: api_pb2.ImageStep, state: ImageState) -> list[str]:
         args = shlex.join([*flags, *step.args])
         pip = f"{state.python} -m pip install {args}"
         if opts.get("uv"):  # uv when the image has it; pip otherwise (same packages, slower)
-            return [f"if command -v uv >/dev/null; then uv pip install --system {args}; else {pip}; fi"]
+            uv = f"uv pip install --python {state.python} {args}"
+            return [f"if command -v uv >/dev/null; then {uv}; else {pip}; fi"]
         return [pip]
     return []
 
