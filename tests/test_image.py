@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import sys
 import tarfile
 from pathlib import Path
@@ -14,6 +15,8 @@ from nano_modal import Image
 from nano_modal.exception import InvalidError
 from nano_modal.image import Step, check_python, image_id, local_python
 from nano_modal.proto import api_pb2
+from tests.conftest import Cluster
+from tests.helpers import run_script
 
 
 class Blobs:
@@ -136,3 +139,33 @@ def test_imports_swallows_missing_packages_locally() -> None:
     with Image.debian_slim("3.11").imports():
         import nano_modal_package_that_is_not_here  # type: ignore[import-not-found]  # noqa: F401
     assert "nano_modal_package_that_is_not_here" not in sys.modules
+
+
+PROCESS_DRIVER = """
+import json, os, sys
+import nano_modal
+
+app = nano_modal.App("image-process")
+image = nano_modal.Image.debian_slim().pip_install("six==1.16.0").apt_install("jq").env({"IMAGE_VAR": "set"})
+
+
+@app.function(image=image)
+def where() -> dict:
+    import six
+    return {"six": six.__version__, "file": six.__file__, "python": sys.executable, "var": os.environ["IMAGE_VAR"]}
+
+
+with app.run(show_logs=True):
+    print("RESULT " + json.dumps(where.remote()))
+"""
+
+
+def test_process_runtime_approximates_images_with_a_venv(cluster: Cluster, tmp_path: Path) -> None:
+    """The `process` runtime (the session cluster's) has no root filesystem: pip steps go into a
+    virtual environment of the worker's Python, env applies, the rest is reported as ignored."""
+    result = run_script(tmp_path, PROCESS_DRIVER, env=cluster.env(), timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.split("RESULT ", 1)[1])
+    assert out["six"] == "1.16.0" and "/venvs/" in out["file"] and "/venvs/" in out["python"]
+    assert out["var"] == "set"
+    assert "ignored: apt_install jq (it would install into the host)" in result.stderr

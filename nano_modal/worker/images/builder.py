@@ -53,8 +53,9 @@ class ImageBuilder:
         """The built image for `spec`, building what is missing. `fetch(blob_id)` is awaited for
         the files of add_local steps; `log` gets the build's progress (called from a thread)."""
         async with self.lock(spec.image_id):
-            if spec.image_id in self._built:
-                return self._built[spec.image_id]
+            known = self._built.get(spec.image_id)
+            if known is not None and all(p.exists() for p in (known.rootfs, *known.layers)):
+                return known  # unless `nano-modal image prune` removed it meanwhile
             files = {}
             for step in spec.steps:
                 if step.kind == "add_local":
