@@ -13,22 +13,27 @@ import re
 import shutil
 import stat
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from nano_modal.exception import AuthError, InvalidError, NotFoundError
 from nano_modal.worker.images.oci import OciConfig, RegistryRef, fetch_image
+from tests.conftest import Cluster
+from tests.helpers import run_script
+from tests.worker._drive import require
 from tests.worker.oci_fixtures import (
     BUSYBOX,
     HOST_ARCH,
+    HOST_PYTHON,
     MT_INDEX,
     Blob,
     Image,
     Registry,
     TokenServer,
     make_image,
+    make_python_image,
     make_tar,
     write_docker_archive,
     write_oci_layout,
@@ -266,3 +271,82 @@ def test_registry_bearer_token_auth(image: Image, tmp_path: Path, monkeypatch: p
         registry.stop()
         tokens.stop()
 
+
+# --- end to end: Image.from_registry / Image.from_dockerfile on a bwrap worker -------------------
+
+E2E_APP = """
+import json, sys
+import nano_modal
+
+ref, dockerfile = sys.argv[1], sys.argv[2]
+app = nano_modal.App("oci-e2e")
+
+
+@app.function(image=nano_modal.Image.from_registry(ref).env({"STEP": "mine"}))
+def from_registry() -> dict:
+    import os, sys
+    keys = ("FROM_IMAGE", "STEP")
+    return {"python": sys.version.split()[0], "cwd": os.getcwd(), **{k: os.environ.get(k) for k in keys}}
+
+
+@app.function(image=nano_modal.Image.from_dockerfile(dockerfile))
+def from_dockerfile() -> dict:
+    import os
+    return {
+        "copied": open("/app/data.txt").read(),
+        "ran": open("/built.txt").read(),
+        "cwd": os.getcwd(),
+        "MODE": os.environ.get("MODE"),
+        "PATH": os.environ.get("PATH"),
+    }
+
+
+with app.run(show_logs=False):
+    print("RESULT " + json.dumps({"registry": from_registry.remote(), "dockerfile": from_dockerfile.remote()}))
+"""
+
+DOCKERFILE_E2E = """\
+FROM {ref}
+ARG MODE=prod
+ENV MODE=$MODE PATH=/opt/tools:$PATH
+WORKDIR /app
+COPY data.txt ./
+RUN echo "built in $MODE by $(id -u)" > /built.txt
+"""
+
+
+@needs_registry
+@pytest.mark.skipif(not HOST_PYTHON.exists() or not BUSYBOX, reason="needs Debian's python3.11 and busybox")
+def test_from_registry_and_dockerfile_end_to_end(
+    registry: Registry, isolated_cluster: Callable[..., Cluster], tmp_path: Path
+) -> None:
+    """A Python image pushed to the registry runs functions, directly and as a Dockerfile's FROM."""
+    require("bwrap")
+    from nano_modal.worker.images import deps
+
+    runtime_libs = [p for name in deps.closure() for p in _shared_objects(name)]
+    registry.push(make_python_image(runtime_libs), "test/py", "3.11")
+    ref = f"{registry.host}/test/py:3.11"
+    (tmp_path / "data.txt").write_text("from the build context\n")
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE_E2E.format(ref=ref))
+    cluster = isolated_cluster("bwrap")
+    out = run_script(tmp_path, E2E_APP, ref, str(tmp_path / "Dockerfile"), env=cluster.env(), timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    result = json.loads(out.stdout.split("RESULT ", 1)[1])
+    # Debian's 3.11.2 from the image, not the test's own interpreter; the image's Env and WorkingDir apply
+    assert result["registry"] == {"python": "3.11.2", "cwd": "/srv", "FROM_IMAGE": "yes", "STEP": "mine"}
+    assert result["dockerfile"] == {
+        "copied": "from the build context\n",
+        "ran": "built in prod by 0\n",
+        "cwd": "/app",
+        "MODE": "prod",
+        "PATH": "/opt/tools:/usr/local/bin:/usr/bin:/bin",
+    }
+
+
+def _shared_objects(distribution: str) -> list[Path]:
+    import importlib.metadata as md
+
+    dist = md.distribution(distribution)
+    base = Path(str(dist.locate_file("")))
+    return [base / f for f in dist.files or [] if f.name.endswith(".so")]
