@@ -350,3 +350,24 @@ def _shared_objects(distribution: str) -> list[Path]:
     dist = md.distribution(distribution)
     base = Path(str(dist.locate_file("")))
     return [base / f for f in dist.files or [] if f.name.endswith(".so")]
+
+
+@needs_registry
+def test_registry_over_tls(image: Image, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTPS first, verified against the CA bundle (SSL_CERT_FILE here); no silent HTTP when TLS works."""
+    pytest.importorskip("cryptography")
+    registry = Registry.start(tmp_path, tls=True)
+    try:
+        registry.push(image, "test/tls", "latest")
+        ref = f"{registry.host}/test/tls:latest"
+        # the test CA is not trusted: HTTPS fails, loopback falls back to HTTP, which a TLS server refuses
+        with pytest.raises(
+            OSError, match=r"400: Client sent an HTTP.*HTTPS failed.*CERTIFICATE_VERIFY_FAILED"
+        ):
+            fetch_image(ref, tmp_path / "a", log=Log())
+        monkeypatch.setenv("SSL_CERT_FILE", str(registry.ca))
+        log = Log()
+        check_rootfs(tmp_path / "b", fetch_image(ref, tmp_path / "b", log=log))
+        assert not any("plain HTTP" in line for line in log), log
+    finally:
+        registry.stop()

@@ -5,8 +5,9 @@ Three sources, chosen by the reference's prefix:
 - `oci:/path/to/layout[:tag]`: an OCI image layout directory (`index.json`, `blobs/`).
 - `docker-archive:/path/to/image.tar[:name:tag]`: a `docker save` tarball.
 - anything else, `[host[:port]/]name[:tag][@sha256:...]`: a registry speaking the Docker Registry
-  HTTP API v2 (Docker Hub when no host is given). Plain HTTP for loopback hosts (and `insecure=True`),
-  HTTPS with the system CA bundle otherwise; Bearer-token and Basic auth from the 401 challenge.
+  HTTP API v2 (Docker Hub when no host is given). HTTPS with the system CA bundle (or `SSL_CERT_FILE`);
+  plain HTTP when that fails for a loopback host or with `insecure=True`. Bearer-token and Basic auth
+  from the 401 challenge.
 
 Layers are applied in order with OCI whiteouts, never writing outside `dest` (oci_layers.py). Every blob is
 checked against its sha256 digest (layers also against the config's `diff_ids`); registry blobs are
@@ -314,8 +315,10 @@ class _Registry(_ManifestSource):
         self.log = log
         user, password = os.environ.get(ENV_REGISTRY_USERNAME), os.environ.get(ENV_REGISTRY_PASSWORD)
         self.credentials = credentials or ((user, password) if user and password else None)
-        scheme = "http" if insecure or is_loopback(self.target.host) else "https"
-        self.base = f"{scheme}://{self.target.host}/v2/{self.target.name}"
+        # Like Docker: HTTPS always first; plain HTTP as the fallback only for loopback and `insecure` ones
+        self.http_fallback = insecure or is_loopback(self.target.host)
+        self.base = f"https://{self.target.host}/v2/{self.target.name}"
+        self.https_error = ""  # why HTTPS was given up, for the errors that follow
         self.auth_header: str | None = None
         self.client = httpx.Client(verify=ssl.create_default_context(), timeout=HTTP_TIMEOUT, follow_redirects=True)
 
@@ -349,7 +352,10 @@ class _Registry(_ManifestSource):
                         )
                     if response.status_code != 200:
                         response.read()
-                        raise OSError(f"image {self.ref}: GET {path} -> {response.status_code}: {response.text[:200]}")
+                        raise OSError(
+                            f"image {self.ref}: GET {path} -> {response.status_code}: {response.text[:200].strip()}"
+                            + self.https_error
+                        )
                     yield response
                     return
             except httpx.TransportError as e:
@@ -428,7 +434,19 @@ class _Registry(_ManifestSource):
             tmp.unlink(missing_ok=True)
         return path
 
+    def choose_scheme(self) -> None:
+        """Fall back to plain HTTP when the registry does not speak TLS (loopback / insecure only)."""
+        try:
+            self.client.get(f"https://{self.target.host}/v2/")
+        except httpx.TransportError as e:
+            if not self.http_fallback:
+                raise ConnectionError(f"image {self.ref}: cannot reach registry {self.target.host}: {e}") from e
+            self.base = f"http://{self.target.host}/v2/{self.target.name}"
+            self.https_error = f" (plain HTTP, after HTTPS failed: {e})"
+            self.log(f"  {self.target.host}: no HTTPS ({e}); using plain HTTP")
+
     def resolve(self) -> tuple[Json, list[tuple[str, Opener]]]:
+        self.choose_scheme()
         doc = _json(self.manifest(self.target.reference), f"{self.ref} manifest")
         return self.resolve_manifest(doc)
 

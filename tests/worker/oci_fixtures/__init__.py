@@ -15,6 +15,7 @@ import json
 import platform
 import shutil
 import socket
+import ssl
 import subprocess
 import tarfile
 import time
@@ -190,13 +191,21 @@ class Registry:
     port: int
     root: Path  # config, log and storage
     token: str | None = None  # a Bearer token with push rights, when the registry wants one
+    ca: Path | None = None  # with TLS: the CA that signed its certificate
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.ca else 'http'}://{self.host}"
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(verify=ssl.create_default_context(cafile=self.ca) if self.ca else True)
 
     @property
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, workdir: Path, auth: dict[str, Any] | None = None) -> Registry:
+    def start(cls, workdir: Path, auth: dict[str, Any] | None = None, tls: bool = False) -> Registry:
         port = free_port()
         config = {
             "version": 0.1,
@@ -205,16 +214,20 @@ class Registry:
             "http": {"addr": f"127.0.0.1:{port}"},
             **({"auth": auth} if auth else {}),
         }
+        ca = make_tls_files(workdir) if tls else None
+        if ca:
+            config["http"]["tls"] = {"certificate": str(workdir / "server.pem"), "key": str(workdir / "server.key")}
         (workdir / "config.yml").write_text(json.dumps(config))  # JSON is YAML
         log = (workdir / "registry.log").open("ab")
         process = subprocess.Popen(["docker-registry", "serve", str(workdir / "config.yml")], stdout=log, stderr=log)
-        registry = cls(process, port, workdir)
+        registry = cls(process, port, workdir, ca=ca)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"docker-registry exited: {(workdir / 'registry.log').read_text()[-2000:]}")
             try:
-                httpx.get(f"http://{registry.host}/v2/", timeout=1)
+                with registry.http() as client:
+                    client.get(f"{registry.url}/v2/", timeout=1)
                 return registry
             except httpx.TransportError:
                 time.sleep(0.05)
@@ -230,31 +243,73 @@ class Registry:
 
     def put_blob(self, name: str, data: bytes) -> None:
         """Monolithic upload: POST to open an upload, PUT the bytes with their digest."""
-        base = f"http://{self.host}"
-        r = httpx.post(f"{base}/v2/{name}/blobs/uploads/", headers=self.headers())
-        assert r.status_code == 202, r.text
-        location = r.headers["location"]
-        url = location if location.startswith("http") else base + location
-        sep = "&" if "?" in url else "?"
-        r = httpx.put(
-            f"{url}{sep}digest={digest(data)}",
-            content=data,
-            headers={**self.headers(), "Content-Type": "application/octet-stream"},
-        )
+        with self.http() as client:
+            r = client.post(f"{self.url}/v2/{name}/blobs/uploads/", headers=self.headers())
+            assert r.status_code == 202, r.text
+            location = r.headers["location"]
+            url = location if location.startswith("http") else self.url + location
+            sep = "&" if "?" in url else "?"
+            r = client.put(
+                f"{url}{sep}digest={digest(data)}",
+                content=data,
+                headers={**self.headers(), "Content-Type": "application/octet-stream"},
+            )
         assert r.status_code == 201, r.text
 
     def put_manifest(self, name: str, reference: str, manifest: Blob) -> None:
-        r = httpx.put(
-            f"http://{self.host}/v2/{name}/manifests/{reference}",
-            content=manifest.data,
-            headers={**self.headers(), "Content-Type": manifest.media_type},
-        )
+        with self.http() as client:
+            r = client.put(
+                f"{self.url}/v2/{name}/manifests/{reference}",
+                content=manifest.data,
+                headers={**self.headers(), "Content-Type": manifest.media_type},
+            )
         assert r.status_code == 201, r.text
 
     def push(self, image: Image, name: str, tag: str) -> None:
         for blob in image.blobs():
             self.put_blob(name, blob.data)
         self.put_manifest(name, tag, image.manifest)
+
+
+def make_tls_files(workdir: Path) -> Path:
+    """A test CA (ca.pem) and a server certificate for 127.0.0.1 and localhost signed by it."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def cert(subject: str, key: Any, issuer: str, signer: Any, ca: bool) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            names = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_cert = cert("nano-modal test CA", ca_key, "nano-modal test CA", ca_key, ca=True)
+    server_cert = cert("127.0.0.1", server_key, "nano-modal test CA", ca_key, ca=False)
+    (workdir / "ca.pem").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    (workdir / "server.pem").write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    (workdir / "server.key").write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return workdir / "ca.pem"
 
 
 def basic(user: str, password: str) -> str:
