@@ -32,7 +32,7 @@ import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .config import is_remote
 from .exception import InvalidError
@@ -55,6 +55,8 @@ class Step:
     kind: str
     args: tuple[str, ...] = ()
     options: tuple[tuple[str, str], ...] = ()
+    # nano_modal.Secret objects whose variables the step runs with (not part of the cache key)
+    secrets: tuple[Any, ...] = field(default=(), compare=False)
 
 
 def local_python() -> str:
@@ -158,13 +160,14 @@ class Image:
         index_url: str | None = None,
         extra_index_url: str | None = None,
         pre: bool = False,
+        secrets: Sequence[Any] = (),
     ) -> Image:
-        """`pip install` packages into the image's Python."""
+        """`pip install` packages into the image's Python (`secrets`: e.g. a private index's token)."""
         names = _flatten(packages)
         if not names:
             return self
         options = {"index_url": index_url or "", "extra_index_url": extra_index_url or "", "pre": "1" if pre else ""}
-        return self._with(Step("pip_install", tuple(names), _options(options)))
+        return self._with(Step("pip_install", tuple(names), _options(options), _secrets(secrets)))
 
     def uv_pip_install(
         self,
@@ -172,13 +175,17 @@ class Image:
         index_url: str | None = None,
         extra_index_url: str | None = None,
         pre: bool = False,
+        secrets: Sequence[Any] = (),
     ) -> Image:
         """As `pip_install`, with uv when the image has it; with pip otherwise (same result, slower)."""
-        image = self.pip_install(*packages, index_url=index_url, extra_index_url=extra_index_url, pre=pre)
+        image = self.pip_install(
+            *packages, index_url=index_url, extra_index_url=extra_index_url, pre=pre, secrets=secrets
+        )
         if image is self:
             return self
         last = image.steps[-1]
-        return image._replace_last(Step(last.kind, last.args, _options({**dict(last.options), "uv": "1"})))
+        options = _options({**dict(last.options), "uv": "1"})
+        return image._replace_last(Step(last.kind, last.args, options, last.secrets))
 
     def _replace_last(self, step: Step) -> Image:
         return Image(self.base_kind, self.python_version, self.ref, (*self.steps[:-1], step))
@@ -212,15 +219,16 @@ class Image:
             packages += project["optional-dependencies"][group]
         return self.pip_install(*packages, **kwargs)  # type: ignore[arg-type]
 
-    def apt_install(self, *packages: str | list[str]) -> Image:
+    def apt_install(self, *packages: str | list[str], secrets: Sequence[Any] = ()) -> Image:
         """`apt-get install -y` Debian packages (needs a Debian/Ubuntu-based image)."""
         names = _flatten(packages)
-        return self._with(Step("apt_install", tuple(names))) if names else self
+        return self._with(Step("apt_install", tuple(names), (), _secrets(secrets))) if names else self
 
-    def run_commands(self, *commands: str | list[str]) -> Image:
-        """Run shell commands (as root, with network, in the image) at build time."""
+    def run_commands(self, *commands: str | list[str], secrets: Sequence[Any] = ()) -> Image:
+        """Run shell commands (as root, with network, in the image) at build time, with the
+        variables of `secrets` set (they are not stored in the image)."""
         cmds = _flatten(commands)
-        return self._with(Step("run_commands", tuple(cmds))) if cmds else self
+        return self._with(Step("run_commands", tuple(cmds), (), _secrets(secrets))) if cmds else self
 
     def env(self, vars: dict[str, str]) -> Image:
         """Set environment variables in the image (for later steps and for containers)."""
@@ -313,6 +321,10 @@ class Image:
         spec.base.ref = self.ref
         for step in self.steps:
             proto = spec.steps.add(kind=step.kind, args=list(step.args), options=dict(step.options))
+            if step.secrets:
+                from .secret import resolve_secrets
+
+                proto.secret_ids.extend(await resolve_secrets(step.secrets))
             if step.kind == "add_local":
                 ignore = json.loads(dict(step.options).get("ignore") or "[]")
                 archive = tar_local(Path(step.args[0]), ignore)
@@ -331,6 +343,7 @@ def image_id(spec: api_pb2.ImageSpec) -> str:
     data.image_id = ""
     for step in data.steps:
         step.blob_id = ""  # blobs are content-addressed by content_hash already
+        del step.secret_ids[:]  # secrets are not part of what the image is
     return "im-" + hashlib.sha256(data.SerializeToString(deterministic=True)).hexdigest()[:24]
 
 
@@ -385,6 +398,13 @@ def _flatten(items: Sequence[str | list[str]]) -> list[str]:
             if value.strip():
                 out.append(value.strip())
     return out
+
+
+def _secrets(secrets: Sequence[Any]) -> tuple[Any, ...]:
+    from .secret import validate_secrets
+
+    validate_secrets(secrets, "image step")
+    return tuple(secrets)
 
 
 def _options(options: dict[str, str]) -> tuple[tuple[str, str], ...]:

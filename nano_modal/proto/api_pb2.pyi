@@ -373,7 +373,7 @@ class ImageBase(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., python_version: _Optional[str] = ..., ref: _Optional[str] = ...) -> None: ...
 
 class ImageStep(_message.Message):
-    __slots__ = ("kind", "args", "options", "blob_id", "content_hash")
+    __slots__ = ("kind", "args", "options", "blob_id", "content_hash", "secret_ids")
     class OptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -386,12 +386,29 @@ class ImageStep(_message.Message):
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     BLOB_ID_FIELD_NUMBER: _ClassVar[int]
     CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
+    SECRET_IDS_FIELD_NUMBER: _ClassVar[int]
     kind: str
     args: _containers.RepeatedScalarFieldContainer[str]
     options: _containers.ScalarMap[str, str]
     blob_id: str
     content_hash: str
-    def __init__(self, kind: _Optional[str] = ..., args: _Optional[_Iterable[str]] = ..., options: _Optional[_Mapping[str, str]] = ..., blob_id: _Optional[str] = ..., content_hash: _Optional[str] = ...) -> None: ...
+    secret_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, kind: _Optional[str] = ..., args: _Optional[_Iterable[str]] = ..., options: _Optional[_Mapping[str, str]] = ..., blob_id: _Optional[str] = ..., content_hash: _Optional[str] = ..., secret_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ImageStepSecrets(_message.Message):
+    __slots__ = ("step", "env")
+    class EnvEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    ENV_FIELD_NUMBER: _ClassVar[int]
+    step: int
+    env: _containers.ScalarMap[str, str]
+    def __init__(self, step: _Optional[int] = ..., env: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Schedule(_message.Message):
     __slots__ = ("period_seconds", "cron", "timezone")
@@ -624,7 +641,7 @@ class WorkerRegisterResponse(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ...) -> None: ...
 
 class ContainerSpec(_message.Message):
-    __slots__ = ("container_id", "function_id", "function_name", "app_id", "task_token", "cpu", "memory_mb", "env", "image")
+    __slots__ = ("container_id", "function_id", "function_name", "app_id", "task_token", "cpu", "memory_mb", "env", "image", "image_secrets")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -641,6 +658,7 @@ class ContainerSpec(_message.Message):
     MEMORY_MB_FIELD_NUMBER: _ClassVar[int]
     ENV_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_SECRETS_FIELD_NUMBER: _ClassVar[int]
     container_id: str
     function_id: str
     function_name: str
@@ -650,7 +668,8 @@ class ContainerSpec(_message.Message):
     memory_mb: int
     env: _containers.ScalarMap[str, str]
     image: ImageSpec
-    def __init__(self, container_id: _Optional[str] = ..., function_id: _Optional[str] = ..., function_name: _Optional[str] = ..., app_id: _Optional[str] = ..., task_token: _Optional[str] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., env: _Optional[_Mapping[str, str]] = ..., image: _Optional[_Union[ImageSpec, _Mapping]] = ...) -> None: ...
+    image_secrets: _containers.RepeatedCompositeFieldContainer[ImageStepSecrets]
+    def __init__(self, container_id: _Optional[str] = ..., function_id: _Optional[str] = ..., function_name: _Optional[str] = ..., app_id: _Optional[str] = ..., task_token: _Optional[str] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., env: _Optional[_Mapping[str, str]] = ..., image: _Optional[_Union[ImageSpec, _Mapping]] = ..., image_secrets: _Optional[_Iterable[_Union[ImageStepSecrets, _Mapping]]] = ...) -> None: ...
 
 class WorkerPollRequest(_message.Message):
     __slots__ = ("worker_id", "running_container_ids", "timeout")

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 
 from .. import config
 from ..proto import api_pb2
+from .images import build_secrets
 from .state import App, Call, Container, ContainerState, FunctionRuntime, QueuedInput, Worker
 from .store import AppRow, CallRow, FunctionRow, InputRow, LogRow, OutputRow, Store
 
@@ -91,6 +92,7 @@ class ControlPlane:
         self.bound: dict[str, str] = {}  # bind key of a class instance -> its function id
         # Extra environment for a new container of a function (object_service.py adds secrets and volumes).
         self.container_env_hooks: list[Callable[[FunctionRuntime], dict[str, str]]] = []
+        self.secret_variables: Callable[[str], dict[str, str]] | None = None  # for image build steps
 
     # ------------------------------------------------------------------ recovery
 
@@ -686,6 +688,7 @@ class ControlPlane:
                 memory_mb=fn.definition.memory_mb,
                 env=env,
                 image=fn.definition.image if fn.definition.HasField("image") else None,
+                image_secrets=build_secrets(fn.definition, self.secret_variables),
             )
         )
         best.commands.fire()

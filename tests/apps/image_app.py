@@ -38,6 +38,17 @@ def where() -> dict[str, object]:
     }
 
 
+# A build secret: its value reaches the step's command (and this test reads what it wrote),
+# yet it is neither in the image's environment nor in the container's.
+token = nano_modal.Secret.from_dict({"BUILD_TOKEN": "s3cr3t"})
+with_secret = nano_modal.Image.debian_slim().run_commands("echo token=$BUILD_TOKEN > /token.txt", secrets=[token])
+
+
+@app.function(image=with_secret)
+def built_with_secret() -> dict[str, object]:
+    return {"file": Path("/token.txt").read_text().strip(), "env": os.environ.get("BUILD_TOKEN")}
+
+
 @app.function(image=nano_modal.Image.debian_slim().run_commands("echo about to fail; exit 7"))
 def broken() -> str:
     return "never"

@@ -199,7 +199,7 @@ import json
 from tests.apps import image_app as a
 
 with a.app.run(show_logs=True):
-    out = {"where": a.where.remote(), "host": a.host.remote()}
+    out = {"where": a.where.remote(), "host": a.host.remote(), "secret": a.built_with_secret.remote()}
     try:
         a.broken.remote()
     except Exception as exc:
@@ -222,5 +222,6 @@ def test_functions_run_in_their_image(isolated_cluster: object, tmp_path: Path) 
     # Without image= a function runs on the worker's own Python, as before.
     assert out["host"] == os.path.realpath(sys.executable)
     assert "run_commands echo about to fail; exit 7" in out["broken"] and "about to fail" in out["broken"]
+    assert out["secret"] == {"file": "token=s3cr3t", "env": None}
     # The build log reached the caller's terminal.
     assert "Step 1/4: pip_install six" in result.stderr

@@ -49,7 +49,13 @@ class ImageBuilder:
         """Held while `image_id` is built: containers of the image arriving meanwhile wait."""
         return self._locks.setdefault(image_id, asyncio.Lock())
 
-    async def ensure(self, spec: api_pb2.ImageSpec, fetch: Callable[[str], Any], log: Log) -> BuiltImage:
+    async def ensure(
+        self,
+        spec: api_pb2.ImageSpec,
+        fetch: Callable[[str], Any],
+        log: Log,
+        secrets: dict[int, dict[str, str]] | None = None,
+    ) -> BuiltImage:
         """The built image for `spec`, building what is missing. `fetch(blob_id)` is awaited for
         the files of add_local steps; `log` gets the build's progress (called from a thread)."""
         async with self.lock(spec.image_id):
@@ -60,7 +66,7 @@ class ImageBuilder:
             for step in spec.steps:
                 if step.kind == "add_local":
                     files[step.content_hash] = await self._local_files(step, fetch)
-            built = await asyncio.to_thread(self.build, spec, files, log)
+            built = await asyncio.to_thread(self.build, spec, files, log, secrets or {})
             self._built[spec.image_id] = built
             return built
 
@@ -79,7 +85,9 @@ class ImageBuilder:
 
     # ------------------------------------------------------------------ the build (in a thread)
 
-    def build(self, spec: api_pb2.ImageSpec, files: dict[str, Path], log: Log) -> BuiltImage:
+    def build(
+        self, spec: api_pb2.ImageSpec, files: dict[str, Path], log: Log, secrets: dict[int, dict[str, str]]
+    ) -> BuiltImage:
         started = time.monotonic()
         if spec.base.kind == "id":
             return self._from_record(spec.base.ref)
@@ -88,6 +96,7 @@ class ImageBuilder:
         built = BuiltImage(spec.image_id, rootfs, layers, state)
         total = len(spec.steps)
         for number, step in enumerate(spec.steps, 1):
+            step_secrets = secrets.get(number - 1, {})
             prefix = f"Step {number}/{total}: {describe(step)}"
             if step.kind == "add_local" and not step.options.get("copy"):
                 built.mounts.append(_mount_source(files[step.content_hash], step))
@@ -101,7 +110,7 @@ class ImageBuilder:
                 log(prefix)
                 t0 = time.monotonic()
                 with self.store.staging(layer) as tmp:
-                    new_state = self._run_step(step, rootfs, layers, state, tmp, files, log)
+                    new_state = self._run_step(step, rootfs, layers, state, tmp, files, log, step_secrets)
                     self.store.write_json(
                         tmp / "layer.json",
                         {"parent": parent, "step": describe(step), "state": asdict(new_state), "size": du(tmp)},
@@ -126,13 +135,14 @@ class ImageBuilder:
         tmp: Path,
         files: dict[str, Path],
         log: Log,
+        secrets: dict[str, str],
     ) -> ImageState:
         diff, work, merged = tmp / "diff", tmp / "work", tmp / "merged"
         diff.mkdir()
         work.mkdir()
         mount_overlay([*reversed(layers), rootfs], merged, diff, work)
         try:
-            return apply_step(step, merged, state, files, lambda line: log(f"  | {line}"))
+            return apply_step(step, merged, state, files, lambda line: log(f"  | {line}"), secrets)
         finally:
             unmount(merged)
             shutil.rmtree(work, ignore_errors=True)

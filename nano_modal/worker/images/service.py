@@ -59,7 +59,8 @@ class WorkerImages:
         if runtime not in ROOTFS_RUNTIMES:
             out(f"runtime {runtime!r} cannot run images yet: the image is ignored and the worker's Python is used")
             return
-        built = await self.builder.ensure(spec.image, self.client.download_blob, out)
+        secrets = {entry.step: dict(entry.env) for entry in spec.image_secrets}
+        built = await self.builder.ensure(spec.image, self.client.download_blob, out, secrets)
         deps = await asyncio.to_thread(self.builder.runtime_deps, built, out)
         cfg.image = ImageRoot(built, deps)
 

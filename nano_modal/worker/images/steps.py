@@ -72,8 +72,16 @@ def commands(step: api_pb2.ImageStep, state: ImageState) -> list[str]:
     return []
 
 
-def apply_step(step: api_pb2.ImageStep, root: Path, state: ImageState, files: dict[str, Path], log: Log) -> ImageState:
-    """Apply `step` to the image mounted (writable) at `root`; return the state after it."""
+def apply_step(
+    step: api_pb2.ImageStep,
+    root: Path,
+    state: ImageState,
+    files: dict[str, Path],
+    log: Log,
+    secrets: dict[str, str] | None = None,
+) -> ImageState:
+    """Apply `step` to the image mounted (writable) at `root`; return the state after it.
+    `secrets` are set while its commands run, and kept nowhere."""
     from .builder import clean_pip_env
 
     if step.kind == "env":
@@ -94,6 +102,7 @@ def apply_step(step: api_pb2.ImageStep, root: Path, state: ImageState, files: di
     if step.kind not in ("run_commands", "apt_install", "pip_install"):
         raise InvalidError(f"unknown image step {step.kind!r}")
     env = {**state.env, **clean_pip_env()} if step.kind != "run_commands" else {**clean_pip_env(), **state.env}
+    env.update(secrets or {})
     for command in commands(step, state):
         log(f"$ {command}")
         code, tail = run_in_root(root, command, env, state.workdir, log, config.IMAGE_STEP_TAIL_LINES)
