@@ -26,6 +26,7 @@ from nano_modal.worker.images.steps import StepError
 from nano_modal.worker.images.store import BuiltImage, Store
 from tests.conftest import REPO, Cluster
 from tests.helpers import run_script
+from tests.worker._drive import require
 
 
 def _missing() -> str | None:
@@ -208,8 +209,10 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def test_functions_run_in_their_image(isolated_cluster: object, tmp_path: Path) -> None:
-    cluster: Cluster = isolated_cluster("bwrap")  # type: ignore[operator]
+@pytest.mark.parametrize("runtime", ["bwrap", "gvisor"])
+def test_functions_run_in_their_image(runtime: str, isolated_cluster: object, tmp_path: Path) -> None:
+    require(runtime)
+    cluster: Cluster = isolated_cluster(runtime)  # type: ignore[operator]
     result = run_script(tmp_path, DRIVER, env=cluster.env(), timeout=600)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout.split("RESULT ", 1)[1])

@@ -22,7 +22,7 @@ from .venv import prepare_venv
 
 log = logging.getLogger("nano_modal.worker")
 
-ROOTFS_RUNTIMES = ("bwrap",)  # runtimes that can start a container in an image's root filesystem
+ROOTFS_RUNTIMES = ("bwrap", "gvisor")  # runtimes that can start a container in an image's root filesystem
 
 
 class WorkerImages:
