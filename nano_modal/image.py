@@ -32,7 +32,7 @@ import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from .config import is_remote
 from .exception import InvalidError
@@ -45,6 +45,15 @@ if TYPE_CHECKING:
 DEBIAN_PYTHONS = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
 STEP_KINDS = ("pip_install", "apt_install", "run_commands", "env", "workdir", "entrypoint", "cmd", "add_local")
 DEFAULT_IGNORE = ("__pycache__", "*.pyc", ".git", ".venv", "node_modules")
+
+
+class PipOptions(TypedDict, total=False):
+    """The options `pip_install` takes, shared by the methods that call it."""
+
+    index_url: str | None
+    extra_index_url: str | None
+    pre: bool
+    secrets: Sequence[Any]
 
 
 @dataclass(frozen=True)
@@ -169,28 +178,19 @@ class Image:
         options = {"index_url": index_url or "", "extra_index_url": extra_index_url or "", "pre": "1" if pre else ""}
         return self._with(Step("pip_install", tuple(names), _options(options), _secrets(secrets)))
 
-    def uv_pip_install(
-        self,
-        *packages: str | list[str],
-        index_url: str | None = None,
-        extra_index_url: str | None = None,
-        pre: bool = False,
-        secrets: Sequence[Any] = (),
-    ) -> Image:
+    def uv_pip_install(self, *packages: str | list[str], **options: Unpack[PipOptions]) -> Image:
         """As `pip_install`, with uv when the image has it; with pip otherwise (same result, slower)."""
-        image = self.pip_install(
-            *packages, index_url=index_url, extra_index_url=extra_index_url, pre=pre, secrets=secrets
-        )
+        image = self.pip_install(*packages, **options)
         if image is self:
             return self
         last = image.steps[-1]
-        options = _options({**dict(last.options), "uv": "1"})
-        return image._replace_last(Step(last.kind, last.args, options, last.secrets))
+        uv = _options({**dict(last.options), "uv": "1"})
+        return image._replace_last(Step(last.kind, last.args, uv, last.secrets))
 
     def _replace_last(self, step: Step) -> Image:
         return Image(self.base_kind, self.python_version, self.ref, (*self.steps[:-1], step))
 
-    def pip_install_from_requirements(self, requirements_txt: str | Path, **kwargs: object) -> Image:
+    def pip_install_from_requirements(self, requirements_txt: str | Path, **kwargs: Unpack[PipOptions]) -> Image:
         """`pip install -r requirements_txt`: the file is read now, on the client."""
         if is_remote():  # the image was built from the client's files; they are not here
             return self
@@ -200,10 +200,10 @@ class Image:
         lines = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
         if any(line.startswith(("-r", "-c", "--requirement", "--constraint")) for line in lines):
             raise InvalidError(f"{path}: nested -r/-c files are not supported; list the packages directly")
-        return self.pip_install(*[line for line in lines if line], **kwargs)  # type: ignore[arg-type]
+        return self.pip_install(*[line for line in lines if line], **kwargs)
 
     def pip_install_from_pyproject(
-        self, pyproject_toml: str | Path, optional_dependencies: Sequence[str] = (), **kwargs: object
+        self, pyproject_toml: str | Path, optional_dependencies: Sequence[str] = (), **kwargs: Unpack[PipOptions]
     ) -> Image:
         """Install the `[project] dependencies` (and the named optional groups) of a pyproject.toml."""
         if is_remote():  # the image was built from the client's files; they are not here
@@ -217,7 +217,7 @@ class Image:
             if group not in project.get("optional-dependencies", {}):
                 raise InvalidError(f"{path}: no optional dependency group {group!r}")
             packages += project["optional-dependencies"][group]
-        return self.pip_install(*packages, **kwargs)  # type: ignore[arg-type]
+        return self.pip_install(*packages, **kwargs)
 
     def apt_install(self, *packages: str | list[str], secrets: Sequence[Any] = ()) -> Image:
         """`apt-get install -y` Debian packages (needs a Debian/Ubuntu-based image)."""

@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .volume import _size as human
+
 image_cli = typer.Typer(help="List and remove the images built on this machine.", no_args_is_help=True)
 
 
@@ -38,14 +40,6 @@ def _base_name(base: dict[str, Any]) -> str:
     if base.get("kind") == "debian":
         return f"debian {base.get('suite')} (python {base.get('python')})"
     return str(base.get("ref", "?"))
-
-
-def human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
 
 
 @image_cli.command("list")
