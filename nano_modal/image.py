@@ -20,6 +20,7 @@ Functions without `image=` run on the worker's own Python, as before.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import importlib.util
@@ -29,7 +30,7 @@ import os
 import sys
 import tarfile
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
@@ -43,7 +44,17 @@ if TYPE_CHECKING:
 
 # Python versions a Debian release ships as its python3 (what `debian_slim` can offer).
 DEBIAN_PYTHONS = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
-STEP_KINDS = ("pip_install", "apt_install", "run_commands", "env", "workdir", "entrypoint", "cmd", "add_local")
+STEP_KINDS = (
+    "pip_install",
+    "apt_install",
+    "run_commands",
+    "run_function",
+    "env",
+    "workdir",
+    "entrypoint",
+    "cmd",
+    "add_local",
+)
 DEFAULT_IGNORE = ("__pycache__", "*.pyc", ".git", ".venv", "node_modules")
 
 
@@ -299,6 +310,38 @@ class Image:
         step = Step("add_local", (str(source.resolve()), _absolute(remote, "remote_path")), _options(options))
         return self._with(step)
 
+    def run_function(
+        self,
+        raw_f: Callable[..., Any],
+        *,
+        secrets: Sequence[Any] = (),
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Image:
+        """Call `raw_f(*args, **kwargs)` inside the image at build time (e.g. to download model
+        weights into it); what it writes becomes a layer. It travels pickled by value, so the
+        image's Python must be the client's; its code and arguments are part of the cache key."""
+        if is_remote():
+            return self
+        if self.base_kind == "debian" and self.python_version != local_python():
+            raise InvalidError(
+                f"run_function: the image has Python {self.python_version} but this client runs "
+                f"{local_python()}; the function travels pickled and needs the same Python"
+            )
+        import cloudpickle
+
+        module = sys.modules.get(raw_f.__module__)
+        by_value = module is not None and raw_f.__module__ != "__main__"
+        if by_value:  # the image need not contain the module the function comes from
+            cloudpickle.register_pickle_by_value(module)
+        try:
+            payload = cloudpickle.dumps((raw_f, tuple(args), dict(kwargs or {})))
+        finally:
+            if by_value:
+                cloudpickle.unregister_pickle_by_value(module)
+        name = getattr(raw_f, "__qualname__", repr(raw_f))
+        return self._with(Step("run_function", (name, base64.b64encode(payload).decode()), (), _secrets(secrets)))
+
     @contextlib.contextmanager
     def imports(self) -> Iterator[None]:
         """Imports of packages that exist only in the image: failures are swallowed locally
@@ -325,6 +368,11 @@ class Image:
                 from .secret import resolve_secrets
 
                 proto.secret_ids.extend(await resolve_secrets(step.secrets))
+            if step.kind == "run_function":  # the pickle travels as a blob, named by its hash
+                payload = base64.b64decode(step.args[1])
+                proto.content_hash = hashlib.sha256(payload).hexdigest()
+                proto.blob_id = await client.upload_blob(payload)
+                del proto.args[1:]
             if step.kind == "add_local":
                 ignore = json.loads(dict(step.options).get("ignore") or "[]")
                 archive = tar_local(Path(step.args[0]), ignore)

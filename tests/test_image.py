@@ -169,3 +169,16 @@ def test_process_runtime_approximates_images_with_a_venv(cluster: Cluster, tmp_p
     assert out["six"] == "1.16.0" and "/venvs/" in out["file"] and "/venvs/" in out["python"]
     assert out["var"] == "set"
     assert "ignored: apt_install jq (it would install into the host)" in result.stderr
+
+
+def test_run_function_is_pickled_by_value_and_keyed_by_its_code() -> None:
+    def setup(n: int) -> None:
+        print(n)
+
+    a = spec(Image.debian_slim().run_function(setup, args=(1,)))
+    b = spec(Image.debian_slim().run_function(setup, args=(2,)))
+    assert a.steps[0].kind == "run_function" and list(a.steps[0].args) == [setup.__qualname__]
+    assert a.steps[0].blob_id and a.steps[0].content_hash != b.steps[0].content_hash
+    other = "3.13" if local_python() != "3.13" else "3.11"
+    with pytest.raises(InvalidError, match="run_function: the image has Python"):
+        Image.debian_slim(other).run_function(setup)

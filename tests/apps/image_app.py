@@ -62,3 +62,18 @@ def host() -> str:
 def _writes(path: str) -> bool:
     Path(path).write_text("x")
     return Path(path).read_text() == "x"
+
+
+def _download(name: str, size: int) -> None:
+    """Runs inside the image at build time (run_function): its files become a layer."""
+    import sys as image_sys
+
+    Path(f"/opt/{name}").write_text(f"{size} bytes by {image_sys.executable}")
+
+
+with_function = nano_modal.Image.debian_slim().run_function(_download, args=("weights.bin",), kwargs={"size": 42})
+
+
+@app.function(image=with_function)
+def built_by_function() -> str:
+    return Path("/opt/weights.bin").read_text()

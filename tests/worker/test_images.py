@@ -201,6 +201,7 @@ from tests.apps import image_app as a
 
 with a.app.run(show_logs=True):
     out = {"where": a.where.remote(), "host": a.host.remote(), "secret": a.built_with_secret.remote()}
+    out["run_function"] = a.built_by_function.remote()
     try:
         a.broken.remote()
     except Exception as exc:
@@ -226,5 +227,6 @@ def test_functions_run_in_their_image(runtime: str, isolated_cluster: object, tm
     assert out["host"] == os.path.realpath(sys.executable)
     assert "run_commands echo about to fail; exit 7" in out["broken"] and "about to fail" in out["broken"]
     assert out["secret"] == {"file": "token=s3cr3t", "env": None}
+    assert out["run_function"] == "42 bytes by /usr/bin/python3"  # ran in the image, at build time
     # The build log reached the caller's terminal.
     assert "Step 1/4: pip_install six" in result.stderr

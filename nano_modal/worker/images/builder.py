@@ -28,7 +28,7 @@ from ...proto import api_pb2
 from . import deps
 from .oci import fetch_image
 from .overlay import mount_overlay, run_in_root, unmount
-from .steps import StepError, apply_step, describe, step_key
+from .steps import RUN_FUNCTION_DIR, RUN_FUNCTION_FILE, StepError, apply_step, describe, step_key
 from .store import BuiltImage, ImageState, Store, digest, du
 
 Log = Callable[[str], None]
@@ -64,7 +64,7 @@ class ImageBuilder:
                 return known  # unless `nano-modal image prune` removed it meanwhile
             files = {}
             for step in spec.steps:
-                if step.kind == "add_local":
+                if step.kind in ("add_local", "run_function"):
                     files[step.content_hash] = await self._local_files(step, fetch)
             built = await asyncio.to_thread(self.build, spec, files, log, secrets or {})
             self._built[spec.image_id] = built
@@ -75,6 +75,10 @@ class ImageBuilder:
         if not final.exists():
             data: bytes = await fetch(step.blob_id)
             with self.store.staging(final) as tmp:
+                if step.kind == "run_function":  # a pickle, not a tar
+                    (tmp / "tree").mkdir()
+                    (tmp / "tree" / RUN_FUNCTION_FILE).write_bytes(data)
+                    return final / "tree"
                 tar_path = tmp / "files.tar"
                 tar_path.write_bytes(data)
                 with tarfile.open(tar_path) as tar:
@@ -137,12 +141,16 @@ class ImageBuilder:
         log: Log,
         secrets: dict[str, str],
     ) -> ImageState:
+        binds: list[tuple[Path, str]] = []
+        if step.kind == "run_function":  # the SDK's packages (cloudpickle) and the pickled call
+            deps = self.runtime_deps(BuiltImage("", rootfs, layers, state), log)
+            binds = [(deps, config.IMAGE_DEPS_DIR), (files[step.content_hash], RUN_FUNCTION_DIR)]
         diff, work, merged = tmp / "diff", tmp / "work", tmp / "merged"
         diff.mkdir()
         work.mkdir()
         mount_overlay([*reversed(layers), rootfs], merged, diff, work)
         try:
-            return apply_step(step, merged, state, files, lambda line: log(f"  | {line}"), secrets)
+            return apply_step(step, merged, state, files, lambda line: log(f"  | {line}"), secrets, binds)
         finally:
             unmount(merged)
             shutil.rmtree(work, ignore_errors=True)

@@ -39,7 +39,13 @@ def unmount(merged: Path) -> None:
 
 
 def run_in_root(
-    root: Path, command: str, env: dict[str, str], cwd: str, log: Callable[[str], None], tail_lines: int
+    root: Path,
+    command: str,
+    env: dict[str, str],
+    cwd: str,
+    log: Callable[[str], None],
+    tail_lines: int,
+    binds: list[tuple[Path, str]] | None = None,
 ) -> tuple[int, list[str]]:
     """Run `sh -c command` with `root` as /, streaming output to `log`; (exit code, last lines)."""
     bwrap = shutil.which("bwrap")
@@ -49,6 +55,8 @@ def run_in_root(
     argv = [bwrap, "--bind", str(root), "/", "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp"]
     argv += ["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"] if (root / "etc/resolv.conf").exists() else []
     argv += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", "nano-modal-build"]
+    for source, dest in binds or []:
+        argv += ["--ro-bind", str(source), dest]
     argv += ["--die-with-parent", "--new-session", "--clearenv", "--chdir", cwd]
     for key, value in env.items():
         argv += ["--setenv", key, value]

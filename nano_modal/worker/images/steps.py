@@ -18,6 +18,8 @@ from .overlay import run_in_root
 from .store import ImageState, digest
 
 Log = Callable[[str], None]
+RUN_FUNCTION_DIR = "/opt/nano-modal/run"  # where a run_function step's pickled call is bound
+RUN_FUNCTION_FILE = "call.pkl"
 
 
 class StepError(Exception):
@@ -37,6 +39,8 @@ def step_key(parent: str, step: api_pb2.ImageStep) -> str:
 def describe(step: api_pb2.ImageStep) -> str:
     if step.kind == "env":
         return "env " + " ".join(f"{k}={v}" for k, v in sorted(step.options.items()))
+    if step.kind == "run_function":
+        return f"run_function {step.args[0]}"
     if step.kind == "add_local":
         how = "copy" if step.options.get("copy") else "mount"
         return f"add_local {step.args[0]} -> {step.args[1]} ({how})"
@@ -48,6 +52,12 @@ def commands(step: api_pb2.ImageStep, state: ImageState) -> list[str]:
     opts = step.options
     if step.kind == "run_commands":
         return list(step.args)
+    if step.kind == "run_function":
+        code = (
+            f"import sys; sys.path.append({config.IMAGE_DEPS_DIR!r}); import pickle; "
+            f"f, a, k = pickle.load(open({RUN_FUNCTION_DIR + '/' + RUN_FUNCTION_FILE!r}, 'rb')); f(*a, **k)"
+        )
+        return [f"{state.python} -c {shlex.quote(code)}"]
     if step.kind == "apt_install":
         packages = shlex.join(step.args)
         return [
@@ -79,6 +89,7 @@ def apply_step(
     files: dict[str, Path],
     log: Log,
     secrets: dict[str, str] | None = None,
+    binds: list[tuple[Path, str]] | None = None,
 ) -> ImageState:
     """Apply `step` to the image mounted (writable) at `root`; return the state after it.
     `secrets` are set while its commands run, and kept nowhere."""
@@ -99,16 +110,28 @@ def apply_step(
     if step.kind == "add_local":
         _copy_in(files[step.content_hash], root, step)
         return state
-    if step.kind not in ("run_commands", "apt_install", "pip_install"):
+    if step.kind not in ("run_commands", "apt_install", "pip_install", "run_function"):
         raise InvalidError(f"unknown image step {step.kind!r}")
     env = {**state.env, **clean_pip_env()} if step.kind != "run_commands" else {**clean_pip_env(), **state.env}
     env.update(secrets or {})
     for command in commands(step, state):
         log(f"$ {command}")
-        code, tail = run_in_root(root, command, env, state.workdir, log, config.IMAGE_STEP_TAIL_LINES)
+        try:
+            code, tail = run_in_root(root, command, env, state.workdir, log, config.IMAGE_STEP_TAIL_LINES, binds)
+        finally:
+            _remove_mount_points(root, binds or [])
         if code != 0:
             raise StepError(f"image step {describe(step)!r} failed with exit code {code}", command, tail)
     return state
+
+
+def _remove_mount_points(root: Path, binds: list[tuple[Path, str]]) -> None:
+    """The empty directories bwrap made to bind things at: not part of the layer."""
+    for _, dest in binds:
+        path = root / dest.lstrip("/")
+        while path != root and path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+            path = path.parent
 
 
 def _copy_in(tree: Path, root: Path, step: api_pb2.ImageStep) -> None:
