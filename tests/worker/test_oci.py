@@ -10,17 +10,18 @@ import gzip
 import json
 import os
 import re
+import secrets
 import shutil
 import stat
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from nano_modal.exception import AuthError, InvalidError, NotFoundError
 from nano_modal.worker.images.oci import OciConfig, RegistryRef, fetch_image
-from tests.conftest import Cluster
+from tests.conftest import start_server, start_worker, stop
 from tests.helpers import run_script
 from tests.worker._drive import require
 from tests.worker.oci_fixtures import (
@@ -301,7 +302,7 @@ def from_dockerfile() -> dict:
     }
 
 
-with app.run(show_logs=False):
+with app.run():  # the build log shows in the test's output when it fails
     print("RESULT " + json.dumps({"registry": from_registry.remote(), "dockerfile": from_dockerfile.remote()}))
 """
 
@@ -318,7 +319,7 @@ RUN echo "built in $MODE by $(id -u)" > /built.txt
 @needs_registry
 @pytest.mark.skipif(not HOST_PYTHON.exists() or not BUSYBOX, reason="needs Debian's python3.11 and busybox")
 def test_from_registry_and_dockerfile_end_to_end(
-    registry: Registry, isolated_cluster: Callable[..., Cluster], tmp_path: Path
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A Python image pushed to the registry runs functions, directly and as a Dockerfile's FROM."""
     require("bwrap")
@@ -329,8 +330,17 @@ def test_from_registry_and_dockerfile_end_to_end(
     ref = f"{registry.host}/test/py:3.11"
     (tmp_path / "data.txt").write_text("from the build context\n")
     (tmp_path / "Dockerfile").write_text(DOCKERFILE_E2E.format(ref=ref))
-    cluster = isolated_cluster("bwrap")
-    out = run_script(tmp_path, E2E_APP, ref, str(tmp_path / "Dockerfile"), env=cluster.env(), timeout=600)
+    # A cluster of its own, with its own images directory: the registry's port (so the base) is new each run
+    monkeypatch.setenv("NANO_MODAL_IMAGES_DIR", str(tmp_path / "images"))
+    token = secrets.token_urlsafe(16)
+    server, url = start_server(tmp_path, token)
+    worker = start_worker(url, token, tmp_path / "worker.log", "--runtime", "bwrap")
+    try:
+        env = {**os.environ, "NANO_MODAL_SERVER_URL": url, "NANO_MODAL_TOKEN": token}
+        out = run_script(tmp_path, E2E_APP, ref, str(tmp_path / "Dockerfile"), env=env, timeout=240)
+    finally:
+        stop(worker)
+        stop(server)
     assert out.returncode == 0, out.stdout + out.stderr
     result = json.loads(out.stdout.split("RESULT ", 1)[1])
     # Debian's 3.11.2 from the image, not the test's own interpreter; the image's Env and WorkingDir apply
@@ -361,9 +371,7 @@ def test_registry_over_tls(image: Image, tmp_path: Path, monkeypatch: pytest.Mon
         registry.push(image, "test/tls", "latest")
         ref = f"{registry.host}/test/tls:latest"
         # the test CA is not trusted: HTTPS fails, loopback falls back to HTTP, which a TLS server refuses
-        with pytest.raises(
-            OSError, match=r"400: Client sent an HTTP.*HTTPS failed.*CERTIFICATE_VERIFY_FAILED"
-        ):
+        with pytest.raises(OSError, match=r"400: Client sent an HTTP.*HTTPS failed.*CERTIFICATE_VERIFY_FAILED"):
             fetch_image(ref, tmp_path / "a", log=Log())
         monkeypatch.setenv("SSL_CERT_FILE", str(registry.ca))
         log = Log()
