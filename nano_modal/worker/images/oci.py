@@ -399,7 +399,11 @@ class _Registry(_ManifestSource):
 
     def cached(self, digest: str) -> Path | None:
         path = self.cache_dir / digest.replace(":", "/", 1)
-        return path if path.is_file() else None
+        try:
+            os.utime(path)  # last use, for whoever prunes the cache by age
+        except FileNotFoundError:
+            return None
+        return path
 
     def store(self, data: bytes, digest: str) -> None:
         path = self.cache_dir / digest.replace(":", "/", 1)
