@@ -4,6 +4,7 @@ One build stage. Supported instructions:
 
 - `FROM image [AS name]` (`--platform` ignored: the worker's own platform is used).
 - `RUN` in shell form or exec form (`["cmd", "arg"]`); ARG values reach it as environment variables.
+  `--mount=type=cache` and `--network` are ignored (what a cache mount would hold stays in the layer).
 - `COPY` / `ADD` of local files and directories under the build context (wildcards allowed;
   `--chown`, `--chmod` and `--link` are ignored: files keep their modes and belong to root).
 - `ENV` (`K=V ...` and legacy `K value`), `ARG` (defaults, `build_args` overrides, ARGs before FROM
@@ -11,7 +12,7 @@ One build stage. Supported instructions:
 - `USER`, `LABEL`, `EXPOSE` and `MAINTAINER` are accepted and ignored (steps and containers run as root).
 - Line continuations, comments, and the `escape` parser directive (`syntax` and `check` are ignored).
 
-Anything else (a second FROM, `COPY --from`, `RUN --mount`, ADD of URLs or of tar archives,
+Anything else (a second FROM, `COPY --from`, other `RUN --mount` types, ADD of URLs or of tar archives,
 heredocs, SHELL, HEALTHCHECK, ONBUILD, VOLUME, STOPSIGNAL) raises `InvalidError` with the line number.
 
 >>> from pathlib import Path
@@ -199,13 +200,13 @@ class _Parser:
     def words(self, rest: str) -> list[str]:
         return substitute(rest, self.variables(), split=True)
 
-    def flags(self, rest: str, allowed: set[str]) -> tuple[dict[str, str], str]:
-        """Leading `--name[=value]` flags of an instruction, and what follows them."""
-        flags: dict[str, str] = {}
+    def flags(self, rest: str, allowed: set[str]) -> tuple[list[tuple[str, str]], str]:
+        """Leading `--name[=value]` flags of an instruction (in order, repeats kept), and what follows them."""
+        flags: list[tuple[str, str]] = []
         while m := re.match(r"--([\w-]+)(?:=(\S*))?\s*", rest):
             if m.group(1) not in allowed:
                 raise self.fail(f"the --{m.group(1)} flag is not supported here")
-            flags[m.group(1)] = m.group(2) or ""
+            flags.append((m.group(1), m.group(2) or ""))
             rest = rest[m.end() :]
         return flags, rest
 
@@ -267,7 +268,11 @@ class _Parser:
         self.step("workdir", (self.workdir,))
 
     def do_run(self, rest: str) -> None:
-        _, rest = self.flags(rest, set())
+        flags, rest = self.flags(rest, {"mount", "network"})
+        for name, value in flags:
+            # a cache mount only speeds up rebuilds: without it the cache lands in the layer, same result
+            if name == "mount" and "type=cache" not in value.split(","):
+                raise self.fail(f"RUN --mount={value} is not supported (only type=cache, which is ignored)")
         if re.match(r"<<-?\s*['\"]?\w+", rest):
             raise self.fail("RUN with a heredoc is not supported")
         if not rest:
@@ -300,7 +305,7 @@ class _Parser:
 
     def copy(self, keyword: str, rest: str) -> None:
         flags, rest = self.flags(rest, {"chown", "chmod", "link", "from", "checksum", "keep-git-dir"})
-        if "from" in flags:
+        if "from" in dict(flags):
             raise self.fail(f"{keyword} --from (multi-stage builds) is not supported")
         argv = exec_form(rest)
         words = [substitute(a, self.variables(), split=False)[0] for a in argv] if argv else self.words(rest)
