@@ -11,6 +11,8 @@ One build stage. Supported instructions:
   for the FROM line), `WORKDIR`, `ENTRYPOINT`, `CMD`.
 - `USER`, `LABEL`, `EXPOSE` and `MAINTAINER` are accepted and ignored (steps and containers run as root).
 - Line continuations, comments, and the `escape` parser directive (`syntax` and `check` are ignored).
+- `.dockerignore` in the context: excluded paths are not copied (its `*` also crosses `/`; `!` lines are errors).
+  A directory's copy step carries the patterns that apply inside it as option `ignore` (a JSON list).
 
 Anything else (a second FROM, `COPY --from`, other `RUN --mount` types, ADD of URLs or of tar archives,
 heredocs, SHELL, HEALTHCHECK, ONBUILD, VOLUME, STOPSIGNAL) raises `InvalidError` with the line number.
@@ -23,6 +25,7 @@ heredocs, SHELL, HEALTHCHECK, ONBUILD, VOLUME, STOPSIGNAL) raises `InvalidError`
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import json
 import posixpath
@@ -157,6 +160,25 @@ def exec_form(args: str) -> list[str] | None:
     return argv if isinstance(argv, list) and all(isinstance(a, str) for a in argv) else None
 
 
+def read_dockerignore(context: Path) -> list[str]:
+    """The patterns of `context/.dockerignore`, relative to the context (fnmatch style)."""
+    path = context / ".dockerignore"
+    if not path.is_file():
+        return []
+    patterns: list[str] = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("!"):
+            raise InvalidError(f"{path} line {number}: exception patterns ('!') are not supported")
+        pattern = posixpath.normpath(line.lstrip("/"))
+        if pattern.startswith("**/"):  # also at the top (fnmatch's * already crosses '/')
+            patterns.append(pattern[3:])
+        patterns.append(pattern)
+    return patterns
+
+
 class _Parser:
     def __init__(self, context_dir: Path, build_args: dict[str, str]) -> None:
         self.context = context_dir.resolve()
@@ -168,6 +190,7 @@ class _Parser:
         self.workdir = "/"
         self.steps: list[Step] = []
         self.line = 0
+        self.ignore = read_dockerignore(self.context)
 
     def fail(self, message: str) -> InvalidError:
         return InvalidError(f"Dockerfile line {self.line}: {message}")
@@ -319,9 +342,12 @@ class _Parser:
         for source in sources:
             if re.match(r"^[a-z]+://", source) or source.startswith("git@"):
                 raise self.fail(f"{keyword} of a URL ({source}) is not supported; use RUN curl or wget")
-            found = sorted(glob.glob(str(self.context / source.lstrip("/"))))
+            found = [p for p in sorted(glob.glob(str(self.context / source.lstrip("/")))) if not self.ignored(p)]
             if not found:
-                raise self.fail(f"{keyword} source {source!r} not found in the build context {self.context}")
+                raise self.fail(
+                    f"{keyword} source {source!r} not found in the build context {self.context}"
+                    + (" (or excluded by its .dockerignore)" if self.ignore else "")
+                )
             for path in found:
                 resolved = Path(path).resolve()
                 if not resolved.is_relative_to(self.context):
@@ -334,4 +360,20 @@ class _Parser:
         if len(matched) > 1 and not dest.endswith("/"):
             raise self.fail(f"{keyword} with several sources needs a destination ending in '/', not {dest!r}")
         for path in matched:
-            self.step("copy", (path, dest))
+            ignore = self.ignore_under(Path(path)) if Path(path).is_dir() else []
+            self.step("copy", (path, dest), (("ignore", json.dumps(ignore)),) if ignore else ())
+
+    def ignored(self, path: str) -> bool:
+        """Whether .dockerignore leaves this file or directory out of the build context."""
+        rel = Path(path).resolve().relative_to(self.context).as_posix() if self.ignore else ""
+        return rel not in ("", ".") and any(fnmatch.fnmatch(rel, p) for p in self.ignore)
+
+    def ignore_under(self, directory: Path) -> list[str]:
+        """The .dockerignore patterns that apply inside `directory`, relative to it (for add_local's ignore)."""
+        rel = directory.resolve().relative_to(self.context).as_posix()
+        if rel == ".":
+            return list(self.ignore)
+        prefix = rel + "/"
+        return [
+            p[len(prefix) :] if p.startswith(prefix) else p for p in self.ignore if p.startswith(prefix) or "/" not in p
+        ]

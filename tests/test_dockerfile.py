@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 
@@ -143,3 +144,22 @@ def test_errors_name_instruction_and_line(context: Path, text: str, line: int, m
 def test_no_from(context: Path) -> None:
     with pytest.raises(InvalidError, match="no FROM"):
         parse_dockerfile("# only a comment\nARG X=1\n", context)
+
+
+def test_dockerignore(context: Path) -> None:
+    (context / ".dockerignore").write_text("# build junk\n**/*.pyc\n/conf/y.toml\nsrc/app/cache\n.git\n")
+    (context / "src/app/cache").mkdir()
+    text = "FROM a\nCOPY . /all/\nCOPY src /s\nCOPY conf/*.toml /c/\n"
+    _, steps = parse_dockerfile(text, context)
+    c = str(context.resolve())
+    every = ["*.pyc", "**/*.pyc", "conf/y.toml", "src/app/cache", ".git"]
+    assert steps == [
+        Step("copy", (c, "/all/"), (("ignore", json.dumps(every)),)),
+        Step("copy", (f"{c}/src", "/s"), (("ignore", json.dumps(["*.pyc", "app/cache", ".git"])),)),
+        Step("copy", (f"{c}/conf/x.toml", "/c/")),  # y.toml is excluded
+    ]
+    with pytest.raises(InvalidError, match=r"line 2: .*'conf/y.toml' not found .*excluded by its .dockerignore"):
+        parse_dockerfile("FROM a\nCOPY conf/y.toml /y", context)
+    (context / ".dockerignore").write_text("*\n!keep\n")
+    with pytest.raises(InvalidError, match=r"\.dockerignore line 2: exception patterns"):
+        parse_dockerfile("FROM a", context)
