@@ -148,7 +148,8 @@ class Image:
                 source, dest = step.args
                 if dest.endswith("/") and Path(source).is_file():
                     dest += Path(source).name
-                image = image._add_local(Path(source), dest, copy=True, ignore=())
+                ignore = tuple(json.loads(dict(step.options).get("ignore") or "[]"))  # from .dockerignore
+                image = image._add_local(Path(source), dest, copy=True, ignore=ignore)
             else:
                 image = image._with(step)
         return image

@@ -81,6 +81,7 @@ def remove(image_id: str = typer.Argument(..., help="an id from `nano-modal imag
 
 @image_cli.command("prune")
 def prune() -> None:
-    """Delete the bases and layers no listed image uses."""
+    """Delete the bases and layers no listed image uses, and the download caches (local files of
+    add_local steps, registry blobs: fetched again when needed)."""
     removed, freed = _store().prune()
     typer.echo(f"removed {len(removed)} unused bases/layers, freed {human(freed)}")

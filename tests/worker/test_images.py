@@ -165,6 +165,7 @@ def test_failed_step_leaves_no_layer_and_says_why(store: Store) -> None:
     assert "command: echo making progress; echo broken-step >&2; exit 3" in message
     assert "broken-step" in message  # the tail of its output
     assert set((store.root / "layers").iterdir()) == layers_before
+    assert not any("broken-step" in " ".join(rec["steps"]) for rec in store.records())  # not listed
     assert not [p for p in (store.root / "tmp").iterdir() if "broken" in p.name]
     assert list((store.root / "tmp").iterdir()) == []
 

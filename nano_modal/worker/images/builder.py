@@ -60,7 +60,8 @@ class ImageBuilder:
         the files of add_local steps; `log` gets the build's progress (called from a thread)."""
         async with self.lock(spec.image_id):
             known = self._built.get(spec.image_id)
-            if known is not None and all(p.exists() for p in (known.rootfs, *known.layers)):
+            mounted = [source for source, _ in known.mounts] if known is not None else []
+            if known is not None and all(p.exists() for p in (known.rootfs, *known.layers, *mounted)):
                 return known  # unless `nano-modal image prune` removed it meanwhile
             files = {}
             for step in spec.steps:
@@ -92,12 +93,24 @@ class ImageBuilder:
     def build(
         self, spec: api_pb2.ImageSpec, files: dict[str, Path], log: Log, secrets: dict[int, dict[str, str]]
     ) -> BuiltImage:
+        try:
+            return self._build(spec, files, log, secrets)
+        except BaseException:
+            self.store.remove_record(spec.image_id)  # listed only once complete
+            raise
+
+    def _build(
+        self, spec: api_pb2.ImageSpec, files: dict[str, Path], log: Log, secrets: dict[int, dict[str, str]]
+    ) -> BuiltImage:
         started = time.monotonic()
         if spec.base.kind == "id":
             return self._from_record(spec.base.ref)
         base_key, rootfs, state, base_info = self.base(spec.base, log)
         parent, chain, layers = base_key, [], []  # type: tuple[str, list[str], list[Path]]
         built = BuiltImage(spec.image_id, rootfs, layers, state)
+        steps = [describe(s) for s in spec.steps]
+        # Recorded as it grows, so that `image prune` meanwhile keeps what this build has made.
+        self.store.record(built, base_info, steps, chain)
         total = len(spec.steps)
         for number, step in enumerate(spec.steps, 1):
             step_secrets = secrets.get(number - 1, {})
@@ -125,8 +138,9 @@ class ImageBuilder:
                 layers.append(layer / "diff")
             chain.append(key)
             parent = key
+            self.store.record(built, base_info, steps, chain)
         built.state = state
-        self.store.record(built, base_info, [describe(s) for s in spec.steps], chain)
+        self.store.record(built, base_info, steps, chain)
         log(f"Image {spec.image_id} ready in {time.monotonic() - started:.1f}s")
         return built
 

@@ -135,6 +135,13 @@ class Store:
                     freed += du(entry)
                     remove_tree(entry)
                     removed.append(entry)
+        # Download caches: files of add_local steps are fetched again from the server when an
+        # image needs them, registry blobs from their registry when a base is built again.
+        for cache in ("files", "oci-blobs"):
+            if (self.root / cache).exists():
+                freed += du(self.root / cache)
+                remove_tree(self.root / cache)
+                (self.root / cache).mkdir()
         return removed, freed
 
 
