@@ -295,6 +295,7 @@ def from_dockerfile() -> dict:
     import os
     return {
         "copied": open("/app/data.txt").read(),
+        "context": sorted(os.listdir("/context")),
         "ran": open("/built.txt").read(),
         "cwd": os.getcwd(),
         "MODE": os.environ.get("MODE"),
@@ -312,6 +313,7 @@ ARG MODE=prod
 ENV MODE=$MODE PATH=/opt/tools:$PATH
 WORKDIR /app
 COPY data.txt ./
+COPY . /context/
 RUN echo "built in $MODE by $(id -u)" > /built.txt
 """
 
@@ -328,8 +330,12 @@ def test_from_registry_and_dockerfile_end_to_end(
     runtime_libs = [p for name in deps.closure() for p in _shared_objects(name)]
     registry.push(make_python_image(runtime_libs), "test/py", "3.11")
     ref = f"{registry.host}/test/py:3.11"
-    (tmp_path / "data.txt").write_text("from the build context\n")
-    (tmp_path / "Dockerfile").write_text(DOCKERFILE_E2E.format(ref=ref))
+    context = tmp_path / "context"
+    (context / "cache").mkdir(parents=True)
+    (context / "cache/x.pyc").write_bytes(b"")
+    (context / "data.txt").write_text("from the build context\n")
+    (context / "Dockerfile").write_text(DOCKERFILE_E2E.format(ref=ref))
+    (context / ".dockerignore").write_text("cache\nDockerfile\n")
     # A cluster of its own, with its own images directory: the registry's port (so the base) is new each run
     monkeypatch.setenv("NANO_MODAL_IMAGES_DIR", str(tmp_path / "images"))
     token = secrets.token_urlsafe(16)
@@ -337,7 +343,7 @@ def test_from_registry_and_dockerfile_end_to_end(
     worker = start_worker(url, token, tmp_path / "worker.log", "--runtime", "bwrap")
     try:
         env = {**os.environ, "NANO_MODAL_SERVER_URL": url, "NANO_MODAL_TOKEN": token}
-        out = run_script(tmp_path, E2E_APP, ref, str(tmp_path / "Dockerfile"), env=env, timeout=240)
+        out = run_script(tmp_path, E2E_APP, ref, str(context / "Dockerfile"), env=env, timeout=240)
     finally:
         stop(worker)
         stop(server)
@@ -347,6 +353,7 @@ def test_from_registry_and_dockerfile_end_to_end(
     assert result["registry"] == {"python": "3.11.2", "cwd": "/srv", "FROM_IMAGE": "yes", "STEP": "mine"}
     assert result["dockerfile"] == {
         "copied": "from the build context\n",
+        "context": [".dockerignore", "data.txt"],  # cache/ and the Dockerfile are in .dockerignore
         "ran": "built in prod by 0\n",
         "cwd": "/app",
         "MODE": "prod",
