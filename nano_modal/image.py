@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import importlib.util
 import io
@@ -102,6 +103,7 @@ class Image:
     python_version: str = ""  # debian: major.minor
     ref: str = ""  # registry: image reference; id: the image id
     steps: tuple[Step, ...] = field(default_factory=tuple)
+    base_secrets: tuple[Any, ...] = field(default=(), compare=False)  # registry: its credentials
 
     # ------------------------------------------------------------------ bases
 
@@ -119,12 +121,13 @@ class Image:
         return Image.debian_slim(version)
 
     @staticmethod
-    def from_registry(tag: str) -> Image:
+    def from_registry(tag: str, secret: Any = None) -> Image:
         """An image from a container registry, e.g. `Image.from_registry("python:3.11-slim")`.
-        It must contain python3 for functions to run in it."""
+        It must contain python3 for functions to run in it. A private registry's credentials
+        come from `secret`, a Secret with REGISTRY_USERNAME and REGISTRY_PASSWORD (as in Modal)."""
         if not tag or any(c.isspace() for c in tag):
             raise InvalidError(f"invalid image reference {tag!r}")
-        return Image("registry", ref=tag)
+        return Image("registry", ref=tag, base_secrets=_secrets([secret] if secret is not None else []))
 
     @staticmethod
     def from_dockerfile(
@@ -173,7 +176,7 @@ class Image:
                 f"image step {step.kind} comes after add_local_* without copy=True: put those last, "
                 "or pass copy=True to bake the files into the image"
             )
-        return Image(self.base_kind, self.python_version, self.ref, (*self.steps, step))
+        return dataclasses.replace(self, steps=(*self.steps, step))
 
     def pip_install(
         self,
@@ -200,7 +203,7 @@ class Image:
         return image._replace_last(Step(last.kind, last.args, uv, last.secrets))
 
     def _replace_last(self, step: Step) -> Image:
-        return Image(self.base_kind, self.python_version, self.ref, (*self.steps[:-1], step))
+        return dataclasses.replace(self, steps=(*self.steps[:-1], step))
 
     def pip_install_from_requirements(self, requirements_txt: str | Path, **kwargs: Unpack[PipOptions]) -> Image:
         """`pip install -r requirements_txt`: the file is read now, on the client."""
@@ -363,6 +366,10 @@ class Image:
         spec.base.kind = self.base_kind
         spec.base.python_version = self.python_version
         spec.base.ref = self.ref
+        if self.base_secrets:
+            from .secret import resolve_secrets
+
+            spec.base.secret_ids.extend(await resolve_secrets(self.base_secrets))
         for step in self.steps:
             proto = spec.steps.add(kind=step.kind, args=list(step.args), options=dict(step.options))
             if step.secrets:
@@ -393,6 +400,7 @@ def image_id(spec: api_pb2.ImageSpec) -> str:
     for step in data.steps:
         step.blob_id = ""  # blobs are content-addressed by content_hash already
         del step.secret_ids[:]  # secrets are not part of what the image is
+    del data.base.secret_ids[:]
     return "im-" + hashlib.sha256(data.SerializeToString(deterministic=True)).hexdigest()[:24]
 
 

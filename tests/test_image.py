@@ -182,3 +182,14 @@ def test_run_function_is_pickled_by_value_and_keyed_by_its_code() -> None:
     other = "3.13" if local_python() != "3.13" else "3.11"
     with pytest.raises(InvalidError, match="run_function: the image has Python"):
         Image.debian_slim(other).run_function(setup)
+
+
+def test_registry_credentials_come_from_a_secret() -> None:
+    from nano_modal import Secret
+
+    with pytest.raises(InvalidError, match=r"must be nano_modal\.Secret"):
+        Image.from_registry("host:5000/private/img:1", secret={"REGISTRY_USERNAME": "u"})
+    secret = Secret.from_dict({"REGISTRY_USERNAME": "u", "REGISTRY_PASSWORD": "p"})
+    image = Image.from_registry("host:5000/private/img:1", secret=secret).env({"A": "1"})
+    assert image.base_secrets == (secret,)  # kept through the steps, not part of equality or the id
+    assert image == Image.from_registry("host:5000/private/img:1").env({"A": "1"})

@@ -21,9 +21,11 @@ def build_secrets(
     if variables is None or not definition.HasField("image"):
         return []
     out = []
-    for index, step in enumerate(definition.image.steps):
+    sources = [(-1, definition.image.base.secret_ids)]  # -1: the base (a private registry's credentials)
+    sources += [(index, step.secret_ids) for index, step in enumerate(definition.image.steps)]
+    for index, secret_ids in sources:
         env: dict[str, str] = {}
-        for secret_id in step.secret_ids:
+        for secret_id in secret_ids:
             try:
                 env.update(variables(secret_id))
             except Exception as exc:  # deleted since: the step runs without it and says so in its output

@@ -105,7 +105,7 @@ class ImageBuilder:
         started = time.monotonic()
         if spec.base.kind == "id":
             return self._from_record(spec.base.ref)
-        base_key, rootfs, state, base_info = self.base(spec.base, log)
+        base_key, rootfs, state, base_info = self.base(spec.base, log, secrets.get(-1, {}))
         parent, chain, layers = base_key, [], []  # type: tuple[str, list[str], list[Path]]
         built = BuiltImage(spec.image_id, rootfs, layers, state)
         steps = [describe(s) for s in spec.steps]
@@ -182,7 +182,9 @@ class ImageBuilder:
 
     # ------------------------------------------------------------------ bases
 
-    def base(self, base: api_pb2.ImageBase, log: Log) -> tuple[str, Path, ImageState, dict[str, Any]]:
+    def base(
+        self, base: api_pb2.ImageBase, log: Log, secrets: dict[str, str] | None = None
+    ) -> tuple[str, Path, ImageState, dict[str, Any]]:
         if base.kind == "debian":
             from ...image import debian_suite
 
@@ -205,7 +207,9 @@ class ImageBuilder:
                 rootfs = tmp / "rootfs"
                 rootfs.mkdir()
                 state = (
-                    self._debian(suite, rootfs, log) if base.kind == "debian" else self._registry(base.ref, rootfs, log)
+                    self._debian(suite, rootfs, log)
+                    if base.kind == "debian"
+                    else self._registry(base.ref, rootfs, log, secrets or {})
                 )
                 _prepare_rootfs(rootfs)
                 state.python = _find_python(rootfs, state)
@@ -231,8 +235,17 @@ class ImageBuilder:
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
         return ImageState(env=env, workdir="/root")
 
-    def _registry(self, ref: str, rootfs: Path, log: Log) -> ImageState:
-        oci = fetch_image(ref, rootfs, log=lambda line: log(f"  | {line}"), cache_dir=self.store.root / "oci-blobs")
+    def _registry(self, ref: str, rootfs: Path, log: Log, secrets: dict[str, str]) -> ImageState:
+        credentials = None
+        if "REGISTRY_USERNAME" in secrets:  # from_registry(secret=...); else fetch_image reads the worker's env
+            credentials = (secrets["REGISTRY_USERNAME"], secrets.get("REGISTRY_PASSWORD", ""))
+        oci = fetch_image(
+            ref,
+            rootfs,
+            log=lambda line: log(f"  | {line}"),
+            cache_dir=self.store.root / "oci-blobs",
+            credentials=credentials,
+        )
         env = dict(item.split("=", 1) for item in oci.env if "=" in item)
         env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
         return ImageState(env=env, workdir=oci.workdir or "/root", entrypoint=list(oci.entrypoint), cmd=list(oci.cmd))
