@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -231,3 +232,24 @@ def test_functions_run_in_their_image(runtime: str, isolated_cluster: object, tm
     assert out["run_function"] == "42 bytes by /usr/bin/python3"  # ran in the image, at build time
     # The build log reached the caller's terminal.
     assert "Step 1/4: pip_install six" in result.stderr
+
+
+def test_roots_left_by_a_dead_worker_are_unmounted(tmp_path: Path) -> None:
+    from nano_modal.worker.images.overlay import mount_overlay
+    from nano_modal.worker.images.rootfs import SCRATCH_PREFIX, sweep_mounts
+
+    for lower in ("a", "b"):
+        (tmp_path / lower).mkdir()
+    (tmp_path / "a" / "f").write_text("x")
+    dead = Path(tempfile.gettempdir()) / f"{SCRATCH_PREFIX}999999999-ta-test-"  # no such pid
+    alive = Path(tempfile.gettempdir()) / f"{SCRATCH_PREFIX}{os.getpid()}-ta-test-"
+    for scratch in (dead, alive):
+        mount_overlay([tmp_path / "a", tmp_path / "b"], scratch / "merged")
+    try:
+        sweep_mounts()
+        assert not dead.exists()
+        assert (alive / "merged" / "f").read_text() == "x"  # a live worker's container keeps its root
+    finally:
+        for scratch in (dead, alive):
+            subprocess.run(["umount", str(scratch / "merged")], capture_output=True, check=False)
+            shutil.rmtree(scratch, ignore_errors=True)

@@ -62,6 +62,7 @@ class ImageBuilder:
             known = self._built.get(spec.image_id)
             mounted = [source for source, _ in known.mounts] if known is not None else []
             if known is not None and all(p.exists() for p in (known.rootfs, *known.layers, *mounted)):
+                self.store.touch(spec.image_id)  # `image list`'s "last used"
                 return known  # unless `nano-modal image prune` removed it meanwhile
             files = {}
             for step in spec.steps:

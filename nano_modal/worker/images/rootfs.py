@@ -9,6 +9,7 @@ The SDK's source and its runtime packages (deps.py) are bound read-only; the fil
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -25,6 +26,18 @@ BOOTSTRAP = (
 )
 
 
+SCRATCH_PREFIX = "nano-modal-root-"
+
+
+def sweep_mounts() -> None:
+    """Unmount and remove the container roots of workers that died without cleaning up."""
+    for scratch in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        pid = scratch.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            unmount(scratch / "merged")
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
 @dataclass
 class ImageRoot:
     """What a runtime needs to start a container in an image."""
@@ -39,7 +52,8 @@ class ImageRoot:
         return self.scratch / "merged"
 
     def mount(self, container_id: str) -> Path:
-        self.scratch = Path(tempfile.mkdtemp(prefix=f"nano-modal-root-{container_id}-"))
+        # The worker's pid in the name: a later worker unmounts what a crashed one left (sweep_mounts).
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-{container_id}-"))
         upper, work = self.scratch / "upper", self.scratch / "work"
         upper.mkdir()
         work.mkdir()

@@ -16,7 +16,7 @@ from ...proto import api_pb2
 from ...serialization import serialize
 from ..base import ContainerConfig
 from .builder import ImageBuilder
-from .rootfs import ImageRoot
+from .rootfs import ImageRoot, sweep_mounts
 from .steps import StepError
 from .venv import prepare_venv
 
@@ -35,6 +35,7 @@ class WorkerImages:
     def builder(self) -> ImageBuilder:
         if self._builder is None:  # created on first use: workers that never see an image need no cache
             self._builder = ImageBuilder()
+            sweep_mounts()
         return self._builder
 
     async def prepare(self, spec: api_pb2.ContainerSpec, cfg: ContainerConfig, runtime: str) -> None:

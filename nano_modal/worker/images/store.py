@@ -107,11 +107,18 @@ class Store:
             },
         )
 
+    def touch(self, image_id: str) -> None:
+        """Mark an image used now (its record's mtime; cheaper than rewriting it at every start)."""
+        with contextlib.suppress(OSError):
+            os.utime(self.root / "records" / f"{image_id}.json")
+
     def records(self) -> list[dict[str, Any]]:
         out = []
         for path in sorted((self.root / "records").glob("*.json")):
             with contextlib.suppress(OSError, ValueError):
-                out.append(json.loads(path.read_text()))
+                rec = json.loads(path.read_text())
+                rec["last_used"] = max(rec.get("last_used", 0), path.stat().st_mtime)
+                out.append(rec)
         return out
 
     def remove_record(self, image_id: str) -> bool:
