@@ -253,3 +253,19 @@ def test_roots_left_by_a_dead_worker_are_unmounted(tmp_path: Path) -> None:
         for scratch in (dead, alive):
             subprocess.run(["umount", str(scratch / "merged")], capture_output=True, check=False)
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_concurrent_starts_of_one_image_build_it_once(store: Store) -> None:
+    """Containers of an image starting together wait for the one build (the worker's lock)."""
+    image = Image.debian_slim().run_commands(f"echo {os.urandom(8).hex()} > /unique.txt")  # never cached
+    blobs = Blobs()
+    lines: list[str] = []
+
+    async def go() -> list[BuiltImage]:
+        spec = await image.to_proto(blobs)  # type: ignore[arg-type]
+        builder = ImageBuilder(store)
+        return list(await asyncio.gather(*(builder.ensure(spec, blobs.download_blob, lines.append) for _ in range(3))))
+
+    first, *others = asyncio.run(go())
+    assert all(built is first for built in others)
+    assert len([line for line in lines if line.startswith("Step 1/1: run_commands")]) == 1, lines
