@@ -269,3 +269,12 @@ def test_concurrent_starts_of_one_image_build_it_once(store: Store) -> None:
     first, *others = asyncio.run(go())
     assert all(built is first for built in others)
     assert len([line for line in lines if line.startswith("Step 1/1: run_commands")]) == 1, lines
+    store.remove_record(first.image_id)  # a one-off: the next prune frees it
+
+
+def test_uv_pip_install_falls_back_to_pip_and_says_so(store: Store) -> None:
+    fresh = {"FRESH": os.urandom(8).hex()}  # a new parent: the step really runs
+    built, lines = build(store, Image.debian_slim().env(fresh).uv_pip_install("six"))
+    assert any("uv is not in the image: installing with pip" in line for line in lines), lines
+    assert run(built, "python3 -c 'import six; print(six.__file__)'").endswith("dist-packages/six.py")
+    store.remove_record(built.image_id)  # a one-off: the next prune frees it

@@ -77,7 +77,8 @@ def commands(step: api_pb2.ImageStep, state: ImageState) -> list[str]:
         pip = f"{state.python} -m pip install {args}"
         if opts.get("uv"):  # uv when the image has it; pip otherwise (same packages, slower)
             uv = f"uv pip install --python {state.python} {args}"
-            return [f"if command -v uv >/dev/null; then {uv}; else {pip}; fi"]
+            fallback = "echo 'uv is not in the image: installing with pip'"
+            return [f"if command -v uv >/dev/null; then {uv}; else {fallback}; {pip}; fi"]
         return [pip]
     return []
 
