@@ -443,6 +443,11 @@ async def _print_logs(client: Client, app_id: str) -> None:
             for line in batch.lines:
                 out = sys.stdout if line.fd == 1 else sys.stderr
                 tag = f"[{line.function_name} {line.container_id[-6:]}]"
+                if line.fd == config.IMAGE_BUILD_LOG_FD:
+                    from ._image_log import show_build_line  # rich: only loaded when images are built
+
+                    show_build_line(tag, line.data)
+                    continue
                 text = line.data if line.data.endswith("\n") else line.data + "\n"
                 out.write(f"{tag} {text}")
             sys.stdout.flush()

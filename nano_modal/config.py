@@ -150,3 +150,21 @@ def write_client_config(server_url: str, token: str) -> Path:
 
 def is_remote() -> bool:
     return os.environ.get(ENV_IS_REMOTE) == "1"
+
+
+# --- images ----------------------------------------------------------------------------
+ENV_IMAGES_DIR = "NANO_MODAL_IMAGES_DIR"  # where workers keep built images; default $NANO_MODAL_HOME/images
+IMAGE_BUILD_TIMEOUT = 1800.0  # seconds a container may wait for its image to be built (on top of the start timeout)
+IMAGE_BUILD_LOG_FD = 3  # LogLine.fd of image build output (1 and 2: a container's stdout and stderr)
+IMAGE_STEP_TAIL_LINES = 30  # lines of a failed step's output quoted in the error
+# What the worker runs inside images: the SDK's source bound read-only, and the Python packages it
+# imports (copied from the worker when the image's Python has its ABI, pip-installed otherwise).
+IMAGE_SDK_DIR = "/opt/nano-modal/sdk"
+IMAGE_DEPS_DIR = "/opt/nano-modal/deps"
+
+
+def images_dir() -> Path:
+    """Built images outlive servers (embedded ones included): kept under the home directory."""
+    path = Path(os.environ.get(ENV_IMAGES_DIR) or home_dir() / "images")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

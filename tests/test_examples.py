@@ -145,3 +145,11 @@ def test_volumes_and_secrets(tmp_path: Path) -> None:
     assert "day 2: threshold=0.75, authenticated with a 16-character token" in out
     assert "t0p-s3cret-t0ken" not in out  # the secret's value is never printed
     assert "after archiving: ['archive/day-1.txt', 'inputs/config.txt', 'reports/day-2.txt']" in out
+
+
+def test_images(tmp_path: Path) -> None:
+    # Built images are shared through NANO_MODAL_IMAGES_DIR (conftest.py): a cache hit after the first run.
+    out = nano_modal_run("images.py", tmp_path)
+    assert "greeting: hello from the image" in out and "cwd: /srv/app" in out and "mounted: True" in out
+    if "debian: " in out:  # an isolating runtime (bwrap): the image's own Python, not the worker's
+        assert "python: /usr/bin/python3" in out

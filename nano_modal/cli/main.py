@@ -32,6 +32,9 @@ cli.add_typer(secret_cli, name="secret")
 cli.add_typer(volume_cli, name="volume")
 cli.add_typer(dict_cli, name="dict")
 cli.add_typer(queue_cli, name="queue")
+from .image import image_cli  # noqa: E402
+
+cli.add_typer(image_cli, name="image")
 
 
 @cli.command()

@@ -29,7 +29,10 @@ def load_target(io_: ContainerIO, definition: api_pb2.FunctionDefinition) -> Any
             src = Path.cwd() / "src"
             src.mkdir(exist_ok=True)
             with tarfile.open(fileobj=io.BytesIO(io_.read_blob(definition.source_blob_id)), mode="r:gz") as tar:
-                tar.extractall(src, filter="data")
+                if hasattr(tarfile, "data_filter"):
+                    tar.extractall(src, filter="data")
+                else:  # an image's Python older than 3.11.4: check the names ourselves
+                    tar.extractall(src, members=_safe_members(tar))
             sys.path.insert(0, str(src))
         obj = importlib.import_module(definition.module_name)
         for part in definition.name.split("."):
@@ -86,3 +89,15 @@ class Target:
             result = hook(self.instance)
             if inspect.iscoroutine(result):
                 asyncio.run(result)
+
+
+def _safe_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
+    """What tarfile's "data" filter allows, for Pythons without it: plain files and directories
+    with relative paths that stay inside the destination."""
+    members = []
+    for member in tar.getmembers():
+        parts = Path(member.name).parts
+        if member.name.startswith("/") or ".." in parts or not (member.isfile() or member.isdir()):
+            raise ValueError(f"unsafe path in the source archive: {member.name!r}")
+        members.append(member)
+    return members

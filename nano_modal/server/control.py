@@ -20,6 +20,7 @@ from .. import config
 from ..exception import ExecutionError, InvalidError
 from ..proto import api_pb2
 from ..serialization import serialize
+from .images import build_secrets
 from .state import App, Call, Container, ContainerState, FunctionRuntime, QueuedInput, Worker
 from .store import AppRow, CallRow, FunctionRow, InputRow, LogRow, OutputRow, Store
 from .web_channels import WebChannels
@@ -96,6 +97,7 @@ class ControlPlane:
         # Extra environment for a new container of a function (object_service.py adds secrets and volumes).
         self.container_env_hooks: list[Callable[[FunctionRuntime], dict[str, str]]] = []
         self.web_channels = WebChannels()  # WebSocket client messages for the containers serving them
+        self.secret_variables: Callable[[str], dict[str, str]] | None = None  # for image build steps
 
     # ------------------------------------------------------------------ recovery
 
@@ -768,6 +770,8 @@ class ControlPlane:
                 # reservation for placement, not a cap (a bare interpreter would hit 128 MiB).
                 memory_mb=fn.definition.memory_mb,
                 env=env,
+                image=fn.definition.image if fn.definition.HasField("image") else None,
+                image_secrets=build_secrets(fn.definition, self.secret_variables),
             )
         )
         best.commands.fire()

@@ -73,6 +73,7 @@ async def serve(
     requeued = control.recover()
     objects = ObjectPlane(store, control, state_dir)
     control.container_env_hooks.append(objects.container_env)  # secrets and volume mounts
+    control.secret_variables = objects.secrets.variables  # secrets of image build steps
     server = grpc.aio.server(options=channel_options())
     blobs = BlobStore(blob_dir or state_dir / "blobs")
     service = Service(control, blobs, token, objects)

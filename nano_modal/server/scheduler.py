@@ -17,7 +17,7 @@ import time
 from .. import config
 from .control import ControlPlane
 from .schedules import ScheduleRunner
-from .state import ContainerState
+from .state import Container, ContainerState
 
 log = logging.getLogger("nano_modal.server")
 
@@ -58,9 +58,8 @@ class Scheduler:
                 log.warning("container %s stopped heartbeating; replacing it", container.container_id)
                 control.stop_container(container)
                 control.container_exited(container.container_id, -1, "it stopped heartbeating")
-            if (
-                container.state == ContainerState.STARTING
-                and now - container.created_at > config.CONTAINER_START_TIMEOUT
+            if container.state == ContainerState.STARTING and now - container.created_at > start_timeout(
+                control, container
             ):
                 control.stop_container(container)
                 control.container_exited(container.container_id, -1, "it did not start in time")
@@ -106,3 +105,11 @@ class Scheduler:
                     else:
                         control.evict_idle_container(needed_by=fn)  # room for it on a later pass
                     break
+
+
+def start_timeout(control: ControlPlane, container: Container) -> float:
+    """Seconds a container may take to say hello: more when its worker may build an image first."""
+    fn = control.functions.get(container.function_id)
+    if fn is not None and fn.definition.HasField("image"):
+        return config.CONTAINER_START_TIMEOUT + config.IMAGE_BUILD_TIMEOUT
+    return config.CONTAINER_START_TIMEOUT

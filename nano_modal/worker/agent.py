@@ -18,6 +18,7 @@ from .. import config
 from ..client import Client
 from ..exception import ConnectionError
 from ..proto import api_pb2
+from .images.service import WorkerImages
 from .runtime import ContainerConfig, Runtime
 
 log = logging.getLogger("nano_modal.worker")
@@ -69,6 +70,10 @@ class Agent:
     containers: dict[str, RunningContainer] = field(default_factory=dict)
     log_buffer: list[api_pb2.LogLine] = field(default_factory=list)
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    images: WorkerImages | None = None
+
+    def __post_init__(self) -> None:
+        self.images = WorkerImages(self.client, lambda line: self.log_buffer.append(line))
 
     async def run(self) -> None:
         await self.register()
@@ -128,7 +133,12 @@ class Agent:
                     self.background.add(stopping)
                     stopping.add_done_callback(self.background.discard)
             for spec in response.start:
-                await self._start(spec)
+                if spec.HasField("image"):  # may build for minutes: the poll loop goes on meanwhile
+                    starting = asyncio.create_task(self._start(spec))
+                    self.background.add(starting)
+                    starting.add_done_callback(self.background.discard)
+                else:
+                    await self._start(spec)
             if response.reregister:
                 await self.register()
 
@@ -154,6 +164,15 @@ class Agent:
             memory_mb=spec.memory_mb,
             block_network=self.block_network or spec.env.get(config.ENV_BLOCK_NETWORK) == "1",
         )
+        assert self.images is not None
+        try:
+            await self.images.prepare(spec, cfg, self.runtime.name)
+        except Exception as exc:
+            message = await self.images.report_failure(spec, exc)
+            await self._flush_logs()
+            await self._report_exit(spec.container_id, -1, message)
+            shutil.rmtree(workdir, ignore_errors=True)
+            return
         try:
             proc = await self.runtime.start(cfg)
         except Exception as exc:

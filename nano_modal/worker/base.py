@@ -15,10 +15,14 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nano_modal
 
 from .cgroups import Cgroup, CgroupManager, Limits
+
+if TYPE_CHECKING:
+    from .images.rootfs import ImageRoot
 
 log = logging.getLogger("nano_modal.worker")
 
@@ -44,6 +48,7 @@ class ContainerConfig:
     memory_mb: int = 0  # hard memory limit in MiB; 0 = none
     block_network: bool = False  # no network at all but the link to the server
     command: list[str] | None = None  # default: the container entrypoint
+    image: ImageRoot | None = None  # run in this image's root filesystem (bwrap); None: the host's Python
 
     def argv(self, python: str = sys.executable) -> list[str]:
         return self.command or [python, "-m", "nano_modal.container"]
