@@ -17,7 +17,7 @@ from .schedule import Cron, Period
 from .secret import Secret
 from .version import __version__
 from .volume import FileEntry, FileEntryType, Volume
-from .web import asgi_app, fastapi_endpoint, wsgi_app
+from .web import asgi_app, fastapi_endpoint, web_endpoint, web_server, wsgi_app
 
 __all__ = [
     "App",
@@ -49,5 +49,7 @@ __all__ = [
     "is_local",
     "method",
     "parameter",
+    "web_endpoint",
+    "web_server",
     "wsgi_app",
 ]

@@ -12,6 +12,7 @@ from . import config
 from ._source import source_archive
 from .client import Client
 from .exception import InvalidError
+from .image import Image, check_python
 from .proto import api_pb2
 from .retries import Retries
 from .secret import resolve_secrets, validate_secrets
@@ -36,7 +37,7 @@ class FunctionOptions:
     cpu: float | None = None
     memory: int | None = None
     serialized: bool = False
-    image: Any = None
+    image: Image | None = None
     secrets: tuple[Any, ...] = ()
     volumes: dict[str, Any] = field(default_factory=dict)
     block_network: bool = False
@@ -45,6 +46,8 @@ class FunctionOptions:
     batch_wait_ms: int = 0
     schedule: Any = None  # Period | Cron: only deployed apps run on a schedule
     web: api_pb2.WebEndpoint | None = None  # set by @fastapi_endpoint / @asgi_app / @wsgi_app
+    gpu: str = ""  # normalized gpu= spec (see _gpu.py)
+    restrict_modal_access: bool = False
 
     def validate(self, name: str) -> None:
         def bad(what: str) -> InvalidError:
@@ -68,6 +71,8 @@ class FunctionOptions:
             raise bad(f"scaledown_window must be positive, got {self.scaledown_window}")
         if self.max_concurrent_inputs and self.batch_max_size:
             raise bad("a function cannot be both @concurrent and @batched")
+        if self.image is not None and not isinstance(self.image, Image):
+            raise bad(f"image must be a nano_modal.Image, got {type(self.image).__name__}")
         validate_secrets(self.secrets, name)
         validate_mounts(self.volumes, name)
 
@@ -93,6 +98,8 @@ class FunctionOptions:
         definition.max_concurrent_inputs = self.max_concurrent_inputs
         definition.batch_max_size = self.batch_max_size
         definition.batch_wait_ms = self.batch_wait_ms
+        definition.gpu = self.gpu
+        definition.restrict_modal_access = self.restrict_modal_access
         if self.schedule is not None:
             definition.schedule.CopyFrom(self.schedule.to_proto())
         if self.web is not None:
@@ -123,6 +130,9 @@ async def build_definition(
     definition.volume_mounts.extend(await resolve_mounts(options.volumes))
     module_name = raw.__module__
     archive = None if (options.serialized or module_name == "__main__") else source_archive(module_name)
+    if options.image is not None:  # checked before anything is uploaded
+        check_python(options.image, archive is None, name)
+        definition.image.CopyFrom(await options.image.to_proto(client))
     if archive is None:
         # By value: __main__, notebooks, serialized=True, or a module with no file to ship. A
         # module the container cannot import must travel by value too, not as a reference.

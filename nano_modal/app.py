@@ -23,9 +23,11 @@ import atexit
 import contextlib
 import copy
 import sys
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from . import _gpu as gpu_spec
 from . import config
 from ._definition import BATCHED_MARK, FunctionOptions, build_definition
 from ._utils.aio import run_blocking, run_in_background, twin
@@ -51,6 +53,14 @@ class LocalEntrypoint:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.raw_f(*args, **kwargs)
+
+
+# Options Modal renamed, by their old name: still accepted, with a DeprecationWarning.
+_RENAMED_OPTIONS = {
+    "concurrency_limit": "max_containers",
+    "keep_warm": "min_containers",
+    "container_idle_timeout": "scaledown_window",
+}
 
 
 class App:
@@ -109,6 +119,11 @@ class App:
         volumes: dict[str, Any] | None = None,
         name: str | None = None,
         block_network: bool = False,
+        gpu: str | list[str] | None = None,
+        restrict_modal_access: bool = False,
+        concurrency_limit: int | None = None,  # Modal's older names, accepted with a DeprecationWarning
+        keep_warm: int | None = None,
+        container_idle_timeout: float | None = None,
         schedule: Period | Cron | None = None,
     ) -> Callable[[Callable[..., Any]], Function]:
         """Register a function to run remotely. Options follow `modal.App.function`."""
@@ -128,6 +143,13 @@ class App:
             secrets,
             volumes,
             block_network,
+            gpu=gpu,
+            restrict_modal_access=restrict_modal_access,
+            renamed={
+                "concurrency_limit": concurrency_limit,
+                "keep_warm": keep_warm,
+                "container_idle_timeout": container_idle_timeout,
+            },
         )
 
         if schedule is not None and not isinstance(schedule, Period | Cron):
@@ -166,6 +188,11 @@ class App:
         secrets: list[Any] | None = None,
         volumes: dict[str, Any] | None = None,
         block_network: bool = False,
+        gpu: str | list[str] | None = None,
+        restrict_modal_access: bool = False,
+        concurrency_limit: int | None = None,  # Modal's older names, accepted with a DeprecationWarning
+        keep_warm: int | None = None,
+        container_idle_timeout: float | None = None,
     ) -> Callable[[type], Cls]:
         """Register a class whose `@method()`s run remotely; same options as `function`."""
         if _warn_parentheses_missing is not None:
@@ -184,6 +211,13 @@ class App:
             secrets,
             volumes,
             block_network,
+            gpu=gpu,
+            restrict_modal_access=restrict_modal_access,
+            renamed={
+                "concurrency_limit": concurrency_limit,
+                "keep_warm": keep_warm,
+                "container_idle_timeout": container_idle_timeout,
+            },
         )
 
         def decorate(user_cls: type) -> Cls:
@@ -229,7 +263,24 @@ class App:
         secrets: list[Any] | None,
         volumes: dict[str, Any] | None,
         block_network: bool,
+        *,
+        gpu: str | list[str] | None,
+        restrict_modal_access: bool,
+        renamed: dict[str, Any],
     ) -> FunctionOptions:
+        for old, value in renamed.items():
+            if value is None:
+                continue
+            new = _RENAMED_OPTIONS[old]
+            warnings.warn(f"{old}= is called {new}= now; {old}= will go away", DeprecationWarning, stacklevel=3)
+            if new == "max_containers" and max_containers is None:
+                max_containers = value
+            elif new == "min_containers" and not min_containers:
+                min_containers = value
+            elif new == "scaledown_window" and scaledown_window is None:
+                scaledown_window = value
+            else:
+                raise InvalidError(f"pass {new}= only: {old}= is its old name")
         return FunctionOptions(
             timeout=timeout,
             retries=Retries.coerce(retries),
@@ -244,6 +295,8 @@ class App:
             secrets=tuple(self.secrets + list(secrets or [])),
             volumes={**self.volumes, **(volumes or {})},
             block_network=block_network,
+            gpu=gpu_spec.normalize(gpu),
+            restrict_modal_access=restrict_modal_access,
         )
 
     def local_entrypoint(
@@ -390,6 +443,11 @@ async def _print_logs(client: Client, app_id: str) -> None:
             for line in batch.lines:
                 out = sys.stdout if line.fd == 1 else sys.stderr
                 tag = f"[{line.function_name} {line.container_id[-6:]}]"
+                if line.fd == config.IMAGE_BUILD_LOG_FD:
+                    from ._image_log import show_build_line  # rich: only loaded when images are built
+
+                    show_build_line(tag, line.data)
+                    continue
                 text = line.data if line.data.endswith("\n") else line.data + "\n"
                 out.write(f"{tag} {text}")
             sys.stdout.flush()

@@ -3,11 +3,16 @@
 `Client.get()` connects to `NANO_MODAL_SERVER_URL` (or the config file), or, with no
 server configured, starts an embedded server and worker on loopback for the life of
 this process.
+
+Once connected, a call that finds the server unreachable (restarting, say) is retried with
+backoff for up to `NANO_MODAL_RECONNECT_TIMEOUT` seconds (60) before `ConnectionError`:
+a map in progress simply resumes when the server is back (docs/DEPLOY.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -17,6 +22,9 @@ import grpc
 import grpc.aio
 
 from . import config
+from ._fast_lane import UNARY_METHODS, FastLane
+from ._fast_lane import enabled as fast_lane_enabled
+from ._fast_lane import host_of as fast_lane_host
 from ._utils.aio import run_in_background
 from .exception import (
     AlreadyExistsError,
@@ -44,7 +52,9 @@ def translate_rpc_error(exc: grpc.aio.AioRpcError, server_url: str) -> Error:
     code = exc.code()
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         return ConnectionError(f"cannot reach the nano-modal server at {server_url}: {exc.details()}")
-    if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+    if code == grpc.StatusCode.PERMISSION_DENIED:  # a valid token that may not do this
+        return AuthError(exc.details() or "permission denied")
+    if code == grpc.StatusCode.UNAUTHENTICATED:
         return AuthError(
             f"the server at {server_url} rejected the token ({exc.details()}); "
             f"set {config.ENV_TOKEN} or run `nano-modal token set`"
@@ -62,21 +72,86 @@ def channel_options() -> list[tuple[str, Any]]:
 
 
 class _Stub:
-    """The generated stub, with gRPC errors turned into nano-modal errors that name the server."""
+    """The generated stub, with gRPC errors turned into nano-modal errors that name the server,
+    unary calls over the fast lane when the server offers one, and reconnection: a call that
+    finds the server unreachable is retried with backoff, moving on to the next of several
+    server addresses (a standby that takes over, docs/DEPLOY.md) when there are several."""
 
-    def __init__(self, channel: grpc.aio.Channel, token: str, server_url: str) -> None:
-        self._raw = api_pb2_grpc.NanoModalStub(channel)  # type: ignore[no-untyped-call]
+    def __init__(self, server_urls: list[str], token: str) -> None:
+        self._urls = server_urls
+        self._current = 0
+        self._token = token
         self._metadata = ((config.TOKEN_METADATA_KEY, token),)
-        self._server_url = server_url
+        self.fast: FastLane | None = None  # set once the server says where its fast lane is
+        self._connect()
+
+    @property
+    def server_url(self) -> str:
+        return self._urls[self._current]
+
+    @property
+    def _server_url(self) -> str:  # for error messages
+        return self.server_url
+
+    def _connect(self) -> None:
+        self.channel = grpc.aio.insecure_channel(self.server_url, options=channel_options())
+        self._raw = api_pb2_grpc.NanoModalStub(self.channel)  # type: ignore[no-untyped-call]
+
+    def use_fast_lane(self, port: int) -> None:
+        host = fast_lane_host(self.server_url)
+        self.fast = FastLane(host, port, self._token) if port and host and fast_lane_enabled() else None
+
+    def _fail_over(self) -> None:
+        """Move to the next server address (with one address, gRPC reconnects by itself)."""
+        self.fast = None  # until the next Hello says where that server's fast lane is
+        if len(self._urls) > 1:
+            old = self.channel
+            self._current = (self._current + 1) % len(self._urls)
+            self._connect()
+            asyncio.get_running_loop().create_task(old.close(None))
+
+    async def _hello_again(self) -> None:
+        """After a reconnection: find the (possibly other) server's fast lane."""
+        with contextlib.suppress(grpc.aio.AioRpcError):
+            response = await self._raw.Hello(
+                api_pb2.HelloRequest(client_version=__version__),
+                metadata=self._metadata,
+                timeout=config.CONNECT_TIMEOUT,
+            )
+            self.use_fast_lane(response.fast_lane_port)
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
-        method = getattr(self._raw, name)
-
-        async def call(request: Any, timeout: float | None = None) -> Any:
-            try:
-                return await method(request, metadata=self._metadata, timeout=timeout)
-            except grpc.aio.AioRpcError as exc:
-                raise translate_rpc_error(exc, self._server_url) from None
+        async def call(request: Any, timeout: float | None = None, reconnect: bool = True) -> Any:
+            # UNAVAILABLE: the server is down or restarting (it recovers its state from the store).
+            # Resending is safe for the calls that matter: inputs carry their index, outputs are
+            # read by cursor (a destructive Queue.get lost in flight stays lost, as with Redis).
+            loop = asyncio.get_running_loop()
+            give_up = loop.time() + (config.RECONNECT_TIMEOUT if reconnect else 0.0)
+            backoff = 0.1
+            lost = False
+            while True:
+                try:
+                    if self.fast is not None and name in UNARY_METHODS:
+                        try:
+                            return await self.fast.call(name, request, timeout)
+                        except grpc.aio.AioRpcError as exc:
+                            if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                                raise
+                            self.fast = None  # try gRPC now; the next Hello may restore the lane
+                    response = await getattr(self._raw, name)(request, metadata=self._metadata, timeout=timeout)
+                    if lost:
+                        await self._hello_again()
+                    return response
+                except grpc.aio.AioRpcError as exc:
+                    if exc.code() != grpc.StatusCode.UNAVAILABLE or loop.time() + backoff > give_up:
+                        error = translate_rpc_error(exc, self.server_url)
+                        if exc.code() == grpc.StatusCode.UNAVAILABLE and reconnect:
+                            error.args = (f"{error.args[0]} (still unreachable after {config.RECONNECT_TIMEOUT:g}s)",)
+                        raise error from None
+                lost = True
+                self._fail_over()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
 
         return call
 
@@ -120,12 +195,19 @@ class Client:
     _instance_lock = threading.Lock()
 
     def __init__(self, server_url: str, token: str) -> None:
-        self.server_url = server_url
+        """`server_url`: host:port, or several separated by commas (an active server and its standbys)."""
+        self.server_urls = [url.strip() for url in server_url.split(",") if url.strip()]
+        if not self.server_urls:
+            raise InvalidError(f"no server address in {server_url!r}")
         self.token = token
-        self._channel = grpc.aio.insecure_channel(server_url, options=channel_options())
-        self.stub = _Stub(self._channel, token, server_url)
+        self.stub = _Stub(self.server_urls, token)
         self.role = ""
         self.web_base_url = ""
+
+    @property
+    def server_url(self) -> str:
+        """The address in use now."""
+        return self.stub.server_url
 
     @classmethod
     async def get(cls) -> Client:
@@ -155,9 +237,19 @@ class Client:
         return client
 
     async def hello(self) -> None:
-        response = await self.stub.Hello(
-            api_pb2.HelloRequest(client_version=__version__), timeout=config.CONNECT_TIMEOUT
-        )
+        # The first contact fails fast, but tries each address once (the active one may be any).
+        response = None
+        for _ in self.server_urls:
+            try:
+                response = await self.stub.Hello(
+                    api_pb2.HelloRequest(client_version=__version__), timeout=config.CONNECT_TIMEOUT, reconnect=False
+                )
+                break
+            except ConnectionError:
+                if len(self.server_urls) == 1 or self.server_url == self.server_urls[-1]:
+                    raise
+                self.stub._fail_over()
+        assert response is not None
         if response.protocol_version != config.PROTOCOL_VERSION:
             raise ExecutionError(
                 f"server at {self.server_url} speaks protocol v{response.protocol_version}, "
@@ -165,6 +257,7 @@ class Client:
             )
         self.role = response.role
         self.web_base_url = response.web_base_url
+        self.stub.use_fast_lane(response.fast_lane_port)
 
     @classmethod
     def reset(cls) -> None:

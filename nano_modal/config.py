@@ -18,9 +18,11 @@ PROTOCOL_VERSION = 1
 ENV_HOME = "NANO_MODAL_HOME"  # state directory, default ~/.nano-modal
 ENV_SERVER_URL = "NANO_MODAL_SERVER_URL"  # host:port of a running server; unset means embedded
 ENV_TOKEN = "NANO_MODAL_TOKEN"  # the credential a client presents
+ENV_FAST_LANE = "NANO_MODAL_FAST_LANE"  # "0": send every call over gRPC (see _fast_lane.py)
 ENV_CONTAINER_ID = "NANO_MODAL_CONTAINER_ID"  # set only inside containers
 ENV_IS_REMOTE = "NANO_MODAL_IS_REMOTE"  # "1" inside a container
 ENV_BLOCK_NETWORK = "NANO_MODAL_BLOCK_NETWORK"  # "1" in a ContainerSpec's env: no network but loopback
+ENV_STORE = "NANO_MODAL_STORE"  # the server's --store default: SQLAlchemy URL of the state store
 ENV_RUNTIME = "NANO_MODAL_RUNTIME"  # a worker's default --runtime: auto, bwrap, gvisor or process
 
 TOKEN_METADATA_KEY = "x-nano-modal-token"  # gRPC metadata header that carries the token
@@ -38,11 +40,21 @@ MAP_INPUT_BATCH_BYTES = 4 * 1024 * 1024  # ... or this many payload bytes, which
 OUTPUTS_POLL_TIMEOUT = 10.0  # seconds a FunctionGetOutputs long-poll waits server-side
 REMOTE_FAST_PATH_WAIT = 10.0  # seconds FunctionMap waits for the output of a .remote()
 APP_HEARTBEAT_INTERVAL = 5.0  # ephemeral apps are stopped when their client goes silent
+# Once connected, a call that finds the server unreachable (restarting) is retried with backoff
+# for this long before failing with ConnectionError. The first connection fails fast (CONNECT_TIMEOUT).
+RECONNECT_TIMEOUT = float(os.environ.get("NANO_MODAL_RECONNECT_TIMEOUT") or 60.0)
 
 # --- server ----------------------------------------------------------------------------
-APP_CLIENT_TIMEOUT = 30.0  # stop an ephemeral app this long after its client's last heartbeat
-WORKER_TIMEOUT = 15.0  # a worker silent this long is dead; its containers too
+# Stop an ephemeral app this long after its client's last heartbeat (keep it above APP_HEARTBEAT_INTERVAL).
+APP_CLIENT_TIMEOUT = float(os.environ.get("NANO_MODAL_APP_CLIENT_TIMEOUT") or 30.0)
+# A worker silent this long is dead: its containers too, and the inputs they held run elsewhere.
+# Lower it (tests, small clusters) to reassign faster; a worker's poll is held at most a third of it.
+WORKER_TIMEOUT = float(os.environ.get("NANO_MODAL_WORKER_TIMEOUT") or 15.0)
+# The state store's connection is lost (database restarting): retry each operation this long,
+# then the server exits so that its supervisor restarts it on the durable state.
+STORE_RETRY_TIMEOUT = float(os.environ.get("NANO_MODAL_STORE_RETRY_TIMEOUT") or 30.0)
 CONTAINER_START_TIMEOUT = 60.0  # a container that never says hello in time is given up
+CONTAINER_START_FAILURES = 3  # containers dying before hello, in a row, that fail the function's calls
 SCHEDULER_TICK = 0.05  # seconds between autoscaler passes (also woken by new inputs)
 DEFAULT_CPU = 0.25  # cores reserved per container when the function asks for none
 DEFAULT_MEMORY_MB = 128  # memory reserved per container when the function asks for none
@@ -52,11 +64,19 @@ SCALE_UP_MIN_DRAIN = 2.0  # no new container for a queue the live ones clear fas
 WORKER_CPU_OVERCOMMIT = 4.0  # containers may reserve this many times the worker's cores
 OUTPUT_RETENTION = 7 * 24 * 3600.0  # seconds results of finished calls are kept
 CALL_MEMORY_IDLE = 600.0  # finished calls untouched this long leave memory (still in the store)
+LEADER_POLL_INTERVAL = 1.0  # seconds between a standby server's tries for the store lease (and lease checks)
+LEADER_TAKEOVER_GRACE = 3.0  # a standby that got the lease waits this long: the old server has seen it lost
 
 # --- container -------------------------------------------------------------------------
 CONTAINER_HEARTBEAT_INTERVAL = 5.0  # seconds between a container's heartbeats
 CONTAINER_HEARTBEAT_TIMEOUT = 30.0  # a running container silent this long is stopped and replaced
 CONTAINER_MAX_BATCH = 100  # inputs a container takes at once when the queue is deep
+
+# --- web endpoints ----------------------------------------------------------------------
+WEB_METHOD = "__web__"  # method_name of inputs that carry an HTTP request or a WebSocket session
+WEB_RESPONSE_TIMEOUT = 150.0  # seconds the gateway waits for a container to start answering
+WEB_RECEIVE_POLL = 20.0  # seconds a container long-polls for a WebSocket client's next message
+WEB_SERVER_STARTUP_TIMEOUT = 5.0  # @web_server: seconds to wait for the port (Modal's default)
 
 # --- objects: Dict, Queue, Secret, Volume -------------------------------------------------
 ENV_ENVIRONMENT = "NANO_MODAL_ENVIRONMENT"  # default environment of named objects ("main" when unset)
@@ -75,6 +95,8 @@ DICT_MAX_VALUE_BYTES = 2 * 1024 * 1024  # a pickled Dict value (kept inline in t
 QUEUE_MAX_ITEM_BYTES = 1024 * 1024  # a pickled Queue item (Modal's limit)
 QUEUE_MAX_PARTITION_ITEMS = 5_000  # items in one partition; put() blocks (or raises queue.Full) beyond it
 QUEUE_MAX_PARTITION_KEY = 64  # bytes of a partition key
+QUEUE_PARTITION_TTL = 24 * 3600.0  # seconds a partition lives after its last put (Modal's default and cap)
+QUEUE_EXPIRY_INTERVAL = 1.0  # seconds between sweeps for expired queue partitions
 DICT_PAGE_SIZE = 1_000  # entries per DictContents page when iterating
 DICT_CACHE_BYTES = 64 * 1024 * 1024  # server memory for recently used Dict entries (reads skip the store)
 QUEUE_POLL_TIMEOUT = 50.0  # seconds one blocking QueueGet/QueuePut waits server-side before the client asks again
@@ -128,3 +150,21 @@ def write_client_config(server_url: str, token: str) -> Path:
 
 def is_remote() -> bool:
     return os.environ.get(ENV_IS_REMOTE) == "1"
+
+
+# --- images ----------------------------------------------------------------------------
+ENV_IMAGES_DIR = "NANO_MODAL_IMAGES_DIR"  # where workers keep built images; default $NANO_MODAL_HOME/images
+IMAGE_BUILD_TIMEOUT = 1800.0  # seconds a container may wait for its image to be built (on top of the start timeout)
+IMAGE_BUILD_LOG_FD = 3  # LogLine.fd of image build output (1 and 2: a container's stdout and stderr)
+IMAGE_STEP_TAIL_LINES = 30  # lines of a failed step's output quoted in the error
+# What the worker runs inside images: the SDK's source bound read-only, and the Python packages it
+# imports (copied from the worker when the image's Python has its ABI, pip-installed otherwise).
+IMAGE_SDK_DIR = "/opt/nano-modal/sdk"
+IMAGE_DEPS_DIR = "/opt/nano-modal/deps"
+
+
+def images_dir() -> Path:
+    """Built images outlive servers (embedded ones included): kept under the home directory."""
+    path = Path(os.environ.get(ENV_IMAGES_DIR) or home_dir() / "images")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

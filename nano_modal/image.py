@@ -1,41 +1,474 @@
-"""`Image`: the container image a function runs in, defined in code.
+"""`Image`: the container image a function runs in, defined in code, as in Modal.
 
-Images are recorded step by step, as in Modal. Building them into root filesystems is
-the images issue's work; until a worker has an image builder, functions run on the
-worker's own Python and the recorded steps are not applied (the worker says so).
+An image is a base (a Debian root filesystem with a given Python, a registry image or a
+Dockerfile) and a list of steps. Nothing is built on the client: the definition travels
+with the function and the worker builds it, one cached layer per step (docs/IMAGES.md).
+
+    image = (
+        nano_modal.Image.debian_slim(python_version="3.11")
+        .apt_install("curl")
+        .pip_install("requests")
+        .env({"MODE": "prod"})
+        .add_local_dir("static", "/app/static")
+    )
+
+    @app.function(image=image)
+    def f() -> str: ...
+
+Functions without `image=` run on the worker's own Python, as before.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import dataclasses
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import sys
+import tarfile
+import tomllib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+
+from .config import is_remote
+from .exception import InvalidError
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .proto import api_pb2
+
+# Python versions a Debian release ships as its python3 (what `debian_slim` can offer).
+DEBIAN_PYTHONS = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
+STEP_KINDS = (
+    "pip_install",
+    "apt_install",
+    "run_commands",
+    "run_function",
+    "env",
+    "workdir",
+    "entrypoint",
+    "cmd",
+    "add_local",
+)
+DEFAULT_IGNORE = ("__pycache__", "*.pyc", ".git", ".venv", "node_modules")
+
+
+class PipOptions(TypedDict, total=False):
+    """The options `pip_install` takes, shared by the methods that call it."""
+
+    index_url: str | None
+    extra_index_url: str | None
+    pre: bool
+    secrets: Sequence[Any]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of an image: `kind` (STEP_KINDS, or "copy" from a Dockerfile), positional
+    string `args` and sorted string `options`. Plain data, so that it hashes stably."""
+
+    kind: str
+    args: tuple[str, ...] = ()
+    options: tuple[tuple[str, str], ...] = ()
+    # nano_modal.Secret objects whose variables the step runs with (not part of the cache key)
+    secrets: tuple[Any, ...] = field(default=(), compare=False)
+
+
+def local_python() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def debian_suite(python_version: str) -> str:
+    """The Debian release whose python3 is `python_version` (major.minor)."""
+    parts = python_version.split(".")
+    short = ".".join(parts[:2])
+    if short not in DEBIAN_PYTHONS:
+        offered = ", ".join(f"{v} ({s})" for v, s in DEBIAN_PYTHONS.items())
+        raise InvalidError(f"no Debian release provides Python {python_version}; available: {offered}")
+    return DEBIAN_PYTHONS[short]
 
 
 @dataclass(frozen=True)
 class Image:
-    base: str
-    python_version: str | None = None
-    steps: tuple[tuple[str, tuple[Any, ...]], ...] = field(default_factory=tuple)
+    """A container image: a base and the steps to apply on top of it (immutable; every
+    method returns a new Image)."""
+
+    base_kind: str  # "debian" | "registry" | "id"
+    python_version: str = ""  # debian: major.minor
+    ref: str = ""  # registry: image reference; id: the image id
+    steps: tuple[Step, ...] = field(default_factory=tuple)
+    base_secrets: tuple[Any, ...] = field(default=(), compare=False)  # registry: its credentials
+
+    # ------------------------------------------------------------------ bases
 
     @staticmethod
     def debian_slim(python_version: str | None = None) -> Image:
-        return Image("debian_slim", python_version)
+        """Debian with `python_version` (default: the local major.minor) as its python3, and pip.
+        Only versions a Debian release ships are offered (3.9, 3.11, 3.13)."""
+        version = python_version or local_python()
+        debian_suite(version)
+        return Image("debian", ".".join(version.split(".")[:2]))
 
     @staticmethod
     def python(version: str) -> Image:
-        return Image("python", version)
+        """Shorthand for `Image.debian_slim(python_version=version)`."""
+        return Image.debian_slim(version)
 
-    def _with(self, step: str, *args: Any) -> Image:
-        return Image(self.base, self.python_version, (*self.steps, (step, args)))
+    @staticmethod
+    def from_registry(tag: str, secret: Any = None) -> Image:
+        """An image from a container registry, e.g. `Image.from_registry("python:3.11-slim")`.
+        It must contain python3 for functions to run in it. A private registry's credentials
+        come from `secret`, a Secret with REGISTRY_USERNAME and REGISTRY_PASSWORD (as in Modal)."""
+        if not tag or any(c.isspace() for c in tag):
+            raise InvalidError(f"invalid image reference {tag!r}")
+        return Image("registry", ref=tag, base_secrets=_secrets([secret] if secret is not None else []))
 
-    def pip_install(self, *packages: str) -> Image:
-        return self._with("pip_install", *packages)
+    @staticmethod
+    def from_dockerfile(
+        path: str | Path, context_dir: str | Path | None = None, *, build_args: dict[str, str] | None = None
+    ) -> Image:
+        """The image a one-stage Dockerfile describes: its FROM image, then its RUN/ENV/WORKDIR/
+        COPY... as steps (nano_modal/dockerfile.py lists what is supported). COPY sources are read
+        from `context_dir` (default: the Dockerfile's directory) and baked into layers."""
+        from .dockerfile import parse_dockerfile
 
-    def apt_install(self, *packages: str) -> Image:
-        return self._with("apt_install", *packages)
+        if is_remote():  # built from the client's files already; they are not here
+            return Image("registry", ref=f"dockerfile:{path}")
+        dockerfile = Path(path)
+        if not dockerfile.is_file():
+            raise InvalidError(f"Dockerfile {str(path)!r} does not exist")
+        context = Path(context_dir) if context_dir is not None else dockerfile.parent
+        base_ref, steps = parse_dockerfile(dockerfile.read_text(), context.resolve(), build_args)
+        image = Image.from_registry(base_ref)
+        for step in steps:
+            if step.kind == "copy":  # Docker's COPY bakes the files in
+                source, dest = step.args
+                if dest.endswith("/") and Path(source).is_file():
+                    dest += Path(source).name
+                ignore = tuple(json.loads(dict(step.options).get("ignore") or "[]"))  # from .dockerignore
+                image = image._add_local(Path(source), dest, copy=True, ignore=ignore)
+            else:
+                image = image._with(step)
+        return image
 
-    def run_commands(self, *commands: str) -> Image:
-        return self._with("run_commands", *commands)
+    @staticmethod
+    def from_id(image_id: str) -> Image:
+        """An image a worker has built before (see `nano-modal image list`)."""
+        if not image_id.startswith("im-"):
+            raise InvalidError(f"invalid image id {image_id!r}: image ids start with 'im-'")
+        return Image("id", ref=image_id)
 
-    def env(self, variables: dict[str, str]) -> Image:
-        return self._with("env", tuple(sorted(variables.items())))
+    # ------------------------------------------------------------------ steps
+
+    def _with(self, step: Step) -> Image:
+        if self.base_kind == "id":
+            raise InvalidError("an image from Image.from_id() cannot be extended")
+        mounted = any(s.kind == "add_local" and not dict(s.options).get("copy") for s in self.steps)
+        if mounted and not (step.kind == "add_local" and not dict(step.options).get("copy")):
+            # Mounted files arrive when containers start: a build step could not see them.
+            raise InvalidError(
+                f"image step {step.kind} comes after add_local_* without copy=True: put those last, "
+                "or pass copy=True to bake the files into the image"
+            )
+        return dataclasses.replace(self, steps=(*self.steps, step))
+
+    def pip_install(
+        self,
+        *packages: str | list[str],
+        index_url: str | None = None,
+        extra_index_url: str | None = None,
+        pre: bool = False,
+        secrets: Sequence[Any] = (),
+    ) -> Image:
+        """`pip install` packages into the image's Python (`secrets`: e.g. a private index's token)."""
+        names = _flatten(packages)
+        if not names:
+            return self
+        options = {"index_url": index_url or "", "extra_index_url": extra_index_url or "", "pre": "1" if pre else ""}
+        return self._with(Step("pip_install", tuple(names), _options(options), _secrets(secrets)))
+
+    def uv_pip_install(self, *packages: str | list[str], **options: Unpack[PipOptions]) -> Image:
+        """As `pip_install`, with uv when the image has it; with pip otherwise (same result, slower)."""
+        image = self.pip_install(*packages, **options)
+        if image is self:
+            return self
+        last = image.steps[-1]
+        uv = _options({**dict(last.options), "uv": "1"})
+        return image._replace_last(Step(last.kind, last.args, uv, last.secrets))
+
+    def _replace_last(self, step: Step) -> Image:
+        return dataclasses.replace(self, steps=(*self.steps[:-1], step))
+
+    def pip_install_from_requirements(self, requirements_txt: str | Path, **kwargs: Unpack[PipOptions]) -> Image:
+        """`pip install -r requirements_txt`: the file is read now, on the client."""
+        if is_remote():  # the image was built from the client's files; they are not here
+            return self
+        path = Path(requirements_txt).expanduser()
+        if not path.is_file():
+            raise InvalidError(f"requirements file {str(requirements_txt)!r} does not exist")
+        lines = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
+        if any(line.startswith(("-r", "-c", "--requirement", "--constraint")) for line in lines):
+            raise InvalidError(f"{path}: nested -r/-c files are not supported; list the packages directly")
+        return self.pip_install(*[line for line in lines if line], **kwargs)
+
+    def pip_install_from_pyproject(
+        self, pyproject_toml: str | Path, optional_dependencies: Sequence[str] = (), **kwargs: Unpack[PipOptions]
+    ) -> Image:
+        """Install the `[project] dependencies` (and the named optional groups) of a pyproject.toml."""
+        if is_remote():  # the image was built from the client's files; they are not here
+            return self
+        path = Path(pyproject_toml).expanduser()
+        if not path.is_file():
+            raise InvalidError(f"pyproject file {str(pyproject_toml)!r} does not exist")
+        project = tomllib.loads(path.read_text()).get("project", {})
+        packages = list(project.get("dependencies", []))
+        for group in optional_dependencies:
+            if group not in project.get("optional-dependencies", {}):
+                raise InvalidError(f"{path}: no optional dependency group {group!r}")
+            packages += project["optional-dependencies"][group]
+        return self.pip_install(*packages, **kwargs)
+
+    def apt_install(self, *packages: str | list[str], secrets: Sequence[Any] = ()) -> Image:
+        """`apt-get install -y` Debian packages (needs a Debian/Ubuntu-based image)."""
+        names = _flatten(packages)
+        return self._with(Step("apt_install", tuple(names), (), _secrets(secrets))) if names else self
+
+    def run_commands(self, *commands: str | list[str], secrets: Sequence[Any] = ()) -> Image:
+        """Run shell commands (as root, with network, in the image) at build time, with the
+        variables of `secrets` set (they are not stored in the image)."""
+        cmds = _flatten(commands)
+        return self._with(Step("run_commands", tuple(cmds), (), _secrets(secrets))) if cmds else self
+
+    def env(self, vars: dict[str, str]) -> Image:
+        """Set environment variables in the image (for later steps and for containers)."""
+        for key, value in vars.items():
+            if not isinstance(key, str) or not key or "=" in key or not isinstance(value, str):
+                raise InvalidError(f"env: names and values must be strings, names without '=': {key!r}")
+        return self._with(Step("env", (), tuple(sorted(vars.items()))))
+
+    def workdir(self, path: str | PurePosixPath) -> Image:
+        """The working directory of later steps and of containers (created if missing)."""
+        return self._with(Step("workdir", (_absolute(str(path), "workdir"),)))
+
+    def entrypoint(self, entrypoint_commands: list[str]) -> Image:
+        """The image's entrypoint (recorded; functions still run through nano-modal's own)."""
+        if not isinstance(entrypoint_commands, list) or not all(isinstance(c, str) for c in entrypoint_commands):
+            raise InvalidError("entrypoint takes a list of strings")
+        return self._with(Step("entrypoint", tuple(entrypoint_commands)))
+
+    def add_local_file(self, local_path: str | Path, remote_path: str, *, copy: bool = False) -> Image:
+        """Put a local file at `remote_path` (a directory if it ends with "/"). Without copy it is
+        mounted when containers start (changing it does not rebuild anything); with copy=True
+        it is baked into a layer, so later steps can use it."""
+        if is_remote():  # the image was built from the client's files; they are not here
+            return self
+        path = Path(local_path).expanduser()
+        if not path.is_file():
+            raise InvalidError(f"add_local_file: {str(local_path)!r} is not a file")
+        if remote_path.endswith("/"):
+            remote_path += path.name
+        return self._add_local(path, remote_path, copy=copy, ignore=())
+
+    def add_local_dir(
+        self, local_path: str | Path, remote_path: str, *, copy: bool = False, ignore: Sequence[str] = ()
+    ) -> Image:
+        """Put a local directory's contents at `remote_path`; `ignore` holds glob patterns
+        matched against each entry's path relative to the directory (and its name)."""
+        if is_remote():  # the image was built from the client's files; they are not here
+            return self
+        path = Path(local_path).expanduser()
+        if not path.is_dir():
+            raise InvalidError(f"add_local_dir: {str(local_path)!r} is not a directory")
+        return self._add_local(path, remote_path, copy=copy, ignore=tuple(ignore))
+
+    def add_local_python_source(self, *modules: str, copy: bool = False) -> Image:
+        """Make local Python packages/modules importable in the image (under /root, which is on
+        the containers' path), found the way `import` would find them here."""
+        if is_remote():  # the image was built from the client's files; they are not here
+            return self
+        image = self
+        for module in modules:
+            spec = importlib.util.find_spec(module)
+            if spec is None or spec.origin in (None, "built-in", "frozen"):
+                raise InvalidError(f"add_local_python_source: module {module!r} is not importable from a local file")
+            if spec.submodule_search_locations:  # a package: its directory
+                source = Path(next(iter(spec.submodule_search_locations)))
+                image = image._add_local(source, f"/root/{module}", copy=copy, ignore=DEFAULT_IGNORE)
+            else:
+                source = Path(str(spec.origin))
+                image = image._add_local(source, f"/root/{source.name}", copy=copy, ignore=())
+        return image
+
+    def _add_local(self, source: Path, remote: str, *, copy: bool, ignore: tuple[str, ...]) -> Image:
+        options = {
+            "copy": "1" if copy else "",
+            "file": "1" if source.is_file() else "",
+            "ignore": json.dumps(list(ignore)) if ignore else "",
+        }
+        step = Step("add_local", (str(source.resolve()), _absolute(remote, "remote_path")), _options(options))
+        return self._with(step)
+
+    def run_function(
+        self,
+        raw_f: Callable[..., Any],
+        *,
+        secrets: Sequence[Any] = (),
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Image:
+        """Call `raw_f(*args, **kwargs)` inside the image at build time (e.g. to download model
+        weights into it); what it writes becomes a layer. It travels pickled by value, so the
+        image's Python must be the client's; its code and arguments are part of the cache key."""
+        if is_remote():
+            return self
+        if self.base_kind == "debian" and self.python_version != local_python():
+            raise InvalidError(
+                f"run_function: the image has Python {self.python_version} but this client runs "
+                f"{local_python()}; the function travels pickled and needs the same Python"
+            )
+        import cloudpickle
+
+        module = sys.modules.get(raw_f.__module__)
+        by_value = module is not None and raw_f.__module__ != "__main__"
+        if by_value:  # the image need not contain the module the function comes from
+            cloudpickle.register_pickle_by_value(module)
+        try:
+            payload = cloudpickle.dumps((raw_f, tuple(args), dict(kwargs or {})))
+        finally:
+            if by_value:
+                cloudpickle.unregister_pickle_by_value(module)
+        name = getattr(raw_f, "__qualname__", repr(raw_f))
+        return self._with(Step("run_function", (name, base64.b64encode(payload).decode()), (), _secrets(secrets)))
+
+    @contextlib.contextmanager
+    def imports(self) -> Iterator[None]:
+        """Imports of packages that exist only in the image: failures are swallowed locally
+        (where the package may be missing) and raised inside containers."""
+        try:
+            yield
+        except ImportError:
+            if is_remote():
+                raise
+
+    # ------------------------------------------------------------------ wire format
+
+    async def to_proto(self, client: Client) -> api_pb2.ImageSpec:
+        """The definition sent with the function; local files are uploaded as blobs."""
+        from .proto import api_pb2
+
+        spec = api_pb2.ImageSpec()
+        spec.base.kind = self.base_kind
+        spec.base.python_version = self.python_version
+        spec.base.ref = self.ref
+        if self.base_secrets:
+            from .secret import resolve_secrets
+
+            spec.base.secret_ids.extend(await resolve_secrets(self.base_secrets))
+        for step in self.steps:
+            proto = spec.steps.add(kind=step.kind, args=list(step.args), options=dict(step.options))
+            if step.secrets:
+                from .secret import resolve_secrets
+
+                proto.secret_ids.extend(await resolve_secrets(step.secrets))
+            if step.kind == "run_function":  # the pickle travels as a blob, named by its hash
+                payload = base64.b64decode(step.args[1])
+                proto.content_hash = hashlib.sha256(payload).hexdigest()
+                proto.blob_id = await client.upload_blob(payload)
+                del proto.args[1:]
+            if step.kind == "add_local":
+                ignore = json.loads(dict(step.options).get("ignore") or "[]")
+                archive = tar_local(Path(step.args[0]), ignore)
+                proto.content_hash = hashlib.sha256(archive).hexdigest()
+                proto.blob_id = await client.upload_blob(archive)
+                proto.args[0] = Path(step.args[0]).name  # the client's paths are no business of the worker's
+        spec.image_id = image_id(spec)
+        return spec
+
+
+def image_id(spec: api_pb2.ImageSpec) -> str:
+    """Content id of a definition: the same steps on the same base (and files) give the same id."""
+    if spec.base.kind == "id":
+        return spec.base.ref
+    data = spec.__deepcopy__()
+    data.image_id = ""
+    for step in data.steps:
+        step.blob_id = ""  # blobs are content-addressed by content_hash already
+        del step.secret_ids[:]  # secrets are not part of what the image is
+    del data.base.secret_ids[:]
+    return "im-" + hashlib.sha256(data.SerializeToString(deterministic=True)).hexdigest()[:24]
+
+
+def tar_local(source: Path, ignore: Sequence[str] = ()) -> bytes:
+    """A deterministic tar of a file, or of a directory's contents (names relative to it)."""
+    import fnmatch
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+
+        def add(path: Path, name: str) -> None:
+            info = tar.gettarinfo(str(path), arcname=name)
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            if info.isreg():
+                with path.open("rb") as f:
+                    tar.addfile(info, f)
+            else:
+                tar.addfile(info)
+
+        if source.is_file():
+            add(source, source.name)
+        else:
+            for root, dirs, files in os.walk(source):
+                rel_root = Path(root).relative_to(source)
+                for name in sorted(dirs + files):
+                    rel = (rel_root / name).as_posix()
+                    if any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) for p in ignore):
+                        if name in dirs:
+                            dirs.remove(name)
+                        continue
+                    add(Path(root) / name, rel)
+                dirs.sort()
+    return buf.getvalue()
+
+
+def check_python(image: Image, by_value: bool, name: str) -> None:
+    """A function pickled by value must be unpickled by the Python it was pickled with."""
+    if by_value and image.base_kind == "debian" and image.python_version != local_python():
+        raise InvalidError(
+            f"{name}: the image has Python {image.python_version} but this client runs {local_python()}; "
+            "a function defined in __main__ (or with serialized=True) travels pickled and needs the same "
+            f"Python: use Image.debian_slim(python_version={local_python()!r}) or move the function to a module"
+        )
+
+
+def _flatten(items: Sequence[str | list[str]]) -> list[str]:
+    out: list[str] = []
+    for item in items:
+        for value in [item] if isinstance(item, str) else item:
+            if not isinstance(value, str):
+                raise InvalidError(f"expected strings, got {value!r}")
+            if value.strip():
+                out.append(value.strip())
+    return out
+
+
+def _secrets(secrets: Sequence[Any]) -> tuple[Any, ...]:
+    from .secret import validate_secrets
+
+    validate_secrets(secrets, "image step")
+    return tuple(secrets)
+
+
+def _options(options: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in options.items() if v))
+
+
+def _absolute(path: str, what: str) -> str:
+    if not path.startswith("/"):
+        raise InvalidError(f"{what} must be an absolute path inside the image, got {path!r}")
+    return path

@@ -103,10 +103,15 @@ class Queue(_Object):
         timeout: float | None = None,
         *,
         partition: str | None = None,
-        partition_ttl: int = 24 * 3600,  # accepted for Modal compatibility; partitions do not expire here
+        partition_ttl: int = 24 * 3600,
     ) -> None:
-        """Add several items, in order. Every item is pickled (and checked) before any is sent."""
+        """Add several items, in order. Every item is pickled (and checked) before any is sent.
+        The partition (and everything in it) is cleared `partition_ttl` seconds after its last put."""
         key = self._partition(partition)
+        if not 0 < partition_ttl <= config.QUEUE_PARTITION_TTL:
+            raise InvalidError(
+                f"partition_ttl must be between 1 and {config.QUEUE_PARTITION_TTL:g} seconds, got {partition_ttl!r}"
+            )
         items = [self._item(v) for v in vs]
         if not items:
             return
@@ -117,16 +122,25 @@ class Queue(_Object):
             batch.append(item)
             size += len(item)
             if i == len(items) - 1 or size >= _PUT_BATCH_BYTES:
-                await self._put_batch(client, queue_id, key, batch, block, timeout)
+                await self._put_batch(client, queue_id, key, batch, block, timeout, partition_ttl)
                 batch, size = [], 0
 
     async def _put_batch(
-        self, client: Any, queue_id: str, partition: str, batch: list[bytes], block: bool, timeout: float | None
+        self,
+        client: Any,
+        queue_id: str,
+        partition: str,
+        batch: list[bytes],
+        block: bool,
+        timeout: float | None,
+        ttl: float,
     ) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait = _poll_wait(block, deadline)
-            request = api_pb2.QueuePutRequest(queue_id=queue_id, partition=partition, values=batch, timeout=wait)
+            request = api_pb2.QueuePutRequest(
+                queue_id=queue_id, partition=partition, values=batch, timeout=wait, partition_ttl=ttl
+            )
             response = await client.stub.QueuePut(request, timeout=wait + config.CONNECT_TIMEOUT * 2)
             if not response.full:
                 return

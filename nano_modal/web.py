@@ -12,6 +12,7 @@ print(square.get_web_url())   # http://HOST:PORT/<app>/square/
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -52,6 +53,21 @@ def fastapi_endpoint(
     )
 
 
+def web_endpoint(
+    _warn_parentheses_missing: Any = None,
+    *,
+    method: str = "GET",
+    label: str | None = None,
+    docs: bool = False,
+    requires_proxy_auth: bool = False,
+) -> Callable[[F], F]:
+    """Modal's older name for `fastapi_endpoint`, accepted with a DeprecationWarning."""
+    warnings.warn("web_endpoint is called fastapi_endpoint now", DeprecationWarning, stacklevel=2)
+    return fastapi_endpoint(
+        _warn_parentheses_missing, method=method, label=label, docs=docs, requires_proxy_auth=requires_proxy_auth
+    )
+
+
 def asgi_app(
     _warn_parentheses_missing: Any = None, *, label: str | None = None, requires_proxy_auth: bool = False
 ) -> Callable[[F], F]:
@@ -70,3 +86,40 @@ def wsgi_app(
     if _warn_parentheses_missing is not None:
         raise InvalidError("use @wsgi_app() with parentheses")
     return _mark(api_pb2.WebEndpoint(kind="wsgi_app", requires_proxy_auth=requires_proxy_auth))
+
+
+def web_server(
+    port: int,
+    *,
+    startup_timeout: float = 5.0,
+    label: str | None = None,
+    custom_domains: Any = None,
+    requires_proxy_auth: bool = False,
+) -> Callable[[F], F]:
+    """The function starts an HTTP server of its own on `port` (any language, any framework);
+    the gateway proxies each request to it. Called once per container, it should start the
+    server (a thread or a subprocess) and return; requests wait up to `startup_timeout` seconds
+    for the port to accept connections.
+
+    ```python
+    @app.function()
+    @nano_modal.web_server(8000)
+    def files():
+        subprocess.Popen("python -m http.server 8000", shell=True)
+    ```
+
+    Containers share the worker's network unless `block_network=True`, so two containers of
+    such a function on one worker would both want the port: give it `max_containers=1` per
+    worker, or pick distinct ports. WebSockets are relayed for `@asgi_app` only.
+    """
+    del label
+    if custom_domains:
+        raise InvalidError("web_server(custom_domains=...) is not supported: endpoints live under the gateway's URL")
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise InvalidError(f"web_server(port) must be a TCP port number (1-65535), got {port!r}")
+    if startup_timeout <= 0:
+        raise InvalidError(f"web_server(startup_timeout=...) must be positive, got {startup_timeout!r}")
+    endpoint = api_pb2.WebEndpoint(
+        kind="web_server", port=port, startup_timeout=startup_timeout, requires_proxy_auth=requires_proxy_auth
+    )
+    return _mark(endpoint)

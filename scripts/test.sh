@@ -11,7 +11,11 @@ python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 need=()
 command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v runsc >/dev/null || need+=(runsc)
+command -v ip >/dev/null || need+=(iproute2)  # tests/faults: workers on namespaced "hosts"
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+command -v docker-registry >/dev/null || need+=(docker-registry)  # the registry tests/worker/test_oci.py pushes to
+command -v busybox >/dev/null || need+=(busybox-static)  # a real static binary inside the test images
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap)  # Debian bases of images (tests/worker/test_images.py)
 if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null; then
     echo "== apt-get install ${need[*]}"
     sudo=""

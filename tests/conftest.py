@@ -10,6 +10,7 @@ import os
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Built images are kept across sessions (and shared by every server and worker of one): a
+# Debian base takes a minute to build, a cached one nothing.
+os.environ.setdefault("NANO_MODAL_IMAGES_DIR", str(Path(tempfile.gettempdir()) / "nano-modal-test-images"))
 
 
 @dataclass

@@ -56,8 +56,9 @@ def postgres_server() -> Iterator[str]:
         check=True,
         capture_output=True,
     )
+    url = f"postgresql+psycopg://nano@127.0.0.1:{port}/postgres"
+    _data_dirs[url] = (data, options, base / "log")
     try:
-        url = f"postgresql+psycopg://nano@127.0.0.1:{port}/postgres"
         deadline = time.monotonic() + 20
         import sqlalchemy as sa
 
@@ -72,4 +73,25 @@ def postgres_server() -> Iterator[str]:
         yield url
     finally:
         subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
+        _data_dirs.pop(url, None)
         shutil.rmtree(base, ignore_errors=True)
+
+
+_data_dirs: dict[str, tuple[Path, str, Path]] = {}
+
+
+def control(url: str, action: str) -> None:
+    """`pg_ctl <action> -m fast` (restart, stop, start) on a server started by postgres_server()."""
+    pg_ctl = _pg_bin("pg_ctl")
+    assert pg_ctl
+    data, options, log = _data_dirs[url]
+    subprocess.run(
+        _as_postgres([pg_ctl, "-D", str(data), "-o", options, "-l", str(log), "-m", "fast", "-w", action]),
+        check=True,
+        capture_output=True,
+    )
+
+
+def restart(url: str) -> None:
+    """Restart the server: every connection is cut."""
+    control(url, "restart")

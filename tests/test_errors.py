@@ -152,3 +152,25 @@ def test_unreachable_server_raises_connection_error(cluster: Any, tmp_path: Path
 
 def test_connection_error_is_builtin_subclass() -> None:
     assert issubclass(ConnectionError, builtins.ConnectionError)
+
+
+def test_containers_that_cannot_start_fail_the_call(cluster: Any) -> None:
+    """A container that dies before it can say hello (here: an environment in which Python
+    cannot even start) is not restarted forever: after a few, the call fails saying why."""
+    import nano_modal
+    from nano_modal.exception import ExecutionError, InvalidError
+
+    app = nano_modal.App("errors-unstartable")
+    broken = nano_modal.Secret.from_dict({"PYTHONHOME": "/nonexistent"})
+
+    @app.function(serialized=True, secrets=[broken])
+    def never_runs() -> int:
+        return 1
+
+    with app.run(show_logs=False):
+        started = time.monotonic()
+        with pytest.raises(ExecutionError, match=r"exit before they start \(the last 3 in a row; exit code 1"):
+            never_runs.remote()
+        assert time.monotonic() - started < 60
+        with pytest.raises(InvalidError, match=r"failed to start: containers of .* exit before they start"):
+            never_runs.remote()  # at once: the function is known not to start

@@ -155,3 +155,11 @@ def test_sandbox(tmp_path: Path) -> None:
     assert "tokens visible inside: [] | network: blocked" in out
     assert "found by tag: True | by name: <nano_modal.Sandbox sb-" in out
     assert "terminated, returncode 137" in out
+
+
+def test_images(tmp_path: Path) -> None:
+    # Built images are shared through NANO_MODAL_IMAGES_DIR (conftest.py): a cache hit after the first run.
+    out = nano_modal_run("images.py", tmp_path)
+    assert "greeting: hello from the image" in out and "cwd: /srv/app" in out and "mounted: True" in out
+    if "debian: " in out:  # an isolating runtime (bwrap): the image's own Python, not the worker's
+        assert "python: /usr/bin/python3" in out

@@ -41,6 +41,25 @@ def test_fifo_and_partitions(cluster: object) -> None:
     assert q.len(total=True) == 0
 
 
+def test_partitions_expire_after_their_ttl(cluster: object) -> None:
+    q = fresh()
+    q.put("short-lived", partition="tmp", partition_ttl=1)
+    q.put("kept", partition="keep")  # the default TTL: a day
+    q.put("renewed", partition="renew", partition_ttl=2)
+    assert q.len(partition="tmp") == 1
+    deadline = time.monotonic() + 30
+    while q.len(partition="tmp") and time.monotonic() < deadline:
+        q.put("again", partition="renew", partition_ttl=2)  # each put moves the expiry on
+        time.sleep(0.2)
+    assert q.len(partition="tmp") == 0 and q.get(partition="tmp", block=False) is None
+    assert q.len(partition="keep") == 1 and q.len(partition="renew") > 1
+    q.put("back", partition="tmp", partition_ttl=1)  # an expired partition can be used again
+    assert q.get(partition="tmp", block=False) == "back"
+    for bad in (0, -5, 2 * 24 * 3600):
+        with pytest.raises(InvalidError, match="partition_ttl"):
+            q.put("x", partition_ttl=bad)
+
+
 def test_iterate_does_not_consume(cluster: object) -> None:
     q = fresh()
     q.put_many(list(range(250)))

@@ -6,12 +6,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
 
+import nano_modal
 from tests.apps import lifecycle_app
-from tests.apps.lifecycle_app import echo, guarded, streaming
+from tests.apps.lifecycle_app import chat, echo, guarded, hostile, plain_http_server, streaming
 from tests.conftest import Cluster
 
 
@@ -88,3 +92,72 @@ def test_class_endpoint_takes_parameters_from_the_query_string(running: None) ->
     assert again["container"] == custom["container"]
     bad = httpx.get(base, params={"name": "x", "times": "many"}, timeout=60)
     assert bad.status_code == 400 and "'times' must be int" in bad.text
+
+
+def _ws_url(http_url: str | None, path: str) -> str:
+    assert http_url is not None
+    return http_url.replace("http://", "ws://", 1) + path
+
+
+def test_websocket_through_asgi_app(running: None) -> None:
+    with connect(_ws_url(chat.get_web_url(), "ws"), subprotocols=["chat.v1"], open_timeout=60) as ws:  # type: ignore[list-item]
+        assert ws.subprotocol == "chat.v1"
+        for word in ("hello", "world"):
+            ws.send(word)
+            assert ws.recv(timeout=30) == word.upper()
+        ws.send(b"\x00\x01\x02")
+        assert ws.recv(timeout=30) == b"\x02\x01\x00"
+        ws.send("bye")
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=30)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4000
+    assert closed.value.rcvd.reason == "see you"
+
+
+def test_websocket_refused_or_unknown(running: None) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        connect(_ws_url(chat.get_web_url(), "refuse"), open_timeout=60)
+    assert refused.value.response.status_code == 403
+    with pytest.raises(InvalidStatus) as missing:
+        connect(_ws_url(chat.get_web_url(), "ws").replace("/chat/", "/nope/"), open_timeout=60)
+    assert missing.value.response.status_code == 404
+
+
+def test_websocket_client_leaving_ends_the_session(running: None) -> None:
+    """The client hangs up mid-session: the container hears a disconnect and the input ends."""
+    for _ in range(3):
+        with connect(_ws_url(chat.get_web_url(), "ws"), open_timeout=60) as ws:
+            ws.send("ping")
+            assert ws.recv(timeout=30) == "PING"
+    # The container is free again: a new session is answered promptly by the same pool.
+    with connect(_ws_url(chat.get_web_url(), "ws"), open_timeout=60) as ws:
+        ws.send("again")
+        assert ws.recv(timeout=30) == "AGAIN"
+
+
+def test_repeated_response_headers_survive(running: None) -> None:
+    response = httpx.get(f"{chat.get_web_url()}cookies", timeout=60)
+    assert response.status_code == 200
+    assert response.headers.get_list("set-cookie") == ["a=1; Path=/; SameSite=lax", "b=2; Path=/; SameSite=lax"]
+
+
+def test_gateway_refuses_objects_from_a_hostile_container(running: None, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    response = httpx.get(hostile.get_web_url() or "", params={"path": str(marker)}, timeout=60)
+    assert response.status_code == 502
+    assert not marker.exists()
+
+
+def test_web_server_proxies_to_the_functions_own_server(running: None) -> None:
+    url = plain_http_server.get_web_url() or ""
+    got = httpx.post(f"{url}some/path", params={"q": "1"}, content=b"payload", timeout=60)
+    assert got.status_code == 201
+    assert got.json() == {"method": "POST", "path": "/some/path?q=1", "body": "payload"}
+    assert httpx.get(url, timeout=60).json()["path"] == "/"
+
+
+def test_web_server_bad_arguments() -> None:
+    with pytest.raises(nano_modal.exception.InvalidError, match="TCP port"):
+        nano_modal.web_server(0)
+    with pytest.raises(nano_modal.exception.InvalidError, match="startup_timeout"):
+        nano_modal.web_server(8000, startup_timeout=0)

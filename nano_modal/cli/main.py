@@ -36,6 +36,10 @@ from .container import container_cli  # noqa: E402
 
 cli.add_typer(container_cli, name="container")
 
+from .image import image_cli  # noqa: E402
+
+cli.add_typer(image_cli, name="image")
+
 
 @cli.command()
 def serve(
@@ -138,6 +142,23 @@ def token_create_proxy() -> None:
     typer.echo("Send these headers with each request; the secret is not shown again:")
     typer.echo(f"  Modal-Key: {created.key}")
     typer.echo(f"  Modal-Secret: {created.secret}")
+
+
+@cli.command()
+def dashboard() -> None:
+    """Print the address of the server's dashboard (apps, functions, containers, workers, logs)."""
+    from .._utils.aio import run_blocking
+    from ..client import Client
+
+    cfg = config.client_config()
+    if cfg.server_url is None:
+        typer.echo("No server is configured: runs use an embedded server that lives only as long as the run.")
+        typer.echo("Start one with `nano-modal server` and point this machine at it with `nano-modal token set`.")
+        raise typer.Exit(1)
+    client = run_blocking(Client.get())
+    typer.echo(f"dashboard: {client.web_base_url}/_/")
+    typer.echo(f"metrics:   {client.web_base_url}/_/metrics  (Authorization: Bearer <admin token>)")
+    typer.echo("Sign in with the server's admin token (printed at its first start; kept in <state-dir>/admin_token).")
 
 
 @cli.command()

@@ -10,6 +10,9 @@ from typing import Any
 import grpc
 
 from .. import config
+from .._fast_lane import UNARY_METHODS, BlockingFastLane
+from .._fast_lane import enabled as fast_lane_enabled
+from .._fast_lane import host_of as fast_lane_host
 from ..client import channel_options
 from ..proto import api_pb2, api_pb2_grpc
 
@@ -21,14 +24,25 @@ class ContainerIO:
         self._metadata = ((config.TOKEN_METADATA_KEY, os.environ[config.ENV_TOKEN]),)
         self._channel = grpc.insecure_channel(self.server_url, options=channel_options())
         self._stub = api_pb2_grpc.NanoModalStub(self._channel)  # type: ignore[no-untyped-call]
+        self._fast: BlockingFastLane | None = None
 
     def call(self, method: str, request: Any, timeout: float = 30.0) -> Any:
+        if self._fast is not None and method in UNARY_METHODS:
+            try:
+                return self._fast.call(method, request, timeout)
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise
+                self._fast = None  # the fast lane is gone: gRPC from now on
         return getattr(self._stub, method)(request, metadata=self._metadata, timeout=timeout)
 
     def hello(self) -> api_pb2.ContainerHelloResponse:
         response: api_pb2.ContainerHelloResponse = self.call(
             "ContainerHello", api_pb2.ContainerHelloRequest(container_id=self.container_id)
         )
+        host = fast_lane_host(self.server_url)
+        if response.fast_lane_port and host and fast_lane_enabled():
+            self._fast = BlockingFastLane(host, response.fast_lane_port, os.environ[config.ENV_TOKEN])
         return response
 
     def get_inputs(self, max_inputs: int, timeout: float) -> api_pb2.ContainerGetInputsResponse:

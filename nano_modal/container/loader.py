@@ -12,13 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import config
 from ..cls import _MISSING, _parameters, hook_methods
 from ..proto import api_pb2
 from ..serialization import deserialize
 from .io import ContainerIO
 from .web import make_web_handler
-
-WEB_METHOD = "__web__"  # method_name of inputs that carry an HTTP request (see server/gateway.py)
 
 
 def load_target(io_: ContainerIO, definition: api_pb2.FunctionDefinition) -> Any:
@@ -30,7 +29,10 @@ def load_target(io_: ContainerIO, definition: api_pb2.FunctionDefinition) -> Any
             src = Path.cwd() / "src"
             src.mkdir(exist_ok=True)
             with tarfile.open(fileobj=io.BytesIO(io_.read_blob(definition.source_blob_id)), mode="r:gz") as tar:
-                tar.extractall(src, filter="data")
+                if hasattr(tarfile, "data_filter"):
+                    tar.extractall(src, filter="data")
+                else:  # an image's Python older than 3.11.4: check the names ourselves
+                    tar.extractall(src, members=_safe_members(tar))
             sys.path.insert(0, str(src))
         obj = importlib.import_module(definition.module_name)
         for part in definition.name.split("."):
@@ -67,8 +69,8 @@ class Target:
                 self.web_handlers[method.name] = make_web_handler(method.web, getattr(self.instance, method.name))
 
     def resolve(self, method_name: str) -> Callable[..., Any]:
-        if method_name.startswith(WEB_METHOD):  # "__web__" or "__web__.<method>"
-            handler = self.web_handlers.get(method_name[len(WEB_METHOD) + 1 :])
+        if method_name.startswith(config.WEB_METHOD):  # "__web__" or "__web__.<method>"
+            handler = self.web_handlers.get(method_name[len(config.WEB_METHOD) + 1 :])
             if handler is None:
                 raise AttributeError(f"{self.definition.name} has no web endpoint {method_name!r}")
             return handler
@@ -87,3 +89,15 @@ class Target:
             result = hook(self.instance)
             if inspect.iscoroutine(result):
                 asyncio.run(result)
+
+
+def _safe_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
+    """What tarfile's "data" filter allows, for Pythons without it: plain files and directories
+    with relative paths that stay inside the destination."""
+    members = []
+    for member in tar.getmembers():
+        parts = Path(member.name).parts
+        if member.name.startswith("/") or ".." in parts or not (member.isfile() or member.isdir()):
+            raise ValueError(f"unsafe path in the source archive: {member.name!r}")
+        members.append(member)
+    return members

@@ -21,6 +21,7 @@ from ..serialization import deserialize, serialize, serialize_exception
 from .io import ContainerIO
 from .loader import Target
 from .watchdog import Watchdog
+from .web import WebInbound
 
 FAST_INPUT_SECONDS = 0.005  # inputs quicker than this are fetched in batches
 OUTPUT_FLUSH_SECONDS = 0.05  # outputs of a batch are sent at least this often
@@ -139,6 +140,8 @@ class Runner:
         streamer = _Streamer(self.io)
         try:
             args, kwargs = deserialize(self.io.read_payload(item.args), "arguments")
+            if item.method_name.startswith(config.WEB_METHOD):  # a web handler: (request, inbound)
+                args = (*args, WebInbound(self.io, item.input_id))
             result = self.call(self.target.resolve(item.method_name), args, kwargs)
             if inspect.isgenerator(result) or inspect.isasyncgen(result):
                 self.stream(item, result, streamer)

@@ -72,16 +72,18 @@ class HelloRequest(_message.Message):
     def __init__(self, client_version: _Optional[str] = ...) -> None: ...
 
 class HelloResponse(_message.Message):
-    __slots__ = ("server_version", "protocol_version", "role", "web_base_url")
+    __slots__ = ("server_version", "protocol_version", "role", "web_base_url", "fast_lane_port")
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     WEB_BASE_URL_FIELD_NUMBER: _ClassVar[int]
+    FAST_LANE_PORT_FIELD_NUMBER: _ClassVar[int]
     server_version: str
     protocol_version: int
     role: str
     web_base_url: str
-    def __init__(self, server_version: _Optional[str] = ..., protocol_version: _Optional[int] = ..., role: _Optional[str] = ..., web_base_url: _Optional[str] = ...) -> None: ...
+    fast_lane_port: int
+    def __init__(self, server_version: _Optional[str] = ..., protocol_version: _Optional[int] = ..., role: _Optional[str] = ..., web_base_url: _Optional[str] = ..., fast_lane_port: _Optional[int] = ...) -> None: ...
 
 class AppCreateRequest(_message.Message):
     __slots__ = ("name", "ephemeral")
@@ -291,7 +293,7 @@ class RetryPolicy(_message.Message):
     def __init__(self, max_retries: _Optional[int] = ..., backoff_coefficient: _Optional[float] = ..., initial_delay: _Optional[float] = ..., max_delay: _Optional[float] = ...) -> None: ...
 
 class FunctionDefinition(_message.Message):
-    __slots__ = ("name", "module_name", "source_blob_id", "pickled_blob_id", "is_generator", "is_async", "timeout", "retries", "max_containers", "min_containers", "scaledown_window", "max_inputs", "cpu", "memory_mb", "python_version", "block_network", "is_class", "methods", "max_concurrent_inputs", "batch_max_size", "batch_wait_ms", "bound_params", "parent_function_id", "schedule", "web", "class_parameters", "secret_ids", "volume_mounts")
+    __slots__ = ("name", "module_name", "source_blob_id", "pickled_blob_id", "is_generator", "is_async", "timeout", "retries", "max_containers", "min_containers", "scaledown_window", "max_inputs", "cpu", "memory_mb", "python_version", "block_network", "is_class", "methods", "max_concurrent_inputs", "batch_max_size", "batch_wait_ms", "bound_params", "parent_function_id", "schedule", "web", "class_parameters", "secret_ids", "volume_mounts", "image", "gpu", "restrict_modal_access")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODULE_NAME_FIELD_NUMBER: _ClassVar[int]
     SOURCE_BLOB_ID_FIELD_NUMBER: _ClassVar[int]
@@ -320,6 +322,9 @@ class FunctionDefinition(_message.Message):
     CLASS_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     SECRET_IDS_FIELD_NUMBER: _ClassVar[int]
     VOLUME_MOUNTS_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    GPU_FIELD_NUMBER: _ClassVar[int]
+    RESTRICT_MODAL_ACCESS_FIELD_NUMBER: _ClassVar[int]
     name: str
     module_name: str
     source_blob_id: str
@@ -348,7 +353,70 @@ class FunctionDefinition(_message.Message):
     class_parameters: _containers.RepeatedCompositeFieldContainer[ClassParameter]
     secret_ids: _containers.RepeatedScalarFieldContainer[str]
     volume_mounts: _containers.RepeatedCompositeFieldContainer[VolumeMount]
-    def __init__(self, name: _Optional[str] = ..., module_name: _Optional[str] = ..., source_blob_id: _Optional[str] = ..., pickled_blob_id: _Optional[str] = ..., is_generator: _Optional[bool] = ..., is_async: _Optional[bool] = ..., timeout: _Optional[float] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., max_containers: _Optional[int] = ..., min_containers: _Optional[int] = ..., scaledown_window: _Optional[float] = ..., max_inputs: _Optional[int] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., python_version: _Optional[str] = ..., block_network: _Optional[bool] = ..., is_class: _Optional[bool] = ..., methods: _Optional[_Iterable[_Union[MethodDefinition, _Mapping]]] = ..., max_concurrent_inputs: _Optional[int] = ..., batch_max_size: _Optional[int] = ..., batch_wait_ms: _Optional[int] = ..., bound_params: _Optional[bytes] = ..., parent_function_id: _Optional[str] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., web: _Optional[_Union[WebEndpoint, _Mapping]] = ..., class_parameters: _Optional[_Iterable[_Union[ClassParameter, _Mapping]]] = ..., secret_ids: _Optional[_Iterable[str]] = ..., volume_mounts: _Optional[_Iterable[_Union[VolumeMount, _Mapping]]] = ...) -> None: ...
+    image: ImageSpec
+    gpu: str
+    restrict_modal_access: bool
+    def __init__(self, name: _Optional[str] = ..., module_name: _Optional[str] = ..., source_blob_id: _Optional[str] = ..., pickled_blob_id: _Optional[str] = ..., is_generator: _Optional[bool] = ..., is_async: _Optional[bool] = ..., timeout: _Optional[float] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., max_containers: _Optional[int] = ..., min_containers: _Optional[int] = ..., scaledown_window: _Optional[float] = ..., max_inputs: _Optional[int] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., python_version: _Optional[str] = ..., block_network: _Optional[bool] = ..., is_class: _Optional[bool] = ..., methods: _Optional[_Iterable[_Union[MethodDefinition, _Mapping]]] = ..., max_concurrent_inputs: _Optional[int] = ..., batch_max_size: _Optional[int] = ..., batch_wait_ms: _Optional[int] = ..., bound_params: _Optional[bytes] = ..., parent_function_id: _Optional[str] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., web: _Optional[_Union[WebEndpoint, _Mapping]] = ..., class_parameters: _Optional[_Iterable[_Union[ClassParameter, _Mapping]]] = ..., secret_ids: _Optional[_Iterable[str]] = ..., volume_mounts: _Optional[_Iterable[_Union[VolumeMount, _Mapping]]] = ..., image: _Optional[_Union[ImageSpec, _Mapping]] = ..., gpu: _Optional[str] = ..., restrict_modal_access: _Optional[bool] = ...) -> None: ...
+
+class ImageSpec(_message.Message):
+    __slots__ = ("image_id", "base", "steps")
+    IMAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    image_id: str
+    base: ImageBase
+    steps: _containers.RepeatedCompositeFieldContainer[ImageStep]
+    def __init__(self, image_id: _Optional[str] = ..., base: _Optional[_Union[ImageBase, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[ImageStep, _Mapping]]] = ...) -> None: ...
+
+class ImageBase(_message.Message):
+    __slots__ = ("kind", "python_version", "ref", "secret_ids")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PYTHON_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    SECRET_IDS_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    python_version: str
+    ref: str
+    secret_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, kind: _Optional[str] = ..., python_version: _Optional[str] = ..., ref: _Optional[str] = ..., secret_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ImageStep(_message.Message):
+    __slots__ = ("kind", "args", "options", "blob_id", "content_hash", "secret_ids")
+    class OptionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    BLOB_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
+    SECRET_IDS_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    args: _containers.RepeatedScalarFieldContainer[str]
+    options: _containers.ScalarMap[str, str]
+    blob_id: str
+    content_hash: str
+    secret_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, kind: _Optional[str] = ..., args: _Optional[_Iterable[str]] = ..., options: _Optional[_Mapping[str, str]] = ..., blob_id: _Optional[str] = ..., content_hash: _Optional[str] = ..., secret_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ImageStepSecrets(_message.Message):
+    __slots__ = ("step", "env")
+    class EnvEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    ENV_FIELD_NUMBER: _ClassVar[int]
+    step: int
+    env: _containers.ScalarMap[str, str]
+    def __init__(self, step: _Optional[int] = ..., env: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Schedule(_message.Message):
     __slots__ = ("period_seconds", "cron", "timezone")
@@ -361,14 +429,18 @@ class Schedule(_message.Message):
     def __init__(self, period_seconds: _Optional[float] = ..., cron: _Optional[str] = ..., timezone: _Optional[str] = ...) -> None: ...
 
 class WebEndpoint(_message.Message):
-    __slots__ = ("kind", "method", "requires_proxy_auth")
+    __slots__ = ("kind", "method", "requires_proxy_auth", "port", "startup_timeout")
     KIND_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     REQUIRES_PROXY_AUTH_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    STARTUP_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     kind: str
     method: str
     requires_proxy_auth: bool
-    def __init__(self, kind: _Optional[str] = ..., method: _Optional[str] = ..., requires_proxy_auth: _Optional[bool] = ...) -> None: ...
+    port: int
+    startup_timeout: float
+    def __init__(self, kind: _Optional[str] = ..., method: _Optional[str] = ..., requires_proxy_auth: _Optional[bool] = ..., port: _Optional[int] = ..., startup_timeout: _Optional[float] = ...) -> None: ...
 
 class MethodDefinition(_message.Message):
     __slots__ = ("name", "is_generator", "is_async", "web")
@@ -561,18 +633,20 @@ class BlobGetRequest(_message.Message):
     def __init__(self, blob_id: _Optional[str] = ...) -> None: ...
 
 class WorkerRegisterRequest(_message.Message):
-    __slots__ = ("hostname", "cpu", "memory_mb", "runtimes", "worker_id")
+    __slots__ = ("hostname", "cpu", "memory_mb", "runtimes", "worker_id", "gpus")
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
     CPU_FIELD_NUMBER: _ClassVar[int]
     MEMORY_MB_FIELD_NUMBER: _ClassVar[int]
     RUNTIMES_FIELD_NUMBER: _ClassVar[int]
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    GPUS_FIELD_NUMBER: _ClassVar[int]
     hostname: str
     cpu: float
     memory_mb: int
     runtimes: _containers.RepeatedScalarFieldContainer[str]
     worker_id: str
-    def __init__(self, hostname: _Optional[str] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., runtimes: _Optional[_Iterable[str]] = ..., worker_id: _Optional[str] = ...) -> None: ...
+    gpus: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, hostname: _Optional[str] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., runtimes: _Optional[_Iterable[str]] = ..., worker_id: _Optional[str] = ..., gpus: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WorkerRegisterResponse(_message.Message):
     __slots__ = ("worker_id",)
@@ -581,7 +655,7 @@ class WorkerRegisterResponse(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ...) -> None: ...
 
 class ContainerSpec(_message.Message):
-    __slots__ = ("container_id", "function_id", "function_name", "app_id", "task_token", "cpu", "memory_mb", "env", "sandbox")
+    __slots__ = ("container_id", "function_id", "function_name", "app_id", "task_token", "cpu", "memory_mb", "env", "image", "image_secrets", "sandbox")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -597,6 +671,8 @@ class ContainerSpec(_message.Message):
     CPU_FIELD_NUMBER: _ClassVar[int]
     MEMORY_MB_FIELD_NUMBER: _ClassVar[int]
     ENV_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_SECRETS_FIELD_NUMBER: _ClassVar[int]
     SANDBOX_FIELD_NUMBER: _ClassVar[int]
     container_id: str
     function_id: str
@@ -606,8 +682,10 @@ class ContainerSpec(_message.Message):
     cpu: float
     memory_mb: int
     env: _containers.ScalarMap[str, str]
+    image: ImageSpec
+    image_secrets: _containers.RepeatedCompositeFieldContainer[ImageStepSecrets]
     sandbox: bool
-    def __init__(self, container_id: _Optional[str] = ..., function_id: _Optional[str] = ..., function_name: _Optional[str] = ..., app_id: _Optional[str] = ..., task_token: _Optional[str] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., env: _Optional[_Mapping[str, str]] = ..., sandbox: _Optional[bool] = ...) -> None: ...
+    def __init__(self, container_id: _Optional[str] = ..., function_id: _Optional[str] = ..., function_name: _Optional[str] = ..., app_id: _Optional[str] = ..., task_token: _Optional[str] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., env: _Optional[_Mapping[str, str]] = ..., image: _Optional[_Union[ImageSpec, _Mapping]] = ..., image_secrets: _Optional[_Iterable[_Union[ImageStepSecrets, _Mapping]]] = ..., sandbox: _Optional[bool] = ...) -> None: ...
 
 class WorkerPollRequest(_message.Message):
     __slots__ = ("worker_id", "running_container_ids", "timeout")
@@ -658,7 +736,7 @@ class ContainerHelloRequest(_message.Message):
     def __init__(self, container_id: _Optional[str] = ...) -> None: ...
 
 class ContainerHelloResponse(_message.Message):
-    __slots__ = ("function_id", "app_id", "definition", "app_function_ids")
+    __slots__ = ("function_id", "app_id", "definition", "app_function_ids", "fast_lane_port")
     class AppFunctionIdsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -670,11 +748,13 @@ class ContainerHelloResponse(_message.Message):
     APP_ID_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_FIELD_NUMBER: _ClassVar[int]
     APP_FUNCTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    FAST_LANE_PORT_FIELD_NUMBER: _ClassVar[int]
     function_id: str
     app_id: str
     definition: FunctionDefinition
     app_function_ids: _containers.ScalarMap[str, str]
-    def __init__(self, function_id: _Optional[str] = ..., app_id: _Optional[str] = ..., definition: _Optional[_Union[FunctionDefinition, _Mapping]] = ..., app_function_ids: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    fast_lane_port: int
+    def __init__(self, function_id: _Optional[str] = ..., app_id: _Optional[str] = ..., definition: _Optional[_Union[FunctionDefinition, _Mapping]] = ..., app_function_ids: _Optional[_Mapping[str, str]] = ..., fast_lane_port: _Optional[int] = ...) -> None: ...
 
 class ContainerInput(_message.Message):
     __slots__ = ("input_id", "call_id", "idx", "args", "attempt", "kind", "method_name")
@@ -735,6 +815,26 @@ class ContainerHeartbeatResponse(_message.Message):
     CANCELLED_INPUT_IDS_FIELD_NUMBER: _ClassVar[int]
     cancelled_input_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, cancelled_input_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ContainerWebReceiveRequest(_message.Message):
+    __slots__ = ("container_id", "input_id", "after", "timeout")
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    INPUT_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    input_id: str
+    after: int
+    timeout: float
+    def __init__(self, container_id: _Optional[str] = ..., input_id: _Optional[str] = ..., after: _Optional[int] = ..., timeout: _Optional[float] = ...) -> None: ...
+
+class ContainerWebReceiveResponse(_message.Message):
+    __slots__ = ("messages", "closed")
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedScalarFieldContainer[bytes]
+    closed: bool
+    def __init__(self, messages: _Optional[_Iterable[bytes]] = ..., closed: _Optional[bool] = ...) -> None: ...
 
 class ContainerInitFailedRequest(_message.Message):
     __slots__ = ("container_id", "exception", "exception_repr", "traceback")
@@ -911,16 +1011,18 @@ class DictContentsResponse(_message.Message):
     def __init__(self, entries: _Optional[_Iterable[_Union[DictEntry, _Mapping]]] = ..., next: _Optional[int] = ..., done: _Optional[bool] = ...) -> None: ...
 
 class QueuePutRequest(_message.Message):
-    __slots__ = ("queue_id", "partition", "values", "timeout")
+    __slots__ = ("queue_id", "partition", "values", "timeout", "partition_ttl")
     QUEUE_ID_FIELD_NUMBER: _ClassVar[int]
     PARTITION_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_TTL_FIELD_NUMBER: _ClassVar[int]
     queue_id: str
     partition: str
     values: _containers.RepeatedScalarFieldContainer[bytes]
     timeout: float
-    def __init__(self, queue_id: _Optional[str] = ..., partition: _Optional[str] = ..., values: _Optional[_Iterable[bytes]] = ..., timeout: _Optional[float] = ...) -> None: ...
+    partition_ttl: float
+    def __init__(self, queue_id: _Optional[str] = ..., partition: _Optional[str] = ..., values: _Optional[_Iterable[bytes]] = ..., timeout: _Optional[float] = ..., partition_ttl: _Optional[float] = ...) -> None: ...
 
 class QueuePutResponse(_message.Message):
     __slots__ = ("full",)

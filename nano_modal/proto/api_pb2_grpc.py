@@ -189,6 +189,11 @@ class NanoModalStub:
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.ContainerInitFailedRequest.SerializeToString,
                 response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
                 _registered_method=True)
+        self.ContainerWebReceive = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/ContainerWebReceive',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.ContainerWebReceiveRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.ContainerWebReceiveResponse.FromString,
+                _registered_method=True)
         self.ObjectGetOrCreate = channel.unary_unary(
                 '/nano_modal.v1.NanoModal/ObjectGetOrCreate',
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.ObjectGetOrCreateRequest.SerializeToString,
@@ -576,6 +581,12 @@ class NanoModalServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ContainerInitFailed(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ContainerWebReceive(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -976,6 +987,11 @@ def add_NanoModalServicer_to_server(servicer, server):
                     servicer.ContainerInitFailed,
                     request_deserializer=nano__modal_dot_proto_dot_api__pb2.ContainerInitFailedRequest.FromString,
                     response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'ContainerWebReceive': grpc.unary_unary_rpc_method_handler(
+                    servicer.ContainerWebReceive,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.ContainerWebReceiveRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.ContainerWebReceiveResponse.SerializeToString,
             ),
             'ObjectGetOrCreate': grpc.unary_unary_rpc_method_handler(
                     servicer.ObjectGetOrCreate,
@@ -2010,6 +2026,33 @@ class NanoModal:
             '/nano_modal.v1.NanoModal/ContainerInitFailed',
             nano__modal_dot_proto_dot_api__pb2.ContainerInitFailedRequest.SerializeToString,
             nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ContainerWebReceive(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/ContainerWebReceive',
+            nano__modal_dot_proto_dot_api__pb2.ContainerWebReceiveRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.ContainerWebReceiveResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -15,10 +15,15 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 
+from .. import _gpu as gpu
 from .. import config
+from ..exception import ExecutionError, InvalidError
 from ..proto import api_pb2
+from ..serialization import serialize
+from .images import build_secrets
 from .state import App, Call, Container, ContainerState, FunctionRuntime, QueuedInput, Worker
 from .store import AppRow, CallRow, FunctionRow, InputRow, LogRow, OutputRow, Store
+from .web_channels import WebChannels
 
 log = logging.getLogger("nano_modal.server")
 
@@ -93,6 +98,8 @@ class ControlPlane:
         self.container_env_hooks: list[Callable[[FunctionRuntime], dict[str, str]]] = []
         # Told of every container's end (sandboxes.py turns a sandbox's into its returncode).
         self.container_exit_hooks: list[Callable[[Container, int, str], None]] = []
+        self.web_channels = WebChannels()  # WebSocket client messages for the containers serving them
+        self.secret_variables: Callable[[str], dict[str, str]] | None = None  # for image build steps
 
     # ------------------------------------------------------------------ recovery
 
@@ -273,11 +280,15 @@ class ControlPlane:
         return call
 
     def add_inputs(self, call: Call, inputs: Iterable[api_pb2.FunctionInput], complete: bool) -> None:
+        # Clients number inputs 0, 1, ...: a batch resent after a lost answer (server restart) is skipped.
+        fresh = [i for i in inputs if i.idx >= call.num_inputs]
         if call.inputs_complete:
+            if not fresh:
+                return
             raise Invalid(f"call {call.call_id} takes no more inputs")
         fn = self._function(call.function_id)
         self._check_loadable(fn)
-        queued = self._queued(call, inputs)
+        queued = self._queued(call, fresh)
         self.store.add_inputs(
             call.call_id,
             [self._input_row(q) for q in queued],
@@ -293,6 +304,45 @@ class ControlPlane:
     def _check_loadable(self, fn: FunctionRuntime) -> None:
         if fn.init_failure is not None:
             raise Invalid(f"function {fn.name} failed to start: {fn.init_failure.exception_repr}")
+        reason = self.unplaceable(fn)
+        if reason is not None:
+            raise Invalid(reason)
+
+    def unplaceable(self, fn: FunctionRuntime) -> str | None:
+        """Why no live worker could ever run a container of `fn` (None while none is registered:
+        one may yet come), so that such calls fail with a reason instead of waiting forever."""
+        alive = [w for w in self.workers.values() if w.alive]
+        cpu = fn.definition.cpu or config.DEFAULT_CPU
+        memory = fn.definition.memory_mb or config.DEFAULT_MEMORY_MB
+        wants_gpu = gpu.parse(fn.definition.gpu)
+        if not alive or any(
+            w.cpu * config.WORKER_CPU_OVERCOMMIT >= cpu
+            and w.memory_mb >= memory
+            and (not wants_gpu or gpu.pick(wants_gpu, w.gpus, set()) is not None)
+            for w in alive
+        ):
+            return None
+        if wants_gpu:
+            offered = sorted({name for w in alive for name in w.gpus}) or ["none"]
+            wanted = fn.definition.gpu
+            return f"no worker can run {fn.name}: it asks for gpu={wanted!r}; the workers' GPUs: {', '.join(offered)}"
+        most_cpu = max(w.cpu for w in alive) * config.WORKER_CPU_OVERCOMMIT
+        most_memory = max(w.memory_mb for w in alive)
+        return (
+            f"no worker can run {fn.name}: it asks for cpu={cpu:g} and memory={memory:,} MiB, "
+            f"and the largest worker offers cpu={most_cpu:g} and memory={most_memory:,} MiB"
+        )
+
+    def fail_unplaceable(self, fn: FunctionRuntime, reason: str) -> None:
+        """Fail the queued inputs of a function no worker can run (the workers that could have left)."""
+        items = list(fn.queue)
+        fn.queue.clear()
+        error = serialize(InvalidError(reason))
+        rows = [
+            OutputRow(i.call_id, i.input_id, i.idx, api_pb2.OUTPUT_STATUS_INIT_FAILURE, error, "", reason, "", True)
+            for i in items
+        ]
+        self._record_outputs(rows)
 
     @staticmethod
     def _queued(call: Call, inputs: Iterable[api_pb2.FunctionInput]) -> list[QueuedInput]:
@@ -419,7 +469,24 @@ class ControlPlane:
         if container.state == ContainerState.STARTING:
             container.advance(ContainerState.RUNNING)
         container.idle_since = time.monotonic()
-        return self._function(container.function_id)
+        fn = self._function(container.function_id)
+        fn.start_failures = 0
+        return fn
+
+    def _count_start_failure(self, fn: FunctionRuntime, exit_code: int, reason: str) -> None:
+        """Containers that die before they can even say hello (a runtime that cannot start them,
+        an image without the function's Python) would be restarted forever: after a few in a
+        row, the function fails its calls with what happened."""
+        fn.start_failures += 1
+        if fn.start_failures < config.CONTAINER_START_FAILURES or fn.init_failure is not None:
+            return
+        message = (
+            f"containers of {fn.name} exit before they start (the last {fn.start_failures} in a row; "
+            f"exit code {exit_code}{f', {reason}' if reason else ''}); their output is in the app's logs"
+        )
+        log.warning("%s", message)
+        error = api_pb2.Payload(data=serialize(ExecutionError(message)))
+        self._fail_function(fn, api_pb2.ContainerInitFailedRequest(exception=error, exception_repr=message), [])
 
     async def take_inputs(self, container: Container, max_inputs: int, timeout: float) -> list[QueuedInput] | None:
         """Hand inputs to a container; None means: shut down."""
@@ -514,10 +581,15 @@ class ControlPlane:
 
     def container_init_failed(self, container: Container, request: api_pb2.ContainerInitFailedRequest) -> None:
         """The function cannot be loaded: fail everything queued for it instead of restarting forever."""
-        fn = self._function(container.function_id)
-        fn.init_failure = request
-        doomed = list(container.held.values()) + list(fn.queue) + [item for _, _, item in fn.delayed]
+        held = list(container.held.values())
         container.held.clear()
+        self._fail_function(self._function(container.function_id), request, held)
+
+    def _fail_function(
+        self, fn: FunctionRuntime, request: api_pb2.ContainerInitFailedRequest, held: list[QueuedInput]
+    ) -> None:
+        fn.init_failure = request
+        doomed = held + list(fn.queue) + [item for _, _, item in fn.delayed]
         fn.queue.clear()
         fn.delayed.clear()
         rows = [
@@ -552,10 +624,13 @@ class ControlPlane:
         container = self.containers.get(container_id)
         if container is None or container.state == ContainerState.EXITED:
             return
+        never_started = container.state == ContainerState.STARTING  # it exited before saying hello
         container.advance(ContainerState.EXITED)
         self.container_tokens.pop(container.token, None)
         held = list(container.held.values())
         container.held.clear()
+        if never_started and blame_inputs and container.function_id in self.functions:
+            self._count_start_failure(self.functions[container.function_id], exit_code, reason)
         if held:
             fn = self._function(container.function_id)
             if len(held) == 1 and blame_inputs:
@@ -605,7 +680,8 @@ class ControlPlane:
 
     def register_worker(self, request: api_pb2.WorkerRegisterRequest) -> str:
         worker_id = request.worker_id or new_id("wk")
-        self.workers[worker_id] = Worker(worker_id, request.hostname, request.cpu, int(request.memory_mb))
+        worker = Worker(worker_id, request.hostname, request.cpu, int(request.memory_mb), gpus=list(request.gpus))
+        self.workers[worker_id] = worker
         log.info(
             "worker %s registered: %s, %.1f cpu, %d MiB", worker_id, request.hostname, request.cpu, request.memory_mb
         )
@@ -618,7 +694,8 @@ class ControlPlane:
         worker.last_seen = time.monotonic()
         unknown = [c for c in request.running_container_ids if c not in worker.containers]
         if not worker.to_start and not worker.to_stop and not worker.to_attach and not unknown:
-            await worker.commands.wait(worker.commands.event, request.timeout)
+            # Held at most a third of WORKER_TIMEOUT, so that a live worker is never mistaken for a dead one.
+            await worker.commands.wait(worker.commands.event, min(request.timeout, config.WORKER_TIMEOUT / 3))
         worker.last_seen = time.monotonic()
         response = api_pb2.WorkerPollResponse(
             start=worker.to_start, stop_container_ids=worker.to_stop + unknown, attach_container_ids=worker.to_attach
@@ -654,15 +731,19 @@ class ControlPlane:
         sandbox's container (sandboxes.py) gets no token: it runs untrusted code."""
         cpu = fn.definition.cpu or config.DEFAULT_CPU
         memory = fn.definition.memory_mb or config.DEFAULT_MEMORY_MB
+        wants_gpu = gpu.parse(fn.definition.gpu)
         best: Worker | None = None
         best_free = -1.0
+        devices: tuple[int, ...] = ()
         for worker in self.workers.values():
             if not worker.alive or worker.starting() >= _max_starting(worker):
                 continue
             used_cpu, used_mem = worker.reserved()
             free_cpu = worker.cpu * config.WORKER_CPU_OVERCOMMIT - used_cpu
             if free_cpu >= cpu and worker.memory_mb - used_mem >= memory and free_cpu > best_free:
-                best, best_free = worker, free_cpu
+                picked = gpu.pick(wants_gpu, worker.gpus, worker.gpus_taken()) if wants_gpu else ()
+                if picked is not None:
+                    best, best_free, devices = worker, free_cpu, picked
         if best is None:
             return None
         container = Container(
@@ -674,13 +755,17 @@ class ControlPlane:
             cpu,
             memory,
             version=fn.version,
+            gpu_devices=devices,
         )
+        log.info("placing container %s of %s on worker %s", container.container_id, fn.name, best.worker_id)
         self.containers[container.container_id] = container
         if not sandbox:
             self.container_tokens[container.token] = container.container_id
         fn.containers[container.container_id] = container
         best.containers[container.container_id] = container
         env = {config.ENV_BLOCK_NETWORK: "1"} if fn.definition.block_network else {}
+        if devices:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, devices))
         for hook in self.container_env_hooks:  # resolved now, so a rotated secret reaches new containers
             env.update(hook(fn))
         best.to_start.append(
@@ -696,6 +781,8 @@ class ControlPlane:
                 # reservation for placement, not a cap (a bare interpreter would hit 128 MiB).
                 memory_mb=fn.definition.memory_mb,
                 env=env,
+                image=fn.definition.image if fn.definition.HasField("image") else None,
+                image_secrets=build_secrets(fn.definition, self.secret_variables),
             )
         )
         best.commands.fire()

@@ -9,12 +9,15 @@ definitions again, as a new version.
 
 from __future__ import annotations
 
+import re
 import time
 
 from ..proto import api_pb2
 from .control import ControlPlane, Invalid, NotFound, new_id
 from .state import App, ContainerState
 from .store import AppRow, DeploymentRow, FunctionRow
+
+_APP_NAME = re.compile(r"[A-Za-z0-9.-][A-Za-z0-9._-]{0,63}")  # deployed names appear in web URLs
 
 
 class Deployments:
@@ -25,6 +28,11 @@ class Deployments:
     def deploy(self, request: api_pb2.AppDeployRequest, rollback_of: int = 0) -> api_pb2.AppDeployResponse:
         if not request.name:
             raise Invalid("a deployed app needs a name")
+        if not _APP_NAME.fullmatch(request.name):
+            raise Invalid(
+                f"invalid app name {request.name!r}: use at most 64 letters, digits, '-', '.' or '_', "
+                "not starting with '_' (URLs under /_/ belong to the dashboard)"
+            )
         names = [d.name for d in request.definitions]
         if len(set(names)) != len(names):
             raise Invalid(f"duplicate function names in deployment: {sorted(names)}")

@@ -5,22 +5,34 @@
 Each request becomes one input of the function (a streaming call). The container runs
 the user's ASGI/WSGI/FastAPI code on it and streams back the response start and body
 chunks as generator items, which are relayed to the HTTP client as they arrive.
+
+A WebSocket session is one input too: the container's ASGI messages (accept, send, close)
+come back as generator items, and the client's messages go to the container through
+`control.web_channels`.
+
+What a container sends is unpickled here, in the server, so only plain data is accepted
+(`_unpickle_plain`): a container must not be able to run code in the server.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
+import io
 import logging
 import pickle
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from .. import config
 from ..proto import api_pb2
 from ..serialization import serialize
 from .blobs import BlobStore
@@ -29,8 +41,7 @@ from .deployments import Deployments
 from .state import FunctionRuntime
 
 log = logging.getLogger("nano_modal.server")
-WEB_METHOD = "__web__"  # method_name of inputs that carry an HTTP request
-RESPONSE_TIMEOUT = 150.0  # seconds to wait for a container to start answering
+WEB_METHOD = config.WEB_METHOD
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
@@ -64,14 +75,23 @@ def hash_secret(secret: str) -> str:
 
 
 class Gateway:
-    def __init__(self, control: ControlPlane, deployments: Deployments, blobs: BlobStore) -> None:
+    def __init__(
+        self,
+        control: ControlPlane,
+        deployments: Deployments,
+        blobs: BlobStore,
+        extra_routes: Sequence[BaseRoute] = (),  # matched first: the dashboard's /_/ pages
+    ) -> None:
         self.control = control
         self.deployments = deployments
         self.blobs = blobs
         self.app = Starlette(
             routes=[
+                *extra_routes,
                 Route("/{app}/{function}", self.handle, methods=_METHODS),
                 Route("/{app}/{function}/{path:path}", self.handle, methods=_METHODS),
+                WebSocketRoute("/{app}/{function}", self.handle_websocket),
+                WebSocketRoute("/{app}/{function}/{path:path}", self.handle_websocket),
             ]
         )
 
@@ -112,46 +132,46 @@ class Gateway:
             raise NotFound(f"app {app.name} has no web endpoint {name!r}")
         return fn
 
-    def _authorized(self, request: Request) -> bool:
+    def _authorized(self, request: HTTPConnection) -> bool:
         key = request.headers.get("modal-key", "")
         secret = request.headers.get("modal-secret", "")
         stored = self.control.store.proxy_token_hash(key) if key else None
         return stored is not None and hmac.compare_digest(stored, hash_secret(secret))
 
-    async def handle(self, request: Request) -> Response:
+    def _open(self, connection: HTTPConnection, message: dict[str, Any]) -> str | Response:
+        """Resolve the endpoint, check proxy auth and start the call: its id, or the error response."""
+        params = connection.path_params
         try:
-            fn, method_name = self._target(
-                request.path_params["app"], request.path_params["function"], dict(request.query_params)
-            )
+            fn, method_name = self._target(params["app"], params["function"], dict(connection.query_params))
         except NotFound as exc:
             return PlainTextResponse(f"404 Not Found: {exc}\n", status_code=404)
         except Invalid as exc:
             return PlainTextResponse(f"400 Bad Request: {exc}\n", status_code=400)
-        if fn.definition.web.requires_proxy_auth and not self._authorized(request):
+        if fn.definition.web.requires_proxy_auth and not self._authorized(connection):
             return PlainTextResponse("401 Unauthorized: missing or invalid Modal-Key / Modal-Secret\n", 401)
-        path = "/" + request.path_params.get("path", "")
-        message = {
-            "method": request.method,
-            "path": path,
-            "query_string": request.url.query.encode(),
-            "headers": [(k.encode(), v.encode()) for k, v in request.headers.items()],
-            "body": await request.body(),
-            "client": request.client.host if request.client else "",
+        message |= {
+            "path": "/" + params.get("path", ""),
+            "query_string": connection.url.query.encode(),
+            "headers": [(k.encode(), v.encode()) for k, v in connection.headers.items()],
+            "client": connection.client.host if connection.client else "",
         }
+        args = self._payload(serialize(((message,), {})))
         try:
             call = self.control.start_call(
                 fn.function_id,
                 api_pb2.CALL_KIND_GENERATOR,
-                [
-                    api_pb2.FunctionInput(
-                        idx=0, args=self._payload(serialize(((message,), {}))), method_name=method_name
-                    )
-                ],
+                [api_pb2.FunctionInput(idx=0, args=args, method_name=method_name)],
                 True,
             )
         except (Invalid, NotFound) as exc:
             return PlainTextResponse(f"503 Service Unavailable: {exc}\n", status_code=503)
-        parts = self._parts(call.call_id)
+        return call.call_id
+
+    async def handle(self, request: Request) -> Response:
+        opened = self._open(request, {"type": "http", "method": request.method, "body": await request.body()})
+        if isinstance(opened, Response):
+            return opened
+        parts = self._parts(opened)
         try:
             start = await anext(parts)
         except StopAsyncIteration:
@@ -160,31 +180,87 @@ class Gateway:
             return PlainTextResponse(f"{exc.status} {exc}\n", status_code=exc.status)
         if not isinstance(start, dict):
             return PlainTextResponse("502 Bad Gateway: malformed response from the endpoint\n", status_code=502)
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start.get("headers", [])]
-        return StreamingResponse(
-            self._body(parts, call.call_id), status_code=int(start.get("status", 200)), headers=dict(headers)
-        )
+        response = StreamingResponse(self._body(parts, opened), status_code=int(start.get("status", 200)))
+        response.raw_headers = [(bytes(k), bytes(v)) for k, v in start.get("headers", [])]  # keeps repeated ones
+        return response
+
+    async def handle_websocket(self, ws: WebSocket) -> None:
+        """Relay one WebSocket session between the client and the container's ASGI app."""
+        subprotocols = list(ws.scope.get("subprotocols", []))
+        opened = self._open(ws, {"type": "websocket", "subprotocols": subprotocols})
+        if isinstance(opened, Response):
+            await ws.send_denial_response(opened)
+            return
+        call_id = opened
+        self.control.web_channels.open(call_id)
+        from_client: asyncio.Task[None] | None = None
+        try:
+            async for part in self._parts(call_id, idle_timeout=None):
+                kind = part.get("type") if isinstance(part, dict) else None
+                if kind == "websocket.accept" and from_client is None:
+                    await ws.accept(subprotocol=part.get("subprotocol"), headers=part.get("headers"))
+                    from_client = asyncio.create_task(self._from_client(ws, call_id))
+                elif kind == "websocket.send" and from_client is not None:
+                    if part.get("bytes") is not None:
+                        await ws.send_bytes(part["bytes"])
+                    else:
+                        await ws.send_text(part.get("text") or "")
+                elif kind == "websocket.close":
+                    await ws.close(code=int(part.get("code", 1000)), reason=str(part.get("reason") or "")[:120])
+                    return
+            await ws.close()  # the app returned: end the session normally (or refuse it: 403)
+        except _CallFailed as exc:
+            await ws.close(code=1011, reason=str(exc)[:120])
+        except (WebSocketDisconnect, RuntimeError):
+            pass  # the client went away while we were sending
+        finally:
+            if from_client is not None:
+                from_client.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await from_client
+            self.control.web_channels.close(call_id)
+            if not self.control.get_call(call_id).done:
+                self.control.cancel_call(call_id)
+
+    async def _from_client(self, ws: WebSocket, call_id: str) -> None:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                message = {"type": "websocket.disconnect", "code": message.get("code", 1000)}
+                self.control.web_channels.put(call_id, pickle.dumps(message))
+                self.control.web_channels.close(call_id)
+                return
+            self.control.web_channels.put(call_id, pickle.dumps(message))
 
     def _payload(self, data: bytes) -> api_pb2.Payload:
-        from .. import config
-
         if len(data) <= config.INLINE_PAYLOAD_LIMIT:
             return api_pb2.Payload(data=data)
         blob_id = hashlib.sha256(data).hexdigest()
         self.blobs.put(blob_id, [data])
         return api_pb2.Payload(blob_id=blob_id)
 
-    async def _parts(self, call_id: str) -> AsyncIterator[Any]:
+    async def _parts(
+        self, call_id: str, idle_timeout: float | None = config.WEB_RESPONSE_TIMEOUT
+    ) -> AsyncIterator[Any]:
+        """The call's generator items as they come; `idle_timeout=None` waits as long as the call lives."""
         cursor = 0
         while True:
-            rows, call = await self.control.wait_outputs(call_id, cursor, 100, RESPONSE_TIMEOUT)
+            wait = idle_timeout if idle_timeout is not None else config.WEB_RESPONSE_TIMEOUT
+            rows, call = await self.control.wait_outputs(call_id, cursor, 100, wait)
             if not rows and not call.done:
+                if idle_timeout is None:
+                    continue
                 raise _CallFailed(504, "Gateway Timeout: the endpoint did not answer in time")
             for row in rows:
                 cursor = row.cursor
                 if row.status == api_pb2.OUTPUT_STATUS_GENERATOR_ITEM:
                     data = self.blobs.read(row.data_blob) if row.data_blob else row.data
-                    yield pickle.loads(data)
+                    try:
+                        part = _unpickle_plain(data)
+                    except pickle.UnpicklingError as exc:
+                        log.warning("web endpoint call %s sent a non-plain value: %s", call_id, exc)
+                        raise _CallFailed(502, "Bad Gateway: the endpoint sent non-plain data") from None
+                    yield part
                 elif row.status != api_pb2.OUTPUT_STATUS_SUCCESS:
                     log.warning("web endpoint call %s failed: %s", call_id, row.exception_repr)
                     status = 504 if row.status == api_pb2.OUTPUT_STATUS_TIMEOUT else 500
@@ -206,6 +282,18 @@ class Gateway:
         finally:
             if not finished:
                 self.control.cancel_call(call_id)  # the HTTP client went away
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("builtins", "bytearray"):
+            return bytearray
+        raise pickle.UnpicklingError(f"a web endpoint may send only plain data, not {module}.{name}")
+
+
+def _unpickle_plain(data: bytes) -> Any:
+    """Unpickle what a container sent without importing or calling anything it names."""
+    return _PlainUnpickler(io.BytesIO(data)).load()
 
 
 class _CallFailed(Exception):

@@ -186,9 +186,13 @@ class Queues:
         if len(partition.encode()) > config.QUEUE_MAX_PARTITION_KEY:
             raise Invalid(f"a partition key is at most {config.QUEUE_MAX_PARTITION_KEY} bytes, got {partition!r}")
 
-    async def put(self, queue_id: str, partition: str, values: list[bytes], timeout: float) -> bool:
-        """Append all values, waiting up to `timeout` for room; False when the partition stayed full."""
+    async def put(self, queue_id: str, partition: str, values: list[bytes], timeout: float, ttl: float = 0.0) -> bool:
+        """Append all values, waiting up to `timeout` for room; False when the partition stayed full.
+        The partition is cleared `ttl` seconds (default 24 h) after its last put."""
         self._check_partition(partition)
+        ttl = ttl or config.QUEUE_PARTITION_TTL
+        if not 0 < ttl <= config.QUEUE_PARTITION_TTL:
+            raise Invalid(f"partition_ttl must be between 0 and {config.QUEUE_PARTITION_TTL:g} seconds, got {ttl:g}")
         for value in values:
             if len(value) > config.QUEUE_MAX_ITEM_BYTES:
                 raise Invalid(
@@ -204,7 +208,7 @@ class Queues:
             state = self._state(queue_id)
             event = state.freed.event
             if state.counts.get(partition, 0) + len(values) <= config.QUEUE_MAX_PARTITION_ITEMS:
-                self.store.queue_put(queue_id, partition, values)
+                self.store.queue_put(queue_id, partition, values, time.time() + ttl)
                 state.counts[partition] = state.counts.get(partition, 0) + len(values)
                 state.wake_getters(partition, len(values))
                 state.added.fire()
@@ -213,6 +217,15 @@ class Queues:
             if remaining <= 0:
                 return False
             await state.freed.wait(event, remaining)
+
+    def expire(self) -> int:
+        """Clear the partitions whose TTL ran out; returns how many."""
+        expired = self.store.queue_expired(time.time())
+        for queue_id, partition in expired:
+            state = self.states.get(queue_id)
+            if state is not None and state.counts.pop(partition, None) is not None:
+                state.freed.fire()
+        return len(expired)
 
     async def get(self, queue_id: str, partition: str, n_values: int, timeout: float) -> list[bytes]:
         """Remove up to n values from the head, waiting up to `timeout` for a first one."""

@@ -19,8 +19,11 @@ import uvicorn
 from .. import config
 from ..client import channel_options
 from ..proto import api_pb2_grpc
+from . import leader, store_retry
 from .blobs import BlobStore
 from .control import ControlPlane
+from .dashboard import Dashboard
+from .fast_lane import FastLaneServer
 from .gateway import Gateway
 from .object_service import ObjectPlane
 from .scheduler import Scheduler
@@ -48,6 +51,7 @@ async def serve(
     host: str,
     port: int,
     http_port: int,
+    fast_port: int,
     state_dir: Path,
     blob_dir: Path | None,
     store_url: str | None,
@@ -56,21 +60,36 @@ async def serve(
 ) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     token, is_new = admin_token(state_dir)
-    store = SqlStore(store_url or f"sqlite:///{state_dir / 'state.db'}")
+    store_url = store_url or f"sqlite:///{state_dir / 'state.db'}"
+    lease = await leader.acquire(
+        store_url,
+        announce=lambda: print(
+            "standby: another server is active on this store; this one takes over when it stops", file=sys.stderr
+        ),
+    )
+    store_retry.on_give_up = _exit_store_lost
+    store = SqlStore(store_url)
     control = ControlPlane(store)
     requeued = control.recover()
     objects = ObjectPlane(store, control, state_dir)
     control.container_env_hooks.append(objects.container_env)  # secrets and volume mounts
+    control.secret_variables = objects.secrets.variables  # secrets of image build steps
     server = grpc.aio.server(options=channel_options())
     blobs = BlobStore(blob_dir or state_dir / "blobs")
     service = Service(control, blobs, token, objects)
     api_pb2_grpc.add_NanoModalServicer_to_server(service, server)  # type: ignore[no-untyped-call]
     bound = server.add_insecure_port(f"{host}:{port}")
     await server.start()
-    web, service.web_base_url = await start_gateway(Gateway(control, service.deployments, blobs), host, http_port)
+    fast_lane = None
+    if fast_port >= 0:
+        fast_lane, service.fast_lane_port = await FastLaneServer(service).start(host, fast_port)
+    gateway = Gateway(control, service.deployments, blobs, extra_routes=Dashboard(control, token).routes)
+    web, service.web_base_url = await start_gateway(gateway, host, http_port)
+    lease_watch = asyncio.create_task(lease.watch(_exit_lease_lost))
     scheduler = asyncio.create_task(Scheduler(control).run())
     janitor = asyncio.create_task(_forget_old_calls(store))
     reaper = asyncio.create_task(objects.reap_forever())  # ephemeral objects whose client left
+    expiry = asyncio.create_task(objects.expire_queue_partitions_forever())  # partition_ttl
     if port_file is not None:
         tmp = port_file.with_suffix(".tmp")
         tmp.write_text(str(bound))
@@ -90,10 +109,14 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    lease_watch.cancel()
     scheduler.cancel()
     janitor.cancel()
     reaper.cancel()
+    expiry.cancel()
     web.should_exit = True
+    if fast_lane is not None:
+        fast_lane.close()
     await server.stop(grace=1.0)
     store.close()
 
@@ -115,6 +138,23 @@ async def start_gateway(gateway: Gateway, host: str, port: int) -> tuple[uvicorn
 
 
 _background: set[asyncio.Task[None]] = set()
+EXIT_TEMPFAIL = 75  # EX_TEMPFAIL: a supervisor (systemd Restart=, compose restart:) starts us again
+
+
+def _exit_store_lost(exc: BaseException) -> None:
+    """The state store stayed unreachable: stop at once rather than serve state the store lacks.
+    Restarting rebuilds every queue from the store, so nothing accepted is lost."""
+    log.critical("state store unreachable for %.0fs (%s); exiting", config.STORE_RETRY_TIMEOUT, exc)
+    logging.shutdown()
+    os._exit(EXIT_TEMPFAIL)
+
+
+def _exit_lease_lost() -> None:
+    """Another server may be active on the store now: stop at once rather than serve beside it;
+    started again, this server waits as a standby."""
+    log.critical("lost the store lease (the database connection holding it is gone); exiting")
+    logging.shutdown()
+    os._exit(EXIT_TEMPFAIL)
 
 
 async def _forget_old_calls(store: SqlStore) -> None:
@@ -123,21 +163,44 @@ async def _forget_old_calls(store: SqlStore) -> None:
         store.delete_calls_before(time.time() - config.OUTPUT_RETENTION)
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (deploy/ is checked against it by tests/test_deploy.py)."""
     parser = argparse.ArgumentParser(prog="nano-modal server", description="Run the nano-modal control plane.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=50051)
     parser.add_argument("--state-dir", type=Path, default=None, help="default: $NANO_MODAL_HOME/server")
     parser.add_argument("--blob-dir", type=Path, default=None)
-    parser.add_argument("--store", default=None, help="SQLAlchemy URL of the state store (default: SQLite file)")
+    parser.add_argument(
+        "--store",
+        default=os.environ.get(config.ENV_STORE) or None,
+        help=f"SQLAlchemy URL of the state store (default: ${config.ENV_STORE}, else a SQLite file)",
+    )
     parser.add_argument("--port-file", type=Path, default=None, help="write the bound port here once serving")
     parser.add_argument("--http-port", type=int, default=0, help="port of the web endpoint gateway (0: any free)")
+    parser.add_argument(
+        "--fast-port", type=int, default=0, help="port of the fast lane for unary calls (0: any free, -1: off)"
+    )
     parser.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(name)s %(message)s"
     )
     state_dir = args.state_dir or config.home_dir() / "server"
     asyncio.run(
-        serve(args.host, args.port, args.http_port, state_dir, args.blob_dir, args.store, args.port_file, args.quiet)
+        serve(
+            args.host,
+            args.port,
+            args.http_port,
+            args.fast_port,
+            state_dir,
+            args.blob_dir,
+            args.store,
+            args.port_file,
+            args.quiet,
+        )
     )

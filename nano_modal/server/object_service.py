@@ -70,6 +70,14 @@ class ObjectPlane:
             except Exception:
                 log.exception("reaping ephemeral objects failed")
 
+    async def expire_queue_partitions_forever(self) -> None:
+        while True:
+            await asyncio.sleep(config.QUEUE_EXPIRY_INTERVAL)
+            try:
+                self.queues.expire()
+            except Exception:
+                log.exception("expiring queue partitions failed")
+
 
 class ObjectRpcs:
     """RPC handlers for objects. Service provides `objects`, `control` and `_any`."""
@@ -77,7 +85,9 @@ class ObjectRpcs:
     objects: ObjectPlane
     control: ControlPlane
 
-    async def _any(self, context: Context) -> Container | None:  # provided by Service
+    async def _any(  # provided by Service
+        self, context: Context, *, allow_restricted: bool = False, volume_id: str = ""
+    ) -> Container | None:
         raise NotImplementedError
 
     async def _run(self, context: Context, fn: Callable[[], T]) -> T:
@@ -206,7 +216,9 @@ class ObjectRpcs:
         await self._any(context)
         added = await self._await(
             context,
-            self.objects.queues.put(request.queue_id, request.partition, list(request.values), request.timeout),
+            self.objects.queues.put(
+                request.queue_id, request.partition, list(request.values), request.timeout, request.partition_ttl
+            ),
         )
         return api_pb2.QueuePutResponse(full=not added)
 
@@ -270,7 +282,7 @@ class ObjectRpcs:
     async def VolumeGetManifest(
         self, request: api_pb2.VolumeGetManifestRequest, context: Context
     ) -> api_pb2.VolumeManifest:
-        await self._any(context)
+        await self._any(context, volume_id=request.volume_id)
         version, files = await self._run(context, lambda: self.objects.volumes.manifest(request.volume_id))
         return api_pb2.VolumeManifest(
             version=version,
@@ -283,7 +295,7 @@ class ObjectRpcs:
     async def VolumeCommit(
         self, request: api_pb2.VolumeCommitRequest, context: Context
     ) -> api_pb2.VolumeCommitResponse:
-        container = await self._any(context)
+        container = await self._any(context, volume_id=request.volume_id)
         puts = [VolumeFileRow(f.path, f.blob_id, f.size, f.mode, f.mtime) for f in request.puts]
 
         def commit() -> tuple[int, list[str]]:
@@ -296,7 +308,7 @@ class ObjectRpcs:
     async def VolumeListFiles(
         self, request: api_pb2.VolumeListFilesRequest, context: Context
     ) -> api_pb2.VolumeListFilesResponse:
-        await self._any(context)
+        await self._any(context, volume_id=request.volume_id)
         entries = await self._run(
             context, lambda: self.objects.volumes.list_files(request.volume_id, request.path, request.recursive)
         )
@@ -305,7 +317,7 @@ class ObjectRpcs:
     async def VolumeRemoveFile(
         self, request: api_pb2.VolumeRemoveFileRequest, context: Context
     ) -> api_pb2.VolumeCommitResponse:
-        container = await self._any(context)
+        container = await self._any(context, volume_id=request.volume_id)
 
         def remove() -> int:
             self._check_writable(container, request.volume_id)
@@ -316,7 +328,7 @@ class ObjectRpcs:
     async def VolumeCopyFiles(
         self, request: api_pb2.VolumeCopyFilesRequest, context: Context
     ) -> api_pb2.VolumeCommitResponse:
-        container = await self._any(context)
+        container = await self._any(context, volume_id=request.volume_id)
 
         def copy() -> int:
             self._check_writable(container, request.volume_id)
@@ -329,7 +341,7 @@ class ObjectRpcs:
     async def VolumeReadFile(
         self, request: api_pb2.VolumeReadFileRequest, context: Context
     ) -> AsyncIterator[api_pb2.BlobChunk]:
-        await self._any(context)
+        await self._any(context, volume_id=request.volume_id)
         path = await self._run(context, lambda: self.objects.volumes.open_file(request.volume_id, request.path))
         try:
             f = path.open("rb")  # an open file survives a concurrent delete of its content
@@ -345,14 +357,14 @@ class ObjectRpcs:
                     yield api_pb2.BlobChunk(data=data)
 
     async def VolumeBlobHas(self, request: api_pb2.BlobHasRequest, context: Context) -> api_pb2.BlobHasResponse:
-        await self._any(context)
+        await self._any(context, allow_restricted=True)
         exists = await self._run(context, lambda: self.objects.volumes.blobs.has(request.blob_id))
         return api_pb2.BlobHasResponse(exists=exists)
 
     async def VolumeBlobPut(
         self, request_iterator: AsyncIterator[api_pb2.BlobChunk], context: Context
     ) -> api_pb2.BlobPutResponse:
-        await self._any(context)
+        await self._any(context, allow_restricted=True)
         writer = self.objects.volumes.blobs.writer()
         blob_id = ""
         try:
@@ -368,7 +380,7 @@ class ObjectRpcs:
     async def VolumeBlobGet(
         self, request: api_pb2.BlobGetRequest, context: Context
     ) -> AsyncIterator[api_pb2.BlobChunk]:
-        await self._any(context)
+        await self._any(context, allow_restricted=True)
         path = await self._run(context, lambda: self.objects.volumes.blobs.path(request.blob_id))
         try:
             f = path.open("rb")

@@ -17,7 +17,7 @@ import time
 from .. import config
 from .control import ControlPlane
 from .schedules import ScheduleRunner
-from .state import ContainerState
+from .state import Container, ContainerState
 
 log = logging.getLogger("nano_modal.server")
 
@@ -58,9 +58,8 @@ class Scheduler:
                 log.warning("container %s stopped heartbeating; replacing it", container.container_id)
                 control.stop_container(container)
                 control.container_exited(container.container_id, -1, "it stopped heartbeating")
-            if (
-                container.state == ContainerState.STARTING
-                and now - container.created_at > config.CONTAINER_START_TIMEOUT
+            if container.state == ContainerState.STARTING and now - container.created_at > start_timeout(
+                control, container
             ):
                 control.stop_container(container)
                 control.container_exited(container.container_id, -1, "it did not start in time")
@@ -100,5 +99,17 @@ class Scheduler:
                 wanted = min(wanted, fn.definition.max_containers - len(live))
             for _ in range(wanted):
                 if control.place_container(fn) is None:
-                    control.evict_idle_container(needed_by=fn)  # room for it on a later pass
+                    reason = control.unplaceable(fn)
+                    if reason is not None:
+                        control.fail_unplaceable(fn, reason)
+                    else:
+                        control.evict_idle_container(needed_by=fn)  # room for it on a later pass
                     break
+
+
+def start_timeout(control: ControlPlane, container: Container) -> float:
+    """Seconds a container may take to say hello: more when its worker may build an image first."""
+    fn = control.functions.get(container.function_id)
+    if fn is not None and fn.definition.HasField("image"):
+        return config.CONTAINER_START_TIMEOUT + config.IMAGE_BUILD_TIMEOUT
+    return config.CONTAINER_START_TIMEOUT

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -25,6 +26,8 @@ from .state import Container
 from .store import OutputRow
 
 Context = grpc.aio.ServicerContext[Any, Any]
+
+log = logging.getLogger("nano_modal.server")
 
 
 def _output_proto(row: OutputRow) -> api_pb2.FunctionOutput:
@@ -53,6 +56,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         self.blobs = blobs
         self.admin_token = admin_token
         self.web_base_url = ""  # set by main once the HTTP gateway listens
+        self.fast_lane_port = 0  # set by main once the fast lane listens
 
     def _secret_env(self, secret_ids: list[str]) -> dict[str, str]:
         env: dict[str, str] = {}
@@ -72,19 +76,34 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         if not hmac.compare_digest(self._token(context), self.admin_token):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid or missing token")
 
-    async def _any(self, context: Context) -> Container | None:
-        """Admin or container: returns the container when the caller is one."""
+    async def _any(self, context: Context, *, allow_restricted: bool = False, volume_id: str = "") -> Container | None:
+        """Admin or container: returns the container when the caller is one.
+
+        A container of a function with restrict_modal_access=True may only move its own
+        payloads (`allow_restricted`) and use the volumes mounted on it (`volume_id`)."""
         token = self._token(context)
         if hmac.compare_digest(token, self.admin_token):
             return None
         container = self.control.container_by_token(token)
         if container is None:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid or missing token")
+        assert container is not None
+        definition = self.control._function(container.function_id).definition
+        own_volume = bool(volume_id) and volume_id in {m.volume_id for m in definition.volume_mounts}
+        if definition.restrict_modal_access and not allow_restricted and not own_volume:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"{definition.name} runs with restrict_modal_access=True: it may not use the platform's API",
+            )
         return container
 
     async def _container(self, context: Context, container_id: str) -> Container:
         container = self.control.container_by_token(self._token(context))
         if container is None or container.container_id != container_id:
+            # E.g. a container of a worker declared dead, back from a partition: what it sends is dropped.
+            log.info(
+                "refused a call from container %s (%s): its token is no longer valid", container_id, context.peer()
+            )
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "this token does not belong to that container")
         assert container is not None
         container.last_heard = time.monotonic()
@@ -101,12 +120,13 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
     # --- session and apps ------------------------------------------------------------
 
     async def Hello(self, request: api_pb2.HelloRequest, context: Context) -> api_pb2.HelloResponse:
-        container = await self._any(context)
+        container = await self._any(context, allow_restricted=True)
         return api_pb2.HelloResponse(
             server_version=__version__,
             protocol_version=config.PROTOCOL_VERSION,
             role="container" if container else "admin",
             web_base_url=self.web_base_url,
+            fast_lane_port=self.fast_lane_port,
         )
 
     async def ProxyTokenCreate(self, request: api_pb2.Empty, context: Context) -> api_pb2.ProxyToken:
@@ -281,7 +301,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
     # --- blobs -----------------------------------------------------------------------
 
     async def BlobHas(self, request: api_pb2.BlobHasRequest, context: Context) -> api_pb2.BlobHasResponse:
-        await self._any(context)
+        await self._any(context, allow_restricted=True)
         try:
             return api_pb2.BlobHasResponse(exists=self.blobs.has(request.blob_id))
         except ValueError as exc:
@@ -291,7 +311,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
     async def BlobPut(
         self, request_iterator: AsyncIterator[api_pb2.BlobChunk], context: Context
     ) -> api_pb2.BlobPutResponse:
-        await self._any(context)
+        await self._any(context, allow_restricted=True)
         blob_id = ""
         chunks: list[bytes] = []
         async for chunk in request_iterator:
@@ -304,7 +324,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         return api_pb2.BlobPutResponse(blob_id=blob_id)
 
     async def BlobGet(self, request: api_pb2.BlobGetRequest, context: Context) -> AsyncIterator[api_pb2.BlobChunk]:
-        await self._any(context)
+        await self._any(context, allow_restricted=True)
         try:
             data = self.blobs.read(request.blob_id)
         except (ValueError, FileNotFoundError):
@@ -347,7 +367,11 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         fn = self.control.container_hello(container)
         siblings = {f.name: f.function_id for f in self.control.functions.values() if f.app_id == fn.app_id}
         return api_pb2.ContainerHelloResponse(
-            function_id=fn.function_id, app_id=fn.app_id, definition=fn.definition, app_function_ids=siblings
+            function_id=fn.function_id,
+            app_id=fn.app_id,
+            definition=fn.definition,
+            app_function_ids=siblings,
+            fast_lane_port=self.fast_lane_port,
         )
 
     async def ContainerGetInputs(
@@ -370,6 +394,17 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         container = await self._container(context, request.container_id)
         gone = [i for i in request.running_input_ids if i not in container.held]
         return api_pb2.ContainerHeartbeatResponse(cancelled_input_ids=gone)
+
+    async def ContainerWebReceive(
+        self, request: api_pb2.ContainerWebReceiveRequest, context: Context
+    ) -> api_pb2.ContainerWebReceiveResponse:
+        container = await self._container(context, request.container_id)
+        item = container.held.get(request.input_id)
+        if item is None:  # only the container running the session may read its messages
+            return api_pb2.ContainerWebReceiveResponse(closed=True)
+        timeout = min(request.timeout, config.WEB_RECEIVE_POLL)
+        messages, closed = await self.control.web_channels.receive(item.call_id, request.after, timeout)
+        return api_pb2.ContainerWebReceiveResponse(messages=messages, closed=closed)
 
     async def ContainerInitFailed(self, request: api_pb2.ContainerInitFailedRequest, context: Context) -> api_pb2.Empty:
         container = await self._container(context, request.container_id)

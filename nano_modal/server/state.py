@@ -116,6 +116,7 @@ class Container:
     last_heard: float = field(default_factory=time.monotonic)  # any RPC from it counts as a heartbeat
     served: int = 0
     version: int = 0  # of its function's definition when it was placed
+    gpu_devices: tuple[int, ...] = ()  # indices of its worker's GPUs that it holds
 
     @property
     def live(self) -> bool:
@@ -141,6 +142,7 @@ class FunctionRuntime:
     version: int = 0  # bumped by each deployment; older containers drain and exit
     finished: deque[float] = field(default_factory=lambda: deque(maxlen=4096))  # when recent inputs finished
     retired: bool = False  # dropped from the app by a later deployment
+    start_failures: int = 0  # its containers that exited before saying hello, in a row
 
     def live_containers(self) -> list[Container]:
         return [c for c in self.containers.values() if c.live]
@@ -175,10 +177,14 @@ class Worker:
     to_attach: list[str] = field(default_factory=list)  # function containers to exec into (sandboxes.py)
     commands: Signal = field(default_factory=Signal)
     alive: bool = True
+    gpus: list[str] = field(default_factory=list)  # model of each GPU device, by index
 
     def reserved(self) -> tuple[float, int]:
         live = [c for c in self.containers.values() if c.state != ContainerState.EXITED]
         return sum(c.cpu for c in live), sum(c.memory_mb for c in live)
+
+    def gpus_taken(self) -> set[int]:
+        return {i for c in self.containers.values() if c.state != ContainerState.EXITED for i in c.gpu_devices}
 
     def starting(self) -> int:
         return sum(1 for c in self.containers.values() if c.state == ContainerState.STARTING)

@@ -264,7 +264,12 @@ class Store(ABC):
     def dict_clear(self, dict_id: str) -> None: ...
 
     @abstractmethod
-    def queue_put(self, queue_id: str, partition: str, values: list[bytes]) -> None: ...
+    def queue_put(self, queue_id: str, partition: str, values: list[bytes], expires_at: float) -> None:
+        """Append values; the partition is cleared at `expires_at` unless a later put moves it on."""
+
+    @abstractmethod
+    def queue_expired(self, now: float) -> list[tuple[str, str]]:
+        """(queue_id, partition) of partitions past their expiry, whose items are now deleted."""
 
     @abstractmethod
     def queue_take(self, queue_id: str, partition: str, n: int) -> list[bytes]:

@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from .._volume_sync import Mount
 from ..client import Client
 from ..exception import ConnectionError
 from ..proto import api_pb2
+from .images.service import WorkerImages
 from .runtime import ContainerConfig, Runtime
 from .sandbox_relay import AGENT_ARGS, AGENT_SOCKET_ENV, ATTACH_TIMEOUT, AgentLink, commit_volumes, relay, sync_volumes
 
@@ -29,7 +31,7 @@ LOG_FLUSH_INTERVAL = 0.02  # seconds between log shipments
 LOG_BATCH_MAX = 500  # lines per WorkerLogs request
 LOG_LINE_MAX = 64 * 1024  # longer lines are split
 # Variables from the worker's own environment that containers may see; nothing else leaks in.
-PASSTHROUGH_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+PASSTHROUGH_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", config.ENV_FAST_LANE)
 
 
 def _memory_mb() -> int:
@@ -37,6 +39,18 @@ def _memory_mb() -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
     except (ValueError, OSError):
         return 4096
+
+
+def _gpus() -> list[str]:
+    """The models of this host's NVIDIA GPUs, one per device (none without nvidia-smi)."""
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    # "GPU 0: Tesla T4 (UUID: GPU-...)" -> "Tesla T4"
+    return [line.split(":", 1)[1].split("(UUID")[0].strip() for line in listing.splitlines() if line.startswith("GPU ")]
 
 
 @dataclass
@@ -62,6 +76,10 @@ class Agent:
     containers: dict[str, RunningContainer] = field(default_factory=dict)
     log_buffer: list[api_pb2.LogLine] = field(default_factory=list)
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    images: WorkerImages | None = None
+
+    def __post_init__(self) -> None:
+        self.images = WorkerImages(self.client, lambda line: self.log_buffer.append(line))
 
     async def run(self) -> None:
         await self.register()
@@ -88,6 +106,7 @@ class Agent:
             memory_mb=self.memory_mb,
             runtimes=[self.runtime.name],
             worker_id=self.worker_id,
+            gpus=_gpus(),
         )
         self.worker_id = (await self.client.stub.WorkerRegister(request, timeout=config.CONNECT_TIMEOUT)).worker_id
         log.info(
@@ -120,7 +139,12 @@ class Agent:
                     self.background.add(stopping)
                     stopping.add_done_callback(self.background.discard)
             for spec in response.start:
-                await self._start(spec)
+                if spec.HasField("image"):  # may build for minutes: the poll loop goes on meanwhile
+                    starting = asyncio.create_task(self._start(spec))
+                    self.background.add(starting)
+                    starting.add_done_callback(self.background.discard)
+                else:
+                    await self._start(spec)
             for container_id in response.attach_container_ids:
                 await self._attach(container_id)
             if response.reregister:
@@ -147,6 +171,15 @@ class Agent:
             memory_mb=spec.memory_mb,
             block_network=self.block_network or spec.env.get(config.ENV_BLOCK_NETWORK) == "1",
         )
+        assert self.images is not None
+        try:
+            await self.images.prepare(spec, cfg, self.runtime.name)
+        except Exception as exc:
+            message = await self.images.report_failure(spec, exc)
+            await self._flush_logs()
+            await self._report_exit(spec.container_id, -1, message)
+            shutil.rmtree(workdir, ignore_errors=True)
+            return
         # Every container gets the agent's directory: a sandbox's agent dials in at once, a function
         # container starts one when someone execs into it (_attach).
         link = AgentLink()

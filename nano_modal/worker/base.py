@@ -16,10 +16,14 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nano_modal
 
 from .cgroups import Cgroup, CgroupManager, Limits
+
+if TYPE_CHECKING:
+    from .images.rootfs import ImageRoot
 
 log = logging.getLogger("nano_modal.worker")
 
@@ -47,6 +51,7 @@ class ContainerConfig:
     command: list[str] | None = None  # default: the container's python with `python_args`
     python_args: tuple[str, ...] = ("-m", "nano_modal.container")  # the function entrypoint, or a sandbox's agent
     agent_dir: Path | None = None  # a sandbox's: holds the socket its agent dials (sandbox_relay.py)
+    image: ImageRoot | None = None  # run in this image's root filesystem (bwrap); None: the host's Python
 
     def argv(self, python: str = sys.executable) -> list[str]:
         return self.command or [python, *self.python_args]

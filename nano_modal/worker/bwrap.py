@@ -49,7 +49,11 @@ class BwrapRuntime(Runtime):
         if cfg.block_network:
             args.append("--unshare-net")  # only a loopback device; the server comes through `link`
         args += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--seccomp", str(seccomp_fd)]
+        if cfg.image is not None:  # the image's root first: the rest is mounted on top of it
+            args += ["--bind", str(cfg.image.merged), "/"]
         args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+        if cfg.image is not None:
+            return [*args, *self._image_args(cfg, link, binds)]
         for item in view:
             if isinstance(item, Mount):
                 args += ["--ro-bind", item.source, item.dest]
@@ -62,6 +66,18 @@ class BwrapRuntime(Runtime):
             args += ["--ro-bind", str(link.dir), RPC_DIR]
         args += ["--remount-ro", "/", "--", *cfg.argv(python)]
         return args
+
+    def _image_args(self, cfg: ContainerConfig, link: ServerLink | None, binds: list[Mount]) -> list[str]:
+        """The rest of the argv for a container in an image: its own overlay root (images/rootfs.py)."""
+        assert cfg.image is not None
+        args = ["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"]
+        for source, dest in cfg.image.binds():
+            args += ["--ro-bind", source, dest]
+        for bind in binds:
+            args += ["--bind", bind.source, bind.dest]
+        if link is not None:
+            args += ["--ro-bind", str(link.dir), RPC_DIR]
+        return [*args, "--chdir", cfg.image.image.state.workdir, "--", *cfg.image.argv()]
 
     async def start(self, cfg: ContainerConfig) -> asyncio.subprocess.Process:
         if self.bwrap is None:
@@ -76,6 +92,9 @@ class BwrapRuntime(Runtime):
             os.write(seccomp_fd, self.seccomp)
             os.lseek(seccomp_fd, 0, os.SEEK_SET)
             binds, env = own_view(cfg, link)
+            if cfg.image is not None:
+                await asyncio.to_thread(cfg.image.mount, cfg.container_id)
+                env = cfg.image.env(env)
             argv = [*self._limit(cfg), *self.argv(cfg, seccomp_fd, link, binds)]
             return await self._exec(argv, env, cfg.workdir, pass_fds=(seccomp_fd,))
         except BaseException:
@@ -102,6 +121,8 @@ class BwrapRuntime(Runtime):
 
     async def finish(self, cfg: ContainerConfig, code: int) -> str:
         reason = await super().finish(cfg, code)
+        if cfg.image is not None:
+            await asyncio.to_thread(cfg.image.release)
         link = self._links.pop(cfg.container_id, None)
         if link is not None:
             await link.close()

@@ -75,7 +75,14 @@ class GVisorRuntime(Runtime):
             {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
             {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]},
         ]
-        binds = [(item.source, item.dest, "ro") for item in view if isinstance(item, Mount)]
+        root, args, cwd = str(self.rootfs), cfg.argv(python), str(cfg.workdir)
+        if cfg.image is None:
+            binds = [(item.source, item.dest, "ro") for item in view if isinstance(item, Mount)]
+        else:  # the image's own root (mounted by start()), the SDK and the mounted files on top
+            root, args, env = str(cfg.image.merged), cfg.image.argv(), cfg.image.env(env)
+            cwd = cfg.image.image.state.workdir
+            binds = [("/etc/resolv.conf", "/etc/resolv.conf", "ro")]
+            binds += [(source, dest, "ro") for source, dest in cfg.image.binds()]
         binds += [(bind.source, bind.dest, "rw") for bind in own]
         if link is not None:
             binds.append((str(link.dir), RPC_DIR, "ro"))
@@ -94,14 +101,14 @@ class GVisorRuntime(Runtime):
             "process": {
                 "terminal": False,
                 "user": {"uid": 0, "gid": 0},
-                "args": cfg.argv(python),
+                "args": args,
                 "env": [f"{k}={v}" for k, v in env.items()],
-                "cwd": str(cfg.workdir),
+                "cwd": cwd,
                 "capabilities": no_caps,
                 "noNewPrivileges": True,
                 "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 65536, "soft": 65536}],
             },
-            "root": {"path": str(self.rootfs), "readonly": True},
+            "root": {"path": root, "readonly": cfg.image is None},
             "hostname": "nano-modal",
             "mounts": mounts,
             "linux": {
@@ -120,9 +127,11 @@ class GVisorRuntime(Runtime):
             self._links[cfg.container_id] = link
         bundle = self.base / "bundles" / cfg.container_id
         bundle.mkdir(parents=True, exist_ok=True)
-        (bundle / "config.json").write_text(json.dumps(self.spec(cfg, link)))
         argv = [*self._limit(cfg), *self._runsc(cfg), "run", "--bundle", str(bundle), cfg.container_id]
         try:
+            if cfg.image is not None:
+                await asyncio.to_thread(cfg.image.mount, cfg.container_id)
+            (bundle / "config.json").write_text(json.dumps(self.spec(cfg, link)))
             proc = await self._exec(argv, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, cfg.workdir)
         except BaseException:
             await self.finish(cfg, -1)
@@ -149,6 +158,8 @@ class GVisorRuntime(Runtime):
         if self.runsc is not None:
             await self._bounded([*self._runsc(), "delete", "--force", cfg.container_id])
         reason = await super().finish(cfg, code)
+        if cfg.image is not None:
+            await asyncio.to_thread(cfg.image.release)
         link = self._links.pop(cfg.container_id, None)
         if link is not None:
             await link.close()

@@ -48,7 +48,8 @@ async def run_worker(server_url: str, token: str, runtime: str, block_network: b
         await task
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (deploy/ is checked against it by tests/test_deploy.py)."""
     parser = argparse.ArgumentParser(prog="nano-modal worker", description="Run containers for a nano-modal server.")
     parser.add_argument("--server", default=os.environ.get(config.ENV_SERVER_URL), help="host:port of the server")
     parser.add_argument("--token", default=None, help=f"admin token (default: ${config.ENV_TOKEN} or the config file)")
@@ -63,6 +64,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--pids-limit", type=int, default=DEFAULT_PIDS_LIMIT, help="processes+threads per container")
     parser.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(name)s %(message)s"

@@ -118,3 +118,93 @@ class Greeter:
             "text": " ".join([f"{self.greeting} {name}"] * self.times),
             "container": os.environ["NANO_MODAL_CONTAINER_ID"],
         }
+
+
+@app.function()
+@nano_modal.asgi_app()
+def chat():  # type: ignore[no-untyped-def]
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route, WebSocketRoute
+    from starlette.websockets import WebSocket, WebSocketDisconnect
+
+    async def talk(ws: WebSocket) -> None:
+        await ws.accept(subprotocol=ws.scope["subprotocols"][0] if ws.scope["subprotocols"] else None)
+        try:
+            while True:
+                message = await ws.receive()
+                if message.get("text") == "bye":
+                    await ws.close(code=4000, reason="see you")
+                    return
+                if message.get("text") is not None:
+                    await ws.send_text(message["text"].upper())
+                elif message.get("bytes") is not None:
+                    await ws.send_bytes(message["bytes"][::-1])
+                else:
+                    return
+        except WebSocketDisconnect:
+            return
+
+    async def refuse(ws: WebSocket) -> None:
+        await ws.close()
+
+    def cookies(request: Any) -> Response:
+        response = Response("two cookies")
+        response.set_cookie("a", "1")
+        response.set_cookie("b", "2")
+        return response
+
+    return Starlette(
+        routes=[WebSocketRoute("/ws", talk), WebSocketRoute("/refuse", refuse), Route("/cookies", cookies)]
+    )
+
+
+class _Evil:
+    """Runs a command when unpickled: what a hostile container would send to the gateway."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.system, (f"touch {self.path}",))
+
+
+@app.function()
+@nano_modal.asgi_app()
+def hostile():  # type: ignore[no-untyped-def]
+    async def web(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope["query_string"].decode().split("=", 1)[1]
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-evil", _Evil(path))]})
+        await send({"type": "http.response.body", "body": b"pwned?"})
+
+    return web
+
+
+WEB_SERVER_PORT = 47613  # an unusual port: containers share the worker's network here
+
+
+@app.function()
+@nano_modal.web_server(WEB_SERVER_PORT, startup_timeout=10)
+def plain_http_server() -> None:
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Echo(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            body = json.dumps(
+                {"method": self.command, "path": self.path, "body": self.rfile.read(length).decode()}
+            ).encode()
+            self.send_response(201)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", WEB_SERVER_PORT), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()

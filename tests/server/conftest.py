@@ -12,16 +12,20 @@ from tests import pg
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    """A fresh store on each implementation: a SQLite file, and a real PostgreSQL server."""
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a fresh, empty database: a SQLite file, and a real PostgreSQL server."""
     if request.param == "sqlite":
-        store = SqlStore(f"sqlite:///{tmp_path / 'state.db'}")
-        yield store
-        store.close()
+        yield f"sqlite:///{tmp_path / 'state.db'}"
         return
     if not pg.available():
         pytest.fail("PostgreSQL is not installed: scripts/test.sh installs it (apt-get install postgresql)")
     with pg.postgres_server() as url:
-        store = SqlStore(url)
-        yield store
-        store.close()
+        yield url
+
+
+@pytest.fixture
+def any_store(db_url: str) -> Iterator[SqlStore]:
+    """A fresh store on each implementation."""
+    store = SqlStore(db_url)
+    yield store
+    store.close()

@@ -153,13 +153,18 @@ def test_object_store_contract(any_store: SqlStore) -> None:
     s.dict_clear("di-1")
     assert s.dict_len("di-1") == 0
 
-    s.queue_put("qu-1", "", [b"a", b"b", b"c"])
-    s.queue_put("qu-1", "p", [b"x"])
+    s.queue_put("qu-1", "", [b"a", b"b", b"c"], time.time() + 60)
+    s.queue_put("qu-1", "p", [b"x"], time.time() + 60)
     assert s.queue_counts("qu-1") == {"": 3, "p": 1}
     assert [v for _, v in s.queue_peek("qu-1", "", 0, 10)] == [b"a", b"b", b"c"]
     assert s.queue_take("qu-1", "", 2) == [b"a", b"b"]
     s.queue_clear("qu-1", "p")
     assert s.queue_counts("qu-1") == {"": 1}
+    s.queue_put("qu-1", "e", [b"old"], now - 10)  # its TTL ran out ten seconds ago
+    s.queue_put("qu-1", "f", [b"stale"], now - 10)
+    s.queue_put("qu-1", "f", [b"fresh"], now + 60)  # a later put moves its expiry on
+    assert s.queue_expired(now) == [("qu-1", "e")]
+    assert s.queue_counts("qu-1") == {"": 1, "f": 2} and s.queue_expired(now) == []
 
     s.secret_set("st-1", b"sealed", now)
     s.secret_set("st-1", b"sealed-2", now)

@@ -1,0 +1,44 @@
+"""Run user-written Python blocks per workspace, as the custom-blocks system in the user's
+plan does: one container pool per workspace (a class parameter), no network, no access to
+the platform's API (`restrict_modal_access=True`), a timeout per block, JSON in and out.
+
+    nano-modal run examples/untrusted_code_blocks.py
+"""
+
+import json
+
+import nano_modal as modal
+
+app = modal.App("custom-python-blocks")
+
+
+@app.cls(restrict_modal_access=True, block_network=True, timeout=20, max_containers=4)
+class BlockExecutor:
+    workspace_id: str = modal.parameter()
+
+    @modal.enter()
+    def start(self) -> None:
+        self.runs = 0
+
+    @modal.method()
+    def run_block(self, code: str, inputs_json: str) -> str:
+        self.runs += 1
+        namespace: dict[str, object] = {}
+        exec(compile(code, f"<block of {self.workspace_id}>", "exec"), namespace)
+        result = namespace["run"](**json.loads(inputs_json))  # type: ignore[operator]
+        return json.dumps({"workspace": self.workspace_id, "result": result, "runs_here": self.runs})
+
+
+MULTIPLY = "def run(a, b):\n    return a * b\n"
+SNOOP = "def run():\n    import nano_modal\n    return nano_modal.Dict.from_name('secrets-of-others').len()\n"
+
+
+@app.local_entrypoint()
+def main() -> None:
+    acme = BlockExecutor(workspace_id="acme")
+    print(acme.run_block.remote(MULTIPLY, json.dumps({"a": 6, "b": 7})))
+    print(BlockExecutor(workspace_id="globex").run_block.remote(MULTIPLY, json.dumps({"a": 2, "b": 3})))
+    try:
+        acme.run_block.remote(SNOOP, "{}")
+    except modal.exception.AuthError as exc:
+        print("refused:", exc)

@@ -1,0 +1,209 @@
+"""The fast lane: the API's unary calls over a plain TCP connection, for latency.
+
+gRPC's Python runtime costs ~0.5 ms of CPU on each side of every call on the machines we
+measured (docs/BENCHMARKS.md), more than the work of most calls. The fast lane carries the
+same protobuf messages to the same service methods, framed by hand, and costs a fraction
+of that. gRPC stays the protocol of record: streaming calls always use it, and a client
+that cannot reach the fast lane (an old server, a firewall, a network-less container that
+only has the server's Unix socket) keeps using gRPC for everything.
+
+Frames, both ways: a header `>IIB` (length of the body, call id, kind), then the body.
+
+    client -> server  AUTH  body = token                   (first frame; once per connection)
+                      CALL  body = len(method):u8, method, request bytes
+                      CANCEL                               (the caller gave up on call id)
+    server -> client  OK    body = response bytes
+                      ERROR body = grpc status code:u8, details (utf-8)
+
+Calls on one connection run concurrently on the server and are answered in any order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import socket
+import struct
+import threading
+from typing import Any
+
+import grpc
+
+from . import config
+from .proto import api_pb2
+
+log = logging.getLogger("nano_modal")
+
+HEADER = struct.Struct(">IIB")
+AUTH, CALL, CANCEL = 0, 1, 2  # client -> server kinds
+OK, ERROR = 0, 1  # server -> client kinds
+MAX_FRAME = config.GRPC_MAX_MESSAGE  # the same bound as gRPC messages
+_SERVICE = api_pb2.DESCRIPTOR.services_by_name["NanoModal"]
+# The service's unary-unary methods: the ones the fast lane carries, with their response types.
+UNARY_METHODS: dict[str, tuple[type[Any], type[Any]]] = {
+    m.name: (getattr(api_pb2, m.input_type.name), getattr(api_pb2, m.output_type.name))
+    for m in _SERVICE.methods
+    if not m.client_streaming and not m.server_streaming
+}
+
+
+def enabled() -> bool:
+    return os.environ.get(config.ENV_FAST_LANE, "1") != "0"
+
+
+def host_of(server_url: str) -> str | None:
+    """The host of a `host:port` gRPC address; None for other forms (a Unix socket has no fast lane)."""
+    if server_url.startswith(("unix:", "dns:", "ipv4:", "ipv6:")) or ":" not in server_url:
+        return None
+    return server_url.rsplit(":", 1)[0].strip("[]")
+
+
+def frame(call_id: int, kind: int, body: bytes) -> bytes:
+    return HEADER.pack(len(body), call_id, kind) + body
+
+
+def call_body(method: str, request: Any) -> bytes:
+    name = method.encode()
+    payload: bytes = request.SerializeToString()
+    return bytes([len(name)]) + name + payload
+
+
+def rpc_error(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
+    """The error gRPC would have raised, so that callers translate both lanes' errors alike."""
+    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details, None)
+
+
+_CODES: dict[int, grpc.StatusCode] = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def _error_from(body: bytes) -> grpc.aio.AioRpcError:
+    return rpc_error(_CODES.get(body[0], grpc.StatusCode.UNKNOWN), body[1:].decode("utf-8", "replace"))
+
+
+class FastLane:
+    """One multiplexed connection from an asyncio client (the SDK's background loop)."""
+
+    def __init__(self, host: str, port: int, token: str) -> None:
+        self._address = (host, port)
+        self._token = token
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._pending: dict[int, asyncio.Future[bytes]] = {}
+        self._ids = itertools.count(1)
+        self._connecting = asyncio.Lock()
+
+    async def call(self, method: str, request: Any, timeout: float | None) -> Any:
+        response_type = UNARY_METHODS[method][1]
+        writer = await self._connected()
+        call_id = next(self._ids)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._pending[call_id] = future
+        try:
+            writer.write(frame(call_id, CALL, call_body(method, request)))
+            body = await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            writer.write(frame(call_id, CANCEL, b""))
+            raise rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
+        finally:
+            self._pending.pop(call_id, None)
+        return response_type.FromString(body)
+
+    async def _connected(self) -> asyncio.StreamWriter:
+        async with self._connecting:
+            if self._writer is None or self._writer.is_closing():
+                try:
+                    reader, writer = await asyncio.open_connection(*self._address)
+                except OSError as exc:
+                    raise rpc_error(grpc.StatusCode.UNAVAILABLE, f"fast lane: {exc}") from None
+                writer.write(frame(0, AUTH, self._token.encode()))
+                self._writer = writer
+                self._reader_task = asyncio.create_task(self._read(reader))
+            return self._writer
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                length, call_id, kind = HEADER.unpack(await reader.readexactly(HEADER.size))
+                body = await reader.readexactly(length)
+                future = self._pending.get(call_id)
+                if future is None or future.done():
+                    continue
+                if kind == OK:
+                    future.set_result(body)
+                else:
+                    future.set_exception(_error_from(body))
+        except (asyncio.IncompleteReadError, OSError):
+            pass
+        finally:
+            lost = rpc_error(grpc.StatusCode.UNAVAILABLE, "fast lane: connection to the server lost")
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(lost)
+            if self._writer is not None:
+                self._writer.close()
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._reader_task is not None:
+            self._reader_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader_task
+
+
+class BlockingFastLane:
+    """For the container's blocking link: one connection per thread, one call at a time on it."""
+
+    def __init__(self, host: str, port: int, token: str) -> None:
+        self._address = (host, port)
+        self._token = token
+        self._local = threading.local()
+
+    def call(self, method: str, request: Any, timeout: float | None) -> Any:
+        response_type = UNARY_METHODS[method][1]
+        sock = self._socket()
+        try:
+            sock.settimeout(timeout)
+            sock.sendall(frame(1, CALL, call_body(method, request)))
+            length, _, kind = HEADER.unpack(self._read(sock, HEADER.size))
+            body = self._read(sock, length)
+        except TimeoutError:
+            self._drop()  # the server cancels the call when the connection closes
+            raise rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
+        except OSError as exc:
+            self._drop()
+            raise rpc_error(grpc.StatusCode.UNAVAILABLE, f"fast lane: {exc}") from None
+        if kind != OK:
+            raise _error_from(body)
+        return response_type.FromString(body)
+
+    def _socket(self) -> socket.socket:
+        sock: socket.socket | None = getattr(self._local, "sock", None)
+        if sock is None:
+            try:
+                sock = socket.create_connection(self._address, timeout=config.CONNECT_TIMEOUT)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.sendall(frame(0, AUTH, self._token.encode()))
+            except OSError as exc:
+                raise rpc_error(grpc.StatusCode.UNAVAILABLE, f"fast lane: {exc}") from None
+            self._local.sock = sock
+        return sock
+
+    def _drop(self) -> None:
+        sock = getattr(self._local, "sock", None)
+        self._local.sock = None
+        if sock is not None:
+            sock.close()
+
+    @staticmethod
+    def _read(sock: socket.socket, n: int) -> bytes:
+        data = bytearray()
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionResetError("the server closed the fast lane")
+            data += chunk
+        return bytes(data)

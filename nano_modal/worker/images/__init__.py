@@ -1,0 +1,1 @@
+"""Image building on the worker (docs/IMAGES.md)."""

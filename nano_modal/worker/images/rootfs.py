@@ -1,0 +1,87 @@
+"""A container's root filesystem from a built image, for the bwrap runtime.
+
+Each container gets an overlayfs: the image's base and layers as read-only lower
+directories (shared by every container of the image, nothing copied) and a fresh upper
+directory of its own, so it may write anywhere (as in Modal) and its writes vanish with it.
+The SDK's source and its runtime packages (deps.py) are bound read-only; the files of
+`add_local_*` steps without copy=True are bound read-only at their paths.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ... import config
+from ..base import SDK_ROOT
+from .overlay import mount_overlay, unmount
+from .store import BuiltImage
+
+# Run the container entrypoint with the SDK's packages LAST on sys.path: the image's own win.
+BOOTSTRAP = (
+    f"import sys; sys.path.append({config.IMAGE_DEPS_DIR!r}); from nano_modal.container.entrypoint import main; main()"
+)
+
+
+SCRATCH_PREFIX = "nano-modal-root-"
+
+
+def sweep_mounts() -> None:
+    """Unmount and remove the container roots of workers that died without cleaning up."""
+    for scratch in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        pid = scratch.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            unmount(scratch / "merged")
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+@dataclass
+class ImageRoot:
+    """What a runtime needs to start a container in an image."""
+
+    image: BuiltImage
+    deps: Path  # the runtime packages for the image's Python
+    scratch: Path | None = None  # upper/work/merged of this container's overlay, once mounted
+
+    @property
+    def merged(self) -> Path:
+        assert self.scratch is not None
+        return self.scratch / "merged"
+
+    def mount(self, container_id: str) -> Path:
+        # The worker's pid in the name: a later worker unmounts what a crashed one left (sweep_mounts).
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-{container_id}-"))
+        upper, work = self.scratch / "upper", self.scratch / "work"
+        upper.mkdir()
+        work.mkdir()
+        mount_overlay([*reversed(self.image.layers), self.image.rootfs], self.merged, upper, work)
+        return self.merged
+
+    def release(self) -> None:
+        if self.scratch is not None:
+            unmount(self.merged)
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
+
+    def binds(self) -> list[tuple[str, str]]:
+        """(host path, container path) pairs to bind read-only on top of the root."""
+        out = [(str(Path(SDK_ROOT) / "nano_modal"), f"{config.IMAGE_SDK_DIR}/nano_modal")]
+        out.append((str(self.deps), config.IMAGE_DEPS_DIR))
+        out += [(str(source), remote) for source, remote in self.image.mounts]
+        return out
+
+    def env(self, env: dict[str, str]) -> dict[str, str]:
+        """The container's environment: the image's, then nano-modal's own variables."""
+        state = self.image.state
+        out = {k: v for k, v in env.items() if k not in ("PATH", "PYTHONPATH", "HOME")}
+        out.update(state.env)
+        out["HOME"] = "/root"
+        # /root holds add_local_python_source modules (as in Modal); the SDK's source comes first.
+        out["PYTHONPATH"] = f"{config.IMAGE_SDK_DIR}:/root"
+        return out
+
+    def argv(self) -> list[str]:
+        return [self.image.state.python, "-c", BOOTSTRAP]

@@ -1,0 +1,87 @@
+"""The worker's side of images: build before a container starts, stream the build log to
+the app's logs (config.IMAGE_BUILD_LOG_FD, shown by the client as a build display), and turn a failed
+build into the function's init failure, so callers get the error instead of a hang."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from ... import config
+from ...client import Client
+from ...exception import ExecutionError, InvalidError
+from ...proto import api_pb2
+from ...serialization import serialize
+from ..base import ContainerConfig
+from .builder import ImageBuilder
+from .rootfs import ImageRoot, sweep_mounts
+from .steps import StepError
+from .venv import prepare_venv
+
+log = logging.getLogger("nano_modal.worker")
+
+ROOTFS_RUNTIMES = ("bwrap", "gvisor")  # runtimes that can start a container in an image's root filesystem
+
+
+class WorkerImages:
+    def __init__(self, client: Client, emit: Callable[[api_pb2.LogLine], None]) -> None:
+        self.client = client
+        self.emit = emit
+        self._builder: ImageBuilder | None = None
+
+    @property
+    def builder(self) -> ImageBuilder:
+        if self._builder is None:  # created on first use: workers that never see an image need no cache
+            self._builder = ImageBuilder()
+            sweep_mounts()
+        return self._builder
+
+    async def prepare(self, spec: api_pb2.ContainerSpec, cfg: ContainerConfig, runtime: str) -> None:
+        """Build the container's image if needed and point `cfg` at it: a root filesystem for
+        bwrap, a virtual environment of the worker's Python for `process` (venv.py)."""
+        if not spec.HasField("image"):
+            return
+        loop = asyncio.get_running_loop()
+
+        def out(text: str) -> None:
+            line = api_pb2.LogLine(
+                container_id=spec.container_id, fd=config.IMAGE_BUILD_LOG_FD, data=text + "\n", timestamp=time.time()
+            )
+            loop.call_soon_threadsafe(self.emit, line)
+
+        if runtime == "process":
+            async with self.builder.lock(spec.image.image_id):
+                python, env = await asyncio.to_thread(prepare_venv, self.builder.store, spec.image, out)
+            cfg.command = [python, "-m", "nano_modal.container"]
+            cfg.env.update(env)
+            return
+        if runtime not in ROOTFS_RUNTIMES:
+            out(f"runtime {runtime!r} cannot run images yet: the image is ignored and the worker's Python is used")
+            return
+        secrets = {entry.step: dict(entry.env) for entry in spec.image_secrets}
+        built = await self.builder.ensure(spec.image, self.client.download_blob, out, secrets)
+        deps = await asyncio.to_thread(self.builder.runtime_deps, built, out)
+        cfg.image = ImageRoot(built, deps)
+
+    async def report_failure(self, spec: api_pb2.ContainerSpec, exc: BaseException) -> str:
+        """Tell the server the function cannot start (as a container failing to import would)."""
+        if isinstance(exc, StepError | InvalidError):
+            message = f"building image {spec.image.image_id} failed: {exc}"
+        else:
+            log.exception("building image %s failed", spec.image.image_id)
+            message = f"building image {spec.image.image_id} failed: {type(exc).__name__}: {exc}"
+        error = ExecutionError(message)
+        as_container = Client(self.client.server_url, spec.task_token)  # the call is the container's to make
+        try:
+            payload = await as_container.make_payload(serialize(error))
+            request = api_pb2.ContainerInitFailedRequest(
+                container_id=spec.container_id, exception=payload, exception_repr=message, traceback=""
+            )
+            await as_container.stub.ContainerInitFailed(request, timeout=10)
+        except Exception:
+            log.exception("could not report the failed build of %s", spec.image.image_id)
+        finally:
+            await as_container.stub.channel.close(None)
+        return message

@@ -1,0 +1,60 @@
+"""An active server and a standby on one store; clients and workers list both addresses.
+The active server is killed mid-map: the standby takes over and the map completes exactly once."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+
+from tests.faults.cluster import MAP_CLIENT, FaultCluster, finish_map, wait_under_way, wait_until
+from tests.faults.test_server_restart import N, store
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+@pytest.mark.slow(reason="two servers, a takeover and a 3,000-input map (~30 s)")
+@pytest.mark.timeout(300)
+def test_standby_takes_over_mid_map(fault_cluster: Callable[..., FaultCluster], kind: str) -> None:
+    with store(kind) as url:
+        cluster = fault_cluster(url)
+        cluster.start_server()
+        standby_port = _free_port()
+        args = ["--port", str(standby_port), "--state-dir", str(cluster.state_dir)]
+        args += ["--port-file", str(cluster.state_dir / "port-standby")] + (["--store", url] if url else [])
+        standby_log = cluster.state_dir / "standby.log"
+        standby = subprocess.Popen(
+            [sys.executable, "-m", "nano_modal.server", *args],
+            env=cluster.env(),
+            stdout=standby_log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until("the second server to wait as a standby", lambda: "standby" in standby_log.read_text())
+            both = f"{cluster.url},127.0.0.1:{standby_port}"
+            cluster.overrides["NANO_MODAL_SERVER_URL"] = both
+            worker_log = (cluster.state_dir / "worker0.log").open("ab")
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "nano_modal.worker", "--server", both, "--runtime", "process"],
+                env=cluster.env(),
+                stdout=worker_log,
+                stderr=subprocess.STDOUT,
+            )
+            cluster.workers.append(worker)
+            client = cluster.run_client(MAP_CLIENT, str(N), "ordered", str(cluster.state_dir / "results.json"))
+            wait_under_way(cluster, client, 500, set())
+
+            cluster.kill_server()
+            finish_map(cluster, client, N, ordered=True)
+            assert "takes over" in standby_log.read_text()
+        finally:
+            standby.kill()
+            standby.wait()

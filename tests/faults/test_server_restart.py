@@ -1,0 +1,93 @@
+"""The server (or its PostgreSQL) killed in the middle of a map: the map completes, exactly once."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from tests import pg
+from tests.faults.cluster import MAP_CLIENT, FaultCluster, finish_map, progress, wait_under_way, wait_until
+
+N = 3_000
+FETCH = """
+import sys
+import nano_modal
+
+print(nano_modal.FunctionCall.from_id(sys.argv[1]).get(timeout=60))
+"""
+
+
+@contextmanager
+def store(kind: str) -> Iterator[str | None]:
+    if kind == "sqlite":
+        yield None
+        return
+    if not pg.available():
+        pytest.fail("PostgreSQL is not installed: scripts/test.sh installs it (apt-get install postgresql)")
+    with pg.postgres_server() as url:
+        yield url
+
+
+def start_map(cluster: FaultCluster) -> subprocess.Popen[bytes]:
+    cluster.start_server()
+    cluster.start_worker()
+    client = cluster.run_client(MAP_CLIENT, str(N), "ordered", str(cluster.state_dir / "results.json"))
+    wait_under_way(cluster, client, 500, set())
+    return client
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+@pytest.mark.slow(reason="two server starts and a 3,000-input map (~25 s)")
+@pytest.mark.timeout(240)
+def test_server_killed_mid_map(fault_cluster: Callable[..., FaultCluster], kind: str) -> None:
+    with store(kind) as url:
+        cluster = fault_cluster(url)
+        client = start_map(cluster)
+        cluster.kill_server()
+        assert client.poll() is None and progress(cluster)["count"] < N
+        cluster.start_server()  # same port, same state: the client and worker reconnect by themselves
+        finish_map(cluster, client, N, ordered=True)
+        assert "recovered" in cluster.server_log()
+        # A spawned call outlives the restart: fetch it by id from a new client.
+        fetch = cluster.run_client(FETCH, (cluster.state_dir / "spawned").read_text())
+        assert fetch.wait(60) == 0, cluster.client_log(1)
+        assert cluster.client_log(1).split()[-1] == "42"
+
+
+@pytest.mark.skipif(not pg.available(), reason="PostgreSQL is not installed (scripts/test.sh installs it)")
+@pytest.mark.slow(reason="PostgreSQL restarted under a running map (~20 s)")
+@pytest.mark.timeout(240)
+def test_postgres_restarted_under_load(fault_cluster: Callable[..., FaultCluster]) -> None:
+    with pg.postgres_server() as url:
+        cluster = fault_cluster(url)
+        client = start_map(cluster)
+        restarting = threading.Thread(target=pg.restart, args=(url,))
+        restarting.start()  # the server keeps taking calls meanwhile; its store waits for the DB
+        restarting.join(60)
+        assert not restarting.is_alive()
+        finish_map(cluster, client, N, ordered=True)
+        assert cluster.server is not None and cluster.server.poll() is None, cluster.server_log()
+        assert "state store unreachable" in cluster.server_log()
+
+
+@pytest.mark.skipif(not pg.available(), reason="PostgreSQL is not installed (scripts/test.sh installs it)")
+@pytest.mark.slow(reason="PostgreSQL down past the server's bound, the server restarted (~25 s)")
+@pytest.mark.timeout(240)
+def test_postgres_outage_past_the_bound(fault_cluster: Callable[..., FaultCluster]) -> None:
+    """The server exits (code 75) rather than run ahead of its store; restarted, it finishes the map."""
+    with pg.postgres_server() as url:
+        cluster = fault_cluster(url, overrides={"NANO_MODAL_STORE_RETRY_TIMEOUT": "2"})
+        client = start_map(cluster)
+        pg.control(url, "stop")
+        server = cluster.server
+        assert server is not None
+        wait_until("the server to give up on its store", lambda: server.poll() is not None, timeout=60)
+        assert server.returncode == 75, cluster.server_log()
+        assert "state store unreachable for 2s" in cluster.server_log()
+        pg.control(url, "start")
+        cluster.start_server()  # what systemd or Compose would do
+        finish_map(cluster, client, N, ordered=True)

@@ -1,0 +1,75 @@
+"""Several servers on one store: one is active, the others wait and take over when it dies."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import pg
+from tests.conftest import stop
+from tests.helpers import run_script, wait_for
+
+
+def _server(state_dir: Path, token: str, name: str, store: str | None) -> tuple[subprocess.Popen[bytes], Path]:
+    port_file = state_dir / f"port-{name}"
+    log = (state_dir / f"server-{name}.log").open("ab")
+    argv = [sys.executable, "-m", "nano_modal.server", "--port", "0", "--state-dir", str(state_dir)]
+    argv += ["--port-file", str(port_file)]
+    if store:
+        argv += ["--store", store]
+    proc = subprocess.Popen(
+        argv,
+        env={**os.environ, "NANO_MODAL_TOKEN": token},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    return proc, port_file
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    if request.param == "sqlite":
+        yield None  # the state directory's SQLite file
+        return
+    if not pg.available():
+        pytest.fail("PostgreSQL is not installed: scripts/test.sh installs it (apt-get install postgresql)")
+    with pg.postgres_server() as url:
+        yield url
+
+
+def test_a_standby_takes_over_when_the_active_server_dies(tmp_path: Path, store: str | None) -> None:
+    token = secrets.token_urlsafe(16)
+    active, active_port = _server(tmp_path, token, "a", store)
+    standby: subprocess.Popen[bytes] | None = None
+    try:
+        assert wait_for(lambda: active_port.exists() and active_port.read_text().strip() != "", 30)
+        standby, standby_port = _server(tmp_path, token, "b", store)
+        log_b = tmp_path / "server-b.log"
+        assert wait_for(lambda: "standby" in log_b.read_text(), 30), log_b.read_text()
+        assert not standby_port.exists()  # it does not listen while another server is active
+
+        url_a = f"127.0.0.1:{active_port.read_text().strip()}"
+        env = {**os.environ, "NANO_MODAL_TOKEN": token, "NANO_MODAL_HOME": str(tmp_path / "home")}
+        put = "import nano_modal; nano_modal.Dict.from_name('ha', create_if_missing=True)['k'] = 'kept'"
+        done = run_script(tmp_path, put, env={**env, "NANO_MODAL_SERVER_URL": url_a})
+        assert done.returncode == 0, done.stderr
+
+        active.send_signal(signal.SIGKILL)
+        active.wait(timeout=10)
+        assert wait_for(lambda: standby_port.exists() and standby_port.read_text().strip() != "", 30), log_b.read_text()
+        assert "takes over" in log_b.read_text()
+        url_b = f"127.0.0.1:{standby_port.read_text().strip()}"
+        get = "import nano_modal; print(nano_modal.Dict.from_name('ha')['k'])"
+        got = run_script(tmp_path, get, env={**env, "NANO_MODAL_SERVER_URL": url_b})
+        assert got.stdout.strip() == "kept", got.stderr
+    finally:
+        stop(active)
+        if standby is not None:
+            stop(standby)

@@ -1,0 +1,128 @@
+"""The fast lane (unary calls framed over plain TCP) against a real server: same answers,
+same errors, same credential checks as gRPC, and a clean fallback to gRPC."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+import pytest
+
+from nano_modal import _fast_lane
+from nano_modal._utils.aio import run_blocking
+from nano_modal.client import Client
+from nano_modal.proto import api_pb2, api_pb2_grpc
+from tests.conftest import Cluster, start_server, stop
+
+
+def _hello(url: str, token: str) -> api_pb2.HelloResponse:
+    with grpc.insecure_channel(url) as channel:
+        stub = api_pb2_grpc.NanoModalStub(channel)  # type: ignore[no-untyped-call]
+        response: api_pb2.HelloResponse = stub.Hello(api_pb2.HelloRequest(), metadata=(("x-nano-modal-token", token),))
+        return response
+
+
+def _lane(cluster: Cluster, token: str | None = None) -> _fast_lane.BlockingFastLane:
+    port = _hello(cluster.server_url, cluster.token).fast_lane_port
+    assert port > 0
+    return _fast_lane.BlockingFastLane("127.0.0.1", port, token or cluster.token)
+
+
+def test_the_sdk_uses_the_fast_lane(cluster: Cluster) -> None:
+    client = run_blocking(Client.get())
+    assert client.stub.fast is not None
+    response = run_blocking(client.stub.Hello(api_pb2.HelloRequest()))
+    assert response.role == "admin"
+
+
+def test_answers_and_errors_match_grpc(cluster: Cluster) -> None:
+    lane = _lane(cluster)
+    assert lane.call("Hello", api_pb2.HelloRequest(), 10).role == "admin"
+    missing = api_pb2.FunctionGetRequest(app_name="no-such-app", function_name="f")
+    with pytest.raises(grpc.RpcError) as via_lane:
+        lane.call("FunctionGet", missing, 10)
+    with grpc.insecure_channel(cluster.server_url) as channel:
+        stub = api_pb2_grpc.NanoModalStub(channel)  # type: ignore[no-untyped-call]
+        with pytest.raises(grpc.RpcError) as via_grpc:
+            stub.FunctionGet(missing, metadata=(("x-nano-modal-token", cluster.token),))
+    assert via_lane.value.code() == via_grpc.value.code() == grpc.StatusCode.NOT_FOUND
+    assert via_lane.value.details() == via_grpc.value.details()  # type: ignore[attr-defined]
+
+
+def test_credentials_are_checked_per_call(cluster: Cluster) -> None:
+    for token in ("", "wrong-token"):
+        with pytest.raises(grpc.RpcError) as denied:
+            _lane(cluster, token=token or " ").call("AppCreate", api_pb2.AppCreateRequest(name="x"), 10)
+        assert denied.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_streaming_and_unknown_methods_are_refused(cluster: Cluster) -> None:
+    port = _hello(cluster.server_url, cluster.token).fast_lane_port
+    assert "BlobPut" not in _fast_lane.UNARY_METHODS and "AppLogs" not in _fast_lane.UNARY_METHODS
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(_fast_lane.frame(0, _fast_lane.AUTH, cluster.token.encode()))
+        sock.sendall(_fast_lane.frame(7, _fast_lane.CALL, bytes([7]) + b"AppLogs"))
+        length, call_id, kind = _fast_lane.HEADER.unpack(sock.recv(_fast_lane.HEADER.size))
+        body = sock.recv(length)
+    assert (call_id, kind) == (7, _fast_lane.ERROR)
+    assert body[0] == grpc.StatusCode.UNIMPLEMENTED.value[0] and b"AppLogs" in body
+
+
+def test_garbage_and_oversized_frames_do_not_hurt_the_server(cluster: Cluster) -> None:
+    port = _hello(cluster.server_url, cluster.token).fast_lane_port
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(struct.pack(">IIB", 2**31, 1, 1) + b"x" * 100)  # claims 2 GiB
+        assert sock.recv(10) == b""  # the server hangs up
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"\x00\x00\x00\x05\x00\x00\x00\x01\x01\xff")  # truncated, bad method name
+    assert _lane(cluster).call("Hello", api_pb2.HelloRequest(), 10).role == "admin"
+
+
+def test_a_deadline_cancels_the_long_poll(cluster: Cluster) -> None:
+    lane = _lane(cluster)
+    created = lane.call(
+        "ObjectGetOrCreate",
+        api_pb2.ObjectGetOrCreateRequest(
+            kind=api_pb2.OBJECT_KIND_QUEUE, name="fast-lane-empty", create_if_missing=True
+        ),
+        10,
+    )
+    wait = api_pb2.QueueGetRequest(queue_id=created.object_id, n_values=1, timeout=30)
+    with pytest.raises(grpc.RpcError) as late:
+        lane.call("QueueGet", wait, 0.5)
+    assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert lane.call("Hello", api_pb2.HelloRequest(), 10).role == "admin"  # reconnects
+
+
+def test_fallback_to_grpc_when_the_lane_is_gone(cluster: Cluster) -> None:
+    client = run_blocking(Client.get())
+    unused = socket.socket()
+    unused.bind(("127.0.0.1", 0))
+    dead_port = unused.getsockname()[1]
+    unused.close()
+    saved = client.stub.fast
+    client.stub.fast = _fast_lane.FastLane("127.0.0.1", dead_port, cluster.token)
+    try:
+        assert run_blocking(client.stub.Hello(api_pb2.HelloRequest())).role == "admin"
+        assert client.stub.fast is None  # gRPC from now on
+    finally:
+        client.stub.fast = saved
+
+
+def test_a_server_without_the_lane_serves_over_grpc(tmp_path: Path) -> None:
+    server, url = start_server(tmp_path, "tok-no-lane", "--fast-port", "-1")
+    try:
+        assert _hello(url, "tok-no-lane").fast_lane_port == 0
+        code = (
+            "import nano_modal.client as c, nano_modal._utils.aio as a\n"
+            "cl = a.run_blocking(c.Client.get()); print(cl.stub.fast, cl.role)"
+        )
+        env = {"NANO_MODAL_SERVER_URL": url, "NANO_MODAL_TOKEN": "tok-no-lane", "PATH": "/usr/bin:/bin"}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        assert out.stdout.split() == ["None", "admin"], out.stderr
+    finally:
+        stop(server)

@@ -1,0 +1,195 @@
+"""The Image definition API on the client: steps recorded as data, ids by content, clear errors."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from nano_modal import Image
+from nano_modal.exception import InvalidError
+from nano_modal.image import Step, check_python, image_id, local_python
+from nano_modal.proto import api_pb2
+from tests.conftest import Cluster
+from tests.helpers import run_script
+
+
+class Blobs:
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+
+    async def upload_blob(self, data: bytes) -> str:
+        self.data[f"bl-{len(self.data)}"] = data
+        return f"bl-{len(self.data) - 1}"
+
+
+def spec(image: Image) -> api_pb2.ImageSpec:
+    return asyncio.run(image.to_proto(Blobs()))  # type: ignore[arg-type]
+
+
+def test_steps_are_recorded_in_order() -> None:
+    image = (
+        Image.debian_slim("3.11")
+        .apt_install("curl", ["git"])
+        .pip_install("six", index_url="https://example.org/simple", pre=True)
+        .uv_pip_install("attrs")
+        .run_commands("echo hi")
+        .env({"B": "2", "A": "1"})
+        .workdir("/app")
+        .entrypoint(["/bin/sh"])
+    )
+    assert [s.kind for s in image.steps] == [
+        "apt_install",
+        "pip_install",
+        "pip_install",
+        "run_commands",
+        "env",
+        "workdir",
+        "entrypoint",
+    ]
+    assert image.steps[0].args == ("curl", "git")
+    assert dict(image.steps[1].options) == {"index_url": "https://example.org/simple", "pre": "1"}
+    assert dict(image.steps[2].options) == {"uv": "1"}
+    assert image.steps[4] == Step("env", (), (("A", "1"), ("B", "2")))
+    assert Image.python("3.11") == Image.debian_slim(python_version="3.11")
+    assert Image.debian_slim().python_version == local_python()
+
+
+def test_image_id_is_a_content_hash(tmp_path: Path) -> None:
+    (tmp_path / "f.txt").write_text("one")
+    a = spec(Image.debian_slim("3.11").pip_install("six").add_local_file(tmp_path / "f.txt", "/f.txt", copy=True))
+    b = spec(Image.debian_slim("3.11").pip_install("six").add_local_file(tmp_path / "f.txt", "/f.txt", copy=True))
+    assert a.image_id == b.image_id == image_id(a) and a.image_id.startswith("im-")
+    (tmp_path / "f.txt").write_text("two")  # the files' content is part of the id
+    c = spec(Image.debian_slim("3.11").pip_install("six").add_local_file(tmp_path / "f.txt", "/f.txt", copy=True))
+    assert c.image_id != a.image_id
+    assert spec(Image.debian_slim("3.11").pip_install("attrs")).image_id != a.image_id
+    assert a.steps[1].args[0] == "f.txt"  # the client's own paths do not travel
+
+
+def test_local_files_and_dirs(tmp_path: Path) -> None:
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    (tmp_path / "d" / "keep.py").write_text("x")
+    (tmp_path / "d" / "sub" / "drop.log").write_text("y")
+    (tmp_path / "f.txt").write_text("f")
+    image = (
+        Image.debian_slim("3.11")
+        .add_local_file(tmp_path / "f.txt", "/etc/")
+        .add_local_dir(tmp_path / "d", "/app", ignore=["*.log"])
+    )
+    assert image.steps[0].args[1] == "/etc/f.txt"
+    proto = asyncio.run(image.to_proto(blobs := Blobs()))  # type: ignore[arg-type]
+    with tarfile.open(fileobj=io.BytesIO(blobs.data[proto.steps[1].blob_id])) as tar:
+        assert sorted(tar.getnames()) == ["keep.py", "sub"]
+
+
+def test_bad_input_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidError, match=r"no Debian release provides Python 3\.12; available: 3\.9"):
+        Image.debian_slim("3.12")
+    with pytest.raises(InvalidError, match="is not a file"):
+        Image.debian_slim("3.11").add_local_file(tmp_path / "missing.txt", "/x")
+    with pytest.raises(InvalidError, match="is not a directory"):
+        Image.debian_slim("3.11").add_local_dir(tmp_path / "missing", "/x")
+    with pytest.raises(InvalidError, match="absolute path"):
+        Image.debian_slim("3.11").workdir("relative")
+    with pytest.raises(InvalidError, match="image ids start with 'im-'"):
+        Image.from_id("nope")
+    with pytest.raises(InvalidError, match="cannot be extended"):
+        Image.from_id("im-123").pip_install("six")
+    with pytest.raises(InvalidError, match="invalid image reference"):
+        Image.from_registry("has space")
+    with pytest.raises(InvalidError, match="does not exist"):
+        Image.debian_slim("3.11").pip_install_from_requirements(tmp_path / "requirements.txt")
+    (tmp_path / "d").mkdir()
+    mounted = Image.debian_slim("3.11").add_local_dir(tmp_path / "d", "/d")
+    with pytest.raises(InvalidError, match="comes after add_local_\\* without copy=True"):
+        mounted.pip_install("six")
+    mounted.add_local_dir(tmp_path / "d", "/e")  # more mounts are fine
+
+
+def test_requirements_and_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("six==1.16.0  # pinned\n\nattrs\n")
+    assert Image.debian_slim("3.11").pip_install_from_requirements(tmp_path / "requirements.txt").steps[0].args == (
+        "six==1.16.0",
+        "attrs",
+    )
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\ndependencies = ["six"]\n[project.optional-dependencies]\ndev = ["pytest"]\n'
+    )
+    image = Image.debian_slim("3.11").pip_install_from_pyproject(tmp_path / "pyproject.toml", ["dev"])
+    assert image.steps[0].args == ("six", "pytest")
+    with pytest.raises(InvalidError, match="no optional dependency group 'gpu'"):
+        Image.debian_slim("3.11").pip_install_from_pyproject(tmp_path / "pyproject.toml", ["gpu"])
+
+
+def test_python_mismatch_is_caught_for_functions_sent_by_value() -> None:
+    other = "3.13" if local_python() != "3.13" else "3.11"
+    with pytest.raises(InvalidError, match=f"the image has Python {other} but this client runs {local_python()}"):
+        check_python(Image.debian_slim(other), True, "f")
+    check_python(Image.debian_slim(other), False, "f")  # by reference: the image's Python imports it
+    check_python(Image.debian_slim(), True, "f")
+
+
+def test_imports_swallows_missing_packages_locally() -> None:
+    with Image.debian_slim("3.11").imports():
+        import nano_modal_package_that_is_not_here  # type: ignore[import-not-found]  # noqa: F401
+    assert "nano_modal_package_that_is_not_here" not in sys.modules
+
+
+PROCESS_DRIVER = """
+import json, os, sys
+import nano_modal
+
+app = nano_modal.App("image-process")
+image = nano_modal.Image.debian_slim().pip_install("six==1.16.0").apt_install("jq").env({"IMAGE_VAR": "set"})
+
+
+@app.function(image=image)
+def where() -> dict:
+    import six
+    return {"six": six.__version__, "file": six.__file__, "python": sys.executable, "var": os.environ["IMAGE_VAR"]}
+
+
+with app.run(show_logs=True):
+    print("RESULT " + json.dumps(where.remote()))
+"""
+
+
+def test_process_runtime_approximates_images_with_a_venv(cluster: Cluster, tmp_path: Path) -> None:
+    """The `process` runtime (the session cluster's) has no root filesystem: pip steps go into a
+    virtual environment of the worker's Python, env applies, the rest is reported as ignored."""
+    result = run_script(tmp_path, PROCESS_DRIVER, env=cluster.env(), timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.split("RESULT ", 1)[1])
+    assert out["six"] == "1.16.0" and "/venvs/" in out["file"] and "/venvs/" in out["python"]
+    assert out["var"] == "set"
+    assert "ignored: apt_install jq (it would install into the host)" in result.stderr
+
+
+def test_run_function_is_pickled_by_value_and_keyed_by_its_code() -> None:
+    def setup(n: int) -> None:
+        print(n)
+
+    a = spec(Image.debian_slim().run_function(setup, args=(1,)))
+    b = spec(Image.debian_slim().run_function(setup, args=(2,)))
+    assert a.steps[0].kind == "run_function" and list(a.steps[0].args) == [setup.__qualname__]
+    assert a.steps[0].blob_id and a.steps[0].content_hash != b.steps[0].content_hash
+    other = "3.13" if local_python() != "3.13" else "3.11"
+    with pytest.raises(InvalidError, match="run_function: the image has Python"):
+        Image.debian_slim(other).run_function(setup)
+
+
+def test_registry_credentials_come_from_a_secret() -> None:
+    from nano_modal import Secret
+
+    with pytest.raises(InvalidError, match=r"must be nano_modal\.Secret"):
+        Image.from_registry("host:5000/private/img:1", secret={"REGISTRY_USERNAME": "u"})
+    secret = Secret.from_dict({"REGISTRY_USERNAME": "u", "REGISTRY_PASSWORD": "p"})
+    image = Image.from_registry("host:5000/private/img:1", secret=secret).env({"A": "1"})
+    assert image.base_secrets == (secret,)  # kept through the steps, not part of equality or the id
+    assert image == Image.from_registry("host:5000/private/img:1").env({"A": "1"})

@@ -1,0 +1,280 @@
+"""Image builds on the worker, for real: mmdebstrap, apt, pip from PyPI, overlayfs layers.
+
+The Debian base is built once into the session's shared cache ($NANO_MODAL_IMAGES_DIR, see
+conftest.py); later builds of it are cache hits. Tests that need a built image skip only
+when the machine cannot build one at all (not root, no mmdebstrap or bwrap).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nano_modal import Image
+from nano_modal.worker.images.builder import ImageBuilder
+from nano_modal.worker.images.overlay import run_in_root
+from nano_modal.worker.images.rootfs import ImageRoot
+from nano_modal.worker.images.steps import StepError
+from nano_modal.worker.images.store import BuiltImage, Store
+from tests.conftest import REPO, Cluster
+from tests.helpers import run_script
+from tests.worker._drive import require
+
+
+def _missing() -> str | None:
+    if os.geteuid() != 0:
+        return "building images needs root (overlayfs mounts, mmdebstrap)"
+    for tool, package in (("mmdebstrap", "mmdebstrap"), ("bwrap", "bubblewrap")):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (apt-get install {package}; scripts/test.sh does)"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
+
+
+class Blobs:
+    """The blob store's two calls, in memory: these tests drive the builder without a server."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+
+    async def upload_blob(self, data: bytes) -> str:
+        blob_id = f"bl-{len(self.data)}"
+        self.data[blob_id] = data
+        return blob_id
+
+    async def download_blob(self, blob_id: str) -> bytes:
+        return self.data[blob_id]
+
+
+@pytest.fixture(scope="session")
+def store() -> Store:
+    return Store(Path(os.environ["NANO_MODAL_IMAGES_DIR"]))
+
+
+def build(store: Store, image: Image) -> tuple[BuiltImage, list[str]]:
+    """Build `image` with a fresh builder (nothing remembered in memory); return it and its log."""
+    blobs = Blobs()
+    lines: list[str] = []
+
+    async def go() -> BuiltImage:
+        spec = await image.to_proto(blobs)  # type: ignore[arg-type]
+        return await ImageBuilder(store).ensure(spec, blobs.download_blob, lines.append)
+
+    return asyncio.run(go()), lines
+
+
+def run(built: BuiltImage, command: str) -> str:
+    """Run `command` in a fresh container root of `built`; its output."""
+    root = ImageRoot(built, Path("/nonexistent"))
+    merged = root.mount("test")
+    try:
+        out: list[str] = []
+        code, _ = run_in_root(merged, command, built.state.env, built.state.workdir, out.append, 10)
+        assert code == 0, out
+        return "\n".join(out)
+    finally:
+        root.release()
+
+
+@pytest.fixture(scope="session")
+def local_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("local")
+    (d / "config.txt").write_text("copied file\n")
+    (d / "tree" / "sub").mkdir(parents=True)
+    (d / "tree" / "a.txt").write_text("a\n")
+    (d / "tree" / "sub" / "b.txt").write_text("b\n")
+    (d / "tree" / "skip.log").write_text("ignored\n")
+    return d
+
+
+@pytest.fixture(scope="session")
+def full_image(local_files: Path) -> Image:
+    return (
+        Image.debian_slim()
+        .apt_install("jq")
+        .pip_install("six")
+        .run_commands("echo from-run > /run.txt", "jq --version > /jq-version.txt")
+        .env({"STAGE": "built"})
+        .workdir("/srv/work")
+        .run_commands("pwd > here.txt; echo $STAGE > stage.txt")
+        .add_local_file(local_files / "config.txt", "/etc/app/config.txt", copy=True)
+        .add_local_dir(local_files / "tree", "/opt/tree", copy=True, ignore=["*.log"])
+        .add_local_dir(local_files / "tree", "/mnt/tree")
+    )
+
+
+@pytest.fixture(scope="session")
+def full_build(store: Store, full_image: Image) -> Iterator[tuple[BuiltImage, list[str]]]:
+    yield build(store, full_image)
+
+
+def test_steps_apply_in_the_image(full_build: tuple[BuiltImage, list[str]]) -> None:
+    built, _ = full_build
+    out = run(built, "python3 -c 'import six, sys; print(six.__version__, six.__file__, sys.version_info[:2])'")
+    assert "/usr/local/lib/python3.11/dist-packages/six.py" in out and "(3, 11)" in out
+    assert run(built, "cat /run.txt /jq-version.txt").splitlines() == ["from-run", "jq-1.6"]
+    # env and workdir apply to the steps after them, and to containers.
+    assert run(built, "cat /srv/work/here.txt /srv/work/stage.txt").splitlines() == ["/srv/work", "built"]
+    assert built.state.env["STAGE"] == "built" and built.state.workdir == "/srv/work"
+    assert run(built, "cat /etc/app/config.txt") == "copied file"
+    assert run(built, "cd /opt/tree && find . -type f | sort").splitlines() == ["./a.txt", "./sub/b.txt"]
+    # Without copy=True the directory is not in any layer: it is bound when containers start.
+    assert run(built, "test -e /mnt/tree && echo present || echo absent") == "absent"
+    [(source, remote)] = built.mounts
+    assert remote == "/mnt/tree" and (source / "sub" / "b.txt").read_text() == "b\n"
+
+
+def test_unchanged_image_is_not_rebuilt(
+    store: Store, full_image: Image, full_build: tuple[BuiltImage, list[str]]
+) -> None:
+    built, _ = full_build
+    before = {p: p.stat().st_mtime_ns for p in (store.root / "layers").iterdir()}
+    again, lines = build(store, full_image)
+    steps = [line for line in lines if line.startswith(("Base ", "Step "))]
+    assert len(steps) == 1 + len(full_image.steps)
+    assert all(line.endswith(("(cached)", "(mounted when containers start)")) for line in steps), lines
+    assert not any(line.startswith("  |") for line in lines)  # no command ran
+    assert {p: p.stat().st_mtime_ns for p in (store.root / "layers").iterdir()} == before
+    assert again.layers == built.layers and again.image_id == built.image_id
+
+
+def test_shared_prefix_reuses_layers(store: Store, full_build: tuple[BuiltImage, list[str]]) -> None:
+    """A different image with the same first step stores that step's layer once."""
+    built, _ = full_build
+    other, lines = build(store, Image.debian_slim().apt_install("jq").env({"OTHER": "1"}))
+    assert other.layers[0] == built.layers[0]
+    assert any(line.startswith("Step 1/2: apt_install jq (cached)") for line in lines)
+
+
+def test_failed_step_leaves_no_layer_and_says_why(store: Store) -> None:
+    layers_before = set((store.root / "layers").iterdir())
+    with pytest.raises(StepError) as info:
+        build(store, Image.debian_slim().run_commands("echo making progress; echo broken-step >&2; exit 3"))
+    message = str(info.value)
+    assert "run_commands" in message and "exit code 3" in message
+    assert "command: echo making progress; echo broken-step >&2; exit 3" in message
+    assert "broken-step" in message  # the tail of its output
+    assert set((store.root / "layers").iterdir()) == layers_before
+    assert not any("broken-step" in " ".join(rec["steps"]) for rec in store.records())  # not listed
+    assert not [p for p in (store.root / "tmp").iterdir() if "broken" in p.name]
+    assert list((store.root / "tmp").iterdir()) == []
+
+
+def test_pip_failure_names_the_package(store: Store) -> None:
+    with pytest.raises(StepError, match="pip_install nano-modal-no-such-package-x7"):
+        build(store, Image.debian_slim().pip_install("nano-modal-no-such-package-x7"))
+
+
+def test_image_list_rm_and_prune(store: Store, full_build: tuple[BuiltImage, list[str]]) -> None:
+    built, _ = full_build
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cli = [sys.executable, "-m", "nano_modal.cli", "image"]
+    listed = subprocess.run([*cli, "list", "--json"], env=env, capture_output=True, text=True, check=True).stdout
+    rows = {row["image_id"]: row for row in json.loads(listed)}
+    assert rows[built.image_id]["base"].startswith("debian bookworm")
+    assert rows[built.image_id]["size"] > 0
+    # A throwaway image: removing its record and pruning frees its own layer, not shared ones.
+    throwaway, _ = build(store, Image.debian_slim().run_commands("echo throwaway > /t.txt"))
+    own_layer = throwaway.layers[-1].parent
+    rm = subprocess.run([*cli, "rm", throwaway.image_id], env=env, capture_output=True, text=True)
+    assert rm.returncode == 0, rm.stderr
+    assert own_layer.exists()  # rm forgets the image; prune frees what nothing uses
+    prune = subprocess.run([*cli, "prune"], env=env, capture_output=True, text=True, check=True)
+    assert not own_layer.exists() and "freed" in prune.stdout
+    assert all(layer.exists() for layer in built.layers)
+    missing = subprocess.run([*cli, "rm", "im-000000000000000000000000"], env=env, capture_output=True, text=True)
+    assert missing.returncode != 0 and "no image im-000000000000000000000000" in missing.stderr
+
+
+DRIVER = """
+import json
+from tests.apps import image_app as a
+
+with a.app.run(show_logs=True):
+    out = {"where": a.where.remote(), "host": a.host.remote(), "secret": a.built_with_secret.remote()}
+    out["run_function"] = a.built_by_function.remote()
+    try:
+        a.broken.remote()
+    except Exception as exc:
+        out["broken"] = f"{type(exc).__name__}: {exc}"
+print("RESULT " + json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("runtime", ["bwrap", "gvisor"])
+def test_functions_run_in_their_image(runtime: str, isolated_cluster: object, tmp_path: Path) -> None:
+    require(runtime)
+    cluster: Cluster = isolated_cluster(runtime)  # type: ignore[operator]
+    result = run_script(tmp_path, DRIVER, env=cluster.env(), timeout=600)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.split("RESULT ", 1)[1])
+    where = out["where"]
+    assert where["six_file"] == "/usr/local/lib/python3.11/dist-packages/six.py"
+    assert where["executable"] == "/usr/bin/python3" and where["version"] == "3.11"
+    assert where["debian"].startswith("12.")
+    assert where["mode"] == "test" and where["cwd"] == "/srv/app"
+    assert where["mounted"] == ["one.txt", "two.txt"] and where["root_writable"] is True
+    # Without image= a function runs on the worker's own Python, as before.
+    assert out["host"] == os.path.realpath(sys.executable)
+    assert "run_commands echo about to fail; exit 7" in out["broken"] and "about to fail" in out["broken"]
+    assert out["secret"] == {"file": "token=s3cr3t", "env": None}
+    assert out["run_function"] == "42 bytes by /usr/bin/python3"  # ran in the image, at build time
+    # The build log reached the caller's terminal.
+    assert "Step 1/4: pip_install six" in result.stderr
+
+
+def test_roots_left_by_a_dead_worker_are_unmounted(tmp_path: Path) -> None:
+    from nano_modal.worker.images.overlay import mount_overlay
+    from nano_modal.worker.images.rootfs import SCRATCH_PREFIX, sweep_mounts
+
+    for lower in ("a", "b"):
+        (tmp_path / lower).mkdir()
+    (tmp_path / "a" / "f").write_text("x")
+    dead = Path(tempfile.gettempdir()) / f"{SCRATCH_PREFIX}999999999-ta-test-"  # no such pid
+    alive = Path(tempfile.gettempdir()) / f"{SCRATCH_PREFIX}{os.getpid()}-ta-test-"
+    for scratch in (dead, alive):
+        mount_overlay([tmp_path / "a", tmp_path / "b"], scratch / "merged")
+    try:
+        sweep_mounts()
+        assert not dead.exists()
+        assert (alive / "merged" / "f").read_text() == "x"  # a live worker's container keeps its root
+    finally:
+        for scratch in (dead, alive):
+            subprocess.run(["umount", str(scratch / "merged")], capture_output=True, check=False)
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_concurrent_starts_of_one_image_build_it_once(store: Store) -> None:
+    """Containers of an image starting together wait for the one build (the worker's lock)."""
+    image = Image.debian_slim().run_commands(f"echo {os.urandom(8).hex()} > /unique.txt")  # never cached
+    blobs = Blobs()
+    lines: list[str] = []
+
+    async def go() -> list[BuiltImage]:
+        spec = await image.to_proto(blobs)  # type: ignore[arg-type]
+        builder = ImageBuilder(store)
+        return list(await asyncio.gather(*(builder.ensure(spec, blobs.download_blob, lines.append) for _ in range(3))))
+
+    first, *others = asyncio.run(go())
+    assert all(built is first for built in others)
+    assert len([line for line in lines if line.startswith("Step 1/1: run_commands")]) == 1, lines
+    store.remove_record(first.image_id)  # a one-off: the next prune frees it
+
+
+def test_uv_pip_install_falls_back_to_pip_and_says_so(store: Store) -> None:
+    fresh = {"FRESH": os.urandom(8).hex()}  # a new parent: the step really runs
+    built, lines = build(store, Image.debian_slim().env(fresh).uv_pip_install("six"))
+    assert any("uv is not in the image: installing with pip" in line for line in lines), lines
+    assert run(built, "python3 -c 'import six; print(six.__file__)'").endswith("dist-packages/six.py")
+    store.remove_record(built.image_id)  # a one-off: the next prune frees it
