@@ -228,8 +228,8 @@ class Sandbox:
         default that function's app, the only one whose sandboxes it may see). With
         `entrypoint_args` it runs that command and finishes when it exits; without, it stays up
         until `timeout` (seconds, at most 24 h) or `terminate()`. `idle_timeout` ends it after
-        that long with no command running and no input or output. `image` travels like a
-        function's (applied once workers build images); `snapshot_filesystem` is not there yet.
+        that long with no command running and no input or output. `image` is built and used
+        as for a function (the sandbox runs in its root filesystem, on its Python).
 
             sb = Sandbox.create("python", "-c", "print(1)", app=app, timeout=60)
             sb.wait()
@@ -257,6 +257,8 @@ class Sandbox:
         definition.secret_ids.extend(await resolve_secrets(secrets))
         definition.volume_mounts.extend(await resolve_mounts(volumes or {}))
         client = await Client.get()
+        if image is not None:  # built by the worker, as for a function; the agent runs on its Python
+            definition.image.CopyFrom(await image.to_proto(client))
         request = api_pb2.SandboxCreateRequest(
             app_id=app_id or "",
             definition=definition,

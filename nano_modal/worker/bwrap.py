@@ -77,7 +77,7 @@ class BwrapRuntime(Runtime):
             args += ["--bind", bind.source, bind.dest]
         if link is not None:
             args += ["--ro-bind", str(link.dir), RPC_DIR]
-        return [*args, "--chdir", cfg.image.image.state.workdir, "--", *cfg.image.argv()]
+        return [*args, "--chdir", cfg.image.image.state.workdir, "--", *cfg.image.argv(cfg.python_args)]
 
     async def start(self, cfg: ContainerConfig) -> asyncio.subprocess.Process:
         if self.bwrap is None:

@@ -79,7 +79,7 @@ class GVisorRuntime(Runtime):
         if cfg.image is None:
             binds = [(item.source, item.dest, "ro") for item in view if isinstance(item, Mount)]
         else:  # the image's own root (mounted by start()), the SDK and the mounted files on top
-            root, args, env = str(cfg.image.merged), cfg.image.argv(), cfg.image.env(env)
+            root, args, env = str(cfg.image.merged), cfg.image.argv(cfg.python_args), cfg.image.env(env)
             cwd = cfg.image.image.state.workdir
             binds = [("/etc/resolv.conf", "/etc/resolv.conf", "ro")]
             binds += [(source, dest, "ro") for source, dest in cfg.image.binds()]

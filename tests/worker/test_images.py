@@ -199,6 +199,7 @@ def test_image_list_rm_and_prune(store: Store, full_build: tuple[BuiltImage, lis
 
 DRIVER = """
 import json
+import nano_modal
 from tests.apps import image_app as a
 
 with a.app.run(show_logs=True):
@@ -208,6 +209,11 @@ with a.app.run(show_logs=True):
         a.broken.remote()
     except Exception as exc:
         out["broken"] = f"{type(exc).__name__}: {exc}"
+    sb = nano_modal.Sandbox.create(app=a.app, image=a.image)  # a sandbox in the same image
+    probe = sb.exec("sh", "-c", "cat /etc/debian_version; python3 -c 'import six; print(six.__file__)'; pwd")
+    out["sandbox"] = probe.stdout.read().split()
+    probe.wait()
+    sb.terminate()
 print("RESULT " + json.dumps(out))
 """
 
@@ -230,6 +236,8 @@ def test_functions_run_in_their_image(runtime: str, isolated_cluster: object, tm
     assert "run_commands echo about to fail; exit 7" in out["broken"] and "about to fail" in out["broken"]
     assert out["secret"] == {"file": "token=s3cr3t", "env": None}
     assert out["run_function"] == "42 bytes by /usr/bin/python3"  # ran in the image, at build time
+    debian, six_file, cwd = out["sandbox"]
+    assert debian.startswith("12.") and six_file == where["six_file"] and cwd == "/srv/app"
     # The build log reached the caller's terminal.
     assert "Step 1/4: pip_install six" in result.stderr
 

@@ -83,5 +83,13 @@ class ImageRoot:
         out["PYTHONPATH"] = f"{config.IMAGE_SDK_DIR}:/root"
         return out
 
-    def argv(self) -> list[str]:
-        return [self.image.state.python, "-c", BOOTSTRAP]
+    def argv(self, python_args: tuple[str, ...] = ()) -> list[str]:
+        """The function entrypoint, or (a sandbox) the given arguments of the image's Python, with
+        paths into the worker's SDK turned into where the SDK is bound inside the image."""
+        if not python_args or python_args == ("-m", "nano_modal.container"):
+            return [self.image.state.python, "-c", BOOTSTRAP]
+        sdk = str(Path(SDK_ROOT) / "nano_modal")
+        inside = [
+            a.replace(sdk, f"{config.IMAGE_SDK_DIR}/nano_modal", 1) if a.startswith(sdk) else a for a in python_args
+        ]
+        return [self.image.state.python, *inside]
