@@ -33,6 +33,7 @@ from .exception import (
     SandboxTerminatedError,
     SandboxTimeoutError,
 )
+from .image import Image
 from .proto import api_pb2
 from .secret import resolve_secrets, validate_secrets
 from .volume import resolve_mounts, validate_mounts
@@ -442,6 +443,26 @@ class Sandbox:
             await self._builtin("write", path, mode[0], stdin=b"")  # create/truncate (x: fail if it exists)
             data = b""
         return FileIO(self, path, mode, data)
+
+    @twin
+    async def snapshot_filesystem(self, timeout: float = 55) -> Image:
+        """The sandbox's filesystem as it is now, as an image that new sandboxes and functions
+        can start from (`image=`). Needs a sandbox created with `image=` on an isolating runtime;
+        the image lives in the cache of the worker that ran the sandbox.
+
+        ```python
+        sb.exec("sh", "-c", "pip install six").wait()
+        image = sb.snapshot_filesystem()
+        sb2 = nano_modal.Sandbox.create(app=app, image=image)
+        ```
+        """
+        request = api_pb2.ContainerExecRequest(container_id=self.object_id, builtin="snapshot", timeout=timeout)
+        process: ContainerProcess[bytes] = ContainerProcess(await self._start(request), text=False)
+        out = await process.stdout._read()
+        err = await process.stderr._read()
+        if await process._wait_exit() != 0:
+            raise ExecutionError(f"snapshot of sandbox {self.object_id} failed: {err.decode(errors='replace')}")
+        return Image.from_id(out.decode().strip())
 
     @twin
     async def ls(self, path: str) -> builtins.list[str]:

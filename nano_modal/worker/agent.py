@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -200,7 +201,8 @@ class Agent:
             return
         running = RunningContainer(spec, proc, cfg, link=link, volumes=volumes)
         if spec.sandbox:
-            running.relay = asyncio.create_task(relay(self.client, spec.container_id, link))
+            snapshot = functools.partial(self.images.snapshot, cfg) if self.images is not None else None
+            running.relay = asyncio.create_task(relay(self.client, spec.container_id, link, snapshot=snapshot))
         self.containers[spec.container_id] = running
         running.task = asyncio.create_task(self._supervise(running))
 

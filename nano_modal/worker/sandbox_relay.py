@@ -19,7 +19,7 @@ import json
 import logging
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from .. import config
@@ -34,6 +34,7 @@ AGENT_SOCKET_ENV = SOCKET_ENV
 # How a sandbox's container starts: its Python, isolated (no site, no PYTHONPATH), the agent script.
 AGENT_ARGS = ("-I", "-S", AGENT_PATH)
 AGENT_SOCKET = "agent.sock"
+SNAPSHOT = "snapshot"  # the builtin the worker runs itself: Sandbox.snapshot_filesystem
 AGENT_CONNECT_TIMEOUT = 60.0  # seconds a sandbox's agent has to start and dial in
 ATTACH_TIMEOUT = 10.0  # ... and one a running function container starts for an exec
 KEEPALIVE_INTERVAL = 5.0  # the server counts relay traffic as the sandbox's heartbeat
@@ -78,9 +79,14 @@ class AgentLink:
 
 
 async def relay(
-    client: Client, sandbox_id: str, link: AgentLink, connect_timeout: float = AGENT_CONNECT_TIMEOUT
+    client: Client,
+    sandbox_id: str,
+    link: AgentLink,
+    connect_timeout: float = AGENT_CONNECT_TIMEOUT,
+    snapshot: Callable[[], Awaitable[str]] | None = None,
 ) -> None:
-    """Copy messages between the sandbox's agent and the server until either side ends."""
+    """Copy messages between the sandbox's agent and the server until either side ends. The
+    `snapshot` builtin is the worker's own to run (the agent cannot see its root from outside)."""
     try:
         reader, writer = await asyncio.wait_for(asyncio.shield(link.connected), connect_timeout)
     except TimeoutError:  # e.g. a function that took SIGUSR2 for itself: say so, do not leave execs hanging
@@ -118,6 +124,9 @@ async def relay(
     tasks = [asyncio.create_task(from_agent()), asyncio.create_task(keepalive())]
     try:
         async for down in client.stub.bidi("SandboxRelay", requests()):
+            if down.builtin == SNAPSHOT:
+                tasks.append(asyncio.create_task(_snapshot(down.exec_id, snapshot, up)))
+                continue
             fields = {name: getattr(down, name) for name in DOWN_DEFAULTS}
             fields.update(argv=list(down.argv), env=dict(down.env))
             write_frame(writer, fields, down.stdin)
@@ -129,6 +138,25 @@ async def relay(
             task.cancel()
         with contextlib.suppress(Exception):
             writer.close()
+
+
+async def _snapshot(
+    exec_id: str,
+    snapshot: Callable[[], Awaitable[str]] | None,
+    up: asyncio.Queue[api_pb2.SandboxRelayUp | None],
+) -> None:
+    """Answer a snapshot request as a command would: the image id on stdout, or an error on stderr."""
+    try:
+        if snapshot is None:
+            raise RuntimeError("this container cannot be snapshotted: it is not a sandbox in an image")
+        fd, data, code = 1, (await snapshot()).encode(), 0
+    except Exception as exc:
+        log.warning("snapshot of %s failed: %s", exec_id, exc)
+        fd, data, code = 2, str(exc).encode(), 1
+    up.put_nowait(api_pb2.SandboxRelayUp(exec_id=exec_id, fd=fd, data=data))
+    for closed in (1, 2):
+        up.put_nowait(api_pb2.SandboxRelayUp(exec_id=exec_id, fd=closed, eof=True))
+    up.put_nowait(api_pb2.SandboxRelayUp(exec_id=exec_id, exited=True, exit_code=code))
 
 
 async def _one(message: api_pb2.SandboxRelayUp) -> AsyncIterator[api_pb2.SandboxRelayUp]:

@@ -213,7 +213,20 @@ with a.app.run(show_logs=True):
     probe = sb.exec("sh", "-c", "cat /etc/debian_version; python3 -c 'import six; print(six.__file__)'; pwd")
     out["sandbox"] = probe.stdout.read().split()
     probe.wait()
+    sb.exec("sh", "-c", "echo made here > /opt/made.txt && rm /etc/issue").wait()
+    snap = sb.snapshot_filesystem()
     sb.terminate()
+    sb2 = nano_modal.Sandbox.create(app=a.app, image=snap)  # starts from the snapshot
+    check = sb2.exec("sh", "-c", "cat /opt/made.txt; test -e /etc/issue && echo issue || echo no-issue")
+    out["snapshot"] = check.stdout.read().split()
+    check.wait()
+    sb2.terminate()
+    plain = nano_modal.Sandbox.create(app=a.app)  # no image: nothing to snapshot
+    try:
+        plain.snapshot_filesystem()
+    except Exception as exc:
+        out["plain_snapshot"] = f"{type(exc).__name__}: {exc}"
+    plain.terminate()
 print("RESULT " + json.dumps(out))
 """
 
@@ -238,6 +251,8 @@ def test_functions_run_in_their_image(runtime: str, isolated_cluster: object, tm
     assert out["run_function"] == "42 bytes by /usr/bin/python3"  # ran in the image, at build time
     debian, six_file, cwd = out["sandbox"]
     assert debian.startswith("12.") and six_file == where["six_file"] and cwd == "/srv/app"
+    assert out["snapshot"] == ["made", "here", "no-issue"]  # the new file, and the deletion, kept
+    assert "snapshot_filesystem needs a sandbox created with image=" in out["plain_snapshot"]
     # The build log reached the caller's terminal.
     assert "Step 1/4: pip_install six" in result.stderr
 

@@ -17,6 +17,7 @@ from ...serialization import serialize
 from ..base import ContainerConfig
 from .builder import ImageBuilder
 from .rootfs import ImageRoot, sweep_mounts
+from .snapshot import snapshot
 from .steps import StepError
 from .venv import prepare_venv
 
@@ -37,6 +38,12 @@ class WorkerImages:
             self._builder = ImageBuilder()
             sweep_mounts()
         return self._builder
+
+    async def snapshot(self, cfg: ContainerConfig) -> str:
+        """The container's filesystem changes as a new image (Sandbox.snapshot_filesystem)."""
+        if not isinstance(cfg.image, ImageRoot):
+            raise InvalidError("snapshot_filesystem needs a sandbox created with image= on an isolating runtime")
+        return await asyncio.to_thread(snapshot, self.builder.store, cfg.image, cfg.container_id)
 
     async def prepare(self, spec: api_pb2.ContainerSpec, cfg: ContainerConfig, runtime: str) -> None:
         """Build the container's image if needed and point `cfg` at it: a root filesystem for

@@ -1,0 +1,51 @@
+"""`Sandbox.snapshot_filesystem()`: a sandbox's writable layer becomes an image of its own.
+
+A container in an image writes into the upper directory of its private overlay
+(rootfs.ImageRoot). The snapshot copies that directory, whiteouts included (overlayfs
+records deletions as 0:0 character devices, which keep their meaning when the copy is a
+lower layer), into a new layer on top of the image's chain, and records the result as an
+image: `Image.from_id(...)` starts new sandboxes and functions from it on this worker.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import time
+
+from ...exception import InvalidError
+from .rootfs import ImageRoot
+from .store import Store, digest, du
+
+
+def snapshot(store: Store, root: ImageRoot, container_id: str) -> str:
+    """Copy the container's changes into a layer; returns the new image's id."""
+    if root.scratch is None:
+        raise InvalidError(f"{container_id} has no root filesystem of its own to snapshot")
+    record_path = store.root / "records" / f"{root.image.image_id}.json"
+    if not record_path.exists():
+        raise InvalidError(f"the image of {container_id} ({root.image.image_id}) is no longer on this worker")
+    record = json.loads(record_path.read_text())
+    parent = record["layers"][-1] if record["layers"] else record["base"]["key"]
+    key = digest("snapshot", parent, container_id, secrets.token_hex(8))  # every snapshot is a new layer
+    layer = store.layer_dir(key)
+    with store.staging(layer) as tmp:
+        # cp -a keeps owners, modes, links and the whiteout devices (the worker runs as root).
+        subprocess.run(["cp", "-a", str(root.scratch / "upper"), str(tmp / "diff")], check=True, capture_output=True)
+        store.write_json(
+            tmp / "layer.json",
+            {"parent": parent, "step": f"snapshot of {container_id}", "state": record["state"], "size": du(tmp)},
+        )
+    image_id = "im-" + key[:24]
+    store.write_json(
+        store.root / "records" / f"{image_id}.json",
+        {
+            **record,
+            "image_id": image_id,
+            "steps": [*record["steps"], f"snapshot_filesystem of {container_id}"],
+            "layers": [*record["layers"], key],
+            "last_used": time.time(),
+        },
+    )
+    return image_id
