@@ -101,14 +101,17 @@ class _Stub:
         host = fast_lane_host(self.server_url)
         self.fast = FastLane(host, port, self._token) if port and host and fast_lane_enabled() else None
 
-    def _fail_over(self) -> None:
-        """Move to the next server address (with one address, gRPC reconnects by itself)."""
+    def _fail_over(self, failed_url: str) -> None:
+        """Move on from `failed_url` to the next server address, unless a concurrent call already
+        did (with one address, gRPC reconnects by itself)."""
         self.fast = None  # until the next Hello says where that server's fast lane is
-        if len(self._urls) > 1:
+        if len(self._urls) > 1 and self.server_url == failed_url:
             old = self.channel
             self._current = (self._current + 1) % len(self._urls)
             self._connect()
-            asyncio.get_running_loop().create_task(old.close(None))
+            # Not closed now: closing a channel cancels the calls still on it (other tasks' polls).
+            loop = asyncio.get_running_loop()
+            loop.call_later(config.RECONNECT_TIMEOUT, lambda: loop.create_task(old.close(None)))
 
     async def _hello_again(self) -> None:
         """After a reconnection: find the (possibly other) server's fast lane."""
@@ -130,6 +133,7 @@ class _Stub:
             backoff = 0.1
             lost = False
             while True:
+                url = self.server_url
                 try:
                     if self.fast is not None and name in UNARY_METHODS:
                         try:
@@ -149,7 +153,7 @@ class _Stub:
                             error.args = (f"{error.args[0]} (still unreachable after {config.RECONNECT_TIMEOUT:g}s)",)
                         raise error from None
                 lost = True
-                self._fail_over()
+                self._fail_over(url)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
@@ -248,7 +252,7 @@ class Client:
             except ConnectionError:
                 if len(self.server_urls) == 1 or self.server_url == self.server_urls[-1]:
                     raise
-                self.stub._fail_over()
+                self.stub._fail_over(self.server_url)
         assert response is not None
         if response.protocol_version != config.PROTOCOL_VERSION:
             raise ExecutionError(

@@ -1,78 +1,166 @@
-"""deploy/: the systemd units and the Compose file parse, and their command lines are real ones."""
+"""Deployments: versions, lookup by name from other processes, rollback, stop, schedules, logs."""
 
 from __future__ import annotations
 
-import configparser
-import shlex
-import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 
-import pytest
-import yaml
+from tests.conftest import Cluster
+from tests.helpers import wait_for
 
-from nano_modal.server.main import build_parser as server_parser
-from nano_modal.worker.main import build_parser as worker_parser
+APP_SOURCE = """
+import time
+import nano_modal
 
-DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
-UNITS = ["nano-modal-server.service", "nano-modal-worker@.service"]
-
-
-def _exec_start(unit: str) -> list[str]:
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    parser.read(DEPLOY / "systemd" / unit)
-    return shlex.split(parser["Service"]["ExecStart"])
+app = nano_modal.App("{name}")
+VERSION = {version}
 
 
-def _parse(argv: list[str]) -> None:
-    """`nano-modal server|worker ...` as the CLI would parse it (SystemExit on a bad option)."""
-    command, *args = argv
-    {"server": server_parser, "worker": worker_parser}[command]().parse_args(args)
+@app.function()
+def which(x: int) -> tuple[int, int]:
+    print("serving", x)
+    return VERSION, x
 
 
-@pytest.mark.parametrize("unit", UNITS)
-def test_unit_command_lines_parse(unit: str) -> None:
-    argv = _exec_start(unit)
-    assert argv[0] == "/usr/local/bin/nano-modal"
-    _parse(argv[1:])
+@app.function()
+def slow(seconds: float) -> int:
+    time.sleep(seconds)
+    return VERSION
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
-@pytest.mark.parametrize("unit", UNITS)
-def test_units_verify(unit: str, tmp_path: Path) -> None:
-    installed = shutil.which("nano-modal")
-    assert installed, "the nano-modal command is not installed (pip install -e .)"
-    # verify checks that ExecStart exists: point it at this machine's nano-modal.
-    text = (DEPLOY / "systemd" / unit).read_text().replace("/usr/local/bin/nano-modal", installed)
-    path = tmp_path / unit.replace("@.", "@1.")
-    path.write_text(text)
-    result = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True)
-    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+@app.cls()
+class Scaler:
+    factor: int = nano_modal.parameter(default=2)
+
+    @nano_modal.method()
+    def scale(self, x: int) -> int:
+        return x * self.factor * VERSION
+"""
 
 
-def test_compose_file() -> None:
-    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    services = compose["services"]
-    assert set(services) == {"postgres", "server", "worker"}
-    server, worker = services["server"], services["worker"]
-    _parse(server["command"])
-    _parse(worker["command"])
-    assert server["environment"]["NANO_MODAL_STORE"].startswith("postgresql://")
-    assert worker["environment"]["NANO_MODAL_SERVER_URL"] == "server:50051"
-    assert "50051:50051" in server["ports"]
-    assert "deploy" not in server or server["deploy"].get("replicas", 1) == 1  # one server per database
-    assert (DEPLOY / server["build"]["dockerfile"].removeprefix("deploy/")).exists()
+def cli(cluster: Cluster, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nano_modal.cli", *args],
+        env=cluster.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=check,
+    )
 
 
-@pytest.mark.skipif(
-    subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0
-    if shutil.which("docker")
-    else True,
-    reason="docker compose is not installed",
-)
-def test_compose_config() -> None:
-    env = {"NANO_MODAL_TOKEN": "test", "PATH": "/usr/bin:/bin:/usr/local/bin"}
+def python(cluster: Cluster, code: str) -> str:
     result = subprocess.run(
-        ["docker", "compose", "-f", str(DEPLOY / "compose.yaml"), "config", "-q"], env=env, capture_output=True
+        [sys.executable, "-c", code], env=cluster.env(), capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def write_app(path: Path, name: str, version: int) -> Path:
+    path.write_text(APP_SOURCE.format(name=name, version=version))
+    return path
+
+
+def test_deploy_lookup_redeploy_rollback_stop(cluster: Cluster, tmp_path: Path) -> None:
+    source = write_app(tmp_path / "versioned.py", "deploy-test", 1)
+    out = cli(cluster, "deploy", str(source), "--tag", "first").stdout
+    assert "deployed deploy-test as v1" in out
+    call = "import nano_modal; print(nano_modal.Function.from_name('deploy-test', 'which').remote(5))"
+    assert python(cluster, call) == "(1, 5)"
+    cls_call = "import nano_modal; print(nano_modal.Cls.from_name('deploy-test', 'Scaler')(factor=3).scale.remote(2))"
+    assert python(cluster, cls_call) == "6"
+
+    # A call in flight when v2 lands finishes on v1; new calls get v2.
+    in_flight = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import nano_modal; print(nano_modal.Function.from_name('deploy-test', 'slow').remote(3))",
+        ],
+        env=cluster.env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.5)
+    write_app(source, "deploy-test", 2)
+    assert "as v2" in cli(cluster, "deploy", str(source), "--tag", "second").stdout
+    assert python(cluster, call) == "(2, 5)"
+    assert python(cluster, cls_call) == "12"
+    stdout, _ = in_flight.communicate(timeout=60)
+    assert stdout.strip() == "1"
+
+    history = cli(cluster, "app", "history", "deploy-test").stdout
+    assert "v1" in history and "v2" in history and "second" in history
+    assert "now at v3" in cli(cluster, "app", "rollback", "deploy-test", "v1").stdout
+    assert python(cluster, call) == "(1, 5)"
+
+    listed = cli(cluster, "app", "list").stdout
+    assert "deploy-test" in listed and "deployed" in listed
+    logs = cli(cluster, "app", "logs", "deploy-test").stdout
+    assert "serving 5" in logs
+
+    cli(cluster, "app", "stop", "deploy-test")
+    missing = subprocess.run(
+        [sys.executable, "-c", call], env=cluster.env(), capture_output=True, text=True, timeout=60
+    )
+    assert missing.returncode != 0
+    assert "NotFoundError" in missing.stderr and "deploy-test" in missing.stderr
+
+
+def test_lookup_errors_name_what_is_missing(cluster: Cluster, tmp_path: Path) -> None:
+    source = write_app(tmp_path / "named.py", "lookup-test", 1)
+    cli(cluster, "deploy", str(source))
+    code = (
+        "import nano_modal\n"
+        "for app, fn in [('no-such-app', 'which'), ('lookup-test', 'no_such_fn')]:\n"
+        "    try:\n"
+        "        nano_modal.Function.from_name(app, fn).remote(1)\n"
+        "    except nano_modal.exception.NotFoundError as exc:\n"
+        "        print(exc)\n"
+    )
+    out = python(cluster, code)
+    assert "no deployed app named 'no-such-app'" in out
+    assert "has no function 'no_such_fn' (it has: Scaler, slow, which)" in out
+
+
+def test_deploying_a_broken_file_leaves_the_deployment_alone(cluster: Cluster, tmp_path: Path) -> None:
+    source = write_app(tmp_path / "stable.py", "stable-test", 1)
+    cli(cluster, "deploy", str(source))
+    source.write_text("def broken(:\n")
+    failed = cli(cluster, "deploy", str(source), check=False)
+    assert failed.returncode != 0 and "SyntaxError" in failed.stderr
+    call = "import nano_modal; print(nano_modal.Function.from_name('stable-test', 'which').remote(1))"
+    assert python(cluster, call) == "(1, 1)"
+
+
+def test_schedule_fires_on_deployed_app(cluster: Cluster, tmp_path: Path) -> None:
+    source = tmp_path / "scheduled.py"
+    source.write_text(
+        "import nano_modal\n"
+        "app = nano_modal.App('schedule-test')\n"
+        "@app.function(schedule=nano_modal.Period(seconds=1))\n"
+        "def tick():\n"
+        "    print('tick ran')\n"
+    )
+    cli(cluster, "deploy", str(source))
+    assert wait_for(lambda: cli(cluster, "app", "logs", "schedule-test").stdout.count("tick ran") >= 2, timeout=30)
+    logs = cli(cluster, "app", "logs", "schedule-test").stdout
+    assert "schedule: run for" in logs
+    cli(cluster, "app", "stop", "schedule-test")
+
+
+def test_invalid_cron_is_rejected_at_definition() -> None:
+    import pytest
+
+    import nano_modal
+    from nano_modal.exception import InvalidError
+
+    with pytest.raises(InvalidError, match="not a valid cron rule"):
+        nano_modal.Cron("every tuesday")
+    with pytest.raises(InvalidError, match="unknown timezone"):
+        nano_modal.Cron("* * * * *", timezone="Mars/Olympus")
+    with pytest.raises(InvalidError, match="must be positive"):
+        nano_modal.Period(seconds=0)

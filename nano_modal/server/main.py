@@ -164,7 +164,7 @@ async def _forget_old_calls(store: SqlStore) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line (deploy/ is checked against it by tests/test_deploy.py)."""
+    """The command line (deploy/ is checked against it by tests/test_deploy_recipes.py)."""
     parser = argparse.ArgumentParser(prog="nano-modal server", description="Run the nano-modal control plane.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=50051)

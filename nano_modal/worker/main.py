@@ -49,7 +49,7 @@ async def run_worker(server_url: str, token: str, runtime: str, block_network: b
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line (deploy/ is checked against it by tests/test_deploy.py)."""
+    """The command line (deploy/ is checked against it by tests/test_deploy_recipes.py)."""
     parser = argparse.ArgumentParser(prog="nano-modal worker", description="Run containers for a nano-modal server.")
     parser.add_argument("--server", default=os.environ.get(config.ENV_SERVER_URL), help="host:port of the server")
     parser.add_argument("--token", default=None, help=f"admin token (default: ${config.ENV_TOKEN} or the config file)")
