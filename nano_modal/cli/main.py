@@ -85,11 +85,12 @@ def shell(
     func_ref: str = typer.Argument(None, help="path.py::function: open the shell set up like its containers"),
     cmd: str = typer.Option(None, "--cmd", "-c", help="run this command (sh -c) instead of an interactive shell"),
     pty: bool = typer.Option(None, "--pty/--no-pty", help="default: a pty for an interactive shell on a terminal"),
+    image: str = typer.Option(None, "--image", help="a registry image to open the shell in (instead of a function)"),
 ) -> None:
-    """A shell in a sandbox with a function's secrets, resources and image (or a bare one)."""
+    """A shell in a sandbox with a function's secrets, resources and image, or in --image (or a bare one)."""
     from .shell import shell as open_shell
 
-    raise typer.Exit(open_shell(func_ref, cmd, pty))
+    raise typer.Exit(open_shell(func_ref, cmd, pty, image))
 
 
 @cli.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})

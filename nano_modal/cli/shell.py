@@ -1,4 +1,5 @@
-"""`nano-modal shell [path.py::function]`: a shell in a sandbox set up like that function's containers."""
+"""`nano-modal shell [path.py::function | --image REF]`: a shell in a sandbox set up like that
+function's containers, or in a registry image."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ..app import App
 from ..cls import Cls
 from ..exception import Error
 from ..functions import Function
+from ..image import Image
 from ..sandbox import Sandbox
 from .apps import console
 from .container import attach
@@ -33,8 +35,12 @@ def _target(ref: str) -> tuple[App, FunctionOptions]:
     return app, options
 
 
-def shell(ref: str | None, cmd: str | None, pty: bool | None) -> int:
+def shell(ref: str | None, cmd: str | None, pty: bool | None, image_ref: str | None = None) -> int:
+    if ref and image_ref:
+        raise click.UsageError("give a function (path.py::NAME) or --image, not both")
     app, options = _target(ref) if ref else (App("nano-modal-shell"), FunctionOptions())
+    if image_ref:  # a registry image (or oci:/path, docker-archive:/path.tar), as Image.from_registry takes
+        options.image = Image.from_registry(image_ref)
     use_pty = (cmd is None and sys.stdin.isatty()) if pty is None else pty
     argv = ["sh", "-c", cmd] if cmd is not None else ["bash", "-i"] if use_pty else ["bash"]
     try:

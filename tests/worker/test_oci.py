@@ -14,6 +14,7 @@ import secrets
 import shutil
 import stat
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -386,3 +387,25 @@ def test_registry_over_tls(image: Image, tmp_path: Path, monkeypatch: pytest.Mon
         assert not any("plain HTTP" in line for line in log), log
     finally:
         registry.stop()
+
+
+def test_shell_in_an_oci_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`nano-modal shell --image REF`: a shell in a sandbox in that image (here an OCI layout)."""
+    require("bwrap")
+    layout = write_oci_layout(make_python_image(), tmp_path / "layout")
+    monkeypatch.setenv("NANO_MODAL_IMAGES_DIR", str(tmp_path / "images"))
+    token = secrets.token_urlsafe(16)
+    server, url = start_server(tmp_path, token)
+    worker = start_worker(url, token, tmp_path / "worker.log", "--runtime", "bwrap")
+    try:
+        env = {**os.environ, "NANO_MODAL_SERVER_URL": url, "NANO_MODAL_TOKEN": token}
+        probe = "echo from=$FROM_IMAGE cwd=$(pwd); python3 -c 'import sys; print(sys.executable)'"
+        shell = [sys.executable, "-m", "nano_modal.cli", "shell", "--image", f"oci:{layout}", "--cmd", probe]
+        done = subprocess.run(shell, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "from=yes cwd=/srv" in done.stdout and "/usr/bin/python3" in done.stdout
+        both = subprocess.run([*shell[:4], "x.py::f", *shell[4:]], env=env, capture_output=True, text=True)
+        assert both.returncode != 0 and "not both" in both.stdout + both.stderr
+    finally:
+        stop(worker)
+        stop(server)
