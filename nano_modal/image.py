@@ -78,6 +78,8 @@ class Step:
     options: tuple[tuple[str, str], ...] = ()
     # nano_modal.Secret objects whose variables the step runs with (not part of the cache key)
     secrets: tuple[Any, ...] = field(default=(), compare=False)
+    # run_function: (mount path, nano_modal.Volume) pairs it sees while it runs (not part of the cache key)
+    volumes: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
 
 def local_python() -> str:
@@ -319,14 +321,20 @@ class Image:
         raw_f: Callable[..., Any],
         *,
         secrets: Sequence[Any] = (),
+        volumes: dict[str, Any] | None = None,
         args: Sequence[Any] = (),
         kwargs: dict[str, Any] | None = None,
     ) -> Image:
         """Call `raw_f(*args, **kwargs)` inside the image at build time (e.g. to download model
         weights into it); what it writes becomes a layer. It travels pickled by value, so the
-        image's Python must be the client's; its code and arguments are part of the cache key."""
+        image's Python must be the client's; its code and arguments are part of the cache key.
+        `volumes` are mounted while it runs, and what it writes to them is committed after."""
         if is_remote():
             return self
+        if volumes:
+            from .volume import validate_mounts
+
+            validate_mounts(volumes, "run_function")
         if self.base_kind == "debian" and self.python_version != local_python():
             raise InvalidError(
                 f"run_function: the image has Python {self.python_version} but this client runs "
@@ -344,7 +352,8 @@ class Image:
             if by_value:
                 cloudpickle.unregister_pickle_by_value(module)
         name = getattr(raw_f, "__qualname__", repr(raw_f))
-        return self._with(Step("run_function", (name, base64.b64encode(payload).decode()), (), _secrets(secrets)))
+        step = Step("run_function", (name, base64.b64encode(payload).decode()), (), _secrets(secrets))
+        return self._with(dataclasses.replace(step, volumes=tuple(sorted((volumes or {}).items()))))
 
     @contextlib.contextmanager
     def imports(self) -> Iterator[None]:
@@ -376,6 +385,10 @@ class Image:
                 from .secret import resolve_secrets
 
                 proto.secret_ids.extend(await resolve_secrets(step.secrets))
+            if step.volumes:
+                from .volume import resolve_mounts
+
+                proto.volume_mounts.extend(await resolve_mounts(dict(step.volumes)))
             if step.kind == "run_function":  # the pickle travels as a blob, named by its hash
                 payload = base64.b64decode(step.args[1])
                 proto.content_hash = hashlib.sha256(payload).hexdigest()

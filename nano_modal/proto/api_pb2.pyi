@@ -381,7 +381,7 @@ class ImageBase(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., python_version: _Optional[str] = ..., ref: _Optional[str] = ..., secret_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ImageStep(_message.Message):
-    __slots__ = ("kind", "args", "options", "blob_id", "content_hash", "secret_ids")
+    __slots__ = ("kind", "args", "options", "blob_id", "content_hash", "secret_ids", "volume_mounts")
     class OptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -395,13 +395,15 @@ class ImageStep(_message.Message):
     BLOB_ID_FIELD_NUMBER: _ClassVar[int]
     CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
     SECRET_IDS_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_MOUNTS_FIELD_NUMBER: _ClassVar[int]
     kind: str
     args: _containers.RepeatedScalarFieldContainer[str]
     options: _containers.ScalarMap[str, str]
     blob_id: str
     content_hash: str
     secret_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, kind: _Optional[str] = ..., args: _Optional[_Iterable[str]] = ..., options: _Optional[_Mapping[str, str]] = ..., blob_id: _Optional[str] = ..., content_hash: _Optional[str] = ..., secret_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    volume_mounts: _containers.RepeatedCompositeFieldContainer[VolumeMount]
+    def __init__(self, kind: _Optional[str] = ..., args: _Optional[_Iterable[str]] = ..., options: _Optional[_Mapping[str, str]] = ..., blob_id: _Optional[str] = ..., content_hash: _Optional[str] = ..., secret_ids: _Optional[_Iterable[str]] = ..., volume_mounts: _Optional[_Iterable[_Union[VolumeMount, _Mapping]]] = ...) -> None: ...
 
 class ImageStepSecrets(_message.Message):
     __slots__ = ("step", "env")

@@ -77,3 +77,23 @@ with_function = nano_modal.Image.debian_slim().run_function(_download, args=("we
 @app.function(image=with_function)
 def built_by_function() -> str:
     return Path("/opt/weights.bin").read_text()
+
+
+# A build step that sees a volume: it reads what the test put there and leaves a note in it.
+cache = nano_modal.Volume.from_name("image-app-build-cache", create_if_missing=True)
+
+
+def _from_volume(nonce: str) -> None:
+    Path("/opt/from-volume.txt").write_text(Path("/cache/seed.txt").read_text())
+    Path("/cache/written-at-build.txt").write_text(f"the build was here {nonce}")
+
+
+# A build step runs once per image cache: the test's nonce makes it run in each test run.
+with_volume = nano_modal.Image.debian_slim().run_function(
+    _from_volume, volumes={"/cache": cache}, kwargs={"nonce": os.environ.get("IMAGE_APP_NONCE", "")}
+)
+
+
+@app.function(image=with_volume)
+def built_with_volume() -> dict[str, object]:
+    return {"layer": Path("/opt/from-volume.txt").read_text(), "mounted": Path("/cache").exists()}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -199,11 +200,20 @@ def test_image_list_rm_and_prune(store: Store, full_build: tuple[BuiltImage, lis
 
 DRIVER = """
 import json
+import time
+from pathlib import Path
 import nano_modal
 from tests.apps import image_app as a
 
+seed = Path("seed.txt")
+seed.write_text("seed-" + str(time.time()))
+with a.cache.batch_upload(force=True) as batch:
+    batch.put_file(seed, "/seed.txt")
 with a.app.run(show_logs=True):
     out = {"where": a.where.remote(), "host": a.host.remote(), "secret": a.built_with_secret.remote()}
+    out["seed"] = seed.read_text()
+    out["volume"] = a.built_with_volume.remote()
+    out["volume_note"] = b"".join(a.cache.read_file("written-at-build.txt")).decode()
     out["run_function"] = a.built_by_function.remote()
     try:
         a.broken.remote()
@@ -235,7 +245,8 @@ print("RESULT " + json.dumps(out))
 def test_functions_run_in_their_image(runtime: str, isolated_cluster: object, tmp_path: Path) -> None:
     require(runtime)
     cluster: Cluster = isolated_cluster(runtime)  # type: ignore[operator]
-    result = run_script(tmp_path, DRIVER, env=cluster.env(), timeout=600)
+    nonce = secrets.token_hex(4)
+    result = run_script(tmp_path, DRIVER, env={**cluster.env(), "IMAGE_APP_NONCE": nonce}, timeout=600)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout.split("RESULT ", 1)[1])
     where = out["where"]
@@ -249,6 +260,9 @@ def test_functions_run_in_their_image(runtime: str, isolated_cluster: object, tm
     assert "run_commands echo about to fail; exit 7" in out["broken"] and "about to fail" in out["broken"]
     assert out["secret"] == {"file": "token=s3cr3t", "env": None}
     assert out["run_function"] == "42 bytes by /usr/bin/python3"  # ran in the image, at build time
+    # run_function(volumes=): the step read the volume into its layer and its write was committed
+    assert out["volume"] == {"layer": out["seed"], "mounted": False}
+    assert out["volume_note"] == f"the build was here {nonce}"
     debian, six_file, cwd = out["sandbox"]
     assert debian.startswith("12.") and six_file == where["six_file"] and cwd == "/srv/app"
     assert out["snapshot"] == ["made", "here", "no-issue"]  # the new file, and the deletion, kept

@@ -10,6 +10,7 @@ and the layers below; upper: the new layer) in a bwrap sandbox (overlay.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ import sys
 import tarfile
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,9 @@ from .steps import RUN_FUNCTION_DIR, RUN_FUNCTION_FILE, StepError, apply_step, d
 from .store import BuiltImage, ImageState, Store, digest, du
 
 Log = Callable[[str], None]
+# Mounts a run_function step's volumes for as long as the step runs: yields (host dir, mount
+# path) pairs, commits what the step wrote when it ends well (service.py makes it).
+VolumeHook = Callable[[api_pb2.ImageStep], AbstractContextManager[list[tuple[Path, str]]]]
 BASE_RECIPE = (
     "minbase+python3,python3-pip,ca-certificates+updates,security v2"  # changing it rebuilds every debian base
 )
@@ -55,9 +60,11 @@ class ImageBuilder:
         fetch: Callable[[str], Any],
         log: Log,
         secrets: dict[int, dict[str, str]] | None = None,
+        volumes: VolumeHook | None = None,
     ) -> BuiltImage:
         """The built image for `spec`, building what is missing. `fetch(blob_id)` is awaited for
-        the files of add_local steps; `log` gets the build's progress (called from a thread)."""
+        the files of add_local steps; `log` gets the build's progress (called from a thread);
+        `volumes` mounts a run_function step's volumes (and commits them after it)."""
         async with self.lock(spec.image_id):
             known = self._built.get(spec.image_id)
             mounted = [source for source, _ in known.mounts] if known is not None else []
@@ -68,7 +75,7 @@ class ImageBuilder:
             for step in spec.steps:
                 if step.kind in ("add_local", "run_function"):
                     files[step.content_hash] = await self._local_files(step, fetch)
-            built = await asyncio.to_thread(self.build, spec, files, log, secrets or {})
+            built = await asyncio.to_thread(self.build, spec, files, log, secrets or {}, volumes)
             self._built[spec.image_id] = built
             return built
 
@@ -92,16 +99,26 @@ class ImageBuilder:
     # ------------------------------------------------------------------ the build (in a thread)
 
     def build(
-        self, spec: api_pb2.ImageSpec, files: dict[str, Path], log: Log, secrets: dict[int, dict[str, str]]
+        self,
+        spec: api_pb2.ImageSpec,
+        files: dict[str, Path],
+        log: Log,
+        secrets: dict[int, dict[str, str]],
+        volumes: VolumeHook | None = None,
     ) -> BuiltImage:
         try:
-            return self._build(spec, files, log, secrets)
+            return self._build(spec, files, log, secrets, volumes)
         except BaseException:
             self.store.remove_record(spec.image_id)  # listed only once complete
             raise
 
     def _build(
-        self, spec: api_pb2.ImageSpec, files: dict[str, Path], log: Log, secrets: dict[int, dict[str, str]]
+        self,
+        spec: api_pb2.ImageSpec,
+        files: dict[str, Path],
+        log: Log,
+        secrets: dict[int, dict[str, str]],
+        volumes: VolumeHook | None,
     ) -> BuiltImage:
         started = time.monotonic()
         if spec.base.kind == "id":
@@ -128,7 +145,9 @@ class ImageBuilder:
                 log(prefix)
                 t0 = time.monotonic()
                 with self.store.staging(layer) as tmp:
-                    new_state = self._run_step(step, rootfs, layers, state, tmp, files, log, step_secrets)
+                    with contextlib.ExitStack() as stack:
+                        writable = stack.enter_context(volumes(step)) if volumes and step.volume_mounts else []
+                        new_state = self._run_step(step, rootfs, layers, state, tmp, files, log, step_secrets, writable)
                     self.store.write_json(
                         tmp / "layer.json",
                         {"parent": parent, "step": describe(step), "state": asdict(new_state), "size": du(tmp)},
@@ -155,6 +174,7 @@ class ImageBuilder:
         files: dict[str, Path],
         log: Log,
         secrets: dict[str, str],
+        writable: list[tuple[Path, str]] | None = None,
     ) -> ImageState:
         binds: list[tuple[Path, str]] = []
         if step.kind == "run_function":  # the SDK's packages (cloudpickle) and the pickled call
@@ -165,7 +185,7 @@ class ImageBuilder:
         work.mkdir()
         mount_overlay([*reversed(layers), rootfs], merged, diff, work)
         try:
-            return apply_step(step, merged, state, files, lambda line: log(f"  | {line}"), secrets, binds)
+            return apply_step(step, merged, state, files, lambda line: log(f"  | {line}"), secrets, binds, writable)
         finally:
             unmount(merged)
             shutil.rmtree(work, ignore_errors=True)

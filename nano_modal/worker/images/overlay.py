@@ -46,8 +46,10 @@ def run_in_root(
     log: Callable[[str], None],
     tail_lines: int,
     binds: list[tuple[Path, str]] | None = None,
+    writable: list[tuple[Path, str]] | None = None,
 ) -> tuple[int, list[str]]:
-    """Run `sh -c command` with `root` as /, streaming output to `log`; (exit code, last lines)."""
+    """Run `sh -c command` with `root` as /, streaming output to `log`; (exit code, last lines).
+    `binds` are read-only inside, `writable` (a run_function's volumes) read-write."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise RuntimeError("building images needs bubblewrap (apt-get install bubblewrap)")
@@ -57,6 +59,8 @@ def run_in_root(
     argv += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", "nano-modal-build"]
     for source, dest in binds or []:
         argv += ["--ro-bind", str(source), dest]
+    for source, dest in writable or []:
+        argv += ["--bind", str(source), dest]
     argv += ["--die-with-parent", "--new-session", "--clearenv", "--chdir", cwd]
     for key, value in env.items():
         argv += ["--setenv", key, value]

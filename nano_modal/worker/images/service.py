@@ -5,9 +5,13 @@ build into the function's init failure, so callers get the error instead of a ha
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from ... import config
 from ...client import Client
@@ -15,7 +19,8 @@ from ...exception import ExecutionError, InvalidError
 from ...proto import api_pb2
 from ...serialization import serialize
 from ..base import ContainerConfig
-from .builder import ImageBuilder
+from ..sandbox_relay import commit_volumes, sync_volumes
+from .builder import ImageBuilder, VolumeHook
 from .rootfs import ImageRoot, sweep_mounts
 from .snapshot import snapshot
 from .steps import StepError
@@ -68,9 +73,31 @@ class WorkerImages:
             out(f"runtime {runtime!r} cannot run images yet: the image is ignored and the worker's Python is used")
             return
         secrets = {entry.step: dict(entry.env) for entry in spec.image_secrets}
-        built = await self.builder.ensure(spec.image, self.client.download_blob, out, secrets)
+        built = await self.builder.ensure(
+            spec.image, self.client.download_blob, out, secrets, self._volume_hook(loop, out)
+        )
         deps = await asyncio.to_thread(self.builder.runtime_deps, built, out)
         cfg.image = ImageRoot(built, deps)
+
+    def _volume_hook(self, loop: asyncio.AbstractEventLoop, out: Callable[[str], None]) -> VolumeHook:
+        """Volumes for a run_function step, synced with the worker's own credential (the build
+        runs in a thread; the transfers run on the worker's loop)."""
+
+        @contextlib.contextmanager
+        def mounted(step: api_pb2.ImageStep) -> Iterator[list[tuple[Path, str]]]:
+            specs = [
+                {"path": m.mount_path, "volume_id": m.volume_id, "read_only": m.read_only} for m in step.volume_mounts
+            ]
+            env = {config.ENV_VOLUMES: json.dumps(specs)}
+            with tempfile.TemporaryDirectory(prefix="nano-modal-build-volumes-") as scratch:
+                mounts = asyncio.run_coroutine_threadsafe(
+                    sync_volumes(self.client, env, Path(scratch), binds=True), loop
+                ).result()
+                out(f"  volumes: {', '.join(m.path for m in mounts)}")
+                yield [(m.directory, m.path) for m in mounts]
+                asyncio.run_coroutine_threadsafe(commit_volumes(self.client, mounts), loop).result()
+
+        return mounted
 
     async def report_failure(self, spec: api_pb2.ContainerSpec, exc: BaseException) -> str:
         """Tell the server the function cannot start (as a container failing to import would)."""

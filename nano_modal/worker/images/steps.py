@@ -91,6 +91,7 @@ def apply_step(
     log: Log,
     secrets: dict[str, str] | None = None,
     binds: list[tuple[Path, str]] | None = None,
+    writable: list[tuple[Path, str]] | None = None,
 ) -> ImageState:
     """Apply `step` to the image mounted (writable) at `root`; return the state after it.
     `secrets` are set while its commands run, and kept nowhere."""
@@ -118,9 +119,10 @@ def apply_step(
     for command in commands(step, state):
         log(f"$ {command}")
         try:
-            code, tail = run_in_root(root, command, env, state.workdir, log, config.IMAGE_STEP_TAIL_LINES, binds)
+            tail_lines = config.IMAGE_STEP_TAIL_LINES
+            code, tail = run_in_root(root, command, env, state.workdir, log, tail_lines, binds, writable)
         finally:
-            _remove_mount_points(root, binds or [])
+            _remove_mount_points(root, [*(binds or []), *(writable or [])])
         if code != 0:
             raise StepError(f"image step {describe(step)!r} failed with exit code {code}", command, tail)
     return state
