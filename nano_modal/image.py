@@ -34,8 +34,10 @@ import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from secrets import token_hex
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
+from . import config
 from .config import is_remote
 from .exception import InvalidError
 
@@ -66,6 +68,7 @@ class PipOptions(TypedDict, total=False):
     extra_index_url: str | None
     pre: bool
     secrets: Sequence[Any]
+    force_build: bool
 
 
 @dataclass(frozen=True)
@@ -168,9 +171,12 @@ class Image:
 
     # ------------------------------------------------------------------ steps
 
-    def _with(self, step: Step) -> Image:
+    def _with(self, step: Step, force_build: bool = False) -> Image:
         if self.base_kind == "id":
             raise InvalidError("an image from Image.from_id() cannot be extended")
+        if force_build or os.environ.get(config.ENV_FORCE_BUILD) == "1":
+            # A key no cached layer has: the step (and every step after it) is built again.
+            step = dataclasses.replace(step, options=_options({**dict(step.options), "force_build": token_hex(8)}))
         mounted = any(s.kind == "add_local" and not dict(s.options).get("copy") for s in self.steps)
         if mounted and not (step.kind == "add_local" and not dict(step.options).get("copy")):
             # Mounted files arrive when containers start: a build step could not see them.
@@ -187,13 +193,15 @@ class Image:
         extra_index_url: str | None = None,
         pre: bool = False,
         secrets: Sequence[Any] = (),
+        force_build: bool = False,
     ) -> Image:
-        """`pip install` packages into the image's Python (`secrets`: e.g. a private index's token)."""
+        """`pip install` packages into the image's Python (`secrets`: e.g. a private index's token).
+        `force_build=True` (on any build step, or NANO_MODAL_FORCE_BUILD=1 for all) ignores the cache."""
         names = _flatten(packages)
         if not names:
             return self
         options = {"index_url": index_url or "", "extra_index_url": extra_index_url or "", "pre": "1" if pre else ""}
-        return self._with(Step("pip_install", tuple(names), _options(options), _secrets(secrets)))
+        return self._with(Step("pip_install", tuple(names), _options(options), _secrets(secrets)), force_build)
 
     def uv_pip_install(self, *packages: str | list[str], **options: Unpack[PipOptions]) -> Image:
         """As `pip_install`, with uv when the image has it; with pip otherwise (same result, slower)."""
@@ -236,16 +244,16 @@ class Image:
             packages += project["optional-dependencies"][group]
         return self.pip_install(*packages, **kwargs)
 
-    def apt_install(self, *packages: str | list[str], secrets: Sequence[Any] = ()) -> Image:
+    def apt_install(self, *packages: str | list[str], secrets: Sequence[Any] = (), force_build: bool = False) -> Image:
         """`apt-get install -y` Debian packages (needs a Debian/Ubuntu-based image)."""
         names = _flatten(packages)
-        return self._with(Step("apt_install", tuple(names), (), _secrets(secrets))) if names else self
+        return self._with(Step("apt_install", tuple(names), (), _secrets(secrets)), force_build) if names else self
 
-    def run_commands(self, *commands: str | list[str], secrets: Sequence[Any] = ()) -> Image:
+    def run_commands(self, *commands: str | list[str], secrets: Sequence[Any] = (), force_build: bool = False) -> Image:
         """Run shell commands (as root, with network, in the image) at build time, with the
         variables of `secrets` set (they are not stored in the image)."""
         cmds = _flatten(commands)
-        return self._with(Step("run_commands", tuple(cmds), (), _secrets(secrets))) if cmds else self
+        return self._with(Step("run_commands", tuple(cmds), (), _secrets(secrets)), force_build) if cmds else self
 
     def env(self, vars: dict[str, str]) -> Image:
         """Set environment variables in the image (for later steps and for containers)."""
@@ -324,6 +332,7 @@ class Image:
         volumes: dict[str, Any] | None = None,
         args: Sequence[Any] = (),
         kwargs: dict[str, Any] | None = None,
+        force_build: bool = False,
     ) -> Image:
         """Call `raw_f(*args, **kwargs)` inside the image at build time (e.g. to download model
         weights into it); what it writes becomes a layer. It travels pickled by value, so the
@@ -353,7 +362,7 @@ class Image:
                 cloudpickle.unregister_pickle_by_value(module)
         name = getattr(raw_f, "__qualname__", repr(raw_f))
         step = Step("run_function", (name, base64.b64encode(payload).decode()), (), _secrets(secrets))
-        return self._with(dataclasses.replace(step, volumes=tuple(sorted((volumes or {}).items()))))
+        return self._with(dataclasses.replace(step, volumes=tuple(sorted((volumes or {}).items()))), force_build)
 
     @contextlib.contextmanager
     def imports(self) -> Iterator[None]:

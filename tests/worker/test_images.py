@@ -315,3 +315,18 @@ def test_uv_pip_install_falls_back_to_pip_and_says_so(store: Store) -> None:
     assert any("uv is not in the image: installing with pip" in line for line in lines), lines
     assert run(built, "python3 -c 'import six; print(six.__file__)'").endswith("dist-packages/six.py")
     store.remove_record(built.image_id)  # a one-off: the next prune frees it
+
+
+def test_force_build_ignores_the_cache(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = Image.debian_slim().run_commands("echo $(date +%s%N) > /stamp.txt")
+    first, _ = build(store, plain)
+    again, log = build(store, plain)
+    assert any(line.startswith("Step") and "(cached)" in line for line in log) and run(again, "cat /stamp.txt") == run(
+        first, "cat /stamp.txt"
+    )
+    forced, log = build(store, Image.debian_slim().run_commands("echo $(date +%s%N) > /stamp.txt", force_build=True))
+    assert not any(line.startswith("Step") and "(cached)" in line for line in log)
+    assert run(forced, "cat /stamp.txt") != run(first, "cat /stamp.txt")
+    monkeypatch.setenv("NANO_MODAL_FORCE_BUILD", "1")  # every step, as MODAL_FORCE_BUILD does
+    _, log = build(store, Image.debian_slim().run_commands("echo $(date +%s%N) > /stamp.txt"))
+    assert not any(line.startswith("Step") and "(cached)" in line for line in log)
