@@ -6,6 +6,7 @@ Debian's `docker-registry` (CNCF Distribution), fed with plain registry API call
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -338,16 +339,8 @@ def test_from_registry_and_dockerfile_end_to_end(
     (context / "Dockerfile").write_text(DOCKERFILE_E2E.format(ref=ref))
     (context / ".dockerignore").write_text("cache\nDockerfile\n")
     # A cluster of its own, with its own images directory: the registry's port (so the base) is new each run
-    monkeypatch.setenv("NANO_MODAL_IMAGES_DIR", str(tmp_path / "images"))
-    token = secrets.token_urlsafe(16)
-    server, url = start_server(tmp_path, token)
-    worker = start_worker(url, token, tmp_path / "worker.log", "--runtime", "bwrap")
-    try:
-        env = {**os.environ, "NANO_MODAL_SERVER_URL": url, "NANO_MODAL_TOKEN": token}
+    with bwrap_cluster(tmp_path, monkeypatch) as env:
         out = run_script(tmp_path, E2E_APP, ref, str(context / "Dockerfile"), env=env, timeout=240)
-    finally:
-        stop(worker)
-        stop(server)
     assert out.returncode == 0, out.stdout + out.stderr
     result = json.loads(out.stdout.split("RESULT ", 1)[1])
     # Debian's 3.11.2 from the image, not the test's own interpreter; the image's Env and WorkingDir apply
@@ -393,12 +386,7 @@ def test_shell_in_an_oci_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     """`nano-modal shell --image REF`: a shell in a sandbox in that image (here an OCI layout)."""
     require("bwrap")
     layout = write_oci_layout(make_python_image(), tmp_path / "layout")
-    monkeypatch.setenv("NANO_MODAL_IMAGES_DIR", str(tmp_path / "images"))
-    token = secrets.token_urlsafe(16)
-    server, url = start_server(tmp_path, token)
-    worker = start_worker(url, token, tmp_path / "worker.log", "--runtime", "bwrap")
-    try:
-        env = {**os.environ, "NANO_MODAL_SERVER_URL": url, "NANO_MODAL_TOKEN": token}
+    with bwrap_cluster(tmp_path, monkeypatch) as env:
         probe = "echo from=$FROM_IMAGE cwd=$(pwd); python3 -c 'import sys; print(sys.executable)'"
         shell = [sys.executable, "-m", "nano_modal.cli", "shell", "--image", f"oci:{layout}", "--cmd", probe]
         done = subprocess.run(shell, env=env, capture_output=True, text=True, timeout=300)
@@ -406,6 +394,17 @@ def test_shell_in_an_oci_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         assert "from=yes cwd=/srv" in done.stdout and "/usr/bin/python3" in done.stdout
         both = subprocess.run([*shell[:4], "x.py::f", *shell[4:]], env=env, capture_output=True, text=True)
         assert both.returncode != 0 and "not both" in both.stdout + both.stderr
+
+
+@contextlib.contextmanager
+def bwrap_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """A server and a bwrap worker with an images directory of their own; the clients' environment."""
+    monkeypatch.setenv("NANO_MODAL_IMAGES_DIR", str(tmp_path / "images"))
+    token = secrets.token_urlsafe(16)
+    server, url = start_server(tmp_path, token)
+    worker = start_worker(url, token, tmp_path / "worker.log", "--runtime", "bwrap")
+    try:
+        yield {**os.environ, "NANO_MODAL_SERVER_URL": url, "NANO_MODAL_TOKEN": token}
     finally:
         stop(worker)
         stop(server)
