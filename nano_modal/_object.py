@@ -11,10 +11,11 @@ import asyncio
 import contextlib
 import os
 import re
+from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
 from . import config
-from ._utils.aio import run_blocking, run_in_background, twin
+from ._utils.aio import NOT_NOW, run_blocking, run_in_background, twin
 from .client import Client
 from .exception import AlreadyExistsError, ExecutionError, InvalidError
 from .proto import api_pb2
@@ -85,6 +86,14 @@ class _Object:
         return f"<nano_modal.{self._type_name} {' '.join(parts) or '(unnamed)'}>"
 
     # ------------------------------------------------------------------ hydration
+
+    def _call_now(self, method: str, request: Callable[[str], Any]) -> Any:
+        """A blocking twin's fast path: `method` with `request(object_id)` on the caller's thread
+        once this object is hydrated and the client has a fast lane; NOT_NOW otherwise."""
+        client = Client._instance
+        if client is None or self._object_id is None:
+            return NOT_NOW
+        return client.stub.call_now(method, request(self._object_id))
 
     async def _resolve(self) -> tuple[Client, str]:
         """The client and this object's id, asking the server on first use."""

@@ -22,10 +22,10 @@ import grpc
 import grpc.aio
 
 from . import config
-from ._fast_lane import UNARY_METHODS, FastLane
+from ._fast_lane import UNARY_METHODS, BlockingFastLane, FastLane
 from ._fast_lane import enabled as fast_lane_enabled
 from ._fast_lane import host_of as fast_lane_host
-from ._utils.aio import run_in_background
+from ._utils.aio import NOT_NOW, run_in_background
 from .exception import (
     AlreadyExistsError,
     AuthError,
@@ -83,6 +83,7 @@ class _Stub:
         self._token = token
         self._metadata = ((config.TOKEN_METADATA_KEY, token),)
         self.fast: FastLane | None = None  # set once the server says where its fast lane is
+        self._blocking: BlockingFastLane | None = None  # the same lane, for calls off the SDK's loop
         self._connect()
 
     @property
@@ -100,6 +101,21 @@ class _Stub:
     def use_fast_lane(self, port: int) -> None:
         host = fast_lane_host(self.server_url)
         self.fast = FastLane(host, port, self._token) if port and host and fast_lane_enabled() else None
+        self._blocking = BlockingFastLane(host, port, self._token) if self.fast is not None and host else None
+
+    def call_now(self, name: str, request: Any, timeout: float = config.CONNECT_TIMEOUT * 2) -> Any:
+        """A unary call on the calling thread, over its own fast-lane socket: no hop to the SDK's
+        loop. NOT_NOW when there is no fast lane or it is down (the caller then takes the usual
+        path, which reconnects); the server's errors are raised as usual."""
+        lane = self._blocking if self.fast is not None else None
+        if lane is None:
+            return NOT_NOW
+        try:
+            return lane.call(name, request, timeout)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                return NOT_NOW
+            raise translate_rpc_error(exc, self.server_url) from None  # type: ignore[arg-type]
 
     def _fail_over(self, failed_url: str) -> None:
         """Move on from `failed_url` to the next server address, unless a concurrent call already

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from . import config
 from ._object import EphemeralContext, ObjectManager, _Object, check_object_name
-from ._utils.aio import twin
+from ._utils.aio import NOT_NOW, twin
 from .exception import InvalidError, SerializationError
 from .proto import api_pb2
 from .serialization import _short_repr, deserialize, serialize
@@ -115,6 +115,35 @@ class Dict(_Object):
             raise KeyError(key)
         return value
 
+    # Blocking forms of single-key calls, on the caller's thread (see twin.fast).
+
+    def _get_now(self, key: Any) -> Any:
+        key_bytes = self._key(key)
+        response = self._call_now("DictGet", lambda dict_id: api_pb2.DictGetRequest(dict_id=dict_id, key=key_bytes))
+        if response is NOT_NOW or not response.found:
+            return response if response is NOT_NOW else (False, None)
+        return True, deserialize(response.value, f"value of {_short_repr(key)} in {self._label()}")
+
+    @get.fast
+    def _get_fast(self, key: Any, default: Any = None) -> Any:
+        found = self._get_now(key)
+        return found if found is NOT_NOW else (found[1] if found[0] else default)
+
+    @__getitem__.fast
+    def _getitem_fast(self, key: Any) -> Any:
+        found = self._get_now(key)
+        if found is not NOT_NOW and not found[0]:
+            raise KeyError(key)
+        return found if found is NOT_NOW else found[1]
+
+    def _write_now(self, key: Any, value: Any, if_not_exists: bool = False) -> Any:
+        entry = api_pb2.DictEntry(key=self._key(key), value=self._value(value))
+        response = self._call_now(
+            "DictUpdate",
+            lambda dict_id: api_pb2.DictUpdateRequest(dict_id=dict_id, entries=[entry], if_not_exists=if_not_exists),
+        )
+        return response if response is NOT_NOW else response.created
+
     @twin
     async def put(self, key: Any, value: Any, *, skip_if_exists: bool = False) -> bool:
         """Set key to value. With skip_if_exists, leave an existing key alone; returns whether it was written."""
@@ -124,6 +153,16 @@ class Dict(_Object):
     @twin
     async def __setitem__(self, key: Any, value: Any) -> None:
         await self._write([(key, value)])
+
+    @put.fast
+    def _put_fast(self, key: Any, value: Any, *, skip_if_exists: bool = False) -> Any:
+        created = self._write_now(key, value, skip_if_exists)
+        return created if created is NOT_NOW or skip_if_exists else True
+
+    @__setitem__.fast
+    def _setitem_fast(self, key: Any, value: Any) -> Any:
+        created = self._write_now(key, value)
+        return NOT_NOW if created is NOT_NOW else None
 
     @twin
     async def update(self, other: Mapping[Any, Any] | None = None, /, **kwargs: Any) -> None:
@@ -154,6 +193,14 @@ class Dict(_Object):
         key_bytes = self._key(key)
         client, dict_id = await self._resolve()
         return bool((await client.stub.DictContains(api_pb2.DictGetRequest(dict_id=dict_id, key=key_bytes))).found)
+
+    @contains.fast
+    def _contains_fast(self, key: Any) -> Any:
+        key_bytes = self._key(key)
+        response = self._call_now(
+            "DictContains", lambda dict_id: api_pb2.DictGetRequest(dict_id=dict_id, key=key_bytes)
+        )
+        return response if response is NOT_NOW else bool(response.found)
 
     __contains__ = contains
 

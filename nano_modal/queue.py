@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from . import config
 from ._object import EphemeralContext, ObjectManager, _Object, check_object_name
-from ._utils.aio import twin
+from ._utils.aio import NOT_NOW, twin
 from .exception import InvalidError, SerializationError
 from .proto import api_pb2
 from .serialization import _short_repr, deserialize, serialize
@@ -95,6 +95,28 @@ class Queue(_Object):
         """Add an item. When the partition is full, wait (up to timeout) for room; queue.Full after that."""
         await self.put_many.aio([v], block, timeout, partition=partition, partition_ttl=partition_ttl)
 
+    @put.fast
+    def _put_fast(
+        self,
+        v: Any,
+        block: bool = True,
+        timeout: float | None = None,
+        *,
+        partition: str | None = None,
+        partition_ttl: int = 24 * 3600,
+    ) -> Any:
+        """One item on the caller's thread (see twin.fast); a full partition takes the usual way."""
+        key = self._partition(partition)
+        _check_ttl(partition_ttl)
+        item = self._item(v)
+        response = self._call_now(
+            "QueuePut",
+            lambda queue_id: api_pb2.QueuePutRequest(
+                queue_id=queue_id, partition=key, values=[item], timeout=0, partition_ttl=partition_ttl
+            ),
+        )
+        return NOT_NOW if response is NOT_NOW or response.full else None
+
     @twin
     async def put_many(
         self,
@@ -108,10 +130,7 @@ class Queue(_Object):
         """Add several items, in order. Every item is pickled (and checked) before any is sent.
         The partition (and everything in it) is cleared `partition_ttl` seconds after its last put."""
         key = self._partition(partition)
-        if not 0 < partition_ttl <= config.QUEUE_PARTITION_TTL:
-            raise InvalidError(
-                f"partition_ttl must be between 1 and {config.QUEUE_PARTITION_TTL:g} seconds, got {partition_ttl!r}"
-            )
+        _check_ttl(partition_ttl)
         items = [self._item(v) for v in vs]
         if not items:
             return
@@ -176,6 +195,20 @@ class Queue(_Object):
         values = await self._get(1, block, timeout, partition)
         return values[0] if values else None
 
+    @get.fast
+    def _get_fast(self, block: bool = True, timeout: float | None = None, *, partition: str | None = None) -> Any:
+        """An item already there, on the caller's thread (see twin.fast); waiting takes the usual way."""
+        key = self._partition(partition)
+        response = self._call_now(
+            "QueueGet",
+            lambda queue_id: api_pb2.QueueGetRequest(queue_id=queue_id, partition=key, n_values=1, timeout=0),
+        )
+        if response is NOT_NOW:
+            return NOT_NOW
+        if response.values:
+            return self._decode(response.values[0])
+        return NOT_NOW if block else None
+
     @twin
     async def get_many(
         self, n_values: int, block: bool = True, timeout: float | None = None, *, partition: str | None = None
@@ -225,6 +258,13 @@ class Queue(_Object):
 
 
 Queue.objects = ObjectManager(Queue)
+
+
+def _check_ttl(partition_ttl: float) -> None:
+    if not 0 < partition_ttl <= config.QUEUE_PARTITION_TTL:
+        raise InvalidError(
+            f"partition_ttl must be between 1 and {config.QUEUE_PARTITION_TTL:g} seconds, got {partition_ttl!r}"
+        )
 
 
 def _poll_wait(block: bool, deadline: float | None) -> float:

@@ -3,6 +3,7 @@ same errors, same credential checks as gRPC, and a clean fallback to gRPC."""
 
 from __future__ import annotations
 
+import secrets
 import socket
 import struct
 import subprocess
@@ -126,3 +127,53 @@ def test_a_server_without_the_lane_serves_over_grpc(tmp_path: Path) -> None:
         assert out.stdout.split() == ["None", "admin"], out.stderr
     finally:
         stop(server)
+
+
+def test_blocking_object_calls_skip_the_sdk_loop(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Single-key Dict calls and Queue put/get run on the caller's thread once the object is known."""
+    import nano_modal
+    from nano_modal._utils import aio
+    from nano_modal.exception import NotFoundError
+
+    d = nano_modal.Dict.from_name(f"fast-{secrets.token_hex(4)}", create_if_missing=True)
+    q = nano_modal.Queue.from_name(f"fast-{secrets.token_hex(4)}", create_if_missing=True)
+    d["warm"] = 0  # the first calls hydrate the objects, on the SDK's loop
+    q.put("warm")
+
+    def no_loop(coro: object) -> None:
+        getattr(coro, "close", lambda: None)()
+        raise AssertionError("went through the SDK's loop")
+
+    monkeypatch.setattr(aio, "run_blocking", no_loop)
+    d["k"] = {"v": 1}
+    assert d["k"] == {"v": 1} and d.get("missing", 7) == 7 and "k" in d and d.put("k", 2, skip_if_exists=True) is False
+    with pytest.raises(KeyError):
+        d["missing"]
+    q.put("item")
+    assert q.get() == "warm" and q.get() == "item" and q.get(block=False) is None
+    with pytest.raises(AssertionError, match="SDK's loop"):
+        d.update({"a": 1})  # no fast path: the usual way
+    monkeypatch.undo()
+
+    nano_modal.Dict.objects.delete(d._name)  # type: ignore[attr-defined]
+    with pytest.raises(NotFoundError):
+        d["k"]  # the server's error, raised as usual from the fast path
+
+
+def test_blocking_calls_fall_back_when_the_lane_is_down(cluster: Cluster) -> None:
+    import nano_modal
+
+    client = run_blocking(Client.get())
+    d = nano_modal.Dict.from_name(f"fast-{secrets.token_hex(4)}", create_if_missing=True)
+    d["k"] = 1
+    unused = socket.socket()
+    unused.bind(("127.0.0.1", 0))
+    dead_port = unused.getsockname()[1]
+    unused.close()
+    saved = client.stub._blocking
+    client.stub._blocking = _fast_lane.BlockingFastLane("127.0.0.1", dead_port, cluster.token)
+    try:
+        d["k"] = 2  # UNAVAILABLE on the fast path: the usual way, which works
+        assert d["k"] == 2
+    finally:
+        client.stub._blocking = saved
