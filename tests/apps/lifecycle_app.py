@@ -173,7 +173,9 @@ class _Evil:
 @nano_modal.asgi_app()
 def hostile():  # type: ignore[no-untyped-def]
     async def web(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        path = scope["query_string"].decode().split("=", 1)[1]
+        from urllib.parse import parse_qs
+
+        path = parse_qs(scope["query_string"].decode())["path"][0]
         await send({"type": "http.response.start", "status": 200, "headers": [(b"x-evil", _Evil(path))]})
         await send({"type": "http.response.body", "body": b"pwned?"})
 
