@@ -30,7 +30,7 @@ def chat():  # type: ignore[no-untyped-def]
     return web
 
 
-@app.function()
+@app.function(max_containers=1)  # the port is the container's; with a shared network, one per worker
 @modal.web_server(8089, startup_timeout=10)
 def static_files() -> None:
     import subprocess

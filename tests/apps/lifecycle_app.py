@@ -185,7 +185,7 @@ def hostile():  # type: ignore[no-untyped-def]
 WEB_SERVER_PORT = 47613  # an unusual port: containers share the worker's network here
 
 
-@app.function()
+@app.function(max_containers=1)  # one server per port: containers share the worker's network here
 @nano_modal.web_server(WEB_SERVER_PORT, startup_timeout=10)
 def plain_http_server() -> None:
     import json
