@@ -54,11 +54,14 @@ def enabled() -> bool:
     return os.environ.get(config.ENV_FAST_LANE, "1") != "0"
 
 
-def host_of(server_url: str) -> str | None:
-    """The host of a `host:port` gRPC address; None for other forms (a Unix socket has no fast lane)."""
-    if server_url.startswith(("unix:", "dns:", "ipv4:", "ipv6:")) or ":" not in server_url:
+def address(server_url: str, port: int) -> tuple[str, int] | None:
+    """Where to reach the fast lane the server at `server_url` offers on `port`: None when it
+    offers none (port 0), it is turned off here, or the address is not `host:port` (a Unix
+    socket has no fast lane)."""
+    other_form = ":" not in server_url or server_url.startswith(("unix:", "dns:", "ipv4:", "ipv6:"))
+    if not port or not enabled() or other_form:
         return None
-    return server_url.rsplit(":", 1)[0].strip("[]")
+    return server_url.rsplit(":", 1)[0].strip("[]"), port
 
 
 def frame(call_id: int, kind: int, body: bytes) -> bytes:

@@ -23,8 +23,7 @@ import grpc.aio
 
 from . import config
 from ._fast_lane import UNARY_METHODS, BlockingFastLane, FastLane
-from ._fast_lane import enabled as fast_lane_enabled
-from ._fast_lane import host_of as fast_lane_host
+from ._fast_lane import address as fast_lane_address
 from ._utils.aio import NOT_NOW, run_in_background
 from .exception import (
     AlreadyExistsError,
@@ -90,18 +89,14 @@ class _Stub:
     def server_url(self) -> str:
         return self._urls[self._current]
 
-    @property
-    def _server_url(self) -> str:  # for error messages
-        return self.server_url
-
     def _connect(self) -> None:
         self.channel = grpc.aio.insecure_channel(self.server_url, options=channel_options())
         self._raw = api_pb2_grpc.NanoModalStub(self.channel)  # type: ignore[no-untyped-call]
 
     def use_fast_lane(self, port: int) -> None:
-        host = fast_lane_host(self.server_url)
-        self.fast = FastLane(host, port, self._token) if port and host and fast_lane_enabled() else None
-        self._blocking = BlockingFastLane(host, port, self._token) if self.fast is not None and host else None
+        address = fast_lane_address(self.server_url, port)
+        self.fast = FastLane(*address, self._token) if address else None
+        self._blocking = BlockingFastLane(*address, self._token) if address else None
 
     def call_now(self, name: str, request: Any, timeout: float = config.CONNECT_TIMEOUT * 2) -> Any:
         """A unary call on the calling thread, over its own fast-lane socket: no hop to the SDK's
@@ -186,7 +181,7 @@ class _Stub:
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.CANCELLED:
                     return
-                raise translate_rpc_error(exc, self._server_url) from None
+                raise translate_rpc_error(exc, self.server_url) from None
             finally:
                 call.cancel()
 
@@ -205,7 +200,7 @@ class _Stub:
             response: api_pb2.BlobPutResponse = await call(chunks, metadata=self._metadata)
             return response
         except grpc.aio.AioRpcError as exc:
-            raise translate_rpc_error(exc, self._server_url) from None
+            raise translate_rpc_error(exc, self.server_url) from None
 
 
 class Client:

@@ -11,8 +11,7 @@ import grpc
 
 from .. import config
 from .._fast_lane import UNARY_METHODS, BlockingFastLane
-from .._fast_lane import enabled as fast_lane_enabled
-from .._fast_lane import host_of as fast_lane_host
+from .._fast_lane import address as fast_lane_address
 from ..client import channel_options
 from ..proto import api_pb2, api_pb2_grpc
 
@@ -40,9 +39,9 @@ class ContainerIO:
         response: api_pb2.ContainerHelloResponse = self.call(
             "ContainerHello", api_pb2.ContainerHelloRequest(container_id=self.container_id)
         )
-        host = fast_lane_host(self.server_url)
-        if response.fast_lane_port and host and fast_lane_enabled():
-            self._fast = BlockingFastLane(host, response.fast_lane_port, os.environ[config.ENV_TOKEN])
+        address = fast_lane_address(self.server_url, response.fast_lane_port)
+        if address:
+            self._fast = BlockingFastLane(*address, os.environ[config.ENV_TOKEN])
         return response
 
     def get_inputs(self, max_inputs: int, timeout: float) -> api_pb2.ContainerGetInputsResponse:

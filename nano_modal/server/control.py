@@ -337,12 +337,7 @@ class ControlPlane:
         """Fail the queued inputs of a function no worker can run (the workers that could have left)."""
         items = list(fn.queue)
         fn.queue.clear()
-        error = serialize(InvalidError(reason))
-        rows = [
-            OutputRow(i.call_id, i.input_id, i.idx, api_pb2.OUTPUT_STATUS_INIT_FAILURE, error, "", reason, "", True)
-            for i in items
-        ]
-        self._record_outputs(rows)
+        self._fail_inputs(items, api_pb2.OUTPUT_STATUS_INIT_FAILURE, reason, serialize(InvalidError(reason)))
 
     @staticmethod
     def _queued(call: Call, inputs: Iterable[api_pb2.FunctionInput]) -> list[QueuedInput]:
@@ -416,8 +411,9 @@ class ControlPlane:
         self._fail_inputs(doomed, api_pb2.OUTPUT_STATUS_CANCELLED, "the call was cancelled")
         call.changed.fire()
 
-    def _fail_inputs(self, items: list[QueuedInput], status: int, message: str) -> None:
-        rows = [OutputRow(i.call_id, i.input_id, i.idx, status, b"", "", message, "", final=True) for i in items]
+    def _fail_inputs(self, items: list[QueuedInput], status: int, message: str, error: bytes = b"") -> None:
+        """Final outputs for `items`; `error`: the pickled exception the callers raise (default: from `message`)."""
+        rows = [OutputRow(i.call_id, i.input_id, i.idx, status, error, "", message, "", final=True) for i in items]
         self._record_outputs(rows)
 
     def _record_outputs(self, rows: list[OutputRow]) -> None:
