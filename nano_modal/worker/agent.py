@@ -23,16 +23,7 @@ from ..exception import ConnectionError
 from ..proto import api_pb2
 from .images.service import WorkerImages
 from .runtime import ContainerConfig, Runtime
-from .sandbox_relay import (
-    AGENT_ARGS,
-    AGENT_SOCKET_ENV,
-    ATTACH_TIMEOUT,
-    AgentLink,
-    agent_python,
-    commit_volumes,
-    relay,
-    sync_volumes,
-)
+from .sandbox_relay import AGENT_ARGS, AGENT_SOCKET_ENV, ATTACH_TIMEOUT, AgentLink, commit_volumes, relay, sync_volumes
 
 log = logging.getLogger("nano_modal.worker")
 
@@ -200,8 +191,6 @@ class Agent:
             if spec.sandbox:
                 await link.start()
                 cfg.python_args = AGENT_ARGS
-                if cfg.image is None:  # in an image the agent runs on the image's Python
-                    cfg.command = [agent_python(), *AGENT_ARGS]
                 volumes = await sync_volumes(self.client, env, workdir, binds=self.runtime.name != "process")
             proc = await self.runtime.start(cfg)
         except Exception as exc:

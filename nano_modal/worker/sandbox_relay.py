@@ -15,13 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -37,22 +33,6 @@ log = logging.getLogger("nano_modal.worker")
 AGENT_SOCKET_ENV = SOCKET_ENV
 # How a sandbox's container starts: its Python, isolated (no site, no PYTHONPATH), the agent script.
 AGENT_ARGS = ("-I", "-S", AGENT_PATH)
-
-
-@functools.cache
-def agent_python() -> str:
-    """The interpreter a sandbox's agent runs on. The agent needs only the standard library, so
-    the system's python3 will do when it is recent enough, and it starts in ~5 ms where the
-    worker's own (a pyenv or venv build, say) took ~70 ms here: most of a sandbox's start."""
-    system = shutil.which("python3", path="/usr/bin:/bin")
-    if system and os.path.realpath(system) != os.path.realpath(sys.executable):
-        check = [system, "-I", "-S", "-c", "import sys; sys.exit(sys.version_info < (3, 9))"]
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            if subprocess.run(check, capture_output=True, timeout=10).returncode == 0:
-                return system
-    return sys.executable
-
-
 AGENT_SOCKET = "agent.sock"
 SNAPSHOT = "snapshot"  # the builtin the worker runs itself: Sandbox.snapshot_filesystem
 AGENT_CONNECT_TIMEOUT = 60.0  # seconds a sandbox's agent has to start and dial in
