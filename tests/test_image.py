@@ -156,7 +156,12 @@ def where() -> dict:
 
 
 with app.run(show_logs=True):
-    print("RESULT " + json.dumps(where.remote()))
+    out = where.remote()
+    sb = nano_modal.Sandbox.create(app=app, image=image, timeout=120)  # the same venv, for a sandbox
+    probe = sb.exec("python", "-c", "import os, six; print(six.__version__, os.environ['IMAGE_VAR'])")
+    out["sandbox"] = probe.stdout.read().strip()
+    sb.terminate()
+    print("RESULT " + json.dumps(out))
 """
 
 
@@ -168,6 +173,7 @@ def test_process_runtime_approximates_images_with_a_venv(cluster: Cluster, tmp_p
     out = json.loads(result.stdout.split("RESULT ", 1)[1])
     assert out["six"] == "1.16.0" and "/venvs/" in out["file"] and "/venvs/" in out["python"]
     assert out["var"] == "set"
+    assert out["sandbox"] == "1.16.0 set"
     assert "ignored: apt_install jq (it would install into the host)" in result.stderr
 
 

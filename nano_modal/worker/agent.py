@@ -191,6 +191,8 @@ class Agent:
             if spec.sandbox:
                 await link.start()
                 cfg.python_args = AGENT_ARGS
+                if cfg.command:  # the process runtime's image venv (images/venv.py): its Python runs the agent
+                    cfg.command = [cfg.command[0], *AGENT_ARGS]
                 volumes = await sync_volumes(self.client, env, workdir, binds=self.runtime.name != "process")
             proc = await self.runtime.start(cfg)
         except Exception as exc:

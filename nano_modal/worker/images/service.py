@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -68,6 +69,8 @@ class WorkerImages:
                 python, env = await asyncio.to_thread(prepare_venv, self.builder.store, spec.image, out)
             cfg.command = [python, "-m", "nano_modal.container"]
             cfg.env.update(env)
+            # `python` in the container's commands is the image's, as it would be in its root.
+            cfg.env["PATH"] = os.pathsep.join(p for p in (str(Path(python).parent), cfg.env.get("PATH", "")) if p)
             return
         if runtime not in ROOTFS_RUNTIMES:
             out(f"runtime {runtime!r} cannot run images yet: the image is ignored and the worker's Python is used")
