@@ -92,6 +92,19 @@ def test_classes_and_batching(tmp_path: Path) -> None:
     assert "embedding a batch of 16" in out
 
 
+def test_websockets_and_web_server(tmp_path: Path) -> None:
+    out = nano_modal_run("websockets_and_web_server.py", tmp_path)
+    assert "HELLO!\nWEBSOCKETS!" in out
+    assert "{'ok': True, 'served_by': 'http.server'}" in out
+
+
+def test_untrusted_code_blocks(tmp_path: Path) -> None:
+    out = nano_modal_run("untrusted_code_blocks.py", tmp_path)
+    assert '{"workspace": "acme", "result": 42, "runs_here": 1}' in out
+    assert '{"workspace": "globex", "result": 6, "runs_here": 1}' in out  # its own container pool
+    assert "refused: BlockExecutor runs with restrict_modal_access=True" in out
+
+
 def test_web_endpoints(tmp_path: Path) -> None:
     out = nano_modal_run("web_endpoints.py", tmp_path)
     assert '{"greeting":"hello nano"}' in out
