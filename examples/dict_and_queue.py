@@ -7,6 +7,8 @@ name anywhere with `from_name`. Every single-key Dict operation and every Queue 
 atomic, however many containers use them at once.
 """
 
+import time
+
 import nano_modal as modal
 
 app = modal.App("dict-and-queue")
@@ -65,6 +67,9 @@ def main() -> None:
         print("results left in the queue:", results.len())
         jobs.put("x", partition="side")  # partitions are independent FIFO queues
         print("partitions:", jobs.len(), jobs.len(partition="side"), jobs.len(total=True))
+        jobs.put("short-lived", partition="scratch", partition_ttl=1)  # cleared 1 s after its last put
+        time.sleep(3)
+        print("after its partition_ttl:", jobs.len(partition="scratch"))
     # get-then-set is two operations: fine here, with one writer; concurrent counters need one key each.
     counters["runs"] = counters.get("runs", 0) + 1
     print("runs of this example recorded on this server:", counters["runs"])

@@ -149,6 +149,7 @@ def test_dict_and_queue(tmp_path: Path) -> None:
     assert f"20 jobs handled; sum of squares = {sum(i * i for i in range(20))}" in out
     assert "results left in the queue: 0" in out
     assert "partitions: 0 1 1" in out
+    assert "after its partition_ttl: 0" in out
     assert "runs of this example recorded on this server: 1" in out
 
 
