@@ -15,9 +15,22 @@ import nano_modal as modal
 
 app = modal.App("images")
 
+models = modal.Volume.from_name("images-example-models", create_if_missing=True)
+
+
+def fetch_model() -> None:
+    """Runs once, inside the image, at build time: what it writes to /opt becomes a layer. The
+    volume keeps the download between builds (a real one would fetch weights here)."""
+    cached = Path("/models/weights.txt")
+    if not cached.exists():
+        cached.write_text("weights v1")
+    Path("/opt/weights.txt").write_text(cached.read_text())
+
+
 image = (
     modal.Image.debian_slim(python_version=f"{sys.version_info.major}.{sys.version_info.minor}")
     .pip_install("six")  # from PyPI, into the image's Python
+    .run_function(fetch_model, volumes={"/models": models})
     .env({"GREETING": "hello from the image"})
     .workdir("/srv/app")
     .add_local_file(Path(__file__), "/srv/app/example.py")  # mounted when containers start
@@ -38,6 +51,7 @@ def inside() -> dict[str, str]:
         "greeting": os.environ["GREETING"],
         "cwd": os.getcwd(),
         "mounted": str(Path("example.py").exists()),
+        "weights": Path("/opt/weights.txt").read_text() if Path("/opt/weights.txt").exists() else "(not built)",
     }
 
 
@@ -45,3 +59,16 @@ def inside() -> dict[str, str]:
 def main() -> None:
     for key, value in inside.remote().items():
         print(f"{key:>9}: {value}")
+    # A sandbox in the same image; what it changes can become an image of its own.
+    sb = modal.Sandbox.create(app=app, image=image)
+    sb.exec("sh", "-c", "echo tuned > /srv/app/settings.txt").wait()
+    try:
+        snapshot = sb.snapshot_filesystem()
+    except modal.exception.ExecutionError as exc:  # the `process` runtime has no root of its own
+        print("snapshot:", exc)
+        return
+    finally:
+        sb.terminate()
+    again = modal.Sandbox.create(app=app, image=snapshot)
+    print("from the snapshot:", again.exec("cat", "/srv/app/settings.txt").stdout.read().strip())
+    again.terminate()

@@ -177,3 +177,5 @@ def test_images(tmp_path: Path) -> None:
     assert "greeting: hello from the image" in out and "cwd: /srv/app" in out and "mounted: True" in out
     if "debian: " in out:  # an isolating runtime (bwrap): the image's own Python, not the worker's
         assert "python: /usr/bin/python3" in out
+        assert "weights: weights v1" in out  # run_function(volumes=) at build time
+        assert "from the snapshot: tuned" in out
