@@ -65,8 +65,9 @@ SCALE_UP_MIN_DRAIN = 2.0  # no new container for a queue the live ones clear fas
 WORKER_CPU_OVERCOMMIT = 4.0  # containers may reserve this many times the worker's cores
 OUTPUT_RETENTION = 7 * 24 * 3600.0  # seconds results of finished calls are kept
 CALL_MEMORY_IDLE = 600.0  # finished calls untouched this long leave memory (still in the store)
-LEADER_POLL_INTERVAL = 1.0  # seconds between a standby server's tries for the store lease (and lease checks)
-LEADER_TAKEOVER_GRACE = 3.0  # a standby that got the lease waits this long: the old server has seen it lost
+LEADER_POLL_INTERVAL = 1.0  # seconds between a follower server's tries for the store lease (and lease checks)
+FOLLOWER_PATIENCE = 15.0  # seconds a follower holds a unary call while no active server answers (a takeover)
+LEADER_TAKEOVER_GRACE = 3.0  # a follower that got the lease waits this long: the old server has seen it lost
 
 # --- container -------------------------------------------------------------------------
 CONTAINER_HEARTBEAT_INTERVAL = 5.0  # seconds between a container's heartbeats

@@ -18,7 +18,6 @@ import grpc
 
 from .. import config
 from .._fast_lane import AUTH, CALL, CANCEL, ERROR, HEADER, MAX_FRAME, OK, UNARY_METHODS, frame
-from .service import Service
 
 log = logging.getLogger("nano_modal.server")
 
@@ -46,18 +45,28 @@ class _Context:
 
 
 class FastLaneServer:
-    def __init__(self, service: Service) -> None:
-        self.service = service
+    def __init__(self, service: Any) -> None:
+        self.service = service  # the `Service`, or a follower's `Forwarder`: methods called by name
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
 
-    async def start(self, host: str, port: int) -> tuple[asyncio.Server, int]:
-        server = await asyncio.start_server(self._connection, host, port, limit=MAX_FRAME)
-        return server, server.sockets[0].getsockname()[1]
+    async def start(self, host: str, port: int) -> tuple[FastLaneServer, int]:
+        self._server = await asyncio.start_server(self._connection, host, port, limit=MAX_FRAME)
+        return self, self._server.sockets[0].getsockname()[1]
+
+    def close(self) -> None:
+        """Stop listening and drop every connection (clients reconnect, through Hello)."""
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._writers):
+            writer.close()
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock = writer.get_extra_info("socket")
         if sock is not None and sock.family != socket.AF_UNIX:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         peer = str(writer.get_extra_info("peername"))
+        self._writers.add(writer)
         token = ""
         running: dict[int, asyncio.Task[None]] = {}
         try:
@@ -80,6 +89,7 @@ class FastLaneServer:
         finally:
             for task in list(running.values()):
                 task.cancel()  # long polls of a client that left end here, as with gRPC
+            self._writers.discard(writer)
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()

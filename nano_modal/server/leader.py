@@ -1,12 +1,13 @@
-"""One active server per store; others started on the same store wait as standbys.
+"""One active server per store; others started on the same store forward to it (follower.py).
 
 The control plane keeps hot state (queues, containers, waiters) in its process, so two
-servers must never serve one store at once. Each server takes a lease before it touches the
-store: on PostgreSQL a session advisory lock (released by PostgreSQL the moment the holder's
-connection dies, kill -9 included), on SQLite an exclusive `flock` next to the database file
-(released by the kernel when the holder dies). A standby polls for the lease, then recovers
-every queue from the store and starts serving; clients and workers that list several server
-addresses fail over to it.
+servers must never run it on one store at once. Each server takes a lease before it touches
+the store: on PostgreSQL a session advisory lock (released by PostgreSQL the moment the
+holder's connection dies, kill -9 included), on SQLite an exclusive `flock` next to the
+database file (released by the kernel when the holder dies). The lease also says where the
+active server listens (the lock connection's `application_name`, or the lock file's second
+line), so that it vanishes with the lease. A follower polls for the lease, then recovers
+every queue from the store and becomes the active server.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .. import config
 log = logging.getLogger("nano_modal.server")
 
 ADVISORY_LOCK_KEY = 0x6E616E6F  # "nano": the PostgreSQL advisory lock of the active server
+ADDRESS_PREFIX = "nano-modal@"  # application_name of the lock's connection: this + the active server's address
 
 
 class Lease:
@@ -38,6 +40,12 @@ class Lease:
         self._store_url = store_url
         self._holder = holder  # the open file or database connection that holds the lock
         self._check = check
+        self._address = ""
+
+    def advertise(self, address: str) -> None:
+        """Say where the active server listens, for followers (`active_address`)."""
+        self._address = address
+        _advertise(self._holder, address)
 
     async def watch(self, on_lost: Callable[[], None]) -> None:
         while True:
@@ -67,29 +75,81 @@ class Lease:
             with contextlib.suppress(Exception):
                 self._holder.close()  # the dead connection
             self._holder, self._check = lease._holder, lease._check
+            if self._address:
+                _advertise(self._holder, self._address)
             log.warning("took the store lease again")
             return True
 
 
-async def acquire(store_url: str, announce: Callable[[], None]) -> Lease:
-    """Wait until this server is the store's only active server; `announce` once if it must wait."""
-    waited = False
-    while True:
+async def try_acquire(store_url: str) -> Lease | None:
+    """The lease if nobody holds it now; None if another server does or the store is away."""
+    try:
+        return await asyncio.to_thread(_take, store_url)
+    except Exception as exc:  # the database is not up (yet): keep trying
+        log.warning("cannot reach the store for its lease: %s", exc)
+        return None
+
+
+async def take_over(lease: Lease) -> Lease:
+    """A follower got the lease: give the previous active server, which may have lost only its
+    database connection, time to notice and stop before this one starts."""
+    await asyncio.sleep(config.LEADER_TAKEOVER_GRACE)
+    log.warning("the active server is gone: this server takes over")
+    return lease
+
+
+def active_address(store_url: str) -> str | None:
+    """Where the store's active server listens (None: no server holds the lease now)."""
+    if store_url.startswith("sqlite"):
+        # The lock file says "<pid>\n<address>\n"; a SQLite store lives on one host, so the
+        # holder is alive if its pid is. (Probing the flock itself could make a server that
+        # is taking the lease at that moment believe it is held.)
+        database = sa.make_url(store_url).database
         try:
-            lease = await asyncio.to_thread(_take, store_url)
-        except Exception as exc:  # the database is not up (yet): keep trying
-            log.warning("cannot reach the store for its lease: %s", exc)
-            lease = None
-        if lease is not None:
-            if waited:
-                # Give a previous active server that lost its connection time to notice and stop.
-                await asyncio.sleep(config.LEADER_TAKEOVER_GRACE)
-                log.warning("the active server is gone: this server takes over")
-            return lease
-        if not waited:
-            announce()
-            waited = True
-        await asyncio.sleep(config.LEADER_POLL_INTERVAL)
+            lines = Path(f"{database}.lease").read_text().splitlines()
+            pid = int(lines[0])
+            os.kill(pid, 0)
+        except (OSError, ValueError, IndexError):
+            return None
+        return lines[1] if len(lines) > 1 and lines[1] else None
+    query = sa.text(
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.objid = :key AND l.granted"
+    )
+    with _engine(store_url).connect() as conn:
+        name = conn.execute(query, {"key": ADVISORY_LOCK_KEY}).scalar()
+    if not name or not str(name).startswith(ADDRESS_PREFIX):
+        return None
+    return str(name).removeprefix(ADDRESS_PREFIX)
+
+
+_engines: dict[str, sa.Engine] = {}
+
+
+def _engine(store_url: str) -> sa.Engine:
+    if store_url not in _engines:
+        _engines[store_url] = sa.create_engine(_psycopg_url(store_url), pool_size=1, pool_pre_ping=True)
+    return _engines[store_url]
+
+
+def _psycopg_url(store_url: str) -> str:
+    if store_url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + store_url.split("://", 1)[1]
+    return store_url
+
+
+def _advertise(holder: Any, address: str) -> None:
+    if holder is None:
+        return  # a private in-memory store
+    if isinstance(holder, sa.Connection):
+        query = sa.text("SELECT set_config('application_name', :name, false)")
+        holder.execute(query, {"name": ADDRESS_PREFIX + address})
+        holder.commit()
+        return
+    holder.seek(0)
+    holder.truncate()
+    holder.write(f"{os.getpid()}\n{address}\n")
+    holder.flush()
 
 
 def _take(store_url: str) -> Lease | None:
@@ -116,9 +176,7 @@ def _sqlite_lease(store_url: str) -> Lease | None:
 
 
 def _postgres_lease(store_url: str) -> Lease | None:
-    if store_url.startswith(("postgresql://", "postgres://")):
-        store_url = "postgresql+psycopg://" + store_url.split("://", 1)[1]
-    engine = sa.create_engine(store_url, poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(_psycopg_url(store_url), poolclass=sa.pool.NullPool)
     conn = engine.connect()
     try:
         got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}).scalar()

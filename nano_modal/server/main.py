@@ -19,7 +19,7 @@ import uvicorn
 from .. import config
 from ..client import channel_options
 from ..proto import api_pb2_grpc
-from . import leader, store_retry
+from . import follower, leader, store_retry
 from .blobs import BlobStore
 from .control import ControlPlane
 from .dashboard import Dashboard
@@ -57,16 +57,25 @@ async def serve(
     store_url: str | None,
     port_file: Path | None,
     quiet: bool,
+    advertise: str = "",
 ) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     token, is_new = admin_token(state_dir)
     store_url = store_url or f"sqlite:///{state_dir / 'state.db'}"
-    lease = await leader.acquire(
-        store_url,
-        announce=lambda: print(
-            "standby: another server is active on this store; this one takes over when it stops", file=sys.stderr
-        ),
-    )
+    lease = await leader.try_acquire(store_url)
+    followed = None
+    if lease is None:  # another server is active on this store: serve as its follower meanwhile
+
+        def following(bound: int) -> None:
+            _write_port_file(port_file, bound)
+            print(
+                f"follower on {host}:{bound}: another server is active on this store; this one forwards"
+                " every call to it, and takes over when it stops",
+                file=sys.stderr,
+            )
+
+        followed = await follower.follow(store_url, host, port, fast_port, following)
+        lease, port, fast_port = followed.lease, followed.port, followed.fast_port
     store_retry.on_give_up = _exit_store_lost
     store = SqlStore(store_url)
     control = ControlPlane(store)
@@ -80,6 +89,9 @@ async def serve(
     api_pb2_grpc.add_NanoModalServicer_to_server(service, server)  # type: ignore[no-untyped-call]
     bound = server.add_insecure_port(f"{host}:{port}")
     await server.start()
+    lease.advertise(advertise or f"{_shown_host(host)}:{bound}")
+    if followed is not None:
+        _background.add(asyncio.create_task(followed.stop()))  # calls held there finish through this server
     fast_lane = None
     if fast_port >= 0:
         fast_lane, service.fast_lane_port = await FastLaneServer(service).start(host, fast_port)
@@ -90,10 +102,7 @@ async def serve(
     janitor = asyncio.create_task(_forget_old_calls(store))
     reaper = asyncio.create_task(objects.reap_forever())  # ephemeral objects whose client left
     expiry = asyncio.create_task(objects.expire_queue_partitions_forever())  # partition_ttl
-    if port_file is not None:
-        tmp = port_file.with_suffix(".tmp")
-        tmp.write_text(str(bound))
-        tmp.replace(port_file)
+    _write_port_file(port_file, bound)
     if not quiet:
         print(f"nano-modal server listening on {host}:{bound} (state in {state_dir})", file=sys.stderr)
         if requeued:
@@ -133,8 +142,19 @@ async def start_gateway(gateway: Gateway, host: str, port: int) -> tuple[uvicorn
     web.config.setup_event_loop = lambda: None  # type: ignore[method-assign]  # share the server's loop
     task = asyncio.create_task(web.serve(sockets=[sock]))
     _background.add(task)
-    shown_host = socket.gethostname() if host in ("0.0.0.0", "::") else host
-    return web, f"http://{shown_host}:{sock.getsockname()[1]}"
+    return web, f"http://{_shown_host(host)}:{sock.getsockname()[1]}"
+
+
+def _shown_host(host: str) -> str:
+    """How others reach a server bound to `host`."""
+    return socket.gethostname() if host in ("0.0.0.0", "::") else host
+
+
+def _write_port_file(port_file: Path | None, bound: int) -> None:
+    if port_file is not None:
+        tmp = port_file.with_suffix(".tmp")
+        tmp.write_text(str(bound))
+        tmp.replace(port_file)
 
 
 _background: set[asyncio.Task[None]] = set()
@@ -180,6 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--fast-port", type=int, default=0, help="port of the fast lane for unary calls (0: any free, -1: off)"
     )
+    parser.add_argument(
+        "--advertise",
+        default="",
+        help="host:port at which other servers on the same store reach this one (default: --host and the bound port)",
+    )
     parser.add_argument("--quiet", action="store_true")
     return parser
 
@@ -202,5 +227,6 @@ def main(argv: list[str] | None = None) -> None:
             args.store,
             args.port_file,
             args.quiet,
+            args.advertise,
         )
     )

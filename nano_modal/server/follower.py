@@ -1,0 +1,233 @@
+"""A server that is not the store's active server still serves: it forwards every call.
+
+Only the active server (the holder of the store lease, leader.py) keeps the hot state:
+queues, containers, waiters. Every other server started on the same store is a
+*follower*: it answers every RPC, unary and streaming, on gRPC and on its fast lane, by
+sending it as is to the active server, whose address it reads from the lease
+(`leader.active_address`). Clients and workers may therefore use any server's address.
+A follower holds no credentials of its own: tokens travel with each call and are checked
+by the active server. When the active server dies, one follower takes the lease and
+becomes the active server on the same ports; the others forward to it from then on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from .. import config
+from ..client import channel_options
+from ..proto import api_pb2
+from . import leader
+from .fast_lane import FastLaneServer
+from .leader import Lease
+
+log = logging.getLogger("nano_modal.server")
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+_SERVICE = api_pb2.DESCRIPTOR.services_by_name["NanoModal"]
+_PREFIX = f"/{_SERVICE.full_name}/"
+# Answers that name a port of the server that gave them: a follower names its own instead.
+_NAMES_FAST_LANE = {"Hello": api_pb2.HelloResponse, "ContainerHello": api_pb2.ContainerHelloResponse}
+_DROPPED_METADATA = ("user-agent", "grpc-")  # set by each hop's own gRPC library
+_RAW: dict[str, Any] = {"request_serializer": None, "response_deserializer": None}  # bytes as they came
+
+
+class NoActiveServer(Exception):
+    pass
+
+
+class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
+    """Every method of the NanoModal service, sent on to the active server as raw bytes."""
+
+    def __init__(self, find_active: Callable[[], str | None], fast_lane_port: Callable[[], int]) -> None:
+        self._find_active = find_active  # the active server's address, from the lease (blocking)
+        self._fast_lane_port = fast_lane_port  # this follower's own fast lane (0: none)
+        self._address: str | None = None
+        self._channel: grpc.aio.Channel | None = None
+        self._methods = {m.name: m for m in _SERVICE.methods}
+
+    # --- the active server -------------------------------------------------------------
+
+    async def refresh(self) -> str | None:
+        """Read the active server's address again; reconnect if it moved."""
+        address = await asyncio.to_thread(self._find_active)
+        if address != self._address:
+            old, self._channel = self._channel, None
+            self._address = address
+            if address is not None:
+                log.info("follower: forwarding calls to the active server at %s", address)
+                self._channel = grpc.aio.insecure_channel(address, options=channel_options())
+            if old is not None:
+                asyncio.get_running_loop().call_later(30, lambda: asyncio.ensure_future(old.close(None)))
+        return address
+
+    async def _active(self) -> grpc.aio.Channel:
+        if self._channel is None:
+            await self.refresh()
+        if self._channel is None:
+            raise NoActiveServer
+        return self._channel
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close(None)
+
+    # --- gRPC ----------------------------------------------------------------------------
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any] | None:
+        full_name: str = handler_call_details.method
+        method = self._methods.get(full_name.removeprefix(_PREFIX)) if full_name.startswith(_PREFIX) else None
+        if method is None:
+            return None
+        if method.client_streaming and method.server_streaming:
+            return grpc.stream_stream_rpc_method_handler(self._stream(full_name, client_streaming=True))
+        if method.server_streaming:
+            return grpc.unary_stream_rpc_method_handler(self._stream(full_name, client_streaming=False))
+        if method.client_streaming:
+            return grpc.stream_unary_rpc_method_handler(self._stream_unary(full_name))
+        return grpc.unary_unary_rpc_method_handler(self._unary(full_name, method.name))
+
+    def _unary(self, full_name: str, name: str) -> Callable[[bytes, Context], Awaitable[bytes]]:
+        async def forward(request: bytes, context: Context) -> bytes:
+            return await self._call_unary(full_name, name, request, _metadata(context), context)
+
+        return forward
+
+    def _stream(self, full_name: str, *, client_streaming: bool) -> Callable[[Any, Context], AsyncIterator[bytes]]:
+        async def forward(request: Any, context: Context) -> AsyncIterator[bytes]:
+            try:
+                channel = await self._active()
+            except NoActiveServer:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "no active server right now: try again")
+            if client_streaming:
+                call: Any = channel.stream_stream(full_name, **_RAW)(request, metadata=_metadata(context))
+            else:
+                call = channel.unary_stream(full_name, **_RAW)(request, metadata=_metadata(context))
+            try:
+                async for response in call:
+                    yield response
+            except grpc.aio.AioRpcError as exc:
+                await context.abort(exc.code(), exc.details() or "")
+            finally:
+                call.cancel()  # the caller went away: so does the call on the active server
+
+        return forward
+
+    def _stream_unary(self, full_name: str) -> Callable[[Any, Context], Awaitable[bytes]]:
+        async def forward(requests: Any, context: Context) -> bytes:
+            try:
+                channel = await self._active()
+                response: bytes = await channel.stream_unary(full_name, **_RAW)(requests, metadata=_metadata(context))
+                return response
+            except NoActiveServer:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "no active server right now: try again")
+            except grpc.aio.AioRpcError as exc:
+                await context.abort(exc.code(), exc.details() or "")
+            raise AssertionError("unreachable")
+
+        return forward
+
+    async def _call_unary(
+        self, full_name: str, name: str, request: bytes, metadata: tuple[tuple[str, str], ...], context: Any
+    ) -> bytes:
+        # While the active server changes hands, hold the call (within its deadline) rather than
+        # fail it: the caller reached a live server, and it will have an active one shortly.
+        timeout = context.time_remaining() if hasattr(context, "time_remaining") else None
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + min(timeout or config.FOLLOWER_PATIENCE, config.FOLLOWER_PATIENCE)
+        backoff = 0.05
+        while True:
+            try:
+                channel = await self._active()
+                remaining = None if timeout is None else max(0.1, give_up - loop.time())
+                response: bytes = await channel.unary_unary(full_name, **_RAW)(
+                    request, metadata=metadata, timeout=remaining
+                )
+                break
+            except NoActiveServer:
+                if loop.time() + backoff > give_up:
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, "no active server right now: try again")
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or loop.time() + backoff > give_up:
+                    await context.abort(exc.code(), exc.details() or "")
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 1.0)
+            await self.refresh()
+        answer_type = _NAMES_FAST_LANE.get(name)
+        if answer_type is None:
+            return response
+        answer: Any = answer_type.FromString(response)  # type: ignore[attr-defined]
+        answer.fast_lane_port = self._fast_lane_port()
+        return bytes(answer.SerializeToString())
+
+    # --- the fast lane ---------------------------------------------------------------------
+
+    def __getattr__(self, name: str) -> Callable[[Any, Any], Awaitable[Any]]:
+        """`FastLaneServer` calls `service.<Method>(request, context)`: the same forwarding."""
+        method = self.__dict__.get("_methods", {}).get(name)
+        if method is None or method.client_streaming or method.server_streaming:
+            raise AttributeError(name)
+        response_type = getattr(api_pb2, method.output_type.name)
+
+        async def forward(request: Any, context: Any) -> Any:
+            metadata = tuple(context.invocation_metadata())
+            body = await self._call_unary(_PREFIX + name, name, request.SerializeToString(), metadata, context)
+            return response_type.FromString(body)
+
+        return forward
+
+
+def _metadata(context: Context) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (key, str(value))
+        for key, value in context.invocation_metadata() or ()
+        if not key.startswith(":") and not key.startswith(_DROPPED_METADATA)
+    )
+
+
+@dataclass
+class Followed:
+    """What a follower hands over when it takes the lease."""
+
+    lease: Lease
+    port: int  # the gRPC port it served on: the active server binds the same one beside it
+    fast_port: int  # its fast lane's port (-1: off), closed already so the active server can take it
+    stop: Callable[[], Coroutine[Any, Any, None]]  # once the active server listens: calls held here finish through it
+
+
+async def follow(store_url: str, host: str, port: int, fast_port: int, on_serving: Callable[[int], None]) -> Followed:
+    """Serve as a follower until this server gets the store lease."""
+    fast_lane_port = 0
+    forwarder = Forwarder(lambda: leader.active_address(store_url), lambda: fast_lane_port)
+    server = grpc.aio.server(options=channel_options())  # SO_REUSEPORT: the active server binds beside it
+    server.add_generic_rpc_handlers((forwarder,))
+    bound = server.add_insecure_port(f"{host}:{port}")
+    await server.start()
+    fast_lane = None
+    if fast_port >= 0:
+        fast_lane, fast_lane_port = await FastLaneServer(forwarder).start(host, fast_port)
+    on_serving(bound)
+    while True:
+        lease = await leader.try_acquire(store_url)
+        if lease is not None:
+            break
+        await forwarder.refresh()
+        await asyncio.sleep(config.LEADER_POLL_INTERVAL)
+    await leader.take_over(lease)
+    if fast_lane is not None:
+        fast_lane.close()  # its clients fall back to gRPC, then find the active server's lane by Hello
+
+    async def stop() -> None:
+        await forwarder.refresh()  # this server, from now on
+        await server.stop(grace=config.FOLLOWER_PATIENCE)
+        await forwarder.close()
+
+    return Followed(lease, bound, fast_lane_port if fast_port >= 0 else -1, stop)
