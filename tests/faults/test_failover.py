@@ -1,5 +1,6 @@
-"""An active server and a standby on one store; clients and workers list both addresses.
-The active server is killed mid-map: the standby takes over and the map completes exactly once."""
+"""An active server and a follower on one store. The client knows only the follower (which
+forwards its calls); the worker lists both addresses. The active server is killed mid-map: the
+follower takes over on the same address and the map completes exactly once."""
 
 from __future__ import annotations
 
@@ -23,24 +24,24 @@ def _free_port() -> int:
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 @pytest.mark.slow(reason="two servers, a takeover and a 3,000-input map (~30 s)")
 @pytest.mark.timeout(300)
-def test_standby_takes_over_mid_map(fault_cluster: Callable[..., FaultCluster], kind: str) -> None:
+def test_follower_takes_over_mid_map(fault_cluster: Callable[..., FaultCluster], kind: str) -> None:
     with store(kind) as url:
         cluster = fault_cluster(url)
         cluster.start_server()
-        standby_port = _free_port()
-        args = ["--port", str(standby_port), "--state-dir", str(cluster.state_dir)]
-        args += ["--port-file", str(cluster.state_dir / "port-standby")] + (["--store", url] if url else [])
-        standby_log = cluster.state_dir / "standby.log"
-        standby = subprocess.Popen(
+        follower_port = _free_port()
+        args = ["--port", str(follower_port), "--state-dir", str(cluster.state_dir)]
+        args += ["--port-file", str(cluster.state_dir / "port-follower")] + (["--store", url] if url else [])
+        follower_log = cluster.state_dir / "follower.log"
+        follower = subprocess.Popen(
             [sys.executable, "-m", "nano_modal.server", *args],
             env=cluster.env(),
-            stdout=standby_log.open("ab"),
+            stdout=follower_log.open("ab"),
             stderr=subprocess.STDOUT,
         )
         try:
-            wait_until("the second server to wait as a standby", lambda: "standby" in standby_log.read_text())
-            both = f"{cluster.url},127.0.0.1:{standby_port}"
-            cluster.overrides["NANO_MODAL_SERVER_URL"] = both
+            wait_until("the second server to serve as a follower", lambda: "follower" in follower_log.read_text())
+            both = f"{cluster.url},127.0.0.1:{follower_port}"
+            cluster.overrides["NANO_MODAL_SERVER_URL"] = f"127.0.0.1:{follower_port}"
             worker_log = (cluster.state_dir / "worker0.log").open("ab")
             worker = subprocess.Popen(
                 [sys.executable, "-m", "nano_modal.worker", "--server", both, "--runtime", "process"],
@@ -54,7 +55,7 @@ def test_standby_takes_over_mid_map(fault_cluster: Callable[..., FaultCluster], 
 
             cluster.kill_server()
             finish_map(cluster, client, N, ordered=True)
-            assert "takes over" in standby_log.read_text()
+            assert "takes over" in follower_log.read_text()
         finally:
-            standby.kill()
-            standby.wait()
+            follower.kill()
+            follower.wait()
