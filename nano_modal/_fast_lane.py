@@ -100,19 +100,23 @@ class FastLane:
 
     async def call(self, method: str, request: Any, timeout: float | None) -> Any:
         response_type = UNARY_METHODS[method][1]
+        return response_type.FromString(await self.call_raw(method, request.SerializeToString(), timeout))
+
+    async def call_raw(self, method: str, request: bytes, timeout: float | None) -> bytes:
+        """The same call with the messages as bytes (a follower server forwards them as they came)."""
         writer = await self._connected()
         call_id = next(self._ids)
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._pending[call_id] = future
+        name = method.encode()
         try:
-            writer.write(frame(call_id, CALL, call_body(method, request)))
-            body = await asyncio.wait_for(future, timeout)
+            writer.write(frame(call_id, CALL, bytes([len(name)]) + name + request))
+            return await asyncio.wait_for(future, timeout)
         except TimeoutError:
             writer.write(frame(call_id, CANCEL, b""))
             raise rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
         finally:
             self._pending.pop(call_id, None)
-        return response_type.FromString(body)
 
     async def _connected(self) -> asyncio.StreamWriter:
         async with self._connecting:

@@ -67,6 +67,7 @@ OUTPUT_RETENTION = 7 * 24 * 3600.0  # seconds results of finished calls are kept
 CALL_MEMORY_IDLE = 600.0  # finished calls untouched this long leave memory (still in the store)
 LEADER_POLL_INTERVAL = 1.0  # seconds between a follower server's tries for the store lease (and lease checks)
 FOLLOWER_PATIENCE = 15.0  # seconds a follower holds a unary call while no active server answers (a takeover)
+FOLLOWER_MAX_LANES = 256  # fast-lane connections a follower keeps to the active server (one per caller token)
 LEADER_TAKEOVER_GRACE = 3.0  # a follower that got the lease waits this long: the old server has seen it lost
 
 # --- container -------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,8 @@ import grpc
 import grpc.aio
 
 from .. import config
+from .._fast_lane import UNARY_METHODS, FastLane
+from .._fast_lane import address as lane_address
 from ..client import channel_options
 from ..proto import api_pb2
 from . import leader
@@ -40,6 +43,15 @@ _DROPPED_METADATA = ("user-agent", "grpc-")  # set by each hop's own gRPC librar
 _RAW: dict[str, Any] = {"request_serializer": None, "response_deserializer": None}  # bytes as they came
 
 
+_background: set[asyncio.Future[None]] = set()
+
+
+def _in_background(coroutine: Coroutine[Any, Any, None]) -> None:
+    future = asyncio.ensure_future(coroutine)
+    _background.add(future)
+    future.add_done_callback(_background.discard)
+
+
 class NoActiveServer(Exception):
     pass
 
@@ -53,6 +65,8 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
         self._address: str | None = None
         self._channel: grpc.aio.Channel | None = None
         self._methods = {m.name: m for m in _SERVICE.methods}
+        self._active_lane_port = 0  # the active server's fast lane (0: unknown or none)
+        self._lanes: OrderedDict[str, FastLane] = OrderedDict()  # by caller's token, oldest first
 
     # --- the active server -------------------------------------------------------------
 
@@ -62,6 +76,10 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
         if address != self._address:
             old, self._channel = self._channel, None
             self._address = address
+            self._active_lane_port = 0
+            for lane in self._lanes.values():
+                _in_background(lane.close())
+            self._lanes.clear()
             if address is not None:
                 log.info("follower: forwarding calls to the active server at %s", address)
                 self._channel = grpc.aio.insecure_channel(address, options=channel_options())
@@ -77,6 +95,8 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
         return self._channel
 
     async def close(self) -> None:
+        for lane in self._lanes.values():
+            await lane.close()
         if self._channel is not None:
             await self._channel.close(None)
 
@@ -135,6 +155,38 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
 
         return forward
 
+    async def _send_unary(
+        self, full_name: str, name: str, request: bytes, metadata: tuple[tuple[str, str], ...], timeout: float | None
+    ) -> bytes:
+        """Over the active server's fast lane once its port is known (from a Hello forwarded
+        through here), else over gRPC. A fast lane that fails leaves gRPC to find out why."""
+        channel = await self._active()
+        lane = self._lane(dict(metadata).get(config.TOKEN_METADATA_KEY, ""))
+        if lane is not None and name in UNARY_METHODS:
+            try:
+                return await lane.call_raw(name, request, timeout)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise
+                self._active_lane_port = 0
+        response: bytes = await channel.unary_unary(full_name, **_RAW)(request, metadata=metadata, timeout=timeout)
+        return response
+
+    def _lane(self, token: str) -> FastLane | None:
+        """The fast-lane connection to the active server for callers with `token` (a lane
+        authenticates once per connection), the least recently used closed past a bound."""
+        address = lane_address(self._address or "", self._active_lane_port)
+        if address is None:
+            return None
+        lane = self._lanes.pop(token, None)
+        if lane is None:
+            lane = FastLane(*address, token)
+        self._lanes[token] = lane
+        while len(self._lanes) > config.FOLLOWER_MAX_LANES:
+            _, oldest = self._lanes.popitem(last=False)
+            _in_background(oldest.close())
+        return lane
+
     async def _call_unary(
         self, full_name: str, name: str, request: bytes, metadata: tuple[tuple[str, str], ...], context: Any
     ) -> bytes:
@@ -142,15 +194,15 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
         # fail it: the caller reached a live server, and it will have an active one shortly.
         timeout = context.time_remaining() if hasattr(context, "time_remaining") else None
         loop = asyncio.get_running_loop()
-        give_up = loop.time() + min(timeout or config.FOLLOWER_PATIENCE, config.FOLLOWER_PATIENCE)
+        deadline = None if timeout is None else loop.time() + timeout
+        give_up = loop.time() + config.FOLLOWER_PATIENCE
+        if deadline is not None:
+            give_up = min(give_up, deadline)
         backoff = 0.05
         while True:
+            remaining = None if deadline is None else max(0.1, deadline - loop.time())
             try:
-                channel = await self._active()
-                remaining = None if timeout is None else max(0.1, give_up - loop.time())
-                response: bytes = await channel.unary_unary(full_name, **_RAW)(
-                    request, metadata=metadata, timeout=remaining
-                )
+                response = await self._send_unary(full_name, name, request, metadata, remaining)
                 break
             except NoActiveServer:
                 if loop.time() + backoff > give_up:
@@ -165,6 +217,8 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
         if answer_type is None:
             return response
         answer: Any = answer_type.FromString(response)  # type: ignore[attr-defined]
+        if answer.fast_lane_port and self._active_lane_port != answer.fast_lane_port:
+            self._active_lane_port = answer.fast_lane_port  # forward unary calls over it from now on
         answer.fast_lane_port = self._fast_lane_port()
         return bytes(answer.SerializeToString())
 
