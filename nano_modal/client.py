@@ -74,7 +74,7 @@ class _Stub:
     """The generated stub, with gRPC errors turned into nano-modal errors that name the server,
     unary calls over the fast lane when the server offers one, and reconnection: a call that
     finds the server unreachable is retried with backoff, moving on to the next of several
-    server addresses (a standby that takes over, docs/DEPLOY.md) when there are several."""
+    server addresses (servers on one store, docs/DEPLOY.md) when there are several."""
 
     def __init__(self, server_urls: list[str], token: str) -> None:
         self._urls = server_urls
@@ -210,7 +210,7 @@ class Client:
     _instance_lock = threading.Lock()
 
     def __init__(self, server_url: str, token: str) -> None:
-        """`server_url`: host:port, or several separated by commas (an active server and its standbys)."""
+        """`server_url`: host:port, or several separated by commas (servers on one store: any of them serves)."""
         self.server_urls = [url.strip() for url in server_url.split(",") if url.strip()]
         if not self.server_urls:
             raise InvalidError(f"no server address in {server_url!r}")

@@ -171,7 +171,7 @@ def _exit_store_lost(exc: BaseException) -> None:
 
 def _exit_lease_lost() -> None:
     """Another server may be active on the store now: stop at once rather than serve beside it;
-    started again, this server waits as a standby."""
+    started again, this server serves as a follower."""
     log.critical("lost the store lease (the database connection holding it is gone); exiting")
     logging.shutdown()
     os._exit(EXIT_TEMPFAIL)
