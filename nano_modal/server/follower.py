@@ -7,7 +7,9 @@ sending it as is to the active server, whose address it reads from the lease
 (`leader.active_address`). Clients and workers may therefore use any server's address.
 A follower holds no credentials of its own: tokens travel with each call and are checked
 by the active server. When the active server dies, one follower takes the lease and
-becomes the active server on the same ports; the others forward to it from then on.
+becomes the active server: the same gRPC server and fast lane, now handing each call to
+the local `Service` (no port changes hands, no connection drops); the others forward to
+it from then on.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -26,9 +27,8 @@ from .. import config
 from .._fast_lane import UNARY_METHODS, FastLane
 from .._fast_lane import address as lane_address
 from ..client import channel_options
-from ..proto import api_pb2
+from ..proto import api_pb2, api_pb2_grpc
 from . import leader
-from .fast_lane import FastLaneServer
 from .leader import Lease
 
 log = logging.getLogger("nano_modal.server")
@@ -59,20 +59,29 @@ class NoActiveServer(Exception):
 class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
     """Every method of the NanoModal service, sent on to the active server as raw bytes."""
 
-    def __init__(self, find_active: Callable[[], str | None], fast_lane_port: Callable[[], int]) -> None:
+    def __init__(self, find_active: Callable[[], str | None]) -> None:
         self._find_active = find_active  # the active server's address, from the lease (blocking)
-        self._fast_lane_port = fast_lane_port  # this follower's own fast lane (0: none)
+        self.own_fast_lane_port = 0  # this server's own fast lane (0: none), named in forwarded Hellos
+        self._local: grpc.GenericRpcHandler | None = None  # type: ignore[type-arg]  # this server's Service
         self._address: str | None = None
         self._channel: grpc.aio.Channel | None = None
         self._methods = {m.name: m for m in _SERVICE.methods}
         self._active_lane_port = 0  # the active server's fast lane (0: unknown or none)
+        self._pinned = False
         self._lanes: OrderedDict[str, FastLane] = OrderedDict()  # by caller's token, oldest first
 
     # --- the active server -------------------------------------------------------------
 
-    async def refresh(self) -> str | None:
-        """Read the active server's address again; reconnect if it moved."""
-        address = await asyncio.to_thread(self._find_active)
+    async def refresh(self, pin: str | None = None) -> str | None:
+        """Read the active server's address again; reconnect if it moved. `pin`: use this
+        address from now on (this process's own server, once it is the active one)."""
+        if pin is not None:
+            self._pinned = True
+        elif self._pinned:
+            return self._address
+        address = pin or await asyncio.to_thread(self._find_active)
+        if self._pinned and pin is None:
+            return self._address  # pinned while the lease was being read
         if address != self._address:
             old, self._channel = self._channel, None
             self._address = address
@@ -102,7 +111,17 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
 
     # --- gRPC ----------------------------------------------------------------------------
 
+    async def serve_locally(self, service: Any, own_address: str) -> None:
+        """This server now holds the lease: serve every new call with `service` here. Calls
+        held while waiting for an active server are sent to this server's own address."""
+        capture = _Capture()
+        api_pb2_grpc.add_NanoModalServicer_to_server(service, capture)  # type: ignore[no-untyped-call]
+        self._local = capture.handler
+        await self.refresh(pin=own_address)
+
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any] | None:
+        if self._local is not None:
+            return self._local.service(handler_call_details)
         full_name: str = handler_call_details.method
         method = self._methods.get(full_name.removeprefix(_PREFIX)) if full_name.startswith(_PREFIX) else None
         if method is None:
@@ -219,7 +238,7 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
         answer: Any = answer_type.FromString(response)  # type: ignore[attr-defined]
         if answer.fast_lane_port and self._active_lane_port != answer.fast_lane_port:
             self._active_lane_port = answer.fast_lane_port  # forward unary calls over it from now on
-        answer.fast_lane_port = self._fast_lane_port()
+        answer.fast_lane_port = self.own_fast_lane_port
         return bytes(answer.SerializeToString())
 
     # --- the fast lane ---------------------------------------------------------------------
@@ -247,41 +266,23 @@ def _metadata(context: Context) -> tuple[tuple[str, str], ...]:
     )
 
 
-@dataclass
-class Followed:
-    """What a follower hands over when it takes the lease."""
-
-    lease: Lease
-    port: int  # the gRPC port it served on: the active server binds the same one beside it
-    fast_port: int  # its fast lane's port (-1: off), closed already so the active server can take it
-    stop: Callable[[], Coroutine[Any, Any, None]]  # once the active server listens: calls held here finish through it
-
-
-async def follow(store_url: str, host: str, port: int, fast_port: int, on_serving: Callable[[int], None]) -> Followed:
-    """Serve as a follower until this server gets the store lease."""
-    fast_lane_port = 0
-    forwarder = Forwarder(lambda: leader.active_address(store_url), lambda: fast_lane_port)
-    server = grpc.aio.server(options=channel_options())  # SO_REUSEPORT: the active server binds beside it
-    server.add_generic_rpc_handlers((forwarder,))
-    bound = server.add_insecure_port(f"{host}:{port}")
-    await server.start()
-    fast_lane = None
-    if fast_port >= 0:
-        fast_lane, fast_lane_port = await FastLaneServer(forwarder).start(host, fast_port)
-    on_serving(bound)
+async def follow(store_url: str, forwarder: Forwarder) -> Lease:
+    """Forward calls until this server gets the store lease; then it is the active server."""
     while True:
         lease = await leader.try_acquire(store_url)
         if lease is not None:
-            break
+            return await leader.take_over(lease)
         await forwarder.refresh()
         await asyncio.sleep(config.LEADER_POLL_INTERVAL)
-    await leader.take_over(lease)
-    if fast_lane is not None:
-        fast_lane.close()  # its clients fall back to gRPC, then find the active server's lane by Hello
 
-    async def stop() -> None:
-        await forwarder.refresh()  # this server, from now on
-        await server.stop(grace=config.FOLLOWER_PATIENCE)
-        await forwarder.close()
 
-    return Followed(lease, bound, fast_lane_port if fast_port >= 0 else -1, stop)
+class _Capture:
+    """Stands in for a grpc server to catch the handler the generated code would register."""
+
+    handler: grpc.GenericRpcHandler  # type: ignore[type-arg]
+
+    def add_generic_rpc_handlers(self, handlers: tuple[grpc.GenericRpcHandler, ...]) -> None:  # type: ignore[type-arg]
+        (self.handler,) = handlers
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
+        pass  # the generic handler above serves the same methods

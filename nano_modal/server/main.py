@@ -18,7 +18,6 @@ import uvicorn
 
 from .. import config
 from ..client import channel_options
-from ..proto import api_pb2_grpc
 from . import follower, leader, store_retry
 from .blobs import BlobStore
 from .control import ControlPlane
@@ -62,20 +61,25 @@ async def serve(
     state_dir.mkdir(parents=True, exist_ok=True)
     token, is_new = admin_token(state_dir)
     store_url = store_url or f"sqlite:///{state_dir / 'state.db'}"
+    # One gRPC server and one fast lane for the life of the process: they forward every call
+    # while this server is a follower, and serve it here once it holds the store's lease.
+    forwarder = follower.Forwarder(lambda: leader.active_address(store_url))
+    server = grpc.aio.server(options=channel_options())
+    server.add_generic_rpc_handlers((forwarder,))
+    bound = server.add_insecure_port(f"{host}:{port}")
+    await server.start()
+    fast_lane = None
+    if fast_port >= 0:
+        fast_lane, forwarder.own_fast_lane_port = await FastLaneServer(forwarder).start(host, fast_port)
     lease = await leader.try_acquire(store_url)
-    followed = None
     if lease is None:  # another server is active on this store: serve as its follower meanwhile
-
-        def following(bound: int) -> None:
-            _write_port_file(port_file, bound)
-            print(
-                f"follower on {host}:{bound}: another server is active on this store; this one forwards"
-                " every call to it, and takes over when it stops",
-                file=sys.stderr,
-            )
-
-        followed = await follower.follow(store_url, host, port, fast_port, following)
-        lease, port, fast_port = followed.lease, followed.port, followed.fast_port
+        _write_port_file(port_file, bound)
+        print(
+            f"follower on {host}:{bound}: another server is active on this store; this one forwards"
+            " every call to it, and takes over when it stops",
+            file=sys.stderr,
+        )
+        lease = await follower.follow(store_url, forwarder)
     store_retry.on_give_up = _exit_store_lost
     store = SqlStore(store_url)
     control = ControlPlane(store)
@@ -83,18 +87,14 @@ async def serve(
     objects = ObjectPlane(store, control, state_dir)
     control.container_env_hooks.append(objects.container_env)  # secrets and volume mounts
     control.secret_variables = objects.secrets.variables  # secrets of image build steps
-    server = grpc.aio.server(options=channel_options())
     blobs = BlobStore(blob_dir or state_dir / "blobs")
     service = Service(control, blobs, token, objects)
-    api_pb2_grpc.add_NanoModalServicer_to_server(service, server)  # type: ignore[no-untyped-call]
-    bound = server.add_insecure_port(f"{host}:{port}")
-    await server.start()
-    lease.advertise(advertise or f"{_shown_host(host)}:{bound}")
-    if followed is not None:
-        _background.add(asyncio.create_task(followed.stop()))  # calls held there finish through this server
-    fast_lane = None
-    if fast_port >= 0:
-        fast_lane, service.fast_lane_port = await FastLaneServer(service).start(host, fast_port)
+    service.fast_lane_port = forwarder.own_fast_lane_port
+    address = advertise or f"{_shown_host(host)}:{bound}"
+    lease.advertise(address)
+    await forwarder.serve_locally(service, address)
+    if fast_lane is not None:
+        fast_lane.service = service
     gateway = Gateway(control, service.deployments, blobs, extra_routes=Dashboard(control, token).routes)
     web, service.web_base_url = await start_gateway(gateway, host, http_port)
     lease_watch = asyncio.create_task(lease.watch(_exit_lease_lost))
