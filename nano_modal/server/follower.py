@@ -15,6 +15,7 @@ it from then on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -59,9 +60,12 @@ class NoActiveServer(Exception):
 class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
     """Every method of the NanoModal service, sent on to the active server as raw bytes."""
 
-    def __init__(self, find_active: Callable[[], str | None]) -> None:
+    def __init__(self, find_active: Callable[[], str | None], token: str) -> None:
         self._find_active = find_active  # the active server's address, from the lease (blocking)
+        self._token = token  # the admin token: to ask the active server where its gateway is
         self.own_fast_lane_port = 0  # this server's own fast lane (0: none), named in forwarded Hellos
+        self.own_web_url = ""  # this server's HTTP gateway (web_proxy.py while following)
+        self.active_web_url = ""  # the active server's, which web_proxy.py relays to
         self._local: grpc.GenericRpcHandler | None = None  # type: ignore[type-arg]  # this server's Service
         self._address: str | None = None
         self._channel: grpc.aio.Channel | None = None
@@ -86,15 +90,29 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
             old, self._channel = self._channel, None
             self._address = address
             self._active_lane_port = 0
+            self.active_web_url = ""
             for lane in self._lanes.values():
                 _in_background(lane.close())
             self._lanes.clear()
-            if address is not None:
+            if address is not None and pin is None:
                 log.info("follower: forwarding calls to the active server at %s", address)
                 self._channel = grpc.aio.insecure_channel(address, options=channel_options())
             if old is not None:
                 asyncio.get_running_loop().call_later(30, lambda: asyncio.ensure_future(old.close(None)))
+        if self._channel is not None and not self.active_web_url and not self._pinned:
+            await self._learn_web_url(self._channel)
         return address
+
+    async def _learn_web_url(self, channel: grpc.aio.Channel) -> None:
+        hello = channel.unary_unary(
+            _PREFIX + "Hello",
+            request_serializer=api_pb2.HelloRequest.SerializeToString,
+            response_deserializer=api_pb2.HelloResponse.FromString,
+        )
+        with contextlib.suppress(grpc.aio.AioRpcError):  # not up yet: asked again at the next refresh
+            metadata = ((config.TOKEN_METADATA_KEY, self._token),)
+            response = await hello(api_pb2.HelloRequest(), metadata=metadata, timeout=config.CONNECT_TIMEOUT)
+            self.active_web_url = response.web_base_url
 
     async def _active(self) -> grpc.aio.Channel:
         if self._channel is None:
@@ -239,6 +257,8 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
         if answer.fast_lane_port and self._active_lane_port != answer.fast_lane_port:
             self._active_lane_port = answer.fast_lane_port  # forward unary calls over it from now on
         answer.fast_lane_port = self.own_fast_lane_port
+        if self.own_web_url and name == "Hello":
+            answer.web_base_url = self.own_web_url
         return bytes(answer.SerializeToString())
 
     # --- the fast lane ---------------------------------------------------------------------

@@ -28,6 +28,7 @@ from .object_service import ObjectPlane
 from .scheduler import Scheduler
 from .service import Service
 from .sql_store import SqlStore
+from .web_proxy import SwitchableApp, WebProxy
 
 log = logging.getLogger("nano_modal.server")
 
@@ -63,7 +64,7 @@ async def serve(
     store_url = store_url or f"sqlite:///{state_dir / 'state.db'}"
     # One gRPC server and one fast lane for the life of the process: they forward every call
     # while this server is a follower, and serve it here once it holds the store's lease.
-    forwarder = follower.Forwarder(lambda: leader.active_address(store_url))
+    forwarder = follower.Forwarder(lambda: leader.active_address(store_url), token)
     server = grpc.aio.server(options=channel_options())
     server.add_generic_rpc_handlers((forwarder,))
     bound = server.add_insecure_port(f"{host}:{port}")
@@ -71,6 +72,8 @@ async def serve(
     fast_lane = None
     if fast_port >= 0:
         fast_lane, forwarder.own_fast_lane_port = await FastLaneServer(forwarder).start(host, fast_port)
+    web_app = SwitchableApp(WebProxy(lambda: forwarder.active_web_url))
+    web, forwarder.own_web_url = await start_gateway(web_app, host, http_port)
     lease = await leader.try_acquire(store_url)
     if lease is None:  # another server is active on this store: serve as its follower meanwhile
         _write_port_file(port_file, bound)
@@ -96,7 +99,8 @@ async def serve(
     if fast_lane is not None:
         fast_lane.service = service
     gateway = Gateway(control, service.deployments, blobs, extra_routes=Dashboard(control, token).routes)
-    web, service.web_base_url = await start_gateway(gateway, host, http_port)
+    web_app.app = gateway.app
+    service.web_base_url = forwarder.own_web_url
     lease_watch = asyncio.create_task(lease.watch(_exit_lease_lost))
     scheduler = asyncio.create_task(Scheduler(control).run())
     janitor = asyncio.create_task(_forget_old_calls(store))
@@ -130,7 +134,7 @@ async def serve(
     store.close()
 
 
-async def start_gateway(gateway: Gateway, host: str, port: int) -> tuple[uvicorn.Server, str]:
+async def start_gateway(app: SwitchableApp, host: str, port: int) -> tuple[uvicorn.Server, str]:
     """Serve web endpoints on host:port (0: any free port); returns the server and its base URL."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -138,7 +142,7 @@ async def start_gateway(gateway: Gateway, host: str, port: int) -> tuple[uvicorn
     # delayed ACKs hold each response back ~40 ms. Accepted connections inherit the option.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
-    web = uvicorn.Server(uvicorn.Config(gateway.app, log_level="warning", lifespan="off"))
+    web = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     web.config.setup_event_loop = lambda: None  # type: ignore[method-assign]  # share the server's loop
     task = asyncio.create_task(web.serve(sockets=[sock]))
     _background.add(task)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,15 @@ import pytest
 
 from tests.conftest import start_server, start_worker, stop
 from tests.helpers import run_script, wait_for
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+FOLLOWER_HTTP_PORT = _free_port()
 
 SCRIPT = """
 import nano_modal
@@ -34,6 +44,29 @@ def count(n: int):
 @app.function()
 def size(data: bytes) -> int:
     return len(data)
+
+
+@app.function()
+@nano_modal.asgi_app()
+def web():
+    from fastapi import FastAPI, Response, WebSocket
+
+    api = FastAPI()
+
+    @api.post("/echo")
+    async def echo(payload: dict) -> Response:
+        response = Response(payload["text"].upper())
+        response.set_cookie("a", "1")
+        response.set_cookie("b", "2")
+        return response
+
+    @api.websocket("/shout")
+    async def shout(ws: WebSocket) -> None:
+        await ws.accept()
+        async for text in ws.iter_text():
+            await ws.send_text(text.upper() + "!")
+
+    return api
 
 
 @app.function()
@@ -59,6 +92,17 @@ if __name__ == "__main__":
         p = sb.exec("echo", "from a sandbox")
         print("sandbox", p.stdout.read().strip(), p.wait())
         sb.terminate()
+
+        import httpx
+        from websockets.sync.client import connect
+
+        url = web.get_web_url()
+        print("web url", url)
+        answer = httpx.post(url + "echo", json={"text": "proxied"}, timeout=60)
+        print("http", answer.status_code, answer.text, sorted(answer.cookies.keys()))
+        with connect(url.replace("http", "ws", 1) + "shout", open_timeout=60) as ws:
+            ws.send("hi")
+            print("ws", ws.recv(timeout=30))
 """
 
 
@@ -69,7 +113,8 @@ def servers(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     active, url_a = start_server(tmp_path / "a", token)
-    follower, url_b = start_server(tmp_path / "b", token, "--store", f"sqlite:///{tmp_path / 'a' / 'state.db'}")
+    store = f"sqlite:///{tmp_path / 'a' / 'state.db'}"
+    follower, url_b = start_server(tmp_path / "b", token, "--store", store, "--http-port", str(FOLLOWER_HTTP_PORT))
     try:
         assert "follower on" in (tmp_path / "b" / "server.log").read_text()
         yield token, url_a, url_b
@@ -99,9 +144,14 @@ def test_clients_and_workers_that_know_only_a_follower_use_every_kind_of_call(
             "error raised remotely",
             "dict 1",
             "sandbox from a sandbox 0",
+            "http 200 PROXIED ['a', 'b']",
+            "ws HI!",
         ):
             assert expected in lines, (expected, done.stdout, done.stderr)
         assert "squaring 7" in done.stdout + done.stderr  # logs stream back through the follower
+        # Web endpoints are named, and served, at the follower's own HTTP port.
+        web_url = next(line for line in lines if line.startswith("web url ")).removeprefix("web url ")
+        assert web_url.startswith(f"http://127.0.0.1:{FOLLOWER_HTTP_PORT}/"), web_url
     finally:
         stop(worker)
 
