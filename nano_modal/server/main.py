@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--advertise",
-        default="",
+        default=os.environ.get(config.ENV_ADVERTISE, ""),
         help="host:port at which other servers on the same store reach this one (default: --host and the bound port)",
     )
     parser.add_argument("--quiet", action="store_true")

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.faults import netns
 from tests.faults.cluster import MAP_CLIENT, FaultCluster, finish_map, wait_under_way, wait_until
 from tests.faults.test_server_restart import N, store
 
@@ -56,6 +57,49 @@ def test_follower_takes_over_mid_map(fault_cluster: Callable[..., FaultCluster],
             cluster.kill_server()
             finish_map(cluster, client, N, ordered=True)
             assert "takes over" in follower_log.read_text()
+        finally:
+            follower.kill()
+            follower.wait()
+
+
+@pytest.mark.skipif(netns.available() is not None, reason=str(netns.available()))
+@pytest.mark.slow(reason="servers on two hosts, workers on both, a 3,000-input map (~20 s)")
+@pytest.mark.timeout(240)
+def test_servers_and_workers_on_separate_hosts(fault_cluster: Callable[..., FaultCluster]) -> None:
+    """The active server in the root namespace, a follower and a worker on a namespaced host:
+    the follower reaches the active server at the address it advertises, and the client and the
+    root's worker know only the follower. The map runs on both workers, exactly once."""
+    with netns.hosts(1) as (far,):
+        cluster = fault_cluster(host="0.0.0.0")
+        active_port = cluster.port = _free_port()
+        cluster.overrides["NANO_MODAL_ADVERTISE"] = f"{far.server_address}:{active_port}"
+        cluster.start_server()
+        follower_port = _free_port()
+        follower_log = cluster.state_dir / "follower.log"
+        args = ["--host", "0.0.0.0", "--port", str(follower_port), "--state-dir", str(cluster.state_dir / "far")]
+        args += ["--store", f"sqlite:///{cluster.state_dir / 'state.db'}"]
+        follower = subprocess.Popen(
+            [*far.exec_prefix(), sys.executable, "-m", "nano_modal.server", *args],
+            env={**cluster.env(), "NANO_MODAL_ADVERTISE": ""},
+            stdout=follower_log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until("the far server to follow", lambda: "follower on" in follower_log.read_text())
+            far_url = f"{far.server_address.rsplit('.', 1)[0]}.2:{follower_port}"  # the far host's own address
+            cluster.host = far_url.rsplit(":", 1)[0]
+            cluster.port = follower_port
+            near_worker = cluster.start_worker()  # in the root namespace, through the far follower
+            cluster.host, cluster.port = (
+                far.server_address,
+                int(cluster.overrides["NANO_MODAL_ADVERTISE"].split(":")[1]),
+            )
+            far_worker = cluster.start_worker(*far.exec_prefix())  # on the far host, straight to the active server
+            cluster.overrides["NANO_MODAL_SERVER_URL"] = far_url
+            client = cluster.run_client(MAP_CLIENT, str(N), "unordered", str(cluster.state_dir / "results.json"))
+            wait_under_way(cluster, client, 500, {near_worker.pid, far_worker.pid})
+            finish_map(cluster, client, N, ordered=False)
+            assert f"forwarding calls to the active server at {far.server_address}:" in follower_log.read_text()
         finally:
             follower.kill()
             follower.wait()
