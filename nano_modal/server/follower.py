@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -29,6 +30,7 @@ from .._fast_lane import UNARY_METHODS, FastLane
 from .._fast_lane import address as lane_address
 from ..client import channel_options
 from ..proto import api_pb2, api_pb2_grpc
+from ..version import __version__
 from . import leader
 from .leader import Lease
 
@@ -100,10 +102,11 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
             if old is not None:
                 asyncio.get_running_loop().call_later(30, lambda: asyncio.ensure_future(old.close(None)))
         if self._channel is not None and not self.active_web_url and not self._pinned:
-            await self._learn_web_url(self._channel)
+            await self._learn_active(self._channel)
         return address
 
-    async def _learn_web_url(self, channel: grpc.aio.Channel) -> None:
+    async def _learn_active(self, channel: grpc.aio.Channel) -> None:
+        """Where the active server's gateway and fast lane are (its Hello says)."""
         hello = channel.unary_unary(
             _PREFIX + "Hello",
             request_serializer=api_pb2.HelloRequest.SerializeToString,
@@ -113,6 +116,7 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
             metadata = ((config.TOKEN_METADATA_KEY, self._token),)
             response = await hello(api_pb2.HelloRequest(), metadata=metadata, timeout=config.CONNECT_TIMEOUT)
             self.active_web_url = response.web_base_url
+            self._active_lane_port = response.fast_lane_port
 
     async def _active(self) -> grpc.aio.Channel:
         if self._channel is None:
@@ -227,6 +231,10 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
     async def _call_unary(
         self, full_name: str, name: str, request: bytes, metadata: tuple[tuple[str, str], ...], context: Any
     ) -> bytes:
+        if name == "Hello" and hmac.compare_digest(dict(metadata).get(config.TOKEN_METADATA_KEY, ""), self._token):
+            # Answered here: "this server is up and speaks your protocol" is true of a follower
+            # even while no server is active, and the caller's next calls wait out a takeover.
+            return bytes(self._hello().SerializeToString())
         # While the active server changes hands, hold the call (within its deadline) rather than
         # fail it: the caller reached a live server, and it will have an active one shortly.
         timeout = context.time_remaining() if hasattr(context, "time_remaining") else None
@@ -254,12 +262,19 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
         if answer_type is None:
             return response
         answer: Any = answer_type.FromString(response)  # type: ignore[attr-defined]
-        if answer.fast_lane_port and self._active_lane_port != answer.fast_lane_port:
-            self._active_lane_port = answer.fast_lane_port  # forward unary calls over it from now on
         answer.fast_lane_port = self.own_fast_lane_port
         if self.own_web_url and name == "Hello":
             answer.web_base_url = self.own_web_url
         return bytes(answer.SerializeToString())
+
+    def _hello(self) -> api_pb2.HelloResponse:
+        return api_pb2.HelloResponse(
+            server_version=__version__,
+            protocol_version=config.PROTOCOL_VERSION,
+            role="admin",
+            web_base_url=self.own_web_url,
+            fast_lane_port=self.own_fast_lane_port,
+        )
 
     # --- the fast lane ---------------------------------------------------------------------
 

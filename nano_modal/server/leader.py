@@ -42,6 +42,10 @@ class Lease:
         self._check = check
         self._address = ""
 
+    @property
+    def store_url(self) -> str:
+        return self._store_url
+
     def advertise(self, address: str) -> None:
         """Say where the active server listens, for followers (`active_address`)."""
         self._address = address
@@ -91,9 +95,11 @@ async def try_acquire(store_url: str) -> Lease | None:
 
 
 async def take_over(lease: Lease) -> Lease:
-    """A follower got the lease: give the previous active server, which may have lost only its
-    database connection, time to notice and stop before this one starts."""
-    await asyncio.sleep(config.LEADER_TAKEOVER_GRACE)
+    """A follower got the lease: on PostgreSQL, give the previous active server, which may have
+    lost only its database connection, time to notice and stop before this one starts. (An
+    `flock` is released only when its holder has died.)"""
+    if not lease.store_url.startswith("sqlite"):
+        await asyncio.sleep(config.LEADER_TAKEOVER_GRACE)
     log.warning("the active server is gone: this server takes over")
     return lease
 
