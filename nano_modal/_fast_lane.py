@@ -115,6 +115,12 @@ class FastLane:
         except TimeoutError:
             writer.write(frame(call_id, CANCEL, b""))
             raise rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
+        except asyncio.CancelledError:
+            # As gRPC would: the server stops the call too (a blocked Queue.get must not take
+            # an item for a caller that is gone).
+            if not writer.is_closing():
+                writer.write(frame(call_id, CANCEL, b""))
+            raise
         finally:
             self._pending.pop(call_id, None)
 

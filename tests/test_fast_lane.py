@@ -3,6 +3,8 @@ same errors, same credential checks as gRPC, and a clean fallback to gRPC."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 import socket
 import struct
@@ -178,3 +180,36 @@ def test_blocking_calls_fall_back_when_the_lane_is_down(cluster: Cluster) -> Non
         assert d["k"] == 2
     finally:
         client.stub._blocking = saved
+
+
+def test_a_cancelled_call_is_cancelled_on_the_server(cluster: Cluster) -> None:
+    """A task cancelled while its blocking QueueGet waits: the server must drop that get, or the
+    next item put would go to a caller that is gone and be lost."""
+    port = _hello(cluster.server_url, cluster.token).fast_lane_port
+
+    async def scenario() -> list[bytes]:
+        lane = _fast_lane.FastLane("127.0.0.1", port, cluster.token)
+        try:
+            created = await lane.call(
+                "ObjectGetOrCreate",
+                api_pb2.ObjectGetOrCreateRequest(
+                    kind=api_pb2.OBJECT_KIND_QUEUE, name="fast-lane-cancelled", create_if_missing=True
+                ),
+                10,
+            )
+            queue_id = created.object_id
+            waiting = asyncio.ensure_future(
+                lane.call("QueueGet", api_pb2.QueueGetRequest(queue_id=queue_id, n_values=1, timeout=30), 40)
+            )
+            await asyncio.sleep(0.5)  # parked on the server
+            waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting
+            await asyncio.sleep(0.2)  # the CANCEL frame arrives
+            await lane.call("QueuePut", api_pb2.QueuePutRequest(queue_id=queue_id, values=[b"kept"]), 10)
+            got = await lane.call("QueueGet", api_pb2.QueueGetRequest(queue_id=queue_id, n_values=1, timeout=5), 10)
+            return list(got.values)
+        finally:
+            await lane.close()
+
+    assert asyncio.run(scenario()) == [b"kept"]
