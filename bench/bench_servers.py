@@ -8,9 +8,11 @@ asks the active server directly or the follower (which forwards every call to it
 * `.remote()` round trip of a trivial function (warm container), p50 over sequential calls;
 * `.map` throughput of trivial inputs;
   both measured in interleaved rounds, so the machine's noise hits both paths alike.
-* takeover: the active server is killed with SIGKILL; time until a `Hello` sent to the
-  follower's address is answered by it as the new active server (its lease poll, the
-  takeover grace of LEADER_TAKEOVER_GRACE s, recovery from the store, then listening).
+* takeover: the active server is killed with SIGKILL; time until a call that needs the
+  active server (`AppList`) sent to the follower's address is answered, by the follower as
+  the new active server (its lease poll, on PostgreSQL the takeover grace of
+  LEADER_TAKEOVER_GRACE s, recovery from the store). (`Hello` is no test: a follower answers
+  it itself.)
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ def takeover(cluster: FaultCluster, follower_url: str) -> float:
 
     def answered() -> bool:
         try:
-            probe.rpc("Hello", api_pb2.HelloRequest(), timeout=2)
+            probe.rpc("AppList", api_pb2.AppListRequest(), timeout=2)
             return True
         except Exception:
             return False
@@ -164,7 +166,8 @@ def main() -> None:
         rows,
     )
     c.table(
-        f"takeover: SIGKILL of the active server to the follower answering (grace {config.LEADER_TAKEOVER_GRACE:g} s)",
+        "takeover: SIGKILL of the active server to the follower answering"
+        f" (PostgreSQL grace {config.LEADER_TAKEOVER_GRACE:g} s)",
         ["store", "time"],
         [(kind, c.fmt_s(r["takeover_s"])) for kind, r in results.items()],
     )
