@@ -21,11 +21,21 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from .. import config
 from .._volume_sync import Mount, _link, commit_mount, reload_mount, runtime_binds
 from ..client import Client
-from ..container.sandbox_agent import AGENT_PATH, DOWN_DEFAULTS, SOCKET_ENV, read_frame, write_frame
+from ..container.sandbox_agent import (
+    AGENT_PATH,
+    DOWN_DEFAULTS,
+    LENGTHS,
+    MAX_DATA,
+    MAX_HEADER,
+    SOCKET_ENV,
+    decode_header,
+    encode_frame,
+)
 from ..proto import api_pb2
 
 log = logging.getLogger("nano_modal.worker")
@@ -38,6 +48,18 @@ SNAPSHOT = "snapshot"  # the builtin the worker runs itself: Sandbox.snapshot_fi
 AGENT_CONNECT_TIMEOUT = 60.0  # seconds a sandbox's agent has to start and dial in
 ATTACH_TIMEOUT = 10.0  # ... and one a running function container starts for an exec
 KEEPALIVE_INTERVAL = 5.0  # the server counts relay traffic as the sandbox's heartbeat
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, Any], bytes] | None:
+    """One message from an agent (container/sandbox_agent.py's framing): its fields, its bytes."""
+    try:
+        header_len, data_len = LENGTHS.unpack(await reader.readexactly(LENGTHS.size))
+        if header_len > MAX_HEADER or data_len > MAX_DATA:
+            return None
+        header = decode_header(await reader.readexactly(header_len))
+        return None if header is None else (header, await reader.readexactly(data_len))
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None
 
 
 class AgentLink:
@@ -129,7 +151,7 @@ async def relay(
                 continue
             fields = {name: getattr(down, name) for name in DOWN_DEFAULTS}
             fields.update(argv=list(down.argv), env=dict(down.env))
-            write_frame(writer, fields, down.stdin)
+            writer.write(encode_frame(fields, down.stdin))
             await writer.drain()
     except (ConnectionError, OSError) as exc:
         log.warning("sandbox %s: relay ended: %s", sandbox_id, exc)
