@@ -4,69 +4,90 @@ It runs inside the container (same namespaces, cgroup, seccomp filter and view a
 user's code), so what it starts is confined like the entrypoint. It holds no credential:
 it talks only to its worker, over a Unix socket the worker bound into the container and
 unlinks once this agent has connected. Messages carry the fields of SandboxRelayDown (in)
-and SandboxRelayUp (out): a JSON header and the raw bytes of `stdin`/`data` (see
-`encode_frame`); the worker converts them to and from protobuf.
+and SandboxRelayUp (out) and the raw bytes of `stdin`/`data` (see `encode_up`); the worker
+converts them to and from protobuf.
 
-Standard library only, run as a script (`python -I -S sandbox_agent.py`), and on the
-critical path of every sandbox's start: it imports nothing of the SDK and no asyncio (40 ms
-of imports alone), only what it needs before it dials the worker; the rest (json,
-subprocess) loads while the worker opens its relay to the server. Plain threads do the
-work: the main one reads the worker's messages, each command gets one per stream; writes
-to the socket are serialized by a lock, and block when the worker is slow to read.
+It is on the critical path of every sandbox's start, so it imports next to nothing: run as
+a script (`python -I -S sandbox_agent.py`), it loads only modules built into the interpreter
+and `_socket` (measured: asyncio alone cost 40 ms of start-up, json and subprocess 15 ms
+more; under gVisor, where every file opened goes through its gofer, several times that).
+Hence plain `_thread` threads (the main one waits, one reads the worker's messages, each
+command gets one per stream), `os.posix_spawn` to start commands, marshal for what the
+worker sends (built in; the agent trusts its worker) and JSON written by hand for what it
+sends back (the worker trusts nothing that comes out of a container: it parses with `json`).
 
 File operations (`sb.open`, `ls`, `mkdir`, `rm`) are execs of a `builtin` the agent runs
 itself: no process to start, same stdio relay.
 """
 
+# ruff: noqa: SIM105  (try/except/pass: contextlib would be one more import at every start)
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # `signal`'s constants, without its import of enum
 import _socket
-import contextlib
+import _thread
+import marshal
 import os
-import struct
 import sys
-import threading
+import time
 
 TYPE_CHECKING = False  # what `typing` says, without importing it (10+ ms): mypy knows the name
 if TYPE_CHECKING:
     import subprocess
     from collections.abc import Callable
-    from typing import IO, Any
+    from typing import Any
 
 SOCKET_ENV = "NANO_MODAL_AGENT_SOCKET"
 PTY_SIZE_ENV = "NANO_MODAL_PTY_SIZE"  # in an exec's env: "rows,cols" of the pty to make
 CHUNK = 64 * 1024
 EXEC_TIMEOUT_CODE = 124  # like `timeout(1)`; Modal reports a timed-out sandbox the same way
-SIGKILL, SIGTERM = 9, 15  # the same on every Linux; `signal` would import enum before the dial
 AGENT_PATH = os.path.realpath(__file__)
-LENGTHS = struct.Struct(">II")  # header length, data length
+LENGTH_BYTES = 4  # a frame: its header's length and its data's (big-endian), the header, the data
 # The worker reads frames from code it does not trust (a function container can run any agent):
 # larger ones end the stream instead of being buffered.
 MAX_HEADER = 1024 * 1024
 MAX_DATA = 64 * 1024 * 1024
+MARSHAL_VERSION = 4  # readable by every Python since 3.4, whatever an image's Python is
 # SandboxRelayDown's fields (but `stdin`, the frame's bytes), as the agent reads them.
 DOWN_DEFAULTS: dict[str, Any] = {
     "exec_id": "", "start": False, "argv": [], "workdir": "", "env": {}, "pty": False,
     "timeout": 0.0, "stdin_eof": False, "kill": False, "builtin": "", "rows": 0, "cols": 0,
 }  # fmt: skip
+_ESCAPES = {**{i: f"\\u{i:04x}" for i in range(32)}, ord('"'): '\\"', ord("\\"): "\\\\"}
 
 
-def encode_frame(fields: dict[str, Any], data: bytes = b"") -> bytes:
-    """One message: lengths, its fields but the bytes one as JSON, the bytes (stdin or output)."""
-    import json  # loaded already by then (see main): kept out of the module's own imports
+def to_json(value: object) -> str:
+    """JSON of what the agent sends (str, int, bool, None, lists and dicts of them)."""
+    if isinstance(value, str):
+        return '"' + value.translate(_ESCAPES) + '"'
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(to_json(str(k)) + ":" + to_json(v) for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):  # images' Pythons older than 3.10 run this too
+        return "[" + ",".join(map(to_json, value)) + "]"
+    raise TypeError(f"the agent does not send {type(value).__name__} values")
 
-    header = json.dumps(fields).encode()
-    return LENGTHS.pack(len(header), len(data)) + header + data
+
+def _frame(header: bytes, data: bytes) -> bytes:
+    return len(header).to_bytes(LENGTH_BYTES, "big") + len(data).to_bytes(LENGTH_BYTES, "big") + header + data
 
 
-def decode_header(raw: bytes) -> dict[str, Any] | None:
-    import json
+def encode_up(fields: dict[str, Any], data: bytes = b"") -> bytes:
+    """Agent -> worker. A lone surrogate (an undecodable file name) becomes a JSON escape."""
+    return _frame(to_json(fields).encode("utf-8", "backslashreplace"), data)
 
-    try:
-        header = json.loads(raw)
-    except ValueError:
-        return None
-    return header if isinstance(header, dict) else None
+
+def encode_down(fields: dict[str, Any], data: bytes = b"") -> bytes:
+    """Worker -> agent."""
+    return _frame(marshal.dumps(fields, MARSHAL_VERSION), data)
+
+
+def lengths(prefix: bytes) -> tuple[int, int]:
+    """A frame's header and data lengths, from its first 2 * LENGTH_BYTES bytes."""
+    return int.from_bytes(prefix[:LENGTH_BYTES], "big"), int.from_bytes(prefix[LENGTH_BYTES:], "big")
 
 
 class Down:
@@ -89,18 +110,48 @@ class Down:
         self.stdin = stdin
 
 
+def _start(target: Callable[..., object], *args: object) -> _thread.LockType:
+    """Run `target` in a thread; the lock returned is held until it returns (see `_join`)."""
+    done = _thread.allocate_lock()
+    done.acquire()
+
+    def run() -> None:
+        try:
+            target(*args)
+        finally:
+            done.release()
+
+    _thread.start_new_thread(run, ())  # such threads never keep the agent alive
+    return done
+
+
+def _join(done: _thread.LockType, timeout: float | None = None) -> bool:
+    """Whether the thread of `done` has returned, waiting up to `timeout` (None: for ever)."""
+    if done.acquire(True, -1 if timeout is None else timeout):
+        done.release()
+        return True
+    return False
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
 class Link:
     """The socket to the worker: whole frames in, whole frames out (one writer at a time)."""
 
     def __init__(self, path: str) -> None:
         self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         self.sock.connect(path)
-        self.lock = threading.Lock()
+        self.lock = _thread.allocate_lock()
 
     def send(self, fields: dict[str, Any], data: bytes = b"") -> None:
-        frame = encode_frame(fields, data)
-        with self.lock, contextlib.suppress(OSError):  # the worker went away: main() ends the sandbox
-            self.sock.sendall(frame)
+        frame = encode_up(fields, data)
+        with self.lock:  # blocks while the worker is behind: a command that prints fast waits
+            try:
+                self.sock.sendall(frame)
+            except OSError:  # the worker went away: serve() ends the sandbox
+                pass
 
     def _exactly(self, n: int) -> bytes | None:
         buf = bytearray()
@@ -115,49 +166,78 @@ class Link:
         return bytes(buf)
 
     def receive(self) -> Down | None:
-        lengths = self._exactly(LENGTHS.size)
-        if lengths is None:
+        prefix = self._exactly(2 * LENGTH_BYTES)
+        if prefix is None:
             return None
-        header_len, data_len = LENGTHS.unpack(lengths)
+        header_len, data_len = lengths(prefix)
         header = self._exactly(header_len)
         data = self._exactly(data_len) if header is not None else None
-        fields = decode_header(header) if header is not None else None
-        return None if data is None or fields is None else Down(fields, data)
+        if header is None or data is None:
+            return None
+        try:
+            return Down(marshal.loads(header), data)
+        except (ValueError, EOFError, TypeError):
+            return None
 
     def close(self) -> None:
-        if self.lock.acquire(timeout=2.0):  # after a frame being written, unless the worker stopped reading
+        if self.lock.acquire(True, 2.0):  # after a frame being written, unless the worker stopped reading
             self.lock.release()
         self.sock.close()
 
 
 class Inbox:
-    """What the worker sends to one command's stdin, in order; None for its end."""
+    """What the worker sends to one command's stdin, in order; None for its end. One reader."""
 
     def __init__(self) -> None:
         self.items: list[bytes | None] = []
-        self.ready = threading.Condition()
+        self.mutex = _thread.allocate_lock()
+        self.nonempty = _thread.allocate_lock()  # released exactly while `items` holds something
+        self.nonempty.acquire()
 
     def put(self, item: bytes | None) -> None:
-        with self.ready:
+        with self.mutex:
             self.items.append(item)
-            self.ready.notify()
+            if len(self.items) == 1:
+                self.nonempty.release()
 
     def get(self) -> bytes | None:
-        with self.ready:
-            self.ready.wait_for(lambda: bool(self.items))
-            return self.items.pop(0)
+        self.nonempty.acquire()
+        with self.mutex:
+            item = self.items.pop(0)
+            if self.items:
+                self.nonempty.release()
+        return item
 
 
-def _thread(target: Any, *args: Any) -> threading.Thread:
-    thread = threading.Thread(target=target, args=args, daemon=True)  # none may keep the agent alive
-    thread.start()
-    return thread
+def _which(name: str, env: dict[str, str]) -> str:
+    """`name` found on the command's own PATH, as a shell (and subprocess) would."""
+    if "/" in name:
+        return name
+    for directory in env.get("PATH", os.defpath).split(os.pathsep):
+        path = os.path.join(directory or ".", name)
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            return path
+    raise FileNotFoundError(2, "No such file or directory", name)
 
 
-def _remaining(deadline: float | None) -> float | None:
-    import time
+def _spawn(
+    argv: list[str], env: dict[str, str], cwd: str | None, stdio: tuple[int, int, int], setup: Callable[[], None] | None
+) -> tuple[int, subprocess.Popen[bytes] | None]:
+    """Start `argv` in a session of its own with `stdio` as its fds 0-2. posix_spawn needs no
+    import and no fork of this threaded process; a working directory or a controlling terminal
+    (`setup`) it cannot give, and subprocess (a fork) is loaded for those."""
+    if cwd is None and setup is None:
+        actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(stdio)]
+        default = (_signal.SIGPIPE, _signal.SIGXFSZ)  # ignored by Python, not by the command
+        pid = os.posix_spawn(_which(argv[0], env), argv, env, file_actions=actions, setsid=True, setsigdef=default)
+        return pid, None
+    import subprocess
 
-    return None if deadline is None else max(0.0, deadline - time.monotonic())
+    popen = subprocess.Popen(
+        argv, env=env, cwd=cwd, start_new_session=True,
+        stdin=stdio[0], stdout=stdio[1], stderr=stdio[2], preexec_fn=setup,
+    )  # fmt: skip
+    return popen.pid, popen
 
 
 class Exec:
@@ -167,7 +247,9 @@ class Exec:
         self.agent = agent
         self.down = down
         self.stdin = Inbox()
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.pid = 0
+        self.popen: subprocess.Popen[bytes] | None = None  # when subprocess started it (it reaps it)
+        self.code: int | None = None  # once reaped
         self.terminal: int | None = None  # the pty's master side, with pty=True
 
     def send(self, data: bytes = b"", **fields: object) -> None:
@@ -188,67 +270,80 @@ class Exec:
     def resize(self, rows: int, cols: int) -> None:
         """Set the pty's size; the kernel tells the foreground process (SIGWINCH)."""
         import fcntl
+        import struct
         import termios
 
         if self.terminal is not None:
-            with contextlib.suppress(OSError):
+            try:
                 fcntl.ioctl(self.terminal, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+            except OSError:
+                pass
 
-    def kill(self, sig: int = SIGKILL) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, sig)
+    def kill(self, sig: int = _signal.SIGKILL) -> None:
+        if self.pid and self.code is None:
+            try:
+                os.killpg(self.pid, sig)
+            except ProcessLookupError:
+                pass
 
     def _process(self) -> int:
-        import subprocess
-        import time
-
         down = self.down
         deadline = time.monotonic() + down.timeout if down.timeout > 0 else None
         env = {**self.agent.env, **down.env}
         cwd = down.workdir or None
         if cwd:
             os.makedirs(cwd, exist_ok=True)
-        if down.pty:
-            self.proc, pumps = self._pty(env, cwd)
-        else:
-            self.proc = proc = subprocess.Popen(
-                down.argv, env=env, cwd=cwd, start_new_session=True, bufsize=0,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            )  # fmt: skip
-            assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-            _thread(self._feed, proc.stdin)
-            pumps = [_thread(self._pump, proc.stdout, 1), _thread(self._pump, proc.stderr, 2)]
+        pumps = self._pty(env, cwd) if down.pty else self._pipes(env, cwd)
+        reaped = _start(self._reap)
         for pump in pumps:  # its output first, all of it (as a shell's pipe would), then its code
-            pump.join(_remaining(deadline))
-        try:
-            if not any(pump.is_alive() for pump in pumps):
-                return self.proc.wait(_remaining(deadline))
-        except subprocess.TimeoutExpired:
-            pass
-        self.kill(SIGKILL)
+            _join(pump, _remaining(deadline))
+        if all(_join(pump, 0) for pump in pumps) and _join(reaped, _remaining(deadline)):
+            assert self.code is not None
+            return self.code
+        self.kill(_signal.SIGKILL)
         return EXEC_TIMEOUT_CODE
 
-    def _feed(self, stdin: IO[bytes]) -> None:
-        """Unbuffered pipes (bufsize=0): each write and read is one system call."""
+    def _reap(self) -> None:
+        if self.popen is not None:
+            self.code = self.popen.wait()
+        else:
+            self.code = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+
+    def _pipes(self, env: dict[str, str], cwd: str | None) -> list[_thread.LockType]:
+        pipes = [os.pipe() for _ in range(3)]  # (read, write); not inherited but as the command's 0-2
+        ours, theirs = [pipes[0][1], pipes[1][0], pipes[2][0]], (pipes[0][0], pipes[1][1], pipes[2][1])
+        try:
+            self.pid, self.popen = _spawn(self.down.argv, env, cwd, theirs, None)
+        except BaseException:
+            for fd in ours:
+                os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        _start(self._feed, ours[0])
+        return [_start(self._pump, ours[1], 1), _start(self._pump, ours[2], 2)]
+
+    def _feed(self, stdin: int) -> None:
         try:
             while (data := self.stdin.get()) is not None:
                 while data:
-                    data = data[stdin.write(data) or 0 :]
+                    data = data[os.write(stdin, data) :]
         except OSError:  # it closed its stdin, or exited
             pass
         finally:
-            stdin.close()
+            os.close(stdin)
 
-    def _pump(self, stream: IO[bytes], fd: int) -> None:
-        with stream:
-            while data := stream.read(CHUNK):
-                self.send(fd=fd, data=data)  # blocks while the worker is behind: a fast printer waits
+    def _pump(self, stream: int, fd: int) -> None:
+        try:
+            while data := os.read(stream, CHUNK):
+                self.send(fd=fd, data=data)
+        finally:
+            os.close(stream)
         self.send(fd=fd, eof=True)
 
-    def _pty(self, env: dict[str, str], cwd: str | None) -> tuple[subprocess.Popen[bytes], list[threading.Thread]]:
+    def _pty(self, env: dict[str, str], cwd: str | None) -> list[_thread.LockType]:
         import fcntl
-        import subprocess
         import termios
 
         master, slave = os.openpty()
@@ -262,10 +357,7 @@ class Exec:
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
         try:
-            proc = subprocess.Popen(
-                self.down.argv, env=env, cwd=cwd, start_new_session=True,
-                stdin=slave, stdout=slave, stderr=slave, preexec_fn=controlling_tty,
-            )  # fmt: skip
+            self.pid, self.popen = _spawn(self.down.argv, env, cwd, (slave, slave, slave), controlling_tty)
         except BaseException:
             os.close(master)
             raise
@@ -273,8 +365,8 @@ class Exec:
             os.close(slave)
         # The feeder writes through its own descriptor: closing `master` can never hand its
         # number to another file while the feeder still writes to it.
-        _thread(self._feed_terminal, os.dup(master))
-        return proc, [_thread(self._read_terminal, master)]
+        _start(self._feed_terminal, os.dup(master))
+        return [_start(self._read_terminal, master)]
 
     def _feed_terminal(self, terminal: int) -> None:
         try:
@@ -302,20 +394,14 @@ class Exec:
         os.close(master)
 
     def _builtin(self) -> int:
-        import json
-
         ops: dict[str, Callable[..., bytes]] = {
-            "read": self._read,
-            "write": self._write,
-            "ls": _ls,
-            "mkdir": _mkdir,
-            "rm": _rm,
-        }
+            "read": _read, "write": self._write, "ls": _ls, "mkdir": _mkdir, "rm": _rm,
+        }  # fmt: skip
         try:
             out = ops[self.down.builtin](*self.down.argv)
         except (OSError, ValueError) as exc:
             error = {"type": type(exc).__name__, "message": str(exc), "errno": getattr(exc, "errno", None)}
-            self.send(fd=2, data=json.dumps(error).encode())
+            self.send(fd=2, data=to_json(error).encode("utf-8", "backslashreplace"))
             self.send(fd=1, eof=True)
             self.send(fd=2, eof=True)
             return 1
@@ -324,11 +410,6 @@ class Exec:
         self.send(fd=1, eof=True)
         self.send(fd=2, eof=True)
         return 0
-
-    def _read(self, path: str, offset: str = "0", size: str = "-1") -> bytes:
-        with open(path, "rb") as f:
-            f.seek(int(offset))
-            return f.read(int(size))
 
     def _write(self, path: str, mode: str) -> bytes:
         chunks = []
@@ -339,10 +420,14 @@ class Exec:
         return b""
 
 
-def _ls(path: str) -> bytes:
-    import json
+def _read(path: str, offset: str = "0", size: str = "-1") -> bytes:
+    with open(path, "rb") as f:
+        f.seek(int(offset))
+        return f.read(int(size))
 
-    return json.dumps(sorted(os.listdir(path))).encode()
+
+def _ls(path: str) -> bytes:
+    return to_json(sorted(os.listdir(path))).encode("utf-8", "backslashreplace")
 
 
 def _mkdir(path: str, parents: str) -> bytes:
@@ -375,7 +460,7 @@ class Agent:
         self.wake_read, self.wake_write = os.pipe()
 
     def end(self, code: int) -> None:
-        """Wake main(): no lock, so that the SIGTERM handler may call it too."""
+        """Wake wait(): no lock, so that the SIGTERM handler may call it too."""
         self.codes.append(code)
         os.write(self.wake_write, b".")
 
@@ -388,7 +473,7 @@ class Agent:
         if down.start:
             run = Exec(self, down)
             self.execs[down.exec_id] = run
-            _thread(self._run, run)
+            _start(self._run, run)
             return
         found = self.execs.get(down.exec_id)
         if found is None:
@@ -421,15 +506,15 @@ class Agent:
 
 
 def main() -> int:
-    link = Link(os.environ[SOCKET_ENV])  # first: the worker opens its relay to the server meanwhile
-    import json  # noqa: F401  # then what every command needs, loaded while that relay opens
-    import signal
-    import subprocess  # noqa: F401
-
-    agent = Agent(link, os.environ.get("NANO_MODAL_CONTAINER_ID", ""))
+    for fd in (0, 1, 2):  # the commands' pipes must not take these numbers (posix_spawn's dup2)
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)
+    agent = Agent(Link(os.environ[SOCKET_ENV]), os.environ.get("NANO_MODAL_CONTAINER_ID", ""))
     # Stopped by the worker: take every command down with the sandbox.
-    signal.signal(signal.SIGTERM, lambda signum, frame: agent.end(128 + SIGTERM))
-    _thread(agent.serve)
+    _signal.signal(_signal.SIGTERM, lambda signum, frame: agent.end(128 + _signal.SIGTERM))
+    _start(agent.serve)
     return agent.wait()
 
 

@@ -29,12 +29,12 @@ from ..client import Client
 from ..container.sandbox_agent import (
     AGENT_PATH,
     DOWN_DEFAULTS,
-    LENGTHS,
+    LENGTH_BYTES,
     MAX_DATA,
     MAX_HEADER,
     SOCKET_ENV,
-    decode_header,
-    encode_frame,
+    encode_down,
+    lengths,
 )
 from ..proto import api_pb2
 
@@ -53,12 +53,12 @@ KEEPALIVE_INTERVAL = 5.0  # the server counts relay traffic as the sandbox's hea
 async def read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, Any], bytes] | None:
     """One message from an agent (container/sandbox_agent.py's framing): its fields, its bytes."""
     try:
-        header_len, data_len = LENGTHS.unpack(await reader.readexactly(LENGTHS.size))
+        header_len, data_len = lengths(await reader.readexactly(2 * LENGTH_BYTES))
         if header_len > MAX_HEADER or data_len > MAX_DATA:
             return None
-        header = decode_header(await reader.readexactly(header_len))
-        return None if header is None else (header, await reader.readexactly(data_len))
-    except (asyncio.IncompleteReadError, ConnectionError):
+        header = json.loads(await reader.readexactly(header_len))
+        return (header, await reader.readexactly(data_len)) if isinstance(header, dict) else None
+    except (asyncio.IncompleteReadError, ConnectionError, ValueError):
         return None
 
 
@@ -151,7 +151,7 @@ async def relay(
                 continue
             fields = {name: getattr(down, name) for name in DOWN_DEFAULTS}
             fields.update(argv=list(down.argv), env=dict(down.env))
-            writer.write(encode_frame(fields, down.stdin))
+            writer.write(encode_down(fields, down.stdin))
             await writer.drain()
     except (ConnectionError, OSError) as exc:
         log.warning("sandbox %s: relay ended: %s", sandbox_id, exc)
