@@ -14,7 +14,6 @@ symlink on the `process` runtime, as function containers make), committed when i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import shutil
@@ -108,22 +107,23 @@ async def relay(
     snapshot: Callable[[], Awaitable[str]] | None = None,
 ) -> None:
     """Copy messages between the sandbox's agent and the server until either side ends. The
-    `snapshot` builtin is the worker's own to run (the agent cannot see its root from outside)."""
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.shield(link.connected), connect_timeout)
-    except TimeoutError:  # e.g. a function that took SIGUSR2 for itself: say so, do not leave execs hanging
-        log.warning("sandbox %s: its agent did not connect within %.0f s", sandbox_id, connect_timeout)
-        link._stop_listening()
-        failed = api_pb2.SandboxRelayUp(
-            sandbox_id=sandbox_id, error=f"the agent did not start in {connect_timeout:.0f} s"
-        )
-        with contextlib.suppress(Exception):
-            async for _ in client.stub.bidi("SandboxRelay", _one(failed)):
-                pass
-        return
+    `snapshot` builtin is the worker's own to run (the agent cannot see its root from outside).
+
+    The stream to the server opens at once, while the agent is still starting: both are on
+    every sandbox's path to its first output. What comes down before the agent has dialed in
+    waits for it; if it never does, the stream says so (`error`) and the server fails what it sent."""
     up: asyncio.Queue[api_pb2.SandboxRelayUp | None] = asyncio.Queue()
+    agent = asyncio.create_task(asyncio.wait_for(asyncio.shield(link.connected), connect_timeout))
 
     async def from_agent() -> None:
+        try:
+            reader, _ = await agent
+        except TimeoutError:  # e.g. a function that took SIGUSR2 for itself: say so, do not leave execs hanging
+            log.warning("sandbox %s: its agent did not connect within %.0f s", sandbox_id, connect_timeout)
+            link._stop_listening()
+            up.put_nowait(api_pb2.SandboxRelayUp(error=f"the agent did not start in {connect_timeout:.0f} s"))
+            up.put_nowait(None)
+            return
         while (frame := await read_frame(reader)) is not None:
             fields, data = frame
             try:
@@ -149,6 +149,10 @@ async def relay(
             if down.builtin == SNAPSHOT:
                 tasks.append(asyncio.create_task(_snapshot(down.exec_id, snapshot, up)))
                 continue
+            try:
+                _, writer = await agent
+            except TimeoutError:  # from_agent() tells the server
+                continue
             fields = {name: getattr(down, name) for name in DOWN_DEFAULTS}
             fields.update(argv=list(down.argv), env=dict(down.env))
             writer.write(encode_down(fields, down.stdin))
@@ -158,8 +162,9 @@ async def relay(
     finally:
         for task in tasks:
             task.cancel()
-        with contextlib.suppress(Exception):
-            writer.close()
+        if agent.done() and not agent.cancelled() and agent.exception() is None:
+            agent.result()[1].close()
+        agent.cancel()
 
 
 async def _snapshot(
@@ -179,10 +184,6 @@ async def _snapshot(
     for closed in (1, 2):
         up.put_nowait(api_pb2.SandboxRelayUp(exec_id=exec_id, fd=closed, eof=True))
     up.put_nowait(api_pb2.SandboxRelayUp(exec_id=exec_id, exited=True, exit_code=code))
-
-
-async def _one(message: api_pb2.SandboxRelayUp) -> AsyncIterator[api_pb2.SandboxRelayUp]:
-    yield message
 
 
 async def sync_volumes(client: Client, env: dict[str, str], workdir: Path, binds: bool) -> list[Mount]:
