@@ -26,11 +26,11 @@ from .. import config
 from .._volume_sync import Mount, _link, commit_mount, reload_mount, runtime_binds
 from ..client import Client
 from ..container.sandbox_agent import (
-    AGENT_PATH,
     DOWN_DEFAULTS,
     LENGTH_BYTES,
     MAX_DATA,
     MAX_HEADER,
+    PYTHON_ARGS,
     SOCKET_ENV,
     encode_down,
     lengths,
@@ -40,8 +40,8 @@ from ..proto import api_pb2
 log = logging.getLogger("nano_modal.worker")
 
 AGENT_SOCKET_ENV = SOCKET_ENV
-# How a sandbox's container starts: its Python, isolated (no site, no PYTHONPATH), the agent script.
-AGENT_ARGS = ("-I", "-S", AGENT_PATH)
+# How a sandbox's container starts: its Python, isolated (no site, no PYTHONPATH), the agent.
+AGENT_ARGS = PYTHON_ARGS
 AGENT_SOCKET = "agent.sock"
 SNAPSHOT = "snapshot"  # the builtin the worker runs itself: Sandbox.snapshot_filesystem
 AGENT_CONNECT_TIMEOUT = 60.0  # seconds a sandbox's agent has to start and dial in
