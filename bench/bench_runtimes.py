@@ -101,7 +101,12 @@ class Cluster:
     def close(self) -> None:
         for proc in (self.worker, self.server):
             proc.terminate()
-            proc.wait(10)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:  # e.g. a worker still stopping 100 sandboxes: the numbers stand
+                print(f"{' '.join(proc.args[1:4])} did not stop in 10 s: killed", file=sys.stderr)
+                proc.kill()
+                proc.wait()
         shutil.rmtree(self.state, ignore_errors=True)
 
 

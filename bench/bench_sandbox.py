@@ -9,7 +9,7 @@ this process through the SDK. Per sample:
 - exec: `sb.exec("echo", "hi")` on a running sandbox until its output reaches the client,
   then its exit code (`wait()`);
 - the peer: `subprocess.run(["echo", "hi"], capture_output=True)` on this machine.
-Medians of N. Runtimes run one after another (each with its own server and worker);
+Medians and p95 of N. Runtimes run one after another (each with its own server and worker);
 `--order` changes which goes first, to see how much the neighbours' load moved a row.
 Then, on the first runtime: `--alive M` sandboxes (cpu=0.05 each, so that M fit the
 machine's reservations) created at once and kept alive; each answers an exec while all
@@ -107,14 +107,16 @@ def main() -> None:
     finally:
         for cluster in clusters.values():
             cluster.close()
-    base = c.median(peer)
-    rows = [["subprocess.run (peer)", c.fmt_us(base), "1x", c.fmt_us(base), "1x"]]
+    base, base95 = c.median(peer), c.percentile(peer, 95)
+    rows = [["subprocess.run (peer)", c.fmt_us(base), c.fmt_us(base95), "1x", c.fmt_us(base), c.fmt_us(base95), "1x"]]
     for r in runtimes:
         made, ran = c.median(create[r]), c.median(execs[r])
-        rows.append([r, c.fmt_us(made), f"{made / base:.0f}x", c.fmt_us(ran), f"{ran / base:.0f}x"])
-    columns = ["runtime", "create to first output", "vs peer", "exec round trip", "vs peer"]
-    c.table(f"Sandboxes: `echo hi` (median of {n})", columns, rows)
+        made95, ran95 = c.fmt_us(c.percentile(create[r], 95)), c.fmt_us(c.percentile(execs[r], 95))
+        rows.append([r, c.fmt_us(made), made95, f"{made / base:.0f}x", c.fmt_us(ran), ran95, f"{ran / base:.0f}x"])
+    columns = ["runtime", "create to first output", "p95", "vs peer", "exec round trip", "p95", "vs peer"]
+    c.table(f"Sandboxes: `echo hi` (median and p95 of {n})", columns, rows)
     results = {"n": n, "peer": base, **{f"create_{r}": c.median(create[r]) for r in runtimes}}
+    results.update({f"create_p95_{r}": c.percentile(create[r], 95) for r in runtimes})
     results.update({f"exec_{r}": c.median(execs[r]) for r in runtimes})
     if crowd:
         c.table(

@@ -45,10 +45,10 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def _start_agent(signum: int, frame: FrameType | None) -> None:
-    from .sandbox_agent import AGENT_PATH, SOCKET_ENV
+    from .sandbox_agent import PYTHON_ARGS, SOCKET_ENV
 
     if os.environ.get(SOCKET_ENV):  # a thread: the handler itself must return at once
-        argv = [sys.executable, "-I", "-S", AGENT_PATH]
+        argv = [sys.executable, *PYTHON_ARGS]
         threading.Thread(target=_run_agent, args=(argv,), name="nano-modal-agent", daemon=True).start()
 
 

@@ -365,13 +365,8 @@ class SandboxPlane:
         sb = self._owner(first.sandbox_id)
         if sb is None:
             raise NotFound(f"sandbox {first.sandbox_id} not found")
-        if first.error:  # no agent: fail what waits for one; a later exec into a function container retries
-            sb.reason = first.error
-            while not sb.down.empty():
-                down = sb.down.get_nowait()
-                if down.start and (state := self.execs.get(down.exec_id)) is not None:
-                    state.append(2, f"nano-modal: {first.error}\n".encode())
-                    state.exited(126)
+        if first.error:  # no agent (a worker that says so at once)
+            self._agent_failed(sb, first.error)
             return
         if sb.container.state == ContainerState.STARTING:
             sb.container.advance(ContainerState.RUNNING)
@@ -395,8 +390,22 @@ class SandboxPlane:
             with contextlib.suppress(BaseException):
                 await receiver
 
+    def _agent_failed(self, sb: SandboxState, error: str) -> None:
+        """No agent came: fail the commands sent its way or waiting to be; a later exec into a
+        function container asks for an agent again."""
+        sb.reason = error
+        waiting = [sb.down.get_nowait().exec_id for _ in range(sb.down.qsize())]
+        for exec_id in [*sb.running, *waiting]:
+            state = self.execs.get(exec_id)
+            if state is not None and state.returncode is None:
+                state.append(2, f"nano-modal: {error}\n".encode())
+                state.exited(126)
+
     def _up(self, sb: SandboxState, up: api_pb2.SandboxRelayUp) -> None:
         sb.container.last_heard = time.monotonic()
+        if up.error and not up.exec_id:  # the worker's relay: the agent never dialed in
+            self._agent_failed(sb, up.error)
+            return
         state = self.execs.get(up.exec_id)
         if up.keepalive or state is None or state.sandbox_id != sb.sandbox_id:
             return

@@ -14,30 +14,51 @@ symlink on the `process` runtime, as function containers make), committed when i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from .. import config
 from .._volume_sync import Mount, _link, commit_mount, reload_mount, runtime_binds
 from ..client import Client
-from ..container.sandbox_agent import AGENT_PATH, DOWN_DEFAULTS, SOCKET_ENV, read_frame, write_frame
+from ..container.sandbox_agent import (
+    DOWN_DEFAULTS,
+    LENGTH_BYTES,
+    MAX_DATA,
+    MAX_HEADER,
+    PYTHON_ARGS,
+    SOCKET_ENV,
+    encode_down,
+    lengths,
+)
 from ..proto import api_pb2
 
 log = logging.getLogger("nano_modal.worker")
 
 AGENT_SOCKET_ENV = SOCKET_ENV
-# How a sandbox's container starts: its Python, isolated (no site, no PYTHONPATH), the agent script.
-AGENT_ARGS = ("-I", "-S", AGENT_PATH)
+# How a sandbox's container starts: its Python, isolated (no site, no PYTHONPATH), the agent.
+AGENT_ARGS = PYTHON_ARGS
 AGENT_SOCKET = "agent.sock"
 SNAPSHOT = "snapshot"  # the builtin the worker runs itself: Sandbox.snapshot_filesystem
 AGENT_CONNECT_TIMEOUT = 60.0  # seconds a sandbox's agent has to start and dial in
 ATTACH_TIMEOUT = 10.0  # ... and one a running function container starts for an exec
 KEEPALIVE_INTERVAL = 5.0  # the server counts relay traffic as the sandbox's heartbeat
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, Any], bytes] | None:
+    """One message from an agent (container/sandbox_agent.py's framing): its fields, its bytes."""
+    try:
+        header_len, data_len = lengths(await reader.readexactly(2 * LENGTH_BYTES))
+        if header_len > MAX_HEADER or data_len > MAX_DATA:
+            return None
+        header = json.loads(await reader.readexactly(header_len))
+        return (header, await reader.readexactly(data_len)) if isinstance(header, dict) else None
+    except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+        return None
 
 
 class AgentLink:
@@ -86,22 +107,23 @@ async def relay(
     snapshot: Callable[[], Awaitable[str]] | None = None,
 ) -> None:
     """Copy messages between the sandbox's agent and the server until either side ends. The
-    `snapshot` builtin is the worker's own to run (the agent cannot see its root from outside)."""
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.shield(link.connected), connect_timeout)
-    except TimeoutError:  # e.g. a function that took SIGUSR2 for itself: say so, do not leave execs hanging
-        log.warning("sandbox %s: its agent did not connect within %.0f s", sandbox_id, connect_timeout)
-        link._stop_listening()
-        failed = api_pb2.SandboxRelayUp(
-            sandbox_id=sandbox_id, error=f"the agent did not start in {connect_timeout:.0f} s"
-        )
-        with contextlib.suppress(Exception):
-            async for _ in client.stub.bidi("SandboxRelay", _one(failed)):
-                pass
-        return
+    `snapshot` builtin is the worker's own to run (the agent cannot see its root from outside).
+
+    The stream to the server opens at once, while the agent is still starting: both are on
+    every sandbox's path to its first output. What comes down before the agent has dialed in
+    waits for it; if it never does, the stream says so (`error`) and the server fails what it sent."""
     up: asyncio.Queue[api_pb2.SandboxRelayUp | None] = asyncio.Queue()
+    agent = asyncio.create_task(asyncio.wait_for(asyncio.shield(link.connected), connect_timeout))
 
     async def from_agent() -> None:
+        try:
+            reader, _ = await agent
+        except TimeoutError:  # e.g. a function that took SIGUSR2 for itself: say so, do not leave execs hanging
+            log.warning("sandbox %s: its agent did not connect within %.0f s", sandbox_id, connect_timeout)
+            link._stop_listening()
+            up.put_nowait(api_pb2.SandboxRelayUp(error=f"the agent did not start in {connect_timeout:.0f} s"))
+            up.put_nowait(None)
+            return
         while (frame := await read_frame(reader)) is not None:
             fields, data = frame
             try:
@@ -127,17 +149,22 @@ async def relay(
             if down.builtin == SNAPSHOT:
                 tasks.append(asyncio.create_task(_snapshot(down.exec_id, snapshot, up)))
                 continue
+            try:
+                _, writer = await agent
+            except TimeoutError:  # from_agent() tells the server
+                continue
             fields = {name: getattr(down, name) for name in DOWN_DEFAULTS}
             fields.update(argv=list(down.argv), env=dict(down.env))
-            write_frame(writer, fields, down.stdin)
+            writer.write(encode_down(fields, down.stdin))
             await writer.drain()
     except (ConnectionError, OSError) as exc:
         log.warning("sandbox %s: relay ended: %s", sandbox_id, exc)
     finally:
         for task in tasks:
             task.cancel()
-        with contextlib.suppress(Exception):
-            writer.close()
+        if agent.done() and not agent.cancelled() and agent.exception() is None:
+            agent.result()[1].close()
+        agent.cancel()
 
 
 async def _snapshot(
@@ -157,10 +184,6 @@ async def _snapshot(
     for closed in (1, 2):
         up.put_nowait(api_pb2.SandboxRelayUp(exec_id=exec_id, fd=closed, eof=True))
     up.put_nowait(api_pb2.SandboxRelayUp(exec_id=exec_id, exited=True, exit_code=code))
-
-
-async def _one(message: api_pb2.SandboxRelayUp) -> AsyncIterator[api_pb2.SandboxRelayUp]:
-    yield message
 
 
 async def sync_volumes(client: Client, env: dict[str, str], workdir: Path, binds: bool) -> list[Mount]:
