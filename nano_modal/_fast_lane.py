@@ -111,7 +111,10 @@ class FastLane:
         name = method.encode()
         try:
             writer.write(frame(call_id, CALL, bytes([len(name)]) + name + request))
-            return await asyncio.wait_for(future, timeout)
+            # Not wait_for: on Python 3.11 it can swallow a cancellation that arrives as the
+            # answer does (a worker asked to stop then kept polling).
+            async with asyncio.timeout(timeout):
+                return await future
         except TimeoutError:
             writer.write(frame(call_id, CANCEL, b""))
             raise rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
