@@ -37,6 +37,7 @@ def test_queue_contract_on_redis(redis_server: redisd.RedisServer) -> None:
         assert [v for _, v in await s.queue_peek("qu-1", "", 0, 10)] == [b"a", b"b", b"c"]
         assert await s.queue_take("qu-1", "", 2) == [b"a", b"b"]
         [(cursor, value)] = await s.queue_peek("qu-1", "", 0, 10)
+        assert value == b"c"
         await s.queue_put("qu-1", "", [b"d", b"e"], now + 60)
         assert [v for _, v in await s.queue_peek("qu-1", "", cursor, 10)] == [b"d", b"e"]  # after the cursor
         assert [v for _, v in await s.queue_peek("qu-1", "", cursor, 1)] == [b"d"]
