@@ -305,6 +305,8 @@ class Queues:
             state = await self._state(queue_id)
             event = state.freed.event
             async with state.lock:
+                if self.states.get(queue_id) is not state:
+                    continue  # reset (or deleted) while this call waited for the lock: start again
                 if state.counts.get(partition, 0) + len(values) <= config.QUEUE_MAX_PARTITION_ITEMS:
                     try:
                         await self.items.queue_put(queue_id, partition, values, time.time() + ttl)
@@ -328,6 +330,8 @@ class Queues:
             if state is None:
                 continue
             async with state.lock:  # a put may have refilled a partition since: recount
+                if self.states.get(queue_id) is not state:
+                    continue
                 try:
                     state.counts = await self.items.queue_counts(queue_id)
                 except BaseException:
@@ -343,6 +347,8 @@ class Queues:
         while True:
             state = await self._state(queue_id)
             async with state.lock:
+                if self.states.get(queue_id) is not state:
+                    continue
                 if state.counts.get(partition, 0) > 0:
                     try:
                         values = await self.items.queue_take(queue_id, partition, max(1, n_values))
@@ -401,6 +407,8 @@ class Queues:
         self._check_partition(partition)
         state = await self._state(queue_id)
         async with state.lock:
+            if self.states.get(queue_id) is not state:
+                return await self.clear(queue_id, partition, everything)
             try:
                 await self.items.queue_clear(queue_id, None if everything else partition)
             except BaseException:
