@@ -175,7 +175,7 @@ class RedisQueues:
         parts = urlsplit(url)
         if parts.scheme not in ("redis", "rediss", "unix"):
             raise ValueError(f"--queue must be a redis:// (or rediss://, unix://) URL, got {url!r}")
-        self.where = f"Redis at {parts.hostname or parts.path}:{parts.port or 6379}"
+        self.where = f"Redis at {parts.path if parts.scheme == 'unix' else f'{parts.hostname}:{parts.port or 6379}'}"
         # No retries inside redis-py: _retry() below bounds them and knows which are safe.
         self.client = aioredis.Redis.from_url(
             url, socket_connect_timeout=2.0, socket_timeout=10.0, retry=Retry(NoBackoff(), 0)
