@@ -41,7 +41,7 @@ T = TypeVar("T")
 #   nano_modal:q:{queue_id}:parts          set     partitions that may hold items
 #   nano_modal:q:expiry                    zset    "{queue_id}:{partition}" scored by its expiry (unix s)
 #   nano_modal:q:queues                    set     queue ids that have keys here
-#   nano_modal:q:done:{token}              list    result of a write, until the server has its answer
+#   nano_modal:q:done:{token}              list    result of a write ("1" for a put), until the server has its answer
 PREFIX = "nano_modal:q:"
 EXPIRY = PREFIX + "expiry"
 QUEUES = PREFIX + "queues"
