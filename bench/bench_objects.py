@@ -11,6 +11,10 @@ without them the Redis rows are skipped. Everything runs on this machine, in one
 * Queue: 4 producer and 4 consumer threads move N items, one put / get per item, and
   again in batches of 100 (put_many / get_many). Peer: redis-py LPUSH / BRPOP (and
   pipelined LPUSH / LPOP count=100).
+* Queue items in the state store (default) vs in Redis (`server --queue redis://...`, a
+  second server on a redis-server with `appendonly yes, appendfsync always`, as deployed):
+  sequential put then get from one thread, and the 4+4 threads runs above. `--queues-only`
+  runs just this comparison.
 * Volume: inside a container (process runtime), write N MiB through the mount (fsync'd),
   commit, read back (best of 3); and from the client, batch_upload and read_file. Peer:
   the same write+fsync / read on the same disk directly from this process.
@@ -47,7 +51,9 @@ def free_port() -> int:
 
 
 class RedisPeer:
-    def __init__(self) -> None:
+    def __init__(self, fsync: str | None = None) -> None:
+        """fsync ("always", "everysec"): with an append-only file (as nano-modal's --queue deployment
+        runs Redis) fsync'd that often; None: no persistence."""
         self.proc: subprocess.Popen[bytes] | None = None
         self.client: Any = None
         binary = shutil.which("redis-server")
@@ -60,8 +66,13 @@ class RedisPeer:
             c.console.print("[yellow]redis-server not found (apt-get install -y redis-server): skipping Redis[/yellow]")
             return
         port = free_port()
+        self.url = f"redis://127.0.0.1:{port}/0"
+        persistence = ["--appendonly", "no"]
+        if fsync:
+            data = tempfile.mkdtemp(prefix="nano-modal-bench-redis-")
+            persistence = ["--appendonly", "yes", "--appendfsync", fsync, "--dir", data]
         self.proc = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", *persistence],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         self.client = redis.Redis(host="127.0.0.1", port=port)
@@ -89,13 +100,35 @@ class RedisPeer:
 
 def start_cluster(state_dir: Path) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
     """Server + one worker on the process runtime, so that the volume test writes to the real disk."""
+    server, url, token = start_server(state_dir)
+    env = {**os.environ, "NANO_MODAL_TOKEN": token}
+    env.pop("NANO_MODAL_SERVER_URL", None)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "nano_modal.worker", "--server", url, "--runtime", "process", "--quiet"],
+        env=env, stdout=(state_dir / "worker.log").open("ab"), stderr=subprocess.STDOUT,
+    )
+    use_server(url, token)
+    return server, worker
+
+
+def use_server(url: str, token: str) -> None:
+    """Point the SDK in this process at that server."""
+    from nano_modal.client import Client
+
+    os.environ["NANO_MODAL_SERVER_URL"] = url
+    os.environ["NANO_MODAL_TOKEN"] = token
+    Client.reset()
+
+
+def start_server(state_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str, str]:
+    state_dir.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(16)
     env = {**os.environ, "NANO_MODAL_TOKEN": token}
     env.pop("NANO_MODAL_SERVER_URL", None)
     port_file = state_dir / "port"
     server = subprocess.Popen(
         [sys.executable, "-m", "nano_modal.server", "--port", "0", "--state-dir", str(state_dir),
-         "--port-file", str(port_file), "--quiet"],
+         "--port-file", str(port_file), "--quiet", *extra],
         env=env, stdout=(state_dir / "server.log").open("ab"), stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 30
@@ -103,14 +136,7 @@ def start_cluster(state_dir: Path) -> tuple[subprocess.Popen[bytes], subprocess.
         if server.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError("server did not start: " + (state_dir / "server.log").read_text())
         time.sleep(0.02)
-    url = f"127.0.0.1:{port_file.read_text().strip()}"
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "nano_modal.worker", "--server", url, "--runtime", "process", "--quiet"],
-        env=env, stdout=(state_dir / "worker.log").open("ab"), stderr=subprocess.STDOUT,
-    )
-    os.environ["NANO_MODAL_SERVER_URL"] = url
-    os.environ["NANO_MODAL_TOKEN"] = token
-    return server, worker
+    return server, f"127.0.0.1:{port_file.read_text().strip()}", token
 
 
 # ------------------------------------------------------------------ helpers
@@ -219,32 +245,76 @@ def cpu_per_op(nm: Any, redis: RedisPeer, server_pid: int, n: int) -> dict[str, 
 # ------------------------------------------------------------------ Queue
 
 
+def queue_rate(nm: Any, per: int, batch: int) -> float:
+    """4 producers put `per` items each while 4 consumers take them; items per second end to end."""
+    q = nm.Queue.from_name(f"bench-q-{secrets.token_hex(4)}", create_if_missing=True)
+    q.hydrate()
+    taken = [0] * 4
+
+    def producer(i: int) -> None:
+        items = [(i, j) for j in range(per)]
+        for start in range(0, per, batch):
+            if batch == 1:
+                q.put(items[start])
+            else:
+                q.put_many(items[start : start + batch])
+
+    def consumer(i: int) -> None:
+        while taken[i] < per:  # each consumer takes its share (FIFO: which items does not matter)
+            got = [q.get(timeout=60)] if batch == 1 else q.get_many(min(batch, per - taken[i]), timeout=60)
+            taken[i] += len(got)
+
+    seconds = threaded(8, lambda t: producer(t) if t < 4 else consumer(t - 4))
+    assert sum(taken) == per * 4 and q.len() == 0
+    return rate(per * 4, seconds)
+
+
+def queue_sequential(nm: Any, n: int) -> dict[str, float]:
+    """One thread: n puts, then n gets (operations per second)."""
+    q = nm.Queue.from_name(f"bench-seq-{secrets.token_hex(4)}", create_if_missing=True)
+    q.put("warm")
+    q.get()
+    put = rate(n, timed(lambda: [q.put(i) for i in range(n)]))
+    get = rate(n, timed(lambda: [q.get() for _ in range(n)]))
+    return {"put, 1 thread": put, "get, 1 thread": get}
+
+
+def bench_queue_storage(nm: Any, home: Path, n: int, rounds: int) -> dict[str, dict[str, list[float]]]:
+    """The same Queue runs on a server with items in its SQLite store (WAL, synchronous=NORMAL: no
+    fsync per commit) and on servers with --queue on Redis fsyncing every write, or every second."""
+    peers = {fsync: RedisPeer(fsync=fsync) for fsync in ("always", "everysec")}
+    if any(p.proc is None for p in peers.values()):
+        return {}
+    procs = []
+    servers: dict[str, tuple[str, str]] = {}
+    for name, extra in [("store (SQLite)", [])] + [
+        (f"Redis, fsync {fsync}", ["--queue", peer.url]) for fsync, peer in peers.items()
+    ]:
+        proc, url, token = start_server(home / f"server-{len(procs)}", *extra)
+        procs.append(proc)
+        servers[name] = (url, token)
+    out: dict[str, dict[str, list[float]]] = {name: {} for name in servers}
+    try:
+        for _ in range(rounds):  # interleaved, so that a noisy neighbour hits both alike
+            for name, (url, token) in servers.items():
+                use_server(url, token)
+                for op, value in queue_sequential(nm, n).items():
+                    out[name].setdefault(op, []).append(value)
+                out[name].setdefault("1 item per call, 4+4 threads", []).append(queue_rate(nm, n // 4, 1))
+                out[name].setdefault("100 items per call, 4+4 threads", []).append(queue_rate(nm, n // 4, 100))
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+        for peer in peers.values():
+            peer.stop()
+    return out
+
+
 def bench_queue(nm: Any, redis: RedisPeer, n: int, rounds: int) -> dict[str, dict[str, list[float]]]:
     """4 producers put n items in total while 4 consumers take them; items per second end to end."""
     out: dict[str, dict[str, list[float]]] = {"nano-modal Queue": {}, "Redis": {}}
     per = n // 4
-
-    def run_nano(batch: int) -> float:
-        q = nm.Queue.from_name(f"bench-q-{secrets.token_hex(4)}", create_if_missing=True)
-        q.hydrate()
-        taken = [0] * 4
-
-        def producer(i: int) -> None:
-            items = [(i, j) for j in range(per)]
-            for start in range(0, per, batch):
-                if batch == 1:
-                    q.put(items[start])
-                else:
-                    q.put_many(items[start : start + batch])
-
-        def consumer(i: int) -> None:
-            while taken[i] < per:  # each consumer takes its share (FIFO: which items does not matter)
-                got = [q.get(timeout=60)] if batch == 1 else q.get_many(min(batch, per - taken[i]), timeout=60)
-                taken[i] += len(got)
-
-        seconds = threaded(8, lambda t: producer(t) if t < 4 else consumer(t - 4))
-        assert sum(taken) == per * 4 and q.len() == 0
-        return rate(per * 4, seconds)
 
     def run_redis(batch: int) -> float:
         key = f"bench-q-{secrets.token_hex(4)}"
@@ -280,8 +350,8 @@ def bench_queue(nm: Any, redis: RedisPeer, n: int, rounds: int) -> dict[str, dic
         return rate(per * 4, seconds)
 
     for _ in range(rounds):
-        out["nano-modal Queue"].setdefault("1 item per call", []).append(run_nano(1))
-        out["nano-modal Queue"].setdefault("100 items per call", []).append(run_nano(100))
+        out["nano-modal Queue"].setdefault("1 item per call", []).append(queue_rate(nm, per, 1))
+        out["nano-modal Queue"].setdefault("100 items per call", []).append(queue_rate(nm, per, 100))
         if redis.client is not None:
             out["Redis"].setdefault("1 item per call", []).append(run_redis(1))
             out["Redis"].setdefault("100 items per call", []).append(run_redis(100))
@@ -380,12 +450,23 @@ def med(values: list[float]) -> float:
 
 def main() -> None:
     args = c.parse_args(
-        __doc__.splitlines()[0], [(("--mb",), {"type": int, "default": None, "help": "MiB per volume transfer"})]
+        __doc__.splitlines()[0],
+        [
+            (("--mb",), {"type": int, "default": None, "help": "MiB per volume transfer"}),
+            (("--queues-only",), {"action": "store_true", "help": "only Queue items in the store vs in Redis"}),
+        ],
     )
     n_dict, n_queue, megabytes, rounds = (400, 800, 32, 1) if args.quick else (2000, 4000, args.mb or 256, 3)
     megabytes = args.mb or megabytes
     home = c.temp_home("nano-modal-bench-objects-")
     c.console.print(f"[dim]load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores[/dim]")
+    if args.queues_only:
+        import nano_modal as nm
+
+        storage = bench_queue_storage(nm, home, n_queue, rounds)
+        report_queue_storage(storage, n_queue, rounds)
+        c.write_json(args.json, "objects-queue-storage", {"queue_storage": storage, "queue_items": n_queue})
+        return
     server, worker = start_cluster(home)
     redis = RedisPeer()
     try:
@@ -396,6 +477,7 @@ def main() -> None:
             "cpu": cpu_per_op(nm, redis, server.pid, n_dict),
             "queue": bench_queue(nm, redis, n_queue, rounds),
             "volume": bench_volume(nm, home, megabytes, rounds),
+            "queue_storage": bench_queue_storage(nm, home, n_queue, rounds),
             "sizes": {"dict_ops": n_dict, "queue_items": n_queue, "volume_mib": megabytes, "rounds": rounds},
         }
     finally:
@@ -437,7 +519,22 @@ def main() -> None:
                 rows.append([peer_name, op, f"{med(res[op]):,.0f} MB/s", share])
     c.table(f"Volume throughput ({megabytes} MiB per transfer, median of {rounds})",
             ["where", "step", "MiB/s", "of raw disk"], rows)
+    report_queue_storage(results["queue_storage"], n_queue, rounds)
     c.write_json(args.json, "objects", results)
+
+
+def report_queue_storage(results: dict[str, dict[str, list[float]]], n: int, rounds: int) -> None:
+    if not results:
+        return
+    store, always, everysec = (results[k] for k in ("store (SQLite)", "Redis, fsync always", "Redis, fsync everysec"))
+    rows = [
+        [op, c.fmt_rate(med(store[op])), c.fmt_rate(med(always[op])), c.ratio(med(always[op]), med(store[op])),
+         c.fmt_rate(med(everysec[op])), c.ratio(med(everysec[op]), med(store[op]))]
+        for op in store
+    ]
+    c.table(f"Queue items per second by item storage ({n} items, median of {rounds})",
+            ["operation", "in the store (SQLite)", "Redis, fsync always", "÷ store", "Redis, fsync everysec",
+             "÷ store"], rows)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ ENV_IS_REMOTE = "NANO_MODAL_IS_REMOTE"  # "1" inside a container
 ENV_BLOCK_NETWORK = "NANO_MODAL_BLOCK_NETWORK"  # "1" in a ContainerSpec's env: no network but loopback
 ENV_STORE = "NANO_MODAL_STORE"  # the server's --store default: SQLAlchemy URL of the state store
 ENV_ADVERTISE = "NANO_MODAL_ADVERTISE"  # the server's --advertise default: host:port where other servers reach it
+# The server's --queue default: redis://host:port/db keeps Queue items in Redis (unset: in the state store)
+ENV_QUEUE = "NANO_MODAL_QUEUE"
 ENV_RUNTIME = "NANO_MODAL_RUNTIME"  # a worker's default --runtime: auto, bwrap, gvisor or process
 
 TOKEN_METADATA_KEY = "x-nano-modal-token"  # gRPC metadata header that carries the token
@@ -55,6 +57,9 @@ WORKER_TIMEOUT = float(os.environ.get("NANO_MODAL_WORKER_TIMEOUT") or 15.0)
 # The state store's connection is lost (database restarting): retry each operation this long,
 # then the server exits so that its supervisor restarts it on the durable state.
 STORE_RETRY_TIMEOUT = float(os.environ.get("NANO_MODAL_STORE_RETRY_TIMEOUT") or 30.0)
+# Redis holding Queue items (--queue) is unreachable (restarting): retry each operation this long,
+# then that Queue call fails with a clear error (the server keeps running).
+QUEUE_REDIS_RETRY_TIMEOUT = float(os.environ.get("NANO_MODAL_QUEUE_RETRY_TIMEOUT") or 30.0)
 CONTAINER_START_TIMEOUT = 60.0  # a container that never says hello in time is given up
 CONTAINER_START_FAILURES = 3  # containers dying before hello, in a row, that fail the function's calls
 SCHEDULER_TICK = 0.05  # seconds between autoscaler passes (also woken by new inputs)

@@ -7,12 +7,13 @@ cd "$(dirname "$0")/.."
 python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 
 # Real parts the tests start, from Debian: the isolating runtimes (bubblewrap, gVisor's runsc)
-# and PostgreSQL (the store's second implementation). Installed only when missing.
+# PostgreSQL (the store's second implementation) and Redis (server --queue). Installed only when missing.
 need=()
 command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v runsc >/dev/null || need+=(runsc)
 command -v ip >/dev/null || need+=(iproute2)  # tests/faults: workers on namespaced "hosts"
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+command -v redis-server >/dev/null || need+=(redis-server)  # tests/redisd.py: Queue items in Redis
 command -v docker-registry >/dev/null || need+=(docker-registry)  # the registry tests/worker/test_oci.py pushes to
 command -v busybox >/dev/null || need+=(busybox-static)  # a real static binary inside the test images
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap)  # Debian bases of images (tests/worker/test_images.py)

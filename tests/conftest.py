@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,3 +143,45 @@ def isolated_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calla
             for w in c.workers:
                 stop(w)
             stop(c.server)
+
+
+@contextmanager
+def using(cluster: Cluster) -> Iterator[Cluster]:
+    """Point the SDK in this process at `cluster` for the block, then back where it was."""
+    from nano_modal.client import Client
+
+    names = ("NANO_MODAL_SERVER_URL", "NANO_MODAL_TOKEN")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(NANO_MODAL_SERVER_URL=cluster.server_url, NANO_MODAL_TOKEN=cluster.token)
+    Client.reset()
+    try:
+        yield cluster
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        Client.reset()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, object]]:
+    """A server keeping Queue items in a real redis-server (`--queue redis://...`) and a worker,
+    started on first use. It leaves this process's environment alone: enter `using(cluster)`.
+    Yields the cluster and its tests.redisd.RedisServer."""
+    from tests import redisd
+
+    if not redisd.available():
+        pytest.skip(redisd.SKIP_REASON)
+    os.environ.setdefault("NANO_MODAL_HOME", str(tmp_path_factory.mktemp("home")))
+    with redisd.redis_server() as redis:
+        state_dir = tmp_path_factory.mktemp("server-redis")
+        token = secrets.token_urlsafe(16)
+        server, url = start_server(state_dir, token, "--queue", redis.url)
+        worker = start_worker(url, token, state_dir / "worker.log", "--runtime", "process")
+        try:
+            yield Cluster(url, token, state_dir, server, [worker]), redis
+        finally:
+            stop(worker)
+            stop(server)

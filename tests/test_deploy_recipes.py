@@ -53,11 +53,14 @@ def test_units_verify(unit: str, tmp_path: Path) -> None:
 def test_compose_file() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "server", "worker"}
+    assert set(services) == {"postgres", "redis", "server", "worker"}
     server, worker = services["server"], services["worker"]
     _parse(server["command"])
     _parse(worker["command"])
     assert server["environment"]["NANO_MODAL_STORE"].startswith("postgresql://")
+    assert server["environment"]["NANO_MODAL_QUEUE"] == "redis://redis:6379/0"
+    assert server_parser().parse_args(["--queue", server["environment"]["NANO_MODAL_QUEUE"]]).queue
+    assert "--appendonly" in services["redis"]["command"]  # acknowledged queue items are on disk
     assert worker["environment"]["NANO_MODAL_SERVER_URL"] == "server:50051"
     assert "50051:50051" in server["ports"]
     assert "deploy" not in server or server["deploy"].get("replicas", 1) == 1  # one server per database

@@ -1,4 +1,7 @@
-"""Queue: FIFO per partition, blocking gets, many producers and consumers, bad input."""
+"""Queue: FIFO per partition, blocking gets, many producers and consumers, bad input.
+
+Every test runs twice: with Queue items in the state store (the default), and in Redis
+(`nano-modal server --queue redis://...`)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,13 +18,35 @@ import pytest
 import nano_modal
 from nano_modal import config
 from nano_modal.exception import InvalidError, NotFoundError, SerializationError
+from tests.conftest import using
+
+
+@pytest.fixture(scope="module", params=["store", "redis"])
+def queues_on(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Where the server under test keeps Queue items; the SDK here talks to that server."""
+    if request.param == "store":
+        request.getfixturevalue("cluster")
+        yield "store"
+        return
+    redis_cluster, _ = request.getfixturevalue("redis_cluster")
+    with using(redis_cluster):
+        yield "redis"
+
+
+@pytest.fixture(scope="module")
+def queue_app(queues_on: str) -> Iterator[Any]:
+    """tests/apps/queue_app.py's app, running on the server of `queues_on`."""
+    from tests.apps import queue_app as module
+
+    with module.app.run():
+        yield module
 
 
 def fresh() -> nano_modal.Queue:
     return nano_modal.Queue.from_name(f"q-{uuid.uuid4().hex[:10]}", create_if_missing=True)
 
 
-def test_fifo_and_partitions(cluster: object) -> None:
+def test_fifo_and_partitions(queues_on: str) -> None:
     q = fresh()
     q.put(1)
     q.put_many([2, 3, {"four": 4}])
@@ -41,7 +67,7 @@ def test_fifo_and_partitions(cluster: object) -> None:
     assert q.len(total=True) == 0
 
 
-def test_partitions_expire_after_their_ttl(cluster: object) -> None:
+def test_partitions_expire_after_their_ttl(queues_on: str) -> None:
     q = fresh()
     q.put("short-lived", partition="tmp", partition_ttl=1)
     q.put("kept", partition="keep")  # the default TTL: a day
@@ -60,7 +86,7 @@ def test_partitions_expire_after_their_ttl(cluster: object) -> None:
             q.put("x", partition_ttl=bad)
 
 
-def test_iterate_does_not_consume(cluster: object) -> None:
+def test_iterate_does_not_consume(queues_on: str) -> None:
     q = fresh()
     q.put_many(list(range(250)))
     assert list(q.iterate()) == list(range(250))
@@ -75,7 +101,7 @@ def test_iterate_does_not_consume(cluster: object) -> None:
     assert seen[-1] == "late" and len(seen) == 251
 
 
-def test_blocking_get_waits_server_side(cluster: object) -> None:
+def test_blocking_get_waits_server_side(queues_on: str) -> None:
     q = fresh()
 
     def later() -> None:
@@ -94,7 +120,7 @@ def test_blocking_get_waits_server_side(cluster: object) -> None:
     assert 0.7 < time.monotonic() - started < 5
 
 
-def test_full_partition(cluster: object, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_full_partition(queues_on: str, monkeypatch: pytest.MonkeyPatch) -> None:
     q = fresh()
     q.put_many(list(range(config.QUEUE_MAX_PARTITION_ITEMS)))
     with pytest.raises(queue.Full):
@@ -112,7 +138,7 @@ def test_full_partition(cluster: object, monkeypatch: pytest.MonkeyPatch) -> Non
     assert q.len() == config.QUEUE_MAX_PARTITION_ITEMS
 
 
-def test_async_twins(cluster: object) -> None:
+def test_async_twins(queues_on: str) -> None:
     q = fresh()
 
     async def main() -> list[Any]:
@@ -123,7 +149,7 @@ def test_async_twins(cluster: object) -> None:
     assert asyncio.run(main()) == ["x", ["y", "z"], 0]
 
 
-def test_ephemeral_queue(cluster: object) -> None:
+def test_ephemeral_queue(queues_on: str) -> None:
     with nano_modal.Queue.ephemeral() as q:
         q.put(1)
         assert q.get() == 1
@@ -132,7 +158,7 @@ def test_ephemeral_queue(cluster: object) -> None:
         nano_modal.Queue.from_id(object_id).len()
 
 
-def test_delete_wakes_blocked_getters(cluster: object) -> None:
+def test_delete_wakes_blocked_getters(queues_on: str) -> None:
     name = f"doomed-{uuid.uuid4().hex[:8]}"
     q = nano_modal.Queue.from_name(name, create_if_missing=True)
     q.hydrate()
@@ -156,12 +182,12 @@ def test_delete_wakes_blocked_getters(cluster: object) -> None:
 # ---------------------------------------------------------------- from inside functions
 
 
-def test_producers_and_consumers_across_containers(objects_app: Any) -> None:
+def test_producers_and_consumers_across_containers(queue_app: Any) -> None:
     """4 producers and 4 consumers in their own containers: every item arrives exactly once."""
     q = fresh()
     producers, consumers, per_producer = 4, 4, 250
-    consuming = [objects_app.consume.spawn(q, c) for c in range(consumers)]
-    assert sum(objects_app.produce.map([q] * producers, range(producers), [per_producer] * producers)) == 1000
+    consuming = [queue_app.consume.spawn(q, c) for c in range(consumers)]
+    assert sum(queue_app.produce.map([q] * producers, range(producers), [per_producer] * producers)) == 1000
     q.put_many([None] * consumers)  # one stop sentinel per consumer
     got = [tuple(item) for call in consuming for item in call.get(timeout=180)]
     expected = [(p, j) for p in range(producers) for j in range(per_producer)]
@@ -175,8 +201,8 @@ def test_producers_and_consumers_across_containers(objects_app: Any) -> None:
             assert mine == sorted(mine)
 
 
-def test_get_timeout_inside_a_container(objects_app: Any) -> None:
-    assert objects_app.queue_get_timeout.remote(fresh(), 0.5).startswith("empty after 0.")
+def test_get_timeout_inside_a_container(queue_app: Any) -> None:
+    assert queue_app.queue_get_timeout.remote(fresh(), 0.5).startswith("empty after 0.")
 
 
 # ---------------------------------------------------------------- bad input
@@ -187,7 +213,7 @@ class Unpicklable:
         raise TypeError("refuses to be pickled")
 
 
-def test_bad_items(cluster: object) -> None:
+def test_bad_items(queues_on: str) -> None:
     q = fresh()
     q.put("keep")
     with pytest.raises(SerializationError, match=r"cannot put .* on Queue .*cannot be pickled"):
@@ -205,7 +231,7 @@ def test_bad_items(cluster: object) -> None:
     assert q.len() == 1 and q.get() == "keep"
 
 
-def test_missing_and_invalid_names(cluster: object) -> None:
+def test_missing_and_invalid_names(queues_on: str) -> None:
     with pytest.raises(InvalidError):
         nano_modal.Queue.from_name("no spaces please")
     with pytest.raises(NotFoundError, match="not found"):

@@ -4,6 +4,10 @@ Every operation runs to completion between two awaits of that loop, and each is 
 transaction, so single-key operations (put if absent, pop, queue get) are atomic however
 many containers call them at once. Blocking queue calls long-poll server-side: a parked
 `get` is woken when an item arrives for it, a parked `put` when room appears.
+
+Queue items live in the state store by default, or in Redis (`--queue redis://...`, see
+redis_queues.py): either way this module keeps each partition's item count in memory and
+parks the blocking calls; the item storage is only called through `QueueItems`.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from .. import config
 from ..proto import api_pb2
@@ -24,6 +30,7 @@ from .store import ObjectRow, Store
 
 DICT = api_pb2.OBJECT_KIND_DICT
 QUEUE = api_pb2.OBJECT_KIND_QUEUE
+log = logging.getLogger("nano_modal.server")
 
 
 def key_hash(key: bytes) -> str:
@@ -135,9 +142,68 @@ class Dicts:
         self.cache.drop_dict(dict_id)
 
 
+class QueueStorageUnavailable(Exception):
+    """The storage of Queue items (Redis, with --queue) stayed unreachable past its retry bound."""
+
+
+class QueueItems(Protocol):
+    """Where Queue items live: the state store (StoreQueueItems) or Redis (redis_queues.RedisQueues)."""
+
+    owns_items: bool  # True: deleting a Queue object must also delete its items here
+
+    async def queue_put(self, queue_id: str, partition: str, values: list[bytes], expires_at: float) -> None: ...
+    async def queue_expired(self, now: float) -> list[tuple[str, str]]: ...
+    async def queue_take(self, queue_id: str, partition: str, n: int) -> list[bytes]: ...
+    async def queue_peek(
+        self, queue_id: str, partition: str, after_item_id: int, limit: int
+    ) -> list[tuple[int, bytes]]: ...
+    async def queue_counts(self, queue_id: str) -> dict[str, int]: ...
+    async def queue_clear(self, queue_id: str, partition: str | None) -> None: ...
+    async def queue_delete(self, queue_id: str) -> None: ...
+    async def queue_ids(self) -> set[str]: ...
+
+
+class StoreQueueItems:
+    """The default: items in the state store's tables (deleted with the object's row)."""
+
+    owns_items = False
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def queue_put(self, queue_id: str, partition: str, values: list[bytes], expires_at: float) -> None:
+        self.store.queue_put(queue_id, partition, values, expires_at)
+
+    async def queue_expired(self, now: float) -> list[tuple[str, str]]:
+        return self.store.queue_expired(now)
+
+    async def queue_take(self, queue_id: str, partition: str, n: int) -> list[bytes]:
+        return self.store.queue_take(queue_id, partition, n)
+
+    async def queue_peek(
+        self, queue_id: str, partition: str, after_item_id: int, limit: int
+    ) -> list[tuple[int, bytes]]:
+        return self.store.queue_peek(queue_id, partition, after_item_id, limit)
+
+    async def queue_counts(self, queue_id: str) -> dict[str, int]:
+        return self.store.queue_counts(queue_id)
+
+    async def queue_clear(self, queue_id: str, partition: str | None) -> None:
+        self.store.queue_clear(queue_id, partition)
+
+    async def queue_delete(self, queue_id: str) -> None:
+        pass  # store.delete_object removed the rows
+
+    async def queue_ids(self) -> set[str]:
+        return set()
+
+
 @dataclass
 class QueueState:
-    counts: dict[str, int]  # items per partition, mirrored from the store
+    counts: dict[str, int]  # items per partition, mirrored from where the items live
+    # Held across each call to the item storage that reads or changes counts: with Redis those
+    # calls await, and two puts (or a put and a take) must not interleave with the mirror.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Parked `get`s per partition, woken one per item added (not all at once: with many
     # consumers, waking every one for each item would make them fight over it).
     getters: dict[str, deque[asyncio.Future[None]]] = field(default_factory=dict)
@@ -163,23 +229,54 @@ class QueueState:
 
 
 class Queues:
-    def __init__(self, store: Store, registry: ObjectRegistry) -> None:
+    def __init__(self, store: Store, registry: ObjectRegistry, items: QueueItems | None = None) -> None:
         self.store = store
         self.registry = registry
+        self.items: QueueItems = items or StoreQueueItems(store)
         self.states: dict[str, QueueState] = {}
+        self._deleting: set[asyncio.Task[None]] = set()
         registry.on_delete.append(self._forget)
 
-    def _state(self, queue_id: str) -> QueueState:
+    async def _state(self, queue_id: str) -> QueueState:
         self.registry.get(queue_id, QUEUE)
         state = self.states.get(queue_id)
         if state is None:
-            state = self.states[queue_id] = QueueState(self.store.queue_counts(queue_id))
+            counts = await self.items.queue_counts(queue_id)
+            self.registry.get(queue_id, QUEUE)  # deleted meanwhile: NotFound
+            state = self.states.setdefault(queue_id, QueueState(counts))
         return state
+
+    def _reset(self, queue_id: str, state: QueueState) -> None:
+        """The item storage failed mid-call: forget the mirrored counts (reloaded on next use)."""
+        if self.states.get(queue_id) is state:
+            del self.states[queue_id]
+        state.wake_all()
 
     def _forget(self, row: ObjectRow, _blobs: list[str]) -> None:
         state = self.states.pop(row.object_id, None)
         if state is not None:
             state.wake_all()  # parked callers wake up and find the queue gone
+        if self.items.owns_items and row.kind == QUEUE:
+            task = asyncio.get_running_loop().create_task(self._delete_items(row.object_id, state))
+            self._deleting.add(task)
+            task.add_done_callback(self._deleting.discard)
+
+    async def _delete_items(self, queue_id: str, state: QueueState | None) -> None:
+        try:
+            if state is None:
+                await self.items.queue_delete(queue_id)
+            else:
+                async with state.lock:  # after the calls in flight, which could write again
+                    await self.items.queue_delete(queue_id)
+        except QueueStorageUnavailable:
+            log.exception("items of deleted queue %s remain; the next server start deletes them", queue_id)
+
+    async def delete_leftovers(self) -> int:
+        """Delete the items of queues whose object is gone (deleted while the item storage was away)."""
+        gone = [q for q in await self.items.queue_ids() if self.store.get_object(q) is None]
+        for queue_id in gone:
+            await self.items.queue_delete(queue_id)
+        return len(gone)
 
     @staticmethod
     def _check_partition(partition: str) -> None:
@@ -205,26 +302,42 @@ class Queues:
             )
         deadline = time.monotonic() + min(timeout, config.QUEUE_POLL_TIMEOUT)
         while True:
-            state = self._state(queue_id)
+            state = await self._state(queue_id)
             event = state.freed.event
-            if state.counts.get(partition, 0) + len(values) <= config.QUEUE_MAX_PARTITION_ITEMS:
-                self.store.queue_put(queue_id, partition, values, time.time() + ttl)
-                state.counts[partition] = state.counts.get(partition, 0) + len(values)
-                state.wake_getters(partition, len(values))
-                state.added.fire()
-                return True
+            async with state.lock:
+                if self.states.get(queue_id) is not state:
+                    continue  # reset (or deleted) while this call waited for the lock: start again
+                if state.counts.get(partition, 0) + len(values) <= config.QUEUE_MAX_PARTITION_ITEMS:
+                    try:
+                        await self.items.queue_put(queue_id, partition, values, time.time() + ttl)
+                    except BaseException:
+                        self._reset(queue_id, state)
+                        raise
+                    state.counts[partition] = state.counts.get(partition, 0) + len(values)
+                    state.wake_getters(partition, len(values))
+                    state.added.fire()
+                    return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             await state.freed.wait(event, remaining)
 
-    def expire(self) -> int:
+    async def expire(self) -> int:
         """Clear the partitions whose TTL ran out; returns how many."""
-        expired = self.store.queue_expired(time.time())
-        for queue_id, partition in expired:
+        expired = await self.items.queue_expired(time.time())
+        for queue_id in {q for q, _ in expired}:
             state = self.states.get(queue_id)
-            if state is not None and state.counts.pop(partition, None) is not None:
-                state.freed.fire()
+            if state is None:
+                continue
+            async with state.lock:  # a put may have refilled a partition since: recount
+                if self.states.get(queue_id) is not state:
+                    continue
+                try:
+                    state.counts = await self.items.queue_counts(queue_id)
+                except BaseException:
+                    self._reset(queue_id, state)
+                    raise
+            state.freed.fire()
         return len(expired)
 
     async def get(self, queue_id: str, partition: str, n_values: int, timeout: float) -> list[bytes]:
@@ -232,19 +345,27 @@ class Queues:
         self._check_partition(partition)
         deadline = time.monotonic() + min(timeout, config.QUEUE_POLL_TIMEOUT)
         while True:
-            state = self._state(queue_id)
-            if state.counts.get(partition, 0) > 0:
-                values = self.store.queue_take(queue_id, partition, max(1, n_values))
-                left = state.counts.get(partition, 0) - len(values)
-                if left > 0 and values:
-                    state.counts[partition] = left
-                    state.wake_getters(partition, 1)  # items remain: let the next parked get have them
-                else:
-                    state.counts.pop(partition, None)
-                if values:
-                    state.freed.fire()
-                    return values
-                continue
+            state = await self._state(queue_id)
+            async with state.lock:
+                if self.states.get(queue_id) is not state:
+                    continue
+                if state.counts.get(partition, 0) > 0:
+                    try:
+                        values = await self.items.queue_take(queue_id, partition, max(1, n_values))
+                    except BaseException:
+                        self._reset(queue_id, state)
+                        raise
+                    left = state.counts.get(partition, 0) - len(values)
+                    if left > 0 and values:
+                        state.counts[partition] = left
+                        state.wake_getters(partition, 1)  # items remain: let the next parked get have them
+                    else:
+                        state.counts.pop(partition, None)
+                    if values:
+                        state.freed.fire()
+                        return values
+                    continue
+            # No await from the check above to parking: a put cannot slip in between unseen.
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []
@@ -269,25 +390,32 @@ class Queues:
         self._check_partition(partition)
         deadline = time.monotonic() + min(timeout, config.QUEUE_POLL_TIMEOUT)
         while True:
-            state = self._state(queue_id)
+            state = await self._state(queue_id)
             event = state.added.event
-            items = self.store.queue_peek(queue_id, partition, after_item_id, max(1, min(max_items, 1000)))
+            items = await self.items.queue_peek(queue_id, partition, after_item_id, max(1, min(max_items, 1000)))
             remaining = deadline - time.monotonic()
             if items or remaining <= 0:
                 return items
             await state.added.wait(event, remaining)
 
-    def len(self, queue_id: str, partition: str, total: bool) -> int:
+    async def len(self, queue_id: str, partition: str, total: bool) -> int:
         self._check_partition(partition)
-        state = self._state(queue_id)
+        state = await self._state(queue_id)
         return sum(state.counts.values()) if total else state.counts.get(partition, 0)
 
-    def clear(self, queue_id: str, partition: str, everything: bool) -> None:
+    async def clear(self, queue_id: str, partition: str, everything: bool) -> None:
         self._check_partition(partition)
-        state = self._state(queue_id)
-        self.store.queue_clear(queue_id, None if everything else partition)
-        if everything:
-            state.counts.clear()
-        else:
-            state.counts.pop(partition, None)
+        state = await self._state(queue_id)
+        async with state.lock:
+            if self.states.get(queue_id) is not state:
+                return await self.clear(queue_id, partition, everything)
+            try:
+                await self.items.queue_clear(queue_id, None if everything else partition)
+            except BaseException:
+                self._reset(queue_id, state)
+                raise
+            if everything:
+                state.counts.clear()
+            else:
+                state.counts.pop(partition, None)
         state.freed.fire()

@@ -58,6 +58,7 @@ async def serve(
     port_file: Path | None,
     quiet: bool,
     advertise: str = "",
+    queue_url: str | None = None,
 ) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     token, is_new = admin_token(state_dir)
@@ -87,7 +88,12 @@ async def serve(
     store = SqlStore(store_url)
     control = ControlPlane(store)
     requeued = control.recover()
-    objects = ObjectPlane(store, control, state_dir)
+    queue_items = None
+    if queue_url:  # Queue items in Redis; imported only then (redis is an optional dependency)
+        from .redis_queues import RedisQueues
+
+        queue_items = await RedisQueues.connect(queue_url)
+    objects = ObjectPlane(store, control, state_dir, queue_items)
     control.container_env_hooks.append(objects.container_env)  # secrets and volume mounts
     control.secret_variables = objects.secrets.variables  # secrets of image build steps
     blobs = BlobStore(blob_dir or state_dir / "blobs")
@@ -199,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get(config.ENV_STORE) or None,
         help=f"SQLAlchemy URL of the state store (default: ${config.ENV_STORE}, else a SQLite file)",
     )
+    parser.add_argument(
+        "--queue",
+        default=os.environ.get(config.ENV_QUEUE) or None,
+        help=f"redis://host:port/db: keep Queue items in Redis (default: ${config.ENV_QUEUE}, else the state store)",
+    )
     parser.add_argument("--port-file", type=Path, default=None, help="write the bound port here once serving")
     parser.add_argument("--http-port", type=int, default=0, help="port of the web endpoint gateway (0: any free)")
     parser.add_argument(
@@ -232,5 +243,6 @@ def main(argv: list[str] | None = None) -> None:
             args.port_file,
             args.quiet,
             args.advertise,
+            args.queue,
         )
     )

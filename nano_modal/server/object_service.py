@@ -20,7 +20,7 @@ import grpc.aio
 from .. import config
 from ..proto import api_pb2
 from .control import ControlPlane, Invalid, NotFound
-from .kv import Dicts, Queues
+from .kv import Dicts, QueueItems, Queues, QueueStorageUnavailable
 from .objects import AlreadyExists, InUse, ObjectRegistry
 from .secret_store import Secrets, load_or_create_key, secret_key_path
 from .state import Container, FunctionRuntime
@@ -35,11 +35,13 @@ T = TypeVar("T")
 class ObjectPlane:
     """Everything the server knows about objects, wired to the control plane."""
 
-    def __init__(self, store: Store, control: ControlPlane, state_dir: Path) -> None:
+    def __init__(
+        self, store: Store, control: ControlPlane, state_dir: Path, queue_items: QueueItems | None = None
+    ) -> None:
         self.control = control
         self.registry = ObjectRegistry(store, control)
         self.dicts = Dicts(store, self.registry)
-        self.queues = Queues(store, self.registry)
+        self.queues = Queues(store, self.registry, queue_items)  # items in the store unless given (Redis)
         self.secrets = Secrets(store, self.registry, load_or_create_key(secret_key_path(state_dir)))
         self.volumes = Volumes(store, self.registry, VolumeBlobs(state_dir / "volumes"))
         self.registry.recover()
@@ -71,10 +73,14 @@ class ObjectPlane:
                 log.exception("reaping ephemeral objects failed")
 
     async def expire_queue_partitions_forever(self) -> None:
+        try:
+            await self.queues.delete_leftovers()
+        except Exception:
+            log.exception("deleting the items of deleted queues failed")
         while True:
             await asyncio.sleep(config.QUEUE_EXPIRY_INTERVAL)
             try:
-                self.queues.expire()
+                await self.queues.expire()
             except Exception:
                 log.exception("expiring queue partitions failed")
 
@@ -110,6 +116,8 @@ class ObjectRpcs:
             await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
         except Invalid as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except QueueStorageUnavailable as exc:  # not UNAVAILABLE: the server is up, clients must not fail over
+            await context.abort(grpc.StatusCode.INTERNAL, str(exc))
 
     # ------------------------------------------------------------------ objects
 
@@ -232,14 +240,12 @@ class ObjectRpcs:
 
     async def QueueLen(self, request: api_pb2.QueueLenRequest, context: Context) -> api_pb2.QueueLenResponse:
         await self._any(context)
-        n = await self._run(
-            context, lambda: self.objects.queues.len(request.queue_id, request.partition, request.total)
-        )
+        n = await self._await(context, self.objects.queues.len(request.queue_id, request.partition, request.total))
         return api_pb2.QueueLenResponse(len=n)
 
     async def QueueClear(self, request: api_pb2.QueueClearRequest, context: Context) -> api_pb2.Empty:
         await self._any(context)
-        await self._run(context, lambda: self.objects.queues.clear(request.queue_id, request.partition, request.all))
+        await self._await(context, self.objects.queues.clear(request.queue_id, request.partition, request.all))
         return api_pb2.Empty()
 
     async def QueueNextItems(

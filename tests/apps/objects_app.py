@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import random
-import time
 from pathlib import Path
 from typing import Any
 
@@ -72,37 +70,6 @@ def dict_pop_tokens(d: nano_modal.Dict, worker: int, n_tokens: int) -> list[int]
         with contextlib.suppress(KeyError):  # another worker took it first
             got.append(d.pop(f"token-{t}"))
     return got
-
-
-# ---------------------------------------------------------------- queues
-
-
-@app.function(max_containers=4)
-def produce(q: nano_modal.Queue, producer: int, count: int) -> int:
-    for i in range(0, count, 10):
-        q.put_many([(producer, j) for j in range(i, min(i + 10, count))])
-    return count
-
-
-@app.function(max_containers=4)
-def consume(q: nano_modal.Queue, consumer: int) -> list[Any]:
-    """Take items one by one until a None sentinel; return them (and the container that took them)."""
-    got = []
-    while True:
-        item = q.get(timeout=120)
-        if item is None:
-            return got
-        got.append(item)
-
-
-@app.function()
-def queue_get_timeout(q: nano_modal.Queue, timeout: float) -> str:
-    started = time.monotonic()
-    try:
-        q.get(timeout=timeout)
-    except queue.Empty:
-        return f"empty after {time.monotonic() - started:.1f}s"
-    return "got an item"
 
 
 # ---------------------------------------------------------------- secrets

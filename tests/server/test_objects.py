@@ -127,7 +127,7 @@ def test_queue_getters_are_woken_one_per_item(tmp_path: Path) -> None:
 
     results = asyncio.run(scenario())
     assert sorted(v for got in results for v in got) == [b"1", b"2", b"3"]
-    assert objects.queues.len(row.object_id, "", total=True) == 0
+    assert asyncio.run(objects.queues.len(row.object_id, "", total=True)) == 0
 
 
 def test_object_store_contract(any_store: SqlStore) -> None:
