@@ -53,9 +53,12 @@ def test_units_verify(unit: str, tmp_path: Path) -> None:
 def test_compose_file() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "server", "worker"}
+    assert set(services) == {"postgres", "redis", "server", "server-b", "worker"}
     server, worker = services["server"], services["worker"]
     _parse(server["command"])
+    _parse(services["server-b"]["command"])
+    assert services["server-b"]["environment"]["NANO_MODAL_STORE"] == server["environment"]["NANO_MODAL_STORE"]
+    assert worker["environment"]["NANO_MODAL_SERVER_URL"] == "server:50051,server-b:50051"
     _parse(worker["command"])
     assert server["environment"]["NANO_MODAL_STORE"].startswith("postgresql://")
     assert server["environment"]["NANO_MODAL_QUEUE"] == "redis://redis:6379/0"
