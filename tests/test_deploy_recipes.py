@@ -64,7 +64,6 @@ def test_compose_file() -> None:
     assert server["environment"]["NANO_MODAL_QUEUE"] == "redis://redis:6379/0"
     assert server_parser().parse_args(["--queue", server["environment"]["NANO_MODAL_QUEUE"]]).queue
     assert "--appendonly" in services["redis"]["command"]  # acknowledged queue items are on disk
-    assert worker["environment"]["NANO_MODAL_SERVER_URL"] == "server:50051"
     assert "50051:50051" in server["ports"]
     assert "deploy" not in server or server["deploy"].get("replicas", 1) == 1  # one server per database
     assert (DEPLOY / server["build"]["dockerfile"].removeprefix("deploy/")).exists()
