@@ -65,7 +65,8 @@ def test_compose_file() -> None:
     assert server_parser().parse_args(["--queue", server["environment"]["NANO_MODAL_QUEUE"]]).queue
     assert "--appendonly" in services["redis"]["command"]  # acknowledged queue items are on disk
     assert "50051:50051" in server["ports"]
-    assert "deploy" not in server or server["deploy"].get("replicas", 1) == 1  # one server per database
+    # Replicas would share one --advertise address: each further server is a service of its own.
+    assert "deploy" not in server or server["deploy"].get("replicas", 1) == 1
     assert (DEPLOY / server["build"]["dockerfile"].removeprefix("deploy/")).exists()
 
 
