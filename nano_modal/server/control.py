@@ -20,6 +20,7 @@ from .. import config
 from ..exception import ExecutionError, InvalidError
 from ..proto import api_pb2
 from ..serialization import serialize
+from .group_commit import GroupCommit
 from .images import build_secrets
 from .state import App, Call, Container, ContainerState, FunctionRuntime, QueuedInput, Worker
 from .store import AppRow, CallRow, FunctionRow, InputRow, LogRow, OutputRow, Store
@@ -100,6 +101,7 @@ class ControlPlane:
         self.container_exit_hooks: list[Callable[[Container, int, str], None]] = []
         self.web_channels = WebChannels()  # WebSocket client messages for the containers serving them
         self.secret_variables: Callable[[str], dict[str, str]] | None = None  # for image build steps
+        self._output_commit = GroupCommit(self._record_outputs)  # containers' outputs, many puts per transaction
 
     # ------------------------------------------------------------------ recovery
 
@@ -534,9 +536,11 @@ class ControlPlane:
         while 0 < len(fn.queue) < size and (remaining := deadline - time.monotonic()) > 0:
             await fn.inputs_ready.wait(fn.inputs_ready.event, remaining)
 
-    def put_outputs(
+    async def put_outputs(
         self, container: Container, outputs: Iterable[api_pb2.FunctionOutput], released: Iterable[str]
     ) -> None:
+        """Resumes once the outputs are in the store (together with other containers' outputs
+        that arrived meanwhile: `GroupCommit`)."""
         rows: list[OutputRow] = []
         fn = self._function(container.function_id)
         now = time.monotonic()
@@ -566,7 +570,8 @@ class ControlPlane:
         self._requeue(container, released)
         if not container.held:
             container.idle_since = time.monotonic()
-        self._record_outputs(rows)
+        if rows:
+            await self._output_commit.add(rows)
 
     def _requeue(self, container: Container, input_ids: Iterable[str]) -> None:
         fn = self._function(container.function_id)

@@ -385,7 +385,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
 
     async def ContainerPutOutputs(self, request: api_pb2.ContainerPutOutputsRequest, context: Context) -> api_pb2.Empty:
         container = await self._container(context, request.container_id)
-        self.control.put_outputs(container, request.outputs, request.released_input_ids)
+        await self.control.put_outputs(container, request.outputs, request.released_input_ids)
         return api_pb2.Empty()
 
     async def ContainerHeartbeat(
