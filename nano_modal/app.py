@@ -333,6 +333,31 @@ class App:
             await run_in_background(self._stop())
 
     @twin
+    async def lookup(
+        name: str, *, client: Any = None, environment_name: str | None = None, create_if_missing: bool = False
+    ) -> App:
+        """A deployed app, by name: what sandboxes and other objects can belong to when a
+        plain script (not `nano-modal run`) creates them.
+
+            app = nano_modal.App.lookup("sandboxes", create_if_missing=True)
+            sb = nano_modal.Sandbox.create("echo", "hi", app=app)
+
+        Raises NotFoundError when no app of that name is deployed, unless
+        `create_if_missing=True`, which deploys an empty one. (`client` and
+        `environment_name` are accepted for Modal compatibility; there is one environment.)
+        """
+        del client, environment_name
+        connected = await Client.get()
+        summary = await connected.stub.AppLookup(
+            api_pb2.AppLookupRequest(name=name, create_if_missing=create_if_missing)
+        )
+        app = App(name)
+        _ACTIVE_APPS.remove(app)  # it defines nothing in this process: nothing to hydrate in containers
+        app.app_id = summary.app_id
+        app.deployed_version = summary.version
+        return app
+
+    @twin
     async def deploy(self, *, name: str | None = None, tag: str = "") -> App:
         """Deploy the app: it keeps running after this process exits; each deploy is a new version.
 

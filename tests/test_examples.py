@@ -171,6 +171,13 @@ def test_sandbox(tmp_path: Path) -> None:
     assert "terminated, returncode 137" in out
 
 
+def test_sandbox_script_with_app_lookup(tmp_path: Path) -> None:
+    out = run_embedded([sys.executable, str(EXAMPLES / "sandbox_script.py")], tmp_path).stdout
+    assert out.splitlines()[:4] == ["hello", "line 1", "line 2", "line 3"], out
+    assert "same app when looked up again: True" in out
+    assert "missing: no deployed app named 'no-such-app'" in out
+
+
 def test_images(tmp_path: Path) -> None:
     # Built images are shared through NANO_MODAL_IMAGES_DIR (conftest.py): a cache hit after the first run.
     out = nano_modal_run("images.py", tmp_path)

@@ -171,10 +171,12 @@ class AppDeployResponse(_message.Message):
     def __init__(self, app_id: _Optional[str] = ..., version: _Optional[int] = ..., function_ids: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class AppLookupRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "create_if_missing")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATE_IF_MISSING_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    create_if_missing: bool
+    def __init__(self, name: _Optional[str] = ..., create_if_missing: _Optional[bool] = ...) -> None: ...
 
 class AppSummary(_message.Message):
     __slots__ = ("app_id", "name", "state", "version", "created_at", "live_containers", "function_names")

@@ -68,8 +68,11 @@ class Deployments:
         request.tag = f"rollback to v{target.version}"
         return self.deploy(request, rollback_of=target.version)
 
-    def lookup(self, name: str) -> App:
+    def lookup(self, name: str, create_if_missing: bool = False) -> App:
         app = self._deployed(name)
+        if app is None and create_if_missing:  # in one turn of the loop: two callers get one app
+            self.deploy(api_pb2.AppDeployRequest(name=name, tag="created by App.lookup"))
+            app = self._deployed(name)
         if app is None:
             raise NotFound(f"no deployed app named {name!r} (deploy it with `nano-modal deploy`)")
         return app

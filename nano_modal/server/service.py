@@ -179,7 +179,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
 
     async def AppLookup(self, request: api_pb2.AppLookupRequest, context: Context) -> api_pb2.AppSummary:
         await self._admin(context)
-        app = await self._guard(context, lambda: self.deployments.lookup(request.name))
+        app = await self._guard(context, lambda: self.deployments.lookup(request.name, request.create_if_missing))
         return self.deployments.summary(app)
 
     async def AppList(self, request: api_pb2.AppListRequest, context: Context) -> api_pb2.AppListResponse:
