@@ -167,25 +167,25 @@ def test_invalid_cron_is_rejected_at_definition() -> None:
 
 
 def test_app_lookup_finds_deployed_apps_and_creates_only_missing_ones(cluster: Cluster, tmp_path: Path) -> None:
-    source = write_app(tmp_path / "looked_up.py", "lookup-test", 1)
+    source = write_app(tmp_path / "looked_up.py", "app-lookup-test", 1)
     assert "as v1" in cli(cluster, "deploy", str(source)).stdout
     # create_if_missing on an app that exists changes nothing: same app, same version, same functions.
     code = """
 import nano_modal
 from nano_modal.exception import NotFoundError
-found = nano_modal.App.lookup("lookup-test", create_if_missing=True)
-print(found.deployed_version, nano_modal.Function.from_name("lookup-test", "which").remote(3))
-fresh = nano_modal.App.lookup("lookup-fresh", create_if_missing=True)
+found = nano_modal.App.lookup("app-lookup-test", create_if_missing=True)
+print(found.deployed_version, nano_modal.Function.from_name("app-lookup-test", "which").remote(3))
+fresh = nano_modal.App.lookup("app-lookup-fresh", create_if_missing=True)
 assert callable(nano_modal.App.lookup.aio)  # the async twin exists too
-print(fresh.app_id == nano_modal.App.lookup("lookup-fresh").app_id, fresh.deployed_version)
+print(fresh.app_id == nano_modal.App.lookup("app-lookup-fresh").app_id, fresh.deployed_version)
 try:
-    nano_modal.App.lookup("lookup-missing")
+    nano_modal.App.lookup("app-lookup-missing")
 except NotFoundError as exc:
     print("missing:", exc)
 """
     lines = python(cluster, code).splitlines()
     assert lines[0] == "1 (1, 3)"
     assert lines[1] == "True 1"
-    assert lines[2].startswith("missing: no deployed app named 'lookup-missing'")
-    history = cli(cluster, "app", "history", "lookup-test").stdout
+    assert lines[2].startswith("missing: no deployed app named 'app-lookup-missing'")
+    history = cli(cluster, "app", "history", "app-lookup-test").stdout
     assert "v2" not in history  # not redeployed empty
