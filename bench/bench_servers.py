@@ -18,7 +18,6 @@ asks the active server directly or the follower (which forwards every call to it
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -60,21 +59,6 @@ if __name__ == "__main__":
 """
 
 
-def start_follower(cluster: FaultCluster) -> tuple[subprocess.Popen[bytes], str]:
-    port_file = cluster.state_dir / "port-follower"
-    args = ["--port", "0", "--state-dir", str(cluster.state_dir), "--port-file", str(port_file)]
-    args += ["--store", cluster.store_url] if cluster.store_url else []
-    log = cluster.state_dir / "follower.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nano_modal.server", *args],
-        env=cluster.env(),
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    wait_until("the follower to serve", lambda: "follower on" in log.read_text(errors="replace"))
-    return proc, f"127.0.0.1:{port_file.read_text().strip()}"
-
-
 def run_client(cluster: FaultCluster, url: str, calls: int, n: int) -> dict[str, Any]:
     cluster.overrides["NANO_MODAL_SERVER_URL"] = url
     index = len(cluster.clients)
@@ -111,10 +95,9 @@ def takeover(cluster: FaultCluster, follower_url: str) -> float:
 def bench_store(kind: str, url: str | None, tmp: Path, calls: int, n: int, rounds: int) -> dict[str, Any]:
     cluster = FaultCluster(tmp / kind, url)
     cluster.state_dir.mkdir()
-    follower = None
     try:
         cluster.start_server()
-        follower, follower_url = start_follower(cluster)
+        follower_url = f"127.0.0.1:{cluster.start_follower()}"
         cluster.overrides["NANO_MODAL_SERVER_URL"] = f"{cluster.url},{follower_url}"
         cluster.start_worker()
         paths = {"active server": cluster.url, "through a follower": follower_url}
@@ -128,9 +111,6 @@ def bench_store(kind: str, url: str | None, tmp: Path, calls: int, n: int, round
         return results
     finally:
         cluster.close()
-        if follower is not None:
-            follower.kill()
-            follower.wait()
 
 
 def main() -> None:

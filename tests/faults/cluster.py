@@ -78,6 +78,7 @@ class FaultCluster:
     port: int = 0
     server: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    followers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     clients: list[subprocess.Popen[bytes]] = field(default_factory=list)
     host: str = "127.0.0.1"
     overrides: dict[str, str] = field(default_factory=dict)  # environment of every process it starts
@@ -118,6 +119,29 @@ class FaultCluster:
         )
         assert server.poll() is None, self.server_log()
         self.port = int(port_file.read_text())
+
+    def start_follower(self, *prefix: str, host: str = "127.0.0.1", state_dir: Path | None = None) -> int:
+        """Another server on this cluster's store, a follower while the first is active; its
+        port. `prefix` runs it elsewhere; its log is follower.log."""
+        port_file = self.state_dir / "port-follower"
+        port_file.unlink(missing_ok=True)
+        store = self.store_url or f"sqlite:///{self.state_dir / 'state.db'}"
+        args = ["--host", host, "--port", "0", "--state-dir", str(state_dir or self.state_dir)]
+        args += ["--port-file", str(port_file), "--store", store]
+        log = self.state_dir / "follower.log"
+        self.followers.append(
+            subprocess.Popen(
+                [*prefix, sys.executable, "-m", "nano_modal.server", *args],
+                env={**self.env(), "NANO_MODAL_ADVERTISE": ""},  # its own address, not the first server's
+                stdout=log.open("ab"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+        wait_until("the second server to serve as a follower", lambda: "follower on" in log.read_text(errors="replace"))
+        return int(port_file.read_text())
+
+    def follower_log(self) -> str:
+        return (self.state_dir / "follower.log").read_text(errors="replace")
 
     def kill_server(self) -> None:
         assert self.server is not None
@@ -183,6 +207,8 @@ class FaultCluster:
         for proc in [*self.clients, *self.workers]:
             for child in children(proc.pid):
                 os.kill(child, signal.SIGKILL)
+            stop(proc)
+        for proc in self.followers:
             stop(proc)
         if self.server is not None:
             stop(self.server)

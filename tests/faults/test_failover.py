@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.faults import netns
-from tests.faults.cluster import MAP_CLIENT, FaultCluster, finish_map, wait_under_way, wait_until
+from tests.faults.cluster import MAP_CLIENT, FaultCluster, finish_map, wait_under_way
 from tests.faults.test_server_restart import N, store
 
 
@@ -29,37 +29,23 @@ def test_follower_takes_over_mid_map(fault_cluster: Callable[..., FaultCluster],
     with store(kind) as url:
         cluster = fault_cluster(url)
         cluster.start_server()
-        follower_port = _free_port()
-        args = ["--port", str(follower_port), "--state-dir", str(cluster.state_dir)]
-        args += ["--port-file", str(cluster.state_dir / "port-follower")] + (["--store", url] if url else [])
-        follower_log = cluster.state_dir / "follower.log"
-        follower = subprocess.Popen(
-            [sys.executable, "-m", "nano_modal.server", *args],
+        follower = f"127.0.0.1:{cluster.start_follower()}"
+        both = f"{cluster.url},{follower}"
+        cluster.overrides["NANO_MODAL_SERVER_URL"] = follower
+        worker_log = (cluster.state_dir / "worker0.log").open("ab")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "nano_modal.worker", "--server", both, "--runtime", "process"],
             env=cluster.env(),
-            stdout=follower_log.open("ab"),
+            stdout=worker_log,
             stderr=subprocess.STDOUT,
         )
-        try:
-            wait_until("the second server to serve as a follower", lambda: "follower" in follower_log.read_text())
-            both = f"{cluster.url},127.0.0.1:{follower_port}"
-            cluster.overrides["NANO_MODAL_SERVER_URL"] = f"127.0.0.1:{follower_port}"
-            worker_log = (cluster.state_dir / "worker0.log").open("ab")
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "nano_modal.worker", "--server", both, "--runtime", "process"],
-                env=cluster.env(),
-                stdout=worker_log,
-                stderr=subprocess.STDOUT,
-            )
-            cluster.workers.append(worker)
-            client = cluster.run_client(MAP_CLIENT, str(N), "ordered", str(cluster.state_dir / "results.json"))
-            wait_under_way(cluster, client, 500, set())
+        cluster.workers.append(worker)
+        client = cluster.run_client(MAP_CLIENT, str(N), "ordered", str(cluster.state_dir / "results.json"))
+        wait_under_way(cluster, client, 500, set())
 
-            cluster.kill_server()
-            finish_map(cluster, client, N, ordered=True)
-            assert "takes over" in follower_log.read_text()
-        finally:
-            follower.kill()
-            follower.wait()
+        cluster.kill_server()
+        finish_map(cluster, client, N, ordered=True)
+        assert "takes over" in cluster.follower_log()
 
 
 @pytest.mark.skipif(netns.available() is not None, reason=str(netns.available()))
@@ -74,32 +60,14 @@ def test_servers_and_workers_on_separate_hosts(fault_cluster: Callable[..., Faul
         active_port = cluster.port = _free_port()
         cluster.overrides["NANO_MODAL_ADVERTISE"] = f"{far.server_address}:{active_port}"
         cluster.start_server()
-        follower_port = _free_port()
-        follower_log = cluster.state_dir / "follower.log"
-        args = ["--host", "0.0.0.0", "--port", str(follower_port), "--state-dir", str(cluster.state_dir / "far")]
-        args += ["--store", f"sqlite:///{cluster.state_dir / 'state.db'}"]
-        follower = subprocess.Popen(
-            [*far.exec_prefix(), sys.executable, "-m", "nano_modal.server", *args],
-            env={**cluster.env(), "NANO_MODAL_ADVERTISE": ""},
-            stdout=follower_log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_until("the far server to follow", lambda: "follower on" in follower_log.read_text())
-            far_url = f"{far.server_address.rsplit('.', 1)[0]}.2:{follower_port}"  # the far host's own address
-            cluster.host = far_url.rsplit(":", 1)[0]
-            cluster.port = follower_port
-            near_worker = cluster.start_worker()  # in the root namespace, through the far follower
-            cluster.host, cluster.port = (
-                far.server_address,
-                int(cluster.overrides["NANO_MODAL_ADVERTISE"].split(":")[1]),
-            )
-            far_worker = cluster.start_worker(*far.exec_prefix())  # on the far host, straight to the active server
-            cluster.overrides["NANO_MODAL_SERVER_URL"] = far_url
-            client = cluster.run_client(MAP_CLIENT, str(N), "unordered", str(cluster.state_dir / "results.json"))
-            wait_under_way(cluster, client, 500, {near_worker.pid, far_worker.pid})
-            finish_map(cluster, client, N, ordered=False)
-            assert f"forwarding calls to the active server at {far.server_address}:" in follower_log.read_text()
-        finally:
-            follower.kill()
-            follower.wait()
+        follower_port = cluster.start_follower(*far.exec_prefix(), host="0.0.0.0", state_dir=cluster.state_dir / "far")
+        far_address = f"{far.server_address.rsplit('.', 1)[0]}.2"  # the far host's own address
+        cluster.host, cluster.port = far_address, follower_port
+        near_worker = cluster.start_worker()  # in the root namespace, through the far follower
+        cluster.host, cluster.port = far.server_address, active_port
+        far_worker = cluster.start_worker(*far.exec_prefix())  # on the far host, straight to the active server
+        cluster.overrides["NANO_MODAL_SERVER_URL"] = f"{far_address}:{follower_port}"
+        client = cluster.run_client(MAP_CLIENT, str(N), "unordered", str(cluster.state_dir / "results.json"))
+        wait_under_way(cluster, client, 500, {near_worker.pid, far_worker.pid})
+        finish_map(cluster, client, N, ordered=False)
+        assert f"forwarding calls to the active server at {far.server_address}:" in cluster.follower_log()
