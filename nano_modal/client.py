@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -59,6 +60,9 @@ def translate_rpc_error(exc: grpc.aio.AioRpcError, server_url: str) -> Error:
             f"set {config.ENV_TOKEN} or run `nano-modal token set`"
         )
     return _STATUS_TO_ERROR.get(code, Error)(exc.details() or str(code))
+
+
+log = logging.getLogger("nano_modal.client")
 
 
 def channel_options() -> list[tuple[str, Any]]:
@@ -251,20 +255,30 @@ class Client:
         await client.hello()
         return client
 
-    async def hello(self) -> None:
-        # The first contact fails fast, but tries each address once (the active one may be any).
+    async def hello(self, *, wait: float = 0.0) -> None:
+        """The first contact fails fast, but tries each address once (the active one may be any).
+        `wait`: keep trying that many seconds (a worker started before its server, or while the
+        machine is too busy to answer within CONNECT_TIMEOUT)."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + wait
         response = None
-        for _ in self.server_urls:
-            try:
-                response = await self.stub.Hello(
-                    api_pb2.HelloRequest(client_version=__version__), timeout=config.CONNECT_TIMEOUT, reconnect=False
-                )
-                break
-            except ConnectionError:
-                if len(self.server_urls) == 1 or self.server_url == self.server_urls[-1]:
-                    raise
-                self.stub._fail_over(self.server_url)
-        assert response is not None
+        while response is None:
+            for _ in self.server_urls:
+                try:
+                    response = await self.stub.Hello(
+                        api_pb2.HelloRequest(client_version=__version__),
+                        timeout=config.CONNECT_TIMEOUT,
+                        reconnect=False,
+                    )
+                    break
+                except ConnectionError:
+                    last_address = len(self.server_urls) == 1 or self.server_url == self.server_urls[-1]
+                    if last_address and loop.time() >= give_up:
+                        raise
+                    self.stub._fail_over(self.server_url)
+            if response is None:
+                log.warning("no server answers at %s yet: trying again", ",".join(self.server_urls))
+                await asyncio.sleep(1.0)
         if response.protocol_version != config.PROTOCOL_VERSION:
             raise ExecutionError(
                 f"server at {self.server_url} speaks protocol v{response.protocol_version}, "

@@ -38,7 +38,7 @@ async def choose_runtime(name: str, pids_limit: int) -> Runtime:
 
 async def run_worker(server_url: str, token: str, runtime: str, block_network: bool, pids_limit: int) -> None:
     client = Client(server_url, token)
-    await client.hello()
+    await client.hello(wait=config.RECONNECT_TIMEOUT)  # a worker may start before its server
     agent = Agent(client, await choose_runtime(runtime, pids_limit), block_network=block_network)
     task = asyncio.create_task(agent.run())
     loop = asyncio.get_running_loop()

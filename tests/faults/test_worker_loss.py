@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -44,3 +47,24 @@ def test_worker_killed_mid_map(fault_cluster: Callable[..., FaultCluster]) -> No
     assert cluster.declared_dead(0)
     wait_until("the dead worker's orphaned containers to exit", lambda: not any(map(alive, doomed_containers)))
     assert survivor.poll() is None
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_started_before_its_server_waits_for_it(fault_cluster: Callable[..., FaultCluster]) -> None:
+    """Started first (as compose or systemd may), a worker keeps trying, then registers."""
+    cluster = fault_cluster()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        cluster.port = int(s.getsockname()[1])
+    log = cluster.state_dir / "early-worker.log"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "nano_modal.worker", "--server", cluster.url, "--runtime", "process"],
+        env=cluster.env(),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    cluster.workers.append(worker)
+    wait_until("the worker to say it waits", lambda: "no server answers" in log.read_text())
+    assert worker.poll() is None, log.read_text()
+    cluster.start_server()
+    wait_until("the worker to register", lambda: "registered as" in log.read_text())
