@@ -8,9 +8,11 @@ embedded server and worker for the duration of the run.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 PROTOCOL_VERSION = 1
 
@@ -35,6 +37,17 @@ TOKEN_METADATA_KEY = "x-nano-modal-token"  # gRPC metadata header that carries t
 INLINE_PAYLOAD_LIMIT = 2 * 1024 * 1024  # larger pickles go to the blob store
 BLOB_CHUNK_SIZE = 1024 * 1024  # streaming chunk for BlobPut / BlobGet
 GRPC_MAX_MESSAGE = 64 * 1024 * 1024  # batches of inline payloads can exceed gRPC's 4 MiB default
+
+
+def grpc_channel_options() -> list[tuple[str, int]]:
+    """Every gRPC channel's options (the SDK's, the worker's, a container's)."""
+    return [
+        ("grpc.max_send_message_length", GRPC_MAX_MESSAGE),
+        ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE),
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+    ]
+
 
 # --- client ----------------------------------------------------------------------------
 CONNECT_TIMEOUT = 5.0  # seconds to reach a server before failing with a clear error
@@ -125,6 +138,8 @@ class ClientConfig:
 
 
 def home_dir() -> Path:
+    from pathlib import Path  # here: a container's start-up does not need pathlib (nor tomllib)
+
     path = Path(os.environ.get(ENV_HOME) or Path.home() / ".nano-modal")
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -138,6 +153,8 @@ def _read_config_file() -> dict[str, str]:
     path = config_file()
     if not path.exists():
         return {}
+    import tomllib
+
     with path.open("rb") as f:
         data = tomllib.load(f)
     return {k: str(v) for k, v in data.items() if isinstance(v, str | int | float)}
@@ -174,6 +191,8 @@ IMAGE_DEPS_DIR = "/opt/nano-modal/deps"
 
 def images_dir() -> Path:
     """Built images outlive servers (embedded ones included): kept under the home directory."""
+    from pathlib import Path
+
     path = Path(os.environ.get(ENV_IMAGES_DIR) or home_dir() / "images")
     path.mkdir(parents=True, exist_ok=True)
     return path
