@@ -9,7 +9,10 @@ on a busy machine).
 
 Part 2, cold start to first result: a server and a worker per runtime; each sample is a
 new App whose function has never run, timed from `.remote()` to its result (container
-start, entrypoint imports, hello, function load, the call itself). Median of N.
+start, entrypoint imports, hello, function load, the call itself). Median and p95 of N.
+`--baseline DIR` adds rows "<runtime> @baseline" whose server, worker and containers run
+the SDK found in DIR (e.g. `git archive <rev> nano_modal | tar -x -C DIR`), their samples
+interleaved with this tree's: a before/after in one run, under the same neighbours.
 """
 
 from __future__ import annotations
@@ -73,10 +76,12 @@ def launches(runtimes: list[str], n: int) -> dict[str, list[float]]:
 class Cluster:
     """A server and one worker with the given runtime, on loopback."""
 
-    def __init__(self, runtime: str) -> None:
+    def __init__(self, runtime: str, sdk: str | None = None) -> None:
         self.state = Path(tempfile.mkdtemp(prefix=f"nano-modal-bench-{runtime}-"))
         self.token = secrets.token_urlsafe(16)
         env = {**os.environ, "NANO_MODAL_TOKEN": self.token}
+        if sdk is not None:  # the server, worker and containers run that SDK; this process keeps its own
+            env["PYTHONPATH"] = sdk
         port_file = self.state / "port"
         with (self.state / "log").open("ab") as log:
             server_args = ["--port", "0", "--state-dir", str(self.state), "--port-file", str(port_file), "--quiet"]
@@ -127,14 +132,16 @@ def cold_start(runtime: str, i: int) -> float:
         return time.perf_counter() - t
 
 
-def cold_starts(runtimes: list[str], n: int) -> dict[str, list[float]]:
+def cold_starts(runtimes: list[str], n: int, baseline: str | None = None) -> dict[str, list[float]]:
     clusters = {r: Cluster(r) for r in runtimes}
-    times: dict[str, list[float]] = {r: [] for r in runtimes}
+    if baseline is not None:
+        clusters.update({f"{r} @baseline": Cluster(r, baseline) for r in runtimes})
+    times: dict[str, list[float]] = {r: [] for r in clusters}
     try:
         for i in range(n + 1):  # the first round warms this process's SDK: dropped
             for r, cluster in clusters.items():
                 cluster.use()
-                elapsed = cold_start(r, i)
+                elapsed = cold_start(r.split()[0], i)
                 if i:
                     times[r].append(elapsed)
     finally:
@@ -144,7 +151,11 @@ def cold_starts(runtimes: list[str], n: int) -> dict[str, list[float]]:
 
 
 def main() -> None:
-    args = c.parse_args(__doc__ or "", [(("-n",), {"type": int, "default": 20, "help": "samples per row"})])
+    options = [
+        (("-n",), {"type": int, "default": 20, "help": "samples per row"}),
+        (("--baseline",), {"default": None, "help": "also cold starts with the SDK in this directory"}),
+    ]
+    args = c.parse_args(__doc__ or "", options)
     n = 5 if args.quick else args.n
     runtimes = [r for r in RUNTIMES if available(r)]
     samples = launches(runtimes, n)
@@ -163,12 +174,19 @@ def main() -> None:
     ]
     columns = ["runtime", "median", "over bare", "fastest", "over bare"]
     c.table(f"Launch `python -c pass` (median and fastest of {n})", columns, rows)
-    cold = {r: c.median(t) for r, t in cold_starts(runtimes, n).items()}
+    cold_samples = cold_starts(runtimes, n, args.baseline)
+    cold = {r: c.median(t) for r, t in cold_samples.items()}
+    cold_p95 = {r: c.percentile(t, 95) for r, t in cold_samples.items()}
     base = cold.get("process", float("nan"))
-    rows = [[r, c.fmt_us(t), "-" if r == "process" else f"{t - base:+.3f} s"] for r, t in cold.items()]
-    title = f"Cold start: a new function's `.remote()` to its result (median of {n})"
-    c.table(title, ["runtime", "median", "over process"], rows)
-    results: dict[str, Any] = {"n": n, "launch": launch, "launch_fastest": fastest, "cold_start": cold}
+    rows = [
+        [r, c.fmt_us(t), c.fmt_us(cold_p95[r]), "-" if r == "process" else f"{t - base:+.3f} s"]
+        for r, t in cold.items()
+    ]
+    title = f"Cold start: a new function's `.remote()` to its result (median and p95 of {n})"
+    c.table(title, ["runtime", "median", "p95", "over process"], rows)
+    results: dict[str, Any] = {
+        "n": n, "launch": launch, "launch_fastest": fastest, "cold_start": cold, "cold_start_p95": cold_p95,
+    }  # fmt: skip
     c.write_json(args.json, "runtimes", results)
 
 

@@ -3,21 +3,64 @@
 The public API mirrors Modal's, so `import nano_modal as modal` ports a Modal program.
 """
 
-from . import exception
-from ._runtime_context import current_function_call_id, current_input_id, is_local
-from .app import App
-from .cls import Cls, batched, concurrent, enter, exit, method, parameter
-from .dict import Dict
-from .functions import Function, FunctionCall
-from .image import Image
-from .queue import Queue
-from .retries import Retries
-from .sandbox import ContainerProcess, Sandbox
-from .schedule import Cron, Period
-from .secret import Secret
-from .version import __version__
-from .volume import FileEntry, FileEntryType, Volume
-from .web import asgi_app, fastapi_endpoint, web_endpoint, web_server, wsgi_app
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from . import exception
+    from ._runtime_context import current_function_call_id, current_input_id, is_local
+    from .app import App
+    from .cls import Cls, batched, concurrent, enter, exit, method, parameter
+    from .dict import Dict
+    from .functions import Function, FunctionCall
+    from .image import Image
+    from .queue import Queue
+    from .retries import Retries
+    from .sandbox import ContainerProcess, Sandbox
+    from .schedule import Cron, Period
+    from .secret import Secret
+    from .version import __version__
+    from .volume import FileEntry, FileEntryType, Volume
+    from .web import asgi_app, fastapi_endpoint, web_endpoint, web_server, wsgi_app
+
+# Where each public name lives. They are imported on first use (PEP 562), not here: a function
+# container imports `nano_modal.container` and only what its function needs, and every file a
+# container opens at start-up costs time (under gVisor, a round trip to its gofer).
+_LAZY = {
+    "exception": "",
+    **dict.fromkeys(("current_function_call_id", "current_input_id", "is_local"), "._runtime_context"),
+    "App": ".app",
+    **dict.fromkeys(("Cls", "batched", "concurrent", "enter", "exit", "method", "parameter"), ".cls"),
+    "Dict": ".dict",
+    **dict.fromkeys(("Function", "FunctionCall"), ".functions"),
+    "Image": ".image",
+    "Queue": ".queue",
+    "Retries": ".retries",
+    **dict.fromkeys(("ContainerProcess", "Sandbox"), ".sandbox"),
+    **dict.fromkeys(("Cron", "Period"), ".schedule"),
+    "Secret": ".secret",
+    "__version__": ".version",
+    **dict.fromkeys(("FileEntry", "FileEntryType", "Volume"), ".volume"),
+    **dict.fromkeys(("asgi_app", "fastapi_endpoint", "web_endpoint", "web_server", "wsgi_app"), ".web"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = importlib.import_module(module or f".{name}", __name__)
+    if module:
+        value = getattr(value, name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "App",

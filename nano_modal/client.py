@@ -64,14 +64,7 @@ def translate_rpc_error(exc: grpc.aio.AioRpcError, server_url: str) -> Error:
 
 log = logging.getLogger("nano_modal.client")
 
-
-def channel_options() -> list[tuple[str, Any]]:
-    return [
-        ("grpc.max_send_message_length", config.GRPC_MAX_MESSAGE),
-        ("grpc.max_receive_message_length", config.GRPC_MAX_MESSAGE),
-        ("grpc.keepalive_time_ms", 30_000),
-        ("grpc.keepalive_permit_without_calls", 1),
-    ]
+channel_options = config.grpc_channel_options
 
 
 class _Stub:

@@ -8,9 +8,11 @@ embedded server and worker for the duration of the run.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 PROTOCOL_VERSION = 1
 
@@ -35,6 +37,28 @@ TOKEN_METADATA_KEY = "x-nano-modal-token"  # gRPC metadata header that carries t
 INLINE_PAYLOAD_LIMIT = 2 * 1024 * 1024  # larger pickles go to the blob store
 BLOB_CHUNK_SIZE = 1024 * 1024  # streaming chunk for BlobPut / BlobGet
 GRPC_MAX_MESSAGE = 64 * 1024 * 1024  # batches of inline payloads can exceed gRPC's 4 MiB default
+
+
+def grpc_channel_options() -> list[tuple[str, int]]:
+    """Every gRPC channel's options (the SDK's, the worker's, a container's)."""
+    return [
+        ("grpc.max_send_message_length", GRPC_MAX_MESSAGE),
+        ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE),
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+    ]
+
+
+def grpc_server_options() -> list[tuple[str, int]]:
+    """The server's: it must accept the channels' keepalive pings. gRPC's default lets an idle
+    client ping at most every 5 minutes and answers more with GOAWAY "too_many_pings", which
+    dropped idle clients (a long image build under load) mid-call."""
+    return [
+        *grpc_channel_options(),
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+        ("grpc.http2.max_ping_strikes", 0),  # never hang up on a client for its pings
+    ]
+
 
 # --- client ----------------------------------------------------------------------------
 CONNECT_TIMEOUT = 5.0  # seconds to reach a server before failing with a clear error
@@ -62,7 +86,7 @@ STORE_RETRY_TIMEOUT = float(os.environ.get("NANO_MODAL_STORE_RETRY_TIMEOUT") or 
 QUEUE_REDIS_RETRY_TIMEOUT = float(os.environ.get("NANO_MODAL_QUEUE_RETRY_TIMEOUT") or 30.0)
 CONTAINER_START_TIMEOUT = 60.0  # a container that never says hello in time is given up
 CONTAINER_START_FAILURES = 3  # containers dying before hello, in a row, that fail the function's calls
-SCHEDULER_TICK = 0.05  # seconds between autoscaler passes (also woken by new inputs)
+SCHEDULER_TICK = 0.05  # seconds between autoscaler passes (also woken by inputs no parked container takes)
 DEFAULT_CPU = 0.25  # cores reserved per container when the function asks for none
 DEFAULT_MEMORY_MB = 128  # memory reserved per container when the function asks for none
 DEFAULT_SCALEDOWN_WINDOW = 60.0  # seconds an idle container is kept warm (Modal's default)
@@ -125,6 +149,8 @@ class ClientConfig:
 
 
 def home_dir() -> Path:
+    from pathlib import Path  # here: a container's start-up does not need pathlib (nor tomllib)
+
     path = Path(os.environ.get(ENV_HOME) or Path.home() / ".nano-modal")
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -138,6 +164,8 @@ def _read_config_file() -> dict[str, str]:
     path = config_file()
     if not path.exists():
         return {}
+    import tomllib
+
     with path.open("rb") as f:
         data = tomllib.load(f)
     return {k: str(v) for k, v in data.items() if isinstance(v, str | int | float)}
@@ -174,6 +202,8 @@ IMAGE_DEPS_DIR = "/opt/nano-modal/deps"
 
 def images_dir() -> Path:
     """Built images outlive servers (embedded ones included): kept under the home directory."""
+    from pathlib import Path
+
     path = Path(os.environ.get(ENV_IMAGES_DIR) or home_dir() / "images")
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -4,6 +4,10 @@ A load failure is reported once (every queued input fails with it) instead of lo
 through restarts. @exit hooks run when the container is told to stop, or on SIGTERM.
 SIGUSR2 (from the worker, for `nano-modal container exec`) starts the sandbox agent beside
 the function: it runs commands inside this container, confined like the function itself.
+
+Start-up time matters here (every cold start pays it), so this path imports only what the
+function needs: volumes, classes, web endpoints and the SDK's App objects load on first use
+(tests/container/test_entrypoint_imports.py holds that line).
 """
 
 from __future__ import annotations
@@ -16,11 +20,10 @@ import threading
 import time
 from types import FrameType
 
-from .. import _volume_sync, config
-from .._utils.aio import run_blocking
-from ..cls import ENTER_MARK, EXIT_MARK
+from .. import config
 from ..proto import api_pb2
 from ..serialization import serialize_exception
+from . import _site
 from .io import ContainerIO
 from .loader import Target, load_target
 from .runner import Runner
@@ -64,12 +67,16 @@ def main() -> None:
     definition = hello.definition
     try:
         if definition.volume_mounts:  # first: module-level code may already read them
-            run_blocking(_volume_sync.setup_mounts(definition.volume_mounts))
-        target = Target(definition, load_target(io_, definition))
-        from ..app import hydrate_in_container
+            from .. import _volume_sync
+            from .._utils.aio import run_blocking
 
-        hydrate_in_container(dict(hello.app_function_ids))
-        target.run_hooks(ENTER_MARK)
+            run_blocking(_volume_sync.setup_mounts(definition.volume_mounts))
+        _site.finish()  # the .pth hooks `python -S` left out: the user's code sees what site sets up
+        target = Target(definition, load_target(io_, definition))
+        app_module = sys.modules.get("nano_modal.app")  # loaded if the user's code made an App
+        if app_module is not None:
+            app_module.hydrate_in_container(dict(hello.app_function_ids))
+        target.run_hooks(enter=True)
     except BaseException as exc:
         data, text, tb = serialize_exception(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
         print(f"nano-modal: could not load {definition.name}:\n{tb}", file=sys.stderr, flush=True)
@@ -88,7 +95,10 @@ def main() -> None:
         runner.flush()
     finally:
         try:
-            target.run_hooks(EXIT_MARK)
+            target.run_hooks(enter=False)
         finally:
-            if _volume_sync.all_mounts():
-                run_blocking(_volume_sync.commit_on_exit())  # Modal commits volumes when a container exits
+            volume_sync = sys.modules.get("nano_modal._volume_sync")  # loaded if any volume is mounted
+            if volume_sync is not None and volume_sync.all_mounts():
+                from .._utils.aio import run_blocking
+
+                run_blocking(volume_sync.commit_on_exit())  # Modal commits volumes when a container exits

@@ -1,4 +1,8 @@
-"""The container's own link to the server: blocking gRPC, safe to use from any thread."""
+"""The container's own link to the server: blocking gRPC, safe to use from any thread.
+
+Its gRPC methods are made on first use from the service's descriptor, not by the generated
+stub (api_pb2_grpc): that module costs ~15 ms to import and its stub builds all of the
+service's ~130 methods, at every container start."""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ import grpc
 from .. import config
 from .._fast_lane import UNARY_METHODS, BlockingFastLane
 from .._fast_lane import address as fast_lane_address
-from ..client import channel_options
-from ..proto import api_pb2, api_pb2_grpc
+from ..proto import api_pb2
+
+SERVICE = "/" + api_pb2.DESCRIPTOR.services_by_name["NanoModal"].full_name + "/"
 
 
 class ContainerIO:
@@ -21,8 +26,8 @@ class ContainerIO:
         self.server_url = os.environ[config.ENV_SERVER_URL]
         self.container_id = os.environ[config.ENV_CONTAINER_ID]
         self._metadata = ((config.TOKEN_METADATA_KEY, os.environ[config.ENV_TOKEN]),)
-        self._channel = grpc.insecure_channel(self.server_url, options=channel_options())
-        self._stub = api_pb2_grpc.NanoModalStub(self._channel)  # type: ignore[no-untyped-call]
+        self._channel = grpc.insecure_channel(self.server_url, options=config.grpc_channel_options())
+        self._unary: dict[str, Any] = {}  # method name -> its gRPC callable, made on first use
         self._fast: BlockingFastLane | None = None
 
     def call(self, method: str, request: Any, timeout: float = 30.0) -> Any:
@@ -33,7 +38,18 @@ class ContainerIO:
                 if exc.code() != grpc.StatusCode.UNAVAILABLE:
                     raise
                 self._fast = None  # the fast lane is gone: gRPC from now on
-        return getattr(self._stub, method)(request, metadata=self._metadata, timeout=timeout)
+        return self._unary_method(method)(request, metadata=self._metadata, timeout=timeout)
+
+    def _unary_method(self, method: str) -> Any:
+        found = self._unary.get(method)
+        if found is None:
+            request_type, response_type = UNARY_METHODS[method]
+            found = self._unary[method] = self._channel.unary_unary(
+                SERVICE + method,
+                request_serializer=request_type.SerializeToString,
+                response_deserializer=response_type.FromString,
+            )
+        return found
 
     def hello(self) -> api_pb2.ContainerHelloResponse:
         response: api_pb2.ContainerHelloResponse = self.call(
@@ -68,12 +84,22 @@ class ContainerIO:
                 for start in range(0, len(data), step):
                     yield api_pb2.BlobChunk(blob_id=blob_id if start == 0 else "", data=data[start : start + step])
 
-            self._stub.BlobPut(chunks(), metadata=self._metadata, timeout=600)
+            put = self._channel.stream_unary(
+                SERVICE + "BlobPut",
+                request_serializer=api_pb2.BlobChunk.SerializeToString,
+                response_deserializer=api_pb2.BlobPutResponse.FromString,
+            )
+            put(chunks(), metadata=self._metadata, timeout=600)
         return api_pb2.Payload(blob_id=blob_id)
 
     def read_payload(self, payload: api_pb2.Payload) -> bytes:
         return self.read_blob(payload.blob_id) if payload.blob_id else payload.data
 
     def read_blob(self, blob_id: str) -> bytes:
-        stream = self._stub.BlobGet(api_pb2.BlobGetRequest(blob_id=blob_id), metadata=self._metadata, timeout=600)
+        get = self._channel.unary_stream(
+            SERVICE + "BlobGet",
+            request_serializer=api_pb2.BlobGetRequest.SerializeToString,
+            response_deserializer=api_pb2.BlobChunk.FromString,
+        )
+        stream = get(api_pb2.BlobGetRequest(blob_id=blob_id), metadata=self._metadata, timeout=600)
         return b"".join(chunk.data for chunk in stream)

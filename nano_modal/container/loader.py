@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
-import inspect
-import io
+import os
 import sys
-import tarfile
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import config
-from ..cls import _MISSING, _parameters, hook_methods
 from ..proto import api_pb2
 from ..serialization import deserialize
 from .io import ContainerIO
-from .web import make_web_handler
+
+if TYPE_CHECKING:
+    import tarfile
 
 
 def load_target(io_: ContainerIO, definition: api_pb2.FunctionDefinition) -> Any:
@@ -26,14 +23,7 @@ def load_target(io_: ContainerIO, definition: api_pb2.FunctionDefinition) -> Any
         obj: Any = deserialize(io_.read_blob(definition.pickled_blob_id), f"function {definition.name}")
     else:
         if definition.source_blob_id:
-            src = Path.cwd() / "src"
-            src.mkdir(exist_ok=True)
-            with tarfile.open(fileobj=io.BytesIO(io_.read_blob(definition.source_blob_id)), mode="r:gz") as tar:
-                if hasattr(tarfile, "data_filter"):
-                    tar.extractall(src, filter="data")
-                else:  # an image's Python older than 3.11.4: check the names ourselves
-                    tar.extractall(src, members=_safe_members(tar))
-            sys.path.insert(0, str(src))
+            sys.path.insert(0, _unpack_source(io_.read_blob(definition.source_blob_id)))
         obj = importlib.import_module(definition.module_name)
         for part in definition.name.split("."):
             obj = getattr(obj, part)
@@ -48,6 +38,8 @@ class Target:
         self.definition = definition
         self.instance: Any = None
         if definition.is_class:
+            from ..cls import _MISSING, _parameters
+
             self.instance = loaded.__new__(loaded)
             params = dict(deserialize(definition.bound_params, "class parameters")) if definition.bound_params else {}
             declared = _parameters(loaded)
@@ -62,6 +54,8 @@ class Target:
         else:
             self.function = loaded
         self.web_handlers: dict[str, Callable[..., Any]] = {}  # "" for a function, else the method name
+        if definition.web.kind or any(method.web.kind for method in definition.methods):
+            from .web import make_web_handler
         if definition.web.kind:
             self.web_handlers[""] = make_web_handler(definition.web, loaded)
         for method in definition.methods:
@@ -81,22 +75,44 @@ class Target:
             raise AttributeError(f"class {self.definition.name} has no method {method_name!r}")
         return method  # type: ignore[no-any-return]
 
-    def run_hooks(self, mark: str) -> None:
-        """Run the instance's @enter or @exit methods, in the order the class defines them."""
+    def run_hooks(self, enter: bool) -> None:
+        """Run the instance's @enter (or @exit) methods, in the order the class defines them."""
         if self.instance is None:
             return
-        for hook in hook_methods(type(self.instance), mark):
+        import asyncio
+        import inspect
+
+        from ..cls import ENTER_MARK, EXIT_MARK, hook_methods
+
+        for hook in hook_methods(type(self.instance), ENTER_MARK if enter else EXIT_MARK):
             result = hook(self.instance)
             if inspect.iscoroutine(result):
                 asyncio.run(result)
 
 
+def _unpack_source(archive: bytes) -> str:
+    """Unpack the app's source (a .tar.gz) into ./src; return that directory."""
+    import io
+    import tarfile
+
+    src = os.path.join(os.getcwd(), "src")
+    os.makedirs(src, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(src, filter="data")
+        else:  # an image's Python older than 3.11.4: check the names ourselves
+            tar.extractall(src, members=_safe_members(tar))
+    return src
+
+
 def _safe_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
     """What tarfile's "data" filter allows, for Pythons without it: plain files and directories
     with relative paths that stay inside the destination."""
+    from pathlib import PurePosixPath
+
     members = []
     for member in tar.getmembers():
-        parts = Path(member.name).parts
+        parts = PurePosixPath(member.name).parts
         if member.name.startswith("/") or ".." in parts or not (member.isfile() or member.isdir()):
             raise ValueError(f"unsafe path in the source archive: {member.name!r}")
         members.append(member)

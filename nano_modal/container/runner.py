@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -21,7 +21,6 @@ from ..serialization import deserialize, serialize, serialize_exception
 from .io import ContainerIO
 from .loader import Target
 from .watchdog import Watchdog
-from .web import WebInbound
 
 FAST_INPUT_SECONDS = 0.005  # inputs quicker than this are fetched in batches
 OUTPUT_FLUSH_SECONDS = 0.05  # outputs of a batch are sent at least this often
@@ -29,7 +28,7 @@ GET_INPUTS_TIMEOUT = 30.0
 STREAM_COALESCE_SECONDS = 0.01  # generator values this close together share one RPC
 
 
-_SDK_DIR = str(Path(__file__).resolve().parents[1])
+_SDK_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 
 
 def _user_frames(tb: TracebackType | None) -> TracebackType | None:
@@ -141,6 +140,8 @@ class Runner:
         try:
             args, kwargs = deserialize(self.io.read_payload(item.args), "arguments")
             if item.method_name.startswith(config.WEB_METHOD):  # a web handler: (request, inbound)
+                from .web import WebInbound
+
                 args = (*args, WebInbound(self.io, item.input_id))
             result = self.call(self.target.resolve(item.method_name), args, kwargs)
             if inspect.isgenerator(result) or inspect.isasyncgen(result):

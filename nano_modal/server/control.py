@@ -22,7 +22,7 @@ from ..proto import api_pb2
 from ..serialization import serialize
 from .group_commit import GroupCommit
 from .images import build_secrets
-from .state import App, Call, Container, ContainerState, FunctionRuntime, QueuedInput, Worker
+from .state import App, Call, Container, ContainerState, FunctionRuntime, QueuedInput, Signal, Worker
 from .store import AppRow, CallRow, FunctionRow, InputRow, LogRow, OutputRow, Store
 from .web_channels import WebChannels
 
@@ -94,6 +94,7 @@ class ControlPlane:
         self.containers: dict[str, Container] = {}
         self.container_tokens: dict[str, str] = {}  # token -> container_id
         self.workers: dict[str, Worker] = {}
+        self.scale_needed = Signal()  # wakes the scheduler: inputs that no parked container will take
         self.bound: dict[str, str] = {}  # bind key of a class instance -> its function id
         # Extra environment for a new container of a function (object_service.py adds secrets and volumes).
         self.container_env_hooks: list[Callable[[FunctionRuntime], dict[str, str]]] = []
@@ -352,11 +353,12 @@ class ControlPlane:
     def _input_row(q: QueuedInput) -> InputRow:
         return InputRow(q.input_id, q.call_id, q.function_id, q.idx, q.args.data, q.args.blob_id, 0, q.method_name)
 
-    @staticmethod
-    def _enqueue(fn: FunctionRuntime, queued: list[QueuedInput]) -> None:
+    def _enqueue(self, fn: FunctionRuntime, queued: list[QueuedInput]) -> None:
         if queued:
             fn.queue.extend(queued)
             fn.inputs_ready.fire()
+            if not any(c.waiting for c in fn.live_containers()):  # a cold start: now, not at the next tick
+                self.scale_needed.fire()
 
     def _read_outputs(self, call: Call, after_cursor: int, limit: int) -> list[OutputRow]:
         if after_cursor < call.memory_floor:

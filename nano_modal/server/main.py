@@ -17,7 +17,6 @@ import grpc.aio
 import uvicorn
 
 from .. import config
-from ..client import channel_options
 from . import follower, leader, store_retry
 from .blobs import BlobStore
 from .control import ControlPlane
@@ -66,7 +65,7 @@ async def serve(
     # One gRPC server and one fast lane for the life of the process: they forward every call
     # while this server is a follower, and serve it here once it holds the store's lease.
     forwarder = follower.Forwarder(lambda: leader.active_address(store_url), token)
-    server = grpc.aio.server(options=channel_options())
+    server = grpc.aio.server(options=config.grpc_server_options())
     server.add_generic_rpc_handlers((forwarder,))
     bound = server.add_insecure_port(f"{host}:{port}")
     await server.start()

@@ -9,7 +9,6 @@ ControlPlane.take_inputs), so this loop never has to pick a victim.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
@@ -29,11 +28,12 @@ class Scheduler:
 
     async def run(self) -> None:
         while True:
+            woken = self.control.scale_needed.event  # taken first: inputs that come during the pass count
             try:
                 self.tick()
             except Exception:
                 log.exception("scheduler pass failed")
-            await asyncio.sleep(config.SCHEDULER_TICK)
+            await self.control.scale_needed.wait(woken, config.SCHEDULER_TICK)
 
     def tick(self) -> None:
         self.control.promote_due_retries()

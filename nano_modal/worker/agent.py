@@ -21,6 +21,7 @@ from .._volume_sync import Mount
 from ..client import Client
 from ..exception import ConnectionError
 from ..proto import api_pb2
+from .base import precompile_sdk
 from .images.service import WorkerImages
 from .runtime import ContainerConfig, Runtime
 from .sandbox_relay import AGENT_ARGS, AGENT_SOCKET_ENV, ATTACH_TIMEOUT, AgentLink, commit_volumes, relay, sync_volumes
@@ -83,6 +84,9 @@ class Agent:
         self.images = WorkerImages(self.client, lambda line: self.log_buffer.append(line))
 
     async def run(self) -> None:
+        compiling = asyncio.create_task(asyncio.to_thread(precompile_sdk))  # while it registers
+        self.background.add(compiling)
+        compiling.add_done_callback(self.background.discard)
         await self.register()
         shipper = asyncio.create_task(self._ship_logs_forever())
         try:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ... import config
-from ..base import SDK_ROOT
+from ..base import ENTRYPOINT_ARGS, SDK_ROOT
 from .overlay import mount_overlay, unmount
 from .store import BuiltImage
 
@@ -86,7 +86,7 @@ class ImageRoot:
     def argv(self, python_args: tuple[str, ...] = ()) -> list[str]:
         """The function entrypoint, or (a sandbox) the given arguments of the image's Python, with
         paths into the worker's SDK turned into where the SDK is bound inside the image."""
-        if not python_args or python_args == ("-m", "nano_modal.container"):
+        if not python_args or python_args == ENTRYPOINT_ARGS:
             return [self.image.state.python, "-c", BOOTSTRAP]
         sdk = str(Path(SDK_ROOT) / "nano_modal")
         inside = [
