@@ -7,7 +7,7 @@ Needs root: every worker host is a network namespace with its own veth link and 
 (tests/faults/netns.py); the server runs in the root namespace. The namespaces share the
 machine's cores, so more hosts add workers and containers, not CPU.
 
-* map: `.map` of N trivial inputs and of N/5 inputs that each burn 10 ms of CPU, on 1, 2 and
+* map: `.map` of N trivial inputs and of N/10 inputs that each burn 10 ms of CPU, on 1, 2 and
   3 hosts, for each store (SQLite file, real PostgreSQL), interleaved in rounds with Dask on
   the same hosts (`dask worker --nworkers <cores> --nthreads 1` per host: processes, since the
   function holds the GIL). A client program per round: warm-up maps, then the timed ones.
@@ -150,7 +150,7 @@ def burn(x: int) -> int:
 
 def bench_map(tmp: Path, hosts: list[netns.Host], stores: list[str], n: int, reps: int) -> dict[str, Any]:
     """Rates per system and round on these hosts; container counts per worker from the last round."""
-    m = n // 5
+    m = n // 10
     rates: dict[str, dict[str, list[float]]] = {}
     spread: dict[str, dict[str, list[int]]] = {}
     wanted = [f"h{len(hosts)}"] if "postgres" in stores else []
@@ -277,7 +277,7 @@ def report_map(by_hosts: dict[int, dict[str, Any]], n: int) -> None:
                 )
             )
     c.table(
-        f".map of {n:,} trivial inputs and {n // 5:,} inputs of 10 ms CPU, worker hosts in network namespaces",
+        f".map of {n:,} trivial inputs and {n // 10:,} inputs of 10 ms CPU, worker hosts in network namespaces",
         ["hosts, system", "trivial", "rounds", "vs Dask", "10 ms CPU", "rounds", "vs Dask", "containers per worker"],
         rows,
         caption="containers per worker (last round): trivial | 10 ms CPU, one number per host",
@@ -288,7 +288,7 @@ def main() -> None:
     args = c.parse_args(
         __doc__.splitlines()[0],
         [
-            (("-n",), {"type": int, "default": 5000, "help": "trivial inputs per map (N/5 of 10 ms CPU)"}),
+            (("-n",), {"type": int, "default": 5000, "help": "trivial inputs per map (N/10 of 10 ms CPU)"}),
             (("--reps",), {"type": int, "default": 3, "help": "interleaved rounds"}),
             (("--hosts",), {"default": "1,2,3", "help": "host counts for the map throughput"}),
             (("--store",), {"default": "sqlite,postgres", "help": "nano-modal stores to compare"}),
