@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import resource
 import socket
 import subprocess
 import sys
@@ -146,6 +148,12 @@ class DaskHosts:
         assert len(self.client.gather(futures)) == n
         return n / (time.perf_counter() - t0)
 
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of the client (this process), the scheduler, and the workers with their nannies."""
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        workers = sum(_own(p) for w in self.procs[1:] for p in [w.pid, *c.descendants(w.pid)])
+        return {"client": me.ru_utime + me.ru_stime, "scheduler": _own(self.procs[0].pid), "workers": workers}
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.client.close(timeout=10)
@@ -180,3 +188,39 @@ def restart_until_served(
     done = caller_dir / f"done{i}"
     wait_until("the caller's .remote() after the restart", done.exists, timeout=120, interval=0.01)
     return hello - launched, float(done.read_text()) - launched
+
+
+def client_step(cluster: FaultCluster, client: subprocess.Popen[bytes], steps: Path, step: str) -> dict[str, float]:
+    """Wait for the client program to reach `step`, read the CPU times (`cpu`), let it go on."""
+    wait_until(
+        f"the client to reach {step!r}", lambda: (steps / step).exists() or client.poll() is not None, 600, 0.002
+    )
+    assert client.poll() is None, cluster.client_log(cluster.clients.index(client))[-3000:]
+    used = cpu(cluster, client.pid)
+    (steps / f"{step}.ack").write_text("")
+    return used
+
+
+def cpu(cluster: FaultCluster, client: int) -> dict[str, float]:
+    """CPU seconds so far, by role; containers that exited count through their worker (which reaped them)."""
+    assert cluster.server is not None
+    used = {"client": _own(client), "server": _own(cluster.server.pid), "workers": 0.0, "containers": 0.0}
+    for worker in cluster.workers:
+        used["workers"] += _own(worker.pid)
+        used["containers"] += _reaped(worker.pid) + sum(_own(p) + _reaped(p) for p in c.descendants(worker.pid))
+    if cluster.store_url is not None:
+        used["postgres"] = sum(_own(p) + _reaped(p) for p in c.descendants(1) if c.cmdline(p).startswith("postgres"))
+    return used
+
+
+def _own(pid: int) -> float:
+    return c.cpu_seconds(pid)
+
+
+def _reaped(pid: int) -> float:
+    """CPU seconds of `pid`'s children that exited and were waited for (cutime + cstime)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0

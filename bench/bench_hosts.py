@@ -41,6 +41,7 @@ SECTIONS = {"map", "restart", "reassign"}
 
 MAP = """
 import json, sys, time
+from pathlib import Path
 import nano_modal
 
 app = nano_modal.App("bench-hosts")
@@ -59,16 +60,24 @@ def burn(x: int) -> int:
     return x
 
 
+def sync(step: str) -> None:  # the benchmark reads every process's CPU time here
+    (steps / step).write_text("")
+    while not (steps / f"{step}.ack").exists():
+        time.sleep(0.002)
+
+
 if __name__ == "__main__":
-    n, m = int(sys.argv[1]), int(sys.argv[2])
+    n, m, steps = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
     with app.run():
         list(trivial.map(range(min(n, 1000))))  # warm: containers up
         list(burn.map(range(min(m, 100))))
         out = {"app_id": app.app_id}
+        sync("trivial")
         for name, fn, count in (("trivial", trivial, n), ("burn", burn, m)):
             t0 = time.perf_counter()
             assert len(list(fn.map(range(count)))) == count
             out[name] = count / (time.perf_counter() - t0)
+            sync(name + " done")
         print("RESULT", json.dumps(out))
 """
 
@@ -153,6 +162,7 @@ def bench_map(tmp: Path, hosts: list[netns.Host], stores: list[str], n: int, rep
     m = n // 10
     rates: dict[str, dict[str, list[float]]] = {}
     spread: dict[str, dict[str, list[int]]] = {}
+    cpu: dict[str, dict[str, dict[str, float]]] = {}  # system, function: CPU seconds per 1,000 inputs by role
     wanted = [f"h{len(hosts)}"] if "postgres" in stores else []
     with h.postgres_databases(wanted) as urls, contextlib.ExitStack() as running:
         clusters = {}
@@ -164,15 +174,24 @@ def bench_map(tmp: Path, hosts: list[netns.Host], stores: list[str], n: int, rep
         running.callback(dask.close)
         for _ in range(reps):
             for name, cluster in clusters.items():
-                out = h.run_client(cluster, MAP, str(n), str(m))
-                for fn in ("trivial", "burn"):
+                steps = cluster.state_dir / f"steps{len(cluster.clients)}"
+                steps.mkdir()
+                client = cluster.run_client(MAP, str(n), str(m), str(steps))
+                at = [h.client_step(cluster, client, steps, step) for step in ("trivial", "trivial done", "burn done")]
+                out = h.client_result(cluster, client)
+                for i, (fn, count) in enumerate((("trivial", n), ("burn", m))):
                     rates.setdefault(name, {}).setdefault(fn, []).append(out[fn])
+                    cpu.setdefault(name, {})[fn] = {k: (v - at[i][k]) * 1000 / count for k, v in at[i + 1].items()}
                 spread[name] = h.containers_per_worker(cluster, out["app_id"])
             dask.map_rate(trivial, min(n, 1000))  # warm
-            rates.setdefault("Dask", {}).setdefault("trivial", []).append(dask.map_rate(trivial, n))
-            rates["Dask"].setdefault("burn", []).append(dask.map_rate(burn, m))
+            for fn, count in ((trivial, n), (burn, m)):
+                before = dask.cpu()
+                rates.setdefault("Dask", {}).setdefault(fn.__name__, []).append(dask.map_rate(fn, count))
+                cpu.setdefault("Dask", {})[fn.__name__] = {
+                    k: (v - before[k]) * 1000 / count for k, v in dask.cpu().items()
+                }
             c.console.print(f"[dim]{len(hosts)} host(s): {json.dumps(rates)}  load {os.getloadavg()[0]:.2f}[/dim]")
-    return {"rates": rates, "containers": spread}
+    return {"rates": rates, "containers": spread, "cpu_per_1k": cpu}
 
 
 def bench_restart(tmp: Path, host: netns.Host, stores: list[str], reps: int) -> dict[str, dict[str, list[float]]]:
@@ -284,11 +303,33 @@ def report_map(by_hosts: dict[int, dict[str, Any]], n: int) -> None:
     )
 
 
+def report_cpu(by_hosts: dict[int, dict[str, Any]]) -> None:
+    roles = ["client", "server", "scheduler", "postgres", "workers", "containers"]
+    rows = []
+    for count, found in by_hosts.items():
+        for system, per_fn in found["cpu_per_1k"].items():
+            for fn, used in per_fn.items():
+                wall = 1000 / found["rates"][system][fn][-1]
+                rows.append(
+                    (
+                        f"{count} host{'s' if count > 1 else ''}, {system}, {fn}",
+                        *(f"{used[r]:.2f}" if r in used else "" for r in roles),
+                        f"{sum(used.values()):.2f}",
+                        f"{wall:.2f}",
+                    )
+                )
+    c.table(
+        "CPU seconds per 1,000 inputs by process (last round); 2 cores give at most 2 CPU seconds per wall second",
+        ["hosts, system, function", *roles, "total", "wall s"],
+        rows,
+    )
+
+
 def main() -> None:
     args = c.parse_args(
         __doc__.splitlines()[0],
         [
-            (("-n",), {"type": int, "default": 5000, "help": "trivial inputs per map (N/10 of 10 ms CPU)"}),
+            (("-n",), {"type": int, "default": 4000, "help": "trivial inputs per map (N/10 of 10 ms CPU)"}),
             (("--reps",), {"type": int, "default": 3, "help": "interleaved rounds"}),
             (("--hosts",), {"default": "1,2,3", "help": "host counts for the map throughput"}),
             (("--store",), {"default": "sqlite,postgres", "help": "nano-modal stores to compare"}),
@@ -312,6 +353,7 @@ def main() -> None:
         if "map" in sections:
             results["map"] = {k: bench_map(Path(tmp) / f"map{k}", hosts[:k], stores, n, reps) for k in counts}
             report_map(results["map"], n)
+            report_cpu(results["map"])
         if "restart" in sections:
             results["restart_s"] = restart = bench_restart(Path(tmp), hosts[0], stores, max(reps, 3))
             c.table(
