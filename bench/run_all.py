@@ -1,6 +1,6 @@
 """Run every benchmark, one after the other, each in its own interpreter.
 
-    python bench/run_all.py [--quick] [--skip-million] [--out DIR]
+    python bench/run_all.py [--quick] [--skip-million] [--out DIR] [--also bench_faults bench_hosts ...]
 
 Each script prints its own tables and writes its results as JSON under DIR
 (default bench/results/). See bench/README.md for what each one measures.
@@ -38,9 +38,16 @@ def main() -> None:
         metavar="SECONDS",
         help="before each script, wait up to this long for the 1-minute load average to drop below 1",
     )
+    parser.add_argument(
+        "--also",
+        nargs="*",
+        default=[],
+        metavar="SCRIPT",
+        help="more scripts to run after the four, e.g. bench_faults bench_hosts (root, PostgreSQL, Dask)",
+    )
     args = parser.parse_args()
     failed = []
-    for name in SCRIPTS:
+    for name in SCRIPTS + [a.removesuffix(".py") for a in args.also]:
         if name == "bench_million" and args.skip_million:
             continue
         cmd = [sys.executable, str(HERE / f"{name}.py"), "--json", str(args.out / f"{name}.json")]

@@ -27,6 +27,7 @@ import pytest
 from nano_modal import config
 from nano_modal.proto import api_pb2, api_pb2_grpc
 from tests.conftest import REPO, stop
+from tests.faults import netns
 
 FAST_TIMEOUTS = {
     # A live worker polls every third of this: 5 s leaves room for a loaded 2-core machine.
@@ -80,7 +81,8 @@ class FaultCluster:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     followers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     clients: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # the server's address as clients see it
+    listen_host: str | None = None  # where the server listens, when not `host` ("0.0.0.0" for namespaced hosts)
     overrides: dict[str, str] = field(default_factory=dict)  # environment of every process it starts
 
     @property
@@ -102,7 +104,7 @@ class FaultCluster:
     def start_server(self) -> None:
         port_file = self.state_dir / "port"
         port_file.unlink(missing_ok=True)
-        args = ["--host", self.host, "--port", str(self.port), "--state-dir", str(self.state_dir)]
+        args = ["--host", self.listen_host or self.host, "--port", str(self.port), "--state-dir", str(self.state_dir)]
         args += ["--port-file", str(port_file)] + (["--store", self.store_url] if self.store_url else [])
         log = (self.state_dir / "server.log").open("ab")
         self.server = subprocess.Popen(
@@ -169,6 +171,14 @@ class FaultCluster:
         )
         assert proc.poll() is None, path.read_text(errors="replace")
         return proc
+
+    def start_worker_on(self, host: netns.Host) -> subprocess.Popen[bytes]:
+        """A worker on a namespaced host: it reaches the server over that host's link."""
+        clients_see, self.host = self.host, host.server_address
+        try:
+            return self.start_worker(*host.exec_prefix())
+        finally:
+            self.host = clients_see
 
     def worker_id(self, index: int) -> str:
         """The id the server gave worker `index` (from its log)."""

@@ -41,6 +41,13 @@ class Host:
     def partition(self, cut: bool) -> None:
         _ip("link", "set", self.link, "down" if cut else "up")
 
+    def power_off(self) -> None:
+        """SIGKILL every process in the namespace (a worker and its containers), as a host losing power."""
+        pids = subprocess.run(["ip", "netns", "pids", self.netns], capture_output=True, text=True).stdout.split()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), 9)
+
 
 @contextlib.contextmanager
 def hosts(count: int) -> Iterator[list[Host]]:
@@ -63,9 +70,6 @@ def hosts(count: int) -> Iterator[list[Host]]:
         yield made
     finally:
         for host in made:
-            pids = subprocess.run(["ip", "netns", "pids", host.netns], capture_output=True, text=True).stdout.split()
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(pid), 9)
+            host.power_off()
             subprocess.run(["ip", "netns", "del", host.netns], capture_output=True)
             subprocess.run(["ip", "link", "del", host.link], capture_output=True)  # gone with the netns, normally

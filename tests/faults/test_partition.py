@@ -17,15 +17,9 @@ N = 6_000
 @pytest.mark.timeout(240)
 def test_partitioned_worker(fault_cluster: Callable[..., FaultCluster]) -> None:
     with netns.hosts(2) as (cut_host, other_host):
-        cluster = fault_cluster(host="0.0.0.0")  # reachable from every host's link
+        cluster = fault_cluster(listen_host="0.0.0.0")  # reachable from every host's link
         cluster.start_server()
-        cluster.host = "127.0.0.1"  # the client's address for it; workers use their link's
-        workers = []
-        for host in (cut_host, other_host):
-            cluster.host = host.server_address
-            workers.append(cluster.start_worker(*host.exec_prefix()))
-        cluster.host = "127.0.0.1"
-        cut, kept = workers
+        cut, kept = cluster.start_worker_on(cut_host), cluster.start_worker_on(other_host)
         client = cluster.run_client(MAP_CLIENT, str(N), "unordered", str(cluster.state_dir / "results.json"))
         # The scheduler spreads containers by free cpu: both hosts get some.
         wait_under_way(cluster, client, 1000, {cut.pid, kept.pid})
