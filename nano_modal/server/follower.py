@@ -96,8 +96,9 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
             for lane in self._lanes.values():
                 _in_background(lane.close())
             self._lanes.clear()
-            if address is not None and pin is None:
-                log.info("follower: forwarding calls to the active server at %s", address)
+            if address is not None:
+                if pin is None:
+                    log.info("follower: forwarding calls to the active server at %s", address)
                 self._channel = grpc.aio.insecure_channel(address, options=channel_options())
             if old is not None:
                 asyncio.get_running_loop().call_later(30, lambda: asyncio.ensure_future(old.close(None)))

@@ -11,8 +11,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 
+from nano_modal.proto import api_pb2, api_pb2_grpc
 from tests import pg
 from tests.conftest import stop
 from tests.helpers import run_script, wait_for
@@ -71,6 +73,12 @@ def test_a_follower_serves_and_takes_over_when_the_active_server_dies(tmp_path: 
 
         active.send_signal(signal.SIGKILL)
         active.wait(timeout=10)
+        # A call that reaches the follower before it has taken over is held, then answered by
+        # it as the active server: one call, no retry by the caller.
+        with grpc.insecure_channel(url_b) as channel:
+            stub = api_pb2_grpc.NanoModalStub(channel)  # type: ignore[no-untyped-call]
+            listed = stub.AppList(api_pb2.AppListRequest(), metadata=(("x-nano-modal-token", token),), timeout=60)
+        assert listed is not None
         # Asked while the follower takes over: it holds the call until it can answer it.
         got = run_script(tmp_path, get, env={**env, "NANO_MODAL_SERVER_URL": url_b})  # same address as before
         assert got.stdout.strip() == "kept", got.stderr
