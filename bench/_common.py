@@ -13,6 +13,7 @@ import os
 import platform
 import secrets
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -61,6 +62,13 @@ def temp_home(prefix: str = "nano-modal-bench-") -> Path:
     # never a checkout that happens to be the current directory.
     os.chdir(home)
     return home
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on at `host` (it was free a moment ago)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
 
 
 def machine() -> dict[str, Any]:

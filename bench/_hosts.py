@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import threading
@@ -79,11 +78,6 @@ def log_time(line: str) -> float:
     return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("0.0.0.0", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager
@@ -111,7 +105,7 @@ class DaskHosts:
         from distributed import Client
 
         log_dir.mkdir(parents=True, exist_ok=True)
-        port = free_port()
+        port = c.free_port("0.0.0.0")
         quiet = {"stdout": subprocess.DEVNULL, "stderr": (log_dir / "dask.log").open("ab")}
         cli = [sys.executable, "-m"]
         self.procs = [

@@ -8,14 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
-from _common import REPO, console, fmt_rate, fmt_s, fmt_us, median, parse_args, percentile, ratio, table, temp_home
+from _common import (
+    REPO,
+    console,
+    fmt_rate,
+    fmt_s,
+    fmt_us,
+    free_port,
+    median,
+    parse_args,
+    percentile,
+    ratio,
+    table,
+    temp_home,
+)
 
 sys.path.insert(0, str(REPO))
 
@@ -44,10 +56,6 @@ async def load(url: str, seconds: float, concurrency: int) -> tuple[float, list[
     return len(latencies) / elapsed, latencies, errors
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def plain_uvicorn(port: int) -> subprocess.Popen[bytes]:

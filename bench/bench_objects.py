@@ -28,7 +28,6 @@ import os
 import pickle
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,13 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import _common as c
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 # ------------------------------------------------------------------ peers
 
@@ -65,7 +57,7 @@ class RedisPeer:
         if binary is None:
             c.console.print("[yellow]redis-server not found (apt-get install -y redis-server): skipping Redis[/yellow]")
             return
-        port = free_port()
+        port = c.free_port()
         self.url = f"redis://127.0.0.1:{port}/0"
         persistence = ["--appendonly", "no"]
         if fsync:

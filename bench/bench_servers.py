@@ -17,6 +17,7 @@ asks the active server directly or the follower (which forwards every call to it
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import tempfile
@@ -29,6 +30,7 @@ import _common as c
 
 sys.path.insert(0, str(c.REPO))
 from nano_modal import config
+from nano_modal.proto import api_pb2
 from tests import pg
 from tests.faults.cluster import FaultCluster, wait_until
 
@@ -65,15 +67,11 @@ def run_client(cluster: FaultCluster, url: str, calls: int, n: int) -> dict[str,
     client = cluster.run_client(CLIENT, str(calls), str(n))
     assert client.wait(600) == 0, cluster.client_log(index)
     line = next(ln for ln in cluster.client_log(index).splitlines() if ln.startswith("RESULT "))
-    import json
-
     result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
     return result
 
 
 def takeover(cluster: FaultCluster, follower_url: str) -> float:
-    from nano_modal.proto import api_pb2
-
     assert cluster.server is not None
     cluster.server.send_signal(signal.SIGKILL)
     t0 = time.perf_counter()

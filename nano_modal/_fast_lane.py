@@ -68,10 +68,10 @@ def frame(call_id: int, kind: int, body: bytes) -> bytes:
     return HEADER.pack(len(body), call_id, kind) + body
 
 
-def call_body(method: str, request: Any) -> bytes:
+def call_body(method: str, request: bytes) -> bytes:
+    """A CALL frame's body: the method's name (length-prefixed), then the serialized request."""
     name = method.encode()
-    payload: bytes = request.SerializeToString()
-    return bytes([len(name)]) + name + payload
+    return bytes([len(name)]) + name + request
 
 
 def rpc_error(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
@@ -108,9 +108,8 @@ class FastLane:
         call_id = next(self._ids)
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._pending[call_id] = future
-        name = method.encode()
         try:
-            writer.write(frame(call_id, CALL, bytes([len(name)]) + name + request))
+            writer.write(frame(call_id, CALL, call_body(method, request)))
             # Not wait_for: on Python 3.11 it can swallow a cancellation that arrives as the
             # answer does (a worker asked to stop then kept polling).
             async with asyncio.timeout(timeout):
@@ -183,7 +182,7 @@ class BlockingFastLane:
         sock = self._socket()
         try:
             sock.settimeout(timeout)
-            sock.sendall(frame(1, CALL, call_body(method, request)))
+            sock.sendall(frame(1, CALL, call_body(method, request.SerializeToString())))
             length, _, kind = HEADER.unpack(self._read(sock, HEADER.size))
             body = self._read(sock, length)
         except TimeoutError:

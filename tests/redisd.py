@@ -7,7 +7,6 @@ SIGKILL and started again on the same directory still holds every write it ackno
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -16,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import redis
+
+from tests.helpers import free_port
 
 
 def available() -> bool:
@@ -28,9 +29,7 @@ SKIP_REASON = "redis-server is not installed (scripts/test.sh installs it: apt-g
 class RedisServer:
     def __init__(self, base: Path) -> None:
         self.base = base
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
 

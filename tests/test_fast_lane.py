@@ -20,6 +20,7 @@ from nano_modal._utils.aio import run_blocking
 from nano_modal.client import Client
 from nano_modal.proto import api_pb2, api_pb2_grpc
 from tests.conftest import Cluster, start_server, stop
+from tests.helpers import free_port
 
 
 def _hello(url: str, token: str) -> api_pb2.HelloResponse:
@@ -29,11 +30,6 @@ def _hello(url: str, token: str) -> api_pb2.HelloResponse:
         return response
 
 
-def _closed_port() -> int:
-    """A loopback port nothing listens on (it was free a moment ago)."""
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        return int(unused.getsockname()[1])
 
 
 def _lane(cluster: Cluster, token: str | None = None) -> _fast_lane.BlockingFastLane:
@@ -110,7 +106,7 @@ def test_a_deadline_cancels_the_long_poll(cluster: Cluster) -> None:
 
 def test_fallback_to_grpc_when_the_lane_is_gone(cluster: Cluster) -> None:
     client = run_blocking(Client.get())
-    dead_port = _closed_port()
+    dead_port = free_port()
     saved = client.stub.fast
     client.stub.fast = _fast_lane.FastLane("127.0.0.1", dead_port, cluster.token)
     try:
@@ -172,7 +168,7 @@ def test_blocking_calls_fall_back_when_the_lane_is_down(cluster: Cluster) -> Non
     client = run_blocking(Client.get())
     d = nano_modal.Dict.from_name(f"fast-{secrets.token_hex(4)}", create_if_missing=True)
     d["k"] = 1
-    dead_port = _closed_port()
+    dead_port = free_port()
     saved = client.stub._blocking
     client.stub._blocking = _fast_lane.BlockingFastLane("127.0.0.1", dead_port, cluster.token)
     try:

@@ -43,6 +43,7 @@ _PREFIX = f"/{_SERVICE.full_name}/"
 # Answers that name a port of the server that gave them: a follower names its own instead.
 _NAMES_FAST_LANE = {"Hello": api_pb2.HelloResponse, "ContainerHello": api_pb2.ContainerHelloResponse}
 _DROPPED_METADATA = ("user-agent", "grpc-")  # set by each hop's own gRPC library
+_NO_ACTIVE_SERVER = "no active server right now: try again"  # UNAVAILABLE: callers retry
 _RAW: dict[str, Any] = {"request_serializer": None, "response_deserializer": None}  # bytes as they came
 
 
@@ -101,7 +102,8 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
                     log.info("follower: forwarding calls to the active server at %s", address)
                 self._channel = grpc.aio.insecure_channel(address, options=channel_options())
             if old is not None:
-                asyncio.get_running_loop().call_later(30, lambda: asyncio.ensure_future(old.close(None)))
+                # Not at once: closing a channel cancels the calls still on it.
+                asyncio.get_running_loop().call_later(30, lambda: _in_background(old.close(None)))
         if self._channel is not None and not self.active_web_url and not self._pinned:
             await self._learn_active(self._channel)
         return address
@@ -168,7 +170,7 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
             try:
                 channel = await self._active()
             except NoActiveServer:
-                await context.abort(grpc.StatusCode.UNAVAILABLE, "no active server right now: try again")
+                await context.abort(grpc.StatusCode.UNAVAILABLE, _NO_ACTIVE_SERVER)
             if client_streaming:
                 call: Any = channel.stream_stream(full_name, **_RAW)(request, metadata=_metadata(context))
             else:
@@ -190,7 +192,7 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
                 response: bytes = await channel.stream_unary(full_name, **_RAW)(requests, metadata=_metadata(context))
                 return response
             except NoActiveServer:
-                await context.abort(grpc.StatusCode.UNAVAILABLE, "no active server right now: try again")
+                await context.abort(grpc.StatusCode.UNAVAILABLE, _NO_ACTIVE_SERVER)
             except grpc.aio.AioRpcError as exc:
                 await context.abort(exc.code(), exc.details() or "")
             raise AssertionError("unreachable")
@@ -252,7 +254,7 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
                 break
             except NoActiveServer:
                 if loop.time() + backoff > give_up:
-                    await context.abort(grpc.StatusCode.UNAVAILABLE, "no active server right now: try again")
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, _NO_ACTIVE_SERVER)
             except grpc.aio.AioRpcError as exc:
                 if exc.code() != grpc.StatusCode.UNAVAILABLE or loop.time() + backoff > give_up:
                     await context.abort(exc.code(), exc.details() or "")

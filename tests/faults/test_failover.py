@@ -4,7 +4,6 @@ follower takes over on the same address and the map completes exactly once."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,12 +13,7 @@ import pytest
 from tests.faults import netns
 from tests.faults.cluster import MAP_CLIENT, FaultCluster, finish_map, wait_under_way
 from tests.faults.test_server_restart import N, store
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.helpers import free_port
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -57,7 +51,7 @@ def test_servers_and_workers_on_separate_hosts(fault_cluster: Callable[..., Faul
     root's worker know only the follower. The map runs on both workers, exactly once."""
     with netns.hosts(1) as (far,):
         cluster = fault_cluster(host="0.0.0.0")
-        active_port = cluster.port = _free_port()
+        active_port = cluster.port = free_port()
         cluster.overrides["NANO_MODAL_ADVERTISE"] = f"{far.server_address}:{active_port}"
         cluster.start_server()
         follower_port = cluster.start_follower(*far.exec_prefix(), host="0.0.0.0", state_dir=cluster.state_dir / "far")

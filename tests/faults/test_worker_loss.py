@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from tests.faults.cluster import (
     wait_under_way,
     wait_until,
 )
+from tests.helpers import free_port
 
 N = 10_000
 
@@ -53,9 +53,7 @@ def test_worker_killed_mid_map(fault_cluster: Callable[..., FaultCluster]) -> No
 def test_a_worker_started_before_its_server_waits_for_it(fault_cluster: Callable[..., FaultCluster]) -> None:
     """Started first (as compose or systemd may), a worker keeps trying, then registers."""
     cluster = fault_cluster()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        cluster.port = int(s.getsockname()[1])
+    cluster.port = free_port()
     log = cluster.state_dir / "early-worker.log"
     worker = subprocess.Popen(
         [sys.executable, "-m", "nano_modal.worker", "--server", cluster.url, "--runtime", "process"],

@@ -6,23 +6,15 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import start_server, start_worker, stop
-from tests.helpers import run_script, wait_for
+from tests.helpers import free_port, run_script, wait_for
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-FOLLOWER_HTTP_PORT = _free_port()
+FOLLOWER_HTTP_PORT = free_port()
 
 SCRIPT = """
 import nano_modal

@@ -14,7 +14,6 @@ import io
 import json
 import platform
 import shutil
-import socket
 import ssl
 import subprocess
 import tarfile
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.helpers import free_port
 
 MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MT_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -177,10 +178,6 @@ def write_docker_archive(image: Image, path: Path, repo_tag: str = "test/img:lat
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
