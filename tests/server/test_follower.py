@@ -17,6 +17,8 @@ from tests.helpers import free_port, run_script, wait_for
 FOLLOWER_HTTP_PORT = free_port()
 
 SCRIPT = """
+import sys
+
 import nano_modal
 
 app = nano_modal.App("through-a-follower")
@@ -24,7 +26,8 @@ app = nano_modal.App("through-a-follower")
 
 @app.function()
 def square(x: int) -> int:
-    print("squaring", x)
+    # To stderr: a log line arriving while the script prints a result could split that line.
+    print("squaring", x, file=sys.stderr)
     return x * x
 
 
