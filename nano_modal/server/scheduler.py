@@ -78,11 +78,7 @@ class Scheduler:
             if app is None or not app.live:
                 continue
             live = fn.live_containers()
-            # Free input slots: a starting container will take `slots` inputs, a parked one its spare ones.
-            available = sum(
-                fn.slots if c.state == ContainerState.STARTING else (fn.slots - len(c.held) if c.waiting else 0)
-                for c in live
-            )
+            available = sum(_free_slots(fn.slots, c) for c in live)
             keep_warm = 0 if fn.retired else fn.definition.min_containers
             backlog = math.ceil((len(fn.queue) - available) / fn.slots)
             drain = fn.drain_seconds()
@@ -105,6 +101,14 @@ class Scheduler:
                     else:
                         control.evict_idle_container(needed_by=fn)  # room for it on a later pass
                     break
+
+
+def _free_slots(slots: int, container: Container) -> int:
+    """Inputs `container` will take without a new one: all its slots while it starts or loads the
+    function (hello said, nothing asked for, served or held yet), its spare ones while parked."""
+    if container.state == ContainerState.STARTING or not (container.served or container.held or container.waiting):
+        return slots
+    return slots - len(container.held) if container.waiting else 0
 
 
 def start_timeout(control: ControlPlane, container: Container) -> float:

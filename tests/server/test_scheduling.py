@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from nano_modal.exception import ContainerDiedError
-from tests.conftest import start_server, start_worker, stop
+from tests.conftest import Cluster, start_server, start_worker, stop
 from tests.helpers import run_script
 
 # ---------------------------------------------------------------- retries on exceptions
@@ -124,6 +124,40 @@ def test_max_containers_one_in_map(core_app: Any) -> None:
 
 
 @pytest.mark.timeout(120)
+def test_a_container_loading_its_function_is_not_joined_by_another(cluster: Cluster, tmp_path: Path) -> None:
+    """Between its hello and its first request for inputs (the @enter hook here), a container
+    counts as taking the waiting input: one call, one container."""
+    proc = run_script(
+        tmp_path,
+        """
+        import os, time
+        import nano_modal
+
+        app = nano_modal.App("one-call-one-container")
+
+        @app.cls()
+        class Slow:
+            @nano_modal.enter()
+            def load(self):
+                print("ENTERED", os.environ["NANO_MODAL_CONTAINER_ID"], flush=True)
+                time.sleep(2)
+
+            @nano_modal.method()
+            def ping(self):
+                return os.environ["NANO_MODAL_CONTAINER_ID"]
+
+        with app.run():
+            print("ANSWERED", Slow().ping.remote(), flush=True)
+            time.sleep(1)  # a second container's hook, had one been placed, would have printed by now
+        """,
+        env=cluster.env(),
+        timeout=100,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    entered = [line for line in proc.stdout.splitlines() if "ENTERED" in line]
+    assert len(entered) == 1, proc.stdout
+
+
 def test_idle_containers_of_one_function_do_not_starve_another(tmp_path: Path) -> None:
     """A worker whose capacity is all reserved by *idle* warm containers must still run other functions.
 
