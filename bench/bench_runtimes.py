@@ -10,6 +10,9 @@ on a busy machine).
 Part 2, cold start to first result: a server and a worker per runtime; each sample is a
 new App whose function has never run, timed from `.remote()` to its result (container
 start, entrypoint imports, hello, function load, the call itself). Median and p95 of N.
+gVisor's worker keeps a container booted ahead of need by default; the row "gvisor, no
+preboot" is one whose worker does not (`--preboot 0`). Samples of one row are one round
+apart (the other rows' samples in between, ~1 s): time enough to boot the next container.
 `--baseline DIR` adds rows "<runtime> @baseline" whose server, worker and containers run
 the SDK found in DIR (e.g. `git archive <rev> nano_modal | tar -x -C DIR`), their samples
 interleaved with this tree's: a before/after in one run, under the same neighbours.
@@ -76,7 +79,7 @@ def launches(runtimes: list[str], n: int) -> dict[str, list[float]]:
 class Cluster:
     """A server and one worker with the given runtime, on loopback."""
 
-    def __init__(self, runtime: str, sdk: str | None = None) -> None:
+    def __init__(self, runtime: str, sdk: str | None = None, *worker_args: str) -> None:
         self.state = Path(tempfile.mkdtemp(prefix=f"nano-modal-bench-{runtime}-"))
         self.token = secrets.token_urlsafe(16)
         env = {**os.environ, "NANO_MODAL_TOKEN": self.token}
@@ -93,7 +96,8 @@ class Cluster:
                 time.sleep(0.02)
             self.url = f"127.0.0.1:{port_file.read_text().strip()}"
             self.worker = subprocess.Popen(
-                [sys.executable, "-m", "nano_modal.worker", "--server", self.url, "--runtime", runtime, "--quiet"],
+                [sys.executable, "-m", "nano_modal.worker", "--server", self.url, "--runtime", runtime, "--quiet",
+                 *worker_args],
                 env=env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
 
@@ -134,6 +138,8 @@ def cold_start(runtime: str, i: int) -> float:
 
 def cold_starts(runtimes: list[str], n: int, baseline: str | None = None) -> dict[str, list[float]]:
     clusters = {r: Cluster(r) for r in runtimes}
+    if "gvisor" in runtimes:  # the default keeps one container booted ahead of need (worker/preboot.py)
+        clusters["gvisor, no preboot"] = Cluster("gvisor", None, "--preboot", "0")
     if baseline is not None:
         clusters.update({f"{r} @baseline": Cluster(r, baseline) for r in runtimes})
     times: dict[str, list[float]] = {r: [] for r in clusters}
@@ -141,7 +147,7 @@ def cold_starts(runtimes: list[str], n: int, baseline: str | None = None) -> dic
         for i in range(n + 1):  # the first round warms this process's SDK: dropped
             for r, cluster in clusters.items():
                 cluster.use()
-                elapsed = cold_start(r.split()[0], i)
+                elapsed = cold_start(r.replace(",", "").split()[0], i)
                 if i:
                     times[r].append(elapsed)
     finally:

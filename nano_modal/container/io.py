@@ -11,6 +11,10 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+# gRPC's C core logs to stderr, which is the user's function log; under gVisor it logs an error
+# about a socket option at every connection. Its failures reach the code as exceptions anyway.
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
 import grpc
 
 from .. import config

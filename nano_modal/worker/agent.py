@@ -24,7 +24,7 @@ from ..proto import api_pb2
 from .base import precompile_sdk
 from .images.service import WorkerImages
 from .runtime import ContainerConfig, Runtime
-from .sandbox_relay import AGENT_ARGS, AGENT_SOCKET_ENV, ATTACH_TIMEOUT, AgentLink, commit_volumes, relay, sync_volumes
+from .sandbox_relay import AGENT_ARGS, ATTACH_TIMEOUT, AgentLink, commit_volumes, relay, sync_volumes
 
 log = logging.getLogger("nano_modal.worker")
 
@@ -88,11 +88,14 @@ class Agent:
         self.background.add(compiling)
         compiling.add_done_callback(self.background.discard)
         await self.register()
+        base_env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ} | {"PYTHONUNBUFFERED": "1"}
+        await self.runtime.warm_up(base_env, self.client.server_url, self.block_network)
         shipper = asyncio.create_task(self._ship_logs_forever())
         try:
             await self._poll_forever()
         finally:
             shipper.cancel()
+            await self.runtime.close()
             running = list(self.containers.values())
             await asyncio.gather(*(self.runtime.stop(c.proc) for c in running), return_exceptions=True)
             # Release what each container held (cgroup, relay socket, workdir) here: their
@@ -188,8 +191,7 @@ class Agent:
         # Every container gets the agent's directory: a sandbox's agent dials in at once, a function
         # container starts one when someone execs into it (_attach).
         link = AgentLink()
-        cfg.agent_dir = link.dir
-        env[AGENT_SOCKET_ENV] = str(link.socket)  # the isolating runtimes rebind it (sandbox.own_view)
+        cfg.agent_dir = link.dir  # the runtime tells the container where: sandbox.own_view, ProcessRuntime
         volumes: list[Mount] = []
         try:
             if spec.sandbox:
@@ -205,6 +207,8 @@ class Agent:
             shutil.rmtree(workdir, ignore_errors=True)
             link.close()
             return
+        if cfg.agent_dir is not None and cfg.agent_dir != link.dir:  # a container booted ahead of need
+            link.move_to(cfg.agent_dir)
         running = RunningContainer(spec, proc, cfg, link=link, volumes=volumes)
         if spec.sandbox:
             snapshot = functools.partial(self.images.snapshot, cfg) if self.images is not None else None

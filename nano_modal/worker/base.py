@@ -42,6 +42,11 @@ ENTRYPOINT_ARGS = (
     "-S", "-c",
     "from nano_modal.container import _site; _site.setup(); from nano_modal.container.entrypoint import main; main()",
 )  # fmt: skip
+# The same container booted ahead of need: it imports, then waits on stdin for its environment.
+PREBOOT_ARGS = (
+    "-S", "-c",
+    "from nano_modal.container import _site; _site.setup(); from nano_modal.container.preboot import main; main()",
+)  # fmt: skip
 # Joins each cgroup listed before "--" ("0" means the writer itself), then execs the rest:
 # the process is inside its cgroup before the container's first instruction runs.
 _ENTER_CGROUPS = 'for f do [ "$f" = -- ] && break; echo 0 > "$f" || exit 125; shift; done; shift; exec "$@"'
@@ -89,14 +94,54 @@ def cgroup_manager() -> CgroupManager | None:
 class Runtime(ABC):
     name: str
 
-    def __init__(self, *, limits: bool = True, pids_limit: int = DEFAULT_PIDS_LIMIT) -> None:
+    def __init__(self, *, limits: bool = True, pids_limit: int = DEFAULT_PIDS_LIMIT, preboot: int = 0) -> None:
+        from .preboot import Preboot  # it builds on this module
+
         self.cgroups = cgroup_manager() if limits else None
         self.pids_limit = pids_limit
         self._cgroup: dict[str, Cgroup] = {}
+        self.preboot = Preboot(self, preboot) if preboot > 0 else None
+
+    async def start(self, cfg: ContainerConfig) -> asyncio.subprocess.Process:
+        """Start the container; its stdout and stderr are pipes, its pid a process group leader.
+
+        With `preboot` set, the container may be one booted earlier (worker/preboot.py): then
+        `cfg.workdir` and `cfg.agent_dir` are that container's when start() returns."""
+        if self.preboot is not None:
+            proc = await self.preboot.take(cfg)
+            if proc is not None:
+                return proc
+        return await self.launch(cfg)
 
     @abstractmethod
-    async def start(self, cfg: ContainerConfig) -> asyncio.subprocess.Process:
-        """Start the container; its stdout and stderr must be pipes, its pid a process group leader."""
+    async def launch(self, cfg: ContainerConfig, stdin: int = asyncio.subprocess.DEVNULL) -> asyncio.subprocess.Process:
+        """Start a new container for `cfg`, with `stdin` as its standard input."""
+
+    def container_env(self, cfg: ContainerConfig, runtime_id: str = "") -> dict[str, str]:
+        """The environment the container of `cfg` sees (`runtime_id`: the one it runs as, if not its own)."""
+        return {**cfg.env, "PYTHONPATH": os.pathsep.join(p for p in (SDK_ROOT, cfg.env.get("PYTHONPATH", "")) if p)}
+
+    def apply_limits(self, booted: ContainerConfig, cfg: ContainerConfig) -> None:
+        """Give the running container `booted` the limits `cfg` asks for (OSError if one cannot be set)."""
+        cgroup = self._cgroup.get(booted.container_id)
+        if cgroup is not None and self.cgroups is not None:
+            self.cgroups.apply(cgroup, cfg.limits(self.pids_limit), strict=True)
+
+    def rekey(self, old_id: str, new_id: str) -> None:
+        """What the runtime keeps for container `old_id` is now `new_id`'s (a booted container handed over)."""
+        if old_id in self._cgroup:
+            self._cgroup[new_id] = self._cgroup.pop(old_id)
+
+    async def warm_up(self, base_env: dict[str, str], server_url: str, block_network: bool) -> None:
+        """Called once the worker is registered. `base_env` is what every container's
+        environment starts from; containers of `block_network` are the ones to expect."""
+        if self.preboot is not None:
+            self.preboot.configure(base_env, server_url, block_network)
+
+    async def close(self) -> None:
+        """The worker is stopping: release what is kept beyond any one container."""
+        if self.preboot is not None:
+            await self.preboot.close()
 
     async def finish(self, cfg: ContainerConfig, code: int) -> str:
         """Release what start() took once the process has exited; say why it died, if known."""
@@ -162,13 +207,15 @@ class Runtime(ABC):
         return ["/bin/sh", "-c", _ENTER_CGROUPS, "nano-modal-cgroup", *map(str, cgroup.procs_files()), "--"]
 
     @staticmethod
-    async def _exec(argv: list[str], env: dict[str, str], cwd: Path, **kwargs: object) -> asyncio.subprocess.Process:
+    async def _exec(
+        argv: list[str], env: dict[str, str], cwd: Path, stdin: int = asyncio.subprocess.DEVNULL, **kwargs: object
+    ) -> asyncio.subprocess.Process:
         log.debug("exec %s", shlex.join(argv))
         return await asyncio.create_subprocess_exec(
             *argv,
             env=env,
             cwd=cwd,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=stdin,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,  # its own process group, so stop() reaches its children too

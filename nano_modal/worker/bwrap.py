@@ -22,24 +22,22 @@ import shutil
 import signal
 from pathlib import Path
 
-from .. import config
 from . import seccomp
-from .base import ContainerConfig, Runtime
-from .sandbox import RPC_DIR, Mount, ServerLink, host_view, own_view
+from .base import ContainerConfig
+from .sandbox import RPC_DIR, Mount, SandboxingRuntime, ServerLink, host_view, own_view
 
 
 def bwrap_binary() -> str | None:
     return shutil.which("bwrap")
 
 
-class BwrapRuntime(Runtime):
+class BwrapRuntime(SandboxingRuntime):
     name = "bwrap"
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)
         self.bwrap = bwrap_binary()
         self.seccomp = seccomp.build_filter()
-        self._links: dict[str, ServerLink] = {}
 
     def argv(self, cfg: ContainerConfig, seccomp_fd: int, link: ServerLink | None, binds: list[Mount]) -> list[str]:
         assert self.bwrap is not None
@@ -79,14 +77,10 @@ class BwrapRuntime(Runtime):
             args += ["--ro-bind", str(link.dir), RPC_DIR]
         return [*args, "--chdir", cfg.image.image.state.workdir, "--", *cfg.image.argv(cfg.python_args)]
 
-    async def start(self, cfg: ContainerConfig) -> asyncio.subprocess.Process:
+    async def launch(self, cfg: ContainerConfig, stdin: int = asyncio.subprocess.DEVNULL) -> asyncio.subprocess.Process:
         if self.bwrap is None:
             raise RuntimeError("bwrap is not installed (apt-get install bubblewrap)")
-        link = None
-        if cfg.block_network and config.ENV_SERVER_URL in cfg.env:  # a sandbox has no server to reach
-            link = ServerLink(cfg.env[config.ENV_SERVER_URL])
-            await link.start()
-            self._links[cfg.container_id] = link
+        link = await self._open_link(cfg)
         seccomp_fd = os.memfd_create("nano-modal-seccomp", 0)  # bwrap reads the filter once, from offset 0
         try:
             os.write(seccomp_fd, self.seccomp)
@@ -96,7 +90,7 @@ class BwrapRuntime(Runtime):
                 await asyncio.to_thread(cfg.image.mount, cfg.container_id)
                 env = cfg.image.env(env)
             argv = [*self._limit(cfg), *self.argv(cfg, seccomp_fd, link, binds)]
-            return await self._exec(argv, env, cfg.workdir, pass_fds=(seccomp_fd,))
+            return await self._exec(argv, env, cfg.workdir, stdin, pass_fds=(seccomp_fd,))
         except BaseException:
             await self.finish(cfg, -1)
             raise
@@ -123,9 +117,6 @@ class BwrapRuntime(Runtime):
         reason = await super().finish(cfg, code)
         if cfg.image is not None:
             await asyncio.to_thread(cfg.image.release)
-        link = self._links.pop(cfg.container_id, None)
-        if link is not None:
-            await link.close()
         if not reason and code > 128:  # bwrap reports a signal death of its child as 128 + signal
             reason = f"killed by signal {code - 128}"
         return reason

@@ -136,16 +136,25 @@ class CgroupManager:
             dirs[controller] = parent / name  # v2: the same directory for every controller
             dirs[controller].mkdir(exist_ok=True)
         cgroup = Cgroup(dirs, self.version, limits)
+        self.apply(cgroup, limits)
+        return cgroup
+
+    def apply(self, cgroup: Cgroup, limits: Limits, strict: bool = False) -> None:
+        """Set `limits` on `cgroup`, which may hold processes already. A limit that cannot be
+        set is warned about once, or with `strict` raised (OSError), e.g. a memory limit below
+        what the processes inside use now."""
         for key, (file, value) in self._settings(limits).items():
-            target = dirs.get(key.split(".")[0])
+            target = cgroup.dirs.get(key.split(".")[0])
             if target is None:
                 self._warn_once(key, f"no {key.split('.')[0]} controller: limit {file} not applied")
                 continue
             try:
                 (target / file).write_text(value)
             except OSError as exc:
+                if strict:
+                    raise OSError(f"could not set {file}={value}: {exc}") from exc
                 self._warn_once(key, f"could not set {file}={value}: {exc}")
-        return cgroup
+        cgroup.limits = limits
 
     def _settings(self, limits: Limits) -> dict[str, tuple[str, str]]:
         s: dict[str, tuple[str, str]] = {}

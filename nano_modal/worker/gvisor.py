@@ -21,10 +21,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .. import config
 from . import seccomp
-from .base import ContainerConfig, Runtime
-from .sandbox import RPC_DIR, Mount, ServerLink, host_view, own_view
+from .base import ContainerConfig
+from .sandbox import RPC_DIR, Mount, SandboxingRuntime, ServerLink, host_view, own_view
 
 log = logging.getLogger("nano_modal.worker")
 
@@ -38,19 +37,19 @@ def runsc_binary() -> str | None:
     return shutil.which("runsc")
 
 
-class GVisorRuntime(Runtime):
+class GVisorRuntime(SandboxingRuntime):
     name = "gvisor"
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)
         self.runsc = runsc_binary()
         self.base = Path(tempfile.mkdtemp(prefix="nano-modal-gvisor-"))
         self.state = self.base / "state"  # runsc --root: its record of sandboxes
         self.rootfs = self.base / "rootfs"  # empty and read-only: everything comes from mounts
         self.rootfs.mkdir(parents=True)
         atexit.register(shutil.rmtree, self.base, True)
-        self._links: dict[str, ServerLink] = {}
-        self._ids: dict[int, str] = {}  # runsc's pid -> container id, for stop()
+        self._ids: dict[int, str] = {}  # runsc's pid -> its sandbox id, for stop()
+        self._sandbox_ids: dict[str, str] = {}  # container id -> sandbox id (another for a booted one)
         view, _ = host_view()
         for item in view:
             if not isinstance(item, Mount):  # OCI mounts cannot make symlinks; the root can hold them
@@ -117,14 +116,10 @@ class GVisorRuntime(Runtime):
             },
         }
 
-    async def start(self, cfg: ContainerConfig) -> asyncio.subprocess.Process:
+    async def launch(self, cfg: ContainerConfig, stdin: int = asyncio.subprocess.DEVNULL) -> asyncio.subprocess.Process:
         if self.runsc is None:
             raise RuntimeError("runsc is not installed (apt-get install runsc)")
-        link = None
-        if cfg.block_network and config.ENV_SERVER_URL in cfg.env:  # a sandbox has no server to reach
-            link = ServerLink(cfg.env[config.ENV_SERVER_URL])
-            await link.start()
-            self._links[cfg.container_id] = link
+        link = await self._open_link(cfg)
         bundle = self.base / "bundles" / cfg.container_id
         bundle.mkdir(parents=True, exist_ok=True)
         argv = [*self._limit(cfg), *self._runsc(cfg), "run", "--bundle", str(bundle), cfg.container_id]
@@ -132,38 +127,41 @@ class GVisorRuntime(Runtime):
             if cfg.image is not None:
                 await asyncio.to_thread(cfg.image.mount, cfg.container_id)
             (bundle / "config.json").write_text(json.dumps(self.spec(cfg, link)))
-            proc = await self._exec(argv, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, cfg.workdir)
+            proc = await self._exec(argv, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, cfg.workdir, stdin)
         except BaseException:
             await self.finish(cfg, -1)
             raise
-        self._ids[proc.pid] = cfg.container_id
+        self._ids[proc.pid] = self._sandbox_ids[cfg.container_id] = cfg.container_id
         return proc
+
+    def rekey(self, old_id: str, new_id: str) -> None:
+        super().rekey(old_id, new_id)
+        self._sandbox_ids[new_id] = self._sandbox_ids.pop(old_id, old_id)
 
     async def stop(self, proc: asyncio.subprocess.Process, grace: float = 2.0) -> None:
         """SIGTERM inside the sandbox (`runsc run` does not relay it), so exit hooks run; after
         `grace`, the base SIGTERM/SIGKILL of runsc, whose sandbox dies with it."""
-        container_id = self._ids.get(proc.pid)
-        if container_id is not None and proc.returncode is None:
-            await self._bounded([*self._runsc(), "kill", container_id, "TERM"])
+        sandbox_id = self._ids.get(proc.pid)
+        if sandbox_id is not None and proc.returncode is None:
+            await self._bounded([*self._runsc(), "kill", sandbox_id, "TERM"])
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(proc.wait(), grace)
         await super().stop(proc, grace=0.5)
 
     async def signal_entrypoint(self, proc: asyncio.subprocess.Process, cfg: ContainerConfig, sig: int) -> None:
         if self.runsc is not None:
-            await self._bounded([*self._runsc(), "kill", cfg.container_id, str(int(sig))])
+            sandbox_id = self._sandbox_ids.get(cfg.container_id, cfg.container_id)
+            await self._bounded([*self._runsc(), "kill", sandbox_id, str(int(sig))])
 
     async def finish(self, cfg: ContainerConfig, code: int) -> str:
-        self._ids = {pid: i for pid, i in self._ids.items() if i != cfg.container_id}
+        sandbox_id = self._sandbox_ids.pop(cfg.container_id, cfg.container_id)
+        self._ids = {pid: i for pid, i in self._ids.items() if i != sandbox_id}
         if self.runsc is not None:
-            await self._bounded([*self._runsc(), "delete", "--force", cfg.container_id])
+            await self._bounded([*self._runsc(), "delete", "--force", sandbox_id])
         reason = await super().finish(cfg, code)
         if cfg.image is not None:
             await asyncio.to_thread(cfg.image.release)
-        link = self._links.pop(cfg.container_id, None)
-        if link is not None:
-            await link.close()
-        shutil.rmtree(self.base / "bundles" / cfg.container_id, ignore_errors=True)
+        shutil.rmtree(self.base / "bundles" / sandbox_id, ignore_errors=True)
         if not reason and code > 128:
             reason = f"killed by signal {code - 128}"
         return reason

@@ -16,12 +16,18 @@ from .runtime import DEFAULT_PIDS_LIMIT, RUNTIMES, Runtime, make_runtime
 
 log = logging.getLogger("nano_modal.worker")
 
+# gVisor's cold start is mostly `runsc` and imports through its gofer (worker/preboot.py): one
+# container booted ahead of need per network mode takes both off the next cold start.
+DEFAULT_GVISOR_PREBOOT = 1
 
-async def choose_runtime(name: str, pids_limit: int) -> Runtime:
-    """`auto`: bwrap where a trial sandbox works, else the unisolated process runtime, loudly."""
+
+async def choose_runtime(name: str, pids_limit: int, preboot: int | None = None) -> Runtime:
+    """`auto`: bwrap where a trial sandbox works, else the unisolated process runtime, loudly.
+    `preboot` None: containers booted ahead of need only where start-up is slow (gvisor)."""
     if name != "auto":
-        return make_runtime(name, pids_limit=pids_limit)
-    runtime = make_runtime("bwrap", pids_limit=pids_limit)
+        booted = preboot if preboot is not None else (DEFAULT_GVISOR_PREBOOT if name == "gvisor" else 0)
+        return make_runtime(name, pids_limit=pids_limit, preboot=booted)
+    runtime = make_runtime("bwrap", pids_limit=pids_limit, preboot=preboot or 0)
     problem = await runtime.probe()
     if problem is None:
         return runtime
@@ -33,13 +39,15 @@ async def choose_runtime(name: str, pids_limit: int) -> Runtime:
         problem,
         "=" * 78,
     )
-    return make_runtime("process", pids_limit=pids_limit)
+    return make_runtime("process", pids_limit=pids_limit, preboot=preboot or 0)
 
 
-async def run_worker(server_url: str, token: str, runtime: str, block_network: bool, pids_limit: int) -> None:
+async def run_worker(
+    server_url: str, token: str, runtime: str, block_network: bool, pids_limit: int, preboot: int | None = None
+) -> None:
     client = Client(server_url, token)
     await client.hello(wait=config.RECONNECT_TIMEOUT)  # a worker may start before its server
-    agent = Agent(client, await choose_runtime(runtime, pids_limit), block_network=block_network)
+    agent = Agent(client, await choose_runtime(runtime, pids_limit, preboot), block_network=block_network)
     task = asyncio.create_task(agent.run())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -63,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--block-network", action="store_true", help="no network for any container (they still reach the server)"
     )
     parser.add_argument("--pids-limit", type=int, default=DEFAULT_PIDS_LIMIT, help="processes+threads per container")
+    parser.add_argument(
+        "--preboot",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"function containers kept booted ahead of need (default: {DEFAULT_GVISOR_PREBOOT} with gvisor, else 0)",
+    )
     parser.add_argument("--quiet", action="store_true")
     return parser
 
@@ -80,4 +95,4 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(
             f"a worker needs --server and a token (--token, ${config.ENV_TOKEN} or `nano-modal token set`)"
         )
-    asyncio.run(run_worker(server_url, token, args.runtime, args.block_network, args.pids_limit))
+    asyncio.run(run_worker(server_url, token, args.runtime, args.block_network, args.pids_limit, args.preboot))

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 
-from .base import DEFAULT_PIDS_LIMIT, SDK_ROOT, ContainerConfig, Runtime, cgroup_manager
+from .base import DEFAULT_PIDS_LIMIT, ContainerConfig, Runtime, cgroup_manager
 from .bwrap import BwrapRuntime
 from .gvisor import GVisorRuntime
+from .sandbox_relay import AGENT_SOCKET, AGENT_SOCKET_ENV
 
 __all__ = ["DEFAULT_PIDS_LIMIT", "RUNTIMES", "ContainerConfig", "Runtime", "cgroup_manager", "make_runtime"]
 
@@ -27,13 +27,17 @@ class ProcessRuntime(Runtime):
     name = "process"
     _warned = False
 
-    async def start(self, cfg: ContainerConfig) -> asyncio.subprocess.Process:
+    async def launch(self, cfg: ContainerConfig, stdin: int = asyncio.subprocess.DEVNULL) -> asyncio.subprocess.Process:
         if not ProcessRuntime._warned:
             log.warning("runtime 'process' gives containers NO isolation: use it for trusted code only")
             ProcessRuntime._warned = True
-        env = cfg.env
-        env = {**env, "PYTHONPATH": os.pathsep.join(p for p in (SDK_ROOT, env.get("PYTHONPATH", "")) if p)}
-        return await self._exec([*self._limit(cfg), *cfg.argv()], env, cfg.workdir)
+        return await self._exec([*self._limit(cfg), *cfg.argv()], self.container_env(cfg), cfg.workdir, stdin)
+
+    def container_env(self, cfg: ContainerConfig, runtime_id: str = "") -> dict[str, str]:
+        env = super().container_env(cfg, runtime_id)
+        if cfg.agent_dir is not None:
+            env[AGENT_SOCKET_ENV] = str(cfg.agent_dir / AGENT_SOCKET)
+        return env
 
 
 RUNTIMES: dict[str, type[Runtime]] = {"process": ProcessRuntime, "bwrap": BwrapRuntime, "gvisor": GVisorRuntime}

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .. import config
 from .._volume_sync import runtime_binds
-from .base import SDK_ROOT, ContainerConfig
+from .base import SDK_ROOT, ContainerConfig, Runtime
 from .sandbox_relay import AGENT_SOCKET, AGENT_SOCKET_ENV
 
 log = logging.getLogger("nano_modal.worker")
@@ -179,3 +179,33 @@ def own_view(cfg: ContainerConfig, link: ServerLink | None) -> tuple[list[Mount]
         binds.append(Mount(str(cfg.agent_dir), AGENT_DIR, writable=True))
         env[AGENT_SOCKET_ENV] = f"{AGENT_DIR}/{AGENT_SOCKET}"
     return binds, env
+
+
+class SandboxingRuntime(Runtime):
+    """What bwrap and gvisor share: the host view above, and a ServerLink per network-less container."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._links: dict[str, ServerLink] = {}
+
+    async def _open_link(self, cfg: ContainerConfig) -> ServerLink | None:
+        if not (cfg.block_network and config.ENV_SERVER_URL in cfg.env):  # a sandbox has no server to reach
+            return None
+        link = self._links[cfg.container_id] = ServerLink(cfg.env[config.ENV_SERVER_URL])
+        await link.start()
+        return link
+
+    def container_env(self, cfg: ContainerConfig, runtime_id: str = "") -> dict[str, str]:
+        return own_view(cfg, self._links.get(runtime_id or cfg.container_id))[1]
+
+    def rekey(self, old_id: str, new_id: str) -> None:
+        super().rekey(old_id, new_id)
+        if old_id in self._links:
+            self._links[new_id] = self._links.pop(old_id)
+
+    async def finish(self, cfg: ContainerConfig, code: int) -> str:
+        reason = await super().finish(cfg, code)
+        link = self._links.pop(cfg.container_id, None)
+        if link is not None:
+            await link.close()
+        return reason

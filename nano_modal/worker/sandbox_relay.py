@@ -73,6 +73,12 @@ class AgentLink:
     def socket(self) -> Path:
         return self.dir / AGENT_SOCKET
 
+    def move_to(self, directory: Path) -> None:
+        """Listen in `directory` instead (the one a container booted ahead of need sees), before start()."""
+        assert self.server is None
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir = directory
+
     async def start(self) -> None:
         self.server = await asyncio.start_unix_server(self._accept, path=str(self.socket))
         self.socket.chmod(0o600)

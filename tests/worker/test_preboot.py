@@ -1,0 +1,141 @@
+"""Containers booted ahead of need (worker/preboot.py): a booted container becomes an ordinary
+function container with the caller's environment, limits and workdir; it serves one
+container only, so nothing of one caller's reaches the next; a container whose start-up
+environment differs starts afresh; a stopping worker leaves no booted container behind."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cluster, start_server, start_worker, stop
+from tests.helpers import run_script, wait_for
+from tests.worker._drive import require
+
+BOOTED = re.compile(r"container (\S+) runs in (pre-\S+), booted ahead of need")
+
+SCRIPT = """
+import json, os, sys
+import nano_modal
+
+app = nano_modal.App("preboot")
+secret = nano_modal.Secret.from_dict(json.loads(sys.argv[2]))
+
+
+@app.function(secrets=[secret], memory=int(sys.argv[3]) or None)
+def probe(hog_mb: int) -> dict:
+    seen = {
+        "container_id": os.environ["NANO_MODAL_CONTAINER_ID"],
+        "env": {k: v for k, v in os.environ.items() if k.startswith("PREBOOT_")},
+        "home": os.environ["HOME"],
+        "cwd": os.getcwd(),
+        "stdin": sys.stdin.read(),
+        "marker": os.path.exists("/tmp/preboot-marker"),
+        "hash_randomization": sys.flags.hash_randomization,
+    }
+    open("/tmp/preboot-marker", "w").close()
+    hog = [bytearray(1 << 20) for _ in range(hog_mb)]  # touched: counts against the limit
+    return seen
+
+
+with app.run(show_logs=False):
+    try:
+        print("RESULT " + json.dumps(probe.remote(int(sys.argv[1]))))
+    except Exception as exc:
+        print("ERROR " + type(exc).__name__ + ": " + str(exc))
+"""
+
+
+@pytest.fixture(scope="module", params=["gvisor", "bwrap"])
+def booted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A server and a worker keeping one container booted ahead of need."""
+    require(request.param)
+    state = tmp_path_factory.mktemp(f"preboot-{request.param}")
+    token = secrets.token_urlsafe(16)
+    server, url = start_server(state, token)
+    worker = start_worker(url, token, state / "worker.log", "--runtime", request.param, "--preboot", "1")
+    cluster = Cluster(url, token, state, server, [worker])
+    try:
+        yield cluster
+    finally:
+        stop(worker)
+        stop(server)
+
+
+def booted_count(cluster: Cluster) -> int:
+    return (cluster.state_dir / "worker.log").read_text().count("booted container pre-")
+
+
+def call(cluster: Cluster, tmp_path: Path, hog_mb: int = 0, env: dict[str, str] | None = None, memory: int = 0) -> str:
+    """Once a container is booted and idle: a new app's function called once. Its output line."""
+    assert wait_for(lambda: booted_count(cluster) > handed_over(cluster), 60), "no container was booted ahead"
+    run = run_script(tmp_path, SCRIPT, str(hog_mb), json.dumps(env or {}), str(memory), env=cluster.env(), timeout=120)
+    lines = [line for line in run.stdout.splitlines() if line.startswith(("RESULT ", "ERROR "))]
+    assert lines, run.stdout + run.stderr
+    return lines[-1]
+
+
+def handed_over(cluster: Cluster) -> int:
+    return len(BOOTED.findall((cluster.state_dir / "worker.log").read_text()))
+
+
+def ran_booted(cluster: Cluster, container_id: str) -> bool:
+    return container_id in dict(BOOTED.findall((cluster.state_dir / "worker.log").read_text()))
+
+
+def test_a_booted_container_runs_the_function_with_its_callers_environment(booted: Cluster, tmp_path: Path) -> None:
+    line = call(booted, tmp_path, env={"PREBOOT_SECRET": "first caller's"})
+    seen = json.loads(line.removeprefix("RESULT "))
+    assert ran_booted(booted, seen["container_id"]), line
+    assert seen["env"] == {"PREBOOT_SECRET": "first caller's"}
+    assert seen["home"] == seen["cwd"] and "nano-modal-preboot-" in seen["cwd"]
+    assert seen["stdin"] == ""  # the assignment was consumed and stdin closed: end of file at once
+
+
+def test_a_booted_container_serves_one_caller_only(booted: Cluster, tmp_path: Path) -> None:
+    first = json.loads(call(booted, tmp_path, env={"PREBOOT_SECRET": "one"}).removeprefix("RESULT "))
+    second = json.loads(call(booted, tmp_path, env={"PREBOOT_OTHER": "two"}).removeprefix("RESULT "))
+    assert ran_booted(booted, first["container_id"]) and ran_booted(booted, second["container_id"])
+    assert first["container_id"] != second["container_id"]
+    assert not second["marker"], "the second container saw the first one's /tmp"
+    assert second["env"] == {"PREBOOT_OTHER": "two"}, "the second container saw the first one's secret"
+
+
+def test_the_callers_memory_limit_applies_to_a_booted_container(booted: Cluster, tmp_path: Path) -> None:
+    line = call(booted, tmp_path, hog_mb=1024, memory=400)
+    assert line.startswith("ERROR ContainerDiedError"), line
+    assert "out of memory: limit 400 MiB" in line, line
+
+
+def test_an_environment_python_reads_at_start_gets_a_fresh_container(booted: Cluster, tmp_path: Path) -> None:
+    line = call(booted, tmp_path, env={"PYTHONHASHSEED": "0"})
+    seen = json.loads(line.removeprefix("RESULT "))
+    assert seen["hash_randomization"] == 0  # it would be 1 in the container booted without it
+    assert not ran_booted(booted, seen["container_id"])
+
+
+def test_a_stopping_worker_leaves_no_booted_container(tmp_path: Path) -> None:
+    require("gvisor")
+    token = secrets.token_urlsafe(16)
+    server, url = start_server(tmp_path, token)
+    worker = start_worker(url, token, tmp_path / "worker.log", "--runtime", "gvisor", "--preboot", "2")
+    try:
+        assert wait_for(lambda: (tmp_path / "worker.log").read_text().count("booted container pre-") == 2, 60)
+        names = re.findall(r"booted container (pre-\S+)", (tmp_path / "worker.log").read_text())
+        assert all(running(name) for name in names)
+    finally:
+        stop(worker)
+        stop(server)
+    assert wait_for(lambda: not any(running(name) for name in names), 15), names
+
+
+def running(name: str) -> bool:
+    """Whether any process on the host still names this container (runsc's own carry its id)."""
+    found = subprocess.run(["pgrep", "-f", name], capture_output=True, text=True, check=False)
+    return bool(found.stdout.strip())
