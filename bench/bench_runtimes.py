@@ -11,8 +11,10 @@ Part 2, cold start to first result: a server and a worker per runtime; each samp
 new App whose function has never run, timed from `.remote()` to its result (container
 start, entrypoint imports, hello, function load, the call itself). Median and p95 of N.
 gVisor's worker keeps a container booted ahead of need by default; the row "gvisor, no
-preboot" is one whose worker does not (`--preboot 0`). Samples of one row are one round
-apart (the other rows' samples in between, ~1 s): time enough to boot the next container.
+preboot" is one whose worker does not (`--preboot 0`); "gvisor, 3 at once" calls three new
+functions together (each call one sample), more than the one container booted ahead;
+"bwrap, preboot 1" keeps one booted for bwrap too. Samples of one row are one round apart
+(the other rows' samples in between, ~1 s): time enough to boot the next container.
 `--baseline DIR` adds rows "<runtime> @baseline" whose server, worker and containers run
 the SDK found in DIR (e.g. `git archive <rev> nano_modal | tar -x -C DIR`), their samples
 interleaved with this tree's: a before/after in one run, under the same neighbours.
@@ -28,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,7 @@ import _common as c
 from nano_modal.worker.runtime import ContainerConfig, Runtime, make_runtime
 
 RUNTIMES = ["process", "bwrap", "gvisor"]
+BURST = 3  # cold starts at once in the burst row: more than the containers booted ahead
 
 
 def available(runtime: str) -> bool:
@@ -136,10 +140,37 @@ def cold_start(runtime: str, i: int) -> float:
         return time.perf_counter() - t
 
 
+def cold_start_burst(runtime: str, i: int, k: int) -> list[float]:
+    """`k` never-seen functions called at once: each call's time to its result."""
+    from nano_modal import App
+
+    app = App(f"bench-{runtime}-burst-{i}")
+    fns = []
+    for j in range(k):
+
+        def f(x: int) -> int:
+            return x + 1
+
+        f.__qualname__ = f.__name__ = f"f{i}_{j}"
+        fns.append(app.function(serialized=True)(f))
+    with app.run(show_logs=False):
+        t = time.perf_counter()
+
+        def call(fn: Any) -> float:
+            assert fn.remote(i) == i + 1
+            return time.perf_counter() - t
+
+        with ThreadPoolExecutor(k) as pool:
+            return list(pool.map(call, fns))
+
+
 def cold_starts(runtimes: list[str], n: int, baseline: str | None = None) -> dict[str, list[float]]:
     clusters = {r: Cluster(r) for r in runtimes}
     if "gvisor" in runtimes:  # the default keeps one container booted ahead of need (worker/preboot.py)
         clusters["gvisor, no preboot"] = Cluster("gvisor", None, "--preboot", "0")
+        clusters[f"gvisor, {BURST} at once"] = Cluster("gvisor")
+    if "bwrap" in runtimes:
+        clusters["bwrap, preboot 1"] = Cluster("bwrap", None, "--preboot", "1")
     if baseline is not None:
         clusters.update({f"{r} @baseline": Cluster(r, baseline) for r in runtimes})
     times: dict[str, list[float]] = {r: [] for r in clusters}
@@ -147,9 +178,10 @@ def cold_starts(runtimes: list[str], n: int, baseline: str | None = None) -> dic
         for i in range(n + 1):  # the first round warms this process's SDK: dropped
             for r, cluster in clusters.items():
                 cluster.use()
-                elapsed = cold_start(r.replace(",", "").split()[0], i)
+                name = r.replace(",", "").split()[0]
+                elapsed = cold_start_burst(name, i, BURST) if "at once" in r else [cold_start(name, i)]
                 if i:
-                    times[r].append(elapsed)
+                    times[r].extend(elapsed)
     finally:
         for cluster in clusters.values():
             cluster.close()

@@ -16,18 +16,23 @@ from .runtime import DEFAULT_PIDS_LIMIT, RUNTIMES, Runtime, make_runtime
 
 log = logging.getLogger("nano_modal.worker")
 
-# gVisor's cold start is mostly `runsc` and imports through its gofer (worker/preboot.py): one
-# container booted ahead of need per network mode takes both off the next cold start.
-DEFAULT_GVISOR_PREBOOT = 1
+# Function containers kept booted ahead of need (worker/preboot.py), per isolating runtime: a
+# cold start then skips the runtime's start and the entrypoint's imports (gvisor ~1.1 s -> ~0.2 s,
+# bwrap ~135 -> ~75 ms; docs/BENCHMARKS.md). Not for `process`, the development fallback.
+DEFAULT_PREBOOT = {"gvisor": 1, "bwrap": 1}
 
 
 async def choose_runtime(name: str, pids_limit: int, preboot: int | None = None) -> Runtime:
     """`auto`: bwrap where a trial sandbox works, else the unisolated process runtime, loudly.
-    `preboot` None: containers booted ahead of need only where start-up is slow (gvisor)."""
+    `preboot` None: the runtime's default (DEFAULT_PREBOOT)."""
+
+    def make(runtime: str) -> Runtime:
+        booted = preboot if preboot is not None else DEFAULT_PREBOOT.get(runtime, 0)
+        return make_runtime(runtime, pids_limit=pids_limit, preboot=booted)
+
     if name != "auto":
-        booted = preboot if preboot is not None else (DEFAULT_GVISOR_PREBOOT if name == "gvisor" else 0)
-        return make_runtime(name, pids_limit=pids_limit, preboot=booted)
-    runtime = make_runtime("bwrap", pids_limit=pids_limit, preboot=preboot or 0)
+        return make(name)
+    runtime = make("bwrap")
     problem = await runtime.probe()
     if problem is None:
         return runtime
@@ -39,7 +44,7 @@ async def choose_runtime(name: str, pids_limit: int, preboot: int | None = None)
         problem,
         "=" * 78,
     )
-    return make_runtime("process", pids_limit=pids_limit, preboot=preboot or 0)
+    return make("process")
 
 
 async def run_worker(
@@ -76,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help=f"function containers kept booted ahead of need (default: {DEFAULT_GVISOR_PREBOOT} with gvisor, else 0)",
+        help="function containers kept booted ahead of need (default: 1 with gvisor and bwrap, 0 with process)",
     )
     parser.add_argument("--quiet", action="store_true")
     return parser

@@ -9,13 +9,14 @@ import json
 import re
 import secrets
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Cluster, start_server, start_worker, stop
-from tests.helpers import run_script, wait_for
+from tests.helpers import REPO, run_script, wait_for
 from tests.worker._drive import require
 
 BOOTED = re.compile(r"container (\S+) runs in (pre-\S+), booted ahead of need")
@@ -28,6 +29,18 @@ app = nano_modal.App("preboot")
 secret = nano_modal.Secret.from_dict(json.loads(sys.argv[2]))
 
 
+def reachable(port):
+    import socket
+
+    if not port:
+        return None
+    try:
+        socket.create_connection(("127.0.0.1", int(port)), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
 @app.function(secrets=[secret], memory=int(sys.argv[3]) or None)
 def probe(hog_mb: int) -> dict:
     seen = {
@@ -38,6 +51,7 @@ def probe(hog_mb: int) -> dict:
         "stdin": sys.stdin.read(),
         "marker": os.path.exists("/tmp/preboot-marker"),
         "hash_randomization": sys.flags.hash_randomization,
+        "host_reachable": reachable(os.environ.get("PREBOOT_HOST_PORT")),
     }
     open("/tmp/preboot-marker", "w").close()
     hog = [bytearray(1 << 20) for _ in range(hog_mb)]  # touched: counts against the limit
@@ -46,9 +60,11 @@ def probe(hog_mb: int) -> dict:
 
 with app.run(show_logs=False):
     try:
-        print("RESULT " + json.dumps(probe.remote(int(sys.argv[1]))))
+        print("RESULT " + json.dumps(probe.remote(int(sys.argv[1]))), flush=True)
     except Exception as exc:
-        print("ERROR " + type(exc).__name__ + ": " + str(exc))
+        print("ERROR " + type(exc).__name__ + ": " + str(exc), flush=True)
+    if len(sys.argv) > 4:  # keep the app, and its warm container, until stdin closes
+        sys.stdin.read()
 """
 
 
@@ -107,6 +123,24 @@ def test_a_booted_container_serves_one_caller_only(booted: Cluster, tmp_path: Pa
     assert second["env"] == {"PREBOOT_OTHER": "two"}, "the second container saw the first one's secret"
 
 
+def test_exec_into_a_booted_container(booted: Cluster, tmp_path: Path) -> None:
+    """`nano-modal container exec` reaches it: its agent socket moved with it."""
+    assert wait_for(lambda: booted_count(booted) > handed_over(booted), 60)
+    (tmp_path / "script.py").write_text(SCRIPT)
+    env = {**booted.env(), "PYTHONPATH": str(REPO)}
+    args = [sys.executable, str(tmp_path / "script.py"), "0", "{}", "0", "hold"]
+    with subprocess.Popen(args, env=env, cwd=tmp_path, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as app:
+        assert app.stdout is not None and app.stdin is not None
+        line = next(line for line in app.stdout if line.startswith(("RESULT ", "ERROR ")))
+        seen = json.loads(line.removeprefix("RESULT "))
+        assert ran_booted(booted, seen["container_id"]), line
+        command = ["sh", "-c", "echo $NANO_MODAL_CONTAINER_ID; pwd"]
+        cli = [sys.executable, "-m", "nano_modal.cli", "container", "exec", seen["container_id"], "--", *command]
+        result = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=120)
+        app.stdin.close()
+    assert (result.returncode, result.stdout) == (0, f"{seen['container_id']}\n{seen['cwd']}\n"), result.stderr
+
+
 def test_the_callers_memory_limit_applies_to_a_booted_container(booted: Cluster, tmp_path: Path) -> None:
     line = call(booted, tmp_path, hog_mb=1024, memory=400)
     assert line.startswith("ERROR ContainerDiedError"), line
@@ -120,13 +154,30 @@ def test_an_environment_python_reads_at_start_gets_a_fresh_container(booted: Clu
     assert not ran_booted(booted, seen["container_id"])
 
 
+def test_a_network_less_booted_container_reaches_the_server_only(tmp_path: Path) -> None:
+    require("gvisor")
+    token = secrets.token_urlsafe(16)
+    server, url = start_server(tmp_path, token)
+    worker = start_worker(url, token, tmp_path / "worker.log", "--runtime", "gvisor", "--block-network")
+    cluster = Cluster(url, token, tmp_path, server, [worker])
+    try:
+        (tmp_path / "run").mkdir()
+        line = call(cluster, tmp_path / "run", env={"PREBOOT_HOST_PORT": url.rpartition(":")[2]})
+    finally:
+        stop(worker)
+        stop(server)
+    seen = json.loads(line.removeprefix("RESULT "))
+    assert ran_booted(cluster, seen["container_id"]), line  # and its result came back through the relay
+    assert seen["host_reachable"] is False  # the server's own TCP port is not: no network at all
+
+
 def test_a_stopping_worker_leaves_no_booted_container(tmp_path: Path) -> None:
     require("gvisor")
     token = secrets.token_urlsafe(16)
     server, url = start_server(tmp_path, token)
     worker = start_worker(url, token, tmp_path / "worker.log", "--runtime", "gvisor", "--preboot", "2")
     try:
-        assert wait_for(lambda: (tmp_path / "worker.log").read_text().count("booted container pre-") == 2, 60)
+        assert wait_for(lambda: booted_count(Cluster(url, token, tmp_path, server, [worker])) == 2, 60)
         names = re.findall(r"booted container (pre-\S+)", (tmp_path / "worker.log").read_text())
         assert all(running(name) for name in names)
     finally:
