@@ -181,17 +181,23 @@ def _sqlite_lease(store_url: str) -> Lease | None:
     return Lease(store_url, f, lambda: True)  # a flock lasts as long as this process
 
 
+# A follower asks for the lease every second: on the connection it asked on last time (which
+# holds the lease once it gets it), not on a new one each time.
+_candidates: dict[str, sa.Connection] = {}
+
+
 def _postgres_lease(store_url: str) -> Lease | None:
-    engine = sa.create_engine(_psycopg_url(store_url), poolclass=sa.pool.NullPool)
-    conn = engine.connect()
+    conn = _candidates.pop(store_url, None)
+    if conn is None:
+        conn = sa.create_engine(_psycopg_url(store_url), poolclass=sa.pool.NullPool).connect()
     try:
         got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}).scalar()
         conn.commit()
-    except Exception:
+    except Exception:  # e.g. the database restarted under it: a new connection next time
         conn.close()
         raise
     if not got:
-        conn.close()
+        _candidates[store_url] = conn
         return None
 
     def still_held() -> bool:

@@ -87,3 +87,30 @@ def test_a_follower_serves_and_takes_over_when_the_active_server_dies(tmp_path: 
         stop(active)
         if follower is not None:
             stop(follower)
+
+
+def test_asking_for_a_held_lease_again_reuses_one_postgres_connection() -> None:
+    """A follower asks every second: on one connection, not a new one each time."""
+    if not pg.available():
+        pytest.fail("PostgreSQL is not installed: scripts/test.sh installs it (apt-get install postgresql)")
+    import sqlalchemy as sa
+
+    from nano_modal.server import leader
+
+    with pg.postgres_server() as url:
+        holder = leader._take(url)
+        assert holder is not None
+        engine = sa.create_engine(leader._psycopg_url(url), poolclass=sa.pool.NullPool)
+        sessions = sa.text("SELECT sum(sessions) FROM pg_stat_database")  # every session ever opened
+
+        def opened() -> int:
+            with engine.connect() as conn:
+                return int(conn.execute(sessions).scalar() or 0)
+
+        assert leader._take(url) is None
+        before = opened()
+        for _ in range(5):
+            assert leader._take(url) is None
+        assert opened() - before <= 1  # opened() itself, nothing else
+        holder._holder.close()  # the active server dies: the waiting connection gets the lease
+        assert wait_for(lambda: leader._take(url) is not None, 10)
