@@ -95,9 +95,10 @@ class Agent:
             await self._poll_forever()
         finally:
             shipper.cancel()
-            await self.runtime.close()
             running = list(self.containers.values())
-            await asyncio.gather(*(self.runtime.stop(c.proc) for c in running), return_exceptions=True)
+            await asyncio.gather(
+                *(self.runtime.stop(c.proc) for c in running), self.runtime.close(), return_exceptions=True
+            )
             # Release what each container held (cgroup, relay socket, workdir) here: their
             # supervisors would first report to a server that may be gone already.
             for c in running:

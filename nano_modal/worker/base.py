@@ -121,6 +121,11 @@ class Runtime(ABC):
         """The environment the container of `cfg` sees (`runtime_id`: the one it runs as, if not its own)."""
         return {**cfg.env, "PYTHONPATH": os.pathsep.join(p for p in (SDK_ROOT, cfg.env.get("PYTHONPATH", "")) if p)}
 
+    def fits_limits(self, booted: ContainerConfig, cfg: ContainerConfig) -> bool:
+        """Whether the running container `booted` uses less memory than `cfg` may (with room to run)."""
+        cgroup = self._cgroup.get(booted.container_id)
+        return not (cgroup and cfg.memory_mb) or cgroup.memory_usage() < cfg.memory_mb * 1024 * 1024 * 0.8
+
     def apply_limits(self, booted: ContainerConfig, cfg: ContainerConfig) -> None:
         """Give the running container `booted` the limits `cfg` asks for (OSError if one cannot be set)."""
         cgroup = self._cgroup.get(booted.container_id)

@@ -59,6 +59,14 @@ class Cgroup:
             return self.version == 1 and int((d / "memory.failcnt").read_text()) > 0
         return False
 
+    def memory_usage(self) -> int:
+        """Bytes its processes use now (0 if unknown)."""
+        d = self.dirs.get("memory")
+        name = "memory.current" if self.version == 2 else "memory.usage_in_bytes"
+        with contextlib.suppress(OSError, ValueError):
+            return int((d / name).read_text()) if d else 0
+        return 0
+
     def pids_exhausted(self) -> bool:
         """Whether a fork or clone failed on the pids limit (gVisor's sandbox dies of it)."""
         d = self.dirs.get("pids")

@@ -94,9 +94,11 @@ class Preboot:
         )
         try:
             proc = await self.runtime.launch(cfg, stdin=asyncio.subprocess.PIPE)
-        except Exception as exc:
-            log.warning("could not boot a container ahead of need: %s", exc)
+        except BaseException as exc:  # the worker stopping (cancelled) included
             _remove(cfg)
+            if not isinstance(exc, Exception):
+                raise
+            log.warning("could not boot a container ahead of need: %s", exc)
             return
         finally:
             self.booting[block_network] -= 1
@@ -121,7 +123,8 @@ class Preboot:
         if env.get("HOME") == str(home):
             cfg.env = {**env, "HOME": str(cfg.workdir)}
         target = self.runtime.container_env(cfg, booted.cfg.container_id)
-        if any(target.get(k) != booted.env.get(k) for k in _startup_keys(target, booted.env)):
+        differs = any(target.get(k) != booted.env.get(k) for k in _startup_keys(target, booted.env))
+        if differs or not self.runtime.fits_limits(booted.cfg, cfg):
             cfg.workdir, cfg.agent_dir, cfg.env = home, agent_dir, env
             ready.insert(0, booted)
             return None

@@ -191,8 +191,9 @@ class SandboxingRuntime(Runtime):
     async def _open_link(self, cfg: ContainerConfig) -> ServerLink | None:
         if not (cfg.block_network and config.ENV_SERVER_URL in cfg.env):  # a sandbox has no server to reach
             return None
-        link = self._links[cfg.container_id] = ServerLink(cfg.env[config.ENV_SERVER_URL])
+        link = ServerLink(cfg.env[config.ENV_SERVER_URL])
         await link.start()
+        self._links[cfg.container_id] = link
         return link
 
     def container_env(self, cfg: ContainerConfig, runtime_id: str = "") -> dict[str, str]:
