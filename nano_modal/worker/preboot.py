@@ -5,11 +5,13 @@ Under gVisor that is most of a cold start: ~0.2 s of `runsc create` and `start`,
 of imports, each file read a round trip to the gofer. The worker keeps `size` containers
 booted per network mode; start() hands one over when the container asked for is a plain
 function container (the host's Python, no image, no volumes) whose environment matches the
-booted one in everything Python or the SDK reads at start-up, and boots a replacement.
-Anything else starts as before.
+booted one in everything Python or the SDK reads at start-up, and whose memory limit
+leaves room above what the booted one uses; then it boots a replacement. Anything else
+starts as before.
 
 A booted container is used once. Until then it holds nothing of anyone's: no token, no
-server address, no secret; it gets them with its assignment, in its own environment.
+container id, no secret (only the server's address); it gets them with its assignment, in
+its own environment.
 """
 
 from __future__ import annotations
