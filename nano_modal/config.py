@@ -30,6 +30,7 @@ ENV_ADVERTISE = "NANO_MODAL_ADVERTISE"  # the server's --advertise default: host
 # The server's --queue default: redis://host:port/db keeps Queue items in Redis (unset: in the state store)
 ENV_QUEUE = "NANO_MODAL_QUEUE"
 ENV_RUNTIME = "NANO_MODAL_RUNTIME"  # a worker's default --runtime: auto, bwrap, gvisor or process
+ENV_PREBOOT = "NANO_MODAL_PREBOOT"  # a worker's default --preboot: function containers booted ahead of need
 
 TOKEN_METADATA_KEY = "x-nano-modal-token"  # gRPC metadata header that carries the token
 

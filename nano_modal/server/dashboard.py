@@ -15,26 +15,33 @@ import hashlib
 import hmac
 import time
 from collections import Counter
-from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.templating import Jinja2Templates
 
 from .control import ControlPlane, NotFound
 from .state import ContainerState, FunctionRuntime
 
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from starlette.templating import Jinja2Templates
+
 PREFIX = "/_"  # app names may not start with "_", so no web endpoint can live here
 COOKIE = "nano_modal_session"
 LOG_TAIL = 200  # log lines shown on an app's page
-_templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+@cache
+def _templates() -> Jinja2Templates:
+    """Loaded on the first page shown (jinja2: ~25 ms of every server start otherwise)."""
+    from starlette.templating import Jinja2Templates
+
+    return Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
 class Dashboard:
@@ -42,8 +49,7 @@ class Dashboard:
         self.control = control
         self._session = hmac.new(admin_token.encode(), b"dashboard-session", hashlib.sha256).hexdigest()
         self._token = admin_token
-        self.registry = CollectorRegistry()
-        self.registry.register(_PlatformCollector(control))
+        self._registry: CollectorRegistry | None = None  # made at the first scrape (metrics.py)
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -70,14 +76,14 @@ class Dashboard:
                 return response
             error = "That is not this server's admin token."
         status = 401 if error else 200
-        return _templates.TemplateResponse(request, "login.html", {"error": error}, status_code=status)
+        return _templates().TemplateResponse(request, "login.html", {"error": error}, status_code=status)
 
     async def overview(self, request: Request) -> Response:
         if not self._signed_in(request):
             return RedirectResponse(f"{PREFIX}/login", status_code=303)
         apps = sorted(self.control.apps.values(), key=lambda a: (not a.live, a.name))
         now = time.monotonic()
-        return _templates.TemplateResponse(
+        return _templates().TemplateResponse(
             request,
             "overview.html",
             {
@@ -109,7 +115,7 @@ class Dashboard:
         containers = [c for fn in functions for c in fn.containers.values() if c.live]
         names = {fn.function_id: fn.name for fn in functions}
         logs = self.control.store.tail_logs(app.app_id, LOG_TAIL)
-        return _templates.TemplateResponse(
+        return _templates().TemplateResponse(
             request,
             "app.html",
             {
@@ -141,7 +147,13 @@ class Dashboard:
     async def metrics(self, request: Request) -> Response:
         if not self._signed_in(request):
             return PlainTextResponse("401 Unauthorized: send Authorization: Bearer <admin token>\n", 401)
-        return Response(generate_latest(self.registry), media_type="text/plain; version=0.0.4")
+        from prometheus_client import generate_latest
+
+        from .metrics import platform_registry
+
+        if self._registry is None:
+            self._registry = platform_registry(self.control)
+        return Response(generate_latest(self._registry), media_type="text/plain; version=0.0.4")
 
     def _app_summary(self, app_id: str) -> dict[str, Any]:
         app = self.control.app(app_id)
@@ -173,43 +185,6 @@ def _function_row(fn: FunctionRuntime) -> dict[str, Any]:
         "limits": f"{definition.min_containers}–{definition.max_containers or '∞'}",
         "schedule": definition.schedule.cron or (f"every {every:g}s" if every else ""),
     }
-
-
-class _PlatformCollector(Collector):
-    """Gauges read from the control plane's state at scrape time (nothing is counted twice)."""
-
-    def __init__(self, control: ControlPlane) -> None:
-        self.control = control
-
-    def collect(self) -> Iterable[GaugeMetricFamily]:
-        apps = GaugeMetricFamily("nano_modal_apps", "Apps by state", labels=["state"])
-        for state, n in Counter(a.state for a in self.control.apps.values()).items():
-            apps.add_metric([state], n)
-        queued = GaugeMetricFamily(
-            "nano_modal_queued_inputs", "Inputs waiting for a container", labels=["app", "function"]
-        )
-        containers = GaugeMetricFamily(
-            "nano_modal_containers", "Live containers by state", labels=["app", "function", "state"]
-        )
-        for fn in self.control.functions.values():
-            if fn.retired:
-                continue
-            app = self.control.apps.get(fn.app_id)
-            if app is None or not app.live:
-                continue
-            queued.add_metric([app.name, fn.name], len(fn.queue))
-            for state, n in Counter(c.state.value for c in fn.live_containers()).items():
-                containers.add_metric([app.name, fn.name, state], n)
-        workers = GaugeMetricFamily("nano_modal_workers", "Registered workers", labels=["alive"])
-        for alive, n in Counter(w.alive for w in self.control.workers.values()).items():
-            workers.add_metric([str(alive).lower()], n)
-        cpu = GaugeMetricFamily("nano_modal_worker_cpu_reserved", "Cores reserved by containers", labels=["worker"])
-        for w in self.control.workers.values():
-            if w.alive:
-                cpu.add_metric([w.worker_id], w.reserved()[0])
-        calls = GaugeMetricFamily("nano_modal_calls_in_memory", "Calls the server keeps in memory")
-        calls.add_metric([], len(self.control.calls))
-        yield from (apps, queued, containers, workers, cpu, calls)
 
 
 def _ago(seconds: float) -> str:

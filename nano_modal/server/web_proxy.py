@@ -13,14 +13,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-import websockets
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("nano_modal.server")
 
@@ -52,9 +53,12 @@ class SwitchableApp:
 
 
 class WebProxy:
+    """Every server makes one; only a follower uses it. httpx and websockets (~60 ms of imports)
+    therefore load on its first request, not at every server start."""
+
     def __init__(self, active_web_url: Callable[[], str]) -> None:
         self._active_web_url = active_web_url  # the active server's gateway ("" while unknown)
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=10.0))
+        self._client: httpx.AsyncClient | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -75,10 +79,14 @@ class WebProxy:
         url = self._target(request.scope, "http")
         if url is None:
             return PlainTextResponse("503 Service Unavailable: no active server right now\n", status_code=503)
+        import httpx
+
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=10.0))
         headers = [(k, v) for k, v in request.headers.items() if k not in _HOP_BY_HOP]
-        upstream = self._http.build_request(request.method, url, headers=headers, content=request.stream())
+        upstream = self._client.build_request(request.method, url, headers=headers, content=request.stream())
         try:
-            response = await self._http.send(upstream, stream=True)
+            response = await self._client.send(upstream, stream=True)
         except httpx.HTTPError as exc:
             return PlainTextResponse(f"502 Bad Gateway: the active server did not answer ({exc})\n", 502)
 
@@ -98,6 +106,8 @@ class WebProxy:
         return proxied
 
     async def _websocket(self, client: WebSocket) -> None:
+        import websockets
+
         url = self._target(client.scope, "ws")
         if url is None:
             await client.close(code=1013)  # try again later

@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--preboot",
         type=int,
-        default=None,
+        default=int(os.environ[config.ENV_PREBOOT]) if os.environ.get(config.ENV_PREBOOT) else None,
         metavar="N",
         help="function containers kept booted ahead of need (default: 1 with gvisor and bwrap, 0 with process)",
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -101,3 +103,35 @@ def test_store_starts_on_a_migrated_database_and_serves(db_url: str) -> None:
         assert second.get_app("ap-2") is not None
     finally:
         second.close()
+
+
+def test_the_newest_revision_read_from_the_files_is_alembics_head() -> None:
+    assert migrations.newest_revision() == migrations.head()
+
+
+START = """
+import sys
+from nano_modal.server.sql_store import SqlStore
+SqlStore(sys.argv[1]).close()
+print("alembic loaded" if "alembic" in sys.modules else "alembic not loaded")
+"""
+
+
+def test_a_new_database_is_made_from_the_models_without_alembic_and_upgrades_later(db_url: str, tmp_path: Path) -> None:
+    """A server's start on a new or current database does not load Alembic (~0.1 s), and the
+    database it made is one Alembic upgrades like any other."""
+    for _ in range(2):  # new, then current
+        started = subprocess.run([sys.executable, "-c", START, db_url], capture_output=True, text=True, check=False)
+        assert started.stdout.strip() == "alembic not loaded", started.stdout + started.stderr
+    engine = sa.create_engine(db_url)
+    try:
+        assert _revision(engine) == migrations.head()
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        versions = tmp_path / "versions"
+        versions.mkdir()
+        (versions / "0002_test.py").write_text(textwrap.dedent(SECOND.format(down=migrations.head())))
+        migrations.upgrade(engine, extra_versions=[versions])
+        assert _revision(engine) == "0002test"
+    finally:
+        engine.dispose()
