@@ -1,6 +1,6 @@
 """Container runtimes: what isolation costs at start-up.
 
-    python bench/bench_runtimes.py [--quick] [--json FILE] [-n N]
+    python bench/bench_runtimes.py [--quick] [--json FILE] [-n N] [--images]
 
 Part 1, launch: a bare `subprocess` start of `python -c pass`, against the same command
 started through each runtime, with its cgroup (limits) and without. Samples are
@@ -10,11 +10,13 @@ on a busy machine).
 Part 2, cold start to first result: a server and a worker per runtime; each sample is a
 new App whose function has never run, timed from `.remote()` to its result (container
 start, entrypoint imports, hello, function load, the call itself). Median and p95 of N.
-gVisor's worker keeps a container booted ahead of need by default; the row "gvisor, no
-preboot" is one whose worker does not (`--preboot 0`); "gvisor, 3 at once" calls three new
-functions together (each call one sample), more than the one container booted ahead;
-"bwrap, preboot 1" keeps one booted for bwrap too. Samples of one row are one round apart
-(the other rows' samples in between, ~1 s): time enough to boot the next container.
+Workers keep a container booted ahead of need by default (bwrap, gvisor); the row "gvisor, no
+preboot" is one whose worker does not (`--preboot 0`), likewise "bwrap, no preboot";
+"gvisor, 3 at once" calls three new functions together (each call one sample), more than
+the one container booted ahead. `--images` adds the same for a function in a Debian image
+(`Image.debian_slim()`, built once). Samples of one row are one round apart
+(the other rows' samples in between) and each sample waits SETTLE_SECONDS after the last:
+time enough for the worker to boot its next container without sharing the cores with it.
 `--baseline DIR` adds rows "<runtime> @baseline" whose server, worker and containers run
 the SDK found in DIR (e.g. `git archive <rev> nano_modal | tar -x -C DIR`), their samples
 interleaved with this tree's: a before/after in one run, under the same neighbours.
@@ -40,6 +42,9 @@ from nano_modal.worker.runtime import ContainerConfig, Runtime, make_runtime
 
 RUNTIMES = ["process", "bwrap", "gvisor"]
 BURST = 3  # cold starts at once in the burst row: more than the containers booted ahead
+# After each cold start, its worker boots the next container (~0.3 s of CPU under bwrap, ~1.2 s
+# under gVisor): the next sample, of any row, waits for that instead of sharing the cores with it.
+SETTLE_SECONDS = 1.5
 
 
 def available(runtime: str) -> bool:
@@ -123,9 +128,9 @@ class Cluster:
         shutil.rmtree(self.state, ignore_errors=True)
 
 
-def cold_start(runtime: str, i: int) -> float:
-    """A never-seen function's first call: container start to result."""
-    from nano_modal import App
+def cold_start(runtime: str, i: int, image: bool = False) -> float:
+    """A never-seen function's first call: container start to result (in a Debian image: `image`)."""
+    from nano_modal import App, Image
 
     app = App(f"bench-{runtime}-{i}")
 
@@ -133,7 +138,7 @@ def cold_start(runtime: str, i: int) -> float:
         return x + 1
 
     f.__qualname__ = f.__name__ = f"f{i}"  # a distinct function each time, sent by value
-    fn = app.function(serialized=True)(f)
+    fn = app.function(serialized=True, image=Image.debian_slim() if image else None)(f)
     with app.run(show_logs=False):  # AppCreate etc. happen here: the channel is warm below
         t = time.perf_counter()
         assert fn.remote(i) == i + 1
@@ -164,13 +169,19 @@ def cold_start_burst(runtime: str, i: int, k: int) -> list[float]:
             return list(pool.map(call, fns))
 
 
-def cold_starts(runtimes: list[str], n: int, baseline: str | None = None) -> dict[str, list[float]]:
+def cold_starts(
+    runtimes: list[str], n: int, baseline: str | None = None, images: bool = False
+) -> dict[str, list[float]]:
     clusters = {r: Cluster(r) for r in runtimes}
+    if images:  # the first round (dropped) builds the image, or finds it built
+        clusters.update({f"{r}, image": Cluster(r) for r in runtimes if r != "process"})
+        no_preboot = {f"{r}, image, no preboot": Cluster(r, None, "--preboot", "0") for r in runtimes if r != "process"}
+        clusters.update(no_preboot)
     if "gvisor" in runtimes:  # the default keeps one container booted ahead of need (worker/preboot.py)
         clusters["gvisor, no preboot"] = Cluster("gvisor", None, "--preboot", "0")
         clusters[f"gvisor, {BURST} at once"] = Cluster("gvisor")
-    if "bwrap" in runtimes:
-        clusters["bwrap, preboot 1"] = Cluster("bwrap", None, "--preboot", "1")
+    if "bwrap" in runtimes:  # the same default for bwrap
+        clusters["bwrap, no preboot"] = Cluster("bwrap", None, "--preboot", "0")
     if baseline is not None:
         clusters.update({f"{r} @baseline": Cluster(r, baseline) for r in runtimes})
     times: dict[str, list[float]] = {r: [] for r in clusters}
@@ -179,9 +190,10 @@ def cold_starts(runtimes: list[str], n: int, baseline: str | None = None) -> dic
             for r, cluster in clusters.items():
                 cluster.use()
                 name = r.replace(",", "").split()[0]
-                elapsed = cold_start_burst(name, i, BURST) if "at once" in r else [cold_start(name, i)]
+                elapsed = cold_start_burst(name, i, BURST) if "at once" in r else [cold_start(name, i, "image" in r)]
                 if i:
                     times[r].extend(elapsed)
+                time.sleep(SETTLE_SECONDS)
     finally:
         for cluster in clusters.values():
             cluster.close()
@@ -192,6 +204,7 @@ def main() -> None:
     options = [
         (("-n",), {"type": int, "default": 20, "help": "samples per row"}),
         (("--baseline",), {"default": None, "help": "also cold starts with the SDK in this directory"}),
+        (("--images",), {"action": "store_true", "help": "also cold starts in a Debian image (builds it once)"}),
     ]
     args = c.parse_args(__doc__ or "", options)
     n = 5 if args.quick else args.n
@@ -212,7 +225,7 @@ def main() -> None:
     ]
     columns = ["runtime", "median", "over bare", "fastest", "over bare"]
     c.table(f"Launch `python -c pass` (median and fastest of {n})", columns, rows)
-    cold_samples = cold_starts(runtimes, n, args.baseline)
+    cold_samples = cold_starts(runtimes, n, args.baseline, args.images)
     cold = {r: c.median(t) for r, t in cold_samples.items()}
     cold_p95 = {r: c.percentile(t, 95) for r, t in cold_samples.items()}
     base = cold.get("process", float("nan"))

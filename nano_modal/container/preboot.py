@@ -19,10 +19,13 @@ import sys
 
 import cloudpickle  # noqa: F401  # imported by every function's unpickling: now, while idle
 
-from . import entrypoint
+from . import _site, entrypoint
 
 
 def main() -> None:
+    # The .pth hooks too (they run before any user code either way), with the boot environment:
+    # ~0.1 s under gVisor that a caller would otherwise wait for.
+    _site.finish()
     line = sys.stdin.buffer.readline()
     if not line.strip():
         return

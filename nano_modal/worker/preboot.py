@@ -3,8 +3,9 @@ and the entrypoint's imports (container/preboot.py is the other half).
 
 Under gVisor that is most of a cold start: ~0.2 s of `runsc create` and `start`, then ~1 s
 of imports, each file read a round trip to the gofer. The worker keeps `size` containers
-booted per network mode; start() hands one over when the container asked for is a plain
-function container (the host's Python, no image, no volumes) whose environment matches the
+booted per network mode, for the host's Python and for each of the MAX_IMAGES images last
+started; start() hands one over when the container asked for is a function container
+without volumes (their directories are bound at start) whose environment matches the
 booted one in everything Python or the SDK reads at start-up, and whose memory limit
 leaves room above what the booted one uses; then it boots a replacement. Anything else
 starts as before.
@@ -32,6 +33,7 @@ from .base import ENTRYPOINT_ARGS, PREBOOT_ARGS, ContainerConfig
 
 if TYPE_CHECKING:
     from .base import Runtime
+    from .images.rootfs import ImageRoot
 
 log = logging.getLogger("nano_modal.worker")
 
@@ -49,9 +51,16 @@ READ_LATER = {
 }
 
 
+# Images whose containers are kept booted (the most recently started ones): each keeps a
+# container's memory (~20-40 MB) while idle.
+MAX_IMAGES = 4
+
+Key = tuple[bool, str]  # (block_network, image id; "" for the host's Python)
+
+
 @dataclass
 class Booted:
-    cfg: ContainerConfig  # what it was booted with: its id, workdir, agent directory
+    cfg: ContainerConfig  # what it was booted with: its id, workdir, agent directory, image root
     proc: asyncio.subprocess.Process
     env: dict[str, str]  # the environment it started with
 
@@ -60,28 +69,29 @@ class Preboot:
     def __init__(self, runtime: Runtime, size: int) -> None:
         self.runtime = runtime
         self.size = size
-        self.ready: dict[bool, list[Booted]] = {}  # by block_network
-        self.booting: dict[bool, int] = {}
+        self.ready: dict[Key, list[Booted]] = {}
+        self.booting: dict[Key, int] = {}
+        self.images: dict[str, ImageRoot] = {}  # image id -> a root to copy, in the order last used
         self.base_env: dict[str, str] | None = None  # set by configure(); nothing boots before
         self.server_url = ""
         self.tasks: set[asyncio.Task[None]] = set()
 
     def configure(self, base_env: dict[str, str], server_url: str, block_network: bool) -> None:
         self.base_env, self.server_url = base_env, server_url
-        self.fill(block_network)
+        self.fill((block_network, ""))
 
-    def fill(self, block_network: bool) -> None:
-        """Boot containers of this network mode in the background until `size` are ready or booting."""
-        if self.base_env is None:
+    def fill(self, key: Key) -> None:
+        """Boot containers of this kind in the background until `size` are ready or booting."""
+        if self.base_env is None or (key[1] and key[1] not in self.images):
             return
-        missing = self.size - len(self.ready.get(block_network, [])) - self.booting.get(block_network, 0)
+        missing = self.size - len(self.ready.get(key, [])) - self.booting.get(key, 0)
         for _ in range(missing):
-            self.booting[block_network] = self.booting.get(block_network, 0) + 1
-            task = asyncio.create_task(self._boot(block_network))
+            self.booting[key] = self.booting.get(key, 0) + 1
+            task = asyncio.create_task(self._boot(key))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
-    async def _boot(self, block_network: bool) -> None:
+    async def _boot(self, key: Key) -> None:
         assert self.base_env is not None
         workdir = Path(tempfile.mkdtemp(prefix="nano-modal-preboot-"))
         # The server's address (no credential) lets the runtime set up a network-less container's link.
@@ -90,9 +100,10 @@ class Preboot:
             f"pre-{secrets.token_hex(6)}",
             env,
             workdir,
-            block_network=block_network,
+            block_network=key[0],
             python_args=PREBOOT_ARGS,
             agent_dir=Path(tempfile.mkdtemp(prefix="nano-modal-agent-")),
+            image=self.images[key[1]].fresh() if key[1] else None,
         )
         try:
             proc = await self.runtime.launch(cfg, stdin=asyncio.subprocess.PIPE)
@@ -103,31 +114,34 @@ class Preboot:
             log.warning("could not boot a container ahead of need: %s", exc)
             return
         finally:
-            self.booting[block_network] -= 1
+            self.booting[key] -= 1
         booted = Booted(cfg, proc, self.runtime.container_env(cfg))
-        self.ready.setdefault(block_network, []).append(booted)
+        self.ready.setdefault(key, []).append(booted)
         log.info("booted container %s ahead of need", cfg.container_id)
 
     async def take(self, cfg: ContainerConfig) -> asyncio.subprocess.Process | None:
-        """A booted container, now `cfg`'s (re-homed to its workdir and agent directory); None
-        when none is ready or `cfg` asks for something a booted container cannot be."""
-        if cfg.image is not None or cfg.command or cfg.python_args != ENTRYPOINT_ARGS or config.ENV_VOLUMES in cfg.env:
+        """A booted container, now `cfg`'s (re-homed to its workdir, agent directory and image
+        root); None when none is ready or `cfg` asks for something a booted one cannot be."""
+        if cfg.command or cfg.python_args != ENTRYPOINT_ARGS or config.ENV_VOLUMES in cfg.env:
             return None
-        ready = self.ready.get(cfg.block_network, [])
+        key: Key = (cfg.block_network, cfg.image.image.image_id if cfg.image is not None else "")
+        if cfg.image is not None:
+            await self._remember(key[1], cfg.image)
+        ready = self.ready.get(key, [])
         while ready and ready[0].proc.returncode is not None:
             await self._discard(ready.pop(0))
         booted = ready.pop(0) if ready else None
-        self.fill(cfg.block_network)  # the next one, whether this one is handed over or not
+        self.fill(key)  # the next one, whether this one is handed over or not
         if booted is None:
             return None
-        home, agent_dir, env = cfg.workdir, cfg.agent_dir, cfg.env
-        cfg.workdir, cfg.agent_dir = booted.cfg.workdir, booted.cfg.agent_dir
+        home, agent_dir, env, image = cfg.workdir, cfg.agent_dir, cfg.env, cfg.image
+        cfg.workdir, cfg.agent_dir, cfg.image = booted.cfg.workdir, booted.cfg.agent_dir, booted.cfg.image
         if env.get("HOME") == str(home):
             cfg.env = {**env, "HOME": str(cfg.workdir)}
         target = self.runtime.container_env(cfg, booted.cfg.container_id)
         differs = any(target.get(k) != booted.env.get(k) for k in _startup_keys(target, booted.env))
         if differs or not self.runtime.fits_limits(booted.cfg, cfg):
-            cfg.workdir, cfg.agent_dir, cfg.env = home, agent_dir, env
+            cfg.workdir, cfg.agent_dir, cfg.env, cfg.image = home, agent_dir, env, image
             ready.insert(0, booted)
             return None
         try:
@@ -138,13 +152,24 @@ class Preboot:
             booted.proc.stdin.close()
         except (OSError, ConnectionError) as exc:  # limits that cannot be met, or it died just now
             log.warning("booted container %s not used for %s: %s", booted.cfg.container_id, cfg.container_id, exc)
-            cfg.workdir, cfg.agent_dir, cfg.env = home, agent_dir, env
+            cfg.workdir, cfg.agent_dir, cfg.env, cfg.image = home, agent_dir, env, image
             await self._discard(booted)
             return None
         self.runtime.rekey(booted.cfg.container_id, cfg.container_id)
         log.info("container %s runs in %s, booted ahead of need", cfg.container_id, booted.cfg.container_id)
         shutil.rmtree(home, ignore_errors=True)  # made for it by the worker, empty: the booted one's is used
         return booted.proc
+
+    async def _remember(self, image_id: str, root: ImageRoot) -> None:
+        """Keep booting containers of this image; forget the least recently used beyond MAX_IMAGES."""
+        self.images.pop(image_id, None)
+        self.images[image_id] = root.fresh()
+        while len(self.images) > MAX_IMAGES:
+            oldest = next(iter(self.images))
+            del self.images[oldest]
+            for key in [k for k in self.ready if k[1] == oldest]:
+                for booted in self.ready.pop(key):
+                    await self._discard(booted)
 
     async def close(self) -> None:
         for task in list(self.tasks):

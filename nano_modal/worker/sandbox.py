@@ -200,7 +200,8 @@ class SandboxingRuntime(Runtime):
         return link
 
     def container_env(self, cfg: ContainerConfig, runtime_id: str = "") -> dict[str, str]:
-        return own_view(cfg, self._links.get(runtime_id or cfg.container_id))[1]
+        env = own_view(cfg, self._links.get(runtime_id or cfg.container_id))[1]
+        return cfg.image.env(env) if cfg.image is not None else env
 
     def rekey(self, old_id: str, new_id: str) -> None:
         super().rekey(old_id, new_id)

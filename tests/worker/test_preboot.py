@@ -171,6 +171,47 @@ def test_a_network_less_booted_container_reaches_the_server_only(tmp_path: Path)
     assert seen["host_reachable"] is False  # the server's own TCP port is not: no network at all
 
 
+IMAGE_SCRIPT = """
+import json, os, sys
+import nano_modal
+
+app = nano_modal.App("preboot-image")
+
+
+@app.function(image=nano_modal.Image.debian_slim().env({"FROM_IMAGE": "yes"}))
+def where() -> dict:
+    seen = {
+        "container_id": os.environ["NANO_MODAL_CONTAINER_ID"],
+        "executable": sys.executable,
+        "from_image": os.environ.get("FROM_IMAGE"),
+        "marker": os.path.exists("/preboot-marker"),
+    }
+    open("/preboot-marker", "w").close()  # into this container's own overlay
+    return seen
+
+
+with app.run(show_logs=False):
+    print("RESULT " + json.dumps(where.remote()), flush=True)
+"""
+
+
+def test_containers_of_an_image_are_booted_once_it_has_started(booted: Cluster, tmp_path: Path) -> None:
+    def run() -> dict[str, object]:
+        done = run_script(tmp_path, IMAGE_SCRIPT, env=booted.env(), timeout=600)
+        line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+        assert line is not None, done.stdout + done.stderr
+        result: dict[str, object] = json.loads(line.removeprefix("RESULT "))
+        return result
+
+    before = booted_count(booted)
+    first = run()  # builds the image (or finds it built), then starts its first container afresh
+    assert wait_for(lambda: booted_count(booted) > before, 120), "no container of the image was booted"
+    second = run()
+    assert ran_booted(booted, str(second["container_id"]))
+    assert second["executable"] == first["executable"] == "/usr/bin/python3"  # the image's Python
+    assert second["from_image"] == "yes" and not second["marker"]  # the image's env, a root of its own
+
+
 def test_a_stopping_worker_leaves_no_booted_container(tmp_path: Path) -> None:
     require("gvisor")
     token = secrets.token_urlsafe(16)

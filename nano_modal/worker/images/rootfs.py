@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ... import config
-from ..base import ENTRYPOINT_ARGS, SDK_ROOT
+from ..base import ENTRYPOINT_ARGS, PREBOOT_ARGS, SDK_ROOT
 from .overlay import mount_overlay, unmount
 from .store import BuiltImage
 
@@ -24,6 +24,8 @@ from .store import BuiltImage
 BOOTSTRAP = (
     f"import sys; sys.path.append({config.IMAGE_DEPS_DIR!r}); from nano_modal.container.entrypoint import main; main()"
 )
+# The same, booted ahead of need (worker/preboot.py): it waits on stdin for its environment.
+PREBOOT_BOOTSTRAP = BOOTSTRAP.replace("container.entrypoint", "container.preboot")
 
 
 SCRATCH_PREFIX = "nano-modal-root-"
@@ -60,6 +62,10 @@ class ImageRoot:
         mount_overlay([*reversed(self.image.layers), self.image.rootfs], self.merged, upper, work)
         return self.merged
 
+    def fresh(self) -> ImageRoot:
+        """Another container's root in the same image (not mounted yet)."""
+        return ImageRoot(self.image, self.deps)
+
     def release(self) -> None:
         if self.scratch is not None:
             unmount(self.merged)
@@ -88,6 +94,8 @@ class ImageRoot:
         paths into the worker's SDK turned into where the SDK is bound inside the image."""
         if not python_args or python_args == ENTRYPOINT_ARGS:
             return [self.image.state.python, "-c", BOOTSTRAP]
+        if python_args == PREBOOT_ARGS:
+            return [self.image.state.python, "-c", PREBOOT_BOOTSTRAP]
         sdk = str(Path(SDK_ROOT) / "nano_modal")
         inside = [
             a.replace(sdk, f"{config.IMAGE_SDK_DIR}/nano_modal", 1) if a.startswith(sdk) else a for a in python_args
