@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import config
-from .base import ENTRYPOINT_ARGS, PREBOOT_ARGS, ContainerConfig
+from .base import ENTRYPOINT_ARGS, ENV_CPU_LIMIT, PREBOOT_ARGS, ContainerConfig
 
 if TYPE_CHECKING:
     from .base import Runtime
@@ -47,7 +47,7 @@ READ_LATER = {
     config.ENV_CONTAINER_ID,
     config.ENV_IS_REMOTE,
     config.ENV_BLOCK_NETWORK,
-    "NANO_MODAL_CPU_LIMIT",  # the worker's, for the cgroup
+    ENV_CPU_LIMIT,  # the worker's, for the cgroup
 }
 
 
