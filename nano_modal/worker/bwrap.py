@@ -85,10 +85,10 @@ class BwrapRuntime(SandboxingRuntime):
         try:
             os.write(seccomp_fd, self.seccomp)
             os.lseek(seccomp_fd, 0, os.SEEK_SET)
-            binds, env = own_view(cfg, link)
+            binds = own_view(cfg, link)[0]
             if cfg.image is not None:
                 await asyncio.to_thread(cfg.image.mount, cfg.container_id)
-                env = cfg.image.env(env)
+            env = self.container_env(cfg)  # the image's too: what a booted container is compared by (preboot.py)
             argv = [*self._limit(cfg), *self.argv(cfg, seccomp_fd, link, binds)]
             return await self._exec(argv, env, cfg.workdir, stdin, pass_fds=(seccomp_fd,))
         except BaseException:

@@ -68,7 +68,8 @@ class GVisorRuntime(SandboxingRuntime):
 
     def spec(self, cfg: ContainerConfig, link: ServerLink | None) -> dict[str, Any]:
         view, python = host_view()
-        own, env = own_view(cfg, link)
+        own = own_view(cfg, link)[0]
+        env = self.container_env(cfg)  # the image's too: what a booted container is compared by (preboot.py)
         mounts: list[dict[str, Any]] = [
             {"destination": "/proc", "type": "proc", "source": "proc"},
             {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
@@ -78,7 +79,7 @@ class GVisorRuntime(SandboxingRuntime):
         if cfg.image is None:
             binds = [(item.source, item.dest, "ro") for item in view if isinstance(item, Mount)]
         else:  # the image's own root (mounted by start()), the SDK and the mounted files on top
-            root, args, env = str(cfg.image.merged), cfg.image.argv(cfg.python_args), cfg.image.env(env)
+            root, args = str(cfg.image.merged), cfg.image.argv(cfg.python_args)
             cwd = cfg.image.image.state.workdir
             binds = [("/etc/resolv.conf", "/etc/resolv.conf", "ro")]
             binds += [(source, dest, "ro") for source, dest in cfg.image.binds()]

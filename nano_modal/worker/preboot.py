@@ -24,7 +24,7 @@ import logging
 import secrets
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -134,14 +134,16 @@ class Preboot:
         self.fill(key)  # the next one, whether this one is handed over or not
         if booted is None:
             return None
-        home, agent_dir, env, image = cfg.workdir, cfg.agent_dir, cfg.env, cfg.image
-        cfg.workdir, cfg.agent_dir, cfg.image = booted.cfg.workdir, booted.cfg.agent_dir, booted.cfg.image
-        if env.get("HOME") == str(home):
-            cfg.env = {**env, "HOME": str(cfg.workdir)}
-        target = self.runtime.container_env(cfg, booted.cfg.container_id)
+        env = cfg.env
+        if env.get("HOME") == str(cfg.workdir):
+            env = {**env, "HOME": str(booted.cfg.workdir)}
+        # `cfg` as the booted container runs it; `cfg` itself changes only once that is handed over.
+        rehomed = replace(
+            cfg, workdir=booted.cfg.workdir, agent_dir=booted.cfg.agent_dir, image=booted.cfg.image, env=env
+        )
+        target = self.runtime.container_env(rehomed, booted.cfg.container_id)
         differs = any(target.get(k) != booted.env.get(k) for k in _startup_keys(target, booted.env))
         if differs or not self.runtime.fits_limits(booted.cfg, cfg):
-            cfg.workdir, cfg.agent_dir, cfg.env, cfg.image = home, agent_dir, env, image
             ready.insert(0, booted)
             return None
         try:
@@ -152,12 +154,12 @@ class Preboot:
             booted.proc.stdin.close()
         except (OSError, ConnectionError) as exc:  # limits that cannot be met, or it died just now
             log.warning("booted container %s not used for %s: %s", booted.cfg.container_id, cfg.container_id, exc)
-            cfg.workdir, cfg.agent_dir, cfg.env, cfg.image = home, agent_dir, env, image
             await self._discard(booted)
             return None
         self.runtime.rekey(booted.cfg.container_id, cfg.container_id)
         log.info("container %s runs in %s, booted ahead of need", cfg.container_id, booted.cfg.container_id)
-        shutil.rmtree(home, ignore_errors=True)  # made for it by the worker, empty: the booted one's is used
+        shutil.rmtree(cfg.workdir, ignore_errors=True)  # made for it by the worker, empty: the booted one's is used
+        cfg.workdir, cfg.agent_dir, cfg.image, cfg.env = rehomed.workdir, rehomed.agent_dir, rehomed.image, rehomed.env
         return booted.proc
 
     async def _remember(self, image_id: str, root: ImageRoot) -> None:
