@@ -61,6 +61,17 @@ async def run_worker(
         await task
 
 
+def _container_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if count < 0:
+        message = f"{text!r} is not a number of containers (0 or more; ${config.ENV_PREBOOT} too)"
+        raise argparse.ArgumentTypeError(message)
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line (deploy/ is checked against it by tests/test_deploy_recipes.py)."""
     parser = argparse.ArgumentParser(prog="nano-modal worker", description="Run containers for a nano-modal server.")
@@ -78,8 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pids-limit", type=int, default=DEFAULT_PIDS_LIMIT, help="processes+threads per container")
     parser.add_argument(
         "--preboot",
-        type=int,
-        default=int(os.environ[config.ENV_PREBOOT]) if os.environ.get(config.ENV_PREBOOT) else None,
+        type=_container_count,
+        default=os.environ.get(config.ENV_PREBOOT) or None,  # argparse applies `type` to it too
         metavar="N",
         help="function containers kept booted ahead of need (default: 1 with gvisor and bwrap, 0 with process)",
     )

@@ -6,6 +6,7 @@ environment differs starts afresh; a stopping worker leaves no booted container 
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import subprocess
@@ -231,3 +232,17 @@ def running(name: str) -> bool:
     """Whether any process on the host still names this container (runsc's own carry its id)."""
     found = subprocess.run(["pgrep", "-f", name], capture_output=True, text=True, check=False)
     return bool(found.stdout.strip())
+
+
+@pytest.mark.parametrize(("flag", "env"), [(["--preboot", "-2"], {}), ([], {"NANO_MODAL_PREBOOT": "abc"})])
+def test_a_bad_count_is_named_before_the_worker_starts(flag: list[str], env: dict[str, str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "nano_modal.worker", "--server", "127.0.0.1:1", "--token", "t", *flag],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "argument --preboot:" in done.stderr and "is not a number of containers" in done.stderr
