@@ -75,9 +75,13 @@ def host_view() -> tuple[tuple[Mount | Symlink, ...], str]:
     live = [f"/etc/{name}" for name in ETC_LIVE if os.path.exists(f"/etc/{name}")]
     items += [Mount(os.path.realpath(path), path) for path in live]
     bound.append("/etc")
-    python = os.path.realpath(sys.executable)
+    # The interpreter by the path it was started with, never resolved: a venv's `bin/python` is a
+    # symlink to its base, and Python finds the venv (its pyvenv.cfg, its site-packages) only
+    # through the unresolved path. Resolved, the container loses every package of the venv.
+    python = sys.executable
     # The interpreter's installation (a venv's and its base's), wherever it lives (e.g. under /root).
-    extra = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(python).parent.parent)}
+    real = os.path.realpath(python)
+    extra = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(real).parent.parent)}
     extra.add(os.path.join(SDK_ROOT, "nano_modal"))  # an editable checkout; inside a prefix otherwise
     extra.update(p for p in (os.environ.get(k) for k in CA_ENV) if p)
     for path in sorted({os.path.realpath(p) for p in extra}, key=len):
