@@ -13,17 +13,26 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 
 from .. import _gpu as gpu
 from .. import config
 from ..exception import ExecutionError, InvalidError
 from ..proto import api_pb2
 from ..serialization import serialize
+from .containers import (
+    AnnounceExit,
+    Command,
+    Containers,
+    CountStartFailure,
+    SettleHeldInputs,
+    StopOnWorker,
+    WakeFunction,
+)
 from .group_commit import GroupCommit
 from .images import build_secrets
 from .state import App, Call, Container, ContainerState, FunctionRuntime, QueuedInput, Signal, Worker
-from .store import AppRow, CallRow, FunctionRow, InputRow, LogRow, OutputRow, Store
+from .store import AppRow, AttemptRow, CallRow, FunctionRow, InputRow, LogRow, OutputRow, Store
 from .web_channels import WebChannels
 
 log = logging.getLogger("nano_modal.server")
@@ -91,8 +100,7 @@ class ControlPlane:
         self.apps: dict[str, App] = {}
         self.functions: dict[str, FunctionRuntime] = {}
         self.calls: dict[str, Call] = {}
-        self.containers: dict[str, Container] = {}
-        self.container_tokens: dict[str, str] = {}  # token -> container_id
+        self.containers = Containers()  # the only owner of Container objects
         self.workers: dict[str, Worker] = {}
         self.scale_needed = Signal()  # wakes the scheduler: inputs that no parked container will take
         self.bound: dict[str, str] = {}  # bind key of a class instance -> its function id
@@ -166,7 +174,7 @@ class ControlPlane:
             unfinished = list(fn.queue) + [item for _, _, item in fn.delayed]
             fn.queue.clear()
             fn.delayed.clear()
-            for container in fn.live_containers():
+            for container in self.live_containers(fn):
                 unfinished.extend(container.held.values())
                 container.held.clear()
                 self.stop_container(container)
@@ -351,13 +359,15 @@ class ControlPlane:
 
     @staticmethod
     def _input_row(q: QueuedInput) -> InputRow:
-        return InputRow(q.input_id, q.call_id, q.function_id, q.idx, q.args.data, q.args.blob_id, 0, q.method_name)
+        return InputRow(
+            q.input_id, q.call_id, q.function_id, q.idx, q.args.data, q.args.blob_id, q.attempt, q.method_name
+        )
 
     def _enqueue(self, fn: FunctionRuntime, queued: list[QueuedInput]) -> None:
         if queued:
             fn.queue.extend(queued)
             fn.inputs_ready.fire()
-            if not any(c.waiting for c in fn.live_containers()):  # a cold start: now, not at the next tick
+            if not any(c.waiting for c in self.live_containers(fn)):  # a cold start: now, not at the next tick
                 self.scale_needed.fire()
 
     def _read_outputs(self, call: Call, after_cursor: int, limit: int) -> list[OutputRow]:
@@ -404,7 +414,7 @@ class ControlPlane:
         fn.queue = type(fn.queue)(item for item in fn.queue if item.call_id != call_id)
         fn.delayed = [entry for entry in fn.delayed if entry[2].call_id != call_id]
         heapq.heapify(fn.delayed)
-        for container in fn.live_containers():
+        for container in self.live_containers(fn):
             running = [item for item in container.held.values() if item.call_id == call_id]
             if running:
                 for item in running:
@@ -420,10 +430,13 @@ class ControlPlane:
         rows = [OutputRow(i.call_id, i.input_id, i.idx, status, error, "", message, "", final=True) for i in items]
         self._record_outputs(rows)
 
-    def _record_outputs(self, rows: list[OutputRow]) -> None:
-        if not rows:
+    def _record_outputs(self, records: Sequence[OutputRow | AttemptRow]) -> None:
+        """Outputs, and the attempts of inputs that failed and run again, in one transaction."""
+        rows = [r for r in records if isinstance(r, OutputRow)]
+        attempts = [r for r in records if isinstance(r, AttemptRow)]
+        if not records:
             return
-        self.store.add_outputs(rows)
+        self.store.add_outputs(rows, attempts)
         touched: set[str] = set()
         for row in rows:
             call = self.calls.get(row.call_id)
@@ -434,8 +447,9 @@ class ControlPlane:
         for call_id in touched:
             self.calls[call_id].changed.fire()
 
-    def _retry_or_fail(self, item: QueuedInput, row: OutputRow) -> OutputRow | None:
-        """Schedule a retry if the function's policy allows one; otherwise the row is final."""
+    def _retry_or_fail(self, item: QueuedInput, row: OutputRow) -> OutputRow | AttemptRow:
+        """Schedule a retry if the function's policy allows one (the attempt it used is then what
+        to record); otherwise the row is final."""
         fn = self._function(item.function_id)
         policy = fn.definition.retries
         call = self.calls.get(item.call_id)
@@ -447,7 +461,7 @@ class ControlPlane:
         item.attempt += 1
         heapq.heappush(fn.delayed, (time.monotonic() + delay, next(_retry_tiebreak), item))
         log.info("retrying input %s of %s (attempt %d) in %.1fs", item.input_id, fn.name, item.attempt, delay)
-        return None
+        return AttemptRow(item.input_id, item.attempt)
 
     def promote_due_retries(self) -> None:
         now = time.monotonic()
@@ -461,13 +475,15 @@ class ControlPlane:
 
     # ------------------------------------------------------------------ containers
 
+    def live_containers(self, fn: FunctionRuntime) -> list[Container]:
+        return self.containers.live_of_function(fn.function_id)
+
     def container_by_token(self, token: str) -> Container | None:
-        container_id = self.container_tokens.get(token)
-        return self.containers.get(container_id) if container_id else None
+        return self.containers.by_token(token)
 
     def container_hello(self, container: Container) -> FunctionRuntime:
         if container.state == ContainerState.STARTING:
-            container.advance(ContainerState.RUNNING)
+            self._apply(self.containers.transition(container, ContainerState.RUNNING, "hello"))
         container.idle_since = time.monotonic()
         fn = self._function(container.function_id)
         fn.start_failures = 0
@@ -508,7 +524,7 @@ class ControlPlane:
                         await self._let_batch_fill(fn, min(max_inputs, fn.definition.batch_max_size))
                         share = len(fn.queue)
                     else:  # share a deep queue fairly between the live containers
-                        share = math.ceil(len(fn.queue) / max(1, len(fn.live_containers())))
+                        share = math.ceil(len(fn.queue) / max(1, len(self.live_containers(fn))))
                     batch: list[QueuedInput] = []
                     while fn.queue and not fn.queue[0].suspect and len(batch) < min(max(1, max_inputs), share):
                         batch.append(fn.queue.popleft())
@@ -522,7 +538,7 @@ class ControlPlane:
                 if (
                     not container.held
                     and idle_for >= window
-                    and len(fn.live_containers()) > fn.definition.min_containers
+                    and len(self.live_containers(fn)) > fn.definition.min_containers
                 ):
                     return None
                 wait = min(deadline - now, window - idle_for) if not container.held else deadline - now
@@ -543,7 +559,7 @@ class ControlPlane:
     ) -> None:
         """Resumes once the outputs are in the store (together with other containers' outputs
         that arrived meanwhile: `GroupCommit`)."""
-        rows: list[OutputRow] = []
+        rows: list[OutputRow | AttemptRow] = []
         fn = self._function(container.function_id)
         now = time.monotonic()
         for out in outputs:
@@ -566,9 +582,9 @@ class ControlPlane:
                 container.served += 1
                 fn.finished.append(now)
                 if out.status in FINAL_FAILURES:
-                    row = self._retry_or_fail(item, row)  # type: ignore[assignment]
-            if row is not None:
-                rows.append(row)
+                    rows.append(self._retry_or_fail(item, row))
+                    continue
+            rows.append(row)
         self._requeue(container, released)
         if not container.held:
             container.idle_since = time.monotonic()
@@ -612,14 +628,8 @@ class ControlPlane:
         self._record_outputs(rows)
 
     def stop_container(self, container: Container) -> None:
-        if not container.live:
-            return
-        container.advance(ContainerState.STOPPING)
-        worker = self.workers.get(container.worker_id)
-        if worker is not None:
-            worker.to_stop.append(container.container_id)
-            worker.commands.fire()
-        self._function(container.function_id).inputs_ready.fire()  # wake it if parked
+        if container.live:
+            self._apply(self.containers.transition(container, ContainerState.STOPPING, "stop"))
 
     def container_exited(self, container_id: str, exit_code: int, reason: str, *, blame_inputs: bool = True) -> None:
         """Account for a container's end. With `blame_inputs`, an input it died running counts as a
@@ -627,57 +637,76 @@ class ControlPlane:
         container = self.containers.get(container_id)
         if container is None or container.state == ContainerState.EXITED:
             return
-        never_started = container.state == ContainerState.STARTING  # it exited before saying hello
-        container.advance(ContainerState.EXITED)
-        self.container_tokens.pop(container.token, None)
-        held = list(container.held.values())
-        container.held.clear()
-        if never_started and blame_inputs and container.function_id in self.functions:
-            self._count_start_failure(self.functions[container.function_id], exit_code, reason)
-        if held:
-            fn = self._function(container.function_id)
-            if len(held) == 1 and blame_inputs:
-                running, untouched = held, []
-            else:
-                # Several inputs were out and some may have finished with their outputs unsent:
-                # which one killed it is unknown. Each runs again alone, free of charge; one that
-                # kills a container on its own is then the culprit.
-                running, untouched = [], held
-                for item in untouched:
-                    item.suspect = blame_inputs
-            if untouched:
-                fn.queue.extendleft(reversed(untouched))
-                fn.inputs_ready.fire()
-            message = f"the container running {fn.name} exited with code {exit_code}"
-            if reason:
-                message += f" ({reason})"
-            message += " before the input finished"
-            rows = [
-                self._retry_or_fail(
-                    item,
-                    OutputRow(
-                        item.call_id,
-                        item.input_id,
-                        item.idx,
-                        api_pb2.OUTPUT_STATUS_CONTAINER_DIED,
-                        b"",
-                        "",
-                        message,
-                        "",
-                        final=True,
-                    ),
-                )
-                for item in running
-            ]
-            self._record_outputs([row for row in rows if row is not None])
-        worker = self.workers.get(container.worker_id)
-        if worker is not None:
-            worker.containers.pop(container_id, None)
-        for hook in self.container_exit_hooks:
-            hook(container, exit_code, reason)
-        app = self.apps.get(container.app_id)
-        if app is not None:
-            self._wake_log_followers(app)
+        self._apply(
+            self.containers.transition(
+                container, ContainerState.EXITED, reason, exit_code=exit_code, blame_inputs=blame_inputs
+            )
+        )
+
+    def _apply(self, commands: list[Command]) -> None:
+        """Carry out what a container's transition says must happen next."""
+        for command in commands:
+            match command:
+                case StopOnWorker(worker_id, container_id):
+                    worker = self.workers.get(worker_id)
+                    if worker is not None:
+                        worker.to_stop.append(container_id)
+                        worker.commands.fire()
+                case WakeFunction(function_id):
+                    fn = self.functions.get(function_id)
+                    if fn is not None:
+                        fn.inputs_ready.fire()  # a parked container notices it was stopped
+                case CountStartFailure(function_id, exit_code, reason):
+                    if function_id in self.functions:
+                        self._count_start_failure(self.functions[function_id], exit_code, reason)
+                case SettleHeldInputs():
+                    self._settle_held(command)
+                case AnnounceExit(container, exit_code, reason):
+                    for hook in self.container_exit_hooks:
+                        hook(container, exit_code, reason)
+                    app = self.apps.get(container.app_id)
+                    if app is not None:
+                        self._wake_log_followers(app)
+
+    def _settle_held(self, command: SettleHeldInputs) -> None:
+        """Inputs a container held when it ended: one it ran alone is a failed attempt (if to
+        blame); several run again, each alone, free of charge."""
+        fn = self._function(command.container.function_id)
+        held = list(command.held)
+        if len(held) == 1 and command.blame_inputs:
+            running, untouched = held, []
+        else:
+            # Several inputs were out and some may have finished with their outputs unsent:
+            # which one killed it is unknown. Each runs again alone, free of charge; one that
+            # kills a container on its own is then the culprit.
+            running, untouched = [], held
+            for item in untouched:
+                item.suspect = command.blame_inputs
+        if untouched:
+            fn.queue.extendleft(reversed(untouched))
+            fn.inputs_ready.fire()
+        message = f"the container running {fn.name} exited with code {command.exit_code}"
+        if command.reason:
+            message += f" ({command.reason})"
+        message += " before the input finished"
+        rows: list[OutputRow | AttemptRow] = [
+            self._retry_or_fail(
+                item,
+                OutputRow(
+                    item.call_id,
+                    item.input_id,
+                    item.idx,
+                    api_pb2.OUTPUT_STATUS_CONTAINER_DIED,
+                    b"",
+                    "",
+                    message,
+                    "",
+                    final=True,
+                ),
+            )
+            for item in running
+        ]
+        self._record_outputs(rows)
 
     # ------------------------------------------------------------------ workers
 
@@ -695,7 +724,7 @@ class ControlPlane:
         if worker is None or not worker.alive:
             return api_pb2.WorkerPollResponse(reregister=True, stop_container_ids=list(request.running_container_ids))
         worker.last_seen = time.monotonic()
-        unknown = [c for c in request.running_container_ids if c not in worker.containers]
+        unknown = [c for c in request.running_container_ids if not self.containers.is_on_worker(worker.worker_id, c)]
         if not worker.to_start and not worker.to_stop and not worker.to_attach and not unknown:
             # Held at most a third of WORKER_TIMEOUT, so that a live worker is never mistaken for a dead one.
             await worker.commands.wait(worker.commands.event, min(request.timeout, config.WORKER_TIMEOUT / 3))
@@ -708,16 +737,16 @@ class ControlPlane:
 
     def evict_idle_container(self, needed_by: FunctionRuntime) -> bool:
         """Stop the longest-idle warm container of another function to make room; True if one was."""
-        if any(w.alive and w.starting() >= _max_starting(w) for w in self.workers.values()):
+        if any(w.alive and self.containers.starting(w.worker_id) >= _max_starting(w) for w in self.workers.values()):
             return False  # room is only short of start slots, which free up by themselves
         candidates = [
             c
-            for c in self.containers.values()
+            for c in self.containers.active()
             if c.state == ContainerState.RUNNING
             and c.waiting
             and not c.held
             and c.function_id != needed_by.function_id
-            and len(self._function(c.function_id).live_containers())
+            and len(self.containers.live_of_function(c.function_id))
             > self._function(c.function_id).definition.min_containers
         ]
         if not candidates:
@@ -739,12 +768,13 @@ class ControlPlane:
         best_free = -1.0
         devices: tuple[int, ...] = ()
         for worker in self.workers.values():
-            if not worker.alive or worker.starting() >= _max_starting(worker):
+            if not worker.alive or self.containers.starting(worker.worker_id) >= _max_starting(worker):
                 continue
-            used_cpu, used_mem = worker.reserved()
+            used_cpu, used_mem = self.containers.reserved(worker.worker_id)
             free_cpu = worker.cpu * config.WORKER_CPU_OVERCOMMIT - used_cpu
             if free_cpu >= cpu and worker.memory_mb - used_mem >= memory and free_cpu > best_free:
-                picked = gpu.pick(wants_gpu, worker.gpus, worker.gpus_taken()) if wants_gpu else ()
+                taken = self.containers.gpus_taken(worker.worker_id)
+                picked = gpu.pick(wants_gpu, worker.gpus, taken) if wants_gpu else ()
                 if picked is not None:
                     best, best_free, devices = worker, free_cpu, picked
         if best is None:
@@ -761,11 +791,7 @@ class ControlPlane:
             gpu_devices=devices,
         )
         log.info("placing container %s of %s on worker %s", container.container_id, fn.name, best.worker_id)
-        self.containers[container.container_id] = container
-        if not sandbox:
-            self.container_tokens[container.token] = container.container_id
-        fn.containers[container.container_id] = container
-        best.containers[container.container_id] = container
+        self.containers.add(container, with_token=not sandbox)
         env = {config.ENV_BLOCK_NETWORK: "1"} if fn.definition.block_network else {}
         if devices:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, devices))
@@ -825,7 +851,7 @@ class ControlPlane:
         """Stopped, and every container it had has exited (so its logs are all in)."""
         if app.live:
             return False
-        return not any(c.state != ContainerState.EXITED for c in self.containers.values() if c.app_id == app.app_id)
+        return not any(c.app_id == app.app_id for c in self.containers.active())
 
     async def follow_logs(self, app_id: str) -> AsyncIterator[list[api_pb2.LogLine]]:
         import asyncio  # local: only this generator needs a queue

@@ -12,6 +12,7 @@ from sqlalchemy import event
 from . import migrations
 from .store import (
     AppRow,
+    AttemptRow,
     CallRow,
     DeploymentRow,
     FunctionRow,
@@ -210,6 +211,9 @@ _INSERT_INPUT = inputs.insert()
 _INSERT_OUTPUT = outputs.insert()
 _FINISH_INPUTS = (
     inputs.update().where(inputs.c.input_id.in_(sa.bindparam("ids", expanding=True))).values(finished=True, args=b"")
+)
+_SET_ATTEMPT = (
+    inputs.update().where(inputs.c.input_id == sa.bindparam("b_input_id")).values(attempt=sa.bindparam("b_attempt"))
 )
 _COUNT_INPUTS = calls.update().where(calls.c.call_id == sa.bindparam("b_call_id"))
 
@@ -414,8 +418,8 @@ class SqlStore(Store):
         with self.engine.connect() as conn:
             return [InputRow(**row) for row in conn.execute(query).mappings()]
 
-    def add_outputs(self, rows: list[OutputRow]) -> None:
-        if not rows:
+    def add_outputs(self, rows: list[OutputRow], attempts: list[AttemptRow] | None = None) -> None:
+        if not rows and not attempts:
             return
         # Cursors are numbered here rather than read back from the database (RETURNING costs
         # more than the insert itself): this store is the only writer of its outputs table.
@@ -424,10 +428,13 @@ class SqlStore(Store):
                 self._last_cursor += 1
                 row.cursor = self._last_cursor
         with self.engine.begin() as conn:
-            conn.execute(_INSERT_OUTPUT, [vars(row) for row in rows])
+            if rows:
+                conn.execute(_INSERT_OUTPUT, [vars(row) for row in rows])
             finished = [r.input_id for r in rows if r.final]
             if finished:
                 conn.execute(_FINISH_INPUTS, {"ids": finished})
+            if attempts:
+                conn.execute(_SET_ATTEMPT, [{"b_input_id": a.input_id, "b_attempt": a.attempt} for a in attempts])
 
     def outputs_after(self, call_id: str, cursor: int, limit: int) -> list[OutputRow]:
         query = (
