@@ -6,6 +6,7 @@ scheduler. Durable changes go through the Store before anyone is told about them
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import heapq
 import itertools
@@ -29,6 +30,8 @@ from .containers import (
     StopOnWorker,
     WakeFunction,
 )
+from .errors import Invalid as Invalid  # re-exported: raised by the whole server
+from .errors import NotFound as NotFound
 from .group_commit import GroupCommit
 from .images import build_secrets
 from .state import App, Call, Container, ContainerState, FunctionRuntime, QueuedInput, Signal, Worker
@@ -82,14 +85,6 @@ def _bind_key(definition: api_pb2.FunctionDefinition) -> str:
     return hashlib.sha256(definition.SerializeToString(deterministic=True)).hexdigest()
 
 
-class NotFound(Exception):
-    pass
-
-
-class Invalid(Exception):
-    pass
-
-
 def new_id(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(8)}"
 
@@ -110,7 +105,10 @@ class ControlPlane:
         self.container_exit_hooks: list[Callable[[Container, int, str], None]] = []
         self.web_channels = WebChannels()  # WebSocket client messages for the containers serving them
         self.secret_variables: Callable[[str], dict[str, str]] | None = None  # for image build steps
-        self._output_commit = GroupCommit(self._record_outputs)  # containers' outputs, many puts per transaction
+        # Outputs (and retried inputs' attempts), many puts per transaction, on a store thread.
+        self._output_commit = GroupCommit(self._write_outputs, self._apply_outputs, "output-writer")
+        self._log_commit = GroupCommit(self.store.add_logs, _nothing, "log-writer")  # off the loop too
+        self._committing: dict[str, asyncio.Future[None]] = {}  # input id -> the write of its output
 
     # ------------------------------------------------------------------ recovery
 
@@ -168,8 +166,8 @@ class ControlPlane:
         app = self.app(app_id)
         if app.state == "stopped":
             return
+        self.store.set_app_state(app_id, "stopped")  # first: if the store is away, nothing changed
         app.state = "stopped"
-        self.store.set_app_state(app_id, "stopped")
         for fn in [f for f in self.functions.values() if f.app_id == app_id]:
             unfinished = list(fn.queue) + [item for _, _, item in fn.delayed]
             fn.queue.clear()
@@ -240,10 +238,11 @@ class ControlPlane:
         """After a new deployment of a class, its parameterized instances run the new code too."""
         for child in self.functions.values():
             if child.definition.parent_function_id == parent.function_id:
-                child.definition = bound_definition(
+                definition = bound_definition(
                     parent.definition, child.definition, child.definition.bound_params, parent.function_id
                 )
-                self.store.update_function(child.function_id, child.definition.SerializeToString())
+                self.store.update_function(child.function_id, definition.SerializeToString())
+                child.definition = definition
                 child.version = parent.version
                 child.init_failure = None
                 child.inputs_ready.fire()
@@ -405,8 +404,8 @@ class ControlPlane:
         call = self.get_call(call_id)
         if call.cancelled or call.done:
             return
-        call.cancelled = True
         self.store.update_call(call_id, num_inputs=call.num_inputs, inputs_complete=True, cancelled=True)
+        call.cancelled = True
         call.inputs_complete = True
         fn = self._function(call.function_id)
         doomed = [item for item in fn.queue if item.call_id == call_id]
@@ -431,16 +430,33 @@ class ControlPlane:
         self._record_outputs(rows)
 
     def _record_outputs(self, records: Sequence[OutputRow | AttemptRow]) -> None:
-        """Outputs, and the attempts of inputs that failed and run again, in one transaction."""
-        rows = [r for r in records if isinstance(r, OutputRow)]
-        attempts = [r for r in records if isinstance(r, AttemptRow)]
+        """Outputs, and the attempts of inputs that failed and run again: queued for the output
+        writer, behind the outputs already on their way (written at once without a loop)."""
         if not records:
             return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # driven in-process, without a loop
+            self._write_outputs(list(records))
+            self._apply_outputs(list(records))
+            return
+        self._output_commit.submit(list(records))
+
+    def _write_outputs(self, records: list[OutputRow | AttemptRow]) -> None:
+        """One transaction (on the output writer's thread)."""
+        rows = [r for r in records if isinstance(r, OutputRow)]
+        attempts = [r for r in records if isinstance(r, AttemptRow)]
         self.store.add_outputs(rows, attempts)
+
+    def _apply_outputs(self, records: list[OutputRow | AttemptRow]) -> None:
+        """The written outputs, in memory for their readers (on the loop, in cursor order)."""
         touched: set[str] = set()
-        for row in rows:
+        for row in records:
+            if not isinstance(row, OutputRow):
+                continue
             call = self.calls.get(row.call_id)
-            if call is not None:
+            # A call loaded from the store after the write committed has counted the row already.
+            if call is not None and row.cursor > call.memory_floor:
                 call.num_final += row.final
                 call.recent.append(row)
                 touched.add(row.call_id)
@@ -562,10 +578,15 @@ class ControlPlane:
         rows: list[OutputRow | AttemptRow] = []
         fn = self._function(container.function_id)
         now = time.monotonic()
+        earlier: list[asyncio.Future[None]] = []
         for out in outputs:
             item = container.held.get(out.input_id)
             if item is None:
-                continue  # late or duplicate: the input was reassigned, cancelled or already answered
+                # Late or duplicate: the input was reassigned, cancelled or already answered. A
+                # resend while the first put is still being written is answered once that is durable.
+                if out.input_id in self._committing:
+                    earlier.append(self._committing[out.input_id])
+                continue
             row = OutputRow(
                 item.call_id,
                 item.input_id,
@@ -589,7 +610,18 @@ class ControlPlane:
         if not container.held:
             container.idle_since = time.monotonic()
         if rows:
-            await self._output_commit.add(rows)
+            written = self._output_commit.enqueue(rows)
+            ids = [row.input_id for row in rows]
+            self._committing.update(dict.fromkeys(ids, written))
+            written.add_done_callback(lambda _: self._forget_committed(ids, written))
+            earlier.append(written)
+        for future in earlier:
+            await asyncio.shield(future)  # a caller that gives up does not cancel the write for others
+
+    def _forget_committed(self, input_ids: list[str], written: asyncio.Future[None]) -> None:
+        for input_id in input_ids:
+            if self._committing.get(input_id) is written:
+                del self._committing[input_id]
 
     def _requeue(self, container: Container, input_ids: Iterable[str]) -> None:
         fn = self._function(container.function_id)
@@ -832,14 +864,25 @@ class ControlPlane:
             rows.append(LogRow(app.app_id, line.timestamp, line.function_name, line.container_id, line.fd, line.data))
             for queue in app.log_subscribers:
                 queue.put_nowait(line)
-        self.store.add_logs(rows)
+        self._store_logs(rows)
+
+    def _store_logs(self, rows: list[LogRow]) -> None:
+        """On the log writer's thread (at once without a loop): logs never wait for the store."""
+        if not rows:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self.store.add_logs(rows)
+            return
+        self._log_commit.submit(rows)
 
     def system_log(self, fn: FunctionRuntime, text: str) -> None:
         """A line in the app's logs from the platform itself (e.g. a schedule firing)."""
         app = self.app(fn.app_id)
         now = time.time()
         line = api_pb2.LogLine(function_name=fn.name, container_id="nano-modal", fd=1, data=text + "\n", timestamp=now)
-        self.store.add_logs([LogRow(app.app_id, now, fn.name, line.container_id, 1, line.data)])
+        self._store_logs([LogRow(app.app_id, now, fn.name, line.container_id, 1, line.data)])
         for queue in app.log_subscribers:
             queue.put_nowait(line)
 
@@ -854,8 +897,6 @@ class ControlPlane:
         return not any(c.app_id == app.app_id for c in self.containers.active())
 
     async def follow_logs(self, app_id: str) -> AsyncIterator[list[api_pb2.LogLine]]:
-        import asyncio  # local: only this generator needs a queue
-
         app = self.app(app_id)
         queue: asyncio.Queue[api_pb2.LogLine | None] = asyncio.Queue()
         app.log_subscribers.append(queue)
@@ -878,3 +919,7 @@ class ControlPlane:
                     return
         finally:
             app.log_subscribers.remove(queue)
+
+
+def _nothing(rows: list[LogRow]) -> None:
+    """Logs have no in-memory side: their followers got them as they came."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
+import inspect
 import logging
 import secrets
 import time
@@ -18,6 +20,7 @@ from ..version import __version__
 from .blobs import BlobStore
 from .control import ControlPlane, Invalid, NotFound
 from .deployments import Deployments
+from .errors import ServerError
 from .gateway import hash_secret
 from .object_service import ObjectPlane, ObjectRpcs
 from .sandbox_service import SandboxRpcs
@@ -410,3 +413,40 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         container = await self._container(context, request.container_id)
         self.control.container_init_failed(container, request)
         return api_pb2.Empty()
+
+
+def _translating(method: Any) -> Any:
+    """`method`, with the server's errors (errors.py) answered as their gRPC status."""
+    if inspect.isasyncgenfunction(method):
+
+        @functools.wraps(method)
+        async def stream(self: Any, request: Any, context: Context) -> AsyncIterator[Any]:
+            try:
+                async for response in method(self, request, context):
+                    yield response
+            except ServerError as exc:
+                await context.abort(exc.status, str(exc))
+
+        return stream
+
+    @functools.wraps(method)
+    async def unary(self: Any, request: Any, context: Context) -> Any:
+        try:
+            return await method(self, request, context)
+        except ServerError as exc:
+            await context.abort(exc.status, str(exc))
+
+    return unary
+
+
+def _translate_errors(cls: type[Service]) -> None:
+    """Error translation in one place: every RPC the service implements (its own, ObjectRpcs',
+    SandboxRpcs') answers a ServerError (a store away, ...) with the error's status."""
+    for name, unimplemented in vars(api_pb2_grpc.NanoModalServicer).items():
+        method = getattr(cls, name, None)
+        if name.startswith("_") or method is None or method is unimplemented:
+            continue
+        setattr(cls, name, _translating(method))
+
+
+_translate_errors(Service)
