@@ -22,7 +22,8 @@ from .containers import (
     WakeFunction,
 )
 from .control_base import ControlBase
-from .state import Container, ContainerState, FunctionRuntime, QueuedInput
+from .input_states import move_input
+from .state import Container, ContainerState, FunctionRuntime, InputState, QueuedInput
 from .store import AttemptRow, OutputRow
 
 log = logging.getLogger("nano_modal.server")
@@ -100,6 +101,8 @@ class ContainerLifecycle(ControlBase):
             running, untouched = [], held
             for item in untouched:
                 item.suspect = command.blame_inputs
+        for item in untouched:
+            move_input(item, InputState.QUEUED)
         if untouched:
             fn.queue.extendleft(reversed(untouched))
             fn.inputs_ready.fire()
@@ -154,6 +157,8 @@ class ContainerLifecycle(ControlBase):
         doomed = held + list(fn.queue) + [item for _, _, item in fn.delayed]
         fn.queue.clear()
         fn.delayed.clear()
+        for item in doomed:
+            move_input(item, InputState.FAILED)
         rows = [
             OutputRow(
                 i.call_id,

@@ -27,7 +27,8 @@ from .. import config
 from ..proto import api_pb2
 from .control_base import ControlBase, new_id
 from .errors import Invalid, NotFound
-from .state import Call, Container, FunctionRuntime, QueuedInput
+from .input_states import final_state, move_input
+from .state import Call, Container, FunctionRuntime, InputState, QueuedInput
 from .store import AttemptRow, CallRow, InputRow, OutputRow
 
 log = logging.getLogger("nano_modal.server")
@@ -159,6 +160,8 @@ class CallsAndInputs(ControlBase):
 
     def _fail_inputs(self, items: list[QueuedInput], status: int, message: str, error: bytes = b"") -> None:
         """Final outputs for `items`; `error`: the pickled exception the callers raise (default: from `message`)."""
+        for item in items:
+            move_input(item, final_state(status))
         rows = [OutputRow(i.call_id, i.input_id, i.idx, status, error, "", message, "", final=True) for i in items]
         self._record_outputs(rows)
 
@@ -169,11 +172,13 @@ class CallsAndInputs(ControlBase):
         policy = fn.definition.retries
         call = self.calls.get(item.call_id)
         if call is None or call.cancelled or item.attempt >= policy.max_retries:
+            move_input(item, InputState.FAILED)
             return row
         delay = policy.initial_delay * (policy.backoff_coefficient**item.attempt)
         if policy.max_delay > 0:
             delay = min(delay, policy.max_delay)
         item.attempt += 1
+        move_input(item, InputState.RETRYING)
         heapq.heappush(fn.delayed, (time.monotonic() + delay, next(_retry_tiebreak), item))
         log.info("retrying input %s of %s (attempt %d) in %.1fs", item.input_id, fn.name, item.attempt, delay)
         return AttemptRow(item.input_id, item.attempt)
@@ -183,7 +188,9 @@ class CallsAndInputs(ControlBase):
         for fn in self.functions.values():
             moved = False
             while fn.delayed and fn.delayed[0][0] <= now:
-                fn.queue.appendleft(heapq.heappop(fn.delayed)[2])
+                item = heapq.heappop(fn.delayed)[2]
+                move_input(item, InputState.QUEUED)
+                fn.queue.appendleft(item)
                 moved = True
             if moved:
                 fn.inputs_ready.fire()
@@ -201,6 +208,7 @@ class CallsAndInputs(ControlBase):
                 if fn.queue and fn.queue[0].suspect:
                     if not container.held:  # a suspect runs alone, so that its fate is its own
                         item = fn.queue.popleft()
+                        move_input(item, InputState.HELD)
                         container.held[item.input_id] = item
                         return [item]
                 elif fn.queue:
@@ -213,6 +221,7 @@ class CallsAndInputs(ControlBase):
                     while fn.queue and not fn.queue[0].suspect and len(batch) < min(max(1, max_inputs), share):
                         batch.append(fn.queue.popleft())
                     for item in batch:
+                        move_input(item, InputState.HELD)
                         container.held[item.input_id] = item
                     if batch:
                         return batch
@@ -241,6 +250,8 @@ class CallsAndInputs(ControlBase):
     def _requeue(self, container: Container, input_ids: Iterable[str]) -> None:
         fn = self._function(container.function_id)
         returned = [container.held.pop(i) for i in input_ids if i in container.held]
+        for item in returned:
+            move_input(item, InputState.QUEUED)
         if returned:
             fn.queue.extendleft(reversed(returned))
             fn.inputs_ready.fire()

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from ..proto import api_pb2
 from .control_base import ControlBase
+from .input_states import final_state, move_input
 from .state import Call, Container
 from .store import AttemptRow, OutputRow
 
@@ -59,6 +60,7 @@ class Outputs(ControlBase):
                 if out.status in FINAL_FAILURES:
                     rows.append(self._retry_or_fail(item, row))
                     continue
+                move_input(item, final_state(out.status))
             rows.append(row)
         self._requeue(container, released)
         if not container.held:

@@ -44,6 +44,17 @@ class Signal:
             await asyncio.wait_for(event.wait(), timeout)
 
 
+class InputState(enum.Enum):
+    """See inputs.py for the moves between them (input_states.py for their table)."""
+
+    QUEUED = "queued"  # in its function's queue
+    HELD = "held"  # handed to a container, which runs it
+    RETRYING = "retrying"  # failed, waiting in its function's retry heap
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
 @dataclass
 class QueuedInput:
     input_id: str
@@ -55,6 +66,7 @@ class QueuedInput:
     attempt: int = 0
     method_name: str = ""
     suspect: bool = False  # was out when its container died; runs alone until it finishes
+    state: InputState = InputState.QUEUED
 
     def to_proto(self) -> api_pb2.ContainerInput:
         return api_pb2.ContainerInput(
