@@ -105,6 +105,11 @@ LEADER_TAKEOVER_GRACE = 3.0  # a follower that got the lease waits this long: th
 CONTAINER_HEARTBEAT_INTERVAL = 5.0  # seconds between a container's heartbeats
 CONTAINER_HEARTBEAT_TIMEOUT = 30.0  # a running container silent this long is stopped and replaced
 CONTAINER_MAX_BATCH = 100  # inputs a container takes at once when the queue is deep
+# A container being stopped gets SIGTERM, then SIGKILL after a grace period: this one when it
+# mounts a writable volume, whose commit on exit may take a while (a big file), else 2 s.
+VOLUME_EXIT_GRACE = float(os.environ.get("NANO_MODAL_VOLUME_EXIT_GRACE") or 60.0)
+# The container's exit code when a volume's commit on exit failed (its stderr says which and why).
+EXIT_VOLUME_COMMIT_FAILED = 75
 
 # --- web endpoints ----------------------------------------------------------------------
 WEB_METHOD = "__web__"  # method_name of inputs that carry an HTTP request or a WebSocket session
