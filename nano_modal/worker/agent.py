@@ -209,7 +209,7 @@ class Agent:
                 cfg.python_args = AGENT_ARGS
                 if cfg.command:  # the process runtime's image venv (images/venv.py): its Python runs the agent
                     cfg.command = [cfg.command[0], *AGENT_ARGS]
-                volumes = await sync_volumes(self.client, env, workdir, binds=self.runtime.name != "process")
+                volumes = await sync_volumes(self.client, env, workdir, binds=await self.runtime.binds_volumes())
             proc = await self.runtime.start(cfg)
         except Exception as exc:
             log.exception("could not start container %s", spec.container_id)
