@@ -60,6 +60,8 @@ def _gpus() -> list[str]:
 def _stop_grace(spec: api_pb2.ContainerSpec) -> float:
     """Seconds between SIGTERM and SIGKILL for a container being stopped: one that mounts a
     writable volume commits it on its way out, and SIGKILL mid-commit loses the writes."""
+    if spec.sandbox:  # the worker commits a sandbox's volumes itself, after it exited
+        return STOP_GRACE
     mounts = json.loads(spec.env.get(config.ENV_VOLUMES, "") or "[]")
     return config.VOLUME_EXIT_GRACE if any(not m.get("read_only") for m in mounts) else STOP_GRACE
 
@@ -106,7 +108,9 @@ class Agent:
             shipper.cancel()
             running = list(self.containers.values())
             await asyncio.gather(
-                *(self.runtime.stop(c.proc) for c in running), self.runtime.close(), return_exceptions=True
+                *(self.runtime.stop(c.proc, _stop_grace(c.spec)) for c in running),
+                self.runtime.close(),
+                return_exceptions=True,
             )
             # Release what each container held (cgroup, relay socket, workdir) here: their
             # supervisors would first report to a server that may be gone already.

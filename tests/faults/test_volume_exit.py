@@ -75,10 +75,10 @@ def _volume_files(cluster: FaultCluster, env: dict[str, str]) -> dict[str, str]:
 
 @pytest.mark.slow(reason=f"{2 * RUNS} app runs, each writing {FILE_MB} MiB to a volume (~1 min per runtime)")
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("runtime", ["process", "bwrap"])
+@pytest.mark.parametrize("runtime", ["process", "bwrap", "gvisor"])
 def test_every_run_commits_its_volume_on_exit(fault_cluster: Callable[..., FaultCluster], runtime: str) -> None:
-    if runtime == "bwrap" and shutil.which("bwrap") is None:
-        pytest.skip("bwrap is not installed")
+    if shutil.which({"bwrap": "bwrap", "gvisor": "runsc"}.get(runtime, "sh")) is None:
+        pytest.skip(f"the {runtime} runtime is not installed")
     cluster = fault_cluster()
     cluster.start_server()
     cluster.start_worker(runtime=runtime)

@@ -80,12 +80,12 @@ def _descendants(pid: int) -> list[int]:
 
 @pytest.mark.slow(reason="two app runs around a worker killed mid-write (~40 s per runtime)")
 @pytest.mark.timeout(400)
-@pytest.mark.parametrize("runtime", ["process", "bwrap"])
+@pytest.mark.parametrize("runtime", ["process", "bwrap", "gvisor"])
 def test_a_partial_write_of_a_killed_container_is_never_committed(
     fault_cluster: Callable[..., FaultCluster], runtime: str
 ) -> None:
-    if runtime == "bwrap" and shutil.which("bwrap") is None:
-        pytest.skip("bwrap is not installed")
+    if shutil.which({"bwrap": "bwrap", "gvisor": "runsc"}.get(runtime, "sh")) is None:
+        pytest.skip(f"the {runtime} runtime is not installed")
     cluster = fault_cluster()
     cluster.overrides.update(
         NM_TEST_MOUNT=str(cluster.state_dir / "mnt" / "data"), NM_TEST_VOLUME=f"partial-{runtime}-{os.getpid()}"
