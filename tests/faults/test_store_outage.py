@@ -6,11 +6,19 @@ the client resent a call only when the server was unreachable, never when it was
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
+import grpc
+import grpc.aio
 import pytest
 
+from nano_modal.client import _Stub
+from nano_modal.exception import ConnectionError
+from nano_modal.proto import api_pb2, api_pb2_grpc
 from tests import pg
 from tests.faults.cluster import MAP_CLIENT, FaultCluster, finish_map, progress, wait_under_way
 
@@ -47,3 +55,46 @@ def test_a_map_rides_out_a_store_outage(fault_cluster: Callable[..., FaultCluste
         finish_map(cluster, client, N, ordered=True)
         assert cluster.server is not None and cluster.server.poll() is None, cluster.server_log()
         assert "nano-modal: waiting for the server" in cluster.client_log()
+
+
+class _Stalling(api_pb2_grpc.NanoModalServicer):
+    """A server that answers DictGet only at the third try, and DictUpdate never."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+
+    async def DictGet(self, request: api_pb2.DictGetRequest, context: Any) -> api_pb2.DictGetResponse:
+        self.calls["DictGet"] += 1
+        if self.calls["DictGet"] < 3:
+            await asyncio.sleep(3600)
+        return api_pb2.DictGetResponse(found=True)
+
+    async def DictUpdate(self, request: api_pb2.DictUpdateRequest, context: Any) -> api_pb2.DictUpdateResponse:
+        self.calls["DictUpdate"] += 1
+        await asyncio.sleep(3600)
+        return api_pb2.DictUpdateResponse()
+
+
+def test_a_timed_out_call_is_resent_only_if_idempotent() -> None:
+    """Against a server that does not answer in time: a get is resent until it is answered; an
+    update is not (it may have been done), and its error says so."""
+
+    async def scenario() -> tuple[Counter[str], bool, str]:
+        servicer = _Stalling()
+        server = grpc.aio.server()
+        api_pb2_grpc.add_NanoModalServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        try:
+            stub = _Stub([f"127.0.0.1:{port}"], "token")
+            got = await stub.DictGet(api_pb2.DictGetRequest(), timeout=0.5)
+            with pytest.raises(ConnectionError) as failed:
+                await stub.DictUpdate(api_pb2.DictUpdateRequest(), timeout=0.5)
+            return servicer.calls, got.found, str(failed.value)
+        finally:
+            await server.stop(0)
+
+    calls, found, error = asyncio.run(scenario())
+    assert found and calls["DictGet"] == 3
+    assert calls["DictUpdate"] == 1
+    assert "did not answer DictUpdate in time: it may or may not have been done" in error
