@@ -11,6 +11,7 @@ import signal
 
 from .. import config
 from ..client import Client
+from . import scratch
 from .agent import Agent
 from .runtime import DEFAULT_PIDS_LIMIT, RUNTIMES, Runtime, make_runtime
 
@@ -50,6 +51,7 @@ async def choose_runtime(name: str, pids_limit: int, preboot: int | None = None)
 async def run_worker(
     server_url: str, token: str, runtime: str, block_network: bool, pids_limit: int, preboot: int | None = None
 ) -> None:
+    await asyncio.to_thread(scratch.claim)  # first: everything below makes its temporary files there
     client = Client(server_url, token)
     await client.hello(wait=config.RECONNECT_TIMEOUT)  # a worker may start before its server
     agent = Agent(client, await choose_runtime(runtime, pids_limit, preboot), block_network=block_network)
