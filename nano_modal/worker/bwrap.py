@@ -27,6 +27,14 @@ from .base import ContainerConfig
 from .sandbox import RPC_DIR, Mount, SandboxingRuntime, ServerLink, host_view, own_view
 
 
+# The kernel's knobs, read-only over the container's fresh /proc. bwrap covers /proc/irq and
+# /proc/bus itself but skips /proc/sys (its access() check fails on the 0555 directory), and
+# container uid 0 passes the owner check of every sysctl: a root worker's container wrote
+# fs.lease-break-time on the host. Bound from the host's /proc: the same sysctl tree, whose
+# net/ part shows the reader's own network namespace. /sys is never mounted at all.
+KERNEL_KNOBS_READ_ONLY = ("--ro-bind", "/proc/sys", "/proc/sys", "--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger")
+
+
 def bwrap_binary() -> str | None:
     return shutil.which("bwrap")
 
@@ -49,7 +57,7 @@ class BwrapRuntime(SandboxingRuntime):
         args += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--seccomp", str(seccomp_fd)]
         if cfg.image is not None:  # the image's root first: the rest is mounted on top of it
             args += ["--bind", str(cfg.image.merged), "/"]
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+        args += ["--proc", "/proc", *KERNEL_KNOBS_READ_ONLY, "--dev", "/dev", "--tmpfs", "/tmp"]
         if cfg.image is not None:
             return [*args, *self._image_args(cfg, link, binds)]
         for item in view:

@@ -70,8 +70,11 @@ class GVisorRuntime(SandboxingRuntime):
         view, python = host_view()
         own = own_view(cfg, link)[0]
         env = self.container_env(cfg)  # the image's too: what a booted container is compared by (preboot.py)
+        # /proc and /sys read-only: gVisor's own, but every kernel knob stays unwritable, as under
+        # bwrap (runsc ignores the spec's readonlyPaths, so all of /proc: nothing needs to write it).
         mounts: list[dict[str, Any]] = [
-            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/proc", "type": "proc", "source": "proc", "options": ["ro", "nosuid", "nodev", "noexec"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["ro", "nosuid", "nodev", "noexec"]},
             {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
             {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]},
         ]
