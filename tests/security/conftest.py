@@ -17,7 +17,8 @@ import pytest
 
 from tests.conftest import Cluster
 from tests.helpers import run_script
-from tests.security import _hostile
+from tests.security import _hostile, _peer
+from tests.security._peer import Peer, peer_namespace
 from tests.worker._drive import require
 
 # Knobs whose host values are read before and after every session, whatever the attack reports.
@@ -67,11 +68,40 @@ class AttackSession:
     listener: LoopbackListener
     knobs_before: dict[str, str]
     knobs_after: dict[str, str]
+    peer: Peer
+    peer_reached: list[tuple[str, str]]  # (address dialed, from) at the peer, during this session's attacks
+    host_address_reached: list[tuple[str, int]]  # at the host's own veth address, likewise
+
+    def reached(self, address: str) -> list[tuple[str, str]]:
+        return [s for s in self.peer_reached if s[0] == address]
+
+
+# Addresses whose route the containers are asked about (never sent anything): cloud metadata,
+# private ranges, and a public-looking documentation address.
+ROUTE_QUERIES = ["169.254.169.254", "10.1.2.3", "172.16.0.1", "192.168.1.1", "100.64.0.1", "198.51.100.7"]
+
+
+def run_attacks(cluster: Cluster, directory: Path, calls: list[tuple[str, str, list[str]]]) -> dict[str, Any]:
+    """_hostile.DRIVER against `cluster`: name -> {function, blocked_function, sandbox} -> output."""
+    proc = run_script(directory, _hostile.DRIVER, sys.executable, json.dumps(calls), env=cluster.env(), timeout=900)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, f"driver failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    results: dict[str, Any] = json.loads(lines[-1][len("RESULT ") :])
+    return results
+
+
+@pytest.fixture(scope="session")
+def peer() -> Iterator[Peer]:
+    with peer_namespace() as made:
+        yield made
 
 
 @pytest.fixture(scope="session", params=["bwrap", "gvisor"])
 def attacks(
-    request: pytest.FixtureRequest, isolated_cluster: Callable[..., Cluster], tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    isolated_cluster: Callable[..., Cluster],
+    tmp_path_factory: pytest.TempPathFactory,
+    peer: Peer,
 ) -> Iterator[AttackSession]:
     runtime: str = request.param
     require(runtime)
@@ -82,17 +112,20 @@ def attacks(
     calls = [
         ("kernel_knobs", _hostile.WRITE_BACK_KERNEL_KNOBS, []),
         ("host_loopback", _hostile.DIAL, ["127.0.0.1", str(listener.port)]),
+        ("public_peer", _hostile.DIAL, [_peer.PUBLIC_PEER, str(_peer.PORT)]),
+        ("private_peer", _hostile.DIAL, [_peer.PRIVATE_PEER, str(_peer.PORT)]),
+        ("host_address", _hostile.DIAL, [_peer.PUBLIC_HOST, str(_peer.PORT)]),
+        ("routes", _hostile.ROUTES, ROUTE_QUERIES),
     ]
-    directory = tmp_path_factory.mktemp(f"security-{runtime}")
-    proc = run_script(directory, _hostile.DRIVER, sys.executable, json.dumps(calls), env=cluster.env(), timeout=900)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    assert lines, f"driver failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    results = json.loads(lines[-1][len("RESULT ") :])
-    written = {path for outcome in results["kernel_knobs"].values() if isinstance(outcome, dict) for path in outcome["written"]}
+    seen, host_seen = len(peer.seen), len(peer.host_seen)  # the peer is the session's: count from here
+    results = run_attacks(cluster, tmp_path_factory.mktemp(f"security-{runtime}"), calls)
+    reached, reached_host = peer.seen[seen:], peer.host_seen[host_seen:]
+    outcomes = [o for o in results["kernel_knobs"].values() if isinstance(o, dict)]
+    written = {path for outcome in outcomes for path in outcome["written"]}
     watched = sorted(set(WATCHED_KNOBS) | {p for p in written if p.startswith("/proc/sys/")})
     after = read_knobs(watched)
     before.update({p: v for p, v in read_knobs(watched).items() if p not in before})  # (written back: same value)
     try:
-        yield AttackSession(runtime, results, listener, before, after)
+        yield AttackSession(runtime, results, listener, before, after, peer, reached, reached_host)
     finally:
         listener.sock.close()
