@@ -178,6 +178,8 @@ def write_docker_archive(image: Image, path: Path, repo_tag: str = "test/img:lat
     return path
 
 
+
+
 @dataclass
 class Registry:
     """A running `docker-registry` on loopback; `push()` uploads with plain registry API calls."""
