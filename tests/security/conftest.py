@@ -116,6 +116,7 @@ def attacks(
         ("private_peer", _hostile.DIAL, [_peer.PRIVATE_PEER, str(_peer.PORT)]),
         ("host_address", _hostile.DIAL, [_peer.PUBLIC_HOST, str(_peer.PORT)]),
         ("routes", _hostile.ROUTES, ROUTE_QUERIES),
+        ("io_uring", _hostile.IO_URING, []),
     ]
     seen, host_seen = len(peer.seen), len(peer.host_seen)  # the peer is the session's: count from here
     results = run_attacks(cluster, tmp_path_factory.mktemp(f"security-{runtime}"), calls)
