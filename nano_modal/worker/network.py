@@ -63,6 +63,8 @@ SLIRP_DNS = "10.0.2.3"
 SLIRP_MTU = 65520  # slirp4netns's recommended MTU: several times the throughput of 1500
 INTERFACE = "tap0"
 READY_TIMEOUT = 10.0  # seconds slirp4netns has to come up before the container goes without
+LOOPBACK_TIMEOUT = 2.0  # seconds bwrap has to bring its loopback up (then we go ahead anyway)
+LOOPBACK_POLL = 0.001
 
 
 def slirp_binary() -> str | None:
@@ -130,6 +132,20 @@ class NetworkPolicy:
         return [f"route replace {net} via {SLIRP_GATEWAY} dev {INTERFACE}" for net in self.allowed]
 
 
+async def _loopback_up(pid: int) -> None:
+    """Wait until bwrap has brought up the namespace's loopback (::1 appears once it is up).
+    bwrap reports the pid before it configures the loopback over netlink, and its request
+    fails ("loopback: Failed RTM_NEWADDR") when ours reach the same namespace at that moment."""
+    deadline = asyncio.get_running_loop().time() + LOOPBACK_TIMEOUT
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            if " lo\n" in Path(f"/proc/{pid}/net/if_inet6").read_text():
+                return
+        except FileNotFoundError:  # no IPv6 in this kernel: nothing to wait on; or the container is gone
+            return
+        await asyncio.sleep(LOOPBACK_POLL)
+
+
 async def _ip_batch(pid: int, lines: list[str]) -> None:
     if not lines:
         return
@@ -184,6 +200,7 @@ class OutboundNat:
         slirp = slirp_binary()
         if slirp is None:
             raise RuntimeError("slirp4netns is not installed (apt-get install slirp4netns)")
+        await _loopback_up(pid)
         await _ip_batch(pid, self.policy.routes())  # first: never a route to a denied address
         ready_r, ready_w = os.pipe()
         exit_r, self._exit_w = os.pipe()

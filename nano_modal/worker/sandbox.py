@@ -220,7 +220,8 @@ class SandboxingRuntime(Runtime):
             try:
                 await nat.start(pid)
             except (OSError, RuntimeError, TimeoutError) as exc:
-                log.warning("container %s has no outbound network: %s", cfg.container_id, exc)
+                if os.path.exists(f"/proc/{pid}"):  # (not when the container is already gone)
+                    log.warning("container %s has no outbound network: %s", cfg.container_id, exc)
 
         self._nats[cfg.container_id] = (nat, asyncio.create_task(start()))
 
