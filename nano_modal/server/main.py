@@ -23,6 +23,7 @@ from .control import ControlPlane
 from .dashboard import Dashboard
 from .fast_lane import FastLaneServer
 from .gateway import Gateway
+from .http_limits import BoundedH11Protocol
 from .object_service import ObjectPlane
 from .scheduler import Scheduler
 from .service import Service
@@ -103,7 +104,9 @@ async def serve(
     await forwarder.serve_locally(service, address)
     if fast_lane is not None:
         fast_lane.service = service
-    gateway = Gateway(control, service.deployments, blobs, extra_routes=Dashboard(control, token).routes)
+    gateway = Gateway(
+        control, service.deployments, blobs, extra_routes=Dashboard(control, token).routes, admin_token=token
+    )
     web_app.app = gateway.app
     service.web_base_url = forwarder.own_web_url
     lease_watch = asyncio.create_task(lease.watch(_exit_lease_lost))
@@ -147,7 +150,8 @@ async def start_gateway(app: SwitchableApp, host: str, port: int) -> tuple[uvico
     # delayed ACKs hold each response back ~40 ms. Accepted connections inherit the option.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
-    web = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    # BoundedH11Protocol: a deadline on each request head (http_limits.py).
+    web = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", http=BoundedH11Protocol))
     web.config.setup_event_loop = lambda: None  # type: ignore[method-assign]  # share the server's loop
     task = asyncio.create_task(web.serve(sockets=[sock]))
     _background.add(task)
