@@ -22,6 +22,7 @@ from ..proto import api_pb2
 from ..serialization import serialize
 from .group_commit import GroupCommit
 from .images import build_secrets
+from .log_limits import LogLimits
 from .state import App, Call, Container, ContainerState, FunctionRuntime, QueuedInput, Signal, Worker
 from .store import AppRow, CallRow, FunctionRow, InputRow, LogRow, OutputRow, Store
 from .web_channels import WebChannels
@@ -96,6 +97,7 @@ class ControlPlane:
         self.workers: dict[str, Worker] = {}
         self.scale_needed = Signal()  # wakes the scheduler: inputs that no parked container will take
         self.bound: dict[str, str] = {}  # bind key of a class instance -> its function id
+        self.log_limits = LogLimits()  # how much each container and app may log
         # Extra environment for a new container of a function (object_service.py adds secrets and volumes).
         self.container_env_hooks: list[Callable[[FunctionRuntime], dict[str, str]]] = []
         # Told of every container's end (sandboxes.py turns a sandbox's into its returncode).
@@ -803,9 +805,12 @@ class ControlPlane:
             if app is None:
                 continue
             line.function_name = self._function(container.function_id).name
-            rows.append(LogRow(app.app_id, line.timestamp, line.function_name, line.container_id, line.fd, line.data))
-            for queue in app.log_subscribers:
-                queue.put_nowait(line)
+            for kept in self.log_limits.admit(app.app_id, line):  # byte budgets: log_limits.py
+                rows.append(
+                    LogRow(app.app_id, kept.timestamp, kept.function_name, kept.container_id, kept.fd, kept.data)
+                )
+                for queue in app.log_subscribers:
+                    queue.put_nowait(kept)
         self.store.add_logs(rows)
 
     def system_log(self, fn: FunctionRuntime, text: str) -> None:

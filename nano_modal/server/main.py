@@ -24,6 +24,7 @@ from .dashboard import Dashboard
 from .fast_lane import FastLaneServer
 from .gateway import Gateway
 from .http_limits import BoundedH11Protocol
+from .log_limits import LOG_RETENTION
 from .object_service import ObjectPlane
 from .scheduler import Scheduler
 from .service import Service
@@ -194,6 +195,7 @@ async def _forget_old_calls(store: SqlStore) -> None:
     while True:
         await asyncio.sleep(600)
         store.delete_calls_before(time.time() - config.OUTPUT_RETENTION)
+        store.delete_logs_before(time.time() - LOG_RETENTION)  # never called before: logs grew forever
 
 
 def build_parser() -> argparse.ArgumentParser:

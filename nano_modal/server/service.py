@@ -15,7 +15,7 @@ import grpc.aio
 from .. import config
 from ..proto import api_pb2, api_pb2_grpc
 from ..version import __version__
-from .blobs import BlobStore
+from .blobs import BlobStore, BlobTooLarge
 from .control import ControlPlane, Invalid, NotFound
 from .deployments import Deployments
 from .gateway import hash_secret
@@ -317,26 +317,32 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
     ) -> api_pb2.BlobPutResponse:
         await self._any(context, allow_restricted=True)
         blob_id = ""
-        chunks: list[bytes] = []
-        async for chunk in request_iterator:
-            blob_id = blob_id or chunk.blob_id
-            chunks.append(chunk.data)
+        writer = self.blobs.writer()  # to disk as it comes: an upload is never held in memory
         try:
-            self.blobs.put(blob_id, chunks)
+            async for chunk in request_iterator:
+                blob_id = blob_id or chunk.blob_id
+                writer.write(chunk.data)
+            writer.finish(blob_id)
+        except BlobTooLarge as exc:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except BaseException:
+            writer.abort()
+            raise
         return api_pb2.BlobPutResponse(blob_id=blob_id)
 
     async def BlobGet(self, request: api_pb2.BlobGetRequest, context: Context) -> AsyncIterator[api_pb2.BlobChunk]:
         await self._any(context, allow_restricted=True)
         try:
-            data = self.blobs.read(request.blob_id)
+            chunks = self.blobs.chunks(request.blob_id)
+            first = next(chunks)
         except (ValueError, FileNotFoundError):
             await context.abort(grpc.StatusCode.NOT_FOUND, f"blob {request.blob_id} not found")
             return
-        step = config.BLOB_CHUNK_SIZE
-        for start in range(0, max(len(data), 1), step):
-            yield api_pb2.BlobChunk(blob_id=request.blob_id, data=data[start : start + step])
+        yield api_pb2.BlobChunk(blob_id=request.blob_id, data=first)
+        for data in chunks:  # read as sent: a large blob is never held in memory
+            yield api_pb2.BlobChunk(blob_id=request.blob_id, data=data)
 
     # --- workers ---------------------------------------------------------------------
 
