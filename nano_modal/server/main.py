@@ -43,8 +43,7 @@ def admin_token(state_dir: Path) -> tuple[str, bool]:
     if path.exists():
         return path.read_text().strip(), False
     token = secrets.token_urlsafe(32)
-    path.write_text(token + "\n")
-    path.chmod(0o600)
+    config.write_private(path, token + "\n")
     return token, True
 
 
@@ -61,7 +60,10 @@ async def serve(
     advertise: str = "",
     queue_url: str | None = None,
 ) -> None:
-    state_dir.mkdir(parents=True, exist_ok=True)
+    # Everything the server writes (the state database, its token, blobs) is its own alone,
+    # from creation: SQLite creates its -wal and -shm files with the database's mode.
+    os.umask(0o077)
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     token, is_new = admin_token(state_dir)
     store_url = store_url or f"sqlite:///{state_dir / 'state.db'}"
     # One gRPC server and one fast lane for the life of the process: they forward every call
@@ -120,10 +122,16 @@ async def serve(
         print(f"nano-modal server listening on {host}:{bound} (state in {state_dir})", file=sys.stderr)
         if requeued:
             print(f"recovered {requeued} unfinished inputs", file=sys.stderr)
-        if is_new:
+        if is_new and sys.stderr.isatty():
             print(
                 f"\nA new admin token was generated. It is shown only this once:\n\n    {token}\n\n"
                 f"Clients: nano-modal token set --server {host}:{bound} --token <token>\n",
+                file=sys.stderr,
+            )
+        elif is_new:  # stderr is a log file or a journal: the token stays out of it
+            print(
+                f"A new admin token was generated; it is in {state_dir / 'admin_token'} (readable by"
+                " this user only). It is not printed here: this output is not a terminal.",
                 file=sys.stderr,
             )
     stop = asyncio.Event()
