@@ -11,7 +11,7 @@ come back as generator items, and the client's messages go to the container thro
 `control.web_channels`.
 
 What a container sends is unpickled here, in the server, so only plain data is accepted
-(`_unpickle_plain`): a container must not be able to run code in the server.
+(`serialization.loads_plain`): a container must not be able to run code in the server.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import io
 import logging
 import os
 import pickle
@@ -36,7 +35,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import config
 from ..proto import api_pb2
-from ..serialization import serialize
+from ..serialization import loads_plain, serialize
 from .blobs import BlobStore
 from .control import ControlPlane, Invalid, NotFound, _bind_key, bound_definition
 from .deployments import Deployments
@@ -333,7 +332,7 @@ class Gateway:
                 if row.status == api_pb2.OUTPUT_STATUS_GENERATOR_ITEM:
                     data = self.blobs.read(row.data_blob) if row.data_blob else row.data
                     try:
-                        part = _unpickle_plain(data)
+                        part = loads_plain(data)  # nothing the container names is imported or called
                     except pickle.UnpicklingError as exc:
                         log.warning("web endpoint call %s sent a non-plain value: %s", call_id, exc)
                         raise _CallFailed(502, "Bad Gateway: the endpoint sent non-plain data") from None
@@ -359,18 +358,6 @@ class Gateway:
         finally:
             if not finished:
                 self.control.cancel_call(call_id)  # the HTTP client went away
-
-
-class _PlainUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) == ("builtins", "bytearray"):
-            return bytearray
-        raise pickle.UnpicklingError(f"a web endpoint may send only plain data, not {module}.{name}")
-
-
-def _unpickle_plain(data: bytes) -> Any:
-    """Unpickle what a container sent without importing or calling anything it names."""
-    return _PlainUnpickler(io.BytesIO(data)).load()
 
 
 class _TooManyInstances(Exception):
