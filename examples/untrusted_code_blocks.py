@@ -37,11 +37,13 @@ class BlockExecutor:
 
 MULTIPLY = "def run(a, b):\n    return a * b\n"
 SNOOP = "def run():\n    import nano_modal\n    return nano_modal.Dict.from_name('secrets-of-others').len()\n"
-# An exception whose unpickling would run a command on the caller's machine.
+# An exception whose unpickling runs code: here, a print on the caller's machine (outside a
+# container; the container itself unpickles it once too, which is its own business).
 HOSTILE = (
+    "CALLER_ONLY = \"import os\\nif os.environ.get('NANO_MODAL_IS_REMOTE') != '1': print('caller pwned')\"\n"
     "class Boom(Exception):\n"
     "    def __reduce__(self):\n"
-    "        return (print, ('this line would be printed by the caller if it unpickled the exception',))\n"
+    "        return (exec, (CALLER_ONLY,))\n"
     "def run():\n    raise Boom('caught')\n"
 )
 

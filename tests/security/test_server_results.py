@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-import nano_modal
 from nano_modal.exception import DeserializationError, RemoteError
 from tests.apps import server_untrusted_app as untrusted
 from tests.conftest import Cluster
