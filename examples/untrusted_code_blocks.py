@@ -2,6 +2,12 @@
 plan does: one container pool per workspace (a class parameter), no network, no access to
 the platform's API (`restrict_modal_access=True`), a timeout per block, JSON in and out.
 
+Because the blocks' code is not trusted, neither is what comes back: results of a function
+with `restrict_modal_access=True` are decoded as plain data only (no class or function named
+in them is imported or called here), and an exception a block raises arrives as
+`nano_modal.exception.RemoteError` with its type name, message and traceback as text. Without
+that option, results are unpickled as they come: the default path trusts the container.
+
     nano-modal run examples/untrusted_code_blocks.py
 """
 
@@ -31,6 +37,15 @@ class BlockExecutor:
 
 MULTIPLY = "def run(a, b):\n    return a * b\n"
 SNOOP = "def run():\n    import nano_modal\n    return nano_modal.Dict.from_name('secrets-of-others').len()\n"
+# An exception whose unpickling runs code: here, a print on the caller's machine (outside a
+# container; the container itself unpickles it once too, which is its own business).
+HOSTILE = (
+    "CALLER_ONLY = \"import os\\nif os.environ.get('NANO_MODAL_IS_REMOTE') != '1': print('caller pwned')\"\n"
+    "class Boom(Exception):\n"
+    "    def __reduce__(self):\n"
+    "        return (exec, (CALLER_ONLY,))\n"
+    "def run():\n    raise Boom('caught')\n"
+)
 
 
 @app.local_entrypoint()
@@ -40,5 +55,9 @@ def main() -> None:
     print(BlockExecutor(workspace_id="globex").run_block.remote(MULTIPLY, json.dumps({"a": 2, "b": 3})))
     try:
         acme.run_block.remote(SNOOP, "{}")
-    except modal.exception.AuthError as exc:
-        print("refused:", exc)
+    except modal.exception.RemoteError as exc:  # the block's AuthError, as text
+        print("refused:", exc.message)
+    try:
+        acme.run_block.remote(HOSTILE, "{}")
+    except modal.exception.RemoteError as exc:
+        print(f"the block raised {exc.type_name}: {exc.message} (not unpickled here)")

@@ -9,13 +9,19 @@ only has the server's Unix socket) keeps using gRPC for everything.
 
 Frames, both ways: a header `>IIB` (length of the body, call id, kind), then the body.
 
-    client -> server  AUTH  body = token                   (first frame; once per connection)
+    client -> server  AUTH  body = token                   (first frame; once per connection;
+                                                            at most MAX_AUTH_FRAME bytes)
                       CALL  body = len(method):u8, method, request bytes
                       CANCEL                               (the caller gave up on call id)
     server -> client  OK    body = response bytes
                       ERROR body = grpc status code:u8, details (utf-8)
 
 Calls on one connection run concurrently on the server and are answered in any order.
+
+Nothing large is read from a peer that has not shown a valid token: the AUTH frame must come
+first, small, within AUTH_TIMEOUT; a connection with a bad token gets UNAUTHENTICATED for its
+first call and is closed. An authenticated connection with no call running that sends nothing
+for IDLE_TIMEOUT is closed; clients reconnect before reusing a connection idle for half that.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import os
 import socket
 import struct
 import threading
+import time
 from typing import Any
 
 import grpc
@@ -41,6 +48,17 @@ HEADER = struct.Struct(">IIB")
 AUTH, CALL, CANCEL = 0, 1, 2  # client -> server kinds
 OK, ERROR = 0, 1  # server -> client kinds
 MAX_FRAME = config.GRPC_MAX_MESSAGE  # the same bound as gRPC messages
+# Tokens are ~50 bytes: this bounds what the server buffers for a peer it does not know yet.
+MAX_AUTH_FRAME = 4096
+ENV_AUTH_TIMEOUT = "NANO_MODAL_FAST_LANE_AUTH_TIMEOUT"
+ENV_IDLE_TIMEOUT = "NANO_MODAL_FAST_LANE_IDLE_TIMEOUT"
+# Seconds a new connection has to send its AUTH frame.
+AUTH_TIMEOUT = float(os.environ.get(ENV_AUTH_TIMEOUT) or 10.0)
+# Seconds an authenticated connection with no call running may stay silent: idle sockets of
+# clients long gone must not pile up. Clients drop and reopen a connection idle for half this,
+# so the server never closes one under a call being sent.
+IDLE_TIMEOUT = float(os.environ.get(ENV_IDLE_TIMEOUT) or 300.0)
+CLIENT_REUSE_LIMIT = IDLE_TIMEOUT / 2
 _SERVICE = api_pb2.DESCRIPTOR.services_by_name["NanoModal"]
 # The service's unary-unary methods: the ones the fast lane carries, with their response types.
 UNARY_METHODS: dict[str, tuple[type[Any], type[Any]]] = {
@@ -97,6 +115,7 @@ class FastLane:
         self._pending: dict[int, asyncio.Future[bytes]] = {}
         self._ids = itertools.count(1)
         self._connecting = asyncio.Lock()
+        self._last_used = 0.0  # loop time of the last frame sent or received
 
     async def call(self, method: str, request: Any, timeout: float | None) -> Any:
         response_type = UNARY_METHODS[method][1]
@@ -110,6 +129,7 @@ class FastLane:
         self._pending[call_id] = future
         try:
             writer.write(frame(call_id, CALL, call_body(method, request)))
+            self._last_used = asyncio.get_running_loop().time()
             # Not wait_for: on Python 3.11 it can swallow a cancellation that arrives as the
             # answer does (a worker asked to stop then kept polling).
             async with asyncio.timeout(timeout):
@@ -128,6 +148,10 @@ class FastLane:
 
     async def _connected(self) -> asyncio.StreamWriter:
         async with self._connecting:
+            now = asyncio.get_running_loop().time()
+            stale = not self._pending and now - self._last_used > CLIENT_REUSE_LIMIT
+            if self._writer is not None and stale:
+                self._writer.close()  # the server may be closing it as idle right now: a fresh one
             if self._writer is None or self._writer.is_closing():
                 try:
                     reader, writer = await asyncio.open_connection(*self._address)
@@ -135,14 +159,15 @@ class FastLane:
                     raise rpc_error(grpc.StatusCode.UNAVAILABLE, f"fast lane: {exc}") from None
                 writer.write(frame(0, AUTH, self._token.encode()))
                 self._writer = writer
-                self._reader_task = asyncio.create_task(self._read(reader))
+                self._reader_task = asyncio.create_task(self._read(reader, writer))
             return self._writer
 
-    async def _read(self, reader: asyncio.StreamReader) -> None:
+    async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
                 length, call_id, kind = HEADER.unpack(await reader.readexactly(HEADER.size))
                 body = await reader.readexactly(length)
+                self._last_used = asyncio.get_running_loop().time()
                 future = self._pending.get(call_id)
                 if future is None or future.done():
                     continue
@@ -154,11 +179,11 @@ class FastLane:
             pass
         finally:
             lost = rpc_error(grpc.StatusCode.UNAVAILABLE, "fast lane: connection to the server lost")
-            for future in self._pending.values():
-                if not future.done():
-                    future.set_exception(lost)
-            if self._writer is not None:
-                self._writer.close()
+            if writer is self._writer:  # not a connection already replaced by a fresh one
+                for future in self._pending.values():
+                    if not future.done():
+                        future.set_exception(lost)
+            writer.close()
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -175,7 +200,7 @@ class BlockingFastLane:
     def __init__(self, host: str, port: int, token: str) -> None:
         self._address = (host, port)
         self._token = token
-        self._local = threading.local()
+        self._local = threading.local()  # this thread's socket, and when it was last used
 
     def call(self, method: str, request: Any, timeout: float | None) -> Any:
         response_type = UNARY_METHODS[method][1]
@@ -185,6 +210,7 @@ class BlockingFastLane:
             sock.sendall(frame(1, CALL, call_body(method, request.SerializeToString())))
             length, _, kind = HEADER.unpack(self._read(sock, HEADER.size))
             body = self._read(sock, length)
+            self._local.last_used = time.monotonic()
         except TimeoutError:
             self._drop()  # the server cancels the call when the connection closes
             raise rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
@@ -197,6 +223,9 @@ class BlockingFastLane:
 
     def _socket(self) -> socket.socket:
         sock: socket.socket | None = getattr(self._local, "sock", None)
+        if sock is not None and time.monotonic() - getattr(self._local, "last_used", 0.0) > CLIENT_REUSE_LIMIT:
+            self._drop()  # the server may be closing it as idle right now: a fresh one
+            sock = None
         if sock is None:
             try:
                 sock = socket.create_connection(self._address, timeout=config.CONNECT_TIMEOUT)

@@ -325,6 +325,7 @@ class Obj:
                 raise NotFoundError(f"class {cls.name} has no method {name!r} (its methods: {known})")
             handle.object_id = function_id
             handle.is_generator = match[0].is_generator
+            handle.plain_results = definition.restrict_modal_access  # as deployed, not as declared here
 
         handle._resolver = resolve
         if cls.raw_f is not None:

@@ -191,9 +191,17 @@ def client_config() -> ClientConfig:
 
 def write_client_config(server_url: str, token: str) -> Path:
     path = config_file()
-    path.write_text(f'server_url = "{server_url}"\ntoken = "{token}"\n')
-    path.chmod(0o600)
+    write_private(path, f'server_url = "{server_url}"\ntoken = "{token}"\n')
     return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner may read, from its creation on (a chmod after writing
+    leaves a moment in which the secret is readable to all), tightening an existing one."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(fd, 0o600)
+        f.write(text)
 
 
 def is_remote() -> bool:

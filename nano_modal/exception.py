@@ -46,7 +46,12 @@ class SandboxTimeoutError(Error):
 
 
 class RemoteError(Error):
-    """The function raised an exception that cannot be recreated on this side."""
+    """The function raised an exception that cannot be, or is not to be, recreated on this
+    side (serialization.plain_exception): its remote type name, message and traceback as text."""
+
+    type_name: str = ""
+    message: str = ""
+    remote_traceback: str = ""
 
 
 class TimeoutError(Error, builtins.TimeoutError):

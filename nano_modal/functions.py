@@ -33,18 +33,22 @@ from .exception import (
     TimeoutError,
 )
 from .proto import api_pb2
-from .serialization import deserialize, rebuild_exception, serialize_args
+from .serialization import deserialize, deserialize_plain, plain_exception, rebuild_exception, serialize_args
 
 if TYPE_CHECKING:
     from .app import App
 
 
-def decode_output(output: api_pb2.FunctionOutput, data: bytes, function_name: str) -> Any:
-    """The value an output stands for, or the exception it carries (returned, not raised)."""
+def decode_output(output: api_pb2.FunctionOutput, data: bytes, function_name: str, plain: bool = False) -> Any:
+    """The value an output stands for, or the exception it carries (returned, not raised).
+    `plain`: the function's code is not trusted, so its output is decoded as plain data only."""
     status = output.status
     if status in (api_pb2.OUTPUT_STATUS_SUCCESS, api_pb2.OUTPUT_STATUS_GENERATOR_ITEM):
-        return deserialize(data, f"result of {function_name}()")
+        what = f"result of {function_name}()"
+        return deserialize_plain(data, what) if plain else deserialize(data, what)
     if status in (api_pb2.OUTPUT_STATUS_FAILURE, api_pb2.OUTPUT_STATUS_INIT_FAILURE):
+        if plain:
+            return plain_exception(output.exception_repr, output.traceback)
         return rebuild_exception(data, output.exception_repr, output.traceback)
     if status == api_pb2.OUTPUT_STATUS_TIMEOUT:
         return FunctionTimeoutError(output.exception_repr)
@@ -58,15 +62,16 @@ def decode_output(output: api_pb2.FunctionOutput, data: bytes, function_name: st
 class _OutputStream:
     """Reads a call's outputs in cursor order, decoding payloads."""
 
-    def __init__(self, client: Client, call_id: str, function_name: str, cursor: int = 0) -> None:
+    def __init__(self, client: Client, call_id: str, function_name: str, cursor: int = 0, plain: bool = False) -> None:
         self.client = client
         self.call_id = call_id
         self.function_name = function_name
         self.cursor = cursor
+        self.plain = plain  # decode as plain data only (untrusted code: serialization.py)
 
     async def decode(self, output: api_pb2.FunctionOutput) -> Any:
         data = await self.client.read_payload(output.data) if output.data.blob_id or output.data.data else b""
-        return decode_output(output, data, self.function_name)
+        return decode_output(output, data, self.function_name, self.plain)
 
     async def batches(self, timeout: float | None = None) -> AsyncIterator[list[api_pb2.FunctionOutput]]:
         """Yield batches of outputs until the call is done; TimeoutError after `timeout` seconds of none."""
@@ -112,6 +117,8 @@ class Function:
         self._resolver: Callable[[], Awaitable[None]] | None = None
         self._method_name = ""  # set on the methods of a class instance
         self._web_app_ref = ""  # app id (ephemeral) or name (deployed) in this function's web URL
+        # Code under restrict_modal_access is not trusted: its results come back as plain data.
+        self.plain_results = options.restrict_modal_access
         self.__doc__ = raw_f.__doc__
         self.__name__ = getattr(raw_f, "__name__", name)
         self.__qualname__ = getattr(raw_f, "__qualname__", name)
@@ -172,6 +179,7 @@ class Function:
                 raise InvalidError(f"{app_name}.{name} is a class: use nano_modal.Cls.from_name")
             fn.object_id = found.function_id
             fn.is_generator = found.definition.is_generator
+            fn.plain_results = found.definition.restrict_modal_access
             fn._web_app_ref = app_name
 
         fn._resolver = resolve
@@ -231,7 +239,7 @@ class Function:
         response = await self._call_one(
             client, function_id, api_pb2.CALL_KIND_REMOTE, args, kwargs, wait=config.REMOTE_FAST_PATH_WAIT
         )
-        stream = _OutputStream(client, response.call_id, self.name, response.next_cursor)
+        stream = _OutputStream(client, response.call_id, self.name, response.next_cursor, self.plain_results)
         outputs = list(response.outputs)
         try:
             while not any(_is_final(o) for o in outputs):
@@ -246,7 +254,7 @@ class Function:
         """Run a generator function remotely, yielding its values as they are produced."""
         client, function_id = await self._hydrated(generator=True)
         response = await self._call_one(client, function_id, api_pb2.CALL_KIND_GENERATOR, args, kwargs)
-        stream = _OutputStream(client, response.call_id, self.name)
+        stream = _OutputStream(client, response.call_id, self.name, plain=self.plain_results)
         finished = False
         try:
             async for batch in stream.batches():
@@ -267,7 +275,7 @@ class Function:
         """Start the function remotely and return a FunctionCall handle at once."""
         client, function_id = await self._hydrated()
         response = await self._call_one(client, function_id, api_pb2.CALL_KIND_SPAWN, args, kwargs)
-        return FunctionCall(response.call_id, self.name, self.is_generator)
+        return FunctionCall(response.call_id, self.name, self.is_generator, plain=self.plain_results)
 
     # ------------------------------------------------------------------ maps
 
@@ -335,7 +343,7 @@ class Function:
         await client.stub.FunctionPutInputs(
             api_pb2.FunctionPutInputsRequest(call_id=response.call_id, inputs=batch, inputs_complete=True)
         )
-        return FunctionCall(response.call_id, self.name, False, is_map=True)
+        return FunctionCall(response.call_id, self.name, False, is_map=True, plain=self.plain_results)
 
     async def _map(
         self, calls: Iterator[tuple[tuple[Any, ...], dict[str, Any]]], order_outputs: bool, return_exceptions: bool
@@ -347,7 +355,7 @@ class Function:
         call_id = response.call_id
         window = _Window(config.MAP_MAX_INFLIGHT)
         feeder = asyncio.create_task(self._feed(client, call_id, calls, window))
-        stream = _OutputStream(client, call_id, self.name)
+        stream = _OutputStream(client, call_id, self.name, plain=self.plain_results)
         buffered: dict[int, Any] = {}
         next_idx = 0
         finished = False
@@ -456,10 +464,20 @@ async def _cancel_quietly(client: Client, call_id: str) -> None:
 class FunctionCall:
     """A handle on a spawned call: wait for it with `.get()`, stop it with `.cancel()`."""
 
-    def __init__(self, call_id: str, function_name: str = "", is_generator: bool = False, is_map: bool = False) -> None:
+    def __init__(
+        self,
+        call_id: str,
+        function_name: str = "",
+        is_generator: bool = False,
+        is_map: bool = False,
+        plain: bool = False,
+    ) -> None:
         self.object_id = call_id
         self._function_name = function_name or "function"
         self._is_map = is_map
+        # Spawned from a restrict_modal_access function: plain data only. A handle from_id does
+        # not know its function: it trusts the result as the default path does (docs/SECURITY.md).
+        self._plain = plain
 
     def __repr__(self) -> str:
         return f"<nano_modal.FunctionCall {self.object_id}>"
@@ -479,7 +497,7 @@ class FunctionCall:
         """Wait for the result (up to `timeout` seconds; TimeoutError after that) and return it."""
         client = await Client.get()
         await self._describe(client)
-        stream = _OutputStream(client, self.object_id, self._function_name)
+        stream = _OutputStream(client, self.object_id, self._function_name, plain=self._plain)
         results: dict[int, Any] = {}
         async for batch in stream.batches(timeout=timeout):
             for output in batch:

@@ -1,7 +1,16 @@
-"""How values cross the wire: cloudpickle, with errors that name the value at fault."""
+"""How values cross the wire: cloudpickle, with errors that name the value at fault.
+
+The default path trusts the sender: unpickling can import and call anything the pickle
+names, so a result or exception from a container runs code on the caller if the container's
+code wants it to. Results of functions with `restrict_modal_access=True` (code the caller
+does not trust) are decoded as plain data instead (`deserialize_plain`, `plain_exception`):
+nothing is imported or called, and exceptions arrive as `RemoteError` carrying the remote
+type name, message and traceback as text.
+"""
 
 from __future__ import annotations
 
+import builtins
 import io
 import pickle
 import traceback
@@ -22,6 +31,43 @@ def deserialize(data: bytes, what: str = "value") -> Any:
         return pickle.loads(data)
     except Exception as exc:
         raise DeserializationError(f"could not unpickle the {what}: {type(exc).__name__}: {exc}") from exc
+
+
+# Builtin types a pickle may name and still be plain data (calling them runs no user code).
+_PLAIN_GLOBALS = frozenset(("builtins", name) for name in ("bytearray", "complex", "set", "frozenset"))
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _PLAIN_GLOBALS:
+            return getattr(builtins, name)
+        raise pickle.UnpicklingError(
+            f"only plain data (None, bool, int, float, str, bytes, list, tuple, dict, set) is accepted,"
+            f" not {module}.{name}"
+        )
+
+
+def loads_plain(data: bytes) -> Any:
+    """Unpickle without importing or calling anything the data names (pickle.UnpicklingError
+    if it names anything but a few builtin data types)."""
+    return _PlainUnpickler(io.BytesIO(data)).load()
+
+
+def deserialize_plain(data: bytes, what: str = "value") -> Any:
+    try:
+        return loads_plain(data)
+    except Exception as exc:
+        raise DeserializationError(f"could not decode the {what} as plain data: {exc}") from None
+
+
+def plain_exception(text: str, tb: str) -> RemoteError:
+    """An exception from untrusted code, as text only: its pickle (if any) is never read."""
+    type_name, _, message = text.partition(": ")
+    exc = RemoteError(text)
+    exc.type_name, exc.message, exc.remote_traceback = type_name, message, tb
+    if tb:
+        exc.add_note("\nRemote traceback (most recent call last):\n" + _strip_header(tb))
+    return exc
 
 
 def serialize_args(function_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:

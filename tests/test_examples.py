@@ -103,6 +103,8 @@ def test_untrusted_code_blocks(tmp_path: Path) -> None:
     assert '{"workspace": "acme", "result": 42, "runs_here": 1}' in out
     assert '{"workspace": "globex", "result": 6, "runs_here": 1}' in out  # its own container pool
     assert "refused: BlockExecutor runs with restrict_modal_access=True" in out
+    assert "the block raised Boom: caught (not unpickled here)" in out
+    assert "caller pwned" not in out
 
 
 def test_web_endpoints(tmp_path: Path) -> None:

@@ -28,9 +28,12 @@ class AppLogs(ControlBase):
             if app is None:
                 continue
             line.function_name = self._function(container.function_id).name
-            rows.append(LogRow(app.app_id, line.timestamp, line.function_name, line.container_id, line.fd, line.data))
-            for queue in app.log_subscribers:
-                queue.put_nowait(line)
+            for kept in self.log_limits.admit(app.app_id, line):  # byte budgets: log_limits.py
+                rows.append(
+                    LogRow(app.app_id, kept.timestamp, kept.function_name, kept.container_id, kept.fd, kept.data)
+                )
+                for queue in app.log_subscribers:
+                    queue.put_nowait(kept)
         self._store_logs(rows)
 
     def _store_logs(self, rows: list[LogRow]) -> None:

@@ -1,4 +1,8 @@
-"""Content-addressed blob store: a directory of files named by their sha256."""
+"""Content-addressed blob store: a directory of files named by their sha256.
+
+Uploads are streamed to a temporary file, hashed on the way, and published by rename once
+their content matches their id; one larger than MAX_BLOB is refused (docs/SECURITY.md).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,20 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+from .. import config
+
 _BLOB_ID = re.compile(r"^[0-9a-f]{64}$")
+ENV_MAX_BLOB = "NANO_MODAL_MAX_BLOB"
+# Bytes of one blob (a large argument or result): beyond this an upload is refused, so that
+# an untrusted container cannot fill the server's disk with a single call.
+MAX_BLOB = int(os.environ.get(ENV_MAX_BLOB) or 4 * 1024**3)
+
+
+class BlobTooLarge(ValueError):
+    pass
 
 
 class BlobStore:
@@ -39,5 +54,50 @@ class BlobStore:
                 f.write(chunk)
         os.replace(tmp, target)
 
+    def writer(self) -> BlobWriter:
+        return BlobWriter(self)
+
     def read(self, blob_id: str) -> bytes:
         return self.path(blob_id).read_bytes()
+
+    def chunks(self, blob_id: str) -> Iterator[bytes]:
+        """The blob's content in chunks (at least one, maybe empty)."""
+        with self.path(blob_id).open("rb") as f:
+            data = f.read(config.BLOB_CHUNK_SIZE)
+            yield data
+            while data := f.read(config.BLOB_CHUNK_SIZE):
+                yield data
+
+
+class BlobWriter:
+    """One upload, streamed to a temporary file beside its target and hashed as it goes:
+    `finish` checks it against its id and publishes it; `abort` drops it."""
+
+    def __init__(self, blobs: BlobStore) -> None:
+        self.blobs = blobs
+        fd, name = tempfile.mkstemp(dir=blobs.root, prefix=".upload-")
+        self.file = os.fdopen(fd, "wb")
+        self.tmp = Path(name)
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > MAX_BLOB:
+            self.abort()
+            raise BlobTooLarge(f"blob larger than the server's limit of {MAX_BLOB} bytes ({ENV_MAX_BLOB})")
+        self.digest.update(data)
+        self.file.write(data)
+
+    def finish(self, blob_id: str) -> None:
+        self.file.close()
+        if self.digest.hexdigest() != blob_id:
+            self.tmp.unlink(missing_ok=True)
+            raise ValueError(f"blob content does not match its id {blob_id}")
+        target = self.blobs.path(blob_id)
+        target.parent.mkdir(exist_ok=True)
+        os.replace(self.tmp, target)  # atomic: readers never see half a file
+
+    def abort(self) -> None:
+        self.file.close()
+        self.tmp.unlink(missing_ok=True)

@@ -20,6 +20,7 @@ from ..proto import api_pb2
 from .containers import Containers
 from .errors import NotFound
 from .group_commit import GroupCommit
+from .log_limits import LogLimits
 from .state import App, Call, Container, FunctionRuntime, QueuedInput, Signal, Worker
 from .store import AttemptRow, LogRow, OutputRow, Store
 from .web_channels import WebChannels
@@ -43,6 +44,7 @@ class ControlBase:
         self.workers: dict[str, Worker] = {}
         self.scale_needed = Signal()  # wakes the scheduler: inputs that no parked container will take
         self.bound: dict[str, str] = {}  # bind key of a class instance -> its function id
+        self.log_limits = LogLimits()  # how much each container and app may log
         # Extra environment for a new container of a function (object_service.py adds secrets and volumes).
         self.container_env_hooks: list[Callable[[FunctionRuntime], dict[str, str]]] = []
         # Told of every container's end (sandboxes.py turns a sandbox's into its returncode).

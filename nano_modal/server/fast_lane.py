@@ -4,12 +4,18 @@ Each call goes to the same `Service` method gRPC would call, with a context that
 the two questions the service asks of one: who is calling (`invocation_metadata`, from the
 connection's AUTH frame) and how to fail (`abort`). Tokens are checked by the service
 methods exactly as for gRPC.
+
+Before that, the connection itself is authenticated: its first frame must be a small AUTH
+frame, sent within AUTH_TIMEOUT, whose token the service knows (`valid_token`). Until then
+nothing larger than MAX_AUTH_FRAME is read, so a peer without a token cannot make the server
+buffer 64 MiB frames (docs/SECURITY.md, "The server").
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import socket
 from typing import Any, NoReturn
@@ -17,7 +23,20 @@ from typing import Any, NoReturn
 import grpc
 
 from .. import config
-from .._fast_lane import AUTH, CALL, CANCEL, ERROR, HEADER, MAX_FRAME, OK, UNARY_METHODS, frame
+from .._fast_lane import (
+    AUTH,
+    AUTH_TIMEOUT,
+    CALL,
+    CANCEL,
+    ERROR,
+    HEADER,
+    IDLE_TIMEOUT,
+    MAX_AUTH_FRAME,
+    MAX_FRAME,
+    OK,
+    UNARY_METHODS,
+    frame,
+)
 
 log = logging.getLogger("nano_modal.server")
 
@@ -51,7 +70,8 @@ class FastLaneServer:
         self._writers: set[asyncio.StreamWriter] = set()
 
     async def start(self, host: str, port: int) -> tuple[FastLaneServer, int]:
-        self._server = await asyncio.start_server(self._connection, host, port, limit=MAX_FRAME)
+        # The reader's buffer limit: frames are read with readexactly, which is not bound by it.
+        self._server = await asyncio.start_server(self._connection, host, port, limit=MAX_AUTH_FRAME)
         return self, self._server.sockets[0].getsockname()[1]
 
     def close(self) -> None:
@@ -67,23 +87,43 @@ class FastLaneServer:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         peer = str(writer.get_extra_info("peername"))
         self._writers.add(writer)
-        token = ""
         running: dict[int, asyncio.Task[None]] = {}
         try:
+            token = await self._authenticate(reader, writer, peer)
+            if not token:
+                return
+            loop = asyncio.get_running_loop()
+            last_active = loop.time()  # the last frame read or call answered
+
+            def answered(call_id: int) -> None:
+                nonlocal last_active
+                running.pop(call_id, None)
+                last_active = loop.time()
+
             while True:
-                length, call_id, kind = HEADER.unpack(await reader.readexactly(HEADER.size))
+                # Idle: no call running and nothing sent for IDLE_TIMEOUT. A long poll in flight
+                # is not idle; the clock starts again when it is answered (clients count from then).
+                try:
+                    quiet_for = loop.time() - last_active
+                    header = await asyncio.wait_for(reader.readexactly(HEADER.size), IDLE_TIMEOUT - quiet_for)
+                except TimeoutError:
+                    if running or loop.time() - last_active < IDLE_TIMEOUT:
+                        continue
+                    return  # idle: the client reconnects when it needs to
+                last_active = loop.time()
+                length, call_id, kind = HEADER.unpack(header)
                 if length > MAX_FRAME:
                     log.warning("fast lane: %s sent a %d-byte frame; closing", peer, length)
                     return
                 body = await reader.readexactly(length)
-                if kind == AUTH:
-                    token = body.decode("utf-8", "replace")
-                elif kind == CALL:
+                if kind == CALL:
                     task = asyncio.create_task(self._call(call_id, body, _Context(token, peer), writer))
                     running[call_id] = task
-                    task.add_done_callback(lambda _, i=call_id: running.pop(i, None))  # type: ignore[misc]
+                    task.add_done_callback(lambda _, i=call_id: answered(i))  # type: ignore[misc]
                 elif kind == CANCEL and call_id in running:
                     running[call_id].cancel()
+        except TimeoutError:
+            pass  # never authenticated in time
         except (asyncio.IncompleteReadError, ConnectionError):
             pass  # the client went away
         finally:
@@ -93,6 +133,38 @@ class FastLaneServer:
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
+
+    async def _authenticate(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> str:
+        """The token of the connection's first frame, when small, in time and valid. Else "",
+        after answering the peer's first call (if it sent one) with UNAUTHENTICATED when the
+        token is known to be bad (not when the service cannot tell now: the caller falls back
+        to gRPC then)."""
+        async with asyncio.timeout(AUTH_TIMEOUT):
+            length, _, kind = HEADER.unpack(await reader.readexactly(HEADER.size))
+            if kind != AUTH or length > MAX_AUTH_FRAME:
+                log.warning("fast lane: %s did not start with a small AUTH frame; closing", peer)
+                return ""
+            token = (await reader.readexactly(length)).decode("utf-8", "replace")
+            valid = await self._valid(token)
+            if valid:
+                return token
+            if valid is None:
+                return ""
+            # Its first call is answered without reading the call's body.
+            _, call_id, kind = HEADER.unpack(await reader.readexactly(HEADER.size))
+            if kind == CALL:
+                refusal = bytes([grpc.StatusCode.UNAUTHENTICATED.value[0]]) + b"invalid or missing token"
+                writer.write(frame(call_id, ERROR, refusal))
+                await writer.drain()
+            return ""
+
+    async def _valid(self, token: str) -> bool | None:
+        check = getattr(self.service, "valid_token", None)
+        if check is None:
+            return False  # a service that cannot say is not trusted with large frames
+        answer = check(token)
+        valid: bool | None = await answer if inspect.isawaitable(answer) else answer
+        return valid
 
     async def _call(self, call_id: int, body: bytes, context: _Context, writer: asyncio.StreamWriter) -> None:
         name = body[1 : 1 + body[0]].decode("ascii", "replace")

@@ -281,6 +281,21 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
 
     # --- the fast lane ---------------------------------------------------------------------
 
+    async def valid_token(self, token: str) -> bool | None:
+        """For the fast lane's connection check: does the active server know `token`?
+        None when it cannot tell now (no active server): the lane then hangs up unanswered
+        and the caller falls back to gRPC, which waits out the takeover."""
+        if hmac.compare_digest(token, self._token):
+            return True
+        metadata = ((config.TOKEN_METADATA_KEY, token),)
+        try:
+            await self._send_unary(_PREFIX + "Hello", "Hello", b"", metadata, config.CONNECT_TIMEOUT)
+        except NoActiveServer:
+            return None
+        except grpc.aio.AioRpcError as exc:
+            return False if exc.code() == grpc.StatusCode.UNAUTHENTICATED else None
+        return True
+
     def __getattr__(self, name: str) -> Callable[[Any, Any], Awaitable[Any]]:
         """`FastLaneServer` calls `service.<Method>(request, context)`: the same forwarding."""
         method = self.__dict__.get("_methods", {}).get(name)

@@ -11,7 +11,7 @@ come back as generator items, and the client's messages go to the container thro
 `control.web_channels`.
 
 What a container sends is unpickled here, in the server, so only plain data is accepted
-(`_unpickle_plain`): a container must not be able to run code in the server.
+(`serialization.loads_plain`): a container must not be able to run code in the server.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import io
 import logging
+import os
 import pickle
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -34,15 +35,23 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import config
 from ..proto import api_pb2
-from ..serialization import serialize
+from ..serialization import loads_plain, serialize
 from .blobs import BlobStore
-from .control import ControlPlane, Invalid, NotFound
+from .control import ControlPlane, Invalid, NotFound, bound_definition
+from .control_base import bind_key
 from .deployments import Deployments
+from .http_limits import MAX_BODY, BadResponseHead, BodyTooLarge, checked_headers, read_body, response_head
 from .state import FunctionRuntime
 
 log = logging.getLogger("nano_modal.server")
 WEB_METHOD = config.WEB_METHOD
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+# The platform's credentials, for the gateway only: never forwarded into a container.
+PLATFORM_HEADERS = frozenset({"modal-key", "modal-secret"})
+# Parameter sets of one class endpoint that callers without a proxy token may create (each is
+# a stored function and containers of its own); authorized callers may create more.
+ENV_MAX_PUBLIC_BOUND = "NANO_MODAL_WEB_MAX_PUBLIC_INSTANCES"
+MAX_PUBLIC_BOUND_PER_CLASS = int(os.environ.get(ENV_MAX_PUBLIC_BOUND) or 64)
 
 
 def parse_class_parameters(definition: api_pb2.FunctionDefinition, query: dict[str, str]) -> dict[str, Any]:
@@ -81,7 +90,9 @@ class Gateway:
         deployments: Deployments,
         blobs: BlobStore,
         extra_routes: Sequence[BaseRoute] = (),  # matched first: the dashboard's /_/ pages
+        admin_token: str = "",  # stripped from requests to endpoints, as Modal-Key/Modal-Secret are
     ) -> None:
+        self.admin_token = admin_token
         self.control = control
         self.deployments = deployments
         self.blobs = blobs
@@ -95,23 +106,43 @@ class Gateway:
             ]
         )
 
-    def _target(self, app_ref: str, name: str, query: dict[str, str]) -> tuple[FunctionRuntime, str]:
-        """The function to call and the input's method name, for /<app>/<name>/."""
+    def _route(self, app_ref: str, name: str) -> _Route:
+        """The endpoint at /<app>/<name>/: nothing is created to answer this (see `_bind`)."""
         if "." not in name:
-            return self._function(app_ref, name), WEB_METHOD
+            fn = self._function(app_ref, name)
+            return _Route(fn, WEB_METHOD, fn.definition.web)
         cls_name, method = name.split(".", 1)
         cls = self._function(app_ref, cls_name, web_required=False)
-        if not any(m.name == method and m.web.kind for m in cls.definition.methods):
-            raise NotFound(f"class {cls_name} has no web endpoint method {method!r}")
-        params = parse_class_parameters(cls.definition, query)
+        for m in cls.definition.methods:
+            if m.name == method and m.web.kind:
+                return _Route(cls, f"{WEB_METHOD}.{method}", m.web)
+        raise NotFound(f"class {cls_name} has no web endpoint method {method!r}")
+
+    def _bind(self, route: _Route, query: dict[str, str], authorized: bool) -> str:
+        """The function id to call: a class endpoint's instance for the query's parameters.
+        Each new parameter set is a stored function and a container pool of its own, so a
+        caller without a proxy token may create at most MAX_PUBLIC_BOUND_PER_CLASS per class."""
+        if not route.fn.definition.is_class:
+            return route.fn.function_id
+        params = parse_class_parameters(route.fn.definition, query)
+        if not params:
+            return route.fn.function_id
         options = api_pb2.FunctionDefinition()
-        options.CopyFrom(cls.definition)
-        function_id = (
-            self.control.bind_function(cls.function_id, serialize(tuple(sorted(params.items()))), options)
-            if params
-            else cls.function_id
-        )
-        return self.control._function(function_id), f"{WEB_METHOD}.{method}"
+        options.CopyFrom(route.fn.definition)
+        bound_params = serialize(tuple(sorted(params.items())))
+        key = bind_key(bound_definition(route.fn.definition, options, bound_params, route.fn.function_id))
+        existing = self.control.bound.get(key)
+        if existing is not None:
+            return existing
+        if not authorized:
+            siblings = sum(
+                1 for f in self.control.functions.values() if f.definition.parent_function_id == route.fn.function_id
+            )
+            if siblings >= MAX_PUBLIC_BOUND_PER_CLASS:
+                raise _TooManyInstances(
+                    f"{route.fn.name} has {siblings} parameter sets already; new ones need a proxy token"
+                )
+        return self.control.bind_function(route.fn.function_id, bound_params, options)
 
     def _function(self, app_ref: str, name: str, web_required: bool = True) -> FunctionRuntime:
         if app_ref.startswith("ap-"):
@@ -138,27 +169,52 @@ class Gateway:
         stored = self.control.store.proxy_token_hash(key) if key else None
         return stored is not None and hmac.compare_digest(stored, hash_secret(secret))
 
-    def _open(self, connection: HTTPConnection, message: dict[str, Any]) -> str | Response:
-        """Resolve the endpoint, check proxy auth and start the call: its id, or the error response."""
+    def _resolve(self, connection: HTTPConnection) -> tuple[str, str] | Response:
+        """Route and check proxy auth before anything else is read: the function id to call
+        and the input's method name, or the error response."""
         params = connection.path_params
         try:
-            fn, method_name = self._target(params["app"], params["function"], dict(connection.query_params))
+            route = self._route(params["app"], params["function"])
+            authorized = self._authorized(connection)
+            if route.web.requires_proxy_auth and not authorized:
+                return PlainTextResponse("401 Unauthorized: missing or invalid Modal-Key / Modal-Secret\n", 401)
+            return self._bind(route, dict(connection.query_params), authorized), route.method_name
         except NotFound as exc:
             return PlainTextResponse(f"404 Not Found: {exc}\n", status_code=404)
         except Invalid as exc:
             return PlainTextResponse(f"400 Bad Request: {exc}\n", status_code=400)
-        if fn.definition.web.requires_proxy_auth and not self._authorized(connection):
-            return PlainTextResponse("401 Unauthorized: missing or invalid Modal-Key / Modal-Secret\n", 401)
+        except _TooManyInstances as exc:
+            return PlainTextResponse(f"429 Too Many Requests: {exc}\n", status_code=429)
+
+    def _forwarded_headers(self, connection: HTTPConnection) -> list[tuple[bytes, bytes]]:
+        """The request's headers minus the platform's credentials: the container is not to
+        see (and reuse) a proxy token or the admin token."""
+        kept = []
+        for name, value in connection.headers.items():
+            if name in PLATFORM_HEADERS:
+                continue
+            if name == "authorization" and self._is_admin_bearer(value):
+                continue
+            kept.append((name.encode("latin-1"), value.encode("latin-1")))
+        return kept
+
+    def _is_admin_bearer(self, value: str) -> bool:
+        bearer = value.removeprefix("Bearer ").strip()
+        return bool(self.admin_token) and hmac.compare_digest(bearer.encode(), self.admin_token.encode())
+
+    def _start(self, connection: HTTPConnection, target: tuple[str, str], message: dict[str, Any]) -> str | Response:
+        """Start the call: its id, or the error response."""
+        function_id, method_name = target
         message |= {
-            "path": "/" + params.get("path", ""),
+            "path": "/" + connection.path_params.get("path", ""),
             "query_string": connection.url.query.encode(),
-            "headers": [(k.encode(), v.encode()) for k, v in connection.headers.items()],
+            "headers": self._forwarded_headers(connection),
             "client": connection.client.host if connection.client else "",
         }
         args = self._payload(serialize(((message,), {})))
         try:
             call = self.control.start_call(
-                fn.function_id,
+                function_id,
                 api_pb2.CALL_KIND_GENERATOR,
                 [api_pb2.FunctionInput(idx=0, args=args, method_name=method_name)],
                 True,
@@ -168,26 +224,42 @@ class Gateway:
         return call.call_id
 
     async def handle(self, request: Request) -> Response:
-        opened = self._open(request, {"type": "http", "method": request.method, "body": await request.body()})
+        target = self._resolve(request)
+        if isinstance(target, Response):
+            return target
+        try:
+            body = await read_body(request.stream(), request.headers.get("content-length"))
+        except BodyTooLarge:
+            return PlainTextResponse(f"413 Content Too Large: the limit is {MAX_BODY} bytes\n", status_code=413)
+        except TimeoutError:
+            return PlainTextResponse("408 Request Timeout: the body stalled\n", status_code=408)
+        opened = self._start(request, target, {"type": "http", "method": request.method, "body": body})
         if isinstance(opened, Response):
             return opened
         parts = self._parts(opened)
         try:
             start = await anext(parts)
+            status, headers = response_head(start)
         except StopAsyncIteration:
             return PlainTextResponse("502 Bad Gateway: the endpoint sent no response\n", status_code=502)
         except _CallFailed as exc:
             return PlainTextResponse(f"{exc.status} {exc}\n", status_code=exc.status)
-        if not isinstance(start, dict):
-            return PlainTextResponse("502 Bad Gateway: malformed response from the endpoint\n", status_code=502)
-        response = StreamingResponse(self._body(parts, opened), status_code=int(start.get("status", 200)))
-        response.raw_headers = [(bytes(k), bytes(v)) for k, v in start.get("headers", [])]  # keeps repeated ones
+        except BadResponseHead as exc:
+            log.warning("web endpoint call %s sent a bad response head: %s", opened, exc)
+            self.control.cancel_call(opened)
+            return PlainTextResponse(f"502 Bad Gateway: {exc}\n", status_code=502)
+        response = StreamingResponse(self._body(parts, opened), status_code=status)
+        response.raw_headers = headers  # keeps repeated ones
         return response
 
     async def handle_websocket(self, ws: WebSocket) -> None:
         """Relay one WebSocket session between the client and the container's ASGI app."""
         subprotocols = list(ws.scope.get("subprotocols", []))
-        opened = self._open(ws, {"type": "websocket", "subprotocols": subprotocols})
+        target = self._resolve(ws)
+        if isinstance(target, Response):
+            await ws.send_denial_response(target)
+            return
+        opened = self._start(ws, target, {"type": "websocket", "subprotocols": subprotocols})
         if isinstance(opened, Response):
             await ws.send_denial_response(opened)
             return
@@ -198,7 +270,9 @@ class Gateway:
             async for part in self._parts(call_id, idle_timeout=None):
                 kind = part.get("type") if isinstance(part, dict) else None
                 if kind == "websocket.accept" and from_client is None:
-                    await ws.accept(subprotocol=part.get("subprotocol"), headers=part.get("headers"))
+                    subprotocol = part.get("subprotocol")
+                    headers = checked_headers(part.get("headers") or [])
+                    await ws.accept(subprotocol=subprotocol if isinstance(subprotocol, str) else None, headers=headers)
                     from_client = asyncio.create_task(self._from_client(ws, call_id))
                 elif kind == "websocket.send" and from_client is not None:
                     if part.get("bytes") is not None:
@@ -211,6 +285,9 @@ class Gateway:
             await ws.close()  # the app returned: end the session normally (or refuse it: 403)
         except _CallFailed as exc:
             await ws.close(code=1011, reason=str(exc)[:120])
+        except BadResponseHead as exc:
+            log.warning("web endpoint call %s sent a bad WebSocket accept: %s", call_id, exc)
+            await ws.close(code=1011, reason="Bad Gateway")
         except (WebSocketDisconnect, RuntimeError):
             pass  # the client went away while we were sending
         finally:
@@ -256,7 +333,7 @@ class Gateway:
                 if row.status == api_pb2.OUTPUT_STATUS_GENERATOR_ITEM:
                     data = self.blobs.read(row.data_blob) if row.data_blob else row.data
                     try:
-                        part = _unpickle_plain(data)
+                        part = loads_plain(data)  # nothing the container names is imported or called
                     except pickle.UnpicklingError as exc:
                         log.warning("web endpoint call %s sent a non-plain value: %s", call_id, exc)
                         raise _CallFailed(502, "Bad Gateway: the endpoint sent non-plain data") from None
@@ -284,16 +361,15 @@ class Gateway:
                 self.control.cancel_call(call_id)  # the HTTP client went away
 
 
-class _PlainUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) == ("builtins", "bytearray"):
-            return bytearray
-        raise pickle.UnpicklingError(f"a web endpoint may send only plain data, not {module}.{name}")
+class _TooManyInstances(Exception):
+    pass
 
 
-def _unpickle_plain(data: bytes) -> Any:
-    """Unpickle what a container sent without importing or calling anything it names."""
-    return _PlainUnpickler(io.BytesIO(data)).load()
+@dataclass(frozen=True)
+class _Route:
+    fn: FunctionRuntime  # the function, or the class whose method it is
+    method_name: str  # the input's method name
+    web: api_pb2.WebEndpoint  # that endpoint's settings
 
 
 class _CallFailed(Exception):

@@ -24,6 +24,8 @@ from .control import ControlPlane
 from .dashboard import Dashboard
 from .fast_lane import FastLaneServer
 from .gateway import Gateway
+from .http_limits import BoundedH11Protocol
+from .log_limits import LOG_RETENTION
 from .object_service import ObjectPlane
 from .scheduler import Scheduler
 from .service import Service
@@ -42,8 +44,7 @@ def admin_token(state_dir: Path) -> tuple[str, bool]:
     if path.exists():
         return path.read_text().strip(), False
     token = secrets.token_urlsafe(32)
-    path.write_text(token + "\n")
-    path.chmod(0o600)
+    config.write_private(path, token + "\n")
     return token, True
 
 
@@ -60,7 +61,10 @@ async def serve(
     advertise: str = "",
     queue_url: str | None = None,
 ) -> None:
-    state_dir.mkdir(parents=True, exist_ok=True)
+    # Everything the server writes (the state database, its token, blobs) is its own alone,
+    # from creation: SQLite creates its -wal and -shm files with the database's mode.
+    os.umask(0o077)
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     token, is_new = admin_token(state_dir)
     store_url = store_url or f"sqlite:///{state_dir / 'state.db'}"
     # One gRPC server and one fast lane for the life of the process: they forward every call
@@ -105,7 +109,9 @@ async def serve(
     await forwarder.serve_locally(service, address)
     if fast_lane is not None:
         fast_lane.service = service
-    gateway = Gateway(control, service.deployments, blobs, extra_routes=Dashboard(control, token).routes)
+    gateway = Gateway(
+        control, service.deployments, blobs, extra_routes=Dashboard(control, token).routes, admin_token=token
+    )
     web_app.app = gateway.app
     service.web_base_url = forwarder.own_web_url
     lease_watch = asyncio.create_task(lease.watch(_exit_lease_lost))
@@ -118,10 +124,16 @@ async def serve(
         print(f"nano-modal server listening on {host}:{bound} (state in {state_dir})", file=sys.stderr)
         if requeued:
             print(f"recovered {requeued} unfinished inputs", file=sys.stderr)
-        if is_new:
+        if is_new and sys.stderr.isatty():
             print(
                 f"\nA new admin token was generated. It is shown only this once:\n\n    {token}\n\n"
                 f"Clients: nano-modal token set --server {host}:{bound} --token <token>\n",
+                file=sys.stderr,
+            )
+        elif is_new:  # stderr is a log file or a journal: the token stays out of it
+            print(
+                f"A new admin token was generated; it is in {state_dir / 'admin_token'} (readable by"
+                " this user only). It is not printed here: this output is not a terminal.",
                 file=sys.stderr,
             )
     stop = asyncio.Event()
@@ -149,7 +161,8 @@ async def start_gateway(app: SwitchableApp, host: str, port: int) -> tuple[uvico
     # delayed ACKs hold each response back ~40 ms. Accepted connections inherit the option.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
-    web = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    # BoundedH11Protocol: a deadline on each request head (http_limits.py).
+    web = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", http=BoundedH11Protocol))
     web.config.setup_event_loop = lambda: None  # type: ignore[method-assign]  # share the server's loop
     task = asyncio.create_task(web.serve(sockets=[sock]))
     _background.add(task)
@@ -192,6 +205,7 @@ async def _forget_old_calls(store: SqlStore) -> None:
     while True:
         await asyncio.sleep(600)
         store.delete_calls_before(time.time() - config.OUTPUT_RETENTION)
+        store.delete_logs_before(time.time() - LOG_RETENTION)  # never called before: logs grew forever
 
 
 def build_parser() -> argparse.ArgumentParser:

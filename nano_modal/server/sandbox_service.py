@@ -3,7 +3,9 @@
 The admin token may do everything. A function container's token may create and drive
 sandboxes of its own app only (other apps' sandboxes do not exist for it); listing and
 stopping containers and the workers' relay stream are admin only. A sandbox holds no
-token at all, so nothing inside one can call any of these.
+token at all, so nothing inside one can call any of these. A function container may hand a
+sandbox or an exec only the secrets its own function was given: a secret's id (any
+container can look one up by name) must not be a way to read its values.
 """
 
 from __future__ import annotations
@@ -32,6 +34,20 @@ class SandboxRpcs:
     def caller(self) -> Container | None:  # provided by Service: checked by the RPC's role (rpc_roles.py)
         raise NotImplementedError
 
+    async def _own_secrets_only(self, context: Context, secret_ids: Any) -> None:
+        """Refuse a container that passes secrets its own function does not have."""
+        container = self.caller()
+        if container is None:
+            return  # the admin may use every secret
+        fn = self.sandboxes.control._function(container.function_id)
+        foreign = sorted(set(secret_ids) - set(fn.definition.secret_ids))
+        if foreign:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"{fn.name} may pass to a sandbox or exec only the secrets it was given itself,"
+                f" not {', '.join(foreign)}",
+            )
+
     async def _call(self, context: Context, fn: Any, *args: Any, admin_only: bool = False) -> Any:
         """Run `fn` (awaiting it if need be) in its caller's scope, translate errors."""
         kwargs = {}
@@ -49,6 +65,7 @@ class SandboxRpcs:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
 
     async def SandboxCreate(self, request: api_pb2.SandboxCreateRequest, context: Context) -> api_pb2.SandboxInfo:
+        await self._own_secrets_only(context, request.definition.secret_ids)
         return self.sandboxes.info(await self._call(context, self.sandboxes.create, request))
 
     async def SandboxGet(self, request: api_pb2.SandboxGetRequest, context: Context) -> api_pb2.SandboxInfo:
@@ -89,6 +106,7 @@ class SandboxRpcs:
     async def ContainerExec(
         self, request: api_pb2.ContainerExecRequest, context: Context
     ) -> api_pb2.ContainerExecResponse:
+        await self._own_secrets_only(context, request.secret_ids)
         state = await self._call(context, self.sandboxes.exec, request)
         return api_pb2.ContainerExecResponse(exec_id=state.exec_id)
 

@@ -18,7 +18,7 @@ import grpc.aio
 from .. import config
 from ..proto import api_pb2, api_pb2_grpc
 from ..version import __version__
-from .blobs import BlobStore
+from .blobs import BlobStore, BlobTooLarge
 from .control import ControlPlane, Invalid, NotFound
 from .deployments import Deployments
 from .errors import ServerError
@@ -79,6 +79,10 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
             if key == config.TOKEN_METADATA_KEY:
                 return str(value)
         return ""
+
+    def valid_token(self, token: str) -> bool:
+        """The admin's or a live container's: the fast lane reads large frames only then."""
+        return hmac.compare_digest(token, self.admin_token) or self.control.container_by_token(token) is not None
 
     async def _authorize(self, role: Role, request: Any, context: Context) -> Container | None:
         """Check the caller against the RPC's role (rpc_roles.py): the calling container, or
@@ -307,25 +311,31 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         self, request_iterator: AsyncIterator[api_pb2.BlobChunk], context: Context
     ) -> api_pb2.BlobPutResponse:
         blob_id = ""
-        chunks: list[bytes] = []
-        async for chunk in request_iterator:
-            blob_id = blob_id or chunk.blob_id
-            chunks.append(chunk.data)
+        writer = self.blobs.writer()  # to disk as it comes: an upload is never held in memory
         try:
-            self.blobs.put(blob_id, chunks)
+            async for chunk in request_iterator:
+                blob_id = blob_id or chunk.blob_id
+                writer.write(chunk.data)
+            writer.finish(blob_id)
+        except BlobTooLarge as exc:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except BaseException:
+            writer.abort()
+            raise
         return api_pb2.BlobPutResponse(blob_id=blob_id)
 
     async def BlobGet(self, request: api_pb2.BlobGetRequest, context: Context) -> AsyncIterator[api_pb2.BlobChunk]:
         try:
-            data = self.blobs.read(request.blob_id)
+            chunks = self.blobs.chunks(request.blob_id)
+            first = next(chunks)
         except (ValueError, FileNotFoundError):
             await context.abort(grpc.StatusCode.NOT_FOUND, f"blob {request.blob_id} not found")
             return
-        step = config.BLOB_CHUNK_SIZE
-        for start in range(0, max(len(data), 1), step):
-            yield api_pb2.BlobChunk(blob_id=request.blob_id, data=data[start : start + step])
+        yield api_pb2.BlobChunk(blob_id=request.blob_id, data=first)
+        for data in chunks:  # read as sent: a large blob is never held in memory
+            yield api_pb2.BlobChunk(blob_id=request.blob_id, data=data)
 
     # --- workers ---------------------------------------------------------------------
 
