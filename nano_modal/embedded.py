@@ -20,6 +20,7 @@ from .exception import ConnectionError
 
 _STARTUP_TIMEOUT = 30.0
 _processes: list[subprocess.Popen[bytes]] = []
+_worker: list[tuple[subprocess.Popen[bytes], Path]] = []  # the worker and its log, once started
 
 
 def start_embedded() -> tuple[str, str]:
@@ -54,8 +55,18 @@ def start_embedded() -> tuple[str, str]:
     atexit.register(_stop_all, state_dir)
     port = _wait_for_port(port_file, server, log_path)
     server_url = f"127.0.0.1:{port}"
-    _spawn(["-m", "nano_modal.worker", "--server", server_url, "--quiet"], env, state_dir / "worker.log")
+    worker_log = state_dir / "worker.log"
+    _worker[:] = [(_spawn(["-m", "nano_modal.worker", "--server", server_url, "--quiet"], env, worker_log), worker_log)]
     return server_url, token
+
+
+def worker_failure() -> str | None:
+    """Why the embedded worker stopped (the last line it logged), or None while it runs."""
+    if not _worker or _worker[0][0].poll() is None:
+        return None
+    proc, log_path = _worker[0]
+    lines = [line for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit code {proc.returncode}"
 
 
 def _spawn(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:

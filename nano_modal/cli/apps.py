@@ -14,6 +14,7 @@ from .._utils.aio import iterate_blocking, run_blocking
 from ..client import Client
 from ..exception import Error
 from ..proto import api_pb2
+from ._where import say_where
 
 app_cli = typer.Typer(help="Manage deployed apps: list, history, rollback, stop, logs.", no_args_is_help=True)
 console = Console(width=None if sys.stdout.isatty() else 160)  # pipes get whole ids, not ellipses
@@ -38,6 +39,7 @@ def deploy(ref: str, name: str | None, tag: str) -> None:
     path = ref.partition("::")[0]
     module = import_app_module(path)
     app = find_app(module)
+    say_where(run_blocking(Client.get()))
     try:
         app.deploy(name=name, tag=tag)
     except Error as exc:

@@ -127,6 +127,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
             role="container" if container else "admin",
             web_base_url=self.web_base_url,
             fast_lane_port=self.fast_lane_port,
+            worker_runtimes=[] if container else self.control.worker_runtimes(),
         )
 
     async def ProxyTokenCreate(self, request: api_pb2.Empty, context: Context) -> api_pb2.ProxyToken:

@@ -56,7 +56,8 @@ async def choose_runtime(name: str, pids_limit: int, preboot: int | None = None)
 async def run_worker(
     server_url: str, token: str, runtime: str, block_network: bool, pids_limit: int, preboot: int | None = None
 ) -> None:
-    chosen = await choose_runtime(runtime, pids_limit, preboot)  # first: a worker that cannot run containers says so now
+    # First: a worker that cannot run containers says so now, server or not.
+    chosen = await choose_runtime(runtime, pids_limit, preboot)
     client = Client(server_url, token)
     await client.hello(wait=config.RECONNECT_TIMEOUT)  # a worker may start before its server
     agent = Agent(client, chosen, block_network=block_network)
