@@ -215,7 +215,6 @@ class Client:
         self.stub = _Stub(self.server_urls, token)
         self.role = ""
         self.web_base_url = ""
-        self.worker_runtimes: list[str] = []  # as of the last hello()
 
     @property
     def server_url(self) -> str:
@@ -280,7 +279,6 @@ class Client:
             )
         self.role = response.role
         self.web_base_url = response.web_base_url
-        self.worker_runtimes = list(response.worker_runtimes)
         self.stub.use_fast_lane(response.fast_lane_port)
 
     @classmethod

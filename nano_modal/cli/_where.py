@@ -10,6 +10,8 @@ from .. import config, embedded
 from .._utils.aio import run_blocking
 from ..client import Client
 from ..exception import ConnectionError
+from ..proto import api_pb2
+from ..version import __version__
 
 # A worker registers after its runtime's start-up probe (bwrap ~0.2 s, gVisor ~1 s on the machine
 # measured): the embedded one is waited for that long, loaded machines included. A remote server
@@ -30,9 +32,10 @@ async def _runtimes(client: Client, is_embedded: bool) -> list[str]:
     loop = asyncio.get_running_loop()
     give_up = loop.time() + (EMBEDDED_WORKER_WAIT if is_embedded else REMOTE_WORKER_WAIT)
     while True:
-        await client.hello()
-        if client.worker_runtimes or loop.time() >= give_up:
-            return client.worker_runtimes
+        # The RPC, not client.hello(): that also sets up the connection again.
+        response = await client.stub.Hello(api_pb2.HelloRequest(client_version=__version__))
+        if response.worker_runtimes or loop.time() >= give_up:
+            return list(response.worker_runtimes)
         problem = embedded.worker_failure() if is_embedded else None
         if problem is not None:
             raise ConnectionError(f"the embedded worker stopped: {problem}")

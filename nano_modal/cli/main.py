@@ -169,4 +169,18 @@ def version() -> None:
 
 
 def main() -> None:
-    cli()
+    """The command, with the usual mistakes said in one line on stderr, never a traceback: typer
+    catches only the errors of the click it bundles, not those of `click` the project raises
+    (cli/run.py), nor a server that is down or a missing token."""
+    import click
+
+    from ..exception import AuthError, ConnectionError
+
+    try:
+        cli()
+    except click.ClickException as exc:
+        print(f"Error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except (ConnectionError, AuthError) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -21,61 +21,12 @@ from nano_modal.worker.bwrap import BwrapRuntime, bwrap_binary
 from nano_modal.worker.runtime import ProcessRuntime
 from tests.helpers import REPO
 from tests.worker._drive import require
+from tests.worker.conftest import bare_venv, clean_env
 
-SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's: no grpc, no protobuf, nothing of ours
 PROBE = (
     "import asyncio, sys; from nano_modal.worker.runtime import make_runtime; "
     "print(asyncio.run(make_runtime(sys.argv[1]).probe()))"
 )
-
-
-def _same_minor(python: str) -> bool:
-    out = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True)
-    return out.stdout.strip() == str(tuple(sys.version_info[:2]))
-
-
-def _bare_venv(root: Path) -> Path:
-    """A symlinked venv of the system's Python, nothing installed in it; its bin/python."""
-    if not os.path.exists(SYSTEM_PYTHON) or not _same_minor(SYSTEM_PYTHON):
-        pytest.skip(f"needs {SYSTEM_PYTHON} of Python {sys.version_info.major}.{sys.version_info.minor}")
-    subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", str(root)], check=True)
-    python = root / "bin" / "python"
-    assert python.is_symlink()  # the layout that broke: the venv is found only through this path
-    return python
-
-
-def _site_packages(python: Path) -> Path:
-    out = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return Path(out.stdout.strip())
-
-
-@pytest.fixture(scope="session")
-def user_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What a new user has after `python3 -m venv venv && venv/bin/pip install -e .`: the
-    dependencies inside the venv (hard links to this interpreter's, instead of a download)
-    and the checkout on its path through a .pth file. Its bin/python."""
-    python = _bare_venv(tmp_path_factory.mktemp("user") / "venv")
-    site = _site_packages(python)
-    ours = Path(sysconfig.get_paths()["purelib"])
-    for entry in ours.iterdir():
-        if entry.name.startswith(("__editable__", "nano_modal")):
-            continue  # an editable install of another checkout: this one goes in by .pth below
-        if entry.is_dir():
-            shutil.copytree(entry, site / entry.name, copy_function=os.link, symlinks=True)
-        else:
-            os.link(entry, site / entry.name)
-    (site / "nano_modal_checkout.pth").write_text(f"{REPO}\n")
-    return python
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("NANO_MODAL_")}
-    return {**env, **extra}
 
 
 def _probe(python: Path, runtime: str, env: dict[str, str]) -> str:
@@ -89,19 +40,20 @@ def test_sandboxed_containers_see_the_venvs_packages(user_venv: Path, runtime: s
     """The entrypoint's imports (grpc, protobuf, the SDK) work inside the sandbox of a worker run
     from a venv (the interpreter resolved to its base lost them: ModuleNotFoundError: google)."""
     require(runtime)
-    assert _probe(user_venv, runtime, _clean_env()) == "None"
+    assert _probe(user_venv, runtime, clean_env()) == "None"
 
 
 def test_a_function_runs_under_bwrap_from_a_users_venv(user_venv: Path, tmp_path: Path) -> None:
     require("bwrap")
     shutil.copy(REPO / "examples" / "hello_world.py", tmp_path / "hello.py")
-    env = _clean_env(NANO_MODAL_HOME=str(tmp_path / "home"), NANO_MODAL_RUNTIME="bwrap")
+    env = clean_env(NANO_MODAL_HOME=str(tmp_path / "home"), NANO_MODAL_RUNTIME="bwrap")
     out = subprocess.run(
         [user_venv, "-m", "nano_modal.cli", "run", "hello.py", "--n", "3"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     assert "square(7) = 49" in out.stdout and "sum of squares below 3 = 5" in out.stdout
+    assert "runtime bwrap (Linux namespaces)" in out.stderr  # what the worker reported
 
 
 def test_the_bundled_bwrap_runs_containers_when_the_system_has_none(tmp_path: Path) -> None:
@@ -125,8 +77,8 @@ def test_an_explicit_runtime_whose_containers_cannot_start_is_refused_at_start(t
     """The worker's own packages come from a directory the sandbox does not show (its PYTHONPATH):
     it starts, but its containers could not import grpc. It stops at once with one line saying so."""
     require("bwrap")
-    python = _bare_venv(tmp_path / "venv")
-    env = _clean_env(PYTHONPATH=os.pathsep.join([str(REPO), sysconfig.get_paths()["purelib"]]))
+    python = bare_venv(tmp_path / "venv")
+    env = clean_env(PYTHONPATH=os.pathsep.join([str(REPO), sysconfig.get_paths()["purelib"]]))
     argv = [python, "-m", "nano_modal.worker", "--server", "127.0.0.1:9", "--token", "t", "--runtime", "bwrap"]
     out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode != 0
