@@ -541,7 +541,7 @@ class FunctionPutInputsResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class FunctionOutput(_message.Message):
-    __slots__ = ("input_id", "idx", "status", "data", "exception_repr", "traceback", "cursor")
+    __slots__ = ("input_id", "idx", "status", "data", "exception_repr", "traceback", "cursor", "log_sync_lines")
     INPUT_ID_FIELD_NUMBER: _ClassVar[int]
     IDX_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -549,6 +549,7 @@ class FunctionOutput(_message.Message):
     EXCEPTION_REPR_FIELD_NUMBER: _ClassVar[int]
     TRACEBACK_FIELD_NUMBER: _ClassVar[int]
     CURSOR_FIELD_NUMBER: _ClassVar[int]
+    LOG_SYNC_LINES_FIELD_NUMBER: _ClassVar[int]
     input_id: str
     idx: int
     status: OutputStatus
@@ -556,7 +557,8 @@ class FunctionOutput(_message.Message):
     exception_repr: str
     traceback: str
     cursor: int
-    def __init__(self, input_id: _Optional[str] = ..., idx: _Optional[int] = ..., status: _Optional[_Union[OutputStatus, str]] = ..., data: _Optional[_Union[Payload, _Mapping]] = ..., exception_repr: _Optional[str] = ..., traceback: _Optional[str] = ..., cursor: _Optional[int] = ...) -> None: ...
+    log_sync_lines: int
+    def __init__(self, input_id: _Optional[str] = ..., idx: _Optional[int] = ..., status: _Optional[_Union[OutputStatus, str]] = ..., data: _Optional[_Union[Payload, _Mapping]] = ..., exception_repr: _Optional[str] = ..., traceback: _Optional[str] = ..., cursor: _Optional[int] = ..., log_sync_lines: _Optional[int] = ...) -> None: ...
 
 class FunctionGetOutputsRequest(_message.Message):
     __slots__ = ("call_id", "after_cursor", "max_outputs", "timeout")

@@ -29,6 +29,7 @@ from .web_channels import WebChannels
 log = logging.getLogger("nano_modal.server")
 
 FINAL_FAILURES = (api_pb2.OUTPUT_STATUS_FAILURE, api_pb2.OUTPUT_STATUS_TIMEOUT)
+LOG_SYNC_KEPT = 10_000  # inputs whose sync-mark count is remembered for their callers (log_sync_lines)
 _retry_tiebreak = itertools.count()
 
 
@@ -94,6 +95,9 @@ class ControlPlane:
         self.containers: dict[str, Container] = {}
         self.container_tokens: dict[str, str] = {}  # token -> container_id
         self.workers: dict[str, Worker] = {}
+        # input id -> sync marks its prints are followed by (FunctionOutput.log_sync_lines): not
+        # stored, so kept here for the answer; the latest LOG_SYNC_KEPT only (a caller asks at once).
+        self.log_sync_lines: dict[str, int] = {}
         self.scale_needed = Signal()  # wakes the scheduler: inputs that no parked container will take
         self.bound: dict[str, str] = {}  # bind key of a class instance -> its function id
         # Extra environment for a new container of a function (object_service.py adds secrets and volumes).
@@ -561,6 +565,10 @@ class ControlPlane:
                 out.traceback,
                 final=out.status != api_pb2.OUTPUT_STATUS_GENERATOR_ITEM,
             )
+            if out.log_sync_lines:
+                self.log_sync_lines[out.input_id] = out.log_sync_lines
+                if len(self.log_sync_lines) > LOG_SYNC_KEPT:
+                    del self.log_sync_lines[next(iter(self.log_sync_lines))]
             if row.final:
                 del container.held[out.input_id]
                 container.served += 1
@@ -808,7 +816,10 @@ class ControlPlane:
             if app is None:
                 continue
             line.function_name = self._function(container.function_id).name
-            rows.append(LogRow(app.app_id, line.timestamp, line.function_name, line.container_id, line.fd, line.data))
+            if line.fd != config.LOG_SYNC_FD:  # sync marks are for the callers following now only
+                rows.append(
+                    LogRow(app.app_id, line.timestamp, line.function_name, line.container_id, line.fd, line.data)
+                )
             for queue in app.log_subscribers:
                 queue.put_nowait(line)
         self.store.add_logs(rows)

@@ -24,7 +24,8 @@ app = modal.App("run-output")
 
 @app.function()
 def shout(x: int) -> str:
-    print(f"printed before returning {x}", flush=True)
+    print(f"printed before returning {x}")
+    print(f"partial line {x}", end="")  # no newline: the worker reads it with the sync mark behind it
     return f"result {x}"
 
 
@@ -83,3 +84,17 @@ def test_run_on_a_server_says_which_and_its_workers_runtime(
     out = _run(tmp_path, "app.py", env, "--n", "1")
     assert out.returncode == 0, out.stderr
     assert f"runs on the server at {cluster.server_url}, runtime bwrap (Linux namespaces)\n" in out.stderr
+
+
+def test_a_functions_prints_come_before_the_result_its_caller_prints(tmp_path: Path) -> None:
+    out = _run(tmp_path, "app.py", _env(tmp_path, NANO_MODAL_RUNTIME="process"), "--n", "4")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+
+    def at(text: str) -> int:
+        [index] = [i for i, line in enumerate(lines) if line.endswith(text)]
+        return index
+
+    for x in range(4):
+        assert at(f"printed before returning {x}") < at(f"partial line {x}") < at(f"caller got result {x}"), out.stdout
+    assert "nano-modal-log-sync" not in out.stdout + out.stderr
