@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .. import config
 from .._utils.aio import iterate_blocking, run_blocking
 from ..client import Client
 from ..exception import Error
@@ -118,6 +119,8 @@ def logs(
         request = api_pb2.AppLogsRequest(app_id=app_id, follow=follow, history=lines)
         for batch in iterate_blocking(stub.stream("AppLogs", request)):
             for line in batch.lines:
+                if line.fd == config.LOG_SYNC_FD:  # for a caller's .remote(), not a line (container/log_sync.py)
+                    continue
                 stamp = datetime.datetime.fromtimestamp(line.timestamp).strftime("%H:%M:%S")
                 text = line.data if line.data.endswith("\n") else line.data + "\n"
                 out = sys.stdout if line.fd != 2 else sys.stderr
