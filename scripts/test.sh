@@ -61,9 +61,9 @@ cp examples/hello_world.py examples/sandbox.py "$scratch/outside/"
 cd "$scratch/outside"
 for example in hello_world.py sandbox.py; do
     echo "== nano-modal run $example (wheel, bwrap)"
-    NANO_MODAL_HOME="$scratch/home" NANO_MODAL_RUNTIME=bwrap PATH="$scratch/user/bin:$PATH" \
+    NANO_MODAL_HOME="$scratch/home" NANO_MODAL_RUNTIME=bwrap NANO_MODAL_LOCAL_IDLE_EXIT=5 PATH="$scratch/user/bin:$PATH" \
         timeout 300 nano-modal run "$example" 2>&1 | tee "$scratch/out.txt"
-    if ! grep -q "^runs on the embedded server (.*), runtime bwrap" "$scratch/out.txt"; then
+    if ! grep -q "^runs on the local server (.*), runtime bwrap" "$scratch/out.txt"; then
         echo "FAILED: nano-modal run $example from the wheel did not run under bwrap"
         exit 1
     fi

@@ -23,6 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 # Built images are kept across sessions (and shared by every server and worker of one): a
 # Debian base takes a minute to build, a cached one nothing.
 os.environ.setdefault("NANO_MODAL_IMAGES_DIR", str(Path(tempfile.gettempdir()) / "nano-modal-test-images"))
+# The local server of runs without one (nano_modal/embedded.py) stops this long after its last
+# app, not minutes later: every test with a home of its own starts one.
+os.environ.setdefault("NANO_MODAL_LOCAL_IDLE_EXIT", "5")
 
 
 @dataclass

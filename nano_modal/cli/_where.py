@@ -38,14 +38,17 @@ async def _runtimes(client: Client, is_embedded: bool) -> list[str]:
             return list(response.worker_runtimes)
         problem = embedded.worker_failure() if is_embedded else None
         if problem is not None:
-            raise ConnectionError(f"the embedded worker stopped: {problem}")
+            raise ConnectionError(f"the local worker stopped: {problem}")
         await asyncio.sleep(POLL_SECONDS)
 
 
 def where_line(client: Client) -> str:
     is_embedded = config.client_config().server_url is None
     runtimes = run_blocking(_runtimes(client, is_embedded))
-    place = f"the embedded server ({client.server_url})" if is_embedded else f"the server at {client.server_url}"
+    if is_embedded:
+        place = f"the local server ({client.server_url}, state in {embedded.local_dir()})"
+    else:
+        place = f"the server at {client.server_url}"
     if not runtimes:
         return f"runs on {place}; no worker is connected yet: calls wait for one"
     return f"runs on {place}, runtime {', '.join(RUNTIME_WORDS.get(r, r) for r in runtimes)}"

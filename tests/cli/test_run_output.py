@@ -39,6 +39,7 @@ def main(n: int = 3) -> None:
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """No server, token or runtime from the surroundings: a fresh home under tmp_path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NANO_MODAL_")}
+    env["NANO_MODAL_LOCAL_IDLE_EXIT"] = os.environ.get("NANO_MODAL_LOCAL_IDLE_EXIT", "5")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     return {**env, "NANO_MODAL_HOME": str(tmp_path / "home"), **extra}
 
@@ -71,7 +72,7 @@ def test_embedded_run_says_where_and_that_process_has_no_isolation(tmp_path: Pat
     out = _run(tmp_path, "app.py", _env(tmp_path, NANO_MODAL_RUNTIME="process"), "--n", "1")
     assert out.returncode == 0, out.stderr
     [line] = [x for x in out.stderr.splitlines() if x.startswith("runs on")]
-    assert line.startswith("runs on the embedded server (127.0.0.1:")
+    assert line.startswith("runs on the local server (127.0.0.1:")
     assert line.endswith("runtime process (NO ISOLATION: containers are plain processes of this machine)")
 
 
