@@ -104,7 +104,7 @@ def worker_failure() -> str | None:
     """Why the local worker stopped (the last line it logged), or None while it runs."""
     local = local_dir()
     info = _read_info(local)
-    if info is not None and _alive(int(info["pid"])):
+    if info is not None and _alive(int(info["worker_pid"])):
         return None
     log_path = local / "worker.log"
     lines = (
@@ -194,7 +194,8 @@ def supervise(local: Path) -> None:
         url = f"127.0.0.1:{int(port_file.read_text())}"
         worker = _spawn(["-m", "nano_modal.worker", "--server", url, "--quiet"], env, local / "worker.log")
         processes.insert(0, worker)  # stopped first: it stops its containers
-        info = {"url": url, "token": token, "pid": os.getpid(), "runtime": _wanted_runtime(), "python": sys.executable}
+        info = {"url": url, "token": token, "pid": os.getpid(), "worker_pid": worker.pid}
+        info.update(runtime=_wanted_runtime(), python=sys.executable)
         tmp = local / f"{INFO}.tmp"
         tmp.touch(mode=0o600)
         tmp.write_text(json.dumps(info))

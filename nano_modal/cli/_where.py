@@ -32,13 +32,14 @@ async def _runtimes(client: Client, is_embedded: bool) -> list[str]:
     loop = asyncio.get_running_loop()
     give_up = loop.time() + (EMBEDDED_WORKER_WAIT if is_embedded else REMOTE_WORKER_WAIT)
     while True:
+        # First: a worker that refused to start takes the local server down with it.
+        problem = embedded.worker_failure() if is_embedded else None
+        if problem is not None:
+            raise ConnectionError(f"the local worker stopped: {problem}")
         # The RPC, not client.hello(): that also sets up the connection again.
         response = await client.stub.Hello(api_pb2.HelloRequest(client_version=__version__))
         if response.worker_runtimes or loop.time() >= give_up:
             return list(response.worker_runtimes)
-        problem = embedded.worker_failure() if is_embedded else None
-        if problem is not None:
-            raise ConnectionError(f"the local worker stopped: {problem}")
         await asyncio.sleep(POLL_SECONDS)
 
 

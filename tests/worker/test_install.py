@@ -102,3 +102,29 @@ def test_auto_falls_back_to_process_with_one_line_saying_why(
     assert isinstance(runtime, ProcessRuntime)
     [line] = [r.getMessage() for r in caplog.records if "bubblewrap" in r.getMessage()]
     assert "\n" not in line and "uid map" in line and "NO ISOLATION" in line
+
+
+def test_a_run_whose_local_worker_refuses_its_runtime_says_why_in_one_line(tmp_path: Path) -> None:
+    """The same worker as above, started by `nano-modal run` (the local server): the run stops
+    with the worker's reason instead of waiting for containers that cannot start."""
+    require("bwrap")
+    python = bare_venv(tmp_path / "venv")
+    (tmp_path / "app.py").write_text(
+        "import nano_modal\napp = nano_modal.App('a')\n\n@app.function()\ndef f() -> int:\n    return 1\n"
+    )
+    site = sysconfig.get_paths()["purelib"]
+    env = clean_env(PYTHONPATH=os.pathsep.join([str(REPO), site]), NANO_MODAL_HOME=str(tmp_path / "home"))
+    env["NANO_MODAL_RUNTIME"] = "bwrap"
+    out = subprocess.run(
+        [python, "-m", "nano_modal.cli", "run", "app.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr
+    [line] = out.stderr.strip().splitlines()
+    assert line.startswith(
+        "Error: the local worker stopped: runtime 'bwrap' cannot run containers here: ModuleNotFound"
+    )
