@@ -136,6 +136,31 @@ def _start_supervisor(local: Path) -> dict[str, Any]:
     raise ConnectionError(f"the local nano-modal server did not start within {_STARTUP_TIMEOUT:.0f}s")
 
 
+def status() -> str:
+    """`nano-modal server status`: the local server, if one runs."""
+    local = local_dir()
+    info = _read_info(local)
+    if info is None or not _alive(int(info["pid"])):
+        return f"no local server runs (state in {local}); the next run without a server configured starts one"
+    return (
+        f"local server at {info['url']} (supervisor pid {info['pid']}, runtime {info['runtime']}, state in {local}); "
+        f"it stops {_idle_exit():.0f} s after its last app"
+    )
+
+
+def stop() -> str:
+    """`nano-modal server stop`: stop the local server and worker (their apps with them)."""
+    info = _read_info(local_dir())
+    if info is None or not _alive(int(info["pid"])):
+        return "no local server runs"
+    pid = int(info["pid"])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return f"stopped the local server at {info['url']}" if not _alive(pid) else f"pid {pid} did not stop within 30 s"
+
+
 # ---------------------------------------------------------------------- the supervisor
 
 
@@ -220,6 +245,7 @@ async def _watch(local: Path, url: str, token: str, processes: list[subprocess.P
     """Until a process dies, a signal comes, or nothing has run for the idle time."""
     from .client import Client
     from .proto import api_pb2
+    from .version import __version__
 
     client = Client(url, token)
     busy_at = time.time()
@@ -227,7 +253,9 @@ async def _watch(local: Path, url: str, token: str, processes: list[subprocess.P
         await asyncio.sleep(_POLL_SECONDS)
         with contextlib.suppress(Exception):
             apps = await client.stub.AppList(api_pb2.AppListRequest(), timeout=10)
-            if any(a.state in ("running", "deployed") for a in apps.apps):
+            hello = await client.stub.Hello(api_pb2.HelloRequest(client_version=__version__), timeout=10)
+            # A worker still starting (its probe) counts as busy: the run that started it waits for it.
+            if not hello.worker_runtimes or any(a.state in ("running", "deployed") for a in apps.apps):
                 busy_at = time.time()
         if time.time() - busy_at < _idle_exit():
             continue

@@ -52,6 +52,7 @@ python -m pytest -p no:cacheprovider "$@"
 
 # A user's install: the wheel (not editable) in another fresh venv, README command 1 and a
 # sandbox run from outside the checkout, under bwrap, which the run must say it used.
+suite_seconds=$SECONDS
 echo "== wheel install"
 python -m pip wheel "${pip_quiet[@]}" --no-deps --wheel-dir "$scratch/dist" "$checkout"
 $python -m venv "$scratch/user"
@@ -68,4 +69,4 @@ for example in hello_world.py sandbox.py; do
         exit 1
     fi
 done
-echo "== all green"
+echo "== all green (venv, checks and suite: ${suite_seconds} s; wheel job: $((SECONDS - suite_seconds)) s)"

@@ -95,7 +95,13 @@ def shell(
 
 @cli.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})
 def server(ctx: typer.Context) -> None:
-    """Run the control plane (see `nano-modal server --help`)."""
+    """Run the control plane (see `nano-modal server --help`); `server status` / `server stop`: the
+    local server that runs without a server configured use."""
+    if ctx.args in (["status"], ["stop"]):
+        from .. import embedded
+
+        typer.echo(embedded.status() if ctx.args == ["status"] else embedded.stop())
+        return
     from ..server.main import main as server_main
 
     server_main(list(ctx.args))

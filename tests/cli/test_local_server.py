@@ -47,15 +47,16 @@ print("double(21) =", modal.Function.from_name("kept", "double").remote(21))
 """
 
 
-def _env(home: Path) -> dict[str, str]:
+def _env(home: Path, idle: str = IDLE) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NANO_MODAL_")}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    return {**env, "NANO_MODAL_HOME": str(home), "NANO_MODAL_LOCAL_IDLE_EXIT": IDLE, "NANO_MODAL_RUNTIME": "process"}
+    return {**env, "NANO_MODAL_HOME": str(home), "NANO_MODAL_LOCAL_IDLE_EXIT": idle, "NANO_MODAL_RUNTIME": "process"}
 
 
-def _cli(home: Path, cwd: Path, *args: str) -> subprocess.Popen[str]:
+def _cli(home: Path, cwd: Path, *args: str, idle: str = IDLE) -> subprocess.Popen[str]:
     argv = [sys.executable, "-m", "nano_modal.cli", *args]
-    return subprocess.Popen(argv, cwd=cwd, env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = _env(home, idle)
+    return subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _done(proc: subprocess.Popen[str]) -> tuple[str, str]:
@@ -87,21 +88,31 @@ def _gone(pid: int) -> bool:
 def test_a_named_dict_written_by_one_run_is_there_in_the_next(tmp_path: Path) -> None:
     home = tmp_path / "home"
     (tmp_path / "app.py").write_text(DICT_APP)
-    out1, err1 = _done(_cli(home, tmp_path, "run", "app.py", "--value", "v1"))
-    out2, err2 = _done(_cli(home, tmp_path, "run", "app.py"))
+    idle = "600"  # up until `server stop` below
+    out1, err1 = _done(_cli(home, tmp_path, "run", "app.py", "--value", "v1", idle=idle))
+    out2, err2 = _done(_cli(home, tmp_path, "run", "app.py", idle=idle))
     assert "k = v1" in out1 and "k = v1" in out2
     assert _where(err1) == _where(err2)  # the second run found the first's server
     assert not (home / "embedded").exists()  # no per-run state any more
+    pid = _supervisor(home)
+    assert pid is not None
+    status, _ = _done(_cli(home, tmp_path, "server", "status"))
+    assert status.startswith(f"local server at {_where(err1).split('(')[1].split(',')[0]} (supervisor pid {pid}")
+    stopped, _ = _done(_cli(home, tmp_path, "server", "stop"))
+    assert stopped.startswith("stopped the local server") and _gone(pid)
+    status, _ = _done(_cli(home, tmp_path, "server", "status"))
+    assert status.startswith("no local server runs")
 
 
 def test_concurrent_runs_start_one_local_server_and_it_stops_once_idle(tmp_path: Path) -> None:
     home = tmp_path / "home"
     (tmp_path / "app.py").write_text(DICT_APP)
     runs = [_cli(home, tmp_path, "run", "app.py", "--value", f"v{i}") for i in range(3)]
-    wheres = {_where(_done(run)[1]) for run in runs}
-    assert len(wheres) == 1, wheres
+    assert wait_for(lambda: _supervisor(home) is not None, timeout=120, interval=0.05)
     pid = _supervisor(home)
-    assert pid is not None and not _gone(pid)
+    assert pid is not None
+    wheres = {_where(_done(run)[1]) for run in runs}
+    assert len(wheres) == 1, wheres  # one server for the three
     assert wait_for(lambda: _gone(pid), timeout=120, interval=0.2)  # idle: 3 s after the last app
     assert not (home / "local" / "server.json").exists()
     url = wheres.pop().split("(")[1].split(",")[0]

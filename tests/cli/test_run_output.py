@@ -39,7 +39,7 @@ def main(n: int = 3) -> None:
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """No server, token or runtime from the surroundings: a fresh home under tmp_path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NANO_MODAL_")}
-    env["NANO_MODAL_LOCAL_IDLE_EXIT"] = os.environ.get("NANO_MODAL_LOCAL_IDLE_EXIT", "5")
+    env["NANO_MODAL_LOCAL_IDLE_EXIT"] = os.environ.get("NANO_MODAL_LOCAL_IDLE_EXIT", "10")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     return {**env, "NANO_MODAL_HOME": str(tmp_path / "home"), **extra}
 

@@ -58,5 +58,5 @@ def user_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def clean_env(**extra: str) -> dict[str, str]:
     """This environment without PYTHONPATH (the venv's .pth finds the checkout) nor NANO_MODAL_*."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("NANO_MODAL_")}
-    env["NANO_MODAL_LOCAL_IDLE_EXIT"] = os.environ.get("NANO_MODAL_LOCAL_IDLE_EXIT", "5")
+    env["NANO_MODAL_LOCAL_IDLE_EXIT"] = os.environ.get("NANO_MODAL_LOCAL_IDLE_EXIT", "10")
     return {**env, **extra}
