@@ -164,17 +164,26 @@ async def setup_mounts(specs: Iterable[api_pb2.VolumeMount]) -> None:
         await reload_mount(client, mount)
 
 
-async def commit_on_exit() -> None:
-    """When the container exits: commit every writable mount (Modal commits on exit too)."""
-    if not any(not m.read_only for m in all_mounts()):
-        return
+async def commit_on_exit() -> list[str]:
+    """When the container exits: commit every writable mount (Modal commits on exit too).
+    Returns the mount paths whose commit failed, each already reported on stderr."""
+    writable = [m for m in all_mounts() if not m.read_only]
+    if not writable:
+        return []
     client = await Client.get()
-    for mount in all_mounts():
-        if not mount.read_only:
-            try:
-                await commit_mount(client, mount)
-            except Exception as exc:  # the container is exiting anyway: say what was lost, do not crash
-                print(f"nano-modal: could not commit the volume at {mount.path} on exit: {exc}", file=sys.stderr)
+    failed: list[str] = []
+    for mount in writable:
+        try:
+            await commit_mount(client, mount)
+        except Exception as exc:  # the others are still committed; the caller ends the container with an error
+            print(
+                f"nano-modal: the volume at {mount.path} was NOT committed on exit, its changes since the "
+                f"last commit are lost: {type(exc).__name__}: {exc}",
+                file=sys.stderr,
+                flush=True,
+            )
+            failed.append(mount.path)
+    return failed
 
 
 # ------------------------------------------------------------------ state and locking

@@ -5,8 +5,11 @@ server configured, starts an embedded server and worker on loopback for the life
 this process.
 
 Once connected, a call that finds the server unreachable (restarting, say) is retried with
-backoff for up to `NANO_MODAL_RECONNECT_TIMEOUT` seconds (60) before `ConnectionError`:
-a map in progress simply resumes when the server is back (docs/DEPLOY.md).
+backoff before `ConnectionError`, and so is an idempotent call (a poll, a get) that the server
+did not answer in time (waiting for its database, say), for up to config.SERVER_WAIT_TIMEOUT:
+the server's own store-retry window (`NANO_MODAL_STORE_RETRY_TIMEOUT`) plus time to answer, at
+least `NANO_MODAL_RECONNECT_TIMEOUT`. A map in progress simply resumes when the server is back
+(docs/DEPLOY.md); after a few seconds the client says on stderr that it is waiting.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -63,6 +67,33 @@ def translate_rpc_error(exc: grpc.aio.AioRpcError, server_url: str) -> Error:
 
 
 log = logging.getLogger("nano_modal.client")
+
+# Calls that change nothing (or set what they set again): resent after a timeout, not only after
+# a lost connection, for up to config.SERVER_WAIT_TIMEOUT. Any other call that times out may or
+# may not have happened on the server: that one fails, and its error says so.
+IDEMPOTENT_METHODS = frozenset(
+    {
+        "Hello", "AppHeartbeat", "AppLookup", "AppList", "AppHistory", "FunctionGet", "FunctionGetOutputs",
+        "FunctionCallGet", "BlobHas", "BlobGet", "WorkerPoll", "ContainerHeartbeat", "ObjectList",
+        "ObjectHeartbeat", "DictGet", "DictContains", "DictLen", "DictContents", "QueueLen", "VolumeGetManifest",
+        "VolumeListFiles", "VolumeReadFile", "VolumeBlobHas", "VolumeBlobGet", "SandboxGet", "SandboxList",
+        "SandboxWait", "ContainerExecWait", "ContainerList",
+    }
+)  # fmt: skip
+_RESENT_AFTER = {grpc.StatusCode.UNAVAILABLE}
+_RESENT_AFTER_IF_IDEMPOTENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+def _say_waiting(name: str, server_url: str, waited: float, exc: grpc.aio.AioRpcError) -> None:
+    """A visible line (not only a log record): the program is waiting, not hung."""
+    reason = "not answering in time" if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED else "unreachable"
+    print(
+        f"nano-modal: waiting for the server at {server_url} ({reason} for {waited:.0f}s; {name} is retried "
+        f"for up to {config.SERVER_WAIT_TIMEOUT:g}s)",
+        file=sys.stderr,
+        flush=True,
+    )
+
 
 channel_options = config.grpc_channel_options
 
@@ -137,9 +168,11 @@ class _Stub:
             # Resending is safe for the calls that matter: inputs carry their index, outputs are
             # read by cursor (a destructive Queue.get lost in flight stays lost, as with Redis).
             loop = asyncio.get_running_loop()
-            give_up = loop.time() + (config.RECONNECT_TIMEOUT if reconnect else 0.0)
+            started = loop.time()
+            give_up = started + (config.SERVER_WAIT_TIMEOUT if reconnect else 0.0)
+            resent_after = _RESENT_AFTER_IF_IDEMPOTENT if name in IDEMPOTENT_METHODS else _RESENT_AFTER
             backoff = 0.1
-            lost = False
+            lost = said_waiting = False
             while True:
                 url = self.server_url
                 try:
@@ -155,11 +188,11 @@ class _Stub:
                         await self._hello_again()
                     return response
                 except grpc.aio.AioRpcError as exc:
-                    if exc.code() != grpc.StatusCode.UNAVAILABLE or loop.time() + backoff > give_up:
-                        error = translate_rpc_error(exc, self.server_url)
-                        if exc.code() == grpc.StatusCode.UNAVAILABLE and reconnect:
-                            error.args = (f"{error.args[0]} (still unreachable after {config.RECONNECT_TIMEOUT:g}s)",)
-                        raise error from None
+                    if exc.code() not in resent_after or loop.time() + backoff > give_up:
+                        raise _final_error(name, exc, self.server_url, reconnect, loop.time() - started) from None
+                    if not said_waiting and loop.time() - started >= config.SERVER_WAIT_NOTICE:
+                        _say_waiting(name, self.server_url, loop.time() - started, exc)
+                        said_waiting = True
                 lost = True
                 self._fail_over(url)
                 await asyncio.sleep(backoff)
@@ -198,6 +231,18 @@ class _Stub:
             return response
         except grpc.aio.AioRpcError as exc:
             raise translate_rpc_error(exc, self.server_url) from None
+
+
+def _final_error(name: str, exc: grpc.aio.AioRpcError, server_url: str, reconnect: bool, waited: float) -> Error:
+    error = translate_rpc_error(exc, server_url)
+    if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED and name not in IDEMPOTENT_METHODS:
+        error.args = (
+            f"the server at {server_url} did not answer {name} in time: it may or may not have been done "
+            "(it is not resent, since doing it twice could differ from doing it once); check before repeating it",
+        )
+    elif reconnect and waited > 0:
+        error.args = (f"{error.args[0]} (still not answering after {waited:.0f}s)",)
+    return error
 
 
 class Client:

@@ -82,6 +82,11 @@ WORKER_TIMEOUT = float(os.environ.get("NANO_MODAL_WORKER_TIMEOUT") or 15.0)
 # The state store's connection is lost (database restarting): retry each operation this long,
 # then the server exits so that its supervisor restarts it on the durable state.
 STORE_RETRY_TIMEOUT = float(os.environ.get("NANO_MODAL_STORE_RETRY_TIMEOUT") or 30.0)
+# How long a client rides out a server that does not answer an idempotent call (a poll, a get):
+# the server's own store-retry window above, plus the time to answer once the store is back,
+# and never less than RECONNECT_TIMEOUT. One setting (STORE_RETRY_TIMEOUT) for both sides.
+SERVER_WAIT_TIMEOUT = max(RECONNECT_TIMEOUT, STORE_RETRY_TIMEOUT + 4 * CONNECT_TIMEOUT)
+SERVER_WAIT_NOTICE = 5.0  # seconds of waiting for the server before the client says so on stderr
 # Redis holding Queue items (--queue) is unreachable (restarting): retry each operation this long,
 # then that Queue call fails with a clear error (the server keeps running).
 QUEUE_REDIS_RETRY_TIMEOUT = float(os.environ.get("NANO_MODAL_QUEUE_RETRY_TIMEOUT") or 30.0)
@@ -105,6 +110,11 @@ LEADER_TAKEOVER_GRACE = 3.0  # a follower that got the lease waits this long: th
 CONTAINER_HEARTBEAT_INTERVAL = 5.0  # seconds between a container's heartbeats
 CONTAINER_HEARTBEAT_TIMEOUT = 30.0  # a running container silent this long is stopped and replaced
 CONTAINER_MAX_BATCH = 100  # inputs a container takes at once when the queue is deep
+# A container being stopped gets SIGTERM, then SIGKILL after a grace period: this one when it
+# mounts a writable volume, whose commit on exit may take a while (a big file), else 2 s.
+VOLUME_EXIT_GRACE = float(os.environ.get("NANO_MODAL_VOLUME_EXIT_GRACE") or 60.0)
+# The container's exit code when a volume's commit on exit failed (its stderr says which and why).
+EXIT_VOLUME_COMMIT_FAILED = 75
 
 # --- web endpoints ----------------------------------------------------------------------
 WEB_METHOD = "__web__"  # method_name of inputs that carry an HTTP request or a WebSocket session

@@ -28,6 +28,9 @@ from .proto import api_pb2
 from .serialization import _short_repr, deserialize, serialize
 
 _PUT_BATCH_BYTES = 8 * 1024 * 1024  # bytes of items per QueuePut request (gRPC messages stay small)
+# Items per QueuePut request: a fifth of a partition, so that a put_many larger than a partition
+# goes in as consumers make room (one request of more than a partition holds can never fit).
+_PUT_BATCH_ITEMS = config.QUEUE_MAX_PARTITION_ITEMS // 5
 
 
 class Queue(_Object):
@@ -140,7 +143,7 @@ class Queue(_Object):
         for i, item in enumerate(items):
             batch.append(item)
             size += len(item)
-            if i == len(items) - 1 or size >= _PUT_BATCH_BYTES:
+            if i == len(items) - 1 or size >= _PUT_BATCH_BYTES or len(batch) >= _PUT_BATCH_ITEMS:
                 await self._put_batch(client, queue_id, key, batch, block, timeout, partition_ttl)
                 batch, size = [], 0
 

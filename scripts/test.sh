@@ -23,6 +23,7 @@ $python -m venv "$scratch/venv"
 need=()
 command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v runsc >/dev/null || need+=(runsc)
+command -v slirp4netns >/dev/null || need+=(slirp4netns)  # bwrap containers' outbound NAT (worker/network.py)
 command -v ip >/dev/null || need+=(iproute2)  # tests/faults: workers on namespaced "hosts"
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 command -v redis-server >/dev/null || need+=(redis-server)  # tests/redisd.py: Queue items in Redis

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import nano_modal
-from nano_modal.exception import InputCancellation, InvalidError, NotFoundError
+from nano_modal.exception import InputCancellation, InvalidError, NotFoundError, SerializationError
 from nano_modal.serialization import serialize, serialize_args
 from tests.helpers import run_script, wait_for
 
@@ -194,6 +194,18 @@ def test_remote_gen_streams_values(core_app: Any) -> None:
     last_produced = received[-1][0][1]
     # The first value reached us before the generator had produced its last one.
     assert first_arrival < last_produced
+
+
+def test_a_returned_generator_object_is_an_error_naming_the_function(core_app: Any) -> None:
+    """Its values used to be dropped: the caller got None."""
+    with pytest.raises(TypeError, match="returns_a_generator returned a generator object"):
+        core_app.returns_a_generator.remote(3)
+
+
+def test_an_unpicklable_return_value_is_an_error_naming_the_function(core_app: Any) -> None:
+    """It used to be a bare TypeError ("cannot pickle '_thread.lock' object")."""
+    with pytest.raises(SerializationError, match="returns_unpicklable returned a lock that cannot be pickled"):
+        core_app.returns_unpicklable.remote()
 
 
 def test_remote_on_generator_raises_invalid_error(core_app: Any) -> None:

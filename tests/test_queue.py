@@ -138,6 +138,31 @@ def test_full_partition(queues_on: str, monkeypatch: pytest.MonkeyPatch) -> None
     assert q.len() == config.QUEUE_MAX_PARTITION_ITEMS
 
 
+def test_put_many_of_more_than_a_partition_holds(queues_on: str) -> None:
+    """The items go in as a consumer makes room, in order (put_many sent them in batches of up to
+    8 MiB: one of 15,000 small items, which the server refused as more than a partition holds)."""
+    q = fresh()
+    n = config.QUEUE_MAX_PARTITION_ITEMS * 3
+    got: list[int] = []
+
+    def drain() -> None:
+        while len(got) < n:
+            got.extend(q.get_many(1000, timeout=60))
+
+    consumer = threading.Thread(target=drain)
+    consumer.start()
+    q.put_many(list(range(n)), timeout=120)
+    consumer.join(120)
+    assert got == list(range(n))
+
+
+def test_put_many_into_a_partition_without_room_raises_full(queues_on: str) -> None:
+    q = fresh()
+    with pytest.raises(queue.Full, match="is full"):
+        q.put_many(list(range(config.QUEUE_MAX_PARTITION_ITEMS + 1)), block=False)
+    assert q.len() == config.QUEUE_MAX_PARTITION_ITEMS  # what fitted is in
+
+
 def test_async_twins(queues_on: str) -> None:
     q = fresh()
 

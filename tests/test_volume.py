@@ -186,16 +186,35 @@ def test_bad_input(cluster: Any) -> None:
             app.function(volumes=volumes, serialized=True)(lambda: None)  # type: ignore[arg-type]
 
 
-def test_a_mount_that_cannot_be_made_fails_the_function_clearly(cluster: Any, tmp_path: Path) -> None:
+def test_a_mount_path_over_existing_files_hides_them_from_the_container_only(cluster: Any, tmp_path: Path) -> None:
+    """The process runtime binds each container's own copy of the volume at the mount path in its
+    own mount namespace (as bwrap does): what the host has there is hidden from the container,
+    and left as it was."""
     occupied = tmp_path / "occupied"
     occupied.mkdir()
     (occupied / "precious.txt").write_text("must survive")
-    app = nano_modal.App("bad-mount-path")
-    probe = app.function(volumes={str(occupied): fresh()}, serialized=True)(lambda: "ran")
-    expected = r"cannot mount a volume at .*something is already there"
-    with app.run(show_logs=False), pytest.raises(ExecutionError, match=expected):
-        probe.remote()
+    vol = fresh()
+    with vol.batch_upload() as batch:
+        batch.put_file(io.BytesIO(b"from the volume"), "in-volume.txt")
+    app = nano_modal.App("mount-over-files")
+    listing = app.function(volumes={str(occupied): vol}, serialized=True)(lambda: sorted(os.listdir(str(occupied))))
+    with app.run(show_logs=False):
+        assert listing.remote() == ["in-volume.txt"]
+    assert sorted(os.listdir(occupied)) == ["precious.txt"]
     assert (occupied / "precious.txt").read_text() == "must survive"
+
+
+def test_a_link_that_cannot_be_made_fails_clearly(tmp_path: Path) -> None:
+    """Without a runtime that binds (no mount namespaces: the process runtime unprivileged), the
+    container links the mount path to its volume's directory, never over existing files."""
+    from nano_modal._volume_sync import _link
+
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / "precious.txt").write_text("must survive")
+    with pytest.raises(ExecutionError, match=r"cannot mount a volume at .*something is already there"):
+        _link(occupied, tmp_path / "volume")
+    assert sorted(os.listdir(occupied)) == ["precious.txt"]
 
 
 def test_file_and_directory_cannot_share_a_path(cluster: Any) -> None:
@@ -214,7 +233,11 @@ def test_cli(cluster: Any, tmp_path: Path) -> None:
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "nano_modal.cli", "volume", *args],
-            env=cluster.env(), capture_output=True, text=True, timeout=60, cwd=tmp_path,
+            env=cluster.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
         )
 
     name = f"cli-{uuid.uuid4().hex[:8]}"
@@ -352,7 +375,9 @@ def test_sync_into_a_directory_a_runtime_bound(cluster: Any, tmp_path: Path, mon
     run_blocking(_volume_sync.setup_mounts([spec]))
     assert not mount.is_symlink()  # synced in place, not linked
     assert sorted(p.relative_to(mount).as_posix() for p in mount.rglob("*") if p.is_file()) == [
-        "changes.txt", "keep.txt", "sub/goes-away.txt"
+        "changes.txt",
+        "keep.txt",
+        "sub/goes-away.txt",
     ]
     (mount / "keep.txt").write_text("local edit")
     (mount / "new.txt").write_text("local only")

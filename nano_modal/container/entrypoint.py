@@ -44,7 +44,20 @@ def heartbeat_forever(io_: ContainerIO, watchdog: Watchdog) -> None:
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    _exiting()
     raise SystemExit(0)  # unwinds the main loop so that @exit hooks run
+
+
+def _exiting() -> None:
+    """From here on the container is on its way out: a (further) SIGTERM must not cut short the
+    exit hooks or the volume commit (it did: the commit's task was abandoned mid-way and its
+    writes lost). The worker's SIGKILL after its grace period still ends a hung exit. A Python
+    handler, not SIG_IGN: an ignored signal would stay ignored in processes the hooks start."""
+    signal.signal(signal.SIGTERM, _ignore)
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    pass
 
 
 def _start_agent(signum: int, frame: FrameType | None) -> None:
@@ -92,13 +105,26 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         runner.serve()
+        _exiting()  # told to stop (a SIGTERM may follow at once): the exit path runs to its end
         runner.flush()
     finally:
+        _exiting()
         try:
             target.run_hooks(enter=False)
         finally:
-            volume_sync = sys.modules.get("nano_modal._volume_sync")  # loaded if any volume is mounted
-            if volume_sync is not None and volume_sync.all_mounts():
-                from .._utils.aio import run_blocking
+            _commit_volumes_on_exit()
 
-                run_blocking(volume_sync.commit_on_exit())  # Modal commits volumes when a container exits
+
+def _commit_volumes_on_exit() -> None:
+    """Modal commits volumes when a container exits. The process exits only once the commit is
+    done, so the worker reports the exit after it; a commit that fails ends the process with
+    EXIT_VOLUME_COMMIT_FAILED, which the worker reports as the container's exit reason."""
+    volume_sync = sys.modules.get("nano_modal._volume_sync")  # loaded if any volume is mounted
+    if volume_sync is None or not volume_sync.all_mounts():
+        return
+    from .._utils.aio import run_blocking
+
+    failed = run_blocking(volume_sync.commit_on_exit())
+    if failed:
+        sys.stderr.flush()
+        os._exit(config.EXIT_VOLUME_COMMIT_FAILED)  # not SystemExit: a `finally` above must not mask it

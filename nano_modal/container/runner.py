@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import config
 from .._runtime_context import set_current_input
+from ..exception import SerializationError
 from ..proto import api_pb2
 from ..serialization import deserialize, serialize, serialize_exception
 from .io import ContainerIO
@@ -155,6 +156,12 @@ class Runner:
                 args = (*args, WebInbound(self.io, item.input_id))
             result = self.call(self.target.resolve(item.method_name), args, kwargs)
             if inspect.isgenerator(result) or inspect.isasyncgen(result):
+                if item.kind != api_pb2.CALL_KIND_GENERATOR and not item.method_name.startswith(config.WEB_METHOD):
+                    # The caller waits for one value: the generator's values would be lost.
+                    raise TypeError(
+                        f"{self._name(item)} returned a generator object, but it is not a generator function:"
+                        " use `yield` in it (and call it with .remote_gen()), or return a list"
+                    )
                 self.stream(item, result, streamer)
                 result = None
             return [*streamer.drain(), self._success(item, result)]
@@ -191,12 +198,27 @@ class Runner:
                 self.watchdog.end(item.input_id)
             sys.stdout.flush()
 
+    def _name(self, item: api_pb2.ContainerInput) -> str:
+        """The function (or Class.method) that ran `item`, as the user wrote it."""
+        method = item.method_name
+        return (
+            f"{self.definition.name}.{method}"
+            if method and not method.startswith(config.WEB_METHOD)
+            else self.definition.name
+        )
+
     def _success(self, item: api_pb2.ContainerInput, value: Any) -> api_pb2.FunctionOutput:
+        try:
+            data = serialize(value)
+        except Exception as exc:
+            raise SerializationError(
+                f"{self._name(item)} returned a {type(value).__name__} that cannot be pickled: {exc}"
+            ) from exc
         return api_pb2.FunctionOutput(
             input_id=item.input_id,
             idx=item.idx,
             status=api_pb2.OUTPUT_STATUS_SUCCESS,
-            data=self.io.payload(serialize(value)),
+            data=self.io.payload(data),
         )
 
     def _failure(self, item: api_pb2.ContainerInput, exc: Exception) -> api_pb2.FunctionOutput:

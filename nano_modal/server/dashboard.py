@@ -25,7 +25,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .control import ControlPlane, NotFound
-from .state import ContainerState, FunctionRuntime
+from .state import Container, ContainerState, FunctionRuntime
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -93,9 +93,9 @@ class Dashboard:
                         "id": w.worker_id,
                         "host": w.hostname,
                         "alive": w.alive,
-                        "cpu": f"{w.reserved()[0]:g} / {w.cpu:g}",
-                        "memory": f"{w.reserved()[1]:,} / {w.memory_mb:,} MiB",
-                        "containers": sum(1 for c in w.containers.values() if c.live),
+                        "cpu": f"{self.control.containers.reserved(w.worker_id)[0]:g} / {w.cpu:g}",
+                        "memory": f"{self.control.containers.reserved(w.worker_id)[1]:,} / {w.memory_mb:,} MiB",
+                        "containers": sum(1 for c in self.control.containers.on_worker(w.worker_id) if c.live),
                         "seen": _ago(now - w.last_seen),
                     }
                     for w in self.control.workers.values()
@@ -112,7 +112,7 @@ class Dashboard:
             return PlainTextResponse(f"404 Not Found: {exc}\n", status_code=404)
         now = time.monotonic()
         functions = self.control.app_functions(app.app_id)
-        containers = [c for fn in functions for c in fn.containers.values() if c.live]
+        containers = [c for fn in functions for c in self.control.live_containers(fn)]
         names = {fn.function_id: fn.name for fn in functions}
         logs = self.control.store.tail_logs(app.app_id, LOG_TAIL)
         return _templates().TemplateResponse(
@@ -120,7 +120,7 @@ class Dashboard:
             "app.html",
             {
                 "app": self._app_summary(app.app_id),
-                "functions": [_function_row(fn) for fn in functions],
+                "functions": [_function_row(fn, self.control.live_containers(fn)) for fn in functions],
                 "containers": [
                     {
                         "id": c.container_id,
@@ -164,17 +164,17 @@ class Dashboard:
             "state": app.state,
             "version": app.version,
             "functions": len(functions),
-            "containers": sum(len(fn.live_containers()) for fn in functions),
+            "containers": sum(len(self.control.live_containers(fn)) for fn in functions),
             "queued": sum(len(fn.queue) for fn in functions),
         }
 
 
-def _function_row(fn: FunctionRuntime) -> dict[str, Any]:
+def _function_row(fn: FunctionRuntime, live: list[Container]) -> dict[str, Any]:
     definition = fn.definition
     kind = "class" if definition.is_class else "function"
     if definition.web.kind:
         kind = definition.web.kind
-    states = Counter(c.state for c in fn.live_containers())
+    states = Counter(c.state for c in live)
     every = definition.schedule.period_seconds
     return {
         "name": fn.name,

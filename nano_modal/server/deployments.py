@@ -86,7 +86,7 @@ class Deployments:
         raise NotFound(f"app {app_name!r} has no function {function_name!r} (it has: {', '.join(known) or 'none'})")
 
     def summary(self, app: App) -> api_pb2.AppSummary:
-        live = sum(1 for c in self.control.containers.values() if c.app_id == app.app_id and c.live)
+        live = sum(1 for c in self.control.containers.active() if c.app_id == app.app_id and c.live)
         created = self.store.get_app(app.app_id)
         return api_pb2.AppSummary(
             app_id=app.app_id,
@@ -148,6 +148,6 @@ class Deployments:
     def _retire(self, function_id: str) -> None:
         fn = self.control._function(function_id)
         fn.retired = True
-        for container in fn.containers.values():
+        for container in self.control.containers.of_function(function_id):
             if container.state == ContainerState.RUNNING and not container.held:
                 self.control.stop_container(container)

@@ -10,6 +10,7 @@ import secrets
 import signal
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -87,6 +88,7 @@ async def serve(
     store = SqlStore(store_url)
     control = ControlPlane(store)
     requeued = control.recover()
+    store_retry.serving_thread = threading.get_ident()  # from now on, the loop never waits for the store
     queue_items = None
     if queue_url:  # Queue items in Redis; imported only then (redis is an optional dependency)
         from .redis_queues import RedisQueues

@@ -43,7 +43,7 @@ class _PlatformCollector(Collector):
             if app is None or not app.live:
                 continue
             queued.add_metric([app.name, fn.name], len(fn.queue))
-            for state, n in Counter(c.state.value for c in fn.live_containers()).items():
+            for state, n in Counter(c.state.value for c in self.control.live_containers(fn)).items():
                 containers.add_metric([app.name, fn.name, state], n)
         workers = GaugeMetricFamily("nano_modal_workers", "Registered workers", labels=["alive"])
         for alive, n in Counter(w.alive for w in self.control.workers.values()).items():
@@ -51,7 +51,7 @@ class _PlatformCollector(Collector):
         cpu = GaugeMetricFamily("nano_modal_worker_cpu_reserved", "Cores reserved by containers", labels=["worker"])
         for w in self.control.workers.values():
             if w.alive:
-                cpu.add_metric([w.worker_id], w.reserved()[0])
+                cpu.add_metric([w.worker_id], self.control.containers.reserved(w.worker_id)[0])
         calls = GaugeMetricFamily("nano_modal_calls_in_memory", "Calls the server keeps in memory")
         calls.add_metric([], len(self.control.calls))
         yield from (apps, queued, containers, workers, cpu, calls)

@@ -86,14 +86,12 @@ class ObjectPlane:
 
 
 class ObjectRpcs:
-    """RPC handlers for objects. Service provides `objects`, `control` and `_any`."""
+    """RPC handlers for objects. Service provides `objects`, `control` and `caller`."""
 
     objects: ObjectPlane
     control: ControlPlane
 
-    async def _any(  # provided by Service
-        self, context: Context, *, allow_restricted: bool = False, volume_id: str = ""
-    ) -> Container | None:
+    def caller(self) -> Container | None:  # provided by Service: checked by the RPC's role (rpc_roles.py)
         raise NotImplementedError
 
     async def _run(self, context: Context, fn: Callable[[], T]) -> T:
@@ -124,7 +122,6 @@ class ObjectRpcs:
     async def ObjectGetOrCreate(
         self, request: api_pb2.ObjectGetOrCreateRequest, context: Context
     ) -> api_pb2.ObjectGetOrCreateResponse:
-        await self._any(context)
 
         def resolve() -> api_pb2.ObjectGetOrCreateResponse:
             row, created = self.objects.registry.get_or_create(
@@ -137,7 +134,6 @@ class ObjectRpcs:
         return await self._run(context, resolve)
 
     async def ObjectList(self, request: api_pb2.ObjectListRequest, context: Context) -> api_pb2.ObjectListResponse:
-        await self._any(context)
         rows = await self._run(
             context, lambda: self.objects.registry.list_named(request.kind, request.environment_name)
         )
@@ -157,7 +153,6 @@ class ObjectRpcs:
         )
 
     async def ObjectDelete(self, request: api_pb2.ObjectDeleteRequest, context: Context) -> api_pb2.Empty:
-        await self._any(context)
         await self._run(
             context,
             lambda: self.objects.registry.delete(
@@ -167,19 +162,16 @@ class ObjectRpcs:
         return api_pb2.Empty()
 
     async def ObjectHeartbeat(self, request: api_pb2.ObjectHeartbeatRequest, context: Context) -> api_pb2.Empty:
-        await self._any(context)
         await self._run(context, lambda: self.objects.registry.heartbeat(request.object_id))
         return api_pb2.Empty()
 
     # ------------------------------------------------------------------ dicts
 
     async def DictGet(self, request: api_pb2.DictGetRequest, context: Context) -> api_pb2.DictGetResponse:
-        await self._any(context)
         value = await self._run(context, lambda: self.objects.dicts.get(request.dict_id, request.key))
         return api_pb2.DictGetResponse(found=value is not None, value=value or b"")
 
     async def DictUpdate(self, request: api_pb2.DictUpdateRequest, context: Context) -> api_pb2.DictUpdateResponse:
-        await self._any(context)
         entries = [(e.key, e.value) for e in request.entries]
         created = await self._run(
             context, lambda: self.objects.dicts.update(request.dict_id, entries, request.if_not_exists)
@@ -187,23 +179,19 @@ class ObjectRpcs:
         return api_pb2.DictUpdateResponse(created=created)
 
     async def DictPop(self, request: api_pb2.DictGetRequest, context: Context) -> api_pb2.DictGetResponse:
-        await self._any(context)
         value = await self._run(context, lambda: self.objects.dicts.pop(request.dict_id, request.key))
         return api_pb2.DictGetResponse(found=value is not None, value=value or b"")
 
     async def DictContains(self, request: api_pb2.DictGetRequest, context: Context) -> api_pb2.DictGetResponse:
-        await self._any(context)
         value = await self._run(context, lambda: self.objects.dicts.get(request.dict_id, request.key))
         return api_pb2.DictGetResponse(found=value is not None)
 
     async def DictLen(self, request: api_pb2.DictLenRequest, context: Context) -> api_pb2.DictLenResponse:
-        await self._any(context)
         return api_pb2.DictLenResponse(len=await self._run(context, lambda: self.objects.dicts.len(request.dict_id)))
 
     async def DictContents(
         self, request: api_pb2.DictContentsRequest, context: Context
     ) -> api_pb2.DictContentsResponse:
-        await self._any(context)
         page, done = await self._run(
             context, lambda: self.objects.dicts.contents(request.dict_id, request.after, request.limit)
         )
@@ -214,14 +202,12 @@ class ObjectRpcs:
         return api_pb2.DictContentsResponse(entries=entries, next=page[-1][0] if page else request.after, done=done)
 
     async def DictClear(self, request: api_pb2.DictLenRequest, context: Context) -> api_pb2.Empty:
-        await self._any(context)
         await self._run(context, lambda: self.objects.dicts.clear(request.dict_id))
         return api_pb2.Empty()
 
     # ------------------------------------------------------------------ queues
 
     async def QueuePut(self, request: api_pb2.QueuePutRequest, context: Context) -> api_pb2.QueuePutResponse:
-        await self._any(context)
         added = await self._await(
             context,
             self.objects.queues.put(
@@ -231,7 +217,6 @@ class ObjectRpcs:
         return api_pb2.QueuePutResponse(full=not added)
 
     async def QueueGet(self, request: api_pb2.QueueGetRequest, context: Context) -> api_pb2.QueueGetResponse:
-        await self._any(context)
         values = await self._await(
             context,
             self.objects.queues.get(request.queue_id, request.partition, request.n_values, request.timeout),
@@ -239,19 +224,16 @@ class ObjectRpcs:
         return api_pb2.QueueGetResponse(values=values)
 
     async def QueueLen(self, request: api_pb2.QueueLenRequest, context: Context) -> api_pb2.QueueLenResponse:
-        await self._any(context)
         n = await self._await(context, self.objects.queues.len(request.queue_id, request.partition, request.total))
         return api_pb2.QueueLenResponse(len=n)
 
     async def QueueClear(self, request: api_pb2.QueueClearRequest, context: Context) -> api_pb2.Empty:
-        await self._any(context)
         await self._await(context, self.objects.queues.clear(request.queue_id, request.partition, request.all))
         return api_pb2.Empty()
 
     async def QueueNextItems(
         self, request: api_pb2.QueueNextItemsRequest, context: Context
     ) -> api_pb2.QueueNextItemsResponse:
-        await self._any(context)
         items = await self._await(
             context,
             self.objects.queues.next_items(
@@ -265,7 +247,6 @@ class ObjectRpcs:
     async def SecretCreate(
         self, request: api_pb2.SecretCreateRequest, context: Context
     ) -> api_pb2.SecretCreateResponse:
-        await self._any(context)
         secret_id = await self._run(
             context,
             lambda: self.objects.secrets.create(
@@ -288,7 +269,6 @@ class ObjectRpcs:
     async def VolumeGetManifest(
         self, request: api_pb2.VolumeGetManifestRequest, context: Context
     ) -> api_pb2.VolumeManifest:
-        await self._any(context, volume_id=request.volume_id)
         version, files = await self._run(context, lambda: self.objects.volumes.manifest(request.volume_id))
         return api_pb2.VolumeManifest(
             version=version,
@@ -301,7 +281,7 @@ class ObjectRpcs:
     async def VolumeCommit(
         self, request: api_pb2.VolumeCommitRequest, context: Context
     ) -> api_pb2.VolumeCommitResponse:
-        container = await self._any(context, volume_id=request.volume_id)
+        container = self.caller()
         puts = [VolumeFileRow(f.path, f.blob_id, f.size, f.mode, f.mtime) for f in request.puts]
 
         def commit() -> tuple[int, list[str]]:
@@ -314,7 +294,6 @@ class ObjectRpcs:
     async def VolumeListFiles(
         self, request: api_pb2.VolumeListFilesRequest, context: Context
     ) -> api_pb2.VolumeListFilesResponse:
-        await self._any(context, volume_id=request.volume_id)
         entries = await self._run(
             context, lambda: self.objects.volumes.list_files(request.volume_id, request.path, request.recursive)
         )
@@ -323,7 +302,7 @@ class ObjectRpcs:
     async def VolumeRemoveFile(
         self, request: api_pb2.VolumeRemoveFileRequest, context: Context
     ) -> api_pb2.VolumeCommitResponse:
-        container = await self._any(context, volume_id=request.volume_id)
+        container = self.caller()
 
         def remove() -> int:
             self._check_writable(container, request.volume_id)
@@ -334,7 +313,7 @@ class ObjectRpcs:
     async def VolumeCopyFiles(
         self, request: api_pb2.VolumeCopyFilesRequest, context: Context
     ) -> api_pb2.VolumeCommitResponse:
-        container = await self._any(context, volume_id=request.volume_id)
+        container = self.caller()
 
         def copy() -> int:
             self._check_writable(container, request.volume_id)
@@ -347,7 +326,6 @@ class ObjectRpcs:
     async def VolumeReadFile(
         self, request: api_pb2.VolumeReadFileRequest, context: Context
     ) -> AsyncIterator[api_pb2.BlobChunk]:
-        await self._any(context, volume_id=request.volume_id)
         path = await self._run(context, lambda: self.objects.volumes.open_file(request.volume_id, request.path))
         try:
             f = path.open("rb")  # an open file survives a concurrent delete of its content
@@ -363,14 +341,12 @@ class ObjectRpcs:
                     yield api_pb2.BlobChunk(data=data)
 
     async def VolumeBlobHas(self, request: api_pb2.BlobHasRequest, context: Context) -> api_pb2.BlobHasResponse:
-        await self._any(context, allow_restricted=True)
         exists = await self._run(context, lambda: self.objects.volumes.blobs.has(request.blob_id))
         return api_pb2.BlobHasResponse(exists=exists)
 
     async def VolumeBlobPut(
         self, request_iterator: AsyncIterator[api_pb2.BlobChunk], context: Context
     ) -> api_pb2.BlobPutResponse:
-        await self._any(context, allow_restricted=True)
         writer = self.objects.volumes.blobs.writer()
         blob_id = ""
         try:
@@ -386,7 +362,6 @@ class ObjectRpcs:
     async def VolumeBlobGet(
         self, request: api_pb2.BlobGetRequest, context: Context
     ) -> AsyncIterator[api_pb2.BlobChunk]:
-        await self._any(context, allow_restricted=True)
         path = await self._run(context, lambda: self.objects.volumes.blobs.path(request.blob_id))
         try:
             f = path.open("rb")

@@ -25,23 +25,18 @@ LONG_POLL_MAX = 50.0  # seconds a read or wait may be held server-side
 
 
 class SandboxRpcs:
-    """RPC handlers for sandboxes. Service provides `sandboxes`, `_admin` and `_any`."""
+    """RPC handlers for sandboxes. Service provides `sandboxes` and `caller`."""
 
     sandboxes: SandboxPlane
 
-    async def _admin(self, context: Context) -> None:  # provided by Service
-        raise NotImplementedError
-
-    async def _any(self, context: Context) -> Container | None:  # provided by Service
+    def caller(self) -> Container | None:  # provided by Service: checked by the RPC's role (rpc_roles.py)
         raise NotImplementedError
 
     async def _call(self, context: Context, fn: Any, *args: Any, admin_only: bool = False) -> Any:
-        """Check the caller, run `fn` (awaiting it if need be) in its scope, translate errors."""
+        """Run `fn` (awaiting it if need be) in its caller's scope, translate errors."""
         kwargs = {}
-        if admin_only:
-            await self._admin(context)
-        else:
-            container = await self._any(context)
+        if not admin_only:  # the admin-only ones are Role.ADMIN: no scope
+            container = self.caller()
             kwargs["scope"] = "" if container is None else container.app_id
         try:
             result = fn(*args, **kwargs)
@@ -85,7 +80,6 @@ class SandboxRpcs:
     async def SandboxRelay(
         self, requests: AsyncIterator[api_pb2.SandboxRelayUp], context: Context
     ) -> AsyncIterator[api_pb2.SandboxRelayDown]:
-        await self._admin(context)
         try:
             async for down in self.sandboxes.relay(requests):
                 yield down
@@ -124,7 +118,6 @@ class SandboxRpcs:
     async def ContainerList(
         self, request: api_pb2.ContainerListRequest, context: Context
     ) -> api_pb2.ContainerListResponse:
-        await self._admin(context)
         return api_pb2.ContainerListResponse(containers=self.sandboxes.containers(request.include_finished))
 
     async def ContainerStop(self, request: api_pb2.ContainerStopRequest, context: Context) -> api_pb2.Empty:

@@ -369,7 +369,7 @@ class SandboxPlane:
             self._agent_failed(sb, first.error)
             return
         if sb.container.state == ContainerState.STARTING:
-            sb.container.advance(ContainerState.RUNNING)
+            self.control.container_hello(sb.container)
         sb.container.last_heard = time.monotonic()
 
         async def receive() -> None:
@@ -449,7 +449,7 @@ class SandboxPlane:
     def containers(self, include_finished: bool) -> list[api_pb2.ContainerSummary]:
         found = []
         now_wall, now = time.time(), time.monotonic()
-        for c in self.control.containers.values():
+        for c in self.control.containers.all():
             if c.state == ContainerState.EXITED and not include_finished:
                 continue
             app = self.control.apps.get(c.app_id)

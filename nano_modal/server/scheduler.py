@@ -5,38 +5,75 @@ that never started, and abandoned ephemeral apps dead; then, per function, start
 containers for inputs that no idle container can take, within `max_containers`,
 keeping `min_containers` warm. Idle containers scale themselves down (see
 ControlPlane.take_inputs), so this loop never has to pick a victim.
+
+Each step of a pass (a schedule, a worker, a container, an app, a function) fails alone:
+its error is logged (at most once a minute per step, see `FailureLog`) and the pass goes
+on, so that one broken function cannot stop the reaper and the autoscaler for everyone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
+from collections.abc import Iterator
 
 from .. import config
 from .control import ControlPlane
 from .schedules import ScheduleRunner
-from .state import Container, ContainerState
+from .state import Container, ContainerState, FunctionRuntime
 
 log = logging.getLogger("nano_modal.server")
+
+
+# Seconds between two log lines about the same failing step: at one pass every 50 ms, a step
+# that fails on each pass would otherwise write 1,200 lines a minute.
+FAILURE_LOG_INTERVAL = 60.0
+
+
+class FailureLog:
+    """Rate-limited logging of the scheduler's failing steps, by what failed."""
+
+    def __init__(self, interval: float = FAILURE_LOG_INTERVAL) -> None:
+        self.interval = interval
+        self._last: dict[str, tuple[float, int]] = {}  # step -> (when last logged, failures unlogged since)
+
+    @contextlib.contextmanager
+    def isolated(self, step: str) -> Iterator[None]:
+        """Run a step; an exception it raises is logged (rate-limited) and swallowed."""
+        try:
+            yield
+        except Exception:
+            self.failed(step)
+
+    def failed(self, step: str) -> None:
+        now = time.monotonic()
+        last, skipped = self._last.get(step, (-math.inf, 0))
+        if now - last < self.interval:
+            self._last[step] = (last, skipped + 1)
+            return
+        self._last[step] = (now, 0)
+        more = f" (and {skipped} more times since the last report)" if skipped else ""
+        log.exception("scheduler: %s failed%s; skipping it this pass", step, more)
 
 
 class Scheduler:
     def __init__(self, control: ControlPlane) -> None:
         self.control = control
-        self.schedules = ScheduleRunner(control)
+        self.failures = FailureLog()
+        self.schedules = ScheduleRunner(control, self.failures)
 
     async def run(self) -> None:
         while True:
             woken = self.control.scale_needed.event  # taken first: inputs that come during the pass count
-            try:
+            with self.failures.isolated("a scheduler pass"):
                 self.tick()
-            except Exception:
-                log.exception("scheduler pass failed")
             await self.control.scale_needed.wait(woken, config.SCHEDULER_TICK)
 
     def tick(self) -> None:
-        self.control.promote_due_retries()
+        with self.failures.isolated("moving due retries"):
+            self.control.promote_due_retries()
         self.schedules.tick()
         self.reap()
         self.autoscale()
@@ -44,63 +81,78 @@ class Scheduler:
     def reap(self) -> None:
         control = self.control
         now = time.monotonic()
-        for worker in control.workers.values():
+        for worker in list(control.workers.values()):
             if worker.alive and now - worker.last_seen > config.WORKER_TIMEOUT:
-                log.warning("worker %s (%s) is silent; declaring it dead", worker.worker_id, worker.hostname)
-                worker.alive = False
-                for container_id in list(worker.containers):
-                    control.container_exited(container_id, -1, "its worker stopped responding", blame_inputs=False)
-        for container in list(control.containers.values()):
-            if (
-                container.state == ContainerState.RUNNING
-                and now - container.last_heard > config.CONTAINER_HEARTBEAT_TIMEOUT
-            ):
-                log.warning("container %s stopped heartbeating; replacing it", container.container_id)
-                control.stop_container(container)
-                control.container_exited(container.container_id, -1, "it stopped heartbeating")
-            if container.state == ContainerState.STARTING and now - container.created_at > start_timeout(
-                control, container
-            ):
-                control.stop_container(container)
-                control.container_exited(container.container_id, -1, "it did not start in time")
-        control.forget_idle_calls(config.CALL_MEMORY_IDLE)
-        for app in control.apps.values():
+                with self.failures.isolated(f"declaring worker {worker.worker_id} dead"):
+                    log.warning("worker %s (%s) is silent; declaring it dead", worker.worker_id, worker.hostname)
+                    worker.alive = False
+                    for container in control.containers.on_worker(worker.worker_id):
+                        control.container_exited(
+                            container.container_id, -1, "its worker stopped responding", blame_inputs=False
+                        )
+        for container in control.containers.active():
+            with self.failures.isolated(f"reaping container {container.container_id}"):
+                self._reap_container(container, now)
+        with self.failures.isolated("forgetting idle calls and exited containers"):
+            control.forget_idle_calls(config.CALL_MEMORY_IDLE)
+            control.containers.forget_expired()
+        for app in list(control.apps.values()):
             if app.ephemeral and app.state == "running" and now - app.last_heartbeat > config.APP_CLIENT_TIMEOUT:
-                log.info("ephemeral app %s lost its client; stopping it", app.name)
-                control.stop_app(app.app_id)
+                with self.failures.isolated(f"stopping abandoned app {app.name} ({app.app_id})"):
+                    log.info("ephemeral app %s lost its client; stopping it", app.name)
+                    control.stop_app(app.app_id)
+
+    def _reap_container(self, container: Container, now: float) -> None:
+        control = self.control
+        if (
+            container.state == ContainerState.RUNNING
+            and now - container.last_heard > config.CONTAINER_HEARTBEAT_TIMEOUT
+        ):
+            log.warning("container %s stopped heartbeating; replacing it", container.container_id)
+            control.stop_container(container)
+            control.container_exited(container.container_id, -1, "it stopped heartbeating")
+        if container.state == ContainerState.STARTING and now - container.created_at > start_timeout(
+            control, container
+        ):
+            control.stop_container(container)
+            control.container_exited(container.container_id, -1, "it did not start in time")
 
     def autoscale(self) -> None:
+        for fn in list(self.control.functions.values()):
+            with self.failures.isolated(f"scaling {fn.name} ({fn.function_id})"):
+                self._scale(fn)
+
+    def _scale(self, fn: FunctionRuntime) -> None:
         control = self.control
-        for fn in control.functions.values():
-            if fn.init_failure is not None:
-                continue
-            app = control.apps.get(fn.app_id)
-            if app is None or not app.live:
-                continue
-            live = fn.live_containers()
-            available = sum(_free_slots(fn.slots, c) for c in live)
-            keep_warm = 0 if fn.retired else fn.definition.min_containers
-            backlog = math.ceil((len(fn.queue) - available) / fn.slots)
-            drain = fn.drain_seconds()
-            if live and drain < config.SCALE_UP_MIN_DRAIN:
-                backlog = 0  # the containers it has clear the queue sooner than a new one would start
-            elif drain == math.inf and live:
-                # Pace unknown yet: ramp up (double per round) rather than jump to full capacity,
-                # so that a queue of fast inputs is measured before it fills the machine.
-                running = sum(1 for c in live if c.state == ContainerState.RUNNING)
-                starting = len(live) - running
-                backlog = min(backlog, max(1, running) - starting)
-            wanted = max(backlog, keep_warm - len(live), 0)
-            if fn.definition.max_containers:
-                wanted = min(wanted, fn.definition.max_containers - len(live))
-            for _ in range(wanted):
-                if control.place_container(fn) is None:
-                    reason = control.unplaceable(fn)
-                    if reason is not None:
-                        control.fail_unplaceable(fn, reason)
-                    else:
-                        control.evict_idle_container(needed_by=fn)  # room for it on a later pass
-                    break
+        if fn.init_failure is not None:
+            return
+        app = control.apps.get(fn.app_id)
+        if app is None or not app.live:
+            return
+        live = control.live_containers(fn)
+        available = sum(_free_slots(fn.slots, c) for c in live)
+        keep_warm = 0 if fn.retired else fn.definition.min_containers
+        backlog = math.ceil((len(fn.queue) - available) / fn.slots)
+        drain = fn.drain_seconds()
+        if live and drain < config.SCALE_UP_MIN_DRAIN:
+            backlog = 0  # the containers it has clear the queue sooner than a new one would start
+        elif drain == math.inf and live:
+            # Pace unknown yet: ramp up (double per round) rather than jump to full capacity,
+            # so that a queue of fast inputs is measured before it fills the machine.
+            running = sum(1 for c in live if c.state == ContainerState.RUNNING)
+            starting = len(live) - running
+            backlog = min(backlog, max(1, running) - starting)
+        wanted = max(backlog, keep_warm - len(live), 0)
+        if fn.definition.max_containers:
+            wanted = min(wanted, fn.definition.max_containers - len(live))
+        for _ in range(wanted):
+            if control.place_container(fn) is None:
+                reason = control.unplaceable(fn)
+                if reason is not None:
+                    control.fail_unplaceable(fn, reason)
+                else:
+                    control.evict_idle_container(needed_by=fn)  # room for it on a later pass
+                break
 
 
 def _free_slots(slots: int, container: Container) -> int:

@@ -3,6 +3,10 @@
 The last fire time of each schedule is stored with the call it created, in one
 transaction: a restarted server neither misses a run that came due while it was down
 (it fires once for it) nor fires one twice.
+
+A run that cannot start (its function cannot be placed, the app was stopped meanwhile)
+is skipped, with a line in the app's logs that says why: the schedule tries again at its
+next due time, not on every scheduler pass.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import datetime
 import logging
 import time
 import zoneinfo
+from typing import TYPE_CHECKING
 
 from croniter import croniter
 
@@ -18,6 +23,9 @@ from ..proto import api_pb2
 from ..serialization import serialize
 from .control import ControlPlane
 from .state import FunctionRuntime
+
+if TYPE_CHECKING:
+    from .scheduler import FailureLog
 
 log = logging.getLogger("nano_modal.server")
 _NO_ARGS = serialize(((), {}))
@@ -32,8 +40,9 @@ def next_fire(schedule: api_pb2.Schedule, after: float) -> float:
 
 
 class ScheduleRunner:
-    def __init__(self, control: ControlPlane) -> None:
+    def __init__(self, control: ControlPlane, failures: FailureLog) -> None:
         self.control = control
+        self.failures = failures
         self.last_fire: dict[str, float] = {}  # function id -> the scheduled time it last fired for
 
     def tick(self) -> None:
@@ -45,13 +54,23 @@ class ScheduleRunner:
             app = self.control.apps.get(fn.app_id)
             if app is None or app.state != "deployed":
                 continue
-            last = self._last(fn, now)
-            due = next_fire(schedule, last)
-            if due > now:
-                continue
-            while (following := next_fire(schedule, due)) <= now:  # runs missed while down: fire once
-                due = following
+            with self.failures.isolated(f"the schedule of {fn.name} ({fn.function_id})"):
+                self._tick_one(fn, schedule, now)
+
+    def _tick_one(self, fn: FunctionRuntime, schedule: api_pb2.Schedule, now: float) -> None:
+        last = self._last(fn, now)
+        due = next_fire(schedule, last)
+        if due > now:
+            return
+        while (following := next_fire(schedule, due)) <= now:  # runs missed while down: fire once
+            due = following
+        try:
             self._fire(fn, due)
+        except Exception as exc:
+            self.last_fire[fn.function_id] = due  # skip this run: the next try is at the next due time
+            when = datetime.datetime.fromtimestamp(due).strftime("%Y-%m-%d %H:%M:%S")
+            self.control.system_log(fn, f"schedule: the run for {when} could not start: {exc}")
+            raise
 
     def _last(self, fn: FunctionRuntime, now: float) -> float:
         if fn.function_id not in self.last_fire:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import hmac
+import inspect
 import logging
 import secrets
 import time
@@ -18,8 +21,10 @@ from ..version import __version__
 from .blobs import BlobStore
 from .control import ControlPlane, Invalid, NotFound
 from .deployments import Deployments
+from .errors import ServerError
 from .gateway import hash_secret
 from .object_service import ObjectPlane, ObjectRpcs
+from .rpc_roles import ROLES, Role
 from .sandbox_service import SandboxRpcs
 from .sandboxes import SandboxPlane
 from .state import Container
@@ -28,6 +33,9 @@ from .store import OutputRow
 Context = grpc.aio.ServicerContext[Any, Any]
 
 log = logging.getLogger("nano_modal.server")
+
+# The container making the current call (None: the admin): set by each RPC's role check.
+_caller: contextvars.ContextVar[Container | None] = contextvars.ContextVar("nano_modal_caller", default=None)
 
 
 def _output_proto(row: OutputRow, log_sync_lines: dict[str, int]) -> api_pb2.FunctionOutput:
@@ -73,41 +81,47 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
                 return str(value)
         return ""
 
-    async def _admin(self, context: Context) -> None:
-        if not hmac.compare_digest(self._token(context), self.admin_token):
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid or missing token")
-
-    async def _any(self, context: Context, *, allow_restricted: bool = False, volume_id: str = "") -> Container | None:
-        """Admin or container: returns the container when the caller is one.
-
-        A container of a function with restrict_modal_access=True may only move its own
-        payloads (`allow_restricted`) and use the volumes mounted on it (`volume_id`)."""
+    async def _authorize(self, role: Role, request: Any, context: Context) -> Container | None:
+        """Check the caller against the RPC's role (rpc_roles.py): the calling container, or
+        None for the admin; aborts the call otherwise."""
         token = self._token(context)
+        if role is Role.CONTAINER:
+            container = self.control.container_by_token(token)
+            if container is None or container.container_id != request.container_id:
+                # E.g. a container of a worker declared dead, back from a partition: what it sends is dropped.
+                log.info(
+                    "refused a call from container %s (%s): its token is no longer valid",
+                    request.container_id,
+                    context.peer(),
+                )
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "this token does not belong to that container")
+            assert container is not None
+            container.last_heard = time.monotonic()
+            return container
         if hmac.compare_digest(token, self.admin_token):
             return None
-        container = self.control.container_by_token(token)
+        container = self.control.container_by_token(token) if role is not Role.ADMIN else None
         if container is None:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid or missing token")
         assert container is not None
         definition = self.control._function(container.function_id).definition
+        volume_id = getattr(request, "volume_id", "") if role is Role.VOLUME else ""
         own_volume = bool(volume_id) and volume_id in {m.volume_id for m in definition.volume_mounts}
-        if definition.restrict_modal_access and not allow_restricted and not own_volume:
+        if definition.restrict_modal_access and role is not Role.PAYLOADS and not own_volume:
             await context.abort(
                 grpc.StatusCode.PERMISSION_DENIED,
                 f"{definition.name} runs with restrict_modal_access=True: it may not use the platform's API",
             )
         return container
 
-    async def _container(self, context: Context, container_id: str) -> Container:
-        container = self.control.container_by_token(self._token(context))
-        if container is None or container.container_id != container_id:
-            # E.g. a container of a worker declared dead, back from a partition: what it sends is dropped.
-            log.info(
-                "refused a call from container %s (%s): its token is no longer valid", container_id, context.peer()
-            )
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "this token does not belong to that container")
-        assert container is not None
-        container.last_heard = time.monotonic()
+    def caller(self) -> Container | None:
+        """The container making the current call (None: the admin), as checked by its role."""
+        return _caller.get()
+
+    def calling_container(self) -> Container:
+        """The container making the current call, for the RPCs of Role.CONTAINER."""
+        container = _caller.get()
+        assert container is not None, "only for Role.CONTAINER RPCs"
         return container
 
     async def _guard(self, context: Context, fn: Any) -> Any:
@@ -121,7 +135,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
     # --- session and apps ------------------------------------------------------------
 
     async def Hello(self, request: api_pb2.HelloRequest, context: Context) -> api_pb2.HelloResponse:
-        container = await self._any(context, allow_restricted=True)
+        container = self.caller()
         return api_pb2.HelloResponse(
             server_version=__version__,
             protocol_version=config.PROTOCOL_VERSION,
@@ -132,28 +146,23 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         )
 
     async def ProxyTokenCreate(self, request: api_pb2.Empty, context: Context) -> api_pb2.ProxyToken:
-        await self._admin(context)
         key, secret = f"wk-{secrets.token_hex(8)}", f"ws-{secrets.token_urlsafe(24)}"
         self.control.store.create_proxy_token(key, hash_secret(secret))
         return api_pb2.ProxyToken(key=key, secret=secret)
 
     async def AppCreate(self, request: api_pb2.AppCreateRequest, context: Context) -> api_pb2.AppCreateResponse:
-        await self._admin(context)
         app_id = self.control.create_app(request.name or "app", request.ephemeral)
         return api_pb2.AppCreateResponse(app_id=app_id)
 
     async def AppStop(self, request: api_pb2.AppStopRequest, context: Context) -> api_pb2.Empty:
-        await self._admin(context)
         await self._guard(context, lambda: self.control.stop_app(request.app_id))
         return api_pb2.Empty()
 
     async def AppHeartbeat(self, request: api_pb2.AppHeartbeatRequest, context: Context) -> api_pb2.Empty:
-        await self._admin(context)
         await self._guard(context, lambda: self.control.heartbeat_app(request.app_id))
         return api_pb2.Empty()
 
     async def AppLogs(self, request: api_pb2.AppLogsRequest, context: Context) -> AsyncIterator[api_pb2.LogBatch]:
-        await self._admin(context)
         app = await self._guard(context, lambda: self.control.app(request.app_id))
         if request.history:
             stored = self.control.store.tail_logs(request.app_id, request.history)
@@ -175,29 +184,24 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         yield api_pb2.LogBatch(app_done=True)
 
     async def AppDeploy(self, request: api_pb2.AppDeployRequest, context: Context) -> api_pb2.AppDeployResponse:
-        await self._admin(context)
         response: api_pb2.AppDeployResponse = await self._guard(context, lambda: self.deployments.deploy(request))
         return response
 
     async def AppLookup(self, request: api_pb2.AppLookupRequest, context: Context) -> api_pb2.AppSummary:
-        await self._admin(context)
         app = await self._guard(context, lambda: self.deployments.lookup(request.name, request.create_if_missing))
         return self.deployments.summary(app)
 
     async def AppList(self, request: api_pb2.AppListRequest, context: Context) -> api_pb2.AppListResponse:
-        await self._admin(context)
         rows = self.control.store.list_apps()
         return api_pb2.AppListResponse(apps=[self.deployments.summary(self.control.app(r.app_id)) for r in rows])
 
     async def AppHistory(self, request: api_pb2.AppHistoryRequest, context: Context) -> api_pb2.AppHistoryResponse:
-        await self._admin(context)
         response: api_pb2.AppHistoryResponse = await self._guard(
             context, lambda: self.deployments.history(request.name)
         )
         return response
 
     async def AppRollback(self, request: api_pb2.AppRollbackRequest, context: Context) -> api_pb2.AppDeployResponse:
-        await self._admin(context)
         response: api_pb2.AppDeployResponse = await self._guard(
             context, lambda: self.deployments.rollback(request.name, request.version)
         )
@@ -206,14 +210,12 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
     async def FunctionBindParams(
         self, request: api_pb2.FunctionBindParamsRequest, context: Context
     ) -> api_pb2.FunctionBindParamsResponse:
-        await self._any(context)
         function_id = await self._guard(
             context, lambda: self.control.bind_function(request.function_id, request.params, request.definition)
         )
         return api_pb2.FunctionBindParamsResponse(function_id=function_id)
 
     async def FunctionGet(self, request: api_pb2.FunctionGetRequest, context: Context) -> api_pb2.FunctionGetResponse:
-        await self._any(context)
         if request.function_id:
             fn = await self._guard(context, lambda: self.control._function(request.function_id))
             return api_pb2.FunctionGetResponse(function_id=fn.function_id, definition=fn.definition)
@@ -227,14 +229,12 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
     async def FunctionCreate(
         self, request: api_pb2.FunctionCreateRequest, context: Context
     ) -> api_pb2.FunctionCreateResponse:
-        await self._admin(context)
         function_id = await self._guard(
             context, lambda: self.control.create_function(request.app_id, request.definition)
         )
         return api_pb2.FunctionCreateResponse(function_id=function_id)
 
     async def FunctionMap(self, request: api_pb2.FunctionMapRequest, context: Context) -> api_pb2.FunctionMapResponse:
-        await self._any(context)
 
         def start() -> Any:
             return self.control.start_call(request.function_id, request.kind, request.inputs, request.inputs_complete)
@@ -250,7 +250,6 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
     async def FunctionPutInputs(
         self, request: api_pb2.FunctionPutInputsRequest, context: Context
     ) -> api_pb2.FunctionPutInputsResponse:
-        await self._any(context)
 
         def put() -> None:
             call = self.control.get_call(request.call_id)
@@ -262,7 +261,6 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
     async def FunctionGetOutputs(
         self, request: api_pb2.FunctionGetOutputsRequest, context: Context
     ) -> api_pb2.FunctionGetOutputsResponse:
-        await self._any(context)
         await self._guard(context, lambda: self.control.get_call(request.call_id))
         timeout = min(request.timeout, config.OUTPUTS_POLL_TIMEOUT * 3)
         rows, call = await self.control.wait_outputs(
@@ -278,14 +276,12 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         )
 
     async def FunctionCallCancel(self, request: api_pb2.FunctionCallCancelRequest, context: Context) -> api_pb2.Empty:
-        await self._any(context)
         await self._guard(context, lambda: self.control.cancel_call(request.call_id))
         return api_pb2.Empty()
 
     async def FunctionCallGet(
         self, request: api_pb2.FunctionCallGetRequest, context: Context
     ) -> api_pb2.FunctionCallGetResponse:
-        await self._any(context)
 
         def describe() -> api_pb2.FunctionCallGetResponse:
             call = self.control.get_call(request.call_id)
@@ -303,7 +299,6 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
     # --- blobs -----------------------------------------------------------------------
 
     async def BlobHas(self, request: api_pb2.BlobHasRequest, context: Context) -> api_pb2.BlobHasResponse:
-        await self._any(context, allow_restricted=True)
         try:
             return api_pb2.BlobHasResponse(exists=self.blobs.has(request.blob_id))
         except ValueError as exc:
@@ -313,7 +308,6 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
     async def BlobPut(
         self, request_iterator: AsyncIterator[api_pb2.BlobChunk], context: Context
     ) -> api_pb2.BlobPutResponse:
-        await self._any(context, allow_restricted=True)
         blob_id = ""
         chunks: list[bytes] = []
         async for chunk in request_iterator:
@@ -326,7 +320,6 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         return api_pb2.BlobPutResponse(blob_id=blob_id)
 
     async def BlobGet(self, request: api_pb2.BlobGetRequest, context: Context) -> AsyncIterator[api_pb2.BlobChunk]:
-        await self._any(context, allow_restricted=True)
         try:
             data = self.blobs.read(request.blob_id)
         except (ValueError, FileNotFoundError):
@@ -341,22 +334,18 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
     async def WorkerRegister(
         self, request: api_pb2.WorkerRegisterRequest, context: Context
     ) -> api_pb2.WorkerRegisterResponse:
-        await self._admin(context)
         return api_pb2.WorkerRegisterResponse(worker_id=self.control.register_worker(request))
 
     async def WorkerPoll(self, request: api_pb2.WorkerPollRequest, context: Context) -> api_pb2.WorkerPollResponse:
-        await self._admin(context)
         return await self.control.poll_worker(request)
 
     async def WorkerLogs(self, request: api_pb2.WorkerLogsRequest, context: Context) -> api_pb2.Empty:
-        await self._admin(context)
         self.control.publish_logs(request.lines)
         return api_pb2.Empty()
 
     async def WorkerContainerExited(
         self, request: api_pb2.WorkerContainerExitedRequest, context: Context
     ) -> api_pb2.Empty:
-        await self._admin(context)
         self.control.container_exited(request.container_id, request.exit_code, request.reason)
         return api_pb2.Empty()
 
@@ -365,7 +354,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
     async def ContainerHello(
         self, request: api_pb2.ContainerHelloRequest, context: Context
     ) -> api_pb2.ContainerHelloResponse:
-        container = await self._container(context, request.container_id)
+        container = self.calling_container()
         fn = self.control.container_hello(container)
         siblings = {f.name: f.function_id for f in self.control.functions.values() if f.app_id == fn.app_id}
         return api_pb2.ContainerHelloResponse(
@@ -379,28 +368,28 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
     async def ContainerGetInputs(
         self, request: api_pb2.ContainerGetInputsRequest, context: Context
     ) -> api_pb2.ContainerGetInputsResponse:
-        container = await self._container(context, request.container_id)
+        container = self.calling_container()
         batch = await self.control.take_inputs(container, request.max_inputs, request.timeout)
         if batch is None:
             return api_pb2.ContainerGetInputsResponse(shutdown=True)
         return api_pb2.ContainerGetInputsResponse(inputs=[item.to_proto() for item in batch])
 
     async def ContainerPutOutputs(self, request: api_pb2.ContainerPutOutputsRequest, context: Context) -> api_pb2.Empty:
-        container = await self._container(context, request.container_id)
+        container = self.calling_container()
         await self.control.put_outputs(container, request.outputs, request.released_input_ids)
         return api_pb2.Empty()
 
     async def ContainerHeartbeat(
         self, request: api_pb2.ContainerHeartbeatRequest, context: Context
     ) -> api_pb2.ContainerHeartbeatResponse:
-        container = await self._container(context, request.container_id)
+        container = self.calling_container()
         gone = [i for i in request.running_input_ids if i not in container.held]
         return api_pb2.ContainerHeartbeatResponse(cancelled_input_ids=gone)
 
     async def ContainerWebReceive(
         self, request: api_pb2.ContainerWebReceiveRequest, context: Context
     ) -> api_pb2.ContainerWebReceiveResponse:
-        container = await self._container(context, request.container_id)
+        container = self.calling_container()
         item = container.held.get(request.input_id)
         if item is None:  # only the container running the session may read its messages
             return api_pb2.ContainerWebReceiveResponse(closed=True)
@@ -409,6 +398,47 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         return api_pb2.ContainerWebReceiveResponse(messages=messages, closed=closed)
 
     async def ContainerInitFailed(self, request: api_pb2.ContainerInitFailedRequest, context: Context) -> api_pb2.Empty:
-        container = await self._container(context, request.container_id)
+        container = self.calling_container()
         self.control.container_init_failed(container, request)
         return api_pb2.Empty()
+
+
+def _translating(method: Any, role: Role) -> Any:
+    """`method`, called once its caller is checked against `role`, with the server's errors
+    (errors.py) answered as their gRPC status."""
+    if inspect.isasyncgenfunction(method):
+
+        @functools.wraps(method)
+        async def stream(self: Service, request: Any, context: Context) -> AsyncIterator[Any]:
+            _caller.set(await self._authorize(role, request, context))  # each RPC runs in its own task
+            try:
+                async for response in method(self, request, context):
+                    yield response
+            except ServerError as exc:
+                await context.abort(exc.status, str(exc))
+
+        return stream
+
+    @functools.wraps(method)
+    async def unary(self: Service, request: Any, context: Context) -> Any:
+        _caller.set(await self._authorize(role, request, context))
+        try:
+            return await method(self, request, context)
+        except ServerError as exc:
+            await context.abort(exc.status, str(exc))
+
+    return unary
+
+
+def _guard_rpcs(cls: type[Service]) -> None:
+    """Authentication and error translation in one place: every RPC the service implements (its
+    own, ObjectRpcs', SandboxRpcs') checks its caller by ROLES and answers a ServerError (a store
+    away, ...) with the error's status. An RPC missing from ROLES fails here, at import."""
+    for name, unimplemented in vars(api_pb2_grpc.NanoModalServicer).items():
+        method = getattr(cls, name, None)
+        if name.startswith("_") or method is None or method is unimplemented:
+            continue
+        setattr(cls, name, _translating(method, ROLES[name]))
+
+
+_guard_rpcs(Service)

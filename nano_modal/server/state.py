@@ -3,10 +3,8 @@
 The durable facts (apps, functions, calls, inputs, outputs) live in the Store; this is
 the hot, rebuildable part: queues, containers, workers and who is waiting for what.
 
-Container lifecycle (an explicit state machine; `advance` refuses any other move):
-
-    STARTING --hello--> RUNNING --shutdown/stop--> STOPPING --exit--> EXITED
-        \\______________________ exit / lost ____________________________/
+Containers are owned by `Containers` (containers.py), which moves them through their
+state table; the other objects here refer to them by id only.
 """
 
 from __future__ import annotations
@@ -29,14 +27,6 @@ class ContainerState(enum.Enum):
     EXITED = "exited"
 
 
-_ALLOWED_MOVES = {
-    ContainerState.STARTING: {ContainerState.RUNNING, ContainerState.STOPPING, ContainerState.EXITED},
-    ContainerState.RUNNING: {ContainerState.STOPPING, ContainerState.EXITED},
-    ContainerState.STOPPING: {ContainerState.EXITED},
-    ContainerState.EXITED: set(),
-}
-
-
 class Signal:
     """A broadcast wake-up: waiters grab `.event`, `fire()` wakes all of them once."""
 
@@ -54,6 +44,17 @@ class Signal:
             await asyncio.wait_for(event.wait(), timeout)
 
 
+class InputState(enum.Enum):
+    """See inputs.py for the moves between them (input_states.py for their table)."""
+
+    QUEUED = "queued"  # in its function's queue
+    HELD = "held"  # handed to a container, which runs it
+    RETRYING = "retrying"  # failed, waiting in its function's retry heap
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
 @dataclass
 class QueuedInput:
     input_id: str
@@ -65,6 +66,7 @@ class QueuedInput:
     attempt: int = 0
     method_name: str = ""
     suspect: bool = False  # was out when its container died; runs alone until it finishes
+    state: InputState = InputState.QUEUED
 
     def to_proto(self) -> api_pb2.ContainerInput:
         return api_pb2.ContainerInput(
@@ -122,11 +124,6 @@ class Container:
     def live(self) -> bool:
         return self.state in (ContainerState.STARTING, ContainerState.RUNNING)
 
-    def advance(self, new: ContainerState) -> None:
-        if new not in _ALLOWED_MOVES[self.state]:
-            raise RuntimeError(f"container {self.container_id}: {self.state.value} -> {new.value} is not allowed")
-        self.state = new
-
 
 @dataclass
 class FunctionRuntime:
@@ -136,16 +133,12 @@ class FunctionRuntime:
     definition: api_pb2.FunctionDefinition
     queue: deque[QueuedInput] = field(default_factory=deque)
     delayed: list[tuple[float, int, QueuedInput]] = field(default_factory=list)  # heap of retries
-    containers: dict[str, Container] = field(default_factory=dict)
     inputs_ready: Signal = field(default_factory=Signal)
     init_failure: api_pb2.ContainerInitFailedRequest | None = None
     version: int = 0  # bumped by each deployment; older containers drain and exit
     finished: deque[float] = field(default_factory=lambda: deque(maxlen=4096))  # when recent inputs finished
     retired: bool = False  # dropped from the app by a later deployment
     start_failures: int = 0  # its containers that exited before saying hello, in a row
-
-    def live_containers(self) -> list[Container]:
-        return [c for c in self.containers.values() if c.live]
 
     def drain_seconds(self, window: float = 2.0) -> float:
         """How long the live containers would take to clear the queue at their recent pace (inf if unknown)."""
@@ -171,7 +164,6 @@ class Worker:
     cpu: float
     memory_mb: int
     last_seen: float = field(default_factory=time.monotonic)
-    containers: dict[str, Container] = field(default_factory=dict)
     to_start: list[api_pb2.ContainerSpec] = field(default_factory=list)
     to_stop: list[str] = field(default_factory=list)
     to_attach: list[str] = field(default_factory=list)  # function containers to exec into (sandboxes.py)
@@ -179,16 +171,6 @@ class Worker:
     alive: bool = True
     gpus: list[str] = field(default_factory=list)  # model of each GPU device, by index
     runtimes: list[str] = field(default_factory=list)  # how it isolates containers (bwrap, gvisor, process)
-
-    def reserved(self) -> tuple[float, int]:
-        live = [c for c in self.containers.values() if c.state != ContainerState.EXITED]
-        return sum(c.cpu for c in live), sum(c.memory_mb for c in live)
-
-    def gpus_taken(self) -> set[int]:
-        return {i for c in self.containers.values() if c.state != ContainerState.EXITED for i in c.gpu_devices}
-
-    def starting(self) -> int:
-        return sum(1 for c in self.containers.values() if c.state == ContainerState.STARTING)
 
 
 @dataclass

@@ -75,6 +75,15 @@ class InputRow:
 
 
 @dataclass
+class AttemptRow:
+    """An input failed and runs again: the attempts it has used, so a restart does not refill
+    its retry budget."""
+
+    input_id: str
+    attempt: int
+
+
+@dataclass
 class OutputRow:
     call_id: str
     input_id: str
@@ -199,8 +208,9 @@ class Store(ABC):
         """Inputs of running apps without a final output (for recovery after a restart)."""
 
     @abstractmethod
-    def add_outputs(self, outputs: list[OutputRow]) -> None:
-        """Append outputs (assigning each its cursor) and retire the inputs whose output is final."""
+    def add_outputs(self, outputs: list[OutputRow], attempts: list[AttemptRow] | None = None) -> None:
+        """Append outputs (assigning each its cursor), retire the inputs whose output is final and
+        record the attempts of inputs that failed and will run again: one transaction."""
 
     @abstractmethod
     def outputs_after(self, call_id: str, cursor: int, limit: int) -> list[OutputRow]: ...

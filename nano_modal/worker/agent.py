@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import os
 import shutil
@@ -32,6 +33,7 @@ POLL_TIMEOUT = 5.0  # seconds the server may hold a WorkerPoll when it has nothi
 LOG_FLUSH_INTERVAL = 0.02  # seconds between log shipments
 LOG_BATCH_MAX = 500  # lines per WorkerLogs request
 LOG_LINE_MAX = 64 * 1024  # longer lines are split
+STOP_GRACE = 2.0  # seconds a stopping container without writable volumes has for its exit hooks
 # Variables from the worker's own environment that containers may see; nothing else leaks in.
 PASSTHROUGH_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", config.ENV_FAST_LANE)
 
@@ -53,6 +55,15 @@ def _gpus() -> list[str]:
         return []
     # "GPU 0: Tesla T4 (UUID: GPU-...)" -> "Tesla T4"
     return [line.split(":", 1)[1].split("(UUID")[0].strip() for line in listing.splitlines() if line.startswith("GPU ")]
+
+
+def _stop_grace(spec: api_pb2.ContainerSpec) -> float:
+    """Seconds between SIGTERM and SIGKILL for a container being stopped: one that mounts a
+    writable volume commits it on its way out, and SIGKILL mid-commit loses the writes."""
+    if spec.sandbox:  # the worker commits a sandbox's volumes itself, after it exited
+        return STOP_GRACE
+    mounts = json.loads(spec.env.get(config.ENV_VOLUMES, "") or "[]")
+    return config.VOLUME_EXIT_GRACE if any(not m.get("read_only") for m in mounts) else STOP_GRACE
 
 
 @dataclass
@@ -97,7 +108,9 @@ class Agent:
             shipper.cancel()
             running = list(self.containers.values())
             await asyncio.gather(
-                *(self.runtime.stop(c.proc) for c in running), self.runtime.close(), return_exceptions=True
+                *(self.runtime.stop(c.proc, _stop_grace(c.spec)) for c in running),
+                self.runtime.close(),
+                return_exceptions=True,
             )
             # Release what each container held (cgroup, relay socket, workdir) here: their
             # supervisors would first report to a server that may be gone already.
@@ -144,7 +157,7 @@ class Agent:
                 running = self.containers.get(container_id)
                 if running is not None:
                     running.stop_requested = True
-                    stopping = asyncio.create_task(self.runtime.stop(running.proc))
+                    stopping = asyncio.create_task(self.runtime.stop(running.proc, _stop_grace(running.spec)))
                     self.background.add(stopping)
                     stopping.add_done_callback(self.background.discard)
             for spec in response.start:
@@ -200,7 +213,7 @@ class Agent:
                 cfg.python_args = AGENT_ARGS
                 if cfg.command:  # the process runtime's image venv (images/venv.py): its Python runs the agent
                     cfg.command = [cfg.command[0], *AGENT_ARGS]
-                volumes = await sync_volumes(self.client, env, workdir, binds=self.runtime.name != "process")
+                volumes = await sync_volumes(self.client, env, workdir, binds=await self.runtime.binds_volumes())
             proc = await self.runtime.start(cfg)
         except Exception as exc:
             log.exception("could not start container %s", spec.container_id)
@@ -249,6 +262,9 @@ class Agent:
             log.exception("cleaning up container %s failed", spec.container_id)
             cause = ""
         reason = "stopped by the server" if running.stop_requested else cause
+        if code == config.EXIT_VOLUME_COMMIT_FAILED and not spec.sandbox:
+            reason = "its volume commit on exit failed: its changes are lost (its log says why)"
+            log.error("container %s: %s", spec.container_id, reason)
         if code < 0 and not reason:
             reason = f"killed by signal {-code}"
         await self._report_exit(spec.container_id, code, reason)

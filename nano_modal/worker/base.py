@@ -127,6 +127,10 @@ class Runtime(ABC):
         """The environment the container of `cfg` sees (`runtime_id`: the one it runs as, if not its own)."""
         return {**cfg.env, "PYTHONPATH": os.pathsep.join(p for p in (SDK_ROOT, cfg.env.get("PYTHONPATH", "")) if p)}
 
+    async def binds_volumes(self) -> bool:
+        """Whether containers get a private directory bound at each volume mount path (NANO_MODAL_MOUNTS)."""
+        return True
+
     def fits_limits(self, booted: ContainerConfig, cfg: ContainerConfig) -> bool:
         """Whether the running container `booted` uses less memory than `cfg` may (with room to run)."""
         cgroup = self._cgroup.get(booted.container_id)

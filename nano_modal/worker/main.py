@@ -11,7 +11,9 @@ import signal
 
 from .. import config
 from ..client import Client
+from . import scratch
 from .agent import Agent
+from .network import IPNetwork, parse_networks
 from .runtime import DEFAULT_PIDS_LIMIT, RUNTIMES, Runtime, make_runtime
 
 log = logging.getLogger("nano_modal.worker")
@@ -20,20 +22,24 @@ log = logging.getLogger("nano_modal.worker")
 # cold start then skips the runtime's start and the entrypoint's imports (gvisor ~1.1 s -> ~0.2 s,
 # bwrap ~135 -> ~75 ms; docs/BENCHMARKS.md). Not for `process`, the development fallback.
 DEFAULT_PREBOOT = {"gvisor": 1, "bwrap": 1}
+NETWORKED_RUNTIMES = ("bwrap", "gvisor")  # the runtimes that give containers a network of their own
 
 
 class RuntimeUnusable(SystemExit):
     """The worker cannot run containers the way asked: it stops at start instead of failing every call."""
 
 
-async def choose_runtime(name: str, pids_limit: int, preboot: int | None = None) -> Runtime:
+async def choose_runtime(
+    name: str, pids_limit: int, preboot: int | None = None, allow_net: tuple[IPNetwork, ...] = ()
+) -> Runtime:
     """`auto`: bwrap where a trial container works, else the unisolated process runtime, loudly.
     An explicit runtime whose trial container fails is refused (RuntimeUnusable): the worker would
     accept work it cannot do. `preboot` None: the runtime's default (DEFAULT_PREBOOT)."""
 
     def make(runtime: str) -> Runtime:
         booted = preboot if preboot is not None else DEFAULT_PREBOOT.get(runtime, 0)
-        return make_runtime(runtime, pids_limit=pids_limit, preboot=booted)
+        network = {"allow_net": allow_net} if runtime in NETWORKED_RUNTIMES else {}
+        return make_runtime(runtime, pids_limit=pids_limit, preboot=booted, **network)
 
     runtime = make("bwrap" if name == "auto" else name)
     problem = await runtime.probe()
@@ -54,10 +60,17 @@ async def choose_runtime(name: str, pids_limit: int, preboot: int | None = None)
 
 
 async def run_worker(
-    server_url: str, token: str, runtime: str, block_network: bool, pids_limit: int, preboot: int | None = None
+    server_url: str,
+    token: str,
+    runtime: str,
+    block_network: bool,
+    pids_limit: int,
+    preboot: int | None = None,
+    allow_net: tuple[IPNetwork, ...] = (),
 ) -> None:
-    # First: a worker that cannot run containers says so now, server or not.
-    chosen = await choose_runtime(runtime, pids_limit, preboot)
+    await asyncio.to_thread(scratch.claim)  # first: everything below makes its temporary files there
+    # Then: a worker that cannot run containers says so now, server or not.
+    chosen = await choose_runtime(runtime, pids_limit, preboot, allow_net)
     client = Client(server_url, token)
     await client.hello(wait=config.RECONNECT_TIMEOUT)  # a worker may start before its server
     agent = Agent(client, chosen, block_network=block_network)
@@ -80,6 +93,13 @@ def _container_count(text: str) -> int:
     return count
 
 
+def _network(text: str) -> IPNetwork:
+    try:
+        return parse_networks([text])[0]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line (deploy/ is checked against it by tests/test_deploy_recipes.py)."""
     parser = argparse.ArgumentParser(prog="nano-modal worker", description="Run containers for a nano-modal server.")
@@ -93,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--block-network", action="store_true", help="no network for any container (they still reach the server)"
+    )
+    parser.add_argument(
+        "--allow-net",
+        action="append",
+        default=[],
+        type=_network,
+        metavar="CIDR",
+        help="a private, link-local or host network containers may reach (repeatable; bwrap's outbound NAT)",
     )
     parser.add_argument("--pids-limit", type=int, default=DEFAULT_PIDS_LIMIT, help="processes+threads per container")
     parser.add_argument(
@@ -119,4 +147,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(
             f"a worker needs --server and a token (--token, ${config.ENV_TOKEN} or `nano-modal token set`)"
         )
-    asyncio.run(run_worker(server_url, token, args.runtime, args.block_network, args.pids_limit, args.preboot))
+    asyncio.run(
+        run_worker(
+            server_url, token, args.runtime, args.block_network, args.pids_limit, args.preboot, tuple(args.allow_net)
+        )
+    )

@@ -23,7 +23,8 @@ from pathlib import Path
 from .. import config
 from .._volume_sync import runtime_binds
 from .base import SDK_ROOT, ContainerConfig, Runtime
-from .sandbox_relay import AGENT_SOCKET, AGENT_SOCKET_ENV
+from .network import IPNetwork, NetworkPolicy, OutboundNat, slirp_binary
+from .sandbox_relay import AGENT_SOCKET, AGENT_SOCKET_ENV, listen_unix
 
 log = logging.getLogger("nano_modal.worker")
 
@@ -38,7 +39,7 @@ ssl/certs ssl/openssl.cnf ca-certificates ca-certificates.conf mime.types inputr
 ETC_ALLOWLIST = _ETC.split()
 ETC_LIVE = ("resolv.conf", "hosts")  # rewritten while the host runs: bound, not copied
 CA_ENV = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
-RPC_DIR = "/run/nano-modal"  # where the server's socket appears inside a network-less container
+RPC_DIR = "/run/nano-modal"  # where the server's socket appears inside a container
 RPC_SOCKET = "server.sock"
 AGENT_DIR = "/run/nano-modal-agent"  # where a sandbox's agent finds its worker's socket
 
@@ -116,10 +117,10 @@ def python_path(env: dict[str, str]) -> str:
 
 
 class ServerLink:
-    """A Unix socket the worker relays to the server's TCP address, for network-less containers.
+    """A Unix socket the worker relays to the server's TCP address: a container's only way to it.
 
-    gRPC dials `unix:` targets natively, so the container speaks to the server as usual,
-    yet its network namespace has no route anywhere.
+    gRPC dials `unix:` targets natively, so the container speaks to the server as usual, yet
+    its network namespace has no route to the host (the server listens on the host's loopback).
     """
 
     def __init__(self, server_url: str) -> None:
@@ -135,8 +136,7 @@ class ServerLink:
         return self.dir / RPC_SOCKET
 
     async def start(self) -> None:
-        self.server = await asyncio.start_unix_server(self._relay, path=str(self.socket))
-        self.socket.chmod(0o600)  # the container's uid 0 is the worker's user
+        self.server = await listen_unix(self.socket, self._relay)
 
     async def close(self) -> None:
         if self.server is not None:
@@ -189,19 +189,41 @@ def own_view(cfg: ContainerConfig, link: ServerLink | None) -> tuple[list[Mount]
 
 
 class SandboxingRuntime(Runtime):
-    """What bwrap and gvisor share: the host view above, and a ServerLink per network-less container."""
+    """What bwrap and gvisor share: the host view above, a ServerLink per container (each has a
+    network namespace of its own: the relay is its only way to the server), and the outbound
+    NAT of those that did not ask for block_network (network.py)."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, *, allow_net: tuple[IPNetwork, ...] = (), **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._links: dict[str, ServerLink] = {}
+        self._nats: dict[str, tuple[OutboundNat, asyncio.Task[None]]] = {}
+        self.policy = NetworkPolicy(allow_net)
+
+    def outbound(self, cfg: ContainerConfig) -> bool:
+        """Whether the container gets outbound NAT: unless it blocks the network, where slirp4netns is."""
+        return not cfg.block_network and slirp_binary() is not None
 
     async def _open_link(self, cfg: ContainerConfig) -> ServerLink | None:
-        if not (cfg.block_network and config.ENV_SERVER_URL in cfg.env):  # a sandbox has no server to reach
+        if config.ENV_SERVER_URL not in cfg.env:  # a sandbox has no server to reach
             return None
         link = ServerLink(cfg.env[config.ENV_SERVER_URL])
         await link.start()
         self._links[cfg.container_id] = link
         return link
+
+    def _start_nat(self, cfg: ContainerConfig, pid: int) -> None:
+        """Outbound NAT for the container whose network namespace process `pid` is in, set up
+        while the container starts (it does not wait: see network.py)."""
+        nat = OutboundNat(self.policy)
+
+        async def start() -> None:
+            try:
+                await nat.start(pid)
+            except (OSError, RuntimeError, TimeoutError) as exc:
+                if os.path.exists(f"/proc/{pid}"):  # (not when the container is already gone)
+                    log.warning("container %s has no outbound network: %s", cfg.container_id, exc)
+
+        self._nats[cfg.container_id] = (nat, asyncio.create_task(start()))
 
     def container_env(self, cfg: ContainerConfig, runtime_id: str = "") -> dict[str, str]:
         env = own_view(cfg, self._links.get(runtime_id or cfg.container_id))[1]
@@ -211,10 +233,18 @@ class SandboxingRuntime(Runtime):
         super().rekey(old_id, new_id)
         if old_id in self._links:
             self._links[new_id] = self._links.pop(old_id)
+        if old_id in self._nats:
+            self._nats[new_id] = self._nats.pop(old_id)
 
     async def finish(self, cfg: ContainerConfig, code: int) -> str:
         reason = await super().finish(cfg, code)
         link = self._links.pop(cfg.container_id, None)
         if link is not None:
             await link.close()
+        nat, task = self._nats.pop(cfg.container_id, (None, None))
+        if nat is not None and task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await nat.close()
         return reason

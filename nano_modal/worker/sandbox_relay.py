@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import shutil
+import socket
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -43,6 +45,7 @@ AGENT_SOCKET_ENV = SOCKET_ENV
 # How a sandbox's container starts: its Python, isolated (no site, no PYTHONPATH), the agent.
 AGENT_ARGS = PYTHON_ARGS
 AGENT_SOCKET = "agent.sock"
+SOCKET_MODE = 0o600  # the worker's sockets: its own user's (and, through a bind, the container's) only
 SNAPSHOT = "snapshot"  # the builtin the worker runs itself: Sandbox.snapshot_filesystem
 AGENT_CONNECT_TIMEOUT = 60.0  # seconds a sandbox's agent has to start and dial in
 ATTACH_TIMEOUT = 10.0  # ... and one a running function container starts for an exec
@@ -59,6 +62,23 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, Any], byte
         return (header, await reader.readexactly(data_len)) if isinstance(header, dict) else None
     except (asyncio.IncompleteReadError, ConnectionError, ValueError):
         return None
+
+
+async def listen_unix(
+    path: Path, handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+) -> asyncio.AbstractServer:
+    """Listen on a Unix socket at `path` that is born with mode 0600 (its fd's mode, set before
+    bind(), is the file's). Never chmod it by name afterwards: its directory is the container's
+    to write, and a container could put a symlink there first, making the root worker chmod
+    whatever host file it points to."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        os.fchmod(sock.fileno(), SOCKET_MODE)
+        sock.bind(str(path))
+    except OSError:
+        sock.close()
+        raise
+    return await asyncio.start_unix_server(handler, sock=sock)
 
 
 class AgentLink:
@@ -80,8 +100,7 @@ class AgentLink:
         self.dir = directory
 
     async def start(self) -> None:
-        self.server = await asyncio.start_unix_server(self._accept, path=str(self.socket))
-        self.socket.chmod(0o600)
+        self.server = await listen_unix(self.socket, self._accept)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.connected.done():  # only the agent, once

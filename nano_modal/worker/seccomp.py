@@ -1,7 +1,8 @@
 """A small seccomp-BPF filter for sandboxed containers, generated without libseccomp.
 
 It fails (EPERM) the system calls that reach into the kernel's most exposed surface or
-could undo the sandbox: namespaces, mounts, tracing, modules, keyrings, BPF. Dropping
+could undo the sandbox: namespaces, mounts, tracing, modules, keyrings, BPF, io_uring (a
+large share of recent kernel privilege escalations, and a way around syscall filtering). Dropping
 capabilities already stops most of them; the filter also shields the kernel code behind
 them from an unprivileged caller. clone() with a CLONE_NEW* flag is refused as unshare()
 would be; clone3() answers ENOSYS so that libc falls back to the filterable clone().
@@ -63,6 +64,9 @@ clock_adjtime      305  266
 adjtimex           159  171
 lookup_dcookie     212  18
 vhangup            153  58
+io_uring_setup     425  425
+io_uring_enter     426  426
+io_uring_register  427  427
 nfsservctl         180  42
 clone              56   220
 clone3             435  435

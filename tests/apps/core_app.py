@@ -144,6 +144,19 @@ def raise_custom(message: str) -> None:
 
 
 @function()
+def returns_a_generator(n: int) -> Any:
+    """Not a generator function: it returns a generator object."""
+    return (i for i in range(n))
+
+
+@function()
+def returns_unpicklable() -> Any:
+    import threading
+
+    return threading.Lock()
+
+
+@function()
 def raise_unrebuildable() -> None:
     raise UnrebuildableError("left", "right")
 

@@ -153,11 +153,11 @@ class FaultCluster:
     def server_log(self) -> str:
         return (self.state_dir / "server.log").read_text(errors="replace")
 
-    def start_worker(self, *prefix: str) -> subprocess.Popen[bytes]:
-        """A worker (`process` runtime); `prefix` runs it elsewhere, e.g. ("ip", "netns", "exec", "ns1")."""
+    def start_worker(self, *prefix: str, runtime: str = "process") -> subprocess.Popen[bytes]:
+        """A worker (`process` runtime unless told); `prefix` runs it elsewhere, e.g. ("ip", "netns", "exec", "ns1")."""
         log = (self.state_dir / f"worker{len(self.workers)}.log").open("ab")
         proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "nano_modal.worker", "--server", self.url, "--runtime", "process"],
+            [*prefix, sys.executable, "-m", "nano_modal.worker", "--server", self.url, "--runtime", runtime],
             env=self.env(),
             stdout=log,
             stderr=subprocess.STDOUT,

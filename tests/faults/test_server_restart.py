@@ -91,3 +91,48 @@ def test_postgres_outage_past_the_bound(fault_cluster: Callable[..., FaultCluste
         pg.control(url, "start")
         cluster.start_server()  # what systemd or Compose would do
         finish_map(cluster, client, N, ordered=True)
+
+
+# A function that fails on every attempt, noting each one; retried once, a minute later.
+ALWAYS_FAILS = """
+import sys
+from pathlib import Path
+import nano_modal
+
+app = nano_modal.App("retry-budget")
+
+
+@app.function(retries=nano_modal.Retries(max_retries=1, initial_delay=60.0))
+def always_fails(path: str) -> None:
+    with open(path, "a") as f:
+        f.write("attempt\\n")
+    raise RuntimeError("fails every time")
+
+
+if __name__ == "__main__":
+    attempts = Path(sys.argv[1])
+    with app.run():
+        call = always_fails.spawn(str(attempts))
+        try:
+            call.get(timeout=45)  # well before a second retry a minute later
+        except Exception as exc:
+            print("raised", type(exc).__name__, exc)
+"""
+
+
+@pytest.mark.slow(reason="a server restart between two attempts of an input (~15 s)")
+@pytest.mark.timeout(240)
+def test_a_restart_does_not_refill_an_inputs_retry_budget(fault_cluster: Callable[..., FaultCluster]) -> None:
+    """The attempts an input used are durable: after a restart it gets only what is left of its
+    retries (its attempt count used to live in memory only, so a restart gave it all again)."""
+    cluster = fault_cluster()
+    cluster.start_server()
+    cluster.start_worker()
+    attempts = cluster.state_dir / "attempts"
+    client = cluster.run_client(ALWAYS_FAILS, str(attempts))
+    wait_until("the first attempt's failure to be recorded", lambda: "retrying input" in cluster.server_log())
+    cluster.kill_server()
+    cluster.start_server()  # recovers the input with its attempt: it runs its one retry now
+    assert client.wait(120) == 0, cluster.client_log()
+    assert "raised RuntimeError fails every time" in cluster.client_log(), cluster.client_log()
+    assert attempts.read_text().splitlines() == ["attempt", "attempt"]

@@ -13,7 +13,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from nano_modal.server import migrations
-from nano_modal.server.sql_store import SqlStore, apps, metadata
+from nano_modal.server.sql_schema import apps, metadata
+from nano_modal.server.sql_store import SqlStore
 from nano_modal.server.store import AppRow
 
 SECOND = '''

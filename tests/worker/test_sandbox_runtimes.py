@@ -175,7 +175,8 @@ def test_exec_into_a_function_container(results: dict[str, Any]) -> None:
 def test_no_credential_inside_opens_the_admin_api(results: dict[str, Any]) -> None:
     steal = results["steal"]
     assert steal["tried"] > 10, steal  # it did look around
-    assert steal["accepted"] == [], steal
+    # Each try fails as UNAVAILABLE now: a sandbox's network has no route to the server at all.
+    assert [a for a in steal["accepted"] if not a.endswith("StatusCode.UNAVAILABLE")] == [], steal
     assert "NANO_MODAL_TOKEN" not in steal["env"] and "NANO_MODAL_SERVER_URL" not in steal["env"]
     assert steal["agent_socket"] is False  # unlinked once the agent connected
 
@@ -195,8 +196,9 @@ def test_other_sandboxes_processes_are_not_visible(results: dict[str, Any]) -> N
     assert not any("nano_modal.worker" in p or "nano_modal.server" in p for p in processes), processes
 
 
-def test_block_network(results: dict[str, Any]) -> None:
-    assert results["reach_open"].startswith("connected")  # the check can tell the difference
+def test_the_servers_port_is_out_of_reach_with_or_without_network(results: dict[str, Any]) -> None:
+    # Every sandbox has a network of its own (tests/security: a listener sees no connection).
+    assert results["reach_open"].startswith("failed"), results["reach_open"]
     assert results["reach_blocked"].startswith("failed"), results["reach_blocked"]
     interfaces = [line.split(":")[0].strip() for line in results["interfaces"].splitlines()[2:]]
     assert interfaces in ([], ["lo"]), interfaces

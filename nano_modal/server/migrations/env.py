@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from nano_modal.server.sql_store import metadata
+from nano_modal.server.sql_schema import metadata
 
 connection = context.config.attributes["connection"]
 # SQLite cannot ALTER most things in place: batch mode rebuilds the table instead.

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 import time
@@ -76,6 +77,7 @@ class Store:
         tmp = Path(tempfile.mkdtemp(prefix=f"{final.name}-", dir=self.root / "tmp"))
         try:
             yield tmp
+            strip_privileges(tmp)
             with contextlib.suppress(OSError):
                 os.rename(tmp, final)  # a concurrent builder of the same key may have won: fine
         finally:
@@ -150,6 +152,32 @@ class Store:
                 remove_tree(self.root / cache)
                 (self.root / cache).mkdir()
         return removed, freed
+
+
+def strip_privileges(tree: Path) -> tuple[int, int]:
+    """Take setuid and setgid bits off every file and remove every device node but overlayfs's
+    whiteouts (character device 0:0), in what is about to enter the store (every base, layer
+    and snapshot passes through staging()). Inside a container they are inert (no_new_privs,
+    bwrap binds nodev), but the store is on the host: a setuid-root binary or a raw disk's
+    device node from an image must not be there for any host user to find.
+    Returns (modes changed, devices removed)."""
+    changed = removed = 0
+    for dirpath, dirnames, filenames in os.walk(tree):
+        for name in [*dirnames, *filenames]:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            if (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)) and not (
+                stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+            ):
+                os.unlink(path)
+                removed += 1
+            elif stat.S_ISREG(st.st_mode) and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
+                os.chmod(path, stat.S_IMODE(st.st_mode) & ~(stat.S_ISUID | stat.S_ISGID), follow_symlinks=False)
+                changed += 1
+            elif stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISUID:  # setgid stays: it only picks a group
+                os.chmod(path, stat.S_IMODE(st.st_mode) & ~stat.S_ISUID)
+                changed += 1
+    return changed, removed
 
 
 def du(path: Path) -> int:

@@ -1,0 +1,170 @@
+"""Workers and placement: which worker runs a new container, and room for it."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+
+from .. import _gpu as gpu
+from .. import config
+from ..exception import InvalidError
+from ..proto import api_pb2
+from ..serialization import serialize
+from .control_base import ControlBase, new_id
+from .images import build_secrets
+from .state import Container, ContainerState, FunctionRuntime, Worker
+
+log = logging.getLogger("nano_modal.server")
+
+
+def _max_starting(worker: Worker) -> int:
+    """Containers a worker may be starting at once: starts are cpu-heavy (a fresh interpreter)."""
+    return max(2, int(worker.cpu * 2))
+
+
+class Placement(ControlBase):
+    """Registered workers, their commands, and where containers go."""
+
+    def worker_runtimes(self) -> list[str]:
+        """How the live workers isolate containers, each runtime once."""
+        return sorted({r for w in self.workers.values() if w.alive for r in w.runtimes})
+
+    def register_worker(self, request: api_pb2.WorkerRegisterRequest) -> str:
+        worker_id = request.worker_id or new_id("wk")
+        worker = Worker(worker_id, request.hostname, request.cpu, int(request.memory_mb), gpus=list(request.gpus))
+        worker.runtimes = list(request.runtimes)
+        self.workers[worker_id] = worker
+        log.info(
+            "worker %s registered: %s, %.1f cpu, %d MiB", worker_id, request.hostname, request.cpu, request.memory_mb
+        )
+        return worker_id
+
+    async def poll_worker(self, request: api_pb2.WorkerPollRequest) -> api_pb2.WorkerPollResponse:
+        worker = self.workers.get(request.worker_id)
+        if worker is None or not worker.alive:
+            return api_pb2.WorkerPollResponse(reregister=True, stop_container_ids=list(request.running_container_ids))
+        worker.last_seen = time.monotonic()
+        unknown = [c for c in request.running_container_ids if not self.containers.is_on_worker(worker.worker_id, c)]
+        if not worker.to_start and not worker.to_stop and not worker.to_attach and not unknown:
+            # Held at most a third of WORKER_TIMEOUT, so that a live worker is never mistaken for a dead one.
+            await worker.commands.wait(worker.commands.event, min(request.timeout, config.WORKER_TIMEOUT / 3))
+        worker.last_seen = time.monotonic()
+        response = api_pb2.WorkerPollResponse(
+            start=worker.to_start, stop_container_ids=worker.to_stop + unknown, attach_container_ids=worker.to_attach
+        )
+        worker.to_start, worker.to_stop, worker.to_attach = [], [], []
+        return response
+
+    def unplaceable(self, fn: FunctionRuntime) -> str | None:
+        """Why no live worker could ever run a container of `fn` (None while none is registered:
+        one may yet come), so that such calls fail with a reason instead of waiting forever."""
+        alive = [w for w in self.workers.values() if w.alive]
+        cpu = fn.definition.cpu or config.DEFAULT_CPU
+        memory = fn.definition.memory_mb or config.DEFAULT_MEMORY_MB
+        wants_gpu = gpu.parse(fn.definition.gpu)
+        if not alive or any(
+            w.cpu * config.WORKER_CPU_OVERCOMMIT >= cpu
+            and w.memory_mb >= memory
+            and (not wants_gpu or gpu.pick(wants_gpu, w.gpus, set()) is not None)
+            for w in alive
+        ):
+            return None
+        if wants_gpu:
+            offered = sorted({name for w in alive for name in w.gpus}) or ["none"]
+            wanted = fn.definition.gpu
+            return f"no worker can run {fn.name}: it asks for gpu={wanted!r}; the workers' GPUs: {', '.join(offered)}"
+        most_cpu = max(w.cpu for w in alive) * config.WORKER_CPU_OVERCOMMIT
+        most_memory = max(w.memory_mb for w in alive)
+        return (
+            f"no worker can run {fn.name}: it asks for cpu={cpu:g} and memory={memory:,} MiB, "
+            f"and the largest worker offers cpu={most_cpu:g} and memory={most_memory:,} MiB"
+        )
+
+    def fail_unplaceable(self, fn: FunctionRuntime, reason: str) -> None:
+        """Fail the queued inputs of a function no worker can run (the workers that could have left)."""
+        items = list(fn.queue)
+        fn.queue.clear()
+        self._fail_inputs(items, api_pb2.OUTPUT_STATUS_INIT_FAILURE, reason, serialize(InvalidError(reason)))
+
+    def evict_idle_container(self, needed_by: FunctionRuntime) -> bool:
+        """Stop the longest-idle warm container of another function to make room; True if one was."""
+        if any(w.alive and self.containers.starting(w.worker_id) >= _max_starting(w) for w in self.workers.values()):
+            return False  # room is only short of start slots, which free up by themselves
+        candidates = [
+            c
+            for c in self.containers.active()
+            if c.state == ContainerState.RUNNING
+            and c.waiting
+            and not c.held
+            and c.function_id != needed_by.function_id
+            and len(self.containers.live_of_function(c.function_id))
+            > self._function(c.function_id).definition.min_containers
+        ]
+        if not candidates:
+            return False
+        victim = min(candidates, key=lambda c: c.idle_since)
+        log.info("evicting idle container %s to make room for %s", victim.container_id, needed_by.name)
+        self.stop_container(victim)
+        return True
+
+    def place_container(
+        self, fn: FunctionRuntime, *, container_id: str = "", sandbox: bool = False
+    ) -> Container | None:
+        """Reserve room for one container of `fn` on the worker with the most free cpu. A
+        sandbox's container (sandboxes.py) gets no token: it runs untrusted code."""
+        cpu = fn.definition.cpu or config.DEFAULT_CPU
+        memory = fn.definition.memory_mb or config.DEFAULT_MEMORY_MB
+        wants_gpu = gpu.parse(fn.definition.gpu)
+        best: Worker | None = None
+        best_free = -1.0
+        devices: tuple[int, ...] = ()
+        for worker in self.workers.values():
+            if not worker.alive or self.containers.starting(worker.worker_id) >= _max_starting(worker):
+                continue
+            used_cpu, used_mem = self.containers.reserved(worker.worker_id)
+            free_cpu = worker.cpu * config.WORKER_CPU_OVERCOMMIT - used_cpu
+            if free_cpu >= cpu and worker.memory_mb - used_mem >= memory and free_cpu > best_free:
+                taken = self.containers.gpus_taken(worker.worker_id)
+                picked = gpu.pick(wants_gpu, worker.gpus, taken) if wants_gpu else ()
+                if picked is not None:
+                    best, best_free, devices = worker, free_cpu, picked
+        if best is None:
+            return None
+        container = Container(
+            container_id or new_id("ta"),
+            fn.function_id,
+            fn.app_id,
+            best.worker_id,
+            secrets.token_urlsafe(24),
+            cpu,
+            memory,
+            version=fn.version,
+            gpu_devices=devices,
+        )
+        log.info("placing container %s of %s on worker %s", container.container_id, fn.name, best.worker_id)
+        self.containers.add(container, with_token=not sandbox)
+        env = {config.ENV_BLOCK_NETWORK: "1"} if fn.definition.block_network else {}
+        if devices:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, devices))
+        for hook in self.container_env_hooks:  # resolved now, so a rotated secret reaches new containers
+            env.update(hook(fn))
+        best.to_start.append(
+            api_pb2.ContainerSpec(
+                container_id=container.container_id,
+                function_id=fn.function_id,
+                function_name=fn.name,
+                app_id=fn.app_id,
+                task_token="" if sandbox else container.token,
+                sandbox=sandbox,
+                cpu=cpu,
+                # A hard limit only when the function asked for memory; the default is a
+                # reservation for placement, not a cap (a bare interpreter would hit 128 MiB).
+                memory_mb=fn.definition.memory_mb,
+                env=env,
+                image=fn.definition.image if fn.definition.HasField("image") else None,
+                image_secrets=build_secrets(fn.definition, self.secret_variables),
+            )
+        )
+        best.commands.fire()
+        return container

@@ -1,0 +1,96 @@
+"""Who may call each RPC: one table, checked once, before any handler runs (service.py).
+
+Tokens: the admin token (CLI, SDK clients, workers) and one per function container. A
+sandbox holds none. A function with `restrict_modal_access=True` gets a token that may only
+move its own payloads and use the volumes mounted on it.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.Enum):
+    ADMIN = "admin"  # the admin token only
+    CONTAINER = "container"  # the calling container itself: the request's container_id is the token's
+    ANY = "any"  # the admin, or a function container without restrict_modal_access
+    PAYLOADS = "payloads"  # the admin, or any function container (restricted ones too): blobs, Hello
+    VOLUME = "volume"  # as ANY; a restricted container too, for a volume mounted on it (request.volume_id)
+
+
+ROLES: dict[str, Role] = {
+    # service.py: session, apps, functions and calls, blobs, workers, containers
+    "Hello": Role.PAYLOADS,
+    "ProxyTokenCreate": Role.ADMIN,
+    "AppCreate": Role.ADMIN,
+    "AppStop": Role.ADMIN,
+    "AppHeartbeat": Role.ADMIN,
+    "AppLogs": Role.ADMIN,
+    "AppDeploy": Role.ADMIN,
+    "AppLookup": Role.ADMIN,
+    "AppList": Role.ADMIN,
+    "AppHistory": Role.ADMIN,
+    "AppRollback": Role.ADMIN,
+    "FunctionBindParams": Role.ANY,
+    "FunctionGet": Role.ANY,
+    "FunctionCreate": Role.ADMIN,
+    "FunctionMap": Role.ANY,
+    "FunctionPutInputs": Role.ANY,
+    "FunctionGetOutputs": Role.ANY,
+    "FunctionCallCancel": Role.ANY,
+    "FunctionCallGet": Role.ANY,
+    "BlobHas": Role.PAYLOADS,
+    "BlobPut": Role.PAYLOADS,
+    "BlobGet": Role.PAYLOADS,
+    "WorkerRegister": Role.ADMIN,
+    "WorkerPoll": Role.ADMIN,
+    "WorkerLogs": Role.ADMIN,
+    "WorkerContainerExited": Role.ADMIN,
+    "ContainerHello": Role.CONTAINER,
+    "ContainerGetInputs": Role.CONTAINER,
+    "ContainerPutOutputs": Role.CONTAINER,
+    "ContainerHeartbeat": Role.CONTAINER,
+    "ContainerWebReceive": Role.CONTAINER,
+    "ContainerInitFailed": Role.CONTAINER,
+    # object_service.py: Dict, Queue, Secret, Volume
+    "ObjectGetOrCreate": Role.ANY,
+    "ObjectList": Role.ANY,
+    "ObjectDelete": Role.ANY,
+    "ObjectHeartbeat": Role.ANY,
+    "DictGet": Role.ANY,
+    "DictUpdate": Role.ANY,
+    "DictPop": Role.ANY,
+    "DictContains": Role.ANY,
+    "DictLen": Role.ANY,
+    "DictContents": Role.ANY,
+    "DictClear": Role.ANY,
+    "QueuePut": Role.ANY,
+    "QueueGet": Role.ANY,
+    "QueueLen": Role.ANY,
+    "QueueClear": Role.ANY,
+    "QueueNextItems": Role.ANY,
+    "SecretCreate": Role.ANY,
+    "VolumeGetManifest": Role.VOLUME,
+    "VolumeCommit": Role.VOLUME,
+    "VolumeListFiles": Role.VOLUME,
+    "VolumeRemoveFile": Role.VOLUME,
+    "VolumeCopyFiles": Role.VOLUME,
+    "VolumeReadFile": Role.VOLUME,
+    "VolumeBlobHas": Role.PAYLOADS,
+    "VolumeBlobPut": Role.PAYLOADS,
+    "VolumeBlobGet": Role.PAYLOADS,
+    # sandbox_service.py: sandboxes, exec, the container CLI
+    "SandboxCreate": Role.ANY,
+    "SandboxGet": Role.ANY,
+    "SandboxList": Role.ANY,
+    "SandboxWait": Role.ANY,
+    "SandboxTerminate": Role.ANY,
+    "SandboxTagsSet": Role.ANY,
+    "SandboxRelay": Role.ADMIN,
+    "ContainerExec": Role.ANY,
+    "ContainerExecGetOutput": Role.ANY,
+    "ContainerExecPutInput": Role.ANY,
+    "ContainerExecWait": Role.ANY,
+    "ContainerList": Role.ADMIN,
+    "ContainerStop": Role.ADMIN,
+}

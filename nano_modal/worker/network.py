@@ -1,0 +1,238 @@
+"""A container's own network namespace with outbound NAT, and the policy of where it may go.
+
+Every sandboxed container gets a network namespace of its own; it reaches the nano-modal
+server only through the worker's Unix-socket relay (sandbox.ServerLink). Unless it asked for
+`block_network`, it also gets outbound connections through slirp4netns: user-mode NAT that
+opens ordinary sockets on the host for it, so the host needs no bridge, no nftables and no
+ip_forward. slirp4netns over pasta (passt), measured on the 2-core test machine: ready in
+7-15 ms against pasta's 28-220 ms, and pasta, run as root, drops to `nobody` and then cannot
+enter the container's user namespace.
+
+Where it may not go is said by routes in the container's namespace, which container root
+cannot change (bwrap drops every capability, and the seccomp filter refuses new namespaces):
+`prohibit` routes for private, link-local, shared and reserved ranges and for each of the
+host's own addresses. The longest prefix wins, so an operator's `--allow-net CIDR` is a
+route through slirp's gateway that is more specific than the prohibit around it. The host's
+loopback is out of reach twice over: 127.0.0.0/8 inside is the container's own loopback,
+and slirp4netns runs with --disable-host-loopback, which stops its gateway address
+(10.0.2.2) from standing for the host's 127.0.0.1. DNS goes to slirp's resolver (10.0.2.3,
+inside slirp's own /24, which stays reachable), which asks the host's.
+
+The prohibit routes go in before slirp4netns creates the interface and the default route:
+at no moment is there a route to a denied address. The container does not wait for either
+(its start stays within the +5 ms budget of docs/BENCHMARKS.md); until slirp is ready,
+~10 ms, well inside the Python entrypoint's own start, it has no route out at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+log = logging.getLogger("nano_modal.worker")
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Out of reach unless the operator allows them: private (RFC 1918), carrier-grade NAT, link-local
+# (cloud metadata at 169.254.169.254), "this network", IETF protocol assignments, benchmarking,
+# multicast and reserved. 127.0.0.0/8 is the container's own loopback: no route of ours reaches it.
+DENIED_NETWORKS = (
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+)
+SLIRP_GATEWAY = "10.0.2.2"  # slirp4netns's default network: 10.0.2.0/24, the container at .100
+SLIRP_DNS = "10.0.2.3"
+SLIRP_MTU = 65520  # slirp4netns's recommended MTU: several times the throughput of 1500
+INTERFACE = "tap0"
+READY_TIMEOUT = 10.0  # seconds slirp4netns has to come up before the container goes without
+LOOPBACK_TIMEOUT = 2.0  # seconds bwrap has to bring its loopback up (then we go ahead anyway)
+LOOPBACK_POLL = 0.001
+
+
+def slirp_binary() -> str | None:
+    return shutil.which("slirp4netns")
+
+
+def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
+    """`--allow-net` values as networks; a bad one is a one-line error that names it."""
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value, strict=False))
+        except ValueError as exc:
+            raise ValueError(f"--allow-net {value!r} is not a network in CIDR form (e.g. 10.1.0.0/16): {exc}") from None
+    return tuple(networks)
+
+
+def host_addresses() -> list[ipaddress.IPv4Address]:
+    """The host's own IPv4 addresses (those of every interface), as the worker sees them now."""
+    try:
+        out = subprocess.run(["ip", "-j", "-4", "addr", "show"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        log.warning("could not list the host's addresses (%s): containers may reach them", exc)
+        return []
+    found = []
+    for link in json.loads(out or "[]"):
+        for info in link.get("addr_info", []):
+            with contextlib.suppress(ValueError, KeyError):
+                found.append(ipaddress.IPv4Address(info["local"]))
+    return found
+
+
+@cache
+def resolv_conf() -> str:
+    """A resolv.conf naming slirp's resolver, for containers with outbound NAT (the host's own
+    resolver is often at a private or loopback address, out of their reach)."""
+    path = Path(tempfile.mkdtemp(prefix="nano-modal-net-")) / "resolv.conf"
+    path.write_text(f"nameserver {SLIRP_DNS}\n")
+    path.parent.chmod(0o755)
+    path.chmod(0o644)
+    return str(path)
+
+
+class NetworkPolicy:
+    """Where containers with outbound NAT may not go: the denied ranges, the host's addresses,
+    minus what the operator allowed (`nano-modal worker --allow-net CIDR`)."""
+
+    def __init__(self, allowed: Iterable[IPNetwork] = ()) -> None:
+        self.allowed = tuple(n for n in allowed if n.version == 4)
+
+    def denied(self) -> list[IPNetwork]:
+        """The denied ranges and the host's addresses as they are now (listed at every container
+        start: an address the host gains later is denied too). A denied network inside an allowed
+        one is dropped; an allowed one inside a denied one is a more specific route (allow_routes)."""
+        denied: list[IPNetwork] = [ipaddress.ip_network(n) for n in DENIED_NETWORKS]
+        denied += [ipaddress.ip_network(f"{a}/32") for a in host_addresses() if not a.is_loopback]
+        return [d for d in denied if not any(d.subnet_of(a) for a in self.allowed)]  # type: ignore[arg-type]
+
+    def routes(self) -> list[str]:
+        """`ip -batch` lines for the container's namespace, before its interface exists."""
+        return [f"route add prohibit {net}" for net in dict.fromkeys(self.denied())]
+
+    def allow_routes(self) -> list[str]:
+        """... and once slirp's interface is up: the operator's networks through its gateway."""
+        return [f"route replace {net} via {SLIRP_GATEWAY} dev {INTERFACE}" for net in self.allowed]
+
+
+async def _loopback_up(pid: int) -> None:
+    """Wait until bwrap has brought up the namespace's loopback (::1 appears once it is up).
+    bwrap reports the pid before it configures the loopback over netlink, and its request
+    fails ("loopback: Failed RTM_NEWADDR") when ours reach the same namespace at that moment."""
+    deadline = asyncio.get_running_loop().time() + LOOPBACK_TIMEOUT
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            if " lo\n" in Path(f"/proc/{pid}/net/if_inet6").read_text():
+                return
+        except FileNotFoundError:  # no IPv6 in this kernel: nothing to wait on; or the container is gone
+            return
+        await asyncio.sleep(LOOPBACK_POLL)
+
+
+async def _ip_batch(pid: int, lines: list[str]) -> None:
+    if not lines:
+        return
+    proc = await asyncio.create_subprocess_exec(
+        "nsenter", f"--net=/proc/{pid}/ns/net", "ip", "-batch", "-",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await proc.communicate("\n".join(lines).encode() + b"\n")
+    if proc.returncode != 0:
+        raise RuntimeError(f"setting the container's routes failed: {err.decode(errors='replace').strip()}")
+
+
+async def _read_once(fd: int, size: int) -> bytes:
+    """One read from pipe `fd` once it has data (or its writer closed it), without a thread."""
+    loop = asyncio.get_running_loop()
+    readable: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not readable.done():
+            readable.set_result(None)
+
+    loop.add_reader(fd, wake)
+    try:
+        await readable
+    finally:
+        loop.remove_reader(fd)
+    return os.read(fd, size)
+
+
+async def child_pid(info_fd: int) -> int:
+    """The pid bwrap's `--info-fd` reports: its child's, inside the new namespaces."""
+    data = b""
+    while True:
+        chunk = await _read_once(info_fd, 4096)
+        if not chunk:
+            raise RuntimeError(f"bwrap reported no child pid: {data!r}")
+        data += chunk
+        with contextlib.suppress(ValueError):
+            return int(json.loads(data)["child-pid"])
+
+
+class OutboundNat:
+    """One container's slirp4netns, attached to the network namespace of process `pid`.
+    It exits when the worker closes its end of the exit pipe (or the worker dies)."""
+
+    def __init__(self, policy: NetworkPolicy) -> None:
+        self.policy = policy
+        self.proc: asyncio.subprocess.Process | None = None
+        self._exit_w: int | None = None
+
+    async def start(self, pid: int) -> None:
+        slirp = slirp_binary()
+        if slirp is None:
+            raise RuntimeError("slirp4netns is not installed (apt-get install slirp4netns)")
+        await _loopback_up(pid)
+        await _ip_batch(pid, self.policy.routes())  # first: never a route to a denied address
+        ready_r, ready_w = os.pipe()
+        exit_r, self._exit_w = os.pipe()
+        try:
+            argv = [slirp, "--configure", f"--mtu={SLIRP_MTU}", "--disable-host-loopback"]
+            # By path, not pid: given a pid, slirp4netns also joins its user namespace, which may
+            # by then be bwrap's nested one (--disable-userns), from which the net one is out of reach.
+            argv += [f"--ready-fd={ready_w}", f"--exit-fd={exit_r}", "--netns-type=path"]
+            argv += [f"/proc/{pid}/ns/net", INTERFACE]
+            self.proc = await asyncio.create_subprocess_exec(
+                *argv, pass_fds=(ready_w, exit_r), stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
+        finally:
+            os.close(ready_w)
+            os.close(exit_r)
+        try:
+            ready = await asyncio.wait_for(_read_once(ready_r, 1), READY_TIMEOUT)
+        finally:
+            os.close(ready_r)
+        if ready != b"1":
+            raise RuntimeError("slirp4netns did not come up")
+        await _ip_batch(pid, self.policy.allow_routes())
+
+    async def close(self) -> None:
+        if self._exit_w is not None:
+            os.close(self._exit_w)
+            self._exit_w = None
+        if self.proc is not None and self.proc.returncode is None:
+            try:
+                await asyncio.wait_for(self.proc.wait(), 2.0)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    self.proc.kill()
+                await self.proc.wait()

@@ -1,0 +1,104 @@
+"""A TCP peer in a network namespace the test creates itself (ip netns + veth): the only
+address outside loopback a test sends traffic to. The host's side of the veth gets an address
+of its own, where the test listens too: one of "the host's own addresses"."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+# TEST-NET-3 (RFC 5737): documentation addresses, public as far as the policy is concerned,
+# and a private pair (RFC 1918) the policy denies unless --allow-net says otherwise.
+PUBLIC_HOST, PUBLIC_PEER = "203.0.113.1", "203.0.113.2"
+PRIVATE_HOST, PRIVATE_PEER = "10.254.77.1", "10.254.77.2"
+PRIVATE_NET = "10.254.77.0/30"
+PORT = 18080
+
+LISTEN = r"""
+import json, socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.listen(16)
+print("listening", flush=True)
+while True:
+    conn, peer = s.accept()
+    print(json.dumps([conn.getsockname()[0], peer[0]]), flush=True)
+    conn.close()
+"""
+
+
+@dataclass
+class Peer:
+    namespace: str
+    proc: subprocess.Popen[str]
+    seen: list[tuple[str, str]] = field(default_factory=list)  # (address dialed, from)
+    host_seen: list[tuple[str, int]] = field(default_factory=list)  # at the host's own veth address
+    host_listener: socket.socket = field(default_factory=socket.socket)
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            local, remote = json.loads(line)
+            self.seen.append((local, remote))
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, peer = self.host_listener.accept()
+            except OSError:
+                return
+            self.host_seen.append(peer)
+            conn.close()
+
+    def reached(self, address: str) -> list[tuple[str, str]]:
+        return [s for s in self.seen if s[0] == address]
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True)
+
+
+@contextmanager
+def peer_namespace() -> Iterator[Peer]:
+    name = f"nmsec{secrets.token_hex(3)}"
+    host_if, peer_if = f"{name}h", f"{name}p"
+    _ip("netns", "add", name)
+    try:
+        _ip("link", "add", host_if, "type", "veth", "peer", "name", peer_if)
+        _ip("link", "set", peer_if, "netns", name)
+        for addr in (PUBLIC_HOST, PRIVATE_HOST):
+            _ip("addr", "add", f"{addr}/30", "dev", host_if)
+        for addr in (PUBLIC_PEER, PRIVATE_PEER):
+            _ip("-n", name, "addr", "add", f"{addr}/30", "dev", peer_if)
+        _ip("link", "set", host_if, "up")
+        _ip("-n", name, "link", "set", peer_if, "up")
+        _ip("-n", name, "link", "set", "lo", "up")
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", name, sys.executable, "-c", LISTEN, str(PORT)],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "listening"
+        peer = Peer(name, proc)
+        threading.Thread(target=peer._read, daemon=True).start()
+        # (a connection of an earlier session may still hold the address in TIME_WAIT)
+        peer.host_listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        peer.host_listener.bind((PUBLIC_HOST, PORT))
+        peer.host_listener.listen(16)
+        threading.Thread(target=peer._accept, daemon=True).start()
+        try:
+            yield peer
+        finally:
+            peer.host_listener.close()
+            proc.kill()
+            proc.wait()
+    finally:
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)

@@ -1,0 +1,87 @@
+"""Containers are in a network of their own. Under each isolating runtime, from a function's
+container, a block_network function's and a sandbox: the host's loopback and the host's own
+addresses are out of reach, and so are private, link-local (cloud metadata) and shared ranges;
+with bwrap, outbound NAT reaches a public-looking peer, and `--allow-net CIDR` opens a private
+one. Every peer is in a network namespace the test made (_peer.py); the routing table is
+asked about other addresses without sending them anything."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cluster
+from tests.security import _hostile, _peer
+from tests.security.conftest import ROUTE_QUERIES, AttackSession, run_attacks
+from tests.worker._drive import require
+
+KINDS = ("function", "blocked_function", "sandbox")
+
+
+def _dial(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_host_loopback_listener_sees_no_connection(attacks: AttackSession) -> None:
+    outcomes = attacks.results["host_loopback"]
+    assert set(outcomes) == set(KINDS)
+    for kind, outcome in outcomes.items():
+        assert str(outcome).startswith("failed"), f"{attacks.runtime} {kind} reached the host's loopback: {outcome}"
+    assert attacks.listener.accepted == [], attacks.listener.accepted
+
+
+def test_the_hosts_own_address_is_out_of_reach(attacks: AttackSession) -> None:
+    for kind, outcome in attacks.results["host_address"].items():
+        assert str(outcome).startswith("failed"), f"{attacks.runtime} {kind} reached the host's address: {outcome}"
+    assert attacks.host_address_reached == []
+    assert _dial(_peer.PUBLIC_HOST, _peer.PORT)  # while the host itself can: the listener is there
+
+
+def test_private_ranges_are_out_of_reach(attacks: AttackSession) -> None:
+    for kind, outcome in attacks.results["private_peer"].items():
+        assert str(outcome).startswith("failed"), f"{attacks.runtime} {kind} reached a private peer: {outcome}"
+    assert attacks.reached(_peer.PRIVATE_PEER) == []
+    assert _dial(_peer.PRIVATE_PEER, _peer.PORT)  # the host reaches it: the refusal is the container's
+
+
+def test_no_route_to_metadata_or_private_ranges(attacks: AttackSession) -> None:
+    for kind, outcome in attacks.results["routes"].items():
+        assert isinstance(outcome, dict), f"{kind}: {outcome}"
+        for address in ROUTE_QUERIES:
+            if address == "198.51.100.7" and attacks.runtime == "bwrap" and kind != "blocked_function":
+                assert "via 10.0.2.2" in outcome[address], f"{kind}: {outcome[address]}"  # public: through the NAT
+            else:
+                assert outcome[address].startswith("refused"), f"{attacks.runtime} {kind} {address}: {outcome[address]}"
+
+
+def test_outbound_nat_reaches_a_public_peer(attacks: AttackSession) -> None:
+    outcomes = attacks.results["public_peer"]
+    assert str(outcomes["blocked_function"]).startswith("failed"), outcomes
+    if attacks.runtime == "gvisor":
+        pytest.skip("no outbound NAT under gVisor yet: its containers have --network=none and the relay")
+    assert outcomes["function"] == "connected" and outcomes["sandbox"] == "connected", outcomes
+    # Through NAT: the peer saw the host's side of its veth, not the container's 10.0.2.100.
+    assert len(attacks.reached(_peer.PUBLIC_PEER)) == 2, attacks.peer_reached
+    assert {remote for _, remote in attacks.reached(_peer.PUBLIC_PEER)} == {_peer.PUBLIC_HOST}
+
+
+def test_allow_net_opens_a_private_network(
+    isolated_cluster: Callable[..., Cluster], tmp_path: Path, attacks: AttackSession
+) -> None:
+    if attacks.runtime != "bwrap":
+        pytest.skip("--allow-net is for bwrap's outbound NAT")
+    require("bwrap")
+    cluster = isolated_cluster("bwrap", "--allow-net", _peer.PRIVATE_NET)
+    before = len(attacks.peer.reached(_peer.PRIVATE_PEER))
+    results = run_attacks(cluster, tmp_path, [("private_peer", _hostile.DIAL, [_peer.PRIVATE_PEER, str(_peer.PORT)])])
+    outcomes = results["private_peer"]
+    assert outcomes["function"] == "connected" and outcomes["sandbox"] == "connected", outcomes
+    assert str(outcomes["blocked_function"]).startswith("failed"), outcomes
+    assert len(attacks.peer.reached(_peer.PRIVATE_PEER)) == before + 2

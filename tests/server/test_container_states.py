@@ -1,0 +1,132 @@
+"""The container state machine, driven in-process: events in, transitions and commands out.
+
+No server, no worker: `Containers` alone (as dask.distributed's `WorkerState` tests do);
+test_control_plane_memory.py drives a whole `ControlPlane` on a SQLite store."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from nano_modal.proto import api_pb2
+from nano_modal.server.containers import (
+    AnnounceExit,
+    Containers,
+    CountStartFailure,
+    InvalidTransition,
+    SettleHeldInputs,
+    StopOnWorker,
+    WakeFunction,
+)
+from nano_modal.server.state import Container, ContainerState, QueuedInput
+
+S = ContainerState
+
+
+def _container(n: int, function_id: str = "fu-1", worker_id: str = "wk-1") -> Container:
+    return Container(f"ta-{n}", function_id, "ap-1", worker_id, f"token-{n}", 1.0, 128)
+
+
+def _item(n: int) -> QueuedInput:
+    return QueuedInput(f"in-{n}", "fc-1", "fu-1", n, api_pb2.Payload(), 0)
+
+
+def test_a_started_container_is_indexed_by_function_worker_and_token() -> None:
+    states = Containers()
+    c = _container(1)
+    states.add(c)
+    assert states.get("ta-1") is c
+    assert states.by_token("token-1") is c
+    assert states.live_of_function("fu-1") == [c]
+    assert states.on_worker("wk-1") == [c]
+    assert states.reserved("wk-1") == (1.0, 128)
+    assert states.starting("wk-1") == 1
+
+
+def test_a_sandbox_container_has_no_token() -> None:
+    states = Containers()
+    states.add(_container(1), with_token=False)
+    assert states.by_token("token-1") is None
+
+
+def test_hello_then_stop_then_exit_returns_the_commands_in_order() -> None:
+    states = Containers()
+    c = _container(1)
+    states.add(c)
+    assert states.transition(c, S.RUNNING, "hello") == []
+    assert states.transition(c, S.STOPPING, "scaled down") == [StopOnWorker("wk-1", "ta-1"), WakeFunction("fu-1")]
+    assert c.state == S.STOPPING
+    assert states.live_of_function("fu-1") == []  # stopping is not live, but still holds its room
+    assert states.reserved("wk-1") == (1.0, 128)
+    assert states.transition(c, S.EXITED, "exited", exit_code=0) == [AnnounceExit(c, 0, "exited")]
+    assert states.reserved("wk-1") == (0, 0)
+    assert states.by_token("token-1") is None
+    assert states.get("ta-1") is c  # kept for the retention window
+
+
+def test_an_exit_before_hello_counts_as_a_start_failure() -> None:
+    states = Containers()
+    c = _container(1)
+    states.add(c)
+    commands = states.transition(c, S.EXITED, "crashed", exit_code=3)
+    assert commands == [CountStartFailure("fu-1", 3, "crashed"), AnnounceExit(c, 3, "crashed")]
+
+
+def test_a_worker_loss_before_hello_is_not_a_start_failure() -> None:
+    states = Containers()
+    c = _container(1)
+    states.add(c)
+    assert states.transition(c, S.EXITED, "worker lost", exit_code=-1, blame_inputs=False) == [
+        AnnounceExit(c, -1, "worker lost")
+    ]
+
+
+def test_held_inputs_are_handed_back_on_exit_not_dropped() -> None:
+    states = Containers()
+    c = _container(1)
+    states.add(c)
+    states.transition(c, S.RUNNING)
+    c.held = {"in-1": _item(1), "in-2": _item(2)}
+    commands = states.transition(c, S.EXITED, "oom", exit_code=137)
+    assert commands[0] == SettleHeldInputs(c, (_item(1), _item(2)), 137, "oom", True)
+    assert c.held == {}
+
+
+@pytest.mark.parametrize(("start", "target"), [(S.STOPPING, S.RUNNING), (S.RUNNING, S.STARTING)])
+def test_moves_outside_the_table_are_refused(start: ContainerState, target: ContainerState) -> None:
+    states = Containers()
+    c = _container(1)
+    states.add(c)
+    if start != S.STARTING:
+        states.transition(c, S.RUNNING)
+    if start == S.STOPPING:
+        states.transition(c, S.STOPPING)
+    with pytest.raises(InvalidTransition, match=f"{start.value} -> {target.value}"):
+        states.transition(c, target)
+
+
+def test_an_exited_container_cannot_come_back() -> None:
+    states = Containers()
+    c = _container(1)
+    states.add(c)
+    states.transition(c, S.EXITED)
+    for target in (S.STARTING, S.RUNNING, S.STOPPING):
+        with pytest.raises(InvalidTransition):
+            states.transition(c, target)
+    assert states.transition(c, S.EXITED) == []  # a second exit report is harmless
+
+
+def test_a_thousand_start_exit_cycles_leave_nothing_after_the_retention_window() -> None:
+    states = Containers(retention=60.0)
+    for n in range(1000):
+        c = _container(n, function_id=f"fu-{n % 7}", worker_id=f"wk-{n % 3}")
+        states.add(c)
+        states.transition(c, S.RUNNING)
+        states.transition(c, S.EXITED)
+    assert len(states) == 1000  # still within the window: late logs find them
+    assert states.forget_expired() == 0
+    assert states.forget_expired(now=time.monotonic() + 61.0) == 1000
+    assert len(states) == 0
+    assert states.active() == [] and states._by_function == {} and states._by_worker == {}
+    assert states._by_token == {}
