@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from . import _gpu as gpu_spec
-from . import config
+from . import _log_sync, config
 from ._definition import BATCHED_MARK, FunctionOptions, build_definition
 from ._utils.aio import run_blocking, run_in_background, twin
 from .client import Client
@@ -464,21 +464,31 @@ async def _heartbeat(client: Client, app_id: str) -> None:
 async def _print_logs(client: Client, app_id: str) -> None:
     """Show what containers print, as it happens, marked with where it came from."""
     with contextlib.suppress(Exception):
-        async for batch in client.stub.stream("AppLogs", api_pb2.AppLogsRequest(app_id=app_id)):
-            for line in batch.lines:
-                out = sys.stdout if line.fd == 1 else sys.stderr
-                tag = f"[{line.function_name} {line.container_id[-6:]}]"
-                if line.fd == config.IMAGE_BUILD_LOG_FD:
-                    from ._image_log import show_build_line  # rich: only loaded when images are built
+        async with _log_sync.printing():
+            await _print_log_batches(client, app_id)
 
-                    show_build_line(tag, line.data)
-                    continue
-                text = line.data if line.data.endswith("\n") else line.data + "\n"
-                out.write(f"{tag} {text}")
-            sys.stdout.flush()
-            sys.stderr.flush()
-            if batch.app_done:
-                return
+
+async def _print_log_batches(client: Client, app_id: str) -> None:
+    async for batch in client.stub.stream("AppLogs", api_pb2.AppLogsRequest(app_id=app_id)):
+        for line in batch.lines:
+            if line.fd == config.LOG_SYNC_FD:  # an input's prints are all above: its caller may go on
+                sys.stdout.flush()
+                sys.stderr.flush()
+                await _log_sync.shown(line.data)
+                continue
+            out = sys.stdout if line.fd == 1 else sys.stderr
+            tag = f"[{line.function_name} {line.container_id[-6:]}]"
+            if line.fd == config.IMAGE_BUILD_LOG_FD:
+                from ._image_log import show_build_line  # rich: only loaded when images are built
+
+                show_build_line(tag, line.data)
+                continue
+            text = line.data if line.data.endswith("\n") else line.data + "\n"
+            out.write(f"{tag} {text}")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if batch.app_done:
+            return
 
 
 def hydrate_in_container(function_ids: dict[str, str]) -> None:

@@ -212,6 +212,13 @@ def is_remote() -> bool:
 ENV_IMAGES_DIR = "NANO_MODAL_IMAGES_DIR"  # where workers keep built images; default $NANO_MODAL_HOME/images
 IMAGE_BUILD_TIMEOUT = 1800.0  # seconds a container may wait for its image to be built (on top of the start timeout)
 IMAGE_BUILD_LOG_FD = 3  # LogLine.fd of image build output (1 and 2: a container's stdout and stderr)
+# A container's prints reach the caller before its result (container/log_sync.py): after an input
+# that printed, it writes LOG_SYNC_MARK + the input id on each stream it printed to; the worker
+# relays that as a LogLine of fd LOG_SYNC_FD (never stored, never shown), and `.remote()` returns
+# once its log printer has shown it, or after LOG_SYNC_WAIT seconds (lines lost on the way).
+LOG_SYNC_FD = 4
+LOG_SYNC_MARK = "\x00nano-modal-log-sync "
+LOG_SYNC_WAIT = 5.0
 IMAGE_STEP_TAIL_LINES = 30  # lines of a failed step's output quoted in the error
 # What the worker runs inside images: the SDK's source bound read-only, and the Python packages it
 # imports (copied from the worker when the image's Python has its ABI, pip-installed otherwise).

@@ -20,7 +20,7 @@ import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from . import config
+from . import _log_sync, config
 from ._definition import FunctionOptions
 from ._utils.aio import twin
 from .client import Client
@@ -247,7 +247,9 @@ class Function:
         except BaseException:
             await _cancel_quietly(client, response.call_id)
             raise
-        return _raise_or_return(await stream.decode(next(o for o in outputs if _is_final(o))))
+        final = next(o for o in outputs if _is_final(o))
+        await _log_sync.wait(final.input_id, final.log_sync_lines)  # its prints first, then its result
+        return _raise_or_return(await stream.decode(final))
 
     @twin
     async def remote_gen(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:

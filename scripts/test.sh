@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
-# The project's test command: installs what the tests need, checks style and types, runs the suite.
+# The project's test command: installs what the tests need, checks style and types, runs the suite;
+# then installs the built wheel the way a user would and runs examples from it.
 # `.ci/run` calls exactly this; so does the README.
+#
+# Everything runs from fresh virtual environments made by `python3 -m venv` (symlinked, the
+# default), as users install it: the machine's own Python hid bugs that only venvs have
+# (containers that lost the venv's packages). $PYTHON picks another interpreter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+checkout=$PWD
+python=${PYTHON:-python3}
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/nano-modal-test.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+pip_quiet=(--quiet --disable-pip-version-check)
 
-python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+echo "== venv ($($python --version)) in $scratch/venv"
+$python -m venv "$scratch/venv"
+"$scratch/venv/bin/pip" install "${pip_quiet[@]}" -e ".[dev]"
 
 # Real parts the tests start, from Debian: the isolating runtimes (bubblewrap, gVisor's runsc)
 # PostgreSQL (the store's second implementation) and Redis (server --queue). Installed only when missing.
@@ -28,6 +40,9 @@ if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null; then
     fi
 fi
 
+# The venv's programs first: ruff, mypy, pytest, nano-modal, and the `python` tests start.
+export PATH="$scratch/venv/bin:$PATH"
+unset PYTHONPATH
 echo "== ruff"
 ruff check nano_modal tests bench examples
 ruff format --check nano_modal
@@ -35,3 +50,24 @@ echo "== mypy"
 mypy nano_modal
 echo "== pytest"
 python -m pytest -p no:cacheprovider "$@"
+
+# A user's install: the wheel (not editable) in another fresh venv, README command 1 and a
+# sandbox run from outside the checkout, under bwrap, which the run must say it used.
+suite_seconds=$SECONDS
+echo "== wheel install"
+python -m pip wheel "${pip_quiet[@]}" --no-deps --wheel-dir "$scratch/dist" "$checkout"
+$python -m venv "$scratch/user"
+"$scratch/user/bin/pip" install "${pip_quiet[@]}" "$scratch/dist"/nano_modal-*.whl
+mkdir "$scratch/outside"
+cp examples/hello_world.py examples/sandbox.py "$scratch/outside/"
+cd "$scratch/outside"
+for example in hello_world.py sandbox.py; do
+    echo "== nano-modal run $example (wheel, bwrap)"
+    NANO_MODAL_HOME="$scratch/home" NANO_MODAL_RUNTIME=bwrap NANO_MODAL_LOCAL_IDLE_EXIT=5 PATH="$scratch/user/bin:$PATH" \
+        timeout 300 nano-modal run "$example" 2>&1 | tee "$scratch/out.txt"
+    if ! grep -q "^runs on the local server (.*), runtime bwrap" "$scratch/out.txt"; then
+        echo "FAILED: nano-modal run $example from the wheel did not run under bwrap"
+        exit 1
+    fi
+done
+echo "== all green (venv, checks and suite: ${suite_seconds} s; wheel job: $((SECONDS - suite_seconds)) s)"

@@ -6,6 +6,7 @@ the wire is mocked.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
@@ -23,6 +24,9 @@ REPO = Path(__file__).resolve().parents[1]
 # Built images are kept across sessions (and shared by every server and worker of one): a
 # Debian base takes a minute to build, a cached one nothing.
 os.environ.setdefault("NANO_MODAL_IMAGES_DIR", str(Path(tempfile.gettempdir()) / "nano-modal-test-images"))
+# The local server of runs without one (nano_modal/embedded.py) stops this long after its last
+# app, not minutes later: every test with a home of its own starts one.
+os.environ.setdefault("NANO_MODAL_LOCAL_IDLE_EXIT", "10")
 
 
 @dataclass
@@ -185,3 +189,17 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cl
         finally:
             stop(worker)
             stop(server)
+            stop(server)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_local_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Runs without a server start a local one per home (nano_modal/embedded.py); one whose
+    home holds a deployed app would outlive the session. Stopped at its end, by the pid it published."""
+    yield
+    import json
+    import signal
+
+    for info in tmp_path_factory.getbasetemp().glob("**/local/server.json"):
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            os.kill(int(json.loads(info.read_text())["pid"]), signal.SIGTERM)

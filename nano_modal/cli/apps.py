@@ -10,10 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .. import config
 from .._utils.aio import iterate_blocking, run_blocking
 from ..client import Client
 from ..exception import Error
 from ..proto import api_pb2
+from ._where import say_where
 
 app_cli = typer.Typer(help="Manage deployed apps: list, history, rollback, stop, logs.", no_args_is_help=True)
 console = Console(width=None if sys.stdout.isatty() else 160)  # pipes get whole ids, not ellipses
@@ -38,6 +40,7 @@ def deploy(ref: str, name: str | None, tag: str) -> None:
     path = ref.partition("::")[0]
     module = import_app_module(path)
     app = find_app(module)
+    say_where(run_blocking(Client.get()))
     try:
         app.deploy(name=name, tag=tag)
     except Error as exc:
@@ -116,6 +119,8 @@ def logs(
         request = api_pb2.AppLogsRequest(app_id=app_id, follow=follow, history=lines)
         for batch in iterate_blocking(stub.stream("AppLogs", request)):
             for line in batch.lines:
+                if line.fd == config.LOG_SYNC_FD:  # for a caller's .remote(), not a line (container/log_sync.py)
+                    continue
                 stamp = datetime.datetime.fromtimestamp(line.timestamp).strftime("%H:%M:%S")
                 text = line.data if line.data.endswith("\n") else line.data + "\n"
                 out = sys.stdout if line.fd != 2 else sys.stderr

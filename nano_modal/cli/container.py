@@ -22,6 +22,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from .. import config
 from .._utils.aio import background_loop, iterate_blocking, run_blocking
 from ..container.sandbox_agent import PTY_SIZE_ENV
 from ..exception import Error
@@ -60,7 +61,7 @@ def logs(
         request = api_pb2.AppLogsRequest(app_id=container.app_id, follow=follow, history=lines)
         for batch in iterate_blocking(stub.stream("AppLogs", request)):
             for line in batch.lines:
-                if line.container_id == container_id:
+                if line.container_id == container_id and line.fd != config.LOG_SYNC_FD:
                     (sys.stdout if line.fd != 2 else sys.stderr).write(line.data)
             sys.stdout.flush()
             # The first batch is the stored history; a running app's stream would go on forever.

@@ -95,7 +95,13 @@ def shell(
 
 @cli.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})
 def server(ctx: typer.Context) -> None:
-    """Run the control plane (see `nano-modal server --help`)."""
+    """Run the control plane (see `nano-modal server --help`); `server status` / `server stop`: the
+    local server that runs without a server configured use."""
+    if ctx.args in (["status"], ["stop"]):
+        from .. import embedded
+
+        typer.echo(embedded.status() if ctx.args == ["status"] else embedded.stop())
+        return
     from ..server.main import main as server_main
 
     server_main(list(ctx.args))
@@ -169,4 +175,18 @@ def version() -> None:
 
 
 def main() -> None:
-    cli()
+    """The command, with the usual mistakes said in one line on stderr, never a traceback: typer
+    catches only the errors of the click it bundles, not those of `click` the project raises
+    (cli/run.py), nor a server that is down or a missing token."""
+    import click
+
+    from ..exception import AuthError, ConnectionError
+
+    try:
+        cli()
+    except click.ClickException as exc:
+        print(f"Error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except (ConnectionError, AuthError) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -11,9 +11,12 @@ from typing import Any
 
 import click
 
+from .._utils.aio import run_blocking
 from ..app import App, LocalEntrypoint
+from ..client import Client
 from ..exception import InvalidError
 from ..functions import Function
+from ._where import say_where
 
 
 def import_app_module(ref: str) -> Any:
@@ -110,6 +113,7 @@ def run(ref: str, args: list[str]) -> None:
         raise click.UsageError(f"{exc.format_message()} (entrypoint {target.raw_f.__name__})") from None
     if not isinstance(target, LocalEntrypoint | Function):
         raise InvalidError(f"cannot run {target!r}")
+    say_where(run_blocking(Client.get()))
     with app.run():
         result = run_target(target, kwargs)
     if result is not None and isinstance(target, Function):

@@ -17,6 +17,7 @@ from pathlib import Path
 from .. import config
 from .._utils.aio import run_blocking
 from ..client import Client
+from ._where import say_where
 
 POLL_SECONDS = 0.5
 
@@ -33,6 +34,7 @@ def serve(ref: str, timeout: float | None) -> None:
     # SIGTERM must unwind through the `finally` below, or the current generation outlives us.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     client = run_blocking(Client.get())  # starts the embedded server once, for every reload
+    say_where(client)
     env = {**os.environ, config.ENV_SERVER_URL: client.server_url, config.ENV_TOKEN: client.token}
     watched = path.parent
     started = time.monotonic()

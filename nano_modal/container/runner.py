@@ -21,6 +21,7 @@ from ..proto import api_pb2
 from ..serialization import deserialize, serialize, serialize_exception
 from .io import ContainerIO
 from .loader import Target
+from .log_sync import LogSync
 from .watchdog import Watchdog
 
 FAST_INPUT_SECONDS = 0.005  # inputs quicker than this are fetched in batches
@@ -52,6 +53,7 @@ class Runner:
         self.pending: list[api_pb2.FunctionOutput] = []
         self.watchdog.unsent = lambda: list(self.pending)
         self.last_flush = time.monotonic()
+        self.log_sync = LogSync()
 
     def remaining(self) -> int | None:
         limit = self.definition.max_inputs
@@ -134,7 +136,15 @@ class Runner:
         return result
 
     def execute(self, item: api_pb2.ContainerInput) -> list[api_pb2.FunctionOutput]:
-        """Run one input; returns the outputs still to send (the final one last)."""
+        """Run one input; returns the outputs still to send (the final one last), which say how
+        many sync marks follow the input's prints (log_sync.py)."""
+        outputs = self._execute(item)
+        marks = self.log_sync.mark(item.input_id)
+        if marks and outputs:
+            outputs[-1].log_sync_lines = marks
+        return outputs
+
+    def _execute(self, item: api_pb2.ContainerInput) -> list[api_pb2.FunctionOutput]:
         set_current_input(item.input_id, item.call_id)
         self.watchdog.begin(item)
         streamer = _Streamer(self.io)

@@ -72,18 +72,20 @@ class HelloRequest(_message.Message):
     def __init__(self, client_version: _Optional[str] = ...) -> None: ...
 
 class HelloResponse(_message.Message):
-    __slots__ = ("server_version", "protocol_version", "role", "web_base_url", "fast_lane_port")
+    __slots__ = ("server_version", "protocol_version", "role", "web_base_url", "fast_lane_port", "worker_runtimes")
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     WEB_BASE_URL_FIELD_NUMBER: _ClassVar[int]
     FAST_LANE_PORT_FIELD_NUMBER: _ClassVar[int]
+    WORKER_RUNTIMES_FIELD_NUMBER: _ClassVar[int]
     server_version: str
     protocol_version: int
     role: str
     web_base_url: str
     fast_lane_port: int
-    def __init__(self, server_version: _Optional[str] = ..., protocol_version: _Optional[int] = ..., role: _Optional[str] = ..., web_base_url: _Optional[str] = ..., fast_lane_port: _Optional[int] = ...) -> None: ...
+    worker_runtimes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, server_version: _Optional[str] = ..., protocol_version: _Optional[int] = ..., role: _Optional[str] = ..., web_base_url: _Optional[str] = ..., fast_lane_port: _Optional[int] = ..., worker_runtimes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AppCreateRequest(_message.Message):
     __slots__ = ("name", "ephemeral")
@@ -539,7 +541,7 @@ class FunctionPutInputsResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class FunctionOutput(_message.Message):
-    __slots__ = ("input_id", "idx", "status", "data", "exception_repr", "traceback", "cursor")
+    __slots__ = ("input_id", "idx", "status", "data", "exception_repr", "traceback", "cursor", "log_sync_lines")
     INPUT_ID_FIELD_NUMBER: _ClassVar[int]
     IDX_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -547,6 +549,7 @@ class FunctionOutput(_message.Message):
     EXCEPTION_REPR_FIELD_NUMBER: _ClassVar[int]
     TRACEBACK_FIELD_NUMBER: _ClassVar[int]
     CURSOR_FIELD_NUMBER: _ClassVar[int]
+    LOG_SYNC_LINES_FIELD_NUMBER: _ClassVar[int]
     input_id: str
     idx: int
     status: OutputStatus
@@ -554,7 +557,8 @@ class FunctionOutput(_message.Message):
     exception_repr: str
     traceback: str
     cursor: int
-    def __init__(self, input_id: _Optional[str] = ..., idx: _Optional[int] = ..., status: _Optional[_Union[OutputStatus, str]] = ..., data: _Optional[_Union[Payload, _Mapping]] = ..., exception_repr: _Optional[str] = ..., traceback: _Optional[str] = ..., cursor: _Optional[int] = ...) -> None: ...
+    log_sync_lines: int
+    def __init__(self, input_id: _Optional[str] = ..., idx: _Optional[int] = ..., status: _Optional[_Union[OutputStatus, str]] = ..., data: _Optional[_Union[Payload, _Mapping]] = ..., exception_repr: _Optional[str] = ..., traceback: _Optional[str] = ..., cursor: _Optional[int] = ..., log_sync_lines: _Optional[int] = ...) -> None: ...
 
 class FunctionGetOutputsRequest(_message.Message):
     __slots__ = ("call_id", "after_cursor", "max_outputs", "timeout")

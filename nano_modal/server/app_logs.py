@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterable
 
+from .. import config
 from ..proto import api_pb2
 from .control_base import ControlBase
 from .state import App, FunctionRuntime
@@ -28,6 +29,10 @@ class AppLogs(ControlBase):
             if app is None:
                 continue
             line.function_name = self._function(container.function_id).name
+            if line.fd == config.LOG_SYNC_FD:  # sync marks are for the callers following now only
+                for queue in app.log_subscribers:
+                    queue.put_nowait(line)
+                continue
             for kept in self.log_limits.admit(app.app_id, line):  # byte budgets: log_limits.py
                 rows.append(
                     LogRow(app.app_id, kept.timestamp, kept.function_name, kept.container_id, kept.fd, kept.data)

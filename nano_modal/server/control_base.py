@@ -55,6 +55,9 @@ class ControlBase:
         self._output_commit = GroupCommit(self._write_outputs, self._apply_outputs, "output-writer")
         self._log_commit = GroupCommit(self.store.add_logs, _nothing, "log-writer")  # off the loop too
         self._committing: dict[str, asyncio.Future[None]] = {}  # input id -> the write of its output
+        # Input id -> sync marks its prints are followed by (FunctionOutput.log_sync_lines; outputs.py):
+        # not stored, so kept here for the answer; the latest LOG_SYNC_KEPT only (a caller asks at once).
+        self.log_sync_lines: dict[str, int] = {}
 
     def app(self, app_id: str) -> App:
         app = self.apps.get(app_id)

@@ -20,6 +20,7 @@ from .store import AttemptRow, OutputRow
 log = logging.getLogger("nano_modal.server")
 
 FINAL_FAILURES = (api_pb2.OUTPUT_STATUS_FAILURE, api_pb2.OUTPUT_STATUS_TIMEOUT)  # may be retried
+LOG_SYNC_KEPT = 10_000  # inputs whose sync-mark count is remembered for their callers (log_sync_lines)
 
 
 class Outputs(ControlBase):
@@ -53,6 +54,10 @@ class Outputs(ControlBase):
                 out.traceback,
                 final=out.status != api_pb2.OUTPUT_STATUS_GENERATOR_ITEM,
             )
+            if out.log_sync_lines:
+                self.log_sync_lines[out.input_id] = out.log_sync_lines
+                if len(self.log_sync_lines) > LOG_SYNC_KEPT:
+                    del self.log_sync_lines[next(iter(self.log_sync_lines))]
             if row.final:
                 del container.held[out.input_id]
                 container.served += 1

@@ -26,9 +26,14 @@ def _max_starting(worker: Worker) -> int:
 class Placement(ControlBase):
     """Registered workers, their commands, and where containers go."""
 
+    def worker_runtimes(self) -> list[str]:
+        """How the live workers isolate containers, each runtime once."""
+        return sorted({r for w in self.workers.values() if w.alive for r in w.runtimes})
+
     def register_worker(self, request: api_pb2.WorkerRegisterRequest) -> str:
         worker_id = request.worker_id or new_id("wk")
         worker = Worker(worker_id, request.hostname, request.cpu, int(request.memory_mb), gpus=list(request.gpus))
+        worker.runtimes = list(request.runtimes)
         self.workers[worker_id] = worker
         log.info(
             "worker %s registered: %s, %.1f cpu, %d MiB", worker_id, request.hostname, request.cpu, request.memory_mb

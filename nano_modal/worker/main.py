@@ -25,32 +25,38 @@ DEFAULT_PREBOOT = {"gvisor": 1, "bwrap": 1}
 NETWORKED_RUNTIMES = ("bwrap", "gvisor")  # the runtimes that give containers a network of their own
 
 
+class RuntimeUnusable(SystemExit):
+    """The worker cannot run containers the way asked: it stops at start instead of failing every call."""
+
+
 async def choose_runtime(
     name: str, pids_limit: int, preboot: int | None = None, allow_net: tuple[IPNetwork, ...] = ()
 ) -> Runtime:
-    """`auto`: bwrap where a trial sandbox works, else the unisolated process runtime, loudly.
-    `preboot` None: the runtime's default (DEFAULT_PREBOOT)."""
+    """`auto`: bwrap where a trial container works, else the unisolated process runtime, loudly.
+    An explicit runtime whose trial container fails is refused (RuntimeUnusable): the worker would
+    accept work it cannot do. `preboot` None: the runtime's default (DEFAULT_PREBOOT)."""
 
     def make(runtime: str) -> Runtime:
         booted = preboot if preboot is not None else DEFAULT_PREBOOT.get(runtime, 0)
         network = {"allow_net": allow_net} if runtime in NETWORKED_RUNTIMES else {}
         return make_runtime(runtime, pids_limit=pids_limit, preboot=booted, **network)
 
-    if name != "auto":
-        return make(name)
-    runtime = make("bwrap")
+    runtime = make("bwrap" if name == "auto" else name)
     problem = await runtime.probe()
     if problem is None:
         return runtime
+    if name != "auto":
+        raise RuntimeUnusable(f"runtime {name!r} cannot run containers here: {problem}")
     log.warning(
-        "\n%s\nWARNING: bubblewrap sandboxes do not work here (%s).\n"
-        "Containers will run as plain processes with NO ISOLATION: run trusted code only.\n"
-        "Install bubblewrap (apt-get install bubblewrap) and allow user namespaces to fix this.\n%s",
-        "=" * 78,
+        "bubblewrap cannot run containers here (%s): containers run as plain processes, with NO ISOLATION "
+        "(trusted code only; --runtime bwrap would stop here instead)",
         problem,
-        "=" * 78,
     )
-    return make("process")
+    fallback = make("process")
+    problem = await fallback.probe()
+    if problem is not None:
+        raise RuntimeUnusable(f"this worker's Python cannot run containers, not even as plain processes: {problem}")
+    return fallback
 
 
 async def run_worker(
@@ -63,9 +69,10 @@ async def run_worker(
     allow_net: tuple[IPNetwork, ...] = (),
 ) -> None:
     await asyncio.to_thread(scratch.claim)  # first: everything below makes its temporary files there
+    # Then: a worker that cannot run containers says so now, server or not.
+    chosen = await choose_runtime(runtime, pids_limit, preboot, allow_net)
     client = Client(server_url, token)
     await client.hello(wait=config.RECONNECT_TIMEOUT)  # a worker may start before its server
-    chosen = await choose_runtime(runtime, pids_limit, preboot, allow_net)
     agent = Agent(client, chosen, block_network=block_network)
     task = asyncio.create_task(agent.run())
     loop = asyncio.get_running_loop()

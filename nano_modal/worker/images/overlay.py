@@ -9,7 +9,6 @@ not from hostile image definitions (builds run what the function's author wrote)
 from __future__ import annotations
 
 import collections
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -50,9 +49,11 @@ def run_in_root(
 ) -> tuple[int, list[str]]:
     """Run `sh -c command` with `root` as /, streaming output to `log`; (exit code, last lines).
     `binds` are read-only inside, `writable` (a run_function's volumes) read-write."""
-    bwrap = shutil.which("bwrap")
+    from ..bwrap import INSTALL_BWRAP, bwrap_binary  # bwrap.py imports the image modules
+
+    bwrap = bwrap_binary()
     if bwrap is None:
-        raise RuntimeError("building images needs bubblewrap (apt-get install bubblewrap)")
+        raise RuntimeError(f"building images needs bubblewrap ({INSTALL_BWRAP})")
     (root / cwd.lstrip("/")).mkdir(parents=True, exist_ok=True)
     argv = [bwrap, "--bind", str(root), "/", "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp"]
     argv += ["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"] if (root / "etc/resolv.conf").exists() else []

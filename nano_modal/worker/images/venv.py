@@ -1,7 +1,7 @@
 """Images on the `process` runtime, which has no root filesystem to give: a best effort.
 
 The image's pip packages go into a virtual environment of the worker's own Python (with the
-worker's site-packages visible underneath, for the SDK's dependencies), cached under
+worker's site directories visible underneath, for the SDK's dependencies), cached under
 images/venvs/ by the list of pip steps; its `env` variables are set. Everything else cannot
 be honoured and is reported in the build log: apt_install and run_commands (they would
 change the host), workdir (containers run in their own temporary directory), add_local_*
@@ -12,9 +12,11 @@ worker's runs). Use the bwrap runtime for real images.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from ...proto import api_pb2
 from .steps import StepError, commands, describe
@@ -28,6 +30,21 @@ CANNOT = {
     "entrypoint": "functions run through nano-modal's entrypoint",
     "cmd": "functions run through nano-modal's entrypoint",
 }
+
+
+# In the image's venv: puts the worker's site directories after the venv's own.
+WORKER_SITE_PTH = "nano-modal-worker-site.pth"
+
+
+def worker_site_dirs() -> list[str]:
+    """The site directories the worker's Python imports from: its venv's, its base's when the venv
+    includes them, the user site; in sys.path's order."""
+    return [p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages") and os.path.isdir(p)]
+
+
+def _purelib(python: Path) -> str:
+    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    return subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def prepare_venv(store: Store, spec: api_pb2.ImageSpec, log: Callable[[str], None]) -> tuple[str, dict[str, str]]:
@@ -48,7 +65,8 @@ def prepare_venv(store: Store, spec: api_pb2.ImageSpec, log: Callable[[str], Non
     if not pip_steps:
         return sys.executable, env
     definition = json.dumps([[list(s.args), sorted(s.options.items())] for s in pip_steps])
-    final = store.root / "venvs" / digest("venv", sys.version, sys.executable, definition)
+    sites = worker_site_dirs()
+    final = store.root / "venvs" / digest("venv", sys.version, sys.executable, definition, *sites)
     python = final / "bin" / "python"
     if final.exists():
         log("  virtual environment (cached)")
@@ -57,7 +75,12 @@ def prepare_venv(store: Store, spec: api_pb2.ImageSpec, log: Callable[[str], Non
     with store.staging(final) as tmp:
         # Renamed into place when complete: only `python -m ...` is used, which finds the
         # environment from the interpreter's own location.
-        subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(tmp)], check=True)
+        # Not --system-site-packages: made from a venv's python, that shows the base interpreter's
+        # site-packages, not the venv's (grpc, protobuf: containers failed to import the SDK).
+        subprocess.run([sys.executable, "-m", "venv", str(tmp)], check=True)
+        # After its own pip is in. addsitedir, not bare paths: their .pth files (editable installs) count too.
+        line = f"import site; list(map(site.addsitedir, {sites!r}))\n"
+        (Path(_purelib(tmp / "bin" / "python")) / WORKER_SITE_PTH).write_text(line)
         state = ImageState(python=str(tmp / "bin" / "python"))
         for step in pip_steps:
             for command in commands(step, state):

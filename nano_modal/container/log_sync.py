@@ -1,0 +1,55 @@
+"""A function's prints reach the caller before its result: prints travel container -> worker ->
+server -> the caller's log stream, the result straight to the server, so it used to win.
+
+After an input that printed, the container writes a sync mark (config.LOG_SYNC_MARK and the
+input id) on each stream it printed to, behind those prints, and its output says how many
+marks to wait for; the caller's `.remote()` returns once its log printer has shown them.
+Prints made through sys.stdout and sys.stderr are seen; bytes written to the file descriptors
+directly (a subprocess's, os.write) are not, and keep their old race."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any, TextIO
+
+from .. import config
+
+
+class _Watched:
+    """sys.stdout or sys.stderr, counting the writes made through it."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return self.stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+class LogSync:
+    def __init__(self) -> None:
+        self.watched = [_Watched(sys.stdout), _Watched(sys.stderr)]
+        sys.stdout, sys.stderr = self.watched
+        self.marked = [0, 0]  # writes of each stream when it was last marked
+        self.lock = threading.Lock()  # @concurrent inputs end on several threads
+
+    def mark(self, input_id: str) -> int:
+        """Mark each stream written to since its last mark; return how many were marked."""
+        marks = 0
+        with self.lock:
+            for i, watched in enumerate(self.watched):
+                if watched.writes == self.marked[i]:
+                    continue
+                try:  # the real stream: the mark is not a print
+                    watched.stream.write(f"{config.LOG_SYNC_MARK}{input_id}\n")
+                    watched.stream.flush()
+                except (OSError, ValueError):  # closed by the user's code: nothing to wait for
+                    continue
+                self.marked[i] = watched.writes
+                marks += 1
+        return marks
