@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from . import exception
+    from ._output import enable_output
     from ._runtime_context import current_function_call_id, current_input_id, is_local
     from .app import App
     from .cls import Cls, batched, concurrent, enter, exit, method, parameter
     from .dict import Dict
+    from .exception import Error
     from .functions import Function, FunctionCall
     from .image import Image
     from .queue import Queue
@@ -34,6 +36,8 @@ _LAZY = {
     "App": ".app",
     **dict.fromkeys(("Cls", "batched", "concurrent", "enter", "exit", "method", "parameter"), ".cls"),
     "Dict": ".dict",
+    "Error": ".exception",
+    "enable_output": "._output",
     **dict.fromkeys(("Function", "FunctionCall"), ".functions"),
     "Image": ".image",
     "Queue": ".queue",
@@ -68,6 +72,7 @@ __all__ = [
     "ContainerProcess",
     "Cron",
     "Dict",
+    "Error",
     "FileEntry",
     "FileEntryType",
     "Function",
@@ -85,6 +90,7 @@ __all__ = [
     "concurrent",
     "current_function_call_id",
     "current_input_id",
+    "enable_output",
     "enter",
     "exception",
     "exit",

@@ -30,6 +30,7 @@ from typing import Any
 from . import _gpu as gpu_spec
 from . import config
 from ._definition import BATCHED_MARK, FunctionOptions, build_definition
+from ._output import output_enabled
 from ._utils.aio import run_blocking, run_in_background, twin
 from .client import Client
 from .cls import Cls
@@ -399,7 +400,7 @@ class App:
             client = await Client.get()
             response = await client.stub.AppCreate(api_pb2.AppCreateRequest(name=self.description, ephemeral=True))
             self.app_id = response.app_id
-            if show_logs:
+            if show_logs or output_enabled():
                 self._log_task = asyncio.create_task(_print_logs(client, self.app_id))
             self._heartbeat_task = asyncio.create_task(_heartbeat(client, self.app_id))
             for target in self._registered().values():

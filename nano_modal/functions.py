@@ -39,20 +39,30 @@ if TYPE_CHECKING:
     from .app import App
 
 
+class Raised:
+    """A call that failed, carrying the exception to raise at the caller. A wrapper, because a
+    function may also *return* an exception object, which the caller gets returned (as in Modal)."""
+
+    __slots__ = ("exception",)
+
+    def __init__(self, exception: BaseException) -> None:
+        self.exception = exception
+
+
 def decode_output(output: api_pb2.FunctionOutput, data: bytes, function_name: str) -> Any:
-    """The value an output stands for, or the exception it carries (returned, not raised)."""
+    """The value an output stands for, or Raised(the exception it carries)."""
     status = output.status
     if status in (api_pb2.OUTPUT_STATUS_SUCCESS, api_pb2.OUTPUT_STATUS_GENERATOR_ITEM):
         return deserialize(data, f"result of {function_name}()")
     if status in (api_pb2.OUTPUT_STATUS_FAILURE, api_pb2.OUTPUT_STATUS_INIT_FAILURE):
-        return rebuild_exception(data, output.exception_repr, output.traceback)
+        return Raised(rebuild_exception(data, output.exception_repr, output.traceback))
     if status == api_pb2.OUTPUT_STATUS_TIMEOUT:
-        return FunctionTimeoutError(output.exception_repr)
+        return Raised(FunctionTimeoutError(output.exception_repr))
     if status == api_pb2.OUTPUT_STATUS_CANCELLED:
-        return InputCancellation(f"{function_name}: {output.exception_repr}")
+        return Raised(InputCancellation(f"{function_name}: {output.exception_repr}"))
     if status == api_pb2.OUTPUT_STATUS_CONTAINER_DIED:
-        return ContainerDiedError(output.exception_repr)
-    return ExecutionError(f"{function_name}: unknown output status {status}")
+        return Raised(ContainerDiedError(output.exception_repr))
+    return Raised(ExecutionError(f"{function_name}: unknown output status {status}"))
 
 
 class _OutputStream:
@@ -356,8 +366,10 @@ class Function:
                 for output in batch:
                     window.release()
                     value = await stream.decode(output)
-                    if isinstance(value, BaseException) and not return_exceptions:
-                        raise value
+                    if isinstance(value, Raised):
+                        if not return_exceptions:
+                            raise value.exception
+                        value = value.exception
                     if not order_outputs:
                         yield value
                         continue
@@ -441,8 +453,8 @@ async def _race(batches: AsyncIterator[Any], feeder: asyncio.Task[None]) -> Asyn
 
 
 def _raise_or_return(value: Any) -> Any:
-    if isinstance(value, BaseException):
-        raise value
+    if isinstance(value, Raised):
+        raise value.exception
     return value
 
 

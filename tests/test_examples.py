@@ -186,3 +186,12 @@ def test_images(tmp_path: Path) -> None:
         assert "python: /usr/bin/python3" in out
         assert "weights: weights v1" in out  # run_function(volumes=) at build time
         assert "from the snapshot: tuned" in out
+
+
+def test_script_app_as_plain_script(tmp_path: Path) -> None:
+    """`python app.py`: the file is imported in the container (its module-level code runs there,
+    functions call their siblings), returned exceptions come back returned, modal.Error catches."""
+    out = run_embedded([sys.executable, str(EXAMPLES / "script_app.py")], tmp_path).stdout
+    assert '{"sum_of_squares": 14, "module_code_ran": "in a container"}' in out
+    assert "returned, not raised: ValueError(-1 is negative)" in out
+    assert "caught modal.Error: NotFoundError" in out

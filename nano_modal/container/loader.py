@@ -17,8 +17,30 @@ if TYPE_CHECKING:
     import tarfile
 
 
+# What Modal's runtime tells a function's container about itself (modal.com/docs/guide/environment_variables):
+# programs and libraries ported from Modal read these. A self-hosted cluster has no cloud or region.
+MODAL_CLOUD_PROVIDER = "nano-modal"
+MODAL_REGION = "local"
+
+
+def export_modal_environment(container_id: str, definition: api_pb2.FunctionDefinition) -> None:
+    """Set Modal's container variables before the user's code is imported (its module-level
+    code may read them), and so that processes it starts inherit them."""
+    os.environ.update(
+        {
+            "MODAL_TASK_ID": container_id,
+            "MODAL_IS_REMOTE": "1",
+            "MODAL_ENVIRONMENT": os.environ.get(config.ENV_ENVIRONMENT) or config.DEFAULT_ENVIRONMENT,
+            "MODAL_IMAGE_ID": definition.image.image_id,
+            "MODAL_CLOUD_PROVIDER": MODAL_CLOUD_PROVIDER,
+            "MODAL_REGION": MODAL_REGION,
+        }
+    )
+
+
 def load_target(io_: ContainerIO, definition: api_pb2.FunctionDefinition) -> Any:
     """The raw function or class the definition names (unwrapped from nano_modal's objects)."""
+    export_modal_environment(io_.container_id, definition)
     if definition.pickled_blob_id:
         obj: Any = deserialize(io_.read_blob(definition.pickled_blob_id), f"function {definition.name}")
     else:
