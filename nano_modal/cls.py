@@ -101,6 +101,11 @@ def batched(*, max_batch_size: int, wait_ms: int) -> Callable[[F], F]:
     return _mark(BATCHED_MARK, (max_batch_size, wait_ms))
 
 
+def is_remote_method(member: Any) -> bool:
+    """Callable remotely: @method(), or @batched alone (Modal counts a batched method as a method)."""
+    return bool(getattr(member, METHOD_MARK, False)) or getattr(member, BATCHED_MARK, None) is not None
+
+
 def hook_methods(user_cls: type, mark: str) -> list[Callable[..., Any]]:
     """The class's methods carrying `mark` (@enter / @exit), base classes first, in definition order."""
     seen: dict[str, Callable[..., Any]] = {}
@@ -151,7 +156,7 @@ class Cls:
         result = []
         for member_name, member in inspect.getmembers(self.raw_f, predicate=inspect.isfunction):
             web = getattr(member, WEB_MARK, None)
-            if getattr(member, METHOD_MARK, False) or web is not None:
+            if is_remote_method(member) or web is not None:
                 result.append(
                     api_pb2.MethodDefinition(
                         name=member_name,
@@ -308,7 +313,7 @@ class Obj:
         cls = self._cls
         if cls.raw_f is not None:
             raw = getattr(cls.raw_f, name, None)
-            if raw is None or not getattr(raw, METHOD_MARK, False):
+            if raw is None or not is_remote_method(raw):
                 raise AttributeError(f"{cls.name} has no method {name!r} marked with @nano_modal.method()")
 
         def run_locally(*args: Any, **kwargs: Any) -> Any:

@@ -90,6 +90,7 @@ def test_classes_and_batching(tmp_path: Path) -> None:
     assert seconds < 5, out
     assert "batched results: [1, 2, 3, 1, 2, 3] ... 30 in all" in out
     assert "embedding a batch of 16" in out
+    assert "batched method: [10, 20, 30]" in out
 
 
 def test_websockets_and_web_server(tmp_path: Path) -> None:
