@@ -22,14 +22,13 @@ import asyncio
 import atexit
 import contextlib
 import copy
-import sys
-import warnings
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
-from . import _gpu as gpu_spec
 from . import config
-from ._definition import BATCHED_MARK, FunctionOptions, build_definition
+from ._app_logs import heartbeat, print_logs
+from ._app_options import function_options
+from ._definition import BATCHED_MARK, build_definition
 from ._output import output_enabled
 from ._utils.aio import run_blocking, run_in_background, twin
 from .client import Client
@@ -56,14 +55,6 @@ class LocalEntrypoint:
         return self.raw_f(*args, **kwargs)
 
 
-# Options Modal renamed, by their old name: still accepted, with a DeprecationWarning.
-_RENAMED_OPTIONS = {
-    "concurrency_limit": "max_containers",
-    "keep_warm": "min_containers",
-    "container_idle_timeout": "scaledown_window",
-}
-
-
 class App:
     def __init__(
         self,
@@ -79,9 +70,9 @@ class App:
         self.volumes = dict(volumes or {})
         self.app_id: str | None = None
         self.deployed_version = 0
-        self.registered_functions: dict[str, Function] = {}
-        self.registered_entrypoints: dict[str, LocalEntrypoint] = {}
-        self.registered_classes: dict[str, Cls] = {}
+        self._functions: dict[str, Function] = {}
+        self._entrypoints: dict[str, LocalEntrypoint] = {}
+        self._classes: dict[str, Cls] = {}
         self._run_lock: asyncio.Lock | None = None
         self._log_task: asyncio.Task[None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
@@ -99,6 +90,42 @@ class App:
     @property
     def description(self) -> str:
         return self.name or "app"
+
+    @property
+    def registered_functions(self) -> dict[str, Function]:
+        """The app's functions, by tag."""
+        return dict(self._functions)
+
+    @property
+    def registered_classes(self) -> dict[str, Cls]:
+        """The app's classes, by tag."""
+        return dict(self._classes)
+
+    @property
+    def registered_entrypoints(self) -> dict[str, LocalEntrypoint]:
+        """The app's local entrypoints, by name."""
+        return dict(self._entrypoints)
+
+    @property
+    def registered_web_endpoints(self) -> list[str]:
+        """Tags of the app's functions that serve HTTP."""
+        return [tag for tag, fn in self._functions.items() if fn.options.web is not None]
+
+    def include(self, /, other_app: App, inherit_tags: bool = True) -> App:
+        """Make another app's functions and classes part of this one: they run (and deploy) with
+        it, so an app can be split across files. (`inherit_tags` is accepted for Modal
+        compatibility: nano-modal apps have no tags.)"""
+        del inherit_tags
+        for tag, target in other_app._registered().items():
+            mine = self._registered().get(tag)
+            if mine is not None and mine is not target:
+                raise InvalidError(f"app {self.description} already has a function or class named {tag}")
+            target.app = self
+            if isinstance(target, Cls):
+                self._classes[tag] = target
+            else:
+                self._functions[tag] = target
+        return self
 
     # ------------------------------------------------------------------ decorators
 
@@ -126,11 +153,29 @@ class App:
         keep_warm: int | None = None,
         container_idle_timeout: float | None = None,
         schedule: Period | Cron | None = None,
+        is_generator: bool | None = None,  # nano-modal tells generators by their code
+        env: dict[str, str | None] | None = None,
+        single_use_containers: bool = False,
+        network_file_systems: dict[str, Any] | None = None,
+        # Modal's cloud only: accepted and ignored with a note (see _porting_options.CLOUD_ONLY)
+        region: str | Sequence[str] | None = None,
+        cloud: str | None = None,
+        routing_region: str | None = None,
+        buffer_containers: int | None = None,
+        enable_memory_snapshot: bool = False,
+        nonpreemptible: bool = False,
+        ephemeral_disk: int | None = None,
+        startup_timeout: int | None = None,
+        experimental_options: dict[str, Any] | None = None,
+        include_source: bool | None = None,
     ) -> Callable[[Callable[..., Any]], Function]:
         """Register a function to run remotely. Options follow `modal.App.function`."""
         if _warn_parentheses_missing is not None:
             raise InvalidError("use @app.function() with parentheses")
-        options = self._options(
+        del is_generator
+        options = function_options(
+            self,
+            "App.function",
             image,
             timeout,
             retries,
@@ -151,6 +196,21 @@ class App:
                 "keep_warm": keep_warm,
                 "container_idle_timeout": container_idle_timeout,
             },
+            ported={
+                "env": env,
+                "single_use_containers": single_use_containers,
+                "network_file_systems": network_file_systems,
+                "region": region,
+                "cloud": cloud,
+                "routing_region": routing_region,
+                "buffer_containers": buffer_containers,
+                "enable_memory_snapshot": enable_memory_snapshot,
+                "nonpreemptible": nonpreemptible,
+                "ephemeral_disk": ephemeral_disk,
+                "startup_timeout": startup_timeout,
+                "experimental_options": experimental_options,
+                "include_source": include_source,
+            },
         )
 
         if schedule is not None and not isinstance(schedule, Period | Cron):
@@ -167,7 +227,7 @@ class App:
             fn_options.read_marks(raw_f)
             fn_options.validate(tag)
             fn = Function(self, raw_f, tag, fn_options)
-            self.registered_functions[tag] = fn
+            self._functions[tag] = fn
             return fn
 
         return decorate
@@ -194,11 +254,27 @@ class App:
         concurrency_limit: int | None = None,  # Modal's older names, accepted with a DeprecationWarning
         keep_warm: int | None = None,
         container_idle_timeout: float | None = None,
+        env: dict[str, str | None] | None = None,
+        single_use_containers: bool = False,
+        network_file_systems: dict[str, Any] | None = None,
+        # Modal's cloud only: accepted and ignored with a note (see _porting_options.CLOUD_ONLY)
+        region: str | Sequence[str] | None = None,
+        cloud: str | None = None,
+        routing_region: str | None = None,
+        buffer_containers: int | None = None,
+        enable_memory_snapshot: bool = False,
+        nonpreemptible: bool = False,
+        ephemeral_disk: int | None = None,
+        startup_timeout: int | None = None,
+        experimental_options: dict[str, Any] | None = None,
+        include_source: bool | None = None,
     ) -> Callable[[type], Cls]:
         """Register a class whose `@method()`s run remotely; same options as `function`."""
         if _warn_parentheses_missing is not None:
             raise InvalidError("use @app.cls() with parentheses")
-        options = self._options(
+        options = function_options(
+            self,
+            "App.cls",
             image,
             timeout,
             retries,
@@ -219,6 +295,21 @@ class App:
                 "keep_warm": keep_warm,
                 "container_idle_timeout": container_idle_timeout,
             },
+            ported={
+                "env": env,
+                "single_use_containers": single_use_containers,
+                "network_file_systems": network_file_systems,
+                "region": region,
+                "cloud": cloud,
+                "routing_region": routing_region,
+                "buffer_containers": buffer_containers,
+                "enable_memory_snapshot": enable_memory_snapshot,
+                "nonpreemptible": nonpreemptible,
+                "ephemeral_disk": ephemeral_disk,
+                "startup_timeout": startup_timeout,
+                "experimental_options": experimental_options,
+                "include_source": include_source,
+            },
         )
 
         def decorate(user_cls: type) -> Cls:
@@ -237,7 +328,7 @@ class App:
                     raise InvalidError(f"class {tag}: a class with a @batched method ({batched[0]}) can have no other")
                 cls_options.read_marks(getattr(user_cls, batched[0]))
             cls_options.validate(tag)
-            self.registered_classes[tag] = cls
+            self._classes[tag] = cls
             return cls
 
         return decorate
@@ -245,60 +336,9 @@ class App:
     def _tag(self, tag: str, serialized: bool) -> str:
         if "<locals>" in tag and not serialized:
             raise InvalidError(f"{tag} is defined inside another function: pass serialized=True to send it by value")
-        if tag in self.registered_functions or tag in self.registered_classes:
+        if tag in self._functions or tag in self._classes:
             raise InvalidError(f"app {self.description} already has a function or class named {tag}")
         return tag
-
-    def _options(
-        self,
-        image: Any,
-        timeout: float,
-        retries: int | Retries | None,
-        max_containers: int | None,
-        min_containers: int,
-        scaledown_window: float | None,
-        max_inputs: int | None,
-        cpu: float | None,
-        memory: int | None,
-        serialized: bool,
-        secrets: list[Any] | None,
-        volumes: dict[str, Any] | None,
-        block_network: bool,
-        *,
-        gpu: str | list[str] | None,
-        restrict_modal_access: bool,
-        renamed: dict[str, Any],
-    ) -> FunctionOptions:
-        for old, value in renamed.items():
-            if value is None:
-                continue
-            new = _RENAMED_OPTIONS[old]
-            warnings.warn(f"{old}= is called {new}= now; {old}= will go away", DeprecationWarning, stacklevel=3)
-            if new == "max_containers" and max_containers is None:
-                max_containers = value
-            elif new == "min_containers" and not min_containers:
-                min_containers = value
-            elif new == "scaledown_window" and scaledown_window is None:
-                scaledown_window = value
-            else:
-                raise InvalidError(f"pass {new}= only: {old}= is its old name")
-        return FunctionOptions(
-            timeout=timeout,
-            retries=Retries.coerce(retries),
-            max_containers=max_containers,
-            min_containers=min_containers,
-            scaledown_window=scaledown_window,
-            max_inputs=max_inputs,
-            cpu=cpu,
-            memory=memory,
-            serialized=serialized,
-            image=image or self.image,
-            secrets=tuple(self.secrets + list(secrets or [])),
-            volumes={**self.volumes, **(volumes or {})},
-            block_network=block_network,
-            gpu=gpu_spec.normalize(gpu),
-            restrict_modal_access=restrict_modal_access,
-        )
 
     def local_entrypoint(
         self, _warn_parentheses_missing: Any = None, *, name: str | None = None
@@ -309,7 +349,7 @@ class App:
 
         def decorate(raw_f: Callable[..., Any]) -> LocalEntrypoint:
             entrypoint = LocalEntrypoint(self, raw_f)
-            self.registered_entrypoints[name or raw_f.__name__] = entrypoint
+            self._entrypoints[name or raw_f.__name__] = entrypoint
             return entrypoint
 
         return decorate
@@ -383,7 +423,7 @@ class App:
         return self
 
     def _registered(self) -> dict[str, Function | Cls]:
-        return {**self.registered_functions, **self.registered_classes}
+        return {**self._functions, **self._classes}
 
     async def _ensure_running(self) -> None:
         """Start the app on first use outside `app.run()` (a script calling `.remote()` directly)."""
@@ -401,8 +441,8 @@ class App:
             response = await client.stub.AppCreate(api_pb2.AppCreateRequest(name=self.description, ephemeral=True))
             self.app_id = response.app_id
             if show_logs or output_enabled():
-                self._log_task = asyncio.create_task(_print_logs(client, self.app_id))
-            self._heartbeat_task = asyncio.create_task(_heartbeat(client, self.app_id))
+                self._log_task = asyncio.create_task(print_logs(client, self.app_id))
+            self._heartbeat_task = asyncio.create_task(heartbeat(client, self.app_id))
             for target in self._registered().values():
                 definition = await _definition(client, target)
                 created = await client.stub.FunctionCreate(
@@ -453,33 +493,6 @@ async def _definition(client: Client, target: Function | Cls) -> api_pb2.Functio
     return await build_definition(
         client, target.name, target.raw_f, target.options, is_generator=target.is_generator, is_async=target.is_async
     )
-
-
-async def _heartbeat(client: Client, app_id: str) -> None:
-    while True:
-        await asyncio.sleep(config.APP_HEARTBEAT_INTERVAL)
-        with contextlib.suppress(Exception):
-            await client.stub.AppHeartbeat(api_pb2.AppHeartbeatRequest(app_id=app_id), timeout=5)
-
-
-async def _print_logs(client: Client, app_id: str) -> None:
-    """Show what containers print, as it happens, marked with where it came from."""
-    with contextlib.suppress(Exception):
-        async for batch in client.stub.stream("AppLogs", api_pb2.AppLogsRequest(app_id=app_id)):
-            for line in batch.lines:
-                out = sys.stdout if line.fd == 1 else sys.stderr
-                tag = f"[{line.function_name} {line.container_id[-6:]}]"
-                if line.fd == config.IMAGE_BUILD_LOG_FD:
-                    from ._image_log import show_build_line  # rich: only loaded when images are built
-
-                    show_build_line(tag, line.data)
-                    continue
-                text = line.data if line.data.endswith("\n") else line.data + "\n"
-                out.write(f"{tag} {text}")
-            sys.stdout.flush()
-            sys.stderr.flush()
-            if batch.app_done:
-                return
 
 
 def hydrate_in_container(function_ids: dict[str, str]) -> None:
