@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from .cls import Cls, batched, concurrent, enter, exit, method, parameter
     from .dict import Dict
     from .exception import Error
-    from .functions import Function, FunctionCall
+    from .function_call import FunctionCall
+    from .functions import Function
     from .image import Image
     from .queue import Queue
     from .retries import Retries
@@ -38,7 +39,8 @@ _LAZY = {
     "Dict": ".dict",
     "Error": ".exception",
     "enable_output": "._output",
-    **dict.fromkeys(("Function", "FunctionCall"), ".functions"),
+    "Function": ".functions",
+    "FunctionCall": ".function_call",
     "Image": ".image",
     "Queue": ".queue",
     "Retries": ".retries",

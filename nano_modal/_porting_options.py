@@ -7,10 +7,11 @@ Modal program ports unchanged, and ignored with a one-line note on stderr, once 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .exception import InvalidError
+from .proto import api_pb2
 
 # Option -> why nano-modal ignores it. Each is printed once per process when a program sets it.
 CLOUD_ONLY = {
@@ -36,7 +37,12 @@ def _is_set(value: Any) -> bool:
 
 
 def note_ignored(where: str, given: Mapping[str, Any]) -> None:
-    """Print a one-line note for each cloud-only option set (first time only)."""
+    """Print a one-line note for each cloud-only option set (first time only; on the client:
+    a container importing the program would repeat it in every container's log)."""
+    from .config import is_remote
+
+    if is_remote():
+        return
     for name, value in given.items():
         if _is_set(value) and name not in _noted:
             _noted.add(name)
@@ -57,3 +63,70 @@ def refuse_network_file_systems(network_file_systems: Mapping[str, Any] | None, 
         raise InvalidError(
             f"{where}: network_file_systems= is not supported (Modal deprecated NetworkFileSystem); use volumes="
         )
+
+
+def option_overrides(
+    where: str,
+    *,
+    cpu: float | None = None,
+    memory: int | None = None,
+    gpu: str | list[str] | None = None,
+    env: Mapping[str, str | None] | None = None,
+    secrets: Sequence[Any] | None = None,
+    volumes: Mapping[str, Any] | None = None,
+    retries: Any = None,
+    max_containers: int | None = None,
+    min_containers: int | None = None,
+    scaledown_window: float | None = None,
+    timeout: float | None = None,
+    cloud_only: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What `with_options(...)` changes, by FunctionDefinition field ("secrets" and "volumes" are
+    resolved when the handle is first used: see apply_overrides)."""
+    from . import _gpu
+    from .retries import Retries
+    from .secret import validate_secrets
+    from .volume import validate_mounts
+
+    note_ignored(where, cloud_only or {})
+    given = {
+        "cpu": cpu,
+        "memory_mb": memory,
+        "max_containers": max_containers,
+        "min_containers": min_containers,
+        "scaledown_window": scaledown_window,
+        "timeout": timeout,
+    }
+    overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    if gpu is not None:
+        overrides["gpu"] = _gpu.normalize(gpu)
+    if retries is not None:
+        overrides["retries"] = Retries.coerce(retries).to_proto()
+    added_secrets = (*(secrets or ()), *env_secrets(env))
+    if added_secrets:
+        validate_secrets(added_secrets, where)
+        overrides["secrets"] = added_secrets
+    if volumes:
+        validate_mounts(dict(volumes), where)
+        overrides["volumes"] = dict(volumes)
+    return overrides
+
+
+async def apply_overrides(definition: api_pb2.FunctionDefinition, overrides: Mapping[str, Any]) -> None:
+    """Change a copy of a function's definition as `with_options` asked."""
+    from .secret import resolve_secrets
+    from .volume import resolve_mounts
+
+    for field_name, value in overrides.items():
+        if field_name == "retries":
+            definition.retries.CopyFrom(value)
+        elif field_name == "secrets":
+            definition.secret_ids.extend(await resolve_secrets(value))
+        elif field_name == "volumes":
+            mounts = await resolve_mounts(value)
+            replaced = {mount.mount_path for mount in mounts}
+            kept = [mount for mount in definition.volume_mounts if mount.mount_path not in replaced]
+            del definition.volume_mounts[:]
+            definition.volume_mounts.extend([*kept, *mounts])
+        else:
+            setattr(definition, field_name, value)

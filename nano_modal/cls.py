@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._definition import BATCHED_MARK, CONCURRENT_MARK, FunctionOptions
+from ._porting_options import apply_overrides, note_ignored, option_overrides
 from .client import Client
 from .exception import InvalidError, NotFoundError
 from .functions import Function
@@ -143,9 +144,10 @@ class Cls:
         return f"<nano_modal.Cls {self.name}>"
 
     @staticmethod
-    def from_name(app_name: str, name: str, environment_name: str | None = None) -> Cls:
+    def from_name(app_name: str, name: str, *, environment_name: str | None = None, use_firewall: bool = False) -> Cls:
         """A handle on a class of a deployed app, resolved on first use."""
         del environment_name
+        note_ignored("Cls.from_name", {"use_firewall": use_firewall})
         cls = Cls(None, None, name, FunctionOptions())
         cls._lookup = (app_name, name)
         return cls
@@ -188,25 +190,45 @@ class Cls:
         *,
         cpu: float | None = None,
         memory: int | None = None,
+        gpu: str | list[str] | None = None,
+        env: dict[str, str | None] | None = None,
+        secrets: Sequence[Any] | None = None,
+        volumes: dict[str, Any] | None = None,
+        retries: int | Retries | None = None,
         max_containers: int | None = None,
         min_containers: int | None = None,
         scaledown_window: float | None = None,
         timeout: float | None = None,
-        retries: int | Retries | None = None,
+        buffer_containers: int | None = None,
+        region: str | Sequence[str] | None = None,
+        cloud: str | None = None,
+        routing_region: str | None = None,
     ) -> Cls:
-        """The same class with different resources or scaling; instances get their own containers."""
-        given = {
-            "cpu": cpu,
-            "memory_mb": memory,
-            "max_containers": max_containers,
-            "min_containers": min_containers,
-            "scaledown_window": scaledown_window,
-            "timeout": timeout,
+        """The same class with different resources, scaling or environment; instances get their
+        own containers. (Cloud-only options are accepted and ignored with a note.)"""
+        cloud_only = {
+            "buffer_containers": buffer_containers,
+            "region": region,
+            "cloud": cloud,
+            "routing_region": routing_region,
         }
-        overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
-        if retries is not None:
-            overrides["retries"] = Retries.coerce(retries).to_proto()
-        return self._with(**overrides)
+        return self._with(
+            **option_overrides(
+                "Cls.with_options",
+                cpu=cpu,
+                memory=memory,
+                gpu=gpu,
+                env=env,
+                secrets=secrets,
+                volumes=volumes,
+                retries=retries,
+                max_containers=max_containers,
+                min_containers=min_containers,
+                scaledown_window=scaledown_window,
+                timeout=timeout,
+                cloud_only=cloud_only,
+            )
+        )
 
     def with_concurrency(self, *, max_inputs: int, target_inputs: int | None = None) -> Cls:
         del target_inputs
@@ -290,11 +312,7 @@ class Obj:
             else:
                 options = api_pb2.FunctionDefinition()
                 options.CopyFrom(definition)
-                for field_name, value in self._cls._overrides.items():
-                    if field_name == "retries":
-                        options.retries.CopyFrom(value)
-                    else:
-                        setattr(options, field_name, value)
+                await apply_overrides(options, self._cls._overrides)
                 request = api_pb2.FunctionBindParamsRequest(
                     function_id=parent_id, params=serialize(tuple(sorted(self._params.items()))), definition=options
                 )

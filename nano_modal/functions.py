@@ -14,97 +14,27 @@ async for value in square.map.aio(range(10)): ...
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import config
 from ._definition import FunctionOptions
+from ._porting_options import apply_overrides, option_overrides
 from ._utils.aio import twin
 from .client import Client
 from .exception import (
-    ContainerDiedError,
     ExecutionError,
-    FunctionTimeoutError,
-    InputCancellation,
     InvalidError,
-    TimeoutError,
 )
+from .function_call import FunctionCall as FunctionCall
+from .function_call import Raised, _cancel_quietly, _is_final, _OutputStream, _raise_or_return
 from .proto import api_pb2
-from .serialization import deserialize, rebuild_exception, serialize_args
+from .serialization import serialize_args
 
 if TYPE_CHECKING:
     from .app import App
-
-
-class Raised:
-    """A call that failed, carrying the exception to raise at the caller. A wrapper, because a
-    function may also *return* an exception object, which the caller gets returned (as in Modal)."""
-
-    __slots__ = ("exception",)
-
-    def __init__(self, exception: BaseException) -> None:
-        self.exception = exception
-
-
-def decode_output(output: api_pb2.FunctionOutput, data: bytes, function_name: str) -> Any:
-    """The value an output stands for, or Raised(the exception it carries)."""
-    status = output.status
-    if status in (api_pb2.OUTPUT_STATUS_SUCCESS, api_pb2.OUTPUT_STATUS_GENERATOR_ITEM):
-        return deserialize(data, f"result of {function_name}()")
-    if status in (api_pb2.OUTPUT_STATUS_FAILURE, api_pb2.OUTPUT_STATUS_INIT_FAILURE):
-        return Raised(rebuild_exception(data, output.exception_repr, output.traceback))
-    if status == api_pb2.OUTPUT_STATUS_TIMEOUT:
-        return Raised(FunctionTimeoutError(output.exception_repr))
-    if status == api_pb2.OUTPUT_STATUS_CANCELLED:
-        return Raised(InputCancellation(f"{function_name}: {output.exception_repr}"))
-    if status == api_pb2.OUTPUT_STATUS_CONTAINER_DIED:
-        return Raised(ContainerDiedError(output.exception_repr))
-    return Raised(ExecutionError(f"{function_name}: unknown output status {status}"))
-
-
-class _OutputStream:
-    """Reads a call's outputs in cursor order, decoding payloads."""
-
-    def __init__(self, client: Client, call_id: str, function_name: str, cursor: int = 0) -> None:
-        self.client = client
-        self.call_id = call_id
-        self.function_name = function_name
-        self.cursor = cursor
-
-    async def decode(self, output: api_pb2.FunctionOutput) -> Any:
-        data = await self.client.read_payload(output.data) if output.data.blob_id or output.data.data else b""
-        return decode_output(output, data, self.function_name)
-
-    async def batches(self, timeout: float | None = None) -> AsyncIterator[list[api_pb2.FunctionOutput]]:
-        """Yield batches of outputs until the call is done; TimeoutError after `timeout` seconds of none."""
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while True:
-            wait = (
-                config.OUTPUTS_POLL_TIMEOUT
-                if deadline is None
-                else max(0.0, min(deadline - loop.time(), config.OUTPUTS_POLL_TIMEOUT))
-            )
-            request = api_pb2.FunctionGetOutputsRequest(
-                call_id=self.call_id, after_cursor=self.cursor, max_outputs=1000, timeout=wait
-            )
-            response = await self.client.stub.FunctionGetOutputs(request, timeout=wait + config.CONNECT_TIMEOUT * 2)
-            if response.outputs:
-                self.cursor = response.next_cursor
-                yield list(response.outputs)
-                if deadline is not None:
-                    deadline = loop.time() + timeout  # type: ignore[operator]
-            if response.call_done:
-                return
-            if deadline is not None and loop.time() >= deadline and not response.outputs:
-                raise TimeoutError(f"{self.function_name}: no result within {timeout:g}s (call {self.call_id})")
-
-
-def _is_final(output: api_pb2.FunctionOutput) -> bool:
-    return output.status != api_pb2.OUTPUT_STATUS_GENERATOR_ITEM
 
 
 class Function:
@@ -145,6 +75,83 @@ class Function:
         if not client.web_base_url or not self._web_app_ref:
             return None
         return f"{client.web_base_url}/{self._web_app_ref}/{self.name}/"
+
+    # ------------------------------------------------------------------ variants
+
+    def with_options(
+        self,
+        *,
+        cpu: float | None = None,
+        memory: int | None = None,
+        gpu: str | list[str] | None = None,
+        env: dict[str, str | None] | None = None,
+        secrets: Sequence[Any] | None = None,
+        volumes: dict[str, Any] | None = None,
+        retries: int | Any | None = None,
+        max_containers: int | None = None,
+        buffer_containers: int | None = None,
+        scaledown_window: float | None = None,
+        timeout: float | None = None,
+        region: str | Sequence[str] | None = None,
+        cloud: str | None = None,
+        routing_region: str | None = None,
+    ) -> Function:
+        """The same function with other resources, limits or environment: its own pool of
+        containers. (Cloud-only options are accepted and ignored with a note.)"""
+        cloud_only = {
+            "buffer_containers": buffer_containers,
+            "region": region,
+            "cloud": cloud,
+            "routing_region": routing_region,
+        }
+        overrides = option_overrides(
+            "Function.with_options",
+            cpu=cpu,
+            memory=memory,
+            gpu=gpu,
+            env=env,
+            secrets=secrets,
+            volumes=volumes,
+            retries=retries,
+            max_containers=max_containers,
+            scaledown_window=scaledown_window,
+            timeout=timeout,
+            cloud_only=cloud_only,
+        )
+        return self._variant(overrides)
+
+    def with_concurrency(self, *, max_inputs: int, target_inputs: int | None = None) -> Function:
+        """The same function with up to `max_inputs` inputs at once per container (as @concurrent)."""
+        if max_inputs < 1:
+            raise InvalidError(f"with_concurrency(max_inputs=...) must be at least 1, got {max_inputs}")
+        del target_inputs  # nano-modal's autoscaler fills containers up to max_inputs
+        return self._variant({"max_concurrent_inputs": max_inputs, "batch_max_size": 0, "batch_wait_ms": 0})
+
+    def with_batching(self, *, max_batch_size: int, wait_ms: int) -> Function:
+        """The same function called with batches of inputs (as @batched)."""
+        from .cls import batched
+
+        batched(max_batch_size=max_batch_size, wait_ms=wait_ms)  # the same limits, the same errors
+        return self._variant({"batch_max_size": max_batch_size, "batch_wait_ms": wait_ms, "max_concurrent_inputs": 0})
+
+    def _variant(self, overrides: dict[str, Any]) -> Function:
+        """A handle on this function with changed options: bound on the server on first use."""
+        variant = Function(None, self.raw_f, self.name, self.options)
+        variant.is_generator, variant.is_async = self.is_generator, self.is_async
+        variant._method_name = self._method_name
+
+        async def resolve() -> None:
+            client, parent_id = await self._hydrated()
+            found = await client.stub.FunctionGet(api_pb2.FunctionGetRequest(function_id=parent_id))
+            options = api_pb2.FunctionDefinition()
+            options.CopyFrom(found.definition)
+            await apply_overrides(options, overrides)
+            request = api_pb2.FunctionBindParamsRequest(function_id=parent_id, definition=options)
+            variant.object_id = (await client.stub.FunctionBindParams(request)).function_id
+            variant._web_app_ref = self._web_app_ref
+
+        variant._resolver = resolve
+        return variant
 
     def get_raw_f(self) -> Callable[..., Any]:
         return self.raw_f
@@ -450,62 +457,6 @@ async def _race(batches: AsyncIterator[Any], feeder: asyncio.Task[None]) -> Asyn
             yield next_batch.result()
         except StopAsyncIteration:
             return
-
-
-def _raise_or_return(value: Any) -> Any:
-    if isinstance(value, Raised):
-        raise value.exception
-    return value
-
-
-async def _cancel_quietly(client: Client, call_id: str) -> None:
-    with contextlib.suppress(Exception):
-        await asyncio.shield(
-            client.stub.FunctionCallCancel(api_pb2.FunctionCallCancelRequest(call_id=call_id), timeout=5)
-        )
-
-
-class FunctionCall:
-    """A handle on a spawned call: wait for it with `.get()`, stop it with `.cancel()`."""
-
-    def __init__(self, call_id: str, function_name: str = "", is_generator: bool = False, is_map: bool = False) -> None:
-        self.object_id = call_id
-        self._function_name = function_name or "function"
-        self._is_map = is_map
-
-    def __repr__(self) -> str:
-        return f"<nano_modal.FunctionCall {self.object_id}>"
-
-    @staticmethod
-    def from_id(function_call_id: str) -> FunctionCall:
-        """A handle on an existing call, e.g. one spawned by another process."""
-        return FunctionCall(function_call_id)
-
-    async def _describe(self, client: Client) -> None:
-        info = await client.stub.FunctionCallGet(api_pb2.FunctionCallGetRequest(call_id=self.object_id))
-        self._function_name = info.function_name
-        self._is_map = info.kind == api_pb2.CALL_KIND_MAP
-
-    @twin
-    async def get(self, timeout: float | None = None) -> Any:
-        """Wait for the result (up to `timeout` seconds; TimeoutError after that) and return it."""
-        client = await Client.get()
-        await self._describe(client)
-        stream = _OutputStream(client, self.object_id, self._function_name)
-        results: dict[int, Any] = {}
-        async for batch in stream.batches(timeout=timeout):
-            for output in batch:
-                if _is_final(output):
-                    results[output.idx] = _raise_or_return(await stream.decode(output))
-        if self._is_map:
-            return [results[i] for i in sorted(results)]
-        return results.get(0)
-
-    @twin
-    async def cancel(self) -> None:
-        """Stop the call: queued inputs are dropped, running ones are killed with their containers."""
-        client = await Client.get()
-        await client.stub.FunctionCallCancel(api_pb2.FunctionCallCancelRequest(call_id=self.object_id))
 
 
 def _function_from_id(function_id: str, name: str, is_generator: bool) -> Function:

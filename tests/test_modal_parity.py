@@ -1,0 +1,80 @@
+"""Behaviours Modal programs rely on, beyond the basics (issue 14): options Modal's cloud has,
+Modal's container variables, FunctionCall.gather/iter, Function variants, App.include."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import nano_modal
+from nano_modal.exception import InvalidError
+from tests.apps import parity_app
+from tests.apps.parity_app import Greeter, batch_size, container_info, environment, fail, helper, square
+from tests.conftest import Cluster
+
+
+@pytest.fixture(scope="module")
+def running(cluster: Cluster) -> Iterator[None]:
+    with parity_app.app.run():
+        yield
+
+
+def test_env_option_and_modal_container_variables(running: None) -> None:
+    got = environment.remote()
+    assert got["GREETING"] == "hello from env="
+    assert got["MODAL_IS_REMOTE"] == "1"
+    assert got["MODAL_TASK_ID"].startswith("ct-") or len(got["MODAL_TASK_ID"]) > 4, got
+    assert got["MODAL_ENVIRONMENT"] == "main"
+    assert got["MODAL_REGION"] == "local"  # region="us-east-1" was ignored, with a note
+
+
+def test_cloud_only_options_are_accepted_with_a_note(capsys: pytest.CaptureFixture[str]) -> None:
+    app = nano_modal.App("parity-notes")
+
+    @app.function(serialized=True, nonpreemptible=True, ephemeral_disk=1024)
+    def f() -> None:
+        pass
+
+    err = capsys.readouterr().err
+    assert "App.function(nonpreemptible=...) ignored" in err and "ephemeral_disk" in err
+    assert err.count("\n") == 2  # one line each
+    with pytest.raises(InvalidError, match="network_file_systems"):
+        app.function(serialized=True, network_file_systems={"/x": object()}, name="g")(lambda: None)
+
+
+def test_class_with_cloud_only_options_and_env(running: None) -> None:
+    assert Greeter().greet.remote("ada") == "cls: hi ada"
+
+
+def test_included_app_runs_with_the_including_one(running: None) -> None:
+    assert helper.remote(1) == 1001
+    assert "helper" in parity_app.app.registered_functions
+    assert set(parity_app.app.registered_classes) == {"Greeter"}
+
+
+def test_function_call_gather_and_iter(running: None) -> None:
+    calls = [square.spawn(i) for i in range(4)]
+    assert nano_modal.FunctionCall.gather(*calls) == [0, 1, 4, 9]
+    with pytest.raises(ValueError, match=r"fail\(3\)"):
+        nano_modal.FunctionCall.gather(square.spawn(2), fail.spawn(3))
+    mapped = square.spawn_map(range(6))
+    assert list(mapped.iter()) == [0, 1, 4, 9, 16, 25]
+    assert list(mapped.iter(start=2, end=4)) == [4, 9]
+    assert mapped.get(index=5) == 25
+    assert mapped.num_inputs() == 6
+    with pytest.raises(InvalidError, match="spawn_map"):
+        list(square.spawn(1).iter())
+
+
+def test_function_variants_run_in_their_own_pool(running: None) -> None:
+    base = container_info.remote()
+    bigger = container_info.with_options(memory=321, env={"EXTRA": "yes"}, region="eu")
+    got = bigger.remote()
+    assert got["extra"] == "yes" and base["extra"] == ""
+    assert got["pid"] != base["pid"]  # its own containers
+    concurrent = container_info.with_concurrency(max_inputs=4)
+    assert len({r["pid"] for r in concurrent.map(range(8))}) <= 2
+    batched = batch_size.with_batching(max_batch_size=4, wait_ms=500)
+    assert max(batched.map(range(8))) > 1  # the plain function sees batches of one
+    assert set(batch_size.map(range(3))) == {1}
