@@ -31,7 +31,7 @@ def fail(x: int) -> int:
 @app.function()
 def container_info(_: int = 0) -> dict[str, Any]:
     time.sleep(0.2)
-    return {"pid": os.getpid(), "memory": os.environ.get("NANO_MODAL_MEMORY_MB", ""), "extra": os.environ.get("EXTRA", "")}
+    return {"pid": os.getpid(), "extra": os.environ.get("EXTRA", "")}
 
 
 @app.function()
