@@ -9,7 +9,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from . import exception
+    from . import exception, types
     from ._output import enable_output
     from ._runtime_context import current_function_call_id, current_input_id, is_local
     from .app import App
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 # container opens at start-up costs time (under gVisor, a round trip to its gofer).
 _LAZY = {
     "exception": "",
+    "types": "",
     **dict.fromkeys(("current_function_call_id", "current_input_id", "is_local"), "._runtime_context"),
     "App": ".app",
     **dict.fromkeys(("Cls", "batched", "concurrent", "enter", "exit", "method", "parameter"), ".cls"),
@@ -100,6 +101,7 @@ __all__ = [
     "is_local",
     "method",
     "parameter",
+    "types",
     "web_endpoint",
     "web_server",
     "wsgi_app",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import config
 from ._definition import FunctionOptions
-from ._porting_options import apply_overrides, option_overrides
+from ._porting_options import apply_overrides, note_ignored, option_overrides
 from ._utils.aio import twin
 from .client import Client
 from .exception import (
@@ -35,6 +35,7 @@ from .serialization import serialize_args
 
 if TYPE_CHECKING:
     from .app import App
+    from .types import FunctionAutoscalerSettings, FunctionCurrentStats
 
 
 class Function:
@@ -152,6 +153,50 @@ class Function:
 
         variant._resolver = resolve
         return variant
+
+    @twin
+    async def get_current_stats(self) -> FunctionCurrentStats:
+        """The function's load now: inputs waiting, live containers, inputs running."""
+        from .types import FunctionCurrentStats
+
+        client, function_id = await self._hydrated()
+        request = api_pb2.FunctionGetRequest(function_id=function_id, include_stats=True)
+        found = await client.stub.FunctionGet(request)
+        stats, slots = found.stats, max(1, found.definition.max_concurrent_inputs or found.definition.batch_max_size)
+        headroom = max(0, stats.num_total_runners * slots - stats.num_running_inputs - int(stats.backlog))
+        return FunctionCurrentStats(
+            backlog=int(stats.backlog),
+            num_total_runners=stats.num_total_runners,
+            num_running_inputs=stats.num_running_inputs,
+            input_headroom=headroom,
+        )
+
+    @twin
+    async def update_autoscaler(
+        self,
+        *,
+        min_containers: int | None = None,
+        max_containers: int | None = None,
+        buffer_containers: int | None = None,
+        scaledown_window: int | None = None,
+    ) -> FunctionAutoscalerSettings:
+        """Change the running function's scaling at once, without redeploying (until the next deploy)."""
+        from .types import FunctionAutoscalerSettings
+
+        note_ignored("Function.update_autoscaler", {"buffer_containers": buffer_containers})
+        client, function_id = await self._hydrated()
+        request = api_pb2.FunctionUpdateAutoscalerRequest(
+            function_id=function_id,
+            min_containers=min_containers,
+            max_containers=max_containers,
+            scaledown_window=scaledown_window,
+        )
+        definition = (await client.stub.FunctionUpdateAutoscaler(request)).definition
+        return FunctionAutoscalerSettings(
+            min_containers=definition.min_containers,
+            max_containers=definition.max_containers or None,
+            scaledown_window=int(definition.scaledown_window) or None,
+        )
 
     def get_raw_f(self) -> Callable[..., Any]:
         return self.raw_f

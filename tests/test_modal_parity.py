@@ -3,6 +3,7 @@ Modal's container variables, FunctionCall.gather/iter, Function variants, App.in
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +13,7 @@ from nano_modal.exception import InvalidError
 from tests.apps import parity_app
 from tests.apps.parity_app import Greeter, batch_size, container_info, environment, fail, helper, square
 from tests.conftest import Cluster
+from tests.helpers import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +80,35 @@ def test_function_variants_run_in_their_own_pool(running: None) -> None:
     batched = batch_size.with_batching(max_batch_size=4, wait_ms=500)
     assert max(batched.map(range(8))) > 1  # the plain function sees batches of one
     assert set(batch_size.map(range(3))) == {1}
+
+
+def test_update_autoscaler_and_current_stats(running: None) -> None:
+    assert square.remote(3) == 9
+    settings = square.update_autoscaler(min_containers=2, max_containers=3, buffer_containers=1)
+    assert (settings.min_containers, settings.max_containers) == (2, 3)
+    # The scheduler keeps the new minimum warm without a redeploy.
+    assert wait_for(lambda: square.get_current_stats().num_total_runners >= 2, timeout=120)
+    stats = square.get_current_stats()
+    assert stats.backlog == 0 and stats.num_running_inputs == 0
+    with pytest.raises(InvalidError, match="exceeds max_containers"):
+        square.update_autoscaler(min_containers=5)
+    square.update_autoscaler(min_containers=0)
+
+
+def test_secret_update_merges(cluster: Cluster) -> None:
+    name = f"parity-{uuid.uuid4().hex[:8]}"
+    nano_modal.Secret.objects.create(name, {"A": "1", "B": "2"})
+    secret = nano_modal.Secret.from_name(name)
+    secret.update({"B": "two", "C": "3"})
+    app = nano_modal.App("parity-secret")
+
+    @app.function(serialized=True, secrets=[secret])
+    def read() -> list[str | None]:
+        import os
+
+        return [os.environ.get(k) for k in ("A", "B", "C")]
+
+    with app.run():
+        assert read.remote() == ["1", "two", "3"]
+    with pytest.raises(nano_modal.exception.NotFoundError):
+        nano_modal.Secret.from_name(f"{name}-missing").update({"X": "1"})
