@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .function_call import FunctionCall
     from .functions import Function
     from .image import Image
+    from .probe import Probe
     from .queue import Queue
     from .retries import Retries
     from .sandbox import ContainerProcess, Sandbox
@@ -43,6 +44,7 @@ _LAZY = {
     "Function": ".functions",
     "FunctionCall": ".function_call",
     "Image": ".image",
+    "Probe": ".probe",
     "Queue": ".queue",
     "Retries": ".retries",
     **dict.fromkeys(("ContainerProcess", "Sandbox"), ".sandbox"),
@@ -82,6 +84,7 @@ __all__ = [
     "FunctionCall",
     "Image",
     "Period",
+    "Probe",
     "Queue",
     "Retries",
     "Sandbox",

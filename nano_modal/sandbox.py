@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from . import config
 from ._definition import FunctionOptions
+from ._porting_options import env_secrets, note_ignored
 from ._utils.aio import run_blocking, run_in_background, twin
 from .app import App
 from .client import Client
@@ -34,6 +35,7 @@ from .exception import (
     SandboxTimeoutError,
 )
 from .image import Image
+from .probe import Probe, wait_until_ready
 from .proto import api_pb2
 from .secret import resolve_secrets, validate_secrets
 from .volume import resolve_mounts, validate_mounts
@@ -204,6 +206,7 @@ class Sandbox:
         self.stdout: StreamReader[str] = StreamReader(sandbox_id, 1)
         self.stderr: StreamReader[str] = StreamReader(sandbox_id, 2)
         self.stdin = StreamWriter(sandbox_id)
+        self._readiness_probe: Probe | None = None  # given to create(); wait_until_ready() runs it
 
     def __repr__(self) -> str:
         return f"<nano_modal.Sandbox {self.object_id}>"
@@ -224,6 +227,10 @@ class Sandbox:
         memory: int | None = None,
         block_network: bool = False,
         name: str | None = None,
+        env: dict[str, str | None] | None = None,
+        readiness_probe: Probe | None = None,
+        region: str | Sequence[str] | None = None,  # Modal's cloud only: ignored with a note
+        cloud: str | None = None,
     ) -> Sandbox:
         """Start a sandbox in `app`: a running or deployed App (inside a function's container, by
         default that function's app, the only one whose sandboxes it may see). With
@@ -236,6 +243,8 @@ class Sandbox:
             sb.wait()
             print(sb.returncode, sb.stdout.read())
         """
+        note_ignored("Sandbox.create", {"region": region, "cloud": cloud})
+        secrets = [*secrets, *env_secrets(env)]
         app_id = app.app_id if app is not None else None
         if app_id is None and not config.is_remote():  # in a function's container: the server knows its app
             raise InvalidError("Sandbox.create needs app=: an App that is running (`with app.run():`) or deployed")
@@ -269,7 +278,9 @@ class Sandbox:
             name=name or "",
         )
         info = await client.stub.SandboxCreate(request, timeout=60)
-        return Sandbox(info.sandbox_id, info)
+        sandbox = Sandbox(info.sandbox_id, info)
+        sandbox._readiness_probe = readiness_probe
+        return sandbox
 
     @twin
     async def from_id(sandbox_id: str) -> Sandbox:
@@ -342,6 +353,11 @@ class Sandbox:
         """The return code if the sandbox has finished, else None (never blocks)."""
         await self._wait(0)
         return self.returncode
+
+    @twin
+    async def wait_until_ready(self, *, timeout: float = 300) -> None:
+        """Wait until the `readiness_probe` given to `create()` passes (TimeoutError after `timeout`)."""
+        await wait_until_ready(self, self._readiness_probe, timeout)
 
     @twin
     async def terminate(self) -> None:
