@@ -478,10 +478,9 @@ def _hydrate(
     target: Function | Cls, object_id: str | None, definition: api_pb2.FunctionDefinition | None, app_ref: str
 ) -> None:
     target.object_id = object_id
+    target._web_app_ref = app_ref
     if isinstance(target, Cls):
         target.definition = definition
-    else:
-        target._web_app_ref = app_ref
 
 
 async def _definition(client: Client, target: Function | Cls) -> api_pb2.FunctionDefinition:

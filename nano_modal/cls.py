@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -139,6 +140,7 @@ class Cls:
         self.definition: api_pb2.FunctionDefinition | None = None
         self._lookup: tuple[str, str] | None = None
         self._overrides: dict[str, Any] = {}
+        self._web_app_ref = ""  # app id (ephemeral) or name (deployed) in its endpoints' URLs
 
     def __repr__(self) -> str:
         return f"<nano_modal.Cls {self.name}>"
@@ -150,6 +152,7 @@ class Cls:
         note_ignored("Cls.from_name", {"use_firewall": use_firewall})
         cls = Cls(None, None, name, FunctionOptions())
         cls._lookup = (app_name, name)
+        cls._web_app_ref = app_name
         return cls
 
     def methods(self) -> list[api_pb2.MethodDefinition]:
@@ -290,6 +293,13 @@ class Cls:
         return self.object_id, self.definition
 
 
+def _query_value(value: Any) -> str:
+    """A class parameter as the web gateway reads it from a URL's query."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 class Obj:
     """An instance handle: `obj.method.remote(...)`, `.map(...)`, `.spawn(...)`, `.local(...)`."""
 
@@ -331,7 +341,7 @@ class Obj:
         cls = self._cls
         if cls.raw_f is not None:
             raw = getattr(cls.raw_f, name, None)
-            if raw is None or not is_remote_method(raw):
+            if raw is None or not (is_remote_method(raw) or getattr(raw, WEB_MARK, None) is not None):
                 raise AttributeError(f"{cls.name} has no method {name!r} marked with @nano_modal.method()")
 
         def run_locally(*args: Any, **kwargs: Any) -> Any:
@@ -348,6 +358,9 @@ class Obj:
                 raise NotFoundError(f"class {cls.name} has no method {name!r} (its methods: {known})")
             handle.object_id = function_id
             handle.is_generator = match[0].is_generator
+            if match[0].web.kind:  # its URL: the class's, with the instance's parameters in the query
+                handle._web_app_ref = cls._web_app_ref
+                handle._web_query = urllib.parse.urlencode({k: _query_value(v) for k, v in self._params.items()})
 
         handle._resolver = resolve
         if cls.raw_f is not None:

@@ -53,6 +53,7 @@ class Function:
         self._resolver: Callable[[], Awaitable[None]] | None = None
         self._method_name = ""  # set on the methods of a class instance
         self._web_app_ref = ""  # app id (ephemeral) or name (deployed) in this function's web URL
+        self._web_query = ""  # a class method endpoint's: the instance's parameters
         self.__doc__ = raw_f.__doc__
         self.__name__ = getattr(raw_f, "__name__", name)
         self.__qualname__ = getattr(raw_f, "__qualname__", name)
@@ -75,7 +76,8 @@ class Function:
         run_blocking(self._hydrated())
         if not client.web_base_url or not self._web_app_ref:
             return None
-        return f"{client.web_base_url}/{self._web_app_ref}/{self.name}/"
+        url = f"{client.web_base_url}/{self._web_app_ref}/{self.name}/"
+        return f"{url}?{self._web_query}" if self._web_query else url
 
     # ------------------------------------------------------------------ variants
 

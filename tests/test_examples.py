@@ -111,11 +111,12 @@ def test_web_endpoints(tmp_path: Path) -> None:
     assert '{"greeting":"hello nano"}' in out
     assert '{"item":21,"double":42}' in out
     assert "served by a WSGI app" in out
+    assert '{"shout":"NANO!!"}' in out
 
 
 def test_deploy_and_call(cluster: Cluster, tmp_path: Path) -> None:
     env = cluster.env()
-    cli = [sys.executable, "-m", "nano_modal.cli"]
+    cli = [sys.executable, "-m", "nano_modal"]  # the module entry, as tools run `python -m modal deploy`
     deployed = subprocess.run(
         [*cli, "deploy", str(EXAMPLES / "deploy_and_call.py")],
         env=env,
