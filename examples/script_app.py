@@ -40,11 +40,27 @@ def check(value: int) -> int | ValueError:
     return value if value >= 0 else ValueError(f"{value} is negative")
 
 
+@app.function()
+def which_modal() -> str:
+    # Libraries written for Modal do `import modal`: in a container, that is nano-modal
+    # (and so it is for the processes the function starts).
+    import subprocess
+    import sys
+
+    import modal as imported
+
+    child = subprocess.run(
+        [sys.executable, "-c", "import modal; print(modal.__name__)"], capture_output=True, text=True
+    )
+    return f"{imported.__name__}, in a child process {child.stdout.strip()}"
+
+
 if __name__ == "__main__":
     with modal.enable_output(), app.run():
         print(report.remote(4))
         outcome = check.remote(-1)
         print(f"returned, not raised: {type(outcome).__name__}({outcome})")
+        print(f"import modal in a container: {which_modal.remote()}")
         try:
             modal.Function.from_name("no-such-app", "f").remote()
         except modal.Error as exc:  # every nano-modal error derives from modal.Error

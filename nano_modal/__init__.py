@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from . import exception, types
+    from ._modal_alias import install_as_modal
     from ._output import enable_output
     from ._runtime_context import current_function_call_id, current_input_id, is_local
     from .app import App
@@ -41,6 +42,7 @@ _LAZY = {
     "Dict": ".dict",
     "Error": ".exception",
     "enable_output": "._output",
+    "install_as_modal": "._modal_alias",
     "Function": ".functions",
     "FunctionCall": ".function_call",
     "Image": ".image",
@@ -101,6 +103,7 @@ __all__ = [
     "exception",
     "exit",
     "fastapi_endpoint",
+    "install_as_modal",
     "is_local",
     "method",
     "parameter",

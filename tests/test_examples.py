@@ -197,3 +197,4 @@ def test_script_app_as_plain_script(tmp_path: Path) -> None:
     assert '{"sum_of_squares": 14, "module_code_ran": "in a container"}' in out
     assert "returned, not raised: ValueError(-1 is negative)" in out
     assert "caught modal.Error: NotFoundError" in out
+    assert "import modal in a container: nano_modal, in a child process nano_modal" in out

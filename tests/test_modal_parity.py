@@ -112,3 +112,24 @@ def test_secret_update_merges(cluster: Cluster) -> None:
         assert read.remote() == ["1", "two", "3"]
     with pytest.raises(nano_modal.exception.NotFoundError):
         nano_modal.Secret.from_name(f"{name}-missing").update({"X": "1"})
+
+
+def test_install_as_modal_on_the_client() -> None:
+    """Opt-in on the client: after install_as_modal(), `modal.X` is the very module nano_modal.X."""
+    import subprocess
+    import sys
+
+    code = (
+        "import nano_modal\n"
+        "nano_modal.install_as_modal()\n"
+        "import modal, modal.exception\n"
+        "from modal.functions import FunctionCall\n"
+        "assert modal is nano_modal and modal.exception is nano_modal.exception\n"
+        "assert FunctionCall is nano_modal.FunctionCall\n"
+        "try:\n"
+        "    raise nano_modal.exception.NotFoundError('x')\n"
+        "except modal.Error:\n"
+        "    print('caught')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "caught", out.stderr

@@ -41,6 +41,9 @@ def export_modal_environment(container_id: str, definition: api_pb2.FunctionDefi
 def load_target(io_: ContainerIO, definition: api_pb2.FunctionDefinition) -> Any:
     """The raw function or class the definition names (unwrapped from nano_modal's objects)."""
     export_modal_environment(io_.container_id, definition)
+    from .._modal_alias import expose_in_container
+
+    expose_in_container()  # `import modal` in the user's code (or a library it uses) is nano_modal
     if definition.pickled_blob_id:
         obj: Any = deserialize(io_.read_blob(definition.pickled_blob_id), f"function {definition.name}")
     else:
