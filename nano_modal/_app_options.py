@@ -1,4 +1,5 @@
-"""What `@app.function(...)` and `@app.cls(...)` options become: one FunctionOptions."""
+"""What an app's functions and classes become for the server: the FunctionOptions of their
+decorators' options, their FunctionDefinition, and the ids the server gives them back."""
 
 from __future__ import annotations
 
@@ -6,9 +7,13 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from . import _gpu as gpu_spec
-from ._definition import FunctionOptions
+from ._definition import FunctionOptions, build_definition
 from ._porting_options import CLOUD_ONLY, env_secrets, note_ignored, refuse_network_file_systems
+from .client import Client
+from .cls import Cls
 from .exception import InvalidError
+from .functions import Function
+from .proto import api_pb2
 from .retries import Retries
 
 if TYPE_CHECKING:
@@ -80,4 +85,24 @@ def function_options(
         block_network=block_network,
         gpu=gpu_spec.normalize(gpu),
         restrict_modal_access=restrict_modal_access,
+    )
+
+
+def hydrate_target(
+    target: Function | Cls, object_id: str | None, definition: api_pb2.FunctionDefinition | None, app_ref: str
+) -> None:
+    target.object_id = object_id
+    target._web_app_ref = app_ref
+    if isinstance(target, Cls):
+        target.definition = definition
+
+
+async def target_definition(client: Client, target: Function | Cls) -> api_pb2.FunctionDefinition:
+    if isinstance(target, Cls):
+        assert target.raw_f is not None
+        definition = await build_definition(client, target.name, target.raw_f, target.options, methods=target.methods())
+        definition.class_parameters.extend(target.parameter_specs())
+        return definition
+    return await build_definition(
+        client, target.name, target.raw_f, target.options, is_generator=target.is_generator, is_async=target.is_async
     )

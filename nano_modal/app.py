@@ -27,8 +27,9 @@ from typing import Any
 
 from . import config
 from ._app_logs import heartbeat, print_logs
-from ._app_options import function_options
-from ._definition import BATCHED_MARK, build_definition
+from ._app_options import function_options, hydrate_target, target_definition
+from ._app_registry import AppRegistry
+from ._definition import BATCHED_MARK
 from ._output import output_enabled
 from ._utils.aio import run_blocking, run_in_background, twin
 from .client import Client
@@ -55,7 +56,12 @@ class LocalEntrypoint:
         return self.raw_f(*args, **kwargs)
 
 
-class App:
+class App(AppRegistry):
+    """A group of functions and classes that run, and deploy, together."""
+
+    name: str | None
+    app_id: str | None  # while it runs (or once deployed)
+
     def __init__(
         self,
         name: str | None = None,
@@ -90,42 +96,6 @@ class App:
     @property
     def description(self) -> str:
         return self.name or "app"
-
-    @property
-    def registered_functions(self) -> dict[str, Function]:
-        """The app's functions, by tag."""
-        return dict(self._functions)
-
-    @property
-    def registered_classes(self) -> dict[str, Cls]:
-        """The app's classes, by tag."""
-        return dict(self._classes)
-
-    @property
-    def registered_entrypoints(self) -> dict[str, LocalEntrypoint]:
-        """The app's local entrypoints, by name."""
-        return dict(self._entrypoints)
-
-    @property
-    def registered_web_endpoints(self) -> list[str]:
-        """Tags of the app's functions that serve HTTP."""
-        return [tag for tag, fn in self._functions.items() if fn.options.web is not None]
-
-    def include(self, /, other_app: App, inherit_tags: bool = True) -> App:
-        """Make another app's functions and classes part of this one: they run (and deploy) with
-        it, so an app can be split across files. (`inherit_tags` is accepted for Modal
-        compatibility: nano-modal apps have no tags.)"""
-        del inherit_tags
-        for tag, target in other_app._registered().items():
-            mine = self._registered().get(tag)
-            if mine is not None and mine is not target:
-                raise InvalidError(f"app {self.description} already has a function or class named {tag}")
-            target.app = self
-            if isinstance(target, Cls):
-                self._classes[tag] = target
-            else:
-                self._functions[tag] = target
-        return self
 
     # ------------------------------------------------------------------ decorators
 
@@ -357,8 +327,22 @@ class App:
     # ------------------------------------------------------------------ running
 
     @contextlib.contextmanager
-    def run(self, *, show_logs: bool = True) -> Iterator[App]:
-        """Run the app (ephemerally) for the duration of the `with` block."""
+    def run(
+        self,
+        *,
+        show_logs: bool = True,
+        name: str | None = None,
+        environment_name: str | None = None,
+        detach: bool = False,
+        interactive: bool = False,
+    ) -> Iterator[App]:
+        """Run the app (ephemerally) for the duration of the `with` block; `name` names this run.
+        (`environment_name`, `detach` and `interactive` are accepted for Modal compatibility: a
+        run's objects live in the server's environments by their own names, a run always stops
+        with its block, and `nano-modal shell` is the interactive way in.)"""
+        del environment_name, detach, interactive
+        if name is not None:
+            self.name = name
         run_blocking(self._start(show_logs))
         try:
             yield self
@@ -399,12 +383,30 @@ class App:
         return app
 
     @twin
-    async def deploy(self, *, name: str | None = None, tag: str = "") -> App:
+    async def stop(self) -> None:
+        """Stop the app: its containers exit and its functions take no more calls (a deployed app
+        is undeployed; `nano-modal app stop` does the same)."""
+        if self._log_task is not None or self._heartbeat_task is not None:
+            await self._stop()  # a run of this process: end it as the `with` block would
+            return
+        if self.app_id is None:
+            raise InvalidError(f"app {self.description} is not running")
+        client = await Client.get()
+        await client.stub.AppStop(api_pb2.AppStopRequest(app_id=self.app_id))
+        self.app_id = None
+
+    @twin
+    async def deploy(
+        self, *, name: str | None = None, tag: str = "", environment_name: str | None = None, strategy: str = "rolling"
+    ) -> App:
         """Deploy the app: it keeps running after this process exits; each deploy is a new version.
 
         Calls in flight finish on the old code; new calls run the new code. Other programs
         reach the functions with `nano_modal.Function.from_name(app_name, function_name)`.
         """
+        del environment_name  # apps live in the server's one namespace of app names
+        if strategy != "rolling":  # calls in flight finish on the old version, new ones run the new
+            raise InvalidError(f"deploy(strategy={strategy!r}): nano-modal deploys are rolling")
         app_name = name or self.name
         if not app_name:
             raise InvalidError("a deployed app needs a name: App('name') or deploy(name=...)")
@@ -412,18 +414,15 @@ class App:
             raise InvalidError(f"app {app_name} is running (app.run()): deploy it outside the `with` block")
         client = await Client.get()
         targets = self._registered()
-        definitions = [await _definition(client, target) for target in targets.values()]
+        definitions = [await target_definition(client, target) for target in targets.values()]
         response = await client.stub.AppDeploy(
             api_pb2.AppDeployRequest(name=app_name, tag=tag, definitions=definitions)
         )
         self.app_id = response.app_id
         self.deployed_version = response.version
         for definition in definitions:
-            _hydrate(targets[definition.name], response.function_ids[definition.name], definition, app_name)
+            hydrate_target(targets[definition.name], response.function_ids[definition.name], definition, app_name)
         return self
-
-    def _registered(self) -> dict[str, Function | Cls]:
-        return {**self._functions, **self._classes}
 
     async def _ensure_running(self) -> None:
         """Start the app on first use outside `app.run()` (a script calling `.remote()` directly)."""
@@ -444,11 +443,11 @@ class App:
                 self._log_task = asyncio.create_task(print_logs(client, self.app_id))
             self._heartbeat_task = asyncio.create_task(heartbeat(client, self.app_id))
             for target in self._registered().values():
-                definition = await _definition(client, target)
+                definition = await target_definition(client, target)
                 created = await client.stub.FunctionCreate(
                     api_pb2.FunctionCreateRequest(app_id=self.app_id, definition=definition)
                 )
-                _hydrate(target, created.function_id, definition, self.app_id)
+                hydrate_target(target, created.function_id, definition, self.app_id)
 
     async def _stop(self) -> None:
         if self.app_id is None:
@@ -461,7 +460,7 @@ class App:
             await client.stub.AppStop(api_pb2.AppStopRequest(app_id=app_id), timeout=10)
         finally:
             for target in self._registered().values():
-                _hydrate(target, None, None, "")
+                hydrate_target(target, None, None, "")
             if self._log_task is not None:
                 # The log stream ends once every container has exited and its output is in.
                 with contextlib.suppress(asyncio.TimeoutError, Exception):
@@ -472,26 +471,6 @@ class App:
         for tag, target in self._registered().items():
             if tag in function_ids:
                 target.object_id = function_ids[tag]  # a class fetches its definition when first used
-
-
-def _hydrate(
-    target: Function | Cls, object_id: str | None, definition: api_pb2.FunctionDefinition | None, app_ref: str
-) -> None:
-    target.object_id = object_id
-    target._web_app_ref = app_ref
-    if isinstance(target, Cls):
-        target.definition = definition
-
-
-async def _definition(client: Client, target: Function | Cls) -> api_pb2.FunctionDefinition:
-    if isinstance(target, Cls):
-        assert target.raw_f is not None
-        definition = await build_definition(client, target.name, target.raw_f, target.options, methods=target.methods())
-        definition.class_parameters.extend(target.parameter_specs())
-        return definition
-    return await build_definition(
-        client, target.name, target.raw_f, target.options, is_generator=target.is_generator, is_async=target.is_async
-    )
 
 
 def hydrate_in_container(function_ids: dict[str, str]) -> None:

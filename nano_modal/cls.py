@@ -131,6 +131,9 @@ def _parameters(user_cls: type) -> dict[str, tuple[Any, _Parameter]]:
 class Cls:
     """A class registered with `@app.cls()`; call it with parameters to get an instance handle."""
 
+    object_id: str | None  # the server's id, once hydrated
+    app: App | None
+
     def __init__(self, app: App | None, user_cls: type | None, name: str, options: FunctionOptions) -> None:
         self.app = app
         self.raw_f = user_cls  # the container unwraps this, as for functions

@@ -107,6 +107,8 @@ async def _cancel_quietly(client: Client, call_id: str) -> None:
 class FunctionCall:
     """A handle on a spawned call: wait for it with `.get()`, stop it with `.cancel()`."""
 
+    object_id: str  # the call's id: FunctionCall.from_id(object_id) in another process
+
     def __init__(self, call_id: str, function_name: str = "", is_generator: bool = False, is_map: bool = False) -> None:
         self.object_id = call_id
         self._function_name = function_name or "function"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import itertools
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,9 @@ if TYPE_CHECKING:
 
 class Function:
     """A function registered on an App; call it with `.remote()`, `.map()`, `.spawn()` and friends."""
+
+    object_id: str | None  # the server's id, once hydrated
+    app: App | None  # the app that defined it (None for a handle from from_name / from_id)
 
     def __init__(self, app: App | None, raw_f: Callable[..., Any], name: str, options: FunctionOptions) -> None:
         self.raw_f = raw_f
@@ -213,6 +217,20 @@ class Function:
     # ------------------------------------------------------------------ hydration
 
     @staticmethod
+    def from_id(function_id: str) -> Function:
+        """A handle on a function by its id (e.g. `fn.object_id` sent by another process)."""
+        fn = _function_from_id(function_id, function_id, False)
+
+        async def resolve_kind() -> None:
+            client = await Client.get()
+            found = await client.stub.FunctionGet(api_pb2.FunctionGetRequest(function_id=function_id))
+            fn.name, fn.is_generator = found.definition.name, found.definition.is_generator
+
+        fn.object_id = None  # resolved (and checked to exist) on first use
+        fn._resolver = lambda: _then_set_id(resolve_kind(), fn, function_id)
+        return fn
+
+    @staticmethod
     def from_name(app_name: str, name: str, environment_name: str | None = None) -> Function:
         """A handle on a function of a deployed app, resolved on first use.
 
@@ -342,12 +360,14 @@ class Function:
         kwargs: dict[str, Any] | None = None,
         order_outputs: bool = True,
         return_exceptions: bool = False,
+        wrap_returned_exceptions: bool | None = None,
     ) -> AsyncIterator[Any]:
         """Run the function over every element of the iterables (zipped), yielding results.
 
         Results come in input order unless `order_outputs=False`. With
         `return_exceptions=True`, failures are yielded as exception objects instead of raised.
         """
+        _warn_wrap_returned_exceptions(wrap_returned_exceptions)
         extra = kwargs or {}
         async for value in self._map(
             ((args, extra) for args in zip(*input_iterators, strict=False)), order_outputs, return_exceptions
@@ -361,8 +381,10 @@ class Function:
         kwargs: dict[str, Any] | None = None,
         order_outputs: bool = True,
         return_exceptions: bool = False,
+        wrap_returned_exceptions: bool | None = None,
     ) -> AsyncIterator[Any]:
         """Like map, but each element is a tuple of positional arguments."""
+        _warn_wrap_returned_exceptions(wrap_returned_exceptions)
         extra = kwargs or {}
         async for value in self._map(
             ((tuple(args), extra) for args in input_iterator), order_outputs, return_exceptions
@@ -504,6 +526,16 @@ async def _race(batches: AsyncIterator[Any], feeder: asyncio.Task[None]) -> Asyn
             yield next_batch.result()
         except StopAsyncIteration:
             return
+
+
+async def _then_set_id(resolving: Awaitable[None], fn: Function, function_id: str) -> None:
+    await resolving
+    fn.object_id = function_id
+
+
+def _warn_wrap_returned_exceptions(value: bool | None) -> None:
+    if value is not None:  # as in Modal, where it has no effect either
+        warnings.warn("wrap_returned_exceptions= has no effect and will go away", DeprecationWarning, stacklevel=4)
 
 
 def _function_from_id(function_id: str, name: str, is_generator: bool) -> Function:

@@ -199,6 +199,11 @@ class ContainerProcess(Generic[T]):
 class Sandbox:
     """A running container for arbitrary commands. Create one with `Sandbox.create`."""
 
+    object_id: str
+    stdout: StreamReader[str]  # of the entrypoint command
+    stderr: StreamReader[str]
+    stdin: StreamWriter
+
     def __init__(self, sandbox_id: str, info: api_pb2.SandboxInfo | None = None) -> None:
         self.object_id = sandbox_id
         self._info = info

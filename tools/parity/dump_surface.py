@@ -61,8 +61,18 @@ def callable_keys(owner: Any, owner_name: str) -> list[str]:
     return keys
 
 
+def annotated_attributes(cls: type) -> list[str]:
+    """Public instance attributes a class declares (`object_id: str | None`): API as much as a property."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        for name, annotation in vars(klass).get("__annotations__", {}).items():
+            if not name.startswith("_") and "ClassVar" not in str(annotation):
+                names.append(name)
+    return names
+
+
 def member_keys(cls: type, class_name: str) -> list[str]:
-    keys: list[str] = []
+    keys: list[str] = [f"{class_name}.{name}" for name in annotated_attributes(cls)]
     for name in dir(cls):
         if name.startswith("_"):
             continue
