@@ -28,6 +28,7 @@ CLOUD_ONLY = {
     "include_source": "nano-modal always ships the module that defines the function",
     "use_firewall": "Modal's per-workspace firewall",
     "h2_enabled": "Modal's HTTP/2 edge",
+    "build_gpu": "image build steps run on the worker without a GPU (functions get theirs when they run)",
 }
 _noted: set[str] = set()
 
@@ -46,7 +47,8 @@ def note_ignored(where: str, given: Mapping[str, Any]) -> None:
     for name, value in given.items():
         if _is_set(value) and name not in _noted:
             _noted.add(name)
-            print(f"nano-modal: {where}({name}=...) ignored: {CLOUD_ONLY[name]}", file=sys.stderr)
+            shown = name.removeprefix("build_")  # build_gpu: the gpu= of an image build step
+            print(f"nano-modal: {where}({shown}=...) ignored: {CLOUD_ONLY[name]}", file=sys.stderr)
 
 
 def env_secrets(env: Mapping[str, str | None] | None) -> list[Any]:

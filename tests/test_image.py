@@ -199,3 +199,30 @@ def test_registry_credentials_come_from_a_secret() -> None:
     image = Image.from_registry("host:5000/private/img:1", secret=secret).env({"A": "1"})
     assert image.base_secrets == (secret,)  # kept through the steps, not part of equality or the id
     assert image == Image.from_registry("host:5000/private/img:1").env({"A": "1"})
+
+
+def test_modal_step_options_reach_the_build(capsys: pytest.CaptureFixture[str]) -> None:
+    """pip_install(find_links=, extra_options=, env=, gpu=) as Modal takes them; pipe() chains recipes."""
+    from nano_modal.secret import Secret
+    from nano_modal.worker.images.steps import commands
+    from nano_modal.worker.images.store import ImageState
+
+    def with_tools(image: Image, tool: str) -> Image:
+        return image.run_commands(f"echo {tool}", env={"MODE": "build"})
+
+    image = (
+        Image.debian_slim()
+        .pipe(with_tools, "jq")
+        .pip_install(
+            "pkg", find_links="/wheels", extra_options="--no-build-isolation --prefer-binary", env={"A": "1"}, gpu="T4"
+        )
+    )
+    pip = image.steps[-1]
+    assert len(pip.secrets) == 1 and isinstance(pip.secrets[0], Secret)  # env= runs with the step
+    assert len(image.steps[-2].secrets) == 1 and image.steps[-2].args == ("echo jq",)
+    proto = api_pb2.ImageStep(kind=pip.kind, args=list(pip.args), options=dict(pip.options))
+    (line,) = commands(proto, ImageState())
+    assert "--find-links /wheels --no-build-isolation --prefer-binary pkg" in line
+    assert "Image.pip_install(gpu=...) ignored" in capsys.readouterr().err
+    with pytest.raises(InvalidError, match="must return an Image"):
+        Image.debian_slim().pipe(lambda image: None)
