@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._definition import BATCHED_MARK, CONCURRENT_MARK, FunctionOptions
 from ._porting_options import apply_overrides, note_ignored, option_overrides
+from ._utils.aio import twin
 from .client import Client
 from .exception import InvalidError, NotFoundError
 from .functions import Function
@@ -157,6 +158,12 @@ class Cls:
         cls._lookup = (app_name, name)
         cls._web_app_ref = app_name
         return cls
+
+    @twin
+    async def hydrate(self) -> Cls:
+        """Resolve the class now (from_name: NotFoundError here if it is not deployed)."""
+        await self._resolve()
+        return self
 
     def methods(self) -> list[api_pb2.MethodDefinition]:
         if self.raw_f is None:

@@ -149,6 +149,12 @@ class FunctionCall:
         return results.get(0)
 
     @twin
+    async def hydrate(self) -> FunctionCall:
+        """Check the call exists, and learn what kind it is, now."""
+        await self._describe(await Client.get())
+        return self
+
+    @twin
     async def iter(self, *, start: int = 0, end: int | None = None) -> AsyncIterator[Any]:
         """The results of a `spawn_map` call in input order, as each becomes available: inputs
         `start` (inclusive) to `end` (exclusive; None for all)."""

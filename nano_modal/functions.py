@@ -161,6 +161,12 @@ class Function:
         return variant
 
     @twin
+    async def hydrate(self) -> Function:
+        """Resolve the function's id now (from_name: NotFoundError here if it is not deployed)."""
+        await self._hydrated()
+        return self
+
+    @twin
     async def get_current_stats(self) -> FunctionCurrentStats:
         """The function's load now: inputs waiting, live containers, inputs running."""
         from .types import FunctionCurrentStats

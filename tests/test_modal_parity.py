@@ -133,3 +133,14 @@ def test_install_as_modal_on_the_client() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "caught", out.stderr
+
+
+def test_hydrate_resolves_now(running: None) -> None:
+    with pytest.raises(nano_modal.exception.NotFoundError):
+        nano_modal.Function.from_name("parity-no-such-app", "f").hydrate()
+    assert square.hydrate() is square and square.object_id
+    call = nano_modal.FunctionCall.from_id(square.spawn(5).object_id).hydrate()
+    assert call.get() == 25
+    by_id = nano_modal.Function.from_id(str(square.object_id))
+    assert by_id.remote(6) == 36 and by_id.name == "square"
+    assert nano_modal.Period(weeks=1).total_seconds() == 7 * 86400

@@ -318,3 +318,11 @@ def test_wait_until_ready_with_probes(running: nano_modal.App) -> None:
         nano_modal.Sandbox.create("true", app=running).wait_until_ready()
     with pytest.raises(InvalidError, match="exactly one"):
         nano_modal.Probe()
+
+
+def test_terminate_wait_tags_and_hydrate(running: nano_modal.App) -> None:
+    sb = nano_modal.Sandbox.create("sleep", "60", app=running, tags={"team": "parity"})
+    assert sb.get_tags() == {"team": "parity"}
+    assert sb.hydrate().returncode is None
+    assert sb.terminate(wait=True) == 137
+    assert sb.hydrate().returncode == 137
