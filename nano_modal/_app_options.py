@@ -60,7 +60,7 @@ def function_options(
         if value is None:
             continue
         new = RENAMED_OPTIONS[old]
-        warnings.warn(f"{old}= is called {new}= now; {old}= will go away", DeprecationWarning, stacklevel=4)
+        warnings.warn(f"{old}= is called {new}= now; {old}= will go away", DeprecationWarning, stacklevel=3)
         if new == "max_containers" and max_containers is None:
             max_containers = value
         elif new == "min_containers" and not min_containers:
