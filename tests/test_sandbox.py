@@ -326,3 +326,12 @@ def test_terminate_wait_tags_and_hydrate(running: nano_modal.App) -> None:
     assert sb.hydrate().returncode is None
     assert sb.terminate(wait=True) == 137
     assert sb.hydrate().returncode == 137
+
+
+def test_sandbox_has_modal_container_variables(running: nano_modal.App) -> None:
+    sb = nano_modal.Sandbox.create(app=running)
+    try:
+        out = sb.exec("sh", "-c", "echo $MODAL_TASK_ID $MODAL_REGION $MODAL_IS_REMOTE.").stdout.read().split()
+    finally:
+        sb.terminate()
+    assert len(out) == 3 and out[0] and out[1:] == ["local", "."], out  # no MODAL_IS_REMOTE: not a function

@@ -17,23 +17,14 @@ if TYPE_CHECKING:
     import tarfile
 
 
-# What Modal's runtime tells a function's container about itself (modal.com/docs/guide/environment_variables):
-# programs and libraries ported from Modal read these. A self-hosted cluster has no cloud or region.
-MODAL_CLOUD_PROVIDER = "nano-modal"
-MODAL_REGION = "local"
-
-
 def export_modal_environment(container_id: str, definition: api_pb2.FunctionDefinition) -> None:
     """Set Modal's container variables before the user's code is imported (its module-level
     code may read them), and so that processes it starts inherit them."""
     os.environ.update(
         {
-            "MODAL_TASK_ID": container_id,
+            **config.modal_container_env(container_id, definition.image.image_id),
             "MODAL_IS_REMOTE": "1",
             "MODAL_ENVIRONMENT": os.environ.get(config.ENV_ENVIRONMENT) or config.DEFAULT_ENVIRONMENT,
-            "MODAL_IMAGE_ID": definition.image.image_id,
-            "MODAL_CLOUD_PROVIDER": MODAL_CLOUD_PROVIDER,
-            "MODAL_REGION": MODAL_REGION,
         }
     )
 
