@@ -11,52 +11,27 @@ is `nano_modal.exception.NotFoundError` and `except` clauses match either name.
 
 from __future__ import annotations
 
-import importlib
-import importlib.abc
-import importlib.machinery
-import importlib.util
 import os
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
 
-ALIAS = "modal"
-TARGET = "nano_modal"
-SHIM_DIR = str(Path(__file__).resolve().parent / "_shim")
-
-
-class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Finds `modal.X` as `nano_modal.X`."""
-
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        if not fullname.startswith(ALIAS + "."):
-            return None
-        real = TARGET + fullname[len(ALIAS) :]
-        if importlib.util.find_spec(real) is None:
-            return None
-        return importlib.util.spec_from_loader(fullname, self)
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
-        return importlib.import_module(TARGET + spec.name[len(ALIAS) :])
-
-    def exec_module(self, module: ModuleType) -> None:
-        pass  # the nano_modal module ran when it was imported
+# Only os and sys here: a function container imports this module at every cold start.
+SHIM_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_shim")
 
 
 def install_as_modal() -> None:
     """Make `import modal` (and `import modal.exception`, ...) give nano_modal in this process.
 
     Call it before importing a library that does `import modal`. Idempotent."""
-    package = importlib.import_module(TARGET)
-    sys.modules[ALIAS] = package
+    import importlib
+
+    from ._modal_finder import ALIAS, TARGET, AliasFinder
+
+    sys.modules[ALIAS] = importlib.import_module(TARGET)
     for name, module in list(sys.modules.items()):
         if name.startswith(TARGET + "."):
             sys.modules.setdefault(ALIAS + name[len(TARGET) :], module)
-    if not any(isinstance(finder, _AliasFinder) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _AliasFinder())
+    if not any(isinstance(finder, AliasFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, AliasFinder())
 
 
 def expose_in_container() -> None:
