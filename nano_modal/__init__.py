@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .cls import Cls, batched, concurrent, enter, exit, method, parameter
     from .dict import Dict
     from .exception import Error
+    from .file_pattern_matcher import FilePatternMatcher
     from .function_call import FunctionCall
     from .functions import Function
     from .image import Image
@@ -45,6 +46,7 @@ _LAZY = {
     "install_as_modal": "._modal_alias",
     "Function": ".functions",
     "FunctionCall": ".function_call",
+    "FilePatternMatcher": ".file_pattern_matcher",
     "Image": ".image",
     "Probe": ".probe",
     "Queue": ".queue",
@@ -82,6 +84,7 @@ __all__ = [
     "Error",
     "FileEntry",
     "FileEntryType",
+    "FilePatternMatcher",
     "Function",
     "FunctionCall",
     "Image",

@@ -7,7 +7,7 @@ import hashlib
 import io
 import os
 import tarfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,10 @@ def image_id(spec: api_pb2.ImageSpec) -> str:
     return "im-" + hashlib.sha256(data.SerializeToString(deterministic=True)).hexdigest()[:24]
 
 
-def tar_local(source: Path, ignore: Sequence[str] = ()) -> bytes:
-    """A deterministic tar of a file, or of a directory's contents (names relative to it)."""
+def tar_local(source: Path, ignore: Sequence[str] = (), ignore_fn: Callable[[Path], bool] | None = None) -> bytes:
+    """A deterministic tar of a file, or of a directory's contents (names relative to it).
+    `ignore_fn` (a FilePatternMatcher, or any predicate) leaves out the relative paths it is true for."""
+    prune = ignore_fn is None or bool(getattr(ignore_fn, "can_prune_directories", lambda: False)())
     import fnmatch
 
     buf = io.BytesIO()
@@ -54,6 +56,10 @@ def tar_local(source: Path, ignore: Sequence[str] = ()) -> bytes:
                     if any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) for p in ignore):
                         if name in dirs:
                             dirs.remove(name)
+                        continue
+                    if ignore_fn is not None and ignore_fn(Path(rel)):
+                        if name in dirs and prune:
+                            dirs.remove(name)  # else what it holds is still matched one by one
                         continue
                     add(Path(root) / name, rel)
                 dirs.sort()

@@ -86,6 +86,8 @@ class Step:
     secrets: tuple[Any, ...] = field(default=(), compare=False)
     # run_function: (mount path, nano_modal.Volume) pairs it sees while it runs (not part of the cache key)
     volumes: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
+    # add_local: a predicate (FilePatternMatcher or any callable) on relative paths; True leaves one out
+    ignore_fn: Callable[[Path], bool] | None = field(default=None, compare=False)
 
 
 def local_python() -> str:
@@ -329,15 +331,24 @@ class Image:
         return self._add_local(path, remote_path, copy=copy, ignore=())
 
     def add_local_dir(
-        self, local_path: str | Path, remote_path: str, *, copy: bool = False, ignore: Sequence[str] = ()
+        self,
+        local_path: str | Path,
+        remote_path: str,
+        *,
+        copy: bool = False,
+        ignore: Sequence[str] | Callable[[Path], bool] = (),
     ) -> Image:
-        """Put a local directory's contents at `remote_path`; `ignore` holds glob patterns
-        matched against each entry's path relative to the directory (and its name)."""
+        """Put a local directory's contents at `remote_path`. `ignore` holds glob patterns
+        matched against each entry's path relative to the directory (and its name), or is a
+        predicate on that relative path (a `FilePatternMatcher`, or any callable: True leaves it out)."""
         if is_remote():  # the image was built from the client's files; they are not here
             return self
         path = Path(local_path).expanduser()
         if not path.is_dir():
             raise InvalidError(f"add_local_dir: {str(local_path)!r} is not a directory")
+        if callable(ignore):
+            image = self._add_local(path, remote_path, copy=copy, ignore=(), described=repr(ignore))
+            return image._replace_last(dataclasses.replace(image.steps[-1], ignore_fn=ignore))
         return self._add_local(path, remote_path, copy=copy, ignore=tuple(ignore))
 
     def add_local_python_source(self, *modules: str, copy: bool = False) -> Image:
@@ -358,11 +369,14 @@ class Image:
                 image = image._add_local(source, f"/root/{source.name}", copy=copy, ignore=())
         return image
 
-    def _add_local(self, source: Path, remote: str, *, copy: bool, ignore: tuple[str, ...]) -> Image:
+    def _add_local(
+        self, source: Path, remote: str, *, copy: bool, ignore: tuple[str, ...], described: str = ""
+    ) -> Image:
         options = {
             "copy": "1" if copy else "",
             "file": "1" if source.is_file() else "",
             "ignore": json.dumps(list(ignore)) if ignore else "",
+            "ignore_fn": described,  # a predicate, by its repr: the archive's hash says what it kept
         }
         step = Step("add_local", (str(source.resolve()), absolute_path(remote, "remote_path")), step_options(options))
         return self._with(step)
@@ -448,7 +462,7 @@ class Image:
                 del proto.args[1:]
             if step.kind == "add_local":
                 ignore = json.loads(dict(step.options).get("ignore") or "[]")
-                archive = tar_local(Path(step.args[0]), ignore)
+                archive = tar_local(Path(step.args[0]), ignore, step.ignore_fn)
                 proto.content_hash = hashlib.sha256(archive).hexdigest()
                 proto.blob_id = await client.upload_blob(archive)
                 proto.args[0] = Path(step.args[0]).name  # the client's paths are no business of the worker's

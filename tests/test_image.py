@@ -226,3 +226,38 @@ def test_modal_step_options_reach_the_build(capsys: pytest.CaptureFixture[str]) 
     assert "Image.pip_install(gpu=...) ignored" in capsys.readouterr().err
     with pytest.raises(InvalidError, match="must return an Image"):
         Image.debian_slim().pipe(lambda image: None)
+
+
+def test_file_pattern_matcher_and_ignore_predicates(tmp_path: Path) -> None:
+    from nano_modal import FilePatternMatcher
+    from nano_modal._image_parts import tar_local
+
+    matcher = FilePatternMatcher("**/*.txt", "!keep.txt", "build/")
+    assert matcher(Path("a.txt")) and matcher(Path("deep/er/b.txt")) and not matcher(Path("keep.txt"))
+    assert matcher(Path("build/x.py"))  # a matched directory takes what it holds
+    assert not matcher(Path("src/main.py")) and not matcher.can_prune_directories()
+    only_py = ~FilePatternMatcher("**/*.py")
+    assert only_py(Path("notes.md")) and not only_py(Path("pkg/mod.py"))
+    ignore_file = tmp_path / ".ignore"
+    ignore_file.write_text("# comment\n*.log\n\n")
+    assert FilePatternMatcher.from_file(ignore_file).patterns == ["*.log"]
+
+    tree = tmp_path / "tree"
+    for rel in ("a.txt", "keep.txt", "pkg/mod.py", "pkg/data.txt", "build/out.bin"):
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_text(rel)
+
+    def names(archive: bytes) -> list[str]:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            return sorted(m.name for m in tar.getmembers() if m.isfile())
+
+    assert names(tar_local(tree, (), matcher)) == ["keep.txt", "pkg/mod.py"]
+    assert names(tar_local(tree, (), only_py)) == ["pkg/mod.py"]
+    assert names(tar_local(tree, (), lambda p: p.suffix == ".bin")) == [
+        "a.txt",
+        "keep.txt",
+        "pkg/data.txt",
+        "pkg/mod.py",
+    ]
+    image = Image.debian_slim().add_local_dir(tree, "/app", ignore=matcher)
+    assert image.steps[-1].ignore_fn is matcher and "FilePatternMatcher" in dict(image.steps[-1].options)["ignore_fn"]
