@@ -317,6 +317,12 @@ class Image:
             raise InvalidError("entrypoint takes a list of strings")
         return self._with(Step("entrypoint", tuple(entrypoint_commands)))
 
+    def cmd(self, cmd: list[str]) -> Image:
+        """The image's default command (`CMD`), recorded as a Dockerfile's is."""
+        if not isinstance(cmd, list) or not all(isinstance(c, str) for c in cmd):
+            raise InvalidError("cmd takes a list of strings")
+        return self._with(Step("cmd", tuple(cmd)))
+
     def add_local_file(self, local_path: str | Path, remote_path: str, *, copy: bool = False) -> Image:
         """Put a local file at `remote_path` (a directory if it ends with "/"). Without copy it is
         mounted when containers start (changing it does not rebuild anything); with copy=True

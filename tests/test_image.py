@@ -261,3 +261,10 @@ def test_file_pattern_matcher_and_ignore_predicates(tmp_path: Path) -> None:
     ]
     image = Image.debian_slim().add_local_dir(tree, "/app", ignore=matcher)
     assert image.steps[-1].ignore_fn is matcher and "FilePatternMatcher" in dict(image.steps[-1].options)["ignore_fn"]
+
+
+def test_cmd_is_recorded_as_a_dockerfile_cmd() -> None:
+    image = Image.debian_slim().cmd(["python", "app.py"])
+    assert image.steps[-1] == Step("cmd", ("python", "app.py"))
+    with pytest.raises(InvalidError, match="list of strings"):
+        Image.debian_slim().cmd("python app.py")  # type: ignore[arg-type]
