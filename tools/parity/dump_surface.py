@@ -19,6 +19,7 @@ import inspect
 import json
 import sys
 import types
+import typing
 from typing import Any
 
 # Parameters a callable receives implicitly, never named by a caller.
@@ -31,14 +32,31 @@ NAMED_KINDS = (
 
 
 def parameter_names(fn: Any) -> list[str]:
-    """The named parameters a caller can pass (not *args/**kwargs: those name nothing)."""
+    """The named parameters a caller can pass (not *args/**kwargs: those name nothing, except
+    `**kwargs: Unpack[SomeTypedDict]` (PEP 692), which names the TypedDict's keys)."""
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):
         return []
-    return [
+    names = [
         p.name for p in signature.parameters.values() if p.kind in NAMED_KINDS and p.name not in IMPLICIT_PARAMETERS
     ]
+    for param in signature.parameters.values():
+        if param.kind == inspect.Parameter.VAR_KEYWORD:
+            names += typed_kwargs(fn, param.name)
+    return names
+
+
+def typed_kwargs(fn: Any, name: str) -> list[str]:
+    try:
+        hints = typing.get_type_hints(inspect.unwrap(fn), include_extras=True)
+    except Exception:
+        return []
+    hint = hints.get(name)
+    if typing.get_origin(hint) is not typing.Unpack:
+        return []
+    (typed_dict,) = typing.get_args(hint)
+    return list(getattr(typed_dict, "__annotations__", {}))
 
 
 def constructor_parameters(cls: type) -> list[str]:
