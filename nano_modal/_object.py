@@ -125,6 +125,20 @@ class _Object:
         await self._resolve()
         return self
 
+    @twin
+    async def info(self, *, refresh: bool = False) -> Any:
+        """What the server knows of this object: its name, environment and creation time (a
+        `types.DictInfo`, `QueueInfo`, `SecretInfo` or `VolumeInfo`; always fetched: `refresh`
+        is accepted for Modal compatibility)."""
+        from . import types
+
+        del refresh
+        client, object_id = await self._resolve()
+        request = api_pb2.ObjectListRequest(kind=self._kind, environment_name=environment(self._environment_name))
+        found = next((o for o in (await client.stub.ObjectList(request)).objects if o.object_id == object_id), None)
+        created_at = datetime.datetime.fromtimestamp(found.created_at, datetime.UTC) if found else None
+        return types.object_info(self._type_name, self._name, found.environment_name if found else None, created_at)
+
     # ------------------------------------------------------------------ pickling
 
     def __reduce__(self) -> tuple[Any, ...]:

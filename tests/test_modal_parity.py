@@ -144,3 +144,20 @@ def test_hydrate_resolves_now(running: None) -> None:
     by_id = nano_modal.Function.from_id(str(square.object_id))
     assert by_id.remote(6) == 36 and by_id.name == "square"
     assert nano_modal.Period(weeks=1).total_seconds() == 7 * 86400
+
+
+def test_object_info_and_listing_filters(cluster: Cluster) -> None:
+    import datetime
+
+    name = f"parity-info-{uuid.uuid4().hex[:8]}"
+    before = datetime.datetime.now(datetime.UTC)
+    d = nano_modal.Dict.from_name(name, create_if_missing=True)
+    info = d.info()
+    assert isinstance(info, nano_modal.types.DictInfo) and info.name == name
+    assert info.created_at is not None and info.created_at >= before - datetime.timedelta(seconds=5)
+    nano_modal.Secret.objects.create(name, {"K": "v"})
+    secret_info = nano_modal.Secret.from_name(name).info()
+    assert isinstance(secret_info, nano_modal.types.SecretInfo) and secret_info.environment_name
+    listed = nano_modal.Dict.objects.list(created_before=before - datetime.timedelta(days=1))
+    assert name not in [x.name for x in listed]
+    assert len(nano_modal.Dict.objects.list(max_objects=1)) == 1
