@@ -161,3 +161,16 @@ def test_object_info_and_listing_filters(cluster: Cluster) -> None:
     listed = nano_modal.Dict.objects.list(created_before=before - datetime.timedelta(days=1))
     assert name not in [x.name for x in listed]
     assert len(nano_modal.Dict.objects.list(max_objects=1)) == 1
+
+
+def test_enable_output_and_volume_versions() -> None:
+    from nano_modal._output import output_enabled
+
+    assert not output_enabled()
+    with nano_modal.enable_output(), nano_modal.enable_output(show_progress=False):
+        assert output_enabled()  # app.run(show_logs=False) inside shows containers' output anyway
+    assert not output_enabled()
+    for version in (None, 1, 2):
+        nano_modal.Volume.from_name("parity-versions", version=version)
+    with pytest.raises(InvalidError, match="version must be one of"):
+        nano_modal.Volume.from_name("parity-versions", version=3)
