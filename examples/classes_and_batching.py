@@ -49,6 +49,18 @@ def embed(texts: list[str]) -> list[int]:
     return [len(t) for t in texts]
 
 
+@app.cls()
+class Embedder:
+    @modal.enter()
+    def load(self) -> None:
+        self.scale = 10  # a model would load here
+
+    # @batched alone makes a method callable remotely, as in Modal: no @method() needed.
+    @modal.batched(max_batch_size=8, wait_ms=100)
+    def embed(self, texts: list[str]) -> list[int]:
+        return [self.scale * len(t) for t in texts]
+
+
 @app.local_entrypoint()
 def main() -> None:
     print(Tokenizer().tokenize.remote("Hello Remote World"))
@@ -62,3 +74,4 @@ def main() -> None:
 
     sizes = list(embed.map(["a", "bb", "ccc"] * 10))
     print("batched results:", sizes[:6], "...", len(sizes), "in all")
+    print("batched method:", list(Embedder().embed.map(["a", "bb", "ccc"])))

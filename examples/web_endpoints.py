@@ -40,6 +40,15 @@ def legacy():  # type: ignore[no-untyped-def]
     return wsgi
 
 
+@app.cls()
+class Shouter:
+    suffix: str = modal.parameter(default="!")
+
+    @modal.fastapi_endpoint()
+    def shout(self, word: str = "hey") -> dict[str, str]:
+        return {"shout": word.upper() + self.suffix}
+
+
 def fetch(url: str) -> str:
     with urllib.request.urlopen(url, timeout=60) as response:
         return response.read().decode()
@@ -51,3 +60,5 @@ def main() -> None:
     print(fetch(greet.get_web_url() + "?name=nano"))
     print(fetch(api.get_web_url() + "items/21"))
     print(fetch(legacy.get_web_url()))
+    # A class's endpoint has a URL per instance: its parameters are in the URL's query.
+    print(fetch(Shouter(suffix="!!").shout.get_web_url() + "&word=nano"))

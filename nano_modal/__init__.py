@@ -9,13 +9,19 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from . import exception
+    from . import exception, types
+    from ._modal_alias import install_as_modal
+    from ._output import enable_output
     from ._runtime_context import current_function_call_id, current_input_id, is_local
     from .app import App
     from .cls import Cls, batched, concurrent, enter, exit, method, parameter
     from .dict import Dict
-    from .functions import Function, FunctionCall
+    from .exception import Error
+    from .file_pattern_matcher import FilePatternMatcher
+    from .function_call import FunctionCall
+    from .functions import Function
     from .image import Image
+    from .probe import Probe
     from .queue import Queue
     from .retries import Retries
     from .sandbox import ContainerProcess, Sandbox
@@ -30,12 +36,19 @@ if TYPE_CHECKING:
 # container opens at start-up costs time (under gVisor, a round trip to its gofer).
 _LAZY = {
     "exception": "",
+    "types": "",
     **dict.fromkeys(("current_function_call_id", "current_input_id", "is_local"), "._runtime_context"),
     "App": ".app",
     **dict.fromkeys(("Cls", "batched", "concurrent", "enter", "exit", "method", "parameter"), ".cls"),
     "Dict": ".dict",
-    **dict.fromkeys(("Function", "FunctionCall"), ".functions"),
+    "Error": ".exception",
+    "enable_output": "._output",
+    "install_as_modal": "._modal_alias",
+    "Function": ".functions",
+    "FunctionCall": ".function_call",
+    "FilePatternMatcher": ".file_pattern_matcher",
     "Image": ".image",
+    "Probe": ".probe",
     "Queue": ".queue",
     "Retries": ".retries",
     **dict.fromkeys(("ContainerProcess", "Sandbox"), ".sandbox"),
@@ -68,12 +81,15 @@ __all__ = [
     "ContainerProcess",
     "Cron",
     "Dict",
+    "Error",
     "FileEntry",
     "FileEntryType",
+    "FilePatternMatcher",
     "Function",
     "FunctionCall",
     "Image",
     "Period",
+    "Probe",
     "Queue",
     "Retries",
     "Sandbox",
@@ -85,13 +101,16 @@ __all__ = [
     "concurrent",
     "current_function_call_id",
     "current_input_id",
+    "enable_output",
     "enter",
     "exception",
     "exit",
     "fastapi_endpoint",
+    "install_as_modal",
     "is_local",
     "method",
     "parameter",
+    "types",
     "web_endpoint",
     "web_server",
     "wsgi_app",

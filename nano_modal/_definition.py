@@ -9,7 +9,7 @@ from typing import Any
 import cloudpickle
 
 from . import config
-from ._source import source_archive
+from ._source import script_module_name, source_archive
 from .client import Client
 from .exception import InvalidError
 from .image import Image, check_python
@@ -129,7 +129,8 @@ async def build_definition(
     definition.secret_ids.extend(await resolve_secrets(options.secrets))
     definition.volume_mounts.extend(await resolve_mounts(options.volumes))
     module_name = raw.__module__
-    archive = None if (options.serialized or module_name == "__main__") else source_archive(module_name)
+    import_name = script_module_name() if module_name == "__main__" else module_name
+    archive = None if (options.serialized or import_name is None) else source_archive(module_name)
     if options.image is not None:  # checked before anything is uploaded
         check_python(options.image, archive is None, name)
         definition.image.CopyFrom(await options.image.to_proto(client))
@@ -146,6 +147,6 @@ async def build_definition(
             if by_value:
                 cloudpickle.unregister_pickle_by_value(module)
     else:
-        definition.module_name = module_name
+        definition.module_name = import_name or module_name
         definition.source_blob_id = await client.upload_blob(archive)
     return definition

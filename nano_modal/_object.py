@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import os
 import re
 from collections.abc import Callable
@@ -124,6 +125,20 @@ class _Object:
         await self._resolve()
         return self
 
+    @twin
+    async def info(self, *, refresh: bool = False) -> Any:
+        """What the server knows of this object: its name, environment and creation time (a
+        `types.DictInfo`, `QueueInfo`, `SecretInfo` or `VolumeInfo`; always fetched: `refresh`
+        is accepted for Modal compatibility)."""
+        from . import types
+
+        del refresh
+        client, object_id = await self._resolve()
+        request = api_pb2.ObjectListRequest(kind=self._kind, environment_name=environment(self._environment_name))
+        found = next((o for o in (await client.stub.ObjectList(request)).objects if o.object_id == object_id), None)
+        created_at = datetime.datetime.fromtimestamp(found.created_at, datetime.UTC) if found else None
+        return types.object_info(self._type_name, self._name, found.environment_name if found else None, created_at)
+
     # ------------------------------------------------------------------ pickling
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -215,13 +230,25 @@ class ObjectManager(Generic[ObjT]):
         self._cls = cls
 
     @twin
-    async def list(self, *, environment_name: str | None = None) -> list[ObjT]:
-        """Every named object of this kind in the environment, oldest first."""
+    async def list(
+        self,
+        *,
+        max_objects: int | None = None,
+        created_before: datetime.datetime | str | None = None,
+        environment_name: str | None = None,
+    ) -> list[ObjT]:
+        """Named objects of this kind in the environment, oldest first: at most `max_objects`
+        of them, only those created before `created_before` (a datetime or an ISO 8601 string)."""
+        if max_objects is not None and max_objects < 0:
+            raise InvalidError(f"max_objects must not be negative, got {max_objects}")
+        before = _timestamp(created_before)
         client = await Client.get()
         request = api_pb2.ObjectListRequest(kind=self._cls._kind, environment_name=environment(environment_name))
         response = await client.stub.ObjectList(request)
-        found = []
+        found: list[ObjT] = []
         for info in response.objects:
+            if (before is not None and info.created_at >= before) or len(found) == max_objects:
+                continue
             obj = self._cls(info.name, info.environment_name, False, info.object_id)
             obj._created_at = info.created_at
             found.append(obj)
@@ -255,3 +282,16 @@ class ObjectManager(Generic[ObjT]):
                 allow_missing=allow_missing,
             )
         )
+
+
+def _timestamp(when: datetime.datetime | str | None) -> float | None:
+    if when is None:
+        return None
+    if isinstance(when, str):
+        try:
+            when = datetime.datetime.fromisoformat(when)
+        except ValueError:
+            raise InvalidError(f"created_before must be a datetime or an ISO 8601 string, got {when!r}") from None
+    if when.tzinfo is None:
+        when = when.astimezone()  # a naive time is local time, as datetime.timestamp() reads it
+    return when.timestamp()

@@ -12,6 +12,20 @@ _SKIP_DIRS = {"__pycache__", ".git", ".venv", "venv", "node_modules", ".mypy_cac
 _cache: dict[str, tuple[bytes, str]] = {}  # top-level module -> (archive, import root)
 
 
+def script_module_name() -> str | None:
+    """The name a script run as `python app.py` is imported by in containers ("app"), or None
+    when __main__ has no .py file (a REPL, a notebook, `python -c`).
+
+    Modal imports the script's file in the container, as a module: its module-level code runs
+    there (`with image.imports(): ...`), its functions find their sibling functions, and its
+    `if __name__ == "__main__":` block does not run."""
+    main = sys.modules.get("__main__")
+    file = getattr(main, "__file__", None)
+    if main is None or not file or not str(file).endswith(".py") or getattr(main, "__spec__", None) is not None:
+        return None  # __spec__ is set when run as `python -m pkg.mod`: that module travels by value
+    return Path(str(file)).stem
+
+
 def source_archive(module_name: str) -> bytes | None:
     """The tar.gz holding `module_name`'s top-level package (or single file), or None if it has no file."""
     top = module_name.split(".")[0]

@@ -22,14 +22,15 @@ import asyncio
 import atexit
 import contextlib
 import copy
-import sys
-import warnings
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
-from . import _gpu as gpu_spec
-from . import _log_sync, config
-from ._definition import BATCHED_MARK, FunctionOptions, build_definition
+from . import config
+from ._app_logs import heartbeat, print_logs
+from ._app_options import function_options, hydrate_target, target_definition
+from ._app_registry import AppRegistry
+from ._definition import BATCHED_MARK
+from ._output import output_enabled
 from ._utils.aio import run_blocking, run_in_background, twin
 from .client import Client
 from .cls import Cls
@@ -55,15 +56,12 @@ class LocalEntrypoint:
         return self.raw_f(*args, **kwargs)
 
 
-# Options Modal renamed, by their old name: still accepted, with a DeprecationWarning.
-_RENAMED_OPTIONS = {
-    "concurrency_limit": "max_containers",
-    "keep_warm": "min_containers",
-    "container_idle_timeout": "scaledown_window",
-}
+class App(AppRegistry):
+    """A group of functions and classes that run, and deploy, together."""
 
+    name: str | None
+    app_id: str | None  # while it runs (or once deployed)
 
-class App:
     def __init__(
         self,
         name: str | None = None,
@@ -78,9 +76,9 @@ class App:
         self.volumes = dict(volumes or {})
         self.app_id: str | None = None
         self.deployed_version = 0
-        self.registered_functions: dict[str, Function] = {}
-        self.registered_entrypoints: dict[str, LocalEntrypoint] = {}
-        self.registered_classes: dict[str, Cls] = {}
+        self._functions: dict[str, Function] = {}
+        self._entrypoints: dict[str, LocalEntrypoint] = {}
+        self._classes: dict[str, Cls] = {}
         self._run_lock: asyncio.Lock | None = None
         self._log_task: asyncio.Task[None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
@@ -125,11 +123,29 @@ class App:
         keep_warm: int | None = None,
         container_idle_timeout: float | None = None,
         schedule: Period | Cron | None = None,
+        is_generator: bool | None = None,  # nano-modal tells generators by their code
+        env: dict[str, str | None] | None = None,
+        single_use_containers: bool = False,
+        network_file_systems: dict[str, Any] | None = None,
+        # Modal's cloud only: accepted and ignored with a note (see _porting_options.CLOUD_ONLY)
+        region: str | Sequence[str] | None = None,
+        cloud: str | None = None,
+        routing_region: str | None = None,
+        buffer_containers: int | None = None,
+        enable_memory_snapshot: bool = False,
+        nonpreemptible: bool = False,
+        ephemeral_disk: int | None = None,
+        startup_timeout: int | None = None,
+        experimental_options: dict[str, Any] | None = None,
+        include_source: bool | None = None,
     ) -> Callable[[Callable[..., Any]], Function]:
         """Register a function to run remotely. Options follow `modal.App.function`."""
         if _warn_parentheses_missing is not None:
             raise InvalidError("use @app.function() with parentheses")
-        options = self._options(
+        del is_generator
+        options = function_options(
+            self,
+            "App.function",
             image,
             timeout,
             retries,
@@ -150,6 +166,21 @@ class App:
                 "keep_warm": keep_warm,
                 "container_idle_timeout": container_idle_timeout,
             },
+            ported={
+                "env": env,
+                "single_use_containers": single_use_containers,
+                "network_file_systems": network_file_systems,
+                "region": region,
+                "cloud": cloud,
+                "routing_region": routing_region,
+                "buffer_containers": buffer_containers,
+                "enable_memory_snapshot": enable_memory_snapshot,
+                "nonpreemptible": nonpreemptible,
+                "ephemeral_disk": ephemeral_disk,
+                "startup_timeout": startup_timeout,
+                "experimental_options": experimental_options,
+                "include_source": include_source,
+            },
         )
 
         if schedule is not None and not isinstance(schedule, Period | Cron):
@@ -166,7 +197,7 @@ class App:
             fn_options.read_marks(raw_f)
             fn_options.validate(tag)
             fn = Function(self, raw_f, tag, fn_options)
-            self.registered_functions[tag] = fn
+            self._functions[tag] = fn
             return fn
 
         return decorate
@@ -193,11 +224,27 @@ class App:
         concurrency_limit: int | None = None,  # Modal's older names, accepted with a DeprecationWarning
         keep_warm: int | None = None,
         container_idle_timeout: float | None = None,
+        env: dict[str, str | None] | None = None,
+        single_use_containers: bool = False,
+        network_file_systems: dict[str, Any] | None = None,
+        # Modal's cloud only: accepted and ignored with a note (see _porting_options.CLOUD_ONLY)
+        region: str | Sequence[str] | None = None,
+        cloud: str | None = None,
+        routing_region: str | None = None,
+        buffer_containers: int | None = None,
+        enable_memory_snapshot: bool = False,
+        nonpreemptible: bool = False,
+        ephemeral_disk: int | None = None,
+        startup_timeout: int | None = None,
+        experimental_options: dict[str, Any] | None = None,
+        include_source: bool | None = None,
     ) -> Callable[[type], Cls]:
         """Register a class whose `@method()`s run remotely; same options as `function`."""
         if _warn_parentheses_missing is not None:
             raise InvalidError("use @app.cls() with parentheses")
-        options = self._options(
+        options = function_options(
+            self,
+            "App.cls",
             image,
             timeout,
             retries,
@@ -218,6 +265,21 @@ class App:
                 "keep_warm": keep_warm,
                 "container_idle_timeout": container_idle_timeout,
             },
+            ported={
+                "env": env,
+                "single_use_containers": single_use_containers,
+                "network_file_systems": network_file_systems,
+                "region": region,
+                "cloud": cloud,
+                "routing_region": routing_region,
+                "buffer_containers": buffer_containers,
+                "enable_memory_snapshot": enable_memory_snapshot,
+                "nonpreemptible": nonpreemptible,
+                "ephemeral_disk": ephemeral_disk,
+                "startup_timeout": startup_timeout,
+                "experimental_options": experimental_options,
+                "include_source": include_source,
+            },
         )
 
         def decorate(user_cls: type) -> Cls:
@@ -236,7 +298,7 @@ class App:
                     raise InvalidError(f"class {tag}: a class with a @batched method ({batched[0]}) can have no other")
                 cls_options.read_marks(getattr(user_cls, batched[0]))
             cls_options.validate(tag)
-            self.registered_classes[tag] = cls
+            self._classes[tag] = cls
             return cls
 
         return decorate
@@ -244,60 +306,9 @@ class App:
     def _tag(self, tag: str, serialized: bool) -> str:
         if "<locals>" in tag and not serialized:
             raise InvalidError(f"{tag} is defined inside another function: pass serialized=True to send it by value")
-        if tag in self.registered_functions or tag in self.registered_classes:
+        if tag in self._functions or tag in self._classes:
             raise InvalidError(f"app {self.description} already has a function or class named {tag}")
         return tag
-
-    def _options(
-        self,
-        image: Any,
-        timeout: float,
-        retries: int | Retries | None,
-        max_containers: int | None,
-        min_containers: int,
-        scaledown_window: float | None,
-        max_inputs: int | None,
-        cpu: float | None,
-        memory: int | None,
-        serialized: bool,
-        secrets: list[Any] | None,
-        volumes: dict[str, Any] | None,
-        block_network: bool,
-        *,
-        gpu: str | list[str] | None,
-        restrict_modal_access: bool,
-        renamed: dict[str, Any],
-    ) -> FunctionOptions:
-        for old, value in renamed.items():
-            if value is None:
-                continue
-            new = _RENAMED_OPTIONS[old]
-            warnings.warn(f"{old}= is called {new}= now; {old}= will go away", DeprecationWarning, stacklevel=3)
-            if new == "max_containers" and max_containers is None:
-                max_containers = value
-            elif new == "min_containers" and not min_containers:
-                min_containers = value
-            elif new == "scaledown_window" and scaledown_window is None:
-                scaledown_window = value
-            else:
-                raise InvalidError(f"pass {new}= only: {old}= is its old name")
-        return FunctionOptions(
-            timeout=timeout,
-            retries=Retries.coerce(retries),
-            max_containers=max_containers,
-            min_containers=min_containers,
-            scaledown_window=scaledown_window,
-            max_inputs=max_inputs,
-            cpu=cpu,
-            memory=memory,
-            serialized=serialized,
-            image=image or self.image,
-            secrets=tuple(self.secrets + list(secrets or [])),
-            volumes={**self.volumes, **(volumes or {})},
-            block_network=block_network,
-            gpu=gpu_spec.normalize(gpu),
-            restrict_modal_access=restrict_modal_access,
-        )
 
     def local_entrypoint(
         self, _warn_parentheses_missing: Any = None, *, name: str | None = None
@@ -308,7 +319,7 @@ class App:
 
         def decorate(raw_f: Callable[..., Any]) -> LocalEntrypoint:
             entrypoint = LocalEntrypoint(self, raw_f)
-            self.registered_entrypoints[name or raw_f.__name__] = entrypoint
+            self._entrypoints[name or raw_f.__name__] = entrypoint
             return entrypoint
 
         return decorate
@@ -316,8 +327,22 @@ class App:
     # ------------------------------------------------------------------ running
 
     @contextlib.contextmanager
-    def run(self, *, show_logs: bool = True) -> Iterator[App]:
-        """Run the app (ephemerally) for the duration of the `with` block."""
+    def run(
+        self,
+        *,
+        show_logs: bool = True,
+        name: str | None = None,
+        environment_name: str | None = None,
+        detach: bool = False,
+        interactive: bool = False,
+    ) -> Iterator[App]:
+        """Run the app (ephemerally) for the duration of the `with` block; `name` names this run.
+        (`environment_name`, `detach` and `interactive` are accepted for Modal compatibility: a
+        run's objects live in the server's environments by their own names, a run always stops
+        with its block, and `nano-modal shell` is the interactive way in.)"""
+        del environment_name, detach, interactive
+        if name is not None:
+            self.name = name
         run_blocking(self._start(show_logs))
         try:
             yield self
@@ -358,12 +383,30 @@ class App:
         return app
 
     @twin
-    async def deploy(self, *, name: str | None = None, tag: str = "") -> App:
+    async def stop(self) -> None:
+        """Stop the app: its containers exit and its functions take no more calls (a deployed app
+        is undeployed; `nano-modal app stop` does the same)."""
+        if self._log_task is not None or self._heartbeat_task is not None:
+            await self._stop()  # a run of this process: end it as the `with` block would
+            return
+        if self.app_id is None:
+            raise InvalidError(f"app {self.description} is not running")
+        client = await Client.get()
+        await client.stub.AppStop(api_pb2.AppStopRequest(app_id=self.app_id))
+        self.app_id = None
+
+    @twin
+    async def deploy(
+        self, *, name: str | None = None, tag: str = "", environment_name: str | None = None, strategy: str = "rolling"
+    ) -> App:
         """Deploy the app: it keeps running after this process exits; each deploy is a new version.
 
         Calls in flight finish on the old code; new calls run the new code. Other programs
         reach the functions with `nano_modal.Function.from_name(app_name, function_name)`.
         """
+        del environment_name  # apps live in the server's one namespace of app names
+        if strategy != "rolling":  # calls in flight finish on the old version, new ones run the new
+            raise InvalidError(f"deploy(strategy={strategy!r}): nano-modal deploys are rolling")
         app_name = name or self.name
         if not app_name:
             raise InvalidError("a deployed app needs a name: App('name') or deploy(name=...)")
@@ -371,18 +414,15 @@ class App:
             raise InvalidError(f"app {app_name} is running (app.run()): deploy it outside the `with` block")
         client = await Client.get()
         targets = self._registered()
-        definitions = [await _definition(client, target) for target in targets.values()]
+        definitions = [await target_definition(client, target) for target in targets.values()]
         response = await client.stub.AppDeploy(
             api_pb2.AppDeployRequest(name=app_name, tag=tag, definitions=definitions)
         )
         self.app_id = response.app_id
         self.deployed_version = response.version
         for definition in definitions:
-            _hydrate(targets[definition.name], response.function_ids[definition.name], definition, app_name)
+            hydrate_target(targets[definition.name], response.function_ids[definition.name], definition, app_name)
         return self
-
-    def _registered(self) -> dict[str, Function | Cls]:
-        return {**self.registered_functions, **self.registered_classes}
 
     async def _ensure_running(self) -> None:
         """Start the app on first use outside `app.run()` (a script calling `.remote()` directly)."""
@@ -399,15 +439,15 @@ class App:
             client = await Client.get()
             response = await client.stub.AppCreate(api_pb2.AppCreateRequest(name=self.description, ephemeral=True))
             self.app_id = response.app_id
-            if show_logs:
-                self._log_task = asyncio.create_task(_print_logs(client, self.app_id))
-            self._heartbeat_task = asyncio.create_task(_heartbeat(client, self.app_id))
+            if show_logs or output_enabled():
+                self._log_task = asyncio.create_task(print_logs(client, self.app_id))
+            self._heartbeat_task = asyncio.create_task(heartbeat(client, self.app_id))
             for target in self._registered().values():
-                definition = await _definition(client, target)
+                definition = await target_definition(client, target)
                 created = await client.stub.FunctionCreate(
                     api_pb2.FunctionCreateRequest(app_id=self.app_id, definition=definition)
                 )
-                _hydrate(target, created.function_id, definition, self.app_id)
+                hydrate_target(target, created.function_id, definition, self.app_id)
 
     async def _stop(self) -> None:
         if self.app_id is None:
@@ -420,7 +460,7 @@ class App:
             await client.stub.AppStop(api_pb2.AppStopRequest(app_id=app_id), timeout=10)
         finally:
             for target in self._registered().values():
-                _hydrate(target, None, None, "")
+                hydrate_target(target, None, None, "")
             if self._log_task is not None:
                 # The log stream ends once every container has exited and its output is in.
                 with contextlib.suppress(asyncio.TimeoutError, Exception):
@@ -431,64 +471,6 @@ class App:
         for tag, target in self._registered().items():
             if tag in function_ids:
                 target.object_id = function_ids[tag]  # a class fetches its definition when first used
-
-
-def _hydrate(
-    target: Function | Cls, object_id: str | None, definition: api_pb2.FunctionDefinition | None, app_ref: str
-) -> None:
-    target.object_id = object_id
-    if isinstance(target, Cls):
-        target.definition = definition
-    else:
-        target._web_app_ref = app_ref
-
-
-async def _definition(client: Client, target: Function | Cls) -> api_pb2.FunctionDefinition:
-    if isinstance(target, Cls):
-        assert target.raw_f is not None
-        definition = await build_definition(client, target.name, target.raw_f, target.options, methods=target.methods())
-        definition.class_parameters.extend(target.parameter_specs())
-        return definition
-    return await build_definition(
-        client, target.name, target.raw_f, target.options, is_generator=target.is_generator, is_async=target.is_async
-    )
-
-
-async def _heartbeat(client: Client, app_id: str) -> None:
-    while True:
-        await asyncio.sleep(config.APP_HEARTBEAT_INTERVAL)
-        with contextlib.suppress(Exception):
-            await client.stub.AppHeartbeat(api_pb2.AppHeartbeatRequest(app_id=app_id), timeout=5)
-
-
-async def _print_logs(client: Client, app_id: str) -> None:
-    """Show what containers print, as it happens, marked with where it came from."""
-    with contextlib.suppress(Exception):
-        async with _log_sync.printing():
-            await _print_log_batches(client, app_id)
-
-
-async def _print_log_batches(client: Client, app_id: str) -> None:
-    async for batch in client.stub.stream("AppLogs", api_pb2.AppLogsRequest(app_id=app_id)):
-        for line in batch.lines:
-            if line.fd == config.LOG_SYNC_FD:  # an input's prints are all above: its caller may go on
-                sys.stdout.flush()
-                sys.stderr.flush()
-                await _log_sync.shown(line.data)
-                continue
-            out = sys.stdout if line.fd == 1 else sys.stderr
-            tag = f"[{line.function_name} {line.container_id[-6:]}]"
-            if line.fd == config.IMAGE_BUILD_LOG_FD:
-                from ._image_log import show_build_line  # rich: only loaded when images are built
-
-                show_build_line(tag, line.data)
-                continue
-            text = line.data if line.data.endswith("\n") else line.data + "\n"
-            out.write(f"{tag} {text}")
-        sys.stdout.flush()
-        sys.stderr.flush()
-        if batch.app_done:
-            return
 
 
 def hydrate_in_container(function_ids: dict[str, str]) -> None:

@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._definition import BATCHED_MARK, CONCURRENT_MARK, FunctionOptions
+from ._porting_options import apply_overrides, note_ignored, option_overrides
+from ._utils.aio import twin
 from .client import Client
 from .exception import InvalidError, NotFoundError
 from .functions import Function
@@ -101,6 +104,11 @@ def batched(*, max_batch_size: int, wait_ms: int) -> Callable[[F], F]:
     return _mark(BATCHED_MARK, (max_batch_size, wait_ms))
 
 
+def is_remote_method(member: Any) -> bool:
+    """Callable remotely: @method(), or @batched alone (Modal counts a batched method as a method)."""
+    return bool(getattr(member, METHOD_MARK, False)) or getattr(member, BATCHED_MARK, None) is not None
+
+
 def hook_methods(user_cls: type, mark: str) -> list[Callable[..., Any]]:
     """The class's methods carrying `mark` (@enter / @exit), base classes first, in definition order."""
     seen: dict[str, Callable[..., Any]] = {}
@@ -124,6 +132,9 @@ def _parameters(user_cls: type) -> dict[str, tuple[Any, _Parameter]]:
 class Cls:
     """A class registered with `@app.cls()`; call it with parameters to get an instance handle."""
 
+    object_id: str | None  # the server's id, once hydrated
+    app: App | None
+
     def __init__(self, app: App | None, user_cls: type | None, name: str, options: FunctionOptions) -> None:
         self.app = app
         self.raw_f = user_cls  # the container unwraps this, as for functions
@@ -133,17 +144,26 @@ class Cls:
         self.definition: api_pb2.FunctionDefinition | None = None
         self._lookup: tuple[str, str] | None = None
         self._overrides: dict[str, Any] = {}
+        self._web_app_ref = ""  # app id (ephemeral) or name (deployed) in its endpoints' URLs
 
     def __repr__(self) -> str:
         return f"<nano_modal.Cls {self.name}>"
 
     @staticmethod
-    def from_name(app_name: str, name: str, environment_name: str | None = None) -> Cls:
+    def from_name(app_name: str, name: str, *, environment_name: str | None = None, use_firewall: bool = False) -> Cls:
         """A handle on a class of a deployed app, resolved on first use."""
         del environment_name
+        note_ignored("Cls.from_name", {"use_firewall": use_firewall})
         cls = Cls(None, None, name, FunctionOptions())
         cls._lookup = (app_name, name)
+        cls._web_app_ref = app_name
         return cls
+
+    @twin
+    async def hydrate(self) -> Cls:
+        """Resolve the class now (from_name: NotFoundError here if it is not deployed)."""
+        await self._resolve()
+        return self
 
     def methods(self) -> list[api_pb2.MethodDefinition]:
         if self.raw_f is None:
@@ -151,7 +171,7 @@ class Cls:
         result = []
         for member_name, member in inspect.getmembers(self.raw_f, predicate=inspect.isfunction):
             web = getattr(member, WEB_MARK, None)
-            if getattr(member, METHOD_MARK, False) or web is not None:
+            if is_remote_method(member) or web is not None:
                 result.append(
                     api_pb2.MethodDefinition(
                         name=member_name,
@@ -183,25 +203,45 @@ class Cls:
         *,
         cpu: float | None = None,
         memory: int | None = None,
+        gpu: str | list[str] | None = None,
+        env: dict[str, str | None] | None = None,
+        secrets: Sequence[Any] | None = None,
+        volumes: dict[str, Any] | None = None,
+        retries: int | Retries | None = None,
         max_containers: int | None = None,
         min_containers: int | None = None,
         scaledown_window: float | None = None,
         timeout: float | None = None,
-        retries: int | Retries | None = None,
+        buffer_containers: int | None = None,
+        region: str | Sequence[str] | None = None,
+        cloud: str | None = None,
+        routing_region: str | None = None,
     ) -> Cls:
-        """The same class with different resources or scaling; instances get their own containers."""
-        given = {
-            "cpu": cpu,
-            "memory_mb": memory,
-            "max_containers": max_containers,
-            "min_containers": min_containers,
-            "scaledown_window": scaledown_window,
-            "timeout": timeout,
+        """The same class with different resources, scaling or environment; instances get their
+        own containers. (Cloud-only options are accepted and ignored with a note.)"""
+        cloud_only = {
+            "buffer_containers": buffer_containers,
+            "region": region,
+            "cloud": cloud,
+            "routing_region": routing_region,
         }
-        overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
-        if retries is not None:
-            overrides["retries"] = Retries.coerce(retries).to_proto()
-        return self._with(**overrides)
+        return self._with(
+            **option_overrides(
+                "Cls.with_options",
+                cpu=cpu,
+                memory=memory,
+                gpu=gpu,
+                env=env,
+                secrets=secrets,
+                volumes=volumes,
+                retries=retries,
+                max_containers=max_containers,
+                min_containers=min_containers,
+                scaledown_window=scaledown_window,
+                timeout=timeout,
+                cloud_only=cloud_only,
+            )
+        )
 
     def with_concurrency(self, *, max_inputs: int, target_inputs: int | None = None) -> Cls:
         del target_inputs
@@ -263,6 +303,13 @@ class Cls:
         return self.object_id, self.definition
 
 
+def _query_value(value: Any) -> str:
+    """A class parameter as the web gateway reads it from a URL's query."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 class Obj:
     """An instance handle: `obj.method.remote(...)`, `.map(...)`, `.spawn(...)`, `.local(...)`."""
 
@@ -285,11 +332,7 @@ class Obj:
             else:
                 options = api_pb2.FunctionDefinition()
                 options.CopyFrom(definition)
-                for field_name, value in self._cls._overrides.items():
-                    if field_name == "retries":
-                        options.retries.CopyFrom(value)
-                    else:
-                        setattr(options, field_name, value)
+                await apply_overrides(options, self._cls._overrides)
                 request = api_pb2.FunctionBindParamsRequest(
                     function_id=parent_id, params=serialize(tuple(sorted(self._params.items()))), definition=options
                 )
@@ -308,7 +351,7 @@ class Obj:
         cls = self._cls
         if cls.raw_f is not None:
             raw = getattr(cls.raw_f, name, None)
-            if raw is None or not getattr(raw, METHOD_MARK, False):
+            if raw is None or not (is_remote_method(raw) or getattr(raw, WEB_MARK, None) is not None):
                 raise AttributeError(f"{cls.name} has no method {name!r} marked with @nano_modal.method()")
 
         def run_locally(*args: Any, **kwargs: Any) -> Any:
@@ -326,6 +369,9 @@ class Obj:
             handle.object_id = function_id
             handle.is_generator = match[0].is_generator
             handle.plain_results = definition.restrict_modal_access  # as deployed, not as declared here
+            if match[0].web.kind:  # its URL: the class's, with the instance's parameters in the query
+                handle._web_app_ref = cls._web_app_ref
+                handle._web_query = urllib.parse.urlencode({k: _query_value(v) for k, v in self._params.items()})
 
         handle._resolver = resolve
         if cls.raw_f is not None:

@@ -24,6 +24,22 @@ ENV_FAST_LANE = "NANO_MODAL_FAST_LANE"  # "0": send every call over gRPC (see _f
 ENV_FORCE_BUILD = "NANO_MODAL_FORCE_BUILD"  # "1": every image build step ignores the cache (MODAL_FORCE_BUILD)
 ENV_CONTAINER_ID = "NANO_MODAL_CONTAINER_ID"  # set only inside containers
 ENV_IS_REMOTE = "NANO_MODAL_IS_REMOTE"  # "1" inside a container
+# What Modal's runtime tells every container about itself (modal.com/docs/guide/environment_variables),
+# which programs and libraries ported from Modal read. A self-hosted cluster has no cloud or region.
+MODAL_CLOUD_PROVIDER = "nano-modal"
+MODAL_REGION = "local"
+
+
+def modal_container_env(container_id: str, image_id: str) -> dict[str, str]:
+    """Modal's variables of every container (a function's adds MODAL_IS_REMOTE and MODAL_ENVIRONMENT)."""
+    return {
+        "MODAL_TASK_ID": container_id,
+        "MODAL_IMAGE_ID": image_id,
+        "MODAL_CLOUD_PROVIDER": MODAL_CLOUD_PROVIDER,
+        "MODAL_REGION": MODAL_REGION,
+    }
+
+
 ENV_BLOCK_NETWORK = "NANO_MODAL_BLOCK_NETWORK"  # "1" in a ContainerSpec's env: no network but loopback
 ENV_STORE = "NANO_MODAL_STORE"  # the server's --store default: SQLAlchemy URL of the state store
 ENV_ADVERTISE = "NANO_MODAL_ADVERTISE"  # the server's --advertise default: host:port where other servers reach it

@@ -76,3 +76,143 @@ class DeserializationError(Error):
 
 class InputCancellation(BaseException):
     """The input was cancelled (a `BaseException`, as in Modal, so that broad handlers do not swallow it)."""
+
+
+# The rest of `modal.exception`'s names, so that `except modal.exception.X` ports unchanged.
+# Most are raised where nano-modal meets the same condition; the hierarchy follows Modal's.
+
+
+class ClientClosed(Error):
+    """The client was closed and makes no more calls."""
+
+
+class ConflictError(InvalidError):
+    """The request conflicts with the object's current state."""
+
+
+class DataLossError(Error):
+    """Data was lost or corrupted in transit or storage."""
+
+
+class InternalError(Error):
+    """The server failed in a way that is not the caller's fault."""
+
+
+class InternalFailure(Error):
+    """A transient platform failure: the input is retried."""
+
+
+class LogsFetchError(Error):
+    """Logs could not be fetched."""
+
+
+class PermissionDeniedError(Error):
+    """The caller may not do this."""
+
+
+class RequestSizeError(Error):
+    """A request (arguments, a payload) is larger than the server accepts."""
+
+
+class ResourceExhaustedError(Error):
+    """A quota or capacity limit was reached."""
+
+
+class ServiceError(Error):
+    """The server could not serve the request."""
+
+
+class UnimplementedError(Error):
+    """The server does not implement this call."""
+
+
+class VersionError(Error):
+    """The client's version is not supported by the server."""
+
+
+class SnapshotCreationError(Error):
+    """A sandbox snapshot could not be taken."""
+
+
+class WorkspaceManagementError(Error):
+    """A workspace-level operation failed."""
+
+
+class ImageBuildError(RemoteError):
+    """An image failed to build."""
+
+
+class ExecTimeoutError(TimeoutError):
+    """A command run in a sandbox ran past its timeout."""
+
+
+class InteractiveTimeoutError(TimeoutError):
+    """An interactive session timed out."""
+
+
+class MountUploadTimeoutError(TimeoutError):
+    """Uploading local files took too long."""
+
+
+class VolumeUploadTimeoutError(TimeoutError):
+    """Uploading to a volume took too long."""
+
+
+class SandboxFilesystemError(Error):
+    """A filesystem operation inside a sandbox failed."""
+
+
+class SandboxFilesystemDirectoryNotEmptyError(SandboxFilesystemError):
+    """The directory is not empty."""
+
+
+class SandboxFilesystemFileTooLargeError(SandboxFilesystemError):
+    """The file is too large for the operation."""
+
+
+class SandboxFilesystemIsADirectoryError(SandboxFilesystemError):
+    """The path is a directory."""
+
+
+class SandboxFilesystemNotADirectoryError(SandboxFilesystemError):
+    """The path is not a directory."""
+
+
+class SandboxFilesystemNotFoundError(SandboxFilesystemError):
+    """The path does not exist."""
+
+
+class SandboxFilesystemPathAlreadyExistsError(SandboxFilesystemError):
+    """The path already exists."""
+
+
+class SandboxFilesystemPermissionError(SandboxFilesystemError):
+    """The sandbox's user may not access the path."""
+
+
+class ModuleNotMountable(Exception):
+    """A local module cannot be shipped to containers (it has no source files)."""
+
+
+class UserCodeException(Exception):
+    """Wraps an exception raised by user code, where Modal returns it wrapped."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(repr(exc))
+        self.exc = exc
+
+
+class DeprecationError(UserWarning):
+    """A feature was removed."""
+
+
+class AsyncUsageWarning(UserWarning):
+    """A blocking call was made from inside an event loop."""
+
+
+class InternalAPIWarning(UserWarning):
+    """An internal API was used."""
+
+
+class ServerWarning(UserWarning):
+    """A warning the server sent to the client."""

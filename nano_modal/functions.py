@@ -14,96 +14,36 @@ async for value in square.map.aio(range(10)): ...
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _log_sync, config
 from ._definition import FunctionOptions
+from ._porting_options import apply_overrides, note_ignored, option_overrides
 from ._utils.aio import twin
 from .client import Client
 from .exception import (
-    ContainerDiedError,
     ExecutionError,
-    FunctionTimeoutError,
-    InputCancellation,
     InvalidError,
-    TimeoutError,
 )
+from .function_call import FunctionCall as FunctionCall
+from .function_call import Raised, _cancel_quietly, _is_final, _OutputStream, _raise_or_return
 from .proto import api_pb2
-from .serialization import deserialize, deserialize_plain, plain_exception, rebuild_exception, serialize_args
+from .serialization import serialize_args
 
 if TYPE_CHECKING:
     from .app import App
-
-
-def decode_output(output: api_pb2.FunctionOutput, data: bytes, function_name: str, plain: bool = False) -> Any:
-    """The value an output stands for, or the exception it carries (returned, not raised).
-    `plain`: the function's code is not trusted, so its output is decoded as plain data only."""
-    status = output.status
-    if status in (api_pb2.OUTPUT_STATUS_SUCCESS, api_pb2.OUTPUT_STATUS_GENERATOR_ITEM):
-        what = f"result of {function_name}()"
-        return deserialize_plain(data, what) if plain else deserialize(data, what)
-    if status in (api_pb2.OUTPUT_STATUS_FAILURE, api_pb2.OUTPUT_STATUS_INIT_FAILURE):
-        if plain:
-            return plain_exception(output.exception_repr, output.traceback)
-        return rebuild_exception(data, output.exception_repr, output.traceback)
-    if status == api_pb2.OUTPUT_STATUS_TIMEOUT:
-        return FunctionTimeoutError(output.exception_repr)
-    if status == api_pb2.OUTPUT_STATUS_CANCELLED:
-        return InputCancellation(f"{function_name}: {output.exception_repr}")
-    if status == api_pb2.OUTPUT_STATUS_CONTAINER_DIED:
-        return ContainerDiedError(output.exception_repr)
-    return ExecutionError(f"{function_name}: unknown output status {status}")
-
-
-class _OutputStream:
-    """Reads a call's outputs in cursor order, decoding payloads."""
-
-    def __init__(self, client: Client, call_id: str, function_name: str, cursor: int = 0, plain: bool = False) -> None:
-        self.client = client
-        self.call_id = call_id
-        self.function_name = function_name
-        self.cursor = cursor
-        self.plain = plain  # decode as plain data only (untrusted code: serialization.py)
-
-    async def decode(self, output: api_pb2.FunctionOutput) -> Any:
-        data = await self.client.read_payload(output.data) if output.data.blob_id or output.data.data else b""
-        return decode_output(output, data, self.function_name, self.plain)
-
-    async def batches(self, timeout: float | None = None) -> AsyncIterator[list[api_pb2.FunctionOutput]]:
-        """Yield batches of outputs until the call is done; TimeoutError after `timeout` seconds of none."""
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while True:
-            wait = (
-                config.OUTPUTS_POLL_TIMEOUT
-                if deadline is None
-                else max(0.0, min(deadline - loop.time(), config.OUTPUTS_POLL_TIMEOUT))
-            )
-            request = api_pb2.FunctionGetOutputsRequest(
-                call_id=self.call_id, after_cursor=self.cursor, max_outputs=1000, timeout=wait
-            )
-            response = await self.client.stub.FunctionGetOutputs(request, timeout=wait + config.CONNECT_TIMEOUT * 2)
-            if response.outputs:
-                self.cursor = response.next_cursor
-                yield list(response.outputs)
-                if deadline is not None:
-                    deadline = loop.time() + timeout  # type: ignore[operator]
-            if response.call_done:
-                return
-            if deadline is not None and loop.time() >= deadline and not response.outputs:
-                raise TimeoutError(f"{self.function_name}: no result within {timeout:g}s (call {self.call_id})")
-
-
-def _is_final(output: api_pb2.FunctionOutput) -> bool:
-    return output.status != api_pb2.OUTPUT_STATUS_GENERATOR_ITEM
+    from .types import FunctionAutoscalerSettings, FunctionCurrentStats
 
 
 class Function:
     """A function registered on an App; call it with `.remote()`, `.map()`, `.spawn()` and friends."""
+
+    object_id: str | None  # the server's id, once hydrated
+    app: App | None  # the app that defined it (None for a handle from from_name / from_id)
 
     def __init__(self, app: App | None, raw_f: Callable[..., Any], name: str, options: FunctionOptions) -> None:
         self.raw_f = raw_f
@@ -119,6 +59,7 @@ class Function:
         self._web_app_ref = ""  # app id (ephemeral) or name (deployed) in this function's web URL
         # Code under restrict_modal_access is not trusted: its results come back as plain data.
         self.plain_results = options.restrict_modal_access
+        self._web_query = ""  # a class method endpoint's: the instance's parameters
         self.__doc__ = raw_f.__doc__
         self.__name__ = getattr(raw_f, "__name__", name)
         self.__qualname__ = getattr(raw_f, "__qualname__", name)
@@ -141,7 +82,135 @@ class Function:
         run_blocking(self._hydrated())
         if not client.web_base_url or not self._web_app_ref:
             return None
-        return f"{client.web_base_url}/{self._web_app_ref}/{self.name}/"
+        url = f"{client.web_base_url}/{self._web_app_ref}/{self.name}/"
+        return f"{url}?{self._web_query}" if self._web_query else url
+
+    # ------------------------------------------------------------------ variants
+
+    def with_options(
+        self,
+        *,
+        cpu: float | None = None,
+        memory: int | None = None,
+        gpu: str | list[str] | None = None,
+        env: dict[str, str | None] | None = None,
+        secrets: Sequence[Any] | None = None,
+        volumes: dict[str, Any] | None = None,
+        retries: int | Any | None = None,
+        max_containers: int | None = None,
+        buffer_containers: int | None = None,
+        scaledown_window: float | None = None,
+        timeout: float | None = None,
+        region: str | Sequence[str] | None = None,
+        cloud: str | None = None,
+        routing_region: str | None = None,
+    ) -> Function:
+        """The same function with other resources, limits or environment: its own pool of
+        containers. (Cloud-only options are accepted and ignored with a note.)"""
+        cloud_only = {
+            "buffer_containers": buffer_containers,
+            "region": region,
+            "cloud": cloud,
+            "routing_region": routing_region,
+        }
+        overrides = option_overrides(
+            "Function.with_options",
+            cpu=cpu,
+            memory=memory,
+            gpu=gpu,
+            env=env,
+            secrets=secrets,
+            volumes=volumes,
+            retries=retries,
+            max_containers=max_containers,
+            scaledown_window=scaledown_window,
+            timeout=timeout,
+            cloud_only=cloud_only,
+        )
+        return self._variant(overrides)
+
+    def with_concurrency(self, *, max_inputs: int, target_inputs: int | None = None) -> Function:
+        """The same function with up to `max_inputs` inputs at once per container (as @concurrent)."""
+        if max_inputs < 1:
+            raise InvalidError(f"with_concurrency(max_inputs=...) must be at least 1, got {max_inputs}")
+        del target_inputs  # nano-modal's autoscaler fills containers up to max_inputs
+        return self._variant({"max_concurrent_inputs": max_inputs, "batch_max_size": 0, "batch_wait_ms": 0})
+
+    def with_batching(self, *, max_batch_size: int, wait_ms: int) -> Function:
+        """The same function called with batches of inputs (as @batched)."""
+        from .cls import batched
+
+        batched(max_batch_size=max_batch_size, wait_ms=wait_ms)  # the same limits, the same errors
+        return self._variant({"batch_max_size": max_batch_size, "batch_wait_ms": wait_ms, "max_concurrent_inputs": 0})
+
+    def _variant(self, overrides: dict[str, Any]) -> Function:
+        """A handle on this function with changed options: bound on the server on first use."""
+        variant = Function(None, self.raw_f, self.name, self.options)
+        variant.is_generator, variant.is_async = self.is_generator, self.is_async
+        variant._method_name = self._method_name
+
+        async def resolve() -> None:
+            client, parent_id = await self._hydrated()
+            found = await client.stub.FunctionGet(api_pb2.FunctionGetRequest(function_id=parent_id))
+            options = api_pb2.FunctionDefinition()
+            options.CopyFrom(found.definition)
+            await apply_overrides(options, overrides)
+            request = api_pb2.FunctionBindParamsRequest(function_id=parent_id, definition=options)
+            variant.object_id = (await client.stub.FunctionBindParams(request)).function_id
+            variant._web_app_ref = self._web_app_ref
+
+        variant._resolver = resolve
+        return variant
+
+    @twin
+    async def hydrate(self) -> Function:
+        """Resolve the function's id now (from_name: NotFoundError here if it is not deployed)."""
+        await self._hydrated()
+        return self
+
+    @twin
+    async def get_current_stats(self) -> FunctionCurrentStats:
+        """The function's load now: inputs waiting, live containers, inputs running."""
+        from .types import FunctionCurrentStats
+
+        client, function_id = await self._hydrated()
+        request = api_pb2.FunctionGetRequest(function_id=function_id, include_stats=True)
+        found = await client.stub.FunctionGet(request)
+        stats, slots = found.stats, max(1, found.definition.max_concurrent_inputs or found.definition.batch_max_size)
+        headroom = max(0, stats.num_total_runners * slots - stats.num_running_inputs - int(stats.backlog))
+        return FunctionCurrentStats(
+            backlog=int(stats.backlog),
+            num_total_runners=stats.num_total_runners,
+            num_running_inputs=stats.num_running_inputs,
+            input_headroom=headroom,
+        )
+
+    @twin
+    async def update_autoscaler(
+        self,
+        *,
+        min_containers: int | None = None,
+        max_containers: int | None = None,
+        buffer_containers: int | None = None,
+        scaledown_window: int | None = None,
+    ) -> FunctionAutoscalerSettings:
+        """Change the running function's scaling at once, without redeploying (until the next deploy)."""
+        from .types import FunctionAutoscalerSettings
+
+        note_ignored("Function.update_autoscaler", {"buffer_containers": buffer_containers})
+        client, function_id = await self._hydrated()
+        request = api_pb2.FunctionUpdateAutoscalerRequest(
+            function_id=function_id,
+            min_containers=min_containers,
+            max_containers=max_containers,
+            scaledown_window=scaledown_window,
+        )
+        definition = (await client.stub.FunctionUpdateAutoscaler(request)).definition
+        return FunctionAutoscalerSettings(
+            min_containers=definition.min_containers,
+            max_containers=definition.max_containers or None,
+            scaledown_window=int(definition.scaledown_window) or None,
+        )
 
     def get_raw_f(self) -> Callable[..., Any]:
         return self.raw_f
@@ -154,6 +223,21 @@ class Function:
         return self.local(*args, **kwargs)
 
     # ------------------------------------------------------------------ hydration
+
+    @staticmethod
+    def from_id(function_id: str) -> Function:
+        """A handle on a function by its id (e.g. `fn.object_id` sent by another process)."""
+        fn = _function_from_id(function_id, function_id, False)
+
+        async def resolve_kind() -> None:
+            client = await Client.get()
+            found = await client.stub.FunctionGet(api_pb2.FunctionGetRequest(function_id=function_id))
+            fn.name, fn.is_generator = found.definition.name, found.definition.is_generator
+            fn.plain_results = found.definition.restrict_modal_access
+
+        fn.object_id = None  # resolved (and checked to exist) on first use
+        fn._resolver = lambda: _then_set_id(resolve_kind(), fn, function_id)
+        return fn
 
     @staticmethod
     def from_name(app_name: str, name: str, environment_name: str | None = None) -> Function:
@@ -288,12 +372,14 @@ class Function:
         kwargs: dict[str, Any] | None = None,
         order_outputs: bool = True,
         return_exceptions: bool = False,
+        wrap_returned_exceptions: bool | None = None,
     ) -> AsyncIterator[Any]:
         """Run the function over every element of the iterables (zipped), yielding results.
 
         Results come in input order unless `order_outputs=False`. With
         `return_exceptions=True`, failures are yielded as exception objects instead of raised.
         """
+        _warn_wrap_returned_exceptions(wrap_returned_exceptions)
         extra = kwargs or {}
         async for value in self._map(
             ((args, extra) for args in zip(*input_iterators, strict=False)), order_outputs, return_exceptions
@@ -307,8 +393,10 @@ class Function:
         kwargs: dict[str, Any] | None = None,
         order_outputs: bool = True,
         return_exceptions: bool = False,
+        wrap_returned_exceptions: bool | None = None,
     ) -> AsyncIterator[Any]:
         """Like map, but each element is a tuple of positional arguments."""
+        _warn_wrap_returned_exceptions(wrap_returned_exceptions)
         extra = kwargs or {}
         async for value in self._map(
             ((tuple(args), extra) for args in input_iterator), order_outputs, return_exceptions
@@ -366,8 +454,10 @@ class Function:
                 for output in batch:
                     window.release()
                     value = await stream.decode(output)
-                    if isinstance(value, BaseException) and not return_exceptions:
-                        raise value
+                    if isinstance(value, Raised):
+                        if not return_exceptions:
+                            raise value.exception
+                        value = value.exception
                     if not order_outputs:
                         yield value
                         continue
@@ -450,70 +540,14 @@ async def _race(batches: AsyncIterator[Any], feeder: asyncio.Task[None]) -> Asyn
             return
 
 
-def _raise_or_return(value: Any) -> Any:
-    if isinstance(value, BaseException):
-        raise value
-    return value
+async def _then_set_id(resolving: Awaitable[None], fn: Function, function_id: str) -> None:
+    await resolving
+    fn.object_id = function_id
 
 
-async def _cancel_quietly(client: Client, call_id: str) -> None:
-    with contextlib.suppress(Exception):
-        await asyncio.shield(
-            client.stub.FunctionCallCancel(api_pb2.FunctionCallCancelRequest(call_id=call_id), timeout=5)
-        )
-
-
-class FunctionCall:
-    """A handle on a spawned call: wait for it with `.get()`, stop it with `.cancel()`."""
-
-    def __init__(
-        self,
-        call_id: str,
-        function_name: str = "",
-        is_generator: bool = False,
-        is_map: bool = False,
-        plain: bool = False,
-    ) -> None:
-        self.object_id = call_id
-        self._function_name = function_name or "function"
-        self._is_map = is_map
-        # Spawned from a restrict_modal_access function: plain data only. A handle from_id does
-        # not know its function: it trusts the result as the default path does (docs/SECURITY.md).
-        self._plain = plain
-
-    def __repr__(self) -> str:
-        return f"<nano_modal.FunctionCall {self.object_id}>"
-
-    @staticmethod
-    def from_id(function_call_id: str) -> FunctionCall:
-        """A handle on an existing call, e.g. one spawned by another process."""
-        return FunctionCall(function_call_id)
-
-    async def _describe(self, client: Client) -> None:
-        info = await client.stub.FunctionCallGet(api_pb2.FunctionCallGetRequest(call_id=self.object_id))
-        self._function_name = info.function_name
-        self._is_map = info.kind == api_pb2.CALL_KIND_MAP
-
-    @twin
-    async def get(self, timeout: float | None = None) -> Any:
-        """Wait for the result (up to `timeout` seconds; TimeoutError after that) and return it."""
-        client = await Client.get()
-        await self._describe(client)
-        stream = _OutputStream(client, self.object_id, self._function_name, plain=self._plain)
-        results: dict[int, Any] = {}
-        async for batch in stream.batches(timeout=timeout):
-            for output in batch:
-                if _is_final(output):
-                    results[output.idx] = _raise_or_return(await stream.decode(output))
-        if self._is_map:
-            return [results[i] for i in sorted(results)]
-        return results.get(0)
-
-    @twin
-    async def cancel(self) -> None:
-        """Stop the call: queued inputs are dropped, running ones are killed with their containers."""
-        client = await Client.get()
-        await client.stub.FunctionCallCancel(api_pb2.FunctionCallCancelRequest(call_id=self.object_id))
+def _warn_wrap_returned_exceptions(value: bool | None) -> None:
+    if value is not None:  # as in Modal, where it has no effect either
+        warnings.warn("wrap_returned_exceptions= has no effect and will go away", DeprecationWarning, stacklevel=4)
 
 
 def _function_from_id(function_id: str, name: str, is_generator: bool) -> Function:

@@ -25,11 +25,9 @@ import contextlib
 import dataclasses
 import hashlib
 import importlib.util
-import io
 import json
 import os
 import sys
-import tarfile
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +36,7 @@ from secrets import token_hex
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from . import config
+from ._image_parts import absolute_path, flatten, image_id, note_build_gpu, step_options, step_secrets, tar_local
 from .config import is_remote
 from .exception import InvalidError
 
@@ -64,11 +63,15 @@ DEFAULT_IGNORE = ("__pycache__", "*.pyc", ".git", ".venv", "node_modules")
 class PipOptions(TypedDict, total=False):
     """The options `pip_install` takes, shared by the methods that call it."""
 
+    find_links: str | None
     index_url: str | None
     extra_index_url: str | None
     pre: bool
+    extra_options: str
     secrets: Sequence[Any]
     force_build: bool
+    env: dict[str, str | None] | None
+    gpu: str | None
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ class Step:
     secrets: tuple[Any, ...] = field(default=(), compare=False)
     # run_function: (mount path, nano_modal.Volume) pairs it sees while it runs (not part of the cache key)
     volumes: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
+    # add_local: a predicate (FilePatternMatcher or any callable) on relative paths; True leaves one out
+    ignore_fn: Callable[[Path], bool] | None = field(default=None, compare=False)
 
 
 def local_python() -> str:
@@ -132,7 +137,7 @@ class Image:
         come from `secret`, a Secret with REGISTRY_USERNAME and REGISTRY_PASSWORD (as in Modal)."""
         if not tag or any(c.isspace() for c in tag):
             raise InvalidError(f"invalid image reference {tag!r}")
-        return Image("registry", ref=tag, base_secrets=_secrets([secret] if secret is not None else []))
+        return Image("registry", ref=tag, base_secrets=step_secrets([secret] if secret is not None else []))
 
     @staticmethod
     def from_dockerfile(
@@ -176,7 +181,7 @@ class Image:
             raise InvalidError("an image from Image.from_id() cannot be extended")
         if force_build or os.environ.get(config.ENV_FORCE_BUILD) == "1":
             # A key no cached layer has: the step (and every step after it) is built again.
-            step = dataclasses.replace(step, options=_options({**dict(step.options), "force_build": token_hex(8)}))
+            step = dataclasses.replace(step, options=step_options({**dict(step.options), "force_build": token_hex(8)}))
         mounted = any(s.kind == "add_local" and not dict(s.options).get("copy") for s in self.steps)
         if mounted and not (step.kind == "add_local" and not dict(step.options).get("copy")):
             # Mounted files arrive when containers start: a build step could not see them.
@@ -194,14 +199,27 @@ class Image:
         pre: bool = False,
         secrets: Sequence[Any] = (),
         force_build: bool = False,
+        find_links: str | None = None,
+        extra_options: str = "",
+        env: dict[str, str | None] | None = None,
+        gpu: str | None = None,
     ) -> Image:
-        """`pip install` packages into the image's Python (`secrets`: e.g. a private index's token).
+        """`pip install` packages into the image's Python (`secrets`: e.g. a private index's token;
+        `env`: variables set while it runs; `extra_options`: more pip flags, as one string).
         `force_build=True` (on any build step, or NANO_MODAL_FORCE_BUILD=1 for all) ignores the cache."""
-        names = _flatten(packages)
+        names = flatten(packages)
         if not names:
             return self
-        options = {"index_url": index_url or "", "extra_index_url": extra_index_url or "", "pre": "1" if pre else ""}
-        return self._with(Step("pip_install", tuple(names), _options(options), _secrets(secrets)), force_build)
+        note_build_gpu("Image.pip_install", gpu)
+        options = {
+            "index_url": index_url or "",
+            "extra_index_url": extra_index_url or "",
+            "pre": "1" if pre else "",
+            "find_links": find_links or "",
+            "extra_options": extra_options,
+        }
+        step = Step("pip_install", tuple(names), step_options(options), step_secrets(secrets, env))
+        return self._with(step, force_build)
 
     def uv_pip_install(self, *packages: str | list[str], **options: Unpack[PipOptions]) -> Image:
         """As `pip_install`, with uv when the image has it; with pip otherwise (same result, slower)."""
@@ -209,7 +227,7 @@ class Image:
         if image is self:
             return self
         last = image.steps[-1]
-        uv = _options({**dict(last.options), "uv": "1"})
+        uv = step_options({**dict(last.options), "uv": "1"})
         return image._replace_last(Step(last.kind, last.args, uv, last.secrets))
 
     def _replace_last(self, step: Step) -> Image:
@@ -244,16 +262,43 @@ class Image:
             packages += project["optional-dependencies"][group]
         return self.pip_install(*packages, **kwargs)
 
-    def apt_install(self, *packages: str | list[str], secrets: Sequence[Any] = (), force_build: bool = False) -> Image:
+    def apt_install(
+        self,
+        *packages: str | list[str],
+        secrets: Sequence[Any] = (),
+        force_build: bool = False,
+        env: dict[str, str | None] | None = None,
+        gpu: str | None = None,
+    ) -> Image:
         """`apt-get install -y` Debian packages (needs a Debian/Ubuntu-based image)."""
-        names = _flatten(packages)
-        return self._with(Step("apt_install", tuple(names), (), _secrets(secrets)), force_build) if names else self
+        names = flatten(packages)
+        if not names:
+            return self
+        note_build_gpu("Image.apt_install", gpu)
+        return self._with(Step("apt_install", tuple(names), (), step_secrets(secrets, env)), force_build)
 
-    def run_commands(self, *commands: str | list[str], secrets: Sequence[Any] = (), force_build: bool = False) -> Image:
+    def run_commands(
+        self,
+        *commands: str | list[str],
+        secrets: Sequence[Any] = (),
+        force_build: bool = False,
+        env: dict[str, str | None] | None = None,
+        gpu: str | None = None,
+    ) -> Image:
         """Run shell commands (as root, with network, in the image) at build time, with the
-        variables of `secrets` set (they are not stored in the image)."""
-        cmds = _flatten(commands)
-        return self._with(Step("run_commands", tuple(cmds), (), _secrets(secrets)), force_build) if cmds else self
+        variables of `secrets` and `env` set (they are not stored in the image)."""
+        cmds = flatten(commands)
+        if not cmds:
+            return self
+        note_build_gpu("Image.run_commands", gpu)
+        return self._with(Step("run_commands", tuple(cmds), (), step_secrets(secrets, env)), force_build)
+
+    def pipe(self, func: Callable[..., Image], *args: Any, **kwargs: Any) -> Image:
+        """`func(self, *args, **kwargs)`: a reusable recipe in the middle of a chain of steps."""
+        image = func(self, *args, **kwargs)
+        if not isinstance(image, Image):
+            raise InvalidError(f"Image.pipe: {getattr(func, '__name__', func)!r} must return an Image")
+        return image
 
     def env(self, vars: dict[str, str]) -> Image:
         """Set environment variables in the image (for later steps and for containers)."""
@@ -264,13 +309,19 @@ class Image:
 
     def workdir(self, path: str | PurePosixPath) -> Image:
         """The working directory of later steps and of containers (created if missing)."""
-        return self._with(Step("workdir", (_absolute(str(path), "workdir"),)))
+        return self._with(Step("workdir", (absolute_path(str(path), "workdir"),)))
 
     def entrypoint(self, entrypoint_commands: list[str]) -> Image:
         """The image's entrypoint (recorded; functions still run through nano-modal's own)."""
         if not isinstance(entrypoint_commands, list) or not all(isinstance(c, str) for c in entrypoint_commands):
             raise InvalidError("entrypoint takes a list of strings")
         return self._with(Step("entrypoint", tuple(entrypoint_commands)))
+
+    def cmd(self, cmd: list[str]) -> Image:
+        """The image's default command (`CMD`), recorded as a Dockerfile's is."""
+        if not isinstance(cmd, list) or not all(isinstance(c, str) for c in cmd):
+            raise InvalidError("cmd takes a list of strings")
+        return self._with(Step("cmd", tuple(cmd)))
 
     def add_local_file(self, local_path: str | Path, remote_path: str, *, copy: bool = False) -> Image:
         """Put a local file at `remote_path` (a directory if it ends with "/"). Without copy it is
@@ -286,15 +337,24 @@ class Image:
         return self._add_local(path, remote_path, copy=copy, ignore=())
 
     def add_local_dir(
-        self, local_path: str | Path, remote_path: str, *, copy: bool = False, ignore: Sequence[str] = ()
+        self,
+        local_path: str | Path,
+        remote_path: str,
+        *,
+        copy: bool = False,
+        ignore: Sequence[str] | Callable[[Path], bool] = (),
     ) -> Image:
-        """Put a local directory's contents at `remote_path`; `ignore` holds glob patterns
-        matched against each entry's path relative to the directory (and its name)."""
+        """Put a local directory's contents at `remote_path`. `ignore` holds glob patterns
+        matched against each entry's path relative to the directory (and its name), or is a
+        predicate on that relative path (a `FilePatternMatcher`, or any callable: True leaves it out)."""
         if is_remote():  # the image was built from the client's files; they are not here
             return self
         path = Path(local_path).expanduser()
         if not path.is_dir():
             raise InvalidError(f"add_local_dir: {str(local_path)!r} is not a directory")
+        if callable(ignore):
+            image = self._add_local(path, remote_path, copy=copy, ignore=(), described=repr(ignore))
+            return image._replace_last(dataclasses.replace(image.steps[-1], ignore_fn=ignore))
         return self._add_local(path, remote_path, copy=copy, ignore=tuple(ignore))
 
     def add_local_python_source(self, *modules: str, copy: bool = False) -> Image:
@@ -315,13 +375,16 @@ class Image:
                 image = image._add_local(source, f"/root/{source.name}", copy=copy, ignore=())
         return image
 
-    def _add_local(self, source: Path, remote: str, *, copy: bool, ignore: tuple[str, ...]) -> Image:
+    def _add_local(
+        self, source: Path, remote: str, *, copy: bool, ignore: tuple[str, ...], described: str = ""
+    ) -> Image:
         options = {
             "copy": "1" if copy else "",
             "file": "1" if source.is_file() else "",
             "ignore": json.dumps(list(ignore)) if ignore else "",
+            "ignore_fn": described,  # a predicate, by its repr: the archive's hash says what it kept
         }
-        step = Step("add_local", (str(source.resolve()), _absolute(remote, "remote_path")), _options(options))
+        step = Step("add_local", (str(source.resolve()), absolute_path(remote, "remote_path")), step_options(options))
         return self._with(step)
 
     def run_function(
@@ -361,7 +424,7 @@ class Image:
             if by_value:
                 cloudpickle.unregister_pickle_by_value(module)
         name = getattr(raw_f, "__qualname__", repr(raw_f))
-        step = Step("run_function", (name, base64.b64encode(payload).decode()), (), _secrets(secrets))
+        step = Step("run_function", (name, base64.b64encode(payload).decode()), (), step_secrets(secrets))
         return self._with(dataclasses.replace(step, volumes=tuple(sorted((volumes or {}).items()))), force_build)
 
     @contextlib.contextmanager
@@ -405,57 +468,12 @@ class Image:
                 del proto.args[1:]
             if step.kind == "add_local":
                 ignore = json.loads(dict(step.options).get("ignore") or "[]")
-                archive = tar_local(Path(step.args[0]), ignore)
+                archive = tar_local(Path(step.args[0]), ignore, step.ignore_fn)
                 proto.content_hash = hashlib.sha256(archive).hexdigest()
                 proto.blob_id = await client.upload_blob(archive)
                 proto.args[0] = Path(step.args[0]).name  # the client's paths are no business of the worker's
         spec.image_id = image_id(spec)
         return spec
-
-
-def image_id(spec: api_pb2.ImageSpec) -> str:
-    """Content id of a definition: the same steps on the same base (and files) give the same id."""
-    if spec.base.kind == "id":
-        return spec.base.ref
-    data = spec.__deepcopy__()
-    data.image_id = ""
-    for step in data.steps:
-        step.blob_id = ""  # blobs are content-addressed by content_hash already
-        del step.secret_ids[:]  # secrets are not part of what the image is
-    del data.base.secret_ids[:]
-    return "im-" + hashlib.sha256(data.SerializeToString(deterministic=True)).hexdigest()[:24]
-
-
-def tar_local(source: Path, ignore: Sequence[str] = ()) -> bytes:
-    """A deterministic tar of a file, or of a directory's contents (names relative to it)."""
-    import fnmatch
-
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-
-        def add(path: Path, name: str) -> None:
-            info = tar.gettarinfo(str(path), arcname=name)
-            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
-            if info.isreg():
-                with path.open("rb") as f:
-                    tar.addfile(info, f)
-            else:
-                tar.addfile(info)
-
-        if source.is_file():
-            add(source, source.name)
-        else:
-            for root, dirs, files in os.walk(source):
-                rel_root = Path(root).relative_to(source)
-                for name in sorted(dirs + files):
-                    rel = (rel_root / name).as_posix()
-                    if any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) for p in ignore):
-                        if name in dirs:
-                            dirs.remove(name)
-                        continue
-                    add(Path(root) / name, rel)
-                dirs.sort()
-    return buf.getvalue()
 
 
 def check_python(image: Image, by_value: bool, name: str) -> None:
@@ -466,31 +484,3 @@ def check_python(image: Image, by_value: bool, name: str) -> None:
             "a function defined in __main__ (or with serialized=True) travels pickled and needs the same "
             f"Python: use Image.debian_slim(python_version={local_python()!r}) or move the function to a module"
         )
-
-
-def _flatten(items: Sequence[str | list[str]]) -> list[str]:
-    out: list[str] = []
-    for item in items:
-        for value in [item] if isinstance(item, str) else item:
-            if not isinstance(value, str):
-                raise InvalidError(f"expected strings, got {value!r}")
-            if value.strip():
-                out.append(value.strip())
-    return out
-
-
-def _secrets(secrets: Sequence[Any]) -> tuple[Any, ...]:
-    from .secret import validate_secrets
-
-    validate_secrets(secrets, "image step")
-    return tuple(secrets)
-
-
-def _options(options: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((k, v) for k, v in options.items() if v))
-
-
-def _absolute(path: str, what: str) -> str:
-    if not path.startswith("/"):
-        raise InvalidError(f"{what} must be an absolute path inside the image, got {path!r}")
-    return path

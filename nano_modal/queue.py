@@ -56,14 +56,22 @@ class Queue(_Object):
 
     # ------------------------------------------------------------------ helpers
 
-    def _partition(self, partition: str | None) -> str:
+    @staticmethod
+    def validate_partition_key(partition: str | None) -> bytes:
+        """The partition key as sent (b"" for the default partition); InvalidError if it is not one."""
         if partition is None:
-            return ""
+            return b""
         if not isinstance(partition, str) or not partition:
-            raise InvalidError(f"a partition key of {self._label()} must be a non-empty string, got {partition!r}")
+            raise InvalidError(f"a partition key must be a non-empty string, got {partition!r}")
         if len(partition.encode()) > config.QUEUE_MAX_PARTITION_KEY:
             raise InvalidError(f"partition key {partition!r} is longer than {config.QUEUE_MAX_PARTITION_KEY} bytes")
-        return partition
+        return partition.encode()
+
+    def _partition(self, partition: str | None) -> str:
+        try:
+            return Queue.validate_partition_key(partition).decode()
+        except InvalidError as exc:
+            raise InvalidError(f"{self._label()}: {exc}") from None
 
     def _item(self, value: Any) -> bytes:
         try:

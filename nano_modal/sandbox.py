@@ -23,6 +23,8 @@ from typing import Any, Generic, TypeVar
 
 from . import config
 from ._definition import FunctionOptions
+from ._gpu import normalize as normalize_gpu
+from ._porting_options import env_secrets, note_ignored
 from ._utils.aio import run_blocking, run_in_background, twin
 from .app import App
 from .client import Client
@@ -34,6 +36,7 @@ from .exception import (
     SandboxTimeoutError,
 )
 from .image import Image
+from .probe import Probe, wait_until_ready
 from .proto import api_pb2
 from .secret import resolve_secrets, validate_secrets
 from .volume import resolve_mounts, validate_mounts
@@ -197,6 +200,11 @@ class ContainerProcess(Generic[T]):
 class Sandbox:
     """A running container for arbitrary commands. Create one with `Sandbox.create`."""
 
+    object_id: str
+    stdout: StreamReader[str]  # of the entrypoint command
+    stderr: StreamReader[str]
+    stdin: StreamWriter
+
     def __init__(self, sandbox_id: str, info: api_pb2.SandboxInfo | None = None) -> None:
         self.object_id = sandbox_id
         self._info = info
@@ -204,6 +212,7 @@ class Sandbox:
         self.stdout: StreamReader[str] = StreamReader(sandbox_id, 1)
         self.stderr: StreamReader[str] = StreamReader(sandbox_id, 2)
         self.stdin = StreamWriter(sandbox_id)
+        self._readiness_probe: Probe | None = None  # given to create(); wait_until_ready() runs it
 
     def __repr__(self) -> str:
         return f"<nano_modal.Sandbox {self.object_id}>"
@@ -224,6 +233,15 @@ class Sandbox:
         memory: int | None = None,
         block_network: bool = False,
         name: str | None = None,
+        env: dict[str, str | None] | None = None,
+        readiness_probe: Probe | None = None,
+        gpu: str | list[str] | None = None,
+        tags: dict[str, str] | None = None,
+        verbose: bool = False,  # nano-modal logs every command the same way
+        environment_name: str | None = None,  # sandboxes belong to their app, wherever it is
+        experimental_options: dict[str, Any] | None = None,
+        region: str | Sequence[str] | None = None,  # Modal's cloud only: ignored with a note
+        cloud: str | None = None,
     ) -> Sandbox:
         """Start a sandbox in `app`: a running or deployed App (inside a function's container, by
         default that function's app, the only one whose sandboxes it may see). With
@@ -236,6 +254,9 @@ class Sandbox:
             sb.wait()
             print(sb.returncode, sb.stdout.read())
         """
+        note_ignored("Sandbox.create", {"region": region, "cloud": cloud, "experimental_options": experimental_options})
+        del verbose, environment_name
+        secrets = [*secrets, *env_secrets(env)]
         app_id = app.app_id if app is not None else None
         if app_id is None and not config.is_remote():  # in a function's container: the server knows its app
             raise InvalidError("Sandbox.create needs app=: an App that is running (`with app.run():`) or deployed")
@@ -248,7 +269,13 @@ class Sandbox:
         if any(not isinstance(a, str) for a in entrypoint_args):
             raise InvalidError("entrypoint arguments must be strings")
         options = FunctionOptions(
-            timeout=timeout, cpu=cpu, memory=memory, image=image, block_network=block_network, secrets=tuple(secrets)
+            timeout=timeout,
+            cpu=cpu,
+            memory=memory,
+            image=image,
+            block_network=block_network,
+            secrets=tuple(secrets),
+            gpu=normalize_gpu(gpu),
         )
         options.validate("Sandbox.create")
         validate_secrets(secrets, "Sandbox.create")
@@ -269,7 +296,11 @@ class Sandbox:
             name=name or "",
         )
         info = await client.stub.SandboxCreate(request, timeout=60)
-        return Sandbox(info.sandbox_id, info)
+        sandbox = Sandbox(info.sandbox_id, info)
+        sandbox._readiness_probe = readiness_probe
+        if tags:
+            await sandbox.set_tags.aio(tags)
+        return sandbox
 
     @twin
     async def from_id(sandbox_id: str) -> Sandbox:
@@ -279,8 +310,10 @@ class Sandbox:
         return Sandbox(info.sandbox_id, info)
 
     @twin
-    async def from_name(app_name: str, name: str) -> Sandbox:
-        """The running sandbox created with `name=` in the app called `app_name`."""
+    async def from_name(app_name: str, name: str, *, environment_name: str | None = None) -> Sandbox:
+        """The running sandbox created with `name=` in the app called `app_name` (app names are
+        the server's, across environments: `environment_name` is accepted for Modal compatibility)."""
+        del environment_name
         client = await Client.get()
         request = api_pb2.SandboxGetRequest(app_name=app_name, name=name)
         info = await client.stub.SandboxGet(request, timeout=30)
@@ -344,10 +377,26 @@ class Sandbox:
         return self.returncode
 
     @twin
-    async def terminate(self) -> None:
-        """Stop the sandbox and everything running in it (returncode 137)."""
+    async def wait_until_ready(self, *, timeout: float = 300) -> None:
+        """Wait until the `readiness_probe` given to `create()` passes (TimeoutError after `timeout`)."""
+        await wait_until_ready(self, self._readiness_probe, timeout)
+
+    @twin
+    async def terminate(self, *, wait: bool = False) -> int | None:
+        """Stop the sandbox and everything running in it (returncode 137); with `wait=True`,
+        return once it has stopped, with its return code."""
         client = await Client.get()
         await client.stub.SandboxTerminate(api_pb2.SandboxGetRequest(sandbox_id=self.object_id), timeout=30)
+        if not wait:
+            return None
+        await self.wait.aio(raise_on_termination=False)
+        return self.returncode
+
+    @twin
+    async def hydrate(self) -> Sandbox:
+        """Fetch the sandbox's state from the server now (its return code if it has finished)."""
+        await self._wait(0)
+        return self
 
     # ------------------------------------------------------------------ running commands
 

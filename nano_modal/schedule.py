@@ -25,13 +25,14 @@ class Period:
     hours: float = 0
     minutes: float = 0
     seconds: float = 0
+    weeks: float = 0
 
     def __post_init__(self) -> None:
         if self.total_seconds() <= 0:
             raise InvalidError(f"a Period must be positive, got {self}")
 
     def total_seconds(self) -> float:
-        return self.days * 86400 + self.hours * 3600 + self.minutes * 60 + self.seconds
+        return self.weeks * 604800 + self.days * 86400 + self.hours * 3600 + self.minutes * 60 + self.seconds
 
     def to_proto(self) -> api_pb2.Schedule:
         return api_pb2.Schedule(period_seconds=self.total_seconds())

@@ -119,6 +119,19 @@ class Secret(_Object):
         """Delete a named secret (same as `Secret.objects.delete`)."""
         Secret.objects.delete(name, environment_name=environment_name, allow_missing=allow_missing)
 
+    @twin
+    async def update(self, env_dict: Mapping[str, str]) -> None:
+        """Add variables to this named secret, or change them (like dict.update); the others stay.
+        Containers started afterwards see the new values."""
+        if not self._name:
+            raise InvalidError("Secret.update: only a named secret (Secret.from_name) can be updated")
+        env = _check_env(env_dict, f"secret {self._name!r}")
+        client = await Client.get()
+        request = api_pb2.SecretCreateRequest(
+            name=self._name, environment_name=environment(self._environment_name), env=env, merge=True
+        )
+        await client.stub.SecretCreate(request)
+
     # ------------------------------------------------------------------ hydration
 
     async def _load(self, client: Client) -> str:

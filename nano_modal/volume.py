@@ -73,14 +73,21 @@ class Volume(_Object):
         self._read_only = read_only
 
     @staticmethod
-    def from_name(name: str, *, environment_name: str | None = None, create_if_missing: bool = False) -> Volume:
-        """A handle on the named Volume; NotFoundError on first use if it does not exist (and may not be created)."""
+    def from_name(
+        name: str, *, environment_name: str | None = None, create_if_missing: bool = False, version: int | None = None
+    ) -> Volume:
+        """A handle on the named Volume; NotFoundError on first use if it does not exist (and may not be created).
+
+        `version` names Modal's volume formats (1 or 2); nano-modal has one format, which
+        behaves as both do for a program (commit() publishes, reload() sees others' commits)."""
         check_object_name(name, "Volume")
+        check_volume_version(version)
         return Volume(name, environment_name, create_if_missing)
 
     @staticmethod
-    def ephemeral(*, environment_name: str | None = None) -> EphemeralContext[Volume]:
+    def ephemeral(*, environment_name: str | None = None, version: int | None = None) -> EphemeralContext[Volume]:
         """`with Volume.ephemeral() as vol:` a Volume that exists for the duration of the block."""
+        check_volume_version(version)
         return EphemeralContext(Volume(None, environment_name))
 
     @staticmethod
@@ -295,6 +302,15 @@ async def resolve_mounts(volumes: Mapping[str, Any]) -> list[api_pb2.VolumeMount
             api_pb2.VolumeMount(mount_path=posixpath.normpath(path), volume_id=volume_id, read_only=volume._read_only)
         )
     return mounts
+
+
+# Modal's volume format versions (VolumeFS v1 and v2): a program may name either.
+VOLUME_VERSIONS = (1, 2)
+
+
+def check_volume_version(version: int | None) -> None:
+    if version is not None and version not in VOLUME_VERSIONS:
+        raise InvalidError(f"Volume version must be one of {VOLUME_VERSIONS}, got {version!r}")
 
 
 def validate_mounts(volumes: Mapping[Any, Any], function_name: str) -> None:

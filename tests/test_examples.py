@@ -91,6 +91,7 @@ def test_classes_and_batching(tmp_path: Path) -> None:
     assert seconds < 5, out
     assert "batched results: [1, 2, 3, 1, 2, 3] ... 30 in all" in out
     assert "embedding a batch of 16" in out
+    assert "batched method: [10, 20, 30]" in out
 
 
 def test_websockets_and_web_server(tmp_path: Path) -> None:
@@ -113,11 +114,12 @@ def test_web_endpoints(tmp_path: Path) -> None:
     assert '{"greeting":"hello nano"}' in out
     assert '{"item":21,"double":42}' in out
     assert "served by a WSGI app" in out
+    assert '{"shout":"NANO!!"}' in out
 
 
 def test_deploy_and_call(cluster: Cluster, tmp_path: Path) -> None:
     env = cluster.env()
-    cli = [sys.executable, "-m", "nano_modal.cli"]
+    cli = [sys.executable, "-m", "nano_modal"]  # the module entry, as tools run `python -m modal deploy`
     deployed = subprocess.run(
         [*cli, "deploy", str(EXAMPLES / "deploy_and_call.py")],
         env=env,
@@ -189,3 +191,13 @@ def test_images(tmp_path: Path) -> None:
         assert "python: /usr/bin/python3" in out
         assert "weights: weights v1" in out  # run_function(volumes=) at build time
         assert "from the snapshot: tuned" in out
+
+
+def test_script_app_as_plain_script(tmp_path: Path) -> None:
+    """`python app.py`: the file is imported in the container (its module-level code runs there,
+    functions call their siblings), returned exceptions come back returned, modal.Error catches."""
+    out = run_embedded([sys.executable, str(EXAMPLES / "script_app.py")], tmp_path).stdout
+    assert '{"sum_of_squares": 14, "module_code_ran": "in a container"}' in out
+    assert "returned, not raised: ValueError(-1 is negative)" in out
+    assert "caught modal.Error: NotFoundError" in out
+    assert "import modal in a container: nano_modal, in a child process nano_modal" in out

@@ -199,3 +199,72 @@ def test_registry_credentials_come_from_a_secret() -> None:
     image = Image.from_registry("host:5000/private/img:1", secret=secret).env({"A": "1"})
     assert image.base_secrets == (secret,)  # kept through the steps, not part of equality or the id
     assert image == Image.from_registry("host:5000/private/img:1").env({"A": "1"})
+
+
+def test_modal_step_options_reach_the_build(capsys: pytest.CaptureFixture[str]) -> None:
+    """pip_install(find_links=, extra_options=, env=, gpu=) as Modal takes them; pipe() chains recipes."""
+    from nano_modal.secret import Secret
+    from nano_modal.worker.images.steps import commands
+    from nano_modal.worker.images.store import ImageState
+
+    def with_tools(image: Image, tool: str) -> Image:
+        return image.run_commands(f"echo {tool}", env={"MODE": "build"})
+
+    image = (
+        Image.debian_slim()
+        .pipe(with_tools, "jq")
+        .pip_install(
+            "pkg", find_links="/wheels", extra_options="--no-build-isolation --prefer-binary", env={"A": "1"}, gpu="T4"
+        )
+    )
+    pip = image.steps[-1]
+    assert len(pip.secrets) == 1 and isinstance(pip.secrets[0], Secret)  # env= runs with the step
+    assert len(image.steps[-2].secrets) == 1 and image.steps[-2].args == ("echo jq",)
+    proto = api_pb2.ImageStep(kind=pip.kind, args=list(pip.args), options=dict(pip.options))
+    (line,) = commands(proto, ImageState())
+    assert "--find-links /wheels --no-build-isolation --prefer-binary pkg" in line
+    assert "Image.pip_install(gpu=...) ignored" in capsys.readouterr().err
+    with pytest.raises(InvalidError, match="must return an Image"):
+        Image.debian_slim().pipe(lambda image: None)
+
+
+def test_file_pattern_matcher_and_ignore_predicates(tmp_path: Path) -> None:
+    from nano_modal import FilePatternMatcher
+    from nano_modal._image_parts import tar_local
+
+    matcher = FilePatternMatcher("**/*.txt", "!keep.txt", "build/")
+    assert matcher(Path("a.txt")) and matcher(Path("deep/er/b.txt")) and not matcher(Path("keep.txt"))
+    assert matcher(Path("build/x.py"))  # a matched directory takes what it holds
+    assert not matcher(Path("src/main.py")) and not matcher.can_prune_directories()
+    only_py = ~FilePatternMatcher("**/*.py")
+    assert only_py(Path("notes.md")) and not only_py(Path("pkg/mod.py"))
+    ignore_file = tmp_path / ".ignore"
+    ignore_file.write_text("# comment\n*.log\n\n")
+    assert FilePatternMatcher.from_file(ignore_file).patterns == ["*.log"]
+
+    tree = tmp_path / "tree"
+    for rel in ("a.txt", "keep.txt", "pkg/mod.py", "pkg/data.txt", "build/out.bin"):
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_text(rel)
+
+    def names(archive: bytes) -> list[str]:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            return sorted(m.name for m in tar.getmembers() if m.isfile())
+
+    assert names(tar_local(tree, (), matcher)) == ["keep.txt", "pkg/mod.py"]
+    assert names(tar_local(tree, (), only_py)) == ["pkg/mod.py"]
+    assert names(tar_local(tree, (), lambda p: p.suffix == ".bin")) == [
+        "a.txt",
+        "keep.txt",
+        "pkg/data.txt",
+        "pkg/mod.py",
+    ]
+    image = Image.debian_slim().add_local_dir(tree, "/app", ignore=matcher)
+    assert image.steps[-1].ignore_fn is matcher and "FilePatternMatcher" in dict(image.steps[-1].options)["ignore_fn"]
+
+
+def test_cmd_is_recorded_as_a_dockerfile_cmd() -> None:
+    image = Image.debian_slim().cmd(["python", "app.py"])
+    assert image.steps[-1] == Step("cmd", ("python", "app.py"))
+    with pytest.raises(InvalidError, match="list of strings"):
+        Image.debian_slim().cmd("python app.py")  # type: ignore[arg-type]

@@ -287,3 +287,51 @@ def test_large_files_and_stdin_go_in_pieces(sb: nano_modal.Sandbox) -> None:
     assert sb.exec("bash", "-c", "wc -c < /tmp/big.bin").stdout.read().strip() == str(len(blob))
     assert sb.open("/tmp/big.bin", "rb").read() == blob
     sb.rm("/tmp/big.bin")
+
+
+def test_wait_until_ready_with_probes(running: nano_modal.App) -> None:
+    import sys
+
+    server = "import http.server as h, time; time.sleep(1); h.test(h.SimpleHTTPRequestHandler, port=8917)"
+    sb = nano_modal.Sandbox.create(
+        sys.executable, "-c", server, app=running, readiness_probe=nano_modal.Probe.with_tcp(8917)
+    )
+    try:
+        sb.wait_until_ready(timeout=60)
+        probe = sb.exec(sys.executable, "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8917')")
+        assert probe.wait() == 0, probe.stderr.read()  # ready meant really listening
+    finally:
+        sb.terminate()
+    flag = nano_modal.Sandbox.create(
+        "sh", "-c", "sleep 1; touch /tmp/ready-flag; sleep 60", app=running,
+        readiness_probe=nano_modal.Probe.with_exec("test", "-f", "/tmp/ready-flag"),
+    )  # fmt: skip
+    try:
+        flag.wait_until_ready(timeout=60)
+        assert flag.exec("test", "-f", "/tmp/ready-flag").wait() == 0
+    finally:
+        flag.terminate()
+    quick = nano_modal.Sandbox.create("true", app=running, readiness_probe=nano_modal.Probe.with_tcp(8918))
+    with pytest.raises(SandboxTerminatedError, match="before it was ready"):
+        quick.wait_until_ready(timeout=60)
+    with pytest.raises(InvalidError, match="readiness_probe"):
+        nano_modal.Sandbox.create("true", app=running).wait_until_ready()
+    with pytest.raises(InvalidError, match="exactly one"):
+        nano_modal.Probe()
+
+
+def test_terminate_wait_tags_and_hydrate(running: nano_modal.App) -> None:
+    sb = nano_modal.Sandbox.create("sleep", "60", app=running, tags={"team": "parity"})
+    assert sb.get_tags() == {"team": "parity"}
+    assert sb.hydrate().returncode is None
+    assert sb.terminate(wait=True) == 137
+    assert sb.hydrate().returncode == 137
+
+
+def test_sandbox_has_modal_container_variables(running: nano_modal.App) -> None:
+    sb = nano_modal.Sandbox.create(app=running)
+    try:
+        out = sb.exec("sh", "-c", "echo $MODAL_TASK_ID $MODAL_REGION $MODAL_IS_REMOTE.").stdout.read().split()
+    finally:
+        sb.terminate()
+    assert len(out) == 3 and out[0] and out[1:] == ["local", "."], out  # no MODAL_IS_REMOTE: not a function

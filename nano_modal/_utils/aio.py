@@ -145,6 +145,7 @@ class _BoundTwin(Generic[T]):
         self._fast = fast
         self.__doc__ = impl.__doc__
         self.__name__ = impl.__name__
+        self.__wrapped__ = impl  # inspect.signature and help() show the method's real parameters
 
     def _start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return self._impl(self._owner, *args, **kwargs) if self._owner is not None else self._impl(*args, **kwargs)

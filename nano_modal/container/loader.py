@@ -17,8 +17,24 @@ if TYPE_CHECKING:
     import tarfile
 
 
+def export_modal_environment(container_id: str, definition: api_pb2.FunctionDefinition) -> None:
+    """Set Modal's container variables before the user's code is imported (its module-level
+    code may read them), and so that processes it starts inherit them."""
+    os.environ.update(
+        {
+            **config.modal_container_env(container_id, definition.image.image_id),
+            "MODAL_IS_REMOTE": "1",
+            "MODAL_ENVIRONMENT": os.environ.get(config.ENV_ENVIRONMENT) or config.DEFAULT_ENVIRONMENT,
+        }
+    )
+
+
 def load_target(io_: ContainerIO, definition: api_pb2.FunctionDefinition) -> Any:
     """The raw function or class the definition names (unwrapped from nano_modal's objects)."""
+    export_modal_environment(io_.container_id, definition)
+    from .._modal_alias import expose_in_container
+
+    expose_in_container()  # `import modal` in the user's code (or a library it uses) is nano_modal
     if definition.pickled_blob_id:
         obj: Any = deserialize(io_.read_blob(definition.pickled_blob_id), f"function {definition.name}")
     else:

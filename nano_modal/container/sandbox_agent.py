@@ -402,7 +402,7 @@ class Exec:
 
     def _builtin(self) -> int:
         ops: dict[str, Callable[..., bytes]] = {
-            "read": _read, "write": self._write, "ls": _ls, "mkdir": _mkdir, "rm": _rm,
+            "read": _read, "write": self._write, "ls": _ls, "mkdir": _mkdir, "rm": _rm, "connect": _connect,
         }  # fmt: skip
         try:
             out = ops[self.down.builtin](*self.down.argv)
@@ -443,6 +443,14 @@ def _mkdir(path: str, parents: str) -> bytes:
     else:
         os.mkdir(path)
     return b""
+
+
+def _connect(port: str) -> bytes:
+    """A readiness probe (Probe.with_tcp): does something in the sandbox accept connections on the port?"""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", int(port)), timeout=1):
+        return b""
 
 
 def _rm(path: str, recursive: str) -> bytes:

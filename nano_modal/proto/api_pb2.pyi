@@ -243,22 +243,48 @@ class AppRollbackRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
 
 class FunctionGetRequest(_message.Message):
-    __slots__ = ("app_name", "function_name", "function_id")
+    __slots__ = ("app_name", "function_name", "function_id", "include_stats")
     APP_NAME_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_NAME_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_ID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_STATS_FIELD_NUMBER: _ClassVar[int]
     app_name: str
     function_name: str
     function_id: str
-    def __init__(self, app_name: _Optional[str] = ..., function_name: _Optional[str] = ..., function_id: _Optional[str] = ...) -> None: ...
+    include_stats: bool
+    def __init__(self, app_name: _Optional[str] = ..., function_name: _Optional[str] = ..., function_id: _Optional[str] = ..., include_stats: _Optional[bool] = ...) -> None: ...
 
 class FunctionGetResponse(_message.Message):
-    __slots__ = ("function_id", "definition")
+    __slots__ = ("function_id", "definition", "stats")
     FUNCTION_ID_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
     function_id: str
     definition: FunctionDefinition
-    def __init__(self, function_id: _Optional[str] = ..., definition: _Optional[_Union[FunctionDefinition, _Mapping]] = ...) -> None: ...
+    stats: FunctionStats
+    def __init__(self, function_id: _Optional[str] = ..., definition: _Optional[_Union[FunctionDefinition, _Mapping]] = ..., stats: _Optional[_Union[FunctionStats, _Mapping]] = ...) -> None: ...
+
+class FunctionStats(_message.Message):
+    __slots__ = ("backlog", "num_total_runners", "num_running_inputs")
+    BACKLOG_FIELD_NUMBER: _ClassVar[int]
+    NUM_TOTAL_RUNNERS_FIELD_NUMBER: _ClassVar[int]
+    NUM_RUNNING_INPUTS_FIELD_NUMBER: _ClassVar[int]
+    backlog: int
+    num_total_runners: int
+    num_running_inputs: int
+    def __init__(self, backlog: _Optional[int] = ..., num_total_runners: _Optional[int] = ..., num_running_inputs: _Optional[int] = ...) -> None: ...
+
+class FunctionUpdateAutoscalerRequest(_message.Message):
+    __slots__ = ("function_id", "min_containers", "max_containers", "scaledown_window")
+    FUNCTION_ID_FIELD_NUMBER: _ClassVar[int]
+    MIN_CONTAINERS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONTAINERS_FIELD_NUMBER: _ClassVar[int]
+    SCALEDOWN_WINDOW_FIELD_NUMBER: _ClassVar[int]
+    function_id: str
+    min_containers: int
+    max_containers: int
+    scaledown_window: float
+    def __init__(self, function_id: _Optional[str] = ..., min_containers: _Optional[int] = ..., max_containers: _Optional[int] = ..., scaledown_window: _Optional[float] = ...) -> None: ...
 
 class FunctionBindParamsRequest(_message.Message):
     __slots__ = ("function_id", "params", "definition")
@@ -1111,7 +1137,7 @@ class QueueNextItemsResponse(_message.Message):
     def __init__(self, items: _Optional[_Iterable[_Union[QueueItem, _Mapping]]] = ...) -> None: ...
 
 class SecretCreateRequest(_message.Message):
-    __slots__ = ("name", "environment_name", "env", "overwrite")
+    __slots__ = ("name", "environment_name", "env", "overwrite", "merge")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -1123,11 +1149,13 @@ class SecretCreateRequest(_message.Message):
     ENVIRONMENT_NAME_FIELD_NUMBER: _ClassVar[int]
     ENV_FIELD_NUMBER: _ClassVar[int]
     OVERWRITE_FIELD_NUMBER: _ClassVar[int]
+    MERGE_FIELD_NUMBER: _ClassVar[int]
     name: str
     environment_name: str
     env: _containers.ScalarMap[str, str]
     overwrite: bool
-    def __init__(self, name: _Optional[str] = ..., environment_name: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., overwrite: _Optional[bool] = ...) -> None: ...
+    merge: bool
+    def __init__(self, name: _Optional[str] = ..., environment_name: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., overwrite: _Optional[bool] = ..., merge: _Optional[bool] = ...) -> None: ...
 
 class SecretCreateResponse(_message.Message):
     __slots__ = ("secret_id",)

@@ -5,7 +5,7 @@ import warnings
 
 from nano_modal.proto import api_pb2 as nano__modal_dot_proto_dot_api__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -93,6 +93,11 @@ class NanoModalStub:
                 '/nano_modal.v1.NanoModal/FunctionBindParams',
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionBindParamsRequest.SerializeToString,
                 response_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionBindParamsResponse.FromString,
+                _registered_method=True)
+        self.FunctionUpdateAutoscaler = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/FunctionUpdateAutoscaler',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionUpdateAutoscalerRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionGetResponse.FromString,
                 _registered_method=True)
         self.ProxyTokenCreate = channel.unary_unary(
                 '/nano_modal.v1.NanoModal/ProxyTokenCreate',
@@ -463,6 +468,12 @@ class NanoModalServicer:
         raise NotImplementedError('Method not implemented!')
 
     def FunctionBindParams(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FunctionUpdateAutoscaler(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -892,6 +903,11 @@ def add_NanoModalServicer_to_server(servicer, server):
                     servicer.FunctionBindParams,
                     request_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionBindParamsRequest.FromString,
                     response_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionBindParamsResponse.SerializeToString,
+            ),
+            'FunctionUpdateAutoscaler': grpc.unary_unary_rpc_method_handler(
+                    servicer.FunctionUpdateAutoscaler,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionUpdateAutoscalerRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionGetResponse.SerializeToString,
             ),
             'ProxyTokenCreate': grpc.unary_unary_rpc_method_handler(
                     servicer.ProxyTokenCreate,
@@ -1513,6 +1529,33 @@ class NanoModal:
             '/nano_modal.v1.NanoModal/FunctionBindParams',
             nano__modal_dot_proto_dot_api__pb2.FunctionBindParamsRequest.SerializeToString,
             nano__modal_dot_proto_dot_api__pb2.FunctionBindParamsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FunctionUpdateAutoscaler(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/FunctionUpdateAutoscaler',
+            nano__modal_dot_proto_dot_api__pb2.FunctionUpdateAutoscalerRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.FunctionGetResponse.FromString,
             options,
             channel_credentials,
             insecure,

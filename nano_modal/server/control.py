@@ -138,7 +138,7 @@ class ControlPlane(CallsAndInputs, Outputs, ContainerLifecycle, Placement, AppLo
     def bind_function(self, parent_id: str, params: bytes, options: api_pb2.FunctionDefinition) -> str:
         """The function id of a class instance with these parameters (and options): one pool each."""
         parent = self._function(parent_id)
-        if not parent.definition.is_class:
+        if not parent.definition.is_class and params:  # a function's variant (with_options) has options only
             raise Invalid(f"{parent.name} is not a class; only classes take parameters")
         definition = bound_definition(parent.definition, options, params, parent_id)
         key = bind_key(definition)

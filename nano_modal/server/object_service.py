@@ -250,7 +250,7 @@ class ObjectRpcs:
         secret_id = await self._run(
             context,
             lambda: self.objects.secrets.create(
-                request.name, request.environment_name, dict(request.env), request.overwrite
+                request.name, request.environment_name, dict(request.env), request.overwrite, merge=request.merge
             ),
         )
         return api_pb2.SecretCreateResponse(secret_id=secret_id)

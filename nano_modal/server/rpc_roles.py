@@ -33,6 +33,7 @@ ROLES: dict[str, Role] = {
     "AppRollback": Role.ADMIN,
     "FunctionBindParams": Role.ANY,
     "FunctionGet": Role.ANY,
+    "FunctionUpdateAutoscaler": Role.ANY,  # Modal programs scale their own functions, from containers too
     "FunctionCreate": Role.ADMIN,
     "FunctionMap": Role.ANY,
     "FunctionPutInputs": Role.ANY,

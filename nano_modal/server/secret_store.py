@@ -52,9 +52,16 @@ class Secrets:
             if "\0" in value:
                 raise Invalid(f"the value of {name} contains a NUL byte")  # never echo the value
 
-    def create(self, name: str, environment_name: str, env: dict[str, str], overwrite: bool) -> str:
+    def create(
+        self, name: str, environment_name: str, env: dict[str, str], overwrite: bool, merge: bool = False
+    ) -> str:
         self._check_env(env)
         environment = check_environment(environment_name)
+        if merge:  # Secret.update: the named secret's variables, with these added or changed
+            existing = self.store.find_object(SECRET, environment, name) if name else None
+            if existing is None:
+                raise NotFound(f"secret {name!r} not found in environment {environment!r}")
+            env, overwrite = {**self.variables(existing.object_id), **env}, True
         sealed = self.fernet.encrypt(json.dumps(env, sort_keys=True).encode())
         if not name:
             # Secret.from_dict: anonymous, and the same variables give the same id, so that

@@ -18,6 +18,7 @@ import grpc.aio
 from .. import config
 from ..proto import api_pb2, api_pb2_grpc
 from ..version import __version__
+from . import function_admin
 from .blobs import BlobStore, BlobTooLarge
 from .control import ControlPlane, Invalid, NotFound
 from .deployments import Deployments
@@ -222,11 +223,23 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
     async def FunctionGet(self, request: api_pb2.FunctionGetRequest, context: Context) -> api_pb2.FunctionGetResponse:
         if request.function_id:
             fn = await self._guard(context, lambda: self.control._function(request.function_id))
-            return api_pb2.FunctionGetResponse(function_id=fn.function_id, definition=fn.definition)
-        response: api_pb2.FunctionGetResponse = await self._guard(
-            context, lambda: self.deployments.function(request.app_name, request.function_name)
-        )
+            response = api_pb2.FunctionGetResponse(function_id=fn.function_id, definition=fn.definition)
+        else:
+            response = await self._guard(
+                context, lambda: self.deployments.function(request.app_name, request.function_name)
+            )
+        if request.include_stats:
+            response.stats.CopyFrom(
+                await self._guard(context, lambda: function_admin.function_stats(self.control, response.function_id))
+            )
         return response
+
+    async def FunctionUpdateAutoscaler(
+        self, request: api_pb2.FunctionUpdateAutoscalerRequest, context: Context
+    ) -> api_pb2.FunctionGetResponse:
+        await self._guard(context, lambda: function_admin.update_autoscaler(self.control, request))
+        fn = self.control._function(request.function_id)
+        return api_pb2.FunctionGetResponse(function_id=fn.function_id, definition=fn.definition)
 
     # --- functions and calls ---------------------------------------------------------
 

@@ -177,6 +177,7 @@ class Agent:
         env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
         env.update(spec.env)
         env.update({"HOME": str(workdir), "PYTHONUNBUFFERED": "1", config.ENV_CONTAINER_ID: spec.container_id})
+        env.update(config.modal_container_env(spec.container_id, spec.image.image_id))  # sandboxes' too
         if not spec.sandbox:  # a sandbox gets no credential and no address of the server at all
             env.update(
                 {

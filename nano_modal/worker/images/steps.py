@@ -73,6 +73,9 @@ def commands(step: api_pb2.ImageStep, state: ImageState) -> list[str]:
             flags += ["--extra-index-url", opts["extra_index_url"]]
         if opts.get("pre"):
             flags.append("--pre")
+        if opts.get("find_links"):
+            flags += ["--find-links", opts["find_links"]]
+        flags += shlex.split(opts.get("extra_options", ""))  # Image.pip_install(extra_options="...")
         args = shlex.join([*flags, *step.args])
         pip = f"{state.python} -m pip install {args}"
         if opts.get("uv"):  # uv when the image has it; pip otherwise (same packages, slower)
