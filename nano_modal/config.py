@@ -23,6 +23,7 @@ ENV_TOKEN = "NANO_MODAL_TOKEN"  # the credential a client presents
 ENV_FAST_LANE = "NANO_MODAL_FAST_LANE"  # "0": send every call over gRPC (see _fast_lane.py)
 ENV_FORCE_BUILD = "NANO_MODAL_FORCE_BUILD"  # "1": every image build step ignores the cache (MODAL_FORCE_BUILD)
 ENV_CONTAINER_ID = "NANO_MODAL_CONTAINER_ID"  # set only inside containers
+ENV_MODAL_BUNDLE = "NANO_MODAL_MODAL_BUNDLE"  # in a container of a function defined with the real modal client
 ENV_IS_REMOTE = "NANO_MODAL_IS_REMOTE"  # "1" inside a container
 ENV_BLOCK_NETWORK = "NANO_MODAL_BLOCK_NETWORK"  # "1" in a ContainerSpec's env: no network but loopback
 ENV_STORE = "NANO_MODAL_STORE"  # the server's --store default: SQLAlchemy URL of the state store

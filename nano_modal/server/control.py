@@ -190,6 +190,12 @@ class ControlPlane:
         app.function_ids.append(function_id)
         return function_id
 
+    def redefine_function(self, function_id: str, definition: api_pb2.FunctionDefinition) -> None:
+        """Give a function created ahead of its definition (Modal's FunctionPrecreate) its definition."""
+        fn = self._function(function_id)
+        fn.definition = definition
+        self.store.update_function(function_id, definition.SerializeToString())
+
     def _function(self, function_id: str) -> FunctionRuntime:
         fn = self.functions.get(function_id)
         if fn is None:

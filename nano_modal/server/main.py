@@ -66,7 +66,8 @@ async def serve(
     # while this server is a follower, and serve it here once it holds the store's lease.
     forwarder = follower.Forwarder(lambda: leader.active_address(store_url), token)
     server = grpc.aio.server(options=config.grpc_server_options())
-    server.add_generic_rpc_handlers((forwarder,))
+    modal_handler, modal_status = _modal_client_handler()
+    server.add_generic_rpc_handlers((forwarder,) if modal_handler is None else (forwarder, modal_handler))
     bound = server.add_insecure_port(f"{host}:{port}")
     await server.start()
     fast_lane = None
@@ -98,6 +99,10 @@ async def serve(
     blobs = BlobStore(blob_dir or state_dir / "blobs")
     service = Service(control, blobs, token, objects)
     service.fast_lane_port = forwarder.own_fast_lane_port
+    if modal_handler is not None:
+        from . import modal_compat
+
+        modal_compat.attach(modal_handler, control, blobs, token)
     address = advertise or f"{_shown_host(host)}:{bound}"
     lease.advertise(address)
     await forwarder.serve_locally(service, address)
@@ -114,6 +119,7 @@ async def serve(
     _write_port_file(port_file, bound)
     if not quiet:
         print(f"nano-modal server listening on {host}:{bound} (state in {state_dir})", file=sys.stderr)
+        print(f"{modal_status} on {host}:{bound}", file=sys.stderr)
         if requeued:
             print(f"recovered {requeued} unfinished inputs", file=sys.stderr)
         if is_new:
@@ -137,6 +143,14 @@ async def serve(
         fast_lane.close()
     await server.stop(grace=1.0)
     store.close()
+
+
+def _modal_client_handler() -> tuple[grpc.GenericRpcHandler | None, str]:  # type: ignore[type-arg]
+    """Modal's client protocol, served when the `modal` package is installed (modal_compat/)."""
+    from . import modal_compat
+
+    proto, status = modal_compat.load_protocol()
+    return (None if proto is None else modal_compat.ModalClientHandler(proto)), status
 
 
 async def start_gateway(app: SwitchableApp, host: str, port: int) -> tuple[uvicorn.Server, str]:
