@@ -17,7 +17,7 @@ import grpc.aio
 import uvicorn
 
 from .. import config
-from . import follower, leader, store_retry
+from . import follower, leader, modal_compat, store_retry
 from .blobs import BlobStore
 from .control import ControlPlane
 from .dashboard import Dashboard
@@ -100,8 +100,6 @@ async def serve(
     service = Service(control, blobs, token, objects)
     service.fast_lane_port = forwarder.own_fast_lane_port
     if modal_handler is not None:
-        from . import modal_compat
-
         modal_compat.attach(modal_handler, control, blobs, token)
     address = advertise or f"{_shown_host(host)}:{bound}"
     lease.advertise(address)
@@ -145,10 +143,8 @@ async def serve(
     store.close()
 
 
-def _modal_client_handler() -> tuple[grpc.GenericRpcHandler | None, str]:  # type: ignore[type-arg]
+def _modal_client_handler() -> tuple[modal_compat.ModalClientHandler | None, str]:
     """Modal's client protocol, served when the `modal` package is installed (modal_compat/)."""
-    from . import modal_compat
-
     proto, status = modal_compat.load_protocol()
     return (None if proto is None else modal_compat.ModalClientHandler(proto)), status
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, cast
 
 from .base import ENVIRONMENT, Call, ServiceBase
 from .mounts import IMAGE_BUILDER_VERSION, not_served
@@ -66,7 +66,7 @@ class AppRpcs(ServiceBase):
         call.admin()
         self.control.app(request.app_id)
         duration = request.timeout or _LOG_STREAM_DEFAULT
-        stream = self.control.follow_logs(request.app_id)
+        stream = cast(AsyncGenerator[list[Any], None], self.control.follow_logs(request.app_id))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + duration
         try:

@@ -168,11 +168,12 @@ class FunctionRpcs(ServiceBase):
                 result=sent.result, idx=row.idx, input_id=row.input_id, data_format=sent.data_format
             )
         # Written by nano-modal itself: the container died, timed out, could not start...
-        status = {
+        statuses: dict[int, Any] = {
             npb.OUTPUT_STATUS_TIMEOUT: self.pb.GenericResult.GENERIC_STATUS_TIMEOUT,
             npb.OUTPUT_STATUS_INIT_FAILURE: self.pb.GenericResult.GENERIC_STATUS_INIT_FAILURE,
             npb.OUTPUT_STATUS_CANCELLED: self.pb.GenericResult.GENERIC_STATUS_TERMINATED,
-        }.get(row.status, self.pb.GenericResult.GENERIC_STATUS_FAILURE)
+        }
+        status = statuses.get(int(row.status), self.pb.GenericResult.GENERIC_STATUS_FAILURE)
         result = self.pb.GenericResult(
             status=status, exception=row.exception_repr or "the input failed", traceback=row.traceback
         )

@@ -19,9 +19,9 @@ from ..control import ControlPlane, Invalid, NotFound
 from ..state import FunctionRuntime
 from . import protocol
 from .auth import Refused, identify
-from .protocol import SERVICE_NAME, Protocol
 from .base import Call
 from .functions import BUNDLE_MARKER, container_env
+from .protocol import SERVICE_NAME, Protocol
 from .service import ModalService
 
 log = logging.getLogger("nano_modal.server.modal_compat")
