@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, cast
 
 from .base import ENVIRONMENT, Call, ServiceBase
-from .mounts import IMAGE_BUILDER_VERSION, not_served
+from .mounts import IMAGE_BUILDER_VERSION
 
 _LOG_STREAM_DEFAULT = 55.0  # seconds one AppGetLogs stream lasts when the client names none; it reconnects
 
@@ -47,15 +47,6 @@ class AppRpcs(ServiceBase):
         call.admin()
         self.control.stop_app(request.app_id)
         return self.proto.empty()
-
-    async def AppPublish(self, request: Any, call: Call) -> Any:
-        """`modal run` publishes its ephemeral app with the functions it created: nothing to do,
-        they are the app's already. (`modal deploy` is not served yet.)"""
-        call.admin()
-        self.control.app(request.app_id)
-        if request.app_state == self.pb.APP_STATE_DEPLOYED:
-            raise not_served("`modal deploy` (AppPublish of a deployed app)")
-        return self.pb.AppPublishResponse(deployed_at=time.time())
 
     async def AppGetLayout(self, request: Any, call: Call) -> Any:
         functions = {fn.name: fn.function_id for fn in self.control.app_functions(request.app_id)}

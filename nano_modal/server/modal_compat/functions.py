@@ -41,13 +41,30 @@ def container_env(fn: Any, app_functions: dict[str, list[str]]) -> dict[str, str
     }
 
 
+def function_data(pb: Any, function: Any) -> Any:
+    """What the client reads about a function it created or looked up (its FunctionInfo)."""
+    return pb.FunctionData(
+        module_name=function.module_name,
+        function_name=function.function_name,
+        function_type=function.function_type,
+        ranked_functions=[pb.FunctionData.RankedFunction(rank=0, function=function)],
+    )
+
+
 class FunctionRpcs(ServiceBase):
     async def FunctionPrecreate(self, request: Any, call: Call) -> Any:
         """The function's id before its definition (other functions' definitions may name it):
         a nano-modal function with a placeholder definition, completed by FunctionCreate."""
         call.admin()
+        app = self.control.app(request.app_id)
+        if not app.ephemeral:  # a deployed app: the same name keeps its id across deployments
+            for fn in self.control.app_functions(request.app_id, include_retired=True):
+                if fn.name == request.function_name:
+                    return self._precreated(request, fn.function_id)
         placeholder = npb.FunctionDefinition(name=request.function_name, module_name=BUNDLE_MARKER)
-        function_id = self.control.create_function(request.app_id, placeholder)
+        return self._precreated(request, self.control.create_function(request.app_id, placeholder))
+
+    def _precreated(self, request: Any, function_id: str) -> Any:
         return self.pb.FunctionPrecreateResponse(
             function_id=function_id,
             handle_metadata=self.pb.FunctionHandleMetadata(
@@ -89,12 +106,7 @@ class FunctionRpcs(ServiceBase):
         else:
             function_id = self.control.create_function(request.app_id, definition)
         metadata = handle_metadata(self.pb, function, request.app_id)
-        data = self.pb.FunctionData(
-            module_name=function.module_name,
-            function_name=function.function_name,
-            function_type=function.function_type,
-            ranked_functions=[self.pb.FunctionData.RankedFunction(rank=0, function=function)],
-        )
+        data = function_data(self.pb, function)
         return self.pb.FunctionCreateResponse(
             function_id=function_id, function=function, handle_metadata=metadata, function_data=data
         )

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from ..blobs import BlobStore
 from ..control import ControlPlane
+from ..deployments import Deployments
 from .apps import AppRpcs
 from .containers import ContainerRpcs
+from .deploys import DeployRpcs
 from .functions import FunctionRpcs
 from .mounts import MountRpcs
 from .protocol import Protocol
 
 
-class ModalService(AppRpcs, FunctionRpcs, MountRpcs, ContainerRpcs):
+class ModalService(DeployRpcs, AppRpcs, FunctionRpcs, MountRpcs, ContainerRpcs):
     def __init__(self, control: ControlPlane, blobs: BlobStore, admin_token: str, proto: Protocol) -> None:
         self.control = control
         self.blobs = blobs
         self.admin_token = admin_token
         self.proto = proto
+        self.deployments = Deployments(control)
