@@ -100,7 +100,7 @@ async def serve(
     service = Service(control, blobs, token, objects)
     service.fast_lane_port = forwarder.own_fast_lane_port
     if modal_handler is not None:
-        modal_compat.attach(modal_handler, control, blobs, token)
+        modal_compat.attach(modal_handler, control, blobs, token, objects)
     address = advertise or f"{_shown_host(host)}:{bound}"
     lease.advertise(address)
     await forwarder.serve_locally(service, address)

@@ -16,6 +16,7 @@ import grpc.aio
 
 from ..blobs import BlobStore
 from ..control import ControlPlane, Invalid, NotFound
+from ..object_service import ObjectPlane
 from ..state import FunctionRuntime
 from . import protocol
 from .auth import Refused, identify
@@ -114,10 +115,12 @@ def _refuse(code: grpc.StatusCode, message: str) -> Callable[[bytes, Any], Any]:
     return refuse
 
 
-def attach(handler: ModalClientHandler, control: ControlPlane, blobs: BlobStore, admin_token: str) -> None:
+def attach(
+    handler: ModalClientHandler, control: ControlPlane, blobs: BlobStore, admin_token: str, objects: ObjectPlane
+) -> None:
     """This server is the active one: serve Modal's methods from here, and start the containers
     of Modal-defined functions with Modal's entrypoint."""
-    handler.target = ModalService(control, blobs, admin_token, handler.proto)
+    handler.target = ModalService(control, blobs, admin_token, handler.proto, objects)
 
     def env(fn: FunctionRuntime) -> dict[str, str]:
         if fn.definition.module_name != BUNDLE_MARKER:

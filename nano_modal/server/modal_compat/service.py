@@ -5,18 +5,23 @@ from __future__ import annotations
 from ..blobs import BlobStore
 from ..control import ControlPlane
 from ..deployments import Deployments
+from ..object_service import ObjectPlane
 from .apps import AppRpcs
 from .containers import ContainerRpcs
 from .deploys import DeployRpcs
+from .dicts import DictRpcs
 from .functions import FunctionRpcs
 from .mounts import MountRpcs
 from .protocol import Protocol
 
 
-class ModalService(DeployRpcs, AppRpcs, FunctionRpcs, MountRpcs, ContainerRpcs):
-    def __init__(self, control: ControlPlane, blobs: BlobStore, admin_token: str, proto: Protocol) -> None:
+class ModalService(DeployRpcs, AppRpcs, FunctionRpcs, MountRpcs, ContainerRpcs, DictRpcs):
+    def __init__(
+        self, control: ControlPlane, blobs: BlobStore, admin_token: str, proto: Protocol, objects: ObjectPlane
+    ) -> None:
         self.control = control
         self.blobs = blobs
         self.admin_token = admin_token
         self.proto = proto
         self.deployments = Deployments(control)
+        self.objects = objects
