@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -71,3 +72,108 @@ def test_method_not_served_is_named(modal_cluster: ModalCluster) -> None:
     assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
     assert "nano-modal does not serve ModalClient/WorkspaceNameLookup yet" in (raised.value.details() or "")
     channel.close()
+
+
+SPAWN_APP = """
+import modal
+
+app = modal.App("nano-compat-spawn")
+
+
+@app.function()
+def square(x):
+    return x * x
+
+
+@app.local_entrypoint()
+def main():
+    call = square.spawn(7)
+    print("get:", call.get())
+    print("from_id:", modal.FunctionCall.from_id(call.object_id).get())
+    print("gather:", modal.FunctionCall.gather(*[square.spawn(i) for i in range(3)]))
+    print("starmap:", list(square.starmap([(1,), (2,)])))
+"""
+
+
+def test_spawn_and_function_call_get(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, SPAWN_APP)
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    for line in ("get: 49", "from_id: 49", "gather: [0, 1, 4]", "starmap: [1, 4]"):
+        assert line in run.stdout
+
+
+DEPLOYED_APP = """
+import modal
+
+app = modal.App("nano-compat-deployed")
+
+
+@app.function()
+def cube(x):
+    return x ** 3 + OFFSET
+
+
+OFFSET = {offset}
+"""
+
+CALLER = """
+import modal
+
+cube = modal.Function.from_name("nano-compat-deployed", "cube")
+print("remote:", cube.remote(4))
+print("map:", list(cube.map([1, 2])))
+"""
+
+
+def test_deploy_then_from_name_in_another_process(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    (tmp_path / "caller.py").write_text(CALLER)
+    python = str(modal_cluster.venv / "bin" / "python")
+    for offset in (0, 1000):  # a second deployment replaces the code behind the same name
+        write_app(tmp_path, DEPLOYED_APP.format(offset=offset))
+        deploy = modal_cluster.modal("deploy", "app.py", cwd=tmp_path)
+        assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+        call = subprocess.run(
+            [python, "caller.py"],
+            cwd=tmp_path,
+            env=modal_cluster.modal_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert call.returncode == 0, call.stdout + call.stderr
+        assert f"remote: {64 + offset}" in call.stdout
+        assert f"map: {[1 + offset, 8 + offset]}" in call.stdout
+
+
+DICT_APP = """
+import modal
+
+app = modal.App("nano-compat-dict")
+d = modal.Dict.from_name("compat-dict", create_if_missing=True)
+
+
+@app.function()
+def store(k, v):
+    d[k] = v
+    return d.len()
+
+
+@app.local_entrypoint()
+def main():
+    d.clear()
+    print("len after:", store.remote("a", 1), store.remote("b", [2, 3]))
+    print("read locally:", d["a"], d.get("b"), "c" in d, sorted(d.keys()))
+    with modal.Dict.ephemeral() as e:
+        e["x"] = 42
+        print("ephemeral:", e["x"], e.len())
+"""
+
+
+def test_dict_from_name_shared_with_containers(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, DICT_APP)
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "len after: 1 2" in run.stdout
+    assert "read locally: 1 [2, 3] False ['a', 'b']" in run.stdout
+    assert "ephemeral: 42 1" in run.stdout
