@@ -173,6 +173,11 @@ class FunctionRpcs(ServiceBase):
             num_unfinished_inputs=started.num_inputs - started.num_final,
         )
 
+    async def FunctionCallCancel(self, request: Any, call: Call) -> Any:
+        """FunctionCall.cancel(): queued inputs fail as cancelled; containers running one stop."""
+        self.control.cancel_call(request.function_call_id)
+        return self.proto.empty()
+
     def _output_item(self, row: OutputRow) -> Any:
         if row.data.startswith(OUTPUT_MARK):
             sent = self.pb.FunctionPutOutputsItem.FromString(row.data[len(OUTPUT_MARK) :])
