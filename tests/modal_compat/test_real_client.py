@@ -9,36 +9,12 @@ from pathlib import Path
 import grpc
 import pytest
 
+from tests.conftest import REPO
 from tests.modal_compat.conftest import ModalCluster
 
 pytestmark = pytest.mark.slow(reason="installs modal from PyPI once; each `modal run` starts containers")
 
-APP = """
-import modal
-
-app = modal.App("nano-compat-demo")
-
-
-@app.function()
-def square(x):
-    print(f"squaring {x}")
-    return x * x
-
-
-@app.function()
-def fail():
-    raise ValueError("raised in the container")
-
-
-@app.local_entrypoint()
-def main():
-    print("remote:", square.remote(3))
-    print("map:", list(square.map(range(10))))
-    try:
-        fail.remote()
-    except ValueError as exc:
-        print("caught:", exc)
-"""
+EXAMPLE = REPO / "examples" / "modal_client_app.py"  # the program users are shown
 
 
 def write_app(directory: Path, source: str) -> Path:
@@ -48,16 +24,17 @@ def write_app(directory: Path, source: str) -> Path:
 
 
 def test_modal_run_remote_and_map(modal_cluster: ModalCluster, tmp_path: Path) -> None:
-    write_app(tmp_path, APP)
+    write_app(tmp_path, EXAMPLE.read_text())
     run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "remote: 9" in run.stdout
     assert f"map: {[x * x for x in range(10)]}" in run.stdout
     assert "caught: raised in the container" in run.stdout
+    assert "squaring 3" in run.stdout + run.stderr  # the container's output, streamed to the terminal
 
 
 def test_wrong_token_pair_is_named(modal_cluster: ModalCluster, tmp_path: Path) -> None:
-    write_app(tmp_path, APP)
+    write_app(tmp_path, EXAMPLE.read_text())
     run = modal_cluster.modal("run", "app.py", cwd=tmp_path, token_secret="not-the-token")
     assert run.returncode != 0
     assert "token pair is not valid on this server" in run.stdout + run.stderr
