@@ -154,3 +154,18 @@ def test_dict_from_name_shared_with_containers(modal_cluster: ModalCluster, tmp_
     assert "len after: 1 2" in run.stdout
     assert "read locally: 1 [2, 3] False ['a', 'b']" in run.stdout
     assert "ephemeral: 42 1" in run.stdout
+
+
+def test_unsupported_client_version_is_named(modal_cluster: ModalCluster) -> None:
+    channel = grpc.insecure_channel(modal_cluster.server_url)
+    method = channel.unary_unary("/modal.client.ModalClient/ClientHello")
+    metadata = (
+        ("x-modal-token-id", "nm"),
+        ("x-modal-token-secret", modal_cluster.token),
+        ("x-modal-client-version", "0.73.1"),
+    )
+    with pytest.raises(grpc.RpcError) as raised:
+        method(b"", metadata=metadata, timeout=30)
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "nano-modal serves modal client 1.6.x; this client is 0.73.1" in (raised.value.details() or "")
+    channel.close()
