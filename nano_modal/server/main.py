@@ -99,14 +99,19 @@ async def serve(
     blobs = BlobStore(blob_dir or state_dir / "blobs")
     service = Service(control, blobs, token, objects)
     service.fast_lane_port = forwarder.own_fast_lane_port
-    if modal_handler is not None:
-        modal_compat.attach(modal_handler, control, blobs, token, objects)
+    modal_routes = (
+        []
+        if modal_handler is None
+        else modal_compat.attach(modal_handler, control, blobs, token, objects, forwarder.own_web_url)
+    )
     address = advertise or f"{_shown_host(host)}:{bound}"
     lease.advertise(address)
     await forwarder.serve_locally(service, address)
     if fast_lane is not None:
         fast_lane.service = service
-    gateway = Gateway(control, service.deployments, blobs, extra_routes=Dashboard(control, token).routes)
+    gateway = Gateway(
+        control, service.deployments, blobs, extra_routes=[*Dashboard(control, token).routes, *modal_routes]
+    )
     web_app.app = gateway.app
     service.web_base_url = forwarder.own_web_url
     lease_watch = asyncio.create_task(lease.watch(_exit_lease_lost))

@@ -19,7 +19,7 @@ from ...container.modal_entrypoint import ENV_APP_ID, ENV_BUNDLE, ENV_FUNCTION_I
 from ...proto import api_pb2 as npb
 from ..store import OutputRow
 from .base import Call, ServiceBase
-from .mounts import mount_files, not_served
+from .mounts import mount_files
 
 BUNDLE_MARKER = "modal-compat"  # FunctionDefinition.module_name of functions defined by the Modal client
 OUTPUT_MARK = b"modal-compat:1\n"  # an output's data that is Modal's FunctionPutOutputsItem
@@ -114,9 +114,7 @@ class FunctionRpcs(ServiceBase):
     # --- calls -----------------------------------------------------------------------
 
     def _nano_inputs(self, items: Any) -> list[npb.FunctionInput]:
-        for item in items:
-            if item.input.args_blob_id:
-                raise not_served("inputs over 2 MiB (FunctionInput.args_blob_id, BlobCreate)")
+        """Modal's inputs as they came (large arguments stay in the blob the client uploaded)."""
         return [
             npb.FunctionInput(
                 idx=item.idx,

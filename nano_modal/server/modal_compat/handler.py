@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 import grpc.aio
+from starlette.routing import BaseRoute
 
 from ..blobs import BlobStore
 from ..control import ControlPlane, Invalid, NotFound
@@ -21,6 +22,7 @@ from ..state import FunctionRuntime
 from . import protocol
 from .auth import Refused, identify
 from .base import Call
+from .blobs import blob_routes
 from .functions import BUNDLE_MARKER, container_env
 from .protocol import SERVICE_NAME, Protocol
 from .service import ModalService
@@ -116,11 +118,17 @@ def _refuse(code: grpc.StatusCode, message: str) -> Callable[[bytes, Any], Any]:
 
 
 def attach(
-    handler: ModalClientHandler, control: ControlPlane, blobs: BlobStore, admin_token: str, objects: ObjectPlane
-) -> None:
+    handler: ModalClientHandler,
+    control: ControlPlane,
+    blobs: BlobStore,
+    admin_token: str,
+    objects: ObjectPlane,
+    web_base_url: str,
+) -> list[BaseRoute]:
     """This server is the active one: serve Modal's methods from here, and start the containers
-    of Modal-defined functions with Modal's entrypoint."""
-    handler.target = ModalService(control, blobs, admin_token, handler.proto, objects)
+    of Modal-defined functions with Modal's entrypoint. Returns the HTTP gateway's routes for
+    Modal's blob uploads and downloads."""
+    handler.target = ModalService(control, blobs, admin_token, handler.proto, objects, web_base_url)
 
     def env(fn: FunctionRuntime) -> dict[str, str]:
         if fn.definition.module_name != BUNDLE_MARKER:
@@ -129,3 +137,4 @@ def attach(
         return container_env(fn, {f.name: [f.function_id, f.definition.source_blob_id] for f in siblings})
 
     control.container_env_hooks.append(env)
+    return blob_routes(blobs, admin_token)

@@ -21,6 +21,7 @@ import grpc
 from ..blobs import BlobStore
 from .auth import Refused
 from .base import Call, ServiceBase
+from .blobs import blob_digest
 
 IMAGE_BUILDER_VERSION = "2025.06"  # one the 1.6 client accepts (it refuses versions it does not know)
 HOST_IMAGE_ID = "im-host-python"  # every image, at this step: see the module's docstring
@@ -60,8 +61,10 @@ class MountRpcs(ServiceBase):
 
     async def MountPutFile(self, request: Any, call: Call) -> Any:
         call.admin()
-        if request.data_blob_id:
-            raise not_served("mount files over 2 MiB (MountPutFile.data_blob_id, BlobCreate)")
+        if request.data_blob_id:  # uploaded through BlobCreate: a blob id is its content's sha256
+            if blob_digest(request.data_blob_id) != request.sha256_hex or not self.blobs.has(request.sha256_hex):
+                raise Refused(grpc.StatusCode.INVALID_ARGUMENT, f"nano-modal: {request.data_blob_id} is not that file")
+            return self.pb.MountPutFileResponse(exists=True)
         if not request.HasField("data"):  # "do you have it?": the client uploads if not
             return self.pb.MountPutFileResponse(exists=self.blobs.has(request.sha256_hex))
         try:

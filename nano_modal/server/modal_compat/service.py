@@ -7,6 +7,7 @@ from ..control import ControlPlane
 from ..deployments import Deployments
 from ..object_service import ObjectPlane
 from .apps import AppRpcs
+from .blobs import BlobRpcs
 from .containers import ContainerRpcs
 from .deploys import DeployRpcs
 from .dicts import DictRpcs
@@ -15,9 +16,15 @@ from .mounts import MountRpcs
 from .protocol import Protocol
 
 
-class ModalService(DeployRpcs, AppRpcs, FunctionRpcs, MountRpcs, ContainerRpcs, DictRpcs):
+class ModalService(DeployRpcs, AppRpcs, FunctionRpcs, MountRpcs, ContainerRpcs, DictRpcs, BlobRpcs):
     def __init__(
-        self, control: ControlPlane, blobs: BlobStore, admin_token: str, proto: Protocol, objects: ObjectPlane
+        self,
+        control: ControlPlane,
+        blobs: BlobStore,
+        admin_token: str,
+        proto: Protocol,
+        objects: ObjectPlane,
+        web_base_url: str,
     ) -> None:
         self.control = control
         self.blobs = blobs
@@ -25,3 +32,4 @@ class ModalService(DeployRpcs, AppRpcs, FunctionRpcs, MountRpcs, ContainerRpcs, 
         self.proto = proto
         self.deployments = Deployments(control)
         self.objects = objects
+        self.web_base_url = web_base_url
