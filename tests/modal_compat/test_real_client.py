@@ -169,3 +169,32 @@ def test_unsupported_client_version_is_named(modal_cluster: ModalCluster) -> Non
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "nano-modal serves modal client 1.6.x; this client is 0.73.1" in (raised.value.details() or "")
     channel.close()
+
+
+BIG_APP = """
+import hashlib
+import modal
+
+app = modal.App("nano-compat-big")
+
+
+@app.function()
+def digest_and_reverse(data: bytes) -> tuple[str, bytes]:
+    return hashlib.sha256(data).hexdigest(), data[::-1]
+
+
+@app.local_entrypoint()
+def main():
+    data = bytes(range(256)) * (5 * 1024 * 1024 // 256)  # 5 MiB: over the 2 MiB inline limit, both ways
+    remote_digest, reversed_data = digest_and_reverse.remote(data)
+    print("digest matches:", remote_digest == hashlib.sha256(data).hexdigest())
+    print("reversed matches:", reversed_data == data[::-1])
+"""
+
+
+def test_payloads_over_2_mib_go_through_blobs(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, BIG_APP)
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "digest matches: True" in run.stdout
+    assert "reversed matches: True" in run.stdout
