@@ -32,7 +32,7 @@ def _python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def _make_venv() -> Path | str:
+def make_modal_venv() -> Path | str:
     """The venv, or why it cannot be made (then the tests skip with that reason). Made in
     place: one left half-made by an interrupted session fails the check and is made again."""
     python = _python(VENV)
@@ -94,7 +94,7 @@ class ModalCluster:
 
 @pytest.fixture(scope="session")
 def modal_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModalCluster]:
-    venv = _make_venv()
+    venv = make_modal_venv()
     if isinstance(venv, str):
         pytest.skip(venv)
     python = str(_python(venv))
