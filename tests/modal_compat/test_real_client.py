@@ -198,3 +198,45 @@ def test_payloads_over_2_mib_go_through_blobs(modal_cluster: ModalCluster, tmp_p
     assert run.returncode == 0, run.stdout + run.stderr
     assert "digest matches: True" in run.stdout
     assert "reversed matches: True" in run.stdout
+
+
+GENERATOR_AND_RETRIES_APP = """
+import modal
+
+app = modal.App("nano-compat-gen-retries")
+attempts = modal.Dict.from_name("compat-retry-attempts", create_if_missing=True)
+
+
+@app.function()
+def count(n):
+    for i in range(n):
+        yield i * 10
+
+
+@app.function(retries=modal.Retries(max_retries=2, initial_delay=0.1, backoff_coefficient=1.0))
+def flaky(key):
+    n = attempts.get(key, 0) + 1
+    attempts[key] = n
+    if n < 3:
+        raise RuntimeError(f"attempt {n} fails")
+    return f"{key} succeeded on attempt {n}"
+
+
+@app.local_entrypoint()
+def main():
+    attempts.clear()
+    print("generator:", list(count.remote_gen(5)))
+    print("empty generator:", list(count.remote_gen(0)))
+    print("retried:", flaky.remote("a"))
+    print("retried map:", list(flaky.map(["b", "c"])))
+"""
+
+
+def test_generators_and_retries(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, GENERATOR_AND_RETRIES_APP)
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "generator: [0, 10, 20, 30, 40]" in run.stdout
+    assert "empty generator: []" in run.stdout
+    assert "retried: a succeeded on attempt 3" in run.stdout  # two failures, retried by the server
+    assert "retried map: ['b succeeded on attempt 3', 'c succeeded on attempt 3']" in run.stdout

@@ -10,9 +10,11 @@ queues, places, retries and records them without reading them.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from ...container.modal_entrypoint import ENV_APP_ID, ENV_BUNDLE, ENV_FUNCTION_ID, ENV_LAYOUT, handle_metadata
@@ -99,6 +101,7 @@ class FunctionRpcs(ServiceBase):
             max_containers=function.concurrency_limit,
             min_containers=function.warm_pool_size,
             scaledown_window=float(function.task_idle_timeout_secs or 0),
+            retries=_retries(function.retry_policy),
         )
         function_id = request.existing_function_id
         if function_id:
@@ -155,21 +158,59 @@ class FunctionRpcs(ServiceBase):
         )
 
     async def FunctionGetOutputs(self, request: Any, call: Call) -> Any:
+        """Final outputs after the client's cursor, waiting up to its timeout for one. A
+        generator's items (non-final outputs) are read with FunctionCallGetDataOut instead."""
         started = self.control.get_call(request.function_call_id)
-        after = _cursor(request.last_entry_id)
-        timeout = min(max(request.timeout, 0.0), OUTPUTS_POLL_LIMIT)
+        cursor = _cursor(request.last_entry_id)
         limit = request.max_values or 1000
-        rows, started = await self.control.wait_outputs(
-            started.call_id, after, 1000 if request.end_idx else limit, timeout
-        )
-        if request.start_idx or request.end_idx:  # .remote/.get of one input: only its output
-            rows = [r for r in rows if request.start_idx <= r.idx <= request.end_idx]
-        rows = [r for r in rows if r.final][:limit]
+        one_input = bool(request.start_idx or request.end_idx)  # .remote/.get of one input: only its output
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(max(request.timeout, 0.0), OUTPUTS_POLL_LIMIT)
+        while True:
+            remaining = max(0.0, deadline - loop.time())
+            rows, started = await self.control.wait_outputs(started.call_id, cursor, 1000, remaining)
+            cursor = rows[-1].cursor if rows else cursor
+            finals = [r for r in rows if r.final and (not one_input or request.start_idx <= r.idx <= request.end_idx)]
+            if finals or not rows or remaining <= 0:
+                break
+        finals = finals[:limit]
         return self.pb.FunctionGetOutputsResponse(
-            outputs=[self._output_item(r) for r in rows],
-            last_entry_id=str(rows[-1].cursor if rows else after),
+            outputs=[self._output_item(r) for r in finals],
+            last_entry_id=str(finals[-1].cursor if len(finals) == limit else cursor),
             num_unfinished_inputs=started.num_inputs - started.num_final,
         )
+
+    async def FunctionCallPutDataOut(self, request: Any, call: Call) -> Any:
+        """A generator's items, from the container running it: kept as the call's non-final outputs."""
+        container = call.container()
+        held = [i for i in container.held.values() if i.call_id == request.function_call_id]
+        if not held:
+            return self.proto.empty()  # the input was cancelled or reassigned: its items are dropped
+        outputs = [
+            npb.FunctionOutput(
+                input_id=held[0].input_id,
+                status=npb.OUTPUT_STATUS_GENERATOR_ITEM,
+                data=npb.Payload(data=chunk.SerializeToString()),
+            )
+            for chunk in request.data_chunks
+        ]
+        await self.control.put_outputs(container, outputs, [])
+        return self.proto.empty()
+
+    async def FunctionCallGetDataOut(self, request: Any, call: Call) -> AsyncIterator[Any]:
+        """A generator's items after `last_index`, as they come, until the call is done."""
+        started = self.control.get_call(request.function_call_id)
+        cursor = 0
+        while True:
+            rows, started = await self.control.wait_outputs(started.call_id, cursor, 1000, OUTPUTS_POLL_LIMIT)
+            for row in rows:
+                if not row.final:
+                    chunk = self.pb.DataChunk.FromString(row.data)
+                    if chunk.index > request.last_index:
+                        yield chunk
+            cursor = rows[-1].cursor if rows else cursor
+            if started.done and not rows:
+                return
 
     async def FunctionCallCancel(self, request: Any, call: Call) -> Any:
         """FunctionCall.cancel(): queued inputs fail as cancelled; containers running one stop."""
@@ -193,6 +234,16 @@ class FunctionRpcs(ServiceBase):
             status=status, exception=row.exception_repr or "the input failed", traceback=row.traceback
         )
         return self.pb.FunctionGetOutputsItem(result=result, idx=row.idx, input_id=row.input_id)
+
+
+def _retries(policy: Any) -> npb.RetryPolicy:
+    """Modal's retries=, run by nano-modal's server (the client is told to retry nothing itself)."""
+    return npb.RetryPolicy(
+        max_retries=policy.retries,
+        backoff_coefficient=policy.backoff_coefficient,
+        initial_delay=policy.initial_delay_ms / 1000,
+        max_delay=policy.max_delay_ms / 1000,
+    )
 
 
 def _cursor(last_entry_id: str) -> int:
