@@ -240,3 +240,31 @@ def test_generators_and_retries(modal_cluster: ModalCluster, tmp_path: Path) -> 
     assert "empty generator: []" in run.stdout
     assert "retried: a succeeded on attempt 3" in run.stdout  # two failures, retried by the server
     assert "retried map: ['b succeeded on attempt 3', 'c succeeded on attempt 3']" in run.stdout
+
+
+TIMEOUT_APP = """
+import time
+import modal
+
+app = modal.App("nano-compat-timeout")
+
+
+@app.function(timeout=3)
+def too_slow():
+    time.sleep(60)  # returns after a minute where timeouts are not enforced
+
+
+@app.local_entrypoint()
+def main():
+    try:
+        too_slow.remote()
+    except modal.exception.FunctionTimeoutError as exc:
+        print("timed out:", exc)
+"""
+
+
+def test_timeout_stops_the_input(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, TIMEOUT_APP)
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "timed out: the input ran past the function's timeout of 3 s" in run.stdout

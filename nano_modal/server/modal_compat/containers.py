@@ -7,14 +7,22 @@ ContainerGetInputs, ContainerPutOutputs...).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from typing import Any
 
+from ... import config
 from ...proto import api_pb2 as npb
+from ..state import Container
 from .base import Call, ServiceBase
 from .functions import OUTPUT_MARK
 
+log = logging.getLogger("nano_modal.server.modal_compat")
+
 INPUTS_POLL = 20.0  # seconds one FunctionGetInputs waits for an input (the entrypoint asks again at once)
+
+_timers: set[asyncio.Task[None]] = set()  # pending timeout checks (a reference keeps each alive)
 
 
 class ContainerRpcs(ServiceBase):
@@ -34,6 +42,11 @@ class ContainerRpcs(ServiceBase):
         batch = await self.control.take_inputs(container, max(1, request.batch_max_size), INPUTS_POLL)
         if batch is None:  # stopped, scaled down or replaced: the entrypoint exits
             return self.pb.FunctionGetInputsResponse(inputs=[self.pb.FunctionGetInputsItem(kill_switch=True)])
+        timeout = self.control._function(container.function_id).definition.timeout or config.DEFAULT_TIMEOUT
+        for item in batch:
+            timer = asyncio.create_task(self._enforce_timeout(container, item.input_id, timeout))
+            _timers.add(timer)
+            timer.add_done_callback(_timers.discard)
         return self.pb.FunctionGetInputsResponse(
             inputs=[
                 self.pb.FunctionGetInputsItem(
@@ -46,6 +59,19 @@ class ContainerRpcs(ServiceBase):
                 for item in batch
             ]
         )
+
+    async def _enforce_timeout(self, container: Container, input_id: str, timeout: float) -> None:
+        """Modal's entrypoint does not stop an input that runs past the function's timeout (nano-modal's
+        own containers do, container/watchdog.py): past it, the input fails with TIMEOUT (retried
+        if the function has retries left) and its container is stopped, the only way to stop its code."""
+        await asyncio.sleep(timeout)
+        if input_id not in container.held or not container.live:
+            return
+        message = f"the input ran past the function's timeout of {timeout:g} s"
+        log.info("container %s: %s; stopping it", container.container_id, message)
+        timed_out = npb.FunctionOutput(input_id=input_id, status=npb.OUTPUT_STATUS_TIMEOUT, exception_repr=message)
+        await self.control.put_outputs(container, [timed_out], [])
+        self.control.stop_container(container)
 
     async def FunctionPutOutputs(self, request: Any, call: Call) -> Any:
         container = call.container()
