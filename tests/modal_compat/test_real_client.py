@@ -268,3 +268,30 @@ def test_timeout_stops_the_input(modal_cluster: ModalCluster, tmp_path: Path) ->
     run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "timed out: the input ran past the function's timeout of 3 s" in run.stdout
+
+
+SECRET_APP = """
+import os
+import modal
+
+app = modal.App("nano-compat-secret")
+
+
+@app.function(secrets=[modal.Secret.from_name("compat-secret"), modal.Secret.from_dict({"INLINE": "from-dict"})])
+def read_env():
+    return os.environ.get("TOKEN"), os.environ.get("INLINE")
+
+
+@app.local_entrypoint()
+def main():
+    print("env:", read_env.remote())
+"""
+
+
+def test_secrets_from_name_and_from_dict(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    create = modal_cluster.modal("secret", "create", "--force", "compat-secret", "TOKEN=s3cret", cwd=tmp_path)
+    assert create.returncode == 0, create.stdout + create.stderr
+    write_app(tmp_path, SECRET_APP)
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "env: ('s3cret', 'from-dict')" in run.stdout

@@ -102,6 +102,7 @@ class FunctionRpcs(ServiceBase):
             min_containers=function.warm_pool_size,
             scaledown_window=float(function.task_idle_timeout_secs or 0),
             retries=_retries(function.retry_policy),
+            secret_ids=function.secret_ids,  # set in its containers' environment (ObjectPlane.container_env)
         )
         function_id = request.existing_function_id
         if function_id:

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute
 from ..blobs import BlobStore
 from ..control import ControlPlane, Invalid, NotFound
 from ..object_service import ObjectPlane
+from ..objects import AlreadyExists
 from ..state import FunctionRuntime
 from . import protocol
 from .auth import Refused, identify
@@ -89,6 +90,8 @@ class ModalClientHandler(grpc.GenericRpcHandler):  # type: ignore[type-arg]
                 await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
             except Invalid as exc:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            except AlreadyExists as exc:
+                await context.abort(grpc.StatusCode.ALREADY_EXISTS, str(exc))
 
         return handle
 
@@ -104,6 +107,8 @@ class ModalClientHandler(grpc.GenericRpcHandler):  # type: ignore[type-arg]
                 await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
             except Invalid as exc:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            except AlreadyExists as exc:
+                await context.abort(grpc.StatusCode.ALREADY_EXISTS, str(exc))
 
         return handle
 

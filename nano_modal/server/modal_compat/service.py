@@ -14,9 +14,10 @@ from .dicts import DictRpcs
 from .functions import FunctionRpcs
 from .mounts import MountRpcs
 from .protocol import Protocol
+from .secrets import SecretRpcs
 
 
-class ModalService(DeployRpcs, AppRpcs, FunctionRpcs, MountRpcs, ContainerRpcs, DictRpcs, BlobRpcs):
+class ModalService(DeployRpcs, AppRpcs, FunctionRpcs, MountRpcs, ContainerRpcs, DictRpcs, BlobRpcs, SecretRpcs):
     def __init__(
         self,
         control: ControlPlane,
