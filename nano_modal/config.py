@@ -23,6 +23,7 @@ ENV_TOKEN = "NANO_MODAL_TOKEN"  # the credential a client presents
 ENV_FAST_LANE = "NANO_MODAL_FAST_LANE"  # "0": send every call over gRPC (see _fast_lane.py)
 ENV_FORCE_BUILD = "NANO_MODAL_FORCE_BUILD"  # "1": every image build step ignores the cache (MODAL_FORCE_BUILD)
 ENV_CONTAINER_ID = "NANO_MODAL_CONTAINER_ID"  # set only inside containers
+ENV_MODAL_BUNDLE = "NANO_MODAL_MODAL_BUNDLE"  # in a container of a function defined with the real modal client
 ENV_IS_REMOTE = "NANO_MODAL_IS_REMOTE"  # "1" inside a container
 # What Modal's runtime tells every container about itself (modal.com/docs/guide/environment_variables),
 # which programs and libraries ported from Modal read. A self-hosted cluster has no cloud or region.

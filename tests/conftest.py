@@ -42,13 +42,15 @@ class Cluster:
         return {**os.environ, "NANO_MODAL_SERVER_URL": self.server_url, "NANO_MODAL_TOKEN": self.token}
 
 
-def start_server(state_dir: Path, token: str, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    state_dir: Path, token: str, *extra: str, python: str = sys.executable
+) -> tuple[subprocess.Popen[bytes], str]:
     port_file = state_dir / "port"
     port_file.unlink(missing_ok=True)
     env = {**os.environ, "NANO_MODAL_TOKEN": token}
     log = (state_dir / "server.log").open("ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nano_modal.server", "--port", "0", "--state-dir", str(state_dir),
+        [python, "-m", "nano_modal.server", "--port", "0", "--state-dir", str(state_dir),
          "--port-file", str(port_file), *extra],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
@@ -60,10 +62,12 @@ def start_server(state_dir: Path, token: str, *extra: str) -> tuple[subprocess.P
     return proc, f"127.0.0.1:{port_file.read_text().strip()}"
 
 
-def start_worker(server_url: str, token: str, log_path: Path, *extra: str) -> subprocess.Popen[bytes]:
+def start_worker(
+    server_url: str, token: str, log_path: Path, *extra: str, python: str = sys.executable
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "NANO_MODAL_TOKEN": token}
     return subprocess.Popen(
-        [sys.executable, "-m", "nano_modal.worker", "--server", server_url, *extra],
+        [python, "-m", "nano_modal.worker", "--server", server_url, *extra],
         env=env, stdout=log_path.open("ab"), stderr=subprocess.STDOUT,
     )
 

@@ -74,6 +74,10 @@ def _run_agent(argv: list[str]) -> None:
 
 
 def main() -> None:
+    if os.environ.get(config.ENV_MODAL_BUNDLE):  # defined with the real modal client: its entrypoint
+        from . import modal_entrypoint
+
+        modal_entrypoint.run()
     signal.signal(signal.SIGUSR2, _start_agent)
     io_ = ContainerIO()
     hello = io_.hello()

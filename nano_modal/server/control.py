@@ -127,6 +127,12 @@ class ControlPlane(CallsAndInputs, Outputs, ContainerLifecycle, Placement, AppLo
         app.function_ids.append(function_id)
         return function_id
 
+    def redefine_function(self, function_id: str, definition: api_pb2.FunctionDefinition) -> None:
+        """Give a function created ahead of its definition (Modal's FunctionPrecreate) its definition."""
+        fn = self._function(function_id)
+        fn.definition = definition
+        self.store.update_function(function_id, definition.SerializeToString())
+
     def app_functions(self, app_id: str, *, include_retired: bool = False) -> list[FunctionRuntime]:
         """The functions and classes the app defines (not the parameterized instances of its classes)."""
         found = [self._function(row.function_id) for row in self.store.app_functions(app_id)]

@@ -18,7 +18,7 @@ import grpc.aio
 import uvicorn
 
 from .. import config
-from . import follower, leader, store_retry
+from . import follower, leader, modal_compat, store_retry
 from .blobs import BlobStore
 from .control import ControlPlane
 from .dashboard import Dashboard
@@ -71,7 +71,8 @@ async def serve(
     # while this server is a follower, and serve it here once it holds the store's lease.
     forwarder = follower.Forwarder(lambda: leader.active_address(store_url), token)
     server = grpc.aio.server(options=config.grpc_server_options())
-    server.add_generic_rpc_handlers((forwarder,))
+    modal_handler, modal_status = _modal_client_handler()
+    server.add_generic_rpc_handlers((forwarder,) if modal_handler is None else (forwarder, modal_handler))
     bound = server.add_insecure_port(f"{host}:{port}")
     await server.start()
     fast_lane = None
@@ -104,13 +105,22 @@ async def serve(
     blobs = BlobStore(blob_dir or state_dir / "blobs")
     service = Service(control, blobs, token, objects)
     service.fast_lane_port = forwarder.own_fast_lane_port
+    modal_routes = (
+        []
+        if modal_handler is None
+        else modal_compat.attach(modal_handler, control, blobs, token, objects, forwarder.own_web_url)
+    )
     address = advertise or f"{_shown_host(host)}:{bound}"
     lease.advertise(address)
     await forwarder.serve_locally(service, address)
     if fast_lane is not None:
         fast_lane.service = service
     gateway = Gateway(
-        control, service.deployments, blobs, extra_routes=Dashboard(control, token).routes, admin_token=token
+        control,
+        service.deployments,
+        blobs,
+        extra_routes=[*Dashboard(control, token).routes, *modal_routes],
+        admin_token=token,
     )
     web_app.app = gateway.app
     service.web_base_url = forwarder.own_web_url
@@ -122,6 +132,7 @@ async def serve(
     _write_port_file(port_file, bound)
     if not quiet:
         print(f"nano-modal server listening on {host}:{bound} (state in {state_dir})", file=sys.stderr)
+        print(f"{modal_status} on {host}:{bound}", file=sys.stderr)
         if requeued:
             print(f"recovered {requeued} unfinished inputs", file=sys.stderr)
         if is_new and sys.stderr.isatty():
@@ -151,6 +162,12 @@ async def serve(
         fast_lane.close()
     await server.stop(grace=1.0)
     store.close()
+
+
+def _modal_client_handler() -> tuple[modal_compat.ModalClientHandler | None, str]:
+    """Modal's client protocol, served when the `modal` package is installed (modal_compat/)."""
+    proto, status = modal_compat.load_protocol()
+    return (None if proto is None else modal_compat.ModalClientHandler(proto)), status
 
 
 async def start_gateway(app: SwitchableApp, host: str, port: int) -> tuple[uvicorn.Server, str]:

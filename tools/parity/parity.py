@@ -166,6 +166,8 @@ def render_docs(report: Report) -> str:
         f"({len(report.covered)} of {len(report.measured)} names); {len(report.excluded)} names are excluded",
         "on purpose (below, with the reason).",
         "",
+        "The real `modal` client run against a nano-modal server: [MODAL_CLIENT.md](MODAL_CLIENT.md).",
+        "",
         "## Missing",
         "",
     ]

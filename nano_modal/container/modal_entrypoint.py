@@ -1,0 +1,119 @@
+"""A container of a function defined with the real `modal` client: run Modal's own entrypoint.
+
+The server starts such a container like any other, with the id of the function's *bundle*
+(Modal's `Function` message and the files of its mounts, server/modal_compat/functions.py)
+in its environment. This module lays the files out under the container's directory (a
+mount's `/root/...` becomes `$HOME/root/...`, the working directory Modal's images have),
+writes the `ContainerArguments` Modal's entrypoint reads, and replaces itself with
+`python -m modal._container_entrypoint`, which talks to the server's ModalClient service
+with this container's token (sent as nano-modal's own token header).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .. import config
+
+ENV_BUNDLE = config.ENV_MODAL_BUNDLE  # blob id of the function's bundle: run Modal's entrypoint on it
+ENV_FUNCTION_ID = "NANO_MODAL_MODAL_FUNCTION_ID"
+ENV_APP_ID = "NANO_MODAL_MODAL_APP_ID"
+ENV_LAYOUT = "NANO_MODAL_MODAL_LAYOUT"  # JSON {tag: [function id, bundle blob id]} of the app's functions
+ENVIRONMENT = "main"  # Modal's default environment; nano-modal has one
+ARGUMENTS_FILE = "modal-container-arguments.bin"
+MISSING_MODAL = (
+    "nano-modal: this function was defined with the modal client, and the worker's Python has no"
+    " `modal` package to run it: pip install 'nano-modal[modal-compat]' where the worker runs"
+)
+
+
+def local_path(home: Path, remote: str) -> Path:
+    """Where a mount's file goes: Modal's /root is the container's own directory."""
+    parts = PurePosixPath(remote).parts[1:]  # without the leading "/"
+    if parts[:1] == ("root",):
+        return home.joinpath("root", *parts[1:])
+    return home.joinpath("fs", *parts)
+
+
+def handle_metadata(pb: Any, function: Any, app_id: str) -> Any:
+    """What a Modal client knows of a function it holds a handle to (FunctionHandleMetadata)."""
+    return pb.FunctionHandleMetadata(
+        function_name=function.function_name,
+        function_type=function.function_type,
+        is_method=function.is_method,
+        supported_input_formats=function.supported_input_formats,
+        supported_output_formats=function.supported_output_formats,
+        app_id=app_id,
+    )
+
+
+def app_layout(pb: Any, io_: Any, app_id: str, functions: dict[str, list[str]], needed: list[str]) -> Any:
+    """The app's objects as Modal's entrypoint hydrates them: its functions with their
+    metadata (read from their bundles), and every other object the function depends on."""
+    layout = pb.AppLayout(function_ids={tag: ids[0] for tag, ids in functions.items()})
+    known = set()
+    for function_id, bundle_id in functions.values():
+        if not bundle_id:
+            continue
+        bundle = json.loads(io_.read_blob(bundle_id))
+        function = pb.Function.FromString(base64.b64decode(bundle["function"]))
+        metadata = handle_metadata(pb, function, app_id)
+        layout.objects.append(pb.Object(object_id=function_id, function_handle_metadata=metadata))
+        known.add(function_id)
+    for object_id in needed:
+        if object_id not in known:
+            layout.objects.append(pb.Object(object_id=object_id))
+            known.add(object_id)
+    return layout
+
+
+def run() -> None:
+    from .io import ContainerIO
+
+    try:
+        from modal_proto import api_pb2  # type: ignore[import-not-found]  # the optional modal package
+    except ImportError:
+        print(MISSING_MODAL, file=sys.stderr, flush=True)
+        sys.exit(1)
+    io_ = ContainerIO()
+    home = Path(os.environ.get("HOME") or os.getcwd())
+    bundle = json.loads(io_.read_blob(os.environ[ENV_BUNDLE]))
+    for remote, (sha256, mode) in bundle["files"].items():
+        target = local_path(home, remote)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(io_.read_blob(sha256))
+        if mode:
+            target.chmod(mode & 0o777)
+    function = api_pb2.Function.FromString(base64.b64decode(bundle["function"]))
+    app_id = os.environ[ENV_APP_ID]
+    needed = [d.object_id for d in function.object_dependencies] + list(function.mount_ids)
+    arguments = api_pb2.ContainerArguments(
+        task_id=io_.container_id,
+        function_id=os.environ[ENV_FUNCTION_ID],
+        app_id=app_id,
+        function_def=function,
+        environment_name=ENVIRONMENT,
+        app_layout=app_layout(api_pb2, io_, app_id, json.loads(os.environ.get(ENV_LAYOUT) or "{}"), needed),
+    )
+    arguments_path = home / ARGUMENTS_FILE
+    arguments_path.write_bytes(arguments.SerializeToString())
+    root = home / "root"
+    root.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODAL_", "NANO_MODAL_MODAL_"))}
+    env.update(
+        {
+            "MODAL_SERVER_URL": "http://" + os.environ[config.ENV_SERVER_URL],
+            "MODAL_IS_REMOTE": "1",
+            "MODAL_TASK_ID": io_.container_id,
+            "MODAL_CONTAINER_ARGUMENTS_PATH": str(arguments_path),
+            "MODAL_OVERRIDE_HEADERS": f"{config.TOKEN_METADATA_KEY}:{os.environ[config.ENV_TOKEN]}",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH", "")])),
+        }
+    )
+    os.chdir(root)
+    os.execve(sys.executable, [sys.executable, "-m", "modal._container_entrypoint"], env)

@@ -1,0 +1,87 @@
+"""Session and app methods: hello, apps (create, heartbeat, publish, disconnect, stop), logs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, cast
+
+from .base import ENVIRONMENT, Call, ServiceBase
+from .mounts import IMAGE_BUILDER_VERSION
+
+_LOG_STREAM_DEFAULT = 55.0  # seconds one AppGetLogs stream lasts when the client names none; it reconnects
+
+
+class AppRpcs(ServiceBase):
+    async def ClientHello(self, request: Any, call: Call) -> Any:
+        return self.pb.ClientHelloResponse()
+
+    async def EnvironmentGetOrCreate(self, request: Any, call: Call) -> Any:
+        return self.pb.EnvironmentGetOrCreateResponse(
+            environment_id=f"en-{ENVIRONMENT}",
+            metadata=self.pb.EnvironmentMetadata(
+                name=ENVIRONMENT, settings=self.pb.EnvironmentSettings(image_builder_version=IMAGE_BUILDER_VERSION)
+            ),
+        )
+
+    async def AppCreate(self, request: Any, call: Call) -> Any:
+        call.admin()
+        ephemeral = request.app_state in (self.pb.APP_STATE_EPHEMERAL, self.pb.APP_STATE_UNSPECIFIED)
+        app_id = self.control.create_app(request.description or "app", ephemeral)
+        return self.pb.AppCreateResponse(app_id=app_id)
+
+    async def AppHeartbeat(self, request: Any, call: Call) -> Any:
+        call.admin()
+        self.control.heartbeat_app(request.app_id)
+        return self.proto.empty()
+
+    async def AppClientDisconnect(self, request: Any, call: Call) -> Any:
+        """The client of an ephemeral app (`modal run`) is done with it: stop it."""
+        call.admin()
+        if self.control.app(request.app_id).ephemeral:
+            self.control.stop_app(request.app_id)
+        return self.proto.empty()
+
+    async def AppStop(self, request: Any, call: Call) -> Any:
+        call.admin()
+        self.control.stop_app(request.app_id)
+        return self.proto.empty()
+
+    async def AppGetLayout(self, request: Any, call: Call) -> Any:
+        functions = {fn.name: fn.function_id for fn in self.control.app_functions(request.app_id)}
+        return self.pb.AppGetLayoutResponse(app_layout=self.pb.AppLayout(function_ids=functions))
+
+    async def AppGetLogs(self, request: Any, call: Call) -> AsyncIterator[Any]:
+        """The app's container output as it comes, until the app is done or the stream's time is up."""
+        call.admin()
+        self.control.app(request.app_id)
+        duration = request.timeout or _LOG_STREAM_DEFAULT
+        stream = cast(AsyncGenerator[list[Any], None], self.control.follow_logs(request.app_id))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + duration
+        try:
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return
+                try:
+                    lines = await asyncio.wait_for(anext(stream), remaining)
+                except (StopAsyncIteration, TimeoutError):
+                    break
+                by_container: dict[str, list[Any]] = {}
+                for line in lines:
+                    by_container.setdefault(line.container_id, []).append(
+                        self.pb.TaskLogs(
+                            data=line.data,
+                            file_descriptor=line.fd or self.pb.FILE_DESCRIPTOR_STDOUT,
+                            timestamp=line.timestamp,
+                            container_id=line.container_id,
+                        )
+                    )
+                for container_id, items in by_container.items():
+                    yield self.pb.TaskLogsBatch(task_id=container_id, items=items, entry_id=str(time.time_ns()))
+            if self.control.app_finished(self.control.app(request.app_id)):
+                yield self.pb.TaskLogsBatch(app_done=True)
+        finally:
+            await stream.aclose()

@@ -1,0 +1,96 @@
+"""Mounts (the app's files), images and the blob store as the Modal client sees them.
+
+A mount is a manifest {path in the container: [sha256, mode]}; its id is "mo-" + the sha256
+of that manifest, which is kept in nano-modal's content-addressed blob store like the files
+themselves (MountPutFile sends each file with its sha256), so both outlive the server.
+
+Images: at this step every image the client defines (Dockerfile commands from
+`FROM python:3.x-slim`, pip installs...) runs as the worker's own Python with `modal`
+installed; ImageGetOrCreate reports each built at once. Building them with the image
+builder is a later step of issue 15.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import grpc
+
+from ..blobs import BlobStore
+from .auth import Refused
+from .base import Call, ServiceBase
+from .blobs import blob_digest
+
+IMAGE_BUILDER_VERSION = "2025.06"  # one the 1.6 client accepts (it refuses versions it does not know)
+HOST_IMAGE_ID = "im-host-python"  # every image, at this step: see the module's docstring
+
+
+def not_served(feature: str) -> Refused:
+    return Refused(grpc.StatusCode.UNIMPLEMENTED, f"nano-modal does not serve {feature} yet")
+
+
+def mount_files(blobs: BlobStore, mount_id: str) -> dict[str, list[Any]]:
+    """A mount's manifest: {path in the container: [sha256, mode]}."""
+    digest = mount_id.removeprefix("mo-")
+    try:
+        files: dict[str, list[Any]] = json.loads(blobs.read(digest))
+    except (ValueError, FileNotFoundError):
+        return {}  # a mount this server never made (e.g. Modal's own client mount): nothing to add
+    return files
+
+
+class MountRpcs(ServiceBase):
+    async def MountGetOrCreate(self, request: Any, call: Call) -> Any:
+        call.admin()
+        manifest = {f.filename: [f.sha256_hex, f.mode] for f in request.files}
+        missing = [f.filename for f in request.files if not self.blobs.has(f.sha256_hex)]
+        if missing:
+            raise Refused(grpc.StatusCode.FAILED_PRECONDITION, f"nano-modal: mount files not uploaded: {missing[:3]}")
+        data = json.dumps(manifest, sort_keys=True).encode()
+        digest = hashlib.sha256(data).hexdigest()
+        self.blobs.put(digest, [data])
+        return self.pb.MountGetOrCreateResponse(
+            mount_id=f"mo-{digest}", handle_metadata=self.pb.MountHandleMetadata(content_checksum_sha256_hex=digest)
+        )
+
+    async def MountBatchedCheckExistence(self, request: Any, call: Call) -> Any:
+        missing = [h for h in request.sha256_hex_hashes if not self.blobs.has(h)]
+        return self.pb.MountBatchedCheckExistenceResponse(missing_sha256_hex_hashes=missing)
+
+    async def MountPutFile(self, request: Any, call: Call) -> Any:
+        call.admin()
+        if request.data_blob_id:  # uploaded through BlobCreate: a blob id is its content's sha256
+            if blob_digest(request.data_blob_id) != request.sha256_hex or not self.blobs.has(request.sha256_hex):
+                raise Refused(grpc.StatusCode.INVALID_ARGUMENT, f"nano-modal: {request.data_blob_id} is not that file")
+            return self.pb.MountPutFileResponse(exists=True)
+        if not request.HasField("data"):  # "do you have it?": the client uploads if not
+            return self.pb.MountPutFileResponse(exists=self.blobs.has(request.sha256_hex))
+        try:
+            self.blobs.put(request.sha256_hex, [request.data])
+        except ValueError as exc:
+            raise Refused(grpc.StatusCode.INVALID_ARGUMENT, f"nano-modal: {exc}") from exc
+        return self.pb.MountPutFileResponse(exists=True)
+
+    async def ImageGetOrCreate(self, request: Any, call: Call) -> Any:
+        call.admin()
+        return self.pb.ImageGetOrCreateResponse(
+            image_id=HOST_IMAGE_ID,
+            result=self.pb.GenericResult(status=self.pb.GenericResult.GENERIC_STATUS_SUCCESS),
+            metadata=self._image_metadata(),
+        )
+
+    async def ImageJoinStreaming(self, request: Any, call: Call) -> Any:
+        yield self.pb.ImageJoinStreamingResponse(
+            result=self.pb.GenericResult(status=self.pb.GenericResult.GENERIC_STATUS_SUCCESS),
+            eof=True,
+            metadata=self._image_metadata(),
+        )
+
+    def _image_metadata(self) -> Any:
+        import platform
+
+        return self.pb.ImageMetadata(
+            python_version_info=f"Python {platform.python_version()}", image_builder_version=IMAGE_BUILDER_VERSION
+        )

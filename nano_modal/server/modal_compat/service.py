@@ -1,0 +1,36 @@
+"""Every served method of `modal.client.ModalClient`, by group."""
+
+from __future__ import annotations
+
+from ..blobs import BlobStore
+from ..control import ControlPlane
+from ..deployments import Deployments
+from ..object_service import ObjectPlane
+from .apps import AppRpcs
+from .blobs import BlobRpcs
+from .containers import ContainerRpcs
+from .deploys import DeployRpcs
+from .dicts import DictRpcs
+from .functions import FunctionRpcs
+from .mounts import MountRpcs
+from .protocol import Protocol
+from .secrets import SecretRpcs
+
+
+class ModalService(DeployRpcs, AppRpcs, FunctionRpcs, MountRpcs, ContainerRpcs, DictRpcs, BlobRpcs, SecretRpcs):
+    def __init__(
+        self,
+        control: ControlPlane,
+        blobs: BlobStore,
+        admin_token: str,
+        proto: Protocol,
+        objects: ObjectPlane,
+        web_base_url: str,
+    ) -> None:
+        self.control = control
+        self.blobs = blobs
+        self.admin_token = admin_token
+        self.proto = proto
+        self.deployments = Deployments(control)
+        self.objects = objects
+        self.web_base_url = web_base_url

@@ -1,0 +1,109 @@
+"""The real `modal` client from PyPI, in a scratch venv, against a real server and worker.
+
+The venv (modal==MODAL_VERSION) is made once and kept across sessions, like built images. It
+also sees this interpreter's packages (a .pth file, after its own), so the server and the
+worker run from it too: the server imports Modal's protocol from `modal_proto`, and the
+worker's containers find `modal` to run Modal's container entrypoint.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import start_server, start_worker, stop
+
+MODAL_VERSION = "1.6.4"
+VENV = Path(tempfile.gettempdir()) / f"nano-modal-test-modal-{MODAL_VERSION}"
+PIP_TIMEOUT = 600
+
+
+def _python(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def make_modal_venv() -> Path | str:
+    """The venv, or why it cannot be made (then the tests skip with that reason). Made in
+    place: one left half-made by an interrupted session fails the check and is made again."""
+    python = _python(VENV)
+    if python.exists() and subprocess.run([python, "-c", "import modal, grpc"], capture_output=True).returncode == 0:
+        return VENV
+    shutil.rmtree(VENV, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+    pip = subprocess.run(
+        [python, "-m", "pip", "install", "-q", f"modal=={MODAL_VERSION}"],
+        capture_output=True,
+        text=True,
+        timeout=PIP_TIMEOUT,
+    )
+    if pip.returncode != 0:
+        shutil.rmtree(VENV, ignore_errors=True)
+        return f"cannot pip install modal=={MODAL_VERSION}: {pip.stderr.strip().splitlines()[-1:]}"
+    target = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    # "zz": read after modal's own packages, so modal keeps the versions it was installed with.
+    (Path(target) / "zz_nano_modal_test_env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return VENV
+
+
+@dataclass
+class ModalCluster:
+    venv: Path
+    server_url: str
+    token: str
+    state_dir: Path
+
+    def modal_env(self, token_secret: str | None = None) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("NANO_MODAL_", "MODAL_"))}
+        env.update(
+            {
+                "MODAL_SERVER_URL": f"http://{self.server_url}",
+                "MODAL_TOKEN_ID": "nm",
+                "MODAL_TOKEN_SECRET": self.token if token_secret is None else token_secret,
+                "MODAL_CONFIG_PATH": str(self.state_dir / "modal.toml"),  # not the user's ~/.modal.toml
+            }
+        )
+        return env
+
+    def modal(
+        self, *args: str, cwd: Path, token_secret: str | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.venv / "bin" / "modal"), *args],
+            cwd=cwd,
+            env=self.modal_env(token_secret),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+
+@pytest.fixture(scope="session")
+def modal_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModalCluster]:
+    venv = make_modal_venv()
+    if isinstance(venv, str):
+        pytest.skip(venv)
+    python = str(_python(venv))
+    state_dir = tmp_path_factory.mktemp("modal-server")
+    token = secrets.token_urlsafe(16)
+    server, url = start_server(state_dir, token, python=python)
+    worker = start_worker(url, token, state_dir / "worker.log", "--runtime", "process", python=python)
+    try:
+        yield ModalCluster(venv, url, token, state_dir)
+    finally:
+        stop(worker)
+        stop(server)

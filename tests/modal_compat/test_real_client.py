@@ -1,0 +1,297 @@
+"""`modal run` with the real client from PyPI runs an app on nano-modal (issue 15, first step)."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+import grpc
+import pytest
+
+from tests.conftest import REPO
+from tests.modal_compat.conftest import ModalCluster
+
+pytestmark = pytest.mark.slow(reason="installs modal from PyPI once; each `modal run` starts containers")
+
+EXAMPLE = REPO / "examples" / "modal_client_app.py"  # the program users are shown
+
+
+def write_app(directory: Path, source: str) -> Path:
+    path = directory / "app.py"
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+def test_modal_run_remote_and_map(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, EXAMPLE.read_text())
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "remote: 9" in run.stdout
+    assert f"map: {[x * x for x in range(10)]}" in run.stdout
+    assert "caught: raised in the container" in run.stdout
+    assert "squaring 3" in run.stdout + run.stderr  # the container's output, streamed to the terminal
+
+
+def test_wrong_token_pair_is_named(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, EXAMPLE.read_text())
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path, token_secret="not-the-token")
+    assert run.returncode != 0
+    assert "token pair is not valid on this server" in run.stdout + run.stderr
+
+
+def test_method_not_served_is_named(modal_cluster: ModalCluster) -> None:
+    channel = grpc.insecure_channel(modal_cluster.server_url)
+    method = channel.unary_unary("/modal.client.ModalClient/WorkspaceNameLookup")
+    metadata = (("x-modal-token-id", "nm"), ("x-modal-token-secret", modal_cluster.token))
+    with pytest.raises(grpc.RpcError) as raised:
+        method(b"", metadata=metadata, timeout=30)
+    assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "nano-modal does not serve ModalClient/WorkspaceNameLookup yet" in (raised.value.details() or "")
+    channel.close()
+
+
+SPAWN_APP = """
+import modal
+
+app = modal.App("nano-compat-spawn")
+
+
+@app.function()
+def square(x):
+    return x * x
+
+
+@app.local_entrypoint()
+def main():
+    call = square.spawn(7)
+    print("get:", call.get())
+    print("from_id:", modal.FunctionCall.from_id(call.object_id).get())
+    print("gather:", modal.FunctionCall.gather(*[square.spawn(i) for i in range(3)]))
+    print("starmap:", list(square.starmap([(1,), (2,)])))
+"""
+
+
+def test_spawn_and_function_call_get(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, SPAWN_APP)
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    for line in ("get: 49", "from_id: 49", "gather: [0, 1, 4]", "starmap: [1, 4]"):
+        assert line in run.stdout
+
+
+DEPLOYED_APP = """
+import modal
+
+app = modal.App("nano-compat-deployed")
+
+
+@app.function()
+def cube(x):
+    return x ** 3 + OFFSET
+
+
+OFFSET = {offset}
+"""
+
+CALLER = """
+import modal
+
+cube = modal.Function.from_name("nano-compat-deployed", "cube")
+print("remote:", cube.remote(4))
+print("map:", list(cube.map([1, 2])))
+"""
+
+
+def test_deploy_then_from_name_in_another_process(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    (tmp_path / "caller.py").write_text(CALLER)
+    python = str(modal_cluster.venv / "bin" / "python")
+    for offset in (0, 1000):  # a second deployment replaces the code behind the same name
+        write_app(tmp_path, DEPLOYED_APP.format(offset=offset))
+        deploy = modal_cluster.modal("deploy", "app.py", cwd=tmp_path)
+        assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+        call = subprocess.run(
+            [python, "caller.py"],
+            cwd=tmp_path,
+            env=modal_cluster.modal_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert call.returncode == 0, call.stdout + call.stderr
+        assert f"remote: {64 + offset}" in call.stdout
+        assert f"map: {[1 + offset, 8 + offset]}" in call.stdout
+
+
+DICT_APP = """
+import modal
+
+app = modal.App("nano-compat-dict")
+d = modal.Dict.from_name("compat-dict", create_if_missing=True)
+
+
+@app.function()
+def store(k, v):
+    d[k] = v
+    return d.len()
+
+
+@app.local_entrypoint()
+def main():
+    d.clear()
+    print("len after:", store.remote("a", 1), store.remote("b", [2, 3]))
+    print("read locally:", d["a"], d.get("b"), "c" in d, sorted(d.keys()))
+    with modal.Dict.ephemeral() as e:
+        e["x"] = 42
+        print("ephemeral:", e["x"], e.len())
+"""
+
+
+def test_dict_from_name_shared_with_containers(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, DICT_APP)
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "len after: 1 2" in run.stdout
+    assert "read locally: 1 [2, 3] False ['a', 'b']" in run.stdout
+    assert "ephemeral: 42 1" in run.stdout
+
+
+def test_unsupported_client_version_is_named(modal_cluster: ModalCluster) -> None:
+    channel = grpc.insecure_channel(modal_cluster.server_url)
+    method = channel.unary_unary("/modal.client.ModalClient/ClientHello")
+    metadata = (
+        ("x-modal-token-id", "nm"),
+        ("x-modal-token-secret", modal_cluster.token),
+        ("x-modal-client-version", "0.73.1"),
+    )
+    with pytest.raises(grpc.RpcError) as raised:
+        method(b"", metadata=metadata, timeout=30)
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "nano-modal serves modal client 1.6.x; this client is 0.73.1" in (raised.value.details() or "")
+    channel.close()
+
+
+BIG_APP = """
+import hashlib
+import modal
+
+app = modal.App("nano-compat-big")
+
+
+@app.function()
+def digest_and_reverse(data: bytes) -> tuple[str, bytes]:
+    return hashlib.sha256(data).hexdigest(), data[::-1]
+
+
+@app.local_entrypoint()
+def main():
+    data = bytes(range(256)) * (5 * 1024 * 1024 // 256)  # 5 MiB: over the 2 MiB inline limit, both ways
+    remote_digest, reversed_data = digest_and_reverse.remote(data)
+    print("digest matches:", remote_digest == hashlib.sha256(data).hexdigest())
+    print("reversed matches:", reversed_data == data[::-1])
+"""
+
+
+def test_payloads_over_2_mib_go_through_blobs(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, BIG_APP)
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "digest matches: True" in run.stdout
+    assert "reversed matches: True" in run.stdout
+
+
+GENERATOR_AND_RETRIES_APP = """
+import modal
+
+app = modal.App("nano-compat-gen-retries")
+attempts = modal.Dict.from_name("compat-retry-attempts", create_if_missing=True)
+
+
+@app.function()
+def count(n):
+    for i in range(n):
+        yield i * 10
+
+
+@app.function(retries=modal.Retries(max_retries=2, initial_delay=0.1, backoff_coefficient=1.0))
+def flaky(key):
+    n = attempts.get(key, 0) + 1
+    attempts[key] = n
+    if n < 3:
+        raise RuntimeError(f"attempt {n} fails")
+    return f"{key} succeeded on attempt {n}"
+
+
+@app.local_entrypoint()
+def main():
+    attempts.clear()
+    print("generator:", list(count.remote_gen(5)))
+    print("empty generator:", list(count.remote_gen(0)))
+    print("retried:", flaky.remote("a"))
+    print("retried map:", list(flaky.map(["b", "c"])))
+"""
+
+
+def test_generators_and_retries(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, GENERATOR_AND_RETRIES_APP)
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "generator: [0, 10, 20, 30, 40]" in run.stdout
+    assert "empty generator: []" in run.stdout
+    assert "retried: a succeeded on attempt 3" in run.stdout  # two failures, retried by the server
+    assert "retried map: ['b succeeded on attempt 3', 'c succeeded on attempt 3']" in run.stdout
+
+
+TIMEOUT_APP = """
+import time
+import modal
+
+app = modal.App("nano-compat-timeout")
+
+
+@app.function(timeout=3)
+def too_slow():
+    time.sleep(60)  # returns after a minute where timeouts are not enforced
+
+
+@app.local_entrypoint()
+def main():
+    try:
+        too_slow.remote()
+    except modal.exception.FunctionTimeoutError as exc:
+        print("timed out:", exc)
+"""
+
+
+def test_timeout_stops_the_input(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, TIMEOUT_APP)
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "timed out: the input ran past the function's timeout of 3 s" in run.stdout
+
+
+SECRET_APP = """
+import os
+import modal
+
+app = modal.App("nano-compat-secret")
+
+
+@app.function(secrets=[modal.Secret.from_name("compat-secret"), modal.Secret.from_dict({"INLINE": "from-dict"})])
+def read_env():
+    return os.environ.get("TOKEN"), os.environ.get("INLINE")
+
+
+@app.local_entrypoint()
+def main():
+    print("env:", read_env.remote())
+"""
+
+
+def test_secrets_from_name_and_from_dict(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    create = modal_cluster.modal("secret", "create", "--force", "compat-secret", "TOKEN=s3cret", cwd=tmp_path)
+    assert create.returncode == 0, create.stdout + create.stderr
+    write_app(tmp_path, SECRET_APP)
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "env: ('s3cret', 'from-dict')" in run.stdout
