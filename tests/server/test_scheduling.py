@@ -146,9 +146,10 @@ def test_a_container_loading_its_function_is_not_joined_by_another(cluster: Clus
             def ping(self):
                 return os.environ["NANO_MODAL_CONTAINER_ID"]
 
-        with app.run():
-            print("ANSWERED", Slow().ping.remote(), flush=True)
-            time.sleep(1)  # a second container's hook, had one been placed, would have printed by now
+        if __name__ == "__main__":  # containers import this file too (as Modal's do)
+            with app.run():
+                print("ANSWERED", Slow().ping.remote(), flush=True)
+                time.sleep(1)  # a second container's hook, had one been placed, would have printed by now
         """,
         env=cluster.env(),
         timeout=100,
@@ -188,14 +189,15 @@ def test_idle_containers_of_one_function_do_not_starve_another(tmp_path: Path) -
             def small():
                 return "small done"
 
-            with app.run(show_logs=False):
-                print(hog.remote(), flush=True)  # its container now idles, warm for the scaledown window
-                started = time.monotonic()
-                try:
-                    print(small.spawn().get(timeout=10))
-                except TimeoutError:
-                    print("small timed out")
-                print("ELAPSED", round(time.monotonic() - started, 1))
+            if __name__ == "__main__":  # containers import this file too (as Modal's do)
+                with app.run(show_logs=False):
+                    print(hog.remote(), flush=True)  # its container now idles, warm for the scaledown window
+                    started = time.monotonic()
+                    try:
+                        print(small.spawn().get(timeout=10))
+                    except TimeoutError:
+                        print("small timed out")
+                    print("ELAPSED", round(time.monotonic() - started, 1))
             """,
             env=env,
             timeout=100,
