@@ -88,7 +88,6 @@ async def serve(
     store = SqlStore(store_url)
     control = ControlPlane(store)
     requeued = control.recover()
-    store_retry.serving_thread = threading.get_ident()  # from now on, the loop never waits for the store
     queue_items = None
     if queue_url:  # Queue items in Redis; imported only then (redis is an optional dependency)
         from .redis_queues import RedisQueues
@@ -102,6 +101,8 @@ async def serve(
     service.fast_lane_port = forwarder.own_fast_lane_port
     address = advertise or f"{_shown_host(host)}:{bound}"
     lease.advertise(address)
+    # Recovery done: from now on the loop never waits for the store (store_retry.py).
+    store_retry.serving_thread = threading.get_ident()
     await forwarder.serve_locally(service, address)
     if fast_lane is not None:
         fast_lane.service = service
