@@ -97,8 +97,14 @@ async def serve(
     control.container_env_hooks.append(objects.container_env)  # secrets and volume mounts
     control.secret_variables = objects.secrets.variables  # secrets of image build steps
     blobs = BlobStore(blob_dir or state_dir / "blobs")
-    service = Service(control, blobs, token, objects)
-    service.fast_lane_port = forwarder.own_fast_lane_port
+    service = Service(
+        control,
+        blobs,
+        token,
+        objects,
+        web_base_url=forwarder.own_web_url,
+        fast_lane_port=forwarder.own_fast_lane_port,
+    )
     address = advertise or f"{_shown_host(host)}:{bound}"
     lease.advertise(address)
     # Recovery done: from now on the loop never waits for the store (store_retry.py).
@@ -108,7 +114,6 @@ async def serve(
         fast_lane.service = service
     gateway = Gateway(control, service.deployments, blobs, extra_routes=Dashboard(control, token).routes)
     web_app.app = gateway.app
-    service.web_base_url = forwarder.own_web_url
     lease_watch = asyncio.create_task(lease.watch(_exit_lease_lost))
     scheduler = asyncio.create_task(Scheduler(control).run())
     janitor = asyncio.create_task(_forget_old_calls(store))
