@@ -93,7 +93,6 @@ async def serve(
     store = SqlStore(store_url)
     control = ControlPlane(store)
     requeued = control.recover()
-    store_retry.serving_thread = threading.get_ident()  # from now on, the loop never waits for the store
     queue_items = None
     if queue_url:  # Queue items in Redis; imported only then (redis is an optional dependency)
         from .redis_queues import RedisQueues
@@ -103,8 +102,14 @@ async def serve(
     control.container_env_hooks.append(objects.container_env)  # secrets and volume mounts
     control.secret_variables = objects.secrets.variables  # secrets of image build steps
     blobs = BlobStore(blob_dir or state_dir / "blobs")
-    service = Service(control, blobs, token, objects)
-    service.fast_lane_port = forwarder.own_fast_lane_port
+    service = Service(
+        control,
+        blobs,
+        token,
+        objects,
+        web_base_url=forwarder.own_web_url,
+        fast_lane_port=forwarder.own_fast_lane_port,
+    )
     modal_routes = (
         []
         if modal_handler is None
@@ -112,6 +117,8 @@ async def serve(
     )
     address = advertise or f"{_shown_host(host)}:{bound}"
     lease.advertise(address)
+    # Recovery done: from now on the loop never waits for the store (store_retry.py).
+    store_retry.serving_thread = threading.get_ident()
     await forwarder.serve_locally(service, address)
     if fast_lane is not None:
         fast_lane.service = service
@@ -123,7 +130,6 @@ async def serve(
         admin_token=token,
     )
     web_app.app = gateway.app
-    service.web_base_url = forwarder.own_web_url
     lease_watch = asyncio.create_task(lease.watch(_exit_lease_lost))
     scheduler = asyncio.create_task(Scheduler(control).run())
     janitor = asyncio.create_task(_forget_old_calls(store))

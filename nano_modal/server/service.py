@@ -56,7 +56,14 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
     # Dict/Queue/Secret/Volume RPCs come from ObjectRpcs (object_service.py), sandbox and
     # container RPCs from SandboxRpcs (sandbox_service.py).
     def __init__(
-        self, control: ControlPlane, blobs: BlobStore, admin_token: str, objects: ObjectPlane | None = None
+        self,
+        control: ControlPlane,
+        blobs: BlobStore,
+        admin_token: str,
+        objects: ObjectPlane | None = None,
+        *,
+        web_base_url: str = "",
+        fast_lane_port: int = 0,
     ) -> None:
         if objects is not None:
             self.objects = objects
@@ -65,8 +72,8 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         self.deployments = Deployments(control)
         self.blobs = blobs
         self.admin_token = admin_token
-        self.web_base_url = ""  # set by main once the HTTP gateway listens
-        self.fast_lane_port = 0  # set by main once the fast lane listens
+        self.web_base_url = web_base_url  # where this server's HTTP gateway listens (named in Hello)
+        self.fast_lane_port = fast_lane_port  # this server's fast lane (0: none)
 
     def _secret_env(self, secret_ids: list[str]) -> dict[str, str]:
         env: dict[str, str] = {}
