@@ -95,6 +95,8 @@ class FunctionVariants:
 
     def _variant(self, overrides: dict[str, Any]) -> Function:
         """A handle on this function with changed options: bound on the server on first use."""
+        if self._method_name:  # binding the class's id here would drop the instance's parameters
+            raise InvalidError(f"{self.name} is a method: change a class's options with Cls.with_options")
         from .functions import Function
 
         variant = Function(None, self.raw_f, self.name, self.options)
