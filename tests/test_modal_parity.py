@@ -177,5 +177,5 @@ def test_enable_output_and_volume_versions() -> None:
 
 
 def test_method_variants_point_to_cls_with_options(running: None) -> None:
-    with pytest.raises(InvalidError, match="Cls.with_options"):
+    with pytest.raises(InvalidError, match=r"Cls\.with_options"):
         Greeter().greet.with_options(cpu=1)
