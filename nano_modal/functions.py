@@ -17,12 +17,12 @@ import asyncio
 import inspect
 import itertools
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import _log_sync, config
 from ._definition import FunctionOptions
-from ._porting_options import apply_overrides, note_ignored, option_overrides
+from ._function_variants import FunctionVariants
 from ._utils.aio import twin
 from .client import Client
 from .exception import (
@@ -36,10 +36,9 @@ from .serialization import serialize_args
 
 if TYPE_CHECKING:
     from .app import App
-    from .types import FunctionAutoscalerSettings, FunctionCurrentStats
 
 
-class Function:
+class Function(FunctionVariants):
     """A function registered on an App; call it with `.remote()`, `.map()`, `.spawn()` and friends."""
 
     object_id: str | None  # the server's id, once hydrated
@@ -85,132 +84,11 @@ class Function:
         url = f"{client.web_base_url}/{self._web_app_ref}/{self.name}/"
         return f"{url}?{self._web_query}" if self._web_query else url
 
-    # ------------------------------------------------------------------ variants
-
-    def with_options(
-        self,
-        *,
-        cpu: float | None = None,
-        memory: int | None = None,
-        gpu: str | list[str] | None = None,
-        env: dict[str, str | None] | None = None,
-        secrets: Sequence[Any] | None = None,
-        volumes: dict[str, Any] | None = None,
-        retries: int | Any | None = None,
-        max_containers: int | None = None,
-        buffer_containers: int | None = None,
-        scaledown_window: float | None = None,
-        timeout: float | None = None,
-        region: str | Sequence[str] | None = None,
-        cloud: str | None = None,
-        routing_region: str | None = None,
-    ) -> Function:
-        """The same function with other resources, limits or environment: its own pool of
-        containers. (Cloud-only options are accepted and ignored with a note.)"""
-        cloud_only = {
-            "buffer_containers": buffer_containers,
-            "region": region,
-            "cloud": cloud,
-            "routing_region": routing_region,
-        }
-        overrides = option_overrides(
-            "Function.with_options",
-            cpu=cpu,
-            memory=memory,
-            gpu=gpu,
-            env=env,
-            secrets=secrets,
-            volumes=volumes,
-            retries=retries,
-            max_containers=max_containers,
-            scaledown_window=scaledown_window,
-            timeout=timeout,
-            cloud_only=cloud_only,
-        )
-        return self._variant(overrides)
-
-    def with_concurrency(self, *, max_inputs: int, target_inputs: int | None = None) -> Function:
-        """The same function with up to `max_inputs` inputs at once per container (as @concurrent)."""
-        if max_inputs < 1:
-            raise InvalidError(f"with_concurrency(max_inputs=...) must be at least 1, got {max_inputs}")
-        del target_inputs  # nano-modal's autoscaler fills containers up to max_inputs
-        return self._variant({"max_concurrent_inputs": max_inputs, "batch_max_size": 0, "batch_wait_ms": 0})
-
-    def with_batching(self, *, max_batch_size: int, wait_ms: int) -> Function:
-        """The same function called with batches of inputs (as @batched)."""
-        from .cls import batched
-
-        batched(max_batch_size=max_batch_size, wait_ms=wait_ms)  # the same limits, the same errors
-        return self._variant({"batch_max_size": max_batch_size, "batch_wait_ms": wait_ms, "max_concurrent_inputs": 0})
-
-    def _variant(self, overrides: dict[str, Any]) -> Function:
-        """A handle on this function with changed options: bound on the server on first use."""
-        variant = Function(None, self.raw_f, self.name, self.options)
-        variant.is_generator, variant.is_async = self.is_generator, self.is_async
-        variant._method_name = self._method_name
-
-        async def resolve() -> None:
-            client, parent_id = await self._hydrated()
-            found = await client.stub.FunctionGet(api_pb2.FunctionGetRequest(function_id=parent_id))
-            options = api_pb2.FunctionDefinition()
-            options.CopyFrom(found.definition)
-            await apply_overrides(options, overrides)
-            request = api_pb2.FunctionBindParamsRequest(function_id=parent_id, definition=options)
-            variant.object_id = (await client.stub.FunctionBindParams(request)).function_id
-            variant._web_app_ref = self._web_app_ref
-
-        variant._resolver = resolve
-        return variant
-
     @twin
     async def hydrate(self) -> Function:
         """Resolve the function's id now (from_name: NotFoundError here if it is not deployed)."""
         await self._hydrated()
         return self
-
-    @twin
-    async def get_current_stats(self) -> FunctionCurrentStats:
-        """The function's load now: inputs waiting, live containers, inputs running."""
-        from .types import FunctionCurrentStats
-
-        client, function_id = await self._hydrated()
-        request = api_pb2.FunctionGetRequest(function_id=function_id, include_stats=True)
-        found = await client.stub.FunctionGet(request)
-        stats, slots = found.stats, max(1, found.definition.max_concurrent_inputs or found.definition.batch_max_size)
-        headroom = max(0, stats.num_total_runners * slots - stats.num_running_inputs - int(stats.backlog))
-        return FunctionCurrentStats(
-            backlog=int(stats.backlog),
-            num_total_runners=stats.num_total_runners,
-            num_running_inputs=stats.num_running_inputs,
-            input_headroom=headroom,
-        )
-
-    @twin
-    async def update_autoscaler(
-        self,
-        *,
-        min_containers: int | None = None,
-        max_containers: int | None = None,
-        buffer_containers: int | None = None,
-        scaledown_window: int | None = None,
-    ) -> FunctionAutoscalerSettings:
-        """Change the running function's scaling at once, without redeploying (until the next deploy)."""
-        from .types import FunctionAutoscalerSettings
-
-        note_ignored("Function.update_autoscaler", {"buffer_containers": buffer_containers})
-        client, function_id = await self._hydrated()
-        request = api_pb2.FunctionUpdateAutoscalerRequest(
-            function_id=function_id,
-            min_containers=min_containers,
-            max_containers=max_containers,
-            scaledown_window=scaledown_window,
-        )
-        definition = (await client.stub.FunctionUpdateAutoscaler(request)).definition
-        return FunctionAutoscalerSettings(
-            min_containers=definition.min_containers,
-            max_containers=definition.max_containers or None,
-            scaledown_window=int(definition.scaledown_window) or None,
-        )
 
     def get_raw_f(self) -> Callable[..., Any]:
         return self.raw_f

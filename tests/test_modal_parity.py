@@ -174,3 +174,8 @@ def test_enable_output_and_volume_versions() -> None:
         nano_modal.Volume.from_name("parity-versions", version=version)
     with pytest.raises(InvalidError, match="version must be one of"):
         nano_modal.Volume.from_name("parity-versions", version=3)
+
+
+def test_method_variants_point_to_cls_with_options(running: None) -> None:
+    with pytest.raises(InvalidError, match=r"Cls\.with_options"):
+        Greeter().greet.with_options(cpu=1)

@@ -154,6 +154,14 @@ def grouped(keys: list[str]) -> dict[str, list[str]]:
     return dict(sorted(groups.items()))
 
 
+def cloud_only_options() -> dict[str, str]:
+    """nano_modal's list of the options it accepts and ignores (one place: _porting_options)."""
+    sys.path.insert(0, str(REPO))
+    from nano_modal._porting_options import CLOUD_ONLY
+
+    return {name.removeprefix("build_"): why for name, why in CLOUD_ONLY.items()}
+
+
 def render_docs(report: Report) -> str:
     lines = [
         "# Compatibility with Modal's client API",
@@ -175,6 +183,15 @@ def render_docs(report: Report) -> str:
         lines.append("Nothing: every measured name exists.")
     for group, keys in grouped(report.missing).items():
         lines.append(f"- **{group}**: " + ", ".join(f"`{k}`" for k in keys))
+    lines += [
+        "",
+        "## Accepted and ignored",
+        "",
+        "Options that mean something only on Modal's cloud: a program",
+        "may pass them; each is noted once on stderr and has no effect.",
+        "",
+    ]
+    lines += [f"- `{name}=`: {why}" for name, why in cloud_only_options().items()]
     lines += ["", "## Excluded on purpose", "", "| Pattern | Names | Why |", "|---|---|---|"]
     counts: dict[str, int] = defaultdict(int)
     for pattern in report.excluded.values():
