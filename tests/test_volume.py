@@ -398,3 +398,36 @@ def test_sync_into_a_directory_a_runtime_bound(cluster: Any, tmp_path: Path, mon
     with pytest.raises(FileNotFoundError):
         read(vol, "changes.txt")
     assert run_blocking(_volume_sync.commit_mount(client, m)) == 0  # nothing new: nothing sent
+
+
+def test_a_failed_commit_on_exit_is_reported_not_swallowed(
+    cluster: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The container's commit at exit: a mount whose commit fails is named on stderr as lost and
+    returned, so the entrypoint ends the container with EXIT_VOLUME_COMMIT_FAILED (the worker
+    reports that as its exit reason); the other mounts are still committed."""
+    from nano_modal import _volume_sync
+    from nano_modal._utils.aio import run_blocking
+
+    vol = fresh()
+    good_dir, bad_dir = tmp_path / "good", tmp_path / "bad"
+    for d in (good_dir, bad_dir):
+        d.mkdir()
+        (d / "new.txt").write_text("written, never committed by hand")
+    good = _volume_sync.Mount(
+        "/good", vol.hydrate().object_id, False, good_dir, tmp_path / "g.json", tmp_path / "g.lock"
+    )
+    bad = _volume_sync.Mount("/bad", "vo-doesnotexist", False, bad_dir, tmp_path / "b.json", tmp_path / "b.lock")
+    saved = dict(_volume_sync._mounts)
+    _volume_sync._mounts.clear()
+    _volume_sync._mounts.update({"vo-doesnotexist": [bad], good.volume_id: [good]})
+    try:
+        failed = run_blocking(_volume_sync.commit_on_exit())
+    finally:
+        _volume_sync._mounts.clear()
+        _volume_sync._mounts.update(saved)
+    assert failed == ["/bad"]
+    assert "the volume at /bad was NOT committed on exit, its changes since the last commit are lost" in (
+        capsys.readouterr().err
+    )
+    assert read(vol, "new.txt") == b"written, never committed by hand"

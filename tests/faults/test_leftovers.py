@@ -5,6 +5,7 @@ even by a worker started beside it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -81,36 +82,45 @@ def _hold(cluster: FaultCluster, tag: str) -> None:
     wait_until(f"a container of {tag} to run", holding, timeout=180)
 
 
-@pytest.mark.slow(reason="three workers, one killed with its containers (~30 s)")
+@pytest.mark.slow(reason="three workers, one killed with its containers (~30 s per runtime)")
 @pytest.mark.timeout(400)
+@pytest.mark.parametrize("runtime", ["process", "bwrap"])
 def test_a_new_worker_removes_what_a_killed_one_left_and_nothing_of_a_live_one(
-    fault_cluster: Callable[..., FaultCluster], short_tmp: Path
+    fault_cluster: Callable[..., FaultCluster], short_tmp: Path, runtime: str
 ) -> None:
+    if shutil.which({"bwrap": "bwrap"}.get(runtime, "sh")) is None:
+        pytest.skip(f"the {runtime} runtime is not installed")
     cluster = fault_cluster()
     cluster.overrides.update(TMPDIR=str(short_tmp), NM_TEST_MOUNT=str(short_tmp / "mnt" / "data"))
     cluster.start_server()
-    doomed = cluster.start_worker()
+    doomed = cluster.start_worker(runtime=runtime)
     _hold(cluster, "doomed")
     left = _work_dirs(short_tmp)
     assert any(p.name.startswith("nano-modal-ta-") for p in left), left  # a container's work dir
+    if runtime == "bwrap":  # it keeps a container booted ahead of need
+        wait_until("a container booted ahead", lambda: any("preboot" in p.name for p in _work_dirs(short_tmp)))
+        left = _work_dirs(short_tmp)
     tree = [doomed.pid, *_descendants(doomed.pid)]
     for pid in tree:
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # a short-lived helper may be gone already
+            os.kill(pid, signal.SIGKILL)
     doomed.wait()
     wait_until("the killed worker's processes to be gone", lambda: not any(map(alive, tree)))
     assert all(p.exists() for p in left)  # nobody cleaned up after the kill
 
-    cluster.start_worker()
+    cluster.start_worker(runtime=runtime)
     gone = {p for p in left if not p.exists()}
     assert gone == left, f"left behind: {sorted(map(str, left - gone))}"
     log = (cluster.state_dir / "worker1.log").read_text(errors="replace")
-    assert "removed what 1 dead worker(s) left behind: 1 agent dir, 1 container work dir" in log, log
+    assert "removed what 1 dead worker(s) left behind: " in log and "1 container work dir" in log, log
+    if runtime == "bwrap":
+        assert "1 preboot dir" in log, log
 
     # A live worker (worker1, with a running container) and a worker started beside it.
     _hold(cluster, "live")
     live_dirs = _work_dirs(short_tmp)
     assert any(p.name.startswith("nano-modal-ta-") for p in live_dirs), live_dirs
-    cluster.start_worker()
+    cluster.start_worker(runtime=runtime)
     assert all(p.exists() for p in live_dirs), f"removed a live worker's: {[p for p in live_dirs if not p.exists()]}"
     assert "removed what" not in (cluster.state_dir / "worker2.log").read_text(errors="replace")
     assert cluster.clients[-1].poll() is None and cluster.workers[1].poll() is None

@@ -98,6 +98,7 @@ def test_every_run_commits_its_volume_on_exit(fault_cluster: Callable[..., Fault
         assert run.returncode == 0, run.stdout + run.stderr
         assert f"sha {_expected(f'cli-run-{i}')}" in run.stdout
         assert "NOT committed" not in run.stdout + run.stderr
+        assert "Task was destroyed but it is pending" not in run.stdout + run.stderr  # an exit cut short
     in_process = subprocess.run(
         [sys.executable, str(app), str(RUNS), str(FILE_MB)],
         env=env, cwd=cluster.state_dir, capture_output=True, text=True, timeout=300,
