@@ -150,6 +150,8 @@ class FastLaneServer:
                 return token
             if valid is None:
                 return ""
+            # E.g. a container of a worker declared dead, back from a partition.
+            log.info("fast lane: refused a connection from %s: its token is no longer valid, or never was", peer)
             # Its first call is answered without reading the call's body.
             _, call_id, kind = HEADER.unpack(await reader.readexactly(HEADER.size))
             if kind == CALL:
