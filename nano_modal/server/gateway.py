@@ -47,12 +47,12 @@ WEB_METHOD = config.WEB_METHOD
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 # The platform's credentials, for the gateway only: never forwarded into a container.
 PLATFORM_HEADERS = frozenset({"modal-key", "modal-secret"})
-# Parameter sets of one class endpoint that callers without a proxy token may create (each is
-# a stored function and containers of its own); authorized callers may create more.
 LOGGED_ERROR_CHARS = 500  # of a container's error text in the server's log: the container chose its length
 # Bytes a WebSocket client may send that the app has not read yet: a client writing faster
 # than a (or into a deaf) app would otherwise fill the server's memory.
 MAX_WEBSOCKET_BACKLOG = 16 * 1024 * 1024
+# Parameter sets of one class endpoint that callers without a proxy token may create (each is
+# a stored function and containers of its own); authorized callers may create more.
 ENV_MAX_PUBLIC_BOUND = "NANO_MODAL_WEB_MAX_PUBLIC_INSTANCES"
 MAX_PUBLIC_BOUND_PER_CLASS = int(os.environ.get(ENV_MAX_PUBLIC_BOUND) or 64)
 
