@@ -103,9 +103,10 @@ class FastLaneServer:
             while True:
                 # Idle: no call running and nothing sent for IDLE_TIMEOUT. A long poll in flight
                 # is not idle; the clock starts again when it is answered (clients count from then).
+                quiet_for = loop.time() - last_active
+                wait = IDLE_TIMEOUT if running else max(0.0, IDLE_TIMEOUT - quiet_for)  # never a busy loop
                 try:
-                    quiet_for = loop.time() - last_active
-                    header = await asyncio.wait_for(reader.readexactly(HEADER.size), IDLE_TIMEOUT - quiet_for)
+                    header = await asyncio.wait_for(reader.readexactly(HEADER.size), wait)
                 except TimeoutError:
                     if running or loop.time() - last_active < IDLE_TIMEOUT:
                         continue
