@@ -215,7 +215,14 @@ def write_client_config(server_url: str, token: str) -> Path:
 def write_private(path: Path, text: str) -> None:
     """Write a file only its owner may read, from its creation on (a chmod after writing
     leaves a moment in which the secret is readable to all), tightening an existing one."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    import errno
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # another user's symlink must not receive the secret
+            raise PermissionError(f"{path} is a symbolic link: not writing a secret through it") from None
+        raise
     with os.fdopen(fd, "w") as f:
         os.fchmod(fd, 0o600)
         f.write(text)

@@ -103,9 +103,10 @@ class FastLaneServer:
             while True:
                 # Idle: no call running and nothing sent for IDLE_TIMEOUT. A long poll in flight
                 # is not idle; the clock starts again when it is answered (clients count from then).
+                quiet_for = loop.time() - last_active
+                wait = IDLE_TIMEOUT if running else max(0.0, IDLE_TIMEOUT - quiet_for)  # never a busy loop
                 try:
-                    quiet_for = loop.time() - last_active
-                    header = await asyncio.wait_for(reader.readexactly(HEADER.size), IDLE_TIMEOUT - quiet_for)
+                    header = await asyncio.wait_for(reader.readexactly(HEADER.size), wait)
                 except TimeoutError:
                     if running or loop.time() - last_active < IDLE_TIMEOUT:
                         continue
@@ -150,6 +151,8 @@ class FastLaneServer:
                 return token
             if valid is None:
                 return ""
+            # E.g. a container of a worker declared dead, back from a partition.
+            log.info("fast lane: refused a connection from %s: its token is no longer valid, or never was", peer)
             # Its first call is answered without reading the call's body.
             _, call_id, kind = HEADER.unpack(await reader.readexactly(HEADER.size))
             if kind == CALL:

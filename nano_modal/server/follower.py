@@ -45,6 +45,7 @@ _NAMES_FAST_LANE = {"Hello": api_pb2.HelloResponse, "ContainerHello": api_pb2.Co
 _DROPPED_METADATA = ("user-agent", "grpc-")  # set by each hop's own gRPC library
 _NO_ACTIVE_SERVER = "no active server right now: try again"  # UNAVAILABLE: callers retry
 _RAW: dict[str, Any] = {"request_serializer": None, "response_deserializer": None}  # bytes as they came
+KNOWN_TOKEN_TTL = 60.0  # seconds a follower trusts a token the active server accepted
 
 
 _background: set[asyncio.Future[None]] = set()
@@ -76,6 +77,8 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
         self._active_lane_port = 0  # the active server's fast lane (0: unknown or none)
         self._pinned = False
         self._lanes: OrderedDict[str, FastLane] = OrderedDict()  # by caller's token, oldest first
+        self._service: Any = None  # this server's own Service, once it is the active server
+        self._known_tokens: OrderedDict[str, float] = OrderedDict()  # token -> loop time it is trusted until
 
     # --- the active server -------------------------------------------------------------
 
@@ -142,6 +145,7 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
         capture = _Capture()
         api_pb2_grpc.add_NanoModalServicer_to_server(service, capture)  # type: ignore[no-untyped-call]
         self._local = capture.handler
+        self._service = service
         await self.refresh(pin=own_address)
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any] | None:
@@ -282,10 +286,15 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
     # --- the fast lane ---------------------------------------------------------------------
 
     async def valid_token(self, token: str) -> bool | None:
-        """For the fast lane's connection check: does the active server know `token`?
+        """For the gRPC gate and the fast lane's connection check: is `token` known?
         None when it cannot tell now (no active server): the lane then hangs up unanswered
         and the caller falls back to gRPC, which waits out the takeover."""
+        if self._service is not None:  # this server is the active one
+            return bool(self._service.valid_token(token))
         if hmac.compare_digest(token, self._token):
+            return True
+        loop = asyncio.get_running_loop()
+        if self._known_tokens.get(token, 0.0) > loop.time():
             return True
         metadata = ((config.TOKEN_METADATA_KEY, token),)
         try:
@@ -294,6 +303,11 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
             return None
         except grpc.aio.AioRpcError as exc:
             return False if exc.code() == grpc.StatusCode.UNAUTHENTICATED else None
+        # Remembered a while, so that forwarding does not cost a Hello per call; the active
+        # server checks the token of every call again anyway.
+        self._known_tokens[token] = loop.time() + KNOWN_TOKEN_TTL
+        while len(self._known_tokens) > config.FOLLOWER_MAX_LANES:
+            self._known_tokens.popitem(last=False)
         return True
 
     def __getattr__(self, name: str) -> Callable[[Any, Any], Awaitable[Any]]:

@@ -48,6 +48,10 @@ WEB_METHOD = config.WEB_METHOD
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 # The platform's credentials, for the gateway only: never forwarded into a container.
 PLATFORM_HEADERS = frozenset({"modal-key", "modal-secret"})
+LOGGED_ERROR_CHARS = 500  # of a container's error text in the server's log: the container chose its length
+# Bytes a WebSocket client may send that the app has not read yet: a client writing faster
+# than a (or into a deaf) app would otherwise fill the server's memory.
+MAX_WEBSOCKET_BACKLOG = 16 * 1024 * 1024
 # Parameter sets of one class endpoint that callers without a proxy token may create (each is
 # a stored function and containers of its own); authorized callers may create more.
 ENV_MAX_PUBLIC_BOUND = "NANO_MODAL_WEB_MAX_PUBLIC_INSTANCES"
@@ -301,6 +305,14 @@ class Gateway:
 
     async def _from_client(self, ws: WebSocket, call_id: str) -> None:
         while True:
+            if self.control.web_channels.pending_bytes(call_id) > MAX_WEBSOCKET_BACKLOG:
+                # The app does not read what the client sends: hold no more of it.
+                log.warning(
+                    "web endpoint call %s: the app left %d bytes unread; closing", call_id, MAX_WEBSOCKET_BACKLOG
+                )
+                self.control.web_channels.close(call_id)
+                await ws.close(code=1013, reason="the endpoint is not reading")
+                return
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 message = {"type": "websocket.disconnect", "code": message.get("code", 1000)}
@@ -339,7 +351,7 @@ class Gateway:
                         raise _CallFailed(502, "Bad Gateway: the endpoint sent non-plain data") from None
                     yield part
                 elif row.status != api_pb2.OUTPUT_STATUS_SUCCESS:
-                    log.warning("web endpoint call %s failed: %s", call_id, row.exception_repr)
+                    log.warning("web endpoint call %s failed: %s", call_id, row.exception_repr[:LOGGED_ERROR_CHARS])
                     status = 504 if row.status == api_pb2.OUTPUT_STATUS_TIMEOUT else 500
                     raise _CallFailed(status, "Internal Server Error" if status == 500 else "Gateway Timeout")
                 else:

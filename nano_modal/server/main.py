@@ -24,6 +24,7 @@ from .control import ControlPlane
 from .dashboard import Dashboard
 from .fast_lane import FastLaneServer
 from .gateway import Gateway
+from .grpc_auth import TokenGate
 from .http_limits import BoundedH11Protocol
 from .log_limits import LOG_RETENTION
 from .object_service import ObjectPlane
@@ -70,7 +71,8 @@ async def serve(
     # One gRPC server and one fast lane for the life of the process: they forward every call
     # while this server is a follower, and serve it here once it holds the store's lease.
     forwarder = follower.Forwarder(lambda: leader.active_address(store_url), token)
-    server = grpc.aio.server(options=config.grpc_server_options())
+    # The gate refuses unknown tokens before a request message is read (grpc_auth.py).
+    server = grpc.aio.server(options=config.grpc_server_options(), interceptors=[TokenGate(forwarder.valid_token)])
     modal_handler, modal_status = _modal_client_handler()
     server.add_generic_rpc_handlers((forwarder,) if modal_handler is None else (forwarder, modal_handler))
     bound = server.add_insecure_port(f"{host}:{port}")

@@ -18,6 +18,7 @@ from .state import Signal
 class WebChannel:
     messages: list[bytes] = field(default_factory=list)  # pickled ASGI messages not yet acknowledged
     base: int = 0  # how many messages were acknowledged and dropped from `messages`
+    pending_bytes: int = 0  # the size of `messages`
     closed: bool = False
     changed: Signal = field(default_factory=Signal)
 
@@ -33,7 +34,13 @@ class WebChannels:
         channel = self._channels.get(call_id)
         if channel is not None and not channel.closed:
             channel.messages.append(message)
+            channel.pending_bytes += len(message)
             channel.changed.fire()
+
+    def pending_bytes(self, call_id: str) -> int:
+        """Bytes of messages the container has not acknowledged yet."""
+        channel = self._channels.get(call_id)
+        return 0 if channel is None else channel.pending_bytes
 
     def close(self, call_id: str) -> None:
         """The client side is gone: a waiting container hears `closed` and the channel is dropped."""
@@ -48,6 +55,8 @@ class WebChannels:
         if channel is None:
             return [], True
         if after > channel.base:
+            acknowledged = channel.messages[: after - channel.base]
+            channel.pending_bytes -= sum(len(m) for m in acknowledged)
             del channel.messages[: after - channel.base]
             channel.base = after
         if not channel.messages and not channel.closed:

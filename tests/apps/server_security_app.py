@@ -117,3 +117,17 @@ def bad_headers():  # type: ignore[no-untyped-def]
         await send({"type": "http.response.body", "body": b"should not arrive"})
 
     return web
+
+
+@app.function()
+@nano_modal.asgi_app()
+def deaf_websocket():  # type: ignore[no-untyped-def]
+    """Accepts a WebSocket and never reads from it."""
+
+    async def web(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        import asyncio
+
+        await send({"type": "websocket.accept"})
+        await asyncio.sleep(300)
+
+    return web

@@ -4,6 +4,7 @@ bounded (its RSS is read before and after) and silent connections are closed."""
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import socket
 import threading
@@ -129,3 +130,23 @@ def test_clients_reconnect_past_the_idle_timeout(
     first = lane._local.sock
     assert wait_for(lambda: _closed_by_peer(first), 60, 0.2)
     assert lane.call("Hello", api_pb2.HelloRequest(), 30).role == "admin"  # a fresh connection, no error
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def test_a_call_longer_than_the_idle_timeout_is_neither_cut_nor_spun_on(lane_server: tuple[int, int, str]) -> None:
+    pid, port, token = lane_server
+    lane = _fast_lane.BlockingFastLane("127.0.0.1", port, token)
+    queue = lane.call(
+        "ObjectGetOrCreate",
+        api_pb2.ObjectGetOrCreateRequest(kind=api_pb2.OBJECT_KIND_QUEUE, name="lane-long-poll", create_if_missing=True),
+        30,
+    )
+    cpu_before = _cpu_seconds(pid)
+    long_poll = api_pb2.QueueGetRequest(queue_id=queue.object_id, n_values=1, timeout=3 * SHORT_TIMEOUT)
+    assert list(lane.call("QueueGet", long_poll, 60).values) == []  # answered, on the same connection
+    # A server that polled its idle clock in a loop meanwhile would have burnt the whole wait.
+    assert _cpu_seconds(pid) - cpu_before < SHORT_TIMEOUT  # of a 3 * SHORT_TIMEOUT wait

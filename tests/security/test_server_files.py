@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import wait_for
 
 
@@ -42,3 +44,27 @@ def test_state_and_token_are_private_and_the_token_stays_out_of_the_log(tmp_path
     finally:
         server.terminate()
         server.wait(30)
+
+
+def test_a_token_file_is_not_written_through_a_symlink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nano_modal import config
+
+    home = tmp_path / "home"
+    home.mkdir()
+    elsewhere = tmp_path / "someone-elses-file"
+    elsewhere.write_text("theirs\n")
+    (home / "config.toml").symlink_to(elsewhere)
+    monkeypatch.setenv("NANO_MODAL_HOME", str(home))
+    with pytest.raises(PermissionError, match="symbolic link"):
+        config.write_client_config("127.0.0.1:1", "secret-token")
+    assert elsewhere.read_text() == "theirs\n"
+
+
+def test_an_existing_token_file_is_tightened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nano_modal import config
+
+    monkeypatch.setenv("NANO_MODAL_HOME", str(tmp_path))
+    (tmp_path / "config.toml").write_text("old\n")
+    (tmp_path / "config.toml").chmod(0o644)
+    path = config.write_client_config("127.0.0.1:1", "secret-token")
+    assert _mode(path) == 0o600 and "secret-token" in path.read_text()

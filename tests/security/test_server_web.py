@@ -195,3 +195,19 @@ def test_public_class_endpoints_bind_a_bounded_number_of_instances(
     assert _stored_functions(web_cluster) - before < MAX_PUBLIC_INSTANCES  # "first" is one of them
     assert httpx.get(f"{url}?tag=first", timeout=120).status_code == 200  # known ones still answer
     assert httpx.get(f"{url}?tag=more", headers=proxy_headers, timeout=120).status_code == 200
+
+
+def test_a_websocket_app_that_does_not_read_is_cut_off(web_cluster: Cluster) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    url = (apps.deaf_websocket.get_web_url() or "").replace("http://", "ws://")
+    before = peak_rss_bytes(web_cluster.server.pid)
+    chunk = b"\0" * MIB
+    with connect(url, open_timeout=120, max_size=None) as ws, pytest.raises(ConnectionClosed) as closed:
+        for _ in range(400):  # 400 MiB, if the gateway kept taking it
+            ws.send(chunk)
+        ws.recv(timeout=60)
+    grew = peak_rss_bytes(web_cluster.server.pid) - before
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+    assert grew < RSS_GROWTH_BOUND, f"server peak RSS grew {grew / MIB:.0f} MiB"

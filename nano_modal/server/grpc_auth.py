@@ -1,0 +1,66 @@
+"""The gRPC port's gate: a call whose token the server does not know is refused before its
+request message is read (docs/SECURITY.md, "The server").
+
+gRPC reads a whole request message (up to 64 MiB) before the method's handler runs, and the
+handlers are where tokens were checked: a peer without a token could make the server hold a
+dozen such messages at once. An aio server interceptor runs when the call's headers arrive,
+before any message: unknown tokens get a handler that answers UNAUTHENTICATED without
+reading. The methods still check who the caller is and what it may do, as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from .. import config
+from .modal_compat.auth import BAD_PAIR, NO_CREDENTIALS, TOKEN_SECRET_HEADER
+
+log = logging.getLogger("nano_modal.server")
+
+# Answers whether a token is known: True, False, or None when it cannot tell now (a follower
+# with no active server: the caller is told UNAVAILABLE and retries).
+TokenCheck = Callable[[str], Awaitable[bool | None]]
+# Modal's own client protocol (server/modal_compat/) carries its token as the secret of a pair.
+MODAL_CLIENT_PREFIX = "/modal.client.ModalClient/"
+
+
+class TokenGate(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    def __init__(self, valid_token: TokenCheck) -> None:
+        self._valid_token = valid_token
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        headers = {key: str(value) for key, value in handler_call_details.invocation_metadata or ()}
+        token = headers.get(config.TOKEN_METADATA_KEY, "")
+        modal_client = handler_call_details.method.startswith(MODAL_CLIENT_PREFIX)
+        if modal_client and not token:  # the real `modal` client's pair: its secret is a token (modal_compat/auth.py)
+            token = headers.get(TOKEN_SECRET_HEADER, "")
+        valid = await self._valid_token(token)
+        if valid:
+            return await continuation(handler_call_details)
+        if valid is None:
+            return _refusal(grpc.StatusCode.UNAVAILABLE, "no active server right now: try again")
+        if modal_client:
+            return _refusal(grpc.StatusCode.UNAUTHENTICATED, BAD_PAIR if token else NO_CREDENTIALS)
+        return _refusal(grpc.StatusCode.UNAUTHENTICATED, "invalid or missing token")
+
+
+def _refusal(code: grpc.StatusCode, details: str) -> grpc.RpcMethodHandler[Any, Any]:
+    """A handler that never reads the request: streaming both ways, so gRPC hands it the
+    request stream unread, whatever the method's own shape."""
+
+    async def refuse(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        if code == grpc.StatusCode.UNAUTHENTICATED:
+            # E.g. a container of a worker declared dead, back from a partition.
+            log.info("refused a call from %s: its token is no longer valid, or never was", context.peer())
+        await context.abort(code, details)
+
+    return grpc.stream_stream_rpc_method_handler(refuse)
