@@ -29,6 +29,7 @@ out at all. IPv6 is not routed out.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import ipaddress
 import json
@@ -106,7 +107,9 @@ def host_addresses() -> list[ipaddress.IPv4Address]:
 def resolv_conf() -> str:
     """A resolv.conf naming slirp's resolver, for containers with outbound NAT (the host's own
     resolver is often at a private or loopback address, out of their reach)."""
-    path = Path(tempfile.mkdtemp(prefix="nano-modal-net-")) / "resolv.conf"
+    directory = tempfile.mkdtemp(prefix="nano-modal-net-")
+    atexit.register(shutil.rmtree, directory, True)
+    path = Path(directory) / "resolv.conf"
     path.write_text(f"nameserver {SLIRP_DNS}\n")
     path.parent.chmod(0o755)
     path.chmod(0o644)
