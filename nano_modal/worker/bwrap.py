@@ -131,7 +131,11 @@ class BwrapRuntime(SandboxingRuntime):
             if info_w >= 0:
                 os.close(info_w)
                 info_w = -1
-                self._start_nat(cfg, await child_pid(info_r))
+                try:
+                    pid = await child_pid(info_r)
+                except RuntimeError:  # bwrap failed before making the namespaces: its exit and stderr say why
+                    return proc
+                self._start_nat(cfg, pid)
             return proc
         except BaseException:
             await self.finish(cfg, -1)

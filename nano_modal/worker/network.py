@@ -5,8 +5,9 @@ server only through the worker's Unix-socket relay (sandbox.ServerLink). Unless 
 `block_network`, it also gets outbound connections through slirp4netns: user-mode NAT that
 opens ordinary sockets on the host for it, so the host needs no bridge, no nftables and no
 ip_forward. slirp4netns over pasta (passt), measured on the 2-core test machine: ready in
-7-15 ms against pasta's 28-220 ms, and pasta, run as root, drops to `nobody` and then cannot
-enter the container's user namespace.
+7-15 ms against pasta's 22-220 ms, 200-360 MB/s against pasta's 26-84 MB/s, and pasta, run
+as root, drops to `nobody` and then cannot enter the container's user namespace. Neither is
+within 2x of the host's throughput (docs/BENCHMARKS.md); a veth pair with nftables would be.
 
 Where it may not go is said by routes in the container's namespace, which container root
 cannot change (bwrap drops every capability, and the seccomp filter refuses new namespaces):
@@ -20,13 +21,15 @@ inside slirp's own /24, which stays reachable), which asks the host's.
 
 The prohibit routes go in before slirp4netns creates the interface and the default route:
 at no moment is there a route to a denied address. The container does not wait for either
-(its start stays within the +5 ms budget of docs/BENCHMARKS.md); until slirp is ready,
-~10 ms, well inside the Python entrypoint's own start, it has no route out at all.
+(what it costs is CPU beside the container's start: +1-6 ms, docs/BENCHMARKS.md); until
+slirp is ready, ~10-20 ms, well inside the Python entrypoint's own start, it has no route
+out at all. IPv6 is not routed out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import ipaddress
 import json
@@ -76,9 +79,12 @@ def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
     networks = []
     for value in values:
         try:
-            networks.append(ipaddress.ip_network(value, strict=False))
+            network = ipaddress.ip_network(value, strict=False)
         except ValueError as exc:
             raise ValueError(f"--allow-net {value!r} is not a network in CIDR form (e.g. 10.1.0.0/16): {exc}") from None
+        if network.version != 4:
+            raise ValueError(f"--allow-net {value!r}: containers have no IPv6 route out, only IPv4 networks apply")
+        networks.append(network)
     return tuple(networks)
 
 
@@ -101,7 +107,9 @@ def host_addresses() -> list[ipaddress.IPv4Address]:
 def resolv_conf() -> str:
     """A resolv.conf naming slirp's resolver, for containers with outbound NAT (the host's own
     resolver is often at a private or loopback address, out of their reach)."""
-    path = Path(tempfile.mkdtemp(prefix="nano-modal-net-")) / "resolv.conf"
+    directory = tempfile.mkdtemp(prefix="nano-modal-net-")
+    atexit.register(shutil.rmtree, directory, True)
+    path = Path(directory) / "resolv.conf"
     path.write_text(f"nameserver {SLIRP_DNS}\n")
     path.parent.chmod(0o755)
     path.chmod(0o644)
@@ -113,7 +121,7 @@ class NetworkPolicy:
     minus what the operator allowed (`nano-modal worker --allow-net CIDR`)."""
 
     def __init__(self, allowed: Iterable[IPNetwork] = ()) -> None:
-        self.allowed = tuple(n for n in allowed if n.version == 4)
+        self.allowed = tuple(allowed)
 
     def denied(self) -> list[IPNetwork]:
         """The denied ranges and the host's addresses as they are now (listed at every container

@@ -198,10 +198,20 @@ class SandboxingRuntime(Runtime):
         self._links: dict[str, ServerLink] = {}
         self._nats: dict[str, tuple[OutboundNat, asyncio.Task[None]]] = {}
         self.policy = NetworkPolicy(allow_net)
+        self._warned_no_slirp = False
 
     def outbound(self, cfg: ContainerConfig) -> bool:
         """Whether the container gets outbound NAT: unless it blocks the network, where slirp4netns is."""
-        return not cfg.block_network and slirp_binary() is not None
+        if cfg.block_network:
+            return False
+        if slirp_binary() is None:
+            if not self._warned_no_slirp:
+                log.warning(
+                    "slirp4netns is not installed: containers get no outbound network (apt-get install slirp4netns)"
+                )
+                self._warned_no_slirp = True
+            return False
+        return True
 
     async def _open_link(self, cfg: ContainerConfig) -> ServerLink | None:
         if config.ENV_SERVER_URL not in cfg.env:  # a sandbox has no server to reach

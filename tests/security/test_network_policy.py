@@ -1,0 +1,38 @@
+"""The routes that say where a container with outbound NAT may not go (worker/network.py),
+and `nano-modal worker --allow-net` as the operator types it."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from nano_modal.worker import network
+from nano_modal.worker.main import build_parser
+from nano_modal.worker.network import NetworkPolicy, parse_networks
+
+
+def test_denied_ranges_and_the_hosts_addresses_are_prohibited(monkeypatch: pytest.MonkeyPatch) -> None:
+    host = [ipaddress.IPv4Address("192.0.2.2"), ipaddress.IPv4Address("127.0.0.1")]
+    monkeypatch.setattr(network, "host_addresses", lambda: host)
+    routes = NetworkPolicy().routes()
+    for net in ("10.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "192.0.2.2/32"):
+        assert f"route add prohibit {net}" in routes
+    assert not any("127." in r for r in routes)  # 127/8 inside is the container's own loopback
+    assert NetworkPolicy().allow_routes() == []
+
+
+def test_allow_net_punches_a_more_specific_route_or_drops_a_deny(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(network, "host_addresses", lambda: [ipaddress.IPv4Address("192.0.2.2")])
+    policy = NetworkPolicy(parse_networks(["10.1.0.0/16", "192.168.0.0/16", "192.0.2.0/24"]))
+    routes = policy.routes()
+    assert "route add prohibit 10.0.0.0/8" in routes  # the rest of 10/8 stays out of reach
+    assert "route add prohibit 192.168.0.0/16" not in routes and "route add prohibit 192.0.2.2/32" not in routes
+    assert "route replace 10.1.0.0/16 via 10.0.2.2 dev tap0" in policy.allow_routes()
+
+
+@pytest.mark.parametrize(("value", "says"), [("10.0.0.0/33", "not a network in CIDR form"), ("fd00::/8", "IPv6")])
+def test_a_bad_allow_net_is_a_one_line_error(value: str, says: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--allow-net", value])
+    assert says in capsys.readouterr().err
