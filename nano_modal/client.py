@@ -15,6 +15,7 @@ least `NANO_MODAL_RECONNECT_TIMEOUT`. A map in progress simply resumes when the 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import hashlib
 import logging
@@ -29,7 +30,7 @@ import grpc.aio
 from . import config
 from ._fast_lane import UNARY_METHODS, BlockingFastLane, FastLane
 from ._fast_lane import address as fast_lane_address
-from ._utils.aio import NOT_NOW, run_in_background
+from ._utils.aio import NOT_NOW, background_loop_running, run_blocking, run_in_background
 from .exception import (
     AlreadyExistsError,
     AuthError,
@@ -80,6 +81,8 @@ IDEMPOTENT_METHODS = frozenset(
         "SandboxWait", "ContainerExecWait", "ContainerList",
     }
 )  # fmt: skip
+# Seconds the exit waits for the connections to close: a server gone away must not hold up an exit.
+CLOSE_AT_EXIT_TIMEOUT = 2.0
 _RESENT_AFTER = {grpc.StatusCode.UNAVAILABLE}
 _RESENT_AFTER_IF_IDEMPOTENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
@@ -273,7 +276,14 @@ class Client:
             with cls._instance_lock:
                 if cls._instance is None:
                     cls._instance = client
+                    atexit.register(close_current)
         return cls._instance
+
+    async def close(self) -> None:
+        """Close the connections (fast lane and gRPC channel)."""
+        if self.stub.fast is not None:
+            await self.stub.fast.close()
+        await self.stub.channel.close(None)
 
     @classmethod
     async def _connect_from_env(cls) -> Client:
@@ -359,3 +369,15 @@ class Client:
     async def download_blob(self, blob_id: str) -> bytes:
         parts = [chunk.data async for chunk in self.stub.stream("BlobGet", api_pb2.BlobGetRequest(blob_id=blob_id))]
         return b"".join(parts)
+
+
+def close_current() -> None:
+    """Close the process's client while the SDK's event loop still runs (at exit, and at a
+    container's end): a connection left open keeps a reader task pending, and the
+    interpreter's exit then prints "Task was destroyed but it is pending! ... FastLane._read()"
+    after the program's own output."""
+    client = Client._instance
+    if client is None or not background_loop_running():
+        return
+    with contextlib.suppress(Exception):  # exiting anyway: a connection that will not close is no reason to hang
+        run_blocking(asyncio.wait_for(client.close(), CLOSE_AT_EXIT_TIMEOUT))

@@ -35,6 +35,11 @@ def background_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
+def background_loop_running() -> bool:
+    """Whether the SDK's loop was started and still runs (at exit: whether work can go on it)."""
+    return _loop is not None and _loop.is_running()
+
+
 def in_background_loop() -> bool:
     try:
         return asyncio.get_running_loop() is _loop

@@ -12,7 +12,6 @@ function needs: volumes, classes, web endpoints and the SDK's App objects load o
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -138,18 +137,7 @@ def _commit_volumes_on_exit() -> None:
 
 def _close_sdk_client() -> None:
     """The SDK's connection, if the function (or a volume) used it: closed while its event loop
-    still runs, so that the interpreter's exit finds no task pending on it (every such container
-    ended its log with "Task was destroyed but it is pending! ... FastLane._read()")."""
+    still runs, so that the container's log does not end in "Task was destroyed but it is pending!"."""
     client_module = sys.modules.get("nano_modal.client")
-    client = client_module.Client._instance if client_module is not None else None
-    if client is None:
-        return
-    from .._utils.aio import run_blocking
-
-    async def close() -> None:
-        if client.stub.fast is not None:
-            await client.stub.fast.close()
-        await client.stub.channel.close()
-
-    with contextlib.suppress(Exception):  # exiting anyway: a connection that will not close is no reason to hang
-        run_blocking(close())
+    if client_module is not None:
+        client_module.close_current()
