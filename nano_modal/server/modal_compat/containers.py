@@ -95,4 +95,4 @@ class ContainerRpcs(ServiceBase):
 
     async def ContainerStop(self, request: Any, call: Call) -> Any:
         call.container()  # the entrypoint exits next; the worker reports the exit
-        return self.proto.empty()
+        return self.pb.ContainerStopResponse()

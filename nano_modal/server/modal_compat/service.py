@@ -14,10 +14,13 @@ from .dicts import DictRpcs
 from .functions import FunctionRpcs
 from .mounts import MountRpcs
 from .protocol import Protocol
+from .queues import QueueRpcs
 from .secrets import SecretRpcs
 
 
-class ModalService(DeployRpcs, AppRpcs, FunctionRpcs, MountRpcs, ContainerRpcs, DictRpcs, BlobRpcs, SecretRpcs):
+class ModalService(
+    DeployRpcs, AppRpcs, FunctionRpcs, MountRpcs, ContainerRpcs, DictRpcs, BlobRpcs, SecretRpcs, QueueRpcs
+):
     def __init__(
         self,
         control: ControlPlane,
