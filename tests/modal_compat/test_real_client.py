@@ -358,3 +358,38 @@ def test_queue_from_name_shared_with_containers(modal_cluster: ModalCluster, tmp
     assert run.returncode == 0, run.stdout + run.stderr
     for line in ("produced, len: 4", "got: 0 [1, 4, 9]", "side: ['x', 'y'] 2", "ephemeral: hello"):
         assert line in run.stdout
+
+
+CLS_APP = """
+import modal
+
+app = modal.App("nano-compat-cls")
+
+
+@app.cls()
+class Greeter:
+    greeting: str = modal.parameter(default="hello")
+
+    @modal.enter()
+    def setup(self):
+        self.suffix = "!"
+
+    @modal.method()
+    def greet(self, name):
+        return f"{self.greeting} {name}{self.suffix}"
+
+
+@app.local_entrypoint()
+def main():
+    print("default:", Greeter().greet.remote("ada"))
+    print("param:", Greeter(greeting="hi").greet.remote("bob"))
+    print("map:", list(Greeter().greet.map(["x", "y"])))
+"""
+
+
+def test_cls_with_parameters_and_enter(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, CLS_APP)
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    for line in ("default: hello ada!", "param: hi bob!", "map: ['hello x!', 'hello y!']"):
+        assert line in run.stdout

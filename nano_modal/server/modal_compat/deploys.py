@@ -9,8 +9,6 @@ containers of the previous version drain and exit.
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from typing import Any
 
@@ -77,8 +75,3 @@ class DeployRpcs(ServiceBase):
             handle_metadata=handle_metadata(self.pb, function, app_id),
             function=function_data(self.pb, function),
         )
-
-    def function_message(self, bundle_id: str) -> Any:
-        """Modal's Function message of a bundle (functions.py)."""
-        bundle = json.loads(self.blobs.read(bundle_id))
-        return self.pb.Function.FromString(base64.b64decode(bundle["function"]))

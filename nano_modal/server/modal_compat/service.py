@@ -8,6 +8,7 @@ from ..deployments import Deployments
 from ..object_service import ObjectPlane
 from .apps import AppRpcs
 from .blobs import BlobRpcs
+from .classes import ClassRpcs
 from .containers import ContainerRpcs
 from .deploys import DeployRpcs
 from .dicts import DictRpcs
@@ -19,7 +20,7 @@ from .secrets import SecretRpcs
 
 
 class ModalService(
-    DeployRpcs, AppRpcs, FunctionRpcs, MountRpcs, ContainerRpcs, DictRpcs, BlobRpcs, SecretRpcs, QueueRpcs
+    DeployRpcs, AppRpcs, FunctionRpcs, MountRpcs, ContainerRpcs, DictRpcs, BlobRpcs, SecretRpcs, QueueRpcs, ClassRpcs
 ):
     def __init__(
         self,
