@@ -393,3 +393,43 @@ def test_cls_with_parameters_and_enter(modal_cluster: ModalCluster, tmp_path: Pa
     assert run.returncode == 0, run.stdout + run.stderr
     for line in ("default: hello ada!", "param: hi bob!", "map: ['hello x!', 'hello y!']"):
         assert line in run.stdout
+
+
+DEPLOYED_CLS_APP = """
+import modal
+
+app = modal.App("nano-compat-deployed-cls")
+
+
+@app.cls()
+class Counter:
+    start: int = modal.parameter(default=0)
+
+    @modal.method()
+    def plus(self, x):
+        return self.start + x
+"""
+
+CLS_CALLER = """
+import modal
+
+Counter = modal.Cls.from_name("nano-compat-deployed-cls", "Counter")
+print("from_name cls:", Counter().plus.remote(2), Counter(start=100).plus.remote(2))
+"""
+
+
+def test_deployed_cls_from_name(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, DEPLOYED_CLS_APP)
+    deploy = modal_cluster.modal("deploy", "app.py", cwd=tmp_path)
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    (tmp_path / "caller.py").write_text(CLS_CALLER)
+    call = subprocess.run(
+        [str(modal_cluster.venv / "bin" / "python"), "caller.py"],
+        cwd=tmp_path,
+        env=modal_cluster.modal_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert call.returncode == 0, call.stdout + call.stderr
+    assert "from_name cls: 2 102" in call.stdout

@@ -53,8 +53,7 @@ class DeployRpcs(ServiceBase):
                 f"nano-modal: app {app.app_id} is deployed as {app.name!r}, not {request.name!r}",
             )
         definitions = [self.control._function(fid).definition for fid in request.function_ids.values()]
-        if request.class_ids:
-            raise Refused(grpc.StatusCode.UNIMPLEMENTED, "nano-modal does not serve deployed modal.Cls yet")
+        # request.class_ids need nothing more: a class is its service function, in function_ids.
         self.deployments.deploy(
             npb.AppDeployRequest(name=app.name, tag=request.deployment_tag, definitions=definitions)
         )
