@@ -433,3 +433,34 @@ def test_deployed_cls_from_name(modal_cluster: ModalCluster, tmp_path: Path) -> 
     )
     assert call.returncode == 0, call.stdout + call.stderr
     assert "from_name cls: 2 102" in call.stdout
+
+
+BROKEN_IMPORT_APP = """
+import modal
+
+app = modal.App("nano-compat-initfail")
+
+if not modal.is_local():
+    raise RuntimeError("broken at import in the container")
+
+
+@app.function()
+def f(x):
+    return x
+
+
+@app.local_entrypoint()
+def main():
+    try:
+        f.remote(1)
+    except RuntimeError as exc:
+        print("raised:", exc)
+"""
+
+
+def test_import_failure_in_the_container_reaches_the_caller(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    """Without it, containers were restarted forever and the call never returned."""
+    write_app(tmp_path, BROKEN_IMPORT_APP)
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "raised: broken at import in the container" in run.stdout

@@ -90,7 +90,21 @@ class ContainerRpcs(ServiceBase):
         return self.proto.empty()
 
     async def TaskResult(self, request: Any, call: Call) -> Any:
-        call.container()
+        """The container failed outside any input (its module's import, an @enter hook): like
+        nano-modal's ContainerInitFailed, every queued input fails with that exception instead of
+        containers being restarted forever. The outputs carry Modal's result, so the caller gets
+        the original exception."""
+        container = call.container()
+        if request.result.status == self.pb.GenericResult.GENERIC_STATUS_SUCCESS:
+            return self.proto.empty()
+        as_output = self.pb.FunctionPutOutputsItem(result=request.result, data_format=self.pb.DATA_FORMAT_PICKLE)
+        failure = npb.ContainerInitFailedRequest(
+            container_id=container.container_id,
+            exception=npb.Payload(data=OUTPUT_MARK + as_output.SerializeToString()),
+            exception_repr=request.result.exception,
+            traceback=request.result.traceback,
+        )
+        self.control.container_init_failed(container, failure)
         return self.proto.empty()
 
     async def ContainerStop(self, request: Any, call: Call) -> Any:
