@@ -464,3 +464,37 @@ def test_import_failure_in_the_container_reaches_the_caller(modal_cluster: Modal
     run = modal_cluster.modal("run", "app.py", cwd=tmp_path, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "raised: broken at import in the container" in run.stdout
+
+
+RESOURCES_APP = """
+import modal
+
+app = modal.App("nano-compat-resources")
+
+
+@app.function(cpu=0.5, memory=512)
+def fits(x):
+    return x + 1
+
+
+@app.function(memory=10_000_000)
+def too_big(x):
+    return x
+
+
+@app.local_entrypoint()
+def main():
+    print("fits:", fits.remote(1))
+    try:
+        too_big.remote(1)
+    except modal.exception.InvalidError as exc:
+        print("unplaceable:", exc)
+"""
+
+
+def test_cpu_and_memory_reach_placement(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, RESOURCES_APP)
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "fits: 2" in run.stdout
+    assert "unplaceable: no worker can run too_big: it asks for cpu=0.25 and memory=10,000,000 MiB" in run.stdout

@@ -112,6 +112,8 @@ class FunctionRpcs(ServiceBase):
             retries=_retries(function.retry_policy),
             secret_ids=function.secret_ids,  # set in its containers' environment (ObjectPlane.container_env)
             is_class=function.is_class,  # its instances with parameters: FunctionBindParams (classes.py)
+            cpu=function.resources.milli_cpu / 1000,  # 0 when the function asked for none: the default
+            memory_mb=function.resources.memory_mb,
         )
         function_id = request.existing_function_id
         if function_id:
