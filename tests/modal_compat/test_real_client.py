@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -498,3 +500,77 @@ def test_cpu_and_memory_reach_placement(modal_cluster: ModalCluster, tmp_path: P
     assert run.returncode == 0, run.stdout + run.stderr
     assert "fits: 2" in run.stdout
     assert "unplaceable: no worker can run too_big: it asks for cpu=0.25 and memory=10,000,000 MiB" in run.stdout
+
+
+NANO_APP = """
+import nano_modal
+
+app = nano_modal.App("nano-native")
+
+
+@app.function()
+def double(x):
+    return 2 * x
+"""
+
+NANO_CALLER = """
+import nano_modal
+
+try:
+    nano_modal.Function.from_name("nano-compat-deployed", "cube").remote(2)
+except nano_modal.exception.InvalidError as exc:
+    print("refused:", exc)
+"""
+
+MODAL_CALLER = """
+import modal
+
+try:
+    modal.Function.from_name("nano-native", "double").remote(2)
+except modal.exception.ConflictError as exc:
+    print("refused:", exc)
+"""
+
+
+def test_functions_of_the_other_sdk_are_refused_clearly(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    """A payload one SDK cannot read: a clear error on the caller's side, in both directions,
+    and the function still serves its own SDK's callers afterwards."""
+    nano_env = {
+        **os.environ,
+        "NANO_MODAL_SERVER_URL": modal_cluster.server_url,
+        "NANO_MODAL_TOKEN": modal_cluster.token,
+    }
+
+    def nano(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, *args], cwd=tmp_path, env=nano_env, capture_output=True, text=True, timeout=300
+        )
+
+    (tmp_path / "nano_app.py").write_text(NANO_APP)
+    deployed = nano("-m", "nano_modal.cli", "deploy", "nano_app.py")
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    write_app(tmp_path, DEPLOYED_APP.format(offset=0))
+    deploy = modal_cluster.modal("deploy", "app.py", cwd=tmp_path)
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+
+    (tmp_path / "nano_caller.py").write_text(NANO_CALLER)
+    from_nano = nano("nano_caller.py")
+    assert "refused: this function was defined with the modal client" in from_nano.stdout, from_nano.stderr
+    (tmp_path / "modal_caller.py").write_text(MODAL_CALLER)
+    python = str(modal_cluster.venv / "bin" / "python")
+    from_modal = subprocess.run(
+        [python, "modal_caller.py"],
+        cwd=tmp_path,
+        env=modal_cluster.modal_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "refused: nano-modal: nano-native/double was deployed with the nano_modal SDK" in from_modal.stdout, (
+        from_modal.stderr
+    )
+    (tmp_path / "caller.py").write_text(CALLER)
+    still = subprocess.run(
+        [python, "caller.py"], cwd=tmp_path, env=modal_cluster.modal_env(), capture_output=True, text=True, timeout=300
+    )
+    assert "remote: 64" in still.stdout, still.stdout + still.stderr
