@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -123,6 +124,10 @@ def test_deploy_then_from_name_in_another_process(modal_cluster: ModalCluster, t
         assert call.returncode == 0, call.stdout + call.stderr
         assert f"remote: {64 + offset}" in call.stdout
         assert f"map: {[1 + offset, 8 + offset]}" in call.stdout
+    listed = modal_cluster.modal("app", "list", "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    apps = [a for a in json.loads(listed.stdout) if a["description"] == "nano-compat-deployed"]
+    assert [a["state"] for a in apps] == ["deployed"]  # one app, deployed twice: no stray app per deploy
 
 
 DICT_APP = """
