@@ -579,3 +579,40 @@ def test_functions_of_the_other_sdk_are_refused_clearly(modal_cluster: ModalClus
         [python, "caller.py"], cwd=tmp_path, env=modal_cluster.modal_env(), capture_output=True, text=True, timeout=300
     )
     assert "remote: 64" in still.stdout, still.stdout + still.stderr
+
+
+STOPPABLE_APP = """
+import modal
+
+app = modal.App("nano-compat-stoppable")
+
+
+@app.function(scaledown_window=600)
+def ping():
+    return "pong"
+"""
+
+PING = """
+import modal
+
+print("ping:", modal.Function.from_name("nano-compat-stoppable", "ping").remote())
+"""
+
+
+def test_container_list_and_app_stop(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, STOPPABLE_APP)
+    deploy = modal_cluster.modal("deploy", "app.py", cwd=tmp_path)
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    (tmp_path / "ping.py").write_text(PING)
+    python = str(modal_cluster.venv / "bin" / "python")
+    ping = subprocess.run(
+        [python, "ping.py"], cwd=tmp_path, env=modal_cluster.modal_env(), capture_output=True, text=True, timeout=300
+    )
+    assert "ping: pong" in ping.stdout, ping.stdout + ping.stderr
+    containers = modal_cluster.modal("container", "list", "--json", cwd=tmp_path)
+    assert containers.returncode == 0, containers.stdout + containers.stderr
+    assert "nano-compat-stoppable" in containers.stdout  # its container stays warm (scaledown_window)
+    stop = modal_cluster.modal("app", "stop", "-y", "nano-compat-stoppable", cwd=tmp_path)
+    assert stop.returncode == 0, stop.stdout + stop.stderr
+    listed = json.loads(modal_cluster.modal("app", "list", "--json", cwd=tmp_path).stdout)
+    assert [a["state"] for a in listed if a["description"] == "nano-compat-stoppable"] == ["stopped"]

@@ -80,6 +80,16 @@ class AppRpcs(ServiceBase):
             ]
         )
 
+    async def TaskList(self, request: Any, call: Call) -> Any:
+        """The live containers (Modal's tasks), of one app or of all."""
+        call.admin()
+        tasks = [
+            self.pb.TaskStats(task_id=c.container_id, app_id=c.app_id, app_description=self.control.app(c.app_id).name)
+            for c in self.control.containers.values()
+            if c.live and (not request.app_id or c.app_id == request.app_id)
+        ]
+        return self.pb.TaskListResponse(tasks=tasks)
+
     async def AppGetLayout(self, request: Any, call: Call) -> Any:
         functions = {fn.name: fn.function_id for fn in self.control.app_functions(request.app_id)}
         return self.pb.AppGetLayoutResponse(app_layout=self.pb.AppLayout(function_ids=functions))
