@@ -23,6 +23,7 @@ from .. import config
 ENV_BUNDLE = config.ENV_MODAL_BUNDLE  # blob id of the function's bundle: run Modal's entrypoint on it
 ENV_FUNCTION_ID = "NANO_MODAL_MODAL_FUNCTION_ID"
 ENV_APP_ID = "NANO_MODAL_MODAL_APP_ID"
+ENV_PARAMS = "NANO_MODAL_MODAL_PARAMS"  # base64 of a class instance's serialized parameters
 ENV_LAYOUT = "NANO_MODAL_MODAL_LAYOUT"  # JSON {tag: [function id, bundle blob id]} of the app's functions
 ENVIRONMENT = "main"  # Modal's default environment; nano-modal has one
 ARGUMENTS_FILE = "modal-container-arguments.bin"
@@ -41,8 +42,9 @@ def local_path(home: Path, remote: str) -> Path:
 
 
 def handle_metadata(pb: Any, function: Any, app_id: str) -> Any:
-    """What a Modal client knows of a function it holds a handle to (FunctionHandleMetadata)."""
-    return pb.FunctionHandleMetadata(
+    """What a Modal client knows of a function it holds a handle to (FunctionHandleMetadata);
+    a class's service function also describes each method (called with its name)."""
+    metadata = pb.FunctionHandleMetadata(
         function_name=function.function_name,
         function_type=function.function_type,
         is_method=function.is_method,
@@ -50,6 +52,20 @@ def handle_metadata(pb: Any, function: Any, app_id: str) -> Any:
         supported_output_formats=function.supported_output_formats,
         app_id=app_id,
     )
+    class_name = function.function_name.removesuffix(".*")
+    for name, method in function.method_definitions.items():
+        metadata.method_handle_metadata[name].CopyFrom(
+            pb.FunctionHandleMetadata(
+                function_name=method.function_name or f"{class_name}.{name}",
+                function_type=method.function_type,
+                is_method=True,
+                use_method_name=name,
+                supported_input_formats=method.supported_input_formats,
+                supported_output_formats=method.supported_output_formats,
+                app_id=app_id,
+            )
+        )
+    return metadata
 
 
 def app_layout(pb: Any, io_: Any, app_id: str, functions: dict[str, list[str]], needed: list[str]) -> Any:
@@ -65,6 +81,11 @@ def app_layout(pb: Any, io_: Any, app_id: str, functions: dict[str, list[str]], 
         metadata = handle_metadata(pb, function, app_id)
         layout.objects.append(pb.Object(object_id=function_id, function_handle_metadata=metadata))
         known.add(function_id)
+        if function.is_class:  # its class object: Modal's entrypoint looks it up by the class's name
+            class_id = f"cs-{function_id}"
+            layout.class_ids[function.function_name.removesuffix(".*")] = class_id
+            layout.objects.append(pb.Object(object_id=class_id, class_handle_metadata=pb.ClassHandleMetadata()))
+            known.add(class_id)
     for object_id in needed:
         if object_id not in known:
             layout.objects.append(pb.Object(object_id=object_id))
@@ -98,6 +119,7 @@ def run() -> None:
         app_id=app_id,
         function_def=function,
         environment_name=ENVIRONMENT,
+        serialized_params=base64.b64decode(os.environ.get(ENV_PARAMS, "")),
         app_layout=app_layout(api_pb2, io_, app_id, json.loads(os.environ.get(ENV_LAYOUT) or "{}"), needed),
     )
     arguments_path = home / ARGUMENTS_FILE

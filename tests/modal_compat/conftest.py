@@ -8,6 +8,7 @@ worker's containers find `modal` to run Modal's container entrypoint.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import shutil
@@ -34,29 +35,32 @@ def _python(venv: Path) -> Path:
 
 def make_modal_venv() -> Path | str:
     """The venv, or why it cannot be made (then the tests skip with that reason). Made in
-    place: one left half-made by an interrupted session fails the check and is made again."""
+    place, under a lock (sessions may run side by side): one left half-made by an interrupted
+    session fails the check and is made again. Its .pth names this interpreter's packages,
+    written each time, so the venv follows whichever interpreter runs the tests."""
     python = _python(VENV)
-    if python.exists() and subprocess.run([python, "-c", "import modal, grpc"], capture_output=True).returncode == 0:
-        return VENV
-    shutil.rmtree(VENV, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-    pip = subprocess.run(
-        [python, "-m", "pip", "install", "-q", f"modal=={MODAL_VERSION}"],
-        capture_output=True,
-        text=True,
-        timeout=PIP_TIMEOUT,
-    )
-    if pip.returncode != 0:
-        shutil.rmtree(VENV, ignore_errors=True)
-        return f"cannot pip install modal=={MODAL_VERSION}: {pip.stderr.strip().splitlines()[-1:]}"
-    target = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    # "zz": read after modal's own packages, so modal keeps the versions it was installed with.
-    (Path(target) / "zz_nano_modal_test_env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    with (VENV.parent / f"{VENV.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not python.exists() or subprocess.run([python, "-c", "import modal"], capture_output=True).returncode:
+            shutil.rmtree(VENV, ignore_errors=True)
+            subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+            pip = subprocess.run(
+                [python, "-m", "pip", "install", "-q", f"modal=={MODAL_VERSION}"],
+                capture_output=True,
+                text=True,
+                timeout=PIP_TIMEOUT,
+            )
+            if pip.returncode != 0:
+                shutil.rmtree(VENV, ignore_errors=True)
+                return f"cannot pip install modal=={MODAL_VERSION}: {pip.stderr.strip().splitlines()[-1:]}"
+        target = subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        # "zz": read after modal's own packages, so modal keeps the versions it was installed with.
+        (Path(target) / "zz_nano_modal_test_env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return VENV
 
 

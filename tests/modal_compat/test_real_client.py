@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -121,6 +124,10 @@ def test_deploy_then_from_name_in_another_process(modal_cluster: ModalCluster, t
         assert call.returncode == 0, call.stdout + call.stderr
         assert f"remote: {64 + offset}" in call.stdout
         assert f"map: {[1 + offset, 8 + offset]}" in call.stdout
+    listed = modal_cluster.modal("app", "list", "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    apps = [a for a in json.loads(listed.stdout) if a["description"] == "nano-compat-deployed"]
+    assert [a["state"] for a in apps] == ["deployed"]  # one app, deployed twice: no stray app per deploy
 
 
 DICT_APP = """
@@ -295,3 +302,317 @@ def test_secrets_from_name_and_from_dict(modal_cluster: ModalCluster, tmp_path: 
     run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "env: ('s3cret', 'from-dict')" in run.stdout
+
+
+RESPONSE_TYPES_CHECK = """
+import inspect
+from modal_proto import api_pb2
+from nano_modal.server.modal_compat.service import ModalService
+
+methods = api_pb2.DESCRIPTOR.services_by_name["ModalClient"].methods_by_name
+for name, fn in inspect.getmembers(ModalService):
+    if name[0].isupper():
+        answers_empty = "self.proto.empty()" in inspect.getsource(fn)
+        if answers_empty != (methods[name].output_type.name == "Empty"):
+            print("wrong response type:", name, "answers", methods[name].output_type.name)
+print("checked")
+"""
+
+
+def test_each_served_method_answers_its_response_type(modal_cluster: ModalCluster) -> None:
+    """A method answering Empty where Modal's protocol has a response message (or the other way
+    round) fails only when its answer is serialized: checked here for every served method."""
+    check = subprocess.run(
+        [str(modal_cluster.venv / "bin" / "python"), "-c", RESPONSE_TYPES_CHECK],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.stdout.strip() == "checked", check.stdout + check.stderr
+
+
+QUEUE_APP = """
+import modal
+
+app = modal.App("nano-compat-queue")
+q = modal.Queue.from_name("compat-queue", create_if_missing=True)
+
+
+@app.function()
+def produce(n):
+    for i in range(n):
+        q.put(i * i)
+    q.put_many(["x", "y"], partition="side")
+    return q.len()
+
+
+@app.local_entrypoint()
+def main():
+    q.clear(all=True)
+    print("produced, len:", produce.remote(4))
+    print("got:", q.get(), q.get_many(3))
+    print("side:", list(q.iterate(partition="side")), q.len(partition="side"))
+    with modal.Queue.ephemeral() as e:
+        e.put("hello")
+        print("ephemeral:", e.get())
+"""
+
+
+def test_queue_from_name_shared_with_containers(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, QUEUE_APP)
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    for line in ("produced, len: 4", "got: 0 [1, 4, 9]", "side: ['x', 'y'] 2", "ephemeral: hello"):
+        assert line in run.stdout
+
+
+CLS_APP = """
+import modal
+
+app = modal.App("nano-compat-cls")
+
+
+@app.cls()
+class Greeter:
+    greeting: str = modal.parameter(default="hello")
+
+    @modal.enter()
+    def setup(self):
+        self.suffix = "!"
+
+    @modal.method()
+    def greet(self, name):
+        return f"{self.greeting} {name}{self.suffix}"
+
+
+@app.local_entrypoint()
+def main():
+    print("default:", Greeter().greet.remote("ada"))
+    print("param:", Greeter(greeting="hi").greet.remote("bob"))
+    print("map:", list(Greeter().greet.map(["x", "y"])))
+"""
+
+
+def test_cls_with_parameters_and_enter(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, CLS_APP)
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    for line in ("default: hello ada!", "param: hi bob!", "map: ['hello x!', 'hello y!']"):
+        assert line in run.stdout
+
+
+DEPLOYED_CLS_APP = """
+import modal
+
+app = modal.App("nano-compat-deployed-cls")
+
+
+@app.cls()
+class Counter:
+    start: int = modal.parameter(default=0)
+
+    @modal.method()
+    def plus(self, x):
+        return self.start + x
+"""
+
+CLS_CALLER = """
+import modal
+
+Counter = modal.Cls.from_name("nano-compat-deployed-cls", "Counter")
+print("from_name cls:", Counter().plus.remote(2), Counter(start=100).plus.remote(2))
+"""
+
+
+def test_deployed_cls_from_name(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, DEPLOYED_CLS_APP)
+    deploy = modal_cluster.modal("deploy", "app.py", cwd=tmp_path)
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    (tmp_path / "caller.py").write_text(CLS_CALLER)
+    call = subprocess.run(
+        [str(modal_cluster.venv / "bin" / "python"), "caller.py"],
+        cwd=tmp_path,
+        env=modal_cluster.modal_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert call.returncode == 0, call.stdout + call.stderr
+    assert "from_name cls: 2 102" in call.stdout
+
+
+BROKEN_IMPORT_APP = """
+import modal
+
+app = modal.App("nano-compat-initfail")
+
+if not modal.is_local():
+    raise RuntimeError("broken at import in the container")
+
+
+@app.function()
+def f(x):
+    return x
+
+
+@app.local_entrypoint()
+def main():
+    try:
+        f.remote(1)
+    except RuntimeError as exc:
+        print("raised:", exc)
+"""
+
+
+def test_import_failure_in_the_container_reaches_the_caller(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    """Without it, containers were restarted forever and the call never returned."""
+    write_app(tmp_path, BROKEN_IMPORT_APP)
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "raised: broken at import in the container" in run.stdout
+
+
+RESOURCES_APP = """
+import modal
+
+app = modal.App("nano-compat-resources")
+
+
+@app.function(cpu=0.5, memory=512)
+def fits(x):
+    return x + 1
+
+
+@app.function(memory=10_000_000)
+def too_big(x):
+    return x
+
+
+@app.local_entrypoint()
+def main():
+    print("fits:", fits.remote(1))
+    try:
+        too_big.remote(1)
+    except modal.exception.InvalidError as exc:
+        print("unplaceable:", exc)
+"""
+
+
+def test_cpu_and_memory_reach_placement(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, RESOURCES_APP)
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "fits: 2" in run.stdout
+    assert "unplaceable: no worker can run too_big: it asks for cpu=0.25 and memory=10,000,000 MiB" in run.stdout
+
+
+NANO_APP = """
+import nano_modal
+
+app = nano_modal.App("nano-native")
+
+
+@app.function()
+def double(x):
+    return 2 * x
+"""
+
+NANO_CALLER = """
+import nano_modal
+
+try:
+    nano_modal.Function.from_name("nano-compat-deployed", "cube").remote(2)
+except nano_modal.exception.InvalidError as exc:
+    print("refused:", exc)
+"""
+
+MODAL_CALLER = """
+import modal
+
+try:
+    modal.Function.from_name("nano-native", "double").remote(2)
+except modal.exception.ConflictError as exc:
+    print("refused:", exc)
+"""
+
+
+def test_functions_of_the_other_sdk_are_refused_clearly(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    """A payload one SDK cannot read: a clear error on the caller's side, in both directions,
+    and the function still serves its own SDK's callers afterwards."""
+    nano_env = {
+        **os.environ,
+        "NANO_MODAL_SERVER_URL": modal_cluster.server_url,
+        "NANO_MODAL_TOKEN": modal_cluster.token,
+    }
+
+    def nano(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, *args], cwd=tmp_path, env=nano_env, capture_output=True, text=True, timeout=300
+        )
+
+    (tmp_path / "nano_app.py").write_text(NANO_APP)
+    deployed = nano("-m", "nano_modal.cli", "deploy", "nano_app.py")
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    write_app(tmp_path, DEPLOYED_APP.format(offset=0))
+    deploy = modal_cluster.modal("deploy", "app.py", cwd=tmp_path)
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+
+    (tmp_path / "nano_caller.py").write_text(NANO_CALLER)
+    from_nano = nano("nano_caller.py")
+    assert "refused: this function was defined with the modal client" in from_nano.stdout, from_nano.stderr
+    (tmp_path / "modal_caller.py").write_text(MODAL_CALLER)
+    python = str(modal_cluster.venv / "bin" / "python")
+    from_modal = subprocess.run(
+        [python, "modal_caller.py"],
+        cwd=tmp_path,
+        env=modal_cluster.modal_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "refused: nano-modal: nano-native/double was deployed with the nano_modal SDK" in from_modal.stdout, (
+        from_modal.stderr
+    )
+    (tmp_path / "caller.py").write_text(CALLER)
+    still = subprocess.run(
+        [python, "caller.py"], cwd=tmp_path, env=modal_cluster.modal_env(), capture_output=True, text=True, timeout=300
+    )
+    assert "remote: 64" in still.stdout, still.stdout + still.stderr
+
+
+STOPPABLE_APP = """
+import modal
+
+app = modal.App("nano-compat-stoppable")
+
+
+@app.function(scaledown_window=600)
+def ping():
+    return "pong"
+"""
+
+PING = """
+import modal
+
+print("ping:", modal.Function.from_name("nano-compat-stoppable", "ping").remote())
+"""
+
+
+def test_container_list_and_app_stop(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, STOPPABLE_APP)
+    deploy = modal_cluster.modal("deploy", "app.py", cwd=tmp_path)
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    (tmp_path / "ping.py").write_text(PING)
+    python = str(modal_cluster.venv / "bin" / "python")
+    ping = subprocess.run(
+        [python, "ping.py"], cwd=tmp_path, env=modal_cluster.modal_env(), capture_output=True, text=True, timeout=300
+    )
+    assert "ping: pong" in ping.stdout, ping.stdout + ping.stderr
+    containers = modal_cluster.modal("container", "list", "--json", cwd=tmp_path)
+    assert containers.returncode == 0, containers.stdout + containers.stderr
+    assert "nano-compat-stoppable" in containers.stdout  # its container stays warm (scaledown_window)
+    stop = modal_cluster.modal("app", "stop", "-y", "nano-compat-stoppable", cwd=tmp_path)
+    assert stop.returncode == 0, stop.stdout + stop.stderr
+    listed = json.loads(modal_cluster.modal("app", "list", "--json", cwd=tmp_path).stdout)
+    assert [a["state"] for a in listed if a["description"] == "nano-compat-stoppable"] == ["stopped"]

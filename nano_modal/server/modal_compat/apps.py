@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, cast
 
+from ..deployments import Deployments
 from .base import ENVIRONMENT, Call, ServiceBase
 from .mounts import IMAGE_BUILDER_VERSION
 
@@ -14,6 +16,8 @@ _LOG_STREAM_DEFAULT = 55.0  # seconds one AppGetLogs stream lasts when the clien
 
 
 class AppRpcs(ServiceBase):
+    deployments: Deployments
+
     async def ClientHello(self, request: Any, call: Call) -> Any:
         return self.pb.ClientHelloResponse()
 
@@ -27,6 +31,10 @@ class AppRpcs(ServiceBase):
 
     async def AppCreate(self, request: Any, call: Call) -> Any:
         call.admin()
+        if request.app_state == self.pb.APP_STATE_INITIALIZING:  # the first `modal deploy` of this name
+            # The deployed app itself (empty until AppPublish), so that the functions created next
+            # are its own and keep their ids across deployments.
+            return self.pb.AppCreateResponse(app_id=self.deployments.lookup(request.description, True).app_id)
         ephemeral = request.app_state in (self.pb.APP_STATE_EPHEMERAL, self.pb.APP_STATE_UNSPECIFIED)
         app_id = self.control.create_app(request.description or "app", ephemeral)
         return self.pb.AppCreateResponse(app_id=app_id)
@@ -47,6 +55,40 @@ class AppRpcs(ServiceBase):
         call.admin()
         self.control.stop_app(request.app_id)
         return self.proto.empty()
+
+    async def AppList(self, request: Any, call: Call) -> Any:
+        """`modal app list`: every app nano-modal knows, whichever SDK made it."""
+        call.admin()
+        states = {
+            "deployed": self.pb.APP_STATE_DEPLOYED,
+            "stopped": self.pb.APP_STATE_STOPPED,
+            "running": self.pb.APP_STATE_EPHEMERAL,
+        }
+        live = Counter(c.app_id for c in self.control.containers.values() if c.live)
+        item = self.pb.AppListResponse.AppListItem
+        return self.pb.AppListResponse(
+            apps=[
+                item(
+                    app_id=row.app_id,
+                    description=row.name,
+                    name=row.name if row.state == "deployed" else "",
+                    state=states.get(row.state, self.pb.APP_STATE_UNSPECIFIED),
+                    created_at=row.created_at,
+                    n_running_tasks=live[row.app_id],
+                )
+                for row in self.control.store.list_apps()
+            ]
+        )
+
+    async def TaskList(self, request: Any, call: Call) -> Any:
+        """The live containers (Modal's tasks), of one app or of all."""
+        call.admin()
+        tasks = [
+            self.pb.TaskStats(task_id=c.container_id, app_id=c.app_id, app_description=self.control.app(c.app_id).name)
+            for c in self.control.containers.values()
+            if c.live and (not request.app_id or c.app_id == request.app_id)
+        ]
+        return self.pb.TaskListResponse(tasks=tasks)
 
     async def AppGetLayout(self, request: Any, call: Call) -> Any:
         functions = {fn.name: fn.function_id for fn in self.control.app_functions(request.app_id)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,3 +50,8 @@ class ServiceBase:
     @property
     def pb(self) -> Any:
         return self.proto.pb
+
+    def function_message(self, bundle_id: str) -> Any:
+        """Modal's Function message kept in a function's bundle (functions.py)."""
+        bundle = json.loads(self.blobs.read(bundle_id))
+        return self.pb.Function.FromString(base64.b64decode(bundle["function"]))

@@ -9,8 +9,6 @@ containers of the previous version drain and exit.
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from typing import Any
 
@@ -55,8 +53,7 @@ class DeployRpcs(ServiceBase):
                 f"nano-modal: app {app.app_id} is deployed as {app.name!r}, not {request.name!r}",
             )
         definitions = [self.control._function(fid).definition for fid in request.function_ids.values()]
-        if request.class_ids:
-            raise Refused(grpc.StatusCode.UNIMPLEMENTED, "nano-modal does not serve deployed modal.Cls yet")
+        # request.class_ids need nothing more: a class is its service function, in function_ids.
         self.deployments.deploy(
             npb.AppDeployRequest(name=app.name, tag=request.deployment_tag, definitions=definitions)
         )
@@ -77,8 +74,3 @@ class DeployRpcs(ServiceBase):
             handle_metadata=handle_metadata(self.pb, function, app_id),
             function=function_data(self.pb, function),
         )
-
-    def function_message(self, bundle_id: str) -> Any:
-        """Modal's Function message of a bundle (functions.py)."""
-        bundle = json.loads(self.blobs.read(bundle_id))
-        return self.pb.Function.FromString(base64.b64decode(bundle["function"]))

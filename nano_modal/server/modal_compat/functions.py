@@ -17,7 +17,14 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ...container.modal_entrypoint import ENV_APP_ID, ENV_BUNDLE, ENV_FUNCTION_ID, ENV_LAYOUT, handle_metadata
+from ...container.modal_entrypoint import (
+    ENV_APP_ID,
+    ENV_BUNDLE,
+    ENV_FUNCTION_ID,
+    ENV_LAYOUT,
+    ENV_PARAMS,
+    handle_metadata,
+)
 from ...proto import api_pb2 as npb
 from ..store import OutputRow
 from .base import Call, ServiceBase
@@ -36,6 +43,7 @@ def container_env(fn: Any, app_functions: dict[str, list[str]]) -> dict[str, str
     if definition.module_name != BUNDLE_MARKER:
         return {}
     return {
+        ENV_PARAMS: base64.b64encode(definition.bound_params).decode(),  # a class instance's parameters
         ENV_BUNDLE: definition.source_blob_id,
         ENV_FUNCTION_ID: fn.function_id,
         ENV_APP_ID: fn.app_id,
@@ -103,6 +111,9 @@ class FunctionRpcs(ServiceBase):
             scaledown_window=float(function.task_idle_timeout_secs or 0),
             retries=_retries(function.retry_policy),
             secret_ids=function.secret_ids,  # set in its containers' environment (ObjectPlane.container_env)
+            is_class=function.is_class,  # its instances with parameters: FunctionBindParams (classes.py)
+            cpu=function.resources.milli_cpu / 1000,  # 0 when the function asked for none: the default
+            memory_mb=function.resources.memory_mb,
         )
         function_id = request.existing_function_id
         if function_id:

@@ -8,16 +8,20 @@ from ..deployments import Deployments
 from ..object_service import ObjectPlane
 from .apps import AppRpcs
 from .blobs import BlobRpcs
+from .classes import ClassRpcs
 from .containers import ContainerRpcs
 from .deploys import DeployRpcs
 from .dicts import DictRpcs
 from .functions import FunctionRpcs
 from .mounts import MountRpcs
 from .protocol import Protocol
+from .queues import QueueRpcs
 from .secrets import SecretRpcs
 
 
-class ModalService(DeployRpcs, AppRpcs, FunctionRpcs, MountRpcs, ContainerRpcs, DictRpcs, BlobRpcs, SecretRpcs):
+class ModalService(
+    DeployRpcs, AppRpcs, FunctionRpcs, MountRpcs, ContainerRpcs, DictRpcs, BlobRpcs, SecretRpcs, QueueRpcs, ClassRpcs
+):
     def __init__(
         self,
         control: ControlPlane,
