@@ -64,7 +64,7 @@ class AppRpcs(ServiceBase):
             "stopped": self.pb.APP_STATE_STOPPED,
             "running": self.pb.APP_STATE_EPHEMERAL,
         }
-        live = Counter(c.app_id for c in self.control.containers.values() if c.live)
+        live = Counter(c.app_id for c in self.control.containers.all() if c.live)
         item = self.pb.AppListResponse.AppListItem
         return self.pb.AppListResponse(
             apps=[
@@ -85,7 +85,7 @@ class AppRpcs(ServiceBase):
         call.admin()
         tasks = [
             self.pb.TaskStats(task_id=c.container_id, app_id=c.app_id, app_description=self.control.app(c.app_id).name)
-            for c in self.control.containers.values()
+            for c in self.control.containers.all()
             if c.live and (not request.app_id or c.app_id == request.app_id)
         ]
         return self.pb.TaskListResponse(tasks=tasks)
