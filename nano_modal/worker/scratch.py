@@ -43,6 +43,10 @@ KINDS = {
     "nano-modal-gvisor-": "gvisor",
     "nano-modal-root-": "image root",
     "nano-modal-probe-": "probe",
+    "nano-modal-rpc-": "server link",  # a container's relay socket to the server (sandbox.py ServerLink)
+    "nano-modal-net-": "network",  # a container's NAT helper state (network.py)
+    "nano-modal-blobs-": "image download",
+    "nano-modal-build-volumes-": "image build",
     "nano-modal-": "container work",  # nano-modal-<container id>-...: after the more specific ones
 }
 
