@@ -1,8 +1,8 @@
 """Every setting, environment variable and tuning constant of nano-modal, in one place.
 
 Settings are read from the environment first, then from `$NANO_MODAL_HOME/config.toml`
-(written by `nano-modal token set`). With no server configured, the SDK starts an
-embedded server and worker for the duration of the run.
+(written by `nano-modal token set`). With no server configured, the SDK uses the local
+server and worker of `$NANO_MODAL_HOME/local` (embedded.py), started by the first run that needs them.
 """
 
 from __future__ import annotations

@@ -90,10 +90,10 @@ def start_embedded() -> tuple[str, str]:
         info = _read_info(local)
         if info is None or not _alive(int(info["pid"])) or not _answers(info["url"]):
             info = _start_supervisor(local)
-        elif info.get("runtime") != _wanted_runtime() or info.get("python") != sys.executable:
+        elif os.environ.get(config.ENV_RUNTIME, info["runtime"]) != info["runtime"] or info["python"] != sys.executable:
             print(
-                f"nano-modal: the local server already runs (runtime {info.get('runtime')}, {info.get('python')}); "
-                f"it stops {_idle_exit():.0f} s after its last app, or now with `kill {info['pid']}`",
+                f"nano-modal: the local server already runs (runtime {info['runtime']}, {info['python']}); "
+                f"it stops {info['idle_exit']:.0f} s after its last app, or now with `nano-modal server stop`",
                 file=sys.stderr,
             )
         (local / USED).touch()
@@ -136,6 +136,12 @@ def _start_supervisor(local: Path) -> dict[str, Any]:
     raise ConnectionError(f"the local nano-modal server did not start within {_STARTUP_TIMEOUT:.0f}s")
 
 
+def running() -> bool:
+    """Whether a local server runs (and answers) now."""
+    info = _read_info(local_dir())
+    return info is not None and _alive(int(info["pid"])) and _answers(info["url"])
+
+
 def status() -> str:
     """`nano-modal server status`: the local server, if one runs."""
     local = local_dir()
@@ -144,7 +150,7 @@ def status() -> str:
         return f"no local server runs (state in {local}); the next run without a server configured starts one"
     return (
         f"local server at {info['url']} (supervisor pid {info['pid']}, runtime {info['runtime']}, state in {local}); "
-        f"it stops {_idle_exit():.0f} s after its last app"
+        f"it stops {info['idle_exit']:.0f} s after its last app"
     )
 
 
@@ -220,7 +226,7 @@ def supervise(local: Path) -> None:
         worker = _spawn(["-m", "nano_modal.worker", "--server", url, "--quiet"], env, local / "worker.log")
         processes.insert(0, worker)  # stopped first: it stops its containers
         info = {"url": url, "token": token, "pid": os.getpid(), "worker_pid": worker.pid}
-        info.update(runtime=_wanted_runtime(), python=sys.executable)
+        info.update(runtime=_wanted_runtime(), python=sys.executable, idle_exit=_idle_exit())
         tmp = local / f"{INFO}.tmp"
         tmp.touch(mode=0o600)
         tmp.write_text(json.dumps(info))

@@ -72,8 +72,8 @@ def run(
 ) -> None:
     """Run an app's local entrypoint (or one function) with the app live; extra --options go to it.
 
-    With no server configured, an embedded server and worker run on loopback for the
-    duration of the command.
+    With no server configured, it runs on the local server and worker on loopback (started
+    on demand, shared by later runs, stopped once idle; `nano-modal server status`).
     """
     from .run import run as run_app
 
@@ -154,18 +154,22 @@ def token_create_proxy() -> None:
 @cli.command()
 def dashboard() -> None:
     """Print the address of the server's dashboard (apps, functions, containers, workers, logs)."""
+    from .. import embedded
     from .._utils.aio import run_blocking
     from ..client import Client
 
     cfg = config.client_config()
-    if cfg.server_url is None:
-        typer.echo("No server is configured: runs use an embedded server that lives only as long as the run.")
-        typer.echo("Start one with `nano-modal server` and point this machine at it with `nano-modal token set`.")
+    if cfg.server_url is None and not embedded.running():
+        typer.echo("No server is configured and the local one is not running: it starts with the next run.")
+        typer.echo("Or start one with `nano-modal server` and point this machine at it with `nano-modal token set`.")
         raise typer.Exit(1)
-    client = run_blocking(Client.get())
+    client = run_blocking(Client.get())  # the local server's, when none is configured
     typer.echo(f"dashboard: {client.web_base_url}/_/")
     typer.echo(f"metrics:   {client.web_base_url}/_/metrics  (Authorization: Bearer <admin token>)")
-    typer.echo("Sign in with the server's admin token (printed at its first start; kept in <state-dir>/admin_token).")
+    if cfg.server_url is None:
+        typer.echo(f"Sign in with the local server's token, kept in {embedded.local_dir() / 'token'}.")
+    else:
+        typer.echo("Sign in with the server's admin token (printed at its first start; in <state-dir>/admin_token).")
 
 
 @cli.command()

@@ -88,6 +88,8 @@ class Agent:
     worker_id: str = ""
     containers: dict[str, RunningContainer] = field(default_factory=dict)
     log_buffer: list[api_pb2.LogLine] = field(default_factory=list)
+    # Set by a sync mark (container/log_sync.py): a caller waits for those lines, ship them now.
+    ship_now: asyncio.Event = field(default_factory=asyncio.Event)
     background: set[asyncio.Task[None]] = field(default_factory=set)
     images: WorkerImages | None = None
 
@@ -301,10 +303,13 @@ class Agent:
             if mark:
                 sync = api_pb2.LogLine(container_id=container_id, fd=config.LOG_SYNC_FD, data=input_id.strip())
                 self.log_buffer.append(sync)
+                self.ship_now.set()
 
     async def _ship_logs_forever(self) -> None:
         while True:
-            await asyncio.sleep(LOG_FLUSH_INTERVAL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.ship_now.wait(), LOG_FLUSH_INTERVAL)
+            self.ship_now.clear()
             await self._flush_logs()
 
     async def _flush_logs(self) -> None:

@@ -34,7 +34,9 @@ DEFAULT_PIDS_LIMIT = 1024  # processes + threads per container: stops fork bombs
 # starts are cpu-bound) but not starve the host. A spec env value sets an explicit limit.
 CPU_BURST_CORES = 4.0
 ENV_CPU_LIMIT = "NANO_MODAL_CPU_LIMIT"
-PROBE_TIMEOUT = 10.0
+# A trial container imports the SDK (~1 s under gVisor); a loaded machine (load 75 measured) took
+# 4.6 s. Only a container that cannot finish them at all should make the worker refuse its runtime.
+PROBE_TIMEOUT = 60.0
 # The function entrypoint under the host's Python. `-S` skips site's start-up, which runs every
 # .pth hook in site-packages (~37 ms natively, ~250 ms under gVisor on the machine measured);
 # container/_site.py sets up sys.path as site would and runs those hooks before the user's code.

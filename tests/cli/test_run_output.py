@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cluster
-from tests.helpers import REPO
+from tests.helpers import REPO, wait_for
 from tests.worker._drive import require
 
 APP = """
@@ -99,3 +99,41 @@ def test_a_functions_prints_come_before_the_result_its_caller_prints(tmp_path: P
     for x in range(4):
         assert at(f"printed before returning {x}") < at(f"partial line {x}") < at(f"caller got result {x}"), out.stdout
     assert "nano-modal-log-sync" not in out.stdout + out.stderr
+
+
+DEPLOYED = """
+import nano_modal as modal
+
+app = modal.App("log-sync-follow")
+
+
+@app.function()
+def chatty(x: int) -> int:
+    print(f"chatty says {x}")
+    return x
+"""
+
+
+def test_app_logs_follow_shows_prints_and_never_sync_marks(
+    isolated_cluster: Callable[..., Cluster], tmp_path: Path
+) -> None:
+    cluster = isolated_cluster("process")
+    env = _env(tmp_path, NANO_MODAL_SERVER_URL=cluster.server_url, NANO_MODAL_TOKEN=cluster.token)
+    (tmp_path / "deployed.py").write_text(DEPLOYED)
+    cli = [sys.executable, "-m", "nano_modal.cli"]
+    subprocess.run([*cli, "deploy", "deployed.py"], cwd=tmp_path, env=env, check=True, timeout=240, capture_output=True)
+    log_path = tmp_path / "follow.log"
+    with log_path.open("w") as log:
+        follower = subprocess.Popen([*cli, "app", "logs", "log-sync-follow", "--follow"], env=env, stdout=log)
+    try:
+        caller = "import nano_modal as m; f = m.Function.from_name('log-sync-follow', 'chatty'); "
+        caller += "print(f.remote(1), f.remote(2))"
+        done = subprocess.run([sys.executable, "-c", caller], env=env, capture_output=True, text=True, timeout=240)
+        assert done.stdout.strip() == "1 2", done.stderr
+        assert wait_for(lambda: "chatty says 2" in log_path.read_text(), timeout=60)
+    finally:
+        follower.terminate()
+        follower.wait(30)
+        subprocess.run([*cli, "app", "stop", "log-sync-follow"], env=env, timeout=120, capture_output=True)
+    lines = log_path.read_text().splitlines()
+    assert [x.split("] ", 1)[1] for x in lines] == ["chatty says 1", "chatty says 2"], lines
