@@ -1,15 +1,15 @@
 """The success criteria of the nano-modal plan, as the user wrote them, run as a plain script:
 
-    python examples/quickstart_seed.py
+    python examples/quickstart_seed.py [URL]
 
 No `with app.run()`: the first `.remote()` starts the app (and, with no server
-configured, an embedded server and worker), and it stops when the script ends. The plan
-fetched https://example.com; this machine has no internet, so the script serves a page
-on loopback instead.
+configured, the local server and worker), and it stops when the script ends. The plan
+fetches https://example.com; give another URL to fetch that instead. Containers reach the
+internet through their own network's NAT, never this machine's loopback or private networks
+(docs/SECURITY.md).
 """
 
-import http.server
-import threading
+import sys
 
 import nano_modal
 
@@ -24,22 +24,8 @@ def fetch(url):
     return len(requests.get(url).text)
 
 
-class _Page(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b"<html>" + b"x" * 1250 + b"</html>"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 if __name__ == "__main__":
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    url = sys.argv[1] if len(sys.argv) > 1 else "https://example.com"
 
     # Single call
     print(fetch.remote(url))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from tests.conftest import Cluster
 from tests.helpers import wait_for
+from tests.security._peer import web_site
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -39,8 +41,13 @@ def test_hello_world(tmp_path: Path) -> None:
     assert min(i for i, x in enumerate(lines) if "squaring 7 " in x) < lines.index("square(7) = 49"), out
 
 
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="needs root and iproute2 for a netns")
 def test_quickstart_seed_as_plain_script(tmp_path: Path) -> None:
-    out = run_embedded([sys.executable, str(EXAMPLES / "quickstart_seed.py")], tmp_path).stdout
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_bytes(b"<html>" + b"x" * 1250 + b"</html>")
+    with web_site(site) as url:  # "the internet": a peer in a namespace of the test's own
+        out = run_embedded([sys.executable, str(EXAMPLES / "quickstart_seed.py"), url], tmp_path).stdout
     lines = [line for line in out.splitlines() if not line.startswith("[fetch ")]
     assert lines[0] == "1263"
     assert lines[1] == str([1263] * 10)

@@ -10,13 +10,17 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 # TEST-NET-3 (RFC 5737): documentation addresses, public as far as the policy is concerned,
 # and a private pair (RFC 1918) the policy denies unless --allow-net says otherwise.
 PUBLIC_HOST, PUBLIC_PEER = "203.0.113.1", "203.0.113.2"
+# TEST-NET-2 for web_site(): its own pair, so that it never shares a route with peer_namespace().
+SITE_HOST, SITE_PEER = "198.51.100.1", "198.51.100.2"
 PRIVATE_HOST, PRIVATE_PEER = "10.254.77.1", "10.254.77.2"
 PRIVATE_NET = "10.254.77.0/30"
 PORT = 18080
@@ -67,20 +71,32 @@ def _ip(*args: str) -> None:
 
 
 @contextmanager
-def peer_namespace() -> Iterator[Peer]:
+def _veth_namespace(
+    pairs: tuple[tuple[str, str], ...] = ((PUBLIC_HOST, PUBLIC_PEER), (PRIVATE_HOST, PRIVATE_PEER)),
+) -> Iterator[tuple[str, str]]:
+    """A network namespace joined to the host by a veth pair with these (host, peer) address
+    pairs, each a /30; yields (namespace, the host's interface)."""
     name = f"nmsec{secrets.token_hex(3)}"
     host_if, peer_if = f"{name}h", f"{name}p"
     _ip("netns", "add", name)
     try:
         _ip("link", "add", host_if, "type", "veth", "peer", "name", peer_if)
         _ip("link", "set", peer_if, "netns", name)
-        for addr in (PUBLIC_HOST, PRIVATE_HOST):
-            _ip("addr", "add", f"{addr}/30", "dev", host_if)
-        for addr in (PUBLIC_PEER, PRIVATE_PEER):
-            _ip("-n", name, "addr", "add", f"{addr}/30", "dev", peer_if)
+        for host_addr, peer_addr in pairs:
+            _ip("addr", "add", f"{host_addr}/30", "dev", host_if)
+            _ip("-n", name, "addr", "add", f"{peer_addr}/30", "dev", peer_if)
         _ip("link", "set", host_if, "up")
         _ip("-n", name, "link", "set", peer_if, "up")
         _ip("-n", name, "link", "set", "lo", "up")
+        yield name, host_if
+    finally:
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+@contextmanager
+def peer_namespace() -> Iterator[Peer]:
+    with _veth_namespace() as (name, _):
         proc = subprocess.Popen(
             ["ip", "netns", "exec", name, sys.executable, "-c", LISTEN, str(PORT)],
             stdout=subprocess.PIPE, text=True,
@@ -99,6 +115,33 @@ def peer_namespace() -> Iterator[Peer]:
             peer.host_listener.close()
             proc.kill()
             proc.wait()
-    finally:
-        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+@contextmanager
+def web_site(root: Path) -> Iterator[str]:
+    """`root` served over HTTP from a public-looking address in a namespace of the test's own:
+    "the internet" for examples that fetch a page (this machine has none). Yields its URL."""
+    with _veth_namespace(((SITE_HOST, SITE_PEER),)) as (name, _):
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", name, sys.executable, "-m", "http.server", str(PORT),
+             "--bind", SITE_PEER, "--directory", str(root)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            url = f"http://{SITE_PEER}:{PORT}/"
+            _wait_for_listener(name, proc)
+            yield url
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_for_listener(namespace: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the web site's server exited"
+        probe = subprocess.run(["ip", "netns", "exec", namespace, "ss", "-ltnH"], capture_output=True, text=True)
+        if f"{SITE_PEER}:{PORT}" in probe.stdout:
+            return
+        time.sleep(0.1)
+    raise TimeoutError("the web site's server did not start listening")
