@@ -30,10 +30,6 @@ SHORT_OUTAGE = 8.0  # seconds PostgreSQL stays stopped in the server test: well 
 ANSWER_WITHIN = 5.0  # seconds a Hello may take: it touches no store, so it must not wait for one
 OUTAGE = 35.0  # seconds: longer than the output poll's deadline, shorter than the server's retry window
 STORE_RETRY = "60"  # the server's (and so the clients') window, above the outage
-# Today's server answers nothing while it retries its store (issue 17, "a frozen loop"), so the
-# client's heartbeats go unanswered too: without this, the server stops the app as abandoned
-# once it is back. The client's side is what this test is about.
-APP_CLIENT_TIMEOUT = "120"
 
 
 @pytest.mark.skipif(not pg.available(), reason="PostgreSQL is not installed (scripts/test.sh installs it)")
@@ -43,10 +39,7 @@ def test_a_map_rides_out_a_store_outage(fault_cluster: Callable[..., FaultCluste
     with pg.postgres_server() as url:
         cluster = fault_cluster(
             url,
-            overrides={
-                "NANO_MODAL_STORE_RETRY_TIMEOUT": STORE_RETRY,
-                "NANO_MODAL_APP_CLIENT_TIMEOUT": APP_CLIENT_TIMEOUT,
-            },
+            overrides={"NANO_MODAL_STORE_RETRY_TIMEOUT": STORE_RETRY},
         )
         cluster.start_server()
         cluster.start_worker()
@@ -59,7 +52,9 @@ def test_a_map_rides_out_a_store_outage(fault_cluster: Callable[..., FaultCluste
         pg.control(url, "start")
         finish_map(cluster, client, N, ordered=True)
         assert cluster.server is not None and cluster.server.poll() is None, cluster.server_log()
-        assert "nano-modal: waiting for the server" in cluster.client_log()
+        # The server answers what it can meanwhile, so whether the client had to wait (and said
+        # so) depends on the calls in flight: test_a_timed_out_call_is_resent_only_if_idempotent
+        # holds that part.
 
 
 class _Stalling(api_pb2_grpc.NanoModalServicer):
