@@ -72,12 +72,23 @@ def enabled() -> bool:
     return os.environ.get(config.ENV_FAST_LANE, "1") != "0"
 
 
-def address(server_url: str, port: int) -> tuple[str, int] | None:
+# Host and port, or the path of a Unix socket.
+Address = tuple[str, int] | str
+# Beside a container's relayed server socket (worker/sandbox.py ServerLink): the fast lane,
+# relayed the same way, for containers whose network has no route to the server.
+UNIX_SOCKET_NAME = "fast.sock"
+
+
+def address(server_url: str, port: int) -> Address | None:
     """Where to reach the fast lane the server at `server_url` offers on `port`: None when it
-    offers none (port 0), it is turned off here, or the address is not `host:port` (a Unix
-    socket has no fast lane)."""
-    other_form = ":" not in server_url or server_url.startswith(("unix:", "dns:", "ipv4:", "ipv6:"))
-    if not port or not enabled() or other_form:
+    offers none (port 0), it is turned off here, or there is no way to it (a Unix socket
+    without a relayed fast lane beside it, or an address not `host:port`)."""
+    if not port or not enabled():
+        return None
+    if server_url.startswith("unix:"):
+        path = os.path.join(os.path.dirname(server_url.removeprefix("unix:")), UNIX_SOCKET_NAME)
+        return path if os.path.exists(path) else None
+    if ":" not in server_url or server_url.startswith(("dns:", "ipv4:", "ipv6:")):
         return None
     return server_url.rsplit(":", 1)[0].strip("[]"), port
 
@@ -107,8 +118,8 @@ def _error_from(body: bytes) -> grpc.aio.AioRpcError:
 class FastLane:
     """One multiplexed connection from an asyncio client (the SDK's background loop)."""
 
-    def __init__(self, host: str, port: int, token: str) -> None:
-        self._address = (host, port)
+    def __init__(self, address: Address, token: str) -> None:
+        self._address = address
         self._token = token
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
@@ -154,7 +165,10 @@ class FastLane:
                 self._writer.close()  # the server may be closing it as idle right now: a fresh one
             if self._writer is None or self._writer.is_closing():
                 try:
-                    reader, writer = await asyncio.open_connection(*self._address)
+                    if isinstance(self._address, str):
+                        reader, writer = await asyncio.open_unix_connection(self._address)
+                    else:
+                        reader, writer = await asyncio.open_connection(*self._address)
                 except OSError as exc:
                     raise rpc_error(grpc.StatusCode.UNAVAILABLE, f"fast lane: {exc}") from None
                 writer.write(frame(0, AUTH, self._token.encode()))
@@ -197,8 +211,8 @@ class FastLane:
 class BlockingFastLane:
     """For the container's blocking link: one connection per thread, one call at a time on it."""
 
-    def __init__(self, host: str, port: int, token: str) -> None:
-        self._address = (host, port)
+    def __init__(self, address: Address, token: str) -> None:
+        self._address = address
         self._token = token
         self._local = threading.local()  # this thread's socket, and when it was last used
 
@@ -228,8 +242,7 @@ class BlockingFastLane:
             sock = None
         if sock is None:
             try:
-                sock = socket.create_connection(self._address, timeout=config.CONNECT_TIMEOUT)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock = _connect(self._address)
                 sock.sendall(frame(0, AUTH, self._token.encode()))
             except OSError as exc:
                 raise rpc_error(grpc.StatusCode.UNAVAILABLE, f"fast lane: {exc}") from None
@@ -251,3 +264,18 @@ class BlockingFastLane:
                 raise ConnectionResetError("the server closed the fast lane")
             data += chunk
         return bytes(data)
+
+
+def _connect(address: Address) -> socket.socket:
+    if isinstance(address, str):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(config.CONNECT_TIMEOUT)
+            sock.connect(address)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+    sock = socket.create_connection(address, timeout=config.CONNECT_TIMEOUT)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock

@@ -114,6 +114,7 @@ class _Stub:
         self._metadata = ((config.TOKEN_METADATA_KEY, token),)
         self.fast: FastLane | None = None  # set once the server says where its fast lane is
         self._blocking: BlockingFastLane | None = None  # the same lane, for calls off the SDK's loop
+        self.fast_lane_port = 0  # the server's fast-lane port while this client uses the lane
         self._connect()
 
     @property
@@ -126,8 +127,9 @@ class _Stub:
 
     def use_fast_lane(self, port: int) -> None:
         address = fast_lane_address(self.server_url, port)
-        self.fast = FastLane(*address, self._token) if address else None
-        self._blocking = BlockingFastLane(*address, self._token) if address else None
+        self.fast_lane_port = port if address else 0  # the server's, when this client uses it
+        self.fast = FastLane(address, self._token) if address else None
+        self._blocking = BlockingFastLane(address, self._token) if address else None
 
     def call_now(self, name: str, request: Any, timeout: float = config.CONNECT_TIMEOUT * 2) -> Any:
         """A unary call on the calling thread, over its own fast-lane socket: no hop to the SDK's

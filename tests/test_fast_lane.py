@@ -30,12 +30,10 @@ def _hello(url: str, token: str) -> api_pb2.HelloResponse:
         return response
 
 
-
-
 def _lane(cluster: Cluster, token: str | None = None) -> _fast_lane.BlockingFastLane:
     port = _hello(cluster.server_url, cluster.token).fast_lane_port
     assert port > 0
-    return _fast_lane.BlockingFastLane("127.0.0.1", port, token or cluster.token)
+    return _fast_lane.BlockingFastLane(("127.0.0.1", port), token or cluster.token)
 
 
 def test_the_sdk_uses_the_fast_lane(cluster: Cluster) -> None:
@@ -108,7 +106,7 @@ def test_fallback_to_grpc_when_the_lane_is_gone(cluster: Cluster) -> None:
     client = run_blocking(Client.get())
     dead_port = free_port()
     saved = client.stub.fast
-    client.stub.fast = _fast_lane.FastLane("127.0.0.1", dead_port, cluster.token)
+    client.stub.fast = _fast_lane.FastLane(("127.0.0.1", dead_port), cluster.token)
     try:
         assert run_blocking(client.stub.Hello(api_pb2.HelloRequest())).role == "admin"
         assert client.stub.fast is None  # gRPC from now on
@@ -170,7 +168,7 @@ def test_blocking_calls_fall_back_when_the_lane_is_down(cluster: Cluster) -> Non
     d["k"] = 1
     dead_port = free_port()
     saved = client.stub._blocking
-    client.stub._blocking = _fast_lane.BlockingFastLane("127.0.0.1", dead_port, cluster.token)
+    client.stub._blocking = _fast_lane.BlockingFastLane(("127.0.0.1", dead_port), cluster.token)
     try:
         d["k"] = 2  # UNAVAILABLE on the fast path: the usual way, which works
         assert d["k"] == 2
@@ -184,7 +182,7 @@ def test_a_cancelled_call_is_cancelled_on_the_server(cluster: Cluster) -> None:
     port = _hello(cluster.server_url, cluster.token).fast_lane_port
 
     async def scenario() -> list[bytes]:
-        lane = _fast_lane.FastLane("127.0.0.1", port, cluster.token)
+        lane = _fast_lane.FastLane(("127.0.0.1", port), cluster.token)
         try:
             created = await lane.call(
                 "ObjectGetOrCreate",

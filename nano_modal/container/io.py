@@ -61,7 +61,7 @@ class ContainerIO:
         )
         address = fast_lane_address(self.server_url, response.fast_lane_port)
         if address:
-            self._fast = BlockingFastLane(*address, os.environ[config.ENV_TOKEN])
+            self._fast = BlockingFastLane(address, os.environ[config.ENV_TOKEN])
         return response
 
     def get_inputs(self, max_inputs: int, timeout: float) -> api_pb2.ContainerGetInputsResponse:

@@ -228,7 +228,7 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
             return None
         lane = self._lanes.pop(token, None)
         if lane is None:
-            lane = FastLane(*address, token)
+            lane = FastLane(address, token)
         self._lanes[token] = lane
         while len(self._lanes) > config.FOLLOWER_MAX_LANES:
             _, oldest = self._lanes.popitem(last=False)

@@ -102,6 +102,7 @@ class Agent:
         compiling.add_done_callback(self.background.discard)
         await self.register()
         base_env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ} | {"PYTHONUNBUFFERED": "1"}
+        self.runtime.server_fast_lane_port = self.client.stub.fast_lane_port
         await self.runtime.warm_up(base_env, self.client.server_url, self.block_network)
         shipper = asyncio.create_task(self._ship_logs_forever())
         try:

@@ -101,6 +101,9 @@ def cgroup_manager() -> CgroupManager | None:
 
 class Runtime(ABC):
     name: str
+    # The server's fast-lane port (0: none), as the worker's Hello learned it (agent.py sets it):
+    # relayed to containers that have no network route to the server (sandbox.py ServerLink).
+    server_fast_lane_port: int = 0
 
     def __init__(self, *, limits: bool = True, pids_limit: int = DEFAULT_PIDS_LIMIT, preboot: int = 0) -> None:
         from .preboot import Preboot  # it builds on this module

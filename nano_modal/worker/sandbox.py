@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 
 from .. import config
+from .._fast_lane import UNIX_SOCKET_NAME as FAST_LANE_SOCKET
 from .._volume_sync import runtime_binds
 from .base import SDK_ROOT, ContainerConfig, Runtime
 from .network import IPNetwork, NetworkPolicy, OutboundNat, slirp_binary
@@ -123,12 +124,15 @@ class ServerLink:
     its network namespace has no route to the host (the server listens on the host's loopback).
     """
 
-    def __init__(self, server_url: str) -> None:
+    def __init__(self, server_url: str, fast_lane_port: int = 0) -> None:
         self.host, _, port = server_url.rpartition(":")
         self.host = self.host.strip("[]")
         self.port = int(port)
+        # The server's fast lane (its port as the worker's own Hello reported it; 0: none),
+        # relayed beside the gRPC socket: without it a container's warm calls take gRPC, ~1 ms more.
+        self.fast_lane_port = fast_lane_port
         self.dir = Path(tempfile.mkdtemp(prefix="nano-modal-rpc-"))
-        self.server: asyncio.AbstractServer | None = None
+        self.servers: list[asyncio.AbstractServer] = []
         self.streams: set[asyncio.StreamWriter] = set()
 
     @property
@@ -136,20 +140,23 @@ class ServerLink:
         return self.dir / RPC_SOCKET
 
     async def start(self) -> None:
-        self.server = await listen_unix(self.socket, self._relay)
+        self.servers.append(await listen_unix(self.socket, lambda r, w: self._relay(r, w, self.port)))
+        if self.fast_lane_port:
+            path = self.dir / FAST_LANE_SOCKET
+            self.servers.append(await listen_unix(path, lambda r, w: self._relay(r, w, self.fast_lane_port)))
 
     async def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
+        for server in self.servers:
+            server.close()
         for writer in list(self.streams):
             writer.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int) -> None:
         try:
-            up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
+            up_reader, up_writer = await asyncio.open_connection(self.host, port)
         except OSError as exc:
-            log.warning("relay to the server at %s:%d failed: %s", self.host, self.port, exc)
+            log.warning("relay to the server at %s:%d failed: %s", self.host, port, exc)
             writer.close()
             return
         self.streams.update((writer, up_writer))
@@ -216,7 +223,7 @@ class SandboxingRuntime(Runtime):
     async def _open_link(self, cfg: ContainerConfig) -> ServerLink | None:
         if config.ENV_SERVER_URL not in cfg.env:  # a sandbox has no server to reach
             return None
-        link = ServerLink(cfg.env[config.ENV_SERVER_URL])
+        link = ServerLink(cfg.env[config.ENV_SERVER_URL], self.server_fast_lane_port)
         await link.start()
         self._links[cfg.container_id] = link
         return link

@@ -161,6 +161,20 @@ def ping() -> str:
 
 
 @app.function()
+def fast_lane_hello() -> str:
+    """Who the server's fast lane says this container is, over the way the container's SDK
+    finds it (beside its relayed server socket when it has no route to the server)."""
+    from nano_modal import _fast_lane, config
+    from nano_modal.proto import api_pb2
+
+    address = _fast_lane.address(os.environ[config.ENV_SERVER_URL], 1)
+    if address is None:
+        return "no fast lane"
+    lane = _fast_lane.BlockingFastLane(address, os.environ[config.ENV_TOKEN])
+    return str(lane.call("Hello", api_pb2.HelloRequest(), 30).role)
+
+
+@app.function()
 def workspace() -> dict[str, Any]:
     """What an honest function needs: a writable cwd, HOME and /tmp, and the SDK importable."""
     written = {}

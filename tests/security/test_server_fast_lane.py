@@ -125,7 +125,7 @@ def test_clients_reconnect_past_the_idle_timeout(
 ) -> None:
     _, port, token = lane_server
     monkeypatch.setattr(_fast_lane, "CLIENT_REUSE_LIMIT", SHORT_TIMEOUT / 2)  # as the env would set it
-    lane = _fast_lane.BlockingFastLane("127.0.0.1", port, token)
+    lane = _fast_lane.BlockingFastLane(("127.0.0.1", port), token)
     assert lane.call("Hello", api_pb2.HelloRequest(), 30).role == "admin"
     first = lane._local.sock
     assert wait_for(lambda: _closed_by_peer(first), 60, 0.2)
@@ -139,7 +139,7 @@ def _cpu_seconds(pid: int) -> float:
 
 def test_a_call_longer_than_the_idle_timeout_is_neither_cut_nor_spun_on(lane_server: tuple[int, int, str]) -> None:
     pid, port, token = lane_server
-    lane = _fast_lane.BlockingFastLane("127.0.0.1", port, token)
+    lane = _fast_lane.BlockingFastLane(("127.0.0.1", port), token)
     queue = lane.call(
         "ObjectGetOrCreate",
         api_pb2.ObjectGetOrCreateRequest(kind=api_pb2.OBJECT_KIND_QUEUE, name="lane-long-poll", create_if_missing=True),

@@ -72,6 +72,7 @@ def honest(
         ("big_blocked", "make_bytes_blocked", [3 * MIB]),
         ("volume_write", "volume_write", [f"hello from {request.param}"]),
         ("volume_read", "volume_read", []),
+        ("fast_lane", "fast_lane_hello", []),
     ]
     directory = tmp_path_factory.mktemp(f"honest-{request.param}")
     return drive(isolated_cluster(request.param), directory, calls)
@@ -87,6 +88,11 @@ def test_large_payloads_come_back(honest: dict[str, Any]) -> None:
     # Over 2 MiB each way: they travel through the blob store (via the relay when blocked).
     for name in ("big", "big_blocked"):
         assert honest[name] == {"ok": {"sha256": expected_bytes(3 * MIB), "len": 3 * MIB}}, honest[name]
+
+
+def test_the_fast_lane_is_relayed_to_containers(honest: dict[str, Any]) -> None:
+    # Containers have no route to the server: without the relayed lane their calls took gRPC.
+    assert honest["fast_lane"] == {"ok": "container"}, honest["fast_lane"]
 
 
 def test_volumes_are_bound_at_their_mount_path(honest: dict[str, Any]) -> None:
