@@ -136,6 +136,12 @@ def test_steps_apply_in_the_image(full_build: tuple[BuiltImage, list[str]]) -> N
     assert remote == "/mnt/tree" and (source / "sub" / "b.txt").read_text() == "b\n"
 
 
+def test_debian_slim_has_a_python_command(full_build: tuple[BuiltImage, list[str]]) -> None:
+    """Modal's debian_slim (like python:*-slim) answers to `python`, which scripts and Makefiles call."""
+    built, _ = full_build
+    assert run(built, "python -c 'import sys; print(sys.version_info[:2])'") == "(3, 11)"
+
+
 def test_unchanged_image_is_not_rebuilt(
     store: Store, full_image: Image, full_build: tuple[BuiltImage, list[str]]
 ) -> None:

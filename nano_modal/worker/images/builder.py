@@ -37,9 +37,9 @@ Log = Callable[[str], None]
 # Mounts a run_function step's volumes for as long as the step runs: yields (host dir, mount
 # path) pairs, commits what the step wrote when it ends well (service.py makes it).
 VolumeHook = Callable[[api_pb2.ImageStep], AbstractContextManager[list[tuple[Path, str]]]]
-BASE_RECIPE = (
-    "minbase+python3,python3-pip,ca-certificates+updates,security v2"  # changing it rebuilds every debian base
-)
+# python-is-python3: a `python` command, as Modal's debian_slim images and python:*-slim have.
+DEBIAN_PACKAGES = "python3,python-is-python3,python3-pip,ca-certificates"
+BASE_RECIPE = f"minbase+{DEBIAN_PACKAGES}+updates,security v3"  # changing it rebuilds every debian base
 HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
@@ -242,7 +242,7 @@ class ImageBuilder:
     def _debian(self, suite: str, rootfs: Path, log: Log) -> ImageState:
         if shutil.which("mmdebstrap") is None:
             raise RuntimeError("building Debian images needs mmdebstrap on the worker (apt-get install mmdebstrap)")
-        argv = ["mmdebstrap", "--variant=minbase", "--include=python3,python3-pip,ca-certificates", suite, str(rootfs)]
+        argv = ["mmdebstrap", "--variant=minbase", f"--include={DEBIAN_PACKAGES}", suite, str(rootfs)]
         argv += debian_sources(suite)
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         assert proc.stdout is not None
