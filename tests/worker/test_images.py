@@ -336,3 +336,39 @@ def test_force_build_ignores_the_cache(store: Store, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("NANO_MODAL_FORCE_BUILD", "1")  # every step, as MODAL_FORCE_BUILD does
     _, log = build(store, Image.debian_slim().run_commands("echo $(date +%s%N) > /stamp.txt"))
     assert not any(line.startswith("Step") and "(cached)" in line for line in log)
+
+
+PINNED_PROTOBUF = """
+import json
+import nano_modal
+
+app = nano_modal.App("pinned-protobuf")
+image = nano_modal.Image.debian_slim().pip_install("protobuf==5.29.5")
+
+
+@app.function(image=image)
+def versions() -> dict:
+    import google.protobuf
+    from google.protobuf import struct_pb2
+
+    message = struct_pb2.Struct()
+    message.update({"ok": True})  # the user's protobuf works, not only imports
+    return {"protobuf": google.protobuf.__version__, "file": google.protobuf.__file__, "ok": message["ok"]}
+
+
+if __name__ == "__main__":
+    with app.run():
+        print("RESULT " + json.dumps(versions.remote()))
+"""
+
+
+def test_an_image_pinning_its_own_protobuf_runs_functions(isolated_cluster: object, tmp_path: Path) -> None:
+    """The SDK's generated code must not refuse the image's protobuf (it used to: 'gencode
+    7.35.1 runtime 5.29.5'); the user's code sees the version its image pinned."""
+    require("bwrap")
+    cluster: Cluster = isolated_cluster("bwrap")  # type: ignore[operator]
+    result = run_script(tmp_path, PINNED_PROTOBUF, env=cluster.env(), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.split("RESULT ", 1)[1])
+    site_packages = "/usr/local/lib/python3.11/dist-packages"
+    assert out == {"protobuf": "5.29.5", "file": f"{site_packages}/google/protobuf/__init__.py", "ok": True}
