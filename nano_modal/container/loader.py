@@ -107,12 +107,21 @@ class Target:
 
 
 def _unpack_source(archive: bytes) -> str:
-    """Unpack the app's source (a .tar.gz) into ./src; return that directory."""
+    """Unpack the app's source (a .tar.gz) into ./src, or a private temporary directory when
+    the image's WORKDIR is not ours to write (it belongs to another user, or is read-only);
+    return that directory."""
     import io
     import tarfile
+    import tempfile
 
     src = os.path.join(os.getcwd(), "src")
-    os.makedirs(src, exist_ok=True)
+    try:
+        os.makedirs(src, exist_ok=True)
+        writable = os.access(src, os.W_OK)
+    except OSError:
+        writable = False
+    if not writable:
+        src = tempfile.mkdtemp(prefix="nano-modal-src-")
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
         if hasattr(tarfile, "data_filter"):
             tar.extractall(src, filter="data")

@@ -372,3 +372,31 @@ def test_an_image_pinning_its_own_protobuf_runs_functions(isolated_cluster: obje
     out = json.loads(result.stdout.split("RESULT ", 1)[1])
     site_packages = "/usr/local/lib/python3.11/dist-packages"
     assert out == {"protobuf": "5.29.5", "file": f"{site_packages}/google/protobuf/__init__.py", "ok": True}
+
+
+def test_pip_install_modal_is_skipped_and_says_so(store: Store) -> None:
+    """Modal apps pip_install("modal") in their images; in containers `import modal` is
+    nano-modal's, so the real client is not installed over it."""
+    fresh = Image.debian_slim().env({"NONCE": secrets.token_hex(4)})  # built now, so its log is written
+    built, lines = build(store, fresh.pip_install("modal==1.2.0", "six"))
+    skipped = "pip_install: skipping 'modal==1.2.0': `import modal` in containers is nano-modal's"
+    assert any(line.endswith(skipped) for line in lines), lines
+    found = 'python3 -c \'import importlib.util as u; print(u.find_spec("modal"), u.find_spec("six") is not None)\''
+    assert run(built, found) == "None True"
+
+
+def test_build_steps_resolve_names_when_the_image_has_no_resolv_conf(
+    full_build: tuple[BuiltImage, list[str]],
+) -> None:
+    built, _ = full_build
+    root = ImageRoot(built, Path("/nonexistent"))
+    merged = root.mount("test")
+    try:
+        (merged / "etc/resolv.conf").unlink(missing_ok=True)
+        out: list[str] = []
+        lookup = "python3 -c \"import socket; print(len(socket.getaddrinfo('pypi.org', 443)) > 0)\""
+        code, _ = run_in_root(merged, lookup, built.state.env, "/", out.append, 10)
+        assert code == 0 and out == ["True"], out
+        assert not (merged / "etc/resolv.conf").exists()  # the mount point made for it is gone again
+    finally:
+        root.release()
