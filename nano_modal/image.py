@@ -45,7 +45,9 @@ if TYPE_CHECKING:
     from .proto import api_pb2
 
 # Python versions a Debian release ships as its python3 (what `debian_slim` can offer).
-DEBIAN_PYTHONS = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
+# 3.10 and 3.12, which no Debian release ships, come from the Ubuntu release that does
+# (worker/images/ubuntu.py), Debian's sibling with the same apt, dpkg and layout.
+DEBIAN_PYTHONS = {"3.9": "bullseye", "3.10": "jammy", "3.11": "bookworm", "3.12": "noble", "3.13": "trixie"}
 STEP_KINDS = (
     "pip_install",
     "apt_install",
@@ -100,7 +102,7 @@ def debian_suite(python_version: str) -> str:
     short = ".".join(parts[:2])
     if short not in DEBIAN_PYTHONS:
         offered = ", ".join(f"{v} ({s})" for v, s in DEBIAN_PYTHONS.items())
-        raise InvalidError(f"no Debian release provides Python {python_version}; available: {offered}")
+        raise InvalidError(f"no Debian or Ubuntu release provides Python {python_version}; available: {offered}")
     return DEBIAN_PYTHONS[short]
 
 
@@ -120,7 +122,8 @@ class Image:
     @staticmethod
     def debian_slim(python_version: str | None = None) -> Image:
         """Debian with `python_version` (default: the local major.minor) as its python3, and pip.
-        Only versions a Debian release ships are offered (3.9, 3.11, 3.13)."""
+        Only versions a release ships are offered: 3.9, 3.11, 3.13 from Debian, 3.10 and 3.12
+        from Ubuntu (jammy, noble)."""
         version = python_version or local_python()
         debian_suite(version)
         return Image("debian", ".".join(version.split(".")[:2]))

@@ -27,7 +27,7 @@ from typing import Any
 from ... import config
 from ...exception import InvalidError
 from ...proto import api_pb2
-from . import deps
+from . import deps, ubuntu
 from .oci import fetch_image
 from .overlay import mount_overlay, run_in_root, unmount
 from .steps import RUN_FUNCTION_DIR, RUN_FUNCTION_FILE, StepError, apply_step, describe, step_key
@@ -210,7 +210,7 @@ class ImageBuilder:
             from ...image import debian_suite
 
             suite = debian_suite(base.python_version)
-            key = digest("debian", suite, BASE_RECIPE)
+            key = digest("debian", suite, BASE_RECIPE, *ubuntu.extra_packages(suite))
             info: dict[str, Any] = {"kind": "debian", "suite": suite, "python": base.python_version}
         elif base.kind == "registry":
             key = digest("registry", base.ref)
@@ -242,8 +242,13 @@ class ImageBuilder:
     def _debian(self, suite: str, rootfs: Path, log: Log) -> ImageState:
         if shutil.which("mmdebstrap") is None:
             raise RuntimeError("building Debian images needs mmdebstrap on the worker (apt-get install mmdebstrap)")
-        argv = ["mmdebstrap", "--variant=minbase", f"--include={DEBIAN_PACKAGES}", suite, str(rootfs)]
-        argv += debian_sources(suite)
+        packages = ",".join([DEBIAN_PACKAGES, *ubuntu.extra_packages(suite)])
+        argv = ["mmdebstrap", "--variant=minbase", f"--include={packages}", suite, str(rootfs)]
+        if suite in ubuntu.UBUNTU_SUITES:  # Python 3.10 and 3.12 (ubuntu.py)
+            argv.insert(1, f"--keyring={ubuntu.archive_keyring(self.store.root / 'keyrings')}")
+            argv += ubuntu.sources(suite)
+        else:
+            argv += debian_sources(suite)
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         assert proc.stdout is not None
         tail: list[str] = []
@@ -374,5 +379,6 @@ def _mount_source(tree: Path, step: api_pb2.ImageStep) -> tuple[Path, str]:
 
 def _base_name(info: dict[str, Any]) -> str:
     if info["kind"] == "debian":
-        return f"debian {info['suite']} (python {info['python']})"
+        distribution = "ubuntu" if info["suite"] in ubuntu.UBUNTU_SUITES else "debian"
+        return f"{distribution} {info['suite']} (python {info['python']})"
     return str(info["ref"])
