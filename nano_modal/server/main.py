@@ -82,6 +82,7 @@ async def serve(
         fast_lane, forwarder.own_fast_lane_port = await FastLaneServer(forwarder).start(host, fast_port)
     web_app = SwitchableApp(WebProxy(lambda: forwarder.active_web_url))
     web, forwarder.own_web_url = await start_gateway(web_app, host, http_port)
+    forwarder.web_domain = web_domain  # every server on a store is given the same one
     lease = await leader.try_acquire(store_url)
     if lease is None:  # another server is active on this store: serve as its follower meanwhile
         _write_port_file(port_file, bound)
