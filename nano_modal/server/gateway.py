@@ -105,6 +105,9 @@ class Gateway:
         self.deployments = deployments
         self.blobs = blobs
         self.web_domain = web_domain
+        # Host label -> (app ref, endpoint name): found by a scan of every live app's functions,
+        # kept while it still resolves, so a request costs one lookup like the path form's.
+        self._labels: dict[str, tuple[str, str]] = {}
         self._host_http = request_response(self.handle)
         self._host_websocket = websocket_session(self.handle_websocket)
         self.by_path = Starlette(
@@ -124,7 +127,11 @@ class Gateway:
             host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
             label = label_of_host(host, self.web_domain)
             if label is not None:
-                target = self._endpoint_by_label(label)
+                target = self._labels.get(label)
+                if target is None or not self._exists(*target):
+                    target = self._endpoint_by_label(label)
+                    if target is not None:  # only labels of real endpoints: a bounded map
+                        self._labels[label] = target
                 if target is None:
                     await PlainTextResponse(f"404 Not Found: no web endpoint is called {label!r}\n", 404)(
                         scope, receive, send
@@ -137,6 +144,13 @@ class Gateway:
                 await handler(scope, receive, send)
                 return
         await self.by_path(scope, receive, send)
+
+    def _exists(self, app_ref: str, name: str) -> bool:
+        try:
+            self._route(app_ref, name)
+        except NotFound:
+            return False
+        return True
 
     def _endpoint_by_label(self, label: str) -> tuple[str, str] | None:
         """(app ref, endpoint name) of the live endpoint with this host label. A deployed app
