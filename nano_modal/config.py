@@ -228,6 +228,9 @@ def is_remote() -> bool:
 
 
 # --- images ----------------------------------------------------------------------------
+# In a container: which image it runs (image.spec_definition_digest; "" for none), so that
+# Image.imports() raises only in its own image's containers.
+ENV_RUNNING_IMAGE = "NANO_MODAL_RUNNING_IMAGE"
 ENV_IMAGES_DIR = "NANO_MODAL_IMAGES_DIR"  # where workers keep built images; default $NANO_MODAL_HOME/images
 IMAGE_BUILD_TIMEOUT = 1800.0  # seconds a container may wait for its image to be built (on top of the start timeout)
 IMAGE_BUILD_LOG_FD = 3  # LogLine.fd of image build output (1 and 2: a container's stdout and stderr)

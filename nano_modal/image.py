@@ -432,13 +432,29 @@ class Image:
 
     @contextlib.contextmanager
     def imports(self) -> Iterator[None]:
-        """Imports of packages that exist only in the image: failures are swallowed locally
-        (where the package may be missing) and raised inside containers."""
+        """Imports of packages that exist only in the image: failures are raised in this
+        image's containers, and swallowed elsewhere (locally, where the package may be
+        missing, and in containers of other functions with other images, which import the
+        same module)."""
         try:
             yield
         except ImportError:
-            if is_remote():
+            running = os.environ.get(config.ENV_RUNNING_IMAGE)
+            if is_remote() and (running is None or running == self._definition_digest()):
                 raise
+
+    def _definition_digest(self) -> str:
+        """What identifies the image without building it or reading local files, the same from
+        this object and from its ImageSpec (`spec_definition_digest`)."""
+        steps = []
+        for step in self.steps:
+            args = list(step.args)
+            if step.kind == "run_function":
+                args = args[:1]  # the pickle travels as a blob
+            elif step.kind == "add_local":
+                args[0] = Path(args[0]).name
+            steps.append([step.kind, args, sorted(dict(step.options).items())])
+        return _digest_of([self.base_kind, self.python_version, self.ref, steps])
 
     # ------------------------------------------------------------------ wire format
 
@@ -477,6 +493,17 @@ class Image:
                 proto.args[0] = Path(step.args[0]).name  # the client's paths are no business of the worker's
         spec.image_id = image_id(spec)
         return spec
+
+
+def spec_definition_digest(spec: api_pb2.ImageSpec) -> str:
+    """`Image._definition_digest` of the image `spec` came from (a container's, to tell its
+    own image's `imports()` from another's)."""
+    steps = [[step.kind, list(step.args), sorted(step.options.items())] for step in spec.steps]
+    return _digest_of([spec.base.kind, spec.base.python_version, spec.base.ref, steps])
+
+
+def _digest_of(definition: list[Any]) -> str:
+    return hashlib.sha256(json.dumps(definition).encode()).hexdigest()
 
 
 def check_python(image: Image, by_value: bool, name: str) -> None:

@@ -17,6 +17,14 @@ if TYPE_CHECKING:
     import tarfile
 
 
+def _running_image(definition: api_pb2.FunctionDefinition) -> str:
+    if not definition.HasField("image"):
+        return ""
+    from ..image import spec_definition_digest
+
+    return spec_definition_digest(definition.image)
+
+
 def export_modal_environment(container_id: str, definition: api_pb2.FunctionDefinition) -> None:
     """Set Modal's container variables before the user's code is imported (its module-level
     code may read them), and so that processes it starts inherit them."""
@@ -24,6 +32,7 @@ def export_modal_environment(container_id: str, definition: api_pb2.FunctionDefi
         {
             **config.modal_container_env(container_id, definition.image.image_id),
             "MODAL_IS_REMOTE": "1",
+            config.ENV_RUNNING_IMAGE: _running_image(definition),
             "MODAL_ENVIRONMENT": os.environ.get(config.ENV_ENVIRONMENT) or config.DEFAULT_ENVIRONMENT,
         }
     )
