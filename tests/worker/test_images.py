@@ -440,3 +440,18 @@ def test_functions_run_on_python_3_12(isolated_cluster: object, tmp_path: Path) 
     result = run_script(tmp_path, PYTHON_3_12, env=cluster.env(), timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.split("RESULT ", 1)[1]) == [3, 12]
+
+
+def test_runtime_packages_for_another_python_leave_no_scratch_behind(store: Store, tmp_path: Path) -> None:
+    """The SDK's packages for an image Python other than the worker's are pip-installed in a
+    scratch overlay, which goes once they are out (it used to stay in the store's tmp/)."""
+    built, _ = build(store, Image.debian_slim(python_version="3.12"))
+    dest = store.root / "tmp" / f"test-deps-{secrets.token_hex(4)}"
+    dest.mkdir()
+    try:
+        before = set((store.root / "tmp").iterdir())
+        ImageBuilder(store)._pip_deps(built, dest, lambda line: None)
+        assert (dest / "grpc").is_dir() and (dest / "google" / "protobuf").is_dir()
+        assert set((store.root / "tmp").iterdir()) == before
+    finally:
+        shutil.rmtree(dest)

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -31,7 +32,7 @@ from . import deps, ubuntu
 from .oci import fetch_image
 from .overlay import mount_overlay, run_in_root, unmount
 from .steps import RUN_FUNCTION_DIR, RUN_FUNCTION_FILE, StepError, apply_step, describe, step_key
-from .store import BuiltImage, ImageState, Store, digest, du
+from .store import BuiltImage, ImageState, Store, digest, du, remove_tree
 
 Log = Callable[[str], None]
 # Mounts a run_function step's volumes for as long as the step runs: yields (host dir, mount
@@ -295,8 +296,11 @@ class ImageBuilder:
         return final
 
     def _pip_deps(self, built: BuiltImage, dest: Path, log: Log) -> None:
-        with self.store.staging(dest.parent / f"{dest.name}.build") as tmp:
-            diff, work, merged = tmp / "diff", tmp / "work", tmp / "merged"
+        # A scratch overlay, removed whatever happens: only what pip wrote moves on, into `dest`.
+        # (It was a staging directory once, which on success was renamed into tmp/ and left there.)
+        scratch = Path(tempfile.mkdtemp(prefix=f"{dest.name}-pip-", dir=dest.parent))
+        try:
+            diff, work, merged = scratch / "diff", scratch / "work", scratch / "merged"
             diff.mkdir()
             work.mkdir()
             mount_overlay([*reversed(built.layers), built.rootfs], merged, diff, work)
@@ -309,6 +313,8 @@ class ImageBuilder:
                 raise StepError("installing nano-modal's runtime packages failed", "pip install", tail)
             for entry in (diff / "nano-modal-deps").iterdir():
                 shutil.move(str(entry), dest / entry.name)
+        finally:
+            remove_tree(scratch)
 
 
 def debian_sources(suite: str) -> list[str]:
