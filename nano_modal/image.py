@@ -36,6 +36,7 @@ from secrets import token_hex
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from . import config
+from ._image_digest import digest_of_definition
 from ._image_parts import absolute_path, flatten, image_id, note_build_gpu, step_options, step_secrets, tar_local
 from .config import is_remote
 from .exception import InvalidError
@@ -454,7 +455,7 @@ class Image:
             elif step.kind == "add_local":
                 args[0] = Path(args[0]).name
             steps.append([step.kind, args, sorted(dict(step.options).items())])
-        return _digest_of([self.base_kind, self.python_version, self.ref, steps])
+        return digest_of_definition([self.base_kind, self.python_version, self.ref, steps])
 
     # ------------------------------------------------------------------ wire format
 
@@ -493,17 +494,6 @@ class Image:
                 proto.args[0] = Path(step.args[0]).name  # the client's paths are no business of the worker's
         spec.image_id = image_id(spec)
         return spec
-
-
-def spec_definition_digest(spec: api_pb2.ImageSpec) -> str:
-    """`Image._definition_digest` of the image `spec` came from (a container's, to tell its
-    own image's `imports()` from another's)."""
-    steps = [[step.kind, list(step.args), sorted(step.options.items())] for step in spec.steps]
-    return _digest_of([spec.base.kind, spec.base.python_version, spec.base.ref, steps])
-
-
-def _digest_of(definition: list[Any]) -> str:
-    return hashlib.sha256(json.dumps(definition).encode()).hexdigest()
 
 
 def check_python(image: Image, by_value: bool, name: str) -> None:

@@ -274,7 +274,7 @@ def test_imports_raise_only_in_the_containers_of_that_image(tmp_path: Path, monk
     """Module-level `with image.imports():` runs in every container that imports the module:
     a function with another image (or none) must not fail on this image's packages."""
     from nano_modal import config
-    from nano_modal.image import spec_definition_digest
+    from nano_modal._image_digest import spec_definition_digest
 
     (tmp_path / "conf.txt").write_text("x\n")
     image = Image.debian_slim("3.11").pip_install("six").env({"A": "1"}).add_local_file(tmp_path / "conf.txt", "/c")

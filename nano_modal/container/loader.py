@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def _running_image(definition: api_pb2.FunctionDefinition) -> str:
     if not definition.HasField("image"):
         return ""
-    from ..image import spec_definition_digest
+    from .._image_digest import spec_definition_digest
 
     return spec_definition_digest(definition.image)
 
