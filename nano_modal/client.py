@@ -265,6 +265,7 @@ class Client:
         self.stub = _Stub(self.server_urls, token)
         self.role = ""
         self.web_base_url = ""
+        self.web_domain = ""
 
     @property
     def server_url(self) -> str:
@@ -336,6 +337,7 @@ class Client:
             )
         self.role = response.role
         self.web_base_url = response.web_base_url
+        self.web_domain = response.web_domain  # endpoints have hosts <label>.<web_domain> ("": path form only)
         self.stub.use_fast_lane(response.fast_lane_port)
 
     @classmethod

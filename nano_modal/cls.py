@@ -371,6 +371,7 @@ class Obj:
             handle.plain_results = definition.restrict_modal_access  # as deployed, not as declared here
             if match[0].web.kind:  # its URL: the class's, with the instance's parameters in the query
                 handle._web_app_ref = cls._web_app_ref
+                handle._web_label = match[0].web.label
                 handle._web_query = urllib.parse.urlencode({k: _query_value(v) for k, v in self._params.items()})
 
         handle._resolver = resolve

@@ -43,6 +43,8 @@ def modal_container_env(container_id: str, image_id: str) -> dict[str, str]:
 
 ENV_BLOCK_NETWORK = "NANO_MODAL_BLOCK_NETWORK"  # "1" in a ContainerSpec's env: no network but loopback
 ENV_STORE = "NANO_MODAL_STORE"  # the server's --store default: SQLAlchemy URL of the state store
+# The server's --web-domain default: each web endpoint answers at <label>.<domain> (e.g. nano.localhost)
+ENV_WEB_DOMAIN = "NANO_MODAL_WEB_DOMAIN"
 ENV_ADVERTISE = "NANO_MODAL_ADVERTISE"  # the server's --advertise default: host:port where other servers reach it
 # The server's --queue default: redis://host:port/db keeps Queue items in Redis (unset: in the state store)
 ENV_QUEUE = "NANO_MODAL_QUEUE"
@@ -233,6 +235,9 @@ def is_remote() -> bool:
 
 
 # --- images ----------------------------------------------------------------------------
+# In a container: which image it runs (image.spec_definition_digest; "" for none), so that
+# Image.imports() raises only in its own image's containers.
+ENV_RUNNING_IMAGE = "NANO_MODAL_RUNNING_IMAGE"
 ENV_IMAGES_DIR = "NANO_MODAL_IMAGES_DIR"  # where workers keep built images; default $NANO_MODAL_HOME/images
 IMAGE_BUILD_TIMEOUT = 1800.0  # seconds a container may wait for its image to be built (on top of the start timeout)
 IMAGE_BUILD_LOG_FD = 3  # LogLine.fd of image build output (1 and 2: a container's stdout and stderr)

@@ -24,6 +24,7 @@ from . import _log_sync, config
 from ._definition import FunctionOptions
 from ._function_variants import FunctionVariants
 from ._utils.aio import twin
+from ._web_host import host_label, host_url
 from .client import Client
 from .exception import (
     ExecutionError,
@@ -33,6 +34,7 @@ from .function_call import FunctionCall as FunctionCall
 from .function_call import Raised, _cancel_quietly, _is_final, _OutputStream, _raise_or_return
 from .proto import api_pb2
 from .serialization import serialize_args
+from .web import WEB_MARK
 
 if TYPE_CHECKING:
     from .app import App
@@ -56,6 +58,7 @@ class Function(FunctionVariants):
         self._resolver: Callable[[], Awaitable[None]] | None = None
         self._method_name = ""  # set on the methods of a class instance
         self._web_app_ref = ""  # app id (ephemeral) or name (deployed) in this function's web URL
+        self._web_label = ""  # a class method endpoint's label= (a function's is on raw_f)
         # Code under restrict_modal_access is not trusted: its results come back as plain data.
         self.plain_results = options.restrict_modal_access
         self._web_query = ""  # a class method endpoint's: the instance's parameters
@@ -73,7 +76,7 @@ class Function(FunctionVariants):
 
     def get_web_url(self) -> str | None:
         """The URL of this web endpoint (None if the function is not one)."""
-        if getattr(self.raw_f, "__nano_modal_web__", None) is None and self._resolver is None:
+        if getattr(self.raw_f, WEB_MARK, None) is None and self._resolver is None:
             return None
         from ._utils.aio import run_blocking
 
@@ -81,7 +84,12 @@ class Function(FunctionVariants):
         run_blocking(self._hydrated())
         if not client.web_base_url or not self._web_app_ref:
             return None
-        url = f"{client.web_base_url}/{self._web_app_ref}/{self.name}/"
+        if client.web_domain:  # the endpoint's own host, as on Modal
+            mark = getattr(self.raw_f, WEB_MARK, None)
+            label = host_label(self._web_app_ref, self.name, mark.label if mark is not None else self._web_label)
+            url = host_url(client.web_base_url, client.web_domain, label)
+        else:
+            url = f"{client.web_base_url}/{self._web_app_ref}/{self.name}/"
         return f"{url}?{self._web_query}" if self._web_query else url
 
     @twin

@@ -36,6 +36,7 @@ from secrets import token_hex
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from . import config
+from ._image_digest import digest_of_definition
 from ._image_parts import absolute_path, flatten, image_id, note_build_gpu, step_options, step_secrets, tar_local
 from .config import is_remote
 from .exception import InvalidError
@@ -45,7 +46,9 @@ if TYPE_CHECKING:
     from .proto import api_pb2
 
 # Python versions a Debian release ships as its python3 (what `debian_slim` can offer).
-DEBIAN_PYTHONS = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
+# 3.10 and 3.12, which no Debian release ships, come from the Ubuntu release that does
+# (worker/images/ubuntu.py), Debian's sibling with the same apt, dpkg and layout.
+DEBIAN_PYTHONS = {"3.9": "bullseye", "3.10": "jammy", "3.11": "bookworm", "3.12": "noble", "3.13": "trixie"}
 STEP_KINDS = (
     "pip_install",
     "apt_install",
@@ -100,7 +103,7 @@ def debian_suite(python_version: str) -> str:
     short = ".".join(parts[:2])
     if short not in DEBIAN_PYTHONS:
         offered = ", ".join(f"{v} ({s})" for v, s in DEBIAN_PYTHONS.items())
-        raise InvalidError(f"no Debian release provides Python {python_version}; available: {offered}")
+        raise InvalidError(f"no Debian or Ubuntu release provides Python {python_version}; available: {offered}")
     return DEBIAN_PYTHONS[short]
 
 
@@ -120,7 +123,8 @@ class Image:
     @staticmethod
     def debian_slim(python_version: str | None = None) -> Image:
         """Debian with `python_version` (default: the local major.minor) as its python3, and pip.
-        Only versions a Debian release ships are offered (3.9, 3.11, 3.13)."""
+        Only versions a release ships are offered: 3.9, 3.11, 3.13 from Debian, 3.10 and 3.12
+        from Ubuntu (jammy, noble)."""
         version = python_version or local_python()
         debian_suite(version)
         return Image("debian", ".".join(version.split(".")[:2]))
@@ -429,13 +433,29 @@ class Image:
 
     @contextlib.contextmanager
     def imports(self) -> Iterator[None]:
-        """Imports of packages that exist only in the image: failures are swallowed locally
-        (where the package may be missing) and raised inside containers."""
+        """Imports of packages that exist only in the image: failures are raised in this
+        image's containers, and swallowed elsewhere (locally, where the package may be
+        missing, and in containers of other functions with other images, which import the
+        same module)."""
         try:
             yield
         except ImportError:
-            if is_remote():
+            running = os.environ.get(config.ENV_RUNNING_IMAGE)
+            if is_remote() and (running is None or running == self._definition_digest()):
                 raise
+
+    def _definition_digest(self) -> str:
+        """What identifies the image without building it or reading local files, the same from
+        this object and from its ImageSpec (`spec_definition_digest`)."""
+        steps = []
+        for step in self.steps:
+            args = list(step.args)
+            if step.kind == "run_function":
+                args = args[:1]  # the pickle travels as a blob
+            elif step.kind == "add_local":
+                args[0] = Path(args[0]).name
+            steps.append([step.kind, args, sorted(dict(step.options).items())])
+        return digest_of_definition([self.base_kind, self.python_version, self.ref, steps])
 
     # ------------------------------------------------------------------ wire format
 

@@ -8,10 +8,15 @@ def square(x: int):
 
 print(square.get_web_url())   # http://HOST:PORT/<app>/square/
 ```
+
+With a server given `--web-domain nano.localhost`, each endpoint has a host of its own,
+`http://<app>-<function>.nano.localhost:PORT/` (or `http://<label>.nano.localhost:PORT/` with
+`label=`), as on Modal; the path form keeps working beside it.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -21,7 +26,17 @@ from .proto import api_pb2
 
 F = TypeVar("F", bound=Callable[..., Any])
 WEB_MARK = "__nano_modal_web__"
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+def _checked_label(label: str | None) -> str:
+    """A `label=`: the endpoint's host name under the web domain, so one DNS label."""
+    if label is None:
+        return ""
+    if not _LABEL.fullmatch(label):
+        raise InvalidError(f"web endpoint label must be 1-63 lower-case letters, digits or '-', got {label!r}")
+    return label
 
 
 def _mark(endpoint: api_pb2.WebEndpoint) -> Callable[[F], F]:
@@ -42,14 +57,20 @@ def fastapi_endpoint(
     docs: bool = False,
     requires_proxy_auth: bool = False,
 ) -> Callable[[F], F]:
-    """Serve the function as one HTTP endpoint; query parameters and JSON bodies become its arguments."""
-    del label, docs
+    """Serve the function as one HTTP endpoint; query parameters and JSON bodies become its arguments.
+    `docs=True` serves FastAPI's /docs, /redoc and /openapi.json beside it."""
     if _warn_parentheses_missing is not None:
         raise InvalidError("use @fastapi_endpoint() with parentheses")
     if method.upper() not in _HTTP_METHODS:
         raise InvalidError(f"fastapi_endpoint(method=...) must be one of {', '.join(_HTTP_METHODS)}, got {method!r}")
     return _mark(
-        api_pb2.WebEndpoint(kind="fastapi_endpoint", method=method.upper(), requires_proxy_auth=requires_proxy_auth)
+        api_pb2.WebEndpoint(
+            kind="fastapi_endpoint",
+            method=method.upper(),
+            requires_proxy_auth=requires_proxy_auth,
+            docs=docs,
+            label=_checked_label(label),
+        )
     )
 
 
@@ -72,20 +93,22 @@ def asgi_app(
     _warn_parentheses_missing: Any = None, *, label: str | None = None, requires_proxy_auth: bool = False
 ) -> Callable[[F], F]:
     """The function returns an ASGI app (FastAPI, Starlette, ...), built once per container."""
-    del label
     if _warn_parentheses_missing is not None:
         raise InvalidError("use @asgi_app() with parentheses")
-    return _mark(api_pb2.WebEndpoint(kind="asgi_app", requires_proxy_auth=requires_proxy_auth))
+    return _mark(
+        api_pb2.WebEndpoint(kind="asgi_app", requires_proxy_auth=requires_proxy_auth, label=_checked_label(label))
+    )
 
 
 def wsgi_app(
     _warn_parentheses_missing: Any = None, *, label: str | None = None, requires_proxy_auth: bool = False
 ) -> Callable[[F], F]:
     """The function returns a WSGI app (Flask, Django, ...), built once per container."""
-    del label
     if _warn_parentheses_missing is not None:
         raise InvalidError("use @wsgi_app() with parentheses")
-    return _mark(api_pb2.WebEndpoint(kind="wsgi_app", requires_proxy_auth=requires_proxy_auth))
+    return _mark(
+        api_pb2.WebEndpoint(kind="wsgi_app", requires_proxy_auth=requires_proxy_auth, label=_checked_label(label))
+    )
 
 
 def web_server(
@@ -112,7 +135,6 @@ def web_server(
     such a function on one worker would both want the port: give it `max_containers=1` per
     worker, or pick distinct ports. WebSockets are relayed for `@asgi_app` only.
     """
-    del label
     if custom_domains:
         raise InvalidError("web_server(custom_domains=...) is not supported: endpoints live under the gateway's URL")
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
@@ -120,6 +142,10 @@ def web_server(
     if startup_timeout <= 0:
         raise InvalidError(f"web_server(startup_timeout=...) must be positive, got {startup_timeout!r}")
     endpoint = api_pb2.WebEndpoint(
-        kind="web_server", port=port, startup_timeout=startup_timeout, requires_proxy_auth=requires_proxy_auth
+        kind="web_server",
+        port=port,
+        startup_timeout=startup_timeout,
+        requires_proxy_auth=requires_proxy_auth,
+        label=_checked_label(label),
     )
     return _mark(endpoint)

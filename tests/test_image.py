@@ -89,8 +89,8 @@ def test_local_files_and_dirs(tmp_path: Path) -> None:
 
 
 def test_bad_input_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(InvalidError, match=r"no Debian release provides Python 3\.12; available: 3\.9"):
-        Image.debian_slim("3.12")
+    with pytest.raises(InvalidError, match=r"no Debian or Ubuntu release provides Python 3\.8; available: 3\.9"):
+        Image.debian_slim("3.8")
     with pytest.raises(InvalidError, match="is not a file"):
         Image.debian_slim("3.11").add_local_file(tmp_path / "missing.txt", "/x")
     with pytest.raises(InvalidError, match="is not a directory"):
@@ -268,3 +268,34 @@ def test_cmd_is_recorded_as_a_dockerfile_cmd() -> None:
     assert image.steps[-1] == Step("cmd", ("python", "app.py"))
     with pytest.raises(InvalidError, match="list of strings"):
         Image.debian_slim().cmd("python app.py")  # type: ignore[arg-type]
+
+
+def test_imports_raise_only_in_the_containers_of_that_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Module-level `with image.imports():` runs in every container that imports the module:
+    a function with another image (or none) must not fail on this image's packages."""
+    from nano_modal import config
+    from nano_modal._image_digest import spec_definition_digest
+
+    (tmp_path / "conf.txt").write_text("x\n")
+    image = Image.debian_slim("3.11").pip_install("six").env({"A": "1"}).add_local_file(tmp_path / "conf.txt", "/c")
+    other = Image.debian_slim("3.11").pip_install("requests")
+
+    def import_missing(img: Image) -> bool:
+        """True if the ImportError came through."""
+        try:
+            with img.imports():
+                import a_package_that_is_not_here  # type: ignore[import-not-found]  # noqa: F401
+        except ImportError:
+            return True
+        return False
+
+    assert not import_missing(image)  # locally
+    monkeypatch.setenv(config.ENV_IS_REMOTE, "1")
+    own = spec_definition_digest(asyncio.run(image.to_proto(Blobs())))  # type: ignore[arg-type]
+    for running, raised in (
+        (own, True),
+        (spec_definition_digest(asyncio.run(other.to_proto(Blobs()))), False),  # type: ignore[arg-type]
+        ("", False),
+    ):
+        monkeypatch.setenv(config.ENV_RUNNING_IMAGE, running)
+        assert import_missing(image) is raised, running

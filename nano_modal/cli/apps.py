@@ -35,6 +35,7 @@ def _fail(exc: Error) -> None:
 
 
 def deploy(ref: str, name: str | None, tag: str) -> None:
+    from ._web_urls import endpoint_urls
     from .run import find_app, import_app_module
 
     path = ref.partition("::")[0]
@@ -49,6 +50,8 @@ def deploy(ref: str, name: str | None, tag: str) -> None:
     console.print(f"[green]✓[/green] deployed [bold]{app_name}[/bold] as v{app.deployed_version} ({app.app_id})")
     for fn_name in app.registered_functions:
         console.print(f"  • {fn_name}   nano_modal.Function.from_name({app_name!r}, {fn_name!r})")
+    for endpoint, url in endpoint_urls(app, app_name or app.description, run_blocking(Client.get())):
+        console.print(f"  • {endpoint}   {url}", soft_wrap=True)
     console.print(f"logs: nano-modal app logs {app_name} --follow")
 
 

@@ -8,6 +8,9 @@ import signal
 import sys
 import threading
 
+from .._utils.aio import run_blocking
+from ..client import Client
+from ._web_urls import endpoint_urls
 from .run import find_app, import_app_module
 
 
@@ -16,11 +19,9 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with app.run():
-        for name, fn in app.registered_functions.items():
-            url = fn.get_web_url()
-            if url and app.app_id:
-                # By name, the URL stays the same across reloads (the gateway picks the newest live run).
-                print(f"  {name}: {url.replace(app.app_id, app.description)}", flush=True)
+        # By name, the URLs stay the same across reloads (the gateway picks the newest live run).
+        for name, url in endpoint_urls(app, app.description, run_blocking(Client.get())):
+            print(f"  {name}: {url}", flush=True)
         print(f"serving {app.description}; edit its files to reload, Ctrl-C to stop", flush=True)
         parent = os.getppid()
         with contextlib.suppress(KeyboardInterrupt):

@@ -17,6 +17,14 @@ if TYPE_CHECKING:
     import tarfile
 
 
+def _running_image(definition: api_pb2.FunctionDefinition) -> str:
+    if not definition.HasField("image"):
+        return ""
+    from .._image_digest import spec_definition_digest
+
+    return spec_definition_digest(definition.image)
+
+
 def export_modal_environment(container_id: str, definition: api_pb2.FunctionDefinition) -> None:
     """Set Modal's container variables before the user's code is imported (its module-level
     code may read them), and so that processes it starts inherit them."""
@@ -24,6 +32,7 @@ def export_modal_environment(container_id: str, definition: api_pb2.FunctionDefi
         {
             **config.modal_container_env(container_id, definition.image.image_id),
             "MODAL_IS_REMOTE": "1",
+            config.ENV_RUNNING_IMAGE: _running_image(definition),
             "MODAL_ENVIRONMENT": os.environ.get(config.ENV_ENVIRONMENT) or config.DEFAULT_ENVIRONMENT,
         }
     )
@@ -107,12 +116,21 @@ class Target:
 
 
 def _unpack_source(archive: bytes) -> str:
-    """Unpack the app's source (a .tar.gz) into ./src; return that directory."""
+    """Unpack the app's source (a .tar.gz) into ./src, or a private temporary directory when
+    the image's WORKDIR is not ours to write (it belongs to another user, or is read-only);
+    return that directory."""
     import io
     import tarfile
+    import tempfile
 
     src = os.path.join(os.getcwd(), "src")
-    os.makedirs(src, exist_ok=True)
+    try:
+        os.makedirs(src, exist_ok=True)
+        writable = os.access(src, os.W_OK)
+    except OSError:
+        writable = False
+    if not writable:
+        src = tempfile.mkdtemp(prefix="nano-modal-src-")
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
         if hasattr(tarfile, "data_filter"):
             tar.extractall(src, filter="data")

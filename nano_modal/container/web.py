@@ -60,7 +60,10 @@ def make_web_handler(web: api_pb2.WebEndpoint, user_fn: Callable[..., Any]) -> H
     if web.kind == "fastapi_endpoint":
         from fastapi import FastAPI
 
-        api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+        if web.docs:  # Modal's docs=True: the interactive docs beside the endpoint
+            api = FastAPI(docs_url="/docs", redoc_url="/redoc", openapi_url="/openapi.json")
+        else:
+            api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
         api.add_api_route("/", user_fn, methods=[web.method or "GET"])
         return _asgi_handler(lambda: api)
     if web.kind == "asgi_app":
@@ -79,9 +82,11 @@ def _scope(request: Request) -> dict[str, Any]:
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
         "scheme": "ws" if websocket else "http",
-        "path": request["path"],
-        "raw_path": request["path"].encode(),
-        "root_path": "",
+        # ASGI: `path` is the whole path, `root_path` the part the gateway routed on (the path
+        # form's /<app>/<function>), so URLs the app builds from the request are right.
+        "path": request.get("root_path", "") + request["path"],
+        "raw_path": (request.get("root_path", "") + request["path"]).encode(),
+        "root_path": request.get("root_path", ""),
         "query_string": request["query_string"],
         "headers": [(k.lower(), v) for k, v in request["headers"]],
         "client": (request["client"], 0),
@@ -243,7 +248,7 @@ def _wsgi_handler(factory: Callable[[], Any]) -> Handler:
 
         environ = {
             "REQUEST_METHOD": request["method"],
-            "SCRIPT_NAME": "",
+            "SCRIPT_NAME": request.get("root_path", ""),
             "PATH_INFO": request["path"],
             "QUERY_STRING": request["query_string"].decode("latin-1"),
             "SERVER_NAME": "nano-modal",

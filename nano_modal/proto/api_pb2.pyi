@@ -72,20 +72,22 @@ class HelloRequest(_message.Message):
     def __init__(self, client_version: _Optional[str] = ...) -> None: ...
 
 class HelloResponse(_message.Message):
-    __slots__ = ("server_version", "protocol_version", "role", "web_base_url", "fast_lane_port", "worker_runtimes")
+    __slots__ = ("server_version", "protocol_version", "role", "web_base_url", "fast_lane_port", "web_domain", "worker_runtimes")
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     WEB_BASE_URL_FIELD_NUMBER: _ClassVar[int]
     FAST_LANE_PORT_FIELD_NUMBER: _ClassVar[int]
+    WEB_DOMAIN_FIELD_NUMBER: _ClassVar[int]
     WORKER_RUNTIMES_FIELD_NUMBER: _ClassVar[int]
     server_version: str
     protocol_version: int
     role: str
     web_base_url: str
     fast_lane_port: int
+    web_domain: str
     worker_runtimes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, server_version: _Optional[str] = ..., protocol_version: _Optional[int] = ..., role: _Optional[str] = ..., web_base_url: _Optional[str] = ..., fast_lane_port: _Optional[int] = ..., worker_runtimes: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, server_version: _Optional[str] = ..., protocol_version: _Optional[int] = ..., role: _Optional[str] = ..., web_base_url: _Optional[str] = ..., fast_lane_port: _Optional[int] = ..., web_domain: _Optional[str] = ..., worker_runtimes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AppCreateRequest(_message.Message):
     __slots__ = ("name", "ephemeral")
@@ -461,18 +463,22 @@ class Schedule(_message.Message):
     def __init__(self, period_seconds: _Optional[float] = ..., cron: _Optional[str] = ..., timezone: _Optional[str] = ...) -> None: ...
 
 class WebEndpoint(_message.Message):
-    __slots__ = ("kind", "method", "requires_proxy_auth", "port", "startup_timeout")
+    __slots__ = ("kind", "method", "requires_proxy_auth", "port", "startup_timeout", "docs", "label")
     KIND_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     REQUIRES_PROXY_AUTH_FIELD_NUMBER: _ClassVar[int]
     PORT_FIELD_NUMBER: _ClassVar[int]
     STARTUP_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    DOCS_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
     kind: str
     method: str
     requires_proxy_auth: bool
     port: int
     startup_timeout: float
-    def __init__(self, kind: _Optional[str] = ..., method: _Optional[str] = ..., requires_proxy_auth: _Optional[bool] = ..., port: _Optional[int] = ..., startup_timeout: _Optional[float] = ...) -> None: ...
+    docs: bool
+    label: str
+    def __init__(self, kind: _Optional[str] = ..., method: _Optional[str] = ..., requires_proxy_auth: _Optional[bool] = ..., port: _Optional[int] = ..., startup_timeout: _Optional[float] = ..., docs: _Optional[bool] = ..., label: _Optional[str] = ...) -> None: ...
 
 class MethodDefinition(_message.Message):
     __slots__ = ("name", "is_generator", "is_async", "web")

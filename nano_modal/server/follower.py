@@ -70,6 +70,7 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
         self.own_fast_lane_port = 0  # this server's own fast lane (0: none), named in forwarded Hellos
         self.own_web_url = ""  # this server's HTTP gateway (web_proxy.py while following)
         self.active_web_url = ""  # the active server's, which web_proxy.py relays to
+        self.web_domain = ""  # this server's --web-domain, named in the Hello it answers itself
         self._local: grpc.GenericRpcHandler | None = None  # type: ignore[type-arg]  # this server's Service
         self._address: str | None = None
         self._channel: grpc.aio.Channel | None = None
@@ -280,6 +281,7 @@ class Forwarder(grpc.GenericRpcHandler):  # type: ignore[type-arg]
             protocol_version=config.PROTOCOL_VERSION,
             role="admin",
             web_base_url=self.own_web_url,
+            web_domain=self.web_domain,
             fast_lane_port=self.own_fast_lane_port,
         )
 

@@ -1,6 +1,11 @@
 """The HTTP gateway: web endpoints get stable URLs and scale like any function.
 
+    http://<label>.<web domain>:PORT/<path>     with `--web-domain`: the endpoint owns the host
     http://HOST:PORT/<app name, or app id for ephemeral apps>/<function name>/<path>
+
+The host form routes by the Host header (label rule in `_web_host.py`); the path form is the
+fallback for any other host and passes its prefix to the app as the ASGI `root_path`, so that
+an app building URLs from `request.url` gets them right in both forms.
 
 Each request becomes one input of the function (a streaming call). The container runs
 the user's ASGI/WSGI/FastAPI code on it and streams back the response start and body
@@ -30,10 +35,12 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute, request_response, websocket_session
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import config
+from .._web_host import host_label, label_of_host
 from ..proto import api_pb2
 from ..serialization import loads_plain, serialize
 from .blobs import BlobStore
@@ -95,12 +102,19 @@ class Gateway:
         blobs: BlobStore,
         extra_routes: Sequence[BaseRoute] = (),  # matched first: the dashboard's /_/ pages
         admin_token: str = "",  # stripped from requests to endpoints, as Modal-Key/Modal-Secret are
+        web_domain: str = "",  # endpoints also answer at <label>.<web_domain> ("": path form only)
     ) -> None:
         self.admin_token = admin_token
         self.control = control
         self.deployments = deployments
         self.blobs = blobs
-        self.app = Starlette(
+        self.web_domain = web_domain
+        # Host label -> (app ref, endpoint name): found by a scan of every live app's functions,
+        # kept while it still resolves, so a request costs one lookup like the path form's.
+        self._labels: dict[str, tuple[str, str]] = {}
+        self._host_http = request_response(self.handle)
+        self._host_websocket = websocket_session(self.handle_websocket)
+        self.by_path = Starlette(
             routes=[
                 *extra_routes,
                 Route("/{app}/{function}", self.handle, methods=_METHODS),
@@ -109,6 +123,60 @@ class Gateway:
                 WebSocketRoute("/{app}/{function}/{path:path}", self.handle_websocket),
             ]
         )
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI app: a request whose Host names an endpoint under the web domain goes to that
+        endpoint with its whole path; any other goes through the path routes."""
+        if scope["type"] in ("http", "websocket") and self.web_domain:
+            host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
+            label = label_of_host(host, self.web_domain)
+            if label is not None:
+                target = self._labels.get(label)
+                if target is None or not self._exists(*target):
+                    target = self._endpoint_by_label(label)
+                    if target is not None:  # only labels of real endpoints: a bounded map
+                        self._labels[label] = target
+                if target is None:
+                    await PlainTextResponse(f"404 Not Found: no web endpoint is called {label!r}\n", 404)(
+                        scope, receive, send
+                    )
+                    return
+                app_ref, name = target
+                path_params = {"app": app_ref, "function": name, "path": scope["path"].lstrip("/")}
+                scope = {**scope, "path_params": path_params, "root_path": "", "nano_modal_host_form": True}
+                handler = self._host_http if scope["type"] == "http" else self._host_websocket
+                await handler(scope, receive, send)
+                return
+        await self.by_path(scope, receive, send)
+
+    def _exists(self, app_ref: str, name: str) -> bool:
+        try:
+            self._route(app_ref, name)
+        except NotFound:
+            return False
+        return True
+
+    def _endpoint_by_label(self, label: str) -> tuple[str, str] | None:
+        """(app ref, endpoint name) of the live endpoint with this host label. A deployed app
+        wins over ephemeral runs of its name, and among those the newest run, as in the path form."""
+        found: list[tuple[bool, str, str]] = []
+        for app in self.control.apps.values():
+            if not app.live:
+                continue
+            for fn in self.control.app_functions(app.app_id):
+                endpoints = [(fn.name, fn.definition.web)] if fn.definition.web.kind else []
+                endpoints += [(f"{fn.name}.{m.name}", m.web) for m in fn.definition.methods if m.web.kind]
+                for name, web in endpoints:
+                    # An ephemeral run answers by its id (what get_web_url says) and by its name
+                    # (what `nano-modal serve` prints, stable across reloads).
+                    for app_ref in {app.app_id, app.name} - {""}:
+                        if host_label(app_ref, name, web.label) == label:
+                            found.append((app.state == "deployed", app_ref, name))
+        if not found:
+            return None
+        deployed = [f for f in found if f[0]]
+        _, app_ref, name = (deployed or found)[-1]
+        return app_ref, name
 
     def _route(self, app_ref: str, name: str) -> _Route:
         """The endpoint at /<app>/<name>/: nothing is created to answer this (see `_bind`)."""
@@ -209,8 +277,12 @@ class Gateway:
     def _start(self, connection: HTTPConnection, target: tuple[str, str], message: dict[str, Any]) -> str | Response:
         """Start the call: its id, or the error response."""
         function_id, method_name = target
+        params = connection.path_params
+        host_form = connection.scope.get("nano_modal_host_form", False)
         message |= {
-            "path": "/" + connection.path_params.get("path", ""),
+            "path": "/" + params.get("path", ""),
+            # The path form's prefix, which the app's own URLs (request.url, url_for) must keep.
+            "root_path": "" if host_form else f"/{params['app']}/{params['function']}",
             "query_string": connection.url.query.encode(),
             "headers": self._forwarded_headers(connection),
             "client": connection.client.host if connection.client else "",

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import secrets
 import signal
 import socket
@@ -61,6 +62,7 @@ async def serve(
     quiet: bool,
     advertise: str = "",
     queue_url: str | None = None,
+    web_domain: str = "",
 ) -> None:
     # Everything the server writes (the state database, its token, blobs) is its own alone,
     # from creation: SQLite creates its -wal and -shm files with the database's mode.
@@ -82,6 +84,7 @@ async def serve(
         fast_lane, forwarder.own_fast_lane_port = await FastLaneServer(forwarder).start(host, fast_port)
     web_app = SwitchableApp(WebProxy(lambda: forwarder.active_web_url))
     web, forwarder.own_web_url = await start_gateway(web_app, host, http_port)
+    forwarder.web_domain = web_domain  # every server on a store is given the same one
     lease = await leader.try_acquire(store_url)
     if lease is None:  # another server is active on this store: serve as its follower meanwhile
         _write_port_file(port_file, bound)
@@ -111,6 +114,7 @@ async def serve(
         objects,
         web_base_url=forwarder.own_web_url,
         fast_lane_port=forwarder.own_fast_lane_port,
+        web_domain=web_domain,
     )
     modal_routes = (
         []
@@ -130,6 +134,7 @@ async def serve(
         blobs,
         extra_routes=[*Dashboard(control, token).routes, *modal_routes],
         admin_token=token,
+        web_domain=web_domain,
     )
     web_app.app = gateway.app
     lease_watch = asyncio.create_task(lease.watch(_exit_lease_lost))
@@ -260,8 +265,24 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get(config.ENV_ADVERTISE, ""),
         help="host:port at which other servers on the same store reach this one (default: --host and the bound port)",
     )
+    parser.add_argument(
+        "--web-domain",
+        type=_web_domain,
+        default=os.environ.get(config.ENV_WEB_DOMAIN, ""),
+        help="wildcard domain for web endpoints: each answers at http://<app>-<function>.<domain>:<http port>/"
+        f" (e.g. nano.localhost, which resolves to loopback; default: ${config.ENV_WEB_DOMAIN}; the"
+        " /<app>/<function>/ path form keeps working)",
+    )
     parser.add_argument("--quiet", action="store_true")
     return parser
+
+
+def _web_domain(value: str) -> str:
+    """A domain name whose every subdomain reaches this server (a wildcard DNS record, or *.localhost)."""
+    domain = value.strip().strip(".").lower()
+    if domain and not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", domain):
+        raise argparse.ArgumentTypeError(f"--web-domain must be a domain name such as nano.localhost, got {value!r}")
+    return domain
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -284,5 +305,6 @@ def main(argv: list[str] | None = None) -> None:
             args.quiet,
             args.advertise,
             args.queue,
+            args.web_domain,
         )
     )

@@ -64,6 +64,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         *,
         web_base_url: str = "",
         fast_lane_port: int = 0,
+        web_domain: str = "",
     ) -> None:
         if objects is not None:
             self.objects = objects
@@ -74,6 +75,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         self.admin_token = admin_token
         self.web_base_url = web_base_url  # where this server's HTTP gateway listens (named in Hello)
         self.fast_lane_port = fast_lane_port  # this server's fast lane (0: none)
+        self.web_domain = web_domain  # endpoints' hosts are <label>.<web_domain> ("": path form only)
 
     def _secret_env(self, secret_ids: list[str]) -> dict[str, str]:
         env: dict[str, str] = {}
@@ -153,6 +155,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
             protocol_version=config.PROTOCOL_VERSION,
             role="container" if container else "admin",
             web_base_url=self.web_base_url,
+            web_domain=self.web_domain,
             fast_lane_port=self.fast_lane_port,
             worker_runtimes=[] if container else self.control.worker_runtimes(),
         )

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
@@ -84,6 +85,8 @@ class WebProxy:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=10.0))
         headers = [(k, v) for k, v in request.headers.items() if k not in _HOP_BY_HOP]
+        if "host" in request.headers:  # the active gateway routes host-form endpoints by it
+            headers.append(("host", request.headers["host"]))
         upstream = self._client.build_request(request.method, url, headers=headers, content=request.stream())
         try:
             response = await self._client.send(upstream, stream=True)
@@ -113,8 +116,16 @@ class WebProxy:
             await client.close(code=1013)  # try again later
             return
         headers = [(k, v) for k, v in client.headers.items() if k not in _HOP_BY_HOP | _WS_OWN_HEADERS]
+        active = urlsplit(url)
+        connect_to: dict[str, Any] = {"host": active.hostname, "port": active.port}
+        if "host" in client.headers:
+            # websockets sends the URL's host as Host: name the client's, and connect to the active
+            # gateway's address, which routes host-form endpoints by that header.
+            url = url.replace(active.netloc, client.headers["host"], 1)
         try:
-            upstream = await websockets.connect(url, additional_headers=headers, max_size=None)
+            upstream = await websockets.connect(
+                url, additional_headers=headers, max_size=None, proxy=None, **connect_to
+            )
         except (OSError, websockets.exceptions.WebSocketException) as exc:
             log.info("web proxy: the active server refused a WebSocket: %s", exc)
             await client.close(code=1011)

@@ -5,6 +5,7 @@ the sandbox relay's bidirectional stream, the fast lane)."""
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from tests.conftest import start_server, start_worker, stop
 from tests.helpers import free_port, run_script, wait_for
 
 FOLLOWER_HTTP_PORT = free_port()
+WEB_DOMAIN = "nano.localhost"  # the active server's: endpoints have hosts of their own
 
 SCRIPT = """
 import sys
@@ -88,16 +90,25 @@ if __name__ == "__main__":
         print("sandbox", p.stdout.read().strip(), p.wait())
         sb.terminate()
 
+        import socket
+        from urllib.parse import urlsplit
+
         import httpx
         from websockets.sync.client import connect
 
-        url = web.get_web_url()
+        url = web.get_web_url()  # the host form (--web-domain), at the follower's port
         print("web url", url)
-        answer = httpx.post(url + "echo", json={"text": "proxied"}, timeout=60)
-        print("http", answer.status_code, answer.text, sorted(answer.cookies.keys()))
-        with connect(url.replace("http", "ws", 1) + "shout", open_timeout=60) as ws:
-            ws.send("hi")
-            print("ws", ws.recv(timeout=30))
+        port = urlsplit(url).port
+        # Both forms through the follower: it passes the Host on, which the active server routes by.
+        path_form = f"http://127.0.0.1:{port}/{app.app_id}/web/"
+        for form, base, host in (("path", path_form, {}), ("host", url, {"Host": urlsplit(url).netloc})):
+            local = base.replace(urlsplit(base).netloc, f"127.0.0.1:{port}", 1)
+            answer = httpx.post(local + "echo", json={"text": "proxied"}, headers=host, timeout=60)
+            print("http", form, answer.status_code, answer.text, sorted(answer.cookies.keys()))
+            sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+            with connect(base.replace("http", "ws", 1) + "shout", sock=sock, open_timeout=60) as ws:
+                ws.send("hi")
+                print("ws", form, ws.recv(timeout=30))
 """
 
 
@@ -107,9 +118,12 @@ def servers(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
     token = secrets.token_urlsafe(16)
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    active, url_a = start_server(tmp_path / "a", token)
+    active, url_a = start_server(tmp_path / "a", token, "--web-domain", WEB_DOMAIN)
     store = f"sqlite:///{tmp_path / 'a' / 'state.db'}"
-    follower, url_b = start_server(tmp_path / "b", token, "--store", store, "--http-port", str(FOLLOWER_HTTP_PORT))
+    http_port = str(FOLLOWER_HTTP_PORT)
+    follower, url_b = start_server(
+        tmp_path / "b", token, "--store", store, "--http-port", http_port, "--web-domain", WEB_DOMAIN
+    )
     try:
         assert "follower on" in (tmp_path / "b" / "server.log").read_text()
         yield token, url_a, url_b
@@ -139,14 +153,17 @@ def test_clients_and_workers_that_know_only_a_follower_use_every_kind_of_call(
             "error raised remotely",
             "dict 1",
             "sandbox from a sandbox 0",
-            "http 200 PROXIED ['a', 'b']",
-            "ws HI!",
+            "http path 200 PROXIED ['a', 'b']",
+            "ws path HI!",
+            "http host 200 PROXIED ['a', 'b']",
+            "ws host HI!",
         ):
             assert expected in lines, (expected, done.stdout, done.stderr)
         assert "squaring 7" in done.stdout + done.stderr  # logs stream back through the follower
         # Web endpoints are named, and served, at the follower's own HTTP port.
         web_url = next(line for line in lines if line.startswith("web url ")).removeprefix("web url ")
-        assert web_url.startswith(f"http://127.0.0.1:{FOLLOWER_HTTP_PORT}/"), web_url
+        host_form = rf"http://ap-[0-9a-z]+-web\.{re.escape(WEB_DOMAIN)}:{FOLLOWER_HTTP_PORT}/"
+        assert re.fullmatch(host_form, web_url), web_url
     finally:
         stop(worker)
 

@@ -136,6 +136,12 @@ def test_steps_apply_in_the_image(full_build: tuple[BuiltImage, list[str]]) -> N
     assert remote == "/mnt/tree" and (source / "sub" / "b.txt").read_text() == "b\n"
 
 
+def test_debian_slim_has_a_python_command(full_build: tuple[BuiltImage, list[str]]) -> None:
+    """Modal's debian_slim (like python:*-slim) answers to `python`, which scripts and Makefiles call."""
+    built, _ = full_build
+    assert run(built, "python -c 'import sys; print(sys.version_info[:2])'") == "(3, 11)"
+
+
 def test_unchanged_image_is_not_rebuilt(
     store: Store, full_image: Image, full_build: tuple[BuiltImage, list[str]]
 ) -> None:
@@ -330,3 +336,122 @@ def test_force_build_ignores_the_cache(store: Store, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("NANO_MODAL_FORCE_BUILD", "1")  # every step, as MODAL_FORCE_BUILD does
     _, log = build(store, Image.debian_slim().run_commands("echo $(date +%s%N) > /stamp.txt"))
     assert not any(line.startswith("Step") and "(cached)" in line for line in log)
+
+
+PINNED_PROTOBUF = """
+import json
+import nano_modal
+
+app = nano_modal.App("pinned-protobuf")
+image = nano_modal.Image.debian_slim().pip_install("protobuf==5.29.5")
+
+
+@app.function(image=image)
+def versions() -> dict:
+    import google.protobuf
+    from google.protobuf import struct_pb2
+
+    message = struct_pb2.Struct()
+    message.update({"ok": True})  # the user's protobuf works, not only imports
+    return {"protobuf": google.protobuf.__version__, "file": google.protobuf.__file__, "ok": message["ok"]}
+
+
+if __name__ == "__main__":
+    with app.run():
+        print("RESULT " + json.dumps(versions.remote()))
+"""
+
+
+def test_an_image_pinning_its_own_protobuf_runs_functions(isolated_cluster: object, tmp_path: Path) -> None:
+    """The SDK's generated code must not refuse the image's protobuf (it used to: 'gencode
+    7.35.1 runtime 5.29.5'); the user's code sees the version its image pinned."""
+    require("bwrap")
+    cluster: Cluster = isolated_cluster("bwrap")  # type: ignore[operator]
+    result = run_script(tmp_path, PINNED_PROTOBUF, env=cluster.env(), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.split("RESULT ", 1)[1])
+    site_packages = "/usr/local/lib/python3.11/dist-packages"
+    assert out == {"protobuf": "5.29.5", "file": f"{site_packages}/google/protobuf/__init__.py", "ok": True}
+
+
+def test_pip_install_modal_is_skipped_and_says_so(store: Store) -> None:
+    """Modal apps pip_install("modal") in their images; in containers `import modal` is
+    nano-modal's, so the real client is not installed over it."""
+    fresh = Image.debian_slim().env({"NONCE": secrets.token_hex(4)})  # built now, so its log is written
+    built, lines = build(store, fresh.pip_install("modal==1.2.0", "six"))
+    skipped = "pip_install: skipping 'modal==1.2.0': `import modal` in containers is nano-modal's"
+    assert any(line.endswith(skipped) for line in lines), lines
+    found = 'python3 -c \'import importlib.util as u; print(u.find_spec("modal"), u.find_spec("six") is not None)\''
+    assert run(built, found) == "None True"
+
+
+def test_build_steps_resolve_names_when_the_image_has_no_resolv_conf(
+    full_build: tuple[BuiltImage, list[str]],
+) -> None:
+    built, _ = full_build
+    root = ImageRoot(built, Path("/nonexistent"))
+    merged = root.mount("test")
+    try:
+        (merged / "etc/resolv.conf").unlink(missing_ok=True)
+        out: list[str] = []
+        lookup = "python3 -c \"import socket; print(len(socket.getaddrinfo('pypi.org', 443)) > 0)\""
+        code, _ = run_in_root(merged, lookup, built.state.env, "/", out.append, 10)
+        assert code == 0 and out == ["True"], out
+        assert not (merged / "etc/resolv.conf").exists()  # the mount point made for it is gone again
+    finally:
+        root.release()
+
+
+@pytest.mark.parametrize(("python", "release"), [("3.12", "noble"), ("3.10", "jammy")])
+def test_debian_slim_python_3_12_and_3_10(store: Store, python: str, release: str) -> None:
+    """No Debian release ships 3.10 or 3.12 (the latter Modal's most asked-for version): they
+    come from the Ubuntu release that does."""
+    built, lines = build(store, Image.debian_slim(python_version=python))
+    assert any(f"ubuntu {release} (python {python})" in line for line in lines), lines
+    version = "import sys; print(sys.version_info[:2])"
+    expected = str(tuple(int(p) for p in python.split(".")))
+    out = run(built, f"python -c '{version}'; python3 -c '{version}'; python3 -m pip --version >/dev/null")
+    assert out == f"{expected}\n{expected}"
+
+
+PYTHON_3_12 = """
+import json
+import nano_modal
+
+app = nano_modal.App("python-3-12")
+
+
+@app.function(image=nano_modal.Image.debian_slim(python_version="3.12"))
+def version() -> list:
+    import sys
+
+    return list(sys.version_info[:2])
+
+
+if __name__ == "__main__":
+    with app.run():
+        print("RESULT " + json.dumps(version.remote()))
+"""
+
+
+def test_functions_run_on_python_3_12(isolated_cluster: object, tmp_path: Path) -> None:
+    require("bwrap")
+    cluster: Cluster = isolated_cluster("bwrap")  # type: ignore[operator]
+    result = run_script(tmp_path, PYTHON_3_12, env=cluster.env(), timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.split("RESULT ", 1)[1]) == [3, 12]
+
+
+def test_runtime_packages_for_another_python_leave_no_scratch_behind(store: Store, tmp_path: Path) -> None:
+    """The SDK's packages for an image Python other than the worker's are pip-installed in a
+    scratch overlay, which goes once they are out (it used to stay in the store's tmp/)."""
+    built, _ = build(store, Image.debian_slim(python_version="3.12"))
+    dest = store.root / "tmp" / f"test-deps-{secrets.token_hex(4)}"
+    dest.mkdir()
+    try:
+        before = set((store.root / "tmp").iterdir())
+        ImageBuilder(store)._pip_deps(built, dest, lambda line: None)
+        assert (dest / "grpc").is_dir() and (dest / "google" / "protobuf").is_dir()
+        assert set((store.root / "tmp").iterdir()) == before
+    finally:
+        shutil.rmtree(dest)

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -27,19 +28,19 @@ from typing import Any
 from ... import config
 from ...exception import InvalidError
 from ...proto import api_pb2
-from . import deps
+from . import deps, ubuntu
 from .oci import fetch_image
 from .overlay import mount_overlay, run_in_root, unmount
 from .steps import RUN_FUNCTION_DIR, RUN_FUNCTION_FILE, StepError, apply_step, describe, step_key
-from .store import BuiltImage, ImageState, Store, digest, du
+from .store import BuiltImage, ImageState, Store, digest, du, remove_tree
 
 Log = Callable[[str], None]
 # Mounts a run_function step's volumes for as long as the step runs: yields (host dir, mount
 # path) pairs, commits what the step wrote when it ends well (service.py makes it).
 VolumeHook = Callable[[api_pb2.ImageStep], AbstractContextManager[list[tuple[Path, str]]]]
-BASE_RECIPE = (
-    "minbase+python3,python3-pip,ca-certificates+updates,security v2"  # changing it rebuilds every debian base
-)
+# python-is-python3: a `python` command, as Modal's debian_slim images and python:*-slim have.
+DEBIAN_PACKAGES = "python3,python-is-python3,python3-pip,ca-certificates"
+BASE_RECIPE = f"minbase+{DEBIAN_PACKAGES}+updates,security v3"  # changing it rebuilds every debian base
 HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
@@ -210,7 +211,7 @@ class ImageBuilder:
             from ...image import debian_suite
 
             suite = debian_suite(base.python_version)
-            key = digest("debian", suite, BASE_RECIPE)
+            key = digest("debian", suite, BASE_RECIPE, *ubuntu.extra_packages(suite))
             info: dict[str, Any] = {"kind": "debian", "suite": suite, "python": base.python_version}
         elif base.kind == "registry":
             key = digest("registry", base.ref)
@@ -242,8 +243,13 @@ class ImageBuilder:
     def _debian(self, suite: str, rootfs: Path, log: Log) -> ImageState:
         if shutil.which("mmdebstrap") is None:
             raise RuntimeError("building Debian images needs mmdebstrap on the worker (apt-get install mmdebstrap)")
-        argv = ["mmdebstrap", "--variant=minbase", "--include=python3,python3-pip,ca-certificates", suite, str(rootfs)]
-        argv += debian_sources(suite)
+        packages = ",".join([DEBIAN_PACKAGES, *ubuntu.extra_packages(suite)])
+        argv = ["mmdebstrap", "--variant=minbase", f"--include={packages}", suite, str(rootfs)]
+        if suite in ubuntu.UBUNTU_SUITES:  # Python 3.10 and 3.12 (ubuntu.py)
+            argv.insert(1, f"--keyring={ubuntu.archive_keyring(self.store.root / 'keyrings')}")
+            argv += ubuntu.sources(suite)
+        else:
+            argv += debian_sources(suite)
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         assert proc.stdout is not None
         tail: list[str] = []
@@ -290,8 +296,11 @@ class ImageBuilder:
         return final
 
     def _pip_deps(self, built: BuiltImage, dest: Path, log: Log) -> None:
-        with self.store.staging(dest.parent / f"{dest.name}.build") as tmp:
-            diff, work, merged = tmp / "diff", tmp / "work", tmp / "merged"
+        # A scratch overlay, removed whatever happens: only what pip wrote moves on, into `dest`.
+        # (It was a staging directory once, which on success was renamed into tmp/ and left there.)
+        scratch = Path(tempfile.mkdtemp(prefix=f"{dest.name}-pip-", dir=dest.parent))
+        try:
+            diff, work, merged = scratch / "diff", scratch / "work", scratch / "merged"
             diff.mkdir()
             work.mkdir()
             mount_overlay([*reversed(built.layers), built.rootfs], merged, diff, work)
@@ -304,6 +313,8 @@ class ImageBuilder:
                 raise StepError("installing nano-modal's runtime packages failed", "pip install", tail)
             for entry in (diff / "nano-modal-deps").iterdir():
                 shutil.move(str(entry), dest / entry.name)
+        finally:
+            remove_tree(scratch)
 
 
 def debian_sources(suite: str) -> list[str]:
@@ -374,5 +385,6 @@ def _mount_source(tree: Path, step: api_pb2.ImageStep) -> tuple[Path, str]:
 
 def _base_name(info: dict[str, Any]) -> str:
     if info["kind"] == "debian":
-        return f"debian {info['suite']} (python {info['python']})"
+        distribution = "ubuntu" if info["suite"] in ubuntu.UBUNTU_SUITES else "debian"
+        return f"{distribution} {info['suite']} (python {info['python']})"
     return str(info["ref"])

@@ -2,7 +2,8 @@
 
 The SDK's source is bound read-only at config.IMAGE_SDK_DIR (it is pure Python and must be
 exactly the worker's version). Its dependencies (grpcio, protobuf, cloudpickle...) are a
-directory bound at config.IMAGE_DEPS_DIR and put LAST on sys.path, so the image's own
+directory bound at config.IMAGE_DEPS_DIR and put LAST on sys.path (first only where the image has
+versions the SDK cannot run on: container/_image_deps.py), so the image's own
 packages win. That directory is made once per image Python version:
 - same major.minor as the worker: copied from the worker's installation (no network, exact
   same versions; manylinux wheels run on any Debian that Python runs on);

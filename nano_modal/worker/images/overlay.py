@@ -9,6 +9,7 @@ not from hostile image definitions (builds run what the function's author wrote)
 from __future__ import annotations
 
 import collections
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 from ...exception import InvalidError
 
 MOUNT_OPTIONS_MAX = 4000  # the kernel reads mount options from one page
+HOST_RESOLV_CONF = "/etc/resolv.conf"  # the worker's resolver settings, which build steps use
 
 
 def mount_overlay(lowers: list[Path], merged: Path, upper: Path | None = None, work: Path | None = None) -> None:
@@ -56,7 +58,15 @@ def run_in_root(
         raise RuntimeError(f"building images needs bubblewrap ({INSTALL_BWRAP})")
     (root / cwd.lstrip("/")).mkdir(parents=True, exist_ok=True)
     argv = [bwrap, "--bind", str(root), "/", "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp"]
-    argv += ["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"] if (root / "etc/resolv.conf").exists() else []
+    # Names resolve as on the worker, whether or not the image has a resolv.conf of its own; a
+    # mount point made for that here is removed again below (it is no part of the layer).
+    resolv = root / "etc/resolv.conf"
+    made_mount_point = not resolv.exists() and not resolv.is_symlink() and os.path.exists(HOST_RESOLV_CONF)
+    if made_mount_point:
+        resolv.parent.mkdir(parents=True, exist_ok=True)
+        resolv.touch()
+    if resolv.exists() and os.path.exists(HOST_RESOLV_CONF):
+        argv += ["--ro-bind", HOST_RESOLV_CONF, "/etc/resolv.conf"]
     argv += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", "nano-modal-build"]
     for source, dest in binds or []:
         argv += ["--ro-bind", str(source), dest]
@@ -69,8 +79,12 @@ def run_in_root(
     tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     assert proc.stdout is not None
-    for raw in proc.stdout:
-        line = raw.decode(errors="replace").rstrip("\n")
-        tail.append(line)
-        log(line)
-    return proc.wait(), list(tail)
+    try:
+        for raw in proc.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            tail.append(line)
+            log(line)
+        return proc.wait(), list(tail)
+    finally:
+        if made_mount_point and resolv.is_file() and resolv.stat().st_size == 0:
+            resolv.unlink()

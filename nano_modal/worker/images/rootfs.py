@@ -20,9 +20,11 @@ from ..base import ENTRYPOINT_ARGS, PREBOOT_ARGS, SDK_ROOT
 from .overlay import mount_overlay, unmount
 from .store import BuiltImage
 
-# Run the container entrypoint with the SDK's packages LAST on sys.path: the image's own win.
+# Run the container entrypoint with the SDK's packages LAST on sys.path: the image's own win
+# (unless the SDK cannot run on them: container/_image_deps.py).
 BOOTSTRAP = (
-    f"import sys; sys.path.append({config.IMAGE_DEPS_DIR!r}); from nano_modal.container.entrypoint import main; main()"
+    f"from nano_modal.container._image_deps import place; place({config.IMAGE_DEPS_DIR!r}); "
+    "from nano_modal.container.entrypoint import main; main()"
 )
 # The same, booted ahead of need (worker/preboot.py): it waits on stdin for its environment.
 PREBOOT_BOOTSTRAP = BOOTSTRAP.replace("container.entrypoint", "container.preboot")

@@ -20,6 +20,8 @@ from .store import ImageState, digest
 Log = Callable[[str], None]
 RUN_FUNCTION_DIR = "/opt/nano-modal/run"  # where a run_function step's pickled call is bound
 RUN_FUNCTION_FILE = "call.pkl"
+# A requirement's project name (PEP 508): what `modal==1.2`, `modal[extra]>=1` or `Modal` start with.
+_REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?=\s*(?:$|[\[<>=!~;@ ]))")
 
 
 class StepError(Exception):
@@ -117,6 +119,10 @@ def apply_step(
         return state
     if step.kind not in ("run_commands", "apt_install", "pip_install", "run_function"):
         raise InvalidError(f"unknown image step {step.kind!r}")
+    if step.kind == "pip_install":
+        step = _without_modal(step, log)
+        if not step.args:
+            return state
     env = {**state.env, **clean_pip_env()} if step.kind != "run_commands" else {**clean_pip_env(), **state.env}
     env.update(secrets or {})
     for command in commands(step, state):
@@ -129,6 +135,25 @@ def apply_step(
         if code != 0:
             raise StepError(f"image step {describe(step)!r} failed with exit code {code}", command, tail)
     return state
+
+
+def _without_modal(step: api_pb2.ImageStep, log: Log) -> api_pb2.ImageStep:
+    """The pip step minus `modal` itself: in containers `import modal` is nano-modal's shim, and
+    Modal's own client (which Modal apps install in their images) cannot work there."""
+    kept = []
+    for arg in step.args:
+        name = _REQUIREMENT_NAME.match(arg)
+        if name and re.sub(r"[-_.]+", "-", name.group(0)).lower() == "modal":
+            log(f"pip_install: skipping {arg!r}: `import modal` in containers is nano-modal's")
+        else:
+            kept.append(arg)
+    if len(kept) == len(step.args):
+        return step
+    trimmed = api_pb2.ImageStep()
+    trimmed.CopyFrom(step)
+    del trimmed.args[:]
+    trimmed.args.extend(kept)
+    return trimmed
 
 
 def _remove_mount_points(root: Path, binds: list[tuple[Path, str]]) -> None:
