@@ -155,13 +155,14 @@ def where() -> dict:
     return {"six": six.__version__, "file": six.__file__, "python": sys.executable, "var": os.environ["IMAGE_VAR"]}
 
 
-with app.run(show_logs=True):
-    out = where.remote()
-    sb = nano_modal.Sandbox.create(app=app, image=image, timeout=120)  # the same venv, for a sandbox
-    probe = sb.exec("python", "-c", "import os, six; print(six.__version__, os.environ['IMAGE_VAR'])")
-    out["sandbox"] = probe.stdout.read().strip()
-    sb.terminate()
-    print("RESULT " + json.dumps(out))
+if __name__ == "__main__":  # containers import this file too (as Modal's do)
+    with app.run(show_logs=True):
+        out = where.remote()
+        sb = nano_modal.Sandbox.create(app=app, image=image, timeout=120)  # the same venv, for a sandbox
+        probe = sb.exec("python", "-c", "import os, six; print(six.__version__, os.environ['IMAGE_VAR'])")
+        out["sandbox"] = probe.stdout.read().strip()
+        sb.terminate()
+        print("RESULT " + json.dumps(out))
 """
 
 
