@@ -168,6 +168,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
 
     async def AppStop(self, request: api_pb2.AppStopRequest, context: Context) -> api_pb2.Empty:
         await self._guard(context, lambda: self.control.stop_app(request.app_id))
+        await self.control.outputs_written()  # the inputs' cancelled outputs too: durable before the answer
         return api_pb2.Empty()
 
     async def AppHeartbeat(self, request: api_pb2.AppHeartbeatRequest, context: Context) -> api_pb2.Empty:
@@ -301,6 +302,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
 
     async def FunctionCallCancel(self, request: api_pb2.FunctionCallCancelRequest, context: Context) -> api_pb2.Empty:
         await self._guard(context, lambda: self.control.cancel_call(request.call_id))
+        await self.control.outputs_written()  # the inputs' cancelled outputs too: durable before the answer
         return api_pb2.Empty()
 
     async def FunctionCallGet(
