@@ -135,7 +135,10 @@ EXIT_VOLUME_COMMIT_FAILED = 75
 
 # --- web endpoints ----------------------------------------------------------------------
 WEB_METHOD = "__web__"  # method_name of inputs that carry an HTTP request or a WebSocket session
-WEB_RESPONSE_TIMEOUT = 150.0  # seconds the gateway waits for a container to start answering
+# Seconds the gateway waits for a container to start answering (or to send its next chunk)
+# before it answers 504 and cancels the call, so that the container is freed.
+WEB_RESPONSE_TIMEOUT = float(os.environ.get("NANO_MODAL_WEB_RESPONSE_TIMEOUT") or 150.0)
+WEB_DISCONNECT_POLL = 1.0  # seconds between checks that a client waiting for a response head is still there
 WEB_RECEIVE_POLL = 20.0  # seconds a container long-polls for a WebSocket client's next message
 WEB_SERVER_STARTUP_TIMEOUT = 5.0  # @web_server: seconds to wait for the port (Modal's default)
 
