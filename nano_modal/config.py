@@ -127,6 +127,9 @@ LEADER_TAKEOVER_GRACE = 3.0  # a follower that got the lease waits this long: th
 CONTAINER_HEARTBEAT_INTERVAL = 5.0  # seconds between a container's heartbeats
 CONTAINER_HEARTBEAT_TIMEOUT = 30.0  # a running container silent this long is stopped and replaced
 CONTAINER_MAX_BATCH = 100  # inputs a container takes at once when the queue is deep
+# Seconds a container waits for one answer of the server before it resends the call (the calls
+# that may be resent, container/io.py), for up to SERVER_WAIT_TIMEOUT in all.
+CONTAINER_CALL_TIMEOUT = 30.0
 # A container being stopped gets SIGTERM, then SIGKILL after a grace period: this one when it
 # mounts a writable volume, whose commit on exit may take a while (a big file), else 2 s.
 VOLUME_EXIT_GRACE = float(os.environ.get("NANO_MODAL_VOLUME_EXIT_GRACE") or 60.0)

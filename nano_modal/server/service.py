@@ -401,7 +401,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         self, request: api_pb2.ContainerGetInputsRequest, context: Context
     ) -> api_pb2.ContainerGetInputsResponse:
         container = self.calling_container()
-        batch = await self.control.take_inputs(container, request.max_inputs, request.timeout)
+        batch = await self.control.take_inputs(container, request.max_inputs, request.timeout, request.request_seq)
         if batch is None:
             return api_pb2.ContainerGetInputsResponse(shutdown=True)
         return api_pb2.ContainerGetInputsResponse(inputs=[item.to_proto() for item in batch])
