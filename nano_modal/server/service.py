@@ -201,6 +201,12 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         return response
 
     async def AppLookup(self, request: api_pb2.AppLookupRequest, context: Context) -> api_pb2.AppSummary:
+        if request.create_if_missing and self.caller() is not None:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"a container may look up deployed apps, not create them: no app {request.name!r} "
+                "was created (App.lookup(create_if_missing=True) is for clients holding the admin token)",
+            )
         app = await self._guard(context, lambda: self.deployments.lookup(request.name, request.create_if_missing))
         return self.deployments.summary(app)
 
