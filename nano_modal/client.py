@@ -245,7 +245,7 @@ def _final_error(name: str, exc: grpc.aio.AioRpcError, server_url: str, reconnec
             f"the server at {server_url} did not answer {name} in time: it may or may not have been done "
             "(it is not resent, since doing it twice could differ from doing it once); check before repeating it",
         )
-    elif reconnect and waited > 0:
+    elif reconnect and waited > 0 and exc.code() in _RESENT_AFTER_IF_IDEMPOTENT:  # it was waited for
         error.args = (f"{error.args[0]} (still not answering after {waited:.0f}s)",)
     return error
 

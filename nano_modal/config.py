@@ -129,6 +129,9 @@ LEADER_TAKEOVER_GRACE = 3.0  # a follower that got the lease waits this long: th
 CONTAINER_HEARTBEAT_INTERVAL = 5.0  # seconds between a container's heartbeats
 CONTAINER_HEARTBEAT_TIMEOUT = 30.0  # a running container silent this long is stopped and replaced
 CONTAINER_MAX_BATCH = 100  # inputs a container takes at once when the queue is deep
+# Seconds a container waits for one answer of the server before it resends the call (the calls
+# that may be resent, container/io.py), for up to SERVER_WAIT_TIMEOUT in all.
+CONTAINER_CALL_TIMEOUT = 30.0
 # A container being stopped gets SIGTERM, then SIGKILL after a grace period: this one when it
 # mounts a writable volume, whose commit on exit may take a while (a big file), else 2 s.
 VOLUME_EXIT_GRACE = float(os.environ.get("NANO_MODAL_VOLUME_EXIT_GRACE") or 60.0)
@@ -137,7 +140,10 @@ EXIT_VOLUME_COMMIT_FAILED = 75
 
 # --- web endpoints ----------------------------------------------------------------------
 WEB_METHOD = "__web__"  # method_name of inputs that carry an HTTP request or a WebSocket session
-WEB_RESPONSE_TIMEOUT = 150.0  # seconds the gateway waits for a container to start answering
+# Seconds the gateway waits for a container to start answering (or to send its next chunk)
+# before it answers 504 and cancels the call, so that the container is freed.
+WEB_RESPONSE_TIMEOUT = float(os.environ.get("NANO_MODAL_WEB_RESPONSE_TIMEOUT") or 150.0)
+WEB_DISCONNECT_POLL = 1.0  # seconds between checks that a client waiting for a response head is still there
 WEB_RECEIVE_POLL = 20.0  # seconds a container long-polls for a WebSocket client's next message
 WEB_SERVER_STARTUP_TIMEOUT = 5.0  # @web_server: seconds to wait for the port (Modal's default)
 

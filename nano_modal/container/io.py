@@ -7,7 +7,10 @@ service's ~130 methods, at every container start."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
+import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +27,15 @@ from ..proto import api_pb2
 
 SERVICE = "/" + api_pb2.DESCRIPTOR.services_by_name["NanoModal"].full_name + "/"
 
+# Calls resent after a timeout or a lost connection, for up to config.SERVER_WAIT_TIMEOUT (the
+# server's own store-retry window), as the SDK's client resends its idempotent calls: a server
+# that stalls on its store must not crash its containers and run their inputs again. A heartbeat
+# changes nothing; a resent ContainerGetInputs keeps its request_seq and gets the same inputs; a
+# resent put of final outputs is answered once the first one's write is durable (server/outputs.py).
+RESENT_CALLS = frozenset({"ContainerGetInputs", "ContainerHeartbeat", "ContainerPutOutputs", "BlobHas"})
+_RESENT_AFTER = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+_FIRST_BACKOFF, _MAX_BACKOFF = 0.1, 2.0  # seconds between resends, doubling
+
 
 class ContainerIO:
     def __init__(self) -> None:
@@ -33,8 +45,30 @@ class ContainerIO:
         self._channel = grpc.insecure_channel(self.server_url, options=config.grpc_channel_options())
         self._unary: dict[str, Any] = {}  # method name -> its gRPC callable, made on first use
         self._fast: BlockingFastLane | None = None
+        self._get_inputs_seq = itertools.count(1)  # ContainerGetInputsRequest.request_seq
 
-    def call(self, method: str, request: Any, timeout: float = 30.0) -> Any:
+    def call(self, method: str, request: Any, timeout: float | None = None, resend: bool | None = None) -> Any:
+        """`timeout`: for one answer (config.CONTAINER_CALL_TIMEOUT unless told); `resend`:
+        whether to resend after a timeout or a lost connection (default: for RESENT_CALLS)."""
+        timeout = config.CONTAINER_CALL_TIMEOUT if timeout is None else timeout
+        if not (method in RESENT_CALLS if resend is None else resend):
+            return self._call_once(method, request, timeout)
+        started = time.monotonic()
+        backoff, said_waiting = _FIRST_BACKOFF, False
+        while True:
+            try:
+                return self._call_once(method, request, timeout)
+            except grpc.RpcError as exc:
+                waited = time.monotonic() - started
+                if exc.code() not in _RESENT_AFTER or waited + backoff > config.SERVER_WAIT_TIMEOUT:
+                    raise
+                if not said_waiting and waited >= config.SERVER_WAIT_NOTICE:
+                    said_waiting = True  # in the container's log: waiting, not hung
+                    print(f"nano-modal: waiting for the server ({method} resent after {waited:.0f}s)", file=sys.stderr)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, _MAX_BACKOFF)
+
+    def _call_once(self, method: str, request: Any, timeout: float) -> Any:
         if self._fast is not None and method in UNARY_METHODS:
             try:
                 return self._fast.call(method, request, timeout)
@@ -66,16 +100,23 @@ class ContainerIO:
 
     def get_inputs(self, max_inputs: int, timeout: float) -> api_pb2.ContainerGetInputsResponse:
         request = api_pb2.ContainerGetInputsRequest(
-            container_id=self.container_id, max_inputs=max_inputs, timeout=timeout
+            container_id=self.container_id,
+            max_inputs=max_inputs,
+            timeout=timeout,
+            request_seq=next(self._get_inputs_seq),
         )
-        response: api_pb2.ContainerGetInputsResponse = self.call("ContainerGetInputs", request, timeout=timeout + 30)
+        response: api_pb2.ContainerGetInputsResponse = self.call(
+            "ContainerGetInputs", request, timeout=timeout + config.CONTAINER_CALL_TIMEOUT
+        )
         return response
 
     def put_outputs(self, outputs: list[api_pb2.FunctionOutput], released: list[str] | None = None) -> None:
         request = api_pb2.ContainerPutOutputsRequest(
             container_id=self.container_id, outputs=outputs, released_input_ids=released or []
         )
-        self.call("ContainerPutOutputs", request)
+        # A generator's items are not deduplicated by the server: a put of one is sent once.
+        streamed = any(o.status == api_pb2.OUTPUT_STATUS_GENERATOR_ITEM for o in outputs)
+        self.call("ContainerPutOutputs", request, resend=not streamed)
 
     def payload(self, data: bytes) -> api_pb2.Payload:
         if len(data) <= config.INLINE_PAYLOAD_LIMIT:

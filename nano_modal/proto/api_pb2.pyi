@@ -815,14 +815,16 @@ class ContainerInput(_message.Message):
     def __init__(self, input_id: _Optional[str] = ..., call_id: _Optional[str] = ..., idx: _Optional[int] = ..., args: _Optional[_Union[Payload, _Mapping]] = ..., attempt: _Optional[int] = ..., kind: _Optional[_Union[CallKind, str]] = ..., method_name: _Optional[str] = ...) -> None: ...
 
 class ContainerGetInputsRequest(_message.Message):
-    __slots__ = ("container_id", "max_inputs", "timeout")
+    __slots__ = ("container_id", "max_inputs", "timeout", "request_seq")
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_INPUTS_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_SEQ_FIELD_NUMBER: _ClassVar[int]
     container_id: str
     max_inputs: int
     timeout: float
-    def __init__(self, container_id: _Optional[str] = ..., max_inputs: _Optional[int] = ..., timeout: _Optional[float] = ...) -> None: ...
+    request_seq: int
+    def __init__(self, container_id: _Optional[str] = ..., max_inputs: _Optional[int] = ..., timeout: _Optional[float] = ..., request_seq: _Optional[int] = ...) -> None: ...
 
 class ContainerGetInputsResponse(_message.Message):
     __slots__ = ("inputs", "shutdown")

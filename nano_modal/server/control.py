@@ -19,7 +19,7 @@ from .inputs import CallsAndInputs
 from .outputs import Outputs
 from .placement import Placement
 from .state import App, FunctionRuntime, QueuedInput
-from .store import AppRow, FunctionRow
+from .store import AppRow, FunctionRow, OutputRow
 
 log = logging.getLogger("nano_modal.server")
 
@@ -64,6 +64,7 @@ class ControlPlane(CallsAndInputs, Outputs, ContainerLifecycle, Placement, AppLo
             )
             for fn_row in self.store.app_functions(app_row.app_id):
                 self._function(fn_row.function_id)  # so the scheduler keeps min_containers warm
+        self._finish_abandoned_inputs()
         count = 0
         for row in self.store.unfinished_inputs():
             fn = self._function(row.function_id)
@@ -85,6 +86,20 @@ class ControlPlane(CallsAndInputs, Outputs, ContainerLifecycle, Placement, AppLo
             )
             count += 1
         return count
+
+    def _finish_abandoned_inputs(self) -> None:
+        """A cancel or an app stop is recorded first, its inputs' outputs after (on the output
+        writer): a crash in between left inputs that no one will run and whose callers would
+        wait for them forever. Their final outputs are written now, before anyone is served."""
+        abandoned = self.store.abandoned_inputs()
+        if abandoned:
+            message = "the call was cancelled or its app was stopped"
+            cancelled = api_pb2.OUTPUT_STATUS_CANCELLED
+            rows = [
+                OutputRow(r.call_id, r.input_id, r.idx, cancelled, b"", "", message, "", final=True) for r in abandoned
+            ]
+            self.store.add_outputs(rows)
+            log.info("recovery: %d inputs of cancelled calls or stopped apps answered as cancelled", len(rows))
 
     def create_app(self, name: str, ephemeral: bool) -> str:
         app_id = new_id("ap")

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import time
 from collections import Counter
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,8 +46,9 @@ def _templates() -> Jinja2Templates:
 
 
 class Dashboard:
-    def __init__(self, control: ControlPlane, admin_token: str) -> None:
+    def __init__(self, control: ControlPlane, admin_token: str, pass_seconds: Sequence[float] = ()) -> None:
         self.control = control
+        self.pass_seconds = pass_seconds  # the scheduler's recent pass durations (scheduler.py), for the metrics
         self._session = hmac.new(admin_token.encode(), b"dashboard-session", hashlib.sha256).hexdigest()
         self._token = admin_token
         self._registry: CollectorRegistry | None = None  # made at the first scrape (metrics.py)
@@ -152,7 +154,7 @@ class Dashboard:
         from .metrics import platform_registry
 
         if self._registry is None:
-            self._registry = platform_registry(self.control)
+            self._registry = platform_registry(self.control, self.pass_seconds)
         return Response(generate_latest(self._registry), media_type="text/plain; version=0.0.4")
 
     def _app_summary(self, app_id: str) -> dict[str, Any]:

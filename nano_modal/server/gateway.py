@@ -313,20 +313,38 @@ class Gateway:
         if isinstance(opened, Response):
             return opened
         parts = self._parts(opened)
+        answered = False
         try:
-            start = await anext(parts)
+            start = await self._first_part(request, parts)
             status, headers = response_head(start)
+            answered = True
         except StopAsyncIteration:
             return PlainTextResponse("502 Bad Gateway: the endpoint sent no response\n", status_code=502)
         except _CallFailed as exc:
             return PlainTextResponse(f"{exc.status} {exc}\n", status_code=exc.status)
         except BadResponseHead as exc:
             log.warning("web endpoint call %s sent a bad response head: %s", opened, exc)
-            self.control.cancel_call(opened)
             return PlainTextResponse(f"502 Bad Gateway: {exc}\n", status_code=502)
+        except _ClientGone:
+            return PlainTextResponse("499 Client Closed Request\n", status_code=499)  # read by no one
+        finally:
+            if not answered:  # a 504, a client gone: the input must not keep its container busy
+                self.control.cancel_call(opened)
         response = StreamingResponse(self._body(parts, opened), status_code=status)
         response.raw_headers = headers  # keeps repeated ones
         return response
+
+    @staticmethod
+    async def _first_part(request: Request, parts: AsyncIterator[Any]) -> Any:
+        """The response head; a client that leaves meanwhile ends the wait (`_ClientGone`)."""
+        head = asyncio.ensure_future(anext(parts))
+        try:
+            while not (await asyncio.wait({head}, timeout=config.WEB_DISCONNECT_POLL))[0]:
+                if await request.is_disconnected():
+                    raise _ClientGone
+            return head.result()
+        finally:
+            head.cancel()
 
     async def handle_websocket(self, ws: WebSocket) -> None:
         """Relay one WebSocket session between the client and the container's ASGI app."""
@@ -443,6 +461,10 @@ class Gateway:
         finally:
             if not finished:
                 self.control.cancel_call(call_id)  # the HTTP client went away
+
+
+class _ClientGone(Exception):
+    """The HTTP client disconnected before the response started."""
 
 
 class _TooManyInstances(Exception):

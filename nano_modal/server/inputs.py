@@ -195,8 +195,19 @@ class CallsAndInputs(ControlBase):
             if moved:
                 fn.inputs_ready.fire()
 
-    async def take_inputs(self, container: Container, max_inputs: int, timeout: float) -> list[QueuedInput] | None:
-        """Hand inputs to a container; None means: shut down."""
+    async def take_inputs(
+        self, container: Container, max_inputs: int, timeout: float, request_seq: int = 0
+    ) -> list[QueuedInput] | None:
+        """Hand inputs to a container; None means: shut down. `request_seq` numbers the
+        container's requests: a resent one gets what was handed to that number again."""
+        batch = await self._take_inputs(container, max_inputs, timeout, request_seq)
+        if batch and request_seq:
+            container.handed_seq, container.handed = request_seq, [item.input_id for item in batch]
+        return batch
+
+    async def _take_inputs(
+        self, container: Container, max_inputs: int, timeout: float, request_seq: int
+    ) -> list[QueuedInput] | None:
         fn = self._function(container.function_id)
         deadline = time.monotonic() + timeout
         container.waiting = True
@@ -204,6 +215,9 @@ class CallsAndInputs(ControlBase):
             while True:
                 if not container.live or not self.app(fn.app_id).live or container.version < fn.version:
                     return None  # stopped, or a newer deployment replaced its code
+                if request_seq and request_seq == container.handed_seq:
+                    # A resend (the first request may have been answered while this one waited).
+                    return [container.held[i] for i in container.handed if i in container.held]
                 event = fn.inputs_ready.event
                 if fn.queue and fn.queue[0].suspect:
                     if not container.held:  # a suspect runs alone, so that its fate is its own

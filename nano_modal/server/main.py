@@ -128,17 +128,18 @@ async def serve(
     await forwarder.serve_locally(service, address)
     if fast_lane is not None:
         fast_lane.service = service
+    scheduler = Scheduler(control)
     gateway = Gateway(
         control,
         service.deployments,
         blobs,
-        extra_routes=[*Dashboard(control, token).routes, *modal_routes],
+        extra_routes=[*Dashboard(control, token, scheduler.pass_seconds).routes, *modal_routes],
         admin_token=token,
         web_domain=web_domain,
     )
     web_app.app = gateway.app
     lease_watch = asyncio.create_task(lease.watch(_exit_lease_lost))
-    scheduler = asyncio.create_task(Scheduler(control).run())
+    scheduling = asyncio.create_task(scheduler.run())
     janitor = asyncio.create_task(_forget_old_calls(store))
     reaper = asyncio.create_task(objects.reap_forever())  # ephemeral objects whose client left
     expiry = asyncio.create_task(objects.expire_queue_partitions_forever())  # partition_ttl
@@ -166,7 +167,7 @@ async def serve(
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     lease_watch.cancel()
-    scheduler.cancel()
+    scheduling.cancel()
     janitor.cancel()
     reaper.cancel()
     expiry.cancel()

@@ -5,7 +5,7 @@ imports) loads at the first scrape, not at every server start."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
@@ -14,17 +14,18 @@ from prometheus_client.registry import Collector
 from .control import ControlPlane
 
 
-def platform_registry(control: ControlPlane) -> CollectorRegistry:
+def platform_registry(control: ControlPlane, pass_seconds: Sequence[float] = ()) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(_PlatformCollector(control))
+    registry.register(_PlatformCollector(control, pass_seconds))
     return registry
 
 
 class _PlatformCollector(Collector):
     """Gauges read from the control plane's state at scrape time (nothing is counted twice)."""
 
-    def __init__(self, control: ControlPlane) -> None:
+    def __init__(self, control: ControlPlane, pass_seconds: Sequence[float]) -> None:
         self.control = control
+        self.pass_seconds = pass_seconds
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         apps = GaugeMetricFamily("nano_modal_apps", "Apps by state", labels=["state"])
@@ -54,4 +55,13 @@ class _PlatformCollector(Collector):
                 cpu.add_metric([w.worker_id], self.control.containers.reserved(w.worker_id)[0])
         calls = GaugeMetricFamily("nano_modal_calls_in_memory", "Calls the server keeps in memory")
         calls.add_metric([], len(self.control.calls))
-        yield from (apps, queued, containers, workers, cpu, calls)
+        known = GaugeMetricFamily("nano_modal_containers_known", "Containers in memory, exited ones not yet forgotten")
+        known.add_metric([], len(self.control.containers))
+        passes = GaugeMetricFamily(
+            "nano_modal_scheduler_pass_seconds", "Duration of the recent scheduler passes", labels=["stat"]
+        )
+        recent = list(self.pass_seconds)
+        if recent:
+            passes.add_metric(["mean"], sum(recent) / len(recent))
+            passes.add_metric(["max"], max(recent))
+        yield from (apps, queued, containers, workers, cpu, calls, known, passes)

@@ -79,6 +79,11 @@ class Outputs(ControlBase):
         for future in earlier:
             await asyncio.shield(future)  # a caller that gives up does not cancel the write for others
 
+    async def outputs_written(self) -> None:
+        """Resumes once every output handed to the output writer so far is in the store (its
+        batches are written in order): a cancel or a stop answers its caller only then."""
+        await self._output_commit.add([])
+
     def _forget_committed(self, input_ids: list[str], written: asyncio.Future[None]) -> None:
         for input_id in input_ids:
             if self._committing.get(input_id) is written:

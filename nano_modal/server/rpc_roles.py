@@ -27,7 +27,7 @@ ROLES: dict[str, Role] = {
     "AppHeartbeat": Role.ADMIN,
     "AppLogs": Role.ADMIN,
     "AppDeploy": Role.ADMIN,
-    "AppLookup": Role.ADMIN,
+    "AppLookup": Role.ANY,  # read-only from a container (its create_if_missing is the admin's: service.py)
     "AppList": Role.ADMIN,
     "AppHistory": Role.ADMIN,
     "AppRollback": Role.ADMIN,

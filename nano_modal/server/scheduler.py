@@ -17,6 +17,7 @@ import contextlib
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Iterator
 
 from .. import config
@@ -58,17 +59,23 @@ class FailureLog:
         log.exception("scheduler: %s failed%s; skipping it this pass", step, more)
 
 
+PASS_TIMES_KEPT = 200  # recent pass durations kept for the metrics (a soak shows whether they grow)
+
+
 class Scheduler:
     def __init__(self, control: ControlPlane) -> None:
         self.control = control
         self.failures = FailureLog()
         self.schedules = ScheduleRunner(control, self.failures)
+        self.pass_seconds: deque[float] = deque(maxlen=PASS_TIMES_KEPT)
 
     async def run(self) -> None:
         while True:
             woken = self.control.scale_needed.event  # taken first: inputs that come during the pass count
+            started = time.perf_counter()
             with self.failures.isolated("a scheduler pass"):
                 self.tick()
+            self.pass_seconds.append(time.perf_counter() - started)
             await self.control.scale_needed.wait(woken, config.SCHEDULER_TICK)
 
     def tick(self) -> None:

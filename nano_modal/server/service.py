@@ -171,6 +171,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
 
     async def AppStop(self, request: api_pb2.AppStopRequest, context: Context) -> api_pb2.Empty:
         await self._guard(context, lambda: self.control.stop_app(request.app_id))
+        await self.control.outputs_written()  # the inputs' cancelled outputs too: durable before the answer
         return api_pb2.Empty()
 
     async def AppHeartbeat(self, request: api_pb2.AppHeartbeatRequest, context: Context) -> api_pb2.Empty:
@@ -203,6 +204,12 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         return response
 
     async def AppLookup(self, request: api_pb2.AppLookupRequest, context: Context) -> api_pb2.AppSummary:
+        if request.create_if_missing and self.caller() is not None:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"a container may look up deployed apps, not create them: no app {request.name!r} "
+                "was created (App.lookup(create_if_missing=True) is for clients holding the admin token)",
+            )
         app = await self._guard(context, lambda: self.deployments.lookup(request.name, request.create_if_missing))
         return self.deployments.summary(app)
 
@@ -304,6 +311,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
 
     async def FunctionCallCancel(self, request: api_pb2.FunctionCallCancelRequest, context: Context) -> api_pb2.Empty:
         await self._guard(context, lambda: self.control.cancel_call(request.call_id))
+        await self.control.outputs_written()  # the inputs' cancelled outputs too: durable before the answer
         return api_pb2.Empty()
 
     async def FunctionCallGet(
@@ -402,7 +410,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         self, request: api_pb2.ContainerGetInputsRequest, context: Context
     ) -> api_pb2.ContainerGetInputsResponse:
         container = self.calling_container()
-        batch = await self.control.take_inputs(container, request.max_inputs, request.timeout)
+        batch = await self.control.take_inputs(container, request.max_inputs, request.timeout, request.request_seq)
         if batch is None:
             return api_pb2.ContainerGetInputsResponse(shutdown=True)
         return api_pb2.ContainerGetInputsResponse(inputs=[item.to_proto() for item in batch])

@@ -225,6 +225,27 @@ class SqlStore(SqlObjects, Store):
         with self.engine.connect() as conn:
             return [InputRow(**row) for row in conn.execute(query).mappings()]
 
+    def abandoned_inputs(self) -> list[InputRow]:
+        query = (
+            sa.select(
+                inputs.c.input_id,
+                inputs.c.call_id,
+                inputs.c.function_id,
+                inputs.c.idx,
+                inputs.c.args,
+                inputs.c.args_blob,
+                inputs.c.attempt,
+                inputs.c.method_name,
+            )
+            .join(calls, calls.c.call_id == inputs.c.call_id)
+            .join(functions, functions.c.function_id == inputs.c.function_id)
+            .join(apps, apps.c.app_id == functions.c.app_id)
+            .where(inputs.c.finished == sa.false(), sa.or_(apps.c.state == "stopped", calls.c.cancelled == sa.true()))
+            .order_by(inputs.c.call_id, inputs.c.idx)
+        )
+        with self.engine.connect() as conn:
+            return [InputRow(**row) for row in conn.execute(query).mappings()]
+
     def add_outputs(self, rows: list[OutputRow], attempts: list[AttemptRow] | None = None) -> None:
         if not rows and not attempts:
             return

@@ -119,6 +119,10 @@ class Container:
     served: int = 0
     version: int = 0  # of its function's definition when it was placed
     gpu_devices: tuple[int, ...] = ()  # indices of its worker's GPUs that it holds
+    # The inputs handed to its latest numbered ContainerGetInputs: handed again to a resend of
+    # that request (the answer was lost in a server stall) instead of new ones held by no one.
+    handed_seq: int = 0
+    handed: list[str] = field(default_factory=list)
 
     @property
     def live(self) -> bool:

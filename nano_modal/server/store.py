@@ -208,6 +208,11 @@ class Store(ABC):
         """Inputs of running apps without a final output (for recovery after a restart)."""
 
     @abstractmethod
+    def abandoned_inputs(self) -> list[InputRow]:
+        """Inputs without a final output whose call was cancelled or whose app was stopped: the
+        server crashed between recording the cancel or the stop and writing their outputs."""
+
+    @abstractmethod
     def add_outputs(self, outputs: list[OutputRow], attempts: list[AttemptRow] | None = None) -> None:
         """Append outputs (assigning each its cursor), retire the inputs whose output is final and
         record the attempts of inputs that failed and will run again: one transaction."""

@@ -127,3 +127,15 @@ def test_the_server_answers_while_postgres_is_away(fault_cluster: Callable[..., 
         assert "state store unreachable" in cluster.server_log()  # the outage was seen, and ridden out
         finish_map(cluster, client, N, ordered=True)
         assert cluster.server is not None and cluster.server.poll() is None, cluster.server_log()
+
+
+def test_a_refusal_is_not_reported_as_a_server_not_answering() -> None:
+    """An error the server answered with is not retried, and its message does not say that the
+    server was still not answering (it said "(still not answering after 0s)" on a refused token)."""
+    from nano_modal.client import _final_error
+
+    refused = grpc.aio.AioRpcError(
+        grpc.StatusCode.PERMISSION_DENIED, grpc.aio.Metadata(), grpc.aio.Metadata(), "not for containers", None
+    )
+    message = str(_final_error("AppLookup", refused, "127.0.0.1:1", reconnect=True, waited=0.01))
+    assert "not for containers" in message and "still not answering" not in message

@@ -71,6 +71,9 @@ def test_prometheus_metrics(base: str, cluster: Cluster) -> None:
     assert 'nano_modal_workers{alive="true"}' in text
     assert 'nano_modal_queued_inputs{app="lifecycle-tests",function="echo"} 0.0' in text
     assert 'nano_modal_apps{state="running"}' in text
+    # For soak runs (bench/bench_soak.py): what the scheduler walks, and how long its passes take.
+    assert "nano_modal_containers_known " in text
+    assert 'nano_modal_scheduler_pass_seconds{stat="mean"}' in text
 
 
 def test_app_names_under_the_dashboard_prefix_are_refused(cluster: Cluster) -> None:

@@ -1,7 +1,10 @@
-"""A client that resends a batch of inputs (its answer was lost to a server restart) adds nothing twice."""
+"""A client that resends a batch of inputs (its answer was lost to a server restart) adds nothing
+twice; a container that resends its request for inputs (the answer was lost in a stall) gets
+the same inputs again, not new ones that nobody would run."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -32,5 +35,31 @@ def test_resent_input_batches_are_skipped(tmp_path: Path) -> None:
         # A new input after the call was closed is still an error, not silently dropped.
         with pytest.raises(Invalid, match="takes no more inputs"):
             control.add_inputs(call, _batch(5, 1), complete=True)
+    finally:
+        store.close()
+
+
+def test_a_resent_request_for_inputs_gets_the_same_inputs(tmp_path: Path) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        control = ControlPlane(store)
+        control.register_worker(api_pb2.WorkerRegisterRequest(worker_id="wk-1", hostname="h", cpu=4, memory_mb=8192))
+        app_id = control.create_app("resend", ephemeral=True)
+        function_id = control.create_function(app_id, api_pb2.FunctionDefinition(name="f"))
+        control.start_call(function_id, api_pb2.CALL_KIND_MAP, _batch(0, 4), complete=True)
+        container = control.place_container(control.functions[function_id])
+        assert container is not None
+        control.container_hello(container)
+
+        async def scenario() -> list[list[int]]:
+            first = await control.take_inputs(container, 2, 1.0, request_seq=1) or []  # its answer is lost
+            resent = await control.take_inputs(container, 2, 1.0, request_seq=1) or []
+            after = await control.take_inputs(container, 2, 1.0, request_seq=2) or []
+            return [[i.idx for i in batch] for batch in (first, resent, after)]
+
+        first, resent, after = asyncio.run(scenario())
+        assert resent == first and len(first) == 2
+        assert sorted(first + after) == [0, 1, 2, 3]  # the next request: the other inputs
+        assert sorted(item.idx for item in container.held.values()) == [0, 1, 2, 3]
     finally:
         store.close()

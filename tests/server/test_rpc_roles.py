@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -52,3 +56,60 @@ def test_container_rpcs_refuse_the_admin_token(cluster: Cluster) -> None:
     """Container RPCs belong to the container named in the request, and to no one else."""
     request = api_pb2.ContainerHeartbeatRequest(container_id="ta-nobody")
     assert _call(cluster, "ContainerHeartbeat", request, cluster.token)[0] == grpc.StatusCode.UNAUTHENTICATED
+
+
+LOOKUP_CLIENT = """
+import json, sys
+import nano_modal
+
+target = nano_modal.App("lookup-target")
+
+
+@target.function()
+def double(x: int) -> int:
+    return 2 * x
+
+
+caller = nano_modal.App("lookup-caller")
+
+
+@caller.function()
+def probe() -> dict:
+    found = {"double": nano_modal.Function.from_name("lookup-target", "double").remote(21)}
+    found["app_id"] = nano_modal.App.lookup("lookup-target").app_id
+    try:
+        nano_modal.App.lookup("lookup-made-in-a-container", create_if_missing=True)
+        found["created"] = "yes"
+    except Exception as exc:
+        found["created"] = f"{type(exc).__name__}: {exc}"
+    return found
+
+
+if __name__ == "__main__":
+    target.deploy()
+    with caller.run():
+        print(json.dumps({**probe.remote(), "deployed_id": nano_modal.App.lookup("lookup-target").app_id}))
+"""
+
+
+def test_a_container_may_look_up_deployed_apps_but_not_create_them(cluster: Cluster, tmp_path: Path) -> None:
+    script = tmp_path / "lookup_client.py"
+    script.write_text(LOOKUP_CLIENT)
+    names_before = {a.name for a in _app_summaries(cluster)}
+    done = subprocess.run(
+        [sys.executable, str(script)], env=cluster.env(), cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["double"] == 42
+    assert found["app_id"] == found["deployed_id"]
+    assert found["created"].startswith("AuthError: a container may look up deployed apps, not create them")
+    names_after = {a.name for a in _app_summaries(cluster)}
+    assert "lookup-made-in-a-container" not in names_after
+    assert names_after - names_before <= {"lookup-target", "lookup-caller"}
+
+
+def _app_summaries(cluster: Cluster) -> list[Any]:
+    status, response = _call(cluster, "AppList", api_pb2.AppListRequest(), cluster.token)
+    assert status == grpc.StatusCode.OK
+    return list(response.apps)

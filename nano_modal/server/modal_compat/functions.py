@@ -227,6 +227,7 @@ class FunctionRpcs(ServiceBase):
     async def FunctionCallCancel(self, request: Any, call: Call) -> Any:
         """FunctionCall.cancel(): queued inputs fail as cancelled; containers running one stop."""
         self.control.cancel_call(request.function_call_id)
+        await self.control.outputs_written()  # durable before the answer
         return self.proto.empty()
 
     def _output_item(self, row: OutputRow) -> Any:
