@@ -70,12 +70,25 @@ def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True)
 
 
+def _remove_stale_namespaces() -> None:
+    """Namespaces of this module with no process left in them: a test run killed before its
+    cleanup left them, and their veth still holds the addresses every run uses (the next run's
+    bind failed with EADDRINUSE). One run at a time owns these names (CI runs one)."""
+    listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    for name in (line.split()[0] for line in listing.splitlines() if line.startswith("nmsec")):
+        pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout
+        if not pids.strip():
+            subprocess.run(["ip", "link", "del", f"{name}h"], capture_output=True)
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
 @contextmanager
 def _veth_namespace(
     pairs: tuple[tuple[str, str], ...] = ((PUBLIC_HOST, PUBLIC_PEER), (PRIVATE_HOST, PRIVATE_PEER)),
 ) -> Iterator[tuple[str, str]]:
     """A network namespace joined to the host by a veth pair with these (host, peer) address
     pairs, each a /30; yields (namespace, the host's interface)."""
+    _remove_stale_namespaces()
     name = f"nmsec{secrets.token_hex(3)}"
     host_if, peer_if = f"{name}h", f"{name}p"
     _ip("netns", "add", name)
