@@ -145,6 +145,9 @@ class Scheduler:
         wanted = max(backlog, keep_warm - len(live), 0)
         if fn.definition.max_containers:
             wanted = min(wanted, fn.definition.max_containers - len(live))
+        cap = control.cpu_bound_cap(fn)
+        if cap is not None:
+            wanted = min(wanted, max(keep_warm, cap) - len(live))
         for _ in range(wanted):
             if control.place_container(fn) is None:
                 reason = control.unplaceable(fn)

@@ -119,6 +119,7 @@ class Container:
     served: int = 0
     version: int = 0  # of its function's definition when it was placed
     gpu_devices: tuple[int, ...] = ()  # indices of its worker's GPUs that it holds
+    cpu_demand: float | None = None  # cores it ran or waited to run on, at its worker's last poll
 
     @property
     def live(self) -> bool:
@@ -171,6 +172,7 @@ class Worker:
     alive: bool = True
     gpus: list[str] = field(default_factory=list)  # model of each GPU device, by index
     runtimes: list[str] = field(default_factory=list)  # how it isolates containers (bwrap, gvisor, process)
+    host_cpu_busy: float | None = None  # cores its whole host kept busy, at its last poll
 
 
 @dataclass
