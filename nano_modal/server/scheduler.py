@@ -163,7 +163,8 @@ def _free_slots(slots: int, container: Container) -> int:
     function (hello said, nothing asked for, served or held yet), its spare ones while parked."""
     if container.state == ContainerState.STARTING or not (container.served or container.held or container.waiting):
         return slots
-    return slots - len(container.held) if container.waiting else 0
+    # A container may ask for its next inputs while it still runs some (runner.py prefetches).
+    return max(0, slots - len(container.held)) if container.waiting else 0
 
 
 def start_timeout(control: ControlPlane, container: Container) -> float:
