@@ -96,14 +96,19 @@ def main() -> None:
 
         elapsed: dict[str, list[float]] = {name: [] for name in peers}
         containers: list[int] = []
+        server_ms: list[float] = []  # nano-modal server CPU per input, ms
         loads: list[float] = []
         io_runs: list[tuple[float, int]] = []
         for r in range(reps):
             for name, run in peers.items():
                 loads.append(os.getloadavg()[0])
+                meter = c.CpuMeter().start()
                 t0 = time.perf_counter()
                 out = run(n)
                 secs = time.perf_counter() - t0
+                if name == "nano-modal .map":
+                    used = meter.stop()
+                    server_ms.append(used.get("nano server", 0.0) * 1000 / n)
                 assert len(out) == n, "wrong results"
                 elapsed[name].append(secs)
                 if name == "nano-modal .map":
@@ -141,6 +146,7 @@ def main() -> None:
         caption=load,
     )
     c.console.print(f"nano-modal containers after each rep: {containers}")
+    c.console.print(f"nano-modal server CPU per input (ms): {' / '.join(f'{x:.3f}' for x in server_ms)}")
     results: dict[str, Any] = {
         "n": n,
         "ms": per_input * 1000,
@@ -149,6 +155,7 @@ def main() -> None:
         "seconds": elapsed,
         "of_ideal": {k: v / ideal for k, v in wall.items()},
         "containers": containers,
+        "server_cpu_ms_per_input": server_ms,
         "load": loads,
     }
     if io_runs:

@@ -64,17 +64,19 @@ class Placement(ControlBase):
         worker.host_cpu_busy = host_busy
         for container_id, demand in demands.items():
             container = self.containers.get(container_id)
-            if container is not None and container.worker_id == worker.worker_id:
+            if container is None or container.worker_id != worker.worker_id:
+                continue
+            # Only a container that held inputs at this report and the one before (busy, as far
+            # as the server can tell, the whole time) says what its function is like: one idle
+            # between two maps demands nothing, and would make a CPU-bound function look I/O-bound.
+            if container.held and container.held_at_report:
                 container.cpu_demand = demand
+            container.held_at_report = bool(container.held)
 
     def cpu_bound(self, fn: FunctionRuntime) -> bool | None:
-        """Whether `fn`'s containers are CPU-bound: their mean demand, over those measured while
-        holding inputs, is at least CPU_BOUND_DEMAND of a core. None until one is measured."""
-        measured = [
-            c.cpu_demand
-            for c in self.live_containers(fn)
-            if c.state == ContainerState.RUNNING and c.held and c.cpu_demand is not None
-        ]
+        """Whether `fn`'s containers are CPU-bound: their mean demand, measured while they were
+        busy (`record_cpu`), is at least CPU_BOUND_DEMAND of a core. None until one is measured."""
+        measured = [c.cpu_demand for c in self.live_containers(fn) if c.cpu_demand is not None]
         if not measured:
             return None
         return sum(measured) / len(measured) >= config.CPU_BOUND_DEMAND
@@ -95,9 +97,9 @@ class Placement(ControlBase):
         for c in self.containers.on_worker(worker.worker_id):
             if not c.live:
                 continue
-            if c.cpu_demand is not None and (c.held or c.state != ContainerState.RUNNING):
-                total += c.cpu_demand
-            elif c.cpu_demand is None:
+            if c.cpu_demand is not None:
+                total += c.cpu_demand if c.held else 0.0  # an idle container demands nothing now
+            else:
                 fn = self.functions.get(c.function_id)
                 total += 0.0 if fn is None or self.cpu_bound(fn) is False else 1.0
         return total

@@ -119,7 +119,8 @@ class Container:
     served: int = 0
     version: int = 0  # of its function's definition when it was placed
     gpu_devices: tuple[int, ...] = ()  # indices of its worker's GPUs that it holds
-    cpu_demand: float | None = None  # cores it ran or waited to run on, at its worker's last poll
+    cpu_demand: float | None = None  # cores it ran or waited to run on, last measured while busy
+    held_at_report: bool = False  # it held inputs at its worker's last CPU report
 
     @property
     def live(self) -> bool:

@@ -99,11 +99,14 @@ def test_unmeasured_function_waits_for_a_measurement_before_overcommitting(contr
 
 def test_no_cpu_bound_container_goes_to_a_saturated_worker(control: ControlPlane) -> None:
     busy_app = control.create_app("busy", ephemeral=True)
-    busy = control.create_function(busy_app, api_pb2.FunctionDefinition(name="busy", cpu=0.1))
+    busy = control.create_function(busy_app, api_pb2.FunctionDefinition(name="busy", cpu=0.1, max_containers=2))
     busy_fn = control.functions[busy]
+    args = api_pb2.Payload(data=serialize(((), {})))
+    control.start_call(busy, api_pb2.CALL_KIND_MAP, [api_pb2.FunctionInput(idx=i, args=args) for i in range(9)], True)
     for _ in range(2):  # another function's two CPU-bound containers fill wk-1's cores
         container = control.place_container(busy_fn)
         assert container is not None and container.worker_id == "wk-1"
+    _run_started(control, busy)
     control.register_worker(api_pb2.WorkerRegisterRequest(worker_id="wk-2", hostname="h2", cpu=2, memory_mb=65536))
     function_id = _mapped_function(control)
     scheduler = Scheduler(control)
@@ -111,8 +114,7 @@ def test_no_cpu_bound_container_goes_to_a_saturated_worker(control: ControlPlane
         scheduler.autoscale()
         _run_started(control, function_id)
         _report(control, "wk-2", 1.0)
-        for c in control.live_containers(busy_fn):
-            c.cpu_demand = 1.0
+        _report(control, "wk-1", 1.0)
     placed = [c.worker_id for c in control.live_containers(control.functions[function_id])]
     assert placed == ["wk-2", "wk-2"]  # wk-1's cores are taken; wk-2 has room for two
 
@@ -126,6 +128,37 @@ def test_the_worker_poll_carries_the_cpu_report(control: ControlPlane) -> None:
     )
     request.host_cpu_busy = 1.5
     request.container_cpu_demand[container.container_id] = 0.97
-    asyncio.run(control.poll_worker(request))
+    for _ in range(2):  # busy at two reports in a row: busy in between
+        asyncio.run(control.poll_worker(request))
     assert control.workers["wk-1"].host_cpu_busy == 1.5
     assert control.cpu_bound(control.functions[function_id]) is True
+
+
+def test_a_cpu_bound_function_stays_cpu_bound_while_its_containers_idle(control: ControlPlane) -> None:
+    """Between two maps its containers hold nothing and demand nothing: that said "I/O-bound",
+    and the next map started 7-12 containers on 2 cores."""
+    function_id = _mapped_function(control)
+    fn = control.functions[function_id]
+    _scale_rounds(control, function_id, demand=1.0)
+    for container in control.live_containers(fn):
+        for item in list(container.held.values()):
+            asyncio.run(
+                control.put_outputs(
+                    container,
+                    [api_pb2.FunctionOutput(input_id=item.input_id, status=api_pb2.OUTPUT_STATUS_SUCCESS)],
+                    [],
+                )
+            )
+    fn.queue.clear()
+    for _ in range(3):
+        _report(control, "wk-1", 0.0)  # idle
+    assert control.cpu_bound(fn) is True
+
+
+def test_a_container_just_given_inputs_is_not_measured_yet(control: ControlPlane) -> None:
+    """Its report covers time it spent idle (or starting): only one busy at two reports in a row counts."""
+    function_id = _mapped_function(control)
+    Scheduler(control).autoscale()
+    _run_started(control, function_id)
+    _report(control, "wk-1", 0.01)
+    assert control.cpu_bound(control.functions[function_id]) is None
