@@ -285,14 +285,16 @@ ref, dockerfile = sys.argv[1], sys.argv[2]
 app = nano_modal.App("oci-e2e")
 
 
-@app.function(image=nano_modal.Image.from_registry(ref).env({"STEP": "mine"}))
+# serialized=True: the functions travel by value, so containers do not import this file, whose
+# module-level code reads the command line (Modal's own escape hatch for such scripts).
+@app.function(image=nano_modal.Image.from_registry(ref).env({"STEP": "mine"}), serialized=True)
 def from_registry() -> dict:
     import os, sys
     keys = ("FROM_IMAGE", "STEP")
     return {"python": sys.version.split()[0], "cwd": os.getcwd(), **{k: os.environ.get(k) for k in keys}}
 
 
-@app.function(image=nano_modal.Image.from_dockerfile(dockerfile))
+@app.function(image=nano_modal.Image.from_dockerfile(dockerfile), serialized=True)
 def from_dockerfile() -> dict:
     import os
     return {
@@ -305,8 +307,9 @@ def from_dockerfile() -> dict:
     }
 
 
-with app.run():  # the build log shows in the test's output when it fails
-    print("RESULT " + json.dumps({"registry": from_registry.remote(), "dockerfile": from_dockerfile.remote()}))
+if __name__ == "__main__":
+    with app.run():  # the build log shows in the test's output when it fails
+        print("RESULT " + json.dumps({"registry": from_registry.remote(), "dockerfile": from_dockerfile.remote()}))
 """
 
 DOCKERFILE_E2E = """\

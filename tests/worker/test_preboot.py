@@ -42,7 +42,9 @@ def reachable(port):
         return False
 
 
-@app.function(secrets=[secret], memory=int(sys.argv[3]) or None)
+# serialized=True: the function travels by value, so containers do not import this file, whose
+# module-level code reads the command line (Modal's own escape hatch for such scripts).
+@app.function(secrets=[secret], memory=int(sys.argv[3]) or None, serialized=True)
 def probe(hog_mb: int) -> dict:
     seen = {
         "container_id": os.environ["NANO_MODAL_CONTAINER_ID"],
@@ -59,13 +61,14 @@ def probe(hog_mb: int) -> dict:
     return seen
 
 
-with app.run(show_logs=False):
-    try:
-        print("RESULT " + json.dumps(probe.remote(int(sys.argv[1]))), flush=True)
-    except Exception as exc:
-        print("ERROR " + type(exc).__name__ + ": " + str(exc), flush=True)
-    if len(sys.argv) > 4:  # keep the app, and its warm container, until stdin closes
-        sys.stdin.read()
+if __name__ == "__main__":
+    with app.run(show_logs=False):
+        try:
+            print("RESULT " + json.dumps(probe.remote(int(sys.argv[1]))), flush=True)
+        except Exception as exc:
+            print("ERROR " + type(exc).__name__ + ": " + str(exc), flush=True)
+        if len(sys.argv) > 4:  # keep the app, and its warm container, until stdin closes
+            sys.stdin.read()
 """
 
 
@@ -191,8 +194,9 @@ def where() -> dict:
     return seen
 
 
-with app.run(show_logs=False):
-    print("RESULT " + json.dumps(where.remote()), flush=True)
+if __name__ == "__main__":  # containers import this file too (as Modal's do)
+    with app.run(show_logs=False):
+        print("RESULT " + json.dumps(where.remote()), flush=True)
 """
 
 
