@@ -12,6 +12,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 from .. import config
 
@@ -24,6 +25,14 @@ MAX_BLOB = int(os.environ.get(ENV_MAX_BLOB) or 4 * 1024**3)
 
 class BlobTooLarge(ValueError):
     pass
+
+
+class ContentStore(Protocol):
+    """A directory of files named by their sha256 (this module's BlobStore, volumes.VolumeBlobs)."""
+
+    root: Path
+
+    def path(self, blob_id: str) -> Path: ...
 
 
 class BlobStore:
@@ -71,10 +80,12 @@ class BlobStore:
 
 class BlobWriter:
     """One upload, streamed to a temporary file beside its target and hashed as it goes:
-    `finish` checks it against its id and publishes it; `abort` drops it."""
+    `finish` checks it against its id and publishes it (ValueError if it does not match);
+    `abort` drops it. `limit`: bytes past which it is refused (BlobTooLarge); None for none."""
 
-    def __init__(self, blobs: BlobStore) -> None:
+    def __init__(self, blobs: ContentStore, limit: int | None = MAX_BLOB) -> None:
         self.blobs = blobs
+        self.limit = limit
         fd, name = tempfile.mkstemp(dir=blobs.root, prefix=".upload-")
         self.file = os.fdopen(fd, "wb")
         self.tmp = Path(name)
@@ -83,9 +94,9 @@ class BlobWriter:
 
     def write(self, data: bytes) -> None:
         self.size += len(data)
-        if self.size > MAX_BLOB:
+        if self.limit is not None and self.size > self.limit:
             self.abort()
-            raise BlobTooLarge(f"blob larger than the server's limit of {MAX_BLOB} bytes ({ENV_MAX_BLOB})")
+            raise BlobTooLarge(f"blob larger than the server's limit of {self.limit} bytes ({ENV_MAX_BLOB})")
         self.digest.update(data)
         self.file.write(data)
 

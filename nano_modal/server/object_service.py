@@ -19,6 +19,7 @@ import grpc.aio
 
 from .. import config
 from ..proto import api_pb2
+from .blobs import BlobWriter
 from .control import ControlPlane, Invalid, NotFound
 from .kv import Dicts, QueueItems, Queues, QueueStorageUnavailable
 from .objects import AlreadyExists, InUse, ObjectRegistry
@@ -356,7 +357,7 @@ class ObjectRpcs:
         except BaseException:
             writer.abort()
             raise
-        await self._run(context, lambda: writer.finish(blob_id))
+        await self._run(context, lambda: _finish_upload(writer, blob_id))
         return api_pb2.BlobPutResponse(blob_id=blob_id)
 
     async def VolumeBlobGet(
@@ -375,3 +376,10 @@ class ObjectRpcs:
                 data = f.read(config.VOLUME_CHUNK_SIZE)
                 if data:
                     yield api_pb2.BlobChunk(data=data)
+
+
+def _finish_upload(writer: BlobWriter, blob_id: str) -> None:
+    try:
+        writer.finish(blob_id)
+    except ValueError as exc:  # content that does not match its id: the caller's mistake
+        raise Invalid(f"uploaded content does not match its id {blob_id}") from exc

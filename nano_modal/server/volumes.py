@@ -10,15 +10,13 @@ are deleted after each change.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import posixpath
 import re
-import tempfile
 from pathlib import Path
 
 from .. import config
 from ..proto import api_pb2
+from .blobs import BlobWriter
 from .control import Invalid, NotFound
 from .objects import AlreadyExists, ObjectRegistry, describe
 from .store import ObjectRow, Store, VolumeFileRow
@@ -54,39 +52,12 @@ class VolumeBlobs:
         return self.path(blob_id).exists()
 
     def writer(self) -> BlobWriter:
-        return BlobWriter(self)
+        # No size limit: a volume's files are the user's data (model weights and the like).
+        return BlobWriter(self, limit=None)
 
     def delete(self, blob_ids: list[str]) -> None:
         for blob_id in blob_ids:
             self.path(blob_id).unlink(missing_ok=True)
-
-
-class BlobWriter:
-    """Streams an upload to a temporary file, hashing as it goes; `finish` checks and publishes it."""
-
-    def __init__(self, blobs: VolumeBlobs) -> None:
-        self.blobs = blobs
-        fd, name = tempfile.mkstemp(dir=blobs.root, prefix=".upload-")
-        self.file = os.fdopen(fd, "wb")
-        self.tmp = Path(name)
-        self.digest = hashlib.sha256()
-
-    def write(self, data: bytes) -> None:
-        self.digest.update(data)
-        self.file.write(data)
-
-    def finish(self, blob_id: str) -> None:
-        self.file.close()
-        if self.digest.hexdigest() != blob_id:
-            self.tmp.unlink(missing_ok=True)
-            raise Invalid(f"uploaded content does not match its id {blob_id}")
-        target = self.blobs.path(blob_id)
-        target.parent.mkdir(exist_ok=True)
-        os.replace(self.tmp, target)  # atomic: readers never see half a file
-
-    def abort(self) -> None:
-        self.file.close()
-        self.tmp.unlink(missing_ok=True)
 
 
 def _entry(row: VolumeFileRow) -> api_pb2.VolumeFile:
