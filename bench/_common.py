@@ -242,7 +242,11 @@ def is_container(pid: int) -> bool:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return Path(argv[0].decode(errors="replace")).name.startswith("python") and b"nano_modal.container" in argv
+    # Started as `python -m nano_modal.container` once, now as `python -S -c "from nano_modal.container
+    # import _site; ..."` (worker/base.py): the module's name is inside an argument, not one itself.
+    return Path(argv[0].decode(errors="replace")).name.startswith("python") and any(
+        b"nano_modal.container" in arg for arg in argv[1:]
+    )
 
 
 def find_child(module: str, root: int | None = None) -> int | None:
