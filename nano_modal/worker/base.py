@@ -147,6 +147,10 @@ class Runtime(ABC):
         if cgroup is not None and self.cgroups is not None:
             self.cgroups.apply(cgroup, cfg.limits(self.pids_limit), strict=True)
 
+    async def before_hand_over(self, container_id: str) -> None:
+        """Bring the booted container `container_id` up to date before it runs a caller's code."""
+        return None  # nothing to do for a container without a network of its own
+
     def rekey(self, old_id: str, new_id: str) -> None:
         """What the runtime keeps for container `old_id` is now `new_id`'s (a booted container handed over)."""
         if old_id in self._cgroup:

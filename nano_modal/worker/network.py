@@ -135,6 +135,11 @@ class NetworkPolicy:
         """`ip -batch` lines for the container's namespace, before its interface exists."""
         return [f"route add prohibit {net}" for net in dict.fromkeys(self.denied())]
 
+    def refreshed_routes(self) -> list[str]:
+        """The same denial as it stands now, for a namespace that has its routes already (a
+        container booted ahead of need, handed over later: the host may have gained addresses)."""
+        return [f"route replace prohibit {net}" for net in dict.fromkeys(self.denied())]
+
     def allow_routes(self) -> list[str]:
         """... and once slirp's interface is up: the operator's networks through its gateway."""
         return [f"route replace {net} via {SLIRP_GATEWAY} dev {INTERFACE}" for net in self.allowed]
@@ -203,8 +208,15 @@ class OutboundNat:
         self.policy = policy
         self.proc: asyncio.subprocess.Process | None = None
         self._exit_w: int | None = None
+        self.pid = 0  # a process in the container's network namespace, once started
+
+    async def refresh(self) -> None:
+        """Deny what the policy denies now: the host's addresses are listed anew."""
+        if self.pid:
+            await _ip_batch(self.pid, self.policy.refreshed_routes())
 
     async def start(self, pid: int) -> None:
+        self.pid = pid
         slirp = slirp_binary()
         if slirp is None:
             raise RuntimeError("slirp4netns is not installed (apt-get install slirp4netns)")

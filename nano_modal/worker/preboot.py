@@ -148,11 +148,12 @@ class Preboot:
             return None
         try:
             self.runtime.apply_limits(booted.cfg, cfg)
+            await self.runtime.before_hand_over(booted.cfg.container_id)
             assert booted.proc.stdin is not None
             booted.proc.stdin.write(json.dumps(target).encode() + b"\n")
             await booted.proc.stdin.drain()
             booted.proc.stdin.close()
-        except (OSError, ConnectionError) as exc:  # limits that cannot be met, or it died just now
+        except (OSError, ConnectionError, RuntimeError) as exc:  # limits or routes that cannot be set, or it died
             log.warning("booted container %s not used for %s: %s", booted.cfg.container_id, cfg.container_id, exc)
             await self._discard(booted)
             return None

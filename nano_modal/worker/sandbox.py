@@ -246,6 +246,16 @@ class SandboxingRuntime(Runtime):
         env = own_view(cfg, self._links.get(runtime_id or cfg.container_id))[1]
         return cfg.image.env(env) if cfg.image is not None else env
 
+    async def before_hand_over(self, container_id: str) -> None:
+        """Its network's denial as it stands now: the host may have gained an address since the
+        container was booted (its routes were listed then), and it must not reach that one either."""
+        found = self._nats.get(container_id)
+        if found is None:
+            return
+        nat, started = found
+        await started  # (set up in the background at boot; long done by now, as a rule)
+        await nat.refresh()
+
     def rekey(self, old_id: str, new_id: str) -> None:
         super().rekey(old_id, new_id)
         if old_id in self._links:

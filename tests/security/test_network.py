@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cluster
+from tests.helpers import wait_for
 from tests.security import _hostile, _peer
 from tests.security.conftest import ROUTE_QUERIES, AttackSession, run_attacks
 from tests.worker._drive import require
@@ -85,3 +86,33 @@ def test_allow_net_opens_a_private_network(
     assert outcomes["function"] == "connected" and outcomes["sandbox"] == "connected", outcomes
     assert str(outcomes["blocked_function"]).startswith("failed"), outcomes
     assert len(attacks.peer.reached(_peer.PRIVATE_PEER)) == before + 2
+
+
+# TEST-NET-1: a host address that appears only after the worker's containers were booted.
+LATE_HOST, LATE_PEER = "192.0.2.1", "192.0.2.2"
+
+
+def test_a_host_address_gained_after_boot_is_out_of_reach(
+    isolated_cluster: Callable[..., Cluster], tmp_path: Path
+) -> None:
+    """A container booted ahead of need had its routes listed at boot: an address the host
+    gained afterwards (here, the test's own veth) was reachable from the function it then ran."""
+    require("bwrap")
+    cluster = isolated_cluster("bwrap", "--preboot", "1")
+    log = cluster.state_dir / "worker.log"
+    assert wait_for(lambda: "ahead of need" in log.read_text(errors="replace"), timeout=120), "nothing was booted"
+    with _peer._veth_namespace(((LATE_HOST, LATE_PEER),)):
+        listener = socket.socket()
+        listener.bind((LATE_HOST, 0))
+        listener.listen(16)
+        listener.settimeout(0.5)
+        try:
+            results = run_attacks(
+                cluster, tmp_path, [("late", _hostile.DIAL, [LATE_HOST, str(listener.getsockname()[1])])]
+            )
+            with pytest.raises(TimeoutError):  # nothing came in
+                listener.accept()
+        finally:
+            listener.close()
+    assert ", booted ahead of need" in log.read_text(errors="replace")  # the function ran in a booted one
+    assert str(results["late"]["function"]).startswith("failed"), results["late"]
