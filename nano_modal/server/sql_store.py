@@ -58,6 +58,19 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# An input as InputRow holds it (recovery reads these).
+_INPUT_ROW_COLUMNS = (
+    inputs.c.input_id,
+    inputs.c.call_id,
+    inputs.c.function_id,
+    inputs.c.idx,
+    inputs.c.args,
+    inputs.c.args_blob,
+    inputs.c.attempt,
+    inputs.c.method_name,
+)
+
+
 @retry_transient
 class SqlStore(SqlObjects, Store):
     def __init__(self, url: str) -> None:
@@ -206,17 +219,9 @@ class SqlStore(SqlObjects, Store):
             )
 
     def unfinished_inputs(self) -> list[InputRow]:
+        """Inputs to queue again at recovery: not finished, their app not stopped."""
         query = (
-            sa.select(
-                inputs.c.input_id,
-                inputs.c.call_id,
-                inputs.c.function_id,
-                inputs.c.idx,
-                inputs.c.args,
-                inputs.c.args_blob,
-                inputs.c.attempt,
-                inputs.c.method_name,
-            )
+            sa.select(*_INPUT_ROW_COLUMNS)
             .join(functions, functions.c.function_id == inputs.c.function_id)
             .join(apps, apps.c.app_id == functions.c.app_id)
             .where(inputs.c.finished == sa.false(), apps.c.state != "stopped")
@@ -226,17 +231,10 @@ class SqlStore(SqlObjects, Store):
             return [InputRow(**row) for row in conn.execute(query).mappings()]
 
     def abandoned_inputs(self) -> list[InputRow]:
+        """Inputs a crash left without their CANCELLED output: not finished, of a cancelled call
+        or a stopped app."""
         query = (
-            sa.select(
-                inputs.c.input_id,
-                inputs.c.call_id,
-                inputs.c.function_id,
-                inputs.c.idx,
-                inputs.c.args,
-                inputs.c.args_blob,
-                inputs.c.attempt,
-                inputs.c.method_name,
-            )
+            sa.select(*_INPUT_ROW_COLUMNS)
             .join(calls, calls.c.call_id == inputs.c.call_id)
             .join(functions, functions.c.function_id == inputs.c.function_id)
             .join(apps, apps.c.app_id == functions.c.app_id)
