@@ -150,6 +150,8 @@ WEB_SERVER_STARTUP_TIMEOUT = 5.0  # @web_server: seconds to wait for the port (M
 # --- objects: Dict, Queue, Secret, Volume -------------------------------------------------
 ENV_ENVIRONMENT = "NANO_MODAL_ENVIRONMENT"  # default environment of named objects ("main" when unset)
 DEFAULT_ENVIRONMENT = "main"
+# The workspace of the server's admin token, and of everything made before workspaces existed.
+DEFAULT_WORKSPACE = "main"
 # In a ContainerSpec's env: JSON list of {"path", "volume_id", "read_only"}, one per volume the
 # function mounts. Informational for runtimes that can bind-mount (bwrap); the container itself
 # reads its mounts from its FunctionDefinition.

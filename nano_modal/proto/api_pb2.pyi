@@ -312,6 +312,42 @@ class ProxyToken(_message.Message):
     secret: str
     def __init__(self, key: _Optional[str] = ..., secret: _Optional[str] = ...) -> None: ...
 
+class WorkspaceCreateRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class WorkspaceInfo(_message.Message):
+    __slots__ = ("name", "created_at")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    created_at: float
+    def __init__(self, name: _Optional[str] = ..., created_at: _Optional[float] = ...) -> None: ...
+
+class WorkspaceListResponse(_message.Message):
+    __slots__ = ("workspaces",)
+    WORKSPACES_FIELD_NUMBER: _ClassVar[int]
+    workspaces: _containers.RepeatedCompositeFieldContainer[WorkspaceInfo]
+    def __init__(self, workspaces: _Optional[_Iterable[_Union[WorkspaceInfo, _Mapping]]] = ...) -> None: ...
+
+class TokenCreateRequest(_message.Message):
+    __slots__ = ("workspace", "invoke_only")
+    WORKSPACE_FIELD_NUMBER: _ClassVar[int]
+    INVOKE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    workspace: str
+    invoke_only: bool
+    def __init__(self, workspace: _Optional[str] = ..., invoke_only: _Optional[bool] = ...) -> None: ...
+
+class TokenCreateResponse(_message.Message):
+    __slots__ = ("token", "workspace")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    workspace: str
+    def __init__(self, token: _Optional[str] = ..., workspace: _Optional[str] = ...) -> None: ...
+
 class RetryPolicy(_message.Message):
     __slots__ = ("max_retries", "backoff_coefficient", "initial_delay", "max_delay")
     MAX_RETRIES_FIELD_NUMBER: _ClassVar[int]

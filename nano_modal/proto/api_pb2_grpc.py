@@ -104,6 +104,21 @@ class NanoModalStub:
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
                 response_deserializer=nano__modal_dot_proto_dot_api__pb2.ProxyToken.FromString,
                 _registered_method=True)
+        self.WorkspaceCreate = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/WorkspaceCreate',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.WorkspaceCreateRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
+        self.WorkspaceList = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/WorkspaceList',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.WorkspaceListResponse.FromString,
+                _registered_method=True)
+        self.TokenCreate = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/TokenCreate',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.TokenCreateRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.TokenCreateResponse.FromString,
+                _registered_method=True)
         self.FunctionCreate = channel.unary_unary(
                 '/nano_modal.v1.NanoModal/FunctionCreate',
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionCreateRequest.SerializeToString,
@@ -480,6 +495,25 @@ class NanoModalServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ProxyTokenCreate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WorkspaceCreate(self, request, context):
+        """--- workspaces and their tokens ---
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WorkspaceList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TokenCreate(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -913,6 +947,21 @@ def add_NanoModalServicer_to_server(servicer, server):
                     servicer.ProxyTokenCreate,
                     request_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
                     response_serializer=nano__modal_dot_proto_dot_api__pb2.ProxyToken.SerializeToString,
+            ),
+            'WorkspaceCreate': grpc.unary_unary_rpc_method_handler(
+                    servicer.WorkspaceCreate,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.WorkspaceCreateRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'WorkspaceList': grpc.unary_unary_rpc_method_handler(
+                    servicer.WorkspaceList,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.WorkspaceListResponse.SerializeToString,
+            ),
+            'TokenCreate': grpc.unary_unary_rpc_method_handler(
+                    servicer.TokenCreate,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.TokenCreateRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.TokenCreateResponse.SerializeToString,
             ),
             'FunctionCreate': grpc.unary_unary_rpc_method_handler(
                     servicer.FunctionCreate,
@@ -1583,6 +1632,87 @@ class NanoModal:
             '/nano_modal.v1.NanoModal/ProxyTokenCreate',
             nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
             nano__modal_dot_proto_dot_api__pb2.ProxyToken.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WorkspaceCreate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/WorkspaceCreate',
+            nano__modal_dot_proto_dot_api__pb2.WorkspaceCreateRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WorkspaceList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/WorkspaceList',
+            nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.WorkspaceListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TokenCreate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/TokenCreate',
+            nano__modal_dot_proto_dot_api__pb2.TokenCreateRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.TokenCreateResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 
+from .. import config
 from ..proto import api_pb2
 from .app_logs import AppLogs
 from .container_lifecycle import ContainerLifecycle
@@ -60,7 +61,12 @@ class ControlPlane(CallsAndInputs, Outputs, ContainerLifecycle, Placement, AppLo
         """Rebuild queues from the store after a restart; returns the number of requeued inputs."""
         for app_row in self.store.running_apps():
             self.apps[app_row.app_id] = App(
-                app_row.app_id, app_row.name, app_row.ephemeral, state=app_row.state, version=app_row.version
+                app_row.app_id,
+                app_row.name,
+                app_row.ephemeral,
+                state=app_row.state,
+                version=app_row.version,
+                workspace=app_row.workspace,
             )
             for fn_row in self.store.app_functions(app_row.app_id):
                 self._function(fn_row.function_id)  # so the scheduler keeps min_containers warm
@@ -101,10 +107,10 @@ class ControlPlane(CallsAndInputs, Outputs, ContainerLifecycle, Placement, AppLo
             self.store.add_outputs(rows)
             log.info("recovery: %d inputs of cancelled calls or stopped apps answered as cancelled", len(rows))
 
-    def create_app(self, name: str, ephemeral: bool) -> str:
+    def create_app(self, name: str, ephemeral: bool, workspace: str = config.DEFAULT_WORKSPACE) -> str:
         app_id = new_id("ap")
-        self.store.create_app(AppRow(app_id, name, "running", ephemeral, time.time()))
-        self.apps[app_id] = App(app_id, name, ephemeral)
+        self.store.create_app(AppRow(app_id, name, "running", ephemeral, time.time(), workspace=workspace))
+        self.apps[app_id] = App(app_id, name, ephemeral, workspace=workspace)
         return app_id
 
     def heartbeat_app(self, app_id: str) -> None:

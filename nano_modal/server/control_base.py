@@ -65,7 +65,9 @@ class ControlBase:
             row = self.store.get_app(app_id)
             if row is None:
                 raise NotFound(f"app {app_id} not found")
-            app = self.apps[app_id] = App(row.app_id, row.name, row.ephemeral, state=row.state, version=row.version)
+            app = self.apps[app_id] = App(
+                row.app_id, row.name, row.ephemeral, state=row.state, version=row.version, workspace=row.workspace
+            )
         return app
 
     def _function(self, function_id: str) -> FunctionRuntime:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 
+from .. import config
 from ..proto import api_pb2
 from .control import ControlPlane, Invalid, NotFound, new_id
 from .state import App, ContainerState
@@ -25,7 +26,9 @@ class Deployments:
         self.control = control
         self.store = control.store
 
-    def deploy(self, request: api_pb2.AppDeployRequest, rollback_of: int = 0) -> api_pb2.AppDeployResponse:
+    def deploy(
+        self, request: api_pb2.AppDeployRequest, rollback_of: int = 0, workspace: str = config.DEFAULT_WORKSPACE
+    ) -> api_pb2.AppDeployResponse:
         if not request.name:
             raise Invalid("a deployed app needs a name")
         if not _APP_NAME.fullmatch(request.name):
@@ -36,7 +39,7 @@ class Deployments:
         names = [d.name for d in request.definitions]
         if len(set(names)) != len(names):
             raise Invalid(f"duplicate function names in deployment: {sorted(names)}")
-        app = self._deployed(request.name) or self._create(request.name)
+        app = self._deployed(request.name, workspace) or self._create(request.name, workspace)
         version = app.version + 1
         existing = {fn.name: fn.function_id for fn in self.control.app_functions(app.app_id, include_retired=True)}
         function_ids: dict[str, str] = {}
@@ -52,8 +55,8 @@ class Deployments:
         app.version = version
         return api_pb2.AppDeployResponse(app_id=app.app_id, version=version, function_ids=function_ids)
 
-    def rollback(self, name: str, version: int) -> api_pb2.AppDeployResponse:
-        app = self.lookup(name)
+    def rollback(self, name: str, version: int, workspace: str = config.DEFAULT_WORKSPACE) -> api_pb2.AppDeployResponse:
+        app = self.lookup(name, workspace=workspace)
         history = self.store.deployments(app.app_id)
         if version == 0:
             if len(history) < 2:
@@ -66,19 +69,21 @@ class Deployments:
             target = matches[0]
         request = api_pb2.AppDeployRequest.FromString(target.spec)
         request.tag = f"rollback to v{target.version}"
-        return self.deploy(request, rollback_of=target.version)
+        return self.deploy(request, rollback_of=target.version, workspace=workspace)
 
-    def lookup(self, name: str, create_if_missing: bool = False) -> App:
-        app = self._deployed(name)
+    def lookup(self, name: str, create_if_missing: bool = False, workspace: str = config.DEFAULT_WORKSPACE) -> App:
+        app = self._deployed(name, workspace)
         if app is None and create_if_missing:  # in one turn of the loop: two callers get one app
-            self.deploy(api_pb2.AppDeployRequest(name=name, tag="created by App.lookup"))
-            app = self._deployed(name)
+            self.deploy(api_pb2.AppDeployRequest(name=name, tag="created by App.lookup"), workspace=workspace)
+            app = self._deployed(name, workspace)
         if app is None:
             raise NotFound(f"no deployed app named {name!r} (deploy it with `nano-modal deploy`)")
         return app
 
-    def function(self, app_name: str, function_name: str) -> api_pb2.FunctionGetResponse:
-        app = self.lookup(app_name)
+    def function(
+        self, app_name: str, function_name: str, workspace: str = config.DEFAULT_WORKSPACE
+    ) -> api_pb2.FunctionGetResponse:
+        app = self.lookup(app_name, workspace=workspace)
         fn = self.control.function_by_name(app.app_id, function_name)
         if fn is not None:
             return api_pb2.FunctionGetResponse(function_id=fn.function_id, definition=fn.definition)
@@ -98,8 +103,8 @@ class Deployments:
             function_names=[fn.name for fn in self.control.app_functions(app.app_id)],
         )
 
-    def history(self, name: str) -> api_pb2.AppHistoryResponse:
-        app = self.lookup(name)
+    def history(self, name: str, workspace: str = config.DEFAULT_WORKSPACE) -> api_pb2.AppHistoryResponse:
+        app = self.lookup(name, workspace=workspace)
         return api_pb2.AppHistoryResponse(
             deployments=[
                 api_pb2.DeploymentSummary(
@@ -115,14 +120,14 @@ class Deployments:
 
     # ------------------------------------------------------------------ internals
 
-    def _deployed(self, name: str) -> App | None:
-        row = self.store.find_deployed_app(name)
+    def _deployed(self, name: str, workspace: str) -> App | None:
+        row = self.store.find_deployed_app(name, workspace)
         return self.control.app(row.app_id) if row else None
 
-    def _create(self, name: str) -> App:
+    def _create(self, name: str, workspace: str) -> App:
         app_id = new_id("ap")
-        self.store.create_app(AppRow(app_id, name, "deployed", False, time.time()))
-        app = self.control.apps[app_id] = App(app_id, name, ephemeral=False, state="deployed")
+        self.store.create_app(AppRow(app_id, name, "deployed", False, time.time(), workspace=workspace))
+        app = self.control.apps[app_id] = App(app_id, name, ephemeral=False, state="deployed", workspace=workspace)
         return app
 
     def _upsert(self, app: App, function_id: str | None, definition: api_pb2.FunctionDefinition, version: int) -> str:

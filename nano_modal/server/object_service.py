@@ -95,6 +95,9 @@ class ObjectRpcs:
     def caller(self) -> Container | None:  # provided by Service: checked by the RPC's role (rpc_roles.py)
         raise NotImplementedError
 
+    def workspace(self) -> str:  # provided by Service: names are looked up in the caller's workspace only
+        raise NotImplementedError
+
     async def _run(self, context: Context, fn: Callable[[], T]) -> T:
         try:
             return fn()
@@ -124,9 +127,16 @@ class ObjectRpcs:
         self, request: api_pb2.ObjectGetOrCreateRequest, context: Context
     ) -> api_pb2.ObjectGetOrCreateResponse:
 
+        workspace = self.workspace()
+
         def resolve() -> api_pb2.ObjectGetOrCreateResponse:
             row, created = self.objects.registry.get_or_create(
-                request.kind, request.name, request.environment_name, request.create_if_missing, request.ephemeral
+                request.kind,
+                request.name,
+                request.environment_name,
+                request.create_if_missing,
+                request.ephemeral,
+                workspace=workspace,
             )
             if request.required_keys:
                 self.objects.secrets.check_required(row.object_id, list(request.required_keys))
@@ -135,8 +145,9 @@ class ObjectRpcs:
         return await self._run(context, resolve)
 
     async def ObjectList(self, request: api_pb2.ObjectListRequest, context: Context) -> api_pb2.ObjectListResponse:
+        workspace = self.workspace()
         rows = await self._run(
-            context, lambda: self.objects.registry.list_named(request.kind, request.environment_name)
+            context, lambda: self.objects.registry.list_named(request.kind, request.environment_name, workspace)
         )
         return api_pb2.ObjectListResponse(
             objects=[
@@ -154,10 +165,16 @@ class ObjectRpcs:
         )
 
     async def ObjectDelete(self, request: api_pb2.ObjectDeleteRequest, context: Context) -> api_pb2.Empty:
+        workspace = self.workspace()
         await self._run(
             context,
             lambda: self.objects.registry.delete(
-                request.kind, request.name, request.environment_name, request.object_id, request.allow_missing
+                request.kind,
+                request.name,
+                request.environment_name,
+                request.object_id,
+                request.allow_missing,
+                workspace=workspace,
             ),
         )
         return api_pb2.Empty()
@@ -248,10 +265,16 @@ class ObjectRpcs:
     async def SecretCreate(
         self, request: api_pb2.SecretCreateRequest, context: Context
     ) -> api_pb2.SecretCreateResponse:
+        workspace = self.workspace()
         secret_id = await self._run(
             context,
             lambda: self.objects.secrets.create(
-                request.name, request.environment_name, dict(request.env), request.overwrite, merge=request.merge
+                request.name,
+                request.environment_name,
+                dict(request.env),
+                request.overwrite,
+                merge=request.merge,
+                workspace=workspace,
             ),
         )
         return api_pb2.SecretCreateResponse(secret_id=secret_id)

@@ -1,6 +1,6 @@
 """The registry of objects (dicts, queues, secrets, volumes): names, ids, ephemeral lifetimes.
 
-A named object is unique per (kind, environment, name). An ephemeral object has no name
+A named object is unique per (kind, workspace, environment, name). An ephemeral object has no name
 and lives while its client keeps sending heartbeats. Kind-specific state lives in kv.py,
 secret_store.py and volumes.py; this module only knows that an object exists.
 """
@@ -98,7 +98,13 @@ class ObjectRegistry:
         return row
 
     def get_or_create(
-        self, kind: int, name: str, environment_name: str, create_if_missing: bool, ephemeral: bool
+        self,
+        kind: int,
+        name: str,
+        environment_name: str,
+        create_if_missing: bool,
+        ephemeral: bool,
+        workspace: str = config.DEFAULT_WORKSPACE,
     ) -> tuple[ObjectRow, bool]:
         if kind not in KIND_NAMES:
             raise Invalid(f"unknown object kind {kind}")
@@ -106,9 +112,9 @@ class ObjectRegistry:
         if ephemeral:
             if name:
                 raise Invalid("an ephemeral object has no name")
-            return self._create(kind, None, environment, ephemeral=True), True
+            return self._create(kind, None, environment, ephemeral=True, workspace=workspace), True
         check_name(kind, name)
-        row = self.store.find_object(kind, environment, name)
+        row = self.store.find_object(kind, environment, name, workspace)
         if row is not None:
             return row, False
         if not create_if_missing:
@@ -116,26 +122,37 @@ class ObjectRegistry:
                 f"{kind_name(kind)} {name!r} not found in environment {environment!r}"
                 " (pass create_if_missing=True to create it)"
             )
-        return self._create(kind, name, environment, ephemeral=False), True
+        return self._create(kind, name, environment, ephemeral=False, workspace=workspace), True
 
-    def create_named(self, kind: int, name: str | None, environment: str, object_id: str | None = None) -> ObjectRow:
+    def create_named(
+        self, kind: int, name: str | None, environment: str, workspace: str, object_id: str | None = None
+    ) -> ObjectRow:
         """A new named (or, with name None, anonymous) object; the caller checked that it does not exist."""
-        return self._create(kind, name, environment, ephemeral=False, object_id=object_id)
+        return self._create(kind, name, environment, ephemeral=False, workspace=workspace, object_id=object_id)
 
     def _create(
-        self, kind: int, name: str | None, environment: str, ephemeral: bool, object_id: str | None = None
+        self,
+        kind: int,
+        name: str | None,
+        environment: str,
+        ephemeral: bool,
+        workspace: str,
+        object_id: str | None = None,
     ) -> ObjectRow:
         now = time.time()
-        row = ObjectRow(object_id or new_id(_ID_PREFIX[kind]), kind, name, environment, ephemeral, now, now, 0)
+        object_id = object_id or new_id(_ID_PREFIX[kind])
+        row = ObjectRow(object_id, kind, name, environment, ephemeral, now, now, 0, workspace=workspace)
         self.store.create_object(row)
         self.rows[row.object_id] = row
         if ephemeral:
             self.heartbeats[row.object_id] = time.monotonic()
         return row
 
-    def list_named(self, kind: int, environment_name: str) -> list[ObjectRow]:
+    def list_named(
+        self, kind: int, environment_name: str, workspace: str = config.DEFAULT_WORKSPACE
+    ) -> list[ObjectRow]:
         environment = check_environment(environment_name) if environment_name else None
-        return self.store.list_objects(kind, environment)
+        return self.store.list_objects(kind, environment, workspace)
 
     # ------------------------------------------------------------------ lifetime
 
@@ -145,7 +162,15 @@ class ObjectRegistry:
         elif self.store.get_object(object_id) is None:
             raise NotFound(f"object {object_id} not found (it may have been deleted)")
 
-    def delete(self, kind: int, name: str, environment_name: str, object_id: str, allow_missing: bool) -> None:
+    def delete(
+        self,
+        kind: int,
+        name: str,
+        environment_name: str,
+        object_id: str,
+        allow_missing: bool,
+        workspace: str = config.DEFAULT_WORKSPACE,
+    ) -> None:
         if object_id:
             row = self.rows.get(object_id) or self.store.get_object(object_id)
             if row is not None and row.kind != kind:
@@ -154,7 +179,7 @@ class ObjectRegistry:
         else:
             environment = check_environment(environment_name)
             check_name(kind, name)
-            row = self.store.find_object(kind, environment, name)
+            row = self.store.find_object(kind, environment, name, workspace)
             label = f"{kind_name(kind)} {name!r} in environment {environment!r}"
         if row is None:
             if allow_missing:

@@ -1,8 +1,11 @@
 """Who may call each RPC: one table, checked once, before any handler runs (service.py).
 
-Tokens: the admin token (CLI, SDK clients, workers) and one per function container. A
-sandbox holds none. A function with `restrict_modal_access=True` gets a token that may only
-move its own payloads and use the volumes mounted on it.
+Tokens: the server's admin token (CLI, SDK clients, workers; the default workspace's),
+workspace tokens (`nano-modal token create --workspace W`: W's admin, or invoke-only) and
+one per function container. A sandbox holds none. A function with
+`restrict_modal_access=True` gets a token that may only move its own payloads and use the
+volumes mounted on it. What a caller may name is narrowed to its workspace by
+workspaces.py, for every RPC but the OPERATOR and CONTAINER ones.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ import enum
 
 
 class Role(enum.Enum):
-    ADMIN = "admin"  # the admin token only
+    OPERATOR = "operator"  # the server's admin token only: workers, every container, workspaces
+    ADMIN = "admin"  # a workspace's admin token (the server's admin token is the default workspace's)
     CONTAINER = "container"  # the calling container itself: the request's container_id is the token's
     ANY = "any"  # the admin, or a function container without restrict_modal_access
     PAYLOADS = "payloads"  # the admin, or any function container (restricted ones too): blobs, Hello
@@ -21,7 +25,10 @@ class Role(enum.Enum):
 ROLES: dict[str, Role] = {
     # service.py: session, apps, functions and calls, blobs, workers, containers
     "Hello": Role.PAYLOADS,
-    "ProxyTokenCreate": Role.ADMIN,
+    "ProxyTokenCreate": Role.OPERATOR,  # proxy tokens are the installation's, as web endpoint hosts are
+    "WorkspaceCreate": Role.OPERATOR,
+    "WorkspaceList": Role.OPERATOR,
+    "TokenCreate": Role.ADMIN,  # in its own workspace; the operator's in any
     "AppCreate": Role.ADMIN,
     "AppStop": Role.ADMIN,
     "AppHeartbeat": Role.ADMIN,
@@ -43,10 +50,10 @@ ROLES: dict[str, Role] = {
     "BlobHas": Role.PAYLOADS,
     "BlobPut": Role.PAYLOADS,
     "BlobGet": Role.PAYLOADS,
-    "WorkerRegister": Role.ADMIN,
-    "WorkerPoll": Role.ADMIN,
-    "WorkerLogs": Role.ADMIN,
-    "WorkerContainerExited": Role.ADMIN,
+    "WorkerRegister": Role.OPERATOR,
+    "WorkerPoll": Role.OPERATOR,
+    "WorkerLogs": Role.OPERATOR,
+    "WorkerContainerExited": Role.OPERATOR,
     "ContainerHello": Role.CONTAINER,
     "ContainerGetInputs": Role.CONTAINER,
     "ContainerPutOutputs": Role.CONTAINER,
@@ -87,11 +94,30 @@ ROLES: dict[str, Role] = {
     "SandboxWait": Role.ANY,
     "SandboxTerminate": Role.ANY,
     "SandboxTagsSet": Role.ANY,
-    "SandboxRelay": Role.ADMIN,
+    "SandboxRelay": Role.OPERATOR,
     "ContainerExec": Role.ANY,
     "ContainerExecGetOutput": Role.ANY,
     "ContainerExecPutInput": Role.ANY,
     "ContainerExecWait": Role.ANY,
-    "ContainerList": Role.ADMIN,
-    "ContainerStop": Role.ADMIN,
+    "ContainerList": Role.OPERATOR,
+    "ContainerStop": Role.OPERATOR,
 }
+
+# What an invoke-only token may call (anything else: PERMISSION_DENIED). The functions and
+# calls it names must be of its workspace's deployed apps (workspaces.py).
+INVOKE_ONLY: frozenset[str] = frozenset(
+    {
+        "Hello",
+        "AppLookup",
+        "FunctionGet",
+        "FunctionBindParams",
+        "FunctionMap",
+        "FunctionPutInputs",
+        "FunctionGetOutputs",
+        "FunctionCallGet",
+        "FunctionCallCancel",
+        "BlobHas",
+        "BlobPut",
+        "BlobGet",
+    }
+)

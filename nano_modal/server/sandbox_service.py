@@ -10,6 +10,7 @@ container can look one up by name) must not be a way to read its values.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import AsyncIterator
 from typing import Any
@@ -33,6 +34,14 @@ class SandboxRpcs:
 
     def caller(self) -> Container | None:  # provided by Service: checked by the RPC's role (rpc_roles.py)
         raise NotImplementedError
+
+    def workspace(self) -> str:  # provided by Service: the caller's workspace
+        raise NotImplementedError
+
+    def _in_workspace(self, app_id: str) -> bool:
+        """Whether a sandbox's app is the caller's workspace's (lookups by name and listings)."""
+        app = self.sandboxes.control.apps.get(app_id)
+        return app is not None and app.workspace == self.workspace()
 
     async def _own_secrets_only(self, context: Context, secret_ids: Any) -> None:
         """Refuse a container that passes secrets its own function does not have."""
@@ -72,14 +81,16 @@ class SandboxRpcs:
         if request.sandbox_id:
             sb = await self._call(context, self.sandboxes.get, request.sandbox_id)
         else:
-            sb = await self._call(context, self.sandboxes.from_name, request.app_name, request.name)
+            from_name = functools.partial(self.sandboxes.from_name, visible=self._in_workspace)
+            sb = await self._call(context, from_name, request.app_name, request.name)
         return self.sandboxes.info(sb)
 
     async def SandboxList(self, request: api_pb2.SandboxListRequest, context: Context) -> api_pb2.SandboxListResponse:
         found = await self._call(
             context, self.sandboxes.matching, request.app_id, dict(request.tags), request.include_finished
         )
-        return api_pb2.SandboxListResponse(sandboxes=[self.sandboxes.info(sb) for sb in found])
+        mine = [sb for sb in found if self._in_workspace(sb.app_id)]
+        return api_pb2.SandboxListResponse(sandboxes=[self.sandboxes.info(sb) for sb in mine])
 
     async def SandboxWait(self, request: api_pb2.SandboxWaitRequest, context: Context) -> api_pb2.SandboxInfo:
         timeout = min(max(request.timeout, 0.0), LONG_POLL_MAX)

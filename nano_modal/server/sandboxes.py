@@ -176,10 +176,13 @@ class SandboxPlane:
             raise NotFound(f"sandbox {sandbox_id} not found")
         return sb
 
-    def from_name(self, app_name: str, name: str, scope: str = "") -> SandboxState:
+    def from_name(
+        self, app_name: str, name: str, scope: str = "", visible: Callable[[str], bool] = lambda app_id: True
+    ) -> SandboxState:
+        """`visible`: whether the caller may see a sandbox of that app (its workspace's)."""
         for sb in self.sandboxes.values():
             app = self.control.apps.get(sb.app_id)
-            mine = not scope or sb.app_id == scope
+            mine = (not scope or sb.app_id == scope) and visible(sb.app_id)
             if mine and not sb.done and sb.name == name and app is not None and app.name == app_name:
                 return sb
         raise NotFound(f"no running sandbox named {name!r} in app {app_name!r}")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from .. import config
 from ..proto import api_pb2
 from .control import Invalid, NotFound
 from .objects import AlreadyExists, ObjectRegistry, check_environment, check_name
@@ -53,12 +54,18 @@ class Secrets:
                 raise Invalid(f"the value of {name} contains a NUL byte")  # never echo the value
 
     def create(
-        self, name: str, environment_name: str, env: dict[str, str], overwrite: bool, merge: bool = False
+        self,
+        name: str,
+        environment_name: str,
+        env: dict[str, str],
+        overwrite: bool,
+        merge: bool = False,
+        workspace: str = config.DEFAULT_WORKSPACE,
     ) -> str:
         self._check_env(env)
         environment = check_environment(environment_name)
         if merge:  # Secret.update: the named secret's variables, with these added or changed
-            existing = self.store.find_object(SECRET, environment, name) if name else None
+            existing = self.store.find_object(SECRET, environment, name, workspace) if name else None
             if existing is None:
                 raise NotFound(f"secret {name!r} not found in environment {environment!r}")
             env, overwrite = {**self.variables(existing.object_id), **env}, True
@@ -67,18 +74,22 @@ class Secrets:
             # Secret.from_dict: anonymous, and the same variables give the same id, so that
             # running an app again does not pile up copies. The id is keyed by the server's
             # secret: it says nothing about the values to anyone without the key.
-            digest = hmac.new(self.key, json.dumps(env, sort_keys=True).encode(), hashlib.sha256).hexdigest()
+            plain = json.dumps(env, sort_keys=True).encode()
+            # Keyed by the workspace too: the same variables in two workspaces are two secrets
+            # (the default workspace's ids are those from before workspaces existed).
+            scope = b"" if workspace == config.DEFAULT_WORKSPACE else f"{workspace}\0".encode()
+            digest = hmac.new(self.key, scope + plain, hashlib.sha256).hexdigest()
             secret_id = f"st-{digest[:24]}"
             if self.store.get_object(secret_id) is None:
-                self.registry.create_named(SECRET, None, environment, object_id=secret_id)
+                self.registry.create_named(SECRET, None, environment, workspace, object_id=secret_id)
                 self.store.secret_set(secret_id, sealed, self.registry.get(secret_id, SECRET).created_at)
             return secret_id
         check_name(SECRET, name)
-        row = self.store.find_object(SECRET, environment, name)
+        row = self.store.find_object(SECRET, environment, name, workspace)
         if row is not None and not overwrite:
             raise AlreadyExists(f"secret {name!r} already exists in environment {environment!r} (use --force)")
         if row is None:
-            row = self.registry.create_named(SECRET, name, environment)
+            row = self.registry.create_named(SECRET, name, environment, workspace)
         self.store.secret_set(row.object_id, sealed, time.time())
         return row.object_id
 

@@ -25,18 +25,21 @@ from .deployments import Deployments
 from .errors import ServerError
 from .gateway import hash_secret
 from .object_service import ObjectPlane, ObjectRpcs
-from .rpc_roles import ROLES, Role
+from .rpc_roles import INVOKE_ONLY, ROLES, Role
 from .sandbox_service import SandboxRpcs
 from .sandboxes import SandboxPlane
 from .state import Container
 from .store import OutputRow
+from .workspace_service import WorkspaceRpcs, workspace_scope
+from .workspaces import Principal, Workspaces
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 log = logging.getLogger("nano_modal.server")
 
-# The container making the current call (None: the admin): set by each RPC's role check.
-_caller: contextvars.ContextVar[Container | None] = contextvars.ContextVar("nano_modal_caller", default=None)
+# Who makes the current call: set by each RPC's role check (None: the server's admin token).
+_caller: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("nano_modal_caller", default=None)
+_OPERATOR = Principal(config.DEFAULT_WORKSPACE, operator=True)
 
 
 def _output_proto(row: OutputRow, log_sync_lines: dict[str, int]) -> api_pb2.FunctionOutput:
@@ -52,9 +55,9 @@ def _output_proto(row: OutputRow, log_sync_lines: dict[str, int]) -> api_pb2.Fun
     )
 
 
-class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
+class Service(ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.NanoModalServicer):
     # Dict/Queue/Secret/Volume RPCs come from ObjectRpcs (object_service.py), sandbox and
-    # container RPCs from SandboxRpcs (sandbox_service.py).
+    # container RPCs from SandboxRpcs (sandbox_service.py), workspaces' from WorkspaceRpcs.
     def __init__(
         self,
         control: ControlPlane,
@@ -76,6 +79,8 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         self.web_base_url = web_base_url  # where this server's HTTP gateway listens (named in Hello)
         self.fast_lane_port = fast_lane_port  # this server's fast lane (0: none)
         self.web_domain = web_domain  # endpoints' hosts are <label>.<web_domain> ("": path form only)
+        self.workspaces = Workspaces(control.store)
+        self.scope = workspace_scope(control, objects, self.sandboxes)
 
     def _secret_env(self, secret_ids: list[str]) -> dict[str, str]:
         env: dict[str, str] = {}
@@ -92,12 +97,19 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         return ""
 
     def valid_token(self, token: str) -> bool:
-        """The admin's or a live container's: the fast lane reads large frames only then."""
-        return hmac.compare_digest(token, self.admin_token) or self.control.container_by_token(token) is not None
+        """The admin's, a workspace's or a live container's: the fast lane reads large frames only then."""
+        return (
+            hmac.compare_digest(token, self.admin_token)
+            or self.workspaces.find(token) is not None
+            or self.control.container_by_token(token) is not None
+        )
 
-    async def _authorize(self, role: Role, request: Any, context: Context) -> Container | None:
-        """Check the caller against the RPC's role (rpc_roles.py): the calling container, or
-        None for the admin; aborts the call otherwise."""
+    def _container_principal(self, container: Container) -> Principal:
+        return Principal(self.control.app(container.app_id).workspace, container=container)
+
+    async def _authorize(self, name: str, role: Role, request: Any, context: Context) -> Principal:
+        """Check the caller against the RPC's role (rpc_roles.py) and say who it is; aborts
+        the call otherwise."""
         token = self._token(context)
         if role is Role.CONTAINER:
             container = self.control.container_by_token(token)
@@ -111,10 +123,21 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, "this token does not belong to that container")
             assert container is not None
             container.last_heard = time.monotonic()
-            return container
+            return self._container_principal(container)
         if hmac.compare_digest(token, self.admin_token):
-            return None
-        container = self.control.container_by_token(token) if role is not Role.ADMIN else None
+            return _OPERATOR
+        grant = self.workspaces.find(token)
+        if grant is not None:
+            if role is Role.OPERATOR:
+                await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{name} needs the server's admin token")
+            if grant.invoke_only and name not in INVOKE_ONLY:
+                await context.abort(
+                    grpc.StatusCode.PERMISSION_DENIED,
+                    f"an invoke-only token may only look up and call functions of deployed apps, not {name}",
+                )
+            return grant
+        admin_only = role in (Role.ADMIN, Role.OPERATOR)
+        container = self.control.container_by_token(token) if not admin_only else None
         if container is None:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid or missing token")
         assert container is not None
@@ -126,15 +149,23 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
                 grpc.StatusCode.PERMISSION_DENIED,
                 f"{definition.name} runs with restrict_modal_access=True: it may not use the platform's API",
             )
-        return container
+        return self._container_principal(container)
+
+    def principal(self) -> Principal:
+        """Who makes the current call, as checked by its role."""
+        return _caller.get() or _OPERATOR
+
+    def workspace(self) -> str:
+        """The workspace the current call acts in: names are looked up there only."""
+        return self.principal().workspace
 
     def caller(self) -> Container | None:
-        """The container making the current call (None: the admin), as checked by its role."""
-        return _caller.get()
+        """The container making the current call (None: a client's token), as checked by its role."""
+        return self.principal().container
 
     def calling_container(self) -> Container:
         """The container making the current call, for the RPCs of Role.CONTAINER."""
-        container = _caller.get()
+        container = self.principal().container
         assert container is not None, "only for Role.CONTAINER RPCs"
         return container
 
@@ -166,7 +197,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         return api_pb2.ProxyToken(key=key, secret=secret)
 
     async def AppCreate(self, request: api_pb2.AppCreateRequest, context: Context) -> api_pb2.AppCreateResponse:
-        app_id = self.control.create_app(request.name or "app", request.ephemeral)
+        app_id = self.control.create_app(request.name or "app", request.ephemeral, self.workspace())
         return api_pb2.AppCreateResponse(app_id=app_id)
 
     async def AppStop(self, request: api_pb2.AppStopRequest, context: Context) -> api_pb2.Empty:
@@ -200,32 +231,38 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         yield api_pb2.LogBatch(app_done=True)
 
     async def AppDeploy(self, request: api_pb2.AppDeployRequest, context: Context) -> api_pb2.AppDeployResponse:
-        response: api_pb2.AppDeployResponse = await self._guard(context, lambda: self.deployments.deploy(request))
+        response: api_pb2.AppDeployResponse = await self._guard(
+            context, lambda: self.deployments.deploy(request, workspace=self.workspace())
+        )
         return response
 
     async def AppLookup(self, request: api_pb2.AppLookupRequest, context: Context) -> api_pb2.AppSummary:
-        if request.create_if_missing and self.caller() is not None:
+        if request.create_if_missing and (self.caller() is not None or self.principal().invoke_only):
+            who = "an invoke-only token" if self.principal().invoke_only else "a container"
             await context.abort(
                 grpc.StatusCode.PERMISSION_DENIED,
-                f"a container may look up deployed apps, not create them: no app {request.name!r} "
-                "was created (App.lookup(create_if_missing=True) is for clients holding the admin token)",
+                f"{who} may look up deployed apps, not create them: no app {request.name!r} "
+                "was created (App.lookup(create_if_missing=True) is for clients holding an admin token)",
             )
-        app = await self._guard(context, lambda: self.deployments.lookup(request.name, request.create_if_missing))
+        workspace = self.workspace()
+        app = await self._guard(
+            context, lambda: self.deployments.lookup(request.name, request.create_if_missing, workspace)
+        )
         return self.deployments.summary(app)
 
     async def AppList(self, request: api_pb2.AppListRequest, context: Context) -> api_pb2.AppListResponse:
-        rows = self.control.store.list_apps()
+        rows = self.control.store.list_apps(self.workspace())
         return api_pb2.AppListResponse(apps=[self.deployments.summary(self.control.app(r.app_id)) for r in rows])
 
     async def AppHistory(self, request: api_pb2.AppHistoryRequest, context: Context) -> api_pb2.AppHistoryResponse:
         response: api_pb2.AppHistoryResponse = await self._guard(
-            context, lambda: self.deployments.history(request.name)
+            context, lambda: self.deployments.history(request.name, self.workspace())
         )
         return response
 
     async def AppRollback(self, request: api_pb2.AppRollbackRequest, context: Context) -> api_pb2.AppDeployResponse:
         response: api_pb2.AppDeployResponse = await self._guard(
-            context, lambda: self.deployments.rollback(request.name, request.version)
+            context, lambda: self.deployments.rollback(request.name, request.version, self.workspace())
         )
         return response
 
@@ -243,7 +280,7 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
             response = api_pb2.FunctionGetResponse(function_id=fn.function_id, definition=fn.definition)
         else:
             response = await self._guard(
-                context, lambda: self.deployments.function(request.app_name, request.function_name)
+                context, lambda: self.deployments.function(request.app_name, request.function_name, self.workspace())
             )
         if request.include_stats:
             response.stats.CopyFrom(
@@ -444,15 +481,24 @@ class Service(ObjectRpcs, SandboxRpcs, api_pb2_grpc.NanoModalServicer):
         return api_pb2.Empty()
 
 
-def _translating(method: Any, role: Role) -> Any:
-    """`method`, called once its caller is checked against `role`, with the server's errors
-    (errors.py) answered as their gRPC status."""
+def _translating(name: str, method: Any, role: Role) -> Any:
+    """`method`, called once its caller is checked against `role` and every id in its request
+    against the caller's workspace, with the server's errors (errors.py) answered as their
+    gRPC status."""
+    scoped = role not in (Role.OPERATOR, Role.CONTAINER)  # those name no workspace's ids
+
+    async def admit(self: Service, request: Any, context: Context) -> None:
+        principal = await self._authorize(name, role, request, context)
+        _caller.set(principal)  # each RPC runs in its own task
+        if scoped:
+            self.scope.check(request, principal)
+
     if inspect.isasyncgenfunction(method):
 
         @functools.wraps(method)
         async def stream(self: Service, request: Any, context: Context) -> AsyncIterator[Any]:
-            _caller.set(await self._authorize(role, request, context))  # each RPC runs in its own task
             try:
+                await admit(self, request, context)
                 async for response in method(self, request, context):
                     yield response
             except ServerError as exc:
@@ -462,8 +508,8 @@ def _translating(method: Any, role: Role) -> Any:
 
     @functools.wraps(method)
     async def unary(self: Service, request: Any, context: Context) -> Any:
-        _caller.set(await self._authorize(role, request, context))
         try:
+            await admit(self, request, context)
             return await method(self, request, context)
         except ServerError as exc:
             await context.abort(exc.status, str(exc))
@@ -479,7 +525,7 @@ def _guard_rpcs(cls: type[Service]) -> None:
         method = getattr(cls, name, None)
         if name.startswith("_") or method is None or method is unimplemented:
             continue
-        setattr(cls, name, _translating(method, ROLES[name]))
+        setattr(cls, name, _translating(name, method, ROLES[name]))
 
 
 _guard_rpcs(Service)

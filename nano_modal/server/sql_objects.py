@@ -58,16 +58,21 @@ class SqlObjects:
             row = conn.execute(objects.select().where(objects.c.object_id == object_id)).mappings().first()
         return ObjectRow(**row) if row else None
 
-    def find_object(self, kind: int, environment: str, name: str) -> ObjectRow | None:
+    def find_object(self, kind: int, environment: str, name: str, workspace: str) -> ObjectRow | None:
         query = objects.select().where(
-            objects.c.kind == kind, objects.c.environment == environment, objects.c.name == name
+            objects.c.kind == kind,
+            objects.c.workspace == workspace,
+            objects.c.environment == environment,
+            objects.c.name == name,
         )
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         return ObjectRow(**row) if row else None
 
-    def list_objects(self, kind: int, environment: str | None) -> list[ObjectRow]:
-        query = objects.select().where(objects.c.kind == kind, objects.c.name.is_not(None))
+    def list_objects(self, kind: int, environment: str | None, workspace: str) -> list[ObjectRow]:
+        query = objects.select().where(
+            objects.c.kind == kind, objects.c.name.is_not(None), objects.c.workspace == workspace
+        )
         if environment is not None:
             query = query.where(objects.c.environment == environment)
         with self.engine.connect() as conn:

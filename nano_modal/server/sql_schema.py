@@ -15,7 +15,26 @@ apps = sa.Table(
     sa.Column("ephemeral", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("workspace", sa.String(64), nullable=False, server_default="main"),
     sa.Index("ix_apps_name_state", "name", "state"),
+)
+
+# A workspace scopes everything: apps (and so their functions, calls, containers and
+# sandboxes) and objects. Its tokens are kept as sha256 digests only (workspaces.py).
+workspaces = sa.Table(
+    "workspaces",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("workspace", sa.String(64), nullable=False),
+    sa.Column("invoke_only", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
 )
 
 proxy_tokens = sa.Table(
@@ -125,7 +144,8 @@ objects = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.Column("version", sa.BigInteger, nullable=False),
-    sa.UniqueConstraint("kind", "environment", "name", name="uq_objects_name"),
+    sa.Column("workspace", sa.String(64), nullable=False, server_default="main"),
+    sa.UniqueConstraint("kind", "workspace", "environment", "name", name="uq_objects_ws_name"),
 )
 
 dict_entries = sa.Table(

@@ -22,6 +22,8 @@ from .sql_schema import (
     outputs,
     proxy_tokens,
     schedules,
+    tokens,
+    workspaces,
 )
 from .store import (
     AppRow,
@@ -104,16 +106,39 @@ class SqlStore(SqlObjects, Store):
             rows = conn.execute(apps.select().where(apps.c.state != "stopped")).mappings().all()
         return [AppRow(**row) for row in rows]
 
-    def list_apps(self) -> list[AppRow]:
+    def list_apps(self, workspace: str) -> list[AppRow]:
+        query = apps.select().where(apps.c.workspace == workspace).order_by(apps.c.created_at)
         with self.engine.connect() as conn:
-            rows = conn.execute(apps.select().order_by(apps.c.created_at)).mappings().all()
+            rows = conn.execute(query).mappings().all()
         return [AppRow(**row) for row in rows]
 
-    def find_deployed_app(self, name: str) -> AppRow | None:
-        query = apps.select().where(apps.c.name == name, apps.c.state == "deployed")
+    def find_deployed_app(self, name: str, workspace: str) -> AppRow | None:
+        query = apps.select().where(apps.c.name == name, apps.c.state == "deployed", apps.c.workspace == workspace)
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         return AppRow(**row) if row else None
+
+    def create_workspace(self, name: str) -> bool:
+        with self.engine.begin() as conn:
+            if conn.execute(sa.select(workspaces.c.name).where(workspaces.c.name == name)).first():
+                return False
+            conn.execute(workspaces.insert().values(name=name, created_at=time.time()))
+        return True
+
+    def list_workspaces(self) -> list[tuple[str, float]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(workspaces.c.name, workspaces.c.created_at).order_by(workspaces.c.name))
+            return [(str(name), float(created)) for name, created in rows]
+
+    def add_token(self, token_hash: str, workspace: str, invoke_only: bool) -> None:
+        row = {"token_hash": token_hash, "workspace": workspace, "invoke_only": invoke_only, "created_at": time.time()}
+        with self.engine.begin() as conn:
+            conn.execute(tokens.insert().values(**row))
+
+    def list_tokens(self) -> list[tuple[str, str, bool]]:
+        query = sa.select(tokens.c.token_hash, tokens.c.workspace, tokens.c.invoke_only)
+        with self.engine.connect() as conn:
+            return [(str(h), str(ws), bool(inv)) for h, ws, inv in conn.execute(query)]
 
     def set_app_version(self, app_id: str, version: int) -> None:
         with self.engine.begin() as conn:

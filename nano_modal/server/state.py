@@ -184,6 +184,7 @@ class App:
     ephemeral: bool
     state: str = "running"  # "running" (ephemeral) | "deployed" | "stopped"
     version: int = 0
+    workspace: str = "main"  # its functions, calls, containers and sandboxes are in it too (workspaces.py)
     last_heartbeat: float = field(default_factory=time.monotonic)
     function_ids: list[str] = field(default_factory=list)
     log_subscribers: list[asyncio.Queue[api_pb2.LogLine | None]] = field(default_factory=list)

@@ -20,6 +20,7 @@ class AppRow:
     ephemeral: bool
     created_at: float
     version: int = 0  # current deployment; 0 for ephemeral apps
+    workspace: str = "main"  # its functions, calls, containers and sandboxes are in it too
 
 
 @dataclass
@@ -99,7 +100,7 @@ class OutputRow:
 
 @dataclass
 class ObjectRow:
-    """A Dict, Queue, Secret or Volume. Named objects are unique per (kind, environment, name)."""
+    """A Dict, Queue, Secret or Volume. Named objects are unique per (kind, workspace, environment, name)."""
 
     object_id: str
     kind: int  # api_pb2.ObjectKind
@@ -109,6 +110,7 @@ class ObjectRow:
     created_at: float
     updated_at: float
     version: int = 0  # volumes: bumped by every commit
+    workspace: str = "main"
 
 
 @dataclass
@@ -137,10 +139,25 @@ class Store(ABC):
         """Apps that are not stopped (ephemeral or deployed)."""
 
     @abstractmethod
-    def list_apps(self) -> list[AppRow]: ...
+    def list_apps(self, workspace: str) -> list[AppRow]: ...
 
     @abstractmethod
-    def find_deployed_app(self, name: str) -> AppRow | None: ...
+    def find_deployed_app(self, name: str, workspace: str) -> AppRow | None: ...
+
+    @abstractmethod
+    def create_workspace(self, name: str) -> bool:
+        """False when it exists already."""
+
+    @abstractmethod
+    def list_workspaces(self) -> list[tuple[str, float]]:
+        """(name, created_at) of every workspace created by `workspace create`."""
+
+    @abstractmethod
+    def add_token(self, token_hash: str, workspace: str, invoke_only: bool) -> None: ...
+
+    @abstractmethod
+    def list_tokens(self) -> list[tuple[str, str, bool]]:
+        """(sha256 of the token, workspace, invoke_only) of every workspace token."""
 
     @abstractmethod
     def set_app_version(self, app_id: str, version: int) -> None: ...
@@ -245,11 +262,11 @@ class Store(ABC):
     def get_object(self, object_id: str) -> ObjectRow | None: ...
 
     @abstractmethod
-    def find_object(self, kind: int, environment: str, name: str) -> ObjectRow | None: ...
+    def find_object(self, kind: int, environment: str, name: str, workspace: str) -> ObjectRow | None: ...
 
     @abstractmethod
-    def list_objects(self, kind: int, environment: str | None) -> list[ObjectRow]:
-        """Named objects of one kind (in one environment, or all when None)."""
+    def list_objects(self, kind: int, environment: str | None, workspace: str) -> list[ObjectRow]:
+        """Named objects of one kind in a workspace (in one environment, or all when None)."""
 
     @abstractmethod
     def ephemeral_objects(self) -> list[ObjectRow]: ...

@@ -138,10 +138,10 @@ def test_object_store_contract(any_store: SqlStore) -> None:
     s.create_object(ObjectRow("qu-2", QUEUE, None, "main", True, now, now))  # NULL names never collide
     s.create_object(ObjectRow("vo-1", VOLUME, "v", "main", False, now, now))
     s.create_object(ObjectRow("st-1", SECRET, "s", "dev", False, now, now))
-    assert s.find_object(DICT, "main", "d").object_id == "di-1"  # type: ignore[union-attr]
-    assert s.find_object(DICT, "dev", "d") is None
-    assert [r.name for r in s.list_objects(SECRET, None)] == ["s"]
-    assert s.list_objects(QUEUE, "main") == []  # ephemeral ones are not listed
+    assert s.find_object(DICT, "main", "d", "main").object_id == "di-1"  # type: ignore[union-attr]
+    assert s.find_object(DICT, "dev", "d", "main") is None
+    assert [r.name for r in s.list_objects(SECRET, None, "main")] == ["s"]
+    assert s.list_objects(QUEUE, "main", "main") == []  # ephemeral ones are not listed
     assert {r.object_id for r in s.ephemeral_objects()} == {"qu-1", "qu-2"}
 
     assert s.dict_put("di-1", [("h1", b"k1", b"v1"), ("h2", b"k2", b"v2")], False)

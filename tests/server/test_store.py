@@ -61,7 +61,7 @@ def test_stopped_apps_inputs_are_not_recovered(store: Store) -> None:
 
 def test_deployments_logs_schedules_and_tokens(store: Store) -> None:
     _app(store, "ap-d", state="deployed")
-    assert store.find_deployed_app("demo") is not None
+    assert store.find_deployed_app("demo", "main") is not None
     store.add_deployment(DeploymentRow("ap-d", 1, "first", time.time(), b"spec1"))
     store.add_deployment(DeploymentRow("ap-d", 2, "", time.time(), b"spec2", rollback_of=1))
     store.set_app_version("ap-d", 2)

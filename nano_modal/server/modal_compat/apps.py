@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, cast
 
+from ...config import DEFAULT_WORKSPACE
 from ..deployments import Deployments
 from .base import ENVIRONMENT, Call, ServiceBase
 from .mounts import IMAGE_BUILDER_VERSION
@@ -76,7 +77,7 @@ class AppRpcs(ServiceBase):
                     created_at=row.created_at,
                     n_running_tasks=live[row.app_id],
                 )
-                for row in self.control.store.list_apps()
+                for row in self.control.store.list_apps(DEFAULT_WORKSPACE)
             ]
         )
 

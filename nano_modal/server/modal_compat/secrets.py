@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...config import DEFAULT_WORKSPACE
 from ...proto import api_pb2 as npb
 from ..object_service import ObjectPlane
 from .base import ENVIRONMENT, Call, ServiceBase
@@ -28,7 +29,7 @@ class SecretRpcs(ServiceBase):
             overwrite = creation == self.pb.OBJECT_CREATION_TYPE_CREATE_OVERWRITE_IF_EXISTS
             if creation == self.pb.OBJECT_CREATION_TYPE_CREATE_IF_MISSING:
                 found = self.objects.registry.store.find_object(
-                    npb.OBJECT_KIND_SECRET, environment, request.deployment_name
+                    npb.OBJECT_KIND_SECRET, environment, request.deployment_name, DEFAULT_WORKSPACE
                 )
                 if found is not None:
                     return self.pb.SecretGetOrCreateResponse(secret_id=found.object_id)
