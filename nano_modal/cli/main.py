@@ -39,6 +39,10 @@ cli.add_typer(container_cli, name="container")
 from .image import image_cli  # noqa: E402
 
 cli.add_typer(image_cli, name="image")
+from .workspace import token_create, workspace_cli  # noqa: E402
+
+cli.add_typer(workspace_cli, name="workspace")
+token_cli.command("create")(token_create)
 
 
 @cli.command()
