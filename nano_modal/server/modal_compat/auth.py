@@ -29,6 +29,7 @@ BAD_PAIR = (
     "(set MODAL_TOKEN_ID to any id, e.g. nm, and MODAL_TOKEN_SECRET to the server's admin token)"
 )
 NO_CREDENTIALS = "nano-modal: no credentials: set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET"
+OTHER_WORKSPACE = "the modal client protocol serves the default workspace only; use nano_modal in this container"
 STALE_CONTAINER = "nano-modal: this container's token is no longer valid (the container was stopped)"
 
 
@@ -61,6 +62,10 @@ def identify(metadata: Iterable[tuple[str, Any]], admin_token: str, control: Con
         container = control.container_by_token(container_token)
         if container is None:
             raise Refused(grpc.StatusCode.UNAUTHENTICATED, STALE_CONTAINER)
+        if control.app(container.app_id).workspace != config.DEFAULT_WORKSPACE:
+            # This protocol names objects and ids of the default workspace only (workspaces.py
+            # is not consulted here): another workspace's container may not use it at all.
+            raise Refused(grpc.StatusCode.PERMISSION_DENIED, OTHER_WORKSPACE)
         return Caller(container)
     secret = headers.get(TOKEN_SECRET_HEADER, "")
     if not secret and not headers.get(TOKEN_ID_HEADER):
