@@ -11,6 +11,11 @@ a function container in its app's. Two rules keep them apart:
   belong to the caller's workspace: another workspace's id answers NotFound, exactly as an
   id that never existed, so ids cannot be probed.
 
+The server's admin token is also the operator's: workers use it (a sandbox's volumes are
+synced with it), and whoever holds it holds the state directory and the secrets' key too.
+Its ids are not checked; its names are main's. Users of main who are not the operator get
+a token of main (`nano-modal token create --workspace main`), confined like any other.
+
 An invoke-only token may look up and call the functions of its workspace's deployed apps,
 and read the results of such calls: the RPCs in rpc_roles.INVOKE_ONLY, ids of ephemeral
 apps' functions are NotFound for it.

@@ -204,3 +204,28 @@ def test_an_invoke_only_token_calls_deployed_functions_and_nothing_else(cluster:
     assert _rpc("AppList", api_pb2.AppListRequest()) is not None
     names = [a.name for a in _rpc("AppList", api_pb2.AppListRequest()).apps]  # type: ignore[attr-defined]
     assert "made-by-invoke-only" not in names and "ws-intruder" not in names
+
+
+def test_a_token_of_main_is_confined_too_and_b_works_in_its_own(cluster: Cluster, intruder_token: str) -> None:
+    """Only the server's admin token (the operator's, which workers use) is not confined: a
+    token made for main is. And B's own sandbox gets B's volume (synced by the worker)."""
+    with as_token(intruder_token):
+        d = nano_modal.Dict.from_name("ws-b-dict", create_if_missing=True)
+        d.put("k", "b-value")
+        b_dict = str(d.hydrate().object_id)
+        vol = nano_modal.Volume.from_name("ws-b-volume", create_if_missing=True)
+        with vol.batch_upload(force=True) as batch:
+            batch.put_file(io.BytesIO(b"b-file"), "b.txt")
+        app = nano_modal.App.lookup("ws-b-sandboxes", create_if_missing=True)
+        sb = nano_modal.Sandbox.create("cat", "/data/b.txt", volumes={"/data": vol}, app=app, timeout=60)
+        sb.wait()
+        assert sb.stdout.read() == "b-file"
+    created = _cli(cluster, cluster.token, "token", "create", "--workspace", "main")
+    assert created.returncode == 0, created.stderr
+    with as_token(created.stdout.strip().splitlines()[-1]):
+        by_id = ws._outcome(lambda: nano_modal.Dict.from_id(b_dict).pop("k"))
+        by_name = ws._outcome(lambda: nano_modal.Dict.from_name("ws-b-dict").get("k"))
+    assert by_id.startswith("NotFoundError") and "b-value" not in by_id, by_id
+    assert by_name.startswith("NotFoundError") and "b-value" not in by_name, by_name
+    with as_token(intruder_token):
+        assert dict(nano_modal.Dict.from_id(b_dict).items()) == {"k": "b-value"}
