@@ -90,7 +90,9 @@ def victim(cluster: Cluster) -> Victim:
     assert call.get(timeout=120) == "echo:first"
     echo.hydrate()
     app = _rpc("AppLookup", api_pb2.AppLookupRequest(name="ws-victim"))
+    sb = nano_modal.Sandbox.create("sleep", "600", app=ws.victim, timeout=900, name="victim-sandbox")
     ids = {
+        "sandbox": sb.object_id,
         "secret": nano_modal.Secret.from_name(ws.SECRET_NAME).hydrate().object_id,
         "dict": d.hydrate().object_id,
         "queue": q.hydrate().object_id,
@@ -122,6 +124,7 @@ def _assert_victim_unchanged(victim: Victim) -> None:
     v = nano_modal.Volume.from_id(victim.ids["volume"])
     assert b"".join(v.read_file("file.txt")) == FILE_CONTENT
     assert nano_modal.FunctionCall.from_id(victim.ids["call"]).get(timeout=30) == "echo:first"
+    assert nano_modal.Sandbox.from_id(victim.ids["sandbox"]).poll() is None  # still running
 
 
 def _assert_all_not_found(outcomes: dict[str, str]) -> None:
@@ -142,11 +145,16 @@ def test_another_workspaces_client_finds_nothing_of_a(cluster: Cluster, victim: 
             ("FunctionCallGet", api_pb2.FunctionCallGetRequest(call_id=victim.ids["call"])),
             ("ObjectDelete", api_pb2.ObjectDeleteRequest(kind=api_pb2.OBJECT_KIND_DICT, object_id=victim.ids["dict"])),
             ("SandboxCreate", api_pb2.SandboxCreateRequest(app_id=victim.app_id)),
+            ("SandboxGet", api_pb2.SandboxGetRequest(app_name="ws-victim", name="victim-sandbox")),
+            ("SandboxTerminate", api_pb2.SandboxGetRequest(sandbox_id=victim.ids["sandbox"])),
+            ("ContainerExec", api_pb2.ContainerExecRequest(container_id=victim.ids["sandbox"], argv=["true"])),
         ]:
             outcomes[f"{name} {request}"] = ws._outcome(lambda n=name, r=request: _rpc(n, r))
         listed = [s.name for s in nano_modal.Secret.objects.list()] + [d.name for d in nano_modal.Dict.objects.list()]
         apps = _rpc("AppList", api_pb2.AppListRequest())
+        sandboxes = _rpc("SandboxList", api_pb2.SandboxListRequest())
     _assert_all_not_found(outcomes)
+    assert victim.ids["sandbox"] not in str(sandboxes)
     assert ws.SECRET_NAME not in listed and ws.DICT_NAME not in listed, listed
     assert "ws-victim" not in [a.name for a in apps.apps]  # type: ignore[attr-defined]
     _assert_victim_unchanged(victim)
@@ -181,12 +189,20 @@ def test_the_cli_of_another_workspace_lists_nothing_of_a(cluster: Cluster, victi
 def test_an_invoke_only_token_calls_deployed_functions_and_nothing_else(cluster: Cluster, victim: Victim) -> None:
     created = _cli(cluster, cluster.token, "token", "create", "--invoke-only")
     assert created.returncode == 0, created.stderr
+    # A function of a running ephemeral app of the same workspace: not for invoke-only tokens.
+    running = _rpc("AppCreate", api_pb2.AppCreateRequest(name="ws-ephemeral", ephemeral=True))
+    definition = api_pb2.FunctionDefinition(name="never-run")
+    create = api_pb2.FunctionCreateRequest(app_id=running.app_id, definition=definition)  # type: ignore[attr-defined]
+    ephemeral_id = _rpc("FunctionCreate", create).function_id  # type: ignore[attr-defined]
     with as_token(created.stdout.strip().splitlines()[-1]):
         echo = nano_modal.Function.from_name("ws-victim", "echo")
         assert echo.remote("a") == "echo:a"
         assert echo.spawn("b").get(timeout=60) == "echo:b"
         assert list(echo.map(["c", "d"])) == ["echo:c", "echo:d"]
         assert nano_modal.FunctionCall.from_id(victim.ids["call"]).get(timeout=30) == "echo:first"
+        ephemeral = ws._outcome(
+            lambda: _rpc("FunctionMap", api_pb2.FunctionMapRequest(function_id=ephemeral_id, inputs_complete=True))
+        )
         refused = {
             "secret": ws._outcome(lambda: nano_modal.Secret.from_name(ws.SECRET_NAME).hydrate()),
             "dict": ws._outcome(lambda: nano_modal.Dict.from_id(victim.ids["dict"]).get("key")),
@@ -200,6 +216,7 @@ def test_an_invoke_only_token_calls_deployed_functions_and_nothing_else(cluster:
     for what, outcome in refused.items():
         assert outcome.startswith("AuthError"), (what, outcome)
         assert ws.SECRET_VALUE not in outcome and "victim-value" not in outcome, (what, outcome)
+    assert ephemeral.startswith("NotFoundError"), ephemeral
     _assert_victim_unchanged(victim)
     assert _rpc("AppList", api_pb2.AppListRequest()) is not None
     names = [a.name for a in _rpc("AppList", api_pb2.AppListRequest()).apps]  # type: ignore[attr-defined]
