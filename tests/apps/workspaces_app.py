@@ -26,6 +26,15 @@ def echo(x: str) -> str:
     return f"echo:{x}"
 
 
+@victim.cls()
+class Scaler:
+    factor: int = nano_modal.parameter(default=2)
+
+    @nano_modal.method()
+    def scale(self, x: int) -> int:
+        return x * self.factor
+
+
 def _outcome(attempt: Any) -> str:
     """What an attempt got: READ and the value, or the error it raised."""
     try:

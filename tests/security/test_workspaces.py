@@ -199,6 +199,7 @@ def test_an_invoke_only_token_calls_deployed_functions_and_nothing_else(cluster:
         assert echo.remote("a") == "echo:a"
         assert echo.spawn("b").get(timeout=60) == "echo:b"
         assert list(echo.map(["c", "d"])) == ["echo:c", "echo:d"]
+        assert nano_modal.Cls.from_name("ws-victim", "Scaler")(factor=3).scale.remote(2) == 6
         assert nano_modal.FunctionCall.from_id(victim.ids["call"]).get(timeout=30) == "echo:first"
         ephemeral = ws._outcome(
             lambda: _rpc("FunctionMap", api_pb2.FunctionMapRequest(function_id=ephemeral_id, inputs_complete=True))
