@@ -119,7 +119,7 @@ async def serve(
     modal_routes = (
         []
         if modal_handler is None
-        else modal_compat.attach(modal_handler, control, blobs, token, objects, forwarder.own_web_url)
+        else modal_compat.attach(modal_handler, control, blobs, token, objects, forwarder.own_web_url, service.scope)
     )
     address = advertise or f"{_shown_host(host)}:{bound}"
     lease.advertise(address)

@@ -59,6 +59,19 @@ ID_FIELDS: dict[str, str] = {
     "volume_id": "volume",
     "secret_ids": "secret",
 }
+# The same for Modal's own client protocol (server/modal_compat/), whose ids are ours.
+MODAL_ID_FIELDS: dict[str, str] = {
+    **ID_FIELDS,
+    "function_call_id": "call",
+    "existing_function_id": "function",
+    "base_function_id": "function",
+    "build_function_id": "function",
+    "parametrized_function_id": "function",
+    "secret_id": "secret",
+    "credentials_secret_id": "secret",
+    "replace_secret_ids": "secret",
+    "task_id": "container",
+}
 
 
 @dataclass(frozen=True)
@@ -128,12 +141,13 @@ class WorkspaceScope:
         # (kind, id) -> whether an invoke-only token may name it: a deployed app's function or call
         self.invocable = invocable
 
-    def check(self, request: object, principal: Principal) -> None:
+    def check(self, request: object, principal: Principal, fields: dict[str, str] = ID_FIELDS) -> None:
         """NotFound for the first id in `request` that another workspace owns. Unknown ids
-        pass: the handler says they do not exist, in its own words."""
+        pass: the handler says they do not exist, in its own words. `fields`: which request
+        fields hold ids of what (ID_FIELDS, or MODAL_ID_FIELDS for Modal's protocol)."""
         if not isinstance(request, Message):
             return  # a request stream (uploads): it carries content, not ids
-        for kind, value in _ids(request):
+        for kind, value in _ids(request, fields):
             owner = self.owners[kind](value)
             if owner is None:
                 continue
@@ -141,32 +155,32 @@ class WorkspaceScope:
                 raise NotFound(f"{kind} {value} not found")
 
 
-def _ids(message: Message) -> list[tuple[str, str]]:
+def _ids(message: Message, fields: dict[str, str]) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for field, value in message.ListFields():
-        kind = ID_FIELDS.get(field.name)
+        kind = fields.get(field.name)
         if kind is not None and field.type == FieldDescriptor.TYPE_STRING:
             found.extend((kind, v) for v in (value if field.is_repeated else [value]) if v)
-        elif field.message_type is not None and _may_hold_ids(field.message_type):
+        elif field.message_type is not None and _may_hold_ids(field.message_type, fields is MODAL_ID_FIELDS):
             for item in value if field.is_repeated else [value]:
-                found.extend(_ids(item))
+                found.extend(_ids(item, fields))
     return found
 
 
 @cache
-def _may_hold_ids(descriptor: Descriptor) -> bool:
+def _may_hold_ids(descriptor: Descriptor, modal: bool) -> bool:
     """Whether a message type has an id field, itself or in a nested message: a request's
     payloads (inputs, chunks) and maps are never walked."""
-    return _holds(descriptor, set())
+    return _holds(descriptor, MODAL_ID_FIELDS if modal else ID_FIELDS, set())
 
 
-def _holds(descriptor: Descriptor, seen: set[str]) -> bool:
+def _holds(descriptor: Descriptor, fields: dict[str, str], seen: set[str]) -> bool:
     if descriptor.full_name in seen or descriptor.GetOptions().map_entry:
         return False
     seen.add(descriptor.full_name)
     for field in descriptor.fields:
-        if field.name in ID_FIELDS:
+        if field.name in fields:
             return True
-        if field.message_type is not None and _holds(field.message_type, seen):
+        if field.message_type is not None and _holds(field.message_type, fields, seen):
             return True
     return False

@@ -91,3 +91,44 @@ def _overwrite(v: nano_modal.Volume) -> None:
 @intruder.function()
 def intrude(ids: dict[str, str]) -> dict[str, str]:
     return attacks(ids)
+
+
+prober = nano_modal.App("ws-main-prober")  # the default workspace's, like the victim
+
+
+def _grpc_outcome(attempt: Any) -> str:
+    import grpc
+
+    try:
+        return f"READ: {attempt()!r}"
+    except grpc.RpcError as exc:
+        return f"{exc.code().name}: {exc.details()}"  # type: ignore[attr-defined]
+
+
+@prober.function()
+def modal_protocol(dict_id: str) -> dict[str, str]:
+    """Another workspace's dict, named by id over Modal's own client protocol with this
+    container's token (what the real `modal` client in a container would send)."""
+    import os
+
+    import grpc
+    from google.protobuf import empty_pb2
+    from modal_proto import api_pb2 as mpb
+
+    channel = grpc.insecure_channel(os.environ["NANO_MODAL_SERVER_URL"])
+    metadata = (("x-nano-modal-token", os.environ["NANO_MODAL_TOKEN"]),)
+    contents = channel.unary_stream(
+        "/modal.client.ModalClient/DictContents",
+        request_serializer=mpb.DictContentsRequest.SerializeToString,
+        response_deserializer=mpb.DictEntry.FromString,
+    )
+    clear = channel.unary_unary(
+        "/modal.client.ModalClient/DictClear",
+        request_serializer=mpb.DictClearRequest.SerializeToString,
+        response_deserializer=empty_pb2.Empty.FromString,
+    )
+    request = mpb.DictContentsRequest(dict_id=dict_id, keys=True, values=True)
+    return {
+        "contents": _grpc_outcome(lambda: [e.value for e in contents(request, metadata=metadata, timeout=10)]),
+        "clear": _grpc_outcome(lambda: clear(mpb.DictClearRequest(dict_id=dict_id), metadata=metadata, timeout=10)),
+    }

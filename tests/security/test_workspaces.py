@@ -247,3 +247,19 @@ def test_a_token_of_main_is_confined_too_and_b_works_in_its_own(cluster: Cluster
     assert by_name.startswith("NotFoundError") and "b-value" not in by_name, by_name
     with as_token(intruder_token):
         assert dict(nano_modal.Dict.from_id(b_dict).items()) == {"k": "b-value"}
+
+
+def test_a_container_speaking_modals_protocol_finds_nothing_of_another_workspace(
+    cluster: Cluster, intruder_token: str
+) -> None:
+    pytest.importorskip("modal_proto")
+    with as_token(intruder_token):
+        d = nano_modal.Dict.from_name("ws-b-modal-dict", create_if_missing=True)
+        d.put("k", "b-value")
+        b_dict = str(d.hydrate().object_id)
+    with ws.prober.run():
+        outcomes = ws.modal_protocol.remote(b_dict)
+    for what, outcome in outcomes.items():
+        assert outcome.startswith("NOT_FOUND") and "b-value" not in outcome, (what, outcome)
+    with as_token(intruder_token):
+        assert dict(nano_modal.Dict.from_id(b_dict).items()) == {"k": "b-value"}

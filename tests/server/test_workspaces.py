@@ -99,7 +99,7 @@ def test_ids_nested_in_definitions_are_found_and_payloads_are_not_walked() -> No
         name="f", secret_ids=["st-a"], volume_mounts=[api_pb2.VolumeMount(volume_id="vo-a")]
     )
     request = api_pb2.AppDeployRequest(name="app", definitions=[definition])
-    assert sorted(_ids(request)) == [("secret", "st-a"), ("volume", "vo-a")]
+    assert sorted(_ids(request, ID_FIELDS)) == [("secret", "st-a"), ("volume", "vo-a")]
     owners = {kind: (lambda i: "team-a") for kind in set(ID_FIELDS.values())}
     scope = WorkspaceScope(owners, lambda kind, i: False)
     scope.check(request, Principal("team-a"))

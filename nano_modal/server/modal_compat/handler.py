@@ -15,11 +15,13 @@ import grpc
 import grpc.aio
 from starlette.routing import BaseRoute
 
+from ... import config
 from ..blobs import BlobStore
 from ..control import ControlPlane, Invalid, NotFound
 from ..object_service import ObjectPlane
 from ..objects import AlreadyExists
 from ..state import FunctionRuntime
+from ..workspaces import MODAL_ID_FIELDS, Principal, WorkspaceScope
 from . import protocol
 from .auth import Refused, identify
 from .base import Call
@@ -49,6 +51,7 @@ class ModalClientHandler(grpc.GenericRpcHandler):  # type: ignore[type-arg]
     def __init__(self, proto: Protocol) -> None:
         self.proto = proto
         self.target: ModalService | None = None
+        self.scope: WorkspaceScope | None = None  # the ids a container may name (workspaces.py)
 
     def service_names(self) -> tuple[str, ...]:
         return (SERVICE_NAME,)
@@ -72,17 +75,22 @@ class ModalClientHandler(grpc.GenericRpcHandler):  # type: ignore[type-arg]
             return grpc.unary_stream_rpc_method_handler(self._stream(name), **options)
         return grpc.unary_unary_rpc_method_handler(self._unary(name), **options)
 
-    def _begin(self, name: str, context: grpc.aio.ServicerContext[Any, Any]) -> tuple[ModalService, Call]:
+    def _begin(self, name: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> tuple[ModalService, Call]:
         service = self.target
         if service is None:
             raise Refused(grpc.StatusCode.UNAVAILABLE, _NOT_ACTIVE)
         caller = identify(context.invocation_metadata() or (), service.admin_token, service.control)
+        if caller.container is not None and self.scope is not None:
+            # A container's ids are checked as on nano-modal's own port: only the default
+            # workspace's containers get here (auth.py), and they name its things only.
+            principal = Principal(config.DEFAULT_WORKSPACE, container=caller.container)
+            self.scope.check(request, principal, MODAL_ID_FIELDS)
         return service, Call(caller, context, name)
 
     def _unary(self, name: str) -> Callable[[Any, Any], Any]:
         async def handle(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             try:
-                service, call = self._begin(name, context)
+                service, call = self._begin(name, request, context)
                 return await getattr(service, name)(request, call)
             except Refused as exc:
                 await context.abort(exc.code, str(exc))
@@ -98,7 +106,7 @@ class ModalClientHandler(grpc.GenericRpcHandler):  # type: ignore[type-arg]
     def _stream(self, name: str) -> Callable[[Any, Any], AsyncIterator[Any]]:
         async def handle(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
             try:
-                service, call = self._begin(name, context)
+                service, call = self._begin(name, request, context)
                 async for response in getattr(service, name)(request, call):
                     yield response
             except Refused as exc:
@@ -129,11 +137,13 @@ def attach(
     admin_token: str,
     objects: ObjectPlane,
     web_base_url: str,
+    scope: WorkspaceScope | None = None,
 ) -> list[BaseRoute]:
     """This server is the active one: serve Modal's methods from here, and start the containers
     of Modal-defined functions with Modal's entrypoint. Returns the HTTP gateway's routes for
     Modal's blob uploads and downloads."""
     handler.target = ModalService(control, blobs, admin_token, handler.proto, objects, web_base_url)
+    handler.scope = scope
 
     def env(fn: FunctionRuntime) -> dict[str, str]:
         if fn.definition.module_name != BUNDLE_MARKER:
