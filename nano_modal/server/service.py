@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import contextvars
 import functools
-import hmac
 import inspect
 import logging
 import secrets
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,26 +17,22 @@ from ..proto import api_pb2, api_pb2_grpc
 from ..version import __version__
 from . import function_admin
 from .blobs import BlobStore, BlobTooLarge
+from .callers import Callers, set_principal
 from .control import ControlPlane, Invalid, NotFound
 from .deployments import Deployments
 from .errors import ServerError
 from .gateway import hash_secret
 from .object_service import ObjectPlane, ObjectRpcs
-from .rpc_roles import INVOKE_ONLY, ROLES, Role
+from .rpc_roles import ROLES, Role
 from .sandbox_service import SandboxRpcs
 from .sandboxes import SandboxPlane
-from .state import Container
 from .store import OutputRow
 from .workspace_service import WorkspaceRpcs, workspace_scope
-from .workspaces import Principal, Workspaces
+from .workspaces import Workspaces
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 log = logging.getLogger("nano_modal.server")
-
-# Who makes the current call: set by each RPC's role check (None: the server's admin token).
-_caller: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("nano_modal_caller", default=None)
-_OPERATOR = Principal(config.DEFAULT_WORKSPACE, operator=True)
 
 
 def _output_proto(row: OutputRow, log_sync_lines: dict[str, int]) -> api_pb2.FunctionOutput:
@@ -55,9 +48,10 @@ def _output_proto(row: OutputRow, log_sync_lines: dict[str, int]) -> api_pb2.Fun
     )
 
 
-class Service(ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.NanoModalServicer):
-    # Dict/Queue/Secret/Volume RPCs come from ObjectRpcs (object_service.py), sandbox and
-    # container RPCs from SandboxRpcs (sandbox_service.py), workspaces' from WorkspaceRpcs.
+class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.NanoModalServicer):
+    # Who is calling comes from Callers (callers.py); Dict/Queue/Secret/Volume RPCs from
+    # ObjectRpcs (object_service.py), sandbox and container RPCs from SandboxRpcs
+    # (sandbox_service.py), workspaces' from WorkspaceRpcs (workspace_service.py).
     def __init__(
         self,
         control: ControlPlane,
@@ -87,87 +81,6 @@ class Service(ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.NanoModalServ
         for secret_id in secret_ids:
             env.update(self.objects.secrets.variables(secret_id))
         return env
-
-    # --- credentials -----------------------------------------------------------------
-
-    def _token(self, context: Context) -> str:
-        for key, value in context.invocation_metadata() or ():
-            if key == config.TOKEN_METADATA_KEY:
-                return str(value)
-        return ""
-
-    def valid_token(self, token: str) -> bool:
-        """The admin's, a workspace's or a live container's: the fast lane reads large frames only then."""
-        return (
-            hmac.compare_digest(token, self.admin_token)
-            or self.workspaces.find(token) is not None
-            or self.control.container_by_token(token) is not None
-        )
-
-    def _container_principal(self, container: Container) -> Principal:
-        return Principal(self.control.app(container.app_id).workspace, container=container)
-
-    async def _authorize(self, name: str, role: Role, request: Any, context: Context) -> Principal:
-        """Check the caller against the RPC's role (rpc_roles.py) and say who it is; aborts
-        the call otherwise."""
-        token = self._token(context)
-        if role is Role.CONTAINER:
-            container = self.control.container_by_token(token)
-            if container is None or container.container_id != request.container_id:
-                # E.g. a container of a worker declared dead, back from a partition: what it sends is dropped.
-                log.info(
-                    "refused a call from container %s (%s): its token is no longer valid",
-                    request.container_id,
-                    context.peer(),
-                )
-                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "this token does not belong to that container")
-            assert container is not None
-            container.last_heard = time.monotonic()
-            return self._container_principal(container)
-        if hmac.compare_digest(token, self.admin_token):
-            return _OPERATOR
-        grant = self.workspaces.find(token)
-        if grant is not None:
-            if role is Role.OPERATOR:
-                await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{name} needs the server's admin token")
-            if grant.invoke_only and name not in INVOKE_ONLY:
-                await context.abort(
-                    grpc.StatusCode.PERMISSION_DENIED,
-                    f"an invoke-only token may only look up and call functions of deployed apps, not {name}",
-                )
-            return grant
-        admin_only = role in (Role.ADMIN, Role.OPERATOR)
-        container = self.control.container_by_token(token) if not admin_only else None
-        if container is None:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid or missing token")
-        assert container is not None
-        definition = self.control._function(container.function_id).definition
-        volume_id = getattr(request, "volume_id", "") if role is Role.VOLUME else ""
-        own_volume = bool(volume_id) and volume_id in {m.volume_id for m in definition.volume_mounts}
-        if definition.restrict_modal_access and role is not Role.PAYLOADS and not own_volume:
-            await context.abort(
-                grpc.StatusCode.PERMISSION_DENIED,
-                f"{definition.name} runs with restrict_modal_access=True: it may not use the platform's API",
-            )
-        return self._container_principal(container)
-
-    def principal(self) -> Principal:
-        """Who makes the current call, as checked by its role."""
-        return _caller.get() or _OPERATOR
-
-    def workspace(self) -> str:
-        """The workspace the current call acts in: names are looked up there only."""
-        return self.principal().workspace
-
-    def caller(self) -> Container | None:
-        """The container making the current call (None: a client's token), as checked by its role."""
-        return self.principal().container
-
-    def calling_container(self) -> Container:
-        """The container making the current call, for the RPCs of Role.CONTAINER."""
-        container = self.principal().container
-        assert container is not None, "only for Role.CONTAINER RPCs"
-        return container
 
     async def _guard(self, context: Context, fn: Any) -> Any:
         try:
@@ -282,6 +195,9 @@ class Service(ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.NanoModalServ
             response = await self._guard(
                 context, lambda: self.deployments.function(request.app_name, request.function_name, self.workspace())
             )
+        if self.principal().invoke_only:  # it may call the code, not download it (blobs are fetched by id)
+            response.definition.ClearField("source_blob_id")
+            response.definition.ClearField("pickled_blob_id")
         if request.include_stats:
             response.stats.CopyFrom(
                 await self._guard(context, lambda: function_admin.function_stats(self.control, response.function_id))
@@ -489,7 +405,7 @@ def _translating(name: str, method: Any, role: Role) -> Any:
 
     async def admit(self: Service, request: Any, context: Context) -> None:
         principal = await self._authorize(name, role, request, context)
-        _caller.set(principal)  # each RPC runs in its own task
+        set_principal(principal)  # each RPC runs in its own task
         if scoped and not principal.operator:  # the operator's token is the installation's (workspaces.py)
             self.scope.check(request, principal)
 

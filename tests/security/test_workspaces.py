@@ -200,6 +200,8 @@ def test_an_invoke_only_token_calls_deployed_functions_and_nothing_else(cluster:
         assert echo.spawn("b").get(timeout=60) == "echo:b"
         assert list(echo.map(["c", "d"])) == ["echo:c", "echo:d"]
         assert nano_modal.Cls.from_name("ws-victim", "Scaler")(factor=3).scale.remote(2) == 6
+        seen = _rpc("FunctionGet", api_pb2.FunctionGetRequest(function_id=victim.ids["function"]))
+        assert not seen.definition.source_blob_id and not seen.definition.pickled_blob_id  # type: ignore[attr-defined]
         assert nano_modal.FunctionCall.from_id(victim.ids["call"]).get(timeout=30) == "echo:first"
         ephemeral = ws._outcome(
             lambda: _rpc("FunctionMap", api_pb2.FunctionMapRequest(function_id=ephemeral_id, inputs_complete=True))
@@ -218,6 +220,8 @@ def test_an_invoke_only_token_calls_deployed_functions_and_nothing_else(cluster:
         assert outcome.startswith("AuthError"), (what, outcome)
         assert ws.SECRET_VALUE not in outcome and "victim-value" not in outcome, (what, outcome)
     assert ephemeral.startswith("NotFoundError"), ephemeral
+    code = _rpc("FunctionGet", api_pb2.FunctionGetRequest(function_id=victim.ids["function"]))
+    assert code.definition.source_blob_id or code.definition.pickled_blob_id  # type: ignore[attr-defined]
     _assert_victim_unchanged(victim)
     assert _rpc("AppList", api_pb2.AppListRequest()) is not None
     names = [a.name for a in _rpc("AppList", api_pb2.AppListRequest()).apps]  # type: ignore[attr-defined]
