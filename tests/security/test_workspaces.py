@@ -73,7 +73,7 @@ def _rpc(name: str, request: object) -> object:
 
 
 @pytest.fixture(scope="module")
-def victim(cluster: Cluster) -> Victim:
+def victim(cluster: Cluster) -> Iterator[Victim]:
     """Workspace A's things, made with the server's admin token."""
     nano_modal.Secret.objects.create(ws.SECRET_NAME, {"SECRET": ws.SECRET_VALUE}, allow_existing=True)
     d = nano_modal.Dict.from_name(ws.DICT_NAME, create_if_missing=True)
@@ -100,7 +100,8 @@ def victim(cluster: Cluster) -> Victim:
         "function": echo.object_id,
         "call": call.object_id,
     }
-    return Victim({k: str(i) for k, i in ids.items()}, app.app_id)  # type: ignore[attr-defined]
+    yield Victim({k: str(i) for k, i in ids.items()}, app.app_id)  # type: ignore[attr-defined]
+    sb.terminate()  # the session's worker has other tests to run
 
 
 @pytest.fixture(scope="module")
