@@ -7,6 +7,7 @@ out: tells workers, settles the inputs a dead container held, counts start failu
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 from .. import config
@@ -184,7 +185,7 @@ class ContainerLifecycle(ControlBase):
         self._record_outputs(rows)
 
     def _start_retry_at(self, fn: FunctionRuntime) -> float:
-        backoff = config.START_RETRY_BACKOFF * 2 ** max(0, fn.init_failures_in_a_row - 1)
+        backoff = math.ldexp(config.START_RETRY_BACKOFF, max(0, fn.init_failures_in_a_row - 1))  # doubled
         return fn.init_failed_at + min(backoff, config.START_RETRY_MAX)
 
     def retry_start_if_due(self, fn: FunctionRuntime) -> None:
