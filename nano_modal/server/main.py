@@ -256,10 +256,12 @@ async def _forget_old_calls(store: SqlStore) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The command line (deploy/ is checked against it by tests/test_deploy_recipes.py)."""
     parser = argparse.ArgumentParser(prog="nano-modal server", description="Run the nano-modal control plane.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=50051)
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1; 0.0.0.0: every interface)"
+    )
+    parser.add_argument("--port", type=int, default=50051, help="gRPC port of clients and workers (default: 50051)")
     parser.add_argument("--state-dir", type=Path, default=None, help="default: $NANO_MODAL_HOME/server")
-    parser.add_argument("--blob-dir", type=Path, default=None)
+    parser.add_argument("--blob-dir", type=Path, default=None, help="where blobs are kept (default: <state-dir>/blobs)")
     parser.add_argument(
         "--store",
         default=os.environ.get(config.ENV_STORE) or None,
@@ -279,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         f" {DEFAULT_HTTP_PORT} is taken; 0: any free port)",
     )
     parser.add_argument(
-        "--fast-port", type=int, default=0, help="port of the fast lane for unary calls (0: any free, -1: off)"
+        "--fast-port", type=int, default=0, help="port of the fast lane for unary calls (default: 0, any free; -1: off)"
     )
     parser.add_argument(
         "--advertise",
@@ -294,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
         f" (e.g. nano.localhost, which resolves to loopback; default: ${config.ENV_WEB_DOMAIN}; the"
         " /<app>/<function>/ path form keeps working)",
     )
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--quiet", action="store_true", help="log warnings only, print no start-up banner")
     return parser
 
 
