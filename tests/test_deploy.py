@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.conftest import Cluster
@@ -26,6 +25,7 @@ def which(x: int) -> tuple[int, int]:
 
 @app.function()
 def slow(seconds: float) -> int:
+    nano_modal.Dict.from_name("deploy-test-started", create_if_missing=True)["slow"] = VERSION
     time.sleep(seconds)
     return VERSION
 
@@ -84,7 +84,11 @@ def test_deploy_lookup_redeploy_rollback_stop(cluster: Cluster, tmp_path: Path) 
         stdout=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.5)
+    # v2 lands once the call runs on v1 (a fixed sleep lost that race on a loaded machine).
+    started = (
+        "import nano_modal; print(nano_modal.Dict.from_name('deploy-test-started', create_if_missing=True).get('slow'))"
+    )
+    assert wait_for(lambda: python(cluster, started) == "1", timeout=60)
     write_app(source, "deploy-test", 2)
     assert "as v2" in cli(cluster, "deploy", str(source), "--tag", "second").stdout
     assert python(cluster, call) == "(2, 5)"
