@@ -17,6 +17,8 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import grpc
+
 from ...container.modal_entrypoint import (
     ENV_APP_ID,
     ENV_BUNDLE,
@@ -27,6 +29,7 @@ from ...container.modal_entrypoint import (
 )
 from ...proto import api_pb2 as npb
 from ..store import OutputRow
+from .auth import Refused
 from .base import Call, ServiceBase
 from .mounts import mount_files
 
@@ -92,6 +95,8 @@ class FunctionRpcs(ServiceBase):
         if request.HasField("function_data"):
             ranked = request.function_data.ranked_functions
             function = ranked[0].function if ranked else self.pb.Function()
+        if any(m.sub_path for m in function.volume_mounts):
+            raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "nano-modal does not serve volume sub_path mounts yet")
         files: dict[str, list[Any]] = {}
         for mount_id in function.mount_ids:
             files.update(mount_files(self.blobs, mount_id))
@@ -114,6 +119,11 @@ class FunctionRpcs(ServiceBase):
             is_class=function.is_class,  # its instances with parameters: FunctionBindParams (classes.py)
             cpu=function.resources.milli_cpu / 1000,  # 0 when the function asked for none: the default
             memory_mb=function.resources.memory_mb,
+            # Synced into its containers by nano-modal (container/modal_volumes.py), bound by the worker.
+            volume_mounts=[
+                npb.VolumeMount(mount_path=m.mount_path, volume_id=m.volume_id, read_only=m.read_only)
+                for m in function.volume_mounts
+            ],
         )
         function_id = request.existing_function_id
         if function_id:

@@ -27,6 +27,7 @@ from .blobs import blob_routes
 from .functions import BUNDLE_MARKER, container_env
 from .protocol import SERVICE_NAME, Protocol
 from .service import ModalService
+from .volumes import block_routes
 
 log = logging.getLogger("nano_modal.server.modal_compat")
 
@@ -132,7 +133,7 @@ def attach(
 ) -> list[BaseRoute]:
     """This server is the active one: serve Modal's methods from here, and start the containers
     of Modal-defined functions with Modal's entrypoint. Returns the HTTP gateway's routes for
-    Modal's blob uploads and downloads."""
+    Modal's blob uploads and downloads and its volume block downloads."""
     handler.target = ModalService(control, blobs, admin_token, handler.proto, objects, web_base_url)
 
     def env(fn: FunctionRuntime) -> dict[str, str]:
@@ -142,4 +143,4 @@ def attach(
         return container_env(fn, {f.name: [f.function_id, f.definition.source_blob_id] for f in siblings})
 
     control.container_env_hooks.append(env)
-    return blob_routes(blobs, admin_token)
+    return blob_routes(blobs, admin_token) + block_routes(objects.volumes.blobs, admin_token)

@@ -17,10 +17,21 @@ from .mounts import MountRpcs
 from .protocol import Protocol
 from .queues import QueueRpcs
 from .secrets import SecretRpcs
+from .volumes import VolumeRpcs
 
 
 class ModalService(
-    DeployRpcs, AppRpcs, FunctionRpcs, MountRpcs, ContainerRpcs, DictRpcs, BlobRpcs, SecretRpcs, QueueRpcs, ClassRpcs
+    DeployRpcs,
+    AppRpcs,
+    FunctionRpcs,
+    MountRpcs,
+    ContainerRpcs,
+    DictRpcs,
+    BlobRpcs,
+    SecretRpcs,
+    QueueRpcs,
+    ClassRpcs,
+    VolumeRpcs,
 ):
     def __init__(
         self,
