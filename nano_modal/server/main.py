@@ -116,8 +116,8 @@ async def serve(
         fast_lane_port=forwarder.own_fast_lane_port,
         web_domain=web_domain,
     )
-    modal_routes = (
-        []
+    modal_routes, modal_web = (
+        ([], None)
         if modal_handler is None
         else modal_compat.attach(modal_handler, control, blobs, token, objects, forwarder.own_web_url)
     )
@@ -136,6 +136,7 @@ async def serve(
         extra_routes=[*Dashboard(control, token, scheduler.pass_seconds).routes, *modal_routes],
         admin_token=token,
         web_domain=web_domain,
+        foreign_web=modal_web,
     )
     web_app.app = gateway.app
     lease_watch = asyncio.create_task(lease.watch(_exit_lease_lost))

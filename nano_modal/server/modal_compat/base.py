@@ -20,6 +20,7 @@ from .auth import Caller, Refused
 from .protocol import Protocol
 
 ENVIRONMENT = "main"  # nano-modal has one environment; Modal's default one is called "main"
+BUNDLE_MARKER = "modal-compat"  # FunctionDefinition.module_name of functions defined by the Modal client
 
 
 @dataclass

@@ -30,10 +30,10 @@ from ...container.modal_entrypoint import (
 from ...proto import api_pb2 as npb
 from ..store import OutputRow
 from .auth import Refused
-from .base import Call, ServiceBase
+from .base import BUNDLE_MARKER, Call
 from .mounts import mount_files
+from .web import WebRpcs, web_endpoint
 
-BUNDLE_MARKER = "modal-compat"  # FunctionDefinition.module_name of functions defined by the Modal client
 OUTPUT_MARK = b"modal-compat:1\n"  # an output's data that is Modal's FunctionPutOutputsItem
 MAX_INPUTS_OUTSTANDING = 1000  # inputs of one map the client may have in flight
 OUTPUTS_POLL_LIMIT = 50.0  # seconds one FunctionGetOutputs waits at most (the client asks for 55)
@@ -64,16 +64,16 @@ def function_data(pb: Any, function: Any) -> Any:
     )
 
 
-class FunctionRpcs(ServiceBase):
+class FunctionRpcs(WebRpcs):
     async def FunctionPrecreate(self, request: Any, call: Call) -> Any:
         """The function's id before its definition (other functions' definitions may name it):
         a nano-modal function with a placeholder definition, completed by FunctionCreate."""
         call.admin()
-        app = self.control.app(request.app_id)
-        if not app.ephemeral:  # a deployed app: the same name keeps its id across deployments
-            for fn in self.control.app_functions(request.app_id, include_retired=True):
-                if fn.name == request.function_name:
-                    return self._precreated(request, fn.function_id)
+        # The same name keeps its id: across deployments of a deployed app, and across the
+        # reloads of `modal serve`, which defines the app's functions again in the same app.
+        for fn in self.control.app_functions(request.app_id, include_retired=True):
+            if fn.name == request.function_name:
+                return self._precreated(request, fn.function_id)
         placeholder = npb.FunctionDefinition(name=request.function_name, module_name=BUNDLE_MARKER)
         return self._precreated(request, self.control.create_function(request.app_id, placeholder))
 
@@ -125,16 +125,30 @@ class FunctionRpcs(ServiceBase):
                 for m in function.volume_mounts
             ],
         )
+        web = web_endpoint(function.webhook_config)
+        if web is not None:  # nano-modal's HTTP gateway routes its requests (web.py)
+            definition.web.CopyFrom(web)
         function_id = request.existing_function_id
         if function_id:
-            self.control.redefine_function(function_id, definition)
+            self._replace_definition(function_id, definition)
         else:
             function_id = self.control.create_function(request.app_id, definition)
         metadata = handle_metadata(self.pb, function, request.app_id)
+        metadata.web_url = self.web_url(request.app_id, function)
         data = function_data(self.pb, function)
         return self.pb.FunctionCreateResponse(
             function_id=function_id, function=function, handle_metadata=metadata, function_data=data
         )
+
+    def _replace_definition(self, function_id: str, definition: npb.FunctionDefinition) -> None:
+        """A precreated function gets its definition; one defined before (`modal serve` reloading
+        changed code into the same app) also loses its containers, which run the old code."""
+        fn = self.control._function(function_id)
+        changed = fn.definition.source_blob_id not in ("", definition.source_blob_id)
+        self.control.redefine_function(function_id, definition)
+        if changed:
+            for container in self.control.live_containers(fn):
+                self.control.stop_container(container)
 
     # --- calls -----------------------------------------------------------------------
 

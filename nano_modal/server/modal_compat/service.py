@@ -18,6 +18,7 @@ from .protocol import Protocol
 from .queues import QueueRpcs
 from .secrets import SecretRpcs
 from .volumes import VolumeRpcs
+from .web import ModalWeb
 
 
 class ModalService(
@@ -49,3 +50,4 @@ class ModalService(
         self.deployments = Deployments(control)
         self.objects = objects
         self.web_base_url = web_base_url
+        self.web = ModalWeb(proto.pb, control, blobs)  # the HTTP gateway's side of web endpoints
