@@ -74,7 +74,9 @@ async def serve(
     # while this server is a follower, and serve it here once it holds the store's lease.
     forwarder = follower.Forwarder(lambda: leader.active_address(store_url), token)
     # The gate refuses unknown tokens before a request message is read (grpc_auth.py).
-    server = grpc.aio.server(options=config.grpc_server_options(), interceptors=[TokenGate(forwarder.valid_token)])
+    server = grpc.aio.server(
+        options=config.grpc_server_options(), interceptors=[TokenGate(forwarder.valid_token, token)]
+    )
     modal_handler, modal_status = _modal_client_handler()
     server.add_generic_rpc_handlers((forwarder,) if modal_handler is None else (forwarder, modal_handler))
     bound = server.add_insecure_port(f"{host}:{port}")
