@@ -19,21 +19,22 @@ import modal
 
 app = modal.App("nano-compat-volume")
 vol = modal.Volume.from_name("compat-volume", create_if_missing=True)
+MOUNT = "{mount}"  # under the test's directory: the process runtime may have to create it on the host
 
 
-@app.function(volumes={"/compat-data": vol})
+@app.function(volumes={MOUNT: vol})
 def write(name, text, commit):
-    with open(os.path.join("/compat-data", name), "w") as f:
+    with open(os.path.join(MOUNT, name), "w") as f:
         f.write(text)
     if commit:
         vol.commit()
-    return sorted(os.listdir("/compat-data"))
+    return sorted(os.listdir(MOUNT))
 
 
-@app.function(volumes={"/compat-data": vol})
+@app.function(volumes={MOUNT: vol})
 def read(name):
     vol.reload()
-    with open(os.path.join("/compat-data", name)) as f:
+    with open(os.path.join(MOUNT, name)) as f:
         return f.read()
 
 
@@ -51,7 +52,7 @@ def main():
 
 
 def test_volume_mounted_committed_and_read_back(modal_cluster: ModalCluster, tmp_path: Path) -> None:
-    write_app(tmp_path, VOLUME_APP)
+    write_app(tmp_path, VOLUME_APP.replace("{mount}", str(tmp_path / "mnt")))
     run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
     out = run.stdout + run.stderr
     assert run.returncode == 0, out
