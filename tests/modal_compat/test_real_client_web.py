@@ -4,9 +4,11 @@ HTTP requests to the URLs they print, through nano-modal's gateway (issue 15).""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -46,6 +48,22 @@ def api():
     return web
 
 
+@app.function()
+@modal.wsgi_app()
+def legacy():
+    def application(environ, start_response):
+        start_response("200 OK", [("content-type", "text/plain")])
+        return [b"wsgi at " + environ["PATH_INFO"].encode()]
+
+    return application
+
+
+@app.function()
+@modal.fastapi_endpoint(requires_proxy_auth=True)
+def guarded():
+    return {"ok": True}
+
+
 FACTOR = {factor}
 """
 
@@ -57,9 +75,9 @@ def urls(output: str) -> dict[str, str]:
     return {name: url for url, name in _URL.findall(output)}
 
 
-def request(url: str, body: dict[str, object] | None = None) -> tuple[int, str]:
+def request(url: str, body: dict[str, object] | None = None, headers: dict[str, str] | None = None) -> tuple[int, str]:
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
+    req = urllib.request.Request(url, data=data, headers={"content-type": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(req, timeout=120) as response:
             return response.status, response.read().decode()
@@ -72,12 +90,16 @@ def test_deployed_web_endpoints_answer_http(modal_cluster: ModalCluster, tmp_pat
     deploy = modal_cluster.modal("deploy", "app.py", cwd=tmp_path)
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
     printed = urls(deploy.stdout)
-    assert set(printed) == {"echo", "api"}, deploy.stdout
+    assert set(printed) == {"echo", "api", "legacy", "guarded"}, deploy.stdout
     assert request(printed["echo"], {"x": 21}) == (200, '{"got":{"x":21},"times":42}')
     assert request(printed["echo"], {"x": 1}) == (200, '{"got":{"x":1},"times":2}')  # a warm container
     assert request(printed["api"] + "hello/bob?q=1") == (200, '{"hello":"bob","q":"1"}')
     status, _ = request(printed["api"] + "nowhere")
     assert status == 404  # the app's own answer, relayed
+    assert request(printed["legacy"] + "some/path") == (200, "wsgi at /some/path")
+    assert request(printed["guarded"])[0] == 401  # requires_proxy_auth: nano-modal's proxy tokens
+    key, secret = proxy_token(modal_cluster)
+    assert request(printed["guarded"], headers={"Modal-Key": key, "Modal-Secret": secret}) == (200, '{"ok":true}')
     lookup = subprocess.run(
         [
             str(modal_cluster.venv / "bin" / "python"),
@@ -90,6 +112,21 @@ def test_deployed_web_endpoints_answer_http(modal_cluster: ModalCluster, tmp_pat
         timeout=120,
     )
     assert lookup.stdout.strip() == printed["echo"], lookup.stdout + lookup.stderr
+
+
+def proxy_token(cluster: ModalCluster) -> tuple[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NANO_MODAL_", "MODAL_"))}
+    env.update({"NANO_MODAL_SERVER_URL": cluster.server_url, "NANO_MODAL_TOKEN": cluster.token})
+    created = subprocess.run(
+        [sys.executable, "-m", "nano_modal", "token", "create-proxy"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    found = re.findall(r"Modal-(?:Key|Secret): (\S+)", created.stdout)
+    return found[0], found[1]
 
 
 def test_modal_serve_serves_and_reloads(modal_cluster: ModalCluster, tmp_path: Path) -> None:
