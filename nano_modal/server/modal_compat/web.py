@@ -138,7 +138,7 @@ class WebRpcs(ServiceBase):
         at once when the stream closes)."""
         call.container()
         call_id = request.function_call_id
-        body = self.web.bodies.pop(call_id, None)
+        body = self.web.bodies.get(call_id)  # kept until the call ends: a retried input reads it again
         if body is not None and body.index > request.last_index:
             yield body
         cursor = 0
@@ -146,8 +146,9 @@ class WebRpcs(ServiceBase):
             try:
                 rows, started = await self.control.wait_outputs(call_id, cursor, 1000, DATA_IN_WAIT)
             except NotFound:
+                started = None
+            if started is None or started.done:
+                self.web.bodies.pop(call_id, None)
                 return
             cursor = rows[-1].cursor if rows else cursor
-            if started.done:
-                return
             await asyncio.sleep(0)
