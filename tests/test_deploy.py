@@ -189,3 +189,32 @@ except NotFoundError as exc:
     assert lines[2].startswith("missing: no deployed app named 'app-lookup-missing'")
     history = cli(cluster, "app", "history", "app-lookup-test").stdout
     assert "v2" not in history  # not redeployed empty
+
+
+BROKEN_IMAGE_APP = """
+import nano_modal
+
+app = nano_modal.App("image-check-test")
+image = nano_modal.Image.debian_slim().pip_install("{requirement}")
+
+
+@app.function(image=image)
+def which(x: int) -> tuple[int, int]:
+    return 2, x
+"""
+
+
+def test_deploy_builds_images_first_and_a_broken_one_fails_it(cluster: Cluster, tmp_path: Path) -> None:
+    """The image is built before the new version is published, with the build's progress shown;
+    a step that fails ends the deploy with one line and the deployed version keeps serving."""
+    source = write_app(tmp_path / "images.py", "image-check-test", 1)
+    cli(cluster, "deploy", str(source))
+    source.write_text(BROKEN_IMAGE_APP.format(requirement=tmp_path / "no-such-package.whl"))
+    failed = cli(cluster, "deploy", str(source), check=False)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    errors = [line for line in (failed.stdout + failed.stderr).splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and "building image" in errors[0] and "not deployed" in errors[0], failed
+    assert "Traceback" not in failed.stderr
+    assert "building 1 image(s)" in failed.stderr and "pip install" in failed.stderr  # the build, as it ran
+    call = "import nano_modal; print(nano_modal.Function.from_name('image-check-test', 'which').remote(1))"
+    assert python(cluster, call) == "(1, 1)"  # v1, untouched

@@ -104,7 +104,7 @@ def run() -> None:
     from .io import ContainerIO
 
     try:
-        from modal_proto import api_pb2  # type: ignore[import-not-found,unused-ignore]  # the optional modal
+        from modal_proto import api_pb2  # type: ignore[import-not-found,unused-ignore]  # optional: modal
     except ImportError:
         print(MISSING_MODAL, file=sys.stderr, flush=True)
         sys.exit(1)
