@@ -137,6 +137,31 @@ def token_show() -> None:
     typer.echo(f"token:  {'set, from ' + source if cfg.token else 'not set'}")
 
 
+@token_cli.command("create")
+def token_create(
+    modal: bool = typer.Option(False, "--modal", help="a pair for the real `modal` client (MODAL_TOKEN_ID/SECRET)"),
+) -> None:
+    """Create a token pair for the real `modal` client (run as the server's admin)."""
+    from .. import _modal_token
+    from ._modal_client import check_pair
+
+    if not modal:
+        raise typer.BadParameter("only --modal pairs so far (proxy pairs: `nano-modal token create-proxy`)")
+    cfg = config.client_config()
+    if cfg.server_url is None or cfg.token is None:
+        typer.echo("no server configured: `nano-modal token set --server HOST:PORT --token <admin token>`", err=True)
+        raise typer.Exit(1)
+    token_id, secret = _modal_token.new_pair(cfg.token)
+    problem = check_pair(cfg.server_url, token_id, secret)
+    if problem:
+        typer.echo(f"nano-modal: {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo("# For the `modal` client; the secret is not shown again:")
+    typer.echo(f"export MODAL_SERVER_URL=http://{cfg.server_url}")
+    typer.echo(f"export MODAL_TOKEN_ID={token_id}")
+    typer.echo(f"export MODAL_TOKEN_SECRET={secret}")
+
+
 @token_cli.command("create-proxy")
 def token_create_proxy() -> None:
     """Create a key/secret pair for web endpoints with requires_proxy_auth=True (shown once)."""

@@ -76,7 +76,9 @@ async def serve(
     # while this server is a follower, and serve it here once it holds the store's lease.
     forwarder = follower.Forwarder(lambda: leader.active_address(store_url), token)
     # The gate refuses unknown tokens before a request message is read (grpc_auth.py).
-    server = grpc.aio.server(options=config.grpc_server_options(), interceptors=[TokenGate(forwarder.valid_token)])
+    server = grpc.aio.server(
+        options=config.grpc_server_options(), interceptors=[TokenGate(forwarder.valid_token, token)]
+    )
     modal_handler, modal_status = _modal_client_handler()
     server.add_generic_rpc_handlers((forwarder,) if modal_handler is None else (forwarder, modal_handler))
     bound = server.add_insecure_port(f"{host}:{port}")
@@ -118,8 +120,8 @@ async def serve(
         fast_lane_port=forwarder.own_fast_lane_port,
         web_domain=web_domain,
     )
-    modal_routes = (
-        []
+    modal_routes, modal_web = (
+        ([], None)
         if modal_handler is None
         else modal_compat.attach(modal_handler, control, blobs, token, objects, forwarder.own_web_url)
     )
@@ -138,6 +140,7 @@ async def serve(
         extra_routes=[*Dashboard(control, token, scheduler.pass_seconds).routes, *modal_routes],
         admin_token=token,
         web_domain=web_domain,
+        foreign_web=modal_web,
     )
     web_app.app = gateway.app
     lease_watch = asyncio.create_task(lease.watch(_exit_lease_lost))
