@@ -151,6 +151,14 @@ def runtime_binds(env: dict[str, str], workdir: Path) -> tuple[list[tuple[Path, 
     return binds, extra
 
 
+def attach_mounts(specs: Iterable[api_pb2.VolumeMount]) -> None:
+    """In another process of a container whose mounts `setup_mounts` made (their files synced,
+    their state on disk): know them too, to commit and reload them (each sync takes the lock)."""
+    premounted: dict[str, str] = json.loads(os.environ.get(config.ENV_MOUNTS, "{}") or "{}")
+    for spec in specs:
+        _mounts.setdefault(spec.volume_id, []).append(_place(spec, premounted))
+
+
 async def setup_mounts(specs: Iterable[api_pb2.VolumeMount]) -> None:
     """At container start, before user code runs: make every volume visible at its mount path."""
     specs = list(specs)

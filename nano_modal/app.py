@@ -30,6 +30,7 @@ from ._app_logs import heartbeat, print_logs
 from ._app_options import function_options, hydrate_target, target_definition
 from ._app_registry import AppRegistry
 from ._definition import BATCHED_MARK
+from ._deploy_images import build_images
 from ._output import output_enabled
 from ._utils.aio import run_blocking, run_in_background, twin
 from .client import Client
@@ -415,6 +416,7 @@ class App(AppRegistry):
         client = await Client.get()
         targets = self._registered()
         definitions = [await target_definition(client, target) for target in targets.values()]
+        await build_images(client, app_name, definitions)  # a broken image fails here, not at the first call
         response = await client.stub.AppDeploy(
             api_pb2.AppDeployRequest(name=app_name, tag=tag, definitions=definitions)
         )

@@ -111,6 +111,10 @@ SERVER_WAIT_NOTICE = 5.0  # seconds of waiting for the server before the client 
 QUEUE_REDIS_RETRY_TIMEOUT = float(os.environ.get("NANO_MODAL_QUEUE_RETRY_TIMEOUT") or 30.0)
 CONTAINER_START_TIMEOUT = 60.0  # a container that never says hello in time is given up
 CONTAINER_START_FAILURES = 3  # containers dying before hello, in a row, that fail the function's calls
+# Seconds before a function whose containers failed to start is tried again (sooner when a worker
+# joins or restarts); doubled for each failure in a row, up to START_RETRY_MAX.
+START_RETRY_BACKOFF = float(os.environ.get("NANO_MODAL_START_RETRY_BACKOFF") or 30.0)
+START_RETRY_MAX = 600.0
 SCHEDULER_TICK = 0.05  # seconds between autoscaler passes (also woken by inputs no parked container takes)
 DEFAULT_CPU = 0.25  # cores reserved per container when the function asks for none
 DEFAULT_MEMORY_MB = 128  # memory reserved per container when the function asks for none

@@ -205,7 +205,8 @@ def supervise(local: Path) -> None:
     port_file.unlink(missing_ok=True)
     state_dir = local / "state"
     state_dir.mkdir(exist_ok=True)
-    server_args = ["-m", "nano_modal.server", "--host", "127.0.0.1", "--port", "0", "--state-dir", str(state_dir)]
+    server_args = ["-m", "nano_modal.server", "--host", "127.0.0.1", "--port", "0", "--http-port", "0"]
+    server_args += ["--state-dir", str(state_dir)]
     server_args += ["--blob-dir", str(config.home_dir() / "blobs"), "--port-file", str(port_file), "--quiet"]
     processes = [_spawn(server_args, env, local / "server.log")]
     stopping = False

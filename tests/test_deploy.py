@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.conftest import Cluster
@@ -26,6 +25,7 @@ def which(x: int) -> tuple[int, int]:
 
 @app.function()
 def slow(seconds: float) -> int:
+    nano_modal.Dict.from_name("deploy-test-started", create_if_missing=True)["slow"] = VERSION
     time.sleep(seconds)
     return VERSION
 
@@ -84,7 +84,11 @@ def test_deploy_lookup_redeploy_rollback_stop(cluster: Cluster, tmp_path: Path) 
         stdout=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.5)
+    # v2 lands once the call runs on v1 (a fixed sleep lost that race on a loaded machine).
+    started = (
+        "import nano_modal; print(nano_modal.Dict.from_name('deploy-test-started', create_if_missing=True).get('slow'))"
+    )
+    assert wait_for(lambda: python(cluster, started) == "1", timeout=60)
     write_app(source, "deploy-test", 2)
     assert "as v2" in cli(cluster, "deploy", str(source), "--tag", "second").stdout
     assert python(cluster, call) == "(2, 5)"
@@ -189,3 +193,32 @@ except NotFoundError as exc:
     assert lines[2].startswith("missing: no deployed app named 'app-lookup-missing'")
     history = cli(cluster, "app", "history", "app-lookup-test").stdout
     assert "v2" not in history  # not redeployed empty
+
+
+BROKEN_IMAGE_APP = """
+import nano_modal
+
+app = nano_modal.App("image-check-test")
+image = nano_modal.Image.debian_slim().pip_install("{requirement}")
+
+
+@app.function(image=image)
+def which(x: int) -> tuple[int, int]:
+    return 2, x
+"""
+
+
+def test_deploy_builds_images_first_and_a_broken_one_fails_it(cluster: Cluster, tmp_path: Path) -> None:
+    """The image is built before the new version is published, with the build's progress shown;
+    a step that fails ends the deploy with one line and the deployed version keeps serving."""
+    source = write_app(tmp_path / "images.py", "image-check-test", 1)
+    cli(cluster, "deploy", str(source))
+    source.write_text(BROKEN_IMAGE_APP.format(requirement=tmp_path / "no-such-package.whl"))
+    failed = cli(cluster, "deploy", str(source), check=False)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    errors = [line for line in (failed.stdout + failed.stderr).splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and "building image" in errors[0] and "not deployed" in errors[0], failed
+    assert "Traceback" not in failed.stderr
+    assert "building 1 image(s)" in failed.stderr and "pip install" in failed.stderr  # the build, as it ran
+    call = "import nano_modal; print(nano_modal.Function.from_name('image-check-test', 'which').remote(1))"
+    assert python(cluster, call) == "(1, 1)"  # v1, untouched

@@ -94,8 +94,9 @@ def test_classes_and_batching(tmp_path: Path) -> None:
     assert "['hello', 'remote', 'world']" in out
     assert "french tokenizer (lowercase=False)" in out
     assert "['Bonjour', 'Le', 'Monde']" in out
-    seconds = float(out.split("on one concurrent container: ")[1].split("s")[0])
-    assert seconds < 5, out
+    # Concurrency shown by the inputs themselves, not by the clock (a loaded machine is slow).
+    at_once = int(out.split("up to ")[1].split(" at once")[0])
+    assert at_once >= 2, out
     assert "batched results: [1, 2, 3, 1, 2, 3] ... 30 in all" in out
     assert "embedding a batch of 16" in out
     assert "batched method: [10, 20, 30]" in out

@@ -30,7 +30,7 @@ def _stub() -> Any:
 
 
 def _fail(exc: Error) -> None:
-    console.print(f"[red]Error:[/red] {exc}")
+    console.print(f"[red]Error:[/red] {exc}", soft_wrap=True)
     raise typer.Exit(1)
 
 

@@ -39,10 +39,9 @@ cli.add_typer(container_cli, name="container")
 from .image import image_cli  # noqa: E402
 
 cli.add_typer(image_cli, name="image")
-from .workspace import token_create, workspace_cli  # noqa: E402
+from .workspace import workspace_cli  # noqa: E402
 
 cli.add_typer(workspace_cli, name="workspace")
-token_cli.command("create")(token_create)
 
 
 @cli.command()
@@ -139,6 +138,39 @@ def token_show() -> None:
     else:
         typer.echo(f"server: {cfg.server_url}")
     typer.echo(f"token:  {'set, from ' + source if cfg.token else 'not set'}")
+
+
+@token_cli.command("create")
+def token_create(
+    workspace: str = typer.Option("", "--workspace", "-w", help="the token's workspace (default: this token's)"),
+    invoke_only: bool = typer.Option(
+        False, "--invoke-only", help="may only look up and call functions of deployed apps (application servers)"
+    ),
+    modal: bool = typer.Option(False, "--modal", help="a pair for the real `modal` client (MODAL_TOKEN_ID/SECRET)"),
+) -> None:
+    """Create a token of a workspace (shown once), or with --modal a pair for the real `modal` client."""
+    from .. import _modal_token
+    from ._modal_client import check_pair
+    from .workspace import create_workspace_token
+
+    if not modal:
+        create_workspace_token(workspace, invoke_only)
+        return
+    if workspace or invoke_only:  # a pair is derived from the admin token: it is the operator's
+        raise typer.BadParameter("--modal pairs are the server admin's; --workspace and --invoke-only are not for them")
+    cfg = config.client_config()
+    if cfg.server_url is None or cfg.token is None:
+        typer.echo("no server configured: `nano-modal token set --server HOST:PORT --token <admin token>`", err=True)
+        raise typer.Exit(1)
+    token_id, secret = _modal_token.new_pair(cfg.token)
+    problem = check_pair(cfg.server_url, token_id, secret)
+    if problem:
+        typer.echo(f"nano-modal: {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo("# For the `modal` client; the secret is not shown again:")
+    typer.echo(f"export MODAL_SERVER_URL=http://{cfg.server_url}")
+    typer.echo(f"export MODAL_TOKEN_ID={token_id}")
+    typer.echo(f"export MODAL_TOKEN_SECRET={secret}")
 
 
 @token_cli.command("create-proxy")

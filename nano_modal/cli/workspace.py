@@ -48,13 +48,8 @@ def list_workspaces() -> None:
     console.print(table)
 
 
-def token_create(
-    workspace: str = typer.Option("", "--workspace", "-w", help="the token's workspace (default: this token's)"),
-    invoke_only: bool = typer.Option(
-        False, "--invoke-only", help="may only look up and call functions of deployed apps (application servers)"
-    ),
-) -> None:
-    """Create a token of a workspace; it is printed once, here, and never again."""
+def create_workspace_token(workspace: str, invoke_only: bool) -> None:
+    """Create a token of a workspace (`nano-modal token create`); it is printed once, here, and never again."""
     from .._utils.aio import run_blocking
     from ..proto import api_pb2
 

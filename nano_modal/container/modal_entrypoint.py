@@ -27,6 +27,7 @@ ENV_PARAMS = "NANO_MODAL_MODAL_PARAMS"  # base64 of a class instance's serialize
 ENV_LAYOUT = "NANO_MODAL_MODAL_LAYOUT"  # JSON {tag: [function id, bundle blob id]} of the app's functions
 ENVIRONMENT = "main"  # Modal's default environment; nano-modal has one
 ARGUMENTS_FILE = "modal-container-arguments.bin"
+VOLUMES_MODULE = "nano_modal.container.modal_volumes"  # run first when the function mounts volumes
 MISSING_MODAL = (
     "nano-modal: this function was defined with the modal client, and the worker's Python has no"
     " `modal` package to run it: pip install 'nano-modal[modal-compat]' where the worker runs"
@@ -68,7 +69,9 @@ def handle_metadata(pb: Any, function: Any, app_id: str) -> Any:
     return metadata
 
 
-def app_layout(pb: Any, io_: Any, app_id: str, functions: dict[str, list[str]], needed: list[str]) -> Any:
+def app_layout(
+    pb: Any, io_: Any, app_id: str, functions: dict[str, list[str]], needed: list[str], volume_ids: set[str]
+) -> Any:
     """The app's objects as Modal's entrypoint hydrates them: its functions with their
     metadata (read from their bundles), and every other object the function depends on."""
     layout = pb.AppLayout(function_ids={tag: ids[0] for tag, ids in functions.items()})
@@ -86,7 +89,11 @@ def app_layout(pb: Any, io_: Any, app_id: str, functions: dict[str, list[str]], 
             layout.class_ids[function.function_name.removesuffix(".*")] = class_id
             layout.objects.append(pb.Object(object_id=class_id, class_handle_metadata=pb.ClassHandleMetadata()))
             known.add(class_id)
+    volumes = pb.VolumeMetadata(version=pb.VOLUME_FS_VERSION_V1)  # as VolumeGetOrCreate says (modal_compat)
     for object_id in needed:
+        if object_id in volume_ids and object_id not in known:
+            layout.objects.append(pb.Object(object_id=object_id, volume_metadata=volumes))
+            known.add(object_id)
         if object_id not in known:
             layout.objects.append(pb.Object(object_id=object_id))
             known.add(object_id)
@@ -97,7 +104,7 @@ def run() -> None:
     from .io import ContainerIO
 
     try:
-        from modal_proto import api_pb2  # type: ignore[import-not-found]  # the optional modal package
+        from modal_proto import api_pb2  # type: ignore[import-not-found,unused-ignore]  # optional: modal
     except ImportError:
         print(MISSING_MODAL, file=sys.stderr, flush=True)
         sys.exit(1)
@@ -112,7 +119,8 @@ def run() -> None:
             target.chmod(mode & 0o777)
     function = api_pb2.Function.FromString(base64.b64decode(bundle["function"]))
     app_id = os.environ[ENV_APP_ID]
-    needed = [d.object_id for d in function.object_dependencies] + list(function.mount_ids)
+    volume_ids = {m.volume_id for m in function.volume_mounts}
+    needed = [d.object_id for d in function.object_dependencies] + list(function.mount_ids) + sorted(volume_ids)
     arguments = api_pb2.ContainerArguments(
         task_id=io_.container_id,
         function_id=os.environ[ENV_FUNCTION_ID],
@@ -120,7 +128,7 @@ def run() -> None:
         function_def=function,
         environment_name=ENVIRONMENT,
         serialized_params=base64.b64decode(os.environ.get(ENV_PARAMS, "")),
-        app_layout=app_layout(api_pb2, io_, app_id, json.loads(os.environ.get(ENV_LAYOUT) or "{}"), needed),
+        app_layout=app_layout(api_pb2, io_, app_id, json.loads(os.environ.get(ENV_LAYOUT) or "{}"), needed, volume_ids),
     )
     arguments_path = home / ARGUMENTS_FILE
     arguments_path.write_bytes(arguments.SerializeToString())
@@ -138,4 +146,6 @@ def run() -> None:
         }
     )
     os.chdir(root)
-    os.execve(sys.executable, [sys.executable, "-m", "modal._container_entrypoint"], env)
+    # With volumes, nano-modal syncs them and answers their commits in that process first.
+    module = VOLUMES_MODULE if volume_ids else "modal._container_entrypoint"
+    os.execve(sys.executable, [sys.executable, "-m", module], env)

@@ -7,6 +7,7 @@ out: tells workers, settles the inputs a dead container held, counts start failu
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 from .. import config
@@ -44,6 +45,7 @@ class ContainerLifecycle(ControlBase):
         container.idle_since = time.monotonic()
         fn = self._function(container.function_id)
         fn.start_failures = 0
+        fn.init_failures_in_a_row = 0
         return fn
 
     def stop_container(self, container: Container) -> None:
@@ -136,9 +138,13 @@ class ContainerLifecycle(ControlBase):
         fn.start_failures += 1
         if fn.start_failures < config.CONTAINER_START_FAILURES or fn.init_failure is not None:
             return
+        app = self.apps.get(fn.app_id)
+        by = app.name if app is not None and app.state == "deployed" else fn.app_id  # as `app logs` takes it
+        logs = f"`nano-modal app logs {by}`"
         message = (
             f"containers of {fn.name} exit before they start (the last {fn.start_failures} in a row; "
-            f"exit code {exit_code}{f', {reason}' if reason else ''}); their output is in the app's logs"
+            f"exit code {exit_code}{f', {reason}' if reason else ''}): their output is in {logs}; fix the"
+            " image or the worker's environment it names"
         )
         log.warning("%s", message)
         error = api_pb2.Payload(data=serialize(ExecutionError(message)))
@@ -154,6 +160,9 @@ class ContainerLifecycle(ControlBase):
         self, fn: FunctionRuntime, request: api_pb2.ContainerInitFailedRequest, held: list[QueuedInput]
     ) -> None:
         fn.init_failure = request
+        fn.init_failed_at = time.monotonic()
+        fn.init_failed_registrations = self.worker_registrations
+        fn.init_failures_in_a_row += 1
         doomed = held + list(fn.queue) + [item for _, _, item in fn.delayed]
         fn.queue.clear()
         fn.delayed.clear()
@@ -174,3 +183,25 @@ class ContainerLifecycle(ControlBase):
             for i in doomed
         ]
         self._record_outputs(rows)
+
+    def _start_retry_at(self, fn: FunctionRuntime) -> float:
+        backoff = math.ldexp(config.START_RETRY_BACKOFF, max(0, fn.init_failures_in_a_row - 1))  # doubled
+        return fn.init_failed_at + min(backoff, config.START_RETRY_MAX)
+
+    def retry_start_if_due(self, fn: FunctionRuntime) -> None:
+        """A function whose containers failed to start gets another chance once a worker joined or
+        restarted since (it may have what was missing) or its back-off has passed: the next call
+        (or min_containers) starts containers again instead of failing at once forever."""
+        if fn.init_failure is None:
+            return
+        worker_changed = self.worker_registrations != fn.init_failed_registrations
+        if not worker_changed and time.monotonic() < self._start_retry_at(fn):
+            return
+        log.info("trying %s again (%s)", fn.name, "a worker joined or restarted" if worker_changed else "back-off over")
+        fn.init_failure = None
+        fn.start_failures = 0
+
+    def start_retry_hint(self, fn: FunctionRuntime) -> str:
+        """What a caller of a function that failed to start may do (said with the failure)."""
+        wait = max(0.0, self._start_retry_at(fn) - time.monotonic())
+        return f"it is tried again in {wait:.0f} s, or as soon as a worker joins or restarts"

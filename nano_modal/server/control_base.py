@@ -42,6 +42,7 @@ class ControlBase:
         self.calls: dict[str, Call] = {}
         self.containers = Containers()  # the only owner of Container objects
         self.workers: dict[str, Worker] = {}
+        self.worker_registrations = 0  # workers joined or restarted: a failed function's cue to retry
         self.scale_needed = Signal()  # wakes the scheduler: inputs that no parked container will take
         self.bound: dict[str, str] = {}  # bind key of a class instance -> its function id
         self.log_limits = LogLimits()  # how much each container and app may log
@@ -95,6 +96,12 @@ class ControlBase:
 
     def unplaceable(self, fn: FunctionRuntime) -> str | None:
         raise NotImplementedError  # placement.py
+
+    def retry_start_if_due(self, fn: FunctionRuntime) -> None:
+        raise NotImplementedError  # container_lifecycle.py
+
+    def start_retry_hint(self, fn: FunctionRuntime) -> str:
+        raise NotImplementedError  # container_lifecycle.py
 
     def _retry_or_fail(self, item: QueuedInput, row: OutputRow) -> OutputRow | AttemptRow:
         raise NotImplementedError  # inputs.py

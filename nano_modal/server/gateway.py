@@ -47,6 +47,7 @@ from .blobs import BlobStore
 from .control import ControlPlane, Invalid, NotFound, bound_definition
 from .control_base import bind_key
 from .deployments import Deployments
+from .foreign_web import ForeignWeb, LastBody
 from .http_limits import MAX_BODY, BadResponseHead, BodyTooLarge, checked_headers, read_body, response_head
 from .state import FunctionRuntime
 
@@ -103,7 +104,9 @@ class Gateway:
         extra_routes: Sequence[BaseRoute] = (),  # matched first: the dashboard's /_/ pages
         admin_token: str = "",  # stripped from requests to endpoints, as Modal-Key/Modal-Secret are
         web_domain: str = "",  # endpoints also answer at <label>.<web_domain> ("": path form only)
+        foreign_web: ForeignWeb | None = None,  # functions defined with the modal client (modal_compat)
     ) -> None:
+        self.foreign_web = foreign_web
         self.admin_token = admin_token
         self.control = control
         self.deployments = deployments
@@ -287,17 +290,24 @@ class Gateway:
             "headers": self._forwarded_headers(connection),
             "client": connection.client.host if connection.client else "",
         }
-        args = self._payload(serialize(((message,), {})))
+        foreign = self._foreign(function_id)
         try:
-            call = self.control.start_call(
-                function_id,
-                api_pb2.CALL_KIND_GENERATOR,
-                [api_pb2.FunctionInput(idx=0, args=args, method_name=method_name)],
-                True,
-            )
+            if foreign is not None:
+                request_input = foreign.request_input(message, method_name)
+            else:
+                args = self._payload(serialize(((message,), {})))
+                request_input = api_pb2.FunctionInput(idx=0, args=args, method_name=method_name)
+            call = self.control.start_call(function_id, api_pb2.CALL_KIND_GENERATOR, [request_input], True)
         except (Invalid, NotFound) as exc:
             return PlainTextResponse(f"503 Service Unavailable: {exc}\n", status_code=503)
+        if foreign is not None:
+            foreign.started(call.call_id, message)
         return call.call_id
+
+    def _foreign(self, function_id: str) -> ForeignWeb | None:
+        fn = self.control.functions.get(function_id)
+        owned = self.foreign_web is not None and fn is not None and self.foreign_web.owns(fn)
+        return self.foreign_web if owned else None
 
     async def handle(self, request: Request) -> Response:
         target = self._resolve(request)
@@ -422,6 +432,7 @@ class Gateway:
         self, call_id: str, idle_timeout: float | None = config.WEB_RESPONSE_TIMEOUT
     ) -> AsyncIterator[Any]:
         """The call's generator items as they come; `idle_timeout=None` waits as long as the call lives."""
+        foreign = self._foreign(self.control.get_call(call_id).function_id)
         cursor = 0
         while True:
             wait = idle_timeout if idle_timeout is not None else config.WEB_RESPONSE_TIMEOUT
@@ -435,7 +446,8 @@ class Gateway:
                 if row.status == api_pb2.OUTPUT_STATUS_GENERATOR_ITEM:
                     data = self.blobs.read(row.data_blob) if row.data_blob else row.data
                     try:
-                        part = loads_plain(data)  # nothing the container names is imported or called
+                        # Nothing the container names is imported or called.
+                        part = loads_plain(data) if foreign is None else foreign.part(data)
                     except pickle.UnpicklingError as exc:
                         log.warning("web endpoint call %s sent a non-plain value: %s", call_id, exc)
                         raise _CallFailed(502, "Bad Gateway: the endpoint sent non-plain data") from None
@@ -455,6 +467,8 @@ class Gateway:
             async for part in parts:
                 if isinstance(part, bytes | bytearray):
                     yield bytes(part)
+                if isinstance(part, LastBody):  # the response is whole: the call ends on its own
+                    break
             finished = True
         except _CallFailed:
             return  # the status line is already sent; end the body

@@ -18,7 +18,8 @@ import grpc
 import grpc.aio
 
 from .. import config
-from .modal_compat.auth import BAD_PAIR, NO_CREDENTIALS, TOKEN_SECRET_HEADER
+from .._modal_token import valid_pair
+from .modal_compat.auth import BAD_PAIR, NO_CREDENTIALS, TOKEN_ID_HEADER, TOKEN_SECRET_HEADER
 
 log = logging.getLogger("nano_modal.server")
 
@@ -30,8 +31,9 @@ MODAL_CLIENT_PREFIX = "/modal.client.ModalClient/"
 
 
 class TokenGate(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    def __init__(self, valid_token: TokenCheck) -> None:
+    def __init__(self, valid_token: TokenCheck, admin_token: str = "") -> None:
         self._valid_token = valid_token
+        self._admin_token = admin_token  # checks the Modal client's pairs made from it (_modal_token.py)
 
     async def intercept_service(
         self,
@@ -41,9 +43,12 @@ class TokenGate(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         headers = {key: str(value) for key, value in handler_call_details.invocation_metadata or ()}
         token = headers.get(config.TOKEN_METADATA_KEY, "")
         modal_client = handler_call_details.method.startswith(MODAL_CLIENT_PREFIX)
-        if modal_client and not token:  # the real `modal` client's pair: its secret is a token (modal_compat/auth.py)
+        if modal_client and not token:  # the real `modal` client's pair (modal_compat/auth.py)
             token = headers.get(TOKEN_SECRET_HEADER, "")
-        valid = await self._valid_token(token)
+            pair_id = headers.get(TOKEN_ID_HEADER, "")
+            if self._admin_token and valid_pair(self._admin_token, pair_id, token):
+                return await continuation(handler_call_details)
+        valid = await self._valid_token(token)  # a token, or (Modal client) a secret that is one
         if valid:
             return await continuation(handler_call_details)
         if valid is None:

@@ -102,8 +102,10 @@ class CallsAndInputs(ControlBase):
             call.changed.fire()
 
     def _check_loadable(self, fn: FunctionRuntime) -> None:
+        self.retry_start_if_due(fn)
         if fn.init_failure is not None:
-            raise Invalid(f"function {fn.name} failed to start: {fn.init_failure.exception_repr}")
+            failure = fn.init_failure.exception_repr
+            raise Invalid(f"function {fn.name} failed to start: {failure}; {self.start_retry_hint(fn)}")
         reason = self.unplaceable(fn)
         if reason is not None:
             raise Invalid(reason)

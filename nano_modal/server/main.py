@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import re
@@ -19,7 +20,7 @@ import grpc.aio
 import uvicorn
 
 from .. import config
-from . import follower, leader, modal_compat, store_retry
+from . import banner, follower, leader, modal_compat, store_retry
 from .blobs import BlobStore
 from .control import ControlPlane
 from .dashboard import Dashboard
@@ -35,6 +36,7 @@ from .sql_store import SqlStore
 from .web_proxy import SwitchableApp, WebProxy
 
 log = logging.getLogger("nano_modal.server")
+DEFAULT_HTTP_PORT = 8000  # web endpoints and the dashboard, as deploy/ and docs/DEPLOY.md say
 
 
 def admin_token(state_dir: Path) -> tuple[str, bool]:
@@ -53,7 +55,7 @@ def admin_token(state_dir: Path) -> tuple[str, bool]:
 async def serve(
     host: str,
     port: int,
-    http_port: int,
+    http_port: int | None,
     fast_port: int,
     state_dir: Path,
     blob_dir: Path | None,
@@ -74,7 +76,9 @@ async def serve(
     # while this server is a follower, and serve it here once it holds the store's lease.
     forwarder = follower.Forwarder(lambda: leader.active_address(store_url), token)
     # The gate refuses unknown tokens before a request message is read (grpc_auth.py).
-    server = grpc.aio.server(options=config.grpc_server_options(), interceptors=[TokenGate(forwarder.valid_token)])
+    server = grpc.aio.server(
+        options=config.grpc_server_options(), interceptors=[TokenGate(forwarder.valid_token, token)]
+    )
     modal_handler, modal_status = _modal_client_handler()
     server.add_generic_rpc_handlers((forwarder,) if modal_handler is None else (forwarder, modal_handler))
     bound = server.add_insecure_port(f"{host}:{port}")
@@ -116,8 +120,8 @@ async def serve(
         fast_lane_port=forwarder.own_fast_lane_port,
         web_domain=web_domain,
     )
-    modal_routes = (
-        []
+    modal_routes, modal_web = (
+        ([], None)
         if modal_handler is None
         else modal_compat.attach(modal_handler, control, blobs, token, objects, forwarder.own_web_url, service.scope)
     )
@@ -136,6 +140,7 @@ async def serve(
         extra_routes=[*Dashboard(control, token, scheduler.pass_seconds).routes, *modal_routes],
         admin_token=token,
         web_domain=web_domain,
+        foreign_web=modal_web,
     )
     web_app.app = gateway.app
     lease_watch = asyncio.create_task(lease.watch(_exit_lease_lost))
@@ -145,14 +150,16 @@ async def serve(
     expiry = asyncio.create_task(objects.expire_queue_partitions_forever())  # partition_ttl
     _write_port_file(port_file, bound)
     if not quiet:
-        print(f"nano-modal server listening on {host}:{bound} (state in {state_dir})", file=sys.stderr)
-        print(f"{modal_status} on {host}:{bound}", file=sys.stderr)
+        web_port = int(forwarder.own_web_url.rsplit(":", 1)[1])
+        for line in banner.lines(host, bound, web_port, state_dir, token_from_env=config.ENV_TOKEN in os.environ):
+            print(line, file=sys.stderr)
+        print(f"  modal client:  {modal_status}", file=sys.stderr)
         if requeued:
             print(f"recovered {requeued} unfinished inputs", file=sys.stderr)
         if is_new and sys.stderr.isatty():
             print(
                 f"\nA new admin token was generated. It is shown only this once:\n\n    {token}\n\n"
-                f"Clients: nano-modal token set --server {host}:{bound} --token <token>\n",
+                f"Clients: nano-modal token set --server {banner.reachable_hosts(host)[0]}:{bound} --token <token>\n",
                 file=sys.stderr,
             )
         elif is_new:  # stderr is a log file or a journal: the token stays out of it
@@ -184,14 +191,24 @@ def _modal_client_handler() -> tuple[modal_compat.ModalClientHandler | None, str
     return (None if proto is None else modal_compat.ModalClientHandler(proto)), status
 
 
-async def start_gateway(app: SwitchableApp, host: str, port: int) -> tuple[uvicorn.Server, str]:
-    """Serve web endpoints on host:port (0: any free port); returns the server and its base URL."""
+async def start_gateway(app: SwitchableApp, host: str, port: int | None) -> tuple[uvicorn.Server, str]:
+    """Serve web endpoints on host:port (0: any free port; None: DEFAULT_HTTP_PORT if free); returns
+    the server and its base URL."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # Responses go out in several small writes (start, chunks, end): without NODELAY, Nagle and
     # delayed ACKs hold each response back ~40 ms. Accepted connections inherit the option.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
+    if port is None:  # the default: the usual port, else any free one (another server has it)
+        try:
+            sock.bind((host, DEFAULT_HTTP_PORT))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            log.warning("HTTP port %d is in use; web endpoints and the dashboard use a free port", DEFAULT_HTTP_PORT)
+            sock.bind((host, 0))
+    else:
+        sock.bind((host, port))
     # BoundedH11Protocol: a deadline on each request head (http_limits.py).
     web = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", http=BoundedH11Protocol))
     web.config.setup_event_loop = lambda: None  # type: ignore[method-assign]  # share the server's loop
@@ -202,7 +219,7 @@ async def start_gateway(app: SwitchableApp, host: str, port: int) -> tuple[uvico
 
 def _shown_host(host: str) -> str:
     """How others reach a server bound to `host`."""
-    return socket.gethostname() if host in ("0.0.0.0", "::") else host
+    return banner.reachable_hosts(host)[0]
 
 
 def _write_port_file(port_file: Path | None, bound: int) -> None:
@@ -242,10 +259,12 @@ async def _forget_old_calls(store: SqlStore) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The command line (deploy/ is checked against it by tests/test_deploy_recipes.py)."""
     parser = argparse.ArgumentParser(prog="nano-modal server", description="Run the nano-modal control plane.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=50051)
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1; 0.0.0.0: every interface)"
+    )
+    parser.add_argument("--port", type=int, default=50051, help="gRPC port of clients and workers (default: 50051)")
     parser.add_argument("--state-dir", type=Path, default=None, help="default: $NANO_MODAL_HOME/server")
-    parser.add_argument("--blob-dir", type=Path, default=None)
+    parser.add_argument("--blob-dir", type=Path, default=None, help="where blobs are kept (default: <state-dir>/blobs)")
     parser.add_argument(
         "--store",
         default=os.environ.get(config.ENV_STORE) or None,
@@ -257,9 +276,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"redis://host:port/db: keep Queue items in Redis (default: ${config.ENV_QUEUE}, else the state store)",
     )
     parser.add_argument("--port-file", type=Path, default=None, help="write the bound port here once serving")
-    parser.add_argument("--http-port", type=int, default=0, help="port of the web endpoint gateway (0: any free)")
     parser.add_argument(
-        "--fast-port", type=int, default=0, help="port of the fast lane for unary calls (0: any free, -1: off)"
+        "--http-port",
+        type=int,
+        default=None,
+        help=f"port of web endpoints and the dashboard (default: {DEFAULT_HTTP_PORT}, or a free port when"
+        f" {DEFAULT_HTTP_PORT} is taken; 0: any free port)",
+    )
+    parser.add_argument(
+        "--fast-port", type=int, default=0, help="port of the fast lane for unary calls (default: 0, any free; -1: off)"
     )
     parser.add_argument(
         "--advertise",
@@ -274,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
         f" (e.g. nano.localhost, which resolves to loopback; default: ${config.ENV_WEB_DOMAIN}; the"
         " /<app>/<function>/ path form keeps working)",
     )
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--quiet", action="store_true", help="log warnings only, print no start-up banner")
     return parser
 
 

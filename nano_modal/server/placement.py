@@ -35,6 +35,7 @@ class Placement(ControlBase):
         worker = Worker(worker_id, request.hostname, request.cpu, int(request.memory_mb), gpus=list(request.gpus))
         worker.runtimes = list(request.runtimes)
         self.workers[worker_id] = worker
+        self.worker_registrations += 1
         log.info(
             "worker %s registered: %s, %.1f cpu, %d MiB", worker_id, request.hostname, request.cpu, request.memory_mb
         )

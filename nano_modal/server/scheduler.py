@@ -131,6 +131,7 @@ class Scheduler:
 
     def _scale(self, fn: FunctionRuntime) -> None:
         control = self.control
+        control.retry_start_if_due(fn)
         if fn.init_failure is not None:
             return
         app = control.apps.get(fn.app_id)

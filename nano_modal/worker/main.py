@@ -103,13 +103,18 @@ def _network(text: str) -> IPNetwork:
 def build_parser() -> argparse.ArgumentParser:
     """The command line (deploy/ is checked against it by tests/test_deploy_recipes.py)."""
     parser = argparse.ArgumentParser(prog="nano-modal worker", description="Run containers for a nano-modal server.")
-    parser.add_argument("--server", default=os.environ.get(config.ENV_SERVER_URL), help="host:port of the server")
+    parser.add_argument(
+        "--server",
+        default=os.environ.get(config.ENV_SERVER_URL),
+        help=f"host:port of the server (default: ${config.ENV_SERVER_URL} or the config file)",
+    )
     parser.add_argument("--token", default=None, help=f"admin token (default: ${config.ENV_TOKEN} or the config file)")
     parser.add_argument(
         "--runtime",
         default=os.environ.get(config.ENV_RUNTIME) or "auto",
         choices=["auto", *sorted(RUNTIMES)],
-        help="how containers are isolated; auto: bwrap where it works, else process (no isolation)",
+        help=f"how containers are isolated (default: ${config.ENV_RUNTIME}, else auto: bwrap where it works, else"
+        " process, with no isolation)",
     )
     parser.add_argument(
         "--block-network", action="store_true", help="no network for any container (they still reach the server)"
@@ -122,7 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CIDR",
         help="a private, link-local or host network containers may reach (repeatable; bwrap's outbound NAT)",
     )
-    parser.add_argument("--pids-limit", type=int, default=DEFAULT_PIDS_LIMIT, help="processes+threads per container")
+    parser.add_argument(
+        "--pids-limit",
+        type=int,
+        default=DEFAULT_PIDS_LIMIT,
+        help=f"processes+threads per container (default: {DEFAULT_PIDS_LIMIT})",
+    )
     parser.add_argument(
         "--preboot",
         type=_container_count,
@@ -130,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="function containers kept booted ahead of need (default: 1 with gvisor and bwrap, 0 with process)",
     )
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--quiet", action="store_true", help="log warnings only")
     return parser
 
 

@@ -81,6 +81,9 @@ def test_run_on_a_server_says_which_and_its_workers_runtime(
 ) -> None:
     require("bwrap")
     cluster = isolated_cluster("bwrap")
+    # Registered first: a run waits only 2 s for a remote server's worker, which a loaded machine's
+    # bwrap probe can outlast (then the run says "no worker is connected yet", rightly).
+    assert wait_for(lambda: "registered" in (cluster.state_dir / "server.log").read_text(), 120)
     env = _env(tmp_path, NANO_MODAL_SERVER_URL=cluster.server_url, NANO_MODAL_TOKEN=cluster.token)
     out = _run(tmp_path, "app.py", env, "--n", "1")
     assert out.returncode == 0, out.stderr

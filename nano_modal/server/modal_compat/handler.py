@@ -24,11 +24,13 @@ from ..state import FunctionRuntime
 from ..workspaces import MODAL_ID_FIELDS, Principal, WorkspaceScope
 from . import protocol
 from .auth import Refused, identify
-from .base import Call
+from .base import BUNDLE_MARKER, Call
 from .blobs import blob_routes
-from .functions import BUNDLE_MARKER, container_env
+from .functions import container_env
 from .protocol import SERVICE_NAME, Protocol
 from .service import ModalService
+from .volumes import block_routes
+from .web import ModalWeb
 
 log = logging.getLogger("nano_modal.server.modal_compat")
 
@@ -138,11 +140,13 @@ def attach(
     objects: ObjectPlane,
     web_base_url: str,
     scope: WorkspaceScope | None = None,
-) -> list[BaseRoute]:
+) -> tuple[list[BaseRoute], ModalWeb]:
     """This server is the active one: serve Modal's methods from here, and start the containers
     of Modal-defined functions with Modal's entrypoint. Returns the HTTP gateway's routes for
-    Modal's blob uploads and downloads."""
-    handler.target = ModalService(control, blobs, admin_token, handler.proto, objects, web_base_url)
+    Modal's blob uploads and downloads and its volume block downloads, and its side of Modal's
+    web endpoints. `scope`: the ids a container may name (workspaces.py)."""
+    service = ModalService(control, blobs, admin_token, handler.proto, objects, web_base_url)
+    handler.target = service
     handler.scope = scope
 
     def env(fn: FunctionRuntime) -> dict[str, str]:
@@ -152,4 +156,4 @@ def attach(
         return container_env(fn, {f.name: [f.function_id, f.definition.source_blob_id] for f in siblings})
 
     control.container_env_hooks.append(env)
-    return blob_routes(blobs, admin_token)
+    return blob_routes(blobs, admin_token) + block_routes(objects.volumes.blobs, admin_token), service.web

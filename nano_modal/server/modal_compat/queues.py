@@ -9,7 +9,7 @@ import grpc
 from ...proto import api_pb2 as npb
 from ..object_service import ObjectPlane
 from .auth import Refused
-from .base import ENVIRONMENT, Call, ServiceBase
+from .base import Call, ServiceBase
 
 NEXT_ITEMS_PAGE = 100  # items one QueueNextItems answer carries at most (the client asks again)
 
@@ -29,15 +29,7 @@ class QueueRpcs(ServiceBase):
     objects: ObjectPlane
 
     async def QueueGetOrCreate(self, request: Any, call: Call) -> Any:
-        creation = request.object_creation_type
-        ephemeral = creation == self.pb.OBJECT_CREATION_TYPE_EPHEMERAL
-        row, _ = self.objects.registry.get_or_create(
-            npb.OBJECT_KIND_QUEUE,
-            "" if ephemeral else request.deployment_name,
-            request.environment_name or ENVIRONMENT,
-            creation == self.pb.OBJECT_CREATION_TYPE_CREATE_IF_MISSING,
-            ephemeral,
-        )
+        row = self.named_object(npb.OBJECT_KIND_QUEUE, request)
         return self.pb.QueueGetOrCreateResponse(queue_id=row.object_id)
 
     async def QueueHeartbeat(self, request: Any, call: Call) -> Any:

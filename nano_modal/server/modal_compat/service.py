@@ -17,10 +17,22 @@ from .mounts import MountRpcs
 from .protocol import Protocol
 from .queues import QueueRpcs
 from .secrets import SecretRpcs
+from .volumes import VolumeRpcs
+from .web import ModalWeb
 
 
 class ModalService(
-    DeployRpcs, AppRpcs, FunctionRpcs, MountRpcs, ContainerRpcs, DictRpcs, BlobRpcs, SecretRpcs, QueueRpcs, ClassRpcs
+    DeployRpcs,
+    AppRpcs,
+    FunctionRpcs,
+    MountRpcs,
+    ContainerRpcs,
+    DictRpcs,
+    BlobRpcs,
+    SecretRpcs,
+    QueueRpcs,
+    ClassRpcs,
+    VolumeRpcs,
 ):
     def __init__(
         self,
@@ -38,3 +50,4 @@ class ModalService(
         self.deployments = Deployments(control)
         self.objects = objects
         self.web_base_url = web_base_url
+        self.web = ModalWeb(proto.pb, control, blobs)  # the HTTP gateway's side of web endpoints

@@ -51,11 +51,12 @@ def run_in_root(
 ) -> tuple[int, list[str]]:
     """Run `sh -c command` with `root` as /, streaming output to `log`; (exit code, last lines).
     `binds` are read-only inside, `writable` (a run_function's volumes) read-write."""
-    from ..bwrap import INSTALL_BWRAP, bwrap_binary  # bwrap.py imports the image modules
+    from ..bwrap import bwrap_binary  # bwrap.py imports the image modules
+    from ..bwrap_check import INSTALL
 
     bwrap = bwrap_binary()
     if bwrap is None:
-        raise RuntimeError(f"building images needs bubblewrap ({INSTALL_BWRAP})")
+        raise RuntimeError(f"building images needs bubblewrap: {INSTALL}")
     (root / cwd.lstrip("/")).mkdir(parents=True, exist_ok=True)
     argv = [bwrap, "--bind", str(root), "/", "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp"]
     # Names resolve as on the worker, whether or not the image has a resolv.conf of its own; a

@@ -1,0 +1,35 @@
+"""Token pairs for the real `modal` client (MODAL_TOKEN_ID / MODAL_TOKEN_SECRET), one rule
+for the CLI that makes them (`nano-modal token create --modal`) and the server that checks
+them (server/modal_compat/auth.py).
+
+A pair is an id (`ak-` and random hex) and a secret derived from it with the server's admin
+token (an HMAC), so the server needs no state to accept it and the admin token itself is never
+handed to Modal clients. A pair grants what the admin token grants through Modal's protocol;
+pairs cannot be revoked one by one: changing the admin token revokes them all.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+ID_PREFIX = "ak-"  # as Modal's own token ids
+SECRET_PREFIX = "as-"
+
+
+def secret_for(admin_token: str, token_id: str) -> str:
+    digest = hmac.new(admin_token.encode(), f"modal-token:{token_id}".encode(), hashlib.sha256).digest()
+    return SECRET_PREFIX + base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def new_pair(admin_token: str) -> tuple[str, str]:
+    token_id = ID_PREFIX + secrets.token_hex(8)
+    return token_id, secret_for(admin_token, token_id)
+
+
+def valid_pair(admin_token: str, token_id: str, secret: str) -> bool:
+    if not token_id.startswith(ID_PREFIX):
+        return False
+    return hmac.compare_digest(secret.encode(), secret_for(admin_token, token_id).encode())

@@ -1,0 +1,154 @@
+"""Web endpoints of functions defined with the real client (`@modal.fastapi_endpoint()`,
+`@modal.asgi_app()`, `@modal.wsgi_app()`, `@modal.web_server()`).
+
+The `webhook_config` of Modal's FunctionCreate becomes the nano-modal function's web endpoint
+(`definition.web`), so nano-modal's HTTP gateway (server/gateway.py) routes requests to it,
+at the URL the client is told (`handle_metadata.web_url`, which `modal deploy` prints).
+
+Each request reaches Modal's entrypoint as in Modal's cloud: one input whose argument is the
+ASGI scope; its body is the call's `data_in` stream (FunctionCallGetDataIn, Modal's `Asgi`
+messages, DATA_FORMAT_ASGI); the app's ASGI messages come back as the call's `data_out`
+items (FunctionCallPutDataOut), which the gateway relays to the HTTP client. The server only
+parses protobuf messages here: nothing a container sends is unpickled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ... import config
+from ...proto import api_pb2 as npb
+from ..blobs import BlobStore
+from ..control import ControlPlane, Invalid, NotFound
+from ..foreign_web import LastBody
+from ..state import FunctionRuntime
+from .base import BUNDLE_MARKER, Call, ServiceBase
+
+DATA_IN_WAIT = 50.0  # seconds one wait for the call's end lasts inside a FunctionCallGetDataIn stream
+_KINDS = {1: "asgi", 2: "fastapi", 3: "wsgi", 4: "web_server"}  # Modal's WebhookType -> a nano-modal kind
+
+
+def web_endpoint(webhook_config: Any) -> npb.WebEndpoint | None:
+    """The nano-modal web endpoint of a Modal function's webhook_config (None: not a web function)."""
+    kind = _KINDS.get(int(webhook_config.type))
+    if kind is None:
+        return None
+    return npb.WebEndpoint(
+        kind=kind,
+        method=webhook_config.method,
+        requires_proxy_auth=webhook_config.requires_proxy_auth,
+        docs=webhook_config.web_endpoint_docs,
+    )
+
+
+class ModalWeb:
+    """The gateway's side: requests to Modal-defined functions as Modal's ASGI messages."""
+
+    def __init__(self, pb: Any, control: ControlPlane, blobs: BlobStore) -> None:
+        self.pb = pb
+        self.control = control
+        self.blobs = blobs
+        # Call id -> its request body (Modal's data_in), from the call's start until the call ends.
+        self.bodies: dict[str, Any] = {}
+
+    def owns(self, fn: FunctionRuntime) -> bool:
+        return fn.definition.module_name == BUNDLE_MARKER
+
+    def request_input(self, message: dict[str, Any], method_name: str) -> npb.FunctionInput:
+        """The call's input: the request's ASGI scope as the argument of Modal's web function
+        (a pickle: Modal's entrypoint unpickles every input's arguments; the server only writes it)."""
+        if message["type"] != "http":
+            raise Invalid("nano-modal does not relay WebSockets to functions defined with the modal client yet")
+        scope = {
+            "type": "http",
+            "http_version": "1.1",
+            "method": message["method"],
+            "scheme": "http",
+            "path": message["path"],
+            "query_string": message["query_string"],
+            "headers": [tuple(pair) for pair in message["headers"]],
+            "client": (message.get("client") or "", 0),
+            "extensions": {"http.response.trailers": {}},
+        }
+        modal_input = self.pb.FunctionInput(
+            args=pickle.dumps(((scope,), {}), protocol=4),
+            data_format=self.pb.DATA_FORMAT_PICKLE,
+            # The gateway's "__web__" ("__web__.<method>" of a class): Modal's "" (or "<method>").
+            method_name=method_name.removeprefix(config.WEB_METHOD).removeprefix("."),
+        )
+        return npb.FunctionInput(idx=0, args=npb.Payload(data=modal_input.SerializeToString()), method_name=method_name)
+
+    def started(self, call_id: str, message: dict[str, Any]) -> None:
+        self._forget_ended()
+        body = self.pb.Asgi(http_request=self.pb.Asgi.HttpRequest(body=message["body"], more_body=False))
+        self.bodies[call_id] = self.pb.DataChunk(
+            data_format=self.pb.DATA_FORMAT_ASGI, data=body.SerializeToString(), index=1
+        )
+
+    def _forget_ended(self) -> None:
+        """Bodies of calls that ended without their container reading them (it failed to start...)."""
+        for call_id in list(self.bodies):
+            try:
+                done = self.control.get_call(call_id).done
+            except NotFound:
+                done = True
+            if done:
+                del self.bodies[call_id]
+
+    def part(self, data: bytes) -> Any:
+        """One `data_out` item as the gateway relays it: the response start (a dict), a body
+        chunk (bytes), or b"" for anything else (trailers...)."""
+        chunk = self.pb.DataChunk.FromString(data)
+        raw = self.blobs.read(chunk.data_blob_id.removeprefix("bl-")) if chunk.data_blob_id else chunk.data
+        if chunk.data_format != self.pb.DATA_FORMAT_ASGI:
+            return b""
+        message = self.pb.Asgi.FromString(raw)
+        kind = message.WhichOneof("type")
+        if kind == "http_response_start":
+            flat = list(message.http_response_start.headers)
+            return {
+                "type": "http.response.start",
+                "status": message.http_response_start.status,
+                "headers": list(zip(flat[::2], flat[1::2], strict=True)),
+            }
+        if kind == "http_response_body":
+            body = message.http_response_body
+            return body.body if body.more_body else LastBody(body.body)
+        return b""
+
+
+class WebRpcs(ServiceBase):
+    web: ModalWeb
+    web_base_url: str
+
+    def web_url(self, app_id: str, function: Any) -> str:
+        """Where the gateway answers for a web function: by the deployed app's name, or by the
+        app's id for a `modal run`/`modal serve` app (gateway.py's path form)."""
+        if web_endpoint(function.webhook_config) is None:
+            return ""
+        app = self.control.app(app_id)
+        app_ref = app.app_id if app.ephemeral or not app.name else app.name
+        return f"{self.web_base_url}/{app_ref}/{function.function_name}/"
+
+    async def FunctionCallGetDataIn(self, request: Any, call: Call) -> AsyncIterator[Any]:
+        """A web request's body, then open until the call ends (Modal's entrypoint asks again
+        at once when the stream closes)."""
+        call.container()
+        call_id = request.function_call_id
+        body = self.web.bodies.get(call_id)  # kept until the call ends: a retried input reads it again
+        if body is not None and body.index > request.last_index:
+            yield body
+        cursor = 0
+        while True:
+            try:
+                rows, started = await self.control.wait_outputs(call_id, cursor, 1000, DATA_IN_WAIT)
+            except NotFound:
+                started = None
+            if started is None or started.done:
+                self.web.bodies.pop(call_id, None)
+                return
+            cursor = rows[-1].cursor if rows else cursor
+            await asyncio.sleep(0)

@@ -1,0 +1,84 @@
+"""`nano-modal token create --modal`: a MODAL_TOKEN_ID/SECRET pair the server lets in (issue 15)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nano_modal import _modal_token
+from tests.modal_compat.conftest import ModalCluster
+from tests.modal_compat.test_real_client import write_app
+
+APP = """
+import modal
+
+app = modal.App("nano-compat-token")
+
+
+@app.function()
+def square(x):
+    return x * x
+
+
+@app.local_entrypoint()
+def main():
+    print("remote:", square.remote(12))
+"""
+
+
+def test_pairs_are_bound_to_their_id_and_the_admin_token() -> None:
+    token_id, secret = _modal_token.new_pair("admin-token")
+    assert token_id.startswith("ak-") and secret.startswith("as-")
+    assert _modal_token.valid_pair("admin-token", token_id, secret)
+    assert not _modal_token.valid_pair("another-admin-token", token_id, secret)
+    assert not _modal_token.valid_pair("admin-token", token_id + "0", secret)
+    assert not _modal_token.valid_pair("admin-token", token_id, secret + "x")
+    assert not _modal_token.valid_pair("admin-token", "nm", _modal_token.secret_for("admin-token", "nm"))
+
+
+def token_create(cluster: ModalCluster, admin_token: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NANO_MODAL_", "MODAL_"))}
+    env.update({"NANO_MODAL_SERVER_URL": cluster.server_url, "NANO_MODAL_TOKEN": admin_token})
+    return subprocess.run(
+        [sys.executable, "-m", "nano_modal", "token", "create", "--modal"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.slow(reason="installs modal from PyPI once; `modal run` starts a container")
+def test_token_create_modal_pair_runs_an_app(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    created = token_create(modal_cluster, modal_cluster.token)
+    assert created.returncode == 0, created.stdout + created.stderr
+    exports = dict(
+        line.removeprefix("export ").split("=", 1) for line in created.stdout.splitlines() if line.startswith("export ")
+    )
+    assert exports["MODAL_SERVER_URL"] == f"http://{modal_cluster.server_url}"
+    assert exports["MODAL_TOKEN_ID"].startswith("ak-")
+    write_app(tmp_path, APP)
+    env = {**modal_cluster.modal_env(), **exports}
+    modal = str(modal_cluster.venv / "bin" / "modal")
+    run = subprocess.run([modal, "run", "app.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "remote: 144" in run.stdout
+
+    for bad in ({"MODAL_TOKEN_SECRET": exports["MODAL_TOKEN_SECRET"] + "x"}, {"MODAL_TOKEN_ID": "ak-0000"}):
+        refused = subprocess.run(
+            [modal, "app", "list"], cwd=tmp_path, env={**env, **bad}, capture_output=True, text=True, timeout=120
+        )
+        assert refused.returncode != 0
+        assert "token pair is not valid on this server" in refused.stdout + refused.stderr
+
+
+@pytest.mark.slow(reason="installs modal from PyPI once")
+def test_token_create_with_a_token_that_is_not_the_admin_token_says_so(modal_cluster: ModalCluster) -> None:
+    created = token_create(modal_cluster, "not-the-admin-token")
+    assert created.returncode == 1
+    assert "MODAL_TOKEN_SECRET" not in created.stdout
+    assert "not the server's admin token" in created.stderr
