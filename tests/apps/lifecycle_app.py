@@ -120,6 +120,20 @@ class Greeter:
         }
 
 
+@app.cls(max_containers=1, scaledown_window=2)
+class QueuedGreeter:
+    """One container per parameter set, so that requests queue up for it: after a quick one it
+    takes the waiting ones in a batch (tests/server/test_web_class_load.py)."""
+
+    greeting: str = nano_modal.parameter(default="hello")
+
+    @nano_modal.fastapi_endpoint()
+    async def greet(self, name: str, hold: float = 0.0) -> dict[str, Any]:
+        if hold:
+            time.sleep(hold)  # blocks the container: the requests behind it wait in its queue
+        return {"text": f"{self.greeting} {name}", "container": os.environ["NANO_MODAL_CONTAINER_ID"]}
+
+
 @app.function()
 @nano_modal.asgi_app()
 def chat():  # type: ignore[no-untyped-def]
