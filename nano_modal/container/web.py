@@ -1,8 +1,9 @@
 """Run one HTTP request or WebSocket session (as sent by the gateway) through the user's web code.
 
 A handler is an async generator. For HTTP it yields `{"status", "headers"}`, then body
-chunks; for a WebSocket, the app's accept/send/close messages as plain dicts, while the
-client's messages arrive through `WebInbound`.
+chunks, then `RESPONSE_END` (the app may go on working after it: background tasks); for a
+WebSocket, the app's accept/send/close messages as plain dicts, while the client's messages
+arrive through `WebInbound`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .io import ContainerIO
 
 Request = dict[str, Any]
 Message = dict[str, Any]
+RESPONSE_END: Message = {"type": config.WEB_RESPONSE_END}  # yielded after a response's last body chunk
 # Hop-by-hop headers describe one connection; a proxy does not pass them on (RFC 9110 7.6.1).
 _HOP_BY_HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"upgrade", b"te", b"trailer"}
 
@@ -148,6 +150,7 @@ def _asgi_handler(factory: Callable[[], Any]) -> Handler:
                     if message.get("body"):
                         yield bytes(message["body"])
                     if not message.get("more_body", False):
+                        yield RESPONSE_END  # before waiting for the app's work after its answer
                         break
         finally:
             finished.set()  # before waiting for the app: it may be listening for the disconnect
@@ -214,6 +217,7 @@ def _web_server_handler(start: Callable[[], Any], port: int, startup_timeout: fl
             yield {"status": response.status_code, "headers": kept}
             async for chunk in response.aiter_raw():
                 yield chunk
+            yield RESPONSE_END
         finally:
             await response.aclose()
 
@@ -281,5 +285,6 @@ def _wsgi_handler(factory: Callable[[], Any]) -> Handler:
         for chunk in chunks:
             if chunk:
                 yield chunk
+        yield RESPONSE_END
 
     return handle

@@ -134,6 +134,23 @@ class QueuedGreeter:
         return {"text": f"{self.greeting} {name}", "container": os.environ["NANO_MODAL_CONTAINER_ID"]}
 
 
+@app.function(scaledown_window=60)
+@nano_modal.asgi_app()
+def works_after_answering():  # type: ignore[no-untyped-def]
+    """Answers at once, then works on for a second (a background task, as FastAPI's)."""
+    from starlette.applications import Starlette
+    from starlette.background import BackgroundTask
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def answer(request: Request) -> JSONResponse:
+        container = os.environ["NANO_MODAL_CONTAINER_ID"]
+        return JSONResponse({"container": container}, background=BackgroundTask(time.sleep, 1.0))
+
+    return Starlette(routes=[Route("/", answer)])
+
+
 @app.function()
 @nano_modal.asgi_app()
 def chat():  # type: ignore[no-untyped-def]
