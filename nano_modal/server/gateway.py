@@ -459,6 +459,10 @@ class Gateway:
                 if isinstance(part, bytes | bytearray):
                     yield bytes(part)
                 elif isinstance(part, dict) and part.get("type") == config.WEB_RESPONSE_END:
+                    finished = True  # even if the client leaves during the last bytes
+                    last = part.get("body")
+                    if isinstance(last, bytes | bytearray) and last:
+                        yield bytes(last)
                     break
             finished = True
         except _CallFailed:

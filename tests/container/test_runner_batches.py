@@ -9,6 +9,7 @@ answer it (and never scaled down), until the gateway's 504.
 
 from __future__ import annotations
 
+import pickle
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -110,3 +111,23 @@ def test_every_streaming_input_of_a_batch_is_answered(kind: str, monkeypatch: py
     items = [o.input_id for o in io_.outputs if o.status == api_pb2.OUTPUT_STATUS_GENERATOR_ITEM]
     # Each input streamed its whole answer: a response head and body, or the countdown 2, 1.
     assert all(items.count(f"in-{i}") == 2 for i in range(6)), items
+
+
+def test_a_responses_last_bytes_travel_with_its_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gateway stops waiting for a response at its end part; a client may leave as soon as
+    it has the last byte, so that byte must not reach the gateway before the end part does (the
+    gateway would take the leaving for a client gone mid-response and cancel the call)."""
+    import asyncio
+
+    _, target = _web_target()
+    handler = target.resolve(f"{config.WEB_METHOD}.greet")
+    request = pickle.loads(_web_input(7).args.data)[0][0]
+
+    async def parts() -> list[Any]:
+        return [part async for part in handler(request, None)]
+
+    monkeypatch.setenv("NANO_MODAL_CONTAINER_ID", "ta-test")  # what the Greeter reports
+    head, end = asyncio.run(parts())
+    assert head["status"] == 200
+    assert end["type"] == config.WEB_RESPONSE_END
+    assert b'"text":"hello n7"' in end["body"]
