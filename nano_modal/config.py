@@ -144,6 +144,9 @@ EXIT_VOLUME_COMMIT_FAILED = 75
 
 # --- web endpoints ----------------------------------------------------------------------
 WEB_METHOD = "__web__"  # method_name of inputs that carry an HTTP request or a WebSocket session
+# The `type` of the part a container sends after an HTTP response's last byte: the gateway ends
+# the response there, while the app may still work (background tasks) until the call ends.
+WEB_RESPONSE_END = "http.response.end"
 # Seconds the gateway waits for a container to start answering (or to send its next chunk)
 # before it answers 504 and cancels the call, so that the container is freed.
 WEB_RESPONSE_TIMEOUT = float(os.environ.get("NANO_MODAL_WEB_RESPONSE_TIMEOUT") or 150.0)

@@ -79,7 +79,11 @@ class Runner:
             for i, item in enumerate(inputs):
                 started = time.monotonic()
                 self.watchdog.set_untouched([x.input_id for x in inputs[i + 1 :]])
-                self.pending.extend(self.execute(item))
+                # Not `self.pending.extend(self.execute(item))`: that binds the list before a
+                # streaming input's flush() replaces it, and its outputs went to the discarded one
+                # (the input then hung, held by this container, until its caller gave up).
+                outputs = self.execute(item)
+                self.pending.extend(outputs)
                 self.served += 1
                 fast = time.monotonic() - started < FAST_INPUT_SECONDS
                 batch_size = config.CONTAINER_MAX_BATCH if fast else 1
