@@ -225,7 +225,9 @@ class CallsAndInputs(ControlBase):
                         move_input(item, InputState.HELD)
                         container.held[item.input_id] = item
                         return [item]
-                elif fn.queue:
+                elif fn.queue and not any(item.suspect for item in container.held.values()):
+                    # (A container running a suspect asks for its next inputs before it finishes,
+                    # runner.py prefetches: it gets none until then, so the suspect runs alone.)
                     if fn.definition.batch_max_size:
                         await self._let_batch_fill(fn, min(max_inputs, fn.definition.batch_max_size))
                         share = len(fn.queue)

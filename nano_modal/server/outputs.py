@@ -70,6 +70,10 @@ class Outputs(ControlBase):
         self._requeue(container, released)
         if not container.held:
             container.idle_since = time.monotonic()
+            if container.waiting and fn.queue:
+                # Its prefetch (runner.py) is parked: a suspect at the queue's head, which only
+                # an empty container may take, is now its to take.
+                fn.inputs_ready.fire()
         if rows:
             written = self._output_commit.enqueue(rows)
             ids = [row.input_id for row in rows]

@@ -123,6 +123,8 @@ class Container:
     # that request (the answer was lost in a server stall) instead of new ones held by no one.
     handed_seq: int = 0
     handed: list[str] = field(default_factory=list)
+    cpu_demand: float | None = None  # cores it ran or waited to run on, last measured while busy
+    held_at_report: bool = False  # it held inputs at its worker's last CPU report
 
     @property
     def live(self) -> bool:
@@ -175,6 +177,7 @@ class Worker:
     alive: bool = True
     gpus: list[str] = field(default_factory=list)  # model of each GPU device, by index
     runtimes: list[str] = field(default_factory=list)  # how it isolates containers (bwrap, gvisor, process)
+    host_cpu_busy: float | None = None  # cores its whole host kept busy, at its last poll
 
 
 @dataclass
