@@ -92,13 +92,15 @@ class Placement(ControlBase):
 
     def cpu_committed(self, worker: Worker) -> float:
         """Cores the worker's containers demand: measured, or a whole core for a container of a
-        function not known to be I/O-bound that has not been measured yet (it may be CPU-bound)."""
+        function not known to be I/O-bound that has not been measured yet (it may be CPU-bound),
+        and is starting (for work) or busy. A warm container holding nothing demands nothing now
+        (counted, two of them kept every function from a second container on 2 cores)."""
         total = 0.0
         for c in self.containers.on_worker(worker.worker_id):
-            if not c.live:
+            if not c.live or (not c.held and c.state == ContainerState.RUNNING):
                 continue
             if c.cpu_demand is not None:
-                total += c.cpu_demand if c.held else 0.0  # an idle container demands nothing now
+                total += c.cpu_demand if c.held else 0.0
             else:
                 fn = self.functions.get(c.function_id)
                 total += 0.0 if fn is None or self.cpu_bound(fn) is False else 1.0

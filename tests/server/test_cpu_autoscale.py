@@ -162,3 +162,15 @@ def test_a_container_just_given_inputs_is_not_measured_yet(control: ControlPlane
     _run_started(control, function_id)
     _report(control, "wk-1", 0.01)
     assert control.cpu_bound(control.functions[function_id]) is None
+
+
+def test_idle_containers_do_not_saturate_a_worker(control: ControlPlane) -> None:
+    """Warm containers of functions not measured yet counted a core each though idle: two of
+    them kept every other function from a second container (and had the scheduler evict them)."""
+    for name in ("a", "b"):
+        app_id = control.create_app(name, ephemeral=True)
+        fn = control.functions[control.create_function(app_id, api_pb2.FunctionDefinition(name=name))]
+        container = control.place_container(fn)
+        assert container is not None
+        control.container_hello(container)  # warm, holding nothing
+    assert not control.saturated(control.workers["wk-1"])
