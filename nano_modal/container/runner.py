@@ -25,11 +25,12 @@ from .loader import Target
 from .log_sync import LogSync
 from .watchdog import Watchdog
 
-# A sequential container asks for as many inputs as it runs in this long (at least one, at most
-# CONTAINER_MAX_BATCH), judging by the last input: each fetch and each output RPC costs the server
-# ~0.3 ms of CPU, so one per input was 0.65 ms per 10 ms input; the next inputs of a batch wait
-# in the container, already fetched, while the current one runs. The last batch of a map ends
-# this much after the others at most (the server shares a short queue between its containers).
+# A sequential container whose inputs are short asks for as many as it runs in this long (at most
+# CONTAINER_MAX_BATCH), judging by the last input, and for the next batch while it runs this one:
+# each fetch and each output RPC costs the server ~0.3 ms of CPU, so one per input was 0.65 ms per
+# 10 ms input. Inputs longer than half of this (batch_size_for() == 1), the first input (not
+# measured yet) and web requests come one at a time with nothing fetched ahead: a slow input held
+# here, waiting, is one another container could run now (and a request is answered late).
 BATCH_SECONDS = 0.1
 OUTPUT_FLUSH_SECONDS = BATCH_SECONDS  # outputs of a batch are sent at least this often
 GET_INPUTS_TIMEOUT = 30.0
@@ -44,6 +45,13 @@ def batch_size_for(seconds_per_input: float) -> int:
     if seconds_per_input <= 0:
         return config.CONTAINER_MAX_BATCH
     return max(1, min(config.CONTAINER_MAX_BATCH, int(BATCH_SECONDS / seconds_per_input)))
+
+
+def _next_batch_size(item: api_pb2.ContainerInput, seconds: float) -> int:
+    """How many inputs to fetch at once after `item` took `seconds`; above 1, also fetch ahead."""
+    if item.method_name.startswith(config.WEB_METHOD):
+        return 1  # a request: never batched nor held ahead
+    return batch_size_for(seconds)
 
 
 def _capped(size: int, left: int | None) -> int:
@@ -94,13 +102,15 @@ class Runner:
     # ------------------------------------------------------------------ modes
 
     def _serve_sequential(self) -> None:
-        """One input at a time, in batches (see BATCH_SECONDS); the next batch is fetched while
-        this one runs, so the container never waits for the server between two batches. The
+        """One input at a time; short ones in batches, the next fetched while this one runs (see
+        BATCH_SECONDS), so the container never waits for the server between two batches. The
         server hands a suspect input only to a container that holds nothing, and nothing more
         while it holds one (inputs.py), so a suspect still runs alone."""
-        batch_size = 1
+        batch_size = 1  # and nothing fetched ahead, until an input shows they are short
         with ThreadPoolExecutor(1, thread_name_prefix="nano-modal-prefetch") as fetcher:
             upcoming: Future[api_pb2.ContainerGetInputsResponse] | None = None
+            rest: list[str] = []  # of the batch in hand, the inputs not started yet
+            self.watchdog.untouched = lambda: rest + _ids(upcoming)
             while True:
                 left = self.remaining()
                 if upcoming is None:
@@ -112,22 +122,22 @@ class Runner:
                 if response.shutdown:
                     break
                 inputs = list(response.inputs)
+                rest = [item.input_id for item in inputs]
                 after = None if left is None else left - len(inputs)
-                if inputs and (after is None or after > 0):  # prefetch: the next batch comes while this one runs
+                if inputs and batch_size > 1 and (after is None or after > 0):
                     upcoming = fetcher.submit(self.io.get_inputs, _capped(batch_size, after), GET_INPUTS_TIMEOUT)
                 for i, item in enumerate(inputs):
+                    rest = rest[1:]
                     started = time.monotonic()
-                    self.watchdog.set_untouched([x.input_id for x in inputs[i + 1 :]] + _ids(upcoming))
                     self.pending.extend(self.execute(item))
                     self.served += 1
-                    batch_size = batch_size_for(time.monotonic() - started)
+                    batch_size = _next_batch_size(item, time.monotonic() - started)
                     if i == len(inputs) - 1 or time.monotonic() - self.last_flush > OUTPUT_FLUSH_SECONDS:
                         self.flush()
-                self.watchdog.set_untouched(_ids(upcoming))
             self.flush()
             if upcoming is not None:  # shut down, or max_inputs reached, while a fetch was out
                 self._release(upcoming)
-            self.watchdog.set_untouched([])
+            self.watchdog.untouched = list
 
     def _release(self, upcoming: Future[api_pb2.ContainerGetInputsResponse]) -> None:
         """Hand back, unharmed, the inputs of a fetch this container will not run."""

@@ -125,6 +125,10 @@ class Container:
     handed: list[str] = field(default_factory=list)
     cpu_demand: float | None = None  # cores it ran or waited to run on, last measured while busy
     held_at_report: bool = False  # it held inputs at its worker's last CPU report
+    # It ends for a reason already known (it reported an input's timeout and is exiting, or the
+    # server stopped it for a cancelled call): it is handed nothing more, and the inputs it still
+    # holds when it exits (fetched ahead, never started: runner.py prefetches) run again free.
+    ending: bool = False
 
     @property
     def live(self) -> bool:
