@@ -78,8 +78,6 @@ def log_time(line: str) -> float:
     return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
 
 
-
-
 @contextlib.contextmanager
 def postgres_databases(names: list[str]) -> Iterator[dict[str, str]]:
     """One real PostgreSQL (tests/pg.py) holding an empty database per name: {name: URL}."""

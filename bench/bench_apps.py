@@ -56,8 +56,6 @@ async def load(url: str, seconds: float, concurrency: int) -> tuple[float, list[
     return len(latencies) / elapsed, latencies, errors
 
 
-
-
 def plain_uvicorn(port: int) -> subprocess.Popen[bytes]:
     code = (
         f"import sys, uvicorn; sys.path.insert(0, {str(REPO)!r})\n"
@@ -91,10 +89,21 @@ def bench_web(seconds: float, concurrency: int) -> None:
                 results[name] = asyncio.run(load(url, seconds, concurrency))
             base_rps = results["plain uvicorn"][0]
             for name, (rps, lat, errors) in results.items():
-                rows.append([name, fmt_rate(rps), fmt_us(percentile(lat, 50)), fmt_us(percentile(lat, 99)), errors,
-                             ratio(rps, base_rps)])
-        table(f"Web endpoint: GET /square, {concurrency} concurrent clients, {seconds:g}s",
-              ["server", "requests/s", "p50", "p99", "errors", "vs uvicorn"], rows)
+                rows.append(
+                    [
+                        name,
+                        fmt_rate(rps),
+                        fmt_us(percentile(lat, 50)),
+                        fmt_us(percentile(lat, 99)),
+                        errors,
+                        ratio(rps, base_rps),
+                    ]
+                )
+        table(
+            f"Web endpoint: GET /square, {concurrency} concurrent clients, {seconds:g}s",
+            ["server", "requests/s", "p50", "p99", "errors", "vs uvicorn"],
+            rows,
+        )
     finally:
         proc.terminate()
         proc.wait()
@@ -113,9 +122,11 @@ def bench_batched(n: int, reps: int) -> None:
                 assert sum(fn.map(range(n))) == 2 * sum(range(n))
                 rates[name].append(n / (time.perf_counter() - start))
     base = median(rates["unbatched"])
-    table(f"@batched vs unbatched: .map of {n:,} trivial inputs, one container, median of {reps}",
-          ["function", "inputs/s", "vs unbatched"],
-          [[name, fmt_rate(median(r)), ratio(median(r), base)] for name, r in rates.items()])
+    table(
+        f"@batched vs unbatched: .map of {n:,} trivial inputs, one container, median of {reps}",
+        ["function", "inputs/s", "vs unbatched"],
+        [[name, fmt_rate(median(r)), ratio(median(r), base)] for name, r in rates.items()],
+    )
 
 
 def bench_deploy(reps: int, home: Path) -> None:
@@ -132,21 +143,38 @@ def bench_deploy(reps: int, home: Path) -> None:
     times = []
     try:
         for i in range(reps):
-            source.write_text(f"import nano_modal\napp = nano_modal.App('deploy-bench')\n"
-                              f"@app.function()\ndef f(x):\n    return x + {i}\n")
+            source.write_text(
+                f"import nano_modal\napp = nano_modal.App('deploy-bench')\n"
+                f"@app.function()\ndef f(x):\n    return x + {i}\n"
+            )
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "nano_modal.cli", "deploy", str(source)], env=env, check=True,
-                           capture_output=True)
-            out = subprocess.run([sys.executable, "-c", "import nano_modal; print(nano_modal.Function.from_name("
-                                  "'deploy-bench', 'f').remote(1))"], env=env, check=True, capture_output=True,
-                                 text=True).stdout
+            subprocess.run(
+                [sys.executable, "-m", "nano_modal.cli", "deploy", str(source)],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "import nano_modal; print(nano_modal.Function.from_name('deploy-bench', 'f').remote(1))",
+                ],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             times.append(time.perf_counter() - start)
             assert out.strip() == str(1 + i)
     finally:
         stop(worker)
         stop(server)
-    table(f"Deploy to first call (CLI deploy + a new process calling by name), median of {reps}",
-          ["step", "median", "min"], [["deploy → first result", fmt_s(median(times)), fmt_s(min(times))]])
+    table(
+        f"Deploy to first call (CLI deploy + a new process calling by name), median of {reps}",
+        ["step", "median", "min"],
+        [["deploy → first result", fmt_s(median(times)), fmt_s(min(times))]],
+    )
 
 
 def main() -> None:

@@ -65,7 +65,8 @@ class RedisPeer:
             persistence = ["--appendonly", "yes", "--appendfsync", fsync, "--dir", data]
         self.proc = subprocess.Popen(
             [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", *persistence],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         self.client = redis.Redis(host="127.0.0.1", port=port)
         deadline = time.monotonic() + 10
@@ -97,7 +98,9 @@ def start_cluster(state_dir: Path) -> tuple[subprocess.Popen[bytes], subprocess.
     env.pop("NANO_MODAL_SERVER_URL", None)
     worker = subprocess.Popen(
         [sys.executable, "-m", "nano_modal.worker", "--server", url, "--runtime", "process", "--quiet"],
-        env=env, stdout=(state_dir / "worker.log").open("ab"), stderr=subprocess.STDOUT,
+        env=env,
+        stdout=(state_dir / "worker.log").open("ab"),
+        stderr=subprocess.STDOUT,
     )
     use_server(url, token)
     return server, worker
@@ -119,9 +122,22 @@ def start_server(state_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes],
     env.pop("NANO_MODAL_SERVER_URL", None)
     port_file = state_dir / "port"
     server = subprocess.Popen(
-        [sys.executable, "-m", "nano_modal.server", "--port", "0", "--state-dir", str(state_dir),
-         "--port-file", str(port_file), "--quiet", *extra],
-        env=env, stdout=(state_dir / "server.log").open("ab"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "nano_modal.server",
+            "--port",
+            "0",
+            "--state-dir",
+            str(state_dir),
+            "--port-file",
+            str(port_file),
+            "--quiet",
+            *extra,
+        ],
+        env=env,
+        stdout=(state_dir / "server.log").open("ab"),
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 30
     while not (port_file.exists() and port_file.read_text().strip()):
@@ -402,8 +418,11 @@ def raw_disk(directory: Path, megabytes: int) -> dict[str, float]:
 
 
 def bench_volume(nm: Any, home: Path, megabytes: int, rounds: int) -> dict[str, dict[str, list[float]]]:
-    out: dict[str, dict[str, list[float]]] = {"nano-modal Volume (in a container)": {}, "raw disk": {},
-                                              "nano-modal Volume (client API)": {}}
+    out: dict[str, dict[str, list[float]]] = {
+        "nano-modal Volume (in a container)": {},
+        "raw disk": {},
+        "nano-modal Volume (client API)": {},
+    }
     vol = nm.Volume.from_name("bench-volume", create_if_missing=True)
     mount = str(home / "mnt" / "data")
     app = nm.App("bench-objects")
@@ -483,8 +502,11 @@ def main() -> None:
     for op in ("put", "get", "put x8 threads", "get x8 threads"):
         nano, peer = med(d["nano-modal Dict"].get(op, [])), med(d["Redis"].get(op, []))
         rows.append([op, c.fmt_rate(nano), c.fmt_rate(peer), c.ratio(peer, nano)])
-    c.table(f"Dict operations per second ({n_dict} ops, median of {rounds})",
-            ["operation", "nano-modal Dict", "Redis (redis-py)", "Redis ÷ nano"], rows)
+    c.table(
+        f"Dict operations per second ({n_dict} ops, median of {rounds})",
+        ["operation", "nano-modal Dict", "Redis (redis-py)", "Redis ÷ nano"],
+        rows,
+    )
 
     rows = [
         [name, f"{v['client_us']:,.0f} µs", f"{v['server_us']:,.0f} µs", f"{v['wall_us']:,.0f} µs"]
@@ -497,8 +519,11 @@ def main() -> None:
     for op in ("1 item per call", "100 items per call"):
         nano, peer = med(q["nano-modal Queue"].get(op, [])), med(q["Redis"].get(op, []))
         rows.append([op, c.fmt_rate(nano), c.fmt_rate(peer), c.ratio(peer, nano)])
-    c.table(f"Queue items per second, 4 producers + 4 consumers ({n_queue} items, median of {rounds})",
-            ["calls", "nano-modal Queue", "Redis (LPUSH/BRPOP)", "Redis ÷ nano"], rows)
+    c.table(
+        f"Queue items per second, 4 producers + 4 consumers ({n_queue} items, median of {rounds})",
+        ["calls", "nano-modal Queue", "Redis (LPUSH/BRPOP)", "Redis ÷ nano"],
+        rows,
+    )
 
     v = results["volume"]
     rows = []
@@ -509,8 +534,11 @@ def main() -> None:
                 base = med(raw.get(op, [])) if op in raw else float("nan")
                 share = f"{med(res[op]) / base:.0%}" if base == base and peer_name != "raw disk" else "-"
                 rows.append([peer_name, op, f"{med(res[op]):,.0f} MB/s", share])
-    c.table(f"Volume throughput ({megabytes} MiB per transfer, median of {rounds})",
-            ["where", "step", "MiB/s", "of raw disk"], rows)
+    c.table(
+        f"Volume throughput ({megabytes} MiB per transfer, median of {rounds})",
+        ["where", "step", "MiB/s", "of raw disk"],
+        rows,
+    )
     report_queue_storage(results["queue_storage"], n_queue, rounds)
     c.write_json(args.json, "objects", results)
 
@@ -520,13 +548,21 @@ def report_queue_storage(results: dict[str, dict[str, list[float]]], n: int, rou
         return
     store, always, everysec = (results[k] for k in ("store (SQLite)", "Redis, fsync always", "Redis, fsync everysec"))
     rows = [
-        [op, c.fmt_rate(med(store[op])), c.fmt_rate(med(always[op])), c.ratio(med(always[op]), med(store[op])),
-         c.fmt_rate(med(everysec[op])), c.ratio(med(everysec[op]), med(store[op]))]
+        [
+            op,
+            c.fmt_rate(med(store[op])),
+            c.fmt_rate(med(always[op])),
+            c.ratio(med(always[op]), med(store[op])),
+            c.fmt_rate(med(everysec[op])),
+            c.ratio(med(everysec[op]), med(store[op])),
+        ]
         for op in store
     ]
-    c.table(f"Queue items per second by item storage ({n} items, median of {rounds})",
-            ["operation", "in the store (SQLite)", "Redis, fsync always", "÷ store", "Redis, fsync everysec",
-             "÷ store"], rows)
+    c.table(
+        f"Queue items per second by item storage ({n} items, median of {rounds})",
+        ["operation", "in the store (SQLite)", "Redis, fsync always", "÷ store", "Redis, fsync everysec", "÷ store"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

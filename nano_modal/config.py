@@ -122,6 +122,11 @@ DEFAULT_SCALEDOWN_WINDOW = 60.0  # seconds an idle container is kept warm (Modal
 DEFAULT_TIMEOUT = 300.0  # seconds per input (Modal's default)
 SCALE_UP_MIN_DRAIN = 2.0  # no new container for a queue the live ones clear faster than this (seconds)
 WORKER_CPU_OVERCOMMIT = 4.0  # containers may reserve this many times the worker's cores
+# A container whose threads run or wait to run this many cores' worth of the time (worker/cpu_use.py)
+# is CPU-bound: its function gets one container per core, not WORKER_CPU_OVERCOMMIT times more.
+CPU_BOUND_DEMAND = 0.5
+# A worker whose containers demand this share of its cores takes no more CPU-bound containers.
+HOST_SATURATED = 0.9
 OUTPUT_RETENTION = 7 * 24 * 3600.0  # seconds results of finished calls are kept
 CALL_MEMORY_IDLE = 600.0  # finished calls untouched this long leave memory (still in the store)
 LEADER_POLL_INTERVAL = 1.0  # seconds between a follower server's tries for the store lease (and lease checks)
@@ -144,6 +149,9 @@ EXIT_VOLUME_COMMIT_FAILED = 75
 
 # --- web endpoints ----------------------------------------------------------------------
 WEB_METHOD = "__web__"  # method_name of inputs that carry an HTTP request or a WebSocket session
+# The `type` of the part a container sends after an HTTP response's last byte: the gateway ends
+# the response there, while the app may still work (background tasks) until the call ends.
+WEB_RESPONSE_END = "http.response.end"
 # Seconds the gateway waits for a container to start answering (or to send its next chunk)
 # before it answers 504 and cancels the call, so that the container is freed.
 WEB_RESPONSE_TIMEOUT = float(os.environ.get("NANO_MODAL_WEB_RESPONSE_TIMEOUT") or 150.0)

@@ -14,8 +14,19 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 import nano_modal
+from nano_modal._utils.aio import run_blocking
+from nano_modal.client import Client
+from nano_modal.proto import api_pb2
 from tests.apps import lifecycle_app
-from tests.apps.lifecycle_app import chat, echo, guarded, hostile, plain_http_server, streaming
+from tests.apps.lifecycle_app import (
+    chat,
+    echo,
+    guarded,
+    hostile,
+    plain_http_server,
+    streaming,
+    works_after_answering,
+)
 from tests.conftest import Cluster
 
 
@@ -49,6 +60,22 @@ def test_asgi_app_streams_its_response(running: None) -> None:
     assert len(arrivals) == 3
     # Chunks arrive as they are produced (0.4 s apart), not all at the end.
     assert arrivals[-1] - arrivals[0] > 0.5
+
+
+def test_an_answered_request_keeps_its_container(running: None) -> None:
+    """The client has the whole response and leaves while the app still works after answering:
+    the call is not cancelled, so its container is not stopped (it was, at every request whose
+    client left before the call's end reached the gateway) and stays warm for the next one."""
+    url = works_after_answering.get_web_url() or ""
+    answered_by = set()
+    for _ in range(3):
+        response = httpx.get(url, timeout=60)
+        assert response.status_code == 200, response.text
+        answered_by.add(response.json()["container"])
+    time.sleep(2)  # the work after the last answer is over; a stop would have reached the worker
+    listed = run_blocking(run_blocking(Client.get()).stub.ContainerList(api_pb2.ContainerListRequest()))
+    running = {c.container_id for c in listed.containers if c.state == "running"}
+    assert answered_by <= running, (answered_by, running)
 
 
 def test_endpoint_exception_is_a_500(running: None) -> None:

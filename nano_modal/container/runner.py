@@ -4,13 +4,14 @@ lists (@batched); stream generator values; report every outcome as an output."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
 
@@ -24,13 +25,44 @@ from .loader import Target
 from .log_sync import LogSync
 from .watchdog import Watchdog
 
-FAST_INPUT_SECONDS = 0.005  # inputs quicker than this are fetched in batches
-OUTPUT_FLUSH_SECONDS = 0.05  # outputs of a batch are sent at least this often
+# A sequential container whose inputs are short asks for as many as it runs in this long (at most
+# CONTAINER_MAX_BATCH), judging by the last input, and for the next batch while it runs this one:
+# each fetch and each output RPC costs the server ~0.3 ms of CPU, so one per input was 0.65 ms per
+# 10 ms input. Inputs longer than half of this (batch_size_for() == 1), the first input (not
+# measured yet) and web requests come one at a time with nothing fetched ahead: a slow input held
+# here, waiting, is one another container could run now (and a request is answered late).
+BATCH_SECONDS = 0.1
+OUTPUT_FLUSH_SECONDS = BATCH_SECONDS  # outputs of a batch are sent at least this often
 GET_INPUTS_TIMEOUT = 30.0
 STREAM_COALESCE_SECONDS = 0.01  # generator values this close together share one RPC
 
 
 _SDK_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+
+
+def batch_size_for(seconds_per_input: float) -> int:
+    """Inputs to fetch at once when each takes about `seconds_per_input`."""
+    if seconds_per_input <= 0:
+        return config.CONTAINER_MAX_BATCH
+    return max(1, min(config.CONTAINER_MAX_BATCH, int(BATCH_SECONDS / seconds_per_input)))
+
+
+def _next_batch_size(item: api_pb2.ContainerInput, seconds: float) -> int:
+    """How many inputs to fetch at once after `item` took `seconds`; above 1, also fetch ahead."""
+    if item.method_name.startswith(config.WEB_METHOD):
+        return 1  # a request: never batched nor held ahead
+    return batch_size_for(seconds)
+
+
+def _capped(size: int, left: int | None) -> int:
+    return size if left is None else min(size, left)
+
+
+def _ids(upcoming: Future[api_pb2.ContainerGetInputsResponse] | None) -> list[str]:
+    """The inputs of a prefetch that has arrived (a timed-out container releases them too)."""
+    if upcoming is None or not upcoming.done() or upcoming.exception() is not None:
+        return []
+    return [item.input_id for item in upcoming.result().inputs]
 
 
 def _user_frames(tb: TracebackType | None) -> TracebackType | None:
@@ -70,22 +102,53 @@ class Runner:
     # ------------------------------------------------------------------ modes
 
     def _serve_sequential(self) -> None:
-        batch_size = 1
-        while (left := self.remaining()) is None or left > 0:
-            response = self.io.get_inputs(batch_size if left is None else min(batch_size, left), GET_INPUTS_TIMEOUT)
-            if response.shutdown:
-                return
-            inputs = list(response.inputs)
-            for i, item in enumerate(inputs):
-                started = time.monotonic()
-                self.watchdog.set_untouched([x.input_id for x in inputs[i + 1 :]])
-                self.pending.extend(self.execute(item))
-                self.served += 1
-                fast = time.monotonic() - started < FAST_INPUT_SECONDS
-                batch_size = config.CONTAINER_MAX_BATCH if fast else 1
-                if i == len(inputs) - 1 or time.monotonic() - self.last_flush > OUTPUT_FLUSH_SECONDS:
-                    self.flush()
-            self.watchdog.set_untouched([])
+        """One input at a time; short ones in batches, the next fetched while this one runs (see
+        BATCH_SECONDS), so the container never waits for the server between two batches. The
+        server hands a suspect input only to a container that holds nothing, and nothing more
+        while it holds one (inputs.py), so a suspect still runs alone."""
+        batch_size = 1  # and nothing fetched ahead, until an input shows they are short
+        with ThreadPoolExecutor(1, thread_name_prefix="nano-modal-prefetch") as fetcher:
+            upcoming: Future[api_pb2.ContainerGetInputsResponse] | None = None
+            rest: list[str] = []  # of the batch in hand, the inputs not started yet
+            self.watchdog.untouched = lambda: rest + _ids(upcoming)
+            while True:
+                left = self.remaining()
+                if upcoming is None:
+                    if left is not None and left <= 0:
+                        break
+                    upcoming = fetcher.submit(self.io.get_inputs, _capped(batch_size, left), GET_INPUTS_TIMEOUT)
+                response = upcoming.result()
+                upcoming = None
+                if response.shutdown:
+                    break
+                inputs = list(response.inputs)
+                rest = [item.input_id for item in inputs]
+                after = None if left is None else left - len(inputs)
+                if inputs and batch_size > 1 and (after is None or after > 0):
+                    upcoming = fetcher.submit(self.io.get_inputs, _capped(batch_size, after), GET_INPUTS_TIMEOUT)
+                for i, item in enumerate(inputs):
+                    rest = rest[1:]
+                    started = time.monotonic()
+                    # Not `self.pending.extend(self.execute(item))`: that binds the list before a
+                    # streaming input's flush() replaces it, and its outputs went to the discarded
+                    # one (the input then hung, held by this container, until its caller gave up).
+                    outputs = self.execute(item)
+                    self.pending.extend(outputs)
+                    self.served += 1
+                    batch_size = _next_batch_size(item, time.monotonic() - started)
+                    if i == len(inputs) - 1 or time.monotonic() - self.last_flush > OUTPUT_FLUSH_SECONDS:
+                        self.flush()
+            self.flush()
+            if upcoming is not None:  # shut down, or max_inputs reached, while a fetch was out
+                self._release(upcoming)
+            self.watchdog.untouched = list
+
+    def _release(self, upcoming: Future[api_pb2.ContainerGetInputsResponse]) -> None:
+        """Hand back, unharmed, the inputs of a fetch this container will not run."""
+        with contextlib.suppress(Exception):
+            ids = [item.input_id for item in upcoming.result().inputs]
+            if ids:
+                self.io.put_outputs([], released=ids)
 
     def _serve_concurrent(self) -> None:
         free = threading.Semaphore(self.slots)

@@ -18,9 +18,11 @@ class Watchdog:
         self.timeout = timeout
         self.lock = threading.Lock()
         self.running: dict[str, tuple[api_pb2.ContainerInput, float]] = {}
-        self.untouched: list[str] = []  # received but not started
         # Finished inputs whose outputs the runner has not sent yet: they go out with the timeout.
         self.unsent: Callable[[], list[api_pb2.FunctionOutput]] = list
+        # Inputs received but not started (the rest of a batch, a prefetch that has arrived):
+        # asked at the timeout, since a prefetch may arrive while an input runs.
+        self.untouched: Callable[[], list[str]] = list
         threading.Thread(target=self._watch, name="nano-modal-watchdog", daemon=True).start()
 
     def begin(self, item: api_pb2.ContainerInput) -> None:
@@ -30,10 +32,6 @@ class Watchdog:
     def end(self, input_id: str) -> None:
         with self.lock:
             self.running.pop(input_id, None)
-
-    def set_untouched(self, input_ids: list[str]) -> None:
-        with self.lock:
-            self.untouched = input_ids
 
     def running_ids(self) -> list[str]:
         with self.lock:
@@ -45,9 +43,10 @@ class Watchdog:
             now = time.monotonic()
             with self.lock:
                 expired = [item for item, deadline in self.running.values() if now > deadline]
-                others = [i for i in self.running if all(i != e.input_id for e in expired)] + self.untouched
+                others = [i for i in self.running if all(i != e.input_id for e in expired)]
             if not expired:
                 continue
+            others += self.untouched()
             message = f"{self.name} timed out after {self.timeout:g}s (its timeout)"
             outputs = self.unsent() + [
                 api_pb2.FunctionOutput(

@@ -1,7 +1,8 @@
 """Run one HTTP request or WebSocket session (as sent by the gateway) through the user's web code.
 
 A handler is an async generator. For HTTP it yields `{"status", "headers"}`, then body
-chunks; for a WebSocket, the app's accept/send/close messages as plain dicts, while the
+chunks, then `response_end(last chunk)` (the app may go on working after it: background
+tasks); for a WebSocket, the app's accept/send/close messages as plain dicts, while the
 client's messages arrive through `WebInbound`.
 """
 
@@ -20,8 +21,16 @@ from .io import ContainerIO
 
 Request = dict[str, Any]
 Message = dict[str, Any]
+
+
 # Hop-by-hop headers describe one connection; a proxy does not pass them on (RFC 9110 7.6.1).
 _HOP_BY_HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"upgrade", b"te", b"trailer"}
+
+
+def response_end(last_chunk: bytes = b"") -> Message:
+    """The end of an HTTP response, carrying its last body bytes: the gateway then learns that
+    the response is complete no later than the client does (which may leave at once)."""
+    return {"type": config.WEB_RESPONSE_END, "body": last_chunk}
 
 
 class WebInbound:
@@ -145,10 +154,12 @@ def _asgi_handler(factory: Callable[[], Any]) -> Handler:
                 if message["type"] == "http.response.start":
                     yield {"status": message["status"], "headers": list(message.get("headers", []))}
                 elif message["type"] == "http.response.body":
-                    if message.get("body"):
-                        yield bytes(message["body"])
+                    body = bytes(message.get("body") or b"")
                     if not message.get("more_body", False):
+                        yield response_end(body)  # before waiting for the app's work after its answer
                         break
+                    if body:
+                        yield body
         finally:
             finished.set()  # before waiting for the app: it may be listening for the disconnect
             await messages.aclose()
@@ -214,6 +225,7 @@ def _web_server_handler(start: Callable[[], Any], port: int, startup_timeout: fl
             yield {"status": response.status_code, "headers": kept}
             async for chunk in response.aiter_raw():
                 yield chunk
+            yield response_end()  # the last bytes are sent already (streaming is not held back)
         finally:
             await response.aclose()
 
@@ -278,8 +290,9 @@ def _wsgi_handler(factory: Callable[[], Any]) -> Handler:
         chunks = await asyncio.to_thread(lambda: list(app(environ, start_response)))
         status, headers = started
         yield {"status": int(status.split()[0]), "headers": [(k.encode(), v.encode()) for k, v in headers]}
-        for chunk in chunks:
-            if chunk:
-                yield chunk
+        body = [chunk for chunk in chunks if chunk]
+        for chunk in body[:-1]:
+            yield chunk
+        yield response_end(body[-1] if body else b"")
 
     return handle

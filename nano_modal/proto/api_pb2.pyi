@@ -764,14 +764,27 @@ class ContainerSpec(_message.Message):
     def __init__(self, container_id: _Optional[str] = ..., function_id: _Optional[str] = ..., function_name: _Optional[str] = ..., app_id: _Optional[str] = ..., task_token: _Optional[str] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., env: _Optional[_Mapping[str, str]] = ..., image: _Optional[_Union[ImageSpec, _Mapping]] = ..., image_secrets: _Optional[_Iterable[_Union[ImageStepSecrets, _Mapping]]] = ..., sandbox: _Optional[bool] = ...) -> None: ...
 
 class WorkerPollRequest(_message.Message):
-    __slots__ = ("worker_id", "running_container_ids", "timeout")
+    __slots__ = ("worker_id", "running_container_ids", "timeout", "host_cpu_busy", "cpu_measured", "container_cpu_demand")
+    class ContainerCpuDemandEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     RUNNING_CONTAINER_IDS_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    HOST_CPU_BUSY_FIELD_NUMBER: _ClassVar[int]
+    CPU_MEASURED_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_CPU_DEMAND_FIELD_NUMBER: _ClassVar[int]
     worker_id: str
     running_container_ids: _containers.RepeatedScalarFieldContainer[str]
     timeout: float
-    def __init__(self, worker_id: _Optional[str] = ..., running_container_ids: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ...) -> None: ...
+    host_cpu_busy: float
+    cpu_measured: bool
+    container_cpu_demand: _containers.ScalarMap[str, float]
+    def __init__(self, worker_id: _Optional[str] = ..., running_container_ids: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., host_cpu_busy: _Optional[float] = ..., cpu_measured: _Optional[bool] = ..., container_cpu_demand: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class WorkerPollResponse(_message.Message):
     __slots__ = ("start", "stop_container_ids", "reregister", "attach_container_ids")

@@ -94,7 +94,8 @@ class ContainerLifecycle(ControlBase):
         blame); several run again, each alone, free of charge."""
         fn = self._function(command.container.function_id)
         held = list(command.held)
-        if len(held) == 1 and command.blame_inputs:
+        blame = command.blame_inputs and not command.container.ending
+        if len(held) == 1 and blame:
             running, untouched = held, []
         else:
             # Several inputs were out and some may have finished with their outputs unsent:
@@ -102,7 +103,7 @@ class ContainerLifecycle(ControlBase):
             # kills a container on its own is then the culprit.
             running, untouched = [], held
             for item in untouched:
-                item.suspect = command.blame_inputs
+                item.suspect = blame
         for item in untouched:
             move_input(item, InputState.QUEUED)
         if untouched:

@@ -462,19 +462,30 @@ class Gateway:
                 return
 
     async def _body(self, parts: AsyncIterator[Any], call_id: str) -> AsyncIterator[bytes]:
+        """The response body, until the container says it is complete (or the call ends). The
+        call goes on after that (the app's background tasks): a client that leaves once it has
+        the whole body must not cancel it, and stop the container that answered it."""
         finished = False
         try:
             async for part in parts:
+                if isinstance(part, LastBody):  # a Modal-defined endpoint's last chunk
+                    finished = True  # even if the client leaves during the last bytes
+                    yield bytes(part)
+                    break
                 if isinstance(part, bytes | bytearray):
                     yield bytes(part)
-                if isinstance(part, LastBody):  # the response is whole: the call ends on its own
+                elif isinstance(part, dict) and part.get("type") == config.WEB_RESPONSE_END:
+                    finished = True  # even if the client leaves during the last bytes
+                    last = part.get("body")
+                    if isinstance(last, bytes | bytearray) and last:
+                        yield bytes(last)
                     break
             finished = True
         except _CallFailed:
             return  # the status line is already sent; end the body
         finally:
             if not finished:
-                self.control.cancel_call(call_id)  # the HTTP client went away
+                self.control.cancel_call(call_id)  # the HTTP client went away mid-body
 
 
 class _ClientGone(Exception):

@@ -156,6 +156,8 @@ class CallsAndInputs(ControlBase):
                     del container.held[item.input_id]
                 doomed += running
                 # Its inputs may be mid-run: the only way to stop user code is to stop its container.
+                # Any others it holds (of other calls, fetched ahead) did nothing wrong.
+                container.ending = True
                 self.stop_container(container)
         self._fail_inputs(doomed, api_pb2.OUTPUT_STATUS_CANCELLED, "the call was cancelled")
         call.changed.fire()
@@ -215,8 +217,13 @@ class CallsAndInputs(ControlBase):
         container.waiting = True
         try:
             while True:
-                if not container.live or not self.app(fn.app_id).live or container.version < fn.version:
-                    return None  # stopped, or a newer deployment replaced its code
+                if (
+                    not container.live
+                    or container.ending
+                    or not self.app(fn.app_id).live
+                    or container.version < fn.version
+                ):
+                    return None  # stopped or ending, or a newer deployment replaced its code
                 if request_seq and request_seq == container.handed_seq:
                     # A resend (the first request may have been answered while this one waited).
                     return [container.held[i] for i in container.handed if i in container.held]
@@ -227,14 +234,24 @@ class CallsAndInputs(ControlBase):
                         move_input(item, InputState.HELD)
                         container.held[item.input_id] = item
                         return [item]
-                elif fn.queue:
+                elif fn.queue and not any(item.suspect for item in container.held.values()):
+                    # (A container running a suspect asks for its next inputs before it finishes,
+                    # runner.py prefetches: it gets none until then, so the suspect runs alone.)
                     if fn.definition.batch_max_size:
                         await self._let_batch_fill(fn, min(max_inputs, fn.definition.batch_max_size))
                         share = len(fn.queue)
                     else:  # share a deep queue fairly between the live containers
                         share = math.ceil(len(fn.queue) / max(1, len(self.live_containers(fn))))
+                    # A web request is never held waiting behind other inputs in a sequential
+                    # container (one that fetches ahead, runner.py): it goes first to an empty one.
+                    sequential = fn.slots == 1 and not fn.definition.batch_max_size
                     batch: list[QueuedInput] = []
-                    while fn.queue and not fn.queue[0].suspect and len(batch) < min(max(1, max_inputs), share):
+                    while (
+                        fn.queue
+                        and not fn.queue[0].suspect
+                        and not (sequential and (batch or container.held) and _is_request(fn.queue[0]))
+                        and len(batch) < min(max(1, max_inputs), share)
+                    ):
                         batch.append(fn.queue.popleft())
                     for item in batch:
                         move_input(item, InputState.HELD)
@@ -271,3 +288,7 @@ class CallsAndInputs(ControlBase):
         if returned:
             fn.queue.extendleft(reversed(returned))
             fn.inputs_ready.fire()
+
+
+def _is_request(item: QueuedInput) -> bool:
+    return item.method_name.startswith(config.WEB_METHOD)

@@ -36,6 +36,8 @@ class Outputs(ControlBase):
         now = time.monotonic()
         earlier: list[asyncio.Future[None]] = []
         for out in outputs:
+            if out.status == api_pb2.OUTPUT_STATUS_TIMEOUT:
+                container.ending = True  # its watchdog exits the process right after this put
             item = container.held.get(out.input_id)
             if item is None:
                 # Late or duplicate: the input was reassigned, cancelled or already answered. A
@@ -70,6 +72,10 @@ class Outputs(ControlBase):
         self._requeue(container, released)
         if not container.held:
             container.idle_since = time.monotonic()
+            if container.waiting and fn.queue:
+                # Its prefetch (runner.py) is parked: a suspect or a web request at the queue's
+                # head, which only an empty container may take, is now its to take.
+                fn.inputs_ready.fire()
         if rows:
             written = self._output_commit.enqueue(rows)
             ids = [row.input_id for row in rows]

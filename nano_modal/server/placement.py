@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 
@@ -46,6 +47,8 @@ class Placement(ControlBase):
         if worker is None or not worker.alive:
             return api_pb2.WorkerPollResponse(reregister=True, stop_container_ids=list(request.running_container_ids))
         worker.last_seen = time.monotonic()
+        if request.cpu_measured:
+            self.record_cpu(worker, request.host_cpu_busy, dict(request.container_cpu_demand))
         unknown = [c for c in request.running_container_ids if not self.containers.is_on_worker(worker.worker_id, c)]
         if not worker.to_start and not worker.to_stop and not worker.to_attach and not unknown:
             # Held at most a third of WORKER_TIMEOUT, so that a live worker is never mistaken for a dead one.
@@ -56,6 +59,57 @@ class Placement(ControlBase):
         )
         worker.to_start, worker.to_stop, worker.to_attach = [], [], []
         return response
+
+    def record_cpu(self, worker: Worker, host_busy: float, demands: dict[str, float]) -> None:
+        """A worker's CPU report: its host's busy cores and each of its containers' demand."""
+        worker.host_cpu_busy = host_busy
+        for container_id, demand in demands.items():
+            container = self.containers.get(container_id)
+            if container is None or container.worker_id != worker.worker_id:
+                continue
+            # Only a container that held inputs at this report and the one before (busy, as far
+            # as the server can tell, the whole time) says what its function is like: one idle
+            # between two maps demands nothing, and would make a CPU-bound function look I/O-bound.
+            if container.held and container.held_at_report:
+                container.cpu_demand = demand
+            container.held_at_report = bool(container.held)
+
+    def cpu_bound(self, fn: FunctionRuntime) -> bool | None:
+        """Whether `fn`'s containers are CPU-bound: their mean demand, measured while they were
+        busy (`record_cpu`), is at least CPU_BOUND_DEMAND of a core. None until one is measured."""
+        measured = [c.cpu_demand for c in self.live_containers(fn) if c.cpu_demand is not None]
+        if not measured:
+            return None
+        return sum(measured) / len(measured) >= config.CPU_BOUND_DEMAND
+
+    def cpu_bound_cap(self, fn: FunctionRuntime) -> int | None:
+        """Most live containers `fn` should have: one per core of the live workers while it is (or
+        may be) CPU-bound, since more only share the same cores and pay their start-ups and context
+        switches; None (no cap) once its containers are seen waiting on I/O."""
+        if self.cpu_bound(fn) is False:
+            return None
+        cores = sum(w.cpu for w in self.workers.values() if w.alive)
+        return max(1, math.floor(cores / max(1.0, fn.definition.cpu or config.DEFAULT_CPU)))
+
+    def cpu_committed(self, worker: Worker) -> float:
+        """Cores the worker's containers demand: measured, or a whole core for a container of a
+        function not known to be I/O-bound that has not been measured yet (it may be CPU-bound),
+        and is starting (for work) or busy. A warm container holding nothing demands nothing now
+        (counted, two of them kept every function from a second container on 2 cores)."""
+        total = 0.0
+        for c in self.containers.on_worker(worker.worker_id):
+            if not c.live or (not c.held and c.state == ContainerState.RUNNING):
+                continue
+            if c.cpu_demand is not None:
+                total += c.cpu_demand if c.held else 0.0
+            else:
+                fn = self.functions.get(c.function_id)
+                total += 0.0 if fn is None or self.cpu_bound(fn) is False else 1.0
+        return total
+
+    def saturated(self, worker: Worker) -> bool:
+        """No room for another CPU-bound container: the worker's containers demand its cores."""
+        return self.cpu_committed(worker) >= worker.cpu * config.HOST_SATURATED
 
     def unplaceable(self, fn: FunctionRuntime) -> str | None:
         """Why no live worker could ever run a container of `fn` (None while none is registered:
@@ -120,8 +174,13 @@ class Placement(ControlBase):
         best: Worker | None = None
         best_free = -1.0
         devices: tuple[int, ...] = ()
+        # A function that is (or may be) CPU-bound gets no container on a saturated worker, unless
+        # it has none yet; one seen waiting on I/O may overcommit the cores (`WORKER_CPU_OVERCOMMIT`).
+        check_saturation = self.cpu_bound(fn) is not False and bool(self.live_containers(fn))
         for worker in self.workers.values():
             if not worker.alive or self.containers.starting(worker.worker_id) >= _max_starting(worker):
+                continue
+            if check_saturation and self.saturated(worker):
                 continue
             used_cpu, used_mem = self.containers.reserved(worker.worker_id)
             free_cpu = worker.cpu * config.WORKER_CPU_OVERCOMMIT - used_cpu

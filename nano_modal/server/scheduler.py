@@ -153,6 +153,9 @@ class Scheduler:
         wanted = max(backlog, keep_warm - len(live), 0)
         if fn.definition.max_containers:
             wanted = min(wanted, fn.definition.max_containers - len(live))
+        cap = control.cpu_bound_cap(fn)
+        if cap is not None:
+            wanted = min(wanted, max(keep_warm, cap) - len(live))
         for _ in range(wanted):
             if control.place_container(fn) is None:
                 reason = control.unplaceable(fn)
@@ -168,7 +171,8 @@ def _free_slots(slots: int, container: Container) -> int:
     function (hello said, nothing asked for, served or held yet), its spare ones while parked."""
     if container.state == ContainerState.STARTING or not (container.served or container.held or container.waiting):
         return slots
-    return slots - len(container.held) if container.waiting else 0
+    # A container may ask for its next inputs while it still runs some (runner.py prefetches).
+    return max(0, slots - len(container.held)) if container.waiting else 0
 
 
 def start_timeout(control: ControlPlane, container: Container) -> float:

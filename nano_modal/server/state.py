@@ -123,6 +123,12 @@ class Container:
     # that request (the answer was lost in a server stall) instead of new ones held by no one.
     handed_seq: int = 0
     handed: list[str] = field(default_factory=list)
+    cpu_demand: float | None = None  # cores it ran or waited to run on, last measured while busy
+    held_at_report: bool = False  # it held inputs at its worker's last CPU report
+    # It ends for a reason already known (it reported an input's timeout and is exiting, or the
+    # server stopped it for a cancelled call): it is handed nothing more, and the inputs it still
+    # holds when it exits (fetched ahead, never started: runner.py prefetches) run again free.
+    ending: bool = False
 
     @property
     def live(self) -> bool:
@@ -180,6 +186,7 @@ class Worker:
     alive: bool = True
     gpus: list[str] = field(default_factory=list)  # model of each GPU device, by index
     runtimes: list[str] = field(default_factory=list)  # how it isolates containers (bwrap, gvisor, process)
+    host_cpu_busy: float | None = None  # cores its whole host kept busy, at its last poll
 
 
 @dataclass

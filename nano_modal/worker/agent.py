@@ -23,13 +23,16 @@ from ..client import Client
 from ..exception import ConnectionError
 from ..proto import api_pb2
 from .base import precompile_sdk
+from .cpu_use import CpuSampler
 from .images.service import WorkerImages
 from .runtime import ContainerConfig, Runtime
 from .sandbox_relay import AGENT_ARGS, ATTACH_TIMEOUT, AgentLink, commit_volumes, relay, sync_volumes
 
 log = logging.getLogger("nano_modal.worker")
 
-POLL_TIMEOUT = 5.0  # seconds the server may hold a WorkerPoll when it has nothing to say
+# Seconds the server may hold a WorkerPoll when it has nothing to say. Each poll carries the CPU
+# use since the previous one (cpu_use.py): the autoscaler sees a CPU-bound map within a second.
+POLL_TIMEOUT = 1.0
 LOG_FLUSH_INTERVAL = 0.02  # seconds between log shipments
 LOG_BATCH_MAX = 500  # lines per WorkerLogs request
 LOG_LINE_MAX = 64 * 1024  # longer lines are split
@@ -92,6 +95,7 @@ class Agent:
     ship_now: asyncio.Event = field(default_factory=asyncio.Event)
     background: set[asyncio.Task[None]] = field(default_factory=set)
     images: WorkerImages | None = None
+    cpu_sampler: CpuSampler = field(default_factory=CpuSampler)
 
     def __post_init__(self) -> None:
         self.images = WorkerImages(self.client, lambda line: self.log_buffer.append(line))
@@ -148,6 +152,11 @@ class Agent:
             request = api_pb2.WorkerPollRequest(
                 worker_id=self.worker_id, running_container_ids=list(self.containers), timeout=POLL_TIMEOUT
             )
+            measured = self.cpu_sampler.sample({cid: c.proc.pid for cid, c in self.containers.items()})
+            if measured is not None:
+                request.cpu_measured = True
+                request.host_cpu_busy, demands = measured
+                request.container_cpu_demand.update(demands)
             try:
                 response = await self.client.stub.WorkerPoll(request, timeout=POLL_TIMEOUT + 5)
             except ConnectionError as exc:

@@ -127,7 +127,27 @@ class CgroupManager:
             log.warning("no writable cgroup found: containers run without cpu/memory/pids limits")
         else:
             atexit.register(manager.close)
+            manager.weigh_as_cores(os.cpu_count() or 1)
         return manager
+
+    def weigh_as_cores(self, cores: int) -> None:
+        """Give the containers, together, the CPU weight of `cores` busy processes beside them.
+        At the default weight (one process's) every container on the host shared one process's
+        turn: on 2 cores at load 30, a CPU-bound map ran 3-4x slower than Pool's 2 processes,
+        and as fast as them with the containers left in the worker's own cgroup. Each container's
+        own weight (its cpu request, Limits.cpu_shares) still divides that among them."""
+        parent = self.parents.get("cpu")
+        if parent is None:
+            return
+        if self.version == 1:
+            file, value = "cpu.shares", str(1024 * cores)
+        else:
+            file, value = "cpu.weight", str(min(10000, 100 * cores))
+        for d in (parent.parent, parent):  # <own>/nano-modal (shared by the host's workers), w<pid>
+            try:
+                (d / file).write_text(value)
+            except OSError as exc:
+                self._warn_once("cpu.group", f"could not set {d / file}={value}: {exc}")
 
     def close(self) -> None:
         """At the worker's exit: end its containers' leftovers and remove its directories."""

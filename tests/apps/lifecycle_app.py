@@ -120,6 +120,37 @@ class Greeter:
         }
 
 
+@app.cls(max_containers=1, scaledown_window=2)
+class QueuedGreeter:
+    """One container per parameter set, so that requests queue up for it: after a quick one it
+    takes the waiting ones in a batch (tests/server/test_web_class_load.py)."""
+
+    greeting: str = nano_modal.parameter(default="hello")
+
+    @nano_modal.fastapi_endpoint()
+    async def greet(self, name: str, hold: float = 0.0) -> dict[str, Any]:
+        if hold:
+            time.sleep(hold)  # blocks the container: the requests behind it wait in its queue
+        return {"text": f"{self.greeting} {name}", "container": os.environ["NANO_MODAL_CONTAINER_ID"]}
+
+
+@app.function(scaledown_window=60)
+@nano_modal.asgi_app()
+def works_after_answering():  # type: ignore[no-untyped-def]
+    """Answers at once, then works on for a second (a background task, as FastAPI's)."""
+    from starlette.applications import Starlette
+    from starlette.background import BackgroundTask
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def answer(request: Request) -> JSONResponse:
+        container = os.environ["NANO_MODAL_CONTAINER_ID"]
+        return JSONResponse({"container": container}, background=BackgroundTask(time.sleep, 1.0))
+
+    return Starlette(routes=[Route("/", answer)])
+
+
 @app.function()
 @nano_modal.asgi_app()
 def chat():  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -57,6 +58,17 @@ def test_cgroups_are_found_below_the_workers_own() -> None:
         assert parent.name.startswith("w") and parent.parent.name == "nano-modal", parent
         line = next(x for x in own.splitlines() if controller in x.split(":")[1].split(","))
         assert str(parent).endswith(line.split(":", 2)[2].rstrip("/") + f"/nano-modal/{parent.name}")
+
+
+def test_the_containers_together_weigh_as_much_as_the_cores() -> None:
+    """At the default weight all containers on the host shared one process's turn of the CPU."""
+    manager = cgroup_manager()
+    if manager is None or "cpu" not in manager.parents:
+        pytest.skip("no writable cpu cgroup on this machine")
+    parent, cores = manager.parents["cpu"], os.cpu_count() or 1
+    file, value = ("cpu.shares", 1024 * cores) if manager.version == 1 else ("cpu.weight", min(10000, 100 * cores))
+    for d in (parent.parent, parent):
+        assert int((d / file).read_text()) == value, d
 
 
 @pytest.fixture(scope="module", params=["bwrap", "gvisor"])
