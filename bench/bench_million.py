@@ -76,7 +76,8 @@ def main() -> None:
     import nano_modal
 
     app = nano_modal.App("bench-million")
-    f = app.function()(identity)
+    # serialized: the container does not import this script, whose `import _common` needs bench/ on its path
+    f = app.function(serialized=True)(identity)
 
     sampler = Sampler(cluster.server.pid, cluster.worker.pid)
     slices: list[tuple[int, float]] = []  # (inputs done, seconds since start) every 100k

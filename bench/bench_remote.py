@@ -50,7 +50,8 @@ def main() -> None:
     import nano_modal
 
     app = nano_modal.App("bench-remote")
-    f = app.function()(identity)
+    # serialized: the container does not import this script, whose `import _common` needs bench/ on its path
+    f = app.function(serialized=True)(identity)
 
     ray = c.start_ray()
     peers: dict[str, Callable[[int], Any]] = {}
