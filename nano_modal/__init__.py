@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ._output import enable_output
     from ._runtime_context import current_function_call_id, current_input_id, is_local
     from .app import App
+    from .client import Client
     from .cls import Cls, batched, concurrent, enter, exit, method, parameter
     from .dict import Dict
     from .exception import Error
@@ -39,6 +40,7 @@ _LAZY = {
     "types": "",
     **dict.fromkeys(("current_function_call_id", "current_input_id", "is_local"), "._runtime_context"),
     "App": ".app",
+    "Client": ".client",
     **dict.fromkeys(("Cls", "batched", "concurrent", "enter", "exit", "method", "parameter"), ".cls"),
     "Dict": ".dict",
     "Error": ".exception",
@@ -77,6 +79,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "App",
+    "Client",
     "Cls",
     "ContainerProcess",
     "Cron",

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from . import config
 from ._utils.aio import NOT_NOW, run_blocking, run_in_background, twin
-from .client import Client
+from .client import Client, client_of
 from .exception import AlreadyExistsError, ExecutionError, InvalidError
 from .proto import api_pb2
 
@@ -74,6 +74,11 @@ class _Object:
     @property
     def is_hydrated(self) -> bool:
         return self._object_id is not None
+
+    @property
+    def client(self) -> Client:
+        """The client that hydrated this object; AttributeError before it is hydrated."""
+        return client_of(self, self.is_hydrated)
 
     def _label(self) -> str:
         if self._name:

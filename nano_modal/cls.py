@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._definition import BATCHED_MARK, CONCURRENT_MARK, FunctionOptions
 from ._porting_options import apply_overrides, note_ignored, option_overrides
 from ._utils.aio import twin
-from .client import Client
+from .client import Client, client_of
 from .exception import InvalidError, NotFoundError
 from .functions import Function
 from .proto import api_pb2
@@ -145,6 +145,11 @@ class Cls:
         self._lookup: tuple[str, str] | None = None
         self._overrides: dict[str, Any] = {}
         self._web_app_ref = ""  # app id (ephemeral) or name (deployed) in its endpoints' URLs
+
+    @property
+    def client(self) -> Client:
+        """The client that hydrated this handle; AttributeError before it is hydrated."""
+        return client_of(self, self.object_id is not None)
 
     def __repr__(self) -> str:
         return f"<nano_modal.Cls {self.name}>"

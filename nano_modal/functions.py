@@ -25,7 +25,7 @@ from ._definition import FunctionOptions
 from ._function_variants import FunctionVariants
 from ._utils.aio import twin
 from ._web_host import host_label, host_url
-from .client import Client
+from .client import Client, client_of
 from .exception import (
     ExecutionError,
     InvalidError,
@@ -66,6 +66,11 @@ class Function(FunctionVariants):
         self.__name__ = getattr(raw_f, "__name__", name)
         self.__qualname__ = getattr(raw_f, "__qualname__", name)
         self.__module__ = getattr(raw_f, "__module__", "__main__")
+
+    @property
+    def client(self) -> Client:
+        """The client that hydrated this handle; AttributeError before it is hydrated."""
+        return client_of(self, self.object_id is not None)
 
     def __repr__(self) -> str:
         return f"<nano_modal.Function {self.name}{' ' + self.object_id if self.object_id else ''}>"

@@ -28,7 +28,7 @@ from ._porting_options import env_secrets, note_ignored
 from ._sandbox_files import FileIO, file_error
 from ._utils.aio import run_blocking, run_in_background, twin
 from .app import App
-from .client import Client
+from .client import Client, client_of
 from .exception import (
     ExecutionError,
     InvalidError,
@@ -213,6 +213,11 @@ class Sandbox:
         self.stderr: StreamReader[str] = StreamReader(sandbox_id, 2)
         self.stdin = StreamWriter(sandbox_id)
         self._readiness_probe: Probe | None = None  # given to create(); wait_until_ready() runs it
+
+    @property
+    def client(self) -> Client:
+        """The client that hydrated this handle; AttributeError before it is hydrated."""
+        return client_of(self, True)
 
     def __repr__(self) -> str:
         return f"<nano_modal.Sandbox {self.object_id}>"

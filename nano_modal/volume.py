@@ -72,6 +72,11 @@ class Volume(_Object):
         super().__init__(name, environment_name, create_if_missing, object_id)
         self._read_only = read_only
 
+    @classmethod
+    def from_id(cls, volume_id: str) -> Volume:
+        """A handle on a Volume by its id (`x.object_id`, from another process, say); checked on first use."""
+        return cls(None, None, False, volume_id)
+
     @staticmethod
     def from_name(
         name: str, *, environment_name: str | None = None, create_if_missing: bool = False, version: int | None = None

@@ -158,6 +158,8 @@ def test_dict_and_queue(tmp_path: Path) -> None:
     out = nano_modal_run("dict_and_queue.py", tmp_path)
     assert "fib(90) = 2880067194370816120" in out
     assert "fib(90) again, from the cache: 2880067194370816120 (1 cached)" in out
+    assert "the same Dict by its id: 2880067194370816120" in out
+    assert "the counters' client is the process's: True" in out
     assert "every job claimed exactly once: True" in out
     assert f"20 jobs handled; sum of squares = {sum(i * i for i in range(20))}" in out
     assert "results left in the queue: 0" in out
