@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 from . import config
 from ._image_digest import digest_of_definition
 from ._image_parts import absolute_path, flatten, image_id, note_build_gpu, step_options, step_secrets, tar_local
+from ._image_recipes import ImageRecipes, apply_dockerfile_steps
 from .config import is_remote
 from .exception import InvalidError
 
@@ -108,7 +109,7 @@ def debian_suite(python_version: str) -> str:
 
 
 @dataclass(frozen=True)
-class Image:
+class Image(ImageRecipes):
     """A container image: a base and the steps to apply on top of it (immutable; every
     method returns a new Image)."""
 
@@ -117,6 +118,7 @@ class Image:
     ref: str = ""  # registry: image reference; id: the image id
     steps: tuple[Step, ...] = field(default_factory=tuple)
     base_secrets: tuple[Any, ...] = field(default=(), compare=False)  # registry: its credentials
+    _built_id: str = field(default="", init=False, compare=False, repr=False)  # build()'s id (_image_recipes.py)
 
     # ------------------------------------------------------------------ bases
 
@@ -159,17 +161,7 @@ class Image:
             raise InvalidError(f"Dockerfile {str(path)!r} does not exist")
         context = Path(context_dir) if context_dir is not None else dockerfile.parent
         base_ref, steps = parse_dockerfile(dockerfile.read_text(), context.resolve(), build_args)
-        image = Image.from_registry(base_ref)
-        for step in steps:
-            if step.kind == "copy":  # Docker's COPY bakes the files in
-                source, dest = step.args
-                if dest.endswith("/") and Path(source).is_file():
-                    dest += Path(source).name
-                ignore = tuple(json.loads(dict(step.options).get("ignore") or "[]"))  # from .dockerignore
-                image = image._add_local(Path(source), dest, copy=True, ignore=ignore)
-            else:
-                image = image._with(step)
-        return image
+        return apply_dockerfile_steps(Image.from_registry(base_ref), steps)  # COPY bakes files in, as Docker's
 
     @staticmethod
     def from_id(image_id: str) -> Image:

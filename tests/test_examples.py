@@ -197,6 +197,7 @@ def test_images(tmp_path: Path) -> None:
     # Built images are shared through NANO_MODAL_IMAGES_DIR (conftest.py): a cache hit after the first run.
     out = nano_modal_run("images.py", tmp_path)
     assert "greeting: hello from the image" in out and "cwd: /srv/app" in out and "mounted: True" in out
+    assert "built: True" in out and "flavor: dockerfile" in out
     if "debian: " in out:  # an isolating runtime (bwrap): the image's own Python, not the worker's
         assert "python: /usr/bin/python3" in out
         assert "weights: weights v1" in out  # run_function(volumes=) at build time

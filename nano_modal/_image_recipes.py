@@ -1,0 +1,151 @@
+"""Image methods that read Dockerfile instructions or need a worker: `dockerfile_commands` (and
+the steps of `from_dockerfile`), `shell`, `from_scratch` and `build`. A mixin of Image, so that
+image.py keeps to the steps themselves."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from ._image_parts import flatten, note_build_gpu, step_secrets
+from ._utils.aio import twin
+from .config import is_remote
+from .exception import ExecutionError, InvalidError
+
+if TYPE_CHECKING:
+    from .app import App
+    from .client import Client
+    from .image import Image, Step
+
+
+class ImageRecipes:
+    _built_id: str  # the id `build()` found or made ("" until then): a field of Image
+
+    def dockerfile_commands(
+        self,
+        *dockerfile_commands: str | list[str],
+        context_files: dict[str, str] | None = None,
+        env: dict[str, str | None] | None = None,
+        secrets: Sequence[Any] | None = None,
+        gpu: str | None = None,
+        context_dir: str | Path | None = None,
+        force_build: bool = False,
+        ignore: Sequence[str] | Callable[[Path], bool] = (),
+        build_args: dict[str, str] | None = None,
+    ) -> Image:
+        """Extend the image with Dockerfile instructions (RUN, COPY, ENV, WORKDIR, ARG, ...; no FROM),
+        read as `Image.from_dockerfile` reads them (nano_modal/dockerfile.py lists what is supported).
+        COPY reads from `context_dir` (default: the current directory) and leaves out what its
+        .dockerignore and `ignore` (patterns relative to the context, or a predicate on such a
+        path) exclude. RUN steps see `env` and the variables of `secrets`; ARGs take `build_args`."""
+        image = cast("Image", self)
+        commands = flatten(dockerfile_commands)
+        if not commands or is_remote():  # in a container: built from the client's files already
+            return image
+        if context_files:
+            raise InvalidError(
+                "dockerfile_commands(context_files=) is not supported: put the files under context_dir, "
+                "which COPY reads"
+            )
+        from .dockerfile import parse_commands
+
+        note_build_gpu("Image.dockerfile_commands", gpu)
+        context = Path(context_dir if context_dir is not None else Path.cwd()).resolve()
+        patterns = () if callable(ignore) else tuple(ignore)
+        steps = parse_commands("\n".join(commands), context, build_args, patterns)
+        predicate = ignore if callable(ignore) else None
+        return apply_dockerfile_steps(image, steps, step_secrets(secrets or (), env), force_build, context, predicate)
+
+    def shell(self, shell_commands: list[str]) -> Image:
+        """Not supported: build steps run with `/bin/sh -c`, as nano-modal's builder has no SHELL."""
+        if not isinstance(shell_commands, list) or not all(isinstance(x, str) for x in shell_commands):
+            raise InvalidError("Image.shell takes a list of strings")
+        raise InvalidError(
+            f"Image.shell({shell_commands!r}) is not supported: build steps run with /bin/sh -c; "
+            "run another shell in the command itself (run_commands(\"bash -c '...'\"))"
+        )
+
+    @staticmethod
+    def from_scratch(force_build: bool = False) -> Image:
+        """Not supported: an empty image runs no functions or sandboxes (they need Python and a shell)
+        and nano-modal has no `Sandbox.mount_image`, the one use Modal has for it."""
+        del force_build
+        raise InvalidError(
+            "Image.from_scratch() is not supported: functions and sandboxes need an OS with Python, and "
+            "nano-modal cannot mount an image into a sandbox; start from Image.debian_slim() or from_registry()"
+        )
+
+    @twin
+    async def build(self, app: App | None = None) -> Image:
+        """Build the image now on a worker (or find it built), showing its build log; raises
+        ImageBuildError if a step fails. `object_id` is then the image's id, for `Image.from_id`.
+        `app`: a running app to build under (its logs show the build); default: a scratch app."""
+        from ._deploy_images import build_one
+        from .client import Client
+
+        image = cast("Image", self)
+        client = await Client.get()
+        spec = await image.to_proto(client)
+        app_id = app.app_id if app is not None else None
+        await build_one(client, spec, app_id)
+        object.__setattr__(image, "_built_id", spec.image_id)  # Image is frozen; its id is not part of what it is
+        return image
+
+    @twin
+    async def hydrate(self) -> Image:
+        """`build()`: an image is hydrated by being built."""
+        return cast("Image", await self.build.aio())
+
+    @property
+    def object_id(self) -> str:
+        """The image's id once `build()` has run (an `im-` id that `Image.from_id` takes)."""
+        if not self._built_id:
+            raise ExecutionError("the image is not built yet: call image.build() first")
+        return self._built_id
+
+    @property
+    def client(self) -> Client:
+        """The client that built this image; AttributeError before `build()`."""
+        from .client import client_of
+
+        return client_of(self, bool(self._built_id))
+
+
+def apply_dockerfile_steps(
+    image: Image,
+    steps: list[Step],
+    secrets: tuple[Any, ...] = (),
+    force_build: bool = False,
+    context: Path | None = None,
+    ignore: Callable[[Path], bool] | None = None,
+) -> Image:
+    """`image` with a parsed Dockerfile's steps: COPY bakes files into a layer (without the
+    `ignore` predicate's paths, relative to `context`), the others become image steps."""
+    for step in steps:
+        if step.kind != "copy":
+            if step.kind == "run_commands" and secrets:
+                step = dataclasses.replace(step, secrets=secrets)
+            image = image._with(step, force_build)
+            continue
+        source, dest = Path(step.args[0]), step.args[1]
+        if dest.endswith("/") and source.is_file():
+            dest += source.name
+        patterns = tuple(json.loads(dict(step.options).get("ignore") or "[]"))  # from .dockerignore
+        if ignore is None or context is None:
+            image = image._add_local(source, dest, copy=True, ignore=patterns)
+            continue
+        base = source.relative_to(context)
+        if source.is_file() and ignore(base):
+            continue
+        image = image._add_local(source, dest, copy=True, ignore=patterns, described=f"{ignore!r} under {base}")
+        kept = _under(ignore, base)
+        image = image._replace_last(dataclasses.replace(image.steps[-1], ignore_fn=kept))
+    return image
+
+
+def _under(ignore: Callable[[Path], bool], base: Path) -> Callable[[Path], bool]:
+    """`ignore`, which takes paths relative to the context, for paths relative to `base` in it."""
+    return lambda relative: ignore(base / relative)

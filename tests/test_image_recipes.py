@@ -1,0 +1,90 @@
+"""Image.dockerfile_commands, shell, from_scratch and build (nano_modal/_image_recipes.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import nano_modal
+from nano_modal import Image
+from nano_modal.exception import ExecutionError, InvalidError
+from tests.conftest import Cluster
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Path:
+    for name in ["app/main.py", "app/notes.txt", "app/skip.log", "requirements.txt"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(name)
+    return tmp_path
+
+
+def test_dockerfile_commands_become_steps(context: Path) -> None:
+    secret = nano_modal.Secret.from_dict({"TOKEN": "t"})
+    image = Image.debian_slim().dockerfile_commands(
+        ["ARG MODE=dev", "ENV APP=/srv/${MODE}"],
+        "RUN echo $MODE > /mode",
+        "COPY app /srv/app",
+        context_dir=context,
+        secrets=[secret],
+        ignore=["app/*.log"],
+        build_args={"MODE": "prod"},
+    )
+    kinds = [s.kind for s in image.steps]
+    assert kinds == ["env", "run_commands", "add_local"]
+    assert dict(image.steps[0].options) == {"APP": "/srv/prod"}
+    assert secret in image.steps[1].secrets
+    copy = dict(image.steps[2].options)
+    assert copy["copy"] == "1" and json.loads(copy["ignore"]) == ["*.log"]
+    assert image.steps[2].args == (str(context.resolve() / "app"), "/srv/app")
+
+
+def test_dockerfile_commands_take_an_ignore_predicate_relative_to_the_context(context: Path) -> None:
+    seen: list[Path] = []
+
+    def ignore(path: Path) -> bool:
+        seen.append(path)
+        return path.suffix == ".txt"
+
+    image = Image.debian_slim().dockerfile_commands(["COPY app /srv/app"], context_dir=context, ignore=ignore)
+    step = image.steps[-1]
+    assert step.ignore_fn is not None
+    assert step.ignore_fn(Path("notes.txt")) and not step.ignore_fn(Path("main.py"))
+    assert seen[0] == Path("app/notes.txt")
+
+
+def test_dockerfile_commands_refuse_what_they_cannot_do(context: Path) -> None:
+    assert Image.debian_slim().dockerfile_commands([]) == Image.debian_slim()
+    with pytest.raises(InvalidError, match="FROM starts another image"):
+        Image.debian_slim().dockerfile_commands("FROM python:3.11")
+    with pytest.raises(InvalidError, match="context_files"):
+        Image.debian_slim().dockerfile_commands("COPY a /a", context_files={"/a": str(context / "requirements.txt")})
+    with pytest.raises(InvalidError, match="SHELL is not supported"):
+        Image.debian_slim().dockerfile_commands("SHELL [\"/bin/bash\", \"-c\"]")
+    with pytest.raises(InvalidError, match=r"Image.shell\(\['/bin/bash', '-c'\]\) is not supported"):
+        Image.debian_slim().shell(["/bin/bash", "-c"])
+    with pytest.raises(InvalidError, match="from_scratch"):
+        Image.from_scratch()
+
+
+def test_from_dockerfile_still_bakes_copies(context: Path) -> None:
+    (context / "Dockerfile").write_text("FROM python:3.11-slim\nCOPY requirements.txt /r.txt\n")
+    image = Image.from_dockerfile(context / "Dockerfile")
+    assert [s.kind for s in image.steps] == ["add_local"] and dict(image.steps[0].options)["copy"] == "1"
+
+
+def test_build_makes_an_id_from_id_takes(cluster: Cluster) -> None:
+    image = Image.debian_slim().env({"BUILT_BY": "test_build"})
+    with pytest.raises(ExecutionError, match="not built yet"):
+        image.object_id  # noqa: B018
+    with pytest.raises(AttributeError):
+        image.client  # noqa: B018
+    assert image.build() is image
+    assert image.object_id.startswith("im-") and image.client is nano_modal.Client.from_env()
+    assert image.hydrate().object_id == image.object_id  # built already: the same id
+    assert Image.from_id(image.object_id).ref == image.object_id
+    extended = image.env({"MORE": "1"})
+    with pytest.raises(ExecutionError):
+        extended.object_id  # noqa: B018  (another image: not built)
