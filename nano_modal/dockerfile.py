@@ -58,9 +58,14 @@ class ParsedDockerfile(NamedTuple):
     steps: list[Step]
 
 
-def parse_dockerfile(text: str, context_dir: Path, build_args: dict[str, str] | None = None) -> ParsedDockerfile:
-    """The base image and the steps of a one-stage Dockerfile; COPY sources resolve in `context_dir`."""
-    return _Parser(context_dir, build_args or {}).parse(text)
+def parse_dockerfile(
+    text: str, context_dir: Path, build_args: dict[str, str] | None = None, ignore: Sequence[str] = ()
+) -> ParsedDockerfile:
+    """The base image and the steps of a one-stage Dockerfile; COPY sources resolve in `context_dir`
+    (less `ignore`'s patterns, relative to it, as .dockerignore's)."""
+    parser = _Parser(context_dir, build_args or {})
+    parser.ignore += list(ignore)
+    return parser.parse(text)
 
 
 def parse_commands(

@@ -28,17 +28,26 @@ import importlib.util
 import json
 import os
 import sys
-import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from secrets import token_hex
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 from . import config
 from ._image_digest import digest_of_definition
-from ._image_parts import absolute_path, flatten, image_id, note_build_gpu, step_options, step_secrets, tar_local
-from ._image_recipes import ImageRecipes, apply_dockerfile_steps
+from ._image_parts import (
+    PipOptions,
+    absolute_path,
+    flatten,
+    image_id,
+    note_build_gpu,
+    step_options,
+    step_secrets,
+    tar_local,
+    with_volumes,
+)
+from ._image_recipes import ImageRecipes, apply_dockerfile_steps, refuse_add_python
 from .config import is_remote
 from .exception import InvalidError
 
@@ -62,20 +71,6 @@ STEP_KINDS = (
     "add_local",
 )
 DEFAULT_IGNORE = ("__pycache__", "*.pyc", ".git", ".venv", "node_modules")
-
-
-class PipOptions(TypedDict, total=False):
-    """The options `pip_install` takes, shared by the methods that call it."""
-
-    find_links: str | None
-    index_url: str | None
-    extra_index_url: str | None
-    pre: bool
-    extra_options: str
-    secrets: Sequence[Any]
-    force_build: bool
-    env: dict[str, str | None] | None
-    gpu: str | None
 
 
 @dataclass(frozen=True)
@@ -137,31 +132,57 @@ class Image(ImageRecipes):
         return Image.debian_slim(version)
 
     @staticmethod
-    def from_registry(tag: str, secret: Any = None) -> Image:
+    def from_registry(
+        tag: str,
+        secret: Any = None,
+        *,
+        setup_dockerfile_commands: Sequence[str] = (),
+        add_python: str | None = None,
+    ) -> Image:
         """An image from a container registry, e.g. `Image.from_registry("python:3.11-slim")`.
         It must contain python3 for functions to run in it. A private registry's credentials
-        come from `secret`, a Secret with REGISTRY_USERNAME and REGISTRY_PASSWORD (as in Modal)."""
+        come from `secret`, a Secret with REGISTRY_USERNAME and REGISTRY_PASSWORD (as in Modal).
+        `setup_dockerfile_commands`: Dockerfile lines applied first (as `dockerfile_commands`)."""
+        refuse_add_python(add_python, "Image.from_registry")
         if not tag or any(c.isspace() for c in tag):
             raise InvalidError(f"invalid image reference {tag!r}")
-        return Image("registry", ref=tag, base_secrets=step_secrets([secret] if secret is not None else []))
+        image = Image("registry", ref=tag, base_secrets=step_secrets([secret] if secret is not None else []))
+        return image.dockerfile_commands(list(setup_dockerfile_commands))
 
     @staticmethod
     def from_dockerfile(
-        path: str | Path, context_dir: str | Path | None = None, *, build_args: dict[str, str] | None = None
+        path: str | Path,
+        context_dir: str | Path | None = None,
+        *,
+        build_args: dict[str, str] | None = None,
+        force_build: bool = False,
+        env: dict[str, str | None] | None = None,
+        secrets: Sequence[Any] = (),
+        gpu: str | None = None,
+        ignore: Sequence[str] | Callable[[Path], bool] = (),
+        registry_secret: Any = None,
+        add_python: str | None = None,
     ) -> Image:
-        """The image a one-stage Dockerfile describes: its FROM image, then its RUN/ENV/WORKDIR/
-        COPY... as steps (nano_modal/dockerfile.py lists what is supported). COPY sources are read
-        from `context_dir` (default: the Dockerfile's directory) and baked into layers."""
+        """The image a one-stage Dockerfile describes: its FROM image (pulled with `registry_secret`'s
+        credentials), then its RUN/ENV/WORKDIR/COPY... as steps (nano_modal/dockerfile.py lists what
+        is supported). COPY sources are read from `context_dir` (default: the Dockerfile's directory),
+        less what .dockerignore and `ignore` exclude, and baked into layers. RUN steps see `env` and
+        the variables of `secrets`; `force_build` rebuilds the steps (the base comes from the cache)."""
         from .dockerfile import parse_dockerfile
 
+        refuse_add_python(add_python, "Image.from_dockerfile")
         if is_remote():  # built from the client's files already; they are not here
             return Image("registry", ref=f"dockerfile:{path}")
         dockerfile = Path(path)
         if not dockerfile.is_file():
             raise InvalidError(f"Dockerfile {str(path)!r} does not exist")
-        context = Path(context_dir) if context_dir is not None else dockerfile.parent
-        base_ref, steps = parse_dockerfile(dockerfile.read_text(), context.resolve(), build_args)
-        return apply_dockerfile_steps(Image.from_registry(base_ref), steps)  # COPY bakes files in, as Docker's
+        note_build_gpu("Image.from_dockerfile", gpu)
+        context = (Path(context_dir) if context_dir is not None else dockerfile.parent).resolve()
+        patterns = () if callable(ignore) else tuple(ignore)
+        base_ref, steps = parse_dockerfile(dockerfile.read_text(), context, build_args, patterns)
+        base = Image.from_registry(base_ref, secret=registry_secret)
+        predicate = ignore if callable(ignore) else None  # COPY bakes files in, as Docker's
+        return apply_dockerfile_steps(base, steps, step_secrets(secrets, env), force_build, context, predicate)
 
     @staticmethod
     def from_id(image_id: str) -> Image:
@@ -229,35 +250,6 @@ class Image(ImageRecipes):
     def _replace_last(self, step: Step) -> Image:
         return dataclasses.replace(self, steps=(*self.steps[:-1], step))
 
-    def pip_install_from_requirements(self, requirements_txt: str | Path, **kwargs: Unpack[PipOptions]) -> Image:
-        """`pip install -r requirements_txt`: the file is read now, on the client."""
-        if is_remote():  # the image was built from the client's files; they are not here
-            return self
-        path = Path(requirements_txt).expanduser()
-        if not path.is_file():
-            raise InvalidError(f"requirements file {str(requirements_txt)!r} does not exist")
-        lines = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
-        if any(line.startswith(("-r", "-c", "--requirement", "--constraint")) for line in lines):
-            raise InvalidError(f"{path}: nested -r/-c files are not supported; list the packages directly")
-        return self.pip_install(*[line for line in lines if line], **kwargs)
-
-    def pip_install_from_pyproject(
-        self, pyproject_toml: str | Path, optional_dependencies: Sequence[str] = (), **kwargs: Unpack[PipOptions]
-    ) -> Image:
-        """Install the `[project] dependencies` (and the named optional groups) of a pyproject.toml."""
-        if is_remote():  # the image was built from the client's files; they are not here
-            return self
-        path = Path(pyproject_toml).expanduser()
-        if not path.is_file():
-            raise InvalidError(f"pyproject file {str(pyproject_toml)!r} does not exist")
-        project = tomllib.loads(path.read_text()).get("project", {})
-        packages = list(project.get("dependencies", []))
-        for group in optional_dependencies:
-            if group not in project.get("optional-dependencies", {}):
-                raise InvalidError(f"{path}: no optional dependency group {group!r}")
-            packages += project["optional-dependencies"][group]
-        return self.pip_install(*packages, **kwargs)
-
     def apt_install(
         self,
         *packages: str | list[str],
@@ -280,14 +272,17 @@ class Image(ImageRecipes):
         force_build: bool = False,
         env: dict[str, str | None] | None = None,
         gpu: str | None = None,
+        volumes: dict[str, Any] | None = None,
     ) -> Image:
         """Run shell commands (as root, with network, in the image) at build time, with the
-        variables of `secrets` and `env` set (they are not stored in the image)."""
+        variables of `secrets` and `env` set (they are not stored in the image), and `volumes`
+        mounted (what the commands write to them is committed after, as for run_function)."""
         cmds = flatten(commands)
         if not cmds:
             return self
         note_build_gpu("Image.run_commands", gpu)
-        return self._with(Step("run_commands", tuple(cmds), (), step_secrets(secrets, env)), force_build)
+        step = Step("run_commands", tuple(cmds), (), step_secrets(secrets, env), with_volumes(volumes, "run_commands"))
+        return self._with(step, force_build)
 
     def pipe(self, func: Callable[..., Image], *args: Any, **kwargs: Any) -> Image:
         """`func(self, *args, **kwargs)`: a reusable recipe in the middle of a chain of steps."""
@@ -353,9 +348,12 @@ class Image(ImageRecipes):
             return image._replace_last(dataclasses.replace(image.steps[-1], ignore_fn=ignore))
         return self._add_local(path, remote_path, copy=copy, ignore=tuple(ignore))
 
-    def add_local_python_source(self, *modules: str, copy: bool = False) -> Image:
+    def add_local_python_source(
+        self, *modules: str, copy: bool = False, ignore: Sequence[str] | Callable[[Path], bool] | None = None
+    ) -> Image:
         """Make local Python packages/modules importable in the image (under /root, which is on
-        the containers' path), found the way `import` would find them here."""
+        the containers' path), found the way `import` would find them here. `ignore` (as
+        add_local_dir's) leaves files of a package out; by default caches, .git and virtualenvs."""
         if is_remote():  # the image was built from the client's files; they are not here
             return self
         image = self
@@ -365,7 +363,9 @@ class Image(ImageRecipes):
                 raise InvalidError(f"add_local_python_source: module {module!r} is not importable from a local file")
             if spec.submodule_search_locations:  # a package: its directory
                 source = Path(next(iter(spec.submodule_search_locations)))
-                image = image._add_local(source, f"/root/{module}", copy=copy, ignore=DEFAULT_IGNORE)
+                image = image.add_local_dir(
+                    source, f"/root/{module}", copy=copy, ignore=DEFAULT_IGNORE if ignore is None else ignore
+                )
             else:
                 source = Path(str(spec.origin))
                 image = image._add_local(source, f"/root/{source.name}", copy=copy, ignore=())
@@ -399,10 +399,7 @@ class Image(ImageRecipes):
         `volumes` are mounted while it runs, and what it writes to them is committed after."""
         if is_remote():
             return self
-        if volumes:
-            from .volume import validate_mounts
-
-            validate_mounts(volumes, "run_function")
+        mounts = with_volumes(volumes, "run_function")
         if self.base_kind == "debian" and self.python_version != local_python():
             raise InvalidError(
                 f"run_function: the image has Python {self.python_version} but this client runs "
@@ -421,7 +418,7 @@ class Image(ImageRecipes):
                 cloudpickle.unregister_pickle_by_value(module)
         name = getattr(raw_f, "__qualname__", repr(raw_f))
         step = Step("run_function", (name, base64.b64encode(payload).decode()), (), step_secrets(secrets))
-        return self._with(dataclasses.replace(step, volumes=tuple(sorted((volumes or {}).items()))), force_build)
+        return self._with(dataclasses.replace(step, volumes=mounts), force_build)
 
     @contextlib.contextmanager
     def imports(self) -> Iterator[None]:

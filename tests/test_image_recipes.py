@@ -62,7 +62,7 @@ def test_dockerfile_commands_refuse_what_they_cannot_do(context: Path) -> None:
     with pytest.raises(InvalidError, match="context_files"):
         Image.debian_slim().dockerfile_commands("COPY a /a", context_files={"/a": str(context / "requirements.txt")})
     with pytest.raises(InvalidError, match="SHELL is not supported"):
-        Image.debian_slim().dockerfile_commands("SHELL [\"/bin/bash\", \"-c\"]")
+        Image.debian_slim().dockerfile_commands('SHELL ["/bin/bash", "-c"]')
     with pytest.raises(InvalidError, match=r"Image.shell\(\['/bin/bash', '-c'\]\) is not supported"):
         Image.debian_slim().shell(["/bin/bash", "-c"])
     with pytest.raises(InvalidError, match="from_scratch"):
@@ -88,3 +88,43 @@ def test_build_makes_an_id_from_id_takes(cluster: Cluster) -> None:
     extended = image.env({"MORE": "1"})
     with pytest.raises(ExecutionError):
         extended.object_id  # noqa: B018  (another image: not built)
+
+
+def test_from_dockerfile_takes_modal_build_options(context: Path) -> None:
+    (context / "Dockerfile").write_text("FROM python:3.11-slim\nRUN echo hi\nCOPY app /srv/app\n")
+    creds = nano_modal.Secret.from_dict({"REGISTRY_USERNAME": "u", "REGISTRY_PASSWORD": "p"})
+    image = Image.from_dockerfile(
+        context / "Dockerfile", registry_secret=creds, env={"MODE": "x"}, ignore=["app/*.txt"], force_build=True
+    )
+    assert creds in image.base_secrets
+    run, copy = image.steps
+    assert run.secrets and "force_build" in dict(run.options)
+    assert json.loads(dict(copy.options)["ignore"]) == ["*.txt"]
+    with pytest.raises(InvalidError, match="add_python"):
+        Image.from_dockerfile(context / "Dockerfile", add_python="3.11")
+
+
+def test_from_registry_setup_commands_and_add_python() -> None:
+    image = Image.from_registry("python:3.11-slim", setup_dockerfile_commands=["ENV A=1", "RUN true"])
+    assert [s.kind for s in image.steps] == ["env", "run_commands"]
+    with pytest.raises(InvalidError, match=r"add_python='3\.12'\) is not supported"):
+        Image.from_registry("ubuntu:24.04", add_python="3.12")
+
+
+def test_run_commands_mount_volumes_and_local_source_takes_ignore(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    volume = nano_modal.Volume.from_name("cache-for-build")
+    step = Image.debian_slim().run_commands("du -sh /cache", volumes={"/cache": volume}).steps[-1]
+    assert step.volumes == (("/cache", volume),)
+    with pytest.raises(InvalidError):
+        Image.debian_slim().run_commands("true", volumes={"relative": volume})
+    package = tmp_path / "mypkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "data.csv").write_text("1")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    only_py = Image.debian_slim().add_local_python_source("mypkg", ignore=["*.csv"]).steps[-1]
+    assert json.loads(dict(only_py.options)["ignore"]) == ["*.csv"]
+    default = Image.debian_slim().add_local_python_source("mypkg").steps[-1]
+    assert "__pycache__" in json.loads(dict(default.options)["ignore"])
