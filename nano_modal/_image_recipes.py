@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Unpack, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from ._image_parts import PipOptions, flatten, note_build_gpu, step_secrets
+from ._image_parts import flatten, note_build_gpu, step_secrets
 from ._utils.aio import twin
 from .config import is_remote
 from .exception import ExecutionError, InvalidError
@@ -59,37 +58,6 @@ class ImageRecipes:
         steps = parse_commands("\n".join(commands), context, build_args, patterns)
         predicate = ignore if callable(ignore) else None
         return apply_dockerfile_steps(image, steps, step_secrets(secrets or (), env), force_build, context, predicate)
-
-    def pip_install_from_requirements(self, requirements_txt: str | Path, **kwargs: Unpack[PipOptions]) -> Image:
-        """`pip install -r requirements_txt`: the file is read now, on the client."""
-        image = cast("Image", self)
-        if is_remote():  # the image was built from the client's files; they are not here
-            return image
-        path = Path(requirements_txt).expanduser()
-        if not path.is_file():
-            raise InvalidError(f"requirements file {str(requirements_txt)!r} does not exist")
-        lines = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
-        if any(line.startswith(("-r", "-c", "--requirement", "--constraint")) for line in lines):
-            raise InvalidError(f"{path}: nested -r/-c files are not supported; list the packages directly")
-        return image.pip_install(*[line for line in lines if line], **kwargs)
-
-    def pip_install_from_pyproject(
-        self, pyproject_toml: str | Path, optional_dependencies: Sequence[str] = (), **kwargs: Unpack[PipOptions]
-    ) -> Image:
-        """Install the `[project] dependencies` (and the named optional groups) of a pyproject.toml."""
-        image = cast("Image", self)
-        if is_remote():  # the image was built from the client's files; they are not here
-            return image
-        path = Path(pyproject_toml).expanduser()
-        if not path.is_file():
-            raise InvalidError(f"pyproject file {str(pyproject_toml)!r} does not exist")
-        project = tomllib.loads(path.read_text()).get("project", {})
-        packages = list(project.get("dependencies", []))
-        for group in optional_dependencies:
-            if group not in project.get("optional-dependencies", {}):
-                raise InvalidError(f"{path}: no optional dependency group {group!r}")
-            packages += project["optional-dependencies"][group]
-        return image.pip_install(*packages, **kwargs)
 
     def shell(self, shell_commands: list[str]) -> Image:
         """Not supported: build steps run with `/bin/sh -c`, as nano-modal's builder has no SHELL."""

@@ -23,11 +23,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
-import hashlib
 import importlib.util
 import json
 import os
 import sys
+import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -40,11 +40,9 @@ from ._image_parts import (
     PipOptions,
     absolute_path,
     flatten,
-    image_id,
     note_build_gpu,
     step_options,
     step_secrets,
-    tar_local,
     with_volumes,
 )
 from ._image_recipes import ImageRecipes, apply_dockerfile_steps, refuse_add_python
@@ -250,6 +248,35 @@ class Image(ImageRecipes):
     def _replace_last(self, step: Step) -> Image:
         return dataclasses.replace(self, steps=(*self.steps[:-1], step))
 
+    def pip_install_from_requirements(self, requirements_txt: str | Path, **kwargs: Unpack[PipOptions]) -> Image:
+        """`pip install -r requirements_txt`: the file is read now, on the client."""
+        if is_remote():  # the image was built from the client's files; they are not here
+            return self
+        path = Path(requirements_txt).expanduser()
+        if not path.is_file():
+            raise InvalidError(f"requirements file {str(requirements_txt)!r} does not exist")
+        lines = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
+        if any(line.startswith(("-r", "-c", "--requirement", "--constraint")) for line in lines):
+            raise InvalidError(f"{path}: nested -r/-c files are not supported; list the packages directly")
+        return self.pip_install(*[line for line in lines if line], **kwargs)
+
+    def pip_install_from_pyproject(
+        self, pyproject_toml: str | Path, optional_dependencies: Sequence[str] = (), **kwargs: Unpack[PipOptions]
+    ) -> Image:
+        """Install the `[project] dependencies` (and the named optional groups) of a pyproject.toml."""
+        if is_remote():  # the image was built from the client's files; they are not here
+            return self
+        path = Path(pyproject_toml).expanduser()
+        if not path.is_file():
+            raise InvalidError(f"pyproject file {str(pyproject_toml)!r} does not exist")
+        project = tomllib.loads(path.read_text()).get("project", {})
+        packages = list(project.get("dependencies", []))
+        for group in optional_dependencies:
+            if group not in project.get("optional-dependencies", {}):
+                raise InvalidError(f"{path}: no optional dependency group {group!r}")
+            packages += project["optional-dependencies"][group]
+        return self.pip_install(*packages, **kwargs)
+
     def apt_install(
         self,
         *packages: str | list[str],
@@ -450,39 +477,9 @@ class Image(ImageRecipes):
 
     async def to_proto(self, client: Client) -> api_pb2.ImageSpec:
         """The definition sent with the function; local files are uploaded as blobs."""
-        from .proto import api_pb2
+        from ._image_proto import image_spec
 
-        spec = api_pb2.ImageSpec()
-        spec.base.kind = self.base_kind
-        spec.base.python_version = self.python_version
-        spec.base.ref = self.ref
-        if self.base_secrets:
-            from .secret import resolve_secrets
-
-            spec.base.secret_ids.extend(await resolve_secrets(self.base_secrets))
-        for step in self.steps:
-            proto = spec.steps.add(kind=step.kind, args=list(step.args), options=dict(step.options))
-            if step.secrets:
-                from .secret import resolve_secrets
-
-                proto.secret_ids.extend(await resolve_secrets(step.secrets))
-            if step.volumes:
-                from .volume import resolve_mounts
-
-                proto.volume_mounts.extend(await resolve_mounts(dict(step.volumes)))
-            if step.kind == "run_function":  # the pickle travels as a blob, named by its hash
-                payload = base64.b64decode(step.args[1])
-                proto.content_hash = hashlib.sha256(payload).hexdigest()
-                proto.blob_id = await client.upload_blob(payload)
-                del proto.args[1:]
-            if step.kind == "add_local":
-                ignore = json.loads(dict(step.options).get("ignore") or "[]")
-                archive = tar_local(Path(step.args[0]), ignore, step.ignore_fn)
-                proto.content_hash = hashlib.sha256(archive).hexdigest()
-                proto.blob_id = await client.upload_blob(archive)
-                proto.args[0] = Path(step.args[0]).name  # the client's paths are no business of the worker's
-        spec.image_id = image_id(spec)
-        return spec
+        return await image_spec(self, client)
 
 
 def check_python(image: Image, by_value: bool, name: str) -> None:
