@@ -102,9 +102,19 @@ class Volume(_Object):
 
     def read_only(self) -> Volume:
         """The same volume, to be mounted read-only: writes to it are refused."""
-        copy = Volume(self._name, self._environment_name, self._create_if_missing, self._object_id, read_only=True)
-        copy._hydrate_lock = None
-        return copy
+        return self.with_mount_options(read_only=True)
+
+    def with_mount_options(self, *, read_only: bool | None = None, sub_path: str | None = None) -> Volume:
+        """The same volume with other mount options: `read_only=True` is `.read_only()`, False
+        writable again, None keeps this handle's. `sub_path` (mounting one directory of the volume)
+        is not supported: a worker syncs the whole volume, so mount it and use the directory."""
+        if sub_path is not None:
+            raise InvalidError(
+                f"Volume.with_mount_options(sub_path={str(sub_path)!r}) is not supported: nano-modal mounts "
+                f"a whole volume; mount it and use {str(sub_path)!r} under its mount path"
+            )
+        keep = self._read_only if read_only is None else read_only
+        return Volume(self._name, self._environment_name, self._create_if_missing, self._object_id, read_only=keep)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (

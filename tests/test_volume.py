@@ -431,3 +431,13 @@ def test_a_failed_commit_on_exit_is_reported_not_swallowed(
         capsys.readouterr().err
     )
     assert read(vol, "new.txt") == b"written, never committed by hand"
+
+
+def test_with_mount_options() -> None:
+    vol = nano_modal.Volume.from_name("mount-options")
+    frozen = vol.with_mount_options(read_only=True)
+    assert frozen._read_only and not vol._read_only and frozen.name == "mount-options"
+    assert frozen.with_mount_options()._read_only and not frozen.with_mount_options(read_only=False)._read_only
+    assert vol.read_only()._read_only
+    with pytest.raises(InvalidError, match=r"sub_path='data'.*not supported"):
+        vol.with_mount_options(sub_path="data")
