@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 from . import config
+from ._app_info import AppInspection
 from ._app_logs import heartbeat, print_logs
 from ._app_options import function_options, hydrate_target, target_definition
 from ._app_registry import AppRegistry
@@ -57,7 +58,7 @@ class LocalEntrypoint:
         return self.raw_f(*args, **kwargs)
 
 
-class App(AppRegistry):
+class App(AppRegistry, AppInspection):
     """A group of functions and classes that run, and deploy, together."""
 
     name: str | None

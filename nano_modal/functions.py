@@ -37,6 +37,7 @@ from .serialization import serialize_args
 from .web import WEB_MARK
 
 if TYPE_CHECKING:
+    from ._logs import LogsManager
     from .app import App
 
 
@@ -96,6 +97,24 @@ class Function(FunctionVariants):
         else:
             url = f"{client.web_base_url}/{self._web_app_ref}/{self.name}/"
         return f"{url}?{self._web_query}" if self._web_query else url
+
+    @property
+    def logs(self) -> LogsManager:
+        """What this function's containers printed (`fn.logs.tail(100)`, `.fetch(since=)`, `.stream()`)."""
+        from ._logs import LogsManager
+
+        return LogsManager(self._app_and_id, keep=lambda line, _: line.function_name == self.name)
+
+    async def _app_and_id(self) -> tuple[str, str]:
+        client, function_id = await self._hydrated()
+        if self.app is not None and self.app.app_id:
+            return self.app.app_id, function_id
+        if self._web_app_ref and self.app is None:  # from_name: the deployed app's name
+            summary = await client.stub.AppLookup(api_pb2.AppLookupRequest(name=self._web_app_ref))
+            return summary.app_id, function_id
+        raise InvalidError(
+            f"{self.name}: a handle from Function.from_id does not know its app, whose logs hold its own"
+        )
 
     @twin
     async def hydrate(self) -> Function:

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import datetime
+import enum
 from dataclasses import dataclass
+from typing import Literal
 
 from .volume import FileEntry, FileEntryType
 
 __all__ = [
+    "AppInfo",
+    "AppLifecycle",
+    "AppState",
     "DictInfo",
     "FileEntry",
     "FileEntryType",
     "FunctionAutoscalerSettings",
     "FunctionCurrentStats",
+    "LogEntry",
     "QueueInfo",
     "SecretInfo",
     "VolumeInfo",
@@ -68,6 +74,60 @@ class SecretInfo:
     created_at: datetime.datetime | None
     created_by: str | None = None
     last_used: datetime.datetime | None = None
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """A line an object's container printed (`x.logs.tail()`): `object_id` is the object asked,
+    `context_ids` the container's id."""
+
+    message: str
+    timestamp: datetime.datetime
+    source: Literal["stdout", "stderr", "system"]
+    object_id: str
+    context_ids: list[str]
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class AppState(enum.Enum):
+    """Where an app is in its life (nano-modal's apps are ephemeral, deployed or stopped)."""
+
+    EPHEMERAL = "ephemeral"
+    DETACHED = "detached"
+    DEPLOYED = "deployed"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    INITIALIZING = "initializing"
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True)
+class AppLifecycle:
+    """`AppInfo.lifecycle`. The `*_by` fields are "": a nano-modal server has tokens, not users;
+    `stopped_at` is None: the server does not record when an app stopped."""
+
+    state: AppState
+    version: int | None
+    created_at: datetime.datetime
+    created_by: str = ""
+    deployed_at: datetime.datetime | None = None
+    deployed_by: str | None = None
+    stopped_at: datetime.datetime | None = None
+    stopped_by: str | None = None
+
+
+@dataclass(frozen=True)
+class AppInfo:
+    """`App.info()`: the app's id, name, lifecycle and functions (name -> function id).
+    `servers` is empty: nano-modal has no modal.Server."""
+
+    app_id: str
+    description: str
+    lifecycle: AppLifecycle
+    functions: dict[str, str]
+    servers: dict[str, str]
 
 
 def object_info(
