@@ -34,6 +34,8 @@ def test_hello_world(tmp_path: Path) -> None:
     out = nano_modal_run("hello_world.py", tmp_path, "--n", "5")
     assert "square(7) = 49" in out
     assert "sum of squares below 5 = 30" in out
+    assert "app hello-world is ephemeral with functions ['square']" in out
+    assert "from square's logs: ['squaring 7 in a container (local=False)']" in out
     # What the function printed reaches the caller, marked with where it came from.
     assert "[square " in out and "in a container (local=False)" in out
     # What square(7) printed comes before its caller prints the result (container/log_sync.py).
