@@ -143,9 +143,12 @@ def test_deploy_and_call(cluster: Cluster, tmp_path: Path) -> None:
         "import nano_modal\n"
         "print(nano_modal.Function.from_name('deployed-demo', 'add').remote(2, 3))\n"
         "print(nano_modal.Cls.from_name('deployed-demo', 'Counter')(start=2).count_to.remote(5))\n"
+        "info = nano_modal.App.lookup('deployed-demo').info()\n"
+        "print(info.lifecycle.state.value, ' '.join(sorted(info.functions)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert out.stdout.split() == ["5", "[2,", "3,", "4]"], out.stderr
+    expected = ["5", "[2,", "3,", "4]", "deployed", "Counter", "add", "heartbeat", "monthly_report"]
+    assert out.stdout.split() == expected, out.stdout + out.stderr
 
     def logs() -> str:
         return subprocess.run(
