@@ -262,6 +262,9 @@ class ObjectManager(Generic[ObjT]):
     @twin
     async def create(self, name: str, *, environment_name: str | None = None, allow_existing: bool = False) -> None:
         """Create a named object; AlreadyExistsError if it exists, unless allow_existing."""
+        await self._create(name, environment_name, allow_existing)
+
+    async def _create(self, name: str, environment_name: str | None, allow_existing: bool) -> None:
         check_object_name(name, self._cls._type_name)
         client = await Client.get()
         request = api_pb2.ObjectGetOrCreateRequest(

@@ -7,7 +7,7 @@ import enum
 from dataclasses import dataclass
 from typing import Literal
 
-from .volume import FileEntry, FileEntryType
+from .volume import FileEntry, FileEntryType, VolumeCreateOptions
 
 __all__ = [
     "AppInfo",
@@ -21,6 +21,7 @@ __all__ = [
     "LogEntry",
     "QueueInfo",
     "SecretInfo",
+    "VolumeCreateOptions",
     "VolumeInfo",
 ]
 
