@@ -39,6 +39,7 @@ from .web import WEB_MARK
 if TYPE_CHECKING:
     from ._logs import LogsManager
     from .app import App
+    from .types import FunctionInfo
 
 
 class Function(FunctionVariants):
@@ -97,6 +98,18 @@ class Function(FunctionVariants):
         else:
             url = f"{client.web_base_url}/{self._web_app_ref}/{self.name}/"
         return f"{url}?{self._web_query}" if self._web_query else url
+
+    @twin
+    async def info(self, *, refresh: bool = False) -> FunctionInfo:
+        """How the function is configured, as the server holds it (a `types.FunctionInfo`; always
+        asked: `refresh` is accepted for Modal compatibility)."""
+        from ._function_info import function_info
+
+        del refresh
+        client, function_id = await self._hydrated()
+        found = await client.stub.FunctionGet(api_pb2.FunctionGetRequest(function_id=function_id))
+        web_url = await asyncio.to_thread(self.get_web_url) if found.definition.web.kind else None  # it blocks
+        return function_info(found.definition, web_url)
 
     @property
     def logs(self) -> LogsManager:

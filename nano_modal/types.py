@@ -18,11 +18,13 @@ __all__ = [
     "FileEntryType",
     "FunctionAutoscalerSettings",
     "FunctionCurrentStats",
+    "FunctionInfo",
     "LogEntry",
     "QueueInfo",
     "SecretInfo",
     "VolumeCreateOptions",
     "VolumeInfo",
+    "VolumeMountInfo",
 ]
 
 
@@ -129,6 +131,77 @@ class AppInfo:
     lifecycle: AppLifecycle
     functions: dict[str, str]
     servers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class VolumeMountInfo:
+    """A volume a function mounts (`FunctionInfo.volumes`, by mount path). `sub_path` is None:
+    nano-modal mounts whole volumes."""
+
+    name: str | None
+    volume_id: str | None
+    read_only: bool
+    sub_path: str | None = None
+
+
+@dataclass(frozen=True)
+class _BatchingInfo:
+    max_batch_size: int
+    wait_ms: int
+
+
+@dataclass(frozen=True)
+class _ConcurrencyInfo:
+    max_inputs: int | None
+    target_inputs: int | None
+
+
+@dataclass(frozen=True)
+class _ImageInfo:
+    image_name: str | None
+    image_id: str | None
+
+
+@dataclass(frozen=True)
+class _WebInfo:
+    web_url: str
+    method: str | None
+    unauthenticated: bool
+
+
+@dataclass(frozen=True)
+class FunctionInfo:
+    """`Function.info()`: how a function is configured, as the server holds it. Cloud-only fields
+    (regions, cloud, ephemeral disk, startup timeout) are None; `nonpreemptible` is True (workers
+    do not preempt); `secrets` are the secrets' ids."""
+
+    BatchingInfo = _BatchingInfo
+    ConcurrencyInfo = _ConcurrencyInfo
+    ImageInfo = _ImageInfo
+    WebInfo = _WebInfo
+
+    cpu: float | None
+    memory_mib: int | None
+    gpus: list[tuple[str, int]]
+    image_info: _ImageInfo
+    timeout: int
+    max_retries: int | None
+    schedule: str | None
+    restrict_modal_access: bool
+    block_network: bool
+    single_use_containers: bool
+    volumes: dict[str, VolumeMountInfo]
+    secrets: list[str]
+    batching_info: _BatchingInfo | None = None
+    concurrency_info: _ConcurrencyInfo | None = None
+    web_info: _WebInfo | None = None
+    method_names: list[str] | None = None
+    nonpreemptible: bool = True
+    ephemeral_disk_mib: int | None = None
+    startup_timeout: int | None = None
+    regions: list[str] | None = None
+    routing_region: str | None = None
+    cloud: str | None = None
 
 
 def object_info(

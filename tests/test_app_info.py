@@ -29,6 +29,11 @@ def chatty(x):
 def quiet(x):
     return x
 
+@app.function(cpu=0.5, memory=256, timeout=30, retries=2, block_network=True)
+@nano_modal.concurrent(max_inputs=3)
+def configured(x):
+    return x
+
 if __name__ == "__main__":
     started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=5)
     with app.run():
@@ -52,6 +57,9 @@ if __name__ == "__main__":
             "fetched": [e.message.strip() for e in app.logs.fetch(since=started, search_text="out")],
             "none_before": list(app.logs.fetch(since=started - datetime.timedelta(hours=1), until=started)),
             "last": [e.message.strip() for e in app.logs.tail(1, source="stdout")],
+            "configured": (lambda i: [i.cpu, i.memory_mib, i.timeout, i.max_retries, i.block_network, i.gpus,
+                i.concurrency_info.max_inputs, i.schedule, i.method_names, i.nonpreemptible])(configured.info()),
+            "plain": (lambda i: [i.cpu, i.image_info.image_id, i.batching_info, i.web_info])(quiet.info(refresh=True)),
             "entry": (lambda e: [e.object_id == chatty.object_id, e.source, len(e.context_ids)])(
                 next(iter(chatty.logs.tail(source="stdout")))
             ),
@@ -65,7 +73,9 @@ def test_info_and_logs_of_a_running_app(cluster: Cluster, tmp_path: Path) -> Non
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.split("RESULT ", 1)[1])
     assert out["state"] and out["id"] and out["name"] == "info-and-logs"
-    assert out["functions"] == ["chatty", "quiet"] and out["function_ids"]
+    assert out["functions"] == ["chatty", "configured", "quiet"] and out["function_ids"]
+    assert out["configured"] == [0.5, 256, 30, 2, True, [], 3, None, None, True]
+    assert out["plain"] == [None, None, None, None]
     assert out["stdout"] == ["out 7"] and out["stderr"] == ["err 7"] and out["quiet"] == []
     assert out["fetched"] == ["out 7"] and out["none_before"] == [] and out["last"] == ["out 7"]
     assert out["entry"] == [True, "stdout", 1]
