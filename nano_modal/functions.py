@@ -358,6 +358,8 @@ class Function(FunctionVariants):
         )
         return FunctionCall(response.call_id, self.name, False, is_map=True, plain=self.plain_results)
 
+    experimental_spawn_map = spawn_map  # Modal's name for the spawn_map whose FunctionCall gets the results
+
     async def _map(
         self, calls: Iterator[tuple[tuple[Any, ...], dict[str, Any]]], order_outputs: bool, return_exceptions: bool
     ) -> AsyncIterator[Any]:
