@@ -163,13 +163,16 @@ class Function(FunctionVariants):
         return fn
 
     @staticmethod
-    def from_name(app_name: str, name: str, environment_name: str | None = None) -> Function:
+    def from_name(
+        app_name: str, name: str, environment_name: str | None = None, *, version: int | None = None
+    ) -> Function:
         """A handle on a function of a deployed app, resolved on first use.
 
         ```python
         f = nano_modal.Function.from_name("my-app", "square")
         f.remote(3)
         ```
+        `version`: the deployed version meant; one that is not the current one fails on first use.
         """
         del environment_name  # one environment per server for now
 
@@ -180,6 +183,7 @@ class Function(FunctionVariants):
 
         async def resolve() -> None:
             client = await Client.get()
+            await check_version(client, app_name, version)
             request = api_pb2.FunctionGetRequest(app_name=app_name, function_name=name)
             found = await client.stub.FunctionGet(request)
             if found.definition.is_class:
@@ -417,6 +421,18 @@ class Function(FunctionVariants):
                 batch, size = [], 0
             if item is None:
                 return
+
+
+async def check_version(client: Client, app_name: str, version: int | None) -> None:
+    """`from_name(version=)`: a deployed app serves its current version only (as the server keeps it)."""
+    if version is None:
+        return
+    current = (await client.stub.AppLookup(api_pb2.AppLookupRequest(name=app_name))).version
+    if version != current:
+        raise InvalidError(
+            f"{app_name} is deployed as v{current}; nano-modal serves only an app's current version, not v{version} "
+            f"(`nano-modal app rollback {app_name} v{version}` makes it current again)"
+        )
 
 
 class _Window:

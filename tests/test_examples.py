@@ -145,9 +145,15 @@ def test_deploy_and_call(cluster: Cluster, tmp_path: Path) -> None:
         "print(nano_modal.Cls.from_name('deployed-demo', 'Counter')(start=2).count_to.remote(5))\n"
         "info = nano_modal.App.lookup('deployed-demo').info()\n"
         "print(info.lifecycle.state.value, ' '.join(sorted(info.functions)))\n"
+        "print(nano_modal.Function.from_name('deployed-demo', 'add', version=info.lifecycle.version).remote(1, 1))\n"
+        "try:\n"
+        "    nano_modal.Cls.from_name('deployed-demo', 'Counter', version=999)().count_to.remote(1)\n"
+        "except nano_modal.exception.InvalidError as exc:\n"
+        "    print('pinned:', 'not v999' in str(exc))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     expected = ["5", "[2,", "3,", "4]", "deployed", "Counter", "add", "heartbeat", "monthly_report"]
+    expected += ["2", "pinned:", "True"]  # from_name(version=): the current one works, another is refused
     assert out.stdout.split() == expected, out.stdout + out.stderr
 
     def logs() -> str:
