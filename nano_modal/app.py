@@ -33,6 +33,7 @@ from ._app_registry import AppRegistry
 from ._definition import BATCHED_MARK
 from ._deploy_images import build_images
 from ._output import output_enabled
+from ._porting_options import note_ignored
 from ._utils.aio import run_blocking, run_in_background, twin
 from .client import Client
 from .cls import Cls
@@ -71,7 +72,9 @@ class App(AppRegistry, AppInspection):
         image: Any = None,
         secrets: list[Any] | None = None,
         volumes: dict[str, Any] | None = None,
+        include_source: bool | None = None,
     ) -> None:
+        note_ignored("App", {"include_source": include_source})
         self.name = name
         self.image = image
         self.secrets = list(secrets or [])
