@@ -76,6 +76,6 @@ def test_app_include_source_is_noted_and_ignored(
     from nano_modal import _porting_options
 
     monkeypatch.setattr(_porting_options, "_noted", set())  # each option is noted once per process
-    app = nano_modal.App("include-source", include_source=False)
+    app = nano_modal.App("include-source", include_source=True)
     assert app.name == "include-source"
     assert "App(include_source=...) ignored: nano-modal always ships" in capsys.readouterr().err
