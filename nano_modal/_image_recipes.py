@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import shlex
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -58,6 +60,54 @@ class ImageRecipes:
         steps = parse_commands("\n".join(commands), context, build_args, patterns)
         predicate = ignore if callable(ignore) else None
         return apply_dockerfile_steps(image, steps, step_secrets(secrets or (), env), force_build, context, predicate)
+
+    def pip_install_private_repos(
+        self,
+        *repositories: str,
+        git_user: str,
+        find_links: str | None = None,
+        index_url: str | None = None,
+        extra_index_url: str | None = None,
+        pre: bool = False,
+        extra_options: str = "",
+        gpu: str | None = None,
+        env: dict[str, str | None] | None = None,
+        secrets: Sequence[Any] | None = None,
+        force_build: bool = False,
+    ) -> Image:
+        """`pip install` from private GitHub or GitLab repositories ("github.com/org/repo@ref", with
+        "#subdirectory=..." if need be), over HTTPS as `git_user` with the GITHUB_TOKEN or GITLAB_TOKEN
+        of `secrets` (set only while the step runs). git is installed with apt first."""
+        image = cast("Image", self)
+        if not repositories:
+            return image
+        if not secrets:
+            raise InvalidError("pip_install_private_repos needs secrets=[...] holding GITHUB_TOKEN or GITLAB_TOKEN")
+        hosts = {"github.com": "GITHUB_TOKEN", "gitlab.com": "GITLAB_TOKEN"}
+        invalid = [r for r in repositories if not isinstance(r, str) or r.split("/")[0] not in hosts]
+        if invalid:
+            raise InvalidError(f"pip_install_private_repos: not github.com/... or gitlab.com/... refs: {invalid}")
+        if not re.fullmatch(r"[\w.-]+", git_user):
+            raise InvalidError(f"pip_install_private_repos: git_user {git_user!r} is not a user name")
+        tokens = sorted({hosts[r.split("/")[0]] for r in repositories})
+        checks = [
+            f'test -n "${var}" || {{ echo "{var} is not set by the secrets given" >&2; exit 1; }}' for var in tokens
+        ]
+        flags = [
+            f"--{name.replace('_', '-')} {shlex.quote(value)}"
+            for name, value in (
+                ("find_links", find_links),
+                ("index_url", index_url),
+                ("extra_index_url", extra_index_url),
+            )
+            if value
+        ]
+        flags += ["--pre"] if pre else []
+        flags += [extra_options] if extra_options else []
+        pip = " ".join(["python3 -m pip install --no-cache-dir", *flags])
+        installs = [f'{pip} "git+https://{git_user}:${hosts[r.split("/")[0]]}@{r}"' for r in repositories]
+        with_git = image.apt_install("git", force_build=force_build)
+        return with_git.run_commands(*checks, *installs, secrets=secrets, env=env, gpu=gpu, force_build=force_build)
 
     def shell(self, shell_commands: list[str]) -> Image:
         """Not supported: build steps run with `/bin/sh -c`, as nano-modal's builder has no SHELL."""

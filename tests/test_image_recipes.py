@@ -128,3 +128,32 @@ def test_run_commands_mount_volumes_and_local_source_takes_ignore(
     assert json.loads(dict(only_py.options)["ignore"]) == ["*.csv"]
     default = Image.debian_slim().add_local_python_source("mypkg").steps[-1]
     assert "__pycache__" in json.loads(dict(default.options)["ignore"])
+
+
+def test_pip_install_private_repos_steps_run_in_a_shell(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    token = nano_modal.Secret.from_dict({"GITHUB_TOKEN": "t0k"})
+    image = Image.debian_slim().pip_install_private_repos(
+        "github.com/org/one@v1", "github.com/org/two#subdirectory=inner", git_user="bot", secrets=[token], pre=True
+    )
+    apt, run = image.steps
+    assert apt.kind == "apt_install" and apt.args == ("git",)
+    assert run.kind == "run_commands" and token in run.secrets
+    # The commands as the builder runs them (sh -c), with a python3 that shows what pip was given.
+    (tmp_path / "python3").write_text('#!/bin/sh\necho "$@"\n')
+    (tmp_path / "python3").chmod(0o755)
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "GITHUB_TOKEN": "t0k"}
+    check, _first, second = run.args
+    assert subprocess.run(["sh", "-c", check], env=env).returncode == 0
+    missing = subprocess.run(["sh", "-c", check], env={"PATH": env["PATH"]}, capture_output=True, text=True)
+    assert missing.returncode == 1 and "GITHUB_TOKEN is not set" in missing.stderr
+    shown = subprocess.run(["sh", "-c", second], env=env, capture_output=True, text=True).stdout.split()
+    assert shown == [
+        "-m", "pip", "install", "--no-cache-dir", "--pre", "git+https://bot:t0k@github.com/org/two#subdirectory=inner"
+    ]  # fmt: skip
+    with pytest.raises(InvalidError, match="secrets"):
+        Image.debian_slim().pip_install_private_repos("github.com/org/one", git_user="bot")
+    with pytest.raises(InvalidError, match=r"bitbucket\.org/x/y"):
+        Image.debian_slim().pip_install_private_repos("bitbucket.org/x/y", git_user="bot", secrets=[token])
