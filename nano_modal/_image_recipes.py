@@ -4,15 +4,18 @@ image.py keeps to the steps themselves."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import re
 import shlex
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from ._image_parts import flatten, note_build_gpu, step_secrets
+from ._image_parts import flatten, note_build_gpu, step_secrets, with_volumes
+from ._porting_options import note_ignored
 from ._utils.aio import twin
 from .config import is_remote
 from .exception import ExecutionError, InvalidError
@@ -108,6 +111,54 @@ class ImageRecipes:
         installs = [f'{pip} "git+https://{git_user}:${hosts[r.split("/")[0]]}@{r}"' for r in repositories]
         with_git = image.apt_install("git", force_build=force_build)
         return with_git.run_commands(*checks, *installs, secrets=secrets, env=env, gpu=gpu, force_build=force_build)
+
+    def run_function(
+        self,
+        raw_f: Callable[..., Any],
+        *,
+        secrets: Sequence[Any] = (),
+        volumes: dict[str, Any] | None = None,
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        force_build: bool = False,
+        env: dict[str, str | None] | None = None,
+        gpu: str | None = None,
+        region: str | Sequence[str] | None = None,
+        cloud: str | None = None,
+        include_source: bool | None = None,
+    ) -> Image:
+        """Call `raw_f(*args, **kwargs)` inside the image at build time (e.g. to download model
+        weights into it); what it writes becomes a layer. It travels pickled by value, so the
+        image's Python must be the client's; its code and arguments are part of the cache key.
+        `volumes` are mounted while it runs, and what it writes to them is committed after;
+        `env` and the variables of `secrets` are set while it runs."""
+        from .image import Step, local_python
+
+        image = cast("Image", self)
+        if is_remote():
+            return image
+        note_build_gpu("Image.run_function", gpu)
+        note_ignored("Image.run_function", {"region": region, "cloud": cloud, "include_source": include_source})
+        mounts = with_volumes(volumes, "run_function")
+        if image.base_kind == "debian" and image.python_version != local_python():
+            raise InvalidError(
+                f"run_function: the image has Python {image.python_version} but this client runs "
+                f"{local_python()}; the function travels pickled and needs the same Python"
+            )
+        import cloudpickle
+
+        module = sys.modules.get(raw_f.__module__)
+        by_value = module is not None and raw_f.__module__ != "__main__"
+        if by_value:  # the image need not contain the module the function comes from
+            cloudpickle.register_pickle_by_value(module)
+        try:
+            payload = cloudpickle.dumps((raw_f, tuple(args), dict(kwargs or {})))
+        finally:
+            if by_value:
+                cloudpickle.unregister_pickle_by_value(module)
+        name = getattr(raw_f, "__qualname__", repr(raw_f))
+        step = Step("run_function", (name, base64.b64encode(payload).decode()), (), step_secrets(secrets, env))
+        return image._with(dataclasses.replace(step, volumes=mounts), force_build)
 
     def shell(self, shell_commands: list[str]) -> Image:
         """Not supported: build steps run with `/bin/sh -c`, as nano-modal's builder has no SHELL."""

@@ -20,7 +20,6 @@ Functions without `image=` run on the worker's own Python, as before.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import dataclasses
 import importlib.util
@@ -236,10 +235,22 @@ class Image(ImageRecipes):
         step = Step("pip_install", tuple(names), step_options(options), step_secrets(secrets, env))
         return self._with(step, force_build)
 
-    def uv_pip_install(self, *packages: str | list[str], **options: Unpack[PipOptions]) -> Image:
-        """As `pip_install`, with uv when the image has it; with pip otherwise (same result, slower)."""
-        image = self.pip_install(*packages, **options)
-        if image is self:
+    def uv_pip_install(
+        self,
+        *packages: str | list[str],
+        requirements: Sequence[str | Path] | None = None,
+        uv_version: str | None = None,
+        **options: Unpack[PipOptions],
+    ) -> Image:
+        """As `pip_install` (and `pip_install_from_requirements` for each file of `requirements`),
+        with uv when the image has it, pip otherwise (same result, slower); `uv_version`: install
+        that uv first, so that it is used."""
+        names = flatten(packages)
+        for path in requirements or ():
+            names += requirements_of(path)
+        base = self.pip_install(f"uv=={uv_version}", **options) if uv_version and names else self
+        image = base.pip_install(*names, **options)
+        if image is base:
             return self
         last = image.steps[-1]
         uv = step_options({**dict(last.options), "uv": "1"})
@@ -252,13 +263,7 @@ class Image(ImageRecipes):
         """`pip install -r requirements_txt`: the file is read now, on the client."""
         if is_remote():  # the image was built from the client's files; they are not here
             return self
-        path = Path(requirements_txt).expanduser()
-        if not path.is_file():
-            raise InvalidError(f"requirements file {str(requirements_txt)!r} does not exist")
-        lines = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
-        if any(line.startswith(("-r", "-c", "--requirement", "--constraint")) for line in lines):
-            raise InvalidError(f"{path}: nested -r/-c files are not supported; list the packages directly")
-        return self.pip_install(*[line for line in lines if line], **kwargs)
+        return self.pip_install(*requirements_of(requirements_txt), **kwargs)
 
     def pip_install_from_pyproject(
         self, pyproject_toml: str | Path, optional_dependencies: Sequence[str] = (), **kwargs: Unpack[PipOptions]
@@ -410,43 +415,6 @@ class Image(ImageRecipes):
         step = Step("add_local", (str(source.resolve()), absolute_path(remote, "remote_path")), step_options(options))
         return self._with(step)
 
-    def run_function(
-        self,
-        raw_f: Callable[..., Any],
-        *,
-        secrets: Sequence[Any] = (),
-        volumes: dict[str, Any] | None = None,
-        args: Sequence[Any] = (),
-        kwargs: dict[str, Any] | None = None,
-        force_build: bool = False,
-    ) -> Image:
-        """Call `raw_f(*args, **kwargs)` inside the image at build time (e.g. to download model
-        weights into it); what it writes becomes a layer. It travels pickled by value, so the
-        image's Python must be the client's; its code and arguments are part of the cache key.
-        `volumes` are mounted while it runs, and what it writes to them is committed after."""
-        if is_remote():
-            return self
-        mounts = with_volumes(volumes, "run_function")
-        if self.base_kind == "debian" and self.python_version != local_python():
-            raise InvalidError(
-                f"run_function: the image has Python {self.python_version} but this client runs "
-                f"{local_python()}; the function travels pickled and needs the same Python"
-            )
-        import cloudpickle
-
-        module = sys.modules.get(raw_f.__module__)
-        by_value = module is not None and raw_f.__module__ != "__main__"
-        if by_value:  # the image need not contain the module the function comes from
-            cloudpickle.register_pickle_by_value(module)
-        try:
-            payload = cloudpickle.dumps((raw_f, tuple(args), dict(kwargs or {})))
-        finally:
-            if by_value:
-                cloudpickle.unregister_pickle_by_value(module)
-        name = getattr(raw_f, "__qualname__", repr(raw_f))
-        step = Step("run_function", (name, base64.b64encode(payload).decode()), (), step_secrets(secrets))
-        return self._with(dataclasses.replace(step, volumes=mounts), force_build)
-
     @contextlib.contextmanager
     def imports(self) -> Iterator[None]:
         """Imports of packages that exist only in the image: failures are raised in this
@@ -480,6 +448,19 @@ class Image(ImageRecipes):
         from ._image_proto import image_spec
 
         return await image_spec(self, client)
+
+
+def requirements_of(requirements_txt: str | Path) -> list[str]:
+    """The requirements a requirements file lists, read now, on the client ([] in a container)."""
+    if is_remote():  # the image was built from the client's files; they are not here
+        return []
+    path = Path(requirements_txt).expanduser()
+    if not path.is_file():
+        raise InvalidError(f"requirements file {str(requirements_txt)!r} does not exist")
+    lines = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
+    if any(line.startswith(("-r", "-c", "--requirement", "--constraint")) for line in lines):
+        raise InvalidError(f"{path}: nested -r/-c files are not supported; list the packages directly")
+    return [line for line in lines if line]
 
 
 def check_python(image: Image, by_value: bool, name: str) -> None:

@@ -157,3 +157,23 @@ def test_pip_install_private_repos_steps_run_in_a_shell(tmp_path: Path) -> None:
         Image.debian_slim().pip_install_private_repos("github.com/org/one", git_user="bot")
     with pytest.raises(InvalidError, match=r"bitbucket\.org/x/y"):
         Image.debian_slim().pip_install_private_repos("bitbucket.org/x/y", git_user="bot", secrets=[token])
+
+
+def test_uv_pip_install_takes_requirements_files_and_a_uv_version(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("six==1.16.0  # pinned\n\nattrs\n")
+    image = Image.debian_slim().uv_pip_install("rich", requirements=[tmp_path / "requirements.txt"], uv_version="0.5.1")
+    uv, packages = image.steps
+    assert uv.kind == "pip_install" and uv.args == ("uv==0.5.1",) and "uv" not in dict(uv.options)
+    assert packages.args == ("rich", "six==1.16.0", "attrs") and dict(packages.options)["uv"] == "1"
+    assert Image.debian_slim().uv_pip_install(uv_version="0.5.1") == Image.debian_slim()  # nothing to install
+
+
+def test_run_function_takes_env_and_notes_cloud_options(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nano_modal import _porting_options
+
+    monkeypatch.setattr(_porting_options, "_noted", set())
+    step = Image.debian_slim().run_function(print, env={"MODE": "build"}, region="us-east-1").steps[-1]
+    assert step.kind == "run_function" and len(step.secrets) == 1  # env travels as an in-code secret
+    assert "Image.run_function(region=...) ignored" in capsys.readouterr().err
