@@ -189,7 +189,7 @@ def test_volumes_and_secrets(tmp_path: Path) -> None:
 
 def test_sandbox(tmp_path: Path) -> None:
     out = nano_modal_run("sandbox.py", tmp_path)
-    assert "streamed: tick 1\nstreamed: tick 2\nstreamed: tick 3\nexit code: 0" in out
+    assert "streamed: tick 1\nstreamed: tick 2\nstreamed: tick 3\nexit code: 0\nprinted directly\n" in out
     assert "running total: 42" in out
     assert "files: ['report.txt'] -> report" in out
     assert "tokens visible inside: [] | network: blocked" in out
