@@ -33,6 +33,7 @@ from .container_process import ContainerProcess
 from .exception import (
     ExecutionError,
     InvalidError,
+    NotFoundError,
     SandboxTerminatedError,
     SandboxTimeoutError,
 )
@@ -168,13 +169,26 @@ class Sandbox:
         return Sandbox(info.sandbox_id, info)
 
     @twin
-    async def from_name(app_name: str, name: str, *, environment_name: str | None = None) -> Sandbox:
+    async def from_name(
+        app_name: str, name: str, *, environment_name: str | None = None, include_terminated: bool = False
+    ) -> Sandbox:
         """The running sandbox created with `name=` in the app called `app_name` (app names are
-        the server's, across environments: `environment_name` is accepted for Modal compatibility)."""
+        the server's, across environments: `environment_name` is accepted for Modal compatibility).
+        `include_terminated`: with none running, the latest one of that name that has ended."""
         del environment_name
         client = await Client.get()
         request = api_pb2.SandboxGetRequest(app_name=app_name, name=name)
-        info = await client.stub.SandboxGet(request, timeout=30)
+        try:
+            info = await client.stub.SandboxGet(request, timeout=30)
+        except NotFoundError:
+            if not include_terminated:
+                raise
+            listed = await client.stub.SandboxList(api_pb2.SandboxListRequest(include_finished=True), timeout=30)
+            mine = (i for i in listed.sandboxes if i.app_name == app_name and i.name == name)
+            ended = sorted(mine, key=lambda i: i.created_at)
+            if not ended:
+                raise
+            info = ended[-1]
         return Sandbox(info.sandbox_id, info)
 
     @twin

@@ -204,6 +204,10 @@ def test_from_id_from_name_list_and_tags(running: nano_modal.App) -> None:
     assert named.object_id not in [s.object_id for s in nano_modal.Sandbox.list(app_id=running.app_id)]
     with pytest.raises(NotFoundError):
         nano_modal.Sandbox.from_name("sandbox-tests", "lookup-me")
+    ended = nano_modal.Sandbox.from_name("sandbox-tests", "lookup-me", include_terminated=True)
+    assert ended.object_id == named.object_id and ended.poll() is not None
+    with pytest.raises(NotFoundError):
+        nano_modal.Sandbox.from_name("sandbox-tests", "never-made", include_terminated=True)
 
 
 def test_bad_input_is_named(running: nano_modal.App) -> None:
