@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import os
 import re
 import shlex
 import sys
@@ -14,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from . import config
 from ._image_parts import flatten, note_build_gpu, step_secrets, with_volumes
 from ._porting_options import note_ignored
 from ._utils.aio import twin
@@ -199,6 +201,14 @@ class ImageRecipes:
     async def hydrate(self) -> Image:
         """`build()`: an image is hydrated by being built."""
         return cast("Image", await self.build.aio())
+
+    @property
+    def force_build(self) -> bool:
+        """Whether building this image rebuilds steps the cache holds: force_build=True on one of
+        its steps (that step and those after it), or NANO_MODAL_FORCE_BUILD=1 (all)."""
+        image = cast("Image", self)
+        forced = any("force_build" in dict(step.options) for step in image.steps)
+        return forced or os.environ.get(config.ENV_FORCE_BUILD) == "1"
 
     @property
     def object_id(self) -> str:

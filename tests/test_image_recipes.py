@@ -177,3 +177,11 @@ def test_run_function_takes_env_and_notes_cloud_options(
     step = Image.debian_slim().run_function(print, env={"MODE": "build"}, region="us-east-1").steps[-1]
     assert step.kind == "run_function" and len(step.secrets) == 1  # env travels as an in-code secret
     assert "Image.run_function(region=...) ignored" in capsys.readouterr().err
+
+
+def test_force_build_says_whether_a_step_is_forced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NANO_MODAL_FORCE_BUILD", raising=False)
+    assert not Image.debian_slim().run_commands("true").force_build
+    assert Image.debian_slim().run_commands("true", force_build=True).env({"A": "1"}).force_build
+    monkeypatch.setenv("NANO_MODAL_FORCE_BUILD", "1")
+    assert Image.debian_slim().force_build
