@@ -6,7 +6,7 @@
     nano-modal app stop deployed-demo
 
 The schedule below fires every 2 seconds for as long as the app is deployed
-(`nano-modal app logs deployed-demo` shows each run).
+(`nano-modal app logs deployed-demo` shows each run); another fires once a month.
 """
 
 import time
@@ -24,6 +24,11 @@ def add(a: int, b: int) -> int:
 @app.function(schedule=modal.Period(seconds=2))
 def heartbeat() -> None:
     print("scheduled run at", time.strftime("%H:%M:%S"))
+
+
+@app.function(schedule=modal.Period(months=1))  # calendar months, counted from the deployment
+def monthly_report() -> None:
+    print("a month has passed")
 
 
 @app.cls()

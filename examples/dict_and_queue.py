@@ -52,6 +52,8 @@ def main() -> None:
     with modal.Dict.ephemeral() as cache:
         print("fib(90) =", fib.remote(cache, 90))
         print("fib(90) again, from the cache:", fib.remote(cache, 90), f"({cache.len()} cached)")
+        # An id is a handle another process can open (`modal.Dict.from_id`), as a name is.
+        print("the same Dict by its id:", modal.Dict.from_id(cache.object_id).get(90))
 
     with modal.Dict.ephemeral() as locks:
         claimed = [job for jobs in claim.map([locks] * 3, range(3)) for job in jobs]
@@ -70,6 +72,10 @@ def main() -> None:
         jobs.put("short-lived", partition="scratch", partition_ttl=1)  # cleared 1 s after its last put
         time.sleep(3)
         print("after its partition_ttl:", jobs.len(partition="scratch"))
+    # The client every call here uses: the server this process is configured for (from_env).
+    client = modal.Client.from_env()
+    client.hello()
+    print("the counters' client is the process's:", counters.hydrate().client is client)
     # get-then-set is two operations: fine here, with one writer; concurrent counters need one key each.
     counters["runs"] = counters.get("runs", 0) + 1
     print("runs of this example recorded on this server:", counters["runs"])

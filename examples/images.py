@@ -32,6 +32,8 @@ image = (
     .pip_install("six")  # from PyPI, into the image's Python
     .run_function(fetch_model, volumes={"/models": models})
     .env({"GREETING": "hello from the image"})
+    # Dockerfile lines work too (RUN, ENV, COPY, ARG, WORKDIR...), with ARGs set by build_args.
+    .dockerfile_commands("ARG FLAVOR=plain", "ENV FLAVOR=${FLAVOR}", build_args={"FLAVOR": "dockerfile"})
     .workdir("/srv/app")
     .add_local_file(Path(__file__), "/srv/app/example.py")  # mounted when containers start
 )
@@ -49,6 +51,7 @@ def inside() -> dict[str, str]:
         "six": six.__version__,
         "debian": Path("/etc/debian_version").read_text().strip(),
         "greeting": os.environ["GREETING"],
+        "flavor": os.environ.get("FLAVOR", "(unset)"),
         "cwd": os.getcwd(),
         "mounted": str(Path("example.py").exists()),
         "weights": Path("/opt/weights.txt").read_text() if Path("/opt/weights.txt").exists() else "(not built)",
@@ -57,6 +60,8 @@ def inside() -> dict[str, str]:
 
 @app.local_entrypoint()
 def main() -> None:
+    # Built now (a cache hit if built before) rather than at the first call: its id can be reused.
+    print("built:", image.build().object_id.startswith("im-"))
     for key, value in inside.remote().items():
         print(f"{key:>9}: {value}")
     # A sandbox in the same image; what it changes can become an image of its own.

@@ -8,6 +8,7 @@ output, talk to it over stdin, move files in and out, and clean up.
 """
 
 import nano_modal as modal
+from nano_modal.stream_type import StreamType
 
 app = modal.App("sandbox-demo")
 
@@ -31,6 +32,8 @@ def main() -> None:
     for line in p.stdout:
         print("streamed:", line.strip())
     print("exit code:", p.wait())
+    # Or printed here as it comes (StreamType.STDOUT), or dropped (StreamType.DEVNULL).
+    sb.exec("echo", "printed directly", stdout=StreamType.STDOUT, stderr=StreamType.DEVNULL).wait()
 
     # Files in, code run on them, results out.
     with sb.open("/tmp/sum.py", "w") as f:

@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     from . import exception, types
     from ._modal_alias import install_as_modal
     from ._output import enable_output
-    from ._runtime_context import current_function_call_id, current_input_id, is_local
+    from ._runtime_context import current_function_call_id, current_input_id, interact, is_local
     from .app import App
+    from .client import Client
     from .cls import Cls, batched, concurrent, enter, exit, method, parameter
     from .dict import Dict
     from .exception import Error
@@ -37,8 +38,9 @@ if TYPE_CHECKING:
 _LAZY = {
     "exception": "",
     "types": "",
-    **dict.fromkeys(("current_function_call_id", "current_input_id", "is_local"), "._runtime_context"),
+    **dict.fromkeys(("current_function_call_id", "current_input_id", "interact", "is_local"), "._runtime_context"),
     "App": ".app",
+    "Client": ".client",
     **dict.fromkeys(("Cls", "batched", "concurrent", "enter", "exit", "method", "parameter"), ".cls"),
     "Dict": ".dict",
     "Error": ".exception",
@@ -77,6 +79,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "App",
+    "Client",
     "Cls",
     "ContainerProcess",
     "Cron",
@@ -107,6 +110,7 @@ __all__ = [
     "exit",
     "fastapi_endpoint",
     "install_as_modal",
+    "interact",
     "is_local",
     "method",
     "parameter",

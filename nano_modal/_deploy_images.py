@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from . import config
 from ._app_logs import heartbeat, print_logs
 from .client import Client
-from .exception import Error, ImageBuildError
+from .exception import Error, ExecutionError, ImageBuildError
 from .proto import api_pb2
 
 BUILD_TIMEOUT = 3600.0  # seconds a build may take (a sandbox's lifetime while its image builds)
@@ -30,32 +30,54 @@ async def build_images(client: Client, app_name: str, definitions: Sequence[api_
     if not images:
         return
     print(f"nano-modal: building {len(images)} image(s) of {app_name} before deploying", file=sys.stderr)
-    created = await client.stub.AppCreate(api_pb2.AppCreateRequest(name=f"{app_name}-image-build", ephemeral=True))
-    app_id = created.app_id
-    logs = asyncio.create_task(print_logs(client, app_id))  # the build display (fd IMAGE_BUILD_LOG_FD)
-    beat = asyncio.create_task(heartbeat(client, app_id))
-    try:
+    async with _build_app(client, f"{app_name}-image-build") as app_id:
         failures = await asyncio.gather(*(_build(client, app_id, spec) for spec in images.values()))
-    finally:
-        beat.cancel()
-        with contextlib.suppress(Exception):
-            await client.stub.AppStop(api_pb2.AppStopRequest(app_id=app_id), timeout=10)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(logs, 10)  # the stream ends once the build's container has exited
     failed = [f for f in failures if f]
     if failed:  # its first line: the step's command and output are in the build display above
         reason = failed[0].splitlines()[0].rstrip(":")
         raise ImageBuildError(f"{reason}; {app_name} was not deployed (its deployed version, if any, is unchanged)")
 
 
-async def _build(client: Client, app_id: str, spec: api_pb2.ImageSpec) -> str:
-    """Build `spec` for an idle sandbox, then stop it; what went wrong, or "" once it runs."""
+async def build_one(client: Client, spec: api_pb2.ImageSpec, app_id: str | None) -> None:
+    """`Image.build()`: build `spec` now, under `app_id` (a running app) or a scratch app whose
+    logs show the build; ImageBuildError if it fails, ExecutionError if no worker can take it."""
+    if app_id is not None:
+        failure = await _build(client, app_id, spec, strict=True)
+    else:
+        async with _build_app(client, "image-build") as scratch_id:
+            failure = await _build(client, scratch_id, spec, strict=True)
+    if failure:
+        raise ImageBuildError(failure.splitlines()[0].rstrip(":"))
+
+
+@contextlib.asynccontextmanager
+async def _build_app(client: Client, name: str) -> AsyncIterator[str]:
+    """A scratch app for builds, its logs (the build display) printed while it lives."""
+    created = await client.stub.AppCreate(api_pb2.AppCreateRequest(name=name, ephemeral=True))
+    app_id = created.app_id
+    logs = asyncio.create_task(print_logs(client, app_id))  # the build display (fd IMAGE_BUILD_LOG_FD)
+    beat = asyncio.create_task(heartbeat(client, app_id))
+    try:
+        yield app_id
+    finally:
+        beat.cancel()
+        with contextlib.suppress(Exception):
+            await client.stub.AppStop(api_pb2.AppStopRequest(app_id=app_id), timeout=10)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(logs, 10)  # the stream ends once the build's container has exited
+
+
+async def _build(client: Client, app_id: str, spec: api_pb2.ImageSpec, strict: bool = False) -> str:
+    """Build `spec` for an idle sandbox, then stop it; what went wrong, or "" once it runs.
+    No worker to take it now is said and left for the first call, or raised when `strict`."""
     definition = api_pb2.FunctionDefinition(name="image-build", image=spec, timeout=BUILD_TIMEOUT)
     definition.cpu, definition.memory_mb = config.DEFAULT_CPU, config.DEFAULT_MEMORY_MB
     request = api_pb2.SandboxCreateRequest(app_id=app_id, definition=definition)
     try:
         info = await client.stub.SandboxCreate(request, timeout=60)
     except Error as exc:  # no worker to build it now (none registered, none with room)
+        if strict:
+            raise ExecutionError(f"image {spec.image_id} cannot be built now: {exc}") from None
         print(f"nano-modal: image {spec.image_id} not checked ({exc}); it is built at the first call", file=sys.stderr)
         return ""
     get = api_pb2.SandboxGetRequest(sandbox_id=info.sandbox_id)

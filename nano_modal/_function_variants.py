@@ -133,6 +133,11 @@ class FunctionVariants:
             input_headroom=headroom,
         )
 
+    @property
+    def autoscaler(self) -> AutoscalerManager:
+        """`fn.autoscaler.settings()` and `fn.autoscaler.update(...)` (as update_autoscaler)."""
+        return AutoscalerManager(self)
+
     @twin
     async def update_autoscaler(
         self,
@@ -143,7 +148,6 @@ class FunctionVariants:
         scaledown_window: int | None = None,
     ) -> FunctionAutoscalerSettings:
         """Change the running function's scaling at once, without redeploying (until the next deploy)."""
-        from .types import FunctionAutoscalerSettings
 
         note_ignored("Function.update_autoscaler", {"buffer_containers": buffer_containers})
         client, function_id = await self._hydrated()
@@ -153,9 +157,46 @@ class FunctionVariants:
             max_containers=max_containers,
             scaledown_window=scaledown_window,
         )
-        definition = (await client.stub.FunctionUpdateAutoscaler(request)).definition
-        return FunctionAutoscalerSettings(
-            min_containers=definition.min_containers,
-            max_containers=definition.max_containers or None,
-            scaledown_window=int(definition.scaledown_window) or None,
+        return autoscaler_settings((await client.stub.FunctionUpdateAutoscaler(request)).definition)
+
+
+class AutoscalerManager:
+    """`Function.autoscaler`: the live function's scaling, read and changed."""
+
+    def __init__(self, function: FunctionVariants) -> None:
+        self._function = function
+
+    @twin
+    async def settings(self) -> FunctionAutoscalerSettings:
+        """The scaling the function runs with now (its decorator's, or what update() set since)."""
+        client, function_id = await self._function._hydrated()
+        found = await client.stub.FunctionGet(api_pb2.FunctionGetRequest(function_id=function_id))
+        return autoscaler_settings(found.definition)
+
+    @twin
+    async def update(
+        self,
+        *,
+        min_containers: int | None = None,
+        max_containers: int | None = None,
+        buffer_containers: int | None = None,
+        scaledown_window: int | None = None,
+    ) -> FunctionAutoscalerSettings:
+        """As `Function.update_autoscaler`."""
+        result: FunctionAutoscalerSettings = await self._function.update_autoscaler.aio(
+            min_containers=min_containers,
+            max_containers=max_containers,
+            buffer_containers=buffer_containers,
+            scaledown_window=scaledown_window,
         )
+        return result
+
+
+def autoscaler_settings(definition: api_pb2.FunctionDefinition) -> FunctionAutoscalerSettings:
+    from .types import FunctionAutoscalerSettings
+
+    return FunctionAutoscalerSettings(
+        min_containers=definition.min_containers,
+        max_containers=definition.max_containers or None,
+        scaledown_window=int(definition.scaledown_window) or None,
+    )

@@ -9,10 +9,24 @@ import os
 import tarfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from .exception import InvalidError
 from .proto import api_pb2
+
+
+class PipOptions(TypedDict, total=False):
+    """The options `pip_install` takes, shared by the methods that call it."""
+
+    find_links: str | None
+    index_url: str | None
+    extra_index_url: str | None
+    pre: bool
+    extra_options: str
+    secrets: Sequence[Any]
+    force_build: bool
+    env: dict[str, str | None] | None
+    gpu: str | None
 
 
 def image_id(spec: api_pb2.ImageSpec) -> str:
@@ -84,6 +98,16 @@ def step_secrets(secrets: Sequence[Any], env: dict[str, str | None] | None = Non
 
     validate_secrets(secrets, "image step")
     return (*secrets, *env_secrets(env))
+
+
+def with_volumes(volumes: dict[str, Any] | None, where: str) -> tuple[tuple[str, Any], ...]:
+    """A build step's volumes (mounted while it runs, committed after), checked, in a stable order."""
+    if not volumes:
+        return ()
+    from .volume import validate_mounts
+
+    validate_mounts(volumes, where)
+    return tuple(sorted(volumes.items()))
 
 
 def note_build_gpu(where: str, gpu: str | None) -> None:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from . import config
 from ._utils.aio import NOT_NOW, run_blocking, run_in_background, twin
-from .client import Client
+from .client import Client, client_of
 from .exception import AlreadyExistsError, ExecutionError, InvalidError
 from .proto import api_pb2
 
@@ -74,6 +74,11 @@ class _Object:
     @property
     def is_hydrated(self) -> bool:
         return self._object_id is not None
+
+    @property
+    def client(self) -> Client:
+        """The client that hydrated this object; AttributeError before it is hydrated."""
+        return client_of(self, self.is_hydrated)
 
     def _label(self) -> str:
         if self._name:
@@ -257,6 +262,9 @@ class ObjectManager(Generic[ObjT]):
     @twin
     async def create(self, name: str, *, environment_name: str | None = None, allow_existing: bool = False) -> None:
         """Create a named object; AlreadyExistsError if it exists, unless allow_existing."""
+        await self._create(name, environment_name, allow_existing)
+
+    async def _create(self, name: str, environment_name: str | None, allow_existing: bool) -> None:
         check_object_name(name, self._cls._type_name)
         client = await Client.get()
         request = api_pb2.ObjectGetOrCreateRequest(

@@ -28,3 +28,15 @@ def current_function_call_id() -> str | None:
 def set_current_input(input_id: str | None, call_id: str | None) -> None:
     _current_input_id.set(input_id)
     _current_call_id.set(call_id)
+
+
+def interact() -> None:
+    """Modal's way to type into a function running under `modal run -i`. nano-modal has no
+    interactive run, so this raises, as Modal's does outside interactive mode; `nano-modal shell`
+    opens a shell in a container instead."""
+    from .exception import InvalidError
+
+    raise InvalidError(
+        "modal.interact() needs an interactive run (`modal run -i`), which nano-modal does not have; "
+        "use `nano-modal shell` for a shell in a container"
+    )

@@ -26,12 +26,14 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 from . import config
+from ._app_info import AppInspection
 from ._app_logs import heartbeat, print_logs
 from ._app_options import function_options, hydrate_target, target_definition
 from ._app_registry import AppRegistry
 from ._definition import BATCHED_MARK
 from ._deploy_images import build_images
 from ._output import output_enabled
+from ._porting_options import note_ignored
 from ._utils.aio import run_blocking, run_in_background, twin
 from .client import Client
 from .cls import Cls
@@ -57,7 +59,7 @@ class LocalEntrypoint:
         return self.raw_f(*args, **kwargs)
 
 
-class App(AppRegistry):
+class App(AppRegistry, AppInspection):
     """A group of functions and classes that run, and deploy, together."""
 
     name: str | None
@@ -70,7 +72,9 @@ class App(AppRegistry):
         image: Any = None,
         secrets: list[Any] | None = None,
         volumes: dict[str, Any] | None = None,
+        include_source: bool | None = None,
     ) -> None:
+        note_ignored("App", {"include_source": include_source})
         self.name = name
         self.image = image
         self.secrets = list(secrets or [])

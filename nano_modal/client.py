@@ -30,10 +30,11 @@ import grpc.aio
 from . import config
 from ._fast_lane import UNARY_METHODS, BlockingFastLane, FastLane
 from ._fast_lane import address as fast_lane_address
-from ._utils.aio import NOT_NOW, background_loop_running, run_blocking, run_in_background
+from ._utils.aio import NOT_NOW, background_loop_running, class_twin, run_blocking, run_in_background, twin
 from .exception import (
     AlreadyExistsError,
     AuthError,
+    ClientClosed,
     ConnectionError,
     Error,
     ExecutionError,
@@ -266,6 +267,7 @@ class Client:
         self.role = ""
         self.web_base_url = ""
         self.web_domain = ""
+        self._closed = False
 
     @property
     def server_url(self) -> str:
@@ -282,8 +284,9 @@ class Client:
                     atexit.register(close_current)
         return cls._instance
 
-    async def close(self) -> None:
+    async def _close(self) -> None:
         """Close the connections (fast lane and gRPC channel)."""
+        self._closed = True
         if self.stub.fast is not None:
             await self.stub.fast.close()
         await self.stub.channel.close(None)
@@ -303,10 +306,10 @@ class Client:
                 f"no token for the server at {server_url}: set {config.ENV_TOKEN} or run `nano-modal token set`"
             )
         client = cls(server_url, token)
-        await client.hello()
+        await client._hello()
         return client
 
-    async def hello(self, *, wait: float = 0.0) -> None:
+    async def _hello(self, *, wait: float = 0.0) -> None:
         """The first contact fails fast, but tries each address once (the active one may be any).
         `wait`: keep trying that many seconds (a worker started before its server, or while the
         machine is too busy to answer within CONNECT_TIMEOUT)."""
@@ -339,6 +342,61 @@ class Client:
         self.web_base_url = response.web_base_url
         self.web_domain = response.web_domain  # endpoints have hosts <label>.<web_domain> ("": path form only)
         self.stub.use_fast_lane(response.fast_lane_port)
+
+    # --- Modal's public Client API (modal.Client) ----------------------------------------
+
+    @property
+    def client_type(self) -> str:
+        """What the server lets this client's token do: "admin" or "container" (Modal's is an enum
+        of client kinds; nano-modal's server tells roles apart)."""
+        return self.role
+
+    def is_closed(self) -> bool:
+        """Whether close() was called: a closed client makes no more calls."""
+        return self._closed
+
+    @twin
+    async def hello(self) -> None:
+        """Ask the server for its version and role now: raises ConnectionError or AuthError."""
+        if self._closed:
+            raise ClientClosed(f"this client of {self.server_url} is closed")
+        await self._hello()
+
+    @twin
+    async def close(self) -> None:
+        """Close this client's connections. Closing the process's client (from_env's) makes the next
+        call connect again; closing one from from_credentials ends it."""
+        await self._close()
+        if Client._instance is self:
+            Client._instance = None
+
+    @class_twin
+    async def from_env(cls: type[Client]) -> Client:
+        """The process's client: the server that NANO_MODAL_SERVER_URL/NANO_MODAL_TOKEN or the config
+        file names (an embedded one when none does). Every call of the SDK uses this one."""
+        return await cls.get()
+
+    @class_twin
+    async def from_credentials(cls: type[Client], token_id: str, token_secret: str) -> Client:
+        """A client of the configured server that uses another token, connected. A nano-modal token
+        is one secret string: pass it as `token_secret`; `token_id` only labels it and is not sent.
+        nano-modal's calls use the process's client (from_env), so this one serves hello() and
+        checking a token."""
+        del token_id
+        server_url = config.client_config().server_url or (await cls.get()).server_url
+        client = cls(server_url, token_secret)
+        await client._hello()
+        return client
+
+    @class_twin
+    async def verify(cls: type[Client], server_url: str, credentials: tuple[str, str]) -> None:
+        """Check that the server at `server_url` answers and accepts `credentials` (token_id,
+        token_secret): raises ConnectionError or AuthError if not."""
+        client = cls(server_url, credentials[1])
+        try:
+            await client._hello()
+        finally:
+            await client._close()
 
     @classmethod
     def reset(cls) -> None:
@@ -375,6 +433,13 @@ class Client:
         return b"".join(parts)
 
 
+def client_of(obj: object, hydrated: bool) -> Client:
+    """`x.client` of an object: the client that hydrated it (nano-modal has one per process)."""
+    if not hydrated or Client._instance is None:
+        raise AttributeError(f"{obj!r} is not hydrated yet: it has no client")
+    return Client._instance
+
+
 def close_current() -> None:
     """Close the process's client while the SDK's event loop still runs (at exit, and at a
     container's end): a connection left open keeps a reader task pending, and the
@@ -384,4 +449,4 @@ def close_current() -> None:
     if client is None or not background_loop_running():
         return
     with contextlib.suppress(Exception):  # exiting anyway: a connection that will not close is no reason to hang
-        run_blocking(asyncio.wait_for(client.close(), CLOSE_AT_EXIT_TIMEOUT))
+        run_blocking(asyncio.wait_for(client._close(), CLOSE_AT_EXIT_TIMEOUT))

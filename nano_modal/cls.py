@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._definition import BATCHED_MARK, CONCURRENT_MARK, FunctionOptions
 from ._porting_options import apply_overrides, note_ignored, option_overrides
 from ._utils.aio import twin
-from .client import Client
+from .client import Client, client_of
 from .exception import InvalidError, NotFoundError
-from .functions import Function
+from .functions import Function, check_version
 from .proto import api_pb2
 from .retries import Retries
 from .serialization import serialize
@@ -143,19 +143,33 @@ class Cls:
         self.object_id: str | None = None
         self.definition: api_pb2.FunctionDefinition | None = None
         self._lookup: tuple[str, str] | None = None
+        self._version: int | None = None  # from_name(version=): checked when it is resolved
         self._overrides: dict[str, Any] = {}
         self._web_app_ref = ""  # app id (ephemeral) or name (deployed) in its endpoints' URLs
+
+    @property
+    def client(self) -> Client:
+        """The client that hydrated this handle; AttributeError before it is hydrated."""
+        return client_of(self, self.object_id is not None)
 
     def __repr__(self) -> str:
         return f"<nano_modal.Cls {self.name}>"
 
     @staticmethod
-    def from_name(app_name: str, name: str, *, environment_name: str | None = None, use_firewall: bool = False) -> Cls:
-        """A handle on a class of a deployed app, resolved on first use."""
+    def from_name(
+        app_name: str,
+        name: str,
+        *,
+        environment_name: str | None = None,
+        use_firewall: bool = False,
+        version: int | None = None,
+    ) -> Cls:
+        """A handle on a class of a deployed app, resolved on first use (`version`: as Function.from_name's)."""
         del environment_name
         note_ignored("Cls.from_name", {"use_firewall": use_firewall})
         cls = Cls(None, None, name, FunctionOptions())
         cls._lookup = (app_name, name)
+        cls._version = version
         cls._web_app_ref = app_name
         return cls
 
@@ -288,6 +302,7 @@ class Cls:
         if self.object_id is None and self._lookup is not None:
             client = await Client.get()
             app_name, name = self._lookup
+            await check_version(client, app_name, self._version)
             found = await client.stub.FunctionGet(api_pb2.FunctionGetRequest(app_name=app_name, function_name=name))
             if not found.definition.is_class:
                 raise InvalidError(f"{app_name}.{name} is a function, not a class: use nano_modal.Function.from_name")

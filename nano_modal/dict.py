@@ -46,6 +46,11 @@ class Dict(_Object):
     _type_name: ClassVar[str] = "Dict"
     objects: ClassVar[ObjectManager[Dict]]
 
+    @classmethod
+    def from_id(cls, dict_id: str) -> Dict:
+        """A handle on a Dict by its id (`x.object_id`, from another process, say); checked on first use."""
+        return cls(None, None, False, dict_id)
+
     @staticmethod
     def from_name(name: str, *, environment_name: str | None = None, create_if_missing: bool = False) -> Dict:
         """A handle on the named Dict; NotFoundError on first use if it does not exist (and may not be created)."""

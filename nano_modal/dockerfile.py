@@ -31,6 +31,7 @@ import json
 import posixpath
 import re
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -48,6 +49,7 @@ UNSUPPORTED = {
     "STOPSIGNAL": "STOPSIGNAL is not supported",
 }
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst")
+CONTINUED = "(the image the commands continue)"  # the base of parse_commands: there is no FROM
 VARIABLE = re.compile(r"\$(?:\{(\w+)(?:(:[-+])([^}]*))?\}|(\w+))")
 
 
@@ -56,9 +58,29 @@ class ParsedDockerfile(NamedTuple):
     steps: list[Step]
 
 
-def parse_dockerfile(text: str, context_dir: Path, build_args: dict[str, str] | None = None) -> ParsedDockerfile:
-    """The base image and the steps of a one-stage Dockerfile; COPY sources resolve in `context_dir`."""
-    return _Parser(context_dir, build_args or {}).parse(text)
+def parse_dockerfile(
+    text: str, context_dir: Path, build_args: dict[str, str] | None = None, ignore: Sequence[str] = ()
+) -> ParsedDockerfile:
+    """The base image and the steps of a one-stage Dockerfile; COPY sources resolve in `context_dir`
+    (less `ignore`'s patterns, relative to it, as .dockerignore's)."""
+    parser = _Parser(context_dir, build_args or {})
+    parser.ignore += list(ignore)
+    return parser.parse(text)
+
+
+def parse_commands(
+    text: str, context_dir: Path, build_args: dict[str, str] | None = None, ignore: Sequence[str] = ()
+) -> list[Step]:
+    """The steps of Dockerfile instructions that continue an image (`Image.dockerfile_commands`):
+    the same instructions as a Dockerfile's, without FROM. `ignore`: patterns (relative to the
+    context, as .dockerignore's) of files COPY leaves out."""
+    parser = _Parser(context_dir, build_args or {})
+    parser.ignore += list(ignore)
+    for line, instruction in logical_lines(text):
+        if instruction.split(maxsplit=1)[0].upper() == "FROM":
+            raise InvalidError(f"dockerfile_commands line {line}: FROM starts another image; use Image.from_dockerfile")
+    parser.base = CONTINUED
+    return parser.parse(text).steps
 
 
 def logical_lines(text: str) -> list[tuple[int, str]]:

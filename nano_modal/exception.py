@@ -216,3 +216,27 @@ class InternalAPIWarning(UserWarning):
 
 class ServerWarning(UserWarning):
     """A warning the server sent to the client."""
+
+
+def simulate_preemption(wait_seconds: int, jitter_seconds: int = 0) -> None:
+    """Interrupt this process as a preemption would: SIGINT (KeyboardInterrupt in the main thread)
+    after `wait_seconds` plus up to `jitter_seconds`, then SIGKILL 30 seconds later."""
+    import os
+    import random
+    import signal
+    import threading
+    import time
+
+    if wait_seconds < 0 or jitter_seconds < 0:
+        raise InvalidError("simulate_preemption: wait_seconds and jitter_seconds must not be negative")
+
+    def preempt() -> None:
+        time.sleep(wait_seconds + random.uniform(0, jitter_seconds))
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(PREEMPTION_KILL_AFTER)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=preempt, name="nano-modal-simulated-preemption", daemon=True).start()
+
+
+PREEMPTION_KILL_AFTER = 30.0  # seconds between a simulated preemption's SIGINT and its SIGKILL, as Modal's

@@ -10,7 +10,7 @@ from typing import Any
 
 from . import config
 from ._utils.aio import twin
-from .client import Client
+from .client import Client, client_of
 from .exception import (
     ContainerDiedError,
     ExecutionError,
@@ -128,6 +128,11 @@ class FunctionCall:
         # Spawned from a restrict_modal_access function: plain data only. A handle from_id does
         # not know its function: it trusts the result as the default path does (docs/SECURITY.md).
         self._plain = plain
+
+    @property
+    def client(self) -> Client:
+        """The client that hydrated this handle; AttributeError before it is hydrated."""
+        return client_of(self, True)
 
     def __repr__(self) -> str:
         return f"<nano_modal.FunctionCall {self.object_id}>"

@@ -25,7 +25,7 @@ from ._definition import FunctionOptions
 from ._function_variants import FunctionVariants
 from ._utils.aio import twin
 from ._web_host import host_label, host_url
-from .client import Client
+from .client import Client, client_of
 from .exception import (
     ExecutionError,
     InvalidError,
@@ -37,7 +37,9 @@ from .serialization import serialize_args
 from .web import WEB_MARK
 
 if TYPE_CHECKING:
+    from ._logs import LogsManager
     from .app import App
+    from .types import FunctionInfo
 
 
 class Function(FunctionVariants):
@@ -67,6 +69,11 @@ class Function(FunctionVariants):
         self.__qualname__ = getattr(raw_f, "__qualname__", name)
         self.__module__ = getattr(raw_f, "__module__", "__main__")
 
+    @property
+    def client(self) -> Client:
+        """The client that hydrated this handle; AttributeError before it is hydrated."""
+        return client_of(self, self.object_id is not None)
+
     def __repr__(self) -> str:
         return f"<nano_modal.Function {self.name}{' ' + self.object_id if self.object_id else ''}>"
 
@@ -91,6 +98,36 @@ class Function(FunctionVariants):
         else:
             url = f"{client.web_base_url}/{self._web_app_ref}/{self.name}/"
         return f"{url}?{self._web_query}" if self._web_query else url
+
+    @twin
+    async def info(self, *, refresh: bool = False) -> FunctionInfo:
+        """How the function is configured, as the server holds it (a `types.FunctionInfo`; always
+        asked: `refresh` is accepted for Modal compatibility)."""
+        from ._function_info import function_info
+
+        del refresh
+        client, function_id = await self._hydrated()
+        found = await client.stub.FunctionGet(api_pb2.FunctionGetRequest(function_id=function_id))
+        web_url = await asyncio.to_thread(self.get_web_url) if found.definition.web.kind else None  # it blocks
+        return function_info(found.definition, web_url)
+
+    @property
+    def logs(self) -> LogsManager:
+        """What this function's containers printed (`fn.logs.tail(100)`, `.fetch(since=)`, `.stream()`)."""
+        from ._logs import LogsManager
+
+        return LogsManager(self._app_and_id, keep=lambda line, _: line.function_name == self.name)
+
+    async def _app_and_id(self) -> tuple[str, str]:
+        client, function_id = await self._hydrated()
+        if self.app is not None and self.app.app_id:
+            return self.app.app_id, function_id
+        if self._web_app_ref and self.app is None:  # from_name: the deployed app's name
+            summary = await client.stub.AppLookup(api_pb2.AppLookupRequest(name=self._web_app_ref))
+            return summary.app_id, function_id
+        raise InvalidError(
+            f"{self.name}: a handle from Function.from_id does not know its app, whose logs hold its own"
+        )
 
     @twin
     async def hydrate(self) -> Function:
@@ -126,13 +163,16 @@ class Function(FunctionVariants):
         return fn
 
     @staticmethod
-    def from_name(app_name: str, name: str, environment_name: str | None = None) -> Function:
+    def from_name(
+        app_name: str, name: str, environment_name: str | None = None, *, version: int | None = None
+    ) -> Function:
         """A handle on a function of a deployed app, resolved on first use.
 
         ```python
         f = nano_modal.Function.from_name("my-app", "square")
         f.remote(3)
         ```
+        `version`: the deployed version meant; one that is not the current one fails on first use.
         """
         del environment_name  # one environment per server for now
 
@@ -143,6 +183,7 @@ class Function(FunctionVariants):
 
         async def resolve() -> None:
             client = await Client.get()
+            await check_version(client, app_name, version)
             request = api_pb2.FunctionGetRequest(app_name=app_name, function_name=name)
             found = await client.stub.FunctionGet(request)
             if found.definition.is_class:
@@ -321,6 +362,8 @@ class Function(FunctionVariants):
         )
         return FunctionCall(response.call_id, self.name, False, is_map=True, plain=self.plain_results)
 
+    experimental_spawn_map = spawn_map  # Modal's name for the spawn_map whose FunctionCall gets the results
+
     async def _map(
         self, calls: Iterator[tuple[tuple[Any, ...], dict[str, Any]]], order_outputs: bool, return_exceptions: bool
     ) -> AsyncIterator[Any]:
@@ -378,6 +421,18 @@ class Function(FunctionVariants):
                 batch, size = [], 0
             if item is None:
                 return
+
+
+async def check_version(client: Client, app_name: str, version: int | None) -> None:
+    """`from_name(version=)`: a deployed app serves its current version only (as the server keeps it)."""
+    if version is None:
+        return
+    current = (await client.stub.AppLookup(api_pb2.AppLookupRequest(name=app_name))).version
+    if version != current:
+        raise InvalidError(
+            f"{app_name} is deployed as v{current}; nano-modal serves only an app's current version, not v{version} "
+            f"(`nano-modal app rollback {app_name} v{version}` makes it current again)"
+        )
 
 
 class _Window:

@@ -20,10 +20,8 @@ Functions without `image=` run on the worker's own Python, as before.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import dataclasses
-import hashlib
 import importlib.util
 import json
 import os
@@ -33,11 +31,20 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from secrets import token_hex
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 from . import config
 from ._image_digest import digest_of_definition
-from ._image_parts import absolute_path, flatten, image_id, note_build_gpu, step_options, step_secrets, tar_local
+from ._image_parts import (
+    PipOptions,
+    absolute_path,
+    flatten,
+    note_build_gpu,
+    step_options,
+    step_secrets,
+    with_volumes,
+)
+from ._image_recipes import ImageRecipes, apply_dockerfile_steps, refuse_add_python
 from .config import is_remote
 from .exception import InvalidError
 
@@ -61,20 +68,6 @@ STEP_KINDS = (
     "add_local",
 )
 DEFAULT_IGNORE = ("__pycache__", "*.pyc", ".git", ".venv", "node_modules")
-
-
-class PipOptions(TypedDict, total=False):
-    """The options `pip_install` takes, shared by the methods that call it."""
-
-    find_links: str | None
-    index_url: str | None
-    extra_index_url: str | None
-    pre: bool
-    extra_options: str
-    secrets: Sequence[Any]
-    force_build: bool
-    env: dict[str, str | None] | None
-    gpu: str | None
 
 
 @dataclass(frozen=True)
@@ -108,7 +101,7 @@ def debian_suite(python_version: str) -> str:
 
 
 @dataclass(frozen=True)
-class Image:
+class Image(ImageRecipes):
     """A container image: a base and the steps to apply on top of it (immutable; every
     method returns a new Image)."""
 
@@ -117,6 +110,7 @@ class Image:
     ref: str = ""  # registry: image reference; id: the image id
     steps: tuple[Step, ...] = field(default_factory=tuple)
     base_secrets: tuple[Any, ...] = field(default=(), compare=False)  # registry: its credentials
+    _built_id: str = field(default="", init=False, compare=False, repr=False)  # build()'s id (_image_recipes.py)
 
     # ------------------------------------------------------------------ bases
 
@@ -135,41 +129,57 @@ class Image:
         return Image.debian_slim(version)
 
     @staticmethod
-    def from_registry(tag: str, secret: Any = None) -> Image:
+    def from_registry(
+        tag: str,
+        secret: Any = None,
+        *,
+        setup_dockerfile_commands: Sequence[str] = (),
+        add_python: str | None = None,
+    ) -> Image:
         """An image from a container registry, e.g. `Image.from_registry("python:3.11-slim")`.
         It must contain python3 for functions to run in it. A private registry's credentials
-        come from `secret`, a Secret with REGISTRY_USERNAME and REGISTRY_PASSWORD (as in Modal)."""
+        come from `secret`, a Secret with REGISTRY_USERNAME and REGISTRY_PASSWORD (as in Modal).
+        `setup_dockerfile_commands`: Dockerfile lines applied first (as `dockerfile_commands`)."""
+        refuse_add_python(add_python, "Image.from_registry")
         if not tag or any(c.isspace() for c in tag):
             raise InvalidError(f"invalid image reference {tag!r}")
-        return Image("registry", ref=tag, base_secrets=step_secrets([secret] if secret is not None else []))
+        image = Image("registry", ref=tag, base_secrets=step_secrets([secret] if secret is not None else []))
+        return image.dockerfile_commands(list(setup_dockerfile_commands))
 
     @staticmethod
     def from_dockerfile(
-        path: str | Path, context_dir: str | Path | None = None, *, build_args: dict[str, str] | None = None
+        path: str | Path,
+        context_dir: str | Path | None = None,
+        *,
+        build_args: dict[str, str] | None = None,
+        force_build: bool = False,
+        env: dict[str, str | None] | None = None,
+        secrets: Sequence[Any] = (),
+        gpu: str | None = None,
+        ignore: Sequence[str] | Callable[[Path], bool] = (),
+        registry_secret: Any = None,
+        add_python: str | None = None,
     ) -> Image:
-        """The image a one-stage Dockerfile describes: its FROM image, then its RUN/ENV/WORKDIR/
-        COPY... as steps (nano_modal/dockerfile.py lists what is supported). COPY sources are read
-        from `context_dir` (default: the Dockerfile's directory) and baked into layers."""
+        """The image a one-stage Dockerfile describes: its FROM image (pulled with `registry_secret`'s
+        credentials), then its RUN/ENV/WORKDIR/COPY... as steps (nano_modal/dockerfile.py lists what
+        is supported). COPY sources are read from `context_dir` (default: the Dockerfile's directory),
+        less what .dockerignore and `ignore` exclude, and baked into layers. RUN steps see `env` and
+        the variables of `secrets`; `force_build` rebuilds the steps (the base comes from the cache)."""
         from .dockerfile import parse_dockerfile
 
+        refuse_add_python(add_python, "Image.from_dockerfile")
         if is_remote():  # built from the client's files already; they are not here
             return Image("registry", ref=f"dockerfile:{path}")
         dockerfile = Path(path)
         if not dockerfile.is_file():
             raise InvalidError(f"Dockerfile {str(path)!r} does not exist")
-        context = Path(context_dir) if context_dir is not None else dockerfile.parent
-        base_ref, steps = parse_dockerfile(dockerfile.read_text(), context.resolve(), build_args)
-        image = Image.from_registry(base_ref)
-        for step in steps:
-            if step.kind == "copy":  # Docker's COPY bakes the files in
-                source, dest = step.args
-                if dest.endswith("/") and Path(source).is_file():
-                    dest += Path(source).name
-                ignore = tuple(json.loads(dict(step.options).get("ignore") or "[]"))  # from .dockerignore
-                image = image._add_local(Path(source), dest, copy=True, ignore=ignore)
-            else:
-                image = image._with(step)
-        return image
+        note_build_gpu("Image.from_dockerfile", gpu)
+        context = (Path(context_dir) if context_dir is not None else dockerfile.parent).resolve()
+        patterns = () if callable(ignore) else tuple(ignore)
+        base_ref, steps = parse_dockerfile(dockerfile.read_text(), context, build_args, patterns)
+        base = Image.from_registry(base_ref, secret=registry_secret)
+        predicate = ignore if callable(ignore) else None  # COPY bakes files in, as Docker's
+        return apply_dockerfile_steps(base, steps, step_secrets(secrets, env), force_build, context, predicate)
 
     @staticmethod
     def from_id(image_id: str) -> Image:
@@ -225,10 +235,22 @@ class Image:
         step = Step("pip_install", tuple(names), step_options(options), step_secrets(secrets, env))
         return self._with(step, force_build)
 
-    def uv_pip_install(self, *packages: str | list[str], **options: Unpack[PipOptions]) -> Image:
-        """As `pip_install`, with uv when the image has it; with pip otherwise (same result, slower)."""
-        image = self.pip_install(*packages, **options)
-        if image is self:
+    def uv_pip_install(
+        self,
+        *packages: str | list[str],
+        requirements: Sequence[str | Path] | None = None,
+        uv_version: str | None = None,
+        **options: Unpack[PipOptions],
+    ) -> Image:
+        """As `pip_install` (and `pip_install_from_requirements` for each file of `requirements`),
+        with uv when the image has it, pip otherwise (same result, slower); `uv_version`: install
+        that uv first, so that it is used."""
+        names = flatten(packages)
+        for path in requirements or ():
+            names += requirements_of(path)
+        base = self.pip_install(f"uv=={uv_version}", **options) if uv_version and names else self
+        image = base.pip_install(*names, **options)
+        if image is base:
             return self
         last = image.steps[-1]
         uv = step_options({**dict(last.options), "uv": "1"})
@@ -241,13 +263,7 @@ class Image:
         """`pip install -r requirements_txt`: the file is read now, on the client."""
         if is_remote():  # the image was built from the client's files; they are not here
             return self
-        path = Path(requirements_txt).expanduser()
-        if not path.is_file():
-            raise InvalidError(f"requirements file {str(requirements_txt)!r} does not exist")
-        lines = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
-        if any(line.startswith(("-r", "-c", "--requirement", "--constraint")) for line in lines):
-            raise InvalidError(f"{path}: nested -r/-c files are not supported; list the packages directly")
-        return self.pip_install(*[line for line in lines if line], **kwargs)
+        return self.pip_install(*requirements_of(requirements_txt), **kwargs)
 
     def pip_install_from_pyproject(
         self, pyproject_toml: str | Path, optional_dependencies: Sequence[str] = (), **kwargs: Unpack[PipOptions]
@@ -288,14 +304,17 @@ class Image:
         force_build: bool = False,
         env: dict[str, str | None] | None = None,
         gpu: str | None = None,
+        volumes: dict[str, Any] | None = None,
     ) -> Image:
         """Run shell commands (as root, with network, in the image) at build time, with the
-        variables of `secrets` and `env` set (they are not stored in the image)."""
+        variables of `secrets` and `env` set (they are not stored in the image), and `volumes`
+        mounted (what the commands write to them is committed after, as for run_function)."""
         cmds = flatten(commands)
         if not cmds:
             return self
         note_build_gpu("Image.run_commands", gpu)
-        return self._with(Step("run_commands", tuple(cmds), (), step_secrets(secrets, env)), force_build)
+        step = Step("run_commands", tuple(cmds), (), step_secrets(secrets, env), with_volumes(volumes, "run_commands"))
+        return self._with(step, force_build)
 
     def pipe(self, func: Callable[..., Image], *args: Any, **kwargs: Any) -> Image:
         """`func(self, *args, **kwargs)`: a reusable recipe in the middle of a chain of steps."""
@@ -361,9 +380,12 @@ class Image:
             return image._replace_last(dataclasses.replace(image.steps[-1], ignore_fn=ignore))
         return self._add_local(path, remote_path, copy=copy, ignore=tuple(ignore))
 
-    def add_local_python_source(self, *modules: str, copy: bool = False) -> Image:
+    def add_local_python_source(
+        self, *modules: str, copy: bool = False, ignore: Sequence[str] | Callable[[Path], bool] | None = None
+    ) -> Image:
         """Make local Python packages/modules importable in the image (under /root, which is on
-        the containers' path), found the way `import` would find them here."""
+        the containers' path), found the way `import` would find them here. `ignore` (as
+        add_local_dir's) leaves files of a package out; by default caches, .git and virtualenvs."""
         if is_remote():  # the image was built from the client's files; they are not here
             return self
         image = self
@@ -373,7 +395,9 @@ class Image:
                 raise InvalidError(f"add_local_python_source: module {module!r} is not importable from a local file")
             if spec.submodule_search_locations:  # a package: its directory
                 source = Path(next(iter(spec.submodule_search_locations)))
-                image = image._add_local(source, f"/root/{module}", copy=copy, ignore=DEFAULT_IGNORE)
+                image = image.add_local_dir(
+                    source, f"/root/{module}", copy=copy, ignore=DEFAULT_IGNORE if ignore is None else ignore
+                )
             else:
                 source = Path(str(spec.origin))
                 image = image._add_local(source, f"/root/{source.name}", copy=copy, ignore=())
@@ -390,46 +414,6 @@ class Image:
         }
         step = Step("add_local", (str(source.resolve()), absolute_path(remote, "remote_path")), step_options(options))
         return self._with(step)
-
-    def run_function(
-        self,
-        raw_f: Callable[..., Any],
-        *,
-        secrets: Sequence[Any] = (),
-        volumes: dict[str, Any] | None = None,
-        args: Sequence[Any] = (),
-        kwargs: dict[str, Any] | None = None,
-        force_build: bool = False,
-    ) -> Image:
-        """Call `raw_f(*args, **kwargs)` inside the image at build time (e.g. to download model
-        weights into it); what it writes becomes a layer. It travels pickled by value, so the
-        image's Python must be the client's; its code and arguments are part of the cache key.
-        `volumes` are mounted while it runs, and what it writes to them is committed after."""
-        if is_remote():
-            return self
-        if volumes:
-            from .volume import validate_mounts
-
-            validate_mounts(volumes, "run_function")
-        if self.base_kind == "debian" and self.python_version != local_python():
-            raise InvalidError(
-                f"run_function: the image has Python {self.python_version} but this client runs "
-                f"{local_python()}; the function travels pickled and needs the same Python"
-            )
-        import cloudpickle
-
-        module = sys.modules.get(raw_f.__module__)
-        by_value = module is not None and raw_f.__module__ != "__main__"
-        if by_value:  # the image need not contain the module the function comes from
-            cloudpickle.register_pickle_by_value(module)
-        try:
-            payload = cloudpickle.dumps((raw_f, tuple(args), dict(kwargs or {})))
-        finally:
-            if by_value:
-                cloudpickle.unregister_pickle_by_value(module)
-        name = getattr(raw_f, "__qualname__", repr(raw_f))
-        step = Step("run_function", (name, base64.b64encode(payload).decode()), (), step_secrets(secrets))
-        return self._with(dataclasses.replace(step, volumes=tuple(sorted((volumes or {}).items()))), force_build)
 
     @contextlib.contextmanager
     def imports(self) -> Iterator[None]:
@@ -461,39 +445,22 @@ class Image:
 
     async def to_proto(self, client: Client) -> api_pb2.ImageSpec:
         """The definition sent with the function; local files are uploaded as blobs."""
-        from .proto import api_pb2
+        from ._image_proto import image_spec
 
-        spec = api_pb2.ImageSpec()
-        spec.base.kind = self.base_kind
-        spec.base.python_version = self.python_version
-        spec.base.ref = self.ref
-        if self.base_secrets:
-            from .secret import resolve_secrets
+        return await image_spec(self, client)
 
-            spec.base.secret_ids.extend(await resolve_secrets(self.base_secrets))
-        for step in self.steps:
-            proto = spec.steps.add(kind=step.kind, args=list(step.args), options=dict(step.options))
-            if step.secrets:
-                from .secret import resolve_secrets
 
-                proto.secret_ids.extend(await resolve_secrets(step.secrets))
-            if step.volumes:
-                from .volume import resolve_mounts
-
-                proto.volume_mounts.extend(await resolve_mounts(dict(step.volumes)))
-            if step.kind == "run_function":  # the pickle travels as a blob, named by its hash
-                payload = base64.b64decode(step.args[1])
-                proto.content_hash = hashlib.sha256(payload).hexdigest()
-                proto.blob_id = await client.upload_blob(payload)
-                del proto.args[1:]
-            if step.kind == "add_local":
-                ignore = json.loads(dict(step.options).get("ignore") or "[]")
-                archive = tar_local(Path(step.args[0]), ignore, step.ignore_fn)
-                proto.content_hash = hashlib.sha256(archive).hexdigest()
-                proto.blob_id = await client.upload_blob(archive)
-                proto.args[0] = Path(step.args[0]).name  # the client's paths are no business of the worker's
-        spec.image_id = image_id(spec)
-        return spec
+def requirements_of(requirements_txt: str | Path) -> list[str]:
+    """The requirements a requirements file lists, read now, on the client ([] in a container)."""
+    if is_remote():  # the image was built from the client's files; they are not here
+        return []
+    path = Path(requirements_txt).expanduser()
+    if not path.is_file():
+        raise InvalidError(f"requirements file {str(requirements_txt)!r} does not exist")
+    lines = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
+    if any(line.startswith(("-r", "-c", "--requirement", "--constraint")) for line in lines):
+        raise InvalidError(f"{path}: nested -r/-c files are not supported; list the packages directly")
+    return [line for line in lines if line]
 
 
 def check_python(image: Image, by_value: bool, name: str) -> None:

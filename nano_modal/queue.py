@@ -38,6 +38,11 @@ class Queue(_Object):
     _type_name: ClassVar[str] = "Queue"
     objects: ClassVar[ObjectManager[Queue]]
 
+    @classmethod
+    def from_id(cls, queue_id: str) -> Queue:
+        """A handle on a Queue by its id (`x.object_id`, from another process, say); checked on first use."""
+        return cls(None, None, False, queue_id)
+
     @staticmethod
     def from_name(name: str, *, environment_name: str | None = None, create_if_missing: bool = False) -> Queue:
         """A handle on the named Queue; NotFoundError on first use if it does not exist (and may not be created)."""

@@ -18,183 +18,37 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from . import config
 from ._definition import FunctionOptions
 from ._gpu import normalize as normalize_gpu
 from ._porting_options import env_secrets, note_ignored
 from ._sandbox_files import FileIO, file_error
-from ._utils.aio import run_blocking, run_in_background, twin
+from ._utils.aio import twin
 from .app import App
-from .client import Client
+from .client import Client, client_of
+from .container_process import ContainerProcess
 from .exception import (
     ExecutionError,
     InvalidError,
+    NotFoundError,
     SandboxTerminatedError,
     SandboxTimeoutError,
 )
 from .image import Image
+from .io_streams import POLL, StreamReader, StreamWriter
 from .probe import Probe, wait_until_ready
 from .proto import api_pb2
 from .secret import resolve_secrets, validate_secrets
+from .stream_type import StreamType
 from .volume import resolve_mounts, validate_mounts
 
 __all__ = ["ContainerProcess", "FileIO", "Sandbox", "StreamReader", "StreamWriter"]
 
 MAX_TIMEOUT = 24 * 3600  # seconds: Modal's limit for a sandbox's lifetime
-POLL = 50.0  # seconds one long-poll (output, wait) may be held by the server
-STDIN_CHUNK = 1024 * 1024  # bytes per ContainerExecPutInput (a big write or file goes in pieces)
 FILE_READ_CHUNK = 8 * 1024 * 1024  # bytes per read of a sandbox's file
-T = TypeVar("T", str, bytes)
-
-
-class StreamReader(Generic[T]):
-    """A process's stdout or stderr: `read()` all of it, or iterate over lines as they come.
-
-    Bytes are fetched by offset into a buffer of this reader, and handed out from it, so
-    that stopping an iteration and reading again (or iterating again) loses nothing.
-    """
-
-    def __init__(self, exec_id: str, fd: int, text: bool = True) -> None:
-        self._exec_id = exec_id
-        self._fd = fd
-        self._text = text
-        self._offset = 0  # of the next byte to fetch from the server
-        self._pending = b""  # fetched, not handed out yet
-        self._eof = False
-
-    async def _fetch(self) -> None:
-        """One long-poll: more bytes into the buffer, or the end of the stream."""
-        client = await Client.get()
-        request = api_pb2.ContainerExecGetOutputRequest(
-            exec_id=self._exec_id, fd=self._fd, offset=self._offset, timeout=POLL
-        )
-        response = await client.stub.ContainerExecGetOutput(request, timeout=POLL + 10)
-        self._offset = response.next_offset
-        self._pending += response.data
-        self._eof = response.eof
-
-    def _out(self, data: bytes) -> Any:
-        return data.decode(errors="replace") if self._text else data
-
-    async def _read(self) -> T:
-        while not self._eof:
-            await self._fetch()
-        data, self._pending = self._pending, b""
-        out: T = self._out(data)
-        return out
-
-    @twin
-    async def read(self) -> T:
-        """Everything the stream has left, once the process has closed it."""
-        return await self._read()
-
-    async def _next_line(self) -> T | None:
-        while b"\n" not in self._pending and not self._eof:
-            await self._fetch()
-        if not self._pending:
-            return None
-        line, newline, self._pending = self._pending.partition(b"\n")
-        out: T = self._out(line + newline)
-        return out
-
-    async def _next_chunk(self) -> bytes | None:
-        while not self._pending and not self._eof:
-            await self._fetch()
-        chunk, self._pending = self._pending, b""
-        return chunk or None
-
-    def _raw_chunks(self) -> Iterator[bytes]:
-        """Blocking: the bytes as they arrive, in whatever pieces (for terminals: no line buffering)."""
-        while (chunk := run_blocking(self._next_chunk())) is not None:
-            yield chunk
-
-    def __iter__(self) -> Iterator[T]:
-        while (line := run_blocking(self._next_line())) is not None:
-            yield line
-
-    async def __aiter__(self) -> AsyncIterator[T]:
-        while (line := await run_in_background(self._next_line())) is not None:
-            yield line
-
-
-class StreamWriter:
-    """A process's stdin: `write()` buffers, `drain()` sends, `write_eof()` closes (on the next drain)."""
-
-    def __init__(self, exec_id: str) -> None:
-        self._exec_id = exec_id
-        self._buffer = bytearray()
-        self._eof = False
-
-    def write(self, data: bytes | bytearray | str) -> None:
-        if self._eof:
-            raise ValueError("stdin is closed (write_eof was called)")
-        self._buffer += data.encode() if isinstance(data, str) else data
-
-    def write_eof(self) -> None:
-        self._eof = True
-
-    @twin
-    async def drain(self) -> None:
-        """Send what was written (and the end of input, after `write_eof`)."""
-        await self._drain()
-
-    async def _resize(self, rows: int, cols: int) -> None:
-        """Resize the process's pty (`exec(pty=True)`), as a terminal window change does."""
-        client = await Client.get()
-        request = api_pb2.ContainerExecPutInputRequest(exec_id=self._exec_id, rows=rows, cols=cols)
-        await client.stub.ContainerExecPutInput(request, timeout=30)
-
-    async def _drain(self) -> None:
-        data, self._buffer = bytes(self._buffer), bytearray()
-        client = await Client.get()
-        pieces = [data[i : i + STDIN_CHUNK] for i in range(0, len(data), STDIN_CHUNK)] or [b""]
-        for i, piece in enumerate(pieces):
-            last = i == len(pieces) - 1
-            request = api_pb2.ContainerExecPutInputRequest(exec_id=self._exec_id, data=piece, eof=self._eof and last)
-            await client.stub.ContainerExecPutInput(request, timeout=30)
-
-
-class ContainerProcess(Generic[T]):
-    """A command running in a sandbox (from `Sandbox.exec`)."""
-
-    def __init__(self, exec_id: str, text: bool = True) -> None:
-        self.object_id = exec_id
-        self.stdout: StreamReader[T] = StreamReader(exec_id, 1, text)
-        self.stderr: StreamReader[T] = StreamReader(exec_id, 2, text)
-        self.stdin = StreamWriter(exec_id)
-        self._returncode: int | None = None
-
-    @property
-    def returncode(self) -> int | None:
-        """The exit code once `wait()` or `poll()` has seen the process end, else None."""
-        return self._returncode
-
-    async def _wait(self, timeout: float) -> int | None:
-        if self._returncode is None:
-            client = await Client.get()
-            request = api_pb2.ContainerExecWaitRequest(exec_id=self.object_id, timeout=timeout)
-            response = await client.stub.ContainerExecWait(request, timeout=timeout + 10)
-            if response.done:
-                self._returncode = response.returncode
-        return self._returncode
-
-    async def _wait_exit(self) -> int:
-        while (code := await self._wait(POLL)) is None:
-            pass
-        return code
-
-    @twin
-    async def wait(self) -> int:
-        """Block until the process exits; return its exit code (124 when its `timeout` killed it)."""
-        return await self._wait_exit()
-
-    @twin
-    async def poll(self) -> int | None:
-        """The exit code if the process has exited, else None (never blocks)."""
-        return await self._wait(0)
 
 
 class Sandbox:
@@ -213,6 +67,11 @@ class Sandbox:
         self.stderr: StreamReader[str] = StreamReader(sandbox_id, 2)
         self.stdin = StreamWriter(sandbox_id)
         self._readiness_probe: Probe | None = None  # given to create(); wait_until_ready() runs it
+
+    @property
+    def client(self) -> Client:
+        """The client that hydrated this handle; AttributeError before it is hydrated."""
+        return client_of(self, True)
 
     def __repr__(self) -> str:
         return f"<nano_modal.Sandbox {self.object_id}>"
@@ -310,13 +169,26 @@ class Sandbox:
         return Sandbox(info.sandbox_id, info)
 
     @twin
-    async def from_name(app_name: str, name: str, *, environment_name: str | None = None) -> Sandbox:
+    async def from_name(
+        app_name: str, name: str, *, environment_name: str | None = None, include_terminated: bool = False
+    ) -> Sandbox:
         """The running sandbox created with `name=` in the app called `app_name` (app names are
-        the server's, across environments: `environment_name` is accepted for Modal compatibility)."""
+        the server's, across environments: `environment_name` is accepted for Modal compatibility).
+        `include_terminated`: with none running, the latest one of that name that has ended."""
         del environment_name
         client = await Client.get()
         request = api_pb2.SandboxGetRequest(app_name=app_name, name=name)
-        info = await client.stub.SandboxGet(request, timeout=30)
+        try:
+            info = await client.stub.SandboxGet(request, timeout=30)
+        except NotFoundError:
+            if not include_terminated:
+                raise
+            listed = await client.stub.SandboxList(api_pb2.SandboxListRequest(include_finished=True), timeout=30)
+            mine = (i for i in listed.sandboxes if i.app_name == app_name and i.name == name)
+            ended = sorted(mine, key=lambda i: i.created_at)
+            if not ended:
+                raise
+            info = ended[-1]
         return Sandbox(info.sandbox_id, info)
 
     @twin
@@ -419,10 +291,13 @@ class Sandbox:
         pty: bool = False,
         text: bool = True,
         env: dict[str, str] | None = None,
+        stdout: StreamType = StreamType.PIPE,
+        stderr: StreamType = StreamType.PIPE,
     ) -> ContainerProcess[Any]:
         """Start `cmd` in the sandbox; returns at once with a ContainerProcess to read, write and wait on.
         `secrets` and `env` add environment variables; `timeout` kills it (returncode 124); `pty`
-        gives it a terminal (stderr then comes on stdout); `text=False` reads bytes.
+        gives it a terminal (stderr then comes on stdout); `text=False` reads bytes. `stdout`/`stderr`:
+        StreamType.PIPE to read them (default), DEVNULL to drop them, STDOUT to print them here.
 
             p = sb.exec("bash", "-c", "echo hi; exit 3")
             assert p.stdout.read() == "hi\\n" and p.wait() == 3
@@ -443,7 +318,7 @@ class Sandbox:
             pty=pty,
             env=env or {},
         )
-        return ContainerProcess(await self._start(request), text)
+        return ContainerProcess(await self._start(request), text, stdout, stderr)
 
     # ------------------------------------------------------------------ files
 

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import datetime
+import enum
 from dataclasses import dataclass
+from typing import Literal
 
-from .volume import FileEntry, FileEntryType
+from .volume import FileEntry, FileEntryType, VolumeCreateOptions
 
 __all__ = [
+    "AppInfo",
+    "AppLifecycle",
+    "AppState",
     "DictInfo",
     "FileEntry",
     "FileEntryType",
     "FunctionAutoscalerSettings",
     "FunctionCurrentStats",
+    "FunctionInfo",
+    "LogEntry",
     "QueueInfo",
     "SecretInfo",
+    "VolumeCreateOptions",
     "VolumeInfo",
+    "VolumeMountInfo",
 ]
 
 
@@ -68,6 +77,131 @@ class SecretInfo:
     created_at: datetime.datetime | None
     created_by: str | None = None
     last_used: datetime.datetime | None = None
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """A line an object's container printed (`x.logs.tail()`): `object_id` is the object asked,
+    `context_ids` the container's id."""
+
+    message: str
+    timestamp: datetime.datetime
+    source: Literal["stdout", "stderr", "system"]
+    object_id: str
+    context_ids: list[str]
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class AppState(enum.Enum):
+    """Where an app is in its life (nano-modal's apps are ephemeral, deployed or stopped)."""
+
+    EPHEMERAL = "ephemeral"
+    DETACHED = "detached"
+    DEPLOYED = "deployed"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    INITIALIZING = "initializing"
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True)
+class AppLifecycle:
+    """`AppInfo.lifecycle`. The `*_by` fields are "": a nano-modal server has tokens, not users;
+    `stopped_at` is None: the server does not record when an app stopped."""
+
+    state: AppState
+    version: int | None
+    created_at: datetime.datetime
+    created_by: str = ""
+    deployed_at: datetime.datetime | None = None
+    deployed_by: str | None = None
+    stopped_at: datetime.datetime | None = None
+    stopped_by: str | None = None
+
+
+@dataclass(frozen=True)
+class AppInfo:
+    """`App.info()`: the app's id, name, lifecycle and functions (name -> function id).
+    `servers` is empty: nano-modal has no modal.Server."""
+
+    app_id: str
+    description: str
+    lifecycle: AppLifecycle
+    functions: dict[str, str]
+    servers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class VolumeMountInfo:
+    """A volume a function mounts (`FunctionInfo.volumes`, by mount path). `sub_path` is None:
+    nano-modal mounts whole volumes."""
+
+    name: str | None
+    volume_id: str | None
+    read_only: bool
+    sub_path: str | None = None
+
+
+@dataclass(frozen=True)
+class _BatchingInfo:
+    max_batch_size: int
+    wait_ms: int
+
+
+@dataclass(frozen=True)
+class _ConcurrencyInfo:
+    max_inputs: int | None
+    target_inputs: int | None
+
+
+@dataclass(frozen=True)
+class _ImageInfo:
+    image_name: str | None
+    image_id: str | None
+
+
+@dataclass(frozen=True)
+class _WebInfo:
+    web_url: str
+    method: str | None
+    unauthenticated: bool
+
+
+@dataclass(frozen=True)
+class FunctionInfo:
+    """`Function.info()`: how a function is configured, as the server holds it. Cloud-only fields
+    (regions, cloud, ephemeral disk, startup timeout) are None; `nonpreemptible` is True (workers
+    do not preempt); `secrets` are the secrets' ids."""
+
+    BatchingInfo = _BatchingInfo
+    ConcurrencyInfo = _ConcurrencyInfo
+    ImageInfo = _ImageInfo
+    WebInfo = _WebInfo
+
+    cpu: float | None
+    memory_mib: int | None
+    gpus: list[tuple[str, int]]
+    image_info: _ImageInfo
+    timeout: int
+    max_retries: int | None
+    schedule: str | None
+    restrict_modal_access: bool
+    block_network: bool
+    single_use_containers: bool
+    volumes: dict[str, VolumeMountInfo]
+    secrets: list[str]
+    batching_info: _BatchingInfo | None = None
+    concurrency_info: _ConcurrencyInfo | None = None
+    web_info: _WebInfo | None = None
+    method_names: list[str] | None = None
+    nonpreemptible: bool = True
+    ephemeral_disk_mib: int | None = None
+    startup_timeout: int | None = None
+    regions: list[str] | None = None
+    routing_region: str | None = None
+    cloud: str | None = None
 
 
 def object_info(

@@ -22,13 +22,14 @@ import asyncio
 import enum
 import hashlib
 import posixpath
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, ClassVar
+from typing import IO, Any, ClassVar, TypedDict
 
 from . import _volume_sync, config
 from ._object import EphemeralContext, ObjectManager, _Object, check_object_name
+from ._porting_options import note_ignored
 from ._utils.aio import run_blocking, run_in_background, twin
 from ._volume_io import Source, commit, hash_file
 from .exception import AlreadyExistsError, InvalidError, NotFoundError
@@ -56,6 +57,12 @@ def _file_error(exc: NotFoundError) -> Exception:
     return exc
 
 
+class VolumeCreateOptions(TypedDict, total=False):
+    """`create_options=` of Volume.from_name/ephemeral: Modal's experimental options (its cloud's: noted, ignored)."""
+
+    experimental_options: dict[str, Any]
+
+
 class Volume(_Object):
     _kind: ClassVar[api_pb2.ObjectKind] = api_pb2.OBJECT_KIND_VOLUME
     _type_name: ClassVar[str] = "Volume"
@@ -72,9 +79,19 @@ class Volume(_Object):
         super().__init__(name, environment_name, create_if_missing, object_id)
         self._read_only = read_only
 
+    @classmethod
+    def from_id(cls, volume_id: str) -> Volume:
+        """A handle on a Volume by its id (`x.object_id`, from another process, say); checked on first use."""
+        return cls(None, None, False, volume_id)
+
     @staticmethod
     def from_name(
-        name: str, *, environment_name: str | None = None, create_if_missing: bool = False, version: int | None = None
+        name: str,
+        *,
+        environment_name: str | None = None,
+        create_if_missing: bool = False,
+        version: int | None = None,
+        create_options: VolumeCreateOptions | None = None,
     ) -> Volume:
         """A handle on the named Volume; NotFoundError on first use if it does not exist (and may not be created).
 
@@ -82,12 +99,19 @@ class Volume(_Object):
         behaves as both do for a program (commit() publishes, reload() sees others' commits)."""
         check_object_name(name, "Volume")
         check_volume_version(version)
+        note_create_options("Volume.from_name", create_options)
         return Volume(name, environment_name, create_if_missing)
 
     @staticmethod
-    def ephemeral(*, environment_name: str | None = None, version: int | None = None) -> EphemeralContext[Volume]:
+    def ephemeral(
+        *,
+        environment_name: str | None = None,
+        version: int | None = None,
+        create_options: VolumeCreateOptions | None = None,
+    ) -> EphemeralContext[Volume]:
         """`with Volume.ephemeral() as vol:` a Volume that exists for the duration of the block."""
         check_volume_version(version)
+        note_create_options("Volume.ephemeral", create_options)
         return EphemeralContext(Volume(None, environment_name))
 
     @staticmethod
@@ -97,9 +121,19 @@ class Volume(_Object):
 
     def read_only(self) -> Volume:
         """The same volume, to be mounted read-only: writes to it are refused."""
-        copy = Volume(self._name, self._environment_name, self._create_if_missing, self._object_id, read_only=True)
-        copy._hydrate_lock = None
-        return copy
+        return self.with_mount_options(read_only=True)
+
+    def with_mount_options(self, *, read_only: bool | None = None, sub_path: str | None = None) -> Volume:
+        """The same volume with other mount options: `read_only=True` is `.read_only()`, False
+        writable again, None keeps this handle's. `sub_path` (mounting one directory of the volume)
+        is not supported: a worker syncs the whole volume, so mount it and use the directory."""
+        if sub_path is not None:
+            raise InvalidError(
+                f"Volume.with_mount_options(sub_path={str(sub_path)!r}) is not supported: nano-modal mounts "
+                f"a whole volume; mount it and use {str(sub_path)!r} under its mount path"
+            )
+        keep = self._read_only if read_only is None else read_only
+        return Volume(self._name, self._environment_name, self._create_if_missing, self._object_id, read_only=keep)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (
@@ -170,12 +204,17 @@ class Volume(_Object):
             raise _file_error(exc) from None
 
     @twin
-    async def read_file_into_fileobj(self, path: str, fileobj: IO[bytes]) -> int:
-        """Write the file's content into an open binary file; returns the number of bytes."""
+    async def read_file_into_fileobj(
+        self, path: str, fileobj: IO[bytes], progress_cb: Callable[..., Any] | None = None
+    ) -> int:
+        """Write the file's content into an open binary file; returns the number of bytes.
+        `progress_cb(advance=n)` is called after each chunk of n bytes is written."""
         written = 0
         async for chunk in self.read_file.aio(path):
             fileobj.write(chunk)
             written += len(chunk)
+            if progress_cb is not None:
+                progress_cb(advance=len(chunk))
         return written
 
     # ------------------------------------------------------------------ writing
@@ -217,7 +256,32 @@ def _rebuild_volume(
     return Volume(name, environment_name, create_if_missing, object_id, read_only)
 
 
-Volume.objects = ObjectManager(Volume)
+class VolumeManager(ObjectManager[Volume]):
+    """`Volume.objects`: as other kinds', with Modal's volume options."""
+
+    @twin
+    async def create(
+        self,
+        name: str,
+        *,
+        version: int | None = None,
+        allow_existing: bool = False,
+        environment_name: str | None = None,
+        experimental_options: dict[str, Any] | None = None,
+    ) -> None:
+        """Create a named Volume; AlreadyExistsError if it exists, unless allow_existing. `version`:
+        Modal's volume format (1 or 2; nano-modal's one format behaves as both)."""
+        check_volume_version(version)
+        note_ignored("Volume.objects.create", {"experimental_options": experimental_options})
+        await self._create(name, environment_name, allow_existing)
+
+
+def note_create_options(where: str, create_options: VolumeCreateOptions | None) -> None:
+    """`create_options=`: Modal's only one, experimental_options, is its cloud's (noted, ignored)."""
+    note_ignored(where, {"experimental_options": (create_options or {}).get("experimental_options")})
+
+
+Volume.objects = VolumeManager(Volume)
 
 
 class VolumeUploadContextManager:

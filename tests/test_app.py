@@ -68,3 +68,14 @@ def test_function_logs_reach_caller_stdout_with_function_name(cluster: Any, tmp_
     assert "RESULT 42" in proc.stdout
     assert re.search(r"^\[chatty [\w-]+\] hello from the container 41$", proc.stdout, re.M), proc.stdout
     assert re.search(r"^\[chatty [\w-]+\] complaint 41$", proc.stderr, re.M), proc.stderr
+
+
+def test_app_include_source_is_noted_and_ignored(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nano_modal import _porting_options
+
+    monkeypatch.setattr(_porting_options, "_noted", set())  # each option is noted once per process
+    app = nano_modal.App("include-source", include_source=True)
+    assert app.name == "include-source"
+    assert "App(include_source=...) ignored: nano-modal always ships" in capsys.readouterr().err

@@ -174,3 +174,30 @@ def test_containers_that_cannot_start_fail_the_call(cluster: Any) -> None:
         assert time.monotonic() - started < 60
         with pytest.raises(InvalidError, match=r"failed to start: containers of .* exit before they start"):
             never_runs.remote()  # at once: the function is known not to start
+
+
+def test_simulate_preemption_interrupts_then_kills() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import time, nano_modal.exception as e\n"
+        "e.PREEMPTION_KILL_AFTER = 0.5\n"
+        "e.simulate_preemption(0, jitter_seconds=0)\n"
+        "try:\n"
+        "    time.sleep(10)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('preempted', flush=True)\n"
+        "time.sleep(10)\n"
+        "print('not killed')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.stdout == "preempted\n" and proc.returncode == -9, proc
+
+
+def test_interact_says_there_is_no_interactive_run() -> None:
+    import nano_modal
+    from nano_modal.exception import InvalidError
+
+    with pytest.raises(InvalidError, match="nano-modal shell"):
+        nano_modal.interact()

@@ -34,6 +34,8 @@ def test_hello_world(tmp_path: Path) -> None:
     out = nano_modal_run("hello_world.py", tmp_path, "--n", "5")
     assert "square(7) = 49" in out
     assert "sum of squares below 5 = 30" in out
+    assert "app hello-world is ephemeral with functions ['square']" in out
+    assert "from square's logs: ['squaring 7 in a container (local=False)']" in out
     # What the function printed reaches the caller, marked with where it came from.
     assert "[square " in out and "in a container (local=False)" in out
     # What square(7) printed comes before its caller prints the result (container/log_sync.py).
@@ -141,9 +143,18 @@ def test_deploy_and_call(cluster: Cluster, tmp_path: Path) -> None:
         "import nano_modal\n"
         "print(nano_modal.Function.from_name('deployed-demo', 'add').remote(2, 3))\n"
         "print(nano_modal.Cls.from_name('deployed-demo', 'Counter')(start=2).count_to.remote(5))\n"
+        "info = nano_modal.App.lookup('deployed-demo').info()\n"
+        "print(info.lifecycle.state.value, ' '.join(sorted(info.functions)))\n"
+        "print(nano_modal.Function.from_name('deployed-demo', 'add', version=info.lifecycle.version).remote(1, 1))\n"
+        "try:\n"
+        "    nano_modal.Cls.from_name('deployed-demo', 'Counter', version=999)().count_to.remote(1)\n"
+        "except nano_modal.exception.InvalidError as exc:\n"
+        "    print('pinned:', 'not v999' in str(exc))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert out.stdout.split() == ["5", "[2,", "3,", "4]"], out.stderr
+    expected = ["5", "[2,", "3,", "4]", "deployed", "Counter", "add", "heartbeat", "monthly_report"]
+    expected += ["2", "pinned:", "True"]  # from_name(version=): the current one works, another is refused
+    assert out.stdout.split() == expected, out.stdout + out.stderr
 
     def logs() -> str:
         return subprocess.run(
@@ -158,6 +169,8 @@ def test_dict_and_queue(tmp_path: Path) -> None:
     out = nano_modal_run("dict_and_queue.py", tmp_path)
     assert "fib(90) = 2880067194370816120" in out
     assert "fib(90) again, from the cache: 2880067194370816120 (1 cached)" in out
+    assert "the same Dict by its id: 2880067194370816120" in out
+    assert "the counters' client is the process's: True" in out
     assert "every job claimed exactly once: True" in out
     assert f"20 jobs handled; sum of squares = {sum(i * i for i in range(20))}" in out
     assert "results left in the queue: 0" in out
@@ -176,7 +189,7 @@ def test_volumes_and_secrets(tmp_path: Path) -> None:
 
 def test_sandbox(tmp_path: Path) -> None:
     out = nano_modal_run("sandbox.py", tmp_path)
-    assert "streamed: tick 1\nstreamed: tick 2\nstreamed: tick 3\nexit code: 0" in out
+    assert "streamed: tick 1\nstreamed: tick 2\nstreamed: tick 3\nexit code: 0\nprinted directly\n" in out
     assert "running total: 42" in out
     assert "files: ['report.txt'] -> report" in out
     assert "tokens visible inside: [] | network: blocked" in out
@@ -195,6 +208,7 @@ def test_images(tmp_path: Path) -> None:
     # Built images are shared through NANO_MODAL_IMAGES_DIR (conftest.py): a cache hit after the first run.
     out = nano_modal_run("images.py", tmp_path)
     assert "greeting: hello from the image" in out and "cwd: /srv/app" in out and "mounted: True" in out
+    assert "built: True" in out and "flavor: dockerfile" in out
     if "debian: " in out:  # an isolating runtime (bwrap): the image's own Python, not the worker's
         assert "python: /usr/bin/python3" in out
         assert "weights: weights v1" in out  # run_function(volumes=) at build time

@@ -177,6 +177,10 @@ def test_spawn_map_get_returns_list(core_app: Any) -> None:
     assert call.get(timeout=60) == [0, 1, 4, 9, 16, 25]
 
 
+def test_experimental_spawn_map_is_spawn_map(core_app: Any) -> None:
+    assert core_app.square.experimental_spawn_map(range(3)).get(timeout=60) == [0, 1, 4]
+
+
 def test_spawn_map_from_id_returns_list(core_app: Any) -> None:
     call = core_app.add.spawn_map([1, 2, 3], [4, 5, 6])
     assert nano_modal.FunctionCall.from_id(call.object_id).get(timeout=60) == [5, 7, 9]

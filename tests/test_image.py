@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from nano_modal import Image
+from nano_modal._image_parts import image_id
 from nano_modal.exception import InvalidError
-from nano_modal.image import Step, check_python, image_id, local_python
+from nano_modal.image import Step, check_python, local_python
 from nano_modal.proto import api_pb2
 from tests.conftest import Cluster
 from tests.helpers import run_script

@@ -93,6 +93,9 @@ def test_update_autoscaler_and_current_stats(running: None) -> None:
     with pytest.raises(InvalidError, match="exceeds max_containers"):
         square.update_autoscaler(min_containers=5)
     square.update_autoscaler(min_containers=0)
+    # The same through Function.autoscaler: settings() reads what update() left.
+    assert square.autoscaler.update(max_containers=4).max_containers == 4
+    assert (square.autoscaler.settings().min_containers, square.autoscaler.settings().max_containers) == (0, 4)
 
 
 def test_secret_update_merges(cluster: Cluster) -> None:

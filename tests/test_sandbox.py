@@ -68,6 +68,19 @@ def test_stdout_streams_while_the_process_runs(sb: nano_modal.Sandbox) -> None:
     sb.rm("/tmp/go-on")
 
 
+def test_exec_stream_types(sb: nano_modal.Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
+    from nano_modal.stream_type import StreamType
+
+    script = "echo to-out; echo to-err >&2"
+    shown = sb.exec("sh", "-c", script, stdout=StreamType.STDOUT, stderr=StreamType.DEVNULL)
+    assert shown.wait() == 0
+    assert shown.stdout.read() == "" and shown.stderr.read() == ""  # printed here, or dropped
+    assert capsys.readouterr().out == "to-out\n"
+    piped = sb.exec("sh", "-c", script, stdout=StreamType.DEVNULL)
+    assert piped.stderr.read() == "to-err\n" and piped.stdout.read() == "" and piped.wait() == 0
+    assert repr(StreamType.PIPE) == "nano_modal.stream_type.StreamType.PIPE"
+
+
 def test_stdin_round_trip(sb: nano_modal.Sandbox) -> None:
     p = sb.exec("python3", "-c", "import sys\nfor line in sys.stdin: print(line.strip().upper(), flush=True)")
     p.stdin.write("hello\n")
@@ -191,6 +204,10 @@ def test_from_id_from_name_list_and_tags(running: nano_modal.App) -> None:
     assert named.object_id not in [s.object_id for s in nano_modal.Sandbox.list(app_id=running.app_id)]
     with pytest.raises(NotFoundError):
         nano_modal.Sandbox.from_name("sandbox-tests", "lookup-me")
+    ended = nano_modal.Sandbox.from_name("sandbox-tests", "lookup-me", include_terminated=True)
+    assert ended.object_id == named.object_id and ended.poll() is not None
+    with pytest.raises(NotFoundError):
+        nano_modal.Sandbox.from_name("sandbox-tests", "never-made", include_terminated=True)
 
 
 def test_bad_input_is_named(running: nano_modal.App) -> None:

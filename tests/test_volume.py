@@ -431,3 +431,35 @@ def test_a_failed_commit_on_exit_is_reported_not_swallowed(
         capsys.readouterr().err
     )
     assert read(vol, "new.txt") == b"written, never committed by hand"
+
+
+def test_with_mount_options() -> None:
+    vol = nano_modal.Volume.from_name("mount-options")
+    frozen = vol.with_mount_options(read_only=True)
+    assert frozen._read_only and not vol._read_only and frozen.name == "mount-options"
+    assert frozen.with_mount_options()._read_only and not frozen.with_mount_options(read_only=False)._read_only
+    assert vol.read_only()._read_only
+    with pytest.raises(InvalidError, match=r"sub_path='data'.*not supported"):
+        vol.with_mount_options(sub_path="data")
+
+
+def test_modal_volume_options(
+    cluster: object, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nano_modal import _porting_options
+
+    monkeypatch.setattr(_porting_options, "_noted", set())  # each option is noted once per process
+    name = f"opts-{uuid.uuid4().hex[:8]}"
+    nano_modal.Volume.objects.create(name, version=2)
+    with pytest.raises(InvalidError, match="version"):
+        nano_modal.Volume.objects.create(f"{name}-x", version=3)
+    nano_modal.Volume.objects.create(name, allow_existing=True, experimental_options={"fast": True})
+    vol = nano_modal.Volume.from_name(name, create_options={"experimental_options": {"fast": True}})
+    assert "experimental_options=...) ignored" in capsys.readouterr().err
+    with vol.batch_upload() as batch:
+        batch.put_file(io.BytesIO(b"x" * 10), "/ten.bin")
+    progress: list[int] = []
+    out = io.BytesIO()
+    assert vol.read_file_into_fileobj("/ten.bin", out, progress_cb=lambda advance: progress.append(advance)) == 10
+    assert out.getvalue() == b"x" * 10 and sum(progress) == 10
+    nano_modal.Volume.objects.delete(name)

@@ -202,3 +202,10 @@ class twin(Generic[T]):
 
     def __get__(self, obj: Any, objtype: type | None = None) -> _BoundTwin[T]:
         return _BoundTwin(self._impl, obj, self._fast)
+
+
+class class_twin(twin[T]):
+    """`twin` for an async classmethod (`Client.from_env()`): the class is its first argument."""
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> _BoundTwin[T]:
+        return _BoundTwin(self._impl, objtype if objtype is not None else type(obj), self._fast)

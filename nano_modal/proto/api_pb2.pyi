@@ -489,14 +489,16 @@ class ImageStepSecrets(_message.Message):
     def __init__(self, step: _Optional[int] = ..., env: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Schedule(_message.Message):
-    __slots__ = ("period_seconds", "cron", "timezone")
+    __slots__ = ("period_seconds", "cron", "timezone", "period_months")
     PERIOD_SECONDS_FIELD_NUMBER: _ClassVar[int]
     CRON_FIELD_NUMBER: _ClassVar[int]
     TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_MONTHS_FIELD_NUMBER: _ClassVar[int]
     period_seconds: float
     cron: str
     timezone: str
-    def __init__(self, period_seconds: _Optional[float] = ..., cron: _Optional[str] = ..., timezone: _Optional[str] = ...) -> None: ...
+    period_months: int
+    def __init__(self, period_seconds: _Optional[float] = ..., cron: _Optional[str] = ..., timezone: _Optional[str] = ..., period_months: _Optional[int] = ...) -> None: ...
 
 class WebEndpoint(_message.Message):
     __slots__ = ("kind", "method", "requires_proxy_auth", "port", "startup_timeout", "docs", "label")

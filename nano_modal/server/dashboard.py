@@ -171,6 +171,11 @@ class Dashboard:
         }
 
 
+def _every(months: int, seconds: float) -> str:
+    parts = ([f"{months} months"] if months else []) + ([f"{seconds:g}s"] if seconds else [])
+    return f"every {' '.join(parts)}" if parts else ""
+
+
 def _function_row(fn: FunctionRuntime, live: list[Container]) -> dict[str, Any]:
     definition = fn.definition
     kind = "class" if definition.is_class else "function"
@@ -185,7 +190,7 @@ def _function_row(fn: FunctionRuntime, live: list[Container]) -> dict[str, Any]:
         "running": states[ContainerState.RUNNING],
         "starting": states[ContainerState.STARTING],
         "limits": f"{definition.min_containers}–{definition.max_containers or '∞'}",
-        "schedule": definition.schedule.cron or (f"every {every:g}s" if every else ""),
+        "schedule": definition.schedule.cron or _every(definition.schedule.period_months, every),
     }
 
 

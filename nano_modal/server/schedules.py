@@ -11,6 +11,7 @@ next due time, not on every scheduler pass.
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import logging
 import time
@@ -32,11 +33,22 @@ _NO_ARGS = serialize(((), {}))
 
 
 def next_fire(schedule: api_pb2.Schedule, after: float) -> float:
+    if schedule.period_months:  # calendar months: Jan 31 + 1 month is Feb 28 (or 29), as Modal's Period
+        return add_months(after, schedule.period_months) + schedule.period_seconds
     if schedule.period_seconds:
         return after + schedule.period_seconds
     tz = zoneinfo.ZoneInfo(schedule.timezone or "UTC")
     start = datetime.datetime.fromtimestamp(after, tz)
     return float(croniter(schedule.cron, start).get_next(float))
+
+
+def add_months(timestamp: float, months: int) -> float:
+    """`timestamp` plus calendar months in UTC; a day past the month's end is its last day."""
+    when = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
+    index = when.month - 1 + months
+    year, month = when.year + index // 12, index % 12 + 1
+    day = min(when.day, calendar.monthrange(year, month)[1])
+    return when.replace(year=year, month=month, day=day).timestamp()
 
 
 class ScheduleRunner:
@@ -49,7 +61,7 @@ class ScheduleRunner:
         now = time.time()
         for fn in list(self.control.functions.values()):
             schedule = fn.definition.schedule
-            if not (schedule.period_seconds or schedule.cron) or fn.retired:
+            if not (schedule.period_seconds or schedule.period_months or schedule.cron) or fn.retired:
                 continue
             app = self.control.apps.get(fn.app_id)
             if app is None or app.state != "deployed":

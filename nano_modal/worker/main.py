@@ -72,7 +72,7 @@ async def run_worker(
     # Then: a worker that cannot run containers says so now, server or not.
     chosen = await choose_runtime(runtime, pids_limit, preboot, allow_net)
     client = Client(server_url, token)
-    await client.hello(wait=config.RECONNECT_TIMEOUT)  # a worker may start before its server
+    await client._hello(wait=config.RECONNECT_TIMEOUT)  # a worker may start before its server
     agent = Agent(client, chosen, block_network=block_network)
     task = asyncio.create_task(agent.run())
     loop = asyncio.get_running_loop()

@@ -1,0 +1,80 @@
+"""What the server knows of a running or deployed App: `App.info()` and `App.logs`."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+from typing import TYPE_CHECKING, Any
+
+from ._logs import LogsManager
+from ._utils.aio import twin
+from .client import Client
+from .exception import ExecutionError, NotFoundError
+from .proto import api_pb2
+from .types import AppInfo, AppLifecycle, AppState
+
+if TYPE_CHECKING:
+    from .functions import Function
+
+_STATES = {"deployed": AppState.DEPLOYED, "stopped": AppState.STOPPED}  # else "running": ephemeral
+
+
+class AppInspection:
+    """A mixin of App."""
+
+    name: str | None
+    app_id: str | None
+    _functions: dict[str, Function]
+    _classes: dict[str, Any]
+
+    @property
+    def logs(self) -> LogsManager:
+        """What the app's containers printed: `app.logs.tail(100)`, `.fetch(since=...)`, `.stream()`."""
+        return LogsManager(self._app_and_id)
+
+    async def _app_and_id(self) -> tuple[str, str]:
+        if self.app_id is None:
+            raise ExecutionError(
+                f"app {self.name or '(unnamed)'} is not running: use it inside `with app.run():`, "
+                "or look a deployed one up with App.lookup(name)"
+            )
+        return self.app_id, self.app_id
+
+    @twin
+    async def info(self, refresh: bool = False) -> AppInfo:
+        """The app's id, name, lifecycle (state, version, when created and deployed) and functions
+        (name -> id), from the server (always asked: `refresh` is accepted for Modal compatibility)."""
+        del refresh
+        app_id, _ = await self._app_and_id()
+        client = await Client.get()
+        apps = (await client.stub.AppList(api_pb2.AppListRequest())).apps
+        summary = next((a for a in apps if a.app_id == app_id), None)
+        if summary is None:
+            raise NotFoundError(f"app {app_id} is not on the server at {client.server_url}")
+        state = _STATES.get(summary.state, AppState.EPHEMERAL)
+        deployed_at = None
+        if state is AppState.DEPLOYED:
+            history = await client.stub.AppHistory(api_pb2.AppHistoryRequest(name=summary.name))
+            current = [d for d in history.deployments if d.version == summary.version]
+            deployed_at = _time(current[-1].created_at) if current else None
+        lifecycle = AppLifecycle(state, summary.version or None, _time(summary.created_at), deployed_at=deployed_at)
+        functions = await self._function_ids(client, summary)
+        return AppInfo(app_id, summary.name, lifecycle, functions, {})
+
+    async def _function_ids(self, client: Client, summary: api_pb2.AppSummary) -> dict[str, str]:
+        """Function name -> id: this process's handles know theirs; a deployed app's are looked up."""
+        known = {
+            name: handle.object_id
+            for name, handle in {**self._functions, **self._classes}.items()
+            if handle.object_id is not None
+        }
+        for name in summary.function_names:
+            if name not in known and summary.state == "deployed":
+                with contextlib.suppress(NotFoundError):
+                    request = api_pb2.FunctionGetRequest(app_name=summary.name, function_name=name)
+                    known[name] = (await client.stub.FunctionGet(request)).function_id
+        return known
+
+
+def _time(timestamp: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
