@@ -60,6 +60,31 @@ PROBE_ARGS = (
 _ENTER_CGROUPS = 'for f do [ "$f" = -- ] && break; echo 0 > "$f" || exit 125; shift; done; shift; exec "$@"'
 
 
+@cache
+def worker_user_site() -> str | None:
+    """The user site-packages the worker's own packages may come from (`pip install --user`),
+    if this Python uses one. Containers have another HOME, so without PYTHONUSERBASE pointed
+    here (and, sandboxed, the directory bound) they lost grpc and protobuf: the probe failed
+    with `No module named 'google'` and `auto` fell back to no isolation."""
+    import site
+
+    if not site.ENABLE_USER_SITE:
+        return None
+    path = site.getusersitepackages()
+    return path if path in sys.path and os.path.isdir(path) else None
+
+
+def sdk_env(env: dict[str, str]) -> dict[str, str]:
+    """What a container's Python needs, on top of `env`, to import the SDK and its dependencies
+    as the worker does: the SDK on its path, and the worker's user site (unless `env` names one)."""
+    extra = {"PYTHONPATH": os.pathsep.join(p for p in (SDK_ROOT, env.get("PYTHONPATH", "")) if p)}
+    if worker_user_site() is not None and "PYTHONUSERBASE" not in env:
+        import site
+
+        extra["PYTHONUSERBASE"] = site.getuserbase()
+    return extra
+
+
 def precompile_sdk() -> None:
     """Write the SDK's bytecode caches, once per worker start (a no-op when they are current).
     Containers see the SDK read-only (bwrap, gVisor, images), so a module the worker never
@@ -130,7 +155,7 @@ class Runtime(ABC):
 
     def container_env(self, cfg: ContainerConfig, runtime_id: str = "") -> dict[str, str]:
         """The environment the container of `cfg` sees (`runtime_id`: the one it runs as, if not its own)."""
-        return {**cfg.env, "PYTHONPATH": os.pathsep.join(p for p in (SDK_ROOT, cfg.env.get("PYTHONPATH", "")) if p)}
+        return {**cfg.env, **sdk_env(cfg.env)}
 
     async def binds_volumes(self) -> bool:
         """Whether containers get a private directory bound at each volume mount path (NANO_MODAL_MOUNTS)."""

@@ -23,7 +23,7 @@ from pathlib import Path
 from .. import config
 from .._fast_lane import UNIX_SOCKET_NAME as FAST_LANE_SOCKET
 from .._volume_sync import runtime_binds
-from .base import SDK_ROOT, ContainerConfig, Runtime
+from .base import SDK_ROOT, ContainerConfig, Runtime, sdk_env, worker_user_site
 from .network import IPNetwork, NetworkPolicy, OutboundNat, slirp_binary
 from .sandbox_relay import AGENT_SOCKET, AGENT_SOCKET_ENV, listen_unix
 
@@ -85,6 +85,8 @@ def host_view() -> tuple[tuple[Mount | Symlink, ...], str]:
     real = os.path.realpath(python)
     extra = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(real).parent.parent)}
     extra.add(os.path.join(SDK_ROOT, "nano_modal"))  # an editable checkout; inside a prefix otherwise
+    if (user_site := worker_user_site()) is not None:  # `pip install --user`: its packages too
+        extra.add(user_site)
     extra.update(p for p in (os.environ.get(k) for k in CA_ENV) if p)
     for path in sorted({os.path.realpath(p) for p in extra}, key=len):
         if os.path.exists(path) and not _covered(path, bound):
@@ -111,10 +113,6 @@ def _etc_copy() -> Path:
                 shutil.copy2(source, target)
     etc.chmod(0o755)
     return etc
-
-
-def python_path(env: dict[str, str]) -> str:
-    return os.pathsep.join(p for p in (SDK_ROOT, env.get("PYTHONPATH", "")) if p)
 
 
 class ServerLink:
@@ -184,7 +182,7 @@ def own_view(cfg: ContainerConfig, link: ServerLink | None) -> tuple[list[Mount]
     """The container's writable binds (its workdir, a directory per volume mount) and its
     environment: the SDK on its path, the server through `link` if given, the volumes' places."""
     volumes, volume_env = runtime_binds(cfg.env, cfg.workdir)
-    env = {**cfg.env, **volume_env, "PYTHONPATH": python_path(cfg.env)}
+    env = {**cfg.env, **volume_env, **sdk_env(cfg.env)}
     if link is not None:
         env[config.ENV_SERVER_URL] = container_server_url()
     binds = [Mount(str(cfg.workdir), str(cfg.workdir), writable=True)]

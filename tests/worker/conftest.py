@@ -60,3 +60,27 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("NANO_MODAL_")}
     env["NANO_MODAL_LOCAL_IDLE_EXIT"] = os.environ.get("NANO_MODAL_LOCAL_IDLE_EXIT", "10")
     return {**env, **extra}
+
+
+@pytest.fixture(scope="session")
+def user_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """What a user has after `pip install --user`: the system's Python, our dependencies in its
+    user site (under PYTHONUSERBASE; hard links to this interpreter's, instead of a download)
+    and the checkout on its path through a .pth there. The Python and its environment."""
+    if not os.path.exists(SYSTEM_PYTHON) or not _same_minor(SYSTEM_PYTHON):
+        pytest.skip(f"needs {SYSTEM_PYTHON} of Python {sys.version_info.major}.{sys.version_info.minor}")
+    env = clean_env(PYTHONUSERBASE=str(tmp_path_factory.mktemp("userbase")))
+    code = "import site; print(site.getusersitepackages())"
+    found = subprocess.run([SYSTEM_PYTHON, "-c", code], env=env, capture_output=True, text=True, check=True)
+    site = Path(found.stdout.strip())
+    site.mkdir(parents=True)
+    ours = Path(sysconfig.get_paths()["purelib"])
+    for entry in ours.iterdir():
+        if entry.name.startswith(("__editable__", "nano_modal")):
+            continue  # an editable install of another checkout: this one goes in by .pth below
+        if entry.is_dir():
+            shutil.copytree(entry, site / entry.name, copy_function=os.link, symlinks=True)
+        else:
+            os.link(entry, site / entry.name)
+    (site / "nano_modal_checkout.pth").write_text(f"{REPO}\n")
+    return Path(SYSTEM_PYTHON), env

@@ -43,6 +43,16 @@ def test_sandboxed_containers_see_the_venvs_packages(user_venv: Path, runtime: s
     assert _probe(user_venv, runtime, clean_env()) == "None"
 
 
+@pytest.mark.parametrize("runtime", ["bwrap", "gvisor"])
+def test_containers_see_the_packages_of_a_user_site(user_site: tuple[Path, dict[str, str]], runtime: str) -> None:
+    """`pip install --user`: the SDK's dependencies live in the worker's user site, which a
+    container with another HOME lost (the probe failed with `No module named 'google'` and `auto`
+    ran containers with no isolation)."""
+    require(runtime)
+    python, env = user_site
+    assert _probe(python, runtime, env) == "None"
+
+
 def test_a_function_runs_under_bwrap_from_a_users_venv(user_venv: Path, tmp_path: Path) -> None:
     require("bwrap")
     shutil.copy(REPO / "examples" / "hello_world.py", tmp_path / "hello.py")
