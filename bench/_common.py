@@ -267,38 +267,48 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def start_server(state_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str, str]:
+    """A server process with a new admin token on a free port (logging to state_dir/server.log),
+    once it listens: the process, its address and the token."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(16)
+    env = {**os.environ, "NANO_MODAL_TOKEN": token}
+    env.pop("NANO_MODAL_SERVER_URL", None)
+    port_file = state_dir / "port"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nano_modal.server",
+            "--port",
+            "0",
+            "--state-dir",
+            str(state_dir),
+            "--port-file",
+            str(port_file),
+            "--quiet",
+            *extra,
+        ],
+        env=env,
+        stdout=(state_dir / "server.log").open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while not (port_file.exists() and port_file.read_text().strip()):
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("server did not start: " + (state_dir / "server.log").read_text())
+        time.sleep(0.02)
+    return server, f"127.0.0.1:{port_file.read_text().strip()}", token
+
+
 class Cluster:
     """An explicit server and worker, as in tests/conftest.py (for when their pids matter)."""
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
-        self.token = secrets.token_urlsafe(16)
+        self.server, self.url, self.token = start_server(state_dir)
         env = {**os.environ, "NANO_MODAL_TOKEN": self.token}
         env.pop("NANO_MODAL_SERVER_URL", None)
-        port_file = state_dir / "port"
-        self.server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "nano_modal.server",
-                "--port",
-                "0",
-                "--state-dir",
-                str(state_dir),
-                "--port-file",
-                str(port_file),
-                "--quiet",
-            ],
-            env=env,
-            stdout=(state_dir / "server.log").open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        while not (port_file.exists() and port_file.read_text().strip()):
-            if self.server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("server did not start: " + (state_dir / "server.log").read_text())
-            time.sleep(0.02)
-        self.url = f"127.0.0.1:{port_file.read_text().strip()}"
         self.worker = subprocess.Popen(
             [sys.executable, "-m", "nano_modal.worker", "--server", self.url, "--quiet"],
             env=env,

@@ -93,7 +93,7 @@ class RedisPeer:
 
 def start_cluster(state_dir: Path) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
     """Server + one worker on the process runtime, so that the volume test writes to the real disk."""
-    server, url, token = start_server(state_dir)
+    server, url, token = c.start_server(state_dir)
     env = {**os.environ, "NANO_MODAL_TOKEN": token}
     env.pop("NANO_MODAL_SERVER_URL", None)
     worker = subprocess.Popen(
@@ -113,38 +113,6 @@ def use_server(url: str, token: str) -> None:
     os.environ["NANO_MODAL_SERVER_URL"] = url
     os.environ["NANO_MODAL_TOKEN"] = token
     Client.reset()
-
-
-def start_server(state_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str, str]:
-    state_dir.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(16)
-    env = {**os.environ, "NANO_MODAL_TOKEN": token}
-    env.pop("NANO_MODAL_SERVER_URL", None)
-    port_file = state_dir / "port"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "nano_modal.server",
-            "--port",
-            "0",
-            "--state-dir",
-            str(state_dir),
-            "--port-file",
-            str(port_file),
-            "--quiet",
-            *extra,
-        ],
-        env=env,
-        stdout=(state_dir / "server.log").open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while not (port_file.exists() and port_file.read_text().strip()):
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("server did not start: " + (state_dir / "server.log").read_text())
-        time.sleep(0.02)
-    return server, f"127.0.0.1:{port_file.read_text().strip()}", token
 
 
 # ------------------------------------------------------------------ helpers
@@ -298,7 +266,7 @@ def bench_queue_storage(nm: Any, home: Path, n: int, rounds: int) -> dict[str, d
     for name, extra in [("store (SQLite)", [])] + [
         (f"Redis, fsync {fsync}", ["--queue", peer.url]) for fsync, peer in peers.items()
     ]:
-        proc, url, token = start_server(home / f"server-{len(procs)}", *extra)
+        proc, url, token = c.start_server(home / f"server-{len(procs)}", *extra)
         procs.append(proc)
         servers[name] = (url, token)
     out: dict[str, dict[str, list[float]]] = {name: {} for name in servers}
