@@ -36,13 +36,9 @@ def site_packages(python: Path) -> Path:
     return Path(subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout.strip())
 
 
-@pytest.fixture(scope="session")
-def user_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What a new user has after `python3 -m venv venv && venv/bin/pip install -e .`: the
-    dependencies inside the venv (hard links to this interpreter's, instead of a download)
-    and the checkout on its path through a .pth file. Its bin/python."""
-    python = bare_venv(tmp_path_factory.mktemp("user") / "venv")
-    site = site_packages(python)
+def _install_ours(site: Path) -> None:
+    """Our dependencies into `site` (hard links to this interpreter's, instead of a download)
+    and this checkout on its path through a .pth file."""
     ours = Path(sysconfig.get_paths()["purelib"])
     for entry in ours.iterdir():
         if entry.name.startswith(("__editable__", "nano_modal")):
@@ -52,6 +48,16 @@ def user_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         else:
             os.link(entry, site / entry.name)
     (site / "nano_modal_checkout.pth").write_text(f"{REPO}\n")
+
+
+@pytest.fixture(scope="session")
+def user_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What a new user has after `python3 -m venv venv && venv/bin/pip install -e .`: the
+    dependencies inside the venv (hard links to this interpreter's, instead of a download)
+    and the checkout on its path through a .pth file. Its bin/python."""
+    python = bare_venv(tmp_path_factory.mktemp("user") / "venv")
+    site = site_packages(python)
+    _install_ours(site)
     return python
 
 
@@ -74,13 +80,5 @@ def user_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     found = subprocess.run([SYSTEM_PYTHON, "-c", code], env=env, capture_output=True, text=True, check=True)
     site = Path(found.stdout.strip())
     site.mkdir(parents=True)
-    ours = Path(sysconfig.get_paths()["purelib"])
-    for entry in ours.iterdir():
-        if entry.name.startswith(("__editable__", "nano_modal")):
-            continue  # an editable install of another checkout: this one goes in by .pth below
-        if entry.is_dir():
-            shutil.copytree(entry, site / entry.name, copy_function=os.link, symlinks=True)
-        else:
-            os.link(entry, site / entry.name)
-    (site / "nano_modal_checkout.pth").write_text(f"{REPO}\n")
+    _install_ours(site)
     return Path(SYSTEM_PYTHON), env
