@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -120,6 +123,14 @@ if __name__ == "__main__":
 """
 
 
+def attempts_recorded(db: Path) -> int:
+    """The highest attempt the store holds for any input (0 before the database exists)."""
+    if not db.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+        return int(conn.execute("SELECT coalesce(max(attempt), 0) FROM inputs").fetchone()[0])
+
+
 @pytest.mark.slow(reason="a server restart between two attempts of an input (~15 s)")
 @pytest.mark.timeout(240)
 def test_a_restart_does_not_refill_an_inputs_retry_budget(fault_cluster: Callable[..., FaultCluster]) -> None:
@@ -130,7 +141,9 @@ def test_a_restart_does_not_refill_an_inputs_retry_budget(fault_cluster: Callabl
     cluster.start_worker()
     attempts = cluster.state_dir / "attempts"
     client = cluster.run_client(ALWAYS_FAILS, str(attempts))
-    wait_until("the first attempt's failure to be recorded", lambda: "retrying input" in cluster.server_log())
+    # Durable, not merely logged: an attempt whose failure the store never saw was never
+    # acknowledged, so it may run again (the log line comes before the commit).
+    wait_until("the first attempt to be durable", lambda: attempts_recorded(cluster.state_dir / "state.db") >= 1)
     cluster.kill_server()
     cluster.start_server()  # recovers the input with its attempt: it runs its one retry now
     assert client.wait(120) == 0, cluster.client_log()
