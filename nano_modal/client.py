@@ -267,6 +267,7 @@ class Client:
         self.role = ""
         self.web_base_url = ""
         self.web_domain = ""
+        self.workspace = config.DEFAULT_WORKSPACE  # the token's (Hello says): web endpoint addresses carry it
         self._closed = False
 
     @property
@@ -341,6 +342,7 @@ class Client:
         self.role = response.role
         self.web_base_url = response.web_base_url
         self.web_domain = response.web_domain  # endpoints have hosts <label>.<web_domain> ("": path form only)
+        self.workspace = response.workspace or config.DEFAULT_WORKSPACE  # (a server before workspaces says "")
         self.stub.use_fast_lane(response.fast_lane_port)
 
     # --- Modal's public Client API (modal.Client) ----------------------------------------

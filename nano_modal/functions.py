@@ -24,7 +24,7 @@ from . import _log_sync, config
 from ._definition import FunctionOptions
 from ._function_variants import FunctionVariants
 from ._utils.aio import twin
-from ._web_host import host_label, host_url
+from ._web_host import endpoint_url
 from .client import Client, client_of
 from .exception import (
     ExecutionError,
@@ -91,12 +91,11 @@ class Function(FunctionVariants):
         run_blocking(self._hydrated())
         if not client.web_base_url or not self._web_app_ref:
             return None
-        if client.web_domain:  # the endpoint's own host, as on Modal
-            mark = getattr(self.raw_f, WEB_MARK, None)
-            label = host_label(self._web_app_ref, self.name, mark.label if mark is not None else self._web_label)
-            url = host_url(client.web_base_url, client.web_domain, label)
-        else:
-            url = f"{client.web_base_url}/{self._web_app_ref}/{self.name}/"
+        mark = getattr(self.raw_f, WEB_MARK, None)
+        label = mark.label if mark is not None else self._web_label
+        url = endpoint_url(
+            client.web_base_url, client.web_domain, client.workspace, self._web_app_ref, self.name, label
+        )
         return f"{url}?{self._web_query}" if self._web_query else url
 
     @twin

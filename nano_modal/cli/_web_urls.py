@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._web_host import host_label, host_url
+from .._web_host import endpoint_url
 from ..client import Client
 from ..proto import api_pb2
 from ..web import WEB_MARK
@@ -14,9 +14,7 @@ if TYPE_CHECKING:
 
 
 def _url(client: Client, app_ref: str, endpoint_name: str, web: api_pb2.WebEndpoint) -> str:
-    if client.web_domain:
-        return host_url(client.web_base_url, client.web_domain, host_label(app_ref, endpoint_name, web.label))
-    return f"{client.web_base_url}/{app_ref}/{endpoint_name}/"
+    return endpoint_url(client.web_base_url, client.web_domain, client.workspace, app_ref, endpoint_name, web.label)
 
 
 def endpoint_urls(app: App, app_ref: str, client: Client) -> list[tuple[str, str]]:

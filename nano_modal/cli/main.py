@@ -175,7 +175,7 @@ def token_create(
 
 @token_cli.command("create-proxy")
 def token_create_proxy() -> None:
-    """Create a key/secret pair for web endpoints with requires_proxy_auth=True (shown once)."""
+    """Create a key/secret pair for your workspace's web endpoints with requires_proxy_auth=True (shown once)."""
     from .._utils.aio import run_blocking
     from ..client import Client
     from ..proto import api_pb2

@@ -72,13 +72,14 @@ class HelloRequest(_message.Message):
     def __init__(self, client_version: _Optional[str] = ...) -> None: ...
 
 class HelloResponse(_message.Message):
-    __slots__ = ("server_version", "protocol_version", "role", "web_base_url", "fast_lane_port", "web_domain", "worker_runtimes")
+    __slots__ = ("server_version", "protocol_version", "role", "web_base_url", "fast_lane_port", "web_domain", "workspace", "worker_runtimes")
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     WEB_BASE_URL_FIELD_NUMBER: _ClassVar[int]
     FAST_LANE_PORT_FIELD_NUMBER: _ClassVar[int]
     WEB_DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_FIELD_NUMBER: _ClassVar[int]
     WORKER_RUNTIMES_FIELD_NUMBER: _ClassVar[int]
     server_version: str
     protocol_version: int
@@ -86,8 +87,9 @@ class HelloResponse(_message.Message):
     web_base_url: str
     fast_lane_port: int
     web_domain: str
+    workspace: str
     worker_runtimes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, server_version: _Optional[str] = ..., protocol_version: _Optional[int] = ..., role: _Optional[str] = ..., web_base_url: _Optional[str] = ..., fast_lane_port: _Optional[int] = ..., web_domain: _Optional[str] = ..., worker_runtimes: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, server_version: _Optional[str] = ..., protocol_version: _Optional[int] = ..., role: _Optional[str] = ..., web_base_url: _Optional[str] = ..., fast_lane_port: _Optional[int] = ..., web_domain: _Optional[str] = ..., workspace: _Optional[str] = ..., worker_runtimes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AppCreateRequest(_message.Message):
     __slots__ = ("name", "ephemeral")

@@ -40,7 +40,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import config
-from .._web_host import host_label, label_of_host
+from .._web_host import host_label, label_of_host, qualified_app_ref, split_app_ref
 from ..proto import api_pb2
 from ..serialization import loads_plain, serialize
 from .blobs import BlobStore
@@ -49,7 +49,7 @@ from .control_base import bind_key
 from .deployments import Deployments
 from .foreign_web import ForeignWeb, LastBody
 from .http_limits import MAX_BODY, BadResponseHead, BodyTooLarge, checked_headers, read_body, response_head
-from .state import FunctionRuntime
+from .state import App, FunctionRuntime
 
 log = logging.getLogger("nano_modal.server")
 WEB_METHOD = config.WEB_METHOD
@@ -173,8 +173,8 @@ class Gateway:
                     # An ephemeral run answers by its id (what get_web_url says) and by its name
                     # (what `nano-modal serve` prints, stable across reloads).
                     for app_ref in {app.app_id, app.name} - {""}:
-                        if host_label(app_ref, name, web.label) == label:
-                            found.append((app.state == "deployed", app_ref, name))
+                        if host_label(app_ref, name, web.label, app.workspace) == label:
+                            found.append((app.state == "deployed", qualified_app_ref(app_ref, app.workspace), name))
         if not found:
             return None
         deployed = [f for f in found if f[0]]
@@ -220,29 +220,47 @@ class Gateway:
         return self.control.bind_function(route.fn.function_id, bound_params, options)
 
     def _function(self, app_ref: str, name: str, web_required: bool = True) -> FunctionRuntime:
-        if app_ref.startswith("ap-"):
+        if app_ref.startswith("ap-"):  # ids are global: no workspace before them (qualified_app_ref)
             app = self.control.app(app_ref)
             if not app.live:
                 raise NotFound(f"app {app_ref} is stopped")
         else:
-            try:
-                app = self.deployments.lookup(app_ref)
-            except NotFound:
-                # `nano-modal serve` URLs: the newest live run of an ephemeral app with that name.
-                runs = [a for a in self.control.apps.values() if a.name == app_ref and a.live]
-                if not runs:
-                    raise
-                app = runs[-1]
+            app = self._app_by_ref(app_ref)
         fn = self.control.function_by_name(app.app_id, name)
         if fn is None or (web_required and not fn.definition.web.kind):
             raise NotFound(f"app {app.name} has no web endpoint {name!r}")
         return fn
 
-    def _authorized(self, request: HTTPConnection) -> bool:
+    def _app_by_ref(self, app_ref: str) -> App:
+        """The app a path names: `<workspace>--<app>`, or a default workspace's app, whose name
+        may hold '--' too (its own workspace's app of the same address wins)."""
+        workspace, app_name = split_app_ref(app_ref)
+        candidates = [(workspace, app_name)]
+        if workspace != config.DEFAULT_WORKSPACE:
+            candidates.append((config.DEFAULT_WORKSPACE, app_ref))
+        missing: NotFound | None = None
+        for workspace, app_name in candidates:
+            try:
+                return self.deployments.lookup(app_name, workspace=workspace)
+            except NotFound as exc:
+                missing = missing or exc
+            # `nano-modal serve` URLs: the newest live run of an ephemeral app with that name.
+            runs = [a for a in self.control.apps.values() if (a.name, a.workspace) == (app_name, workspace) and a.live]
+            if runs:
+                return runs[-1]
+        assert missing is not None
+        raise missing
+
+    def _authorized(self, request: HTTPConnection, fn: FunctionRuntime) -> bool:
+        """A proxy token of the endpoint's own workspace: another workspace's opens nothing here."""
         key = request.headers.get("modal-key", "")
         secret = request.headers.get("modal-secret", "")
-        stored = self.control.store.proxy_token_hash(key) if key else None
-        return stored is not None and hmac.compare_digest(stored, hash_secret(secret))
+        stored = self.control.store.proxy_token(key) if key else None
+        return (
+            stored is not None
+            and hmac.compare_digest(stored.secret_hash, hash_secret(secret))
+            and stored.workspace == self.control.app(fn.app_id).workspace
+        )
 
     def _resolve(self, connection: HTTPConnection) -> tuple[str, str] | Response:
         """Route and check proxy auth before anything else is read: the function id to call
@@ -250,7 +268,7 @@ class Gateway:
         params = connection.path_params
         try:
             route = self._route(params["app"], params["function"])
-            authorized = self._authorized(connection)
+            authorized = self._authorized(connection, route.fn)
             if route.web.requires_proxy_auth and not authorized:
                 return PlainTextResponse("401 Unauthorized: missing or invalid Modal-Key / Modal-Secret\n", 401)
             return self._bind(route, dict(connection.query_params), authorized), route.method_name

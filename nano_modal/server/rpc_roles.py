@@ -25,7 +25,7 @@ class Role(enum.Enum):
 ROLES: dict[str, Role] = {
     # service.py: session, apps, functions and calls, blobs, workers, containers
     "Hello": Role.PAYLOADS,
-    "ProxyTokenCreate": Role.OPERATOR,  # proxy tokens are the installation's, as web endpoint hosts are
+    "ProxyTokenCreate": Role.ADMIN,  # for the caller's workspace's endpoints only (gateway.py)
     "WorkspaceCreate": Role.OPERATOR,
     "WorkspaceList": Role.OPERATOR,
     "TokenCreate": Role.ADMIN,  # in its own workspace; the operator's in any

@@ -100,13 +100,14 @@ class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.Nano
             role="container" if container else "admin",
             web_base_url=self.web_base_url,
             web_domain=self.web_domain,
+            workspace=self.workspace(),
             fast_lane_port=self.fast_lane_port,
             worker_runtimes=[] if container else self.control.worker_runtimes(),
         )
 
     async def ProxyTokenCreate(self, request: api_pb2.Empty, context: Context) -> api_pb2.ProxyToken:
         key, secret = f"wk-{secrets.token_hex(8)}", f"ws-{secrets.token_urlsafe(24)}"
-        self.control.store.create_proxy_token(key, hash_secret(secret))
+        self.control.store.create_proxy_token(key, hash_secret(secret), self.workspace())
         return api_pb2.ProxyToken(key=key, secret=secret)
 
     async def AppCreate(self, request: api_pb2.AppCreateRequest, context: Context) -> api_pb2.AppCreateResponse:

@@ -43,6 +43,7 @@ proxy_tokens = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("secret_hash", sa.String(64), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("workspace", sa.String(64), nullable=False, server_default="main"),  # whose endpoints it opens
 )
 
 schedules = sa.Table(

@@ -34,6 +34,7 @@ from .store import (
     InputRow,
     LogRow,
     OutputRow,
+    ProxyTokenRow,
     Store,
 )
 from .store_retry import retry_transient
@@ -194,15 +195,16 @@ class SqlStore(SqlObjects, Store):
             if schedule_fire is not None:
                 self._set_last_fire(conn, call.function_id, schedule_fire)
 
-    def create_proxy_token(self, key: str, secret_hash: str) -> None:
+    def create_proxy_token(self, key: str, secret_hash: str, workspace: str) -> None:
+        row = {"key": key, "secret_hash": secret_hash, "created_at": time.time(), "workspace": workspace}
         with self.engine.begin() as conn:
-            conn.execute(proxy_tokens.insert().values(key=key, secret_hash=secret_hash, created_at=time.time()))
+            conn.execute(proxy_tokens.insert().values(**row))
 
-    def proxy_token_hash(self, key: str) -> str | None:
-        query = sa.select(proxy_tokens.c.secret_hash).where(proxy_tokens.c.key == key)
+    def proxy_token(self, key: str) -> ProxyTokenRow | None:
+        query = sa.select(proxy_tokens.c.secret_hash, proxy_tokens.c.workspace).where(proxy_tokens.c.key == key)
         with self.engine.connect() as conn:
-            value = conn.execute(query).scalar()
-        return str(value) if value is not None else None
+            found = conn.execute(query).first()
+        return ProxyTokenRow(str(found.secret_hash), str(found.workspace)) if found is not None else None
 
     def schedule_last_fire(self, function_id: str) -> float | None:
         query = sa.select(schedules.c.last_fire).where(schedules.c.function_id == function_id)

@@ -24,6 +24,12 @@ class AppRow:
 
 
 @dataclass
+class ProxyTokenRow:
+    secret_hash: str  # sha256 of the secret: the secret itself is shown once, at creation
+    workspace: str  # it opens this workspace's endpoints with requires_proxy_auth=True, no other's
+
+
+@dataclass
 class DeploymentRow:
     app_id: str
     version: int
@@ -197,11 +203,11 @@ class Store(ABC):
         scheduled time this call runs for (see schedule_last_fire)."""
 
     @abstractmethod
-    def create_proxy_token(self, key: str, secret_hash: str) -> None: ...
+    def create_proxy_token(self, key: str, secret_hash: str, workspace: str) -> None: ...
 
     @abstractmethod
-    def proxy_token_hash(self, key: str) -> str | None:
-        """The sha256 of the proxy token's secret, or None for an unknown key."""
+    def proxy_token(self, key: str) -> ProxyTokenRow | None:
+        """The proxy token with this key (its secret's sha256 and workspace), or None."""
 
     @abstractmethod
     def schedule_last_fire(self, function_id: str) -> float | None:

@@ -37,11 +37,14 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from .. import config
+from .._web_host import WORKSPACE_SEPARATOR
 from .errors import Invalid, NotFound
 from .state import Container
 from .store import Store
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")  # workspace names appear in hosts, some day
+# Workspace names appear in web endpoint hosts and paths, before WORKSPACE_SEPARATOR ("--"),
+# which they therefore cannot hold (nor end with '-', which would make one with the separator).
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$")
 
 # Request fields that name something a workspace owns, anywhere in a request, nested
 # messages (a FunctionDefinition's secret_ids and volume mounts) included.
@@ -89,8 +92,11 @@ def hash_token(token: str) -> str:
 
 
 def check_workspace_name(name: str) -> str:
-    if not _NAME.match(name):
-        raise Invalid(f"invalid workspace name {name!r}: use 1-64 lowercase letters, digits or '-'")
+    if not _NAME.match(name) or WORKSPACE_SEPARATOR in name:
+        raise Invalid(
+            f"invalid workspace name {name!r}: use 1-64 lowercase letters, digits or single '-' inside"
+            " ('--' separates a workspace from an app in web endpoint addresses)"
+        )
     return name
 
 

@@ -6,7 +6,17 @@ import time
 
 import pytest
 
-from nano_modal.server.store import AppRow, CallRow, DeploymentRow, FunctionRow, InputRow, LogRow, OutputRow, Store
+from nano_modal.server.store import (
+    AppRow,
+    CallRow,
+    DeploymentRow,
+    FunctionRow,
+    InputRow,
+    LogRow,
+    OutputRow,
+    ProxyTokenRow,
+    Store,
+)
 
 
 @pytest.fixture
@@ -80,9 +90,9 @@ def test_deployments_logs_schedules_and_tokens(store: Store) -> None:
     store.create_call(CallRow("fc-s", "fu-ap-d", 3, 1, True, False, time.time()), [], schedule_fire=160.0)
     assert store.schedule_last_fire("fu-ap-d") == 160.0
 
-    store.create_proxy_token("wk-1", "hash")
-    assert store.proxy_token_hash("wk-1") == "hash"
-    assert store.proxy_token_hash("wk-2") is None
+    store.create_proxy_token("wk-1", "hash", "team-b")
+    assert store.proxy_token("wk-1") == ProxyTokenRow("hash", "team-b")
+    assert store.proxy_token("wk-2") is None
 
 
 def test_old_calls_are_forgotten(store: Store) -> None:

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ... import config
+from ..._web_host import qualified_app_ref
 from ...proto import api_pb2 as npb
 from ..blobs import BlobStore
 from ..control import ControlPlane, Invalid, NotFound
@@ -131,7 +132,7 @@ class WebRpcs(ServiceBase):
             return ""
         app = self.control.app(app_id)
         app_ref = app.app_id if app.ephemeral or not app.name else app.name
-        return f"{self.web_base_url}/{app_ref}/{function.function_name}/"
+        return f"{self.web_base_url}/{qualified_app_ref(app_ref, app.workspace)}/{function.function_name}/"
 
     async def FunctionCallGetDataIn(self, request: Any, call: Call) -> AsyncIterator[Any]:
         """A web request's body, then open until the call ends (Modal's entrypoint asks again
