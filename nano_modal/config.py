@@ -127,7 +127,9 @@ WORKER_CPU_OVERCOMMIT = 4.0  # containers may reserve this many times the worker
 CPU_BOUND_DEMAND = 0.5
 # A worker whose containers demand this share of its cores takes no more CPU-bound containers.
 HOST_SATURATED = 0.9
-OUTPUT_RETENTION = 7 * 24 * 3600.0  # seconds results of finished calls are kept
+ENV_OUTPUT_RETENTION = "NANO_MODAL_OUTPUT_RETENTION"
+# Seconds calls are kept after they start, with their inputs, results and the blobs those name.
+OUTPUT_RETENTION = float(os.environ.get(ENV_OUTPUT_RETENTION) or 7 * 24 * 3600.0)
 CALL_MEMORY_IDLE = 600.0  # finished calls untouched this long leave memory (still in the store)
 LEADER_POLL_INTERVAL = 1.0  # seconds between a follower server's tries for the store lease (and lease checks)
 FOLLOWER_PATIENCE = 15.0  # seconds a follower holds a unary call while no active server answers (a takeover)

@@ -46,7 +46,13 @@ class BlobStore:
         return self.root / blob_id[:2] / blob_id
 
     def has(self, blob_id: str) -> bool:
-        return self.path(blob_id).exists()
+        """Whether the blob is here; if it is, it counts as new again: whoever asks is about
+        to name it instead of uploading it, and blob_gc.py spares young blobs."""
+        try:
+            os.utime(self.path(blob_id))
+        except FileNotFoundError:
+            return False
+        return True
 
     def put(self, blob_id: str, chunks: list[bytes]) -> None:
         """Store the blob if its content matches its id; atomic, so readers never see half a file."""

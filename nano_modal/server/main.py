@@ -13,14 +13,13 @@ import signal
 import socket
 import sys
 import threading
-import time
 from pathlib import Path
 
 import grpc.aio
 import uvicorn
 
 from .. import config
-from . import banner, follower, leader, modal_compat, store_retry
+from . import banner, follower, janitor, leader, modal_compat, store_retry
 from .blobs import BlobStore
 from .control import ControlPlane
 from .dashboard import Dashboard
@@ -28,7 +27,6 @@ from .fast_lane import FastLaneServer
 from .gateway import Gateway
 from .grpc_auth import TokenGate
 from .http_limits import BoundedH11Protocol
-from .log_limits import LOG_RETENTION
 from .object_service import ObjectPlane
 from .scheduler import Scheduler
 from .service import Service
@@ -145,7 +143,7 @@ async def serve(
     web_app.app = gateway.app
     lease_watch = asyncio.create_task(lease.watch(_exit_lease_lost))
     scheduling = asyncio.create_task(scheduler.run())
-    janitor = asyncio.create_task(_forget_old_calls(store))
+    housekeeping = asyncio.create_task(janitor.run_forever(store, blobs, control))
     reaper = asyncio.create_task(objects.reap_forever())  # ephemeral objects whose client left
     expiry = asyncio.create_task(objects.expire_queue_partitions_forever())  # partition_ttl
     _write_port_file(port_file, bound)
@@ -175,7 +173,7 @@ async def serve(
     await stop.wait()
     lease_watch.cancel()
     scheduling.cancel()
-    janitor.cancel()
+    housekeeping.cancel()
     reaper.cancel()
     expiry.cancel()
     web.should_exit = True
@@ -247,13 +245,6 @@ def _exit_lease_lost() -> None:
     log.critical("lost the store lease (the database connection holding it is gone); exiting")
     logging.shutdown()
     os._exit(EXIT_TEMPFAIL)
-
-
-async def _forget_old_calls(store: SqlStore) -> None:
-    while True:
-        await asyncio.sleep(600)
-        store.delete_calls_before(time.time() - config.OUTPUT_RETENTION)
-        store.delete_logs_before(time.time() - LOG_RETENTION)  # never called before: logs grew forever
 
 
 def build_parser() -> argparse.ArgumentParser:

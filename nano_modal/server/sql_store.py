@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,6 +39,8 @@ from .store import (
     Store,
 )
 from .store_retry import retry_transient
+
+_REFERENCE_BATCH = 1000  # rows per fetch of blob_references: a scan of millions holds a batch at a time
 
 # Hot-path statements, built once (SQLAlchemy caches their compiled form).
 _INSERT_CALL = calls.insert()
@@ -314,6 +317,25 @@ class SqlStore(SqlObjects, Store):
             conn.execute(outputs.delete().where(outputs.c.call_id.in_(old)))
             conn.execute(inputs.delete().where(inputs.c.call_id.in_(old)))
             return conn.execute(calls.delete().where(calls.c.created_at < created_before)).rowcount
+
+    def blob_references(self) -> Iterator[tuple[str, bytes]]:
+        """Every stored value that may name a blob, with what kind of value it is (blob_gc.py
+        reads the names out): payloads and blob columns of the inputs and outputs kept, the
+        definitions of functions of apps not stopped, and every deployment's spec (a rollback
+        runs an old version's code again). Read in batches, never all at once."""
+        live_apps = sa.select(apps.c.app_id).where(apps.c.state != "stopped").scalar_subquery()
+        sources: list[tuple[str, sa.Select[Any]]] = [
+            ("blob_id", sa.select(inputs.c.args_blob).where(inputs.c.args_blob != "")),
+            ("blob_id", sa.select(outputs.c.data_blob).where(outputs.c.data_blob != "")),
+            ("payload", sa.select(inputs.c.args)),
+            ("payload", sa.select(outputs.c.data)),
+            ("definition", sa.select(functions.c.definition).where(functions.c.app_id.in_(live_apps))),
+            ("definition", sa.select(deployments.c.spec)),
+        ]
+        with self.engine.connect() as conn:
+            for kind, query in sources:
+                for value in conn.execution_options(yield_per=_REFERENCE_BATCH).execute(query).scalars():
+                    yield kind, value.encode() if isinstance(value, str) else bytes(value)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -9,6 +9,7 @@ before the answer goes out, so a restarted server can pick up where it stopped.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -201,6 +202,10 @@ class Store(ABC):
     def create_call(self, call: CallRow, inputs: list[InputRow], schedule_fire: float | None = None) -> None:
         """Record a new call and its first inputs, atomically; with `schedule_fire`, also the
         scheduled time this call runs for (see schedule_last_fire)."""
+
+    @abstractmethod
+    def blob_references(self) -> Iterator[tuple[str, bytes]]:
+        """(kind, value) of every kept value that may name a blob: blob_gc.py reads the names."""
 
     @abstractmethod
     def create_proxy_token(self, key: str, secret_hash: str, workspace: str) -> None: ...
