@@ -429,14 +429,16 @@ class FunctionDefinition(_message.Message):
     def __init__(self, name: _Optional[str] = ..., module_name: _Optional[str] = ..., source_blob_id: _Optional[str] = ..., pickled_blob_id: _Optional[str] = ..., is_generator: _Optional[bool] = ..., is_async: _Optional[bool] = ..., timeout: _Optional[float] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., max_containers: _Optional[int] = ..., min_containers: _Optional[int] = ..., scaledown_window: _Optional[float] = ..., max_inputs: _Optional[int] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., python_version: _Optional[str] = ..., block_network: _Optional[bool] = ..., is_class: _Optional[bool] = ..., methods: _Optional[_Iterable[_Union[MethodDefinition, _Mapping]]] = ..., max_concurrent_inputs: _Optional[int] = ..., batch_max_size: _Optional[int] = ..., batch_wait_ms: _Optional[int] = ..., bound_params: _Optional[bytes] = ..., parent_function_id: _Optional[str] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., web: _Optional[_Union[WebEndpoint, _Mapping]] = ..., class_parameters: _Optional[_Iterable[_Union[ClassParameter, _Mapping]]] = ..., secret_ids: _Optional[_Iterable[str]] = ..., volume_mounts: _Optional[_Iterable[_Union[VolumeMount, _Mapping]]] = ..., image: _Optional[_Union[ImageSpec, _Mapping]] = ..., gpu: _Optional[str] = ..., restrict_modal_access: _Optional[bool] = ...) -> None: ...
 
 class ImageSpec(_message.Message):
-    __slots__ = ("image_id", "base", "steps")
+    __slots__ = ("image_id", "base", "steps", "cache_scope")
     IMAGE_ID_FIELD_NUMBER: _ClassVar[int]
     BASE_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_SCOPE_FIELD_NUMBER: _ClassVar[int]
     image_id: str
     base: ImageBase
     steps: _containers.RepeatedCompositeFieldContainer[ImageStep]
-    def __init__(self, image_id: _Optional[str] = ..., base: _Optional[_Union[ImageBase, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[ImageStep, _Mapping]]] = ...) -> None: ...
+    cache_scope: str
+    def __init__(self, image_id: _Optional[str] = ..., base: _Optional[_Union[ImageBase, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[ImageStep, _Mapping]]] = ..., cache_scope: _Optional[str] = ...) -> None: ...
 
 class ImageBase(_message.Message):
     __slots__ = ("kind", "python_version", "ref", "secret_ids")

@@ -13,7 +13,7 @@ from ..exception import InvalidError
 from ..proto import api_pb2
 from ..serialization import serialize
 from .control_base import ControlBase, new_id
-from .images import build_secrets
+from .images import build_secrets, for_worker
 from .state import Container, ContainerState, FunctionRuntime, Worker
 
 log = logging.getLogger("nano_modal.server")
@@ -222,7 +222,9 @@ class Placement(ControlBase):
                 # reservation for placement, not a cap (a bare interpreter would hit 128 MiB).
                 memory_mb=fn.definition.memory_mb,
                 env=env,
-                image=fn.definition.image if fn.definition.HasField("image") else None,
+                image=for_worker(fn.definition.image, self.app(fn.app_id).workspace)
+                if fn.definition.HasField("image")
+                else None,
                 image_secrets=build_secrets(fn.definition, self.secret_variables),
             )
         )

@@ -124,8 +124,11 @@ class ImageBuilder:
         started = time.monotonic()
         if spec.base.kind == "id":
             return self._from_record(spec.base.ref)
-        base_key, rootfs, state, base_info = self.base(spec.base, log, secrets.get(-1, {}))
-        parent, chain, layers = base_key, [], []  # type: tuple[str, list[str], list[Path]]
+        base_key, rootfs, state, base_info = self.base(spec.base, log, secrets.get(-1, {}), spec.cache_scope)
+        # The first layer's parent carries the scope (server/images.py): a workspace never
+        # reuses another's layers, which may hold what that workspace's secrets fetched.
+        first_parent = digest(base_key, "scope", spec.cache_scope) if spec.cache_scope else base_key
+        parent, chain, layers = first_parent, [], []  # type: tuple[str, list[str], list[Path]]
         built = BuiltImage(spec.image_id, rootfs, layers, state)
         steps = [describe(s) for s in spec.steps]
         # Recorded as it grows, so that `image prune` meanwhile keeps what this build has made.
@@ -205,8 +208,10 @@ class ImageBuilder:
     # ------------------------------------------------------------------ bases
 
     def base(
-        self, base: api_pb2.ImageBase, log: Log, secrets: dict[str, str] | None = None
+        self, base: api_pb2.ImageBase, log: Log, secrets: dict[str, str] | None = None, scope: str = ""
     ) -> tuple[str, Path, ImageState, dict[str, Any]]:
+        """The base's key, root, state and description, built if missing. A public base is
+        shared by every scope; one pulled with credentials (a private registry's) is not."""
         if base.kind == "debian":
             from ...image import debian_suite
 
@@ -214,7 +219,7 @@ class ImageBuilder:
             key = digest("debian", suite, BASE_RECIPE, *ubuntu.extra_packages(suite))
             info: dict[str, Any] = {"kind": "debian", "suite": suite, "python": base.python_version}
         elif base.kind == "registry":
-            key = digest("registry", base.ref)
+            key = digest("registry", base.ref, *(["scope", scope] if scope and base.secret_ids else []))
             info = {"kind": "registry", "ref": base.ref}
         else:
             raise InvalidError(f"unknown image base kind {base.kind!r}")
