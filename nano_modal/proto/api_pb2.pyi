@@ -315,18 +315,46 @@ class ProxyToken(_message.Message):
     def __init__(self, key: _Optional[str] = ..., secret: _Optional[str] = ...) -> None: ...
 
 class WorkspaceCreateRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "limits")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    limits: WorkspaceLimits
+    def __init__(self, name: _Optional[str] = ..., limits: _Optional[_Union[WorkspaceLimits, _Mapping]] = ...) -> None: ...
+
+class WorkspaceLimits(_message.Message):
+    __slots__ = ("max_containers", "max_cpu", "max_memory_mb")
+    MAX_CONTAINERS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CPU_FIELD_NUMBER: _ClassVar[int]
+    MAX_MEMORY_MB_FIELD_NUMBER: _ClassVar[int]
+    max_containers: int
+    max_cpu: float
+    max_memory_mb: int
+    def __init__(self, max_containers: _Optional[int] = ..., max_cpu: _Optional[float] = ..., max_memory_mb: _Optional[int] = ...) -> None: ...
+
+class WorkspaceSetLimitsRequest(_message.Message):
+    __slots__ = ("name", "limits")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    limits: WorkspaceLimits
+    def __init__(self, name: _Optional[str] = ..., limits: _Optional[_Union[WorkspaceLimits, _Mapping]] = ...) -> None: ...
 
 class WorkspaceInfo(_message.Message):
-    __slots__ = ("name", "created_at")
+    __slots__ = ("name", "created_at", "limits", "containers", "cpu", "memory_mb")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    CONTAINERS_FIELD_NUMBER: _ClassVar[int]
+    CPU_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_MB_FIELD_NUMBER: _ClassVar[int]
     name: str
     created_at: float
-    def __init__(self, name: _Optional[str] = ..., created_at: _Optional[float] = ...) -> None: ...
+    limits: WorkspaceLimits
+    containers: int
+    cpu: float
+    memory_mb: int
+    def __init__(self, name: _Optional[str] = ..., created_at: _Optional[float] = ..., limits: _Optional[_Union[WorkspaceLimits, _Mapping]] = ..., containers: _Optional[int] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ...) -> None: ...
 
 class WorkspaceListResponse(_message.Message):
     __slots__ = ("workspaces",)

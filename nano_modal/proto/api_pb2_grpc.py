@@ -114,6 +114,11 @@ class NanoModalStub:
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
                 response_deserializer=nano__modal_dot_proto_dot_api__pb2.WorkspaceListResponse.FromString,
                 _registered_method=True)
+        self.WorkspaceSetLimits = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/WorkspaceSetLimits',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.WorkspaceSetLimitsRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
         self.TokenCreate = channel.unary_unary(
                 '/nano_modal.v1.NanoModal/TokenCreate',
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.TokenCreateRequest.SerializeToString,
@@ -508,6 +513,12 @@ class NanoModalServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WorkspaceList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WorkspaceSetLimits(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -957,6 +968,11 @@ def add_NanoModalServicer_to_server(servicer, server):
                     servicer.WorkspaceList,
                     request_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
                     response_serializer=nano__modal_dot_proto_dot_api__pb2.WorkspaceListResponse.SerializeToString,
+            ),
+            'WorkspaceSetLimits': grpc.unary_unary_rpc_method_handler(
+                    servicer.WorkspaceSetLimits,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.WorkspaceSetLimitsRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
             ),
             'TokenCreate': grpc.unary_unary_rpc_method_handler(
                     servicer.TokenCreate,
@@ -1686,6 +1702,33 @@ class NanoModal:
             '/nano_modal.v1.NanoModal/WorkspaceList',
             nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
             nano__modal_dot_proto_dot_api__pb2.WorkspaceListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WorkspaceSetLimits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/WorkspaceSetLimits',
+            nano__modal_dot_proto_dot_api__pb2.WorkspaceSetLimitsRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .state import Container, ContainerState, QueuedInput
+from .workspace_limits import Usage
 
 # Seconds an exited container stays known: long enough for its last logs and outputs in
 # flight to arrive and for `container list --all` to show what just ended.
@@ -103,6 +104,7 @@ class Containers:
         self._exited: OrderedDict[str, tuple[Container, float]] = OrderedDict()  # by exit time
         self._by_function: dict[str, dict[str, Container]] = {}  # active ones only
         self._by_worker: dict[str, dict[str, Container]] = {}  # active ones only
+        self._by_workspace: dict[str, dict[str, Container]] = {}  # active ones only
         self._by_token: dict[str, Container] = {}  # active function containers only (sandboxes have none)
 
     # ------------------------------------------------------------------ queries
@@ -148,6 +150,11 @@ class Containers:
         held = self._by_worker.get(worker_id, {}).values()
         return sum(c.cpu for c in held), sum(c.memory_mb for c in held)
 
+    def usage(self, workspace: str) -> Usage:
+        """What the workspace's containers hold until they exit (its limits: workspace_limits.py)."""
+        held = self._by_workspace.get(workspace, {}).values()
+        return Usage(len(held), sum(c.cpu for c in held), sum(c.memory_mb for c in held))
+
     def gpus_taken(self, worker_id: str) -> set[int]:
         return {i for c in self._by_worker.get(worker_id, {}).values() for i in c.gpu_devices}
 
@@ -164,6 +171,7 @@ class Containers:
         self._active[container.container_id] = container
         self._by_function.setdefault(container.function_id, {})[container.container_id] = container
         self._by_worker.setdefault(container.worker_id, {})[container.container_id] = container
+        self._by_workspace.setdefault(container.workspace, {})[container.container_id] = container
         if with_token:
             self._by_token[container.token] = container
 
@@ -213,7 +221,11 @@ class Containers:
     def _exit(self, container: Container, event: Event) -> list[Command]:
         self._active.pop(container.container_id, None)
         self._exited[container.container_id] = (container, time.monotonic())
-        for index, key in ((self._by_function, container.function_id), (self._by_worker, container.worker_id)):
+        for index, key in (
+            (self._by_function, container.function_id),
+            (self._by_worker, container.worker_id),
+            (self._by_workspace, container.workspace),
+        ):
             group = index.get(key)
             if group is not None:
                 group.pop(container.container_id, None)

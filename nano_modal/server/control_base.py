@@ -24,6 +24,7 @@ from .log_limits import LogLimits
 from .state import App, Call, Container, FunctionRuntime, QueuedInput, Signal, Worker
 from .store import AttemptRow, LogRow, OutputRow, Store
 from .web_channels import WebChannels
+from .workspace_limits import NO_LIMITS, Limits
 
 
 def new_id(prefix: str) -> str:
@@ -52,6 +53,8 @@ class ControlBase:
         self.container_exit_hooks: list[Callable[[Container, int, str], None]] = []
         self.web_channels = WebChannels()  # WebSocket client messages for the containers serving them
         self.secret_variables: Callable[[str], dict[str, str]] | None = None  # for image build steps
+        # A workspace's limits (workspace_limits.py; main.py hands over Workspaces.limits_of).
+        self.workspace_limits: Callable[[str], Limits] = lambda workspace: NO_LIMITS
         # Outputs (and retried inputs' attempts), many puts per transaction, on a store thread.
         self._output_commit = GroupCommit(self._write_outputs, self._apply_outputs, "output-writer")
         self._log_commit = GroupCommit(self.store.add_logs, _nothing, "log-writer")  # off the loop too

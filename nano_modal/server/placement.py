@@ -12,6 +12,7 @@ from .. import config
 from ..exception import InvalidError
 from ..proto import api_pb2
 from ..serialization import serialize
+from . import workspace_limits
 from .control_base import ControlBase, new_id
 from .images import build_secrets, for_worker
 from .state import Container, ContainerState, FunctionRuntime, Worker
@@ -117,6 +118,10 @@ class Placement(ControlBase):
         alive = [w for w in self.workers.values() if w.alive]
         cpu = fn.definition.cpu or config.DEFAULT_CPU
         memory = fn.definition.memory_mb or config.DEFAULT_MEMORY_MB
+        workspace = self.app(fn.app_id).workspace
+        over = workspace_limits.too_big(workspace, self.workspace_limits(workspace), cpu, memory)
+        if over is not None:
+            return f"{fn.name} can never run: {over}"
         wants_gpu = gpu.parse(fn.definition.gpu)
         if not alive or any(
             w.cpu * config.WORKER_CPU_OVERCOMMIT >= cpu
@@ -142,14 +147,27 @@ class Placement(ControlBase):
         fn.queue.clear()
         self._fail_inputs(items, api_pb2.OUTPUT_STATUS_INIT_FAILURE, reason, serialize(InvalidError(reason)))
 
+    def workspace_full(self, workspace: str, cpu: float, memory: int) -> str | None:
+        """Which of the workspace's limits one more container of this size would pass, or None."""
+        limits = self.workspace_limits(workspace)
+        if not limits.any:
+            return None
+        return workspace_limits.full(workspace, limits, self.containers.usage(workspace), cpu, memory)
+
     def evict_idle_container(self, needed_by: FunctionRuntime) -> bool:
-        """Stop the longest-idle warm container of another function to make room; True if one was."""
+        """Stop the longest-idle warm container of another function to make room; True if one was.
+        When the room is short in the function's workspace (its limits), only one of its own."""
         if any(w.alive and self.containers.starting(w.worker_id) >= _max_starting(w) for w in self.workers.values()):
             return False  # room is only short of start slots, which free up by themselves
+        workspace = self.app(needed_by.app_id).workspace
+        cpu = needed_by.definition.cpu or config.DEFAULT_CPU
+        memory = needed_by.definition.memory_mb or config.DEFAULT_MEMORY_MB
+        own_only = self.workspace_full(workspace, cpu, memory) is not None
         candidates = [
             c
             for c in self.containers.active()
-            if c.state == ContainerState.RUNNING
+            if (not own_only or c.workspace == workspace)
+            and c.state == ContainerState.RUNNING
             and c.waiting
             and not c.held
             and c.function_id != needed_by.function_id
@@ -170,6 +188,9 @@ class Placement(ControlBase):
         sandbox's container (sandboxes.py) gets no token: it runs untrusted code."""
         cpu = fn.definition.cpu or config.DEFAULT_CPU
         memory = fn.definition.memory_mb or config.DEFAULT_MEMORY_MB
+        workspace = self.app(fn.app_id).workspace
+        if self.workspace_full(workspace, cpu, memory) is not None:
+            return None
         wants_gpu = gpu.parse(fn.definition.gpu)
         best: Worker | None = None
         best_free = -1.0
@@ -201,6 +222,7 @@ class Placement(ControlBase):
             memory,
             version=fn.version,
             gpu_devices=devices,
+            workspace=workspace,
         )
         log.info("placing container %s of %s on worker %s", container.container_id, fn.name, best.worker_id)
         self.containers.add(container, with_token=not sandbox)
@@ -222,9 +244,7 @@ class Placement(ControlBase):
                 # reservation for placement, not a cap (a bare interpreter would hit 128 MiB).
                 memory_mb=fn.definition.memory_mb,
                 env=env,
-                image=for_worker(fn.definition.image, self.app(fn.app_id).workspace)
-                if fn.definition.HasField("image")
-                else None,
+                image=for_worker(fn.definition.image, workspace) if fn.definition.HasField("image") else None,
                 image_secrets=build_secrets(fn.definition, self.secret_variables),
             )
         )

@@ -28,6 +28,7 @@ ROLES: dict[str, Role] = {
     "ProxyTokenCreate": Role.ADMIN,  # for the caller's workspace's endpoints only (gateway.py)
     "WorkspaceCreate": Role.OPERATOR,
     "WorkspaceList": Role.OPERATOR,
+    "WorkspaceSetLimits": Role.OPERATOR,
     "TokenCreate": Role.ADMIN,  # in its own workspace; the operator's in any
     "AppCreate": Role.ADMIN,
     "AppStop": Role.ADMIN,

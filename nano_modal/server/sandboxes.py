@@ -135,14 +135,20 @@ class SandboxPlane:
         self.control.functions[sandbox_id] = fn  # found by the control plane like any function
         container = None
         give_up = time.monotonic() + PLACE_TIMEOUT
+        cpu, memory = definition.cpu or config.DEFAULT_CPU, definition.memory_mb or config.DEFAULT_MEMORY_MB
         while container is None:
             container = self.control.place_container(fn, container_id=sandbox_id, sandbox=True)
             if container is None:
-                if time.monotonic() > give_up:
+                never = self.control.unplaceable(fn)
+                if never is None and self.control.workspace_full(app.workspace, cpu, memory):
+                    self.control.evict_idle_container(needed_by=fn)  # a warm one of its own workspace
+                if never is not None or time.monotonic() > give_up:
                     del self.control.functions[sandbox_id]
+                    full = self.control.workspace_full(app.workspace, cpu, memory)
                     raise Invalid(
-                        f"no worker has room for a sandbox with cpu={definition.cpu or config.DEFAULT_CPU:g}, "
-                        f"memory={definition.memory_mb or config.DEFAULT_MEMORY_MB} MiB"
+                        never
+                        or (f"no room for a sandbox: {full}" if full else None)
+                        or f"no worker has room for a sandbox with cpu={cpu:g}, memory={memory} MiB"
                     )
                 await asyncio.sleep(0.05)
         if request.name and self._by_name(request.app_id, request.name) is not None:  # taken while it waited

@@ -74,6 +74,7 @@ class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.Nano
         self.fast_lane_port = fast_lane_port  # this server's fast lane (0: none)
         self.web_domain = web_domain  # endpoints' hosts are <label>.<web_domain> ("": path form only)
         self.workspaces = Workspaces(control.store)
+        control.workspace_limits = self.workspaces.limits_of  # checked at placement
         self.scope = workspace_scope(control, objects, self.sandboxes)
 
     def _secret_env(self, secret_ids: list[str]) -> dict[str, str]:

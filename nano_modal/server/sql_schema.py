@@ -26,6 +26,10 @@ workspaces = sa.Table(
     metadata,
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("created_at", sa.Float, nullable=False),
+    # What its live containers may hold at once (workspace_limits.py); 0: no limit.
+    sa.Column("max_containers", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("max_cpu", sa.Float, nullable=False, server_default="0"),
+    sa.Column("max_memory_mb", sa.Integer, nullable=False, server_default="0"),
 )
 
 tokens = sa.Table(

@@ -39,6 +39,7 @@ from .store import (
     Store,
 )
 from .store_retry import retry_transient
+from .workspace_limits import Limits
 
 _REFERENCE_BATCH = 1000  # rows per fetch of blob_references: a scan of millions holds a batch at a time
 
@@ -133,6 +134,20 @@ class SqlStore(SqlObjects, Store):
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(workspaces.c.name, workspaces.c.created_at).order_by(workspaces.c.name))
             return [(str(name), float(created)) for name, created in rows]
+
+    def set_workspace_limits(self, name: str, limits: Limits) -> None:
+        values = {"max_containers": limits.max_containers, "max_cpu": limits.max_cpu}
+        values["max_memory_mb"] = limits.max_memory_mb
+        with self.engine.begin() as conn:
+            updated = conn.execute(workspaces.update().where(workspaces.c.name == name).values(**values))
+            if not updated.rowcount:  # the default workspace has a row only once it has limits
+                conn.execute(workspaces.insert().values(name=name, created_at=time.time(), **values))
+
+    def workspace_limits(self) -> dict[str, Limits]:
+        columns = (workspaces.c.name, workspaces.c.max_containers, workspaces.c.max_cpu, workspaces.c.max_memory_mb)
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(*columns))
+            return {str(name): Limits(int(n), float(cpu), int(mem)) for name, n, cpu, mem in rows}
 
     def add_token(self, token_hash: str, workspace: str, invoke_only: bool) -> None:
         row = {"token_hash": token_hash, "workspace": workspace, "invoke_only": invoke_only, "created_at": time.time()}

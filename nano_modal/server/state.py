@@ -119,6 +119,7 @@ class Container:
     served: int = 0
     version: int = 0  # of its function's definition when it was placed
     gpu_devices: tuple[int, ...] = ()  # indices of its worker's GPUs that it holds
+    workspace: str = "main"  # its app's: what it holds counts against that workspace's limits
     # The inputs handed to its latest numbered ContainerGetInputs: handed again to a resend of
     # that request (the answer was lost in a server stall) instead of new ones held by no one.
     handed_seq: int = 0

@@ -12,6 +12,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from .workspace_limits import Limits
+
 
 @dataclass
 class AppRow:
@@ -158,6 +160,13 @@ class Store(ABC):
     @abstractmethod
     def list_workspaces(self) -> list[tuple[str, float]]:
         """(name, created_at) of every workspace created by `workspace create`."""
+
+    @abstractmethod
+    def set_workspace_limits(self, name: str, limits: Limits) -> None: ...
+
+    @abstractmethod
+    def workspace_limits(self) -> dict[str, Limits]:
+        """The limits of every workspace that has a row (the default workspace only once set)."""
 
     @abstractmethod
     def add_token(self, token_hash: str, workspace: str, invoke_only: bool) -> None: ...

@@ -16,6 +16,7 @@ from ..proto import api_pb2
 from .control import ControlPlane, NotFound
 from .object_service import ObjectPlane
 from .sandboxes import SandboxPlane
+from .workspace_limits import Limits
 from .workspaces import Principal, Workspaces, WorkspaceScope
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -86,9 +87,10 @@ def workspace_scope(control: ControlPlane, objects: ObjectPlane | None, sandboxe
 
 
 class WorkspaceRpcs:
-    """RPC handlers for workspaces. Service provides `workspaces` and `principal`."""
+    """RPC handlers for workspaces. Service provides `workspaces`, `control` and `principal`."""
 
     workspaces: Workspaces
+    control: ControlPlane
 
     def principal(self) -> Principal:  # provided by Service: checked by the RPC's role (rpc_roles.py)
         raise NotImplementedError
@@ -96,12 +98,33 @@ class WorkspaceRpcs:
     async def WorkspaceCreate(self, request: api_pb2.WorkspaceCreateRequest, context: Context) -> api_pb2.Empty:
         if not self.workspaces.create(request.name):
             await context.abort(grpc.StatusCode.ALREADY_EXISTS, f"workspace {request.name!r} already exists")
+        if request.HasField("limits"):
+            self.workspaces.set_limits(request.name, _limits(request.limits))
+        return api_pb2.Empty()
+
+    async def WorkspaceSetLimits(self, request: api_pb2.WorkspaceSetLimitsRequest, context: Context) -> api_pb2.Empty:
+        self.workspaces.set_limits(request.name, _limits(request.limits))
         return api_pb2.Empty()
 
     async def WorkspaceList(self, request: api_pb2.Empty, context: Context) -> api_pb2.WorkspaceListResponse:
-        return api_pb2.WorkspaceListResponse(
-            workspaces=[api_pb2.WorkspaceInfo(name=n, created_at=t) for n, t in self.workspaces.names()]
-        )
+        found = []
+        for name, created in self.workspaces.names():
+            limits, usage = self.workspaces.limits_of(name), self.control.containers.usage(name)
+            found.append(
+                api_pb2.WorkspaceInfo(
+                    name=name,
+                    created_at=created,
+                    limits=api_pb2.WorkspaceLimits(
+                        max_containers=limits.max_containers,
+                        max_cpu=limits.max_cpu,
+                        max_memory_mb=limits.max_memory_mb,
+                    ),
+                    containers=usage.containers,
+                    cpu=usage.cpu,
+                    memory_mb=usage.memory_mb,
+                )
+            )
+        return api_pb2.WorkspaceListResponse(workspaces=found)
 
     async def TokenCreate(self, request: api_pb2.TokenCreateRequest, context: Context) -> api_pb2.TokenCreateResponse:
         principal = self.principal()
@@ -111,3 +134,7 @@ class WorkspaceRpcs:
             raise NotFound(f"workspace {workspace!r} not found")
         token = self.workspaces.new_token(workspace, request.invoke_only)
         return api_pb2.TokenCreateResponse(token=token, workspace=workspace)
+
+
+def _limits(message: api_pb2.WorkspaceLimits) -> Limits:
+    return Limits(message.max_containers, message.max_cpu, message.max_memory_mb)

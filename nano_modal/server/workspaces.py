@@ -41,6 +41,7 @@ from .._web_host import WORKSPACE_SEPARATOR
 from .errors import Invalid, NotFound
 from .state import Container
 from .store import Store
+from .workspace_limits import NO_LIMITS, Limits
 
 # Workspace names appear in web endpoint hosts and paths, before WORKSPACE_SEPARATOR ("--"),
 # which they therefore cannot hold (nor end with '-', which would make one with the separator).
@@ -106,6 +107,18 @@ class Workspaces:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._tokens: dict[str, tuple[str, bool]] = {h: (ws, inv) for h, ws, inv in store.list_tokens()}
+        self._limits: dict[str, Limits] = store.workspace_limits()  # read on every placement: kept here
+
+    def limits_of(self, name: str) -> Limits:
+        return self._limits.get(name, NO_LIMITS)
+
+    def set_limits(self, name: str, limits: Limits) -> None:
+        if not self.exists(name):
+            raise NotFound(f"workspace {name!r} not found (create it with `nano-modal workspace create`)")
+        if min(limits.max_containers, limits.max_cpu, limits.max_memory_mb) < 0:
+            raise Invalid("limits cannot be negative (0: no limit)")
+        self.store.set_workspace_limits(name, limits)
+        self._limits[name] = limits
 
     def names(self) -> list[tuple[str, float]]:
         created = dict(self.store.list_workspaces())

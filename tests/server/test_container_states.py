@@ -20,6 +20,7 @@ from nano_modal.server.containers import (
     WakeFunction,
 )
 from nano_modal.server.state import Container, ContainerState, QueuedInput
+from nano_modal.server.workspace_limits import Limits, Usage, full, too_big
 
 S = ContainerState
 
@@ -130,3 +131,20 @@ def test_a_thousand_start_exit_cycles_leave_nothing_after_the_retention_window()
     assert len(states) == 0
     assert states.active() == [] and states._by_function == {} and states._by_worker == {}
     assert states._by_token == {}
+
+
+def test_a_workspaces_usage_counts_its_containers_until_they_exit() -> None:
+    states = Containers()
+    a1, a2, b1 = _container(1), _container(2), _container(3)
+    b1.workspace = "team-b"
+    for c in (a1, a2, b1):
+        states.add(c)
+    assert states.usage("main") == Usage(2, 2.0, 256) and states.usage("team-b") == Usage(1, 1.0, 128)
+    states.transition(a1, S.STOPPING)  # a stopping container still holds its room
+    assert states.usage("main").containers == 2
+    states.transition(a1, S.EXITED)
+    assert states.usage("main") == Usage(1, 1.0, 128) and states.usage("nobody") == Usage()
+    limits = Limits(max_containers=2, max_cpu=1.5)
+    assert full("main", limits, states.usage("main"), 0.5, 128) is None
+    assert full("main", limits, states.usage("main"), 1.0, 128) == "workspace 'main' holds cpu=1 of its limit of 1.5"
+    assert too_big("main", limits, 2.0, 128) == "it asks for cpu=2 and workspace 'main' is limited to cpu=1.5"
