@@ -100,8 +100,8 @@ ROLES: dict[str, Role] = {
     "ContainerExecGetOutput": Role.ANY,
     "ContainerExecPutInput": Role.ANY,
     "ContainerExecWait": Role.ANY,
-    "ContainerList": Role.OPERATOR,
-    "ContainerStop": Role.OPERATOR,
+    "ContainerList": Role.ADMIN,  # a workspace's own containers; the operator's: all (sandbox_service.py)
+    "ContainerStop": Role.ADMIN,  # its container_id is checked against the caller's workspace
 }
 
 # What an invoke-only token may call (anything else: PERMISSION_DENIED). The functions and

@@ -22,6 +22,7 @@ from ..proto import api_pb2
 from .control import Invalid, NotFound
 from .sandboxes import Finished, SandboxPlane
 from .state import Container
+from .workspaces import Principal
 
 Context = grpc.aio.ServicerContext[Any, Any]
 LONG_POLL_MAX = 50.0  # seconds a read or wait may be held server-side
@@ -33,6 +34,9 @@ class SandboxRpcs:
     sandboxes: SandboxPlane
 
     def caller(self) -> Container | None:  # provided by Service: checked by the RPC's role (rpc_roles.py)
+        raise NotImplementedError
+
+    def principal(self) -> Principal:  # provided by Service: who the caller is
         raise NotImplementedError
 
     def workspace(self) -> str:  # provided by Service: the caller's workspace
@@ -147,7 +151,9 @@ class SandboxRpcs:
     async def ContainerList(
         self, request: api_pb2.ContainerListRequest, context: Context
     ) -> api_pb2.ContainerListResponse:
-        return api_pb2.ContainerListResponse(containers=self.sandboxes.containers(request.include_finished))
+        # The operator sees every workspace's containers; a workspace's admin its own.
+        workspace = None if self.principal().operator else self.workspace()
+        return api_pb2.ContainerListResponse(containers=self.sandboxes.containers(request.include_finished, workspace))
 
     async def ContainerStop(self, request: api_pb2.ContainerStopRequest, context: Context) -> api_pb2.Empty:
         await self._call(context, self.sandboxes.stop, request.container_id, admin_only=True)

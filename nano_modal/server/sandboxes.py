@@ -455,11 +455,14 @@ class SandboxPlane:
             created_at=sb.created_at,
         )
 
-    def containers(self, include_finished: bool) -> list[api_pb2.ContainerSummary]:
+    def containers(self, include_finished: bool, workspace: str | None = None) -> list[api_pb2.ContainerSummary]:
+        """The containers (`workspace`'s only, unless None: the operator's view)."""
         found = []
         now_wall, now = time.time(), time.monotonic()
         for c in self.control.containers.all():
             if c.state == ContainerState.EXITED and not include_finished:
+                continue
+            if workspace is not None and c.workspace != workspace:
                 continue
             app = self.control.apps.get(c.app_id)
             fn = self.control.functions.get(c.function_id)

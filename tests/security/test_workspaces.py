@@ -268,3 +268,27 @@ def test_a_container_speaking_modals_protocol_finds_nothing_of_another_workspace
         assert outcome.startswith("NOT_FOUND") and "b-value" not in outcome, (what, outcome)
     with as_token(intruder_token):
         assert dict(nano_modal.Dict.from_id(b_dict).items()) == {"k": "b-value"}
+
+
+def test_another_workspace_lists_and_stops_its_own_containers_only(
+    cluster: Cluster, victim: Victim, intruder_token: str
+) -> None:
+    """`container list/stop` with a workspace token: B's view has none of A's containers, and
+    stopping A's sandbox by its id is not found; the operator still sees every container."""
+    wide = {**cluster.env(), "COLUMNS": "250"}
+    listed = subprocess.run(
+        [sys.executable, "-m", "nano_modal", "container", "list"],
+        env={**wide, "NANO_MODAL_TOKEN": intruder_token},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert victim.ids["sandbox"] not in listed.stdout and "ws-victim" not in listed.stdout, listed.stdout
+    stopped = _cli(cluster, intruder_token, "container", "stop", victim.ids["sandbox"])
+    assert stopped.returncode != 0 and "not found" in stopped.stdout + stopped.stderr, stopped.stdout + stopped.stderr
+    operator = subprocess.run(
+        [sys.executable, "-m", "nano_modal", "container", "list"], env=wide, capture_output=True, text=True, timeout=120
+    )
+    assert victim.ids["sandbox"] in operator.stdout, operator.stdout + operator.stderr
+    _assert_victim_unchanged(victim)
