@@ -1,10 +1,11 @@
 """Airflow with modalflow's ModalExecutor (PyPI) runs its tasks on nano-modal (issue 15, seed 001).
 
 Real parts only: Airflow from PyPI (its scheduler and API server, a DAG run triggered from its
-CLI), modalflow's executor and Modal app, the real `modal` client, nano-modal's server and worker.
-Their venv is made once and kept across sessions, named after the versions it holds; the
-worker runs from it too, so the containers' Python (the "image", docs/MODAL_CLIENT.md) has
-Airflow. examples/airflow_modalflow/README.md shows users the same steps.
+CLI), modalflow's executor, its Modal app (DAGs on a volume: `--dags-source volume`) and its
+`sync` command, the real `modal` client, nano-modal's server and worker. Their venv is made once
+and kept across sessions, named after the versions it holds; the worker runs from it too, so
+the containers' Python (the "image", docs/MODAL_CLIENT.md) has Airflow.
+examples/airflow_modalflow/README.md shows users the same steps.
 """
 
 from __future__ import annotations
@@ -40,9 +41,12 @@ REQUIREMENTS = (f"apache-airflow=={AIRFLOW_VERSION}", f"modalflow=={MODALFLOW_VE
 EXAMPLE = REPO / "examples" / "airflow_modalflow"
 DAG_ID = "remote_hello"
 RESULTS_DICT = "modalflow-example-results"  # the example DAG's
-# modalflow's Modal function mounts its log volume here, whatever the deployment: the process
-# runtime makes the mount point on the host, which the test removes if it was not there before.
-LOGS_MOUNT = Path("/opt/airflow/logs")
+DAGS_VOLUME = "airflow-dags"
+# Where modalflow's Modal function mounts its volumes (logs always; DAGs with --dags-source
+# volume), as in the official Airflow image: the process runtime makes these mount points on
+# the host, which the test removes if they were not there before.
+AIRFLOW_IMAGE_HOME = Path("/opt/airflow")
+DAGS_MOUNT = AIRFLOW_IMAGE_HOME / "dags"
 RUN_TIMEOUT = 300  # seconds for the whole DAG run: two containers, each starting Airflow's task runner
 
 
@@ -113,9 +117,9 @@ def _remove_if_made(paths: list[Path], existed: list[bool]) -> None:
 
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowOnNanoModal]:
-    mount_points = [LOGS_MOUNT, LOGS_MOUNT.parent]
-    if not LOGS_MOUNT.exists() and not os.access("/opt", os.W_OK):
-        pytest.skip(f"modalflow mounts its log volume at {LOGS_MOUNT}: the process runtime needs /opt writable")
+    mount_points = [DAGS_MOUNT, AIRFLOW_IMAGE_HOME / "logs", AIRFLOW_IMAGE_HOME]  # deepest first
+    if not AIRFLOW_IMAGE_HOME.exists() and not os.access(AIRFLOW_IMAGE_HOME.parent, os.W_OK):
+        pytest.skip(f"modalflow mounts its volumes under {AIRFLOW_IMAGE_HOME}: the process runtime needs /opt writable")
     venv = make_scratch_venv(VENV, REQUIREMENTS, "import airflow.sdk, modalflow.executor, modal")
     if isinstance(venv, str):
         pytest.skip(venv)
@@ -127,7 +131,8 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowOnNanoM
     existed = [p.exists() or p.is_symlink() for p in mount_points]
     server, url = start_server(base, admin_token, python=python)
     # The worker's Python is the containers' "image": Airflow's settings there are the worker's
-    # --env (README.md), as the official Airflow image's ENV would set them.
+    # --env (README.md), where the official Airflow image's ENV would set them: the DAGs are
+    # where modalflow mounts their volume.
     worker = start_worker(
         url,
         admin_token,
@@ -135,7 +140,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowOnNanoM
         "--runtime",
         "process",
         "--env",
-        f"AIRFLOW__CORE__DAGS_FOLDER={dags}",
+        f"AIRFLOW__CORE__DAGS_FOLDER={DAGS_MOUNT}",
         "--env",
         "AIRFLOW__CORE__LOAD_EXAMPLES=False",
         python=python,
@@ -161,10 +166,12 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowOnNanoM
     cluster = AirflowOnNanoModal(venv, home, env)
     services: list[subprocess.Popen[bytes]] = []
     try:
-        # What `modalflow deploy --dags-source local --dags-path dags` runs, with the `-m` that
-        # modal 1.6 requires and modalflow 0.3.1 leaves out (`modal deploy modalflow.modal_app`).
-        cluster.env["MODALFLOW_DAGS_DIR"] = str(dags)
+        # What `modalflow deploy --dags-source volume --dags-volume ... --dags-path dags` runs, with
+        # the `-m` that modal 1.6 requires and modalflow 0.3.1 leaves out (`modal deploy
+        # modalflow.modal_app`), then its upload of the DAGs, `modalflow sync`.
+        cluster.env["MODALFLOW_DAGS_VOLUME"] = DAGS_VOLUME
         cluster.run("python", "-m", "modal", "deploy", "-m", "modalflow.modal_app")
+        cluster.run("modalflow", "sync", "--dags-path", str(dags), "--dags-volume", DAGS_VOLUME)
         cluster.run("airflow", "db", "migrate")
         cluster.run("airflow", "dags", "reserialize")  # the DAG into the database: no DAG processor needed
         services.append(cluster.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(api_port)))

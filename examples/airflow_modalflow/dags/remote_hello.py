@@ -1,7 +1,8 @@
 """An Airflow DAG whose tasks run in nano-modal containers through modalflow's ModalExecutor.
 
 `where` records the container it ran in (Modal sets MODAL_TASK_ID there) in a modal.Dict and
-returns it as its XCom; `boom` fails, to show a failed task as failed. See README.md.
+returns it as its XCom; `boom` fails, to show a failed task as failed. See README.md:
+`modalflow sync` puts this directory on the volume the containers read DAGs from.
 """
 
 import os
