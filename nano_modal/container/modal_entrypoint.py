@@ -42,6 +42,15 @@ def local_path(home: Path, remote: str) -> Path:
     return home.joinpath("fs", *parts)
 
 
+def image_path(path: str) -> str:
+    """PATH with this Python's own directory first. The worker's Python stands in for the
+    image's (see docs/MODAL_CLIENT.md), and an image's Python is the `python` on its PATH: code
+    that runs `python -m ...` or a console script (`airflow`, `pip`) in a subprocess must get this
+    environment's, not the host's first Python (modalflow runs `python -m airflow...`)."""
+    own = os.path.dirname(sys.executable)
+    return os.pathsep.join([own, *(p for p in path.split(os.pathsep) if p and p != own)])
+
+
 def handle_metadata(pb: Any, function: Any, app_id: str) -> Any:
     """What a Modal client knows of a function it holds a handle to (FunctionHandleMetadata);
     a class's service function also describes each method (called with its name)."""
@@ -143,6 +152,7 @@ def run() -> None:
             "MODAL_CONTAINER_ARGUMENTS_PATH": str(arguments_path),
             "MODAL_OVERRIDE_HEADERS": f"{config.TOKEN_METADATA_KEY}:{os.environ[config.ENV_TOKEN]}",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH", "")])),
+            "PATH": image_path(os.environ.get("PATH", "")),
         }
     )
     os.chdir(root)

@@ -86,6 +86,9 @@ class Agent:
     client: Client
     runtime: Runtime
     block_network: bool = False  # for every container, whatever its spec says
+    # `nano-modal worker --env`: every container's, under its spec's own (an image's ENV stands
+    # under the function's env and secrets in Modal too).
+    container_env: dict[str, str] = field(default_factory=dict)
     cpu: float = field(default_factory=lambda: float(os.cpu_count() or 1))
     memory_mb: int = field(default_factory=_memory_mb)
     worker_id: str = ""
@@ -100,12 +103,17 @@ class Agent:
     def __post_init__(self) -> None:
         self.images = WorkerImages(self.client, lambda line: self.log_buffer.append(line))
 
+    def _host_env(self) -> dict[str, str]:
+        """What every container's environment starts from: the host's few passed-through
+        variables and the worker's own `--env` settings."""
+        return {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ} | self.container_env
+
     async def run(self) -> None:
         compiling = asyncio.create_task(asyncio.to_thread(precompile_sdk))  # while it registers
         self.background.add(compiling)
         compiling.add_done_callback(self.background.discard)
         await self.register()
-        base_env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ} | {"PYTHONUNBUFFERED": "1"}
+        base_env = self._host_env() | {"PYTHONUNBUFFERED": "1"}
         self.runtime.server_fast_lane_port = self.client.stub.fast_lane_port
         await self.runtime.warm_up(base_env, self.client.server_url, self.block_network)
         shipper = asyncio.create_task(self._ship_logs_forever())
@@ -186,7 +194,7 @@ class Agent:
 
     async def _start(self, spec: api_pb2.ContainerSpec) -> None:
         workdir = Path(tempfile.mkdtemp(prefix=f"nano-modal-{spec.container_id}-"))
-        env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
+        env = self._host_env()
         env.update(spec.env)
         env.update({"HOME": str(workdir), "PYTHONUNBUFFERED": "1", config.ENV_CONTAINER_ID: spec.container_id})
         env.update(config.modal_container_env(spec.container_id, spec.image.image_id))  # sandboxes' too

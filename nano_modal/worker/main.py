@@ -67,13 +67,14 @@ async def run_worker(
     pids_limit: int,
     preboot: int | None = None,
     allow_net: tuple[IPNetwork, ...] = (),
+    container_env: dict[str, str] | None = None,
 ) -> None:
     await asyncio.to_thread(scratch.claim)  # first: everything below makes its temporary files there
     # Then: a worker that cannot run containers says so now, server or not.
     chosen = await choose_runtime(runtime, pids_limit, preboot, allow_net)
     client = Client(server_url, token)
     await client._hello(wait=config.RECONNECT_TIMEOUT)  # a worker may start before its server
-    agent = Agent(client, chosen, block_network=block_network)
+    agent = Agent(client, chosen, block_network=block_network, container_env=container_env or {})
     task = asyncio.create_task(agent.run())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -98,6 +99,13 @@ def _network(text: str) -> IPNetwork:
         return parse_networks([text])[0]
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _env_setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not name.replace("_", "a").isalnum() or name[0].isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE (a variable name, '=', its value)")
+    return name, value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -140,6 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="function containers kept booted ahead of need (default: 1 with gvisor and bwrap, 0 with process)",
     )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        type=_env_setting,
+        metavar="NAME=VALUE",
+        help="set in every container of this worker, under the function's own environment and secrets"
+        " (repeatable): what an image's ENV would set, for images the worker's Python stands in for",
+    )
     parser.add_argument("--quiet", action="store_true", help="log warnings only")
     return parser
 
@@ -159,6 +176,13 @@ def main(argv: list[str] | None = None) -> None:
         )
     asyncio.run(
         run_worker(
-            server_url, token, args.runtime, args.block_network, args.pids_limit, args.preboot, tuple(args.allow_net)
+            server_url,
+            token,
+            args.runtime,
+            args.block_network,
+            args.pids_limit,
+            args.preboot,
+            tuple(args.allow_net),
+            dict(args.env),
         )
     )

@@ -33,35 +33,41 @@ def _python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def make_modal_venv() -> Path | str:
-    """The venv, or why it cannot be made (then the tests skip with that reason). Made in
-    place, under a lock (sessions may run side by side): one left half-made by an interrupted
-    session fails the check and is made again. Its .pth names this interpreter's packages,
-    written each time, so the venv follows whichever interpreter runs the tests."""
-    python = _python(VENV)
-    with (VENV.parent / f"{VENV.name}.lock").open("w") as lock:
+def make_scratch_venv(venv: Path, requirements: tuple[str, ...], check: str) -> Path | str:
+    """`venv` with `requirements` installed, or why it cannot be made (then the tests skip with
+    that reason). Made in place, under a lock (sessions may run side by side): one left half-made
+    by an interrupted session fails `check` (Python code that imports what it needs) and is made
+    again. Its .pth names this interpreter's packages, written each time, so the venv follows
+    whichever interpreter runs the tests. Name `venv` after the versions it holds: a new pin is
+    a new venv, never an old one reused."""
+    python = _python(venv)
+    with (venv.parent / f"{venv.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not python.exists() or subprocess.run([python, "-c", "import modal"], capture_output=True).returncode:
-            shutil.rmtree(VENV, ignore_errors=True)
-            subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+        if not python.exists() or subprocess.run([python, "-c", check], capture_output=True).returncode:
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([sys.executable, "-m", "venv", venv], check=True)
             pip = subprocess.run(
-                [python, "-m", "pip", "install", "-q", f"modal=={MODAL_VERSION}"],
+                [python, "-m", "pip", "install", "-q", *requirements],
                 capture_output=True,
                 text=True,
                 timeout=PIP_TIMEOUT,
             )
             if pip.returncode != 0:
-                shutil.rmtree(VENV, ignore_errors=True)
-                return f"cannot pip install modal=={MODAL_VERSION}: {pip.stderr.strip().splitlines()[-1:]}"
+                shutil.rmtree(venv, ignore_errors=True)
+                return f"cannot pip install {' '.join(requirements)}: {pip.stderr.strip().splitlines()[-1:]}"
         target = subprocess.run(
             [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
             capture_output=True,
             text=True,
             check=True,
         ).stdout.strip()
-        # "zz": read after modal's own packages, so modal keeps the versions it was installed with.
+        # "zz": read after the venv's own packages, so they keep the versions they were installed with.
         (Path(target) / "zz_nano_modal_test_env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    return VENV
+    return venv
+
+
+def make_modal_venv() -> Path | str:
+    return make_scratch_venv(VENV, (f"modal=={MODAL_VERSION}",), "import modal")
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -128,6 +129,8 @@ def test_deploy_then_from_name_in_another_process(modal_cluster: ModalCluster, t
     assert listed.returncode == 0, listed.stdout + listed.stderr
     apps = [a for a in json.loads(listed.stdout) if a["description"] == "nano-compat-deployed"]
     assert [a["state"] for a in apps] == ["deployed"]  # one app, deployed twice: no stray app per deploy
+    # `modal deploy` links the app's page: the dashboard's, on the server's HTTP gateway.
+    assert re.search(rf"View Deployment: http://\S+/_/apps/{apps[0]['app_id']}\s", deploy.stdout), deploy.stdout
 
 
 DICT_APP = """

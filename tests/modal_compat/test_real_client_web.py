@@ -71,8 +71,9 @@ _URL = re.compile(r"(http://\S+/(\w+)/)")
 
 
 def urls(output: str) -> dict[str, str]:
-    """The web URLs `modal deploy`/`modal serve` printed, by function name."""
-    return {name: url for url, name in _URL.findall(output)}
+    """The web URLs `modal deploy`/`modal serve` printed, by function name (not the app's page
+    on the dashboard, under /_/, which `modal deploy` prints too)."""
+    return {name: url for url, name in _URL.findall(output) if "/_/" not in url}
 
 
 def request(url: str, body: dict[str, object] | None = None, headers: dict[str, str] | None = None) -> tuple[int, str]:

@@ -9,6 +9,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, cast
 
 from ...config import DEFAULT_WORKSPACE
+from ..dashboard import PREFIX as DASHBOARD_PREFIX
 from ..deployments import Deployments
 from .base import ENVIRONMENT, Call, ServiceBase
 from .mounts import IMAGE_BUILDER_VERSION
@@ -16,8 +17,15 @@ from .mounts import IMAGE_BUILDER_VERSION
 _LOG_STREAM_DEFAULT = 55.0  # seconds one AppGetLogs stream lasts when the client names none; it reconnects
 
 
+def app_page_url(web_base_url: str, app_id: str) -> str:
+    """The app's page on the dashboard of the server's HTTP gateway at `web_base_url`: Modal's
+    app page, which `modal run` ("View run at") and `modal deploy` ("View Deployment") print."""
+    return f"{web_base_url}{DASHBOARD_PREFIX}/apps/{app_id}"
+
+
 class AppRpcs(ServiceBase):
     deployments: Deployments
+    web_base_url: str
 
     async def ClientHello(self, request: Any, call: Call) -> Any:
         return self.pb.ClientHelloResponse()
@@ -35,10 +43,11 @@ class AppRpcs(ServiceBase):
         if request.app_state == self.pb.APP_STATE_INITIALIZING:  # the first `modal deploy` of this name
             # The deployed app itself (empty until AppPublish), so that the functions created next
             # are its own and keep their ids across deployments.
-            return self.pb.AppCreateResponse(app_id=self.deployments.lookup(request.description, True).app_id)
-        ephemeral = request.app_state in (self.pb.APP_STATE_EPHEMERAL, self.pb.APP_STATE_UNSPECIFIED)
-        app_id = self.control.create_app(request.description or "app", ephemeral)
-        return self.pb.AppCreateResponse(app_id=app_id)
+            app_id = self.deployments.lookup(request.description, True).app_id
+        else:
+            ephemeral = request.app_state in (self.pb.APP_STATE_EPHEMERAL, self.pb.APP_STATE_UNSPECIFIED)
+            app_id = self.control.create_app(request.description or "app", ephemeral)
+        return self.pb.AppCreateResponse(app_id=app_id, app_page_url=app_page_url(self.web_base_url, app_id))
 
     async def AppHeartbeat(self, request: Any, call: Call) -> Any:
         call.admin()

@@ -18,6 +18,7 @@ from ...container.modal_entrypoint import handle_metadata
 from ...proto import api_pb2 as npb
 from ..control import NotFound
 from ..deployments import Deployments
+from .apps import app_page_url
 from .auth import Refused
 from .base import BUNDLE_MARKER, Call
 from .functions import function_data
@@ -58,7 +59,7 @@ class DeployRpcs(WebRpcs):
         self.deployments.deploy(
             npb.AppDeployRequest(name=app.name, tag=request.deployment_tag, definitions=definitions)
         )
-        return self.pb.AppPublishResponse(deployed_at=time.time())
+        return self.pb.AppPublishResponse(url=app_page_url(self.web_base_url, app.app_id), deployed_at=time.time())
 
     async def FunctionGet(self, request: Any, call: Call) -> Any:
         found = self.deployments.function(request.app_name, request.object_tag)
