@@ -77,7 +77,8 @@ class BwrapRuntime(SandboxingRuntime):
     ) -> list[str]:
         assert self.bwrap is not None
         view, python = host_view()
-        source = uids.expose if uids is not None else str  # where bwrap finds a read-only source
+        # Where bwrap finds a read-only source, and one of the container's own (uid_ranges.py).
+        source, own = (uids.expose, uids.expose_own) if uids is not None else (str, str)
         if uids is None:  # container root is the worker's uid, with no capability at all
             args = [self.bwrap, "--unshare-user", "--uid", "0", "--gid", "0", "--disable-userns"]
             caps = ["--cap-drop", "ALL"]
@@ -96,23 +97,28 @@ class BwrapRuntime(SandboxingRuntime):
             args += ["--bind", str(cfg.image.merged), "/"]
         args += ["--proc", "/proc", *KERNEL_KNOBS_READ_ONLY, "--dev", "/dev", "--tmpfs", "/tmp"]
         if cfg.image is not None:
-            return [*args, *self._image_args(cfg, link, binds, source)]
+            return [*args, *self._image_args(cfg, link, binds, source, own)]
         for item in view:
             if isinstance(item, Mount):
                 args += ["--ro-bind", source(item.source), item.dest]
             else:
                 args += ["--symlink", item.target, item.dest]
         for bind in binds:  # the workdir first: volumes may be mounted below it
-            args += ["--bind", bind.source, bind.dest]
+            args += ["--bind", own(bind.source), bind.dest]
         args += ["--chdir", str(cfg.workdir)]
         if link is not None:
-            args += ["--ro-bind", str(link.dir), RPC_DIR]
+            args += ["--ro-bind", own(str(link.dir)), RPC_DIR]
         args += self._resolver(cfg)
         args += ["--remount-ro", "/", "--", *cfg.argv(python)]
         return args
 
     def _image_args(
-        self, cfg: ContainerConfig, link: ServerLink | None, binds: list[Mount], source: Callable[[str], str]
+        self,
+        cfg: ContainerConfig,
+        link: ServerLink | None,
+        binds: list[Mount],
+        source: Callable[[str], str],
+        own: Callable[[str], str],
     ) -> list[str]:
         """The rest of the argv for a container in an image: its own overlay root (images/rootfs.py)."""
         assert cfg.image is not None
@@ -120,9 +126,9 @@ class BwrapRuntime(SandboxingRuntime):
         for host_path, dest in cfg.image.binds():
             args += ["--ro-bind", source(host_path), dest]
         for bind in binds:
-            args += ["--bind", bind.source, bind.dest]
+            args += ["--bind", own(bind.source), bind.dest]
         if link is not None:
-            args += ["--ro-bind", str(link.dir), RPC_DIR]
+            args += ["--ro-bind", own(str(link.dir)), RPC_DIR]
         return [*args, "--chdir", cfg.image.image.state.workdir, "--", *cfg.image.argv(cfg.python_args)]
 
     def _resolver(self, cfg: ContainerConfig) -> list[str]:

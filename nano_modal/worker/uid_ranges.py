@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config
-from .mounts import detach, idmapped_bind
+from .mounts import bind, detach, idmapped_bind
 
 UIDS_PER_CONTAINER = 65536  # 0..65535 inside: what distributions' tools expect (nobody is 65534)
 # The first host uid of containers' ranges: above systemd-nspawn's container ranges (which end
@@ -161,12 +161,8 @@ def chown_tree(path: Path, uid: int) -> None:
             os.chown(os.path.join(parent, name), uid, uid, follow_symlinks=False)
 
 
-def _open_to_others(path: str) -> bool:
-    """Whether any host user may reach `path` and read it (every directory above it searchable,
-    and it readable, a directory searchable too, by others)."""
-    mode = os.stat(path).st_mode
-    if not mode & stat.S_IROTH or (stat.S_ISDIR(mode) and not mode & stat.S_IXOTH):
-        return False
+def _reachable(path: str) -> bool:
+    """Whether any host user may walk down to `path` (every directory above it searchable by others)."""
     parent = os.path.dirname(os.path.abspath(path))
     while True:
         if not os.stat(parent).st_mode & stat.S_IXOTH:
@@ -174,6 +170,12 @@ def _open_to_others(path: str) -> bool:
         if parent == "/":
             return True
         parent = os.path.dirname(parent)
+
+
+def _readable(path: str) -> bool:
+    """Whether others may read `path` (and search it, a directory)."""
+    mode = os.stat(path).st_mode
+    return bool(mode & stat.S_IROTH) and (not stat.S_ISDIR(mode) or bool(mode & stat.S_IXOTH))
 
 
 @dataclass
@@ -191,15 +193,25 @@ class ContainerUids:
         """Where bwrap, as the container's uid, finds read-only `source`: itself when anyone may
         read it, else a binding of it in the container's private directory, whose files host
         root owns are the container root's (idmapped: the image store's 0700 directories too)."""
-        if _open_to_others(source):
+        if _reachable(source) and _readable(source):
             return source
+        return self._bind(source, idmapped=True)
+
+    def expose_own(self, source: str) -> str:
+        """... and a directory the container's root owns (chown_tree), to bind as it is."""
+        return source if _reachable(source) else self._bind(source, idmapped=False)
+
+    def _bind(self, source: str, idmapped: bool) -> str:
         target = self.private / str(len(self.mounts))
         if os.path.isdir(source):
             target.mkdir()
         else:
             target.touch()
         self.mounts.append(str(target))
-        idmapped_bind(source, str(target), self.range.userns, read_only=True)
+        if idmapped:
+            idmapped_bind(source, str(target), self.range.userns, read_only=True)
+        else:
+            bind(source, str(target))
         return str(target)
 
     def close(self) -> None:
