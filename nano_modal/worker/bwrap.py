@@ -2,8 +2,8 @@
 
 Layers, each of which alone stops the attacks in tests/worker/test_attacks.py:
 - new user/pid/ipc/uts/cgroup/net namespaces (outbound NAT: network.py); no capabilities
-  (as root, bwrap would keep them otherwise); no_new_privs; no nested user namespaces;
-  a seccomp filter (seccomp.py);
+  over anything of the host's (below); no_new_privs; no nested user namespaces; a seccomp
+  filter (seccomp.py);
 - a root of read-only binds from an allowlist (sandbox.py), private /tmp, minimal /dev
   and /proc; the workdir is the only writable host directory.
 
