@@ -93,12 +93,18 @@ with app.run(show_logs=False):
     p = sb.exec("bash", "-c", script)
     stdout, stderr, code = p.stdout.read(), p.stderr.read(), p.wait()
     lines = stdout.splitlines()
-    owner = None
+    owner, snapshot = None, None
     if code == 0:
         st = os.stat(os.path.join(lines[0], "given-away"))
         owner = [st.st_uid, st.st_gid]
+        image = sb.snapshot_filesystem()  # the store keeps a root container's owners
+        sb2 = nano_modal.Sandbox.create(app=app, image=image, timeout=300)
+        p = sb2.exec("stat", "-c", "%n %u:%g", "/home/alice/mine", "/home/alice", "/etc/passwd")
+        snapshot = p.stdout.read().splitlines()
+        sb2.terminate()
     sb.terminate()
-print("RESULT " + json.dumps({"code": code, "stdout": lines[1:], "stderr": stderr[-2000:], "owner": owner}))
+out = {"code": code, "stdout": lines[1:], "stderr": stderr[-2000:], "owner": owner, "snapshot": snapshot}
+print("RESULT " + json.dumps(out))
 """
 
 
@@ -141,3 +147,5 @@ def test_root_in_an_image_sandbox_can_chown_add_users_and_su(
     assert out["stdout"] == ["nobody", "alice"], out
     uid = out["owner"][0] - 1000
     assert _is_range_root(uid) and out["owner"] == [uid + 1000, uid + 1000], out  # its uid 1000, shifted
+    # A snapshot of it starts the next sandbox (another range) with the same owners inside.
+    assert out["snapshot"] == ["/home/alice/mine 1500:1500", "/home/alice 1500:1500", "/etc/passwd 0:0"], out
