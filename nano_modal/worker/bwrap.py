@@ -94,7 +94,7 @@ class BwrapRuntime(SandboxingRuntime):
             args += ["--info-fd", str(info_fd)]
         args += ["--die-with-parent", "--new-session", *caps, "--seccomp", str(seccomp_fd)]
         if cfg.image is not None:  # the image's root first: the rest is mounted on top of it
-            args += ["--bind", str(cfg.image.merged), "/"]
+            args += ["--bind", own(str(cfg.image.merged)), "/"]
         args += ["--proc", "/proc", *KERNEL_KNOBS_READ_ONLY, "--dev", "/dev", "--tmpfs", "/tmp"]
         if cfg.image is not None:
             return [*args, *self._image_args(cfg, link, binds, source, own)]
@@ -108,7 +108,7 @@ class BwrapRuntime(SandboxingRuntime):
         args += ["--chdir", str(cfg.workdir)]
         if link is not None:
             args += ["--ro-bind", own(str(link.dir)), RPC_DIR]
-        args += self._resolver(cfg)
+        args += self._resolver(cfg, source)
         args += ["--remount-ro", "/", "--", *cfg.argv(python)]
         return args
 
@@ -122,7 +122,7 @@ class BwrapRuntime(SandboxingRuntime):
     ) -> list[str]:
         """The rest of the argv for a container in an image: its own overlay root (images/rootfs.py)."""
         assert cfg.image is not None
-        args = self._resolver(cfg) or ["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"]
+        args = self._resolver(cfg, source) or ["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"]
         for host_path, dest in cfg.image.binds():
             args += ["--ro-bind", source(host_path), dest]
         for bind in binds:
@@ -131,9 +131,9 @@ class BwrapRuntime(SandboxingRuntime):
             args += ["--ro-bind", own(str(link.dir)), RPC_DIR]
         return [*args, "--chdir", cfg.image.image.state.workdir, "--", *cfg.image.argv(cfg.python_args)]
 
-    def _resolver(self, cfg: ContainerConfig) -> list[str]:
+    def _resolver(self, cfg: ContainerConfig, source: Callable[[str], str] = str) -> list[str]:
         """With outbound NAT, DNS goes to slirp's resolver (network.py)."""
-        return ["--ro-bind", resolv_conf(), "/etc/resolv.conf"] if self.outbound(cfg) else []
+        return ["--ro-bind", source(resolv_conf()), "/etc/resolv.conf"] if self.outbound(cfg) else []
 
     async def probe(self) -> str | None:
         """The trial container's problem, said with its fix when bwrap is missing or the kernel

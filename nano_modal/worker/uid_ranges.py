@@ -31,12 +31,12 @@ import fcntl
 import os
 import shutil
 import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config
 from .mounts import bind, detach, idmapped_bind
+from .scratch import unmount_below
 
 UIDS_PER_CONTAINER = 65536  # 0..65535 inside: what distributions' tools expect (nobody is 65534)
 # The first host uid of containers' ranges: above systemd-nspawn's container ranges (which end
@@ -44,8 +44,11 @@ UIDS_PER_CONTAINER = 65536  # 0..65535 inside: what distributions' tools expect 
 # "foreign" range (0x7FFE0000); NANO_MODAL_CONTAINER_UID_BASE moves it.
 DEFAULT_UID_BASE = 0x7000_0000
 UID_LIMIT = 0x7FFE_0000  # ranges end below this uid (systemd's foreign range)
-# Who holds which slot, across the host's workers: root-only, on tmpfs (gone at reboot, as are they).
-LOCK_DIR = Path("/run/nano-modal/uid-ranges")
+# On tmpfs (gone at reboot, as are the containers), and searchable by the ranges' uids: whatever
+# the worker's TMPDIR is, bwrap (as a range's uid) reaches its container's binds there.
+RUN_DIR = Path("/run/nano-modal")
+LOCK_DIR = RUN_DIR / "uid-ranges"  # who holds which slot, across the host's workers (root only)
+BINDS_DIR = RUN_DIR / "uid-range-binds"  # per slot: what bwrap binds that its uid could not reach
 USERNS_TIMEOUT = 10.0  # seconds for `unshare` to make a slot's user namespace
 # What container root may still do, all within its own user namespace: Docker's default set
 # less raw sockets, mknod and audit (nothing a Python sandbox needs), plus the file and id
@@ -97,7 +100,9 @@ class UidRanges:
 
     async def claim(self) -> UidRange:
         """The first slot no worker of this host holds."""
-        LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+        RUN_DIR.mkdir(mode=0o711, exist_ok=True)
+        LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
+        BINDS_DIR.mkdir(mode=0o711, exist_ok=True)
         for slot in range(self.slots):
             if slot in self._held:
                 continue
@@ -180,14 +185,22 @@ def _readable(path: str) -> bool:
 
 @dataclass
 class ContainerUids:
-    """A container's range, and what the worker prepared for bwrap to run as it."""
+    """A container's range, and what the worker prepared for bwrap to run as it: the binds of
+    sources its uid could not reach, in the slot's directory (held with the slot's lock)."""
 
     range: UidRange
-    private: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="nano-modal-uids-")))
     mounts: list[str] = field(default_factory=list)
 
+    @property
+    def private(self) -> Path:
+        return BINDS_DIR / str(self.range.slot)
+
     def __post_init__(self) -> None:
-        os.chown(self.private, self.range.uid, self.range.uid)  # 0700: the container's uid alone enters
+        if self.private.exists():  # left by a worker that died holding this slot: its binds go now
+            unmount_below(self.private)
+            shutil.rmtree(self.private, ignore_errors=True)
+        self.private.mkdir(mode=0o700)
+        os.chown(self.private, self.range.uid, self.range.uid)  # the container's uid alone enters
 
     def expose(self, source: str) -> str:
         """Where bwrap, as the container's uid, finds read-only `source`: itself when anyone may
