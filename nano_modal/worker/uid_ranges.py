@@ -17,8 +17,9 @@ the slot (`--userns`), whose map the worker wrote as root: no newuidmap and no /
 are involved. Kept per slot for the worker's life, it also shifts the owners of the
 container's image root and read-only sources (mounts.idmapped_bind): files host root owns
 there are its root's. bwrap resolves every bind source as that unprivileged uid, so a
-source it could not reach (the worker's Python under /root, the image store) is bound first
-into a directory only the container's uid can enter (ContainerUids.expose).
+source it could not reach (the worker's Python under /root, the image store, a TMPDIR of
+mode 0700) is bound first into the slot's directory under BINDS_DIR, which only the
+container's uid can enter (ContainerUids.expose).
 
 Under a non-root worker nothing changes: bwrap maps container root to the worker's uid alone.
 """
@@ -51,8 +52,8 @@ LOCK_DIR = RUN_DIR / "uid-ranges"  # who holds which slot, across the host's wor
 BINDS_DIR = RUN_DIR / "uid-range-binds"  # per slot: what bwrap binds that its uid could not reach
 USERNS_TIMEOUT = 10.0  # seconds for `unshare` to make a slot's user namespace
 # What container root may still do, all within its own user namespace: Docker's default set
-# less raw sockets, mknod and audit (nothing a Python sandbox needs), plus the file and id
-# changes of ordinary root work (chown, su, useradd, a server binding port 80).
+# less raw sockets, mknod and audit writes (nothing a Python sandbox needs). That is the file
+# and id changes of ordinary root work (chown, su, useradd), signals, a server on port 80.
 CAPABILITIES = (
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
     "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_SETFCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
