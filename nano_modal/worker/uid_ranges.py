@@ -50,6 +50,7 @@ UID_LIMIT = 0x7FFE_0000  # ranges end below this uid (systemd's foreign range)
 RUN_DIR = Path("/run/nano-modal")
 LOCK_DIR = RUN_DIR / "uid-ranges"  # who holds which slot, across the host's workers (root only)
 BINDS_DIR = RUN_DIR / "uid-range-binds"  # per slot: what bwrap binds that its uid could not reach
+SUBID_FILES = (Path("/etc/subuid"), Path("/etc/subgid"))  # the host's other delegated ranges
 USERNS_TIMEOUT = 10.0  # seconds for `unshare` to make a slot's user namespace
 # What container root may still do, all within its own user namespace: Docker's default set
 # less raw sockets, mknod and audit writes (nothing a Python sandbox needs). That is the file
@@ -96,6 +97,11 @@ class UidRanges:
                 f"{config.ENV_CONTAINER_UID_BASE}={self.base}: containers' uids must start at or above "
                 f"{UIDS_PER_CONTAINER} and leave room for one range of {UIDS_PER_CONTAINER} below {UID_LIMIT}"
             )
+        clash = overlapping_subids(self.base, self.base + self.slots * UIDS_PER_CONTAINER)
+        if clash:
+            raise SystemExit(
+                f"containers' uids ({self.base} and up) overlap {clash}: set {config.ENV_CONTAINER_UID_BASE} elsewhere"
+            )
         self._held: set[int] = set()
         self._userns: dict[int, int] = {}
 
@@ -133,6 +139,23 @@ class UidRanges:
         for fd in self._userns.values():
             os.close(fd)
         self._userns.clear()
+
+
+def overlapping_subids(start: int, end: int, files: tuple[Path, ...] = SUBID_FILES) -> str | None:
+    """A delegated range (`user:first:count` in /etc/subuid or /etc/subgid) that meets
+    [start, end), said as "/etc/subuid: user:first:count"; None if there is none."""
+    for path in files:
+        try:
+            lines = path.read_text().splitlines()
+        except OSError:  # no such file: nothing delegated
+            continue
+        for line in lines:
+            fields = line.strip().split(":")
+            if len(fields) == 3 and fields[1].isdigit() and fields[2].isdigit():
+                first, count = int(fields[1]), int(fields[2])
+                if first < end and start < first + count:
+                    return f"{path}: {line.strip()}"
+    return None
 
 
 async def _make_userns(uid: int) -> int:
