@@ -17,7 +17,8 @@ the one container booted ahead. `--images` adds the same for a function in a Deb
 (`Image.debian_slim()`, built once). Samples of one row are one round apart
 (the other rows' samples in between) and each sample waits SETTLE_SECONDS after the last:
 time enough for the worker to boot its next container without sharing the cores with it.
-`--baseline DIR` adds rows "<runtime> @baseline" whose server, worker and containers run
+`--runtimes process,bwrap` measures only those. `--baseline DIR` adds every row again as
+"<row> @baseline", whose server, worker and containers run
 the SDK found in DIR (e.g. `git archive <rev> nano_modal | tar -x -C DIR`), their samples
 interleaved with this tree's: a before/after in one run, under the same neighbours.
 """
@@ -172,18 +173,19 @@ def cold_start_burst(runtime: str, i: int, k: int) -> list[float]:
 def cold_starts(
     runtimes: list[str], n: int, baseline: str | None = None, images: bool = False
 ) -> dict[str, list[float]]:
-    clusters = {r: Cluster(r) for r in runtimes}
+    rows: dict[str, tuple[str, ...]] = {r: (r,) for r in runtimes}  # row -> runtime and worker arguments
     if images:  # the first round (dropped) builds the image, or finds it built
-        clusters.update({f"{r}, image": Cluster(r) for r in runtimes if r != "process"})
-        no_preboot = {f"{r}, image, no preboot": Cluster(r, None, "--preboot", "0") for r in runtimes if r != "process"}
-        clusters.update(no_preboot)
+        rows.update({f"{r}, image": (r,) for r in runtimes if r != "process"})
+        rows.update({f"{r}, image, no preboot": (r, "--preboot", "0") for r in runtimes if r != "process"})
     if "gvisor" in runtimes:  # the default keeps one container booted ahead of need (worker/preboot.py)
-        clusters["gvisor, no preboot"] = Cluster("gvisor", None, "--preboot", "0")
-        clusters[f"gvisor, {BURST} at once"] = Cluster("gvisor")
+        rows["gvisor, no preboot"] = ("gvisor", "--preboot", "0")
+        rows[f"gvisor, {BURST} at once"] = ("gvisor",)
     if "bwrap" in runtimes:  # the same default for bwrap
-        clusters["bwrap, no preboot"] = Cluster("bwrap", None, "--preboot", "0")
-    if baseline is not None:
-        clusters.update({f"{r} @baseline": Cluster(r, baseline) for r in runtimes})
+        rows["bwrap, no preboot"] = ("bwrap", "--preboot", "0")
+    clusters = {row: Cluster(runtime, None, *args) for row, (runtime, *args) in rows.items()}
+    if baseline is not None:  # every row again, with the baseline's SDK
+        for row, (runtime, *args) in rows.items():
+            clusters[f"{row} @baseline"] = Cluster(runtime, baseline, *args)
     times: dict[str, list[float]] = {r: [] for r in clusters}
     try:
         for i in range(n + 1):  # the first round warms this process's SDK: dropped
@@ -205,10 +207,11 @@ def main() -> None:
         (("-n",), {"type": int, "default": 20, "help": "samples per row"}),
         (("--baseline",), {"default": None, "help": "also cold starts with the SDK in this directory"}),
         (("--images",), {"action": "store_true", "help": "also cold starts in a Debian image (builds it once)"}),
+        (("--runtimes",), {"default": ",".join(RUNTIMES), "help": "the runtimes to measure (comma-separated)"}),
     ]
     args = c.parse_args(__doc__ or "", options)
     n = 5 if args.quick else args.n
-    runtimes = [r for r in RUNTIMES if available(r)]
+    runtimes = [r for r in args.runtimes.split(",") if available(r)]
     samples = launches(runtimes, n)
     launch = {r: c.median(t) for r, t in samples.items()}
     fastest = {r: min(t) for r, t in samples.items()}

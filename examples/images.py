@@ -76,4 +76,8 @@ def main() -> None:
         sb.terminate()
     again = modal.Sandbox.create(app=app, image=snapshot)
     print("from the snapshot:", again.exec("cat", "/srv/app/settings.txt").stdout.read().strip())
+    # Root in a sandbox is a root of its own (under a root worker's bwrap, host uids of its own:
+    # docs/SECURITY.md): users, chown and su work as on any Debian machine.
+    p = again.exec("sh", "-c", "useradd --create-home app && su app -c 'touch ~/mine && whoami'")
+    print("a user of its own:", p.stdout.read().strip() if p.wait() == 0 else "not here (needs a root worker's bwrap)")
     again.terminate()

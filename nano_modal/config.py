@@ -49,6 +49,8 @@ ENV_ADVERTISE = "NANO_MODAL_ADVERTISE"  # the server's --advertise default: host
 # The server's --queue default: redis://host:port/db keeps Queue items in Redis (unset: in the state store)
 ENV_QUEUE = "NANO_MODAL_QUEUE"
 ENV_RUNTIME = "NANO_MODAL_RUNTIME"  # a worker's default --runtime: auto, bwrap, gvisor or process
+# A root worker's containers run as host uids from here up, 65536 per container (worker/uid_ranges.py).
+ENV_CONTAINER_UID_BASE = "NANO_MODAL_CONTAINER_UID_BASE"
 ENV_PREBOOT = "NANO_MODAL_PREBOOT"  # a worker's default --preboot: function containers booted ahead of need
 
 TOKEN_METADATA_KEY = "x-nano-modal-token"  # gRPC metadata header that carries the token

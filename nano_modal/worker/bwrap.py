@@ -2,15 +2,15 @@
 
 Layers, each of which alone stops the attacks in tests/worker/test_attacks.py:
 - new user/pid/ipc/uts/cgroup/net namespaces (outbound NAT: network.py); no capabilities
-  (as root, bwrap would keep them otherwise); no_new_privs; no nested user namespaces;
-  a seccomp filter (seccomp.py);
+  over anything of the host's (below); no_new_privs; no nested user namespaces; a seccomp
+  filter (seccomp.py);
 - a root of read-only binds from an allowlist (sandbox.py), private /tmp, minimal /dev
   and /proc; the workdir is the only writable host directory.
 
-bwrap runs as the worker's user, so uid 0 inside maps to it. A distinct unprivileged host
-uid per container would be stronger, but bwrap resolves bind sources with that uid and the
-worker's Python may live where it cannot look (/root/.pyenv); with images built into a
-world-readable directory that becomes possible.
+Under a root worker, each container's uids 0..65535 are a range of unprivileged host uids
+of its own (uid_ranges.py): bwrap runs as the range's root and joins the range's user
+namespace, and container root keeps the capabilities of root work inside it (chown, su).
+Under another user, bwrap maps container root to that user alone, without capabilities.
 """
 
 from __future__ import annotations
@@ -20,12 +20,14 @@ import contextlib
 import os
 import shutil
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
-from . import bwrap_check, seccomp
+from . import bwrap_check, seccomp, uid_ranges
 from .base import ContainerConfig
 from .network import child_pid, resolv_conf
 from .sandbox import RPC_DIR, Mount, SandboxingRuntime, ServerLink, host_view, own_view
+from .uid_ranges import ContainerUids, UidRanges, chown_tree
 
 # The kernel's knobs, read-only over the container's fresh /proc. bwrap covers /proc/irq and
 # /proc/bus itself but skips /proc/sys (its access() check fails on the 0555 directory), and
@@ -61,54 +63,77 @@ class BwrapRuntime(SandboxingRuntime):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.bwrap = bwrap_binary()
         self.seccomp = seccomp.build_filter()
+        self.uid_ranges = UidRanges() if uid_ranges.available() else None
+        self._uids: dict[str, ContainerUids] = {}
 
     def argv(
-        self, cfg: ContainerConfig, seccomp_fd: int, link: ServerLink | None, binds: list[Mount], info_fd: int = -1
+        self,
+        cfg: ContainerConfig,
+        seccomp_fd: int,
+        link: ServerLink | None,
+        binds: list[Mount],
+        info_fd: int = -1,
+        uids: ContainerUids | None = None,
     ) -> list[str]:
         assert self.bwrap is not None
         view, python = host_view()
-        args = [self.bwrap, "--unshare-user", "--uid", "0", "--gid", "0", "--disable-userns"]
+        # Where bwrap finds a read-only source, and one of the container's own (uid_ranges.py).
+        source, own = (uids.expose, uids.expose_own) if uids is not None else (str, str)
+        if uids is None:  # container root is the worker's uid, with no capability at all
+            args = [self.bwrap, "--unshare-user", "--uid", "0", "--gid", "0", "--disable-userns"]
+            caps = ["--cap-drop", "ALL"]
+        else:  # ... or its own range's root, with root's everyday capabilities (in its namespace)
+            # No --disable-userns (it needs bwrap's own --unshare-user): seccomp refuses new namespaces.
+            args = [*uids.range.setpriv(), self.bwrap, "--userns", str(uids.range.userns), "--uid", "0", "--gid", "0"]
+            caps = ["--cap-drop", "ALL", *(a for cap in uid_ranges.CAPABILITIES for a in ("--cap-add", cap))]
         args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup", "--hostname", "nano-modal"]
         # Its own network: a loopback device, the server through `link`, and outbound NAT unless
         # block_network (network.py), attached to the namespace of the pid bwrap reports on info_fd.
         args.append("--unshare-net")
         if info_fd >= 0:
             args += ["--info-fd", str(info_fd)]
-        args += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--seccomp", str(seccomp_fd)]
+        args += ["--die-with-parent", "--new-session", *caps, "--seccomp", str(seccomp_fd)]
         if cfg.image is not None:  # the image's root first: the rest is mounted on top of it
-            args += ["--bind", str(cfg.image.merged), "/"]
+            args += ["--bind", own(str(cfg.image.merged)), "/"]
         args += ["--proc", "/proc", *KERNEL_KNOBS_READ_ONLY, "--dev", "/dev", "--tmpfs", "/tmp"]
         if cfg.image is not None:
-            return [*args, *self._image_args(cfg, link, binds)]
+            return [*args, *self._image_args(cfg, link, binds, source, own)]
         for item in view:
             if isinstance(item, Mount):
-                args += ["--ro-bind", item.source, item.dest]
+                args += ["--ro-bind", source(item.source), item.dest]
             else:
                 args += ["--symlink", item.target, item.dest]
         for bind in binds:  # the workdir first: volumes may be mounted below it
-            args += ["--bind", bind.source, bind.dest]
+            args += ["--bind", own(bind.source), bind.dest]
         args += ["--chdir", str(cfg.workdir)]
         if link is not None:
-            args += ["--ro-bind", str(link.dir), RPC_DIR]
-        args += self._resolver(cfg)
+            args += ["--ro-bind", own(str(link.dir)), RPC_DIR]
+        args += self._resolver(cfg, source)
         args += ["--remount-ro", "/", "--", *cfg.argv(python)]
         return args
 
-    def _image_args(self, cfg: ContainerConfig, link: ServerLink | None, binds: list[Mount]) -> list[str]:
+    def _image_args(
+        self,
+        cfg: ContainerConfig,
+        link: ServerLink | None,
+        binds: list[Mount],
+        source: Callable[[str], str],
+        own: Callable[[str], str],
+    ) -> list[str]:
         """The rest of the argv for a container in an image: its own overlay root (images/rootfs.py)."""
         assert cfg.image is not None
-        args = self._resolver(cfg) or ["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"]
-        for source, dest in cfg.image.binds():
-            args += ["--ro-bind", source, dest]
+        args = self._resolver(cfg, source) or ["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"]
+        for host_path, dest in cfg.image.binds():
+            args += ["--ro-bind", source(host_path), dest]
         for bind in binds:
-            args += ["--bind", bind.source, bind.dest]
+            args += ["--bind", own(bind.source), bind.dest]
         if link is not None:
-            args += ["--ro-bind", str(link.dir), RPC_DIR]
+            args += ["--ro-bind", own(str(link.dir)), RPC_DIR]
         return [*args, "--chdir", cfg.image.image.state.workdir, "--", *cfg.image.argv(cfg.python_args)]
 
-    def _resolver(self, cfg: ContainerConfig) -> list[str]:
+    def _resolver(self, cfg: ContainerConfig, source: Callable[[str], str] = str) -> list[str]:
         """With outbound NAT, DNS goes to slirp's resolver (network.py)."""
-        return ["--ro-bind", resolv_conf(), "/etc/resolv.conf"] if self.outbound(cfg) else []
+        return ["--ro-bind", source(resolv_conf()), "/etc/resolv.conf"] if self.outbound(cfg) else []
 
     async def probe(self) -> str | None:
         """The trial container's problem, said with its fix when bwrap is missing or the kernel
@@ -128,11 +153,12 @@ class BwrapRuntime(SandboxingRuntime):
             os.write(seccomp_fd, self.seccomp)
             os.lseek(seccomp_fd, 0, os.SEEK_SET)
             binds = own_view(cfg, link)[0]
+            uids = await self._own_uids(cfg, link)
             if cfg.image is not None:
-                await asyncio.to_thread(cfg.image.mount, cfg.container_id)
+                await asyncio.to_thread(cfg.image.mount, cfg.container_id, uids.range if uids else None)
             env = self.container_env(cfg)  # the image's too: what a booted container is compared by (preboot.py)
-            argv = [*self._limit(cfg), *self.argv(cfg, seccomp_fd, link, binds, info_w)]
-            fds = (seccomp_fd, info_w) if info_w >= 0 else (seccomp_fd,)
+            argv = [*self._limit(cfg), *self.argv(cfg, seccomp_fd, link, binds, info_w, uids)]
+            fds = tuple(fd for fd in (seccomp_fd, info_w, uids.range.userns if uids else -1) if fd >= 0)
             proc = await self._exec(argv, env, cfg.workdir, stdin, pass_fds=fds)
             if info_w >= 0:
                 os.close(info_w)
@@ -151,6 +177,18 @@ class BwrapRuntime(SandboxingRuntime):
                 if fd >= 0:
                     os.close(fd)
 
+    async def _own_uids(self, cfg: ContainerConfig, link: ServerLink | None) -> ContainerUids | None:
+        """Under a root worker: a uid range for the container, and what it writes (its workdir with
+        the volumes synced there, its agent directory) and dials (the server link) made its root's."""
+        if self.uid_ranges is None:
+            return None
+        uids = self._uids[cfg.container_id] = ContainerUids(await self.uid_ranges.claim())
+        uid = uids.range.uid
+        for directory in (cfg.workdir, cfg.agent_dir, link.dir if link else None):
+            if directory is not None:  # (a socket made there later is its owner's: sandbox_relay.listen_unix)
+                await asyncio.to_thread(chown_tree, directory, uid)
+        return uids
+
     async def stop(self, proc: asyncio.subprocess.Process, grace: float = 2.0) -> None:
         """SIGTERM the sandboxed command itself, so that its exit hooks run: bwrap would die of it
         and take the sandbox down at once. Then the base SIGTERM/SIGKILL of bwrap after `grace`."""
@@ -167,10 +205,24 @@ class BwrapRuntime(SandboxingRuntime):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
 
+    def rekey(self, old_id: str, new_id: str) -> None:
+        super().rekey(old_id, new_id)
+        if old_id in self._uids:
+            self._uids[new_id] = self._uids.pop(old_id)
+
+    async def close(self) -> None:
+        await super().close()
+        if self.uid_ranges is not None:
+            self.uid_ranges.close()
+
     async def finish(self, cfg: ContainerConfig, code: int) -> str:
         reason = await super().finish(cfg, code)
         if cfg.image is not None:
             await asyncio.to_thread(cfg.image.release)
+        uids = self._uids.pop(cfg.container_id, None)
+        if uids is not None and self.uid_ranges is not None:  # after the image: its layers are idmapped by the range
+            uids.close()
+            self.uid_ranges.release(uids.range)
         if not reason and code > 128:  # bwrap reports a signal death of its child as 128 + signal
             reason = f"killed by signal {code - 128}"
         return reason

@@ -45,7 +45,7 @@ AGENT_SOCKET_ENV = SOCKET_ENV
 # How a sandbox's container starts: its Python, isolated (no site, no PYTHONPATH), the agent.
 AGENT_ARGS = PYTHON_ARGS
 AGENT_SOCKET = "agent.sock"
-SOCKET_MODE = 0o600  # the worker's sockets: its own user's (and, through a bind, the container's) only
+SOCKET_MODE = 0o600  # the worker's sockets: its own user's, or its container root's (uid_ranges.py), only
 SNAPSHOT = "snapshot"  # the builtin the worker runs itself: Sandbox.snapshot_filesystem
 AGENT_CONNECT_TIMEOUT = 60.0  # seconds a sandbox's agent has to start and dial in
 ATTACH_TIMEOUT = 10.0  # ... and one a running function container starts for an exec
@@ -74,11 +74,28 @@ async def listen_unix(
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         os.fchmod(sock.fileno(), SOCKET_MODE)
-        sock.bind(str(path))
+        owner = os.stat(path.parent).st_uid
+        if owner == os.geteuid():
+            sock.bind(str(path))
+        else:  # a container's own directory (uid_ranges.py): the socket is its root's, 0600 too
+            _bind_as(sock, path, owner)
     except OSError:
         sock.close()
         raise
     return await asyncio.start_unix_server(handler, sock=sock)
+
+
+def _bind_as(sock: socket.socket, path: Path, owner: int) -> None:
+    """Bind `sock` at `path` as a file of `owner`'s: bound and chowned in a directory of the
+    worker's that no container reaches, then renamed into place (a rename replaces whatever the
+    container may have put at `path`, a symlink included, and follows nothing)."""
+    staging = Path(tempfile.mkdtemp(prefix="nano-modal-socket-", dir=path.parent.parent))  # same filesystem
+    try:
+        sock.bind(str(staging / path.name))
+        os.chown(staging / path.name, owner, owner, follow_symlinks=False)
+        os.rename(staging / path.name, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 class AgentLink:

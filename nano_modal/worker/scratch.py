@@ -129,7 +129,7 @@ def _remove(directory: Path, removed: Removed) -> None:
         if kind is not None:
             removed.kinds[kind] = removed.kinds.get(kind, 0) + 1
     _delete_sandboxes(directory)
-    _unmount_below(directory)
+    unmount_below(directory)
     removed.bytes += _size(directory)
     shutil.rmtree(directory, ignore_errors=True)
 
@@ -154,7 +154,7 @@ def _delete_sandboxes(directory: Path) -> None:
                 )
 
 
-def _unmount_below(directory: Path) -> None:
+def unmount_below(directory: Path) -> None:
     """Overlay roots and binds the dead worker mounted inside its directory, deepest first: a
     removal through a mount would reach into what it shows."""
     prefix = str(directory) + "/"

@@ -14,11 +14,16 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ... import config
 from ..base import ENTRYPOINT_ARGS, PREBOOT_ARGS, SDK_ROOT
+from ..mounts import detach, idmapped_bind
 from .overlay import mount_overlay, unmount
 from .store import BuiltImage
+
+if TYPE_CHECKING:
+    from ..uid_ranges import UidRange
 
 # Run the container entrypoint with the SDK's packages LAST on sys.path: the image's own win
 # (unless the SDK cannot run on them: container/_image_deps.py).
@@ -39,7 +44,14 @@ def sweep_mounts() -> None:
         pid = scratch.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
             unmount(scratch / "merged")
+            _detach_below(scratch)
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _detach_below(scratch: Path) -> None:
+    """The idmapped layers of a container root in a uid range (mount), after its overlay."""
+    for mount_point in scratch.glob("layers/*"):
+        detach(str(mount_point))
 
 
 @dataclass
@@ -49,28 +61,45 @@ class ImageRoot:
     image: BuiltImage
     deps: Path  # the runtime packages for the image's Python
     scratch: Path | None = None  # upper/work/merged of this container's overlay, once mounted
+    shift: int = 0  # the host uid of its upper directory's root (0, or its uid range's: mount)
 
     @property
     def merged(self) -> Path:
         assert self.scratch is not None
         return self.scratch / "merged"
 
-    def mount(self, container_id: str) -> Path:
+    def mount(self, container_id: str, uids: UidRange | None = None) -> Path:
+        """Mount this container's root. With `uids` (a container's own range, uid_ranges.py) the
+        layers are idmapped through its user namespace, so the image's files that host root owns
+        are the container root's, and the upper directory is the range root's: what the container
+        writes is stored shifted into its range (snapshot() shifts it back)."""
         # The worker's pid in the name: a later worker unmounts what a crashed one left (sweep_mounts).
         self.scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-{container_id}-"))
         upper, work = self.scratch / "upper", self.scratch / "work"
         upper.mkdir()
         work.mkdir()
-        mount_overlay([*reversed(self.image.layers), self.image.rootfs], self.merged, upper, work)
+        lowers = [*reversed(self.image.layers), self.image.rootfs]
+        if uids is not None:
+            # (Not the upper directory too: overlayfs writes it with the mounter's credentials,
+            # and host root has no uid in the container's map: it would mount read-only.)
+            self.shift = uids.uid
+            for i, layer in enumerate(lowers):
+                lowers[i] = self.scratch / "layers" / str(i)
+                lowers[i].mkdir(parents=True)
+                idmapped_bind(str(layer), str(lowers[i]), uids.userns, read_only=True)
+            for path in (self.scratch, upper):  # bwrap binds the root as the range's root
+                os.chown(path, uids.uid, uids.uid)
+        mount_overlay(lowers, self.merged, upper, work)
         return self.merged
 
     def fresh(self) -> ImageRoot:
         """Another container's root in the same image (not mounted yet)."""
-        return ImageRoot(self.image, self.deps)
+        return ImageRoot(self.image, self.deps)  # (and no shift: that is the next container's range)
 
     def release(self) -> None:
         if self.scratch is not None:
             unmount(self.merged)
+            _detach_below(self.scratch)
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
 

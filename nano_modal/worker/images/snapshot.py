@@ -10,13 +10,33 @@ image: `Image.from_id(...)` starts new sandboxes and functions from it on this w
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
 import time
+from pathlib import Path
 
 from ...exception import InvalidError
+from ..uid_ranges import UIDS_PER_CONTAINER
 from .rootfs import ImageRoot
 from .store import Store, digest, du
+
+
+def _unshift(tree: Path, base: int) -> None:
+    """Owners in a container's uid range (uid_ranges.py) back to the container's own uids, as
+    every layer in the store has them (whiteouts, made by host root, stay 0:0)."""
+
+    def unshift(path: str) -> None:
+        st = os.lstat(path)
+        uid, gid = st.st_uid - base, st.st_gid - base
+        if 0 <= uid < UIDS_PER_CONTAINER or 0 <= gid < UIDS_PER_CONTAINER:
+            os.chown(path, uid if 0 <= uid < UIDS_PER_CONTAINER else st.st_uid,
+                     gid if 0 <= gid < UIDS_PER_CONTAINER else st.st_gid, follow_symlinks=False)  # fmt: skip
+
+    unshift(str(tree))
+    for parent, dirs, files in os.walk(tree):
+        for name in (*dirs, *files):
+            unshift(os.path.join(parent, name))
 
 
 def snapshot(store: Store, root: ImageRoot, container_id: str) -> str:
@@ -33,6 +53,8 @@ def snapshot(store: Store, root: ImageRoot, container_id: str) -> str:
     with store.staging(layer) as tmp:
         # cp -a keeps owners, modes, links and the whiteout devices (the worker runs as root).
         subprocess.run(["cp", "-a", str(root.scratch / "upper"), str(tmp / "diff")], check=True, capture_output=True)
+        if root.shift:
+            _unshift(tmp / "diff", root.shift)
         store.write_json(
             tmp / "layer.json",
             {"parent": parent, "step": f"snapshot of {container_id}", "state": record["state"], "size": du(tmp)},
