@@ -44,6 +44,7 @@ from ._image_parts import (
     step_secrets,
     with_volumes,
 )
+from ._image_projects import ImageProjects
 from ._image_recipes import ImageRecipes, apply_dockerfile_steps, refuse_add_python
 from .config import is_remote
 from .exception import InvalidError
@@ -101,7 +102,7 @@ def debian_suite(python_version: str) -> str:
 
 
 @dataclass(frozen=True)
-class Image(ImageRecipes):
+class Image(ImageRecipes, ImageProjects):
     """A container image: a base and the steps to apply on top of it (immutable; every
     method returns a new Image)."""
 

@@ -212,6 +212,7 @@ def test_images(tmp_path: Path) -> None:
     if "debian: " in out:  # an isolating runtime (bwrap): the image's own Python, not the worker's
         assert "python: /usr/bin/python3" in out
         assert "weights: weights v1" in out  # run_function(volumes=) at build time
+        assert "idna: 3.3" in out  # uv_sync followed examples/uv_project/uv.lock
         assert "from the snapshot: tuned" in out
 
 
