@@ -84,6 +84,16 @@ class NanoModalStub:
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.AppRollbackRequest.SerializeToString,
                 response_deserializer=nano__modal_dot_proto_dot_api__pb2.AppDeployResponse.FromString,
                 _registered_method=True)
+        self.AppSetTags = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/AppSetTags',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.AppSetTagsRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
+        self.AppGetTags = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/AppGetTags',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.AppGetTagsRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.AppTags.FromString,
+                _registered_method=True)
         self.FunctionGet = channel.unary_unary(
                 '/nano_modal.v1.NanoModal/FunctionGet',
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionGetRequest.SerializeToString,
@@ -227,6 +237,11 @@ class NanoModalStub:
         self.ObjectDelete = channel.unary_unary(
                 '/nano_modal.v1.NanoModal/ObjectDelete',
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.ObjectDeleteRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ObjectRename = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/ObjectRename',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.ObjectRenameRequest.SerializeToString,
                 response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
                 _registered_method=True)
         self.ObjectHeartbeat = channel.unary_unary(
@@ -476,6 +491,18 @@ class NanoModalServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AppSetTags(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AppGetTags(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def FunctionGet(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -651,6 +678,12 @@ class NanoModalServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ObjectDelete(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ObjectRename(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -928,6 +961,16 @@ def add_NanoModalServicer_to_server(servicer, server):
                     request_deserializer=nano__modal_dot_proto_dot_api__pb2.AppRollbackRequest.FromString,
                     response_serializer=nano__modal_dot_proto_dot_api__pb2.AppDeployResponse.SerializeToString,
             ),
+            'AppSetTags': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppSetTags,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.AppSetTagsRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'AppGetTags': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppGetTags,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.AppGetTagsRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.AppTags.SerializeToString,
+            ),
             'FunctionGet': grpc.unary_unary_rpc_method_handler(
                     servicer.FunctionGet,
                     request_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionGetRequest.FromString,
@@ -1071,6 +1114,11 @@ def add_NanoModalServicer_to_server(servicer, server):
             'ObjectDelete': grpc.unary_unary_rpc_method_handler(
                     servicer.ObjectDelete,
                     request_deserializer=nano__modal_dot_proto_dot_api__pb2.ObjectDeleteRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'ObjectRename': grpc.unary_unary_rpc_method_handler(
+                    servicer.ObjectRename,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.ObjectRenameRequest.FromString,
                     response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
             ),
             'ObjectHeartbeat': grpc.unary_unary_rpc_method_handler(
@@ -1524,6 +1572,60 @@ class NanoModal:
             '/nano_modal.v1.NanoModal/AppRollback',
             nano__modal_dot_proto_dot_api__pb2.AppRollbackRequest.SerializeToString,
             nano__modal_dot_proto_dot_api__pb2.AppDeployResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppSetTags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/AppSetTags',
+            nano__modal_dot_proto_dot_api__pb2.AppSetTagsRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppGetTags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/AppGetTags',
+            nano__modal_dot_proto_dot_api__pb2.AppGetTagsRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.AppTags.FromString,
             options,
             channel_credentials,
             insecure,
@@ -2306,6 +2408,33 @@ class NanoModal:
             target,
             '/nano_modal.v1.NanoModal/ObjectDelete',
             nano__modal_dot_proto_dot_api__pb2.ObjectDeleteRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ObjectRename(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/ObjectRename',
+            nano__modal_dot_proto_dot_api__pb2.ObjectRenameRequest.SerializeToString,
             nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
             options,
             channel_credentials,

@@ -179,6 +179,16 @@ class ObjectRpcs:
         )
         return api_pb2.Empty()
 
+    async def ObjectRename(self, request: api_pb2.ObjectRenameRequest, context: Context) -> api_pb2.Empty:
+        workspace = self.workspace()
+        await self._run(
+            context,
+            lambda: self.objects.registry.rename(
+                request.kind, request.name, request.environment_name, request.new_name, workspace=workspace
+            ),
+        )
+        return api_pb2.Empty()
+
     async def ObjectHeartbeat(self, request: api_pb2.ObjectHeartbeatRequest, context: Context) -> api_pb2.Empty:
         await self._run(context, lambda: self.objects.registry.heartbeat(request.object_id))
         return api_pb2.Empty()

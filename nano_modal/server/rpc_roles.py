@@ -38,6 +38,8 @@ ROLES: dict[str, Role] = {
     "AppList": Role.ADMIN,
     "AppHistory": Role.ADMIN,
     "AppRollback": Role.ADMIN,
+    "AppSetTags": Role.ADMIN,
+    "AppGetTags": Role.ANY,  # read-only, as AppLookup: a container may read its app's tags
     "FunctionBindParams": Role.ANY,
     "FunctionGet": Role.ANY,
     "FunctionUpdateAutoscaler": Role.ANY,  # Modal programs scale their own functions, from containers too
@@ -64,6 +66,7 @@ ROLES: dict[str, Role] = {
     "ObjectGetOrCreate": Role.ANY,
     "ObjectList": Role.ANY,
     "ObjectDelete": Role.ANY,
+    "ObjectRename": Role.ANY,  # as ObjectDelete: a container may manage the workspace's objects
     "ObjectHeartbeat": Role.ANY,
     "DictGet": Role.ANY,
     "DictUpdate": Role.ANY,

@@ -110,8 +110,20 @@ class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.Nano
         return api_pb2.ProxyToken(key=key, secret=secret)
 
     async def AppCreate(self, request: api_pb2.AppCreateRequest, context: Context) -> api_pb2.AppCreateResponse:
-        app_id = self.control.create_app(request.name or "app", request.ephemeral, self.workspace())
+        workspace = self.workspace()
+        app_id = await self._guard(
+            context,
+            lambda: self.control.create_app(request.name or "app", request.ephemeral, workspace, dict(request.tags)),
+        )
         return api_pb2.AppCreateResponse(app_id=app_id)
+
+    async def AppSetTags(self, request: api_pb2.AppSetTagsRequest, context: Context) -> api_pb2.Empty:
+        await self._guard(context, lambda: self.control.set_app_tags(request.app_id, dict(request.tags)))
+        return api_pb2.Empty()
+
+    async def AppGetTags(self, request: api_pb2.AppGetTagsRequest, context: Context) -> api_pb2.AppTags:
+        tags = await self._guard(context, lambda: self.control.app_tags(request.app_id))
+        return api_pb2.AppTags(tags=tags)
 
     async def AppStop(self, request: api_pb2.AppStopRequest, context: Context) -> api_pb2.Empty:
         await self._guard(context, lambda: self.control.stop_app(request.app_id))

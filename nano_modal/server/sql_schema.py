@@ -16,6 +16,7 @@ apps = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("workspace", sa.String(64), nullable=False, server_default="main"),
+    sa.Column("tags", sa.JSON, nullable=False, server_default="{}"),  # App(tags=), App.set_tags: str -> str
     sa.Index("ix_apps_name_state", "name", "state"),
 )
 

@@ -101,6 +101,10 @@ class SqlStore(SqlObjects, Store):
             row = conn.execute(apps.select().where(apps.c.app_id == app_id)).mappings().first()
         return AppRow(**row) if row else None
 
+    def set_app_tags(self, app_id: str, tags: dict[str, str]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(apps.update().where(apps.c.app_id == app_id).values(tags=dict(tags)))
+
     def running_apps(self) -> list[AppRow]:
         with self.engine.connect() as conn:
             rows = conn.execute(apps.select().where(apps.c.state != "stopped")).mappings().all()

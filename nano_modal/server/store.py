@@ -9,7 +9,7 @@ before the answer goes out, so a restarted server can pick up where it stopped.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -21,6 +21,7 @@ class AppRow:
     created_at: float
     version: int = 0  # current deployment; 0 for ephemeral apps
     workspace: str = "main"  # its functions, calls, containers and sandboxes are in it too
+    tags: dict[str, str] = field(default_factory=dict)  # App(tags=), App.set_tags
 
 
 @dataclass
@@ -133,6 +134,10 @@ class Store(ABC):
 
     @abstractmethod
     def get_app(self, app_id: str) -> AppRow | None: ...
+
+    @abstractmethod
+    def set_app_tags(self, app_id: str, tags: dict[str, str]) -> None:
+        """Replace the app's tags."""
 
     @abstractmethod
     def running_apps(self) -> list[AppRow]:
@@ -270,6 +275,10 @@ class Store(ABC):
 
     @abstractmethod
     def ephemeral_objects(self) -> list[ObjectRow]: ...
+
+    @abstractmethod
+    def rename_object(self, object_id: str, name: str) -> None:
+        """Give the object another name (the caller checked that none of its kind has it)."""
 
     @abstractmethod
     def delete_object(self, object_id: str) -> list[str]:
