@@ -145,6 +145,7 @@ def test_deploy_and_call(cluster: Cluster, tmp_path: Path) -> None:
         "print(nano_modal.Cls.from_name('deployed-demo', 'Counter')(start=2).count_to.remote(5))\n"
         "info = nano_modal.App.lookup('deployed-demo').info()\n"
         "print(info.lifecycle.state.value, ' '.join(sorted(info.functions)))\n"
+        "print('tags:', nano_modal.App.lookup('deployed-demo').get_tags())\n"
         "print(nano_modal.Function.from_name('deployed-demo', 'add', version=info.lifecycle.version).remote(1, 1))\n"
         "try:\n"
         "    nano_modal.Cls.from_name('deployed-demo', 'Counter', version=999)().count_to.remote(1)\n"
@@ -153,6 +154,7 @@ def test_deploy_and_call(cluster: Cluster, tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     expected = ["5", "[2,", "3,", "4]", "deployed", "Counter", "add", "heartbeat", "monthly_report"]
+    expected += ["tags:", "{'team':", "'demo'}"]  # App(tags=), kept by the server
     expected += ["2", "pinned:", "True"]  # from_name(version=): the current one works, another is refused
     assert out.stdout.split() == expected, out.stdout + out.stderr
 
@@ -185,6 +187,7 @@ def test_volumes_and_secrets(tmp_path: Path) -> None:
     assert "day 2: threshold=0.75, authenticated with a 16-character token" in out
     assert "t0p-s3cret-t0ken" not in out  # the secret's value is never printed
     assert "after archiving: ['archive/day-1.txt', 'inputs/config.txt', 'reports/day-2.txt']" in out
+    assert "renamed, still holds: ['reports/day-2.txt']" in out
 
 
 def test_sandbox(tmp_path: Path) -> None:
