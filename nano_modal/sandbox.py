@@ -26,6 +26,7 @@ from ._definition import FunctionOptions
 from ._gpu import normalize as normalize_gpu
 from ._porting_options import env_secrets, note_ignored
 from ._sandbox_files import FileIO, file_error
+from ._tunnel import refuse_sandbox_ports
 from ._utils.aio import twin
 from .app import App
 from .client import Client, client_of
@@ -101,6 +102,9 @@ class Sandbox:
         experimental_options: dict[str, Any] | None = None,
         region: str | Sequence[str] | None = None,  # Modal's cloud only: ignored with a note
         cloud: str | None = None,
+        encrypted_ports: Sequence[int] = (),  # refused when given: see refuse_sandbox_ports
+        unencrypted_ports: Sequence[int] = (),
+        h2_ports: Sequence[int] = (),
     ) -> Sandbox:
         """Start a sandbox in `app`: a running or deployed App (inside a function's container, by
         default that function's app, the only one whose sandboxes it may see). With
@@ -114,6 +118,7 @@ class Sandbox:
             print(sb.returncode, sb.stdout.read())
         """
         note_ignored("Sandbox.create", {"region": region, "cloud": cloud, "experimental_options": experimental_options})
+        refuse_sandbox_ports(encrypted_ports, unencrypted_ports, h2_ports)
         del verbose, environment_name
         secrets = [*secrets, *env_secrets(env)]
         app_id = app.app_id if app is not None else None

@@ -108,6 +108,7 @@ def test_websockets_and_web_server(tmp_path: Path) -> None:
     out = nano_modal_run("websockets_and_web_server.py", tmp_path)
     assert "HELLO!\nWEBSOCKETS!" in out
     assert "{'ok': True, 'served_by': 'http.server'}" in out
+    assert "through the tunnel: 200 True\ntunnel closed" in out  # modal.forward
 
 
 def test_untrusted_code_blocks(tmp_path: Path) -> None:

@@ -981,6 +981,86 @@ class ContainerWebReceiveResponse(_message.Message):
     closed: bool
     def __init__(self, messages: _Optional[_Iterable[bytes]] = ..., closed: _Optional[bool] = ...) -> None: ...
 
+class TunnelStartRequest(_message.Message):
+    __slots__ = ("container_id", "port")
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    port: int
+    def __init__(self, container_id: _Optional[str] = ..., port: _Optional[int] = ...) -> None: ...
+
+class TunnelStartResponse(_message.Message):
+    __slots__ = ("tunnel_key", "path")
+    TUNNEL_KEY_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    tunnel_key: str
+    path: str
+    def __init__(self, tunnel_key: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
+
+class TunnelStopRequest(_message.Message):
+    __slots__ = ("container_id", "tunnel_key")
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    TUNNEL_KEY_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    tunnel_key: str
+    def __init__(self, container_id: _Optional[str] = ..., tunnel_key: _Optional[str] = ...) -> None: ...
+
+class TunnelHeader(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: bytes
+    value: bytes
+    def __init__(self, name: _Optional[bytes] = ..., value: _Optional[bytes] = ...) -> None: ...
+
+class TunnelHttpRequest(_message.Message):
+    __slots__ = ("request_key", "method", "path", "headers", "body")
+    REQUEST_KEY_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    request_key: str
+    method: str
+    path: str
+    headers: _containers.RepeatedCompositeFieldContainer[TunnelHeader]
+    body: bytes
+    def __init__(self, request_key: _Optional[str] = ..., method: _Optional[str] = ..., path: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[TunnelHeader, _Mapping]]] = ..., body: _Optional[bytes] = ...) -> None: ...
+
+class TunnelNextRequest(_message.Message):
+    __slots__ = ("container_id", "tunnel_key", "timeout")
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    TUNNEL_KEY_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    tunnel_key: str
+    timeout: float
+    def __init__(self, container_id: _Optional[str] = ..., tunnel_key: _Optional[str] = ..., timeout: _Optional[float] = ...) -> None: ...
+
+class TunnelNextResponse(_message.Message):
+    __slots__ = ("requests", "closed")
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[TunnelHttpRequest]
+    closed: bool
+    def __init__(self, requests: _Optional[_Iterable[_Union[TunnelHttpRequest, _Mapping]]] = ..., closed: _Optional[bool] = ...) -> None: ...
+
+class TunnelRespondRequest(_message.Message):
+    __slots__ = ("container_id", "tunnel_key", "request_key", "status", "headers", "body")
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    TUNNEL_KEY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_KEY_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    tunnel_key: str
+    request_key: str
+    status: int
+    headers: _containers.RepeatedCompositeFieldContainer[TunnelHeader]
+    body: bytes
+    def __init__(self, container_id: _Optional[str] = ..., tunnel_key: _Optional[str] = ..., request_key: _Optional[str] = ..., status: _Optional[int] = ..., headers: _Optional[_Iterable[_Union[TunnelHeader, _Mapping]]] = ..., body: _Optional[bytes] = ...) -> None: ...
+
 class ContainerInitFailedRequest(_message.Message):
     __slots__ = ("container_id", "exception", "exception_repr", "traceback")
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]

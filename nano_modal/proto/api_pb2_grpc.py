@@ -224,6 +224,26 @@ class NanoModalStub:
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.ContainerWebReceiveRequest.SerializeToString,
                 response_deserializer=nano__modal_dot_proto_dot_api__pb2.ContainerWebReceiveResponse.FromString,
                 _registered_method=True)
+        self.TunnelStart = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/TunnelStart',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.TunnelStartRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.TunnelStartResponse.FromString,
+                _registered_method=True)
+        self.TunnelStop = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/TunnelStop',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.TunnelStopRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
+        self.TunnelNext = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/TunnelNext',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.TunnelNextRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.TunnelNextResponse.FromString,
+                _registered_method=True)
+        self.TunnelRespond = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/TunnelRespond',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.TunnelRespondRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
         self.ObjectGetOrCreate = channel.unary_unary(
                 '/nano_modal.v1.NanoModal/ObjectGetOrCreate',
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.ObjectGetOrCreateRequest.SerializeToString,
@@ -659,6 +679,31 @@ class NanoModalServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ContainerWebReceive(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TunnelStart(self, request, context):
+        """modal.forward: a container's port, reachable over HTTP through the gateway (server/tunnels.py)
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TunnelStop(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TunnelNext(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TunnelRespond(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1100,6 +1145,26 @@ def add_NanoModalServicer_to_server(servicer, server):
                     servicer.ContainerWebReceive,
                     request_deserializer=nano__modal_dot_proto_dot_api__pb2.ContainerWebReceiveRequest.FromString,
                     response_serializer=nano__modal_dot_proto_dot_api__pb2.ContainerWebReceiveResponse.SerializeToString,
+            ),
+            'TunnelStart': grpc.unary_unary_rpc_method_handler(
+                    servicer.TunnelStart,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.TunnelStartRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.TunnelStartResponse.SerializeToString,
+            ),
+            'TunnelStop': grpc.unary_unary_rpc_method_handler(
+                    servicer.TunnelStop,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.TunnelStopRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'TunnelNext': grpc.unary_unary_rpc_method_handler(
+                    servicer.TunnelNext,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.TunnelNextRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.TunnelNextResponse.SerializeToString,
+            ),
+            'TunnelRespond': grpc.unary_unary_rpc_method_handler(
+                    servicer.TunnelRespond,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.TunnelRespondRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
             ),
             'ObjectGetOrCreate': grpc.unary_unary_rpc_method_handler(
                     servicer.ObjectGetOrCreate,
@@ -2328,6 +2393,114 @@ class NanoModal:
             '/nano_modal.v1.NanoModal/ContainerWebReceive',
             nano__modal_dot_proto_dot_api__pb2.ContainerWebReceiveRequest.SerializeToString,
             nano__modal_dot_proto_dot_api__pb2.ContainerWebReceiveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TunnelStart(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/TunnelStart',
+            nano__modal_dot_proto_dot_api__pb2.TunnelStartRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.TunnelStartResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TunnelStop(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/TunnelStop',
+            nano__modal_dot_proto_dot_api__pb2.TunnelStopRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TunnelNext(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/TunnelNext',
+            nano__modal_dot_proto_dot_api__pb2.TunnelNextRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.TunnelNextResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TunnelRespond(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/TunnelRespond',
+            nano__modal_dot_proto_dot_api__pb2.TunnelRespondRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

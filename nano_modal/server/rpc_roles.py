@@ -57,6 +57,10 @@ ROLES: dict[str, Role] = {
     "WorkerLogs": Role.OPERATOR,
     "WorkerContainerExited": Role.OPERATOR,
     "ContainerHello": Role.CONTAINER,
+    "TunnelStart": Role.CONTAINER,  # modal.forward works inside a container only, as in Modal
+    "TunnelStop": Role.CONTAINER,
+    "TunnelNext": Role.CONTAINER,
+    "TunnelRespond": Role.CONTAINER,
     "ContainerGetInputs": Role.CONTAINER,
     "ContainerPutOutputs": Role.CONTAINER,
     "ContainerHeartbeat": Role.CONTAINER,

@@ -27,6 +27,7 @@ from .rpc_roles import ROLES, Role
 from .sandbox_service import SandboxRpcs
 from .sandboxes import SandboxPlane
 from .store import OutputRow
+from .tunnels import PATH_PREFIX as TUNNEL_PATH_PREFIX
 from .workspace_service import WorkspaceRpcs, workspace_scope
 from .workspaces import Workspaces
 
@@ -402,6 +403,28 @@ class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.Nano
         timeout = min(request.timeout, config.WEB_RECEIVE_POLL)
         messages, closed = await self.control.web_channels.receive(item.call_id, request.after, timeout)
         return api_pb2.ContainerWebReceiveResponse(messages=messages, closed=closed)
+
+    async def TunnelStart(self, request: api_pb2.TunnelStartRequest, context: Context) -> api_pb2.TunnelStartResponse:
+        container = self.calling_container()
+        fn = self.control.functions.get(container.function_id)
+        if fn is None or fn.definition.block_network:  # a tunnel is network access, inbound and out
+            raise Invalid("a function with block_network=True cannot forward ports: a tunnel would give it a network")
+        key = self.control.tunnels.start(container.container_id, request.port)
+        return api_pb2.TunnelStartResponse(tunnel_key=key, path=f"{TUNNEL_PATH_PREFIX}{key}")
+
+    async def TunnelStop(self, request: api_pb2.TunnelStopRequest, context: Context) -> api_pb2.Empty:
+        self.control.tunnels.stop(self.calling_container().container_id, request.tunnel_key)
+        return api_pb2.Empty()
+
+    async def TunnelNext(self, request: api_pb2.TunnelNextRequest, context: Context) -> api_pb2.TunnelNextResponse:
+        container = self.calling_container()
+        timeout = min(request.timeout, config.WEB_RECEIVE_POLL)
+        requests, closed = await self.control.tunnels.next(container.container_id, request.tunnel_key, timeout)
+        return api_pb2.TunnelNextResponse(requests=requests, closed=closed)
+
+    async def TunnelRespond(self, request: api_pb2.TunnelRespondRequest, context: Context) -> api_pb2.Empty:
+        self.control.tunnels.respond(self.calling_container().container_id, request)
+        return api_pb2.Empty()
 
     async def ContainerInitFailed(self, request: api_pb2.ContainerInitFailedRequest, context: Context) -> api_pb2.Empty:
         container = self.calling_container()
