@@ -65,7 +65,8 @@ def test_parallel_map(tmp_path: Path) -> None:
 
 def test_spawn_and_poll(tmp_path: Path) -> None:
     out = nano_modal_run("spawn_and_poll.py", tmp_path)
-    for expected in ("not ready yet", "result: 5", "cancelled", "spawn_map: [0, 2, 4, 6, 8]"):
+    expected_lines = ("not ready yet", "result: 5", "its logs: ['adding 2 and 3']", "cancelled")
+    for expected in (*expected_lines, "spawn_map: [0, 2, 4, 6, 8]"):
         assert expected in out
 
 

@@ -14,18 +14,31 @@ import threading
 from typing import Any, TextIO
 
 from .. import config
+from .._runtime_context import current_function_call_id
 
 
 class _Watched:
-    """sys.stdout or sys.stderr, counting the writes made through it."""
+    """sys.stdout or sys.stderr, counting the writes made through it, and saying whose they are:
+    when the function call printing changes, a context mark (config.LOG_CONTEXT_MARK) goes
+    first, so that the worker tags the lines after it with that call (FunctionCall.logs).
+    The call is the current input's (a context variable, so @concurrent inputs on threads or
+    tasks each have theirs); bytes written to the file descriptor directly are not seen, and
+    count as the last marked call's."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.writes = 0
+        self.call_id = ""  # the call the stream's last mark named
+        self.lock = threading.Lock()  # a mark and the write it precedes stay together
 
     def write(self, text: str) -> int:
-        self.writes += 1
-        return self.stream.write(text)
+        call_id = current_function_call_id() or ""
+        with self.lock:
+            self.writes += 1
+            if call_id != self.call_id and text:
+                self.call_id = call_id
+                self.stream.write(f"{config.LOG_CONTEXT_MARK}{call_id}\n")
+            return self.stream.write(text)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.stream, name)

@@ -135,18 +135,20 @@ class AppLogsRequest(_message.Message):
     def __init__(self, app_id: _Optional[str] = ..., follow: _Optional[bool] = ..., history: _Optional[int] = ...) -> None: ...
 
 class LogLine(_message.Message):
-    __slots__ = ("function_name", "container_id", "fd", "data", "timestamp")
+    __slots__ = ("function_name", "container_id", "fd", "data", "timestamp", "call_id")
     FUNCTION_NAME_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     FD_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
     function_name: str
     container_id: str
     fd: int
     data: str
     timestamp: float
-    def __init__(self, function_name: _Optional[str] = ..., container_id: _Optional[str] = ..., fd: _Optional[int] = ..., data: _Optional[str] = ..., timestamp: _Optional[float] = ...) -> None: ...
+    call_id: str
+    def __init__(self, function_name: _Optional[str] = ..., container_id: _Optional[str] = ..., fd: _Optional[int] = ..., data: _Optional[str] = ..., timestamp: _Optional[float] = ..., call_id: _Optional[str] = ...) -> None: ...
 
 class LogBatch(_message.Message):
     __slots__ = ("lines", "app_done")
@@ -719,16 +721,18 @@ class FunctionCallGetRequest(_message.Message):
     def __init__(self, call_id: _Optional[str] = ...) -> None: ...
 
 class FunctionCallGetResponse(_message.Message):
-    __slots__ = ("call_id", "function_name", "kind", "is_generator")
+    __slots__ = ("call_id", "function_name", "kind", "is_generator", "app_id")
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     IS_GENERATOR_FIELD_NUMBER: _ClassVar[int]
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     function_name: str
     kind: CallKind
     is_generator: bool
-    def __init__(self, call_id: _Optional[str] = ..., function_name: _Optional[str] = ..., kind: _Optional[_Union[CallKind, str]] = ..., is_generator: _Optional[bool] = ...) -> None: ...
+    app_id: str
+    def __init__(self, call_id: _Optional[str] = ..., function_name: _Optional[str] = ..., kind: _Optional[_Union[CallKind, str]] = ..., is_generator: _Optional[bool] = ..., app_id: _Optional[str] = ...) -> None: ...
 
 class BlobHasRequest(_message.Message):
     __slots__ = ("blob_id",)

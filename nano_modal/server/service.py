@@ -147,6 +147,7 @@ class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.Nano
                         fd=r.fd,
                         data=r.data,
                         timestamp=r.timestamp,
+                        call_id=r.call_id,
                     )
                     for r in stored
                 ]
@@ -292,6 +293,7 @@ class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.Nano
                 function_name=fn.name,
                 kind=call.kind,  # type: ignore[arg-type]
                 is_generator=fn.definition.is_generator,
+                app_id=fn.app_id,
             )
 
         result: api_pb2.FunctionCallGetResponse = await self._guard(context, describe)

@@ -74,6 +74,7 @@ logs = sa.Table(
     sa.Column("container_id", sa.String(64), nullable=False),
     sa.Column("fd", sa.Integer, nullable=False),
     sa.Column("data", sa.Text, nullable=False),
+    sa.Column("call_id", sa.String(64), nullable=False, server_default=""),  # FunctionCall.logs
     sa.Index("ix_logs_app_seq", "app_id", "seq"),
 )
 

@@ -42,6 +42,7 @@ class LogRow:
     container_id: str
     fd: int
     data: str
+    call_id: str = ""  # the function call that printed it ("" unknown: before any input, or not said)
 
 
 @dataclass
