@@ -81,3 +81,8 @@ def main() -> None:
     again = modal.Sandbox.create(app=app, image=snapshot)
     print("from the snapshot:", again.exec("cat", "/srv/app/settings.txt").stdout.read().strip())
     again.terminate()
+    # A built image can be published under a name: other programs use it by that name.
+    image.publish("images-example:v1")
+    named = modal.Sandbox.create(app=app, image=modal.Image.from_name("images-example:v1"))
+    print("by name:", named.exec("cat", "/opt/weights.txt").stdout.read().strip())
+    named.terminate()

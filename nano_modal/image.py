@@ -106,7 +106,7 @@ class Image(ImageRecipes, ImageProjects):
     """A container image: a base and the steps to apply on top of it (immutable; every
     method returns a new Image)."""
 
-    base_kind: str  # "debian" | "registry" | "id"
+    base_kind: str  # "debian" | "registry" | "id" | "named" (Image.from_name: ref is the full tag)
     python_version: str = ""  # debian: major.minor
     ref: str = ""  # registry: image reference; id: the image id
     steps: tuple[Step, ...] = field(default_factory=tuple)

@@ -219,6 +219,7 @@ def test_images(tmp_path: Path) -> None:
         assert "weights: weights v1" in out  # run_function(volumes=) at build time
         assert "idna: 3.3" in out  # uv_sync followed examples/uv_project/uv.lock
         assert "from the snapshot: tuned" in out
+        assert "by name: weights v1" in out  # Image.publish, then Image.from_name
 
 
 def test_script_app_as_plain_script(tmp_path: Path) -> None:

@@ -1157,6 +1157,20 @@ class ObjectDeleteRequest(_message.Message):
     allow_missing: bool
     def __init__(self, kind: _Optional[_Union[ObjectKind, str]] = ..., name: _Optional[str] = ..., environment_name: _Optional[str] = ..., object_id: _Optional[str] = ..., allow_missing: _Optional[bool] = ...) -> None: ...
 
+class ImagePublishRequest(_message.Message):
+    __slots__ = ("tag", "spec")
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    tag: str
+    spec: ImageSpec
+    def __init__(self, tag: _Optional[str] = ..., spec: _Optional[_Union[ImageSpec, _Mapping]] = ...) -> None: ...
+
+class ImageGetByTagRequest(_message.Message):
+    __slots__ = ("tag",)
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    tag: str
+    def __init__(self, tag: _Optional[str] = ...) -> None: ...
+
 class ObjectRenameRequest(_message.Message):
     __slots__ = ("kind", "name", "environment_name", "new_name")
     KIND_FIELD_NUMBER: _ClassVar[int]

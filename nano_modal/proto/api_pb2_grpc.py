@@ -264,6 +264,16 @@ class NanoModalStub:
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.ObjectRenameRequest.SerializeToString,
                 response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
                 _registered_method=True)
+        self.ImagePublish = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/ImagePublish',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.ImagePublishRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ImageGetByTag = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/ImageGetByTag',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.ImageGetByTagRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.ImageSpec.FromString,
+                _registered_method=True)
         self.ObjectHeartbeat = channel.unary_unary(
                 '/nano_modal.v1.NanoModal/ObjectHeartbeat',
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.ObjectHeartbeatRequest.SerializeToString,
@@ -734,6 +744,20 @@ class NanoModalServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImagePublish(self, request, context):
+        """Image.publish: a definition under a name
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImageGetByTag(self, request, context):
+        """Image.from_name
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ObjectHeartbeat(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -1185,6 +1209,16 @@ def add_NanoModalServicer_to_server(servicer, server):
                     servicer.ObjectRename,
                     request_deserializer=nano__modal_dot_proto_dot_api__pb2.ObjectRenameRequest.FromString,
                     response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'ImagePublish': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImagePublish,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.ImagePublishRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'ImageGetByTag': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImageGetByTag,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.ImageGetByTagRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.ImageSpec.SerializeToString,
             ),
             'ObjectHeartbeat': grpc.unary_unary_rpc_method_handler(
                     servicer.ObjectHeartbeat,
@@ -2609,6 +2643,60 @@ class NanoModal:
             '/nano_modal.v1.NanoModal/ObjectRename',
             nano__modal_dot_proto_dot_api__pb2.ObjectRenameRequest.SerializeToString,
             nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImagePublish(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/ImagePublish',
+            nano__modal_dot_proto_dot_api__pb2.ImagePublishRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImageGetByTag(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/ImageGetByTag',
+            nano__modal_dot_proto_dot_api__pb2.ImageGetByTagRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.ImageSpec.FromString,
             options,
             channel_credentials,
             insecure,

@@ -70,6 +70,8 @@ ROLES: dict[str, Role] = {
     "ObjectGetOrCreate": Role.ANY,
     "ObjectList": Role.ANY,
     "ObjectDelete": Role.ANY,
+    "ImagePublish": Role.ADMIN,
+    "ImageGetByTag": Role.ANY,  # a function may run or build on a published image
     "ObjectRename": Role.ANY,  # as ObjectDelete: a container may manage the workspace's objects
     "ObjectHeartbeat": Role.ANY,
     "DictGet": Role.ANY,

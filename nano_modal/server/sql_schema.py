@@ -131,6 +131,17 @@ outputs = sa.Table(
 )
 
 
+# Image.publish: image definitions (ImageSpec) by "[environment/]name:tag", per workspace.
+image_names = sa.Table(
+    "image_names",
+    metadata,
+    sa.Column("workspace", sa.String(64), primary_key=True),
+    sa.Column("tag", sa.String(255), primary_key=True),
+    sa.Column("spec", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+
 # ---------------------------------------------------------------- objects (dicts, queues, secrets, volumes)
 
 _BIGID = sa.BigInteger().with_variant(sa.Integer, "sqlite")  # SQLite autoincrements only INTEGER keys

@@ -141,6 +141,13 @@ class Store(ABC):
         """Replace the app's tags."""
 
     @abstractmethod
+    def publish_image(self, workspace: str, tag: str, spec: bytes) -> None:
+        """Name an image definition (a serialized ImageSpec); the tag's previous one is replaced."""
+
+    @abstractmethod
+    def image_by_tag(self, workspace: str, tag: str) -> bytes | None: ...
+
+    @abstractmethod
     def running_apps(self) -> list[AppRow]:
         """Apps that are not stopped (ephemeral or deployed)."""
 

@@ -13,7 +13,8 @@ import pytest
 from nano_modal import Image
 from nano_modal.exception import InvalidError, NotFoundError
 from nano_modal.worker.images.store import Store
-from tests.conftest import REPO
+from tests.conftest import REPO, Cluster
+from tests.helpers import run_script
 from tests.worker.test_images import build, run
 from tests.worker.test_images import pytestmark as pytestmark  # skipped where images cannot be built
 from tests.worker.test_images import store as store  # the session's image store fixture
@@ -86,3 +87,60 @@ def test_uv_pip_install_uses_uv_when_the_image_has_it(store: Store) -> None:
         assert versions(built, "idna", "six") == {"idna": "3.2", "six": "1.16.0"}
     finally:
         store.remove_record(built.image_id)
+
+
+NAMED = """
+import json
+import nano_modal
+from nano_modal.exception import InvalidError, NotFoundError
+
+app = nano_modal.App("named-images")
+extended = nano_modal.Image.from_name("team-base").run_commands("echo extended > /extended.txt")
+
+@app.function(image=extended)
+def read_extended():
+    return [open("/published.txt").read().strip(), open("/extended.txt").read().strip()]
+
+@app.function(image=nano_modal.Image.from_name("team-base:v1"))
+def read_v1():
+    return open("/published.txt").read().strip()
+
+if __name__ == "__main__":  # the containers import this file too
+    out = {}
+    base = nano_modal.Image.debian_slim().run_commands("echo published > /published.txt")
+    try:
+        base.publish("team-base")
+    except InvalidError as exc:
+        out["unbuilt"] = str(exc)
+    base.build()
+    base.publish("team-base")  # team-base:latest
+    nano_modal.Image.debian_slim().run_commands("echo version one > /published.txt").build().publish("team-base:v1")
+    with app.run():
+        out["extended"] = read_extended.remote()
+        out["v1"] = read_v1.remote()
+    try:
+        nano_modal.Image.from_name("never-published").build()
+    except NotFoundError as exc:
+        out["missing"] = str(exc)
+    print("RESULT " + json.dumps(out))
+"""
+
+
+def test_published_images_run_by_name_with_steps_on_top(isolated_cluster: object, tmp_path: Path) -> None:
+    cluster: Cluster = isolated_cluster("bwrap")  # type: ignore[operator]
+    result = run_script(tmp_path, NAMED, env=cluster.env(), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.split("RESULT ", 1)[1])
+    assert out["unbuilt"] == "Cannot publish an image that has not been built yet: call .build() first"
+    assert out["extended"] == ["published", "extended"]
+    assert out["v1"] == "version one"
+    assert out["missing"] == "no image published as 'never-published:latest'"
+
+
+def test_image_names_are_checked() -> None:
+    assert Image.from_name("base").ref == "base:latest"
+    assert Image.from_name("base:v2", environment_name="dev").ref == "dev/base:v2"
+    with pytest.raises(InvalidError, match="invalid image name 'a b'"):
+        Image.from_name("a b")
+    with pytest.raises(InvalidError, match="environment_name cannot be used"):
+        Image.from_name("dev/base", environment_name="prod")
