@@ -50,9 +50,8 @@ from .deployments import Deployments
 from .foreign_web import ForeignWeb, LastBody
 from .http_limits import MAX_BODY, BadResponseHead, BodyTooLarge, checked_headers, read_body, response_head
 from .state import FunctionRuntime
-from .tunnels import HOP_BY_HOP as TUNNEL_HOP_BY_HOP
 from .tunnels import PATH_PREFIX as TUNNEL_PATH_PREFIX
-from .tunnels import TunnelGone
+from .tunnels import relay_to_tunnel
 
 log = logging.getLogger("nano_modal.server")
 WEB_METHOD = config.WEB_METHOD
@@ -316,35 +315,7 @@ class Gateway:
 
     async def handle_tunnel(self, request: Request) -> Response:
         """A request to a container's forwarded port (tunnels.py): relayed whole, answered whole."""
-        try:
-            body = await read_body(request.stream(), request.headers.get("content-length"))
-        except BodyTooLarge:
-            return PlainTextResponse(f"413 Content Too Large: the limit is {MAX_BODY} bytes\n", status_code=413)
-        except TimeoutError:
-            return PlainTextResponse("408 Request Timeout: the body stalled\n", status_code=408)
-        path = "/" + request.path_params.get("path", "")
-        if request.url.query:
-            path += "?" + request.url.query
-        headers = [(k, v) for k, v in self._forwarded_headers(request) if k.decode() not in TUNNEL_HOP_BY_HOP]
-        try:
-            answer = await self.control.tunnels.request(request.path_params["key"], request.method, path, headers, body)
-            status, answer_headers = response_head(
-                {"status": answer.status, "headers": [(h.name, h.value) for h in answer.headers]}
-            )
-        except NotFound as exc:
-            return PlainTextResponse(f"404 Not Found: {exc}\n", status_code=404)
-        except Invalid as exc:
-            return PlainTextResponse(f"503 Service Unavailable: {exc}\n", status_code=503)
-        except TunnelGone:
-            return PlainTextResponse("502 Bad Gateway: the tunnel closed before answering\n", status_code=502)
-        except TimeoutError:
-            return PlainTextResponse("504 Gateway Timeout: the container did not answer\n", status_code=504)
-        except BadResponseHead as exc:
-            return PlainTextResponse(f"502 Bad Gateway: {exc}\n", status_code=502)
-        response = Response(answer.body, status_code=status)
-        kept = [(k, v) for k, v in answer_headers if k.lower().decode("latin-1") not in TUNNEL_HOP_BY_HOP]
-        response.raw_headers = [*kept, (b"content-length", str(len(answer.body)).encode())]
-        return response
+        return await relay_to_tunnel(self.control.tunnels, request, self._forwarded_headers(request))
 
     async def handle(self, request: Request) -> Response:
         target = self._resolve(request)

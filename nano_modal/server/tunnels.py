@@ -18,9 +18,12 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import grpc
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 
 from ..proto import api_pb2
 from .errors import Invalid, NotFound, ServerError
+from .http_limits import MAX_BODY, BadResponseHead, BodyTooLarge, read_body, response_head
 from .state import Signal
 
 PATH_PREFIX = "/_tunnel/"  # app names cannot start with '_' (deployments.py): no endpoint is shadowed
@@ -132,3 +135,37 @@ class Tunnels:
                 return await answer
         finally:
             tunnel.answers.pop(request_key, None)
+
+
+async def relay_to_tunnel(tunnels: Tunnels, request: Request, headers: list[tuple[bytes, bytes]]) -> Response:
+    """The gateway's answer to a request at /_tunnel/<key>/...: `headers` are the request's, less
+    the platform's credentials (the gateway's `_forwarded_headers`)."""
+    try:
+        body = await read_body(request.stream(), request.headers.get("content-length"))
+    except BodyTooLarge:
+        return PlainTextResponse(f"413 Content Too Large: the limit is {MAX_BODY} bytes\n", status_code=413)
+    except TimeoutError:
+        return PlainTextResponse("408 Request Timeout: the body stalled\n", status_code=408)
+    path = "/" + request.path_params.get("path", "")
+    if request.url.query:
+        path += "?" + request.url.query
+    sent = [(k, v) for k, v in headers if k.decode("latin-1").lower() not in HOP_BY_HOP]
+    try:
+        answer = await tunnels.request(request.path_params["key"], request.method, path, sent, body)
+        status, answer_headers = response_head(
+            {"status": answer.status, "headers": [(h.name, h.value) for h in answer.headers]}
+        )
+    except NotFound as exc:
+        return PlainTextResponse(f"404 Not Found: {exc}\n", status_code=404)
+    except Invalid as exc:
+        return PlainTextResponse(f"503 Service Unavailable: {exc}\n", status_code=503)
+    except TunnelGone:
+        return PlainTextResponse("502 Bad Gateway: the tunnel closed before answering\n", status_code=502)
+    except TimeoutError:
+        return PlainTextResponse("504 Gateway Timeout: the container did not answer\n", status_code=504)
+    except BadResponseHead as exc:
+        return PlainTextResponse(f"502 Bad Gateway: {exc}\n", status_code=502)
+    response = Response(answer.body, status_code=status)
+    kept = [(k, v) for k, v in answer_headers if k.decode("latin-1").lower() not in HOP_BY_HOP]
+    response.raw_headers = [*kept, (b"content-length", str(len(answer.body)).encode())]
+    return response
