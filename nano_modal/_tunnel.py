@@ -5,8 +5,9 @@ The server cannot dial into a container, so the container relays: a task on the 
 long-polls the server for the requests its gateway received for the tunnel, makes each one
 to 127.0.0.1:<port>, and sends back the response (server/tunnels.py). What differs from
 Modal's tunnels, which are raw TLS connections on a host of their own:
-- the URL is the gateway's own (http://<server>/_tunnel/<key>), so it is plain HTTP when the
-  gateway is, and apps see a path prefix they did not choose;
+- the URL is the gateway's: http://tunnel-<key>.<web domain>:<port> when the server has a web
+  domain (`--web-domain`), else http://<server>/_tunnel/<key> (apps see a path prefix they did
+  not choose); plain HTTP when the gateway is;
 - requests and responses are relayed whole (no streaming, no WebSocket);
 - there is no raw TCP (`unencrypted=True`) and no HTTP/2 (`h2_enabled=True`).
 """
@@ -107,6 +108,8 @@ class forward:  # Modal's name, lower case: `with modal.forward(8000) as tunnel:
         base = urlsplit(client.web_base_url)
         scheme = base.scheme or "http"
         port = base.port or (443 if scheme == "https" else 80)
+        if client.web_domain:  # a host of its own, as on Modal (apps that make absolute URLs work)
+            return Tunnel(f"{started.host_label}.{client.web_domain}", port, _scheme=scheme)
         return Tunnel(base.hostname or "", port, _scheme=scheme, _path=started.path)
 
     async def _close(self) -> None:

@@ -4,13 +4,16 @@ the gateway (server/tunnels.py, nano_modal/_tunnel.py)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 import nano_modal
 from nano_modal.exception import InvalidError
-from tests.conftest import Cluster
+from tests.conftest import REPO, Cluster
 from tests.helpers import run_script
 
 SCRIPT = """
@@ -134,3 +137,63 @@ def test_forward_outside_a_container_and_unsupported_modes_say_why() -> None:
         _ = tunnel.tls_socket
     with pytest.raises(InvalidError, match="sandbox ports are not forwarded yet"):
         nano_modal.Sandbox.create("true", app=nano_modal.App("x"), encrypted_ports=[8000])
+
+
+HOST_FORM = """
+import json, socket, threading, time, http.server
+from urllib.parse import urlsplit
+import httpx
+import nano_modal
+
+app = nano_modal.App("tunnel-hosts")
+
+@app.function()
+def serve(box):
+    class Where(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            out = json.dumps({"path": self.path, "host": self.headers.get("host")}).encode()
+            self.send_response(200)
+            self.send_header("content-length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+        def log_message(self, *args):
+            pass
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Where)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with nano_modal.forward(port) as tunnel:
+        box["url"] = tunnel.url
+        while "done" not in box:
+            time.sleep(0.05)
+    server.shutdown()
+
+if __name__ == "__main__":
+    with app.run(), nano_modal.Dict.ephemeral() as box:
+        call = serve.spawn(box)
+        while "url" not in box:
+            time.sleep(0.1)
+        url = urlsplit(box["url"])
+        # Python does not resolve *.localhost: connect to loopback and name the host, as a browser would.
+        got = httpx.get(f"http://127.0.0.1:{url.port}/lab/tree?x=1", headers={"host": url.netloc}, timeout=30)
+        print("RESULT " + json.dumps({"url": box["url"], "status": got.status_code, "seen": got.json()}))
+        box["done"] = True
+        call.get(timeout=60)
+"""
+
+
+def test_forward_has_a_host_of_its_own_with_a_web_domain(tmp_path: Path) -> None:
+    """With `--web-domain`, the tunnel is the root of a host: an app's absolute paths work."""
+    script = tmp_path / "host_form.py"
+    script.write_text(HOST_FORM)
+    env = {k: v for k, v in os.environ.items() if k not in ("NANO_MODAL_SERVER_URL", "NANO_MODAL_TOKEN")}
+    env |= {"NANO_MODAL_HOME": str(tmp_path / "home"), "NANO_MODAL_WEB_DOMAIN": "nano.localhost"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.split("RESULT ", 1)[1])
+    host = out["url"].split("/")[2]
+    assert host.startswith("tunnel-") and host.split(":")[0].endswith(".nano.localhost"), out
+    assert out["status"] == 200 and out["seen"] == {"path": "/lab/tree?x=1", "host": host}

@@ -994,12 +994,14 @@ class TunnelStartRequest(_message.Message):
     def __init__(self, container_id: _Optional[str] = ..., port: _Optional[int] = ...) -> None: ...
 
 class TunnelStartResponse(_message.Message):
-    __slots__ = ("tunnel_key", "path")
+    __slots__ = ("tunnel_key", "path", "host_label")
     TUNNEL_KEY_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
+    HOST_LABEL_FIELD_NUMBER: _ClassVar[int]
     tunnel_key: str
     path: str
-    def __init__(self, tunnel_key: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
+    host_label: str
+    def __init__(self, tunnel_key: _Optional[str] = ..., path: _Optional[str] = ..., host_label: _Optional[str] = ...) -> None: ...
 
 class TunnelStopRequest(_message.Message):
     __slots__ = ("container_id", "tunnel_key")

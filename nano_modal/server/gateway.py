@@ -51,7 +51,7 @@ from .foreign_web import ForeignWeb, LastBody
 from .http_limits import MAX_BODY, BadResponseHead, BodyTooLarge, checked_headers, read_body, response_head
 from .state import FunctionRuntime
 from .tunnels import PATH_PREFIX as TUNNEL_PATH_PREFIX
-from .tunnels import relay_to_tunnel
+from .tunnels import relay_to_tunnel, tunnel_key_of_label
 
 log = logging.getLogger("nano_modal.server")
 WEB_METHOD = config.WEB_METHOD
@@ -118,6 +118,7 @@ class Gateway:
         # kept while it still resolves, so a request costs one lookup like the path form's.
         self._labels: dict[str, tuple[str, str]] = {}
         self._host_http = request_response(self.handle)
+        self._host_tunnel = request_response(self.handle_tunnel)
         self._host_websocket = websocket_session(self.handle_websocket)
         self.by_path = Starlette(
             routes=[
@@ -137,6 +138,11 @@ class Gateway:
         if scope["type"] in ("http", "websocket") and self.web_domain:
             host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
             label = label_of_host(host, self.web_domain)
+            key = tunnel_key_of_label(label or "")
+            if key and scope["type"] == "http" and self.control.tunnels.exists(key):  # modal.forward, host form
+                path_params = {"key": key, "path": scope["path"].lstrip("/")}
+                await self._host_tunnel({**scope, "path_params": path_params, "root_path": ""}, receive, send)
+                return
             if label is not None:
                 target = self._labels.get(label)
                 if target is None or not self._exists(*target):

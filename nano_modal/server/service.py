@@ -27,6 +27,7 @@ from .rpc_roles import ROLES, Role
 from .sandbox_service import SandboxRpcs
 from .sandboxes import SandboxPlane
 from .store import OutputRow
+from .tunnels import LABEL_PREFIX as TUNNEL_LABEL_PREFIX
 from .tunnels import PATH_PREFIX as TUNNEL_PATH_PREFIX
 from .workspace_service import WorkspaceRpcs, workspace_scope
 from .workspaces import Workspaces
@@ -412,7 +413,9 @@ class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.Nano
         if fn is None or fn.definition.block_network:  # a tunnel is network access, inbound and out
             raise Invalid("a function with block_network=True cannot forward ports: a tunnel would give it a network")
         key = self.control.tunnels.start(container.container_id, request.port)
-        return api_pb2.TunnelStartResponse(tunnel_key=key, path=f"{TUNNEL_PATH_PREFIX}{key}")
+        return api_pb2.TunnelStartResponse(
+            tunnel_key=key, path=f"{TUNNEL_PATH_PREFIX}{key}", host_label=f"{TUNNEL_LABEL_PREFIX}{key}"
+        )
 
     async def TunnelStop(self, request: api_pb2.TunnelStopRequest, context: Context) -> api_pb2.Empty:
         self.control.tunnels.stop(self.calling_container().container_id, request.tunnel_key)

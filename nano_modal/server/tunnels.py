@@ -27,6 +27,9 @@ from .http_limits import MAX_BODY, BadResponseHead, BodyTooLarge, read_body, res
 from .state import Signal
 
 PATH_PREFIX = "/_tunnel/"  # app names cannot start with '_' (deployments.py): no endpoint is shadowed
+# With a web domain, a tunnel also answers at http://tunnel-<key>.<web domain>/ (its own host, as on
+# Modal: apps that make absolute URLs work); the gateway looks for a tunnel before an endpoint.
+LABEL_PREFIX = "tunnel-"
 # Headers about one hop's connection (RFC 9110 7.6.1), and the body's length, which each hop
 # sets for itself: a tunnel relays whole bodies.
 HOP_BY_HOP = frozenset(
@@ -72,6 +75,9 @@ class Tunnels:
         key = secrets.token_hex(KEY_BYTES)
         self._tunnels[key] = _Tunnel(key, container_id, port)
         return key
+
+    def exists(self, key: str) -> bool:
+        return key in self._tunnels
 
     def stop(self, container_id: str, key: str) -> None:
         tunnel = self._tunnels.get(key)
@@ -135,6 +141,11 @@ class Tunnels:
                 return await answer
         finally:
             tunnel.answers.pop(request_key, None)
+
+
+def tunnel_key_of_label(label: str) -> str:
+    """The key a host label names ("" when it names no tunnel)."""
+    return label.removeprefix(LABEL_PREFIX) if label.startswith(LABEL_PREFIX) else ""
 
 
 async def relay_to_tunnel(tunnels: Tunnels, request: Request, headers: list[tuple[bytes, bytes]]) -> Response:
