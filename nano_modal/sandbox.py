@@ -24,6 +24,7 @@ from typing import Any
 from . import config
 from ._definition import FunctionOptions
 from ._gpu import normalize as normalize_gpu
+from ._logs import LogsManager
 from ._porting_options import env_secrets, note_ignored
 from ._sandbox_files import FileIO, file_error
 from ._tunnel import refuse_sandbox_ports
@@ -218,6 +219,17 @@ class Sandbox:
         client = await Client.get()
         info = await client.stub.SandboxGet(api_pb2.SandboxGetRequest(sandbox_id=self.object_id), timeout=30)
         return dict(info.tags)
+
+    @property
+    def logs(self) -> LogsManager:
+        """What the entrypoint printed (`sb.logs.tail()`, `.fetch(since=)`, `.stream()`), kept in its
+        app's logs after the sandbox exits; as in Modal, not what `exec()` commands print."""
+        return LogsManager(self._app_and_id, keep=lambda line, sandbox_id: line.container_id == sandbox_id)
+
+    async def _app_and_id(self) -> tuple[str, str]:
+        client = await Client.get()
+        info = await client.stub.SandboxGet(api_pb2.SandboxGetRequest(sandbox_id=self.object_id), timeout=30)
+        return info.app_id, self.object_id
 
     # ------------------------------------------------------------------ lifecycle
 

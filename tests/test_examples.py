@@ -200,6 +200,7 @@ def test_sandbox(tmp_path: Path) -> None:
     assert "tokens visible inside: [] | network: blocked" in out
     assert "found by tag: True | by name: <nano_modal.Sandbox sb-" in out
     assert "terminated, returncode 137" in out
+    assert "job's logs: ['job done']" in out  # Sandbox.logs: the entrypoint's output
 
 
 def test_sandbox_script_with_app_lookup(tmp_path: Path) -> None:
