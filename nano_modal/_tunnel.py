@@ -149,23 +149,29 @@ async def _relay(client: Client, container_id: str, key: str, port: int) -> None
 async def _answer(
     client: Client, local: Any, container_id: str, key: str, port: int, request: api_pb2.TunnelHttpRequest
 ) -> None:
-    import httpx
-
     headers = [(h.name, h.value) for h in request.headers]
     try:
         outgoing = local.build_request(request.method, request.path, headers=headers, content=request.body)
         response = await local.send(outgoing, stream=True)
         try:  # the body as sent (compressed if it was): its headers say how to read it
-            body = b"".join([chunk async for chunk in response.aiter_raw()])
+            chunks, size = [], 0
+            async for chunk in response.aiter_raw():
+                size += len(chunk)
+                if size > config.TUNNEL_MAX_BODY:
+                    raise _TooLarge
+                chunks.append(chunk)
         finally:
             await response.aclose()
-        status = response.status_code
+        status, body = response.status_code, b"".join(chunks)
         pairs = [
             api_pb2.TunnelHeader(name=k, value=v)
             for k, v in response.headers.raw
             if k.decode().lower() not in _HOP_BY_HOP
         ]
-    except httpx.HTTPError as exc:
+    except _TooLarge:
+        status, pairs = 502, [api_pb2.TunnelHeader(name=b"content-type", value=b"text/plain")]
+        body = f"502 Bad Gateway: the response is over {config.TUNNEL_MAX_BODY} bytes\n".encode()
+    except Exception as exc:  # refused, reset, or the relay closing: the caller hears why
         status, pairs = 502, [api_pb2.TunnelHeader(name=b"content-type", value=b"text/plain")]
         body = f"502 Bad Gateway: nothing answered on port {port} in the container ({type(exc).__name__})\n".encode()
     answer = api_pb2.TunnelRespondRequest(
@@ -178,6 +184,10 @@ async def _answer(
     )
     with contextlib.suppress(Exception):  # the caller gave up, or the tunnel closed meanwhile
         await client.stub.TunnelRespond(answer)
+
+
+class _TooLarge(Exception):
+    pass
 
 
 def refuse_sandbox_ports(encrypted: Sequence[int], unencrypted: Sequence[int], h2: Sequence[int]) -> None:

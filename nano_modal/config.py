@@ -57,6 +57,8 @@ TOKEN_METADATA_KEY = "x-nano-modal-token"  # gRPC metadata header that carries t
 INLINE_PAYLOAD_LIMIT = 2 * 1024 * 1024  # larger pickles go to the blob store
 BLOB_CHUNK_SIZE = 1024 * 1024  # streaming chunk for BlobPut / BlobGet
 GRPC_MAX_MESSAGE = 64 * 1024 * 1024  # batches of inline payloads can exceed gRPC's 4 MiB default
+# A request or response body relayed through a tunnel (modal.forward) rides in one gRPC message.
+TUNNEL_MAX_BODY = GRPC_MAX_MESSAGE // 2
 
 
 def grpc_channel_options() -> list[tuple[str, int]]:

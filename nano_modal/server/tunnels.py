@@ -21,6 +21,7 @@ import grpc
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from .. import config
 from ..proto import api_pb2
 from .errors import Invalid, NotFound, ServerError
 from .http_limits import MAX_BODY, BadResponseHead, BodyTooLarge, read_body, response_head
@@ -107,9 +108,13 @@ class Tunnels:
             return [], True
         if not tunnel.waiting and not tunnel.closed:
             await tunnel.changed.wait(tunnel.changed.event, timeout)
-        taken = list(tunnel.waiting)
-        tunnel.waiting.clear()
-        return taken, tunnel.closed
+        taken: list[api_pb2.TunnelHttpRequest] = []
+        size = 0
+        while tunnel.waiting and (not taken or size + len(tunnel.waiting[0].body) <= config.TUNNEL_MAX_BODY):
+            request = tunnel.waiting.popleft()  # bodies within one gRPC message: the rest on the next poll
+            taken.append(request)
+            size += len(request.body)
+        return taken, tunnel.closed and not tunnel.waiting
 
     def respond(self, container_id: str, answer: api_pb2.TunnelRespondRequest) -> None:
         tunnel = self._own(container_id, answer.tunnel_key)
@@ -157,6 +162,10 @@ async def relay_to_tunnel(tunnels: Tunnels, request: Request, headers: list[tupl
         return PlainTextResponse(f"413 Content Too Large: the limit is {MAX_BODY} bytes\n", status_code=413)
     except TimeoutError:
         return PlainTextResponse("408 Request Timeout: the body stalled\n", status_code=408)
+    if len(body) > config.TUNNEL_MAX_BODY:
+        return PlainTextResponse(
+            f"413 Content Too Large: a tunnel relays at most {config.TUNNEL_MAX_BODY} bytes\n", status_code=413
+        )
     path = "/" + request.path_params.get("path", "")
     if request.url.query:
         path += "?" + request.url.query
