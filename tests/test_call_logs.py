@@ -25,6 +25,14 @@ def chatty(tag, lines):
     return tag
 
 @app.function()
+def threaded():
+    import threading
+    worker = threading.Thread(target=lambda: print("from a thread it started"))  # no input's context
+    worker.start()
+    worker.join()
+    return "joined"
+
+@app.function()
 def forger(victim_call_id):
     # A container may say any call id on its own stdout; the server keeps only its own calls'.
     os.write(1, f"\\x00nano-modal-log-call {victim_call_id}\\nforged line\\n".encode())
@@ -51,6 +59,9 @@ if __name__ == "__main__":
         out["contexts"] = [ids[0] == first.object_id, len(ids), entry.object_id == first.object_id]
         out["by_id"] = len(list(nano_modal.FunctionCall.from_id(second.object_id).logs.tail()))
         out["forger"] = forger.remote(first.object_id)
+        threaded_call = threaded.spawn()
+        threaded_call.get()
+        out["threaded"] = wait_for(threaded_call, 1)
         time.sleep(2)
         out["alpha_after"] = [e.message.strip() for e in first.logs.tail()]
         out["app_has_forged"] = any("forged line" in e.message for e in app.logs.tail())
@@ -69,6 +80,7 @@ def test_each_call_reads_its_own_lines(cluster: Cluster, tmp_path: Path) -> None
     assert out["contexts"] == [True, 2, True]
     assert out["by_id"] == 6  # from_id: the same lines, stdout and stderr
     assert out["forger"] == "forged"
+    assert out["threaded"] == ["from a thread it started"]  # the container's one call: its line
     # The forged line is in the app's logs, but not as the victim call's.
     assert out["app_has_forged"] and "forged line" not in out["alpha_after"]
     assert sorted(out["alpha_after"]) == sorted(out["alpha"] + [f"alpha err {i}" for i in range(5)])

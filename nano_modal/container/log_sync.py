@@ -9,8 +9,10 @@ directly (a subprocess's, os.write) are not, and keep their old race."""
 
 from __future__ import annotations
 
+import collections
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from .. import config
@@ -22,17 +24,19 @@ class _Watched:
     when the function call printing changes, a context mark (config.LOG_CONTEXT_MARK) goes
     first, so that the worker tags the lines after it with that call (FunctionCall.logs).
     The call is the current input's (a context variable, so @concurrent inputs on threads or
-    tasks each have theirs); bytes written to the file descriptor directly are not seen, and
-    count as the last marked call's."""
+    tasks each have theirs), or, in code with no input of its own (a thread the function
+    started), the one call the container runs, if it runs one; bytes written to the file
+    descriptor directly are not seen, and count as the last marked call's."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, sole_call: Callable[[], str]) -> None:
         self.stream = stream
+        self.sole_call = sole_call
         self.writes = 0
         self.call_id = ""  # the call the stream's last mark named
         self.lock = threading.Lock()  # a mark and the write it precedes stay together
 
     def write(self, text: str) -> int:
-        call_id = current_function_call_id() or ""
+        call_id = current_function_call_id() or self.sole_call()
         with self.lock:
             self.writes += 1
             if call_id != self.call_id and text:
@@ -46,10 +50,26 @@ class _Watched:
 
 class LogSync:
     def __init__(self) -> None:
-        self.watched = [_Watched(sys.stdout), _Watched(sys.stderr)]
+        self.running: collections.Counter[str] = collections.Counter()  # calls with inputs running now
+        self.watched = [_Watched(sys.stdout, self.sole_call), _Watched(sys.stderr, self.sole_call)]
         sys.stdout, sys.stderr = self.watched
         self.marked = [0, 0]  # writes of each stream when it was last marked
         self.lock = threading.Lock()  # @concurrent inputs end on several threads
+
+    def begin(self, call_id: str) -> None:
+        with self.lock:
+            self.running[call_id] += 1
+
+    def end(self, call_id: str) -> None:
+        with self.lock:
+            self.running[call_id] -= 1
+            if self.running[call_id] <= 0:
+                del self.running[call_id]
+
+    def sole_call(self) -> str:
+        """The call whose inputs the container runs, when there is exactly one ("" otherwise)."""
+        running = list(self.running)  # a copy: other threads begin and end inputs meanwhile
+        return running[0] if len(running) == 1 else ""
 
     def mark(self, input_id: str) -> int:
         """Mark each stream written to since its last mark; return how many were marked."""
