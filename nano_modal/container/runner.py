@@ -85,7 +85,7 @@ class Runner:
         self.pending: list[api_pb2.FunctionOutput] = []
         self.watchdog.unsent = lambda: list(self.pending)
         self.last_flush = time.monotonic()
-        self.log_sync = LogSync()
+        self.log_sync = LogSync(concurrent=self.slots > 1 or definition.batch_max_size > 1)
 
     def remaining(self) -> int | None:
         limit = self.definition.max_inputs
