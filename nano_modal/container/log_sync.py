@@ -18,6 +18,8 @@ from typing import Any, TextIO
 from .. import config
 from .._runtime_context import current_function_call_id
 
+PENDING_MAX = 64 * 1024  # characters of an unfinished line held back in a concurrent container
+
 
 class _Watched:
     """sys.stdout or sys.stderr, counting the writes made through it, and saying whose they are:
@@ -31,9 +33,11 @@ class _Watched:
     def __init__(self, stream: TextIO, sole_call: Callable[[], str], concurrent: bool) -> None:
         self.stream = stream
         self.sole_call = sole_call
-        # With one input at a time, no other call's mark can come between a check and its write:
-        # the lock (a microsecond a write) is for containers running inputs concurrently.
+        # With one input at a time, no other call's mark can come between a check and its write.
+        # With several, each call's unfinished line waits for its end (print() writes the text,
+        # then "\n"): lines go out whole, after their call's mark, under the lock.
         self.concurrent = concurrent
+        self.pending: dict[str, str] = {}  # call -> the start of a line it has not ended yet
         self.writes = 0
         self.call_id = ""  # the call the stream's last mark named
         self.lock = threading.Lock()  # a mark and the write it precedes stay together
@@ -45,10 +49,33 @@ class _Watched:
             return self.stream.write(text)
         with self.lock:
             self.writes += 1
-            if call_id != self.call_id and text:
-                self.call_id = call_id
-                self.stream.write(f"{config.LOG_CONTEXT_MARK}{call_id}\n")
-            return self.stream.write(text)
+            if not self.concurrent:
+                self._write(call_id, text)
+                return len(text)
+            line = self.pending.pop(call_id, "") + text
+            whole, newline, rest = line.rpartition("\n")
+            if len(rest) > PENDING_MAX:  # no line end in sight (a progress bar): out it goes
+                whole, newline, rest = line, "", ""
+            if rest:
+                self.pending[call_id] = rest
+            self._write(call_id, whole + newline)
+            return len(text)
+
+    def _write(self, call_id: str, text: str) -> None:
+        """Under the lock: `text`, after a mark if the stream's last one named another call."""
+        if not text:
+            return
+        if call_id != self.call_id:
+            self.call_id = call_id
+            self.stream.write(f"{config.LOG_CONTEXT_MARK}{call_id}\n")
+        self.stream.write(text)
+
+    def flush(self) -> None:
+        with self.lock:
+            for call_id, text in self.pending.items():
+                self._write(call_id, text)
+            self.pending.clear()
+        self.stream.flush()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.stream, name)
