@@ -65,6 +65,14 @@ def serve(box):
         server.shutdown()
     return "closed"
 
+@app.function(restrict_modal_access=True)
+def restricted():
+    try:
+        with nano_modal.forward(8000):
+            return "opened"
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+
 @app.function(block_network=True)
 def cut_off():
     try:
@@ -97,6 +105,7 @@ if __name__ == "__main__":
         out["after"] = httpx.get(url + "/hello", timeout=30).status_code
         out["guess"] = httpx.get(url.rsplit("/", 1)[0] + "/" + "0" * 32, timeout=30).status_code
         out["cut_off"] = cut_off.remote()
+        out["restricted"] = restricted.remote()
     print("RESULT " + json.dumps(out))
 """
 
@@ -118,7 +127,9 @@ def test_forward_reaches_a_server_in_the_container_over_http(cluster: Cluster, t
     assert out["twice"].endswith("is already forwarded")
     assert out["result"] == "closed"
     assert out["after"] == 404 and out["guess"] == 404  # closed with its block; unknown keys lead nowhere
-    # A tunnel would be network access: a function without any may not open one.
+    # A tunnel is the platform's relay, and network access: functions without either may not open one.
+    restricted = "InvalidError: restricted runs with restrict_modal_access=True: it may not forward ports"
+    assert out["restricted"] == restricted
     assert out["cut_off"] == (
         "InvalidError: a function with block_network=True cannot forward ports: a tunnel would give it a network"
     )

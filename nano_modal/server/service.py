@@ -409,9 +409,11 @@ class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.Nano
 
     async def TunnelStart(self, request: api_pb2.TunnelStartRequest, context: Context) -> api_pb2.TunnelStartResponse:
         container = self.calling_container()
-        fn = self.control.functions.get(container.function_id)
-        if fn is None or fn.definition.block_network:  # a tunnel is network access, inbound and out
+        definition = self.control._function(container.function_id).definition
+        if definition.block_network:  # a tunnel is network access, inbound and out
             raise Invalid("a function with block_network=True cannot forward ports: a tunnel would give it a network")
+        if definition.restrict_modal_access:  # the gateway's relay is the platform's
+            raise Invalid(f"{definition.name} runs with restrict_modal_access=True: it may not forward ports")
         key = self.control.tunnels.start(container.container_id, request.port)
         return api_pb2.TunnelStartResponse(
             tunnel_key=key, path=f"{TUNNEL_PATH_PREFIX}{key}", host_label=f"{TUNNEL_LABEL_PREFIX}{key}"
