@@ -13,7 +13,7 @@ import time
 
 import nano_modal as modal
 
-app = modal.App("deployed-demo")
+app = modal.App("deployed-demo", tags={"team": "demo"})  # metadata: App.lookup(...).get_tags()
 
 
 @app.function()

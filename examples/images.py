@@ -30,6 +30,8 @@ def fetch_model() -> None:
 image = (
     modal.Image.debian_slim(python_version=f"{sys.version_info.major}.{sys.version_info.minor}")
     .pip_install("six")  # from PyPI, into the image's Python
+    # A uv project's dependencies at the versions its uv.lock pins (idna 3.3, not the latest).
+    .uv_sync(str(Path(__file__).parent / "uv_project"))
     .run_function(fetch_model, volumes={"/models": models})
     .env({"GREETING": "hello from the image"})
     # Dockerfile lines work too (RUN, ENV, COPY, ARG, WORKDIR...), with ARGs set by build_args.
@@ -39,6 +41,7 @@ image = (
 )
 
 with image.imports():
+    import idna
     import six  # installed in the image: an ImportError here is swallowed
 
 
@@ -49,6 +52,7 @@ def inside() -> dict[str, str]:
     return {
         "python": sys.executable,
         "six": six.__version__,
+        "idna": idna.__version__,
         "debian": Path("/etc/debian_version").read_text().strip(),
         "greeting": os.environ["GREETING"],
         "flavor": os.environ.get("FLAVOR", "(unset)"),
@@ -81,3 +85,8 @@ def main() -> None:
     p = again.exec("sh", "-c", "useradd --create-home app && su app -c 'touch ~/mine && whoami'")
     print("a user of its own:", p.stdout.read().strip() if p.wait() == 0 else "not here (needs a root worker's bwrap)")
     again.terminate()
+    # A built image can be published under a name: other programs use it by that name.
+    image.publish("images-example:v1")
+    named = modal.Sandbox.create(app=app, image=modal.Image.from_name("images-example:v1"))
+    print("by name:", named.exec("cat", "/opt/weights.txt").stdout.read().strip())
+    named.terminate()

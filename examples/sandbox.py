@@ -7,6 +7,8 @@ block_network=True) has no network. Here: run code "generated" at runtime, strea
 output, talk to it over stdin, move files in and out, and clean up.
 """
 
+import time
+
 import nano_modal as modal
 from nano_modal.stream_type import StreamType
 
@@ -60,3 +62,13 @@ def main() -> None:
     sb.terminate()
     sb.wait(raise_on_termination=False)
     print("terminated, returncode", sb.returncode)
+
+    # A sandbox running a command of its own: what the command printed stays in the app's logs.
+    job = modal.Sandbox.create("sh", "-c", "echo job done", app=app, timeout=60)
+    job.wait()
+    for _ in range(50):  # the lines reach the server's store a moment after the sandbox exits
+        printed = [entry.message.strip() for entry in job.logs.tail()]
+        if printed:
+            break
+        time.sleep(0.1)
+    print("job's logs:", printed)

@@ -55,3 +55,8 @@ def main() -> None:
     vol.copy_files(["reports/day-1.txt"], "archive/")
     vol.remove_file("reports/day-1.txt")
     print("after archiving:", [e.path for e in vol.listdir("/", recursive=True) if e.type == modal.FileEntryType.FILE])
+    # A name is a label: a renamed volume keeps its id, its files and its mounts.
+    modal.Volume.rename("example-reports", "example-reports-renamed")
+    renamed = modal.Volume.from_name("example-reports-renamed")
+    print("renamed, still holds:", [e.path for e in renamed.listdir("reports")])
+    modal.Volume.rename("example-reports-renamed", "example-reports")

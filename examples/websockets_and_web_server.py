@@ -1,10 +1,13 @@
 """A WebSocket chat through `@asgi_app`, and a plain HTTP server of the function's own
 behind `@web_server`: both get stable URLs from the gateway and scale like any function.
+A running function can also open a port for a while with `modal.forward` (a tunnel): its URL
+reaches the port until the `with` block ends.
 
     nano-modal run examples/websockets_and_web_server.py
 """
 
 import json
+import time
 import urllib.request
 
 from websockets.sync.client import connect
@@ -44,6 +47,27 @@ def static_files() -> None:
     subprocess.Popen([sys.executable, "-m", "http.server", "8089", "--bind", "127.0.0.1", "-d", str(root)])
 
 
+@app.function()
+def notebook_like(box: modal.Dict) -> str:
+    """A server for as long as the function wants it (Jupyter, a debugger, a dashboard...)."""
+    import http.server
+    import socket
+    import threading
+    import time
+
+    with socket.socket() as probe:  # a free port: with a shared network, other containers use ports too
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with modal.forward(port) as tunnel:
+        box["url"] = tunnel.url  # tell the caller where to look
+        while "done" not in box:
+            time.sleep(0.1)
+    server.shutdown()
+    return "tunnel closed"
+
+
 @app.local_entrypoint()
 def main() -> None:
     ws_url = chat.get_web_url().replace("http", "ws", 1) + "shout"
@@ -53,3 +77,11 @@ def main() -> None:
             print(ws.recv(timeout=30))
     with urllib.request.urlopen(static_files.get_web_url() + "status.json", timeout=60) as response:
         print(json.load(response))
+    with modal.Dict.ephemeral() as box:
+        call = notebook_like.spawn(box)
+        while "url" not in box:
+            time.sleep(0.1)
+        with urllib.request.urlopen(box["url"] + "/", timeout=60) as response:
+            print("through the tunnel:", response.status, "directory listing" in response.read().decode().lower())
+        box["done"] = True
+        print(call.get())

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from ._modal_alias import install_as_modal
     from ._output import enable_output
     from ._runtime_context import current_function_call_id, current_input_id, interact, is_local
+    from ._tunnel import Tunnel, forward
     from .app import App
     from .client import Client
     from .cls import Cls, batched, concurrent, enter, exit, method, parameter
@@ -56,6 +57,7 @@ _LAZY = {
     **dict.fromkeys(("ContainerProcess", "Sandbox"), ".sandbox"),
     **dict.fromkeys(("Cron", "Period"), ".schedule"),
     "Secret": ".secret",
+    **dict.fromkeys(("Tunnel", "forward"), "._tunnel"),
     "__version__": ".version",
     **dict.fromkeys(("FileEntry", "FileEntryType", "Volume"), ".volume"),
     **dict.fromkeys(("asgi_app", "fastapi_endpoint", "web_endpoint", "web_server", "wsgi_app"), ".web"),
@@ -97,6 +99,7 @@ __all__ = [
     "Retries",
     "Sandbox",
     "Secret",
+    "Tunnel",
     "Volume",
     "__version__",
     "asgi_app",
@@ -109,6 +112,7 @@ __all__ = [
     "exception",
     "exit",
     "fastapi_endpoint",
+    "forward",
     "install_as_modal",
     "interact",
     "is_local",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._app_tags import tag_problem
 from ._logs import LogsManager
 from ._utils.aio import twin
 from .client import Client
-from .exception import ExecutionError, NotFoundError
+from .exception import ExecutionError, InvalidError, NotFoundError
 from .proto import api_pb2
 from .types import AppInfo, AppLifecycle, AppState
 
@@ -61,6 +63,23 @@ class AppInspection:
         functions = await self._function_ids(client, summary)
         return AppInfo(app_id, summary.name, lifecycle, functions, {})
 
+    @twin
+    async def set_tags(self, tags: Mapping[str, str], *, client: Any = None) -> None:
+        """Replace the running (or deployed) app's tags with `tags`: tags not named are removed."""
+        del client  # one client per process (NANO_MODAL_SERVER_URL)
+        app_id, _ = await self._app_and_id()
+        checked = check_tags(tags)
+        connected = await Client.get()
+        await connected.stub.AppSetTags(api_pb2.AppSetTagsRequest(app_id=app_id, tags=checked))
+
+    @twin
+    async def get_tags(self, *, client: Any = None) -> dict[str, str]:
+        """The tags the server holds for the running (or deployed) app."""
+        del client
+        app_id, _ = await self._app_and_id()
+        connected = await Client.get()
+        return dict((await connected.stub.AppGetTags(api_pb2.AppGetTagsRequest(app_id=app_id))).tags)
+
     async def _function_ids(self, client: Client, summary: api_pb2.AppSummary) -> dict[str, str]:
         """Function name -> id: this process's handles know theirs; a deployed app's are looked up."""
         known = {
@@ -74,6 +93,15 @@ class AppInspection:
                     request = api_pb2.FunctionGetRequest(app_name=summary.name, function_name=name)
                     known[name] = (await client.stub.FunctionGet(request)).function_id
         return known
+
+
+def check_tags(tags: Mapping[str, str] | None) -> dict[str, str]:
+    """`tags` as a dict, or InvalidError naming what is wrong with them."""
+    checked = dict(tags or {})
+    problem = tag_problem(checked)
+    if problem:
+        raise InvalidError(problem)
+    return checked
 
 
 def _time(timestamp: float) -> datetime.datetime:

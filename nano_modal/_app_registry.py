@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 class AppRegistry:
     """The registry half of App (its decorators fill it)."""
 
+    tags: dict[str, str]
     _functions: dict[str, Function]
     _classes: dict[str, Cls]
     _entrypoints: dict[str, LocalEntrypoint]
@@ -49,9 +50,10 @@ class AppRegistry:
 
     def include(self, /, other_app: App, inherit_tags: bool = True) -> Self:
         """Make another app's functions and classes part of this one: they run (and deploy) with
-        it, so an app can be split across files. (`inherit_tags` is accepted for Modal
-        compatibility: nano-modal apps have no tags.)"""
-        del inherit_tags
+        it, so an app can be split across files. With `inherit_tags`, the other app's tags are
+        added to this one's (this app's win where both name a tag)."""
+        if inherit_tags:
+            self.tags = {**other_app.tags, **self.tags}
         for tag, target in other_app._registered().items():
             mine = self._registered().get(tag)
             if mine is not None and mine is not target:

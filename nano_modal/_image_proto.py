@@ -18,10 +18,14 @@ if TYPE_CHECKING:
 
 async def image_spec(image: Image, client: Client) -> api_pb2.ImageSpec:
     """`image.to_proto(client)`: the definition sent with a function."""
-    spec = api_pb2.ImageSpec()
-    spec.base.kind = image.base_kind
-    spec.base.python_version = image.python_version
-    spec.base.ref = image.ref
+    spec: api_pb2.ImageSpec
+    if image.base_kind == "named":  # Image.from_name: the published definition, then this image's own steps
+        spec = await client.stub.ImageGetByTag(api_pb2.ImageGetByTagRequest(tag=image.ref))
+    else:
+        spec = api_pb2.ImageSpec()
+        spec.base.kind = image.base_kind
+        spec.base.python_version = image.python_version
+        spec.base.ref = image.ref
     if image.base_secrets:
         from .secret import resolve_secrets
 

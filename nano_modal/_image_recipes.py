@@ -21,6 +21,7 @@ from ._porting_options import note_ignored
 from ._utils.aio import twin
 from .config import is_remote
 from .exception import ExecutionError, InvalidError
+from .proto import api_pb2
 
 if TYPE_CHECKING:
     from .app import App
@@ -196,6 +197,42 @@ class ImageRecipes:
         await build_one(client, spec, app_id)
         object.__setattr__(image, "_built_id", spec.image_id)  # Image is frozen; its id is not part of what it is
         return image
+
+    @staticmethod
+    def from_name(name: str, *, environment_name: str | None = None, client: Any = None) -> Image:
+        """An image published with `publish()`, by `name` (`name:tag`; the tag `latest` if none).
+        Its definition is fetched from the server when it is used, so any worker builds it (a
+        cache hit where it was built); steps may be added on top, as to any image."""
+        from ._image_names import full_image_tag
+        from .image import Image
+
+        del client  # one client per process
+        return Image("named", ref=full_image_tag(name, environment_name))
+
+    @twin
+    async def publish(
+        self,
+        name: str,
+        *,
+        environment_name: str | None = None,
+        experimental_options: dict[str, Any] | None = None,
+        client: Any = None,
+    ) -> None:
+        """Publish this image's definition as `name` (`name:tag`; `latest` if no tag) in the
+        workspace, for `Image.from_name`; publishing again under a tag replaces what it names.
+        As in Modal, the image must have been built (`build()`) first."""
+        from ._image_names import full_image_tag
+        from .client import Client
+
+        del client
+        note_ignored("Image.publish", {"experimental_options": experimental_options})
+        image = cast("Image", self)
+        tag = full_image_tag(name, environment_name)
+        if not self._built_id and image.base_kind != "id":
+            raise InvalidError("Cannot publish an image that has not been built yet: call .build() first")
+        connected = await Client.get()
+        spec = await image.to_proto(connected)
+        await connected.stub.ImagePublish(api_pb2.ImagePublishRequest(tag=tag, spec=spec))
 
     @twin
     async def hydrate(self) -> Image:

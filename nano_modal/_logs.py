@@ -1,4 +1,4 @@
-"""`App.logs`, `Function.logs` and `Sandbox.logs`: what an object's containers printed, as
+"""`App.logs`, `Function.logs` and `FunctionCall.logs`: what an object's containers printed, as
 `types.LogEntry` records, from the server's store of its app's logs (or live, with `stream`)."""
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ class LogsManager:
             if line.fd == config.LOG_SYNC_FD or (source and kind != source) or not self._keep(line, object_id):
                 continue
             when = datetime.datetime.fromtimestamp(line.timestamp, datetime.UTC)
-            entries.append(LogEntry(line.data, when, kind, object_id, [line.container_id]))  # type: ignore[arg-type]
+            contexts = [line.call_id, line.container_id] if line.call_id else [line.container_id]  # widest first
+            entries.append(LogEntry(line.data, when, kind, object_id, contexts))  # type: ignore[arg-type]
         return entries
 
 

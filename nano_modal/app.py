@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 from . import config
-from ._app_info import AppInspection
+from ._app_info import AppInspection, check_tags
 from ._app_logs import heartbeat, print_logs
 from ._app_options import function_options, hydrate_target, target_definition
 from ._app_registry import AppRegistry
@@ -73,9 +73,11 @@ class App(AppRegistry, AppInspection):
         secrets: list[Any] | None = None,
         volumes: dict[str, Any] | None = None,
         include_source: bool | None = None,
+        tags: dict[str, str] | None = None,
     ) -> None:
         note_ignored("App", {"include_source": include_source})
         self.name = name
+        self.tags = check_tags(tags)  # sent when the app is created or deployed (App.set_tags later)
         self.image = image
         self.secrets = list(secrets or [])
         self.volumes = dict(volumes or {})
@@ -422,7 +424,7 @@ class App(AppRegistry, AppInspection):
         definitions = [await target_definition(client, target) for target in targets.values()]
         await build_images(client, app_name, definitions)  # a broken image fails here, not at the first call
         response = await client.stub.AppDeploy(
-            api_pb2.AppDeployRequest(name=app_name, tag=tag, definitions=definitions)
+            api_pb2.AppDeployRequest(name=app_name, tag=tag, definitions=definitions, tags=self.tags)
         )
         self.app_id = response.app_id
         self.deployed_version = response.version
@@ -443,7 +445,9 @@ class App(AppRegistry, AppInspection):
             if self.app_id is not None:
                 return
             client = await Client.get()
-            response = await client.stub.AppCreate(api_pb2.AppCreateRequest(name=self.description, ephemeral=True))
+            response = await client.stub.AppCreate(
+                api_pb2.AppCreateRequest(name=self.description, ephemeral=True, tags=self.tags)
+            )
             self.app_id = response.app_id
             if show_logs or output_enabled():
                 self._log_task = asyncio.create_task(print_logs(client, self.app_id))

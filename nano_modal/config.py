@@ -59,6 +59,8 @@ TOKEN_METADATA_KEY = "x-nano-modal-token"  # gRPC metadata header that carries t
 INLINE_PAYLOAD_LIMIT = 2 * 1024 * 1024  # larger pickles go to the blob store
 BLOB_CHUNK_SIZE = 1024 * 1024  # streaming chunk for BlobPut / BlobGet
 GRPC_MAX_MESSAGE = 64 * 1024 * 1024  # batches of inline payloads can exceed gRPC's 4 MiB default
+# A request or response body relayed through a tunnel (modal.forward) rides in one gRPC message.
+TUNNEL_MAX_BODY = GRPC_MAX_MESSAGE // 2
 
 
 def grpc_channel_options() -> list[tuple[str, int]]:
@@ -272,6 +274,10 @@ IMAGE_BUILD_LOG_FD = 3  # LogLine.fd of image build output (1 and 2: a container
 LOG_SYNC_FD = 4
 LOG_SYNC_MARK = "\x00nano-modal-log-sync "
 LOG_SYNC_WAIT = 5.0
+# Whose prints follow (FunctionCall.logs): when the call printing through sys.stdout/stderr changes,
+# the container writes LOG_CONTEXT_MARK + the call id ("" outside any input) as a line of its own;
+# the worker tags the stream's next lines with it (LogLine.call_id) and ships no line for it.
+LOG_CONTEXT_MARK = "\x00nano-modal-log-call "
 IMAGE_STEP_TAIL_LINES = 30  # lines of a failed step's output quoted in the error
 # What the worker runs inside images: the SDK's source bound read-only, and the Python packages it
 # imports (copied from the worker when the image's Python has its ABI, pip-installed otherwise).

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from . import config
+from ._logs import LogsManager
 from ._utils.aio import twin
 from .client import Client, client_of
 from .exception import (
@@ -136,6 +137,17 @@ class FunctionCall:
 
     def __repr__(self) -> str:
         return f"<nano_modal.FunctionCall {self.object_id}>"
+
+    @property
+    def logs(self) -> LogsManager:
+        """What this call printed (`call.logs.tail(100)`, `.fetch(since=)`, `.stream()`): the lines
+        its containers wrote through sys.stdout/sys.stderr while running its inputs."""
+        return LogsManager(self._app_and_id, keep=lambda line, call_id: line.call_id == call_id)
+
+    async def _app_and_id(self) -> tuple[str, str]:
+        client = await Client.get()
+        info = await client.stub.FunctionCallGet(api_pb2.FunctionCallGetRequest(call_id=self.object_id))
+        return info.app_id, self.object_id
 
     @staticmethod
     def from_id(function_call_id: str) -> FunctionCall:

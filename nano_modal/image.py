@@ -44,6 +44,7 @@ from ._image_parts import (
     step_secrets,
     with_volumes,
 )
+from ._image_projects import ImageProjects
 from ._image_recipes import ImageRecipes, apply_dockerfile_steps, refuse_add_python
 from .config import is_remote
 from .exception import InvalidError
@@ -101,11 +102,11 @@ def debian_suite(python_version: str) -> str:
 
 
 @dataclass(frozen=True)
-class Image(ImageRecipes):
+class Image(ImageRecipes, ImageProjects):
     """A container image: a base and the steps to apply on top of it (immutable; every
     method returns a new Image)."""
 
-    base_kind: str  # "debian" | "registry" | "id"
+    base_kind: str  # "debian" | "registry" | "id" | "named" (Image.from_name: ref is the full tag)
     python_version: str = ""  # debian: major.minor
     ref: str = ""  # registry: image reference; id: the image id
     steps: tuple[Step, ...] = field(default_factory=tuple)

@@ -24,8 +24,10 @@ from typing import Any
 from . import config
 from ._definition import FunctionOptions
 from ._gpu import normalize as normalize_gpu
+from ._logs import LogsManager
 from ._porting_options import env_secrets, note_ignored
 from ._sandbox_files import FileIO, file_error
+from ._tunnel import refuse_sandbox_ports
 from ._utils.aio import twin
 from .app import App
 from .client import Client, client_of
@@ -101,6 +103,9 @@ class Sandbox:
         experimental_options: dict[str, Any] | None = None,
         region: str | Sequence[str] | None = None,  # Modal's cloud only: ignored with a note
         cloud: str | None = None,
+        encrypted_ports: Sequence[int] = (),  # refused when given: see refuse_sandbox_ports
+        unencrypted_ports: Sequence[int] = (),
+        h2_ports: Sequence[int] = (),
     ) -> Sandbox:
         """Start a sandbox in `app`: a running or deployed App (inside a function's container, by
         default that function's app, the only one whose sandboxes it may see). With
@@ -114,6 +119,7 @@ class Sandbox:
             print(sb.returncode, sb.stdout.read())
         """
         note_ignored("Sandbox.create", {"region": region, "cloud": cloud, "experimental_options": experimental_options})
+        refuse_sandbox_ports(encrypted_ports, unencrypted_ports, h2_ports)
         del verbose, environment_name
         secrets = [*secrets, *env_secrets(env)]
         app_id = app.app_id if app is not None else None
@@ -213,6 +219,17 @@ class Sandbox:
         client = await Client.get()
         info = await client.stub.SandboxGet(api_pb2.SandboxGetRequest(sandbox_id=self.object_id), timeout=30)
         return dict(info.tags)
+
+    @property
+    def logs(self) -> LogsManager:
+        """What the entrypoint printed (`sb.logs.tail()`, `.fetch(since=)`, `.stream()`), kept in its
+        app's logs after the sandbox exits; as in Modal, not what `exec()` commands print."""
+        return LogsManager(self._app_and_id, keep=lambda line, sandbox_id: line.container_id == sandbox_id)
+
+    async def _app_and_id(self) -> tuple[str, str]:
+        client = await Client.get()
+        info = await client.stub.SandboxGet(api_pb2.SandboxGetRequest(sandbox_id=self.object_id), timeout=30)
+        return info.app_id, self.object_id
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -82,7 +82,7 @@ class SecretInfo:
 @dataclass(frozen=True)
 class LogEntry:
     """A line an object's container printed (`x.logs.tail()`): `object_id` is the object asked,
-    `context_ids` the container's id."""
+    `context_ids` the function call that printed it (when known) and the container's id."""
 
     message: str
     timestamp: datetime.datetime

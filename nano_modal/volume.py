@@ -28,10 +28,11 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any, ClassVar, TypedDict
 
 from . import _volume_sync, config
-from ._object import EphemeralContext, ObjectManager, _Object, check_object_name
+from ._object import EphemeralContext, ObjectManager, _Object, check_object_name, environment
 from ._porting_options import note_ignored
 from ._utils.aio import run_blocking, run_in_background, twin
 from ._volume_io import Source, commit, hash_file
+from .client import Client
 from .exception import AlreadyExistsError, InvalidError, NotFoundError
 from .proto import api_pb2
 
@@ -118,6 +119,22 @@ class Volume(_Object):
     def delete(name: str, *, environment_name: str | None = None, allow_missing: bool = False) -> None:
         """Delete a named Volume and its files (same as `Volume.objects.delete`)."""
         Volume.objects.delete(name, environment_name=environment_name, allow_missing=allow_missing)
+
+    @twin
+    async def rename(old_name: str, new_name: str, *, client: Any = None, environment_name: str | None = None) -> None:
+        """Rename a named Volume (in its environment). Its id stays, so functions that mount it
+        and handles already looked up keep working; `from_name(old_name)` no longer finds it."""
+        del client  # one client per process (NANO_MODAL_SERVER_URL)
+        check_object_name(old_name, "Volume")
+        check_object_name(new_name, "Volume")
+        connected = await Client.get()
+        request = api_pb2.ObjectRenameRequest(
+            kind=api_pb2.OBJECT_KIND_VOLUME,
+            name=old_name,
+            environment_name=environment(environment_name),
+            new_name=new_name,
+        )
+        await connected.stub.ObjectRename(request)
 
     def read_only(self) -> Volume:
         """The same volume, to be mounted read-only: writes to it are refused."""

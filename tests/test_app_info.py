@@ -78,7 +78,7 @@ def test_info_and_logs_of_a_running_app(cluster: Cluster, tmp_path: Path) -> Non
     assert out["plain"] == [None, None, None, None]
     assert out["stdout"] == ["out 7"] and out["stderr"] == ["err 7"] and out["quiet"] == []
     assert out["fetched"] == ["out 7"] and out["none_before"] == [] and out["last"] == ["out 7"]
-    assert out["entry"] == [True, "stdout", 1]
+    assert out["entry"] == [True, "stdout", 2]  # the call that printed it, then the container
 
 
 def test_an_app_that_is_not_running_says_so(cluster: Cluster) -> None:

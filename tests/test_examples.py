@@ -65,7 +65,8 @@ def test_parallel_map(tmp_path: Path) -> None:
 
 def test_spawn_and_poll(tmp_path: Path) -> None:
     out = nano_modal_run("spawn_and_poll.py", tmp_path)
-    for expected in ("not ready yet", "result: 5", "cancelled", "spawn_map: [0, 2, 4, 6, 8]"):
+    expected_lines = ("not ready yet", "result: 5", "its logs: ['adding 2 and 3']", "cancelled")
+    for expected in (*expected_lines, "spawn_map: [0, 2, 4, 6, 8]"):
         assert expected in out
 
 
@@ -108,6 +109,7 @@ def test_websockets_and_web_server(tmp_path: Path) -> None:
     out = nano_modal_run("websockets_and_web_server.py", tmp_path)
     assert "HELLO!\nWEBSOCKETS!" in out
     assert "{'ok': True, 'served_by': 'http.server'}" in out
+    assert "through the tunnel: 200 True\ntunnel closed" in out  # modal.forward
 
 
 def test_untrusted_code_blocks(tmp_path: Path) -> None:
@@ -145,6 +147,7 @@ def test_deploy_and_call(cluster: Cluster, tmp_path: Path) -> None:
         "print(nano_modal.Cls.from_name('deployed-demo', 'Counter')(start=2).count_to.remote(5))\n"
         "info = nano_modal.App.lookup('deployed-demo').info()\n"
         "print(info.lifecycle.state.value, ' '.join(sorted(info.functions)))\n"
+        "print('tags:', nano_modal.App.lookup('deployed-demo').get_tags())\n"
         "print(nano_modal.Function.from_name('deployed-demo', 'add', version=info.lifecycle.version).remote(1, 1))\n"
         "try:\n"
         "    nano_modal.Cls.from_name('deployed-demo', 'Counter', version=999)().count_to.remote(1)\n"
@@ -153,6 +156,7 @@ def test_deploy_and_call(cluster: Cluster, tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     expected = ["5", "[2,", "3,", "4]", "deployed", "Counter", "add", "heartbeat", "monthly_report"]
+    expected += ["tags:", "{'team':", "'demo'}"]  # App(tags=), kept by the server
     expected += ["2", "pinned:", "True"]  # from_name(version=): the current one works, another is refused
     assert out.stdout.split() == expected, out.stdout + out.stderr
 
@@ -185,6 +189,7 @@ def test_volumes_and_secrets(tmp_path: Path) -> None:
     assert "day 2: threshold=0.75, authenticated with a 16-character token" in out
     assert "t0p-s3cret-t0ken" not in out  # the secret's value is never printed
     assert "after archiving: ['archive/day-1.txt', 'inputs/config.txt', 'reports/day-2.txt']" in out
+    assert "renamed, still holds: ['reports/day-2.txt']" in out
 
 
 def test_sandbox(tmp_path: Path) -> None:
@@ -195,6 +200,7 @@ def test_sandbox(tmp_path: Path) -> None:
     assert "tokens visible inside: [] | network: blocked" in out
     assert "found by tag: True | by name: <nano_modal.Sandbox sb-" in out
     assert "terminated, returncode 137" in out
+    assert "job's logs: ['job done']" in out  # Sandbox.logs: the entrypoint's output
 
 
 def test_sandbox_script_with_app_lookup(tmp_path: Path) -> None:
@@ -212,9 +218,11 @@ def test_images(tmp_path: Path) -> None:
     if "debian: " in out:  # an isolating runtime (bwrap): the image's own Python, not the worker's
         assert "python: /usr/bin/python3" in out
         assert "weights: weights v1" in out  # run_function(volumes=) at build time
+        assert "idna: 3.3" in out  # uv_sync followed examples/uv_project/uv.lock
         assert "from the snapshot: tuned" in out
         if os.geteuid() == 0:  # a root worker: container root has host uids of its own, and users work
             assert "a user of its own: app" in out
+        assert "by name: weights v1" in out  # Image.publish, then Image.from_name
 
 
 def test_script_app_as_plain_script(tmp_path: Path) -> None:

@@ -85,7 +85,7 @@ class Runner:
         self.pending: list[api_pb2.FunctionOutput] = []
         self.watchdog.unsent = lambda: list(self.pending)
         self.last_flush = time.monotonic()
-        self.log_sync = LogSync()
+        self.log_sync = LogSync(concurrent=self.slots > 1 or definition.batch_max_size > 1)
 
     def remaining(self) -> int | None:
         limit = self.definition.max_inputs
@@ -209,6 +209,7 @@ class Runner:
 
     def _execute(self, item: api_pb2.ContainerInput) -> list[api_pb2.FunctionOutput]:
         set_current_input(item.input_id, item.call_id)
+        self.log_sync.begin(item.call_id)
         self.watchdog.begin(item)
         streamer = _Streamer(self.io)
         try:
@@ -232,6 +233,7 @@ class Runner:
             return [*streamer.drain(), self._failure(item, exc)]
         finally:
             self.watchdog.end(item.input_id)
+            self.log_sync.end(item.call_id)
             set_current_input(None, None)
             sys.stdout.flush()
             sys.stderr.flush()

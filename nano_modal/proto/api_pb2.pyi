@@ -92,12 +92,21 @@ class HelloResponse(_message.Message):
     def __init__(self, server_version: _Optional[str] = ..., protocol_version: _Optional[int] = ..., role: _Optional[str] = ..., web_base_url: _Optional[str] = ..., fast_lane_port: _Optional[int] = ..., web_domain: _Optional[str] = ..., workspace: _Optional[str] = ..., worker_runtimes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AppCreateRequest(_message.Message):
-    __slots__ = ("name", "ephemeral")
+    __slots__ = ("name", "ephemeral", "tags")
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     name: str
     ephemeral: bool
-    def __init__(self, name: _Optional[str] = ..., ephemeral: _Optional[bool] = ...) -> None: ...
+    tags: _containers.ScalarMap[str, str]
+    def __init__(self, name: _Optional[str] = ..., ephemeral: _Optional[bool] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class AppCreateResponse(_message.Message):
     __slots__ = ("app_id",)
@@ -128,18 +137,20 @@ class AppLogsRequest(_message.Message):
     def __init__(self, app_id: _Optional[str] = ..., follow: _Optional[bool] = ..., history: _Optional[int] = ...) -> None: ...
 
 class LogLine(_message.Message):
-    __slots__ = ("function_name", "container_id", "fd", "data", "timestamp")
+    __slots__ = ("function_name", "container_id", "fd", "data", "timestamp", "call_id")
     FUNCTION_NAME_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     FD_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
     function_name: str
     container_id: str
     fd: int
     data: str
     timestamp: float
-    def __init__(self, function_name: _Optional[str] = ..., container_id: _Optional[str] = ..., fd: _Optional[int] = ..., data: _Optional[str] = ..., timestamp: _Optional[float] = ...) -> None: ...
+    call_id: str
+    def __init__(self, function_name: _Optional[str] = ..., container_id: _Optional[str] = ..., fd: _Optional[int] = ..., data: _Optional[str] = ..., timestamp: _Optional[float] = ..., call_id: _Optional[str] = ...) -> None: ...
 
 class LogBatch(_message.Message):
     __slots__ = ("lines", "app_done")
@@ -150,14 +161,57 @@ class LogBatch(_message.Message):
     def __init__(self, lines: _Optional[_Iterable[_Union[LogLine, _Mapping]]] = ..., app_done: _Optional[bool] = ...) -> None: ...
 
 class AppDeployRequest(_message.Message):
-    __slots__ = ("name", "tag", "definitions")
+    __slots__ = ("name", "tag", "definitions", "tags")
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     TAG_FIELD_NUMBER: _ClassVar[int]
     DEFINITIONS_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     name: str
     tag: str
     definitions: _containers.RepeatedCompositeFieldContainer[FunctionDefinition]
-    def __init__(self, name: _Optional[str] = ..., tag: _Optional[str] = ..., definitions: _Optional[_Iterable[_Union[FunctionDefinition, _Mapping]]] = ...) -> None: ...
+    tags: _containers.ScalarMap[str, str]
+    def __init__(self, name: _Optional[str] = ..., tag: _Optional[str] = ..., definitions: _Optional[_Iterable[_Union[FunctionDefinition, _Mapping]]] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class AppSetTagsRequest(_message.Message):
+    __slots__ = ("app_id", "tags")
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    app_id: str
+    tags: _containers.ScalarMap[str, str]
+    def __init__(self, app_id: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class AppGetTagsRequest(_message.Message):
+    __slots__ = ("app_id",)
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    app_id: str
+    def __init__(self, app_id: _Optional[str] = ...) -> None: ...
+
+class AppTags(_message.Message):
+    __slots__ = ("tags",)
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    tags: _containers.ScalarMap[str, str]
+    def __init__(self, tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class AppDeployResponse(_message.Message):
     __slots__ = ("app_id", "version", "function_ids")
@@ -699,16 +753,18 @@ class FunctionCallGetRequest(_message.Message):
     def __init__(self, call_id: _Optional[str] = ...) -> None: ...
 
 class FunctionCallGetResponse(_message.Message):
-    __slots__ = ("call_id", "function_name", "kind", "is_generator")
+    __slots__ = ("call_id", "function_name", "kind", "is_generator", "app_id")
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     IS_GENERATOR_FIELD_NUMBER: _ClassVar[int]
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     function_name: str
     kind: CallKind
     is_generator: bool
-    def __init__(self, call_id: _Optional[str] = ..., function_name: _Optional[str] = ..., kind: _Optional[_Union[CallKind, str]] = ..., is_generator: _Optional[bool] = ...) -> None: ...
+    app_id: str
+    def __init__(self, call_id: _Optional[str] = ..., function_name: _Optional[str] = ..., kind: _Optional[_Union[CallKind, str]] = ..., is_generator: _Optional[bool] = ..., app_id: _Optional[str] = ...) -> None: ...
 
 class BlobHasRequest(_message.Message):
     __slots__ = ("blob_id",)
@@ -961,6 +1017,88 @@ class ContainerWebReceiveResponse(_message.Message):
     closed: bool
     def __init__(self, messages: _Optional[_Iterable[bytes]] = ..., closed: _Optional[bool] = ...) -> None: ...
 
+class TunnelStartRequest(_message.Message):
+    __slots__ = ("container_id", "port")
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    port: int
+    def __init__(self, container_id: _Optional[str] = ..., port: _Optional[int] = ...) -> None: ...
+
+class TunnelStartResponse(_message.Message):
+    __slots__ = ("tunnel_key", "path", "host_label")
+    TUNNEL_KEY_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    HOST_LABEL_FIELD_NUMBER: _ClassVar[int]
+    tunnel_key: str
+    path: str
+    host_label: str
+    def __init__(self, tunnel_key: _Optional[str] = ..., path: _Optional[str] = ..., host_label: _Optional[str] = ...) -> None: ...
+
+class TunnelStopRequest(_message.Message):
+    __slots__ = ("container_id", "tunnel_key")
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    TUNNEL_KEY_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    tunnel_key: str
+    def __init__(self, container_id: _Optional[str] = ..., tunnel_key: _Optional[str] = ...) -> None: ...
+
+class TunnelHeader(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: bytes
+    value: bytes
+    def __init__(self, name: _Optional[bytes] = ..., value: _Optional[bytes] = ...) -> None: ...
+
+class TunnelHttpRequest(_message.Message):
+    __slots__ = ("request_key", "method", "path", "headers", "body")
+    REQUEST_KEY_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    request_key: str
+    method: str
+    path: str
+    headers: _containers.RepeatedCompositeFieldContainer[TunnelHeader]
+    body: bytes
+    def __init__(self, request_key: _Optional[str] = ..., method: _Optional[str] = ..., path: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[TunnelHeader, _Mapping]]] = ..., body: _Optional[bytes] = ...) -> None: ...
+
+class TunnelNextRequest(_message.Message):
+    __slots__ = ("container_id", "tunnel_key", "timeout")
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    TUNNEL_KEY_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    tunnel_key: str
+    timeout: float
+    def __init__(self, container_id: _Optional[str] = ..., tunnel_key: _Optional[str] = ..., timeout: _Optional[float] = ...) -> None: ...
+
+class TunnelNextResponse(_message.Message):
+    __slots__ = ("requests", "closed")
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[TunnelHttpRequest]
+    closed: bool
+    def __init__(self, requests: _Optional[_Iterable[_Union[TunnelHttpRequest, _Mapping]]] = ..., closed: _Optional[bool] = ...) -> None: ...
+
+class TunnelRespondRequest(_message.Message):
+    __slots__ = ("container_id", "tunnel_key", "request_key", "status", "headers", "body")
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    TUNNEL_KEY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_KEY_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    tunnel_key: str
+    request_key: str
+    status: int
+    headers: _containers.RepeatedCompositeFieldContainer[TunnelHeader]
+    body: bytes
+    def __init__(self, container_id: _Optional[str] = ..., tunnel_key: _Optional[str] = ..., request_key: _Optional[str] = ..., status: _Optional[int] = ..., headers: _Optional[_Iterable[_Union[TunnelHeader, _Mapping]]] = ..., body: _Optional[bytes] = ...) -> None: ...
+
 class ContainerInitFailedRequest(_message.Message):
     __slots__ = ("container_id", "exception", "exception_repr", "traceback")
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -1052,6 +1190,32 @@ class ObjectDeleteRequest(_message.Message):
     object_id: str
     allow_missing: bool
     def __init__(self, kind: _Optional[_Union[ObjectKind, str]] = ..., name: _Optional[str] = ..., environment_name: _Optional[str] = ..., object_id: _Optional[str] = ..., allow_missing: _Optional[bool] = ...) -> None: ...
+
+class ImagePublishRequest(_message.Message):
+    __slots__ = ("tag", "spec")
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    tag: str
+    spec: ImageSpec
+    def __init__(self, tag: _Optional[str] = ..., spec: _Optional[_Union[ImageSpec, _Mapping]] = ...) -> None: ...
+
+class ImageGetByTagRequest(_message.Message):
+    __slots__ = ("tag",)
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    tag: str
+    def __init__(self, tag: _Optional[str] = ...) -> None: ...
+
+class ObjectRenameRequest(_message.Message):
+    __slots__ = ("kind", "name", "environment_name", "new_name")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    NEW_NAME_FIELD_NUMBER: _ClassVar[int]
+    kind: ObjectKind
+    name: str
+    environment_name: str
+    new_name: str
+    def __init__(self, kind: _Optional[_Union[ObjectKind, str]] = ..., name: _Optional[str] = ..., environment_name: _Optional[str] = ..., new_name: _Optional[str] = ...) -> None: ...
 
 class ObjectHeartbeatRequest(_message.Message):
     __slots__ = ("object_id",)

@@ -84,6 +84,16 @@ class NanoModalStub:
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.AppRollbackRequest.SerializeToString,
                 response_deserializer=nano__modal_dot_proto_dot_api__pb2.AppDeployResponse.FromString,
                 _registered_method=True)
+        self.AppSetTags = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/AppSetTags',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.AppSetTagsRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
+        self.AppGetTags = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/AppGetTags',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.AppGetTagsRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.AppTags.FromString,
+                _registered_method=True)
         self.FunctionGet = channel.unary_unary(
                 '/nano_modal.v1.NanoModal/FunctionGet',
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionGetRequest.SerializeToString,
@@ -219,6 +229,26 @@ class NanoModalStub:
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.ContainerWebReceiveRequest.SerializeToString,
                 response_deserializer=nano__modal_dot_proto_dot_api__pb2.ContainerWebReceiveResponse.FromString,
                 _registered_method=True)
+        self.TunnelStart = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/TunnelStart',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.TunnelStartRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.TunnelStartResponse.FromString,
+                _registered_method=True)
+        self.TunnelStop = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/TunnelStop',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.TunnelStopRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
+        self.TunnelNext = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/TunnelNext',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.TunnelNextRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.TunnelNextResponse.FromString,
+                _registered_method=True)
+        self.TunnelRespond = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/TunnelRespond',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.TunnelRespondRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
         self.ObjectGetOrCreate = channel.unary_unary(
                 '/nano_modal.v1.NanoModal/ObjectGetOrCreate',
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.ObjectGetOrCreateRequest.SerializeToString,
@@ -233,6 +263,21 @@ class NanoModalStub:
                 '/nano_modal.v1.NanoModal/ObjectDelete',
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.ObjectDeleteRequest.SerializeToString,
                 response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ObjectRename = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/ObjectRename',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.ObjectRenameRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ImagePublish = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/ImagePublish',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.ImagePublishRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ImageGetByTag = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/ImageGetByTag',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.ImageGetByTagRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.ImageSpec.FromString,
                 _registered_method=True)
         self.ObjectHeartbeat = channel.unary_unary(
                 '/nano_modal.v1.NanoModal/ObjectHeartbeat',
@@ -481,6 +526,18 @@ class NanoModalServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AppSetTags(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AppGetTags(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def FunctionGet(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -648,6 +705,31 @@ class NanoModalServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TunnelStart(self, request, context):
+        """modal.forward: a container's port, reachable over HTTP through the gateway (server/tunnels.py)
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TunnelStop(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TunnelNext(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TunnelRespond(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ObjectGetOrCreate(self, request, context):
         """--- objects: dicts, queues, secrets, volumes (named or ephemeral) ---
         """
@@ -663,6 +745,26 @@ class NanoModalServicer:
 
     def ObjectDelete(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ObjectRename(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImagePublish(self, request, context):
+        """Image.publish: a definition under a name
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImageGetByTag(self, request, context):
+        """Image.from_name
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -939,6 +1041,16 @@ def add_NanoModalServicer_to_server(servicer, server):
                     request_deserializer=nano__modal_dot_proto_dot_api__pb2.AppRollbackRequest.FromString,
                     response_serializer=nano__modal_dot_proto_dot_api__pb2.AppDeployResponse.SerializeToString,
             ),
+            'AppSetTags': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppSetTags,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.AppSetTagsRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'AppGetTags': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppGetTags,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.AppGetTagsRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.AppTags.SerializeToString,
+            ),
             'FunctionGet': grpc.unary_unary_rpc_method_handler(
                     servicer.FunctionGet,
                     request_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionGetRequest.FromString,
@@ -1074,6 +1186,26 @@ def add_NanoModalServicer_to_server(servicer, server):
                     request_deserializer=nano__modal_dot_proto_dot_api__pb2.ContainerWebReceiveRequest.FromString,
                     response_serializer=nano__modal_dot_proto_dot_api__pb2.ContainerWebReceiveResponse.SerializeToString,
             ),
+            'TunnelStart': grpc.unary_unary_rpc_method_handler(
+                    servicer.TunnelStart,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.TunnelStartRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.TunnelStartResponse.SerializeToString,
+            ),
+            'TunnelStop': grpc.unary_unary_rpc_method_handler(
+                    servicer.TunnelStop,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.TunnelStopRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'TunnelNext': grpc.unary_unary_rpc_method_handler(
+                    servicer.TunnelNext,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.TunnelNextRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.TunnelNextResponse.SerializeToString,
+            ),
+            'TunnelRespond': grpc.unary_unary_rpc_method_handler(
+                    servicer.TunnelRespond,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.TunnelRespondRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
             'ObjectGetOrCreate': grpc.unary_unary_rpc_method_handler(
                     servicer.ObjectGetOrCreate,
                     request_deserializer=nano__modal_dot_proto_dot_api__pb2.ObjectGetOrCreateRequest.FromString,
@@ -1088,6 +1220,21 @@ def add_NanoModalServicer_to_server(servicer, server):
                     servicer.ObjectDelete,
                     request_deserializer=nano__modal_dot_proto_dot_api__pb2.ObjectDeleteRequest.FromString,
                     response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'ObjectRename': grpc.unary_unary_rpc_method_handler(
+                    servicer.ObjectRename,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.ObjectRenameRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'ImagePublish': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImagePublish,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.ImagePublishRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'ImageGetByTag': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImageGetByTag,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.ImageGetByTagRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.ImageSpec.SerializeToString,
             ),
             'ObjectHeartbeat': grpc.unary_unary_rpc_method_handler(
                     servicer.ObjectHeartbeat,
@@ -1540,6 +1687,60 @@ class NanoModal:
             '/nano_modal.v1.NanoModal/AppRollback',
             nano__modal_dot_proto_dot_api__pb2.AppRollbackRequest.SerializeToString,
             nano__modal_dot_proto_dot_api__pb2.AppDeployResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppSetTags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/AppSetTags',
+            nano__modal_dot_proto_dot_api__pb2.AppSetTagsRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppGetTags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/AppGetTags',
+            nano__modal_dot_proto_dot_api__pb2.AppGetTagsRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.AppTags.FromString,
             options,
             channel_credentials,
             insecure,
@@ -2280,6 +2481,114 @@ class NanoModal:
             _registered_method=True)
 
     @staticmethod
+    def TunnelStart(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/TunnelStart',
+            nano__modal_dot_proto_dot_api__pb2.TunnelStartRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.TunnelStartResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TunnelStop(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/TunnelStop',
+            nano__modal_dot_proto_dot_api__pb2.TunnelStopRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TunnelNext(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/TunnelNext',
+            nano__modal_dot_proto_dot_api__pb2.TunnelNextRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.TunnelNextResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TunnelRespond(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/TunnelRespond',
+            nano__modal_dot_proto_dot_api__pb2.TunnelRespondRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def ObjectGetOrCreate(request,
             target,
             options=(),
@@ -2350,6 +2659,87 @@ class NanoModal:
             '/nano_modal.v1.NanoModal/ObjectDelete',
             nano__modal_dot_proto_dot_api__pb2.ObjectDeleteRequest.SerializeToString,
             nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ObjectRename(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/ObjectRename',
+            nano__modal_dot_proto_dot_api__pb2.ObjectRenameRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImagePublish(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/ImagePublish',
+            nano__modal_dot_proto_dot_api__pb2.ImagePublishRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImageGetByTag(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/ImageGetByTag',
+            nano__modal_dot_proto_dot_api__pb2.ImageGetByTagRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.ImageSpec.FromString,
             options,
             channel_credentials,
             insecure,

@@ -29,13 +29,25 @@ class AppLogs(ControlBase):
             if app is None:
                 continue
             line.function_name = self._function(container.function_id).name
+            if line.call_id:  # the container says whose line it is: only a call of its own function
+                call = self.calls.get(line.call_id)
+                if call is None or call.function_id != container.function_id:
+                    line.call_id = ""
             if line.fd == config.LOG_SYNC_FD:  # sync marks are for the callers following now only
                 for queue in app.log_subscribers:
                     queue.put_nowait(line)
                 continue
             for kept in self.log_limits.admit(app.app_id, line):  # byte budgets: log_limits.py
                 rows.append(
-                    LogRow(app.app_id, kept.timestamp, kept.function_name, kept.container_id, kept.fd, kept.data)
+                    LogRow(
+                        app.app_id,
+                        kept.timestamp,
+                        kept.function_name,
+                        kept.container_id,
+                        kept.fd,
+                        kept.data,
+                        kept.call_id,
+                    )
                 )
                 for queue in app.log_subscribers:
                     queue.put_nowait(kept)

@@ -9,6 +9,7 @@ import logging
 import time
 
 from .. import config
+from .._app_tags import tag_problem
 from ..proto import api_pb2
 from .app_logs import AppLogs
 from .container_lifecycle import ContainerLifecycle
@@ -37,6 +38,14 @@ CODE_FIELDS = (
     "methods",
     "python_version",
 )
+
+
+def checked_tags(tags: dict[str, str]) -> dict[str, str]:
+    """An app's tags as sent, or Invalid: the client checks them too, but any caller may send any."""
+    problem = tag_problem(tags)
+    if problem:
+        raise Invalid(problem)
+    return dict(tags)
 
 
 def bound_definition(
@@ -107,11 +116,25 @@ class ControlPlane(CallsAndInputs, Outputs, ContainerLifecycle, Placement, AppLo
             self.store.add_outputs(rows)
             log.info("recovery: %d inputs of cancelled calls or stopped apps answered as cancelled", len(rows))
 
-    def create_app(self, name: str, ephemeral: bool, workspace: str = config.DEFAULT_WORKSPACE) -> str:
+    def create_app(
+        self, name: str, ephemeral: bool, workspace: str = config.DEFAULT_WORKSPACE, tags: dict[str, str] | None = None
+    ) -> str:
+        checked = checked_tags(tags or {})
         app_id = new_id("ap")
-        self.store.create_app(AppRow(app_id, name, "running", ephemeral, time.time(), workspace=workspace))
+        self.store.create_app(
+            AppRow(app_id, name, "running", ephemeral, time.time(), workspace=workspace, tags=checked)
+        )
         self.apps[app_id] = App(app_id, name, ephemeral, workspace=workspace)
         return app_id
+
+    def set_app_tags(self, app_id: str, tags: dict[str, str]) -> None:
+        self.app(app_id)  # NotFound for an unknown app
+        self.store.set_app_tags(app_id, checked_tags(tags))
+
+    def app_tags(self, app_id: str) -> dict[str, str]:
+        self.app(app_id)
+        row = self.store.get_app(app_id)
+        return dict(row.tags) if row else {}
 
     def heartbeat_app(self, app_id: str) -> None:
         self.app(app_id).last_heartbeat = time.monotonic()

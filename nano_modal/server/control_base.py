@@ -23,6 +23,7 @@ from .group_commit import GroupCommit
 from .log_limits import LogLimits
 from .state import App, Call, Container, FunctionRuntime, QueuedInput, Signal, Worker
 from .store import AttemptRow, LogRow, OutputRow, Store
+from .tunnels import Tunnels
 from .web_channels import WebChannels
 from .workspace_limits import NO_LIMITS, Limits
 
@@ -52,6 +53,10 @@ class ControlBase:
         # Told of every container's end (sandboxes.py turns a sandbox's into its returncode).
         self.container_exit_hooks: list[Callable[[Container, int, str], None]] = []
         self.web_channels = WebChannels()  # WebSocket client messages for the containers serving them
+        self.tunnels = Tunnels()  # modal.forward: containers' ports behind the gateway
+        self.container_exit_hooks.append(
+            lambda container, code, reason: self.tunnels.container_exited(container.container_id)
+        )
         self.secret_variables: Callable[[str], dict[str, str]] | None = None  # for image build steps
         # A workspace's limits (workspace_limits.py; main.py hands over Workspaces.limits_of).
         self.workspace_limits: Callable[[str], Limits] = lambda workspace: NO_LIMITS

@@ -14,7 +14,7 @@ import time
 
 from .. import config
 from ..proto import api_pb2
-from .control import ControlPlane, Invalid, NotFound, new_id
+from .control import ControlPlane, Invalid, NotFound, checked_tags, new_id
 from .state import App, ContainerState
 from .store import AppRow, DeploymentRow, FunctionRow
 
@@ -39,7 +39,10 @@ class Deployments:
         names = [d.name for d in request.definitions]
         if len(set(names)) != len(names):
             raise Invalid(f"duplicate function names in deployment: {sorted(names)}")
+        tags = checked_tags(dict(request.tags))
         app = self._deployed(request.name, workspace) or self._create(request.name, workspace)
+        if tags:  # App(tags=) replaces the app's tags; an app deployed without any keeps what it has
+            self.store.set_app_tags(app.app_id, tags)
         version = app.version + 1
         existing = {fn.name: fn.function_id for fn in self.control.app_functions(app.app_id, include_retired=True)}
         function_ids: dict[str, str] = {}
@@ -69,6 +72,7 @@ class Deployments:
             target = matches[0]
         request = api_pb2.AppDeployRequest.FromString(target.spec)
         request.tag = f"rollback to v{target.version}"
+        request.ClearField("tags")  # tags describe the app, not a version: a rollback keeps today's
         return self.deploy(request, rollback_of=target.version, workspace=workspace)
 
     def lookup(self, name: str, create_if_missing: bool = False, workspace: str = config.DEFAULT_WORKSPACE) -> App:

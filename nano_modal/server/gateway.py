@@ -50,6 +50,8 @@ from .deployments import Deployments
 from .foreign_web import ForeignWeb, LastBody
 from .http_limits import MAX_BODY, BadResponseHead, BodyTooLarge, checked_headers, read_body, response_head
 from .state import App, FunctionRuntime
+from .tunnels import PATH_PREFIX as TUNNEL_PATH_PREFIX
+from .tunnels import relay_to_tunnel, tunnel_key_of_label
 
 log = logging.getLogger("nano_modal.server")
 WEB_METHOD = config.WEB_METHOD
@@ -116,10 +118,13 @@ class Gateway:
         # kept while it still resolves, so a request costs one lookup like the path form's.
         self._labels: dict[str, tuple[str, str]] = {}
         self._host_http = request_response(self.handle)
+        self._host_tunnel = request_response(self.handle_tunnel)
         self._host_websocket = websocket_session(self.handle_websocket)
         self.by_path = Starlette(
             routes=[
                 *extra_routes,
+                Route(TUNNEL_PATH_PREFIX + "{key}", self.handle_tunnel, methods=_METHODS),
+                Route(TUNNEL_PATH_PREFIX + "{key}/{path:path}", self.handle_tunnel, methods=_METHODS),
                 Route("/{app}/{function}", self.handle, methods=_METHODS),
                 Route("/{app}/{function}/{path:path}", self.handle, methods=_METHODS),
                 WebSocketRoute("/{app}/{function}", self.handle_websocket),
@@ -133,6 +138,11 @@ class Gateway:
         if scope["type"] in ("http", "websocket") and self.web_domain:
             host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
             label = label_of_host(host, self.web_domain)
+            key = tunnel_key_of_label(label or "")
+            if key and scope["type"] == "http" and self.control.tunnels.exists(key):  # modal.forward, host form
+                path_params = {"key": key, "path": scope["path"].lstrip("/")}
+                await self._host_tunnel({**scope, "path_params": path_params, "root_path": ""}, receive, send)
+                return
             if label is not None:
                 target = self._labels.get(label)
                 if target is None or not self._exists(*target):
@@ -326,6 +336,10 @@ class Gateway:
         fn = self.control.functions.get(function_id)
         owned = self.foreign_web is not None and fn is not None and self.foreign_web.owns(fn)
         return self.foreign_web if owned else None
+
+    async def handle_tunnel(self, request: Request) -> Response:
+        """A request to a container's forwarded port (tunnels.py): relayed whole, answered whole."""
+        return await relay_to_tunnel(self.control.tunnels, request, self._forwarded_headers(request))
 
     async def handle(self, request: Request) -> Response:
         target = self._resolve(request)

@@ -18,6 +18,7 @@ import grpc
 import grpc.aio
 
 from .. import config
+from .._image_names import is_full_image_tag
 from ..proto import api_pb2
 from .blobs import BlobWriter
 from .control import ControlPlane, Invalid, NotFound
@@ -29,6 +30,8 @@ from .store import Store, VolumeFileRow
 from .volumes import VolumeBlobs, Volumes
 
 log = logging.getLogger("nano_modal.server")
+# A published image definition (steps and their arguments; files travel as blobs): a bound on a row.
+MAX_PUBLISHED_SPEC = 4 * 1024 * 1024
 Context = grpc.aio.ServicerContext[Any, Any]
 T = TypeVar("T")
 
@@ -178,6 +181,33 @@ class ObjectRpcs:
             ),
         )
         return api_pb2.Empty()
+
+    async def ObjectRename(self, request: api_pb2.ObjectRenameRequest, context: Context) -> api_pb2.Empty:
+        workspace = self.workspace()
+        await self._run(
+            context,
+            lambda: self.objects.registry.rename(
+                request.kind, request.name, request.environment_name, request.new_name, workspace=workspace
+            ),
+        )
+        return api_pb2.Empty()
+
+    async def ImagePublish(self, request: api_pb2.ImagePublishRequest, context: Context) -> api_pb2.Empty:
+        if not is_full_image_tag(request.tag):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid image tag {request.tag!r}")
+        spec = request.spec.SerializeToString()
+        if len(spec) > MAX_PUBLISHED_SPEC:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"image definition over {MAX_PUBLISHED_SPEC} bytes")
+        workspace = self.workspace()
+        await self._run(context, lambda: self.objects.registry.store.publish_image(workspace, request.tag, spec))
+        return api_pb2.Empty()
+
+    async def ImageGetByTag(self, request: api_pb2.ImageGetByTagRequest, context: Context) -> api_pb2.ImageSpec:
+        workspace = self.workspace()
+        found = await self._run(context, lambda: self.objects.registry.store.image_by_tag(workspace, request.tag))
+        if found is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no image published as {request.tag!r}")
+        return api_pb2.ImageSpec.FromString(found)
 
     async def ObjectHeartbeat(self, request: api_pb2.ObjectHeartbeatRequest, context: Context) -> api_pb2.Empty:
         await self._run(context, lambda: self.objects.registry.heartbeat(request.object_id))

@@ -190,6 +190,22 @@ class ObjectRegistry:
             raise InUse(f"{describe(row)} is in use by {', '.join(users)}: stop those apps first, then delete it")
         self._delete(row)
 
+    def rename(
+        self, kind: int, name: str, environment_name: str, new_name: str, workspace: str = config.DEFAULT_WORKSPACE
+    ) -> None:
+        """Give a named object another name in its environment; its id, and so everything that
+        holds it (mounts of running functions, hydrated handles), is unchanged."""
+        environment = check_environment(environment_name)
+        check_name(kind, name)
+        check_name(kind, new_name)
+        row = self.store.find_object(kind, environment, name, workspace)
+        if row is None:
+            raise NotFound(f"{kind_name(kind)} {name!r} in environment {environment!r} not found")
+        if self.store.find_object(kind, environment, new_name, workspace) is not None:
+            raise AlreadyExists(f"{kind_name(kind)} {new_name!r} already exists in environment {environment!r}")
+        self.store.rename_object(row.object_id, new_name)
+        self.rows.pop(row.object_id, None)  # read again, with its new name
+
     def users(self, object_id: str) -> list[str]:
         """Functions of running apps that mount (volumes) or inject (secrets) this object."""
         found = []

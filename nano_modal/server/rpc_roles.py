@@ -39,6 +39,8 @@ ROLES: dict[str, Role] = {
     "AppList": Role.ADMIN,
     "AppHistory": Role.ADMIN,
     "AppRollback": Role.ADMIN,
+    "AppSetTags": Role.ADMIN,
+    "AppGetTags": Role.ANY,  # read-only, as AppLookup: a container may read its app's tags
     "FunctionBindParams": Role.ANY,
     "FunctionGet": Role.ANY,
     "FunctionUpdateAutoscaler": Role.ANY,  # Modal programs scale their own functions, from containers too
@@ -56,6 +58,10 @@ ROLES: dict[str, Role] = {
     "WorkerLogs": Role.OPERATOR,
     "WorkerContainerExited": Role.OPERATOR,
     "ContainerHello": Role.CONTAINER,
+    "TunnelStart": Role.CONTAINER,  # modal.forward works inside a container only, as in Modal
+    "TunnelStop": Role.CONTAINER,
+    "TunnelNext": Role.CONTAINER,
+    "TunnelRespond": Role.CONTAINER,
     "ContainerGetInputs": Role.CONTAINER,
     "ContainerPutOutputs": Role.CONTAINER,
     "ContainerHeartbeat": Role.CONTAINER,
@@ -65,6 +71,9 @@ ROLES: dict[str, Role] = {
     "ObjectGetOrCreate": Role.ANY,
     "ObjectList": Role.ANY,
     "ObjectDelete": Role.ANY,
+    "ImagePublish": Role.ADMIN,
+    "ImageGetByTag": Role.ANY,  # a function may run or build on a published image
+    "ObjectRename": Role.ANY,  # as ObjectDelete: a container may manage the workspace's objects
     "ObjectHeartbeat": Role.ANY,
     "DictGet": Role.ANY,
     "DictUpdate": Role.ANY,

@@ -27,6 +27,8 @@ from .rpc_roles import ROLES, Role
 from .sandbox_service import SandboxRpcs
 from .sandboxes import SandboxPlane
 from .store import OutputRow
+from .tunnels import LABEL_PREFIX as TUNNEL_LABEL_PREFIX
+from .tunnels import PATH_PREFIX as TUNNEL_PATH_PREFIX
 from .workspace_service import WorkspaceRpcs, workspace_scope
 from .workspaces import Workspaces
 
@@ -112,8 +114,20 @@ class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.Nano
         return api_pb2.ProxyToken(key=key, secret=secret)
 
     async def AppCreate(self, request: api_pb2.AppCreateRequest, context: Context) -> api_pb2.AppCreateResponse:
-        app_id = self.control.create_app(request.name or "app", request.ephemeral, self.workspace())
+        workspace = self.workspace()
+        app_id = await self._guard(
+            context,
+            lambda: self.control.create_app(request.name or "app", request.ephemeral, workspace, dict(request.tags)),
+        )
         return api_pb2.AppCreateResponse(app_id=app_id)
+
+    async def AppSetTags(self, request: api_pb2.AppSetTagsRequest, context: Context) -> api_pb2.Empty:
+        await self._guard(context, lambda: self.control.set_app_tags(request.app_id, dict(request.tags)))
+        return api_pb2.Empty()
+
+    async def AppGetTags(self, request: api_pb2.AppGetTagsRequest, context: Context) -> api_pb2.AppTags:
+        tags = await self._guard(context, lambda: self.control.app_tags(request.app_id))
+        return api_pb2.AppTags(tags=tags)
 
     async def AppStop(self, request: api_pb2.AppStopRequest, context: Context) -> api_pb2.Empty:
         await self._guard(context, lambda: self.control.stop_app(request.app_id))
@@ -136,6 +150,7 @@ class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.Nano
                         fd=r.fd,
                         data=r.data,
                         timestamp=r.timestamp,
+                        call_id=r.call_id,
                     )
                     for r in stored
                 ]
@@ -281,6 +296,7 @@ class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.Nano
                 function_name=fn.name,
                 kind=call.kind,  # type: ignore[arg-type]
                 is_generator=fn.definition.is_generator,
+                app_id=fn.app_id,
             )
 
         result: api_pb2.FunctionCallGetResponse = await self._guard(context, describe)
@@ -392,6 +408,32 @@ class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.Nano
         timeout = min(request.timeout, config.WEB_RECEIVE_POLL)
         messages, closed = await self.control.web_channels.receive(item.call_id, request.after, timeout)
         return api_pb2.ContainerWebReceiveResponse(messages=messages, closed=closed)
+
+    async def TunnelStart(self, request: api_pb2.TunnelStartRequest, context: Context) -> api_pb2.TunnelStartResponse:
+        container = self.calling_container()
+        definition = self.control._function(container.function_id).definition
+        if definition.block_network:  # a tunnel is network access, inbound and out
+            raise Invalid("a function with block_network=True cannot forward ports: a tunnel would give it a network")
+        if definition.restrict_modal_access:  # the gateway's relay is the platform's
+            raise Invalid(f"{definition.name} runs with restrict_modal_access=True: it may not forward ports")
+        key = self.control.tunnels.start(container.container_id, request.port)
+        return api_pb2.TunnelStartResponse(
+            tunnel_key=key, path=f"{TUNNEL_PATH_PREFIX}{key}", host_label=f"{TUNNEL_LABEL_PREFIX}{key}"
+        )
+
+    async def TunnelStop(self, request: api_pb2.TunnelStopRequest, context: Context) -> api_pb2.Empty:
+        self.control.tunnels.stop(self.calling_container().container_id, request.tunnel_key)
+        return api_pb2.Empty()
+
+    async def TunnelNext(self, request: api_pb2.TunnelNextRequest, context: Context) -> api_pb2.TunnelNextResponse:
+        container = self.calling_container()
+        timeout = min(request.timeout, config.WEB_RECEIVE_POLL)
+        requests, closed = await self.control.tunnels.next(container.container_id, request.tunnel_key, timeout)
+        return api_pb2.TunnelNextResponse(requests=requests, closed=closed)
+
+    async def TunnelRespond(self, request: api_pb2.TunnelRespondRequest, context: Context) -> api_pb2.Empty:
+        self.control.tunnels.respond(self.calling_container().container_id, request)
+        return api_pb2.Empty()
 
     async def ContainerInitFailed(self, request: api_pb2.ContainerInitFailedRequest, context: Context) -> api_pb2.Empty:
         container = self.calling_container()

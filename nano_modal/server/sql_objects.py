@@ -83,6 +83,10 @@ class SqlObjects:
             rows = conn.execute(objects.select().where(objects.c.ephemeral == sa.true())).mappings().all()
         return [ObjectRow(**row) for row in rows]
 
+    def rename_object(self, object_id: str, name: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(objects.update().where(objects.c.object_id == object_id).values(name=name))
+
     def delete_object(self, object_id: str) -> list[str]:
         with self.engine.begin() as conn:
             blobs = conn.execute(

@@ -16,6 +16,7 @@ apps = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("workspace", sa.String(64), nullable=False, server_default="main"),
+    sa.Column("tags", sa.JSON, nullable=False, server_default="{}"),  # App(tags=), App.set_tags: str -> str
     sa.Index("ix_apps_name_state", "name", "state"),
 )
 
@@ -78,6 +79,7 @@ logs = sa.Table(
     sa.Column("container_id", sa.String(64), nullable=False),
     sa.Column("fd", sa.Integer, nullable=False),
     sa.Column("data", sa.Text, nullable=False),
+    sa.Column("call_id", sa.String(64), nullable=False, server_default=""),  # FunctionCall.logs
     sa.Index("ix_logs_app_seq", "app_id", "seq"),
 )
 
@@ -131,6 +133,17 @@ outputs = sa.Table(
     sa.Column("traceback", sa.Text, nullable=False),
     sa.Column("final", sa.Boolean, nullable=False),
     sa.Index("ix_outputs_call_cursor", "call_id", "cursor"),
+)
+
+
+# Image.publish: image definitions (ImageSpec) by "[environment/]name:tag", per workspace.
+image_names = sa.Table(
+    "image_names",
+    metadata,
+    sa.Column("workspace", sa.String(64), primary_key=True),
+    sa.Column("tag", sa.String(255), primary_key=True),
+    sa.Column("spec", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
 )
 
 

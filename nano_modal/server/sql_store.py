@@ -17,6 +17,7 @@ from .sql_schema import (
     calls,
     deployments,
     functions,
+    image_names,
     inputs,
     logs,
     metadata,
@@ -105,6 +106,22 @@ class SqlStore(SqlObjects, Store):
         with self.engine.connect() as conn:
             row = conn.execute(apps.select().where(apps.c.app_id == app_id)).mappings().first()
         return AppRow(**row) if row else None
+
+    def set_app_tags(self, app_id: str, tags: dict[str, str]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(apps.update().where(apps.c.app_id == app_id).values(tags=dict(tags)))
+
+    def publish_image(self, workspace: str, tag: str, spec: bytes) -> None:
+        key = (image_names.c.workspace == workspace) & (image_names.c.tag == tag)
+        with self.engine.begin() as conn:  # a tag names the latest definition published under it
+            conn.execute(image_names.delete().where(key))
+            conn.execute(image_names.insert().values(workspace=workspace, tag=tag, spec=spec, created_at=time.time()))
+
+    def image_by_tag(self, workspace: str, tag: str) -> bytes | None:
+        query = sa.select(image_names.c.spec).where(image_names.c.workspace == workspace, image_names.c.tag == tag)
+        with self.engine.connect() as conn:
+            spec = conn.execute(query).scalar()
+        return bytes(spec) if spec is not None else None
 
     def running_apps(self) -> list[AppRow]:
         with self.engine.connect() as conn:

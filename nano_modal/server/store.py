@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .workspace_limits import Limits
 
@@ -24,6 +24,7 @@ class AppRow:
     created_at: float
     version: int = 0  # current deployment; 0 for ephemeral apps
     workspace: str = "main"  # its functions, calls, containers and sandboxes are in it too
+    tags: dict[str, str] = field(default_factory=dict)  # App(tags=), App.set_tags
 
 
 @dataclass
@@ -50,6 +51,7 @@ class LogRow:
     container_id: str
     fd: int
     data: str
+    call_id: str = ""  # the function call that printed it ("" unknown: before any input, or not said)
 
 
 @dataclass
@@ -142,6 +144,17 @@ class Store(ABC):
 
     @abstractmethod
     def get_app(self, app_id: str) -> AppRow | None: ...
+
+    @abstractmethod
+    def set_app_tags(self, app_id: str, tags: dict[str, str]) -> None:
+        """Replace the app's tags."""
+
+    @abstractmethod
+    def publish_image(self, workspace: str, tag: str, spec: bytes) -> None:
+        """Name an image definition (a serialized ImageSpec); the tag's previous one is replaced."""
+
+    @abstractmethod
+    def image_by_tag(self, workspace: str, tag: str) -> bytes | None: ...
 
     @abstractmethod
     def running_apps(self) -> list[AppRow]:
@@ -290,6 +303,10 @@ class Store(ABC):
 
     @abstractmethod
     def ephemeral_objects(self) -> list[ObjectRow]: ...
+
+    @abstractmethod
+    def rename_object(self, object_id: str, name: str) -> None:
+        """Give the object another name (the caller checked that none of its kind has it)."""
 
     @abstractmethod
     def delete_object(self, object_id: str) -> list[str]:

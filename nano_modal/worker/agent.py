@@ -35,6 +35,7 @@ log = logging.getLogger("nano_modal.worker")
 POLL_TIMEOUT = 1.0
 LOG_FLUSH_INTERVAL = 0.02  # seconds between log shipments
 LOG_BATCH_MAX = 500  # lines per WorkerLogs request
+LOG_CALL_ID_MAX = 64  # characters of a call id a container names (the server checks the id itself)
 LOG_LINE_MAX = 64 * 1024  # longer lines are split
 STOP_GRACE = 2.0  # seconds a stopping container without writable volumes has for its exit hooks
 # Variables from the worker's own environment that containers may see; nothing else leaks in.
@@ -304,6 +305,7 @@ class Agent:
                 await asyncio.sleep(1)
 
     async def _pump(self, stream: asyncio.StreamReader, container_id: str, fd: int) -> None:
+        call_id = ""  # whose lines these are, as the stream's last context mark said
         while True:
             try:
                 line = await stream.readline()
@@ -312,12 +314,16 @@ class Agent:
             if not line:
                 return
             text = line.decode(errors="replace")
-            # A sync mark (container/log_sync.py) ends the line: what precedes it is a partial print.
+            # A context mark (container/log_sync.py) ends the line and names the call of the next.
+            text, context, named = text.partition(config.LOG_CONTEXT_MARK)
+            # A sync mark ends the line too: what precedes either mark is a partial print.
             text, mark, input_id = text.partition(config.LOG_SYNC_MARK)
             if text:
                 self.log_buffer.append(
-                    api_pb2.LogLine(container_id=container_id, fd=fd, data=text, timestamp=time.time())
+                    api_pb2.LogLine(container_id=container_id, fd=fd, data=text, timestamp=time.time(), call_id=call_id)
                 )
+            if context:
+                call_id = named.strip()[:LOG_CALL_ID_MAX]
             if mark:
                 sync = api_pb2.LogLine(container_id=container_id, fd=config.LOG_SYNC_FD, data=input_id.strip())
                 self.log_buffer.append(sync)

@@ -44,10 +44,20 @@ class AppRpcs(ServiceBase):
             # The deployed app itself (empty until AppPublish), so that the functions created next
             # are its own and keep their ids across deployments.
             app_id = self.deployments.lookup(request.description, True).app_id
+            if request.tags:
+                self.control.set_app_tags(app_id, dict(request.tags))
         else:
             ephemeral = request.app_state in (self.pb.APP_STATE_EPHEMERAL, self.pb.APP_STATE_UNSPECIFIED)
-            app_id = self.control.create_app(request.description or "app", ephemeral)
+            app_id = self.control.create_app(request.description or "app", ephemeral, tags=dict(request.tags))
         return self.pb.AppCreateResponse(app_id=app_id, app_page_url=app_page_url(self.web_base_url, app_id))
+
+    async def AppSetTags(self, request: Any, call: Call) -> Any:
+        call.admin()
+        self.control.set_app_tags(request.app_id, dict(request.tags))
+        return self.proto.empty()
+
+    async def AppGetTags(self, request: Any, call: Call) -> Any:
+        return self.pb.AppGetTagsResponse(tags=self.control.app_tags(request.app_id))
 
     async def AppHeartbeat(self, request: Any, call: Call) -> Any:
         call.admin()

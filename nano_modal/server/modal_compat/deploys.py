@@ -57,7 +57,9 @@ class DeployRpcs(WebRpcs):
         definitions = [self.control._function(fid).definition for fid in request.function_ids.values()]
         # request.class_ids need nothing more: a class is its service function, in function_ids.
         self.deployments.deploy(
-            npb.AppDeployRequest(name=app.name, tag=request.deployment_tag, definitions=definitions)
+            npb.AppDeployRequest(
+                name=app.name, tag=request.deployment_tag, definitions=definitions, tags=dict(request.tags)
+            )
         )
         return self.pb.AppPublishResponse(url=app_page_url(self.web_base_url, app.app_id), deployed_at=time.time())
 

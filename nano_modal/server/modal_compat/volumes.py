@@ -115,6 +115,14 @@ class VolumeRpcs(ServiceBase):
             raise Refused(grpc.StatusCode.FAILED_PRECONDITION, f"nano-modal: {exc}") from exc
         return self.proto.empty()
 
+    async def VolumeRename(self, request: Any, call: Call) -> Any:
+        call.admin()
+        row = self.objects.registry.get(request.volume_id, npb.OBJECT_KIND_VOLUME)
+        if not row.name:
+            raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "nano-modal: an ephemeral volume has no name to change")
+        self.objects.registry.rename(row.kind, row.name, row.environment, request.name, workspace=row.workspace)
+        return self.proto.empty()
+
     async def VolumeHeartbeat(self, request: Any, call: Call) -> Any:
         self.objects.registry.heartbeat(request.volume_id)
         return self.proto.empty()
