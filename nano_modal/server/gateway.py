@@ -3,9 +3,10 @@
     http://<label>.<web domain>:PORT/<path>     with `--web-domain`: the endpoint owns the host
     http://HOST:PORT/<app name, or app id for ephemeral apps>/<function name>/<path>
 
-The host form routes by the Host header (label rule in `_web_host.py`); the path form is the
-fallback for any other host and passes its prefix to the app as the ASGI `root_path`, so that
-an app building URLs from `request.url` gets them right in both forms.
+Which function a request is for is web_routes.py's job. The host form routes by the Host
+header (label rule in `_web_host.py`); the path form is the fallback for any other host and
+passes its prefix to the app as the ASGI `root_path`, so that an app building URLs from
+`request.url` gets them right in both forms.
 
 Each request becomes one input of the function (a streaming call). The container runs
 the user's ASGI/WSGI/FastAPI code on it and streams back the response start and body
@@ -26,10 +27,8 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import os
 import pickle
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -40,18 +39,17 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import config
-from .._web_host import host_label, label_of_host, qualified_app_ref, split_app_ref
+from .._web_host import label_of_host
 from ..proto import api_pb2
 from ..serialization import loads_plain, serialize
 from .blobs import BlobStore
-from .control import ControlPlane, Invalid, NotFound, bound_definition
-from .control_base import bind_key
+from .control import ControlPlane, Invalid, NotFound
 from .deployments import Deployments
 from .foreign_web import ForeignWeb, LastBody
 from .http_limits import MAX_BODY, BadResponseHead, BodyTooLarge, checked_headers, read_body, response_head
-from .state import App, FunctionRuntime
 from .tunnels import PATH_PREFIX as TUNNEL_PATH_PREFIX
 from .tunnels import relay_to_tunnel, tunnel_key_of_label
+from .web_routes import TooManyInstances, WebRoutes
 
 log = logging.getLogger("nano_modal.server")
 WEB_METHOD = config.WEB_METHOD
@@ -62,39 +60,6 @@ LOGGED_ERROR_CHARS = 500  # of a container's error text in the server's log: the
 # Bytes a WebSocket client may send that the app has not read yet: a client writing faster
 # than a (or into a deaf) app would otherwise fill the server's memory.
 MAX_WEBSOCKET_BACKLOG = 16 * 1024 * 1024
-# Parameter sets of one class endpoint that callers without a proxy token may create (each is
-# a stored function and containers of its own); authorized callers may create more.
-ENV_MAX_PUBLIC_BOUND = "NANO_MODAL_WEB_MAX_PUBLIC_INSTANCES"
-MAX_PUBLIC_BOUND_PER_CLASS = int(os.environ.get(ENV_MAX_PUBLIC_BOUND) or 64)
-
-
-def parse_class_parameters(definition: api_pb2.FunctionDefinition, query: dict[str, str]) -> dict[str, Any]:
-    """A class endpoint's instance parameters, typed, from the query string (one pool per set)."""
-    params: dict[str, Any] = {}
-    for spec in definition.class_parameters:
-        if spec.name not in query:
-            if spec.required:
-                raise Invalid(f"missing query parameter {spec.name!r} ({spec.type})")
-            continue
-        raw = query[spec.name]
-        try:
-            if spec.type == "int":
-                params[spec.name] = int(raw)
-            elif spec.type == "bool":
-                if raw.lower() not in ("true", "false", "1", "0"):
-                    raise ValueError(raw)
-                params[spec.name] = raw.lower() in ("true", "1")
-            elif spec.type == "bytes":
-                params[spec.name] = raw.encode()
-            else:
-                params[spec.name] = raw
-        except ValueError:
-            raise Invalid(f"query parameter {spec.name!r} must be {spec.type}, got {raw!r}") from None
-    return params
-
-
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class Gateway:
@@ -114,9 +79,7 @@ class Gateway:
         self.deployments = deployments
         self.blobs = blobs
         self.web_domain = web_domain
-        # Host label -> (app ref, endpoint name): found by a scan of every live app's functions,
-        # kept while it still resolves, so a request costs one lookup like the path form's.
-        self._labels: dict[str, tuple[str, str]] = {}
+        self.routes = WebRoutes(control, deployments)
         self._host_http = request_response(self.handle)
         self._host_tunnel = request_response(self.handle_tunnel)
         self._host_websocket = websocket_session(self.handle_websocket)
@@ -144,11 +107,7 @@ class Gateway:
                 await self._host_tunnel({**scope, "path_params": path_params, "root_path": ""}, receive, send)
                 return
             if label is not None:
-                target = self._labels.get(label)
-                if target is None or not self._exists(*target):
-                    target = self._endpoint_by_label(label)
-                    if target is not None:  # only labels of real endpoints: a bounded map
-                        self._labels[label] = target
+                target = self.routes.target_of_label(label)
                 if target is None:
                     await PlainTextResponse(f"404 Not Found: no web endpoint is called {label!r}\n", 404)(
                         scope, receive, send
@@ -162,131 +121,21 @@ class Gateway:
                 return
         await self.by_path(scope, receive, send)
 
-    def _exists(self, app_ref: str, name: str) -> bool:
-        try:
-            self._route(app_ref, name)
-        except NotFound:
-            return False
-        return True
-
-    def _endpoint_by_label(self, label: str) -> tuple[str, str] | None:
-        """(app ref, endpoint name) of the live endpoint with this host label. A deployed app
-        wins over ephemeral runs of its name, and among those the newest run, as in the path form."""
-        found: list[tuple[bool, str, str]] = []
-        for app in self.control.apps.values():
-            if not app.live:
-                continue
-            for fn in self.control.app_functions(app.app_id):
-                endpoints = [(fn.name, fn.definition.web)] if fn.definition.web.kind else []
-                endpoints += [(f"{fn.name}.{m.name}", m.web) for m in fn.definition.methods if m.web.kind]
-                for name, web in endpoints:
-                    # An ephemeral run answers by its id (what get_web_url says) and by its name
-                    # (what `nano-modal serve` prints, stable across reloads).
-                    for app_ref in {app.app_id, app.name} - {""}:
-                        if host_label(app_ref, name, web.label, app.workspace) == label:
-                            found.append((app.state == "deployed", qualified_app_ref(app_ref, app.workspace), name))
-        if not found:
-            return None
-        deployed = [f for f in found if f[0]]
-        _, app_ref, name = (deployed or found)[-1]
-        return app_ref, name
-
-    def _route(self, app_ref: str, name: str) -> _Route:
-        """The endpoint at /<app>/<name>/: nothing is created to answer this (see `_bind`)."""
-        if "." not in name:
-            fn = self._function(app_ref, name)
-            return _Route(fn, WEB_METHOD, fn.definition.web)
-        cls_name, method = name.split(".", 1)
-        cls = self._function(app_ref, cls_name, web_required=False)
-        for m in cls.definition.methods:
-            if m.name == method and m.web.kind:
-                return _Route(cls, f"{WEB_METHOD}.{method}", m.web)
-        raise NotFound(f"class {cls_name} has no web endpoint method {method!r}")
-
-    def _bind(self, route: _Route, query: dict[str, str], authorized: bool) -> str:
-        """The function id to call: a class endpoint's instance for the query's parameters.
-        Each new parameter set is a stored function and a container pool of its own, so a
-        caller without a proxy token may create at most MAX_PUBLIC_BOUND_PER_CLASS per class."""
-        if not route.fn.definition.is_class:
-            return route.fn.function_id
-        params = parse_class_parameters(route.fn.definition, query)
-        if not params:
-            return route.fn.function_id
-        options = api_pb2.FunctionDefinition()
-        options.CopyFrom(route.fn.definition)
-        bound_params = serialize(tuple(sorted(params.items())))
-        key = bind_key(bound_definition(route.fn.definition, options, bound_params, route.fn.function_id))
-        existing = self.control.bound.get(key)
-        if existing is not None:
-            return existing
-        if not authorized:
-            siblings = sum(
-                1 for f in self.control.functions.values() if f.definition.parent_function_id == route.fn.function_id
-            )
-            if siblings >= MAX_PUBLIC_BOUND_PER_CLASS:
-                raise _TooManyInstances(
-                    f"{route.fn.name} has {siblings} parameter sets already; new ones need a proxy token"
-                )
-        return self.control.bind_function(route.fn.function_id, bound_params, options)
-
-    def _function(self, app_ref: str, name: str, web_required: bool = True) -> FunctionRuntime:
-        if app_ref.startswith("ap-"):  # ids are global: no workspace before them (qualified_app_ref)
-            app = self.control.app(app_ref)
-            if not app.live:
-                raise NotFound(f"app {app_ref} is stopped")
-        else:
-            app = self._app_by_ref(app_ref)
-        fn = self.control.function_by_name(app.app_id, name)
-        if fn is None or (web_required and not fn.definition.web.kind):
-            raise NotFound(f"app {app.name} has no web endpoint {name!r}")
-        return fn
-
-    def _app_by_ref(self, app_ref: str) -> App:
-        """The app a path names: `<workspace>--<app>`, or a default workspace's app, whose name
-        may hold '--' too (its own workspace's app of the same address wins)."""
-        workspace, app_name = split_app_ref(app_ref)
-        candidates = [(workspace, app_name)]
-        if workspace != config.DEFAULT_WORKSPACE:
-            candidates.append((config.DEFAULT_WORKSPACE, app_ref))
-        missing: NotFound | None = None
-        for workspace, app_name in candidates:
-            try:
-                return self.deployments.lookup(app_name, workspace=workspace)
-            except NotFound as exc:
-                missing = missing or exc
-            # `nano-modal serve` URLs: the newest live run of an ephemeral app with that name.
-            runs = [a for a in self.control.apps.values() if (a.name, a.workspace) == (app_name, workspace) and a.live]
-            if runs:
-                return runs[-1]
-        assert missing is not None
-        raise missing
-
-    def _authorized(self, request: HTTPConnection, fn: FunctionRuntime) -> bool:
-        """A proxy token of the endpoint's own workspace: another workspace's opens nothing here."""
-        key = request.headers.get("modal-key", "")
-        secret = request.headers.get("modal-secret", "")
-        stored = self.control.store.proxy_token(key) if key else None
-        return (
-            stored is not None
-            and hmac.compare_digest(stored.secret_hash, hash_secret(secret))
-            and stored.workspace == self.control.app(fn.app_id).workspace
-        )
-
     def _resolve(self, connection: HTTPConnection) -> tuple[str, str] | Response:
         """Route and check proxy auth before anything else is read: the function id to call
         and the input's method name, or the error response."""
         params = connection.path_params
         try:
-            route = self._route(params["app"], params["function"])
-            authorized = self._authorized(connection, route.fn)
+            route = self.routes.route(params["app"], params["function"])
+            authorized = self.routes.authorized(connection, route.fn)
             if route.web.requires_proxy_auth and not authorized:
                 return PlainTextResponse("401 Unauthorized: missing or invalid Modal-Key / Modal-Secret\n", 401)
-            return self._bind(route, dict(connection.query_params), authorized), route.method_name
+            return self.routes.bind(route, dict(connection.query_params), authorized), route.method_name
         except NotFound as exc:
             return PlainTextResponse(f"404 Not Found: {exc}\n", status_code=404)
         except Invalid as exc:
             return PlainTextResponse(f"400 Bad Request: {exc}\n", status_code=400)
-        except _TooManyInstances as exc:
+        except TooManyInstances as exc:
             return PlainTextResponse(f"429 Too Many Requests: {exc}\n", status_code=429)
 
     def _forwarded_headers(self, connection: HTTPConnection) -> list[tuple[bytes, bytes]]:
@@ -522,17 +371,6 @@ class Gateway:
 
 class _ClientGone(Exception):
     """The HTTP client disconnected before the response started."""
-
-
-class _TooManyInstances(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class _Route:
-    fn: FunctionRuntime  # the function, or the class whose method it is
-    method_name: str  # the input's method name
-    web: api_pb2.WebEndpoint  # that endpoint's settings
 
 
 class _CallFailed(Exception):

@@ -21,7 +21,6 @@ from .callers import Callers, set_principal
 from .control import ControlPlane, Invalid, NotFound
 from .deployments import Deployments
 from .errors import ServerError
-from .gateway import hash_secret
 from .object_service import ObjectPlane, ObjectRpcs
 from .rpc_roles import ROLES, Role
 from .sandbox_service import SandboxRpcs
@@ -29,6 +28,7 @@ from .sandboxes import SandboxPlane
 from .store import OutputRow
 from .tunnels import LABEL_PREFIX as TUNNEL_LABEL_PREFIX
 from .tunnels import PATH_PREFIX as TUNNEL_PATH_PREFIX
+from .web_routes import hash_secret
 from .workspace_service import WorkspaceRpcs, workspace_scope
 from .workspaces import Workspaces
 
