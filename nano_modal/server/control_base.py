@@ -52,9 +52,11 @@ class ControlBase:
         self.container_exit_hooks: list[Callable[[Container, int, str], None]] = []
         self.web_channels = WebChannels()  # WebSocket client messages for the containers serving them
         self.secret_variables: Callable[[str], dict[str, str]] | None = None  # for image build steps
-        # Outputs (and retried inputs' attempts), many puts per transaction: on the loop while the
-        # store answers, on a store thread that retries while it does not (group_commit.py).
-        self._output_commit = GroupCommit(self._write_outputs, self._apply_outputs, "output-writer", inline=True)
+        # Outputs (and retried inputs' attempts), many puts per transaction: on a local store, on the
+        # loop while it answers; else (and while it does not) on a store thread (group_commit.py).
+        self._output_commit = GroupCommit(
+            self._write_outputs, self._apply_outputs, "output-writer", inline=store.local_commits
+        )
         self._log_commit = GroupCommit(self.store.add_logs, _nothing, "log-writer")  # always off the loop
         self._committing: dict[str, asyncio.Future[None]] = {}  # input id -> the write of its output
         # Input id -> sync marks its prints are followed by (FunctionOutput.log_sync_lines; outputs.py):

@@ -6,7 +6,7 @@ containers putting outputs at once, one transaction per put made those round tri
 map's bottleneck. One batch at a time, in hand-in order: the output cursors the store
 assigns follow that order, which the readers' cursors rely on.
 
-Where a batch is written (`inline=True`, the output writer):
+Where a batch is written (`inline=True`: the output writer on a local store, SQLite):
 
 - while the store answers, on the loop, at the end of the loop's turn (the items handed in
   during that turn form the batch). Handing each batch to a thread and back cost two thread
@@ -17,7 +17,9 @@ Where a batch is written (`inline=True`, the output writer):
   meanwhile. Every batch handed in after that one goes to the thread too, behind it, until
   the thread has written them all: then the loop writes again.
 
-`inline=False` (the log writer): always on the thread; logs are many, and nobody waits for them.
+`inline=False`: always on the thread. The log writer (logs are many, nobody waits for them),
+and the output writer on PostgreSQL, whose commits are network round trips the loop would wait
+for, not a local write: there the loop serves other calls meanwhile, and the batches grow.
 
 A caller's items are written, and it resumes, before it answers its own caller, so nothing
 is acknowledged before it is durable. `apply` (the in-memory side of the write) runs on the
