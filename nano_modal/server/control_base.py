@@ -60,9 +60,12 @@ class ControlBase:
         self.secret_variables: Callable[[str], dict[str, str]] | None = None  # for image build steps
         # A workspace's limits (workspace_limits.py; main.py hands over Workspaces.limits_of).
         self.workspace_limits: Callable[[str], Limits] = lambda workspace: NO_LIMITS
-        # Outputs (and retried inputs' attempts), many puts per transaction, on a store thread.
-        self._output_commit = GroupCommit(self._write_outputs, self._apply_outputs, "output-writer")
-        self._log_commit = GroupCommit(self.store.add_logs, _nothing, "log-writer")  # off the loop too
+        # Outputs (and retried inputs' attempts), many puts per transaction: on a local store, on the
+        # loop while it answers; else (and while it does not) on a store thread (group_commit.py).
+        self._output_commit = GroupCommit(
+            self._write_outputs, self._apply_outputs, "output-writer", inline=store.local_commits
+        )
+        self._log_commit = GroupCommit(self.store.add_logs, _nothing, "log-writer")  # always off the loop
         self._committing: dict[str, asyncio.Future[None]] = {}  # input id -> the write of its output
         # Input id -> sync marks its prints are followed by (FunctionOutput.log_sync_lines; outputs.py):
         # not stored, so kept here for the answer; the latest LOG_SYNC_KEPT only (a caller asks at once).

@@ -106,7 +106,10 @@ class FastLaneServer:
                 quiet_for = loop.time() - last_active
                 wait = IDLE_TIMEOUT if running else max(0.0, IDLE_TIMEOUT - quiet_for)  # never a busy loop
                 try:
-                    header = await asyncio.wait_for(reader.readexactly(HEADER.size), wait)
+                    # (asyncio.timeout, not wait_for: that wraps every read in a task of its own,
+                    # two more turns of the loop per call on the warm path.)
+                    async with asyncio.timeout(wait):
+                        header = await reader.readexactly(HEADER.size)
                 except TimeoutError:
                     if running or loop.time() - last_active < IDLE_TIMEOUT:
                         continue

@@ -109,7 +109,7 @@ class Outputs(ControlBase):
         self._output_commit.submit(list(records))
 
     def _write_outputs(self, records: list[OutputRow | AttemptRow]) -> None:
-        """One transaction (on the output writer's thread)."""
+        """One transaction (on the loop, or on the output writer's thread while the store is away)."""
         rows = [r for r in records if isinstance(r, OutputRow)]
         attempts = [r for r in records if isinstance(r, AttemptRow)]
         self.store.add_outputs(rows, attempts)

@@ -87,6 +87,7 @@ class SqlStore(SqlObjects, Store):
         self.engine = sa.create_engine(url, pool_pre_ping=not url.startswith("sqlite"))  # survive a DB restart
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _tune_sqlite)
+            self.local_commits = True
         migrations.upgrade(self.engine, new_from=metadata)
         # Tables of the models that no revision creates yet (a branch in progress); a no-op once
         # versions/ covers them, which tests/server/test_migrations.py checks.

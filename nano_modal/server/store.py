@@ -136,6 +136,10 @@ class VolumeFileRow:
 class Store(ABC):
     """Durable control-plane state. All methods are synchronous and short."""
 
+    # A commit is a local file write (SQLite), not network round trips: the output writer then
+    # commits on the loop (group_commit.py), where a hop to a thread and back costs about as much.
+    local_commits = False
+
     @abstractmethod
     def create_app(self, app: AppRow) -> None: ...
 

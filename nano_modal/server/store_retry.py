@@ -10,7 +10,7 @@ Where a store operation runs decides how it waits for the database:
   failure raises `StoreUnavailable`, which the caller sees as UNAVAILABLE and retries with
   backoff. Sleeping there would freeze every RPC, the fast lane and the HTTP gateway with it
   (a 15 s outage used to stall even `Hello`, and got a live worker declared dead);
-- on any other thread (the output writer, store_thread.py; startup), it retries with
+- on any other thread (a group commit's store thread, group_commit.py; startup), it retries with
   backoff, blocking that thread only: the writer's callers are waiting for exactly that.
 
 When the database stays away longer than `config.STORE_RETRY_TIMEOUT`, the error propagates
