@@ -192,24 +192,28 @@ class Placement(ControlBase):
         if self.workspace_full(workspace, cpu, memory) is not None:
             return None
         wants_gpu = gpu.parse(fn.definition.gpu)
-        best: Worker | None = None
-        best_free = -1.0
-        devices: tuple[int, ...] = ()
-        # A function that is (or may be) CPU-bound gets no container on a saturated worker, unless
-        # it has none yet; one seen waiting on I/O may overcommit the cores (`WORKER_CPU_OVERCOMMIT`).
-        check_saturation = self.cpu_bound(fn) is not False and bool(self.live_containers(fn))
+        fitting: list[tuple[float, Worker]] = []  # room from the containers' tallies: no walk over them
         for worker in self.workers.values():
             if not worker.alive or self.containers.starting(worker.worker_id) >= _max_starting(worker):
                 continue
-            if check_saturation and self.saturated(worker):
-                continue
             used_cpu, used_mem = self.containers.reserved(worker.worker_id)
             free_cpu = worker.cpu * config.WORKER_CPU_OVERCOMMIT - used_cpu
-            if free_cpu >= cpu and worker.memory_mb - used_mem >= memory and free_cpu > best_free:
-                taken = self.containers.gpus_taken(worker.worker_id)
-                picked = gpu.pick(wants_gpu, worker.gpus, taken) if wants_gpu else ()
-                if picked is not None:
-                    best, best_free, devices = worker, free_cpu, picked
+            if free_cpu >= cpu and worker.memory_mb - used_mem >= memory:
+                fitting.append((free_cpu, worker))
+        fitting.sort(key=lambda entry: -entry[0])  # most free first; stable: ties keep the workers' order
+        # A function that is (or may be) CPU-bound gets no container on a saturated worker, unless
+        # it has none yet; one seen waiting on I/O may overcommit the cores (`WORKER_CPU_OVERCOMMIT`).
+        # Saturation walks a worker's containers: asked of the best candidates only, in order.
+        check_saturation = self.cpu_bound(fn) is not False and bool(self.live_containers(fn))
+        best: Worker | None = None
+        devices: tuple[int, ...] = ()
+        for _, worker in fitting:
+            if check_saturation and self.saturated(worker):
+                continue
+            picked = gpu.pick(wants_gpu, worker.gpus, self.containers.gpus_taken(worker.worker_id)) if wants_gpu else ()
+            if picked is not None:
+                best, devices = worker, picked
+                break
         if best is None:
             return None
         container = Container(

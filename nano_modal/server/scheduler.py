@@ -31,6 +31,10 @@ log = logging.getLogger("nano_modal.server")
 # Seconds between two log lines about the same failing step: at one pass every 50 ms, a step
 # that fails on each pass would otherwise write 1,200 lines a minute.
 FAILURE_LOG_INTERVAL = 60.0
+# Seconds between two walks over every container for missed heartbeats and slow starts: their
+# limits are tens of seconds, and a walk over 100,000 containers costs ~20 ms, too much for
+# every 50 ms pass (bench/bench_control_scale.py).
+CONTAINER_SWEEP_INTERVAL = 1.0
 
 
 class FailureLog:
@@ -68,6 +72,7 @@ class Scheduler:
         self.failures = FailureLog()
         self.schedules = ScheduleRunner(control, self.failures)
         self.pass_seconds: deque[float] = deque(maxlen=PASS_TIMES_KEPT)
+        self._last_sweep = -math.inf
 
     async def run(self) -> None:
         while True:
@@ -97,9 +102,9 @@ class Scheduler:
                         control.container_exited(
                             container.container_id, -1, "its worker stopped responding", blame_inputs=False
                         )
-        for container in control.containers.active():
-            with self.failures.isolated(f"reaping container {container.container_id}"):
-                self._reap_container(container, now)
+        if now - self._last_sweep >= CONTAINER_SWEEP_INTERVAL:
+            self._last_sweep = now
+            self._sweep_containers(now)
         with self.failures.isolated("forgetting idle calls and exited containers"):
             control.forget_idle_calls(config.CALL_MEMORY_IDLE)
             control.containers.forget_expired()
@@ -108,6 +113,17 @@ class Scheduler:
                 with self.failures.isolated(f"stopping abandoned app {app.name} ({app.app_id})"):
                     log.info("ephemeral app %s lost its client; stopping it", app.name)
                     control.stop_app(app.app_id)
+
+    def _sweep_containers(self, now: float) -> None:
+        heartbeat_cutoff = now - config.CONTAINER_HEARTBEAT_TIMEOUT
+        for container in self.control.containers.active():
+            # Inline and cheap for the many that are fine: a sweep walks every one of them.
+            if container.state == ContainerState.RUNNING and container.last_heard >= heartbeat_cutoff:
+                continue
+            if container.state not in (ContainerState.RUNNING, ContainerState.STARTING):
+                continue
+            with self.failures.isolated(f"reaping container {container.container_id}"):
+                self._reap_container(container, now)
 
     def _reap_container(self, container: Container, now: float) -> None:
         control = self.control
@@ -137,9 +153,11 @@ class Scheduler:
         app = control.apps.get(fn.app_id)
         if app is None or not app.live:
             return
+        keep_warm = 0 if fn.retired else fn.definition.min_containers
+        if not fn.queue and not keep_warm:
+            return  # nothing waits and nothing is kept warm: no container to start (most functions, most passes)
         live = control.live_containers(fn)
         available = sum(_free_slots(fn.slots, c) for c in live)
-        keep_warm = 0 if fn.retired else fn.definition.min_containers
         backlog = math.ceil((len(fn.queue) - available) / fn.slots)
         drain = fn.drain_seconds()
         if live and drain < config.SCALE_UP_MIN_DRAIN:

@@ -148,3 +148,22 @@ def test_a_workspaces_usage_counts_its_containers_until_they_exit() -> None:
     assert full("main", limits, states.usage("main"), 0.5, 128) is None
     assert full("main", limits, states.usage("main"), 1.0, 128) == "workspace 'main' holds cpu=1 of its limit of 1.5"
     assert too_big("main", limits, 2.0, 128) == "it asks for cpu=2 and workspace 'main' is limited to cpu=1.5"
+
+
+def test_a_workers_tallies_follow_its_containers_exactly() -> None:
+    """Placement reads a worker's room from tallies kept as containers come and go (it no longer
+    walks them): they must come back to exactly nothing, with cpu sums of 0.1 too."""
+    states = Containers()
+    tenths = [Container(f"ta-{n}", "fu-1", "ap-1", "wk-1", f"token-{n}", 0.1, 100) for n in range(10)]
+    for c in tenths:
+        states.add(c)
+    assert states.starting("wk-1") == 10 and states.reserved("wk-1") == (1.0, 1000)
+    for c in tenths[:4]:
+        states.transition(c, S.RUNNING)
+    assert states.starting("wk-1") == 6 and states.reserved("wk-1") == (1.0, 1000)
+    for c in tenths:
+        states.transition(c, S.STOPPING)
+    assert states.starting("wk-1") == 0 and states.reserved("wk-1") == (1.0, 1000)  # held until they exit
+    for c in tenths:
+        states.transition(c, S.EXITED)
+    assert states.reserved("wk-1") == (0.0, 0) and states.starting("wk-1") == 0 and states.usage("main") == Usage()
