@@ -70,6 +70,17 @@ class FakeTarget:
 
 
 class NoLogSync:
+    """LogSync's interface, doing nothing: the real one replaces sys.stdout (pytest's capture)."""
+
+    def __init__(self, concurrent: bool = False) -> None:
+        del concurrent
+
+    def begin(self, call_id: str) -> None:
+        pass
+
+    def end(self, call_id: str) -> None:
+        pass
+
     def mark(self, input_id: str) -> int:
         return 0
 
