@@ -26,7 +26,7 @@ from pathlib import Path
 from . import bwrap_check, seccomp, uid_ranges
 from .base import ContainerConfig
 from .network import child_pid, resolv_conf
-from .sandbox import RPC_DIR, Mount, SandboxingRuntime, ServerLink, host_view, own_view
+from .sandbox import RPC_DIR, TMP_MB, Mount, SandboxingRuntime, ServerLink, host_view, own_view
 from .uid_ranges import ContainerUids, UidRanges, chown_tree
 
 # The kernel's knobs, read-only over the container's fresh /proc. bwrap covers /proc/irq and
@@ -95,7 +95,17 @@ class BwrapRuntime(SandboxingRuntime):
         args += ["--die-with-parent", "--new-session", *caps, "--seccomp", str(seccomp_fd)]
         if cfg.image is not None:  # the image's root first: the rest is mounted on top of it
             args += ["--bind", own(str(cfg.image.merged)), "/"]
-        args += ["--proc", "/proc", *KERNEL_KNOBS_READ_ONLY, "--dev", "/dev", "--tmpfs", "/tmp"]
+        args += [
+            "--proc",
+            "/proc",
+            *KERNEL_KNOBS_READ_ONLY,
+            "--dev",
+            "/dev",
+            "--size",
+            str(TMP_MB << 20),
+            "--tmpfs",
+            "/tmp",
+        ]
         if cfg.image is not None:
             return [*args, *self._image_args(cfg, link, binds, source, own)]
         for item in view:

@@ -23,7 +23,7 @@ from typing import Any
 
 from . import seccomp
 from .base import ContainerConfig
-from .sandbox import RPC_DIR, Mount, SandboxingRuntime, ServerLink, host_view, own_view
+from .sandbox import RPC_DIR, TMP_MB, Mount, SandboxingRuntime, ServerLink, host_view, own_view
 
 log = logging.getLogger("nano_modal.worker")
 
@@ -74,11 +74,12 @@ class GVisorRuntime(SandboxingRuntime):
         env = self.container_env(cfg)  # the image's too: what a booted container is compared by (preboot.py)
         # /proc and /sys read-only: gVisor's own, but every kernel knob stays unwritable, as under
         # bwrap (runsc ignores the spec's readonlyPaths, so all of /proc: nothing needs to write it).
+        tmp_options = ["nosuid", "nodev", f"size={TMP_MB}m"]  # bounded: a tmpfs is memory (sandbox.TMP_MB)
         mounts: list[dict[str, Any]] = [
             {"destination": "/proc", "type": "proc", "source": "proc", "options": ["ro", "nosuid", "nodev", "noexec"]},
             {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["ro", "nosuid", "nodev", "noexec"]},
             {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
-            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]},
+            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": tmp_options},
         ]
         root, args, cwd = str(self.rootfs), cfg.argv(python), str(cfg.workdir)
         if cfg.image is None:

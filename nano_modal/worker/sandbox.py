@@ -40,6 +40,11 @@ ssl/certs ssl/openssl.cnf ca-certificates ca-certificates.conf mime.types inputr
 ETC_ALLOWLIST = _ETC.split()
 ETC_LIVE = ("resolv.conf", "hosts")  # rewritten while the host runs: bound, not copied
 CA_ENV = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+ENV_TMP_MB = "NANO_MODAL_CONTAINER_TMP_MB"
+# MiB a container's private /tmp (a tmpfs: memory) may hold. Unbounded, one container's
+# writes there took the host's RAM; 1 GiB is what a scratch directory needs, and a function
+# that needs more writes to its workdir or a volume, or the worker is started with more.
+TMP_MB = int(os.environ.get(ENV_TMP_MB) or 1024)
 RPC_DIR = "/run/nano-modal"  # where the server's socket appears inside a container
 RPC_SOCKET = "server.sock"
 AGENT_DIR = "/run/nano-modal-agent"  # where a sandbox's agent finds its worker's socket
