@@ -46,7 +46,7 @@ from .blobs import BlobStore
 from .control import ControlPlane, Invalid, NotFound
 from .deployments import Deployments
 from .foreign_web import ForeignWeb, LastBody
-from .http_limits import MAX_BODY, BadResponseHead, BodyTooLarge, checked_headers, read_body, response_head
+from .http_limits import BadResponseHead, checked_headers, request_body, response_head
 from .tunnels import PATH_PREFIX as TUNNEL_PATH_PREFIX
 from .tunnels import relay_to_tunnel, tunnel_key_of_label
 from .web_routes import TooManyInstances, WebRoutes
@@ -194,12 +194,9 @@ class Gateway:
         target = self._resolve(request)
         if isinstance(target, Response):
             return target
-        try:
-            body = await read_body(request.stream(), request.headers.get("content-length"))
-        except BodyTooLarge:
-            return PlainTextResponse(f"413 Content Too Large: the limit is {MAX_BODY} bytes\n", status_code=413)
-        except TimeoutError:
-            return PlainTextResponse("408 Request Timeout: the body stalled\n", status_code=408)
+        body = await request_body(request)
+        if isinstance(body, Response):
+            return body
         opened = self._start(request, target, {"type": "http", "method": request.method, "body": body})
         if isinstance(opened, Response):
             return opened

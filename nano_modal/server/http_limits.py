@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import h11
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 ENV_MAX_BODY = "NANO_MODAL_WEB_MAX_BODY"
@@ -85,6 +87,16 @@ async def read_body(chunks: AsyncIterator[bytes], declared_length: str | None) -
         body += chunk
         if len(body) > MAX_BODY:
             raise BodyTooLarge
+
+
+async def request_body(request: Request) -> bytes | Response:
+    """A request's body, or the response that refuses it (413 past MAX_BODY, 408 stalled)."""
+    try:
+        return await read_body(request.stream(), request.headers.get("content-length"))
+    except BodyTooLarge:
+        return PlainTextResponse(f"413 Content Too Large: the limit is {MAX_BODY} bytes\n", status_code=413)
+    except TimeoutError:
+        return PlainTextResponse("408 Request Timeout: the body stalled\n", status_code=408)
 
 
 class BadResponseHead(Exception):

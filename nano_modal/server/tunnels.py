@@ -24,7 +24,7 @@ from starlette.responses import PlainTextResponse, Response
 from .. import config
 from ..proto import api_pb2
 from .errors import Invalid, NotFound, ServerError
-from .http_limits import MAX_BODY, BadResponseHead, BodyTooLarge, read_body, response_head
+from .http_limits import BadResponseHead, request_body, response_head
 from .state import Signal
 
 PATH_PREFIX = "/_tunnel/"  # app names cannot start with '_' (deployments.py): no endpoint is shadowed
@@ -156,12 +156,9 @@ def tunnel_key_of_label(label: str) -> str:
 async def relay_to_tunnel(tunnels: Tunnels, request: Request, headers: list[tuple[bytes, bytes]]) -> Response:
     """The gateway's answer to a request at /_tunnel/<key>/...: `headers` are the request's, less
     the platform's credentials (the gateway's `_forwarded_headers`)."""
-    try:
-        body = await read_body(request.stream(), request.headers.get("content-length"))
-    except BodyTooLarge:
-        return PlainTextResponse(f"413 Content Too Large: the limit is {MAX_BODY} bytes\n", status_code=413)
-    except TimeoutError:
-        return PlainTextResponse("408 Request Timeout: the body stalled\n", status_code=408)
+    body = await request_body(request)
+    if isinstance(body, Response):
+        return body
     if len(body) > config.TUNNEL_MAX_BODY:
         return PlainTextResponse(
             f"413 Content Too Large: a tunnel relays at most {config.TUNNEL_MAX_BODY} bytes\n", status_code=413
