@@ -20,6 +20,22 @@ from pathlib import Path
 log = logging.getLogger("nano_modal.worker")
 
 CONTROLLERS = ("memory", "cpu", "pids")
+ENV_CONTAINERS_MEMORY = "NANO_MODAL_CONTAINERS_MEMORY_MB"
+
+
+def containers_memory_mb() -> int:
+    """MiB the host's containers may hold together: all but what the host keeps for itself,
+    the server and the worker (a tenth, at least 1 GiB), so that containers without a memory
+    limit of their own (the default, as on Modal) run out of memory before the host does."""
+    if os.environ.get(ENV_CONTAINERS_MEMORY):
+        return int(os.environ[ENV_CONTAINERS_MEMORY])
+    try:
+        host = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // MIB
+    except (ValueError, OSError):
+        return 0
+    return max(256, host - max(1024, host // 10))
+
+
 CPU_PERIOD_US = 100_000
 MIB = 1024 * 1024
 
@@ -128,6 +144,7 @@ class CgroupManager:
         else:
             atexit.register(manager.close)
             manager.weigh_as_cores(os.cpu_count() or 1)
+            manager.cap_memory(containers_memory_mb())
         return manager
 
     def weigh_as_cores(self, cores: int) -> None:
@@ -148,6 +165,20 @@ class CgroupManager:
                 (d / file).write_text(value)
             except OSError as exc:
                 self._warn_once("cpu.group", f"could not set {d / file}={value}: {exc}")
+
+    def cap_memory(self, total_mb: int) -> None:
+        """Bound what the containers hold together (containers_memory_mb): a container without
+        a limit of its own could otherwise take the host's memory from the server and worker."""
+        parent = self.parents.get("memory")
+        if parent is None or total_mb <= 0:
+            return
+        # This worker's own directory (w<pid>), not the one its host's workers share: each worker
+        # is started with its own setting (one per host is the norm: deploy/).
+        file = parent / ("memory.limit_in_bytes" if self.version == 1 else "memory.max")
+        try:
+            file.write_text(str(total_mb * MIB))
+        except OSError as exc:
+            self._warn_once("memory.group", f"could not set {file}={total_mb} MiB: {exc}")
 
     def close(self) -> None:
         """At the worker's exit: end its containers' leftovers and remove its directories."""
