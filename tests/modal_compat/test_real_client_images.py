@@ -19,33 +19,7 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap"),
 ]
 
-IMAGE_APP = """
-import os
-
-import modal
-
-image = (
-    modal.Image.debian_slim()
-    .pip_install("six")
-    .run_commands("echo hi > /opt/hi.txt")
-    .env({"X": "1"})
-    .workdir("/srv")
-)
-app = modal.App("nano-compat-images", image=image)
-
-
-@app.function()
-def f():
-    import six
-
-    return open("/opt/hi.txt").read(), six.__version__, os.environ["X"], os.getcwd(), six.__file__
-
-
-@app.local_entrypoint()
-def main():
-    hi, version, x, cwd, where = f.remote()
-    print("hi:", hi.strip(), "| six:", version, "| X:", x, "| cwd:", cwd, "| six from:", where)
-"""
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "modal_client_image.py"  # the program users are shown
 
 REFUSED_APP = """
 import modal
@@ -86,7 +60,7 @@ def bwrap_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModalClu
 
 @pytest.mark.timeout(900)  # a first run builds the Debian base (network-bound) and pip-installs six
 def test_modal_run_builds_the_image_steps(bwrap_cluster: ModalCluster, tmp_path: Path) -> None:
-    write_app(tmp_path, IMAGE_APP)
+    write_app(tmp_path, EXAMPLE.read_text())
     run = bwrap_cluster.modal("run", "app.py", cwd=tmp_path, timeout=900)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output + (bwrap_cluster.state_dir / "worker.log").read_text()[-3000:]
