@@ -77,3 +77,29 @@ def test_an_image_step_not_supported_is_refused_in_one_line(bwrap_cluster: Modal
     run = bwrap_cluster.modal("run", "app.py", cwd=tmp_path)
     assert run.returncode != 0
     assert "nano-modal cannot build this image: Dockerfile line 1: 'COPY . /'" in run.stdout + run.stderr
+
+
+FAILING_APP = """
+import modal
+
+app = modal.App("nano-compat-images-failing", image=modal.Image.debian_slim().run_commands("echo broken; exit 3"))
+
+
+@app.function()
+def f():
+    return 1
+
+
+@app.local_entrypoint()
+def main():
+    print(f.remote())
+"""
+
+
+def test_a_failed_image_step_fails_the_call_naming_it(bwrap_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, FAILING_APP)
+    run = bwrap_cluster.modal("run", "app.py", cwd=tmp_path)
+    output = " ".join((run.stdout + run.stderr).split())  # the client wraps long lines
+    assert run.returncode != 0, output
+    assert "building image im-" in output, output
+    assert "image step 'run_commands echo broken; exit 3' failed with exit code 3" in output, output
