@@ -51,6 +51,10 @@ def refused(image: dict[str, tuple[int, ...]], sdk: dict[str, tuple[int, ...]]) 
         bad.append("grpcio")
     if "cloudpickle" in image and "cloudpickle" in sdk and image["cloudpickle"][:1] != sdk["cloudpickle"][:1]:
         bad.append("cloudpickle")
+    # Modal's client (in the deps of a function defined with it): the server speaks one minor
+    # version's protocol, so an image that pip-installed another `modal` runs the worker's.
+    if "modal" in image and "modal" in sdk and image["modal"][:2] != sdk["modal"][:2]:
+        bad.append("modal")
     return [f"{name} {'.'.join(map(str, image[name]))}" for name in bad]
 
 

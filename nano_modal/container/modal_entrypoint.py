@@ -34,8 +34,29 @@ MISSING_MODAL = (
 )
 
 
+def in_image() -> bool:
+    """Whether this container runs in a built image (its root is the image's, writable; the
+    runtime packages were put on sys.path by the bootstrap: worker/images/rootfs.py)."""
+    return config.IMAGE_DEPS_DIR in sys.path
+
+
+def module_argv(module: str, *args: str) -> list[str]:
+    """`python -m module args...` in this container. In an image the runtime packages (Modal's
+    client among them) are not on the image's own path: the bootstrap puts them on sys.path again."""
+    if not in_image():
+        return [sys.executable, "-m", module, *args]
+    boot = (
+        f"import runpy, sys; from nano_modal.container._image_deps import place; place({config.IMAGE_DEPS_DIR!r}); "
+        "runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)"
+    )
+    return [sys.executable, "-c", boot, module, *args]
+
+
 def local_path(home: Path, remote: str) -> Path:
-    """Where a mount's file goes: Modal's /root is the container's own directory."""
+    """Where a mount's file goes: Modal's /root is the container's own directory (in an image,
+    every file goes where Modal puts it)."""
+    if in_image():
+        return Path(remote)
     parts = PurePosixPath(remote).parts[1:]  # without the leading "/"
     if parts[:1] == ("root",):
         return home.joinpath("root", *parts[1:])
@@ -49,6 +70,12 @@ def image_path(path: str) -> str:
     environment's, not the host's first Python (modalflow runs `python -m airflow...`)."""
     own = os.path.dirname(sys.executable)
     return os.pathsep.join([own, *(p for p in path.split(os.pathsep) if p and p != own)])
+
+
+def modal_server_url(url: str) -> str:
+    """The container's way to the server as Modal's client dials it: `host:port`, or (a
+    sandboxed container, worker/sandbox.py) the relay's `unix:/path`, which its grpclib dials too."""
+    return url if url.startswith("unix:") else "http://" + url
 
 
 def handle_metadata(pb: Any, function: Any, app_id: str) -> Any:
@@ -141,12 +168,12 @@ def run() -> None:
     )
     arguments_path = home / ARGUMENTS_FILE
     arguments_path.write_bytes(arguments.SerializeToString())
-    root = home / "root"
+    root = Path("/root") if in_image() else home / "root"
     root.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MODAL_", "NANO_MODAL_MODAL_"))}
     env.update(
         {
-            "MODAL_SERVER_URL": "http://" + os.environ[config.ENV_SERVER_URL],
+            "MODAL_SERVER_URL": modal_server_url(os.environ[config.ENV_SERVER_URL]),
             "MODAL_IS_REMOTE": "1",
             "MODAL_TASK_ID": io_.container_id,
             "MODAL_CONTAINER_ARGUMENTS_PATH": str(arguments_path),
@@ -155,7 +182,8 @@ def run() -> None:
             "PATH": image_path(os.environ.get("PATH", "")),
         }
     )
-    os.chdir(root)
+    if not in_image():  # an image's own WORKDIR is the working directory, as in Modal
+        os.chdir(root)
     # With volumes, nano-modal syncs them and answers their commits in that process first.
-    module = VOLUMES_MODULE if volume_ids else "modal._container_entrypoint"
-    os.execve(sys.executable, [sys.executable, "-m", module], env)
+    argv = module_argv(VOLUMES_MODULE if volume_ids else "modal._container_entrypoint")
+    os.execve(sys.executable, argv, env)

@@ -32,7 +32,7 @@ from .. import _volume_sync, config
 from .._utils.aio import run_blocking, run_in_background
 from ..client import Client
 from ..proto import api_pb2 as npb
-from .modal_entrypoint import VOLUMES_MODULE
+from .modal_entrypoint import VOLUMES_MODULE, module_argv
 
 ENTRYPOINT_FLAG = "--entrypoint"  # the child that runs Modal's entrypoint
 
@@ -107,7 +107,7 @@ def main() -> None:
     # The worker stops a container with SIGTERM to its process group: the child ends, this
     # process commits. (Its SIGKILL after the grace period still ends a hung commit.)
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    child = subprocess.run([sys.executable, "-m", VOLUMES_MODULE, ENTRYPOINT_FLAG], check=False)
+    child = subprocess.run(module_argv(VOLUMES_MODULE, ENTRYPOINT_FLAG), check=False)
     failed = run_blocking(_volume_sync.commit_on_exit())  # each failure already said on stderr
     sys.stderr.flush()
     os._exit(config.EXIT_VOLUME_COMMIT_FAILED if failed else max(child.returncode, 0))

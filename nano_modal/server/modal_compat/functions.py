@@ -31,6 +31,7 @@ from ...proto import api_pb2 as npb
 from ..store import OutputRow
 from .auth import Refused
 from .base import BUNDLE_MARKER, Call
+from .images import load_spec
 from .mounts import mount_files
 from .web import WebRpcs, web_endpoint
 
@@ -125,6 +126,9 @@ class FunctionRpcs(WebRpcs):
                 for m in function.volume_mounts
             ],
         )
+        image = load_spec(self.blobs, function.image_id)
+        if image is not None:  # built by the worker before the first container (images.py)
+            definition.image.CopyFrom(image)
         web = web_endpoint(function.webhook_config)
         if web is not None:  # nano-modal's HTTP gateway routes its requests (web.py)
             definition.web.CopyFrom(web)

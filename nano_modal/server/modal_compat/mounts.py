@@ -4,10 +4,10 @@ A mount is a manifest {path in the container: [sha256, mode]}; its id is "mo-" +
 of that manifest, which is kept in nano-modal's content-addressed blob store like the files
 themselves (MountPutFile sends each file with its sha256), so both outlive the server.
 
-Images: at this step every image the client defines (Dockerfile commands from
-`FROM python:3.x-slim`, pip installs...) runs as the worker's own Python with `modal`
-installed; ImageGetOrCreate reports each built at once. Building them with the image
-builder is a later step of issue 15.
+Images: ImageGetOrCreate translates each layer the client defines into a nano-modal
+ImageSpec (images.py) and reports it built at once: the worker builds it before the first
+container of a function that uses it, and the build's log reaches the client with the app's
+logs (AppGetLogs), as nano-modal's own `run` shows it.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from typing import Any
 
 import grpc
 
+from ...proto import api_pb2 as npb
 from ..blobs import BlobStore
 from .auth import Refused
 from .base import Call, ServiceBase
 from .blobs import blob_digest
+from .images import load_spec, python_version_info, store_spec, translate
 
 IMAGE_BUILDER_VERSION = "2025.06"  # one the 1.6 client accepts (it refuses versions it does not know)
-HOST_IMAGE_ID = "im-host-python"  # every image, at this step: see the module's docstring
 
 
 def not_served(feature: str) -> Refused:
@@ -75,22 +76,24 @@ class MountRpcs(ServiceBase):
 
     async def ImageGetOrCreate(self, request: Any, call: Call) -> Any:
         call.admin()
+        spec = translate(self.pb, request, self.blobs)
         return self.pb.ImageGetOrCreateResponse(
-            image_id=HOST_IMAGE_ID,
+            image_id=store_spec(self.blobs, spec),
             result=self.pb.GenericResult(status=self.pb.GenericResult.GENERIC_STATUS_SUCCESS),
-            metadata=self._image_metadata(),
+            metadata=self._image_metadata(spec),
         )
 
     async def ImageJoinStreaming(self, request: Any, call: Call) -> Any:
         yield self.pb.ImageJoinStreamingResponse(
             result=self.pb.GenericResult(status=self.pb.GenericResult.GENERIC_STATUS_SUCCESS),
             eof=True,
-            metadata=self._image_metadata(),
+            metadata=self._image_metadata(load_spec(self.blobs, request.image_id)),
         )
 
-    def _image_metadata(self) -> Any:
+    def _image_metadata(self, spec: npb.ImageSpec | None) -> Any:
         import platform
 
         return self.pb.ImageMetadata(
-            python_version_info=f"Python {platform.python_version()}", image_builder_version=IMAGE_BUILDER_VERSION
+            python_version_info=python_version_info(spec, platform.python_version()),
+            image_builder_version=IMAGE_BUILDER_VERSION,
         )

@@ -284,23 +284,24 @@ class ImageBuilder:
 
     # ------------------------------------------------------------------ runtime packages
 
-    def runtime_deps(self, built: BuiltImage, log: Log) -> Path:
-        """The directory of the SDK's dependencies for this image's Python (deps.py), made once."""
+    def runtime_deps(self, built: BuiltImage, log: Log, names: tuple[str, ...] = deps.RUNTIME_DISTS) -> Path:
+        """The directory of the SDK's dependencies (`names` and what they require, deps.py) for this
+        image's Python, made once."""
         version = built.state.env.get("NANO_MODAL_PYTHON_VERSION", "")
-        key = digest("deps", version, json.dumps(sorted(deps.closure().items())))
+        key = digest("deps", version, json.dumps(sorted(deps.closure(names).items())))
         final = self.store.root / "deps" / key
         if final.exists():
             return final
         final.parent.mkdir(exist_ok=True)
         with self.store.staging(final) as tmp:
             if version == f"{sys.version_info.major}.{sys.version_info.minor}":
-                deps.copy_from_host(tmp, log)
+                deps.copy_from_host(tmp, log, names)
             else:
                 log(f"Installing nano-modal's runtime packages for Python {version or '?'}")
-                self._pip_deps(built, tmp, log)
+                self._pip_deps(built, tmp, log, names)
         return final
 
-    def _pip_deps(self, built: BuiltImage, dest: Path, log: Log) -> None:
+    def _pip_deps(self, built: BuiltImage, dest: Path, log: Log, names: tuple[str, ...]) -> None:
         # A scratch overlay, removed whatever happens: only what pip wrote moves on, into `dest`.
         # (It was a staging directory once, which on success was renamed into tmp/ and left there.)
         scratch = Path(tempfile.mkdtemp(prefix=f"{dest.name}-pip-", dir=dest.parent))
@@ -311,7 +312,7 @@ class ImageBuilder:
             mount_overlay([*reversed(built.layers), built.rootfs], merged, diff, work)
             try:
                 env = {**built.state.env, **clean_pip_env()}
-                code, tail = run_in_root(merged, deps.pip_command("/nano-modal-deps"), env, "/", log, 30)
+                code, tail = run_in_root(merged, deps.pip_command("/nano-modal-deps", names), env, "/", log, 30)
             finally:
                 unmount(merged)
             if code != 0:

@@ -22,6 +22,9 @@ from pathlib import Path
 
 # The distributions the container entrypoint imports (and their requirements, found below).
 RUNTIME_DISTS = ("grpcio", "protobuf", "cloudpickle", "croniter")
+# A container of a function defined with the real `modal` client runs Modal's own entrypoint:
+# the worker's `modal` package and its requirements too (as Modal mounts its client into images).
+MODAL_CLIENT_DISTS = (*RUNTIME_DISTS, "modal")
 
 
 def closure(names: tuple[str, ...] = RUNTIME_DISTS) -> dict[str, str]:
@@ -62,9 +65,9 @@ def _marker_holds(marker: str) -> bool:
     )
 
 
-def copy_from_host(dest: Path, log: Callable[[str], None]) -> None:
-    """Copy the files of the runtime distributions from the worker's site-packages into `dest`."""
-    dists = closure()
+def copy_from_host(dest: Path, log: Callable[[str], None], names: tuple[str, ...] = RUNTIME_DISTS) -> None:
+    """Copy the files of `names` and their requirements from the worker's site-packages into `dest`."""
+    dists = closure(names)
     for name in sorted(dists):
         dist = md.distribution(name)
         base = Path(str(dist.locate_file("")))
@@ -78,6 +81,6 @@ def copy_from_host(dest: Path, log: Callable[[str], None]) -> None:
     log(f"runtime packages copied from the worker: {', '.join(f'{k}=={v}' for k, v in sorted(dists.items()))}")
 
 
-def pip_command(target: str) -> str:
-    pins = " ".join(f"'{k}=={v}'" for k, v in sorted(closure().items()))
+def pip_command(target: str, names: tuple[str, ...] = RUNTIME_DISTS) -> str:
+    pins = " ".join(f"'{k}=={v}'" for k, v in sorted(closure(names).items()))
     return f"python3 -m pip install --no-cache-dir --no-deps --target {target} {pins}"

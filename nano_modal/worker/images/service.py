@@ -22,6 +22,7 @@ from ...serialization import serialize
 from ..base import ContainerConfig
 from ..sandbox_relay import commit_volumes, sync_volumes
 from .builder import ImageBuilder, VolumeHook
+from .deps import MODAL_CLIENT_DISTS, RUNTIME_DISTS
 from .rootfs import ImageRoot, sweep_mounts
 from .snapshot import snapshot
 from .steps import StepError
@@ -79,7 +80,9 @@ class WorkerImages:
         built = await self.builder.ensure(
             spec.image, self.client.download_blob, out, secrets, self._volume_hook(loop, out)
         )
-        deps = await asyncio.to_thread(self.builder.runtime_deps, built, out)
+        # A function defined with the real modal client runs Modal's entrypoint: its client too.
+        names = MODAL_CLIENT_DISTS if spec.env.get(config.ENV_MODAL_BUNDLE) else RUNTIME_DISTS
+        deps = await asyncio.to_thread(self.builder.runtime_deps, built, out, names)
         cfg.image = ImageRoot(built, deps)
 
     def _volume_hook(self, loop: asyncio.AbstractEventLoop, out: Callable[[str], None]) -> VolumeHook:

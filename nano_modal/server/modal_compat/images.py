@@ -1,0 +1,146 @@
+"""The images a Modal client defines, as nano-modal ImageSpecs the worker's builder builds.
+
+Modal's client sends an image as layers: each ImageGetOrCreate is Dockerfile commands on top
+of one base image (`FROM base`, its id in `base_images`) or of a registry reference
+(`FROM python:3.11-slim-bookworm`). Each layer here becomes the ImageSpec of its base plus
+the steps its commands mean (read by nano_modal/dockerfile.py, as `dockerfile_commands`
+are), kept in the blob store under the sha256 of the spec, which is the layer's id
+(`im-<sha256>`), so both outlive the server. FunctionCreate gives the function that spec
+(`FunctionDefinition.image`); the worker builds it before the function's first container.
+
+`Image.debian_slim()` (Modal's own base, sent in the global namespace: `FROM
+python:X.Y-slim-<codename>` and its setup commands) becomes nano-modal's own Debian base of
+that Python, when nano-modal has one (nano_modal/image.py DEBIAN_PYTHONS): cached, and
+built from Debian's archive rather than Docker Hub. What differs is in docs/MODAL_CLIENT.md
+("Images"). Another version is pulled from the registry as written, its setup run.
+
+What cannot be built is refused at ImageGetOrCreate with one line naming it (`refused`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from ...dockerfile import logical_lines, parse_commands
+from ...exception import InvalidError
+from ...image import DEBIAN_PYTHONS
+from ...proto import api_pb2 as npb
+from ..blobs import BlobStore
+from .auth import Refused
+
+# `Image.debian_slim()`'s FROM line (2025.06: python:3.11.x-slim-bookworm; 2026.10: python:3.11-slim-trixie).
+DEBIAN_SLIM_FROM = re.compile(r"python:(\d+\.\d+)(?:\.\d+)?-slim-(\w+)")
+# Its setup on top of python.org's Python: a compiler toolchain, pip upgraded, debconf made
+# non-interactive, a CMD for sandboxes. nano-modal's Debian base leaves these out (docs/MODAL_CLIENT.md).
+DEBIAN_SLIM_SETUP = re.compile(
+    r"RUN apt-get update|RUN apt-get install -y gcc gfortran build-essential|RUN pip install --upgrade .*"
+    r"|RUN echo 'debconf debconf/frontend select Noninteractive' \| debconf-set-selections|CMD \[\"sleep\", \"\d+\"\]"
+)
+STEP_WITH_SECRETS = ("run_commands",)  # the steps an image layer's `secrets=` reach while they run
+NO_CONTEXT = Path("/nonexistent-modal-build-context")  # COPY is refused before the parser would read it
+
+
+def refused(what: str) -> Refused:
+    return Refused(grpc.StatusCode.INVALID_ARGUMENT, f"nano-modal cannot build this image: {what}")
+
+
+def load_spec(blobs: BlobStore, image_id: str) -> npb.ImageSpec | None:
+    """The spec an ImageGetOrCreate made, by the id it answered; None for ids it never made."""
+    digest = image_id.removeprefix("im-")
+    if not re.fullmatch(r"[0-9a-f]{64}", digest) or not blobs.has(digest):
+        return None
+    return npb.ImageSpec.FromString(blobs.read(digest))
+
+
+def store_spec(blobs: BlobStore, spec: npb.ImageSpec) -> str:
+    """Keep `spec`; its id. Deterministic (same layers, same id: cached on the client's side too)."""
+    data = spec.SerializeToString(deterministic=True)
+    digest = hashlib.sha256(data).hexdigest()
+    blobs.put(digest, [data])
+    return f"im-{digest}"
+
+
+def translate(pb: Any, request: Any, blobs: BlobStore) -> npb.ImageSpec:
+    """The ImageSpec of the layer an ImageGetOrCreateRequest describes (Refused if it cannot be built)."""
+    image = request.image
+    _refuse_unsupported(pb, image)
+    commands = list(image.dockerfile_commands)
+    if not commands:
+        raise refused("an image layer without Dockerfile commands (Image.run_function?) is not supported yet")
+    first = commands[0].split()
+    if len(first) != 2 or first[0].upper() != "FROM":
+        raise refused(f"the first Dockerfile command must be 'FROM <image>', not {commands[0]!r}")
+    spec, rest = _base(pb, request, first[1], commands[1:], blobs)
+    text = "\n".join(rest)
+    for line, instruction in logical_lines(text):
+        keyword = instruction.split(maxsplit=1)[0].upper()
+        if keyword in ("COPY", "ADD"):
+            raise refused(
+                f"Dockerfile line {line}: {instruction!r}: copying files into an image (add_local_*(copy=True),"
+                " dockerfile_commands with COPY, add_python=, pip_install_from_requirements...) is not supported yet;"
+                " add_local_* without copy=True works"
+            )
+    try:
+        steps = parse_commands(text, NO_CONTEXT, dict(image.build_args))
+    except InvalidError as exc:
+        raise refused(str(exc)) from exc
+    for step in steps:
+        proto = spec.steps.add(kind=step.kind, args=step.args, options=dict(step.options))
+        if step.kind in STEP_WITH_SECRETS:
+            proto.secret_ids.extend(image.secret_ids)
+            if request.force_build:  # a key no cached layer has: this step and those after it run again
+                proto.options["force_build"] = secrets.token_hex(8)
+    return spec
+
+
+def _refuse_unsupported(pb: Any, image: Any) -> None:
+    if image.HasField("build_function") or image.build_function_def:
+        raise refused("Image.run_function is not supported yet")
+    if image.gpu_config.type or image.gpu_config.gpu_type or image.gpu_config.count:
+        raise refused("building with a GPU (gpu= on an image step) is not supported")
+    if image.context_files:
+        raise refused("context files (image builder versions up to 2024.10) are not supported")
+    if image.volume_mounts:
+        raise refused("volumes in image builds are not supported yet")
+    names = [b.docker_tag for b in image.base_images]
+    if names not in ([], ["base"]):
+        raise refused(f"base images {names} (only one, `FROM base`) are not supported")
+    auth = image.image_registry_config.registry_auth_type
+    if auth in (pb.REGISTRY_AUTH_TYPE_AWS, pb.REGISTRY_AUTH_TYPE_GCP):
+        name = pb.RegistryAuthType.Name(auth)
+        raise refused(f"registry credentials of type {name} (AWS ECR, GCP) are not supported; use REGISTRY_USERNAME")
+
+
+def _base(pb: Any, request: Any, ref: str, rest: list[str], blobs: BlobStore) -> tuple[npb.ImageSpec, list[str]]:
+    """The spec the layer starts from, and the commands left to translate on top of it."""
+    image = request.image
+    if ref == "base":
+        if not image.base_images:
+            raise refused("'FROM base' without a base image")
+        parent = load_spec(blobs, image.base_images[0].image_id)
+        if parent is None:
+            raise refused(f"base image {image.base_images[0].image_id} is not one this server made")
+        return parent, rest
+    spec = npb.ImageSpec()
+    slim = DEBIAN_SLIM_FROM.fullmatch(ref)
+    if request.namespace == pb.DEPLOYMENT_NAMESPACE_GLOBAL and slim and slim.group(1) in DEBIAN_PYTHONS:
+        # Image.debian_slim(): nano-modal's own Debian base of that Python, without Modal's setup.
+        spec.base.CopyFrom(npb.ImageBase(kind="debian", python_version=slim.group(1)))
+        return spec, [c for c in rest if not DEBIAN_SLIM_SETUP.fullmatch(c.strip())]
+    spec.base.CopyFrom(npb.ImageBase(kind="registry", ref=ref))
+    if image.image_registry_config.secret_id:  # REGISTRY_USERNAME / REGISTRY_PASSWORD, as nano-modal reads them
+        spec.base.secret_ids.append(image.image_registry_config.secret_id)
+    return spec, rest
+
+
+def python_version_info(spec: npb.ImageSpec | None, fallback: str) -> str:
+    """What the client is told of the image's Python (it only warns about 3.10)."""
+    if spec is not None and spec.base.kind == "debian":
+        return f"Python {spec.base.python_version}.0"
+    return f"Python {fallback}"

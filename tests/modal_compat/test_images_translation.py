@@ -1,0 +1,78 @@
+"""How the layers the real modal client sends become nano-modal ImageSpecs (modal_compat/images.py),
+read as the client 1.6.4 sends them (its own Image methods build the requests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nano_modal.server.blobs import BlobStore
+from nano_modal.server.modal_compat.auth import Refused
+from nano_modal.server.modal_compat.images import load_spec, store_spec, translate
+
+pb: Any = pytest.importorskip("modal_proto.api_pb2")
+
+SLIM_3_11 = [  # what Image.debian_slim("3.11") sends with builder version 2025.06
+    "FROM python:3.11.13-slim-bookworm",
+    "RUN apt-get update",
+    "RUN apt-get install -y gcc gfortran build-essential",
+    "RUN pip install --upgrade pip wheel uv",
+    "RUN echo 'debconf debconf/frontend select Noninteractive' | debconf-set-selections",
+    'CMD ["sleep", "172800"]',
+]
+
+
+def _request(commands: list[str], base: str = "", **fields: Any) -> Any:
+    image = pb.Image(dockerfile_commands=commands, gpu_config=pb.GPUConfig(), **fields)
+    if base:
+        image.base_images.append(pb.BaseImage(docker_tag="base", image_id=base))
+    namespace = pb.DEPLOYMENT_NAMESPACE_WORKSPACE if base else pb.DEPLOYMENT_NAMESPACE_GLOBAL
+    return pb.ImageGetOrCreateRequest(image=image, namespace=namespace)
+
+
+def test_debian_slim_then_steps_make_one_spec(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path)
+    slim = translate(pb, _request(SLIM_3_11), blobs)
+    assert (slim.base.kind, slim.base.python_version, list(slim.steps)) == ("debian", "3.11", [])
+    commands = ["FROM base", "RUN python -m pip install six", "ENV X='1'", "WORKDIR /srv"]
+    layer = _request(commands, store_spec(blobs, slim))
+    spec = translate(pb, layer, blobs)
+    assert spec.base.kind == "debian"
+    assert [(s.kind, list(s.args), dict(s.options)) for s in spec.steps] == [
+        ("run_commands", ["python -m pip install six"], {}),
+        ("env", [], {"X": "1"}),
+        ("workdir", ["/srv"], {}),
+    ]
+    assert load_spec(blobs, store_spec(blobs, spec)) == spec
+
+
+def test_a_python_without_a_nano_modal_base_is_pulled_with_modal_s_setup(tmp_path: Path) -> None:
+    spec = translate(pb, _request(["FROM python:3.14-slim-trixie", "RUN apt-get update"]), BlobStore(tmp_path))
+    assert (spec.base.kind, spec.base.ref, [s.args[0] for s in spec.steps]) == (
+        "registry",
+        "python:3.14-slim-trixie",
+        ["apt-get update"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("commands", "fields", "says"),
+    [
+        (["FROM python:3.11-slim", "COPY . /opt"], {}, "copying files into an image"),
+        (["FROM python:3.11-slim", "RUN true"], {"gpu_config": pb.GPUConfig(gpu_type="A100", count=1)}, "GPU"),
+        (["FROM python:3.11-slim", "SHELL [\"/bin/bash\"]"], {}, "SHELL is not supported"),
+        ([], {"build_function": pb.BuildFunction(globals=b"x")}, "run_function"),
+    ],
+)
+def test_what_cannot_be_built_is_refused_in_one_line(
+    tmp_path: Path, commands: list[str], fields: dict[str, Any], says: str
+) -> None:
+    request = _request(commands)
+    for name, value in fields.items():
+        getattr(request.image, name).CopyFrom(value)
+    with pytest.raises(Refused) as caught:
+        translate(pb, request, BlobStore(tmp_path))
+    message = str(caught.value)
+    assert "nano-modal cannot build this image" in message and says in message and "\n" not in message
