@@ -64,6 +64,8 @@ class BwrapRuntime(SandboxingRuntime):
         self.bwrap = bwrap_binary()
         self.seccomp = seccomp.build_filter()
         self.uid_ranges = UidRanges() if uid_ranges.available() else None
+        # What a range's uid runs (bwrap, through setpriv): a copy where the original is out of its reach.
+        self.range_bwrap = uid_ranges.runnable_by_ranges(self.bwrap) if self.uid_ranges and self.bwrap else None
         self._uids: dict[str, ContainerUids] = {}
 
     def argv(
@@ -84,7 +86,9 @@ class BwrapRuntime(SandboxingRuntime):
             caps = ["--cap-drop", "ALL"]
         else:  # ... or its own range's root, with root's everyday capabilities (in its namespace)
             # No --disable-userns (it needs bwrap's own --unshare-user): seccomp refuses new namespaces.
-            args = [*uids.range.setpriv(), self.bwrap, "--userns", str(uids.range.userns), "--uid", "0", "--gid", "0"]
+            assert self.range_bwrap is not None
+            args = [*uids.range.setpriv(), self.range_bwrap, "--userns", str(uids.range.userns)]
+            args += ["--uid", "0", "--gid", "0"]
             caps = ["--cap-drop", "ALL", *(a for cap in uid_ranges.CAPABILITIES for a in ("--cap-add", cap))]
         args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup", "--hostname", "nano-modal"]
         # Its own network: a loopback device, the server through `link`, and outbound NAT unless

