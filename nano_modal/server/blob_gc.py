@@ -6,7 +6,8 @@ Modal client's mount files and bundles) is live while something the server keeps
 - a stored input or output (its blob column, or a Modal payload's `bl-<sha256>` reference),
   for as long as calls are kept (config.OUTPUT_RETENTION);
 - the definition of a function of an app that is not stopped (sandboxes' too, in memory),
-  and every deployment's spec (a rollback runs an old version's code again);
+  every deployment's spec (a rollback runs an old version's code again) and every image
+  published by name (`Image.publish`: its `add_local` files);
 - a live manifest: a small JSON blob (a Modal bundle, a mount's file list) names others.
 
 Anything else is collected once it is older than BLOB_GRACE: a client uploads a blob first

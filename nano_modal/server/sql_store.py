@@ -354,8 +354,8 @@ class SqlStore(SqlObjects, Store):
     def blob_references(self) -> Iterator[tuple[str, bytes]]:
         """Every stored value that may name a blob, with what kind of value it is (blob_gc.py
         reads the names out): payloads and blob columns of the inputs and outputs kept, the
-        definitions of functions of apps not stopped, and every deployment's spec (a rollback
-        runs an old version's code again). Read in batches, never all at once."""
+        definitions of functions of apps not stopped, every deployment's spec (a rollback runs
+        an old version's code again) and every published image. Read in batches, never all at once."""
         live_apps = sa.select(apps.c.app_id).where(apps.c.state != "stopped").scalar_subquery()
         sources: list[tuple[str, sa.Select[Any]]] = [
             ("blob_id", sa.select(inputs.c.args_blob).where(inputs.c.args_blob != "")),
@@ -364,6 +364,7 @@ class SqlStore(SqlObjects, Store):
             ("payload", sa.select(outputs.c.data)),
             ("definition", sa.select(functions.c.definition).where(functions.c.app_id.in_(live_apps))),
             ("definition", sa.select(deployments.c.spec)),
+            ("definition", sa.select(image_names.c.spec)),  # Image.publish: its add_local files
         ]
         with self.engine.connect() as conn:
             for kind, query in sources:

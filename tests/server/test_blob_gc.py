@@ -41,7 +41,10 @@ def blobs(tmp_path: Path) -> BlobStore:
 def test_named_blobs_stay_and_the_rest_goes(any_store: SqlStore, blobs: BlobStore) -> None:
     b = {
         name: _blob(blobs, f"content of {name}".encode())
-        for name in ("argument", "result", "code", "stopped_code", "deployed_code", "in_memory", "orphan", "mount_file")
+        for name in (
+            *("argument", "result", "code", "stopped_code", "deployed_code"),
+            *("in_memory", "orphan", "mount_file", "published"),
+        )
     }
     b["young_orphan"] = _blob(blobs, b"just uploaded", age=time.time())
     b["modal_argument"] = _blob(blobs, b"a Modal client's large argument")
@@ -61,6 +64,8 @@ def test_named_blobs_stay_and_the_rest_goes(any_store: SqlStore, blobs: BlobStor
     )
     spec = api_pb2.AppDeployRequest(definitions=[api_pb2.FunctionDefinition(pickled_blob_id=b["deployed_code"])])
     any_store.add_deployment(DeploymentRow("ap-live", 1, "v1", now, spec.SerializeToString()))
+    published = api_pb2.ImageSpec(steps=[api_pb2.ImageStep(kind="add_local", blob_id=b["published"])])
+    any_store.publish_image("main", "weights:v1", published.SerializeToString())  # Image.publish
     any_store.create_call(
         CallRow("fc-1", "fu-live", api_pb2.CALL_KIND_MAP, 2, True, False, now),
         [
