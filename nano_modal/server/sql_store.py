@@ -57,6 +57,15 @@ _SET_ATTEMPT = (
 _COUNT_INPUTS = calls.update().where(calls.c.call_id == sa.bindparam("b_call_id"))
 
 
+# psycopg prepares a statement on the server after its 5th run, and PostgreSQL then keeps one
+# generic plan for it: planned while the tables were small (a fresh store, the first map), it
+# stays a sequential scan as they grow, and nothing re-plans it until an ANALYZE, which
+# autovacuum runs a minute or more later. _FINISH_INPUTS so scanned all of `inputs` per batch of
+# finished inputs (`.map` throughput fell round after round: issue 17, docs/BENCHMARKS.md).
+# A custom plan per run costs ~0.1 ms and always sees the table's current size.
+_POSTGRES_SESSION = "-c plan_cache_mode=force_custom_plan"
+
+
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL + NORMAL: durable across a crash of this process, one fsync per checkpoint.
@@ -84,7 +93,12 @@ class SqlStore(SqlObjects, Store):
     def __init__(self, url: str) -> None:
         if url.startswith(("postgresql://", "postgres://")):  # plain URLs mean the driver we ship with
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
-        self.engine = sa.create_engine(url, pool_pre_ping=not url.startswith("sqlite"))  # survive a DB restart
+        postgres = url.startswith("postgresql")
+        self.engine = sa.create_engine(
+            url,
+            pool_pre_ping=not url.startswith("sqlite"),  # survive a DB restart
+            connect_args={"options": _POSTGRES_SESSION} if postgres else {},
+        )
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _tune_sqlite)
             self.local_commits = True
