@@ -62,8 +62,15 @@ _COUNT_INPUTS = calls.update().where(calls.c.call_id == sa.bindparam("b_call_id"
 # stays a sequential scan as they grow, and nothing re-plans it until an ANALYZE, which
 # autovacuum runs a minute or more later. _FINISH_INPUTS so scanned all of `inputs` per batch of
 # finished inputs (`.map` throughput fell round after round: issue 17, docs/BENCHMARKS.md).
-# A custom plan per run costs ~0.1 ms and always sees the table's current size.
-_POSTGRES_SESSION = "-c plan_cache_mode=force_custom_plan"
+# A custom plan per run costs ~0.1 ms and always sees the table's current size. Set on each new
+# session (a SET, not the URL's `options`, which a deployment may use for its own settings).
+_POSTGRES_PLANS = "SET plan_cache_mode = force_custom_plan"
+
+
+def _plan_for_values(dbapi_connection: Any, _record: Any) -> None:
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(_POSTGRES_PLANS)
+    dbapi_connection.commit()  # a session setting, kept past this (otherwise open) transaction
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -93,15 +100,12 @@ class SqlStore(SqlObjects, Store):
     def __init__(self, url: str) -> None:
         if url.startswith(("postgresql://", "postgres://")):  # plain URLs mean the driver we ship with
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
-        postgres = url.startswith("postgresql")
-        self.engine = sa.create_engine(
-            url,
-            pool_pre_ping=not url.startswith("sqlite"),  # survive a DB restart
-            connect_args={"options": _POSTGRES_SESSION} if postgres else {},
-        )
+        self.engine = sa.create_engine(url, pool_pre_ping=not url.startswith("sqlite"))  # survive a DB restart
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _tune_sqlite)
             self.local_commits = True
+        elif self.engine.dialect.name == "postgresql":
+            event.listen(self.engine, "connect", _plan_for_values)
         migrations.upgrade(self.engine, new_from=metadata)
         # Tables of the models that no revision creates yet (a branch in progress); a no-op once
         # versions/ covers them, which tests/server/test_migrations.py checks.
