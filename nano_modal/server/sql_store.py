@@ -57,6 +57,22 @@ _SET_ATTEMPT = (
 _COUNT_INPUTS = calls.update().where(calls.c.call_id == sa.bindparam("b_call_id"))
 
 
+# psycopg prepares a statement on the server after its 5th run, and PostgreSQL then keeps one
+# generic plan for it: planned while the tables were small (a fresh store, the first map), it
+# stays a sequential scan as they grow, and nothing re-plans it until an ANALYZE, which
+# autovacuum runs a minute or more later. _FINISH_INPUTS so scanned all of `inputs` per batch of
+# finished inputs (`.map` throughput fell round after round: issue 17, docs/BENCHMARKS.md).
+# A custom plan per run costs ~0.1 ms and always sees the table's current size. Set on each new
+# session (a SET, not the URL's `options`, which a deployment may use for its own settings).
+_POSTGRES_PLANS = "SET plan_cache_mode = force_custom_plan"
+
+
+def _plan_for_values(dbapi_connection: Any, _record: Any) -> None:
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(_POSTGRES_PLANS)
+    dbapi_connection.commit()  # a session setting, kept past this (otherwise open) transaction
+
+
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL + NORMAL: durable across a crash of this process, one fsync per checkpoint.
@@ -88,6 +104,8 @@ class SqlStore(SqlObjects, Store):
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _tune_sqlite)
             self.local_commits = True
+        elif self.engine.dialect.name == "postgresql":
+            event.listen(self.engine, "connect", _plan_for_values)
         migrations.upgrade(self.engine, new_from=metadata)
         # Tables of the models that no revision creates yet (a branch in progress); a no-op once
         # versions/ covers them, which tests/server/test_migrations.py checks.
