@@ -1,5 +1,5 @@
 """The caller's side of container/log_sync.py: which inputs' sync marks the app's log printer
-has shown, so that `.remote()` returns only after the prints its input made."""
+has shown, so that `.remote()` returns (and `.map` yields) a result only after the prints its input made."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from collections.abc import AsyncIterator
 
 from . import config
 
-KEPT = 10_000  # inputs remembered (marks of .map inputs nobody waits for are dropped oldest first)
+# Inputs whose shown marks are remembered until their caller reads their output (oldest dropped
+# first): a map's outputs are read as its inputs finish, at most MAP_MAX_INFLIGHT behind, so
+# this holds several maps' worth.
+KEPT = 5 * config.MAP_MAX_INFLIGHT
 
 _shown: dict[str, int] = {}  # input id -> sync marks shown
 _printers = 0  # log printers running in this process (app.run(show_logs=True))

@@ -381,6 +381,7 @@ class Function(FunctionVariants):
             async for batch in _race(stream.batches(), feeder):
                 for output in batch:
                     window.release()
+                    await _log_sync.wait(output.input_id, output.log_sync_lines)  # its prints first, as .remote()
                     value = await stream.decode(output)
                     if isinstance(value, Raised):
                         if not return_exceptions:

@@ -33,6 +33,8 @@ def shout(x: int) -> str:
 def main(n: int = 3) -> None:
     for x in range(n):
         print(f"caller got {shout.remote(x)}", flush=True)
+    for value in shout.map(range(100, 100 + n)):  # a map's results too come after their prints
+        print(f"caller got {value}", flush=True)
 """
 
 
@@ -99,7 +101,7 @@ def test_a_functions_prints_come_before_the_result_its_caller_prints(tmp_path: P
         [index] = [i for i, line in enumerate(lines) if line.endswith(text)]
         return index
 
-    for x in range(4):
+    for x in [*range(4), *range(100, 104)]:
         assert at(f"printed before returning {x}") < at(f"partial line {x}") < at(f"caller got result {x}"), out.stdout
     assert "nano-modal-log-sync" not in out.stdout + out.stderr
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from nano_modal import Image
+from nano_modal.worker.images import deps
 from nano_modal.worker.images.builder import ImageBuilder
 from nano_modal.worker.images.overlay import run_in_root
 from nano_modal.worker.images.rootfs import ImageRoot
@@ -450,7 +451,7 @@ def test_runtime_packages_for_another_python_leave_no_scratch_behind(store: Stor
     dest.mkdir()
     try:
         before = set((store.root / "tmp").iterdir())
-        ImageBuilder(store)._pip_deps(built, dest, lambda line: None)
+        ImageBuilder(store)._pip_deps(built, dest, lambda line: None, deps.RUNTIME_DISTS)
         assert (dest / "grpc").is_dir() and (dest / "google" / "protobuf").is_dir()
         assert set((store.root / "tmp").iterdir()) == before
     finally:
