@@ -54,6 +54,7 @@ BINDS_DIR = RUN_DIR / "uid-range-binds"  # per slot: what bwrap binds that its u
 BIN_DIR = RUN_DIR / "bin"  # copies of programs the ranges run that live where they cannot reach
 SUBID_FILES = (Path("/etc/subuid"), Path("/etc/subgid"))  # the host's other delegated ranges
 USERNS_TIMEOUT = 10.0  # seconds for `unshare` to make a slot's user namespace
+USERNS_TRIES = 3  # attempts at it before a container start fails (_make_userns)
 # What container root may still do, all within its own user namespace: Docker's default set
 # less raw sockets, mknod and audit writes (nothing a Python sandbox needs). That is the file
 # and id changes of ordinary root work (chown, su, useradd), signals, a server on port 80.
@@ -203,7 +204,20 @@ def overlapping_subids(start: int, end: int, files: tuple[Path, ...] = SUBID_FIL
 
 async def _make_userns(uid: int) -> int:
     """A user namespace owned by `uid` (so bwrap, run as `uid`, may join it) whose ids 0..65535
-    are the host's `uid`.. : made by `unshare` run as `uid`, mapped by this (root) process."""
+    are the host's `uid`.. : made by `unshare` run as `uid`, mapped by this (root) process.
+    Tried USERNS_TRIES times: one clean-clone CI run saw its `unshare` end at once with no
+    output and no error (cause not found), failing an image build."""
+    for attempt in range(1, USERNS_TRIES + 1):
+        try:
+            return await _make_userns_once(uid)
+        except RuntimeError:
+            if attempt == USERNS_TRIES:
+                raise
+            await asyncio.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
+
+
+async def _make_userns_once(uid: int) -> int:
     unshare = _system_binary("unshare")
     assert unshare is not None  # available() said so
     proc = await asyncio.create_subprocess_exec(
@@ -216,7 +230,8 @@ async def _make_userns(uid: int) -> int:
         ready = await asyncio.wait_for(proc.stdout.readline(), USERNS_TIMEOUT)
         if not ready:
             err = (await proc.communicate())[1].decode(errors="replace").strip()
-            raise RuntimeError(f"could not make a user namespace for container uids {uid}..: {err}")
+            how = f"exit code {proc.returncode}" if (proc.returncode or 0) >= 0 else f"signal {-(proc.returncode or 0)}"
+            raise RuntimeError(f"could not make a user namespace for container uids {uid}.. ({how}): {err}")
         for name in ("uid_map", "gid_map"):
             Path(f"/proc/{proc.pid}/{name}").write_text(f"0 {uid} {UIDS_PER_CONTAINER}\n")
         return os.open(f"/proc/{proc.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
