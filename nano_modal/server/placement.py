@@ -20,6 +20,11 @@ from .state import Container, ContainerState, FunctionRuntime, Worker
 log = logging.getLogger("nano_modal.server")
 
 
+def reserved_size(definition: api_pb2.FunctionDefinition) -> tuple[float, int]:
+    """(cpu, memory MiB) one container of this definition reserves on its worker and workspace."""
+    return definition.cpu or config.DEFAULT_CPU, definition.memory_mb or config.DEFAULT_MEMORY_MB
+
+
 def _max_starting(worker: Worker) -> int:
     """Containers a worker may be starting at once: starts are cpu-heavy (a fresh interpreter)."""
     return max(2, int(worker.cpu * 2))
@@ -116,8 +121,7 @@ class Placement(ControlBase):
         """Why no live worker could ever run a container of `fn` (None while none is registered:
         one may yet come), so that such calls fail with a reason instead of waiting forever."""
         alive = [w for w in self.workers.values() if w.alive]
-        cpu = fn.definition.cpu or config.DEFAULT_CPU
-        memory = fn.definition.memory_mb or config.DEFAULT_MEMORY_MB
+        cpu, memory = reserved_size(fn.definition)
         workspace = self.app(fn.app_id).workspace
         over = workspace_limits.too_big(workspace, self.workspace_limits(workspace), cpu, memory)
         if over is not None:
@@ -160,8 +164,7 @@ class Placement(ControlBase):
         if any(w.alive and self.containers.starting(w.worker_id) >= _max_starting(w) for w in self.workers.values()):
             return False  # room is only short of start slots, which free up by themselves
         workspace = self.app(needed_by.app_id).workspace
-        cpu = needed_by.definition.cpu or config.DEFAULT_CPU
-        memory = needed_by.definition.memory_mb or config.DEFAULT_MEMORY_MB
+        cpu, memory = reserved_size(needed_by.definition)
         own_only = self.workspace_full(workspace, cpu, memory) is not None
         candidates = [
             c
@@ -186,8 +189,7 @@ class Placement(ControlBase):
     ) -> Container | None:
         """Reserve room for one container of `fn` on the worker with the most free cpu. A
         sandbox's container (sandboxes.py) gets no token: it runs untrusted code."""
-        cpu = fn.definition.cpu or config.DEFAULT_CPU
-        memory = fn.definition.memory_mb or config.DEFAULT_MEMORY_MB
+        cpu, memory = reserved_size(fn.definition)
         workspace = self.app(fn.app_id).workspace
         if self.workspace_full(workspace, cpu, memory) is not None:
             return None

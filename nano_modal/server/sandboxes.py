@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from .. import config
 from ..proto import api_pb2
 from .control import ControlPlane, Invalid, NotFound, new_id
+from .placement import reserved_size
 from .state import Container, ContainerState, FunctionRuntime, Signal
 
 log = logging.getLogger("nano_modal.server")
@@ -135,7 +136,7 @@ class SandboxPlane:
         self.control.functions[sandbox_id] = fn  # found by the control plane like any function
         container = None
         give_up = time.monotonic() + PLACE_TIMEOUT
-        cpu, memory = definition.cpu or config.DEFAULT_CPU, definition.memory_mb or config.DEFAULT_MEMORY_MB
+        cpu, memory = reserved_size(definition)
         while container is None:
             container = self.control.place_container(fn, container_id=sandbox_id, sandbox=True)
             if container is None:
