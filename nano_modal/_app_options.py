@@ -85,6 +85,7 @@ def function_options(
         block_network=block_network,
         gpu=gpu_spec.normalize(gpu),
         restrict_modal_access=restrict_modal_access,
+        ephemeral_disk=ported.get("ephemeral_disk"),
     )
 
 

@@ -48,6 +48,7 @@ class FunctionOptions:
     web: api_pb2.WebEndpoint | None = None  # set by @fastapi_endpoint / @asgi_app / @wsgi_app
     gpu: str = ""  # normalized gpu= spec (see _gpu.py)
     restrict_modal_access: bool = False
+    ephemeral_disk: int | None = None  # MiB: the size of each container's disk (a limit, not a reservation)
 
     def validate(self, name: str) -> None:
         def bad(what: str) -> InvalidError:
@@ -67,6 +68,8 @@ class FunctionOptions:
             raise bad(f"cpu must be positive, got {self.cpu}")
         if self.memory is not None and self.memory <= 0:
             raise bad(f"memory (MiB) must be positive, got {self.memory}")
+        if self.ephemeral_disk is not None and self.ephemeral_disk <= 0:
+            raise bad(f"ephemeral_disk (MiB) must be positive, got {self.ephemeral_disk}")
         if self.scaledown_window is not None and self.scaledown_window <= 0:
             raise bad(f"scaledown_window must be positive, got {self.scaledown_window}")
         if self.max_concurrent_inputs and self.batch_max_size:
@@ -100,6 +103,7 @@ class FunctionOptions:
         definition.batch_wait_ms = self.batch_wait_ms
         definition.gpu = self.gpu
         definition.restrict_modal_access = self.restrict_modal_access
+        definition.ephemeral_disk_mb = self.ephemeral_disk or 0
         if self.schedule is not None:
             definition.schedule.CopyFrom(self.schedule.to_proto())
         if self.web is not None:

@@ -22,7 +22,6 @@ CLOUD_ONLY = {
     "buffer_containers": "warm buffers are Modal's autoscaler; use min_containers",
     "enable_memory_snapshot": "memory snapshots are Modal's; nano-modal boots containers ahead of need instead",
     "nonpreemptible": "every nano-modal worker is non-preemptible",
-    "ephemeral_disk": "containers write to the worker's disk",
     "startup_timeout": "a container's start-up counts toward its function's timeout",
     "experimental_options": "Modal's experimental scheduler options",
     "include_source": "nano-modal always ships the module that defines the function",

@@ -63,9 +63,15 @@ def start_server(
 
 
 def start_worker(
-    server_url: str, token: str, log_path: Path, *extra: str, python: str = sys.executable
+    server_url: str,
+    token: str,
+    log_path: Path,
+    *extra: str,
+    python: str = sys.executable,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "NANO_MODAL_TOKEN": token}
+    """A worker process; `env`: settings for it on top of this process's environment."""
+    env = {**os.environ, **(env or {}), "NANO_MODAL_TOKEN": token}
     return subprocess.Popen(
         [python, "-m", "nano_modal.worker", "--server", server_url, *extra],
         env=env, stdout=log_path.open("ab"), stderr=subprocess.STDOUT,

@@ -249,6 +249,7 @@ class Placement(ControlBase):
                 # A hard limit only when the function asked for memory; the default is a
                 # reservation for placement, not a cap (a bare interpreter would hit 128 MiB).
                 memory_mb=fn.definition.memory_mb,
+                disk_mb=fn.definition.ephemeral_disk_mb,
                 env=env,
                 image=for_worker(fn.definition.image, workspace) if fn.definition.HasField("image") else None,
                 image_secrets=build_secrets(fn.definition, self.secret_variables),

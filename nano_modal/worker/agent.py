@@ -135,7 +135,7 @@ class Agent:
                     c.task.cancel()
                 with contextlib.suppress(Exception):
                     await self.runtime.finish(c.cfg, c.proc.returncode or -9)
-                shutil.rmtree(c.cfg.workdir, ignore_errors=True)
+                self.runtime.disks.remove(c.cfg.workdir)
 
     async def register(self) -> None:
         request = api_pb2.WorkerRegisterRequest(
@@ -213,6 +213,7 @@ class Agent:
             workdir,
             cpu=spec.cpu,
             memory_mb=spec.memory_mb,
+            disk_mb=spec.disk_mb,
             block_network=self.block_network or spec.env.get(config.ENV_BLOCK_NETWORK) == "1",
         )
         assert self.images is not None
@@ -222,7 +223,7 @@ class Agent:
             message = await self.images.report_failure(spec, exc)
             await self._flush_logs()
             await self._report_exit(spec.container_id, -1, message)
-            shutil.rmtree(workdir, ignore_errors=True)
+            self.runtime.disks.remove(workdir)
             return
         # Every container gets the agent's directory: a sandbox's agent dials in at once, a function
         # container starts one when someone execs into it (_attach).
@@ -235,12 +236,14 @@ class Agent:
                 cfg.python_args = AGENT_ARGS
                 if cfg.command:  # the process runtime's image venv (images/venv.py): its Python runs the agent
                     cfg.command = [cfg.command[0], *AGENT_ARGS]
+                # Its disk before its volumes are copied onto it (a function's are, inside it, later).
+                await asyncio.to_thread(self.runtime.disks.attach, workdir, cfg.disk_mb)
                 volumes = await sync_volumes(self.client, env, workdir, binds=await self.runtime.binds_volumes())
             proc = await self.runtime.start(cfg)
         except Exception as exc:
             log.exception("could not start container %s", spec.container_id)
             await self._report_exit(spec.container_id, -1, f"the runtime could not start it: {exc}")
-            shutil.rmtree(workdir, ignore_errors=True)
+            self.runtime.disks.remove(workdir)
             link.close()
             return
         if cfg.agent_dir is not None and cfg.agent_dir != link.dir:  # a container booted ahead of need
@@ -291,7 +294,7 @@ class Agent:
             reason = f"killed by signal {-code}"
         await self._report_exit(spec.container_id, code, reason)
         self.containers.pop(spec.container_id, None)
-        shutil.rmtree(running.cfg.workdir, ignore_errors=True)
+        self.runtime.disks.remove(running.cfg.workdir)
 
     async def _report_exit(self, container_id: str, code: int, reason: str) -> None:
         request = api_pb2.WorkerContainerExitedRequest(

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import nano_modal
 
 from .cgroups import Cgroup, CgroupManager, Limits
+from .disks import ContainerDisks
 
 if TYPE_CHECKING:
     from .images.rootfs import ImageRoot
@@ -104,6 +105,7 @@ class ContainerConfig:
     workdir: Path
     cpu: float = 0.0  # cores requested: the cgroup's weight
     memory_mb: int = 0  # hard memory limit in MiB; 0 = none
+    disk_mb: int = 0  # the size of its disk (disks.py); 0 = the worker's default
     block_network: bool = False  # no network at all but the link to the server
     command: list[str] | None = None  # default: the container's python with `python_args`
     python_args: tuple[str, ...] = ENTRYPOINT_ARGS  # the function entrypoint, or a sandbox's agent
@@ -129,10 +131,14 @@ class Runtime(ABC):
     # The server's fast-lane port (0: none), as the worker's Hello learned it (agent.py sets it):
     # relayed to containers that have no network route to the server (sandbox.py ServerLink).
     server_fast_lane_port: int = 0
+    # Whether its containers' writes stay inside the directories it gives them, so that a disk
+    # of their own on those bounds them (disks.py); a plain process can write anywhere.
+    confines_writes: bool = False
 
     def __init__(self, *, limits: bool = True, pids_limit: int = DEFAULT_PIDS_LIMIT, preboot: int = 0) -> None:
         from .preboot import Preboot  # it builds on this module
 
+        self.disks = ContainerDisks.detect() if self.confines_writes else ContainerDisks(0, enabled=False)
         self.cgroups = cgroup_manager() if limits else None
         self.pids_limit = pids_limit
         self._cgroup: dict[str, Cgroup] = {}
@@ -147,6 +153,7 @@ class Runtime(ABC):
             proc = await self.preboot.take(cfg)
             if proc is not None:
                 return proc
+        await asyncio.to_thread(self.disks.attach, cfg.workdir, cfg.disk_mb)
         return await self.launch(cfg)
 
     @abstractmethod
@@ -184,6 +191,7 @@ class Runtime(ABC):
     async def warm_up(self, base_env: dict[str, str], server_url: str, block_network: bool) -> None:
         """Called once the worker is registered. `base_env` is what every container's
         environment starts from; containers of `block_network` are the ones to expect."""
+        await self.disks.start()
         if self.preboot is not None:
             self.preboot.configure(base_env, server_url, block_network)
 
@@ -191,6 +199,7 @@ class Runtime(ABC):
         """The worker is stopping: release what is kept beyond any one container."""
         if self.preboot is not None:
             await self.preboot.close()
+        self.disks.close()
 
     async def finish(self, cfg: ContainerConfig, code: int) -> str:
         """Release what start() took once the process has exited; say why it died, if known."""

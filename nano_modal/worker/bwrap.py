@@ -169,7 +169,9 @@ class BwrapRuntime(SandboxingRuntime):
             binds = own_view(cfg, link)[0]
             uids = await self._own_uids(cfg, link)
             if cfg.image is not None:
-                await asyncio.to_thread(cfg.image.mount, cfg.container_id, uids.range if uids else None)
+                await asyncio.to_thread(
+                    cfg.image.mount, cfg.container_id, uids.range if uids else None, (self.disks, cfg.disk_mb)
+                )
             env = self.container_env(cfg)  # the image's too: what a booted container is compared by (preboot.py)
             argv = [*self._limit(cfg), *self.argv(cfg, seccomp_fd, link, binds, info_w, uids)]
             fds = tuple(fd for fd in (seccomp_fd, info_w, uids.range.userns if uids else -1) if fd >= 0)

@@ -132,7 +132,7 @@ class GVisorRuntime(SandboxingRuntime):
         argv = [*self._limit(cfg), *self._runsc(cfg), "run", "--bundle", str(bundle), cfg.container_id]
         try:
             if cfg.image is not None:
-                await asyncio.to_thread(cfg.image.mount, cfg.container_id)
+                await asyncio.to_thread(cfg.image.mount, cfg.container_id, None, (self.disks, cfg.disk_mb))
             (bundle / "config.json").write_text(json.dumps(self.spec(cfg, link)))
             proc = await self._exec(argv, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, cfg.workdir, stdin)
         except BaseException:

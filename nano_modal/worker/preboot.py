@@ -106,9 +106,10 @@ class Preboot:
             image=self.images[key[1]].fresh() if key[1] else None,
         )
         try:
+            await asyncio.to_thread(self.runtime.disks.attach, workdir)  # the default size: take() checks
             proc = await self.runtime.launch(cfg, stdin=asyncio.subprocess.PIPE)
         except BaseException as exc:  # the worker stopping (cancelled) included
-            _remove(cfg)
+            self._remove(cfg)
             if not isinstance(exc, Exception):
                 raise
             log.warning("could not boot a container ahead of need: %s", exc)
@@ -143,7 +144,8 @@ class Preboot:
         )
         target = self.runtime.container_env(rehomed, booted.cfg.container_id)
         differs = any(target.get(k) != booted.env.get(k) for k in _startup_keys(target, booted.env))
-        if differs or not self.runtime.fits_limits(booted.cfg, cfg):
+        disk_differs = self.runtime.disks.size_of(cfg.disk_mb) != self.runtime.disks.size_of(booted.cfg.disk_mb)
+        if differs or disk_differs or not self.runtime.fits_limits(booted.cfg, cfg):
             ready.insert(0, booted)
             return None
         try:
@@ -159,7 +161,7 @@ class Preboot:
             return None
         self.runtime.rekey(booted.cfg.container_id, cfg.container_id)
         log.info("container %s runs in %s, booted ahead of need", cfg.container_id, booted.cfg.container_id)
-        shutil.rmtree(cfg.workdir, ignore_errors=True)  # made for it by the worker, empty: the booted one's is used
+        self.runtime.disks.remove(cfg.workdir)  # made for it by the worker, empty: the booted one's is used
         cfg.workdir, cfg.agent_dir, cfg.image, cfg.env = rehomed.workdir, rehomed.agent_dir, rehomed.image, rehomed.env
         return booted.proc
 
@@ -181,20 +183,19 @@ class Preboot:
             while ready:
                 await self._discard(ready.pop())
 
+    def _remove(self, cfg: ContainerConfig) -> None:
+        self.runtime.disks.remove(cfg.workdir)
+        if cfg.agent_dir is not None:
+            shutil.rmtree(cfg.agent_dir, ignore_errors=True)
+
     async def _discard(self, booted: Booted) -> None:
         if booted.proc.stdin is not None:
             booted.proc.stdin.close()  # end of file: it exits by itself
         await self.runtime.stop(booted.proc, grace=1.0)
         with contextlib.suppress(Exception):
             await self.runtime.finish(booted.cfg, booted.proc.returncode or 0)
-        _remove(booted.cfg)
+        self._remove(booted.cfg)
 
 
 def _startup_keys(*envs: dict[str, str]) -> set[str]:
     return {k for env in envs for k in env if k.startswith(STARTUP_PREFIXES) and k not in READ_LATER}
-
-
-def _remove(cfg: ContainerConfig) -> None:
-    shutil.rmtree(cfg.workdir, ignore_errors=True)
-    if cfg.agent_dir is not None:
-        shutil.rmtree(cfg.agent_dir, ignore_errors=True)

@@ -203,6 +203,8 @@ class SandboxingRuntime(Runtime):
     network namespace of its own: the relay is its only way to the server), and the outbound
     NAT of those that did not ask for block_network (network.py)."""
 
+    confines_writes = True  # a container writes only to its workdir, its image's upper dir, its /tmp
+
     def __init__(self, *, allow_net: tuple[IPNetwork, ...] = (), **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._links: dict[str, ServerLink] = {}

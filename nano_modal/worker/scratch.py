@@ -46,6 +46,7 @@ KINDS = {
     "nano-modal-rpc-": "server link",  # a container's relay socket to the server (sandbox.py ServerLink)
     "nano-modal-net-": "network",  # a container's NAT helper state (network.py)
     "nano-modal-blobs-": "image download",
+    "nano-modal-disk-": "container disk",  # a container's disk's backing file (disks.py)
     "nano-modal-build-volumes-": "image build",
     "nano-modal-": "container work",  # nano-modal-<container id>-...: after the more specific ones
 }

@@ -6,7 +6,6 @@ worker. Here the worker is given 256 MiB and a function writes 700 MiB; the work
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,15 +44,9 @@ def capped(tmp_path: Path) -> Iterator[Cluster]:
     require("bwrap")
     token = secrets.token_urlsafe(16)
     server, url = start_server(tmp_path, token)
-    saved = os.environ.get("NANO_MODAL_CONTAINERS_MEMORY_MB")
-    os.environ["NANO_MODAL_CONTAINERS_MEMORY_MB"] = str(CAP_MB)  # the worker's (start_worker passes it on)
-    try:
-        worker = start_worker(url, token, tmp_path / "worker.log", "--runtime", "bwrap")
-    finally:
-        if saved is None:
-            os.environ.pop("NANO_MODAL_CONTAINERS_MEMORY_MB")
-        else:
-            os.environ["NANO_MODAL_CONTAINERS_MEMORY_MB"] = saved
+    worker = start_worker(
+        url, token, tmp_path / "worker.log", "--runtime", "bwrap", env={"NANO_MODAL_CONTAINERS_MEMORY_MB": str(CAP_MB)}
+    )
     try:
         yield Cluster(url, token, tmp_path, server, [worker])
     finally:

@@ -5,7 +5,6 @@ host's available memory is read before and after the write attempt."""
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from collections.abc import Iterator
@@ -43,14 +42,8 @@ def capped(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     state_dir = tmp_path_factory.mktemp(f"server-{request.param}")
     token = secrets.token_urlsafe(16)
     server, url = start_server(state_dir, token)
-    saved = os.environ.get("NANO_MODAL_CONTAINER_TMP_MB")
-    os.environ["NANO_MODAL_CONTAINER_TMP_MB"] = str(CAP_MB)  # the worker's setting (start_worker passes it on)
-    try:
-        worker = start_worker(url, token, state_dir / "worker.log", "--runtime", request.param)
-    finally:
-        os.environ.pop("NANO_MODAL_CONTAINER_TMP_MB") if saved is None else os.environ.__setitem__(
-            "NANO_MODAL_CONTAINER_TMP_MB", saved
-        )
+    setting = {"NANO_MODAL_CONTAINER_TMP_MB": str(CAP_MB)}
+    worker = start_worker(url, token, state_dir / "worker.log", "--runtime", request.param, env=setting)
     try:
         yield Cluster(url, token, state_dir, server, [worker])
     finally:

@@ -23,6 +23,7 @@ from .overlay import mount_overlay, unmount
 from .store import BuiltImage
 
 if TYPE_CHECKING:
+    from ..disks import ContainerDisks
     from ..uid_ranges import UidRange
 
 # Run the container entrypoint with the SDK's packages LAST on sys.path: the image's own win
@@ -45,6 +46,7 @@ def sweep_mounts() -> None:
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
             unmount(scratch / "merged")
             _detach_below(scratch)
+            detach(str(scratch))  # its disk (disks.py), if it had one
             shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -62,19 +64,25 @@ class ImageRoot:
     deps: Path  # the runtime packages for the image's Python
     scratch: Path | None = None  # upper/work/merged of this container's overlay, once mounted
     shift: int = 0  # the host uid of its upper directory's root (0, or its uid range's: mount)
+    disks: ContainerDisks | None = None  # whose disk its scratch is mounted on, if any
 
     @property
     def merged(self) -> Path:
         assert self.scratch is not None
         return self.scratch / "merged"
 
-    def mount(self, container_id: str, uids: UidRange | None = None) -> Path:
+    def mount(
+        self, container_id: str, uids: UidRange | None = None, disk: tuple[ContainerDisks, int] | None = None
+    ) -> Path:
         """Mount this container's root. With `uids` (a container's own range, uid_ranges.py) the
         layers are idmapped through its user namespace, so the image's files that host root owns
         are the container root's, and the upper directory is the range root's: what the container
         writes is stored shifted into its range (snapshot() shifts it back)."""
         # The worker's pid in the name: a later worker unmounts what a crashed one left (sweep_mounts).
         self.scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-{container_id}-"))
+        if disk is not None:  # what it writes is bounded by a disk of its own (disks.py), as its workdir is
+            self.disks = disk[0]
+            self.disks.attach(self.scratch, disk[1])
         upper, work = self.scratch / "upper", self.scratch / "work"
         upper.mkdir()
         work.mkdir()
@@ -100,6 +108,8 @@ class ImageRoot:
         if self.scratch is not None:
             unmount(self.merged)
             _detach_below(self.scratch)
+            if self.disks is not None:
+                self.disks.remove(self.scratch)
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
 

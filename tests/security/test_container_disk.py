@@ -1,0 +1,115 @@
+"""A container cannot fill the host's disk. Its workdir ($HOME, where a function without an
+image writes) and its image's writable layer were directories on the worker's disk with no
+limit; each is a disk of its own now (worker/disks.py), of NANO_MODAL_CONTAINER_DISK_MB or the
+function's `ephemeral_disk=` (MiB). Here the worker's default is 64 MiB and functions try to
+write 200 MiB, under bwrap and gVisor with a root worker. The host's free disk is read before
+and after the writes, while the containers still run (their files would still be there)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cluster, start_server, start_worker, stop
+from tests.helpers import run_script
+from tests.worker._drive import require
+
+DEFAULT_MB = 64
+ASKED_MB = 160
+SLACK_MB = 40  # what else may land on the host's disk meanwhile (logs, the state database)
+
+WRITE = """
+import json, os
+import nano_modal
+
+app = nano_modal.App("disk-limit")
+
+
+def fill(directory: str, mib: int) -> dict:
+    os.makedirs(directory, exist_ok=True)
+    written, error = 0, ""
+    chunk = b"x" * 2**20
+    try:
+        with open(os.path.join(directory, "fill"), "wb") as f:
+            for _ in range(mib):
+                f.write(chunk)
+                f.flush()
+                written += 1
+            os.fsync(f.fileno())
+    except OSError as exc:
+        error = exc.strerror or str(exc)
+    return {"written": written, "error": error}
+
+
+@app.function(scaledown_window=120)
+def in_home(mib: int) -> dict:
+    return fill(os.environ["HOME"], mib)
+
+
+@app.function(scaledown_window=120, ephemeral_disk=ASKED_MB)
+def in_home_with_more(mib: int) -> dict:
+    return fill(os.environ["HOME"], mib)
+
+
+@app.function(scaledown_window=120, image=nano_modal.Image.debian_slim())
+def in_image_root(mib: int) -> dict:
+    return fill("/var/fill", mib)
+
+
+if __name__ == "__main__":
+    import shutil, tempfile
+
+    with app.run():
+        out = {
+            "home": in_home.remote(200),
+            "more_fits": in_home_with_more.remote(100),
+            "more": in_home_with_more.remote(200),
+            "image": in_image_root.remote(200),
+        }
+        out["free_during"] = shutil.disk_usage(tempfile.gettempdir()).free // 2**20  # its containers still run
+        print("OUT", json.dumps(out))
+""".replace("ASKED_MB", str(ASKED_MB))
+
+
+def _free_mib() -> int:
+    return shutil.disk_usage(tempfile.gettempdir()).free // 2**20
+
+
+@pytest.fixture(scope="module", params=["bwrap", "gvisor"])
+def limited(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    require(request.param)
+    state_dir = tmp_path_factory.mktemp(f"server-{request.param}")
+    token = secrets.token_urlsafe(16)
+    server, url = start_server(state_dir, token)
+    setting = {"NANO_MODAL_CONTAINER_DISK_MB": str(DEFAULT_MB)}
+    worker = start_worker(url, token, state_dir / "worker.log", "--runtime", request.param, env=setting)
+    try:
+        yield Cluster(url, token, state_dir, server, [worker])
+    finally:
+        stop(worker)
+        stop(server)
+
+
+def test_a_container_cannot_fill_the_hosts_disk(limited: Cluster, tmp_path: Path) -> None:
+    before = _free_mib()
+    done = run_script(tmp_path, WRITE, env=limited.env(), timeout=600)
+    line = next((line for line in done.stdout.splitlines() if line.startswith("OUT ")), "")
+    assert line, done.stdout + done.stderr
+    out = json.loads(line.removeprefix("OUT "))
+    # The default disk: the write stops with "No space left on device" before 64 MiB.
+    assert out["home"]["error"] == "No space left on device", out
+    assert out["home"]["written"] <= DEFAULT_MB, out
+    # ephemeral_disk= gives a function more: 100 MiB fit, 200 do not.
+    assert out["more_fits"] == {"written": 100, "error": ""}, out
+    assert out["more"]["error"] == "No space left on device" and out["more"]["written"] <= ASKED_MB, out
+    # An image's writable layer is bounded too.
+    assert out["image"]["error"] == "No space left on device" and out["image"]["written"] <= DEFAULT_MB, out
+    # While those containers still run, with their files: the host lost at most what they could write.
+    bound = DEFAULT_MB + 100 + ASKED_MB + DEFAULT_MB + SLACK_MB
+    assert before - out["free_during"] <= bound, (before, out["free_during"])
