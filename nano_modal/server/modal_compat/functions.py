@@ -120,6 +120,7 @@ class FunctionRpcs(WebRpcs):
             is_class=function.is_class,  # its instances with parameters: FunctionBindParams (classes.py)
             cpu=function.resources.milli_cpu / 1000,  # 0 when the function asked for none: the default
             memory_mb=function.resources.memory_mb,
+            ephemeral_disk_mb=function.resources.ephemeral_disk_mb,  # each container's disk (worker/disks.py)
             # Synced into its containers by nano-modal (container/modal_volumes.py), bound by the worker.
             volume_mounts=[
                 npb.VolumeMount(mount_path=m.mount_path, volume_id=m.volume_id, read_only=m.read_only)
