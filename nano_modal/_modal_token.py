@@ -4,8 +4,11 @@ them (server/modal_compat/auth.py).
 
 A pair is an id (`ak-` and random hex) and a secret derived from it with the server's admin
 token (an HMAC), so the server needs no state to accept it and the admin token itself is never
-handed to Modal clients. A pair grants what the admin token grants through Modal's protocol;
-pairs cannot be revoked one by one: changing the admin token revokes them all.
+handed to Modal clients. A pair grants what the admin token grants through Modal's protocol,
+unless its id says it is invoke-only (`ak-invoke-...`; the secret binds the id, so the id
+cannot be changed): then it may only look up and call the functions of deployed apps, as
+nano-modal's own invoke-only tokens (an application server's). Pairs cannot be revoked one by
+one: changing the admin token revokes them all.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import hmac
 import secrets
 
 ID_PREFIX = "ak-"  # as Modal's own token ids
+INVOKE_ID_PREFIX = ID_PREFIX + "invoke-"
 SECRET_PREFIX = "as-"
 
 
@@ -24,9 +28,13 @@ def secret_for(admin_token: str, token_id: str) -> str:
     return SECRET_PREFIX + base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def new_pair(admin_token: str) -> tuple[str, str]:
-    token_id = ID_PREFIX + secrets.token_hex(8)
+def new_pair(admin_token: str, invoke_only: bool = False) -> tuple[str, str]:
+    token_id = (INVOKE_ID_PREFIX if invoke_only else ID_PREFIX) + secrets.token_hex(8)
     return token_id, secret_for(admin_token, token_id)
+
+
+def is_invoke_only(token_id: str) -> bool:
+    return token_id.startswith(INVOKE_ID_PREFIX)
 
 
 def valid_pair(admin_token: str, token_id: str, secret: str) -> bool:

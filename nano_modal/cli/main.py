@@ -156,13 +156,13 @@ def token_create(
     if not modal:
         create_workspace_token(workspace, invoke_only)
         return
-    if workspace or invoke_only:  # a pair is derived from the admin token: it is the operator's
-        raise typer.BadParameter("--modal pairs are the server admin's; --workspace and --invoke-only are not for them")
+    if workspace:  # a pair is derived from the admin token: the default workspace's
+        raise typer.BadParameter("--modal pairs are the default workspace's; --workspace is not for them yet")
     cfg = config.client_config()
     if cfg.server_url is None or cfg.token is None:
         typer.echo("no server configured: `nano-modal token set --server HOST:PORT --token <admin token>`", err=True)
         raise typer.Exit(1)
-    token_id, secret = _modal_token.new_pair(cfg.token)
+    token_id, secret = _modal_token.new_pair(cfg.token, invoke_only)
     problem = check_pair(cfg.server_url, token_id, secret)
     if problem:
         typer.echo(f"nano-modal: {problem}", err=True)

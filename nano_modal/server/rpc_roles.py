@@ -131,3 +131,23 @@ INVOKE_ONLY: frozenset[str] = frozenset(
         "BlobGet",
     }
 )
+
+# The same for an invoke-only pair of the real modal client (`nano-modal token create --modal
+# --invoke-only`), in Modal's method names: what `Function.from_name(...).remote()/.map()/
+# .spawn()/.remote_gen()`, `FunctionCall.get()` and `Cls.from_name(...)` call.
+MODAL_INVOKE_ONLY: frozenset[str] = frozenset(
+    {
+        "ClientHello",
+        "EnvironmentGetOrCreate",
+        "FunctionGet",
+        "ClassGet",
+        "FunctionBindParams",
+        "FunctionMap",
+        "FunctionPutInputs",
+        "FunctionGetOutputs",
+        "FunctionCallGetDataOut",
+        "FunctionCallCancel",
+        "BlobCreate",
+        "BlobGet",
+    }
+)

@@ -40,11 +40,11 @@ def test_pairs_are_bound_to_their_id_and_the_admin_token() -> None:
     assert not _modal_token.valid_pair("admin-token", "nm", _modal_token.secret_for("admin-token", "nm"))
 
 
-def token_create(cluster: ModalCluster, admin_token: str) -> subprocess.CompletedProcess[str]:
+def token_create(cluster: ModalCluster, admin_token: str, *extra: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NANO_MODAL_", "MODAL_"))}
     env.update({"NANO_MODAL_SERVER_URL": cluster.server_url, "NANO_MODAL_TOKEN": admin_token})
     return subprocess.run(
-        [sys.executable, "-m", "nano_modal", "token", "create", "--modal"],
+        [sys.executable, "-m", "nano_modal", "token", "create", "--modal", *extra],
         env=env,
         capture_output=True,
         text=True,
@@ -82,3 +82,57 @@ def test_token_create_with_a_token_that_is_not_the_admin_token_says_so(modal_clu
     assert created.returncode == 1
     assert "MODAL_TOKEN_SECRET" not in created.stdout
     assert "not the server's admin token" in created.stderr
+
+
+INVOKE_APP = APP.replace("nano-compat-token", "nano-compat-invoke")
+CALLER = """
+import modal
+
+square = modal.Function.from_name("nano-compat-invoke", "square")
+print("remote:", square.remote(7))
+print("spawned:", square.spawn(3).get())
+"""
+OVERREACH = {  # what an application server's pair must not do: each refused, nothing made
+    "run": ["run", "app.py"],
+    "app list": ["app", "list"],
+    "secret create": ["secret", "create", "invoke-stolen", "A=1"],
+    "dict create": ["dict", "create", "invoke-made"],
+}
+
+
+def _exports(created: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    return dict(
+        line.removeprefix("export ").split("=", 1) for line in created.stdout.splitlines() if line.startswith("export ")
+    )
+
+
+@pytest.mark.slow(reason="installs modal from PyPI once; deploys and calls a function")
+def test_an_invoke_only_pair_calls_deployed_functions_and_nothing_else(
+    modal_cluster: ModalCluster, tmp_path: Path
+) -> None:
+    write_app(tmp_path, INVOKE_APP)
+    deployed = modal_cluster.modal("deploy", "app.py", cwd=tmp_path)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    created = token_create(modal_cluster, modal_cluster.token, "--invoke-only")
+    assert created.returncode == 0, created.stdout + created.stderr
+    pair = _exports(created)
+    assert pair["MODAL_TOKEN_ID"].startswith("ak-invoke-")
+    env = {**modal_cluster.modal_env(), **pair}
+    python = str(modal_cluster.venv / "bin" / "python")
+
+    called = subprocess.run([python, "-c", CALLER], env=env, capture_output=True, text=True, timeout=300)
+    assert called.returncode == 0, called.stdout + called.stderr
+    assert "remote: 49" in called.stdout and "spawned: 9" in called.stdout
+
+    apps_before = modal_cluster.modal("app", "list", "--json", cwd=tmp_path)
+    assert apps_before.returncode == 0, apps_before.stderr
+    modal = str(modal_cluster.venv / "bin" / "modal")
+    for what, args in OVERREACH.items():
+        refused = subprocess.run([modal, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert refused.returncode != 0, what
+        assert "invoke-only" in refused.stdout + refused.stderr, (what, refused.stdout + refused.stderr)
+    # The server's state as the admin sees it: the same apps, no secret, no dict.
+    apps_after = modal_cluster.modal("app", "list", "--json", cwd=tmp_path)
+    assert apps_after.stdout == apps_before.stdout
+    assert "invoke-stolen" not in modal_cluster.modal("secret", "list", cwd=tmp_path).stdout
+    assert "invoke-made" not in modal_cluster.modal("dict", "list", cwd=tmp_path).stdout

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ... import config
-from ..._modal_token import valid_pair
+from ..._modal_token import is_invoke_only, valid_pair
 from ..control import ControlPlane
 from ..state import Container
 from .protocol import SUPPORTED_MINOR
@@ -45,6 +45,7 @@ class Refused(Exception):
 @dataclass(frozen=True)
 class Caller:
     container: Container | None  # None: a client with a valid pair
+    invoke_only: bool = False  # a pair that may only call deployed functions (rpc_roles.MODAL_INVOKE_ONLY)
 
 
 def identify(metadata: Iterable[tuple[str, Any]], admin_token: str, control: ControlPlane) -> Caller:
@@ -72,6 +73,14 @@ def identify(metadata: Iterable[tuple[str, Any]], admin_token: str, control: Con
     if not secret and not headers.get(TOKEN_ID_HEADER):
         raise Refused(grpc.StatusCode.UNAUTHENTICATED, NO_CREDENTIALS)
     admin = hmac.compare_digest(secret.encode(), admin_token.encode())
-    if not admin and not valid_pair(admin_token, headers.get(TOKEN_ID_HEADER, ""), secret):
+    token_id = headers.get(TOKEN_ID_HEADER, "")
+    if not admin and not valid_pair(admin_token, token_id, secret):
         raise Refused(grpc.StatusCode.UNAUTHENTICATED, BAD_PAIR)
-    return Caller(None)
+    return Caller(None, invoke_only=not admin and is_invoke_only(token_id))
+
+
+def invoke_only_refusal(method: str) -> str:
+    return (
+        "nano-modal: this token pair is invoke-only: it may look up and call functions of deployed apps, "
+        f"not ModalClient/{method}"
+    )

@@ -20,10 +20,11 @@ from ..blobs import BlobStore
 from ..control import ControlPlane, Invalid, NotFound
 from ..object_service import ObjectPlane
 from ..objects import AlreadyExists
+from ..rpc_roles import MODAL_INVOKE_ONLY
 from ..state import FunctionRuntime
 from ..workspaces import MODAL_ID_FIELDS, Principal, WorkspaceScope
 from . import protocol
-from .auth import Refused, identify
+from .auth import Refused, identify, invoke_only_refusal
 from .base import BUNDLE_MARKER, Call
 from .blobs import blob_routes
 from .functions import container_env
@@ -87,6 +88,11 @@ class ModalClientHandler(grpc.GenericRpcHandler):  # type: ignore[type-arg]
             # workspace's containers get here (auth.py), and they name its things only.
             principal = Principal(config.DEFAULT_WORKSPACE, container=caller.container)
             self.scope.check(request, principal, MODAL_ID_FIELDS)
+        if caller.invoke_only:
+            if name not in MODAL_INVOKE_ONLY:
+                raise Refused(grpc.StatusCode.PERMISSION_DENIED, invoke_only_refusal(name))
+            if self.scope is not None:  # the functions and calls it names: deployed apps' only
+                self.scope.check(request, Principal(config.DEFAULT_WORKSPACE, invoke_only=True), MODAL_ID_FIELDS)
         return service, Call(caller, context, name)
 
     def _unary(self, name: str) -> Callable[[Any, Any], Any]:
