@@ -233,3 +233,13 @@ def test_script_app_as_plain_script(tmp_path: Path) -> None:
     assert "returned, not raised: ValueError(-1 is negative)" in out
     assert "caught modal.Error: NotFoundError" in out
     assert "import modal in a container: nano_modal, in a child process nano_modal" in out
+
+
+def test_ephemeral_disk(tmp_path: Path) -> None:
+    done = run_embedded([sys.executable, "-m", "nano_modal.cli", "run", str(EXAMPLES / "ephemeral_disk.py")], tmp_path)
+    out = done.stdout
+    assert "16 MiB: wrote 16 MiB" in out, out
+    if os.geteuid() == 0 and "runtime bwrap" in done.stderr:  # disks are a root worker's (worker/disks.py)
+        assert "100 MiB: stopped after" in out and "No space left on device" in out, out
+    else:
+        assert "100 MiB: wrote 100 MiB" in out, out
