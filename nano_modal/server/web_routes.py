@@ -24,8 +24,10 @@ from .control import ControlPlane, Invalid, NotFound, bound_definition
 from .control_base import bind_key
 from .deployments import Deployments
 from .state import App, FunctionRuntime
+from .store import ProxyTokenRow
 
 WEB_METHOD = config.WEB_METHOD
+PROXY_TOKENS_KEPT = 10_000  # proxy tokens kept in memory (each ~200 bytes); past it the oldest goes
 # Parameter sets of one class endpoint that callers without a proxy token may create (each is
 # a stored function and containers of its own); authorized callers may create more.
 ENV_MAX_PUBLIC_BOUND = "NANO_MODAL_WEB_MAX_PUBLIC_INSTANCES"
@@ -81,6 +83,10 @@ class WebRoutes:
         # Host label -> (app ref, endpoint name): found by a scan of every live app's functions,
         # kept while it still resolves, so a request costs one lookup like the path form's.
         self._labels: dict[str, tuple[str, str]] = {}
+        # Proxy tokens seen valid, by key: never deleted from the store, so a cached one stays
+        # right, and a request through a proxy-auth endpoint does not query the store on the
+        # event loop. Unknown keys are not cached (a caller could fill the map with them).
+        self._proxy_tokens: dict[str, ProxyTokenRow] = {}
 
     def target_of_label(self, label: str) -> tuple[str, str] | None:
         """(app ref, endpoint name) a host label names, or None: from the cache while it resolves."""
@@ -194,7 +200,13 @@ class WebRoutes:
         """A proxy token of the endpoint's own workspace: another workspace's opens nothing here."""
         key = request.headers.get("modal-key", "")
         secret = request.headers.get("modal-secret", "")
-        stored = self.control.store.proxy_token(key) if key else None
+        stored = self._proxy_tokens.get(key)
+        if stored is None and key:
+            stored = self.control.store.proxy_token(key)
+            if stored is not None:
+                if len(self._proxy_tokens) >= PROXY_TOKENS_KEPT:
+                    self._proxy_tokens.pop(next(iter(self._proxy_tokens)))
+                self._proxy_tokens[key] = stored
         return (
             stored is not None
             and hmac.compare_digest(stored.secret_hash, hash_secret(secret))
