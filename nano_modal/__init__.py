@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from ._modal_alias import install_as_modal
     from ._output import enable_output
     from ._runtime_context import current_function_call_id, current_input_id, interact, is_local
+    from ._server import Server
     from ._tunnel import Tunnel, forward
     from .app import App
     from .client import Client
@@ -57,6 +58,7 @@ _LAZY = {
     **dict.fromkeys(("ContainerProcess", "Sandbox"), ".sandbox"),
     **dict.fromkeys(("Cron", "Period"), ".schedule"),
     "Secret": ".secret",
+    "Server": "._server",
     **dict.fromkeys(("Tunnel", "forward"), "._tunnel"),
     "__version__": ".version",
     **dict.fromkeys(("FileEntry", "FileEntryType", "Volume"), ".volume"),
@@ -99,6 +101,7 @@ __all__ = [
     "Retries",
     "Sandbox",
     "Secret",
+    "Server",
     "Tunnel",
     "Volume",
     "__version__",

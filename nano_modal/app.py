@@ -30,6 +30,7 @@ from ._app_info import AppInspection, check_tags
 from ._app_logs import heartbeat, print_logs
 from ._app_options import function_options, hydrate_target, target_definition
 from ._app_registry import AppRegistry
+from ._app_server import ServerRegistration
 from ._definition import BATCHED_MARK
 from ._deploy_images import build_images
 from ._output import output_enabled
@@ -59,7 +60,7 @@ class LocalEntrypoint:
         return self.raw_f(*args, **kwargs)
 
 
-class App(AppRegistry, AppInspection):
+class App(AppRegistry, AppInspection, ServerRegistration):
     """A group of functions and classes that run, and deploy, together."""
 
     name: str | None

@@ -82,7 +82,9 @@ class Target:
         if definition.web.kind or any(method.web.kind for method in definition.methods):
             from .web import make_web_handler
         if definition.web.kind:
-            self.web_handlers[""] = make_web_handler(definition.web, loaded)
+            # A Server (a class serving HTTP itself): its @enter hooks start the server.
+            start = _nothing_to_start if self.instance is not None else loaded
+            self.web_handlers[""] = make_web_handler(definition.web, start)
         for method in definition.methods:
             if method.web.kind:
                 self.web_handlers[method.name] = make_web_handler(method.web, getattr(self.instance, method.name))
@@ -113,6 +115,10 @@ class Target:
             result = hook(self.instance)
             if inspect.iscoroutine(result):
                 asyncio.run(result)
+
+
+def _nothing_to_start() -> None:
+    """A Server's HTTP server was started by its class's @enter hooks, before any request."""
 
 
 def _unpack_source(archive: bytes) -> str:

@@ -313,14 +313,16 @@ class FunctionGetRequest(_message.Message):
     def __init__(self, app_name: _Optional[str] = ..., function_name: _Optional[str] = ..., function_id: _Optional[str] = ..., include_stats: _Optional[bool] = ...) -> None: ...
 
 class FunctionGetResponse(_message.Message):
-    __slots__ = ("function_id", "definition", "stats")
+    __slots__ = ("function_id", "definition", "app_id", "stats")
     FUNCTION_ID_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
     STATS_FIELD_NUMBER: _ClassVar[int]
     function_id: str
     definition: FunctionDefinition
+    app_id: str
     stats: FunctionStats
-    def __init__(self, function_id: _Optional[str] = ..., definition: _Optional[_Union[FunctionDefinition, _Mapping]] = ..., stats: _Optional[_Union[FunctionStats, _Mapping]] = ...) -> None: ...
+    def __init__(self, function_id: _Optional[str] = ..., definition: _Optional[_Union[FunctionDefinition, _Mapping]] = ..., app_id: _Optional[str] = ..., stats: _Optional[_Union[FunctionStats, _Mapping]] = ...) -> None: ...
 
 class FunctionStats(_message.Message):
     __slots__ = ("backlog", "num_total_runners", "num_running_inputs")
