@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ._output import enable_output
     from ._runtime_context import current_function_call_id, current_input_id, interact, is_local
     from ._server import Server
+    from ._server_sessions import sessioned
     from ._tunnel import Tunnel, forward
     from .app import App
     from .client import Client
@@ -59,6 +60,7 @@ _LAZY = {
     **dict.fromkeys(("Cron", "Period"), ".schedule"),
     "Secret": ".secret",
     "Server": "._server",
+    "sessioned": "._server_sessions",
     **dict.fromkeys(("Tunnel", "forward"), "._tunnel"),
     "__version__": ".version",
     **dict.fromkeys(("FileEntry", "FileEntryType", "Volume"), ".volume"),
@@ -121,6 +123,7 @@ __all__ = [
     "is_local",
     "method",
     "parameter",
+    "sessioned",
     "types",
     "web_endpoint",
     "web_server",

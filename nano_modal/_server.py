@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from ._definition import FunctionOptions
 from ._function_info import gpus
 from ._porting_options import note_ignored
+from ._server_sessions import is_sessioned
 from ._utils.aio import twin
 from ._web_host import endpoint_url
 from .client import Client
@@ -41,6 +42,7 @@ from .types import ServerAutoscalerSettings, ServerInfo, VolumeMountInfo
 
 if TYPE_CHECKING:
     from ._logs import LogsManager
+    from ._server_sessions import ServerSessionsManager
     from .app import App
 
 DEFAULT_PORT = 8000  # Modal's default for app.server(port=)
@@ -204,7 +206,7 @@ class Server:
             unauthenticated=not web.requires_proxy_auth,
             h2_enabled=False,
             routing_region=None,
-            sessioned=False,
+            sessioned=web.sessioned,
             startup_timeout=int(web.startup_timeout),
             exit_grace_period=0,
             image_info=ServerInfo.ImageInfo(None, definition.image.image_id or None),
@@ -231,6 +233,13 @@ class Server:
             return located.app_id, located.function_id
 
         return LogsManager(app_and_id, keep=lambda line, _: line.function_name == self.name)
+
+    @property
+    def sessions(self) -> ServerSessionsManager:
+        """`server.sessions.start(idle_timeout=)` and `.terminate(token)` (a `@sessioned()` Server)."""
+        from ._server_sessions import ServerSessionsManager
+
+        return ServerSessionsManager(self)
 
     @property
     def autoscaler(self) -> ServerAutoscalerManager:
@@ -334,7 +343,9 @@ def server_decorator(
         check_server_class(user_cls, exit_grace_period)
         tag = app._tag(name or user_cls.__qualname__, options.serialized)
         server_options = copy.copy(options)
-        server_options.web = web
+        server_options.web = api_pb2.WebEndpoint()
+        server_options.web.CopyFrom(web)
+        server_options.web.sessioned = is_sessioned(user_cls)
         server_options.validate(tag)
         cls = Cls(app, user_cls, tag, server_options)
         app._classes[tag] = cls

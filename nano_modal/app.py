@@ -35,6 +35,7 @@ from ._definition import BATCHED_MARK
 from ._deploy_images import build_images
 from ._output import output_enabled
 from ._porting_options import note_ignored
+from ._server_sessions import is_sessioned
 from ._utils.aio import run_blocking, run_in_background, twin
 from .client import Client
 from .cls import Cls
@@ -293,6 +294,10 @@ class App(AppRegistry, AppInspection, ServerRegistration):
         def decorate(user_cls: type) -> Cls:
             if not isinstance(user_cls, type):
                 raise InvalidError(f"@app.cls() needs a class, got {user_cls!r}")
+            if is_sessioned(user_cls):
+                raise InvalidError(
+                    f"{user_cls.__name__}: @nano_modal.sessioned() goes with @app.server(), not @app.cls()"
+                )
             tag = self._tag(user_cls.__qualname__, serialized)
             cls_options = copy.copy(options)
             cls_options.read_marks(user_cls)

@@ -24,6 +24,7 @@ __all__ = [
     "SecretInfo",
     "ServerAutoscalerSettings",
     "ServerInfo",
+    "ServerSessionCredentials",
     "VolumeCreateOptions",
     "VolumeInfo",
     "VolumeMountInfo",
@@ -265,3 +266,12 @@ class ServerInfo:
     volumes: dict[str, VolumeMountInfo]
     cloud_bucket_mounts: dict[str, object]
     secrets: list[str]
+
+
+@dataclass(frozen=True)
+class ServerSessionCredentials:
+    """A sticky session of a Server (`server.sessions.start()`): requests carrying `token` (as
+    `Modal-Authorization: Bearer <token>`) all go to the session's container."""
+
+    session_id: str
+    token: str

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import config
+from .._session_token import SESSION_PARAM
 from ..proto import api_pb2
 from ..serialization import deserialize
 from .io import ContainerIO
@@ -67,6 +68,7 @@ class Target:
 
             self.instance = loaded.__new__(loaded)
             params = dict(deserialize(definition.bound_params, "class parameters")) if definition.bound_params else {}
+            params.pop(SESSION_PARAM, None)  # a Server session's: it names the pool, not an attribute
             declared = _parameters(loaded)
             for name, (_, spec) in declared.items():
                 if name not in params and spec.default is _MISSING:
