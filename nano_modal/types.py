@@ -126,8 +126,7 @@ class AppLifecycle:
 
 @dataclass(frozen=True)
 class AppInfo:
-    """`App.info()`: the app's id, name, lifecycle and functions (name -> function id).
-    `servers` is empty: nano-modal has no modal.Server."""
+    """`App.info()`: the app's id, name, lifecycle, functions and Servers (name -> id)."""
 
     app_id: str
     description: str

@@ -117,6 +117,7 @@ def test_server_app(tmp_path: Path) -> None:
     assert "status.json: {'ok': True, 'served_by': 'http.server'}" in out
     assert "port 8093, unauthenticated True" in out
     assert "autoscaler: min 1, max 2" in out and "settings read back: True" in out
+    assert "one session, one container: ['1', '2', '3']" in out
 
 
 def test_untrusted_code_blocks(tmp_path: Path) -> None:

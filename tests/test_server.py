@@ -68,6 +68,9 @@ def test_from_name_in_another_process_and_from_id(deployed: nano_modal.Server, c
     # An id alone finds the app (FunctionGetResponse.app_id): its URL names the app by id.
     assert by_id.get_url().endswith("/Echo/") and httpx.get(by_id.get_url(), timeout=120).status_code == 200
     assert by_id.info().port == 8094
+    # The deployed app lists it among its Servers, not its functions.
+    info = nano_modal.App.lookup("server-test").info()
+    assert (info.servers, info.functions) == ({"Echo": server_id}, {})
 
 
 def test_update_autoscaler_starts_containers_while_it_runs(deployed: nano_modal.Server) -> None:
