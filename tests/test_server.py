@@ -82,6 +82,10 @@ def test_update_autoscaler_starts_containers_while_it_runs(deployed: nano_modal.
         assert (settings.min_containers, settings.scaledown_window) == (2, 30)
         assert deployed.autoscaler.settings() == settings
         assert wait_for(lambda: load.get_current_stats().num_total_runners >= 2, timeout=120)
+        # Requests per container are fixed at deploy time: asking for others says so.
+        with pytest.raises(InvalidError, match="redeploy"):
+            deployed.update_autoscaler(target_concurrency=3)
+        assert deployed.update_autoscaler(target_concurrency=settings.target_concurrency) == settings
     finally:
         deployed.autoscaler.update(min_containers=0)
     assert deployed.autoscaler.settings().min_containers == 0
