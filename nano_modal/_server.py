@@ -94,7 +94,7 @@ def check_server_class(user_cls: Any, exit_grace_period: int) -> None:
         raise InvalidError(f"Server class {name} needs an @nano_modal.enter() method that starts its HTTP server")
     if any(getattr(member, METHOD_MARK, False) for member in vars(user_cls).values()):
         raise InvalidError(f"Server class {name} cannot have @nano_modal.method()s: servers only serve HTTP")
-    if "__init__" in {name for klass in user_cls.__mro__[:-1] for name in vars(klass)}:
+    if any("__init__" in vars(klass) for klass in user_cls.__mro__[:-1]):  # all but object's
         raise InvalidError(f"Server class {name} cannot have an __init__: start things in @nano_modal.enter()")
 
 
@@ -155,7 +155,8 @@ class Server:
 
     async def _locate(self) -> tuple[Client, _Located]:
         client = await Client.get()
-        if self._located is not None:
+        # A local app's Server gets a new id each run: what was found for another run is stale.
+        if self._located is not None and (self._lookup or self._located.function_id == self._cls.object_id):
             return client, self._located
         if self._lookup is not None:
             app_name, name = self._lookup

@@ -119,3 +119,14 @@ def test_server_classes_refuse_what_modal_refuses() -> None:
         app.server(port=70000)
     with pytest.raises(InvalidError, match="target_concurrency"):
         app.server(target_concurrency=4, max_concurrency=2)
+
+
+def test_a_local_servers_url_follows_its_run(cluster: Cluster) -> None:
+    from tests.apps import server_app
+
+    urls = []
+    for _ in range(2):  # each run is an ephemeral app of its own, with an id (and a URL) of its own
+        with server_app.app.run():
+            urls.append(server_app.Echo.get_url())
+            assert httpx.get(urls[-1] + "run", timeout=120).text.endswith(" /run")
+    assert urls[0] != urls[1]
