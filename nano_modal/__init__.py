@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from ._modal_alias import install_as_modal
     from ._output import enable_output
     from ._runtime_context import current_function_call_id, current_input_id, interact, is_local
+    from ._server import Server
+    from ._server_sessions import sessioned
     from ._tunnel import Tunnel, forward
     from .app import App
     from .client import Client
@@ -57,6 +59,8 @@ _LAZY = {
     **dict.fromkeys(("ContainerProcess", "Sandbox"), ".sandbox"),
     **dict.fromkeys(("Cron", "Period"), ".schedule"),
     "Secret": ".secret",
+    "Server": "._server",
+    "sessioned": "._server_sessions",
     **dict.fromkeys(("Tunnel", "forward"), "._tunnel"),
     "__version__": ".version",
     **dict.fromkeys(("FileEntry", "FileEntryType", "Volume"), ".volume"),
@@ -99,6 +103,7 @@ __all__ = [
     "Retries",
     "Sandbox",
     "Secret",
+    "Server",
     "Tunnel",
     "Volume",
     "__version__",
@@ -118,6 +123,7 @@ __all__ = [
     "is_local",
     "method",
     "parameter",
+    "sessioned",
     "types",
     "web_endpoint",
     "web_server",

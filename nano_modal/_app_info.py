@@ -60,8 +60,8 @@ class AppInspection:
             current = [d for d in history.deployments if d.version == summary.version]
             deployed_at = _time(current[-1].created_at) if current else None
         lifecycle = AppLifecycle(state, summary.version or None, _time(summary.created_at), deployed_at=deployed_at)
-        functions = await self._function_ids(client, summary)
-        return AppInfo(app_id, summary.name, lifecycle, functions, {})
+        functions, servers = await self._function_ids(client, summary)
+        return AppInfo(app_id, summary.name, lifecycle, functions, servers)
 
     @twin
     async def set_tags(self, tags: Mapping[str, str], *, client: Any = None) -> None:
@@ -80,19 +80,23 @@ class AppInspection:
         connected = await Client.get()
         return dict((await connected.stub.AppGetTags(api_pb2.AppGetTagsRequest(app_id=app_id))).tags)
 
-    async def _function_ids(self, client: Client, summary: api_pb2.AppSummary) -> dict[str, str]:
-        """Function name -> id: this process's handles know theirs; a deployed app's are looked up."""
-        known = {
-            name: handle.object_id
-            for name, handle in {**self._functions, **self._classes}.items()
-            if handle.object_id is not None
-        }
+    async def _function_ids(self, client: Client, summary: api_pb2.AppSummary) -> tuple[dict[str, str], dict[str, str]]:
+        """Function name -> id, and Server name -> id: this process's handles know theirs; a
+        deployed app's are looked up."""
+        functions: dict[str, str] = {}
+        servers: dict[str, str] = {}
+        for name, handle in {**self._functions, **self._classes}.items():
+            if handle.object_id is not None:
+                is_server = name in self._classes and handle.options.web is not None  # a Server's class
+                (servers if is_server else functions)[name] = handle.object_id
         for name in summary.function_names:
-            if name not in known and summary.state == "deployed":
+            if name not in functions and name not in servers and summary.state == "deployed":
                 with contextlib.suppress(NotFoundError):
                     request = api_pb2.FunctionGetRequest(app_name=summary.name, function_name=name)
-                    known[name] = (await client.stub.FunctionGet(request)).function_id
-        return known
+                    found = await client.stub.FunctionGet(request)
+                    is_server = found.definition.is_class and found.definition.web.kind == "web_server"
+                    (servers if is_server else functions)[name] = found.function_id
+        return functions, servers
 
 
 def check_tags(tags: Mapping[str, str] | None) -> dict[str, str]:

@@ -27,6 +27,8 @@ CLOUD_ONLY = {
     "include_source": "nano-modal always ships the module that defines the function",
     "use_firewall": "Modal's per-workspace firewall",
     "h2_enabled": "Modal's HTTP/2 edge",
+    "scaleup_window": "nano-modal starts a container as soon as requests wait for one",
+    "exit_grace_period": "containers stop when idle past scaledown_window or when their app stops; @exit runs then",
     "build_gpu": "image build steps run on the worker without a GPU (functions get theirs when they run)",
 }
 _noted: set[str] = set()

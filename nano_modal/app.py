@@ -30,10 +30,12 @@ from ._app_info import AppInspection, check_tags
 from ._app_logs import heartbeat, print_logs
 from ._app_options import function_options, hydrate_target, target_definition
 from ._app_registry import AppRegistry
+from ._app_server import ServerRegistration
 from ._definition import BATCHED_MARK
 from ._deploy_images import build_images
 from ._output import output_enabled
 from ._porting_options import note_ignored
+from ._server_sessions import is_sessioned
 from ._utils.aio import run_blocking, run_in_background, twin
 from .client import Client
 from .cls import Cls
@@ -59,7 +61,7 @@ class LocalEntrypoint:
         return self.raw_f(*args, **kwargs)
 
 
-class App(AppRegistry, AppInspection):
+class App(AppRegistry, AppInspection, ServerRegistration):
     """A group of functions and classes that run, and deploy, together."""
 
     name: str | None
@@ -292,6 +294,10 @@ class App(AppRegistry, AppInspection):
         def decorate(user_cls: type) -> Cls:
             if not isinstance(user_cls, type):
                 raise InvalidError(f"@app.cls() needs a class, got {user_cls!r}")
+            if is_sessioned(user_cls):
+                raise InvalidError(
+                    f"{user_cls.__name__}: @nano_modal.sessioned() goes with @app.server(), not @app.cls()"
+                )
             tag = self._tag(user_cls.__qualname__, serialized)
             cls_options = copy.copy(options)
             cls_options.read_marks(user_cls)

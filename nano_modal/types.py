@@ -22,6 +22,9 @@ __all__ = [
     "LogEntry",
     "QueueInfo",
     "SecretInfo",
+    "ServerAutoscalerSettings",
+    "ServerInfo",
+    "ServerSessionCredentials",
     "VolumeCreateOptions",
     "VolumeInfo",
     "VolumeMountInfo",
@@ -123,8 +126,7 @@ class AppLifecycle:
 
 @dataclass(frozen=True)
 class AppInfo:
-    """`App.info()`: the app's id, name, lifecycle and functions (name -> function id).
-    `servers` is empty: nano-modal has no modal.Server."""
+    """`App.info()`: the app's id, name, lifecycle, functions and Servers (name -> id)."""
 
     app_id: str
     description: str
@@ -211,3 +213,64 @@ def object_info(
         return SecretInfo(name, environment_name, created_at)
     record = {"Dict": DictInfo, "Queue": QueueInfo, "Volume": VolumeInfo}[type_name]
     return record(name, created_at)
+
+
+@dataclass(frozen=True)
+class ServerAutoscalerSettings:
+    """A Server's scaling, as `Server.update_autoscaler()` leaves it (None: no bound).
+    `target_concurrency` is the requests a container takes at once; `buffer_containers` and
+    `scaleup_window` are None: nano-modal's autoscaler has neither."""
+
+    target_concurrency: int | float | None
+    min_containers: int | None
+    max_containers: int | None
+    buffer_containers: int | None
+    scaleup_window: int | None
+    scaledown_window: int | None
+
+
+@dataclass(frozen=True)
+class _ServerClusterInfo:
+    size: int
+    rdma: bool
+    fabric_size: int | None
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """`Server.info()`: the Server's HTTP settings and resources, as the server holds them.
+    Cloud-only fields (routing region, regions, cloud, ephemeral disk, cluster) are None,
+    `h2_enabled` is False, `nonpreemptible` True (workers do not preempt); `secrets` are ids."""
+
+    ImageInfo = _ImageInfo
+    ClusterInfo = _ServerClusterInfo
+
+    server_url: str
+    port: int
+    unauthenticated: bool
+    h2_enabled: bool
+    routing_region: str | None
+    sessioned: bool
+    startup_timeout: int
+    exit_grace_period: int
+    image_info: _ImageInfo
+    cpu: float | tuple[float, float] | None
+    memory_mib: int | tuple[int, int] | None
+    gpus: list[tuple[str, int]]
+    ephemeral_disk_mib: int | None
+    nonpreemptible: bool
+    compute_regions: list[str] | None
+    cloud: str | None
+    cluster_info: _ServerClusterInfo | None
+    volumes: dict[str, VolumeMountInfo]
+    cloud_bucket_mounts: dict[str, object]
+    secrets: list[str]
+
+
+@dataclass(frozen=True)
+class ServerSessionCredentials:
+    """A sticky session of a Server (`server.sessions.start()`): requests carrying `token` (as
+    `Modal-Authorization: Bearer <token>`) all go to the session's container."""
+
+    session_id: str
+    token: str

@@ -112,6 +112,14 @@ def test_websockets_and_web_server(tmp_path: Path) -> None:
     assert "through the tunnel: 200 True\ntunnel closed" in out  # modal.forward
 
 
+def test_server_app(tmp_path: Path) -> None:
+    out = nano_modal_run("server_app.py", tmp_path)
+    assert "status.json: {'ok': True, 'served_by': 'http.server'}" in out
+    assert "port 8093, unauthenticated True" in out
+    assert "autoscaler: min 1, max 2" in out and "settings read back: True" in out
+    assert "one session, one container: ['1', '2', '3']" in out
+
+
 def test_untrusted_code_blocks(tmp_path: Path) -> None:
     out = nano_modal_run("untrusted_code_blocks.py", tmp_path)
     assert '{"workspace": "acme", "result": 42, "runs_here": 1}' in out

@@ -48,5 +48,11 @@ def test_the_behaviours_this_port_promises_are_in_the_surface() -> None:
         "Volume.from_name(version)",
         "Secret.update",
         "Sandbox.wait_until_ready",
+        "App.server(port)",
+        "Server.get_url",
+        "Server.from_name",
+        "Server.update_autoscaler(min_containers)",
+        "Server.sessions",
+        "sessioned",
     }
     assert not promised & missing, sorted(promised & missing)

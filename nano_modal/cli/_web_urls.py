@@ -30,6 +30,8 @@ def endpoint_urls(app: App, app_ref: str, client: Client) -> list[tuple[str, str
     for name, cls in app.registered_classes.items():
         if cls.raw_f is None:
             continue
+        if cls.options.web is not None:  # a Server: the class itself answers HTTP
+            urls.append((name, _url(client, app_ref, name, cls.options.web)))
         for method in cls.methods():
             if method.web.kind:
                 endpoint = f"{name}.{method.name}"

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import config
+from .._session_token import SESSION_PARAM
 from ..proto import api_pb2
 from ..serialization import deserialize
 from .io import ContainerIO
@@ -67,6 +68,7 @@ class Target:
 
             self.instance = loaded.__new__(loaded)
             params = dict(deserialize(definition.bound_params, "class parameters")) if definition.bound_params else {}
+            params.pop(SESSION_PARAM, None)  # a Server session's: it names the pool, not an attribute
             declared = _parameters(loaded)
             for name, (_, spec) in declared.items():
                 if name not in params and spec.default is _MISSING:
@@ -82,7 +84,9 @@ class Target:
         if definition.web.kind or any(method.web.kind for method in definition.methods):
             from .web import make_web_handler
         if definition.web.kind:
-            self.web_handlers[""] = make_web_handler(definition.web, loaded)
+            # A Server (a class serving HTTP itself): its @enter hooks start the server.
+            start = _nothing_to_start if self.instance is not None else loaded
+            self.web_handlers[""] = make_web_handler(definition.web, start)
         for method in definition.methods:
             if method.web.kind:
                 self.web_handlers[method.name] = make_web_handler(method.web, getattr(self.instance, method.name))
@@ -113,6 +117,10 @@ class Target:
             result = hook(self.instance)
             if inspect.iscoroutine(result):
                 asyncio.run(result)
+
+
+def _nothing_to_start() -> None:
+    """A Server's HTTP server was started by its class's @enter hooks, before any request."""
 
 
 def _unpack_source(archive: bytes) -> str:

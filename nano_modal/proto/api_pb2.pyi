@@ -313,14 +313,16 @@ class FunctionGetRequest(_message.Message):
     def __init__(self, app_name: _Optional[str] = ..., function_name: _Optional[str] = ..., function_id: _Optional[str] = ..., include_stats: _Optional[bool] = ...) -> None: ...
 
 class FunctionGetResponse(_message.Message):
-    __slots__ = ("function_id", "definition", "stats")
+    __slots__ = ("function_id", "definition", "app_id", "stats")
     FUNCTION_ID_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
     STATS_FIELD_NUMBER: _ClassVar[int]
     function_id: str
     definition: FunctionDefinition
+    app_id: str
     stats: FunctionStats
-    def __init__(self, function_id: _Optional[str] = ..., definition: _Optional[_Union[FunctionDefinition, _Mapping]] = ..., stats: _Optional[_Union[FunctionStats, _Mapping]] = ...) -> None: ...
+    def __init__(self, function_id: _Optional[str] = ..., definition: _Optional[_Union[FunctionDefinition, _Mapping]] = ..., app_id: _Optional[str] = ..., stats: _Optional[_Union[FunctionStats, _Mapping]] = ...) -> None: ...
 
 class FunctionStats(_message.Message):
     __slots__ = ("backlog", "num_total_runners", "num_running_inputs")
@@ -589,7 +591,7 @@ class Schedule(_message.Message):
     def __init__(self, period_seconds: _Optional[float] = ..., cron: _Optional[str] = ..., timezone: _Optional[str] = ..., period_months: _Optional[int] = ...) -> None: ...
 
 class WebEndpoint(_message.Message):
-    __slots__ = ("kind", "method", "requires_proxy_auth", "port", "startup_timeout", "docs", "label")
+    __slots__ = ("kind", "method", "requires_proxy_auth", "port", "startup_timeout", "docs", "label", "sessioned")
     KIND_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     REQUIRES_PROXY_AUTH_FIELD_NUMBER: _ClassVar[int]
@@ -597,6 +599,7 @@ class WebEndpoint(_message.Message):
     STARTUP_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     DOCS_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
+    SESSIONED_FIELD_NUMBER: _ClassVar[int]
     kind: str
     method: str
     requires_proxy_auth: bool
@@ -604,7 +607,8 @@ class WebEndpoint(_message.Message):
     startup_timeout: float
     docs: bool
     label: str
-    def __init__(self, kind: _Optional[str] = ..., method: _Optional[str] = ..., requires_proxy_auth: _Optional[bool] = ..., port: _Optional[int] = ..., startup_timeout: _Optional[float] = ..., docs: _Optional[bool] = ..., label: _Optional[str] = ...) -> None: ...
+    sessioned: bool
+    def __init__(self, kind: _Optional[str] = ..., method: _Optional[str] = ..., requires_proxy_auth: _Optional[bool] = ..., port: _Optional[int] = ..., startup_timeout: _Optional[float] = ..., docs: _Optional[bool] = ..., label: _Optional[str] = ..., sessioned: _Optional[bool] = ...) -> None: ...
 
 class MethodDefinition(_message.Message):
     __slots__ = ("name", "is_generator", "is_async", "web")

@@ -39,6 +39,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import config
+from .._session_token import SESSION_HEADER
 from .._web_host import label_of_host
 from ..proto import api_pb2
 from ..serialization import loads_plain, serialize
@@ -50,12 +51,14 @@ from .http_limits import BadResponseHead, checked_headers, request_body, respons
 from .tunnels import PATH_PREFIX as TUNNEL_PATH_PREFIX
 from .tunnels import relay_to_tunnel, tunnel_key_of_label
 from .web_routes import TooManyInstances, WebRoutes
+from .web_sessions import NoSession, session_function
 
 log = logging.getLogger("nano_modal.server")
 WEB_METHOD = config.WEB_METHOD
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-# The platform's credentials, for the gateway only: never forwarded into a container.
-PLATFORM_HEADERS = frozenset({"modal-key", "modal-secret"})
+# The platform's credentials, for the gateway only: never forwarded into a container (a Server
+# session's token included: another container's code could reuse it).
+PLATFORM_HEADERS = frozenset({"modal-key", "modal-secret", SESSION_HEADER})
 LOGGED_ERROR_CHARS = 500  # of a container's error text in the server's log: the container chose its length
 # Bytes a WebSocket client may send that the app has not read yet: a client writing faster
 # than a (or into a deaf) app would otherwise fill the server's memory.
@@ -130,7 +133,12 @@ class Gateway:
             authorized = self.routes.authorized(connection, route.fn)
             if route.web.requires_proxy_auth and not authorized:
                 return PlainTextResponse("401 Unauthorized: missing or invalid Modal-Key / Modal-Secret\n", 401)
+            if route.web.sessioned:
+                header = connection.headers.get(SESSION_HEADER, "")
+                return session_function(self.control, route.fn, header), route.method_name
             return self.routes.bind(route, dict(connection.query_params), authorized), route.method_name
+        except NoSession as exc:
+            return PlainTextResponse(f"401 Unauthorized: {exc}\n", status_code=401)
         except NotFound as exc:
             return PlainTextResponse(f"404 Not Found: {exc}\n", status_code=404)
         except Invalid as exc:

@@ -212,6 +212,7 @@ class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.Nano
             response = await self._guard(
                 context, lambda: self.deployments.function(request.app_name, request.function_name, self.workspace())
             )
+        response.app_id = self.control._function(response.function_id).app_id
         if self.principal().invoke_only:  # it may call the code, not download it (blobs are fetched by id)
             response.definition.ClearField("source_blob_id")
             response.definition.ClearField("pickled_blob_id")
