@@ -32,6 +32,7 @@ from ..blobs import BlobStore
 from ..control import ControlPlane, NotFound
 from ..foreign_web import LastBody
 from ..state import FunctionRuntime
+from ..web_routes import MODAL_CLASS_SUFFIX
 from .base import BUNDLE_MARKER, Call, ServiceBase
 
 DATA_IN_WAIT = 50.0  # seconds one wait for the call's end lasts inside a FunctionCallGetDataIn stream
@@ -41,6 +42,17 @@ CONNECT_INDEX = 1
 WEBSOCKET_NORMAL_CLOSURE = 1000  # RFC 6455's code for a close that names none, as ASGI defaults it
 WEBSOCKET_GOING_AWAY = 1001  # RFC 6455: the client left without a close the app could read
 _KINDS = {1: "asgi", 2: "fastapi", 3: "wsgi", 4: "web_server"}  # Modal's WebhookType -> a nano-modal kind
+
+
+def method_endpoints(function: Any) -> list[npb.MethodDefinition]:
+    """The web endpoints among a class's methods (`@modal.fastapi_endpoint()`... on methods of
+    an `@app.cls()`), as the nano-modal methods the gateway routes `/<app>/<Class>.<method>/` to."""
+    methods = []
+    for name, method in function.method_definitions.items():
+        web = web_endpoint(method.webhook_config)
+        if web is not None:
+            methods.append(npb.MethodDefinition(name=name, web=web))
+    return methods
 
 
 def web_endpoint(webhook_config: Any) -> npb.WebEndpoint | None:
@@ -181,13 +193,30 @@ class WebRpcs(ServiceBase):
     web_base_url: str
 
     def web_url(self, app_id: str, function: Any) -> str:
-        """Where the gateway answers for a web function: by the deployed app's name, or by the
-        app's id for a `modal run`/`modal serve` app (gateway.py's path form)."""
+        """Where the gateway answers for a web function ("": not one)."""
         if web_endpoint(function.webhook_config) is None:
             return ""
+        return self._endpoint_url(app_id, function.function_name)
+
+    def _endpoint_url(self, app_id: str, endpoint: str) -> str:
+        """By the deployed app's name, or by the app's id for a `modal run`/`modal serve` app
+        (gateway.py's path form); a class's method is the endpoint `<Class>.<method>`."""
         app = self.control.app(app_id)
         app_ref = app.app_id if app.ephemeral or not app.name else app.name
-        return f"{self.web_base_url}/{qualified_app_ref(app_ref, app.workspace)}/{function.function_name}/"
+        return f"{self.web_base_url}/{qualified_app_ref(app_ref, app.workspace)}/{endpoint}/"
+
+    def add_web_urls(self, app_id: str, function: Any, metadata: Any) -> None:
+        """The URLs of a function's web endpoints where the client reads them: its handle
+        metadata (`get_web_url()`, of the function or of each method of a class) and, for a
+        class's methods, the `Function` message `modal deploy` prints them from."""
+        metadata.web_url = self.web_url(app_id, function)
+        class_name = function.function_name.removesuffix(MODAL_CLASS_SUFFIX)
+        for name, method in function.method_definitions.items():
+            if web_endpoint(method.webhook_config) is None:
+                continue
+            method.web_url = self._endpoint_url(app_id, f"{class_name}.{name}")
+            if name in metadata.method_handle_metadata:
+                metadata.method_handle_metadata[name].web_url = method.web_url
 
     async def FunctionCallGetDataIn(self, request: Any, call: Call) -> AsyncIterator[Any]:
         """A web request's body, then open until the call ends (Modal's entrypoint asks again
