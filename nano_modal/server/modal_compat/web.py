@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from ... import config
-from ..._web_host import qualified_app_ref
+from ..._web_host import endpoint_url
 from ...proto import api_pb2 as npb
 from ..blobs import BlobStore
 from ..control import ControlPlane, NotFound
@@ -65,6 +65,7 @@ def web_endpoint(webhook_config: Any) -> npb.WebEndpoint | None:
         method=webhook_config.method,
         requires_proxy_auth=webhook_config.requires_proxy_auth,
         docs=webhook_config.web_endpoint_docs,
+        label=webhook_config.requested_suffix,  # `label=`: the endpoint's host under the web domain
     )
 
 
@@ -191,19 +192,22 @@ def _websocket_part(message: Any, kind: str | None) -> Any:
 class WebRpcs(ServiceBase):
     web: ModalWeb
     web_base_url: str
+    web_domain: str  # the server's --web-domain ("": path-form URLs only)
 
     def web_url(self, app_id: str, function: Any) -> str:
         """Where the gateway answers for a web function ("": not one)."""
-        if web_endpoint(function.webhook_config) is None:
+        web = web_endpoint(function.webhook_config)
+        if web is None:
             return ""
-        return self._endpoint_url(app_id, function.function_name)
+        return self._endpoint_url(app_id, function.function_name, web.label)
 
-    def _endpoint_url(self, app_id: str, endpoint: str) -> str:
-        """By the deployed app's name, or by the app's id for a `modal run`/`modal serve` app
-        (gateway.py's path form); a class's method is the endpoint `<Class>.<method>`."""
+    def _endpoint_url(self, app_id: str, endpoint: str, label: str) -> str:
+        """By the deployed app's name, or by the app's id for a `modal run`/`modal serve` app; a
+        class's method is the endpoint `<Class>.<method>`. Its own host when the server has a web
+        domain (`<label>` or `<app>-<endpoint>`, _web_host.py), else its path on the gateway."""
         app = self.control.app(app_id)
         app_ref = app.app_id if app.ephemeral or not app.name else app.name
-        return f"{self.web_base_url}/{qualified_app_ref(app_ref, app.workspace)}/{endpoint}/"
+        return endpoint_url(self.web_base_url, self.web_domain, app.workspace, app_ref, endpoint, label)
 
     def add_web_urls(self, app_id: str, function: Any, metadata: Any) -> None:
         """The URLs of a function's web endpoints where the client reads them: its handle
@@ -212,9 +216,10 @@ class WebRpcs(ServiceBase):
         metadata.web_url = self.web_url(app_id, function)
         class_name = function.function_name.removesuffix(MODAL_CLASS_SUFFIX)
         for name, method in function.method_definitions.items():
-            if web_endpoint(method.webhook_config) is None:
+            web = web_endpoint(method.webhook_config)
+            if web is None:
                 continue
-            method.web_url = self._endpoint_url(app_id, f"{class_name}.{name}")
+            method.web_url = self._endpoint_url(app_id, f"{class_name}.{name}", web.label)
             if name in metadata.method_handle_metadata:
                 metadata.method_handle_metadata[name].web_url = method.web_url
 
