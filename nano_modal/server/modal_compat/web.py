@@ -133,7 +133,8 @@ class ModalWeb:
         """A WebSocket client's message (`websocket.receive` or `websocket.disconnect`) as Modal's
         `Asgi` message, which the container reads on data_in."""
         if message["type"] == "websocket.disconnect":
-            asgi = self.pb.Asgi(websocket_disconnect=self.pb.Asgi.WebsocketDisconnect(code=message.get("code", 1000)))
+            code = message.get("code", WEBSOCKET_NORMAL_CLOSURE)
+            asgi = self.pb.Asgi(websocket_disconnect=self.pb.Asgi.WebsocketDisconnect(code=code))
         else:
             asgi = self.pb.Asgi(
                 websocket_receive=self.pb.Asgi.WebsocketReceive(bytes=message.get("bytes"), text=message.get("text"))
