@@ -5,8 +5,9 @@ The server starts such a container like any other, with the id of the function's
 in its environment. This module lays the files out under the container's directory (a
 mount's `/root/...` becomes `$HOME/root/...`, the working directory Modal's images have),
 writes the `ContainerArguments` Modal's entrypoint reads, and replaces itself with
-`python -m modal._container_entrypoint`, which talks to the server's ModalClient service
-with this container's token (sent as nano-modal's own token header).
+`python -m modal._container_entrypoint` (by way of modal_stop.py: a stop runs its exit hooks),
+which talks to the server's ModalClient service with this container's token (sent as
+nano-modal's own token header).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .. import config
+from . import modal_stop
 
 ENV_BUNDLE = config.ENV_MODAL_BUNDLE  # blob id of the function's bundle: run Modal's entrypoint on it
 ENV_FUNCTION_ID = "NANO_MODAL_MODAL_FUNCTION_ID"
@@ -185,5 +187,5 @@ def run() -> None:
     if not in_image():  # an image's own WORKDIR is the working directory, as in Modal
         os.chdir(root)
     # With volumes, nano-modal syncs them and answers their commits in that process first.
-    argv = module_argv(VOLUMES_MODULE if volume_ids else "modal._container_entrypoint")
+    argv = module_argv(VOLUMES_MODULE if volume_ids else modal_stop.MODULE)
     os.execve(sys.executable, argv, env)

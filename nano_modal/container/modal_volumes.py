@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import runpy
 import signal
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from .._utils.aio import run_blocking, run_in_background
 from ..client import Client
 from ..proto import api_pb2 as npb
 from .modal_entrypoint import VOLUMES_MODULE, module_argv
+from .modal_stop import run_modal_entrypoint
 
 ENTRYPOINT_FLAG = "--entrypoint"  # the child that runs Modal's entrypoint
 
@@ -99,7 +99,7 @@ def _function() -> Any:
 def run_entrypoint() -> None:
     _volume_sync.attach_mounts(nano_mounts(_function()))
     _answer_volume_methods_here()
-    runpy.run_module("modal._container_entrypoint", run_name="__main__", alter_sys=True)
+    run_modal_entrypoint()  # a stop (SIGTERM) runs the class's exit hooks, then this process commits
 
 
 def main() -> None:

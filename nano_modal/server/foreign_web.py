@@ -8,6 +8,7 @@ interface for it, and the gateway asks it for each request to such a function.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from ..proto import api_pb2
@@ -34,7 +35,13 @@ class ForeignWeb(Protocol):
         """The call started: keep what the container reads besides its input (the body)."""
         ...
 
+    def client_message(self, message: Mapping[str, Any]) -> bytes:
+        """A WebSocket client's message (`websocket.receive`/`websocket.disconnect`) as the
+        container reads it from the call's web channel."""
+        ...
+
     def part(self, data: bytes) -> Any:
         """One generator item of the call, as the gateway relays it: the response start (a dict)
-        or a body chunk (bytes, LastBody for the last; b"" for an item with nothing to relay)."""
+        or a body chunk (bytes, LastBody for the last; b"" for an item with nothing to relay);
+        for a WebSocket session, the app's `websocket.accept`/`send`/`close` (dicts)."""
         ...

@@ -14,7 +14,7 @@ chunks as generator items, which are relayed to the HTTP client as they arrive.
 
 A WebSocket session is one input too: the container's ASGI messages (accept, send, close)
 come back as generator items, and the client's messages go to the container through
-`control.web_channels`.
+`control.web_channels` (pickled, or a ForeignWeb's encoding for a modal-client function).
 
 What a container sends is unpickled here, in the server, so only plain data is accepted
 (`serialization.loads_plain`): a container must not be able to run code in the server.
@@ -290,6 +290,8 @@ class Gateway:
                 self.control.cancel_call(call_id)
 
     async def _from_client(self, ws: WebSocket, call_id: str) -> None:
+        foreign = self._foreign(self.control.get_call(call_id).function_id)
+        encode = pickle.dumps if foreign is None else foreign.client_message  # as the container reads them
         while True:
             if self.control.web_channels.pending_bytes(call_id) > MAX_WEBSOCKET_BACKLOG:
                 # The app does not read what the client sends: hold no more of it.
@@ -302,10 +304,10 @@ class Gateway:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 message = {"type": "websocket.disconnect", "code": message.get("code", 1000)}
-                self.control.web_channels.put(call_id, pickle.dumps(message))
+                self.control.web_channels.put(call_id, encode(message))
                 self.control.web_channels.close(call_id)
                 return
-            self.control.web_channels.put(call_id, pickle.dumps(message))
+            self.control.web_channels.put(call_id, encode(message))
 
     def _payload(self, data: bytes) -> api_pb2.Payload:
         if len(data) <= config.INLINE_PAYLOAD_LIMIT:

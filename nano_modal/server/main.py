@@ -121,7 +121,9 @@ async def serve(
     modal_routes, modal_web = (
         ([], None)
         if modal_handler is None
-        else modal_compat.attach(modal_handler, control, blobs, token, objects, forwarder.own_web_url, service.scope)
+        else modal_compat.attach(
+            modal_handler, control, blobs, token, objects, forwarder.own_web_url, service.scope, web_domain
+        )
     )
     address = advertise or f"{_shown_host(host)}:{bound}"
     lease.advertise(address)

@@ -28,6 +28,9 @@ from .store import ProxyTokenRow
 
 WEB_METHOD = config.WEB_METHOD
 PROXY_TOKENS_KEPT = 10_000  # proxy tokens kept in memory (each ~200 bytes); past it the oldest goes
+# A class defined with the modal client is its service function "<Class>.*" (Modal's name for
+# it); its methods' endpoints are still `<Class>.<method>`, as for nano-modal's classes.
+MODAL_CLASS_SUFFIX = ".*"
 # Parameter sets of one class endpoint that callers without a proxy token may create (each is
 # a stored function and containers of its own); authorized callers may create more.
 ENV_MAX_PUBLIC_BOUND = "NANO_MODAL_WEB_MAX_PUBLIC_INSTANCES"
@@ -113,7 +116,8 @@ class WebRoutes:
                 continue
             for fn in self.control.app_functions(app.app_id):
                 endpoints = [(fn.name, fn.definition.web)] if fn.definition.web.kind else []
-                endpoints += [(f"{fn.name}.{m.name}", m.web) for m in fn.definition.methods if m.web.kind]
+                class_name = fn.name.removesuffix(MODAL_CLASS_SUFFIX)
+                endpoints += [(f"{class_name}.{m.name}", m.web) for m in fn.definition.methods if m.web.kind]
                 for name, web in endpoints:
                     # An ephemeral run answers by its id (what get_web_url says) and by its name
                     # (what `nano-modal serve` prints, stable across reloads).
@@ -132,7 +136,13 @@ class WebRoutes:
             fn = self.function(app_ref, name)
             return Endpoint(fn, WEB_METHOD, fn.definition.web)
         cls_name, method = name.split(".", 1)
-        cls = self.function(app_ref, cls_name, web_required=False)
+        try:
+            cls = self.function(app_ref, cls_name, web_required=False)
+        except NotFound as missing:
+            try:
+                cls = self.function(app_ref, cls_name + MODAL_CLASS_SUFFIX, web_required=False)
+            except NotFound:
+                raise missing from None
         for m in cls.definition.methods:
             if m.name == method and m.web.kind:
                 return Endpoint(cls, f"{WEB_METHOD}.{method}", m.web)

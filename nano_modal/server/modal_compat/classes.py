@@ -9,8 +9,10 @@ import secrets
 from typing import Any
 
 from ...container.modal_entrypoint import handle_metadata
+from ...proto import api_pb2 as npb
 from ..deployments import Deployments
 from .base import Call, ServiceBase
+from .functions import retry_policy, volume_mounts
 
 
 class ClassRpcs(ServiceBase):
@@ -29,9 +31,40 @@ class ClassRpcs(ServiceBase):
         return self.pb.ClassGetResponse(class_id=f"cs-{found.function_id}")
 
     async def FunctionBindParams(self, request: Any, call: Call) -> Any:
+        """An instance with parameters, or a variant with options (`Cls.with_options(...)`), or both."""
         parent = self.control._function(request.function_id)
-        bound_id = self.control.bind_function(parent.function_id, request.serialized_params, parent.definition)
+        options = variant_definition(parent.definition, request.function_options)
+        bound_id = self.control.bind_function(parent.function_id, request.serialized_params, options)
         function = self.function_message(parent.definition.source_blob_id)
         return self.pb.FunctionBindParamsResponse(
             bound_function_id=bound_id, handle_metadata=handle_metadata(self.pb, function, parent.app_id)
         )
+
+
+def variant_definition(parent: npb.FunctionDefinition, options: Any) -> npb.FunctionDefinition:
+    """The definition of a class's variant: the parent's, with what Modal's `FunctionOptions`
+    (`Cls.with_options(cpu=, memory=, secrets=, volumes=, retries=, timeout=, max_containers=,
+    scaledown_window=, min_containers=)`) sets. What nano-modal has no counterpart for (GPUs,
+    concurrency and batching, cloud buckets, regions) is ignored, as in FunctionCreate."""
+    definition = npb.FunctionDefinition()
+    definition.CopyFrom(parent)
+    if options.resources.milli_cpu:
+        definition.cpu = options.resources.milli_cpu / 1000
+    if options.resources.memory_mb:
+        definition.memory_mb = options.resources.memory_mb
+    if options.replace_secret_ids:
+        definition.secret_ids[:] = options.secret_ids
+    if options.replace_volume_mounts:
+        del definition.volume_mounts[:]
+        definition.volume_mounts.extend(volume_mounts(options.volume_mounts))
+    if options.HasField("retry_policy"):
+        definition.retries.CopyFrom(retry_policy(options.retry_policy))
+    if options.HasField("timeout_secs"):
+        definition.timeout = float(options.timeout_secs)
+    if options.HasField("concurrency_limit"):
+        definition.max_containers = options.concurrency_limit
+    if options.HasField("warm_pool_size"):
+        definition.min_containers = options.warm_pool_size
+    if options.HasField("task_idle_timeout_secs"):
+        definition.scaledown_window = float(options.task_idle_timeout_secs)
+    return definition

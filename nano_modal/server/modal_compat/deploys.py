@@ -74,7 +74,7 @@ class DeployRpcs(WebRpcs):
         function = self.function_message(found.definition.source_blob_id)
         app_id = self.control._function(found.function_id).app_id
         metadata = handle_metadata(self.pb, function, app_id)
-        metadata.web_url = self.web_url(app_id, function)
+        self.add_web_urls(app_id, function, metadata)
         return self.pb.FunctionGetResponse(
             function_id=found.function_id,
             handle_metadata=metadata,

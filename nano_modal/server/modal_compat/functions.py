@@ -33,7 +33,7 @@ from .auth import Refused
 from .base import BUNDLE_MARKER, Call
 from .images import load_spec
 from .mounts import mount_files
-from .web import WebRpcs, web_endpoint
+from .web import WebRpcs, method_endpoints, web_endpoint
 
 OUTPUT_MARK = b"modal-compat:1\n"  # an output's data that is Modal's FunctionPutOutputsItem
 MAX_INPUTS_OUTSTANDING = 1000  # inputs of one map the client may have in flight
@@ -115,17 +115,14 @@ class FunctionRpcs(WebRpcs):
             max_containers=function.concurrency_limit,
             min_containers=function.warm_pool_size,
             scaledown_window=float(function.task_idle_timeout_secs or 0),
-            retries=_retries(function.retry_policy),
+            retries=retry_policy(function.retry_policy),
             secret_ids=function.secret_ids,  # set in its containers' environment (ObjectPlane.container_env)
             is_class=function.is_class,  # its instances with parameters: FunctionBindParams (classes.py)
             cpu=function.resources.milli_cpu / 1000,  # 0 when the function asked for none: the default
             memory_mb=function.resources.memory_mb,
             ephemeral_disk_mb=function.resources.ephemeral_disk_mb,  # each container's disk (worker/disks.py)
             # Synced into its containers by nano-modal (container/modal_volumes.py), bound by the worker.
-            volume_mounts=[
-                npb.VolumeMount(mount_path=m.mount_path, volume_id=m.volume_id, read_only=m.read_only)
-                for m in function.volume_mounts
-            ],
+            volume_mounts=volume_mounts(function.volume_mounts),
         )
         image = load_spec(self.blobs, function.image_id)
         if image is not None:  # built by the worker before the first container (images.py)
@@ -133,13 +130,14 @@ class FunctionRpcs(WebRpcs):
         web = web_endpoint(function.webhook_config)
         if web is not None:  # nano-modal's HTTP gateway routes its requests (web.py)
             definition.web.CopyFrom(web)
+        definition.methods.extend(method_endpoints(function))
         function_id = request.existing_function_id
         if function_id:
             self._replace_definition(function_id, definition)
         else:
             function_id = self.control.create_function(request.app_id, definition)
         metadata = handle_metadata(self.pb, function, request.app_id)
-        metadata.web_url = self.web_url(request.app_id, function)
+        self.add_web_urls(request.app_id, function, metadata)
         data = function_data(self.pb, function)
         return self.pb.FunctionCreateResponse(
             function_id=function_id, function=function, handle_metadata=metadata, function_data=data
@@ -278,7 +276,12 @@ class FunctionRpcs(WebRpcs):
         return self.pb.FunctionGetOutputsItem(result=result, idx=row.idx, input_id=row.input_id)
 
 
-def _retries(policy: Any) -> npb.RetryPolicy:
+def volume_mounts(mounts: Any) -> list[npb.VolumeMount]:
+    """Modal's volume mounts as nano-modal's (synced into the containers, container/modal_volumes.py)."""
+    return [npb.VolumeMount(mount_path=m.mount_path, volume_id=m.volume_id, read_only=m.read_only) for m in mounts]
+
+
+def retry_policy(policy: Any) -> npb.RetryPolicy:
     """Modal's retries=, run by nano-modal's server (the client is told to retry nothing itself)."""
     return npb.RetryPolicy(
         max_retries=policy.retries,

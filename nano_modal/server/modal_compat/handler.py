@@ -146,12 +146,14 @@ def attach(
     objects: ObjectPlane,
     web_base_url: str,
     scope: WorkspaceScope | None = None,
+    web_domain: str = "",
 ) -> tuple[list[BaseRoute], ModalWeb]:
     """This server is the active one: serve Modal's methods from here, and start the containers
     of Modal-defined functions with Modal's entrypoint. Returns the HTTP gateway's routes for
     Modal's blob uploads and downloads and its volume block downloads, and its side of Modal's
-    web endpoints. `scope`: the ids a container may name (workspaces.py)."""
-    service = ModalService(control, blobs, admin_token, handler.proto, objects, web_base_url)
+    web endpoints. `scope`: the ids a container may name (workspaces.py); `web_domain`: the
+    server's --web-domain, under which web endpoints get hosts of their own."""
+    service = ModalService(control, blobs, admin_token, handler.proto, objects, web_base_url, web_domain)
     handler.target = service
     handler.scope = scope
 

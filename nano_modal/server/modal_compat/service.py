@@ -42,6 +42,7 @@ class ModalService(
         proto: Protocol,
         objects: ObjectPlane,
         web_base_url: str,
+        web_domain: str = "",
     ) -> None:
         self.control = control
         self.blobs = blobs
@@ -50,4 +51,5 @@ class ModalService(
         self.deployments = Deployments(control)
         self.objects = objects
         self.web_base_url = web_base_url
+        self.web_domain = web_domain
         self.web = ModalWeb(proto.pb, control, blobs)  # the HTTP gateway's side of web endpoints
