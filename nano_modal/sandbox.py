@@ -27,7 +27,7 @@ from ._gpu import normalize as normalize_gpu
 from ._logs import LogsManager
 from ._porting_options import env_secrets, note_ignored
 from ._sandbox_files import FileIO, file_error
-from ._tunnel import refuse_sandbox_ports
+from ._tunnel import Tunnel, gateway_tunnel, refuse_sandbox_ports
 from ._utils.aio import twin
 from .app import App
 from .client import Client, client_of
@@ -103,8 +103,8 @@ class Sandbox:
         experimental_options: dict[str, Any] | None = None,
         region: str | Sequence[str] | None = None,  # Modal's cloud only: ignored with a note
         cloud: str | None = None,
-        encrypted_ports: Sequence[int] = (),  # refused when given: see refuse_sandbox_ports
-        unencrypted_ports: Sequence[int] = (),
+        encrypted_ports: Sequence[int] = (),
+        unencrypted_ports: Sequence[int] = (),  # refused when given: see refuse_sandbox_ports
         h2_ports: Sequence[int] = (),
     ) -> Sandbox:
         """Start a sandbox in `app`: a running or deployed App (inside a function's container, by
@@ -113,13 +113,17 @@ class Sandbox:
         until `timeout` (seconds, at most 24 h) or `terminate()`. `idle_timeout` ends it after
         that long with no command running and no input or output. `image` is built and used
         as for a function (the sandbox runs in its root filesystem, on its Python).
+        `encrypted_ports`: ports of the sandbox reachable over HTTP through the server's
+        gateway while it runs, at the URLs `tunnels()` returns.
 
             sb = Sandbox.create("python", "-c", "print(1)", app=app, timeout=60)
             sb.wait()
             print(sb.returncode, sb.stdout.read())
         """
         note_ignored("Sandbox.create", {"region": region, "cloud": cloud, "experimental_options": experimental_options})
-        refuse_sandbox_ports(encrypted_ports, unencrypted_ports, h2_ports)
+        refuse_sandbox_ports(unencrypted_ports, h2_ports)
+        if any(not isinstance(p, int) or isinstance(p, bool) for p in encrypted_ports):
+            raise InvalidError(f"encrypted_ports must be port numbers, got {list(encrypted_ports)!r}")
         del verbose, environment_name
         secrets = [*secrets, *env_secrets(env)]
         app_id = app.app_id if app is not None else None
@@ -159,6 +163,7 @@ class Sandbox:
             idle_timeout=idle_timeout or 0,
             workdir=workdir or "",
             name=name or "",
+            encrypted_ports=list(encrypted_ports),
         )
         info = await client.stub.SandboxCreate(request, timeout=60)
         sandbox = Sandbox(info.sandbox_id, info)
@@ -286,6 +291,22 @@ class Sandbox:
         """Fetch the sandbox's state from the server now (its return code if it has finished)."""
         await self._wait(0)
         return self
+
+    @twin
+    async def tunnels(self, timeout: int = 50) -> dict[int, Tunnel]:
+        """The sandbox's `encrypted_ports`, each with the URL that reaches it from outside:
+
+            sb = Sandbox.create("python", "-m", "http.server", "8000", encrypted_ports=[8000], app=app)
+            print(httpx.get(sb.tunnels()[8000].url).text)
+
+        Requests are relayed whole through the gateway (no streaming, no WebSocket), as for
+        `modal.forward`; the URL holds the tunnel's key, its only credential."""
+        del timeout  # the tunnels exist from create() on: nothing to wait for
+        client = await Client.get()
+        info = await client.stub.SandboxGet(api_pb2.SandboxGetRequest(sandbox_id=self.object_id), timeout=30)
+        if info.done:
+            raise SandboxTerminatedError(f"sandbox {self.object_id} has finished: its ports are closed")
+        return {t.port: gateway_tunnel(client, t.path, t.host_label) for t in info.tunnels}
 
     # ------------------------------------------------------------------ running commands
 

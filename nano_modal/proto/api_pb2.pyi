@@ -1515,20 +1515,22 @@ class VolumeReadFileRequest(_message.Message):
     def __init__(self, volume_id: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
 
 class SandboxCreateRequest(_message.Message):
-    __slots__ = ("app_id", "definition", "entrypoint_args", "idle_timeout", "workdir", "name")
+    __slots__ = ("app_id", "definition", "entrypoint_args", "idle_timeout", "workdir", "name", "encrypted_ports")
     APP_ID_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_FIELD_NUMBER: _ClassVar[int]
     ENTRYPOINT_ARGS_FIELD_NUMBER: _ClassVar[int]
     IDLE_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     WORKDIR_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTED_PORTS_FIELD_NUMBER: _ClassVar[int]
     app_id: str
     definition: FunctionDefinition
     entrypoint_args: _containers.RepeatedScalarFieldContainer[str]
     idle_timeout: float
     workdir: str
     name: str
-    def __init__(self, app_id: _Optional[str] = ..., definition: _Optional[_Union[FunctionDefinition, _Mapping]] = ..., entrypoint_args: _Optional[_Iterable[str]] = ..., idle_timeout: _Optional[float] = ..., workdir: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    encrypted_ports: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, app_id: _Optional[str] = ..., definition: _Optional[_Union[FunctionDefinition, _Mapping]] = ..., entrypoint_args: _Optional[_Iterable[str]] = ..., idle_timeout: _Optional[float] = ..., workdir: _Optional[str] = ..., name: _Optional[str] = ..., encrypted_ports: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class SandboxGetRequest(_message.Message):
     __slots__ = ("sandbox_id", "app_name", "name")
@@ -1541,7 +1543,7 @@ class SandboxGetRequest(_message.Message):
     def __init__(self, sandbox_id: _Optional[str] = ..., app_name: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class SandboxInfo(_message.Message):
-    __slots__ = ("sandbox_id", "app_id", "app_name", "name", "tags", "state", "done", "returncode", "result", "reason", "worker_id", "created_at")
+    __slots__ = ("sandbox_id", "app_id", "app_name", "name", "tags", "state", "done", "returncode", "result", "reason", "worker_id", "created_at", "tunnels")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -1561,6 +1563,7 @@ class SandboxInfo(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    TUNNELS_FIELD_NUMBER: _ClassVar[int]
     sandbox_id: str
     app_id: str
     app_name: str
@@ -1573,7 +1576,18 @@ class SandboxInfo(_message.Message):
     reason: str
     worker_id: str
     created_at: float
-    def __init__(self, sandbox_id: _Optional[str] = ..., app_id: _Optional[str] = ..., app_name: _Optional[str] = ..., name: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., state: _Optional[str] = ..., done: _Optional[bool] = ..., returncode: _Optional[int] = ..., result: _Optional[str] = ..., reason: _Optional[str] = ..., worker_id: _Optional[str] = ..., created_at: _Optional[float] = ...) -> None: ...
+    tunnels: _containers.RepeatedCompositeFieldContainer[SandboxTunnel]
+    def __init__(self, sandbox_id: _Optional[str] = ..., app_id: _Optional[str] = ..., app_name: _Optional[str] = ..., name: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., state: _Optional[str] = ..., done: _Optional[bool] = ..., returncode: _Optional[int] = ..., result: _Optional[str] = ..., reason: _Optional[str] = ..., worker_id: _Optional[str] = ..., created_at: _Optional[float] = ..., tunnels: _Optional[_Iterable[_Union[SandboxTunnel, _Mapping]]] = ...) -> None: ...
+
+class SandboxTunnel(_message.Message):
+    __slots__ = ("port", "path", "host_label")
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    HOST_LABEL_FIELD_NUMBER: _ClassVar[int]
+    port: int
+    path: str
+    host_label: str
+    def __init__(self, port: _Optional[int] = ..., path: _Optional[str] = ..., host_label: _Optional[str] = ...) -> None: ...
 
 class SandboxListRequest(_message.Message):
     __slots__ = ("app_id", "tags", "include_finished")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import grpc
@@ -59,13 +60,19 @@ class _Tunnel:
     answers: dict[str, asyncio.Future[api_pb2.TunnelRespondRequest]] = field(default_factory=dict)
     changed: Signal = field(default_factory=Signal)
     closed: bool = False
+    # A sandbox's port (sandbox_ports.py): the server answers each request itself, through the
+    # sandbox's agent, instead of queueing it for the container to poll.
+    handler: Handler | None = None
+
+
+Handler = Callable[[api_pb2.TunnelHttpRequest], Awaitable[api_pb2.TunnelRespondRequest]]
 
 
 class Tunnels:
     def __init__(self) -> None:
         self._tunnels: dict[str, _Tunnel] = {}
 
-    def start(self, container_id: str, port: int) -> str:
+    def start(self, container_id: str, port: int, handler: Handler | None = None) -> str:
         if not 1 <= port <= 65535:
             raise Invalid(f"invalid port number {port}")
         own = [t for t in self._tunnels.values() if t.container_id == container_id]
@@ -74,7 +81,7 @@ class Tunnels:
         if len(own) >= MAX_TUNNELS_PER_CONTAINER:
             raise Invalid(f"a container may forward at most {MAX_TUNNELS_PER_CONTAINER} ports at once")
         key = secrets.token_hex(KEY_BYTES)
-        self._tunnels[key] = _Tunnel(key, container_id, port)
+        self._tunnels[key] = _Tunnel(key, container_id, port, handler=handler)
         return key
 
     def exists(self, key: str) -> bool:
@@ -131,12 +138,16 @@ class Tunnels:
         tunnel = self._tunnels.get(key)
         if tunnel is None:
             raise NotFound("no tunnel here: it was closed, or never opened")
+        pairs = [api_pb2.TunnelHeader(name=name, value=value) for name, value in headers]
+        if tunnel.handler is not None:
+            relayed = api_pb2.TunnelHttpRequest(method=method, path=path, headers=pairs, body=body)
+            async with asyncio.timeout(RESPONSE_TIMEOUT):
+                return await tunnel.handler(relayed)
         if len(tunnel.waiting) >= MAX_WAITING_REQUESTS:
             raise Invalid("the tunnel's container is not keeping up: too many requests wait")
         request_key = secrets.token_hex(8)
         answer: asyncio.Future[api_pb2.TunnelRespondRequest] = asyncio.get_running_loop().create_future()
         tunnel.answers[request_key] = answer
-        pairs = [api_pb2.TunnelHeader(name=name, value=value) for name, value in headers]
         tunnel.waiting.append(
             api_pb2.TunnelHttpRequest(request_key=request_key, method=method, path=path, headers=pairs, body=body)
         )

@@ -1,0 +1,150 @@
+"""A sandbox's `encrypted_ports`: reachable over HTTP through the gateway (`Sandbox.tunnels()`).
+
+A sandbox holds no token, so it cannot long-poll for its tunnels' requests as a function
+container does for `modal.forward` (tunnels.py). The server answers them itself: each request
+opens a `tcp` exec in the sandbox's agent (container/sandbox_agent.py), a byte pipe to
+127.0.0.1:<port> inside the sandbox's network namespace, writes the request to it as HTTP/1.1
+with `Connection: close`, and reads the response with h11. URLs, size limits and credential
+(the tunnel's unguessable key) are modal.forward's; the tunnels close when the sandbox exits
+(ControlBase's exit hook).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+import h11
+
+from .. import config
+from ..container.sandbox_agent import TCP_BUILTIN
+from ..proto import api_pb2
+from .errors import Invalid
+from .tunnels import LABEL_PREFIX, MAX_TUNNELS_PER_CONTAINER, PATH_PREFIX
+
+if TYPE_CHECKING:
+    from .sandboxes import SandboxPlane, SandboxState
+
+READ_POLL = 5.0  # seconds per wait for the port's answer (the whole request is bounded by tunnels.py)
+FRAMING = frozenset({b"host", b"content-length", b"connection"})  # set here, for the hop to the port
+
+
+class NoAnswer(Exception):
+    """The port gave no HTTP response (nothing listens, it reset, or it sent something else)."""
+
+
+def check_ports(request: api_pb2.SandboxCreateRequest) -> None:
+    """Refuse, before the sandbox is placed, ports that could not be opened."""
+    ports = list(request.encrypted_ports)
+    if not ports:
+        return
+    if request.definition.block_network:  # a tunnel is network access, as for modal.forward
+        raise Invalid("a sandbox with block_network=True cannot have encrypted_ports: a tunnel would give it a network")
+    if bad := [p for p in ports if not 1 <= p <= 65535]:
+        raise Invalid(f"invalid port number {bad[0]}")
+    if len(set(ports)) != len(ports):
+        raise Invalid("encrypted_ports lists a port twice")
+    if len(ports) > MAX_TUNNELS_PER_CONTAINER:
+        raise Invalid(f"a sandbox may have at most {MAX_TUNNELS_PER_CONTAINER} encrypted_ports")
+
+
+def open_ports(plane: SandboxPlane, sb: SandboxState, ports: list[int]) -> None:
+    """A tunnel for each port, answered through the sandbox's agent."""
+    for port in ports:
+        handler = functools.partial(answer, plane, sb.sandbox_id, port)
+        key = plane.control.tunnels.start(sb.sandbox_id, port, handler=handler)
+        sb.tunnels.append(api_pb2.SandboxTunnel(port=port, path=PATH_PREFIX + key, host_label=LABEL_PREFIX + key))
+
+
+async def answer(
+    plane: SandboxPlane, sandbox_id: str, port: int, request: api_pb2.TunnelHttpRequest
+) -> api_pb2.TunnelRespondRequest:
+    """One request to `port` of the sandbox, made from inside it; the response (502 if none)."""
+    connection = h11.Connection(h11.CLIENT)
+    try:
+        sent = _encode(connection, request, port)
+    except h11.LocalProtocolError as exc:
+        return _plain(400, f"400 Bad Request: {exc}")
+    from .sandboxes import Finished  # (sandboxes.py imports this module)
+
+    try:
+        state = plane.exec(api_pb2.ContainerExecRequest(container_id=sandbox_id, builtin=TCP_BUILTIN, argv=[str(port)]))
+    except Finished:
+        return _plain(502, "502 Bad Gateway: the sandbox has finished")
+    try:
+        plane.write(api_pb2.ContainerExecPutInputRequest(exec_id=state.exec_id, data=sent))
+        return await _response(plane, connection, state.exec_id)
+    except NoAnswer as exc:
+        return _plain(502, f"502 Bad Gateway: nothing answered on port {port} in the sandbox ({exc})")
+    finally:
+        _forget(plane, sandbox_id, state.exec_id)
+
+
+def _encode(connection: h11.Connection, request: api_pb2.TunnelHttpRequest, port: int) -> bytes:
+    host = next((h.value for h in request.headers if h.name.lower() == b"host"), f"127.0.0.1:{port}".encode())
+    headers = [(h.name, h.value) for h in request.headers if h.name.lower() not in FRAMING]
+    length = str(len(request.body)).encode()
+    framed = [(b"host", host), *headers, (b"content-length", length), (b"connection", b"close")]
+    parts = [connection.send(h11.Request(method=request.method, target=request.path, headers=framed))]
+    if request.body:
+        parts.append(connection.send(h11.Data(data=request.body)))
+    parts.append(connection.send(h11.EndOfMessage()))
+    return b"".join(p or b"" for p in parts)
+
+
+async def _response(plane: SandboxPlane, connection: h11.Connection, exec_id: str) -> api_pb2.TunnelRespondRequest:
+    offset, closed = 0, False
+    head: h11.Response | None = None
+    body: list[bytes] = []
+    size = 0
+    while True:
+        try:
+            event = connection.next_event()
+        except h11.RemoteProtocolError as exc:
+            raise NoAnswer(f"not an HTTP/1.1 response: {exc}") from None
+        if event is h11.NEED_DATA:
+            if closed:
+                raise NoAnswer(_why(plane, exec_id))
+            out = await plane.read(exec_id, 1, offset, READ_POLL)
+            offset = out.next_offset
+            if out.data:
+                connection.receive_data(out.data)
+            elif out.eof:
+                connection.receive_data(b"")  # the port closed the connection: the end of a body without a length
+                closed = True
+        elif isinstance(event, h11.Response):
+            head = event
+        elif isinstance(event, h11.Data):
+            size += len(event.data)
+            if size > config.TUNNEL_MAX_BODY:
+                return _plain(502, f"502 Bad Gateway: the response is over {config.TUNNEL_MAX_BODY} bytes")
+            body.append(bytes(event.data))
+        elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
+            if head is None:
+                raise NoAnswer(_why(plane, exec_id))
+            headers = [api_pb2.TunnelHeader(name=bytes(k), value=bytes(v)) for k, v in head.headers]
+            return api_pb2.TunnelRespondRequest(status=head.status_code, headers=headers, body=b"".join(body))
+
+
+def _why(plane: SandboxPlane, exec_id: str) -> str:
+    """What the agent said went wrong (its stderr), or that the connection just closed."""
+    state = plane.execs.get(exec_id)
+    said = bytes(state.out[2]).decode(errors="replace").strip() if state is not None else ""
+    return said or "the connection closed without a response"
+
+
+def _forget(plane: SandboxPlane, sandbox_id: str, exec_id: str) -> None:
+    """Close the pipe if it is still open, and drop its state now: a request's response should
+    not stay in memory for FORGET_AFTER as a command's output does."""
+    state = plane.execs.pop(exec_id, None)
+    sb = plane.sandboxes.get(sandbox_id)
+    if sb is None:
+        return
+    sb.running.discard(exec_id)
+    if state is not None and state.returncode is None and not sb.done:
+        sb.down.put_nowait(api_pb2.SandboxRelayDown(exec_id=exec_id, kill=True))
+
+
+def _plain(status: int, text: str) -> api_pb2.TunnelRespondRequest:
+    header = api_pb2.TunnelHeader(name=b"content-type", value=b"text/plain")
+    return api_pb2.TunnelRespondRequest(status=status, headers=[header], body=(text + "\n").encode())
