@@ -27,6 +27,7 @@ from ._gpu import normalize as normalize_gpu
 from ._logs import LogsManager
 from ._porting_options import env_secrets, note_ignored
 from ._sandbox_files import FileIO, file_error
+from ._sandbox_network import inbound_networks, refuse_unenforced
 from ._tunnel import Tunnel, gateway_tunnel, refuse_sandbox_ports
 from ._utils.aio import twin
 from .app import App
@@ -45,6 +46,7 @@ from .probe import Probe, wait_until_ready
 from .proto import api_pb2
 from .secret import resolve_secrets, validate_secrets
 from .stream_type import StreamType
+from .types import SandboxConnectCredentials
 from .volume import resolve_mounts, validate_mounts
 
 __all__ = ["ContainerProcess", "FileIO", "Sandbox", "StreamReader", "StreamWriter"]
@@ -106,6 +108,13 @@ class Sandbox:
         encrypted_ports: Sequence[int] = (),
         unencrypted_ports: Sequence[int] = (),  # refused when given: see refuse_sandbox_ports
         h2_ports: Sequence[int] = (),
+        pty: bool = False,
+        inbound_cidr_allowlist: Sequence[str] | None = None,
+        outbound_cidr_allowlist: Sequence[str] | None = None,  # refused: see _sandbox_network.py
+        outbound_domain_allowlist: Sequence[str] | None = None,
+        runtime: str | None = None,
+        pty_info: Any = None,  # Modal's deprecated spelling of pty=True
+        cidr_allowlist: Sequence[str] | None = None,  # ... and of outbound_cidr_allowlist
     ) -> Sandbox:
         """Start a sandbox in `app`: a running or deployed App (inside a function's container, by
         default that function's app, the only one whose sandboxes it may see). With
@@ -114,7 +123,9 @@ class Sandbox:
         that long with no command running and no input or output. `image` is built and used
         as for a function (the sandbox runs in its root filesystem, on its Python).
         `encrypted_ports`: ports of the sandbox reachable over HTTP through the server's
-        gateway while it runs, at the URLs `tunnels()` returns.
+        gateway while it runs, at the URLs `tunnels()` returns; `inbound_cidr_allowlist`: the
+        only caller addresses they (and `create_connect_token`'s URLs) answer. `pty=True` runs
+        the entrypoint on a terminal (its stderr then comes on stdout).
 
             sb = Sandbox.create("python", "-c", "print(1)", app=app, timeout=60)
             sb.wait()
@@ -122,6 +133,13 @@ class Sandbox:
         """
         note_ignored("Sandbox.create", {"region": region, "cloud": cloud, "experimental_options": experimental_options})
         refuse_sandbox_ports(unencrypted_ports, h2_ports)
+        refuse_unenforced(
+            outbound_cidr_allowlist=outbound_cidr_allowlist,
+            outbound_domain_allowlist=outbound_domain_allowlist,
+            cidr_allowlist=cidr_allowlist,
+            runtime=runtime,
+        )
+        inbound = inbound_networks(inbound_cidr_allowlist)
         if any(not isinstance(p, int) or isinstance(p, bool) for p in encrypted_ports):
             raise InvalidError(f"encrypted_ports must be port numbers, got {list(encrypted_ports)!r}")
         del verbose, environment_name
@@ -164,6 +182,8 @@ class Sandbox:
             workdir=workdir or "",
             name=name or "",
             encrypted_ports=list(encrypted_ports),
+            pty=pty or pty_info is not None,
+            inbound_cidr_allowlist=inbound,
         )
         info = await client.stub.SandboxCreate(request, timeout=60)
         sandbox = Sandbox(info.sandbox_id, info)
@@ -308,6 +328,35 @@ class Sandbox:
             raise SandboxTerminatedError(f"sandbox {self.object_id} has finished: its ports are closed")
         return {t.port: gateway_tunnel(client, t.path, t.host_label) for t in info.tunnels}
 
+    @twin
+    async def create_connect_token(
+        self, user_metadata: str | dict[str, Any] | None = None, port: int = 8080
+    ) -> SandboxConnectCredentials:
+        """A token for HTTP requests to `port` of the sandbox, at the returned URL (with
+        `Authorization: Bearer <token>`, or `?_modal_connect_token=<token>`). The server in the
+        sandbox receives `user_metadata` (a dict as JSON) in the `X-Verified-User-Data` header,
+        which callers cannot set themselves.
+
+            creds = sb.create_connect_token(user_metadata={"user": "ada"})
+            httpx.get(creds.url, headers={"Authorization": f"Bearer {creds.token}"})
+        """
+        if isinstance(user_metadata, dict):
+            try:
+                user_metadata = json.dumps(user_metadata)
+            except (TypeError, ValueError) as exc:
+                raise InvalidError(f"user_metadata must be JSON-serializable: {exc}") from None
+        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+            raise InvalidError(f"port must be between 1 and 65535, got {port!r}")
+        client = await Client.get()
+        request = api_pb2.SandboxCreateConnectTokenRequest(
+            sandbox_id=self.object_id, port=port, user_metadata=user_metadata or ""
+        )
+        try:
+            made = await client.stub.SandboxCreateConnectToken(request, timeout=30)
+        except ExecutionError as exc:  # the server's FAILED_PRECONDITION: it has finished
+            raise SandboxTerminatedError(str(exc)) from None
+        return SandboxConnectCredentials(gateway_tunnel(client, made.path, made.host_label).url, made.token)
+
     # ------------------------------------------------------------------ running commands
 
     async def _start(self, request: api_pb2.ContainerExecRequest) -> str:
@@ -331,11 +380,14 @@ class Sandbox:
         env: dict[str, str] | None = None,
         stdout: StreamType = StreamType.PIPE,
         stderr: StreamType = StreamType.PIPE,
+        bufsize: int = -1,
+        pty_info: Any = None,  # Modal's deprecated spelling of pty=True
     ) -> ContainerProcess[Any]:
         """Start `cmd` in the sandbox; returns at once with a ContainerProcess to read, write and wait on.
         `secrets` and `env` add environment variables; `timeout` kills it (returncode 124); `pty`
         gives it a terminal (stderr then comes on stdout); `text=False` reads bytes. `stdout`/`stderr`:
         StreamType.PIPE to read them (default), DEVNULL to drop them, STDOUT to print them here.
+        `bufsize`: -1 (default) or 1, as in Modal (output is read as it comes either way).
 
             p = sb.exec("bash", "-c", "echo hi; exit 3")
             assert p.stdout.read() == "hi\\n" and p.wait() == 3
@@ -346,6 +398,9 @@ class Sandbox:
             raise InvalidError(f"timeout must be positive, got {timeout}")
         if workdir is not None and not workdir.startswith("/"):
             raise InvalidError(f"workdir must be an absolute path, got {workdir!r}")
+        if bufsize not in (-1, 1):
+            raise InvalidError(f"bufsize must be -1 or 1, got {bufsize!r}")
+        pty = pty or pty_info is not None
         validate_secrets(secrets, "Sandbox.exec")
         request = api_pb2.ContainerExecRequest(
             container_id=self.object_id,

@@ -6,6 +6,7 @@ The isolating runtimes run the same scenarios, and the attacks, in tests/worker/
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -352,3 +353,17 @@ def test_sandbox_has_modal_container_variables(running: nano_modal.App) -> None:
     finally:
         sb.terminate()
     assert len(out) == 3 and out[0] and out[1:] == ["local", "."], out  # no MODAL_IS_REMOTE: not a function
+
+
+def test_entrypoint_on_a_terminal_and_modals_exec_options(running: nano_modal.App) -> None:
+    on_tty = "import os, sys; print('tty', os.isatty(0), os.isatty(1), file=sys.stderr)"
+    sb = nano_modal.Sandbox.create(sys.executable, "-c", on_tty, app=running, pty=True)
+    sb.wait()
+    assert sb.stdout.read().strip() == "tty True True"  # stderr on the terminal, read as stdout
+    assert sb.stderr.read() == ""
+    idle = nano_modal.Sandbox.create(app=running)
+    p = idle.exec(sys.executable, "-c", on_tty, bufsize=1, pty_info=object())  # Modal's old spelling of pty
+    assert p.stdout.read().strip() == "tty True True" and p.wait() == 0
+    with pytest.raises(InvalidError, match="bufsize must be -1 or 1, got 0"):
+        idle.exec("true", bufsize=0)
+    idle.terminate()

@@ -24,7 +24,9 @@ class Echo(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         out = json.dumps({"method": self.command, "path": self.path, "body": body.decode(),
-                          "modal_key": self.headers.get("modal-key")}).encode()
+                          "modal_key": self.headers.get("modal-key"),
+                          "verified": self.headers.get_all("x-verified-user-data"),
+                          "authorization": self.headers.get("authorization")}).encode()
         self.send_response(201 if self.command == "POST" else 200)
         self.send_header("x-from", "sandbox")
         self.end_headers()  # no content-length: the body ends when the connection closes
@@ -48,7 +50,7 @@ with app.run(show_logs=False):
     sb = nano_modal.Sandbox.create(
         python, "-m", "http.server", str(files_port), "--bind", "127.0.0.1", "--directory", "/tmp",
         app=app, timeout=300, encrypted_ports=[files_port, echo_port, idle_port],
-        readiness_probe=nano_modal.Probe.with_tcp(files_port),
+        readiness_probe=nano_modal.Probe.with_tcp(files_port), inbound_cidr_allowlist=["127.0.0.0/8", "::1/128"],
     )
     with sb.open("/tmp/hello.txt", "w") as f:
         f.write("hello from the sandbox")
@@ -70,6 +72,26 @@ with app.run(show_logs=False):
     out["post"] = [posted.status_code, len(posted.json()["body"])]
     idle = httpx.get(tunnels[idle_port].url + "/", timeout=60)
     out["idle"] = [idle.status_code, idle.text]
+    creds = sb.create_connect_token(user_metadata={"user": "ada"}, port=echo_port)
+    out["no_token"] = httpx.get(creds.url + "/x", timeout=60).status_code
+    out["bad_token"] = httpx.get(creds.url + "/x", headers={"Authorization": "Bearer nope"}, timeout=60).status_code
+    forged = {"Authorization": f"Bearer {creds.token}", "X-Verified-User-Data": '{"user": "root"}'}
+    got = httpx.get(creds.url + "/x?a=1", headers=forged, timeout=60)
+    out["bearer"] = [got.status_code, got.json()]
+    got = httpx.get(f"{creds.url}/y?_modal_connect_token={creds.token}&b=2", headers={"Authorization": "Bearer app"},
+                    timeout=60)
+    out["by_param"] = [got.status_code, got.json()]
+    plain = sb.create_connect_token(port=echo_port)
+    got = httpx.get(plain.url + "/z", headers={"Authorization": f"Bearer {plain.token}"}, timeout=60)
+    out["no_metadata"] = [plain.url == creds.url, got.status_code, got.json()["verified"]]
+    guarded = nano_modal.Sandbox.create(app=app, encrypted_ports=[files_port],
+                                        inbound_cidr_allowlist=["203.0.113.0/24"])
+    denied = httpx.get(guarded.tunnels()[files_port].url, timeout=60)
+    out["not_allowed"] = [denied.status_code, denied.text]
+    token = guarded.create_connect_token(port=files_port)
+    out["not_allowed_token"] = httpx.get(token.url, headers={"Authorization": f"Bearer {token.token}"},
+                                         timeout=60).status_code
+    guarded.terminate()
     try:  # from the host: on bwrap the sandbox's ports are in its own network namespace
         socket.create_connection(("127.0.0.1", files_port), timeout=3).close()
         out["direct"] = "connected"
@@ -82,7 +104,9 @@ with app.run(show_logs=False):
     except SandboxTerminatedError as exc:
         out["tunnels_after"] = str(exc)
     for kwargs in ({"block_network": True, "encrypted_ports": [8000]}, {"unencrypted_ports": [8000]},
-                   {"h2_ports": [8000]}, {"encrypted_ports": [0]}):
+                   {"h2_ports": [8000]}, {"encrypted_ports": [0]}, {"outbound_cidr_allowlist": ["1.1.1.1/32"]},
+                   {"outbound_domain_allowlist": ["example.com"]}, {"runtime": "gvisor"},
+                   {"inbound_cidr_allowlist": ["not-a-cidr"]}):
         try:
             nano_modal.Sandbox.create(app=app, **kwargs)
         except InvalidError as exc:
@@ -148,13 +172,37 @@ def test_the_relay_crosses_the_sandboxs_network_namespace(results: dict[str, Any
     assert results["direct"] == ("connected" if results["runtime"] == "process" else "refused")
 
 
+def test_connect_tokens_admit_and_vouch_for_callers(results: dict[str, Any]) -> None:
+    assert results["no_token"] == 401 and results["bad_token"] == 401
+    status, echoed = results["bearer"]
+    assert status == 200 and echoed["path"] == "/x?a=1"
+    assert echoed["verified"] == ['{"user": "ada"}']  # the token's metadata; the caller's forgery dropped
+    assert echoed["authorization"] is None  # the token stays at the gateway
+    status, echoed = results["by_param"]
+    assert status == 200 and echoed["path"] == "/y?b=2" and echoed["verified"] == ['{"user": "ada"}']
+    assert echoed["authorization"] == "Bearer app"  # the app's own credential passes through
+    assert results["no_metadata"] == [True, 200, None]  # one URL per port; each token its own metadata
+
+
+def test_inbound_cidr_allowlist_turns_other_callers_away(results: dict[str, Any]) -> None:
+    """The first sandbox allowed loopback (every request above came from it); this one did not."""
+    status, text = results["not_allowed"]
+    assert status == 403 and "not in the sandbox's inbound_cidr_allowlist" in text
+    assert results["not_allowed_token"] == 403
+
+
 def test_tunnels_close_with_the_sandbox(results: dict[str, Any]) -> None:
     assert results["after"] == 404
     assert results["tunnels_after"].endswith("has finished: its ports are closed")
 
 
 def test_what_cannot_be_relayed_is_refused_in_one_line(results: dict[str, Any]) -> None:
-    blocked, raw, h2, bad = results["refused"]
+    blocked, raw, h2, bad, cidrs, domains, runtime, inbound = results["refused"]
     assert blocked.startswith("a sandbox with block_network=True cannot have encrypted_ports")
     assert "not raw TCP" in raw and "HTTP/1.1" in h2
     assert bad == "invalid port number 0"
+    # Security options nano-modal cannot enforce are refused, never accepted and ignored.
+    assert cidrs.startswith("Sandbox.create(outbound_cidr_allowlist=...): a sandbox's outbound network is")
+    assert domains.startswith("Sandbox.create(outbound_domain_allowlist=...)")
+    assert runtime.startswith("Sandbox.create(runtime='gvisor'): the runtime is the worker's")
+    assert inbound == "inbound_cidr_allowlist: 'not-a-cidr' is not a network in CIDR form"

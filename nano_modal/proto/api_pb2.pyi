@@ -1052,18 +1052,20 @@ class TunnelHeader(_message.Message):
     def __init__(self, name: _Optional[bytes] = ..., value: _Optional[bytes] = ...) -> None: ...
 
 class TunnelHttpRequest(_message.Message):
-    __slots__ = ("request_key", "method", "path", "headers", "body")
+    __slots__ = ("request_key", "method", "path", "headers", "body", "client_address")
     REQUEST_KEY_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     BODY_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     request_key: str
     method: str
     path: str
     headers: _containers.RepeatedCompositeFieldContainer[TunnelHeader]
     body: bytes
-    def __init__(self, request_key: _Optional[str] = ..., method: _Optional[str] = ..., path: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[TunnelHeader, _Mapping]]] = ..., body: _Optional[bytes] = ...) -> None: ...
+    client_address: str
+    def __init__(self, request_key: _Optional[str] = ..., method: _Optional[str] = ..., path: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[TunnelHeader, _Mapping]]] = ..., body: _Optional[bytes] = ..., client_address: _Optional[str] = ...) -> None: ...
 
 class TunnelNextRequest(_message.Message):
     __slots__ = ("container_id", "tunnel_key", "timeout")
@@ -1515,7 +1517,7 @@ class VolumeReadFileRequest(_message.Message):
     def __init__(self, volume_id: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
 
 class SandboxCreateRequest(_message.Message):
-    __slots__ = ("app_id", "definition", "entrypoint_args", "idle_timeout", "workdir", "name", "encrypted_ports")
+    __slots__ = ("app_id", "definition", "entrypoint_args", "idle_timeout", "workdir", "name", "encrypted_ports", "pty", "inbound_cidr_allowlist")
     APP_ID_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_FIELD_NUMBER: _ClassVar[int]
     ENTRYPOINT_ARGS_FIELD_NUMBER: _ClassVar[int]
@@ -1523,6 +1525,8 @@ class SandboxCreateRequest(_message.Message):
     WORKDIR_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     ENCRYPTED_PORTS_FIELD_NUMBER: _ClassVar[int]
+    PTY_FIELD_NUMBER: _ClassVar[int]
+    INBOUND_CIDR_ALLOWLIST_FIELD_NUMBER: _ClassVar[int]
     app_id: str
     definition: FunctionDefinition
     entrypoint_args: _containers.RepeatedScalarFieldContainer[str]
@@ -1530,7 +1534,9 @@ class SandboxCreateRequest(_message.Message):
     workdir: str
     name: str
     encrypted_ports: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, app_id: _Optional[str] = ..., definition: _Optional[_Union[FunctionDefinition, _Mapping]] = ..., entrypoint_args: _Optional[_Iterable[str]] = ..., idle_timeout: _Optional[float] = ..., workdir: _Optional[str] = ..., name: _Optional[str] = ..., encrypted_ports: _Optional[_Iterable[int]] = ...) -> None: ...
+    pty: bool
+    inbound_cidr_allowlist: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, app_id: _Optional[str] = ..., definition: _Optional[_Union[FunctionDefinition, _Mapping]] = ..., entrypoint_args: _Optional[_Iterable[str]] = ..., idle_timeout: _Optional[float] = ..., workdir: _Optional[str] = ..., name: _Optional[str] = ..., encrypted_ports: _Optional[_Iterable[int]] = ..., pty: _Optional[bool] = ..., inbound_cidr_allowlist: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SandboxGetRequest(_message.Message):
     __slots__ = ("sandbox_id", "app_name", "name")
@@ -1619,6 +1625,26 @@ class SandboxWaitRequest(_message.Message):
     sandbox_id: str
     timeout: float
     def __init__(self, sandbox_id: _Optional[str] = ..., timeout: _Optional[float] = ...) -> None: ...
+
+class SandboxCreateConnectTokenRequest(_message.Message):
+    __slots__ = ("sandbox_id", "port", "user_metadata")
+    SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    USER_METADATA_FIELD_NUMBER: _ClassVar[int]
+    sandbox_id: str
+    port: int
+    user_metadata: str
+    def __init__(self, sandbox_id: _Optional[str] = ..., port: _Optional[int] = ..., user_metadata: _Optional[str] = ...) -> None: ...
+
+class SandboxCreateConnectTokenResponse(_message.Message):
+    __slots__ = ("path", "host_label", "token")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    HOST_LABEL_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    host_label: str
+    token: str
+    def __init__(self, path: _Optional[str] = ..., host_label: _Optional[str] = ..., token: _Optional[str] = ...) -> None: ...
 
 class SandboxTagsSetRequest(_message.Message):
     __slots__ = ("sandbox_id", "tags")

@@ -7,12 +7,23 @@ opens a `tcp` exec in the sandbox's agent (container/sandbox_agent.py), a byte p
 with `Connection: close`, and reads the response with h11. URLs, size limits and credential
 (the tunnel's unguessable key) are modal.forward's; the tunnels close when the sandbox exits
 (ControlBase's exit hook).
+
+`inbound_cidr_allowlist` is checked against the caller's address as the gateway's socket saw
+it (behind a reverse proxy, the proxy's: then only the proxy's address can be allowed; the
+check fails closed). `create_connect_token(port)` opens one more tunnel to the port whose
+requests must carry one of its tokens (`Authorization: Bearer`, or the `_modal_connect_token`
+query parameter, as in Modal); the port receives the token's metadata as `X-Verified-User-Data`,
+and never that header as the caller sent it.
 """
 
 from __future__ import annotations
 
 import functools
+import ipaddress
+import secrets
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlencode
 
 import h11
 
@@ -27,6 +38,18 @@ if TYPE_CHECKING:
 
 READ_POLL = 5.0  # seconds per wait for the port's answer (the whole request is bounded by tunnels.py)
 FRAMING = frozenset({b"host", b"content-length", b"connection"})  # set here, for the hop to the port
+TOKEN_BYTES = 32  # a connect token: unguessable
+TOKEN_PARAM = "_modal_connect_token"  # Modal's query parameter for a connect token (e.g. for WebSockets)
+VERIFIED_HEADER = b"x-verified-user-data"  # Modal's: the token's user_metadata, set only by the gateway
+MAX_CONNECT_TOKENS = 1000  # per sandbox port: tokens are kept in memory for the sandbox's life
+
+
+@dataclass
+class ConnectPort:
+    """A port reached with connect tokens: its tunnel's key, and each token's user metadata."""
+
+    key: str
+    tokens: dict[str, str] = field(default_factory=dict)
 
 
 class NoAnswer(Exception):
@@ -48,6 +71,27 @@ def check_ports(request: api_pb2.SandboxCreateRequest) -> None:
         raise Invalid(f"a sandbox may have at most {MAX_TUNNELS_PER_CONTAINER} encrypted_ports")
 
 
+def check_allowlist(cidrs: list[str]) -> None:
+    for cidr in cidrs:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise Invalid(
+                f"inbound_cidr_allowlist: {cidr!r} is not a network in CIDR form (e.g. 203.0.113.0/24)"
+            ) from None
+
+
+def _admitted(sb: SandboxState, client: str) -> bool:
+    """Whether the caller's address is in the sandbox's inbound_cidr_allowlist (if it has one)."""
+    if not sb.inbound_allowlist:
+        return True
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:  # no address (not a TCP client): not one of the allowed
+        return False
+    return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in sb.inbound_allowlist)
+
+
 def open_ports(plane: SandboxPlane, sb: SandboxState, ports: list[int]) -> None:
     """A tunnel for each port, answered through the sandbox's agent."""
     for port in ports:
@@ -60,6 +104,9 @@ async def answer(
     plane: SandboxPlane, sandbox_id: str, port: int, request: api_pb2.TunnelHttpRequest
 ) -> api_pb2.TunnelRespondRequest:
     """One request to `port` of the sandbox, made from inside it; the response (502 if none)."""
+    sb = plane.sandboxes.get(sandbox_id)
+    if sb is not None and not _admitted(sb, request.client_address):
+        return _plain(403, "403 Forbidden: this address is not in the sandbox's inbound_cidr_allowlist")
     connection = h11.Connection(h11.CLIENT)
     try:
         sent = _encode(connection, request, port)
@@ -78,6 +125,67 @@ async def answer(
         return _plain(502, f"502 Bad Gateway: nothing answered on port {port} in the sandbox ({exc})")
     finally:
         _forget(plane, sandbox_id, state.exec_id)
+
+
+def connect_token(
+    plane: SandboxPlane, request: api_pb2.SandboxCreateConnectTokenRequest, scope: str = ""
+) -> api_pb2.SandboxCreateConnectTokenResponse:
+    """A new token for HTTP requests to `request.port` of the sandbox (its tunnel opened on first use)."""
+    from .sandboxes import Finished
+
+    sb = plane.get(request.sandbox_id, scope)
+    if sb.done or sb.result:
+        raise Finished(f"sandbox {sb.sandbox_id} has finished: it takes no connections")
+    if not 1 <= request.port <= 65535:
+        raise Invalid(f"invalid port number {request.port}")
+    if sb.fn.definition.block_network:
+        raise Invalid("a sandbox with block_network=True takes no connections: a tunnel would give it a network")
+    port = sb.connect_ports.get(request.port)
+    if port is None:
+        port = ConnectPort("")  # its key once its tunnel is open: the handler holds it
+        handler = functools.partial(_answer_with_token, plane, sb.sandbox_id, request.port, port)
+        port.key = plane.control.tunnels.start(sb.sandbox_id, request.port, handler=handler)
+        sb.connect_ports[request.port] = port
+    if len(port.tokens) >= MAX_CONNECT_TOKENS:
+        raise Invalid(f"port {request.port} of this sandbox has {MAX_CONNECT_TOKENS} connect tokens already")
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    port.tokens[token] = request.user_metadata
+    return api_pb2.SandboxCreateConnectTokenResponse(
+        path=PATH_PREFIX + port.key, host_label=LABEL_PREFIX + port.key, token=token
+    )
+
+
+async def _answer_with_token(
+    plane: SandboxPlane, sandbox_id: str, port: int, connect: ConnectPort, request: api_pb2.TunnelHttpRequest
+) -> api_pb2.TunnelRespondRequest:
+    """A request to a connect-token port: admitted with one of its tokens, which stays here."""
+    target, _, query = request.path.partition("?")
+    params = parse_qsl(query, keep_blank_values=True)
+    token = next((v for k, v in params if k == TOKEN_PARAM), "")
+    kept: list[api_pb2.TunnelHeader] = []
+    for header in request.headers:
+        name = header.name.lower()
+        if name == VERIFIED_HEADER:
+            continue  # only the gateway says who the caller is
+        if name == b"authorization" and header.value[:7].lower() == b"bearer ":
+            bearer = header.value[7:].decode("latin-1").strip()
+            if bearer in connect.tokens:  # ours: not passed on (another bearer is the app's own)
+                token = token or bearer
+                continue
+        kept.append(header)
+    if token not in connect.tokens:
+        return _plain(401, "401 Unauthorized: send a connect token (Authorization: Bearer <token>)")
+    if connect.tokens[token]:
+        kept.append(api_pb2.TunnelHeader(name=VERIFIED_HEADER, value=connect.tokens[token].encode()))
+    if any(k == TOKEN_PARAM for k, _ in params):
+        rest = urlencode([(k, v) for k, v in params if k != TOKEN_PARAM])
+        target = f"{target}?{rest}" if rest else target
+    else:
+        target = request.path
+    del request.headers[:]
+    request.headers.extend(kept)
+    request.path = target
+    return await answer(plane, sandbox_id, port, request)
 
 
 def _encode(connection: h11.Connection, request: api_pb2.TunnelHttpRequest, port: int) -> bytes:

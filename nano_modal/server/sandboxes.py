@@ -29,7 +29,7 @@ from .. import config
 from ..proto import api_pb2
 from .control import ControlPlane, Invalid, NotFound, new_id
 from .placement import reserved_size
-from .sandbox_ports import check_ports, open_ports
+from .sandbox_ports import ConnectPort, check_allowlist, check_ports, open_ports
 from .state import Container, ContainerState, FunctionRuntime, Signal
 
 log = logging.getLogger("nano_modal.server")
@@ -96,6 +96,8 @@ class SandboxState:
     main_code: int | None = None
     finished: Signal = field(default_factory=Signal)
     tunnels: list[api_pb2.SandboxTunnel] = field(default_factory=list)  # its encrypted_ports (sandbox_ports.py)
+    inbound_allowlist: list[str] = field(default_factory=list)  # who may reach them ([]: anyone with the URL)
+    connect_ports: dict[int, ConnectPort] = field(default_factory=dict)  # create_connect_token's
 
     @property
     def done(self) -> bool:
@@ -129,6 +131,7 @@ class SandboxPlane:
         if request.idle_timeout < 0:
             raise Invalid(f"idle_timeout must be positive, got {request.idle_timeout:g}")
         check_ports(request)
+        check_allowlist(list(request.inbound_cidr_allowlist))
         app = self.control.app(request.app_id)
         if not app.live:
             raise Invalid(f"app {app.name} ({app.app_id}) is stopped")
@@ -166,6 +169,7 @@ class SandboxPlane:
             container,
             deadline=time.monotonic() + timeout,
             idle_timeout=request.idle_timeout,
+            inbound_allowlist=list(request.inbound_cidr_allowlist),
         )
         self.sandboxes[sandbox_id] = sb
         self.execs[sandbox_id] = ExecState(sandbox_id, sandbox_id)  # the entrypoint's output
@@ -174,7 +178,11 @@ class SandboxPlane:
             sb.running.add(sandbox_id)
             sb.down.put_nowait(
                 api_pb2.SandboxRelayDown(
-                    exec_id=sandbox_id, start=True, argv=request.entrypoint_args, workdir=request.workdir
+                    exec_id=sandbox_id,
+                    start=True,
+                    argv=request.entrypoint_args,
+                    workdir=request.workdir,
+                    pty=request.pty,
                 )
             )
         if self._reaper is None:

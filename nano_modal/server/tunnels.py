@@ -76,7 +76,7 @@ class Tunnels:
         if not 1 <= port <= 65535:
             raise Invalid(f"invalid port number {port}")
         own = [t for t in self._tunnels.values() if t.container_id == container_id]
-        if any(t.port == port for t in own):
+        if handler is None and any(t.port == port and t.handler is None for t in own):  # (a sandbox's may share)
             raise PortForwarded(f"port {port} is already forwarded")
         if len(own) >= MAX_TUNNELS_PER_CONTAINER:
             raise Invalid(f"a container may forward at most {MAX_TUNNELS_PER_CONTAINER} ports at once")
@@ -131,7 +131,7 @@ class Tunnels:
         waiting.set_result(answer)
 
     async def request(
-        self, key: str, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes
+        self, key: str, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes, client: str = ""
     ) -> api_pb2.TunnelRespondRequest:
         """Hand one HTTP request to the tunnel's container; its answer. NotFound: no such tunnel;
         TunnelGone: it closed first; TimeoutError: no answer in RESPONSE_TIMEOUT."""
@@ -140,7 +140,9 @@ class Tunnels:
             raise NotFound("no tunnel here: it was closed, or never opened")
         pairs = [api_pb2.TunnelHeader(name=name, value=value) for name, value in headers]
         if tunnel.handler is not None:
-            relayed = api_pb2.TunnelHttpRequest(method=method, path=path, headers=pairs, body=body)
+            relayed = api_pb2.TunnelHttpRequest(
+                method=method, path=path, headers=pairs, body=body, client_address=client
+            )
             async with asyncio.timeout(RESPONSE_TIMEOUT):
                 return await tunnel.handler(relayed)
         if len(tunnel.waiting) >= MAX_WAITING_REQUESTS:
@@ -179,7 +181,8 @@ async def relay_to_tunnel(tunnels: Tunnels, request: Request, headers: list[tupl
         path += "?" + request.url.query
     sent = [(k, v) for k, v in headers if k.decode("latin-1").lower() not in HOP_BY_HOP]
     try:
-        answer = await tunnels.request(request.path_params["key"], request.method, path, sent, body)
+        client = request.client.host if request.client is not None else ""
+        answer = await tunnels.request(request.path_params["key"], request.method, path, sent, body, client)
         status, answer_headers = response_head(
             {"status": answer.status, "headers": [(h.name, h.value) for h in answer.headers]}
         )
