@@ -16,7 +16,6 @@ in the container that starts commands is container/sandbox_agent.py. See docs/SA
 
 from __future__ import annotations
 
-import builtins
 import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -26,7 +25,8 @@ from ._definition import FunctionOptions
 from ._gpu import normalize as normalize_gpu
 from ._logs import LogsManager
 from ._porting_options import env_secrets, note_ignored
-from ._sandbox_files import FileIO, file_error
+from ._sandbox_file_ops import SandboxFileOps
+from ._sandbox_files import FileIO
 from ._sandbox_network import inbound_networks, refuse_unenforced
 from ._tunnel import Tunnel, gateway_tunnel, refuse_sandbox_ports
 from ._utils.aio import twin
@@ -34,13 +34,13 @@ from .app import App
 from .client import Client, client_of
 from .container_process import ContainerProcess
 from .exception import (
+    ClientClosed,
     ExecutionError,
     InvalidError,
     NotFoundError,
     SandboxTerminatedError,
     SandboxTimeoutError,
 )
-from .image import Image
 from .io_streams import POLL, StreamReader, StreamWriter
 from .probe import Probe, wait_until_ready
 from .proto import api_pb2
@@ -52,10 +52,9 @@ from .volume import resolve_mounts, validate_mounts
 __all__ = ["ContainerProcess", "FileIO", "Sandbox", "StreamReader", "StreamWriter"]
 
 MAX_TIMEOUT = 24 * 3600  # seconds: Modal's limit for a sandbox's lifetime
-FILE_READ_CHUNK = 8 * 1024 * 1024  # bytes per read of a sandbox's file
 
 
-class Sandbox:
+class Sandbox(SandboxFileOps):
     """A running container for arbitrary commands. Create one with `Sandbox.create`."""
 
     object_id: str
@@ -71,6 +70,7 @@ class Sandbox:
         self.stderr: StreamReader[str] = StreamReader(sandbox_id, 2)
         self.stdin = StreamWriter(sandbox_id)
         self._readiness_probe: Probe | None = None  # given to create(); wait_until_ready() runs it
+        self._attached = True  # until detach()
 
     @property
     def client(self) -> Client:
@@ -299,6 +299,7 @@ class Sandbox:
     async def terminate(self, *, wait: bool = False) -> int | None:
         """Stop the sandbox and everything running in it (returncode 137); with `wait=True`,
         return once it has stopped, with its return code."""
+        self._ensure_attached()
         client = await Client.get()
         await client.stub.SandboxTerminate(api_pb2.SandboxGetRequest(sandbox_id=self.object_id), timeout=30)
         if not wait:
@@ -322,6 +323,7 @@ class Sandbox:
         Requests are relayed whole through the gateway (no streaming, no WebSocket), as for
         `modal.forward`; the URL holds the tunnel's key, its only credential."""
         del timeout  # the tunnels exist from create() on: nothing to wait for
+        self._ensure_attached()
         client = await Client.get()
         info = await client.stub.SandboxGet(api_pb2.SandboxGetRequest(sandbox_id=self.object_id), timeout=30)
         if info.done:
@@ -340,6 +342,7 @@ class Sandbox:
             creds = sb.create_connect_token(user_metadata={"user": "ada"})
             httpx.get(creds.url, headers={"Authorization": f"Bearer {creds.token}"})
         """
+        self._ensure_attached()
         if isinstance(user_metadata, dict):
             try:
                 user_metadata = json.dumps(user_metadata)
@@ -359,7 +362,20 @@ class Sandbox:
 
     # ------------------------------------------------------------------ running commands
 
+    def _ensure_attached(self) -> None:
+        if not self._attached:
+            raise ClientClosed(
+                f"this handle of sandbox {self.object_id} was detached: use Sandbox.from_id to drive it again"
+            )
+
+    @twin
+    async def detach(self) -> None:
+        """Let go of this handle: the sandbox runs on; commands, files and terminate() through
+        this object raise ClientClosed from now on (wait, poll, returncode and logs still work)."""
+        self._attached = False
+
     async def _start(self, request: api_pb2.ContainerExecRequest) -> str:
+        self._ensure_attached()
         client = await Client.get()
         try:
             response = await client.stub.ContainerExec(request, timeout=30)
@@ -412,87 +428,3 @@ class Sandbox:
             env=env or {},
         )
         return ContainerProcess(await self._start(request), text, stdout, stderr)
-
-    # ------------------------------------------------------------------ files
-
-    async def _builtin(self, op: str, *args: str, stdin: bytes | None = None) -> bytes:
-        """Run a file operation in the sandbox's agent; raise the OSError it met, if any."""
-        request = api_pb2.ContainerExecRequest(container_id=self.object_id, builtin=op, argv=list(args))
-        process: ContainerProcess[bytes] = ContainerProcess(await self._start(request), text=False)
-        if stdin is not None:
-            process.stdin.write(stdin)
-            process.stdin.write_eof()
-            await process.stdin._drain()
-        out = await process.stdout._read()
-        err = await process.stderr._read()
-        if await process._wait_exit() != 0:
-            raise file_error(err, args[0] if args else "")
-        result: bytes = out
-        return result
-
-    async def _read_file(self, path: str) -> bytes:
-        """In pieces: the server keeps only so much of a command's output unread."""
-        pieces: builtins.list[bytes] = []
-        while True:
-            piece = await self._builtin("read", path, str(sum(map(len, pieces))), str(FILE_READ_CHUNK))
-            pieces.append(piece)
-            if len(piece) < FILE_READ_CHUNK:
-                return b"".join(pieces)
-
-    @twin
-    async def open(self, path: str, mode: str = "r") -> FileIO:
-        """A file in the sandbox: modes r, w, a, x with optional b (binary) and +.
-
-        with sb.open("/tmp/notes.txt", "w") as f:
-            f.write("hello")
-        assert sb.open("/tmp/notes.txt").read() == "hello"
-        """
-        if not mode or mode[0] not in "rwax" or any(c not in "rwaxb+" for c in mode):
-            raise InvalidError(f"invalid mode {mode!r}: use r, w, a or x, with optional b and +")
-        data = b""
-        if mode[0] in "ra" or "+" in mode:
-            try:
-                data = await self._read_file(path)
-            except FileNotFoundError:
-                if mode[0] == "r":
-                    raise
-        if mode[0] in "wx":
-            await self._builtin("write", path, mode[0], stdin=b"")  # create/truncate (x: fail if it exists)
-            data = b""
-        return FileIO(self, path, mode, data)
-
-    @twin
-    async def snapshot_filesystem(self, timeout: float = 55) -> Image:
-        """The sandbox's filesystem as it is now, as an image that new sandboxes and functions
-        can start from (`image=`). Needs a sandbox created with `image=` on an isolating runtime;
-        the image lives in the cache of the worker that ran the sandbox.
-
-        ```python
-        sb.exec("sh", "-c", "pip install six").wait()
-        image = sb.snapshot_filesystem()
-        sb2 = nano_modal.Sandbox.create(app=app, image=image)
-        ```
-        """
-        request = api_pb2.ContainerExecRequest(container_id=self.object_id, builtin="snapshot", timeout=timeout)
-        process: ContainerProcess[bytes] = ContainerProcess(await self._start(request), text=False)
-        out = await process.stdout._read()
-        err = await process.stderr._read()
-        if await process._wait_exit() != 0:
-            raise ExecutionError(f"snapshot of sandbox {self.object_id} failed: {err.decode(errors='replace')}")
-        return Image.from_id(out.decode().strip())
-
-    @twin
-    async def ls(self, path: str) -> builtins.list[str]:
-        """The names in a directory of the sandbox."""
-        names: builtins.list[str] = json.loads(await self._builtin("ls", path))
-        return names
-
-    @twin
-    async def mkdir(self, path: str, parents: bool = False) -> None:
-        """Create a directory (and its missing parents with `parents=True`)."""
-        await self._builtin("mkdir", path, "1" if parents else "0")
-
-    @twin
-    async def rm(self, path: str, recursive: bool = False) -> None:
-        """Remove a file, or a directory and its contents with `recursive=True`."""
-        await self._builtin("rm", path, "1" if recursive else "0")

@@ -367,3 +367,59 @@ def test_entrypoint_on_a_terminal_and_modals_exec_options(running: nano_modal.Ap
     with pytest.raises(InvalidError, match="bufsize must be -1 or 1, got 0"):
         idle.exec("true", bufsize=0)
     idle.terminate()
+
+
+def test_modals_filesystem_api(sb: nano_modal.Sandbox, tmp_path: Path) -> None:
+    from nano_modal.exception import (
+        SandboxFilesystemDirectoryNotEmptyError,
+        SandboxFilesystemNotFoundError,
+        SandboxFilesystemPathAlreadyExistsError,
+    )
+    from nano_modal.types import FileType
+
+    fs = sb.filesystem
+    root = f"/tmp/fs-{tmp_path.name}"
+    fs.write_text("hello", f"{root}/a/notes.txt")  # its parents are made
+    assert fs.read_text(f"{root}/a/notes.txt") == "hello"
+    fs.write_bytes(b"\x00\x01", f"{root}/a/raw.bin")
+    sb.exec("ln", "-s", "notes.txt", f"{root}/a/link").wait()
+    entries = {e.name: e for e in fs.list_files(f"{root}/a")}
+    assert sorted(entries) == ["link", "notes.txt", "raw.bin"]
+    raw = entries["raw.bin"]
+    assert raw.size == 2 and raw.is_file() and raw.path == f"{root}/a/raw.bin"
+    assert entries["link"].type == FileType.SYMLINK and entries["link"].symlink_target == "notes.txt"
+    info = fs.stat(f"{root}/a")
+    assert info.is_dir() and info.name == "a" and info.permissions.startswith("d") and info.modified_time > 0
+    local = tmp_path / "copy.txt"
+    fs.copy_to_local(f"{root}/a/notes.txt", local)
+    assert local.read_text() == "hello"
+    local.write_text("from here")
+    fs.copy_from_local(local, f"{root}/b/up.txt")
+    assert fs.read_bytes(f"{root}/b/up.txt") == b"from here"
+    with pytest.raises(SandboxFilesystemPathAlreadyExistsError):
+        fs.make_directory(f"{root}/b")
+    fs.make_directory(f"{root}/c/d")
+    with pytest.raises(SandboxFilesystemDirectoryNotEmptyError):
+        fs.remove(f"{root}/c")
+    fs.remove(f"{root}/c/d")  # empty: removed without recursive=True
+    fs.remove(f"{root}/a", recursive=True)
+    with pytest.raises(SandboxFilesystemNotFoundError):
+        fs.read_text(f"{root}/a/notes.txt")
+    with pytest.raises(InvalidError, match="needs an absolute path"):
+        fs.stat("relative")
+
+
+def test_detach_lets_go_of_the_handle_only(running: nano_modal.App) -> None:
+    from nano_modal.exception import ClientClosed
+
+    sb = nano_modal.Sandbox.create(app=running)
+    sb.detach()
+    with pytest.raises(ClientClosed, match="was detached: use Sandbox"):
+        sb.exec("true")
+    with pytest.raises(ClientClosed):
+        sb.terminate()
+    again = nano_modal.Sandbox.from_id(sb.object_id)
+    assert again.exec("echo", "still running").stdout.read() == "still running\n"
+    again.terminate()
+    sb.wait(raise_on_termination=False)  # waiting works on a detached handle, as in Modal
+    assert sb.returncode == 137

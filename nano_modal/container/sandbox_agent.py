@@ -441,6 +441,7 @@ class Exec:
     def _builtin(self) -> int:
         ops: dict[str, Callable[..., bytes]] = {
             "read": _read, "write": self._write, "ls": _ls, "mkdir": _mkdir, "rm": _rm, "connect": _connect,
+            "stat": _stat, "list": _list,
         }  # fmt: skip
         try:
             out = ops[self.down.builtin](*self.down.argv)
@@ -491,8 +492,41 @@ def _connect(port: str) -> bytes:
         return b""
 
 
+def _describe(path: str, name: str) -> dict[str, Any]:
+    """What Sandbox.filesystem's FileInfo holds (the time in ns: the agent sends no floats)."""
+    import stat
+
+    st = os.lstat(path)
+    kind = "symlink" if stat.S_ISLNK(st.st_mode) else "directory" if stat.S_ISDIR(st.st_mode) else "file"
+    owner, group = str(st.st_uid), str(st.st_gid)
+    try:
+        import grp
+        import pwd
+
+        owner, group = pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name
+    except (ImportError, KeyError):  # no such user in the image: the number
+        pass
+    return {
+        "name": name, "path": path, "type": kind, "size": st.st_size, "mode": st.st_mode,
+        "permissions": stat.filemode(st.st_mode), "owner": owner, "group": group, "mtime_ns": st.st_mtime_ns,
+        "symlink_target": os.readlink(path) if kind == "symlink" else None,
+    }  # fmt: skip
+
+
+def _stat(path: str) -> bytes:
+    return to_json(_describe(path, os.path.basename(path.rstrip("/")) or "/")).encode("utf-8", "backslashreplace")
+
+
+def _list(path: str) -> bytes:
+    entries = [_describe(os.path.join(path, name), name) for name in sorted(os.listdir(path))]
+    return to_json(entries).encode("utf-8", "backslashreplace")
+
+
 def _rm(path: str, recursive: str) -> bytes:
     if os.path.isdir(path) and not os.path.islink(path):
+        if recursive == "empty":  # Sandbox.filesystem.remove: an empty directory goes, as rmdir(1)
+            os.rmdir(path)
+            return b""
         if recursive != "1":
             raise IsADirectoryError(21, "is a directory (use recursive=True)", path)
         import shutil
