@@ -27,7 +27,7 @@ from ._logs import LogsManager
 from ._porting_options import env_secrets, note_ignored
 from ._sandbox_file_ops import SandboxFileOps
 from ._sandbox_files import FileIO
-from ._sandbox_network import inbound_networks, refuse_unenforced
+from ._sandbox_network import inbound_networks, outbound_networks, refuse_unenforced
 from ._tunnel import Tunnel, gateway_tunnel, refuse_sandbox_ports
 from ._utils.aio import twin
 from .app import App
@@ -110,7 +110,7 @@ class Sandbox(SandboxFileOps):
         h2_ports: Sequence[int] = (),
         pty: bool = False,
         inbound_cidr_allowlist: Sequence[str] | None = None,
-        outbound_cidr_allowlist: Sequence[str] | None = None,  # refused: see _sandbox_network.py
+        outbound_cidr_allowlist: Sequence[str] | None = None,
         outbound_domain_allowlist: Sequence[str] | None = None,
         runtime: str | None = None,
         pty_info: Any = None,  # Modal's deprecated spelling of pty=True
@@ -125,7 +125,9 @@ class Sandbox(SandboxFileOps):
         `encrypted_ports`: ports of the sandbox reachable over HTTP through the server's
         gateway while it runs, at the URLs `tunnels()` returns; `inbound_cidr_allowlist`: the
         only caller addresses they (and `create_connect_token`'s URLs) answer. `pty=True` runs
-        the entrypoint on a terminal (its stderr then comes on stdout).
+        the entrypoint on a terminal (its stderr then comes on stdout). `outbound_cidr_allowlist`:
+        the only IPv4 networks it may connect to (within its worker's own policy; needs a worker
+        whose runtime isolates the network, bwrap or gvisor).
 
             sb = Sandbox.create("python", "-c", "print(1)", app=app, timeout=60)
             sb.wait()
@@ -133,12 +135,8 @@ class Sandbox(SandboxFileOps):
         """
         note_ignored("Sandbox.create", {"region": region, "cloud": cloud, "experimental_options": experimental_options})
         refuse_sandbox_ports(unencrypted_ports, h2_ports)
-        refuse_unenforced(
-            outbound_cidr_allowlist=outbound_cidr_allowlist,
-            outbound_domain_allowlist=outbound_domain_allowlist,
-            cidr_allowlist=cidr_allowlist,
-            runtime=runtime,
-        )
+        refuse_unenforced(outbound_domain_allowlist=outbound_domain_allowlist, runtime=runtime)
+        outbound = outbound_networks(outbound_cidr_allowlist, cidr_allowlist)
         inbound = inbound_networks(inbound_cidr_allowlist)
         if any(not isinstance(p, int) or isinstance(p, bool) for p in encrypted_ports):
             raise InvalidError(f"encrypted_ports must be port numbers, got {list(encrypted_ports)!r}")
@@ -171,6 +169,7 @@ class Sandbox(SandboxFileOps):
         options.apply(definition)  # the same fields (and, with images, the same image) as a function's
         definition.secret_ids.extend(await resolve_secrets(secrets))
         definition.volume_mounts.extend(await resolve_mounts(volumes or {}))
+        definition.outbound_cidr_allowlist.extend(outbound)
         client = await Client.get()
         if image is not None:  # built by the worker, as for a function; the agent runs on its Python
             definition.image.CopyFrom(await image.to_proto(client))

@@ -423,3 +423,11 @@ def test_detach_lets_go_of_the_handle_only(running: nano_modal.App) -> None:
     again.terminate()
     sb.wait(raise_on_termination=False)  # waiting works on a detached handle, as in Modal
     assert sb.returncode == 137
+
+
+def test_an_outbound_allowlist_is_refused_where_no_worker_can_enforce_it(running: nano_modal.App) -> None:
+    """This session's worker runs the process runtime, which shares the host's network."""
+    before = [s.object_id for s in nano_modal.Sandbox.list(app_id=running.app_id)]
+    with pytest.raises(InvalidError, match="outbound_cidr_allowlist, which no worker here can enforce"):
+        nano_modal.Sandbox.create(app=running, outbound_cidr_allowlist=["203.0.113.0/24"])
+    assert [s.object_id for s in nano_modal.Sandbox.list(app_id=running.app_id)] == before  # none was started

@@ -104,7 +104,7 @@ with app.run(show_logs=False):
     except SandboxTerminatedError as exc:
         out["tunnels_after"] = str(exc)
     for kwargs in ({"block_network": True, "encrypted_ports": [8000]}, {"unencrypted_ports": [8000]},
-                   {"h2_ports": [8000]}, {"encrypted_ports": [0]}, {"outbound_cidr_allowlist": ["1.1.1.1/32"]},
+                   {"h2_ports": [8000]}, {"encrypted_ports": [0]}, {"outbound_cidr_allowlist": ["fd00::/8"]},
                    {"outbound_domain_allowlist": ["example.com"]}, {"runtime": "gvisor"},
                    {"inbound_cidr_allowlist": ["not-a-cidr"]}):
         try:
@@ -202,7 +202,7 @@ def test_what_cannot_be_relayed_is_refused_in_one_line(results: dict[str, Any]) 
     assert "not raw TCP" in raw and "HTTP/1.1" in h2
     assert bad == "invalid port number 0"
     # Security options nano-modal cannot enforce are refused, never accepted and ignored.
-    assert cidrs.startswith("Sandbox.create(outbound_cidr_allowlist=...): a sandbox's outbound network is")
-    assert domains.startswith("Sandbox.create(outbound_domain_allowlist=...)")
+    assert cidrs == "outbound_cidr_allowlist: 'fd00::/8': sandboxes have no IPv6 route out"
+    assert domains.startswith("Sandbox.create(outbound_domain_allowlist=...): an outbound allowlist of domain")
     assert runtime.startswith("Sandbox.create(runtime='gvisor'): the runtime is the worker's")
     assert inbound == "inbound_cidr_allowlist: 'not-a-cidr' is not a network in CIDR form"

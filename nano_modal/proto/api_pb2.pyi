@@ -445,7 +445,7 @@ class RetryPolicy(_message.Message):
     def __init__(self, max_retries: _Optional[int] = ..., backoff_coefficient: _Optional[float] = ..., initial_delay: _Optional[float] = ..., max_delay: _Optional[float] = ...) -> None: ...
 
 class FunctionDefinition(_message.Message):
-    __slots__ = ("name", "module_name", "source_blob_id", "pickled_blob_id", "is_generator", "is_async", "timeout", "retries", "max_containers", "min_containers", "scaledown_window", "max_inputs", "cpu", "memory_mb", "python_version", "block_network", "is_class", "methods", "max_concurrent_inputs", "batch_max_size", "batch_wait_ms", "bound_params", "parent_function_id", "schedule", "web", "class_parameters", "secret_ids", "volume_mounts", "image", "gpu", "restrict_modal_access")
+    __slots__ = ("name", "module_name", "source_blob_id", "pickled_blob_id", "is_generator", "is_async", "timeout", "retries", "max_containers", "min_containers", "scaledown_window", "max_inputs", "cpu", "memory_mb", "python_version", "block_network", "is_class", "methods", "max_concurrent_inputs", "batch_max_size", "batch_wait_ms", "bound_params", "parent_function_id", "schedule", "web", "class_parameters", "secret_ids", "volume_mounts", "image", "gpu", "restrict_modal_access", "outbound_cidr_allowlist")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODULE_NAME_FIELD_NUMBER: _ClassVar[int]
     SOURCE_BLOB_ID_FIELD_NUMBER: _ClassVar[int]
@@ -477,6 +477,7 @@ class FunctionDefinition(_message.Message):
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     GPU_FIELD_NUMBER: _ClassVar[int]
     RESTRICT_MODAL_ACCESS_FIELD_NUMBER: _ClassVar[int]
+    OUTBOUND_CIDR_ALLOWLIST_FIELD_NUMBER: _ClassVar[int]
     name: str
     module_name: str
     source_blob_id: str
@@ -508,7 +509,8 @@ class FunctionDefinition(_message.Message):
     image: ImageSpec
     gpu: str
     restrict_modal_access: bool
-    def __init__(self, name: _Optional[str] = ..., module_name: _Optional[str] = ..., source_blob_id: _Optional[str] = ..., pickled_blob_id: _Optional[str] = ..., is_generator: _Optional[bool] = ..., is_async: _Optional[bool] = ..., timeout: _Optional[float] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., max_containers: _Optional[int] = ..., min_containers: _Optional[int] = ..., scaledown_window: _Optional[float] = ..., max_inputs: _Optional[int] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., python_version: _Optional[str] = ..., block_network: _Optional[bool] = ..., is_class: _Optional[bool] = ..., methods: _Optional[_Iterable[_Union[MethodDefinition, _Mapping]]] = ..., max_concurrent_inputs: _Optional[int] = ..., batch_max_size: _Optional[int] = ..., batch_wait_ms: _Optional[int] = ..., bound_params: _Optional[bytes] = ..., parent_function_id: _Optional[str] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., web: _Optional[_Union[WebEndpoint, _Mapping]] = ..., class_parameters: _Optional[_Iterable[_Union[ClassParameter, _Mapping]]] = ..., secret_ids: _Optional[_Iterable[str]] = ..., volume_mounts: _Optional[_Iterable[_Union[VolumeMount, _Mapping]]] = ..., image: _Optional[_Union[ImageSpec, _Mapping]] = ..., gpu: _Optional[str] = ..., restrict_modal_access: _Optional[bool] = ...) -> None: ...
+    outbound_cidr_allowlist: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., module_name: _Optional[str] = ..., source_blob_id: _Optional[str] = ..., pickled_blob_id: _Optional[str] = ..., is_generator: _Optional[bool] = ..., is_async: _Optional[bool] = ..., timeout: _Optional[float] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., max_containers: _Optional[int] = ..., min_containers: _Optional[int] = ..., scaledown_window: _Optional[float] = ..., max_inputs: _Optional[int] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., python_version: _Optional[str] = ..., block_network: _Optional[bool] = ..., is_class: _Optional[bool] = ..., methods: _Optional[_Iterable[_Union[MethodDefinition, _Mapping]]] = ..., max_concurrent_inputs: _Optional[int] = ..., batch_max_size: _Optional[int] = ..., batch_wait_ms: _Optional[int] = ..., bound_params: _Optional[bytes] = ..., parent_function_id: _Optional[str] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., web: _Optional[_Union[WebEndpoint, _Mapping]] = ..., class_parameters: _Optional[_Iterable[_Union[ClassParameter, _Mapping]]] = ..., secret_ids: _Optional[_Iterable[str]] = ..., volume_mounts: _Optional[_Iterable[_Union[VolumeMount, _Mapping]]] = ..., image: _Optional[_Union[ImageSpec, _Mapping]] = ..., gpu: _Optional[str] = ..., restrict_modal_access: _Optional[bool] = ..., outbound_cidr_allowlist: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ImageSpec(_message.Message):
     __slots__ = ("image_id", "base", "steps", "cache_scope")

@@ -71,6 +71,17 @@ def check_ports(request: api_pb2.SandboxCreateRequest) -> None:
         raise Invalid(f"a sandbox may have at most {MAX_TUNNELS_PER_CONTAINER} encrypted_ports")
 
 
+def check_outbound(definition: api_pb2.FunctionDefinition) -> None:
+    """A sandbox's outbound_cidr_allowlist: IPv4 networks (the worker parses it again)."""
+    for cidr in definition.outbound_cidr_allowlist:
+        try:
+            network = ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise Invalid(f"outbound_cidr_allowlist: {cidr!r} is not a network in CIDR form") from None
+        if network.version != 4:
+            raise Invalid(f"outbound_cidr_allowlist: {cidr!r}: sandboxes have no IPv6 route out")
+
+
 def check_allowlist(cidrs: list[str]) -> None:
     for cidr in cidrs:
         try:

@@ -29,7 +29,7 @@ from .. import config
 from ..proto import api_pb2
 from .control import ControlPlane, Invalid, NotFound, new_id
 from .placement import reserved_size
-from .sandbox_ports import ConnectPort, check_allowlist, check_ports, open_ports
+from .sandbox_ports import ConnectPort, check_allowlist, check_outbound, check_ports, open_ports
 from .state import Container, ContainerState, FunctionRuntime, Signal
 
 log = logging.getLogger("nano_modal.server")
@@ -132,6 +132,7 @@ class SandboxPlane:
             raise Invalid(f"idle_timeout must be positive, got {request.idle_timeout:g}")
         check_ports(request)
         check_allowlist(list(request.inbound_cidr_allowlist))
+        check_outbound(request.definition)
         app = self.control.app(request.app_id)
         if not app.live:
             raise Invalid(f"app {app.name} ({app.app_id}) is stopped")

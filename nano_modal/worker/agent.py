@@ -25,6 +25,7 @@ from ..proto import api_pb2
 from .base import precompile_sdk
 from .cpu_use import CpuSampler
 from .images.service import WorkerImages
+from .network import parse_networks
 from .runtime import ContainerConfig, Runtime
 from .sandbox_relay import AGENT_ARGS, ATTACH_TIMEOUT, AgentLink, commit_volumes, relay, sync_volumes
 
@@ -215,6 +216,8 @@ class Agent:
             memory_mb=spec.memory_mb,
             block_network=self.block_network or spec.env.get(config.ENV_BLOCK_NETWORK) == "1",
         )
+        if allowlist := spec.env.get(config.ENV_OUTBOUND_ALLOWLIST):  # checked by the server: parses
+            cfg.outbound_allowlist = parse_networks(allowlist.split(","))
         assert self.images is not None
         try:
             await self.images.prepare(spec, cfg, self.runtime.name)

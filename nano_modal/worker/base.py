@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import nano_modal
 
 from .cgroups import Cgroup, CgroupManager, Limits
+from .network import IPNetwork
 
 if TYPE_CHECKING:
     from .images.rootfs import ImageRoot
@@ -105,6 +106,7 @@ class ContainerConfig:
     cpu: float = 0.0  # cores requested: the cgroup's weight
     memory_mb: int = 0  # hard memory limit in MiB; 0 = none
     block_network: bool = False  # no network at all but the link to the server
+    outbound_allowlist: tuple[IPNetwork, ...] = ()  # a sandbox's outbound_cidr_allowlist (network.py)
     command: list[str] | None = None  # default: the container's python with `python_args`
     python_args: tuple[str, ...] = ENTRYPOINT_ARGS  # the function entrypoint, or a sandbox's agent
     agent_dir: Path | None = None  # a sandbox's: holds the socket its agent dials (sandbox_relay.py)
