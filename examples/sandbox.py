@@ -90,9 +90,13 @@ def main() -> None:
         "python3", "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", "/tmp",
         app=app, timeout=120, encrypted_ports=[port], readiness_probe=modal.Probe.with_tcp(port),
     )  # fmt: skip
-    with web.open("/tmp/index.txt", "w") as f:
-        f.write("served from a sandbox")
+    web.filesystem.write_text("served from a sandbox", "/tmp/index.txt")
     web.wait_until_ready()
     url = web.tunnels()[port].url
     print("through the tunnel:", httpx.get(f"{url}/index.txt", timeout=30).text)
+    # Or with a token per caller: the server in the sandbox gets its metadata as X-Verified-User-Data.
+    creds = web.create_connect_token(user_metadata={"user": "ada"}, port=port)
+    with_token = httpx.get(f"{creds.url}/index.txt", headers={"Authorization": f"Bearer {creds.token}"}, timeout=30)
+    without = httpx.get(f"{creds.url}/index.txt", timeout=30)
+    print("connect token:", with_token.status_code, "| without:", without.status_code)
     web.terminate()

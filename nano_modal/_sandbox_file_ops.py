@@ -95,6 +95,16 @@ class SandboxFileOps:
             raise ExecutionError(f"snapshot of sandbox {self.object_id} failed: {err.decode(errors='replace')}")
         return Image.from_id(out.decode().strip())
 
+    @twin
+    async def reload_volumes(self, *, timeout: int = 55) -> None:
+        """Bring the sandbox's volumes up to their latest committed versions (what other
+        containers committed since it started): its worker syncs them, as at start."""
+        request = api_pb2.ContainerExecRequest(container_id=self.object_id, builtin="reload_volumes", timeout=timeout)
+        process: ContainerProcess[bytes] = ContainerProcess(await self._start(request), text=False)
+        err = await process.stderr._read()
+        if await process._wait_exit() != 0:
+            raise ExecutionError(f"reloading the volumes of {self.object_id} failed: {err.decode(errors='replace')}")
+
     @property
     def filesystem(self) -> SandboxFilesystem:
         """Modal's file API: `read_text`, `write_bytes`, `list_files`, `stat`, `copy_to_local`, ..."""

@@ -431,3 +431,17 @@ def test_an_outbound_allowlist_is_refused_where_no_worker_can_enforce_it(running
     with pytest.raises(InvalidError, match="outbound_cidr_allowlist, which no worker here can enforce"):
         nano_modal.Sandbox.create(app=running, outbound_cidr_allowlist=["203.0.113.0/24"])
     assert [s.object_id for s in nano_modal.Sandbox.list(app_id=running.app_id)] == before  # none was started
+
+
+def test_reload_volumes_brings_in_what_was_committed_since_start(running: nano_modal.App, tmp_path: Path) -> None:
+    mount = str(tmp_path / "mnt")  # the process runtime links the mount path on this host
+    later = tmp_path / "later.txt"
+    later.write_text("committed after the start")
+    with nano_modal.Volume.ephemeral() as volume:
+        sandbox = nano_modal.Sandbox.create(app=running, volumes={mount: volume})
+        assert sandbox.exec("ls", mount).stdout.read() == ""
+        with volume.batch_upload() as batch:
+            batch.put_file(later, "/later.txt")
+        sandbox.reload_volumes()
+        assert sandbox.exec("cat", f"{mount}/later.txt").stdout.read() == "committed after the start"
+        sandbox.terminate()

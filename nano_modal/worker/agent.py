@@ -27,7 +27,15 @@ from .cpu_use import CpuSampler
 from .images.service import WorkerImages
 from .network import parse_networks
 from .runtime import ContainerConfig, Runtime
-from .sandbox_relay import AGENT_ARGS, ATTACH_TIMEOUT, AgentLink, commit_volumes, relay, sync_volumes
+from .sandbox_relay import (
+    AGENT_ARGS,
+    ATTACH_TIMEOUT,
+    AgentLink,
+    commit_volumes,
+    relay,
+    reload_volumes,
+    sync_volumes,
+)
 
 log = logging.getLogger("nano_modal.worker")
 
@@ -251,7 +259,10 @@ class Agent:
         running = RunningContainer(spec, proc, cfg, link=link, volumes=volumes)
         if spec.sandbox:
             snapshot = functools.partial(self.images.snapshot, cfg) if self.images is not None else None
-            running.relay = asyncio.create_task(relay(self.client, spec.container_id, link, snapshot=snapshot))
+            reload = functools.partial(reload_volumes, self.client, volumes)
+            running.relay = asyncio.create_task(
+                relay(self.client, spec.container_id, link, snapshot=snapshot, reload=reload)
+            )
         self.containers[spec.container_id] = running
         running.task = asyncio.create_task(self._supervise(running))
 
