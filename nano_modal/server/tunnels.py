@@ -63,6 +63,7 @@ class _Tunnel:
     # A sandbox's port (sandbox_ports.py): the server answers each request itself, through the
     # sandbox's agent, instead of queueing it for the container to poll.
     handler: Handler | None = None
+    in_flight: int = 0  # the handler's requests not answered yet
 
 
 Handler = Callable[[api_pb2.TunnelHttpRequest], Awaitable[api_pb2.TunnelRespondRequest]]
@@ -139,12 +140,18 @@ class Tunnels:
         if tunnel is None:
             raise NotFound("no tunnel here: it was closed, or never opened")
         pairs = [api_pb2.TunnelHeader(name=name, value=value) for name, value in headers]
-        if tunnel.handler is not None:
+        if tunnel.handler is not None:  # each request is a connection in the sandbox: as many as may wait
+            if tunnel.in_flight >= MAX_WAITING_REQUESTS:
+                raise Invalid("the sandbox's port is not keeping up: too many requests wait")
             relayed = api_pb2.TunnelHttpRequest(
                 method=method, path=path, headers=pairs, body=body, client_address=client
             )
-            async with asyncio.timeout(RESPONSE_TIMEOUT):
-                return await tunnel.handler(relayed)
+            tunnel.in_flight += 1
+            try:
+                async with asyncio.timeout(RESPONSE_TIMEOUT):
+                    return await tunnel.handler(relayed)
+            finally:
+                tunnel.in_flight -= 1
         if len(tunnel.waiting) >= MAX_WAITING_REQUESTS:
             raise Invalid("the tunnel's container is not keeping up: too many requests wait")
         request_key = secrets.token_hex(8)
