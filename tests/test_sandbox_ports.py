@@ -1,6 +1,6 @@
 """Sandbox.create(encrypted_ports=) and Sandbox.tunnels(): a real HTTP client reaches servers in
-a sandbox through the gateway (server/sandbox_ports.py), on the process runtime and on bwrap,
-where the sandbox has a network namespace of its own that the host cannot dial into."""
+a sandbox through the gateway (server/sandbox_ports.py), on the process runtime, on bwrap and on
+gVisor, where the sandbox has a network of its own that the host cannot dial into."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ with app.run(show_logs=False):
     out["not_allowed_token"] = httpx.get(token.url, headers={"Authorization": f"Bearer {token.token}"},
                                          timeout=60).status_code
     guarded.terminate()
-    try:  # from the host: on bwrap the sandbox's ports are in its own network namespace
+    try:  # from the host: on bwrap and gVisor the sandbox's ports are in a network of its own
         socket.create_connection(("127.0.0.1", files_port), timeout=3).close()
         out["direct"] = "connected"
     except OSError:
@@ -137,7 +137,7 @@ def drive(cluster: Cluster, directory: Path) -> dict[str, Any]:
     return found
 
 
-@pytest.fixture(scope="module", params=["process", "bwrap"])
+@pytest.fixture(scope="module", params=["process", "bwrap", "gvisor"])
 def results(
     request: pytest.FixtureRequest,
     cluster: Cluster,
@@ -168,7 +168,7 @@ def test_tunnels_reach_http_servers_in_the_sandbox(results: dict[str, Any]) -> N
 
 
 def test_the_relay_crosses_the_sandboxs_network_namespace(results: dict[str, Any]) -> None:
-    """On bwrap the host cannot dial the port, yet the tunnel reached it: through the agent."""
+    """On bwrap and gVisor the host cannot dial the port, yet the tunnel reached it: through the agent."""
     assert results["direct"] == ("connected" if results["runtime"] == "process" else "refused")
 
 
