@@ -7,7 +7,10 @@ block_network=True) has no network. Here: run code "generated" at runtime, strea
 output, talk to it over stdin, move files in and out, and clean up.
 """
 
+import socket
 import time
+
+import httpx
 
 import nano_modal as modal
 from nano_modal.stream_type import StreamType
@@ -21,6 +24,14 @@ for line in sys.stdin:
     total += int(line)
     print(f"running total: {total}", flush=True)
 """
+
+
+def free_port() -> int:
+    """Any port will do; a free one, because the `process` runtime shares this machine's ports."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 @app.local_entrypoint()
@@ -72,3 +83,20 @@ def main() -> None:
             break
         time.sleep(0.1)
     print("job's logs:", printed)
+
+    # A web server in a sandbox, reached from here over HTTP through the server's gateway.
+    port = free_port()
+    web = modal.Sandbox.create(
+        "python3", "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", "/tmp",
+        app=app, timeout=120, encrypted_ports=[port], readiness_probe=modal.Probe.with_tcp(port),
+    )  # fmt: skip
+    web.filesystem.write_text("served from a sandbox", "/tmp/index.txt")
+    web.wait_until_ready()
+    url = web.tunnels()[port].url
+    print("through the tunnel:", httpx.get(f"{url}/index.txt", timeout=30).text)
+    # Or with a token per caller: the server in the sandbox gets its metadata as X-Verified-User-Data.
+    creds = web.create_connect_token(user_metadata={"user": "ada"}, port=port)
+    with_token = httpx.get(f"{creds.url}/index.txt", headers={"Authorization": f"Bearer {creds.token}"}, timeout=30)
+    without = httpx.get(f"{creds.url}/index.txt", timeout=30)
+    print("connect token:", with_token.status_code, "| without:", without.status_code)
+    web.terminate()

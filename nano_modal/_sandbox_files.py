@@ -9,14 +9,14 @@ from ._utils.aio import twin
 from .exception import Error, ExecutionError
 
 if TYPE_CHECKING:
-    from .sandbox import Sandbox
+    from ._sandbox_file_ops import SandboxFileOps
 
 
 class FileIO:
     """An open file in a sandbox (from `Sandbox.open`): reads come from its contents at open
     time; writes are sent on `flush()` / `close()`."""
 
-    def __init__(self, sandbox: Sandbox, path: str, mode: str, data: bytes) -> None:
+    def __init__(self, sandbox: SandboxFileOps, path: str, mode: str, data: bytes) -> None:
         self._sandbox, self._path, self._mode = sandbox, path, mode
         self._binary = "b" in mode
         self._data = data

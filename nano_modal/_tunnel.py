@@ -66,6 +66,16 @@ class Tunnel:
         raise InvalidError("nano-modal tunnels relay HTTP requests, not raw TCP: use tunnel.url")
 
 
+def gateway_tunnel(client: Client, path: str, host_label: str) -> Tunnel:
+    """Where the gateway serves a tunnel: its own host under the web domain, else a path of the server's."""
+    base = urlsplit(client.web_base_url)
+    scheme = base.scheme or "http"
+    port = base.port or (443 if scheme == "https" else 80)
+    if client.web_domain:  # a host of its own, as on Modal (apps that make absolute URLs work)
+        return Tunnel(f"{host_label}.{client.web_domain}", port, _scheme=scheme)
+    return Tunnel(base.hostname or "", port, _scheme=scheme, _path=path)
+
+
 class forward:  # Modal's name, lower case: `with modal.forward(8000) as tunnel:`
     """Expose `port` of this container over HTTP while the block runs (`with` or `async with`)."""
 
@@ -105,12 +115,7 @@ class forward:  # Modal's name, lower case: `with modal.forward(8000) as tunnel:
         started = await client.stub.TunnelStart(api_pb2.TunnelStartRequest(container_id=container_id, port=self.port))
         self._key = started.tunnel_key
         self._relay = asyncio.create_task(_relay(client, container_id, self._key, self.port))
-        base = urlsplit(client.web_base_url)
-        scheme = base.scheme or "http"
-        port = base.port or (443 if scheme == "https" else 80)
-        if client.web_domain:  # a host of its own, as on Modal (apps that make absolute URLs work)
-            return Tunnel(f"{started.host_label}.{client.web_domain}", port, _scheme=scheme)
-        return Tunnel(base.hostname or "", port, _scheme=scheme, _path=started.path)
+        return gateway_tunnel(client, started.path, started.host_label)
 
     async def _close(self) -> None:
         if self._relay is not None:
@@ -190,12 +195,11 @@ class _TooLarge(Exception):
     pass
 
 
-def refuse_sandbox_ports(encrypted: Sequence[int], unencrypted: Sequence[int], h2: Sequence[int]) -> None:
-    """Sandbox.create(encrypted_ports=...) and the like: not built yet, said in one line."""
-    if encrypted or h2:
-        raise InvalidError(
-            "Sandbox.create(encrypted_ports=/h2_ports=): sandbox ports are not forwarded yet; "
-            "run the server in a function and use modal.forward(port) there"
-        )
+def refuse_sandbox_ports(unencrypted: Sequence[int], h2: Sequence[int]) -> None:
+    """Sandbox.create(unencrypted_ports=/h2_ports=): what the gateway's HTTP/1.1 relay cannot carry."""
     if unencrypted:
-        raise InvalidError("Sandbox.create(unencrypted_ports=): nano-modal tunnels relay HTTP, not raw TCP")
+        raise InvalidError(
+            "Sandbox.create(unencrypted_ports=): nano-modal tunnels relay HTTP, not raw TCP; use encrypted_ports"
+        )
+    if h2:
+        raise InvalidError("Sandbox.create(h2_ports=): nano-modal tunnels relay HTTP/1.1 requests; use encrypted_ports")

@@ -42,6 +42,7 @@ def modal_container_env(container_id: str, image_id: str) -> dict[str, str]:
 
 
 ENV_BLOCK_NETWORK = "NANO_MODAL_BLOCK_NETWORK"  # "1" in a ContainerSpec's env: no network but loopback
+ENV_OUTBOUND_ALLOWLIST = "NANO_MODAL_OUTBOUND_ALLOWLIST"  # a sandbox's outbound_cidr_allowlist, comma-separated
 ENV_STORE = "NANO_MODAL_STORE"  # the server's --store default: SQLAlchemy URL of the state store
 # The server's --web-domain default: each web endpoint answers at <label>.<domain> (e.g. nano.localhost)
 ENV_WEB_DOMAIN = "NANO_MODAL_WEB_DOMAIN"

@@ -16,7 +16,6 @@ in the container that starts commands is container/sandbox_agent.py. See docs/SA
 
 from __future__ import annotations
 
-import builtins
 import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -26,34 +25,36 @@ from ._definition import FunctionOptions
 from ._gpu import normalize as normalize_gpu
 from ._logs import LogsManager
 from ._porting_options import env_secrets, note_ignored
-from ._sandbox_files import FileIO, file_error
-from ._tunnel import refuse_sandbox_ports
+from ._sandbox_file_ops import SandboxFileOps
+from ._sandbox_files import FileIO
+from ._sandbox_network import inbound_networks, outbound_networks, refuse_unenforced
+from ._tunnel import Tunnel, gateway_tunnel, refuse_sandbox_ports
 from ._utils.aio import twin
 from .app import App
 from .client import Client, client_of
 from .container_process import ContainerProcess
 from .exception import (
+    ClientClosed,
     ExecutionError,
     InvalidError,
     NotFoundError,
     SandboxTerminatedError,
     SandboxTimeoutError,
 )
-from .image import Image
 from .io_streams import POLL, StreamReader, StreamWriter
 from .probe import Probe, wait_until_ready
 from .proto import api_pb2
 from .secret import resolve_secrets, validate_secrets
 from .stream_type import StreamType
+from .types import SandboxConnectCredentials
 from .volume import resolve_mounts, validate_mounts
 
 __all__ = ["ContainerProcess", "FileIO", "Sandbox", "StreamReader", "StreamWriter"]
 
 MAX_TIMEOUT = 24 * 3600  # seconds: Modal's limit for a sandbox's lifetime
-FILE_READ_CHUNK = 8 * 1024 * 1024  # bytes per read of a sandbox's file
 
 
-class Sandbox:
+class Sandbox(SandboxFileOps):
     """A running container for arbitrary commands. Create one with `Sandbox.create`."""
 
     object_id: str
@@ -69,6 +70,7 @@ class Sandbox:
         self.stderr: StreamReader[str] = StreamReader(sandbox_id, 2)
         self.stdin = StreamWriter(sandbox_id)
         self._readiness_probe: Probe | None = None  # given to create(); wait_until_ready() runs it
+        self._attached = True  # until detach()
 
     @property
     def client(self) -> Client:
@@ -103,9 +105,16 @@ class Sandbox:
         experimental_options: dict[str, Any] | None = None,
         region: str | Sequence[str] | None = None,  # Modal's cloud only: ignored with a note
         cloud: str | None = None,
-        encrypted_ports: Sequence[int] = (),  # refused when given: see refuse_sandbox_ports
-        unencrypted_ports: Sequence[int] = (),
+        encrypted_ports: Sequence[int] = (),
+        unencrypted_ports: Sequence[int] = (),  # refused when given: see refuse_sandbox_ports
         h2_ports: Sequence[int] = (),
+        pty: bool = False,
+        inbound_cidr_allowlist: Sequence[str] | None = None,
+        outbound_cidr_allowlist: Sequence[str] | None = None,
+        outbound_domain_allowlist: Sequence[str] | None = None,
+        runtime: str | None = None,
+        pty_info: Any = None,  # Modal's deprecated spelling of pty=True
+        cidr_allowlist: Sequence[str] | None = None,  # ... and of outbound_cidr_allowlist
     ) -> Sandbox:
         """Start a sandbox in `app`: a running or deployed App (inside a function's container, by
         default that function's app, the only one whose sandboxes it may see). With
@@ -113,13 +122,24 @@ class Sandbox:
         until `timeout` (seconds, at most 24 h) or `terminate()`. `idle_timeout` ends it after
         that long with no command running and no input or output. `image` is built and used
         as for a function (the sandbox runs in its root filesystem, on its Python).
+        `encrypted_ports`: ports of the sandbox reachable over HTTP through the server's
+        gateway while it runs, at the URLs `tunnels()` returns; `inbound_cidr_allowlist`: the
+        only caller addresses they (and `create_connect_token`'s URLs) answer. `pty=True` runs
+        the entrypoint on a terminal (its stderr then comes on stdout). `outbound_cidr_allowlist`:
+        the only IPv4 networks it may connect to (within its worker's own policy; needs a worker
+        whose runtime isolates the network, bwrap or gvisor).
 
             sb = Sandbox.create("python", "-c", "print(1)", app=app, timeout=60)
             sb.wait()
             print(sb.returncode, sb.stdout.read())
         """
         note_ignored("Sandbox.create", {"region": region, "cloud": cloud, "experimental_options": experimental_options})
-        refuse_sandbox_ports(encrypted_ports, unencrypted_ports, h2_ports)
+        refuse_sandbox_ports(unencrypted_ports, h2_ports)
+        refuse_unenforced(outbound_domain_allowlist=outbound_domain_allowlist, runtime=runtime)
+        outbound = outbound_networks(outbound_cidr_allowlist, cidr_allowlist)
+        inbound = inbound_networks(inbound_cidr_allowlist)
+        if any(not isinstance(p, int) or isinstance(p, bool) for p in encrypted_ports):
+            raise InvalidError(f"encrypted_ports must be port numbers, got {list(encrypted_ports)!r}")
         del verbose, environment_name
         secrets = [*secrets, *env_secrets(env)]
         app_id = app.app_id if app is not None else None
@@ -149,6 +169,7 @@ class Sandbox:
         options.apply(definition)  # the same fields (and, with images, the same image) as a function's
         definition.secret_ids.extend(await resolve_secrets(secrets))
         definition.volume_mounts.extend(await resolve_mounts(volumes or {}))
+        definition.outbound_cidr_allowlist.extend(outbound)
         client = await Client.get()
         if image is not None:  # built by the worker, as for a function; the agent runs on its Python
             definition.image.CopyFrom(await image.to_proto(client))
@@ -159,6 +180,9 @@ class Sandbox:
             idle_timeout=idle_timeout or 0,
             workdir=workdir or "",
             name=name or "",
+            encrypted_ports=list(encrypted_ports),
+            pty=pty or pty_info is not None,
+            inbound_cidr_allowlist=inbound,
         )
         info = await client.stub.SandboxCreate(request, timeout=60)
         sandbox = Sandbox(info.sandbox_id, info)
@@ -274,6 +298,7 @@ class Sandbox:
     async def terminate(self, *, wait: bool = False) -> int | None:
         """Stop the sandbox and everything running in it (returncode 137); with `wait=True`,
         return once it has stopped, with its return code."""
+        self._ensure_attached()
         client = await Client.get()
         await client.stub.SandboxTerminate(api_pb2.SandboxGetRequest(sandbox_id=self.object_id), timeout=30)
         if not wait:
@@ -287,9 +312,69 @@ class Sandbox:
         await self._wait(0)
         return self
 
+    @twin
+    async def tunnels(self, timeout: int = 50) -> dict[int, Tunnel]:
+        """The sandbox's `encrypted_ports`, each with the URL that reaches it from outside:
+
+            sb = Sandbox.create("python", "-m", "http.server", "8000", encrypted_ports=[8000], app=app)
+            print(httpx.get(sb.tunnels()[8000].url).text)
+
+        Requests are relayed whole through the gateway (no streaming, no WebSocket), as for
+        `modal.forward`; the URL holds the tunnel's key, its only credential."""
+        del timeout  # the tunnels exist from create() on: nothing to wait for
+        self._ensure_attached()
+        client = await Client.get()
+        info = await client.stub.SandboxGet(api_pb2.SandboxGetRequest(sandbox_id=self.object_id), timeout=30)
+        if info.done:
+            raise SandboxTerminatedError(f"sandbox {self.object_id} has finished: its ports are closed")
+        return {t.port: gateway_tunnel(client, t.path, t.host_label) for t in info.tunnels}
+
+    @twin
+    async def create_connect_token(
+        self, user_metadata: str | dict[str, Any] | None = None, port: int = 8080
+    ) -> SandboxConnectCredentials:
+        """A token for HTTP requests to `port` of the sandbox, at the returned URL (with
+        `Authorization: Bearer <token>`, or `?_modal_connect_token=<token>`). The server in the
+        sandbox receives `user_metadata` (a dict as JSON) in the `X-Verified-User-Data` header,
+        which callers cannot set themselves.
+
+            creds = sb.create_connect_token(user_metadata={"user": "ada"})
+            httpx.get(creds.url, headers={"Authorization": f"Bearer {creds.token}"})
+        """
+        self._ensure_attached()
+        if isinstance(user_metadata, dict):
+            try:
+                user_metadata = json.dumps(user_metadata)
+            except (TypeError, ValueError) as exc:
+                raise InvalidError(f"user_metadata must be JSON-serializable: {exc}") from None
+        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+            raise InvalidError(f"port must be between 1 and 65535, got {port!r}")
+        client = await Client.get()
+        request = api_pb2.SandboxCreateConnectTokenRequest(
+            sandbox_id=self.object_id, port=port, user_metadata=user_metadata or ""
+        )
+        try:
+            made = await client.stub.SandboxCreateConnectToken(request, timeout=30)
+        except ExecutionError as exc:  # the server's FAILED_PRECONDITION: it has finished
+            raise SandboxTerminatedError(str(exc)) from None
+        return SandboxConnectCredentials(gateway_tunnel(client, made.path, made.host_label).url, made.token)
+
     # ------------------------------------------------------------------ running commands
 
+    def _ensure_attached(self) -> None:
+        if not self._attached:
+            raise ClientClosed(
+                f"this handle of sandbox {self.object_id} was detached: use Sandbox.from_id to drive it again"
+            )
+
+    @twin
+    async def detach(self) -> None:
+        """Let go of this handle: the sandbox runs on; commands, files and terminate() through
+        this object raise ClientClosed from now on (wait, poll, returncode and logs still work)."""
+        self._attached = False
+
     async def _start(self, request: api_pb2.ContainerExecRequest) -> str:
+        self._ensure_attached()
         client = await Client.get()
         try:
             response = await client.stub.ContainerExec(request, timeout=30)
@@ -310,11 +395,14 @@ class Sandbox:
         env: dict[str, str] | None = None,
         stdout: StreamType = StreamType.PIPE,
         stderr: StreamType = StreamType.PIPE,
+        bufsize: int = -1,
+        pty_info: Any = None,  # Modal's deprecated spelling of pty=True
     ) -> ContainerProcess[Any]:
         """Start `cmd` in the sandbox; returns at once with a ContainerProcess to read, write and wait on.
         `secrets` and `env` add environment variables; `timeout` kills it (returncode 124); `pty`
         gives it a terminal (stderr then comes on stdout); `text=False` reads bytes. `stdout`/`stderr`:
         StreamType.PIPE to read them (default), DEVNULL to drop them, STDOUT to print them here.
+        `bufsize`: -1 (default) or 1, as in Modal (output is read as it comes either way).
 
             p = sb.exec("bash", "-c", "echo hi; exit 3")
             assert p.stdout.read() == "hi\\n" and p.wait() == 3
@@ -325,6 +413,9 @@ class Sandbox:
             raise InvalidError(f"timeout must be positive, got {timeout}")
         if workdir is not None and not workdir.startswith("/"):
             raise InvalidError(f"workdir must be an absolute path, got {workdir!r}")
+        if bufsize not in (-1, 1):
+            raise InvalidError(f"bufsize must be -1 or 1, got {bufsize!r}")
+        pty = pty or pty_info is not None
         validate_secrets(secrets, "Sandbox.exec")
         request = api_pb2.ContainerExecRequest(
             container_id=self.object_id,
@@ -336,87 +427,3 @@ class Sandbox:
             env=env or {},
         )
         return ContainerProcess(await self._start(request), text, stdout, stderr)
-
-    # ------------------------------------------------------------------ files
-
-    async def _builtin(self, op: str, *args: str, stdin: bytes | None = None) -> bytes:
-        """Run a file operation in the sandbox's agent; raise the OSError it met, if any."""
-        request = api_pb2.ContainerExecRequest(container_id=self.object_id, builtin=op, argv=list(args))
-        process: ContainerProcess[bytes] = ContainerProcess(await self._start(request), text=False)
-        if stdin is not None:
-            process.stdin.write(stdin)
-            process.stdin.write_eof()
-            await process.stdin._drain()
-        out = await process.stdout._read()
-        err = await process.stderr._read()
-        if await process._wait_exit() != 0:
-            raise file_error(err, args[0] if args else "")
-        result: bytes = out
-        return result
-
-    async def _read_file(self, path: str) -> bytes:
-        """In pieces: the server keeps only so much of a command's output unread."""
-        pieces: builtins.list[bytes] = []
-        while True:
-            piece = await self._builtin("read", path, str(sum(map(len, pieces))), str(FILE_READ_CHUNK))
-            pieces.append(piece)
-            if len(piece) < FILE_READ_CHUNK:
-                return b"".join(pieces)
-
-    @twin
-    async def open(self, path: str, mode: str = "r") -> FileIO:
-        """A file in the sandbox: modes r, w, a, x with optional b (binary) and +.
-
-        with sb.open("/tmp/notes.txt", "w") as f:
-            f.write("hello")
-        assert sb.open("/tmp/notes.txt").read() == "hello"
-        """
-        if not mode or mode[0] not in "rwax" or any(c not in "rwaxb+" for c in mode):
-            raise InvalidError(f"invalid mode {mode!r}: use r, w, a or x, with optional b and +")
-        data = b""
-        if mode[0] in "ra" or "+" in mode:
-            try:
-                data = await self._read_file(path)
-            except FileNotFoundError:
-                if mode[0] == "r":
-                    raise
-        if mode[0] in "wx":
-            await self._builtin("write", path, mode[0], stdin=b"")  # create/truncate (x: fail if it exists)
-            data = b""
-        return FileIO(self, path, mode, data)
-
-    @twin
-    async def snapshot_filesystem(self, timeout: float = 55) -> Image:
-        """The sandbox's filesystem as it is now, as an image that new sandboxes and functions
-        can start from (`image=`). Needs a sandbox created with `image=` on an isolating runtime;
-        the image lives in the cache of the worker that ran the sandbox.
-
-        ```python
-        sb.exec("sh", "-c", "pip install six").wait()
-        image = sb.snapshot_filesystem()
-        sb2 = nano_modal.Sandbox.create(app=app, image=image)
-        ```
-        """
-        request = api_pb2.ContainerExecRequest(container_id=self.object_id, builtin="snapshot", timeout=timeout)
-        process: ContainerProcess[bytes] = ContainerProcess(await self._start(request), text=False)
-        out = await process.stdout._read()
-        err = await process.stderr._read()
-        if await process._wait_exit() != 0:
-            raise ExecutionError(f"snapshot of sandbox {self.object_id} failed: {err.decode(errors='replace')}")
-        return Image.from_id(out.decode().strip())
-
-    @twin
-    async def ls(self, path: str) -> builtins.list[str]:
-        """The names in a directory of the sandbox."""
-        names: builtins.list[str] = json.loads(await self._builtin("ls", path))
-        return names
-
-    @twin
-    async def mkdir(self, path: str, parents: bool = False) -> None:
-        """Create a directory (and its missing parents with `parents=True`)."""
-        await self._builtin("mkdir", path, "1" if parents else "0")
-
-    @twin
-    async def rm(self, path: str, recursive: bool = False) -> None:
-        """Remove a file, or a directory and its contents with `recursive=True`."""
-        await self._builtin("rm", path, "1" if recursive else "0")

@@ -16,11 +16,14 @@ __all__ = [
     "DictInfo",
     "FileEntry",
     "FileEntryType",
+    "FileInfo",
+    "FileType",
     "FunctionAutoscalerSettings",
     "FunctionCurrentStats",
     "FunctionInfo",
     "LogEntry",
     "QueueInfo",
+    "SandboxConnectCredentials",
     "SecretInfo",
     "ServerAutoscalerSettings",
     "ServerInfo",
@@ -29,6 +32,47 @@ __all__ = [
     "VolumeInfo",
     "VolumeMountInfo",
 ]
+
+
+@dataclass(frozen=True)
+class SandboxConnectCredentials:
+    """`Sandbox.create_connect_token()`: the URL of the sandbox's port, and the token to send."""
+
+    url: str
+    token: str
+
+
+class FileType(enum.Enum):
+    """What a path in a sandbox is (`Sandbox.filesystem.stat`)."""
+
+    FILE = "file"
+    DIRECTORY = "directory"
+    SYMLINK = "symlink"
+
+
+@dataclass
+class FileInfo:
+    """A file or directory in a sandbox (`Sandbox.filesystem.stat`, `.list_files`)."""
+
+    name: str
+    path: str
+    type: FileType
+    size: int
+    mode: int
+    permissions: str
+    owner: str
+    group: str
+    modified_time: float
+    symlink_target: str | None
+
+    def is_file(self) -> bool:
+        return self.type == FileType.FILE
+
+    def is_dir(self) -> bool:
+        return self.type == FileType.DIRECTORY
+
+    def is_symlink(self) -> bool:
+        return self.type == FileType.SYMLINK
 
 
 @dataclass(frozen=True)

@@ -209,6 +209,8 @@ def test_sandbox(tmp_path: Path) -> None:
     assert "found by tag: True | by name: <nano_modal.Sandbox sb-" in out
     assert "terminated, returncode 137" in out
     assert "job's logs: ['job done']" in out  # Sandbox.logs: the entrypoint's output
+    assert "through the tunnel: served from a sandbox" in out  # encrypted_ports and tunnels()
+    assert "connect token: 200 | without: 401" in out  # create_connect_token
 
 
 def test_sandbox_script_with_app_lookup(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ The isolating runtimes run the same scenarios, and the attacks, in tests/worker/
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -352,3 +353,95 @@ def test_sandbox_has_modal_container_variables(running: nano_modal.App) -> None:
     finally:
         sb.terminate()
     assert len(out) == 3 and out[0] and out[1:] == ["local", "."], out  # no MODAL_IS_REMOTE: not a function
+
+
+def test_entrypoint_on_a_terminal_and_modals_exec_options(running: nano_modal.App) -> None:
+    on_tty = "import os, sys; print('tty', os.isatty(0), os.isatty(1), file=sys.stderr)"
+    sb = nano_modal.Sandbox.create(sys.executable, "-c", on_tty, app=running, pty=True)
+    sb.wait()
+    assert sb.stdout.read().strip() == "tty True True"  # stderr on the terminal, read as stdout
+    assert sb.stderr.read() == ""
+    idle = nano_modal.Sandbox.create(app=running)
+    p = idle.exec(sys.executable, "-c", on_tty, bufsize=1, pty_info=object())  # Modal's old spelling of pty
+    assert p.stdout.read().strip() == "tty True True" and p.wait() == 0
+    with pytest.raises(InvalidError, match="bufsize must be -1 or 1, got 0"):
+        idle.exec("true", bufsize=0)
+    idle.terminate()
+
+
+def test_modals_filesystem_api(sb: nano_modal.Sandbox, tmp_path: Path) -> None:
+    from nano_modal.exception import (
+        SandboxFilesystemDirectoryNotEmptyError,
+        SandboxFilesystemNotFoundError,
+        SandboxFilesystemPathAlreadyExistsError,
+    )
+    from nano_modal.types import FileType
+
+    fs = sb.filesystem
+    root = f"/tmp/fs-{tmp_path.name}"
+    fs.write_text("hello", f"{root}/a/notes.txt")  # its parents are made
+    assert fs.read_text(f"{root}/a/notes.txt") == "hello"
+    fs.write_bytes(b"\x00\x01", f"{root}/a/raw.bin")
+    sb.exec("ln", "-s", "notes.txt", f"{root}/a/link").wait()
+    entries = {e.name: e for e in fs.list_files(f"{root}/a")}
+    assert sorted(entries) == ["link", "notes.txt", "raw.bin"]
+    raw = entries["raw.bin"]
+    assert raw.size == 2 and raw.is_file() and raw.path == f"{root}/a/raw.bin"
+    assert entries["link"].type == FileType.SYMLINK and entries["link"].symlink_target == "notes.txt"
+    info = fs.stat(f"{root}/a")
+    assert info.is_dir() and info.name == "a" and info.permissions.startswith("d") and info.modified_time > 0
+    local = tmp_path / "copy.txt"
+    fs.copy_to_local(f"{root}/a/notes.txt", local)
+    assert local.read_text() == "hello"
+    local.write_text("from here")
+    fs.copy_from_local(local, f"{root}/b/up.txt")
+    assert fs.read_bytes(f"{root}/b/up.txt") == b"from here"
+    with pytest.raises(SandboxFilesystemPathAlreadyExistsError):
+        fs.make_directory(f"{root}/b")
+    fs.make_directory(f"{root}/c/d")
+    with pytest.raises(SandboxFilesystemDirectoryNotEmptyError):
+        fs.remove(f"{root}/c")
+    fs.remove(f"{root}/c/d")  # empty: removed without recursive=True
+    fs.remove(f"{root}/a", recursive=True)
+    with pytest.raises(SandboxFilesystemNotFoundError):
+        fs.read_text(f"{root}/a/notes.txt")
+    with pytest.raises(InvalidError, match="needs an absolute path"):
+        fs.stat("relative")
+
+
+def test_detach_lets_go_of_the_handle_only(running: nano_modal.App) -> None:
+    from nano_modal.exception import ClientClosed
+
+    sb = nano_modal.Sandbox.create(app=running)
+    sb.detach()
+    with pytest.raises(ClientClosed, match="was detached: use Sandbox"):
+        sb.exec("true")
+    with pytest.raises(ClientClosed):
+        sb.terminate()
+    again = nano_modal.Sandbox.from_id(sb.object_id)
+    assert again.exec("echo", "still running").stdout.read() == "still running\n"
+    again.terminate()
+    sb.wait(raise_on_termination=False)  # waiting works on a detached handle, as in Modal
+    assert sb.returncode == 137
+
+
+def test_an_outbound_allowlist_is_refused_where_no_worker_can_enforce_it(running: nano_modal.App) -> None:
+    """This session's worker runs the process runtime, which shares the host's network."""
+    before = [s.object_id for s in nano_modal.Sandbox.list(app_id=running.app_id)]
+    with pytest.raises(InvalidError, match="outbound_cidr_allowlist, which no worker here can enforce"):
+        nano_modal.Sandbox.create(app=running, outbound_cidr_allowlist=["203.0.113.0/24"])
+    assert [s.object_id for s in nano_modal.Sandbox.list(app_id=running.app_id)] == before  # none was started
+
+
+def test_reload_volumes_brings_in_what_was_committed_since_start(running: nano_modal.App, tmp_path: Path) -> None:
+    mount = str(tmp_path / "mnt")  # the process runtime links the mount path on this host
+    later = tmp_path / "later.txt"
+    later.write_text("committed after the start")
+    with nano_modal.Volume.ephemeral() as volume:
+        sandbox = nano_modal.Sandbox.create(app=running, volumes={mount: volume})
+        assert sandbox.exec("ls", mount).stdout.read() == ""
+        with volume.batch_upload() as batch:
+            batch.put_file(later, "/later.txt")
+        sandbox.reload_volumes()
+        assert sandbox.exec("cat", f"{mount}/later.txt").stdout.read() == "committed after the start"
+        sandbox.terminate()

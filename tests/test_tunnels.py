@@ -146,8 +146,8 @@ def test_forward_outside_a_container_and_unsupported_modes_say_why() -> None:
     assert tunnel.url == "http://example.org:8080/_tunnel/abc"
     with pytest.raises(InvalidError, match="no TLS socket"):
         _ = tunnel.tls_socket
-    with pytest.raises(InvalidError, match="sandbox ports are not forwarded yet"):
-        nano_modal.Sandbox.create("true", app=nano_modal.App("x"), encrypted_ports=[8000])
+    with pytest.raises(InvalidError, match="not raw TCP; use encrypted_ports"):
+        nano_modal.Sandbox.create("true", app=nano_modal.App("x"), unencrypted_ports=[8000])
 
 
 HOST_FORM = """

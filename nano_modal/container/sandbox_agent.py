@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 SOCKET_ENV = "NANO_MODAL_AGENT_SOCKET"
 PTY_SIZE_ENV = "NANO_MODAL_PTY_SIZE"  # in an exec's env: "rows,cols" of the pty to make
+TCP_BUILTIN = "tcp"  # argv [port]: a byte pipe to that port of the sandbox's loopback (Sandbox.tunnels)
 CHUNK = 64 * 1024
 EXEC_TIMEOUT_CODE = 124  # like `timeout(1)`; Modal reports a timed-out sandbox the same way
 AGENT_PATH = os.path.realpath(__file__)
@@ -258,13 +259,17 @@ class Exec:
         self.popen: subprocess.Popen[bytes] | None = None  # when subprocess started it (it reaps it)
         self.code: int | None = None  # once reaped
         self.terminal: int | None = None  # the pty's master side, with pty=True
+        self.connection: _socket.socket | None = None  # the `tcp` builtin's, while open
 
     def send(self, data: bytes = b"", **fields: object) -> None:
         self.agent.link.send({"exec_id": self.down.exec_id, **fields}, data)
 
     def run(self) -> int:
         try:
-            code = self._builtin() if self.down.builtin else self._process()
+            if self.down.builtin == TCP_BUILTIN:
+                code = self._tcp(*self.down.argv)
+            else:
+                code = self._builtin() if self.down.builtin else self._process()
         except Exception as exc:  # it could not start: say why, like a shell would
             self.send(fd=2, data=f"{type(exc).__name__}: {exc}\n".encode())
             self.send(error=str(exc))
@@ -287,6 +292,11 @@ class Exec:
                 pass
 
     def kill(self, sig: int = _signal.SIGKILL) -> None:
+        if self.connection is not None:  # the `tcp` builtin: its reader sees the end
+            try:
+                self.connection.shutdown(_socket.SHUT_RDWR)
+            except OSError:
+                pass
         if self.pid and self.code is None:
             try:
                 os.killpg(self.pid, sig)
@@ -400,9 +410,38 @@ class Exec:
         self.terminal = None
         os.close(master)
 
+    def _tcp(self, port: str) -> int:
+        """A byte pipe to 127.0.0.1:`port` in the sandbox's network (its stdin in, the port's
+        answer out on stdout): how the server relays requests to a Sandbox.tunnels() port."""
+        sock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+        self.connection = sock
+        try:
+            sock.connect(("127.0.0.1", int(port)))
+            _start(self._feed_socket, sock)
+            while data := sock.recv(CHUNK):
+                self.send(fd=1, data=data)
+        except OSError as exc:  # nothing listens there, or it reset the connection
+            self.send(fd=2, data=f"{type(exc).__name__}: {exc}\n".encode())
+            return 1
+        finally:
+            self.connection = None
+            sock.close()
+            self.send(fd=1, eof=True)
+            self.send(fd=2, eof=True)
+        return 0
+
+    def _feed_socket(self, sock: _socket.socket) -> None:
+        try:
+            while (data := self.stdin.get()) is not None:
+                sock.sendall(data)
+            sock.shutdown(_socket.SHUT_WR)
+        except OSError:  # closed meanwhile
+            pass
+
     def _builtin(self) -> int:
         ops: dict[str, Callable[..., bytes]] = {
             "read": _read, "write": self._write, "ls": _ls, "mkdir": _mkdir, "rm": _rm, "connect": _connect,
+            "stat": _stat, "list": _list,
         }  # fmt: skip
         try:
             out = ops[self.down.builtin](*self.down.argv)
@@ -453,8 +492,41 @@ def _connect(port: str) -> bytes:
         return b""
 
 
+def _describe(path: str, name: str) -> dict[str, Any]:
+    """What Sandbox.filesystem's FileInfo holds (the time in ns: the agent sends no floats)."""
+    import stat
+
+    st = os.lstat(path)
+    kind = "symlink" if stat.S_ISLNK(st.st_mode) else "directory" if stat.S_ISDIR(st.st_mode) else "file"
+    owner, group = str(st.st_uid), str(st.st_gid)
+    try:
+        import grp
+        import pwd
+
+        owner, group = pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name
+    except (ImportError, KeyError):  # no such user in the image: the number
+        pass
+    return {
+        "name": name, "path": path, "type": kind, "size": st.st_size, "mode": st.st_mode,
+        "permissions": stat.filemode(st.st_mode), "owner": owner, "group": group, "mtime_ns": st.st_mtime_ns,
+        "symlink_target": os.readlink(path) if kind == "symlink" else None,
+    }  # fmt: skip
+
+
+def _stat(path: str) -> bytes:
+    return to_json(_describe(path, os.path.basename(path.rstrip("/")) or "/")).encode("utf-8", "backslashreplace")
+
+
+def _list(path: str) -> bytes:
+    entries = [_describe(os.path.join(path, name), name) for name in sorted(os.listdir(path))]
+    return to_json(entries).encode("utf-8", "backslashreplace")
+
+
 def _rm(path: str, recursive: str) -> bytes:
     if os.path.isdir(path) and not os.path.islink(path):
+        if recursive == "empty":  # Sandbox.filesystem.remove: an empty directory goes, as rmdir(1)
+            os.rmdir(path)
+            return b""
         if recursive != "1":
             raise IsADirectoryError(21, "is a directory (use recursive=True)", path)
         import shutil

@@ -447,7 +447,7 @@ class RetryPolicy(_message.Message):
     def __init__(self, max_retries: _Optional[int] = ..., backoff_coefficient: _Optional[float] = ..., initial_delay: _Optional[float] = ..., max_delay: _Optional[float] = ...) -> None: ...
 
 class FunctionDefinition(_message.Message):
-    __slots__ = ("name", "module_name", "source_blob_id", "pickled_blob_id", "is_generator", "is_async", "timeout", "retries", "max_containers", "min_containers", "scaledown_window", "max_inputs", "cpu", "memory_mb", "python_version", "block_network", "is_class", "methods", "max_concurrent_inputs", "batch_max_size", "batch_wait_ms", "bound_params", "parent_function_id", "schedule", "web", "class_parameters", "secret_ids", "volume_mounts", "image", "gpu", "restrict_modal_access", "ephemeral_disk_mb")
+    __slots__ = ("name", "module_name", "source_blob_id", "pickled_blob_id", "is_generator", "is_async", "timeout", "retries", "max_containers", "min_containers", "scaledown_window", "max_inputs", "cpu", "memory_mb", "python_version", "block_network", "is_class", "methods", "max_concurrent_inputs", "batch_max_size", "batch_wait_ms", "bound_params", "parent_function_id", "schedule", "web", "class_parameters", "secret_ids", "volume_mounts", "image", "gpu", "restrict_modal_access", "ephemeral_disk_mb", "outbound_cidr_allowlist")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODULE_NAME_FIELD_NUMBER: _ClassVar[int]
     SOURCE_BLOB_ID_FIELD_NUMBER: _ClassVar[int]
@@ -480,6 +480,7 @@ class FunctionDefinition(_message.Message):
     GPU_FIELD_NUMBER: _ClassVar[int]
     RESTRICT_MODAL_ACCESS_FIELD_NUMBER: _ClassVar[int]
     EPHEMERAL_DISK_MB_FIELD_NUMBER: _ClassVar[int]
+    OUTBOUND_CIDR_ALLOWLIST_FIELD_NUMBER: _ClassVar[int]
     name: str
     module_name: str
     source_blob_id: str
@@ -512,7 +513,8 @@ class FunctionDefinition(_message.Message):
     gpu: str
     restrict_modal_access: bool
     ephemeral_disk_mb: int
-    def __init__(self, name: _Optional[str] = ..., module_name: _Optional[str] = ..., source_blob_id: _Optional[str] = ..., pickled_blob_id: _Optional[str] = ..., is_generator: _Optional[bool] = ..., is_async: _Optional[bool] = ..., timeout: _Optional[float] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., max_containers: _Optional[int] = ..., min_containers: _Optional[int] = ..., scaledown_window: _Optional[float] = ..., max_inputs: _Optional[int] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., python_version: _Optional[str] = ..., block_network: _Optional[bool] = ..., is_class: _Optional[bool] = ..., methods: _Optional[_Iterable[_Union[MethodDefinition, _Mapping]]] = ..., max_concurrent_inputs: _Optional[int] = ..., batch_max_size: _Optional[int] = ..., batch_wait_ms: _Optional[int] = ..., bound_params: _Optional[bytes] = ..., parent_function_id: _Optional[str] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., web: _Optional[_Union[WebEndpoint, _Mapping]] = ..., class_parameters: _Optional[_Iterable[_Union[ClassParameter, _Mapping]]] = ..., secret_ids: _Optional[_Iterable[str]] = ..., volume_mounts: _Optional[_Iterable[_Union[VolumeMount, _Mapping]]] = ..., image: _Optional[_Union[ImageSpec, _Mapping]] = ..., gpu: _Optional[str] = ..., restrict_modal_access: _Optional[bool] = ..., ephemeral_disk_mb: _Optional[int] = ...) -> None: ...
+    outbound_cidr_allowlist: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., module_name: _Optional[str] = ..., source_blob_id: _Optional[str] = ..., pickled_blob_id: _Optional[str] = ..., is_generator: _Optional[bool] = ..., is_async: _Optional[bool] = ..., timeout: _Optional[float] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., max_containers: _Optional[int] = ..., min_containers: _Optional[int] = ..., scaledown_window: _Optional[float] = ..., max_inputs: _Optional[int] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., python_version: _Optional[str] = ..., block_network: _Optional[bool] = ..., is_class: _Optional[bool] = ..., methods: _Optional[_Iterable[_Union[MethodDefinition, _Mapping]]] = ..., max_concurrent_inputs: _Optional[int] = ..., batch_max_size: _Optional[int] = ..., batch_wait_ms: _Optional[int] = ..., bound_params: _Optional[bytes] = ..., parent_function_id: _Optional[str] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., web: _Optional[_Union[WebEndpoint, _Mapping]] = ..., class_parameters: _Optional[_Iterable[_Union[ClassParameter, _Mapping]]] = ..., secret_ids: _Optional[_Iterable[str]] = ..., volume_mounts: _Optional[_Iterable[_Union[VolumeMount, _Mapping]]] = ..., image: _Optional[_Union[ImageSpec, _Mapping]] = ..., gpu: _Optional[str] = ..., restrict_modal_access: _Optional[bool] = ..., ephemeral_disk_mb: _Optional[int] = ..., outbound_cidr_allowlist: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ImageSpec(_message.Message):
     __slots__ = ("image_id", "base", "steps", "cache_scope")
@@ -1060,18 +1062,20 @@ class TunnelHeader(_message.Message):
     def __init__(self, name: _Optional[bytes] = ..., value: _Optional[bytes] = ...) -> None: ...
 
 class TunnelHttpRequest(_message.Message):
-    __slots__ = ("request_key", "method", "path", "headers", "body")
+    __slots__ = ("request_key", "method", "path", "headers", "body", "client_address")
     REQUEST_KEY_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     BODY_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     request_key: str
     method: str
     path: str
     headers: _containers.RepeatedCompositeFieldContainer[TunnelHeader]
     body: bytes
-    def __init__(self, request_key: _Optional[str] = ..., method: _Optional[str] = ..., path: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[TunnelHeader, _Mapping]]] = ..., body: _Optional[bytes] = ...) -> None: ...
+    client_address: str
+    def __init__(self, request_key: _Optional[str] = ..., method: _Optional[str] = ..., path: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[TunnelHeader, _Mapping]]] = ..., body: _Optional[bytes] = ..., client_address: _Optional[str] = ...) -> None: ...
 
 class TunnelNextRequest(_message.Message):
     __slots__ = ("container_id", "tunnel_key", "timeout")
@@ -1523,20 +1527,26 @@ class VolumeReadFileRequest(_message.Message):
     def __init__(self, volume_id: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
 
 class SandboxCreateRequest(_message.Message):
-    __slots__ = ("app_id", "definition", "entrypoint_args", "idle_timeout", "workdir", "name")
+    __slots__ = ("app_id", "definition", "entrypoint_args", "idle_timeout", "workdir", "name", "encrypted_ports", "pty", "inbound_cidr_allowlist")
     APP_ID_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_FIELD_NUMBER: _ClassVar[int]
     ENTRYPOINT_ARGS_FIELD_NUMBER: _ClassVar[int]
     IDLE_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     WORKDIR_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTED_PORTS_FIELD_NUMBER: _ClassVar[int]
+    PTY_FIELD_NUMBER: _ClassVar[int]
+    INBOUND_CIDR_ALLOWLIST_FIELD_NUMBER: _ClassVar[int]
     app_id: str
     definition: FunctionDefinition
     entrypoint_args: _containers.RepeatedScalarFieldContainer[str]
     idle_timeout: float
     workdir: str
     name: str
-    def __init__(self, app_id: _Optional[str] = ..., definition: _Optional[_Union[FunctionDefinition, _Mapping]] = ..., entrypoint_args: _Optional[_Iterable[str]] = ..., idle_timeout: _Optional[float] = ..., workdir: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    encrypted_ports: _containers.RepeatedScalarFieldContainer[int]
+    pty: bool
+    inbound_cidr_allowlist: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, app_id: _Optional[str] = ..., definition: _Optional[_Union[FunctionDefinition, _Mapping]] = ..., entrypoint_args: _Optional[_Iterable[str]] = ..., idle_timeout: _Optional[float] = ..., workdir: _Optional[str] = ..., name: _Optional[str] = ..., encrypted_ports: _Optional[_Iterable[int]] = ..., pty: _Optional[bool] = ..., inbound_cidr_allowlist: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SandboxGetRequest(_message.Message):
     __slots__ = ("sandbox_id", "app_name", "name")
@@ -1549,7 +1559,7 @@ class SandboxGetRequest(_message.Message):
     def __init__(self, sandbox_id: _Optional[str] = ..., app_name: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class SandboxInfo(_message.Message):
-    __slots__ = ("sandbox_id", "app_id", "app_name", "name", "tags", "state", "done", "returncode", "result", "reason", "worker_id", "created_at")
+    __slots__ = ("sandbox_id", "app_id", "app_name", "name", "tags", "state", "done", "returncode", "result", "reason", "worker_id", "created_at", "tunnels")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -1569,6 +1579,7 @@ class SandboxInfo(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    TUNNELS_FIELD_NUMBER: _ClassVar[int]
     sandbox_id: str
     app_id: str
     app_name: str
@@ -1581,7 +1592,18 @@ class SandboxInfo(_message.Message):
     reason: str
     worker_id: str
     created_at: float
-    def __init__(self, sandbox_id: _Optional[str] = ..., app_id: _Optional[str] = ..., app_name: _Optional[str] = ..., name: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., state: _Optional[str] = ..., done: _Optional[bool] = ..., returncode: _Optional[int] = ..., result: _Optional[str] = ..., reason: _Optional[str] = ..., worker_id: _Optional[str] = ..., created_at: _Optional[float] = ...) -> None: ...
+    tunnels: _containers.RepeatedCompositeFieldContainer[SandboxTunnel]
+    def __init__(self, sandbox_id: _Optional[str] = ..., app_id: _Optional[str] = ..., app_name: _Optional[str] = ..., name: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., state: _Optional[str] = ..., done: _Optional[bool] = ..., returncode: _Optional[int] = ..., result: _Optional[str] = ..., reason: _Optional[str] = ..., worker_id: _Optional[str] = ..., created_at: _Optional[float] = ..., tunnels: _Optional[_Iterable[_Union[SandboxTunnel, _Mapping]]] = ...) -> None: ...
+
+class SandboxTunnel(_message.Message):
+    __slots__ = ("port", "path", "host_label")
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    HOST_LABEL_FIELD_NUMBER: _ClassVar[int]
+    port: int
+    path: str
+    host_label: str
+    def __init__(self, port: _Optional[int] = ..., path: _Optional[str] = ..., host_label: _Optional[str] = ...) -> None: ...
 
 class SandboxListRequest(_message.Message):
     __slots__ = ("app_id", "tags", "include_finished")
@@ -1613,6 +1635,26 @@ class SandboxWaitRequest(_message.Message):
     sandbox_id: str
     timeout: float
     def __init__(self, sandbox_id: _Optional[str] = ..., timeout: _Optional[float] = ...) -> None: ...
+
+class SandboxCreateConnectTokenRequest(_message.Message):
+    __slots__ = ("sandbox_id", "port", "user_metadata")
+    SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    USER_METADATA_FIELD_NUMBER: _ClassVar[int]
+    sandbox_id: str
+    port: int
+    user_metadata: str
+    def __init__(self, sandbox_id: _Optional[str] = ..., port: _Optional[int] = ..., user_metadata: _Optional[str] = ...) -> None: ...
+
+class SandboxCreateConnectTokenResponse(_message.Message):
+    __slots__ = ("path", "host_label", "token")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    HOST_LABEL_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    host_label: str
+    token: str
+    def __init__(self, path: _Optional[str] = ..., host_label: _Optional[str] = ..., token: _Optional[str] = ...) -> None: ...
 
 class SandboxTagsSetRequest(_message.Message):
     __slots__ = ("sandbox_id", "tags")

@@ -424,6 +424,11 @@ class NanoModalStub:
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.SandboxTagsSetRequest.SerializeToString,
                 response_deserializer=nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
                 _registered_method=True)
+        self.SandboxCreateConnectToken = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/SandboxCreateConnectToken',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.SandboxCreateConnectTokenRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.SandboxCreateConnectTokenResponse.FromString,
+                _registered_method=True)
         self.SandboxRelay = channel.stream_stream(
                 '/nano_modal.v1.NanoModal/SandboxRelay',
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.SandboxRelayUp.SerializeToString,
@@ -945,6 +950,12 @@ class NanoModalServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SandboxCreateConnectToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SandboxRelay(self, request_iterator, context):
         """worker <-> server
         """
@@ -1380,6 +1391,11 @@ def add_NanoModalServicer_to_server(servicer, server):
                     servicer.SandboxTagsSet,
                     request_deserializer=nano__modal_dot_proto_dot_api__pb2.SandboxTagsSetRequest.FromString,
                     response_serializer=nano__modal_dot_proto_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'SandboxCreateConnectToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.SandboxCreateConnectToken,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.SandboxCreateConnectTokenRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.SandboxCreateConnectTokenResponse.SerializeToString,
             ),
             'SandboxRelay': grpc.stream_stream_rpc_method_handler(
                     servicer.SandboxRelay,
@@ -3523,6 +3539,33 @@ class NanoModal:
             '/nano_modal.v1.NanoModal/SandboxTagsSet',
             nano__modal_dot_proto_dot_api__pb2.SandboxTagsSetRequest.SerializeToString,
             nano__modal_dot_proto_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SandboxCreateConnectToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/SandboxCreateConnectToken',
+            nano__modal_dot_proto_dot_api__pb2.SandboxCreateConnectTokenRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.SandboxCreateConnectTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

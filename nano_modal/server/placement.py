@@ -30,6 +30,15 @@ def _max_starting(worker: Worker) -> int:
     return max(2, int(worker.cpu * 2))
 
 
+# Runtimes that give each container a network namespace of its own, where an outbound allowlist
+# is routes (worker/network.py) or, under gVisor, moot (no outbound network at all yet).
+ISOLATED_NETWORK_RUNTIMES = frozenset({"bwrap", "gvisor"})
+
+
+def enforces_outbound_allowlist(worker: Worker) -> bool:
+    return bool(worker.runtimes) and set(worker.runtimes) <= ISOLATED_NETWORK_RUNTIMES
+
+
 class Placement(ControlBase):
     """Registered workers, their commands, and where containers go."""
 
@@ -126,6 +135,11 @@ class Placement(ControlBase):
         over = workspace_limits.too_big(workspace, self.workspace_limits(workspace), cpu, memory)
         if over is not None:
             return f"{fn.name} can never run: {over}"
+        if fn.definition.outbound_cidr_allowlist and alive and not any(map(enforces_outbound_allowlist, alive)):
+            return (
+                f"{fn.name} has an outbound_cidr_allowlist, which no worker here can enforce: it needs the "
+                f"bwrap or gvisor runtime (the process runtime shares the host's network)"
+            )
         wants_gpu = gpu.parse(fn.definition.gpu)
         if not alive or any(
             w.cpu * config.WORKER_CPU_OVERCOMMIT >= cpu
@@ -198,6 +212,8 @@ class Placement(ControlBase):
         for worker in self.workers.values():
             if not worker.alive or self.containers.starting(worker.worker_id) >= _max_starting(worker):
                 continue
+            if fn.definition.outbound_cidr_allowlist and not enforces_outbound_allowlist(worker):
+                continue
             used_cpu, used_mem = self.containers.reserved(worker.worker_id)
             free_cpu = worker.cpu * config.WORKER_CPU_OVERCOMMIT - used_cpu
             if free_cpu >= cpu and worker.memory_mb - used_mem >= memory:
@@ -233,6 +249,8 @@ class Placement(ControlBase):
         log.info("placing container %s of %s on worker %s", container.container_id, fn.name, best.worker_id)
         self.containers.add(container, with_token=not sandbox)
         env = {config.ENV_BLOCK_NETWORK: "1"} if fn.definition.block_network else {}
+        if fn.definition.outbound_cidr_allowlist:
+            env[config.ENV_OUTBOUND_ALLOWLIST] = ",".join(fn.definition.outbound_cidr_allowlist)
         if devices:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, devices))
         for hook in self.container_env_hooks:  # resolved now, so a rotated secret reaches new containers

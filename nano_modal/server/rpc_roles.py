@@ -104,6 +104,7 @@ ROLES: dict[str, Role] = {
     "SandboxWait": Role.ANY,
     "SandboxTerminate": Role.ANY,
     "SandboxTagsSet": Role.ANY,
+    "SandboxCreateConnectToken": Role.ANY,
     "SandboxRelay": Role.OPERATOR,
     "ContainerExec": Role.ANY,
     "ContainerExecGetOutput": Role.ANY,

@@ -20,6 +20,7 @@ import grpc.aio
 
 from ..proto import api_pb2
 from .control import Invalid, NotFound
+from .sandbox_ports import connect_token
 from .sandboxes import Finished, SandboxPlane
 from .state import Container
 from .workspaces import Principal
@@ -108,6 +109,14 @@ class SandboxRpcs:
         sb = await self._call(context, self.sandboxes.get, request.sandbox_id)
         sb.tags = dict(request.tags)
         return api_pb2.Empty()
+
+    async def SandboxCreateConnectToken(
+        self, request: api_pb2.SandboxCreateConnectTokenRequest, context: Context
+    ) -> api_pb2.SandboxCreateConnectTokenResponse:
+        made: api_pb2.SandboxCreateConnectTokenResponse = await self._call(
+            context, functools.partial(connect_token, self.sandboxes), request
+        )
+        return made
 
     async def SandboxRelay(
         self, requests: AsyncIterator[api_pb2.SandboxRelayUp], context: Context

@@ -29,6 +29,7 @@ from .. import config
 from ..proto import api_pb2
 from .control import ControlPlane, Invalid, NotFound, new_id
 from .placement import reserved_size
+from .sandbox_ports import ConnectPort, check_allowlist, check_outbound, check_ports, open_ports
 from .state import Container, ContainerState, FunctionRuntime, Signal
 
 log = logging.getLogger("nano_modal.server")
@@ -94,6 +95,9 @@ class SandboxState:
     reason: str = ""
     main_code: int | None = None
     finished: Signal = field(default_factory=Signal)
+    tunnels: list[api_pb2.SandboxTunnel] = field(default_factory=list)  # its encrypted_ports (sandbox_ports.py)
+    inbound_allowlist: list[str] = field(default_factory=list)  # who may reach them ([]: anyone with the URL)
+    connect_ports: dict[int, ConnectPort] = field(default_factory=dict)  # create_connect_token's
 
     @property
     def done(self) -> bool:
@@ -126,6 +130,9 @@ class SandboxPlane:
             raise Invalid(f"timeout must be between 1 second and 24 hours ({MAX_TIMEOUT:.0f} s), got {timeout:g}")
         if request.idle_timeout < 0:
             raise Invalid(f"idle_timeout must be positive, got {request.idle_timeout:g}")
+        check_ports(request)
+        check_allowlist(list(request.inbound_cidr_allowlist))
+        check_outbound(request.definition)
         app = self.control.app(request.app_id)
         if not app.live:
             raise Invalid(f"app {app.name} ({app.app_id}) is stopped")
@@ -163,14 +170,20 @@ class SandboxPlane:
             container,
             deadline=time.monotonic() + timeout,
             idle_timeout=request.idle_timeout,
+            inbound_allowlist=list(request.inbound_cidr_allowlist),
         )
         self.sandboxes[sandbox_id] = sb
         self.execs[sandbox_id] = ExecState(sandbox_id, sandbox_id)  # the entrypoint's output
+        open_ports(self, sb, list(request.encrypted_ports))
         if request.entrypoint_args:
             sb.running.add(sandbox_id)
             sb.down.put_nowait(
                 api_pb2.SandboxRelayDown(
-                    exec_id=sandbox_id, start=True, argv=request.entrypoint_args, workdir=request.workdir
+                    exec_id=sandbox_id,
+                    start=True,
+                    argv=request.entrypoint_args,
+                    workdir=request.workdir,
+                    pty=request.pty,
                 )
             )
         if self._reaper is None:
@@ -454,6 +467,7 @@ class SandboxPlane:
             reason=sb.reason,
             worker_id=sb.container.worker_id,
             created_at=sb.created_at,
+            tunnels=[] if sb.done else sb.tunnels,
         )
 
     def containers(self, include_finished: bool, workspace: str | None = None) -> list[api_pb2.ContainerSummary]:

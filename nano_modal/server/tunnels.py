@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import grpc
@@ -59,22 +60,29 @@ class _Tunnel:
     answers: dict[str, asyncio.Future[api_pb2.TunnelRespondRequest]] = field(default_factory=dict)
     changed: Signal = field(default_factory=Signal)
     closed: bool = False
+    # A sandbox's port (sandbox_ports.py): the server answers each request itself, through the
+    # sandbox's agent, instead of queueing it for the container to poll.
+    handler: Handler | None = None
+    in_flight: int = 0  # the handler's requests not answered yet
+
+
+Handler = Callable[[api_pb2.TunnelHttpRequest], Awaitable[api_pb2.TunnelRespondRequest]]
 
 
 class Tunnels:
     def __init__(self) -> None:
         self._tunnels: dict[str, _Tunnel] = {}
 
-    def start(self, container_id: str, port: int) -> str:
+    def start(self, container_id: str, port: int, handler: Handler | None = None) -> str:
         if not 1 <= port <= 65535:
             raise Invalid(f"invalid port number {port}")
         own = [t for t in self._tunnels.values() if t.container_id == container_id]
-        if any(t.port == port for t in own):
+        if handler is None and any(t.port == port and t.handler is None for t in own):  # (a sandbox's may share)
             raise PortForwarded(f"port {port} is already forwarded")
         if len(own) >= MAX_TUNNELS_PER_CONTAINER:
             raise Invalid(f"a container may forward at most {MAX_TUNNELS_PER_CONTAINER} ports at once")
         key = secrets.token_hex(KEY_BYTES)
-        self._tunnels[key] = _Tunnel(key, container_id, port)
+        self._tunnels[key] = _Tunnel(key, container_id, port, handler=handler)
         return key
 
     def exists(self, key: str) -> bool:
@@ -124,19 +132,31 @@ class Tunnels:
         waiting.set_result(answer)
 
     async def request(
-        self, key: str, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes
+        self, key: str, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes, client: str = ""
     ) -> api_pb2.TunnelRespondRequest:
         """Hand one HTTP request to the tunnel's container; its answer. NotFound: no such tunnel;
         TunnelGone: it closed first; TimeoutError: no answer in RESPONSE_TIMEOUT."""
         tunnel = self._tunnels.get(key)
         if tunnel is None:
             raise NotFound("no tunnel here: it was closed, or never opened")
+        pairs = [api_pb2.TunnelHeader(name=name, value=value) for name, value in headers]
+        if tunnel.handler is not None:  # each request is a connection in the sandbox: as many as may wait
+            if tunnel.in_flight >= MAX_WAITING_REQUESTS:
+                raise Invalid("the sandbox's port is not keeping up: too many requests wait")
+            relayed = api_pb2.TunnelHttpRequest(
+                method=method, path=path, headers=pairs, body=body, client_address=client
+            )
+            tunnel.in_flight += 1
+            try:
+                async with asyncio.timeout(RESPONSE_TIMEOUT):
+                    return await tunnel.handler(relayed)
+            finally:
+                tunnel.in_flight -= 1
         if len(tunnel.waiting) >= MAX_WAITING_REQUESTS:
             raise Invalid("the tunnel's container is not keeping up: too many requests wait")
         request_key = secrets.token_hex(8)
         answer: asyncio.Future[api_pb2.TunnelRespondRequest] = asyncio.get_running_loop().create_future()
         tunnel.answers[request_key] = answer
-        pairs = [api_pb2.TunnelHeader(name=name, value=value) for name, value in headers]
         tunnel.waiting.append(
             api_pb2.TunnelHttpRequest(request_key=request_key, method=method, path=path, headers=pairs, body=body)
         )
@@ -168,7 +188,8 @@ async def relay_to_tunnel(tunnels: Tunnels, request: Request, headers: list[tupl
         path += "?" + request.url.query
     sent = [(k, v) for k, v in headers if k.decode("latin-1").lower() not in HOP_BY_HOP]
     try:
-        answer = await tunnels.request(request.path_params["key"], request.method, path, sent, body)
+        client = request.client.host if request.client is not None else ""
+        answer = await tunnels.request(request.path_params["key"], request.method, path, sent, body, client)
         status, answer_headers = response_head(
             {"status": answer.status, "headers": [(h.name, h.value) for h in answer.headers]}
         )

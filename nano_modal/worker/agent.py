@@ -25,8 +25,17 @@ from ..proto import api_pb2
 from .base import precompile_sdk
 from .cpu_use import CpuSampler
 from .images.service import WorkerImages
+from .network import parse_networks
 from .runtime import ContainerConfig, Runtime
-from .sandbox_relay import AGENT_ARGS, ATTACH_TIMEOUT, AgentLink, commit_volumes, relay, sync_volumes
+from .sandbox_relay import (
+    AGENT_ARGS,
+    ATTACH_TIMEOUT,
+    AgentLink,
+    commit_volumes,
+    relay,
+    reload_volumes,
+    sync_volumes,
+)
 
 log = logging.getLogger("nano_modal.worker")
 
@@ -216,6 +225,8 @@ class Agent:
             disk_mb=spec.disk_mb,
             block_network=self.block_network or spec.env.get(config.ENV_BLOCK_NETWORK) == "1",
         )
+        if allowlist := spec.env.get(config.ENV_OUTBOUND_ALLOWLIST):  # checked by the server: parses
+            cfg.outbound_allowlist = parse_networks(allowlist.split(","))
         assert self.images is not None
         try:
             await self.images.prepare(spec, cfg, self.runtime.name)
@@ -251,7 +262,10 @@ class Agent:
         running = RunningContainer(spec, proc, cfg, link=link, volumes=volumes)
         if spec.sandbox:
             snapshot = functools.partial(self.images.snapshot, cfg) if self.images is not None else None
-            running.relay = asyncio.create_task(relay(self.client, spec.container_id, link, snapshot=snapshot))
+            reload = functools.partial(reload_volumes, self.client, volumes)
+            running.relay = asyncio.create_task(
+                relay(self.client, spec.container_id, link, snapshot=snapshot, reload=reload)
+            )
         self.containers[spec.container_id] = running
         running.task = asyncio.create_task(self._supervise(running))
 

@@ -22,6 +22,7 @@ import nano_modal
 
 from .cgroups import Cgroup, CgroupManager, Limits
 from .disks import ContainerDisks
+from .network import IPNetwork
 
 if TYPE_CHECKING:
     from .images.rootfs import ImageRoot
@@ -107,6 +108,7 @@ class ContainerConfig:
     memory_mb: int = 0  # hard memory limit in MiB; 0 = none
     disk_mb: int = 0  # the size of its disk (disks.py); 0 = the worker's default
     block_network: bool = False  # no network at all but the link to the server
+    outbound_allowlist: tuple[IPNetwork, ...] = ()  # a sandbox's outbound_cidr_allowlist (network.py)
     command: list[str] | None = None  # default: the container's python with `python_args`
     python_args: tuple[str, ...] = ENTRYPOINT_ARGS  # the function entrypoint, or a sandbox's agent
     agent_dir: Path | None = None  # a sandbox's: holds the socket its agent dials (sandbox_relay.py)

@@ -68,6 +68,7 @@ INTERFACE = "tap0"
 READY_TIMEOUT = 10.0  # seconds slirp4netns has to come up before the container goes without
 LOOPBACK_TIMEOUT = 2.0  # seconds bwrap has to bring its loopback up (then we go ahead anyway)
 LOOPBACK_POLL = 0.001
+EVERYWHERE = ("0.0.0.0/1", "128.0.0.0/1")  # prohibited under an outbound allowlist; beats the default route
 
 
 def slirp_binary() -> str | None:
@@ -120,8 +121,15 @@ class NetworkPolicy:
     """Where containers with outbound NAT may not go: the denied ranges, the host's addresses,
     minus what the operator allowed (`nano-modal worker --allow-net CIDR`)."""
 
-    def __init__(self, allowed: Iterable[IPNetwork] = ()) -> None:
+    def __init__(self, allowed: Iterable[IPNetwork] = (), only: Iterable[IPNetwork] = ()) -> None:
         self.allowed = tuple(allowed)
+        # A sandbox's outbound_cidr_allowlist: everything else prohibited too (two /1 routes, more
+        # specific than slirp's default route). It narrows the policy, never widens it: a network
+        # it names inside a denied range stays denied unless the operator allowed it.
+        self.only = tuple(only)
+
+    def narrowed(self, only: Iterable[IPNetwork]) -> NetworkPolicy:
+        return NetworkPolicy(self.allowed, only)
 
     def denied(self) -> list[IPNetwork]:
         """The denied ranges and the host's addresses as they are now (listed at every container
@@ -133,16 +141,33 @@ class NetworkPolicy:
 
     def routes(self) -> list[str]:
         """`ip -batch` lines for the container's namespace, before its interface exists."""
-        return [f"route add prohibit {net}" for net in dict.fromkeys(self.denied())]
+        return [f"route add prohibit {net}" for net in dict.fromkeys(self._prohibited())]
+
+    def _prohibited(self) -> list[IPNetwork]:
+        return [*self.denied(), *(map(ipaddress.ip_network, EVERYWHERE) if self.only else ())]
 
     def refreshed_routes(self) -> list[str]:
         """The same denial as it stands now, for a namespace that has its routes already (a
         container booted ahead of need, handed over later: the host may have gained addresses)."""
-        return [f"route replace prohibit {net}" for net in dict.fromkeys(self.denied())]
+        return [f"route replace prohibit {net}" for net in dict.fromkeys(self._prohibited())]
 
     def allow_routes(self) -> list[str]:
         """... and once slirp's interface is up: the operator's networks through its gateway."""
-        return [f"route replace {net} via {SLIRP_GATEWAY} dev {INTERFACE}" for net in self.allowed]
+        return [f"route replace {net} via {SLIRP_GATEWAY} dev {INTERFACE}" for net in self._routed()]
+
+    def _routed(self) -> list[IPNetwork]:
+        """What goes through slirp's gateway: the operator's networks and, with `only`, just those
+        inside it, plus the `only` networks outside every denied range (or inside an allowed one)."""
+        if not self.only:
+            return list(self.allowed)
+        denied = self.denied()
+        inside = [a for a in self.allowed if any(a.subnet_of(o) for o in self.only)]  # type: ignore[arg-type]
+        own: list[IPNetwork] = []
+        for o in self.only:
+            if any(o.subnet_of(d) for d in denied) and not any(o.subnet_of(a) for a in self.allowed):  # type: ignore[arg-type]
+                continue  # denied, and not the operator's to open: stays denied
+            own += o.subnets(1) if o.prefixlen == 0 else [o]  # 0.0.0.0/0: the /1 halves replace the prohibits
+        return list(dict.fromkeys([*inside, *own]))
 
 
 async def _loopback_up(pid: int) -> None:

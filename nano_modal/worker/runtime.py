@@ -63,6 +63,10 @@ class ProcessRuntime(Runtime):
         if not ProcessRuntime._warned:
             log.warning("runtime 'process' gives containers NO isolation: use it for trusted code only")
             ProcessRuntime._warned = True
+        if cfg.outbound_allowlist and not cfg.block_network:  # (placement never sends one here)
+            raise RuntimeError(
+                "the process runtime cannot enforce an outbound_cidr_allowlist: it shares the host's network"
+            )
         env = self.container_env(cfg)
         own_mounts: list[str] = []
         binds, volume_env = runtime_binds(cfg.env, cfg.workdir) if await self.binds_volumes() else ([], {})

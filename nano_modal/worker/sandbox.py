@@ -236,7 +236,7 @@ class SandboxingRuntime(Runtime):
     def _start_nat(self, cfg: ContainerConfig, pid: int) -> None:
         """Outbound NAT for the container whose network namespace process `pid` is in, set up
         while the container starts (it does not wait: see network.py)."""
-        nat = OutboundNat(self.policy)
+        nat = OutboundNat(self.policy.narrowed(cfg.outbound_allowlist) if cfg.outbound_allowlist else self.policy)
 
         async def start() -> None:
             try:

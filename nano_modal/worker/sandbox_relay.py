@@ -46,7 +46,8 @@ AGENT_SOCKET_ENV = SOCKET_ENV
 AGENT_ARGS = PYTHON_ARGS
 AGENT_SOCKET = "agent.sock"
 SOCKET_MODE = 0o600  # the worker's sockets: its own user's, or its container root's (uid_ranges.py), only
-SNAPSHOT = "snapshot"  # the builtin the worker runs itself: Sandbox.snapshot_filesystem
+SNAPSHOT = "snapshot"  # builtins the worker runs itself: Sandbox.snapshot_filesystem,
+RELOAD_VOLUMES = "reload_volumes"  # ... and Sandbox.reload_volumes (the worker syncs a sandbox's volumes)
 AGENT_CONNECT_TIMEOUT = 60.0  # seconds a sandbox's agent has to start and dial in
 ATTACH_TIMEOUT = 10.0  # ... and one a running function container starts for an exec
 KEEPALIVE_INTERVAL = 5.0  # the server counts relay traffic as the sandbox's heartbeat
@@ -147,6 +148,7 @@ async def relay(
     link: AgentLink,
     connect_timeout: float = AGENT_CONNECT_TIMEOUT,
     snapshot: Callable[[], Awaitable[str]] | None = None,
+    reload: Callable[[], Awaitable[str]] | None = None,
 ) -> None:
     """Copy messages between the sandbox's agent and the server until either side ends. The
     `snapshot` builtin is the worker's own to run (the agent cannot see its root from outside).
@@ -188,8 +190,9 @@ async def relay(
     tasks = [asyncio.create_task(from_agent()), asyncio.create_task(keepalive())]
     try:
         async for down in client.stub.bidi("SandboxRelay", requests()):
-            if down.builtin == SNAPSHOT:
-                tasks.append(asyncio.create_task(_snapshot(down.exec_id, snapshot, up)))
+            if down.builtin in (SNAPSHOT, RELOAD_VOLUMES):
+                action = snapshot if down.builtin == SNAPSHOT else reload
+                tasks.append(asyncio.create_task(_worker_builtin(down.exec_id, down.builtin, action, up)))
                 continue
             try:
                 _, writer = await agent
@@ -209,18 +212,20 @@ async def relay(
         agent.cancel()
 
 
-async def _snapshot(
+async def _worker_builtin(
     exec_id: str,
-    snapshot: Callable[[], Awaitable[str]] | None,
+    builtin: str,
+    action: Callable[[], Awaitable[str]] | None,
     up: asyncio.Queue[api_pb2.SandboxRelayUp | None],
 ) -> None:
-    """Answer a snapshot request as a command would: the image id on stdout, or an error on stderr."""
+    """Answer a builtin the worker runs as a command would: its answer (a snapshot's image id) on
+    stdout, or an error on stderr."""
     try:
-        if snapshot is None:
-            raise RuntimeError("this container cannot be snapshotted: it is not a sandbox in an image")
-        fd, data, code = 1, (await snapshot()).encode(), 0
+        if action is None:
+            raise RuntimeError(f"this container cannot {builtin}: it is not a sandbox (in an image, for snapshots)")
+        fd, data, code = 1, (await action()).encode(), 0
     except Exception as exc:
-        log.warning("snapshot of %s failed: %s", exec_id, exc)
+        log.warning("%s of %s failed: %s", builtin, exec_id, exc)
         fd, data, code = 2, str(exc).encode(), 1
     up.put_nowait(api_pb2.SandboxRelayUp(exec_id=exec_id, fd=fd, data=data))
     for closed in (1, 2):
@@ -242,6 +247,13 @@ async def sync_volumes(client: Client, env: dict[str, str], workdir: Path, binds
         await reload_mount(client, mount)
         mounts.append(mount)
     return mounts
+
+
+async def reload_volumes(client: Client, mounts: list[Mount]) -> str:
+    """Sandbox.reload_volumes: bring each volume's directory up to its latest committed version."""
+    for mount in mounts:
+        await reload_mount(client, mount)
+    return ""
 
 
 async def commit_volumes(client: Client, mounts: list[Mount]) -> None:

@@ -36,3 +36,26 @@ def test_a_bad_allow_net_is_a_one_line_error(value: str, says: str, capsys: pyte
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--allow-net", value])
     assert says in capsys.readouterr().err
+
+
+def test_a_sandboxs_outbound_allowlist_narrows_the_policy_and_never_widens_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(network, "host_addresses", lambda: [ipaddress.IPv4Address("192.0.2.2")])
+    operator = NetworkPolicy(parse_networks(["10.1.0.0/16", "10.9.0.0/16"]))
+    only = parse_networks(["203.0.113.0/24", "10.0.0.0/8", "10.1.2.0/24", "192.0.2.2/32", "172.16.0.0/16"])
+    policy = operator.narrowed(only)
+    routes = policy.routes()
+    assert "route add prohibit 0.0.0.0/1" in routes and "route add prohibit 128.0.0.0/1" in routes  # all else
+    assert "route add prohibit 10.0.0.0/8" in routes and "route add prohibit 192.0.2.2/32" in routes
+    opened = [r.split()[2] for r in policy.allow_routes()]
+    # Public networks it names; the operator's networks inside what it names; nothing denied.
+    assert opened == ["10.1.0.0/16", "10.9.0.0/16", "203.0.113.0/24", "10.1.2.0/24"]
+    everywhere = operator.narrowed(parse_networks(["0.0.0.0/0"]))
+    assert [r.split()[2] for r in everywhere.allow_routes()] == [
+        "10.1.0.0/16",
+        "10.9.0.0/16",
+        "0.0.0.0/1",
+        "128.0.0.0/1",
+    ]
+    assert operator.narrowed(parse_networks(["0.0.0.0/32"])).allow_routes() == []  # an empty allowlist
