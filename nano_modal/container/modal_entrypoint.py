@@ -28,6 +28,7 @@ ENV_LAYOUT = "NANO_MODAL_MODAL_LAYOUT"  # JSON {tag: [function id, bundle blob i
 ENVIRONMENT = "main"  # Modal's default environment; nano-modal has one
 ARGUMENTS_FILE = "modal-container-arguments.bin"
 VOLUMES_MODULE = "nano_modal.container.modal_volumes"  # run first when the function mounts volumes
+MODAL_MAIN = "nano_modal.container.modal_main"  # Modal's entrypoint, with `container exec` wired in
 MISSING_MODAL = (
     "nano-modal: this function was defined with the modal client, and the worker's Python has no"
     " `modal` package to run it: pip install 'nano-modal[modal-compat]' where the worker runs"
@@ -185,5 +186,6 @@ def run() -> None:
     if not in_image():  # an image's own WORKDIR is the working directory, as in Modal
         os.chdir(root)
     # With volumes, nano-modal syncs them and answers their commits in that process first.
-    argv = module_argv(VOLUMES_MODULE if volume_ids else "modal._container_entrypoint")
+    # Without, modal_main.py runs Modal's entrypoint where SIGUSR2 starts the agent (container exec).
+    argv = module_argv(VOLUMES_MODULE if volume_ids else MODAL_MAIN)
     os.execve(sys.executable, argv, env)

@@ -1,0 +1,117 @@
+"""Sandboxes with the real client from PyPI (modal_compat/sandboxes.py, command_router.py):
+examples/modal_client_sandbox.py run with `modal run`, a sandbox found by id from another
+process, and `modal container exec` into a function's container."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.modal_compat.conftest import ModalCluster
+from tests.modal_compat.test_real_client import write_app
+
+pytestmark = pytest.mark.slow(reason="installs modal from PyPI once; `modal run` starts an app")
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "modal_client_sandbox.py"
+
+# A sandbox left running by one process, then found by id and driven from another.
+START = """
+import modal
+
+app = modal.App.lookup("nano-compat-sandbox-owner", create_if_missing=True)
+sb = modal.Sandbox.create("sleep", "600", app=app)
+print(sb.object_id)
+"""
+
+FROM_ID = """
+import sys
+
+import modal
+
+sb = modal.Sandbox.from_id(sys.argv[1])
+p = sb.exec("echo", "from another process")
+print("other process:", p.stdout.read().strip(), p.wait())
+sb.terminate()
+sb.wait(raise_on_termination=False)
+print("returncode:", sb.returncode)
+"""
+
+WARM_APP = """
+import modal
+
+app = modal.App("nano-compat-exec-target")
+
+
+@app.function(scaledown_window=600)
+def ping():
+    return "pong"
+"""
+
+PING = """
+import modal
+
+print("ping:", modal.Function.from_name("nano-compat-exec-target", "ping").remote())
+"""
+
+
+def _python(cluster: ModalCluster, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    python = str(cluster.venv / "bin" / "python")
+    return subprocess.run(
+        [python, *args], cwd=tmp_path, env=cluster.modal_env(), capture_output=True, text=True, timeout=300
+    )
+
+
+def test_sandbox_example_runs_with_modal_run(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, EXAMPLE.read_text())
+    run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    for line in (
+        "stdout: hello from a sandbox",
+        "returncode: 0",
+        "echoed: ROUND TRIP",
+        "poll while running: None",
+        "exec stdout: hi from /tmp",
+        "exec stderr: oops",
+        "exec exit code: 3",
+        "exec stdin: hello",
+        "listed by tag: True",
+        "from_id sees it running: True",
+        "terminated returncode: 137",
+        "failing returncode: 7",
+    ):
+        assert line in run.stdout, out
+
+
+def test_sandbox_from_id_in_another_process(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    (tmp_path / "start.py").write_text(START)
+    (tmp_path / "from_id.py").write_text(FROM_ID)
+    start = _python(modal_cluster, tmp_path, "start.py")
+    assert start.returncode == 0, start.stdout + start.stderr
+    sandbox_id = start.stdout.strip().splitlines()[-1]
+    other = _python(modal_cluster, tmp_path, "from_id.py", sandbox_id)
+    assert other.returncode == 0, other.stdout + other.stderr
+    assert "other process: from another process 0" in other.stdout, other.stdout + other.stderr
+    assert "returncode: 137" in other.stdout, other.stdout + other.stderr
+
+
+def test_modal_container_exec_into_a_function_container(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    write_app(tmp_path, WARM_APP)
+    deploy = modal_cluster.modal("deploy", "app.py", cwd=tmp_path)
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    (tmp_path / "ping.py").write_text(PING)
+    ping = _python(modal_cluster, tmp_path, "ping.py")
+    assert "ping: pong" in ping.stdout, ping.stdout + ping.stderr
+    listed = modal_cluster.modal("container", "list", "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    ids = [c["container_id"] for c in json.loads(listed.stdout) if c["app_name"] == "nano-compat-exec-target"]
+    assert len(ids) == 1, listed.stdout
+    done = modal_cluster.modal(
+        "container", "exec", "--no-pty", ids[0], "--", "sh", "-c", "echo inside $0; exit 0", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "inside sh" in done.stdout, done.stdout + done.stderr
+
