@@ -15,7 +15,7 @@ app = modal.App("modal-client-sandbox")
 @app.local_entrypoint()
 def main():
     # A command with output; the sandbox ends when it does.
-    sb = modal.Sandbox.create("python", "-c", "print('hello from a sandbox')", app=app, timeout=60)
+    sb = modal.Sandbox.create("sh", "-c", "echo hello from a sandbox in $(pwd)", app=app, workdir="/tmp", timeout=60)
     print("stdout:", sb.stdout.read().strip())
     sb.wait()
     print("returncode:", sb.returncode)
@@ -30,10 +30,10 @@ def main():
 
     # A long-lived sandbox: commands run in it with exec, each with its own output and exit code.
     greeting = modal.Secret.from_dict({"GREETING": "hi"})
-    sb = modal.Sandbox.create("sleep", "600", app=app, workdir="/tmp", secrets=[greeting])
+    sb = modal.Sandbox.create("sleep", "600", app=app, secrets=[greeting])
     sb.set_tags({"role": "worker"})
     print("poll while running:", sb.poll())
-    p = sb.exec("sh", "-c", "echo $GREETING from $(pwd); echo oops >&2; exit 3")
+    p = sb.exec("sh", "-c", "echo $GREETING from the sandbox; echo oops >&2; exit 3")
     print("exec stdout:", p.stdout.read().strip())
     print("exec stderr:", p.stderr.read().strip())
     print("exec exit code:", p.wait())
@@ -42,6 +42,14 @@ def main():
     p.stdin.write_eof()
     p.stdin.drain()
     print("exec stdin:", p.stdout.read())
+    # Files in the sandbox (make the directory first: nano-modal's write does not make parents).
+    folder = f"/tmp/{sb.object_id}"
+    sb.filesystem.make_directory(folder)
+    sb.filesystem.write_text("written from outside", f"{folder}/note.txt")
+    print("file:", sb.filesystem.read_text(f"{folder}/note.txt"))
+    print("seen by a command:", sb.exec("cat", f"{folder}/note.txt").stdout.read())
+    sb.filesystem.remove(folder, recursive=True)
+    print("removed:", sb.exec("test", "-e", folder).wait() == 1)
     tagged = [s.object_id for s in modal.Sandbox.list(app_id=app.app_id, tags={"role": "worker"})]
     print("listed by tag:", tagged == [sb.object_id])
     print("from_id sees it running:", modal.Sandbox.from_id(sb.object_id).poll() is None)

@@ -70,20 +70,23 @@ def test_sandbox_example_runs_with_modal_run(modal_cluster: ModalCluster, tmp_pa
     out = run.stdout + run.stderr
     assert run.returncode == 0, out
     for line in (
-        "stdout: hello from a sandbox",
+        "stdout: hello from a sandbox in /tmp",
         "returncode: 0",
         "echoed: ROUND TRIP",
         "poll while running: None",
-        "exec stdout: hi from /tmp",
+        "exec stdout: hi from the sandbox",
         "exec stderr: oops",
         "exec exit code: 3",
         "exec stdin: hello",
+        "file: written from outside",
+        "seen by a command: written from outside",
+        "removed: True",
         "listed by tag: True",
         "from_id sees it running: True",
         "terminated returncode: 137",
         "failing returncode: 7",
     ):
-        assert line in run.stdout, out
+        assert line in run.stdout.splitlines(), out
 
 
 def test_sandbox_from_id_in_another_process(modal_cluster: ModalCluster, tmp_path: Path) -> None:
@@ -114,4 +117,3 @@ def test_modal_container_exec_into_a_function_container(modal_cluster: ModalClus
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "inside sh" in done.stdout, done.stdout + done.stderr
-

@@ -23,6 +23,7 @@ from ...proto import api_pb2 as npb
 from ..control import Invalid, NotFound
 from ..sandboxes import Finished, SandboxPlane
 from .router_access import ROUTER_PREFIX, task_of
+from .sandbox_files import fs_builtin
 
 LONG_POLL = 50.0  # seconds one wait inside a read or a wait lasts before it looks again
 _FDS = {0: 1, 1: 2}  # the router's STDOUT/STDERR enum values: the plane's fd numbers
@@ -43,6 +44,7 @@ class CommandRouter:
         self.sandboxes = sandboxes
         self._execs: dict[tuple[str, str], str] = {}  # (task, the client's exec id) -> the plane's
         self._stdin_at: dict[str, int] = {}  # the plane's exec id -> bytes of stdin written
+        self._stdin_closed: set[str] = set()  # the plane's exec ids whose stdin got its EOF
 
     def _exec_id(self, task_id: str, exec_id: str) -> str:
         found = self._execs.get((task_id, exec_id))
@@ -54,10 +56,13 @@ class CommandRouter:
         key = (request.task_id, request.exec_id)
         if key not in self._execs:  # a retried start is the same command
             self._forget_finished()
+            argv = list(request.command_args)
+            builtin, argv = fs_builtin(argv) or ("", argv)  # Modal's filesystem API (sandbox_files.py)
             state = self.sandboxes.exec(
                 npb.ContainerExecRequest(
                     container_id=request.task_id,
-                    argv=list(request.command_args),
+                    argv=argv,
+                    builtin=builtin,
                     workdir=request.workdir,
                     secret_ids=list(request.secret_ids),
                     timeout=float(request.timeout_secs),
@@ -74,6 +79,7 @@ class CommandRouter:
             if exec_id not in self.sandboxes.execs:
                 del self._execs[key]
                 self._stdin_at.pop(exec_id, None)
+                self._stdin_closed.discard(exec_id)
 
     async def _read(self, exec_id: str, fd: int, offset: int) -> AsyncIterator[tuple[int, bytes]]:
         """(offset, data) chunks from `offset` to the end of the stream."""
@@ -103,11 +109,31 @@ class CommandRouter:
         if fresh or eof:
             self.sandboxes.write(npb.ContainerExecPutInputRequest(exec_id=exec_id, data=fresh, eof=eof))
         self._stdin_at[exec_id] = max(written, offset + len(data))
+        if eof:
+            self._stdin_closed.add(exec_id)
 
     async def TaskExecStdinWrite(self, request: Any, sr: Any) -> Any:
         exec_id = self._exec_id(request.task_id, request.exec_id)
         self._write(exec_id, request.offset, request.data, request.eof)
         return sr.TaskExecStdinWriteResponse()
+
+    async def TaskExecStdinWriteStream(self, first: Any, rest: AsyncIterator[Any], sr: Any) -> Any:
+        """Client streaming: a start (which command, from which offset), data, then an end (EOF)."""
+        exec_id = self._exec_id(first.start.task_id, first.start.exec_id)
+        offset = first.start.offset
+        async for message in rest:
+            if message.HasField("end"):
+                self._write(exec_id, offset, b"", True)
+                break
+            self._write(exec_id, offset, message.data, False)
+            offset += len(message.data)
+        return sr.TaskExecStdinWriteStreamResponse()
+
+    async def TaskExecStdinStatus(self, request: Any, sr: Any) -> Any:
+        exec_id = self._exec_id(request.task_id, request.exec_id)
+        return sr.TaskExecStdinStatusResponse(
+            num_bytes_written=self._stdin_at.get(exec_id, 0), closed=exec_id in self._stdin_closed
+        )
 
     async def SandboxStdinWriteV2(self, request: Any, sr: Any) -> Any:
         self.sandboxes.get(request.task_id)
@@ -152,6 +178,8 @@ class CommandRouterHandler(grpc.GenericRpcHandler):  # type: ignore[type-arg]
             "request_deserializer": getattr(self.sr, method.input_type.name).FromString,
             "response_serializer": getattr(self.sr, method.output_type.name).SerializeToString,
         }
+        if method.client_streaming:
+            return grpc.stream_unary_rpc_method_handler(self._client_stream(name), **options)
         if method.server_streaming:
             return grpc.unary_stream_rpc_method_handler(self._stream(name), **options)
         return grpc.unary_unary_rpc_method_handler(self._unary(name), **options)
@@ -181,6 +209,19 @@ class CommandRouterHandler(grpc.GenericRpcHandler):  # type: ignore[type-arg]
             try:
                 async for response in getattr(self._begin(request, context), name)(request, self.sr):
                     yield response
+            except (Denied, NotFound, Invalid, Finished) as exc:
+                await context.abort(_code(exc), str(exc))
+
+        return handle
+
+    def _client_stream(self, name: str) -> Callable[[Any, Any], Any]:
+        """A client-streaming method: its first message names the container (`start`)."""
+
+        async def handle(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            try:
+                first = await anext(aiter(requests))
+                router = self._begin(first.start, context)
+                return await getattr(router, name)(first, requests, self.sr)
             except (Denied, NotFound, Invalid, Finished) as exc:
                 await context.abort(_code(exc), str(exc))
 
