@@ -39,21 +39,26 @@ sb.wait(raise_on_termination=False)
 print("returncode:", sb.returncode)
 """
 
+# A function whose container stays warm. With a volume, Modal's entrypoint runs as the child of
+# nano-modal's volume process (container/modal_volumes.py), which gets the worker's SIGUSR2.
 WARM_APP = """
 import modal
 
-app = modal.App("nano-compat-exec-target")
+app = modal.App("nano-compat-exec-{kind}")
+volume = modal.Volume.from_name("compat-exec-volume", create_if_missing=True)
 
 
-@app.function(scaledown_window=600)
+@app.function(scaledown_window=600, volumes={{"/data": volume}} if "{kind}" == "volume" else {{}})
 def ping():
     return "pong"
 """
 
 PING = """
+import sys
+
 import modal
 
-print("ping:", modal.Function.from_name("nano-compat-exec-target", "ping").remote())
+print("ping:", modal.Function.from_name(f"nano-compat-exec-{sys.argv[1]}", "ping").remote())
 """
 
 
@@ -101,19 +106,24 @@ def test_sandbox_from_id_in_another_process(modal_cluster: ModalCluster, tmp_pat
     assert "returncode: 137" in other.stdout, other.stdout + other.stderr
 
 
-def test_modal_container_exec_into_a_function_container(modal_cluster: ModalCluster, tmp_path: Path) -> None:
-    write_app(tmp_path, WARM_APP)
+@pytest.mark.parametrize("kind", ["plain", "volume"])
+def test_modal_container_exec_into_a_function_container(modal_cluster: ModalCluster, tmp_path: Path, kind: str) -> None:
+    write_app(tmp_path, WARM_APP.format(kind=kind))
     deploy = modal_cluster.modal("deploy", "app.py", cwd=tmp_path)
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
     (tmp_path / "ping.py").write_text(PING)
-    ping = _python(modal_cluster, tmp_path, "ping.py")
+    ping = _python(modal_cluster, tmp_path, "ping.py", kind)
     assert "ping: pong" in ping.stdout, ping.stdout + ping.stderr
     listed = modal_cluster.modal("container", "list", "--json", cwd=tmp_path)
     assert listed.returncode == 0, listed.stdout + listed.stderr
-    ids = [c["container_id"] for c in json.loads(listed.stdout) if c["app_name"] == "nano-compat-exec-target"]
+    ids = [c["container_id"] for c in json.loads(listed.stdout) if c["app_name"] == f"nano-compat-exec-{kind}"]
     assert len(ids) == 1, listed.stdout
     done = modal_cluster.modal(
         "container", "exec", "--no-pty", ids[0], "--", "sh", "-c", "echo inside $0; exit 0", cwd=tmp_path
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "inside sh" in done.stdout, done.stdout + done.stderr
+    again = _python(modal_cluster, tmp_path, "ping.py", kind)  # the container lived through it
+    assert "ping: pong" in again.stdout, again.stdout + again.stderr
+    listed_again = json.loads(modal_cluster.modal("container", "list", "--json", cwd=tmp_path).stdout)
+    assert ids[0] in [c["container_id"] for c in listed_again], listed_again
