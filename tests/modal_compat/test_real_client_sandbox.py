@@ -62,6 +62,54 @@ print("ping:", modal.Function.from_name(f"nano-compat-exec-{sys.argv[1]}", "ping
 """
 
 
+# The router's JWT for sandbox A, used on sandbox B (and a JWT signed with another key): refused.
+CROSS = """
+import asyncio
+import os
+import sys
+
+import modal
+from modal.client import _Client
+from modal.sandbox._task_command_router_client import TaskCommandRouterClient
+from modal_proto import api_pb2, task_command_router_pb2 as sr
+
+app = modal.App.lookup("nano-compat-sandbox-cross", create_if_missing=True)
+a = modal.Sandbox.create("sleep", "600", app=app)
+b = modal.Sandbox.create("sleep", "600", app=app)
+
+
+async def attempt(jwt_of_a: bool) -> None:
+    # A client of this event loop (from_env's is the sync API's, on another loop).
+    credentials = (os.environ["MODAL_TOKEN_ID"], os.environ["MODAL_TOKEN_SECRET"])
+    client = _Client(os.environ["MODAL_SERVER_URL"], api_pb2.CLIENT_TYPE_CLIENT, credentials)
+    await client._open()
+    access = await client._stub.SandboxGetCommandRouterAccess(
+        api_pb2.SandboxGetCommandRouterAccessRequest(sandbox_id=a.object_id)
+    )
+    jwt = access.jwt if jwt_of_a else access.jwt.rsplit(".", 1)[0] + ".forged"
+    access = api_pb2.CommandRouterAccess(url=access.url, jwt=jwt)
+
+    async def fetch():
+        return access
+
+    router = await TaskCommandRouterClient.connect(client, b.object_id, fetch, access=access)
+    start = sr.TaskExecStartRequest(task_id=b.object_id, exec_id="x", command_args=["touch", sys.argv[1]])
+    try:
+        await router.exec_start(start)
+        print("ran in b")
+    except Exception as exc:
+        print("refused:", type(exc).__name__, exc)
+    await client.close()
+
+
+asyncio.run(attempt(True))
+asyncio.run(attempt(False))
+print("b still runs:", b.poll() is None)
+a.terminate()
+b.terminate()
+"""
+
+
 def _python(cluster: ModalCluster, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     python = str(cluster.venv / "bin" / "python")
     return subprocess.run(
@@ -127,3 +175,17 @@ def test_modal_container_exec_into_a_function_container(modal_cluster: ModalClus
     assert "ping: pong" in again.stdout, again.stdout + again.stderr
     listed_again = json.loads(modal_cluster.modal("container", "list", "--json", cwd=tmp_path).stdout)
     assert ids[0] in [c["container_id"] for c in listed_again], listed_again
+
+
+def test_a_router_jwt_drives_only_its_own_sandbox(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    marker = tmp_path / "b-ran-this"  # the process runtime: a sandbox's absolute paths are the host's
+    (tmp_path / "cross.py").write_text(CROSS)
+    assert not marker.exists()
+    cross = _python(modal_cluster, tmp_path, "cross.py", str(marker))
+    out = cross.stdout + cross.stderr
+    assert cross.returncode == 0, out
+    assert "refused: PermissionDeniedError nano-modal: this JWT is for sb-" in cross.stdout, out
+    assert "refused: AuthError nano-modal: the command router's JWT is not valid" in cross.stdout, out
+    assert "ran in b" not in cross.stdout, out
+    assert "b still runs: True" in cross.stdout, out
+    assert not marker.exists()
