@@ -34,6 +34,10 @@ import modal
 sb = modal.Sandbox.from_id(sys.argv[1])
 p = sb.exec("echo", "from another process")
 print("other process:", p.stdout.read().strip(), p.wait())
+try:
+    sb.filesystem.list_files("/tmp")
+except Exception as exc:
+    print("list_files:", type(exc).__name__, exc)
 sb.terminate()
 sb.wait(raise_on_termination=False)
 print("returncode:", sb.returncode)
@@ -152,6 +156,8 @@ def test_sandbox_from_id_in_another_process(modal_cluster: ModalCluster, tmp_pat
     assert other.returncode == 0, other.stdout + other.stderr
     assert "other process: from another process 0" in other.stdout, other.stdout + other.stderr
     assert "returncode: 137" in other.stdout, other.stdout + other.stderr
+    refused = "nano-modal does not serve the sandbox filesystem's ListFiles yet"
+    assert refused in other.stdout, other.stdout + other.stderr
 
 
 @pytest.mark.parametrize("kind", ["plain", "volume"])

@@ -20,10 +20,10 @@ import grpc
 import grpc.aio
 
 from ...proto import api_pb2 as npb
-from ..control import Invalid, NotFound
-from ..sandboxes import Finished, SandboxPlane
+from ..control import Invalid, NotFound, new_id
+from ..sandboxes import ExecState, Finished, SandboxPlane
 from .router_access import ROUTER_PREFIX, task_of
-from .sandbox_files import fs_builtin
+from .sandbox_files import UNSERVED_EXIT_CODE, Unserved, fs_builtin
 
 LONG_POLL = 50.0  # seconds one wait inside a read or a wait lasts before it looks again
 _FDS = {0: 1, 1: 2}  # the router's STDOUT/STDERR enum values: the plane's fd numbers
@@ -57,7 +57,11 @@ class CommandRouter:
         if key not in self._execs:  # a retried start is the same command
             self._forget_finished()
             argv = list(request.command_args)
-            builtin, argv = fs_builtin(argv) or ("", argv)  # Modal's filesystem API (sandbox_files.py)
+            try:
+                builtin, argv = fs_builtin(argv) or ("", argv)  # Modal's filesystem API (sandbox_files.py)
+            except Unserved as exc:
+                self._execs[key] = self._failed(request.task_id, exc.stderr())
+                return sr.TaskExecStartResponse()
             state = self.sandboxes.exec(
                 npb.ContainerExecRequest(
                     container_id=request.task_id,
@@ -72,6 +76,14 @@ class CommandRouter:
             )
             self._execs[key] = state.exec_id
         return sr.TaskExecStartResponse()
+
+    def _failed(self, sandbox_id: str, stderr: bytes) -> str:
+        """A command that has already failed with `stderr`, as the plane keeps commands."""
+        state = ExecState(new_id("ex"), self.sandboxes.get(sandbox_id).sandbox_id)
+        state.append(2, stderr)
+        state.exited(UNSERVED_EXIT_CODE)
+        self.sandboxes.execs[state.exec_id] = state
+        return state.exec_id
 
     def _forget_finished(self) -> None:
         """Drop the ids of commands the plane has forgotten (it keeps finished ones a while)."""

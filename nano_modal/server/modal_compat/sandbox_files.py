@@ -14,6 +14,16 @@ from ..control import Invalid
 
 FS_TOOLS = "/__modal/.bin/modal-sandbox-fs-tools"
 SERVED = "ReadFile, WriteFile, MakeDirectory and Remove"
+UNSERVED_EXIT_CODE = 1  # what the tool's failed operations exit with
+
+
+class Unserved(Exception):
+    """An operation of the tool nano-modal does not do yet."""
+
+    def stderr(self) -> bytes:
+        """What the tool writes on stderr when it fails: Modal's client raises its message (the
+        client hides errors of the exec itself behind "An unexpected error occurred")."""
+        return json.dumps({"error_kind": "Unsupported", "message": str(self)}).encode()
 
 
 def fs_builtin(argv: list[str]) -> tuple[str, list[str]] | None:
@@ -34,4 +44,4 @@ def fs_builtin(argv: list[str]) -> tuple[str, list[str]] | None:
         return "mkdir", [path, "1" if params.get("parents") else "0"]
     if operation == "Remove":
         return "rm", [path, "1" if params.get("recursive") else "0"]
-    raise Invalid(f"nano-modal does not serve the sandbox filesystem's {operation} yet (it serves {SERVED})")
+    raise Unserved(f"nano-modal does not serve the sandbox filesystem's {operation} yet (it serves {SERVED})")
