@@ -37,6 +37,8 @@ def main():
     print("exec stdout:", p.stdout.read().strip())
     print("exec stderr:", p.stderr.read().strip())
     print("exec exit code:", p.wait())
+    p = sb.exec("sh", "-c", "echo $WHO $LEVEL", env={"WHO": "exec"}, secrets=[modal.Secret.from_dict({"LEVEL": "2"})])
+    print("exec env and secrets:", p.stdout.read().strip())
     p = sb.exec("python", "-c", "import sys; sys.stdout.write(sys.stdin.read()[::-1])")
     p.stdin.write(b"olleh")
     p.stdin.write_eof()

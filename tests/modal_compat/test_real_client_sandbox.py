@@ -134,6 +134,7 @@ def test_sandbox_example_runs_with_modal_run(modal_cluster: ModalCluster, tmp_pa
         "exec stdout: hi from the sandbox",
         "exec stderr: oops",
         "exec exit code: 3",
+        "exec env and secrets: exec 2",
         "exec stdin: hello",
         "file: written from outside",
         "seen by a command: written from outside",

@@ -62,16 +62,23 @@ class CommandRouter:
             except Unserved as exc:
                 self._execs[key] = self._failed(request.task_id, exc.stderr())
                 return sr.TaskExecStartResponse()
+            # `secrets=` and `env=` come as sources: a secret's id, or variables inline.
+            env, secret_ids = dict(request.env), list(request.secret_ids)
+            for source in request.secret_sources:
+                if source.HasField("env"):
+                    env.update(source.env.contents)
+                elif source.secret_id:
+                    secret_ids.append(source.secret_id)
             state = self.sandboxes.exec(
                 npb.ContainerExecRequest(
                     container_id=request.task_id,
                     argv=argv,
                     builtin=builtin,
                     workdir=request.workdir,
-                    secret_ids=list(request.secret_ids),
+                    secret_ids=secret_ids,
                     timeout=float(request.timeout_secs),
                     pty=request.HasField("pty_info") and request.pty_info.enabled,
-                    env=dict(request.env),
+                    env=env,
                 )
             )
             self._execs[key] = state.exec_id
