@@ -121,9 +121,12 @@ def _python(cluster: ModalCluster, tmp_path: Path, *args: str) -> subprocess.Com
     )
 
 
-def test_sandbox_example_runs_with_modal_run(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+@pytest.mark.parametrize("v2", ["1", "0"])  # modal 1.6 makes V2 sandboxes unless MODAL_SANDBOX_V2=0
+def test_sandbox_example_runs_with_modal_run(modal_cluster: ModalCluster, tmp_path: Path, v2: str) -> None:
     write_app(tmp_path, EXAMPLE.read_text())
-    run = modal_cluster.modal("run", "app.py", cwd=tmp_path)
+    modal = str(modal_cluster.venv / "bin" / "modal")
+    env = {**modal_cluster.modal_env(), "MODAL_SANDBOX_V2": v2}
+    run = subprocess.run([modal, "run", "app.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     out = run.stdout + run.stderr
     assert run.returncode == 0, out
     for line in (

@@ -10,7 +10,9 @@ Modal function's container creating one is refused (nano-modal's own SDK can).
 
 from __future__ import annotations
 
+import codecs
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from ...proto import api_pb2 as npb
@@ -23,9 +25,19 @@ from .router_access import client_auth_token, make_jwt
 LONG_POLL_MAX = 50.0  # seconds a SandboxWait may be held here (the client asks again)
 
 
+def _whole_characters(data: bytes, final: bool) -> tuple[str, int]:
+    """`data` as text, and how many of its bytes that is: all but an unfinished UTF-8 character
+    at its end, which the next read starts with (V1 reads a sandbox's output as text)."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    text = decoder.decode(data, final)
+    pending, _ = decoder.getstate()
+    return text, len(data) - len(pending)
+
+
 class SandboxRpcs(ServiceBase):
     sandboxes: SandboxPlane
     router_url: str  # where the client reaches the task command router: this server (handler.attach)
+    stdin_index: dict[str, int]  # a V1 sandbox's last SandboxStdinWrite index
 
     # ------------------------------------------------------------------ create
 
@@ -168,6 +180,38 @@ class SandboxRpcs(ServiceBase):
         )
 
     SandboxTagsGetV2 = SandboxTagsGet
+
+    # ------------------------------------------------------------------ V1's stdio, through this server
+
+    async def SandboxGetLogs(self, request: Any, call: Call) -> AsyncIterator[Any]:
+        """The entrypoint's stdout or stderr from byte `last_entry_id` on, as text (V1 sandboxes:
+        V2 reads it through the router)."""
+        call.admin()
+        sb = self.sandboxes.get(request.sandbox_id)
+        fd = 2 if request.file_descriptor == self.pb.FILE_DESCRIPTOR_STDERR else 1
+        offset = int(request.last_entry_id or 0)
+        while True:
+            out = await self.sandboxes.read(sb.sandbox_id, fd, offset, LONG_POLL_MAX)
+            start = out.next_offset - len(out.data)
+            text, cut = _whole_characters(out.data, out.eof)
+            offset = start + cut
+            items = [self.pb.TaskLogs(data=text, file_descriptor=fd)] if cut else []
+            eof = out.eof and cut == len(out.data)
+            if items or eof:
+                yield self.pb.TaskLogsBatch(sandbox_id=sb.sandbox_id, items=items, entry_id=str(offset), eof=eof)
+            if eof:
+                return
+
+    async def SandboxStdinWrite(self, request: Any, call: Call) -> Any:
+        """V1's stdin: each write has the next index; one seen before (a retry) is not written again."""
+        call.admin()
+        sb = self.sandboxes.get(request.sandbox_id)
+        if request.index <= self.stdin_index.get(sb.sandbox_id, 0):
+            return self.pb.SandboxStdinWriteResponse()
+        self.stdin_index[sb.sandbox_id] = request.index
+        write = npb.ContainerExecPutInputRequest(exec_id=sb.sandbox_id, data=request.input, eof=request.eof)
+        self.sandboxes.write(write)
+        return self.pb.SandboxStdinWriteResponse()
 
     # ------------------------------------------------------------------ the command router
 

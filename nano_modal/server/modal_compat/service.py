@@ -57,4 +57,5 @@ class ModalService(
         self.web_base_url = web_base_url
         self.sandboxes = sandboxes
         self.router_url = router_url
+        self.stdin_index: dict[str, int] = {}
         self.web = ModalWeb(proto.pb, control, blobs)  # the HTTP gateway's side of web endpoints
