@@ -78,7 +78,9 @@ class SandboxRpcs(ServiceBase):
         return self.pb.SandboxCreateResponse(sandbox_id=sb.sandbox_id, metadata=self._metadata(sb))
 
     async def SandboxCreateV2(self, request: Any, call: Call) -> Any:
-        # V2 sends Secret.from_dict and `env=` inline: each becomes an anonymous nano-modal secret.
+        call.admin()  # before any secret is made for it
+        # V2 sends Secret.from_dict and `env=` inline: each becomes an anonymous nano-modal secret
+        # (the sandbox plane sets a container's environment from secrets only).
         secret_ids = list(request.definition.secret_ids)
         for source in request.secret_sources:
             if source.HasField("env"):
