@@ -62,7 +62,7 @@ def test_a_python_without_a_nano_modal_base_is_pulled_with_modal_s_setup(tmp_pat
     [
         (["FROM python:3.11-slim", "COPY . /opt"], {}, "copying files into an image"),
         (["FROM python:3.11-slim", "RUN true"], {"gpu_config": pb.GPUConfig(gpu_type="A100", count=1)}, "GPU"),
-        (["FROM python:3.11-slim", 'SHELL ["/bin/bash"]'], {}, "SHELL is not supported"),
+        (["FROM python:3.11-slim", "SHELL [\"/bin/bash\"]"], {}, "SHELL is not supported"),
         ([], {"build_function": pb.BuildFunction(globals=b"x")}, "run_function"),
     ],
 )
