@@ -60,7 +60,7 @@ def _ignore(signum: int, frame: FrameType | None) -> None:
     pass
 
 
-def _start_agent(signum: int, frame: FrameType | None) -> None:
+def start_agent_on_signal(signum: int, frame: FrameType | None) -> None:
     from .sandbox_agent import PYTHON_ARGS, SOCKET_ENV
 
     if os.environ.get(SOCKET_ENV):  # a thread: the handler itself must return at once
@@ -78,7 +78,7 @@ def main() -> None:
         from . import modal_entrypoint
 
         modal_entrypoint.run()
-    signal.signal(signal.SIGUSR2, _start_agent)
+    signal.signal(signal.SIGUSR2, start_agent_on_signal)
     io_ = ContainerIO()
     hello = io_.hello()
     definition = hello.definition

@@ -5,7 +5,8 @@ The server starts such a container like any other, with the id of the function's
 in its environment. This module lays the files out under the container's directory (a
 mount's `/root/...` becomes `$HOME/root/...`, the working directory Modal's images have),
 writes the `ContainerArguments` Modal's entrypoint reads, and replaces itself with
-`python -m modal._container_entrypoint` (by way of modal_stop.py: a stop runs its exit hooks),
+`python -m modal._container_entrypoint` (by way of modal_main.py: a stop runs its exit hooks,
+SIGUSR2 starts the exec agent),
 which talks to the server's ModalClient service with this container's token (sent as
 nano-modal's own token header).
 """
@@ -20,7 +21,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .. import config
-from . import modal_stop
 
 ENV_BUNDLE = config.ENV_MODAL_BUNDLE  # blob id of the function's bundle: run Modal's entrypoint on it
 ENV_FUNCTION_ID = "NANO_MODAL_MODAL_FUNCTION_ID"
@@ -30,6 +30,7 @@ ENV_LAYOUT = "NANO_MODAL_MODAL_LAYOUT"  # JSON {tag: [function id, bundle blob i
 ENVIRONMENT = "main"  # Modal's default environment; nano-modal has one
 ARGUMENTS_FILE = "modal-container-arguments.bin"
 VOLUMES_MODULE = "nano_modal.container.modal_volumes"  # run first when the function mounts volumes
+MODAL_MAIN = "nano_modal.container.modal_main"  # Modal's entrypoint, with `container exec` wired in
 MISSING_MODAL = (
     "nano-modal: this function was defined with the modal client, and the worker's Python has no"
     " `modal` package to run it: pip install 'nano-modal[modal-compat]' where the worker runs"
@@ -187,5 +188,6 @@ def run() -> None:
     if not in_image():  # an image's own WORKDIR is the working directory, as in Modal
         os.chdir(root)
     # With volumes, nano-modal syncs them and answers their commits in that process first.
-    argv = module_argv(VOLUMES_MODULE if volume_ids else modal_stop.MODULE)
+    # Without, modal_main.py runs Modal's entrypoint where SIGUSR2 starts the agent (container exec).
+    argv = module_argv(VOLUMES_MODULE if volume_ids else MODAL_MAIN)
     os.execve(sys.executable, argv, env)

@@ -31,6 +31,7 @@ from .. import _volume_sync, config
 from .._utils.aio import run_blocking, run_in_background
 from ..client import Client
 from ..proto import api_pb2 as npb
+from .entrypoint import start_agent_on_signal
 from .modal_entrypoint import VOLUMES_MODULE, module_argv
 from .modal_stop import run_modal_entrypoint
 
@@ -107,6 +108,8 @@ def main() -> None:
     # The worker stops a container with SIGTERM to its process group: the child ends, this
     # process commits. (Its SIGKILL after the grace period still ends a hung commit.)
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    # `modal container exec`: the worker's SIGUSR2 reaches this, the first process (modal_main.py).
+    signal.signal(signal.SIGUSR2, start_agent_on_signal)
     child = subprocess.run(module_argv(VOLUMES_MODULE, ENTRYPOINT_FLAG), check=False)
     failed = run_blocking(_volume_sync.commit_on_exit())  # each failure already said on stderr
     sys.stderr.flush()

@@ -20,6 +20,7 @@ import grpc.aio
 from .. import config
 from .._modal_token import valid_pair
 from .modal_compat.auth import BAD_PAIR, NO_CREDENTIALS, TOKEN_ID_HEADER, TOKEN_SECRET_HEADER
+from .modal_compat.router_access import ROUTER_PREFIX, task_of
 
 log = logging.getLogger("nano_modal.server")
 
@@ -43,6 +44,12 @@ class TokenGate(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         headers = {key: str(value) for key, value in handler_call_details.invocation_metadata or ()}
         token = headers.get(config.TOKEN_METADATA_KEY, "")
         modal_client = handler_call_details.method.startswith(MODAL_CLIENT_PREFIX)
+        if handler_call_details.method.startswith(ROUTER_PREFIX) and not token:
+            # Modal's task command router: a JWT this server signed (modal_compat/router_access.py),
+            # checked again for the container it names by the router itself.
+            if task_of(self._admin_token, headers.get("authorization", "")) is not None:
+                return await continuation(handler_call_details)
+            return _refusal(grpc.StatusCode.UNAUTHENTICATED, "nano-modal: the command router's JWT is not valid")
         if modal_client and not token:  # the real `modal` client's pair (modal_compat/auth.py)
             token = headers.get(TOKEN_SECRET_HEADER, "")
             pair_id = headers.get(TOKEN_ID_HEADER, "")

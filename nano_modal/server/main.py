@@ -78,7 +78,9 @@ async def serve(
         options=config.grpc_server_options(), interceptors=[TokenGate(forwarder.valid_token, token)]
     )
     modal_handler, modal_status = _modal_client_handler()
-    server.add_generic_rpc_handlers((forwarder,) if modal_handler is None else (forwarder, modal_handler))
+    server.add_generic_rpc_handlers(
+        (forwarder,) if modal_handler is None else (forwarder, modal_handler, modal_handler.router)
+    )
     bound = server.add_insecure_port(f"{host}:{port}")
     await server.start()
     fast_lane = None
@@ -118,14 +120,23 @@ async def serve(
         fast_lane_port=forwarder.own_fast_lane_port,
         web_domain=web_domain,
     )
+    address = advertise or f"{_shown_host(host)}:{bound}"
     modal_routes, modal_web = (
         ([], None)
         if modal_handler is None
         else modal_compat.attach(
-            modal_handler, control, blobs, token, objects, forwarder.own_web_url, service.scope, web_domain
+            modal_handler,
+            control,
+            blobs,
+            token,
+            objects,
+            forwarder.own_web_url,
+            service.sandboxes,
+            f"http://{address}",
+            service.scope,
+            web_domain,
         )
     )
-    address = advertise or f"{_shown_host(host)}:{bound}"
     lease.advertise(address)
     # Recovery done: from now on the loop never waits for the store (store_retry.py).
     store_retry.serving_thread = threading.get_ident()

@@ -21,12 +21,14 @@ from ..control import ControlPlane, Invalid, NotFound
 from ..object_service import ObjectPlane
 from ..objects import AlreadyExists
 from ..rpc_roles import MODAL_INVOKE_ONLY
+from ..sandboxes import SandboxPlane
 from ..state import FunctionRuntime
 from ..workspaces import MODAL_ID_FIELDS, Principal, WorkspaceScope
 from . import protocol
 from .auth import Refused, identify, invoke_only_refusal
 from .base import BUNDLE_MARKER, Call
 from .blobs import blob_routes
+from .command_router import CommandRouter, CommandRouterHandler
 from .functions import container_env
 from .protocol import SERVICE_NAME, Protocol
 from .service import ModalService
@@ -55,6 +57,7 @@ class ModalClientHandler(grpc.GenericRpcHandler):  # type: ignore[type-arg]
         self.proto = proto
         self.target: ModalService | None = None
         self.scope: WorkspaceScope | None = None  # the ids a container may name (workspaces.py)
+        self.router = CommandRouterHandler()  # Modal's task command router, on the same port
 
     def service_names(self) -> tuple[str, ...]:
         return (SERVICE_NAME,)
@@ -145,15 +148,23 @@ def attach(
     admin_token: str,
     objects: ObjectPlane,
     web_base_url: str,
+    sandboxes: SandboxPlane,
+    router_url: str,
     scope: WorkspaceScope | None = None,
     web_domain: str = "",
 ) -> tuple[list[BaseRoute], ModalWeb]:
     """This server is the active one: serve Modal's methods from here, and start the containers
     of Modal-defined functions with Modal's entrypoint. Returns the HTTP gateway's routes for
     Modal's blob uploads and downloads and its volume block downloads, and its side of Modal's
-    web endpoints. `scope`: the ids a container may name (workspaces.py); `web_domain`: the
-    server's --web-domain, under which web endpoints get hosts of their own."""
-    service = ModalService(control, blobs, admin_token, handler.proto, objects, web_base_url, web_domain)
+    web endpoints. `sandboxes`: nano-modal's sandboxes, which Modal's are; `router_url`: this
+    server's gRPC address, where Modal's client reaches the task command router.
+    `scope`: the ids a container may name (workspaces.py); `web_domain`: the server's
+    --web-domain, under which web endpoints get hosts of their own."""
+    service = ModalService(
+        control, blobs, admin_token, handler.proto, objects, web_base_url, sandboxes, router_url, web_domain
+    )
+    handler.router.admin_token = admin_token
+    handler.router.target = CommandRouter(sandboxes)
     handler.target = service
     handler.scope = scope
 

@@ -6,6 +6,7 @@ from ..blobs import BlobStore
 from ..control import ControlPlane
 from ..deployments import Deployments
 from ..object_service import ObjectPlane
+from ..sandboxes import SandboxPlane
 from .apps import AppRpcs
 from .blobs import BlobRpcs
 from .classes import ClassRpcs
@@ -16,6 +17,7 @@ from .functions import FunctionRpcs
 from .mounts import MountRpcs
 from .protocol import Protocol
 from .queues import QueueRpcs
+from .sandboxes import SandboxRpcs
 from .secrets import SecretRpcs
 from .volumes import VolumeRpcs
 from .web import ModalWeb
@@ -33,6 +35,7 @@ class ModalService(
     QueueRpcs,
     ClassRpcs,
     VolumeRpcs,
+    SandboxRpcs,
 ):
     def __init__(
         self,
@@ -42,6 +45,8 @@ class ModalService(
         proto: Protocol,
         objects: ObjectPlane,
         web_base_url: str,
+        sandboxes: SandboxPlane,
+        router_url: str,
         web_domain: str = "",
     ) -> None:
         self.control = control
@@ -51,5 +56,8 @@ class ModalService(
         self.deployments = Deployments(control)
         self.objects = objects
         self.web_base_url = web_base_url
+        self.sandboxes = sandboxes
+        self.router_url = router_url
+        self.stdin_index: dict[str, int] = {}
         self.web_domain = web_domain
         self.web = ModalWeb(proto.pb, control, blobs)  # the HTTP gateway's side of web endpoints
