@@ -76,6 +76,8 @@ class CallsAndInputs(ControlBase):
             call.num_final = self.store.count_final_outputs(call_id)
             call.memory_floor = self.store.max_cursor()  # older outputs are read from the store
             self.calls[call_id] = call
+        else:
+            self.calls.move_to_end(call_id)
         call.last_access = time.monotonic()
         return call
 
@@ -132,9 +134,17 @@ class CallsAndInputs(ControlBase):
 
     def forget_idle_calls(self, idle_seconds: float) -> None:
         """Drop finished calls nobody asked about for a while from memory (the store keeps them)."""
-        cutoff = time.monotonic() - idle_seconds
-        for call_id in [c.call_id for c in self.calls.values() if c.done and c.last_access < cutoff]:
-            del self.calls[call_id]
+        now = time.monotonic()
+        cutoff = now - idle_seconds
+        for _ in range(len(self.calls)):  # the stale front only: self.calls is least recently used first
+            call_id, call = next(iter(self.calls.items()))
+            if call.last_access >= cutoff:
+                return
+            if call.done:
+                del self.calls[call_id]
+            else:  # still running: looked at again in idle_seconds, not at every tick
+                call.last_access = now
+                self.calls.move_to_end(call_id)
 
     def cancel_call(self, call_id: str) -> None:
         call = self.get_call(call_id)
