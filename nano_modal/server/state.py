@@ -40,8 +40,12 @@ class Signal:
     async def wait(self, event: asyncio.Event, timeout: float) -> None:
         if timeout <= 0:
             return
+        # asyncio.timeout, not wait_for: wait_for runs event.wait() as a task of its own, two more
+        # turns of the loop from fire() to this waiter, which then resumed after everything else
+        # the same fire() woke (a .remote()'s answer after its container's next fetch).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await event.wait()
 
 
 class InputState(enum.Enum):
