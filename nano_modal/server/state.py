@@ -98,6 +98,9 @@ class Call:
     # Readers acknowledge by asking for later cursors, which trims `recent`.
     recent: list[OutputRow] = field(default_factory=list)
     memory_floor: int = 0
+    # A .remote() call handed to a container before its record was written (start_call's
+    # run_before_written): resolves once the call and its input are in the store.
+    written: asyncio.Future[None] | None = None
     last_access: float = field(default_factory=time.monotonic)
 
     @property
