@@ -1,6 +1,11 @@
 """Warm `.remote()` round trip of a trivial function, against Ray and multiprocessing.
 
-    python bench/bench_remote.py [--quick] [--json FILE]
+    python bench/bench_remote.py [--quick] [--json FILE] [--baseline DIR]
+
+`--baseline DIR`: also a second nano-modal, imported from DIR (a checkout or `git archive` of
+an older commit), in the same interleaved rounds; both nano-modals then run in child processes
+of their own (each with its embedded server, worker and container) so that neither has the
+advantage of this process.
 
 Peers, all alive for the whole run and measured in interleaved rounds so that the
 machine's noise hits them alike:
@@ -16,7 +21,12 @@ mean, and the per-round p50s (to show the spread).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import multiprocessing
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -39,8 +49,58 @@ def sample(call: Callable[[int], Any], n: int) -> list[float]:
     return out
 
 
+# A nano-modal in a child process: after its warm-up it reads a count per line and answers with
+# that many sequential call times (JSON), so that its rounds interleave with the other peers'.
+CHILD = """
+import json, os, sys, tempfile, time
+os.environ["NANO_MODAL_HOME"] = tempfile.mkdtemp(prefix="nano-modal-bench-")
+os.chdir(os.environ["NANO_MODAL_HOME"])
+import nano_modal
+
+def identity(x):
+    return x
+
+app = nano_modal.App("bench-remote")
+f = app.function(serialized=True)(identity)
+with app.run(show_logs=False):
+    for i in range(int(sys.argv[1])):
+        f.remote(i)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        out = []
+        for i in range(int(line)):
+            t0 = time.perf_counter()
+            assert f.remote(i) == i
+            out.append(time.perf_counter() - t0)
+        print(json.dumps(out), flush=True)
+"""
+
+
+class ChildPeer:
+    """`sample(call, n)`'s stand-in for a nano-modal in a child process importing from `path`."""
+
+    def __init__(self, path: str, warmup: int) -> None:
+        env = {**os.environ, "PYTHONPATH": path}
+        pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
+        self.proc = subprocess.Popen([sys.executable, "-c", CHILD, str(warmup)], env=env, text=True, **pipes)
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready", "child failed to start"
+
+    def sample(self, n: int) -> list[float]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{n}\n")
+        self.proc.stdin.flush()
+        times: list[float] = json.loads(self.proc.stdout.readline())
+        return times
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(60)
+
+
 def main() -> None:
-    args = c.parse_args(__doc__.splitlines()[0])
+    baseline_help = "also measure the nano-modal importable from this directory (an older checkout)"
+    args = c.parse_args(__doc__.splitlines()[0], [(("--baseline",), {"default": None, "help": baseline_help})])
     per_round, rounds, warmup = (100, 3, 30) if args.quick else (600, 5, 200)
     c.temp_home()
 
@@ -55,8 +115,14 @@ def main() -> None:
 
     ray = c.start_ray()
     peers: dict[str, Callable[[int], Any]] = {}
-    with app.run(show_logs=False):
-        peers["nano-modal .remote()"] = f.remote
+    children: dict[str, ChildPeer] = {}
+    if args.baseline:
+        here = os.path.dirname(os.path.dirname(os.path.abspath(nano_modal.__file__)))
+        children["nano-modal .remote()"] = ChildPeer(here, warmup)
+        children["nano-modal .remote() baseline"] = ChildPeer(os.path.abspath(args.baseline), warmup)
+    with contextlib.nullcontext() if args.baseline else app.run(show_logs=False):
+        if not args.baseline:
+            peers["nano-modal .remote()"] = f.remote
         if ray is not None:
             ray_f = ray.remote(identity)
 
@@ -73,15 +139,18 @@ def main() -> None:
         for call in peers.values():
             sample(call, warmup)
 
-        samples: dict[str, list[float]] = {name: [] for name in peers}
-        round_p50: dict[str, list[float]] = {name: [] for name in peers}
+        names = [*children, *peers]
+        samples: dict[str, list[float]] = {name: [] for name in names}
+        round_p50: dict[str, list[float]] = {name: [] for name in names}
         for r in range(rounds):
-            for name, call in peers.items():
-                s = sample(call, per_round)
+            for name in names:
+                s = children[name].sample(per_round) if name in children else sample(peers[name], per_round)
                 samples[name].extend(s)
                 round_p50[name].append(c.percentile(s, 50))
             c.console.print(f"[dim]round {r + 1}/{rounds} done[/dim]")
 
+    for child in children.values():
+        child.close()
     pool.close()
     pool.join()
     if ray is not None:

@@ -231,6 +231,9 @@ class BlockingFastLane:
         except OSError as exc:
             self._drop()
             raise rpc_error(grpc.StatusCode.UNAVAILABLE, f"fast lane: {exc}") from None
+        except BaseException:
+            self._drop()  # interrupted mid-call (Ctrl-C): its answer must not be read as the next call's
+            raise
         if kind != OK:
             raise _error_from(body)
         return response_type.FromString(body)

@@ -48,6 +48,11 @@ async def shown(input_id: str) -> None:
         _condition().notify_all()
 
 
+def must_wait(marks: int) -> bool:
+    """Whether `wait` for that many marks has anything to wait for."""
+    return bool(marks and _printers)
+
+
 async def wait(input_id: str, marks: int) -> None:
     """Return once `marks` sync marks of `input_id` were shown (or no printer runs, or LOG_SYNC_WAIT passed)."""
     if not marks or not _printers:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from . import _log_sync, config
 from ._definition import FunctionOptions
 from ._function_variants import FunctionVariants
+from ._remote_now import remote_now
 from ._utils.aio import twin
 from ._web_host import endpoint_url
 from .client import Client, client_of
@@ -249,6 +250,14 @@ class Function(FunctionVariants):
         response = await self._call_one(
             client, function_id, api_pb2.CALL_KIND_REMOTE, args, kwargs, wait=config.REMOTE_FAST_PATH_WAIT
         )
+        return await self._finish_remote(client, response)
+
+    @remote.fast
+    def _remote_fast(self, *args: Any, **kwargs: Any) -> Any:
+        return remote_now(self, args, kwargs)
+
+    async def _finish_remote(self, client: Client, response: api_pb2.FunctionMapResponse) -> Any:
+        """The rest of a `.remote()` whose FunctionMap was answered: its result."""
         stream = _OutputStream(client, response.call_id, self.name, response.next_cursor, self.plain_results)
         outputs = list(response.outputs)
         try:

@@ -16,6 +16,7 @@ input's `attempt` is durable: written with the failure that uses one (outputs.py
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import logging
@@ -25,6 +26,7 @@ from collections.abc import Iterable
 
 from .. import config
 from ..proto import api_pb2
+from . import store_retry
 from .control_base import ControlBase, new_id
 from .errors import Invalid, NotFound
 from .input_states import final_state, move_input
@@ -46,7 +48,12 @@ class CallsAndInputs(ControlBase):
         inputs: Iterable[api_pb2.FunctionInput],
         complete: bool,
         schedule_fire: float | None = None,
+        *,
+        run_before_written: bool = False,
     ) -> Call:
+        """`run_before_written`: the caller is answered only with the call's output (a blocking
+        .remote()), so its input may go to a container first and be written while it runs (see
+        _write_after_dispatch); otherwise it is written before any container may take it."""
         fn = self._function(function_id)
         app = self.app(fn.app_id)
         if not app.live:
@@ -57,14 +64,48 @@ class CallsAndInputs(ControlBase):
         call = Call(new_id("fc"), function_id, kind)
         queued = self._queued(call, inputs)
         call.num_inputs, call.inputs_complete = len(queued), complete
-        self.store.create_call(
-            CallRow(call.call_id, function_id, kind, call.num_inputs, complete, False, time.time()),
-            [self._input_row(q) for q in queued],
-            schedule_fire,
-        )
+        row = CallRow(call.call_id, function_id, kind, call.num_inputs, complete, False, time.time())
+        input_rows = [self._input_row(q) for q in queued]
+        local_store_up = self.store.local_commits and store_retry.outage.since is None
+        if run_before_written and schedule_fire is None and local_store_up:
+            self.calls[call.call_id] = call
+            self._enqueue(fn, queued)
+            call.written = self._write_after_dispatch(row, input_rows, fn, queued)
+            return call
+        self.store.create_call(row, input_rows, schedule_fire)
         self.calls[call.call_id] = call
         self._enqueue(fn, queued)
         return call
+
+    def _write_after_dispatch(
+        self, row: CallRow, input_rows: list[InputRow], fn: FunctionRuntime, queued: list[QueuedInput]
+    ) -> asyncio.Future[None]:
+        """Write a call handed out already, on the loop, right after the parked container's fetch
+        is answered (that wake-up was queued first): the container runs the input while the server
+        commits (~0.1 ms off a .remote()'s critical path). Still before its output can be written
+        (that needs the container's answer, a later turn of the loop) and before the caller hears
+        anything (FunctionMap waits for this). Only on a local store that answers: a write on the
+        loop is a local commit. If it fails, the caller gets the store's error, the input is taken
+        back if no container has it yet, and the call is forgotten (docs/BENCHMARKS.md, "what is
+        durable when")."""
+        loop = asyncio.get_running_loop()
+        written: asyncio.Future[None] = loop.create_future()
+        written.add_done_callback(lambda f: f.cancelled() or f.exception())  # its caller may be gone
+
+        def write() -> None:
+            try:
+                self.store.create_call(row, input_rows)
+            except Exception as exc:
+                for item in queued:
+                    if item in fn.queue:
+                        fn.queue.remove(item)
+                self.calls.pop(row.call_id, None)
+                written.set_exception(exc)
+                return
+            written.set_result(None)
+
+        loop.call_soon(write)
+        return written
 
     def get_call(self, call_id: str) -> Call:
         call = self.calls.get(call_id)
@@ -76,6 +117,8 @@ class CallsAndInputs(ControlBase):
             call.num_final = self.store.count_final_outputs(call_id)
             call.memory_floor = self.store.max_cursor()  # older outputs are read from the store
             self.calls[call_id] = call
+        else:
+            self.calls.move_to_end(call_id)
         call.last_access = time.monotonic()
         return call
 
@@ -132,9 +175,17 @@ class CallsAndInputs(ControlBase):
 
     def forget_idle_calls(self, idle_seconds: float) -> None:
         """Drop finished calls nobody asked about for a while from memory (the store keeps them)."""
-        cutoff = time.monotonic() - idle_seconds
-        for call_id in [c.call_id for c in self.calls.values() if c.done and c.last_access < cutoff]:
-            del self.calls[call_id]
+        now = time.monotonic()
+        cutoff = now - idle_seconds
+        for _ in range(len(self.calls)):  # the stale front only: self.calls is least recently used first
+            call_id, call = next(iter(self.calls.items()))
+            if call.last_access >= cutoff:
+                return
+            if call.done:
+                del self.calls[call_id]
+            else:  # still running: looked at again in idle_seconds, not at every tick
+                call.last_access = now
+                self.calls.move_to_end(call_id)
 
     def cancel_call(self, call_id: str) -> None:
         call = self.get_call(call_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import logging
@@ -241,10 +242,21 @@ class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.Nano
 
     async def FunctionMap(self, request: api_pb2.FunctionMapRequest, context: Context) -> api_pb2.FunctionMapResponse:
 
+        # A .remote() waiting for its output hears nothing before it: its input may run first.
+        answered_with_output = request.wait_for_output > 0 and request.kind == api_pb2.CALL_KIND_REMOTE
+
         def start() -> Any:
-            return self.control.start_call(request.function_id, request.kind, request.inputs, request.inputs_complete)
+            return self.control.start_call(
+                request.function_id,
+                request.kind,
+                request.inputs,
+                request.inputs_complete,
+                run_before_written=answered_with_output,
+            )
 
         call = await self._guard(context, start)
+        if call.written is not None:
+            await asyncio.shield(call.written)  # nothing is answered before the call is in the store
         response = api_pb2.FunctionMapResponse(call_id=call.call_id)
         if request.wait_for_output > 0:
             rows, _ = await self.control.wait_outputs(call.call_id, 0, 1000, request.wait_for_output)

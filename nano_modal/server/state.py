@@ -40,8 +40,12 @@ class Signal:
     async def wait(self, event: asyncio.Event, timeout: float) -> None:
         if timeout <= 0:
             return
+        # asyncio.timeout, not wait_for: wait_for runs event.wait() as a task of its own, two more
+        # turns of the loop from fire() to this waiter, which then resumed after everything else
+        # the same fire() woke (a .remote()'s answer after its container's next fetch).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await event.wait()
 
 
 class InputState(enum.Enum):
@@ -94,6 +98,9 @@ class Call:
     # Readers acknowledge by asking for later cursors, which trims `recent`.
     recent: list[OutputRow] = field(default_factory=list)
     memory_floor: int = 0
+    # A .remote() call handed to a container before its record was written (start_call's
+    # run_before_written): resolves once the call and its input are in the store.
+    written: asyncio.Future[None] | None = None
     last_access: float = field(default_factory=time.monotonic)
 
     @property

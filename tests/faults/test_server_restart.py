@@ -22,6 +22,29 @@ import nano_modal
 
 print(nano_modal.FunctionCall.from_id(sys.argv[1]).get(timeout=60))
 """
+# A blocking .remote() (one fast-lane exchange on the caller's thread) whose server is killed
+# while the function runs.
+REMOTE_CLIENT = """
+import sys
+import time
+from pathlib import Path
+
+import nano_modal
+
+app = nano_modal.App("faults-remote")
+
+
+@app.function()
+def slow(started: str) -> str:
+    Path(started).write_text("running")
+    time.sleep(3.0)
+    return "done"
+
+
+if __name__ == "__main__":
+    with app.run():
+        print(slow.remote(sys.argv[1]))
+"""
 
 
 @contextmanager
@@ -149,3 +172,19 @@ def test_a_restart_does_not_refill_an_inputs_retry_budget(fault_cluster: Callabl
     assert client.wait(120) == 0, cluster.client_log()
     assert "raised RuntimeError fails every time" in cluster.client_log(), cluster.client_log()
     assert attempts.read_text().splitlines() == ["attempt", "attempt"]
+
+
+@pytest.mark.slow(reason="a server restart under a running .remote() (~20 s)")
+@pytest.mark.timeout(180)
+def test_server_killed_mid_remote(fault_cluster: Callable[..., FaultCluster]) -> None:
+    """The caller's exchange breaks; the call is sent again once the server is back, and answered."""
+    cluster = fault_cluster(None)
+    cluster.start_server()
+    cluster.start_worker()
+    started = cluster.state_dir / "started"
+    client = cluster.run_client(REMOTE_CLIENT, str(started))
+    wait_until("the function running", started.exists)
+    cluster.kill_server()
+    cluster.start_server()
+    assert client.wait(120) == 0, cluster.client_log()
+    assert cluster.client_log().split()[-1] == "done"

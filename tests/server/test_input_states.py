@@ -134,3 +134,20 @@ def test_finished_inputs_cannot_move_again() -> None:
     fresh = QueuedInput("in-2", "fc-1", "fu-1", 1, api_pb2.Payload(), 0)
     with pytest.raises(InvalidInputMove, match="queued -> done"):
         move_input(fresh, S.DONE)  # an input nobody ran cannot have succeeded
+
+
+def test_idle_finished_calls_leave_memory_and_running_or_recent_ones_stay(control: ControlPlane) -> None:
+    function_id = _function(control)
+    inputs = [api_pb2.FunctionInput(idx=0, args=api_pb2.Payload(data=serialize(((0,), {}))))]
+    old_done, old_running, recent_done, touched_done = (
+        control.start_call(function_id, api_pb2.CALL_KIND_MAP, inputs, True) for _ in range(4)
+    )
+    for call in (old_done, recent_done, touched_done):
+        call.num_final = call.num_inputs
+    for call in (old_done, old_running, touched_done):
+        call.last_access -= 1000.0
+    control.get_call(touched_done.call_id)  # asked about just now
+    control.forget_idle_calls(600.0)
+    assert set(control.calls) == {old_running.call_id, recent_done.call_id, touched_done.call_id}
+    control.forget_idle_calls(600.0)  # a running call at the front is looked at again later, kept
+    assert old_running.call_id in control.calls
