@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ._tunnel import Tunnel, forward
     from .app import App
     from .client import Client
+    from .cloud_bucket_mount import CloudBucketMount
     from .cls import Cls, batched, concurrent, enter, exit, method, parameter
     from .dict import Dict
     from .exception import Error
@@ -57,6 +58,7 @@ _LAZY = {
     **dict.fromkeys(("ContainerProcess", "Sandbox"), ".sandbox"),
     **dict.fromkeys(("Cron", "Period"), ".schedule"),
     "Secret": ".secret",
+    "CloudBucketMount": ".cloud_bucket_mount",
     **dict.fromkeys(("Tunnel", "forward"), "._tunnel"),
     "__version__": ".version",
     **dict.fromkeys(("FileEntry", "FileEntryType", "Volume"), ".volume"),
@@ -82,6 +84,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "App",
     "Client",
+    "CloudBucketMount",
     "Cls",
     "ContainerProcess",
     "Cron",

@@ -31,6 +31,7 @@ from ._tunnel import refuse_sandbox_ports
 from ._utils.aio import twin
 from .app import App
 from .client import Client, client_of
+from .cloud_bucket_mount import resolve_bucket_mounts
 from .container_process import ContainerProcess
 from .exception import (
     ExecutionError,
@@ -149,6 +150,7 @@ class Sandbox:
         options.apply(definition)  # the same fields (and, with images, the same image) as a function's
         definition.secret_ids.extend(await resolve_secrets(secrets))
         definition.volume_mounts.extend(await resolve_mounts(volumes or {}))
+        definition.cloud_bucket_mounts.extend(await resolve_bucket_mounts(volumes or {}))
         client = await Client.get()
         if image is not None:  # built by the worker, as for a function; the agent runs on its Python
             definition.image.CopyFrom(await image.to_proto(client))
