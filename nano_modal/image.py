@@ -87,6 +87,12 @@ class Step:
     ignore_fn: Callable[[Path], bool] | None = field(default=None, compare=False)
 
 
+def force_token(force_build: bool) -> str:
+    """For force_build=True (or NANO_MODAL_FORCE_BUILD=1, Modal's MODAL_FORCE_BUILD): a cache key
+    part no cached layer or base has, so it is built again; "" otherwise."""
+    return token_hex(8) if force_build or os.environ.get(config.ENV_FORCE_BUILD) == "1" else ""
+
+
 def local_python() -> str:
     return f"{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -111,18 +117,19 @@ class Image(ImageRecipes, ImageProjects):
     ref: str = ""  # registry: image reference; id: the image id
     steps: tuple[Step, ...] = field(default_factory=tuple)
     base_secrets: tuple[Any, ...] = field(default=(), compare=False)  # registry: its credentials
+    base_force_build: str = ""  # force_build=True on the base: a token no cached base has (force_token)
     _built_id: str = field(default="", init=False, compare=False, repr=False)  # build()'s id (_image_recipes.py)
 
     # ------------------------------------------------------------------ bases
 
     @staticmethod
-    def debian_slim(python_version: str | None = None) -> Image:
+    def debian_slim(python_version: str | None = None, force_build: bool = False) -> Image:
         """Debian with `python_version` (default: the local major.minor) as its python3, and pip.
         Only versions a release ships are offered: 3.9, 3.11, 3.13 from Debian, 3.10 and 3.12
-        from Ubuntu (jammy, noble)."""
+        from Ubuntu (jammy, noble). `force_build=True` builds the base again, and so every step."""
         version = python_version or local_python()
         debian_suite(version)
-        return Image("debian", ".".join(version.split(".")[:2]))
+        return Image("debian", ".".join(version.split(".")[:2]), base_force_build=force_token(force_build))
 
     @staticmethod
     def python(version: str) -> Image:
@@ -136,15 +143,18 @@ class Image(ImageRecipes, ImageProjects):
         *,
         setup_dockerfile_commands: Sequence[str] = (),
         add_python: str | None = None,
+        force_build: bool = False,
     ) -> Image:
         """An image from a container registry, e.g. `Image.from_registry("python:3.11-slim")`.
         It must contain python3 for functions to run in it. A private registry's credentials
         come from `secret`, a Secret with REGISTRY_USERNAME and REGISTRY_PASSWORD (as in Modal).
-        `setup_dockerfile_commands`: Dockerfile lines applied first (as `dockerfile_commands`)."""
+        `setup_dockerfile_commands`: Dockerfile lines applied first (as `dockerfile_commands`).
+        `force_build=True` pulls the image again (not from the worker's cache), and builds every step."""
         refuse_add_python(add_python, "Image.from_registry")
         if not tag or any(c.isspace() for c in tag):
             raise InvalidError(f"invalid image reference {tag!r}")
-        image = Image("registry", ref=tag, base_secrets=step_secrets([secret] if secret is not None else []))
+        credentials = step_secrets([secret] if secret is not None else [])
+        image = Image("registry", ref=tag, base_secrets=credentials, base_force_build=force_token(force_build))
         return image.dockerfile_commands(list(setup_dockerfile_commands))
 
     @staticmethod
@@ -194,9 +204,8 @@ class Image(ImageRecipes, ImageProjects):
     def _with(self, step: Step, force_build: bool = False) -> Image:
         if self.base_kind == "id":
             raise InvalidError("an image from Image.from_id() cannot be extended")
-        if force_build or os.environ.get(config.ENV_FORCE_BUILD) == "1":
-            # A key no cached layer has: the step (and every step after it) is built again.
-            step = dataclasses.replace(step, options=step_options({**dict(step.options), "force_build": token_hex(8)}))
+        if token := force_token(force_build):  # the step (and every step after it) is built again
+            step = dataclasses.replace(step, options=step_options({**dict(step.options), "force_build": token}))
         mounted = any(s.kind == "add_local" and not dict(s.options).get("copy") for s in self.steps)
         if mounted and not (step.kind == "add_local" and not dict(step.options).get("copy")):
             # Mounted files arrive when containers start: a build step could not see them.

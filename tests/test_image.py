@@ -301,3 +301,14 @@ def test_imports_raise_only_in_the_containers_of_that_image(tmp_path: Path, monk
     ):
         monkeypatch.setenv(config.ENV_RUNNING_IMAGE, running)
         assert import_missing(image) is raised, running
+
+
+def test_force_build_on_a_base_gives_it_a_new_id() -> None:
+    """debian_slim/from_registry(force_build=True): the base's cache key (worker/images/builder.py)
+    and so the image's id are ones no earlier build has."""
+    plain = spec(Image.debian_slim("3.11"))
+    forced = [spec(Image.debian_slim("3.11", force_build=True)) for _ in range(2)]
+    assert plain.base.force_build == "" and all(s.base.force_build for s in forced)
+    assert len({plain.image_id, *(s.image_id for s in forced)}) == 3
+    registry = spec(Image.from_registry("python:3.11-slim", force_build=True))
+    assert registry.base.force_build and registry.image_id != spec(Image.from_registry("python:3.11-slim")).image_id

@@ -525,16 +525,18 @@ class ImageSpec(_message.Message):
     def __init__(self, image_id: _Optional[str] = ..., base: _Optional[_Union[ImageBase, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[ImageStep, _Mapping]]] = ..., cache_scope: _Optional[str] = ...) -> None: ...
 
 class ImageBase(_message.Message):
-    __slots__ = ("kind", "python_version", "ref", "secret_ids")
+    __slots__ = ("kind", "python_version", "ref", "secret_ids", "force_build")
     KIND_FIELD_NUMBER: _ClassVar[int]
     PYTHON_VERSION_FIELD_NUMBER: _ClassVar[int]
     REF_FIELD_NUMBER: _ClassVar[int]
     SECRET_IDS_FIELD_NUMBER: _ClassVar[int]
+    FORCE_BUILD_FIELD_NUMBER: _ClassVar[int]
     kind: str
     python_version: str
     ref: str
     secret_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, kind: _Optional[str] = ..., python_version: _Optional[str] = ..., ref: _Optional[str] = ..., secret_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    force_build: str
+    def __init__(self, kind: _Optional[str] = ..., python_version: _Optional[str] = ..., ref: _Optional[str] = ..., secret_ids: _Optional[_Iterable[str]] = ..., force_build: _Optional[str] = ...) -> None: ...
 
 class ImageStep(_message.Message):
     __slots__ = ("kind", "args", "options", "blob_id", "content_hash", "secret_ids", "volume_mounts")
