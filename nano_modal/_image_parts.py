@@ -116,6 +116,25 @@ def note_build_gpu(where: str, gpu: str | None) -> None:
     note_ignored(where, {"build_gpu": gpu})
 
 
+# Modal's default for Image.run_function(timeout=), in seconds (worker/images/step_limits.py).
+RUN_FUNCTION_TIMEOUT = 60 * 60
+
+
+def run_function_limits(cpu: float | None, memory: int | None, timeout: int) -> tuple[tuple[str, str], ...]:
+    """run_function's cpu (cores), memory (MiB) and timeout (seconds) as step options; the default
+    timeout is left out, so that the step's options are what they were without these."""
+    for name, value in (("cpu", cpu), ("memory", memory), ("timeout", timeout)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
+            raise InvalidError(f"run_function: {name} must be a positive number, got {value!r}")
+    return step_options(
+        {
+            "cpu": f"{cpu:g}" if cpu else "",
+            "memory": str(int(memory)) if memory else "",
+            "timeout": f"{timeout:g}" if timeout != RUN_FUNCTION_TIMEOUT else "",
+        }
+    )
+
+
 def step_options(options: dict[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, v) for k, v in options.items() if v))
 
