@@ -118,6 +118,8 @@ class Image(ImageRecipes, ImageProjects):
     steps: tuple[Step, ...] = field(default_factory=tuple)
     base_secrets: tuple[Any, ...] = field(default=(), compare=False)  # registry: its credentials
     base_force_build: str = ""  # force_build=True on the base: a token no cached base has (force_token)
+    # What `imports()` blocks swallowed (Modal's attribute): shared with the images made from this one, as in Modal
+    inside_exceptions: list[Exception] = field(default_factory=list, compare=False, repr=False)
     _built_id: str = field(default="", init=False, compare=False, repr=False)  # build()'s id (_image_recipes.py)
 
     # ------------------------------------------------------------------ bases
@@ -430,13 +432,14 @@ class Image(ImageRecipes, ImageProjects):
         """Imports of packages that exist only in the image: failures are raised in this
         image's containers, and swallowed elsewhere (locally, where the package may be
         missing, and in containers of other functions with other images, which import the
-        same module)."""
+        same module). What is swallowed is kept in `inside_exceptions`."""
         try:
             yield
-        except ImportError:
+        except ImportError as exc:
             running = os.environ.get(config.ENV_RUNNING_IMAGE)
             if is_remote() and (running is None or running == self._definition_digest()):
                 raise
+            self.inside_exceptions.append(exc)
 
     def _definition_digest(self) -> str:
         """What identifies the image without building it or reading local files, the same from

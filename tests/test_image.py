@@ -137,9 +137,15 @@ def test_python_mismatch_is_caught_for_functions_sent_by_value() -> None:
 
 
 def test_imports_swallows_missing_packages_locally() -> None:
-    with Image.debian_slim("3.11").imports():
+    image = Image.debian_slim("3.11")
+    with image.imports():
         import nano_modal_package_that_is_not_here  # type: ignore[import-not-found]  # noqa: F401
     assert "nano_modal_package_that_is_not_here" not in sys.modules
+    # Kept, as Modal's Image.inside_exceptions, and seen from the images made from it
+    (swallowed,) = image.inside_exceptions
+    assert isinstance(swallowed, ImportError) and swallowed.name == "nano_modal_package_that_is_not_here"
+    assert image.pip_install("six").inside_exceptions == [swallowed]
+    assert Image.debian_slim("3.11").inside_exceptions == []  # another image's are its own
 
 
 PROCESS_DRIVER = """
