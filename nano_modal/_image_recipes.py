@@ -200,8 +200,9 @@ class ImageRecipes:
         client = await Client.get()
         spec = await image.to_proto(client)
         app_id = app.app_id if app is not None else None
-        await build_one(client, spec, app_id)
+        build_log = await build_one(client, spec, app_id)
         object.__setattr__(image, "_built_id", spec.image_id)  # Image is frozen; its id is not part of what it is
+        object.__setattr__(image, "_build_log", build_log)
         return image
 
     @staticmethod

@@ -50,6 +50,7 @@ from .config import is_remote
 from .exception import InvalidError
 
 if TYPE_CHECKING:
+    from ._image_logs import ImageLogsManager
     from .client import Client
     from .proto import api_pb2
 
@@ -121,6 +122,8 @@ class Image(ImageRecipes, ImageProjects):
     # What `imports()` blocks swallowed (Modal's attribute): shared with the images made from this one, as in Modal
     inside_exceptions: list[Exception] = field(default_factory=list, compare=False, repr=False)
     _built_id: str = field(default="", init=False, compare=False, repr=False)  # build()'s id (_image_recipes.py)
+    # build()'s (app, sandbox) whose logs hold its build log (Image.logs, _image_logs.py)
+    _build_log: tuple[str, str] = field(default=("", ""), init=False, compare=False, repr=False)
 
     # ------------------------------------------------------------------ bases
 
@@ -426,6 +429,13 @@ class Image(ImageRecipes, ImageProjects):
         }
         step = Step("add_local", (str(source.resolve()), absolute_path(remote, "remote_path")), step_options(options))
         return self._with(step)
+
+    @property
+    def logs(self) -> ImageLogsManager:
+        """The build log of this image's `build()`: `tail(entries=100)`, `fetch(layers=1)`."""
+        from ._image_logs import ImageLogsManager
+
+        return ImageLogsManager(self)
 
     @contextlib.contextmanager
     def imports(self) -> Iterator[None]:
