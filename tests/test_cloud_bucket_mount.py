@@ -158,8 +158,12 @@ app = nano_modal.App("bucket-isolated")
 
 @app.function(volumes={"/mnt/bucket": mount}, max_inputs=1, serialized=True)
 def copy() -> str:
+    import os
+
     text = open("/mnt/bucket/in.txt").read()
     open("/mnt/bucket/out.txt", "w").write(text.upper())
+    open("/mnt/bucket/in.txt", "a").write(" and back")  # a file the worker downloaded, changed
+    os.remove("/mnt/bucket/dir/gone.txt")
     return text
 
 with app.run(show_logs=False):
@@ -179,10 +183,26 @@ def test_isolating_runtimes_bind_the_bucket(
 
     if shutil.which({"bwrap": "bwrap", "gvisor": "runsc"}[runtime]) is None:
         pytest.skip(f"{runtime} is not installed")
-    bucket = new_bucket(s3, {"in.txt": b"from the bucket"})
+    bucket = new_bucket(s3, {"in.txt": b"from the bucket", "dir/gone.txt": b"x"})
     cluster = isolated_cluster(runtime)
     args = (bucket, s3.url, s3.access_key_id, s3.secret_access_key)
     result = run_script(tmp_path, ISOLATED_SCRIPT, *args, env=cluster.env(), timeout=240)
     assert result.returncode == 0, result.stderr
     assert "read: from the bucket" in result.stdout
-    assert s3.objects(bucket) == {"in.txt": b"from the bucket", "out.txt": b"FROM THE BUCKET"}
+    assert s3.objects(bucket) == {"in.txt": b"from the bucket and back", "out.txt": b"FROM THE BUCKET"}
+
+
+def test_sandbox_mounts_a_bucket(cluster: Any, s3: s3d.S3Server) -> None:
+    bucket = new_bucket(s3, {"in.txt": b"for the sandbox"})
+    secret = nano_modal.Secret.from_dict(s3.credentials())
+    mount = nano_modal.CloudBucketMount(bucket, bucket_endpoint_url=s3.url, secret=secret)
+    app = nano_modal.App.lookup("bucket-sandbox", create_if_missing=True)
+    sb = nano_modal.Sandbox.create(app=app, volumes={"/tmp/nm-sandbox-bucket": mount})
+    try:
+        shown = sb.exec("sh", "-c", "cat /tmp/nm-sandbox-bucket/in.txt; echo made > /tmp/nm-sandbox-bucket/new.txt")
+        assert shown.stdout.read() == "for the sandbox"
+        assert shown.wait() == 0
+    finally:
+        sb.terminate()
+    sb.wait(raise_on_termination=False)  # the worker reports the exit after it copied back
+    assert s3.objects(bucket) == {"in.txt": b"for the sandbox", "new.txt": b"made\n"}
