@@ -206,3 +206,19 @@ def test_sandbox_mounts_a_bucket(cluster: Any, s3: s3d.S3Server) -> None:
         sb.terminate()
     sb.wait(raise_on_termination=False)  # the worker reports the exit after it copied back
     assert s3.objects(bucket) == {"in.txt": b"for the sandbox", "new.txt": b"made\n"}
+
+
+def read_a(root: str) -> str:
+    return Path(root, "a.txt").read_text()
+
+
+def test_with_options_mounts_a_bucket(cluster: Any, s3: s3d.S3Server) -> None:
+    bucket = new_bucket(s3, {"a.txt": b"given by with_options"})
+    secret = nano_modal.Secret.from_dict(s3.credentials())
+    mount = nano_modal.CloudBucketMount(bucket, bucket_endpoint_url=s3.url, secret=secret, read_only=True)
+    app = nano_modal.App("bucket-with-options")
+    read = app.function(serialized=True)(read_a)
+    with app.run(show_logs=False):
+        assert read.with_options(volumes={"/tmp/nm-options-bucket": mount}).remote("/tmp/nm-options-bucket") == (
+            "given by with_options"
+        )
