@@ -104,9 +104,15 @@ def with_volumes(volumes: dict[str, Any] | None, where: str) -> tuple[tuple[str,
     """A build step's volumes (mounted while it runs, committed after), checked, in a stable order."""
     if not volumes:
         return ()
+    from .cloud_bucket_mount import CloudBucketMount
     from .volume import validate_mounts
 
     validate_mounts(volumes, where)
+    if any(isinstance(mount, CloudBucketMount) for mount in volumes.values()):
+        raise InvalidError(
+            f"{where}: a CloudBucketMount is not mounted in image build steps (the worker copies buckets for "
+            "containers only); read the bucket with boto3 in the function, or mount a Volume"
+        )
     return tuple(sorted(volumes.items()))
 
 

@@ -194,3 +194,9 @@ def test_run_function_limits_are_step_options_checked_when_defined() -> None:
     for bad in ({"cpu": -1}, {"memory": 0}, {"timeout": "10"}):
         with pytest.raises(InvalidError, match="must be a positive number"):
             Image.debian_slim().run_function(print, **bad)  # type: ignore[arg-type]
+
+
+def test_run_function_refuses_a_bucket_mount_in_one_line() -> None:
+    mount = nano_modal.CloudBucketMount("bkt")
+    with pytest.raises(InvalidError, match="CloudBucketMount is not mounted in image build steps"):
+        Image.debian_slim().run_function(print, volumes={"/b": mount})
