@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ._tunnel import Tunnel, forward
     from .app import App
     from .client import Client
+    from .cloud_bucket_mount import CloudBucketMount
     from .cls import Cls, batched, concurrent, enter, exit, method, parameter
     from .dict import Dict
     from .exception import Error
@@ -59,6 +60,7 @@ _LAZY = {
     **dict.fromkeys(("ContainerProcess", "Sandbox"), ".sandbox"),
     **dict.fromkeys(("Cron", "Period"), ".schedule"),
     "Secret": ".secret",
+    "CloudBucketMount": ".cloud_bucket_mount",
     "Server": "._server",
     "sessioned": "._server_sessions",
     **dict.fromkeys(("Tunnel", "forward"), "._tunnel"),
@@ -86,6 +88,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "App",
     "Client",
+    "CloudBucketMount",
     "Cls",
     "ContainerProcess",
     "Cron",

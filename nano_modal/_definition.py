@@ -11,6 +11,7 @@ import cloudpickle
 from . import config
 from ._source import script_module_name, source_archive
 from .client import Client
+from .cloud_bucket_mount import resolve_bucket_mounts
 from .exception import InvalidError
 from .image import Image, check_python
 from .proto import api_pb2
@@ -132,6 +133,7 @@ async def build_definition(
     # Objects are hydrated here: named ones must exist, in-code secrets are sent (encrypted) to the server.
     definition.secret_ids.extend(await resolve_secrets(options.secrets))
     definition.volume_mounts.extend(await resolve_mounts(options.volumes))
+    definition.cloud_bucket_mounts.extend(await resolve_bucket_mounts(options.volumes))
     module_name = raw.__module__
     import_name = script_module_name() if module_name == "__main__" else module_name
     archive = None if (options.serialized or import_name is None) else source_archive(module_name)

@@ -31,23 +31,25 @@ async def build_images(client: Client, app_name: str, definitions: Sequence[api_
         return
     print(f"nano-modal: building {len(images)} image(s) of {app_name} before deploying", file=sys.stderr)
     async with _build_app(client, f"{app_name}-image-build") as app_id:
-        failures = await asyncio.gather(*(_build(client, app_id, spec) for spec in images.values()))
-    failed = [f for f in failures if f]
+        results = await asyncio.gather(*(_build(client, app_id, spec) for spec in images.values()))
+    failed = [failure for failure, _ in results if failure]
     if failed:  # its first line: the step's command and output are in the build display above
         reason = failed[0].splitlines()[0].rstrip(":")
         raise ImageBuildError(f"{reason}; {app_name} was not deployed (its deployed version, if any, is unchanged)")
 
 
-async def build_one(client: Client, spec: api_pb2.ImageSpec, app_id: str | None) -> None:
+async def build_one(client: Client, spec: api_pb2.ImageSpec, app_id: str | None) -> tuple[str, str]:
     """`Image.build()`: build `spec` now, under `app_id` (a running app) or a scratch app whose
-    logs show the build; ImageBuildError if it fails, ExecutionError if no worker can take it."""
+    logs show the build; ImageBuildError if it fails, ExecutionError if no worker can take it.
+    Returns the app and the sandbox whose logs hold the build's lines (Image.logs)."""
     if app_id is not None:
-        failure = await _build(client, app_id, spec, strict=True)
+        failure, sandbox_id = await _build(client, app_id, spec, strict=True)
     else:
-        async with _build_app(client, "image-build") as scratch_id:
-            failure = await _build(client, scratch_id, spec, strict=True)
+        async with _build_app(client, "image-build") as app_id:
+            failure, sandbox_id = await _build(client, app_id, spec, strict=True)
     if failure:
         raise ImageBuildError(failure.splitlines()[0].rstrip(":"))
+    return app_id, sandbox_id
 
 
 @contextlib.asynccontextmanager
@@ -67,9 +69,9 @@ async def _build_app(client: Client, name: str) -> AsyncIterator[str]:
             await asyncio.wait_for(logs, 10)  # the stream ends once the build's container has exited
 
 
-async def _build(client: Client, app_id: str, spec: api_pb2.ImageSpec, strict: bool = False) -> str:
-    """Build `spec` for an idle sandbox, then stop it; what went wrong, or "" once it runs.
-    No worker to take it now is said and left for the first call, or raised when `strict`."""
+async def _build(client: Client, app_id: str, spec: api_pb2.ImageSpec, strict: bool = False) -> tuple[str, str]:
+    """Build `spec` for an idle sandbox, then stop it; what went wrong ("" once it runs) and the
+    sandbox. No worker to take it now is said and left for the first call, or raised when `strict`."""
     definition = api_pb2.FunctionDefinition(name="image-build", image=spec, timeout=BUILD_TIMEOUT)
     definition.cpu, definition.memory_mb = config.DEFAULT_CPU, config.DEFAULT_MEMORY_MB
     request = api_pb2.SandboxCreateRequest(app_id=app_id, definition=definition)
@@ -79,7 +81,7 @@ async def _build(client: Client, app_id: str, spec: api_pb2.ImageSpec, strict: b
         if strict:
             raise ExecutionError(f"image {spec.image_id} cannot be built now: {exc}") from None
         print(f"nano-modal: image {spec.image_id} not checked ({exc}); it is built at the first call", file=sys.stderr)
-        return ""
+        return "", ""
     get = api_pb2.SandboxGetRequest(sandbox_id=info.sandbox_id)
     while info.state in ("", "starting"):
         await asyncio.sleep(_POLL)
@@ -87,5 +89,6 @@ async def _build(client: Client, app_id: str, spec: api_pb2.ImageSpec, strict: b
     if info.state == "running":
         with contextlib.suppress(Exception):
             await client.stub.SandboxTerminate(get, timeout=30)
-        return ""
-    return info.reason or f"image {spec.image_id}: its sandbox ended ({info.result}, exit code {info.returncode})"
+        return "", info.sandbox_id
+    ended = f"image {spec.image_id}: its sandbox ended ({info.result}, exit code {info.returncode})"
+    return info.reason or ended, info.sandbox_id

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from .cloud_bucket_mount import bucket_type
 from .proto import api_pb2
-from .types import FunctionInfo, VolumeMountInfo
+from .types import CloudBucketMountInfo, FunctionInfo, VolumeMountInfo
 
 
 def function_info(definition: api_pb2.FunctionDefinition, web_url: str | None) -> FunctionInfo:
@@ -30,6 +31,12 @@ def function_info(definition: api_pb2.FunctionDefinition, web_url: str | None) -
         single_use_containers=definition.max_inputs == 1,
         volumes={m.mount_path: VolumeMountInfo(None, m.volume_id, m.read_only) for m in definition.volume_mounts},
         secrets=list(definition.secret_ids),
+        cloud_bucket_mounts={
+            m.mount_path: CloudBucketMountInfo(
+                m.bucket_name, bucket_type(m.bucket_endpoint_url), m.read_only, m.key_prefix or None
+            )
+            for m in definition.cloud_bucket_mounts
+        },
         batching_info=FunctionInfo.BatchingInfo(batching, definition.batch_wait_ms) if batching else None,
         concurrency_info=FunctionInfo.ConcurrencyInfo(concurrency, None) if concurrency else None,
         web_info=FunctionInfo.WebInfo(web_url, web.method or None, not web.requires_proxy_auth)

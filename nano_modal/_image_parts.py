@@ -104,9 +104,15 @@ def with_volumes(volumes: dict[str, Any] | None, where: str) -> tuple[tuple[str,
     """A build step's volumes (mounted while it runs, committed after), checked, in a stable order."""
     if not volumes:
         return ()
+    from .cloud_bucket_mount import CloudBucketMount
     from .volume import validate_mounts
 
     validate_mounts(volumes, where)
+    if any(isinstance(mount, CloudBucketMount) for mount in volumes.values()):
+        raise InvalidError(
+            f"{where}: a CloudBucketMount is not mounted in image build steps (the worker copies buckets for "
+            "containers only); read the bucket with boto3 in the function, or mount a Volume"
+        )
     return tuple(sorted(volumes.items()))
 
 
@@ -114,6 +120,25 @@ def note_build_gpu(where: str, gpu: str | None) -> None:
     from ._porting_options import note_ignored
 
     note_ignored(where, {"build_gpu": gpu})
+
+
+# Modal's default for Image.run_function(timeout=), in seconds (worker/images/step_limits.py).
+RUN_FUNCTION_TIMEOUT = 60 * 60
+
+
+def run_function_limits(cpu: float | None, memory: int | None, timeout: int) -> tuple[tuple[str, str], ...]:
+    """run_function's cpu (cores), memory (MiB) and timeout (seconds) as step options; the default
+    timeout is left out, so that the step's options are what they were without these."""
+    for name, value in (("cpu", cpu), ("memory", memory), ("timeout", timeout)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
+            raise InvalidError(f"run_function: {name} must be a positive number, got {value!r}")
+    return step_options(
+        {
+            "cpu": f"{cpu:g}" if cpu else "",
+            "memory": str(int(memory)) if memory else "",
+            "timeout": f"{timeout:g}" if timeout != RUN_FUNCTION_TIMEOUT else "",
+        }
+    )
 
 
 def step_options(options: dict[str, str]) -> tuple[tuple[str, str], ...]:

@@ -26,6 +26,7 @@ async def image_spec(image: Image, client: Client) -> api_pb2.ImageSpec:
         spec.base.kind = image.base_kind
         spec.base.python_version = image.python_version
         spec.base.ref = image.ref
+        spec.base.force_build = image.base_force_build
     if image.base_secrets:
         from .secret import resolve_secrets
 

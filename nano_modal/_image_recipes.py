@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from . import config
-from ._image_parts import flatten, note_build_gpu, step_secrets, with_volumes
+from ._image_parts import RUN_FUNCTION_TIMEOUT, flatten, note_build_gpu, run_function_limits, step_secrets, with_volumes
 from ._porting_options import note_ignored
 from ._utils.aio import twin
 from .config import is_remote
@@ -126,6 +126,9 @@ class ImageRecipes:
         force_build: bool = False,
         env: dict[str, str | None] | None = None,
         gpu: str | None = None,
+        cpu: float | None = None,
+        memory: int | None = None,
+        timeout: int = RUN_FUNCTION_TIMEOUT,
         region: str | Sequence[str] | None = None,
         cloud: str | None = None,
         include_source: bool | None = None,
@@ -134,7 +137,9 @@ class ImageRecipes:
         weights into it); what it writes becomes a layer. It travels pickled by value, so the
         image's Python must be the client's; its code and arguments are part of the cache key.
         `volumes` are mounted while it runs, and what it writes to them is committed after;
-        `env` and the variables of `secrets` are set while it runs."""
+        `env` and the variables of `secrets` are set while it runs. `cpu` (cores) and `memory`
+        (MiB) limit it, as a container's; it fails after `timeout` seconds (Modal's default: an
+        hour). None of these three are part of the cache key."""
         from .image import Step, local_python
 
         image = cast("Image", self)
@@ -160,7 +165,8 @@ class ImageRecipes:
             if by_value:
                 cloudpickle.unregister_pickle_by_value(module)
         name = getattr(raw_f, "__qualname__", repr(raw_f))
-        step = Step("run_function", (name, base64.b64encode(payload).decode()), (), step_secrets(secrets, env))
+        limits = run_function_limits(cpu, memory, timeout)
+        step = Step("run_function", (name, base64.b64encode(payload).decode()), limits, step_secrets(secrets, env))
         return image._with(dataclasses.replace(step, volumes=mounts), force_build)
 
     def shell(self, shell_commands: list[str]) -> Image:
@@ -194,8 +200,9 @@ class ImageRecipes:
         client = await Client.get()
         spec = await image.to_proto(client)
         app_id = app.app_id if app is not None else None
-        await build_one(client, spec, app_id)
+        build_log = await build_one(client, spec, app_id)
         object.__setattr__(image, "_built_id", spec.image_id)  # Image is frozen; its id is not part of what it is
+        object.__setattr__(image, "_build_log", build_log)
         return image
 
     @staticmethod

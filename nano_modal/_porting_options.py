@@ -117,6 +117,7 @@ def option_overrides(
 
 async def apply_overrides(definition: api_pb2.FunctionDefinition, overrides: Mapping[str, Any]) -> None:
     """Change a copy of a function's definition as `with_options` asked."""
+    from .cloud_bucket_mount import resolve_bucket_mounts
     from .secret import resolve_secrets
     from .volume import resolve_mounts
 
@@ -125,11 +126,15 @@ async def apply_overrides(definition: api_pb2.FunctionDefinition, overrides: Map
             definition.retries.CopyFrom(value)
         elif field_name == "secrets":
             definition.secret_ids.extend(await resolve_secrets(value))
-        elif field_name == "volumes":
+        elif field_name == "volumes":  # Volumes and CloudBucketMounts: a path given replaces either
             mounts = await resolve_mounts(value)
-            replaced = {mount.mount_path for mount in mounts}
+            buckets = await resolve_bucket_mounts(value)
+            replaced = {mount.mount_path for mount in mounts} | {bucket.mount_path for bucket in buckets}
             kept = [mount for mount in definition.volume_mounts if mount.mount_path not in replaced]
+            kept_buckets = [mount for mount in definition.cloud_bucket_mounts if mount.mount_path not in replaced]
             del definition.volume_mounts[:]
+            del definition.cloud_bucket_mounts[:]
             definition.volume_mounts.extend([*kept, *mounts])
+            definition.cloud_bucket_mounts.extend([*kept_buckets, *buckets])
         else:
             setattr(definition, field_name, value)

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config
+from ._bucket_sync import bucket_places
 from ._volume_io import Source, commit, download, hash_file
 from .client import Client
 from .exception import ExecutionError, InvalidError
@@ -138,6 +139,7 @@ def runtime_binds(env: dict[str, str], workdir: Path) -> tuple[list[tuple[Path, 
             args += ["--bind", str(host_dir), mount_path]   # before --remount-ro /
         env.update(extra_env)
 
+    CloudBucketMounts (ENV_BUCKETS) get one too, after the volumes'.
     Read-only mounts are bound read-write too: the container writes the files it syncs there;
     commits from a read-only mount are refused by the SDK and by the server.
     """
@@ -147,6 +149,9 @@ def runtime_binds(env: dict[str, str], workdir: Path) -> tuple[list[tuple[Path, 
         host_dir = workdir / ".nano-modal-volumes" / str(i)
         host_dir.mkdir(parents=True, exist_ok=True)
         binds.append((host_dir, mount["path"]))
+    for host_dir, path in bucket_places(env, workdir):  # CloudBucketMounts: the worker fills them (_bucket_sync.py)
+        host_dir.mkdir(parents=True, exist_ok=True)
+        binds.append((host_dir, path))
     extra = {config.ENV_MOUNTS: json.dumps({path: path for _, path in binds})} if binds else {}
     return binds, extra
 

@@ -179,6 +179,9 @@ ENV_VOLUMES = "NANO_MODAL_VOLUMES"
 # JSON {mount_path: directory}. Without it (the `process` runtime) the container materializes
 # each volume in a per-host cache directory and symlinks the mount path to it.
 ENV_MOUNTS = "NANO_MODAL_MOUNTS"
+# In a ContainerSpec's env: JSON list, one item per CloudBucketMount (_bucket_sync.server_entry),
+# with the credentials of its secret; the worker takes those out before the container starts.
+ENV_BUCKETS = "NANO_MODAL_BUCKETS"
 OBJECT_NAME_MAX = 64  # characters in an object name (Modal's limit)
 DICT_MAX_KEY_BYTES = 64 * 1024  # a pickled Dict key: keys are compared as bytes and indexed by hash
 DICT_MAX_VALUE_BYTES = 2 * 1024 * 1024  # a pickled Dict value (kept inline in the state store)

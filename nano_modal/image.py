@@ -50,6 +50,7 @@ from .config import is_remote
 from .exception import InvalidError
 
 if TYPE_CHECKING:
+    from ._image_logs import ImageLogsManager
     from .client import Client
     from .proto import api_pb2
 
@@ -87,6 +88,12 @@ class Step:
     ignore_fn: Callable[[Path], bool] | None = field(default=None, compare=False)
 
 
+def force_token(force_build: bool) -> str:
+    """For force_build=True (or NANO_MODAL_FORCE_BUILD=1, Modal's MODAL_FORCE_BUILD): a cache key
+    part no cached layer or base has, so it is built again; "" otherwise."""
+    return token_hex(8) if force_build or os.environ.get(config.ENV_FORCE_BUILD) == "1" else ""
+
+
 def local_python() -> str:
     return f"{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -111,18 +118,23 @@ class Image(ImageRecipes, ImageProjects):
     ref: str = ""  # registry: image reference; id: the image id
     steps: tuple[Step, ...] = field(default_factory=tuple)
     base_secrets: tuple[Any, ...] = field(default=(), compare=False)  # registry: its credentials
+    base_force_build: str = ""  # force_build=True on the base: a token no cached base has (force_token)
+    # What `imports()` blocks swallowed (Modal's attribute): shared with the images made from this one, as in Modal
+    inside_exceptions: list[Exception] = field(default_factory=list, compare=False, repr=False)
     _built_id: str = field(default="", init=False, compare=False, repr=False)  # build()'s id (_image_recipes.py)
+    # build()'s (app, sandbox) whose logs hold its build log (Image.logs, _image_logs.py)
+    _build_log: tuple[str, str] = field(default=("", ""), init=False, compare=False, repr=False)
 
     # ------------------------------------------------------------------ bases
 
     @staticmethod
-    def debian_slim(python_version: str | None = None) -> Image:
+    def debian_slim(python_version: str | None = None, force_build: bool = False) -> Image:
         """Debian with `python_version` (default: the local major.minor) as its python3, and pip.
         Only versions a release ships are offered: 3.9, 3.11, 3.13 from Debian, 3.10 and 3.12
-        from Ubuntu (jammy, noble)."""
+        from Ubuntu (jammy, noble). `force_build=True` builds the base again, and so every step."""
         version = python_version or local_python()
         debian_suite(version)
-        return Image("debian", ".".join(version.split(".")[:2]))
+        return Image("debian", ".".join(version.split(".")[:2]), base_force_build=force_token(force_build))
 
     @staticmethod
     def python(version: str) -> Image:
@@ -136,15 +148,18 @@ class Image(ImageRecipes, ImageProjects):
         *,
         setup_dockerfile_commands: Sequence[str] = (),
         add_python: str | None = None,
+        force_build: bool = False,
     ) -> Image:
         """An image from a container registry, e.g. `Image.from_registry("python:3.11-slim")`.
         It must contain python3 for functions to run in it. A private registry's credentials
         come from `secret`, a Secret with REGISTRY_USERNAME and REGISTRY_PASSWORD (as in Modal).
-        `setup_dockerfile_commands`: Dockerfile lines applied first (as `dockerfile_commands`)."""
+        `setup_dockerfile_commands`: Dockerfile lines applied first (as `dockerfile_commands`).
+        `force_build=True` pulls the image again (not from the worker's cache), and builds every step."""
         refuse_add_python(add_python, "Image.from_registry")
         if not tag or any(c.isspace() for c in tag):
             raise InvalidError(f"invalid image reference {tag!r}")
-        image = Image("registry", ref=tag, base_secrets=step_secrets([secret] if secret is not None else []))
+        credentials = step_secrets([secret] if secret is not None else [])
+        image = Image("registry", ref=tag, base_secrets=credentials, base_force_build=force_token(force_build))
         return image.dockerfile_commands(list(setup_dockerfile_commands))
 
     @staticmethod
@@ -194,9 +209,8 @@ class Image(ImageRecipes, ImageProjects):
     def _with(self, step: Step, force_build: bool = False) -> Image:
         if self.base_kind == "id":
             raise InvalidError("an image from Image.from_id() cannot be extended")
-        if force_build or os.environ.get(config.ENV_FORCE_BUILD) == "1":
-            # A key no cached layer has: the step (and every step after it) is built again.
-            step = dataclasses.replace(step, options=step_options({**dict(step.options), "force_build": token_hex(8)}))
+        if token := force_token(force_build):  # the step (and every step after it) is built again
+            step = dataclasses.replace(step, options=step_options({**dict(step.options), "force_build": token}))
         mounted = any(s.kind == "add_local" and not dict(s.options).get("copy") for s in self.steps)
         if mounted and not (step.kind == "add_local" and not dict(step.options).get("copy")):
             # Mounted files arrive when containers start: a build step could not see them.
@@ -416,18 +430,26 @@ class Image(ImageRecipes, ImageProjects):
         step = Step("add_local", (str(source.resolve()), absolute_path(remote, "remote_path")), step_options(options))
         return self._with(step)
 
+    @property
+    def logs(self) -> ImageLogsManager:
+        """The build log of this image's `build()`: `tail(entries=100)`, `fetch(layers=1)`."""
+        from ._image_logs import ImageLogsManager
+
+        return ImageLogsManager(self)
+
     @contextlib.contextmanager
     def imports(self) -> Iterator[None]:
         """Imports of packages that exist only in the image: failures are raised in this
         image's containers, and swallowed elsewhere (locally, where the package may be
         missing, and in containers of other functions with other images, which import the
-        same module)."""
+        same module). What is swallowed is kept in `inside_exceptions`."""
         try:
             yield
-        except ImportError:
+        except ImportError as exc:
             running = os.environ.get(config.ENV_RUNNING_IMAGE)
             if is_remote() and (running is None or running == self._definition_digest()):
                 raise
+            self.inside_exceptions.append(exc)
 
     def _definition_digest(self) -> str:
         """What identifies the image without building it or reading local files, the same from

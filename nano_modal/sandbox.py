@@ -32,6 +32,7 @@ from ._tunnel import Tunnel, gateway_tunnel, refuse_sandbox_ports
 from ._utils.aio import twin
 from .app import App
 from .client import Client, client_of
+from .cloud_bucket_mount import resolve_bucket_mounts
 from .container_process import ContainerProcess
 from .exception import (
     ClientClosed,
@@ -170,6 +171,7 @@ class Sandbox(SandboxFileOps):
         definition.secret_ids.extend(await resolve_secrets(secrets))
         definition.volume_mounts.extend(await resolve_mounts(volumes or {}))
         definition.outbound_cidr_allowlist.extend(outbound)
+        definition.cloud_bucket_mounts.extend(await resolve_bucket_mounts(volumes or {}))
         client = await Client.get()
         if image is not None:  # built by the worker, as for a function; the agent runs on its Python
             definition.image.CopyFrom(await image.to_proto(client))

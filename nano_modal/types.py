@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from .volume import FileEntry, FileEntryType, VolumeCreateOptions
@@ -13,6 +13,7 @@ __all__ = [
     "AppInfo",
     "AppLifecycle",
     "AppState",
+    "CloudBucketMountInfo",
     "DictInfo",
     "FileEntry",
     "FileEntryType",
@@ -191,6 +192,17 @@ class VolumeMountInfo:
 
 
 @dataclass(frozen=True)
+class CloudBucketMountInfo:
+    """A bucket a function mounts (`FunctionInfo.cloud_bucket_mounts`, by mount path).
+    bucket_type: "r2", "gcp" or "s3", from the endpoint's host name, as Modal tells them."""
+
+    bucket_name: str
+    bucket_type: Literal["s3", "r2", "gcp"]
+    read_only: bool
+    key_prefix: str | None
+
+
+@dataclass(frozen=True)
 class _BatchingInfo:
     max_batch_size: int
     wait_ms: int
@@ -238,6 +250,7 @@ class FunctionInfo:
     single_use_containers: bool
     volumes: dict[str, VolumeMountInfo]
     secrets: list[str]
+    cloud_bucket_mounts: dict[str, CloudBucketMountInfo] = field(default_factory=dict)
     batching_info: _BatchingInfo | None = None
     concurrency_info: _ConcurrencyInfo | None = None
     web_info: _WebInfo | None = None

@@ -378,6 +378,8 @@ async def resolve_mounts(volumes: Mapping[str, Any]) -> list[api_pb2.VolumeMount
     """The mounts a FunctionDefinition carries (hydrating each volume)."""
     mounts = []
     for path, volume in volumes.items():
+        if not isinstance(volume, Volume):
+            continue  # a CloudBucketMount (cloud_bucket_mount.py resolve_bucket_mounts)
         _, volume_id = await volume._resolve()
         mounts.append(
             api_pb2.VolumeMount(mount_path=posixpath.normpath(path), volume_id=volume_id, read_only=volume._read_only)
@@ -395,12 +397,18 @@ def check_volume_version(version: int | None) -> None:
 
 
 def validate_mounts(volumes: Mapping[Any, Any], function_name: str) -> None:
-    """Checked when the function is defined: absolute, distinct, non-nested paths of Volumes."""
+    """Checked when the function is defined: absolute, distinct, non-nested paths of Volumes
+    and CloudBucketMounts."""
+    from .cloud_bucket_mount import CloudBucketMount
+
     paths: list[str] = []
     for path, volume in volumes.items():
-        if not isinstance(volume, Volume):
+        if isinstance(volume, CloudBucketMount):
+            volume.validate(function_name)
+        elif not isinstance(volume, Volume):
             raise InvalidError(
-                f"{function_name}: volumes[{path!r}] must be a nano_modal.Volume, not {type(volume).__name__}"
+                f"{function_name}: volumes[{path!r}] must be a nano_modal.Volume or CloudBucketMount, "
+                f"not {type(volume).__name__}"
             )
         if not isinstance(path, str) or not path.startswith("/"):
             raise InvalidError(f"{function_name}: volume mount path {path!r} must be an absolute path")

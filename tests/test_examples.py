@@ -17,17 +17,21 @@ from tests.security._peer import web_site
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def run_embedded(args: list[str], home: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("NANO_MODAL_SERVER_URL", "NANO_MODAL_TOKEN")}
+def run_embedded(
+    args: list[str], home: Path, timeout: float = 180, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`env`: variables on top of this process's own."""
+    env = {**os.environ, **(env or {})}
+    env = {k: v for k, v in env.items() if k not in ("NANO_MODAL_SERVER_URL", "NANO_MODAL_TOKEN")}
     env["NANO_MODAL_HOME"] = str(home)
     result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, cwd=EXAMPLES.parent)
     assert result.returncode == 0, f"{args} failed:\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     return result
 
 
-def nano_modal_run(example: str, home: Path, *args: str) -> str:
+def nano_modal_run(example: str, home: Path, *args: str, env: dict[str, str] | None = None) -> str:
     cli = [sys.executable, "-m", "nano_modal.cli", "run", str(EXAMPLES / example), *args]
-    return run_embedded(cli, home).stdout
+    return run_embedded(cli, home, env=env).stdout
 
 
 def test_hello_world(tmp_path: Path) -> None:
@@ -253,3 +257,17 @@ def test_ephemeral_disk(tmp_path: Path) -> None:
         assert "100 MiB: stopped after" in out and "No space left on device" in out, out
     else:
         assert "100 MiB: wrote 100 MiB" in out, out
+
+
+def test_cloud_bucket_mount(tmp_path: Path) -> None:
+    from tests import s3d
+
+    if not s3d.available():
+        pytest.skip(s3d.SKIP_REASON)
+    with s3d.s3_server(tmp_path) as s3:
+        s3.client().create_bucket(Bucket="example-bucket")
+        env = {**s3.credentials(), "BUCKET": "example-bucket", "BUCKET_ENDPOINT_URL": s3.url}
+        out = nano_modal_run("cloud_bucket_mount.py", tmp_path, env=env)
+    assert "total of the bucket's inputs: 40" in out
+    assert "reports/daily/total.txt: total=40" in out
+    assert "objects now: ['inputs/a.csv', 'inputs/b.csv', 'reports/daily/total.txt']" in out

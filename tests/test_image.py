@@ -137,9 +137,15 @@ def test_python_mismatch_is_caught_for_functions_sent_by_value() -> None:
 
 
 def test_imports_swallows_missing_packages_locally() -> None:
-    with Image.debian_slim("3.11").imports():
+    image = Image.debian_slim("3.11")
+    with image.imports():
         import nano_modal_package_that_is_not_here  # type: ignore[import-not-found]  # noqa: F401
     assert "nano_modal_package_that_is_not_here" not in sys.modules
+    # Kept, as Modal's Image.inside_exceptions, and seen from the images made from it
+    (swallowed,) = image.inside_exceptions
+    assert isinstance(swallowed, ImportError) and swallowed.name == "nano_modal_package_that_is_not_here"
+    assert image.pip_install("six").inside_exceptions == [swallowed]
+    assert Image.debian_slim("3.11").inside_exceptions == []  # another image's are its own
 
 
 PROCESS_DRIVER = """
@@ -301,3 +307,14 @@ def test_imports_raise_only_in_the_containers_of_that_image(tmp_path: Path, monk
     ):
         monkeypatch.setenv(config.ENV_RUNNING_IMAGE, running)
         assert import_missing(image) is raised, running
+
+
+def test_force_build_on_a_base_gives_it_a_new_id() -> None:
+    """debian_slim/from_registry(force_build=True): the base's cache key (worker/images/builder.py)
+    and so the image's id are ones no earlier build has."""
+    plain = spec(Image.debian_slim("3.11"))
+    forced = [spec(Image.debian_slim("3.11", force_build=True)) for _ in range(2)]
+    assert plain.base.force_build == "" and all(s.base.force_build for s in forced)
+    assert len({plain.image_id, *(s.image_id for s in forced)}) == 3
+    registry = spec(Image.from_registry("python:3.11-slim", force_build=True))
+    assert registry.base.force_build and registry.image_id != spec(Image.from_registry("python:3.11-slim")).image_id

@@ -185,3 +185,18 @@ def test_force_build_says_whether_a_step_is_forced(monkeypatch: pytest.MonkeyPat
     assert Image.debian_slim().run_commands("true", force_build=True).env({"A": "1"}).force_build
     monkeypatch.setenv("NANO_MODAL_FORCE_BUILD", "1")
     assert Image.debian_slim().force_build
+
+
+def test_run_function_limits_are_step_options_checked_when_defined() -> None:
+    step = Image.debian_slim().run_function(print, cpu=0.5, memory=256, timeout=30).steps[-1]
+    assert dict(step.options) == {"cpu": "0.5", "memory": "256", "timeout": "30"}
+    assert Image.debian_slim().run_function(print).steps[-1].options == ()  # Modal's default timeout: nothing
+    for bad in ({"cpu": -1}, {"memory": 0}, {"timeout": "10"}):
+        with pytest.raises(InvalidError, match="must be a positive number"):
+            Image.debian_slim().run_function(print, **bad)  # type: ignore[arg-type]
+
+
+def test_run_function_refuses_a_bucket_mount_in_one_line() -> None:
+    mount = nano_modal.CloudBucketMount("bkt")
+    with pytest.raises(InvalidError, match="CloudBucketMount is not mounted in image build steps"):
+        Image.debian_slim().run_function(print, volumes={"/b": mount})

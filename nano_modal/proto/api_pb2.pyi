@@ -447,7 +447,7 @@ class RetryPolicy(_message.Message):
     def __init__(self, max_retries: _Optional[int] = ..., backoff_coefficient: _Optional[float] = ..., initial_delay: _Optional[float] = ..., max_delay: _Optional[float] = ...) -> None: ...
 
 class FunctionDefinition(_message.Message):
-    __slots__ = ("name", "module_name", "source_blob_id", "pickled_blob_id", "is_generator", "is_async", "timeout", "retries", "max_containers", "min_containers", "scaledown_window", "max_inputs", "cpu", "memory_mb", "python_version", "block_network", "is_class", "methods", "max_concurrent_inputs", "batch_max_size", "batch_wait_ms", "bound_params", "parent_function_id", "schedule", "web", "class_parameters", "secret_ids", "volume_mounts", "image", "gpu", "restrict_modal_access", "ephemeral_disk_mb", "outbound_cidr_allowlist")
+    __slots__ = ("name", "module_name", "source_blob_id", "pickled_blob_id", "is_generator", "is_async", "timeout", "retries", "max_containers", "min_containers", "scaledown_window", "max_inputs", "cpu", "memory_mb", "python_version", "block_network", "is_class", "methods", "max_concurrent_inputs", "batch_max_size", "batch_wait_ms", "bound_params", "parent_function_id", "schedule", "web", "class_parameters", "secret_ids", "volume_mounts", "cloud_bucket_mounts", "image", "gpu", "restrict_modal_access", "ephemeral_disk_mb", "outbound_cidr_allowlist")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODULE_NAME_FIELD_NUMBER: _ClassVar[int]
     SOURCE_BLOB_ID_FIELD_NUMBER: _ClassVar[int]
@@ -476,6 +476,7 @@ class FunctionDefinition(_message.Message):
     CLASS_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     SECRET_IDS_FIELD_NUMBER: _ClassVar[int]
     VOLUME_MOUNTS_FIELD_NUMBER: _ClassVar[int]
+    CLOUD_BUCKET_MOUNTS_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     GPU_FIELD_NUMBER: _ClassVar[int]
     RESTRICT_MODAL_ACCESS_FIELD_NUMBER: _ClassVar[int]
@@ -509,12 +510,13 @@ class FunctionDefinition(_message.Message):
     class_parameters: _containers.RepeatedCompositeFieldContainer[ClassParameter]
     secret_ids: _containers.RepeatedScalarFieldContainer[str]
     volume_mounts: _containers.RepeatedCompositeFieldContainer[VolumeMount]
+    cloud_bucket_mounts: _containers.RepeatedCompositeFieldContainer[CloudBucketMount]
     image: ImageSpec
     gpu: str
     restrict_modal_access: bool
     ephemeral_disk_mb: int
     outbound_cidr_allowlist: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., module_name: _Optional[str] = ..., source_blob_id: _Optional[str] = ..., pickled_blob_id: _Optional[str] = ..., is_generator: _Optional[bool] = ..., is_async: _Optional[bool] = ..., timeout: _Optional[float] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., max_containers: _Optional[int] = ..., min_containers: _Optional[int] = ..., scaledown_window: _Optional[float] = ..., max_inputs: _Optional[int] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., python_version: _Optional[str] = ..., block_network: _Optional[bool] = ..., is_class: _Optional[bool] = ..., methods: _Optional[_Iterable[_Union[MethodDefinition, _Mapping]]] = ..., max_concurrent_inputs: _Optional[int] = ..., batch_max_size: _Optional[int] = ..., batch_wait_ms: _Optional[int] = ..., bound_params: _Optional[bytes] = ..., parent_function_id: _Optional[str] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., web: _Optional[_Union[WebEndpoint, _Mapping]] = ..., class_parameters: _Optional[_Iterable[_Union[ClassParameter, _Mapping]]] = ..., secret_ids: _Optional[_Iterable[str]] = ..., volume_mounts: _Optional[_Iterable[_Union[VolumeMount, _Mapping]]] = ..., image: _Optional[_Union[ImageSpec, _Mapping]] = ..., gpu: _Optional[str] = ..., restrict_modal_access: _Optional[bool] = ..., ephemeral_disk_mb: _Optional[int] = ..., outbound_cidr_allowlist: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., module_name: _Optional[str] = ..., source_blob_id: _Optional[str] = ..., pickled_blob_id: _Optional[str] = ..., is_generator: _Optional[bool] = ..., is_async: _Optional[bool] = ..., timeout: _Optional[float] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., max_containers: _Optional[int] = ..., min_containers: _Optional[int] = ..., scaledown_window: _Optional[float] = ..., max_inputs: _Optional[int] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., python_version: _Optional[str] = ..., block_network: _Optional[bool] = ..., is_class: _Optional[bool] = ..., methods: _Optional[_Iterable[_Union[MethodDefinition, _Mapping]]] = ..., max_concurrent_inputs: _Optional[int] = ..., batch_max_size: _Optional[int] = ..., batch_wait_ms: _Optional[int] = ..., bound_params: _Optional[bytes] = ..., parent_function_id: _Optional[str] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., web: _Optional[_Union[WebEndpoint, _Mapping]] = ..., class_parameters: _Optional[_Iterable[_Union[ClassParameter, _Mapping]]] = ..., secret_ids: _Optional[_Iterable[str]] = ..., volume_mounts: _Optional[_Iterable[_Union[VolumeMount, _Mapping]]] = ..., cloud_bucket_mounts: _Optional[_Iterable[_Union[CloudBucketMount, _Mapping]]] = ..., image: _Optional[_Union[ImageSpec, _Mapping]] = ..., gpu: _Optional[str] = ..., restrict_modal_access: _Optional[bool] = ..., ephemeral_disk_mb: _Optional[int] = ..., outbound_cidr_allowlist: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ImageSpec(_message.Message):
     __slots__ = ("image_id", "base", "steps", "cache_scope")
@@ -529,16 +531,18 @@ class ImageSpec(_message.Message):
     def __init__(self, image_id: _Optional[str] = ..., base: _Optional[_Union[ImageBase, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[ImageStep, _Mapping]]] = ..., cache_scope: _Optional[str] = ...) -> None: ...
 
 class ImageBase(_message.Message):
-    __slots__ = ("kind", "python_version", "ref", "secret_ids")
+    __slots__ = ("kind", "python_version", "ref", "secret_ids", "force_build")
     KIND_FIELD_NUMBER: _ClassVar[int]
     PYTHON_VERSION_FIELD_NUMBER: _ClassVar[int]
     REF_FIELD_NUMBER: _ClassVar[int]
     SECRET_IDS_FIELD_NUMBER: _ClassVar[int]
+    FORCE_BUILD_FIELD_NUMBER: _ClassVar[int]
     kind: str
     python_version: str
     ref: str
     secret_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, kind: _Optional[str] = ..., python_version: _Optional[str] = ..., ref: _Optional[str] = ..., secret_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    force_build: str
+    def __init__(self, kind: _Optional[str] = ..., python_version: _Optional[str] = ..., ref: _Optional[str] = ..., secret_ids: _Optional[_Iterable[str]] = ..., force_build: _Optional[str] = ...) -> None: ...
 
 class ImageStep(_message.Message):
     __slots__ = ("kind", "args", "options", "blob_id", "content_hash", "secret_ids", "volume_mounts")
@@ -1132,6 +1136,26 @@ class VolumeMount(_message.Message):
     volume_id: str
     read_only: bool
     def __init__(self, mount_path: _Optional[str] = ..., volume_id: _Optional[str] = ..., read_only: _Optional[bool] = ...) -> None: ...
+
+class CloudBucketMount(_message.Message):
+    __slots__ = ("mount_path", "bucket_name", "bucket_endpoint_url", "key_prefix", "secret_ids", "read_only", "requester_pays", "force_path_style")
+    MOUNT_PATH_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_NAME_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_ENDPOINT_URL_FIELD_NUMBER: _ClassVar[int]
+    KEY_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    SECRET_IDS_FIELD_NUMBER: _ClassVar[int]
+    READ_ONLY_FIELD_NUMBER: _ClassVar[int]
+    REQUESTER_PAYS_FIELD_NUMBER: _ClassVar[int]
+    FORCE_PATH_STYLE_FIELD_NUMBER: _ClassVar[int]
+    mount_path: str
+    bucket_name: str
+    bucket_endpoint_url: str
+    key_prefix: str
+    secret_ids: _containers.RepeatedScalarFieldContainer[str]
+    read_only: bool
+    requester_pays: bool
+    force_path_style: bool
+    def __init__(self, mount_path: _Optional[str] = ..., bucket_name: _Optional[str] = ..., bucket_endpoint_url: _Optional[str] = ..., key_prefix: _Optional[str] = ..., secret_ids: _Optional[_Iterable[str]] = ..., read_only: _Optional[bool] = ..., requester_pays: _Optional[bool] = ..., force_path_style: _Optional[bool] = ...) -> None: ...
 
 class ObjectGetOrCreateRequest(_message.Message):
     __slots__ = ("kind", "name", "environment_name", "create_if_missing", "ephemeral", "required_keys")

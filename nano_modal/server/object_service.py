@@ -18,6 +18,7 @@ import grpc
 import grpc.aio
 
 from .. import config
+from .._bucket_sync import server_entry
 from .._image_names import is_full_image_tag
 from ..proto import api_pb2
 from .blobs import BlobWriter
@@ -51,7 +52,8 @@ class ObjectPlane:
         self.registry.recover()
 
     def container_env(self, fn: FunctionRuntime) -> dict[str, str]:
-        """What a new container of `fn` gets in its environment: its secrets and its volume mounts."""
+        """What a new container of `fn` gets in its environment: its secrets, its volume mounts and
+        its bucket mounts (with their credentials, which the worker takes out)."""
         definition = fn.definition
         env: dict[str, str] = {}
         for secret_id in definition.secret_ids:
@@ -66,7 +68,18 @@ class ObjectPlane:
                 for m in definition.volume_mounts
             ]
             env[config.ENV_VOLUMES] = json.dumps(mounts)
+        if definition.cloud_bucket_mounts:
+            env[config.ENV_BUCKETS] = json.dumps([self._bucket_entry(fn, m) for m in definition.cloud_bucket_mounts])
         return env
+
+    def _bucket_entry(self, fn: FunctionRuntime, mount: api_pb2.CloudBucketMount) -> dict[str, Any]:
+        variables: dict[str, str] = {}
+        for secret_id in mount.secret_ids:
+            try:
+                variables.update(self.secrets.variables(secret_id))
+            except (NotFound, Invalid) as exc:  # deleted since: the bucket is read without credentials
+                log.warning("function %s: its bucket's secret %s is unavailable: %s", fn.name, secret_id, exc)
+        return server_entry(mount, variables)
 
     async def reap_forever(self) -> None:
         while True:

@@ -214,7 +214,11 @@ class ObjectRegistry:
             if app is None or app.state != "running":
                 continue
             definition = fn.definition
-            if object_id in definition.secret_ids or any(m.volume_id == object_id for m in definition.volume_mounts):
+            if (
+                object_id in definition.secret_ids
+                or any(m.volume_id == object_id for m in definition.volume_mounts)
+                or any(object_id in m.secret_ids for m in definition.cloud_bucket_mounts)
+            ):
                 found.append(f"function {fn.name} of app {app.name}")
         return sorted(set(found))
 

@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config
+from .._bucket_sync import BucketMount, take_buckets
 from .._volume_sync import Mount
 from ..client import Client
 from ..exception import ConnectionError
 from ..proto import api_pb2
 from .base import precompile_sdk
+from .buckets import download_buckets, start_failure, upload_buckets
 from .cpu_use import CpuSampler
 from .images.service import WorkerImages
 from .network import parse_networks
@@ -89,6 +91,7 @@ class RunningContainer:
     link: AgentLink | None = None  # where the container's agent dials in (a sandbox's at start; exec's later)
     relay: asyncio.Task[None] | None = None
     volumes: list[Mount] = field(default_factory=list)  # a sandbox's, synced by the worker
+    buckets: list[BucketMount] = field(default_factory=list)  # CloudBucketMounts, copied by the worker
 
 
 @dataclass
@@ -227,6 +230,7 @@ class Agent:
         )
         if allowlist := spec.env.get(config.ENV_OUTBOUND_ALLOWLIST):  # checked by the server: parses
             cfg.outbound_allowlist = parse_networks(allowlist.split(","))
+        buckets = take_buckets(env, workdir)  # their credentials stay here, out of the container's env
         assert self.images is not None
         try:
             await self.images.prepare(spec, cfg, self.runtime.name)
@@ -250,16 +254,19 @@ class Agent:
                 # Its disk before its volumes are copied onto it (a function's are, inside it, later).
                 await asyncio.to_thread(self.runtime.disks.attach, workdir, cfg.disk_mb)
                 volumes = await sync_volumes(self.client, env, workdir, binds=await self.runtime.binds_volumes())
+            if buckets:  # downloaded onto its disk, which must be there first
+                await asyncio.to_thread(self.runtime.disks.attach, workdir, cfg.disk_mb)
+            await download_buckets(buckets, link=not await self.runtime.binds_volumes())
             proc = await self.runtime.start(cfg)
         except Exception as exc:
             log.exception("could not start container %s", spec.container_id)
-            await self._report_exit(spec.container_id, -1, f"the runtime could not start it: {exc}")
+            await self._report_exit(spec.container_id, -1, start_failure(exc))
             self.runtime.disks.remove(workdir)
             link.close()
             return
         if cfg.agent_dir is not None and cfg.agent_dir != link.dir:  # a container booted ahead of need
             link.move_to(cfg.agent_dir)
-        running = RunningContainer(spec, proc, cfg, link=link, volumes=volumes)
+        running = RunningContainer(spec, proc, cfg, link=link, volumes=volumes, buckets=buckets)
         if spec.sandbox:
             snapshot = functools.partial(self.images.snapshot, cfg) if self.images is not None else None
             reload = functools.partial(reload_volumes, self.client, volumes)
@@ -295,6 +302,7 @@ class Agent:
         if running.link is not None:
             running.link.close()
         await commit_volumes(self.client, running.volumes)
+        bucket_failure = await upload_buckets(spec.container_id, running.buckets)
         try:
             cause = await self.runtime.finish(running.cfg, code)  # e.g. "out of memory: limit 64 MiB"
         except Exception:
@@ -306,6 +314,8 @@ class Agent:
             log.error("container %s: %s", spec.container_id, reason)
         if code < 0 and not reason:
             reason = f"killed by signal {-code}"
+        if bucket_failure:
+            reason = f"{reason}; {bucket_failure}" if reason else bucket_failure
         await self._report_exit(spec.container_id, code, reason)
         self.containers.pop(spec.container_id, None)
         self.runtime.disks.remove(running.cfg.workdir)

@@ -123,7 +123,8 @@ class Preboot:
     async def take(self, cfg: ContainerConfig) -> asyncio.subprocess.Process | None:
         """A booted container, now `cfg`'s (re-homed to its workdir, agent directory and image
         root); None when none is ready or `cfg` asks for something a booted one cannot be."""
-        if cfg.command or cfg.python_args != ENTRYPOINT_ARGS or config.ENV_VOLUMES in cfg.env or cfg.outbound_allowlist:
+        mounts = config.ENV_VOLUMES in cfg.env or config.ENV_BUCKETS in cfg.env  # bound at start
+        if cfg.command or cfg.python_args != ENTRYPOINT_ARGS or mounts or cfg.outbound_allowlist:
             return None
         key: Key = (cfg.block_network, cfg.image.image.image_id if cfg.image is not None else "")
         if cfg.image is not None:

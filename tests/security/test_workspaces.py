@@ -166,12 +166,21 @@ def test_another_workspaces_container_finds_nothing_of_a(cluster: Cluster, victi
         outcomes = ws.intrude.remote(victim.ids)
         # A function of B cannot be given A's secret either, by name or by id.
         given = ws._outcome(lambda: _function_with_secret(victim.ids["secret"]))
-    _assert_all_not_found({**outcomes, "function given A's secret id": given})
+        as_bucket_key = ws._outcome(lambda: _function_with_secret(victim.ids["secret"], bucket=True))
+    _assert_all_not_found(
+        {**outcomes, "function given A's secret id": given, "bucket mount given A's secret id": as_bucket_key}
+    )
     _assert_victim_unchanged(victim)
 
 
-def _function_with_secret(secret_id: str) -> object:
-    definition = api_pb2.FunctionDefinition(name="thief", secret_ids=[secret_id])
+def _function_with_secret(secret_id: str, bucket: bool = False) -> object:
+    """A function of B given A's secret: as its own, or as the credentials of a CloudBucketMount
+    (which the worker would use to copy a bucket into B's container)."""
+    if bucket:
+        mount = api_pb2.CloudBucketMount(mount_path="/b", bucket_name="loot", secret_ids=[secret_id])
+        definition = api_pb2.FunctionDefinition(name="thief", cloud_bucket_mounts=[mount])
+    else:
+        definition = api_pb2.FunctionDefinition(name="thief", secret_ids=[secret_id])
     app_id = ws.intruder.app_id  # type: ignore[attr-defined]
     return _rpc("FunctionCreate", api_pb2.FunctionCreateRequest(app_id=app_id, definition=definition))
 

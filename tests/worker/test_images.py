@@ -456,3 +456,78 @@ def test_runtime_packages_for_another_python_leave_no_scratch_behind(store: Stor
         assert set((store.root / "tmp").iterdir()) == before
     finally:
         shutil.rmtree(dest)
+
+
+def _sleep_long() -> None:
+    import time
+
+    time.sleep(600)
+
+
+def _hold_memory() -> None:
+    blocks = [bytearray(16 * 1024 * 1024) for _ in range(64)]  # 1 GiB, touched (zero-filled)
+    print(len(blocks))
+
+
+def _record_cgroup(nonce: str = "") -> None:
+    Path("/opt/cgroup.txt").write_text(Path("/proc/self/cgroup").read_text() + nonce)
+
+
+def test_run_function_timeout_stops_the_step(store: Store) -> None:
+    with pytest.raises(StepError, match=r"run_function _sleep_long' timed out after 2s \(run_function\(timeout=\)\)"):
+        build(store, Image.debian_slim().run_function(_sleep_long, timeout=2))
+
+
+def test_run_function_memory_and_cpu_limit_the_step(store: Store) -> None:
+    from nano_modal.worker.base import cgroup_manager
+
+    if cgroup_manager() is None:
+        pytest.skip("this worker cannot make cgroups")
+    with pytest.raises(StepError, match=r"ran out of memory: limit 64 MiB \(run_function\(memory=\)\)"):
+        build(store, Image.debian_slim().run_function(_hold_memory, memory=64))
+    built, _ = build(store, Image.debian_slim().run_function(_record_cgroup, cpu=0.5, force_build=True))
+    assert "/build-" in run(built, "cat /opt/cgroup.txt")  # in a cgroup of its own, with cpu.max set
+    # The limits are no part of the layer's cache key (as in Modal): only the function and its arguments.
+    nonce = {"nonce": secrets.token_hex(4)}  # a layer no earlier run has built
+    limited = Image.debian_slim().run_function(_record_cgroup, kwargs=nonce, cpu=2, memory=512, timeout=60)
+    _, first = build(store, limited)
+    _, again = build(store, Image.debian_slim().run_function(_record_cgroup, kwargs=nonce))
+    steps = [[line for line in log if line.startswith("Step")] for log in (first, again)]
+    assert steps == [["Step 1/1: run_function _record_cgroup"], ["Step 1/1: run_function _record_cgroup (cached)"]]
+
+
+IMAGE_LOGS = """
+import json, sys
+import nano_modal
+
+nonce = sys.argv[1]
+image = nano_modal.Image.debian_slim().run_commands(f"echo first-{nonce}").run_commands(f"echo second-{nonce}")
+try:
+    list(image.logs.tail())
+except Exception as exc:
+    before = f"{type(exc).__name__}: {exc}"
+image.build()
+print("RESULT " + json.dumps({
+    "before": before,
+    "tail": [e.message for e in image.logs.tail(entries=100)],
+    "last_layer": [e.message for e in image.logs.fetch()],
+    "all": [e.message for e in image.logs.fetch(layers=None)],
+    "sources": sorted({e.source for e in image.logs.tail()}),
+}))
+"""
+
+
+def test_image_logs_of_a_build(isolated_cluster: object, tmp_path: Path) -> None:
+    require("bwrap")
+    cluster: Cluster = isolated_cluster("bwrap")  # type: ignore[operator]
+    nonce = secrets.token_hex(4)
+    result = run_script(tmp_path, IMAGE_LOGS, nonce, env=cluster.env(), timeout=600)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.split("RESULT ", 1)[1])
+    assert out["before"].startswith("InvalidError: Cannot fetch logs for an image that has not been built yet")
+    assert any(f"  | first-{nonce}" in line for line in out["tail"]), out["tail"]
+    last = out["last_layer"]
+    assert last[0].startswith("Step 2/2: run_commands echo second-"), last
+    assert any(f"  | second-{nonce}" in line for line in last) and not any("first-" in line for line in last)
+    assert out["all"][0].startswith("Base ") and out["all"] == out["tail"]
+    assert out["sources"] == ["system"]

@@ -411,3 +411,47 @@ def bwrap_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[d
     finally:
         stop(worker)
         stop(server)
+
+
+@needs_registry
+@pytest.mark.skipif(not HOST_PYTHON.exists() or not BUSYBOX, reason="needs Debian's python3.11 and busybox")
+@pytest.mark.parametrize("via_env", [False, True])
+def test_from_registry_force_build_pulls_the_base_again(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, via_env: bool
+) -> None:
+    """Image.from_registry(force_build=True), or NANO_MODAL_FORCE_BUILD=1 (Modal's
+    MODAL_FORCE_BUILD): the worker does not take the base from its cache."""
+    import asyncio
+
+    from nano_modal import Image as SdkImage
+    from nano_modal.worker.images.builder import ImageBuilder
+    from nano_modal.worker.images.store import Store
+
+    store = Store(tmp_path / "images")
+    registry.push(make_python_image(), "test/py-force", "1")  # a base must hold python3
+    ref = f"{registry.host}/test/py-force:1"
+
+    def base_line(image: SdkImage) -> str:
+        lines: list[str] = []
+
+        async def go() -> None:
+            spec = await image.to_proto(None)  # type: ignore[arg-type]  # no step uploads anything
+            await ImageBuilder(store).ensure(spec, registry_download_unused, lines.append)
+
+        asyncio.run(go())
+        return next(line for line in lines if line.startswith("Base "))
+
+    assert base_line(SdkImage.from_registry(ref)).endswith(": building")
+    assert base_line(SdkImage.from_registry(ref)).endswith("(cached)")
+    if via_env:
+        monkeypatch.setenv("NANO_MODAL_FORCE_BUILD", "1")
+        forced = SdkImage.from_registry(ref)
+    else:
+        forced = SdkImage.from_registry(ref, force_build=True)
+    assert base_line(forced).endswith(": building")
+    monkeypatch.delenv("NANO_MODAL_FORCE_BUILD", raising=False)
+    assert base_line(SdkImage.from_registry(ref)).endswith("(cached)")  # the plain base's cache is kept
+
+
+async def registry_download_unused(blob_id: str) -> bytes:
+    raise AssertionError(f"an image without steps downloads no blob ({blob_id})")

@@ -98,6 +98,12 @@ class FunctionRpcs(WebRpcs):
             function = ranked[0].function if ranked else self.pb.Function()
         if any(m.sub_path for m in function.volume_mounts):
             raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "nano-modal does not serve volume sub_path mounts yet")
+        if any(m.oidc_auth_role_arn for m in function.cloud_bucket_mounts):
+            raise Refused(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "CloudBucketMount(oidc_auth_role_arn=) needs modal.com's OIDC tokens: pass a secret with "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead",
+            )
         files: dict[str, list[Any]] = {}
         for mount_id in function.mount_ids:
             files.update(mount_files(self.blobs, mount_id))
@@ -123,6 +129,20 @@ class FunctionRpcs(WebRpcs):
             ephemeral_disk_mb=function.resources.ephemeral_disk_mb,  # each container's disk (worker/disks.py)
             # Synced into its containers by nano-modal (container/modal_volumes.py), bound by the worker.
             volume_mounts=volume_mounts(function.volume_mounts),
+            # Copied in and back by the worker (nano_modal/_bucket_sync.py): nothing in the container.
+            cloud_bucket_mounts=[
+                npb.CloudBucketMount(
+                    mount_path=m.mount_path,
+                    bucket_name=m.bucket_name,
+                    bucket_endpoint_url=m.bucket_endpoint_url,
+                    key_prefix=m.key_prefix,
+                    secret_ids=[m.credentials_secret_id] if m.credentials_secret_id else [],
+                    read_only=m.read_only,
+                    requester_pays=m.requester_pays,
+                    force_path_style=m.force_path_style,
+                )
+                for m in function.cloud_bucket_mounts
+            ],
         )
         image = load_spec(self.blobs, function.image_id)
         if image is not None:  # built by the worker before the first container (images.py)

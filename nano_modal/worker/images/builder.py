@@ -223,6 +223,8 @@ class ImageBuilder:
             info = {"kind": "registry", "ref": base.ref}
         else:
             raise InvalidError(f"unknown image base kind {base.kind!r}")
+        if base.force_build:  # force_build=True: a key no cached base has (image.py force_token)
+            key = digest(key, "force_build", base.force_build)
         info["key"] = key
         final = self.store.base_dir(key)
         if final.exists():

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ...exception import InvalidError
+from .step_limits import LimitExceeded, StepLimits, check, deadline, limited
 
 MOUNT_OPTIONS_MAX = 4000  # the kernel reads mount options from one page
 HOST_RESOLV_CONF = "/etc/resolv.conf"  # the worker's resolver settings, which build steps use
@@ -48,9 +49,11 @@ def run_in_root(
     tail_lines: int,
     binds: list[tuple[Path, str]] | None = None,
     writable: list[tuple[Path, str]] | None = None,
+    limits: StepLimits | None = None,
 ) -> tuple[int, list[str]]:
     """Run `sh -c command` with `root` as /, streaming output to `log`; (exit code, last lines).
-    `binds` are read-only inside, `writable` (a run_function's volumes) read-write."""
+    `binds` are read-only inside, `writable` (a run_function's volumes) read-write. `limits`
+    (run_function's cpu, memory, timeout): LimitExceeded when one ended the command."""
     from ..bwrap import bwrap_binary  # bwrap.py imports the image modules
     from ..bwrap_check import INSTALL
 
@@ -78,14 +81,23 @@ def run_in_root(
         argv += ["--setenv", key, value]
     argv += ["--", "/bin/sh", "-c", command]
     tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    assert proc.stdout is not None
+    limits = limits or StepLimits()
     try:
-        for raw in proc.stdout:
-            line = raw.decode(errors="replace").rstrip("\n")
-            tail.append(line)
-            log(line)
-        return proc.wait(), list(tail)
+        with limited(argv, limits) as (argv, cgroup):
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            assert proc.stdout is not None
+            with deadline(proc, limits.timeout) as expired:
+                for raw in proc.stdout:
+                    line = raw.decode(errors="replace").rstrip("\n")
+                    tail.append(line)
+                    log(line)
+                code = proc.wait()
+            try:
+                check(limits, expired, cgroup, code)
+            except LimitExceeded as exc:
+                exc.tail = list(tail)
+                raise
+        return code, list(tail)
     finally:
         if made_mount_point and resolv.is_file() and resolv.stat().st_size == 0:
             resolv.unlink()

@@ -15,6 +15,7 @@ from ... import config
 from ...exception import InvalidError
 from ...proto import api_pb2
 from .overlay import run_in_root
+from .step_limits import LIMIT_OPTIONS, LimitExceeded, StepLimits
 from .store import ImageState, digest
 
 Log = Callable[[str], None]
@@ -34,7 +35,10 @@ class StepError(Exception):
 
 def step_key(parent: str, step: api_pb2.ImageStep) -> str:
     """A layer's cache key: its parent, the step, and the content of the files it copies."""
-    definition = json.dumps([step.kind, list(step.args), sorted(step.options.items())])
+    options = step.options.items()
+    if step.kind == "run_function":  # its cpu, memory and timeout limit the run, not the layer
+        options = {k: v for k, v in options if k not in LIMIT_OPTIONS}.items()
+    definition = json.dumps([step.kind, list(step.args), sorted(options)])
     return digest(parent, definition, step.content_hash)
 
 
@@ -129,7 +133,10 @@ def apply_step(
         log(f"$ {command}")
         try:
             tail_lines = config.IMAGE_STEP_TAIL_LINES
-            code, tail = run_in_root(root, command, env, state.workdir, log, tail_lines, binds, writable)
+            limits = StepLimits.of(step)
+            code, tail = run_in_root(root, command, env, state.workdir, log, tail_lines, binds, writable, limits)
+        except LimitExceeded as exc:
+            raise StepError(f"image step {describe(step)!r} {exc}", command, exc.tail) from None
         finally:
             _remove_mount_points(root, [*(binds or []), *(writable or [])])
         if code != 0:
