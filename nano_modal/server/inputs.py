@@ -46,6 +46,7 @@ class CallsAndInputs(ControlBase):
         inputs: Iterable[api_pb2.FunctionInput],
         complete: bool,
         schedule_fire: float | None = None,
+        parent_input_id: str = "",
     ) -> Call:
         fn = self._function(function_id)
         app = self.app(fn.app_id)
@@ -58,7 +59,7 @@ class CallsAndInputs(ControlBase):
         queued = self._queued(call, inputs)
         call.num_inputs, call.inputs_complete = len(queued), complete
         self.store.create_call(
-            CallRow(call.call_id, function_id, kind, call.num_inputs, complete, False, time.time()),
+            CallRow(call.call_id, function_id, kind, call.num_inputs, complete, False, time.time(), parent_input_id),
             [self._input_row(q) for q in queued],
             schedule_fire,
         )
@@ -166,7 +167,10 @@ class CallsAndInputs(ControlBase):
         """Final outputs for `items`; `error`: the pickled exception the callers raise (default: from `message`)."""
         for item in items:
             move_input(item, final_state(status))
-        rows = [OutputRow(i.call_id, i.input_id, i.idx, status, error, "", message, "", final=True) for i in items]
+        rows = [
+            OutputRow(i.call_id, i.input_id, i.idx, status, error, "", message, "", final=True, queued_at=i.queued_at)
+            for i in items
+        ]
         self._record_outputs(rows)
 
     def _retry_or_fail(self, item: QueuedInput, row: OutputRow) -> OutputRow | AttemptRow:

@@ -25,6 +25,7 @@ from .object_service import ObjectPlane, ObjectRpcs
 from .rpc_roles import ROLES, Role
 from .sandbox_service import SandboxRpcs
 from .sandboxes import SandboxPlane
+from .stats_service import StatsRpcs
 from .store import OutputRow
 from .tunnels import LABEL_PREFIX as TUNNEL_LABEL_PREFIX
 from .tunnels import PATH_PREFIX as TUNNEL_PATH_PREFIX
@@ -50,10 +51,11 @@ def _output_proto(row: OutputRow, log_sync_lines: dict[str, int]) -> api_pb2.Fun
     )
 
 
-class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.NanoModalServicer):
+class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, StatsRpcs, api_pb2_grpc.NanoModalServicer):
     # Who is calling comes from Callers (callers.py); Dict/Queue/Secret/Volume RPCs from
     # ObjectRpcs (object_service.py), sandbox and container RPCs from SandboxRpcs
-    # (sandbox_service.py), workspaces' from WorkspaceRpcs (workspace_service.py).
+    # (sandbox_service.py), workspaces' from WorkspaceRpcs (workspace_service.py), stats and call
+    # graphs from StatsRpcs (stats_service.py).
     def __init__(
         self,
         control: ControlPlane,
@@ -240,8 +242,15 @@ class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.Nano
 
     async def FunctionMap(self, request: api_pb2.FunctionMapRequest, context: Context) -> api_pb2.FunctionMapResponse:
 
+        # A call graph's edge is kept only from the container running that input (no one else
+        # may hang calls under another's input).
+        caller = self.caller()
+        parent = request.parent_input_id if caller is not None and request.parent_input_id in caller.held else ""
+
         def start() -> Any:
-            return self.control.start_call(request.function_id, request.kind, request.inputs, request.inputs_complete)
+            return self.control.start_call(
+                request.function_id, request.kind, request.inputs, request.inputs_complete, parent_input_id=parent
+            )
 
         call = await self._guard(context, start)
         response = api_pb2.FunctionMapResponse(call_id=call.call_id)

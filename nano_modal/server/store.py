@@ -72,6 +72,7 @@ class CallRow:
     inputs_complete: bool
     cancelled: bool
     created_at: float
+    parent_input_id: str = ""  # the input, run by a container, that made this call (call graphs)
 
 
 @dataclass
@@ -107,6 +108,49 @@ class OutputRow:
     traceback: str
     final: bool  # the input's last output (not a generator item)
     cursor: int = 0  # assigned by the store
+    # What Function.stats and metrics read (server/stats.py); 0 / "": not known.
+    queued_at: float = 0.0  # when the input was accepted (unix seconds)
+    finished_at: float = 0.0  # when this output reached the server
+    run_seconds: float = 0.0  # how long the container ran the input, by its own clock
+    container_id: str = ""  # the container that sent it
+
+
+@dataclass
+class ContainerRunRow:
+    """A function's container after it exited (Function.stats counts starts, errors, start-up times)."""
+
+    container_id: str
+    function_id: str
+    created_at: float  # placed (unix seconds)
+    ready_at: float  # said hello; 0: it never did
+    exited_at: float
+    failed: bool  # ended on its own with an error (not stopped by the server)
+
+
+# What the output writer takes (outputs.py): outputs, retried inputs' attempts, exited containers.
+WriterRecord = OutputRow | AttemptRow | ContainerRunRow
+
+
+@dataclass
+class OutputTiming:
+    """A final output as the stats read it."""
+
+    function_id: str
+    status: int
+    queued_at: float
+    finished_at: float
+    run_seconds: float
+    container_id: str
+
+
+@dataclass
+class GraphInput:
+    """An input of a call graph, with its final output's status and container (0 / "": none yet)."""
+
+    input_id: str
+    call_id: str
+    status: int
+    container_id: str
 
 
 @dataclass
@@ -267,9 +311,37 @@ class Store(ABC):
         server crashed between recording the cancel or the stop and writing their outputs."""
 
     @abstractmethod
-    def add_outputs(self, outputs: list[OutputRow], attempts: list[AttemptRow] | None = None) -> None:
-        """Append outputs (assigning each its cursor), retire the inputs whose output is final and
-        record the attempts of inputs that failed and will run again: one transaction."""
+    def add_outputs(
+        self,
+        outputs: list[OutputRow],
+        attempts: list[AttemptRow] | None = None,
+        runs: list[ContainerRunRow] | None = None,
+    ) -> None:
+        """Append outputs (assigning each its cursor), retire the inputs whose output is final,
+        record the attempts of inputs that failed and will run again and the containers that
+        exited: one transaction."""
+
+    # ------------------------------------------------------------------ stats (sql_stats.py)
+
+    @abstractmethod
+    def output_timings(self, function_ids: list[str], since: float, until: float, limit: int) -> list[OutputTiming]:
+        """Final outputs of these functions' calls that arrived in [since, until), newest first."""
+
+    @abstractmethod
+    def container_runs(self, function_ids: list[str], since: float, until: float) -> list[ContainerRunRow]:
+        """Containers of these functions that exited in [since, until)."""
+
+    @abstractmethod
+    def call_of_input(self, input_id: str) -> CallRow | None:
+        """The call an input belongs to (None: unknown, or past retention)."""
+
+    @abstractmethod
+    def calls_with_parents(self, parent_input_ids: list[str]) -> list[CallRow]:
+        """Calls made by these inputs."""
+
+    @abstractmethod
+    def graph_inputs(self, call_ids: list[str], limit: int) -> list[GraphInput]:
+        """The inputs of these calls, each with its final output's status and container."""
 
     @abstractmethod
     def outputs_after(self, call_id: str, cursor: int, limit: int) -> list[OutputRow]: ...
