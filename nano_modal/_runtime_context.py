@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Awaitable, Coroutine
-from typing import Any, TypeVar
 
 from . import config
-
-T = TypeVar("T")
 
 _current_input_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("nano_modal_input_id", default=None)
 _current_call_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("nano_modal_call_id", default=None)
@@ -32,20 +28,6 @@ def current_function_call_id() -> str | None:
 def set_current_input(input_id: str | None, call_id: str | None) -> None:
     _current_input_id.set(input_id)
     _current_call_id.set(call_id)
-
-
-def carried(awaitable: Awaitable[T]) -> Coroutine[Any, Any, T]:
-    """`awaitable`, to be run on another thread's event loop (the SDK's, the container's) as part of
-    the input this thread runs: calls made there name that input as their parent (call graphs),
-    and `current_input_id()` there is this one. A task otherwise gets its loop thread's context."""
-    input_id, call_id = _current_input_id.get(), _current_call_id.get()
-
-    async def run() -> T:
-        if input_id is not None:
-            set_current_input(input_id, call_id)
-        return await awaitable
-
-    return run()
 
 
 def interact() -> None:

@@ -10,7 +10,11 @@ from types import ModuleType
 import pytest
 
 import nano_modal
+from nano_modal._utils.aio import run_blocking
+from nano_modal.client import Client
 from nano_modal.exception import InvalidError
+from nano_modal.proto import api_pb2
+from nano_modal.serialization import serialize_args
 from nano_modal.types import InputInfo, InputStatus
 from tests.conftest import Cluster
 
@@ -124,3 +128,26 @@ def test_call_graph_of_a_call_from_a_client_is_its_inputs(stats_app: ModuleType)
     call.get()
     (only,) = call.get_call_graph()
     assert (only.function_name, only.children, only.status) == ("child", [], InputStatus.SUCCESS)
+
+
+def test_a_client_cannot_hang_its_call_under_another_input(stats_app: ModuleType) -> None:
+    """The parent a call names is kept only from the container running that input: anyone else
+    naming it (here the admin's client) leaves the other call's graph as it was."""
+    call = stats_app.parent.spawn(0)
+    call.get()
+    (root,) = call.get_call_graph()
+    client = run_blocking(Client.get())
+    request = api_pb2.FunctionMapRequest(
+        function_id=stats_app.child.object_id,
+        kind=api_pb2.CALL_KIND_SPAWN,
+        inputs=[
+            api_pb2.FunctionInput(idx=0, args=run_blocking(client.make_payload(serialize_args("child", (1,), {}))))
+        ],
+        inputs_complete=True,
+        parent_input_id=root.input_id,
+    )
+    intruder = run_blocking(client.stub.FunctionMap(request)).call_id
+    assert nano_modal.FunctionCall.from_id(intruder).get() == 2
+    (after,) = call.get_call_graph()
+    assert intruder not in {c.function_call_id for c in after.children}
+    assert _names(after) == ["child"]  # the one `parent` spawned

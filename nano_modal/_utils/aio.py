@@ -17,8 +17,6 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any, Generic, TypeVar
 
-from .._runtime_context import carried
-
 T = TypeVar("T")
 
 _lock = threading.Lock()
@@ -54,14 +52,14 @@ def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
     if in_background_loop():
         coro.close()
         raise RuntimeError("blocking nano-modal call made from inside the SDK's own event loop; use .aio")
-    return asyncio.run_coroutine_threadsafe(carried(coro), background_loop()).result()
+    return asyncio.run_coroutine_threadsafe(coro, background_loop()).result()
 
 
 async def run_in_background(coro: Coroutine[Any, Any, T]) -> T:
     """Await `coro` on the background loop from any other event loop."""
     if in_background_loop():
         return await coro
-    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(carried(coro), background_loop()))
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, background_loop()))
 
 
 READ_AHEAD = 10_000  # items an async iterator may run ahead of its blocking consumer
@@ -101,7 +99,7 @@ def iterate_blocking(agen: AsyncIterator[T]) -> Iterator[T]:
             if aclose is not None:
                 await aclose()
 
-    task = asyncio.run_coroutine_threadsafe(carried(pump()), loop)
+    task = asyncio.run_coroutine_threadsafe(pump(), loop)
     try:
         while True:
             item = items.get()

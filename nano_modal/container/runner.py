@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from .. import config
-from .._runtime_context import carried, set_current_input
+from .._runtime_context import set_current_input
 from ..exception import SerializationError
 from ..proto import api_pb2
 from ..serialization import deserialize, serialize, serialize_exception
@@ -199,7 +199,7 @@ class Runner:
     def call(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         result = fn(*args, **kwargs)
         if inspect.iscoroutine(result):
-            return asyncio.run_coroutine_threadsafe(carried(result), self.loop).result()
+            return asyncio.run_coroutine_threadsafe(result, self.loop).result()
         return result
 
     def execute(self, item: api_pb2.ContainerInput) -> list[api_pb2.FunctionOutput]:
@@ -321,7 +321,7 @@ class Runner:
         if inspect.isasyncgen(gen):
             while True:
                 try:
-                    send(asyncio.run_coroutine_threadsafe(carried(gen.__anext__()), self.loop).result())
+                    send(asyncio.run_coroutine_threadsafe(gen.__anext__(), self.loop).result())
                 except StopAsyncIteration:
                     return
         for value in gen:
