@@ -238,7 +238,7 @@ class FunctionCall:
         from ._stats import call_graph_tree
 
         client = await Client.get()
-        request = api_pb2.FunctionCallGraphRequest(function_call_id=self.object_id)
+        request = api_pb2.FunctionCallGraphRequest(call_id=self.object_id)
         graph = await client.stub.FunctionGetCallGraph(request)
         if graph.truncated:
             log.warning("the call graph of %s was truncated to its first %d inputs", self.object_id, len(graph.inputs))

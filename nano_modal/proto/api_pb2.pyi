@@ -926,10 +926,10 @@ class AppTimeRangeStats(_message.Message):
     def __init__(self, since: _Optional[float] = ..., until: _Optional[float] = ..., functions: _Optional[_Mapping[str, AppFunctionCounts]] = ..., sandboxes_finished: _Optional[int] = ..., sandboxes_live: _Optional[int] = ..., deployment_count: _Optional[int] = ..., deployed: _Optional[bool] = ...) -> None: ...
 
 class FunctionCallGraphRequest(_message.Message):
-    __slots__ = ("function_call_id",)
-    FUNCTION_CALL_ID_FIELD_NUMBER: _ClassVar[int]
-    function_call_id: str
-    def __init__(self, function_call_id: _Optional[str] = ...) -> None: ...
+    __slots__ = ("call_id",)
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    call_id: str
+    def __init__(self, call_id: _Optional[str] = ...) -> None: ...
 
 class CallGraphInput(_message.Message):
     __slots__ = ("input_id", "call_id", "task_id", "status")

@@ -52,4 +52,4 @@ class StatsRpcs:
     async def FunctionGetCallGraph(
         self, request: api_pb2.FunctionCallGraphRequest, context: Context
     ) -> api_pb2.FunctionCallGraph:
-        return await self._guard(context, lambda: call_graph.call_graph(self.control, request.function_call_id))
+        return await self._guard(context, lambda: call_graph.call_graph(self.control, request.call_id))
