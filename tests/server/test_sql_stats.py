@@ -72,3 +72,13 @@ def test_call_graph_reads(any_store: Store) -> None:
         ("in-fc-root-1", 0, ""),
     ]
     assert len(any_store.graph_inputs(["fc-root", "fc-kid"], limit=2)) == 2
+
+
+def test_retention_forgets_old_container_runs(any_store: Store) -> None:
+    old, new = (
+        ContainerRunRow("ta-old", "fu-1", 1.0, 2.0, 3.0, False),
+        ContainerRunRow("ta-new", "fu-1", 1.0, 2.0, 9e9, False),
+    )
+    any_store.add_outputs([], runs=[old, new])
+    any_store.delete_calls_before(1000.0)
+    assert any_store.container_runs(["fu-1"], 0.0, 1e10) == [new]
