@@ -33,7 +33,7 @@ class Outputs(ControlBase):
         that arrived meanwhile: `GroupCommit`)."""
         rows: list[OutputRow | AttemptRow] = []
         fn = self._function(container.function_id)
-        now = time.monotonic()
+        now, arrived = time.monotonic(), time.time()
         earlier: list[asyncio.Future[None]] = []
         for out in outputs:
             if out.status == api_pb2.OUTPUT_STATUS_TIMEOUT:
@@ -56,6 +56,7 @@ class Outputs(ControlBase):
                 out.traceback,
                 final=out.status != api_pb2.OUTPUT_STATUS_GENERATOR_ITEM,
                 queued_at=item.queued_at,
+                finished_at=arrived,
                 run_seconds=out.run_seconds,
                 container_id=container.container_id,
             )
@@ -99,8 +100,9 @@ class Outputs(ControlBase):
                 del self._committing[input_id]
 
     def _record_outputs(self, records: Sequence[WriterRecord]) -> None:
-        """Outputs, and the attempts of inputs that failed and run again: queued for the output
-        writer, behind the outputs already on their way (written at once without a loop)."""
+        """Outputs, the attempts of inputs that failed and run again, and containers that exited:
+        queued for the output writer, behind the outputs already on their way (written at once
+        without a loop)."""
         if not records:
             return
         try:
@@ -117,7 +119,7 @@ class Outputs(ControlBase):
         attempts = [r for r in records if isinstance(r, AttemptRow)]
         runs = [r for r in records if isinstance(r, ContainerRunRow)]
         arrived = time.time()
-        for row in rows:
+        for row in rows:  # outputs the server made (a dead container's, a cancel's): they end now
             row.finished_at = row.finished_at or arrived
         self.store.add_outputs(rows, attempts, runs)
 
