@@ -1,38 +1,92 @@
-"""The Store's reads for Function.stats, metrics and call graphs (a mixin of SqlStore)."""
+"""The Store's reads for Function.stats, metrics and call graphs (a mixin of SqlStore).
+
+Counts, sums and maxima are computed by the database (one grouped scan of the window's
+outputs), never by reading each output into the server: a busy function's window holds
+millions, and these reads run on the server's event loop.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from .sql_schema import calls, container_runs, inputs, outputs
-from .store import CallRow, ContainerRunRow, GraphInput, OutputTiming
+from .store import CallRow, ContainerRunRow, GraphInput, OutputBucket
+
+
+class _floor(FunctionElement[Any]):
+    """floor(x) for x >= 0; SQLite builds without math functions have no floor(), and its CAST truncates."""
+
+    type = sa.Float()
+    inherit_cache = True
+
+
+@compiles(_floor)
+def _floor_sql(element: _floor, compiler: Any, **kw: Any) -> str:
+    return f"floor({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_floor, "sqlite")
+def _floor_sqlite(element: _floor, compiler: Any, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS INTEGER)"
 
 
 class SqlStats:
     engine: sa.Engine
 
-    def output_timings(self, function_ids: list[str], since: float, until: float, limit: int) -> list[OutputTiming]:
+    @staticmethod
+    def _window(function_ids: list[str], since: float, until: float, container_id: str) -> list[sa.ColumnElement[bool]]:
+        where = [
+            calls.c.function_id.in_(function_ids),
+            outputs.c.final == sa.true(),
+            outputs.c.finished_at >= since,
+            outputs.c.finished_at < until,
+        ]
+        if container_id:
+            where.append(outputs.c.container_id == container_id)
+        return where
+
+    def output_buckets(
+        self, function_ids: list[str], since: float, until: float, width: float, container_id: str = ""
+    ) -> list[OutputBucket]:
+        bucket = _floor((outputs.c.finished_at - since) / width) if width else sa.literal(0)
+        run = sa.case((outputs.c.run_seconds > 0, outputs.c.run_seconds))  # NULL (left out) when unknown
+        latency = sa.case((outputs.c.queued_at > 0, outputs.c.finished_at - outputs.c.queued_at))
         query = (
             sa.select(
-                calls.c.function_id,
+                bucket.label("bucket"),
                 outputs.c.status,
-                outputs.c.queued_at,
-                outputs.c.finished_at,
-                outputs.c.run_seconds,
-                outputs.c.container_id,
+                sa.func.count().label("count"),
+                sa.func.coalesce(sa.func.sum(run), 0).label("run_sum"),
+                sa.func.count(run).label("run_count"),
+                sa.func.coalesce(sa.func.max(run), 0).label("run_max"),
+                sa.func.coalesce(sa.func.sum(latency), 0).label("latency_sum"),
+                sa.func.count(latency).label("latency_count"),
+                sa.func.coalesce(sa.func.max(latency), 0).label("latency_max"),
             )
             .join(calls, calls.c.call_id == outputs.c.call_id)
-            .where(
-                calls.c.function_id.in_(function_ids),
-                outputs.c.final == sa.true(),
-                outputs.c.finished_at >= since,
-                outputs.c.finished_at < until,
-            )
+            .where(*self._window(function_ids, since, until, container_id))
+            .group_by(sa.literal_column("bucket"), outputs.c.status)
+        )
+        with self.engine.connect() as conn:
+            return [OutputBucket(int(r.bucket), *(r[1:])) for r in conn.execute(query)]
+
+    def output_sample(
+        self, function_ids: list[str], since: float, until: float, limit: int, container_id: str = ""
+    ) -> list[tuple[float, float]]:
+        latency = sa.case((outputs.c.queued_at > 0, outputs.c.finished_at - outputs.c.queued_at), else_=0.0)
+        query = (
+            sa.select(outputs.c.run_seconds, latency)
+            .join(calls, calls.c.call_id == outputs.c.call_id)
+            .where(*self._window(function_ids, since, until, container_id))
             .order_by(outputs.c.finished_at.desc())
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [OutputTiming(**row) for row in conn.execute(query).mappings()]
+            return [(float(run), float(lat)) for run, lat in conn.execute(query)]
 
     def container_runs(self, function_ids: list[str], since: float, until: float) -> list[ContainerRunRow]:
         query = container_runs.select().where(

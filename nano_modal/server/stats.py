@@ -1,9 +1,10 @@
-"""Function.stats, Function.metrics and App.stats, computed from what the server recorded of
-real executions: each final output's arrival, its input's acceptance and run time and its
-container (the outputs table), the containers that exited (container_runs) and those live now.
+"""Function.stats and App.stats, computed from what the server recorded of real executions:
+each final output's arrival, its input's acceptance and run time and its container (the
+outputs table), the containers that exited (container_runs) and those live now.
 
-Stats read at most `MAX_OUTPUTS` outputs of a window (the newest): a stats call stays a bounded
-read however busy the function was.
+Counts come from the database's sums over the window (sql_stats.py); percentiles from the
+window's newest `PERCENTILE_SAMPLE` outputs: a stats call is a bounded read however busy the
+function was.
 """
 
 from __future__ import annotations
@@ -16,15 +17,10 @@ from dataclasses import dataclass
 from ..proto import api_pb2
 from .control import ControlPlane, Invalid
 from .state import Container, ContainerState
-from .store import ContainerRunRow, OutputTiming
+from .store import ContainerRunRow, OutputBucket
 
-MAX_OUTPUTS = 200_000  # outputs read per stats or metrics call: bounds its time and memory
+PERCENTILE_SAMPLE = 10_000  # newest outputs of a window its percentiles are taken over
 PERCENTILES_BP = (5000, 9000, 9900)  # p50, p90, p99, in basis points as Modal reports them
-METRIC_PERCENTILES = (("p50", 0.5), ("p99", 0.99))
-# Bucket widths the server picks from when the caller names none: the smallest giving at most
-# TARGET_BUCKETS points (Modal aims at about 100).
-BUCKET_CHOICES = (60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400)
-TARGET_BUCKETS = 100
 
 SUCCESS = (api_pb2.OUTPUT_STATUS_SUCCESS,)
 FAILURE = (api_pb2.OUTPUT_STATUS_FAILURE, api_pb2.OUTPUT_STATUS_CONTAINER_DIED, api_pb2.OUTPUT_STATUS_INIT_FAILURE)
@@ -56,41 +52,47 @@ def distribution(values: Iterable[float], unit: str = "s") -> api_pb2.StatsPerce
     )
 
 
-def execution_times(outputs: Iterable[OutputTiming]) -> list[float]:
-    return [o.run_seconds for o in outputs if o.run_seconds > 0]
-
-
-def latencies(outputs: Iterable[OutputTiming]) -> list[float]:
-    return [o.finished_at - o.queued_at for o in outputs if o.queued_at > 0]
+def count(buckets: Iterable[OutputBucket], statuses: tuple[int, ...]) -> int:
+    return sum(b.count for b in buckets if b.status in statuses)
 
 
 @dataclass
-class Window:
-    """What the server knows of some functions' containers and outputs over [since, until)."""
+class Containers:
+    """What the server knows of some functions' containers over [since, until)."""
 
     since: float
     until: float
-    outputs: list[OutputTiming]
     exited: list[ContainerRunRow]  # exited since the window began (up to now), placed before its end
     live: list[Container]  # live now, placed before `until`
-    reaches_now: bool  # `until` is now or later: what runs now runs at its end
 
     def started(self) -> list[float]:
         """Start-up seconds of the containers that said hello in the window."""
         runs = [(r.created_at, r.ready_at) for r in self.exited] + [(c.placed_at, c.ready_at) for c in self.live]
         return [ready - placed for placed, ready in runs if ready and self.since <= ready < self.until]
 
-    def count(self, statuses: tuple[int, ...]) -> int:
-        return sum(1 for o in self.outputs if o.status in statuses)
-
     @property
     def errors(self) -> int:
         return sum(1 for r in self.exited if r.failed and self.since <= r.exited_at < self.until)
 
     @property
-    def containers(self) -> int:
+    def total(self) -> int:
         exited = {r.container_id for r in self.exited if r.created_at < self.until}
         return len(exited | {c.container_id for c in self.live})
+
+
+def containers(control: ControlPlane, ids: list[str], since: float, until: float, container_id: str = "") -> Containers:
+    if since >= until:
+        raise Invalid("`since` must be before `until`")
+    # Containers that exited after the window may have started (or been active) in it.
+    ended = control.store.container_runs(ids, since, max(until, time.time()) + 1)
+    exited = [r for r in ended if r.created_at < until and (not container_id or r.container_id == container_id)]
+    live = [
+        c
+        for fid in ids
+        for c in control.containers.live_of_function(fid)
+        if c.placed_at < until and (not container_id or c.container_id == container_id)
+    ]
+    return Containers(since, until, exited, live)
 
 
 def function_ids(control: ControlPlane, function_id: str, all_variants: bool) -> tuple[list[str], int]:
@@ -105,42 +107,34 @@ def function_ids(control: ControlPlane, function_id: str, all_variants: bool) ->
     return ([function_id, *variants] if all_variants else [function_id]), len(variants)
 
 
-def window(control: ControlPlane, ids: list[str], since: float, until: float, container_id: str = "") -> Window:
-    if since >= until:
-        raise Invalid("`since` must be before `until`")
-    outputs = control.store.output_timings(ids, since, until, MAX_OUTPUTS)
-    # Containers that exited after the window may have started (or been active) in it.
-    now = time.time()
-    exited = [r for r in control.store.container_runs(ids, since, max(until, now) + 1) if r.created_at < until]
-    live = [c for fid in ids for c in control.containers.live_of_function(fid) if c.placed_at < until]
-    if container_id:
-        outputs = [o for o in outputs if o.container_id == container_id]
-        exited = [r for r in exited if r.container_id == container_id]
-        live = [c for c in live if c.container_id == container_id]
-    return Window(since, until, outputs, exited, live, until >= now)
-
-
 def function_stats(
     control: ControlPlane, request: api_pb2.FunctionTimeRangeStatsRequest
 ) -> api_pb2.FunctionTimeRangeStats:
     ids, variant_count = function_ids(control, request.function_id, request.all_variants)
-    seen = window(control, ids, request.since, request.until, request.container_id)
+    since, until, container_id = request.since, request.until, request.container_id
+    seen = containers(control, ids, since, until, container_id)
+    buckets = control.store.output_buckets(ids, since, until, 0, container_id)
+    reaches_now = until >= time.time()  # what runs now runs at the window's end
     stats = api_pb2.FunctionTimeRangeStats(
-        since=seen.since,
-        until=seen.until,
-        input_success_count=seen.count(SUCCESS),
-        input_failure_count=seen.count(FAILURE),
-        input_timeout_count=seen.count(TIMEOUT),
-        input_running_at_end_count=sum(len(c.held) for c in seen.live) if seen.reaches_now else 0,
+        since=since,
+        until=until,
+        input_success_count=count(buckets, SUCCESS),
+        input_failure_count=count(buckets, FAILURE),
+        input_timeout_count=count(buckets, TIMEOUT),
+        input_running_at_end_count=sum(len(c.held) for c in seen.live) if reaches_now else 0,
         container_started_count=len(seen.started()),
         container_error_count=seen.errors,
         container_creating_at_end_count=(
-            sum(1 for c in seen.live if c.state == ContainerState.STARTING) if seen.reaches_now else 0
+            sum(1 for c in seen.live if c.state == ContainerState.STARTING) if reaches_now else 0
         ),
-        container_total_count=seen.containers,
+        container_total_count=seen.total,
         variant_count=variant_count,
     )
-    for name, values in ((EXECUTION_TIME, execution_times(seen.outputs)), (END_TO_END, latencies(seen.outputs))):
+    sample = control.store.output_sample(ids, since, until, PERCENTILE_SAMPLE, container_id)
+    for name, values in (
+        (EXECUTION_TIME, [run for run, _ in sample if run > 0]),
+        (END_TO_END, [latency for _, latency in sample if latency > 0]),
+    ):
         found = distribution(values)
         if found is not None:
             stats.input_percentile_stats[name].CopyFrom(found)
@@ -157,14 +151,15 @@ def app_stats(control: ControlPlane, request: api_pb2.AppTimeRangeStatsRequest) 
         fn = control._function(row.function_id)
         if fn.retired or fn.definition.parent_function_id:  # current functions only, by name (as Modal)
             continue
-        seen = window(control, [fn.function_id], request.since, request.until)
+        seen = containers(control, [fn.function_id], request.since, request.until)
+        buckets = control.store.output_buckets([fn.function_id], request.since, request.until, 0)
         stats.functions[fn.name].CopyFrom(
             api_pb2.AppFunctionCounts(
                 function_id=fn.function_id,
-                calls_succeeded=seen.count(SUCCESS),
-                calls_failed=seen.count(FAILURE + TIMEOUT),
+                calls_succeeded=count(buckets, SUCCESS),
+                calls_failed=count(buckets, FAILURE + TIMEOUT),
                 container_errors=seen.errors,
-                container_active_count=seen.containers,
+                container_active_count=seen.total,
             )
         )
     if app.state == "deployed":

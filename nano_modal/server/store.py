@@ -132,15 +132,18 @@ WriterRecord = OutputRow | AttemptRow | ContainerRunRow
 
 
 @dataclass
-class OutputTiming:
-    """A final output as the stats read it."""
+class OutputBucket:
+    """Final outputs of one status that arrived in one bucket of a window, summed up (stats.py)."""
 
-    function_id: str
+    bucket: int  # its index: the bucket starts at since + bucket * width
     status: int
-    queued_at: float
-    finished_at: float
-    run_seconds: float
-    container_id: str
+    count: int
+    run_sum: float  # the container-measured run times of those that have one
+    run_count: int
+    run_max: float
+    latency_sum: float  # acceptance to arrival, of those whose acceptance is known
+    latency_count: int
+    latency_max: float
 
 
 @dataclass
@@ -324,8 +327,17 @@ class Store(ABC):
     # ------------------------------------------------------------------ stats (sql_stats.py)
 
     @abstractmethod
-    def output_timings(self, function_ids: list[str], since: float, until: float, limit: int) -> list[OutputTiming]:
-        """Final outputs of these functions' calls that arrived in [since, until), newest first."""
+    def output_buckets(
+        self, function_ids: list[str], since: float, until: float, width: float, container_id: str = ""
+    ) -> list[OutputBucket]:
+        """Final outputs of these functions' calls (of one container, if named) that arrived in
+        [since, until), summed by status and by bucket of `width` seconds (0: one bucket)."""
+
+    @abstractmethod
+    def output_sample(
+        self, function_ids: list[str], since: float, until: float, limit: int, container_id: str = ""
+    ) -> list[tuple[float, float]]:
+        """(run seconds, latency) of the newest `limit` final outputs of the window; 0 where unknown."""
 
     @abstractmethod
     def container_runs(self, function_ids: list[str], since: float, until: float) -> list[ContainerRunRow]:

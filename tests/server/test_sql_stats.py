@@ -23,12 +23,14 @@ def _out(
     return row
 
 
-def test_output_timings_keep_to_the_window_and_the_functions(any_store: Store) -> None:
+def test_outputs_are_summed_by_status_and_bucket_within_the_window(any_store: Store) -> None:
     any_store.create_app(AppRow("ap-1", "demo", "running", True, time.time()))
     for fid in ("fu-1", "fu-2"):
         any_store.create_function(FunctionRow(fid, "ap-1", fid, b"", time.time()))
-    _call(any_store, "fc-a", 4)
+    _call(any_store, "fc-a", 5)
     _call(any_store, "fc-b", 1, function_id="fu-2")
+    unknown = _out("fc-a", 4, SUCCESS, 110.0)
+    unknown.run_seconds = unknown.queued_at = 0.0  # written before these were kept
     any_store.add_outputs(
         [
             _out("fc-a", 0, SUCCESS, 100.0),
@@ -36,16 +38,19 @@ def test_output_timings_keep_to_the_window_and_the_functions(any_store: Store) -
             _out("fc-a", 2, SUCCESS, 200.0),  # at `until`: outside
             _out("fc-a", 3, SUCCESS, 120.0, final=False),  # a generator item: not an input's end
             _out("fc-b", 0, SUCCESS, 120.0),  # another function's
+            unknown,
         ]
     )
-    found = any_store.output_timings(["fu-1"], 100.0, 200.0, limit=10)
-    assert [(t.status, t.finished_at, t.container_id) for t in found] == [
-        (FAILURE, 150.0, "ta-2"),
-        (SUCCESS, 100.0, "ta-1"),
-    ]
-    assert found[0].queued_at == 148.0 and found[0].run_seconds == 1.5 and found[0].function_id == "fu-1"
-    assert len(any_store.output_timings(["fu-1", "fu-2"], 0.0, 1000.0, limit=10)) == 4
-    assert [t.finished_at for t in any_store.output_timings(["fu-1"], 0.0, 1000.0, limit=1)] == [200.0]  # newest
+    whole = {b.status: b for b in any_store.output_buckets(["fu-1"], 100.0, 200.0, 0)}
+    assert (whole[SUCCESS].count, whole[FAILURE].count) == (2, 1)
+    assert (whole[SUCCESS].run_count, whole[SUCCESS].run_sum, whole[SUCCESS].run_max) == (1, 1.5, 1.5)
+    assert (whole[SUCCESS].latency_count, whole[SUCCESS].latency_sum) == (1, 2.0)
+    by_minute = sorted((b.bucket, b.status, b.count) for b in any_store.output_buckets(["fu-1"], 100.0, 200.0, 30))
+    assert by_minute == [(0, SUCCESS, 2), (1, FAILURE, 1)]  # [100, 130) and [130, 160)
+    assert [b.count for b in any_store.output_buckets(["fu-1"], 100.0, 200.0, 0, container_id="ta-2")] == [1]
+    assert sum(b.count for b in any_store.output_buckets(["fu-1", "fu-2"], 0.0, 1000.0, 0)) == 5
+    assert any_store.output_sample(["fu-1"], 0.0, 1000.0, 2) == [(1.5, 2.0), (1.5, 2.0)]  # the newest two
+    assert any_store.output_sample(["fu-1"], 105.0, 115.0, 10) == [(0.0, 0.0)]  # unknown: 0
 
 
 def test_container_runs_by_exit_time(any_store: Store) -> None:
