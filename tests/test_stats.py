@@ -152,3 +152,13 @@ def test_a_client_cannot_hang_its_call_under_another_input(stats_app: ModuleType
     (after,) = call.get_call_graph()
     assert intruder not in {c.function_call_id for c in after.children}
     assert _names(after) == ["child"]  # the one `parent` spawned
+
+
+def test_function_stats_of_all_variants(stats_app: ModuleType, ran: datetime.datetime) -> None:
+    variant = stats_app.work.with_options(timeout=77)  # its own pool of containers
+    assert variant.remote(3) == 9
+    base = stats_app.work.stats(since=ran)
+    both = stats_app.work.stats(since=ran, all_variants=True)
+    assert base.variant_count == both.variant_count == 1 and both.all_variants
+    assert (base.input_success_count, both.input_success_count) == (N, N + 1)
+    assert both.container_total_count > base.container_total_count
