@@ -13,7 +13,7 @@ from ._utils.aio import twin
 from .client import Client
 from .exception import ExecutionError, InvalidError, NotFoundError
 from .proto import api_pb2
-from .types import AppInfo, AppLifecycle, AppState
+from .types import AppInfo, AppLifecycle, AppState, AppStats
 
 if TYPE_CHECKING:
     from .functions import Function
@@ -62,6 +62,18 @@ class AppInspection:
         lifecycle = AppLifecycle(state, summary.version or None, _time(summary.created_at), deployed_at=deployed_at)
         functions, servers = await self._function_ids(client, summary)
         return AppInfo(app_id, summary.name, lifecycle, functions, servers)
+
+    @twin
+    async def stats(
+        self, *, since: datetime.datetime | None = None, until: datetime.datetime | None = None
+    ) -> AppStats:
+        """Calls and containers of the app's functions over [since, until) (the last hour by
+        default), with its sandboxes and lifecycle. Naive datetimes are local time."""
+        from ._stats import app_stats
+
+        app_id, _ = await self._app_and_id()
+        lifecycle = (await self.info.aio()).lifecycle
+        return await app_stats(await Client.get(), app_id, since, until, lifecycle)
 
     @twin
     async def set_tags(self, tags: Mapping[str, str], *, client: Any = None) -> None:

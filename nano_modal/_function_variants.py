@@ -4,6 +4,7 @@ options: its own pool of containers), `get_current_stats` and `update_autoscaler
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -15,8 +16,9 @@ from .exception import InvalidError
 from .proto import api_pb2
 
 if TYPE_CHECKING:
+    from ._stats import FunctionMetricsManager
     from .functions import Function
-    from .types import FunctionAutoscalerSettings, FunctionCurrentStats
+    from .types import FunctionAutoscalerSettings, FunctionCurrentStats, FunctionStats
 
 
 class FunctionVariants:
@@ -132,6 +134,31 @@ class FunctionVariants:
             num_running_inputs=stats.num_running_inputs,
             input_headroom=headroom,
         )
+
+    @twin
+    async def stats(
+        self,
+        *,
+        since: datetime.datetime | None = None,
+        until: datetime.datetime | None = None,
+        container: str | None = None,
+        all_variants: bool = False,
+    ) -> FunctionStats:
+        """The function's inputs (counts, execution time and end-to-end latency percentiles) and
+        containers (starts, errors, start-up time) over [since, until), the last hour by default.
+        `container`: only that container's; `all_variants`: with the variants made from this
+        function (with_options, with_concurrency, ...). Naive datetimes are local time."""
+        from ._stats import function_stats
+
+        client, function_id = await self._hydrated()
+        return await function_stats(client, function_id, since, until, container, all_variants)
+
+    @property
+    def metrics(self) -> FunctionMetricsManager:
+        """Time series of the function: `fn.metrics.export(...)`, and `fn.metrics.schema()`."""
+        from ._stats import FunctionMetricsManager
+
+        return FunctionMetricsManager(self)
 
     @property
     def autoscaler(self) -> AutoscalerManager:

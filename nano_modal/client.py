@@ -79,7 +79,8 @@ IDEMPOTENT_METHODS = frozenset(
         "FunctionCallGet", "BlobHas", "BlobGet", "WorkerPoll", "ContainerHeartbeat", "ObjectList",
         "ObjectHeartbeat", "DictGet", "DictContains", "DictLen", "DictContents", "QueueLen", "VolumeGetManifest",
         "VolumeListFiles", "VolumeReadFile", "VolumeBlobHas", "VolumeBlobGet", "SandboxGet", "SandboxList",
-        "SandboxWait", "ContainerExecWait", "ContainerList",
+        "SandboxWait", "ContainerExecWait", "ContainerList", "FunctionGetTimeRangeStats", "FunctionGetMetrics",
+        "AppGetTimeRangeStats", "FunctionGetCallGraph",
     }
 )  # fmt: skip
 # Seconds the exit waits for the connections to close: a server gone away must not hold up an exit.

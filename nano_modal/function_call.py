@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import config
 from ._logs import LogsManager
@@ -22,6 +23,11 @@ from .exception import (
 )
 from .proto import api_pb2
 from .serialization import deserialize, deserialize_plain, plain_exception, rebuild_exception
+
+if TYPE_CHECKING:
+    from .types import InputInfo
+
+log = logging.getLogger("nano_modal")
 
 
 class Raised:
@@ -224,6 +230,19 @@ class FunctionCall:
             cursor = response.next_cursor
             if not response.outputs:
                 return finished + int(response.num_pending)
+
+    @twin
+    async def get_call_graph(self) -> list[InputInfo]:
+        """The inputs of the tree of calls this call is part of, from its root: each input's
+        `children` are the inputs of the calls its code made (from inside its container)."""
+        from ._stats import call_graph_tree
+
+        client = await Client.get()
+        request = api_pb2.FunctionCallGraphRequest(call_id=self.object_id)
+        graph = await client.stub.FunctionGetCallGraph(request)
+        if graph.truncated:
+            log.warning("the call graph of %s was truncated to its first %d inputs", self.object_id, len(graph.inputs))
+        return call_graph_tree(graph)
 
     @twin
     async def gather(*function_calls: FunctionCall) -> list[Any]:

@@ -24,6 +24,7 @@ from . import _log_sync, config
 from ._definition import FunctionOptions
 from ._function_variants import FunctionVariants
 from ._remote_now import remote_now
+from ._runtime_context import current_input_id
 from ._utils.aio import twin
 from ._web_host import endpoint_url
 from .client import Client, client_of
@@ -232,6 +233,7 @@ class Function(FunctionVariants):
             inputs_complete=True,
             inputs=[self._input(0, await self._payload(client, args, kwargs))],
             wait_for_output=wait,
+            parent_input_id=current_input_id() or "",
         )
         response: api_pb2.FunctionMapResponse = await client.stub.FunctionMap(
             request, timeout=(wait + config.CONNECT_TIMEOUT * 2) if wait else None
@@ -354,9 +356,7 @@ class Function(FunctionVariants):
         """Submit a map and return at once; `FunctionCall.get()` returns the list of results."""
         client, function_id = await self._hydrated(generator=False)
         extra = kwargs or {}
-        response = await client.stub.FunctionMap(
-            api_pb2.FunctionMapRequest(function_id=function_id, kind=api_pb2.CALL_KIND_MAP)
-        )
+        response = await client.stub.FunctionMap(_map_request(function_id))
         batch: list[api_pb2.FunctionInput] = []
         for idx, args in enumerate(zip(*input_iterators, strict=False)):
             batch.append(self._input(idx, await self._payload(client, args, extra)))
@@ -376,9 +376,7 @@ class Function(FunctionVariants):
         self, calls: Iterator[tuple[tuple[Any, ...], dict[str, Any]]], order_outputs: bool, return_exceptions: bool
     ) -> AsyncIterator[Any]:
         client, function_id = await self._hydrated(generator=False)
-        response = await client.stub.FunctionMap(
-            api_pb2.FunctionMapRequest(function_id=function_id, kind=api_pb2.CALL_KIND_MAP)
-        )
+        response = await client.stub.FunctionMap(_map_request(function_id))
         call_id = response.call_id
         window = _Window(config.MAP_MAX_INFLIGHT)
         feeder = asyncio.create_task(self._feed(client, call_id, calls, window))
@@ -493,6 +491,12 @@ async def _race(batches: AsyncIterator[Any], feeder: asyncio.Task[None]) -> Asyn
 async def _then_set_id(resolving: Awaitable[None], fn: Function, function_id: str) -> None:
     await resolving
     fn.object_id = function_id
+
+
+def _map_request(function_id: str) -> api_pb2.FunctionMapRequest:
+    """A map's call; made from inside a container, the input it runs is its parent (call graphs)."""
+    parent = current_input_id() or ""
+    return api_pb2.FunctionMapRequest(function_id=function_id, kind=api_pb2.CALL_KIND_MAP, parent_input_id=parent)
 
 
 def _warn_wrap_returned_exceptions(value: bool | None) -> None:

@@ -74,6 +74,19 @@ def test_spawn_and_poll(tmp_path: Path) -> None:
         assert expected in out
 
 
+def test_stats_and_call_graphs(tmp_path: Path) -> None:
+    out = nano_modal_run("stats_and_call_graphs.py", tmp_path)
+    for expected in (
+        "pipeline: 80",
+        "resize: 4 succeeded, 1 failed",
+        "resize ran its inputs for at least 0.05 s each: True",
+        "successful calls in the window: 4",
+        "calls by function: {'pipeline': 1, 'resize': 5}",
+        "call graph:\npipeline: SUCCESS\n" + "  resize: SUCCESS\n" * 4,
+    ):
+        assert expected in out, out
+
+
 def test_streaming_and_async(tmp_path: Path) -> None:
     out = nano_modal_run("streaming_and_async.py", tmp_path)
     got = [line for line in out.splitlines() if line.startswith("got ")]

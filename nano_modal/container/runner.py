@@ -205,7 +205,10 @@ class Runner:
     def execute(self, item: api_pb2.ContainerInput) -> list[api_pb2.FunctionOutput]:
         """Run one input; returns the outputs still to send (the final one last), which say how
         many sync marks follow the input's prints (log_sync.py)."""
+        started = time.perf_counter()
         outputs = self._execute(item)
+        if outputs:
+            outputs[-1].run_seconds = time.perf_counter() - started  # Function.stats' execution time
         marks = self.log_sync.mark(item.input_id)
         if marks and outputs:
             outputs[-1].log_sync_lines = marks

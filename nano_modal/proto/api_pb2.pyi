@@ -671,18 +671,20 @@ class FunctionInput(_message.Message):
     def __init__(self, idx: _Optional[int] = ..., args: _Optional[_Union[Payload, _Mapping]] = ..., method_name: _Optional[str] = ...) -> None: ...
 
 class FunctionMapRequest(_message.Message):
-    __slots__ = ("function_id", "kind", "inputs", "inputs_complete", "wait_for_output")
+    __slots__ = ("function_id", "kind", "inputs", "inputs_complete", "wait_for_output", "parent_input_id")
     FUNCTION_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
     INPUTS_COMPLETE_FIELD_NUMBER: _ClassVar[int]
     WAIT_FOR_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    PARENT_INPUT_ID_FIELD_NUMBER: _ClassVar[int]
     function_id: str
     kind: CallKind
     inputs: _containers.RepeatedCompositeFieldContainer[FunctionInput]
     inputs_complete: bool
     wait_for_output: float
-    def __init__(self, function_id: _Optional[str] = ..., kind: _Optional[_Union[CallKind, str]] = ..., inputs: _Optional[_Iterable[_Union[FunctionInput, _Mapping]]] = ..., inputs_complete: _Optional[bool] = ..., wait_for_output: _Optional[float] = ...) -> None: ...
+    parent_input_id: str
+    def __init__(self, function_id: _Optional[str] = ..., kind: _Optional[_Union[CallKind, str]] = ..., inputs: _Optional[_Iterable[_Union[FunctionInput, _Mapping]]] = ..., inputs_complete: _Optional[bool] = ..., wait_for_output: _Optional[float] = ..., parent_input_id: _Optional[str] = ...) -> None: ...
 
 class FunctionMapResponse(_message.Message):
     __slots__ = ("call_id", "outputs", "next_cursor")
@@ -709,7 +711,7 @@ class FunctionPutInputsResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class FunctionOutput(_message.Message):
-    __slots__ = ("input_id", "idx", "status", "data", "exception_repr", "traceback", "cursor", "log_sync_lines")
+    __slots__ = ("input_id", "idx", "status", "data", "exception_repr", "traceback", "cursor", "log_sync_lines", "run_seconds")
     INPUT_ID_FIELD_NUMBER: _ClassVar[int]
     IDX_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -718,6 +720,7 @@ class FunctionOutput(_message.Message):
     TRACEBACK_FIELD_NUMBER: _ClassVar[int]
     CURSOR_FIELD_NUMBER: _ClassVar[int]
     LOG_SYNC_LINES_FIELD_NUMBER: _ClassVar[int]
+    RUN_SECONDS_FIELD_NUMBER: _ClassVar[int]
     input_id: str
     idx: int
     status: OutputStatus
@@ -726,7 +729,8 @@ class FunctionOutput(_message.Message):
     traceback: str
     cursor: int
     log_sync_lines: int
-    def __init__(self, input_id: _Optional[str] = ..., idx: _Optional[int] = ..., status: _Optional[_Union[OutputStatus, str]] = ..., data: _Optional[_Union[Payload, _Mapping]] = ..., exception_repr: _Optional[str] = ..., traceback: _Optional[str] = ..., cursor: _Optional[int] = ..., log_sync_lines: _Optional[int] = ...) -> None: ...
+    run_seconds: float
+    def __init__(self, input_id: _Optional[str] = ..., idx: _Optional[int] = ..., status: _Optional[_Union[OutputStatus, str]] = ..., data: _Optional[_Union[Payload, _Mapping]] = ..., exception_repr: _Optional[str] = ..., traceback: _Optional[str] = ..., cursor: _Optional[int] = ..., log_sync_lines: _Optional[int] = ..., run_seconds: _Optional[float] = ...) -> None: ...
 
 class FunctionGetOutputsRequest(_message.Message):
     __slots__ = ("call_id", "after_cursor", "max_outputs", "timeout")
@@ -757,6 +761,221 @@ class FunctionCallCancelRequest(_message.Message):
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     def __init__(self, call_id: _Optional[str] = ...) -> None: ...
+
+class StatsPercentile(_message.Message):
+    __slots__ = ("percentile_basis_points", "value")
+    PERCENTILE_BASIS_POINTS_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    percentile_basis_points: int
+    value: float
+    def __init__(self, percentile_basis_points: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
+
+class StatsPercentileDistribution(_message.Message):
+    __slots__ = ("unit", "percentiles")
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    PERCENTILES_FIELD_NUMBER: _ClassVar[int]
+    unit: str
+    percentiles: _containers.RepeatedCompositeFieldContainer[StatsPercentile]
+    def __init__(self, unit: _Optional[str] = ..., percentiles: _Optional[_Iterable[_Union[StatsPercentile, _Mapping]]] = ...) -> None: ...
+
+class FunctionTimeRangeStatsRequest(_message.Message):
+    __slots__ = ("function_id", "since", "until", "container_id", "all_variants")
+    FUNCTION_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    ALL_VARIANTS_FIELD_NUMBER: _ClassVar[int]
+    function_id: str
+    since: float
+    until: float
+    container_id: str
+    all_variants: bool
+    def __init__(self, function_id: _Optional[str] = ..., since: _Optional[float] = ..., until: _Optional[float] = ..., container_id: _Optional[str] = ..., all_variants: _Optional[bool] = ...) -> None: ...
+
+class FunctionTimeRangeStats(_message.Message):
+    __slots__ = ("since", "until", "input_success_count", "input_failure_count", "input_timeout_count", "input_running_at_end_count", "input_percentile_stats", "container_started_count", "container_error_count", "container_creating_at_end_count", "container_percentile_stats", "container_total_count", "variant_count")
+    class InputPercentileStatsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: StatsPercentileDistribution
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[StatsPercentileDistribution, _Mapping]] = ...) -> None: ...
+    class ContainerPercentileStatsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: StatsPercentileDistribution
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[StatsPercentileDistribution, _Mapping]] = ...) -> None: ...
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    INPUT_SUCCESS_COUNT_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FAILURE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TIMEOUT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    INPUT_RUNNING_AT_END_COUNT_FIELD_NUMBER: _ClassVar[int]
+    INPUT_PERCENTILE_STATS_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_STARTED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_ERROR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_CREATING_AT_END_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_PERCENTILE_STATS_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_TOTAL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    VARIANT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    since: float
+    until: float
+    input_success_count: int
+    input_failure_count: int
+    input_timeout_count: int
+    input_running_at_end_count: int
+    input_percentile_stats: _containers.MessageMap[str, StatsPercentileDistribution]
+    container_started_count: int
+    container_error_count: int
+    container_creating_at_end_count: int
+    container_percentile_stats: _containers.MessageMap[str, StatsPercentileDistribution]
+    container_total_count: int
+    variant_count: int
+    def __init__(self, since: _Optional[float] = ..., until: _Optional[float] = ..., input_success_count: _Optional[int] = ..., input_failure_count: _Optional[int] = ..., input_timeout_count: _Optional[int] = ..., input_running_at_end_count: _Optional[int] = ..., input_percentile_stats: _Optional[_Mapping[str, StatsPercentileDistribution]] = ..., container_started_count: _Optional[int] = ..., container_error_count: _Optional[int] = ..., container_creating_at_end_count: _Optional[int] = ..., container_percentile_stats: _Optional[_Mapping[str, StatsPercentileDistribution]] = ..., container_total_count: _Optional[int] = ..., variant_count: _Optional[int] = ...) -> None: ...
+
+class FunctionMetricsRequest(_message.Message):
+    __slots__ = ("function_id", "since", "until", "bucket_secs", "groups", "all_variants", "schema_only")
+    FUNCTION_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_SECS_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    ALL_VARIANTS_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_ONLY_FIELD_NUMBER: _ClassVar[int]
+    function_id: str
+    since: float
+    until: float
+    bucket_secs: int
+    groups: _containers.RepeatedScalarFieldContainer[str]
+    all_variants: bool
+    schema_only: bool
+    def __init__(self, function_id: _Optional[str] = ..., since: _Optional[float] = ..., until: _Optional[float] = ..., bucket_secs: _Optional[int] = ..., groups: _Optional[_Iterable[str]] = ..., all_variants: _Optional[bool] = ..., schema_only: _Optional[bool] = ...) -> None: ...
+
+class MetricPoint(_message.Message):
+    __slots__ = ("timestamp", "value")
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    timestamp: float
+    value: float
+    def __init__(self, timestamp: _Optional[float] = ..., value: _Optional[float] = ...) -> None: ...
+
+class MetricSeriesData(_message.Message):
+    __slots__ = ("group", "name", "unit", "description", "points")
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    name: str
+    unit: str
+    description: str
+    points: _containers.RepeatedCompositeFieldContainer[MetricPoint]
+    def __init__(self, group: _Optional[str] = ..., name: _Optional[str] = ..., unit: _Optional[str] = ..., description: _Optional[str] = ..., points: _Optional[_Iterable[_Union[MetricPoint, _Mapping]]] = ...) -> None: ...
+
+class FunctionMetricsResponse(_message.Message):
+    __slots__ = ("since", "until", "bucket_secs", "series")
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_SECS_FIELD_NUMBER: _ClassVar[int]
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    since: float
+    until: float
+    bucket_secs: int
+    series: _containers.RepeatedCompositeFieldContainer[MetricSeriesData]
+    def __init__(self, since: _Optional[float] = ..., until: _Optional[float] = ..., bucket_secs: _Optional[int] = ..., series: _Optional[_Iterable[_Union[MetricSeriesData, _Mapping]]] = ...) -> None: ...
+
+class AppTimeRangeStatsRequest(_message.Message):
+    __slots__ = ("app_id", "since", "until")
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    app_id: str
+    since: float
+    until: float
+    def __init__(self, app_id: _Optional[str] = ..., since: _Optional[float] = ..., until: _Optional[float] = ...) -> None: ...
+
+class AppFunctionCounts(_message.Message):
+    __slots__ = ("function_id", "calls_succeeded", "calls_failed", "container_errors", "container_active_count")
+    FUNCTION_ID_FIELD_NUMBER: _ClassVar[int]
+    CALLS_SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    CALLS_FAILED_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_ACTIVE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    function_id: str
+    calls_succeeded: int
+    calls_failed: int
+    container_errors: int
+    container_active_count: int
+    def __init__(self, function_id: _Optional[str] = ..., calls_succeeded: _Optional[int] = ..., calls_failed: _Optional[int] = ..., container_errors: _Optional[int] = ..., container_active_count: _Optional[int] = ...) -> None: ...
+
+class AppTimeRangeStats(_message.Message):
+    __slots__ = ("since", "until", "functions", "sandboxes_finished", "sandboxes_live", "deployment_count", "deployed")
+    class FunctionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: AppFunctionCounts
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[AppFunctionCounts, _Mapping]] = ...) -> None: ...
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    FUNCTIONS_FIELD_NUMBER: _ClassVar[int]
+    SANDBOXES_FINISHED_FIELD_NUMBER: _ClassVar[int]
+    SANDBOXES_LIVE_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYED_FIELD_NUMBER: _ClassVar[int]
+    since: float
+    until: float
+    functions: _containers.MessageMap[str, AppFunctionCounts]
+    sandboxes_finished: int
+    sandboxes_live: int
+    deployment_count: int
+    deployed: bool
+    def __init__(self, since: _Optional[float] = ..., until: _Optional[float] = ..., functions: _Optional[_Mapping[str, AppFunctionCounts]] = ..., sandboxes_finished: _Optional[int] = ..., sandboxes_live: _Optional[int] = ..., deployment_count: _Optional[int] = ..., deployed: _Optional[bool] = ...) -> None: ...
+
+class FunctionCallGraphRequest(_message.Message):
+    __slots__ = ("call_id",)
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    call_id: str
+    def __init__(self, call_id: _Optional[str] = ...) -> None: ...
+
+class CallGraphInput(_message.Message):
+    __slots__ = ("input_id", "call_id", "task_id", "status")
+    INPUT_ID_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    input_id: str
+    call_id: str
+    task_id: str
+    status: int
+    def __init__(self, input_id: _Optional[str] = ..., call_id: _Optional[str] = ..., task_id: _Optional[str] = ..., status: _Optional[int] = ...) -> None: ...
+
+class CallGraphCall(_message.Message):
+    __slots__ = ("call_id", "function_name", "module_name", "parent_input_id")
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_NAME_FIELD_NUMBER: _ClassVar[int]
+    MODULE_NAME_FIELD_NUMBER: _ClassVar[int]
+    PARENT_INPUT_ID_FIELD_NUMBER: _ClassVar[int]
+    call_id: str
+    function_name: str
+    module_name: str
+    parent_input_id: str
+    def __init__(self, call_id: _Optional[str] = ..., function_name: _Optional[str] = ..., module_name: _Optional[str] = ..., parent_input_id: _Optional[str] = ...) -> None: ...
+
+class FunctionCallGraph(_message.Message):
+    __slots__ = ("inputs", "function_calls", "truncated")
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_CALLS_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    inputs: _containers.RepeatedCompositeFieldContainer[CallGraphInput]
+    function_calls: _containers.RepeatedCompositeFieldContainer[CallGraphCall]
+    truncated: bool
+    def __init__(self, inputs: _Optional[_Iterable[_Union[CallGraphInput, _Mapping]]] = ..., function_calls: _Optional[_Iterable[_Union[CallGraphCall, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
 class FunctionCallGetRequest(_message.Message):
     __slots__ = ("call_id",)

@@ -164,6 +164,26 @@ class NanoModalStub:
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionCallGetRequest.SerializeToString,
                 response_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionCallGetResponse.FromString,
                 _registered_method=True)
+        self.FunctionGetTimeRangeStats = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/FunctionGetTimeRangeStats',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionTimeRangeStatsRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionTimeRangeStats.FromString,
+                _registered_method=True)
+        self.FunctionGetMetrics = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/FunctionGetMetrics',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionMetricsRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionMetricsResponse.FromString,
+                _registered_method=True)
+        self.AppGetTimeRangeStats = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/AppGetTimeRangeStats',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.AppTimeRangeStatsRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.AppTimeRangeStats.FromString,
+                _registered_method=True)
+        self.FunctionGetCallGraph = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/FunctionGetCallGraph',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionCallGraphRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionCallGraph.FromString,
+                _registered_method=True)
         self.BlobHas = channel.unary_unary(
                 '/nano_modal.v1.NanoModal/BlobHas',
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.BlobHasRequest.SerializeToString,
@@ -624,6 +644,31 @@ class NanoModalServicer:
         raise NotImplementedError('Method not implemented!')
 
     def FunctionCallGet(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FunctionGetTimeRangeStats(self, request, context):
+        """Function.stats, Function.metrics, App.stats, FunctionCall.get_call_graph (server/stats_service.py)
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FunctionGetMetrics(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AppGetTimeRangeStats(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FunctionGetCallGraph(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1131,6 +1176,26 @@ def add_NanoModalServicer_to_server(servicer, server):
                     servicer.FunctionCallGet,
                     request_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionCallGetRequest.FromString,
                     response_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionCallGetResponse.SerializeToString,
+            ),
+            'FunctionGetTimeRangeStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.FunctionGetTimeRangeStats,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionTimeRangeStatsRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionTimeRangeStats.SerializeToString,
+            ),
+            'FunctionGetMetrics': grpc.unary_unary_rpc_method_handler(
+                    servicer.FunctionGetMetrics,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionMetricsRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionMetricsResponse.SerializeToString,
+            ),
+            'AppGetTimeRangeStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppGetTimeRangeStats,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.AppTimeRangeStatsRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.AppTimeRangeStats.SerializeToString,
+            ),
+            'FunctionGetCallGraph': grpc.unary_unary_rpc_method_handler(
+                    servicer.FunctionGetCallGraph,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionCallGraphRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionCallGraph.SerializeToString,
             ),
             'BlobHas': grpc.unary_unary_rpc_method_handler(
                     servicer.BlobHas,
@@ -2135,6 +2200,114 @@ class NanoModal:
             '/nano_modal.v1.NanoModal/FunctionCallGet',
             nano__modal_dot_proto_dot_api__pb2.FunctionCallGetRequest.SerializeToString,
             nano__modal_dot_proto_dot_api__pb2.FunctionCallGetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FunctionGetTimeRangeStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/FunctionGetTimeRangeStats',
+            nano__modal_dot_proto_dot_api__pb2.FunctionTimeRangeStatsRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.FunctionTimeRangeStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FunctionGetMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/FunctionGetMetrics',
+            nano__modal_dot_proto_dot_api__pb2.FunctionMetricsRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.FunctionMetricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppGetTimeRangeStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/AppGetTimeRangeStats',
+            nano__modal_dot_proto_dot_api__pb2.AppTimeRangeStatsRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.AppTimeRangeStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FunctionGetCallGraph(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/FunctionGetCallGraph',
+            nano__modal_dot_proto_dot_api__pb2.FunctionCallGraphRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.FunctionCallGraph.FromString,
             options,
             channel_credentials,
             insecure,

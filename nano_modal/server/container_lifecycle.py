@@ -25,7 +25,7 @@ from .containers import (
 from .control_base import ControlBase
 from .input_states import move_input
 from .state import Container, ContainerState, FunctionRuntime, InputState, QueuedInput
-from .store import AttemptRow, OutputRow
+from .store import AttemptRow, ContainerRunRow, OutputRow
 
 log = logging.getLogger("nano_modal.server")
 
@@ -41,6 +41,7 @@ class ContainerLifecycle(ControlBase):
 
     def container_hello(self, container: Container) -> FunctionRuntime:
         if container.state == ContainerState.STARTING:
+            container.ready_at = time.time()
             self._apply(self.containers.transition(container, ContainerState.RUNNING, "hello"))
         container.idle_since = time.monotonic()
         fn = self._function(container.function_id)
@@ -58,11 +59,18 @@ class ContainerLifecycle(ControlBase):
         container = self.containers.get(container_id)
         if container is None or container.state == ContainerState.EXITED:
             return
+        # An error of its own: it ended with a failure code before anyone stopped it (a stop's
+        # SIGTERM, a timed-out input's exit and a vanished worker are not the container's errors).
+        failed = exit_code != 0 and container.live and not container.ending and blame_inputs
         self._apply(
             self.containers.transition(
                 container, ContainerState.EXITED, reason, exit_code=exit_code, blame_inputs=blame_inputs
             )
         )
+        run = ContainerRunRow(
+            container_id, container.function_id, container.placed_at, container.ready_at, time.time(), failed
+        )
+        self._record_outputs([run])  # through the output writer: off the loop, with the outputs
 
     def _apply(self, commands: list[Command]) -> None:
         """Carry out what a container's transition says must happen next."""
@@ -126,6 +134,8 @@ class ContainerLifecycle(ControlBase):
                     message,
                     "",
                     final=True,
+                    queued_at=item.queued_at,
+                    container_id=command.container.container_id,
                 ),
             )
             for item in running
@@ -180,6 +190,7 @@ class ContainerLifecycle(ControlBase):
                 request.exception_repr,
                 request.traceback,
                 final=True,
+                queued_at=i.queued_at,
             )
             for i in doomed
         ]

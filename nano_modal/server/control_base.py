@@ -23,7 +23,7 @@ from .errors import NotFound
 from .group_commit import GroupCommit
 from .log_limits import LogLimits
 from .state import App, Call, Container, FunctionRuntime, QueuedInput, Signal, Worker
-from .store import AttemptRow, LogRow, OutputRow, Store
+from .store import AttemptRow, LogRow, OutputRow, Store, WriterRecord
 from .tunnels import Tunnels
 from .web_channels import WebChannels
 from .workspace_limits import NO_LIMITS, Limits
@@ -127,13 +127,13 @@ class ControlBase:
     def _requeue(self, container: Container, input_ids: Iterable[str]) -> None:
         raise NotImplementedError  # inputs.py
 
-    def _record_outputs(self, records: Sequence[OutputRow | AttemptRow]) -> None:
+    def _record_outputs(self, records: Sequence[WriterRecord]) -> None:
         raise NotImplementedError  # outputs.py
 
-    def _write_outputs(self, records: list[OutputRow | AttemptRow]) -> None:
+    def _write_outputs(self, records: list[WriterRecord]) -> None:
         raise NotImplementedError  # outputs.py
 
-    def _apply_outputs(self, records: list[OutputRow | AttemptRow]) -> None:
+    def _apply_outputs(self, records: list[WriterRecord]) -> None:
         raise NotImplementedError  # outputs.py
 
     def _wake_log_followers(self, app: App) -> None:

@@ -50,6 +50,7 @@ class CallsAndInputs(ControlBase):
         schedule_fire: float | None = None,
         *,
         run_before_written: bool = False,
+        parent_input_id: str = "",
     ) -> Call:
         """`run_before_written`: the caller is answered only with the call's output (a blocking
         .remote()), so its input may go to a container first and be written while it runs (see
@@ -64,7 +65,7 @@ class CallsAndInputs(ControlBase):
         call = Call(new_id("fc"), function_id, kind)
         queued = self._queued(call, inputs)
         call.num_inputs, call.inputs_complete = len(queued), complete
-        row = CallRow(call.call_id, function_id, kind, call.num_inputs, complete, False, time.time())
+        row = CallRow(call.call_id, function_id, kind, call.num_inputs, complete, False, time.time(), parent_input_id)
         input_rows = [self._input_row(q) for q in queued]
         local_store_up = self.store.local_commits and store_retry.outage.since is None
         if run_before_written and schedule_fire is None and local_store_up:
@@ -217,7 +218,10 @@ class CallsAndInputs(ControlBase):
         """Final outputs for `items`; `error`: the pickled exception the callers raise (default: from `message`)."""
         for item in items:
             move_input(item, final_state(status))
-        rows = [OutputRow(i.call_id, i.input_id, i.idx, status, error, "", message, "", final=True) for i in items]
+        rows = [
+            OutputRow(i.call_id, i.input_id, i.idx, status, error, "", message, "", final=True, queued_at=i.queued_at)
+            for i in items
+        ]
         self._record_outputs(rows)
 
     def _retry_or_fail(self, item: QueuedInput, row: OutputRow) -> OutputRow | AttemptRow:

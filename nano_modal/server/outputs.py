@@ -15,7 +15,7 @@ from ..proto import api_pb2
 from .control_base import ControlBase
 from .input_states import final_state, move_input
 from .state import Call, Container
-from .store import AttemptRow, OutputRow
+from .store import AttemptRow, ContainerRunRow, OutputRow, WriterRecord
 
 log = logging.getLogger("nano_modal.server")
 
@@ -33,7 +33,7 @@ class Outputs(ControlBase):
         that arrived meanwhile: `GroupCommit`)."""
         rows: list[OutputRow | AttemptRow] = []
         fn = self._function(container.function_id)
-        now = time.monotonic()
+        now, arrived = time.monotonic(), time.time()
         earlier: list[asyncio.Future[None]] = []
         for out in outputs:
             if out.status == api_pb2.OUTPUT_STATUS_TIMEOUT:
@@ -55,6 +55,10 @@ class Outputs(ControlBase):
                 out.exception_repr,
                 out.traceback,
                 final=out.status != api_pb2.OUTPUT_STATUS_GENERATOR_ITEM,
+                queued_at=item.queued_at,
+                finished_at=arrived,
+                run_seconds=out.run_seconds,
+                container_id=container.container_id,
             )
             if out.log_sync_lines:
                 self.log_sync_lines[out.input_id] = out.log_sync_lines
@@ -77,7 +81,7 @@ class Outputs(ControlBase):
                 # head, which only an empty container may take, is now its to take.
                 fn.inputs_ready.fire()
         if rows:
-            written = self._output_commit.enqueue(rows)
+            written = self._output_commit.enqueue(list[WriterRecord](rows))
             ids = [row.input_id for row in rows]
             self._committing.update(dict.fromkeys(ids, written))
             written.add_done_callback(lambda _: self._forget_committed(ids, written))
@@ -95,9 +99,10 @@ class Outputs(ControlBase):
             if self._committing.get(input_id) is written:
                 del self._committing[input_id]
 
-    def _record_outputs(self, records: Sequence[OutputRow | AttemptRow]) -> None:
-        """Outputs, and the attempts of inputs that failed and run again: queued for the output
-        writer, behind the outputs already on their way (written at once without a loop)."""
+    def _record_outputs(self, records: Sequence[WriterRecord]) -> None:
+        """Outputs, the attempts of inputs that failed and run again, and containers that exited:
+        queued for the output writer, behind the outputs already on their way (written at once
+        without a loop)."""
         if not records:
             return
         try:
@@ -108,13 +113,17 @@ class Outputs(ControlBase):
             return
         self._output_commit.submit(list(records))
 
-    def _write_outputs(self, records: list[OutputRow | AttemptRow]) -> None:
+    def _write_outputs(self, records: list[WriterRecord]) -> None:
         """One transaction (on the loop, or on the output writer's thread while the store is away)."""
         rows = [r for r in records if isinstance(r, OutputRow)]
         attempts = [r for r in records if isinstance(r, AttemptRow)]
-        self.store.add_outputs(rows, attempts)
+        runs = [r for r in records if isinstance(r, ContainerRunRow)]
+        arrived = time.time()
+        for row in rows:  # outputs the server made (a dead container's, a cancel's): they end now
+            row.finished_at = row.finished_at or arrived
+        self.store.add_outputs(rows, attempts, runs)
 
-    def _apply_outputs(self, records: list[OutputRow | AttemptRow]) -> None:
+    def _apply_outputs(self, records: list[WriterRecord]) -> None:
         """The written outputs, in memory for their readers (on the loop, in cursor order)."""
         touched: set[str] = set()
         for row in records:

@@ -50,6 +50,10 @@ ROLES: dict[str, Role] = {
     "FunctionGetOutputs": Role.ANY,
     "FunctionCallCancel": Role.ANY,
     "FunctionCallGet": Role.ANY,
+    "FunctionGetTimeRangeStats": Role.ANY,  # read-only, as FunctionGet's stats
+    "FunctionGetMetrics": Role.ANY,
+    "AppGetTimeRangeStats": Role.ANY,
+    "FunctionGetCallGraph": Role.ANY,
     "BlobHas": Role.PAYLOADS,
     "BlobPut": Role.PAYLOADS,
     "BlobGet": Role.PAYLOADS,

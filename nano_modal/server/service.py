@@ -26,6 +26,7 @@ from .object_service import ObjectPlane, ObjectRpcs
 from .rpc_roles import ROLES, Role
 from .sandbox_service import SandboxRpcs
 from .sandboxes import SandboxPlane
+from .stats_service import StatsRpcs
 from .store import OutputRow
 from .tunnels import LABEL_PREFIX as TUNNEL_LABEL_PREFIX
 from .tunnels import PATH_PREFIX as TUNNEL_PATH_PREFIX
@@ -51,10 +52,11 @@ def _output_proto(row: OutputRow, log_sync_lines: dict[str, int]) -> api_pb2.Fun
     )
 
 
-class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.NanoModalServicer):
+class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, StatsRpcs, api_pb2_grpc.NanoModalServicer):
     # Who is calling comes from Callers (callers.py); Dict/Queue/Secret/Volume RPCs from
     # ObjectRpcs (object_service.py), sandbox and container RPCs from SandboxRpcs
-    # (sandbox_service.py), workspaces' from WorkspaceRpcs (workspace_service.py).
+    # (sandbox_service.py), workspaces' from WorkspaceRpcs (workspace_service.py), stats and call
+    # graphs from StatsRpcs (stats_service.py).
     def __init__(
         self,
         control: ControlPlane,
@@ -244,6 +246,10 @@ class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.Nano
 
         # A .remote() waiting for its output hears nothing before it: its input may run first.
         answered_with_output = request.wait_for_output > 0 and request.kind == api_pb2.CALL_KIND_REMOTE
+        # A call graph's edge is kept only from the container running that input (no one else
+        # may hang calls under another's input).
+        caller = self.caller()
+        parent = request.parent_input_id if caller is not None and request.parent_input_id in caller.held else ""
 
         def start() -> Any:
             return self.control.start_call(
@@ -252,6 +258,7 @@ class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, api_pb2_grpc.Nano
                 request.inputs,
                 request.inputs_complete,
                 run_before_written=answered_with_output,
+                parent_input_id=parent,
             )
 
         call = await self._guard(context, start)

@@ -103,6 +103,8 @@ calls = sa.Table(
     sa.Column("inputs_complete", sa.Boolean, nullable=False),
     sa.Column("cancelled", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False, index=True),
+    # The input, run by a container, that made this call ("" from a client): call graphs.
+    sa.Column("parent_input_id", sa.String(64), nullable=False, server_default="", index=True),
 )
 
 inputs = sa.Table(
@@ -132,7 +134,24 @@ outputs = sa.Table(
     sa.Column("exception_repr", sa.Text, nullable=False),
     sa.Column("traceback", sa.Text, nullable=False),
     sa.Column("final", sa.Boolean, nullable=False),
+    # Function.stats / metrics (0 and "" on outputs written before these were kept):
+    sa.Column("queued_at", sa.Float, nullable=False, server_default="0"),  # the input was accepted (unix s)
+    sa.Column("finished_at", sa.Float, nullable=False, server_default="0", index=True),  # this output arrived
+    sa.Column("run_seconds", sa.Float, nullable=False, server_default="0"),  # the container ran the input
+    sa.Column("container_id", sa.String(64), nullable=False, server_default=""),  # which container answered
     sa.Index("ix_outputs_call_cursor", "call_id", "cursor"),
+)
+
+# A function's containers once they exited (live ones are in the server's memory): Function.stats.
+container_runs = sa.Table(
+    "container_runs",
+    metadata,
+    sa.Column("container_id", sa.String(64), primary_key=True),
+    sa.Column("function_id", sa.String(64), nullable=False, index=True),
+    sa.Column("created_at", sa.Float, nullable=False),  # placed (unix s)
+    sa.Column("ready_at", sa.Float, nullable=False),  # said hello; 0: never did
+    sa.Column("exited_at", sa.Float, nullable=False, index=True),
+    sa.Column("failed", sa.Boolean, nullable=False),  # ended on its own with an error, not stopped
 )
 
 

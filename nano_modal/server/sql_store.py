@@ -16,6 +16,7 @@ from .sql_objects import SqlObjects
 from .sql_schema import (
     apps,
     calls,
+    container_runs,
     deployments,
     functions,
     image_names,
@@ -28,10 +29,12 @@ from .sql_schema import (
     tokens,
     workspaces,
 )
+from .sql_stats import SqlStats
 from .store import (
     AppRow,
     AttemptRow,
     CallRow,
+    ContainerRunRow,
     DeploymentRow,
     FunctionRow,
     InputRow,
@@ -111,7 +114,7 @@ _INPUT_ROW_COLUMNS = (
 
 
 @retry_transient
-class SqlStore(SqlObjects, Store):
+class SqlStore(SqlObjects, SqlStats, Store):
     def __init__(self, url: str) -> None:
         if url.startswith(("postgresql://", "postgres://")):  # plain URLs mean the driver we ship with
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -344,8 +347,13 @@ class SqlStore(SqlObjects, Store):
         with self.engine.connect() as conn:
             return [InputRow(**row) for row in conn.execute(query).mappings()]
 
-    def add_outputs(self, rows: list[OutputRow], attempts: list[AttemptRow] | None = None) -> None:
-        if not rows and not attempts:
+    def add_outputs(
+        self,
+        rows: list[OutputRow],
+        attempts: list[AttemptRow] | None = None,
+        runs: list[ContainerRunRow] | None = None,
+    ) -> None:
+        if not rows and not attempts and not runs:
             return
         # Cursors are numbered here rather than read back from the database (RETURNING costs
         # more than the insert itself): this store is the only writer of its outputs table.
@@ -367,6 +375,8 @@ class SqlStore(SqlObjects, Store):
                 conn.execute(_FINISH_INPUTS, {"ids": finished})
             if attempts:
                 conn.execute(_SET_ATTEMPT, [{"b_input_id": a.input_id, "b_attempt": a.attempt} for a in attempts])
+            if runs:
+                conn.execute(container_runs.insert(), [vars(run) for run in runs])
 
     def _sqlite_transaction(self, statements: list[tuple[str, list[dict[str, Any]]]]) -> None:
         """One transaction of compiled statements, each run for its list of parameters, on the
@@ -410,6 +420,7 @@ class SqlStore(SqlObjects, Store):
             old = sa.select(calls.c.call_id).where(calls.c.created_at < created_before).scalar_subquery()
             conn.execute(outputs.delete().where(outputs.c.call_id.in_(old)))
             conn.execute(inputs.delete().where(inputs.c.call_id.in_(old)))
+            conn.execute(container_runs.delete().where(container_runs.c.exited_at < created_before))
             return conn.execute(calls.delete().where(calls.c.created_at < created_before)).rowcount
 
     def blob_references(self) -> Iterator[tuple[str, bytes]]:

@@ -71,6 +71,8 @@ class QueuedInput:
     method_name: str = ""
     suspect: bool = False  # was out when its container died; runs alone until it finishes
     state: InputState = InputState.QUEUED
+    # When it was accepted (unix s): its end-to-end latency starts there.
+    queued_at: float = field(default_factory=time.time, compare=False)
 
     def to_proto(self) -> api_pb2.ContainerInput:
         return api_pb2.ContainerInput(
@@ -133,6 +135,9 @@ class Container:
     handed: list[str] = field(default_factory=list)
     cpu_demand: float | None = None  # cores it ran or waited to run on, last measured while busy
     held_at_report: bool = False  # it held inputs at its worker's last CPU report
+    # Unix seconds, for Function.stats (created_at is monotonic): placed, and its hello (0: not yet).
+    placed_at: float = field(default_factory=time.time, compare=False)
+    ready_at: float = field(default=0.0, compare=False)
     # It ends for a reason already known (it reported an input's timeout and is exiting, or the
     # server stopped it for a cancelled call): it is handed nothing more, and the inputs it still
     # holds when it exits (fetched ahead, never started: runner.py prefetches) run again free.

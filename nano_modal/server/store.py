@@ -72,6 +72,7 @@ class CallRow:
     inputs_complete: bool
     cancelled: bool
     created_at: float
+    parent_input_id: str = ""  # the input, run by a container, that made this call (call graphs)
 
 
 @dataclass
@@ -107,6 +108,52 @@ class OutputRow:
     traceback: str
     final: bool  # the input's last output (not a generator item)
     cursor: int = 0  # assigned by the store
+    # What Function.stats and metrics read (server/stats.py); 0 / "": not known.
+    queued_at: float = 0.0  # when the input was accepted (unix seconds)
+    finished_at: float = 0.0  # when this output reached the server
+    run_seconds: float = 0.0  # how long the container ran the input, by its own clock
+    container_id: str = ""  # the container that sent it
+
+
+@dataclass
+class ContainerRunRow:
+    """A function's container after it exited (Function.stats counts starts, errors, start-up times)."""
+
+    container_id: str
+    function_id: str
+    created_at: float  # placed (unix seconds)
+    ready_at: float  # said hello; 0: it never did
+    exited_at: float
+    failed: bool  # ended on its own with an error (not stopped by the server)
+
+
+# What the output writer takes (outputs.py): outputs, retried inputs' attempts, exited containers.
+WriterRecord = OutputRow | AttemptRow | ContainerRunRow
+
+
+@dataclass
+class OutputBucket:
+    """Final outputs of one status that arrived in one bucket of a window, summed up (stats.py)."""
+
+    bucket: int  # its index: the bucket starts at since + bucket * width
+    status: int
+    count: int
+    run_sum: float  # the container-measured run times of those that have one
+    run_count: int
+    run_max: float
+    latency_sum: float  # acceptance to arrival, of those whose acceptance is known
+    latency_count: int
+    latency_max: float
+
+
+@dataclass
+class GraphInput:
+    """An input of a call graph, with its final output's status and container (0 / "": none yet)."""
+
+    input_id: str
+    call_id: str
+    status: int
+    container_id: str
 
 
 @dataclass
@@ -267,9 +314,46 @@ class Store(ABC):
         server crashed between recording the cancel or the stop and writing their outputs."""
 
     @abstractmethod
-    def add_outputs(self, outputs: list[OutputRow], attempts: list[AttemptRow] | None = None) -> None:
-        """Append outputs (assigning each its cursor), retire the inputs whose output is final and
-        record the attempts of inputs that failed and will run again: one transaction."""
+    def add_outputs(
+        self,
+        outputs: list[OutputRow],
+        attempts: list[AttemptRow] | None = None,
+        runs: list[ContainerRunRow] | None = None,
+    ) -> None:
+        """Append outputs (assigning each its cursor), retire the inputs whose output is final,
+        record the attempts of inputs that failed and will run again and the containers that
+        exited: one transaction."""
+
+    # ------------------------------------------------------------------ stats (sql_stats.py)
+
+    @abstractmethod
+    def output_buckets(
+        self, function_ids: list[str], since: float, until: float, width: float, container_id: str = ""
+    ) -> list[OutputBucket]:
+        """Final outputs of these functions' calls (of one container, if named) that arrived in
+        [since, until), summed by status and by bucket of `width` seconds (0: one bucket)."""
+
+    @abstractmethod
+    def output_sample(
+        self, function_ids: list[str], since: float, until: float, limit: int, container_id: str = ""
+    ) -> list[tuple[float, float]]:
+        """(run seconds, latency) of the newest `limit` final outputs of the window; 0 where unknown."""
+
+    @abstractmethod
+    def container_runs(self, function_ids: list[str], since: float, until: float) -> list[ContainerRunRow]:
+        """Containers of these functions that exited in [since, until)."""
+
+    @abstractmethod
+    def call_of_input(self, input_id: str) -> CallRow | None:
+        """The call an input belongs to (None: unknown, or past retention)."""
+
+    @abstractmethod
+    def calls_with_parents(self, parent_input_ids: list[str]) -> list[CallRow]:
+        """Calls made by these inputs."""
+
+    @abstractmethod
+    def graph_inputs(self, call_ids: list[str], limit: int) -> list[GraphInput]:
+        """The inputs of these calls, each with its final output's status and container."""
 
     @abstractmethod
     def outputs_after(self, call_id: str, cursor: int, limit: int) -> list[OutputRow]: ...

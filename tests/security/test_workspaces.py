@@ -144,6 +144,16 @@ def test_another_workspaces_client_finds_nothing_of_a(cluster: Cluster, victim: 
             ("FunctionGet", api_pb2.FunctionGetRequest(app_name="ws-victim", function_name="echo")),
             ("AppLookup", api_pb2.AppLookupRequest(name="ws-victim")),
             ("FunctionCallGet", api_pb2.FunctionCallGetRequest(call_id=victim.ids["call"])),
+            ("FunctionGetCallGraph", api_pb2.FunctionCallGraphRequest(call_id=victim.ids["call"])),
+            (
+                "FunctionGetTimeRangeStats",
+                api_pb2.FunctionTimeRangeStatsRequest(function_id=victim.ids["function"], since=0, until=2e9),
+            ),
+            (
+                "FunctionGetMetrics",
+                api_pb2.FunctionMetricsRequest(function_id=victim.ids["function"], since=0, until=3600),
+            ),
+            ("AppGetTimeRangeStats", api_pb2.AppTimeRangeStatsRequest(app_id=victim.app_id, since=0, until=2e9)),
             ("ObjectDelete", api_pb2.ObjectDeleteRequest(kind=api_pb2.OBJECT_KIND_DICT, object_id=victim.ids["dict"])),
             ("SandboxCreate", api_pb2.SandboxCreateRequest(app_id=victim.app_id)),
             ("SandboxGet", api_pb2.SandboxGetRequest(app_name="ws-victim", name="victim-sandbox")),
