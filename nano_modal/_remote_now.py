@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import _log_sync, config
+from ._runtime_context import current_input_id
 from ._utils.aio import NOT_NOW, run_blocking
 from .client import Client
 from .function_call import _is_final, _raise_or_return, decode_output
@@ -38,6 +39,7 @@ def remote_now(fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any]) -> A
         inputs_complete=True,
         inputs=[fn._input(0, payload)],
         wait_for_output=wait,
+        parent_input_id=current_input_id() or "",  # a call graph's edge (as Function._start_call's)
     )
     response = client.stub.call_now("FunctionMap", request, timeout=wait + config.CONNECT_TIMEOUT * 2)
     if response is NOT_NOW:  # no fast lane now: the usual path sends the call (as it did before)
