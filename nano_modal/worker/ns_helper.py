@@ -4,7 +4,8 @@ mount_image, unmount_image). setns() into a mount namespace is refused to a proc
 threads, and the worker has them (asyncio's); this script imports nothing of nano-modal's.
 
 Paths are resolved inside the namespace, where the container's root is `/`: a symlink the
-container made cannot point anywhere but into the container's own files.
+container made cannot point anywhere but into the container's own files (and a copy walks
+from open directories, following none).
 
     copy PID PATH DEST     the directory PATH, as the container sees it, copied into DEST (host)
     mount PID SOURCE PATH OWNER   the host mount at SOURCE shown at PATH (made if missing, owned by OWNER)
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import stat
 import sys
 from collections.abc import Callable
 
@@ -45,7 +47,7 @@ def _enter(pid: str) -> None:
 
 
 def copy(pid: str, path: str, dest: str) -> None:
-    host = os.open("/proc/self/ns/mnt", os.O_RDONLY)
+    out = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)  # the host's, opened before leaving its namespace
     _enter(pid)
     try:
         source = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -53,10 +55,57 @@ def copy(pid: str, path: str, dest: str) -> None:
         raise OSError(f"{path} is not a directory") from None
     except FileNotFoundError:
         raise OSError(f"{path} does not exist in the sandbox") from None
-    _setns(host)  # back among the host's files; the open directory stays the container's
-    os.set_inheritable(source, True)
-    # cp -a: owners, modes, links kept; no symlink inside the tree is followed.
-    os.execvp("cp", ["cp", "-a", "--", f"/proc/self/fd/{source}/.", dest])
+    _copy_tree(source, out)
+
+
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK  # (O_NONBLOCK: a file swapped for a fifo cannot hang us)
+_CHUNK = 1 << 20  # bytes per sendfile
+
+
+def _copy_tree(source: int, out: int) -> None:
+    """Copy the directory open as `source` into the one open as `out`, one name at a time relative
+    to open directories, never following a symlink: the sandbox may change its files while they
+    are copied, and a path walked by name could be redirected into the host's files. Directories,
+    regular files and symlinks are copied with owners, modes and times; fifos, sockets and
+    devices are not."""
+    for name in os.listdir(source):
+        st = os.stat(name, dir_fd=source, follow_symlinks=False)
+        try:
+            if stat.S_ISLNK(st.st_mode):
+                os.symlink(os.readlink(name, dir_fd=source), name, dir_fd=out)
+                os.chown(name, st.st_uid, st.st_gid, dir_fd=out, follow_symlinks=False)
+                continue
+            if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+                continue
+            src = os.open(name, _READ | (os.O_DIRECTORY if stat.S_ISDIR(st.st_mode) else 0), dir_fd=source)
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # gone or changed meanwhile
+        try:
+            now = os.fstat(src)
+            if stat.S_ISDIR(now.st_mode):
+                os.mkdir(name, 0o700, dir_fd=out)
+                dst = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=out)
+                try:
+                    _copy_tree(src, dst)
+                    _keep(dst, now)
+                finally:
+                    os.close(dst)
+            elif stat.S_ISREG(now.st_mode):
+                dst = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=out)
+                try:
+                    while os.sendfile(dst, src, None, _CHUNK):
+                        pass
+                    _keep(dst, now)
+                finally:
+                    os.close(dst)
+        finally:
+            os.close(src)
+
+
+def _keep(fd: int, st: os.stat_result) -> None:
+    os.fchown(fd, st.st_uid, st.st_gid)
+    os.fchmod(fd, stat.S_IMODE(st.st_mode))
+    os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 def mount(pid: str, source: str, path: str, owner: str) -> None:

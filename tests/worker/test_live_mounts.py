@@ -43,7 +43,8 @@ out = {}
 with app.run():
     a = nano_modal.Sandbox.create(app=app, timeout=120)
     run(a, "mkdir -p /tmp/p/sub && echo one > /tmp/p/a.txt && echo two > /tmp/p/sub/b.txt && "
-           "echo mine > /tmp/p/owned.txt && chown 1000:1000 /tmp/p/owned.txt && ln -s /etc/hostname /tmp/p/link && "
+           "echo mine > /tmp/p/owned.txt && chown 1000:1000 /tmp/p/owned.txt && chmod 751 /tmp/p/owned.txt && "
+           "ln -s /etc/hostname /tmp/p/link && "
            f"ln -s {outside} /tmp/escape")
     snap = a.snapshot_directory("/tmp/p")
     out["escape"] = error(lambda: a.snapshot_directory("/tmp/escape"))
@@ -53,7 +54,7 @@ with app.run():
     run(b, "mkdir -p /tmp/q && echo before > /tmp/q/old.txt")
     b.mount_image("/tmp/q", snap)
     out["mounted"] = run(b, "cd /tmp/q && ls -A | tr '\\\\n' ' ' && echo && cat a.txt sub/b.txt && "
-                            "stat -c %u owned.txt && readlink link")
+                            "stat -c '%u %a' owned.txt && readlink link")
     out["write_in_mount"] = run(b, "echo new > /tmp/q/new.txt && cat /tmp/q/new.txt")
     out["twice"] = error(lambda: b.mount_image("/tmp/q", snap))
     b.unmount_image("/tmp/q")
@@ -94,8 +95,8 @@ def test_snapshot_directory_mount_and_unmount(isolated_cluster: object, tmp_path
 
     names, *rest = out["mounted"].split("\n", 1)
     assert sorted(names.split()) == ["a.txt", "link", "owned.txt", "sub"]  # the directory's contents, not old.txt
-    # Contents, the owner the sandbox gave (through both uid ranges), the symlink as a symlink.
-    assert rest[0].split("\n") == ["one", "two", "1000", "/etc/hostname"]
+    # Contents, the owner and mode the sandbox gave (through both uid ranges), the symlink as a symlink.
+    assert rest[0].split("\n") == ["one", "two", "1000 751", "/etc/hostname"]
     assert out["write_in_mount"] == "new"  # the mount is writable, as Modal's
     assert "already mounted at /tmp/q" in out["twice"]
     assert out["after_unmount"] == "old.txt"  # what was there shows again; the writes went with the mount
