@@ -134,6 +134,8 @@ class SandboxFileOps:
         if not isinstance(image, Image):
             raise TypeError(f"Sandbox.mount_image(image=...) expects an Image, got {image!r}")
         _check_absolute(path, "mount_image")
+        if any(step.kind == "add_local" and not dict(step.options).get("copy") for step in image.steps):
+            raise InvalidError("Sandbox.mount_image takes images whose add_local_* steps have copy=True")
         client = await Client.get()
         spec = base64.b64encode((await image.to_proto(client)).SerializeToString()).decode()
         await self._worker_op("mount_image", f"mount_image at {path}", path, spec)

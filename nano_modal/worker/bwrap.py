@@ -231,7 +231,7 @@ class BwrapRuntime(SandboxingRuntime):
         if not inside:
             raise InvalidError(f"sandbox {cfg.container_id} is no longer running")
         uids = self._uids.get(cfg.container_id)
-        return LiveSandbox(cfg.container_id, inside[0], uids.range if uids else None)
+        return LiveSandbox(cfg.container_id, inside[0], uids.range if uids else None, (self.disks, cfg.disk_mb))
 
     def rekey(self, old_id: str, new_id: str) -> None:
         super().rekey(old_id, new_id)

@@ -61,6 +61,8 @@ with app.run():
     out["after_unmount"] = run(b, "ls -A /tmp/q")
     out["unmount_again"] = error(lambda: b.unmount_image("/tmp/q"))
     out["root"] = error(lambda: b.mount_image("/", snap))
+    local = nano_modal.Image.debian_slim().add_local_file(__file__, "/driver.py")  # files bound at start
+    out["local"] = error(lambda: b.mount_image("/tmp/local", local))
 
     layered = nano_modal.Image.debian_slim().run_commands("echo layered > /marker")
     b.mount_image("/tmp/deb/nested", layered)  # missing directories are made
@@ -103,6 +105,7 @@ def test_snapshot_directory_mount_and_unmount(isolated_cluster: object, tmp_path
     assert "no image is mounted at /tmp/q" in out["unmount_again"]
     assert "cannot mount over the sandbox's root" in out["root"]
     assert "needs an absolute path" in out["not_absolute"]
+    assert "add_local_* steps have copy=True" in out["local"]
     assert out["image"].split("\n") == ["layered", "0", "debian"]  # a built image, owned by the sandbox's root
 
     # A symlink to a host path is followed inside the sandbox, where that path does not exist:

@@ -4,8 +4,9 @@ that happen inside the container's mount namespace).
 
 A mounted image is a root of its own (rootfs.ImageRoot: the image's layers, idmapped through
 the container's uid range when it has one, and a private upper directory, so the container
-may write there; the writes go when it is unmounted), mounted on the host and then moved
-into the container's namespace at the path. Runtimes that cannot: gVisor (its own kernel
+may write there, on a disk of its own as bounded as the sandbox's root; the writes go when
+it is unmounted), mounted on the host and then moved into the container's namespace at the
+path. Runtimes that cannot: gVisor (its own kernel
 keeps its mounts; the host cannot add one), process (no namespace of its own).
 """
 
@@ -16,12 +17,16 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...exception import InvalidError
 from .. import ns_helper
 from ..uid_ranges import UidRange
 from .rootfs import ImageRoot
 from .store import BuiltImage
+
+if TYPE_CHECKING:
+    from ..disks import ContainerDisks
 
 HELPER_TIMEOUT = 120.0  # seconds for one step inside a container's namespace (a copy may be large)
 
@@ -33,6 +38,8 @@ class LiveSandbox:
     container_id: str
     pid: int  # a process inside the container's namespaces
     uids: UidRange | None  # its uid range, if it has one
+    # Its disk's maker and size: what it writes into a mounted image is bounded as its root is.
+    disk: tuple[ContainerDisks, int] | None = None
     mounted: dict[str, ImageRoot] = field(default_factory=dict)  # mount point: the image's root
 
     @property
@@ -68,7 +75,7 @@ def mount(live: LiveSandbox, path: str, image: BuiltImage) -> None:
     if point in live.mounted:
         raise InvalidError(f"an image is already mounted at {point}: unmount_image it first")
     root = ImageRoot(image, Path())  # (no runtime packages: nothing runs from it)
-    root.mount(f"{live.container_id}-mount", live.uids)
+    root.mount(f"{live.container_id}-mount", live.uids, live.disk)
     try:
         in_namespace("mount", str(live.pid), str(root.merged), point, str(live.root_uid))
     except BaseException:
