@@ -70,6 +70,16 @@ def main() -> None:
     found = [s.object_id for s in modal.Sandbox.list(app_id=app.app_id, tags={"purpose": "demo"})]
     print("found by tag:", found == [sb.object_id], "| by name:", modal.Sandbox.from_name("sandbox-demo", "demo"))
 
+    # A directory of one sandbox as an image (snapshot_directory), shown in another while it
+    # runs (mount_image) and taken away again (unmount_image). On bwrap workers.
+    project = sb.snapshot_directory("/tmp/out")
+    other = modal.Sandbox.create(app=app, timeout=60)
+    other.mount_image("/tmp/project", project)
+    print("mounted:", other.ls("/tmp/project"), "->", other.open("/tmp/project/report.txt").read().strip())
+    other.unmount_image("/tmp/project")
+    print("after unmount_image:", other.ls("/tmp/project"))
+    other.terminate()
+
     sb.terminate()
     sb.wait(raise_on_termination=False)
     print("terminated, returncode", sb.returncode)

@@ -5,12 +5,14 @@ is started in the sandbox), or, for snapshots, the worker's own (worker/sandbox_
 
 from __future__ import annotations
 
+import base64
 import builtins
 import json
 
 from ._sandbox_files import FileIO, file_error
 from ._sandbox_fs import SandboxFilesystem
 from ._utils.aio import twin
+from .client import Client
 from .container_process import ContainerProcess
 from .exception import ExecutionError, InvalidError
 from .image import Image
@@ -18,6 +20,16 @@ from .proto import api_pb2
 
 FILE_READ_CHUNK = 8 * 1024 * 1024  # bytes per read of a sandbox's file
 SNAPSHOT_TTL = 30 * 24 * 3600  # Modal's default retention of a snapshot image (accepted; not enforced here)
+
+
+def _check_ttl(ttl: int | None) -> None:
+    if ttl is not None and ttl <= 0:
+        raise InvalidError(f"ttl must be positive seconds or None, got {ttl!r}")
+
+
+def _check_absolute(path: str, method: str) -> None:
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise InvalidError(f"Sandbox.{method} needs an absolute path, got {path!r}")
 
 
 class SandboxFileOps:
@@ -85,15 +97,54 @@ class SandboxFileOps:
         sb2 = nano_modal.Sandbox.create(app=app, image=image)
         ```
         """
-        if ttl is not None and ttl <= 0:
-            raise InvalidError(f"ttl must be positive seconds or None, got {ttl!r}")
-        request = api_pb2.ContainerExecRequest(container_id=self.object_id, builtin="snapshot", timeout=timeout)
+        _check_ttl(ttl)
+        return Image.from_id(await self._worker_op("snapshot", "snapshot", timeout=timeout))
+
+    async def _worker_op(self, builtin: str, what: str, *argv: str, timeout: float = 0) -> str:
+        """A builtin the sandbox's worker runs (worker/sandbox_relay.py): its answer, or its one-line error."""
+        request = api_pb2.ContainerExecRequest(container_id=self.object_id, builtin=builtin, argv=argv, timeout=timeout)
         process: ContainerProcess[bytes] = ContainerProcess(await self._start(request), text=False)
         out = await process.stdout._read()
         err = await process.stderr._read()
         if await process._wait_exit() != 0:
-            raise ExecutionError(f"snapshot of sandbox {self.object_id} failed: {err.decode(errors='replace')}")
-        return Image.from_id(out.decode().strip())
+            raise ExecutionError(f"{what} of sandbox {self.object_id} failed: {err.decode(errors='replace')}")
+        return out.decode().strip()
+
+    @twin
+    async def snapshot_directory(self, path: str, *, timeout: int = 55, ttl: int | None = SNAPSHOT_TTL) -> Image:
+        """One directory of the running sandbox (as it sees it) as an image of its contents alone,
+        to mount into a sandbox with `mount_image`. Needs a sandbox on a bwrap worker; like
+        snapshot_filesystem's, the image is kept on that worker whatever `ttl` says.
+
+        ```python
+        project = sb.snapshot_directory("/project")
+        sb2.mount_image("/project", project)
+        ```
+        """
+        _check_ttl(ttl)
+        _check_absolute(path, "snapshot_directory")
+        image_id = await self._worker_op("snapshot_directory", f"snapshot_directory {path}", path, timeout=timeout)
+        return Image.from_id(image_id)
+
+    @twin
+    async def mount_image(self, path: str, image: Image) -> None:
+        """Show `image`'s files at directory `path` (made if missing; not /) of the running
+        sandbox, over whatever was there, until `unmount_image(path)`. The sandbox may write
+        there; its writes go with the mount. Any image: built on the sandbox's worker if needed."""
+        if not isinstance(image, Image):
+            raise TypeError(f"Sandbox.mount_image(image=...) expects an Image, got {image!r}")
+        _check_absolute(path, "mount_image")
+        if any(step.kind == "add_local" and not dict(step.options).get("copy") for step in image.steps):
+            raise InvalidError("Sandbox.mount_image takes images whose add_local_* steps have copy=True")
+        client = await Client.get()
+        spec = base64.b64encode((await image.to_proto(client)).SerializeToString()).decode()
+        await self._worker_op("mount_image", f"mount_image at {path}", path, spec)
+
+    @twin
+    async def unmount_image(self, path: str) -> None:
+        """Remove the image mounted at `path` (mount_image's path, exactly): what was there shows again."""
+        _check_absolute(path, "unmount_image")
+        await self._worker_op("unmount_image", f"unmount_image at {path}", path)
 
     @twin
     async def reload_volumes(self, *, timeout: int = 55) -> None:

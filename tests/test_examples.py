@@ -222,6 +222,8 @@ def test_sandbox(tmp_path: Path) -> None:
     assert "streamed: tick 1\nstreamed: tick 2\nstreamed: tick 3\nexit code: 0\nprinted directly\n" in out
     assert "running total: 42" in out
     assert "files: ['report.txt'] -> report" in out
+    assert "mounted: ['report.txt'] -> report" in out  # snapshot_directory, then mount_image
+    assert "after unmount_image: []" in out
     assert "tokens visible inside: [] | network: blocked" in out
     assert "found by tag: True | by name: <nano_modal.Sandbox sb-" in out
     assert "terminated, returncode 137" in out

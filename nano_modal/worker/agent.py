@@ -270,8 +270,9 @@ class Agent:
         if spec.sandbox:
             snapshot = functools.partial(self.images.snapshot, cfg) if self.images is not None else None
             reload = functools.partial(reload_volumes, self.client, volumes)
+            live = self.images.live_builtins(self.runtime, proc, cfg, link.connected)
             running.relay = asyncio.create_task(
-                relay(self.client, spec.container_id, link, snapshot=snapshot, reload=reload)
+                relay(self.client, spec.container_id, link, snapshot=snapshot, reload=reload, live=live)
             )
         self.containers[spec.container_id] = running
         running.task = asyncio.create_task(self._supervise(running))
@@ -302,6 +303,8 @@ class Agent:
         if running.link is not None:
             running.link.close()
         await commit_volumes(self.client, running.volumes)
+        if self.images is not None:  # before the runtime releases its uid range (the mounts' idmap)
+            await self.images.forget(spec.container_id)
         bucket_failure = await upload_buckets(spec.container_id, running.buckets)
         try:
             cause = await self.runtime.finish(running.cfg, code)  # e.g. "out of memory: limit 64 MiB"

@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING
 
 import nano_modal
 
+from ..exception import InvalidError
 from .cgroups import Cgroup, CgroupManager, Limits
 from .disks import ContainerDisks
 from .network import IPNetwork
 
 if TYPE_CHECKING:
+    from .images.live_mounts import LiveSandbox
     from .images.rootfs import ImageRoot
 
 log = logging.getLogger("nano_modal.worker")
@@ -165,6 +167,13 @@ class Runtime(ABC):
     def container_env(self, cfg: ContainerConfig, runtime_id: str = "") -> dict[str, str]:
         """The environment the container of `cfg` sees (`runtime_id`: the one it runs as, if not its own)."""
         return {**cfg.env, **sdk_env(cfg.env)}
+
+    def live_sandbox(self, proc: asyncio.subprocess.Process, cfg: ContainerConfig) -> LiveSandbox:
+        """The running sandbox `cfg`, for reaching into its files from outside (mount_image, snapshot_directory)."""
+        raise InvalidError(
+            f"the {self.name} runtime cannot reach into a running sandbox (mount_image, unmount_image, "
+            "snapshot_directory): run the sandbox on a bwrap worker"
+        )
 
     async def binds_volumes(self) -> bool:
         """Whether containers get a private directory bound at each volume mount path (NANO_MODAL_MOUNTS)."""

@@ -23,8 +23,10 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
+from ..exception import InvalidError
 from . import bwrap_check, seccomp, uid_ranges
 from .base import ContainerConfig
+from .images.live_mounts import LiveSandbox
 from .network import child_pid, resolv_conf
 from .sandbox import RPC_DIR, TMP_MB, Mount, SandboxingRuntime, ServerLink, host_view, own_view
 from .uid_ranges import ContainerUids, UidRanges, chown_tree
@@ -220,6 +222,16 @@ class BwrapRuntime(SandboxingRuntime):
         for pid in _sandboxed(proc.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
+
+    def live_sandbox(self, proc: asyncio.subprocess.Process, cfg: ContainerConfig) -> LiveSandbox:
+        """Its namespaces are entered by the root worker (images/live_mounts.py): root's to do."""
+        if os.geteuid() != 0:
+            raise InvalidError("mount_image and snapshot_directory need a worker running as root")
+        inside = _sandboxed(proc.pid) if proc.returncode is None else []
+        if not inside:
+            raise InvalidError(f"sandbox {cfg.container_id} is no longer running")
+        uids = self._uids.get(cfg.container_id)
+        return LiveSandbox(cfg.container_id, inside[0], uids.range if uids else None, (self.disks, cfg.disk_mb))
 
     def rekey(self, old_id: str, new_id: str) -> None:
         super().rekey(old_id, new_id)

@@ -14,13 +14,14 @@ symlink on the `process` runtime, as function containers make), committed when i
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
 import shutil
 import socket
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,10 @@ AGENT_ARGS = PYTHON_ARGS
 AGENT_SOCKET = "agent.sock"
 SOCKET_MODE = 0o600  # the worker's sockets: its own user's, or its container root's (uid_ranges.py), only
 SNAPSHOT = "snapshot"  # builtins the worker runs itself: Sandbox.snapshot_filesystem,
-RELOAD_VOLUMES = "reload_volumes"  # ... and Sandbox.reload_volumes (the worker syncs a sandbox's volumes)
+RELOAD_VOLUMES = "reload_volumes"  # ... Sandbox.reload_volumes (the worker syncs a sandbox's volumes),
+# ... and those that reach into the running sandbox from outside (images/live_mounts.py).
+LIVE_BUILTINS = ("snapshot_directory", "mount_image", "unmount_image")
+WORKER_BUILTINS = (SNAPSHOT, RELOAD_VOLUMES, *LIVE_BUILTINS)
 AGENT_CONNECT_TIMEOUT = 60.0  # seconds a sandbox's agent has to start and dial in
 ATTACH_TIMEOUT = 10.0  # ... and one a running function container starts for an exec
 KEEPALIVE_INTERVAL = 5.0  # the server counts relay traffic as the sandbox's heartbeat
@@ -149,6 +153,7 @@ async def relay(
     connect_timeout: float = AGENT_CONNECT_TIMEOUT,
     snapshot: Callable[[], Awaitable[str]] | None = None,
     reload: Callable[[], Awaitable[str]] | None = None,
+    live: Mapping[str, Callable[[list[str]], Awaitable[str]]] | None = None,
 ) -> None:
     """Copy messages between the sandbox's agent and the server until either side ends. The
     `snapshot` builtin is the worker's own to run (the agent cannot see its root from outside).
@@ -190,9 +195,9 @@ async def relay(
     tasks = [asyncio.create_task(from_agent()), asyncio.create_task(keepalive())]
     try:
         async for down in client.stub.bidi("SandboxRelay", requests()):
-            if down.builtin in (SNAPSHOT, RELOAD_VOLUMES):
-                action = snapshot if down.builtin == SNAPSHOT else reload
-                tasks.append(asyncio.create_task(_worker_builtin(down.exec_id, down.builtin, action, up)))
+            if down.builtin in WORKER_BUILTINS:
+                action = _action(down, snapshot, reload, live or {})
+                tasks.append(asyncio.create_task(_worker_builtin(down.exec_id, down.builtin, action, up, down.timeout)))
                 continue
             try:
                 _, writer = await agent
@@ -212,18 +217,38 @@ async def relay(
         agent.cancel()
 
 
+def _action(
+    down: api_pb2.SandboxRelayDown,
+    snapshot: Callable[[], Awaitable[str]] | None,
+    reload: Callable[[], Awaitable[str]] | None,
+    live: Mapping[str, Callable[[list[str]], Awaitable[str]]],
+) -> Callable[[], Awaitable[str]] | None:
+    """The worker's action for the builtin `down` asks for, if this container has it."""
+    if down.builtin == SNAPSHOT:
+        return snapshot
+    if down.builtin == RELOAD_VOLUMES:
+        return reload
+    act = live.get(down.builtin)
+    return None if act is None else functools.partial(act, list(down.argv))
+
+
 async def _worker_builtin(
     exec_id: str,
     builtin: str,
     action: Callable[[], Awaitable[str]] | None,
     up: asyncio.Queue[api_pb2.SandboxRelayUp | None],
+    timeout: float = 0.0,
 ) -> None:
     """Answer a builtin the worker runs as a command would: its answer (a snapshot's image id) on
-    stdout, or an error on stderr."""
+    stdout, or an error on stderr. Past `timeout` seconds (if set) the answer is that it timed out."""
     try:
         if action is None:
             raise RuntimeError(f"this container cannot {builtin}: it is not a sandbox (in an image, for snapshots)")
-        fd, data, code = 1, (await action()).encode(), 0
+        try:
+            answer = await asyncio.wait_for(action(), timeout or None)
+        except TimeoutError:
+            raise RuntimeError(f"{builtin} did not finish within {timeout:g} s") from None
+        fd, data, code = 1, answer.encode(), 0
     except Exception as exc:
         log.warning("%s of %s failed: %s", builtin, exec_id, exc)
         fd, data, code = 2, str(exc).encode(), 1

@@ -5,14 +5,17 @@ build into the function's init failure, so callers get the error instead of a ha
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import functools
 import json
 import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ... import config
 from ...client import Client
@@ -20,15 +23,22 @@ from ...exception import ExecutionError, InvalidError
 from ...proto import api_pb2
 from ...serialization import serialize
 from ..base import ContainerConfig
-from ..sandbox_relay import commit_volumes, sync_volumes
+from ..sandbox_relay import AGENT_CONNECT_TIMEOUT, commit_volumes, sync_volumes
 from .builder import ImageBuilder, VolumeHook
 from .deps import MODAL_CLIENT_DISTS, RUNTIME_DISTS
+from .live_mounts import LiveSandbox, copy_out, mount, release, unmount
 from .rootfs import ImageRoot, sweep_mounts
-from .snapshot import snapshot
+from .snapshot import snapshot, snapshot_directory
 from .steps import StepError
 from .venv import prepare_venv
 
+if TYPE_CHECKING:
+    from ..base import Runtime
+
 log = logging.getLogger("nano_modal.worker")
+
+# What a sandbox's worker runs for it (sandbox_relay.py's worker builtins): name -> action(argv).
+Builtins = dict[str, Callable[[list[str]], Awaitable[str]]]
 
 ROOTFS_RUNTIMES = ("bwrap", "gvisor")  # runtimes that can start a container in an image's root filesystem
 
@@ -38,6 +48,7 @@ class WorkerImages:
         self.client = client
         self.emit = emit
         self._builder: ImageBuilder | None = None
+        self._live: dict[str, LiveSandbox] = {}  # running sandboxes reached into (mount_image, ...)
 
     @property
     def builder(self) -> ImageBuilder:
@@ -52,18 +63,66 @@ class WorkerImages:
             raise InvalidError("snapshot_filesystem needs a sandbox created with image= on an isolating runtime")
         return await asyncio.to_thread(snapshot, self.builder.store, cfg.image, cfg.container_id)
 
+    def live_builtins(
+        self,
+        runtime: Runtime,
+        proc: asyncio.subprocess.Process,
+        cfg: ContainerConfig,
+        started: asyncio.Future[Any],
+    ) -> Builtins:
+        """Sandbox.snapshot_directory, mount_image and unmount_image of the sandbox `cfg`, once
+        `started` (its agent dialed in: a process of its own is in its namespaces by then)."""
+
+        async def live() -> LiveSandbox:
+            await asyncio.wait_for(asyncio.shield(started), AGENT_CONNECT_TIMEOUT)
+            if cfg.container_id not in self._live:  # InvalidError from runtimes that cannot
+                self._live[cfg.container_id] = runtime.live_sandbox(proc, cfg)
+            return self._live[cfg.container_id]
+
+        async def snapshot_dir(argv: list[str]) -> str:
+            sandbox, path = await live(), argv[0]
+            fill = functools.partial(copy_out, sandbox, path)
+            store = self.builder.store
+            return await asyncio.to_thread(snapshot_directory, store, cfg.container_id, path, fill, sandbox.root_uid)
+
+        async def mount_image(argv: list[str]) -> str:
+            sandbox = await live()
+            spec = api_pb2.ImageSpec.FromString(base64.b64decode(argv[1]))
+            built = await self.builder.ensure(spec, self.client.download_blob, self._build_log(cfg.container_id))
+            await asyncio.to_thread(mount, sandbox, argv[0], built)
+            return ""
+
+        async def unmount_image(argv: list[str]) -> str:
+            await asyncio.to_thread(unmount, await live(), argv[0])
+            return ""
+
+        return {"snapshot_directory": snapshot_dir, "mount_image": mount_image, "unmount_image": unmount_image}
+
+    async def forget(self, container_id: str) -> None:
+        """The sandbox has exited: the host side of the images mounted into it goes."""
+        sandbox = self._live.pop(container_id, None)
+        if sandbox is not None:
+            await asyncio.to_thread(release, sandbox)
+
+    def _build_log(self, container_id: str) -> Callable[[str], None]:
+        """A build's progress as the container's build log lines (called from the build's thread)."""
+        loop = asyncio.get_running_loop()
+
+        def out(text: str) -> None:
+            line = api_pb2.LogLine(
+                container_id=container_id, fd=config.IMAGE_BUILD_LOG_FD, data=text + "\n", timestamp=time.time()
+            )
+            loop.call_soon_threadsafe(self.emit, line)
+
+        return out
+
     async def prepare(self, spec: api_pb2.ContainerSpec, cfg: ContainerConfig, runtime: str) -> None:
         """Build the container's image if needed and point `cfg` at it: a root filesystem for
         bwrap, a virtual environment of the worker's Python for `process` (venv.py)."""
         if not spec.HasField("image"):
             return
         loop = asyncio.get_running_loop()
-
-        def out(text: str) -> None:
-            line = api_pb2.LogLine(
-                container_id=spec.container_id, fd=config.IMAGE_BUILD_LOG_FD, data=text + "\n", timestamp=time.time()
-            )
-            loop.call_soon_threadsafe(self.emit, line)
+        out = self._build_log(spec.container_id)
 
         if runtime == "process":
             async with self.builder.lock(spec.image.image_id):

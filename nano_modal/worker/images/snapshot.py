@@ -1,4 +1,5 @@
-"""`Sandbox.snapshot_filesystem()`: a sandbox's writable layer becomes an image of its own.
+"""`Sandbox.snapshot_filesystem()`: a sandbox's writable layer becomes an image of its own;
+`Sandbox.snapshot_directory()`: one of its directories becomes an image of its contents alone.
 
 A container in an image writes into the upper directory of its private overlay
 (rootfs.ImageRoot). The snapshot copies that directory, whiteouts included (overlayfs
@@ -14,12 +15,14 @@ import os
 import secrets
 import subprocess
 import time
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 from ...exception import InvalidError
 from ..uid_ranges import UIDS_PER_CONTAINER
 from .rootfs import ImageRoot
-from .store import Store, digest, du
+from .store import ImageState, Store, digest, du
 
 
 def _unshift(tree: Path, base: int) -> None:
@@ -70,4 +73,44 @@ def snapshot(store: Store, root: ImageRoot, container_id: str) -> str:
             "last_used": time.time(),
         },
     )
+    return image_id
+
+
+SCRATCH_BASE = {"kind": "scratch", "ref": "scratch (a directory snapshot)"}  # an image of files alone
+
+
+def _scratch_base(store: Store) -> str:
+    """The empty root a directory's image is a layer on (as Image.from_scratch's would be)."""
+    key = digest("scratch")
+    final = store.base_dir(key)
+    if not final.exists():
+        with store.staging(final) as tmp:
+            (tmp / "rootfs").mkdir()
+            store.write_json(tmp / "base.json", {**SCRATCH_BASE, "key": key, "state": asdict(ImageState()), "size": 0})
+    return key
+
+
+def snapshot_directory(store: Store, container_id: str, path: str, fill: Callable[[Path], None], shift: int) -> str:
+    """A sandbox's directory as an image whose root holds its contents (`fill(dest)` copies them
+    into `dest`, owners as the host sees them: `shift`, the container's uid range, undone)."""
+    base = _scratch_base(store)
+    key = digest("snapshot_directory", container_id, path, secrets.token_hex(8))
+    with store.staging(store.layer_dir(key)) as tmp:
+        (tmp / "diff").mkdir()
+        fill(tmp / "diff")
+        if shift:
+            _unshift(tmp / "diff", shift)
+        state = asdict(ImageState())
+        layer = {"parent": base, "step": f"{path} of {container_id}", "state": state, "size": du(tmp)}
+        store.write_json(tmp / "layer.json", layer)
+    image_id = "im-" + key[:24]
+    record = {
+        "image_id": image_id,
+        "base": {**SCRATCH_BASE, "key": base},
+        "steps": [f"snapshot_directory {path} of {container_id}"],
+        "layers": [key],
+        "state": state,
+        "last_used": time.time(),
+    }
+    store.write_json(store.root / "records" / f"{image_id}.json", record)
     return image_id
