@@ -12,25 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.modal_compat.conftest import ModalCluster
-from tests.modal_compat.test_real_client import write_app
 
 APP_NAME = "nano-compat-ws"  # deployed in both workspaces, with different results
-APP = """
-import modal
-
-app = modal.App("nano-compat-ws")
-
-
-@app.function()
-def who():
-    return "from {workspace}"
-"""
-ONLY_IN_A = """
-
-@app.function()
-def only_in_a():
-    return "A's own"
-"""
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "modal_client_workspaces.py"
 
 # A's objects, made with A's pair; prints their ids and A's function's.
 MAKE_A = """
@@ -161,11 +145,8 @@ def test_workspace_pairs_act_in_their_workspace_only(modal_cluster: ModalCluster
     invoke_b = _pair(modal_cluster, "mcws-b", "--invoke-only")
     assert invoke_b["MODAL_TOKEN_ID"].startswith("ak-invoke-")
 
-    for env, workspace, extra in ((env_a, "A", ONLY_IN_A), (env_b, "B", "")):
-        directory = tmp_path / workspace
-        directory.mkdir()
-        write_app(directory, APP.format(workspace=workspace) + extra)
-        _run(modal_cluster, env, "modal", "deploy", "app.py", cwd=directory)
+    for env, team in ((env_a, "A"), (env_b, "B")):  # the same program, deployed by each team
+        _run(modal_cluster, {**env, "TEAM": team}, "modal", "deploy", str(EXAMPLE), cwd=tmp_path)
     _run(modal_cluster, env_a, "modal", "secret", "create", "ws-secret", "K=a", cwd=tmp_path)
     ids = json.loads(_run(modal_cluster, env_a, "python", "-c", MAKE_A, cwd=tmp_path).splitlines()[-1])
     before = _run(modal_cluster, env_a, "python", "-c", READ_A, cwd=tmp_path)
