@@ -7,7 +7,8 @@
     TEAM=A modal deploy examples/modal_client_workspaces.py
 
 The same with team-b and TEAM=B: two apps called "nano-compat-ws", each team's
-`modal.Function.from_name("nano-compat-ws", "who")` reaches its own, and neither sees the
+`modal.Function.from_name("nano-compat-ws", "who")` reaches its own (and its `hello` web
+endpoint its own address), and neither sees the
 other's apps, dicts, secrets or volumes, by name or by id (docs/MODAL_CLIENT.md, "Pairs of a
 workspace"; tests/modal_compat/test_real_client_workspaces.py deploys this file).
 """
@@ -26,6 +27,14 @@ team = modal.Secret.from_dict({"TEAM": TEAM})
 @app.function(secrets=[team])
 def who() -> str:
     return f"from {os.environ['TEAM']}"
+
+
+@app.function(secrets=[team])
+@modal.fastapi_endpoint()
+def hello() -> dict[str, str]:
+    # Its address names the workspace (`<workspace>--nano-compat-ws-hello`): the two teams'
+    # endpoints of the same app and function names never share one.
+    return {"team": os.environ["TEAM"]}
 
 
 if TEAM == "A":

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,7 @@ print(json.dumps({
 CALL_WHO = """
 import modal
 print("who:", modal.Function.from_name("nano-compat-ws", "who").remote())
+print("web:", modal.Function.from_name("nano-compat-ws", "hello").get_web_url())
 """
 
 # What B's pairs try against A's objects, by name and by id (the client's own calls, as
@@ -152,9 +154,16 @@ def test_workspace_pairs_act_in_their_workspace_only(modal_cluster: ModalCluster
     before = _run(modal_cluster, env_a, "python", "-c", READ_A, cwd=tmp_path)
     assert json.loads(before.splitlines()[-1])["who"] == "from A"
 
-    # The same name, each workspace's own app: B's pairs, invoke-only too, reach B's.
-    assert "who: from B" in _run(modal_cluster, env_b, "python", "-c", CALL_WHO, cwd=tmp_path)
-    assert "who: from B" in _run(modal_cluster, invoke_b, "python", "-c", CALL_WHO, cwd=tmp_path)
+    # The same name, each workspace's own app: B's pairs, invoke-only too, reach B's, and
+    # each workspace's web endpoint answers at an address of its own.
+    urls = {}
+    for env, team in ((env_a, "A"), (env_b, "B"), (invoke_b, "B")):
+        called = _run(modal_cluster, env, "python", "-c", CALL_WHO, cwd=tmp_path)
+        assert f"who: from {team}" in called, called
+        urls[team] = called.split("web: ", 1)[1].split()[0]
+        with urllib.request.urlopen(urls[team], timeout=120) as response:
+            assert json.loads(response.read()) == {"team": team}
+    assert urls["A"] != urls["B"] and "mcws-b" in urls["B"]
     listed_b = _run(modal_cluster, env_b, "modal", "app", "list", "--json", cwd=tmp_path)
     assert ids["app"] not in listed_b and APP_NAME in listed_b
     listed_a = _run(modal_cluster, env_a, "modal", "app", "list", "--json", cwd=tmp_path)
