@@ -9,6 +9,11 @@ unless its id says it is invoke-only (`ak-invoke-...`; the secret binds the id, 
 cannot be changed): then it may only look up and call the functions of deployed apps, as
 nano-modal's own invoke-only tokens (an application server's). Pairs cannot be revoked one by
 one: changing the admin token revokes them all.
+
+A pair of a workspace (`nano-modal token create --modal --workspace W`) is not derived: its
+secret is a new token of W (server/workspaces.py, kept there as a digest only) and its id a
+label of the same shape (`ak-invoke-` when the token is invoke-only, which the token itself
+says). The server learns W from the secret, as for nano-modal's own clients.
 """
 
 from __future__ import annotations
@@ -28,8 +33,12 @@ def secret_for(admin_token: str, token_id: str) -> str:
     return SECRET_PREFIX + base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
+def new_id(invoke_only: bool) -> str:
+    return (INVOKE_ID_PREFIX if invoke_only else ID_PREFIX) + secrets.token_hex(8)
+
+
 def new_pair(admin_token: str, invoke_only: bool = False) -> tuple[str, str]:
-    token_id = (INVOKE_ID_PREFIX if invoke_only else ID_PREFIX) + secrets.token_hex(8)
+    token_id = new_id(invoke_only)
     return token_id, secret_for(admin_token, token_id)
 
 

@@ -21,7 +21,10 @@ def check_pair(server_url: str, token_id: str, secret: str) -> str:
         except grpc.RpcError as exc:
             code, details = exc.code(), exc.details() or ""
             if code == grpc.StatusCode.UNAUTHENTICATED:
-                return "the server refuses pairs made from this machine's token: it is not the server's admin token"
+                return (
+                    "the server refuses pairs made from this machine's token: it is not the server's admin token"
+                    " (a workspace's admin: add --workspace W)"
+                )
             if code == grpc.StatusCode.UNIMPLEMENTED:
                 return f"the server does not serve the modal client's protocol ({details})"
             return f"could not check the pair with the server at {server_url}: {code.name}: {details}"

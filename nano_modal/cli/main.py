@@ -151,23 +151,25 @@ def token_create(
     """Create a token of a workspace (shown once), or with --modal a pair for the real `modal` client."""
     from .. import _modal_token
     from ._modal_client import check_pair
-    from .workspace import create_workspace_token
+    from .workspace import create_workspace_token, new_workspace_token
 
     if not modal:
         create_workspace_token(workspace, invoke_only)
         return
-    if workspace:  # a pair is derived from the admin token: the default workspace's
-        raise typer.BadParameter("--modal pairs are the default workspace's; --workspace is not for them yet")
     cfg = config.client_config()
     if cfg.server_url is None or cfg.token is None:
         typer.echo("no server configured: `nano-modal token set --server HOST:PORT --token <admin token>`", err=True)
         raise typer.Exit(1)
-    token_id, secret = _modal_token.new_pair(cfg.token, invoke_only)
+    if workspace:  # the secret is a new token of the workspace: the server learns it from there
+        token_id, secret = _modal_token.new_id(invoke_only), new_workspace_token(workspace, invoke_only).token
+    else:  # derived from the admin token: the default workspace's
+        token_id, secret = _modal_token.new_pair(cfg.token, invoke_only)
     problem = check_pair(cfg.server_url, token_id, secret)
     if problem:
         typer.echo(f"nano-modal: {problem}", err=True)
         raise typer.Exit(1)
-    typer.echo("# For the `modal` client; the secret is not shown again:")
+    where = f" of workspace {workspace!r}" if workspace else ""
+    typer.echo(f"# For the `modal` client{where}; the secret is not shown again:")
     typer.echo(f"export MODAL_SERVER_URL=http://{cfg.server_url}")
     typer.echo(f"export MODAL_TOKEN_ID={token_id}")
     typer.echo(f"export MODAL_TOKEN_SECRET={secret}")

@@ -95,14 +95,20 @@ def list_workspaces() -> None:
     console.print(table)
 
 
-def create_workspace_token(workspace: str, invoke_only: bool) -> None:
-    """Create a token of a workspace (`nano-modal token create`); it is printed once, here, and never again."""
+def new_workspace_token(workspace: str, invoke_only: bool) -> Any:
+    """A new token of `workspace` (this token's own if ""), as TokenCreate answers it: the server
+    keeps its digest only."""
     from .._utils.aio import run_blocking
     from ..proto import api_pb2
 
     request = api_pb2.TokenCreateRequest(workspace=workspace, invoke_only=invoke_only)
     with connected():
-        created = run_blocking(_stub().TokenCreate(request))
+        return run_blocking(_stub().TokenCreate(request))
+
+
+def create_workspace_token(workspace: str, invoke_only: bool) -> None:
+    """Create a token of a workspace (`nano-modal token create`); it is printed once, here, and never again."""
+    created = new_workspace_token(workspace, invoke_only)
     kind = "invoke-only token" if invoke_only else "token"
     typer.echo(f"A new {kind} of workspace {created.workspace!r}; it is not shown again:", err=True)
     typer.echo(created.token)

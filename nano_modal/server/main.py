@@ -135,6 +135,7 @@ async def serve(
             f"http://{address}",
             service.scope,
             web_domain,
+            service.workspaces,
         )
     )
     lease.advertise(address)

@@ -8,7 +8,6 @@ from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, cast
 
-from ...config import DEFAULT_WORKSPACE
 from ..dashboard import PREFIX as DASHBOARD_PREFIX
 from ..deployments import Deployments
 from .base import ENVIRONMENT, Call, ServiceBase
@@ -43,12 +42,14 @@ class AppRpcs(ServiceBase):
         if request.app_state == self.pb.APP_STATE_INITIALIZING:  # the first `modal deploy` of this name
             # The deployed app itself (empty until AppPublish), so that the functions created next
             # are its own and keep their ids across deployments.
-            app_id = self.deployments.lookup(request.description, True).app_id
+            app_id = self.deployments.lookup(request.description, True, workspace=call.workspace).app_id
             if request.tags:
                 self.control.set_app_tags(app_id, dict(request.tags))
         else:
             ephemeral = request.app_state in (self.pb.APP_STATE_EPHEMERAL, self.pb.APP_STATE_UNSPECIFIED)
-            app_id = self.control.create_app(request.description or "app", ephemeral, tags=dict(request.tags))
+            app_id = self.control.create_app(
+                request.description or "app", ephemeral, workspace=call.workspace, tags=dict(request.tags)
+            )
         return self.pb.AppCreateResponse(app_id=app_id, app_page_url=app_page_url(self.web_base_url, app_id))
 
     async def AppSetTags(self, request: Any, call: Call) -> Any:
@@ -77,7 +78,7 @@ class AppRpcs(ServiceBase):
         return self.proto.empty()
 
     async def AppList(self, request: Any, call: Call) -> Any:
-        """`modal app list`: every app nano-modal knows, whichever SDK made it."""
+        """`modal app list`: every app of the caller's workspace, whichever SDK made it."""
         call.admin()
         states = {
             "deployed": self.pb.APP_STATE_DEPLOYED,
@@ -96,17 +97,17 @@ class AppRpcs(ServiceBase):
                     created_at=row.created_at,
                     n_running_tasks=live[row.app_id],
                 )
-                for row in self.control.store.list_apps(DEFAULT_WORKSPACE)
+                for row in self.control.store.list_apps(call.workspace)
             ]
         )
 
     async def TaskList(self, request: Any, call: Call) -> Any:
-        """The live containers (Modal's tasks), of one app or of all."""
+        """The live containers (Modal's tasks) of the caller's workspace, of one app or of all."""
         call.admin()
         tasks = [
             self.pb.TaskStats(task_id=c.container_id, app_id=c.app_id, app_description=self.control.app(c.app_id).name)
             for c in self.control.containers.all()
-            if c.live and (not request.app_id or c.app_id == request.app_id)
+            if c.live and c.workspace == call.workspace and (not request.app_id or c.app_id == request.app_id)
         ]
         return self.pb.TaskListResponse(tasks=tasks)
 

@@ -29,6 +29,11 @@ class Call:
     context: grpc.aio.ServicerContext[Any, Any]
     method: str
 
+    @property
+    def workspace(self) -> str:
+        """The caller's workspace: every name it uses is looked up there (auth.py)."""
+        return self.caller.workspace
+
     def container(self) -> Container:
         """The calling container; a method only containers may call refuses anyone else."""
         if self.caller.container is None:
@@ -61,7 +66,7 @@ class ServiceBase:
         bundle = json.loads(self.blobs.read(bundle_id))
         return self.pb.Function.FromString(base64.b64decode(bundle["function"]))
 
-    def named_object(self, kind: int, request: Any) -> ObjectRow:
+    def named_object(self, kind: int, request: Any, workspace: str) -> ObjectRow:
         """The dict, queue or volume a <Kind>GetOrCreate names, as its `object_creation_type` asks:
         `from_name` (must exist), `create_if_missing=True`, `modal <kind> create` (must not
         exist yet), or an ephemeral one."""
@@ -74,6 +79,7 @@ class ServiceBase:
             request.environment_name or ENVIRONMENT,
             fail_if_exists or creation == self.pb.OBJECT_CREATION_TYPE_CREATE_IF_MISSING,
             ephemeral,
+            workspace,
         )
         if fail_if_exists and not created:
             raise AlreadyExists(f"{describe(row)} already exists")

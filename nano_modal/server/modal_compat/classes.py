@@ -27,7 +27,7 @@ class ClassRpcs(ServiceBase):
 
     async def ClassGet(self, request: Any, call: Call) -> Any:
         """Cls.from_name: the client then looks up the class's service function ("<name>.*")."""
-        found = self.deployments.function(request.app_name, f"{request.object_tag}.*")
+        found = self.deployments.function(request.app_name, f"{request.object_tag}.*", workspace=call.workspace)
         return self.pb.ClassGetResponse(class_id=f"cs-{found.function_id}")
 
     async def FunctionBindParams(self, request: Any, call: Call) -> Any:

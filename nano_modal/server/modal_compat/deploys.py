@@ -31,12 +31,12 @@ class DeployRpcs(WebRpcs):
     async def AppGetOrCreate(self, request: Any, call: Call) -> Any:
         call.admin()
         create = request.object_creation_type == self.pb.OBJECT_CREATION_TYPE_CREATE_IF_MISSING
-        app = self.deployments.lookup(request.app_name, create_if_missing=create)
+        app = self.deployments.lookup(request.app_name, create_if_missing=create, workspace=call.workspace)
         return self.pb.AppGetOrCreateResponse(app_id=app.app_id)
 
     async def AppGetByDeploymentName(self, request: Any, call: Call) -> Any:
         try:
-            app = self.deployments.lookup(request.name)
+            app = self.deployments.lookup(request.name, workspace=call.workspace)
         except NotFound:
             return self.pb.AppGetByDeploymentNameResponse()  # "none": the client says so itself
         return self.pb.AppGetByDeploymentNameResponse(app_id=app.app_id, environment_name=request.environment_name)
@@ -59,12 +59,13 @@ class DeployRpcs(WebRpcs):
         self.deployments.deploy(
             npb.AppDeployRequest(
                 name=app.name, tag=request.deployment_tag, definitions=definitions, tags=dict(request.tags)
-            )
+            ),
+            workspace=app.workspace,
         )
         return self.pb.AppPublishResponse(url=app_page_url(self.web_base_url, app.app_id), deployed_at=time.time())
 
     async def FunctionGet(self, request: Any, call: Call) -> Any:
-        found = self.deployments.function(request.app_name, request.object_tag)
+        found = self.deployments.function(request.app_name, request.object_tag, workspace=call.workspace)
         if found.definition.module_name != BUNDLE_MARKER:
             raise Refused(
                 grpc.StatusCode.FAILED_PRECONDITION,

@@ -18,7 +18,7 @@ class DictRpcs(ServiceBase):
     objects: ObjectPlane
 
     async def DictGetOrCreate(self, request: Any, call: Call) -> Any:
-        row = self.named_object(npb.OBJECT_KIND_DICT, request)
+        row = self.named_object(npb.OBJECT_KIND_DICT, request, call.workspace)
         if request.data:
             self.objects.dicts.update(row.object_id, [(e.key, e.value) for e in request.data], False)
         return self.pb.DictGetOrCreateResponse(

@@ -15,7 +15,6 @@ import grpc
 import grpc.aio
 from starlette.routing import BaseRoute
 
-from ... import config
 from ..blobs import BlobStore
 from ..control import ControlPlane, Invalid, NotFound
 from ..object_service import ObjectPlane
@@ -23,7 +22,7 @@ from ..objects import AlreadyExists
 from ..rpc_roles import MODAL_INVOKE_ONLY
 from ..sandboxes import SandboxPlane
 from ..state import FunctionRuntime
-from ..workspaces import MODAL_ID_FIELDS, Principal, WorkspaceScope
+from ..workspaces import MODAL_ID_FIELDS, Principal, Workspaces, WorkspaceScope
 from . import protocol
 from .auth import Refused, identify, invoke_only_refusal
 from .base import BUNDLE_MARKER, Call
@@ -56,7 +55,8 @@ class ModalClientHandler(grpc.GenericRpcHandler):  # type: ignore[type-arg]
     def __init__(self, proto: Protocol) -> None:
         self.proto = proto
         self.target: ModalService | None = None
-        self.scope: WorkspaceScope | None = None  # the ids a container may name (workspaces.py)
+        self.scope: WorkspaceScope | None = None  # the ids a caller may name (workspaces.py)
+        self.workspace_token: Callable[[str], Principal | None] = lambda token: None  # Workspaces.find
         self.router = CommandRouterHandler()  # Modal's task command router, on the same port
 
     def service_names(self) -> tuple[str, ...]:
@@ -85,17 +85,15 @@ class ModalClientHandler(grpc.GenericRpcHandler):  # type: ignore[type-arg]
         service = self.target
         if service is None:
             raise Refused(grpc.StatusCode.UNAVAILABLE, _NOT_ACTIVE)
-        caller = identify(context.invocation_metadata() or (), service.admin_token, service.control)
-        if caller.container is not None and self.scope is not None:
-            # A container's ids are checked as on nano-modal's own port: only the default
-            # workspace's containers get here (auth.py), and they name its things only.
-            principal = Principal(config.DEFAULT_WORKSPACE, container=caller.container)
-            self.scope.check(request, principal, MODAL_ID_FIELDS)
-        if caller.invoke_only:
-            if name not in MODAL_INVOKE_ONLY:
-                raise Refused(grpc.StatusCode.PERMISSION_DENIED, invoke_only_refusal(name))
-            if self.scope is not None:  # the functions and calls it names: deployed apps' only
-                self.scope.check(request, Principal(config.DEFAULT_WORKSPACE, invoke_only=True), MODAL_ID_FIELDS)
+        caller = identify(
+            context.invocation_metadata() or (), service.admin_token, service.control, self.workspace_token
+        )
+        if caller.invoke_only and name not in MODAL_INVOKE_ONLY:
+            raise Refused(grpc.StatusCode.PERMISSION_DENIED, invoke_only_refusal(name))
+        if self.scope is not None and not caller.operator:
+            # Every id must be the caller's workspace's (an invoke-only pair's: its deployed
+            # apps' functions and calls), as on nano-modal's own port: another's is NotFound.
+            self.scope.check(request, caller.principal(), MODAL_ID_FIELDS)
         return service, Call(caller, context, name)
 
     def _unary(self, name: str) -> Callable[[Any, Any], Any]:
@@ -152,14 +150,16 @@ def attach(
     router_url: str,
     scope: WorkspaceScope | None = None,
     web_domain: str = "",
+    workspaces: Workspaces | None = None,
 ) -> tuple[list[BaseRoute], ModalWeb]:
     """This server is the active one: serve Modal's methods from here, and start the containers
     of Modal-defined functions with Modal's entrypoint. Returns the HTTP gateway's routes for
     Modal's blob uploads and downloads and its volume block downloads, and its side of Modal's
     web endpoints. `sandboxes`: nano-modal's sandboxes, which Modal's are; `router_url`: this
     server's gRPC address, where Modal's client reaches the task command router.
-    `scope`: the ids a container may name (workspaces.py); `web_domain`: the server's
-    --web-domain, under which web endpoints get hosts of their own."""
+    `scope`: the ids a caller may name (workspaces.py); `web_domain`: the server's
+    --web-domain, under which web endpoints get hosts of their own; `workspaces`: whose
+    tokens are the secrets of workspace pairs (auth.py)."""
     service = ModalService(
         control, blobs, admin_token, handler.proto, objects, web_base_url, sandboxes, router_url, web_domain
     )
@@ -167,6 +167,8 @@ def attach(
     handler.router.target = CommandRouter(sandboxes)
     handler.target = service
     handler.scope = scope
+    if workspaces is not None:
+        handler.workspace_token = workspaces.find
 
     def env(fn: FunctionRuntime) -> dict[str, str]:
         if fn.definition.module_name != BUNDLE_MARKER:

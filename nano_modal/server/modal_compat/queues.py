@@ -29,7 +29,7 @@ class QueueRpcs(ServiceBase):
     objects: ObjectPlane
 
     async def QueueGetOrCreate(self, request: Any, call: Call) -> Any:
-        row = self.named_object(npb.OBJECT_KIND_QUEUE, request)
+        row = self.named_object(npb.OBJECT_KIND_QUEUE, request, call.workspace)
         return self.pb.QueueGetOrCreateResponse(queue_id=row.object_id)
 
     async def QueueHeartbeat(self, request: Any, call: Call) -> Any:

@@ -84,7 +84,8 @@ class SandboxRpcs(ServiceBase):
         secret_ids = list(request.definition.secret_ids)
         for source in request.secret_sources:
             if source.HasField("env"):
-                secret_ids.append(self.objects.secrets.create("", ENVIRONMENT, dict(source.env.contents), False))
+                env = dict(source.env.contents)
+                secret_ids.append(self.objects.secrets.create("", ENVIRONMENT, env, False, workspace=call.workspace))
             elif source.secret_id and source.secret_id not in secret_ids:
                 secret_ids.append(source.secret_id)
         sb = await self._start(request, call, secret_ids)
@@ -141,7 +142,11 @@ class SandboxRpcs(ServiceBase):
     async def SandboxList(self, request: Any, call: Call) -> Any:
         call.admin()
         tags = {t.tag_name: t.tag_value for t in request.tags}
-        found = self.sandboxes.matching(request.app_id, tags, request.include_finished)
+        found = [
+            sb
+            for sb in self.sandboxes.matching(request.app_id, tags, request.include_finished)
+            if self._visible(sb.app_id, call)
+        ]
         # Newest first, a page before `before_timestamp` (the client asks until a page is empty).
         before = request.before_timestamp or time.time() + 1
         page = sorted((sb for sb in found if sb.created_at < before), key=lambda sb: -sb.created_at)
@@ -160,9 +165,16 @@ class SandboxRpcs(ServiceBase):
             metadata=self._metadata(sb),
         )
 
+    def _visible(self, app_id: str, call: Call) -> bool:
+        """Whether the caller may see a sandbox of that app: one of its workspace's."""
+        app = self.control.apps.get(app_id)
+        return app is not None and app.workspace == call.workspace
+
     async def SandboxGetFromName(self, request: Any, call: Call) -> Any:
         call.admin()
-        sb = self.sandboxes.from_name(request.app_name, request.sandbox_name)
+        sb = self.sandboxes.from_name(
+            request.app_name, request.sandbox_name, visible=lambda app_id: self._visible(app_id, call)
+        )
         return self.pb.SandboxGetFromNameResponse(sandbox_id=sb.sandbox_id, metadata=self._metadata(sb))
 
     SandboxGetFromNameV2 = SandboxGetFromName

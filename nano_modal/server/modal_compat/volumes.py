@@ -79,7 +79,7 @@ class VolumeRpcs(ServiceBase):
                 grpc.StatusCode.INVALID_ARGUMENT,
                 "nano-modal serves Modal's v1 volumes only: leave out version=2",
             )
-        row = self.named_object(npb.OBJECT_KIND_VOLUME, request)
+        row = self.named_object(npb.OBJECT_KIND_VOLUME, request, call.workspace)
         return self.pb.VolumeGetOrCreateResponse(
             volume_id=row.object_id,
             version=self.pb.VOLUME_FS_VERSION_V1,
@@ -89,7 +89,9 @@ class VolumeRpcs(ServiceBase):
     async def VolumeList(self, request: Any, call: Call) -> Any:
         """Named volumes, newest first, a page at a time (the client asks again with the
         creation time of the last one it got)."""
-        rows = self.objects.registry.list_named(npb.OBJECT_KIND_VOLUME, request.environment_name or ENVIRONMENT)
+        rows = self.objects.registry.list_named(
+            npb.OBJECT_KIND_VOLUME, request.environment_name or ENVIRONMENT, call.workspace
+        )
         before = request.pagination.created_before
         rows = sorted((r for r in rows if not before or r.created_at < before), key=lambda r: -r.created_at)
         limit = request.pagination.max_objects or 100
