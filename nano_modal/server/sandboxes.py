@@ -87,6 +87,7 @@ class SandboxState:
     idle_timeout: float
     tags: dict[str, str] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
+    ended_at: float = 0.0  # unix seconds it ended (0: running), for its stats
     last_active: float = field(default_factory=time.monotonic)
     down: asyncio.Queue[api_pb2.SandboxRelayDown] = field(default_factory=asyncio.Queue)
     running: set[str] = field(default_factory=set)  # execs not yet exited
@@ -256,6 +257,7 @@ class SandboxPlane:
         else:  # it died before its entrypoint ended (out of memory, its worker vanished, ...)
             sb.result, sb.returncode = "failed", code if code else 1
         sb.reason = reason
+        sb.ended_at = time.time()
         for state in [e for e in self.execs.values() if e.sandbox_id == sb.sandbox_id]:
             state.exited(sb.returncode if state.exec_id == sb.sandbox_id else TERMINATED_CODE)
         sb.running.clear()
@@ -503,3 +505,19 @@ class SandboxPlane:
         if container is None:
             raise NotFound(f"container {container_id} not found")
         self.control.stop_container(container)
+
+
+def sandbox_stats(sb: SandboxState, since: float, until: float) -> api_pb2.SandboxStatsResponse:
+    """How long the sandbox ran in [since, until) (0s: its creation, now) and what it reserved."""
+    start = since or sb.created_at
+    end = until or time.time()
+    if start >= end:
+        raise Invalid("`since` must be before `until`")
+    ran_until = sb.ended_at or time.time()
+    return api_pb2.SandboxStatsResponse(
+        since=start,
+        until=end,
+        duration_seconds=max(0.0, min(end, ran_until) - max(start, sb.created_at)),
+        requested_cpu=sb.container.cpu,
+        requested_memory_mb=sb.container.memory_mb,
+    )

@@ -130,6 +130,8 @@ def function_stats(
         container_total_count=seen.total,
         variant_count=variant_count,
     )
+    for status, n in control.web_requests.status_counts(ids, since, until, container_id).items():
+        stats.request_count_by_status_code[status] = n
     sample = control.store.output_sample(ids, since, until, PERCENTILE_SAMPLE, container_id)
     for name, values in (
         (EXECUTION_TIME, [run for run, _ in sample if run > 0]),
