@@ -188,6 +188,7 @@ class SandboxFilesystem:
             process.stdin.write_eof()
             await process.stdin._drain()
         err = await process.stderr._read()
-        if await process._wait_exit() != 0:
+        # Ended with nothing said: its sandbox ended, which ends the watch as its timeout does.
+        if await process._wait_exit() != 0 and err:
             error = file_error(err, path)
             raise _translated(error, path) if isinstance(error, OSError) else error

@@ -43,14 +43,18 @@ class Collector:
 
     def __init__(self, events: Iterator[FileWatchEvent]) -> None:
         self.seen: list[FileWatchEvent] = []
+        self.error: BaseException | None = None  # what the iteration raised, if it did
         self.thread = threading.Thread(target=self._run, args=(events,), daemon=True)
         self.thread.start()
 
     def _run(self, events: Iterator[FileWatchEvent]) -> None:
-        for event in events:
-            self.seen.append(event)
-            if any(p.endswith(DONE) for p in event.paths):
-                break
+        try:
+            for event in events:
+                self.seen.append(event)
+                if any(p.endswith(DONE) for p in event.paths):
+                    break
+        except BaseException as exc:
+            self.error = exc
 
     def armed(self, sb: nano_modal.Sandbox, root: str) -> None:
         """Touch files until the watch reports one: it is watching from then on."""
@@ -130,3 +134,16 @@ def test_sandbox_stats_are_its_run_and_what_it_reserved(cluster: Cluster) -> Non
             sb._experimental_stats(since=ended, until=created)
         with pytest.raises(NotFoundError):
             nano_modal.Sandbox.from_id("sb-not-a-sandbox")._experimental_stats()
+
+
+def test_watch_ends_with_its_sandbox(cluster: Cluster) -> None:
+    with app.run(show_logs=False):
+        doomed = nano_modal.Sandbox.create(app=app, timeout=600)
+        path = f"/tmp/watch-{uuid.uuid4().hex}"
+        doomed.filesystem.make_directory(path)
+        collector = Collector(doomed.filesystem.watch(path))  # no timeout
+        collector.armed(doomed, path)
+        doomed.terminate(wait=True)
+        collector.thread.join(60)
+        assert not collector.thread.is_alive()  # the iteration ended, without an error
+        assert collector.error is None
