@@ -21,8 +21,9 @@ import grpc.aio
 from ..proto import api_pb2
 from .control import Invalid, NotFound
 from .sandbox_ports import connect_token
-from .sandboxes import Finished, SandboxPlane, sandbox_stats
+from .sandboxes import Finished, SandboxPlane
 from .state import Container
+from .stats import sandbox_stats
 from .workspaces import Principal
 
 Context = grpc.aio.ServicerContext[Any, Any]

@@ -505,19 +505,3 @@ class SandboxPlane:
         if container is None:
             raise NotFound(f"container {container_id} not found")
         self.control.stop_container(container)
-
-
-def sandbox_stats(sb: SandboxState, since: float, until: float) -> api_pb2.SandboxStatsResponse:
-    """How long the sandbox ran in [since, until) (0s: its creation, now) and what it reserved."""
-    start = since or sb.created_at
-    end = until or time.time()
-    if start >= end:
-        raise Invalid("`since` must be before `until`")
-    ran_until = sb.ended_at or time.time()
-    return api_pb2.SandboxStatsResponse(
-        since=start,
-        until=end,
-        duration_seconds=max(0.0, min(end, ran_until) - max(start, sb.created_at)),
-        requested_cpu=sb.container.cpu,
-        requested_memory_mb=sb.container.memory_mb,
-    )
