@@ -4,7 +4,7 @@
 
 A sandbox holds no credential for the platform, sees only its own files, and (with
 block_network=True) has no network. Here: run code "generated" at runtime, stream its
-output, talk to it over stdin, move files in and out, and clean up.
+output, talk to it over stdin, move files in and out, watch them change, and clean up.
 """
 
 import socket
@@ -14,6 +14,7 @@ import httpx
 
 import nano_modal as modal
 from nano_modal.stream_type import StreamType
+from nano_modal.types import FileWatchEventType
 
 app = modal.App("sandbox-demo")
 
@@ -80,9 +81,18 @@ def main() -> None:
     print("after unmount_image:", other.ls("/tmp/project"))
     other.terminate()
 
+    # Its files' changes as they happen (the sandbox's agent watches with inotify): a job's progress.
+    sb.filesystem.make_directory("/tmp/progress")
+    sb.exec("sh", "-c", "for i in $(seq 1 600); do touch /tmp/progress/step-$i; sleep 0.1; done")
+    for event in sb.filesystem.watch("/tmp/progress", filter=[FileWatchEventType.Create], timeout=60):
+        print("watched:", event.type.name, "of a step:", event.paths[0].startswith("/tmp/progress/step-"))
+        break  # stops the watch in the sandbox too
+
     sb.terminate()
     sb.wait(raise_on_termination=False)
     print("terminated, returncode", sb.returncode)
+    stats = sb._experimental_stats()  # its run, and the cores it reserved for it
+    print("ran:", stats.duration.total_seconds() > 0, "| billed core-seconds:", stats.billed_cpu_core_seconds > 0)
 
     # A sandbox running a command of its own: what the command printed stays in the app's logs.
     job = modal.Sandbox.create("sh", "-c", "echo job done", app=app, timeout=60)

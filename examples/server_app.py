@@ -1,6 +1,7 @@
 """A Server: a class whose `@modal.enter()` starts an HTTP server of its own (any program that
 listens on the port: here Python's http.server), served by the gateway at a stable URL and
-scaled like any function. `update_autoscaler` changes its scaling while it runs.
+scaled like any function. `update_autoscaler` changes its scaling while it runs; `stats()`
+counts its requests by the HTTP status they got.
 
 With `@modal.sessioned()`, a Server has sticky sessions: `sessions.start()` gives a token, and
 every request carrying it goes to one container of the session's own (a notebook, a game, a
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -75,6 +77,12 @@ def main() -> None:
     print("served at", url)
     with urllib.request.urlopen(url + "status.json", timeout=60) as response:
         print("status.json:", json.load(response))
+    try:
+        urllib.request.urlopen(url + "missing.json", timeout=60)
+    except urllib.error.HTTPError as exc:
+        print("missing.json:", exc.code)
+    stats = StaticFiles.stats()  # this run's requests (the last hour), by the status they got
+    print("requests by status:", stats.request_count_by_status_code, "| containers:", stats.container_total_count)
     info = StaticFiles.info()
     print(f"port {info.port}, unauthenticated {info.unauthenticated}")
     settings = StaticFiles.update_autoscaler(min_containers=1, max_containers=2)

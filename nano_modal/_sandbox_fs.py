@@ -2,7 +2,8 @@
 
 Each call is a built-in of the sandbox's agent (container/sandbox_agent.py), as `sb.open` and
 `sb.ls` are: no process is started in the sandbox. Errors are Modal's
-SandboxFilesystem*Error, by what the agent met. Not built: `watch()` (change events).
+SandboxFilesystem*Error, by what the agent met. `watch()` is a built-in too, one that streams:
+the agent's inotify watch (container/sandbox_watch.py) sends each change as a JSON line.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import errno
 import json
 import os
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from ._sandbox_files import file_error
 from ._utils.aio import twin
+from .container_process import ContainerProcess
 from .exception import (
     InvalidError,
     SandboxFilesystemDirectoryNotEmptyError,
@@ -23,7 +27,10 @@ from .exception import (
     SandboxFilesystemPathAlreadyExistsError,
     SandboxFilesystemPermissionError,
 )
-from .types import FileInfo, FileType
+from .proto import api_pb2
+from .types import FileInfo, FileType, FileWatchEvent, FileWatchEventType
+
+WATCH_BUILTIN = "watch"  # the agent's (container/sandbox_agent.py's WATCH_BUILTIN)
 
 if TYPE_CHECKING:
     from ._sandbox_file_ops import SandboxFileOps
@@ -143,3 +150,45 @@ class SandboxFilesystem:
     async def remove(self, remote_path: str, *, recursive: bool = False) -> None:
         """Remove a file, an empty directory, or (`recursive=True`) a directory and its contents."""
         await self._run("rm", _absolute(remote_path, "remove"), "1" if recursive else "empty")
+
+    @twin
+    async def watch(
+        self,
+        remote_path: str,
+        *,
+        filter: list[FileWatchEventType] | None = None,
+        recursive: bool = False,
+        timeout: int | None = None,
+    ) -> AsyncIterator[FileWatchEvent]:
+        """Changes under a path of the sandbox as they happen: of a file, of the entries of a
+        directory, or (`recursive=True`) of its whole tree; of the kinds in `filter` (all by
+        default; a rename is a Modify). Ends after `timeout` seconds (None: when the loop stops
+        or the sandbox ends).
+
+        ```python
+        for event in sb.filesystem.watch("/tmp/out", filter=[FileWatchEventType.Create], timeout=60):
+            if any(p.endswith(".done") for p in event.paths):
+                break
+        ```
+        """
+        path = _absolute(remote_path, "watch")
+        if timeout is not None and timeout <= 0:
+            raise InvalidError(f"watch timeout must be positive seconds or None, got {timeout!r}")
+        kinds = ",".join(FileWatchEventType(kind).value for kind in filter) if filter is not None else ""
+        if filter is not None and not kinds:
+            return  # no kind of event wanted: nothing to wait for
+        argv = [path, "1" if recursive else "0", kinds, str(timeout) if timeout is not None else ""]
+        request = api_pb2.ContainerExecRequest(container_id=self._sandbox.object_id, builtin=WATCH_BUILTIN, argv=argv)
+        process: ContainerProcess[bytes] = ContainerProcess(await self._sandbox._start(request), text=False)
+        try:
+            while (line := await process.stdout._next_line()) is not None:
+                event = json.loads(line)  # the agent's own JSON: one event a line
+                yield FileWatchEvent(paths=event["paths"], type=FileWatchEventType(event["event_type"]))
+        finally:  # the loop stopped early: the end of its stdin ends the agent's watch
+            process.stdin.write_eof()
+            await process.stdin._drain()
+        err = await process.stderr._read()
+        # Ended with nothing said: its sandbox ended, which ends the watch as its timeout does.
+        if await process._wait_exit() != 0 and err:
+            error = file_error(err, path)
+            raise _translated(error, path) if isinstance(error, OSError) else error

@@ -23,6 +23,7 @@ under its URL to the port, as for `@web_server` functions. It scales like any fu
 from __future__ import annotations
 
 import copy
+import datetime
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,11 +39,12 @@ from .client import Client
 from .cls import ENTER_MARK, METHOD_MARK, Cls, _parameters, hook_methods
 from .exception import InvalidError, NotFoundError
 from .proto import api_pb2
-from .types import ServerAutoscalerSettings, ServerInfo, VolumeMountInfo
+from .types import ServerAutoscalerSettings, ServerInfo, ServerStats, VolumeMountInfo
 
 if TYPE_CHECKING:
     from ._logs import LogsManager
     from ._server_sessions import ServerSessionsManager
+    from ._stats import ServerMetricsManager
     from .app import App
 
 DEFAULT_PORT = 8000  # Modal's default for app.server(port=)
@@ -177,6 +179,11 @@ class Server:
         found = await client.stub.FunctionGet(api_pb2.FunctionGetRequest(function_id=located.function_id))
         return client, located, found.definition
 
+    async def _hydrated(self) -> tuple[Client, str]:
+        """The client and the Server's function id (what Function.metrics' manager asks of its object)."""
+        client, located = await self._locate()
+        return client, located.function_id
+
     @twin
     async def hydrate(self) -> Server:
         """Resolve the Server now (from_name: NotFoundError here if it is not deployed)."""
@@ -234,6 +241,31 @@ class Server:
             return located.app_id, located.function_id
 
         return LogsManager(app_and_id, keep=lambda line, _: line.function_name == self.name)
+
+    @twin
+    async def stats(
+        self,
+        *,
+        since: datetime.datetime | None = None,
+        until: datetime.datetime | None = None,
+        container: str | None = None,
+    ) -> ServerStats:
+        """The Server's web requests and containers over [since, until) (the last hour by
+        default; naive datetimes are local time), or only those of one container (`container=`,
+        an id from `server.logs` or the dashboard). Each request is one input of the Server's
+        function, counted and timed as Function.stats counts inputs."""
+        from ._stats import server_stats
+
+        client, function_id = await self._hydrated()
+        return await server_stats(client, function_id, since, until, container)
+
+    @property
+    def metrics(self) -> ServerMetricsManager:
+        """Time series of the Server's requests, latencies and containers:
+        `server.metrics.export(since=, bucket_size=)`, `server.metrics.schema()`."""
+        from ._stats import ServerMetricsManager
+
+        return ServerMetricsManager(self)
 
     @property
     def sessions(self) -> ServerSessionsManager:

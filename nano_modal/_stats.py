@@ -1,4 +1,5 @@
-"""The SDK's side of Function.stats, Function.metrics, App.stats and FunctionCall.get_call_graph:
+"""The SDK's side of Function.stats, Function.metrics, Server.stats, Server.metrics, App.stats,
+Sandbox._experimental_stats and FunctionCall.get_call_graph:
 requests out, records of nano_modal.types back (the server computes the numbers: server/stats.py)."""
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from .types import (
     MetricSeries,
     MetricsSchema,
     ObjectMetrics,
+    SandboxStats,
+    ServerStats,
     StatsPercentile,
     StatsPercentileDistribution,
     TimeSeriesPoint,
@@ -52,6 +55,48 @@ def _distributions(found: Any) -> dict[str, StatsPercentileDistribution]:
     }
 
 
+async def _time_range_stats(
+    client: Client,
+    function_id: str,
+    since: datetime.datetime | None,
+    until: datetime.datetime | None,
+    container: str | None,
+    all_variants: bool,
+) -> api_pb2.FunctionTimeRangeStats:
+    start, end = window(since, until)
+    request = api_pb2.FunctionTimeRangeStatsRequest(
+        function_id=function_id, since=start, until=end, container_id=container or "", all_variants=all_variants
+    )
+    found: api_pb2.FunctionTimeRangeStats = await client.stub.FunctionGetTimeRangeStats(request)
+    return found
+
+
+async def server_stats(
+    client: Client,
+    function_id: str,
+    since: datetime.datetime | None,
+    until: datetime.datetime | None,
+    container: str | None,
+) -> ServerStats:
+    """A Server's function's stats, its inputs being its web requests."""
+    found = await _time_range_stats(client, function_id, since, until, container, all_variants=False)
+    requests = found.input_success_count + found.input_failure_count + found.input_timeout_count
+    return ServerStats(
+        since=_time(found.since),
+        until=_time(found.until),
+        request_count=requests,
+        request_count_by_status_code=dict(sorted(found.request_count_by_status_code.items())),
+        request_rate_per_second=requests / (found.until - found.since),
+        request_percentile_stats=_distributions(found.input_percentile_stats),
+        container_started_count=found.container_started_count,
+        container_error_count=found.container_error_count,
+        container_creating_at_end_count=found.container_creating_at_end_count,
+        container_total_count=found.container_total_count,
+        container_percentile_stats=_distributions(found.container_percentile_stats),
+        inference=None,
+    )
+
+
 async def function_stats(
     client: Client,
     function_id: str,
@@ -60,11 +105,7 @@ async def function_stats(
     container: str | None,
     all_variants: bool,
 ) -> FunctionStats:
-    start, end = window(since, until)
-    request = api_pb2.FunctionTimeRangeStatsRequest(
-        function_id=function_id, since=start, until=end, container_id=container or "", all_variants=all_variants
-    )
-    found = await client.stub.FunctionGetTimeRangeStats(request)
+    found = await _time_range_stats(client, function_id, since, until, container, all_variants)
     return FunctionStats(
         since=_time(found.since),
         until=_time(found.until),
@@ -112,6 +153,16 @@ class FunctionMetricsManager:
         """Samples over [since, until) (the last hour by default), in UTC-aligned buckets of
         `bucket_size` (at least a minute; by default ~100 buckets), of the groups named (all by
         default). A bucket with nothing observed has value None."""
+        return await self._export(since, until, bucket_size, groups, all_variants)
+
+    async def _export(
+        self,
+        since: datetime.datetime | None,
+        until: datetime.datetime | None,
+        bucket_size: datetime.timedelta | None,
+        groups: list[str] | None,
+        all_variants: bool,
+    ) -> ObjectMetrics:
         found = await self._ask(since, until, bucket_size, groups, all_variants, schema_only=False)
         series = {
             s.name: MetricSeries(
@@ -160,6 +211,47 @@ class FunctionMetricsManager:
         )
         response: api_pb2.FunctionMetricsResponse = await client.stub.FunctionGetMetrics(request)
         return response
+
+
+class ServerMetricsManager(FunctionMetricsManager):
+    """`Server.metrics`: the series of its function (each web request is one of its calls)."""
+
+    @twin
+    async def export(  # a Server has no variants: no all_variants=
+        self,
+        *,
+        since: datetime.datetime | None = None,
+        until: datetime.datetime | None = None,
+        bucket_size: datetime.timedelta | None = None,
+        groups: list[str] | None = None,
+    ) -> ObjectMetrics:
+        """As `Function.metrics.export`: [since, until) (the last hour by default) in UTC-aligned
+        buckets of `bucket_size`, of the groups named (all by default)."""
+        return await self._export(since, until, bucket_size, groups, all_variants=False)
+
+
+async def sandbox_stats(
+    client: Client, sandbox_id: str, since: datetime.datetime | None, until: datetime.datetime | None
+) -> SandboxStats:
+    """[since, until) defaults to the sandbox's life so far (its creation to now)."""
+    start = since.astimezone(UTC).timestamp() if since is not None else 0.0
+    end = until.astimezone(UTC).timestamp() if until is not None else 0.0
+    if since is not None and until is not None and start >= end:
+        raise InvalidError("`since` must be before `until`.")
+    found = await client.stub.SandboxGetStats(
+        api_pb2.SandboxStatsRequest(sandbox_id=sandbox_id, since=start, until=end)
+    )
+    gib = found.requested_memory_mb / 1024
+    return SandboxStats(
+        since=_time(found.since),
+        until=_time(found.until),
+        duration=datetime.timedelta(seconds=found.duration_seconds),
+        percentile_stats={},
+        cost=None,
+        cost_by_resource={},
+        billed_cpu_core_seconds=found.requested_cpu * found.duration_seconds,
+        billed_memory_gib_seconds=gib * found.duration_seconds,
+    )
 
 
 async def app_stats(

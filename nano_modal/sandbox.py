@@ -16,6 +16,7 @@ in the container that starts commands is container/sandbox_agent.py. See docs/SA
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -47,7 +48,7 @@ from .probe import Probe, wait_until_ready
 from .proto import api_pb2
 from .secret import resolve_secrets, validate_secrets
 from .stream_type import StreamType
-from .types import SandboxConnectCredentials
+from .types import SandboxConnectCredentials, SandboxStats
 from .volume import resolve_mounts, validate_mounts
 
 __all__ = ["ContainerProcess", "FileIO", "Sandbox", "StreamReader", "StreamWriter"]
@@ -245,6 +246,17 @@ class Sandbox(SandboxFileOps):
         client = await Client.get()
         info = await client.stub.SandboxGet(api_pb2.SandboxGetRequest(sandbox_id=self.object_id), timeout=30)
         return dict(info.tags)
+
+    @twin
+    async def _experimental_stats(
+        self, *, since: datetime.datetime | None = None, until: datetime.datetime | None = None
+    ) -> SandboxStats:
+        """How long the sandbox ran in [since, until) (by default its life so far; naive datetimes
+        are local time) and the cores and memory it reserved meanwhile (as Modal's method of
+        this name; nano-modal samples no usage and has no bill: see `types.SandboxStats`)."""
+        from ._stats import sandbox_stats
+
+        return await sandbox_stats(await Client.get(), self.object_id, since, until)
 
     @property
     def logs(self) -> LogsManager:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import decimal
 import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ __all__ = [
     "FileEntryType",
     "FileInfo",
     "FileType",
+    "FileWatchEvent",
+    "FileWatchEventType",
     "FunctionAutoscalerSettings",
     "FunctionCurrentStats",
     "FunctionInfo",
@@ -34,10 +37,12 @@ __all__ = [
     "ObjectMetrics",
     "QueueInfo",
     "SandboxConnectCredentials",
+    "SandboxStats",
     "SecretInfo",
     "ServerAutoscalerSettings",
     "ServerInfo",
     "ServerSessionCredentials",
+    "ServerStats",
     "StatsPercentile",
     "StatsPercentileDistribution",
     "TimeSeriesPoint",
@@ -577,3 +582,75 @@ class AppStats:
     sandboxes: _SandboxCounts
     lifecycle: AppLifecycle
     deployment_count: int | None
+
+
+@dataclass(frozen=True)
+class _ServerInferenceStats:
+    """Inference-engine statistics (Modal's vLLM/SGLang integration; nano-modal reports none)."""
+
+    engine: str
+    status: str
+    percentile_stats: dict[str, StatsPercentileDistribution]
+    scalar_stats: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ServerStats:
+    """`Server.stats()`: a Server's web requests and containers over [since, until).
+
+    Each request is an input of the Server's function: `request_percentile_stats` has
+    "Execution time (s)" and "End-to-end latency (s)" as FunctionStats does;
+    `request_count_by_status_code` is by the HTTP status the gateway answered (kept by the
+    active server, in memory: server/web_requests.py). `inference` is always None."""
+
+    InferenceStats = _ServerInferenceStats
+
+    since: datetime.datetime
+    until: datetime.datetime
+    request_count: int
+    request_count_by_status_code: dict[int, int]
+    request_rate_per_second: float
+    request_percentile_stats: dict[str, StatsPercentileDistribution]
+    container_started_count: int
+    container_error_count: int
+    container_creating_at_end_count: int
+    container_total_count: int
+    container_percentile_stats: dict[str, StatsPercentileDistribution]
+    inference: _ServerInferenceStats | None
+
+
+@dataclass(frozen=True)
+class SandboxStats:
+    """`Sandbox._experimental_stats()`: a sandbox's run over [since, until).
+
+    nano-modal samples no usage and has no bill: `percentile_stats` is empty, `cost` None and
+    `cost_by_resource` empty; the billed figures are what Modal bills when nothing more was
+    measured, the requested cores and memory times `duration`."""
+
+    since: datetime.datetime
+    until: datetime.datetime
+    duration: datetime.timedelta
+    percentile_stats: dict[str, StatsPercentileDistribution]
+    cost: decimal.Decimal | None
+    cost_by_resource: dict[str, decimal.Decimal]
+    billed_cpu_core_seconds: float
+    billed_memory_gib_seconds: float
+
+
+class FileWatchEventType(enum.Enum):
+    """What happened to a path watched with `Sandbox.filesystem.watch()` (a rename is a Modify)."""
+
+    Unknown = "Unknown"
+    Access = "Access"
+    Create = "Create"
+    Modify = "Modify"
+    Remove = "Remove"
+
+
+@dataclass
+class FileWatchEvent:
+    """A change under a watched path: `paths` holds the path, or a rename's [source, destination]
+    when both are in the watched scope."""
+
+    paths: list[str]
+    type: FileWatchEventType

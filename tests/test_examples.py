@@ -133,6 +133,7 @@ def test_server_app(tmp_path: Path) -> None:
     out = nano_modal_run("server_app.py", tmp_path)
     assert "status.json: {'ok': True, 'served_by': 'http.server'}" in out
     assert "port 8093, unauthenticated True" in out
+    assert "missing.json: 404\nrequests by status: {200: 1, 404: 1} | containers: 1" in out  # Server.stats
     assert "autoscaler: min 1, max 2" in out and "settings read back: True" in out
     assert "one session, one container: ['1', '2', '3']" in out
 
@@ -226,7 +227,8 @@ def test_sandbox(tmp_path: Path) -> None:
     assert "after unmount_image: []" in out
     assert "tokens visible inside: [] | network: blocked" in out
     assert "found by tag: True | by name: <nano_modal.Sandbox sb-" in out
-    assert "terminated, returncode 137" in out
+    assert "watched: Create of a step: True\nterminated, returncode 137" in out  # filesystem.watch
+    assert "ran: True | billed core-seconds: True" in out  # Sandbox._experimental_stats
     assert "job's logs: ['job done']" in out  # Sandbox.logs: the entrypoint's output
     assert "through the tunnel: served from a sandbox" in out  # encrypted_ports and tunnels()
     assert "connect token: 200 | without: 401" in out  # create_connect_token

@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 SOCKET_ENV = "NANO_MODAL_AGENT_SOCKET"
 PTY_SIZE_ENV = "NANO_MODAL_PTY_SIZE"  # in an exec's env: "rows,cols" of the pty to make
 TCP_BUILTIN = "tcp"  # argv [port]: a byte pipe to that port of the sandbox's loopback (Sandbox.tunnels)
+# argv [path, recursive "1"/"0", event kinds "Create,Remove" or "" for all, timeout seconds or ""]:
+# JSON lines of the path's changes until the timeout or stdin's end (sandbox_watch.py)
+WATCH_BUILTIN = "watch"
 CHUNK = 64 * 1024
 EXEC_TIMEOUT_CODE = 124  # like `timeout(1)`; Modal reports a timed-out sandbox the same way
 AGENT_PATH = os.path.realpath(__file__)
@@ -268,6 +271,8 @@ class Exec:
         try:
             if self.down.builtin == TCP_BUILTIN:
                 code = self._tcp(*self.down.argv)
+            elif self.down.builtin == WATCH_BUILTIN:
+                code = self._watch(*self.down.argv)
             else:
                 code = self._builtin() if self.down.builtin else self._process()
         except Exception as exc:  # it could not start: say why, like a shell would
@@ -292,6 +297,8 @@ class Exec:
                 pass
 
     def kill(self, sig: int = _signal.SIGKILL) -> None:
+        if self.down.builtin == WATCH_BUILTIN:
+            self.stdin.put(None)  # ends it, as the end of its stdin does
         if self.connection is not None:  # the `tcp` builtin: its reader sees the end
             try:
                 self.connection.shutdown(_socket.SHUT_RDWR)
@@ -438,6 +445,41 @@ class Exec:
         except OSError:  # closed meanwhile
             pass
 
+    def _watch(self, *argv: str) -> int:
+        """Stream a path's changes (Sandbox.filesystem.watch) until the timeout, or its stdin's end."""
+        sys.path.insert(0, os.path.dirname(AGENT_PATH))  # loaded now: no cost at the agent's start
+        try:
+            import sandbox_watch  # type: ignore[import-not-found]
+        finally:
+            del sys.path[0]
+        stop_read, stop_write = os.pipe()
+        stopper = _start(self._stop_on_eof, stop_write)
+        try:
+            sandbox_watch.watch(*argv, stop_fd=stop_read, send=lambda data: self.send(fd=1, data=data))
+        except (OSError, ValueError) as exc:
+            return self._failed(exc)
+        finally:
+            self.stdin.put(None)  # the stopper ends (if stdin has not already), then its pipe closes
+            _join(stopper)
+            os.close(stop_read)
+            os.close(stop_write)
+        self.send(fd=1, eof=True)
+        self.send(fd=2, eof=True)
+        return 0
+
+    def _stop_on_eof(self, stop_write: int) -> None:
+        while self.stdin.get() is not None:  # a watch reads nothing from its stdin but its end
+            pass
+        os.write(stop_write, b".")
+
+    def _failed(self, exc: OSError | ValueError) -> int:
+        """A built-in's error, as the SDK reads it (its type and errno, in JSON on stderr)."""
+        error = {"type": type(exc).__name__, "message": str(exc), "errno": getattr(exc, "errno", None)}
+        self.send(fd=2, data=to_json(error).encode("utf-8", "backslashreplace"))
+        self.send(fd=1, eof=True)
+        self.send(fd=2, eof=True)
+        return 1
+
     def _builtin(self) -> int:
         ops: dict[str, Callable[..., bytes]] = {
             "read": _read, "write": self._write, "ls": _ls, "mkdir": _mkdir, "rm": _rm, "connect": _connect,
@@ -446,11 +488,7 @@ class Exec:
         try:
             out = ops[self.down.builtin](*self.down.argv)
         except (OSError, ValueError) as exc:
-            error = {"type": type(exc).__name__, "message": str(exc), "errno": getattr(exc, "errno", None)}
-            self.send(fd=2, data=to_json(error).encode("utf-8", "backslashreplace"))
-            self.send(fd=1, eof=True)
-            self.send(fd=2, eof=True)
-            return 1
+            return self._failed(exc)
         for start in range(0, len(out), CHUNK):
             self.send(fd=1, data=out[start : start + CHUNK])
         self.send(fd=1, eof=True)

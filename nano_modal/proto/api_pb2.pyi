@@ -793,7 +793,7 @@ class FunctionTimeRangeStatsRequest(_message.Message):
     def __init__(self, function_id: _Optional[str] = ..., since: _Optional[float] = ..., until: _Optional[float] = ..., container_id: _Optional[str] = ..., all_variants: _Optional[bool] = ...) -> None: ...
 
 class FunctionTimeRangeStats(_message.Message):
-    __slots__ = ("since", "until", "input_success_count", "input_failure_count", "input_timeout_count", "input_running_at_end_count", "input_percentile_stats", "container_started_count", "container_error_count", "container_creating_at_end_count", "container_percentile_stats", "container_total_count", "variant_count")
+    __slots__ = ("since", "until", "input_success_count", "input_failure_count", "input_timeout_count", "input_running_at_end_count", "input_percentile_stats", "container_started_count", "container_error_count", "container_creating_at_end_count", "container_percentile_stats", "container_total_count", "variant_count", "request_count_by_status_code")
     class InputPercentileStatsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -808,6 +808,13 @@ class FunctionTimeRangeStats(_message.Message):
         key: str
         value: StatsPercentileDistribution
         def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[StatsPercentileDistribution, _Mapping]] = ...) -> None: ...
+    class RequestCountByStatusCodeEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: int
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
     SINCE_FIELD_NUMBER: _ClassVar[int]
     UNTIL_FIELD_NUMBER: _ClassVar[int]
     INPUT_SUCCESS_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -821,6 +828,7 @@ class FunctionTimeRangeStats(_message.Message):
     CONTAINER_PERCENTILE_STATS_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_TOTAL_COUNT_FIELD_NUMBER: _ClassVar[int]
     VARIANT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_COUNT_BY_STATUS_CODE_FIELD_NUMBER: _ClassVar[int]
     since: float
     until: float
     input_success_count: int
@@ -834,7 +842,8 @@ class FunctionTimeRangeStats(_message.Message):
     container_percentile_stats: _containers.MessageMap[str, StatsPercentileDistribution]
     container_total_count: int
     variant_count: int
-    def __init__(self, since: _Optional[float] = ..., until: _Optional[float] = ..., input_success_count: _Optional[int] = ..., input_failure_count: _Optional[int] = ..., input_timeout_count: _Optional[int] = ..., input_running_at_end_count: _Optional[int] = ..., input_percentile_stats: _Optional[_Mapping[str, StatsPercentileDistribution]] = ..., container_started_count: _Optional[int] = ..., container_error_count: _Optional[int] = ..., container_creating_at_end_count: _Optional[int] = ..., container_percentile_stats: _Optional[_Mapping[str, StatsPercentileDistribution]] = ..., container_total_count: _Optional[int] = ..., variant_count: _Optional[int] = ...) -> None: ...
+    request_count_by_status_code: _containers.ScalarMap[int, int]
+    def __init__(self, since: _Optional[float] = ..., until: _Optional[float] = ..., input_success_count: _Optional[int] = ..., input_failure_count: _Optional[int] = ..., input_timeout_count: _Optional[int] = ..., input_running_at_end_count: _Optional[int] = ..., input_percentile_stats: _Optional[_Mapping[str, StatsPercentileDistribution]] = ..., container_started_count: _Optional[int] = ..., container_error_count: _Optional[int] = ..., container_creating_at_end_count: _Optional[int] = ..., container_percentile_stats: _Optional[_Mapping[str, StatsPercentileDistribution]] = ..., container_total_count: _Optional[int] = ..., variant_count: _Optional[int] = ..., request_count_by_status_code: _Optional[_Mapping[int, int]] = ...) -> None: ...
 
 class FunctionMetricsRequest(_message.Message):
     __slots__ = ("function_id", "since", "until", "bucket_secs", "groups", "all_variants", "schema_only")
@@ -936,6 +945,30 @@ class AppTimeRangeStats(_message.Message):
     deployment_count: int
     deployed: bool
     def __init__(self, since: _Optional[float] = ..., until: _Optional[float] = ..., functions: _Optional[_Mapping[str, AppFunctionCounts]] = ..., sandboxes_finished: _Optional[int] = ..., sandboxes_live: _Optional[int] = ..., deployment_count: _Optional[int] = ..., deployed: _Optional[bool] = ...) -> None: ...
+
+class SandboxStatsRequest(_message.Message):
+    __slots__ = ("sandbox_id", "since", "until")
+    SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    sandbox_id: str
+    since: float
+    until: float
+    def __init__(self, sandbox_id: _Optional[str] = ..., since: _Optional[float] = ..., until: _Optional[float] = ...) -> None: ...
+
+class SandboxStatsResponse(_message.Message):
+    __slots__ = ("since", "until", "duration_seconds", "requested_cpu", "requested_memory_mb")
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_CPU_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_MEMORY_MB_FIELD_NUMBER: _ClassVar[int]
+    since: float
+    until: float
+    duration_seconds: float
+    requested_cpu: float
+    requested_memory_mb: int
+    def __init__(self, since: _Optional[float] = ..., until: _Optional[float] = ..., duration_seconds: _Optional[float] = ..., requested_cpu: _Optional[float] = ..., requested_memory_mb: _Optional[int] = ...) -> None: ...
 
 class FunctionCallGraphRequest(_message.Message):
     __slots__ = ("call_id",)

@@ -184,6 +184,11 @@ class NanoModalStub:
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionCallGraphRequest.SerializeToString,
                 response_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionCallGraph.FromString,
                 _registered_method=True)
+        self.SandboxGetStats = channel.unary_unary(
+                '/nano_modal.v1.NanoModal/SandboxGetStats',
+                request_serializer=nano__modal_dot_proto_dot_api__pb2.SandboxStatsRequest.SerializeToString,
+                response_deserializer=nano__modal_dot_proto_dot_api__pb2.SandboxStatsResponse.FromString,
+                _registered_method=True)
         self.BlobHas = channel.unary_unary(
                 '/nano_modal.v1.NanoModal/BlobHas',
                 request_serializer=nano__modal_dot_proto_dot_api__pb2.BlobHasRequest.SerializeToString,
@@ -670,6 +675,13 @@ class NanoModalServicer:
 
     def FunctionGetCallGraph(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SandboxGetStats(self, request, context):
+        """Sandbox._experimental_stats (server/stats_service.py)
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -1196,6 +1208,11 @@ def add_NanoModalServicer_to_server(servicer, server):
                     servicer.FunctionGetCallGraph,
                     request_deserializer=nano__modal_dot_proto_dot_api__pb2.FunctionCallGraphRequest.FromString,
                     response_serializer=nano__modal_dot_proto_dot_api__pb2.FunctionCallGraph.SerializeToString,
+            ),
+            'SandboxGetStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.SandboxGetStats,
+                    request_deserializer=nano__modal_dot_proto_dot_api__pb2.SandboxStatsRequest.FromString,
+                    response_serializer=nano__modal_dot_proto_dot_api__pb2.SandboxStatsResponse.SerializeToString,
             ),
             'BlobHas': grpc.unary_unary_rpc_method_handler(
                     servicer.BlobHas,
@@ -2308,6 +2325,33 @@ class NanoModal:
             '/nano_modal.v1.NanoModal/FunctionGetCallGraph',
             nano__modal_dot_proto_dot_api__pb2.FunctionCallGraphRequest.SerializeToString,
             nano__modal_dot_proto_dot_api__pb2.FunctionCallGraph.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SandboxGetStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nano_modal.v1.NanoModal/SandboxGetStats',
+            nano__modal_dot_proto_dot_api__pb2.SandboxStatsRequest.SerializeToString,
+            nano__modal_dot_proto_dot_api__pb2.SandboxStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,6 +26,7 @@ from .state import App, Call, Container, FunctionRuntime, QueuedInput, Signal, W
 from .store import AttemptRow, LogRow, OutputRow, Store, WriterRecord
 from .tunnels import Tunnels
 from .web_channels import WebChannels
+from .web_requests import WebRequests
 from .workspace_limits import NO_LIMITS, Limits
 
 
@@ -58,6 +59,7 @@ class ControlBase:
         self.container_exit_hooks: list[Callable[[Container, int, str], None]] = []
         self.web_channels = WebChannels()  # WebSocket client messages for the containers serving them
         self.tunnels = Tunnels()  # modal.forward: containers' ports behind the gateway
+        self.web_requests = WebRequests()  # the status each web request got (Server.stats)
         self.container_exit_hooks.append(
             lambda container, code, reason: self.tunnels.container_exited(container.container_id)
         )

@@ -202,13 +202,19 @@ class Gateway:
         target = self._resolve(request)
         if isinstance(target, Response):
             return target
+        answered_by: list[str] = []  # the container that sent the response head, once it has
+        response = await self._answer(request, target, answered_by)
+        self.control.web_requests.record(target[0], response.status_code, answered_by[0] if answered_by else "")
+        return response
+
+    async def _answer(self, request: Request, target: tuple[str, str], answered_by: list[str]) -> Response:
         body = await request_body(request)
         if isinstance(body, Response):
             return body
         opened = self._start(request, target, {"type": "http", "method": request.method, "body": body})
         if isinstance(opened, Response):
             return opened
-        parts = self._parts(opened)
+        parts = self._parts(opened, answered_by=answered_by)
         answered = False
         try:
             start = await self._first_part(request, parts)
@@ -317,9 +323,13 @@ class Gateway:
         return api_pb2.Payload(blob_id=blob_id)
 
     async def _parts(
-        self, call_id: str, idle_timeout: float | None = config.WEB_RESPONSE_TIMEOUT
+        self,
+        call_id: str,
+        idle_timeout: float | None = config.WEB_RESPONSE_TIMEOUT,
+        answered_by: list[str] | None = None,
     ) -> AsyncIterator[Any]:
-        """The call's generator items as they come; `idle_timeout=None` waits as long as the call lives."""
+        """The call's generator items as they come; `idle_timeout=None` waits as long as the call lives.
+        `answered_by` gets the id of the container that sent the first."""
         foreign = self._foreign(self.control.get_call(call_id).function_id)
         cursor = 0
         while True:
@@ -331,6 +341,8 @@ class Gateway:
                 raise _CallFailed(504, "Gateway Timeout: the endpoint did not answer in time")
             for row in rows:
                 cursor = row.cursor
+                if answered_by is not None and not answered_by and row.container_id:
+                    answered_by.append(row.container_id)
                 if row.status == api_pb2.OUTPUT_STATUS_GENERATOR_ITEM:
                     data = self.blobs.read(row.data_blob) if row.data_blob else row.data
                     try:

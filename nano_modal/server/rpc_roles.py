@@ -104,6 +104,7 @@ ROLES: dict[str, Role] = {
     # sandbox_service.py: sandboxes, exec, the container CLI
     "SandboxCreate": Role.ANY,
     "SandboxGet": Role.ANY,
+    "SandboxGetStats": Role.ANY,  # read-only, as SandboxGet (scoped the same way)
     "SandboxList": Role.ANY,
     "SandboxWait": Role.ANY,
     "SandboxTerminate": Role.ANY,

@@ -23,6 +23,7 @@ from .control import Invalid, NotFound
 from .sandbox_ports import connect_token
 from .sandboxes import Finished, SandboxPlane
 from .state import Container
+from .stats import sandbox_stats
 from .workspaces import Principal
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -89,6 +90,15 @@ class SandboxRpcs:
             from_name = functools.partial(self.sandboxes.from_name, visible=self._in_workspace)
             sb = await self._call(context, from_name, request.app_name, request.name)
         return self.sandboxes.info(sb)
+
+    async def SandboxGetStats(
+        self, request: api_pb2.SandboxStatsRequest, context: Context
+    ) -> api_pb2.SandboxStatsResponse:
+        sb = await self._call(context, self.sandboxes.get, request.sandbox_id)
+        found: api_pb2.SandboxStatsResponse = await self._call(
+            context, sandbox_stats, sb, request.since, request.until, admin_only=True
+        )
+        return found
 
     async def SandboxList(self, request: api_pb2.SandboxListRequest, context: Context) -> api_pb2.SandboxListResponse:
         found = await self._call(

@@ -87,6 +87,7 @@ class SandboxState:
     idle_timeout: float
     tags: dict[str, str] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
+    ended_at: float = 0.0  # unix seconds it ended (0: running), for its stats
     last_active: float = field(default_factory=time.monotonic)
     down: asyncio.Queue[api_pb2.SandboxRelayDown] = field(default_factory=asyncio.Queue)
     running: set[str] = field(default_factory=set)  # execs not yet exited
@@ -256,6 +257,7 @@ class SandboxPlane:
         else:  # it died before its entrypoint ended (out of memory, its worker vanished, ...)
             sb.result, sb.returncode = "failed", code if code else 1
         sb.reason = reason
+        sb.ended_at = time.time()
         for state in [e for e in self.execs.values() if e.sandbox_id == sb.sandbox_id]:
             state.exited(sb.returncode if state.exec_id == sb.sandbox_id else TERMINATED_CODE)
         sb.running.clear()

@@ -1,6 +1,7 @@
-"""Function.stats and App.stats, computed from what the server recorded of real executions:
-each final output's arrival, its input's acceptance and run time and its container (the
-outputs table), the containers that exited (container_runs) and those live now.
+"""Function.stats, Server.stats, App.stats and Sandbox._experimental_stats, computed from what
+the server recorded of real executions: each final output's arrival, its input's acceptance
+and run time and its container (the outputs table), the containers that exited
+(container_runs) and those live now.
 
 Counts come from the database's sums over the window (sql_stats.py); percentiles from the
 window's newest `PERCENTILE_SAMPLE` outputs: a stats call is a bounded read however busy the
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 from ..proto import api_pb2
 from .control import ControlPlane, Invalid
+from .sandboxes import SandboxState
 from .state import Container, ContainerState
 from .store import ContainerRunRow, OutputBucket
 
@@ -130,6 +132,8 @@ def function_stats(
         container_total_count=seen.total,
         variant_count=variant_count,
     )
+    for status, n in control.web_requests.status_counts(ids, since, until, container_id).items():
+        stats.request_count_by_status_code[status] = n
     sample = control.store.output_sample(ids, since, until, PERCENTILE_SAMPLE, container_id)
     for name, values in (
         (EXECUTION_TIME, [run for run, _ in sample if run > 0]),
@@ -165,3 +169,20 @@ def app_stats(control: ControlPlane, request: api_pb2.AppTimeRangeStatsRequest) 
     if app.state == "deployed":
         stats.deployment_count = len(control.store.deployments(app.app_id))
     return stats
+
+
+def sandbox_stats(sb: SandboxState, since: float, until: float) -> api_pb2.SandboxStatsResponse:
+    """Sandbox._experimental_stats: how long the sandbox ran in [since, until) (0s: its creation,
+    now) and what it reserved."""
+    start = since or sb.created_at
+    end = until or time.time()
+    if start >= end:
+        raise Invalid("`since` must be before `until`")
+    ran_until = sb.ended_at or time.time()
+    return api_pb2.SandboxStatsResponse(
+        since=start,
+        until=end,
+        duration_seconds=max(0.0, min(end, ran_until) - max(start, sb.created_at)),
+        requested_cpu=sb.container.cpu,
+        requested_memory_mb=sb.container.memory_mb,
+    )

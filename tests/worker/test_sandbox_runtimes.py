@@ -80,7 +80,7 @@ print(json.dumps(found))
 """
 
 DRIVER = """
-import io, json, sys, nano_modal
+import io, json, sys, threading, time, nano_modal
 server, state, python, scripts = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 app = nano_modal.App("sandbox-runtime")
 out = {}
@@ -102,6 +102,23 @@ with app.run(show_logs=False):
         f.write("file body")
     out["file"] = sb.open("/tmp/f.txt").read()
     out["ls"] = sb.ls("/tmp")
+    sb.filesystem.make_directory("/tmp/w")  # a watch (inotify in the agent) of the runtime's filesystem
+    seen = []
+    def follow():
+        for e in sb.filesystem.watch("/tmp/w", timeout=120):
+            seen.append([e.type.value, e.paths])
+            if e.paths == ["/tmp/w/x"]:
+                break
+    follower = threading.Thread(target=follow, daemon=True)
+    follower.start()
+    n = 0
+    while not seen and n < 300:  # until the watch reports a file: it is watching from then on
+        n += 1
+        sb.filesystem.write_text("", f"/tmp/w/ready-{n}")
+        time.sleep(0.2)
+    sb.filesystem.write_text("x", "/tmp/w/x")
+    follower.join(60)
+    out["watch"] = [s for s in seen if "ready-" not in s[1][0]]
     out["timeout"] = sb.exec("sleep", "30", timeout=0.5).wait()
     other = nano_modal.Sandbox.create("sleep", "4242", app=app)
     out["steal"] = json.loads(run(sb, python, "-c", scripts["steal"], server)["stdout"] or "{}")
@@ -166,6 +183,10 @@ def test_exec_stdin_files_and_timeouts_work(results: dict[str, Any]) -> None:
     assert results["returncode"] == 137
     assert results["main"] == [9, "from main\n"]
     assert results["volume_in"] == "in the volume" and results["volume_out"] == "out\n"
+
+
+def test_watch_sees_the_sandboxs_files_change(results: dict[str, Any]) -> None:
+    assert results["watch"][0] == ["Create", ["/tmp/w/x"]]
 
 
 def test_exec_into_a_function_container(results: dict[str, Any]) -> None:
