@@ -31,15 +31,21 @@ def test_env_option_and_modal_container_variables(running: None) -> None:
     assert got["MODAL_REGION"] == "local"  # region="us-east-1" was ignored, with a note
 
 
-def test_cloud_only_options_are_accepted_with_a_note(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cloud_only_options_are_accepted_with_a_note(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nano_modal import _porting_options
+
+    monkeypatch.setattr(_porting_options, "_noted", set())  # each is noted once per process
     app = nano_modal.App("parity-notes")
 
-    @app.function(serialized=True, nonpreemptible=True, ephemeral_disk=1024)
+    @app.function(serialized=True, nonpreemptible=True, enable_memory_snapshot=True, ephemeral_disk=1024)
     def f() -> None:
         pass
 
     err = capsys.readouterr().err
-    assert "App.function(nonpreemptible=...) ignored" in err and "ephemeral_disk" in err
+    assert "App.function(nonpreemptible=...) ignored" in err and "enable_memory_snapshot" in err
+    assert "ephemeral_disk" not in err  # a real option now: the size of each container's disk
     assert err.count("\n") == 2  # one line each
     with pytest.raises(InvalidError, match="network_file_systems"):
         app.function(serialized=True, network_file_systems={"/x": object()}, name="g")(lambda: None)

@@ -16,7 +16,9 @@ from nano_modal.server.workspaces import ID_FIELDS, Principal, Workspaces, Works
 
 # Id fields that name nothing a workspace owns: content hashes (blobs, images: see
 # docs/SECURITY.md, "Not done yet") and a queue's item cursor.
-NOT_OWNED = {"blob_id", "image_id", "source_blob_id", "pickled_blob_id", "after_item_id"}
+# Ids that name no workspace's object, or are checked where they are used: parent_input_id
+# counts only if the calling container holds that input (service.py FunctionMap).
+NOT_OWNED = {"blob_id", "image_id", "source_blob_id", "pickled_blob_id", "after_item_id", "parent_input_id"}
 
 
 def test_rows_from_before_workspaces_are_mains_and_names_are_unique_per_workspace(db_url: str) -> None:
