@@ -19,6 +19,7 @@ What cannot be built is refused at ImageGetOrCreate with one line naming it (`re
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
@@ -33,6 +34,7 @@ from ...image import DEBIAN_PYTHONS
 from ...proto import api_pb2 as npb
 from ..blobs import BlobStore
 from .auth import Refused
+from .image_context import build_context, copy_step
 
 # `Image.debian_slim()`'s FROM line (2025.06: python:3.11.x-slim-bookworm; 2026.10: python:3.11-slim-trixie).
 DEBIAN_SLIM_FROM = re.compile(r"python:(\d+\.\d+)(?:\.\d+)?-slim-(\w+)")
@@ -43,7 +45,9 @@ DEBIAN_SLIM_SETUP = re.compile(
     r"|RUN echo 'debconf debconf/frontend select Noninteractive' \| debconf-set-selections|CMD \[\"sleep\", \"\d+\"\]"
 )
 STEP_WITH_SECRETS = ("run_commands",)  # the steps an image layer's `secrets=` reach while they run
-NO_CONTEXT = Path("/nonexistent-modal-build-context")  # COPY is refused before the parser would read it
+NO_CONTEXT = Path("/nonexistent-modal-build-context")  # a layer without COPY reads no files
+# How `add_python=` copies Modal's standalone Python (a mount of Modal's own) into an image.
+ADD_PYTHON_COPY = "COPY /python/. /usr/local"
 
 
 def refused(what: str) -> Refused:
@@ -78,25 +82,27 @@ def translate(pb: Any, request: Any, blobs: BlobStore) -> npb.ImageSpec:
         raise refused(f"the first Dockerfile command must be 'FROM <image>', not {commands[0]!r}")
     spec, rest = _base(pb, request, first[1], commands[1:], blobs)
     text = "\n".join(rest)
-    for line, instruction in logical_lines(text):
-        keyword = instruction.split(maxsplit=1)[0].upper()
-        if keyword in ("COPY", "ADD"):
-            raise refused(
-                f"Dockerfile line {line}: {instruction!r}: copying files into an image (add_local_*(copy=True),"
-                " dockerfile_commands with COPY, add_python=, pip_install_from_requirements...) is not supported yet;"
-                " add_local_* without copy=True works"
-            )
+    copies = any(instruction.split(maxsplit=1)[0].upper() in ("COPY", "ADD") for _, instruction in logical_lines(text))
+    context = NO_CONTEXT
     try:
-        steps = parse_commands(text, NO_CONTEXT, dict(image.build_args))
+        with build_context(image, blobs) if copies else contextlib.nullcontext(NO_CONTEXT) as context:
+            for step in parse_commands(text, context, dict(image.build_args)):
+                if step.kind == "copy":
+                    spec.steps.append(copy_step(step, context, blobs))
+                    continue
+                proto = spec.steps.add(kind=step.kind, args=step.args, options=dict(step.options))
+                if step.kind in STEP_WITH_SECRETS:
+                    proto.secret_ids.extend(image.secret_ids)
+                    if request.force_build:  # a key no cached layer has: this step and those after it run again
+                        proto.options["force_build"] = secrets.token_hex(8)
     except InvalidError as exc:
-        raise refused(str(exc)) from exc
-    for step in steps:
-        proto = spec.steps.add(kind=step.kind, args=step.args, options=dict(step.options))
-        if step.kind in STEP_WITH_SECRETS:
-            proto.secret_ids.extend(image.secret_ids)
-            if request.force_build:  # a key no cached layer has: this step and those after it run again
-                proto.options["force_build"] = secrets.token_hex(8)
+        raise refused(_unscratched(str(exc), context)) from exc
     return spec
+
+
+def _unscratched(message: str, context: Path) -> str:
+    """A parser error without the scratch directory's path (the user knows their own context)."""
+    return message.replace(f" {context.resolve()}", "").replace(str(context.resolve()), "")
 
 
 def _refuse_unsupported(pb: Any, image: Any) -> None:
@@ -104,8 +110,11 @@ def _refuse_unsupported(pb: Any, image: Any) -> None:
         raise refused("Image.run_function is not supported yet")
     if image.gpu_config.type or image.gpu_config.gpu_type or image.gpu_config.count:
         raise refused("building with a GPU (gpu= on an image step) is not supported")
-    if image.context_files:
-        raise refused("context files (image builder versions up to 2024.10) are not supported")
+    if any(c.strip() == ADD_PYTHON_COPY for c in image.dockerfile_commands):
+        raise refused(
+            "from_registry(add_python=) is not supported: nano-modal does not install a Python into an image;"
+            " use an image that has python3 (python:<version>-slim) or Image.debian_slim()"
+        )
     if image.volume_mounts:
         raise refused("volumes in image builds are not supported yet")
     names = [b.docker_tag for b in image.base_images]
