@@ -14,6 +14,7 @@ from .containers import ContainerRpcs
 from .deploys import DeployRpcs
 from .dicts import DictRpcs
 from .functions import FunctionRpcs
+from .image_names import ImageNameRpcs
 from .mounts import MountRpcs
 from .protocol import Protocol
 from .queues import QueueRpcs
@@ -28,6 +29,7 @@ class ModalService(
     AppRpcs,
     FunctionRpcs,
     MountRpcs,
+    ImageNameRpcs,
     ContainerRpcs,
     DictRpcs,
     BlobRpcs,
