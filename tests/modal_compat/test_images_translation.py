@@ -147,3 +147,18 @@ def test_a_context_mount_is_copied_as_its_copy_lines_say(tmp_path: Path) -> None
         ("add_local", ["conf.toml", "/etc/conf.toml"]),
     ]
     assert _tar_names(blobs, spec.steps[1]) == {"x.csv": b"1,2\n"}
+
+
+def test_uv_copied_out_of_its_image_is_pip_installed_instead(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path)
+    base = store_spec(blobs, translate(pb, _request(SLIM_3_11), blobs))
+    commands = [  # what uv_pip_install("six", uv_version="0.8.0") sends
+        "FROM base",
+        "COPY --from=ghcr.io/astral-sh/uv:0.8.0 /uv /.uv/uv",
+        "RUN /.uv/uv pip install --python $(command -v python) --compile-bytecode six",
+    ]
+    spec = translate(pb, _request(commands, base), blobs)
+    assert [s.args[0] for s in spec.steps] == [
+        'python -m pip install uv==0.8.0 && mkdir -p "$(dirname /.uv/uv)" && ln -sf "$(command -v uv)" /.uv/uv',
+        "/.uv/uv pip install --python $(command -v python) --compile-bytecode six",
+    ]

@@ -110,9 +110,10 @@ def test_modal_run_copies_the_project_files_into_the_image(bwrap_cluster: ModalC
     line = next(line for line in run.stdout.splitlines() if line.startswith("six:"))
     # the requirements file was copied and installed, the package directory copied (and seen by a
     # build step after it), the COPY line's file copied where it said
-    assert line.startswith("six: 1."), output
+    assert line.startswith("six: 1.") and "| idna: 3." in line, output
     assert "| greeter: hello from greeter | COPY: copied by COPY | built: hello from greeter" in line, output
     assert "pip install -r /.requirements.txt" in output, output  # the build log reached `modal run`
+    assert "/.uv/uv pip install --python" in output, output  # uv_pip_install ran uv
 
 
 FAILING_APP = """

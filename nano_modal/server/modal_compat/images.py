@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import re
 import secrets
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,9 @@ DEBIAN_SLIM_SETUP = re.compile(
 )
 STEP_WITH_SECRETS = ("run_commands",)  # the steps an image layer's `secrets=` reach while they run
 NO_CONTEXT = Path("/nonexistent-modal-build-context")  # a layer without COPY reads no files
+# How `uv_pip_install`/`uv_sync` put uv in an image: copied out of uv's own image (a second
+# stage, which nano-modal does not build). Here pip installs that uv release and links it there.
+UV_FROM_IMAGE = re.compile(r"COPY --from=ghcr\.io/astral-sh/uv:(?P<version>[\w.+-]+) /uv (?P<dest>/\S+)")
 # How `add_python=` copies Modal's standalone Python (a mount of Modal's own) into an image.
 ADD_PYTHON_COPY = "COPY /python/. /usr/local"
 
@@ -81,7 +85,7 @@ def translate(pb: Any, request: Any, blobs: BlobStore) -> npb.ImageSpec:
     if len(first) != 2 or first[0].upper() != "FROM":
         raise refused(f"the first Dockerfile command must be 'FROM <image>', not {commands[0]!r}")
     spec, rest = _base(pb, request, first[1], commands[1:], blobs)
-    text = "\n".join(rest)
+    text = "\n".join(_uv_installed(command) for command in rest)
     copies = any(instruction.split(maxsplit=1)[0].upper() in ("COPY", "ADD") for _, instruction in logical_lines(text))
     context = NO_CONTEXT
     try:
@@ -98,6 +102,18 @@ def translate(pb: Any, request: Any, blobs: BlobStore) -> npb.ImageSpec:
     except InvalidError as exc:
         raise refused(_unscratched(str(exc), context)) from exc
     return spec
+
+
+def _uv_installed(command: str) -> str:
+    """A COPY of uv out of its image, as a RUN that pip-installs that uv and links it there."""
+    match = UV_FROM_IMAGE.fullmatch(command.strip())
+    if match is None:
+        return command
+    version = match["version"]
+    requirement = shlex.quote("uv" if version == "latest" else f"uv=={version}")
+    dest = shlex.quote(match["dest"])
+    link = f'mkdir -p "$(dirname {dest})" && ln -sf "$(command -v uv)" {dest}'
+    return f"RUN python -m pip install {requirement} && {link}"
 
 
 def _unscratched(message: str, context: Path) -> str:
