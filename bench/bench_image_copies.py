@@ -17,6 +17,8 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from modal_proto import api_pb2 as pb
@@ -42,11 +44,11 @@ def _mount(blobs: BlobStore, files: dict[str, bytes]) -> str:
     return "mo-" + hashlib.sha256(data).hexdigest()
 
 
-def _median_ms(fn: object, runs: int) -> tuple[float, float]:
+def _median_ms(fn: Callable[[], object], runs: int) -> tuple[float, float]:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        fn()  # type: ignore[operator]
+        fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1000, min(times) * 1000
 
@@ -69,8 +71,8 @@ def main() -> None:
             for name, data in files.items():
                 (on_disk / name.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
                 (on_disk / name.lstrip("/")).write_bytes(data)
-            layer = _median_ms(lambda: translate(pb, request, blobs), args.runs)
-            floor = _median_ms(lambda: tar_local(on_disk), args.runs)
+            layer = _median_ms(partial(translate, pb, request, blobs), args.runs)
+            floor = _median_ms(partial(tar_local, on_disk), args.runs)
             print(
                 f"{label}: ImageGetOrCreate translation median {layer[0]:.0f} ms (min {layer[1]:.0f}); "
                 f"tar alone median {floor[0]:.0f} ms (min {floor[1]:.0f}); ratio {layer[0] / floor[0]:.1f}x"
