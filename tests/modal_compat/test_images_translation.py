@@ -162,3 +162,29 @@ def test_uv_copied_out_of_its_image_is_pip_installed_instead(tmp_path: Path) -> 
         'python -m pip install uv==0.8.0 && mkdir -p "$(dirname /.uv/uv)" && ln -sf "$(command -v uv)" /.uv/uv',
         "/.uv/uv pip install --python $(command -v python) --compile-bytecode six",
     ]
+
+
+@pytest.mark.parametrize(
+    "name", ["/../../nano-modal-escape.txt", "../nano-modal-escape.txt", "/a/../../nano-modal-escape.txt"]
+)
+def test_a_context_file_outside_the_context_is_refused_and_written_nowhere(tmp_path: Path, name: str) -> None:
+    import tempfile
+
+    scratch_parent = Path(tempfile.gettempdir())  # where the server writes build contexts out
+    before = sorted(p.name for p in scratch_parent.iterdir() if "escape" in p.name)
+    blobs = BlobStore(tmp_path / "blobs")
+    commands = ["FROM python:3.11-slim", "COPY . /"]
+    request = _request(commands, context_files=[pb.ImageContextFile(filename=name, data=b"x")])
+    with pytest.raises(Refused) as caught:
+        translate(pb, request, blobs)
+    assert "is not a file inside the build context" in str(caught.value)
+    assert sorted(p.name for p in scratch_parent.iterdir() if "escape" in p.name) == before
+    assert not list(tmp_path.rglob("nano-modal-escape.txt"))
+
+
+def test_a_file_and_a_directory_of_one_name_are_refused_in_one_line(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path)
+    mount = _mount(blobs, {"/a": b"file", "/a/b": b"under a file"})
+    with pytest.raises(Refused) as caught:
+        translate(pb, _request(["FROM python:3.11-slim", "COPY . /"], context_mount_id=mount), blobs)
+    assert "cannot be written" in str(caught.value) and "\n" not in str(caught.value)

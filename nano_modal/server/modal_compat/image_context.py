@@ -52,17 +52,13 @@ def build_context(image: Any, blobs: BlobStore) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="nano-modal-context-") as scratch:
         root = Path(scratch).resolve()  # as the Dockerfile parser resolves it
         for name, (sha256, mode) in mount_files(blobs, image.context_mount_id).items():
-            target = _inside(root, name)
-            target.parent.mkdir(parents=True, exist_ok=True)
             try:
-                target.write_bytes(blobs.read(sha256))
+                data = blobs.read(sha256)
             except FileNotFoundError:
                 raise InvalidError(f"the build context's file {name!r} was never uploaded") from None
-            os.chmod(target, (mode or 0o644) & 0o7777)
+            _write(root, name, data, mode)
         for context_file in image.context_files:
-            target = _inside(root, context_file.filename)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(context_file.data)
+            _write(root, context_file.filename, context_file.data, 0o644)
         yield root
 
 
@@ -83,6 +79,16 @@ def copy_step(step: Step, context: Path, blobs: BlobStore) -> npb.ImageStep:
     # the source as the context names it (never the scratch directory's path: the layer id would vary)
     name = source.relative_to(context).as_posix()
     return npb.ImageStep(kind="add_local", args=[name, dest], options=options, blob_id=digest, content_hash=digest)
+
+
+def _write(root: Path, name: str, data: bytes, mode: int) -> None:
+    target = _inside(root, name)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    except OSError as exc:  # e.g. a file and a directory of the same name
+        raise InvalidError(f"the build context's file {name!r} cannot be written: {exc.strerror}") from None
+    os.chmod(target, (mode or 0o644) & 0o7777)
 
 
 def _inside(root: Path, name: str) -> Path:
