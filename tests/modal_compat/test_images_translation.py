@@ -14,7 +14,7 @@ import pytest
 
 from nano_modal.server.blobs import BlobStore
 from nano_modal.server.modal_compat.auth import Refused
-from nano_modal.server.modal_compat.images import load_spec, store_spec, translate
+from nano_modal.server.modal_compat.images import LayerCache, load_spec, store_spec, translate
 
 pb: Any = pytest.importorskip("modal_proto.api_pb2")
 
@@ -188,3 +188,23 @@ def test_a_file_and_a_directory_of_one_name_are_refused_in_one_line(tmp_path: Pa
     with pytest.raises(Refused) as caught:
         translate(pb, _request(["FROM python:3.11-slim", "COPY . /"], context_mount_id=mount), blobs)
     assert "cannot be written" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_layer_translated_before_is_remembered_while_its_files_are_kept(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path)
+    cache = LayerCache()
+    mount = _mount(blobs, {"/opt/pkg/__init__.py": b"X = 1\n"})
+    base = store_spec(blobs, translate(pb, _request(SLIM_3_11), blobs))
+    first = _request(["FROM base", "COPY . /"], base, context_mount_id=mount)
+    first.app_id = "ap-1"
+    spec = translate(pb, first, blobs)
+    image_id = store_spec(blobs, spec)
+    cache.put(cache.key(first), image_id)
+    again = _request(["FROM base", "COPY . /"], base, context_mount_id=mount)
+    again.app_id = "ap-2"  # another `modal run` of the same project
+    assert cache.get(cache.key(again), blobs) == (image_id, spec)
+    blobs.path(spec.steps[0].blob_id).unlink()  # its files collected since: translated again
+    assert cache.get(cache.key(again), blobs) is None
+    forced = _request(["FROM base", "COPY . /"], base, context_mount_id=mount)
+    forced.force_build = True
+    assert cache.key(forced) is None

@@ -23,7 +23,7 @@ from ...proto import api_pb2 as npb
 from .auth import Refused
 from .base import Call, ServiceBase
 from .blobs import blob_digest
-from .images import load_spec, python_version_info, store_spec, translate
+from .images import LayerCache, load_spec, python_version_info, store_spec, translate
 
 IMAGE_BUILDER_VERSION = "2025.06"  # one the 1.6 client accepts (it refuses versions it does not know)
 
@@ -33,6 +33,8 @@ def not_served(feature: str) -> Refused:
 
 
 class MountRpcs(ServiceBase):
+    image_layers: LayerCache  # ImageGetOrCreate requests already translated
+
     async def MountGetOrCreate(self, request: Any, call: Call) -> Any:
         call.admin()
         manifest = {f.filename: [f.sha256_hex, f.mode] for f in request.files}
@@ -66,10 +68,16 @@ class MountRpcs(ServiceBase):
 
     async def ImageGetOrCreate(self, request: Any, call: Call) -> Any:
         call.admin()
-        # in a thread: a layer that copies files writes them out and tars them
-        spec = await asyncio.to_thread(translate, self.pb, request, self.blobs)
+        key = self.image_layers.key(request)
+        cached = self.image_layers.get(key, self.blobs)
+        if cached is not None:
+            image_id, spec = cached
+        else:  # in a thread: a layer that copies files writes them out and tars them
+            spec = await asyncio.to_thread(translate, self.pb, request, self.blobs)
+            image_id = store_spec(self.blobs, spec)
+            self.image_layers.put(key, image_id)
         return self.pb.ImageGetOrCreateResponse(
-            image_id=store_spec(self.blobs, spec),
+            image_id=image_id,
             result=self.pb.GenericResult(status=self.pb.GenericResult.GENERIC_STATUS_SUCCESS),
             metadata=image_metadata(self.pb, spec),
         )

@@ -15,6 +15,7 @@ from .deploys import DeployRpcs
 from .dicts import DictRpcs
 from .functions import FunctionRpcs
 from .image_names import ImageNameRpcs
+from .images import LayerCache
 from .mounts import MountRpcs
 from .protocol import Protocol
 from .queues import QueueRpcs
@@ -62,4 +63,5 @@ class ModalService(
         self.router_url = router_url
         self.stdin_index: dict[str, int] = {}
         self.web_domain = web_domain
+        self.image_layers = LayerCache()
         self.web = ModalWeb(proto.pb, control, blobs)  # the HTTP gateway's side of web endpoints
