@@ -31,8 +31,8 @@ from ...proto import api_pb2 as npb
 from ..store import OutputRow
 from .auth import Refused
 from .base import BUNDLE_MARKER, Call
+from .image_context import mount_files
 from .images import load_spec
-from .mounts import mount_files
 from .web import WebRpcs, method_endpoints, web_endpoint
 
 OUTPUT_MARK = b"modal-compat:1\n"  # an output's data that is Modal's FunctionPutOutputsItem

@@ -19,9 +19,12 @@ What cannot be built is refused at ImageGetOrCreate with one line naming it (`re
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
+import shlex
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,7 @@ from ...image import DEBIAN_PYTHONS
 from ...proto import api_pb2 as npb
 from ..blobs import BlobStore
 from .auth import Refused
+from .image_context import build_context, copy_step
 
 # `Image.debian_slim()`'s FROM line (2025.06: python:3.11.x-slim-bookworm; 2026.10: python:3.11-slim-trixie).
 DEBIAN_SLIM_FROM = re.compile(r"python:(\d+\.\d+)(?:\.\d+)?-slim-(\w+)")
@@ -43,7 +47,55 @@ DEBIAN_SLIM_SETUP = re.compile(
     r"|RUN echo 'debconf debconf/frontend select Noninteractive' \| debconf-set-selections|CMD \[\"sleep\", \"\d+\"\]"
 )
 STEP_WITH_SECRETS = ("run_commands",)  # the steps an image layer's `secrets=` reach while they run
-NO_CONTEXT = Path("/nonexistent-modal-build-context")  # COPY is refused before the parser would read it
+NO_CONTEXT = Path("/nonexistent-modal-build-context")  # a layer without COPY reads no files
+# How `uv_pip_install`/`uv_sync` put uv in an image: copied out of uv's own image (a second
+# stage, which nano-modal does not build). Here pip installs that uv release and links it there.
+UV_FROM_IMAGE = re.compile(r"COPY --from=ghcr\.io/astral-sh/uv:(?P<version>[\w.+-]+) /uv (?P<dest>/\S+)")
+# How `add_python=` copies Modal's standalone Python (a mount of Modal's own) into an image.
+ADD_PYTHON_COPY = "COPY /python/. /usr/local"
+
+
+# Translated layers remembered by the server (LayerCache): enough for the images of many
+# projects, each entry two short strings.
+LAYER_CACHE_SIZE = 4096
+
+
+class LayerCache:
+    """ImageGetOrCreate requests already translated, by digest, and the layer id each gave:
+    an unchanged project's `modal run` does not write its files out and tar them again
+    (bench/bench_image_copies.py: seconds for a thousand files). The request names all it
+    reads by content (a mount id is its manifest's hash, context files are inline, a base is
+    its spec's hash), so the same digest means the same layer; a hit is used only while the
+    layer's spec and files are still in the blob store."""
+
+    def __init__(self, size: int = LAYER_CACHE_SIZE) -> None:
+        self.size = size
+        self._ids: OrderedDict[str, str] = OrderedDict()
+
+    @staticmethod
+    def key(request: Any) -> str | None:
+        if request.force_build:  # its steps get fresh keys: never the same layer twice
+            return None
+        # what translate() reads: the layer and its namespace, not the app asking (each run's own)
+        image = request.image.SerializeToString(deterministic=True)
+        return hashlib.sha256(image + b"\0" + str(request.namespace).encode()).hexdigest()
+
+    def get(self, key: str | None, blobs: BlobStore) -> tuple[str, npb.ImageSpec] | None:
+        if key is None or (image_id := self._ids.get(key)) is None:
+            return None
+        spec = load_spec(blobs, image_id)
+        if spec is None or not all(blobs.has(step.blob_id) for step in spec.steps if step.blob_id):
+            return None
+        self._ids.move_to_end(key)
+        return image_id, spec
+
+    def put(self, key: str | None, image_id: str) -> None:
+        if key is None:
+            return
+        self._ids[key] = image_id
+        self._ids.move_to_end(key)
+        while len(self._ids) > self.size:
+            self._ids.popitem(last=False)
 
 
 def refused(what: str) -> Refused:
@@ -77,26 +129,40 @@ def translate(pb: Any, request: Any, blobs: BlobStore) -> npb.ImageSpec:
     if len(first) != 2 or first[0].upper() != "FROM":
         raise refused(f"the first Dockerfile command must be 'FROM <image>', not {commands[0]!r}")
     spec, rest = _base(pb, request, first[1], commands[1:], blobs)
-    text = "\n".join(rest)
-    for line, instruction in logical_lines(text):
-        keyword = instruction.split(maxsplit=1)[0].upper()
-        if keyword in ("COPY", "ADD"):
-            raise refused(
-                f"Dockerfile line {line}: {instruction!r}: copying files into an image (add_local_*(copy=True),"
-                " dockerfile_commands with COPY, add_python=, pip_install_from_requirements...) is not supported yet;"
-                " add_local_* without copy=True works"
-            )
+    text = "\n".join(_uv_installed(command) for command in rest)
+    copies = any(instruction.split(maxsplit=1)[0].upper() in ("COPY", "ADD") for _, instruction in logical_lines(text))
+    context = NO_CONTEXT
     try:
-        steps = parse_commands(text, NO_CONTEXT, dict(image.build_args))
+        with build_context(image, blobs) if copies else contextlib.nullcontext(NO_CONTEXT) as context:
+            for step in parse_commands(text, context, dict(image.build_args)):
+                if step.kind == "copy":
+                    spec.steps.append(copy_step(step, context, blobs))
+                    continue
+                proto = spec.steps.add(kind=step.kind, args=step.args, options=dict(step.options))
+                if step.kind in STEP_WITH_SECRETS:
+                    proto.secret_ids.extend(image.secret_ids)
+                    if request.force_build:  # a key no cached layer has: this step and those after it run again
+                        proto.options["force_build"] = secrets.token_hex(8)
     except InvalidError as exc:
-        raise refused(str(exc)) from exc
-    for step in steps:
-        proto = spec.steps.add(kind=step.kind, args=step.args, options=dict(step.options))
-        if step.kind in STEP_WITH_SECRETS:
-            proto.secret_ids.extend(image.secret_ids)
-            if request.force_build:  # a key no cached layer has: this step and those after it run again
-                proto.options["force_build"] = secrets.token_hex(8)
+        raise refused(_unscratched(str(exc), context)) from exc
     return spec
+
+
+def _uv_installed(command: str) -> str:
+    """A COPY of uv out of its image, as a RUN that pip-installs that uv and links it there."""
+    match = UV_FROM_IMAGE.fullmatch(command.strip())
+    if match is None:
+        return command
+    version = match["version"]
+    requirement = shlex.quote("uv" if version == "latest" else f"uv=={version}")
+    dest = shlex.quote(match["dest"])
+    link = f'mkdir -p "$(dirname {dest})" && ln -sf "$(command -v uv)" {dest}'
+    return f"RUN python -m pip install {requirement} && {link}"
+
+
+def _unscratched(message: str, context: Path) -> str:
+    """A parser error without the scratch directory's path (the user knows their own context)."""
+    return message.replace(f" {context.resolve()}", "").replace(str(context.resolve()), "")
 
 
 def _refuse_unsupported(pb: Any, image: Any) -> None:
@@ -104,8 +170,11 @@ def _refuse_unsupported(pb: Any, image: Any) -> None:
         raise refused("Image.run_function is not supported yet")
     if image.gpu_config.type or image.gpu_config.gpu_type or image.gpu_config.count:
         raise refused("building with a GPU (gpu= on an image step) is not supported")
-    if image.context_files:
-        raise refused("context files (image builder versions up to 2024.10) are not supported")
+    if any(c.strip() == ADD_PYTHON_COPY for c in image.dockerfile_commands):
+        raise refused(
+            "from_registry(add_python=) is not supported: nano-modal does not install a Python into an image;"
+            " use an image that has python3 (python:<version>-slim) or Image.debian_slim()"
+        )
     if image.volume_mounts:
         raise refused("volumes in image builds are not supported yet")
     names = [b.docker_tag for b in image.base_images]

@@ -12,6 +12,7 @@ logs (AppGetLogs), as nano-modal's own `run` shows it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from typing import Any
@@ -19,11 +20,10 @@ from typing import Any
 import grpc
 
 from ...proto import api_pb2 as npb
-from ..blobs import BlobStore
 from .auth import Refused
 from .base import Call, ServiceBase
 from .blobs import blob_digest
-from .images import load_spec, python_version_info, store_spec, translate
+from .images import LayerCache, load_spec, python_version_info, store_spec, translate
 
 IMAGE_BUILDER_VERSION = "2025.06"  # one the 1.6 client accepts (it refuses versions it does not know)
 
@@ -32,17 +32,9 @@ def not_served(feature: str) -> Refused:
     return Refused(grpc.StatusCode.UNIMPLEMENTED, f"nano-modal does not serve {feature} yet")
 
 
-def mount_files(blobs: BlobStore, mount_id: str) -> dict[str, list[Any]]:
-    """A mount's manifest: {path in the container: [sha256, mode]}."""
-    digest = mount_id.removeprefix("mo-")
-    try:
-        files: dict[str, list[Any]] = json.loads(blobs.read(digest))
-    except (ValueError, FileNotFoundError):
-        return {}  # a mount this server never made (e.g. Modal's own client mount): nothing to add
-    return files
-
-
 class MountRpcs(ServiceBase):
+    image_layers: LayerCache  # ImageGetOrCreate requests already translated
+
     async def MountGetOrCreate(self, request: Any, call: Call) -> Any:
         call.admin()
         manifest = {f.filename: [f.sha256_hex, f.mode] for f in request.files}
@@ -76,24 +68,33 @@ class MountRpcs(ServiceBase):
 
     async def ImageGetOrCreate(self, request: Any, call: Call) -> Any:
         call.admin()
-        spec = translate(self.pb, request, self.blobs)
+        key = self.image_layers.key(request)
+        cached = self.image_layers.get(key, self.blobs)
+        if cached is not None:
+            image_id, spec = cached
+        else:  # in a thread: a layer that copies files writes them out and tars them
+            spec = await asyncio.to_thread(translate, self.pb, request, self.blobs)
+            image_id = store_spec(self.blobs, spec)
+            self.image_layers.put(key, image_id)
         return self.pb.ImageGetOrCreateResponse(
-            image_id=store_spec(self.blobs, spec),
+            image_id=image_id,
             result=self.pb.GenericResult(status=self.pb.GenericResult.GENERIC_STATUS_SUCCESS),
-            metadata=self._image_metadata(spec),
+            metadata=image_metadata(self.pb, spec),
         )
 
     async def ImageJoinStreaming(self, request: Any, call: Call) -> Any:
         yield self.pb.ImageJoinStreamingResponse(
             result=self.pb.GenericResult(status=self.pb.GenericResult.GENERIC_STATUS_SUCCESS),
             eof=True,
-            metadata=self._image_metadata(load_spec(self.blobs, request.image_id)),
+            metadata=image_metadata(self.pb, load_spec(self.blobs, request.image_id)),
         )
 
-    def _image_metadata(self, spec: npb.ImageSpec | None) -> Any:
-        import platform
 
-        return self.pb.ImageMetadata(
-            python_version_info=python_version_info(spec, platform.python_version()),
-            image_builder_version=IMAGE_BUILDER_VERSION,
-        )
+def image_metadata(pb: Any, spec: npb.ImageSpec | None) -> Any:
+    """What the client is told of an image: its Python, and a builder version it knows."""
+    import platform
+
+    return pb.ImageMetadata(
+        python_version_info=python_version_info(spec, platform.python_version()),
+        image_builder_version=IMAGE_BUILDER_VERSION,
+    )

@@ -14,6 +14,8 @@ from .containers import ContainerRpcs
 from .deploys import DeployRpcs
 from .dicts import DictRpcs
 from .functions import FunctionRpcs
+from .image_names import ImageNameRpcs
+from .images import LayerCache
 from .mounts import MountRpcs
 from .protocol import Protocol
 from .queues import QueueRpcs
@@ -28,6 +30,7 @@ class ModalService(
     AppRpcs,
     FunctionRpcs,
     MountRpcs,
+    ImageNameRpcs,
     ContainerRpcs,
     DictRpcs,
     BlobRpcs,
@@ -60,4 +63,5 @@ class ModalService(
         self.router_url = router_url
         self.stdin_index: dict[str, int] = {}
         self.web_domain = web_domain
+        self.image_layers = LayerCache()
         self.web = ModalWeb(proto.pb, control, blobs)  # the HTTP gateway's side of web endpoints

@@ -338,6 +338,7 @@ def clean_pip_env() -> dict[str, str]:
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "PIP_ROOT_USER_ACTION": "ignore",
         "PIP_BREAK_SYSTEM_PACKAGES": "1",
+        "UV_BREAK_SYSTEM_PACKAGES": "1",  # `uv pip install` into the image's own Python, as pip
         "PIP_NO_INPUT": "1",
         "SSL_CERT_FILE": HOST_CA_BUNDLE,
         "REQUESTS_CA_BUNDLE": HOST_CA_BUNDLE,

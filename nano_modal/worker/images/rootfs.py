@@ -126,8 +126,10 @@ class ImageRoot:
         out = {k: v for k, v in env.items() if k not in ("PATH", "PYTHONPATH", "HOME")}
         out.update(state.env)
         out["HOME"] = "/root"
-        # /root holds add_local_python_source modules (as in Modal); the SDK's source comes first.
-        out["PYTHONPATH"] = f"{config.IMAGE_SDK_DIR}:/root"
+        # /root holds add_local_python_source modules (as in Modal); the SDK's source comes first,
+        # then the image's own PYTHONPATH (`.env({"PYTHONPATH": ...})`, a Dockerfile's ENV).
+        paths = [config.IMAGE_SDK_DIR, "/root", state.env.get("PYTHONPATH", "")]
+        out["PYTHONPATH"] = ":".join(p for p in paths if p)
         return out
 
     def argv(self, python_args: tuple[str, ...] = ()) -> list[str]:
