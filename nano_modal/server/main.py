@@ -13,6 +13,7 @@ import signal
 import socket
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc.aio
@@ -35,6 +36,9 @@ from .web_proxy import SwitchableApp, WebProxy
 
 log = logging.getLogger("nano_modal.server")
 DEFAULT_HTTP_PORT = 8000  # web endpoints and the dashboard, as deploy/ and docs/DEPLOY.md say
+DEFAULT_HTTPS_PORT = 8443  # the same over TLS, when the operator gives a certificate
+ENV_TLS_CERT = "NANO_MODAL_TLS_CERT"
+ENV_TLS_KEY = "NANO_MODAL_TLS_KEY"
 
 
 def admin_token(state_dir: Path) -> tuple[str, bool]:
@@ -63,6 +67,7 @@ async def serve(
     advertise: str = "",
     queue_url: str | None = None,
     web_domain: str = "",
+    tls: TlsFiles | None = None,
 ) -> None:
     # Everything the server writes (the state database, its token, blobs) is its own alone,
     # from creation: SQLite creates its -wal and -shm files with the database's mode.
@@ -88,6 +93,12 @@ async def serve(
         fast_lane, forwarder.own_fast_lane_port = await FastLaneServer(forwarder).start(host, fast_port)
     web_app = SwitchableApp(WebProxy(lambda: forwarder.active_web_url))
     web, forwarder.own_web_url = await start_gateway(web_app, host, http_port)
+    # With a certificate the gateway also serves HTTPS, and the URLs clients are given (web
+    # endpoints, tunnels, sandbox ports) are the HTTPS ones. Servers and workers keep the plain
+    # port among themselves (a follower's forwarding), as they do the gRPC one.
+    tls_web, public_web_url = None, ""
+    if tls is not None:
+        tls_web, public_web_url = await start_gateway(web_app, host, tls.port, tls)
     forwarder.web_domain = web_domain  # every server on a store is given the same one
     lease = await leader.try_acquire(store_url)
     if lease is None:  # another server is active on this store: serve as its follower meanwhile
@@ -116,7 +127,7 @@ async def serve(
         blobs,
         token,
         objects,
-        web_base_url=forwarder.own_web_url,
+        web_base_url=public_web_url or forwarder.own_web_url,
         fast_lane_port=forwarder.own_fast_lane_port,
         web_domain=web_domain,
     )
@@ -165,6 +176,8 @@ async def serve(
         web_port = int(forwarder.own_web_url.rsplit(":", 1)[1])
         for line in banner.lines(host, bound, web_port, state_dir, token_from_env=config.ENV_TOKEN in os.environ):
             print(line, file=sys.stderr)
+        if public_web_url:
+            print(f"  https:         {public_web_url}/<app>/<function>/  (the URLs clients are given)", file=sys.stderr)
         print(f"  modal client:  {modal_status}", file=sys.stderr)
         if requeued:
             print(f"recovered {requeued} unfinished inputs", file=sys.stderr)
@@ -191,6 +204,8 @@ async def serve(
     reaper.cancel()
     expiry.cancel()
     web.should_exit = True
+    if tls_web is not None:
+        tls_web.should_exit = True
     if fast_lane is not None:
         fast_lane.close()
     await server.stop(grace=1.0)
@@ -203,30 +218,54 @@ def _modal_client_handler() -> tuple[modal_compat.ModalClientHandler | None, str
     return (None if proto is None else modal_compat.ModalClientHandler(proto)), status
 
 
-async def start_gateway(app: SwitchableApp, host: str, port: int | None) -> tuple[uvicorn.Server, str]:
-    """Serve web endpoints on host:port (0: any free port; None: DEFAULT_HTTP_PORT if free); returns
-    the server and its base URL."""
+@dataclass(frozen=True)
+class TlsFiles:
+    """The operator's certificate for the gateway's HTTPS port (--tls-cert, --tls-key, --https-port)."""
+
+    cert: Path
+    key: Path
+    port: int | None  # None: DEFAULT_HTTPS_PORT if free, else any
+
+
+async def start_gateway(
+    app: SwitchableApp, host: str, port: int | None, tls: TlsFiles | None = None
+) -> tuple[uvicorn.Server, str]:
+    """Serve web endpoints on host:port (0: any free port; None: the default port if free, else any);
+    over HTTPS with `tls`. Returns the server and its base URL."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # Responses go out in several small writes (start, chunks, end): without NODELAY, Nagle and
     # delayed ACKs hold each response back ~40 ms. Accepted connections inherit the option.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    default_port = DEFAULT_HTTPS_PORT if tls else DEFAULT_HTTP_PORT
     if port is None:  # the default: the usual port, else any free one (another server has it)
         try:
-            sock.bind((host, DEFAULT_HTTP_PORT))
+            sock.bind((host, default_port))
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 raise
-            log.warning("HTTP port %d is in use; web endpoints and the dashboard use a free port", DEFAULT_HTTP_PORT)
+            log.warning("port %d is in use; web endpoints and the dashboard use a free port", default_port)
             sock.bind((host, 0))
     else:
         sock.bind((host, port))
     # BoundedH11Protocol: a deadline on each request head (http_limits.py).
-    web = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", http=BoundedH11Protocol))
+    web = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="off",
+            http=BoundedH11Protocol,
+            ssl_certfile=str(tls.cert) if tls else None,
+            ssl_keyfile=str(tls.key) if tls else None,
+        )
+    )
+    if tls:
+        web.config.load()  # reads the certificate now: a bad one stops the start with its reason
     web.config.setup_event_loop = lambda: None  # type: ignore[method-assign]  # share the server's loop
     task = asyncio.create_task(web.serve(sockets=[sock]))
     _background.add(task)
-    return web, f"http://{_shown_host(host)}:{sock.getsockname()[1]}"
+    scheme = "https" if tls else "http"
+    return web, f"{scheme}://{_shown_host(host)}:{sock.getsockname()[1]}"
 
 
 def _shown_host(host: str) -> str:
@@ -304,6 +343,25 @@ def build_parser() -> argparse.ArgumentParser:
         f" (e.g. nano.localhost, which resolves to loopback; default: ${config.ENV_WEB_DOMAIN}; the"
         " /<app>/<function>/ path form keeps working)",
     )
+    parser.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=os.environ.get(ENV_TLS_CERT) or None,
+        help=f"PEM certificate (chain) for an HTTPS port of the gateway; clients are then given https:// URLs"
+        f" for web endpoints and tunnels (default: ${ENV_TLS_CERT})",
+    )
+    parser.add_argument(
+        "--tls-key",
+        type=Path,
+        default=os.environ.get(ENV_TLS_KEY) or None,
+        help=f"its PEM key (default: ${ENV_TLS_KEY})",
+    )
+    parser.add_argument(
+        "--https-port",
+        type=int,
+        default=None,
+        help=f"the HTTPS port, with --tls-cert (default: {DEFAULT_HTTPS_PORT}, or a free port when taken; 0: any free)",
+    )
     parser.add_argument("--quiet", action="store_true", help="log warnings only, print no start-up banner")
     return parser
 
@@ -323,6 +381,7 @@ def main(argv: list[str] | None = None) -> None:
         level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(name)s %(message)s"
     )
     state_dir = args.state_dir or config.home_dir() / "server"
+    tls = _tls_files(parser, args)
     asyncio.run(
         serve(
             args.host,
@@ -337,5 +396,20 @@ def main(argv: list[str] | None = None) -> None:
             args.advertise,
             args.queue,
             args.web_domain,
+            tls,
         )
     )
+
+
+def _tls_files(parser: argparse.ArgumentParser, args: argparse.Namespace) -> TlsFiles | None:
+    """--tls-cert and --tls-key, both or neither, readable; one line otherwise."""
+    if args.tls_cert is None and args.tls_key is None:
+        if args.https_port is not None:
+            parser.error("--https-port needs --tls-cert and --tls-key")
+        return None
+    if args.tls_cert is None or args.tls_key is None:
+        parser.error("--tls-cert and --tls-key go together")
+    for path in (args.tls_cert, args.tls_key):
+        if not os.access(path, os.R_OK):
+            parser.error(f"cannot read {path}")
+    return TlsFiles(args.tls_cert, args.tls_key, args.https_port)
