@@ -244,7 +244,8 @@ async def start_gateway(
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 raise
-            log.warning("port %d is in use; web endpoints and the dashboard use a free port", default_port)
+            kind = "HTTPS" if tls else "HTTP"
+            log.warning("%s port %d is in use; web endpoints and the dashboard use a free port", kind, default_port)
             sock.bind((host, 0))
     else:
         sock.bind((host, port))
