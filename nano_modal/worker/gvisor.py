@@ -6,6 +6,12 @@ bundle mode with the ptrace platform (kvm hangs on the machines measured), a con
 per container with the same host view as bwrap (sandbox.py), and the worker's cgroup
 around the whole sandbox. Every runsc command other than the container's own `run` is
 bounded by a timeout.
+
+Network: a container without block_network gets gVisor's own network stack
+(`--network=sandbox`) on a namespace the worker prepared as bwrap's are: outbound NAT through
+slirp4netns, the denied networks routed to a dead end (network.py). That needs a runsc of
+runsc.SANDBOX_NETWORK_SINCE or later; with an older one, and for block_network, the sandbox
+has `--network=none`. The server comes through the relay either way (sandbox.ServerLink).
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from . import runsc as runsc_build
 from . import seccomp
 from .base import ContainerConfig
+from .network import OutboundNat, new_namespace, resolv_conf
 from .sandbox import RPC_DIR, TMP_MB, Mount, SandboxingRuntime, ServerLink, host_view, own_view
 
 log = logging.getLogger("nano_modal.worker")
@@ -34,7 +42,7 @@ _CLONE_NEW_BITS = [1 << i for i in range(32) if seccomp.CLONE_NEW_MASK & (1 << i
 
 
 def runsc_binary() -> str | None:
-    return shutil.which("runsc")
+    return runsc_build.binary()
 
 
 class GVisorRuntime(SandboxingRuntime):
@@ -50,25 +58,36 @@ class GVisorRuntime(SandboxingRuntime):
         atexit.register(shutil.rmtree, self.base, True)
         self._ids: dict[int, str] = {}  # runsc's pid -> its sandbox id, for stop()
         self._sandbox_ids: dict[str, str] = {}  # container id -> sandbox id (another for a booted one)
+        self._netns: dict[str, int] = {}  # container id -> the descriptor holding its network namespace
+        self.sandbox_network = self.runsc is not None and runsc_build.sandbox_network(self.runsc)
+        if self.runsc is not None and not self.sandbox_network:
+            log.warning(
+                "runsc %s is older than %d: gVisor containers get no outbound network "
+                "(scripts/test.sh installs a newer one)",
+                runsc_build.version(self.runsc), runsc_build.SANDBOX_NETWORK_SINCE,
+            )  # fmt: skip
         view, _ = host_view()
         for item in view:
             if not isinstance(item, Mount):  # OCI mounts cannot make symlinks; the root can hold them
                 (self.rootfs / item.dest.lstrip("/")).symlink_to(item.target)
 
     def outbound(self, cfg: ContainerConfig) -> bool:
-        return False  # no outbound NAT under gVisor yet: --network=none, the server through the relay
+        return self.sandbox_network and super().outbound(cfg)
 
-    def _runsc(self, cfg: ContainerConfig | None = None) -> list[str]:
+    def _runsc(self, cfg: ContainerConfig | None = None, networked: bool = False) -> list[str]:
         assert self.runsc is not None
         if cfg is None:  # enough for kill and delete
             return [self.runsc, "--root", str(self.state)]
-        # Never the host's network: the server comes through the relay (sandbox.ServerLink).
-        args = [self.runsc, "--root", str(self.state), "--platform=ptrace", "--network=none"]
+        # Never the host's network: a namespace of its own (network.py) or none; the server
+        # comes through the relay (sandbox.ServerLink).
+        network = "--network=sandbox" if networked else "--network=none"
+        args = [self.runsc, "--root", str(self.state), "--platform=ptrace", network]
         args += ["--ignore-cgroups", "--oci-seccomp"]  # the worker's cgroup wraps the whole sandbox
         args.append("--host-uds=open")  # lets the container dial the worker's relay or agent socket
         return args
 
-    def spec(self, cfg: ContainerConfig, link: ServerLink | None) -> dict[str, Any]:
+    def spec(self, cfg: ContainerConfig, link: ServerLink | None, netns: str | None = None) -> dict[str, Any]:
+        """The OCI spec; `netns`: the path of the network namespace the worker prepared for it."""
         view, python = host_view()
         own = own_view(cfg, link)[0]
         env = self.container_env(cfg)  # the image's too: what a booted container is compared by (preboot.py)
@@ -84,11 +103,14 @@ class GVisorRuntime(SandboxingRuntime):
         root, args, cwd = str(self.rootfs), cfg.argv(python), str(cfg.workdir)
         if cfg.image is None:
             binds = [(item.source, item.dest, "ro") for item in view if isinstance(item, Mount)]
+            binds = [b for b in binds if b[1] != "/etc/resolv.conf" or netns is None]
         else:  # the image's own root (mounted by start()), the SDK and the mounted files on top
             root, args = str(cfg.image.merged), cfg.image.argv(cfg.python_args)
             cwd = cfg.image.image.state.workdir
-            binds = [("/etc/resolv.conf", "/etc/resolv.conf", "ro")]
+            binds = [] if netns is not None else [("/etc/resolv.conf", "/etc/resolv.conf", "ro")]
             binds += [(source, dest, "ro") for source, dest in cfg.image.binds()]
+        if netns is not None:  # DNS through slirp's resolver (network.py)
+            binds.append((resolv_conf(), "/etc/resolv.conf", "ro"))
         binds += [(bind.source, bind.dest, "rw") for bind in own]
         if link is not None:
             binds.append((str(link.dir), RPC_DIR, "ro"))
@@ -118,7 +140,9 @@ class GVisorRuntime(SandboxingRuntime):
             "hostname": "nano-modal",
             "mounts": mounts,
             "linux": {
-                "namespaces": [{"type": t} for t in NAMESPACES],
+                "namespaces": [
+                    {"type": t, "path": netns} if t == "network" and netns else {"type": t} for t in NAMESPACES
+                ],
                 "seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": denied},
             },
         }
@@ -129,11 +153,15 @@ class GVisorRuntime(SandboxingRuntime):
         link = await self._open_link(cfg)
         bundle = self.base / "bundles" / cfg.container_id
         bundle.mkdir(parents=True, exist_ok=True)
-        argv = [*self._limit(cfg), *self._runsc(cfg), "run", "--bundle", str(bundle), cfg.container_id]
         try:
+            netns = await self._network(cfg) if self.outbound(cfg) else None
+            runsc = [*self._runsc(cfg, networked=netns is not None), "run", "--bundle", str(bundle), cfg.container_id]
+            if netns is not None:
+                runsc = [*runsc_build.network_check_mask(runsc[0]), *runsc]
+            argv = [*self._limit(cfg), *runsc]
             if cfg.image is not None:
                 await asyncio.to_thread(cfg.image.mount, cfg.container_id)
-            (bundle / "config.json").write_text(json.dumps(self.spec(cfg, link)))
+            (bundle / "config.json").write_text(json.dumps(self.spec(cfg, link, netns)))
             proc = await self._exec(argv, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, cfg.workdir, stdin)
         except BaseException:
             await self.finish(cfg, -1)
@@ -141,9 +169,27 @@ class GVisorRuntime(SandboxingRuntime):
         self._ids[proc.pid] = self._sandbox_ids[cfg.container_id] = cfg.container_id
         return proc
 
+    async def _network(self, cfg: ContainerConfig) -> str | None:
+        """A network namespace for the container, with its NAT and routes in place (network.py):
+        its path, or None (a warning said why) if it could not be made: then --network=none."""
+        fd = new_namespace()
+        self._netns[cfg.container_id] = fd
+        netns = f"/proc/{os.getpid()}/fd/{fd}"
+        nat = OutboundNat(self.policy)
+        prepared = asyncio.ensure_future(nat.prepare_for_gvisor(netns))
+        self._nats[cfg.container_id] = (nat, prepared)
+        try:
+            await prepared
+        except (OSError, RuntimeError, TimeoutError) as exc:
+            log.warning("container %s has no outbound network: %s", cfg.container_id, exc)
+            return None
+        return netns
+
     def rekey(self, old_id: str, new_id: str) -> None:
         super().rekey(old_id, new_id)
         self._sandbox_ids[new_id] = self._sandbox_ids.pop(old_id, old_id)
+        if old_id in self._netns:
+            self._netns[new_id] = self._netns.pop(old_id)
 
     async def stop(self, proc: asyncio.subprocess.Process, grace: float = 2.0) -> None:
         """SIGTERM inside the sandbox (`runsc run` does not relay it), so exit hooks run; after
@@ -166,6 +212,9 @@ class GVisorRuntime(SandboxingRuntime):
         if self.runsc is not None:
             await self._bounded([*self._runsc(), "delete", "--force", sandbox_id])
         reason = await super().finish(cfg, code)
+        netns = self._netns.pop(cfg.container_id, -1)
+        if netns >= 0:  # (the sandbox, gone now, held it too)
+            os.close(netns)
         if cfg.image is not None:
             await asyncio.to_thread(cfg.image.release)
         shutil.rmtree(self.base / "bundles" / sandbox_id, ignore_errors=True)

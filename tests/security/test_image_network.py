@@ -46,11 +46,12 @@ print("RESULT " + (stdout.strip() or json.dumps({"error": stderr[-2000:]})))
 """
 
 
+@pytest.mark.parametrize("runtime", ["bwrap", "gvisor"])
 def test_a_sandbox_in_an_image_gets_the_same_network(
-    isolated_cluster: Callable[..., Cluster], tmp_path: Path, peer: Peer
+    isolated_cluster: Callable[..., Cluster], tmp_path: Path, peer: Peer, runtime: str
 ) -> None:
-    require("bwrap")
-    cluster = isolated_cluster("bwrap")
+    require(runtime)
+    cluster = isolated_cluster(runtime)
     seen = len(peer.seen)
     peers = [_peer.PUBLIC_PEER, _peer.PRIVATE_PEER, "127.0.0.1"]
     proc = run_script(tmp_path, DRIVER, json.dumps(peers), str(_peer.PORT), env=cluster.env(), timeout=900)

@@ -1,0 +1,85 @@
+"""Which `runsc` the gvisor runtime runs, and what that build can do.
+
+Debian 12's runsc (0.0~20221219) cannot give a sandbox a network of its own on recent
+kernels, and Debian 13's (0.0~20240729) can. The newest of these wins:
+- `NANO_MODAL_RUNSC` (a path), when set: nothing else is looked at;
+- runsc builds unpacked under RUNSC_CACHE (`~/.cache/nano-modal/runsc/<version>/runsc`,
+  where scripts/test.sh puts Debian 13's on a Debian 12 host);
+- the `runsc` on PATH.
+
+`--network=sandbox` (gVisor's own network stack on the interfaces of a namespace the worker
+prepared, network.py) needs SANDBOX_NETWORK_SINCE or later: older builds run with
+`--network=none` (the server through the relay only), and the worker says so once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+
+log = logging.getLogger("nano_modal.worker")
+
+ENV_RUNSC = "NANO_MODAL_RUNSC"
+RUNSC_CACHE = Path.home() / ".cache" / "nano-modal" / "runsc"
+VERSION_TIMEOUT = 10.0  # seconds `runsc --version` may take (a static Go binary: ~10 ms)
+# The first build measured to start a sandbox with --network=sandbox in a prepared namespace
+# (Debian 13's 0.0~20240729.0; Debian 12's 0.0~20221219.0 cannot, see network_check_mask()).
+SANDBOX_NETWORK_SINCE = 20240729
+# runsc up to release-20240801 tells "the host's root network namespace" by
+# /proc/sys/net/core/rmem_default existing, which on Linux 6.x it does in every namespace:
+# it refuses --network=sandbox in the namespace the worker made ("cannot run with network
+# enabled in root network namespace"). Later releases look for dev_weight (root-only) instead.
+# The worker makes the namespace itself (never the host's), so runsc runs where that check
+# finds nothing: in a mount namespace of its own with /proc/sys/net covered by an empty tmpfs.
+NETWORK_CHECK_FIXED_SINCE = 20240802
+_VERSION = re.compile(r"runsc version (?:release-|0\.0~)(\d{8})")
+
+
+@cache
+def version(binary: str) -> int:
+    """runsc's build date as YYYYMMDD (`0.0~20240729.0` and `release-20240801.0` alike); 0 if unknown."""
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=VERSION_TIMEOUT).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    found = _VERSION.search(out)
+    return int(found.group(1)) if found else 0
+
+
+def candidates() -> list[str]:
+    """Every runsc this host has for the worker: the cache's builds and the one on PATH."""
+    found = [str(path) for path in sorted(RUNSC_CACHE.glob("*/runsc")) if os.access(path, os.X_OK)]
+    on_path = shutil.which("runsc")
+    if on_path is not None:
+        found.append(on_path)
+    return found
+
+
+def binary() -> str | None:
+    """The runsc the worker runs: NANO_MODAL_RUNSC, else the newest build found."""
+    chosen = os.environ.get(ENV_RUNSC)
+    if chosen:
+        return chosen
+    found = candidates()
+    return max(found, key=version) if found else None
+
+
+def sandbox_network(runsc: str) -> bool:
+    """Whether this runsc can run a sandbox on the interfaces of a prepared network namespace."""
+    return version(runsc) >= SANDBOX_NETWORK_SINCE
+
+
+def network_check_mask(runsc: str) -> list[str]:
+    """The argv prefix that hides the host's-namespace check's file from this runsc (above);
+    nothing for a build that checks another file."""
+    if version(runsc) >= NETWORK_CHECK_FIXED_SINCE:
+        return []
+    unshare = shutil.which("unshare")
+    assert unshare is not None  # util-linux: the worker's uid ranges and tests use it too
+    mask = 'mount -t tmpfs -o size=4k,mode=555 nano-modal-no-netcheck /proc/sys/net && exec "$@"'
+    return [unshare, "--mount", "--propagation", "private", "/bin/sh", "-c", mask, "nano-modal-runsc"]
