@@ -30,7 +30,8 @@ from typing import Any
 from . import runsc as runsc_build
 from . import seccomp
 from .base import ContainerConfig
-from .network import OutboundNat, new_namespace, resolv_conf
+from .gvisor_network import SpareNetworks
+from .network import resolv_conf
 from .sandbox import RPC_DIR, TMP_MB, Mount, SandboxingRuntime, ServerLink, host_view, own_view
 
 log = logging.getLogger("nano_modal.worker")
@@ -66,6 +67,7 @@ class GVisorRuntime(SandboxingRuntime):
                 "(scripts/test.sh installs a newer one)",
                 runsc_build.version(self.runsc), runsc_build.SANDBOX_NETWORK_SINCE,
             )  # fmt: skip
+        self._networks = SpareNetworks(self.policy) if self.sandbox_network else None
         view, _ = host_view()
         for item in view:
             if not isinstance(item, Mount):  # OCI mounts cannot make symlinks; the root can hold them
@@ -156,13 +158,13 @@ class GVisorRuntime(SandboxingRuntime):
         try:
             netns = await self._network(cfg) if self.outbound(cfg) else None
             runsc = [*self._runsc(cfg, networked=netns is not None), "run", "--bundle", str(bundle), cfg.container_id]
-            if netns is not None:
-                runsc = [*runsc_build.network_check_mask(runsc[0]), *runsc]
+            mask = runsc_build.network_check_mask(runsc[0]) if netns is not None else None
             argv = [*self._limit(cfg), *runsc]
             if cfg.image is not None:
                 await asyncio.to_thread(cfg.image.mount, cfg.container_id)
             (bundle / "config.json").write_text(json.dumps(self.spec(cfg, link, netns)))
-            proc = await self._exec(argv, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, cfg.workdir, stdin)
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+            proc = await self._exec(argv, env, cfg.workdir, stdin, preexec_fn=mask)
         except BaseException:
             await self.finish(cfg, -1)
             raise
@@ -170,20 +172,22 @@ class GVisorRuntime(SandboxingRuntime):
         return proc
 
     async def _network(self, cfg: ContainerConfig) -> str | None:
-        """A network namespace for the container, with its NAT and routes in place (network.py):
-        its path, or None (a warning said why) if it could not be made: then --network=none."""
-        fd = new_namespace()
-        self._netns[cfg.container_id] = fd
-        netns = f"/proc/{os.getpid()}/fd/{fd}"
-        nat = OutboundNat(self.policy)
-        prepared = asyncio.ensure_future(nat.prepare_for_gvisor(netns))
-        self._nats[cfg.container_id] = (nat, prepared)
-        try:
-            await prepared
-        except (OSError, RuntimeError, TimeoutError) as exc:
-            log.warning("container %s has no outbound network: %s", cfg.container_id, exc)
+        """The path of a network namespace for the container, with its NAT and routes in place
+        (gvisor_network.py); None (a warning said why) if none could be made: --network=none."""
+        assert self._networks is not None
+        prepared = await self._networks.take()
+        if prepared is None:
             return None
-        return netns
+        self._netns[cfg.container_id] = prepared.fd
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        ready.set_result(None)
+        self._nats[cfg.container_id] = (prepared.nat, ready)  # closed by finish(), as bwrap's
+        return prepared.path
+
+    async def close(self) -> None:
+        await super().close()
+        if self._networks is not None:
+            await self._networks.close()
 
     def rekey(self, old_id: str, new_id: str) -> None:
         super().rekey(old_id, new_id)

@@ -39,6 +39,7 @@ import asyncio
 import atexit
 import contextlib
 import ctypes
+import functools
 import ipaddress
 import json
 import logging
@@ -153,12 +154,14 @@ class NetworkPolicy:
         container booted ahead of need, handed over later: the host may have gained addresses)."""
         return [f"route replace prohibit {net}" for net in dict.fromkeys(self.denied())]
 
-    def dead_end_routes(self) -> list[str]:
+    def dead_end_routes(self, denied: list[IPNetwork] | None = None) -> list[str]:
         """The same denial for gVisor's network stack, which copies unicast routes only: every
-        denied network through the dead-end interface, in a namespace with its loopback up."""
+        denied network (as `denied()` says now, unless given) through the dead-end interface,
+        in a namespace with its loopback up."""
         lines = ["link set lo up", f"link add {DEAD_END} type veth peer name {DEAD_END_PEER}"]
         lines += [f"link set {DEAD_END} up", f"addr add {DEAD_END_ADDRESS} dev {DEAD_END}"]
-        return lines + [f"route add {net} dev {DEAD_END}" for net in dict.fromkeys(self.denied())]
+        nets = self.denied() if denied is None else denied
+        return lines + [f"route add {net} dev {DEAD_END}" for net in dict.fromkeys(nets)]
 
     def allow_routes(self) -> list[str]:
         """... and once slirp's interface is up: the operator's networks through its gateway."""
@@ -209,11 +212,22 @@ def new_namespace() -> int:
     return found[-1]
 
 
-async def _ip_batch(netns: str, lines: list[str]) -> None:
+def _join_namespace(fd: int) -> None:
+    """In a child before its exec: join network namespace `fd` (one exec fewer than nsenter)."""
+    if ctypes.CDLL(None, use_errno=True).setns(fd, _CLONE_NEWNET) != 0:
+        os._exit(126)
+
+
+async def _ip_batch(netns: str | int, lines: list[str]) -> None:
+    """`lines` through `ip -batch` in namespace `netns`: a path, or a descriptor of the worker's."""
     if not lines:
         return
+    if isinstance(netns, int):
+        argv, preexec = ["ip", "-batch", "-"], functools.partial(_join_namespace, netns)
+    else:
+        argv, preexec = ["nsenter", f"--net={netns}", "ip", "-batch", "-"], None
     proc = await asyncio.create_subprocess_exec(
-        "nsenter", f"--net={netns}", "ip", "-batch", "-",
+        *argv, preexec_fn=preexec,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     _, err = await proc.communicate("\n".join(lines).encode() + b"\n")
@@ -260,6 +274,7 @@ class OutboundNat:
         self.proc: asyncio.subprocess.Process | None = None
         self._exit_w: int | None = None
         self.netns = ""  # the path of the container's network namespace, once started (bwrap's)
+        self.denied: list[IPNetwork] = []  # what gVisor's namespace routes to the dead end
 
     async def refresh(self) -> None:
         """Deny what the policy denies now: the host's addresses are listed anew."""
@@ -274,11 +289,22 @@ class OutboundNat:
         await self._slirp(netns)
         await _ip_batch(netns, self.policy.allow_routes())
 
-    async def prepare_for_gvisor(self, netns: str) -> None:
-        """gVisor's: the NAT and the routes of namespace `netns` (no process in it yet), all in
-        place before runsc copies them. Nothing is refreshed later: gVisor has its copy."""
-        await self._slirp(netns)
-        await _ip_batch(netns, self.policy.dead_end_routes() + self.policy.allow_routes())
+    async def prepare_for_gvisor(self, fd: int) -> None:
+        """gVisor's: the NAT and the routes of the namespace held by descriptor `fd` (no process
+        in it yet), all in place before runsc copies them; the dead end and the NAT side by side
+        (no container runs yet: no moment to guard). Nothing is refreshed later: gVisor has its copy."""
+        self.denied = await asyncio.to_thread(self.policy.denied)  # (lists the host's addresses)
+        dead_end = self.policy.dead_end_routes(self.denied)
+        await asyncio.gather(_ip_batch(fd, dead_end), self._slirp(f"/proc/{os.getpid()}/fd/{fd}"))
+        await _ip_batch(fd, self.policy.allow_routes())
+
+    async def refresh_for_gvisor(self, fd: int) -> None:
+        """A namespace prepared ahead of its container: what the policy denies now that it did
+        not then (an address the host gained meanwhile) goes to the dead end too."""
+        now = await asyncio.to_thread(self.policy.denied)
+        gained = [net for net in now if net not in self.denied]
+        await _ip_batch(fd, [f"route add {net} dev {DEAD_END}" for net in gained])
+        self.denied += gained
 
     async def _slirp(self, netns: str) -> None:
         slirp = slirp_binary()

@@ -14,11 +14,13 @@ prepared, network.py) needs SANDBOX_NETWORK_SINCE or later: older builds run wit
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -37,6 +39,7 @@ SANDBOX_NETWORK_SINCE = 20240729
 # The worker makes the namespace itself (never the host's), so runsc runs where that check
 # finds nothing: in a mount namespace of its own with /proc/sys/net covered by an empty tmpfs.
 NETWORK_CHECK_FIXED_SINCE = 20240802
+_CLONE_NEWNS, _MS_RDONLY, _MS_REC, _MS_PRIVATE = 0x00020000, 0x1, 0x4000, 0x40000
 _VERSION = re.compile(r"runsc version (?:release-|0\.0~)(\d{8})")
 
 
@@ -74,12 +77,23 @@ def sandbox_network(runsc: str) -> bool:
     return version(runsc) >= SANDBOX_NETWORK_SINCE
 
 
-def network_check_mask(runsc: str) -> list[str]:
-    """The argv prefix that hides the host's-namespace check's file from this runsc (above);
-    nothing for a build that checks another file."""
-    if version(runsc) >= NETWORK_CHECK_FIXED_SINCE:
-        return []
-    unshare = shutil.which("unshare")
-    assert unshare is not None  # util-linux: the worker's uid ranges and tests use it too
-    mask = 'mount -t tmpfs -o size=4k,mode=555 nano-modal-no-netcheck /proc/sys/net && exec "$@"'
-    return [unshare, "--mount", "--propagation", "private", "/bin/sh", "-c", mask, "nano-modal-runsc"]
+def network_check_mask(runsc: str) -> Callable[[], None] | None:
+    """What runs in runsc's process before its exec (a subprocess preexec_fn) to hide the
+    host's-namespace check's file from it (above); None for a build that checks another file.
+    A function rather than `unshare ... sh -c 'mount ...'`: three execs fewer per start."""
+    return None if version(runsc) >= NETWORK_CHECK_FIXED_SINCE else _hide_network_check
+
+
+def _hide_network_check() -> None:
+    """In the child, before its exec: a mount namespace of its own, private (nothing mounted in
+    it reaches the host's), with an empty read-only tmpfs over /proc/sys/net."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    steps: tuple[tuple[str, Callable[[], int]], ...] = (
+        ("unshare(CLONE_NEWNS)", lambda: libc.unshare(_CLONE_NEWNS)),
+        ("making mounts private", lambda: libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None)),
+        ("covering /proc/sys/net", lambda: libc.mount(b"nano-modal", b"/proc/sys/net", b"tmpfs", _MS_RDONLY, None)),
+    )
+    for what, step in steps:
+        if step() != 0:
+            os.write(2, f"nano-modal: {what} for runsc failed: {os.strerror(ctypes.get_errno())}\n".encode())
+            os._exit(126)

@@ -206,7 +206,7 @@ class SandboxingRuntime(Runtime):
     def __init__(self, *, allow_net: tuple[IPNetwork, ...] = (), **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._links: dict[str, ServerLink] = {}
-        self._nats: dict[str, tuple[OutboundNat, asyncio.Task[None]]] = {}
+        self._nats: dict[str, tuple[OutboundNat, asyncio.Future[None]]] = {}
         self.policy = NetworkPolicy(allow_net)
         self._warned_no_slirp = False
 
