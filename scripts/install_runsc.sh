@@ -34,4 +34,4 @@ dpkg-deb -x "$work/$deb" "$work/root"
 mkdir -p "$target.tmp$$"
 install -m 0755 "$work/root/usr/bin/runsc" "$target.tmp$$/runsc"
 mv -T "$target.tmp$$" "$target"
-"$target/runsc" --version | head -1
+"$target/runsc" --version | sed -n 1p  # (head would end runsc with SIGPIPE: pipefail)

@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from . import runsc as runsc_build
-from . import seccomp
+from . import seccomp, uid_ranges
 from .base import ContainerConfig
 from .gvisor_network import SpareNetworks
 from .network import resolv_conf
 from .sandbox import RPC_DIR, TMP_MB, Mount, SandboxingRuntime, ServerLink, host_view, own_view
+from .uid_ranges import UIDS_PER_CONTAINER, ContainerUids, UidRanges
 
 log = logging.getLogger("nano_modal.worker")
 
@@ -44,6 +45,31 @@ _CLONE_NEW_BITS = [1 << i for i in range(32) if seccomp.CLONE_NEW_MASK & (1 << i
 
 def runsc_binary() -> str | None:
     return runsc_build.binary()
+
+
+def _id_mappings(first: int) -> dict[str, list[dict[str, int]]]:
+    """Container ids 0..65535 as the host range from `first`, as under bwrap (uid_ranges.py)."""
+    mapping = [{"containerID": 0, "hostID": first, "size": UIDS_PER_CONTAINER}]
+    return {"uidMappings": mapping, "gidMappings": mapping}
+
+
+def _make_mount_points(rootfs: Path, mounts: list[dict[str, Any]]) -> None:
+    """Each mount's destination in `rootfs` (the worker's, for containers without an image),
+    unless a bind holds it: a file for a file's bind, else a directory. (The gofer makes its
+    binds' mount points in the root as it sees it, under gVisor's own tmpfs mounts too.)"""
+    binds = {m["destination"] for m in mounts if m["type"] == "bind"}
+    for mount in mounts:
+        dest = mount["destination"]
+        if any(dest.startswith(other.rstrip("/") + "/") for other in binds):
+            continue  # made inside that bind's source, which the container's root may write or holds it
+        target = rootfs / dest.lstrip("/")
+        if target.is_symlink() or target.exists():
+            continue
+        if mount["type"] == "bind" and not os.path.isdir(mount["source"]):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.touch()
+        else:
+            target.mkdir(parents=True, exist_ok=True)
 
 
 class GVisorRuntime(SandboxingRuntime):
@@ -68,6 +94,8 @@ class GVisorRuntime(SandboxingRuntime):
                 runsc_build.version(self.runsc), runsc_build.SANDBOX_NETWORK_SINCE,
             )  # fmt: skip
         self._networks = SpareNetworks(self.policy) if self.sandbox_network else None
+        if self.runsc is not None and runsc_build.uid_mappings(self.runsc) and uid_ranges.available():
+            self.uid_ranges = UidRanges()
         view, _ = host_view()
         for item in view:
             if not isinstance(item, Mount):  # OCI mounts cannot make symlinks; the root can hold them
@@ -88,8 +116,11 @@ class GVisorRuntime(SandboxingRuntime):
         args.append("--host-uds=open")  # lets the container dial the worker's relay or agent socket
         return args
 
-    def spec(self, cfg: ContainerConfig, link: ServerLink | None, netns: str | None = None) -> dict[str, Any]:
-        """The OCI spec; `netns`: the path of the network namespace the worker prepared for it."""
+    def spec(
+        self, cfg: ContainerConfig, link: ServerLink | None, netns: str | None = None, uids: ContainerUids | None = None
+    ) -> dict[str, Any]:
+        """The OCI spec; `netns`: the path of the network namespace the worker prepared for it;
+        `uids`: its host uid range (runsc's gofer then works as that range's root)."""
         view, python = host_view()
         own = own_view(cfg, link)[0]
         env = self.container_env(cfg)  # the image's too: what a booted container is compared by (preboot.py)
@@ -113,10 +144,16 @@ class GVisorRuntime(SandboxingRuntime):
             binds += [(source, dest, "ro") for source, dest in cfg.image.binds()]
         if netns is not None:  # DNS through slirp's resolver (network.py)
             binds.append((resolv_conf(), "/etc/resolv.conf", "ro"))
-        binds += [(bind.source, bind.dest, "rw") for bind in own]
+        # Where the gofer, as the range's root, finds read-only sources and the container's own (uid_ranges.py).
+        source, own_source = (uids.expose, uids.expose_own) if uids is not None else (str, str)
+        binds = [(source(s), d, m) for s, d, m in binds]
+        binds += [(own_source(bind.source), bind.dest, "rw") for bind in own]
         if link is not None:
-            binds.append((str(link.dir), RPC_DIR, "ro"))
+            binds.append((own_source(str(link.dir)), RPC_DIR, "ro"))
         mounts += [{"destination": d, "type": "bind", "source": s, "options": ["rbind", m]} for s, d, m in binds]
+        if uids is not None and cfg.image is None:  # the gofer could not make them in the root's root-owned dirs
+            _make_mount_points(self.rootfs, mounts)
+            root = uids.expose(root)
         denied = [{"names": list(seccomp.denied_numbers()), "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
         denied += [
             {"names": ["clone"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
@@ -144,8 +181,10 @@ class GVisorRuntime(SandboxingRuntime):
             "linux": {
                 "namespaces": [
                     {"type": t, "path": netns} if t == "network" and netns else {"type": t} for t in NAMESPACES
-                ],
+                ]
+                + ([{"type": "user"}] if uids is not None else []),
                 "seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": denied},
+                **(_id_mappings(uids.range.uid) if uids is not None else {}),
             },
         }
 
@@ -160,9 +199,10 @@ class GVisorRuntime(SandboxingRuntime):
             runsc = [*self._runsc(cfg, networked=netns is not None), "run", "--bundle", str(bundle), cfg.container_id]
             mask = runsc_build.network_check_mask(runsc[0]) if netns is not None else None
             argv = [*self._limit(cfg), *runsc]
+            uids = await self._own_uids(cfg, link)
             if cfg.image is not None:
-                await asyncio.to_thread(cfg.image.mount, cfg.container_id)
-            (bundle / "config.json").write_text(json.dumps(self.spec(cfg, link, netns)))
+                await asyncio.to_thread(cfg.image.mount, cfg.container_id, uids.range if uids else None)
+            (bundle / "config.json").write_text(json.dumps(self.spec(cfg, link, netns, uids)))
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
             proc = await self._exec(argv, env, cfg.workdir, stdin, preexec_fn=mask)
         except BaseException:
@@ -221,6 +261,7 @@ class GVisorRuntime(SandboxingRuntime):
             os.close(netns)
         if cfg.image is not None:
             await asyncio.to_thread(cfg.image.release)
+        self._release_uids(cfg)
         shutil.rmtree(self.base / "bundles" / sandbox_id, ignore_errors=True)
         if not reason and code > 128:
             reason = f"killed by signal {code - 128}"

@@ -32,6 +32,7 @@ VERSION_TIMEOUT = 10.0  # seconds `runsc --version` may take (a static Go binary
 # The first build measured to start a sandbox with --network=sandbox in a prepared namespace
 # (Debian 13's 0.0~20240729.0; Debian 12's 0.0~20221219.0 cannot, see network_check_mask()).
 SANDBOX_NETWORK_SINCE = 20240729
+UID_MAPPINGS_SINCE = 20240729  # measured like the network: Debian 13's build
 # runsc up to release-20240801 tells "the host's root network namespace" by
 # /proc/sys/net/core/rmem_default existing, which on Linux 6.x it does in every namespace:
 # it refuses --network=sandbox in the namespace the worker made ("cannot run with network
@@ -75,6 +76,12 @@ def binary() -> str | None:
 def sandbox_network(runsc: str) -> bool:
     """Whether this runsc can run a sandbox on the interfaces of a prepared network namespace."""
     return version(runsc) >= SANDBOX_NETWORK_SINCE
+
+
+def uid_mappings(runsc: str) -> bool:
+    """Whether this runsc takes the spec's uid mappings (its gofer then works as the container's
+    host range, not as host root). Debian 12's starts with them but fails to list directories."""
+    return version(runsc) >= UID_MAPPINGS_SINCE
 
 
 def network_check_mask(runsc: str) -> Callable[[], None] | None:
