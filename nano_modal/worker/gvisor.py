@@ -12,6 +12,10 @@ Network: a container without block_network gets gVisor's own network stack
 slirp4netns, the denied networks routed to a dead end (network.py). That needs a runsc of
 runsc.SANDBOX_NETWORK_SINCE or later; with an older one, and for block_network, the sandbox
 has `--network=none`. The server comes through the relay either way (sandbox.ServerLink).
+
+Uids: under a root worker (runsc.UID_MAPPINGS_SINCE or later), each container's ids are a host
+range of its own as under bwrap (uid_ranges.py), given to runsc as the spec's id mappings: its
+gofer, which makes the container's file operations on the host, works as that range's root.
 """
 
 from __future__ import annotations
