@@ -203,6 +203,7 @@ class GVisorRuntime(SandboxingRuntime):
             runsc = [*self._runsc(cfg, networked=netns is not None), "run", "--bundle", str(bundle), cfg.container_id]
             mask = runsc_build.network_check_mask(runsc[0]) if netns is not None else None
             argv = [*self._limit(cfg), *runsc]
+            own_view(cfg, link)  # first: it makes the volumes' directories, which _own_uids gives the range
             uids = await self._own_uids(cfg, link)
             if cfg.image is not None:
                 await asyncio.to_thread(cfg.image.mount, cfg.container_id, uids.range if uids else None)
