@@ -50,9 +50,10 @@ class SpareNetworks:
         """A prepared namespace (the spare, brought up to date, or one made now); None, after a
         warning, if none could be made. The next spare is then prepared in the background."""
         spare, self._spare = self._spare, None
+        if spare is not None and (spare.get_loop() is not asyncio.get_running_loop() or spare.cancelled()):
+            spare = None  # made under an event loop since closed (asyncio.run per call): it went with it
         self._needed.set()
         prepared = await spare if spare is not None else None
-        self._needed.clear()
         if prepared is not None:
             try:
                 await prepared.nat.refresh_for_gvisor(prepared.fd)
@@ -62,6 +63,7 @@ class SpareNetworks:
                 prepared = None
         if prepared is None:
             prepared = await self._prepare()
+        self._needed = asyncio.Event()  # (of this loop)
         self._spare = asyncio.create_task(self._prepare(SPARE_DELAY))
         return prepared
 
