@@ -291,12 +291,13 @@ class OutboundNat:
 
     async def prepare_for_gvisor(self, fd: int) -> None:
         """gVisor's: the NAT and the routes of the namespace held by descriptor `fd` (no process
-        in it yet), all in place before runsc copies them; the dead end and the NAT side by side
-        (no container runs yet: no moment to guard). Nothing is refreshed later: gVisor has its copy."""
+        in it yet), all in place before runsc copies them (no container runs yet: no moment to
+        guard). One after the other: the dead end's batch run while slirp4netns configured its
+        interface failed now and then ("route add 10.0.0.0/8 ...: File exists", 2 of 40).
+        Refreshed at most once, before runsc starts (refresh_for_gvisor): gVisor has its copy."""
         self.denied = await asyncio.to_thread(self.policy.denied)  # (lists the host's addresses)
-        dead_end = self.policy.dead_end_routes(self.denied)
-        await asyncio.gather(_ip_batch(fd, dead_end), self._slirp(f"/proc/{os.getpid()}/fd/{fd}"))
-        await _ip_batch(fd, self.policy.allow_routes())
+        await self._slirp(f"/proc/{os.getpid()}/fd/{fd}")
+        await _ip_batch(fd, self.policy.dead_end_routes(self.denied) + self.policy.allow_routes())
 
     async def refresh_for_gvisor(self, fd: int) -> None:
         """A namespace prepared ahead of its container: what the policy denies now that it did
