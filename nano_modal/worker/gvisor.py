@@ -118,6 +118,9 @@ class GVisorRuntime(SandboxingRuntime):
         args = [self.runsc, "--root", str(self.state), "--platform=ptrace", network]
         args += ["--ignore-cgroups", "--oci-seccomp"]  # the worker's cgroup wraps the whole sandbox
         args.append("--host-uds=open")  # lets the container dial the worker's relay or agent socket
+        # Writes to an image's root go to its overlay on the host (what snapshot_filesystem copies),
+        # not to a sandbox-internal one: runsc since 2023 defaults to --overlay2=root:self.
+        args.append("--overlay2=none")
         return args
 
     def spec(
