@@ -277,9 +277,16 @@ class OutboundNat:
         self.denied: list[IPNetwork] = []  # what gVisor's namespace routes to the dead end
 
     async def refresh(self) -> None:
-        """Deny what the policy denies now: the host's addresses are listed anew."""
+        """Deny what the policy denies now: the host's addresses are listed anew. A gVisor
+        container's routes are gVisor's copy, made at its start: if the policy denies more now,
+        RuntimeError (a booted container is then not used: preboot.py starts another)."""
         if self.netns:
             await _ip_batch(self.netns, self.policy.refreshed_routes())
+        elif self.denied:
+            now = await asyncio.to_thread(self.policy.denied)
+            gained = [str(net) for net in now if net not in self.denied]
+            if gained:
+                raise RuntimeError(f"the host gained {', '.join(gained)} since its network was made")
 
     async def start(self, pid: int) -> None:
         """bwrap's: the denial first, then the NAT, while the container already runs."""
