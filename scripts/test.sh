@@ -40,6 +40,9 @@ if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null; then
     fi
 fi
 
+# gVisor's network needs a newer runsc than Debian 12's: Debian 13's, into ~/.cache/nano-modal/runsc.
+bash scripts/install_runsc.sh || echo "could not install a newer runsc: gVisor containers get no outbound network"
+
 # The venv's programs first: ruff, mypy, pytest, nano-modal, and the `python` tests start.
 export PATH="$scratch/venv/bin:$PATH"
 unset PYTHONPATH

@@ -29,7 +29,7 @@ from .base import ContainerConfig
 from .images.live_mounts import LiveSandbox
 from .network import child_pid, resolv_conf
 from .sandbox import RPC_DIR, TMP_MB, Mount, SandboxingRuntime, ServerLink, host_view, own_view
-from .uid_ranges import ContainerUids, UidRanges, chown_tree
+from .uid_ranges import ContainerUids, UidRanges
 
 # The kernel's knobs, read-only over the container's fresh /proc. bwrap covers /proc/irq and
 # /proc/bus itself but skips /proc/sys (its access() check fails on the 0555 directory), and
@@ -68,7 +68,6 @@ class BwrapRuntime(SandboxingRuntime):
         self.uid_ranges = UidRanges() if uid_ranges.available() else None
         # What a range's uid runs (bwrap, through setpriv): a copy where the original is out of its reach.
         self.range_bwrap = uid_ranges.runnable_by_ranges(self.bwrap) if self.uid_ranges and self.bwrap else None
-        self._uids: dict[str, ContainerUids] = {}
 
     def argv(
         self,
@@ -195,18 +194,6 @@ class BwrapRuntime(SandboxingRuntime):
                 if fd >= 0:
                     os.close(fd)
 
-    async def _own_uids(self, cfg: ContainerConfig, link: ServerLink | None) -> ContainerUids | None:
-        """Under a root worker: a uid range for the container, and what it writes (its workdir with
-        the volumes synced there, its agent directory) and dials (the server link) made its root's."""
-        if self.uid_ranges is None:
-            return None
-        uids = self._uids[cfg.container_id] = ContainerUids(await self.uid_ranges.claim())
-        uid = uids.range.uid
-        for directory in (cfg.workdir, cfg.agent_dir, link.dir if link else None):
-            if directory is not None:  # (a socket made there later is its owner's: sandbox_relay.listen_unix)
-                await asyncio.to_thread(chown_tree, directory, uid)
-        return uids
-
     async def stop(self, proc: asyncio.subprocess.Process, grace: float = 2.0) -> None:
         """SIGTERM the sandboxed command itself, so that its exit hooks run: bwrap would die of it
         and take the sandbox down at once. Then the base SIGTERM/SIGKILL of bwrap after `grace`."""
@@ -233,24 +220,11 @@ class BwrapRuntime(SandboxingRuntime):
         uids = self._uids.get(cfg.container_id)
         return LiveSandbox(cfg.container_id, inside[0], uids.range if uids else None, (self.disks, cfg.disk_mb))
 
-    def rekey(self, old_id: str, new_id: str) -> None:
-        super().rekey(old_id, new_id)
-        if old_id in self._uids:
-            self._uids[new_id] = self._uids.pop(old_id)
-
-    async def close(self) -> None:
-        await super().close()
-        if self.uid_ranges is not None:
-            self.uid_ranges.close()
-
     async def finish(self, cfg: ContainerConfig, code: int) -> str:
         reason = await super().finish(cfg, code)
         if cfg.image is not None:
             await asyncio.to_thread(cfg.image.release)
-        uids = self._uids.pop(cfg.container_id, None)
-        if uids is not None and self.uid_ranges is not None:  # after the image: its layers are idmapped by the range
-            uids.close()
-            self.uid_ranges.release(uids.range)
+        self._release_uids(cfg)  # after the image: its layers are idmapped by the range
         if not reason and code > 128:  # bwrap reports a signal death of its child as 128 + signal
             reason = f"killed by signal {code - 128}"
         return reason

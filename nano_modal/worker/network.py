@@ -24,6 +24,13 @@ at no moment is there a route to a denied address. The container does not wait f
 (what it costs is CPU beside the container's start: +1-6 ms, docs/BENCHMARKS.md); until
 slirp is ready, ~10-20 ms, well inside the Python entrypoint's own start, it has no route
 out at all. IPv6 is not routed out.
+
+Under gVisor (`--network=sandbox`), the sandbox's own network stack copies the interfaces and
+unicast routes of a namespace the worker prepared before it starts (prepare_for_gvisor): it
+has no `prohibit` routes, so the denied networks are routed to a dead end instead, a veth
+whose peer is down (nothing sent there leaves; a connection fails with "No route to host"
+once its neighbour lookup gives up, ~3 s). gVisor reads the routes once, at its start: the
+namespace is ready, slirp4netns included, before runsc runs.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import ctypes
+import functools
 import ipaddress
 import json
 import logging
@@ -38,6 +47,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -69,6 +79,10 @@ READY_TIMEOUT = 10.0  # seconds slirp4netns has to come up before the container 
 LOOPBACK_TIMEOUT = 2.0  # seconds bwrap has to bring its loopback up (then we go ahead anyway)
 LOOPBACK_POLL = 0.001
 EVERYWHERE = ("0.0.0.0/1", "128.0.0.0/1")  # prohibited under an outbound allowlist; beats the default route
+# gVisor's dead end for denied networks: a veth pair whose peer stays down. gVisor takes an
+# interface only with an address: one of the IETF range, denied anyway.
+DEAD_END, DEAD_END_PEER, DEAD_END_ADDRESS = "deny0", "deny1", "192.0.0.8/32"
+_CLONE_NEWNET = 0x40000000
 
 
 def slirp_binary() -> str | None:
@@ -151,6 +165,15 @@ class NetworkPolicy:
         container booted ahead of need, handed over later: the host may have gained addresses)."""
         return [f"route replace prohibit {net}" for net in dict.fromkeys(self._prohibited())]
 
+    def dead_end_routes(self, denied: list[IPNetwork] | None = None) -> list[str]:
+        """The same denial for gVisor's network stack, which copies unicast routes only: every
+        denied network (as `denied()` says now, unless given) through the dead-end interface,
+        in a namespace with its loopback up."""
+        lines = ["link set lo up", f"link add {DEAD_END} type veth peer name {DEAD_END_PEER}"]
+        lines += [f"link set {DEAD_END} up", f"addr add {DEAD_END_ADDRESS} dev {DEAD_END}"]
+        nets = self.denied() if denied is None else denied
+        return lines + [f"route add {net} dev {DEAD_END}" for net in dict.fromkeys(nets)]
+
     def allow_routes(self) -> list[str]:
         """... and once slirp's interface is up: the operator's networks through its gateway."""
         return [f"route replace {net} via {SLIRP_GATEWAY} dev {INTERFACE}" for net in self._routed()]
@@ -184,11 +207,52 @@ async def _loopback_up(pid: int) -> None:
         await asyncio.sleep(LOOPBACK_POLL)
 
 
-async def _ip_batch(pid: int, lines: list[str]) -> None:
+def new_namespace() -> int:
+    """A new, empty network namespace, held by the returned descriptor (its path for others:
+    /proc/<worker pid>/fd/<fd>). Made by a thread of its own, which goes back to the worker's
+    namespace (and ends) before anything else runs in it."""
+    found: list[int | BaseException] = []
+
+    def make() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            if libc.unshare(_CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), f"unshare(CLONE_NEWNET): {os.strerror(ctypes.get_errno())}")
+            found.append(os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC))
+            if libc.setns(own, _CLONE_NEWNET) != 0:  # (this thread ends here either way)
+                raise OSError(ctypes.get_errno(), "could not return to the worker's network namespace")
+        except BaseException as exc:
+            found.append(exc)
+        finally:
+            os.close(own)
+
+    thread = threading.Thread(target=make, name="nano-modal-netns")
+    thread.start()
+    thread.join()
+    if isinstance(found[-1], BaseException):
+        for fd in found[:-1]:
+            os.close(fd)  # type: ignore[arg-type]
+        raise found[-1]
+    return found[-1]
+
+
+def _join_namespace(fd: int) -> None:
+    """In a child before its exec: join network namespace `fd` (one exec fewer than nsenter)."""
+    if ctypes.CDLL(None, use_errno=True).setns(fd, _CLONE_NEWNET) != 0:
+        os._exit(126)
+
+
+async def _ip_batch(netns: str | int, lines: list[str]) -> None:
+    """`lines` through `ip -batch` in namespace `netns`: a path, or a descriptor of the worker's."""
     if not lines:
         return
+    if isinstance(netns, int):
+        argv, preexec = ["ip", "-batch", "-"], functools.partial(_join_namespace, netns)
+    else:
+        argv, preexec = ["nsenter", f"--net={netns}", "ip", "-batch", "-"], None
     proc = await asyncio.create_subprocess_exec(
-        "nsenter", f"--net=/proc/{pid}/ns/net", "ip", "-batch", "-",
+        *argv, preexec_fn=preexec,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     _, err = await proc.communicate("\n".join(lines).encode() + b"\n")
@@ -226,27 +290,59 @@ async def child_pid(info_fd: int) -> int:
 
 
 class OutboundNat:
-    """One container's slirp4netns, attached to the network namespace of process `pid`.
-    It exits when the worker closes its end of the exit pipe (or the worker dies)."""
+    """One container's slirp4netns, attached to its network namespace (that of process `pid`
+    under bwrap; one the worker made, under gVisor). It exits when the worker closes its end of
+    the exit pipe (or the worker dies)."""
 
     def __init__(self, policy: NetworkPolicy) -> None:
         self.policy = policy
         self.proc: asyncio.subprocess.Process | None = None
         self._exit_w: int | None = None
-        self.pid = 0  # a process in the container's network namespace, once started
+        self.netns = ""  # the path of the container's network namespace, once started (bwrap's)
+        self.denied: list[IPNetwork] = []  # what gVisor's namespace routes to the dead end
 
     async def refresh(self) -> None:
-        """Deny what the policy denies now: the host's addresses are listed anew."""
-        if self.pid:
-            await _ip_batch(self.pid, self.policy.refreshed_routes())
+        """Deny what the policy denies now: the host's addresses are listed anew. A gVisor
+        container's routes are gVisor's copy, made at its start: if the policy denies more now,
+        RuntimeError (a booted container is then not used: preboot.py starts another)."""
+        if self.netns:
+            await _ip_batch(self.netns, self.policy.refreshed_routes())
+        elif self.denied:
+            now = await asyncio.to_thread(self.policy.denied)
+            gained = [str(net) for net in now if net not in self.denied]
+            if gained:
+                raise RuntimeError(f"the host gained {', '.join(gained)} since its network was made")
 
     async def start(self, pid: int) -> None:
-        self.pid = pid
+        """bwrap's: the denial first, then the NAT, while the container already runs."""
+        self.netns = netns = f"/proc/{pid}/ns/net"
+        await _loopback_up(pid)
+        await _ip_batch(netns, self.policy.routes())  # first: never a route to a denied address
+        await self._slirp(netns)
+        await _ip_batch(netns, self.policy.allow_routes())
+
+    async def prepare_for_gvisor(self, fd: int) -> None:
+        """gVisor's: the NAT and the routes of the namespace held by descriptor `fd` (no process
+        in it yet), all in place before runsc copies them (no container runs yet: no moment to
+        guard). One after the other: the dead end's batch run while slirp4netns configured its
+        interface failed now and then ("route add 10.0.0.0/8 ...: File exists", 2 of 40).
+        Refreshed at most once, before runsc starts (refresh_for_gvisor): gVisor has its copy."""
+        self.denied = await asyncio.to_thread(self.policy.denied)  # (lists the host's addresses)
+        await self._slirp(f"/proc/{os.getpid()}/fd/{fd}")
+        await _ip_batch(fd, self.policy.dead_end_routes(self.denied) + self.policy.allow_routes())
+
+    async def refresh_for_gvisor(self, fd: int) -> None:
+        """A namespace prepared ahead of its container: what the policy denies now that it did
+        not then (an address the host gained meanwhile) goes to the dead end too."""
+        now = await asyncio.to_thread(self.policy.denied)
+        gained = [net for net in now if net not in self.denied]
+        await _ip_batch(fd, [f"route add {net} dev {DEAD_END}" for net in gained])
+        self.denied += gained
+
+    async def _slirp(self, netns: str) -> None:
         slirp = slirp_binary()
         if slirp is None:
             raise RuntimeError("slirp4netns is not installed (apt-get install slirp4netns)")
-        await _loopback_up(pid)
-        await _ip_batch(pid, self.policy.routes())  # first: never a route to a denied address
         ready_r, ready_w = os.pipe()
         exit_r, self._exit_w = os.pipe()
         try:
@@ -254,7 +350,7 @@ class OutboundNat:
             # By path, not pid: given a pid, slirp4netns also joins its user namespace, which may
             # by then be bwrap's nested one (--disable-userns), from which the net one is out of reach.
             argv += [f"--ready-fd={ready_w}", f"--exit-fd={exit_r}", "--netns-type=path"]
-            argv += [f"/proc/{pid}/ns/net", INTERFACE]
+            argv += [netns, INTERFACE]
             self.proc = await asyncio.create_subprocess_exec(
                 *argv, pass_fds=(ready_w, exit_r), stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, start_new_session=True,
@@ -268,7 +364,6 @@ class OutboundNat:
             os.close(ready_r)
         if ready != b"1":
             raise RuntimeError("slirp4netns did not come up")
-        await _ip_batch(pid, self.policy.allow_routes())
 
     async def close(self) -> None:
         if self._exit_w is not None:

@@ -26,6 +26,7 @@ from .._volume_sync import runtime_binds
 from .base import SDK_ROOT, ContainerConfig, Runtime, sdk_env, worker_user_site
 from .network import IPNetwork, NetworkPolicy, OutboundNat, slirp_binary
 from .sandbox_relay import AGENT_SOCKET, AGENT_SOCKET_ENV, listen_unix
+from .uid_ranges import ContainerUids, UidRanges, chown_tree
 
 log = logging.getLogger("nano_modal.worker")
 
@@ -208,9 +209,13 @@ class SandboxingRuntime(Runtime):
     def __init__(self, *, allow_net: tuple[IPNetwork, ...] = (), **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._links: dict[str, ServerLink] = {}
-        self._nats: dict[str, tuple[OutboundNat, asyncio.Task[None]]] = {}
+        self._nats: dict[str, tuple[OutboundNat, asyncio.Future[None]]] = {}
         self.policy = NetworkPolicy(allow_net)
         self._warned_no_slirp = False
+        # Under a root worker where the runtime can use them: each container's uids are a host
+        # range of its own (uid_ranges.py); set by the runtime.
+        self.uid_ranges: UidRanges | None = None
+        self._uids: dict[str, ContainerUids] = {}
 
     def outbound(self, cfg: ContainerConfig) -> bool:
         """Whether the container gets outbound NAT: unless it blocks the network, where slirp4netns is."""
@@ -261,8 +266,34 @@ class SandboxingRuntime(Runtime):
         await started  # (set up in the background at boot; long done by now, as a rule)
         await nat.refresh()
 
+    async def _own_uids(self, cfg: ContainerConfig, link: ServerLink | None) -> ContainerUids | None:
+        """Under a root worker: a uid range for the container, and what it writes (its workdir with
+        the volumes synced there, its agent directory) and dials (the server link) made its root's."""
+        if self.uid_ranges is None:
+            return None
+        uids = self._uids[cfg.container_id] = ContainerUids(await self.uid_ranges.claim())
+        uid = uids.range.uid
+        for directory in (cfg.workdir, cfg.agent_dir, link.dir if link else None):
+            if directory is not None:  # (a socket made there later is its owner's: sandbox_relay.listen_unix)
+                await asyncio.to_thread(chown_tree, directory, uid)
+        return uids
+
+    def _release_uids(self, cfg: ContainerConfig) -> None:
+        """The container's range back to the pool (after its image: its layers are idmapped by it)."""
+        uids = self._uids.pop(cfg.container_id, None)
+        if uids is not None and self.uid_ranges is not None:
+            uids.close()
+            self.uid_ranges.release(uids.range)
+
+    async def close(self) -> None:
+        await super().close()
+        if self.uid_ranges is not None:
+            self.uid_ranges.close()
+
     def rekey(self, old_id: str, new_id: str) -> None:
         super().rekey(old_id, new_id)
+        if old_id in self._uids:
+            self._uids[new_id] = self._uids.pop(old_id)
         if old_id in self._links:
             self._links[new_id] = self._links.pop(old_id)
         if old_id in self._nats:

@@ -30,6 +30,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .runsc import binary as runsc_binary
+
 log = logging.getLogger("nano_modal.worker")
 
 LOCK_FILE = "lock"
@@ -138,7 +140,7 @@ def _remove(directory: Path, removed: Removed) -> None:
 def _delete_sandboxes(directory: Path) -> None:
     """gVisor sandboxes the dead worker recorded (runsc --root <its state>): delete them, which
     also kills what still runs in them."""
-    runsc = shutil.which("runsc")
+    runsc = runsc_binary()
     if runsc is None:
         return
     for state in directory.glob("nano-modal-gvisor-*/state"):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from nano_modal.worker import runsc
 from tests.conftest import Cluster
 from tests.helpers import run_script
 from tests.security import _peer
@@ -46,11 +47,14 @@ print("RESULT " + (stdout.strip() or json.dumps({"error": stderr[-2000:]})))
 """
 
 
+@pytest.mark.parametrize("runtime", ["bwrap", "gvisor"])
 def test_a_sandbox_in_an_image_gets_the_same_network(
-    isolated_cluster: Callable[..., Cluster], tmp_path: Path, peer: Peer
+    isolated_cluster: Callable[..., Cluster], tmp_path: Path, peer: Peer, runtime: str
 ) -> None:
-    require("bwrap")
-    cluster = isolated_cluster("bwrap")
+    require(runtime)
+    if runtime == "gvisor" and not runsc.sandbox_network(runsc.binary() or ""):
+        pytest.skip("runsc older than 20240729: gVisor containers have no network (scripts/install_runsc.sh)")
+    cluster = isolated_cluster(runtime)
     seen = len(peer.seen)
     peers = [_peer.PUBLIC_PEER, _peer.PRIVATE_PEER, "127.0.0.1"]
     proc = run_script(tmp_path, DRIVER, json.dumps(peers), str(_peer.PORT), env=cluster.env(), timeout=900)

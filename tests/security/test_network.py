@@ -1,9 +1,9 @@
 """Containers are in a network of their own. Under each isolating runtime, from a function's
 container, a block_network function's and a sandbox: the host's loopback and the host's own
 addresses are out of reach, and so are private, link-local (cloud metadata) and shared ranges;
-with bwrap, outbound NAT reaches a public-looking peer, and `--allow-net CIDR` opens a private
-one. Every peer is in a network namespace the test made (_peer.py); the routing table is
-asked about other addresses without sending them anything."""
+outbound NAT reaches a public-looking peer, and `--allow-net CIDR` opens a private one. Every
+peer is in a network namespace the test made (_peer.py); the routing table is asked
+about other addresses without sending them anything."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from nano_modal.worker import runsc
+from nano_modal.worker.network import DEAD_END, SLIRP_GATEWAY
 from tests.conftest import Cluster
 from tests.helpers import wait_for
 from tests.security import _hostile, _peer
@@ -20,6 +22,11 @@ from tests.security.conftest import ROUTE_QUERIES, AttackSession, run_attacks
 from tests.worker._drive import require
 
 KINDS = ("function", "blocked_function", "sandbox")
+
+
+def _skip_without_network(runtime: str) -> None:
+    if runtime == "gvisor" and not runsc.sandbox_network(runsc.binary() or ""):
+        pytest.skip("runsc older than 20240729: gVisor containers have no network (scripts/install_runsc.sh)")
 
 
 def _dial(host: str, port: int) -> bool:
@@ -53,11 +60,14 @@ def test_private_ranges_are_out_of_reach(attacks: AttackSession) -> None:
 
 
 def test_no_route_to_metadata_or_private_ranges(attacks: AttackSession) -> None:
+    _skip_without_network(attacks.runtime)
     for kind, outcome in attacks.results["routes"].items():
         assert isinstance(outcome, dict), f"{kind}: {outcome}"
         for address in ROUTE_QUERIES:
-            if address == "198.51.100.7" and attacks.runtime == "bwrap" and kind != "blocked_function":
-                assert "via 10.0.2.2" in outcome[address], f"{kind}: {outcome[address]}"  # public: through the NAT
+            if address == "198.51.100.7" and kind != "blocked_function":
+                assert f"via {SLIRP_GATEWAY}" in outcome[address], f"{kind}: {outcome[address]}"  # public: the NAT
+            elif attacks.runtime == "gvisor" and kind != "blocked_function":  # gVisor's netstack has no prohibit
+                assert f"dev {DEAD_END} " in outcome[address] + " ", f"{kind} {address}: {outcome[address]}"
             else:
                 assert outcome[address].startswith("refused"), f"{attacks.runtime} {kind} {address}: {outcome[address]}"
 
@@ -65,8 +75,7 @@ def test_no_route_to_metadata_or_private_ranges(attacks: AttackSession) -> None:
 def test_outbound_nat_reaches_a_public_peer(attacks: AttackSession) -> None:
     outcomes = attacks.results["public_peer"]
     assert str(outcomes["blocked_function"]).startswith("failed"), outcomes
-    if attacks.runtime == "gvisor":
-        pytest.skip("no outbound NAT under gVisor yet: its containers have --network=none and the relay")
+    _skip_without_network(attacks.runtime)
     assert outcomes["function"] == "connected" and outcomes["sandbox"] == "connected", outcomes
     # Through NAT: the peer saw the host's side of its veth, not the container's 10.0.2.100.
     assert len(attacks.reached(_peer.PUBLIC_PEER)) == 2, attacks.peer_reached
@@ -76,10 +85,9 @@ def test_outbound_nat_reaches_a_public_peer(attacks: AttackSession) -> None:
 def test_allow_net_opens_a_private_network(
     isolated_cluster: Callable[..., Cluster], tmp_path: Path, attacks: AttackSession
 ) -> None:
-    if attacks.runtime != "bwrap":
-        pytest.skip("--allow-net is for bwrap's outbound NAT")
-    require("bwrap")
-    cluster = isolated_cluster("bwrap", "--allow-net", _peer.PRIVATE_NET)
+    require(attacks.runtime)
+    _skip_without_network(attacks.runtime)
+    cluster = isolated_cluster(attacks.runtime, "--allow-net", _peer.PRIVATE_NET)
     before = len(attacks.peer.reached(_peer.PRIVATE_PEER))
     results = run_attacks(cluster, tmp_path, [("private_peer", _hostile.DIAL, [_peer.PRIVATE_PEER, str(_peer.PORT)])])
     outcomes = results["private_peer"]
@@ -92,13 +100,16 @@ def test_allow_net_opens_a_private_network(
 LATE_HOST, LATE_PEER = "192.0.2.1", "192.0.2.2"
 
 
+@pytest.mark.parametrize("runtime", ["bwrap", "gvisor"])
 def test_a_host_address_gained_after_boot_is_out_of_reach(
-    isolated_cluster: Callable[..., Cluster], tmp_path: Path
+    isolated_cluster: Callable[..., Cluster], tmp_path: Path, runtime: str
 ) -> None:
     """A container booted ahead of need had its routes listed at boot: an address the host
-    gained afterwards (here, the test's own veth) was reachable from the function it then ran."""
-    require("bwrap")
-    cluster = isolated_cluster("bwrap", "--preboot", "1")
+    gained afterwards (here, the test's own veth) was reachable from the function it then ran.
+    (gVisor's routes cannot change once it runs: such a booted container is not used.)"""
+    require(runtime)
+    _skip_without_network(runtime)
+    cluster = isolated_cluster(runtime, "--preboot", "1")
     log = cluster.state_dir / "worker.log"
     assert wait_for(lambda: "ahead of need" in log.read_text(errors="replace"), timeout=120), "nothing was booted"
     with _peer._veth_namespace(((LATE_HOST, LATE_PEER),)):
@@ -114,5 +125,8 @@ def test_a_host_address_gained_after_boot_is_out_of_reach(
                 listener.accept()
         finally:
             listener.close()
-    assert ", booted ahead of need" in log.read_text(errors="replace")  # the function ran in a booted one
+    if runtime == "bwrap":  # the function ran in a booted one, brought up to date
+        assert ", booted ahead of need" in log.read_text(errors="replace")
+    else:  # the booted one was set aside, saying why
+        assert "since its network was made" in log.read_text(errors="replace")
     assert str(results["late"]["function"]).startswith("failed"), results["late"]

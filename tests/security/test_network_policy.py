@@ -22,6 +22,17 @@ def test_denied_ranges_and_the_hosts_addresses_are_prohibited(monkeypatch: pytes
     assert NetworkPolicy().allow_routes() == []
 
 
+def test_gvisor_gets_the_same_denial_as_routes_to_a_dead_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """gVisor's netstack copies unicast routes only: each prohibit route has its dead-end twin."""
+    monkeypatch.setattr(network, "host_addresses", lambda: [ipaddress.IPv4Address("192.0.2.2")])
+    policy = NetworkPolicy()
+    dead_ends = policy.dead_end_routes()
+    prohibited = [r.removeprefix("route add prohibit ") for r in policy.routes()]
+    assert [r.removeprefix("route add ").removesuffix(f" dev {network.DEAD_END}") for r in dead_ends if " dev " in r
+            and r.startswith("route add")] == prohibited  # fmt: skip
+    assert "link set lo up" in dead_ends  # gVisor builds its loopback only from an up one
+
+
 def test_allow_net_punches_a_more_specific_route_or_drops_a_deny(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(network, "host_addresses", lambda: [ipaddress.IPv4Address("192.0.2.2")])
     policy = NetworkPolicy(parse_networks(["10.1.0.0/16", "192.168.0.0/16", "192.0.2.0/24"]))
