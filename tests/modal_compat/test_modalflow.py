@@ -47,7 +47,7 @@ DAGS_VOLUME = "airflow-dags"
 # the host, which the test removes if they were not there before.
 AIRFLOW_IMAGE_HOME = Path("/opt/airflow")
 DAGS_MOUNT = AIRFLOW_IMAGE_HOME / "dags"
-RUN_TIMEOUT = 300  # seconds for the whole DAG run: two containers, each starting Airflow's task runner
+RUN_TIMEOUT = 600  # seconds for the whole DAG run: four containers (three in a row), each starting Airflow's task runner
 
 
 @dataclass
@@ -55,6 +55,7 @@ class AirflowOnNanoModal:
     venv: Path
     home: Path  # AIRFLOW_HOME
     env: dict[str, str]  # Airflow's settings and the modal client's credentials
+    nano_modal_env: dict[str, str]  # the nano-modal CLI's, as the server's admin
 
     def run(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
@@ -163,7 +164,8 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowOnNanoM
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),  # the scheduler's and API server's
         }
     )
-    cluster = AirflowOnNanoModal(venv, home, env)
+    nano_modal_env = {**os.environ, "NANO_MODAL_SERVER_URL": url, "NANO_MODAL_TOKEN": admin_token}
+    cluster = AirflowOnNanoModal(venv, home, env, nano_modal_env)
     services: list[subprocess.Popen[bytes]] = []
     try:
         # What `modalflow deploy --dags-source volume --dags-volume ... --dags-path dags` runs, with
@@ -207,15 +209,31 @@ def test_airflow_tasks_run_in_nano_modal_containers(airflow: AirflowOnNanoModal)
 
     listed = airflow.run("airflow", "tasks", "states-for-dag-run", DAG_ID, run_id, "--output", "json").stdout
     states = {row["task_id"]: row["state"] for row in json.loads(listed[listed.index("[") :])}
-    assert states == {"where": "success", "boom": "failed"}, (airflow.home / "scheduler.log").read_text()[-5000:]
+    expected = {"where": "success", "shout": "success", "report": "success", "boom": "failed"}
+    assert states == expected, (airflow.home / "scheduler.log").read_text()[-5000:]
     assert _run_state(airflow, run_id) == "failed"  # one task failed
 
-    # `where` ran in a nano-modal container: Modal's entrypoint set MODAL_TASK_ID to its id.
-    read = airflow.run("python", "-c", f"import modal; print(modal.Dict.from_name({RESULTS_DICT!r}).get('where'))")
-    container = read.stdout.strip()
-    assert container.startswith("ta-"), read.stdout
-    # modalflow copied the task's log from the container next to Airflow's own.
-    log = airflow.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}" / "task_id=where" / "attempt=1.log"
-    assert f"ran in {container}" in log.read_text()
-    boom_log = log.parent.parent / "task_id=boom" / "attempt=1.log"
-    assert "this task fails on purpose" in boom_log.read_text()
+    # Each task ran in a nano-modal container (Modal's entrypoint set MODAL_TASK_ID to its id; a
+    # task after another may reuse its warm container, as on Modal), and the XComs went from task
+    # to task: `report` was handed where's and shout's ids.
+    script = f"import json, modal; print(json.dumps(dict(modal.Dict.from_name({RESULTS_DICT!r}).items())))"
+    recorded = json.loads(airflow.run("python", "-c", script).stdout.strip().splitlines()[-1])
+    containers = [recorded["where"], recorded["shout"], recorded["report"]]
+    assert all(c.startswith("ta-") for c in containers), recorded
+    assert recorded["chain"] == " -> ".join(containers), recorded
+    # modalflow copied each task's log from its container next to Airflow's own...
+    logs = airflow.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}"
+    for task_id, container in zip(("where", "shout", "report"), containers, strict=True):
+        assert f"ran in {container}" in (logs / f"task_id={task_id}" / "attempt=1.log").read_text()
+    assert "this task fails on purpose" in (logs / "task_id=boom" / "attempt=1.log").read_text()
+    # ...and nano-modal's own logs of modalflow's app name every task's container.
+    app_logs = subprocess.run(
+        [sys.executable, "-m", "nano_modal", "app", "logs", "modalflow-main", "--lines", "5000"],
+        env=airflow.nano_modal_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert app_logs.returncode == 0, app_logs.stderr
+    for container in containers:
+        assert container in app_logs.stdout, (container, app_logs.stdout[-3000:])
