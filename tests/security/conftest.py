@@ -4,7 +4,9 @@ function's container, a block_network function's and a sandbox."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import secrets
 import socket
 import sys
 import threading
@@ -15,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cluster
+from tests.conftest import Cluster, start_server, start_worker, stop
 from tests.helpers import run_script
 from tests.security import _hostile, _peer
 from tests.security._peer import Peer, peer_namespace
@@ -49,6 +51,23 @@ class LoopbackListener:
                 return
             self.accepted.append(peer)
             conn.close()
+
+
+@contextlib.contextmanager
+def runtime_cluster(
+    tmp_path_factory: pytest.TempPathFactory, runtime: str, worker_env: dict[str, str]
+) -> Iterator[Cluster]:
+    """A server and one worker of `runtime` (root, as deploy/systemd runs it) with these settings."""
+    require(runtime)
+    state_dir = tmp_path_factory.mktemp(f"server-{runtime}")
+    token = secrets.token_urlsafe(16)
+    server, url = start_server(state_dir, token)
+    worker = start_worker(url, token, state_dir / "worker.log", "--runtime", runtime, env=worker_env)
+    try:
+        yield Cluster(url, token, state_dir, server, [worker])
+    finally:
+        stop(worker)
+        stop(server)
 
 
 def read_knobs(paths: list[str]) -> dict[str, str]:

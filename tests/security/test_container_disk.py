@@ -8,7 +8,6 @@ and after the writes, while the containers still run (their files would still be
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -16,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cluster, start_server, start_worker, stop
+from tests.conftest import Cluster
 from tests.helpers import run_script
-from tests.worker._drive import require
+from tests.security.conftest import runtime_cluster
 
 DEFAULT_MB = 64
 ASKED_MB = 160
@@ -83,17 +82,8 @@ def _free_mib() -> int:
 
 @pytest.fixture(scope="module", params=["bwrap", "gvisor"])
 def limited(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    require(request.param)
-    state_dir = tmp_path_factory.mktemp(f"server-{request.param}")
-    token = secrets.token_urlsafe(16)
-    server, url = start_server(state_dir, token)
-    setting = {"NANO_MODAL_CONTAINER_DISK_MB": str(DEFAULT_MB)}
-    worker = start_worker(url, token, state_dir / "worker.log", "--runtime", request.param, env=setting)
-    try:
-        yield Cluster(url, token, state_dir, server, [worker])
-    finally:
-        stop(worker)
-        stop(server)
+    with runtime_cluster(tmp_path_factory, request.param, {"NANO_MODAL_CONTAINER_DISK_MB": str(DEFAULT_MB)}) as cluster:
+        yield cluster
 
 
 def test_a_container_cannot_fill_the_hosts_disk(limited: Cluster, tmp_path: Path) -> None:

@@ -6,15 +6,14 @@ host's available memory is read before and after the write attempt."""
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cluster, start_server, start_worker, stop
+from tests.conftest import Cluster
 from tests.helpers import run_script
-from tests.worker._drive import require
+from tests.security.conftest import runtime_cluster
 
 CAP_MB = 32
 FILL = """
@@ -38,17 +37,8 @@ def _available_mib() -> int:
 
 @pytest.fixture(scope="module", params=["bwrap", "gvisor"])
 def capped(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    require(request.param)
-    state_dir = tmp_path_factory.mktemp(f"server-{request.param}")
-    token = secrets.token_urlsafe(16)
-    server, url = start_server(state_dir, token)
-    setting = {"NANO_MODAL_CONTAINER_TMP_MB": str(CAP_MB)}
-    worker = start_worker(url, token, state_dir / "worker.log", "--runtime", request.param, env=setting)
-    try:
-        yield Cluster(url, token, state_dir, server, [worker])
-    finally:
-        stop(worker)
-        stop(server)
+    with runtime_cluster(tmp_path_factory, request.param, {"NANO_MODAL_CONTAINER_TMP_MB": str(CAP_MB)}) as cluster:
+        yield cluster
 
 
 def test_a_container_cannot_fill_the_hosts_memory_through_tmp(capped: Cluster, tmp_path: Path) -> None:
