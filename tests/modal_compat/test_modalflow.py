@@ -47,7 +47,7 @@ DAGS_VOLUME = "airflow-dags"
 # the host, which the test removes if they were not there before.
 AIRFLOW_IMAGE_HOME = Path("/opt/airflow")
 DAGS_MOUNT = AIRFLOW_IMAGE_HOME / "dags"
-RUN_TIMEOUT = 600  # seconds for the whole DAG run: four containers (three in a row), each starting Airflow's task runner
+RUN_TIMEOUT = 600  # seconds for the whole DAG run: four tasks (three in a row), each starts Airflow's runner
 
 
 @dataclass
