@@ -30,10 +30,10 @@ async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
         while data := await reader.read(RELAY_CHUNK):
             writer.write(data)
             await writer.drain()
-    except (ConnectionError, ssl.SSLError):
+    except OSError:  # the peer went away (ssl.SSLError is one too)
         pass
     finally:
-        with contextlib.suppress(ConnectionError, ssl.SSLError, RuntimeError):
+        with contextlib.suppress(OSError, RuntimeError):
             writer.close()
 
 
