@@ -11,6 +11,7 @@ import re
 import secrets
 import signal
 import socket
+import ssl
 import sys
 import threading
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import uvicorn
 
 from .. import config
 from . import banner, follower, janitor, leader, modal_compat, store_retry
+from . import grpc_tls as grpc_tls_relay
 from .blobs import BlobStore
 from .control import ControlPlane
 from .dashboard import Dashboard
@@ -88,6 +90,11 @@ async def serve(
     )
     bound = server.add_insecure_port(f"{host}:{port}")
     await server.start()
+    # With a certificate the same services are also served over TLS: Modal's client reaches the
+    # task command router of a server that is not on its own machine only over https.
+    grpc_tls, tls_bound = None, None
+    if tls is not None:
+        grpc_tls, tls_bound = await grpc_tls_relay.start(host, tls.grpc_port, bound, tls.ssl_context())
     fast_lane = None
     if fast_port >= 0:
         fast_lane, forwarder.own_fast_lane_port = await FastLaneServer(forwarder).start(host, fast_port)
@@ -132,6 +139,7 @@ async def serve(
         web_domain=web_domain,
     )
     address = advertise or f"{_shown_host(host)}:{bound}"
+    router_url = f"http://{address}" if tls_bound is None else f"https://{address.rsplit(':', 1)[0]}:{tls_bound}"
     modal_routes, modal_web = (
         ([], None)
         if modal_handler is None
@@ -143,7 +151,7 @@ async def serve(
             objects,
             forwarder.own_web_url,
             service.sandboxes,
-            f"http://{address}",
+            router_url,
             service.scope,
             web_domain,
             service.workspaces,
@@ -178,6 +186,9 @@ async def serve(
             print(line, file=sys.stderr)
         if public_web_url:
             print(f"  https:         {public_web_url}/<app>/<function>/  (the URLs clients are given)", file=sys.stderr)
+        if tls_bound is not None:
+            tls_hint = f"MODAL_SERVER_URL=https://<host>:{tls_bound}"
+            print(f"  grpc over tls: {_shown_host(host)}:{tls_bound}  ({tls_hint})", file=sys.stderr)
         print(f"  modal client:  {modal_status}", file=sys.stderr)
         if requeued:
             print(f"recovered {requeued} unfinished inputs", file=sys.stderr)
@@ -208,6 +219,8 @@ async def serve(
         tls_web.should_exit = True
     if fast_lane is not None:
         fast_lane.close()
+    if grpc_tls is not None:
+        grpc_tls.close()
     await server.stop(grace=1.0)
     store.close()
 
@@ -220,11 +233,16 @@ def _modal_client_handler() -> tuple[modal_compat.ModalClientHandler | None, str
 
 @dataclass(frozen=True)
 class TlsFiles:
-    """The operator's certificate for the gateway's HTTPS port (--tls-cert, --tls-key, --https-port)."""
+    """The operator's certificate for the gateway's HTTPS port (--tls-cert, --tls-key, --https-port)
+    and the gRPC services' TLS port (--grpc-tls-port)."""
 
     cert: Path
     key: Path
     port: int | None  # None: DEFAULT_HTTPS_PORT if free, else any
+    grpc_port: int = 0  # 0: any free port (the banner names it)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return grpc_tls_relay.server_context(self.cert, self.key)
 
 
 async def start_gateway(
@@ -363,6 +381,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"the HTTPS port, with --tls-cert (default: {DEFAULT_HTTPS_PORT}, or a free port when taken; 0: any free)",
     )
+    parser.add_argument(
+        "--grpc-tls-port",
+        type=int,
+        default=None,
+        help="port of the gRPC services over TLS, with --tls-cert (default: any free port, shown in the banner);"
+        " the real modal client then uses MODAL_SERVER_URL=https://<host>:<this port>",
+    )
     parser.add_argument("--quiet", action="store_true", help="log warnings only, print no start-up banner")
     return parser
 
@@ -405,12 +430,12 @@ def main(argv: list[str] | None = None) -> None:
 def _tls_files(parser: argparse.ArgumentParser, args: argparse.Namespace) -> TlsFiles | None:
     """--tls-cert and --tls-key, both or neither, readable; one line otherwise."""
     if args.tls_cert is None and args.tls_key is None:
-        if args.https_port is not None:
-            parser.error("--https-port needs --tls-cert and --tls-key")
+        if args.https_port is not None or args.grpc_tls_port is not None:
+            parser.error("--https-port and --grpc-tls-port need --tls-cert and --tls-key")
         return None
     if args.tls_cert is None or args.tls_key is None:
         parser.error("--tls-cert and --tls-key go together")
     for path in (args.tls_cert, args.tls_key):
         if not os.access(path, os.R_OK):
             parser.error(f"cannot read {path}")
-    return TlsFiles(args.tls_cert, args.tls_key, args.https_port)
+    return TlsFiles(args.tls_cert, args.tls_key, args.https_port, args.grpc_tls_port or 0)

@@ -137,3 +137,14 @@ def test_a_certificate_that_cannot_be_read_is_one_line(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode != 0
     assert f"cannot read {missing}" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_grpc_tls_port_without_a_certificate_is_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "nano_modal.server", "--state-dir", str(tmp_path), "--port", "0",
+         "--grpc-tls-port", "0"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "--grpc-tls-port need --tls-cert and --tls-key" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
