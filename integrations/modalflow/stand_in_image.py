@@ -24,6 +24,8 @@ import json
 import platform
 import re
 import shutil
+import signal
+import sys
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -55,8 +57,10 @@ def stand_in() -> nano_modal.Image:
         nano_modal.Image.debian_slim(PYTHON_VERSION)
         .pip_install(*PACKAGES)
         .run_commands(
-            # modalflow's first step runs pip as `airflow` through su, with bash
+            # modalflow's first step runs pip as `airflow` through su, with bash; su (PAM's account
+            # check) wants the user in /etc/shadow too. Written directly: minbase has no useradd.
             f"id airflow || (echo 'airflow:x:{AIRFLOW_UID}:0:airflow:/home/airflow:/bin/bash' >> /etc/passwd"
+            " && echo 'airflow:*:20000:0:99999:7:::' >> /etc/shadow"
             f" && mkdir -p /home/airflow && chown {AIRFLOW_UID}:0 /home/airflow)",
             f"mkdir -p {AIRFLOW_HOME}/dags {AIRFLOW_HOME}/logs && chown -R {AIRFLOW_UID}:0 {AIRFLOW_HOME}",
         )
@@ -169,6 +173,8 @@ def main() -> None:
         raise SystemExit("stand_in_image.py needs Debian's docker-registry (apt-get install docker-registry)")
     from tests.worker.oci_fixtures import Registry
 
+    # kill/SIGTERM (and Ctrl-C) stop the registry too: it is this script's child
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     ref = modalflow_base_ref()
     built = asyncio.run(build())
     args.dir.mkdir(parents=True, exist_ok=True)
