@@ -288,3 +288,31 @@ def test_cloud_bucket_mount(tmp_path: Path) -> None:
     assert "total of the bucket's inputs: 40" in out
     assert "reports/daily/total.txt: total=40" in out
     assert "objects now: ['inputs/a.csv', 'inputs/b.csv', 'reports/daily/total.txt']" in out
+
+
+def test_registry_mirror(tmp_path: Path) -> None:
+    """Docker Hub's python:3.12-slim from a loopback mirror holding a small stand-in (tests/worker/oci_fixtures)."""
+    from nano_modal.worker.images import deps
+    from tests.worker.oci_fixtures import BUSYBOX, HOST_PYTHON, Registry, make_python_image
+    from tests.worker.test_oci import _shared_objects
+
+    if shutil.which("docker-registry") is None or not HOST_PYTHON.exists() or not BUSYBOX:
+        pytest.skip("needs docker-registry, Debian's python3.11 and busybox")
+    (tmp_path / "registry").mkdir()
+    mirror = Registry.start(tmp_path / "registry")
+    try:
+        runtime_libs = [p for name in deps.closure() for p in _shared_objects(name)]  # the SDK's grpc needs them
+        mirror.push(make_python_image(runtime_libs), "library/python", "3.12-slim")
+        # Images of their own: the base is pulled (a shared cache may hold another python:3.12-slim)
+        env = {
+            "NANO_MODAL_REGISTRY_MIRRORS": f"docker.io={mirror.url}",
+            "NANO_MODAL_IMAGES_DIR": str(tmp_path / "images"),
+        }
+        cli = [sys.executable, "-m", "nano_modal.cli", "run", str(EXAMPLES / "registry_mirror.py")]
+        done = run_embedded(cli, tmp_path / "home", env=env)
+    finally:
+        mirror.stop()
+    assert "STEP: added on top" in done.stdout, done.stdout
+    if "runtime bwrap" in done.stderr or "runtime gvisor" in done.stderr:  # they build images: from the mirror
+        assert "python: /usr/bin/python3" in done.stdout  # the stand-in's Debian python3, not Docker Hub's image
+        assert f"pulling from mirror {mirror.url} (mirror of registry-1.docker.io)" in done.stderr

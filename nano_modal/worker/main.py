@@ -11,8 +11,10 @@ import signal
 
 from .. import config
 from ..client import Client
+from ..exception import InvalidError
 from . import scratch
 from .agent import Agent
+from .images.registry_refs import mirrors_from_env
 from .network import IPNetwork, parse_networks
 from .runtime import DEFAULT_PIDS_LIMIT, RUNTIMES, Runtime, make_runtime
 
@@ -174,6 +176,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(
             f"a worker needs --server and a token (--token, ${config.ENV_TOKEN} or `nano-modal token set`)"
         )
+    try:  # a malformed setting stops the worker at start, in one line, not at its first image build
+        mirrors_from_env()
+    except InvalidError as e:
+        raise SystemExit(f"nano-modal worker: {e}") from None
     asyncio.run(
         run_worker(
             server_url,

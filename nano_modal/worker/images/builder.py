@@ -31,6 +31,7 @@ from ...proto import api_pb2
 from . import deps, ubuntu
 from .oci import fetch_image
 from .overlay import mount_overlay, run_in_root, unmount
+from .registry_refs import mirrors_from_env
 from .steps import RUN_FUNCTION_DIR, RUN_FUNCTION_FILE, StepError, apply_step, describe, step_key
 from .store import BuiltImage, ImageState, Store, digest, du, remove_tree
 
@@ -48,6 +49,7 @@ class ImageBuilder:
     def __init__(self, store: Store | None = None) -> None:
         self.store = store or Store()
         self.store.sweep_tmp()
+        self.registry_mirrors = mirrors_from_env()  # read once: a bad setting fails the first build, in one line
         self._locks: dict[str, asyncio.Lock] = {}
         self._built: dict[str, BuiltImage] = {}
 
@@ -279,6 +281,7 @@ class ImageBuilder:
             log=lambda line: log(f"  | {line}"),
             cache_dir=self.store.root / "oci-blobs",
             credentials=credentials,
+            mirrors=self.registry_mirrors,
         )
         env = dict(item.split("=", 1) for item in oci.env if "=" in item)
         env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import functools
 import hashlib
-import ipaddress
 import json
 import os
 import platform
@@ -39,6 +39,7 @@ import httpx
 from nano_modal.exception import AuthError, InvalidError, NotFoundError
 
 from .oci_layers import COPY_CHUNK, apply_layer, make_workdir
+from .registry_refs import Mirror, Mirrors, RegistryRef, is_loopback, pull_via_mirror
 
 Log = Callable[[str], None]
 Json = dict[str, Any]
@@ -52,7 +53,6 @@ REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
 # Modal's names for registry credentials (the keys of the Secret passed to `Image.from_registry`).
 ENV_REGISTRY_USERNAME = "REGISTRY_USERNAME"
 ENV_REGISTRY_PASSWORD = "REGISTRY_PASSWORD"
-DOCKER_HUB = "registry-1.docker.io"
 HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 # `platform.machine()` -> the OCI architecture name (and variant) of this host.
 ARCHITECTURES = {
@@ -98,8 +98,10 @@ def fetch_image(
     cache_dir: Path | None = None,
     credentials: tuple[str, str] | None = None,
     insecure: bool = False,
+    mirrors: Mirrors | None = None,
 ) -> OciConfig:
-    """Unpack image `ref` into the empty directory `dest` and return its config.
+    """Unpack image `ref` into the empty directory `dest` and return its config. A registry image
+    comes from its registry's mirror in `mirrors` when it has one (registry_refs.py).
 
     >>> fetch_image("oci:/srv/layouts/app:v1", Path("/tmp/rootfs"), log=print)  # doctest: +SKIP
     OciConfig(env=['PATH=/usr/bin:/bin'], workdir='/', entrypoint=[], cmd=['sh'], user='')
@@ -107,13 +109,16 @@ def fetch_image(
     dest.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         if ref.startswith("oci:"):
-            source: _Source = _OciLayout(ref)
+            config_doc, layers = _OciLayout(ref).resolve()
         elif ref.startswith("docker-archive:"):
-            source = stack.enter_context(_DockerArchive(ref))
+            config_doc, layers = stack.enter_context(_DockerArchive(ref)).resolve()
         else:
-            registry = _Registry(ref, cache_dir, credentials, insecure, log)
-            source = stack.enter_context(registry)
-        config_doc, layers = source.resolve()
+
+            def pull(mirror: Mirror | None) -> tuple[Json, list[tuple[str, Opener]]]:
+                registry = _Registry(ref, cache_dir, credentials, insecure, log, mirror)
+                return stack.enter_context(registry).resolve()
+
+            config_doc, layers = pull_via_mirror(ref, mirrors or {}, pull, log)
         diff_ids = list((config_doc.get("rootfs") or {}).get("diff_ids") or [])
         if diff_ids and len(diff_ids) != len(layers):
             raise InvalidError(f"image {ref}: {len(layers)} layers but {len(diff_ids)} diff_ids in its config")
@@ -263,50 +268,20 @@ class _DockerArchive(_Source):
 # --- registry ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RegistryRef:
-    host: str  # host[:port] to connect to
-    name: str  # repository, e.g. "library/python"
-    reference: str  # tag or digest
-
-    @classmethod
-    def parse(cls, ref: str) -> RegistryRef:
-        rest, _, digest = ref.partition("@")
-        host, slash, path = rest.partition("/")
-        if not slash or not ("." in host or ":" in host or host == "localhost"):
-            host, path = "docker.io", rest
-        tag = ""
-        if ":" in path.rsplit("/", 1)[-1]:
-            path, tag = path.rsplit(":", 1)
-        if host in ("docker.io", "index.docker.io"):
-            host = DOCKER_HUB
-            if "/" not in path:
-                path = "library/" + path
-        if not re.fullmatch(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*", path):
-            raise InvalidError(f"image {ref!r}: {path!r} is not a valid repository name")
-        if digest and not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
-            raise InvalidError(f"image {ref!r}: {digest!r} is not a sha256 digest")
-        if tag and not re.fullmatch(r"[\w][\w.-]{0,127}", tag):
-            raise InvalidError(f"image {ref!r}: {tag!r} is not a valid tag")
-        return cls(host, path, digest or tag or "latest")
-
-
-def is_loopback(host: str) -> bool:
-    hostname = host[1:].split("]")[0] if host.startswith("[") else host.split(":")[0]
-    if hostname == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(hostname).is_loopback
-    except ValueError:
-        return False
-
-
 class _Registry(_ManifestSource):
     def __init__(
-        self, ref: str, cache_dir: Path | None, credentials: tuple[str, str] | None, insecure: bool, log: Log
+        self,
+        ref: str,
+        cache_dir: Path | None,
+        credentials: tuple[str, str] | None,
+        insecure: bool,
+        log: Log,
+        mirror: Mirror | None = None,
     ) -> None:
         self.ref = ref
         self.target = RegistryRef.parse(ref)
+        if mirror is not None:  # the same repository and tag or digest, from the mirror's host
+            self.target = dataclasses.replace(self.target, host=mirror.host)
         self.tmp: tempfile.TemporaryDirectory[str] | None = None
         if cache_dir is None:  # no cache: the blobs live as long as this fetch
             self.tmp = tempfile.TemporaryDirectory(prefix="nano-modal-blobs-")
@@ -317,7 +292,8 @@ class _Registry(_ManifestSource):
         self.credentials = credentials or ((user, password) if user and password else None)
         # Like Docker: HTTPS always first; plain HTTP as the fallback only for loopback and `insecure` ones
         self.http_fallback = insecure or is_loopback(self.target.host)
-        self.base = f"https://{self.target.host}/v2/{self.target.name}"
+        self.plain_http = mirror is not None and mirror.plain_http
+        self.base = f"{'http' if self.plain_http else 'https'}://{self.target.host}/v2/{self.target.name}"
         self.https_error = ""  # why HTTPS was given up, for the errors that follow
         self.auth_header: str | None = None
         self.client = httpx.Client(verify=ssl.create_default_context(), timeout=HTTP_TIMEOUT, follow_redirects=True)
@@ -440,6 +416,8 @@ class _Registry(_ManifestSource):
 
     def choose_scheme(self) -> None:
         """Fall back to plain HTTP when the registry does not speak TLS (loopback / insecure only)."""
+        if self.plain_http:  # an http:// mirror: its operator said so
+            return
         try:
             self.client.get(f"https://{self.target.host}/v2/")
         except httpx.TransportError as e:
@@ -487,7 +465,6 @@ def pick_platform(manifests: list[Json], ref: str) -> Json:
             candidates.append(entry)
     candidates.sort(key=lambda e: e["platform"].get("variant", "") != variant)
     if not candidates:
-        platforms = [e.get("platform") or {} for e in manifests]
         platforms = [e.get("platform") or {} for e in manifests]
         available = sorted({f"{p.get('os')}/{p.get('architecture')}" for p in platforms})
         raise InvalidError(f"image {ref}: no linux/{arch} image in its index (has {', '.join(available)})")
