@@ -276,6 +276,19 @@ def test_ephemeral_disk(tmp_path: Path) -> None:
         assert "100 MiB: wrote 100 MiB" in out, out
 
 
+def test_memory_limits(tmp_path: Path) -> None:
+    cli = [sys.executable, "-m", "nano_modal.cli", "run", str(EXAMPLES / "memory_limits.py")]
+    done = run_embedded(cli, tmp_path, env={"NANO_MODAL_CONTAINER_MEMORY_MB": "128"})
+    out = done.stdout
+    assert "own limit, 300 MiB: held 300 MiB" in out, out
+    if "run without cpu/memory/pids limits" in done.stderr:  # no writable cgroups (worker/cgroups.py)
+        assert "worker's default, 300 MiB: held 300 MiB" in out, out
+        return
+    assert "own limit, 800 MiB failed:" in out and "out of memory: limit 512 MiB" in out, out
+    assert "worker's default, 300 MiB failed:" in out, out
+    assert "out of memory: limit 128 MiB, the worker's default NANO_MODAL_CONTAINER_MEMORY_MB" in out, out
+
+
 def test_cloud_bucket_mount(tmp_path: Path) -> None:
     from tests import s3d
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import nano_modal
 
 from ..exception import InvalidError
-from .cgroups import Cgroup, CgroupManager, Limits
+from .cgroups import ENV_CONTAINER_MEMORY, Cgroup, CgroupManager, Limits, container_memory_mb
 from .disks import ContainerDisks
 from .network import IPNetwork
 
@@ -107,7 +107,7 @@ class ContainerConfig:
     env: dict[str, str]
     workdir: Path
     cpu: float = 0.0  # cores requested: the cgroup's weight
-    memory_mb: int = 0  # hard memory limit in MiB; 0 = none
+    memory_mb: int = 0  # the function's hard memory limit in MiB; 0: the worker's default (limits())
     disk_mb: int = 0  # the size of its disk (disks.py); 0 = the worker's default
     block_network: bool = False  # no network at all but the link to the server
     outbound_allowlist: tuple[IPNetwork, ...] = ()  # a sandbox's outbound_cidr_allowlist (network.py)
@@ -119,10 +119,13 @@ class ContainerConfig:
     def argv(self, python: str = sys.executable) -> list[str]:
         return self.command or [python, *self.python_args]
 
-    def limits(self, pids: int) -> Limits:
+    def limits(self, pids: int, default_memory_mb: int = 0) -> Limits:
+        """Its cgroup's limits; `default_memory_mb`: the worker's memory limit for a container
+        whose function set none (cgroups.container_memory_mb)."""
         explicit = self.env.get(ENV_CPU_LIMIT)
         cpu_limit = float(explicit) if explicit else (self.cpu + CPU_BURST_CORES if self.cpu else 0.0)
-        return Limits(memory_mb=self.memory_mb, cpu=cpu_limit, cpu_shares=self.cpu, pids=pids)
+        memory_mb = self.memory_mb or default_memory_mb
+        return Limits(memory_mb=memory_mb, cpu=cpu_limit, cpu_shares=self.cpu, pids=pids)
 
 
 @cache
@@ -145,6 +148,7 @@ class Runtime(ABC):
         self.disks = ContainerDisks.detect() if self.confines_writes else ContainerDisks(0, enabled=False)
         self.cgroups = cgroup_manager() if limits else None
         self.pids_limit = pids_limit
+        self.default_memory_mb = container_memory_mb() if self.cgroups is not None else 0
         self._cgroup: dict[str, Cgroup] = {}
         self.preboot = Preboot(self, preboot) if preboot > 0 else None
 
@@ -182,13 +186,14 @@ class Runtime(ABC):
     def fits_limits(self, booted: ContainerConfig, cfg: ContainerConfig) -> bool:
         """Whether the running container `booted` uses less memory than `cfg` may (with room to run)."""
         cgroup = self._cgroup.get(booted.container_id)
-        return not (cgroup and cfg.memory_mb) or cgroup.memory_usage() < cfg.memory_mb * 1024 * 1024 * 0.8
+        limit_mb = cfg.limits(self.pids_limit, self.default_memory_mb).memory_mb
+        return not (cgroup and limit_mb) or cgroup.memory_usage() < limit_mb * 1024 * 1024 * 0.8
 
     def apply_limits(self, booted: ContainerConfig, cfg: ContainerConfig) -> None:
         """Give the running container `booted` the limits `cfg` asks for (OSError if one cannot be set)."""
         cgroup = self._cgroup.get(booted.container_id)
         if cgroup is not None and self.cgroups is not None:
-            self.cgroups.apply(cgroup, cfg.limits(self.pids_limit), strict=True)
+            self.cgroups.apply(cgroup, cfg.limits(self.pids_limit, self.default_memory_mb), strict=True)
 
     async def before_hand_over(self, container_id: str) -> None:
         """Bring the booted container `container_id` up to date before it runs a caller's code."""
@@ -219,6 +224,8 @@ class Runtime(ABC):
         if cgroup is not None:
             if cgroup.limits.memory_mb and code != 0 and cgroup.oom_killed():
                 reason = f"out of memory: limit {cgroup.limits.memory_mb} MiB"
+                if not cfg.memory_mb:  # say where the limit came from, and how to get another
+                    reason += f", the worker's default {ENV_CONTAINER_MEMORY}; a function's memory= sets its own"
             elif cgroup.limits.pids and code != 0 and cgroup.pids_exhausted():
                 reason = f"too many processes: limit {cgroup.limits.pids}"
             await asyncio.to_thread(cgroup.destroy)
@@ -274,7 +281,7 @@ class Runtime(ABC):
         if self.cgroups is None:
             return []
         try:
-            cgroup = self.cgroups.create(cfg.container_id, cfg.limits(self.pids_limit))
+            cgroup = self.cgroups.create(cfg.container_id, cfg.limits(self.pids_limit, self.default_memory_mb))
         except OSError as exc:
             log.warning("container %s runs without limits: %s", cfg.container_id, exc)
             return []

@@ -21,6 +21,7 @@ log = logging.getLogger("nano_modal.worker")
 
 CONTROLLERS = ("memory", "cpu", "pids")
 ENV_CONTAINERS_MEMORY = "NANO_MODAL_CONTAINERS_MEMORY_MB"
+ENV_CONTAINER_MEMORY = "NANO_MODAL_CONTAINER_MEMORY_MB"
 
 
 def containers_memory_mb() -> int:
@@ -34,6 +35,19 @@ def containers_memory_mb() -> int:
     except (ValueError, OSError):
         return 0
     return max(256, host - max(1024, host // 10))
+
+
+def container_memory_mb() -> int:
+    """The hard memory limit (MiB) of one container whose function asked for none: a
+    function's `memory=` is its own limit and wins. By default the worker-wide cap
+    (containers_memory_mb): one container may hold what all of them may, as before; an
+    operator sets NANO_MODAL_CONTAINER_MEMORY_MB lower so that one cannot starve the others."""
+    explicit = os.environ.get(ENV_CONTAINER_MEMORY)
+    if not explicit:
+        return containers_memory_mb()
+    if not explicit.isdigit() or int(explicit) <= 0:
+        raise SystemExit(f"{ENV_CONTAINER_MEMORY}={explicit!r}: a container's memory limit is a positive number of MiB")
+    return int(explicit)
 
 
 CPU_PERIOD_US = 100_000

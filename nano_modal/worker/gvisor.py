@@ -15,7 +15,8 @@ has `--network=none`. The server comes through the relay either way (sandbox.Ser
 
 Uids: under a root worker (runsc.UID_MAPPINGS_SINCE or later), each container's ids are a host
 range of its own as under bwrap (uid_ranges.py), given to runsc as the spec's id mappings: its
-gofer, which makes the container's file operations on the host, works as that range's root.
+gofer, which makes the container's file operations on the host, works as that range's root,
+and container root keeps bwrap's capability set (uid_ranges.CAPABILITIES): chown, useradd, su.
 """
 
 from __future__ import annotations
@@ -167,9 +168,10 @@ class GVisorRuntime(SandboxingRuntime):
              "args": [{"index": 0, "value": bit, "valueTwo": bit, "op": "SCMP_CMP_MASKED_EQ"}]}
             for bit in _CLONE_NEW_BITS
         ]  # fmt: skip
-        no_caps: dict[str, list[str]] = {
-            k: [] for k in ("bounding", "effective", "inheritable", "permitted", "ambient")
-        }
+        # In its own range (user namespace), root keeps root's everyday capabilities, as under
+        # bwrap (uid_ranges.CAPABILITIES): what it changes is its range's; without one, none.
+        kept = list(uid_ranges.CAPABILITIES) if uids is not None else []
+        caps = {k: kept for k in ("bounding", "effective", "permitted")} | {"inheritable": [], "ambient": []}
         return {
             "ociVersion": "1.0.2",
             "process": {
@@ -178,7 +180,7 @@ class GVisorRuntime(SandboxingRuntime):
                 "args": args,
                 "env": [f"{k}={v}" for k, v in env.items()],
                 "cwd": cwd,
-                "capabilities": no_caps,
+                "capabilities": caps,
                 "noNewPrivileges": True,
                 "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 65536, "soft": 65536}],
             },
