@@ -61,12 +61,6 @@ def test_sessions_stick_to_a_container_of_their_own(isolated_cluster: Callable[.
         server.sessions.terminate(second.token)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (stop 21): after sessions.terminate() the session's container keeps serving "
-    "(still 200 after 60 s); terminate lowers the session function's min_containers and scaledown "
-    "window, and its container is not scaled down",
-)
 def test_a_terminated_session_ends(isolated_cluster: Callable[..., Cluster]) -> None:
     cluster = isolated_cluster("bwrap")
     deployed = subprocess.run(

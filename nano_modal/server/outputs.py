@@ -76,9 +76,11 @@ class Outputs(ControlBase):
         self._requeue(container, released)
         if not container.held:
             container.idle_since = time.monotonic()
-            if container.waiting and fn.queue:
-                # Its prefetch (runner.py) is parked: a suspect or a web request at the queue's
-                # head, which only an empty container may take, is now its to take.
+            if container.waiting:
+                # Its prefetch (runner.py) is parked, with a wait chosen while it held inputs: a
+                # suspect or a web request at the queue's head, which only an empty container may
+                # take, is now its to take, and its scaledown window (Server.sessions.terminate
+                # shortens it) counts from now.
                 fn.inputs_ready.fire()
         if rows:
             written = self._output_commit.enqueue(list[WriterRecord](rows))
