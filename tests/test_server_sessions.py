@@ -25,7 +25,8 @@ def _headers(token: str) -> dict[str, str]:
     return {"Modal-Authorization": f"Bearer {token}"}
 
 
-def test_sessions_stick_to_a_container_of_their_own(isolated_cluster: Callable[..., Cluster]) -> None:
+def _deployed(isolated_cluster: Callable[..., Cluster]) -> Cluster:
+    """A bwrap cluster (each container a network of its own) with the sessions app deployed."""
     cluster = isolated_cluster("bwrap")
     deployed = subprocess.run(
         [sys.executable, "-m", "nano_modal", "deploy", str(SESSIONS_APP)],
@@ -36,6 +37,11 @@ def test_sessions_stick_to_a_container_of_their_own(isolated_cluster: Callable[.
         check=False,
     )
     assert deployed.returncode == 0, deployed.stderr
+    return cluster
+
+
+def test_sessions_stick_to_a_container_of_their_own(isolated_cluster: Callable[..., Cluster]) -> None:
+    cluster = _deployed(isolated_cluster)
     with using(cluster):
         server = nano_modal.Server.from_name("server-sessions-test", "Sticky")
         url = server.get_url()
@@ -62,16 +68,7 @@ def test_sessions_stick_to_a_container_of_their_own(isolated_cluster: Callable[.
 
 
 def test_a_terminated_session_ends(isolated_cluster: Callable[..., Cluster]) -> None:
-    cluster = isolated_cluster("bwrap")
-    deployed = subprocess.run(
-        [sys.executable, "-m", "nano_modal", "deploy", str(SESSIONS_APP)],
-        env={**cluster.env(), "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert deployed.returncode == 0, deployed.stderr
+    cluster = _deployed(isolated_cluster)
     with using(cluster):
         server = nano_modal.Server.from_name("server-sessions-test", "Sticky")
         url = server.get_url()
