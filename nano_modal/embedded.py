@@ -259,7 +259,7 @@ async def _watch(local: Path, url: str, token: str, processes: list[subprocess.P
     while not stopping() and all(p.poll() is None for p in processes):
         await asyncio.sleep(_POLL_SECONDS)
         with contextlib.suppress(Exception):
-            apps = await client.stub.AppList(api_pb2.AppListRequest(), timeout=10)
+            apps = await client.stub.AppList(api_pb2.AppListRequest(live_only=True), timeout=10)
             hello = await client.stub.Hello(api_pb2.HelloRequest(client_version=__version__), timeout=10)
             # A worker still starting (its probe) counts as busy: the run that started it waits for it.
             if not hello.worker_runtimes or any(a.state in ("running", "deployed") for a in apps.apps):

@@ -58,7 +58,7 @@ def deploy(ref: str, name: str | None, tag: str) -> None:
 @app_cli.command("list")
 def list_apps(show_all: bool = typer.Option(False, "--all", help="include stopped apps")) -> None:
     """List deployed and running apps."""
-    response = run_blocking(_stub().AppList(api_pb2.AppListRequest()))
+    response = run_blocking(_stub().AppList(api_pb2.AppListRequest(live_only=not show_all)))
     table = Table("app id", "name", "state", "version", "functions", "containers", "created")
     for a in response.apps:
         if a.state == "stopped" and not show_all:

@@ -257,8 +257,10 @@ class AppSummary(_message.Message):
     def __init__(self, app_id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[str] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., live_containers: _Optional[int] = ..., function_names: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AppListRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("live_only",)
+    LIVE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    live_only: bool
+    def __init__(self, live_only: _Optional[bool] = ...) -> None: ...
 
 class AppListResponse(_message.Message):
     __slots__ = ("apps",)

@@ -184,8 +184,8 @@ class Service(Callers, ObjectRpcs, SandboxRpcs, WorkspaceRpcs, StatsRpcs, api_pb
         return self.deployments.summary(app)
 
     async def AppList(self, request: api_pb2.AppListRequest, context: Context) -> api_pb2.AppListResponse:
-        rows = self.control.store.list_apps(self.workspace())
-        return api_pb2.AppListResponse(apps=[self.deployments.summary(self.control.app(r.app_id)) for r in rows])
+        rows = self.control.store.list_apps(self.workspace(), live_only=request.live_only)
+        return api_pb2.AppListResponse(apps=self.deployments.summaries(rows))
 
     async def AppHistory(self, request: api_pb2.AppHistoryRequest, context: Context) -> api_pb2.AppHistoryResponse:
         response: api_pb2.AppHistoryResponse = await self._guard(

@@ -165,8 +165,10 @@ class SqlStore(SqlObjects, SqlStats, Store):
             rows = conn.execute(apps.select().where(apps.c.state != "stopped")).mappings().all()
         return [AppRow(**row) for row in rows]
 
-    def list_apps(self, workspace: str) -> list[AppRow]:
+    def list_apps(self, workspace: str, *, live_only: bool = False) -> list[AppRow]:
         query = apps.select().where(apps.c.workspace == workspace).order_by(apps.c.created_at)
+        if live_only:
+            query = query.where(apps.c.state != "stopped")
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         return [AppRow(**row) for row in rows]

@@ -212,7 +212,8 @@ class Store(ABC):
         """Apps that are not stopped (ephemeral or deployed)."""
 
     @abstractmethod
-    def list_apps(self, workspace: str) -> list[AppRow]: ...
+    def list_apps(self, workspace: str, *, live_only: bool = False) -> list[AppRow]:
+        """The workspace's apps, oldest first; with `live_only`, the running and deployed ones."""
 
     @abstractmethod
     def find_deployed_app(self, name: str, workspace: str) -> AppRow | None: ...
