@@ -58,7 +58,9 @@ def test_exec_with_piped_stdin_and_exit_code(cluster: Cluster, sandbox: nano_mod
 def test_exec_into_a_function_container(cluster: Cluster, core_app: Any) -> None:
     core_app.square.remote(4)
     out = cli(cluster, "container", "list").stdout
-    container_id = next(re.findall(r"ta-[0-9a-f]+", line)[0] for line in out.splitlines() if " square " in line)
+    # A container of an earlier test may still be listed while it stops: exec into a running one.
+    running = [line for line in out.splitlines() if " square " in line and " running " in line]
+    container_id = re.findall(r"ta-[0-9a-f]+", running[0])[0]
     result = cli(cluster, "container", "exec", container_id, "--", "bash", "-c", "echo $NANO_MODAL_CONTAINER_ID")
     assert (result.returncode, result.stdout) == (0, container_id + "\n"), result.stderr
     assert core_app.square.remote(5) == 25  # it still serves
