@@ -130,4 +130,4 @@ def run_dag(venv: Path, base: Path, mirror: str, times: dict[str, float]) -> Non
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
