@@ -64,7 +64,7 @@ def interface_with(address: str) -> Iterator[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--keep", action="store_true", help="keep the run's directory (state, logs, images)")
+    parser.add_argument("--keep", action="store_true", help="keep the pushed stand-in and the worker's images")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run_dag_own_image.py needs root: overlay mounts, a root bwrap worker, an interface")
@@ -88,10 +88,21 @@ def main() -> None:
     finally:
         registry.stop()
         if not args.keep:
-            shutil.rmtree(base / "registry", ignore_errors=True)  # the pushed layer: ~550 MB
+            remove_large_parts(base)
     for what, seconds in times.items():
         print(f"{what}: {seconds:.0f} s")
     print(f"server state, worker and Airflow logs: {base}")
+
+
+def remove_large_parts(base: Path) -> None:
+    """The pushed layer (~550 MB) and the worker's images (~1.2 GB), unless something is still
+    mounted under them (a worker that did not stop cleanly): then they stay, with a line."""
+    mounts = Path("/proc/mounts").read_text()
+    for part in (base / "registry", base / "images"):
+        if f" {part}/" in mounts:
+            print(f"left {part}: something is still mounted under it")
+        else:
+            shutil.rmtree(part, ignore_errors=True)
 
 
 def run_dag(venv: Path, base: Path, mirror: str, times: dict[str, float]) -> None:
