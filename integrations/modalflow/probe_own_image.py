@@ -8,7 +8,7 @@ command (modalflow's old-style payload) that prints Airflow's version from insid
 
     sudo PYTHONPATH=$PWD python integrations/modalflow/probe_own_image.py http://127.0.0.1:<port>
 
-Not a DAG run: Airflow's scheduler and API server are not started (docs/MODAL_CLIENT.md says why).
+Not a DAG run (Airflow's scheduler and API server are not started): run_dag_own_image.py runs one.
 """
 
 from __future__ import annotations

@@ -40,7 +40,9 @@ from nano_modal.worker.images.store import BuiltImage
 
 # The base modalflow 0.3.1's modal_app.py asks for (read from its source when modalflow is importable).
 MODALFLOW_BASE_REF = "apache/airflow:3.0.6-python3.10"
-PACKAGES = ["apache-airflow==3.1.5", "modalflow==0.3.1", "modal==1.6.4"]  # the versions tried (README)
+# The versions tried (README). The builder skips the `modal` pin (its build log says why); modal comes
+# in anyway as modalflow's dependency (`modal>=1.3.0`): PyPI's newest, 1.6.4 on 2026-12-07.
+PACKAGES = ["apache-airflow==3.1.5", "modalflow==0.3.1", "modal==1.6.4"]
 PYTHON_VERSION = "3.11"  # Airflow 3.1.5 supports it, and nano-modal's Debian base has it (bookworm)
 AIRFLOW_UID = 50000  # the official image's `airflow` user, in group 0
 AIRFLOW_HOME = "/opt/airflow"  # the official image's; modalflow mounts its dags/ and logs/ volumes under it

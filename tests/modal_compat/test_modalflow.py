@@ -126,8 +126,6 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowOnNanoM
         pytest.skip(venv)
     python = str(venv / "bin" / "python")
     base = tmp_path_factory.mktemp("airflow-on-nano-modal")
-    dags = base / "dags"  # a copy: Airflow writes __pycache__ next to the DAG files
-    shutil.copytree(EXAMPLE / "dags", dags)
     admin_token = secrets.token_urlsafe(16)
     existed = [p.exists() or p.is_symlink() for p in mount_points]
     server, url = start_server(base, admin_token, python=python)
@@ -146,6 +144,24 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowOnNanoM
         "AIRFLOW__CORE__LOAD_EXAMPLES=False",
         python=python,
     )
+    try:
+        with airflow_on(venv, base, url, admin_token) as cluster:
+            yield cluster
+    finally:
+        stop(worker)
+        stop(server)
+        _remove_if_made(mount_points, existed)
+
+
+@contextlib.contextmanager
+def airflow_on(
+    venv: Path, base: Path, url: str, admin_token: str, api_host: str = "127.0.0.1"
+) -> Iterator[AirflowOnNanoModal]:
+    """modalflow's app deployed on nano-modal (server `url`), the example's DAGs on its volume,
+    and Airflow's API server (on `api_host`, where the containers call its execution API) and
+    scheduler, with modalflow's executor, until the block ends. Also integrations/modalflow's."""
+    dags = base / "dags"  # a copy: Airflow writes __pycache__ next to the DAG files
+    shutil.copytree(EXAMPLE / "dags", dags)
     home = base / "airflow-home"
     home.mkdir()
     api_port = free_port()
@@ -160,7 +176,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowOnNanoM
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__EXECUTOR": "modalflow.executor.ModalExecutor",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{api_host}:{api_port}/execution/",
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),  # the scheduler's and API server's
         }
     )
@@ -176,17 +192,14 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowOnNanoM
         cluster.run("modalflow", "sync", "--dags-path", str(dags), "--dags-volume", DAGS_VOLUME)
         cluster.run("airflow", "db", "migrate")
         cluster.run("airflow", "dags", "reserialize")  # the DAG into the database: no DAG processor needed
-        services.append(cluster.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(api_port)))
+        services.append(cluster.start("api-server", "api-server", "--host", api_host, "--port", str(api_port)))
         services.append(cluster.start("scheduler", "scheduler"))
-        health = f"http://127.0.0.1:{api_port}/execution/health"
+        health = f"http://{api_host}:{api_port}/execution/health"
         assert wait_for(lambda: _answers(health), timeout=120, interval=0.5), (home / "api-server.log").read_text()
         yield cluster
     finally:
         for service in services:
             _stop_group(service)
-        stop(worker)
-        stop(server)
-        _remove_if_made(mount_points, existed)
 
 
 def _answers(url: str) -> bool:
@@ -202,7 +215,12 @@ def _run_state(cluster: AirflowOnNanoModal, run_id: str) -> str:
 
 
 def test_airflow_tasks_run_in_nano_modal_containers(airflow: AirflowOnNanoModal) -> None:
-    run_id = "nano-modal-test"
+    check_dag_run(airflow, "nano-modal-test")
+
+
+def check_dag_run(airflow: AirflowOnNanoModal, run_id: str) -> list[str]:
+    """Triggers the example DAG and checks its run: states, XComs, logs; returns the ids of the
+    containers its three chained tasks ran in. Also integrations/modalflow's."""
     airflow.run("airflow", "dags", "trigger", DAG_ID, "--run-id", run_id)
     finished = wait_for(lambda: _run_state(airflow, run_id) in ("success", "failed"), RUN_TIMEOUT, interval=2)
     assert finished, (airflow.home / "scheduler.log").read_text()[-5000:]
@@ -237,3 +255,4 @@ def test_airflow_tasks_run_in_nano_modal_containers(airflow: AirflowOnNanoModal)
     assert app_logs.returncode == 0, app_logs.stderr
     for container in containers:
         assert container in app_logs.stdout, (container, app_logs.stdout[-3000:])
+    return containers
