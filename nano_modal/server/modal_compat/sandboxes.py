@@ -262,12 +262,9 @@ class SandboxRpcs(ServiceBase):
     async def SandboxGetCommandRouterAccess(self, request: Any, call: Call) -> Any:
         self.platform_access(call)
         task_id = request.sandbox_id or request.task_id
-        sb = self.sandboxes.sandboxes.get(task_id)
-        # Only the caller's workspace's sandboxes (a task_id is not checked as a sandbox id by
-        # the handler); a container drives sandboxes only: `modal container exec` into a
-        # function's container is a client's.
-        hidden = sb is not None and not call.caller.operator and not self._visible(sb.app_id, call)
-        if hidden or (sb is None and call.caller.container is not None):
+        # The handler has checked the id is of the caller's workspace. A container drives
+        # sandboxes only: `modal container exec` into a function's container is a client's.
+        if call.caller.container is not None and task_id not in self.sandboxes.sandboxes:
             raise NotFound(f"sandbox {task_id} not found")
         access = self._access(task_id)
         return self.pb.SandboxGetCommandRouterAccessResponse(url=access.url, jwt=access.jwt)
