@@ -40,6 +40,7 @@ print(json.dumps({"running": sb.poll() is None, "tags": sb.get_tags()}))
 # B's function, given A's sandbox id: every way in, each line saying what happened.
 PROBE_APP = """
 import asyncio
+import os
 
 import modal
 from modal.client import _Client
@@ -54,6 +55,8 @@ def outcome(exc):
     if isinstance(exc, TimeoutError):
         return "timed out"
     text = type(exc).__name__ + str(exc)
+    if "PermissionDenied" in text:
+        return "refused"
     return "not found" if "NotFound" in text or "not found" in text else repr(exc)
 
 
@@ -78,6 +81,14 @@ async def probe(sandbox_id: str) -> list[str]:
             api_pb2.SandboxGetCommandRouterAccessRequest(task_id=sandbox_id)
         ),
     }
+    # Its own workspace's function container (its own): a container gets a router to sandboxes only.
+    own = os.environ["MODAL_TASK_ID"]
+    attempts["own container's router"] = lambda: client._stub.SandboxGetCommandRouterAccess(
+        api_pb2.SandboxGetCommandRouterAccessRequest(task_id=own)
+    )
+    attempts["own container's router (exec)"] = lambda: client._stub.TaskGetCommandRouterAccess(
+        api_pb2.TaskGetCommandRouterAccessRequest(task_id=own)
+    )
     for what, attempt in attempts.items():
         try:
             await asyncio.wait_for(attempt(), ATTEMPT_TIMEOUT)
@@ -128,6 +139,8 @@ def test_a_container_of_workspace_b_cannot_reach_a_sandbox_of_a(modal_cluster: M
     out = probed.stdout + probed.stderr
     assert probed.returncode == 0, out
     outcomes = dict(line.split(" -> ") for line in probed.stdout.splitlines() if " -> " in line)
+    assert outcomes.pop("own container's router") == "not found", out
+    assert outcomes.pop("own container's router (exec)") == "refused", out  # `modal container exec` is a client's
     assert len(outcomes) == 7, out
     assert set(outcomes.values()) == {"not found"}, out
 
