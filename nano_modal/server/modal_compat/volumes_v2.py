@@ -30,6 +30,7 @@ from .auth import Refused
 from .base import Call
 from .volumes import VolumeRpcs
 
+SHA256_BYTES = 32  # a block's name: the sha256 of its content
 PUT_ROUTE = "/_/modal-volume-blocks/put/{digest}"  # under /_/, the gateway's own pages
 _PUT_PURPOSE = "volume-block-put"  # signs upload URLs apart from download ones (volumes.py)
 
@@ -65,6 +66,8 @@ def block_put_routes(blobs: BlobStore, admin_token: str) -> list[BaseRoute]:
 class VolumeV2Rpcs(VolumeRpcs):
     async def VolumePutFiles2(self, request: Any, call: Call) -> Any:
         call.admin()  # as VolumePutFiles: a container commits its mounted copy through nano-modal's own methods
+        if any(len(block.contents_sha256) != SHA256_BYTES for file in request.files for block in file.blocks):
+            raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "nano-modal: each volume block is named by its sha256")
         missing = [
             self.pb.VolumePutFiles2Response.MissingBlock(
                 file_index=f, block_index=b, put_url=block_put_url(self.web_base_url, self.admin_token, digest)
