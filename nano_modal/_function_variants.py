@@ -126,14 +126,8 @@ class FunctionVariants:
         client, function_id = await self._hydrated()
         request = api_pb2.FunctionGetRequest(function_id=function_id, include_stats=True)
         found = await client.stub.FunctionGet(request)
-        stats, slots = found.stats, max(1, found.definition.max_concurrent_inputs or found.definition.batch_max_size)
-        headroom = max(0, stats.num_total_runners * slots - stats.num_running_inputs - int(stats.backlog))
-        return FunctionCurrentStats(
-            backlog=int(stats.backlog),
-            num_total_runners=stats.num_total_runners,
-            num_running_inputs=stats.num_running_inputs,
-            input_headroom=headroom,
-        )
+        stats, slots = found.stats, found.definition.max_concurrent_inputs or found.definition.batch_max_size
+        return FunctionCurrentStats.of(int(stats.backlog), stats.num_total_runners, stats.num_running_inputs, slots)
 
     @twin
     async def stats(

@@ -115,6 +115,13 @@ class FunctionCurrentStats:
     num_running_inputs: int = 0  # inputs containers hold now
     input_headroom: int = 0  # inputs the live containers could take on top (0 when unbounded)
 
+    @classmethod
+    def of(cls, backlog: int, num_total_runners: int, num_running_inputs: int, slots: int) -> FunctionCurrentStats:
+        """From the server's counts (FunctionStats); `slots`: inputs one container takes at once.
+        The SDK and Modal's client (server/modal_compat/functions.py) both read it this way."""
+        headroom = max(0, num_total_runners * max(1, slots) - num_running_inputs - backlog)
+        return cls(backlog, num_total_runners, num_running_inputs, headroom)
+
 
 @dataclass(frozen=True)
 class FunctionAutoscalerSettings:

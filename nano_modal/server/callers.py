@@ -32,6 +32,12 @@ _caller: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("nano
 _OPERATOR = Principal(config.DEFAULT_WORKSPACE, operator=True)
 
 
+def restricted_refusal(function_name: str) -> str:
+    """Why a container of a function with restrict_modal_access=True may not make a call
+    (here, and on Modal's protocol: modal_compat/base.py)."""
+    return f"{function_name} runs with restrict_modal_access=True: it may not use the platform's API"
+
+
 def set_principal(principal: Principal) -> None:
     _caller.set(principal)
 
@@ -98,10 +104,7 @@ class Callers:
         volume_id = getattr(request, "volume_id", "") if role is Role.VOLUME else ""
         own_volume = bool(volume_id) and volume_id in {m.volume_id for m in definition.volume_mounts}
         if definition.restrict_modal_access and role is not Role.PAYLOADS and not own_volume:
-            await context.abort(
-                grpc.StatusCode.PERMISSION_DENIED,
-                f"{definition.name} runs with restrict_modal_access=True: it may not use the platform's API",
-            )
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, restricted_refusal(definition.name))
         return self._container_principal(container)
 
     def principal(self) -> Principal:

@@ -28,6 +28,8 @@ from ...container.modal_entrypoint import (
     handle_metadata,
 )
 from ...proto import api_pb2 as npb
+from ...types import FunctionCurrentStats
+from ..function_admin import function_stats
 from ..store import OutputRow
 from .auth import Refused
 from .base import BUNDLE_MARKER, Call
@@ -127,6 +129,7 @@ class FunctionRpcs(WebRpcs):
             cpu=function.resources.milli_cpu / 1000,  # 0 when the function asked for none: the default
             memory_mb=function.resources.memory_mb,
             ephemeral_disk_mb=function.resources.ephemeral_disk_mb,  # each container's disk (worker/disks.py)
+            restrict_modal_access=function.untrusted,  # its containers' calls are narrowed (callers.py, base.py)
             # Synced into its containers by nano-modal (container/modal_volumes.py), bound by the worker.
             volume_mounts=volume_mounts(function.volume_mounts),
             # Copied in and back by the worker (nano_modal/_bucket_sync.py): nothing in the container.
@@ -205,6 +208,23 @@ class FunctionRpcs(WebRpcs):
             ],
             retry_policy=self.pb.FunctionRetryPolicy(retries=0),
             max_inputs_outstanding=MAX_INPUTS_OUTSTANDING,
+        )
+
+    async def FunctionGetCurrentStats(self, request: Any, call: Call) -> Any:
+        """`Function.get_current_stats()`: the same numbers as nano-modal's SDK gets (function_admin.py)."""
+        stats = function_stats(self.control, request.function_id)
+        definition = self.control._function(request.function_id).definition
+        current = FunctionCurrentStats.of(
+            int(stats.backlog),
+            stats.num_total_runners,
+            stats.num_running_inputs,
+            definition.max_concurrent_inputs or definition.batch_max_size,
+        )
+        return self.pb.FunctionStats(
+            backlog=current.backlog,
+            num_total_tasks=current.num_total_runners,
+            num_running_inputs=current.num_running_inputs,
+            input_headroom=current.input_headroom,
         )
 
     async def FunctionPutInputs(self, request: Any, call: Call) -> Any:

@@ -32,6 +32,7 @@ from .functions import container_env
 from .protocol import SERVICE_NAME, Protocol
 from .service import ModalService
 from .volumes import block_routes
+from .volumes_v2 import block_put_routes
 from .web import ModalWeb
 
 log = logging.getLogger("nano_modal.server.modal_compat")
@@ -177,4 +178,9 @@ def attach(
         return container_env(fn, {f.name: [f.function_id, f.definition.source_blob_id] for f in siblings})
 
     control.container_env_hooks.append(env)
-    return blob_routes(blobs, admin_token) + block_routes(objects.volumes.blobs, admin_token), service.web
+    return (
+        blob_routes(blobs, admin_token)
+        + block_routes(objects.volumes.blobs, admin_token)
+        + block_put_routes(blobs, admin_token),
+        service.web,
+    )

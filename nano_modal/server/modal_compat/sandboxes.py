@@ -4,8 +4,9 @@ Modal 1.6 creates "V2" sandboxes unless told otherwise (`MODAL_SANDBOX_V2=0`, a 
 both are one nano-modal sandbox here, its id also its task id. Only the lifecycle goes
 through these methods: the commands, stdin and output go through the task command router
 (command_router.py), whose URL and JWT SandboxCreateV2 and the *CommandRouterAccess methods
-hand out (router_access.py). Sandboxes are created by clients with a token pair only: a
-Modal function's container creating one is refused (nano-modal's own SDK can).
+hand out (router_access.py). A Modal function's container creates and drives sandboxes as a
+client does, in its app's workspace (the handler checks every id), as nano-modal's own
+containers do; not one whose function runs with restrict_modal_access=True (base.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from ...proto import api_pb2 as npb
 from ..control import NotFound
 from ..sandboxes import SandboxPlane, SandboxState
+from ..stats import sandbox_stats
 from .base import ENVIRONMENT, Call, ServiceBase
 from .images import load_spec
 from .router_access import client_auth_token, make_jwt
@@ -68,7 +70,7 @@ class SandboxRpcs(ServiceBase):
         )
 
     async def _start(self, request: Any, call: Call, secret_ids: list[str]) -> SandboxState:
-        call.admin()
+        self.platform_access(call)
         sb = await self.sandboxes.create(self._create(request, secret_ids))
         sb.tags = {t.tag_name: t.tag_value for t in request.tags}
         return sb
@@ -78,7 +80,7 @@ class SandboxRpcs(ServiceBase):
         return self.pb.SandboxCreateResponse(sandbox_id=sb.sandbox_id, metadata=self._metadata(sb))
 
     async def SandboxCreateV2(self, request: Any, call: Call) -> Any:
-        call.admin()  # before any secret is made for it
+        self.platform_access(call)  # before any secret is made for it
         # V2 sends Secret.from_dict and `env=` inline: each becomes an anonymous nano-modal secret
         # (the sandbox plane sets a container's environment from secrets only).
         secret_ids = list(request.definition.secret_ids)
@@ -115,14 +117,14 @@ class SandboxRpcs(ServiceBase):
         return self.pb.SandboxHandleMetadata(app_id=sb.app_id, result=self._result(sb))
 
     async def SandboxWait(self, request: Any, call: Call) -> Any:
-        call.admin()
+        self.platform_access(call)
         sb = await self.sandboxes.wait(request.sandbox_id, min(max(request.timeout, 0.0), LONG_POLL_MAX))
         return self.pb.SandboxWaitResponse(result=self._result(sb), metadata=self._metadata(sb))
 
     SandboxWaitV2 = SandboxWait
 
     async def SandboxGetTaskId(self, request: Any, call: Call) -> Any:
-        call.admin()
+        self.platform_access(call)
         sb = self.sandboxes.get(request.sandbox_id)
         if sb.done:
             return self.pb.SandboxGetTaskIdResponse(task_result=self._result(sb))
@@ -131,7 +133,7 @@ class SandboxRpcs(ServiceBase):
     SandboxGetTaskIdV2 = SandboxGetTaskId
 
     async def SandboxTerminate(self, request: Any, call: Call) -> Any:
-        call.admin()
+        self.platform_access(call)
         sb = self.sandboxes.get(request.sandbox_id)
         existing = self._result(sb)
         self.sandboxes.terminate(request.sandbox_id)
@@ -140,7 +142,7 @@ class SandboxRpcs(ServiceBase):
     SandboxTerminateV2 = SandboxTerminate
 
     async def SandboxList(self, request: Any, call: Call) -> Any:
-        call.admin()
+        self.platform_access(call)
         tags = {t.tag_name: t.tag_value for t in request.tags}
         found = [
             sb
@@ -171,7 +173,7 @@ class SandboxRpcs(ServiceBase):
         return app is not None and app.workspace == call.workspace
 
     async def SandboxGetFromName(self, request: Any, call: Call) -> Any:
-        call.admin()
+        self.platform_access(call)
         sb = self.sandboxes.from_name(
             request.app_name, request.sandbox_name, visible=lambda app_id: self._visible(app_id, call)
         )
@@ -180,14 +182,14 @@ class SandboxRpcs(ServiceBase):
     SandboxGetFromNameV2 = SandboxGetFromName
 
     async def SandboxTagsSet(self, request: Any, call: Call) -> Any:
-        call.admin()
+        self.platform_access(call)
         self.sandboxes.get(request.sandbox_id).tags = {t.tag_name: t.tag_value for t in request.tags}
         return self.proto.empty()
 
     SandboxTagsSetV2 = SandboxTagsSet
 
     async def SandboxTagsGet(self, request: Any, call: Call) -> Any:
-        call.admin()
+        self.platform_access(call)
         tags = self.sandboxes.get(request.sandbox_id).tags
         return self.pb.SandboxTagsGetResponse(
             tags=[self.pb.SandboxTag(tag_name=k, tag_value=v) for k, v in tags.items()]
@@ -195,12 +197,29 @@ class SandboxRpcs(ServiceBase):
 
     SandboxTagsGetV2 = SandboxTagsGet
 
+    async def SandboxGetStats(self, request: Any, call: Call) -> Any:
+        """`Sandbox._experimental_stats()`: nano-modal's numbers (server/stats.py); no cost, no
+        percentiles (a self-hosted cluster bills nothing and samples no usage)."""
+        self.platform_access(call)
+        sb = self.sandboxes.get(request.sandbox_id)
+        since = request.since.ToMicroseconds() / 1e6 if request.HasField("since") else 0.0
+        until = request.until.ToMicroseconds() / 1e6 if request.HasField("until") else 0.0
+        found = sandbox_stats(sb, since, until)
+        response = self.pb.SandboxGetStatsResponse(
+            duration_hours=found.duration_seconds / 3600,
+            billed_cpu_core_seconds=found.duration_seconds * found.requested_cpu,
+            billed_memory_gib_seconds=found.duration_seconds * found.requested_memory_mb / 1024,
+        )
+        response.since.FromMicroseconds(int(found.since * 1e6))
+        response.until.FromMicroseconds(int(found.until * 1e6))
+        return response
+
     # ------------------------------------------------------------------ V1's stdio, through this server
 
     async def SandboxGetLogs(self, request: Any, call: Call) -> AsyncIterator[Any]:
         """The entrypoint's stdout or stderr from byte `last_entry_id` on, as text (V1 sandboxes:
         V2 reads it through the router)."""
-        call.admin()
+        self.platform_access(call)
         sb = self.sandboxes.get(request.sandbox_id)
         fd = 2 if request.file_descriptor == self.pb.FILE_DESCRIPTOR_STDERR else 1
         offset = int(request.last_entry_id or 0)
@@ -218,7 +237,7 @@ class SandboxRpcs(ServiceBase):
 
     async def SandboxStdinWrite(self, request: Any, call: Call) -> Any:
         """V1's stdin: each write has the next index; one seen before (a retry) is not written again."""
-        call.admin()
+        self.platform_access(call)
         sb = self.sandboxes.get(request.sandbox_id)
         if request.index <= self.stdin_index.get(sb.sandbox_id, 0):
             return self.pb.SandboxStdinWriteResponse()
@@ -241,8 +260,13 @@ class SandboxRpcs(ServiceBase):
         return self.pb.AuthTokenGetResponse(token=client_auth_token())
 
     async def SandboxGetCommandRouterAccess(self, request: Any, call: Call) -> Any:
-        call.admin()
-        access = self._access(request.sandbox_id or request.task_id)
+        self.platform_access(call)
+        task_id = request.sandbox_id or request.task_id
+        # The handler has checked the id is of the caller's workspace. A container drives
+        # sandboxes only: `modal container exec` into a function's container is a client's.
+        if call.caller.container is not None and task_id not in self.sandboxes.sandboxes:
+            raise NotFound(f"sandbox {task_id} not found")
+        access = self._access(task_id)
         return self.pb.SandboxGetCommandRouterAccessResponse(url=access.url, jwt=access.jwt)
 
     async def TaskGetCommandRouterAccess(self, request: Any, call: Call) -> Any:

@@ -21,7 +21,7 @@ from .protocol import Protocol
 from .queues import QueueRpcs
 from .sandboxes import SandboxRpcs
 from .secrets import SecretRpcs
-from .volumes import VolumeRpcs
+from .volumes_v2 import VolumeV2Rpcs
 from .web import ModalWeb
 
 
@@ -37,7 +37,7 @@ class ModalService(
     SecretRpcs,
     QueueRpcs,
     ClassRpcs,
-    VolumeRpcs,
+    VolumeV2Rpcs,  # and the v1 methods (volumes.py)
     SandboxRpcs,
 ):
     def __init__(

@@ -1,7 +1,8 @@
 """modal.Volume: nano-modal's volumes (server/volumes.py), the same ones the nano_modal SDK sees.
 
-Volumes are offered to the client as Modal's "v1" volumes (VolumeMetadata.version), whose
-methods map one to one onto nano-modal's: uploads are MountPutFile (into the blob store, by
+Volumes are offered to the client as Modal's "v1" volumes (VolumeMetadata.version), unless it
+asks for v2 (volumes_v2.py serves those methods onto the same volumes). v1's methods map one
+to one onto nano-modal's: uploads are MountPutFile (into the blob store, by
 sha256) then VolumePutFiles, which moves the contents into the volume store and commits them.
 Downloads are VolumeGetFile2: one signed URL of the server's HTTP gateway per 8 MiB block
 of the file (Modal's block size), as Modal's cloud gives S3 URLs.
@@ -74,16 +75,14 @@ class VolumeRpcs(ServiceBase):
     web_base_url: str
 
     async def VolumeGetOrCreate(self, request: Any, call: Call) -> Any:
-        if request.version == self.pb.VOLUME_FS_VERSION_V2:
-            raise Refused(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                "nano-modal serves Modal's v1 volumes only: leave out version=2",
-            )
         row = self.named_object(npb.OBJECT_KIND_VOLUME, request, call.workspace)
+        # The version asked for: nano-modal serves both method sets onto the same volumes (volumes_v2.py).
+        v2 = self.pb.VOLUME_FS_VERSION_V2
+        version = v2 if request.version == v2 else self.pb.VOLUME_FS_VERSION_V1
         return self.pb.VolumeGetOrCreateResponse(
             volume_id=row.object_id,
-            version=self.pb.VOLUME_FS_VERSION_V1,
-            metadata=self.pb.VolumeMetadata(name=row.name or "", version=self.pb.VOLUME_FS_VERSION_V1),
+            version=version,
+            metadata=self.pb.VolumeMetadata(name=row.name or "", version=version),
         )
 
     async def VolumeList(self, request: Any, call: Call) -> Any:
