@@ -21,6 +21,7 @@ import grpc.aio
 import uvicorn
 
 from .. import config
+from .._utils.heap import freeze_startup_heap
 from . import banner, follower, janitor, leader, modal_compat, store_retry
 from . import grpc_tls as grpc_tls_relay
 from .blobs import BlobStore
@@ -179,6 +180,7 @@ async def serve(
     housekeeping = asyncio.create_task(janitor.run_forever(store, blobs, control))
     reaper = asyncio.create_task(objects.reap_forever())  # ephemeral objects whose client left
     expiry = asyncio.create_task(objects.expire_queue_partitions_forever())  # partition_ttl
+    freeze_startup_heap()  # before it says it is ready: no call waits for this collection
     _write_port_file(port_file, bound)
     if not quiet:
         web_port = int(forwarder.own_web_url.rsplit(":", 1)[1])

@@ -4,6 +4,7 @@ imports) loads at the first scrape, not at every server start."""
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -64,4 +65,8 @@ class _PlatformCollector(Collector):
         if recent:
             passes.add_metric(["mean"], sum(recent) / len(recent))
             passes.add_metric(["max"], max(recent))
-        yield from (apps, queued, containers, workers, cpu, calls, known, passes)
+        frozen = GaugeMetricFamily(
+            "nano_modal_server_frozen_objects", "Objects of the server's start-up that its garbage collector skips"
+        )
+        frozen.add_metric([], gc.get_freeze_count())
+        yield from (apps, queued, containers, workers, cpu, calls, known, passes, frozen)
