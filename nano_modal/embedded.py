@@ -34,10 +34,12 @@ _STARTUP_TIMEOUT = 60.0  # a loaded machine: the server's imports, then its stor
 # deployed app keeps them up. Overridden by $NANO_MODAL_LOCAL_IDLE_EXIT (tests: a few seconds).
 IDLE_EXIT = 300.0
 ENV_IDLE_EXIT = "NANO_MODAL_LOCAL_IDLE_EXIT"
-_POLL_SECONDS = 0.5  # how soon a dead server or worker, or a stop signal, is noticed
-# How often the server is asked whether an app still runs: a listing costs the server a few
-# store queries, and idleness is judged over IDLE_EXIT (minutes), so a few seconds is plenty.
-_BUSY_CHECK_SECONDS = 5.0
+_POLL_SECONDS = 0.5  # how often the supervisor looks at its processes (local, costs nothing)
+# How often it asks the server whether anything runs (an AppList and a Hello over gRPC: 1-4 ms of
+# the server's loop each, which a warm call waiting on that loop pays too; at 0.5 s they were
+# most of the server's slow loop turns, docs/BENCHMARKS.md "Warm call tail"). A quarter of the
+# idle time when that is shorter (tests use a few seconds).
+BUSY_CHECK_SECONDS = 5.0
 INFO = "server.json"  # url, token, the supervisor's pid and how it runs containers
 USED = "used"  # touched by every run that picks the supervisor: it is not idle then
 
@@ -258,13 +260,13 @@ async def _watch(local: Path, url: str, token: str, processes: list[subprocess.P
     from .version import __version__
 
     client = Client(url, token)
-    busy_at = checked_at = time.time()
-    check_every = min(_BUSY_CHECK_SECONDS, _idle_exit() / 4)
+    busy_at = time.time()
+    checked_at = -float("inf")  # (monotonic)
     while not stopping() and all(p.poll() is None for p in processes):
         await asyncio.sleep(_POLL_SECONDS)
-        if time.time() - checked_at < check_every:
+        if time.monotonic() - checked_at < min(BUSY_CHECK_SECONDS, _idle_exit() / 4):
             continue
-        checked_at = time.time()
+        checked_at = time.monotonic()
         with contextlib.suppress(Exception):
             apps = await client.stub.AppList(api_pb2.AppListRequest(live_only=True), timeout=10)
             hello = await client.stub.Hello(api_pb2.HelloRequest(client_version=__version__), timeout=10)

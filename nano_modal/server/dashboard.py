@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,9 +46,17 @@ def _templates() -> Jinja2Templates:
 
 
 class Dashboard:
-    def __init__(self, control: ControlPlane, admin_token: str, pass_seconds: Sequence[float] = ()) -> None:
+    def __init__(
+        self,
+        control: ControlPlane,
+        admin_token: str,
+        pass_seconds: Sequence[float] = (),
+        grpc_calls: Mapping[str, int] | None = None,
+    ) -> None:
         self.control = control
         self.pass_seconds = pass_seconds  # the scheduler's recent pass durations (scheduler.py), for the metrics
+        # gRPC calls received, per method (grpc_auth.TokenGate), for the metrics: the live count, not a copy
+        self.grpc_calls = {} if grpc_calls is None else grpc_calls
         self._session = hmac.new(admin_token.encode(), b"dashboard-session", hashlib.sha256).hexdigest()
         self._token = admin_token
         self._registry: CollectorRegistry | None = None  # made at the first scrape (metrics.py)
@@ -154,7 +162,7 @@ class Dashboard:
         from .metrics import platform_registry
 
         if self._registry is None:
-            self._registry = platform_registry(self.control, self.pass_seconds)
+            self._registry = platform_registry(self.control, self.pass_seconds, self.grpc_calls)
         return Response(generate_latest(self._registry), media_type="text/plain; version=0.0.4")
 
     def _app_summary(self, app_id: str) -> dict[str, Any]:

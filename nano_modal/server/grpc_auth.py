@@ -11,6 +11,7 @@ reading. The methods still check who the caller is and what it may do, as before
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -32,15 +33,17 @@ MODAL_CLIENT_PREFIX = "/modal.client.ModalClient/"
 
 
 class TokenGate(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    def __init__(self, valid_token: TokenCheck, admin_token: str = "") -> None:
+    def __init__(self, valid_token: TokenCheck, admin_token: str = "", calls: Counter[str] | None = None) -> None:
         self._valid_token = valid_token
         self._admin_token = admin_token  # checks the Modal client's pairs made from it (_modal_token.py)
+        self.calls: Counter[str] = Counter() if calls is None else calls  # per method (/_/metrics)
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any]:
+        self.calls[handler_call_details.method.rsplit("/", 1)[-1]] += 1
         headers = {key: str(value) for key, value in handler_call_details.invocation_metadata or ()}
         token = headers.get(config.TOKEN_METADATA_KEY, "")
         modal_client = handler_call_details.method.startswith(MODAL_CLIENT_PREFIX)

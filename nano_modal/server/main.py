@@ -14,6 +14,7 @@ import socket
 import ssl
 import sys
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import grpc.aio
 import uvicorn
 
 from .. import config
+from .._utils.heap import freeze_startup_heap
 from . import banner, follower, janitor, leader, modal_compat, store_retry
 from . import grpc_tls as grpc_tls_relay
 from .blobs import BlobStore
@@ -80,9 +82,11 @@ async def serve(
     # One gRPC server and one fast lane for the life of the process: they forward every call
     # while this server is a follower, and serve it here once it holds the store's lease.
     forwarder = follower.Forwarder(lambda: leader.active_address(store_url), token)
-    # The gate refuses unknown tokens before a request message is read (grpc_auth.py).
+    # The gate refuses unknown tokens before a request message is read (grpc_auth.py), and
+    # counts the calls by method (/_/metrics).
+    grpc_calls: Counter[str] = Counter()
     server = grpc.aio.server(
-        options=config.grpc_server_options(), interceptors=[TokenGate(forwarder.valid_token, token)]
+        options=config.grpc_server_options(), interceptors=[TokenGate(forwarder.valid_token, token, grpc_calls)]
     )
     modal_handler, modal_status = _modal_client_handler()
     server.add_generic_rpc_handlers(
@@ -168,7 +172,7 @@ async def serve(
         control,
         service.deployments,
         blobs,
-        extra_routes=[*Dashboard(control, token, scheduler.pass_seconds).routes, *modal_routes],
+        extra_routes=[*Dashboard(control, token, scheduler.pass_seconds, grpc_calls).routes, *modal_routes],
         admin_token=token,
         web_domain=web_domain,
         foreign_web=modal_web,
@@ -179,6 +183,7 @@ async def serve(
     housekeeping = asyncio.create_task(janitor.run_forever(store, blobs, control))
     reaper = asyncio.create_task(objects.reap_forever())  # ephemeral objects whose client left
     expiry = asyncio.create_task(objects.expire_queue_partitions_forever())  # partition_ttl
+    freeze_startup_heap()  # before it says it is ready: no call waits for this collection
     _write_port_file(port_file, bound)
     if not quiet:
         web_port = int(forwarder.own_web_url.rsplit(":", 1)[1])

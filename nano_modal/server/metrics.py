@@ -4,30 +4,34 @@ imports) loads at the first scrape, not at every server start."""
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from .control import ControlPlane
 
 
-def platform_registry(control: ControlPlane, pass_seconds: Sequence[float] = ()) -> CollectorRegistry:
+def platform_registry(
+    control: ControlPlane, pass_seconds: Sequence[float] = (), grpc_calls: Mapping[str, int] | None = None
+) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(_PlatformCollector(control, pass_seconds))
+    registry.register(_PlatformCollector(control, pass_seconds, {} if grpc_calls is None else grpc_calls))
     return registry
 
 
 class _PlatformCollector(Collector):
     """Gauges read from the control plane's state at scrape time (nothing is counted twice)."""
 
-    def __init__(self, control: ControlPlane, pass_seconds: Sequence[float]) -> None:
+    def __init__(self, control: ControlPlane, pass_seconds: Sequence[float], grpc_calls: Mapping[str, int]) -> None:
         self.control = control
         self.pass_seconds = pass_seconds
+        self.grpc_calls = grpc_calls
 
-    def collect(self) -> Iterable[GaugeMetricFamily]:
+    def collect(self) -> Iterable[Metric]:
         apps = GaugeMetricFamily("nano_modal_apps", "Apps by state", labels=["state"])
         for state, n in Counter(a.state for a in self.control.apps.values()).items():
             apps.add_metric([state], n)
@@ -64,4 +68,11 @@ class _PlatformCollector(Collector):
         if recent:
             passes.add_metric(["mean"], sum(recent) / len(recent))
             passes.add_metric(["max"], max(recent))
-        yield from (apps, queued, containers, workers, cpu, calls, known, passes)
+        frozen = GaugeMetricFamily(
+            "nano_modal_server_frozen_objects", "Objects of the server's start-up that its garbage collector skips"
+        )
+        frozen.add_metric([], gc.get_freeze_count())
+        rpcs = CounterMetricFamily("nano_modal_grpc_calls", "gRPC calls received, by method", labels=["method"])
+        for method, n in list(self.grpc_calls.items()):
+            rpcs.add_metric([method], n)
+        yield from (apps, queued, containers, workers, cpu, calls, known, passes, frozen, rpcs)

@@ -44,6 +44,7 @@ from .store import (
     Store,
 )
 from .store_retry import retry_transient
+from .wal_checkpoint import BOUNDED_AUTOCHECKPOINT, WalCheckpointer
 from .workspace_limits import Limits
 
 _REFERENCE_BATCH = 1000  # rows per fetch of blob_references: a scan of millions holds a batch at a time
@@ -97,6 +98,7 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(BOUNDED_AUTOCHECKPOINT)  # checkpoints run on a thread of their own (wal_checkpoint.py)
     cursor.close()
 
 
@@ -130,6 +132,9 @@ class SqlStore(SqlObjects, SqlStats, Store):
         metadata.create_all(self.engine)
         self._cursor_lock = threading.Lock()
         self._last_cursor = self.max_cursor()
+        database = self.engine.url.database or ":memory:"
+        on_disk = self.engine.dialect.name == "sqlite" and database != ":memory:"
+        self._checkpointer = WalCheckpointer(database) if on_disk else None
 
     def create_app(self, app: AppRow) -> None:
         with self.engine.begin() as conn:
@@ -446,4 +451,6 @@ class SqlStore(SqlObjects, SqlStats, Store):
                     yield kind, value.encode() if isinstance(value, str) else bytes(value)
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self.engine.dispose()

@@ -10,6 +10,7 @@ import os
 import signal
 
 from .. import config
+from .._utils.heap import freeze_startup_heap
 from ..client import Client
 from ..exception import InvalidError
 from . import scratch
@@ -77,6 +78,7 @@ async def run_worker(
     client = Client(server_url, token)
     await client._hello(wait=config.RECONNECT_TIMEOUT)  # a worker may start before its server
     agent = Agent(client, chosen, block_network=block_network, container_env=container_env or {})
+    freeze_startup_heap()
     task = asyncio.create_task(agent.run())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

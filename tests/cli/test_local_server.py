@@ -4,6 +4,7 @@ it stops once nothing has run for the idle time."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -11,6 +12,11 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
+from nano_modal.client import Client
+from nano_modal.proto import api_pb2
+from nano_modal.version import __version__
 from tests.helpers import REPO, wait_for
 
 IDLE = "3"  # seconds: NANO_MODAL_LOCAL_IDLE_EXIT of these tests
@@ -136,3 +142,32 @@ def test_a_deployed_app_keeps_the_local_server_up_for_later_runs(tmp_path: Path)
     assert _supervisor(home) == pid
     _done(_cli(home, tmp_path, "app", "stop", "kept"))
     assert wait_for(lambda: _gone(pid), timeout=120, interval=0.2)
+
+
+def _grpc_calls(base: str, token: str, method: str) -> float:
+    """How many `method` calls the server has received, from its /_/metrics."""
+    text = httpx.get(f"{base}/_/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=30).text
+    prefix = f'nano_modal_grpc_calls_total{{method="{method}"}} '
+    [count] = [float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix)]
+    return count
+
+
+async def _hello(url: str, token: str) -> api_pb2.HelloResponse:
+    return await Client(url, token).stub.Hello(api_pb2.HelloRequest(client_version=__version__), timeout=30)
+
+
+def test_the_supervisor_asks_the_server_seldom_whether_anything_runs(tmp_path: Path) -> None:
+    # Each ask is an AppList and a Hello on the server's loop (1-4 ms each, which a warm call
+    # waiting on that loop pays too): every 0.5 s before, now every embedded.BUSY_CHECK_SECONDS.
+    home = tmp_path / "home"
+    (tmp_path / "app.py").write_text(DICT_APP)
+    _done(_cli(home, tmp_path, "run", "app.py", idle="600"))  # the server stays up after the run
+    info = json.loads((home / "local" / "server.json").read_text())
+    try:
+        hello = asyncio.run(_hello(info["url"], info["token"]))
+        before = _grpc_calls(hello.web_base_url, info["token"], "AppList")
+        time.sleep(2.5)  # five asks at the old pace; at most one at the new
+        after = _grpc_calls(hello.web_base_url, info["token"], "AppList")
+        assert after - before <= 1
+    finally:
+        _done(_cli(home, tmp_path, "server", "stop"))

@@ -76,6 +76,15 @@ def test_prometheus_metrics(base: str, cluster: Cluster) -> None:
     assert 'nano_modal_scheduler_pass_seconds{stat="mean"}' in text
 
 
+def test_the_server_froze_its_start_up_heap(base: str, cluster: Cluster) -> None:
+    # Its collections skip what start-up made (nano_modal/_utils/heap.py): a full one walked all
+    # of it, tens of ms of a loop every call waits on.
+    response = httpx.get(f"{base}/_/metrics", headers={"Authorization": f"Bearer {cluster.token}"}, timeout=30)
+    frozen = [line for line in response.text.splitlines() if line.startswith("nano_modal_server_frozen_objects ")]
+    assert frozen, "no nano_modal_server_frozen_objects on /_/metrics"
+    assert float(frozen[0].split()[1]) > 10_000  # the imported modules' objects, at least
+
+
 def test_app_names_under_the_dashboard_prefix_are_refused(cluster: Cluster) -> None:
     app = nano_modal.App("fine-name")
 
