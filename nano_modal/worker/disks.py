@@ -41,9 +41,11 @@ log = logging.getLogger("nano_modal.worker")
 
 ENV_DISK_MB = "NANO_MODAL_CONTAINER_DISK_MB"
 # A container's disk when its function does not ask (Modal's ephemeral_disk=, MiB). Sparse, so
-# the size costs nothing until written; capped to a quarter of the free space at the worker's
-# start, so that one container alone can never fill the host's disk.
+# the size costs nothing until written; but each is reserved whole against the worker's budget
+# (below), so the default is capped to a share of that budget: a worker holds at least
+# DISKS_AT_DEFAULT disks of the default size at once (an image container has two).
 DEFAULT_DISK_MB = 10 * 1024
+DISKS_AT_DEFAULT = 32
 IMAGE_PREFIX = "nano-modal-disk-"  # the backing files, in the worker's directory (scratch.py)
 READY_IMAGES = 2  # formatted ahead of need, of the default size
 ENV_DISKS_MB = "NANO_MODAL_CONTAINERS_DISK_MB"
@@ -92,12 +94,13 @@ class _LoopConfig(ctypes.Structure):
     ]
 
 
-def default_size_mb() -> int:
+def default_size_mb(budget: int) -> int:
+    """A container's disk when its function does not ask: the setting, else DEFAULT_DISK_MB or a
+    DISKS_AT_DEFAULT-th of the worker's budget (`budget`, MiB), whichever is smaller."""
     explicit = os.environ.get(ENV_DISK_MB)
     if explicit:
         return int(explicit)
-    free_mb = shutil.disk_usage(tempfile.gettempdir()).free // 2**20
-    return max(1, min(DEFAULT_DISK_MB, free_mb // 4))
+    return max(1, min(DEFAULT_DISK_MB, budget // DISKS_AT_DEFAULT))
 
 
 def budget_mb() -> int:
@@ -128,11 +131,11 @@ class ContainerDisks:
 
     @classmethod
     def detect(cls) -> ContainerDisks:
-        default_mb = default_size_mb()
+        budget = budget_mb()
         missing = _why_not_available()
         if missing:
             log.warning("container disks are not limited (%s): a container may fill the worker's disk", missing)
-        return cls(default_mb, enabled=not missing, budget=budget_mb())
+        return cls(default_size_mb(budget), enabled=not missing, budget=budget)
 
     def size_of(self, asked_mb: int) -> int:
         return asked_mb or self.default_mb
