@@ -16,8 +16,9 @@ Sparse files are promises: N containers of 10 GiB each could write more than the
 holds. So the worker keeps a budget for its containers' disks together, NANO_MODAL_CONTAINERS_DISK_MB
 (default: a share of the free space of its directory at start), and reserves each disk's full
 size against it when mounting it; a container whose disk does not fit is refused at start, in
-one line naming the setting (as past the worker's memory cap, its start fails rather than waits:
-the server places it again once one ends).
+one line naming the setting (its exit reason: a sandbox ends with it, a function's calls fail
+with it after the server's few failed starts in a row). Placement does not know a worker's
+disk yet, so this is the worker's own check, and it refuses rather than waits.
 
 Without root, loop devices or mkfs.ext4 (an unprivileged worker, a container host without
 /dev/loop-control), container disks are not limited; the worker says so once at start.
