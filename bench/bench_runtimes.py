@@ -69,7 +69,7 @@ async def runtime_launch(runtime: Runtime, i: int) -> float:
     elapsed = time.perf_counter() - t
     await runtime.finish(cfg, proc.returncode or 0)
     assert proc.returncode == 0, f"{runtime.name}: exit {proc.returncode}"
-    shutil.rmtree(workdir, ignore_errors=True)
+    runtime.disks.remove(workdir)  # its disk (held against the worker's disks' budget), then the directory
     return elapsed
 
 

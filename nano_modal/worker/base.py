@@ -8,7 +8,6 @@ import contextlib
 import logging
 import os
 import shlex
-import shutil
 import signal
 import sys
 import tempfile
@@ -274,7 +273,7 @@ class Runtime(ABC):
             if proc is not None:
                 await self.stop(proc, grace=0)  # a no-op unless it hung
                 await self.finish(cfg, proc.returncode or 0)
-            shutil.rmtree(workdir, ignore_errors=True)
+            self.disks.remove(workdir)  # its disk (mounted, held against the disks' budget), then the directory
 
     def _limit(self, cfg: ContainerConfig) -> list[str]:
         """Create the container's cgroup; return the argv prefix that moves the process into it."""

@@ -12,6 +12,14 @@ written (mounted with `discard`, deletions give it back) and is deleted with the
 Formatting one (mkfs.ext4, ~12 ms) happens ahead of need, in the background: a start only
 attaches a loop device and mounts (~3 ms, through the kernel's calls rather than `mount`).
 
+Sparse files are promises: N containers of 10 GiB each could write more than the host's disk
+holds. So the worker keeps a budget for its containers' disks together, NANO_MODAL_CONTAINERS_DISK_MB
+(default: a share of the free space of its directory at start), and reserves each disk's full
+size against it when mounting it; a container whose disk does not fit is refused at start, in
+one line naming the setting (its exit reason: a sandbox ends with it, a function's calls fail
+with it after the server's few failed starts in a row). Placement does not know a worker's
+disk yet, so this is the worker's own check, and it refuses rather than waits.
+
 Without root, loop devices or mkfs.ext4 (an unprivileged worker, a container host without
 /dev/loop-control), container disks are not limited; the worker says so once at start.
 """
@@ -27,17 +35,24 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 log = logging.getLogger("nano_modal.worker")
 
 ENV_DISK_MB = "NANO_MODAL_CONTAINER_DISK_MB"
 # A container's disk when its function does not ask (Modal's ephemeral_disk=, MiB). Sparse, so
-# the size costs nothing until written; capped to a quarter of the free space at the worker's
-# start, so that one container alone can never fill the host's disk.
+# the size costs nothing until written; but each is reserved whole against the worker's budget
+# (below), so the default is capped to a share of that budget: a worker holds at least
+# DISKS_AT_DEFAULT disks of the default size at once (an image container has two).
 DEFAULT_DISK_MB = 10 * 1024
+DISKS_AT_DEFAULT = 32
 IMAGE_PREFIX = "nano-modal-disk-"  # the backing files, in the worker's directory (scratch.py)
 READY_IMAGES = 2  # formatted ahead of need, of the default size
+ENV_DISKS_MB = "NANO_MODAL_CONTAINERS_DISK_MB"
+# The budget's default share of the free space of the worker's directory at its start: what all
+# of its containers' disks may hold together, the rest left to the images, logs and the server.
+DISKS_SHARE_OF_FREE = 0.8
 MKFS_TIMEOUT = 60.0
 # No journal (a container's disk does not outlive a crash of its host), no reserved blocks; the
 # inode tables are not zeroed (lazy_itable_init at mkfs, noinit_itable at mount): the sparse
@@ -80,20 +95,36 @@ class _LoopConfig(ctypes.Structure):
     ]
 
 
-def default_size_mb() -> int:
+def default_size_mb(budget: int) -> int:
+    """A container's disk when its function does not ask: the setting, else DEFAULT_DISK_MB or a
+    DISKS_AT_DEFAULT-th of the worker's budget (`budget`, MiB), whichever is smaller."""
     explicit = os.environ.get(ENV_DISK_MB)
     if explicit:
         return int(explicit)
-    free_mb = shutil.disk_usage(tempfile.gettempdir()).free // 2**20
-    return max(1, min(DEFAULT_DISK_MB, free_mb // 4))
+    return max(1, min(DEFAULT_DISK_MB, budget // DISKS_AT_DEFAULT))
+
+
+def budget_mb() -> int:
+    """What the worker's container disks may hold together (MiB): the setting, else a share of the free space."""
+    explicit = os.environ.get(ENV_DISKS_MB)
+    if explicit:
+        return int(explicit)
+    return max(1, int(shutil.disk_usage(tempfile.gettempdir()).free // 2**20 * DISKS_SHARE_OF_FREE))
+
+
+class DiskBudgetFull(RuntimeError):
+    """A container's disk would take the worker's containers' disks past NANO_MODAL_CONTAINERS_DISK_MB."""
 
 
 class ContainerDisks:
     """The worker's container disks: one owner for the backing files and mounts it made."""
 
-    def __init__(self, default_mb: int, enabled: bool) -> None:
-        self.default_mb = default_mb
+    def __init__(self, default_mb: int, enabled: bool, budget: int = 0) -> None:
+        self.budget_mb = budget or default_mb  # what the mounted disks' sizes may add up to
+        self.default_mb = min(default_mb, self.budget_mb)  # one container of the default size always fits
         self.enabled = enabled
+        self.sizes: dict[str, int] = {}  # mount point -> its disk's size (MiB), reserved against the budget
+        self._reserving = threading.Lock()  # attach() runs in the worker's threads
         self.ready: list[Path] = []  # formatted images of the default size
         self.mounted: dict[str, Path] = {}  # mount point -> its backing file
         self.filling: asyncio.Future[None] | None = None
@@ -101,11 +132,11 @@ class ContainerDisks:
 
     @classmethod
     def detect(cls) -> ContainerDisks:
-        default_mb = default_size_mb()
+        budget = budget_mb()
         missing = _why_not_available()
         if missing:
             log.warning("container disks are not limited (%s): a container may fill the worker's disk", missing)
-        return cls(default_mb, enabled=not missing)
+        return cls(default_size_mb(budget), enabled=not missing, budget=budget)
 
     def size_of(self, asked_mb: int) -> int:
         return asked_mb or self.default_mb
@@ -117,18 +148,39 @@ class ContainerDisks:
         if not self.enabled or str(directory) in self.mounted:
             return
         size_mb = self.size_of(asked_mb)
-        image = self.ready.pop() if size_mb == self.default_mb and self.ready else None
-        if image is None:
-            image = _format(size_mb)
+        self._reserve(str(directory), size_mb)
         try:
-            _mount_loop(image, directory)
+            image = self.ready.pop() if size_mb == self.default_mb and self.ready else None
+            if image is None:
+                image = _format(size_mb)
+            try:
+                _mount_loop(image, directory)
+            except BaseException:
+                image.unlink(missing_ok=True)
+                raise
         except BaseException:
-            image.unlink(missing_ok=True)
+            self.sizes.pop(str(directory), None)
             raise
         self.mounted[str(directory)] = image
         with contextlib.suppress(OSError):
             (directory / "lost+found").rmdir()  # ext4's, not the container's: its $HOME starts empty
         self._refill()
+
+    def _reserve(self, directory: str, size_mb: int) -> None:
+        """Count a disk of `size_mb` against the budget, or refuse it (DiskBudgetFull) if it does not fit."""
+        with self._reserving:
+            held = sum(self.sizes.values())
+            if held + size_mb > self.budget_mb:
+                if size_mb > self.budget_mb:
+                    raise DiskBudgetFull(
+                        f"its disk of {size_mb:,} MiB (ephemeral_disk=) is larger than all this worker's "
+                        f"containers may hold together, {ENV_DISKS_MB}={self.budget_mb:,} MiB"
+                    )
+                raise DiskBudgetFull(
+                    f"no room for its disk of {size_mb:,} MiB: this worker's containers hold {held:,} MiB of "
+                    f"{ENV_DISKS_MB}={self.budget_mb:,} MiB (their disks' sizes together)"
+                )
+            self.sizes[directory] = size_mb
 
     def remove(self, directory: Path) -> None:
         """Unmount `directory`'s disk (its files go with it), then remove the directory."""
@@ -138,6 +190,7 @@ class ContainerDisks:
                 log.warning("unmounting the disk of %s: %s", directory, os.strerror(ctypes.get_errno()))
             image.unlink(missing_ok=True)
         shutil.rmtree(directory, ignore_errors=True)
+        self.sizes.pop(str(directory), None)  # after its blocks went back to the host's disk
 
     def _refill(self) -> None:
         """Format another ready image in the background (safe from the worker's threads)."""

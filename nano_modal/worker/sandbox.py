@@ -23,6 +23,7 @@ from pathlib import Path
 from .. import config
 from .._fast_lane import UNIX_SOCKET_NAME as FAST_LANE_SOCKET
 from .._volume_sync import runtime_binds
+from .address_watch import AddressWatch
 from .base import SDK_ROOT, ContainerConfig, Runtime, sdk_env, worker_user_site
 from .network import IPNetwork, NetworkPolicy, OutboundNat, slirp_binary
 from .sandbox_relay import AGENT_SOCKET, AGENT_SOCKET_ENV, listen_unix
@@ -211,6 +212,7 @@ class SandboxingRuntime(Runtime):
         self._links: dict[str, ServerLink] = {}
         self._nats: dict[str, tuple[OutboundNat, asyncio.Future[None]]] = {}
         self.policy = NetworkPolicy(allow_net)
+        self._address_watch = AddressWatch(self._deny_again)
         self._warned_no_slirp = False
         # Under a root worker where the runtime can use them: each container's uids are a host
         # range of its own (uid_ranges.py); set by the runtime.
@@ -285,7 +287,36 @@ class SandboxingRuntime(Runtime):
             uids.close()
             self.uid_ranges.release(uids.range)
 
+    async def warm_up(self, base_env: dict[str, str], server_url: str, block_network: bool) -> None:
+        await super().warm_up(base_env, server_url, block_network)
+        if not block_network:  # (with --block-network no container has a route anywhere)
+            self._address_watch.start()
+
+    async def _deny_again(self) -> None:
+        """The host gained an address (address_watch.py): every running container's denial as it
+        stands now. gVisor's routes are its copy, made at its start: those containers are told of."""
+        unchanged, refreshed = 0, 0
+        for container_id, (nat, started) in list(self._nats.items()):
+            await started  # bwrap's routes are laid down in the background at start
+            if not nat.netns:  # gVisor's
+                unchanged += 1
+                continue
+            try:
+                await nat.refresh()
+                refreshed += 1
+            except (OSError, RuntimeError) as exc:  # (it ended meanwhile, as a rule)
+                log.debug("container %s: its routes were not refreshed: %s", container_id, exc)
+        if refreshed:
+            log.info("the host gained an address: denied to %d running container(s)", refreshed)
+        if unchanged:
+            log.warning(
+                "the host gained an address: %d running gVisor container(s) can reach it until they end"
+                " (their routes are gVisor's copy, made at their start)",
+                unchanged,
+            )
+
     async def close(self) -> None:
+        self._address_watch.close()
         await super().close()
         if self.uid_ranges is not None:
             self.uid_ranges.close()

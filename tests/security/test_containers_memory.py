@@ -95,11 +95,11 @@ if __name__ == "__main__":
 """.replace("LIMITED_MB", str(LIMITED_MB))
 
 
-def _worker(tmp_path: Path, env: dict[str, str]) -> Iterator[Cluster]:
-    require("bwrap")
+def _worker(tmp_path: Path, runtime: str, env: dict[str, str]) -> Iterator[Cluster]:
+    require(runtime)
     token = secrets.token_urlsafe(16)
     server, url = start_server(tmp_path, token)
-    worker = start_worker(url, token, tmp_path / "worker.log", "--runtime", "bwrap", env=env)
+    worker = start_worker(url, token, tmp_path / "worker.log", "--runtime", runtime, env=env)
     try:
         yield Cluster(url, token, tmp_path, server, [worker])
     finally:
@@ -107,14 +107,14 @@ def _worker(tmp_path: Path, env: dict[str, str]) -> Iterator[Cluster]:
         stop(server)
 
 
-@pytest.fixture
-def capped(tmp_path: Path) -> Iterator[Cluster]:
-    yield from _worker(tmp_path, {"NANO_MODAL_CONTAINERS_MEMORY_MB": str(CAP_MB)})
+@pytest.fixture(params=["bwrap", "gvisor"])
+def capped(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    yield from _worker(tmp_path, request.param, {"NANO_MODAL_CONTAINERS_MEMORY_MB": str(CAP_MB)})
 
 
-@pytest.fixture
-def small_default(tmp_path: Path) -> Iterator[Cluster]:
-    yield from _worker(tmp_path, {"NANO_MODAL_CONTAINER_MEMORY_MB": str(DEFAULT_MB)})
+@pytest.fixture(params=["bwrap", "gvisor"])
+def small_default(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    yield from _worker(tmp_path, request.param, {"NANO_MODAL_CONTAINER_MEMORY_MB": str(DEFAULT_MB)})
 
 
 def _worker_cgroup(pid: int) -> Path | None:

@@ -8,6 +8,8 @@ about other addresses without sending them anything."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import pytest
 from nano_modal.worker import runsc
 from nano_modal.worker.network import DEAD_END, SLIRP_GATEWAY
 from tests.conftest import Cluster
-from tests.helpers import wait_for
+from tests.helpers import REPO, wait_for
 from tests.security import _hostile, _peer
 from tests.security.conftest import ROUTE_QUERIES, AttackSession, run_attacks
 from tests.worker._drive import require
@@ -130,3 +132,93 @@ def test_a_host_address_gained_after_boot_is_out_of_reach(
     else:  # the booted one was set aside, saying why
         assert "since its network was made" in log.read_text(errors="replace")
     assert str(results["late"]["function"]).startswith("failed"), results["late"]
+
+
+# An address the host gains while a container already runs a caller's code: TEST-NET-2, which
+# the policy does not deny as a range (a public-looking address; TEST-NET-1 is denied whole).
+RUNNING_HOST, RUNNING_PEER = "198.51.100.9", "198.51.100.10"
+HOLD_A_SANDBOX = """
+import sys
+import nano_modal
+
+# (first, up to argv[3] seconds for its routing table to deny the address: the worker
+# denies it within milliseconds of hearing of it; an old worker never does, and the dial runs)
+DIAL = '''
+import socket, subprocess, sys, time
+deadline = time.monotonic() + float(sys.argv[3])
+def routed():
+    return subprocess.run(["ip", "route", "get", sys.argv[1]], capture_output=True).returncode == 0
+while time.monotonic() < deadline and routed():
+    time.sleep(0.1)
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5).close()
+    print("reached")
+except OSError as exc:
+    print("failed", exc)
+'''
+UP = '''
+import subprocess, time
+while subprocess.run(["ip", "route", "get", "198.51.100.7"], capture_output=True).returncode != 0:
+    time.sleep(0.05)
+'''
+app = nano_modal.App("late-address")
+with app.run():
+    sb = nano_modal.Sandbox.create("sleep", "600", app=app, timeout=600)
+    # Running, its network up (its routes laid down, the NAT's default route there) before the
+    # host gains the address: the sandbox's own start must not list it.
+    sb.exec(sys.executable, "-c", UP).wait()
+    print("RUNNING", sb.object_id, flush=True)
+    port = input()  # the host gains its address meanwhile; then the running sandbox dials it
+    dial = sb.exec(sys.executable, "-c", DIAL, sys.argv[1], port, sys.argv[2])
+    print("DIALED", dial.stdout.read().strip(), flush=True)
+    sb.terminate()
+"""
+
+
+@pytest.mark.parametrize("runtime", ["bwrap", "gvisor"])
+def test_a_host_address_gained_while_a_container_runs(
+    isolated_cluster: Callable[..., Cluster], tmp_path: Path, runtime: str
+) -> None:
+    """A running container's routes were listed at its start: an address the host gained later
+    was reachable from it. The worker now hears of the address (address_watch.py) and denies it
+    to running bwrap containers; gVisor's routes cannot change once it runs, and the worker
+    says so in its log (docs/SECURITY.md)."""
+    require(runtime)
+    _skip_without_network(runtime)
+    cluster = isolated_cluster(runtime)
+    worker_log = cluster.state_dir / "worker.log"
+    (tmp_path / "hold.py").write_text(HOLD_A_SANDBOX)
+    script = subprocess.Popen(
+        [sys.executable, str(tmp_path / "hold.py"), RUNNING_HOST, "30" if runtime == "bwrap" else "0"],
+        env={**cluster.env(), "PYTHONPATH": str(REPO)},
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert script.stdin is not None and script.stdout is not None
+    try:
+        line = script.stdout.readline()
+        assert line.startswith("RUNNING "), line + (script.stderr.read() if script.stderr else "")
+        with _peer._veth_namespace(((RUNNING_HOST, RUNNING_PEER),)):
+            listener = socket.socket()
+            listener.bind((RUNNING_HOST, 0))
+            listener.listen(16)
+            listener.settimeout(0.5)
+            try:
+                assert _dial(RUNNING_HOST, listener.getsockname()[1])  # the host itself reaches it
+                listener.accept()[0].close()
+                if runtime == "gvisor":  # a known gap (its routes are its own copy): the worker says so
+                    said = "running gVisor container(s) can reach it until they end"
+                    assert wait_for(lambda: said in worker_log.read_text(errors="replace"), timeout=30), said
+                script.stdin.write(f"{listener.getsockname()[1]}\n")
+                script.stdin.flush()
+                dialed = script.stdout.readline()
+                if runtime == "bwrap":
+                    with pytest.raises(TimeoutError):  # nothing came in
+                        listener.accept()
+            finally:
+                listener.close()
+        script.wait(60)
+    finally:
+        if script.poll() is None:
+            script.kill()
+    if runtime == "bwrap":
+        assert dialed.startswith("DIALED failed"), dialed

@@ -4,10 +4,12 @@ and `nano-modal worker --allow-net` as the operator types it."""
 from __future__ import annotations
 
 import ipaddress
+import struct
 
 import pytest
 
 from nano_modal.worker import network
+from nano_modal.worker.address_watch import new_addresses
 from nano_modal.worker.main import build_parser
 from nano_modal.worker.network import NetworkPolicy, parse_networks
 
@@ -70,3 +72,15 @@ def test_a_sandboxs_outbound_allowlist_narrows_the_policy_and_never_widens_it(
         "128.0.0.0/1",
     ]
     assert operator.narrowed(parse_networks(["0.0.0.0/32"])).allow_routes() == []  # an empty allowlist
+
+
+def test_only_a_gained_address_wakes_the_address_watch() -> None:
+    """rtnetlink datagrams as the kernel sends them: RTM_NEWADDR (20) wakes it, RTM_DELADDR (21) does not."""
+
+    def message(kind: int, payload: bytes = b"\0" * 8) -> bytes:
+        return struct.pack("=IHHII", 16 + len(payload), kind, 0, 0, 0) + payload
+
+    assert new_addresses(message(20))
+    assert not new_addresses(message(21))
+    assert new_addresses(message(21) + message(20))  # several messages in one datagram
+    assert not new_addresses(b"")

@@ -159,6 +159,7 @@ def test_stop_delivers_sigterm_to_the_container(runtime: str, tmp_path: Path) ->
         assert proc.stderr is not None
         err = await proc.stderr.read()
         await rt.finish(cfg, proc.returncode or 0)
+        rt.disks.remove(cfg.workdir)  # its disk's mount (bwrap, gVisor under root) would outlive the test
         return f"{rest.decode()}\n(exit {proc.returncode}; stderr: {err.decode()[-1000:]})"
 
     output = asyncio.run(scenario())
