@@ -110,7 +110,7 @@ def sqlite_writes() -> DriverWrites:
     count_inputs, count_order = _positional(_update_count(), dialect)
     assert count_order == ("b_num_inputs", "b_inputs_complete", "b_call_id"), count_order
     finish = inputs.update().where(inputs.c.input_id == sa.bindparam("b_input_id"))
-    empty_blob = sa.literal_column("X''")  # the payload of a finished input is not needed again
+    empty_blob: sa.ColumnClause[Any] = sa.literal_column("X''")  # the payload of a finished input is not needed again
     finish_inputs, finish_order = _positional(finish.values(finished=sa.true(), args=empty_blob), dialect)
     assert finish_order == ("b_input_id",), finish_order
     input_tuple, output_tuple = attrgetter(*input_order), attrgetter(*output_order)
