@@ -370,11 +370,13 @@ class SqlStore(SqlObjects, SqlStats, Store):
 
     def _driver_transaction(self, statements: list[Statement]) -> None:
         """One transaction of statements, each run for its list of parameters, on the DBAPI
-        connection; its errors raised as SQLAlchemy's (store_retry.py tells them apart)."""
-        raw = self.engine.raw_connection()
+        connection; its errors, the pool's connecting included (raw_connection raises the
+        driver's own), raised as SQLAlchemy's, which store_retry.py tells apart."""
+        dialect = self.engine.dialect
+        raw = cursor = None
         statement = ""
-        cursor = None
         try:
+            raw = self.engine.raw_connection()
             cursor = raw.cursor()
             for statement, params in statements:
                 if len(params) == 1:
@@ -382,20 +384,16 @@ class SqlStore(SqlObjects, SqlStats, Store):
                 elif params:
                     cursor.executemany(statement, params)
             raw.commit()
-        except self.engine.dialect.loaded_dbapi.Error as exc:
-            lost = self.engine.dialect.is_disconnect(exc, raw.dbapi_connection, cursor)
-            if lost:  # not back into the pool: the next checkout connects again
+        except dialect.loaded_dbapi.Error as exc:
+            lost = raw is None or dialect.is_disconnect(exc, raw.dbapi_connection, cursor)
+            if raw is not None and lost:  # not back into the pool: the next checkout connects again
                 raw.invalidate(exc)
             raise sa.exc.DBAPIError.instance(
-                statement,
-                None,
-                exc,
-                self.engine.dialect.loaded_dbapi.Error,
-                connection_invalidated=lost,
-                dialect=self.engine.dialect,
+                statement, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
             ) from exc
         finally:
-            raw.close()  # back to the pool, which rolls back what was not committed
+            if raw is not None:
+                raw.close()  # back to the pool, which rolls back what was not committed
 
     def outputs_after(self, call_id: str, cursor: int, limit: int) -> list[OutputRow]:
         query = (
