@@ -9,9 +9,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import sqlite
 
 from . import migrations
+from .sql_driver import DriverWrites, Statement, postgres_writes, sqlite_writes
 from .sql_objects import SqlObjects
 from .sql_schema import (
     apps,
@@ -58,20 +58,6 @@ _FINISH_INPUTS = (
 )
 _SET_ATTEMPT = (
     inputs.update().where(inputs.c.input_id == sa.bindparam("b_input_id")).values(attempt=sa.bindparam("b_attempt"))
-)
-# The warm call's two writes (a call with its input; an output with its input finished) on SQLite,
-# as the same statements compiled once and run on the DBAPI connection: SQLAlchemy's execution
-# of them cost ~0.13 ms per transaction here, against ~0.05 ms with this, and both are on every
-# `.remote()`'s critical path (docs/BENCHMARKS.md, "Warm call, issue 18").
-_SQLITE = sqlite.dialect(paramstyle="named")
-_SQLITE_INSERT_CALL = str(_INSERT_CALL.compile(dialect=_SQLITE))
-_SQLITE_INSERT_INPUT = str(_INSERT_INPUT.compile(dialect=_SQLITE))
-_SQLITE_INSERT_OUTPUT = str(_INSERT_OUTPUT.compile(dialect=_SQLITE))
-_SQLITE_FINISH_INPUT = str(
-    inputs.update()
-    .where(inputs.c.input_id == sa.bindparam("b_input_id"))
-    .values(finished=sa.bindparam("b_finished"), args=sa.bindparam("b_args"))
-    .compile(dialect=_SQLITE)
 )
 _COUNT_INPUTS = calls.update().where(calls.c.call_id == sa.bindparam("b_call_id"))
 
@@ -121,11 +107,16 @@ class SqlStore(SqlObjects, SqlStats, Store):
         if url.startswith(("postgresql://", "postgres://")):  # plain URLs mean the driver we ship with
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         self.engine = sa.create_engine(url, pool_pre_ping=not url.startswith("sqlite"))  # survive a DB restart
+        # The hot writes straight on the driver, for the two databases we ship with (sql_driver.py).
+        self._driver: DriverWrites | None = None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _tune_sqlite)
             self.local_commits = True
+            self._driver = sqlite_writes()
         elif self.engine.dialect.name == "postgresql":
             event.listen(self.engine, "connect", _plan_for_values)
+            if self.engine.dialect.driver == "psycopg":
+                self._driver = postgres_writes()
         migrations.upgrade(self.engine, new_from=metadata)
         # Tables of the models that no revision creates yet (a branch in progress); a no-op once
         # versions/ covers them, which tests/server/test_migrations.py checks.
@@ -267,9 +258,8 @@ class SqlStore(SqlObjects, SqlStats, Store):
         return FunctionRow(**row) if row else None
 
     def create_call(self, call: CallRow, rows: list[InputRow], schedule_fire: float | None = None) -> None:
-        if self.local_commits and schedule_fire is None:
-            input_params = [{**vars(r), "finished": False} for r in rows]
-            self._sqlite_transaction([(_SQLITE_INSERT_CALL, [vars(call)]), (_SQLITE_INSERT_INPUT, input_params)])
+        if self._driver is not None and schedule_fire is None:
+            self._driver_transaction(self._driver.create_call(call, rows))
             return
         with self.engine.begin() as conn:
             conn.execute(_INSERT_CALL, vars(call))
@@ -321,6 +311,9 @@ class SqlStore(SqlObjects, SqlStats, Store):
             )
 
     def add_inputs(self, call_id: str, rows: list[InputRow], *, num_inputs: int, inputs_complete: bool) -> None:
+        if self._driver is not None:
+            self._driver_transaction(self._driver.add_inputs(call_id, rows, num_inputs, inputs_complete))
+            return
         with self.engine.begin() as conn:
             if rows:
                 conn.execute(_INSERT_INPUT, [{**vars(r), "finished": False} for r in rows])
@@ -368,11 +361,8 @@ class SqlStore(SqlObjects, SqlStats, Store):
             for row in rows:
                 self._last_cursor += 1
                 row.cursor = self._last_cursor
-        if self.local_commits and not attempts and not runs:  # (containers' ends are rare: the usual path)
-            done = [{"b_input_id": r.input_id, "b_finished": True, "b_args": b""} for r in rows if r.final]
-            self._sqlite_transaction(
-                [(_SQLITE_INSERT_OUTPUT, [vars(row) for row in rows]), (_SQLITE_FINISH_INPUT, done)]
-            )
+        if self._driver is not None and not attempts and not runs:  # (retries, containers' ends: rare)
+            self._driver_transaction(self._driver.add_outputs(rows))
             return
         with self.engine.begin() as conn:
             if rows:
@@ -385,23 +375,32 @@ class SqlStore(SqlObjects, SqlStats, Store):
             if runs:
                 conn.execute(container_runs.insert(), [vars(run) for run in runs])
 
-    def _sqlite_transaction(self, statements: list[tuple[str, list[dict[str, Any]]]]) -> None:
-        """One transaction of compiled statements, each run for its list of parameters, on the
-        DBAPI connection; its errors raised as SQLAlchemy's (store_retry.py tells them apart)."""
-        raw = self.engine.raw_connection()
+    def _driver_transaction(self, statements: list[Statement]) -> None:
+        """One transaction of statements, each run for its list of parameters, on the DBAPI
+        connection; its errors, the pool's connecting included (raw_connection raises the
+        driver's own), raised as SQLAlchemy's, which store_retry.py tells apart."""
+        dialect = self.engine.dialect
+        raw = cursor = None
         statement = ""
         try:
+            raw = self.engine.raw_connection()
             cursor = raw.cursor()
             for statement, params in statements:
-                if params:
+                if len(params) == 1:
+                    cursor.execute(statement, params[0])
+                elif params:
                     cursor.executemany(statement, params)
             raw.commit()
-        except self.engine.dialect.loaded_dbapi.Error as exc:
+        except dialect.loaded_dbapi.Error as exc:
+            lost = raw is None or dialect.is_disconnect(exc, raw.dbapi_connection, cursor)
+            if raw is not None and lost:  # not back into the pool: the next checkout connects again
+                raw.invalidate(exc)
             raise sa.exc.DBAPIError.instance(
-                statement, None, exc, self.engine.dialect.loaded_dbapi.Error, dialect=self.engine.dialect
+                statement, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
             ) from exc
         finally:
-            raw.close()  # back to the pool, which rolls back what was not committed
+            if raw is not None:
+                raw.close()  # back to the pool, which rolls back what was not committed
 
     def outputs_after(self, call_id: str, cursor: int, limit: int) -> list[OutputRow]:
         query = (

@@ -54,13 +54,12 @@ def test_finishing_inputs_reads_the_index_after_the_table_grew(pg_store: SqlStor
 
     # One caller at a time: the pool hands back the one session that ran (and prepared) the statements.
     with pg_store.engine.connect() as conn:
+        # The finishing statement (sql_driver.py): one array of input ids, whatever the batch's size.
         name = conn.exec_driver_sql(
-            "SELECT name FROM pg_prepared_statements WHERE statement LIKE 'UPDATE inputs SET args%%'"
-            " AND cardinality(parameter_types) = %(params)s",
-            {"params": BATCH + 2},
+            "SELECT name FROM pg_prepared_statements WHERE statement LIKE 'UPDATE inputs SET finished%%'"
         ).scalar_one()
         ids = ", ".join(f"'{r.input_id}'" for r in grown[BATCH : 2 * BATCH])
-        plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN EXECUTE {name}('', true, {ids})"))
+        plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN EXECUTE {name}(ARRAY[{ids}])"))
         conn.rollback()
     assert "Seq Scan" not in plan, plan
     assert "inputs_pkey" in plan, plan
