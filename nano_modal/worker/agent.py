@@ -106,6 +106,11 @@ class Agent:
     memory_mb: int = field(default_factory=_memory_mb)
     worker_id: str = ""
     containers: dict[str, RunningContainer] = field(default_factory=dict)
+    # Containers being started (an image may build for minutes) and, of those, the ones the
+    # server has told to stop meanwhile: a stop for a container not yet in `containers` was
+    # dropped, so a sandbox terminated while starting ran on and its waiters hung.
+    starting: set[str] = field(default_factory=set)
+    stop_once_started: set[str] = field(default_factory=set)
     log_buffer: list[api_pb2.LogLine] = field(default_factory=list)
     # Set by a sync mark (container/log_sync.py): a caller waits for those lines, ship them now.
     ship_now: asyncio.Event = field(default_factory=asyncio.Event)
@@ -189,10 +194,9 @@ class Agent:
             for container_id in response.stop_container_ids:
                 running = self.containers.get(container_id)
                 if running is not None:
-                    running.stop_requested = True
-                    stopping = asyncio.create_task(self.runtime.stop(running.proc, _stop_grace(running.spec)))
-                    self.background.add(stopping)
-                    stopping.add_done_callback(self.background.discard)
+                    self._stop(running)
+                elif container_id in self.starting:
+                    self.stop_once_started.add(container_id)
             for spec in response.start:
                 if spec.HasField("image"):  # may build for minutes: the poll loop goes on meanwhile
                     starting = asyncio.create_task(self._start(spec))
@@ -205,7 +209,24 @@ class Agent:
             if response.reregister:
                 await self.register()
 
+    def _stop(self, running: RunningContainer) -> None:
+        running.stop_requested = True
+        stopping = asyncio.create_task(self.runtime.stop(running.proc, _stop_grace(running.spec)))
+        self.background.add(stopping)
+        stopping.add_done_callback(self.background.discard)
+
     async def _start(self, spec: api_pb2.ContainerSpec) -> None:
+        self.starting.add(spec.container_id)
+        try:
+            await self._launch(spec)
+        finally:
+            self.starting.discard(spec.container_id)
+        if spec.container_id in self.stop_once_started:  # told to stop while it was starting
+            self.stop_once_started.discard(spec.container_id)
+            if (running := self.containers.get(spec.container_id)) is not None:
+                self._stop(running)
+
+    async def _launch(self, spec: api_pb2.ContainerSpec) -> None:
         workdir = Path(tempfile.mkdtemp(prefix=f"nano-modal-{spec.container_id}-"))
         env = self._host_env()
         env.update(spec.env)
