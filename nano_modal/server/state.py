@@ -143,6 +143,7 @@ class Container:
     # more, and the inputs it still holds when it exits (fetched ahead, or cut short by the stop)
     # run again free.
     ending: bool = False
+    scaled_down: bool = False  # its last fetch told it to exit (idle past its scaledown window)
 
     @property
     def live(self) -> bool:

@@ -30,6 +30,9 @@ def session_function(control: ControlPlane, server: FunctionRuntime, header: str
         or not hmac.compare_digest(session.definition.bound_params, session_params(secret))
     ):
         raise NoSession(f"the token names no session of {server.name}")
-    if not control.containers.live_of_function(function_id):  # idle past its idle_timeout, or terminated
+    # Idle past its idle_timeout, or terminated: its container scaled down. Refused from then on,
+    # not once the worker reports its exit: a request let through meanwhile was queued, and a
+    # container started anew for it (a terminated session's answered 200 after 60 s of requests).
+    if all(c.scaled_down for c in control.containers.live_of_function(function_id)):
         raise NotFound(f"the session {function_id} has ended")
     return function_id
