@@ -51,7 +51,7 @@ from .http_limits import BadResponseHead, checked_headers, request_body, respons
 from .tunnels import PATH_PREFIX as TUNNEL_PATH_PREFIX
 from .tunnels import relay_to_tunnel, tunnel_key_of_label
 from .web_routes import TooManyInstances, WebRoutes
-from .web_sessions import NoSession, session_function
+from .web_sessions import NoSession, ended, session_ended, session_function
 
 log = logging.getLogger("nano_modal.server")
 WEB_METHOD = config.WEB_METHOD
@@ -175,6 +175,10 @@ class Gateway:
             "headers": self._forwarded_headers(connection),
             "client": connection.client.host if connection.client else "",
         }
+        fn = self.control.functions.get(function_id)
+        if fn is not None and fn.definition.web.sessioned and session_ended(self.control, function_id):
+            # (Checked again: it may have ended while the body was read, after _resolve.)
+            return PlainTextResponse(f"404 Not Found: {ended(function_id)}\n", status_code=404)
         foreign = self._foreign(function_id)
         try:
             if foreign is not None:

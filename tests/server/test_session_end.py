@@ -52,3 +52,23 @@ def test_a_session_whose_container_scales_down_is_refused_before_the_exit(contro
     assert container.live  # its exit is not reported yet
     with pytest.raises(NotFound, match="has ended"):
         session_function(control, server, header)
+
+
+def test_a_sessions_idle_container_is_never_evicted_for_another_function(control: ControlPlane) -> None:
+    """A worker short of room stops the longest-idle container of another function; a session's
+    (min_containers 0 once started) was one, and the session ended with a 404 while in use
+    (test_a_terminated_session_ends under load: the other session's was evicted)."""
+    app_id = control.create_app("sessions", ephemeral=True)
+    server_id = control.create_function(app_id, api_pb2.FunctionDefinition(name="Sticky"))
+    session = api_pb2.FunctionDefinition(
+        name="Sticky", parent_function_id=server_id, bound_params=session_params(SECRET), scaledown_window=300
+    )
+    session.web.sessioned = True
+    session_id = control.create_function(app_id, session)
+    container = control.place_container(control.functions[session_id])
+    assert container is not None
+    control.container_hello(container)
+    container.waiting = True  # parked in its fetch, idle
+    other_id = control.create_function(app_id, api_pb2.FunctionDefinition(name="other"))
+    assert not control.evict_idle_container(needed_by=control.functions[other_id])
+    assert container.live
