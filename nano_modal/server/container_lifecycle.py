@@ -49,8 +49,12 @@ class ContainerLifecycle(ControlBase):
         fn.init_failures_in_a_row = 0
         return fn
 
-    def stop_container(self, container: Container) -> None:
+    def stop_container(self, container: Container, *, rerun_held: bool = True) -> None:
+        """Tell its worker to stop it. The inputs it still holds then run again elsewhere, free of
+        charge (the platform stopped them, not their code) unless `rerun_held` is False: a
+        container presumed hung, whose input may be what hangs it, spends an attempt."""
         if container.live:
+            container.ending = container.ending or rerun_held
             self._apply(self.containers.transition(container, ContainerState.STOPPING, "stop"))
 
     def container_exited(self, container_id: str, exit_code: int, reason: str, *, blame_inputs: bool = True) -> None:

@@ -113,7 +113,7 @@ class ControlBase:
     def live_containers(self, fn: FunctionRuntime) -> list[Container]:
         raise NotImplementedError  # container_lifecycle.py
 
-    def stop_container(self, container: Container) -> None:
+    def stop_container(self, container: Container, *, rerun_held: bool = True) -> None:
         raise NotImplementedError  # container_lifecycle.py
 
     def unplaceable(self, fn: FunctionRuntime) -> str | None:

@@ -51,7 +51,7 @@ from .http_limits import BadResponseHead, checked_headers, request_body, respons
 from .tunnels import PATH_PREFIX as TUNNEL_PATH_PREFIX
 from .tunnels import relay_to_tunnel, tunnel_key_of_label
 from .web_routes import TooManyInstances, WebRoutes
-from .web_sessions import NoSession, session_function
+from .web_sessions import NoSession, ended, session_ended, session_function
 
 log = logging.getLogger("nano_modal.server")
 WEB_METHOD = config.WEB_METHOD
@@ -175,6 +175,10 @@ class Gateway:
             "headers": self._forwarded_headers(connection),
             "client": connection.client.host if connection.client else "",
         }
+        fn = self.control.functions.get(function_id)
+        if fn is not None and fn.definition.web.sessioned and session_ended(self.control, function_id):
+            # (Checked again: it may have ended while the body was read, after _resolve.)
+            return PlainTextResponse(f"404 Not Found: {ended(function_id)}\n", status_code=404)
         foreign = self._foreign(function_id)
         try:
             if foreign is not None:
@@ -232,7 +236,7 @@ class Gateway:
         finally:
             if not answered:  # a 504, a client gone: the input must not keep its container busy
                 self.control.cancel_call(opened)
-        response = StreamingResponse(self._body(parts, opened), status_code=status)
+        response = StreamingResponse(self._body(parts, opened, _content_length(headers)), status_code=status)
         response.raw_headers = headers  # keeps repeated ones
         return response
 
@@ -361,13 +365,20 @@ class Gateway:
             if call.done and not rows:
                 return
 
-    async def _body(self, parts: AsyncIterator[Any], call_id: str) -> AsyncIterator[bytes]:
+    async def _body(self, parts: AsyncIterator[Any], call_id: str, length: int | None = None) -> AsyncIterator[bytes]:
         """The response body, until the container says it is complete (or the call ends). The
         call goes on after that (the app's background tasks): a client that leaves once it has
-        the whole body must not cancel it, and stop the container that answered it."""
+        the whole body must not cancel it, and stop the container that answered it. With a
+        Content-Length (`length`), the body is whole once that many bytes went out: a
+        @web_server's or Server's proxy sends its end mark after its last bytes, and a client
+        that left before the mark came stopped a Server session's container (the session ended)."""
         finished = False
+        sent = 0
         try:
             async for part in parts:
+                if isinstance(part, bytes | bytearray) and length is not None:
+                    sent += len(part)
+                    finished = sent >= length  # even if the client leaves during the last bytes
                 if isinstance(part, LastBody):  # a Modal-defined endpoint's last chunk
                     finished = True  # even if the client leaves during the last bytes
                     yield bytes(part)
@@ -386,6 +397,14 @@ class Gateway:
         finally:
             if not finished:
                 self.control.cancel_call(call_id)  # the HTTP client went away mid-body
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The response's declared body length, if it declares one (and one only)."""
+    values = [value for name, value in headers if name.lower() == b"content-length"]
+    if len(values) != 1 or not values[0].strip().isdigit():
+        return None
+    return int(values[0])
 
 
 class _ClientGone(Exception):

@@ -321,6 +321,7 @@ class CallsAndInputs(ControlBase):
                     and idle_for >= window
                     and len(self.live_containers(fn)) > fn.definition.min_containers
                 ):
+                    container.scaled_down = True  # it exits next: a session it served is over (web_sessions.py)
                     return None
                 wait = min(deadline - now, window - idle_for) if not container.held else deadline - now
                 if wait <= 0:

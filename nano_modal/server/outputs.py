@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from ..proto import api_pb2
 from .control_base import ControlBase
 from .input_states import final_state, move_input
-from .state import Call, Container
+from .state import Call, Container, ContainerState
 from .store import AttemptRow, ContainerRunRow, OutputRow, WriterRecord
 
 log = logging.getLogger("nano_modal.server")
@@ -31,6 +31,7 @@ class Outputs(ControlBase):
     ) -> None:
         """Resumes once the outputs are in the store (together with other containers' outputs
         that arrived meanwhile: `GroupCommit`)."""
+        released = list(released)
         rows: list[OutputRow | AttemptRow] = []
         fn = self._function(container.function_id)
         now, arrived = time.monotonic(), time.time()
@@ -39,6 +40,9 @@ class Outputs(ControlBase):
             if out.status == api_pb2.OUTPUT_STATUS_TIMEOUT:
                 container.ending = True  # its watchdog exits the process right after this put
             item = container.held.get(out.input_id)
+            if item is not None and _cut_short_by_stop(container, out):
+                released.append(out.input_id)  # runs again elsewhere: the stop failed it, not its code
+                continue
             if item is None:
                 # Late or duplicate: the input was reassigned, cancelled or already answered. A
                 # resend while the first put is still being written is answered once that is durable.
@@ -164,3 +168,14 @@ class Outputs(ControlBase):
             if rows or call.done or remaining <= 0:
                 return rows, call
             await call.changed.wait(event, remaining)
+
+
+def _cut_short_by_stop(container: Container, output: api_pb2.FunctionOutput) -> bool:
+    """A failure from a container the server is stopping (not for its inputs' sake: a timeout or a
+    cancel settles those first) is the stop's doing: Modal's entrypoint turns the worker's SIGTERM
+    into KeyboardInterrupt (container/modal_stop.py), which reached the caller as the input's error."""
+    return (
+        container.state == ContainerState.STOPPING
+        and container.ending
+        and output.status == api_pb2.OUTPUT_STATUS_FAILURE
+    )

@@ -174,7 +174,8 @@ class Placement(ControlBase):
 
     def evict_idle_container(self, needed_by: FunctionRuntime) -> bool:
         """Stop the longest-idle warm container of another function to make room; True if one was.
-        When the room is short in the function's workspace (its limits), only one of its own."""
+        When the room is short in the function's workspace (its limits), only one of its own.
+        Never a Server session's: the container is the session (evicted, it ended with a 404)."""
         if any(w.alive and self.containers.starting(w.worker_id) >= _max_starting(w) for w in self.workers.values()):
             return False  # room is only short of start slots, which free up by themselves
         workspace = self.app(needed_by.app_id).workspace
@@ -190,6 +191,7 @@ class Placement(ControlBase):
             and c.function_id != needed_by.function_id
             and len(self.containers.live_of_function(c.function_id))
             > self._function(c.function_id).definition.min_containers
+            and not self._function(c.function_id).definition.web.sessioned
         ]
         if not candidates:
             return False

@@ -132,7 +132,7 @@ class Scheduler:
             and now - container.last_heard > config.CONTAINER_HEARTBEAT_TIMEOUT
         ):
             log.warning("container %s stopped heartbeating; replacing it", container.container_id)
-            control.stop_container(container)
+            control.stop_container(container, rerun_held=False)
             control.container_exited(container.container_id, -1, "it stopped heartbeating")
         if container.state == ContainerState.STARTING and now - container.created_at > start_timeout(
             control, container

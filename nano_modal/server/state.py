@@ -139,9 +139,11 @@ class Container:
     placed_at: float = field(default_factory=time.time, compare=False)
     ready_at: float = field(default=0.0, compare=False)
     # It ends for a reason already known (it reported an input's timeout and is exiting, or the
-    # server stopped it for a cancelled call): it is handed nothing more, and the inputs it still
-    # holds when it exits (fetched ahead, never started: runner.py prefetches) run again free.
+    # server stopped it: a cancelled call, a scale-down, `container stop`): it is handed nothing
+    # more, and the inputs it still holds when it exits (fetched ahead, or cut short by the stop)
+    # run again free.
     ending: bool = False
+    scaled_down: bool = False  # its last fetch told it to exit (idle past its scaledown window)
 
     @property
     def live(self) -> bool:

@@ -30,6 +30,17 @@ def session_function(control: ControlPlane, server: FunctionRuntime, header: str
         or not hmac.compare_digest(session.definition.bound_params, session_params(secret))
     ):
         raise NoSession(f"the token names no session of {server.name}")
-    if not control.containers.live_of_function(function_id):  # idle past its idle_timeout, or terminated
-        raise NotFound(f"the session {function_id} has ended")
+    if session_ended(control, function_id):
+        raise NotFound(ended(function_id))
     return function_id
+
+
+def session_ended(control: ControlPlane, session_id: str) -> bool:
+    """Idle past its idle_timeout, or terminated: its container scaled down. Refused from then on,
+    not once the worker reports the exit: a request let through meanwhile was queued, and a
+    container started anew for it (a terminated session answered 200 after 60 s of requests)."""
+    return all(c.scaled_down for c in control.containers.live_of_function(session_id))
+
+
+def ended(session_id: str) -> str:
+    return f"the session {session_id} has ended"

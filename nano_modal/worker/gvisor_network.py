@@ -63,13 +63,15 @@ class SpareNetworks:
                 prepared = None
         if prepared is None:
             prepared = await self._prepare()
-        self._needed = asyncio.Event()  # (of this loop)
-        self._spare = asyncio.create_task(self._prepare(SPARE_DELAY))
+        if self._spare is None:  # else a take that ran meanwhile set one going: a second would leak
+            self._needed = needed = asyncio.Event()  # (of this loop)
+            self._spare = asyncio.create_task(self._prepare(SPARE_DELAY, needed))
         return prepared
 
-    async def _prepare(self, delay: float = 0.0) -> PreparedNetwork | None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._needed.wait(), delay)
+    async def _prepare(self, delay: float = 0.0, needed: asyncio.Event | None = None) -> PreparedNetwork | None:
+        if needed is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(needed.wait(), delay)
         fd = new_namespace()
         nat = OutboundNat(self.policy)
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import pty
 import re
@@ -85,6 +86,33 @@ def test_stop_terminates_a_sandbox(cluster: Cluster) -> None:
         assert cli(cluster, "container", "stop", sb.object_id).returncode == 0
         sb.wait(raise_on_termination=False)
         assert sb.returncode == 137
+
+
+stop_app = nano_modal.App("container-stop-tests")
+
+
+@stop_app.function()
+def slow_square(x: int, marks: str) -> int:
+    if x == 1 and not Path(marks, "stopped").exists():  # the first attempt at 1 waits to be stopped
+        Path(marks, "running").write_text(os.environ["NANO_MODAL_CONTAINER_ID"])
+        time.sleep(120)
+    return x * x
+
+
+def test_a_function_container_stopped_mid_input_runs_it_again(cluster: Cluster, tmp_path: Path) -> None:
+    """The server stopping a container (here `container stop`, the path a scale-down or an
+    eviction takes) is not the input's failure: the input it was running runs again elsewhere
+    (it failed: "the container ... exited with code 0 (stopped by the server)")."""
+    with stop_app.run(show_logs=False), concurrent.futures.ThreadPoolExecutor(1) as pool:
+        mapped = pool.submit(lambda: list(slow_square.starmap([(x, str(tmp_path)) for x in range(3)])))
+        running = tmp_path / "running"
+        deadline = time.monotonic() + 120
+        while not running.exists():
+            assert time.monotonic() < deadline and not mapped.done(), "input 1 never started"
+            time.sleep(0.1)
+        (tmp_path / "stopped").write_text("")  # its next attempt returns at once
+        assert cli(cluster, "container", "stop", running.read_text()).returncode == 0
+        assert mapped.result(timeout=120) == [0, 1, 4]
 
 
 SHELL_APP = """

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import grpc
@@ -620,3 +621,71 @@ def test_container_list_and_app_stop(modal_cluster: ModalCluster, tmp_path: Path
     assert stop.returncode == 0, stop.stdout + stop.stderr
     listed = json.loads(modal_cluster.modal("app", "list", "--json", cwd=tmp_path).stdout)
     assert [a["state"] for a in listed if a["description"] == "nano-compat-stoppable"] == ["stopped"]
+
+
+STOPPED_MID_MAP_APP = """
+import os
+import pathlib
+import time
+
+import modal
+
+app = modal.App("nano-compat-stopped-mid-map")
+MARKS = pathlib.Path({marks!r})
+
+
+@app.function()
+def slow_square(x):
+    if x == 1 and not (MARKS / "stopped").exists():  # the first attempt at 1 waits to be stopped
+        (MARKS / "running").write_text(os.environ["MODAL_TASK_ID"])
+        time.sleep(120)
+    return x * x
+
+
+@app.local_entrypoint()
+def main():
+    print("map:", list(slow_square.map(range(3))))
+"""
+
+
+def test_a_container_stopped_mid_input_runs_it_again(modal_cluster: ModalCluster, tmp_path: Path) -> None:
+    """A Modal container the platform stops while it runs an input (here `nano-modal container
+    stop`, the path a scale-down or eviction takes): its entrypoint turns the SIGTERM into
+    KeyboardInterrupt, which failed the input (the caller raised KeyboardInterrupt and `modal run`
+    ended quietly). The input runs again elsewhere and the map returns every result."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    write_app(tmp_path, STOPPED_MID_MAP_APP.format(marks=str(marks)))
+    run = subprocess.Popen(
+        [str(modal_cluster.venv / "bin" / "modal"), "run", "app.py"],
+        cwd=tmp_path,
+        env=modal_cluster.modal_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        running = marks / "running"
+        for _ in range(1200):  # up to 120 s for the container to start and take input 1
+            if running.exists() or run.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert running.exists(), "input 1 never started"
+        container_id = running.read_text()
+        (marks / "stopped").write_text("")  # its next attempt returns at once
+        env = {**os.environ, "NANO_MODAL_SERVER_URL": modal_cluster.server_url, "NANO_MODAL_TOKEN": modal_cluster.token}
+        stop = subprocess.run(
+            [sys.executable, "-m", "nano_modal.cli", "container", "stop", container_id],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert stop.returncode == 0, stop.stdout + stop.stderr
+        out, _ = run.communicate(timeout=240)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert run.returncode == 0, out
+    assert "map: [0, 1, 4]" in out, out
