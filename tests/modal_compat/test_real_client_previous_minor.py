@@ -19,6 +19,9 @@ import pytest
 from tests.conftest import REPO
 from tests.modal_compat.conftest import ModalCluster, make_scratch_venv
 from tests.modal_compat.test_real_client import CALLER, DEPLOYED_APP, SPAWN_APP, write_app
+from tests.modal_compat.test_real_client_sandbox import (
+    test_sandbox_example_runs_with_modal_run as run_sandbox_example,  # aliased: not collected here
+)
 
 pytestmark = pytest.mark.slow(reason="installs modal 1.5 from PyPI once; each `modal run` starts containers")
 
@@ -73,6 +76,13 @@ def test_previous_minor_deploys_and_calls_from_name(previous_client: ModalCluste
     assert call.returncode == 0, call.stdout + call.stderr
     assert "remote: 64" in call.stdout
     assert "map: [1, 8]" in call.stdout
+
+
+@pytest.mark.parametrize("v2", ["1", "0"])  # modal 1.5 makes V1 sandboxes unless MODAL_SANDBOX_V2=1
+def test_previous_minor_sandboxes(previous_client: ModalCluster, tmp_path: Path, v2: str) -> None:
+    """1.5's V2 create sends `Secret.from_dict` as `ephemeral_secrets` (1.6: `secret_sources`):
+    the sandbox's `exec` sees them."""
+    run_sandbox_example(previous_client, tmp_path, v2)
 
 
 @pytest.mark.parametrize("version", ["1.4.2", "0.73.1"])
