@@ -19,15 +19,33 @@ import pytest
 from tests.conftest import REPO
 from tests.modal_compat.conftest import ModalCluster, make_scratch_venv
 from tests.modal_compat.test_real_client import CALLER, DEPLOYED_APP, SPAWN_APP, write_app
-from tests.modal_compat.test_real_client_sandbox import (
-    test_sandbox_example_runs_with_modal_run as run_sandbox_example,  # aliased: not collected here
-)
 
 pytestmark = pytest.mark.slow(reason="installs modal 1.5 from PyPI once; each `modal run` starts containers")
 
 PREVIOUS_MODAL_VERSION = "1.5.5"  # the newest of the minor before the newest (PyPI)
 PREVIOUS_VENV = Path(tempfile.gettempdir()) / f"nano-modal-test-modal-{PREVIOUS_MODAL_VERSION}"
 EXAMPLE = REPO / "examples" / "modal_client_app.py"
+
+# The sandbox's own command prints nothing: its output would also stream to the terminal as the
+# app's log and could interleave with the lines asserted on.
+SANDBOX_APP = """
+import modal
+
+app = modal.App("nano-compat-sandbox-15")
+
+
+@app.local_entrypoint()
+def main():
+    sb = modal.Sandbox.create("sleep", "600", app=app, secrets=[modal.Secret.from_dict({"GREETING": "hi"})])
+    p = sb.exec("sh", "-c", "echo $GREETING $WHO; exit 3", env={"WHO": "there"})
+    print("exec stdout:", p.stdout.read().strip())
+    print("exec exit code:", p.wait())
+    sb.filesystem.write_text("from outside", "/tmp/note")
+    print("file:", sb.filesystem.read_text("/tmp/note"))
+    sb.terminate()
+    sb.wait(raise_on_termination=False)
+    print("terminated returncode:", sb.returncode)
+"""
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +100,19 @@ def test_previous_minor_deploys_and_calls_from_name(previous_client: ModalCluste
 def test_previous_minor_sandboxes(previous_client: ModalCluster, tmp_path: Path, v2: str) -> None:
     """1.5's V2 create sends `Secret.from_dict` as `ephemeral_secrets` (1.6: `secret_sources`):
     the sandbox's `exec` sees them."""
-    run_sandbox_example(previous_client, tmp_path, v2)
+    write_app(tmp_path, SANDBOX_APP)
+    env = {**previous_client.modal_env(), "MODAL_SANDBOX_V2": v2}
+    run = subprocess.run(
+        [str(previous_client.venv / "bin" / "modal"), "run", "app.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    for line in ("exec stdout: hi there", "exec exit code: 3", "file: from outside", "terminated returncode: 137"):
+        assert line in run.stdout.splitlines(), run.stdout + run.stderr
 
 
 @pytest.mark.parametrize("version", ["1.4.2", "0.73.1"])
