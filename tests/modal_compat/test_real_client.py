@@ -178,7 +178,7 @@ def test_unsupported_client_version_is_named(modal_cluster: ModalCluster) -> Non
     with pytest.raises(grpc.RpcError) as raised:
         method(b"", metadata=metadata, timeout=30)
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "nano-modal serves modal client 1.6.x; this client is 0.73.1" in (raised.value.details() or "")
+    assert "serves modal 1.5.x or modal 1.6.x clients; this client is 0.73.1" in (raised.value.details() or "")
     channel.close()
 
 

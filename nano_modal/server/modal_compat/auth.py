@@ -25,7 +25,7 @@ from ..._modal_token import is_invoke_only, valid_pair
 from ..control import ControlPlane
 from ..state import Container
 from ..workspaces import Principal
-from .protocol import SUPPORTED_MINOR
+from .protocol import SERVER_MINOR, SUPPORTED_RANGE, is_supported_client
 
 TOKEN_ID_HEADER = "x-modal-token-id"
 TOKEN_SECRET_HEADER = "x-modal-token-secret"
@@ -69,11 +69,11 @@ def identify(
 
     headers = {key: str(value) for key, value in metadata}
     version = headers.get(CLIENT_VERSION_HEADER, "")
-    if version and not version.startswith(SUPPORTED_MINOR + "."):
+    if version and not is_supported_client(version):
         raise Refused(
             grpc.StatusCode.FAILED_PRECONDITION,
-            f"nano-modal serves modal client {SUPPORTED_MINOR}.x; this client is {version}: "
-            f"pip install 'modal~={SUPPORTED_MINOR}.0'",
+            f"nano-modal serves {SUPPORTED_RANGE} clients; this client is {version}: "
+            f"pip install 'modal~={SERVER_MINOR}.0'",
         )
     container_token = headers.get(config.TOKEN_METADATA_KEY, "")
     if container_token:

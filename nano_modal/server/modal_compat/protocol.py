@@ -7,7 +7,19 @@ from types import ModuleType
 from typing import Any
 
 SERVICE_NAME = "modal.client.ModalClient"
-SUPPORTED_MINOR = "1.6"  # the client versions whose protocol this package was written against
+# The client minors served (issue 15: the newest and the one before), oldest first. The server
+# reads messages with the newest's `modal_proto`: protobuf ignores fields an older client does not
+# send, and the older minor's calls are a subset (tests/modal_compat/test_real_client_previous_minor.py).
+SUPPORTED_CLIENT_MINORS = ("1.5", "1.6")
+SERVER_MINOR = SUPPORTED_CLIENT_MINORS[-1]  # the `modal` the server and worker must have installed
+SUPPORTED_RANGE = " or ".join(f"modal {minor}.x" for minor in SUPPORTED_CLIENT_MINORS)
+
+
+def is_supported_client(version: str) -> bool:
+    """Whether a client's `x-modal-client-version` is one of the served minors."""
+    return version.startswith(tuple(f"{minor}." for minor in SUPPORTED_CLIENT_MINORS))
+
+
 INSTALL_HINT = "pip install 'nano-modal[modal-compat]'"
 
 
@@ -34,11 +46,11 @@ def load() -> tuple[Protocol | None, str]:
         version: str = importlib.import_module("modal_version").__version__
     except ImportError:
         return None, f"not serving Modal's client protocol: {INSTALL_HINT}"
-    if not version.startswith(SUPPORTED_MINOR + "."):
+    if not version.startswith(SERVER_MINOR + "."):
         return None, (
             f"not serving Modal's client protocol: the installed modal is {version}, "
-            f"this nano-modal speaks modal {SUPPORTED_MINOR}.x"
+            f"this nano-modal reads modal {SERVER_MINOR}.x's messages: pip install 'modal~={SERVER_MINOR}.0'"
         )
     return Protocol(
         api_pb2, version
-    ), f"serving Modal's client protocol (modal {SUPPORTED_MINOR}.x, {version} installed)"
+    ), f"serving Modal's client protocol ({SUPPORTED_RANGE} clients, {version} installed)"

@@ -84,6 +84,9 @@ class SandboxRpcs(ServiceBase):
         # V2 sends Secret.from_dict and `env=` inline: each becomes an anonymous nano-modal secret
         # (the sandbox plane sets a container's environment from secrets only).
         secret_ids = list(request.definition.secret_ids)
+        if request.ephemeral_secrets.contents:  # modal 1.5 sends them here; 1.6 in secret_sources
+            env = dict(request.ephemeral_secrets.contents)
+            secret_ids.append(self.objects.secrets.create("", ENVIRONMENT, env, False, workspace=call.workspace))
         for source in request.secret_sources:
             if source.HasField("env"):
                 env = dict(source.env.contents)
