@@ -7,6 +7,7 @@ from ..control import ControlPlane
 from ..deployments import Deployments
 from ..object_service import ObjectPlane
 from ..sandboxes import SandboxPlane
+from .app_log_fetch import AppLogFetchRpcs
 from .apps import AppRpcs
 from .blobs import BlobRpcs
 from .classes import ClassRpcs
@@ -28,6 +29,7 @@ from .web import ModalWeb
 class ModalService(
     DeployRpcs,
     AppRpcs,
+    AppLogFetchRpcs,
     FunctionRpcs,
     MountRpcs,
     ImageNameRpcs,
