@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import grpc
 import pytest
 
 from tests.modal_compat.conftest import ModalCluster
@@ -77,36 +76,49 @@ def test_v2_volume_cli_multi_block_put_get(modal_cluster: ModalCluster, tmp_path
     assert "big.bin" not in ls.stdout, ls.stdout + ls.stderr
 
 
-def test_v2_put_with_a_block_not_named_by_its_sha256_is_refused(modal_cluster: ModalCluster, tmp_path: Path) -> None:
-    from modal_proto import api_pb2  # the installed client's messages (the server's too)
+BAD_BLOCK_PUT = """
+import sys
+import grpc
+from modal_proto import api_pb2  # the client's messages: only the scratch venv has them
 
+server_url, token = sys.argv[1], sys.argv[2]
+channel = grpc.insecure_channel(server_url)
+metadata = (("x-modal-token-id", "nm"), ("x-modal-token-secret", token))
+get = channel.unary_unary(
+    "/modal.client.ModalClient/VolumeGetOrCreate",
+    request_serializer=api_pb2.VolumeGetOrCreateRequest.SerializeToString,
+    response_deserializer=api_pb2.VolumeGetOrCreateResponse.FromString,
+)
+request = api_pb2.VolumeGetOrCreateRequest(deployment_name="compat-v2-bad-block", version=api_pb2.VOLUME_FS_VERSION_V2)
+volume_id = get(request, metadata=metadata, timeout=30).volume_id
+put = channel.unary_unary(
+    "/modal.client.ModalClient/VolumePutFiles2",
+    request_serializer=api_pb2.VolumePutFiles2Request.SerializeToString,
+    response_deserializer=api_pb2.VolumePutFiles2Response.FromString,
+)
+bad = api_pb2.VolumePutFiles2Request.File(
+    path="x.bin", size=3, blocks=[api_pb2.VolumePutFiles2Request.Block(contents_sha256=b"short")]
+)
+try:
+    put(api_pb2.VolumePutFiles2Request(volume_id=volume_id, files=[bad]), metadata=metadata, timeout=30)
+    print("ACCEPTED")
+except grpc.RpcError as exc:
+    print(exc.code().name, exc.details())
+"""
+
+
+def test_v2_put_with_a_block_not_named_by_its_sha256_is_refused(modal_cluster: ModalCluster, tmp_path: Path) -> None:
     create = modal_cluster.modal("volume", "create", "--version", "2", "compat-v2-bad-block", cwd=tmp_path)
     assert create.returncode == 0, create.stdout + create.stderr
-    ls = modal_cluster.modal("volume", "ls", "compat-v2-bad-block", "/", cwd=tmp_path)
-    before = ls.stdout
-    channel = grpc.insecure_channel(modal_cluster.server_url)
-    metadata = (("x-modal-token-id", "nm"), ("x-modal-token-secret", modal_cluster.token))
-    get = channel.unary_unary(
-        "/modal.client.ModalClient/VolumeGetOrCreate",
-        request_serializer=api_pb2.VolumeGetOrCreateRequest.SerializeToString,
-        response_deserializer=api_pb2.VolumeGetOrCreateResponse.FromString,
+    before = modal_cluster.modal("volume", "ls", "compat-v2-bad-block", "/", cwd=tmp_path).stdout
+    python = str(modal_cluster.venv / "bin" / "python")
+    put = subprocess.run(
+        [python, "-c", BAD_BLOCK_PUT, modal_cluster.server_url, modal_cluster.token],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
-    volume_id = get(
-        api_pb2.VolumeGetOrCreateRequest(deployment_name="compat-v2-bad-block", version=api_pb2.VOLUME_FS_VERSION_V2),
-        metadata=metadata,
-        timeout=30,
-    ).volume_id
-    put = channel.unary_unary(
-        "/modal.client.ModalClient/VolumePutFiles2",
-        request_serializer=api_pb2.VolumePutFiles2Request.SerializeToString,
-        response_deserializer=api_pb2.VolumePutFiles2Response.FromString,
-    )
-    bad = api_pb2.VolumePutFiles2Request.File(
-        path="x.bin", size=3, blocks=[api_pb2.VolumePutFiles2Request.Block(contents_sha256=b"short")]
-    )
-    with pytest.raises(grpc.RpcError) as raised:
-        put(api_pb2.VolumePutFiles2Request(volume_id=volume_id, files=[bad]), metadata=metadata, timeout=30)
-    channel.close()
-    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT, raised.value.details()
-    assert "each volume block is named by its sha256" in (raised.value.details() or "")
+    assert put.returncode == 0, put.stdout + put.stderr
+    assert put.stdout.startswith("INVALID_ARGUMENT "), put.stdout
+    assert "each volume block is named by its sha256" in put.stdout
     assert modal_cluster.modal("volume", "ls", "compat-v2-bad-block", "/", cwd=tmp_path).stdout == before
