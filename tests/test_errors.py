@@ -183,8 +183,8 @@ def test_simulate_preemption_interrupts_then_kills() -> None:
     script = (
         "import time, nano_modal.exception as e\n"
         "e.PREEMPTION_KILL_AFTER = 0.5\n"
-        "e.simulate_preemption(0, jitter_seconds=0)\n"
-        "try:\n"
+        "try:\n"  # the SIGINT may come before the next line: inside the try, not before it
+        "    e.simulate_preemption(0, jitter_seconds=0)\n"
         "    time.sleep(10)\n"
         "except KeyboardInterrupt:\n"
         "    print('preempted', flush=True)\n"
