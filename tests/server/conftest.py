@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from nano_modal.proto import api_pb2
+from nano_modal.server.control import ControlPlane
 from nano_modal.server.sql_store import SqlStore
 from tests import pg
 
@@ -28,4 +30,14 @@ def any_store(db_url: str) -> Iterator[SqlStore]:
     """A fresh store on each implementation."""
     store = SqlStore(db_url)
     yield store
+    store.close()
+
+
+@pytest.fixture
+def control(tmp_path: Path) -> Iterator[ControlPlane]:
+    """A control plane on a SQLite file with one worker (2 cpu, 4 GiB), driven in-process."""
+    store = SqlStore(f"sqlite:///{tmp_path / 'state.db'}")
+    control = ControlPlane(store)
+    control.register_worker(api_pb2.WorkerRegisterRequest(worker_id="wk-1", hostname="h", cpu=2, memory_mb=4096))
+    yield control
     store.close()

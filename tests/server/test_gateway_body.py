@@ -6,11 +6,9 @@ A real control plane and gateway; the container's parts stand in for its outputs
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from nano_modal.proto import api_pb2
 from nano_modal.serialization import serialize
@@ -18,16 +16,6 @@ from nano_modal.server.blobs import BlobStore
 from nano_modal.server.control import ControlPlane
 from nano_modal.server.deployments import Deployments
 from nano_modal.server.gateway import Gateway
-from nano_modal.server.sql_store import SqlStore
-
-
-@pytest.fixture
-def control(tmp_path: Path) -> Iterator[ControlPlane]:
-    store = SqlStore(f"sqlite:///{tmp_path / 'state.db'}")
-    control = ControlPlane(store)
-    control.register_worker(api_pb2.WorkerRegisterRequest(worker_id="wk-1", hostname="h", cpu=2, memory_mb=4096))
-    yield control
-    store.close()
 
 
 def test_a_client_that_leaves_with_the_whole_body_does_not_stop_the_container(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -13,16 +11,6 @@ from nano_modal.proto import api_pb2
 from nano_modal.serialization import serialize
 from nano_modal.server.control import ControlPlane
 from nano_modal.server.scheduler import Scheduler
-from nano_modal.server.sql_store import SqlStore
-
-
-@pytest.fixture
-def control(tmp_path: Path) -> Iterator[ControlPlane]:
-    store = SqlStore(f"sqlite:///{tmp_path / 'state.db'}")
-    control = ControlPlane(store)
-    control.register_worker(api_pb2.WorkerRegisterRequest(worker_id="wk-1", hostname="h", cpu=2, memory_mb=4096))
-    yield control
-    store.close()
 
 
 def test_a_schedule_that_cannot_start_stalls_nothing_else(

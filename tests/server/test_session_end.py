@@ -5,27 +5,15 @@ routing decisions out; no worker, no container process."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from nano_modal._session_token import make_token, session_params
 from nano_modal.proto import api_pb2
 from nano_modal.server.control import ControlPlane, NotFound
-from nano_modal.server.sql_store import SqlStore
 from nano_modal.server.web_sessions import session_function
 
 SECRET = "a-session-secret"
-
-
-@pytest.fixture
-def control(tmp_path: Path) -> Iterator[ControlPlane]:
-    store = SqlStore(f"sqlite:///{tmp_path / 'state.db'}")
-    control = ControlPlane(store)
-    control.register_worker(api_pb2.WorkerRegisterRequest(worker_id="wk-1", hostname="h", cpu=2, memory_mb=4096))
-    yield control
-    store.close()
 
 
 def test_a_session_whose_container_scales_down_is_refused_before_the_exit(control: ControlPlane) -> None:

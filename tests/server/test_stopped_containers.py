@@ -6,25 +6,11 @@ modal_stop.py). Events in, queue and outputs out; no worker, no container proces
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from nano_modal.proto import api_pb2
 from nano_modal.serialization import serialize
 from nano_modal.server.control import ControlPlane
-from nano_modal.server.sql_store import SqlStore
 from nano_modal.server.state import Call, Container, FunctionRuntime, InputState
-
-
-@pytest.fixture
-def control(tmp_path: Path) -> Iterator[ControlPlane]:
-    store = SqlStore(f"sqlite:///{tmp_path / 'state.db'}")
-    control = ControlPlane(store)
-    control.register_worker(api_pb2.WorkerRegisterRequest(worker_id="wk-1", hostname="h", cpu=2, memory_mb=4096))
-    yield control
-    store.close()
 
 
 def _running_one_input(control: ControlPlane) -> tuple[FunctionRuntime, Container, Call]:
