@@ -89,11 +89,20 @@ class ModalCluster:
         )
         return env
 
+    def python(self, *args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """The client venv's Python (e.g. a script calling deployed functions from another process)."""
+        return self._run("python", *args, cwd=cwd, timeout=timeout)
+
     def modal(
         self, *args: str, cwd: Path, token_secret: str | None = None, timeout: float = 300
     ) -> subprocess.CompletedProcess[str]:
+        return self._run("modal", *args, cwd=cwd, token_secret=token_secret, timeout=timeout)
+
+    def _run(
+        self, program: str, *args: str, cwd: Path, token_secret: str | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(self.venv / "bin" / "modal"), *args],
+            [str(self.venv / "bin" / program), *args],
             cwd=cwd,
             env=self.modal_env(token_secret),
             capture_output=True,

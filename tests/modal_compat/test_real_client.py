@@ -435,14 +435,7 @@ def test_deployed_cls_from_name(modal_cluster: ModalCluster, tmp_path: Path) -> 
     deploy = modal_cluster.modal("deploy", "app.py", cwd=tmp_path)
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
     (tmp_path / "caller.py").write_text(CLS_CALLER)
-    call = subprocess.run(
-        [str(modal_cluster.venv / "bin" / "python"), "caller.py"],
-        cwd=tmp_path,
-        env=modal_cluster.modal_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    call = modal_cluster.python("caller.py", cwd=tmp_path)
     assert call.returncode == 0, call.stdout + call.stderr
     assert "from_name cls: 2 102" in call.stdout
 

@@ -3,7 +3,6 @@ with the real client against nano-modal. It answered "does not serve ModalClient
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from tests.modal_compat.conftest import ModalCluster
@@ -42,14 +41,7 @@ def test_modal_app_logs_shows_stored_lines_with_filters(modal_cluster: ModalClus
     deploy = modal_cluster.modal("deploy", "app.py", cwd=tmp_path)
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
     (tmp_path / "caller.py").write_text(CALLER)
-    call = subprocess.run(
-        [str(modal_cluster.venv / "bin" / "python"), "caller.py"],
-        cwd=tmp_path,
-        env=modal_cluster.modal_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    call = modal_cluster.python("caller.py", cwd=tmp_path)
     assert call.returncode == 0, call.stdout + call.stderr
 
     everything = _logs(modal_cluster, tmp_path)

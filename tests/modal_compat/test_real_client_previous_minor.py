@@ -83,14 +83,7 @@ def test_previous_minor_deploys_and_calls_from_name(previous_client: ModalCluste
     (tmp_path / "caller.py").write_text(CALLER.replace("nano-compat-deployed", "nano-compat-deployed-15"))
     deploy = previous_client.modal("deploy", "app.py", cwd=tmp_path)
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
-    call = subprocess.run(
-        [str(previous_client.venv / "bin" / "python"), "caller.py"],
-        cwd=tmp_path,
-        env=previous_client.modal_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    call = previous_client.python("caller.py", cwd=tmp_path)
     assert call.returncode == 0, call.stdout + call.stderr
     assert "remote: 64" in call.stdout
     assert "map: [1, 8]" in call.stdout
