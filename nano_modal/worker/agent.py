@@ -191,6 +191,8 @@ class Agent:
                 backoff = min(backoff * 2, 5.0)
                 continue
             backoff = 0.1
+            # A container may be told to start and to stop in one answer: it counts as starting first.
+            self.starting.update(spec.container_id for spec in response.start)
             for container_id in response.stop_container_ids:
                 running = self.containers.get(container_id)
                 if running is not None:
@@ -219,12 +221,12 @@ class Agent:
         self.starting.add(spec.container_id)
         try:
             await self._launch(spec)
-        finally:
+        finally:  # a start that failed must not leave its stop behind either
             self.starting.discard(spec.container_id)
-        if spec.container_id in self.stop_once_started:  # told to stop while it was starting
+            told_to_stop = spec.container_id in self.stop_once_started
             self.stop_once_started.discard(spec.container_id)
-            if (running := self.containers.get(spec.container_id)) is not None:
-                self._stop(running)
+        if told_to_stop and (running := self.containers.get(spec.container_id)) is not None:
+            self._stop(running)
 
     async def _launch(self, spec: api_pb2.ContainerSpec) -> None:
         workdir = Path(tempfile.mkdtemp(prefix=f"nano-modal-{spec.container_id}-"))
