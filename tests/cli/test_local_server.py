@@ -148,8 +148,9 @@ def _grpc_calls(base: str, token: str, method: str) -> float:
     """How many `method` calls the server has received, from its /_/metrics."""
     text = httpx.get(f"{base}/_/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=30).text
     prefix = f'nano_modal_grpc_calls_total{{method="{method}"}} '
-    [count] = [float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix)]
-    return count
+    counts = [float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix)]
+    # No line yet means no call yet: the supervisor may not have asked once since the server began.
+    return counts[0] if counts else 0.0
 
 
 async def _hello(url: str, token: str) -> api_pb2.HelloResponse:
