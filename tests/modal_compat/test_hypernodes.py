@@ -77,6 +77,7 @@ def hypernodes_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mod
         stop(server)
 
 
+@pytest.mark.timeout(900)  # a first run builds the Debian base (network-bound) and the pip layer
 def test_hypernodes_modal_backend_runs_pipelines_in_containers(
     hypernodes_cluster: ModalCluster, tmp_path: Path
 ) -> None:
@@ -90,6 +91,7 @@ def test_hypernodes_modal_backend_runs_pipelines_in_containers(
     assert lines["error"] == "ValueError: Cannot process 42!", done.stdout
 
 
+@pytest.mark.timeout(600)  # its own pip layer (cloudpickle only)
 def test_an_image_without_hypernodes_cannot_unpickle_the_pipeline(
     hypernodes_cluster: ModalCluster, tmp_path: Path
 ) -> None:
