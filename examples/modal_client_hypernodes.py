@@ -9,7 +9,8 @@ prints:
     pip install modal 'hypernodes[modal] @ git+https://github.com/gilad-rubin/hypernodes@ece328c' graphviz
     python examples/modal_client_hypernodes.py
 
-(tests/modal_compat/test_hypernodes.py installs that commit from a copy of its source.)
+(That commit asks for Python >= 3.12; tests/modal_compat/test_hypernodes.py installs it from a copy
+of its source, on the tests' 3.11, where it runs as well.)
 """
 
 from __future__ import annotations

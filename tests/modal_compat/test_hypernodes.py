@@ -4,7 +4,7 @@ The backend exists only in hypernodes' git history (its PyPI releases have no Mo
 the scratch venv installs it from a copy of that commit's package source, LICENSE and build
 files (MIT) under third_party/. The worker is bubblewrap's, so images are really built: what a
 container can import is what its image holds, as on Modal (the `process` runtime would lend it
-the worker's own Python, hypernodes included).
+the worker's own Python and packages instead).
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.modal_compat.conftest import ModalCluster
 
 OTHER_PYTHON = "3.12" if sys.version_info[:2] != (3, 12) else "3.11"  # the client venv's Python is this one's
@@ -47,3 +49,22 @@ def test_a_serialized_function_in_an_image_of_another_python_warns(modal_cluster
     )
     assert expected in done.stderr, done.stderr
     assert done.stderr.count("is serialized (cloudpickled)") == 1, done.stderr  # not for the matching one
+
+
+def test_only_a_known_other_minor_of_a_serialized_function_warns() -> None:
+    """No warning without both versions (a registry image names none) or for code the image
+    imports from files; a class pickled by value warns as a function does."""
+    api_pb2 = pytest.importorskip("modal_proto.api_pb2")
+    from nano_modal.proto import api_pb2 as npb
+    from nano_modal.server.modal_compat.serialized_python import python_mismatch
+
+    debian_312 = npb.ImageSpec(base=npb.ImageBase(kind="debian", python_version="3.12"))
+    client_311 = {"x-modal-python-version": "3.11.7"}
+    pickled_class = api_pb2.Function(function_name="C.*", class_serialized=b"x")
+    assert python_mismatch(pickled_class, debian_312, client_311) is not None
+    assert python_mismatch(pickled_class, debian_312, {"x-modal-python-version": "3.12.1"}) is None
+    assert python_mismatch(pickled_class, debian_312, {}) is None
+    assert python_mismatch(pickled_class, npb.ImageSpec(base=npb.ImageBase(kind="registry")), client_311) is None
+    assert python_mismatch(pickled_class, None, client_311) is None
+    from_file = api_pb2.Function(function_name="f", module_name="app")
+    assert python_mismatch(from_file, debian_312, client_311) is None
