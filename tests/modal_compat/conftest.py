@@ -33,13 +33,15 @@ def _python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def make_scratch_venv(venv: Path, requirements: tuple[str, ...], check: str) -> Path | str:
+def make_scratch_venv(
+    venv: Path, requirements: tuple[str, ...], check: str, pip_options: tuple[str, ...] = ()
+) -> Path | str:
     """`venv` with `requirements` installed, or why it cannot be made (then the tests skip with
     that reason). Made in place, under a lock (sessions may run side by side): one left half-made
     by an interrupted session fails `check` (Python code that imports what it needs) and is made
     again. Its .pth names this interpreter's packages, written each time, so the venv follows
     whichever interpreter runs the tests. Name `venv` after the versions it holds: a new pin is
-    a new venv, never an old one reused."""
+    a new venv, never an old one reused. `pip_options`: pip's own flags for the install."""
     python = _python(venv)
     with (venv.parent / f"{venv.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -47,7 +49,7 @@ def make_scratch_venv(venv: Path, requirements: tuple[str, ...], check: str) -> 
             shutil.rmtree(venv, ignore_errors=True)
             subprocess.run([sys.executable, "-m", "venv", venv], check=True)
             pip = subprocess.run(
-                [python, "-m", "pip", "install", "-q", *requirements],
+                [python, "-m", "pip", "install", "-q", *pip_options, *requirements],
                 capture_output=True,
                 text=True,
                 timeout=PIP_TIMEOUT,

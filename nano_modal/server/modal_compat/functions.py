@@ -35,6 +35,7 @@ from .auth import Refused
 from .base import BUNDLE_MARKER, Call
 from .image_context import mount_files
 from .images import load_spec
+from .serialized_python import python_mismatch, warning_metadata
 from .web import WebRpcs, method_endpoints, web_endpoint
 
 OUTPUT_MARK = b"modal-compat:1\n"  # an output's data that is Modal's FunctionPutOutputsItem
@@ -150,6 +151,10 @@ class FunctionRpcs(WebRpcs):
         image = load_spec(self.blobs, function.image_id)
         if image is not None:  # built by the worker before the first container (images.py)
             definition.image.CopyFrom(image)
+        headers = {key: str(value) for key, value in call.context.invocation_metadata() or ()}
+        mismatch = python_mismatch(function, image, headers)
+        if mismatch:  # the client prints it; the function is created all the same, as on Modal
+            call.context.set_trailing_metadata(warning_metadata(mismatch))
         web = web_endpoint(function.webhook_config)
         if web is not None:  # nano-modal's HTTP gateway routes its requests (web.py)
             definition.web.CopyFrom(web)
