@@ -24,7 +24,7 @@ import pytest
 
 from tests.modal_compat.conftest import MODAL_VERSION, ModalCluster, make_scratch_venv
 from tests.modal_compat.test_real_client import write_app
-from tests.modal_compat.test_real_client_web import proxy_token
+from tests.modal_compat.test_real_client_web import proxy_token, request
 
 pytestmark = pytest.mark.slow(reason="installs modal, numpy and roboflow-workflows from PyPI once")
 
@@ -203,6 +203,13 @@ def test_blocks_of_two_workspaces_run_in_their_own_containers(executor: Executor
         cwd=Path(tempfile.gettempdir()),
     )
     assert lookup.stdout.strip() == executor.url + "?workspace_id=acme", lookup.stdout + lookup.stderr
+    # A request that names no workspace is the caller's mistake, said in one line (no container starts).
+    headers = {"Modal-Key": executor.proxy[0], "Modal-Secret": executor.proxy[1]}
+    body = {"code_str": WHO, "run_function_name": "run", "inputs_json": "{}"}
+    assert request(executor.url, body, headers) == (
+        400,
+        "400 Bad Request: missing the class parameter 'workspace_id': add ?workspace_id=... to the URL\n",
+    )
 
 
 def test_a_block_cannot_reach_another_workspaces_objects(executor: Executor, tmp_path: Path) -> None:
