@@ -91,6 +91,10 @@ def handle_metadata(pb: Any, function: Any, app_id: str) -> Any:
         supported_input_formats=function.supported_input_formats,
         supported_output_formats=function.supported_output_formats,
         app_id=app_id,
+        # A class's parameters: the client serializes an instance's (Cls(...)(x=...)) in the
+        # format and schema order this says, as the gateway does from a web request's query
+        # (server/modal_compat/class_params.py); without it, it pickled them.
+        class_parameter_info=function.class_parameter_info,
     )
     class_name = function.function_name.removesuffix(".*")
     for name, method in function.method_definitions.items():

@@ -31,6 +31,12 @@ class ForeignWeb(Protocol):
         raises control.Invalid for a request it cannot carry."""
         ...
 
+    def class_parameters(self, fn: FunctionRuntime, query: Mapping[str, str]) -> bytes | None:
+        """The serialized parameters of the instance of class `fn` a request's query names, in
+        the SDK's own format (None: the class takes none); raises control.Invalid naming a
+        missing or malformed one."""
+        ...
+
     def started(self, call_id: str, message: dict[str, Any]) -> None:
         """The call started: keep what the container reads besides its input (the body)."""
         ...

@@ -136,7 +136,9 @@ class Gateway:
             if route.web.sessioned:
                 header = connection.headers.get(SESSION_HEADER, "")
                 return session_function(self.control, route.fn, header), route.method_name
-            return self.routes.bind(route, dict(connection.query_params), authorized), route.method_name
+            foreign = self._foreign(route.fn.function_id)
+            bound = self.routes.bind(route, dict(connection.query_params), authorized, foreign)
+            return bound, route.method_name
         except NoSession as exc:
             return PlainTextResponse(f"401 Unauthorized: {exc}\n", status_code=401)
         except NotFound as exc:

@@ -157,3 +157,24 @@ MODAL_INVOKE_ONLY: frozenset[str] = frozenset(
         "BlobGet",
     }
 )
+
+# What a container of a function with `restrict_modal_access=True` may call on Modal's
+# protocol (modal_compat/handler.py): Modal's container entrypoint serving its own inputs
+# (the calls its _container_entrypoint and _runtime make) and moving their payloads, nothing
+# that reaches another object: no dicts, queues, secrets, volumes, other functions' calls,
+# sandboxes or images (the same narrowing as Role.PAYLOADS on nano-modal's own protocol).
+MODAL_RESTRICTED: frozenset[str] = frozenset(
+    {
+        "ClientHello",
+        "ContainerHello",
+        "ContainerHeartbeat",
+        "ContainerStop",
+        "TaskResult",
+        "FunctionGetInputs",
+        "FunctionPutOutputs",
+        "FunctionCallGetDataIn",
+        "FunctionCallPutDataOut",
+        "BlobCreate",
+        "BlobGet",
+    }
+)

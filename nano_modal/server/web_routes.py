@@ -23,6 +23,7 @@ from ..serialization import serialize
 from .control import ControlPlane, Invalid, NotFound, bound_definition
 from .control_base import bind_key
 from .deployments import Deployments
+from .foreign_web import ForeignWeb
 from .state import App, FunctionRuntime
 from .store import ProxyTokenRow
 
@@ -148,18 +149,25 @@ class WebRoutes:
                 return Endpoint(cls, f"{WEB_METHOD}.{method}", m.web)
         raise NotFound(f"class {cls_name} has no web endpoint method {method!r}")
 
-    def bind(self, route: Endpoint, query: dict[str, str], authorized: bool) -> str:
-        """The function id to call: a class endpoint's instance for the query's parameters.
+    def bind(self, route: Endpoint, query: dict[str, str], authorized: bool, foreign: ForeignWeb | None = None) -> str:
+        """The function id to call: a class endpoint's instance for the query's parameters
+        (`foreign`: the protocol of a class defined with another SDK, which reads them).
         Each new parameter set is a stored function and a container pool of its own, so a
         caller without a proxy token may create at most MAX_PUBLIC_BOUND_PER_CLASS per class."""
         if not route.fn.definition.is_class:
             return route.fn.function_id
-        params = parse_class_parameters(route.fn.definition, query)
-        if not params:
-            return route.fn.function_id
+        if foreign is not None:
+            foreign_params = foreign.class_parameters(route.fn, query)
+            if foreign_params is None:
+                return route.fn.function_id
+            bound_params = foreign_params
+        else:
+            params = parse_class_parameters(route.fn.definition, query)
+            if not params:
+                return route.fn.function_id
+            bound_params = serialize(tuple(sorted(params.items())))
         options = api_pb2.FunctionDefinition()
         options.CopyFrom(route.fn.definition)
-        bound_params = serialize(tuple(sorted(params.items())))
         key = bind_key(bound_definition(route.fn.definition, options, bound_params, route.fn.function_id))
         existing = self.control.bound.get(key)
         if existing is not None:

@@ -51,6 +51,12 @@ class Call:
             )
 
 
+def bundle_function(pb: Any, blobs: BlobStore, bundle_id: str) -> Any:
+    """Modal's Function message kept in a function's bundle (functions.py)."""
+    bundle = json.loads(blobs.read(bundle_id))
+    return pb.Function.FromString(base64.b64decode(bundle["function"]))
+
+
 class ServiceBase:
     control: ControlPlane
     objects: ObjectPlane
@@ -76,8 +82,7 @@ class ServiceBase:
 
     def function_message(self, bundle_id: str) -> Any:
         """Modal's Function message kept in a function's bundle (functions.py)."""
-        bundle = json.loads(self.blobs.read(bundle_id))
-        return self.pb.Function.FromString(base64.b64decode(bundle["function"]))
+        return bundle_function(self.pb, self.blobs, bundle_id)
 
     def named_object(self, kind: int, request: Any, workspace: str) -> ObjectRow:
         """The dict, queue or volume a <Kind>GetOrCreate names, as its `object_creation_type` asks:

@@ -11,11 +11,13 @@ from typing import Any
 from ...container.modal_entrypoint import handle_metadata
 from ...proto import api_pb2 as npb
 from ..deployments import Deployments
-from .base import Call, ServiceBase
+from .base import Call
+from .class_params import parameter_query
 from .functions import retry_policy, volume_mounts
+from .web import WebRpcs
 
 
-class ClassRpcs(ServiceBase):
+class ClassRpcs(WebRpcs):
     deployments: Deployments
 
     async def ClassCreate(self, request: Any, call: Call) -> Any:
@@ -36,9 +38,16 @@ class ClassRpcs(ServiceBase):
         options = variant_definition(parent.definition, request.function_options)
         bound_id = self.control.bind_function(parent.function_id, request.serialized_params, options)
         function = self.function_message(parent.definition.source_blob_id)
-        return self.pb.FunctionBindParamsResponse(
-            bound_function_id=bound_id, handle_metadata=handle_metadata(self.pb, function, parent.app_id)
-        )
+        metadata = handle_metadata(self.pb, function, parent.app_id)
+        # The instance's web endpoints are the class's, with its parameters as their query,
+        # which is where the gateway reads them (class_params.py).
+        self.add_web_urls(parent.app_id, function, metadata)
+        query = parameter_query(self.pb, request.serialized_params)
+        if query:
+            for method in metadata.method_handle_metadata.values():
+                if method.web_url:
+                    method.web_url = f"{method.web_url}?{query}"
+        return self.pb.FunctionBindParamsResponse(bound_function_id=bound_id, handle_metadata=metadata)
 
 
 def variant_definition(parent: npb.FunctionDefinition, options: Any) -> npb.FunctionDefinition:

@@ -16,10 +16,11 @@ import grpc.aio
 from starlette.routing import BaseRoute
 
 from ..blobs import BlobStore
+from ..callers import restricted_refusal
 from ..control import ControlPlane, Invalid, NotFound
 from ..object_service import ObjectPlane
 from ..objects import AlreadyExists
-from ..rpc_roles import MODAL_INVOKE_ONLY
+from ..rpc_roles import MODAL_INVOKE_ONLY, MODAL_RESTRICTED
 from ..sandboxes import SandboxPlane
 from ..state import FunctionRuntime
 from ..workspaces import MODAL_ID_FIELDS, Principal, Workspaces, WorkspaceScope
@@ -91,6 +92,11 @@ class ModalClientHandler(grpc.GenericRpcHandler):  # type: ignore[type-arg]
         )
         if caller.invoke_only and name not in MODAL_INVOKE_ONLY:
             raise Refused(grpc.StatusCode.PERMISSION_DENIED, invoke_only_refusal(name))
+        if caller.container is not None and name not in MODAL_RESTRICTED:
+            definition = service.control._function(caller.container.function_id).definition
+            if definition.restrict_modal_access:
+                refusal = f"nano-modal: {restricted_refusal(definition.name)} (ModalClient/{name})"
+                raise Refused(grpc.StatusCode.PERMISSION_DENIED, refusal)
         if self.scope is not None and not caller.operator:
             # Every id must be the caller's workspace's (an invoke-only pair's: its deployed
             # apps' functions and calls), as on nano-modal's own port: another's is NotFound.

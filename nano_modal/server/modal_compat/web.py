@@ -33,7 +33,8 @@ from ..control import ControlPlane, NotFound
 from ..foreign_web import LastBody
 from ..state import FunctionRuntime
 from ..web_routes import MODAL_CLASS_SUFFIX
-from .base import BUNDLE_MARKER, Call, ServiceBase
+from .base import BUNDLE_MARKER, Call, ServiceBase, bundle_function
+from .class_params import query_parameters
 
 DATA_IN_WAIT = 50.0  # seconds one wait for the call's end lasts inside a FunctionCallGetDataIn stream
 # data_in index of a WebSocket session's `websocket.connect`; the channel's n-th client message
@@ -81,9 +82,20 @@ class ModalWeb:
         # Call ids of WebSocket sessions (their data_in is the gateway's web channel) -> whether
         # the container was told the client is gone.
         self.websockets: dict[str, bool] = {}
+        # Bundle id (a sha256: its content never changes) -> Modal's Function message in it,
+        # read once per class for the parameters of its endpoints' requests.
+        self.class_functions: dict[str, Any] = {}
 
     def owns(self, fn: FunctionRuntime) -> bool:
         return fn.definition.module_name == BUNDLE_MARKER
+
+    def class_parameters(self, fn: FunctionRuntime, query: Mapping[str, str]) -> bytes | None:
+        """The instance of a parameterized class a request's query names (class_params.py)."""
+        bundle_id = fn.definition.source_blob_id
+        function = self.class_functions.get(bundle_id)
+        if function is None:
+            function = self.class_functions[bundle_id] = bundle_function(self.pb, self.blobs, bundle_id)
+        return query_parameters(self.pb, function, query)
 
     def request_input(self, message: dict[str, Any], method_name: str) -> npb.FunctionInput:
         """The call's input: the request's ASGI scope as the argument of Modal's web function
