@@ -137,6 +137,30 @@ def test_a_worker_that_ran_no_sandbox_boots_none(tmp_path: Path) -> None:
         stop(server)
 
 
+def test_a_stopping_worker_leaves_no_booted_sandbox(tmp_path: Path) -> None:
+    require("gvisor")
+    token = secrets.token_urlsafe(16)
+    server, url = start_server(tmp_path, token)
+    worker = start_worker(url, token, tmp_path / "worker.log", "--runtime", "gvisor", "--preboot", "1")
+    cluster = Cluster(url, token, tmp_path, server, [worker])
+    try:
+        (tmp_path / "run").mkdir()
+        create(cluster, tmp_path / "run", {})  # the worker's first sandbox: then it boots one
+        assert wait_for(lambda: BOOTED in worker_log(cluster), 120), "no sandbox was booted ahead"
+        names = re.findall(r"booted sandbox (pre-\S+)", worker_log(cluster))
+        assert all(running(name) for name in names)
+    finally:
+        stop(worker)
+        stop(server)
+    assert wait_for(lambda: not any(running(name) for name in names), 15), names
+
+
+def running(name: str) -> bool:
+    """Whether any process on the host still names this container (runsc's own carry its id)."""
+    found = subprocess.run(["pgrep", "-f", name], capture_output=True, text=True, check=False)
+    return bool(found.stdout.strip())
+
+
 # In a network namespace of its own (the host's addresses untouched): a watch that has heard of
 # nothing is unchanged; an address added there counts at once, with no turn of an event loop.
 WATCH = """
