@@ -57,9 +57,11 @@ from nano_modal import App, Sandbox
 def create():
     t = time.perf_counter()
     sb = Sandbox.create("echo", "hi", app=app)
-    assert next(iter(sb.stdout)) == "hi\\n"
+    first = next(iter(sb.stdout), None)
     elapsed = time.perf_counter() - t
     sb.wait()
+    if first != "hi\\n":  # said, with what the sandbox's end says, instead of a bare StopIteration
+        raise RuntimeError(f"{sb.object_id}: first line {first!r}, exit {sb.returncode}, {sb._result}")
     return elapsed
 
 
@@ -114,6 +116,7 @@ class SandboxPeer:
         argv = [sys.executable, "-c", CHILD, runtime, str(BENCH_DIR)]
         self.proc = subprocess.Popen(argv, env=env, text=True, **pipes)
         self.last = 0.0  # when its last create sample ended (perf_counter)
+        self.name = f"{runtime} peer with the SDK in {sdk}"
         assert self._line() == "ready", f"the {runtime} peer from {sdk} failed to start"
 
     def _line(self) -> str:
@@ -124,7 +127,10 @@ class SandboxPeer:
         assert self.proc.stdin is not None
         self.proc.stdin.write(command + "\n")
         self.proc.stdin.flush()
-        return json.loads(self._line())
+        answer = self._line()
+        if not answer:
+            raise RuntimeError(f"the {self.name} ended (its traceback above)")
+        return json.loads(answer)
 
     def create(self, settle: float) -> float:
         time.sleep(max(0.0, self.last + settle - time.perf_counter()))

@@ -81,6 +81,8 @@ class Preboot:
         self.size = size
         self.ready: dict[Key, list[Booted]] = {}
         self.booting: dict[Key, int] = {}
+        self.waiting: dict[Key, int] = {}  # take()s waiting for a boot in flight (at most one per boot)
+        self.boot_ended: dict[Key, asyncio.Event] = {}  # set when a boot of that kind ends, either way
         self.images: dict[str, ImageRoot] = {}  # image id -> a root to copy, in the order last used
         self.base_env: dict[str, str] | None = None  # set by configure(); nothing boots before
         self.server_url = ""
@@ -139,6 +141,8 @@ class Preboot:
             return
         finally:
             self.booting[key] -= 1
+            if (ended := self.boot_ended.pop(key, None)) is not None:
+                ended.set()  # (its waiters run after this coroutine's next step: `ready` has it by then)
         self.ready.setdefault(key, []).append(booted)
         log.info("booted %s %s ahead of need", "sandbox" if sandbox else "container", cfg.container_id)
 
@@ -152,7 +156,15 @@ class Preboot:
         key: Key = (cfg.block_network, cfg.image.image.image_id if cfg.image is not None else "", sandbox)
         if cfg.image is not None:
             await self._remember(key[1], cfg.image)
-        ready = self.ready.get(key, [])
+        ready = self.ready.setdefault(key, [])
+        if not ready and self.waiting.get(key, 0) < self.booting.get(key, 0):
+            # One is booting: it is ready sooner than a container started now would be (they
+            # would share the cores). One waiter per boot in flight; the others start afresh.
+            self.waiting[key] = self.waiting.get(key, 0) + 1
+            try:
+                await self.boot_ended.setdefault(key, asyncio.Event()).wait()
+            finally:
+                self.waiting[key] -= 1
         while ready and ready[0].proc.returncode is not None:
             await self._discard(ready.pop(0))
         booted = ready.pop(0) if ready else None
