@@ -96,7 +96,10 @@ try:
         for line in sys.stdin:
             verb, _, count = line.strip().partition(" ")
             if verb == "create":
-                print(json.dumps(create()), flush=True)
+                try:
+                    print(json.dumps(create()), flush=True)
+                except RuntimeError as exc:  # e.g. runsc killed by a signal under load: counted, not timed
+                    print(json.dumps({"failed": str(exc).splitlines()[0]}), flush=True)
             elif verb == "exec":
                 print(json.dumps([exec_round_trip(sb) for _ in range(int(count))]), flush=True)
             elif verb == "alive":
@@ -132,11 +135,12 @@ class SandboxPeer:
             raise RuntimeError(f"the {self.name} ended (its traceback above)")
         return json.loads(answer)
 
-    def create(self, settle: float) -> float:
+    def create(self, settle: float) -> float | str:
+        """One sample's seconds, or why the sandbox gave no output."""
         time.sleep(max(0.0, self.last + settle - time.perf_counter()))
-        elapsed: float = self.ask("create")
+        answer: float | dict[str, str] = self.ask("create")
         self.last = time.perf_counter()
-        return elapsed
+        return answer["failed"] if isinstance(answer, dict) else answer
 
     def close(self) -> None:
         assert self.proc.stdin is not None
@@ -165,13 +169,19 @@ def main() -> None:
     peers = {f"{r}{tag}": SandboxPeer(r, sdk) for r in runtimes for tag, sdk in sdks.items()}
     create: dict[str, list[float]] = {row: [] for row in peers}
     execs: dict[str, list[float]] = {row: [] for row in peers}
+    failed: dict[str, list[str]] = {row: [] for row in peers}
     peer = [bare() for _ in range(n)]
     crowd: dict[str, float] = {}
     try:
         for i in range(n):  # interleaved: each row's i-th sample in one round, the order turning
-            rows = list(peers)
-            for row in rows[i % len(rows) :] + rows[: i % len(rows)]:
-                create[row].append(peers[row].create(args.settle))
+            order = list(peers)
+            for row in order[i % len(order) :] + order[: i % len(order)]:
+                sample = peers[row].create(args.settle)
+                if isinstance(sample, str):
+                    failed[row].append(sample)
+                    c.console.print(f"[yellow]{row}: {sample}[/yellow]")
+                else:
+                    create[row].append(sample)
         for row, p in peers.items():
             execs[row] = p.ask(f"exec {n}")
         if args.alive:
@@ -186,12 +196,16 @@ def main() -> None:
         made95, ran95 = c.fmt_us(c.percentile(create[r], 95)), c.fmt_us(c.percentile(execs[r], 95))
         rows.append([r, c.fmt_us(made), made95, f"{made / base:.0f}x", c.fmt_us(ran), ran95, f"{ran / base:.0f}x"])
     columns = ["runtime", "create to first output", "p95", "vs peer", "exec round trip", "p95", "vs peer"]
+    for row in rows[1:]:
+        if failed[row[0]]:
+            row[0] += f" ({len(failed[row[0]])} failed)"
     c.table(f"Sandboxes: `echo hi` (median and p95 of {n}, settle {args.settle:g} s)", columns, rows)
     results: dict[str, Any] = {"n": n, "settle": args.settle, "peer": base, "baseline": args.baseline}
     results.update({f"create_{r}": c.median(create[r]) for r in peers})
     results.update({f"create_p95_{r}": c.percentile(create[r], 95) for r in peers})
     results.update({f"create_samples_{r}": create[r] for r in peers})
     results.update({f"exec_{r}": c.median(execs[r]) for r in peers})
+    results.update({f"failed_{r}": failed[r] for r in peers if failed[r]})
     if crowd:
         c.table(
             f"{int(crowd['m'])} sandboxes alive at once on {runtimes[0]} (cpu=0.05 each)",
