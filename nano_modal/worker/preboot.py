@@ -83,6 +83,7 @@ class Preboot:
         self.booting: dict[Key, int] = {}
         self.waiting: dict[Key, int] = {}  # take()s waiting for a boot in flight (at most one per boot)
         self.boot_ended: dict[Key, asyncio.Event] = {}  # set when a boot of that kind ends, either way
+        self.refills: dict[Key, asyncio.TimerHandle] = {}  # sandboxes' replacements due (SANDBOX_REFILL_DELAY)
         self.images: dict[str, ImageRoot] = {}  # image id -> a root to copy, in the order last used
         self.base_env: dict[str, str] | None = None  # set by configure(); nothing boots before
         self.server_url = ""
@@ -157,6 +158,9 @@ class Preboot:
         if cfg.image is not None:
             await self._remember(key[1], cfg.image)
         ready = self.ready.setdefault(key, [])
+        if not ready and (due := self.refills.pop(key, None)) is not None:
+            due.cancel()  # wanted now: its boot would no longer share the cores with a first command
+            self.fill(key)
         if not ready and self.waiting.get(key, 0) < self.booting.get(key, 0):
             # One is booting: it is ready sooner than a container started now would be (they
             # would share the cores). One waiter per boot in flight; the others start afresh.
@@ -168,10 +172,10 @@ class Preboot:
         while ready and ready[0].proc.returncode is not None:
             await self._discard(ready.pop(0))
         booted = ready.pop(0) if ready else None
-        if sandbox:  # the next one, whether this one is handed over or not
-            asyncio.get_running_loop().call_later(SANDBOX_REFILL_DELAY, self.fill, key)
-        else:
+        if not sandbox:  # the next one, whether this one is handed over or not
             self.fill(key)
+        elif key not in self.refills:
+            self.refills[key] = asyncio.get_running_loop().call_later(SANDBOX_REFILL_DELAY, self._refill, key)
         if booted is None:
             return None
         env = cfg.env
@@ -209,6 +213,10 @@ class Preboot:
         cfg.workdir, cfg.agent_dir, cfg.image, cfg.env = rehomed.workdir, rehomed.agent_dir, rehomed.image, rehomed.env
         return booted.proc
 
+    def _refill(self, key: Key) -> None:
+        self.refills.pop(key, None)
+        self.fill(key)
+
     def claim_link(self, container_id: str) -> AgentLink | None:
         """The link of the booted sandbox start() just handed `container_id` (None: it got none)."""
         return self.handed.pop(container_id, None)
@@ -225,6 +233,8 @@ class Preboot:
                     await self._discard(booted)
 
     async def close(self) -> None:
+        for due in self.refills.values():
+            due.cancel()
         for task in list(self.tasks):
             task.cancel()
         for ready in self.ready.values():

@@ -88,11 +88,15 @@ def create(cluster: Cluster, tmp_path: Path, env: dict[str, str]) -> dict:
     return seen
 
 
-def create_booted(cluster: Cluster, tmp_path: Path, env: dict[str, str]) -> dict:
+def await_a_booted_sandbox(cluster: Cluster, tmp_path: Path) -> None:
     if BOOTED not in worker_log(cluster):  # the worker's first sandbox starts afresh, then it keeps one
         create(cluster, tmp_path, {})
     handed = len(HANDED.findall(worker_log(cluster)))
     assert wait_for(lambda: worker_log(cluster).count(BOOTED) > handed, 120), "no sandbox was booted ahead"
+
+
+def create_booted(cluster: Cluster, tmp_path: Path, env: dict[str, str]) -> dict:
+    await_a_booted_sandbox(cluster, tmp_path)
     return create(cluster, tmp_path, env)
 
 
@@ -120,6 +124,29 @@ def test_a_booted_sandbox_serves_one_sandbox_only(booted: Cluster, tmp_path: Pat
     assert first["entry"]["cwd"] != second["entry"]["cwd"]
     assert not second["entry"]["marker"], "the second sandbox saw the first one's /tmp"
     assert second["entry"]["secret"] == {"PREBOOT_OTHER": "two"}, "the second sandbox saw the first one's secret"
+
+
+BACK_TO_BACK = """
+import nano_modal
+
+app = nano_modal.App("back-to-back")
+with app.run(show_logs=False):
+    for _ in range(2):
+        sb = nano_modal.Sandbox.create("echo", "hi", app=app)
+        print("SANDBOX", sb.object_id, sb.stdout.read().strip(), flush=True)
+        sb.wait()
+"""
+
+
+def test_the_next_sandbox_waits_for_the_one_booting(booted: Cluster, tmp_path: Path) -> None:
+    """Created right after one was handed over: its replacement is due, not yet booted. It boots
+    at once and the sandbox waits for it, rather than starting a second container beside it."""
+    (tmp_path / "first").mkdir()
+    await_a_booted_sandbox(booted, tmp_path / "first")
+    run = run_script(tmp_path, BACK_TO_BACK, env=booted.env(), timeout=180)
+    made = re.findall(r"SANDBOX (\S+) (.*)", run.stdout)
+    assert [out for _, out in made] == ["hi", "hi"], run.stdout + run.stderr
+    assert all(ran_booted(booted, sandbox_id) for sandbox_id, _ in made), worker_log(booted)[-3000:]
 
 
 def test_a_worker_that_ran_no_sandbox_boots_none(tmp_path: Path) -> None:
