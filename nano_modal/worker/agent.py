@@ -200,7 +200,9 @@ class Agent:
                 elif container_id in self.starting:
                     self.stop_once_started.add(container_id)
             for spec in response.start:
-                if spec.HasField("image"):  # may build for minutes: the poll loop goes on meanwhile
+                # An image may build for minutes, a sandbox wait for the one booting ahead of need
+                # (preboot.py): the poll loop goes on meanwhile.
+                if spec.HasField("image") or spec.sandbox:
                     starting = asyncio.create_task(self._start(spec))
                     self.background.add(starting)
                     starting.add_done_callback(self.background.discard)
