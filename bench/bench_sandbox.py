@@ -182,8 +182,9 @@ def main() -> None:
                     c.console.print(f"[yellow]{row}: {sample}[/yellow]")
                 else:
                     create[row].append(sample)
-        for row, p in peers.items():
-            execs[row] = p.ask(f"exec {n}")
+        for _ in range(n):  # interleaved too (a worker may be booting its next sandbox meanwhile)
+            for row, p in peers.items():
+                execs[row] += p.ask("exec 1")
         if args.alive:
             crowd = peers[runtimes[0]].ask(f"alive {20 if args.quick else args.alive}")
     finally:
