@@ -53,6 +53,10 @@ PYTHON_ARGS = (
     "import sys; sys.path.insert(0, sys.argv[1]); import sandbox_agent as a; del sys.path[0]; sys.exit(a.main())",
     os.path.dirname(AGENT_PATH),
 )  # fmt: skip
+# The same agent in a sandbox booted ahead of need (worker/preboot.py): it dials its worker at
+# once, then waits for its assignment (the sandbox's environment) before it serves.
+BOOTED_PYTHON_ARGS = (*PYTHON_ARGS[:3], PYTHON_ARGS[3].replace("a.main()", "a.main(True)"), *PYTHON_ARGS[4:])
+ASSIGNMENT_ENV = "env"  # the one field of a booted agent's assignment frame: the environment to run with
 LENGTH_BYTES = 4  # a frame: its header's length and its data's (big-endian), the header, the data
 # The worker reads frames from code it does not trust (a function container can run any agent):
 # larger ones end the stream instead of being buffered.
@@ -176,7 +180,8 @@ class Link:
             buf += got
         return bytes(buf)
 
-    def receive(self) -> Down | None:
+    def receive_fields(self) -> tuple[dict[str, Any], bytes] | None:
+        """One frame from the worker: its fields and its bytes; None at the end of the link."""
         prefix = self._exactly(2 * LENGTH_BYTES)
         if prefix is None:
             return None
@@ -186,8 +191,18 @@ class Link:
         if header is None or data is None:
             return None
         try:
-            return Down(marshal.loads(header), data)
+            fields = marshal.loads(header)
         except (ValueError, EOFError, TypeError):
+            return None
+        return (fields, data) if isinstance(fields, dict) else None
+
+    def receive(self) -> Down | None:
+        frame = self.receive_fields()
+        if frame is None:
+            return None
+        try:
+            return Down(*frame)
+        except TypeError:
             return None
 
     def close(self) -> None:
@@ -630,13 +645,29 @@ class Agent:
         return code if 0 <= code < 256 else 128 + abs(code) % 128
 
 
-def main() -> int:
+def _await_assignment(link: Link) -> bool:
+    """Booted ahead of need: wait for the sandbox this container becomes, and take on its
+    environment (the worker's, as a cold start's would be). False if the worker let it go."""
+    # Until then a stop needs no care: nothing of anyone's runs here yet.
+    _signal.signal(_signal.SIGTERM, lambda signum, frame: os._exit(128 + _signal.SIGTERM))
+    frame = link.receive_fields()
+    if frame is None or not isinstance(frame[0].get(ASSIGNMENT_ENV), dict):
+        return False
+    os.environ.clear()
+    os.environ.update(frame[0][ASSIGNMENT_ENV])
+    return True
+
+
+def main(booted: bool = False) -> int:
     for fd in (0, 1, 2):  # the commands' pipes must not take these numbers (posix_spawn's dup2)
         try:
             os.fstat(fd)
         except OSError:
             os.open(os.devnull, os.O_RDWR)
-    agent = Agent(Link(os.environ[SOCKET_ENV]), os.environ.get("NANO_MODAL_CONTAINER_ID", ""))
+    link = Link(os.environ[SOCKET_ENV])
+    if booted and not _await_assignment(link):
+        return 0
+    agent = Agent(link, os.environ.get("NANO_MODAL_CONTAINER_ID", ""))
     # Stopped by the worker: take every command down with the sandbox.
     _signal.signal(_signal.SIGTERM, lambda signum, frame: agent.end(128 + _signal.SIGTERM))
     _start(agent.serve)

@@ -8,6 +8,9 @@ and, on each new address, has the runtime deny the policy as it stands now to it
 containers: under bwrap a `route replace prohibit` in each container's namespace. gVisor's
 routes are its own copy, made when the sandbox started, and cannot be changed from outside:
 its running containers keep reaching the new address until they end, and the worker says so.
+
+`generation` counts the announcements: a container booted ahead of need whose denial was made
+at the generation that still stands needs no refresh when it is handed over (sandbox.py).
 """
 
 from __future__ import annotations
@@ -48,6 +51,16 @@ class AddressWatch:
         self._sock: socket.socket | None = None
         self._task: asyncio.Task[None] | None = None
         self._again = False  # another address came while the last one was being denied
+        self.generation = 0  # bumped at each burst of new-address announcements read
+
+    def unchanged_since(self, generation: int) -> bool:
+        """Whether the host has gained no address since `generation` was read. What the kernel
+        has queued on the socket is read first: an address added just before this call counts.
+        False when the watch is not running (nothing would have said)."""
+        if self._sock is None:
+            return False
+        self._readable()
+        return self.generation == generation
 
     def start(self) -> None:
         try:
@@ -62,11 +75,16 @@ class AddressWatch:
     def _readable(self) -> None:
         assert self._sock is not None
         gained = False
-        with contextlib.suppress(BlockingIOError):
+        try:
             while True:
                 gained = new_addresses(self._sock.recv(_RECEIVE_SIZE)) or gained
+        except BlockingIOError:
+            pass
+        except OSError:  # ENOBUFS: announcements were lost, and one of them may have been an address
+            gained = True
         if not gained:
             return
+        self.generation += 1
         if self._task is not None and not self._task.done():
             self._again = True
         else:

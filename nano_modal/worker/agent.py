@@ -200,7 +200,9 @@ class Agent:
                 elif container_id in self.starting:
                     self.stop_once_started.add(container_id)
             for spec in response.start:
-                if spec.HasField("image"):  # may build for minutes: the poll loop goes on meanwhile
+                # An image may build for minutes, a sandbox wait for the one booting ahead of need
+                # (preboot.py): the poll loop goes on meanwhile.
+                if spec.HasField("image") or spec.sandbox:
                     starting = asyncio.create_task(self._start(spec))
                     self.background.add(starting)
                     starting.add_done_callback(self.background.discard)
@@ -268,6 +270,8 @@ class Agent:
         link = AgentLink()
         cfg.agent_dir = link.dir  # the runtime tells the container where: sandbox.own_view, ProcessRuntime
         volumes: list[Mount] = []
+        spawned: asyncio.Future[asyncio.subprocess.Process] = asyncio.get_running_loop().create_future()
+        sandbox_relay: asyncio.Task[None] | None = None
         try:
             if spec.sandbox:
                 await link.start()
@@ -275,30 +279,54 @@ class Agent:
                 if cfg.command:  # the process runtime's image venv (images/venv.py): its Python runs the agent
                     cfg.command = [cfg.command[0], *AGENT_ARGS]
                 # Its disk before its volumes are copied onto it (a function's are, inside it, later).
-                await asyncio.to_thread(self.runtime.disks.attach, workdir, cfg.disk_mb)
+                # Without volumes the runtime attaches one if it starts the sandbox afresh; a booted
+                # one (preboot.py) comes with its own.
+                if env.get(config.ENV_VOLUMES):
+                    await asyncio.to_thread(self.runtime.disks.attach, workdir, cfg.disk_mb)
                 volumes = await sync_volumes(self.client, env, workdir, binds=await self.runtime.binds_volumes())
+                # Its relay to the server opens while the container starts: a sandbox booted ahead of
+                # need (preboot.py) is ready within a few ms, and its first output goes up this stream.
+                sandbox_relay = self._open_relay(spec, cfg, link, volumes, spawned)
+                await asyncio.sleep(0)  # the stream's first message leaves now, not after a booted start()
             if buckets:  # downloaded onto its disk, which must be there first
                 await asyncio.to_thread(self.runtime.disks.attach, workdir, cfg.disk_mb)
             await download_buckets(buckets, link=not await self.runtime.binds_volumes())
             proc = await self.runtime.start(cfg)
         except Exception as exc:
             log.exception("could not start container %s", spec.container_id)
+            if sandbox_relay is not None:
+                sandbox_relay.cancel()
             await self._report_exit(spec.container_id, -1, start_failure(exc))
             self.runtime.disks.remove(workdir)
             link.close()
             return
+        spawned.set_result(proc)
         if cfg.agent_dir is not None and cfg.agent_dir != link.dir:  # a container booted ahead of need
-            link.move_to(cfg.agent_dir)
-        running = RunningContainer(spec, proc, cfg, link=link, volumes=volumes, buckets=buckets)
-        if spec.sandbox:
-            snapshot = functools.partial(self.images.snapshot, cfg) if self.images is not None else None
-            reload = functools.partial(reload_volumes, self.client, volumes)
-            live = self.images.live_builtins(self.runtime, proc, cfg, link.connected)
-            running.relay = asyncio.create_task(
-                relay(self.client, spec.container_id, link, snapshot=snapshot, reload=reload, live=live)
-            )
+            booted = self.runtime.preboot.claim_link(spec.container_id) if self.runtime.preboot else None
+            if booted is not None:  # a sandbox's, whose agent dialed in at boot
+                link.adopt(booted)
+            else:
+                link.move_to(cfg.agent_dir)
+        running = RunningContainer(spec, proc, cfg, link=link, relay=sandbox_relay, volumes=volumes, buckets=buckets)
         self.containers[spec.container_id] = running
         running.task = asyncio.create_task(self._supervise(running))
+
+    def _open_relay(
+        self,
+        spec: api_pb2.ContainerSpec,
+        cfg: ContainerConfig,
+        link: AgentLink,
+        volumes: list[Mount],
+        spawned: asyncio.Future[asyncio.subprocess.Process],
+    ) -> asyncio.Task[None]:
+        """A sandbox's relay (sandbox_relay.py), with the builtins the worker runs for it."""
+        assert self.images is not None
+        snapshot = functools.partial(self.images.snapshot, cfg)
+        reload = functools.partial(reload_volumes, self.client, volumes)
+        live = self.images.live_builtins(self.runtime, spawned, cfg, link.connected)
+        return asyncio.create_task(
+            relay(self.client, spec.container_id, link, snapshot=snapshot, reload=reload, live=live)
+        )
 
     async def _attach(self, container_id: str) -> None:
         """Start the agent inside a running function container (SIGUSR2 to its entrypoint) and relay

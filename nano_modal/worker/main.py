@@ -21,9 +21,10 @@ from .runtime import DEFAULT_PIDS_LIMIT, RUNTIMES, Runtime, make_runtime
 
 log = logging.getLogger("nano_modal.worker")
 
-# Function containers kept booted ahead of need (worker/preboot.py), per isolating runtime: a
+# Containers kept booted ahead of need (worker/preboot.py), per kind, per isolating runtime: a
 # cold start then skips the runtime's start and the entrypoint's imports (gvisor ~1.1 s -> ~0.2 s,
-# bwrap ~135 -> ~75 ms; docs/BENCHMARKS.md). Not for `process`, the development fallback.
+# bwrap ~135 -> ~75 ms), a sandbox's creation the runtime's and its agent's start (once the worker
+# has run a sandbox; docs/BENCHMARKS.md). Not for `process`, the development fallback.
 DEFAULT_PREBOOT = {"gvisor": 1, "bwrap": 1}
 NETWORKED_RUNTIMES = ("bwrap", "gvisor")  # the runtimes that give containers a network of their own
 
@@ -150,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_container_count,
         default=os.environ.get(config.ENV_PREBOOT) or None,  # argparse applies `type` to it too
         metavar="N",
-        help="function containers kept booted ahead of need (default: 1 with gvisor and bwrap, 0 with process)",
+        help="containers kept booted ahead of need, per kind (functions; sandboxes once one has run)"
+        " (default: 1 with gvisor and bwrap, 0 with process)",
     )
     parser.add_argument(
         "--env",

@@ -1,14 +1,18 @@
-"""Function containers booted ahead of need, so that a cold start skips the runtime's start
-and the entrypoint's imports (container/preboot.py is the other half).
+"""Containers booted ahead of need, so that a cold start skips the runtime's start and the
+entrypoint's imports (container/preboot.py is the other half), and a sandbox's creation the
+runtime's start and its agent's (container/sandbox_agent.py, `main(booted=True)`).
 
 Under gVisor that is most of a cold start: ~0.2 s of `runsc create` and `start`, then ~1 s
 of imports, each file read a round trip to the gofer. The worker keeps `size` containers
 booted per network mode, for the host's Python and for each of the MAX_IMAGES images last
 started; start() hands one over when the container asked for is a function container
-without volumes (their directories are bound at start) whose environment matches the
+or a sandbox without volumes (their directories are bound at start) whose environment matches the
 booted one in everything Python or the SDK reads at start-up, and whose memory limit
 leaves room above what the booted one uses; then it boots a replacement. Anything else
-starts as before.
+starts as before. Sandboxes' containers are booted only once the worker has run a sandbox
+(each keeps its memory while idle), and without the server's address (a sandbox never gets
+it); their agent dials the worker at boot and is handed its sandbox's environment over that
+link (sandbox_relay.AgentLink.assign), which the sandbox's relay then takes over.
 
 A booted container is used once. Until then it holds nothing of anyone's: no token, no
 container id, no secret (only the server's address); it gets them with its assignment, in
@@ -30,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from .. import config
 from .base import ENTRYPOINT_ARGS, ENV_CPU_LIMIT, PREBOOT_ARGS, ContainerConfig
+from .sandbox_relay import AGENT_ARGS, AGENT_CONNECT_TIMEOUT, BOOTED_AGENT_ARGS, AgentLink
 
 if TYPE_CHECKING:
     from .base import Runtime
@@ -51,11 +56,15 @@ READ_LATER = {
 }
 
 
+# Seconds before a booted sandbox handed over is replaced: its boot (a disk, the runtime, Python:
+# ~30 ms of CPU under bwrap, ~0.3 s under gVisor) would otherwise share the cores with the sandbox's
+# first command, the moment its creator is waiting for.
+SANDBOX_REFILL_DELAY = 0.1
 # Images whose containers are kept booted (the most recently started ones): each keeps a
 # container's memory (~20-40 MB) while idle.
 MAX_IMAGES = 4
 
-Key = tuple[bool, str]  # (block_network, image id; "" for the host's Python)
+Key = tuple[bool, str, bool]  # (block_network, image id or "" for the host's Python, a sandbox's)
 
 
 @dataclass
@@ -63,6 +72,7 @@ class Booted:
     cfg: ContainerConfig  # what it was booted with: its id, workdir, agent directory, image root
     proc: asyncio.subprocess.Process
     env: dict[str, str]  # the environment it started with
+    link: AgentLink | None = None  # a sandbox's: its agent, dialed in, waiting for its assignment
 
 
 class Preboot:
@@ -71,14 +81,18 @@ class Preboot:
         self.size = size
         self.ready: dict[Key, list[Booted]] = {}
         self.booting: dict[Key, int] = {}
+        self.waiting: dict[Key, int] = {}  # take()s waiting for a boot in flight (at most one per boot)
+        self.boot_ended: dict[Key, asyncio.Event] = {}  # set when a boot of that kind ends, either way
+        self.refills: dict[Key, asyncio.TimerHandle] = {}  # sandboxes' replacements due (SANDBOX_REFILL_DELAY)
         self.images: dict[str, ImageRoot] = {}  # image id -> a root to copy, in the order last used
         self.base_env: dict[str, str] | None = None  # set by configure(); nothing boots before
         self.server_url = ""
         self.tasks: set[asyncio.Task[None]] = set()
+        self.handed: dict[str, AgentLink] = {}  # sandbox id -> the link of the booted one it got (claim_link)
 
     def configure(self, base_env: dict[str, str], server_url: str, block_network: bool) -> None:
         self.base_env, self.server_url = base_env, server_url
-        self.fill((block_network, ""))
+        self.fill((block_network, "", False))
 
     def fill(self, key: Key) -> None:
         """Boot containers of this kind in the background until `size` are ready or booting."""
@@ -93,47 +107,75 @@ class Preboot:
 
     async def _boot(self, key: Key) -> None:
         assert self.base_env is not None
+        sandbox = key[2]
         workdir = Path(tempfile.mkdtemp(prefix="nano-modal-preboot-"))
-        # The server's address (no credential) lets the runtime set up a network-less container's link.
-        env = {**self.base_env, "HOME": str(workdir), config.ENV_SERVER_URL: self.server_url}
+        env = {**self.base_env, "HOME": str(workdir)}
+        if not sandbox:  # the server's address (no credential) lets the runtime set up a network-less one's link
+            env[config.ENV_SERVER_URL] = self.server_url
+        link = AgentLink() if sandbox else None  # listening before the agent starts: it dials at once
         cfg = ContainerConfig(
             f"pre-{secrets.token_hex(6)}",
             env,
             workdir,
             block_network=key[0],
-            python_args=PREBOOT_ARGS,
-            agent_dir=Path(tempfile.mkdtemp(prefix="nano-modal-agent-")),
+            python_args=BOOTED_AGENT_ARGS if sandbox else PREBOOT_ARGS,
+            agent_dir=link.dir if link is not None else Path(tempfile.mkdtemp(prefix="nano-modal-agent-")),
             image=self.images[key[1]].fresh() if key[1] else None,
         )
+        booted: Booted | None = None
         try:
             await asyncio.to_thread(self.runtime.disks.attach, workdir)  # the default size: take() checks
-            proc = await self.runtime.launch(cfg, stdin=asyncio.subprocess.PIPE)
+            if link is not None:
+                await link.start()
+            stdin = asyncio.subprocess.DEVNULL if sandbox else asyncio.subprocess.PIPE
+            booted = Booted(cfg, await self.runtime.launch(cfg, stdin=stdin), self.runtime.container_env(cfg), link)
+            if link is not None:  # ready once its agent is: a sandbox's first command goes straight to it
+                await asyncio.wait_for(asyncio.shield(link.connected), AGENT_CONNECT_TIMEOUT)
         except BaseException as exc:  # the worker stopping (cancelled) included
-            self._remove(cfg)
+            if booted is not None:
+                await self._discard(booted)
+            else:
+                self._remove(cfg, link)
             if not isinstance(exc, Exception):
                 raise
-            log.warning("could not boot a container ahead of need: %s", exc)
+            log.warning("could not boot a container ahead of need: %s", str(exc) or type(exc).__name__)
             return
         finally:
             self.booting[key] -= 1
-        booted = Booted(cfg, proc, self.runtime.container_env(cfg))
+            if (ended := self.boot_ended.pop(key, None)) is not None:
+                ended.set()  # (its waiters run after this coroutine's next step: `ready` has it by then)
         self.ready.setdefault(key, []).append(booted)
-        log.info("booted container %s ahead of need", cfg.container_id)
+        log.info("booted %s %s ahead of need", "sandbox" if sandbox else "container", cfg.container_id)
 
     async def take(self, cfg: ContainerConfig) -> asyncio.subprocess.Process | None:
         """A booted container, now `cfg`'s (re-homed to its workdir, agent directory and image
         root); None when none is ready or `cfg` asks for something a booted one cannot be."""
         mounts = config.ENV_VOLUMES in cfg.env or config.ENV_BUCKETS in cfg.env  # bound at start
-        if cfg.command or cfg.python_args != ENTRYPOINT_ARGS or mounts or cfg.outbound_allowlist:
+        if cfg.command or cfg.python_args not in (ENTRYPOINT_ARGS, AGENT_ARGS) or mounts or cfg.outbound_allowlist:
             return None
-        key: Key = (cfg.block_network, cfg.image.image.image_id if cfg.image is not None else "")
+        sandbox = cfg.python_args == AGENT_ARGS
+        key: Key = (cfg.block_network, cfg.image.image.image_id if cfg.image is not None else "", sandbox)
         if cfg.image is not None:
             await self._remember(key[1], cfg.image)
-        ready = self.ready.get(key, [])
+        ready = self.ready.setdefault(key, [])
+        if not ready and (due := self.refills.pop(key, None)) is not None:
+            due.cancel()  # wanted now: its boot would no longer share the cores with a first command
+            self.fill(key)
+        if not ready and self.waiting.get(key, 0) < self.booting.get(key, 0):
+            # One is booting: it is ready sooner than a container started now would be (they
+            # would share the cores). One waiter per boot in flight; the others start afresh.
+            self.waiting[key] = self.waiting.get(key, 0) + 1
+            try:
+                await self.boot_ended.setdefault(key, asyncio.Event()).wait()
+            finally:
+                self.waiting[key] -= 1
         while ready and ready[0].proc.returncode is not None:
             await self._discard(ready.pop(0))
         booted = ready.pop(0) if ready else None
-        self.fill(key)  # the next one, whether this one is handed over or not
+        if not sandbox:  # the next one, whether this one is handed over or not
+            self.fill(key)
+        elif key not in self.refills:
+            self.refills[key] = asyncio.get_running_loop().call_later(SANDBOX_REFILL_DELAY, self._refill, key)
         if booted is None:
             return None
         env = cfg.env
@@ -152,19 +194,32 @@ class Preboot:
         try:
             self.runtime.apply_limits(booted.cfg, cfg)
             await self.runtime.before_hand_over(booted.cfg.container_id)
-            assert booted.proc.stdin is not None
-            booted.proc.stdin.write(json.dumps(target).encode() + b"\n")
-            await booted.proc.stdin.drain()
-            booted.proc.stdin.close()
+            if booted.link is not None:
+                await booted.link.assign(target)
+            else:
+                assert booted.proc.stdin is not None
+                booted.proc.stdin.write(json.dumps(target).encode() + b"\n")
+                await booted.proc.stdin.drain()
+                booted.proc.stdin.close()
         except (OSError, ConnectionError, RuntimeError) as exc:  # limits or routes that cannot be set, or it died
             log.warning("booted container %s not used for %s: %s", booted.cfg.container_id, cfg.container_id, exc)
             await self._discard(booted)
             return None
         self.runtime.rekey(booted.cfg.container_id, cfg.container_id)
+        if booted.link is not None:
+            self.handed[cfg.container_id] = booted.link
         log.info("container %s runs in %s, booted ahead of need", cfg.container_id, booted.cfg.container_id)
         self.runtime.disks.remove(cfg.workdir)  # made for it by the worker, empty: the booted one's is used
         cfg.workdir, cfg.agent_dir, cfg.image, cfg.env = rehomed.workdir, rehomed.agent_dir, rehomed.image, rehomed.env
         return booted.proc
+
+    def _refill(self, key: Key) -> None:
+        self.refills.pop(key, None)
+        self.fill(key)
+
+    def claim_link(self, container_id: str) -> AgentLink | None:
+        """The link of the booted sandbox start() just handed `container_id` (None: it got none)."""
+        return self.handed.pop(container_id, None)
 
     async def _remember(self, image_id: str, root: ImageRoot) -> None:
         """Keep booting containers of this image; forget the least recently used beyond MAX_IMAGES."""
@@ -178,24 +233,30 @@ class Preboot:
                     await self._discard(booted)
 
     async def close(self) -> None:
+        for due in self.refills.values():
+            due.cancel()
         for task in list(self.tasks):
             task.cancel()
         for ready in self.ready.values():
             while ready:
                 await self._discard(ready.pop())
 
-    def _remove(self, cfg: ContainerConfig) -> None:
+    def _remove(self, cfg: ContainerConfig, link: AgentLink | None) -> None:
         self.runtime.disks.remove(cfg.workdir)
+        if link is not None:
+            link.close()
         if cfg.agent_dir is not None:
             shutil.rmtree(cfg.agent_dir, ignore_errors=True)
 
     async def _discard(self, booted: Booted) -> None:
         if booted.proc.stdin is not None:
             booted.proc.stdin.close()  # end of file: it exits by itself
+        if booted.link is not None:
+            booted.link.close()  # ... as a booted agent does at the end of its link
         await self.runtime.stop(booted.proc, grace=1.0)
         with contextlib.suppress(Exception):
             await self.runtime.finish(booted.cfg, booted.proc.returncode or 0)
-        self._remove(booted.cfg)
+        self._remove(booted.cfg, booted.link)
 
 
 def _startup_keys(*envs: dict[str, str]) -> set[str]:

@@ -211,6 +211,9 @@ class SandboxingRuntime(Runtime):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._links: dict[str, ServerLink] = {}
         self._nats: dict[str, tuple[OutboundNat, asyncio.Future[None]]] = {}
+        # The address watch's generation when a bwrap container's denial was listed (before it):
+        # unchanged at hand-over, its routes stand and need no refresh (before_hand_over).
+        self._denied_at: dict[str, int] = {}
         self.policy = NetworkPolicy(allow_net)
         self._address_watch = AddressWatch(self._deny_again)
         self._warned_no_slirp = False
@@ -244,6 +247,7 @@ class SandboxingRuntime(Runtime):
         """Outbound NAT for the container whose network namespace process `pid` is in, set up
         while the container starts (it does not wait: see network.py)."""
         nat = OutboundNat(self.policy.narrowed(cfg.outbound_allowlist) if cfg.outbound_allowlist else self.policy)
+        self._denied_at[cfg.container_id] = self._address_watch.generation  # read before start() lists
 
         async def start() -> None:
             try:
@@ -266,6 +270,9 @@ class SandboxingRuntime(Runtime):
             return
         nat, started = found
         await started  # (set up in the background at boot; long done by now, as a rule)
+        denied_at = self._denied_at.get(container_id)
+        if denied_at is not None and self._address_watch.unchanged_since(denied_at):
+            return  # no address gained since its routes were made: they deny all there is to deny
         await nat.refresh()
 
     async def _own_uids(self, cfg: ContainerConfig, link: ServerLink | None) -> ContainerUids | None:
@@ -329,12 +336,15 @@ class SandboxingRuntime(Runtime):
             self._links[new_id] = self._links.pop(old_id)
         if old_id in self._nats:
             self._nats[new_id] = self._nats.pop(old_id)
+        if old_id in self._denied_at:
+            self._denied_at[new_id] = self._denied_at.pop(old_id)
 
     async def finish(self, cfg: ContainerConfig, code: int) -> str:
         reason = await super().finish(cfg, code)
         link = self._links.pop(cfg.container_id, None)
         if link is not None:
             await link.close()
+        self._denied_at.pop(cfg.container_id, None)
         nat, task = self._nats.pop(cfg.container_id, (None, None))
         if nat is not None and task is not None:
             task.cancel()

@@ -29,6 +29,8 @@ from .. import config
 from .._volume_sync import Mount, _link, commit_mount, reload_mount, runtime_binds
 from ..client import Client
 from ..container.sandbox_agent import (
+    ASSIGNMENT_ENV,
+    BOOTED_PYTHON_ARGS,
     DOWN_DEFAULTS,
     LENGTH_BYTES,
     MAX_DATA,
@@ -45,6 +47,7 @@ log = logging.getLogger("nano_modal.worker")
 AGENT_SOCKET_ENV = SOCKET_ENV
 # How a sandbox's container starts: its Python, isolated (no site, no PYTHONPATH), the agent.
 AGENT_ARGS = PYTHON_ARGS
+BOOTED_AGENT_ARGS = BOOTED_PYTHON_ARGS  # ... and one booted ahead of need (worker/preboot.py)
 AGENT_SOCKET = "agent.sock"
 SOCKET_MODE = 0o600  # the worker's sockets: its own user's, or its container root's (uid_ranges.py), only
 SNAPSHOT = "snapshot"  # builtins the worker runs itself: Sandbox.snapshot_filesystem,
@@ -120,6 +123,20 @@ class AgentLink:
         assert self.server is None
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir = directory
+
+    def adopt(self, booted: AgentLink) -> None:
+        """Take over the link of a sandbox booted ahead of need (preboot.py), whose agent has
+        dialed in already: this one stops listening and serves that agent's connection."""
+        self._stop_listening()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir = booted.dir
+        self.connected.set_result(booted.connected.result())
+
+    async def assign(self, env: dict[str, str]) -> None:
+        """Hand the booted agent on this link its sandbox: the environment it runs commands with."""
+        _, writer = self.connected.result()
+        writer.write(encode_down({ASSIGNMENT_ENV: env}))
+        await writer.drain()
 
     async def start(self) -> None:
         self.server = await listen_unix(self.socket, self._accept)

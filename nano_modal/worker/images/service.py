@@ -66,17 +66,18 @@ class WorkerImages:
     def live_builtins(
         self,
         runtime: Runtime,
-        proc: asyncio.subprocess.Process,
+        proc: asyncio.Future[asyncio.subprocess.Process],
         cfg: ContainerConfig,
         started: asyncio.Future[Any],
     ) -> Builtins:
-        """Sandbox.snapshot_directory, mount_image and unmount_image of the sandbox `cfg`, once
-        `started` (its agent dialed in: a process of its own is in its namespaces by then)."""
+        """Sandbox.snapshot_directory, mount_image and unmount_image of the sandbox `cfg` (whose
+        process `proc` will be), once `started` (its agent dialed in: a process of its own is in
+        its namespaces by then)."""
 
         async def live() -> LiveSandbox:
             await asyncio.wait_for(asyncio.shield(started), AGENT_CONNECT_TIMEOUT)
             if cfg.container_id not in self._live:  # InvalidError from runtimes that cannot
-                self._live[cfg.container_id] = runtime.live_sandbox(proc, cfg)
+                self._live[cfg.container_id] = runtime.live_sandbox(await proc, cfg)
             return self._live[cfg.container_id]
 
         async def snapshot_dir(argv: list[str]) -> str:
