@@ -18,6 +18,7 @@ import logging
 import os
 from dataclasses import dataclass
 
+from . import kernel_nat
 from .network import NetworkPolicy, OutboundNat, new_namespace
 
 log = logging.getLogger("nano_modal.worker")
@@ -73,7 +74,7 @@ class SpareNetworks:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(needed.wait(), delay)
         fd = new_namespace()
-        nat = OutboundNat(self.policy)
+        nat = OutboundNat(self.policy, kernel_nat.shared())
         try:
             await nat.prepare_for_gvisor(fd)
         except (OSError, RuntimeError, TimeoutError) as exc:

@@ -52,6 +52,8 @@ from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
+from . import kernel_nat
+
 log = logging.getLogger("nano_modal.worker")
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -120,12 +122,15 @@ def host_addresses() -> list[ipaddress.IPv4Address]:
 
 @cache
 def resolv_conf() -> str:
-    """A resolv.conf naming slirp's resolver, for containers with outbound NAT (the host's own
-    resolver is often at a private or loopback address, out of their reach)."""
+    """A resolv.conf for containers with outbound NAT: under kernel NAT the host's own resolvers
+    (kernel_nat.py lets DNS, and only DNS, through to them); under slirp4netns slirp's resolver
+    (the host's own is often at a private or loopback address, out of its containers' reach)."""
+    kernel = kernel_nat.shared()
+    servers = [str(r) for r in kernel.resolvers] if kernel is not None else [SLIRP_DNS]
     directory = tempfile.mkdtemp(prefix="nano-modal-net-")
     atexit.register(shutil.rmtree, directory, True)
     path = Path(directory) / "resolv.conf"
-    path.write_text(f"nameserver {SLIRP_DNS}\n")
+    path.write_text("".join(f"nameserver {server}\n" for server in servers))
     path.parent.chmod(0o755)
     path.chmod(0o644)
     return str(path)
@@ -145,12 +150,14 @@ class NetworkPolicy:
     def narrowed(self, only: Iterable[IPNetwork]) -> NetworkPolicy:
         return NetworkPolicy(self.allowed, only)
 
-    def denied(self) -> list[IPNetwork]:
-        """The denied ranges and the host's addresses as they are now (listed at every container
-        start: an address the host gains later is denied too). A denied network inside an allowed
-        one is dropped; an allowed one inside a denied one is a more specific route (allow_routes)."""
+    def denied(self, hosts: bool = True) -> list[IPNetwork]:
+        """The denied ranges and (unless not `hosts`) the host's addresses as they are now (listed
+        at every container start: an address the host gains later is denied too). A denied network
+        inside an allowed one is dropped; an allowed one inside a denied one is a more specific
+        route (allow_routes)."""
         denied: list[IPNetwork] = [ipaddress.ip_network(n) for n in DENIED_NETWORKS]
-        denied += [ipaddress.ip_network(f"{a}/32") for a in host_addresses() if not a.is_loopback]
+        if hosts:
+            denied += [ipaddress.ip_network(f"{a}/32") for a in host_addresses() if not a.is_loopback]
         return [d for d in denied if not any(d.subnet_of(a) for a in self.allowed)]  # type: ignore[arg-type]
 
     def routes(self) -> list[str]:
@@ -174,9 +181,24 @@ class NetworkPolicy:
         nets = self.denied() if denied is None else denied
         return lines + [f"route add {net} dev {DEAD_END}" for net in dict.fromkeys(nets)]
 
-    def allow_routes(self) -> list[str]:
-        """... and once slirp's interface is up: the operator's networks through its gateway."""
-        return [f"route replace {net} via {SLIRP_GATEWAY} dev {INTERFACE}" for net in self._routed()]
+    def allow_routes(self, gateway: str = SLIRP_GATEWAY, interface: str = INTERFACE) -> list[str]:
+        """... and once the NAT's interface is up: the operator's networks through its gateway."""
+        return [f"route replace {net} via {gateway} dev {interface}" for net in self._routed()]
+
+    def verdicts(self) -> list[tuple[IPNetwork, bool]]:
+        """The same policy for a firewall that takes the first rule that matches (kernel_nat.py's
+        nftables chain): (network, allowed), the most specific first, as the routes above decide
+        (at equal prefix the allowing route replaces the prohibit). The host's addresses are not
+        here: packets to them are the input chain's, which refuses them whatever they are."""
+        routed = self._routed()
+        prohibited = [*self.denied(hosts=False), *(map(ipaddress.ip_network, EVERYWHERE) if self.only else ())]
+        entries = [(net, True) for net in routed] + [(net, False) for net in prohibited if net not in routed]
+        return sorted(dict.fromkeys(entries), key=lambda entry: -entry[0].prefixlen)
+
+    def host_reachable(self) -> list[IPNetwork]:
+        """The host's own addresses a container may reach: those in the operator's networks (and,
+        narrowed, in the container's own allowlist too), as allow_routes opens them."""
+        return [a for a in self.allowed if not self.only or any(a.subnet_of(o) for o in self.only)]  # type: ignore[arg-type]
 
     def _routed(self) -> list[IPNetwork]:
         """What goes through slirp's gateway: the operator's networks and, with `only`, just those
@@ -243,11 +265,14 @@ def _join_namespace(fd: int) -> None:
         os._exit(126)
 
 
-async def _ip_batch(netns: str | int, lines: list[str]) -> None:
-    """`lines` through `ip -batch` in namespace `netns`: a path, or a descriptor of the worker's."""
+async def _ip_batch(netns: str | int | None, lines: list[str]) -> None:
+    """`lines` through `ip -batch` in namespace `netns`: a path, a descriptor of the worker's, or
+    None for the worker's own."""
     if not lines:
         return
-    if isinstance(netns, int):
+    if netns is None:
+        argv, preexec = ["ip", "-batch", "-"], None
+    elif isinstance(netns, int):
         argv, preexec = ["ip", "-batch", "-"], functools.partial(_join_namespace, netns)
     else:
         argv, preexec = ["nsenter", f"--net={netns}", "ip", "-batch", "-"], None
@@ -290,12 +315,15 @@ async def child_pid(info_fd: int) -> int:
 
 
 class OutboundNat:
-    """One container's slirp4netns, attached to its network namespace (that of process `pid`
-    under bwrap; one the worker made, under gVisor). It exits when the worker closes its end of
-    the exit pipe (or the worker dies)."""
+    """One container's way out, attached to its network namespace (that of process `pid` under
+    bwrap; one the worker made, under gVisor): a veth link of the worker's kernel NAT
+    (kernel_nat.py) if it has one, else a slirp4netns, which exits when the worker closes its
+    end of the exit pipe (or the worker dies)."""
 
-    def __init__(self, policy: NetworkPolicy) -> None:
+    def __init__(self, policy: NetworkPolicy, kernel: kernel_nat.KernelNat | None = None) -> None:
         self.policy = policy
+        self.kernel = kernel
+        self.slot: kernel_nat.Slot | None = None  # its link, under kernel NAT
         self.proc: asyncio.subprocess.Process | None = None
         self._exit_w: int | None = None
         self.netns = ""  # the path of the container's network namespace, once started (bwrap's)
@@ -307,7 +335,7 @@ class OutboundNat:
         RuntimeError (a booted container is then not used: preboot.py starts another)."""
         if self.netns:
             await _ip_batch(self.netns, self.policy.refreshed_routes())
-        elif self.denied:
+        elif self.denied and self.slot is None:  # (under kernel NAT the host's table denies it, live)
             now = await asyncio.to_thread(self.policy.denied)
             gained = [str(net) for net in now if net not in self.denied]
             if gained:
@@ -317,6 +345,9 @@ class OutboundNat:
         """bwrap's: the denial first, then the NAT, while the container already runs."""
         self.netns = netns = f"/proc/{pid}/ns/net"
         await _loopback_up(pid)
+        if self.kernel is not None:  # the prohibit routes too: a second wall, inside
+            await self._link(netns, self.policy.routes())
+            return
         await _ip_batch(netns, self.policy.routes())  # first: never a route to a denied address
         await self._slirp(netns)
         await _ip_batch(netns, self.policy.allow_routes())
@@ -328,6 +359,9 @@ class OutboundNat:
         interface failed now and then ("route add 10.0.0.0/8 ...: File exists", 2 of 40).
         Refreshed at most once, before runsc starts (refresh_for_gvisor): gVisor has its copy."""
         self.denied = await asyncio.to_thread(self.policy.denied)  # (lists the host's addresses)
+        if self.kernel is not None:  # the dead end too: a second wall, inside
+            await self._link(fd, self.policy.dead_end_routes(self.denied))
+            return
         await self._slirp(f"/proc/{os.getpid()}/fd/{fd}")
         await _ip_batch(fd, self.policy.dead_end_routes(self.denied) + self.policy.allow_routes())
 
@@ -338,6 +372,19 @@ class OutboundNat:
         gained = [net for net in now if net not in self.denied]
         await _ip_batch(fd, [f"route add {net} dev {DEAD_END}" for net in gained])
         self.denied += gained
+
+    async def _link(self, netns: str | int, first: list[str]) -> None:
+        """Kernel NAT: the container's chains in the host's table, then `first` and its end of the
+        link in its namespace, then the host's end up: only then can a packet leave."""
+        assert self.kernel is not None
+        kernel, self.slot = self.kernel, self.kernel.claim()
+        await asyncio.to_thread(kernel.admit, self.slot, self.policy)
+        gateway = self.slot.gateway
+        lines = first + kernel.container_lines(self.slot) + self.policy.allow_routes(gateway, kernel_nat.INTERFACE)
+        # The host's resolvers, often in a denied range: a route to them (the table lets DNS only through).
+        lines += [f"route replace {r}/32 via {gateway} dev {kernel_nat.INTERFACE}" for r in kernel.resolvers]
+        await _ip_batch(netns, lines)
+        await _ip_batch(None, kernel.host_lines(self.slot))
 
     async def _slirp(self, netns: str) -> None:
         slirp = slirp_binary()
@@ -366,6 +413,9 @@ class OutboundNat:
             raise RuntimeError("slirp4netns did not come up")
 
     async def close(self) -> None:
+        if self.slot is not None and self.kernel is not None:
+            slot, self.slot = self.slot, None
+            await asyncio.to_thread(self.kernel.release, slot)
         if self._exit_w is not None:
             os.close(self._exit_w)
             self._exit_w = None

@@ -23,6 +23,7 @@ from pathlib import Path
 from .. import config
 from .._fast_lane import UNIX_SOCKET_NAME as FAST_LANE_SOCKET
 from .._volume_sync import runtime_binds
+from . import kernel_nat
 from .address_watch import AddressWatch
 from .base import SDK_ROOT, ContainerConfig, Runtime, sdk_env, worker_user_site
 from .network import IPNetwork, NetworkPolicy, OutboundNat, slirp_binary
@@ -220,10 +221,11 @@ class SandboxingRuntime(Runtime):
         self._uids: dict[str, ContainerUids] = {}
 
     def outbound(self, cfg: ContainerConfig) -> bool:
-        """Whether the container gets outbound NAT: unless it blocks the network, where slirp4netns is."""
+        """Whether the container gets outbound NAT: unless it blocks the network, where the kernel's
+        (kernel_nat.py) or slirp4netns is."""
         if cfg.block_network:
             return False
-        if slirp_binary() is None:
+        if kernel_nat.shared() is None and slirp_binary() is None:
             if not self._warned_no_slirp:
                 log.warning(
                     "slirp4netns is not installed: containers get no outbound network (apt-get install slirp4netns)"
@@ -243,7 +245,8 @@ class SandboxingRuntime(Runtime):
     def _start_nat(self, cfg: ContainerConfig, pid: int) -> None:
         """Outbound NAT for the container whose network namespace process `pid` is in, set up
         while the container starts (it does not wait: see network.py)."""
-        nat = OutboundNat(self.policy.narrowed(cfg.outbound_allowlist) if cfg.outbound_allowlist else self.policy)
+        policy = self.policy.narrowed(cfg.outbound_allowlist) if cfg.outbound_allowlist else self.policy
+        nat = OutboundNat(policy, kernel_nat.shared())
 
         async def start() -> None:
             try:
@@ -294,11 +297,12 @@ class SandboxingRuntime(Runtime):
 
     async def _deny_again(self) -> None:
         """The host gained an address (address_watch.py): every running container's denial as it
-        stands now. gVisor's routes are its copy, made at its start: those containers are told of."""
+        stands now. gVisor's routes are its copy, made at its start: those on slirp4netns are told
+        of (under kernel NAT the host's table refuses the address to every container already)."""
         unchanged, refreshed = 0, 0
         for container_id, (nat, started) in list(self._nats.items()):
             await started  # bwrap's routes are laid down in the background at start
-            if not nat.netns:  # gVisor's
+            if not nat.netns and nat.slot is None:  # gVisor's on slirp4netns (kernel NAT's table denies it live)
                 unchanged += 1
                 continue
             try:
