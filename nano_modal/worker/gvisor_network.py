@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import kernel_nat
@@ -42,8 +43,9 @@ class PreparedNetwork:
 
 
 class SpareNetworks:
-    def __init__(self, policy: NetworkPolicy) -> None:
+    def __init__(self, policy: NetworkPolicy, kernel: Callable[[], kernel_nat.KernelNat | None]) -> None:
         self.policy = policy
+        self.kernel = kernel  # the runtime's NAT: the kernel's, or None for slirp4netns
         self._spare: asyncio.Task[PreparedNetwork | None] | None = None
         self._needed = asyncio.Event()  # a container waits for the spare: no more delay
 
@@ -74,7 +76,7 @@ class SpareNetworks:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(needed.wait(), delay)
         fd = new_namespace()
-        nat = OutboundNat(self.policy, kernel_nat.shared())
+        nat = OutboundNat(self.policy, self.kernel())
         try:
             await nat.prepare_for_gvisor(fd)
         except (OSError, RuntimeError, TimeoutError) as exc:

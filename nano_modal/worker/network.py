@@ -120,13 +120,16 @@ def host_addresses() -> list[ipaddress.IPv4Address]:
     return found
 
 
-@cache
-def resolv_conf() -> str:
-    """A resolv.conf for containers with outbound NAT: under kernel NAT the host's own resolvers
+def nameservers(kernel: kernel_nat.KernelNat | None) -> tuple[str, ...]:
+    """Where containers with outbound NAT send DNS: under kernel NAT the host's own resolvers
     (kernel_nat.py lets DNS, and only DNS, through to them); under slirp4netns slirp's resolver
     (the host's own is often at a private or loopback address, out of its containers' reach)."""
-    kernel = kernel_nat.shared()
-    servers = [str(r) for r in kernel.resolvers] if kernel is not None else [SLIRP_DNS]
+    return tuple(str(r) for r in kernel.resolvers) if kernel is not None else (SLIRP_DNS,)
+
+
+@cache
+def resolv_conf(servers: tuple[str, ...]) -> str:
+    """A resolv.conf naming `servers` (nameservers()), for containers with outbound NAT."""
     directory = tempfile.mkdtemp(prefix="nano-modal-net-")
     atexit.register(shutil.rmtree, directory, True)
     path = Path(directory) / "resolv.conf"

@@ -26,7 +26,7 @@ from .._volume_sync import runtime_binds
 from . import kernel_nat
 from .address_watch import AddressWatch
 from .base import SDK_ROOT, ContainerConfig, Runtime, sdk_env, worker_user_site
-from .network import IPNetwork, NetworkPolicy, OutboundNat, slirp_binary
+from .network import IPNetwork, NetworkPolicy, OutboundNat, nameservers, resolv_conf, slirp_binary
 from .sandbox_relay import AGENT_SOCKET, AGENT_SOCKET_ENV, listen_unix
 from .uid_ranges import ContainerUids, UidRanges, chown_tree
 
@@ -225,7 +225,7 @@ class SandboxingRuntime(Runtime):
         (kernel_nat.py) or slirp4netns is."""
         if cfg.block_network:
             return False
-        if kernel_nat.shared() is None and slirp_binary() is None:
+        if self.nat_kernel() is None and slirp_binary() is None:
             if not self._warned_no_slirp:
                 log.warning(
                     "slirp4netns is not installed: containers get no outbound network (apt-get install slirp4netns)"
@@ -233,6 +233,14 @@ class SandboxingRuntime(Runtime):
                 self._warned_no_slirp = True
             return False
         return True
+
+    def nat_kernel(self) -> kernel_nat.KernelNat | None:
+        """The worker's kernel NAT; None: slirp4netns (kernel_nat.shared() says which, once)."""
+        return kernel_nat.shared()
+
+    def resolv_conf(self) -> str:
+        """The resolv.conf of containers with outbound NAT: the resolver their NAT reaches."""
+        return resolv_conf(nameservers(self.nat_kernel()))
 
     async def _open_link(self, cfg: ContainerConfig) -> ServerLink | None:
         if config.ENV_SERVER_URL not in cfg.env:  # a sandbox has no server to reach
@@ -246,7 +254,7 @@ class SandboxingRuntime(Runtime):
         """Outbound NAT for the container whose network namespace process `pid` is in, set up
         while the container starts (it does not wait: see network.py)."""
         policy = self.policy.narrowed(cfg.outbound_allowlist) if cfg.outbound_allowlist else self.policy
-        nat = OutboundNat(policy, kernel_nat.shared())
+        nat = OutboundNat(policy, self.nat_kernel())
 
         async def start() -> None:
             try:
