@@ -7,7 +7,9 @@ address announcements (rtnetlink, RTMGRP_IPV4_IFADDR: no polling, told within mi
 and, on each new address, has the runtime deny the policy as it stands now to its running
 containers: under bwrap a `route replace prohibit` in each container's namespace. gVisor's
 routes are its own copy, made when the sandbox started, and cannot be changed from outside:
-its running containers keep reaching the new address until they end, and the worker says so.
+under slirp4netns its running containers keep reaching the new address until they end, and
+the worker says so. (Under kernel NAT the host's nftables table refuses the host's addresses
+to every container per packet, gVisor's too: the routes refreshed here are a second wall.)
 """
 
 from __future__ import annotations

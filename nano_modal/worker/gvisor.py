@@ -8,8 +8,8 @@ around the whole sandbox. Every runsc command other than the container's own `ru
 bounded by a timeout.
 
 Network: a container without block_network gets gVisor's own network stack
-(`--network=sandbox`) on a namespace the worker prepared as bwrap's are: outbound NAT through
-slirp4netns, the denied networks routed to a dead end (network.py). That needs a runsc of
+(`--network=sandbox`) on a namespace the worker prepared as bwrap's are: outbound NAT (kernel_nat.py,
+else slirp4netns), the denied networks routed to a dead end (network.py). That needs a runsc of
 runsc.SANDBOX_NETWORK_SINCE or later; with an older one, and for block_network, the sandbox
 has `--network=none`. The server comes through the relay either way (sandbox.ServerLink).
 

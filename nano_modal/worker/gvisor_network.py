@@ -1,8 +1,9 @@
 """Network namespaces for gVisor containers, one prepared ahead of need.
 
 gVisor copies its namespace's interfaces and routes when it starts, so the namespace must be
-complete before runsc runs: slirp4netns up, the denied networks routed to the dead end
-(network.py). Made at the container's start, that was +60-75 ms of a launch (2 busy cores);
+complete before runsc runs: its NAT up (a veth of kernel_nat.py, or slirp4netns), the denied
+networks routed to the dead end (network.py). Made at the container's start, that was
++60-75 ms of a launch (2 busy cores);
 the worker therefore keeps one namespace ready, prepared in the background after each take,
 once SPARE_DELAY has passed (not while the container that took the last one starts, on the
 same cores) or at once when a container needs it.

@@ -2,12 +2,15 @@
 
 Every sandboxed container gets a network namespace of its own; it reaches the nano-modal
 server only through the worker's Unix-socket relay (sandbox.ServerLink). Unless it asked for
-`block_network`, it also gets outbound connections through slirp4netns: user-mode NAT that
-opens ordinary sockets on the host for it, so the host needs no bridge, no nftables and no
-ip_forward. slirp4netns over pasta (passt), measured on the 2-core test machine: ready in
-7-15 ms against pasta's 22-220 ms, 200-360 MB/s against pasta's 26-84 MB/s, and pasta, run
-as root, drops to `nobody` and then cannot enter the container's user namespace. Neither is
-within 2x of the host's throughput (docs/BENCHMARKS.md); a veth pair with nftables would be.
+`block_network`, it also gets outbound connections: through kernel NAT where the worker can
+use it (kernel_nat.py: a veth pair per container, the policy as nftables rules in the host's
+namespace, 1.5x-2x slirp's throughput and more, docs/BENCHMARKS.md), else through
+slirp4netns: user-mode NAT that opens ordinary sockets on the host for it, so the host needs
+no nftables and no ip_forward. slirp4netns over pasta (passt), measured on the 2-core test
+machine: ready in 7-15 ms against pasta's 22-220 ms, 200-360 MB/s against pasta's 26-84 MB/s,
+and pasta, run as root, drops to `nobody` and then cannot enter the container's user
+namespace. Neither is within 2x of the host's throughput; kernel NAT is. Under either, the
+routes below are laid down inside the container too (under kernel NAT, a second wall).
 
 Where it may not go is said by routes in the container's namespace, which container root
 cannot change (bwrap drops every capability, and the seccomp filter refuses new namespaces):
@@ -22,15 +25,17 @@ inside slirp's own /24, which stays reachable), which asks the host's.
 The prohibit routes go in before slirp4netns creates the interface and the default route:
 at no moment is there a route to a denied address. The container does not wait for either
 (what it costs is CPU beside the container's start: +1-6 ms, docs/BENCHMARKS.md); until
-slirp is ready, ~10-20 ms, well inside the Python entrypoint's own start, it has no route
-out at all. IPv6 is not routed out.
+slirp (or the veth) is ready, ~10-20 ms, well inside the Python entrypoint's own start, it
+has no route out at all. IPv6 is not routed out.
 
 Under gVisor (`--network=sandbox`), the sandbox's own network stack copies the interfaces and
 unicast routes of a namespace the worker prepared before it starts (prepare_for_gvisor): it
 has no `prohibit` routes, so the denied networks are routed to a dead end instead, a veth
 whose peer is down (nothing sent there leaves; a connection fails with "No route to host"
 once its neighbour lookup gives up, ~3 s). gVisor reads the routes once, at its start: the
-namespace is ready, slirp4netns included, before runsc runs.
+namespace is ready, its NAT included, before runsc runs. Under kernel NAT the host's table
+still applies to every packet gVisor sends: an address the host gains while it runs is
+refused to it too (under slirp4netns that is the one known gap, address_watch.py).
 """
 
 from __future__ import annotations
