@@ -17,9 +17,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _links() -> list[str]:
-    """The host's ends of kernel NAT links (kernel_nat.IF_PREFIX), whoever's."""
-    return [name for name in os.listdir("/sys/class/net") if name.startswith(kernel_nat.IF_PREFIX)]
+def _links(kernel: kernel_nat.KernelNat | None) -> list[str]:
+    """The host's ends of this process's kernel NAT links (none under slirp4netns)."""
+    prefix = kernel.if_prefix if kernel is not None else None
+    return [name for name in os.listdir("/sys/class/net") if prefix and name.startswith(prefix)]
 
 
 @pytest.mark.parametrize("nat", ["kernel", "slirp4netns"])
@@ -29,7 +30,7 @@ def test_takes_at_once_leave_no_spare_behind(nat: str) -> None:
     if nat == "kernel" and kernel_nat.unavailable() is not None:
         pytest.skip(f"no kernel NAT here: {kernel_nat.unavailable()}")
     kernel = kernel_nat.shared if nat == "kernel" else lambda: None
-    links = _links()
+    links = _links(kernel())
 
     async def scenario() -> set[asyncio.Task[object]]:
         spares = SpareNetworks(NetworkPolicy(), kernel)
@@ -42,4 +43,4 @@ def test_takes_at_once_leave_no_spare_behind(nat: str) -> None:
         return {task for task in asyncio.all_tasks() if task is not asyncio.current_task() and not task.done()}
 
     assert asyncio.run(scenario()) == set()
-    assert _links() == links
+    assert _links(kernel()) == links
