@@ -60,6 +60,9 @@ INTERFACE = "eth0"  # the container's end of its veth
 IF_PREFIX = "nmk"  # the host's ends: nmk<block>-<slot>, at most 15 characters (IFNAMSIZ)
 IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
 RESOLV_CONF = Path("/etc/resolv.conf")
+# systemd-resolved's list of the servers it asks: where /etc/resolv.conf names only its stub
+# (127.0.0.53, out of containers' reach), containers ask those directly.
+UPSTREAM_RESOLV_CONF = Path("/run/systemd/resolve/resolv.conf")
 NFT_TIMEOUT = 10.0  # seconds for one nft batch (a few ms as a rule)
 # Before the filter chains of the host's own firewall (priority 0): our refusals come first,
 # and an accept of ours does not override a drop of theirs (every base chain must accept).
@@ -93,14 +96,22 @@ def resolvers(path: Path = RESOLV_CONF) -> list[ipaddress.IPv4Address]:
     return found
 
 
+def reachable_resolvers() -> list[ipaddress.IPv4Address]:
+    """The host's resolvers a container can be let through to: not on the host's loopback."""
+    for path in (RESOLV_CONF, UPSTREAM_RESOLV_CONF):
+        found = [r for r in resolvers(path) if not r.is_loopback]
+        if found:
+            return found
+    return []
+
+
 def unavailable() -> str | None:
     """Why kernel NAT cannot be used on this host (None: it can)."""
     if os.geteuid() != 0:
         return "the worker is not root"
     if shutil.which("nft") is None:
         return "nft is not installed (apt-get install nftables)"
-    reachable = [r for r in resolvers() if not r.is_loopback]
-    if not reachable:
+    if not reachable_resolvers():
         return f"the host's resolver is on its loopback ({RESOLV_CONF}), out of containers' reach"
     return None
 
@@ -126,7 +137,7 @@ class KernelNat:
     """The worker's table, block and slots."""
 
     def __init__(self) -> None:
-        self.resolvers = [r for r in resolvers() if not r.is_loopback]
+        self.resolvers = reachable_resolvers()
         self._lock_fd, self.block_index = self._claim_block()
         self.block = list(NAT_POOL.subnets(new_prefix=BLOCK_PREFIX))[self.block_index]
         self.table = f"nano_modal_{self.block_index}"
@@ -200,7 +211,7 @@ table inet {t} {{
     def admit(self, slot: Slot, policy: NetworkPolicy) -> None:
         """The container's chains, before its link exists: at no moment is it let out unchecked."""
         t, (forwarded, host) = self.table, slot.chains
-        lines = [f"add chain inet {t} {forwarded}", f"add chain inet {t} {host}"]
+        lines = [f"add chain inet {t} {chain}\nflush chain inet {t} {chain}" for chain in (forwarded, host)]
         for resolver in self.resolvers:  # DNS, and nothing else, to the host's resolver
             dns = f"ip daddr {resolver} meta l4proto {{ tcp, udp }} th dport 53 accept"
             lines += [f"add rule inet {t} {chain} {dns}" for chain in (forwarded, host)]
