@@ -168,6 +168,9 @@ class KernelNat:
         raise RuntimeError(f"every block of {NAT_POOL} is taken by another worker or by the host's routes")
 
     def _base_table(self) -> str:
+        """The worker's table. `input` has no shortcut for established connections, unlike
+        `forward`: a connection a container opened to an address the host gains afterwards is
+        cut when it does (its packets turn from forwarded to local)."""
         t, p, block = self.table, self.if_prefix, self.block
         return f"""
 add table inet {t}
@@ -188,7 +191,6 @@ table inet {t} {{
     chain input {{
         type filter hook input priority {CHAIN_PRIORITY}; policy accept;
         iifname "{p}*" meta nfproto ipv6 drop
-        iifname "{p}*" ct state established accept
         iifname vmap @to_host
         iifname "{p}*" {REFUSE}
     }}

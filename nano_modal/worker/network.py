@@ -273,6 +273,20 @@ def _join_namespace(fd: int) -> None:
         os._exit(126)
 
 
+def open_container_namespace(pid: int) -> int:
+    """A descriptor of process `pid`'s network namespace, opened once while the container runs:
+    every later change goes through it, never through /proc/<pid> again. By path, a container
+    that had ended by then and a host process given its pid (pids wrap within minutes on a busy
+    host: pid_max is 32768 here) made the worker lay a container's prohibit routes in the host's
+    own table. OSError if the process is gone or is in the worker's own namespace."""
+    fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    own, found = os.stat("/proc/self/ns/net"), os.fstat(fd)
+    if (found.st_dev, found.st_ino) == (own.st_dev, own.st_ino):
+        os.close(fd)
+        raise OSError(f"process {pid} is in the worker's own network namespace: not a container's")
+    return fd
+
+
 async def _ip_batch(netns: str | int | None, lines: list[str]) -> None:
     """`lines` through `ip -batch` in namespace `netns`: a path, a descriptor of the worker's, or
     None for the worker's own."""
@@ -335,14 +349,15 @@ class OutboundNat:
         self.proc: asyncio.subprocess.Process | None = None
         self._exit_w: int | None = None
         self.netns = ""  # the path of the container's network namespace, once started (bwrap's)
+        self._netns_fd: int | None = None  # ... held open (open_container_namespace), bwrap's
         self.denied: list[IPNetwork] = []  # what gVisor's namespace routes to the dead end
 
     async def refresh(self) -> None:
         """Deny what the policy denies now: the host's addresses are listed anew. A gVisor
         container's routes are gVisor's copy, made at its start: if the policy denies more now,
         RuntimeError (a booted container is then not used: preboot.py starts another)."""
-        if self.netns:
-            await _ip_batch(self.netns, self.policy.refreshed_routes())
+        if self._netns_fd is not None:
+            await _ip_batch(self._netns_fd, self.policy.refreshed_routes())
         elif self.denied and self.slot is None:  # (under kernel NAT the host's table denies it, live)
             now = await asyncio.to_thread(self.policy.denied)
             gained = [str(net) for net in now if net not in self.denied]
@@ -351,14 +366,15 @@ class OutboundNat:
 
     async def start(self, pid: int) -> None:
         """bwrap's: the denial first, then the NAT, while the container already runs."""
-        self.netns = netns = f"/proc/{pid}/ns/net"
         await _loopback_up(pid)
+        self._netns_fd = fd = open_container_namespace(pid)
+        self.netns = f"/proc/{os.getpid()}/fd/{fd}"
         if self.kernel is not None:  # the prohibit routes too: a second wall, inside
-            await self._link(netns, self.policy.routes())
+            await self._link(fd, self.policy.routes())
             return
-        await _ip_batch(netns, self.policy.routes())  # first: never a route to a denied address
-        await self._slirp(netns)
-        await _ip_batch(netns, self.policy.allow_routes())
+        await _ip_batch(fd, self.policy.routes())  # first: never a route to a denied address
+        await self._slirp(self.netns)
+        await _ip_batch(fd, self.policy.allow_routes())
 
     async def prepare_for_gvisor(self, fd: int) -> None:
         """gVisor's: the NAT and the routes of the namespace held by descriptor `fd` (no process
@@ -421,6 +437,9 @@ class OutboundNat:
             raise RuntimeError("slirp4netns did not come up")
 
     async def close(self) -> None:
+        if self._netns_fd is not None:
+            os.close(self._netns_fd)
+            self._netns_fd = None
         if self.slot is not None and self.kernel is not None:
             slot, self.slot = self.slot, None
             await asyncio.to_thread(self.kernel.release, slot)
