@@ -357,7 +357,7 @@ class OutboundNat:
         container's routes are gVisor's copy, made at its start: if the policy denies more now,
         RuntimeError (a booted container is then not used: preboot.py starts another)."""
         if self._netns_fd is not None:
-            await _ip_batch(self._netns_fd, self.policy.refreshed_routes())
+            await _ip_batch(self.netns, self.policy.refreshed_routes())
         elif self.denied and self.slot is None:  # (under kernel NAT the host's table denies it, live)
             now = await asyncio.to_thread(self.policy.denied)
             gained = [str(net) for net in now if net not in self.denied]
@@ -368,13 +368,15 @@ class OutboundNat:
         """bwrap's: the denial first, then the NAT, while the container already runs."""
         await _loopback_up(pid)
         self._netns_fd = fd = open_container_namespace(pid)
-        self.netns = f"/proc/{os.getpid()}/fd/{fd}"
+        # By the worker's own descriptor's path (nsenter): a pid-free path, and no Python run in
+        # a forked child of the worker (a preexec_fn there failed now and then beside gRPC's threads).
+        self.netns = netns = f"/proc/{os.getpid()}/fd/{fd}"
         if self.kernel is not None:  # the prohibit routes too: a second wall, inside
-            await self._link(fd, self.policy.routes())
+            await self._link(netns, self.policy.routes())
             return
-        await _ip_batch(fd, self.policy.routes())  # first: never a route to a denied address
-        await self._slirp(self.netns)
-        await _ip_batch(fd, self.policy.allow_routes())
+        await _ip_batch(netns, self.policy.routes())  # first: never a route to a denied address
+        await self._slirp(netns)
+        await _ip_batch(netns, self.policy.allow_routes())
 
     async def prepare_for_gvisor(self, fd: int) -> None:
         """gVisor's: the NAT and the routes of the namespace held by descriptor `fd` (no process
