@@ -44,7 +44,6 @@ import asyncio
 import atexit
 import contextlib
 import ctypes
-import functools
 import ipaddress
 import json
 import logging
@@ -267,12 +266,6 @@ def new_namespace() -> int:
     return found[-1]
 
 
-def _join_namespace(fd: int) -> None:
-    """In a child before its exec: join network namespace `fd` (one exec fewer than nsenter)."""
-    if ctypes.CDLL(None, use_errno=True).setns(fd, _CLONE_NEWNET) != 0:
-        os._exit(126)
-
-
 def open_container_namespace(pid: int) -> int:
     """A descriptor of process `pid`'s network namespace, opened once while the container runs:
     every later change goes through it, never through /proc/<pid> again. By path, a container
@@ -289,17 +282,16 @@ def open_container_namespace(pid: int) -> int:
 
 async def _ip_batch(netns: str | int | None, lines: list[str]) -> None:
     """`lines` through `ip -batch` in namespace `netns`: a path, a descriptor of the worker's, or
-    None for the worker's own."""
+    None for the worker's own. A descriptor is entered by nsenter on its path in the worker's fd
+    table, not by a preexec_fn setns: Python run in the worker's forked child failed now and then
+    beside gRPC's threads (its fork handlers), and a container went without network."""
     if not lines:
         return
-    if netns is None:
-        argv, preexec = ["ip", "-batch", "-"], None
-    elif isinstance(netns, int):
-        argv, preexec = ["ip", "-batch", "-"], functools.partial(_join_namespace, netns)
-    else:
-        argv, preexec = ["nsenter", f"--net={netns}", "ip", "-batch", "-"], None
+    if isinstance(netns, int):
+        netns = f"/proc/{os.getpid()}/fd/{netns}"
+    argv = ["ip", "-batch", "-"] if netns is None else ["nsenter", f"--net={netns}", "ip", "-batch", "-"]
     proc = await asyncio.create_subprocess_exec(
-        *argv, preexec_fn=preexec,
+        *argv,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     _, err = await proc.communicate("\n".join(lines).encode() + b"\n")
