@@ -2,17 +2,18 @@
 
     python bench/bench_network.py [--quick] [--json FILE] [-n N]
 
-Part 1, launch `python -c pass` under bwrap three ways, samples interleaved: the network
+Part 1, launch `python -c pass` under bwrap four ways, samples interleaved: the network
 shared with the host (the argv before issue 13), a network namespace of its own without
-outbound NAT (block_network), and one with slirp4netns's NAT (the default). Median and
-fastest of N, with and without the container's cgroup.
+outbound NAT (block_network), one with slirp4netns's NAT and one with kernel NAT (veth +
+nftables, worker/kernel_nat.py: the default where it is available). Median and fastest of N,
+with and without the container's cgroup.
 
 Part 2, throughput: 512 MiB sent to a peer in a network namespace this script makes
-(ip netns + veth, 203.0.113.0/30, TEST-NET-3), from the host directly, from a bwrap
-container through the NAT, and from gVisor containers (`--network=sandbox`: gVisor's own
-network stack on the same slirp4netns NAT), as the worker runs them (ptrace platform) and with
-runsc options that might make it faster (--gvisor-only skips bwrap and the launches). Needs
-root, bwrap, runsc, slirp4netns and iproute2.
+(ip netns + veth, 203.0.113.0/30, TEST-NET-3), from the host directly, from bwrap containers
+through either NAT, and from gVisor containers (`--network=sandbox`: gVisor's own network
+stack on either NAT), as the worker runs them (ptrace platform) and with runsc options that
+might make it faster (--gvisor-only skips bwrap and the launches). Needs root, bwrap, runsc,
+slirp4netns, nft and iproute2.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import _common as c
 
+from nano_modal.worker import kernel_nat
 from nano_modal.worker.base import ContainerConfig
 from nano_modal.worker.bwrap import BwrapRuntime
 from nano_modal.worker.gvisor import GVisorRuntime
@@ -75,12 +77,24 @@ class SharedNetwork(NoNat):
         return argv
 
 
-class GVisorWith(GVisorRuntime):
-    """The worker's gVisor runtime with runsc options changed (what could make its network faster)."""
+class SlirpBwrap(BwrapRuntime):
+    """bwrap's outbound NAT through slirp4netns (the worker's before kernel NAT; its fallback)."""
 
-    def __init__(self, options: list[str]) -> None:
+    def nat_kernel(self) -> kernel_nat.KernelNat | None:
+        return None
+
+
+class GVisorWith(GVisorRuntime):
+    """The worker's gVisor runtime with runsc options changed (what could make its network
+    faster), on kernel NAT or (kernel=False) on slirp4netns."""
+
+    def __init__(self, options: list[str], kernel: bool = True) -> None:
+        self.kernel = kernel
         super().__init__(limits=False)
         self.options = options
+
+    def nat_kernel(self) -> kernel_nat.KernelNat | None:
+        return kernel_nat.shared() if self.kernel else None
 
     def _runsc(self, cfg: ContainerConfig | None = None, networked: bool = False) -> list[str]:
         args = super()._runsc(cfg, networked)
@@ -94,10 +108,11 @@ class GVisorWith(GVisorRuntime):
 # The worker's own gVisor, then the cheap options: the systrap platform (runsc's default since
 # 2023, faster system calls than ptrace), and gVisor's generic receive offload. (Not
 # --tx-checksum-offload: slirp4netns's tap drops the unsummed packets, nothing connects.)
-GVISOR_VARIANTS = {
-    "gVisor (worker's: ptrace)": [],
-    "gVisor systrap": ["--platform=systrap"],
-    "gVisor systrap+gro": ["--platform=systrap", "--gvisor-gro"],
+GVISOR_VARIANTS: dict[str, tuple[list[str], bool]] = {
+    "gVisor kernel NAT (worker's: ptrace)": ([], True),
+    "gVisor slirp4netns (ptrace)": ([], False),
+    "gVisor kernel NAT, systrap": (["--platform=systrap"], True),
+    "gVisor kernel NAT, systrap+gro": (["--platform=systrap", "--gvisor-gro"], True),
 }
 
 
@@ -120,7 +135,8 @@ def launches(n: int) -> None:
         kinds = {
             "host's network (before)": SharedNetwork,
             "own, no NAT (block_network)": NoNat,
-            "own + NAT": BwrapRuntime,
+            "own + slirp4netns NAT": SlirpBwrap,
+            "own + kernel NAT": BwrapRuntime,
         }
         runtimes = {name: cls(limits=limits) for name, cls in kinds.items()}
         times: dict[str, list[float]] = {name: [] for name in runtimes}
@@ -153,8 +169,10 @@ def throughput(mib: int, rounds: int, bwrap: bool = True) -> None:
         _ip("-n", NAMESPACE, "link", "set", f"{NAMESPACE}p", "up")
         sink = subprocess.Popen(["ip", "netns", "exec", NAMESPACE, sys.executable, "-c", SINK])
         time.sleep(0.5)
-        runtimes: dict[str, SandboxingRuntime] = {"bwrap (NAT)": BwrapRuntime(limits=False)} if bwrap else {}
-        runtimes.update({name: GVisorWith(options) for name, options in GVISOR_VARIANTS.items()})
+        runtimes: dict[str, SandboxingRuntime] = {}
+        if bwrap:
+            runtimes = {"bwrap kernel NAT": BwrapRuntime(limits=False), "bwrap slirp4netns": SlirpBwrap(limits=False)}
+        runtimes.update({name: GVisorWith(*variant) for name, variant in GVISOR_VARIANTS.items()})
         send = [str(mib), PEER, str(PORT)]
         # (a container waits a moment: its NAT comes up while it starts, see worker/network.py)
         command = [sys.executable, "-c", "import time; time.sleep(0.3)\n" + SEND, *send]

@@ -23,7 +23,8 @@ $python -m venv "$scratch/venv"
 need=()
 command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v runsc >/dev/null || need+=(runsc)
-command -v slirp4netns >/dev/null || need+=(slirp4netns)  # bwrap containers' outbound NAT (worker/network.py)
+command -v slirp4netns >/dev/null || need+=(slirp4netns)  # containers' outbound NAT where nft is missing (worker/network.py)
+command -v nft >/dev/null || need+=(nftables)  # containers' outbound NAT in the kernel (worker/kernel_nat.py)
 command -v ip >/dev/null || need+=(iproute2)  # tests/faults: workers on namespaced "hosts"
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 command -v redis-server >/dev/null || need+=(redis-server)  # tests/redisd.py: Queue items in Redis

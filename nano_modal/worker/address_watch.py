@@ -7,7 +7,9 @@ address announcements (rtnetlink, RTMGRP_IPV4_IFADDR: no polling, told within mi
 and, on each new address, has the runtime deny the policy as it stands now to its running
 containers: under bwrap a `route replace prohibit` in each container's namespace. gVisor's
 routes are its own copy, made when the sandbox started, and cannot be changed from outside:
-its running containers keep reaching the new address until they end, and the worker says so.
+under slirp4netns its running containers keep reaching the new address until they end, and
+the worker says so. (Under kernel NAT the host's nftables table refuses the host's addresses
+to every container per packet, gVisor's too: the routes refreshed here are a second wall.)
 
 `generation` counts the announcements: a container booted ahead of need whose denial was made
 at the generation that still stands needs no refresh when it is handed over (sandbox.py).
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import socket
 import struct
@@ -28,26 +31,51 @@ _RTMGRP_IPV4_IFADDR = 0x10  # the multicast group of IPv4 address changes (linux
 _RTM_NEWADDR = 20
 _NLMSG_HEADER = struct.Struct("=IHHII")  # length, type, flags, sequence, port id
 _RECEIVE_SIZE = 65536
+_IFADDRMSG_SIZE = 8  # family, prefix length, flags, scope (a byte each), interface index (4)
+_RTATTR_HEADER = struct.Struct("=HH")  # length, type
+_IFA_ADDRESS, _IFA_LOCAL = 1, 2
 
 
-def new_addresses(data: bytes) -> bool:
-    """Whether a datagram of rtnetlink messages announces an address (not only removals)."""
+def new_addresses(data: bytes) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses a datagram of rtnetlink messages announces (removals are not listed)."""
+    found: list[ipaddress.IPv4Address] = []
     offset = 0
     while offset + _NLMSG_HEADER.size <= len(data):
         length, kind = _NLMSG_HEADER.unpack_from(data, offset)[:2]
-        if kind == _RTM_NEWADDR:
-            return True
         if length < _NLMSG_HEADER.size:
-            return False
+            break
+        if kind == _RTM_NEWADDR:
+            found += _announced(data[offset + _NLMSG_HEADER.size : offset + length])
         offset += (length + 3) & ~3  # messages are 4-byte aligned
-    return False
+    return found
+
+
+def _announced(message: bytes) -> list[ipaddress.IPv4Address]:
+    """IFA_LOCAL and IFA_ADDRESS of one RTM_NEWADDR (an ifaddrmsg, then its attributes)."""
+    found: list[ipaddress.IPv4Address] = []
+    offset = _IFADDRMSG_SIZE
+    while offset + _RTATTR_HEADER.size <= len(message):
+        length, kind = _RTATTR_HEADER.unpack_from(message, offset)
+        if length < _RTATTR_HEADER.size:
+            break
+        value = message[offset + _RTATTR_HEADER.size : offset + length]
+        if kind in (_IFA_ADDRESS, _IFA_LOCAL) and len(value) == 4:
+            found.append(ipaddress.IPv4Address(value))
+        offset += (length + 3) & ~3
+    return found
 
 
 class AddressWatch:
-    """Calls `deny_again` after the host gains an IPv4 address (once per burst of announcements)."""
+    """Calls `deny_again` after the host gains an IPv4 address that `needs_denial` (once per
+    burst of announcements); an address a denied range covers already changes nothing."""
 
-    def __init__(self, deny_again: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        deny_again: Callable[[], Awaitable[None]],
+        needs_denial: Callable[[ipaddress.IPv4Address], bool] = lambda _: True,
+    ) -> None:
         self.deny_again = deny_again
+        self.needs_denial = needs_denial
         self._sock: socket.socket | None = None
         self._task: asyncio.Task[None] | None = None
         self._again = False  # another address came while the last one was being denied
@@ -77,7 +105,8 @@ class AddressWatch:
         gained = False
         try:
             while True:
-                gained = new_addresses(self._sock.recv(_RECEIVE_SIZE)) or gained
+                announced = new_addresses(self._sock.recv(_RECEIVE_SIZE))
+                gained = any(self.needs_denial(a) for a in announced) or gained
         except BlockingIOError:
             pass
         except OSError:  # ENOBUFS: announcements were lost, and one of them may have been an address

@@ -27,7 +27,7 @@ from ..exception import InvalidError
 from . import bwrap_check, seccomp, uid_ranges
 from .base import ContainerConfig
 from .images.live_mounts import LiveSandbox
-from .network import child_pid, resolv_conf
+from .network import child_pid
 from .sandbox import RPC_DIR, TMP_MB, Mount, SandboxingRuntime, ServerLink, host_view, own_view
 from .uid_ranges import ContainerUids, UidRanges
 
@@ -147,8 +147,8 @@ class BwrapRuntime(SandboxingRuntime):
         return [*args, "--chdir", cfg.image.image.state.workdir, "--", *cfg.image.argv(cfg.python_args)]
 
     def _resolver(self, cfg: ContainerConfig, source: Callable[[str], str] = str) -> list[str]:
-        """With outbound NAT, DNS goes to slirp's resolver (network.py)."""
-        return ["--ro-bind", source(resolv_conf()), "/etc/resolv.conf"] if self.outbound(cfg) else []
+        """With outbound NAT, DNS goes to the resolver the NAT reaches (network.nameservers)."""
+        return ["--ro-bind", source(self.resolv_conf()), "/etc/resolv.conf"] if self.outbound(cfg) else []
 
     async def probe(self) -> str | None:
         """The trial container's problem, said with its fix when bwrap is missing or the kernel

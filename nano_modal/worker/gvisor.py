@@ -8,8 +8,8 @@ around the whole sandbox. Every runsc command other than the container's own `ru
 bounded by a timeout.
 
 Network: a container without block_network gets gVisor's own network stack
-(`--network=sandbox`) on a namespace the worker prepared as bwrap's are: outbound NAT through
-slirp4netns, the denied networks routed to a dead end (network.py). That needs a runsc of
+(`--network=sandbox`) on a namespace the worker prepared as bwrap's are: outbound NAT (kernel_nat.py,
+else slirp4netns), the denied networks routed to a dead end (network.py). That needs a runsc of
 runsc.SANDBOX_NETWORK_SINCE or later; with an older one, and for block_network, the sandbox
 has `--network=none`. The server comes through the relay either way (sandbox.ServerLink).
 
@@ -36,7 +36,6 @@ from . import runsc as runsc_build
 from . import seccomp, uid_ranges
 from .base import ContainerConfig
 from .gvisor_network import SpareNetworks
-from .network import resolv_conf
 from .sandbox import RPC_DIR, TMP_MB, Mount, SandboxingRuntime, ServerLink, host_view, own_view
 from .uid_ranges import UIDS_PER_CONTAINER, ContainerUids, UidRanges
 
@@ -98,7 +97,7 @@ class GVisorRuntime(SandboxingRuntime):
                 "(scripts/test.sh installs a newer one)",
                 runsc_build.version(self.runsc), runsc_build.SANDBOX_NETWORK_SINCE,
             )  # fmt: skip
-        self._networks = SpareNetworks(self.policy) if self.sandbox_network else None
+        self._networks = SpareNetworks(self.policy, self.nat_kernel) if self.sandbox_network else None
         if self.runsc is not None and runsc_build.uid_mappings(self.runsc) and uid_ranges.available():
             self.uid_ranges = UidRanges()
         view, _ = host_view()
@@ -150,8 +149,8 @@ class GVisorRuntime(SandboxingRuntime):
             cwd = cfg.image.image.state.workdir
             binds = [] if netns is not None else [("/etc/resolv.conf", "/etc/resolv.conf", "ro")]
             binds += [(source, dest, "ro") for source, dest in cfg.image.binds()]
-        if netns is not None:  # DNS through slirp's resolver (network.py)
-            binds.append((resolv_conf(), "/etc/resolv.conf", "ro"))
+        if netns is not None:  # DNS to the resolver its NAT reaches (network.nameservers)
+            binds.append((self.resolv_conf(), "/etc/resolv.conf", "ro"))
         # Where the gofer, as the range's root, finds read-only sources and the container's own (uid_ranges.py).
         source, own_source = (uids.expose, uids.expose_own) if uids is not None else (str, str)
         binds = [(source(s), d, m) for s, d, m in binds]

@@ -1,8 +1,9 @@
 """Network namespaces for gVisor containers, one prepared ahead of need.
 
 gVisor copies its namespace's interfaces and routes when it starts, so the namespace must be
-complete before runsc runs: slirp4netns up, the denied networks routed to the dead end
-(network.py). Made at the container's start, that was +60-75 ms of a launch (2 busy cores);
+complete before runsc runs: its NAT up (a veth of kernel_nat.py, or slirp4netns), the denied
+networks routed to the dead end (network.py). Made at the container's start, that was
++60-75 ms of a launch (2 busy cores);
 the worker therefore keeps one namespace ready, prepared in the background after each take,
 once SPARE_DELAY has passed (not while the container that took the last one starts, on the
 same cores) or at once when a container needs it.
@@ -16,8 +17,10 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import kernel_nat
 from .network import NetworkPolicy, OutboundNat, new_namespace
 
 log = logging.getLogger("nano_modal.worker")
@@ -41,8 +44,9 @@ class PreparedNetwork:
 
 
 class SpareNetworks:
-    def __init__(self, policy: NetworkPolicy) -> None:
+    def __init__(self, policy: NetworkPolicy, kernel: Callable[[], kernel_nat.KernelNat | None]) -> None:
         self.policy = policy
+        self.kernel = kernel  # the runtime's NAT: the kernel's, or None for slirp4netns
         self._spare: asyncio.Task[PreparedNetwork | None] | None = None
         self._needed = asyncio.Event()  # a container waits for the spare: no more delay
 
@@ -73,7 +77,7 @@ class SpareNetworks:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(needed.wait(), delay)
         fd = new_namespace()
-        nat = OutboundNat(self.policy)
+        nat = OutboundNat(self.policy, self.kernel())
         try:
             await nat.prepare_for_gvisor(fd)
         except (OSError, RuntimeError, TimeoutError) as exc:

@@ -2,12 +2,15 @@
 
 Every sandboxed container gets a network namespace of its own; it reaches the nano-modal
 server only through the worker's Unix-socket relay (sandbox.ServerLink). Unless it asked for
-`block_network`, it also gets outbound connections through slirp4netns: user-mode NAT that
-opens ordinary sockets on the host for it, so the host needs no bridge, no nftables and no
-ip_forward. slirp4netns over pasta (passt), measured on the 2-core test machine: ready in
-7-15 ms against pasta's 22-220 ms, 200-360 MB/s against pasta's 26-84 MB/s, and pasta, run
-as root, drops to `nobody` and then cannot enter the container's user namespace. Neither is
-within 2x of the host's throughput (docs/BENCHMARKS.md); a veth pair with nftables would be.
+`block_network`, it also gets outbound connections: through kernel NAT where the worker can
+use it (kernel_nat.py: a veth pair per container, the policy as nftables rules in the host's
+namespace, 1.5x-2x slirp's throughput and more, docs/BENCHMARKS.md), else through
+slirp4netns: user-mode NAT that opens ordinary sockets on the host for it, so the host needs
+no nftables and no ip_forward. slirp4netns over pasta (passt), measured on the 2-core test
+machine: ready in 7-15 ms against pasta's 22-220 ms, 200-360 MB/s against pasta's 26-84 MB/s,
+and pasta, run as root, drops to `nobody` and then cannot enter the container's user
+namespace. Neither is within 2x of the host's throughput; kernel NAT is. Under either, the
+routes below are laid down inside the container too (under kernel NAT, a second wall).
 
 Where it may not go is said by routes in the container's namespace, which container root
 cannot change (bwrap drops every capability, and the seccomp filter refuses new namespaces):
@@ -22,15 +25,17 @@ inside slirp's own /24, which stays reachable), which asks the host's.
 The prohibit routes go in before slirp4netns creates the interface and the default route:
 at no moment is there a route to a denied address. The container does not wait for either
 (what it costs is CPU beside the container's start: +1-6 ms, docs/BENCHMARKS.md); until
-slirp is ready, ~10-20 ms, well inside the Python entrypoint's own start, it has no route
-out at all. IPv6 is not routed out.
+slirp (or the veth) is ready, ~10-20 ms, well inside the Python entrypoint's own start, it
+has no route out at all. IPv6 is not routed out.
 
 Under gVisor (`--network=sandbox`), the sandbox's own network stack copies the interfaces and
 unicast routes of a namespace the worker prepared before it starts (prepare_for_gvisor): it
 has no `prohibit` routes, so the denied networks are routed to a dead end instead, a veth
 whose peer is down (nothing sent there leaves; a connection fails with "No route to host"
 once its neighbour lookup gives up, ~3 s). gVisor reads the routes once, at its start: the
-namespace is ready, slirp4netns included, before runsc runs.
+namespace is ready, its NAT included, before runsc runs. Under kernel NAT the host's table
+still applies to every packet gVisor sends: an address the host gains while it runs is
+refused to it too (under slirp4netns that is the one known gap, address_watch.py).
 """
 
 from __future__ import annotations
@@ -39,7 +44,6 @@ import asyncio
 import atexit
 import contextlib
 import ctypes
-import functools
 import ipaddress
 import json
 import logging
@@ -51,6 +55,8 @@ import threading
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
+
+from . import kernel_nat
 
 log = logging.getLogger("nano_modal.worker")
 
@@ -118,14 +124,20 @@ def host_addresses() -> list[ipaddress.IPv4Address]:
     return found
 
 
+def nameservers(kernel: kernel_nat.KernelNat | None) -> tuple[str, ...]:
+    """Where containers with outbound NAT send DNS: under kernel NAT the host's own resolvers
+    (kernel_nat.py lets DNS, and only DNS, through to them); under slirp4netns slirp's resolver
+    (the host's own is often at a private or loopback address, out of its containers' reach)."""
+    return tuple(str(r) for r in kernel.resolvers) if kernel is not None else (SLIRP_DNS,)
+
+
 @cache
-def resolv_conf() -> str:
-    """A resolv.conf naming slirp's resolver, for containers with outbound NAT (the host's own
-    resolver is often at a private or loopback address, out of their reach)."""
+def resolv_conf(servers: tuple[str, ...]) -> str:
+    """A resolv.conf naming `servers` (nameservers()), for containers with outbound NAT."""
     directory = tempfile.mkdtemp(prefix="nano-modal-net-")
     atexit.register(shutil.rmtree, directory, True)
     path = Path(directory) / "resolv.conf"
-    path.write_text(f"nameserver {SLIRP_DNS}\n")
+    path.write_text("".join(f"nameserver {server}\n" for server in servers))
     path.parent.chmod(0o755)
     path.chmod(0o644)
     return str(path)
@@ -145,13 +157,25 @@ class NetworkPolicy:
     def narrowed(self, only: Iterable[IPNetwork]) -> NetworkPolicy:
         return NetworkPolicy(self.allowed, only)
 
-    def denied(self) -> list[IPNetwork]:
-        """The denied ranges and the host's addresses as they are now (listed at every container
-        start: an address the host gains later is denied too). A denied network inside an allowed
-        one is dropped; an allowed one inside a denied one is a more specific route (allow_routes)."""
-        denied: list[IPNetwork] = [ipaddress.ip_network(n) for n in DENIED_NETWORKS]
-        denied += [ipaddress.ip_network(f"{a}/32") for a in host_addresses() if not a.is_loopback]
-        return [d for d in denied if not any(d.subnet_of(a) for a in self.allowed)]  # type: ignore[arg-type]
+    def denied(self, hosts: bool = True) -> list[IPNetwork]:
+        """The denied ranges and (unless not `hosts`) the host's addresses as they are now (listed
+        at every container start: an address the host gains later is denied too). A denied network
+        inside an allowed one is dropped; an allowed one inside a denied one is a more specific
+        route (allow_routes)."""
+        ranges = [ipaddress.ip_network(n) for n in DENIED_NETWORKS]
+        denied = [d for d in ranges if not any(d.subnet_of(a) for a in self.allowed)]  # type: ignore[arg-type]
+        if hosts:
+            denied += [ipaddress.ip_network(f"{a}/32") for a in host_addresses() if self.needs_own_denial(a)]
+        return denied
+
+    def needs_own_denial(self, address: ipaddress.IPv4Address) -> bool:
+        """Whether a host address needs a /32 denial of its own: not when a denied range holds it
+        already (kernel NAT gives every container a host-side address in 10.213.0.0/16: without
+        this, each start would change every running container's denial), nor when the operator
+        allowed it."""
+        if address.is_loopback or any(address in a for a in self.allowed):
+            return False
+        return not any(address in ipaddress.ip_network(n) for n in DENIED_NETWORKS)
 
     def routes(self) -> list[str]:
         """`ip -batch` lines for the container's namespace, before its interface exists."""
@@ -174,9 +198,24 @@ class NetworkPolicy:
         nets = self.denied() if denied is None else denied
         return lines + [f"route add {net} dev {DEAD_END}" for net in dict.fromkeys(nets)]
 
-    def allow_routes(self) -> list[str]:
-        """... and once slirp's interface is up: the operator's networks through its gateway."""
-        return [f"route replace {net} via {SLIRP_GATEWAY} dev {INTERFACE}" for net in self._routed()]
+    def allow_routes(self, gateway: str = SLIRP_GATEWAY, interface: str = INTERFACE) -> list[str]:
+        """... and once the NAT's interface is up: the operator's networks through its gateway."""
+        return [f"route replace {net} via {gateway} dev {interface}" for net in self._routed()]
+
+    def verdicts(self) -> list[tuple[IPNetwork, bool]]:
+        """The same policy for a firewall that takes the first rule that matches (kernel_nat.py's
+        nftables chain): (network, allowed), the most specific first, as the routes above decide
+        (at equal prefix the allowing route replaces the prohibit). The host's addresses are not
+        here: packets to them are the input chain's, which refuses them whatever they are."""
+        routed = self._routed()
+        prohibited = [*self.denied(hosts=False), *(map(ipaddress.ip_network, EVERYWHERE) if self.only else ())]
+        entries = [(net, True) for net in routed] + [(net, False) for net in prohibited if net not in routed]
+        return sorted(dict.fromkeys(entries), key=lambda entry: -entry[0].prefixlen)
+
+    def host_reachable(self) -> list[IPNetwork]:
+        """The host's own addresses a container may reach: those in the operator's networks (and,
+        narrowed, in the container's own allowlist too), as allow_routes opens them."""
+        return [a for a in self.allowed if not self.only or any(a.subnet_of(o) for o in self.only)]  # type: ignore[arg-type]
 
     def _routed(self) -> list[IPNetwork]:
         """What goes through slirp's gateway: the operator's networks and, with `only`, just those
@@ -237,22 +276,32 @@ def new_namespace() -> int:
     return found[-1]
 
 
-def _join_namespace(fd: int) -> None:
-    """In a child before its exec: join network namespace `fd` (one exec fewer than nsenter)."""
-    if ctypes.CDLL(None, use_errno=True).setns(fd, _CLONE_NEWNET) != 0:
-        os._exit(126)
+def open_container_namespace(pid: int) -> int:
+    """A descriptor of process `pid`'s network namespace, opened once while the container runs:
+    every later change goes through it, never through /proc/<pid> again. By path, a container
+    that had ended by then and a host process given its pid (pids wrap within minutes on a busy
+    host: pid_max is 32768 here) made the worker lay a container's prohibit routes in the host's
+    own table. OSError if the process is gone or is in the worker's own namespace."""
+    fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    own, found = os.stat("/proc/self/ns/net"), os.fstat(fd)
+    if (found.st_dev, found.st_ino) == (own.st_dev, own.st_ino):
+        os.close(fd)
+        raise OSError(f"process {pid} is in the worker's own network namespace: not a container's")
+    return fd
 
 
-async def _ip_batch(netns: str | int, lines: list[str]) -> None:
-    """`lines` through `ip -batch` in namespace `netns`: a path, or a descriptor of the worker's."""
+async def _ip_batch(netns: str | int | None, lines: list[str]) -> None:
+    """`lines` through `ip -batch` in namespace `netns`: a path, a descriptor of the worker's, or
+    None for the worker's own. A descriptor is entered by nsenter on its path in the worker's fd
+    table, not by a preexec_fn setns: Python run in the worker's forked child failed now and then
+    beside gRPC's threads (its fork handlers), and a container went without network."""
     if not lines:
         return
     if isinstance(netns, int):
-        argv, preexec = ["ip", "-batch", "-"], functools.partial(_join_namespace, netns)
-    else:
-        argv, preexec = ["nsenter", f"--net={netns}", "ip", "-batch", "-"], None
+        netns = f"/proc/{os.getpid()}/fd/{netns}"
+    argv = ["ip", "-batch", "-"] if netns is None else ["nsenter", f"--net={netns}", "ip", "-batch", "-"]
     proc = await asyncio.create_subprocess_exec(
-        *argv, preexec_fn=preexec,
+        *argv,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     _, err = await proc.communicate("\n".join(lines).encode() + b"\n")
@@ -290,24 +339,28 @@ async def child_pid(info_fd: int) -> int:
 
 
 class OutboundNat:
-    """One container's slirp4netns, attached to its network namespace (that of process `pid`
-    under bwrap; one the worker made, under gVisor). It exits when the worker closes its end of
-    the exit pipe (or the worker dies)."""
+    """One container's way out, attached to its network namespace (that of process `pid` under
+    bwrap; one the worker made, under gVisor): a veth link of the worker's kernel NAT
+    (kernel_nat.py) if it has one, else a slirp4netns, which exits when the worker closes its
+    end of the exit pipe (or the worker dies)."""
 
-    def __init__(self, policy: NetworkPolicy) -> None:
+    def __init__(self, policy: NetworkPolicy, kernel: kernel_nat.KernelNat | None = None) -> None:
         self.policy = policy
+        self.kernel = kernel
+        self.slot: kernel_nat.Slot | None = None  # its link, under kernel NAT
         self.proc: asyncio.subprocess.Process | None = None
         self._exit_w: int | None = None
         self.netns = ""  # the path of the container's network namespace, once started (bwrap's)
+        self._netns_fd: int | None = None  # ... held open (open_container_namespace), bwrap's
         self.denied: list[IPNetwork] = []  # what gVisor's namespace routes to the dead end
 
     async def refresh(self) -> None:
         """Deny what the policy denies now: the host's addresses are listed anew. A gVisor
         container's routes are gVisor's copy, made at its start: if the policy denies more now,
         RuntimeError (a booted container is then not used: preboot.py starts another)."""
-        if self.netns:
+        if self._netns_fd is not None:
             await _ip_batch(self.netns, self.policy.refreshed_routes())
-        elif self.denied:
+        elif self.denied and self.slot is None:  # (under kernel NAT the host's table denies it, live)
             now = await asyncio.to_thread(self.policy.denied)
             gained = [str(net) for net in now if net not in self.denied]
             if gained:
@@ -315,8 +368,14 @@ class OutboundNat:
 
     async def start(self, pid: int) -> None:
         """bwrap's: the denial first, then the NAT, while the container already runs."""
-        self.netns = netns = f"/proc/{pid}/ns/net"
         await _loopback_up(pid)
+        self._netns_fd = fd = open_container_namespace(pid)
+        # By the worker's own descriptor's path (nsenter): a pid-free path, and no Python run in
+        # a forked child of the worker (a preexec_fn there failed now and then beside gRPC's threads).
+        self.netns = netns = f"/proc/{os.getpid()}/fd/{fd}"
+        if self.kernel is not None:  # the prohibit routes too: a second wall, inside
+            await self._link(netns, self.policy.routes())
+            return
         await _ip_batch(netns, self.policy.routes())  # first: never a route to a denied address
         await self._slirp(netns)
         await _ip_batch(netns, self.policy.allow_routes())
@@ -328,6 +387,9 @@ class OutboundNat:
         interface failed now and then ("route add 10.0.0.0/8 ...: File exists", 2 of 40).
         Refreshed at most once, before runsc starts (refresh_for_gvisor): gVisor has its copy."""
         self.denied = await asyncio.to_thread(self.policy.denied)  # (lists the host's addresses)
+        if self.kernel is not None:  # the dead end too: a second wall, inside
+            await self._link(fd, self.policy.dead_end_routes(self.denied))
+            return
         await self._slirp(f"/proc/{os.getpid()}/fd/{fd}")
         await _ip_batch(fd, self.policy.dead_end_routes(self.denied) + self.policy.allow_routes())
 
@@ -338,6 +400,19 @@ class OutboundNat:
         gained = [net for net in now if net not in self.denied]
         await _ip_batch(fd, [f"route add {net} dev {DEAD_END}" for net in gained])
         self.denied += gained
+
+    async def _link(self, netns: str | int, first: list[str]) -> None:
+        """Kernel NAT: the container's chains in the host's table, then `first` and its end of the
+        link in its namespace, then the host's end up: only then can a packet leave."""
+        assert self.kernel is not None
+        kernel, self.slot = self.kernel, self.kernel.claim()
+        await asyncio.to_thread(kernel.admit, self.slot, self.policy)
+        gateway = self.slot.gateway
+        lines = first + kernel.container_lines(self.slot) + self.policy.allow_routes(gateway, kernel_nat.INTERFACE)
+        # The host's resolvers, often in a denied range: a route to them (the table lets DNS only through).
+        lines += [f"route replace {r}/32 via {gateway} dev {kernel_nat.INTERFACE}" for r in kernel.resolvers]
+        await _ip_batch(netns, lines)
+        await _ip_batch(None, kernel.host_lines(self.slot))
 
     async def _slirp(self, netns: str) -> None:
         slirp = slirp_binary()
@@ -366,6 +441,12 @@ class OutboundNat:
             raise RuntimeError("slirp4netns did not come up")
 
     async def close(self) -> None:
+        if self._netns_fd is not None:
+            os.close(self._netns_fd)
+            self._netns_fd = None
+        if self.slot is not None and self.kernel is not None:
+            slot, self.slot = self.slot, None
+            await asyncio.to_thread(self.kernel.release, slot)
         if self._exit_w is not None:
             os.close(self._exit_w)
             self._exit_w = None

@@ -23,9 +23,10 @@ from pathlib import Path
 from .. import config
 from .._fast_lane import UNIX_SOCKET_NAME as FAST_LANE_SOCKET
 from .._volume_sync import runtime_binds
+from . import kernel_nat
 from .address_watch import AddressWatch
 from .base import SDK_ROOT, ContainerConfig, Runtime, sdk_env, worker_user_site
-from .network import IPNetwork, NetworkPolicy, OutboundNat, slirp_binary
+from .network import IPNetwork, NetworkPolicy, OutboundNat, nameservers, resolv_conf, slirp_binary
 from .sandbox_relay import AGENT_SOCKET, AGENT_SOCKET_ENV, listen_unix
 from .uid_ranges import ContainerUids, UidRanges, chown_tree
 
@@ -215,7 +216,7 @@ class SandboxingRuntime(Runtime):
         # unchanged at hand-over, its routes stand and need no refresh (before_hand_over).
         self._denied_at: dict[str, int] = {}
         self.policy = NetworkPolicy(allow_net)
-        self._address_watch = AddressWatch(self._deny_again)
+        self._address_watch = AddressWatch(self._deny_again, self.policy.needs_own_denial)
         self._warned_no_slirp = False
         # Under a root worker where the runtime can use them: each container's uids are a host
         # range of its own (uid_ranges.py); set by the runtime.
@@ -223,10 +224,11 @@ class SandboxingRuntime(Runtime):
         self._uids: dict[str, ContainerUids] = {}
 
     def outbound(self, cfg: ContainerConfig) -> bool:
-        """Whether the container gets outbound NAT: unless it blocks the network, where slirp4netns is."""
+        """Whether the container gets outbound NAT: unless it blocks the network, where the kernel's
+        (kernel_nat.py) or slirp4netns is."""
         if cfg.block_network:
             return False
-        if slirp_binary() is None:
+        if self.nat_kernel() is None and slirp_binary() is None:
             if not self._warned_no_slirp:
                 log.warning(
                     "slirp4netns is not installed: containers get no outbound network (apt-get install slirp4netns)"
@@ -234,6 +236,14 @@ class SandboxingRuntime(Runtime):
                 self._warned_no_slirp = True
             return False
         return True
+
+    def nat_kernel(self) -> kernel_nat.KernelNat | None:
+        """The worker's kernel NAT; None: slirp4netns (kernel_nat.shared() says which, once)."""
+        return kernel_nat.shared()
+
+    def resolv_conf(self) -> str:
+        """The resolv.conf of containers with outbound NAT: the resolver their NAT reaches."""
+        return resolv_conf(nameservers(self.nat_kernel()))
 
     async def _open_link(self, cfg: ContainerConfig) -> ServerLink | None:
         if config.ENV_SERVER_URL not in cfg.env:  # a sandbox has no server to reach
@@ -246,7 +256,8 @@ class SandboxingRuntime(Runtime):
     def _start_nat(self, cfg: ContainerConfig, pid: int) -> None:
         """Outbound NAT for the container whose network namespace process `pid` is in, set up
         while the container starts (it does not wait: see network.py)."""
-        nat = OutboundNat(self.policy.narrowed(cfg.outbound_allowlist) if cfg.outbound_allowlist else self.policy)
+        policy = self.policy.narrowed(cfg.outbound_allowlist) if cfg.outbound_allowlist else self.policy
+        nat = OutboundNat(policy, self.nat_kernel())
         self._denied_at[cfg.container_id] = self._address_watch.generation  # read before start() lists
 
         async def start() -> None:
@@ -301,11 +312,12 @@ class SandboxingRuntime(Runtime):
 
     async def _deny_again(self) -> None:
         """The host gained an address (address_watch.py): every running container's denial as it
-        stands now. gVisor's routes are its copy, made at its start: those containers are told of."""
+        stands now. gVisor's routes are its copy, made at its start: those on slirp4netns are told
+        of (under kernel NAT the host's table refuses the address to every container already)."""
         unchanged, refreshed = 0, 0
         for container_id, (nat, started) in list(self._nats.items()):
             await started  # bwrap's routes are laid down in the background at start
-            if not nat.netns:  # gVisor's
+            if not nat.netns and nat.slot is None:  # gVisor's on slirp4netns (kernel NAT's table denies it live)
                 unchanged += 1
                 continue
             try:

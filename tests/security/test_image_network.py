@@ -1,6 +1,6 @@
 """A sandbox in an image (its own root filesystem, images/rootfs.py) gets the same network as
 one on the host's Python: NAT to a public-looking peer, no private peer, no host loopback, and
-slirp's resolver in its /etc/resolv.conf."""
+its NAT's resolver in its /etc/resolv.conf (the host's under kernel NAT, slirp's otherwise)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from nano_modal.worker import runsc
+from nano_modal.worker import kernel_nat, runsc
+from nano_modal.worker.network import SLIRP_DNS
 from tests.conftest import Cluster
 from tests.helpers import run_script
 from tests.security import _peer
@@ -63,5 +64,7 @@ def test_a_sandbox_in_an_image_gets_the_same_network(
     out = json.loads(lines[-1][len("RESULT ") :])
     assert out[_peer.PUBLIC_PEER] == "connected", out
     assert out[_peer.PRIVATE_PEER].startswith("failed") and out["127.0.0.1"].startswith("failed"), out
-    assert out["resolv.conf"] == "nameserver 10.0.2.3"
+    kernel = kernel_nat.unavailable() is None  # (the worker decides the same way on this host)
+    servers = [str(r) for r in kernel_nat.reachable_resolvers()] if kernel else [SLIRP_DNS]
+    assert out["resolv.conf"] == "\n".join(f"nameserver {server}" for server in servers)
     assert [s for s in peer.seen[seen:]] == [(_peer.PUBLIC_PEER, _peer.PUBLIC_HOST)]

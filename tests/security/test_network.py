@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from nano_modal.worker import runsc
-from nano_modal.worker.network import DEAD_END, SLIRP_GATEWAY
+from nano_modal.worker import kernel_nat, runsc
+from nano_modal.worker.network import DEAD_END, INTERFACE, SLIRP_GATEWAY
 from tests.conftest import Cluster
 from tests.helpers import REPO, wait_for
 from tests.security import _hostile, _peer
@@ -24,6 +24,10 @@ from tests.security.conftest import ROUTE_QUERIES, AttackSession, run_attacks
 from tests.worker._drive import require
 
 KINDS = ("function", "blocked_function", "sandbox")
+# The worker's outbound NAT on this host (it decides the same way): the kernel's, or slirp4netns.
+KERNEL_NAT = kernel_nat.unavailable() is None
+# How a container's route out reads: through its veth (the gateway differs per container) or slirp's gateway.
+ROUTED_OUT = f"dev {kernel_nat.INTERFACE} " if KERNEL_NAT else f"via {SLIRP_GATEWAY} dev {INTERFACE} "
 
 
 def _skip_without_network(runtime: str) -> None:
@@ -67,7 +71,7 @@ def test_no_route_to_metadata_or_private_ranges(attacks: AttackSession) -> None:
         assert isinstance(outcome, dict), f"{kind}: {outcome}"
         for address in ROUTE_QUERIES:
             if address == "198.51.100.7" and kind != "blocked_function":
-                assert f"via {SLIRP_GATEWAY}" in outcome[address], f"{kind}: {outcome[address]}"  # public: the NAT
+                assert ROUTED_OUT in outcome[address] + " ", f"{kind}: {outcome[address]}"  # public: the NAT
             elif attacks.runtime == "gvisor" and kind != "blocked_function":  # gVisor's netstack has no prohibit
                 assert f"dev {DEAD_END} " in outcome[address] + " ", f"{kind} {address}: {outcome[address]}"
             else:
@@ -108,7 +112,8 @@ def test_a_host_address_gained_after_boot_is_out_of_reach(
 ) -> None:
     """A container booted ahead of need had its routes listed at boot: an address the host
     gained afterwards (here, the test's own veth) was reachable from the function it then ran.
-    (gVisor's routes cannot change once it runs: such a booted container is not used.)"""
+    (Under slirp4netns, gVisor's routes cannot change once it runs: such a booted container is
+    not used. Under kernel NAT the host's table refuses the address to it: it is used.)"""
     require(runtime)
     _skip_without_network(runtime)
     cluster = isolated_cluster(runtime, "--preboot", "1")
@@ -127,7 +132,7 @@ def test_a_host_address_gained_after_boot_is_out_of_reach(
                 listener.accept()
         finally:
             listener.close()
-    if runtime == "bwrap":  # the function ran in a booted one, brought up to date
+    if runtime == "bwrap" or KERNEL_NAT:  # the function ran in a booted one, brought up to date
         assert ", booted ahead of need" in log.read_text(errors="replace")
     else:  # the booted one was set aside, saying why
         assert "since its network was made" in log.read_text(errors="replace")
@@ -181,8 +186,9 @@ def test_a_host_address_gained_while_a_container_runs(
 ) -> None:
     """A running container's routes were listed at its start: an address the host gained later
     was reachable from it. The worker now hears of the address (address_watch.py) and denies it
-    to running bwrap containers; gVisor's routes cannot change once it runs, and the worker
-    says so in its log (docs/SECURITY.md)."""
+    to running bwrap containers. Under kernel NAT the host's own table refuses it to every
+    container, gVisor's too (whose routes cannot change once it runs); under slirp4netns that is
+    a known gap, and the worker says so in its log (docs/SECURITY.md)."""
     require(runtime)
     _skip_without_network(runtime)
     cluster = isolated_cluster(runtime)
@@ -205,13 +211,13 @@ def test_a_host_address_gained_while_a_container_runs(
             try:
                 assert _dial(RUNNING_HOST, listener.getsockname()[1])  # the host itself reaches it
                 listener.accept()[0].close()
-                if runtime == "gvisor":  # a known gap (its routes are its own copy): the worker says so
+                if runtime == "gvisor" and not KERNEL_NAT:  # a known gap (its routes are its copy): the worker says so
                     said = "running gVisor container(s) can reach it until they end"
                     assert wait_for(lambda: said in worker_log.read_text(errors="replace"), timeout=30), said
                 script.stdin.write(f"{listener.getsockname()[1]}\n")
                 script.stdin.flush()
                 dialed = script.stdout.readline()
-                if runtime == "bwrap":
+                if runtime == "bwrap" or KERNEL_NAT:
                     with pytest.raises(TimeoutError):  # nothing came in
                         listener.accept()
             finally:
@@ -220,5 +226,5 @@ def test_a_host_address_gained_while_a_container_runs(
     finally:
         if script.poll() is None:
             script.kill()
-    if runtime == "bwrap":
+    if runtime == "bwrap" or KERNEL_NAT:
         assert dialed.startswith("DIALED failed"), dialed

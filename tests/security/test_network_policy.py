@@ -84,3 +84,45 @@ def test_only_a_gained_address_wakes_the_address_watch() -> None:
     assert not new_addresses(message(21))
     assert new_addresses(message(21) + message(20))  # several messages in one datagram
     assert not new_addresses(b"")
+
+
+def _routed(policy: NetworkPolicy, address: str) -> bool:
+    """Whether the container's routes (prohibit, then the allow routes replacing) send `address` out."""
+    table: dict[ipaddress.IPv4Network, bool] = {}
+    for line in policy.routes():
+        table[ipaddress.IPv4Network(line.split()[-1])] = False
+    for line in policy.allow_routes():
+        table[ipaddress.IPv4Network(line.split()[2])] = True
+    ip = ipaddress.IPv4Address(address)
+    matches = [net for net in table if ip in net]
+    return table[max(matches, key=lambda n: n.prefixlen)] if matches else True  # (the default route)
+
+
+def _first_verdict(policy: NetworkPolicy, address: str) -> bool:
+    """What kernel_nat.py's chain of the same policy does: the first rule that matches wins."""
+    ip = ipaddress.IPv4Address(address)
+    return next((allowed for net, allowed in policy.verdicts() if ip in net), True)
+
+
+@pytest.mark.parametrize(
+    ("allowed", "only"),
+    [
+        ((), ()),
+        (("10.1.0.0/16", "192.168.0.0/16"), ()),
+        ((), ("0.0.0.0/0",)),
+        (("10.1.0.0/16",), ("0.0.0.0/0",)),
+        (("10.1.0.0/16",), ("10.0.0.0/8", "198.51.100.0/24")),
+        (("10.1.2.0/24",), ("10.1.0.0/16",)),
+    ],
+)
+def test_kernel_nat_verdicts_decide_as_the_routes_do(
+    monkeypatch: pytest.MonkeyPatch, allowed: tuple[str, ...], only: tuple[str, ...]
+) -> None:
+    """The nftables chain (first match) and the routes (longest prefix) of one policy agree on
+    every address (the host's own aside: the input chain refuses those whatever they are)."""
+    monkeypatch.setattr(network, "host_addresses", lambda: [])
+    policy = NetworkPolicy(parse_networks(allowed))
+    policy = policy.narrowed(parse_networks(only)) if only else policy
+    probes = ["8.8.8.8", "10.1.2.3", "10.1.9.9", "10.2.0.1", "169.254.169.254", "192.168.1.1", "198.51.100.7",
+              "172.16.0.1", "100.64.0.1", "203.0.113.5", "224.0.0.1"]  # fmt: skip
+    assert {p: _first_verdict(policy, p) for p in probes} == {p: _routed(policy, p) for p in probes}

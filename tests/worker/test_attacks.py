@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from nano_modal.worker import runsc, uid_ranges
+from nano_modal.worker import kernel_nat, network, runsc, uid_ranges
 from tests.conftest import Cluster
 from tests.worker._drive import drive, require
 
@@ -102,8 +102,10 @@ def test_host_loopback_is_out_of_reach_with_or_without_network(attack: dict[str,
     # its own and reaches the server through the worker's relay only (tests/security has more).
     opened = ok(attack, "net_open")
     assert opened["tcp"].startswith("denied"), opened
-    # The NAT's tap0; under gVisor also deny0, where the denied networks' routes end (worker/network.py).
-    expected = ["lo", "tap0"] if attack["_runtime"] == "bwrap" else ["deny0", "lo", "tap0"]
+    # The NAT's interface (kernel NAT's eth0, else slirp's tap0); under gVisor also deny0, where
+    # the denied networks' routes end (worker/network.py).
+    nat = kernel_nat.INTERFACE if kernel_nat.unavailable() is None else network.INTERFACE
+    expected = sorted(["lo", nat] if attack["_runtime"] == "bwrap" else ["deny0", "lo", nat])
     if attack["_runtime"] == "gvisor" and not runsc.sandbox_network(runsc.binary() or ""):
         expected = ["lo"]  # a runsc older than 20240729: --network=none (worker/runsc.py)
     assert sorted(opened["interfaces"]) == expected, opened
