@@ -232,6 +232,10 @@ class BwrapRuntime(SandboxingRuntime):
 
 def _sandboxed(pid: int) -> list[int]:
     """The processes bwrap `pid` runs: its first descendants that are not bwrap themselves."""
+    if Path(f"/proc/{pid}/task/{pid}/children").exists():  # the kernel lists each task's children
+        return _sandboxed_by_children(pid)
+    # Else every process's parent, from a walk over /proc: ~50 ms with ~500 processes on a busy host,
+    # on the worker's event loop at every stop (a burst's ten stops held its starts back).
     children: dict[int, list[tuple[int, str]]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -247,4 +251,28 @@ def _sandboxed(pid: int) -> list[int]:
     while frontier:
         for child, name in children.get(frontier.pop(), []):
             (frontier if name == "bwrap" else found).append(child)
+    return found
+
+
+def _sandboxed_by_children(pid: int) -> list[int]:
+    """_sandboxed from /proc/<pid>/task/<tid>/children (CONFIG_PROC_CHILDREN): the tree below `pid` only."""
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue  # it exited meanwhile
+        for tid in tasks:
+            try:
+                listed = Path(f"/proc/{parent}/task/{tid}/children").read_text().split()
+            except OSError:
+                continue
+            for child in map(int, listed):
+                try:
+                    name = Path(f"/proc/{child}/comm").read_text().strip()
+                except OSError:
+                    continue
+                (frontier if name == "bwrap" else found).append(child)
     return found

@@ -358,8 +358,8 @@ class OutboundNat:
         """Deny what the policy denies now: the host's addresses are listed anew. A gVisor
         container's routes are gVisor's copy, made at its start: if the policy denies more now,
         RuntimeError (a booted container is then not used: preboot.py starts another)."""
-        if self._netns_fd is not None:
-            await _ip_batch(self.netns, self.policy.refreshed_routes())
+        if self._netns_fd is not None:  # (the host's addresses listed off the event loop: many hand-overs at once)
+            await _ip_batch(self.netns, await asyncio.to_thread(self.policy.refreshed_routes))
         elif self.denied and self.slot is None:  # (under kernel NAT the host's table denies it, live)
             now = await asyncio.to_thread(self.policy.denied)
             gained = [str(net) for net in now if net not in self.denied]
