@@ -75,14 +75,19 @@ def test_a_sandboxs_outbound_allowlist_narrows_the_policy_and_never_widens_it(
 
 
 def test_only_a_gained_address_wakes_the_address_watch() -> None:
-    """rtnetlink datagrams as the kernel sends them: RTM_NEWADDR (20) wakes it, RTM_DELADDR (21) does not."""
+    """rtnetlink datagrams as the kernel sends them: RTM_NEWADDR (20) names its addresses (IFA_LOCAL,
+    IFA_ADDRESS attributes after the ifaddrmsg), RTM_DELADDR (21) names none."""
 
-    def message(kind: int, payload: bytes = b"\0" * 8) -> bytes:
+    def message(kind: int, address: str = "203.0.113.9") -> bytes:
+        packed = ipaddress.IPv4Address(address).packed
+        attributes = struct.pack("=HH", 8, 2) + packed + struct.pack("=HH", 8, 1) + packed  # IFA_LOCAL, IFA_ADDRESS
+        payload = struct.pack("=BBBBI", 2, 32, 0, 0, 1) + attributes  # ifaddrmsg: AF_INET, /32, lo
         return struct.pack("=IHHII", 16 + len(payload), kind, 0, 0, 0) + payload
 
-    assert new_addresses(message(20))
+    gained = ipaddress.IPv4Address("203.0.113.9")
+    assert gained in new_addresses(message(20))
     assert not new_addresses(message(21))
-    assert new_addresses(message(21) + message(20))  # several messages in one datagram
+    assert new_addresses(message(21) + message(20, "10.213.0.5")) == [ipaddress.IPv4Address("10.213.0.5")] * 2
     assert not new_addresses(b"")
 
 
