@@ -41,3 +41,17 @@ def run_script(
     return subprocess.run(
         [sys.executable, str(path), *args], env=env, cwd=directory, capture_output=True, text=True, timeout=timeout
     )
+
+
+def run_in_own_network(directory: Path, source: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run `source` (as run_script does) in a network namespace of its own, so that the addresses
+    it adds never touch the host's; skips the test where no namespace can be made (needs root)."""
+    import pytest
+
+    if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode != 0:
+        pytest.skip("cannot make a network namespace here (needs root)")
+    path = directory / "in_own_network.py"
+    path.write_text(textwrap.dedent(source))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    argv = ["unshare", "-n", sys.executable, str(path)]
+    return subprocess.run(argv, env=env, cwd=directory, capture_output=True, text=True, timeout=timeout)

@@ -5,17 +5,10 @@ nothing, so one container's start does not rewrite every running container's rou
 from __future__ import annotations
 
 import ipaddress
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
-import pytest
-
 from nano_modal.worker.network import NetworkPolicy
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import run_in_own_network
 
 # In a network namespace of its own (the host's addresses untouched).
 WATCH = """
@@ -47,12 +40,7 @@ asyncio.run(main())
 
 
 def test_an_address_inside_a_denied_range_changes_no_containers_denial(tmp_path: Path) -> None:
-    if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode != 0:
-        pytest.skip("cannot make a network namespace here (needs root)")
-    (tmp_path / "watch.py").write_text(textwrap.dedent(WATCH))
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    argv = ["unshare", "-n", sys.executable, str(tmp_path / "watch.py")]
-    run = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    run = run_in_own_network(tmp_path, WATCH)
     assert run.stdout.split("\n")[:2] == ["inside a denied range True", "a public one False"], run.stdout + run.stderr
 
 

@@ -8,19 +8,16 @@ refresh at hand-over reads what the kernel announced before it answers."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Cluster, start_server, start_worker, stop
-from tests.helpers import REPO, run_script, wait_for
+from tests.helpers import run_in_own_network, run_script, wait_for
 from tests.worker._drive import require
 
 HANDED = re.compile(r"container (sb-\S+) runs in (pre-\S+), booted ahead of need")
@@ -216,10 +213,5 @@ asyncio.run(main())
 
 
 def test_the_address_watch_counts_an_address_added_just_before_it_is_asked(tmp_path: Path) -> None:
-    if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode != 0:
-        pytest.skip("cannot make a network namespace here (needs root)")
-    (tmp_path / "watch.py").write_text(textwrap.dedent(WATCH))
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    argv = ["unshare", "-n", sys.executable, str(tmp_path / "watch.py")]
-    run = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    run = run_in_own_network(tmp_path, WATCH)
     assert run.stdout.split("\n")[:2] == ["quiet True", "gained False"], run.stdout + run.stderr
