@@ -11,7 +11,7 @@ import json
 import re
 import secrets
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -59,20 +59,11 @@ with app.run(show_logs=False):
 # bwrap only in the suite for now: under gVisor a sandbox's first stdout line is lost about 1 time
 # in 6 (`next(iter(sb.stdout))` raises StopIteration), booted or not, reproduced on b22fb0f from
 # before booted sandboxes (a known bug, in docs/SANDBOXES.md); these tests need that line.
-@pytest.fixture(scope="module", params=["bwrap"])
-def booted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+@pytest.fixture(params=["bwrap"])
+def booted(request: pytest.FixtureRequest, isolated_cluster: Callable[..., Cluster]) -> Cluster:
     """A server and a worker keeping one container of each kind it has run booted ahead of need."""
     require(request.param)
-    state = tmp_path_factory.mktemp(f"preboot-sandbox-{request.param}")
-    token = secrets.token_urlsafe(16)
-    server, url = start_server(state, token)
-    worker = start_worker(url, token, state / "worker.log", "--runtime", request.param, "--preboot", "1")
-    cluster = Cluster(url, token, state, server, [worker])
-    try:
-        yield cluster
-    finally:
-        stop(worker)
-        stop(server)
+    return isolated_cluster(request.param, "--preboot", "1")
 
 
 def worker_log(cluster: Cluster) -> str:
