@@ -8,12 +8,13 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 
 from .. import config
 from .._utils.heap import freeze_startup_heap
 from ..client import Client
 from ..exception import InvalidError
-from . import scratch
+from . import GRPC_FORKS_SAFELY, scratch
 from .agent import Agent
 from .images.registry_refs import mirrors_from_env
 from .network import IPNetwork, parse_networks
@@ -168,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    if not GRPC_FORKS_SAFELY:  # gRPC came first (the CLI's import): this process keeps its fork support
+        same = sys.argv[1:] if argv is None else argv
+        os.execv(sys.executable, [sys.executable, "-m", "nano_modal.worker", *same])
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

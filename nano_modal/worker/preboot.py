@@ -30,7 +30,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import config
 from .base import ENTRYPOINT_ARGS, ENV_CPU_LIMIT, PREBOOT_ARGS, ContainerConfig
@@ -63,6 +63,8 @@ SANDBOX_REFILL_DELAY = 0.1
 # Images whose containers are kept booted (the most recently started ones): each keeps a
 # container's memory (~20-40 MB) while idle.
 MAX_IMAGES = 4
+# Bytes of a booted container's stderr quoted when it ends before it is ready.
+STDERR_SHOWN = 2000
 
 Key = tuple[bool, str, bool]  # (block_network, image id or "" for the host's Python, a sandbox's)
 
@@ -130,7 +132,7 @@ class Preboot:
             stdin = asyncio.subprocess.DEVNULL if sandbox else asyncio.subprocess.PIPE
             booted = Booted(cfg, await self.runtime.launch(cfg, stdin=stdin), self.runtime.container_env(cfg), link)
             if link is not None:  # ready once its agent is: a sandbox's first command goes straight to it
-                await asyncio.wait_for(asyncio.shield(link.connected), AGENT_CONNECT_TIMEOUT)
+                await _dialed(booted.proc, link)
         except BaseException as exc:  # the worker stopping (cancelled) included
             if booted is not None:
                 await self._discard(booted)
@@ -257,6 +259,28 @@ class Preboot:
         with contextlib.suppress(Exception):
             await self.runtime.finish(booted.cfg, booted.proc.returncode or 0)
         self._remove(booted.cfg, booted.link)
+
+
+async def _dialed(proc: asyncio.subprocess.Process, link: AgentLink) -> None:
+    """Wait for a booted sandbox's agent to dial in; if its container ends first, say how at once
+    (not after AGENT_CONNECT_TIMEOUT) with the first of what it wrote to stderr."""
+    exited = asyncio.ensure_future(proc.wait())
+    either: set[asyncio.Future[Any]] = {link.connected, exited}
+    try:
+        first = asyncio.FIRST_COMPLETED
+        done, _ = await asyncio.wait(either, timeout=AGENT_CONNECT_TIMEOUT, return_when=first)
+    finally:
+        exited.cancel()
+    if link.connected.done():
+        return
+    if not done:
+        raise TimeoutError(f"its agent did not dial in within {AGENT_CONNECT_TIMEOUT:.0f} s")
+    said = b""
+    if proc.stderr is not None:
+        with contextlib.suppress(TimeoutError):
+            said = await asyncio.wait_for(proc.stderr.read(STDERR_SHOWN), 1.0)
+    said_text = said.decode(errors="replace").strip()
+    raise RuntimeError(f"it exited ({proc.returncode}) before its agent dialed in: {said_text}")
 
 
 def _startup_keys(*envs: dict[str, str]) -> set[str]:

@@ -88,13 +88,23 @@ def network_check_mask(runsc: str) -> Callable[[], None] | None:
     """What runs in runsc's process before its exec (a subprocess preexec_fn) to hide the
     host's-namespace check's file from it (above); None for a build that checks another file.
     A function rather than `unshare ... sh -c 'mount ...'`: three execs fewer per start."""
-    return None if version(runsc) >= NETWORK_CHECK_FIXED_SINCE else _hide_network_check
+    if version(runsc) >= NETWORK_CHECK_FIXED_SINCE:
+        return None
+    _libc()
+    return _hide_network_check
+
+
+@cache
+def _libc() -> ctypes.CDLL:
+    """Loaded in the worker, never in a forked child: dlopen there could wait on a loader lock
+    another of the worker's threads held at the fork."""
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def _hide_network_check() -> None:
     """In the child, before its exec: a mount namespace of its own, private (nothing mounted in
     it reaches the host's), with an empty read-only tmpfs over /proc/sys/net."""
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc()
     steps: tuple[tuple[str, Callable[[], int]], ...] = (
         ("unshare(CLONE_NEWNS)", lambda: libc.unshare(_CLONE_NEWNS)),
         ("making mounts private", lambda: libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None)),

@@ -206,7 +206,8 @@ async def _make_userns(uid: int) -> int:
     """A user namespace owned by `uid` (so bwrap, run as `uid`, may join it) whose ids 0..65535
     are the host's `uid`.. : made by `unshare` run as `uid`, mapped by this (root) process.
     Tried USERNS_TRIES times: one clean-clone CI run saw its `unshare` end at once with no
-    output and no error (cause not found), failing an image build."""
+    output and no error, failing an image build (a forked child killed by gRPC's fork handlers,
+    which the worker now turns off: worker/__init__.py; the retries stay for what else may fail)."""
     for attempt in range(1, USERNS_TRIES + 1):
         try:
             return await _make_userns_once(uid)

@@ -56,10 +56,7 @@ with app.run(show_logs=False):
 """
 
 
-# bwrap only in the suite for now: under gVisor a sandbox's first stdout line is lost about 1 time
-# in 6 (`next(iter(sb.stdout))` raises StopIteration), booted or not, reproduced on b22fb0f from
-# before booted sandboxes (a known bug, in docs/SANDBOXES.md); these tests need that line.
-@pytest.fixture(params=["bwrap"])
+@pytest.fixture(params=["bwrap", "gvisor"])
 def booted(request: pytest.FixtureRequest, isolated_cluster: Callable[..., Cluster]) -> Cluster:
     """A server and a worker keeping one container of each kind it has run booted ahead of need."""
     require(request.param)
@@ -155,7 +152,6 @@ def test_a_worker_that_ran_no_sandbox_boots_none(tmp_path: Path) -> None:
         stop(server)
 
 
-@pytest.mark.skip(reason="gVisor's lost first stdout line (see the fixture above) fails its create() 1 time in 6")
 def test_a_stopping_worker_leaves_no_booted_sandbox(tmp_path: Path) -> None:
     require("gvisor")
     token = secrets.token_urlsafe(16)
@@ -210,3 +206,32 @@ asyncio.run(main())
 def test_the_address_watch_counts_an_address_added_just_before_it_is_asked(tmp_path: Path) -> None:
     run = run_in_own_network(tmp_path, WATCH)
     assert run.stdout.split("\n")[:2] == ["quiet True", "gained False"], run.stdout + run.stderr
+
+
+def test_a_booted_sandbox_that_dies_before_its_agent_dials_in_is_named_at_once(tmp_path: Path) -> None:
+    """Its boot fails in moments with its exit status and stderr (the sandbox waiting for it then
+    starts afresh), not after the agent's whole 60 s: a sandbox waited out that minute and failed."""
+    import asyncio
+    import time
+
+    from nano_modal.worker.preboot import _dialed
+    from nano_modal.worker.sandbox_relay import AgentLink
+
+    async def boot() -> str:
+        link = AgentLink()
+        await link.start()
+        proc = await asyncio.create_subprocess_exec(
+            "sh", "-c", "echo 'runsc: it broke' >&2; exit 3", stderr=asyncio.subprocess.PIPE
+        )
+        try:
+            await _dialed(proc, link)
+        except RuntimeError as exc:
+            return str(exc)
+        finally:
+            link.close()
+        return "dialed"
+
+    started = time.monotonic()
+    said = asyncio.run(boot())
+    assert said == "it exited (3) before its agent dialed in: runsc: it broke"
+    assert time.monotonic() - started < 10
