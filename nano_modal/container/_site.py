@@ -31,10 +31,20 @@ if TYPE_CHECKING:
 
 _pending: list[tuple[str, str]] | None = None  # (.pth file, an `import` line); None: nothing deferred
 
+# gRPC's fork support (on in grpcio's wheels) runs its handlers in every child forked beside the
+# SDK's gRPC threads, and 1 child in 40-60 died of SIGABRT before its exec: a user's
+# `subprocess.run(..., preexec_fn=...)` in a function failed at random. The SDK's gRPC, imported
+# between setup() and finish(), reads this variable then; the user's code sees it as it was.
+GRPC_FORK_SUPPORT_ENV = "GRPC_ENABLE_FORK_SUPPORT"
+_fork_support_set = False  # setup() set it (finish() takes it away again)
+
 
 def setup() -> None:
     """Under `python -S`, at once: sys.path and builtins as site would leave them."""
-    global _pending
+    global _pending, _fork_support_set
+    if GRPC_FORK_SUPPORT_ENV not in os.environ and "grpc" not in sys.modules:
+        os.environ[GRPC_FORK_SUPPORT_ENV] = "false"
+        _fork_support_set = True
     hooks: list[tuple[str, str]] = []
 
     def add_site_packages(known_paths: set[str], prefixes: Iterable[str] | None = None) -> set[str]:
@@ -67,7 +77,10 @@ def setup() -> None:
 def finish() -> None:
     """The rest of site's start-up: the .pth hooks, sitecustomize, usercustomize. Once, and
     only after setup() (under a normal start, site has done all this already)."""
-    global _pending
+    global _pending, _fork_support_set
+    if _fork_support_set:
+        os.environ.pop(GRPC_FORK_SUPPORT_ENV, None)
+        _fork_support_set = False
     hooks, _pending = _pending, None
     if hooks is None:
         return
