@@ -230,9 +230,14 @@ def simulate_preemption(wait_seconds: int, jitter_seconds: int = 0) -> None:
     if wait_seconds < 0 or jitter_seconds < 0:
         raise InvalidError("simulate_preemption: wait_seconds and jitter_seconds must not be negative")
 
+    main = threading.main_thread().ident
+    assert main is not None
+
     def preempt() -> None:
         time.sleep(wait_seconds + random.uniform(0, jitter_seconds))
-        os.kill(os.getpid(), signal.SIGINT)
+        # To the main thread itself: a signal to the process may land on this thread, and the
+        # main thread would sleep on, never raising KeyboardInterrupt, until the SIGKILL.
+        signal.pthread_kill(main, signal.SIGINT)
         time.sleep(PREEMPTION_KILL_AFTER)
         os.kill(os.getpid(), signal.SIGKILL)
 

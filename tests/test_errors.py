@@ -182,7 +182,7 @@ def test_simulate_preemption_interrupts_then_kills() -> None:
 
     script = (
         "import time, nano_modal.exception as e\n"
-        "e.PREEMPTION_KILL_AFTER = 0.5\n"
+        "e.PREEMPTION_KILL_AFTER = 2.0\n"  # room for a loaded machine to run the handler
         "try:\n"  # the SIGINT may come before the next line: inside the try, not before it
         "    e.simulate_preemption(0, jitter_seconds=0)\n"
         "    time.sleep(10)\n"
