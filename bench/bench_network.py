@@ -157,11 +157,12 @@ def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True)
 
 
-def throughput(mib: int, rounds: int, bwrap: bool = True) -> None:
+def throughput(mib: int, rounds: int, bwrap: bool = True, peer_mtu: int = 1500) -> None:
     _ip("netns", "add", NAMESPACE)
     sink = None
     try:
-        _ip("link", "add", f"{NAMESPACE}h", "type", "veth", "peer", "name", f"{NAMESPACE}p")
+        _ip("link", "add", f"{NAMESPACE}h", "mtu", str(peer_mtu), "type", "veth", "peer", "name", f"{NAMESPACE}p",
+            "mtu", str(peer_mtu))  # fmt: skip
         _ip("link", "set", f"{NAMESPACE}p", "netns", NAMESPACE)
         _ip("addr", "add", f"{HOST_SIDE}/30", "dev", f"{NAMESPACE}h")
         _ip("-n", NAMESPACE, "addr", "add", f"{PEER}/30", "dev", f"{NAMESPACE}p")
@@ -185,7 +186,8 @@ def throughput(mib: int, rounds: int, bwrap: bool = True) -> None:
         host_median = c.median(speeds["host"])
         rows = [[name, f"{c.median(s):.0f} MB/s", f"{min(s):.0f}-{max(s):.0f}", f"{c.median(s) / host_median:.2f}x"]
                 for name, s in speeds.items()]  # fmt: skip
-        c.table(f"{mib} MiB to a peer in a network namespace, median of {rounds} (load {os.getloadavg()[0]:.1f})",
+        title = f"{mib} MiB to a peer in a network namespace (its link's MTU {peer_mtu}), median of {rounds}"
+        c.table(f"{title} (load {os.getloadavg()[0]:.1f})",
                 ["sender", "median", "range", "of host's"], rows)  # fmt: skip
     finally:
         if sink is not None:
@@ -200,11 +202,12 @@ def main() -> None:
         [
             (("-n",), {"type": int, "default": 30, "help": "launch samples per row"}),
             (("--gvisor-only",), {"action": "store_true", "help": "throughput of the host and gVisor only"}),
+            (("--peer-mtu",), {"type": int, "default": 1500, "help": "the peer's link MTU (loopback's: 65536)"}),
         ],
     )
     if not args.gvisor_only:
         launches(5 if args.quick else args.n)
-    throughput(64 if args.quick else 512, 1 if args.quick else 5, bwrap=not args.gvisor_only)
+    throughput(64 if args.quick else 512, 1 if args.quick else 5, bwrap=not args.gvisor_only, peer_mtu=args.peer_mtu)
 
 
 if __name__ == "__main__":
