@@ -16,7 +16,9 @@ pip_quiet=(--quiet --disable-pip-version-check)
 
 echo "== venv ($($python --version)) in $scratch/venv"
 $python -m venv "$scratch/venv"
-"$scratch/venv/bin/pip" install "${pip_quiet[@]}" -e ".[dev]"
+# modal-compat: the tests of Modal's own client against nano-modal (tests/modal_compat) need
+# `modal` beside the server and workers they start from this venv, as such a deployment would.
+"$scratch/venv/bin/pip" install "${pip_quiet[@]}" -e ".[dev,modal-compat]"
 
 # Real parts the tests start, from Debian: the isolating runtimes (bubblewrap, gVisor's runsc)
 # PostgreSQL (the store's second implementation) and Redis (server --queue). Installed only when missing.

@@ -17,6 +17,7 @@ import sys
 import sysconfig
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,6 +112,21 @@ class ModalCluster:
             text=True,
             timeout=timeout,
         )
+
+
+@contextmanager
+def bwrap_modal_cluster(state_dir: Path, venv: Path) -> Iterator[ModalCluster]:
+    """A server and a bwrap worker from this interpreter (with modal-compat's `modal`, which the
+    worker copies into images; bubblewrap would not show a venv's .pth-reached packages), for
+    `venv`'s client."""
+    token = secrets.token_urlsafe(16)
+    server, url = start_server(state_dir, token)
+    worker = start_worker(url, token, state_dir / "worker.log", "--runtime", "bwrap")
+    try:
+        yield ModalCluster(venv, url, token, state_dir)
+    finally:
+        stop(worker)
+        stop(server)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ the worker's own Python and packages instead).
 
 from __future__ import annotations
 
-import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -17,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import start_server, start_worker, stop
-from tests.modal_compat.conftest import MODAL_VERSION, ModalCluster, make_scratch_venv
+from tests.modal_compat.conftest import MODAL_VERSION, ModalCluster, bwrap_modal_cluster, make_scratch_venv
 
 pytestmark = [
     pytest.mark.slow(reason="installs modal and hypernodes once; builds a Debian image (cached) and pip layers"),
@@ -60,21 +58,13 @@ except Exception as e:
 
 @pytest.fixture(scope="module")
 def hypernodes_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModalCluster]:
-    """A server and a bwrap worker from this interpreter (with modal-compat's `modal`, which the
-    worker copies into images); the client is the hypernodes venv's."""
+    """A server and a bwrap worker; the client is the hypernodes venv's."""
     pytest.importorskip("modal")
     venv = make_scratch_venv(VENV, REQUIREMENTS, "import hypernodes.backend, modal", PIP_OPTIONS)
     if isinstance(venv, str):
         pytest.skip(venv)
-    state_dir = tmp_path_factory.mktemp("hypernodes-server")
-    token = secrets.token_urlsafe(16)
-    server, url = start_server(state_dir, token)
-    worker = start_worker(url, token, state_dir / "worker.log", "--runtime", "bwrap")
-    try:
-        yield ModalCluster(venv, url, token, state_dir)
-    finally:
-        stop(worker)
-        stop(server)
+    with bwrap_modal_cluster(tmp_path_factory.mktemp("hypernodes-server"), venv) as cluster:
+        yield cluster
 
 
 @pytest.mark.timeout(900)  # a first run builds the Debian base (network-bound) and the pip layer

@@ -4,7 +4,6 @@ worker (modal_compat/images.py): `modal run` of a function in `Image.debian_slim
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -13,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import start_server, start_worker, stop
-from tests.modal_compat.conftest import ModalCluster, make_modal_venv
+from tests.modal_compat.conftest import ModalCluster, bwrap_modal_cluster, make_modal_venv
 from tests.modal_compat.test_real_client import write_app
 
 pytestmark = [
@@ -61,21 +59,13 @@ def main():
 
 @pytest.fixture(scope="module")
 def bwrap_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModalCluster]:
-    """A server and a bwrap worker from this interpreter (with modal-compat's `modal`, which the
-    worker copies into images; bubblewrap would not show the modal venv's .pth-reached packages)."""
+    """A server and a bwrap worker (conftest.bwrap_modal_cluster) for the modal venv's client."""
     pytest.importorskip("modal")
     venv = make_modal_venv()
     if isinstance(venv, str):
         pytest.skip(venv)
-    state_dir = tmp_path_factory.mktemp("modal-images-server")
-    token = secrets.token_urlsafe(16)
-    server, url = start_server(state_dir, token)
-    worker = start_worker(url, token, state_dir / "worker.log", "--runtime", "bwrap")
-    try:
-        yield ModalCluster(venv, url, token, state_dir)
-    finally:
-        stop(worker)
-        stop(server)
+    with bwrap_modal_cluster(tmp_path_factory.mktemp("modal-images-server"), venv) as cluster:
+        yield cluster
 
 
 @pytest.mark.timeout(900)  # a first run builds the Debian base (network-bound) and pip-installs six

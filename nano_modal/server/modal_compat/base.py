@@ -11,7 +11,6 @@ import grpc
 import grpc.aio
 
 from ..blobs import BlobStore
-from ..callers import restricted_refusal
 from ..control import ControlPlane
 from ..object_service import ObjectPlane
 from ..objects import AlreadyExists, describe
@@ -63,18 +62,6 @@ class ServiceBase:
     blobs: BlobStore
     admin_token: str
     proto: Protocol
-
-    def platform_access(self, call: Call) -> None:
-        """For the methods a function's container may call as a client does (rpc_roles.Role.ANY
-        on nano-modal's own protocol: sandboxes, images), in its own workspace only (the
-        handler checks every id): refused to a container whose function runs with
-        restrict_modal_access=True."""
-        container = call.caller.container
-        if container is None:
-            return
-        definition = self.control._function(container.function_id).definition
-        if definition.restrict_modal_access:
-            raise Refused(grpc.StatusCode.PERMISSION_DENIED, f"nano-modal: {restricted_refusal(definition.name)}")
 
     @property
     def pb(self) -> Any:

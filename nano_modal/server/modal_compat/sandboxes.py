@@ -70,7 +70,6 @@ class SandboxRpcs(ServiceBase):
         )
 
     async def _start(self, request: Any, call: Call, secret_ids: list[str]) -> SandboxState:
-        self.platform_access(call)
         sb = await self.sandboxes.create(self._create(request, secret_ids))
         sb.tags = {t.tag_name: t.tag_value for t in request.tags}
         return sb
@@ -80,7 +79,6 @@ class SandboxRpcs(ServiceBase):
         return self.pb.SandboxCreateResponse(sandbox_id=sb.sandbox_id, metadata=self._metadata(sb))
 
     async def SandboxCreateV2(self, request: Any, call: Call) -> Any:
-        self.platform_access(call)  # before any secret is made for it
         # V2 sends Secret.from_dict and `env=` inline: each becomes an anonymous nano-modal secret
         # (the sandbox plane sets a container's environment from secrets only).
         secret_ids = list(request.definition.secret_ids)
@@ -120,14 +118,12 @@ class SandboxRpcs(ServiceBase):
         return self.pb.SandboxHandleMetadata(app_id=sb.app_id, result=self._result(sb))
 
     async def SandboxWait(self, request: Any, call: Call) -> Any:
-        self.platform_access(call)
         sb = await self.sandboxes.wait(request.sandbox_id, min(max(request.timeout, 0.0), LONG_POLL_MAX))
         return self.pb.SandboxWaitResponse(result=self._result(sb), metadata=self._metadata(sb))
 
     SandboxWaitV2 = SandboxWait
 
     async def SandboxGetTaskId(self, request: Any, call: Call) -> Any:
-        self.platform_access(call)
         sb = self.sandboxes.get(request.sandbox_id)
         if sb.done:
             return self.pb.SandboxGetTaskIdResponse(task_result=self._result(sb))
@@ -136,7 +132,6 @@ class SandboxRpcs(ServiceBase):
     SandboxGetTaskIdV2 = SandboxGetTaskId
 
     async def SandboxTerminate(self, request: Any, call: Call) -> Any:
-        self.platform_access(call)
         sb = self.sandboxes.get(request.sandbox_id)
         existing = self._result(sb)
         self.sandboxes.terminate(request.sandbox_id)
@@ -145,7 +140,6 @@ class SandboxRpcs(ServiceBase):
     SandboxTerminateV2 = SandboxTerminate
 
     async def SandboxList(self, request: Any, call: Call) -> Any:
-        self.platform_access(call)
         tags = {t.tag_name: t.tag_value for t in request.tags}
         found = [
             sb
@@ -176,7 +170,6 @@ class SandboxRpcs(ServiceBase):
         return app is not None and app.workspace == call.workspace
 
     async def SandboxGetFromName(self, request: Any, call: Call) -> Any:
-        self.platform_access(call)
         sb = self.sandboxes.from_name(
             request.app_name, request.sandbox_name, visible=lambda app_id: self._visible(app_id, call)
         )
@@ -185,14 +178,12 @@ class SandboxRpcs(ServiceBase):
     SandboxGetFromNameV2 = SandboxGetFromName
 
     async def SandboxTagsSet(self, request: Any, call: Call) -> Any:
-        self.platform_access(call)
         self.sandboxes.get(request.sandbox_id).tags = {t.tag_name: t.tag_value for t in request.tags}
         return self.proto.empty()
 
     SandboxTagsSetV2 = SandboxTagsSet
 
     async def SandboxTagsGet(self, request: Any, call: Call) -> Any:
-        self.platform_access(call)
         tags = self.sandboxes.get(request.sandbox_id).tags
         return self.pb.SandboxTagsGetResponse(
             tags=[self.pb.SandboxTag(tag_name=k, tag_value=v) for k, v in tags.items()]
@@ -203,7 +194,6 @@ class SandboxRpcs(ServiceBase):
     async def SandboxGetStats(self, request: Any, call: Call) -> Any:
         """`Sandbox._experimental_stats()`: nano-modal's numbers (server/stats.py); no cost, no
         percentiles (a self-hosted cluster bills nothing and samples no usage)."""
-        self.platform_access(call)
         sb = self.sandboxes.get(request.sandbox_id)
         since = request.since.ToMicroseconds() / 1e6 if request.HasField("since") else 0.0
         until = request.until.ToMicroseconds() / 1e6 if request.HasField("until") else 0.0
@@ -222,7 +212,6 @@ class SandboxRpcs(ServiceBase):
     async def SandboxGetLogs(self, request: Any, call: Call) -> AsyncIterator[Any]:
         """The entrypoint's stdout or stderr from byte `last_entry_id` on, as text (V1 sandboxes:
         V2 reads it through the router)."""
-        self.platform_access(call)
         sb = self.sandboxes.get(request.sandbox_id)
         fd = 2 if request.file_descriptor == self.pb.FILE_DESCRIPTOR_STDERR else 1
         offset = int(request.last_entry_id or 0)
@@ -240,7 +229,6 @@ class SandboxRpcs(ServiceBase):
 
     async def SandboxStdinWrite(self, request: Any, call: Call) -> Any:
         """V1's stdin: each write has the next index; one seen before (a retry) is not written again."""
-        self.platform_access(call)
         sb = self.sandboxes.get(request.sandbox_id)
         if request.index <= self.stdin_index.get(sb.sandbox_id, 0):
             return self.pb.SandboxStdinWriteResponse()
@@ -263,7 +251,6 @@ class SandboxRpcs(ServiceBase):
         return self.pb.AuthTokenGetResponse(token=client_auth_token())
 
     async def SandboxGetCommandRouterAccess(self, request: Any, call: Call) -> Any:
-        self.platform_access(call)
         task_id = request.sandbox_id or request.task_id
         # The handler has checked the id is of the caller's workspace. A container drives
         # sandboxes only: `modal container exec` into a function's container is a client's.
