@@ -232,6 +232,10 @@ def simulate_preemption(wait_seconds: int, jitter_seconds: int = 0) -> None:
 
     main = threading.main_thread().ident
     assert main is not None
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        # Ignored since the process started (a shell's background job, nohup): Python then leaves
+        # SIGINT ignored, and the interrupt this simulates would never arrive.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def preempt() -> None:
         time.sleep(wait_seconds + random.uniform(0, jitter_seconds))

@@ -191,8 +191,10 @@ def test_simulate_preemption_interrupts_then_kills() -> None:
         "time.sleep(10)\n"
         "print('not killed')\n"
     )
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert proc.stdout == "preempted\n" and proc.returncode == -9, proc
+    for ignored in (False, True):  # True: started with SIGINT ignored, as a background job's children are
+        prefix = "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\n" if ignored else ""
+        proc = subprocess.run([sys.executable, "-c", prefix + script], capture_output=True, text=True, timeout=60)
+        assert proc.stdout == "preempted\n" and proc.returncode == -9, (ignored, proc)
 
 
 def test_interact_says_there_is_no_interactive_run() -> None:
