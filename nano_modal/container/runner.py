@@ -205,11 +205,13 @@ class Runner:
     def flush(self, wait: bool = True) -> None:
         """Send the outputs in hand after those already on their way; with `wait`, return once
         all are with the server (raising a send's error here, on the runner's thread)."""
-        if self.pending:
-            self.sender.send(self.pending)
-            self.pending = []
         if wait:
-            self.sender.wait()
+            self.sender.wait()  # those on their way first, in order
+            if self.pending:  # sent from here: a thread hop would add to every warm call
+                self.io.put_outputs(self.pending)
+        elif self.pending:
+            self.sender.send(self.pending)
+        self.pending = []
         self.last_flush = time.monotonic()
 
     # ------------------------------------------------------------------ one input
