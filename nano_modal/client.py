@@ -17,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import dataclasses
 import hashlib
 import logging
+import os
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -252,11 +254,34 @@ def _final_error(name: str, exc: grpc.aio.AioRpcError, server_url: str, reconnec
     return error
 
 
+@dataclasses.dataclass(frozen=True)
+class _HelloSaid:
+    """A connected client's addresses and what its server's Hello answered."""
+
+    server_urls: list[str]
+    token: str
+    role: str
+    web_base_url: str
+    web_domain: str
+    workspace: str
+    fast_lane_port: int
+    active_url: str
+
+    def client(self) -> Client:
+        urls = [self.active_url, *(url for url in self.server_urls if url != self.active_url)]
+        client = Client(",".join(urls), self.token)
+        client.role, client.web_base_url, client.web_domain = self.role, self.web_base_url, self.web_domain
+        client.workspace = self.workspace
+        client.stub.use_fast_lane(self.fast_lane_port)
+        return client
+
+
 class Client:
     """A connected client. Obtain it with `await Client.get()`."""
 
     _instance: Client | None = None
     _instance_lock = threading.Lock()
+    _forked_from: _HelloSaid | None = None  # in a forked child: what its parent's server said
 
     def __init__(self, server_url: str, token: str) -> None:
         """`server_url`: host:port, or several separated by commas (servers on one store: any of them serves)."""
@@ -295,6 +320,8 @@ class Client:
 
     @classmethod
     async def _connect_from_env(cls) -> Client:
+        if cls._forked_from is not None:  # a forked child: its parent's server, no gRPC before a streaming call
+            return cls._forked_from.client()
         cfg = config.client_config()
         server_url, token = cfg.server_url, cfg.token
         if server_url is None:
@@ -308,8 +335,23 @@ class Client:
                 f"no token for the server at {server_url}: set {config.ENV_TOKEN} or run `nano-modal token set`"
             )
         client = cls(server_url, token)
+        known_port = os.environ.get(config.ENV_FAST_LANE_PORT, "")
+        if known_port.isdigit():
+            client.stub.use_fast_lane(int(known_port))  # the Hello itself goes over it
         await client._hello()
         return client
+
+    def _hello_said(self) -> _HelloSaid:
+        return _HelloSaid(
+            self.server_urls,
+            self.token,
+            self.role,
+            self.web_base_url,
+            self.web_domain,
+            self.workspace,
+            self.stub.fast_lane_port,
+            self.stub.server_url,
+        )
 
     async def _hello(self, *, wait: float = 0.0) -> None:
         """The first contact fails fast, but tries each address once (the active one may be any).
@@ -434,6 +476,21 @@ class Client:
     async def download_blob(self, blob_id: str) -> bytes:
         parts = [chunk.data async for chunk in self.stub.stream("BlobGet", api_pb2.BlobGetRequest(blob_id=blob_id))]
         return b"".join(parts)
+
+
+def _forget_client_in_child() -> None:
+    """A forked child connects anew: the parent's connections are the parent's (answers on a
+    shared socket could reach either process) and its loop's thread is not in the child. What
+    the parent's Hello said is kept, so the child goes straight to a fast lane of its own: a
+    gRPC call made in a forked child may never return (gRPC's fork support is off in workers and
+    containers, and skipped in a client whose threads were calling into gRPC at the fork)."""
+    parent = Client._instance
+    Client._instance = None
+    Client._instance_lock = threading.Lock()
+    Client._forked_from = parent._hello_said() if parent is not None and parent.stub.fast is not None else None
+
+
+os.register_at_fork(after_in_child=_forget_client_in_child)
 
 
 def client_of(obj: object, hydrated: bool) -> Client:

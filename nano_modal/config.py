@@ -21,6 +21,10 @@ ENV_HOME = "NANO_MODAL_HOME"  # state directory, default ~/.nano-modal
 ENV_SERVER_URL = "NANO_MODAL_SERVER_URL"  # host:port of a running server; unset means embedded
 ENV_TOKEN = "NANO_MODAL_TOKEN"  # the credential a client presents
 ENV_FAST_LANE = "NANO_MODAL_FAST_LANE"  # "0": send every call over gRPC (see _fast_lane.py)
+# The server's fast-lane port, when known before a Hello (a container sets it for its code's
+# client): the client's Hello goes over it, so a process forked beside gRPC's threads, where a
+# first gRPC call may never return, still connects.
+ENV_FAST_LANE_PORT = "NANO_MODAL_FAST_LANE_PORT"
 ENV_FORCE_BUILD = "NANO_MODAL_FORCE_BUILD"  # "1": every image build step ignores the cache (MODAL_FORCE_BUILD)
 ENV_CONTAINER_ID = "NANO_MODAL_CONTAINER_ID"  # set only inside containers
 ENV_MODAL_BUNDLE = "NANO_MODAL_MODAL_BUNDLE"  # in a container of a function defined with the real modal client

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import queue
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
@@ -33,6 +34,17 @@ def background_loop() -> asyncio.AbstractEventLoop:
             thread.start()
             _loop = loop
         return _loop
+
+
+def _forget_loop_in_child() -> None:
+    """A forked child has no copy of the loop's thread: it starts its own on first use (a
+    `multiprocessing` fork Pool whose workers call `.remote()` waited on the parent's loop
+    forever)."""
+    global _loop, _lock
+    _loop, _lock = None, threading.Lock()  # the lock may have been held by another thread at the fork
+
+
+os.register_at_fork(after_in_child=_forget_loop_in_child)
 
 
 def background_loop_running() -> bool:

@@ -96,6 +96,7 @@ class ContainerIO:
         address = fast_lane_address(self.server_url, response.fast_lane_port)
         if address:
             self._fast = BlockingFastLane(address, os.environ[config.ENV_TOKEN])
+            os.environ[config.ENV_FAST_LANE_PORT] = str(response.fast_lane_port)  # for the code's own client
         return response
 
     def get_inputs(self, max_inputs: int, timeout: float) -> api_pb2.ContainerGetInputsResponse:
