@@ -131,6 +131,8 @@ class _Stub:
 
     def use_fast_lane(self, port: int) -> None:
         address = fast_lane_address(self.server_url, port)
+        if self.fast is not None and address and self.fast_lane_port == port:
+            return  # the lane the Hello itself went over: kept (a second one would orphan its reader)
         self.fast_lane_port = port if address else 0  # the server's, when this client uses it
         self.fast = FastLane(address, self._token) if address else None
         self._blocking = BlockingFastLane(address, self._token) if address else None
