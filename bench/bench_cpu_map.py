@@ -115,7 +115,7 @@ def main() -> None:
                 assert len(out) == n, "wrong results"
                 elapsed[name].append(secs)
                 work[name].append(sum(out))
-                of_ideal[name].append(secs / (sum(out) / cores))
+                of_ideal[name].append(secs / (work[name][-1] / cores))
                 if name == "nano-modal .map":
                     containers.append(count_containers())
                 c.console.print(

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import dataclasses
 import hashlib
 import logging
 import os
@@ -256,34 +255,12 @@ def _final_error(name: str, exc: grpc.aio.AioRpcError, server_url: str, reconnec
     return error
 
 
-@dataclasses.dataclass(frozen=True)
-class _HelloSaid:
-    """A connected client's addresses and what its server's Hello answered."""
-
-    server_urls: list[str]
-    token: str
-    role: str
-    web_base_url: str
-    web_domain: str
-    workspace: str
-    fast_lane_port: int
-    active_url: str
-
-    def client(self) -> Client:
-        urls = [self.active_url, *(url for url in self.server_urls if url != self.active_url)]
-        client = Client(",".join(urls), self.token)
-        client.role, client.web_base_url, client.web_domain = self.role, self.web_base_url, self.web_domain
-        client.workspace = self.workspace
-        client.stub.use_fast_lane(self.fast_lane_port)
-        return client
-
-
 class Client:
     """A connected client. Obtain it with `await Client.get()`."""
 
     _instance: Client | None = None
     _instance_lock = threading.Lock()
-    _forked_from: _HelloSaid | None = None  # in a forked child: what its parent's server said
+    _forked_from: Client | None = None  # in a forked child: its parent's client (its connections unused)
 
     def __init__(self, server_url: str, token: str) -> None:
         """`server_url`: host:port, or several separated by commas (servers on one store: any of them serves)."""
@@ -323,7 +300,7 @@ class Client:
     @classmethod
     async def _connect_from_env(cls) -> Client:
         if cls._forked_from is not None:  # a forked child: its parent's server, no gRPC before a streaming call
-            return cls._forked_from.client()
+            return cls._forked_from._child_copy()
         cfg = config.client_config()
         server_url, token = cfg.server_url, cfg.token
         if server_url is None:
@@ -343,17 +320,15 @@ class Client:
         await client._hello()
         return client
 
-    def _hello_said(self) -> _HelloSaid:
-        return _HelloSaid(
-            self.server_urls,
-            self.token,
-            self.role,
-            self.web_base_url,
-            self.web_domain,
-            self.workspace,
-            self.stub.fast_lane_port,
-            self.stub.server_url,
-        )
+    def _child_copy(self) -> Client:
+        """For a forked child: a client of the same server with connections of its own, told
+        what this one's Hello said (the active address first, its fast lane in use)."""
+        active = self.stub.server_url
+        client = Client(",".join([active, *(url for url in self.server_urls if url != active)]), self.token)
+        client.role, client.web_base_url, client.web_domain = self.role, self.web_base_url, self.web_domain
+        client.workspace = self.workspace
+        client.stub.use_fast_lane(self.stub.fast_lane_port)
+        return client
 
     async def _hello(self, *, wait: float = 0.0) -> None:
         """The first contact fails fast, but tries each address once (the active one may be any).
@@ -489,7 +464,7 @@ def _forget_client_in_child() -> None:
     parent = Client._instance
     Client._instance = None
     Client._instance_lock = threading.Lock()
-    Client._forked_from = parent._hello_said() if parent is not None and parent.stub.fast is not None else None
+    Client._forked_from = parent if parent is not None and parent.stub.fast is not None else None
 
 
 os.register_at_fork(after_in_child=_forget_client_in_child)

@@ -55,10 +55,10 @@ def _next_batch_size(item: api_pb2.ContainerInput, seconds: float) -> int:
     return batch_size_for(seconds)
 
 
-def _overlaps_fetch(item: api_pb2.ContainerInput, seconds: float) -> bool:
+def _overlaps_fetch(item: api_pb2.ContainerInput, batch_size: int) -> bool:
     """Whether `item`'s output may travel while the next fetch goes out: it ran too long to be
-    batched (a round trip is noise beside it) and is not a web request (answered first)."""
-    return batch_size_for(seconds) == 1 and not item.method_name.startswith(config.WEB_METHOD)
+    batched (`batch_size` 1: a round trip is noise beside it) and is not a web request (answered first)."""
+    return batch_size == 1 and not item.method_name.startswith(config.WEB_METHOD)
 
 
 def _capped(size: int, left: int | None) -> int:
@@ -147,15 +147,14 @@ class Runner:
                     outputs = self.execute(item)
                     self.pending.extend(outputs)
                     self.served += 1
-                    took = time.monotonic() - started
-                    batch_size = _next_batch_size(item, took)
+                    batch_size = _next_batch_size(item, time.monotonic() - started)
                     if i == len(inputs) - 1 or time.monotonic() - self.last_flush > OUTPUT_FLUSH_SECONDS:
                         # With the next inputs already here (fetched ahead) or an input that ran long
                         # enough that a round trip is noise beside it, the outputs travel while the
                         # next input runs or is fetched: no wait for their durable write (~2 ms a
                         # batch, 3 % of a map of 10 ms inputs). A short lone input's output (a warm
                         # .remote()) still goes before the next fetch.
-                        self.flush(wait=upcoming is None and not _overlaps_fetch(item, took))
+                        self.flush(wait=upcoming is None and not _overlaps_fetch(item, batch_size))
             self.flush()
             if upcoming is not None:  # shut down, or max_inputs reached, while a fetch was out
                 self._release(upcoming)
